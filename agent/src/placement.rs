@@ -1,0 +1,1 @@
+//! Placement: layout policy → CPU sets and memory nodes. Being written.

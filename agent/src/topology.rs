@@ -1,0 +1,1 @@
+//! Topology discovery (hwloc). Being written.

@@ -1,0 +1,1 @@
+//! numaload's HTTP server under test. Being written.
