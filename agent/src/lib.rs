@@ -7,6 +7,13 @@
 //! closed-loop HTTP load, per-worker HdrHistograms) alongside [`sampler`] (OS threads every
 //! 100 ms) → [`service`] (the gRPC `Agent` service streaming `RunEvent`s).
 
+pub mod config;
+pub mod host;
 pub mod loadgen;
 pub mod placement;
 pub mod topology;
+pub mod procfs;
+pub mod replica;
+pub mod sampler;
+
+mod affinity;

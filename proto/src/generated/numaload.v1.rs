@@ -282,7 +282,7 @@ pub struct WorkerResult {
     pub cpu_time_ns: u64,
 }
 #[allow(clippy::all)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReplicaStats {
     #[prost(uint32, tag = "1")]
     pub replica: u32,
@@ -294,6 +294,12 @@ pub struct ReplicaStats {
     pub threads_last: u32,
     #[prost(uint64, tag = "5")]
     pub samples: u64,
+    /// Resident pages per NUMA node at the end of the measurement (from numa_maps).
+    #[prost(message, repeated, tag = "6")]
+    pub pages_by_node: ::prost::alloc::vec::Vec<NodePages>,
+    /// The replica's memory policy at the end of the measurement.
+    #[prost(string, tag = "7")]
+    pub memory_policy: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

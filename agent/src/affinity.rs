@@ -1,0 +1,147 @@
+//! Pinning a replica before it executes: CPU affinity, memory policy, process group and
+//! parent-death signal, all set in the forked child between `fork` and `exec`.
+//!
+//! This is one of the two places in numaload allowed to use `unsafe` (the other is the target
+//! server's FFI module). Everything the child runs is async-signal-safe: the CPU set and the node
+//! mask are built in the parent beforehand, and the child only makes raw syscalls.
+//!
+//! Why set it in the child rather than on the running process: Linux has no process-wide memory
+//! policy (hwloc's PROCESS memory binding is unsupported), but a thread's policy *is* inherited
+//! across fork and exec, so setting it on the child's only thread before exec covers every thread
+//! and every page the target will ever create.
+#![allow(unsafe_code)]
+
+use std::io;
+
+use nix::sched::CpuSet;
+
+/// `MPOL_BIND` from `<linux/mempolicy.h>`: allocate only on the given nodes.
+const MPOL_BIND: libc::c_int = 2;
+/// Bits in the node mask handed to `set_mempolicy` (nodes 0..1023).
+const NODE_MASK_BITS: usize = 1024;
+const NODE_MASK_WORDS: usize = NODE_MASK_BITS / libc::c_ulong::BITS as usize;
+
+/// Where a replica must run, prepared in the parent so the child only makes syscalls.
+#[derive(Debug, Clone)]
+pub struct Pinning {
+    cpus: Option<CpuSet>,
+    node_mask: Option<[libc::c_ulong; NODE_MASK_WORDS]>,
+}
+
+/// A CPU or node number this process cannot express.
+#[derive(Debug, thiserror::Error)]
+pub enum PinningError {
+    #[error("CPU {0} is beyond what a CPU set can hold on this system")]
+    CpuOutOfRange(u32),
+    #[error("NUMA node {0} is beyond the {NODE_MASK_BITS} nodes numaload can bind to")]
+    NodeOutOfRange(u32),
+}
+
+impl Pinning {
+    /// `cpus` empty means "leave the affinity alone"; `memory_nodes` empty means "no policy".
+    pub fn new(cpus: &[u32], memory_nodes: &[u32]) -> Result<Self, PinningError> {
+        let cpus = if cpus.is_empty() {
+            None
+        } else {
+            let mut set = CpuSet::new();
+            for &cpu in cpus {
+                set.set(cpu as usize).map_err(|_| PinningError::CpuOutOfRange(cpu))?;
+            }
+            Some(set)
+        };
+        let node_mask = if memory_nodes.is_empty() {
+            None
+        } else {
+            let mut mask = [0 as libc::c_ulong; NODE_MASK_WORDS];
+            let word_bits = libc::c_ulong::BITS as usize;
+            for &node in memory_nodes {
+                let n = node as usize;
+                if n >= NODE_MASK_BITS {
+                    return Err(PinningError::NodeOutOfRange(node));
+                }
+                mask[n / word_bits] |= 1 << (n % word_bits);
+            }
+            Some(mask)
+        };
+        Ok(Self { cpus, node_mask })
+    }
+
+    /// Arranges for the child of `command` to be pinned, to be in its own process group and to
+    /// receive SIGKILL when the thread that spawned it dies (so replicas never outlive the agent).
+    ///
+    /// Spawn from a long-lived thread (a runtime worker, not a blocking-pool thread): the kernel
+    /// sends the parent-death signal when the spawning *thread* exits.
+    pub fn apply_to(&self, command: &mut tokio::process::Command) {
+        let pinning = self.clone();
+        let parent = std::process::id() as libc::pid_t;
+        command.process_group(0);
+        // SAFETY: the closure runs in the forked child before exec. It only calls prctl,
+        // getppid, sched_setaffinity and set_mempolicy through raw syscalls on data prepared
+        // before the fork (no allocation, no locks), all async-signal-safe.
+        unsafe {
+            command.pre_exec(move || pinning.in_child(parent));
+        }
+    }
+
+    fn in_child(&self, parent: libc::pid_t) -> io::Result<()> {
+        // SAFETY: plain syscalls on values owned by this stack frame; see `apply_to`.
+        unsafe {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl: then nobody will ever stop us.
+            if libc::getppid() != parent {
+                return Err(io::Error::other("the agent exited while starting this replica"));
+            }
+            if let Some(cpus) = &self.cpus {
+                let size = std::mem::size_of::<CpuSet>();
+                let ptr = (cpus as *const CpuSet).cast::<libc::cpu_set_t>();
+                if libc::sched_setaffinity(0, size, ptr) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if let Some(mask) = &self.node_mask {
+                // maxnode is one more than the bits given: the kernel reads maxnode - 1 bits.
+                let rc = libc::syscall(
+                    libc::SYS_set_mempolicy,
+                    MPOL_BIND,
+                    mask.as_ptr(),
+                    NODE_MASK_BITS + 1,
+                );
+                if rc != 0 {
+                    let err = io::Error::last_os_error();
+                    // Containers under Docker's default seccomp profile refuse set_mempolicy
+                    // without CAP_SYS_NICE. The replica then runs with the default policy, which
+                    // the placement read-back reports as a mismatch: loud, but not a crash here.
+                    if err.raw_os_error() != Some(libc::EPERM) {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_nodes_it_cannot_encode() {
+        assert!(matches!(Pinning::new(&[], &[4096]), Err(PinningError::NodeOutOfRange(4096))));
+        assert!(Pinning::new(&[0], &[0, 3]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn pins_a_real_child_before_exec() {
+        let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("affinity");
+        let first = (0..CpuSet::count()).find(|&c| allowed.is_set(c).unwrap_or(false)).expect("a CPU");
+        let mut command = tokio::process::Command::new("grep");
+        command.args(["Cpus_allowed_list", "/proc/self/status"]);
+        Pinning::new(&[first as u32], &[0]).expect("pinning").apply_to(&mut command);
+        let out = command.output().await.expect("run grep");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.trim().ends_with(&format!("\t{first}")), "child saw: {text}");
+    }
+}

@@ -1,0 +1,46 @@
+//! Facts about this host for `Describe` and every result: name, kernel, CPU model.
+
+use std::fs;
+
+/// `hostname`, `kernel` (release) and `cpu_model`, read from /proc; "unknown" when absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel: String,
+    pub cpu_model: String,
+}
+
+pub fn facts() -> HostFacts {
+    let read = |path: &str| fs::read_to_string(path).map(|s| s.trim().to_owned()).ok();
+    HostFacts {
+        hostname: read("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown".into()),
+        kernel: read("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into()),
+        cpu_model: read("/proc/cpuinfo")
+            .and_then(|text| cpu_model(&text))
+            .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+/// The first `model name` (x86) or `CPU part`/`Hardware` line (ARM) of /proc/cpuinfo.
+pub fn cpu_model(cpuinfo: &str) -> Option<String> {
+    ["model name", "Hardware", "CPU part", "cpu model", "cpu"].iter().find_map(|key| {
+        cpuinfo.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            (k.trim() == *key && !v.trim().is_empty()).then(|| v.trim().to_owned())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_cpu_model_line() {
+        let x86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n";
+        assert_eq!(cpu_model(x86).as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(cpu_model("processor : 0\nCPU part : 0xd0c\n").as_deref(), Some("0xd0c"));
+        assert_eq!(cpu_model(""), None);
+        assert_ne!(facts().kernel, "unknown");
+    }
+}

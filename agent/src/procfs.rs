@@ -1,0 +1,160 @@
+//! Reading back what the kernel says about a process: where it may run, its memory policy and
+//! where its pages are, its thread count. Placement is verified from here, never assumed.
+//!
+//! Parsing is pure (functions of the file text, unit-tested on real samples); the `read_*`
+//! functions only add the file read.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use numaload_proto::cpulist;
+
+/// What `/proc/<pid>/status` tells about placement and threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub cpus_allowed: Vec<u32>,
+    pub threads: u32,
+}
+
+/// What `/proc/<pid>/numa_maps` tells: the process's memory policy and its pages per node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumaMaps {
+    /// As the kernel prints it: `default`, `bind:0`, `interleave:0-3`, `prefer:1`, ...
+    pub policy: String,
+    /// Resident pages per NUMA node, over all mappings.
+    pub pages_by_node: BTreeMap<u32, u64>,
+}
+
+/// A `/proc` file that could not be read or understood.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: io::Error },
+    #[error("{path} has no usable `{field}` line")]
+    Missing { path: String, field: &'static str },
+}
+
+pub fn read_status(pid: u32) -> Result<Status, ProcError> {
+    let path = format!("/proc/{pid}/status");
+    let text = read(&path)?;
+    parse_status(&text).map_err(|field| ProcError::Missing { path, field })
+}
+
+pub fn read_numa_maps(pid: u32) -> Result<NumaMaps, ProcError> {
+    let path = format!("/proc/{pid}/numa_maps");
+    Ok(parse_numa_maps(&read(&path)?))
+}
+
+/// Just the thread count: the sampler's hot path, every 100 ms per replica.
+pub fn read_threads(pid: u32) -> Result<u32, ProcError> {
+    read_status(pid).map(|s| s.threads)
+}
+
+fn read(path: &str) -> Result<String, ProcError> {
+    std::fs::read_to_string(path).map_err(|source| ProcError::Read { path: path.to_owned(), source })
+}
+
+/// Parses `/proc/<pid>/status`; the error is the name of the missing field.
+pub fn parse_status(text: &str) -> Result<Status, &'static str> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')))
+            .map(str::trim)
+    };
+    let cpus_allowed = field("Cpus_allowed_list")
+        .and_then(|v| cpulist::parse(v).ok())
+        .ok_or("Cpus_allowed_list")?;
+    let threads = field("Threads").and_then(|v| v.parse().ok()).ok_or("Threads")?;
+    Ok(Status { cpus_allowed, threads })
+}
+
+/// Parses `/proc/<pid>/numa_maps`. The process policy is the one printed on most mappings
+/// (mappings with their own `mbind` policy are the exception); page counts are summed per node.
+pub fn parse_numa_maps(text: &str) -> NumaMaps {
+    let mut policies: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pages_by_node = BTreeMap::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(_address), Some(policy)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        // The kernel prints `prefer (many):0,2` with a space inside the policy.
+        let mut rest = fields.peekable();
+        let policy = match rest.next_if(|f| f.starts_with('(')) {
+            Some(suffix) => format!("{policy} {suffix}"),
+            None => policy.to_owned(),
+        };
+        *policies.entry(policy).or_default() += 1;
+        for field in rest {
+            let Some((node, pages)) = field.strip_prefix('N').and_then(|f| f.split_once('=')) else {
+                continue;
+            };
+            if let (Ok(node), Ok(pages)) = (node.parse::<u32>(), pages.parse::<u64>()) {
+                *pages_by_node.entry(node).or_default() += pages;
+            }
+        }
+    }
+    let policy = policies
+        .iter()
+        .max_by_key(|(_, count)| **count)
+        .map(|(policy, _)| policy.clone())
+        .unwrap_or_else(|| "unknown".to_owned());
+    NumaMaps { policy, pages_by_node }
+}
+
+/// The nodes a numa_maps policy names: `bind:0-1` → `[0, 1]`, `default` → `[]`.
+pub fn policy_nodes(policy: &str) -> Vec<u32> {
+    policy
+        .split_once(':')
+        .and_then(|(_, nodes)| cpulist::parse(nodes.trim_end_matches(|c: char| !c.is_ascii_digit())).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str = "Name:\tnumaload\nUmask:\t0022\nState:\tS (sleeping)\nThreads:\t7\n\
+        Cpus_allowed:\t3\nCpus_allowed_list:\t0-1\nMems_allowed_list:\t0\n";
+
+    // Captured inside the 4-node guest after `numactl --membind=2`, trimmed.
+    const NUMA_MAPS_BIND: &str = "\
+55d0c0a00000 bind:2 file=/bin/busybox mapped=20 N2=20 kernelpagesize_kB=4
+55d0c0c4e000 bind:2 heap anon=3 dirty=3 N2=3 kernelpagesize_kB=4
+7f3e1c000000 bind:2 anon=257 dirty=257 N2=250 N0=7 kernelpagesize_kB=4
+7ffd4c1e1000 bind:2 stack anon=4 dirty=4 N2=4 kernelpagesize_kB=4
+7f3e1d000000 prefer (many):0,2 anon=1 N0=1 kernelpagesize_kB=4
+7f3e1e000000 interleave:0-3 anon=8 dirty=8 N0=2 N1=2 N2=2 N3=2 kernelpagesize_kB=4
+";
+
+    #[test]
+    fn status_gives_cpus_and_threads() {
+        let status = parse_status(STATUS).expect("parse");
+        assert_eq!(status, Status { cpus_allowed: vec![0, 1], threads: 7 });
+        assert_eq!(parse_status("Name:\tx\n"), Err("Cpus_allowed_list"));
+    }
+
+    #[test]
+    fn numa_maps_gives_the_dominant_policy_and_pages_per_node() {
+        let maps = parse_numa_maps(NUMA_MAPS_BIND);
+        assert_eq!(maps.policy, "bind:2");
+        assert_eq!(maps.pages_by_node, BTreeMap::from([(0, 10), (1, 2), (2, 279), (3, 2)]));
+        assert_eq!(parse_numa_maps("").policy, "unknown");
+    }
+
+    #[test]
+    fn policy_nodes_reads_the_node_list() {
+        assert_eq!(policy_nodes("bind:2"), vec![2]);
+        assert_eq!(policy_nodes("interleave:0-3"), vec![0, 1, 2, 3]);
+        assert_eq!(policy_nodes("prefer (many):0,2"), vec![0, 2]);
+        assert_eq!(policy_nodes("default"), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn this_process_can_be_read_back() {
+        let status = read_status(std::process::id()).expect("own status");
+        assert!(status.threads >= 1);
+        assert!(!status.cpus_allowed.is_empty());
+        assert!(read_status(u32::MAX).is_err());
+    }
+}

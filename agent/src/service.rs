@@ -1,0 +1,131 @@
+//! The gRPC `numaload.v1.Agent` service, and [`serve`] to run it on a listener.
+//!
+//! One run at a time: a second `Execute` while one is going is refused as `busy`. `Execute`
+//! validates and places the whole plan before it returns the stream (a bad plan is an
+//! `InvalidArgument` with nothing launched); a controller that goes away cancels its run.
+//! This module is the one place where agent errors become gRPC `Status`es.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use numaload_proto::v1::agent_server::{Agent, AgentServer};
+use numaload_proto::v1::{CancelReply, CancelRequest, DescribeRequest, HostInfo, RunEvent, RunPlan};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::config::AgentConfig;
+use crate::loadgen::Cancel;
+use crate::{host, run, topology};
+
+/// Events buffered between the run and a slow controller before the run waits.
+const EVENT_BUFFER: usize = 256;
+
+#[derive(Debug)]
+pub struct AgentService {
+    config: Arc<AgentConfig>,
+    current: Arc<Mutex<Option<CurrentRun>>>,
+}
+
+#[derive(Debug, Clone)]
+struct CurrentRun {
+    run_id: String,
+    cancel: Cancel,
+}
+
+impl AgentService {
+    pub fn new(config: AgentConfig) -> Self {
+        Self { config: Arc::new(config), current: Arc::default() }
+    }
+
+    pub fn into_server(self) -> AgentServer<Self> {
+        AgentServer::new(self)
+    }
+}
+
+/// Serves the agent on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    config: AgentConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .add_service(AgentService::new(config).into_server())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<RunEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Agent for AgentService {
+    async fn describe(&self, _request: Request<DescribeRequest>) -> Result<Response<HostInfo>, Status> {
+        let topology = discover()?;
+        let facts = host::facts();
+        Ok(Response::new(HostInfo {
+            hostname: facts.hostname,
+            kernel: facts.kernel,
+            cpu_model: facts.cpu_model,
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            topology: Some((&topology).into()),
+        }))
+    }
+
+    type ExecuteStream = EventStream;
+
+    async fn execute(&self, request: Request<RunPlan>) -> Result<Response<Self::ExecuteStream>, Status> {
+        let plan = request.into_inner();
+        let topology = discover()?;
+        let prepared = run::prepare(&plan, &self.config, &topology).map_err(Status::invalid_argument)?;
+        let cancel = Cancel::new();
+        {
+            let mut current = self.current.lock().map_err(|_| Status::internal("agent state poisoned"))?;
+            if let Some(busy) = current.as_ref() {
+                return Err(Status::resource_exhausted(format!(
+                    "busy: this agent is running {}; wait for it to finish or cancel it",
+                    busy.run_id
+                )));
+            }
+            *current = Some(CurrentRun { run_id: plan.run_id.clone(), cancel: cancel.clone() });
+        }
+        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        let config = Arc::clone(&self.config);
+        let current = Arc::clone(&self.current);
+        tokio::spawn(async move {
+            // A controller that disconnects cancels its run: nothing keeps running for nobody.
+            let watch_tx = tx.clone();
+            let watch_cancel = cancel.clone();
+            let watcher = tokio::spawn(async move {
+                watch_tx.closed().await;
+                watch_cancel.cancel();
+            });
+            run::execute(prepared, &config, tx, cancel).await;
+            watcher.abort();
+            if let Ok(mut current) = current.lock() {
+                *current = None;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn cancel(&self, request: Request<CancelRequest>) -> Result<Response<CancelReply>, Status> {
+        let wanted = request.into_inner().run_id;
+        let current = self.current.lock().map_err(|_| Status::internal("agent state poisoned"))?;
+        let cancelled = match current.as_ref() {
+            Some(run) if wanted.is_empty() || run.run_id == wanted => {
+                run.cancel.cancel();
+                true
+            }
+            _ => false,
+        };
+        Ok(Response::new(CancelReply { cancelled }))
+    }
+}
+
+fn discover() -> Result<topology::HostTopology, Status> {
+    topology::discover().map_err(|e| Status::internal(format!("reading this host's topology: {e}")))
+}
