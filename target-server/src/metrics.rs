@@ -1,0 +1,248 @@
+//! `/metrics` in the Prometheus text exposition format.
+//!
+//! [`ServerMetrics`] holds the counters every variant shares and renders them with the tokio
+//! runtime's stable metrics. A variant with metrics of its own (the `ffi` variant's in-flight C
+//! calls and blocking threads) implements [`MetricSource`] and is handed to
+//! [`ServerMetrics::new`]; its samples are appended to the same page.
+
+use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
+
+use crate::proc_status;
+
+/// The `Content-Type` of a `/metrics` page.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Metrics a variant adds to `/metrics`.
+pub trait MetricSource: Send + Sync + fmt::Debug {
+    /// Appends this source's metrics; called on every scrape.
+    fn write_metrics(&self, out: &mut Exposition);
+}
+
+/// A Prometheus text page being written: each metric with its `# HELP` and `# TYPE` lines.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    /// Writes a counter (a value that only goes up).
+    pub fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.header(name, help, "counter");
+        // Writing to a String cannot fail.
+        let _ = writeln!(self.text, "{name} {value}");
+    }
+
+    /// Writes a gauge (a value that goes up and down).
+    pub fn gauge(&mut self, name: &str, help: &str, value: f64) {
+        self.header(name, help, "gauge");
+        let _ = writeln!(self.text, "{name} {}", PromFloat(value));
+    }
+
+    fn header(&mut self, name: &str, help: &str, kind: &str) {
+        debug_assert!(is_metric_name(name), "invalid metric name {name:?}");
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// The finished page.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+}
+
+/// Formats a float as Prometheus spells it (`+Inf`, `-Inf`, `NaN`).
+struct PromFloat(f64);
+
+impl fmt::Display for PromFloat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            v if v.is_nan() => f.write_str("NaN"),
+            v if v == f64::INFINITY => f.write_str("+Inf"),
+            v if v == f64::NEG_INFINITY => f.write_str("-Inf"),
+            v => write!(f, "{v}"),
+        }
+    }
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// A counter on its own cache line, so that workers bumping it do not also invalidate the
+/// line holding the other counters.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct PaddedCounter(AtomicU64);
+
+/// The counters every variant keeps, plus what the runtime and the OS report at scrape time.
+#[derive(Debug)]
+pub struct ServerMetrics {
+    requests: PaddedCounter,
+    connections_open: AtomicU64,
+    connection_errors: AtomicU64,
+    accept_errors: AtomicU64,
+    work_us: u64,
+    runtime: Handle,
+    variant_sources: Vec<Arc<dyn MetricSource>>,
+}
+
+impl ServerMetrics {
+    /// Metrics of a server running on `runtime` with `work_us` of work per request.
+    pub fn new(runtime: Handle, work_us: u64, variant_sources: Vec<Arc<dyn MetricSource>>) -> Self {
+        ServerMetrics {
+            requests: PaddedCounter::default(),
+            connections_open: AtomicU64::new(0),
+            connection_errors: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
+            work_us,
+            runtime,
+            variant_sources,
+        }
+    }
+
+    // Relaxed is enough: each counter is independent and only read for reporting.
+
+    /// Counts one workload request (not `/metrics`).
+    #[inline]
+    pub fn request(&self) {
+        self.requests.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Workload requests served so far.
+    pub fn requests_total(&self) -> u64 {
+        self.requests.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self, failed: bool) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+        if failed {
+            self.connection_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a failed `accept`; returns the new total.
+    pub(crate) fn accept_error(&self) -> u64 {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Renders the whole page. Reads `/proc/self/status` (procfs, microseconds).
+    pub fn render(&self) -> String {
+        let mut out = Exposition::default();
+        if let Some(threads) = proc_status::os_threads() {
+            out.gauge(
+                "process_os_threads",
+                "OS threads of this process (/proc/self/status Threads).",
+                threads as f64,
+            );
+        }
+        let rt = self.runtime.metrics();
+        out.gauge(
+            "tokio_workers",
+            "Worker threads of the tokio runtime.",
+            rt.num_workers() as f64,
+        );
+        out.gauge(
+            "tokio_alive_tasks",
+            "Tasks spawned on the tokio runtime and not yet finished.",
+            rt.num_alive_tasks() as f64,
+        );
+        out.gauge(
+            "tokio_global_queue_depth",
+            "Tasks waiting in the tokio runtime's global (injection) queue.",
+            rt.global_queue_depth() as f64,
+        );
+        out.counter(
+            "numaload_requests_total",
+            "Workload requests served (every path except /metrics).",
+            self.requests_total(),
+        );
+        out.gauge(
+            "numaload_work_us",
+            "Configured CPU work per request, in microseconds (--work-us).",
+            self.work_us as f64,
+        );
+        out.gauge(
+            "numaload_connections_open",
+            "HTTP connections currently open.",
+            self.connections_open.load(Ordering::Relaxed) as f64,
+        );
+        out.counter(
+            "numaload_connection_errors_total",
+            "HTTP connections that ended in an error (reset, malformed request, ...).",
+            self.connection_errors.load(Ordering::Relaxed),
+        );
+        out.counter(
+            "numaload_accept_errors_total",
+            "Failed accept() calls on the listening socket.",
+            self.accept_errors.load(Ordering::Relaxed),
+        );
+        for source in &self.variant_sources {
+            source.write_metrics(&mut out);
+        }
+        out.into_text()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct InFlight;
+
+    impl MetricSource for InFlight {
+        fn write_metrics(&self, out: &mut Exposition) {
+            out.gauge("numaload_ffi_in_flight", "C calls in flight.", 3.0);
+        }
+    }
+
+    #[test]
+    fn exposition_lines() {
+        let mut out = Exposition::default();
+        out.counter("a_total", "Things.\nMore", 7);
+        out.gauge("b", "B.", 1.5);
+        out.gauge("c", "C.", f64::INFINITY);
+        assert_eq!(
+            out.into_text(),
+            "# HELP a_total Things.\\nMore\n# TYPE a_total counter\na_total 7\n\
+             # HELP b B.\n# TYPE b gauge\nb 1.5\n\
+             # HELP c C.\n# TYPE c gauge\nc +Inf\n"
+        );
+    }
+
+    #[test]
+    fn metric_names() {
+        assert!(is_metric_name("numaload_requests_total"));
+        assert!(is_metric_name("a:b_1"));
+        assert!(!is_metric_name("1abc"));
+        assert!(!is_metric_name("a-b"));
+        assert!(!is_metric_name(""));
+    }
+
+    #[test]
+    fn render_includes_variant_sources() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let metrics = ServerMetrics::new(rt.handle().clone(), 50, vec![Arc::new(InFlight)]);
+        metrics.request();
+        metrics.request();
+        let page = metrics.render();
+        assert!(page.contains("\nnumaload_requests_total 2\n"), "{page}");
+        assert!(page.contains("\nnumaload_work_us 50\n"), "{page}");
+        assert!(page.contains("\ntokio_workers 1\n"), "{page}");
+        assert!(page.ends_with("numaload_ffi_in_flight 3\n"), "{page}");
+    }
+}

@@ -1,0 +1,215 @@
+//! The accept loop, connection handling and the `async` variant's handler.
+
+use std::convert::Infallible;
+use std::future::{ready, Future, Ready};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::Service;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, watch};
+
+use crate::metrics::{self, ServerMetrics};
+use crate::{work, ServerConfig, Variant};
+
+/// How long in-flight requests get to finish after the shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, lets
+/// in-flight requests finish (idle keep-alive connections close at once) and returns.
+///
+/// Must run inside a tokio runtime; `/metrics` reports that runtime.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    match config.variant {
+        Variant::Async => {
+            let metrics = Arc::new(ServerMetrics::new(
+                Handle::current(),
+                config.work_us,
+                Vec::new(),
+            ));
+            let handler = AsyncHandler {
+                shared: Arc::new(Shared {
+                    work: Duration::from_micros(config.work_us),
+                    metrics: Arc::clone(&metrics),
+                }),
+            };
+            accept_loop(listener, handler, metrics, shutdown).await
+        }
+    }
+}
+
+/// Accepts connections and serves each with a clone of `service` on its own task.
+async fn accept_loop<S>(
+    listener: TcpListener,
+    service: S,
+    metrics: Arc<ServerMetrics>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()>
+where
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    // No header-read timeout (it needs a timer): with one, hyper also closes keep-alive
+    // connections idle for 30 s, which a load generator between phases must not see.
+    let mut builder = http1::Builder::new();
+    builder.keep_alive(true);
+    let builder = Arc::new(builder);
+
+    // Every connection task holds a clone of `live`; `recv` on `drained` returns `None` once
+    // they are all gone.
+    let (live, mut drained) = mpsc::channel::<Infallible>(1);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    on_accept_error(&metrics, &e).await;
+                    continue;
+                }
+            },
+        };
+        // Without NODELAY small responses wait for the peer's delayed ACK (~40 ms).
+        // Failure only costs latency, and the metrics will show it; keep serving.
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(
+            Arc::clone(&builder),
+            stream,
+            service.clone(),
+            stop_rx.clone(),
+            live.clone(),
+            Arc::clone(&metrics),
+        ));
+    }
+
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(live);
+    if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "numaload-target: connections still busy after {DRAIN_TIMEOUT:?}; exiting anyway"
+        );
+    }
+    Ok(())
+}
+
+/// Counts an accept error and logs it sparingly (at the 1st, 2nd, 4th, 8th, ... occurrence),
+/// so that a flood of them cannot flood stderr. Errors of the process (out of file
+/// descriptors, memory) pause accepting briefly instead of spinning.
+async fn on_accept_error(metrics: &ServerMetrics, error: &io::Error) {
+    let count = metrics.accept_error();
+    if count.is_power_of_two() {
+        eprintln!("numaload-target: accept failed ({count} so far): {error}");
+    }
+    let per_connection = matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+    );
+    if !per_connection {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Serves one connection until the peer closes it or `stop` asks for a graceful shutdown.
+/// Connection errors (resets, malformed requests) are counted, never propagated.
+async fn serve_connection<S>(
+    builder: Arc<http1::Builder>,
+    stream: TcpStream,
+    service: S,
+    mut stop: watch::Receiver<bool>,
+    _live: mpsc::Sender<Infallible>,
+    metrics: Arc<ServerMetrics>,
+) where
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>,
+{
+    metrics.connection_opened();
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut stopping = false;
+    let result = loop {
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            _ = stop.wait_for(|stop| *stop), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    };
+    metrics.connection_closed(result.is_err());
+}
+
+/// State shared by every connection of the `async` variant.
+#[derive(Debug)]
+struct Shared {
+    work: Duration,
+    metrics: Arc<ServerMetrics>,
+}
+
+/// The `async` variant: `/metrics`, or `work` of CPU on the worker and a tiny 200.
+#[derive(Debug, Clone)]
+struct AsyncHandler {
+    shared: Arc<Shared>,
+}
+
+impl Service<Request<Incoming>> for AsyncHandler {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        if request.uri().path() == "/metrics" {
+            return ready(Ok(metrics_response(&self.shared.metrics)));
+        }
+        // The spin holds this worker on purpose: the async variant measures CPU-bound handlers.
+        std::hint::black_box(work::spin_for(self.shared.work));
+        self.shared.metrics.request();
+        ready(Ok(text_response(
+            Bytes::from_static(b"ok\n"),
+            "text/plain; charset=utf-8",
+        )))
+    }
+}
+
+/// The `/metrics` page.
+pub(crate) fn metrics_response(metrics: &ServerMetrics) -> Response<Full<Bytes>> {
+    text_response(Bytes::from(metrics.render()), metrics::CONTENT_TYPE)
+}
+
+fn text_response(body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Binds `addr`, naming `--listen` in the error.
+pub(crate) async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, crate::TargetError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| crate::TargetError::Bind { addr, source })
+}
