@@ -1,0 +1,31 @@
+# numaload: the two commands a new user needs, and the ones CI runs.
+CARGO ?= cargo
+RESULT ?= out/quickstart.result.json
+
+.PHONY: demo test setup build lint fmt clean
+
+## make demo: build release and compare two layouts of a real server on this host.
+demo: setup
+	$(CARGO) build --release --locked -p numaload
+	mkdir -p out
+	./target/release/numaload topology
+	./target/release/numaload run examples/quickstart.toml --out $(RESULT)
+	@echo "result written to $(RESULT)"
+
+## make test: the whole test suite.
+test: setup
+	$(CARGO) test --workspace --locked
+
+setup:
+	@scripts/setup-system.sh
+
+build: setup
+	$(CARGO) build --workspace --locked
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf out
