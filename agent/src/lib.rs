@@ -14,6 +14,8 @@ pub mod placement;
 pub mod topology;
 pub mod procfs;
 pub mod replica;
+pub mod run;
 pub mod sampler;
+pub mod service;
 
 mod affinity;

@@ -1,0 +1,117 @@
+//! Talking to one agent: connect, describe, execute a plan and stream its events, cancel.
+//!
+//! Every call has a deadline (DESIGN invariant 7): connecting, `Describe` and `Cancel` have
+//! short fixed ones; an `Execute` stream may last as long as the plan needs plus a margin, and
+//! HTTP/2 keep-alive notices a silent agent long before that.
+
+use std::time::Duration;
+
+use numaload_proto::v1::agent_client::AgentClient;
+use numaload_proto::v1::{CancelRequest, DescribeRequest, HostInfo, RunEvent, RunPlan};
+use tonic::transport::{Channel, Endpoint};
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("agent address `{address}` is not usable: {reason}; give it as HOST:PORT, e.g. 127.0.0.1:7070")]
+    Address { address: String, reason: String },
+    #[error("cannot reach the agent at {address}: {source}; is `numaload agent` running there?")]
+    Connect { address: String, source: tonic::transport::Error },
+    #[error("agent {address} refused the plan: {message}")]
+    Refused { address: String, message: String },
+    #[error("agent {address}: {message}")]
+    Call { address: String, message: String },
+    #[error("agent {address} sent nothing for {waited:?}: giving up on it")]
+    Silent { address: String, waited: Duration },
+}
+
+/// A connected agent.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub address: String,
+    client: AgentClient<Channel>,
+}
+
+impl Agent {
+    pub async fn connect(address: &str) -> Result<Agent, ClientError> {
+        let uri = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
+        let endpoint = Endpoint::from_shared(uri).map_err(|e| ClientError::Address {
+            address: address.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let channel = endpoint
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true)
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect { address: address.to_owned(), source })?;
+        Ok(Agent { address: address.to_owned(), client: AgentClient::new(channel) })
+    }
+
+    pub async fn describe(&mut self) -> Result<HostInfo, ClientError> {
+        let mut request = tonic::Request::new(DescribeRequest {});
+        request.set_timeout(CALL_TIMEOUT);
+        self.client.describe(request).await.map(|r| r.into_inner()).map_err(|s| self.error(s))
+    }
+
+    /// Starts the plan; events then come from [`EventStream::next`].
+    pub async fn execute(&mut self, plan: RunPlan, deadline: Duration) -> Result<EventStream, ClientError> {
+        let mut request = tonic::Request::new(plan);
+        request.set_timeout(deadline);
+        let stream = self.client.execute(request).await.map_err(|s| self.error(s))?.into_inner();
+        Ok(EventStream { address: self.address.clone(), stream })
+    }
+
+    pub async fn cancel(&mut self, run_id: &str) -> Result<bool, ClientError> {
+        let mut request = tonic::Request::new(CancelRequest { run_id: run_id.to_owned() });
+        request.set_timeout(CALL_TIMEOUT);
+        self.client.cancel(request).await.map(|r| r.into_inner().cancelled).map_err(|s| self.error(s))
+    }
+
+    fn error(&self, status: tonic::Status) -> ClientError {
+        let address = self.address.clone();
+        match status.code() {
+            tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted | tonic::Code::PermissionDenied => {
+                ClientError::Refused { address, message: status.message().to_owned() }
+            }
+            _ => ClientError::Call { address, message: format!("{}: {}", code_name(status.code()), status.message()) },
+        }
+    }
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::Unavailable => "unavailable",
+        tonic::Code::DeadlineExceeded => "deadline exceeded",
+        tonic::Code::Cancelled => "cancelled",
+        tonic::Code::Internal => "internal error",
+        _ => "error",
+    }
+}
+
+/// The events of one `Execute` call.
+#[derive(Debug)]
+pub struct EventStream {
+    address: String,
+    stream: tonic::Streaming<RunEvent>,
+}
+
+impl EventStream {
+    /// The next event, `None` at the end; an error if the agent fails or stays silent longer
+    /// than `silence` (it sends thread samples every second while measuring).
+    pub async fn next(&mut self, silence: Duration) -> Result<Option<RunEvent>, ClientError> {
+        match tokio::time::timeout(silence, self.stream.message()).await {
+            Err(_) => Err(ClientError::Silent { address: self.address.clone(), waited: silence }),
+            Ok(Ok(event)) => Ok(event),
+            Ok(Err(status)) => Err(ClientError::Call {
+                address: self.address.clone(),
+                message: format!("{}: {}", code_name(status.code()), status.message()),
+            }),
+        }
+    }
+}

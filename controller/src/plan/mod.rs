@@ -1,0 +1,348 @@
+//! Plan files: TOML in, a validated [`Plan`] and a `numaload.v1.RunPlan` out.
+//!
+//! A plan names the target to run, the load to apply and the layouts to compare. It is read in
+//! two layers: `raw` mirrors the file (every key optional, unknown keys refused), then
+//! `validate` turns it into a [`Plan`] with every default applied and nothing optional left,
+//! which is what the rest of the controller uses. [`Plan::to_run_plan`] makes the wire message.
+//! Every problem is one [`PlanError`] line naming the file, the key and the fix.
+//!
+//! ```toml
+//! name = "quickstart"              # required
+//!
+//! [target]
+//! name = "async"                   # required: a name from the agent's target table ([a-z0-9-]+)
+//! work_us = 20                     # CPU work per request, µs (default 0, at most 1000000)
+//!
+//! [load]
+//! mode = "open"                    # required: "open" (fixed rate) or "closed" (fixed connections)
+//! rate = 5000                      # requests per second: required for open, refused for closed
+//! connections = 32                 # default 16, 1..=10000
+//! duration = "5s"                  # required: measured time per layout, > 0 and at most 1h
+//! warmup = "1s"                    # default "1s"; "0s" skips it
+//! reserve_cpus = 1                 # default 0: CPUs taken from the replicas for the load generator
+//! timeout = "2s"                   # default "2s": slower requests count as timeout errors
+//!
+//! [[layouts]]                      # at least one; names unique
+//! name = "one-process"
+//! replicas = 1                     # a positive count or "per-node"
+//! pin = "none"                     # "none" | "node"; default "node" for "per-node", else "none"
+//! memory = "none"                  # "none" | "local"; default "local" when pinned, else "none"
+//! ```
+//!
+//! Durations are humantime strings ("10s", "500ms", "1m 30s") in whole milliseconds, as the wire
+//! carries them. What only a host can tell (whether the agent knows the target, whether there
+//! are as many NUMA domains as replicas) is the agent's to check before it launches anything.
+
+mod error;
+mod raw;
+mod validate;
+
+use std::path::Path;
+use std::time::Duration;
+
+use numaload_proto::v1;
+use serde::{Deserialize, Serialize};
+
+pub use error::{PlanError, PlanErrorKind};
+
+/// Reads and validates the plan file at `path`; errors name the file as given.
+pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| PlanError::read(&origin, &e))?;
+    parse(&text, &origin)
+}
+
+/// Parses and validates plan text; `origin` names it in errors (usually the file name).
+pub fn parse(text: &str, origin: &str) -> Result<Plan, PlanError> {
+    let raw = error::deserialize(text, origin)?;
+    validate::validate(raw).map_err(|problem| PlanError::invalid(origin, problem))
+}
+
+/// A validated plan: every default applied, every value in range.
+///
+/// Serialized (the result JSON echoes it) with the file's own key names and values, durations
+/// as humantime strings, so an echoed plan reads like the file that produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub name: String,
+    pub target: Target,
+    pub load: Load,
+    /// At least one, names unique, in file order.
+    pub layouts: Vec<Layout>,
+}
+
+/// What the agent runs in each replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// A name from the agent's own target table (`[a-z0-9-]+`), never a path or command.
+    pub name: String,
+    /// CPU work per request, microseconds (at most one second).
+    pub work_us: u64,
+}
+
+/// The load applied to every layout, one after the other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    /// Open loop carries its rate; closed loop has none.
+    #[serde(flatten)]
+    pub mode: LoadMode,
+    /// Connections over all replicas, 1..=10000.
+    pub connections: u32,
+    /// Measured time per layout, more than zero and at most an hour.
+    #[serde(with = "duration_text")]
+    pub duration: Duration,
+    /// Load before measuring starts (may be zero).
+    #[serde(with = "duration_text")]
+    pub warmup: Duration,
+    /// CPUs taken out of replica placement and given to the load generator (0: spare CPUs only).
+    pub reserve_cpus: u32,
+    /// Requests slower than this count as timeout errors (more than zero).
+    #[serde(with = "duration_text")]
+    pub timeout: Duration,
+}
+
+/// How requests are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum LoadMode {
+    /// A constant rate over all connections; latency is timed from the intended send time.
+    Open {
+        /// Requests per second, finite and positive.
+        rate: f64,
+    },
+    /// Each connection sends its next request when the previous response arrives.
+    Closed,
+}
+
+/// One way of running the target, measured and reported on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    pub name: String,
+    pub replicas: Replicas,
+    pub pin: Pin,
+    /// Never [`Memory::Local`] unless `pin` is [`Pin::Node`].
+    pub memory: Memory,
+}
+
+/// How many replicas a layout runs. Serialized as the file writes it: `4` or `"per-node"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "ReplicasText", from = "ReplicasText")]
+pub enum Replicas {
+    /// This many replicas (at least one).
+    Count(u32),
+    /// One replica per NUMA domain of the host, as the agent finds them.
+    PerNode,
+}
+
+/// Where a layout's replicas may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pin {
+    /// Anywhere the agent allows; the kernel schedules.
+    None,
+    /// Each replica on the CPUs of one NUMA domain.
+    Node,
+}
+
+/// Where a layout's replicas allocate memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Memory {
+    /// The kernel's default policy.
+    None,
+    /// Bound to the nodes of the domain the replica is pinned to.
+    Local,
+}
+
+impl Plan {
+    /// The wire form of this plan for one run. Durations travel in whole milliseconds (the
+    /// validator refuses finer ones, so nothing is rounded away).
+    pub fn to_run_plan(&self, run_id: &str) -> v1::RunPlan {
+        v1::RunPlan {
+            run_id: run_id.to_owned(),
+            name: self.name.clone(),
+            target: Some(v1::TargetSpec {
+                name: self.target.name.clone(),
+                work_us: self.target.work_us,
+            }),
+            load: Some(self.load.to_spec()),
+            layouts: self.layouts.iter().map(Layout::to_spec).collect(),
+        }
+    }
+}
+
+impl Load {
+    /// Requests per second for open loop, `None` for closed loop.
+    pub fn rate(&self) -> Option<f64> {
+        match self.mode {
+            LoadMode::Open { rate } => Some(rate),
+            LoadMode::Closed => None,
+        }
+    }
+
+    fn to_spec(&self) -> v1::LoadSpec {
+        let (mode, rate) = match self.mode {
+            LoadMode::Open { rate } => (v1::LoadMode::Open, rate),
+            LoadMode::Closed => (v1::LoadMode::Closed, 0.0),
+        };
+        v1::LoadSpec {
+            mode: mode as i32,
+            rate,
+            connections: self.connections,
+            duration_ms: millis(self.duration),
+            warmup_ms: millis(self.warmup),
+            reserve_cpus: self.reserve_cpus,
+            timeout_ms: millis(self.timeout),
+        }
+    }
+}
+
+impl Layout {
+    fn to_spec(&self) -> v1::LayoutSpec {
+        use v1::layout_spec::Replicas as Wire;
+        let replicas = match self.replicas {
+            Replicas::Count(count) => Wire::Count(count),
+            Replicas::PerNode => Wire::PerNode(true),
+        };
+        let pin = match self.pin {
+            Pin::None => v1::Pin::None,
+            Pin::Node => v1::Pin::Node,
+        };
+        let memory = match self.memory {
+            Memory::None => v1::MemoryPolicy::None,
+            Memory::Local => v1::MemoryPolicy::Local,
+        };
+        v1::LayoutSpec {
+            name: self.name.clone(),
+            replicas: Some(replicas),
+            pin: pin as i32,
+            memory: memory as i32,
+        }
+    }
+}
+
+/// Saturates rather than wraps: only `timeout` has no upper bound, and "forever" is what a
+/// timeout of 584 million years means anyway.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The serialized form of [`Replicas`]: a bare count or the word "per-node".
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum ReplicasText {
+    Count(u32),
+    Word(ReplicasWord),
+}
+
+#[derive(Serialize, Deserialize)]
+enum ReplicasWord {
+    #[serde(rename = "per-node")]
+    PerNode,
+}
+
+impl From<Replicas> for ReplicasText {
+    fn from(replicas: Replicas) -> Self {
+        match replicas {
+            Replicas::Count(count) => ReplicasText::Count(count),
+            Replicas::PerNode => ReplicasText::Word(ReplicasWord::PerNode),
+        }
+    }
+}
+
+impl From<ReplicasText> for Replicas {
+    fn from(text: ReplicasText) -> Self {
+        match text {
+            ReplicasText::Count(count) => Replicas::Count(count),
+            ReplicasText::Word(ReplicasWord::PerNode) => Replicas::PerNode,
+        }
+    }
+}
+
+/// Durations as humantime text ("5s", "1s 500ms"), the way plan files write them.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*duration))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            name: "p".into(),
+            target: Target {
+                name: "async".into(),
+                work_us: 20,
+            },
+            load: Load {
+                mode: LoadMode::Open { rate: 5000.0 },
+                connections: 32,
+                duration: Duration::from_millis(1500),
+                warmup: Duration::ZERO,
+                reserve_cpus: 1,
+                timeout: Duration::from_secs(2),
+            },
+            layouts: vec![
+                Layout {
+                    name: "one".into(),
+                    replicas: Replicas::Count(1),
+                    pin: Pin::None,
+                    memory: Memory::None,
+                },
+                Layout {
+                    name: "per-node".into(),
+                    replicas: Replicas::PerNode,
+                    pin: Pin::Node,
+                    memory: Memory::Local,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn json_echo_reads_like_the_file_and_round_trips() {
+        let plan = plan();
+        let json = serde_json::to_value(&plan).expect("serializes");
+        assert_eq!(json["load"]["mode"], "open");
+        assert_eq!(json["load"]["rate"], 5000.0);
+        assert_eq!(json["load"]["duration"], "1s 500ms");
+        assert_eq!(json["load"]["warmup"], "0s");
+        assert_eq!(json["layouts"][0]["replicas"], 1);
+        assert_eq!(json["layouts"][1]["replicas"], "per-node");
+        assert_eq!(json["layouts"][1]["memory"], "local");
+        let back: Plan = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, plan);
+    }
+
+    #[test]
+    fn closed_loop_echo_has_no_rate_and_round_trips() {
+        let mut plan = plan();
+        plan.load.mode = LoadMode::Closed;
+        let json = serde_json::to_value(&plan).expect("serializes");
+        assert_eq!(json["load"]["mode"], "closed");
+        assert!(json["load"].get("rate").is_none());
+        let back: Plan = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, plan);
+        assert_eq!(back.load.rate(), None);
+    }
+
+    #[test]
+    fn wire_durations_are_milliseconds_and_saturate() {
+        assert_eq!(millis(Duration::from_millis(1500)), 1500);
+        assert_eq!(millis(Duration::MAX), u64::MAX);
+        let spec = plan().to_run_plan("r").load.expect("load is set");
+        assert_eq!(spec.duration_ms, 1500);
+    }
+}

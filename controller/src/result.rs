@@ -1,0 +1,182 @@
+//! The result of a run: what `--out` writes and every report reads.
+//!
+//! A result file alone is enough to re-render every report: it echoes the plan, the host, the
+//! concrete placement, and carries each layout's merged histograms (HdrHistogram V2, base64) next
+//! to the percentiles computed from them. `schema/result.schema.json` describes it; a test checks
+//! real results against it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Plan;
+
+/// Bumped when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub schema_version: u32,
+    pub numaload_version: String,
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub plan: Plan,
+    pub host: HostSummary,
+    pub layouts: Vec<LayoutResult>,
+    /// True when the run was cancelled before every layout ran.
+    pub cancelled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostSummary {
+    /// The agent's address as the controller reached it.
+    pub agent: String,
+    pub agent_version: String,
+    pub hostname: String,
+    pub kernel: String,
+    pub cpu_model: String,
+    pub packages: u32,
+    pub numa_nodes: u32,
+    pub numa_domains: u32,
+    pub cores: u32,
+    pub pus: u32,
+    pub allowed_cpus: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayoutResult {
+    pub name: String,
+    /// `ok`, or `failed` with `error` saying why (nothing below is then measured).
+    pub status: LayoutStatus,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// `open` or `closed`.
+    pub mode: String,
+    /// Open loop: the rate asked for.
+    pub target_rate_rps: Option<f64>,
+    pub elapsed_s: f64,
+    pub requests: u64,
+    pub throughput_rps: f64,
+    pub errors: u64,
+    pub errors_by_kind: ErrorKinds,
+    /// Open loop: sends more than 1 ms behind their intended time.
+    pub late_sends: u64,
+    /// From the intended send time (open loop; the same as uncorrected in closed loop).
+    pub latency_ns: Percentiles,
+    /// From the actual send time.
+    pub latency_uncorrected_ns: Percentiles,
+    /// Open loop: how far actual sends lagged the schedule.
+    pub send_lag_ns: Option<Percentiles>,
+    pub replicas: Vec<ReplicaResult>,
+    pub load: LoadPlacement,
+    /// Reasons not to trust this layout's numbers fully (empty when there are none).
+    pub suspect: Vec<String>,
+    pub notes: Vec<String>,
+    /// OS threads of each replica every 100 ms of the measurement.
+    pub thread_samples: Vec<ThreadSample>,
+    pub histograms: Histograms,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutStatus {
+    Ok,
+    Failed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorKinds {
+    pub connect: u64,
+    pub io: u64,
+    pub timeout: u64,
+    pub http_status: u64,
+    pub parse: u64,
+}
+
+impl ErrorKinds {
+    pub fn total(&self) -> u64 {
+        self.connect + self.io + self.timeout + self.http_status + self.parse
+    }
+
+    pub fn add(&mut self, other: &ErrorKinds) {
+        self.connect += other.connect;
+        self.io += other.io;
+        self.timeout += other.timeout;
+        self.http_status += other.http_status;
+        self.parse += other.parse;
+    }
+}
+
+/// Percentiles of one merged histogram, nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaResult {
+    pub index: u32,
+    pub pid: u32,
+    pub address: String,
+    pub intended_cpus: Vec<u32>,
+    pub actual_cpus: Vec<u32>,
+    pub intended_memory_nodes: Vec<u32>,
+    /// As the kernel prints it in numa_maps: `default`, `bind:0`, ...
+    pub memory_policy: String,
+    pub placement_ok: bool,
+    pub worker_threads: u32,
+    pub threads_min: u32,
+    pub threads_max: u32,
+    pub threads_last: u32,
+    pub requests: u64,
+    pub throughput_rps: f64,
+    pub latency_ns: Percentiles,
+    /// Resident pages per NUMA node at the end of the measurement (node number → pages).
+    pub pages_by_node: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadPlacement {
+    pub cpus: Vec<u32>,
+    pub shares_cpus_with_replicas: bool,
+    pub workers: Vec<LoadWorker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadWorker {
+    pub worker: u32,
+    pub cpu: u32,
+    pub requests: u64,
+    pub cpu_time_ns: u64,
+    /// CPU time over wall time of the measurement: above 0.85 the generator may be the limit.
+    pub busy: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSample {
+    pub replica: u32,
+    pub t_ms: u64,
+    pub os_threads: u32,
+}
+
+/// The merged histograms themselves, so reports and later merges need nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histograms {
+    /// HdrHistogram V2, base64, nanoseconds.
+    pub corrected_v2_base64: String,
+    pub uncorrected_v2_base64: String,
+}
+
+impl RunResult {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
