@@ -1,1 +1,0 @@
-//! Placement: layout policy → CPU sets and memory nodes. Being written.

@@ -1,0 +1,447 @@
+//! Table-driven tests of the placement rules (see the parent module's documentation).
+
+// A panic is how a test reports failure; the workspace's unwrap_used lint is for library code.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::topology::from_synthetic;
+
+const X: &str = "x";
+
+fn layout(replicas: Replicas, pin: Pin, memory: Memory) -> Layout {
+    Layout {
+        name: X.to_owned(),
+        replicas,
+        pin,
+        memory,
+    }
+}
+
+fn node(os_index: u32, cpus: &[u32], subtype: &str) -> NumaNode {
+    NumaNode {
+        os_index,
+        cpus: cpus.to_vec(),
+        memory_bytes: 1 << 30,
+        subtype: subtype.to_owned(),
+    }
+}
+
+fn host(allowed: &[u32], nodes: Vec<NumaNode>, domains: &[(&[u32], &[u32])]) -> HostTopology {
+    HostTopology {
+        pus: allowed.len() as u32,
+        cores: allowed.len() as u32,
+        packages: 1,
+        allowed_cpus: allowed.to_vec(),
+        numa_nodes: nodes,
+        domains: domains
+            .iter()
+            .map(|(cpus, nodes)| Domain {
+                cpus: cpus.to_vec(),
+                nodes: nodes.to_vec(),
+            })
+            .collect(),
+        warnings: Vec::new(),
+    }
+}
+
+/// 2 nodes × 2 CPUs: domains {0,1} (node 0) and {2,3} (node 1).
+fn two_nodes() -> HostTopology {
+    from_synthetic("package:2 numa:1 core:2 pu:1").unwrap()
+}
+
+/// Like fakeheteromemtiers.xml: DRAM+HBM+NVM tiers; the domain on CPUs 4-5 has no DRAM.
+fn tiers() -> HostTopology {
+    host(
+        &[0, 1, 2, 3, 4, 5],
+        vec![
+            node(0, &[0, 1], "DRAM"),
+            node(1, &[2, 3], "DRAM"),
+            node(2, &[4, 5], "HBM"),
+            node(4, &[2, 3], "HBM"),
+            node(6, &[2, 3], "NVM"),
+        ],
+        &[(&[0, 1], &[0]), (&[2, 3], &[1, 4]), (&[4, 5], &[2])],
+    )
+}
+
+/// cgroup-restricted: CPUs 0-1 are allowed but near no allowed node.
+fn restricted() -> HostTopology {
+    host(
+        &[0, 1, 2, 3, 5],
+        vec![node(1, &[2, 3], ""), node(2, &[5], ""), node(4, &[], "")],
+        &[(&[2, 3], &[1]), (&[5], &[2])],
+    )
+}
+
+/// (cpus, memory_nodes, domain) of each replica.
+type Expected = Vec<(Vec<u32>, Vec<u32>, Option<u32>)>;
+
+struct Case {
+    what: &'static str,
+    topology: HostTopology,
+    layout: Layout,
+    reserve: u32,
+    replicas: Expected,
+    load_cpus: Vec<u32>,
+    load_shares_cpus: bool,
+    /// Every note must contain one of these, in order; no other notes allowed.
+    notes: Vec<&'static str>,
+}
+
+#[test]
+fn placement_rules() {
+    use Memory::Local;
+    use Pin::Node;
+    let cases = vec![
+        Case {
+            what: "per-node pinned local, no reservation: load shares the highest CPU",
+            topology: two_nodes(),
+            layout: layout(Replicas::PerNode, Node, Local),
+            reserve: 0,
+            replicas: vec![
+                (vec![0, 1], vec![0], Some(0)),
+                (vec![2, 3], vec![1], Some(1)),
+            ],
+            load_cpus: vec![3],
+            load_shares_cpus: true,
+            notes: vec!["the load generator shares CPU 3 with the replicas; `[load] reserve_cpus = 1` gives it its own"],
+        },
+        Case {
+            what: "reserving one CPU shrinks the last domain's replica",
+            topology: two_nodes(),
+            layout: layout(Replicas::PerNode, Node, Local),
+            reserve: 1,
+            replicas: vec![(vec![0, 1], vec![0], Some(0)), (vec![2], vec![1], Some(1))],
+            load_cpus: vec![3],
+            load_shares_cpus: false,
+            notes: vec!["replica 1 runs on 1 of NUMA domain 1's 2 CPUs"],
+        },
+        Case {
+            what: "a domain emptied by the reservation is skipped",
+            topology: two_nodes(),
+            layout: layout(Replicas::PerNode, Node, Local),
+            reserve: 2,
+            replicas: vec![(vec![0, 1], vec![0], Some(0))],
+            load_cpus: vec![2, 3],
+            load_shares_cpus: false,
+            notes: vec!["NUMA domain 1 (CPUs 2-3) gets no replica"],
+        },
+        Case {
+            what: "fewer pinned replicas than domains: the first ones, spare CPUs to load",
+            topology: two_nodes(),
+            layout: layout(Replicas::Count(1), Node, Memory::None),
+            reserve: 0,
+            replicas: vec![(vec![0, 1], vec![], Some(0))],
+            load_cpus: vec![2, 3],
+            load_shares_cpus: false,
+            notes: vec!["1 node-pinned replicas use the first 1 of 2 NUMA domains"],
+        },
+        Case {
+            what: "unpinned replicas each get the pool, no memory policy",
+            topology: two_nodes(),
+            layout: layout(Replicas::Count(2), Pin::None, Memory::None),
+            reserve: 1,
+            replicas: vec![(vec![0, 1, 2], vec![], None), (vec![0, 1, 2], vec![], None)],
+            load_cpus: vec![3],
+            load_shares_cpus: false,
+            notes: vec![],
+        },
+        Case {
+            what: "unpinned local memory: every DRAM node of the pool's domains",
+            topology: two_nodes(),
+            layout: layout(Replicas::Count(1), Pin::None, Local),
+            reserve: 0,
+            replicas: vec![(vec![0, 1, 2, 3], vec![0, 1], None)],
+            load_cpus: vec![3],
+            load_shares_cpus: true,
+            notes: vec!["shares CPU 3"],
+        },
+        Case {
+            what: "unpinned local memory leaves out domains emptied by the reservation",
+            topology: two_nodes(),
+            layout: layout(Replicas::Count(1), Pin::None, Local),
+            reserve: 2,
+            replicas: vec![(vec![0, 1], vec![0], None)],
+            load_cpus: vec![2, 3],
+            load_shares_cpus: false,
+            notes: vec![],
+        },
+        Case {
+            what: "per-node unpinned: one replica per domain, each on the pool",
+            topology: two_nodes(),
+            layout: layout(Replicas::PerNode, Pin::None, Memory::None),
+            reserve: 1,
+            replicas: vec![(vec![0, 1, 2], vec![], None), (vec![0, 1, 2], vec![], None)],
+            load_cpus: vec![3],
+            load_shares_cpus: false,
+            notes: vec![],
+        },
+        Case {
+            what: "memory tiers: lowest DRAM node, else the domain's first node",
+            topology: tiers(),
+            layout: layout(Replicas::PerNode, Node, Local),
+            reserve: 0,
+            replicas: vec![
+                (vec![0, 1], vec![0], Some(0)),
+                (vec![2, 3], vec![1], Some(1)),
+                (vec![4, 5], vec![2], Some(2)),
+            ],
+            load_cpus: vec![5],
+            load_shares_cpus: true,
+            notes: vec![
+                "replica 2: its NUMA domain has no DRAM node; memory is bound to node 2 (HBM)",
+                "shares CPU 5",
+            ],
+        },
+        Case {
+            what: "memory tiers unpinned: DRAM nodes only, never HBM or NVM",
+            topology: tiers(),
+            layout: layout(Replicas::Count(1), Pin::None, Local),
+            reserve: 1,
+            replicas: vec![(vec![0, 1, 2, 3, 4], vec![0, 1], None)],
+            load_cpus: vec![5],
+            load_shares_cpus: false,
+            notes: vec![],
+        },
+        Case {
+            what: "unpinned local memory follows the reservation across memory tiers",
+            topology: tiers(),
+            layout: layout(Replicas::Count(1), Pin::None, Local),
+            reserve: 4,
+            replicas: vec![(vec![0, 1], vec![0], None)],
+            load_cpus: vec![2, 3, 4, 5],
+            load_shares_cpus: false,
+            notes: vec![],
+        },
+        Case {
+            what: "CPUs near no node go to the load generator",
+            topology: restricted(),
+            layout: layout(Replicas::PerNode, Node, Local),
+            reserve: 0,
+            replicas: vec![(vec![2, 3], vec![1], Some(0)), (vec![5], vec![2], Some(1))],
+            load_cpus: vec![0, 1],
+            load_shares_cpus: false,
+            notes: vec![],
+        },
+        Case {
+            what: "a domain without any node gets no memory policy",
+            topology: host(&[0, 1], vec![], &[(&[0, 1], &[])]),
+            layout: layout(Replicas::PerNode, Node, Local),
+            reserve: 1,
+            replicas: vec![(vec![0], vec![], Some(0))],
+            load_cpus: vec![1],
+            load_shares_cpus: false,
+            notes: vec!["replica 0 runs on 1 of", "replica 0: its NUMA domain has no memory node"],
+        },
+    ];
+    for case in cases {
+        let placement = place(&case.topology, &case.layout, case.reserve)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.what));
+        let got: Expected = placement
+            .replicas
+            .iter()
+            .map(|r| (r.cpus.clone(), r.memory_nodes.clone(), r.domain))
+            .collect();
+        assert_eq!(got, case.replicas, "{}", case.what);
+        for (i, replica) in placement.replicas.iter().enumerate() {
+            assert_eq!(replica.index as usize, i, "{}", case.what);
+            assert_eq!(
+                replica.threads as usize,
+                replica.cpus.len(),
+                "{}",
+                case.what
+            );
+        }
+        assert_eq!(placement.load_cpus, case.load_cpus, "{}", case.what);
+        assert_eq!(
+            placement.load_shares_cpus, case.load_shares_cpus,
+            "{}",
+            case.what
+        );
+        assert_eq!(
+            placement.notes.len(),
+            case.notes.len(),
+            "{}: {:?}",
+            case.what,
+            placement.notes
+        );
+        for (note, expected) in placement.notes.iter().zip(&case.notes) {
+            assert!(
+                note.contains(expected),
+                "{}: {note:?} lacks {expected:?}",
+                case.what
+            );
+        }
+    }
+}
+
+#[test]
+fn hbm_only_pool_binds_to_first_nodes_with_a_note() {
+    let topology = host(
+        &[0, 1, 2, 3],
+        vec![node(2, &[0, 1], "HBM"), node(3, &[2, 3], "HBM")],
+        &[(&[0, 1], &[2]), (&[2, 3], &[3])],
+    );
+    let placement = place(
+        &topology,
+        &layout(Replicas::Count(1), Pin::None, Memory::Local),
+        1,
+    )
+    .unwrap();
+    assert_eq!(placement.replicas[0].memory_nodes, vec![2, 3]);
+    assert_eq!(
+        placement.notes,
+        vec!["the replicas' NUMA domains have no DRAM node; memory is bound to nodes 2-3"]
+    );
+}
+
+#[test]
+fn placement_errors_name_the_field_and_the_fix() {
+    let cases: Vec<(&str, HostTopology, Layout, u32, &str)> = vec![
+        (
+            "reserving every CPU",
+            two_nodes(),
+            layout(Replicas::PerNode, Pin::Node, Memory::Local),
+            4,
+            "load.reserve_cpus: 4 CPUs reserved for the load generator but this host allows \
+             only 4, leaving none for replicas; use at most 3",
+        ),
+        (
+            "reserving more than every CPU",
+            two_nodes(),
+            layout(Replicas::Count(1), Pin::None, Memory::None),
+            u32::MAX,
+            "load.reserve_cpus: 4294967295 CPUs reserved for the load generator but this \
+             host allows only 4, leaving none for replicas; use at most 3",
+        ),
+        (
+            "zero pinned replicas",
+            two_nodes(),
+            layout(Replicas::Count(0), Pin::Node, Memory::Local),
+            0,
+            "layouts[\"x\"].replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
+        ),
+        (
+            "zero unpinned replicas",
+            two_nodes(),
+            layout(Replicas::Count(0), Pin::None, Memory::None),
+            0,
+            "layouts[\"x\"].replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
+        ),
+        (
+            "more pinned replicas than domains",
+            two_nodes(),
+            layout(Replicas::Count(4), Pin::Node, Memory::Local),
+            0,
+            "layouts[\"x\"].replicas: 4 replicas but this host has 2 NUMA domains; use \
+             replicas = \"per-node\" or at most 2",
+        ),
+        (
+            "more pinned replicas than domains left by the reservation",
+            two_nodes(),
+            layout(Replicas::Count(2), Pin::Node, Memory::Local),
+            2,
+            "layouts[\"x\"].replicas: 2 replicas but only 1 of this host's 2 NUMA domains \
+             keep CPUs after load.reserve_cpus = 2; use at most 1 replicas or a smaller \
+             load.reserve_cpus",
+        ),
+        (
+            "more unpinned replicas than pool CPUs",
+            two_nodes(),
+            layout(Replicas::Count(4), Pin::None, Memory::None),
+            1,
+            "layouts[\"x\"].replicas: 4 replicas but only 3 CPUs are left for replicas \
+             (load.reserve_cpus = 1); use at most 3",
+        ),
+        (
+            "pinning when the reservation empties every domain",
+            restricted(),
+            layout(Replicas::PerNode, Pin::Node, Memory::Local),
+            3,
+            "layouts[\"x\"].pin: \"node\" but load.reserve_cpus = 3 leaves no NUMA domain \
+             any CPU; use a smaller load.reserve_cpus or pin = \"none\"",
+        ),
+    ];
+    for (what, topology, layout, reserve, expected) in cases {
+        let err = place(&topology, &layout, reserve).expect_err(what);
+        assert_eq!(err.to_string(), expected, "{what}");
+    }
+}
+
+fn spec(replicas: Option<v1::layout_spec::Replicas>, pin: i32, memory: i32) -> v1::LayoutSpec {
+    v1::LayoutSpec {
+        name: X.to_owned(),
+        pin,
+        memory,
+        replicas,
+    }
+}
+
+#[test]
+fn layout_from_wire() {
+    use v1::layout_spec::Replicas as R;
+    let (node, none) = (v1::Pin::Node as i32, v1::Pin::None as i32);
+    let (local, no_mem) = (
+        v1::MemoryPolicy::Local as i32,
+        v1::MemoryPolicy::None as i32,
+    );
+    let ok = [
+        (
+            spec(Some(R::PerNode(true)), node, local),
+            layout(Replicas::PerNode, Pin::Node, Memory::Local),
+        ),
+        (
+            spec(Some(R::Count(3)), none, no_mem),
+            layout(Replicas::Count(3), Pin::None, Memory::None),
+        ),
+    ];
+    for (spec, expected) in ok {
+        assert_eq!(Layout::try_from(&spec).unwrap(), expected);
+    }
+
+    let bad = [
+        (
+            spec(Some(R::Count(1)), 0, local),
+            "layouts[\"x\"].pin: unspecified; use \"none\" or \"node\"",
+        ),
+        (
+            spec(Some(R::Count(1)), 7, local),
+            "layouts[\"x\"].pin: unknown value 7; use \"none\" or \"node\"",
+        ),
+        (
+            spec(Some(R::Count(1)), node, 0),
+            "layouts[\"x\"].memory: unspecified; use \"none\" or \"local\"",
+        ),
+        (
+            spec(Some(R::Count(1)), node, -1),
+            "layouts[\"x\"].memory: unknown value -1; use \"none\" or \"local\"",
+        ),
+        (
+            spec(None, node, local),
+            "layouts[\"x\"].replicas: unspecified; use a count or \"per-node\"",
+        ),
+        (
+            spec(Some(R::PerNode(false)), node, local),
+            "layouts[\"x\"].replicas: unspecified; use a count or \"per-node\"",
+        ),
+        (
+            spec(Some(R::Count(0)), node, local),
+            "layouts[\"x\"].replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
+        ),
+    ];
+    for (spec, expected) in bad {
+        let err = Layout::try_from(&spec).unwrap_err();
+        assert_eq!(err.to_string(), expected, "{spec:?}");
+    }
+}
+
+#[test]
+fn layout_names_are_quoted_in_errors() {
+    let mut bad = spec(None, 0, 0);
+    bad.name = "a \"quoted\" name".to_owned();
+    let err = Layout::try_from(&bad).unwrap_err().to_string();
+    assert!(
+        err.starts_with(r#"layouts["a \"quoted\" name"].replicas"#),
+        "{err}"
+    );
+}
