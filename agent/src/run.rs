@@ -171,7 +171,7 @@ async fn measure(
     }
 
     let load = LoadConfig {
-        mode: run.load.mode.clone(),
+        mode: run.load.mode,
         targets: replicas.replicas.iter().map(|r| r.address).collect(),
         connections: run.load.connections,
         cpus: placement.load_cpus.clone(),

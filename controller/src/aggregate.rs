@@ -203,7 +203,7 @@ fn merge(workers: &[WorkerResult], field: impl Fn(&WorkerResult) -> &Vec<u8>) ->
 }
 
 fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
-    let e = worker.errors.clone().unwrap_or_default();
+    let e = worker.errors.unwrap_or_default();
     ErrorKinds { connect: e.connect, io: e.io, timeout: e.timeout, http_status: e.http_status, parse: e.parse }
 }
 

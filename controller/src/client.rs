@@ -20,6 +20,8 @@ pub enum ClientError {
     #[error("cannot reach the agent at {address}: {source}; is `numaload agent` running there?")]
     Connect { address: String, source: tonic::transport::Error },
     #[error("agent {address} refused the plan: {message}")]
+    InvalidPlan { address: String, message: String },
+    #[error("agent {address} refused the run: {message}")]
     Refused { address: String, message: String },
     #[error("agent {address}: {message}")]
     Call { address: String, message: String },
@@ -76,7 +78,8 @@ impl Agent {
     fn error(&self, status: tonic::Status) -> ClientError {
         let address = self.address.clone();
         match status.code() {
-            tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted | tonic::Code::PermissionDenied => {
+            tonic::Code::InvalidArgument => ClientError::InvalidPlan { address, message: status.message().to_owned() },
+            tonic::Code::ResourceExhausted | tonic::Code::PermissionDenied => {
                 ClientError::Refused { address, message: status.message().to_owned() }
             }
             _ => ClientError::Call { address, message: format!("{}: {}", code_name(status.code()), status.message()) },

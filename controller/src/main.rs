@@ -145,9 +145,11 @@ async fn shutdown_signal() {
     }
 }
 
-/// 2 for bad input (a plan, a flag, a file), 1 for everything else.
+/// 2 for bad input (a plan the file or the agent's host rejects), 1 for everything else.
 fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<numaload::plan::PlanError>().is_some() {
+    let bad_plan = error.downcast_ref::<numaload::plan::PlanError>().is_some()
+        || matches!(error.downcast_ref(), Some(numaload::client::ClientError::InvalidPlan { .. }));
+    if bad_plan {
         2
     } else {
         1

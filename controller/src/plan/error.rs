@@ -112,8 +112,10 @@ impl PlanError {
         };
         let fix = validate::expectation(&found.path.schema())
             .map_or_else(|| tidy(message), str::to_owned);
+        // A table's span is its header or body, not a value: there is nothing to quote.
         let written = text
             .get(found.value_span)
+            .filter(|_| !found.is_table)
             .filter(|s| !s.contains('\n') && s.chars().count() <= 60);
         let detail = match written {
             Some(value) => format!("{} = {value}: {fix}", found.path),
@@ -172,7 +174,10 @@ pub(super) struct KeyPath(Vec<Segment>);
 enum Segment {
     Key(String),
     /// An array element; tables in `[[layouts]]` are shown with their name when they have one.
-    Item { index: usize, name: Option<String> },
+    Item {
+        index: usize,
+        name: Option<String>,
+    },
 }
 
 impl KeyPath {
@@ -280,6 +285,22 @@ fn line_column(text: &str, at: usize) -> (usize, usize) {
 struct Found {
     path: KeyPath,
     value_span: std::ops::Range<usize>,
+    is_table: bool,
+}
+
+impl Found {
+    fn new(path: KeyPath, value: &Spanned<DeValue<'_>>) -> Self {
+        let is_table = match value.get_ref() {
+            DeValue::Table(_) => true,
+            DeValue::Array(items) => items.iter().any(|item| item.get_ref().is_table()),
+            _ => false,
+        };
+        Self {
+            path,
+            value_span: value.span(),
+            is_table,
+        }
+    }
 }
 
 /// The deepest key or array element whose key or value span holds byte offset `at`.
@@ -291,10 +312,7 @@ fn locate_in_table(table: &DeTable<'_>, at: usize, path: &KeyPath) -> Option<Fou
     table.iter().find_map(|(key, value)| {
         let here = path.key(key.get_ref());
         locate_in_value(value, at, &here).or_else(|| {
-            (holds(key.span(), at) || holds(value.span(), at)).then(|| Found {
-                path: here,
-                value_span: value.span(),
-            })
+            (holds(key.span(), at) || holds(value.span(), at)).then(|| Found::new(here, value))
         })
     })
 }
@@ -309,12 +327,8 @@ fn locate_in_value(value: &Spanned<DeValue<'_>>, at: usize, path: &KeyPath) -> O
                 .and_then(|table| table.get("name"))
                 .and_then(|name| name.get_ref().as_str());
             let here = path.item(index, name);
-            locate_in_value(item, at, &here).or_else(|| {
-                holds(item.span(), at).then(|| Found {
-                    path: here,
-                    value_span: item.span(),
-                })
-            })
+            locate_in_value(item, at, &here)
+                .or_else(|| holds(item.span(), at).then(|| Found::new(here, item)))
         }),
         _ => None,
     }
@@ -358,7 +372,10 @@ mod tests {
         assert_eq!(root.key("load").to_string(), "load");
         assert_eq!(root.key("load").as_table_header(), "[load]");
         let split = root.key("layouts").item(1, Some("split"));
-        assert_eq!(split.key("replicas").to_string(), r#"layouts[1] ("split") replicas"#);
+        assert_eq!(
+            split.key("replicas").to_string(),
+            r#"layouts[1] ("split") replicas"#
+        );
         assert_eq!(split.key("replicas").schema(), "layouts.replicas");
         assert_eq!(root.key("layouts").item(0, None).to_string(), "layouts[0]");
         assert_eq!(root.key("load").key("a").key("b").to_string(), "[load] a.b");

@@ -19,7 +19,7 @@
 //! connections = 32                 # default 16, 1..=10000
 //! duration = "5s"                  # required: measured time per layout, > 0 and at most 1h
 //! warmup = "1s"                    # default "1s"; "0s" skips it
-//! reserve_cpus = 1                 # default 0: CPUs taken from the replicas for the load generator
+//! reserve_cpus = 1                 # default 0: CPUs kept from the replicas for the load generator
 //! timeout = "2s"                   # default "2s": slower requests count as timeout errors
 //!
 //! [[layouts]]                      # at least one; names unique

@@ -98,25 +98,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         let fix = "add a [load] table with at least mode, rate (for open loop) and duration";
         Problem::missing(at.clone(), fix)
     })?;
-    let mode = match (raw.mode, raw.rate) {
-        (None, _) => return Err(Problem::missing(at.key("mode"), MODE)),
-        (Some(RawLoadMode::Open), None) => {
-            let fix = "mode = \"open\" needs requests per second, e.g. rate = 1000";
-            return Err(Problem::missing(at.key("rate"), fix));
-        }
-        (Some(RawLoadMode::Open), Some(rate)) if rate.is_finite() && rate > 0.0 => {
-            LoadMode::Open { rate }
-        }
-        (Some(RawLoadMode::Open), Some(rate)) => {
-            return Err(Problem::value(at.key("rate"), number(rate), RATE));
-        }
-        (Some(RawLoadMode::Closed), None) => LoadMode::Closed,
-        (Some(RawLoadMode::Closed), Some(rate)) => {
-            let fix = "not used with mode = \"closed\" (each connection sends when its previous \
-                       response arrives); remove rate or use mode = \"open\"";
-            return Err(Problem::value(at.key("rate"), number(rate), fix));
-        }
-    };
+    let mode = mode(raw.mode, raw.rate, at)?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
     if !CONNECTIONS.contains(&connections) {
         let key = at.key("connections");
@@ -161,6 +143,33 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
     })
 }
 
+/// Open loop needs a rate, closed loop refuses one.
+fn mode(mode: Option<RawLoadMode>, rate: Option<f64>, at: &KeyPath) -> Result<LoadMode, Problem> {
+    match (mode, rate) {
+        (None, _) => {
+            let fix = "add mode = \"open\" (a fixed request rate) or mode = \"closed\" (fixed \
+                       connections)";
+            Err(Problem::missing(at.key("mode"), fix))
+        }
+        (Some(RawLoadMode::Open), None) => {
+            let fix = "mode = \"open\" needs requests per second, e.g. rate = 1000";
+            Err(Problem::missing(at.key("rate"), fix))
+        }
+        (Some(RawLoadMode::Open), Some(rate)) if rate.is_finite() && rate > 0.0 => {
+            Ok(LoadMode::Open { rate })
+        }
+        (Some(RawLoadMode::Open), Some(rate)) => {
+            Err(Problem::value(at.key("rate"), number(rate), RATE))
+        }
+        (Some(RawLoadMode::Closed), None) => Ok(LoadMode::Closed),
+        (Some(RawLoadMode::Closed), Some(rate)) => {
+            let fix = "not used with mode = \"closed\" (each connection sends when its previous \
+                       response arrives); remove rate or use mode = \"open\"";
+            Err(Problem::value(at.key("rate"), number(rate), fix))
+        }
+    }
+}
+
 /// A humantime duration in whole milliseconds, the unit the wire carries.
 fn duration(text: &str, key: KeyPath, example: &str) -> Result<Duration, Problem> {
     let parsed = humantime::parse_duration(text).map_err(|e| {
@@ -185,7 +194,10 @@ fn layouts(raw: Option<Vec<RawLayout>>, at: &KeyPath) -> Result<Vec<Layout>, Pro
     for (index, raw) in raw.into_iter().enumerate() {
         let layout = layout(raw, at, index)?;
         if !names.insert(layout.name.clone()) {
-            let text = format!("two layouts are named {:?}; names must be unique", layout.name);
+            let text = format!(
+                "two layouts are named {:?}; names must be unique",
+                layout.name
+            );
             return Err(Problem::about(at.clone(), &text));
         }
         layouts.push(layout);
@@ -199,11 +211,14 @@ fn layout(raw: RawLayout, layouts: &KeyPath, index: usize) -> Result<Layout, Pro
         let fix = "give each layout a unique name, e.g. name = \"per-node\"";
         Problem::missing(layouts.item(index, None).key("name"), fix)
     })?;
-    let at = layouts.item(index, Some(&name));
+    let shown = Some(name.as_str()).filter(|name| !name.trim().is_empty());
+    let at = layouts.item(index, shown);
     let name = non_empty(name, at.key("name"), LAYOUT_NAME)?;
     let replicas = match raw.replicas {
         None => return Err(Problem::missing(at.key("replicas"), REPLICAS)),
-        Some(value) => replicas(&value).ok_or_else(|| Problem::value(at.key("replicas"), &value, REPLICAS))?,
+        Some(value) => {
+            replicas(&value).ok_or_else(|| Problem::value(at.key("replicas"), &value, REPLICAS))?
+        }
     };
     let pin = raw.pin.unwrap_or(match replicas {
         Replicas::PerNode => Pin::Node,
@@ -214,13 +229,12 @@ fn layout(raw: RawLayout, layouts: &KeyPath, index: usize) -> Result<Layout, Pro
         Pin::None => Memory::None,
     });
     if memory == Memory::Local && pin == Pin::None {
-        let why = if raw.pin.is_some() {
-            ""
-        } else {
-            " (pin defaults to \"none\" for a replica count)"
+        let pin_is = match raw.pin {
+            Some(_) => "pin is \"none\"",
+            None => "pin is \"none\" (the default for a replica count)",
         };
         let fix = format!(
-            "needs pin = \"node\"{why}: local memory needs a node to be local to; \
+            "local memory needs a node to be local to, and {pin_is}; \
              set pin = \"node\" or memory = \"none\""
         );
         return Err(Problem::value(at.key("memory"), "\"local\"", &fix));
@@ -235,7 +249,9 @@ fn layout(raw: RawLayout, layouts: &KeyPath, index: usize) -> Result<Layout, Pro
 
 fn replicas(value: &toml::Value) -> Option<Replicas> {
     match value {
-        toml::Value::Integer(count) if *count > 0 => u32::try_from(*count).ok().map(Replicas::Count),
+        toml::Value::Integer(count) if *count > 0 => {
+            u32::try_from(*count).ok().map(Replicas::Count)
+        }
         toml::Value::String(word) if word == "per-node" => Some(Replicas::PerNode),
         _ => None,
     }
@@ -261,5 +277,63 @@ fn number(value: f64) -> String {
         if value > 0.0 { "inf" } else { "-inf" }.to_owned()
     } else {
         value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixes shown for type errors cover every key the raw structs accept: serde lists them
+    /// in its unknown-field message.
+    #[test]
+    fn every_key_has_an_expectation() {
+        let tables = [
+            ("", "zz = 1"),
+            ("target.", "[target]\nzz = 1"),
+            ("load.", "[load]\nzz = 1"),
+            ("layouts.", "[[layouts]]\nzz = 1"),
+        ];
+        for (prefix, doc) in tables {
+            let error = toml::from_str::<RawPlan>(doc).expect_err("zz is unknown");
+            let keys: Vec<&str> = error.message().split('`').skip(3).step_by(2).collect();
+            assert!(keys.len() >= 2, "{}", error.message());
+            for key in keys {
+                let schema = format!("{prefix}{key}");
+                assert!(
+                    expectation(&schema).is_some(),
+                    "no expectation for {schema}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn replicas_are_a_positive_u32_or_per_node() {
+        use toml::Value;
+        let cases = [
+            (Value::Integer(1), Some(Replicas::Count(1))),
+            (
+                Value::Integer(i64::from(u32::MAX)),
+                Some(Replicas::Count(u32::MAX)),
+            ),
+            (Value::Integer(i64::from(u32::MAX) + 1), None),
+            (Value::Integer(0), None),
+            (Value::Integer(-1), None),
+            (Value::String("per-node".into()), Some(Replicas::PerNode)),
+            (Value::String("per-socket".into()), None),
+            (Value::Float(2.0), None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(replicas(&value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn numbers_print_as_toml_writes_them() {
+        assert_eq!(number(-5.0), "-5");
+        assert_eq!(number(2.5), "2.5");
+        assert_eq!(number(f64::NAN), "nan");
+        assert_eq!(number(f64::NEG_INFINITY), "-inf");
     }
 }

@@ -50,14 +50,28 @@ fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
             let (best, next) = (by_p99[0], by_p99[1]);
             let ratio = next.latency_ns.p99 as f64 / best.latency_ns.p99.max(1) as f64;
             format!(
-                "Verdict: {} wins ({criterion}): p99 {} vs {} for {} ({:.2}x lower).",
+                "Verdict: {} wins ({criterion}): p99 {} vs {} for {} ({:.2}x lower).{}",
                 best.name,
                 duration_ns(best.latency_ns.p99),
                 duration_ns(next.latency_ns.p99),
                 next.name,
-                ratio
+                ratio,
+                caveat(best, next)
             )
         }
+    }
+}
+
+/// What a careful reader must know before believing the margin: one trial per layout, and
+/// whether the two layouts even ran differently on this host.
+fn caveat(best: &LayoutResult, next: &LayoutResult) -> String {
+    let cpus = |l: &LayoutResult| l.replicas.iter().map(|r| r.actual_cpus.clone()).collect::<Vec<_>>();
+    if cpus(best) == cpus(next) {
+        " Both ran on the same CPUs on this host, so the gap is run-to-run noise, not the layout; \
+         one trial each."
+            .to_owned()
+    } else {
+        " One trial each: a small margin may be noise.".to_owned()
     }
 }
 
@@ -69,14 +83,64 @@ fn closed_loop(measured: &[&LayoutResult]) -> String {
         [best, next, ..] => {
             let ratio = best.throughput_rps / next.throughput_rps.max(f64::MIN_POSITIVE);
             format!(
-                "Verdict: {} wins (highest throughput, closed loop): {} vs {} req/s for {} ({:.2}x).",
+                "Verdict: {} wins (highest throughput, closed loop): {} vs {} req/s for {} ({:.2}x).{}",
                 best.name,
                 thousands(best.throughput_rps),
                 thousands(next.throughput_rps),
                 next.name,
-                ratio
+                ratio,
+                caveat(best, next)
             )
         }
         [] => "Verdict: no layout was measured.".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{LayoutResult, Percentiles};
+
+    fn layout(name: &str, rps: f64, p99_ms: u64, errors: u64, cpus: &[u32]) -> LayoutResult {
+        let json = serde_json::json!({
+            "name": name, "status": "ok", "mode": "open", "target_rate_rps": 1000.0,
+            "elapsed_s": 1.0, "requests": rps as u64, "throughput_rps": rps, "errors": errors,
+            "errors_by_kind": {"connect": 0, "io": errors, "timeout": 0, "http_status": 0, "parse": 0},
+            "late_sends": 0, "latency_ns": Percentiles { count: 1, p99: p99_ms * 1_000_000, ..Default::default() },
+            "latency_uncorrected_ns": Percentiles::default(), "send_lag_ns": null,
+            "replicas": [{"index": 0, "pid": 1, "address": "", "intended_cpus": cpus, "actual_cpus": cpus,
+                "intended_memory_nodes": [], "memory_policy": "default", "placement_ok": true,
+                "worker_threads": 1, "threads_min": 1, "threads_max": 1, "threads_last": 1,
+                "requests": 0, "throughput_rps": 0.0, "latency_ns": Percentiles::default(), "pages_by_node": {}}],
+            "load": {"cpus": [], "shares_cpus_with_replicas": false, "workers": []},
+            "suspect": [], "notes": [], "thread_samples": [],
+            "histograms": {"corrected_v2_base64": "", "uncorrected_v2_base64": ""}
+        });
+        serde_json::from_value(json).expect("layout")
+    }
+
+    #[test]
+    fn open_loop_winner_is_the_lowest_p99_that_kept_up() {
+        let cases: Vec<(Vec<LayoutResult>, &str)> = vec![
+            (vec![layout("a", 1000.0, 9, 0, &[0]), layout("b", 1000.0, 3, 0, &[1])], "b wins (lowest p99 at 1,000 req/s open loop): p99 3.00 ms vs 9.00 ms for a (3.00x lower). One trial"),
+            // The faster p99 fell behind the rate: it cannot win.
+            (vec![layout("a", 1000.0, 9, 0, &[0]), layout("b", 900.0, 3, 0, &[1])], "a wins"),
+            // Errors disqualify too.
+            (vec![layout("a", 1000.0, 9, 0, &[0]), layout("b", 1000.0, 3, 5, &[1])], "a wins"),
+            (vec![layout("a", 900.0, 9, 0, &[0]), layout("b", 900.0, 3, 0, &[1])], "no layout kept up"),
+            (vec![layout("a", 1000.0, 9, 0, &[0]), layout("b", 1000.0, 3, 0, &[0])], "same CPUs on this host"),
+        ];
+        for (layouts, expected) in cases {
+            let line = verdict(&layouts);
+            assert!(line.contains(expected), "expected {expected:?} in {line:?}");
+        }
+    }
+
+    #[test]
+    fn failed_layouts_are_named_not_hidden() {
+        let mut failed = layout("b", 0.0, 0, 0, &[1]);
+        failed.status = LayoutStatus::Failed;
+        let line = verdict(&[layout("a", 1000.0, 2, 0, &[0]), failed]);
+        assert!(line.contains("1 layout(s) failed"), "{line}");
     }
 }
