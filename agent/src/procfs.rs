@@ -21,7 +21,10 @@ pub struct Status {
 pub struct NumaMaps {
     /// As the kernel prints it: `default`, `bind:0`, `interleave:0-3`, `prefer:1`, ...
     pub policy: String,
-    /// Resident pages per NUMA node, over all mappings.
+    /// Resident pages per NUMA node of the process's anonymous memory (heap, stacks, anonymous
+    /// mappings): what the process itself allocated, which its memory policy governs. File-backed
+    /// pages (the executable, libraries) are left out: they sit in the page cache wherever the
+    /// first reader of the file put them, whatever this process's policy.
     pub pages_by_node: BTreeMap<u32, u64>,
 }
 
@@ -85,7 +88,11 @@ pub fn parse_numa_maps(text: &str) -> NumaMaps {
             None => policy.to_owned(),
         };
         *policies.entry(policy).or_default() += 1;
-        for field in rest {
+        let fields: Vec<&str> = rest.collect();
+        if fields.iter().any(|f| f.starts_with("file=")) {
+            continue;
+        }
+        for field in fields {
             let Some((node, pages)) = field.strip_prefix('N').and_then(|f| f.split_once('=')) else {
                 continue;
             };
@@ -138,7 +145,7 @@ mod tests {
     fn numa_maps_gives_the_dominant_policy_and_pages_per_node() {
         let maps = parse_numa_maps(NUMA_MAPS_BIND);
         assert_eq!(maps.policy, "bind:2");
-        assert_eq!(maps.pages_by_node, BTreeMap::from([(0, 10), (1, 2), (2, 279), (3, 2)]));
+        assert_eq!(maps.pages_by_node, BTreeMap::from([(0, 10), (1, 2), (2, 259), (3, 2)]), "file pages are left out");
         assert_eq!(parse_numa_maps("").policy, "unknown");
     }
 
