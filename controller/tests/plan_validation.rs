@@ -1,0 +1,425 @@
+//! Plan files: the quickstart parses, defaults apply, every mistake is one line naming the
+//! file, the key and the fix, and the wire plan carries every field.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use numaload::plan::{
+    self, Layout, Load, LoadMode, Memory, Pin, Plan, PlanError, PlanErrorKind, Replicas, Target,
+};
+use numaload_proto::v1;
+
+/// The smallest valid plan; cases edit one line of it.
+const BASE: &str = r#"
+name = "t"
+
+[target]
+name = "async"
+
+[load]
+mode = "open"
+rate = 1000
+duration = "10s"
+
+[[layouts]]
+name = "a"
+replicas = 1
+"#;
+
+/// BASE with the line `from` replaced by `to` (which may be several lines, or nothing).
+fn edited(from: &str, to: &str) -> String {
+    let lines: Vec<&str> = BASE.lines().collect();
+    assert!(lines.contains(&from), "BASE has no line {from:?}");
+    lines
+        .iter()
+        .map(|line| if *line == from { to } else { line })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// BASE with `extra` appended (another layout, usually).
+fn with(extra: &str) -> String {
+    format!("{BASE}{extra}\n")
+}
+
+/// BASE with its [[layouts]] tables replaced by `layouts`, a top-level line.
+fn inline_layouts(layouts: &str) -> String {
+    let without = BASE.replace("[[layouts]]\nname = \"a\"\nreplicas = 1\n", "");
+    without.replace("name = \"t\"\n", &format!("name = \"t\"\n{layouts}\n"))
+}
+
+fn parse(text: &str) -> Result<Plan, PlanError> {
+    plan::parse(text, "plan.toml")
+}
+
+/// The error `text` gives, checked to be one line naming the file.
+fn error_line(text: &str) -> String {
+    let error = match parse(text) {
+        Ok(plan) => panic!("expected an error, got {plan:?} from:\n{text}"),
+        Err(error) => error,
+    };
+    let line = error.to_string();
+    assert!(!line.contains('\n'), "not one line: {line:?}");
+    assert!(
+        line.starts_with("plan.toml"),
+        "does not name the file: {line}"
+    );
+    line
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+#[test]
+fn the_quickstart_parses_to_the_plan_its_comments_describe() {
+    let plan = plan::load(&examples().join("quickstart.toml")).expect("quickstart is valid");
+    let expected = Plan {
+        name: "quickstart".into(),
+        target: Target {
+            name: "async".into(),
+            work_us: 20,
+        },
+        load: Load {
+            mode: LoadMode::Open { rate: 5000.0 },
+            connections: 32,
+            duration: Duration::from_secs(5),
+            warmup: Duration::from_secs(1),
+            reserve_cpus: 1,
+            timeout: Duration::from_secs(2),
+        },
+        layouts: vec![
+            Layout {
+                name: "one-process".into(),
+                replicas: Replicas::Count(1),
+                pin: Pin::None,
+                memory: Memory::None,
+            },
+            Layout {
+                name: "per-node".into(),
+                replicas: Replicas::PerNode,
+                pin: Pin::Node,
+                memory: Memory::Local,
+            },
+        ],
+    };
+    assert_eq!(plan, expected);
+}
+
+/// (what is wrong, the plan text, the exact error line).
+#[test]
+fn the_errors_of_the_brief_read_exactly_so() {
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "misspelt key",
+            edited("rate = 1000", "rat = 1000"),
+            "plan.toml: [load] unknown key \"rat\"; expected one of mode, rate, connections, \
+             duration, warmup, reserve_cpus, timeout",
+        ),
+        (
+            "negative rate",
+            edited("rate = 1000", "rate = -5"),
+            "plan.toml: [load] rate = -5: must be a positive number of requests per second",
+        ),
+        (
+            "zero duration",
+            edited("duration = \"10s\"", "duration = \"0s\""),
+            "plan.toml: [load] duration = \"0s\": must be longer than zero, e.g. \"10s\"",
+        ),
+        (
+            "zero replicas",
+            with("[[layouts]]\nname = \"split\"\nreplicas = 0"),
+            "plan.toml: layouts[1] (\"split\") replicas = 0: use a positive count or \"per-node\"",
+        ),
+        (
+            "duplicate layout names",
+            with("[[layouts]]\nname = \"a\"\nreplicas = 2"),
+            "plan.toml: layouts: two layouts are named \"a\"; names must be unique",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        assert_eq!(error_line(text), *expected, "{what}");
+    }
+}
+
+/// (what is wrong, the plan text, what the one error line must contain: the key path first).
+/// One row per line reads best as a table; rustfmt would give up on the long rows anyway.
+#[rustfmt::skip]
+fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
+    vec![
+        // Missing required keys.
+        ("no plan name", edited("name = \"t\"", ""), &["name is missing", "e.g. name ="]),
+        ("no [target]", edited("[target]", "").replace("name = \"async\"", ""), &["target is missing", "[target]"]),
+        ("no target name", edited("name = \"async\"", ""), &["[target] name is missing", "\"async\""]),
+        ("no [load]", BASE.replace("[load]\nmode = \"open\"\nrate = 1000\nduration = \"10s\"\n", ""), &["load is missing"]),
+        ("no mode", edited("mode = \"open\"", ""), &["[load] mode is missing: add mode = \"open\"", "mode = \"closed\""]),
+        ("open without rate", edited("rate = 1000", ""), &["[load] rate is missing", "mode = \"open\""]),
+        ("no duration", edited("duration = \"10s\"", ""), &["[load] duration is missing", "\"10s\""]),
+        ("no layouts", inline_layouts(""), &["layouts: add at least one [[layouts]]"]),
+        ("empty layouts", inline_layouts("layouts = []"), &["layouts: add at least one"]),
+        ("unnamed layout", edited("name = \"a\"", ""), &["layouts[0] name is missing"]),
+        ("layout without replicas", edited("replicas = 1", ""), &["layouts[0] (\"a\") replicas is missing", "\"per-node\""]),
+        // Wrong types, mapped from the toml crate's spans to the key.
+        ("plan name not a string", edited("name = \"t\"", "name = 5"), &["name = 5: must be a non-empty string"]),
+        ("work_us a string", edited("name = \"async\"", "name = \"async\"\nwork_us = \"x\""), &["[target] work_us = \"x\": must be a whole number of microseconds"]),
+        ("rate a string", edited("rate = 1000", "rate = \"fast\""), &["[load] rate = \"fast\": must be a positive number"]),
+        ("connections a string", edited("rate = 1000", "rate = 1000\nconnections = \"many\""), &["[load] connections = \"many\": must be a whole number from 1 to 10000"]),
+        ("negative connections", edited("rate = 1000", "rate = 1000\nconnections = -1"), &["[load] connections = -1:"]),
+        ("duration a number", edited("duration = \"10s\"", "duration = 10"), &["[load] duration = 10: must be a duration with a unit"]),
+        ("timeout a number", edited("duration = \"10s\"", "duration = \"10s\"\ntimeout = 2"), &["[load] timeout = 2:"]),
+        ("negative reserve_cpus", edited("duration = \"10s\"", "duration = \"10s\"\nreserve_cpus = -1"), &["[load] reserve_cpus = -1: must be a whole number of CPUs"]),
+        ("fractional replicas", edited("replicas = 1", "replicas = 1.5"), &["layouts[0] (\"a\") replicas = 1.5: use a positive count or \"per-node\""]),
+        ("boolean replicas", edited("replicas = 1", "replicas = true"), &["layouts[0] (\"a\") replicas = true:"]),
+        ("target as a string", edited("[target]", "target = \"async\"").replace("name = \"async\"\n", ""), &["target = \"async\": must be a table"]),
+        ("layouts as a single table", edited("[[layouts]]", "[layouts]"), &["plan.toml: layouts: must be one or more [[layouts]] tables"]),
+        ("layout pin a number", edited("replicas = 1", "replicas = 1\npin = 1"), &["layouts[0] (\"a\") pin = 1: must be \"none\" or \"node\""]),
+        // Words that are not one of the choices.
+        ("unknown mode", edited("mode = \"open\"", "mode = \"opne\""), &["[load] mode = \"opne\": must be \"open\""]),
+        ("unknown pin", edited("replicas = 1", "replicas = 1\npin = \"nod\""), &["layouts[0] (\"a\") pin = \"nod\": must be \"none\" or \"node\""]),
+        ("unknown memory", edited("replicas = 1", "replicas = 1\nmemory = \"remote\""), &["layouts[0] (\"a\") memory = \"remote\": must be \"local\" or \"none\""]),
+        ("unknown replicas word", edited("replicas = 1", "replicas = \"per-nod\""), &["layouts[0] (\"a\") replicas = \"per-nod\": use a positive count"]),
+        // Durations humantime cannot read, or the wire cannot carry.
+        ("duration without unit", edited("duration = \"10s\"", "duration = \"10\""), &["[load] duration = \"10\": not a duration", "e.g. \"10s\""]),
+        ("duration in words", edited("duration = \"10s\"", "duration = \"ten seconds\""), &["[load] duration = \"ten seconds\": not a duration"]),
+        ("warm-up with a bad unit", edited("duration = \"10s\"", "duration = \"10s\"\nwarmup = \"1x\""), &["[load] warmup = \"1x\": not a duration"]),
+        ("sub-millisecond timeout", edited("duration = \"10s\"", "duration = \"10s\"\ntimeout = \"1500us\""), &["[load] timeout = \"1500us\": must be a whole number of milliseconds"]),
+        // Out of range.
+        ("duration over an hour", edited("duration = \"10s\"", "duration = \"2h\""), &["[load] duration = \"2h\": must be at most 1h"]),
+        ("zero timeout", edited("duration = \"10s\"", "duration = \"10s\"\ntimeout = \"0s\""), &["[load] timeout = \"0s\": must be longer than zero"]),
+        ("zero rate", edited("rate = 1000", "rate = 0"), &["[load] rate = 0: must be a positive number"]),
+        ("nan rate", edited("rate = 1000", "rate = nan"), &["[load] rate = nan: must be a positive number"]),
+        ("infinite rate", edited("rate = 1000", "rate = inf"), &["[load] rate = inf: must be a positive number"]),
+        ("closed loop with a rate", edited("mode = \"open\"", "mode = \"closed\""), &["[load] rate = 1000: not used with mode = \"closed\"", "remove rate"]),
+        ("zero connections", edited("rate = 1000", "rate = 1000\nconnections = 0"), &["[load] connections = 0: must be a whole number from 1 to 10000"]),
+        ("too many connections", edited("rate = 1000", "rate = 1000\nconnections = 10001"), &["[load] connections = 10001:"]),
+        ("too much work", edited("name = \"async\"", "name = \"async\"\nwork_us = 1000001"), &["[target] work_us = 1000001: must be a whole number of microseconds from 0 to 1000000"]),
+        ("target name with capitals", edited("name = \"async\"", "name = \"Async\""), &["[target] name = \"Async\": must be lowercase letters, digits and '-'"]),
+        ("target name a path", edited("name = \"async\"", "name = \"/bin/sh\""), &["[target] name = \"/bin/sh\":"]),
+        ("empty target name", edited("name = \"async\"", "name = \"\""), &["[target] name = \"\":"]),
+        ("empty plan name", edited("name = \"t\"", "name = \"\""), &["name = \"\": must be a non-empty string"]),
+        ("empty layout name", edited("name = \"a\"", "name = \"  \""), &["layouts[0] name = \"  \": must be a non-empty string"]),
+        ("negative replicas", edited("replicas = 1", "replicas = -2"), &["layouts[0] (\"a\") replicas = -2:"]),
+        ("replicas beyond u32", edited("replicas = 1", "replicas = 5000000000"), &["layouts[0] (\"a\") replicas = 5000000000:"]),
+        ("local memory, explicitly unpinned", edited("replicas = 1", "replicas = 1\npin = \"none\"\nmemory = \"local\""), &["layouts[0] (\"a\") memory = \"local\": local memory needs a node to be local to, and pin is \"none\"; set pin = \"node\" or memory = \"none\""]),
+        ("local memory, unpinned by default", edited("replicas = 1", "replicas = 1\nmemory = \"local\""), &["layouts[0] (\"a\") memory = \"local\": local memory needs a node to be local to, and pin is \"none\" (the default for a replica count)"]),
+        ("per-node but unpinned with local memory", edited("replicas = 1", "replicas = \"per-node\"\npin = \"none\"\nmemory = \"local\""), &["layouts[0] (\"a\") memory = \"local\": local memory needs a node to be local to, and pin is \"none\";"]),
+        // Unknown keys at every level.
+        ("unknown top-level key", edited("name = \"t\"", "name = \"t\"\nrun = 1"), &["plan.toml: unknown key \"run\"; expected one of name, target, load, layouts"]),
+        ("unknown table", with("[laod]\nmode = \"open\""), &["unknown key \"laod\""]),
+        ("unknown target key", edited("name = \"async\"", "name = \"async\"\ncommand = \"/bin/sh\""), &["[target] unknown key \"command\"; expected name or work_us"]),
+        ("unknown layout key", edited("replicas = 1", "replicas = 1\npinned = true"), &["layouts[0] (\"a\") unknown key \"pinned\"; expected one of name, replicas, pin, memory"]),
+        ("unknown dotted key", edited("name = \"async\"", "name = \"async\"\nenv.PATH = \"/bin\""), &["[target] unknown key \"env\"; expected name or work_us"]),
+        ("unknown key in an inline layout", inline_layouts("layouts = [{ name = \"b\", replicas = 1, pinn = 1 }]"), &["layouts[0] (\"b\") unknown key \"pinn\""]),
+        ("wrong type in an inline layout", inline_layouts("layouts = [{ name = \"b\", replicas = 1, pin = 2 }]"), &["layouts[0] (\"b\") pin = 2: must be"]),
+        ("unknown key in an unnamed layout", edited("name = \"a\"", "nmae = \"a\""), &["layouts[0] unknown key \"nmae\""]),
+    ]
+}
+
+#[test]
+fn every_mistake_is_one_line_naming_the_key() {
+    let mut failures = Vec::new();
+    for (what, text, needles) in mistakes() {
+        let line = error_line(&text);
+        for needle in needles {
+            if !line.contains(needle) {
+                failures.push(format!("{what}: {line:?} lacks {needle:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn syntax_errors_give_file_line_and_column_on_one_line() {
+    let line = error_line(&edited("rate = 1000", "rate = "));
+    assert!(line.starts_with("plan.toml:9:"), "{line}");
+    let error = parse(&edited("rate = 1000", "rate = ")).expect_err("syntax error");
+    assert_eq!(error.kind(), PlanErrorKind::Syntax);
+    assert_eq!(error.line_column().map(|(line, _)| line), Some(9));
+
+    let line = error_line(&edited("mode = \"open\"", "mode = \"open"));
+    assert!(line.starts_with("plan.toml:8:"), "{line}");
+    let line = error_line(&edited("rate = 1000", "rate = 1000\nrate = 2000"));
+    assert!(line.starts_with("plan.toml:10:"), "duplicate key: {line}");
+}
+
+#[test]
+fn validation_errors_carry_their_key_and_kind() {
+    let error = parse(&edited("rate = 1000", "rate = -5")).expect_err("negative rate");
+    assert_eq!(error.kind(), PlanErrorKind::Invalid);
+    assert_eq!(error.key(), Some("[load] rate"));
+    assert_eq!(error.origin(), "plan.toml");
+    assert_eq!(error.line_column(), None);
+
+    let error = parse(&edited("rate = 1000", "rat = 1")).expect_err("unknown key");
+    assert_eq!(error.key(), Some("[load] rat"));
+}
+
+#[test]
+fn defaults_fill_every_optional_key() {
+    let plan = parse(BASE).expect("BASE is valid");
+    assert_eq!(plan.target.work_us, 0);
+    assert_eq!(plan.load.mode, LoadMode::Open { rate: 1000.0 });
+    assert_eq!(plan.load.connections, 16);
+    assert_eq!(plan.load.warmup, Duration::from_secs(1));
+    assert_eq!(plan.load.reserve_cpus, 0);
+    assert_eq!(plan.load.timeout, Duration::from_secs(2));
+    let layout = &plan.layouts[0];
+    assert_eq!((layout.pin, layout.memory), (Pin::None, Memory::None));
+
+    // pin follows replicas, memory follows pin.
+    let cases: &[(&str, Pin, Memory)] = &[
+        ("replicas = 1", Pin::None, Memory::None),
+        ("replicas = \"per-node\"", Pin::Node, Memory::Local),
+        ("replicas = 2\npin = \"node\"", Pin::Node, Memory::Local),
+        (
+            "replicas = \"per-node\"\npin = \"none\"",
+            Pin::None,
+            Memory::None,
+        ),
+        (
+            "replicas = \"per-node\"\nmemory = \"none\"",
+            Pin::Node,
+            Memory::None,
+        ),
+    ];
+    for (lines, pin, memory) in cases {
+        let plan = parse(&edited("replicas = 1", lines)).expect(lines);
+        let layout = &plan.layouts[0];
+        assert_eq!((layout.pin, layout.memory), (*pin, *memory), "{lines}");
+    }
+}
+
+#[test]
+fn accepted_values_at_the_edges() {
+    let cases: &[(&str, &str)] = &[
+        ("rate = 1000", "rate = 0.5"),
+        ("rate = 1000", "rate = 1000\nconnections = 1"),
+        ("rate = 1000", "rate = 1000\nconnections = 10000"),
+        ("duration = \"10s\"", "duration = \"1h\""),
+        ("duration = \"10s\"", "duration = \"1m 30s\""),
+        ("duration = \"10s\"", "duration = \"10s\"\nwarmup = \"0s\""),
+        (
+            "duration = \"10s\"",
+            "duration = \"10s\"\ntimeout = \"1ms\"",
+        ),
+        ("name = \"async\"", "name = \"ffi-2\"\nwork_us = 1000000"),
+        ("replicas = 1", "replicas = 64\npin = \"node\""),
+    ];
+    for (from, to) in cases {
+        if let Err(error) = parse(&edited(from, to)) {
+            panic!("{to:?} should be accepted: {error}");
+        }
+    }
+}
+
+#[test]
+fn closed_loop_has_no_rate() {
+    let text = edited("mode = \"open\"", "mode = \"closed\"").replace("rate = 1000\n", "");
+    let plan = parse(&text).expect("closed loop without rate is valid");
+    assert_eq!(plan.load.mode, LoadMode::Closed);
+    assert_eq!(plan.load.rate(), None);
+    let spec = plan.to_run_plan("run-1").load.expect("load is set");
+    assert_eq!(spec.mode, v1::LoadMode::Closed as i32);
+    assert_eq!(spec.rate, 0.0);
+}
+
+#[test]
+fn the_run_plan_carries_every_field() {
+    let text = r#"
+name = "every-field"
+[target]
+name = "async"
+work_us = 20
+[load]
+mode = "open"
+rate = 2500.5
+connections = 8
+duration = "1m 30s"
+warmup = "250ms"
+reserve_cpus = 2
+timeout = "1s"
+[[layouts]]
+name = "three"
+replicas = 3
+[[layouts]]
+name = "numa"
+replicas = "per-node"
+[[layouts]]
+name = "pinned-four"
+replicas = 4
+pin = "node"
+memory = "none"
+"#;
+    let plan = parse(text).expect("valid");
+    use v1::layout_spec::Replicas as Wire;
+    let expected = v1::RunPlan {
+        run_id: "run-7".into(),
+        name: "every-field".into(),
+        target: Some(v1::TargetSpec {
+            name: "async".into(),
+            work_us: 20,
+        }),
+        load: Some(v1::LoadSpec {
+            mode: v1::LoadMode::Open as i32,
+            rate: 2500.5,
+            connections: 8,
+            duration_ms: 90_000,
+            warmup_ms: 250,
+            reserve_cpus: 2,
+            timeout_ms: 1000,
+        }),
+        layouts: vec![
+            v1::LayoutSpec {
+                name: "three".into(),
+                replicas: Some(Wire::Count(3)),
+                pin: v1::Pin::None as i32,
+                memory: v1::MemoryPolicy::None as i32,
+            },
+            v1::LayoutSpec {
+                name: "numa".into(),
+                replicas: Some(Wire::PerNode(true)),
+                pin: v1::Pin::Node as i32,
+                memory: v1::MemoryPolicy::Local as i32,
+            },
+            v1::LayoutSpec {
+                name: "pinned-four".into(),
+                replicas: Some(Wire::Count(4)),
+                pin: v1::Pin::Node as i32,
+                memory: v1::MemoryPolicy::None as i32,
+            },
+        ],
+    };
+    assert_eq!(plan.to_run_plan("run-7"), expected);
+}
+
+#[test]
+fn the_result_echo_round_trips_through_json() {
+    let plan = plan::load(&examples().join("quickstart.toml")).expect("quickstart is valid");
+    let json = serde_json::to_string(&plan).expect("serializes");
+    let back: Plan = serde_json::from_str(&json).expect("reads back");
+    assert_eq!(back, plan);
+}
+
+#[test]
+fn load_names_the_file_it_could_not_read_or_accept() {
+    let missing = Path::new("no/such/plan.toml");
+    let error = plan::load(missing).expect_err("no such file");
+    assert_eq!(error.kind(), PlanErrorKind::Read);
+    let line = error.to_string();
+    assert!(
+        line.starts_with("no/such/plan.toml: cannot read the plan:"),
+        "{line}"
+    );
+    assert!(!line.contains('\n'));
+
+    let path = std::env::temp_dir().join(format!("numaload-plan-{}.toml", std::process::id()));
+    std::fs::write(&path, edited("rate = 1000", "rate = -5")).expect("temp file");
+    let error = plan::load(&path).expect_err("negative rate");
+    std::fs::remove_file(&path).expect("temp file removed");
+    let line = error.to_string();
+    assert!(
+        line.starts_with(&format!("{}: [load] rate = -5", path.display())),
+        "{line}"
+    );
+}
