@@ -109,6 +109,13 @@ async fn tokio_main(command: Command) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("--listen {listen}: cannot bind"))?;
             eprintln!("numaload agent listening on {}", listener.local_addr()?);
+            if !listen.ip().is_loopback() {
+                // Controller <-> agent authentication (mTLS or a token) is not built yet.
+                eprintln!(
+                    "warning: --listen {listen} is reachable from the network and this agent does not \
+                     authenticate controllers yet: expose it only on a trusted, isolated network"
+                );
+            }
             numaload_agent::service::serve(listener, agent_config()?, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
