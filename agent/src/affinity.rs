@@ -45,7 +45,8 @@ impl Pinning {
         } else {
             let mut set = CpuSet::new();
             for &cpu in cpus {
-                set.set(cpu as usize).map_err(|_| PinningError::CpuOutOfRange(cpu))?;
+                set.set(cpu as usize)
+                    .map_err(|_| PinningError::CpuOutOfRange(cpu))?;
             }
             Some(set)
         };
@@ -86,12 +87,21 @@ impl Pinning {
     fn in_child(&self, parent: libc::pid_t) -> io::Result<()> {
         // SAFETY: plain syscalls on values owned by this stack frame; see `apply_to`.
         unsafe {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl: then nobody will ever stop us.
             if libc::getppid() != parent {
-                return Err(io::Error::other("the agent exited while starting this replica"));
+                return Err(io::Error::other(
+                    "the agent exited while starting this replica",
+                ));
             }
             if let Some(cpus) = &self.cpus {
                 let size = std::mem::size_of::<CpuSet>();
@@ -129,19 +139,30 @@ mod tests {
 
     #[test]
     fn rejects_nodes_it_cannot_encode() {
-        assert!(matches!(Pinning::new(&[], &[4096]), Err(PinningError::NodeOutOfRange(4096))));
+        assert!(matches!(
+            Pinning::new(&[], &[4096]),
+            Err(PinningError::NodeOutOfRange(4096))
+        ));
         assert!(Pinning::new(&[0], &[0, 3]).is_ok());
     }
 
     #[tokio::test]
     async fn pins_a_real_child_before_exec() {
-        let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("affinity");
-        let first = (0..CpuSet::count()).find(|&c| allowed.is_set(c).unwrap_or(false)).expect("a CPU");
+        let allowed =
+            nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("affinity");
+        let first = (0..CpuSet::count())
+            .find(|&c| allowed.is_set(c).unwrap_or(false))
+            .expect("a CPU");
         let mut command = tokio::process::Command::new("grep");
         command.args(["Cpus_allowed_list", "/proc/self/status"]);
-        Pinning::new(&[first as u32], &[0]).expect("pinning").apply_to(&mut command);
+        Pinning::new(&[first as u32], &[0])
+            .expect("pinning")
+            .apply_to(&mut command);
         let out = command.output().await.expect("run grep");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.trim().ends_with(&format!("\t{first}")), "child saw: {text}");
+        assert!(
+            text.trim().ends_with(&format!("\t{first}")),
+            "child saw: {text}"
+        );
     }
 }

@@ -23,12 +23,14 @@ pub fn facts() -> HostFacts {
 
 /// The first `model name` (x86) or `CPU part`/`Hardware` line (ARM) of /proc/cpuinfo.
 pub fn cpu_model(cpuinfo: &str) -> Option<String> {
-    ["model name", "Hardware", "CPU part", "cpu model", "cpu"].iter().find_map(|key| {
-        cpuinfo.lines().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            (k.trim() == *key && !v.trim().is_empty()).then(|| v.trim().to_owned())
+    ["model name", "Hardware", "CPU part", "cpu model", "cpu"]
+        .iter()
+        .find_map(|key| {
+            cpuinfo.lines().find_map(|line| {
+                let (k, v) = line.split_once(':')?;
+                (k.trim() == *key && !v.trim().is_empty()).then(|| v.trim().to_owned())
+            })
         })
-    })
 }
 
 #[cfg(test)]
@@ -39,7 +41,10 @@ mod tests {
     fn reads_the_cpu_model_line() {
         let x86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n";
         assert_eq!(cpu_model(x86).as_deref(), Some("AMD EPYC 7B13"));
-        assert_eq!(cpu_model("processor : 0\nCPU part : 0xd0c\n").as_deref(), Some("0xd0c"));
+        assert_eq!(
+            cpu_model("processor : 0\nCPU part : 0xd0c\n").as_deref(),
+            Some("0xd0c")
+        );
         assert_eq!(cpu_model(""), None);
         assert_ne!(facts().kernel, "unknown");
     }

@@ -11,11 +11,11 @@ pub mod config;
 pub mod host;
 pub mod loadgen;
 pub mod placement;
-pub mod topology;
 pub mod procfs;
 pub mod replica;
 pub mod run;
 pub mod sampler;
 pub mod service;
+pub mod topology;
 
 mod affinity;

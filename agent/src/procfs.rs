@@ -54,21 +54,32 @@ pub fn read_threads(pid: u32) -> Result<u32, ProcError> {
 }
 
 fn read(path: &str) -> Result<String, ProcError> {
-    std::fs::read_to_string(path).map_err(|source| ProcError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| ProcError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Parses `/proc/<pid>/status`; the error is the name of the missing field.
 pub fn parse_status(text: &str) -> Result<Status, &'static str> {
     let field = |name: &str| {
         text.lines()
-            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')))
+            .find_map(|line| {
+                line.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix(':'))
+            })
             .map(str::trim)
     };
     let cpus_allowed = field("Cpus_allowed_list")
         .and_then(|v| cpulist::parse(v).ok())
         .ok_or("Cpus_allowed_list")?;
-    let threads = field("Threads").and_then(|v| v.parse().ok()).ok_or("Threads")?;
-    Ok(Status { cpus_allowed, threads })
+    let threads = field("Threads")
+        .and_then(|v| v.parse().ok())
+        .ok_or("Threads")?;
+    Ok(Status {
+        cpus_allowed,
+        threads,
+    })
 }
 
 /// Parses `/proc/<pid>/numa_maps`. The process policy is the one printed on most mappings
@@ -93,7 +104,8 @@ pub fn parse_numa_maps(text: &str) -> NumaMaps {
             continue;
         }
         for field in fields {
-            let Some((node, pages)) = field.strip_prefix('N').and_then(|f| f.split_once('=')) else {
+            let Some((node, pages)) = field.strip_prefix('N').and_then(|f| f.split_once('='))
+            else {
                 continue;
             };
             if let (Ok(node), Ok(pages)) = (node.parse::<u32>(), pages.parse::<u64>()) {
@@ -106,14 +118,19 @@ pub fn parse_numa_maps(text: &str) -> NumaMaps {
         .max_by_key(|(_, count)| **count)
         .map(|(policy, _)| policy.clone())
         .unwrap_or_else(|| "unknown".to_owned());
-    NumaMaps { policy, pages_by_node }
+    NumaMaps {
+        policy,
+        pages_by_node,
+    }
 }
 
 /// The nodes a numa_maps policy names: `bind:0-1` → `[0, 1]`, `default` → `[]`.
 pub fn policy_nodes(policy: &str) -> Vec<u32> {
     policy
         .split_once(':')
-        .and_then(|(_, nodes)| cpulist::parse(nodes.trim_end_matches(|c: char| !c.is_ascii_digit())).ok())
+        .and_then(|(_, nodes)| {
+            cpulist::parse(nodes.trim_end_matches(|c: char| !c.is_ascii_digit())).ok()
+        })
         .unwrap_or_default()
 }
 
@@ -137,7 +154,13 @@ mod tests {
     #[test]
     fn status_gives_cpus_and_threads() {
         let status = parse_status(STATUS).expect("parse");
-        assert_eq!(status, Status { cpus_allowed: vec![0, 1], threads: 7 });
+        assert_eq!(
+            status,
+            Status {
+                cpus_allowed: vec![0, 1],
+                threads: 7
+            }
+        );
         assert_eq!(parse_status("Name:\tx\n"), Err("Cpus_allowed_list"));
     }
 
@@ -145,7 +168,11 @@ mod tests {
     fn numa_maps_gives_the_dominant_policy_and_pages_per_node() {
         let maps = parse_numa_maps(NUMA_MAPS_BIND);
         assert_eq!(maps.policy, "bind:2");
-        assert_eq!(maps.pages_by_node, BTreeMap::from([(0, 10), (1, 2), (2, 259), (3, 2)]), "file pages are left out");
+        assert_eq!(
+            maps.pages_by_node,
+            BTreeMap::from([(0, 10), (1, 2), (2, 259), (3, 2)]),
+            "file pages are left out"
+        );
         assert_eq!(parse_numa_maps("").policy, "unknown");
     }
 

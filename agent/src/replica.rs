@@ -56,11 +56,24 @@ pub enum ReplicaError {
     #[error("replica {index}: {source}")]
     Pinning { index: u32, source: PinningError },
     #[error("replica {index}: cannot start {program}: {source}")]
-    Spawn { index: u32, program: String, source: std::io::Error },
+    Spawn {
+        index: u32,
+        program: String,
+        source: std::io::Error,
+    },
     #[error("replica {index} (pid {pid}) was not ready within {waited:?}{stderr}")]
-    NotReady { index: u32, pid: u32, waited: Duration, stderr: String },
+    NotReady {
+        index: u32,
+        pid: u32,
+        waited: Duration,
+        stderr: String,
+    },
     #[error("replica {index} (pid {pid}) exited before it was ready{stderr}")]
-    Exited { index: u32, pid: u32, stderr: String },
+    Exited {
+        index: u32,
+        pid: u32,
+        stderr: String,
+    },
 }
 
 impl Replica {
@@ -95,17 +108,36 @@ impl Replica {
             tokio::spawn(keep_lines(BufReader::new(err), Arc::clone(&stderr)));
         }
         let Some(stdout) = child.stdout.take() else {
-            return Err(ReplicaError::Exited { index, pid, stderr: String::new() });
+            return Err(ReplicaError::Exited {
+                index,
+                pid,
+                stderr: String::new(),
+            });
         };
         let ready = tokio::time::timeout(ready_within, wait_ready(BufReader::new(stdout))).await;
         let tail = || tail_of(&stderr);
         match ready {
-            Ok(Some(address)) => Ok(Replica { index, pid, address, child, stderr }),
+            Ok(Some(address)) => Ok(Replica {
+                index,
+                pid,
+                address,
+                child,
+                stderr,
+            }),
             Ok(None) => {
                 let _ = child.wait().await;
-                Err(ReplicaError::Exited { index, pid, stderr: tail() })
+                Err(ReplicaError::Exited {
+                    index,
+                    pid,
+                    stderr: tail(),
+                })
             }
-            Err(_) => Err(ReplicaError::NotReady { index, pid, waited: ready_within, stderr: tail() }),
+            Err(_) => Err(ReplicaError::NotReady {
+                index,
+                pid,
+                waited: ready_within,
+                stderr: tail(),
+            }),
         }
     }
 
@@ -122,7 +154,10 @@ impl Replica {
     /// SIGTERM to the replica's process group, SIGKILL if it has not exited within `grace`.
     pub async fn stop(mut self, grace: Duration) {
         signal_group(self.pid, nix::sys::signal::Signal::SIGTERM);
-        if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
             signal_group(self.pid, nix::sys::signal::Signal::SIGKILL);
             let _ = self.child.wait().await;
         }
@@ -154,7 +189,8 @@ impl ReplicaSet {
     ) -> Result<ReplicaSet, ReplicaError> {
         let mut set = ReplicaSet::default();
         for spec in specs {
-            set.replicas.push(Replica::spawn(target, spec, ready_within).await?);
+            set.replicas
+                .push(Replica::spawn(target, spec, ready_within).await?);
         }
         Ok(set)
     }
@@ -197,7 +233,10 @@ async fn wait_ready(mut stdout: BufReader<tokio::process::ChildStdout>) -> Optio
     }
 }
 
-async fn keep_lines(mut reader: BufReader<tokio::process::ChildStderr>, lines: Arc<Mutex<Vec<String>>>) {
+async fn keep_lines(
+    mut reader: BufReader<tokio::process::ChildStderr>,
+    lines: Arc<Mutex<Vec<String>>>,
+) {
     let mut line = String::new();
     while reader.read_line(&mut line).await.unwrap_or(0) > 0 {
         if let Ok(mut kept) = lines.lock() {
@@ -215,6 +254,9 @@ fn tail_of(lines: &Arc<Mutex<Vec<String>>>) -> String {
     if kept.is_empty() {
         String::new()
     } else {
-        format!("; its stderr ended with: {}", kept[kept.len().saturating_sub(5)..].join(" | "))
+        format!(
+            "; its stderr ended with: {}",
+            kept[kept.len().saturating_sub(5)..].join(" | ")
+        )
     }
 }

@@ -44,8 +44,15 @@ pub struct LoadPlan {
 }
 
 /// Checks the plan and places every layout; the error says which field is wrong and how to fix it.
-pub fn prepare(plan: &RunPlan, config: &AgentConfig, topology: &HostTopology) -> Result<PreparedRun, String> {
-    let target_spec = plan.target.as_ref().ok_or("[target]: missing from the plan")?;
+pub fn prepare(
+    plan: &RunPlan,
+    config: &AgentConfig,
+    topology: &HostTopology,
+) -> Result<PreparedRun, String> {
+    let target_spec = plan
+        .target
+        .as_ref()
+        .ok_or("[target]: missing from the plan")?;
     let target = config.target(&target_spec.name)?.clone();
     let load = load_plan(plan.load.as_ref().ok_or("[load]: missing from the plan")?)?;
     let reserve = plan.load.as_ref().map_or(0, |l| l.reserve_cpus);
@@ -58,13 +65,26 @@ pub fn prepare(plan: &RunPlan, config: &AgentConfig, topology: &HostTopology) ->
         let placement = placement::place(topology, &layout, reserve).map_err(|e| e.to_string())?;
         layouts.push((layout, placement));
     }
-    Ok(PreparedRun { run_id: plan.run_id.clone(), target, work_us: target_spec.work_us, load, layouts })
+    Ok(PreparedRun {
+        run_id: plan.run_id.clone(),
+        target,
+        work_us: target_spec.work_us,
+        load,
+        layouts,
+    })
 }
 
 fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {
     let mode = match LoadMode::try_from(load.mode) {
-        Ok(LoadMode::Open) if load.rate > 0.0 && load.rate.is_finite() => Mode::Open { rate_per_sec: load.rate },
-        Ok(LoadMode::Open) => return Err(format!("[load] rate = {}: must be a positive number of requests per second", load.rate)),
+        Ok(LoadMode::Open) if load.rate > 0.0 && load.rate.is_finite() => Mode::Open {
+            rate_per_sec: load.rate,
+        },
+        Ok(LoadMode::Open) => {
+            return Err(format!(
+                "[load] rate = {}: must be a positive number of requests per second",
+                load.rate
+            ))
+        }
         Ok(LoadMode::Closed) => Mode::Closed,
         _ => return Err("[load] mode: unspecified; use \"open\" or \"closed\"".into()),
     };
@@ -74,7 +94,11 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {
     if load.duration_ms == 0 {
         return Err("[load] duration: must be longer than zero, e.g. \"10s\"".into());
     }
-    let timeout_ms = if load.timeout_ms == 0 { 2_000 } else { load.timeout_ms };
+    let timeout_ms = if load.timeout_ms == 0 {
+        2_000
+    } else {
+        load.timeout_ms
+    };
     Ok(LoadPlan {
         mode,
         connections: load.connections,
@@ -94,13 +118,22 @@ pub async fn execute(run: PreparedRun, config: &AgentConfig, events: Events, can
             break;
         }
         if let Err(error) = run_layout(&run, config, layout, placement, &events, &cancel).await {
-            let failed = LayoutFailed { layout: layout.name.clone(), error };
+            let failed = LayoutFailed {
+                layout: layout.name.clone(),
+                error,
+            };
             if !send(&events, Event::Failed(failed)).await {
                 cancel.cancel();
             }
         }
     }
-    send(&events, Event::Done(RunDone { cancelled: cancel.is_cancelled() })).await;
+    send(
+        &events,
+        Event::Done(RunDone {
+            cancelled: cancel.is_cancelled(),
+        }),
+    )
+    .await;
 }
 
 async fn run_layout(
@@ -167,7 +200,10 @@ async fn measure(
         .collect();
     send(events, Event::Placed(placed)).await;
     if !mismatches.is_empty() {
-        return Err(format!("placement does not match the plan: {}", mismatches.join("; ")));
+        return Err(format!(
+            "placement does not match the plan: {}",
+            mismatches.join("; ")
+        ));
     }
 
     let load = LoadConfig {
@@ -205,8 +241,11 @@ async fn measure(
     for (stat, replica) in stats.iter_mut().zip(&replicas.replicas) {
         if let Ok(maps) = procfs::read_numa_maps(replica.pid) {
             stat.memory_policy = maps.policy;
-            stat.pages_by_node =
-                maps.pages_by_node.into_iter().map(|(node, pages)| NodePages { node, pages }).collect();
+            stat.pages_by_node = maps
+                .pages_by_node
+                .into_iter()
+                .map(|(node, pages)| NodePages { node, pages })
+                .collect();
         }
     }
     Ok(LayoutSummary {
@@ -218,7 +257,12 @@ async fn measure(
 }
 
 /// Reads every replica's allowed CPUs and memory policy from /proc and compares them with the plan.
-fn read_back(layout: &Layout, placement: &Placement, specs: &[ReplicaSpec], replicas: &ReplicaSet) -> Placed {
+fn read_back(
+    layout: &Layout,
+    placement: &Placement,
+    specs: &[ReplicaSpec],
+    replicas: &ReplicaSet,
+) -> Placed {
     let mut notes = placement.notes.clone();
     let replicas = specs
         .iter()
@@ -226,7 +270,10 @@ fn read_back(layout: &Layout, placement: &Placement, specs: &[ReplicaSpec], repl
         .map(|(spec, replica)| {
             let status = procfs::read_status(replica.pid);
             let maps = procfs::read_numa_maps(replica.pid);
-            let actual_cpus = status.as_ref().map(|s| s.cpus_allowed.clone()).unwrap_or_default();
+            let actual_cpus = status
+                .as_ref()
+                .map(|s| s.cpus_allowed.clone())
+                .unwrap_or_default();
             let memory_policy = match &maps {
                 Ok(m) => m.policy.clone(),
                 Err(e) => format!("unreadable ({e})"),
@@ -235,12 +282,17 @@ fn read_back(layout: &Layout, placement: &Placement, specs: &[ReplicaSpec], repl
             let memory_ok = if spec.memory_nodes.is_empty() {
                 memory_policy == "default"
             } else {
-                memory_policy.starts_with("bind") && procfs::policy_nodes(&memory_policy) == spec.memory_nodes
+                memory_policy.starts_with("bind")
+                    && procfs::policy_nodes(&memory_policy) == spec.memory_nodes
             };
             if let Err(e) = &status {
                 notes.push(format!("replica {}: {e}", spec.index));
             }
-            for line in replica.stderr_lines().into_iter().filter(|l| l.starts_with("warning:")) {
+            for line in replica
+                .stderr_lines()
+                .into_iter()
+                .filter(|l| l.starts_with("warning:"))
+            {
                 notes.push(format!("replica {}: {line}", spec.index));
             }
             ReplicaPlacement {
@@ -254,7 +306,12 @@ fn read_back(layout: &Layout, placement: &Placement, specs: &[ReplicaSpec], repl
                 placement_ok: cpus_ok && memory_ok,
                 worker_threads: spec.worker_threads,
                 pages_by_node: maps
-                    .map(|m| m.pages_by_node.into_iter().map(|(node, pages)| NodePages { node, pages }).collect())
+                    .map(|m| {
+                        m.pages_by_node
+                            .into_iter()
+                            .map(|(node, pages)| NodePages { node, pages })
+                            .collect()
+                    })
                     .unwrap_or_default(),
             }
         })
@@ -291,7 +348,8 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                 latency_uncorrected: encode(&target.uncorrected)?,
                 send_lag: encode(&target.send_lag)?,
                 // Worker CPU time is per thread; it is reported once, on the worker's first target.
-                cpu_time_ns: if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {
+                cpu_time_ns: if target.replica == worker.per_target.first().map_or(0, |t| t.replica)
+                {
                     worker.cpu_time.as_nanos() as u64
                 } else {
                     0
@@ -311,12 +369,21 @@ fn bind_text(nodes: &[u32]) -> String {
 }
 
 async fn phase(events: &Events, layout: &str, phase: Phase) {
-    let at_unix_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    let change = PhaseChange { layout: layout.to_owned(), phase: phase as i32, at_unix_ns };
+    let at_unix_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let change = PhaseChange {
+        layout: layout.to_owned(),
+        phase: phase as i32,
+        at_unix_ns,
+    };
     send(events, Event::Phase(change)).await;
 }
 
 /// Sends one event; false when the controller is gone.
 async fn send(events: &Events, event: Event) -> bool {
-    events.send(Ok(RunEvent { event: Some(event) })).await.is_ok()
+    events
+        .send(Ok(RunEvent { event: Some(event) }))
+        .await
+        .is_ok()
 }

@@ -26,7 +26,11 @@ pub struct Sampler {
 impl Sampler {
     /// Samples `(replica index, pid)` pairs; batches go to `batches` (dropped when it is full:
     /// the live view may miss a batch, the final statistics never do).
-    pub fn start(layout: String, replicas: Vec<(u32, u32)>, batches: mpsc::Sender<SampleBatch>) -> Sampler {
+    pub fn start(
+        layout: String,
+        replicas: Vec<(u32, u32)>,
+        batches: mpsc::Sender<SampleBatch>,
+    ) -> Sampler {
         let (stop, stopped) = oneshot::channel();
         let done = tokio::spawn(sample(layout, replicas, batches, stopped));
         Sampler { stop, done }
@@ -46,7 +50,11 @@ async fn sample(
 ) -> Vec<ReplicaStats> {
     let mut stats: Vec<ReplicaStats> = replicas
         .iter()
-        .map(|&(replica, _)| ReplicaStats { replica, threads_min: u32::MAX, ..Default::default() })
+        .map(|&(replica, _)| ReplicaStats {
+            replica,
+            threads_min: u32::MAX,
+            ..Default::default()
+        })
         .collect();
     let start = Instant::now();
     let mut ticks = tokio::time::interval(INTERVAL);
@@ -60,20 +68,32 @@ async fn sample(
         let t_ms = start.elapsed().as_millis() as u64;
         for (&(replica, pid), stat) in replicas.iter().zip(stats.iter_mut()) {
             // A replica that died has no /proc entry: its absence shows as missing samples.
-            let Ok(os_threads) = procfs::read_threads(pid) else { continue };
+            let Ok(os_threads) = procfs::read_threads(pid) else {
+                continue;
+            };
             stat.threads_min = stat.threads_min.min(os_threads);
             stat.threads_max = stat.threads_max.max(os_threads);
             stat.threads_last = os_threads;
             stat.samples += 1;
-            pending.push(ThreadSample { replica, t_ms, os_threads });
+            pending.push(ThreadSample {
+                replica,
+                t_ms,
+                os_threads,
+            });
         }
         if pending.len() >= BATCH_EVERY * replicas.len().max(1) {
             let samples = std::mem::take(&mut pending);
-            let _ = batches.try_send(SampleBatch { layout: layout.clone(), samples });
+            let _ = batches.try_send(SampleBatch {
+                layout: layout.clone(),
+                samples,
+            });
         }
     }
     if !pending.is_empty() {
-        let _ = batches.try_send(SampleBatch { layout, samples: pending });
+        let _ = batches.try_send(SampleBatch {
+            layout,
+            samples: pending,
+        });
     }
     for stat in &mut stats {
         if stat.samples == 0 {
@@ -94,7 +114,11 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1_050)).await;
         let stats = sampler.stop().await;
         assert_eq!(stats.len(), 2);
-        assert!((8..=13).contains(&stats[0].samples), "{} samples in ~1 s", stats[0].samples);
+        assert!(
+            (8..=13).contains(&stats[0].samples),
+            "{} samples in ~1 s",
+            stats[0].samples
+        );
         assert!(stats[0].threads_min >= 1 && stats[0].threads_max >= stats[0].threads_min);
         assert_eq!(stats[1].samples, 0, "a missing process yields no samples");
         let mut seen = 0;

@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use numaload_proto::v1::agent_server::{Agent, AgentServer};
-use numaload_proto::v1::{CancelReply, CancelRequest, DescribeRequest, HostInfo, RunEvent, RunPlan};
+use numaload_proto::v1::{
+    CancelReply, CancelRequest, DescribeRequest, HostInfo, RunEvent, RunPlan,
+};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
@@ -37,7 +39,10 @@ struct CurrentRun {
 
 impl AgentService {
     pub fn new(config: AgentConfig) -> Self {
-        Self { config: Arc::new(config), current: Arc::default() }
+        Self {
+            config: Arc::new(config),
+            current: Arc::default(),
+        }
     }
 
     pub fn into_server(self) -> AgentServer<Self> {
@@ -63,7 +68,10 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<RunEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Agent for AgentService {
-    async fn describe(&self, _request: Request<DescribeRequest>) -> Result<Response<HostInfo>, Status> {
+    async fn describe(
+        &self,
+        _request: Request<DescribeRequest>,
+    ) -> Result<Response<HostInfo>, Status> {
         let topology = discover()?;
         let facts = host::facts();
         Ok(Response::new(HostInfo {
@@ -77,20 +85,30 @@ impl Agent for AgentService {
 
     type ExecuteStream = EventStream;
 
-    async fn execute(&self, request: Request<RunPlan>) -> Result<Response<Self::ExecuteStream>, Status> {
+    async fn execute(
+        &self,
+        request: Request<RunPlan>,
+    ) -> Result<Response<Self::ExecuteStream>, Status> {
         let plan = request.into_inner();
         let topology = discover()?;
-        let prepared = run::prepare(&plan, &self.config, &topology).map_err(Status::invalid_argument)?;
+        let prepared =
+            run::prepare(&plan, &self.config, &topology).map_err(Status::invalid_argument)?;
         let cancel = Cancel::new();
         {
-            let mut current = self.current.lock().map_err(|_| Status::internal("agent state poisoned"))?;
+            let mut current = self
+                .current
+                .lock()
+                .map_err(|_| Status::internal("agent state poisoned"))?;
             if let Some(busy) = current.as_ref() {
                 return Err(Status::resource_exhausted(format!(
                     "busy: this agent is running {}; wait for it to finish or cancel it",
                     busy.run_id
                 )));
             }
-            *current = Some(CurrentRun { run_id: plan.run_id.clone(), cancel: cancel.clone() });
+            *current = Some(CurrentRun {
+                run_id: plan.run_id.clone(),
+                cancel: cancel.clone(),
+            });
         }
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let config = Arc::clone(&self.config);
@@ -112,9 +130,15 @@ impl Agent for AgentService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn cancel(&self, request: Request<CancelRequest>) -> Result<Response<CancelReply>, Status> {
+    async fn cancel(
+        &self,
+        request: Request<CancelRequest>,
+    ) -> Result<Response<CancelReply>, Status> {
         let wanted = request.into_inner().run_id;
-        let current = self.current.lock().map_err(|_| Status::internal("agent state poisoned"))?;
+        let current = self
+            .current
+            .lock()
+            .map_err(|_| Status::internal("agent state poisoned"))?;
         let cancelled = match current.as_ref() {
             Some(run) if wanted.is_empty() || run.run_id == wanted => {
                 run.cancel.cancel();

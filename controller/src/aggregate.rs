@@ -114,7 +114,12 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         name: name.to_owned(),
         status: LayoutStatus::Ok,
         error: None,
-        mode: if load.rate().is_some() { "open" } else { "closed" }.to_owned(),
+        mode: if load.rate().is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .to_owned(),
         target_rate_rps: load.rate(),
         elapsed_s: 0.0,
         requests: 0,
@@ -126,7 +131,11 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         latency_uncorrected_ns: Percentiles::default(),
         send_lag_ns: None,
         replicas: Vec::new(),
-        load: LoadPlacement { cpus: Vec::new(), shares_cpus_with_replicas: false, workers: Vec::new() },
+        load: LoadPlacement {
+            cpus: Vec::new(),
+            shares_cpus_with_replicas: false,
+            workers: Vec::new(),
+        },
         suspect: Vec::new(),
         notes: Vec::new(),
         thread_samples: Vec::new(),
@@ -151,13 +160,26 @@ fn replica_from_placement(p: &numaload_proto::v1::ReplicaPlacement) -> ReplicaRe
         requests: 0,
         throughput_rps: 0.0,
         latency_ns: Percentiles::default(),
-        pages_by_node: p.pages_by_node.iter().map(|n| (n.node.to_string(), n.pages)).collect(),
+        pages_by_node: p
+            .pages_by_node
+            .iter()
+            .map(|n| (n.node.to_string(), n.pages))
+            .collect(),
     }
 }
 
-fn fill_measurement(result: &mut LayoutResult, summary: &LayoutSummary) -> Result<(), HistogramError> {
+fn fill_measurement(
+    result: &mut LayoutResult,
+    summary: &LayoutSummary,
+) -> Result<(), HistogramError> {
     let elapsed_s = summary.elapsed_ns as f64 / 1e9;
-    let per_second = |count: u64| if elapsed_s > 0.0 { count as f64 / elapsed_s } else { 0.0 };
+    let per_second = |count: u64| {
+        if elapsed_s > 0.0 {
+            count as f64 / elapsed_s
+        } else {
+            0.0
+        }
+    };
     let workers = &summary.workers;
     let corrected = merge(workers, |w| &w.latency_corrected)?;
     let uncorrected = merge(workers, |w| &w.latency_uncorrected)?;
@@ -173,7 +195,8 @@ fn fill_measurement(result: &mut LayoutResult, summary: &LayoutSummary) -> Resul
     result.late_sends = workers.iter().map(|w| w.late_sends).sum();
     result.latency_ns = percentiles(&corrected);
     result.latency_uncorrected_ns = percentiles(&uncorrected);
-    result.send_lag_ns = (result.target_rate_rps.is_some() && !lag.is_empty()).then(|| percentiles(&lag));
+    result.send_lag_ns =
+        (result.target_rate_rps.is_some() && !lag.is_empty()).then(|| percentiles(&lag));
     result.histograms = Histograms {
         corrected_v2_base64: base64_of(&corrected)?,
         uncorrected_v2_base64: base64_of(&uncorrected)?,
@@ -181,7 +204,11 @@ fn fill_measurement(result: &mut LayoutResult, summary: &LayoutSummary) -> Resul
     result.load.workers = load_workers(workers, summary.elapsed_ns);
 
     for replica in &mut result.replicas {
-        let mine: Vec<WorkerResult> = workers.iter().filter(|w| w.replica == replica.index).cloned().collect();
+        let mine: Vec<WorkerResult> = workers
+            .iter()
+            .filter(|w| w.replica == replica.index)
+            .cloned()
+            .collect();
         replica.requests = mine.iter().map(|w| w.requests).sum();
         replica.throughput_rps = per_second(replica.requests);
         replica.latency_ns = percentiles(&merge(&mine, |w| &w.latency_corrected)?);
@@ -190,21 +217,33 @@ fn fill_measurement(result: &mut LayoutResult, summary: &LayoutSummary) -> Resul
             replica.threads_max = stats.threads_max;
             replica.threads_last = stats.threads_last;
             if !stats.pages_by_node.is_empty() {
-                replica.pages_by_node =
-                    stats.pages_by_node.iter().map(|n| (n.node.to_string(), n.pages)).collect();
+                replica.pages_by_node = stats
+                    .pages_by_node
+                    .iter()
+                    .map(|n| (n.node.to_string(), n.pages))
+                    .collect();
             }
         }
     }
     Ok(())
 }
 
-fn merge(workers: &[WorkerResult], field: impl Fn(&WorkerResult) -> &Vec<u8>) -> Result<Histogram<u64>, HistogramError> {
+fn merge(
+    workers: &[WorkerResult],
+    field: impl Fn(&WorkerResult) -> &Vec<u8>,
+) -> Result<Histogram<u64>, HistogramError> {
     histogram::merge_encoded(workers.iter().map(|w| field(w).as_slice()))
 }
 
 fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
     let e = worker.errors.unwrap_or_default();
-    ErrorKinds { connect: e.connect, io: e.io, timeout: e.timeout, http_status: e.http_status, parse: e.parse }
+    ErrorKinds {
+        connect: e.connect,
+        io: e.io,
+        timeout: e.timeout,
+        http_status: e.http_status,
+        parse: e.parse,
+    }
 }
 
 /// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
@@ -224,7 +263,11 @@ fn load_workers(workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {
     by_worker
         .into_values()
         .map(|mut w| {
-            w.busy = if elapsed_ns > 0 { w.cpu_time_ns as f64 / elapsed_ns as f64 } else { 0.0 };
+            w.busy = if elapsed_ns > 0 {
+                w.cpu_time_ns as f64 / elapsed_ns as f64
+            } else {
+                0.0
+            };
             w
         })
         .collect()
@@ -268,7 +311,12 @@ fn suspicions(result: &LayoutResult) -> Vec<String> {
             numaload_proto::cpulist::format(&result.load.cpus)
         ));
     }
-    for w in result.load.workers.iter().filter(|w| w.busy > SATURATED_BUSY) {
+    for w in result
+        .load
+        .workers
+        .iter()
+        .filter(|w| w.busy > SATURATED_BUSY)
+    {
         out.push(format!(
             "load worker {} on CPU {} was {:.0}% busy: the generator may have limited the measurement",
             w.worker,

@@ -18,7 +18,10 @@ pub enum ClientError {
     #[error("agent address `{address}` is not usable: {reason}; give it as HOST:PORT, e.g. 127.0.0.1:7070")]
     Address { address: String, reason: String },
     #[error("cannot reach the agent at {address}: {source}; is `numaload agent` running there?")]
-    Connect { address: String, source: tonic::transport::Error },
+    Connect {
+        address: String,
+        source: tonic::transport::Error,
+    },
     #[error("agent {address} refused the plan: {message}")]
     InvalidPlan { address: String, message: String },
     #[error("agent {address} refused the run: {message}")]
@@ -38,7 +41,11 @@ pub struct Agent {
 
 impl Agent {
     pub async fn connect(address: &str) -> Result<Agent, ClientError> {
-        let uri = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
+        let uri = if address.contains("://") {
+            address.to_owned()
+        } else {
+            format!("http://{address}")
+        };
         let endpoint = Endpoint::from_shared(uri).map_err(|e| ClientError::Address {
             address: address.to_owned(),
             reason: e.to_string(),
@@ -51,38 +58,75 @@ impl Agent {
             .keep_alive_while_idle(true)
             .connect()
             .await
-            .map_err(|source| ClientError::Connect { address: address.to_owned(), source })?;
-        Ok(Agent { address: address.to_owned(), client: AgentClient::new(channel) })
+            .map_err(|source| ClientError::Connect {
+                address: address.to_owned(),
+                source,
+            })?;
+        Ok(Agent {
+            address: address.to_owned(),
+            client: AgentClient::new(channel),
+        })
     }
 
     pub async fn describe(&mut self) -> Result<HostInfo, ClientError> {
         let mut request = tonic::Request::new(DescribeRequest {});
         request.set_timeout(CALL_TIMEOUT);
-        self.client.describe(request).await.map(|r| r.into_inner()).map_err(|s| self.error(s))
+        self.client
+            .describe(request)
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| self.error(s))
     }
 
     /// Starts the plan; events then come from [`EventStream::next`].
-    pub async fn execute(&mut self, plan: RunPlan, deadline: Duration) -> Result<EventStream, ClientError> {
+    pub async fn execute(
+        &mut self,
+        plan: RunPlan,
+        deadline: Duration,
+    ) -> Result<EventStream, ClientError> {
         let mut request = tonic::Request::new(plan);
         request.set_timeout(deadline);
-        let stream = self.client.execute(request).await.map_err(|s| self.error(s))?.into_inner();
-        Ok(EventStream { address: self.address.clone(), stream })
+        let stream = self
+            .client
+            .execute(request)
+            .await
+            .map_err(|s| self.error(s))?
+            .into_inner();
+        Ok(EventStream {
+            address: self.address.clone(),
+            stream,
+        })
     }
 
     pub async fn cancel(&mut self, run_id: &str) -> Result<bool, ClientError> {
-        let mut request = tonic::Request::new(CancelRequest { run_id: run_id.to_owned() });
+        let mut request = tonic::Request::new(CancelRequest {
+            run_id: run_id.to_owned(),
+        });
         request.set_timeout(CALL_TIMEOUT);
-        self.client.cancel(request).await.map(|r| r.into_inner().cancelled).map_err(|s| self.error(s))
+        self.client
+            .cancel(request)
+            .await
+            .map(|r| r.into_inner().cancelled)
+            .map_err(|s| self.error(s))
     }
 
     fn error(&self, status: tonic::Status) -> ClientError {
         let address = self.address.clone();
         match status.code() {
-            tonic::Code::InvalidArgument => ClientError::InvalidPlan { address, message: status.message().to_owned() },
+            tonic::Code::InvalidArgument => ClientError::InvalidPlan {
+                address,
+                message: status.message().to_owned(),
+            },
             tonic::Code::ResourceExhausted | tonic::Code::PermissionDenied => {
-                ClientError::Refused { address, message: status.message().to_owned() }
+                ClientError::Refused {
+                    address,
+                    message: status.message().to_owned(),
+                }
             }
-            _ => ClientError::Call { address, message: format!("{}: {}", code_name(status.code()), status.message()) },
+            _ => ClientError::Call {
+                address,
+                message: format!("{}: {}", code_name(status.code()), status.message()),
+            },
         }
     }
 }
@@ -109,7 +153,10 @@ impl EventStream {
     /// than `silence` (it sends thread samples every second while measuring).
     pub async fn next(&mut self, silence: Duration) -> Result<Option<RunEvent>, ClientError> {
         match tokio::time::timeout(silence, self.stream.message()).await {
-            Err(_) => Err(ClientError::Silent { address: self.address.clone(), waited: silence }),
+            Err(_) => Err(ClientError::Silent {
+                address: self.address.clone(),
+                waited: silence,
+            }),
             Ok(Ok(event)) => Ok(event),
             Ok(Err(status)) => Err(ClientError::Call {
                 address: self.address.clone(),

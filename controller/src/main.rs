@@ -9,7 +9,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "numaload", version, about = "Compare replica layouts of a server on NUMA hosts, measured")]
+#[command(
+    name = "numaload",
+    version,
+    about = "Compare replica layouts of a server on NUMA hosts, measured"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,7 +72,12 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn tokio_main(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { plan, agents, out, quiet } => {
+        Command::Run {
+            plan,
+            agents,
+            out,
+            quiet,
+        } => {
             let plan = numaload::plan::load(&plan)?;
             let (address, _local) = match agents.as_slice() {
                 [] => start_local_agent().await?,
@@ -82,20 +91,37 @@ async fn tokio_main(command: Command) -> anyhow::Result<ExitCode> {
             };
             let result = numaload::run::run(&plan, &address, progress).await?;
             if let Some(out) = out {
-                std::fs::write(&out, result.to_json()).with_context(|| format!("writing --out {}", out.display()))?;
+                std::fs::write(&out, result.to_json())
+                    .with_context(|| format!("writing --out {}", out.display()))?;
             }
             print!("{}", numaload::report::text::render(&result));
-            let all_ok = result.layouts.iter().all(|l| l.status == numaload::result::LayoutStatus::Ok);
-            Ok(if all_ok && !result.cancelled { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let all_ok = result
+                .layouts
+                .iter()
+                .all(|l| l.status == numaload::result::LayoutStatus::Ok);
+            Ok(if all_ok && !result.cancelled {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Topology { xml, json } => {
             let (topology, source) = match &xml {
-                Some(path) => (numaload_agent::topology::from_xml_file(path)?, path.display().to_string()),
-                None => (numaload_agent::topology::discover()?, "this host".to_owned()),
+                Some(path) => (
+                    numaload_agent::topology::from_xml_file(path)?,
+                    path.display().to_string(),
+                ),
+                None => (
+                    numaload_agent::topology::discover()?,
+                    "this host".to_owned(),
+                ),
             };
             let wire = numaload_proto::v1::Topology::from(&topology);
             if json {
-                println!("{}", serde_json::to_string_pretty(&numaload::topology_view::json(&wire))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&numaload::topology_view::json(&wire))?
+                );
             } else {
                 print!("{}", numaload::topology_view::text(&wire, &source));
                 for warning in &topology.warnings {
@@ -125,11 +151,15 @@ async fn tokio_main(command: Command) -> anyhow::Result<ExitCode> {
 
 /// An agent for this run only, in this process, on a loopback port of its own.
 async fn start_local_agent() -> anyhow::Result<(String, Option<tokio::task::JoinHandle<()>>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("starting the local agent")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("starting the local agent")?;
     let address = listener.local_addr()?.to_string();
     let config = agent_config()?;
     let handle = tokio::spawn(async move {
-        if let Err(e) = numaload_agent::service::serve(listener, config, std::future::pending()).await {
+        if let Err(e) =
+            numaload_agent::service::serve(listener, config, std::future::pending()).await
+        {
             eprintln!("numaload: local agent stopped: {e}");
         }
     });
@@ -137,7 +167,8 @@ async fn start_local_agent() -> anyhow::Result<(String, Option<tokio::task::Join
 }
 
 fn agent_config() -> anyhow::Result<numaload_agent::config::AgentConfig> {
-    let exe = std::env::current_exe().context("finding the numaload executable to start targets with")?;
+    let exe =
+        std::env::current_exe().context("finding the numaload executable to start targets with")?;
     Ok(numaload_agent::config::AgentConfig::builtin(&exe))
 }
 
@@ -155,7 +186,10 @@ async fn shutdown_signal() {
 /// 2 for bad input (a plan the file or the agent's host rejects), 1 for everything else.
 fn exit_code(error: &anyhow::Error) -> u8 {
     let bad_plan = error.downcast_ref::<numaload::plan::PlanError>().is_some()
-        || matches!(error.downcast_ref(), Some(numaload::client::ClientError::InvalidPlan { .. }));
+        || matches!(
+            error.downcast_ref(),
+            Some(numaload::client::ClientError::InvalidPlan { .. })
+        );
     if bad_plan {
         2
     } else {

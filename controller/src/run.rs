@@ -20,7 +20,11 @@ const PER_LAYOUT_MARGIN: Duration = Duration::from_secs(60);
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
 
 /// Runs `plan` on the agent at `address`. `progress` receives one line per phase change.
-pub async fn run(plan: &Plan, address: &str, mut progress: impl FnMut(&str)) -> anyhow::Result<RunResult> {
+pub async fn run(
+    plan: &Plan,
+    address: &str,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<RunResult> {
     let run_id = new_run_id();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let mut agent = Agent::connect(address).await?;
@@ -36,7 +40,11 @@ pub async fn run(plan: &Plan, address: &str, mut progress: impl FnMut(&str)) -> 
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
-        let wait = if cancel_requested { CANCEL_GRACE } else { silence };
+        let wait = if cancel_requested {
+            CANCEL_GRACE
+        } else {
+            silence
+        };
         let next = tokio::select! {
             next = events.next(wait) => next,
             _ = &mut ctrl_c, if !cancel_requested => {
@@ -58,7 +66,9 @@ pub async fn run(plan: &Plan, address: &str, mut progress: impl FnMut(&str)) -> 
                 }
             }
             Ok(None) => {
-                lost = Some(format!("agent {address} ended the run without finishing it"));
+                lost = Some(format!(
+                    "agent {address} ended the run without finishing it"
+                ));
                 break;
             }
             Err(e) => {
@@ -72,7 +82,9 @@ pub async fn run(plan: &Plan, address: &str, mut progress: impl FnMut(&str)) -> 
         (None, true) => "not measured: the run was cancelled".to_owned(),
         (None, false) => "not measured: the agent did not report this layout".to_owned(),
     };
-    let layouts = collector.results(plan, &missing).context("merging the agent's histograms")?;
+    let layouts = collector
+        .results(plan, &missing)
+        .context("merging the agent's histograms")?;
     Ok(RunResult {
         schema_version: SCHEMA_VERSION,
         numaload_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -120,6 +132,12 @@ fn progress_line(event: &RunEvent) -> Option<String> {
 }
 
 fn new_run_id() -> String {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    format!("run-{}-{:x}", now.as_secs(), std::process::id() ^ now.subsec_nanos())
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "run-{}-{:x}",
+        now.as_secs(),
+        std::process::id() ^ now.subsec_nanos()
+    )
 }

@@ -34,11 +34,19 @@ pub fn text(topology: &Topology, source: &str) -> String {
         topology.domains.len()
     );
     for node in &topology.numa_nodes {
-        let kind = if node.subtype.is_empty() { String::new() } else { format!(" [{}]", node.subtype) };
+        let kind = if node.subtype.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", node.subtype)
+        };
         out.push_str(&format!(
             "  node {:>3}{kind}: CPUs {:<16} memory {:.1} GiB\n",
             node.os_index,
-            if node.cpus.is_empty() { "-".to_owned() } else { cpulist::format(&node.cpus) },
+            if node.cpus.is_empty() {
+                "-".to_owned()
+            } else {
+                cpulist::format(&node.cpus)
+            },
             node.memory_bytes as f64 / (1u64 << 30) as f64
         ));
     }

@@ -12,8 +12,10 @@ fn fixtures() -> PathBuf {
 
 #[test]
 fn topology_json_agrees_with_hwloc_on_every_fixture() {
-    let truth: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("truth.json")).expect("truth")).expect("json");
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("truth.json")).expect("truth"),
+    )
+    .expect("json");
     let truth = truth.as_object().expect("object");
     assert!(truth.len() >= 10, "fixtures went missing");
     for (file, want) in truth {
@@ -22,7 +24,11 @@ fn topology_json_agrees_with_hwloc_on_every_fixture() {
             .arg(fixtures().join(file))
             .output()
             .expect("run numaload");
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got: Value = serde_json::from_slice(&out.stdout).expect("topology JSON");
         assert_eq!(got["pus"], want["pus"], "{file}: pus");
         assert_eq!(got["cores"], want["cores"], "{file}: cores");
@@ -32,7 +38,11 @@ fn topology_json_agrees_with_hwloc_on_every_fixture() {
         assert_eq!(nodes.len(), want_nodes.len(), "{file}: node count");
         for (node, want_node) in nodes.iter().zip(want_nodes) {
             for key in ["os_index", "cpus", "memory_bytes", "subtype"] {
-                assert_eq!(node[key], want_node[key], "{file}: node {} {key}", want_node["os_index"]);
+                assert_eq!(
+                    node[key], want_node[key],
+                    "{file}: node {} {key}",
+                    want_node["os_index"]
+                );
             }
         }
         assert_eq!(got["domains"], want["domains"], "{file}: domains");
@@ -52,11 +62,23 @@ fn a_missing_topology_file_is_an_error_naming_it() {
 
 #[test]
 fn this_host_topology_is_readable() {
-    let out = Command::new(env!("CARGO_BIN_EXE_numaload")).args(["topology", "--json"]).output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_numaload"))
+        .args(["topology", "--json"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: Value = serde_json::from_slice(&out.stdout).expect("json");
     let pus = got["pus"].as_u64().expect("pus");
-    let parallelism = std::thread::available_parallelism().expect("parallelism").get() as u64;
-    assert!(pus >= parallelism, "hwloc sees {pus} PUs, the process may use {parallelism}");
+    let parallelism = std::thread::available_parallelism()
+        .expect("parallelism")
+        .get() as u64;
+    assert!(
+        pus >= parallelism,
+        "hwloc sees {pus} PUs, the process may use {parallelism}"
+    );
     assert!(!got["domains"].as_array().expect("domains").is_empty());
 }

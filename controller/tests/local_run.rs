@@ -8,7 +8,10 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn numaload(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_numaload")).args(args).output().expect("run numaload")
+    Command::new(env!("CARGO_BIN_EXE_numaload"))
+        .args(args)
+        .output()
+        .expect("run numaload")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -45,7 +48,9 @@ replicas = "per-node"
 
 fn alive(pid: u64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default().contains("State:\tZ")
+        && !std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .contains("State:\tZ")
 }
 
 #[test]
@@ -53,19 +58,38 @@ fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
     let dir = scratch("full");
     let plan = write_plan(&dir, PLAN);
     let out = dir.join("result.json");
-    let run = numaload(&["run", plan.to_str().expect("utf8"), "--out", out.to_str().expect("utf8"), "--quiet"]);
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "numaload run failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        run.status.success(),
+        "numaload run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
 
-    let result: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("result file")).expect("json");
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("result file")).expect("json");
     let schema: Value =
         serde_json::from_str(include_str!("../schema/result.schema.json")).expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&result).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "result does not match the schema: {errors:#?}");
+    let errors: Vec<String> = validator
+        .iter_errors(&result)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "result does not match the schema: {errors:#?}"
+    );
 
-    assert_eq!(result["plan"]["name"], "local-run-test", "the plan is echoed");
+    assert_eq!(
+        result["plan"]["name"], "local-run-test",
+        "the plan is echoed"
+    );
     assert!(result["host"]["pus"].as_u64().expect("pus") >= 1);
     let layouts = result["layouts"].as_array().expect("layouts");
     assert_eq!(layouts.len(), 2);
@@ -76,29 +100,59 @@ fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
         let requests = layout["requests"].as_u64().expect("requests");
         assert!(requests > 0, "{name}: no requests");
         // The percentiles come from a real histogram holding every measured request.
-        assert_eq!(layout["latency_ns"]["count"].as_u64(), Some(requests), "{name}");
+        assert_eq!(
+            layout["latency_ns"]["count"].as_u64(),
+            Some(requests),
+            "{name}"
+        );
         assert!(layout["latency_ns"]["p99"].as_u64().expect("p99") > 0);
         assert!(
-            layout["latency_ns"]["p99"].as_u64() >= layout["latency_uncorrected_ns"]["p50"].as_u64(),
+            layout["latency_ns"]["p99"].as_u64()
+                >= layout["latency_uncorrected_ns"]["p50"].as_u64(),
             "{name}: corrected p99 below uncorrected p50"
         );
-        assert!(!layout["histograms"]["corrected_v2_base64"].as_str().expect("hist").is_empty());
+        assert!(!layout["histograms"]["corrected_v2_base64"]
+            .as_str()
+            .expect("hist")
+            .is_empty());
         let samples = layout["thread_samples"].as_array().expect("samples");
-        assert!(samples.len() >= 10, "{name}: {} thread samples in 2 s at 100 ms", samples.len());
+        assert!(
+            samples.len() >= 10,
+            "{name}: {} thread samples in 2 s at 100 ms",
+            samples.len()
+        );
         for replica in layout["replicas"].as_array().expect("replicas") {
             assert_eq!(replica["placement_ok"], true, "{name}: {replica}");
-            assert_eq!(replica["actual_cpus"], replica["intended_cpus"], "{name}: read back from /proc");
-            assert!(replica["threads_max"].as_u64().expect("threads") >= 1, "{name}: threads sampled");
-            assert!(!replica["pages_by_node"].as_object().expect("pages").is_empty(), "{name}: numa_maps read");
+            assert_eq!(
+                replica["actual_cpus"], replica["intended_cpus"],
+                "{name}: read back from /proc"
+            );
+            assert!(
+                replica["threads_max"].as_u64().expect("threads") >= 1,
+                "{name}: threads sampled"
+            );
+            assert!(
+                !replica["pages_by_node"]
+                    .as_object()
+                    .expect("pages")
+                    .is_empty(),
+                "{name}: numa_maps read"
+            );
             pids.push(replica["pid"].as_u64().expect("pid"));
         }
     }
     let per_node = &layouts[1];
     for replica in per_node["replicas"].as_array().expect("replicas") {
         let policy = replica["memory_policy"].as_str().expect("policy");
-        assert!(policy.starts_with("bind:"), "per-node replicas bind memory locally, got {policy}");
+        assert!(
+            policy.starts_with("bind:"),
+            "per-node replicas bind memory locally, got {policy}"
+        );
     }
-    assert!(stdout.contains("Verdict:"), "the report leads with a verdict:\n{stdout}");
+    assert!(
+        stdout.contains("Verdict:"),
+        "the report leads with a verdict:\n{stdout}"
+    );
     assert!(stdout.contains("p99.9"), "{stdout}");
     for pid in pids {
         assert!(!alive(pid), "replica {pid} outlived the run");
@@ -115,7 +169,10 @@ fn a_plan_the_host_cannot_place_fails_before_anything_launches() {
     let run = numaload(&["run", plan.to_str().expect("utf8"), "--quiet"]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("replicas"), "the error names the field: {stderr}");
+    assert!(
+        stderr.contains("replicas"),
+        "the error names the field: {stderr}"
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(run.stdout.is_empty(), "no report for a refused plan");
 }

@@ -14,15 +14,27 @@ pub struct CpuListError {
 
 /// Parses `0-3,8` into a sorted, de-duplicated list. The empty string is the empty set.
 pub fn parse(text: &str) -> Result<Vec<u32>, CpuListError> {
-    let fail = |reason: &str| CpuListError { text: text.to_owned(), reason: reason.to_owned() };
+    let fail = |reason: &str| CpuListError {
+        text: text.to_owned(),
+        reason: reason.to_owned(),
+    };
     let mut out = Vec::new();
-    for part in text.trim().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in text
+        .trim()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let (lo, hi) = match part.split_once('-') {
             Some((lo, hi)) => (lo.trim(), hi.trim()),
             None => (part, part),
         };
-        let lo: u32 = lo.parse().map_err(|_| fail(&format!("`{lo}` is not a number")))?;
-        let hi: u32 = hi.parse().map_err(|_| fail(&format!("`{hi}` is not a number")))?;
+        let lo: u32 = lo
+            .parse()
+            .map_err(|_| fail(&format!("`{lo}` is not a number")))?;
+        let hi: u32 = hi
+            .parse()
+            .map_err(|_| fail(&format!("`{hi}` is not a number")))?;
         if hi < lo {
             return Err(fail(&format!("range `{part}` goes backwards")));
         }

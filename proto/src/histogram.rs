@@ -49,7 +49,10 @@ pub fn decode(bytes: &[u8]) -> Result<Histogram<u64>, HistogramError> {
 }
 
 /// Adds every count of `other` into `total`, growing `total`'s range if `other` reaches further.
-pub fn merge_into(total: &mut Histogram<u64>, other: &Histogram<u64>) -> Result<(), HistogramError> {
+pub fn merge_into(
+    total: &mut Histogram<u64>,
+    other: &Histogram<u64>,
+) -> Result<(), HistogramError> {
     total
         .add(other)
         .map_err(|e| HistogramError::Merge(format!("{e:?}")))
@@ -94,12 +97,20 @@ mod tests {
             b.record(50_000_000).expect("in range");
             pooled.record(50_000_000).expect("in range");
         }
-        let merged =
-            merge_encoded([encode(&a).expect("a").as_slice(), encode(&b).expect("b").as_slice()])
-                .expect("merge");
+        let merged = merge_encoded([
+            encode(&a).expect("a").as_slice(),
+            encode(&b).expect("b").as_slice(),
+        ])
+        .expect("merge");
         assert_eq!(merged.len(), 198);
-        assert_eq!(merged.value_at_quantile(0.25), pooled.value_at_quantile(0.25));
-        assert_eq!(merged.value_at_quantile(0.99), pooled.value_at_quantile(0.99));
+        assert_eq!(
+            merged.value_at_quantile(0.25),
+            pooled.value_at_quantile(0.25)
+        );
+        assert_eq!(
+            merged.value_at_quantile(0.99),
+            pooled.value_at_quantile(0.99)
+        );
         let mean_of_p50s = (a.value_at_quantile(0.5) + b.value_at_quantile(0.5)) / 2;
         assert_ne!(merged.value_at_quantile(0.5), mean_of_p50s);
     }

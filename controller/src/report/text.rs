@@ -18,7 +18,10 @@ pub fn render(result: &RunResult) -> String {
         layout_block(&mut out, layout);
     }
     if result.cancelled {
-        let _ = writeln!(out, "The run was cancelled: layouts not measured are marked failed.");
+        let _ = writeln!(
+            out,
+            "The run was cancelled: layouts not measured are marked failed."
+        );
     }
     let _ = writeln!(out, "{verdict}");
     out
@@ -31,7 +34,11 @@ fn header(out: &mut String, r: &RunResult) {
         Some(rate) => format!("open loop at {} req/s", thousands(rate)),
         None => "closed loop (as fast as each connection can go)".to_owned(),
     };
-    let _ = writeln!(out, "numaload {} — plan \"{}\", run {}", r.numaload_version, r.plan.name, r.run_id);
+    let _ = writeln!(
+        out,
+        "numaload {} — plan \"{}\", run {}",
+        r.numaload_version, r.plan.name, r.run_id
+    );
     let _ = writeln!(
         out,
         "host {}: {}, {} package(s), {} NUMA node(s) in {} domain(s), {} cores, {} PUs (allowed {}), Linux {}",
@@ -62,12 +69,20 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
         LayoutStatus::Ok => "SUSPECT",
         LayoutStatus::Failed => "FAILED",
     };
-    let _ = writeln!(out, "── layout \"{}\" [{status}] {}", l.name, "─".repeat(40usize.saturating_sub(l.name.len())));
+    let _ = writeln!(
+        out,
+        "── layout \"{}\" [{status}] {}",
+        l.name,
+        "─".repeat(40usize.saturating_sub(l.name.len()))
+    );
     if let Some(error) = &l.error {
         let _ = writeln!(out, "  error        {error}");
     }
     if l.status == LayoutStatus::Ok {
-        let asked = l.target_rate_rps.map(|r| format!("; asked {} req/s", thousands(r))).unwrap_or_default();
+        let asked = l
+            .target_rate_rps
+            .map(|r| format!("; asked {} req/s", thousands(r)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "  throughput   {} req/s ({} requests in {:.2} s{asked})",
@@ -75,8 +90,16 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
             thousands(l.requests as f64),
             l.elapsed_s
         );
-        let _ = writeln!(out, "  latency      {:>10} {:>10} {:>10} {:>10}", "p50", "p99", "p99.9", "max");
-        let corrected_label = if l.mode == "open" { "corrected" } else { "closed-loop" };
+        let _ = writeln!(
+            out,
+            "  latency      {:>10} {:>10} {:>10} {:>10}",
+            "p50", "p99", "p99.9", "max"
+        );
+        let corrected_label = if l.mode == "open" {
+            "corrected"
+        } else {
+            "closed-loop"
+        };
         percentile_row(out, corrected_label, &l.latency_ns);
         if l.mode == "open" {
             percentile_row(out, "uncorrected", &l.latency_uncorrected_ns);
@@ -100,7 +123,11 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
             None => out.push('\n'),
         }
         let threads_max = l.replicas.iter().map(|r| r.threads_max).max().unwrap_or(0);
-        let _ = writeln!(out, "  OS threads   max {threads_max} over {} replica(s)", l.replicas.len());
+        let _ = writeln!(
+            out,
+            "  OS threads   max {threads_max} over {} replica(s)",
+            l.replicas.len()
+        );
     }
     for replica in &l.replicas {
         replica_line(out, replica);
@@ -128,9 +155,16 @@ fn percentile_row(out: &mut String, label: &str, p: &Percentiles) {
 
 fn replica_line(out: &mut String, r: &ReplicaResult) {
     let mark = if r.placement_ok { "ok" } else { "MISMATCH" };
-    let memory_intended =
-        if r.intended_memory_nodes.is_empty() { "default".to_owned() } else { format!("bind:{}", cpulist::format(&r.intended_memory_nodes)) };
-    let pages: Vec<String> = r.pages_by_node.iter().map(|(node, pages)| format!("N{node}={pages}")).collect();
+    let memory_intended = if r.intended_memory_nodes.is_empty() {
+        "default".to_owned()
+    } else {
+        format!("bind:{}", cpulist::format(&r.intended_memory_nodes))
+    };
+    let pages: Vec<String> = r
+        .pages_by_node
+        .iter()
+        .map(|(node, pages)| format!("N{node}={pages}"))
+        .collect();
     let _ = writeln!(
         out,
         "  replica {}    pid {} CPUs {} (intended {}), memory {} (intended {}), {} workers, threads max {}, pages {} [{mark}]",
@@ -150,9 +184,17 @@ fn load_line(out: &mut String, l: &LayoutResult) {
     if l.load.cpus.is_empty() {
         return;
     }
-    let busy: Vec<String> =
-        l.load.workers.iter().map(|w| format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0)).collect();
-    let shares = if l.load.shares_cpus_with_replicas { ", shared with replicas" } else { ", apart from replicas" };
+    let busy: Vec<String> = l
+        .load
+        .workers
+        .iter()
+        .map(|w| format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0))
+        .collect();
+    let shares = if l.load.shares_cpus_with_replicas {
+        ", shared with replicas"
+    } else {
+        ", apart from replicas"
+    };
     let _ = writeln!(
         out,
         "  load gen     CPUs {}{shares}{}{}",

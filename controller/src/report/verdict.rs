@@ -5,15 +5,18 @@
 //! each layout go as fast as it can: the winner has the highest throughput. A layout that failed,
 //! fell behind or had errors cannot win, and the verdict says so rather than hiding it.
 
-use crate::result::{LayoutResult, LayoutStatus};
 use crate::report::{duration_ns, thousands};
+use crate::result::{LayoutResult, LayoutStatus};
 
 /// Share of the target rate a layout must reach to count as keeping up.
 const KEPT_UP: f64 = 0.99;
 
 /// One line: the winner and its margin, or why there is none.
 pub fn verdict(layouts: &[LayoutResult]) -> String {
-    let measured: Vec<&LayoutResult> = layouts.iter().filter(|l| l.status == LayoutStatus::Ok).collect();
+    let measured: Vec<&LayoutResult> = layouts
+        .iter()
+        .filter(|l| l.status == LayoutStatus::Ok)
+        .collect();
     let failed = layouts.len() - measured.len();
     let Some(first) = measured.first() else {
         return "Verdict: no layout was measured; see the errors above.".to_owned();
@@ -23,7 +26,9 @@ pub fn verdict(layouts: &[LayoutResult]) -> String {
         None => closed_loop(&measured),
     };
     if failed > 0 {
-        line.push_str(&format!(" ({failed} layout(s) failed and are not compared.)"));
+        line.push_str(&format!(
+            " ({failed} layout(s) failed and are not compared.)"
+        ));
     }
     line
 }
@@ -35,9 +40,16 @@ fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
         .collect();
     let criterion = format!("lowest p99 at {} req/s open loop", thousands(rate));
     match eligible.as_slice() {
-        [] => format!("Verdict: no layout kept up with {} req/s without errors.", thousands(rate)),
+        [] => format!(
+            "Verdict: no layout kept up with {} req/s without errors.",
+            thousands(rate)
+        ),
         [only] if measured.len() == 1 => {
-            format!("Verdict: {} is the only layout: p99 {}.", only.name, duration_ns(only.latency_ns.p99))
+            format!(
+                "Verdict: {} is the only layout: p99 {}.",
+                only.name,
+                duration_ns(only.latency_ns.p99)
+            )
         }
         [only] => format!(
             "Verdict: {} wins ({criterion}): p99 {}; every other layout fell behind or had errors.",
@@ -65,7 +77,12 @@ fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
 /// What a careful reader must know before believing the margin: one trial per layout, and
 /// whether the two layouts even ran differently on this host.
 fn caveat(best: &LayoutResult, next: &LayoutResult) -> String {
-    let cpus = |l: &LayoutResult| l.replicas.iter().map(|r| r.actual_cpus.clone()).collect::<Vec<_>>();
+    let cpus = |l: &LayoutResult| {
+        l.replicas
+            .iter()
+            .map(|r| r.actual_cpus.clone())
+            .collect::<Vec<_>>()
+    };
     if cpus(best) == cpus(next) {
         " Both ran on the same CPUs on this host, so the gap is run-to-run noise, not the layout; \
          one trial each."
@@ -79,7 +96,11 @@ fn closed_loop(measured: &[&LayoutResult]) -> String {
     let mut by_rate: Vec<&&LayoutResult> = measured.iter().collect();
     by_rate.sort_by(|a, b| b.throughput_rps.total_cmp(&a.throughput_rps));
     match by_rate.as_slice() {
-        [only] => format!("Verdict: {} is the only layout: {} req/s.", only.name, thousands(only.throughput_rps)),
+        [only] => format!(
+            "Verdict: {} is the only layout: {} req/s.",
+            only.name,
+            thousands(only.throughput_rps)
+        ),
         [best, next, ..] => {
             let ratio = best.throughput_rps / next.throughput_rps.max(f64::MIN_POSITIVE);
             format!(
