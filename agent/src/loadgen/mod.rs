@@ -1,1 +1,468 @@
-//! The load generator. Being written.
+//! The built-in HTTP/1.1 load generator: pinned workers, open- or closed-loop, HdrHistograms.
+//!
+//! [`run`] takes a [`LoadConfig`] and blocks until the load is over (or [`Cancel::cancel`] is
+//! called), returning a [`LoadReport`]: per worker, per target replica, request and error
+//! counts and three latency histograms ([`TargetStats`]).
+//!
+//! # How it works
+//!
+//! - **Workers.** One OS thread per CPU in [`LoadConfig::cpus`] (at most one per connection),
+//!   pinned to that CPU before anything else runs on it, each with its own tokio
+//!   `current_thread` runtime. Workers share nothing while the load runs; each records into its
+//!   own histograms, which the caller merges (percentiles come only from merged histograms).
+//! - **Connections.** Spread evenly over the workers in contiguous blocks; connection *g*
+//!   (counting across workers) is bound to target `g % targets.len()`, so every replica gets
+//!   its share and every worker talks to every replica it can. Each is one keep-alive
+//!   HTTP/1.1 `TcpStream` (`TCP_NODELAY`) writing the same pre-built `GET` and reading the
+//!   response into a buffer it owns: no locks and no allocation per request.
+//! - **Open loop** ([`Mode::Open`], as wrk2). The rate is split evenly over the connections,
+//!   and connection *g* of *C* sends its *k*-th request at `start + (g + k·C) / rate`: together
+//!   the connections send evenly spaced requests at exactly the total rate. Latency is measured
+//!   from that *intended* time (`corrected`) and from the actual send (`uncorrected`); the
+//!   difference goes into `send_lag`, and a send more than [`LATE_SEND`] behind counts in
+//!   `late_sends`. A connection that falls behind (slow server) sends its backlog back to back,
+//!   keeping the intended times: nothing is skipped. Waits use a per-worker `timerfd` rather
+//!   than tokio's 1 ms timer (see `pacer.rs`), so send lag stays in the tens of microseconds
+//!   without spinning the load core.
+//! - **Closed loop** ([`Mode::Closed`]). Each connection sends its next request as soon as the
+//!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty.
+//! - **Measurement window.** Load starts when every worker is pinned and ready, runs `warmup`,
+//!   then the measured interval of `duration`. A request (or error) counts if it completes
+//!   inside the measured interval; the schedule runs through the boundary unchanged. Requests
+//!   still in flight at the end are dropped, not counted.
+//! - **Errors.** A failed connect, I/O error, timeout or unparsable response is counted by kind
+//!   in [`ErrorCounts`] and the connection reconnects; a non-2xx response counts as
+//!   `http_status` and the connection is kept. Only a bad configuration (or a worker that
+//!   cannot start) is a [`LoadError`].
+//! - **Bounded.** Every exchange has a deadline (`timeout`, cut short by the end of the
+//!   measured interval), so [`run`] returns about `warmup + duration` after the workers start,
+//!   whatever the server does, and within ~10 ms of [`Cancel::cancel`].
+
+mod http;
+mod pacer;
+mod worker;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// A send more than this behind its intended time counts as late.
+pub const LATE_SEND: Duration = Duration::from_millis(1);
+
+/// How requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Fixed total rate over all connections, latency measured from the intended send time.
+    Open { rate_per_sec: f64 },
+    /// Each connection sends its next request as soon as the previous one completes.
+    Closed,
+}
+
+/// What load to apply, where, from which CPUs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadConfig {
+    pub mode: Mode,
+    /// One address per replica; the index is the replica number in the report.
+    pub targets: Vec<SocketAddr>,
+    /// Total keep-alive connections over all workers and targets.
+    pub connections: u32,
+    /// One worker thread per CPU (at most `connections` workers), each pinned to its CPU.
+    pub cpus: Vec<u32>,
+    /// Load before the measured interval; nothing from it is counted.
+    pub warmup: Duration,
+    /// The measured interval.
+    pub duration: Duration,
+    /// Longest a connect or a request/response exchange may take before it counts as an error.
+    pub timeout: Duration,
+    /// Request path, e.g. `/`.
+    pub path: String,
+}
+
+/// A cheap, clonable stop flag: after [`Cancel::cancel`], [`run`] returns promptly with what it
+/// has measured so far.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything one [`run`] measured.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// Wall time of the measured interval (shorter than `duration` if cancelled).
+    pub elapsed: Duration,
+    pub workers: Vec<WorkerReport>,
+}
+
+impl LoadReport {
+    /// Each replica's stats merged over all workers, one entry per replica that had a
+    /// connection, ordered by replica.
+    pub fn per_replica(&self) -> Vec<TargetStats> {
+        let mut merged: Vec<TargetStats> = Vec::new();
+        for stats in self.workers.iter().flat_map(|w| &w.per_target) {
+            match merged.iter_mut().find(|m| m.replica == stats.replica) {
+                Some(total) => total.add(stats),
+                None => merged.push(stats.clone()),
+            }
+        }
+        merged.sort_by_key(|s| s.replica);
+        merged
+    }
+
+    /// Successful requests over all workers and replicas.
+    pub fn requests(&self) -> u64 {
+        self.workers
+            .iter()
+            .flat_map(|w| &w.per_target)
+            .map(|t| t.requests)
+            .sum()
+    }
+
+    /// Errors of every kind over all workers and replicas.
+    pub fn errors(&self) -> ErrorCounts {
+        let mut total = ErrorCounts::default();
+        for t in self.workers.iter().flat_map(|w| &w.per_target) {
+            total.add(&t.errors);
+        }
+        total
+    }
+}
+
+/// One worker thread's measurements.
+#[derive(Debug, Clone)]
+pub struct WorkerReport {
+    pub worker: u32,
+    /// The CPU the worker was pinned to.
+    pub cpu: u32,
+    /// CPU time the worker thread used during the measured interval (user + system); compare
+    /// with `elapsed` to see how busy the load core was.
+    pub cpu_time: Duration,
+    /// One entry per replica this worker had connections to, ordered by replica.
+    pub per_target: Vec<TargetStats>,
+}
+
+/// Counts and latency histograms (nanoseconds) for one replica, from one worker or merged.
+#[derive(Debug, Clone)]
+pub struct TargetStats {
+    pub replica: u32,
+    /// 2xx responses completed in the measured interval; each has one value in `corrected`
+    /// and `uncorrected` (and, in open loop, in `send_lag`).
+    pub requests: u64,
+    pub errors: ErrorCounts,
+    /// Requests sent more than [`LATE_SEND`] after their intended time (open loop).
+    pub late_sends: u64,
+    /// Completion − intended send time (open loop); completion − send (closed loop).
+    pub corrected: Histogram<u64>,
+    /// Completion − actual send time.
+    pub uncorrected: Histogram<u64>,
+    /// Actual − intended send time (open loop only; empty in closed loop).
+    pub send_lag: Histogram<u64>,
+}
+
+impl TargetStats {
+    /// Empty stats with histograms from [`numaload_proto::histogram::new_latency`].
+    pub fn new(replica: u32) -> Self {
+        Self {
+            replica,
+            requests: 0,
+            errors: ErrorCounts::default(),
+            late_sends: 0,
+            corrected: numaload_proto::histogram::new_latency(),
+            uncorrected: numaload_proto::histogram::new_latency(),
+            send_lag: numaload_proto::histogram::new_latency(),
+        }
+    }
+
+    /// Adds `other`'s counts and histograms into `self` (the replica number is kept).
+    pub fn add(&mut self, other: &TargetStats) {
+        self.requests += other.requests;
+        self.errors.add(&other.errors);
+        self.late_sends += other.late_sends;
+        for (total, part) in [
+            (&mut self.corrected, &other.corrected),
+            (&mut self.uncorrected, &other.uncorrected),
+            (&mut self.send_lag, &other.send_lag),
+        ] {
+            numaload_proto::histogram::merge_into(total, part)
+                .expect("latency histograms share the same bounds, so merging cannot fail");
+        }
+    }
+}
+
+/// Failed exchanges by kind. A failed exchange is counted once, under the first thing that
+/// went wrong.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorCounts {
+    /// TCP connect refused, unreachable or timed out (the request was not sent).
+    pub connect: u64,
+    /// Write or read failed, or the server closed the connection mid-exchange.
+    pub io: u64,
+    /// No complete response within `timeout` of the send.
+    pub timeout: u64,
+    /// A complete response whose status was not 2xx.
+    pub http_status: u64,
+    /// A response that is not HTTP/1.x this generator can frame (includes chunked bodies).
+    pub parse: u64,
+}
+
+impl ErrorCounts {
+    pub fn total(&self) -> u64 {
+        self.connect + self.io + self.timeout + self.http_status + self.parse
+    }
+
+    pub fn add(&mut self, other: &ErrorCounts) {
+        self.connect += other.connect;
+        self.io += other.io;
+        self.timeout += other.timeout;
+        self.http_status += other.http_status;
+        self.parse += other.parse;
+    }
+}
+
+/// A configuration the generator refuses, or a worker that could not start. Each message
+/// names the `LoadConfig` field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("targets: at least one target address is required")]
+    NoTargets,
+    #[error("connections: must be at least 1")]
+    NoConnections,
+    #[error("cpus: at least one CPU is required for the load workers")]
+    NoCpus,
+    #[error("mode.rate_per_sec: the open-loop rate must be a finite number above 0, got {0}")]
+    InvalidRate(f64),
+    #[error("duration: the measured interval must be longer than zero")]
+    ZeroDuration,
+    #[error("timeout: must be longer than zero")]
+    ZeroTimeout,
+    #[error("warmup/duration/timeout: too long to schedule ({0:?} in total)")]
+    TooLong(Duration),
+    #[error("path: must start with '/' and hold no spaces or control characters, got {0:?}")]
+    InvalidPath(String),
+    #[error("cpus: cannot pin load worker {worker} to CPU {cpu}: {source}")]
+    PinCpu {
+        worker: u32,
+        cpu: u32,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    #[error("cpus: load worker {worker} on CPU {cpu} could not start: {source}")]
+    WorkerStart {
+        worker: u32,
+        cpu: u32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("load worker {worker} on CPU {cpu} panicked (a bug in the load generator)")]
+    WorkerPanicked { worker: u32, cpu: u32 },
+}
+
+/// Applies the load `config` describes and returns what was measured. Blocks the calling thread
+/// (one OS thread per worker is spawned and joined). Returns early, with what was measured so
+/// far, after `cancel.cancel()`.
+pub fn run(config: &LoadConfig, cancel: &Cancel) -> Result<LoadReport, LoadError> {
+    validate(config)?;
+    let plans = worker::plan(config);
+    let mut workers = Vec::with_capacity(plans.len());
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let mut failure = None;
+    for plan in plans {
+        let (go_tx, go_rx) = mpsc::channel();
+        let (id, cpu) = (plan.worker, plan.cpu);
+        let setup = worker::Setup {
+            plan,
+            config: config.clone(),
+            cancel: cancel.clone(),
+            ready: ready_tx.clone(),
+            go: go_rx,
+        };
+        match std::thread::Builder::new()
+            .name(format!("numaload-load-{id}"))
+            .spawn(move || worker::main(setup))
+        {
+            Ok(handle) => workers.push((id, cpu, go_tx, handle)),
+            Err(source) => {
+                failure = Some(LoadError::WorkerStart {
+                    worker: id,
+                    cpu,
+                    source,
+                });
+                break;
+            }
+        }
+    }
+    drop(ready_tx);
+    // Every spawned worker reports once, after pinning and building its runtime.
+    for _ in 0..workers.len() {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            // A worker died before reporting: its join below says how.
+            Err(mpsc::RecvError) => break,
+        }
+    }
+
+    let start = Instant::now();
+    let window = worker::Window::new(start, config);
+    for (_, _, go, _) in &workers {
+        // Dropping the sender instead (on failure) tells the worker to exit; a send error means
+        // the worker is already gone, which its join reports.
+        if failure.is_none() {
+            let _ = go.send(window);
+        }
+    }
+    let mut reports = Vec::with_capacity(workers.len());
+    for (id, cpu, go, handle) in workers {
+        drop(go);
+        match handle.join() {
+            Ok(Some(report)) => reports.push(report),
+            Ok(None) => {}
+            Err(_panic) => {
+                failure.get_or_insert(LoadError::WorkerPanicked { worker: id, cpu });
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let stopped = Instant::now().min(window.measure_end);
+    Ok(LoadReport {
+        elapsed: stopped.saturating_duration_since(window.measure_start),
+        workers: reports,
+    })
+}
+
+/// Checks everything that does not need the machine (pinning is checked by each worker).
+fn validate(config: &LoadConfig) -> Result<(), LoadError> {
+    if config.targets.is_empty() {
+        return Err(LoadError::NoTargets);
+    }
+    if config.connections == 0 {
+        return Err(LoadError::NoConnections);
+    }
+    if config.cpus.is_empty() {
+        return Err(LoadError::NoCpus);
+    }
+    if let Mode::Open { rate_per_sec } = config.mode {
+        if !(rate_per_sec.is_finite() && rate_per_sec > 0.0) {
+            return Err(LoadError::InvalidRate(rate_per_sec));
+        }
+    }
+    if config.duration.is_zero() {
+        return Err(LoadError::ZeroDuration);
+    }
+    if config.timeout.is_zero() {
+        return Err(LoadError::ZeroTimeout);
+    }
+    let total = config
+        .warmup
+        .checked_add(config.duration)
+        .and_then(|d| d.checked_add(config.timeout));
+    match total {
+        Some(total) if Instant::now().checked_add(total).is_some() => {}
+        _ => {
+            return Err(LoadError::TooLong(
+                config.warmup.saturating_add(config.duration),
+            ))
+        }
+    }
+    let path_ok = config.path.starts_with('/')
+        && !config
+            .path
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    if !path_ok {
+        return Err(LoadError::InvalidPath(config.path.clone()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> LoadConfig {
+        LoadConfig {
+            mode: Mode::Open {
+                rate_per_sec: 100.0,
+            },
+            targets: vec!["127.0.0.1:1".parse().expect("addr")],
+            connections: 2,
+            cpus: vec![0],
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            path: "/".into(),
+        }
+    }
+
+    #[test]
+    fn bad_configs_are_refused_naming_the_field() {
+        type Mutation = fn(&mut LoadConfig);
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("targets", |c| c.targets.clear()),
+            ("connections", |c| c.connections = 0),
+            ("cpus", |c| c.cpus.clear()),
+            ("mode.rate_per_sec", |c| {
+                c.mode = Mode::Open { rate_per_sec: 0.0 }
+            }),
+            ("mode.rate_per_sec", |c| {
+                c.mode = Mode::Open {
+                    rate_per_sec: f64::NAN,
+                }
+            }),
+            ("duration", |c| c.duration = Duration::ZERO),
+            ("timeout", |c| c.timeout = Duration::ZERO),
+            ("duration", |c| c.duration = Duration::MAX),
+            ("path", |c| c.path = "no-slash".into()),
+            ("path", |c| c.path = "/a b".into()),
+            ("path", |c| c.path = "/a\r\nX-Injected: 1".into()),
+        ];
+        for (field, mutate) in cases {
+            let mut c = config();
+            mutate(&mut c);
+            let message = validate(&c).expect_err(field).to_string();
+            assert!(message.contains(field), "{message:?} should name {field}");
+        }
+        assert!(validate(&config()).is_ok());
+        let closed = LoadConfig {
+            mode: Mode::Closed,
+            ..config()
+        };
+        assert!(validate(&closed).is_ok(), "closed loop needs no rate");
+    }
+
+    #[test]
+    fn merging_adds_counts_and_histograms() {
+        let mut a = TargetStats::new(1);
+        a.requests = 2;
+        a.errors.io = 1;
+        a.corrected.record(1_000).expect("in range");
+        let mut b = TargetStats::new(1);
+        b.requests = 3;
+        b.errors.timeout = 2;
+        b.late_sends = 1;
+        b.corrected.record(2_000).expect("in range");
+        a.add(&b);
+        assert_eq!(a.requests, 5);
+        assert_eq!(a.errors.total(), 3);
+        assert_eq!(a.late_sends, 1);
+        assert_eq!(a.corrected.len(), 2);
+    }
+}

@@ -1,0 +1,661 @@
+//! One load worker: a pinned OS thread running a `current_thread` runtime whose tasks are the
+//! worker's connections, plus the pure [`plan`] that decides which connections it owns.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sched::{sched_setaffinity, CpuSet};
+use nix::time::{clock_gettime, ClockId};
+use nix::unistd::Pid;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::task::LocalSet;
+use tokio::time::timeout_at;
+
+use super::http::{build_request, Failure, Response, ResponseReader};
+use super::pacer::Pacer;
+use super::LATE_SEND;
+use super::{Cancel, ErrorCounts, LoadConfig, LoadError, Mode, TargetStats, WorkerReport};
+
+/// How often the worker looks at the cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(10);
+/// Closed loop only: pause after a failed connect, so an unreachable target is not hammered in
+/// a tight loop (open loop is paced by its schedule).
+const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// The connections one worker owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct WorkerPlan {
+    pub(super) worker: u32,
+    pub(super) cpu: u32,
+    /// Replicas this worker talks to, ascending; a connection's `slot` indexes this list.
+    pub(super) replicas: Vec<u32>,
+    pub(super) connections: Vec<ConnectionPlan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ConnectionPlan {
+    /// Position among all connections of the run: fixes the open-loop phase.
+    pub(super) global: u32,
+    pub(super) replica: u32,
+    /// Index into the worker's `replicas` (and its stats).
+    pub(super) slot: usize,
+}
+
+/// Splits the connections over `min(cpus, connections)` workers in contiguous blocks (sizes
+/// differ by at most one) and binds connection `g` to replica `g % targets`.
+pub(super) fn plan(config: &LoadConfig) -> Vec<WorkerPlan> {
+    let targets = config.targets.len() as u32;
+    let workers = config.cpus.len().min(config.connections as usize) as u32;
+    let (base, extra) = (config.connections / workers, config.connections % workers);
+    let mut next_global = 0;
+    (0..workers)
+        .map(|worker| {
+            let count = base + u32::from(worker < extra);
+            let globals = next_global..next_global + count;
+            next_global += count;
+            let mut replicas: Vec<u32> = globals.clone().map(|g| g % targets).collect();
+            replicas.sort_unstable();
+            replicas.dedup();
+            let connections = globals
+                .map(|global| {
+                    let replica = global % targets;
+                    let slot = replicas.binary_search(&replica).unwrap_or_default();
+                    ConnectionPlan {
+                        global,
+                        replica,
+                        slot,
+                    }
+                })
+                .collect();
+            WorkerPlan {
+                worker,
+                cpu: config.cpus[worker as usize],
+                replicas,
+                connections,
+            }
+        })
+        .collect()
+}
+
+/// When the load starts and when the measured interval begins and ends; the same for every
+/// worker of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Window {
+    pub(super) start: Instant,
+    pub(super) measure_start: Instant,
+    pub(super) measure_end: Instant,
+}
+
+impl Window {
+    /// `run` validated that these additions cannot overflow.
+    pub(super) fn new(start: Instant, config: &LoadConfig) -> Self {
+        let measure_start = start + config.warmup;
+        Self {
+            start,
+            measure_start,
+            measure_end: measure_start + config.duration,
+        }
+    }
+
+    fn measures(&self, at: Instant) -> bool {
+        self.measure_start <= at && at < self.measure_end
+    }
+}
+
+/// What a worker thread is handed by `run`.
+#[derive(Debug)]
+pub(super) struct Setup {
+    pub(super) plan: WorkerPlan,
+    pub(super) config: LoadConfig,
+    pub(super) cancel: Cancel,
+    /// Reports once whether the worker is pinned and ready.
+    pub(super) ready: mpsc::Sender<Result<(), LoadError>>,
+    /// Receives the run's window to start; disconnects to abort.
+    pub(super) go: mpsc::Receiver<Window>,
+}
+
+/// The worker thread's body. `None` if it did not run (setup failed or the run was aborted).
+pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
+    let Setup {
+        plan,
+        config,
+        cancel,
+        ready,
+        go,
+    } = setup;
+    let prepared = pin_current_thread(plan.worker, plan.cpu).and_then(|()| {
+        let start_error = |source| LoadError::WorkerStart {
+            worker: plan.worker,
+            cpu: plan.cpu,
+            source,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(start_error)?;
+        let pacer = {
+            let _context = runtime.enter();
+            Pacer::new(plan.connections.len()).map_err(start_error)?
+        };
+        Ok((runtime, pacer))
+    });
+    let (runtime, pacer) = match prepared {
+        Ok(ready_parts) => {
+            // `run` is waiting on this; if it is gone there is nobody to report to either.
+            let _ = ready.send(Ok(()));
+            ready_parts
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return None;
+        }
+    };
+    drop(ready);
+    let window = go.recv().ok()?;
+
+    let stats = Rc::new(RefCell::new(WorkerStats {
+        window,
+        per_target: plan.replicas.iter().map(|&r| TargetStats::new(r)).collect(),
+    }));
+    let local = LocalSet::new();
+    let cpu_time = local.block_on(&runtime, async {
+        tokio::task::spawn_local(pacer.clone().drive());
+        for conn in &plan.connections {
+            let connection = Connection {
+                target: config.targets[conn.replica as usize],
+                request: build_request(&config.path, config.targets[conn.replica as usize]),
+                slot: conn.slot,
+                timeout: config.timeout,
+                window,
+                stats: Rc::clone(&stats),
+            };
+            let pacing = match config.mode {
+                Mode::Open { rate_per_sec } => Some((
+                    Schedule::new(window.start, conn.global, config.connections, rate_per_sec),
+                    pacer.clone(),
+                )),
+                Mode::Closed => None,
+            };
+            tokio::task::spawn_local(connection.run(pacing));
+        }
+        supervise(window, &cancel).await
+    });
+    // Dropping the LocalSet cancels the connection tasks (in-flight requests are not counted)
+    // and releases their handles on `stats`.
+    drop(local);
+    drop(runtime);
+    let per_target = match Rc::try_unwrap(stats) {
+        Ok(stats) => stats.into_inner().per_target,
+        Err(shared) => shared.borrow().per_target.clone(),
+    };
+    Some(WorkerReport {
+        worker: plan.worker,
+        cpu: plan.cpu,
+        cpu_time,
+        per_target,
+    })
+}
+
+fn pin_current_thread(worker: u32, cpu: u32) -> Result<(), LoadError> {
+    let mut set = CpuSet::new();
+    set.set(cpu as usize)
+        .and_then(|()| sched_setaffinity(Pid::from_raw(0), &set))
+        .map_err(|source| LoadError::PinCpu {
+            worker,
+            cpu,
+            source,
+        })
+}
+
+/// Waits for the end of the measured interval or cancellation; returns this thread's CPU time
+/// during the measured interval.
+async fn supervise(window: Window, cancel: &Cancel) -> Duration {
+    let mut cpu_at_start = None;
+    loop {
+        let now = Instant::now();
+        if cpu_at_start.is_none() && now >= window.measure_start {
+            cpu_at_start = Some(thread_cpu_time());
+        }
+        if cancel.is_cancelled() || now >= window.measure_end {
+            break;
+        }
+        let next = if now < window.measure_start {
+            window.measure_start
+        } else {
+            window.measure_end
+        };
+        tokio::time::sleep_until((now + CANCEL_POLL).min(next).into()).await;
+    }
+    cpu_at_start.map_or(Duration::ZERO, |at_start| {
+        thread_cpu_time().saturating_sub(at_start)
+    })
+}
+
+fn thread_cpu_time() -> Duration {
+    // CLOCK_THREAD_CPUTIME_ID cannot fail for the calling thread on Linux; zero is a safe
+    // answer if it somehow does (it only lowers the reported load-core busy time).
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
+}
+
+/// The open-loop send times of one connection: `start + (global + k·connections) / rate`.
+#[derive(Debug)]
+struct Schedule {
+    origin: Instant,
+    next_index: u64,
+    step: u64,
+    rate_per_sec: f64,
+}
+
+impl Schedule {
+    fn new(origin: Instant, global: u32, connections: u32, rate_per_sec: f64) -> Self {
+        Self {
+            origin,
+            next_index: u64::from(global),
+            step: u64::from(connections),
+            rate_per_sec,
+        }
+    }
+
+    /// The next intended send time; `None` once it no longer fits in an `Instant`.
+    fn next(&mut self) -> Option<Instant> {
+        let offset = Duration::try_from_secs_f64(self.next_index as f64 / self.rate_per_sec);
+        self.next_index += self.step;
+        self.origin.checked_add(offset.ok()?)
+    }
+}
+
+/// One keep-alive connection to one target.
+#[derive(Debug)]
+struct Connection {
+    target: SocketAddr,
+    request: Vec<u8>,
+    slot: usize,
+    timeout: Duration,
+    window: Window,
+    stats: Rc<RefCell<WorkerStats>>,
+}
+
+impl Connection {
+    /// Sends requests until the end of the measured interval (the worker drops the task then).
+    async fn run(self, mut pacing: Option<(Schedule, Pacer)>) {
+        let end = self.window.measure_end;
+        let mut reader = ResponseReader::default();
+        let mut stream: Option<TcpStream> = None;
+        loop {
+            let intended = match &mut pacing {
+                Some((schedule, _)) => schedule.next(),
+                None => Some(Instant::now()),
+            };
+            let Some(intended) = intended.filter(|&t| t < end) else {
+                return;
+            };
+            if stream.is_none() {
+                match self.connect().await {
+                    Some(Ok(tcp)) => stream = Some(tcp),
+                    Some(Err(())) => {
+                        self.record(Instant::now(), Outcome::Failed(ErrorKind::Connect));
+                        // This send slot is spent on the failed connect: let it pass (open
+                        // loop) or back off (closed loop) before trying again.
+                        match &pacing {
+                            Some((_, pacer)) => pacer.sleep_until(intended).await,
+                            None => tokio::time::sleep(CONNECT_RETRY_DELAY).await,
+                        }
+                        continue;
+                    }
+                    None => return,
+                }
+            }
+            let Some(tcp) = stream.as_mut() else {
+                continue;
+            };
+            let pacer = pacing.as_ref().map(|(_, pacer)| pacer);
+            match self.exchange(tcp, &mut reader, intended, pacer).await {
+                Some(true) => {}
+                Some(false) => stream = None,
+                None => return,
+            }
+        }
+    }
+
+    /// `None` when the measured interval ended first; `Some(Err)` for a failed connect.
+    async fn connect(&self) -> Option<Result<TcpStream, ()>> {
+        let deadline = (Instant::now() + self.timeout).min(self.window.measure_end);
+        match timeout_at(deadline.into(), TcpStream::connect(self.target)).await {
+            Ok(Ok(tcp)) => Some(tcp.set_nodelay(true).map(|()| tcp).map_err(drop)),
+            Ok(Err(_)) => Some(Err(())),
+            Err(_elapsed) if deadline >= self.window.measure_end => None,
+            Err(_elapsed) => Some(Err(())),
+        }
+    }
+
+    /// Waits for the intended time (open loop), sends, reads the response, records it.
+    /// `Some(keep_connection)`, or `None` when the measured interval ended first.
+    async fn exchange(
+        &self,
+        tcp: &mut TcpStream,
+        reader: &mut ResponseReader,
+        intended: Instant,
+        pacer: Option<&Pacer>,
+    ) -> Option<bool> {
+        if let Some(pacer) = pacer {
+            pacer.sleep_until(intended).await;
+        }
+        let sent = Instant::now();
+        let timed_out_at = sent + self.timeout;
+        let deadline = timed_out_at.min(self.window.measure_end);
+        let result = timeout_at(deadline.into(), async {
+            tcp.write_all(&self.request).await?;
+            reader.read(tcp).await
+        })
+        .await;
+        let done = Instant::now();
+        let (outcome, keep) = match result {
+            Err(_elapsed) if timed_out_at > self.window.measure_end => return None,
+            Err(_elapsed) => (Outcome::Failed(ErrorKind::Timeout), false),
+            Ok(Err(failure)) => (Outcome::Failed(ErrorKind::from(failure)), false),
+            Ok(Ok(response)) => (
+                Outcome::from_response(response, pacer.map(|_| intended), sent),
+                response.keep_alive,
+            ),
+        };
+        self.record(done, outcome);
+        Some(keep)
+    }
+
+    fn record(&self, at: Instant, outcome: Outcome) {
+        self.stats.borrow_mut().record(self.slot, at, outcome);
+    }
+}
+
+/// Kinds of [`ErrorCounts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorKind {
+    Connect,
+    Io,
+    Timeout,
+    HttpStatus,
+    Parse,
+}
+
+impl From<Failure> for ErrorKind {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Io(_) => ErrorKind::Io,
+            Failure::Parse(_) => ErrorKind::Parse,
+        }
+    }
+}
+
+/// How one exchange ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// A 2xx response. `intended` is `None` in closed loop.
+    Served {
+        intended: Option<Instant>,
+        sent: Instant,
+    },
+    Failed(ErrorKind),
+}
+
+impl Outcome {
+    fn from_response(response: Response, intended: Option<Instant>, sent: Instant) -> Self {
+        if response.is_success() {
+            Outcome::Served { intended, sent }
+        } else {
+            Outcome::Failed(ErrorKind::HttpStatus)
+        }
+    }
+}
+
+/// A worker's counters, shared by its connection tasks (one thread, never borrowed across an
+/// `.await`).
+#[derive(Debug)]
+struct WorkerStats {
+    window: Window,
+    per_target: Vec<TargetStats>,
+}
+
+impl WorkerStats {
+    /// Counts an outcome that completed at `done`, if that is inside the measured interval.
+    fn record(&mut self, slot: usize, done: Instant, outcome: Outcome) {
+        if !self.window.measures(done) {
+            return;
+        }
+        let stats = &mut self.per_target[slot];
+        match outcome {
+            Outcome::Served { intended, sent } => {
+                stats.requests += 1;
+                let uncorrected = nanos(done.saturating_duration_since(sent));
+                record_clamped(&mut stats.uncorrected, uncorrected);
+                match intended {
+                    Some(intended) => {
+                        let lag = sent.saturating_duration_since(intended);
+                        record_clamped(&mut stats.send_lag, nanos(lag));
+                        record_clamped(
+                            &mut stats.corrected,
+                            nanos(done.saturating_duration_since(intended)),
+                        );
+                        stats.late_sends += u64::from(lag > LATE_SEND);
+                    }
+                    None => record_clamped(&mut stats.corrected, uncorrected),
+                }
+            }
+            Outcome::Failed(kind) => *error_counter(&mut stats.errors, kind) += 1,
+        }
+    }
+}
+
+fn error_counter(errors: &mut ErrorCounts, kind: ErrorKind) -> &mut u64 {
+    match kind {
+        ErrorKind::Connect => &mut errors.connect,
+        ErrorKind::Io => &mut errors.io,
+        ErrorKind::Timeout => &mut errors.timeout,
+        ErrorKind::HttpStatus => &mut errors.http_status,
+        ErrorKind::Parse => &mut errors.parse,
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Records into a latency histogram, clamping to its highest trackable value (60 s).
+fn record_clamped(histogram: &mut hdrhistogram::Histogram<u64>, value_ns: u64) {
+    histogram.saturating_record(value_ns);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(targets: usize, connections: u32, cpus: &[u32]) -> LoadConfig {
+        LoadConfig {
+            mode: Mode::Closed,
+            targets: (0..targets)
+                .map(|i| SocketAddr::from(([127, 0, 0, 1], 8000 + i as u16)))
+                .collect(),
+            connections,
+            cpus: cpus.to_vec(),
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            path: "/".into(),
+        }
+    }
+
+    #[test]
+    fn plan_spreads_connections_over_workers_and_replicas() {
+        // (targets, connections, cpus, connections per worker)
+        let cases: &[(usize, u32, &[u32], &[usize])] = &[
+            (1, 1, &[0], &[1]),
+            (1, 3, &[0, 1, 2, 3], &[1, 1, 1]), // capped at one worker per connection
+            (2, 10, &[0, 1], &[5, 5]),
+            (3, 10, &[4, 5, 6], &[4, 3, 3]),
+            (4, 2, &[0], &[2]),
+        ];
+        for &(targets, connections, cpus, per_worker) in cases {
+            let plans = plan(&config(targets, connections, cpus));
+            let sizes: Vec<usize> = plans.iter().map(|p| p.connections.len()).collect();
+            assert_eq!(sizes, per_worker, "{targets} targets, {connections} conns");
+            let mut per_replica = vec![0u32; targets];
+            let mut globals = Vec::new();
+            for (w, p) in plans.iter().enumerate() {
+                assert_eq!(p.cpu, cpus[w]);
+                for c in &p.connections {
+                    assert_eq!(p.replicas[c.slot], c.replica);
+                    per_replica[c.replica as usize] += 1;
+                    globals.push(c.global);
+                }
+            }
+            assert_eq!(globals, (0..connections).collect::<Vec<_>>());
+            let (min, max) = (per_replica.iter().min(), per_replica.iter().max());
+            if connections as usize >= targets {
+                assert!(
+                    max.zip(min).is_some_and(|(a, b)| a - b <= 1),
+                    "{per_replica:?}"
+                );
+            }
+        }
+        // Two workers, two replicas: each worker still talks to both.
+        let plans = plan(&config(2, 4, &[0, 1]));
+        assert!(plans.iter().all(|p| p.replicas == [0, 1]));
+    }
+
+    #[test]
+    fn schedules_interleave_into_one_even_stream() {
+        let origin = Instant::now();
+        let mut sends: Vec<Duration> = (0..4)
+            .flat_map(|g| {
+                let mut s = Schedule::new(origin, g, 4, 1_000.0);
+                (0..5).map(move |_| s.next().expect("fits").duration_since(origin))
+            })
+            .collect();
+        sends.sort();
+        for (i, at) in sends.iter().enumerate() {
+            let want = Duration::from_millis(i as u64);
+            let diff = at.abs_diff(want);
+            assert!(diff < Duration::from_micros(1), "send {i} at {at:?}");
+        }
+    }
+
+    fn stats(window: Window) -> WorkerStats {
+        WorkerStats {
+            window,
+            per_target: vec![TargetStats::new(0), TargetStats::new(3)],
+        }
+    }
+
+    #[test]
+    fn records_only_inside_the_measured_interval() {
+        let t0 = Instant::now();
+        let window = Window {
+            start: t0,
+            measure_start: t0 + Duration::from_secs(1),
+            measure_end: t0 + Duration::from_secs(2),
+        };
+        let mut s = stats(window);
+        let served = |sent| Outcome::Served {
+            intended: None,
+            sent,
+        };
+        let ms = Duration::from_millis;
+        s.record(1, t0 + ms(999), served(t0 + ms(990))); // warm-up
+        s.record(1, t0 + ms(1_000), served(t0 + ms(990))); // first measured instant
+        s.record(1, t0 + ms(1_999), served(t0 + ms(1_990)));
+        s.record(1, t0 + ms(2_000), served(t0 + ms(1_990))); // at the end: not counted
+        s.record(1, t0 + ms(500), Outcome::Failed(ErrorKind::Io));
+        s.record(1, t0 + ms(1_500), Outcome::Failed(ErrorKind::Io));
+        let t = &s.per_target[1];
+        assert_eq!(t.requests, 2);
+        assert_eq!(t.errors.io, 1);
+        assert_eq!(s.per_target[0].requests, 0);
+    }
+
+    #[test]
+    fn open_loop_records_correction_lag_and_late_sends() {
+        let t0 = Instant::now();
+        let mut s = stats(Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
+        });
+        let us = Duration::from_micros;
+        for (intended, sent, done) in [(0, 50, 150), (1_000, 3_000, 3_100)] {
+            let outcome = Outcome::Served {
+                intended: Some(t0 + us(intended)),
+                sent: t0 + us(sent),
+            };
+            s.record(0, t0 + us(done), outcome);
+        }
+        let t = &s.per_target[0];
+        assert_eq!(t.requests, 2);
+        assert_eq!(t.late_sends, 1, "only the 2 ms late send is late");
+        assert_eq!(t.corrected.len(), 2);
+        assert_eq!(t.send_lag.len(), 2);
+        assert!(t.corrected.equivalent(t.corrected.max(), 2_100_000));
+        assert!(t.uncorrected.equivalent(t.uncorrected.max(), 100_000));
+        assert!(t.send_lag.equivalent(t.send_lag.min(), 50_000));
+    }
+
+    #[test]
+    fn closed_loop_corrected_equals_uncorrected_without_lag() {
+        let t0 = Instant::now();
+        let mut s = stats(Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
+        });
+        s.record(
+            0,
+            t0 + Duration::from_micros(300),
+            Outcome::Served {
+                intended: None,
+                sent: t0,
+            },
+        );
+        let t = &s.per_target[0];
+        assert_eq!(t.corrected, t.uncorrected);
+        assert_eq!(t.send_lag.len(), 0);
+        assert_eq!(t.late_sends, 0);
+    }
+
+    #[test]
+    fn non_2xx_counts_as_http_status_not_as_a_request() {
+        let t0 = Instant::now();
+        let mut s = stats(Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
+        });
+        let response = Response {
+            status: 503,
+            keep_alive: true,
+        };
+        let outcome = Outcome::from_response(response, None, t0);
+        s.record(0, t0 + Duration::from_millis(1), outcome);
+        let t = &s.per_target[0];
+        assert_eq!(t.errors.http_status, 1);
+        assert_eq!(t.requests, 0);
+        assert_eq!(t.corrected.len(), 0);
+        let ok = Response {
+            status: 200,
+            keep_alive: true,
+        };
+        assert!(matches!(
+            Outcome::from_response(ok, None, t0),
+            Outcome::Served { .. }
+        ));
+    }
+
+    #[test]
+    fn latencies_beyond_the_histogram_are_clamped() {
+        let mut h = numaload_proto::histogram::new_latency();
+        record_clamped(&mut h, u64::MAX);
+        assert_eq!(h.len(), 1);
+    }
+}

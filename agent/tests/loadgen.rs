@@ -1,0 +1,516 @@
+//! The load generator against real HTTP/1.1 servers on 127.0.0.1, started inside each test.
+//!
+//! Timing-sensitive tests take `SERIAL` so that two loads never share the 2 CPUs at once.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
+use numaload_agent::loadgen::{self, Cancel, LoadConfig, LoadError, LoadReport, Mode};
+use tokio::sync::oneshot;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// CPUs this process may use, ascending.
+fn allowed_cpus() -> Vec<u32> {
+    let set = sched_getaffinity(Pid::from_raw(0)).expect("sched_getaffinity");
+    (0..CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap_or(false))
+        .map(|c| c as u32)
+        .collect()
+}
+
+/// The load worker's CPU: the last allowed one (servers run on the first).
+fn load_cpu() -> u32 {
+    *allowed_cpus().last().expect("at least one allowed CPU")
+}
+
+fn server_cpu() -> u32 {
+    allowed_cpus()[0]
+}
+
+/// How the test server answers.
+#[derive(Debug, Clone, Copy)]
+enum Behaviour {
+    /// `200 ok` at once.
+    Ok,
+    /// Answers with this status at once.
+    Status(u16),
+    /// Freezes every request for `stall` once per `period` (like a GC pause), else `200 ok`.
+    StallEvery { period: Duration, stall: Duration },
+}
+
+/// A hyper HTTP/1.1 keep-alive server on its own pinned thread; stopped on drop.
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    fn start(behaviour: Behaviour) -> Self {
+        let listener = StdListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, mut stopped) = oneshot::channel();
+        let thread = std::thread::spawn(move || {
+            let mut set = CpuSet::new();
+            set.set(server_cpu() as usize).expect("cpu");
+            sched_setaffinity(Pid::from_raw(0), &set).expect("pin server");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let start = Instant::now();
+                let stall = Arc::new(Mutex::new((start, start)));
+                loop {
+                    let stream = tokio::select! {
+                        accepted = listener.accept() => accepted.expect("accept").0,
+                        _ = &mut stopped => return,
+                    };
+                    let stall = Arc::clone(&stall);
+                    let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                        let stall = Arc::clone(&stall);
+                        async move { Ok::<_, Infallible>(respond(behaviour, start, &stall).await) }
+                    });
+                    tokio::spawn(async move {
+                        let _ = http1::Builder::new()
+                            .keep_alive(true)
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+/// `stall` holds (next stall start, current stall end).
+async fn respond(
+    behaviour: Behaviour,
+    start: Instant,
+    stall: &Mutex<(Instant, Instant)>,
+) -> Response<Full<Bytes>> {
+    let status = match behaviour {
+        Behaviour::Ok => 200,
+        Behaviour::Status(code) => code,
+        Behaviour::StallEvery {
+            period,
+            stall: pause,
+        } => {
+            let until = {
+                let mut s = stall.lock().expect("stall state");
+                let now = Instant::now();
+                if s.0 == start {
+                    s.0 = start + period;
+                }
+                if now >= s.0 {
+                    s.1 = now + pause;
+                    s.0 = now + period;
+                }
+                s.1
+            };
+            tokio::time::sleep_until(until.into()).await;
+            200
+        }
+    };
+    let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+    *response.status_mut() = StatusCode::from_u16(status).expect("status");
+    response
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig {
+    LoadConfig {
+        mode,
+        targets,
+        connections,
+        cpus: vec![load_cpu()],
+        warmup: Duration::from_millis(500),
+        duration: Duration::from_secs(2),
+        timeout: Duration::from_secs(1),
+        path: "/".into(),
+    }
+}
+
+/// Runs the load and checks it returned within `warmup + duration + timeout + 1 s`.
+fn run_bounded(config: &LoadConfig) -> LoadReport {
+    let started = Instant::now();
+    let report = loadgen::run(config, &Cancel::new()).expect("valid config");
+    let bound = config.warmup + config.duration + config.timeout + Duration::from_secs(1);
+    assert!(
+        started.elapsed() < bound,
+        "run took {:?}",
+        started.elapsed()
+    );
+    report
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1_000.0
+}
+
+#[test]
+fn open_loop_holds_the_rate_and_splits_it_over_replicas() {
+    let _serial = serial();
+    let servers = [
+        TestServer::start(Behaviour::Ok),
+        TestServer::start(Behaviour::Ok),
+    ];
+    let rate = 2_000.0;
+    let config = config(
+        Mode::Open { rate_per_sec: rate },
+        servers.iter().map(|s| s.addr).collect(),
+        10,
+    );
+    let report = run_bounded(&config);
+
+    assert!(report.elapsed.abs_diff(config.duration) < Duration::from_millis(100));
+    let measured = report.requests() as f64 / report.elapsed.as_secs_f64();
+    assert!(
+        (measured - rate).abs() / rate < 0.05,
+        "measured {measured:.0} req/s for a target of {rate}"
+    );
+    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    let replicas = report.per_replica();
+    assert_eq!(replicas.len(), 2);
+    for r in &replicas {
+        let share = r.requests as f64 / report.requests() as f64;
+        assert!(
+            (share - 0.5).abs() < 0.05,
+            "replica {} got {share:.2}",
+            r.replica
+        );
+        assert!(r.requests > 0);
+        assert_eq!(r.corrected.len(), r.requests);
+        assert_eq!(r.uncorrected.len(), r.requests);
+        assert_eq!(r.send_lag.len(), r.requests);
+        // Sub-millisecond pacing: tokio's 1 ms timer alone would put the median near 1 ms.
+        let lag_p50 = r.send_lag.value_at_quantile(0.5);
+        assert!(lag_p50 < 500_000, "send lag p50 {lag_p50} ns");
+        println!(
+            "replica {}: {} req, send lag p50 {:.0} us p99 {:.0} us, late {}, corrected p50 {:.0} us \
+             p99 {:.0} us, uncorrected p50 {:.0} us p99 {:.0} us",
+            r.replica,
+            r.requests,
+            us(r.send_lag.value_at_quantile(0.5)),
+            us(r.send_lag.value_at_quantile(0.99)),
+            r.late_sends,
+            us(r.corrected.value_at_quantile(0.5)),
+            us(r.corrected.value_at_quantile(0.99)),
+            us(r.uncorrected.value_at_quantile(0.5)),
+            us(r.uncorrected.value_at_quantile(0.99)),
+        );
+    }
+    let worker = &report.workers[0];
+    assert_eq!(worker.cpu, load_cpu());
+    assert!(worker.cpu_time > Duration::ZERO && worker.cpu_time < report.elapsed);
+    println!(
+        "measured {measured:.1} req/s; load core busy {:.1}%",
+        100.0 * worker.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64()
+    );
+}
+
+#[test]
+fn closed_loop_sends_back_to_back_and_does_not_correct() {
+    let _serial = serial();
+    let server = TestServer::start(Behaviour::Ok);
+    let config = LoadConfig {
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_millis(500),
+        ..config(Mode::Closed, vec![server.addr], 4)
+    };
+    let report = run_bounded(&config);
+    let r = &report.per_replica()[0];
+    assert!(r.requests > 100, "only {} requests", r.requests);
+    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    assert_eq!(r.corrected, r.uncorrected);
+    assert_eq!(r.corrected.len(), r.requests);
+    assert_eq!(r.send_lag.len(), 0);
+    assert_eq!(r.late_sends, 0);
+    println!(
+        "closed loop: {:.0} req/s",
+        r.requests as f64 / report.elapsed.as_secs_f64()
+    );
+}
+
+#[test]
+fn stalls_show_in_corrected_latency_not_uncorrected() {
+    let _serial = serial();
+    let server = TestServer::start(Behaviour::StallEvery {
+        period: Duration::from_secs(1),
+        stall: Duration::from_millis(200),
+    });
+    let config = LoadConfig {
+        warmup: Duration::from_millis(300),
+        ..config(
+            Mode::Open {
+                rate_per_sec: 2_000.0,
+            },
+            vec![server.addr],
+            10,
+        )
+    };
+    let report = run_bounded(&config);
+    let r = &report.per_replica()[0];
+    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    let corrected_p99 = r.corrected.value_at_quantile(0.99);
+    let uncorrected_p99 = r.uncorrected.value_at_quantile(0.99);
+    println!(
+        "stalling server: corrected p99 {:.0} us, uncorrected p99 {:.0} us, late sends {} of {}",
+        us(corrected_p99),
+        us(uncorrected_p99),
+        r.late_sends,
+        r.requests
+    );
+    assert!(
+        corrected_p99 >= 10 * uncorrected_p99,
+        "corrected p99 {corrected_p99} ns vs uncorrected p99 {uncorrected_p99} ns"
+    );
+    // The backlog after each stall is sent late, not skipped.
+    assert!(r.late_sends > 100, "late sends {}", r.late_sends);
+    let measured = r.requests as f64 / report.elapsed.as_secs_f64();
+    assert!(
+        (measured - 2_000.0).abs() / 2_000.0 < 0.05,
+        "{measured:.0} req/s"
+    );
+}
+
+#[test]
+fn non_2xx_responses_count_as_http_status_errors() {
+    let _serial = serial();
+    let server = TestServer::start(Behaviour::Status(503));
+    let config = LoadConfig {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(300),
+        ..config(
+            Mode::Open {
+                rate_per_sec: 500.0,
+            },
+            vec![server.addr],
+            2,
+        )
+    };
+    let report = run_bounded(&config);
+    let errors = report.errors();
+    assert_eq!(report.requests(), 0);
+    assert!(errors.http_status > 100, "{errors:?}");
+    assert_eq!(errors.total(), errors.http_status, "{errors:?}");
+}
+
+/// A port nothing listens on (bound once, then released).
+fn closed_port() -> SocketAddr {
+    let listener = StdListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+#[test]
+fn unreachable_target_counts_connect_errors_in_bounded_time() {
+    let _serial = serial();
+    for mode in [
+        Mode::Open {
+            rate_per_sec: 200.0,
+        },
+        Mode::Closed,
+    ] {
+        let config = LoadConfig {
+            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(500),
+            ..config(mode, vec![closed_port()], 2)
+        };
+        let report = run_bounded(&config);
+        let errors = report.errors();
+        assert_eq!(report.requests(), 0, "{mode:?}");
+        assert!(errors.connect > 10, "{mode:?}: {errors:?}");
+        assert_eq!(errors.total(), errors.connect, "{mode:?}: {errors:?}");
+    }
+}
+
+#[test]
+fn silent_server_gives_timeouts_in_bounded_time() {
+    let _serial = serial();
+    // Accepts connections (the kernel does) but never reads or answers.
+    let listener = StdListener::bind("127.0.0.1:0").expect("bind");
+    let config = LoadConfig {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(1_000),
+        timeout: Duration::from_millis(200),
+        ..config(Mode::Closed, vec![listener.local_addr().expect("addr")], 2)
+    };
+    let report = run_bounded(&config);
+    let errors = report.errors();
+    assert_eq!(report.requests(), 0);
+    assert!(errors.timeout >= 4, "{errors:?}");
+    assert_eq!(errors.total(), errors.timeout, "{errors:?}");
+}
+
+#[test]
+fn cancel_returns_promptly_with_what_was_measured() {
+    let _serial = serial();
+    let server = TestServer::start(Behaviour::Ok);
+    let config = LoadConfig {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_secs(60),
+        ..config(
+            Mode::Open {
+                rate_per_sec: 1_000.0,
+            },
+            vec![server.addr],
+            4,
+        )
+    };
+    let cancel = Cancel::new();
+    let canceller = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            cancel.cancel();
+            Instant::now()
+        })
+    };
+    let report = loadgen::run(&config, &cancel).expect("valid config");
+    let returned = Instant::now();
+    let cancelled = canceller.join().expect("canceller");
+    let delay = returned.duration_since(cancelled);
+    assert!(
+        delay < Duration::from_millis(200),
+        "returned {delay:?} after cancel"
+    );
+    assert!(
+        report.elapsed < Duration::from_secs(1),
+        "{:?}",
+        report.elapsed
+    );
+    assert!(report.requests() > 100, "{} requests", report.requests());
+}
+
+#[test]
+fn bad_config_errors_name_the_field() {
+    let addr = closed_port();
+    let open = |rate| config(Mode::Open { rate_per_sec: rate }, vec![addr], 1);
+    let cases: Vec<(LoadConfig, &str)> = vec![
+        (config(Mode::Closed, vec![], 1), "targets"),
+        (config(Mode::Closed, vec![addr], 0), "connections"),
+        (
+            LoadConfig {
+                cpus: vec![],
+                ..open(10.0)
+            },
+            "cpus",
+        ),
+        (open(0.0), "rate_per_sec"),
+        (open(-5.0), "rate_per_sec"),
+        (
+            LoadConfig {
+                path: "index.html".into(),
+                ..open(10.0)
+            },
+            "path",
+        ),
+        (
+            LoadConfig {
+                cpus: vec![load_cpu(), 1023],
+                connections: 2,
+                ..open(10.0)
+            },
+            "CPU 1023",
+        ),
+        (
+            LoadConfig {
+                cpus: vec![100_000],
+                ..open(10.0)
+            },
+            "CPU 100000",
+        ),
+    ];
+    for (config, field) in cases {
+        let started = Instant::now();
+        let error = loadgen::run(&config, &Cancel::new()).expect_err(field);
+        assert!(started.elapsed() < Duration::from_secs(1), "{field}");
+        let message = error.to_string();
+        assert!(message.contains(field), "{message:?} should name {field}");
+        if field.starts_with("CPU") {
+            assert!(matches!(error, LoadError::PinCpu { .. }), "{error:?}");
+            assert!(message.starts_with("cpus:"), "{message}");
+        }
+    }
+}
+
+/// Not a check: prints the generator's pacing and cost on this machine. Run with
+/// `cargo test --release -p numaload-agent --test loadgen -- --ignored --nocapture calibrate`.
+#[test]
+#[ignore = "measurement, not a check"]
+fn calibrate() {
+    let _serial = serial();
+    let server = TestServer::start(Behaviour::Ok);
+    let modes = [
+        Mode::Open {
+            rate_per_sec: 2_000.0,
+        },
+        Mode::Open {
+            rate_per_sec: 10_000.0,
+        },
+        Mode::Open {
+            rate_per_sec: 20_000.0,
+        },
+        Mode::Closed,
+    ];
+    for mode in modes {
+        let config = LoadConfig {
+            warmup: Duration::from_millis(300),
+            ..config(mode, vec![server.addr], 10)
+        };
+        let report = run_bounded(&config);
+        let r = &report.per_replica()[0];
+        let cpu = report.workers[0].cpu_time;
+        println!(
+            "{mode:?}: {:.0} req/s, {:.1} us CPU/req, core busy {:.0}%, send lag p50 {:.0} us \
+             p99 {:.0} us, late {}, corrected p50/p99 {:.0}/{:.0} us, uncorrected p50/p99 \
+             {:.0}/{:.0} us, errors {:?}",
+            r.requests as f64 / report.elapsed.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / r.requests.max(1) as f64,
+            100.0 * cpu.as_secs_f64() / report.elapsed.as_secs_f64(),
+            us(r.send_lag.value_at_quantile(0.5)),
+            us(r.send_lag.value_at_quantile(0.99)),
+            r.late_sends,
+            us(r.corrected.value_at_quantile(0.5)),
+            us(r.corrected.value_at_quantile(0.99)),
+            us(r.uncorrected.value_at_quantile(0.5)),
+            us(r.uncorrected.value_at_quantile(0.99)),
+            r.errors,
+        );
+    }
+}
