@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RESULT ?= out/quickstart.result.json
 
-.PHONY: demo test setup build lint fmt clean
+.PHONY: demo test setup build lint bench clean
 
 ## make demo: build release and compare two layouts of a real server on this host.
 demo: setup
@@ -15,6 +15,10 @@ demo: setup
 ## make test: the whole test suite.
 test: setup
 	$(CARGO) test --workspace --locked
+
+## make bench: numaload's load generator against wrk on the same target; rewrites BENCHMARKS.md.
+bench: setup
+	scripts/bench.sh
 
 setup:
 	@scripts/setup-system.sh
