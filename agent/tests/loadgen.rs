@@ -296,8 +296,16 @@ fn stalls_show_in_corrected_latency_not_uncorrected() {
         r.late_sends,
         r.requests
     );
+    // The 200 ms stalls must show in the corrected p99 (requests queued behind them were
+    // scheduled during the stall) and mostly hide from the uncorrected one. The uncorrected p99
+    // still catches the backlog burst after each stall, which grows when the machine is busy
+    // (seen: 0.4 ms idle, 20 ms with a compiler running), so the ratio bound is loose.
     assert!(
-        corrected_p99 >= 10 * uncorrected_p99,
+        corrected_p99 >= 100_000_000,
+        "corrected p99 {corrected_p99} ns should show the 200 ms stalls"
+    );
+    assert!(
+        corrected_p99 >= 4 * uncorrected_p99,
         "corrected p99 {corrected_p99} ns vs uncorrected p99 {uncorrected_p99} ns"
     );
     // The backlog after each stall is sent late, not skipped.
