@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Checks a numa-vm guest console (tests/numa-vm/run.sh): placement read back by numaload
+inside a real multi-node guest must be exactly what the topology says it should be.
+
+    check.py CONSOLE_LOG --nodes 4 --cpus-per-node 2 [--save-dir DIR]
+
+Exit 0 when every check passes and every negative control (a doctored copy of the result) is
+rejected; 1 otherwise, with one line per failed check. Python 3 standard library only.
+"""
+
+import argparse
+import base64
+import copy
+import json
+import sys
+
+MARK = "NUMALOAD-VM-7f3c"
+PER_NODE = "per-node"
+UNPINNED = "unpinned"
+MIN_OWN_NODE_SHARE = 0.90
+
+
+class ConsoleError(Exception):
+    pass
+
+
+def block(lines, name):
+    """The lines between `MARK name-begin` and `MARK name-end` (the last such block)."""
+    begin, end = f"{MARK} {name}-begin", f"{MARK} {name}-end"
+    starts = [i for i, l in enumerate(lines) if l.strip() == begin]
+    if not starts:
+        raise ConsoleError(f"the console has no '{begin}' line")
+    start = starts[-1] + 1
+    for i in range(start, len(lines)):
+        if lines[i].strip() == end:
+            return lines[start:i]
+    raise ConsoleError(f"the console has '{begin}' but no '{end}' (guest cut short?)")
+
+
+def b64_json(lines, name):
+    text = "".join(l.strip() for l in block(lines, name))
+    try:
+        return json.loads(base64.b64decode(text, validate=True))
+    except (ValueError, json.JSONDecodeError) as e:
+        raise ConsoleError(f"the {name} block does not decode to JSON: {e}") from e
+
+
+def value(lines, key):
+    for l in reversed(lines):
+        parts = l.strip().split()
+        if len(parts) >= 3 and parts[0] == MARK and parts[1] == key:
+            return parts[2]
+    return None
+
+
+def cpulist(text):
+    """'0-1,4' -> [0, 1, 4]."""
+    cpus = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def parse_sysfs(lines):
+    nodes = {}
+    for l in block(lines, "sysfs"):
+        parts = l.split()
+        if len(parts) == 2:
+            nodes[int(parts[0])] = cpulist(parts[1])
+        elif len(parts) == 1:
+            nodes[int(parts[0])] = []
+    return nodes
+
+
+def check_topology(topo, sysfs, nodes, cpus_per_node):
+    """The guest is what QEMU was asked for, and hwloc (through numaload) agrees with the kernel.
+    Returns (errors, {node: cpus})."""
+    errors = []
+    by_node = {n["os_index"]: sorted(n["cpus"]) for n in topo.get("numa_nodes", [])}
+    if len(by_node) != nodes:
+        errors.append(f"topology: numaload sees {len(by_node)} NUMA nodes, the guest was booted with {nodes}")
+    if by_node != {n: sorted(c) for n, c in sysfs.items()}:
+        errors.append(f"topology: numaload's node CPUs {by_node} differ from the kernel's /sys {sysfs}")
+    for node, cpus in by_node.items():
+        if len(cpus) != cpus_per_node:
+            errors.append(f"topology: node {node} has CPUs {cpus}, expected {cpus_per_node} of them")
+    all_cpus = [c for cpus in by_node.values() for c in cpus]
+    if len(set(all_cpus)) != len(all_cpus):
+        errors.append(f"topology: nodes share CPUs: {by_node}")
+    if sorted(topo.get("allowed_cpus", [])) != sorted(all_cpus):
+        errors.append(f"topology: allowed_cpus {topo.get('allowed_cpus')} is not the union of the nodes' CPUs")
+    domains = topo.get("domains", [])
+    if sorted((sorted(d["cpus"]), sorted(d["nodes"])) for d in domains) != sorted(
+        (cpus, [node]) for node, cpus in by_node.items()
+    ):
+        errors.append(f"topology: domains {domains} are not one per node with that node's CPUs")
+    return errors, by_node
+
+
+def pages_share(replica, node):
+    pages = {int(k): v for k, v in replica.get("pages_by_node", {}).items()}
+    total = sum(pages.values())
+    return (pages.get(node, 0) / total if total else 0.0), total, pages
+
+
+def check_result(result, node_cpus):
+    """Every assertion on the result JSON. Returns a list of failures (empty: all good)."""
+    errors = []
+    layouts = {l["name"]: l for l in result.get("layouts", [])}
+    if result.get("cancelled"):
+        errors.append("result: the run was cancelled")
+    host = result.get("host", {})
+    if host.get("numa_nodes") != len(node_cpus):
+        errors.append(f"result: host.numa_nodes = {host.get('numa_nodes')}, the guest has {len(node_cpus)}")
+    allowed = sorted(c for cpus in node_cpus.values() for c in cpus)
+    if sorted(host.get("allowed_cpus", [])) != allowed:
+        errors.append(f"result: host.allowed_cpus = {host.get('allowed_cpus')}, the guest has {allowed}")
+    cpu_to_node = {tuple(cpus): node for node, cpus in node_cpus.items()}
+
+    # --- per-node: one replica per node, exactly on its CPUs, memory bound to it ---------------
+    per = layouts.get(PER_NODE)
+    if per is None:
+        errors.append(f"result: no layout named {PER_NODE!r}")
+    else:
+        where = f"layout {PER_NODE!r}"
+        if per.get("status") != "ok":
+            errors.append(f"{where}: status {per.get('status')!r} ({per.get('error', '')})")
+        if not per.get("requests", 0) > 0:
+            errors.append(f"{where}: requests = {per.get('requests')}, expected > 0")
+        replicas = per.get("replicas", [])
+        if len(replicas) != len(node_cpus):
+            errors.append(f"{where}: {len(replicas)} replicas, expected one per node ({len(node_cpus)})")
+        seen = {}
+        for r in replicas:
+            rw = f"{where} replica {r.get('index')}"
+            actual, intended = sorted(r.get("actual_cpus", [])), sorted(r.get("intended_cpus", []))
+            if actual != intended:
+                errors.append(f"{rw}: actual_cpus {actual} != intended_cpus {intended}")
+            node = cpu_to_node.get(tuple(actual))
+            if node is None:
+                errors.append(f"{rw}: actual_cpus {actual} are not exactly one node's CPUs {node_cpus}")
+                continue
+            if node in seen:
+                errors.append(f"{rw}: on node {node}'s CPUs {actual}, like replica {seen[node]}")
+            seen[node] = r.get("index")
+            if r.get("memory_policy") != f"bind:{node}":
+                errors.append(f"{rw}: on node {node}'s CPUs but memory_policy is {r.get('memory_policy')!r}, expected 'bind:{node}'")
+            if r.get("intended_memory_nodes") != [node]:
+                errors.append(f"{rw}: intended_memory_nodes {r.get('intended_memory_nodes')}, expected [{node}]")
+            if r.get("placement_ok") is not True:
+                errors.append(f"{rw}: placement_ok is {r.get('placement_ok')}")
+            share, total, pages = pages_share(r, node)
+            if total == 0 or share < MIN_OWN_NODE_SHARE:
+                errors.append(f"{rw}: {share:.1%} of {total} anonymous pages on node {node} "
+                              f"(pages_by_node {pages}), expected >= {MIN_OWN_NODE_SHARE:.0%}")
+            if not r.get("requests", 0) > 0:
+                errors.append(f"{rw}: served {r.get('requests')} requests, expected > 0")
+        if sorted(seen) != sorted(node_cpus) and len(replicas) == len(node_cpus):
+            errors.append(f"{where}: replicas cover nodes {sorted(seen)}, expected {sorted(node_cpus)}")
+
+    # --- unpinned: one replica on every CPU not reserved for load, no memory policy ------------
+    unp = layouts.get(UNPINNED)
+    if unp is None:
+        errors.append(f"result: no layout named {UNPINNED!r}")
+    else:
+        where = f"layout {UNPINNED!r}"
+        reserve = result.get("plan", {}).get("load", {}).get("reserve_cpus", 0)
+        pool = allowed[: len(allowed) - reserve]
+        if unp.get("status") != "ok":
+            errors.append(f"{where}: status {unp.get('status')!r} ({unp.get('error', '')})")
+        if not unp.get("requests", 0) > 0:
+            errors.append(f"{where}: requests = {unp.get('requests')}, expected > 0")
+        replicas = unp.get("replicas", [])
+        if len(replicas) != 1:
+            errors.append(f"{where}: {len(replicas)} replicas, expected 1")
+        for r in replicas:
+            rw = f"{where} replica {r.get('index')}"
+            for key in ("actual_cpus", "intended_cpus"):
+                if sorted(r.get(key, [])) != pool:
+                    errors.append(f"{rw}: {key} {sorted(r.get(key, []))}, expected every CPU not reserved for load {pool}")
+            if r.get("memory_policy") != "default":
+                errors.append(f"{rw}: memory_policy {r.get('memory_policy')!r}, expected 'default'")
+            if r.get("intended_memory_nodes") != []:
+                errors.append(f"{rw}: intended_memory_nodes {r.get('intended_memory_nodes')}, expected []")
+            if r.get("placement_ok") is not True:
+                errors.append(f"{rw}: placement_ok is {r.get('placement_ok')}")
+    return errors
+
+
+def _per_node(result):
+    return next(l for l in result["layouts"] if l["name"] == PER_NODE)["replicas"]
+
+
+def _unpinned(result):
+    return next(l for l in result["layouts"] if l["name"] == UNPINNED)["replicas"]
+
+
+def _swap_actual(res):
+    a, b = _per_node(res)[0], _per_node(res)[1]
+    a["actual_cpus"], b["actual_cpus"] = b["actual_cpus"], a["actual_cpus"]
+
+
+def _swap_cpus_both(res):
+    # Consistent intended/actual, but on the other node's CPUs than the memory binding.
+    a, b = _per_node(res)[0], _per_node(res)[1]
+    for key in ("actual_cpus", "intended_cpus"):
+        a[key], b[key] = b[key], a[key]
+
+
+def _policy_default(res):
+    _per_node(res)[-1]["memory_policy"] = "default"
+
+
+def _pages_elsewhere(res):
+    r = _per_node(res)[0]
+    node = int(r["memory_policy"].split(":")[1])
+    r["pages_by_node"] = {str(node + 1): sum(r["pages_by_node"].values())}
+
+
+def _one_cpu_short(res):
+    r = _per_node(res)[-1]
+    r["actual_cpus"] = r["actual_cpus"][:1]
+    r["intended_cpus"] = r["intended_cpus"][:1]
+
+
+def _unpinned_pinned(res):
+    _unpinned(res)[0]["actual_cpus"] = _per_node(res)[0]["actual_cpus"]
+
+
+def _unpinned_bound(res):
+    _unpinned(res)[0]["memory_policy"] = "bind:0"
+
+
+def _no_requests(res):
+    next(l for l in res["layouts"] if l["name"] == PER_NODE)["requests"] = 0
+
+
+def _drop_replica(res):
+    _per_node(res).pop()
+
+
+NEGATIVE_CONTROLS = [
+    ("swap two per-node replicas' actual_cpus", _swap_actual),
+    ("swap two per-node replicas' actual and intended CPUs (CPUs vs memory node)", _swap_cpus_both),
+    ("a per-node replica's memory_policy 'default'", _policy_default),
+    ("a per-node replica's pages all on another node", _pages_elsewhere),
+    ("a per-node replica on one CPU of its node", _one_cpu_short),
+    ("the unpinned replica on one node's CPUs", _unpinned_pinned),
+    ("the unpinned replica with memory bound", _unpinned_bound),
+    ("per-node layout with 0 requests", _no_requests),
+    ("per-node layout with a replica missing", _drop_replica),
+]
+
+
+def negative_controls(result, node_cpus):
+    """Each doctored copy must be rejected; returns the failures (controls that passed)."""
+    errors = []
+    for name, doctor in NEGATIVE_CONTROLS:
+        doctored = copy.deepcopy(result)
+        try:
+            doctor(doctored)
+        except (KeyError, IndexError, StopIteration, ValueError) as e:
+            errors.append(f"negative control {name!r}: could not doctor the result ({e!r})")
+            continue
+        rejected = check_result(doctored, node_cpus)
+        if rejected:
+            print(f"  negative control rejected as it must: {name}: {rejected[0]}")
+        else:
+            errors.append(f"negative control {name!r}: the doctored result PASSED the checks: they are not live")
+    return errors
+
+
+def summary(result):
+    for layout in result.get("layouts", []):
+        print(f"  layout {layout['name']!r}: status {layout['status']}, {layout['requests']} requests, "
+              f"{layout['errors']} errors, load CPUs {layout['load']['cpus']}"
+              f"{' (shared with replicas)' if layout['load']['shares_cpus_with_replicas'] else ''}, "
+              f"suspect: {'; '.join(layout['suspect']) or 'no'}")
+        for r in layout.get("replicas", []):
+            print(f"    replica {r['index']}: actual_cpus {r['actual_cpus']} (intended {r['intended_cpus']}), "
+                  f"memory {r['memory_policy']} (intended nodes {r['intended_memory_nodes']}), "
+                  f"pages_by_node {r['pages_by_node']}, requests {r['requests']}, placement_ok {r['placement_ok']}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("console")
+    ap.add_argument("--nodes", type=int, required=True)
+    ap.add_argument("--cpus-per-node", type=int, required=True)
+    ap.add_argument("--save-dir", help="write topology.json and result.json here")
+    args = ap.parse_args()
+
+    with open(args.console, encoding="utf-8", errors="replace") as f:
+        lines = f.read().replace("\r", "").splitlines()
+    try:
+        sysfs = parse_sysfs(lines)
+        topo = b64_json(lines, "topology")
+        result = b64_json(lines, "result")
+    except ConsoleError as e:
+        print(f"FAIL: {e} (run rc {value(lines, 'run-rc')}, topology rc {value(lines, 'topology-rc')})")
+        return 1
+    if args.save_dir:
+        for name, doc in (("topology.json", topo), ("result.json", result)):
+            with open(f"{args.save_dir}/{name}", "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=2)
+
+    print(f"guest: kernel nodes {sysfs}; numaload run exit code {value(lines, 'run-rc')}")
+    summary(result)
+    errors, node_cpus = check_topology(topo, sysfs, args.nodes, args.cpus_per_node)
+    if value(lines, "run-rc") != "0":
+        errors.append(f"numaload run exited with {value(lines, 'run-rc')} in the guest (0 expected)")
+    errors += check_result(result, node_cpus)
+    if not errors:
+        errors += negative_controls(result, node_cpus)
+    for e in errors:
+        print(f"FAIL: {e}")
+    if errors:
+        return 1
+    print(f"PASS: {len(node_cpus)} per-node replicas each exactly on its node's CPUs with memory bound there "
+          f"(>= {MIN_OWN_NODE_SHARE:.0%} of pages local), the unpinned control on every CPU with the default policy; "
+          f"{len(NEGATIVE_CONTROLS)} doctored results rejected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

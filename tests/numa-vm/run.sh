@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# tests/numa-vm/run.sh: prove numaload's per-node placement on a real multi-node kernel.
+# Boots a 4-node x 2-CPU Linux guest (QEMU TCG, scripts/lab/numa-vm.sh), runs
+# `numaload run tests/numa-vm/plan.toml` in it and checks the result JSON (tests/numa-vm/check.py):
+# each per-node replica exactly on its node's CPUs with memory bound and resident there, and an
+# unpinned control replica on every CPU with the default policy. See tests/numa-vm/README.md.
+# Debian 12, as root (or with sudo for the apt steps). Env: NODES=4 CPUS_PER_NODE=2
+# MEM_PER_NODE_MB=512 TIMEOUT=300 (seconds for the guest) W=target/numa-vm (cache and outputs).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd); cd "$ROOT"
+export NODES=${NODES:-4} CPUS_PER_NODE=${CPUS_PER_NODE:-2} MEM_PER_NODE_MB=${MEM_PER_NODE_MB:-512}
+export TIMEOUT=${TIMEOUT:-300} W=${W:-$ROOT/target/numa-vm}
+T0=$(date +%s); phase_t=$T0; timings=()
+phase() { local now; now=$(date +%s); timings+=("$1 $((now - phase_t))s"); phase_t=$now; }
+fail() { echo "numa-vm test FAILED: $*" >&2; exit 1; }
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+apt_updated=""
+apt_update() { [ -n "$apt_updated" ] || { $sudo apt-get update -q >/dev/null; apt_updated=1; }; }
+
+# --- 1. host packages --------------------------------------------------------------------------
+scripts/setup-system.sh   # the project's build dependencies (hwloc, udev, protoc), only if missing
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null || ! command -v python3 >/dev/null; then
+  echo "installing qemu-system-x86 qemu-utils cpio python3" >&2
+  apt_update
+  export DEBIAN_FRONTEND=noninteractive
+  pkgs=(qemu-system-x86 qemu-utils cpio python3)
+  if ! apt-get install -s -q --no-install-recommends "${pkgs[@]}" >/dev/null 2>&1; then
+    # An installed qemu-utils newer than the archive's qemu-system-x86 (a backport, as on some
+    # images) breaks it: install the matching qemu-utils with it rather than let apt remove it.
+    v=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/{print $2}')
+    echo "installed qemu-utils is newer than qemu-system-x86 $v: installing qemu-utils=$v with it" >&2
+    pkgs=(--allow-downgrades qemu-system-x86 "qemu-utils=$v" cpio python3)
+  fi
+  $sudo apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+phase packages
+
+# --- 2. build ----------------------------------------------------------------------------------
+cargo build --release --locked -p numaload
+BIN=$ROOT/target/release/numaload
+phase build
+
+# --- 3. payload: the binary, every library ldd lists at the same path, the loader, the plan ----
+P=$W/payload; rm -rf "$P"; mkdir -p "$P/usr/local/bin" "$P/numa-vm"
+cp tests/numa-vm/payload/test.sh "$P/test.sh"; cp tests/numa-vm/plan.toml "$P/numa-vm/plan.toml"
+if command -v objcopy >/dev/null; then   # debug info only makes the initrd bigger and slower to unpack
+  objcopy --strip-debug "$BIN" "$P/usr/local/bin/numaload"
+else
+  cp "$BIN" "$P/usr/local/bin/numaload"
+fi
+ldd_out=$(ldd "$BIN")
+! grep -q "not found" <<<"$ldd_out" || fail "ldd $BIN: a library is missing on this host:"$'\n'"$ldd_out"
+while read -r lib; do
+  [ -n "$lib" ] || continue
+  mkdir -p "$P$(dirname "$lib")"; cp -L "$lib" "$P$lib"
+done < <(awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' <<<"$ldd_out")
+grep -q "ld-linux" <<<"$ldd_out" || fail "ldd names no loader for $BIN"
+phase payload
+
+# --- 4. guest ----------------------------------------------------------------------------------
+if [ ! -s "$W/vmlinuz" ] || [ ! -s "$W/base.cpio.gz" ]; then apt_update; fi
+scripts/lab/numa-vm.sh prepare
+phase prepare
+echo "booting a ${NODES}-node x ${CPUS_PER_NODE}-CPU guest (TCG, timeout ${TIMEOUT}s)..." >&2
+set +e
+QUIET=1 scripts/lab/numa-vm.sh run "$P"
+guest_rc=$?
+set -e
+phase guest
+CONSOLE=$W/console.log
+
+show_console_tail() {
+  echo "----- guest console, last 60 lines ($CONSOLE) -----" >&2
+  [ -f "$CONSOLE" ] && tail -n 60 "$CONSOLE" >&2
+  echo "-----" >&2
+}
+[ "$guest_rc" -ne 124 ] || { show_console_tail; fail "the guest did not finish within TIMEOUT=${TIMEOUT}s"; }
+
+# numaload's own report as the guest printed it (everything but the base64 blocks)
+echo "----- guest console (base64 blocks left out) -----"
+awk '/NUMALOAD-VM-7f3c (topology|result)-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result)-end/{skip=0}' "$CONSOLE"
+echo "-----"
+
+# --- 5. checks ---------------------------------------------------------------------------------
+set +e
+python3 tests/numa-vm/check.py "$CONSOLE" --nodes "$NODES" --cpus-per-node "$CPUS_PER_NODE" --save-dir "$W"
+check_rc=$?
+set -e
+phase check
+echo "timings: ${timings[*]}; total $(( $(date +%s) - T0 ))s"
+if [ "$check_rc" -ne 0 ] || [ "$guest_rc" -ne 0 ]; then
+  show_console_tail
+  fail "checks exit $check_rc, guest test.sh exit $guest_rc (console: $CONSOLE; result: $W/result.json)"
+fi
+echo "numa-vm test passed (result: $W/result.json, console: $CONSOLE)"
