@@ -79,6 +79,11 @@ async fn sample(
                 replica,
                 t_ms,
                 os_threads,
+                alive_tasks: -1,
+                global_queue_depth: -1,
+                blocking_threads: -1,
+                inflight_calls: -1,
+                ..Default::default()
             });
         }
         if pending.len() >= BATCH_EVERY * replicas.len().max(1) {

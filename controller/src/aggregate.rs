@@ -63,7 +63,7 @@ impl Collector {
                 self.done = true;
                 self.cancelled = done.cancelled;
             }
-            Some(Event::Phase(_)) | None => {}
+            Some(Event::Phase(_)) | Some(Event::Calibration(_)) | None => {}
         }
     }
 

@@ -359,6 +359,7 @@ memory = "none"
         target: Some(v1::TargetSpec {
             name: "async".into(),
             work_us: 20,
+            ..Default::default()
         }),
         load: Some(v1::LoadSpec {
             mode: v1::LoadMode::Open as i32,
@@ -375,18 +376,21 @@ memory = "none"
                 replicas: Some(Wire::Count(3)),
                 pin: v1::Pin::None as i32,
                 memory: v1::MemoryPolicy::None as i32,
+                ..Default::default()
             },
             v1::LayoutSpec {
                 name: "numa".into(),
                 replicas: Some(Wire::PerNode(true)),
                 pin: v1::Pin::Node as i32,
                 memory: v1::MemoryPolicy::Local as i32,
+                ..Default::default()
             },
             v1::LayoutSpec {
                 name: "pinned-four".into(),
                 replicas: Some(Wire::Count(4)),
                 pin: v1::Pin::Node as i32,
                 memory: v1::MemoryPolicy::None as i32,
+                ..Default::default()
             },
         ],
     };

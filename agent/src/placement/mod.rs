@@ -236,18 +236,22 @@ impl TryFrom<&v1::LayoutSpec> for Layout {
             Some(WireReplicas::PerNode(false)) | None => {
                 return Err(unspecified("replicas", REPLICAS_CHOICES))
             }
+            // Not placed by this agent yet.
+            Some(WireReplicas::PerPackage(_)) | Some(WireReplicas::PerL3(_)) => {
+                return Err(unspecified("replicas", REPLICAS_CHOICES))
+            }
         };
         let pin = match v1::Pin::try_from(spec.pin) {
             Ok(v1::Pin::None) => Pin::None,
             Ok(v1::Pin::Node) => Pin::Node,
             Ok(v1::Pin::Unspecified) => return Err(unspecified("pin", PIN_CHOICES)),
-            Err(_) => return Err(unknown("pin", spec.pin, PIN_CHOICES)),
+            Ok(_) | Err(_) => return Err(unknown("pin", spec.pin, PIN_CHOICES)),
         };
         let memory = match v1::MemoryPolicy::try_from(spec.memory) {
             Ok(v1::MemoryPolicy::None) => Memory::None,
             Ok(v1::MemoryPolicy::Local) => Memory::Local,
             Ok(v1::MemoryPolicy::Unspecified) => return Err(unspecified("memory", MEMORY_CHOICES)),
-            Err(_) => return Err(unknown("memory", spec.memory, MEMORY_CHOICES)),
+            Ok(_) | Err(_) => return Err(unknown("memory", spec.memory, MEMORY_CHOICES)),
         };
         Ok(Layout {
             name: spec.name.clone(),

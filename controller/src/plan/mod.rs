@@ -164,6 +164,7 @@ impl Plan {
             target: Some(v1::TargetSpec {
                 name: self.target.name.clone(),
                 work_us: self.target.work_us,
+                ..Default::default()
             }),
             load: Some(self.load.to_spec()),
             layouts: self.layouts.iter().map(Layout::to_spec).collect(),
@@ -217,6 +218,7 @@ impl Layout {
             replicas: Some(replicas),
             pin: pin as i32,
             memory: memory as i32,
+            ..Default::default()
         }
     }
 }

@@ -77,6 +77,18 @@ pub struct TargetSpec {
     pub name: ::prost::alloc::string::String,
     #[prost(uint64, tag = "2")]
     pub work_us: u64,
+    /// How each request spends work_us: burning CPU (spin) or blocked (sleep; ffi variant only).
+    #[prost(enumeration = "WorkMode", tag = "3")]
+    pub work_mode: i32,
+    /// ffi variant: how the blocking C call is dispatched from the async handler.
+    #[prost(enumeration = "FfiDispatch", tag = "4")]
+    pub dispatch: i32,
+    /// ffi `bounded`: most concurrent C calls.
+    #[prost(uint32, tag = "5")]
+    pub limit: u32,
+    /// ffi `pinned-pool`: OS threads in the pool.
+    #[prost(uint32, tag = "6")]
+    pub pool_threads: u32,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, ::prost::Message)]
@@ -108,7 +120,18 @@ pub struct LayoutSpec {
     pub pin: i32,
     #[prost(enumeration = "MemoryPolicy", tag = "5")]
     pub memory: i32,
-    #[prost(oneof = "layout_spec::Replicas", tags = "2, 3")]
+    /// With MEMORY_POLICY_NODES, or with `cpus`: the nodes to bind to.
+    #[prost(uint32, repeated, tag = "8")]
+    pub memory_nodes: ::prost::alloc::vec::Vec<u32>,
+    #[prost(enumeration = "Smt", tag = "9")]
+    pub smt: i32,
+    /// Worker threads per replica; 0 = as many as CPUs in its set.
+    #[prost(uint32, tag = "10")]
+    pub threads: u32,
+    /// Explicit form: every replica runs on exactly these CPUs (cpulist, e.g. "0-7,16-23").
+    #[prost(string, tag = "11")]
+    pub cpus: ::prost::alloc::string::String,
+    #[prost(oneof = "layout_spec::Replicas", tags = "2, 3, 6, 7")]
     pub replicas: ::core::option::Option<layout_spec::Replicas>,
 }
 /// Nested message and enum types in `LayoutSpec`.
@@ -120,6 +143,10 @@ pub mod layout_spec {
         Count(u32),
         #[prost(bool, tag = "3")]
         PerNode(bool),
+        #[prost(bool, tag = "6")]
+        PerPackage(bool),
+        #[prost(bool, tag = "7")]
+        PerL3(bool),
     }
 }
 #[allow(clippy::all)]
@@ -137,7 +164,7 @@ pub struct CancelReply {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RunEvent {
-    #[prost(oneof = "run_event::Event", tags = "1, 2, 3, 4, 5, 6")]
+    #[prost(oneof = "run_event::Event", tags = "1, 2, 3, 4, 5, 6, 7")]
     pub event: ::core::option::Option<run_event::Event>,
 }
 /// Nested message and enum types in `RunEvent`.
@@ -157,7 +184,26 @@ pub mod run_event {
         Done(super::RunDone),
         #[prost(message, tag = "6")]
         Failed(super::LayoutFailed),
+        #[prost(message, tag = "7")]
+        Calibration(super::Calibration),
     }
+}
+/// What basic runtime operations cost on this host, measured by the agent before the run so
+/// that results from different hosts can be compared.
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Calibration {
+    /// Spawn and join one tokio task (median).
+    #[prost(uint64, tag = "1")]
+    pub task_spawn_ns: u64,
+    /// Spawn and join one OS thread (median).
+    #[prost(uint64, tag = "2")]
+    pub thread_spawn_ns: u64,
+    /// Round trip between two tokio tasks over channels (median).
+    #[prost(uint64, tag = "3")]
+    pub channel_round_trip_ns: u64,
+    #[prost(uint32, tag = "4")]
+    pub samples: u32,
 }
 /// Sent once per layout after its replicas started: where they really run.
 #[allow(clippy::all)]
@@ -224,11 +270,25 @@ pub struct PhaseChange {
 pub struct ThreadSample {
     #[prost(uint32, tag = "1")]
     pub replica: u32,
-    /// Milliseconds since the layout's measurement began (negative values never occur: warm-up is not sampled).
+    /// Milliseconds since the layout's measurement began (warm-up is not sampled).
     #[prost(uint64, tag = "2")]
     pub t_ms: u64,
     #[prost(uint32, tag = "3")]
     pub os_threads: u32,
+    /// Process CPU time (user + system) so far, from /proc/<pid>/stat.
+    #[prost(uint64, tag = "4")]
+    pub cpu_time_ns: u64,
+    #[prost(uint64, tag = "5")]
+    pub rss_bytes: u64,
+    /// From the replica's /metrics, when it answered within the sampling interval; -1 when not.
+    #[prost(int64, tag = "6")]
+    pub alive_tasks: i64,
+    #[prost(int64, tag = "7")]
+    pub global_queue_depth: i64,
+    #[prost(int64, tag = "8")]
+    pub blocking_threads: i64,
+    #[prost(int64, tag = "9")]
+    pub inflight_calls: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -300,6 +360,15 @@ pub struct ReplicaStats {
     /// The replica's memory policy at the end of the measurement.
     #[prost(string, tag = "7")]
     pub memory_policy: ::prost::alloc::string::String,
+    /// CPU time the replica used during the measurement.
+    #[prost(uint64, tag = "8")]
+    pub cpu_time_ns: u64,
+    #[prost(uint64, tag = "9")]
+    pub rss_bytes_max: u64,
+    #[prost(int64, tag = "10")]
+    pub alive_tasks_max: i64,
+    #[prost(int64, tag = "11")]
+    pub blocking_threads_max: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -327,6 +396,76 @@ pub struct LayoutFailed {
 pub struct RunDone {
     #[prost(bool, tag = "1")]
     pub cancelled: bool,
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum WorkMode {
+    Unspecified = 0,
+    Spin = 1,
+    Sleep = 2,
+}
+impl WorkMode {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "WORK_MODE_UNSPECIFIED",
+            Self::Spin => "WORK_MODE_SPIN",
+            Self::Sleep => "WORK_MODE_SLEEP",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "WORK_MODE_UNSPECIFIED" => Some(Self::Unspecified),
+            "WORK_MODE_SPIN" => Some(Self::Spin),
+            "WORK_MODE_SLEEP" => Some(Self::Sleep),
+            _ => None,
+        }
+    }
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum FfiDispatch {
+    Unspecified = 0,
+    /// tokio's blocking pool, unbounded up to its limit.
+    SpawnBlocking = 1,
+    /// A semaphore caps concurrent C calls at `limit`.
+    Bounded = 2,
+    /// Called on the async worker thread itself.
+    Inline = 3,
+    /// A fixed pool of pinned OS threads with per-thread C state.
+    PinnedPool = 4,
+}
+impl FfiDispatch {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "FFI_DISPATCH_UNSPECIFIED",
+            Self::SpawnBlocking => "FFI_DISPATCH_SPAWN_BLOCKING",
+            Self::Bounded => "FFI_DISPATCH_BOUNDED",
+            Self::Inline => "FFI_DISPATCH_INLINE",
+            Self::PinnedPool => "FFI_DISPATCH_PINNED_POOL",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "FFI_DISPATCH_UNSPECIFIED" => Some(Self::Unspecified),
+            "FFI_DISPATCH_SPAWN_BLOCKING" => Some(Self::SpawnBlocking),
+            "FFI_DISPATCH_BOUNDED" => Some(Self::Bounded),
+            "FFI_DISPATCH_INLINE" => Some(Self::Inline),
+            "FFI_DISPATCH_PINNED_POOL" => Some(Self::PinnedPool),
+            _ => None,
+        }
+    }
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
@@ -367,6 +506,9 @@ pub enum Pin {
     Unspecified = 0,
     None = 1,
     Node = 2,
+    Package = 3,
+    L3 = 4,
+    Core = 5,
 }
 impl Pin {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -378,6 +520,9 @@ impl Pin {
             Self::Unspecified => "PIN_UNSPECIFIED",
             Self::None => "PIN_NONE",
             Self::Node => "PIN_NODE",
+            Self::Package => "PIN_PACKAGE",
+            Self::L3 => "PIN_L3",
+            Self::Core => "PIN_CORE",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -386,6 +531,9 @@ impl Pin {
             "PIN_UNSPECIFIED" => Some(Self::Unspecified),
             "PIN_NONE" => Some(Self::None),
             "PIN_NODE" => Some(Self::Node),
+            "PIN_PACKAGE" => Some(Self::Package),
+            "PIN_L3" => Some(Self::L3),
+            "PIN_CORE" => Some(Self::Core),
             _ => None,
         }
     }
@@ -397,6 +545,9 @@ pub enum MemoryPolicy {
     Unspecified = 0,
     None = 1,
     Local = 2,
+    Interleave = 3,
+    /// Bound to the nodes listed in LayoutSpec.memory_nodes.
+    Nodes = 4,
 }
 impl MemoryPolicy {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -408,6 +559,8 @@ impl MemoryPolicy {
             Self::Unspecified => "MEMORY_POLICY_UNSPECIFIED",
             Self::None => "MEMORY_POLICY_NONE",
             Self::Local => "MEMORY_POLICY_LOCAL",
+            Self::Interleave => "MEMORY_POLICY_INTERLEAVE",
+            Self::Nodes => "MEMORY_POLICY_NODES",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -416,6 +569,38 @@ impl MemoryPolicy {
             "MEMORY_POLICY_UNSPECIFIED" => Some(Self::Unspecified),
             "MEMORY_POLICY_NONE" => Some(Self::None),
             "MEMORY_POLICY_LOCAL" => Some(Self::Local),
+            "MEMORY_POLICY_INTERLEAVE" => Some(Self::Interleave),
+            "MEMORY_POLICY_NODES" => Some(Self::Nodes),
+            _ => None,
+        }
+    }
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum Smt {
+    Unspecified = 0,
+    All = 1,
+    OnePerCore = 2,
+}
+impl Smt {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "SMT_UNSPECIFIED",
+            Self::All => "SMT_ALL",
+            Self::OnePerCore => "SMT_ONE_PER_CORE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "SMT_UNSPECIFIED" => Some(Self::Unspecified),
+            "SMT_ALL" => Some(Self::All),
+            "SMT_ONE_PER_CORE" => Some(Self::OnePerCore),
             _ => None,
         }
     }
