@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Assertions of tests/netns/run.sh on a numaload result JSON. One PASS/FAIL line per check;
+exit status 1 if any failed.
+
+  check.py smoke RESULT.json AGENT_ADDR   result of a normal run against AGENT_ADDR
+  check.py pids RESULT.json               print every replica pid in the result, one a line
+"""
+import json
+import sys
+
+failed = False
+
+
+def check(ok, what, detail=""):
+    global failed
+    print(f"{'PASS' if ok else 'FAIL'}: {what}{'' if ok or not detail else ' -- ' + detail}")
+    failed = failed or not ok
+
+
+def smoke(path, agent):
+    try:
+        with open(path) as f:
+            r = json.load(f)
+    except (OSError, ValueError) as e:
+        check(False, f"result file {path} is readable JSON", str(e))
+        return
+    check(r.get("schema_version") == 1, "result schema_version is 1", repr(r.get("schema_version")))
+    got = r.get("host", {}).get("agent")
+    check(got == agent, f"result.host.agent is {agent}", f"got {got!r}")
+    check(r.get("cancelled") is False, "result is not cancelled", repr(r.get("cancelled")))
+    names = [l["name"] for l in r.get("plan", {}).get("layouts", [])]
+    layouts = r.get("layouts", [])
+    check([l.get("name") for l in layouts] == names and len(names) > 0,
+          f"one result per planned layout {names}", repr([l.get("name") for l in layouts]))
+    for l in layouts:
+        n = l.get("name")
+        check(l.get("status") == "ok", f"layout {n}: status ok", f"{l.get('status')!r}: {l.get('error', '')}")
+        check(l.get("requests", 0) > 0, f"layout {n}: requests > 0", repr(l.get("requests")))
+        reps = l.get("replicas", [])
+        check(len(reps) > 0, f"layout {n}: has replicas", "none reported")
+        for rep in reps:
+            check(rep.get("placement_ok") is True,
+                  f"layout {n}: replica {rep.get('index')} (pid {rep.get('pid')}) placement_ok",
+                  f"intended cpus {rep.get('intended_cpus')} actual {rep.get('actual_cpus')}, "
+                  f"memory {rep.get('intended_memory_nodes')} policy {rep.get('memory_policy')!r}")
+
+
+def pids(path):
+    with open(path) as f:
+        r = json.load(f)
+    for l in r.get("layouts", []):
+        for rep in l.get("replicas", []):
+            print(rep["pid"])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "smoke":
+        smoke(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "pids":
+        pids(sys.argv[2])
+    else:
+        sys.exit(__doc__)
+    sys.exit(1 if failed else 0)

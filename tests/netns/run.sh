@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# tests/netns/run.sh: numaload controller and agents on different "hosts" (network namespaces on
+# one bridge, scripts/lab/netns-hosts.sh), talking gRPC over a real virtual network.
+#
+#   sudo tests/netns/run.sh            # root; Debian 12; about 45 s once built
+#
+# Outside: installs what is missing (iproute2, python3, procps; scripts/setup-system.sh for the
+# build), builds `cargo build --locked -p numaload` (reuses target/), then re-executes itself under
+# `unshare --net`: a fresh network namespace with only lo and no route out, in which it creates
+# hosts ctl agent1 agent2 agent3 (PREFIX per run), so no test traffic can leave the machine.
+# Checks print one PASS/FAIL line each; exit status 1 if any failed; total time at the end.
+# Env: NUMALOAD=path skips the build and tests that binary; PREFIX names the namespaces (default
+# nlt<pid>); KEEP=1 keeps the work directory (kept anyway on failure); NETNS_TEST_TIMEOUT bounds
+# the whole namespace part (default 300 s).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+NETNS="$ROOT/scripts/lab/netns-hosts.sh"
+now() { echo "${EPOCHREALTIME/./}"; }                      # microseconds
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
+
+# ---------------------------------------------------------------- outside: prerequisites, build
+if [ "${NUMALOAD_NETNS_INNER:-}" != 1 ]; then
+  T_START=$(now)
+  [ "$(id -u)" -eq 0 ] || { echo "tests/netns/run.sh: needs root (network namespaces); run with sudo" >&2; exit 2; }
+  need=()
+  { command -v ip && command -v ss && command -v tc; } >/dev/null || need+=(iproute2)
+  command -v python3 >/dev/null || need+=(python3)
+  { command -v pgrep && command -v ps; } >/dev/null || need+=(procps)
+  command -v unshare >/dev/null || need+=(util-linux)
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}" >&2
+    timeout 300 apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q "${need[@]}" >/dev/null
+  fi
+  if [ -z "${NUMALOAD:-}" ]; then
+    command -v cargo >/dev/null || { echo "tests/netns/run.sh: cargo not found (install rustup)" >&2; exit 2; }
+    "$ROOT/scripts/setup-system.sh"
+    echo "building numaload (cargo build --locked -p numaload) ..." >&2
+    (cd "$ROOT" && timeout 1800 cargo build --locked -p numaload)
+    NUMALOAD="${CARGO_TARGET_DIR:-$ROOT/target}/debug/numaload"
+  fi
+  NUMALOAD=$(realpath "$NUMALOAD")
+  [ -x "$NUMALOAD" ] || { echo "tests/netns/run.sh: no executable at $NUMALOAD" >&2; exit 2; }
+  echo "prerequisites and build: $(secs "$T_START" "$(now)") s" >&2
+  export PREFIX=${PREFIX:-nlt$$}
+  rc=0
+  timeout -k 10 "${NETNS_TEST_TIMEOUT:-300}" \
+    unshare --net env NUMALOAD_NETNS_INNER=1 NUMALOAD="$NUMALOAD" T_START="$T_START" bash "$0" "$@" || rc=$?
+  # The inner part tears down on exit; if it was killed before it could (time limit), do it here,
+  # again from a namespace without a route out.
+  if ip netns list | awk '{print $1}' | grep -q "^$PREFIX-"; then
+    echo "tests/netns/run.sh: namespaces $PREFIX-* left behind (exit $rc): tearing down" >&2
+    timeout 60 unshare --net "$NETNS" down || true
+    [ "$rc" -ne 0 ] || rc=1
+  fi
+  exit "$rc"
+fi
+
+# ---------------------------------------------------------------- inside `unshare --net`
+set +e   # checks report failures themselves; setup steps use `|| die`
+T_INNER=$(now)
+export PREFIX=${PREFIX:?}
+export HOSTS="ctl agent1 agent2 agent3"
+PORT=7070
+# Agents a run talks to. One today (the controller takes one --agent); when runs on several agents
+# land, list them here and pass one --agent per entry.
+RUN_AGENTS=(agent1)
+WORK=$(mktemp -d /tmp/numaload-netns.XXXXXX)
+FAILS=0
+declare -A AGENT_PID ADDR
+BG_PIDS=()
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+die() { fail "$*"; exit 1; }
+nsx() { "$NETNS" exec "$@"; }
+# wait_until SECONDS CMD...: polls CMD (each probe bounded by its own timeout) until it succeeds.
+wait_until() {
+  local deadline=$(( $(now) + $1 * 1000000 )); shift
+  until "$@"; do [ "$(now)" -ge "$deadline" ] && return 1; sleep 0.1; done
+}
+# A process that runs (exists and is not a zombie).
+running() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1); [ -n "$s" ] && [ "$s" != Z ]; }
+# Pids of running processes whose command line contains `numaload target`.
+targets_running() { pgrep -f 'numaload target' || true; }
+# Replica children of an agent (the replicas are the agent's direct children).
+replicas_of() { local p; for p in $(pgrep -P "$1"); do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'numaload target' && echo "$p"; done; }
+count_at_least() { [ "$(replicas_of "$1" | wc -l)" -ge "$2" ]; }
+is_agent() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'numaload agent --listen'; }
+listens() { timeout 2 "$NETNS" exec ctl bash -c "exec 3<>/dev/tcp/$1/$PORT" 2>/dev/null; }
+still_running() { kill -0 "$1" 2>/dev/null; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
+none_of_running() { local p live; live=$(targets_running); for p in "$@"; do grep -qx "$p" <<<"$live" && return 1; done; return 0; }
+ns_empty() { [ -z "$("$NETNS" pids "$1" 2>/dev/null)" ]; }
+log_has() { grep -q -- "$2" "$1"; }
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  "$NETNS" down
+  local left; left=$(ip netns list | awk '{print $1}' | grep "^$PREFIX-")
+  [ -z "$left" ] || fail "teardown: namespaces left: $left"
+  [ "$FAILS" -eq 0 ] && [ "$rc" -ne 0 ] && fail "aborted (exit $rc)"
+  if [ "$FAILS" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "logs and results kept in $WORK"; fi
+  echo "namespace part: $(secs "$T_INNER" "$(now)") s; total: $(secs "${T_START:-$T_INNER}" "$(now)") s"
+  if [ "$FAILS" -eq 0 ]; then echo "netns test: all checks passed"; exit 0; fi
+  echo "netns test: $FAILS check(s) FAILED"; exit 1
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT
+trap 'echo "terminated (time limit?)" >&2; exit 143' TERM
+
+[ -z "$(ip route show default)" ] || die "not in a namespace without a default route"
+echo "numaload: $NUMALOAD; namespaces $PREFIX-*; work dir $WORK"
+
+# ---------------------------------------------------------------- hosts and agents
+"$NETNS" up || die "netns-hosts.sh up ($HOSTS)"
+for h in $HOSTS; do ADDR[$h]=$("$NETNS" ip-of "$h"); done
+pass "hosts up: $(for h in $HOSTS; do printf '%s=%s ' "$h" "${ADDR[$h]}"; done)"
+for a in agent1 agent2 agent3; do
+  "$NETNS" exec "$a" "$NUMALOAD" agent --listen "${ADDR[$a]}:$PORT" >"$WORK/$a.log" 2>&1 &
+  AGENT_PID[$a]=$!   # bash, netns-hosts.sh and `ip netns exec` all exec: this is the agent itself
+  disown "${AGENT_PID[$a]}"   # killed on purpose later: no job-status noise
+done
+for a in agent1 agent2 agent3; do
+  if wait_until 15 listens "${ADDR[$a]}"; then
+    check "$a: numaload agent (pid ${AGENT_PID[$a]}) listens on ${ADDR[$a]}:$PORT, reachable from ctl" \
+      is_agent "${AGENT_PID[$a]}"
+  else
+    fail "$a: agent not reachable on ${ADDR[$a]}:$PORT from ctl within 15 s: $(tail -3 "$WORK/$a.log")"
+  fi
+done
+[ "$FAILS" -eq 0 ] || die "agents did not come up"
+
+# ---------------------------------------------------------------- 1. a normal run over the network
+echo "== smoke: plans/smoke.toml from ctl on ${RUN_AGENTS[*]}"
+A1="${ADDR[agent1]}:$PORT"
+agent_args=(); for a in "${RUN_AGENTS[@]}"; do agent_args+=(--agent "${ADDR[$a]}:$PORT"); done
+t=$(now)
+timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" "${agent_args[@]}" \
+  --out "$WORK/smoke.json" --quiet >"$WORK/smoke.out" 2>&1
+rc=$?
+check "smoke: controller exits 0 (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || sed 's/^/    /' "$WORK/smoke.out" | tail -20
+python3 "$HERE/check.py" smoke "$WORK/smoke.json" "$A1" | sed 's/^\(PASS\|FAIL\): /\1: smoke: /' \
+  | tee "$WORK/smoke.checks"
+FAILS=$((FAILS + $(grep -c '^FAIL' "$WORK/smoke.checks")))
+mapfile -t pids < <(python3 "$HERE/check.py" pids "$WORK/smoke.json" 2>/dev/null)
+gone=1; for p in "${pids[@]}"; do nsx agent1 bash -c "kill -0 $p" 2>/dev/null && gone=0; done
+check "smoke: replica pids ${pids[*]:-?} are gone after the run (kill -0 fails in agent1)" [ "$gone" -eq 1 -a ${#pids[@]} -gt 0 ]
+check "smoke: agent1 has no children left" [ -z "$(pgrep -P "${AGENT_PID[agent1]}")" ]
+
+# ---------------------------------------------------------------- 2. agent killed mid-run
+# fault_run NAME AGENT PLAN: starts plans/PLAN.toml from ctl against AGENT in the background, waits until
+# it measures, records the replica pids; sets CTL_PID, REPLICAS.
+fault_run() {
+  local name=$1 agent=$2 plan=$3
+  timeout -k 5 150 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/$plan.toml" --agent "${ADDR[$agent]}:$PORT" \
+    --out "$WORK/$name.json" >"$WORK/$name.out" 2>&1 &
+  CTL_PID=$!; BG_PIDS+=("$CTL_PID")
+  if ! wait_until 20 log_has "$WORK/$name.out" "measuring"; then
+    fail "$name: run never reached measuring within 20 s: $(tail -3 "$WORK/$name.out")"; return 1
+  fi
+  wait_until 5 count_at_least "${AGENT_PID[$agent]}" 2
+  mapfile -t REPLICAS < <(replicas_of "${AGENT_PID[$agent]}")
+  check "$name: $agent runs the layout's replicas (pids ${REPLICAS[*]:-none})" [ ${#REPLICAS[@]} -eq 2 ]
+  sleep 2   # well into the measurement (20 s or more)
+}
+# wait_controller NAME BOUND AGENT_ADDR SINCE: the controller must exit non-zero within BOUND s of
+# SINCE, naming the agent; waits up to 90 s in all to measure a slow exit, then kills it.
+wait_controller() {
+  local name=$1 bound=$2 addr=$3 since=$4 rc took
+  wait_until 90 exited "$CTL_PID"
+  took=$(secs "$since" "$(now)")
+  if still_running "$CTL_PID"; then
+    fail "$name: controller still running ${took} s after the fault (bound $bound s); killed it"
+    kill -9 "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; return
+  fi
+  wait "$CTL_PID"; rc=$?
+  check "$name: controller exits within $bound s of the fault (took $took s)" \
+    awk -v t="$took" -v b="$bound" 'BEGIN { exit !(t <= b) }'
+  check "$name: controller exit status is non-zero (exit $rc)" [ "$rc" -ne 0 -a "$rc" -ne 124 -a "$rc" -ne 137 ]
+  local line; line=$(grep -m1 -E '^ +error +|numaload: error' "$WORK/$name.out")
+  check "$name: the error names the agent $addr: \"${line:0:200}\"" grep -q -- "$addr" <<<"$line"
+}
+
+echo "== kill: SIGKILL agent1 while plans/long.toml measures"
+if fault_run kill agent1 long; then
+  t=$(now)
+  kill -9 "${AGENT_PID[agent1]}"
+  wait_controller kill 30 "$A1" "$t"
+  wait_until 5 none_of_running "${REPLICAS[@]}"
+  check "kill: no replica of the killed agent survives (pgrep -f 'numaload target' lists none of ${REPLICAS[*]}, $(secs "$t" "$(now)") s after the kill)" \
+    none_of_running "${REPLICAS[@]}"
+  check "kill: nothing runs in the agent1 namespace any more" wait_until 5 ns_empty agent1
+fi
+
+# ---------------------------------------------------------------- 3. agent partitioned mid-run
+echo "== partition: pull agent2's cable while plans/partition.toml (60 s) measures"
+A2="${ADDR[agent2]}:$PORT"
+if fault_run partition agent2 partition; then
+  t=$(now)
+  "$NETNS" partition agent2
+  # HTTP/2 keep-alive on the controller: ping every 5 s, 10 s to answer -> gone within ~15 s.
+  wait_controller partition 30 "$A2" "$t"
+  # The agent must not measure for nobody: its keep-alive (10 s / 20 s) ends the stream, which
+  # cancels the run and stops its replicas: within 30 s + stop grace. Left alone, the 60 s run
+  # would go on measuring for nobody until ~58 s after the partition.
+  wait_until 45 none_of_running "${REPLICAS[@]}"
+  check "partition: agent2's replicas ${REPLICAS[*]} stop while it is partitioned (within 45 s; $(secs "$t" "$(now)") s after the partition)" \
+    none_of_running "${REPLICAS[@]}"
+  "$NETNS" heal agent2
+  t=$(now)
+  timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --agent "$A2" \
+    --out "$WORK/healed.json" --quiet >"$WORK/healed.out" 2>&1
+  rc=$?
+  check "partition: after heal, agent2 runs a new plan (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 0 ]
+  [ "$rc" -eq 0 ] || sed 's/^/    /' "$WORK/healed.out" | tail -5
+fi
+
+check "agent3 (started, not used by a run yet) still listens" listens "${ADDR[agent3]}"
+check "agent2 still runs" running "${AGENT_PID[agent2]}"
