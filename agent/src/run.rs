@@ -27,6 +27,9 @@ use crate::topology::HostTopology;
 #[derive(Debug, Clone)]
 pub struct PreparedRun {
     pub run_id: String,
+    /// Wait for a `Start` call after placing each layout (synchronized multi-agent runs).
+    pub wait_for_start: bool,
+    pub start_timeout: Duration,
     pub target: TargetCommand,
     pub work_us: u64,
     pub load: LoadPlan,
@@ -65,8 +68,15 @@ pub fn prepare(
         let placement = placement::place(topology, &layout, reserve).map_err(|e| e.to_string())?;
         layouts.push((layout, placement));
     }
+    let start_timeout_ms = if plan.start_timeout_ms == 0 {
+        60_000
+    } else {
+        plan.start_timeout_ms
+    };
     Ok(PreparedRun {
         run_id: plan.run_id.clone(),
+        wait_for_start: plan.wait_for_start,
+        start_timeout: Duration::from_millis(start_timeout_ms),
         target,
         work_us: target_spec.work_us,
         load,
@@ -112,12 +122,25 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {
 pub type Events = mpsc::Sender<Result<RunEvent, tonic::Status>>;
 
 /// Runs every layout in turn, streaming events, and ends with `RunDone`.
-pub async fn execute(run: PreparedRun, config: &AgentConfig, events: Events, cancel: Cancel) {
+pub async fn execute(
+    run: PreparedRun,
+    config: &AgentConfig,
+    events: Events,
+    cancel: Cancel,
+    starts: StartSignal,
+) {
     for (layout, placement) in &run.layouts {
         if cancel.is_cancelled() {
             break;
         }
-        if let Err(error) = run_layout(&run, config, layout, placement, &events, &cancel).await {
+        let ctx = LayoutContext {
+            run: &run,
+            config,
+            events: &events,
+            cancel: &cancel,
+            starts: &starts,
+        };
+        if let Err(error) = run_layout(&ctx, layout, placement).await {
             let failed = LayoutFailed {
                 layout: layout.name.clone(),
                 error,
@@ -136,14 +159,27 @@ pub async fn execute(run: PreparedRun, config: &AgentConfig, events: Events, can
     .await;
 }
 
+/// What every step of a layout needs from the run around it.
+struct LayoutContext<'a> {
+    run: &'a PreparedRun,
+    config: &'a AgentConfig,
+    events: &'a Events,
+    cancel: &'a Cancel,
+    starts: &'a StartSignal,
+}
+
 async fn run_layout(
-    run: &PreparedRun,
-    config: &AgentConfig,
+    ctx: &LayoutContext<'_>,
     layout: &Layout,
     placement: &Placement,
-    events: &Events,
-    cancel: &Cancel,
 ) -> Result<(), String> {
+    let LayoutContext {
+        run,
+        config,
+        events,
+        cancel,
+        ..
+    } = *ctx;
     let name = layout.name.clone();
     phase(events, &name, Phase::Launching).await;
     let specs: Vec<ReplicaSpec> = placement
@@ -161,7 +197,7 @@ async fn run_layout(
         .await
         .map_err(|e| format!("launching replicas: {e}"))?;
     // From here on, every path stops the replicas (and dropping the set kills them anyway).
-    let outcome = measure(run, layout, placement, &specs, &replicas, events, cancel).await;
+    let outcome = measure(ctx, layout, placement, &specs, &replicas).await;
     phase(events, &name, Phase::Stopping).await;
     replicas.stop_all(config.stop_grace).await;
     let summary = outcome?;
@@ -172,14 +208,19 @@ async fn run_layout(
 }
 
 async fn measure(
-    run: &PreparedRun,
+    ctx: &LayoutContext<'_>,
     layout: &Layout,
     placement: &Placement,
     specs: &[ReplicaSpec],
     replicas: &ReplicaSet,
-    events: &Events,
-    cancel: &Cancel,
 ) -> Result<LayoutSummary, String> {
+    let LayoutContext {
+        run,
+        events,
+        cancel,
+        starts,
+        ..
+    } = *ctx;
     let name = layout.name.clone();
     let placed = read_back(layout, placement, specs, replicas);
     let mismatches: Vec<String> = placed
@@ -206,6 +247,18 @@ async fn measure(
         ));
     }
 
+    if run.wait_for_start {
+        let start_at = starts
+            .wait_for(&name, run.start_timeout, cancel)
+            .await
+            .ok_or_else(|| {
+                format!(
+                    "no start signal from the controller within {:?} (or the run was cancelled)",
+                    run.start_timeout
+                )
+            })?;
+        sleep_until_unix_ns(start_at).await;
+    }
     let load = LoadConfig {
         mode: run.load.mode,
         targets: replicas.replicas.iter().map(|r| r.address).collect(),
@@ -369,9 +422,7 @@ fn bind_text(nodes: &[u32]) -> String {
 }
 
 async fn phase(events: &Events, layout: &str, phase: Phase) {
-    let at_unix_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let at_unix_ns = unix_now_ns();
     let change = PhaseChange {
         layout: layout.to_owned(),
         phase: phase as i32,
@@ -386,4 +437,55 @@ async fn send(events: &Events, event: Event) -> bool {
         .send(Ok(RunEvent { event: Some(event) }))
         .await
         .is_ok()
+}
+
+/// Start instants handed to a waiting run by the `Start` RPC, per layout name.
+#[derive(Debug, Clone)]
+pub struct StartSignal(tokio::sync::watch::Sender<Option<(String, u64)>>);
+
+impl Default for StartSignal {
+    fn default() -> Self {
+        Self(tokio::sync::watch::channel(None).0)
+    }
+}
+
+impl StartSignal {
+    /// Records the start instant (agent clock, Unix ns) for `layout`.
+    pub fn give(&self, layout: &str, start_at_unix_ns: u64) {
+        self.0
+            .send_replace(Some((layout.to_owned(), start_at_unix_ns)));
+    }
+
+    /// The start instant for `layout`, or `None` after `timeout` or on cancel.
+    pub async fn wait_for(&self, layout: &str, timeout: Duration, cancel: &Cancel) -> Option<u64> {
+        let mut rx = self.0.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some((name, at)) = rx.borrow_and_update().clone() {
+                if name == layout {
+                    return Some(at);
+                }
+            }
+            if cancel.is_cancelled() || tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            // Wake on a new value, and at least every 50 ms to notice a cancel.
+            let _ = tokio::time::timeout(Duration::from_millis(50), rx.changed()).await;
+        }
+    }
+}
+
+/// Nanoseconds since the Unix epoch on this host's clock.
+pub fn unix_now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Sleeps until a wall-clock instant (returns at once if it has passed).
+async fn sleep_until_unix_ns(at: u64) {
+    let now = unix_now_ns();
+    if at > now {
+        tokio::time::sleep(Duration::from_nanos(at - now)).await;
+    }
 }

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use numaload_proto::v1::agent_server::{Agent, AgentServer};
 use numaload_proto::v1::{
-    CancelReply, CancelRequest, DescribeRequest, HostInfo, RunEvent, RunPlan,
+    CancelReply, CancelRequest, ClockReply, ClockRequest, DescribeRequest, HostInfo, RunEvent,
+    RunPlan, StartReply, StartRequest,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -35,6 +36,7 @@ pub struct AgentService {
 struct CurrentRun {
     run_id: String,
     cancel: Cancel,
+    starts: run::StartSignal,
 }
 
 impl AgentService {
@@ -94,6 +96,7 @@ impl Agent for AgentService {
         let prepared =
             run::prepare(&plan, &self.config, &topology).map_err(Status::invalid_argument)?;
         let cancel = Cancel::new();
+        let starts = run::StartSignal::default();
         {
             let mut current = self
                 .current
@@ -108,6 +111,7 @@ impl Agent for AgentService {
             *current = Some(CurrentRun {
                 run_id: plan.run_id.clone(),
                 cancel: cancel.clone(),
+                starts: starts.clone(),
             });
         }
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
@@ -121,7 +125,7 @@ impl Agent for AgentService {
                 watch_tx.closed().await;
                 watch_cancel.cancel();
             });
-            run::execute(prepared, &config, tx, cancel).await;
+            run::execute(prepared, &config, tx, cancel, starts).await;
             watcher.abort();
             if let Ok(mut current) = current.lock() {
                 *current = None;
@@ -147,6 +151,28 @@ impl Agent for AgentService {
             _ => false,
         };
         Ok(Response::new(CancelReply { cancelled }))
+    }
+
+    async fn clock(&self, _request: Request<ClockRequest>) -> Result<Response<ClockReply>, Status> {
+        Ok(Response::new(ClockReply {
+            now_unix_ns: run::unix_now_ns(),
+        }))
+    }
+
+    async fn start(&self, request: Request<StartRequest>) -> Result<Response<StartReply>, Status> {
+        let start = request.into_inner();
+        let current = self
+            .current
+            .lock()
+            .map_err(|_| Status::internal("agent state poisoned"))?;
+        let accepted = match current.as_ref() {
+            Some(run) if run.run_id == start.run_id => {
+                run.starts.give(&start.layout, start.start_at_unix_ns);
+                true
+            }
+            _ => false,
+        };
+        Ok(Response::new(StartReply { accepted }))
     }
 }
 

@@ -393,6 +393,7 @@ memory = "none"
                 ..Default::default()
             },
         ],
+        ..Default::default()
     };
     assert_eq!(plan.to_run_plan("run-7"), expected);
 }

@@ -374,6 +374,7 @@ fn spec(replicas: Option<v1::layout_spec::Replicas>, pin: i32, memory: i32) -> v
         pin,
         memory,
         replicas,
+        ..Default::default()
     }
 }
 

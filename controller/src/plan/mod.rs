@@ -168,6 +168,7 @@ impl Plan {
             }),
             load: Some(self.load.to_spec()),
             layouts: self.layouts.iter().map(Layout::to_spec).collect(),
+            ..Default::default()
         }
     }
 }
