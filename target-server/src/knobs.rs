@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::cgroup::{CgroupFs, CpuQuota};
-use crate::{proc_status, RunConfig, Variant};
+use crate::{proc_status, Dispatch, RunConfig, Variant, WorkMode};
 
 /// What a reader of the logs needs to interpret a measurement of this process.
 #[derive(Debug, Clone)]
@@ -16,6 +16,11 @@ pub struct RuntimeKnobs {
     pub cpus_allowed: Option<String>,
     pub worker_threads: usize,
     pub work_us: u64,
+    pub work_mode: WorkMode,
+    /// How C calls are dispatched; `None` for a variant without them.
+    pub dispatch: Option<Dispatch>,
+    /// tokio's blocking-pool cap; `None`: tokio's default.
+    pub max_blocking_threads: Option<usize>,
     /// The cgroup CPU quota, or why it could not be read.
     pub cpu_quota: Result<CpuQuota, String>,
 }
@@ -31,6 +36,9 @@ impl RuntimeKnobs {
                 .and_then(|s| proc_status::field(&s, "Cpus_allowed_list").map(str::to_owned)),
             worker_threads: config.worker_threads,
             work_us: config.server.work_us,
+            work_mode: config.server.work_mode,
+            dispatch: (config.server.variant == Variant::Ffi).then_some(config.server.dispatch),
+            max_blocking_threads: config.max_blocking_threads,
             cpu_quota: CgroupFs::default().cpu_quota().map_err(|e| e.to_string()),
         }
     }
@@ -70,7 +78,15 @@ impl fmt::Display for RuntimeKnobs {
             Ok(quota) => writeln!(f, "  cgroup cpu quota: {quota}")?,
             Err(why) => writeln!(f, "  cgroup cpu quota: unknown ({why})")?,
         }
-        writeln!(f, "  work per request: {} us", self.work_us)
+        writeln!(f, "  work per request: {} us", self.work_us)?;
+        writeln!(f, "  work mode:        {}", self.work_mode)?;
+        if let Some(dispatch) = &self.dispatch {
+            writeln!(f, "  ffi dispatch:     {dispatch}")?;
+        }
+        match self.max_blocking_threads {
+            Some(max) => writeln!(f, "  blocking pool:    at most {max} threads"),
+            None => writeln!(f, "  blocking pool:    at most 512 threads (tokio default)"),
+        }
     }
 }
 
@@ -86,6 +102,9 @@ mod tests {
             cpus_allowed: Some("0-1".into()),
             worker_threads,
             work_us: 50,
+            work_mode: WorkMode::Spin,
+            dispatch: None,
+            max_blocking_threads: None,
             cpu_quota,
         }
     }
@@ -126,7 +145,8 @@ mod tests {
             "numaload-target 9.9.9\n  variant:          async\n  pid:              42\n  \
              cpus allowed:     0-1\n  worker threads:   4\n  \
              cgroup cpu quota: 1.00 CPUs (100000 us per 100000 us)\n  \
-             work per request: 50 us\nwarning: 4 worker threads on a cgroup CPU quota of \
+             work per request: 50 us\n  work mode:        spin\n  \
+             blocking pool:    at most 512 threads (tokio default)\nwarning: 4 worker threads on a cgroup CPU quota of \
              1.00 CPUs (2x or more): the workers will be throttled\n"
         );
         let text = knobs(1, Err("boom".into())).to_string();
@@ -134,5 +154,27 @@ mod tests {
             text.contains("cgroup cpu quota: unknown (boom)\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn ffi_block_shows_the_dispatch() {
+        let ffi = RuntimeKnobs {
+            variant: Variant::Ffi,
+            work_mode: WorkMode::Sleep,
+            dispatch: Some(Dispatch::Bounded {
+                limit: std::num::NonZeroUsize::new(8).expect("8"),
+            }),
+            max_blocking_threads: Some(64),
+            ..knobs(1, Ok(CpuQuota::Unlimited))
+        };
+        let text = ffi.to_string();
+        assert!(
+            text.ends_with(
+                "  work per request: 50 us\n  work mode:        sleep\n  \
+                 ffi dispatch:     bounded (limit 8)\n  blocking pool:    at most 64 threads\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  variant:          ffi\n"), "{text}");
     }
 }

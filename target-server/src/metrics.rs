@@ -1,17 +1,20 @@
 //! `/metrics` in the Prometheus text exposition format.
 //!
-//! [`ServerMetrics`] holds the counters every variant shares and renders them with the tokio
-//! runtime's stable metrics. A variant with metrics of its own (the `ffi` variant's in-flight C
-//! calls and blocking threads) implements [`MetricSource`] and is handed to
+//! [`ServerMetrics`] holds the counters every variant shares (requests by status, a latency
+//! histogram, connections) and renders them with the tokio runtime's stable metrics and the
+//! blocking-pool thread count of [`crate::runtime`]. A variant with metrics of its own (the
+//! `ffi` variant's in-flight C calls) implements [`MetricSource`] and is handed to
 //! [`ServerMetrics::new`]; its samples are appended to the same page.
 
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 
-use crate::proc_status;
+use crate::histogram::{HistogramSnapshot, LatencyHistogram};
+use crate::{proc_status, runtime};
 
 /// The `Content-Type` of a `/metrics` page.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -42,6 +45,39 @@ impl Exposition {
         let _ = writeln!(self.text, "{name} {}", PromFloat(value));
     }
 
+    /// Writes a counter with one label, one sample per `(label value, count)`.
+    pub fn labelled_counter(
+        &mut self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: &[(&str, u64)],
+    ) {
+        self.header(name, help, "counter");
+        debug_assert!(
+            is_metric_name(label) && !label.contains(':'),
+            "label {label:?}"
+        );
+        for (value, count) in values {
+            let value = escape_label_value(value);
+            let _ = writeln!(self.text, "{name}{{{label}=\"{value}\"}} {count}");
+        }
+    }
+
+    /// Writes a histogram: its `_bucket{le=...}` series, `_sum` and `_count`.
+    pub fn histogram(&mut self, name: &str, help: &str, snapshot: &HistogramSnapshot) {
+        self.header(name, help, "histogram");
+        for (le, count) in &snapshot.cumulative {
+            let _ = writeln!(
+                self.text,
+                "{name}_bucket{{le=\"{}\"}} {count}",
+                PromFloat(*le)
+            );
+        }
+        let _ = writeln!(self.text, "{name}_sum {}", PromFloat(snapshot.sum_seconds));
+        let _ = writeln!(self.text, "{name}_count {}", snapshot.count);
+    }
+
     fn header(&mut self, name: &str, help: &str, kind: &str) {
         debug_assert!(is_metric_name(name), "invalid metric name {name:?}");
         let help = help.replace('\\', "\\\\").replace('\n', "\\n");
@@ -68,6 +104,14 @@ impl fmt::Display for PromFloat {
     }
 }
 
+/// A label value as the text format wants it: `\\`, `"` and newlines escaped.
+fn escape_label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 fn is_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
@@ -82,10 +126,53 @@ fn is_metric_name(name: &str) -> bool {
 #[repr(align(128))]
 struct PaddedCounter(AtomicU64);
 
+/// How a workload request ended, as the `status` label of `numaload_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    /// 200: the work was done.
+    Ok,
+    /// 500: the work failed (a panicked blocking call).
+    Failed,
+    /// 503: the server could not take the work (shutting down).
+    Unavailable,
+}
+
+impl RequestStatus {
+    /// Every status, in the order `/metrics` lists them.
+    pub const ALL: [RequestStatus; 3] = [
+        RequestStatus::Ok,
+        RequestStatus::Failed,
+        RequestStatus::Unavailable,
+    ];
+
+    /// The HTTP status code.
+    pub fn code(self) -> u16 {
+        match self {
+            RequestStatus::Ok => 200,
+            RequestStatus::Failed => 500,
+            RequestStatus::Unavailable => 503,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            RequestStatus::Ok => "200",
+            RequestStatus::Failed => "500",
+            RequestStatus::Unavailable => "503",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// The counters every variant keeps, plus what the runtime and the OS report at scrape time.
 #[derive(Debug)]
 pub struct ServerMetrics {
-    requests: PaddedCounter,
+    /// By [`RequestStatus::index`].
+    requests: [PaddedCounter; RequestStatus::ALL.len()],
+    latency: LatencyHistogram,
     connections_open: AtomicU64,
     connection_errors: AtomicU64,
     accept_errors: AtomicU64,
@@ -98,7 +185,8 @@ impl ServerMetrics {
     /// Metrics of a server running on `runtime` with `work_us` of work per request.
     pub fn new(runtime: Handle, work_us: u64, variant_sources: Vec<Arc<dyn MetricSource>>) -> Self {
         ServerMetrics {
-            requests: PaddedCounter::default(),
+            requests: Default::default(),
+            latency: LatencyHistogram::default(),
             connections_open: AtomicU64::new(0),
             connection_errors: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
@@ -110,15 +198,24 @@ impl ServerMetrics {
 
     // Relaxed is enough: each counter is independent and only read for reporting.
 
-    /// Counts one workload request (not `/metrics`).
+    /// Counts one workload request (not `/metrics`) that ended with `status` after `latency`
+    /// (from the handler's start to its response).
     #[inline]
-    pub fn request(&self) {
-        self.requests.0.fetch_add(1, Ordering::Relaxed);
+    pub fn request(&self, status: RequestStatus, latency: Duration) {
+        self.requests[status.index()]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+        self.latency.record(latency);
     }
 
-    /// Workload requests served so far.
+    /// Workload requests answered with `status` so far.
+    pub fn requests(&self, status: RequestStatus) -> u64 {
+        self.requests[status.index()].0.load(Ordering::Relaxed)
+    }
+
+    /// Workload requests answered so far, whatever their status.
     pub fn requests_total(&self) -> u64 {
-        self.requests.0.load(Ordering::Relaxed)
+        RequestStatus::ALL.iter().map(|&s| self.requests(s)).sum()
     }
 
     pub(crate) fn connection_opened(&self) {
@@ -163,15 +260,33 @@ impl ServerMetrics {
             "Tasks waiting in the tokio runtime's global (injection) queue.",
             rt.global_queue_depth() as f64,
         );
-        out.counter(
+        if let Some(blocking) = runtime::blocking_threads(&self.runtime) {
+            out.gauge(
+                "tokio_blocking_threads",
+                "Threads of the tokio blocking pool, busy or idle (runtime threads minus workers).",
+                blocking as f64,
+            );
+        }
+        let by_status: Vec<(&str, u64)> = RequestStatus::ALL
+            .iter()
+            .map(|&s| (s.label(), self.requests(s)))
+            .collect();
+        out.labelled_counter(
             "numaload_requests_total",
-            "Workload requests served (every path except /metrics).",
-            self.requests_total(),
+            "Workload requests answered (every path except /metrics), by HTTP status.",
+            "status",
+            &by_status,
+        );
+        out.histogram(
+            "numaload_request_duration_seconds",
+            "Time from the handler's start to its response, per workload request.",
+            &self.latency.snapshot(),
         );
         out.gauge(
-            "numaload_work_us",
-            "Configured CPU work per request, in microseconds (--work-us).",
-            self.work_us as f64,
+            // Base units, not `_us`: promtool's lint rejects abbreviated and non-base units.
+            "numaload_work_seconds",
+            "Configured work per request (--work-us), in seconds.",
+            self.work_us as f64 / 1e6,
         );
         out.gauge(
             "numaload_connections_open",
@@ -223,6 +338,15 @@ mod tests {
     }
 
     #[test]
+    fn labels_are_escaped() {
+        let mut out = Exposition::default();
+        out.labelled_counter("x_total", "X.", "kind", &[("a\"b\\c\nd", 1)]);
+        assert!(out
+            .into_text()
+            .ends_with("x_total{kind=\"a\\\"b\\\\c\\nd\"} 1\n"));
+    }
+
+    #[test]
     fn metric_names() {
         assert!(is_metric_name("numaload_requests_total"));
         assert!(is_metric_name("a:b_1"));
@@ -237,11 +361,27 @@ mod tests {
             .build()
             .expect("runtime");
         let metrics = ServerMetrics::new(rt.handle().clone(), 50, vec![Arc::new(InFlight)]);
-        metrics.request();
-        metrics.request();
+        metrics.request(RequestStatus::Ok, Duration::from_micros(70));
+        metrics.request(RequestStatus::Ok, Duration::from_millis(3));
+        metrics.request(RequestStatus::Unavailable, Duration::from_micros(1));
+        assert_eq!(metrics.requests_total(), 3);
         let page = metrics.render();
-        assert!(page.contains("\nnumaload_requests_total 2\n"), "{page}");
-        assert!(page.contains("\nnumaload_work_us 50\n"), "{page}");
+        assert!(
+            page.contains("\nnumaload_requests_total{status=\"200\"} 2\n"),
+            "{page}"
+        );
+        assert!(page.contains("\nnumaload_requests_total{status=\"500\"} 0\n"));
+        assert!(page.contains("\nnumaload_requests_total{status=\"503\"} 1\n"));
+        assert!(page.contains("\nnumaload_request_duration_seconds_bucket{le=\"0.00005\"} 1\n"));
+        assert!(page.contains("\nnumaload_request_duration_seconds_bucket{le=\"0.0001\"} 2\n"));
+        assert!(page.contains("\nnumaload_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+        assert!(page.contains("\nnumaload_request_duration_seconds_count 3\n"));
+        assert!(page.contains("\nnumaload_request_duration_seconds_sum 0.003071\n"));
+        assert!(
+            !page.contains("tokio_blocking_threads"),
+            "not a runtime of ours"
+        );
+        assert!(page.contains("\nnumaload_work_seconds 0.00005\n"), "{page}");
         assert!(page.contains("\ntokio_workers 1\n"), "{page}");
         assert!(page.ends_with("numaload_ffi_in_flight 3\n"), "{page}");
     }

@@ -1,10 +1,11 @@
-//! The accept loop, connection handling and the `async` variant's handler.
+//! The accept loop, connection handling and the `async` variant's handler (the `ffi` variant's
+//! is in `dispatch`).
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -17,7 +18,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
-use crate::metrics::{self, ServerMetrics};
+use crate::dispatch::{FfiCalls, FfiHandler, FfiShared};
+use crate::metrics::{self, MetricSource, RequestStatus, ServerMetrics};
 use crate::{work, ServerConfig, Variant};
 
 /// How long in-flight requests get to finish after the shutdown signal.
@@ -26,12 +28,15 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, lets
 /// in-flight requests finish (idle keep-alive connections close at once) and returns.
 ///
-/// Must run inside a tokio runtime; `/metrics` reports that runtime.
+/// Must run inside a tokio runtime; `/metrics` reports that runtime. The `ffi` variant with
+/// `pinned-pool` starts its pool threads first and, after the drain, stops them (each tears
+/// its C state down) before returning.
 pub async fn serve(
     listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    config.validate()?;
     match config.variant {
         Variant::Async => {
             let metrics = Arc::new(ServerMetrics::new(
@@ -46,6 +51,27 @@ pub async fn serve(
                 }),
             };
             accept_loop(listener, handler, metrics, shutdown).await
+        }
+        Variant::Ffi => {
+            let calls = Arc::new(FfiCalls::new(config.dispatch));
+            let metrics = Arc::new(ServerMetrics::new(
+                Handle::current(),
+                config.work_us,
+                vec![Arc::clone(&calls) as Arc<dyn MetricSource>],
+            ));
+            let shared = FfiShared::start(
+                config.dispatch,
+                config.work_mode,
+                config.work_us,
+                calls,
+                Arc::clone(&metrics),
+            )?;
+            let handler = FfiHandler {
+                shared: Arc::clone(&shared),
+            };
+            let served = accept_loop(listener, handler, metrics, shutdown).await;
+            shared.shutdown().await;
+            served
         }
     }
 }
@@ -184,9 +210,12 @@ impl Service<Request<Incoming>> for AsyncHandler {
         if request.uri().path() == "/metrics" {
             return ready(Ok(metrics_response(&self.shared.metrics)));
         }
+        let start = Instant::now();
         // The spin holds this worker on purpose: the async variant measures CPU-bound handlers.
         std::hint::black_box(work::spin_for(self.shared.work));
-        self.shared.metrics.request();
+        self.shared
+            .metrics
+            .request(RequestStatus::Ok, start.elapsed());
         ready(Ok(text_response(
             Bytes::from_static(b"ok\n"),
             "text/plain; charset=utf-8",
@@ -199,7 +228,7 @@ pub(crate) fn metrics_response(metrics: &ServerMetrics) -> Response<Full<Bytes>>
     text_response(Bytes::from(metrics.render()), metrics::CONTENT_TYPE)
 }
 
-fn text_response(body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
+pub(crate) fn text_response(body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     response
         .headers_mut()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use numaload_target::{run, TargetArgs, Variant};
+use numaload_target::{run, TargetArgs, Variant, WorkMode};
 
 fn get_root(addr: SocketAddr) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(addr)?;
@@ -30,6 +30,11 @@ fn serves_until_sigterm_then_returns_ok() {
         listen: addr,
         work_us: 100,
         threads: Some(2),
+        work_mode: WorkMode::Spin,
+        dispatch: None,
+        limit: None,
+        pool_threads: None,
+        max_blocking_threads: None,
     };
     let (done_tx, done) = mpsc::channel();
     std::thread::spawn(move || {

@@ -1,201 +1,13 @@
 //! The server in-process: `serve` on a listener of the test's own, driven by a raw HTTP/1.1
 //! client so that what goes over the wire is exactly what the test wrote.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use numaload_target::{serve, ServerConfig, Variant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-/// A server running on the test's runtime until [`TestServer::stop`].
-struct TestServer {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl TestServer {
-    async fn start(work_us: u64) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let config = ServerConfig {
-            variant: Variant::Async,
-            work_us,
-        };
-        let task = tokio::spawn(serve(listener, config, async {
-            let _ = stopped.await;
-        }));
-        TestServer { addr, stop, task }
-    }
-
-    async fn connect(&self) -> Client {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
-        Client {
-            stream: BufReader::new(stream),
-        }
-    }
-
-    /// One request on a fresh connection.
-    async fn get(&self, path: &str) -> Response {
-        self.connect().await.get(path).await
-    }
-
-    async fn metrics(&self) -> Metrics {
-        let response = self.get("/metrics").await;
-        assert_eq!(response.status, 200);
-        Metrics::parse(&response.body)
-    }
-
-    /// Signals shutdown and expects `serve` to return `Ok` soon.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(3), self.task)
-            .await
-            .expect("serve returns after shutdown")
-            .expect("serve task did not panic")
-            .expect("serve returns Ok");
-    }
-}
-
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A keep-alive HTTP/1.1 client on one TCP connection.
-struct Client {
-    stream: BufReader<TcpStream>,
-}
-
-impl Client {
-    async fn get(&mut self, path: &str) -> Response {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
-        self.stream
-            .get_mut()
-            .write_all(request.as_bytes())
-            .await
-            .expect("send request");
-        self.read_response().await
-    }
-
-    async fn read_response(&mut self) -> Response {
-        let mut status_line = String::new();
-        self.stream
-            .read_line(&mut status_line)
-            .await
-            .expect("status line");
-        let status = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            self.stream.read_line(&mut line).await.expect("header");
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(':').expect("header has a colon");
-            headers.push((name.to_owned(), value.trim().to_owned()));
-        }
-        let mut response = Response {
-            status,
-            headers,
-            body: String::new(),
-        };
-        let length: usize = response
-            .header("content-length")
-            .expect("content-length")
-            .parse()
-            .expect("numeric content-length");
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).await.expect("body");
-        response.body = String::from_utf8(body).expect("utf-8 body");
-        response
-    }
-}
-
-/// A `/metrics` page checked line by line: every sample is `name value` or
-/// `name{labels} value` with a float value, and every metric has `# HELP` and `# TYPE`.
-#[derive(Debug)]
-struct Metrics(BTreeMap<String, f64>);
-
-impl Metrics {
-    fn parse(page: &str) -> Self {
-        let mut help = BTreeMap::new();
-        let mut kind = BTreeMap::new();
-        let mut samples = BTreeMap::new();
-        for line in page.lines() {
-            if let Some(rest) = line.strip_prefix("# HELP ") {
-                let (name, text) = rest.split_once(' ').expect("HELP name text");
-                assert!(!text.is_empty(), "empty help: {line}");
-                help.insert(name.to_owned(), text.to_owned());
-            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let (name, t) = rest.split_once(' ').expect("TYPE name type");
-                assert!(
-                    ["counter", "gauge", "histogram", "summary", "untyped"].contains(&t),
-                    "bad type: {line}"
-                );
-                assert!(help.contains_key(name), "TYPE before HELP: {line}");
-                kind.insert(name.to_owned(), t.to_owned());
-            } else {
-                let (series, value) = line.rsplit_once(' ').expect("sample `name value`");
-                let name = match series.split_once('{') {
-                    Some((name, labels)) => {
-                        assert!(labels.ends_with('}'), "unclosed labels: {line}");
-                        name
-                    }
-                    None => series,
-                };
-                assert!(
-                    !name.is_empty()
-                        && name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
-                    "bad metric name: {line}"
-                );
-                let value: f64 = value
-                    .parse()
-                    .unwrap_or_else(|_| panic!("value is not a float: {line}"));
-                assert!(help.contains_key(name), "no HELP for {name}");
-                assert!(kind.contains_key(name), "no TYPE for {name}");
-                samples.insert(series.to_owned(), value);
-            }
-        }
-        Metrics(samples)
-    }
-
-    fn get(&self, name: &str) -> f64 {
-        *self
-            .0
-            .get(name)
-            .unwrap_or_else(|| panic!("no {name} in {:?}", self.0))
-    }
-}
-
-fn process_cpu_time() -> Duration {
-    use nix::time::{clock_gettime, ClockId};
-    let t = clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).expect("process CPU clock");
-    Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
-}
+use common::{process_cpu_time, Metrics, TestServer, OK_REQUESTS};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_root_returns_200_with_a_tiny_body() {
@@ -221,7 +33,7 @@ async fn work_us_costs_cpu_not_just_time() {
     // the first bound but not the second).
     assert!(wall >= Duration::from_millis(40), "took only {wall:?}");
     assert!(cpu >= Duration::from_millis(40), "used only {cpu:?} of CPU");
-    assert_eq!(server.metrics().await.get("numaload_work_us"), 2000.0);
+    assert_eq!(server.metrics().await.get("numaload_work_seconds"), 0.002);
     server.stop().await;
 }
 
@@ -234,7 +46,7 @@ async fn metrics_are_well_formed_and_count_requests() {
     }
     let after = server.metrics().await;
     assert_eq!(
-        after.get("numaload_requests_total") - before.get("numaload_requests_total"),
+        after.get(OK_REQUESTS) - before.get(OK_REQUESTS),
         7.0,
         "/metrics itself is not counted"
     );
@@ -245,7 +57,7 @@ async fn metrics_are_well_formed_and_count_requests() {
         "the serve task at least"
     );
     assert!(after.get("tokio_global_queue_depth") >= 0.0);
-    assert_eq!(after.get("numaload_work_us"), 0.0);
+    assert_eq!(after.get("numaload_work_seconds"), 0.0);
 
     let response = server.get("/metrics").await;
     assert!(response
@@ -265,7 +77,7 @@ async fn keep_alive_serves_many_requests_on_one_connection() {
     }
     let metrics = client.get("/metrics").await;
     let metrics = Metrics::parse(&metrics.body);
-    assert_eq!(metrics.get("numaload_requests_total"), 5.0);
+    assert_eq!(metrics.get(OK_REQUESTS), 5.0);
     assert_eq!(metrics.get("numaload_connections_open"), 1.0);
     server.stop().await;
 }
