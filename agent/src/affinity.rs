@@ -15,8 +15,12 @@ use std::io;
 
 use nix::sched::CpuSet;
 
+use crate::placement::NodePolicy;
+
 /// `MPOL_BIND` from `<linux/mempolicy.h>`: allocate only on the given nodes.
 const MPOL_BIND: libc::c_int = 2;
+/// `MPOL_INTERLEAVE` from `<linux/mempolicy.h>`: spread pages round-robin over the given nodes.
+const MPOL_INTERLEAVE: libc::c_int = 3;
 /// Bits in the node mask handed to `set_mempolicy` (nodes 0..1023).
 const NODE_MASK_BITS: usize = 1024;
 const NODE_MASK_WORDS: usize = NODE_MASK_BITS / libc::c_ulong::BITS as usize;
@@ -25,7 +29,8 @@ const NODE_MASK_WORDS: usize = NODE_MASK_BITS / libc::c_ulong::BITS as usize;
 #[derive(Debug, Clone)]
 pub struct Pinning {
     cpus: Option<CpuSet>,
-    node_mask: Option<[libc::c_ulong; NODE_MASK_WORDS]>,
+    /// The `set_mempolicy` mode and node mask, when a policy is set.
+    memory: Option<(libc::c_int, [libc::c_ulong; NODE_MASK_WORDS])>,
 }
 
 /// A CPU or node number this process cannot express.
@@ -38,8 +43,13 @@ pub enum PinningError {
 }
 
 impl Pinning {
-    /// `cpus` empty means "leave the affinity alone"; `memory_nodes` empty means "no policy".
-    pub fn new(cpus: &[u32], memory_nodes: &[u32]) -> Result<Self, PinningError> {
+    /// `cpus` empty means "leave the affinity alone"; `memory_nodes` empty (or
+    /// [`NodePolicy::Default`]) means "no policy"; otherwise `policy` says bind or interleave.
+    pub fn new(
+        cpus: &[u32],
+        memory_nodes: &[u32],
+        policy: NodePolicy,
+    ) -> Result<Self, PinningError> {
         let cpus = if cpus.is_empty() {
             None
         } else {
@@ -50,21 +60,16 @@ impl Pinning {
             }
             Some(set)
         };
-        let node_mask = if memory_nodes.is_empty() {
-            None
-        } else {
-            let mut mask = [0 as libc::c_ulong; NODE_MASK_WORDS];
-            let word_bits = libc::c_ulong::BITS as usize;
-            for &node in memory_nodes {
-                let n = node as usize;
-                if n >= NODE_MASK_BITS {
-                    return Err(PinningError::NodeOutOfRange(node));
-                }
-                mask[n / word_bits] |= 1 << (n % word_bits);
-            }
-            Some(mask)
+        let mode = match policy {
+            NodePolicy::Default => None,
+            NodePolicy::Bind => Some(MPOL_BIND),
+            NodePolicy::Interleave => Some(MPOL_INTERLEAVE),
         };
-        Ok(Self { cpus, node_mask })
+        let memory = match mode {
+            Some(mode) if !memory_nodes.is_empty() => Some((mode, node_mask(memory_nodes)?)),
+            _ => None,
+        };
+        Ok(Self { cpus, memory })
     }
 
     /// Arranges for the child of `command` to be pinned, to be in its own process group and to
@@ -110,11 +115,11 @@ impl Pinning {
                     return Err(io::Error::last_os_error());
                 }
             }
-            if let Some(mask) = &self.node_mask {
+            if let Some((mode, mask)) = &self.memory {
                 // maxnode is one more than the bits given: the kernel reads maxnode - 1 bits.
                 let rc = libc::syscall(
                     libc::SYS_set_mempolicy,
-                    MPOL_BIND,
+                    *mode,
                     mask.as_ptr(),
                     NODE_MASK_BITS + 1,
                 );
@@ -133,6 +138,20 @@ impl Pinning {
     }
 }
 
+/// The `set_mempolicy` node mask with these nodes set.
+fn node_mask(nodes: &[u32]) -> Result<[libc::c_ulong; NODE_MASK_WORDS], PinningError> {
+    let mut mask = [0 as libc::c_ulong; NODE_MASK_WORDS];
+    let word_bits = libc::c_ulong::BITS as usize;
+    for &node in nodes {
+        let n = node as usize;
+        if n >= NODE_MASK_BITS {
+            return Err(PinningError::NodeOutOfRange(node));
+        }
+        mask[n / word_bits] |= 1 << (n % word_bits);
+    }
+    Ok(mask)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,10 +159,52 @@ mod tests {
     #[test]
     fn rejects_nodes_it_cannot_encode() {
         assert!(matches!(
-            Pinning::new(&[], &[4096]),
+            Pinning::new(&[], &[4096], NodePolicy::Bind),
             Err(PinningError::NodeOutOfRange(4096))
         ));
-        assert!(Pinning::new(&[0], &[0, 3]).is_ok());
+        assert!(Pinning::new(&[0], &[0, 3], NodePolicy::Interleave).is_ok());
+    }
+
+    #[test]
+    fn modes_follow_the_policy_and_no_nodes_mean_no_policy() {
+        let mode = |nodes: &[u32], policy| {
+            Pinning::new(&[], nodes, policy)
+                .expect("pinning")
+                .memory
+                .map(|(mode, mask)| (mode, mask[0]))
+        };
+        assert_eq!(mode(&[0, 2], NodePolicy::Bind), Some((MPOL_BIND, 0b101)));
+        assert_eq!(
+            mode(&[1, 3], NodePolicy::Interleave),
+            Some((MPOL_INTERLEAVE, 0b1010))
+        );
+        assert_eq!(mode(&[], NodePolicy::Bind), None);
+        assert_eq!(mode(&[0], NodePolicy::Default), None);
+    }
+
+    /// The policy the child had before exec, as the kernel reports it for its stack.
+    async fn child_policy(nodes: &[u32], policy: NodePolicy) -> String {
+        let mut command = tokio::process::Command::new("grep");
+        command.args(["stack", "/proc/self/numa_maps"]);
+        Pinning::new(&[], nodes, policy)
+            .expect("pinning")
+            .apply_to(&mut command);
+        let out = command.output().await.expect("run grep");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[tokio::test]
+    async fn interleaves_a_real_child_before_exec() {
+        // Node 0 exists on every Linux host; interleaving over one node is still MPOL_INTERLEAVE.
+        let text = child_policy(&[0], NodePolicy::Interleave).await;
+        // Under a seccomp profile that refuses set_mempolicy (EPERM) the child keeps the default.
+        if !text.contains("default") {
+            assert!(text.contains(" interleave:0 "), "child saw: {text}");
+        }
+        let text = child_policy(&[0], NodePolicy::Bind).await;
+        if !text.contains("default") {
+            assert!(text.contains(" bind:0 "), "child saw: {text}");
+        }
     }
 
     #[tokio::test]
@@ -155,7 +216,7 @@ mod tests {
             .expect("a CPU");
         let mut command = tokio::process::Command::new("grep");
         command.args(["Cpus_allowed_list", "/proc/self/status"]);
-        Pinning::new(&[first as u32], &[0])
+        Pinning::new(&[first as u32], &[0], NodePolicy::Bind)
             .expect("pinning")
             .apply_to(&mut command);
         let out = command.output().await.expect("run grep");

@@ -9,6 +9,8 @@ use std::io;
 
 use numaload_proto::cpulist;
 
+use crate::placement::NodePolicy;
+
 /// What `/proc/<pid>/status` tells about placement and threads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -124,6 +126,18 @@ pub fn parse_numa_maps(text: &str) -> NumaMaps {
     }
 }
 
+/// The mode of a numa_maps policy: `default`, `bind:…` and `interleave:…` are the ones numaload
+/// sets; anything else (`prefer:1`, `local`, `weighted interleave`, …) is `None`.
+pub fn policy_mode(policy: &str) -> Option<NodePolicy> {
+    let mode = policy.split_once(':').map_or(policy, |(mode, _)| mode);
+    match mode {
+        "default" => Some(NodePolicy::Default),
+        "bind" => Some(NodePolicy::Bind),
+        "interleave" => Some(NodePolicy::Interleave),
+        _ => None,
+    }
+}
+
 /// The nodes a numa_maps policy names: `bind:0-1` → `[0, 1]`, `default` → `[]`.
 pub fn policy_nodes(policy: &str) -> Vec<u32> {
     policy
@@ -182,6 +196,23 @@ mod tests {
         assert_eq!(policy_nodes("interleave:0-3"), vec![0, 1, 2, 3]);
         assert_eq!(policy_nodes("prefer (many):0,2"), vec![0, 2]);
         assert_eq!(policy_nodes("default"), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn policy_mode_reads_the_kind() {
+        assert_eq!(policy_mode("bind:2"), Some(NodePolicy::Bind));
+        assert_eq!(policy_mode("interleave:0-3"), Some(NodePolicy::Interleave));
+        assert_eq!(policy_mode("default"), Some(NodePolicy::Default));
+        assert_eq!(policy_mode("prefer (many):0,2"), None);
+        assert_eq!(policy_mode("prefer:1"), None);
+        assert_eq!(policy_mode("weighted interleave:0-1"), None);
+        let maps = parse_numa_maps(
+            "7f0000000000 interleave:0-3 heap anon=8 N0=2 N1=2 N2=2 N3=2\n\
+             7f0000100000 interleave:0-3 anon=4 N0=1 N1=1 N2=1 N3=1\n",
+        );
+        assert_eq!(maps.policy, "interleave:0-3");
+        assert_eq!(policy_mode(&maps.policy), Some(NodePolicy::Interleave));
+        assert_eq!(policy_nodes(&maps.policy), vec![0, 1, 2, 3]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::affinity::{Pinning, PinningError};
+use crate::placement::NodePolicy;
 
 /// The line a target prints on stdout once it accepts connections.
 pub const READY_PREFIX: &str = "numaload-target listening on ";
@@ -35,8 +36,10 @@ pub struct ReplicaSpec {
     pub index: u32,
     /// Affinity to set before exec; empty leaves it alone.
     pub cpus: Vec<u32>,
-    /// `MPOL_BIND` nodes to set before exec; empty sets no policy.
+    /// Nodes of the memory policy set before exec; empty sets no policy.
     pub memory_nodes: Vec<u32>,
+    /// How `memory_nodes` are used (bind or interleave).
+    pub memory_policy: NodePolicy,
     pub worker_threads: u32,
     pub work_us: u64,
 }
@@ -84,7 +87,7 @@ impl Replica {
         ready_within: Duration,
     ) -> Result<Replica, ReplicaError> {
         let index = spec.index;
-        let pinning = Pinning::new(&spec.cpus, &spec.memory_nodes)
+        let pinning = Pinning::new(&spec.cpus, &spec.memory_nodes, spec.memory_policy)
             .map_err(|source| ReplicaError::Pinning { index, source })?;
         let mut command = Command::new(&target.program);
         command

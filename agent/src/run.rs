@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::config::AgentConfig;
 use crate::loadgen::{self, Cancel, LoadConfig, Mode};
-use crate::placement::{self, Layout, Placement};
+use crate::placement::{self, Layout, NodePolicy, Placement};
 use crate::procfs;
 use crate::replica::{ReplicaSet, ReplicaSpec, TargetCommand};
 use crate::sampler::Sampler;
@@ -189,6 +189,7 @@ async fn run_layout(
             index: r.index,
             cpus: r.cpus.clone(),
             memory_nodes: r.memory_nodes.clone(),
+            memory_policy: r.memory_policy,
             worker_threads: r.threads,
             work_us: run.work_us,
         })
@@ -233,7 +234,7 @@ async fn measure(
                 r.index,
                 r.pid,
                 numaload_proto::cpulist::format(&r.intended_cpus),
-                bind_text(&r.intended_memory_nodes),
+                intended_policy(specs, r.index),
                 numaload_proto::cpulist::format(&r.actual_cpus),
                 r.memory_policy
             )
@@ -332,12 +333,7 @@ fn read_back(
                 Err(e) => format!("unreadable ({e})"),
             };
             let cpus_ok = spec.cpus.is_empty() || actual_cpus == spec.cpus;
-            let memory_ok = if spec.memory_nodes.is_empty() {
-                memory_policy == "default"
-            } else {
-                memory_policy.starts_with("bind")
-                    && procfs::policy_nodes(&memory_policy) == spec.memory_nodes
-            };
+            let memory_ok = memory_matches(spec, &memory_policy);
             if let Err(e) = &status {
                 notes.push(format!("replica {}: {e}", spec.index));
             }
@@ -413,12 +409,22 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
     Ok(out)
 }
 
-fn bind_text(nodes: &[u32]) -> String {
-    if nodes.is_empty() {
-        "default".into()
-    } else {
-        format!("bind:{}", numaload_proto::cpulist::format(nodes))
+/// Whether the policy numa_maps shows is the one `spec` asked for: `default` for none, else the
+/// same mode (`bind`, `interleave`) over exactly the same nodes.
+fn memory_matches(spec: &ReplicaSpec, actual: &str) -> bool {
+    if spec.memory_nodes.is_empty() || spec.memory_policy == NodePolicy::Default {
+        return actual == "default";
     }
+    procfs::policy_mode(actual) == Some(spec.memory_policy)
+        && procfs::policy_nodes(actual) == spec.memory_nodes
+}
+
+/// The intended policy of replica `index` as numa_maps would print it.
+fn intended_policy(specs: &[ReplicaSpec], index: u32) -> String {
+    specs
+        .iter()
+        .find(|s| s.index == index)
+        .map_or_else(String::new, |s| s.memory_policy.describe(&s.memory_nodes))
 }
 
 async fn phase(events: &Events, layout: &str, phase: Phase) {

@@ -20,6 +20,14 @@
 //!   a "per-node" layout runs one replica per domain. Persistent-memory (`NVM`) nodes share a
 //!   CPU set with DRAM but define no domain of their own. When no node has an allowed CPU the
 //!   whole machine becomes one domain and [`HostTopology::warnings`] says so.
+//! - [`HostTopology::packages_cpus`] and [`HostTopology::l3_domains`] are the same kind of
+//!   [`Domain`] for packages and last-level caches: their allowed CPUs, and the NUMA nodes of the
+//!   domains those CPUs belong to. A host without any L3 uses its highest cache level instead
+//!   (with a warning); allowed CPUs under no such cache are in no L3 domain (with a warning).
+//! - [`HostTopology::core_cpus`] lists every core with its allowed PUs (its SMT siblings); a PU
+//!   hwloc puts under no core counts as a core of its own.
+//! - CPUs the machine has but are not online are in [`HostTopology::offline_cpus`], never in
+//!   `allowed_cpus`: nothing is ever placed on them.
 //!
 //! A topology read from XML or a synthetic description is not "this system": binding calls on it
 //! do nothing. Plan with any topology, bind with the one [`discover`] returns.
@@ -51,6 +59,18 @@ pub struct HostTopology {
     pub numa_nodes: Vec<NumaNode>,
     /// NUMA nodes grouped by identical non-empty CPU sets, sorted by first CPU.
     pub domains: Vec<Domain>,
+    /// Packages (sockets) with allowed CPUs, sorted by first CPU; `nodes` are the NUMA nodes of
+    /// the domains their CPUs belong to (empty when their CPUs are near no allowed node).
+    pub packages_cpus: Vec<Domain>,
+    /// Last-level cache domains (L3, or the highest cache level the host has), as for packages.
+    pub l3_domains: Vec<Domain>,
+    /// The cache level `l3_domains` come from: `"L3"`, else `"L2"` or `"L1"`, or `"machine"`
+    /// when hwloc knows no cache (one domain of every allowed CPU).
+    pub l3_level: String,
+    /// Every core with at least one allowed PU: its allowed PUs, sorted; cores sorted by first PU.
+    pub core_cpus: Vec<Vec<u32>>,
+    /// CPUs the machine has that are not online (never allowed, never placed on), sorted.
+    pub offline_cpus: Vec<u32>,
     /// Oddities worth telling the user (CPUs near no node, fallback domain, ...).
     pub warnings: Vec<String>,
 }
@@ -213,6 +233,25 @@ fn summarize(topology: &Topology, origin: &str) -> Result<HostTopology, Topology
 
     let mut warnings = Vec::new();
     let domains = group_domains(&numa_nodes, &allowed_cpus, &mut warnings);
+
+    let online = indexes(topology.cpuset().iter_set().map(usize::from), origin)?;
+    let mut offline_cpus = indexes(
+        topology.complete_cpuset().iter_set().map(usize::from),
+        origin,
+    )?;
+    offline_cpus.retain(|cpu| online.binary_search(cpu).is_err());
+    if !offline_cpus.is_empty() {
+        warnings.push(format!(
+            "CPUs {} are offline: nothing is placed on them",
+            cpulist::format(&offline_cpus)
+        ));
+    }
+
+    let packages_cpus = cpu_groups(topology, &[ObjectType::Package], &allowed, origin)?;
+    let packages_cpus = with_nodes(packages_cpus, &domains);
+    let (l3_level, l3_domains) = last_level_caches(topology, &allowed, origin, &mut warnings)?;
+    let l3_domains = with_nodes(l3_domains, &domains);
+    let core_cpus = core_cpus(topology, &allowed_cpus, origin)?;
     Ok(HostTopology {
         pus,
         cores,
@@ -220,8 +259,107 @@ fn summarize(topology: &Topology, origin: &str) -> Result<HostTopology, Topology
         allowed_cpus,
         numa_nodes,
         domains,
+        packages_cpus,
+        l3_domains,
+        l3_level: l3_level.to_owned(),
+        core_cpus,
+        offline_cpus,
         warnings,
     })
+}
+
+/// The distinct, non-empty allowed CPU sets of the objects of these types, sorted by first CPU.
+fn cpu_groups(
+    topology: &Topology,
+    types: &[ObjectType],
+    allowed: &BTreeSet<u32>,
+    origin: &str,
+) -> Result<Vec<Vec<u32>>, TopologyError> {
+    let mut groups = BTreeSet::new();
+    for &object_type in types {
+        for object in topology.objects_with_type(object_type) {
+            let cpus = allowed_cpus_of(object, allowed, origin)?;
+            if !cpus.is_empty() {
+                groups.insert(cpus);
+            }
+        }
+    }
+    Ok(groups.into_iter().collect())
+}
+
+/// L3 cache domains and their level; without any L3, the highest cache level present. Allowed
+/// CPUs under no such cache are warned about: per-l3 layouts do not use them.
+fn last_level_caches(
+    topology: &Topology,
+    allowed: &BTreeSet<u32>,
+    origin: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(&'static str, Vec<Vec<u32>>), TopologyError> {
+    let levels: [(&str, &[ObjectType]); 3] = [
+        ("L3", &[ObjectType::L3Cache]),
+        ("L2", &[ObjectType::L2Cache]),
+        ("L1", &[ObjectType::L1Cache]),
+    ];
+    for (level, types) in levels {
+        let groups = cpu_groups(topology, types, allowed, origin)?;
+        if groups.is_empty() {
+            continue;
+        }
+        let covered: BTreeSet<u32> = groups.iter().flatten().copied().collect();
+        let outside: Vec<u32> = allowed.difference(&covered).copied().collect();
+        if !outside.is_empty() {
+            warnings.push(format!(
+                "allowed CPUs {} are under no {level} cache: per-l3 layouts do not use them",
+                cpulist::format(&outside)
+            ));
+        }
+        return Ok((level, groups));
+    }
+    let all: Vec<u32> = allowed.iter().copied().collect();
+    Ok((
+        "machine",
+        if all.is_empty() {
+            Vec::new()
+        } else {
+            vec![all]
+        },
+    ))
+}
+
+/// Every core's allowed PUs; a PU under no core is a core of its own.
+fn core_cpus(
+    topology: &Topology,
+    allowed_cpus: &[u32],
+    origin: &str,
+) -> Result<Vec<Vec<u32>>, TopologyError> {
+    let allowed: BTreeSet<u32> = allowed_cpus.iter().copied().collect();
+    let mut cores = cpu_groups(topology, &[ObjectType::Core], &allowed, origin)?;
+    let covered: BTreeSet<u32> = cores.iter().flatten().copied().collect();
+    cores.extend(
+        allowed_cpus
+            .iter()
+            .filter(|cpu| !covered.contains(cpu))
+            .map(|&cpu| vec![cpu]),
+    );
+    cores.sort();
+    Ok(cores)
+}
+
+/// Gives each CPU group the nodes of the NUMA domains its CPUs belong to.
+fn with_nodes(groups: Vec<Vec<u32>>, domains: &[Domain]) -> Vec<Domain> {
+    groups
+        .into_iter()
+        .map(|cpus| {
+            let mut nodes: Vec<u32> = domains
+                .iter()
+                .filter(|d| d.cpus.iter().any(|c| cpus.binary_search(c).is_ok()))
+                .flat_map(|d| d.nodes.iter().copied())
+                .collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            Domain { cpus, nodes }
+        })
+        .collect()
 }
 
 /// Groups nodes into domains (see the module doc) and explains anything surprising.

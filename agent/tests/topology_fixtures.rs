@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use numaload_agent::placement::{self, Layout, Memory, Pin, Replicas};
+use numaload_agent::placement::{self, Layout, Memory, NodePolicy, Pin, Placement, Replicas, Smt};
 use numaload_agent::topology::{self, HostTopology};
 use serde_json::Value;
 
@@ -39,12 +39,27 @@ fn load(file: &str) -> HostTopology {
 }
 
 fn per_node() -> Layout {
-    Layout {
-        name: "per-node".to_owned(),
-        replicas: Replicas::PerNode,
-        pin: Pin::Node,
-        memory: Memory::Local,
-    }
+    Layout::new("per-node", Replicas::PerNode, Pin::Node, Memory::Local)
+}
+
+fn place(file: &str, layout: &Layout, reserve: u32) -> Placement {
+    placement::place(&load(file), layout, reserve).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn cpus_of(placement: &Placement) -> Vec<Vec<u32>> {
+    placement.replicas.iter().map(|r| r.cpus.clone()).collect()
+}
+
+fn nodes_of(placement: &Placement) -> Vec<Vec<u32>> {
+    placement
+        .replicas
+        .iter()
+        .map(|r| r.memory_nodes.clone())
+        .collect()
+}
+
+fn range(from: u32, to: u32) -> Vec<u32> {
+    (from..=to).collect()
 }
 
 #[test]
@@ -299,4 +314,228 @@ fn discover_reads_this_host() {
     // And the default layout places on it.
     let placement = placement::place(&topology, &per_node(), 0).unwrap();
     assert_eq!(placement.replicas.len(), topology.domains.len());
+}
+
+#[test]
+fn per_package_on_four_sockets_of_two_nodes_each() {
+    let layout = Layout::new("p", Replicas::PerPackage, Pin::Package, Memory::Local);
+    let placement = place("64amd64-4s2n4ca2co.xml", &layout, 0);
+    assert_eq!(
+        cpus_of(&placement),
+        (0..4)
+            .map(|p| range(16 * p, 16 * p + 15))
+            .collect::<Vec<_>>()
+    );
+    // Local memory is each of the package's two NUMA domains' own DRAM node.
+    assert_eq!(
+        nodes_of(&placement),
+        vec![vec![0, 1], vec![2, 3], vec![4, 5], vec![6, 7]]
+    );
+    for replica in &placement.replicas {
+        assert_eq!(replica.threads, 16);
+        assert_eq!(replica.memory_policy, NodePolicy::Bind);
+    }
+
+    let interleave = Layout::new("i", Replicas::PerPackage, Pin::Package, Memory::Interleave);
+    let placement = place("64amd64-4s2n4ca2co.xml", &interleave, 0);
+    assert_eq!(nodes_of(&placement)[3], vec![6, 7]);
+    assert_eq!(placement.replicas[3].memory_policy, NodePolicy::Interleave);
+}
+
+#[test]
+fn per_l3_follows_the_last_level_caches() {
+    let layout = Layout::new("l3", Replicas::PerL3, Pin::L3, Memory::Local);
+    let cases: &[(&str, usize, &[u32])] = &[
+        // 4 packages x 2 L3 (one per node).
+        ("64amd64-4s2n4ca2co.xml", 8, &[0, 1, 2, 3, 4, 5, 6, 7]),
+        // One L3 per package, one node each.
+        (
+            "32intel64-2p8co2t+8ve.xml",
+            2,
+            &[0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23],
+        ),
+        // A hybrid part: one L3 over the P- and E-cores.
+        (
+            "20em64t-hybrid-1p6c2t+2ca4co1t.xml",
+            1,
+            &[
+                0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+            ],
+        ),
+    ];
+    for (file, replicas, first) in cases {
+        let placement = place(file, &layout, 0);
+        assert_eq!(placement.replicas.len(), *replicas, "{file}");
+        assert_eq!(placement.replicas[0].cpus, *first, "{file}");
+        assert_eq!(placement.replicas[0].memory_nodes, vec![0], "{file}");
+    }
+    // No L3 at all: the L2 caches stand in, and the placement says so.
+    let placement = place("8em64t-2s2ca2c.xml", &layout, 0);
+    assert_eq!(
+        cpus_of(&placement),
+        vec![vec![0, 4], vec![1, 5], vec![2, 6], vec![3, 7]]
+    );
+    assert!(
+        placement.notes.iter().any(|n| n.contains("L2 caches")),
+        "{:?}",
+        placement.notes
+    );
+}
+
+#[test]
+fn one_per_core_halves_an_smt_host() {
+    let mut layout = Layout::new("smt", Replicas::PerNode, Pin::Node, Memory::Local);
+    let all = place("32intel64-2p8co2t+8ve.xml", &layout, 0);
+    layout.smt = Smt::OnePerCore;
+    let one = place("32intel64-2p8co2t+8ve.xml", &layout, 0);
+    assert_eq!(all.replicas[0].cpus.len(), 16);
+    assert_eq!(one.replicas[0].cpus, range(0, 7));
+    assert_eq!(one.replicas[1].cpus, range(8, 15));
+    assert_eq!(one.replicas[0].threads, 8);
+    // The siblings are left: the load generator takes them, saying they share cores.
+    assert_eq!(one.load_cpus, range(16, 31));
+    assert!(!one.load_shares_cpus);
+    assert!(
+        one.notes.iter().any(|n| n.contains("SMT siblings")),
+        "{:?}",
+        one.notes
+    );
+}
+
+#[test]
+fn pin_core_gives_each_replica_one_core() {
+    let layout = Layout::new("cores", Replicas::Count(3), Pin::Core, Memory::Local);
+    let placement = place("32intel64-2p8co2t+8ve.xml", &layout, 0);
+    assert_eq!(
+        cpus_of(&placement),
+        vec![vec![0, 16], vec![1, 17], vec![2, 18]]
+    );
+    assert_eq!(nodes_of(&placement), vec![vec![0], vec![0], vec![0]]);
+    assert!(placement.replicas.iter().all(|r| r.threads == 2));
+
+    let mut one_pu = layout.clone();
+    one_pu.smt = Smt::OnePerCore;
+    one_pu.threads = Some(4);
+    let placement = place("32intel64-2p8co2t+8ve.xml", &one_pu, 0);
+    assert_eq!(cpus_of(&placement), vec![vec![0], vec![1], vec![2]]);
+    assert!(placement.replicas.iter().all(|r| r.threads == 4));
+
+    let too_many = Layout::new("cores", Replicas::Count(17), Pin::Core, Memory::None);
+    let err = placement::place(&load("32intel64-2p8co2t+8ve.xml"), &too_many, 0).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layouts[\"cores\"].replicas: 17 replicas but this host has 16 cores; use at most 16"
+    );
+}
+
+#[test]
+fn explicit_cpus_and_memory_nodes() {
+    let mut layout = Layout::new("x", Replicas::Count(2), Pin::None, Memory::Nodes(vec![0]));
+    layout.cpus = Some([range(0, 7), range(16, 23)].concat());
+    let placement = place("32intel64-2p8co2t+8ve.xml", &layout, 0);
+    assert_eq!(placement.replicas.len(), 2);
+    for replica in &placement.replicas {
+        assert_eq!(replica.cpus, [range(0, 7), range(16, 23)].concat());
+        assert_eq!(replica.memory_nodes, vec![0]);
+        assert_eq!(replica.memory_policy, NodePolicy::Bind);
+        assert_eq!(replica.threads, 16);
+    }
+    assert_eq!(placement.load_cpus, [range(8, 15), range(24, 31)].concat());
+
+    // CPUs the cgroup leaves out are refused, naming the field.
+    let mut outside = Layout::new("x", Replicas::Count(1), Pin::None, Memory::Local);
+    outside.cpus = Some(vec![2, 3, 4]);
+    let err = placement::place(&load("16amd64-8n2c-cpusets.xml"), &outside, 0).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layouts[\"x\"].cpus: CPUs 4 are not allowed on this host (4 offline); use CPUs from \
+         0-3,5-6,12-15"
+    );
+}
+
+#[test]
+fn impossible_requests_name_the_field() {
+    let topology = load("64amd64-4s2n4ca2co.xml");
+    let cases: Vec<(Layout, &str)> =
+        vec![
+        (
+            Layout::new("n", Replicas::Count(1), Pin::Node, Memory::Nodes(vec![3, 9])),
+            "layouts[\"n\"].memory: NUMA nodes 9 do not exist or are not allowed on this host; \
+             use nodes from 0-7",
+        ),
+        (
+            Layout::new("r", Replicas::Count(65), Pin::None, Memory::None),
+            "layouts[\"r\"].replicas: 65 replicas but only 64 CPUs are left for replicas \
+             (load.reserve_cpus = 0); use at most 64",
+        ),
+        (
+            Layout::new("p", Replicas::Count(5), Pin::Package, Memory::Local),
+            "layouts[\"p\"].replicas: 5 replicas but this host has 4 packages; use replicas = \
+             \"per-package\" or at most 4",
+        ),
+        (
+            Layout::new("m", Replicas::PerNode, Pin::Package, Memory::Local),
+            "layouts[\"m\"].pin: \"package\" does not go with replicas = \"per-node\"; use pin = \
+             \"node\" or pin = \"none\"",
+        ),
+    ];
+    for (layout, expected) in cases {
+        let err = placement::place(&topology, &layout, 0).unwrap_err();
+        assert_eq!(err.to_string(), expected, "{}", layout.name);
+    }
+}
+
+#[test]
+fn packages_l3_and_cores_are_read_from_every_fixture() {
+    for (file, expected) in truth() {
+        let topology = load(&file);
+        let allowed: BTreeSet<u32> = topology.allowed_cpus.iter().copied().collect();
+        let cores: Vec<u32> = topology.core_cpus.iter().flatten().copied().collect();
+        assert_eq!(
+            cores.len(),
+            allowed.len(),
+            "{file}: every allowed PU on one core"
+        );
+        assert_eq!(
+            cores.iter().copied().collect::<BTreeSet<_>>(),
+            allowed,
+            "{file}: cores"
+        );
+        assert_eq!(topology.core_cpus.len() as u32, topology.cores, "{file}");
+        assert_eq!(
+            topology.packages_cpus.len() as u32,
+            topology.packages,
+            "{file}: packages"
+        );
+        let node_ids: BTreeSet<u32> = expected["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| u32s(&d["nodes"]))
+            .collect();
+        for group in topology.packages_cpus.iter().chain(&topology.l3_domains) {
+            assert!(!group.cpus.is_empty(), "{file}");
+            assert!(group.cpus.iter().all(|c| allowed.contains(c)), "{file}");
+            assert!(
+                group.nodes.iter().all(|n| node_ids.contains(n)),
+                "{file}: {group:?}"
+            );
+        }
+    }
+    let cgroup = load("16amd64-8n2c-cpusets.xml");
+    // Package 0 (CPUs 0-1) is near no allowed node: it has no nodes.
+    assert_eq!(cgroup.packages_cpus[0].cpus, vec![0, 1]);
+    assert!(cgroup.packages_cpus[0].nodes.is_empty());
+}
+
+#[test]
+fn per_node_over_memory_tiers_never_gives_nvm_or_hbm_their_own_replica() {
+    let placement = place("fakeheteromemtiers.xml", &per_node(), 0);
+    // 7 nodes (DRAM, HBM, NVM), 3 domains: one replica per set of CPUs.
+    assert_eq!(placement.replicas.len(), 3);
+    let interleave = Layout::new("i", Replicas::Count(1), Pin::None, Memory::Interleave);
+    let placement = place("fakeheteromemtiers.xml", &interleave, 1);
+    // DRAM nodes only.
+    assert_eq!(placement.replicas[0].memory_nodes, vec![0, 1]);
+    assert_eq!(placement.replicas[0].memory_policy, NodePolicy::Interleave);
 }

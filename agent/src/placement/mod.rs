@@ -1,7 +1,7 @@
 //! Placement: a layout policy resolved on one host's topology into CPU sets and memory nodes.
 //!
-//! The controller sends policy ([`Layout`]: how many replicas, pinned or not, memory local or
-//! not); [`place`] turns it into concrete [`ReplicaPlan`]s on a [`HostTopology`]. It is a pure
+//! The controller sends policy ([`Layout`]: how many replicas, pinned to what, which memory
+//! policy); [`place`] turns it into concrete [`ReplicaPlan`]s on a [`HostTopology`]. It is a pure
 //! function: no I/O, no hwloc, the same answer for an XML topology and for this host.
 //!
 //! # Rules
@@ -9,69 +9,82 @@
 //! - **Pool.** The replica pool is the allowed CPUs minus the `reserve_load_cpus` highest allowed
 //!   CPUs, which go to the load generator. Reserving every allowed CPU is an error naming
 //!   `load.reserve_cpus`.
-//! - **`pin = none`.** Every replica's `cpus` is the whole pool: replicas are not tied to a node,
+//! - **Units.** `pin = "node" | "package" | "l3" | "core"` pins each replica to one *unit* of that
+//!   level: a NUMA domain, a package, a last-level-cache domain or a core ([`HostTopology`]'s
+//!   `domains`, `packages_cpus`, `l3_domains`, `core_cpus`). A unit's CPUs are intersected with
+//!   the pool; a unit the reservation leaves empty is not usable: it is skipped (with a note for
+//!   nodes, packages and L3 domains).
+//! - **`replicas = "per-node" | "per-package" | "per-l3"`.** One replica per usable unit of that
+//!   level, pinned to it (`pin` of the same level) or all on the pool (`pin = "none"`); any
+//!   other `pin` is an error naming `pin`.
+//! - **`replicas = n`.** `n = 0` is an error. Pinned, `n` must not exceed the usable units (the
+//!   first `n` are used, noted when fewer than all); unpinned, `n` must not exceed the pool's CPUs.
+//! - **`pin = "none"`.** Every replica's `cpus` is the whole pool: replicas are not tied to a unit,
 //!   but the agent still sets this affinity so that the reserved load CPUs stay free.
-//! - **`pin = node`.** Replica *i* gets the CPUs of the *i*-th usable domain ∩ pool. A domain the
-//!   reservation leaves empty is not usable: it is skipped, with a note.
-//! - **`replicas = per-node`.** One replica per usable domain (with either pin).
-//! - **`replicas = n`.** `n = 0` is an error. With `pin = node`, `n` must not exceed the usable
-//!   domains (the first `n` are used); with `pin = none`, `n` must not exceed the pool's CPUs.
-//! - **`memory = local`.** With `pin = node`: the replica's domain's DRAM node (subtype `""` or
-//!   `"DRAM"`, lowest OS index), else the domain's first node, with a note. With `pin = none`:
-//!   every DRAM node of the domains that hold pool CPUs (if there is none, the first node of each
-//!   such domain, with a note). **`memory = none`**: no nodes, no memory policy set.
-//! - **Threads.** `threads` is the number of CPUs in the replica's set.
+//! - **Explicit `cpus`.** Every replica runs on exactly these CPUs; each must be allowed (an
+//!   offline or cgroup-excluded CPU is an error naming `cpus`); `pin` must be `"none"` and
+//!   `replicas` a count. CPUs also reserved for the load generator are shared, with a note.
+//! - **`smt = "one-per-core"`.** Each replica's CPU set keeps only its lowest CPU of every core.
+//! - **`memory`.** `"none"`: no policy. `"local"`: `MPOL_BIND` to the *default DRAM node* of each
+//!   NUMA domain the replica's CPUs belong to (with `pin = "node"`: its own domain's) — the lowest
+//!   DRAM node (subtype `""` or `"DRAM"`) of the domain; domains without DRAM are left out while
+//!   another has one; if none has, the first node of each, with a note. HBM and NVM nodes are
+//!   never chosen while DRAM is near. `"interleave"`: `MPOL_INTERLEAVE` over every DRAM node of
+//!   those domains (same fallback). A node list: `MPOL_BIND` to exactly those nodes; a node the
+//!   host does not have (or does not allow) is an error naming the field.
+//! - **Threads.** `threads` when given, else the number of CPUs in the replica's set.
 //! - **Load CPUs.** With a reservation, the reserved CPUs. Otherwise the allowed CPUs no replica
-//!   uses; if there are none, the highest allowed CPU, shared with the replicas
-//!   (`load_shares_cpus = true`) and a note saying how to avoid it.
+//!   uses, preferring those on cores no replica uses (SMT siblings of replica CPUs only when
+//!   nothing else is left, with a note); if there are none, the highest allowed CPU, shared
+//!   with the replicas (`load_shares_cpus = true`) and a note saying how to avoid it.
 //!
 //! Errors ([`PlacementError`]) are one line naming the plan field at fault and the fix.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
-use numaload_proto::{cpulist, v1};
+use numaload_proto::cpulist;
 use serde::Serialize;
 
 use crate::topology::{Domain, HostTopology, NumaNode};
 
-/// How many replicas a layout runs.
+mod error;
+mod layout;
+
+pub use error::PlacementError;
+pub use layout::{Layout, Level, Memory, Pin, Replicas, Smt};
+
+/// The kernel memory policy a replica is started with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Replicas {
-    /// Exactly this many.
-    Count(u32),
-    /// One per NUMA domain.
-    PerNode,
+#[serde(rename_all = "lowercase")]
+pub enum NodePolicy {
+    /// None set (`memory_nodes` is empty).
+    Default,
+    /// `MPOL_BIND` to `memory_nodes`.
+    Bind,
+    /// `MPOL_INTERLEAVE` over `memory_nodes`.
+    Interleave,
 }
 
-/// Where replicas may run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Pin {
-    /// On any CPU of the replica pool.
-    None,
-    /// Each on the CPUs of its own NUMA domain.
-    Node,
+impl fmt::Display for NodePolicy {
+    /// As `/proc/<pid>/numa_maps` names it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodePolicy::Default => "default",
+            NodePolicy::Bind => "bind",
+            NodePolicy::Interleave => "interleave",
+        })
+    }
 }
 
-/// Where replicas allocate memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Memory {
-    /// Wherever the kernel likes: no memory policy is set.
-    None,
-    /// Bound to the DRAM near the replica's CPUs.
-    Local,
-}
-
-/// A validated layout policy: the plan's `[layouts.<name>]` table without its unknowns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Layout {
-    /// The layout's name in the plan, used in errors and reports.
-    pub name: String,
-    /// How many replicas.
-    pub replicas: Replicas,
-    /// CPU pinning.
-    pub pin: Pin,
-    /// Memory policy.
-    pub memory: Memory,
+impl NodePolicy {
+    /// The policy as numa_maps prints it for these nodes: `default`, `bind:0`, `interleave:0-3`.
+    pub fn describe(self, nodes: &[u32]) -> String {
+        match self {
+            NodePolicy::Default => "default".to_owned(),
+            _ => format!("{self}:{}", cpulist::format(nodes)),
+        }
+    }
 }
 
 /// The concrete placement of one layout on one host.
@@ -94,172 +107,15 @@ pub struct ReplicaPlan {
     pub index: u32,
     /// CPU affinity, sorted, never empty.
     pub cpus: Vec<u32>,
-    /// NUMA nodes to bind memory to, sorted; empty means no memory policy.
+    /// NUMA nodes of the memory policy, sorted; empty means no memory policy.
     pub memory_nodes: Vec<u32>,
-    /// Worker threads the replica should run: one per CPU of `cpus`.
+    /// How `memory_nodes` are used; [`NodePolicy::Default`] exactly when they are empty.
+    pub memory_policy: NodePolicy,
+    /// Worker threads the replica should run.
     pub threads: u32,
-    /// Index into [`HostTopology::domains`] when pinned to a node.
-    pub domain: Option<u32>,
-}
-
-/// A layout that cannot be placed, naming the plan field at fault and the fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlacementError {
-    /// A required enum field was left unset.
-    #[error("layouts[{layout:?}].{field}: unspecified; use {choices}")]
-    Unspecified {
-        /// Layout name.
-        layout: String,
-        /// Field name.
-        field: &'static str,
-        /// Accepted values, quoted, for the message.
-        choices: &'static str,
-    },
-    /// An enum field carries a value this agent does not know (a newer controller?).
-    #[error("layouts[{layout:?}].{field}: unknown value {value}; use {choices}")]
-    UnknownValue {
-        /// Layout name.
-        layout: String,
-        /// Field name.
-        field: &'static str,
-        /// The raw wire value.
-        value: i32,
-        /// Accepted values, quoted, for the message.
-        choices: &'static str,
-    },
-    /// `replicas = 0`.
-    #[error("layouts[{layout:?}].replicas: 0 replicas; use at least 1 or replicas = \"per-node\"")]
-    ZeroReplicas {
-        /// Layout name.
-        layout: String,
-    },
-    /// More node-pinned replicas than NUMA domains.
-    #[error(
-        "layouts[{layout:?}].replicas: {requested} replicas but this host has {domains} NUMA \
-         domains; use replicas = \"per-node\" or at most {domains}"
-    )]
-    MoreReplicasThanDomains {
-        /// Layout name.
-        layout: String,
-        /// Replicas asked for.
-        requested: u32,
-        /// Domains on this host.
-        domains: usize,
-    },
-    /// More node-pinned replicas than domains the load reservation leaves CPUs in.
-    #[error(
-        "layouts[{layout:?}].replicas: {requested} replicas but only {usable} of this host's \
-         {domains} NUMA domains keep CPUs after load.reserve_cpus = {reserved}; use at most \
-         {usable} replicas or a smaller load.reserve_cpus"
-    )]
-    MoreReplicasThanUsableDomains {
-        /// Layout name.
-        layout: String,
-        /// Replicas asked for.
-        requested: u32,
-        /// Domains with CPUs left in the pool.
-        usable: usize,
-        /// Domains on this host.
-        domains: usize,
-        /// `load.reserve_cpus`.
-        reserved: u32,
-    },
-    /// More unpinned replicas than CPUs to run them on.
-    #[error(
-        "layouts[{layout:?}].replicas: {requested} replicas but only {cpus} CPUs are left for \
-         replicas (load.reserve_cpus = {reserved}); use at most {cpus}"
-    )]
-    MoreReplicasThanCpus {
-        /// Layout name.
-        layout: String,
-        /// Replicas asked for.
-        requested: u32,
-        /// CPUs in the replica pool.
-        cpus: usize,
-        /// `load.reserve_cpus`.
-        reserved: u32,
-    },
-    /// Node pinning asked for but the reservation empties every domain.
-    #[error(
-        "layouts[{layout:?}].pin: \"node\" but load.reserve_cpus = {reserved} leaves no NUMA \
-         domain any CPU; use a smaller load.reserve_cpus or pin = \"none\""
-    )]
-    NoUsableDomain {
-        /// Layout name.
-        layout: String,
-        /// `load.reserve_cpus`.
-        reserved: u32,
-    },
-    /// The load reservation takes every allowed CPU.
-    #[error(
-        "load.reserve_cpus: {reserved} CPUs reserved for the load generator but this host \
-         allows only {allowed}, leaving none for replicas; use at most {}",
-        allowed.saturating_sub(1)
-    )]
-    ReserveTooLarge {
-        /// `load.reserve_cpus`.
-        reserved: u32,
-        /// Allowed CPUs on this host.
-        allowed: usize,
-    },
-}
-
-const PIN_CHOICES: &str = "\"none\" or \"node\"";
-const MEMORY_CHOICES: &str = "\"none\" or \"local\"";
-const REPLICAS_CHOICES: &str = "a count or \"per-node\"";
-
-impl TryFrom<&v1::LayoutSpec> for Layout {
-    type Error = PlacementError;
-
-    fn try_from(spec: &v1::LayoutSpec) -> Result<Self, Self::Error> {
-        use v1::layout_spec::Replicas as WireReplicas;
-        let layout = || spec.name.clone();
-        let unknown = |field, value, choices| PlacementError::UnknownValue {
-            layout: layout(),
-            field,
-            value,
-            choices,
-        };
-        let unspecified = |field, choices| PlacementError::Unspecified {
-            layout: layout(),
-            field,
-            choices,
-        };
-
-        let replicas = match spec.replicas {
-            Some(WireReplicas::Count(0)) => {
-                return Err(PlacementError::ZeroReplicas { layout: layout() })
-            }
-            Some(WireReplicas::Count(n)) => Replicas::Count(n),
-            Some(WireReplicas::PerNode(true)) => Replicas::PerNode,
-            // `per_node = false` says what the layout is not, not what it is.
-            Some(WireReplicas::PerNode(false)) | None => {
-                return Err(unspecified("replicas", REPLICAS_CHOICES))
-            }
-            // Not placed by this agent yet.
-            Some(WireReplicas::PerPackage(_)) | Some(WireReplicas::PerL3(_)) => {
-                return Err(unspecified("replicas", REPLICAS_CHOICES))
-            }
-        };
-        let pin = match v1::Pin::try_from(spec.pin) {
-            Ok(v1::Pin::None) => Pin::None,
-            Ok(v1::Pin::Node) => Pin::Node,
-            Ok(v1::Pin::Unspecified) => return Err(unspecified("pin", PIN_CHOICES)),
-            Ok(_) | Err(_) => return Err(unknown("pin", spec.pin, PIN_CHOICES)),
-        };
-        let memory = match v1::MemoryPolicy::try_from(spec.memory) {
-            Ok(v1::MemoryPolicy::None) => Memory::None,
-            Ok(v1::MemoryPolicy::Local) => Memory::Local,
-            Ok(v1::MemoryPolicy::Unspecified) => return Err(unspecified("memory", MEMORY_CHOICES)),
-            Ok(_) | Err(_) => return Err(unknown("memory", spec.memory, MEMORY_CHOICES)),
-        };
-        Ok(Layout {
-            name: spec.name.clone(),
-            replicas,
-            pin,
-            memory,
-        })
-    }
+    /// When pinned to a unit: its index in the topology's list for the pin level (`domains`,
+    /// `packages_cpus`, `l3_domains` or `core_cpus`).
+    pub unit: Option<u32>,
 }
 
 /// Resolves `layout` on `topology`, keeping the `reserve_load_cpus` highest allowed CPUs for the
@@ -277,17 +133,74 @@ pub fn place(
             allowed: allowed.len(),
         });
     }
+    check_layout(topology, layout)?;
     let (pool, reserved) = allowed.split_at(allowed.len() - reserved_count);
-    let pool_set: BTreeSet<u32> = pool.iter().copied().collect();
     let mut notes = Vec::new();
+    let uses_l3 = layout.pin == Pin::L3 || layout.replicas == Replicas::PerL3;
+    if uses_l3 && topology.l3_level != "L3" {
+        notes.push(match topology.l3_level.as_str() {
+            "machine" => "this host reports no caches: the whole machine is one L3 domain".into(),
+            level => format!("this host has no L3 cache: L3 domains are its {level} caches"),
+        });
+    }
 
-    let replicas = match layout.pin {
-        Pin::Node => place_pinned(topology, layout, &pool_set, reserve_load_cpus, &mut notes)?,
-        Pin::None => place_unpinned(topology, layout, pool, reserve_load_cpus, &mut notes)?,
+    let sets: Vec<Seat<'_>> = match (&layout.cpus, layout.pin.level()) {
+        (Some(cpus), _) => explicit(topology, layout, cpus, reserved, &mut notes)?,
+        (None, Some(level)) => {
+            pinned(topology, layout, level, pool, reserve_load_cpus, &mut notes)?
+        }
+        (None, None) => unpinned(topology, layout, pool, reserve_load_cpus)?,
     };
 
+    let mut memory_cache: BTreeMap<Vec<u32>, Vec<u32>> = BTreeMap::new();
+    let mut replicas = Vec::with_capacity(sets.len());
+    for (index, set) in (0u32..).zip(sets) {
+        let cpus = match layout.smt {
+            Smt::All => set.cpus,
+            Smt::OnePerCore => one_per_core(&set.cpus, &topology.core_cpus),
+        };
+        let (memory_policy, memory_nodes) = match &layout.memory {
+            Memory::None => (NodePolicy::Default, Vec::new()),
+            Memory::Nodes(nodes) => (NodePolicy::Bind, nodes.clone()),
+            Memory::Local | Memory::Interleave => {
+                let interleave = layout.memory == Memory::Interleave;
+                let domains = set
+                    .domain
+                    .map_or_else(|| touched_domains(topology, &cpus), |d| vec![d]);
+                // Unpinned replicas share one pool: say things about its memory once.
+                let who = if set.unit.is_none() && layout.cpus.is_none() {
+                    Who::Pool
+                } else {
+                    Who::Replica(index)
+                };
+                let nodes = if let (Who::Pool, Some(nodes)) = (who, memory_cache.get(&cpus)) {
+                    nodes.clone()
+                } else {
+                    let nodes =
+                        near_memory(&topology.numa_nodes, &domains, interleave, who, &mut notes);
+                    memory_cache.insert(cpus.clone(), nodes.clone());
+                    nodes
+                };
+                let policy = match (nodes.is_empty(), interleave) {
+                    (true, _) => NodePolicy::Default,
+                    (false, true) => NodePolicy::Interleave,
+                    (false, false) => NodePolicy::Bind,
+                };
+                (policy, nodes)
+            }
+        };
+        replicas.push(ReplicaPlan {
+            index,
+            threads: layout.threads.unwrap_or_else(|| cpu_count(&cpus)),
+            cpus,
+            memory_nodes,
+            memory_policy,
+            unit: set.unit,
+        });
+    }
+
     let (load_cpus, load_shares_cpus) =
-        load_cpus(allowed, reserved, &replicas, reserve_load_cpus, &mut notes);
+        load_cpus(topology, reserved, &replicas, reserve_load_cpus, &mut notes);
     Ok(Placement {
         replicas,
         load_cpus,
@@ -296,162 +209,227 @@ pub fn place(
     })
 }
 
-/// `pin = node`: one replica per usable domain, on that domain's pool CPUs.
-fn place_pinned(
-    topology: &HostTopology,
-    layout: &Layout,
-    pool: &BTreeSet<u32>,
-    reserved: u32,
-    notes: &mut Vec<String>,
-) -> Result<Vec<ReplicaPlan>, PlacementError> {
-    // (domain index, domain, its CPUs left in the pool)
-    let mut usable: Vec<(usize, &Domain, Vec<u32>)> = Vec::new();
-    for (i, domain) in topology.domains.iter().enumerate() {
-        let cpus: Vec<u32> = domain
-            .cpus
+/// One replica's CPUs before the SMT filter, and what it is pinned to.
+struct Seat<'t> {
+    cpus: Vec<u32>,
+    /// With `pin = "node"`: the domain whose memory is local.
+    domain: Option<&'t Domain>,
+    unit: Option<u32>,
+}
+
+/// Checks what needs no placement: combinations, node lists, threads.
+fn check_layout(topology: &HostTopology, layout: &Layout) -> Result<(), PlacementError> {
+    let name = || layout.name.clone();
+    if layout.replicas == Replicas::Count(0) {
+        return Err(PlacementError::ZeroReplicas { layout: name() });
+    }
+    if layout.threads == Some(0) {
+        return Err(PlacementError::ZeroThreads { layout: name() });
+    }
+    if layout.cpus.is_some() {
+        if layout.pin != Pin::None {
+            return Err(PlacementError::NotWithCpus {
+                layout: name(),
+                field: "pin",
+                fix: "remove pin (the cpus are the pinning)",
+            });
+        }
+        if layout.replicas.level().is_some() {
+            return Err(PlacementError::NotWithCpus {
+                layout: name(),
+                field: "replicas",
+                fix: "use a replica count",
+            });
+        }
+    }
+    if let (Some(level), Some(pin)) = (layout.replicas.level(), layout.pin.level()) {
+        if level != pin {
+            return Err(PlacementError::PinDoesNotMatchReplicas {
+                layout: name(),
+                pin: pin.pin_word(),
+                replicas: layout.replicas.word(),
+                level,
+            });
+        }
+    }
+    if let Memory::Nodes(nodes) = &layout.memory {
+        let available: Vec<u32> = topology.numa_nodes.iter().map(|n| n.os_index).collect();
+        let missing: Vec<u32> = nodes
             .iter()
             .copied()
-            .filter(|c| pool.contains(c))
+            .filter(|n| !available.contains(n))
             .collect();
-        if cpus.is_empty() {
+        if !missing.is_empty() {
+            return Err(PlacementError::UnknownNodes {
+                layout: name(),
+                field: if layout.cpus.is_some() {
+                    "memory_nodes"
+                } else {
+                    "memory"
+                },
+                missing,
+                available,
+            });
+        }
+    }
+    Ok(())
+}
+/// Explicit `cpus`: every replica on exactly those, which must all be allowed.
+fn explicit<'t>(
+    topology: &'t HostTopology,
+    layout: &Layout,
+    cpus: &[u32],
+    reserved: &[u32],
+    notes: &mut Vec<String>,
+) -> Result<Vec<Seat<'t>>, PlacementError> {
+    let allowed = &topology.allowed_cpus;
+    let outside: Vec<u32> = cpus
+        .iter()
+        .copied()
+        .filter(|c| allowed.binary_search(c).is_err())
+        .collect();
+    if !outside.is_empty() || cpus.is_empty() {
+        let offline = outside
+            .iter()
+            .copied()
+            .filter(|c| topology.offline_cpus.binary_search(c).is_ok())
+            .collect();
+        return Err(PlacementError::CpusNotAllowed {
+            layout: layout.name.clone(),
+            outside,
+            offline,
+            allowed: allowed.clone(),
+        });
+    }
+    let shared: Vec<u32> = cpus
+        .iter()
+        .copied()
+        .filter(|c| reserved.binary_search(c).is_ok())
+        .collect();
+    if !shared.is_empty() {
+        notes.push(format!(
+            "the explicit cpus include CPUs {} reserved for the load generator: they are shared",
+            cpulist::format(&shared)
+        ));
+    }
+    let count = match layout.replicas {
+        Replicas::Count(n) => n,
+        // check_layout refused per-unit counts with explicit cpus.
+        _ => 1,
+    };
+    Ok((0..count)
+        .map(|_| Seat {
+            cpus: cpus.to_vec(),
+            domain: None,
+            unit: None,
+        })
+        .collect())
+}
+
+/// `pin` to a level: one replica per usable unit (or the first `n`), on that unit's pool CPUs.
+fn pinned<'t>(
+    topology: &'t HostTopology,
+    layout: &Layout,
+    level: Level,
+    pool: &[u32],
+    reserved: u32,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Seat<'t>>, PlacementError> {
+    let units = level.units(topology);
+    // (unit index, the unit's CPUs, its CPUs left in the pool)
+    let mut usable: Vec<(usize, &[u32], Vec<u32>)> = Vec::new();
+    for (i, unit) in units.iter().enumerate() {
+        let cpus: Vec<u32> = unit
+            .iter()
+            .copied()
+            .filter(|c| pool.binary_search(c).is_ok())
+            .collect();
+        if !cpus.is_empty() {
+            usable.push((i, unit, cpus));
+        } else if level != Level::Core {
             notes.push(format!(
-                "NUMA domain {i} (CPUs {}) gets no replica: all its CPUs are reserved for the \
-                 load generator",
-                cpulist::format(&domain.cpus)
+                "{} {i} (CPUs {}) gets no replica: all its CPUs are reserved for the load \
+                 generator",
+                level.noun(),
+                cpulist::format(unit)
             ));
-        } else {
-            usable.push((i, domain, cpus));
         }
     }
     if usable.is_empty() {
-        return Err(PlacementError::NoUsableDomain {
+        return Err(PlacementError::NoUsableUnit {
             layout: layout.name.clone(),
             reserved,
+            level,
         });
     }
 
     let count = match layout.replicas {
-        Replicas::PerNode => usable.len(),
-        Replicas::Count(0) => {
-            return Err(PlacementError::ZeroReplicas {
-                layout: layout.name.clone(),
-            })
-        }
         Replicas::Count(n) => {
             let requested = usize::try_from(n).unwrap_or(usize::MAX);
-            if requested > topology.domains.len() {
-                return Err(PlacementError::MoreReplicasThanDomains {
+            if requested > units.len() {
+                return Err(PlacementError::MoreReplicasThanUnits {
                     layout: layout.name.clone(),
                     requested: n,
-                    domains: topology.domains.len(),
+                    units: units.len(),
+                    level,
                 });
             }
             if requested > usable.len() {
-                return Err(PlacementError::MoreReplicasThanUsableDomains {
+                return Err(PlacementError::MoreReplicasThanUsableUnits {
                     layout: layout.name.clone(),
                     requested: n,
                     usable: usable.len(),
-                    domains: topology.domains.len(),
+                    units: units.len(),
                     reserved,
+                    level,
                 });
             }
             if requested < usable.len() {
                 notes.push(format!(
-                    "{requested} node-pinned replicas use the first {requested} of {} NUMA \
-                     domains",
-                    usable.len()
+                    "{requested} {}-pinned replicas use the first {requested} of {} {}s",
+                    level.pin_word(),
+                    usable.len(),
+                    level.noun()
                 ));
             }
             requested
         }
+        // check_layout made sure a per-unit count matches the pin level.
+        _ => usable.len(),
     };
 
-    let mut replicas = Vec::with_capacity(count);
-    for (index, (domain_index, domain, cpus)) in (0u32..).zip(usable.into_iter().take(count)) {
-        if cpus.len() < domain.cpus.len() {
+    let mut seats = Vec::with_capacity(count);
+    for (index, (unit_index, unit, cpus)) in (0u32..).zip(usable.into_iter().take(count)) {
+        if cpus.len() < unit.len() {
             notes.push(format!(
-                "replica {index} runs on {} of NUMA domain {domain_index}'s {} CPUs: the rest \
-                 are reserved for the load generator",
+                "replica {index} runs on {} of {} {unit_index}'s {} CPUs: the rest are reserved \
+                 for the load generator",
                 cpus.len(),
-                domain.cpus.len()
+                level.noun(),
+                unit.len()
             ));
         }
-        let memory_nodes = match layout.memory {
-            Memory::None => Vec::new(),
-            Memory::Local => domain_memory(&topology.numa_nodes, domain, index, notes),
-        };
-        replicas.push(ReplicaPlan {
-            index,
-            threads: cpu_count(&cpus),
+        seats.push(Seat {
             cpus,
-            memory_nodes,
-            domain: u32::try_from(domain_index).ok(),
+            domain: match level {
+                Level::Node => topology.domains.get(unit_index),
+                _ => None,
+            },
+            unit: u32::try_from(unit_index).ok(),
         });
     }
-    Ok(replicas)
+    Ok(seats)
 }
 
-/// The node a node-pinned replica's memory goes to: its domain's lowest DRAM node, else its
-/// domain's first node (noted), else none (noted; only a hand-built topology lacks nodes).
-fn domain_memory(
-    nodes: &[NumaNode],
-    domain: &Domain,
-    replica: u32,
-    notes: &mut Vec<String>,
-) -> Vec<u32> {
-    let dram = nodes
-        .iter()
-        .filter(|node| domain.nodes.contains(&node.os_index) && node.is_dram())
-        .map(|node| node.os_index)
-        .min();
-    if let Some(node) = dram {
-        return vec![node];
-    }
-    match domain.nodes.first() {
-        Some(&first) => {
-            let subtype = nodes
-                .iter()
-                .find(|node| node.os_index == first)
-                .map_or("unknown", |node| node.subtype.as_str());
-            notes.push(format!(
-                "replica {replica}: its NUMA domain has no DRAM node; memory is bound to node \
-                 {first} ({subtype})"
-            ));
-            vec![first]
-        }
-        None => {
-            notes.push(format!(
-                "replica {replica}: its NUMA domain has no memory node; no memory policy is set"
-            ));
-            Vec::new()
-        }
-    }
-}
-
-/// `pin = none`: every replica gets the whole pool.
-fn place_unpinned(
-    topology: &HostTopology,
+/// `pin = "none"`: every replica gets the whole pool.
+fn unpinned<'t>(
+    topology: &'t HostTopology,
     layout: &Layout,
     pool: &[u32],
     reserved: u32,
-    notes: &mut Vec<String>,
-) -> Result<Vec<ReplicaPlan>, PlacementError> {
-    let pool_set: BTreeSet<u32> = pool.iter().copied().collect();
-    let pool_domains: Vec<&Domain> = topology
-        .domains
-        .iter()
-        .filter(|domain| domain.cpus.iter().any(|cpu| pool_set.contains(cpu)))
-        .collect();
-
-    let count = match layout.replicas {
-        // hwloc always yields a domain; only a hand-built topology can have none: run one.
-        Replicas::PerNode => pool_domains.len().max(1),
-        Replicas::Count(0) => {
-            return Err(PlacementError::ZeroReplicas {
-                layout: layout.name.clone(),
-            })
-        }
-        Replicas::Count(n) => {
+) -> Result<Vec<Seat<'t>>, PlacementError> {
+    let count = match (layout.replicas, layout.replicas.level()) {
+        (Replicas::Count(n), _) => {
             let requested = usize::try_from(n).unwrap_or(usize::MAX);
             if requested > pool.len() {
                 return Err(PlacementError::MoreReplicasThanCpus {
@@ -463,74 +441,170 @@ fn place_unpinned(
             }
             requested
         }
+        // hwloc always yields a unit; only a hand-built topology can have none: run one.
+        (_, Some(level)) => level
+            .units(topology)
+            .iter()
+            .filter(|unit| unit.iter().any(|c| pool.binary_search(c).is_ok()))
+            .count()
+            .max(1),
+        (_, None) => 1,
     };
-
-    let memory_nodes = match layout.memory {
-        Memory::None => Vec::new(),
-        Memory::Local => pool_memory(&topology.numa_nodes, &pool_domains, notes),
-    };
-    Ok((0u32..)
-        .take(count)
-        .map(|index| ReplicaPlan {
-            index,
+    Ok((0..count)
+        .map(|_| Seat {
             cpus: pool.to_vec(),
-            memory_nodes: memory_nodes.clone(),
-            threads: cpu_count(pool),
             domain: None,
+            unit: None,
         })
         .collect())
 }
 
-/// The nodes unpinned replicas' memory goes to: every DRAM node of the pool's domains, else the
-/// first node of each of those domains (noted).
-fn pool_memory(nodes: &[NumaNode], domains: &[&Domain], notes: &mut Vec<String>) -> Vec<u32> {
-    let in_pool_domains =
-        |node: &&NumaNode| domains.iter().any(|d| d.nodes.contains(&node.os_index));
-    let dram: Vec<u32> = nodes
+/// The lowest CPU of `cpus` on each core.
+fn one_per_core(cpus: &[u32], cores: &[Vec<u32>]) -> Vec<u32> {
+    let core_of = core_index(cores);
+    let mut seen = BTreeSet::new();
+    // `cpus` is sorted, so the first CPU met on a core is its lowest.
+    cpus.iter()
+        .copied()
+        .filter(|cpu| match core_of.get(cpu) {
+            Some(core) => seen.insert(*core),
+            None => true,
+        })
+        .collect()
+}
+
+/// Each PU's core (an index into `cores`).
+fn core_index(cores: &[Vec<u32>]) -> BTreeMap<u32, usize> {
+    cores
         .iter()
-        .filter(in_pool_domains)
-        .filter(|node| node.is_dram())
-        .map(|node| node.os_index)
+        .enumerate()
+        .flat_map(|(i, pus)| pus.iter().map(move |&pu| (pu, i)))
+        .collect()
+}
+
+/// The NUMA domains holding any of `cpus`, in topology order.
+fn touched_domains<'t>(topology: &'t HostTopology, cpus: &[u32]) -> Vec<&'t Domain> {
+    topology
+        .domains
+        .iter()
+        .filter(|d| d.cpus.iter().any(|c| cpus.binary_search(c).is_ok()))
+        .collect()
+}
+
+/// Whose memory a note is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    /// Every unpinned replica: they share one pool.
+    Pool,
+    Replica(u32),
+}
+
+/// The nodes near `domains` that "local" binds to (each domain's default DRAM node) or
+/// "interleave" spreads over (each domain's DRAM nodes). Without any DRAM node: each domain's
+/// first node, noted; without any node: none, noted.
+fn near_memory(
+    nodes: &[NumaNode],
+    domains: &[&Domain],
+    interleave: bool,
+    who: Who,
+    notes: &mut Vec<String>,
+) -> Vec<u32> {
+    let dram_of = |domain: &Domain| -> Vec<u32> {
+        nodes
+            .iter()
+            .filter(|node| domain.nodes.contains(&node.os_index) && node.is_dram())
+            .map(|node| node.os_index)
+            .collect()
+    };
+    let dram: Vec<u32> = domains
+        .iter()
+        .flat_map(|domain| {
+            let mut dram = dram_of(domain);
+            if !interleave {
+                // The default DRAM node: the lowest one.
+                dram.truncate(1);
+            }
+            dram
+        })
         .collect();
     if !dram.is_empty() {
         return sorted(dram);
     }
-    let firsts: Vec<u32> = domains
-        .iter()
-        .filter_map(|d| d.nodes.first().copied())
-        .collect();
-    if firsts.is_empty() {
-        notes.push("no NUMA node holds the replicas' CPUs; no memory policy is set".to_owned());
-    } else {
-        notes.push(format!(
+    let firsts = sorted(
+        domains
+            .iter()
+            .filter_map(|d| d.nodes.first().copied())
+            .collect(),
+    );
+    let note = match (who, firsts.as_slice()) {
+        (Who::Pool, []) => {
+            "no NUMA node holds the replicas' CPUs; no memory policy is set".to_owned()
+        }
+        (Who::Pool, _) => format!(
             "the replicas' NUMA domains have no DRAM node; memory is bound to nodes {}",
             cpulist::format(&firsts)
-        ));
-    }
-    sorted(firsts)
+        ),
+        (Who::Replica(i), []) => {
+            format!("replica {i}: its NUMA domain has no memory node; no memory policy is set")
+        }
+        (Who::Replica(i), [first]) => {
+            let subtype = nodes
+                .iter()
+                .find(|node| node.os_index == *first)
+                .map_or("unknown", |node| node.subtype.as_str());
+            format!(
+                "replica {i}: its NUMA domain has no DRAM node; memory is bound to node {first} \
+                 ({subtype})"
+            )
+        }
+        (Who::Replica(i), _) => format!(
+            "replica {i}: its NUMA domains have no DRAM node; memory is bound to nodes {}",
+            cpulist::format(&firsts)
+        ),
+    };
+    notes.push(note);
+    firsts
 }
 
 /// Where the load generator runs, and whether it shares CPUs with the replicas.
 fn load_cpus(
-    allowed: &[u32],
+    topology: &HostTopology,
     reserved: &[u32],
     replicas: &[ReplicaPlan],
     reserve_load_cpus: u32,
     notes: &mut Vec<String>,
 ) -> (Vec<u32>, bool) {
-    if reserve_load_cpus > 0 {
-        return (reserved.to_vec(), false);
-    }
     let used: BTreeSet<u32> = replicas
         .iter()
         .flat_map(|r| r.cpus.iter().copied())
         .collect();
+    if reserve_load_cpus > 0 {
+        // Only explicit cpus can reach into the reservation (and were noted).
+        let shares = reserved.iter().any(|c| used.contains(c));
+        return (reserved.to_vec(), shares);
+    }
+    let allowed = &topology.allowed_cpus;
     let spare: Vec<u32> = allowed
         .iter()
         .copied()
         .filter(|c| !used.contains(c))
         .collect();
+    let core_of = core_index(&topology.core_cpus);
+    let busy_cores: BTreeSet<usize> = used
+        .iter()
+        .filter_map(|c| core_of.get(c))
+        .copied()
+        .collect();
+    let on_busy_core = |cpu: &u32| core_of.get(cpu).is_some_and(|c| busy_cores.contains(c));
+    let free: Vec<u32> = spare.iter().copied().filter(|c| !on_busy_core(c)).collect();
+    if !free.is_empty() {
+        return (free, false);
+    }
     if !spare.is_empty() {
+        notes.push(format!(
+            "the load generator runs on CPUs {}, SMT siblings of replica CPUs: they share cores",
+            cpulist::format(&spare)
+        ));
         return (spare, false);
     }
     // `place` checked that the pool, a subset of `allowed`, is not empty.

@@ -5,16 +5,12 @@
 
 use super::*;
 use crate::topology::from_synthetic;
+use numaload_proto::v1;
 
 const X: &str = "x";
 
 fn layout(replicas: Replicas, pin: Pin, memory: Memory) -> Layout {
-    Layout {
-        name: X.to_owned(),
-        replicas,
-        pin,
-        memory,
-    }
+    Layout::new(X, replicas, pin, memory)
 }
 
 fn node(os_index: u32, cpus: &[u32], subtype: &str) -> NumaNode {
@@ -40,6 +36,11 @@ fn host(allowed: &[u32], nodes: Vec<NumaNode>, domains: &[(&[u32], &[u32])]) -> 
                 nodes: nodes.to_vec(),
             })
             .collect(),
+        packages_cpus: Vec::new(),
+        l3_domains: Vec::new(),
+        l3_level: "L3".to_owned(),
+        core_cpus: allowed.iter().map(|&cpu| vec![cpu]).collect(),
+        offline_cpus: Vec::new(),
         warnings: Vec::new(),
     }
 }
@@ -240,7 +241,7 @@ fn placement_rules() {
         let got: Expected = placement
             .replicas
             .iter()
-            .map(|r| (r.cpus.clone(), r.memory_nodes.clone(), r.domain))
+            .map(|r| (r.cpus.clone(), r.memory_nodes.clone(), r.unit))
             .collect();
         assert_eq!(got, case.replicas, "{}", case.what);
         for (i, replica) in placement.replicas.iter().enumerate() {
@@ -403,27 +404,27 @@ fn layout_from_wire() {
     let bad = [
         (
             spec(Some(R::Count(1)), 0, local),
-            "layouts[\"x\"].pin: unspecified; use \"none\" or \"node\"",
+            "layouts[\"x\"].pin: unspecified; use \"none\", \"node\", \"package\", \"l3\" or \"core\"",
         ),
         (
             spec(Some(R::Count(1)), 7, local),
-            "layouts[\"x\"].pin: unknown value 7; use \"none\" or \"node\"",
+            "layouts[\"x\"].pin: unknown value 7; use \"none\", \"node\", \"package\", \"l3\" or \"core\"",
         ),
         (
             spec(Some(R::Count(1)), node, 0),
-            "layouts[\"x\"].memory: unspecified; use \"none\" or \"local\"",
+            "layouts[\"x\"].memory: unspecified; use \"none\", \"local\", \"interleave\" or a node list",
         ),
         (
             spec(Some(R::Count(1)), node, -1),
-            "layouts[\"x\"].memory: unknown value -1; use \"none\" or \"local\"",
+            "layouts[\"x\"].memory: unknown value -1; use \"none\", \"local\", \"interleave\" or a node list",
         ),
         (
             spec(None, node, local),
-            "layouts[\"x\"].replicas: unspecified; use a count or \"per-node\"",
+            "layouts[\"x\"].replicas: unspecified; use a count, \"per-node\", \"per-package\" or \"per-l3\"",
         ),
         (
             spec(Some(R::PerNode(false)), node, local),
-            "layouts[\"x\"].replicas: unspecified; use a count or \"per-node\"",
+            "layouts[\"x\"].replicas: unspecified; use a count, \"per-node\", \"per-package\" or \"per-l3\"",
         ),
         (
             spec(Some(R::Count(0)), node, local),
@@ -445,4 +446,116 @@ fn layout_names_are_quoted_in_errors() {
         err.starts_with(r#"layouts["a \"quoted\" name"].replicas"#),
         "{err}"
     );
+}
+
+#[test]
+fn new_policies_from_wire() {
+    use v1::layout_spec::Replicas as R;
+    let full = v1::LayoutSpec {
+        name: X.to_owned(),
+        replicas: Some(R::PerPackage(true)),
+        pin: v1::Pin::Package as i32,
+        memory: v1::MemoryPolicy::Interleave as i32,
+        smt: v1::Smt::OnePerCore as i32,
+        threads: 3,
+        ..Default::default()
+    };
+    let mut expected = layout(Replicas::PerPackage, Pin::Package, Memory::Interleave);
+    expected.smt = Smt::OnePerCore;
+    expected.threads = Some(3);
+    assert_eq!(Layout::try_from(&full).unwrap(), expected);
+
+    // Explicit cpus need no pin; a node list is sorted; smt and threads default.
+    let explicit = v1::LayoutSpec {
+        name: X.to_owned(),
+        replicas: Some(R::Count(1)),
+        memory: v1::MemoryPolicy::Nodes as i32,
+        memory_nodes: vec![1, 0],
+        cpus: "0-1,3".to_owned(),
+        ..Default::default()
+    };
+    let mut expected = layout(Replicas::Count(1), Pin::None, Memory::Nodes(vec![0, 1]));
+    expected.cpus = Some(vec![0, 1, 3]);
+    assert_eq!(Layout::try_from(&explicit).unwrap(), expected);
+
+    let mut no_nodes = explicit.clone();
+    no_nodes.memory_nodes.clear();
+    assert_eq!(
+        Layout::try_from(&no_nodes).unwrap_err().to_string(),
+        "layouts[\"x\"].memory_nodes: unspecified; use one or more NUMA node numbers"
+    );
+    let mut bad_cpus = explicit;
+    bad_cpus.cpus = "0-".to_owned();
+    assert!(Layout::try_from(&bad_cpus)
+        .unwrap_err()
+        .to_string()
+        .starts_with("layouts[\"x\"].cpus:"));
+}
+
+#[test]
+fn interleave_and_explicit_cpus_on_two_nodes() {
+    let interleave = place(
+        &two_nodes(),
+        &layout(Replicas::Count(2), Pin::None, Memory::Interleave),
+        1,
+    )
+    .unwrap();
+    for replica in &interleave.replicas {
+        assert_eq!(replica.memory_nodes, vec![0, 1]);
+        assert_eq!(replica.memory_policy, NodePolicy::Interleave);
+    }
+    let none = place(
+        &two_nodes(),
+        &layout(Replicas::Count(1), Pin::Node, Memory::None),
+        0,
+    )
+    .unwrap();
+    assert_eq!(none.replicas[0].memory_policy, NodePolicy::Default);
+
+    // Explicit cpus reaching into the load reservation are shared, and said so.
+    let mut explicit = layout(Replicas::Count(1), Pin::None, Memory::Local);
+    explicit.cpus = Some(vec![2, 3]);
+    let placement = place(&two_nodes(), &explicit, 1).unwrap();
+    assert_eq!(placement.replicas[0].cpus, vec![2, 3]);
+    assert_eq!(placement.replicas[0].memory_nodes, vec![1]);
+    assert_eq!(placement.load_cpus, vec![3]);
+    assert!(placement.load_shares_cpus);
+    assert!(
+        placement.notes[0].contains("CPUs 3 reserved"),
+        "{:?}",
+        placement.notes
+    );
+}
+
+#[test]
+fn combinations_that_make_no_sense_are_refused() {
+    let mut pinned_cpus = layout(Replicas::Count(1), Pin::Node, Memory::None);
+    pinned_cpus.cpus = Some(vec![0]);
+    let mut per_node_cpus = layout(Replicas::PerNode, Pin::None, Memory::None);
+    per_node_cpus.cpus = Some(vec![0]);
+    let mut zero_threads = layout(Replicas::Count(1), Pin::None, Memory::None);
+    zero_threads.threads = Some(0);
+    let cases = [
+        (
+            pinned_cpus,
+            "layouts[\"x\"].pin: not used with explicit cpus; remove pin (the cpus are the pinning)",
+        ),
+        (
+            per_node_cpus,
+            "layouts[\"x\"].replicas: not used with explicit cpus; use a replica count",
+        ),
+        (
+            zero_threads,
+            "layouts[\"x\"].threads: 0 threads; use at least 1 or threads = \"auto\"",
+        ),
+        (
+            layout(Replicas::PerL3, Pin::Core, Memory::None),
+            "layouts[\"x\"].pin: \"core\" does not go with replicas = \"per-l3\"; use pin = \"l3\" \
+             or pin = \"none\"",
+        ),
+    ];
+    for (layout, expected) in cases {
+        let err = place(&two_nodes(), &layout, 0).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
 }
