@@ -1,20 +1,22 @@
-//! From the agent's event stream to [`LayoutResult`]s: merging, never averaging.
+//! From the agents' event streams to [`LayoutResult`]s: merging, never averaging.
 //!
-//! Every percentile here is read from a histogram made by adding the agent's per-worker
-//! histograms ([`numaload_proto::histogram::merge_encoded`]); per-replica figures come from the
-//! same data, split by replica before merging. Counters add up. Nothing does I/O.
+//! Every percentile here is read from a histogram made by adding per-worker histograms
+//! ([`numaload_proto::histogram::merge_encoded`]): the global figures merge every worker of every
+//! agent, the per-agent figures that agent's workers, the per-replica figures the workers' share
+//! for that replica — all from the same data. Counters add up; throughputs of agents measuring
+//! at the same time add up. Nothing here does I/O.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use numaload_proto::histogram::{self, HistogramError};
-use numaload_proto::v1::{run_event::Event, LayoutSummary, Placed, RunEvent, WorkerResult};
+use numaload_proto::v1::{run_event::Event, LayoutSummary, Phase, Placed, RunEvent, WorkerResult};
 
 use crate::plan::{Load, Plan};
 use crate::result::{
-    ErrorKinds, Histograms, LayoutResult, LayoutStatus, LoadPlacement, LoadWorker, Percentiles,
-    ReplicaResult, ThreadSample,
+    AgentLayoutResult, ErrorKinds, Histograms, LayoutResult, LayoutStatus, LoadPlacement,
+    LoadWorker, Percentiles, ReplicaResult, ThreadSample,
 };
 
 /// A load worker busier than this may itself have limited the measurement (DESIGN invariant 3).
@@ -26,12 +28,14 @@ pub const MIN_REQUESTS_FOR_P999: u64 = 1_000;
 #[derive(Debug, Default, Clone)]
 pub struct LayoutEvents {
     pub placed: Option<Placed>,
-    pub samples: Vec<ThreadSample>,
+    pub samples: Vec<numaload_proto::v1::ThreadSample>,
     pub summary: Option<LayoutSummary>,
     pub failure: Option<String>,
+    /// The agent's clock when measuring began, Unix ns.
+    pub measuring_at_unix_ns: Option<u64>,
 }
 
-/// Gathers a run's events per layout name.
+/// Gathers one agent's events per layout name.
 #[derive(Debug, Default)]
 pub struct Collector {
     pub layouts: BTreeMap<String, LayoutEvents>,
@@ -47,18 +51,16 @@ impl Collector {
                 self.entry(&layout).placed = Some(p);
             }
             Some(Event::Samples(batch)) => {
-                let samples = batch.samples.iter().map(|s| ThreadSample {
-                    replica: s.replica,
-                    t_ms: s.t_ms,
-                    os_threads: s.os_threads,
-                });
-                self.entry(&batch.layout).samples.extend(samples);
+                self.entry(&batch.layout).samples.extend(batch.samples);
             }
             Some(Event::Summary(s)) => {
                 let layout = s.layout.clone();
                 self.entry(&layout).summary = Some(s);
             }
             Some(Event::Failed(f)) => self.entry(&f.layout).failure = Some(f.error),
+            Some(Event::Phase(p)) if p.phase == Phase::Measuring as i32 => {
+                self.entry(&p.layout).measuring_at_unix_ns = Some(p.at_unix_ns);
+            }
             Some(Event::Done(done)) => {
                 self.done = true;
                 self.cancelled = done.cancelled;
@@ -71,42 +73,167 @@ impl Collector {
         self.layouts.entry(layout.to_owned()).or_default()
     }
 
-    /// One result per layout of the plan, in plan order; a layout the agent never reached is
-    /// reported as failed with `missing` as its reason.
-    pub fn results(&self, plan: &Plan, missing: &str) -> Result<Vec<LayoutResult>, HistogramError> {
-        plan.layouts
-            .iter()
-            .map(|layout| {
-                let events = self.layouts.get(&layout.name).cloned().unwrap_or_default();
-                layout_result(&layout.name, &plan.load, &events, missing)
-            })
-            .collect()
+    /// Whether this agent is finished with `layout`: placed it (and waits to start) or failed it.
+    pub fn placed_or_failed(&self, layout: &str) -> Option<bool> {
+        let events = self.layouts.get(layout)?;
+        if events.failure.is_some() {
+            Some(false)
+        } else {
+            events.placed.as_ref().map(|_| true)
+        }
     }
 }
 
-/// Builds one layout's result from what its agent sent.
+/// One agent's events for a layout, with what to say if it never reported it.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentLayout<'a> {
+    pub agent: &'a str,
+    pub events: &'a LayoutEvents,
+    /// The reason given when this agent sent no summary and no failure for the layout.
+    pub missing: &'a str,
+    /// The agent's clock minus the controller's.
+    pub clock_offset_ns: i64,
+}
+
+/// One result per layout of the plan, in plan order, merged over `agents` (each a collector,
+/// its address, its clock offset, and why a layout it never reported is missing).
+pub fn results(
+    plan: &Plan,
+    agents: &[(&str, &Collector, i64, &str)],
+) -> Result<Vec<LayoutResult>, HistogramError> {
+    let empty = LayoutEvents::default();
+    plan.layouts
+        .iter()
+        .map(|layout| {
+            let per_agent: Vec<AgentLayout<'_>> = agents
+                .iter()
+                .map(
+                    |&(agent, collector, clock_offset_ns, missing)| AgentLayout {
+                        agent,
+                        events: collector.layouts.get(&layout.name).unwrap_or(&empty),
+                        missing,
+                        clock_offset_ns,
+                    },
+                )
+                .collect();
+            layout_result(&layout.name, &plan.load, &per_agent)
+        })
+        .collect()
+}
+
+/// Builds one layout's result from what every agent sent.
 pub fn layout_result(
     name: &str,
     load: &Load,
-    events: &LayoutEvents,
-    missing: &str,
+    agents: &[AgentLayout<'_>],
 ) -> Result<LayoutResult, HistogramError> {
     let mut result = empty_result(name, load);
-    if let Some(placed) = &events.placed {
-        result.notes = placed.notes.clone();
-        result.load.cpus = placed.load_cpus.clone();
-        result.load.shares_cpus_with_replicas = placed.load_shares_cpus;
-        result.replicas = placed.replicas.iter().map(replica_from_placement).collect();
+    let mut measured: Vec<(&str, &LayoutSummary)> = Vec::new();
+    let mut failures = Vec::new();
+    for agent in agents {
+        let events = agent.events;
+        if let Some(placed) = &events.placed {
+            result
+                .notes
+                .extend(placed.notes.iter().map(|n| tagged(agents, agent.agent, n)));
+            result.load.cpus.extend(&placed.load_cpus);
+            result.load.shares_cpus_with_replicas |= placed.load_shares_cpus;
+            result.replicas.extend(
+                placed
+                    .replicas
+                    .iter()
+                    .map(|p| replica_from_placement(agent.agent, p)),
+            );
+        }
+        result
+            .thread_samples
+            .extend(events.samples.iter().map(|s| ThreadSample {
+                agent: agent.agent.to_owned(),
+                replica: s.replica,
+                t_ms: s.t_ms,
+                os_threads: s.os_threads,
+            }));
+        let agent_result = agent_layout_result(agent, load)?;
+        match &events.summary {
+            Some(summary) => measured.push((agent.agent, summary)),
+            None => failures.push(format!(
+                "{}: {}",
+                agent.agent,
+                agent_result.error.clone().unwrap_or_default()
+            )),
+        }
+        result.agents.push(agent_result);
     }
-    result.thread_samples = events.samples.clone();
-    let Some(summary) = &events.summary else {
-        result.status = LayoutStatus::Failed;
-        result.error = Some(events.failure.clone().unwrap_or_else(|| missing.to_owned()));
-        return Ok(result);
+    result.load.cpus.sort_unstable();
+    result.load.cpus.dedup();
+    result.status = match (measured.is_empty(), failures.is_empty()) {
+        (true, _) => LayoutStatus::Failed,
+        (false, true) => LayoutStatus::Ok,
+        (false, false) => LayoutStatus::Degraded,
     };
-    fill_measurement(&mut result, summary)?;
+    if !failures.is_empty() {
+        result.error = Some(if agents.len() == 1 {
+            result.agents[0].error.clone().unwrap_or_default()
+        } else {
+            failures.join("; ")
+        });
+    }
+    if measured.is_empty() {
+        return Ok(result);
+    }
+    fill_measurement(&mut result, &measured)?;
     result.suspect = suspicions(&result);
     Ok(result)
+}
+
+/// A note from one agent, prefixed with its address when there are several.
+fn tagged(agents: &[AgentLayout<'_>], agent: &str, note: &str) -> String {
+    if agents.len() > 1 {
+        format!("{agent}: {note}")
+    } else {
+        note.to_owned()
+    }
+}
+
+fn agent_layout_result(
+    agent: &AgentLayout<'_>,
+    load: &Load,
+) -> Result<AgentLayoutResult, HistogramError> {
+    let mut out = AgentLayoutResult {
+        agent: agent.agent.to_owned(),
+        status: LayoutStatus::Failed,
+        error: None,
+        elapsed_s: 0.0,
+        requests: 0,
+        throughput_rps: 0.0,
+        errors: 0,
+        latency_ns: Percentiles::default(),
+        latency_uncorrected_ns: Percentiles::default(),
+        measuring_at_unix_ns: agent
+            .events
+            .measuring_at_unix_ns
+            .map(|at| at.saturating_add_signed(-agent.clock_offset_ns)),
+    };
+    let Some(summary) = &agent.events.summary else {
+        out.error = Some(
+            agent
+                .events
+                .failure
+                .clone()
+                .unwrap_or_else(|| agent.missing.to_owned()),
+        );
+        return Ok(out);
+    };
+    let mut one = empty_result("", load);
+    fill_measurement(&mut one, &[(agent.agent, summary)])?;
+    out.status = LayoutStatus::Ok;
+    out.elapsed_s = one.elapsed_s;
+    out.requests = one.requests;
+    out.throughput_rps = one.throughput_rps;
+    out.errors = one.errors;
+    out.latency_ns = one.latency_ns;
+    out.latency_uncorrected_ns = one.latency_uncorrected_ns;
+    Ok(out)
 }
 
 fn empty_result(name: &str, load: &Load) -> LayoutResult {
@@ -130,6 +257,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         latency_ns: Percentiles::default(),
         latency_uncorrected_ns: Percentiles::default(),
         send_lag_ns: None,
+        agents: Vec::new(),
         replicas: Vec::new(),
         load: LoadPlacement {
             cpus: Vec::new(),
@@ -143,8 +271,9 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
     }
 }
 
-fn replica_from_placement(p: &numaload_proto::v1::ReplicaPlacement) -> ReplicaResult {
+fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement) -> ReplicaResult {
     ReplicaResult {
+        agent: agent.to_owned(),
         index: p.index,
         pid: p.pid,
         address: p.address.clone(),
@@ -168,31 +297,31 @@ fn replica_from_placement(p: &numaload_proto::v1::ReplicaPlacement) -> ReplicaRe
     }
 }
 
+/// Fills the measured figures from the summaries of the agents that measured the layout.
 fn fill_measurement(
     result: &mut LayoutResult,
-    summary: &LayoutSummary,
+    measured: &[(&str, &LayoutSummary)],
 ) -> Result<(), HistogramError> {
-    let elapsed_s = summary.elapsed_ns as f64 / 1e9;
-    let per_second = |count: u64| {
-        if elapsed_s > 0.0 {
-            count as f64 / elapsed_s
-        } else {
-            0.0
-        }
-    };
-    let workers = &summary.workers;
-    let corrected = merge(workers, |w| &w.latency_corrected)?;
-    let uncorrected = merge(workers, |w| &w.latency_uncorrected)?;
-    let lag = merge(workers, |w| &w.send_lag)?;
+    let all_workers = || measured.iter().flat_map(|(_, s)| s.workers.iter());
+    let corrected = merge(all_workers(), |w| &w.latency_corrected)?;
+    let uncorrected = merge(all_workers(), |w| &w.latency_uncorrected)?;
+    let lag = merge(all_workers(), |w| &w.send_lag)?;
 
-    result.elapsed_s = elapsed_s;
-    result.requests = workers.iter().map(|w| w.requests).sum();
-    result.throughput_rps = per_second(result.requests);
-    for worker in workers {
+    result.elapsed_s = measured
+        .iter()
+        .map(|(_, s)| s.elapsed_ns as f64 / 1e9)
+        .fold(0.0, f64::max);
+    result.requests = all_workers().map(|w| w.requests).sum();
+    // Agents measure at the same time: their rates add up.
+    result.throughput_rps = measured
+        .iter()
+        .map(|(_, s)| per_second(s.workers.iter().map(|w| w.requests).sum(), s.elapsed_ns))
+        .sum();
+    for worker in all_workers() {
         result.errors_by_kind.add(&error_kinds(worker));
     }
     result.errors = result.errors_by_kind.total();
-    result.late_sends = workers.iter().map(|w| w.late_sends).sum();
+    result.late_sends = all_workers().map(|w| w.late_sends).sum();
     result.latency_ns = percentiles(&corrected);
     result.latency_uncorrected_ns = percentiles(&uncorrected);
     result.send_lag_ns =
@@ -201,17 +330,26 @@ fn fill_measurement(
         corrected_v2_base64: base64_of(&corrected)?,
         uncorrected_v2_base64: base64_of(&uncorrected)?,
     };
-    result.load.workers = load_workers(workers, summary.elapsed_ns);
+    for (agent, summary) in measured {
+        result
+            .load
+            .workers
+            .extend(load_workers(agent, &summary.workers, summary.elapsed_ns));
+    }
 
     for replica in &mut result.replicas {
-        let mine: Vec<WorkerResult> = workers
-            .iter()
-            .filter(|w| w.replica == replica.index)
-            .cloned()
-            .collect();
-        replica.requests = mine.iter().map(|w| w.requests).sum();
-        replica.throughput_rps = per_second(replica.requests);
-        replica.latency_ns = percentiles(&merge(&mine, |w| &w.latency_corrected)?);
+        let Some((_, summary)) = measured.iter().find(|(agent, _)| *agent == replica.agent) else {
+            continue;
+        };
+        let mine = || {
+            summary
+                .workers
+                .iter()
+                .filter(|w| w.replica == replica.index)
+        };
+        replica.requests = mine().map(|w| w.requests).sum();
+        replica.throughput_rps = per_second(replica.requests, summary.elapsed_ns);
+        replica.latency_ns = percentiles(&merge(mine(), |w| &w.latency_corrected)?);
         if let Some(stats) = summary.replicas.iter().find(|s| s.replica == replica.index) {
             replica.threads_min = stats.threads_min;
             replica.threads_max = stats.threads_max;
@@ -228,11 +366,19 @@ fn fill_measurement(
     Ok(())
 }
 
-fn merge(
-    workers: &[WorkerResult],
-    field: impl Fn(&WorkerResult) -> &Vec<u8>,
+fn per_second(count: u64, elapsed_ns: u64) -> f64 {
+    if elapsed_ns == 0 {
+        0.0
+    } else {
+        count as f64 / (elapsed_ns as f64 / 1e9)
+    }
+}
+
+fn merge<'a>(
+    workers: impl Iterator<Item = &'a WorkerResult>,
+    field: impl Fn(&'a WorkerResult) -> &'a Vec<u8>,
 ) -> Result<Histogram<u64>, HistogramError> {
-    histogram::merge_encoded(workers.iter().map(|w| field(w).as_slice()))
+    histogram::merge_encoded(workers.map(|w| field(w).as_slice()))
 }
 
 fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
@@ -247,10 +393,11 @@ fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
 }
 
 /// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
-fn load_workers(workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {
+fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {
     let mut by_worker: BTreeMap<u32, LoadWorker> = BTreeMap::new();
     for w in workers {
         let entry = by_worker.entry(w.worker).or_insert(LoadWorker {
+            agent: agent.to_owned(),
             worker: w.worker,
             cpu: w.cpu,
             requests: 0,
@@ -304,6 +451,12 @@ pub fn histogram_from_base64(text: &str) -> Result<Histogram<u64>, HistogramErro
 /// Why a reader should not fully trust this layout's numbers.
 fn suspicions(result: &LayoutResult) -> Vec<String> {
     let mut out = Vec::new();
+    if result.status == LayoutStatus::Degraded {
+        out.push(
+            "not every agent measured this layout: the figures cover only those that did"
+                .to_owned(),
+        );
+    }
     if result.load.shares_cpus_with_replicas {
         out.push(format!(
             "the load generator shared CPU(s) {} with the replicas: the generator and the server \
@@ -318,25 +471,179 @@ fn suspicions(result: &LayoutResult) -> Vec<String> {
         .filter(|w| w.busy > SATURATED_BUSY)
     {
         out.push(format!(
-            "load worker {} on CPU {} was {:.0}% busy: the generator may have limited the measurement",
+            "load worker {} on CPU {}{} was {:.0}% busy: the generator may have limited the \
+             measurement",
             w.worker,
             w.cpu,
+            if result.agents.len() > 1 {
+                format!(" of {}", w.agent)
+            } else {
+                String::new()
+            },
             w.busy * 100.0
         ));
     }
     if let Some(rate) = result.target_rate_rps {
-        if result.throughput_rps < rate * 0.99 {
+        let agents_measured = result
+            .agents
+            .iter()
+            .filter(|a| a.status == LayoutStatus::Ok)
+            .count()
+            .max(1);
+        // Every agent applies the plan's rate to its own replicas.
+        let asked = rate * agents_measured as f64;
+        if result.throughput_rps < asked * 0.99 {
             out.push(format!(
-                "achieved {:.0} req/s of the {:.0} req/s asked: the target or the generator fell behind",
-                result.throughput_rps, rate
+                "achieved {:.0} req/s of the {:.0} req/s asked: the target or the generator fell \
+                 behind",
+                result.throughput_rps, asked
             ));
         }
     }
     if result.requests < MIN_REQUESTS_FOR_P999 {
         out.push(format!(
-            "only {} requests measured: p99.9 needs at least {MIN_REQUESTS_FOR_P999} to mean anything",
+            "only {} requests measured: p99.9 needs at least {MIN_REQUESTS_FOR_P999} to mean \
+             anything",
             result.requests
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::LoadMode;
+    use numaload_proto::v1::{ErrorCounts, ReplicaStats};
+    use std::time::Duration;
+
+    fn load() -> Load {
+        Load {
+            mode: LoadMode::Open { rate: 100.0 },
+            connections: 4,
+            duration: Duration::from_secs(1),
+            warmup: Duration::ZERO,
+            reserve_cpus: 0,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// A summary of one worker on replica 0 whose requests took `latencies_ns`.
+    fn summary(latencies_ns: &[u64]) -> LayoutSummary {
+        let mut h = histogram::new_latency();
+        for &v in latencies_ns {
+            h.record(v).expect("in range");
+        }
+        let bytes = histogram::encode(&h).expect("encode");
+        LayoutSummary {
+            layout: "l".into(),
+            elapsed_ns: 1_000_000_000,
+            workers: vec![WorkerResult {
+                requests: latencies_ns.len() as u64,
+                errors: Some(ErrorCounts::default()),
+                latency_corrected: bytes.clone(),
+                latency_uncorrected: bytes,
+                ..Default::default()
+            }],
+            replicas: vec![ReplicaStats {
+                replica: 0,
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn events(summary: LayoutSummary) -> LayoutEvents {
+        LayoutEvents {
+            summary: Some(summary),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn merged_p99_over_agents_is_the_pooled_p99_not_a_max_or_mean_of_theirs() {
+        // Skewed: agent a serves 990 fast requests, agent b 10 slow ones.
+        let fast: Vec<u64> = vec![100_000; 990];
+        let slow: Vec<u64> = (1..=10).map(|i| 50_000_000 + i * 1_000_000).collect();
+        let (a, b) = (events(summary(&fast)), events(summary(&slow)));
+        let agents = [
+            AgentLayout {
+                agent: "a",
+                events: &a,
+                missing: "",
+                clock_offset_ns: 0,
+            },
+            AgentLayout {
+                agent: "b",
+                events: &b,
+                missing: "",
+                clock_offset_ns: 0,
+            },
+        ];
+        let result = layout_result("l", &load(), &agents).expect("merge");
+
+        let mut pooled = histogram::new_latency();
+        for &v in fast.iter().chain(&slow) {
+            pooled.record(v).expect("in range");
+        }
+        assert_eq!(result.requests, 1000);
+        assert_eq!(result.latency_ns.p99, pooled.value_at_quantile(0.99));
+        assert_eq!(result.latency_ns.p50, pooled.value_at_quantile(0.50));
+        let per_agent: Vec<u64> = result.agents.iter().map(|a| a.latency_ns.p99).collect();
+        let max = *per_agent.iter().max().expect("two agents");
+        let mean = per_agent.iter().sum::<u64>() / 2;
+        assert_ne!(result.latency_ns.p99, max, "not the max of per-agent p99s");
+        assert_ne!(
+            result.latency_ns.p99, mean,
+            "not the mean of per-agent p99s"
+        );
+        // Per-agent figures come from the same data.
+        assert_eq!(
+            result.agents[0].requests + result.agents[1].requests,
+            result.requests
+        );
+        assert!(
+            (result.throughput_rps - 1000.0).abs() < 1e-6,
+            "agents' rates add up"
+        );
+        assert_eq!(result.status, LayoutStatus::Ok);
+    }
+
+    #[test]
+    fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
+        let a = events(summary(&[1_000, 2_000, 3_000]));
+        let lost = LayoutEvents::default();
+        let agents = [
+            AgentLayout {
+                agent: "a",
+                events: &a,
+                missing: "",
+                clock_offset_ns: 0,
+            },
+            AgentLayout {
+                agent: "b",
+                events: &lost,
+                missing: "agent lost: killed",
+                clock_offset_ns: 0,
+            },
+        ];
+        let result = layout_result("l", &load(), &agents).expect("merge");
+        assert_eq!(result.status, LayoutStatus::Degraded);
+        assert_eq!(result.requests, 3);
+        assert!(result
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("b: agent lost: killed")));
+        assert_eq!(result.agents[1].status, LayoutStatus::Failed);
+        assert!(result.suspect.iter().any(|s| s.contains("not every agent")));
+
+        let none = [AgentLayout {
+            agent: "b",
+            events: &lost,
+            missing: "gone",
+            clock_offset_ns: 0,
+        }];
+        let failed = layout_result("l", &load(), &none).expect("merge");
+        assert_eq!(failed.status, LayoutStatus::Failed);
+        assert_eq!(failed.error.as_deref(), Some("gone"));
+    }
 }

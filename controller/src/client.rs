@@ -98,6 +98,37 @@ impl Agent {
         })
     }
 
+    /// The agent's clock, Unix ns.
+    pub async fn clock(&mut self) -> Result<u64, ClientError> {
+        let mut request = tonic::Request::new(numaload_proto::v1::ClockRequest {});
+        request.set_timeout(CALL_TIMEOUT);
+        self.client
+            .clock(request)
+            .await
+            .map(|r| r.into_inner().now_unix_ns)
+            .map_err(|s| self.error(s))
+    }
+
+    /// Tells the agent when to begin `layout` (its own clock, Unix ns).
+    pub async fn start(
+        &mut self,
+        run_id: &str,
+        layout: &str,
+        start_at_unix_ns: u64,
+    ) -> Result<bool, ClientError> {
+        let mut request = tonic::Request::new(numaload_proto::v1::StartRequest {
+            run_id: run_id.to_owned(),
+            layout: layout.to_owned(),
+            start_at_unix_ns,
+        });
+        request.set_timeout(CALL_TIMEOUT);
+        self.client
+            .start(request)
+            .await
+            .map(|r| r.into_inner().accepted)
+            .map_err(|s| self.error(s))
+    }
+
     pub async fn cancel(&mut self, run_id: &str) -> Result<bool, ClientError> {
         let mut request = tonic::Request::new(CancelRequest {
             run_id: run_id.to_owned(),

@@ -11,6 +11,7 @@
 
 pub mod aggregate;
 pub mod client;
+pub mod hlog;
 pub mod plan;
 pub mod report;
 pub mod result;

@@ -22,10 +22,35 @@ pub struct RunResult {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub plan: Plan,
+    /// The first agent's host (the only one in a single-agent run); every host is in `hosts`.
     pub host: HostSummary,
+    /// Every agent's host, in the order the agents were given.
+    pub hosts: Vec<HostSummary>,
+    /// How each agent fared: `ok`, or `lost` with the error that ended it.
+    pub agents: Vec<AgentOutcome>,
     pub layouts: Vec<LayoutResult>,
     /// True when the run was cancelled before every layout ran.
     pub cancelled: bool,
+    /// True when an agent was lost: the figures cover the agents that finished.
+    pub degraded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentOutcome {
+    pub agent: String,
+    pub status: AgentStatus,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// The agent's clock minus the controller's, estimated from the lowest-round-trip `Clock` call.
+    pub clock_offset_ns: i64,
+    pub clock_round_trip_ns: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    Ok,
+    Lost,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +72,8 @@ pub struct HostSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayoutResult {
     pub name: String,
-    /// `ok`, or `failed` with `error` saying why (nothing below is then measured).
+    /// `ok`; `degraded` when some agents did not measure it (see `agents`); `failed` with
+    /// `error` saying why when none did (nothing below is then measured).
     pub status: LayoutStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
@@ -68,6 +94,8 @@ pub struct LayoutResult {
     pub latency_uncorrected_ns: Percentiles,
     /// Open loop: how far actual sends lagged the schedule.
     pub send_lag_ns: Option<Percentiles>,
+    /// The same figures per agent, from the same data.
+    pub agents: Vec<AgentLayoutResult>,
     pub replicas: Vec<ReplicaResult>,
     pub load: LoadPlacement,
     /// Reasons not to trust this layout's numbers fully (empty when there are none).
@@ -82,7 +110,33 @@ pub struct LayoutResult {
 #[serde(rename_all = "lowercase")]
 pub enum LayoutStatus {
     Ok,
+    Degraded,
     Failed,
+}
+
+impl LayoutStatus {
+    /// Whether there are figures to show (from at least one agent).
+    pub fn measured(self) -> bool {
+        self != LayoutStatus::Failed
+    }
+}
+
+/// One agent's share of a layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentLayoutResult {
+    pub agent: String,
+    /// `ok` or `failed`.
+    pub status: LayoutStatus,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    pub elapsed_s: f64,
+    pub requests: u64,
+    pub throughput_rps: f64,
+    pub errors: u64,
+    pub latency_ns: Percentiles,
+    pub latency_uncorrected_ns: Percentiles,
+    /// When the measurement began on this agent (its clock corrected by the offset), Unix ns.
+    pub measuring_at_unix_ns: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +177,8 @@ pub struct Percentiles {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaResult {
+    /// The agent that ran it; `index` counts within that agent.
+    pub agent: String,
     pub index: u32,
     pub pid: u32,
     pub address: String,
@@ -152,6 +208,7 @@ pub struct LoadPlacement {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadWorker {
+    pub agent: String,
     pub worker: u32,
     pub cpu: u32,
     pub requests: u64,
@@ -162,6 +219,7 @@ pub struct LoadWorker {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadSample {
+    pub agent: String,
     pub replica: u32,
     pub t_ms: u64,
     pub os_threads: u32,

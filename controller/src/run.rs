@@ -1,100 +1,331 @@
-//! `numaload run`: one plan on one agent, from connection to [`RunResult`].
+//! `numaload run`: one plan on one or more agents, from connection to [`RunResult`].
 //!
-//! Connect → `Describe` (the host in the result) → `Execute` → gather events until `RunDone`
-//! → merge. Ctrl-C cancels the run on the agent and still writes what was measured. An agent
-//! that fails mid-run yields a result whose unfinished layouts say why.
+//! Connect to every agent → `Describe` (hosts) → estimate each agent's clock offset → `Execute`
+//! on all at once → gather their events. With several agents every layout is synchronized: each
+//! agent places and launches its replicas, then waits; once every agent still running has placed
+//! the layout (or failed it), the controller picks an instant shortly ahead and sends each agent
+//! that instant on its own clock (`Start`), so the load begins everywhere together.
+//!
+//! An agent that fails mid-run (killed, partitioned, crashed) is marked lost with its error; the
+//! others carry on and the result is `degraded`. Ctrl-C cancels the run on every agent and still
+//! writes what was measured.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use numaload_proto::v1::{run_event::Event, HostInfo, Phase, RunEvent};
+use tokio::sync::mpsc;
 
 use crate::aggregate::Collector;
-use crate::client::Agent;
+use crate::client::{Agent, ClientError};
 use crate::plan::Plan;
-use crate::result::{HostSummary, RunResult, SCHEMA_VERSION};
+use crate::result::{AgentOutcome, AgentStatus, HostSummary, RunResult, SCHEMA_VERSION};
 
 /// Time allowed beyond the plan's own for launching and stopping replicas in each layout.
 const PER_LAYOUT_MARGIN: Duration = Duration::from_secs(60);
-/// How long to keep reading after a Ctrl-C for the agent to stop and report.
+/// How long to keep reading after a Ctrl-C for the agents to stop and report.
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
+/// How far ahead of "now" a synchronized start is scheduled, beyond the slowest round trip.
+const START_LEAD: Duration = Duration::from_millis(250);
+/// `Clock` calls per agent for the offset estimate.
+const CLOCK_SAMPLES: usize = 7;
 
-/// Runs `plan` on the agent at `address`. `progress` receives one line per phase change.
+/// A progress report for the terminal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// `agent` entered `phase` of `layout`.
+    Phase {
+        agent: String,
+        layout: String,
+        phase: String,
+    },
+    /// Something the user should see at once (a failure, a lost agent, a cancel).
+    Notice(String),
+}
+
+/// Runs `plan` on the agents at `addresses` (at least one).
 pub async fn run(
     plan: &Plan,
-    address: &str,
-    mut progress: impl FnMut(&str),
+    addresses: &[String],
+    mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<RunResult> {
+    anyhow::ensure!(!addresses.is_empty(), "no agent to run on");
     let run_id = new_run_id();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let mut agent = Agent::connect(address).await?;
-    let host = agent.describe().await?;
+    let mut agents = connect_all(addresses).await?;
+    let mut hosts = Vec::with_capacity(agents.len());
+    let mut clocks = Vec::with_capacity(agents.len());
+    for agent in &mut agents {
+        let info = agent.describe().await?;
+        hosts.push(host_summary(&agent.address, &info));
+        clocks.push(estimate_clock(agent).await?);
+    }
+    let synchronized = agents.len() > 1;
     let per_layout = plan.load.warmup + plan.load.duration + PER_LAYOUT_MARGIN;
     let deadline = per_layout * plan.layouts.len() as u32;
     let silence = plan.load.warmup + plan.load.timeout + PER_LAYOUT_MARGIN;
-    let mut events = agent.execute(plan.to_run_plan(&run_id), deadline).await?;
+    let mut wire = plan.to_run_plan(&run_id);
+    wire.wait_for_start = synchronized;
 
-    let mut collector = Collector::default();
-    let mut lost: Option<String> = None;
-    let mut cancel_requested = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        let wait = if cancel_requested {
-            CANCEL_GRACE
-        } else {
-            silence
-        };
-        let next = tokio::select! {
-            next = events.next(wait) => next,
-            _ = &mut ctrl_c, if !cancel_requested => {
-                progress("interrupted: cancelling the run on the agent (Ctrl-C again to quit at once)");
-                cancel_requested = true;
-                // A second Ctrl-C falls through to the default handler and ends the process.
-                let _ = agent.cancel(&run_id).await;
-                continue;
-            }
-        };
-        match next {
-            Ok(Some(event)) => {
-                if let Some(line) = progress_line(&event) {
-                    progress(&line);
-                }
-                collector.push(event);
-                if collector.done {
-                    break;
-                }
-            }
-            Ok(None) => {
-                lost = Some(format!(
-                    "agent {address} ended the run without finishing it"
-                ));
-                break;
-            }
-            Err(e) => {
-                lost = Some(e.to_string());
-                break;
+    // Start everywhere first; if one agent refuses, cancel the ones already started.
+    let mut streams = Vec::with_capacity(agents.len());
+    for agent in &mut agents {
+        match agent.execute(wire.clone(), deadline).await {
+            Ok(stream) => streams.push(stream),
+            Err(error) => {
+                cancel_all(&mut agents, &run_id).await;
+                return Err(error.into());
             }
         }
     }
-    let missing = match (&lost, cancel_requested) {
-        (Some(why), _) => format!("not measured: {why}"),
-        (None, true) => "not measured: the run was cancelled".to_owned(),
-        (None, false) => "not measured: the agent did not report this layout".to_owned(),
-    };
-    let layouts = collector
-        .results(plan, &missing)
-        .context("merging the agent's histograms")?;
+    let (tx, mut rx) = mpsc::channel::<(usize, Result<Option<RunEvent>, ClientError>)>(256);
+    for (index, mut stream) in streams.into_iter().enumerate() {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = stream.next(silence).await;
+                let end = !matches!(next, Ok(Some(_)));
+                if tx.send((index, next)).await.is_err() || end {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+
+    let mut collectors: Vec<Collector> = agents.iter().map(|_| Collector::default()).collect();
+    let mut lost: Vec<Option<String>> = vec![None; agents.len()];
+    let mut started: Vec<bool> = vec![false; plan.layouts.len()];
+    let mut cancel_requested = false;
+    let mut cancel_deadline: Option<Instant> = None;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        if collectors
+            .iter()
+            .zip(&lost)
+            .all(|(c, l)| c.done || l.is_some())
+        {
+            break;
+        }
+        let grace = cancel_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let received = tokio::select! {
+            received = rx.recv() => received,
+            _ = &mut ctrl_c, if !cancel_requested => {
+                progress(Progress::Notice(
+                    "interrupted: cancelling the run on every agent (Ctrl-C again to quit at once)".into(),
+                ));
+                cancel_requested = true;
+                cancel_deadline = Some(Instant::now() + CANCEL_GRACE);
+                cancel_all(&mut agents, &run_id).await;
+                continue;
+            }
+            _ = tokio::time::sleep(grace.unwrap_or(Duration::MAX)), if grace.is_some() => {
+                for (index, reason) in lost.iter_mut().enumerate() {
+                    if !collectors[index].done && reason.is_none() {
+                        *reason = Some("did not stop within the grace after the cancel".into());
+                    }
+                }
+                break;
+            }
+        };
+        let Some((index, next)) = received else { break };
+        match next {
+            Ok(Some(event)) => {
+                if let Some(p) = progress_of(&agents[index].address, &event) {
+                    progress(p);
+                }
+                collectors[index].push(event);
+            }
+            Ok(None) if collectors[index].done => {}
+            Ok(None) => lost[index] = Some("ended the run without finishing it".into()),
+            Err(error) => {
+                progress(Progress::Notice(format!("agent lost: {error}")));
+                lost[index] = Some(error.to_string());
+            }
+        }
+        if synchronized {
+            start_ready_layouts(
+                plan,
+                &run_id,
+                &mut agents,
+                &collectors,
+                &lost,
+                &clocks,
+                &mut started,
+            )
+            .await;
+        }
+    }
+
+    let missing: Vec<String> = lost
+        .iter()
+        .map(|l| match (l, cancel_requested) {
+            (Some(why), _) => format!("not measured: agent lost: {why}"),
+            (None, true) => "not measured: the run was cancelled".to_owned(),
+            (None, false) => "not measured: the agent did not report this layout".to_owned(),
+        })
+        .collect();
+    let inputs: Vec<(&str, &Collector, i64, &str)> = agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            (
+                a.address.as_str(),
+                &collectors[i],
+                clocks[i].offset_ns,
+                missing[i].as_str(),
+            )
+        })
+        .collect();
+    let layouts =
+        crate::aggregate::results(plan, &inputs).context("merging the agents' histograms")?;
+    let outcomes: Vec<AgentOutcome> = agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AgentOutcome {
+            agent: a.address.clone(),
+            status: if lost[i].is_some() {
+                AgentStatus::Lost
+            } else {
+                AgentStatus::Ok
+            },
+            error: lost[i].clone(),
+            clock_offset_ns: clocks[i].offset_ns,
+            clock_round_trip_ns: clocks[i].round_trip_ns,
+        })
+        .collect();
     Ok(RunResult {
         schema_version: SCHEMA_VERSION,
         numaload_version: env!("CARGO_PKG_VERSION").to_owned(),
         run_id,
         started_at,
         plan: plan.clone(),
-        host: host_summary(address, &host),
+        host: hosts[0].clone(),
+        hosts,
+        degraded: lost.iter().any(Option::is_some),
+        agents: outcomes,
         layouts,
-        cancelled: cancel_requested || collector.cancelled,
+        cancelled: cancel_requested || collectors.iter().any(|c| c.cancelled),
     })
+}
+
+async fn connect_all(addresses: &[String]) -> Result<Vec<Agent>, ClientError> {
+    let connecting = addresses
+        .iter()
+        .cloned()
+        .map(|a| async move { Agent::connect(&a).await });
+    let mut agents = Vec::with_capacity(addresses.len());
+    for agent in futures_join_all(connecting).await {
+        agents.push(agent?);
+    }
+    Ok(agents)
+}
+
+/// Awaits every future concurrently, results in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+    F: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        match handle.await {
+            Ok(value) => out.push(value),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    out
+}
+
+async fn cancel_all(agents: &mut [Agent], run_id: &str) {
+    for agent in agents {
+        // Best effort: an agent that cannot be reached is already lost, and a controller that
+        // goes away cancels its run on the agent anyway.
+        let _ = agent.cancel(run_id).await;
+    }
+}
+
+/// An agent's clock relative to ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockEstimate {
+    /// Agent clock minus controller clock.
+    pub offset_ns: i64,
+    pub round_trip_ns: u64,
+}
+
+/// NTP-style: several `Clock` calls, the one with the shortest round trip wins, the agent's
+/// reading is taken to be at the middle of that round trip.
+async fn estimate_clock(agent: &mut Agent) -> Result<ClockEstimate, ClientError> {
+    let mut best: Option<ClockEstimate> = None;
+    for _ in 0..CLOCK_SAMPLES {
+        let sent = unix_now_ns();
+        let agent_now = agent.clock().await?;
+        let received = unix_now_ns();
+        let estimate = clock_estimate(sent, agent_now, received);
+        if best.is_none_or(|b| estimate.round_trip_ns < b.round_trip_ns) {
+            best = Some(estimate);
+        }
+    }
+    Ok(best.unwrap_or(ClockEstimate {
+        offset_ns: 0,
+        round_trip_ns: 0,
+    }))
+}
+
+/// The offset estimate from one exchange: sent and received on our clock, `agent_now` on theirs.
+pub fn clock_estimate(sent: u64, agent_now: u64, received: u64) -> ClockEstimate {
+    let round_trip_ns = received.saturating_sub(sent);
+    let midpoint = sent as i128 + i128::from(round_trip_ns / 2);
+    let offset = agent_now as i128 - midpoint;
+    ClockEstimate {
+        offset_ns: offset.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+        round_trip_ns,
+    }
+}
+
+/// Sends `Start` for every layout that every live agent has placed or failed.
+async fn start_ready_layouts(
+    plan: &Plan,
+    run_id: &str,
+    agents: &mut [Agent],
+    collectors: &[Collector],
+    lost: &[Option<String>],
+    clocks: &[ClockEstimate],
+    started: &mut [bool],
+) {
+    for (layout_index, layout) in plan.layouts.iter().enumerate() {
+        if started[layout_index] {
+            continue;
+        }
+        let states: Vec<Option<bool>> = collectors
+            .iter()
+            .zip(lost)
+            .map(|(c, l)| {
+                if l.is_some() {
+                    Some(false)
+                } else {
+                    c.placed_or_failed(&layout.name)
+                }
+            })
+            .collect();
+        if states.iter().any(Option::is_none) {
+            return; // layouts run in order: a later one cannot be ready before this one
+        }
+        started[layout_index] = true;
+        let slowest = clocks.iter().map(|c| c.round_trip_ns).max().unwrap_or(0);
+        let start_at = unix_now_ns() + START_LEAD.as_nanos() as u64 + 2 * slowest;
+        for (i, agent) in agents.iter_mut().enumerate() {
+            if states[i] == Some(true) {
+                let at_agent = start_at.saturating_add_signed(clocks[i].offset_ns);
+                // An agent that misses its Start fails the layout itself after its timeout.
+                let _ = agent.start(run_id, &layout.name, at_agent).await;
+            }
+        }
+    }
 }
 
 pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
@@ -114,21 +345,34 @@ pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
     }
 }
 
-fn progress_line(event: &RunEvent) -> Option<String> {
+fn progress_of(agent: &str, event: &RunEvent) -> Option<Progress> {
     match &event.event {
         Some(Event::Phase(p)) => {
-            let what = match Phase::try_from(p.phase).ok()? {
+            let phase = match Phase::try_from(p.phase).ok()? {
                 Phase::Launching => "launching replicas",
                 Phase::Warmup => "warming up",
                 Phase::Measuring => "measuring",
                 Phase::Stopping => "stopping replicas",
                 Phase::Unspecified => return None,
             };
-            Some(format!("[{}] {what}", p.layout))
+            Some(Progress::Phase {
+                agent: agent.to_owned(),
+                layout: p.layout.clone(),
+                phase: phase.to_owned(),
+            })
         }
-        Some(Event::Failed(f)) => Some(format!("[{}] failed: {}", f.layout, f.error)),
+        Some(Event::Failed(f)) => Some(Progress::Notice(format!(
+            "[{}] {agent}: failed: {}",
+            f.layout, f.error
+        ))),
         _ => None,
     }
+}
+
+fn unix_now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn new_run_id() -> String {
@@ -140,4 +384,25 @@ fn new_run_id() -> String {
         now.as_secs(),
         std::process::id() ^ now.subsec_nanos()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_offset_is_read_at_the_middle_of_the_round_trip() {
+        // Agent clock 5 s ahead, 2 ms round trip.
+        let e = clock_estimate(1_000_000_000, 6_001_000_000, 1_002_000_000);
+        assert_eq!(
+            e,
+            ClockEstimate {
+                offset_ns: 5_000_000_000,
+                round_trip_ns: 2_000_000
+            }
+        );
+        // Agent behind.
+        let e = clock_estimate(10_000, 4_000, 12_000);
+        assert_eq!(e.offset_ns, -7_000);
+    }
 }

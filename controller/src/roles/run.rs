@@ -1,19 +1,26 @@
-//! `numaload run`: a plan on an agent (a local one when none is given).
+//! `numaload run`: a plan on its agents (a local one when none is given).
 
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Context as _;
+use numaload::run::Progress;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     pub plan: PathBuf,
-    /// Agent address HOST:PORT (default: start a local agent on 127.0.0.1).
+    /// Agent address HOST:PORT, once per agent (default: start a local agent on 127.0.0.1).
     #[arg(long = "agent", value_name = "ADDR")]
     pub agents: Vec<String>,
     /// Write the result JSON here (every report can be re-rendered from it).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write the merged histograms as an HdrHistogram interval log here.
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -21,35 +28,105 @@ pub struct RunArgs {
 
 pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = numaload::plan::load(&args.plan)?;
-    let address = match args.agents.as_slice() {
-        [] => start_local_agent().await?,
-        [one] => one.clone(),
-        _ => anyhow::bail!(
-            "--agent was given {} times: runs on several agents are not supported yet; give one",
-            args.agents.len()
-        ),
+    let addresses = if args.agents.is_empty() {
+        vec![start_local_agent().await?]
+    } else {
+        args.agents.clone()
     };
-    let quiet = args.quiet;
-    let progress = |line: &str| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    };
-    let result = numaload::run::run(&plan, &address, progress).await?;
+    let mut view = ProgressView::new(args.quiet);
+    let result = numaload::run::run(&plan, &addresses, |p| view.show(p)).await?;
+    view.finish();
     if let Some(out) = &args.out {
         std::fs::write(out, result.to_json())
             .with_context(|| format!("writing --out {}", out.display()))?;
+    }
+    if let Some(path) = &args.hlog {
+        let mut file = std::fs::File::create(path)
+            .with_context(|| format!("creating --hlog {}", path.display()))?;
+        numaload::hlog::write(&result, &mut file)?;
+        file.flush()?;
     }
     print!("{}", numaload::report::text::render(&result));
     let all_ok = result
         .layouts
         .iter()
         .all(|l| l.status == numaload::result::LayoutStatus::Ok);
-    Ok(if all_ok && !result.cancelled {
+    Ok(if all_ok && !result.cancelled && !result.degraded {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Live progress on stderr: on a terminal one line per agent, redrawn in place; otherwise one
+/// line per change; nothing with `--quiet`.
+struct ProgressView {
+    quiet: bool,
+    tty: bool,
+    lines: BTreeMap<String, (String, String, Instant)>,
+    drawn: usize,
+}
+
+impl ProgressView {
+    fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+            lines: BTreeMap::new(),
+            drawn: 0,
+        }
+    }
+
+    fn show(&mut self, progress: Progress) {
+        if self.quiet {
+            return;
+        }
+        match progress {
+            Progress::Notice(text) => {
+                self.clear();
+                eprintln!("{text}");
+                self.draw();
+            }
+            Progress::Phase {
+                agent,
+                layout,
+                phase,
+            } => {
+                if self.tty {
+                    self.lines.insert(agent, (layout, phase, Instant::now()));
+                    self.clear();
+                    self.draw();
+                } else {
+                    eprintln!("[{layout}] {agent}: {phase}");
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.tty && self.drawn > 0 {
+            // Move up over the lines drawn last time and clear to the end of the screen.
+            eprint!("\x1b[{}A\x1b[J", self.drawn);
+            self.drawn = 0;
+        }
+    }
+
+    fn draw(&mut self) {
+        if !self.tty {
+            return;
+        }
+        for (agent, (layout, phase, since)) in &self.lines {
+            eprintln!(
+                "  {agent:<22} {layout:<20} {phase} (since {:.0?})",
+                since.elapsed()
+            );
+        }
+        self.drawn = self.lines.len();
+    }
+
+    fn finish(&mut self) {
+        self.clear();
+    }
 }
 
 /// An agent for this run only, in this process, on a loopback port of its own. It lives as long
