@@ -1,0 +1,358 @@
+//! Several agents, for real, as separate `numaload agent` processes on loopback ports: a run on
+//! all of them at once, an agent killed mid-run, a second run refused while one is going, and
+//! Ctrl-C on the controller. Each case checks that no replica survives.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_numaload");
+
+/// A `numaload agent` process on 127.0.0.1, killed when dropped.
+struct AgentProcess {
+    child: Child,
+    address: String,
+}
+
+impl AgentProcess {
+    fn start() -> AgentProcess {
+        // Port 0 is not possible here (the address must be known to the controller), so take a
+        // free port from the kernel first.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let mut child = Command::new(BIN)
+            .args(["agent", "--listen", &address])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start agent");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let first = lines.next().expect("agent says something").expect("utf8");
+        assert!(first.contains("listening on"), "agent: {first}");
+        std::thread::spawn(move || for _ in lines {});
+        AgentProcess { child, address }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("numaload-multi-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch");
+    dir
+}
+
+fn plan(dir: &Path, duration: &str) -> PathBuf {
+    let path = dir.join("plan.toml");
+    let text = format!(
+        r#"
+name = "multi"
+[target]
+name = "async"
+work_us = 5
+[load]
+mode = "open"
+rate = 300
+connections = 4
+duration = "{duration}"
+warmup = "300ms"
+reserve_cpus = 1
+[[layouts]]
+name = "single"
+replicas = 1
+[[layouts]]
+name = "per-node"
+replicas = "per-node"
+"#
+    );
+    std::fs::write(&path, text).expect("plan");
+    path
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run controller")
+}
+
+/// Pids of `numaload target` processes whose parent is `parent`.
+fn replicas_of(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1));
+        if ppid == Some(&parent.to_string()) && String::from_utf8_lossy(&cmdline).contains("target")
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| !s.contains("State:\tZ"))
+        .unwrap_or(false)
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_run_on_two_agents_starts_together_and_merges_exactly() {
+    let (a, b) = (AgentProcess::start(), AgentProcess::start());
+    let dir = scratch("two");
+    let out = dir.join("result.json");
+    let hlog = dir.join("result.hlog");
+    let output = run(&[
+        "run",
+        plan(&dir, "1500ms").to_str().expect("utf8"),
+        "--agent",
+        &a.address,
+        "--agent",
+        &b.address,
+        "--out",
+        out.to_str().expect("utf8"),
+        "--hlog",
+        hlog.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
+    assert_eq!(result["hosts"].as_array().expect("hosts").len(), 2);
+    assert_eq!(result["degraded"], false);
+    for layout in result["layouts"].as_array().expect("layouts") {
+        assert_eq!(layout["status"], "ok", "{}", layout["error"]);
+        let agents = layout["agents"].as_array().expect("agents");
+        assert_eq!(agents.len(), 2);
+        let sum: u64 = agents
+            .iter()
+            .map(|a| a["requests"].as_u64().expect("requests"))
+            .sum();
+        assert_eq!(
+            layout["requests"].as_u64(),
+            Some(sum),
+            "global = sum of agents"
+        );
+        assert_eq!(
+            layout["latency_ns"]["count"].as_u64(),
+            Some(sum),
+            "one merged histogram"
+        );
+        // Synchronized: both agents began measuring within 100 ms of each other (corrected
+        // for clock offsets; the schedule aims for the same instant).
+        let starts: Vec<u64> = agents
+            .iter()
+            .map(|a| a["measuring_at_unix_ns"].as_u64().expect("start"))
+            .collect();
+        let gap = starts[0].abs_diff(starts[1]);
+        assert!(
+            gap < 100_000_000,
+            "{}: agents started {} ms apart",
+            layout["name"],
+            gap / 1_000_000
+        );
+        let replica_agents: Vec<&str> = layout["replicas"]
+            .as_array()
+            .expect("replicas")
+            .iter()
+            .map(|r| r["agent"].as_str().expect("agent"))
+            .collect();
+        assert!(
+            replica_agents.contains(&a.address.as_str())
+                && replica_agents.contains(&b.address.as_str())
+        );
+    }
+    let log = std::fs::read_to_string(&hlog).expect("hlog");
+    assert!(
+        log.contains("#[BaseTime:")
+            && log.contains("Tag=single,")
+            && log.contains("Tag=per-node.uncorrected,"),
+        "{log}"
+    );
+    assert!(
+        replicas_of(a.pid()).is_empty() && replicas_of(b.pid()).is_empty(),
+        "replicas left"
+    );
+}
+
+#[test]
+fn an_agent_killed_mid_run_degrades_the_result_and_leaves_no_replica() {
+    let (a, mut b) = (AgentProcess::start(), AgentProcess::start());
+    let dir = scratch("kill");
+    let out = dir.join("result.json");
+    let controller = Command::new(BIN)
+        .args([
+            "run",
+            plan(&dir, "4s").to_str().expect("utf8"),
+            "--agent",
+            &a.address,
+            "--agent",
+            &b.address,
+        ])
+        .args(["--out", out.to_str().expect("utf8"), "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("controller");
+    let b_pid = b.pid();
+    let mut b_replicas = Vec::new();
+    wait_until(
+        "agent b launches its replica",
+        Duration::from_secs(20),
+        || {
+            b_replicas = replicas_of(b_pid);
+            !b_replicas.is_empty()
+        },
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    b.child.kill().expect("kill -9 agent b");
+    let _ = b.child.wait();
+    let started = Instant::now();
+    let output = controller.wait_with_output().expect("controller ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "controller took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
+    assert_eq!(result["degraded"], true);
+    let agents = result["agents"].as_array().expect("agents");
+    assert_eq!(agents[1]["status"], "lost");
+    assert!(
+        agents[1]["error"]
+            .as_str()
+            .expect("error")
+            .contains(&b.address),
+        "{}",
+        agents[1]
+    );
+    let first = &result["layouts"][0];
+    assert_eq!(first["status"], "degraded", "{first}");
+    assert!(
+        first["agents"][0]["requests"]
+            .as_u64()
+            .expect("a's requests")
+            > 0,
+        "a's data kept"
+    );
+    wait_until("b's replicas die with it", Duration::from_secs(5), || {
+        !b_replicas.iter().any(|&p| alive(p))
+    });
+    assert!(replicas_of(a.pid()).is_empty(), "a stopped its replicas");
+}
+
+#[test]
+fn a_second_run_is_refused_as_busy_and_ctrl_c_cancels_without_orphans() {
+    let agent = AgentProcess::start();
+    let dir = scratch("busy");
+    let long_plan = plan(&dir, "20s");
+    let first = Command::new(BIN)
+        .args([
+            "run",
+            long_plan.to_str().expect("utf8"),
+            "--agent",
+            &agent.address,
+            "--quiet",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("first run");
+    let mut replicas = Vec::new();
+    wait_until("the first run launches", Duration::from_secs(20), || {
+        replicas = replicas_of(agent.pid());
+        !replicas.is_empty()
+    });
+    let second = run(&[
+        "run",
+        long_plan.to_str().expect("utf8"),
+        "--agent",
+        &agent.address,
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success() && stderr.contains("busy"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    // Ctrl-C on the first controller: it cancels the run on the agent and reports.
+    nix_kill(first.id(), "INT");
+    let started = Instant::now();
+    let output = first.wait_with_output().expect("first ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "cancel took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("cancelled"));
+    wait_until("replicas stopped", Duration::from_secs(10), || {
+        !replicas.iter().any(|&p| alive(p))
+    });
+    // The agent is free again: a new run is accepted.
+    let again = run(&[
+        "run",
+        plan(&scratch("again"), "500ms").to_str().expect("utf8"),
+        "--agent",
+        &agent.address,
+        "--quiet",
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+fn nix_kill(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
