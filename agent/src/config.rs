@@ -17,6 +17,33 @@ pub struct AgentConfig {
     pub ready_within: Duration,
     /// Grace between SIGTERM and SIGKILL when stopping replicas.
     pub stop_grace: Duration,
+    pub limits: Limits,
+}
+
+/// What a plan may ask of this agent; a plan beyond a limit is refused before anything starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Encoded `RunPlan` size.
+    pub max_plan_bytes: usize,
+    pub max_layouts: usize,
+    /// Warm-up plus measured time, per layout.
+    pub max_layout_time: Duration,
+    pub max_connections: u32,
+    pub max_replicas: usize,
+    pub max_work_us: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_plan_bytes: 1 << 20,
+            max_layouts: 64,
+            max_layout_time: Duration::from_secs(3600),
+            max_connections: 10_000,
+            max_replicas: 1024,
+            max_work_us: 1_000_000,
+        }
+    }
 }
 
 impl AgentConfig {
@@ -31,6 +58,7 @@ impl AgentConfig {
             targets: BTreeMap::from([("async".to_owned(), variant("async"))]),
             ready_within: Duration::from_secs(10),
             stop_grace: Duration::from_secs(2),
+            limits: Limits::default(),
         }
     }
 

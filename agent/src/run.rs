@@ -62,10 +62,19 @@ pub fn prepare(
     if plan.layouts.is_empty() {
         return Err("[[layouts]]: the plan has no layout; add at least one".into());
     }
+    check_limits(plan, &load, target_spec.work_us, &config.limits)?;
     let mut layouts = Vec::with_capacity(plan.layouts.len());
     for spec in &plan.layouts {
         let layout = Layout::try_from(spec).map_err(|e| e.to_string())?;
         let placement = placement::place(topology, &layout, reserve).map_err(|e| e.to_string())?;
+        if placement.replicas.len() > config.limits.max_replicas {
+            return Err(format!(
+                "layouts[\"{}\"]: {} replicas exceed this agent's limit of {} (its config's limits.max_replicas)",
+                spec.name,
+                placement.replicas.len(),
+                config.limits.max_replicas
+            ));
+        }
         layouts.push((layout, placement));
     }
     let start_timeout_ms = if plan.start_timeout_ms == 0 {
@@ -82,6 +91,73 @@ pub fn prepare(
         load,
         layouts,
     })
+}
+
+/// Decodes an encoded `RunPlan` and prepares it: the whole path untrusted bytes take before
+/// anything is launched (fuzzed in `fuzz/`).
+pub fn decode_and_prepare(
+    bytes: &[u8],
+    config: &AgentConfig,
+    topology: &HostTopology,
+) -> Result<PreparedRun, String> {
+    use prost::Message as _;
+    if bytes.len() > config.limits.max_plan_bytes {
+        return Err(format!(
+            "the plan is {} bytes, over this agent's limit of {} (limits.max_plan_bytes)",
+            bytes.len(),
+            config.limits.max_plan_bytes
+        ));
+    }
+    let plan =
+        RunPlan::decode(bytes).map_err(|e| format!("the plan is not a valid RunPlan: {e}"))?;
+    prepare(&plan, config, topology)
+}
+
+fn check_limits(
+    plan: &RunPlan,
+    load: &LoadPlan,
+    work_us: u64,
+    limits: &crate::config::Limits,
+) -> Result<(), String> {
+    let over = |what: &str, value: String, limit: String, key: &str| {
+        Err(format!(
+            "{what} = {value} exceeds this agent's limit of {limit} (its config's limits.{key}); ask for less"
+        ))
+    };
+    if plan.layouts.len() > limits.max_layouts {
+        return over(
+            "[[layouts]] count",
+            plan.layouts.len().to_string(),
+            limits.max_layouts.to_string(),
+            "max_layouts",
+        );
+    }
+    let layout_time = load.warmup.saturating_add(load.duration);
+    if layout_time > limits.max_layout_time {
+        return over(
+            "[load] warmup + duration",
+            format!("{layout_time:?}"),
+            format!("{:?}", limits.max_layout_time),
+            "max_layout_time",
+        );
+    }
+    if load.connections > limits.max_connections {
+        return over(
+            "[load] connections",
+            load.connections.to_string(),
+            limits.max_connections.to_string(),
+            "max_connections",
+        );
+    }
+    if work_us > limits.max_work_us {
+        return over(
+            "[target] work_us",
+            work_us.to_string(),
+            limits.max_work_us.to_string(),
+            "max_work_us",
+        );
+    }
+    Ok(())
 }
 
 fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {

@@ -59,9 +59,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
-        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-        .add_service(AgentService::new(config).into_server())
+        // A controller that vanishes (partitioned, killed) is noticed within ~15 s, and its
+        // run cancelled: nothing keeps measuring for nobody.
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(5)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+        .add_service({
+            let max = config.limits.max_plan_bytes;
+            AgentService::new(config)
+                .into_server()
+                .max_decoding_message_size(max)
+        })
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
 }

@@ -162,6 +162,28 @@ impl Agent {
     }
 }
 
+/// What a failed event stream means for the user: a broken connection (the agent died, was cut
+/// off or stopped answering keep-alive pings) reads differently from an error the agent sent.
+fn stream_failure(status: &tonic::Status) -> String {
+    let transport = matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown
+    ) && (status.message().contains("h2 protocol error")
+        || status.message().contains("transport")
+        || status.message().contains("connection")
+        || status.message().contains("keep-alive")
+        || status.message().contains("broken pipe"));
+    if transport {
+        format!(
+            "connection lost mid-run (the agent died, was cut off, or stopped answering keep-alive \
+             pings): {}",
+            status.message()
+        )
+    } else {
+        format!("{}: {}", code_name(status.code()), status.message())
+    }
+}
+
 fn code_name(code: tonic::Code) -> &'static str {
     match code {
         tonic::Code::Unavailable => "unavailable",
@@ -191,7 +213,7 @@ impl EventStream {
             Ok(Ok(event)) => Ok(event),
             Ok(Err(status)) => Err(ClientError::Call {
                 address: self.address.clone(),
-                message: format!("{}: {}", code_name(status.code()), status.message()),
+                message: stream_failure(&status),
             }),
         }
     }
