@@ -8,8 +8,9 @@
 //! 2. prints the runtime knobs on stderr ([`knobs::RuntimeKnobs`]: version, CPUs allowed,
 //!    worker threads, cgroup CPU quota from [`cgroup`], and a `warning:` when the workers
 //!    over-subscribe the quota 2× or more),
-//! 3. binds, then prints the readiness line on stdout ([`write_ready_line`]),
-//! 4. [`serve`]s HTTP/1.1 until SIGTERM or SIGINT, then drains and exits.
+//! 3. sets the variant up ([`Server::new`]: the pinned pool's threads start here), binds, then
+//!    prints the readiness line on stdout ([`write_ready_line`]),
+//! 4. [`Server::serve`]s HTTP/1.1 until SIGTERM or SIGINT, then drains and exits.
 //!
 //! Variants ([`Variant`]): `async` does `--work-us` of CPU work per request on the tokio worker
 //! and never blocks. `ffi` calls a C function per request ([`ffi`]) that sleeps or spins
@@ -44,7 +45,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 pub use dispatch::{STATE_TID_HEADER, TID_HEADER};
-pub use server::serve;
+pub use server::{serve, Server};
 
 /// The first words of the readiness line; the address follows.
 pub const READY_PREFIX: &str = "numaload-target listening on ";
@@ -336,6 +337,7 @@ pub fn run(args: TargetArgs) -> anyhow::Result<()> {
     let _ = knobs::RuntimeKnobs::collect(&config).write_to(&mut io::stderr().lock());
 
     runtime.block_on(async {
+        let server = Server::new(config.server)?;
         let listener = server::bind(config.listen).await?;
         let addr = listener.local_addr().context("reading the bound address")?;
         // Install the handlers before announcing readiness, so that a SIGTERM sent right
@@ -343,7 +345,7 @@ pub fn run(args: TargetArgs) -> anyhow::Result<()> {
         let shutdown = shutdown_signal().context("installing SIGTERM/SIGINT handlers")?;
         write_ready_line(&mut io::stdout().lock(), addr)
             .context("writing the readiness line to stdout")?;
-        serve(listener, config.server, shutdown).await
+        server.serve(listener, shutdown).await
     })?;
     // Connections still running after the drain are cut here rather than waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -26,52 +26,91 @@ use crate::{work, ServerConfig, Variant};
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, lets
-/// in-flight requests finish (idle keep-alive connections close at once) and returns.
+/// in-flight requests finish (idle keep-alive connections close at once) and returns:
+/// [`Server::new`] then [`Server::serve`].
 ///
-/// Must run inside a tokio runtime; `/metrics` reports that runtime. The `ffi` variant with
-/// `pinned-pool` starts its pool threads first and, after the drain, stops them (each tears
-/// its C state down) before returning.
+/// Must run inside a tokio runtime; `/metrics` reports that runtime.
 pub async fn serve(
     listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    config.validate()?;
-    match config.variant {
-        Variant::Async => {
-            let metrics = Arc::new(ServerMetrics::new(
-                Handle::current(),
-                config.work_us,
-                Vec::new(),
-            ));
-            let handler = AsyncHandler {
-                shared: Arc::new(Shared {
-                    work: Duration::from_micros(config.work_us),
-                    metrics: Arc::clone(&metrics),
-                }),
-            };
-            accept_loop(listener, handler, metrics, shutdown).await
-        }
-        Variant::Ffi => {
-            let calls = Arc::new(FfiCalls::new(config.dispatch));
-            let metrics = Arc::new(ServerMetrics::new(
-                Handle::current(),
-                config.work_us,
-                vec![Arc::clone(&calls) as Arc<dyn MetricSource>],
-            ));
-            let shared = FfiShared::start(
-                config.dispatch,
-                config.work_mode,
-                config.work_us,
-                calls,
-                Arc::clone(&metrics),
-            )?;
-            let handler = FfiHandler {
-                shared: Arc::clone(&shared),
-            };
-            let served = accept_loop(listener, handler, metrics, shutdown).await;
-            shared.shutdown().await;
-            served
+    Server::new(config)?.serve(listener, shutdown).await
+}
+
+/// A server ready to take connections: its metrics exist and, with `--dispatch pinned-pool`,
+/// its pool threads are pinned and have their C state. `run` makes it before announcing
+/// readiness, so that a pool that cannot start fails before the readiness line.
+#[derive(Debug)]
+pub struct Server {
+    variant: VariantState,
+}
+
+#[derive(Debug)]
+enum VariantState {
+    Async(AsyncHandler, Arc<ServerMetrics>),
+    Ffi(Arc<FfiShared>, Arc<ServerMetrics>),
+}
+
+impl Server {
+    /// Validates `config` and sets the variant up. Must run inside the tokio runtime that
+    /// will serve: `/metrics` reports it. Blocks while pool threads start (microseconds each).
+    pub fn new(config: ServerConfig) -> anyhow::Result<Self> {
+        config.validate()?;
+        let variant = match config.variant {
+            Variant::Async => {
+                let metrics = Arc::new(ServerMetrics::new(
+                    Handle::current(),
+                    config.work_us,
+                    Vec::new(),
+                ));
+                let handler = AsyncHandler {
+                    shared: Arc::new(Shared {
+                        work: Duration::from_micros(config.work_us),
+                        metrics: Arc::clone(&metrics),
+                    }),
+                };
+                VariantState::Async(handler, metrics)
+            }
+            Variant::Ffi => {
+                let calls = Arc::new(FfiCalls::new(config.dispatch));
+                let metrics = Arc::new(ServerMetrics::new(
+                    Handle::current(),
+                    config.work_us,
+                    vec![Arc::clone(&calls) as Arc<dyn MetricSource>],
+                ));
+                let shared = FfiShared::start(
+                    config.dispatch,
+                    config.work_mode,
+                    config.work_us,
+                    calls,
+                    Arc::clone(&metrics),
+                )?;
+                VariantState::Ffi(shared, metrics)
+            }
+        };
+        Ok(Server { variant })
+    }
+
+    /// Serves until `shutdown` completes, drains, and (`pinned-pool`) stops the pool threads,
+    /// each tearing its C state down, before returning.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        match self.variant {
+            VariantState::Async(handler, metrics) => {
+                accept_loop(listener, handler, metrics, shutdown).await
+            }
+            VariantState::Ffi(shared, metrics) => {
+                let handler = FfiHandler {
+                    shared: Arc::clone(&shared),
+                };
+                let served = accept_loop(listener, handler, metrics, shutdown).await;
+                shared.shutdown().await;
+                served
+            }
         }
     }
 }

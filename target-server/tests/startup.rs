@@ -1,11 +1,14 @@
 //! What happens before serving: arguments, the readiness line, bind errors, cgroup reads.
 
 use std::net::{SocketAddr, TcpListener};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use numaload_target::cgroup::{CgroupFs, CpuQuota};
-use numaload_target::{run, write_ready_line, TargetArgs, Variant};
+use numaload_target::{
+    run, write_ready_line, Dispatch, ServerConfig, TargetArgs, Variant, WorkMode,
+};
 
 #[derive(Parser, Debug)]
 struct Cli {
@@ -41,6 +44,66 @@ fn the_agents_command_line_parses() {
     let defaults = parse(&[]).expect("defaults");
     assert_eq!(defaults.listen.to_string(), "127.0.0.1:8080");
     assert_eq!((defaults.work_us, defaults.threads), (0, None));
+}
+
+#[test]
+fn the_ffi_command_line_parses_and_resolves() {
+    let args = parse(&[
+        "--variant",
+        "ffi",
+        "--work-us",
+        "2000",
+        "--work-mode",
+        "sleep",
+        "--dispatch",
+        "bounded",
+        "--limit",
+        "8",
+        "--max-blocking-threads",
+        "64",
+        "--threads",
+        "2",
+    ])
+    .expect("valid arguments");
+    assert_eq!(args.variant, Variant::Ffi);
+    let config = args.resolve().expect("resolves");
+    assert_eq!(
+        config.server,
+        ServerConfig::ffi(
+            WorkMode::Sleep,
+            2000,
+            Dispatch::Bounded {
+                limit: NonZeroUsize::new(8).expect("8")
+            }
+        )
+    );
+    assert_eq!(config.max_blocking_threads, Some(64));
+    let pool = parse(&[
+        "--variant",
+        "ffi",
+        "--dispatch",
+        "pinned-pool",
+        "--pool-threads",
+        "4",
+    ])
+    .expect("valid")
+    .resolve()
+    .expect("resolves");
+    assert_eq!(
+        pool.server.dispatch,
+        Dispatch::PinnedPool {
+            threads: NonZeroUsize::new(4).expect("4")
+        }
+    );
+    let error = parse(&["--dispatch", "nope"]).expect_err("unknown dispatch");
+    assert!(error.to_string().contains("--dispatch"), "{error}");
+}
+
+#[test]
+fn the_async_variant_refuses_to_sleep_before_listening() {
+    let args = parse(&["--work-mode", "sleep", "--listen", "127.0.0.1:0"]).expect("parses");
+    let error = format!("{:#}", run(args).expect_err("async never blocks"));
+    assert!(error.starts_with("--work-mode sleep"), "{error}");
 }
 
 #[test]

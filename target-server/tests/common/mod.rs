@@ -89,6 +89,15 @@ pub struct Client {
 }
 
 impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        // As a load generator would: no Nagle delay on small requests.
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream: BufReader::new(stream),
+        }
+    }
+
     pub async fn get(&mut self, path: &str) -> Response {
         let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
         self.stream
@@ -289,4 +298,91 @@ pub fn promtool_check_metrics(page: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
     );
+}
+
+/// A server on a runtime of its own (built by `runtime::build`, so `/metrics` counts its
+/// blocking threads), in a thread of its own: the test's runtime plays the load generator and
+/// is not starved by what the server does to its workers.
+pub struct RuntimeServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RuntimeServer {
+    pub fn start(
+        workers: usize,
+        max_blocking_threads: Option<usize>,
+        config: ServerConfig,
+    ) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = numaload_target::runtime::build(workers, max_blocking_threads)?;
+            let served = rt.block_on(async {
+                // Set up (pool threads started) before the address says "ready", as `run`.
+                let server = numaload_target::Server::new(config)?;
+                let listener = TcpListener::bind("127.0.0.1:0").await?;
+                addr_tx.send(listener.local_addr()?)?;
+                server
+                    .serve(listener, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            });
+            rt.shutdown_timeout(Duration::from_secs(1));
+            served
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the server thread reports its address");
+        RuntimeServer {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub async fn connect(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.connect().await.get(path).await
+    }
+
+    pub async fn metrics(&self) -> Metrics {
+        let response = self.get("/metrics").await;
+        assert_eq!(response.status, 200);
+        Metrics::parse(&response.body)
+    }
+
+    /// Signals shutdown and expects `serve` to return `Ok` within 5 s.
+    pub fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let thread = self.thread.take().expect("running");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !thread.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve did not return after shutdown"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        thread
+            .join()
+            .expect("server thread did not panic")
+            .expect("serve returns Ok");
+    }
+}
+
+impl Drop for RuntimeServer {
+    fn drop(&mut self) {
+        // A failing test still stops its server; the thread is left to finish on its own.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
