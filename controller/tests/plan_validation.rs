@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use numaload::plan::{
-    self, Layout, Load, LoadMode, Memory, Pin, Plan, PlanError, PlanErrorKind, Replicas, Target,
+    self, Layout, Load, LoadMode, Memory, Pin, Plan, PlanError, PlanErrorKind, Replicas, Smt,
+    Target, Threads,
 };
 use numaload_proto::v1;
 
@@ -89,18 +90,8 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             timeout: Duration::from_secs(2),
         },
         layouts: vec![
-            Layout {
-                name: "one-process".into(),
-                replicas: Replicas::Count(1),
-                pin: Pin::None,
-                memory: Memory::None,
-            },
-            Layout {
-                name: "per-node".into(),
-                replicas: Replicas::PerNode,
-                pin: Pin::Node,
-                memory: Memory::Local,
-            },
+            Layout::new("one-process", Replicas::Count(1), Pin::None, Memory::None),
+            Layout::new("per-node", Replicas::PerNode, Pin::Node, Memory::Local),
         ],
     };
     assert_eq!(plan, expected);
@@ -129,7 +120,8 @@ fn the_errors_of_the_brief_read_exactly_so() {
         (
             "zero replicas",
             with("[[layouts]]\nname = \"split\"\nreplicas = 0"),
-            "plan.toml: layouts[1] (\"split\") replicas = 0: use a positive count or \"per-node\"",
+            "plan.toml: layouts[1] (\"split\") replicas = 0: use a positive count, \"per-node\", \
+             \"per-package\" or \"per-l3\"",
         ),
         (
             "duplicate layout names",
@@ -168,15 +160,15 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         ("duration a number", edited("duration = \"10s\"", "duration = 10"), &["[load] duration = 10: must be a duration with a unit"]),
         ("timeout a number", edited("duration = \"10s\"", "duration = \"10s\"\ntimeout = 2"), &["[load] timeout = 2:"]),
         ("negative reserve_cpus", edited("duration = \"10s\"", "duration = \"10s\"\nreserve_cpus = -1"), &["[load] reserve_cpus = -1: must be a whole number of CPUs"]),
-        ("fractional replicas", edited("replicas = 1", "replicas = 1.5"), &["layouts[0] (\"a\") replicas = 1.5: use a positive count or \"per-node\""]),
+        ("fractional replicas", edited("replicas = 1", "replicas = 1.5"), &["layouts[0] (\"a\") replicas = 1.5: use a positive count, \"per-node\", \"per-package\" or \"per-l3\""]),
         ("boolean replicas", edited("replicas = 1", "replicas = true"), &["layouts[0] (\"a\") replicas = true:"]),
         ("target as a string", edited("[target]", "target = \"async\"").replace("name = \"async\"\n", ""), &["target = \"async\": must be a table"]),
         ("layouts as a single table", edited("[[layouts]]", "[layouts]"), &["plan.toml: layouts: must be one or more [[layouts]] tables"]),
-        ("layout pin a number", edited("replicas = 1", "replicas = 1\npin = 1"), &["layouts[0] (\"a\") pin = 1: must be \"none\" or \"node\""]),
+        ("layout pin a number", edited("replicas = 1", "replicas = 1\npin = 1"), &["layouts[0] (\"a\") pin = 1: must be \"none\", \"node\", \"package\", \"l3\" or \"core\""]),
         // Words that are not one of the choices.
         ("unknown mode", edited("mode = \"open\"", "mode = \"opne\""), &["[load] mode = \"opne\": must be \"open\""]),
-        ("unknown pin", edited("replicas = 1", "replicas = 1\npin = \"nod\""), &["layouts[0] (\"a\") pin = \"nod\": must be \"none\" or \"node\""]),
-        ("unknown memory", edited("replicas = 1", "replicas = 1\nmemory = \"remote\""), &["layouts[0] (\"a\") memory = \"remote\": must be \"local\" or \"none\""]),
+        ("unknown pin", edited("replicas = 1", "replicas = 1\npin = \"nod\""), &["layouts[0] (\"a\") pin = \"nod\": must be \"none\", \"node\""]),
+        ("unknown memory", edited("replicas = 1", "replicas = 1\nmemory = \"remote\""), &["layouts[0] (\"a\") memory = \"remote\": must be \"local\", \"interleave\", \"none\" or a list of NUMA nodes"]),
         ("unknown replicas word", edited("replicas = 1", "replicas = \"per-nod\""), &["layouts[0] (\"a\") replicas = \"per-nod\": use a positive count"]),
         // Durations humantime cannot read, or the wire cannot carry.
         ("duration without unit", edited("duration = \"10s\"", "duration = \"10\""), &["[load] duration = \"10\": not a duration", "e.g. \"10s\""]),
@@ -212,6 +204,29 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         ("unknown key in an inline layout", inline_layouts("layouts = [{ name = \"b\", replicas = 1, pinn = 1 }]"), &["layouts[0] (\"b\") unknown key \"pinn\""]),
         ("wrong type in an inline layout", inline_layouts("layouts = [{ name = \"b\", replicas = 1, pin = 2 }]"), &["layouts[0] (\"b\") pin = 2: must be"]),
         ("unknown key in an unnamed layout", edited("name = \"a\"", "nmae = \"a\""), &["layouts[0] unknown key \"nmae\""]),
+        // The placement policies.
+        ("unknown smt", edited("replicas = 1", "replicas = 1\nsmt = \"two\""), &["layouts[0] (\"a\") smt = \"two\": must be \"all\" or \"one-per-core\""]),
+        ("zero threads", edited("replicas = 1", "replicas = 1\nthreads = 0"), &["layouts[0] (\"a\") threads = 0: must be a positive number of worker threads or \"auto\""]),
+        ("threads a word", edited("replicas = 1", "replicas = 1\nthreads = \"many\""), &["layouts[0] (\"a\") threads = \"many\":"]),
+        ("empty memory list", edited("replicas = 1", "replicas = 1\nmemory = []"), &["layouts[0] (\"a\") memory = []: must be"]),
+        ("negative memory node", edited("replicas = 1", "replicas = 1\nmemory = [-1]"), &["layouts[0] (\"a\") memory = [-1]: must be"]),
+        ("bad cpulist", edited("replicas = 1", "replicas = 1\ncpus = \"0-\""), &["layouts[0] (\"a\") cpus = \"0-\": must be a non-empty CPU list such as \"0-7,16-23\""]),
+        ("cpus a number", edited("replicas = 1", "replicas = 1\ncpus = 3"), &["layouts[0] (\"a\") cpus = 3: must be a non-empty CPU list"]),
+        ("cpus with a pin", edited("replicas = 1", "replicas = 1\ncpus = \"0-3\"\npin = \"node\""), &["layouts[0] (\"a\") pin = \"node\": not used with cpus (the cpus are the pinning); remove pin"]),
+        ("cpus per node", edited("replicas = 1", "replicas = \"per-node\"\ncpus = \"0-3\""), &["layouts[0] (\"a\") replicas = \"per-node\": cpus run every replica on the same CPUs"]),
+        ("memory_nodes without cpus", edited("replicas = 1", "replicas = 1\nmemory_nodes = [0]"), &["layouts[0] (\"a\") memory_nodes: only used with cpus; without cpus write memory = [0]"]),
+        ("memory_nodes and memory", edited("replicas = 1", "replicas = 1\ncpus = \"0\"\nmemory = \"local\"\nmemory_nodes = [0]"), &["layouts[0] (\"a\") memory_nodes: memory is also set; keep one of them"]),
+        ("empty memory_nodes", edited("replicas = 1", "replicas = 1\ncpus = \"0\"\nmemory_nodes = []"), &["layouts[0] (\"a\") memory_nodes = []: must be a non-empty list of NUMA node numbers"]),
+        ("per-package pinned to nodes", edited("replicas = 1", "replicas = \"per-package\"\npin = \"node\""), &["layouts[0] (\"a\") pin = \"node\": does not go with replicas = \"per-package\"; use pin = \"package\" or pin = \"none\""]),
+        // Sweeps.
+        ("sweep and the key", edited("replicas = 1", "replicas = 1\nsweep.replicas = [1, 2]"), &["layouts[0] (\"a\") sweep.replicas: replicas is also set directly; remove one of them"]),
+        ("empty sweep", edited("replicas = 1", "replicas = 1\nsweep.pin = []"), &["layouts[0] (\"a\") sweep.pin = []: must list one or more values"]),
+        ("bad swept value", edited("replicas = 1", "sweep.replicas = [1, 0]"), &["layouts[0] (\"a\") sweep.replicas[1] = 0: use a positive count"]),
+        ("bad swept pin", edited("replicas = 1", "replicas = 2\nsweep.pin = [\"node\", \"nod\"]"), &["layouts[0] (\"a\") sweep.pin[1] = \"nod\": must be \"none\", \"node\""]),
+        ("sweep not a list", edited("replicas = 1", "replicas = 1\nsweep.smt = \"all\""), &["layouts[0] (\"a\") sweep.smt = \"all\": must be a list of the values to sweep over"]),
+        ("unknown sweep key", edited("replicas = 1", "replicas = 1\nsweep.cpus = [\"0\"]"), &["unknown key \"cpus\"; expected one of replicas, pin, memory, smt, threads"]),
+        ("swept combination refused", edited("replicas = 1", "replicas = 1\nsweep.memory = [\"none\", \"local\"]"), &["layouts[0] (\"a/memory=local\") memory = \"local\": local memory needs a node"]),
+        ("swept name clashes", with("[[layouts]]\nname = \"a/replicas=2\"\nreplicas = 2\n[[layouts]]\nname = \"a\"\nsweep.replicas = [2]").replace("[[layouts]]\nname = \"a\"\nreplicas = 1\n", ""), &["layouts: two layouts are named \"a/replicas=2\""]),
     ]
 }
 
@@ -265,7 +280,11 @@ fn defaults_fill_every_optional_key() {
     assert_eq!(plan.load.reserve_cpus, 0);
     assert_eq!(plan.load.timeout, Duration::from_secs(2));
     let layout = &plan.layouts[0];
-    assert_eq!((layout.pin, layout.memory), (Pin::None, Memory::None));
+    assert_eq!((layout.pin, &layout.memory), (Pin::None, &Memory::None));
+    assert_eq!(
+        (layout.smt, layout.threads, &layout.cpus),
+        (Smt::All, Threads::Auto, &None)
+    );
 
     // pin follows replicas, memory follows pin.
     let cases: &[(&str, Pin, Memory)] = &[
@@ -286,7 +305,7 @@ fn defaults_fill_every_optional_key() {
     for (lines, pin, memory) in cases {
         let plan = parse(&edited("replicas = 1", lines)).expect(lines);
         let layout = &plan.layouts[0];
-        assert_eq!((layout.pin, layout.memory), (*pin, *memory), "{lines}");
+        assert_eq!((layout.pin, &layout.memory), (*pin, memory), "{lines}");
     }
 }
 
@@ -376,6 +395,7 @@ memory = "none"
                 replicas: Some(Wire::Count(3)),
                 pin: v1::Pin::None as i32,
                 memory: v1::MemoryPolicy::None as i32,
+                smt: v1::Smt::All as i32,
                 ..Default::default()
             },
             v1::LayoutSpec {
@@ -383,6 +403,7 @@ memory = "none"
                 replicas: Some(Wire::PerNode(true)),
                 pin: v1::Pin::Node as i32,
                 memory: v1::MemoryPolicy::Local as i32,
+                smt: v1::Smt::All as i32,
                 ..Default::default()
             },
             v1::LayoutSpec {
@@ -390,6 +411,7 @@ memory = "none"
                 replicas: Some(Wire::Count(4)),
                 pin: v1::Pin::Node as i32,
                 memory: v1::MemoryPolicy::None as i32,
+                smt: v1::Smt::All as i32,
                 ..Default::default()
             },
         ],
@@ -427,4 +449,132 @@ fn load_names_the_file_it_could_not_read_or_accept() {
         line.starts_with(&format!("{}: [load] rate = -5", path.display())),
         "{line}"
     );
+}
+
+#[test]
+fn the_new_keys_reach_the_plan_and_the_wire() {
+    let text = edited(
+        "replicas = 1",
+        "replicas = \"per-package\"\nmemory = \"interleave\"\nsmt = \"one-per-core\"\nthreads = 4\n\
+         [[layouts]]\nname = \"l3\"\nreplicas = \"per-l3\"\n\
+         [[layouts]]\nname = \"cores\"\nreplicas = 8\npin = \"core\"\nmemory = [1, 0]\n\
+         [[layouts]]\nname = \"by-hand\"\nreplicas = 2\ncpus = \"16-23,0-7\"\nmemory_nodes = [0]\n\
+         [[layouts]]\nname = \"explicit-local\"\nreplicas = 1\ncpus = \"1\"",
+    );
+    let plan = parse(&text).expect("valid");
+    let expected = vec![
+        Layout {
+            smt: Smt::OnePerCore,
+            threads: Threads::Count(4),
+            ..Layout::new("a", Replicas::PerPackage, Pin::Package, Memory::Interleave)
+        },
+        Layout::new("l3", Replicas::PerL3, Pin::L3, Memory::Local),
+        Layout::new(
+            "cores",
+            Replicas::Count(8),
+            Pin::Core,
+            Memory::Nodes(vec![0, 1]),
+        ),
+        Layout {
+            cpus: Some("0-7,16-23".into()),
+            ..Layout::new(
+                "by-hand",
+                Replicas::Count(2),
+                Pin::None,
+                Memory::Nodes(vec![0]),
+            )
+        },
+        Layout {
+            cpus: Some("1".into()),
+            ..Layout::new(
+                "explicit-local",
+                Replicas::Count(1),
+                Pin::None,
+                Memory::Local,
+            )
+        },
+    ];
+    assert_eq!(plan.layouts, expected);
+
+    let wire = plan.to_run_plan("r").layouts;
+    use v1::layout_spec::Replicas as Wire;
+    assert_eq!(wire[0].replicas, Some(Wire::PerPackage(true)));
+    assert_eq!(wire[0].pin, v1::Pin::Package as i32);
+    assert_eq!(wire[0].memory, v1::MemoryPolicy::Interleave as i32);
+    assert_eq!(wire[0].smt, v1::Smt::OnePerCore as i32);
+    assert_eq!(wire[0].threads, 4);
+    assert_eq!(wire[1].replicas, Some(Wire::PerL3(true)));
+    assert_eq!(wire[1].threads, 0, "auto travels as 0");
+    assert_eq!(wire[2].memory, v1::MemoryPolicy::Nodes as i32);
+    assert_eq!(wire[2].memory_nodes, vec![0, 1]);
+    assert_eq!(wire[3].cpus, "0-7,16-23");
+    assert_eq!(
+        wire[3].pin,
+        v1::Pin::Unspecified as i32,
+        "cpus are the pinning"
+    );
+    assert_eq!(wire[3].memory_nodes, vec![0]);
+    assert_eq!(wire[4].memory, v1::MemoryPolicy::Local as i32);
+
+    // The echo reads back to the same plan.
+    let json = serde_json::to_string(&plan).expect("serializes");
+    let back: Plan = serde_json::from_str(&json).expect("reads back");
+    assert_eq!(back, plan);
+}
+
+#[test]
+fn a_sweep_expands_into_one_layout_per_value_and_combination() {
+    let plan = parse(&edited(
+        "replicas = 1",
+        "sweep.replicas = [1, 2, \"per-node\"]",
+    ))
+    .expect("valid");
+    let names: Vec<&str> = plan.layouts.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["a/replicas=1", "a/replicas=2", "a/replicas=per-node"]
+    );
+    let pins: Vec<Pin> = plan.layouts.iter().map(|l| l.pin).collect();
+    assert_eq!(
+        pins,
+        [Pin::None, Pin::None, Pin::Node],
+        "defaults follow each value"
+    );
+
+    let plan = parse(&edited(
+        "replicas = 1",
+        "replicas = 2\npin = \"node\"\nsweep.memory = [\"local\", \"interleave\", [0]]\nsweep.smt = [\"all\", \"one-per-core\"]",
+    ))
+    .expect("valid");
+    let names: Vec<&str> = plan.layouts.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "a/memory=local/smt=all",
+            "a/memory=local/smt=one-per-core",
+            "a/memory=interleave/smt=all",
+            "a/memory=interleave/smt=one-per-core",
+            "a/memory=[0]/smt=all",
+            "a/memory=[0]/smt=one-per-core",
+        ]
+    );
+    assert_eq!(plan.layouts[4].memory, Memory::Nodes(vec![0]));
+    assert_eq!(plan.layouts[5].smt, Smt::OnePerCore);
+
+    let plan = parse(&edited(
+        "replicas = 1",
+        "replicas = 1\nsweep.threads = [1, \"auto\"]",
+    ))
+    .expect("valid");
+    assert_eq!(plan.layouts[0].threads, Threads::Count(1));
+    assert_eq!(plan.layouts[1].name, "a/threads=auto");
+}
+
+#[test]
+fn the_layouts_example_parses() {
+    let plan = plan::load(&examples().join("layouts.toml")).expect("layouts.toml is valid");
+    assert!(plan.layouts.len() >= 8, "{:?}", plan.layouts);
+    assert!(plan.layouts.iter().any(|l| l.name.contains("/replicas=")));
+    assert!(plan.layouts.iter().any(|l| l.cpus.is_some()));
+    assert!(plan.layouts.iter().any(|l| l.memory == Memory::Interleave));
 }

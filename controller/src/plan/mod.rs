@@ -24,17 +24,36 @@
 //!
 //! [[layouts]]                      # at least one; names unique
 //! name = "one-process"
-//! replicas = 1                     # a positive count or "per-node"
-//! pin = "none"                     # "none" | "node"; default "node" for "per-node", else "none"
-//! memory = "none"                  # "none" | "local"; default "local" when pinned, else "none"
+//! replicas = 1                     # a positive count, "per-node", "per-package" or "per-l3"
+//! pin = "none"                     # "none" | "node" | "package" | "l3" | "core"; default: the
+//!                                  # level of a per-X count, else "none"
+//! memory = "none"                  # "none" | "local" | "interleave" | [node, ...]; default
+//!                                  # "local" when pinned, else "none"
+//! smt = "all"                      # "all" | "one-per-core" (default "all")
+//! threads = "auto"                 # worker threads per replica, or "auto" (CPUs in its set)
+//!
+//! [[layouts]]                      # the explicit form: every replica on exactly these CPUs
+//! name = "by-hand"
+//! replicas = 1
+//! cpus = "0-7,16-23"               # no pin with cpus; memory defaults to "local"
+//! memory_nodes = [0]               # bind to these nodes (only with cpus; else memory = [0])
+//!
+//! [[layouts]]                      # a sweep: one layout per value (per combination of values)
+//! name = "r"                       # → "r/replicas=1", "r/replicas=2", "r/replicas=per-node"
+//! sweep.replicas = [1, 2, "per-node"]  # also sweep.pin, sweep.memory, sweep.smt, sweep.threads
 //! ```
+//!
+//! A sweep key must not also be set directly. Several sweep keys give every combination, in the
+//! order replicas, pin, memory, smt, threads, named `r/replicas=1/pin=node`.
 //!
 //! Durations are humantime strings ("10s", "500ms", "1m 30s") in whole milliseconds, as the wire
 //! carries them. What only a host can tell (whether the agent knows the target, whether there
 //! are as many NUMA domains as replicas) is the agent's to check before it launches anything.
 
 mod error;
+mod layout;
 mod raw;
+mod sweep;
 mod validate;
 
 use std::path::Path;
@@ -44,6 +63,7 @@ use numaload_proto::v1;
 use serde::{Deserialize, Serialize};
 
 pub use error::{PlanError, PlanErrorKind};
+pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 
 /// Reads and validates the plan file at `path`; errors name the file as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
@@ -114,46 +134,6 @@ pub enum LoadMode {
     Closed,
 }
 
-/// One way of running the target, measured and reported on its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Layout {
-    pub name: String,
-    pub replicas: Replicas,
-    pub pin: Pin,
-    /// Never [`Memory::Local`] unless `pin` is [`Pin::Node`].
-    pub memory: Memory,
-}
-
-/// How many replicas a layout runs. Serialized as the file writes it: `4` or `"per-node"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "ReplicasText", from = "ReplicasText")]
-pub enum Replicas {
-    /// This many replicas (at least one).
-    Count(u32),
-    /// One replica per NUMA domain of the host, as the agent finds them.
-    PerNode,
-}
-
-/// Where a layout's replicas may run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pin {
-    /// Anywhere the agent allows; the kernel schedules.
-    None,
-    /// Each replica on the CPUs of one NUMA domain.
-    Node,
-}
-
-/// Where a layout's replicas allocate memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Memory {
-    /// The kernel's default policy.
-    None,
-    /// Bound to the nodes of the domain the replica is pinned to.
-    Local,
-}
-
 impl Plan {
     /// The wire form of this plan for one run. Durations travel in whole milliseconds (the
     /// validator refuses finer ones, so nothing is rounded away).
@@ -199,67 +179,10 @@ impl Load {
     }
 }
 
-impl Layout {
-    fn to_spec(&self) -> v1::LayoutSpec {
-        use v1::layout_spec::Replicas as Wire;
-        let replicas = match self.replicas {
-            Replicas::Count(count) => Wire::Count(count),
-            Replicas::PerNode => Wire::PerNode(true),
-        };
-        let pin = match self.pin {
-            Pin::None => v1::Pin::None,
-            Pin::Node => v1::Pin::Node,
-        };
-        let memory = match self.memory {
-            Memory::None => v1::MemoryPolicy::None,
-            Memory::Local => v1::MemoryPolicy::Local,
-        };
-        v1::LayoutSpec {
-            name: self.name.clone(),
-            replicas: Some(replicas),
-            pin: pin as i32,
-            memory: memory as i32,
-            ..Default::default()
-        }
-    }
-}
-
 /// Saturates rather than wraps: only `timeout` has no upper bound, and "forever" is what a
 /// timeout of 584 million years means anyway.
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The serialized form of [`Replicas`]: a bare count or the word "per-node".
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum ReplicasText {
-    Count(u32),
-    Word(ReplicasWord),
-}
-
-#[derive(Serialize, Deserialize)]
-enum ReplicasWord {
-    #[serde(rename = "per-node")]
-    PerNode,
-}
-
-impl From<Replicas> for ReplicasText {
-    fn from(replicas: Replicas) -> Self {
-        match replicas {
-            Replicas::Count(count) => ReplicasText::Count(count),
-            Replicas::PerNode => ReplicasText::Word(ReplicasWord::PerNode),
-        }
-    }
-}
-
-impl From<ReplicasText> for Replicas {
-    fn from(text: ReplicasText) -> Self {
-        match text {
-            ReplicasText::Count(count) => Replicas::Count(count),
-            ReplicasText::Word(ReplicasWord::PerNode) => Replicas::PerNode,
-        }
-    }
 }
 
 /// Durations as humantime text ("5s", "1s 500ms"), the way plan files write them.
@@ -298,17 +221,18 @@ mod tests {
                 timeout: Duration::from_secs(2),
             },
             layouts: vec![
+                Layout::new("one", Replicas::Count(1), Pin::None, Memory::None),
+                Layout::new("per-node", Replicas::PerNode, Pin::Node, Memory::Local),
                 Layout {
-                    name: "one".into(),
-                    replicas: Replicas::Count(1),
-                    pin: Pin::None,
-                    memory: Memory::None,
-                },
-                Layout {
-                    name: "per-node".into(),
-                    replicas: Replicas::PerNode,
-                    pin: Pin::Node,
-                    memory: Memory::Local,
+                    smt: Smt::OnePerCore,
+                    threads: Threads::Count(3),
+                    cpus: Some("0-1,4".into()),
+                    ..Layout::new(
+                        "explicit",
+                        Replicas::Count(2),
+                        Pin::None,
+                        Memory::Nodes(vec![0, 2]),
+                    )
                 },
             ],
         }
@@ -325,6 +249,13 @@ mod tests {
         assert_eq!(json["layouts"][0]["replicas"], 1);
         assert_eq!(json["layouts"][1]["replicas"], "per-node");
         assert_eq!(json["layouts"][1]["memory"], "local");
+        assert_eq!(json["layouts"][1]["smt"], "all");
+        assert_eq!(json["layouts"][1]["threads"], "auto");
+        assert!(json["layouts"][1].get("cpus").is_none());
+        assert_eq!(json["layouts"][2]["memory"], serde_json::json!([0, 2]));
+        assert_eq!(json["layouts"][2]["smt"], "one-per-core");
+        assert_eq!(json["layouts"][2]["threads"], 3);
+        assert_eq!(json["layouts"][2]["cpus"], "0-1,4");
         let back: Plan = serde_json::from_value(json).expect("reads back");
         assert_eq!(back, plan);
     }

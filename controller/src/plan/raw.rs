@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{Memory, Pin};
+use super::{Pin, Smt};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a plan")]
@@ -42,12 +42,31 @@ pub(super) enum RawLoadMode {
     Closed,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a [[layouts]] table")]
 pub(super) struct RawLayout {
     pub name: Option<String>,
     /// An integer or a word: kept as TOML so `validate` can say what was wrong with it.
     pub replicas: Option<toml::Value>,
     pub pin: Option<Pin>,
-    pub memory: Option<Memory>,
+    /// A word or a node list, kept as TOML like `replicas`.
+    pub memory: Option<toml::Value>,
+    pub smt: Option<Smt>,
+    /// A count or "auto", kept as TOML like `replicas`.
+    pub threads: Option<toml::Value>,
+    pub cpus: Option<String>,
+    pub memory_nodes: Option<Vec<u32>>,
+    pub sweep: Option<RawSweep>,
+}
+
+/// `sweep.<key> = [values]`: the layout once per value. Values stay TOML until checked one by
+/// one, so an error can point at the one that is wrong.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a sweep table")]
+pub(super) struct RawSweep {
+    pub replicas: Option<Vec<toml::Value>>,
+    pub pin: Option<Vec<toml::Value>>,
+    pub memory: Option<Vec<toml::Value>>,
+    pub smt: Option<Vec<toml::Value>>,
+    pub threads: Option<Vec<toml::Value>>,
 }

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::error::{KeyPath, Problem};
+use super::layout::{normalized_cpus, sorted};
 use super::raw::{RawLayout, RawLoad, RawLoadMode, RawPlan, RawTarget};
-use super::{Layout, Load, LoadMode, Memory, Pin, Plan, Replicas, Target};
+use super::{sweep, Layout, Load, LoadMode, Memory, Pin, Plan, Replicas, Smt, Target, Threads};
 
 const MAX_WORK_US: u64 = 1_000_000;
 const CONNECTIONS: std::ops::RangeInclusive<u32> = 1..=10_000;
@@ -25,9 +26,17 @@ const DURATION: &str = "must be a duration with a unit, e.g. \"10s\" or \"500ms\
 const RESERVE_CPUS: &str = "must be a whole number of CPUs, 0 or more";
 const LAYOUTS: &str = "must be one or more [[layouts]] tables (double brackets)";
 const LAYOUT_NAME: &str = "must be a non-empty string, e.g. name = \"per-node\"";
-const REPLICAS: &str = "use a positive count or \"per-node\"";
-const PIN: &str = "must be \"none\" or \"node\"";
-const MEMORY: &str = "must be \"local\" or \"none\"";
+pub(super) const REPLICAS: &str =
+    "use a positive count, \"per-node\", \"per-package\" or \"per-l3\"";
+pub(super) const PIN: &str = "must be \"none\", \"node\", \"package\", \"l3\" or \"core\"";
+pub(super) const MEMORY: &str =
+    "must be \"local\", \"interleave\", \"none\" or a list of NUMA nodes such as [0, 1]";
+pub(super) const SMT: &str = "must be \"all\" or \"one-per-core\"";
+pub(super) const THREADS: &str = "must be a positive number of worker threads or \"auto\"";
+const CPUS: &str = "must be a non-empty CPU list such as \"0-7,16-23\"";
+const MEMORY_NODES: &str = "must be a non-empty list of NUMA node numbers such as [0]";
+const SWEEP: &str = "must be a table of lists, e.g. sweep.replicas = [1, 2, \"per-node\"]";
+const SWEEP_LIST: &str = "must be a list of the values to sweep over, e.g. [1, 2, \"per-node\"]";
 
 /// What a key must hold, by its schema path (`layouts.pin`): the fix shown when the file has a
 /// value of the wrong type or an unknown word there.
@@ -48,6 +57,16 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
         "layouts.replicas" => REPLICAS,
         "layouts.pin" => PIN,
         "layouts.memory" => MEMORY,
+        "layouts.smt" => SMT,
+        "layouts.threads" => THREADS,
+        "layouts.cpus" => CPUS,
+        "layouts.memory_nodes" => MEMORY_NODES,
+        "layouts.sweep" => SWEEP,
+        "layouts.sweep.replicas"
+        | "layouts.sweep.pin"
+        | "layouts.sweep.memory"
+        | "layouts.sweep.smt"
+        | "layouts.sweep.threads" => SWEEP_LIST,
         _ => return None,
     })
 }
@@ -192,15 +211,19 @@ fn layouts(raw: Option<Vec<RawLayout>>, at: &KeyPath) -> Result<Vec<Layout>, Pro
     let mut names = HashSet::new();
     let mut layouts = Vec::with_capacity(raw.len());
     for (index, raw) in raw.into_iter().enumerate() {
-        let layout = layout(raw, at, index)?;
-        if !names.insert(layout.name.clone()) {
-            let text = format!(
-                "two layouts are named {:?}; names must be unique",
-                layout.name
-            );
-            return Err(Problem::about(at.clone(), &text));
+        let shown = raw.name.clone().filter(|name| !name.trim().is_empty());
+        let swept = sweep::expand(raw, &at.item(index, shown.as_deref()))?;
+        for raw in swept {
+            let layout = layout(raw, at, index)?;
+            if !names.insert(layout.name.clone()) {
+                let text = format!(
+                    "two layouts are named {:?}; names must be unique",
+                    layout.name
+                );
+                return Err(Problem::about(at.clone(), &text));
+            }
+            layouts.push(layout);
         }
-        layouts.push(layout);
     }
     Ok(layouts)
 }
@@ -220,13 +243,81 @@ fn layout(raw: RawLayout, layouts: &KeyPath, index: usize) -> Result<Layout, Pro
             replicas(&value).ok_or_else(|| Problem::value(at.key("replicas"), &value, REPLICAS))?
         }
     };
-    let pin = raw.pin.unwrap_or(match replicas {
-        Replicas::PerNode => Pin::Node,
-        Replicas::Count(_) => Pin::None,
-    });
-    let memory = raw.memory.unwrap_or(match pin {
-        Pin::Node => Memory::Local,
+    let threads = match raw.threads {
+        None => Threads::Auto,
+        Some(value) => {
+            threads(&value).ok_or_else(|| Problem::value(at.key("threads"), &value, THREADS))?
+        }
+    };
+    let memory = match &raw.memory {
+        None => None,
+        Some(value) => {
+            Some(memory(value).ok_or_else(|| Problem::value(at.key("memory"), value, MEMORY))?)
+        }
+    };
+    let smt = raw.smt.unwrap_or(Smt::All);
+    let layout = |pin, memory, cpus| Layout {
+        name: name.clone(),
+        replicas,
+        pin,
+        memory,
+        smt,
+        threads,
+        cpus,
+    };
+
+    if let Some(text) = raw.cpus {
+        let cpus = normalized_cpus(&text)
+            .ok_or_else(|| Problem::value(at.key("cpus"), quoted(&text), CPUS))?;
+        if let Some(pin) = raw.pin {
+            let fix = "not used with cpus (the cpus are the pinning); remove pin";
+            return Err(Problem::value(at.key("pin"), quoted(pin_word(pin)), fix));
+        }
+        if replicas.level().is_some() {
+            let fix = "cpus run every replica on the same CPUs: use a count, e.g. replicas = 1";
+            return Err(Problem::value(
+                at.key("replicas"),
+                replicas_text(replicas),
+                fix,
+            ));
+        }
+        let memory = match (memory, raw.memory_nodes) {
+            (Some(_), Some(_)) => {
+                let fix = "memory is also set; keep one of them";
+                return Err(Problem::about(at.key("memory_nodes"), fix));
+            }
+            (None, Some(nodes)) if nodes.is_empty() => {
+                return Err(Problem::value(at.key("memory_nodes"), "[]", MEMORY_NODES))
+            }
+            (None, Some(nodes)) => Memory::Nodes(sorted(nodes)),
+            (Some(memory), None) => memory,
+            (None, None) => Memory::Local,
+        };
+        return Ok(layout(Pin::None, memory, Some(cpus)));
+    }
+    if let Some(nodes) = raw.memory_nodes {
+        let fix = format!(
+            "only used with cpus; without cpus write memory = {}",
+            toml::Value::from(nodes.iter().map(|&n| i64::from(n)).collect::<Vec<_>>())
+        );
+        return Err(Problem::about(at.key("memory_nodes"), &fix));
+    }
+
+    let level_pin = replicas.level();
+    let pin = raw.pin.or(level_pin).unwrap_or(Pin::None);
+    if let (Some(level), Some(pin)) = (level_pin, raw.pin) {
+        if pin != Pin::None && pin != level {
+            let fix = format!(
+                "does not go with replicas = {}; use pin = \"{}\" or pin = \"none\"",
+                replicas_text(replicas),
+                pin_word(level)
+            );
+            return Err(Problem::value(at.key("pin"), quoted(pin_word(pin)), &fix));
+        }
+    }
+    let memory = memory.unwrap_or(match pin {
         Pin::None => Memory::None,
+        _ => Memory::Local,
     });
     if memory == Memory::Local && pin == Pin::None {
         let pin_is = match raw.pin {
@@ -239,20 +330,78 @@ fn layout(raw: RawLayout, layouts: &KeyPath, index: usize) -> Result<Layout, Pro
         );
         return Err(Problem::value(at.key("memory"), "\"local\"", &fix));
     }
-    Ok(Layout {
-        name,
-        replicas,
-        pin,
-        memory,
-    })
+    Ok(layout(pin, memory, None))
 }
 
-fn replicas(value: &toml::Value) -> Option<Replicas> {
+impl Replicas {
+    /// The pin level a per-unit count spreads over.
+    fn level(self) -> Option<Pin> {
+        match self {
+            Replicas::Count(_) => None,
+            Replicas::PerNode => Some(Pin::Node),
+            Replicas::PerPackage => Some(Pin::Package),
+            Replicas::PerL3 => Some(Pin::L3),
+        }
+    }
+}
+
+fn pin_word(pin: Pin) -> &'static str {
+    match pin {
+        Pin::None => "none",
+        Pin::Node => "node",
+        Pin::Package => "package",
+        Pin::L3 => "l3",
+        Pin::Core => "core",
+    }
+}
+
+fn replicas_text(replicas: Replicas) -> String {
+    match replicas {
+        Replicas::Count(n) => n.to_string(),
+        Replicas::PerNode => "\"per-node\"".to_owned(),
+        Replicas::PerPackage => "\"per-package\"".to_owned(),
+        Replicas::PerL3 => "\"per-l3\"".to_owned(),
+    }
+}
+
+pub(super) fn replicas(value: &toml::Value) -> Option<Replicas> {
     match value {
         toml::Value::Integer(count) if *count > 0 => {
             u32::try_from(*count).ok().map(Replicas::Count)
         }
-        toml::Value::String(word) if word == "per-node" => Some(Replicas::PerNode),
+        toml::Value::String(word) => match word.as_str() {
+            "per-node" => Some(Replicas::PerNode),
+            "per-package" => Some(Replicas::PerPackage),
+            "per-l3" => Some(Replicas::PerL3),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub(super) fn threads(value: &toml::Value) -> Option<Threads> {
+    match value {
+        toml::Value::Integer(count) if *count > 0 => u32::try_from(*count).ok().map(Threads::Count),
+        toml::Value::String(word) if word == "auto" => Some(Threads::Auto),
+        _ => None,
+    }
+}
+
+pub(super) fn memory(value: &toml::Value) -> Option<Memory> {
+    match value {
+        toml::Value::String(word) => match word.as_str() {
+            "none" => Some(Memory::None),
+            "local" => Some(Memory::Local),
+            "interleave" => Some(Memory::Interleave),
+            _ => None,
+        },
+        toml::Value::Array(items) if !items.is_empty() => {
+            let nodes: Option<Vec<u32>> = items
+                .iter()
+                .map(|item| item.as_integer().and_then(|n| u32::try_from(n).ok()))
+                .collect();
+            nodes.map(|nodes| Memory::Nodes(sorted(nodes)))
+        }
         _ => None,
     }
 }
@@ -293,6 +442,7 @@ mod tests {
             ("target.", "[target]\nzz = 1"),
             ("load.", "[load]\nzz = 1"),
             ("layouts.", "[[layouts]]\nzz = 1"),
+            ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
         ];
         for (prefix, doc) in tables {
             let error = toml::from_str::<RawPlan>(doc).expect_err("zz is unknown");
@@ -321,12 +471,35 @@ mod tests {
             (Value::Integer(0), None),
             (Value::Integer(-1), None),
             (Value::String("per-node".into()), Some(Replicas::PerNode)),
+            (
+                Value::String("per-package".into()),
+                Some(Replicas::PerPackage),
+            ),
+            (Value::String("per-l3".into()), Some(Replicas::PerL3)),
             (Value::String("per-socket".into()), None),
             (Value::Float(2.0), None),
         ];
         for (value, expected) in cases {
             assert_eq!(replicas(&value), expected, "{value}");
         }
+    }
+
+    #[test]
+    fn threads_and_memory_values() {
+        use toml::Value;
+        assert_eq!(threads(&Value::Integer(4)), Some(Threads::Count(4)));
+        assert_eq!(threads(&Value::String("auto".into())), Some(Threads::Auto));
+        assert_eq!(threads(&Value::Integer(0)), None);
+        assert_eq!(threads(&Value::String("all".into())), None);
+        let list = |v: &[i64]| Value::from(v.to_vec());
+        assert_eq!(memory(&list(&[2, 0, 2])), Some(Memory::Nodes(vec![0, 2])));
+        assert_eq!(memory(&list(&[])), None);
+        assert_eq!(memory(&list(&[-1])), None);
+        assert_eq!(
+            memory(&Value::String("interleave".into())),
+            Some(Memory::Interleave)
+        );
+        assert_eq!(memory(&Value::String("remote".into())), None);
     }
 
     #[test]

@@ -1,0 +1,282 @@
+//! A validated layout and its wire form: the values a `[[layouts]]` table may hold.
+
+use numaload_proto::{cpulist, v1};
+use serde::{Deserialize, Serialize};
+
+/// One way of running the target, measured and reported on its own.
+///
+/// Serialized as the file writes it (`replicas = "per-node"`, `memory = [0]`, `threads = "auto"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    pub name: String,
+    pub replicas: Replicas,
+    /// [`Pin::None`] with explicit `cpus` (the CPUs are the pinning).
+    pub pin: Pin,
+    /// Never [`Memory::Local`] with `pin = "none"` unless `cpus` are given.
+    pub memory: Memory,
+    #[serde(default = "Smt::all")]
+    pub smt: Smt,
+    #[serde(default)]
+    pub threads: Threads,
+    /// Explicit form: every replica runs on exactly these CPUs (a normalized cpulist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+}
+
+impl Layout {
+    /// A layout with default `smt`, `threads` and no explicit CPUs.
+    pub fn new(name: &str, replicas: Replicas, pin: Pin, memory: Memory) -> Self {
+        Self {
+            name: name.to_owned(),
+            replicas,
+            pin,
+            memory,
+            smt: Smt::All,
+            threads: Threads::Auto,
+            cpus: None,
+        }
+    }
+}
+
+/// How many replicas a layout runs. Serialized as the file writes it: `4` or `"per-node"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    into = "CountOrWord<ReplicasWord>",
+    try_from = "CountOrWord<ReplicasWord>"
+)]
+pub enum Replicas {
+    /// This many replicas (at least one).
+    Count(u32),
+    /// One replica per NUMA domain of the host, as the agent finds them.
+    PerNode,
+    /// One replica per package (socket).
+    PerPackage,
+    /// One replica per last-level-cache (L3) domain.
+    PerL3,
+}
+
+/// Where a layout's replicas may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pin {
+    /// Anywhere the agent allows; the kernel schedules.
+    None,
+    /// Each replica on the CPUs of one NUMA domain.
+    Node,
+    /// Each replica on the CPUs of one package.
+    Package,
+    /// Each replica on the CPUs of one L3 domain.
+    L3,
+    /// Each replica on the hardware threads of one core.
+    Core,
+}
+
+/// Where a layout's replicas allocate memory. Serialized as a word or a node list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "MemoryText", try_from = "MemoryText")]
+pub enum Memory {
+    /// The kernel's default policy.
+    None,
+    /// Bound to the DRAM near the replica's CPUs (its domain's default DRAM node).
+    Local,
+    /// Interleaved over the DRAM nodes near the replica's CPUs.
+    Interleave,
+    /// Bound to exactly these NUMA nodes (sorted, not empty).
+    Nodes(Vec<u32>),
+}
+
+/// Which hardware threads of each core a replica uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Smt {
+    /// Every hardware thread.
+    All,
+    /// One hardware thread per core.
+    OnePerCore,
+}
+
+impl Smt {
+    fn all() -> Self {
+        Smt::All
+    }
+}
+
+/// Worker threads per replica. Serialized as `"auto"` or a count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "CountOrWord<AutoWord>", try_from = "CountOrWord<AutoWord>")]
+pub enum Threads {
+    /// As many as CPUs in the replica's set.
+    #[default]
+    Auto,
+    /// This many (at least one).
+    Count(u32),
+}
+
+impl Layout {
+    pub(super) fn to_spec(&self) -> v1::LayoutSpec {
+        use v1::layout_spec::Replicas as Wire;
+        let replicas = match self.replicas {
+            Replicas::Count(count) => Wire::Count(count),
+            Replicas::PerNode => Wire::PerNode(true),
+            Replicas::PerPackage => Wire::PerPackage(true),
+            Replicas::PerL3 => Wire::PerL3(true),
+        };
+        let pin = match (&self.cpus, self.pin) {
+            // Explicit CPUs are their own pinning.
+            (Some(_), _) => v1::Pin::Unspecified,
+            (None, Pin::None) => v1::Pin::None,
+            (None, Pin::Node) => v1::Pin::Node,
+            (None, Pin::Package) => v1::Pin::Package,
+            (None, Pin::L3) => v1::Pin::L3,
+            (None, Pin::Core) => v1::Pin::Core,
+        };
+        let (memory, memory_nodes) = match &self.memory {
+            Memory::None => (v1::MemoryPolicy::None, Vec::new()),
+            Memory::Local => (v1::MemoryPolicy::Local, Vec::new()),
+            Memory::Interleave => (v1::MemoryPolicy::Interleave, Vec::new()),
+            Memory::Nodes(nodes) => (v1::MemoryPolicy::Nodes, nodes.clone()),
+        };
+        let smt = match self.smt {
+            Smt::All => v1::Smt::All,
+            Smt::OnePerCore => v1::Smt::OnePerCore,
+        };
+        v1::LayoutSpec {
+            name: self.name.clone(),
+            replicas: Some(replicas),
+            pin: pin as i32,
+            memory: memory as i32,
+            memory_nodes,
+            smt: smt as i32,
+            threads: match self.threads {
+                Threads::Auto => 0,
+                Threads::Count(n) => n,
+            },
+            cpus: self.cpus.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// A count or one of a few words, as TOML and JSON write them.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum CountOrWord<W> {
+    Count(u32),
+    Word(W),
+}
+
+#[derive(Serialize, Deserialize)]
+enum ReplicasWord {
+    #[serde(rename = "per-node")]
+    PerNode,
+    #[serde(rename = "per-package")]
+    PerPackage,
+    #[serde(rename = "per-l3")]
+    PerL3,
+}
+
+#[derive(Serialize, Deserialize)]
+enum AutoWord {
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+impl From<Replicas> for CountOrWord<ReplicasWord> {
+    fn from(replicas: Replicas) -> Self {
+        match replicas {
+            Replicas::Count(count) => CountOrWord::Count(count),
+            Replicas::PerNode => CountOrWord::Word(ReplicasWord::PerNode),
+            Replicas::PerPackage => CountOrWord::Word(ReplicasWord::PerPackage),
+            Replicas::PerL3 => CountOrWord::Word(ReplicasWord::PerL3),
+        }
+    }
+}
+
+impl TryFrom<CountOrWord<ReplicasWord>> for Replicas {
+    type Error = &'static str;
+
+    fn try_from(text: CountOrWord<ReplicasWord>) -> Result<Self, Self::Error> {
+        Ok(match text {
+            CountOrWord::Count(0) => return Err("replicas must be at least 1"),
+            CountOrWord::Count(count) => Replicas::Count(count),
+            CountOrWord::Word(ReplicasWord::PerNode) => Replicas::PerNode,
+            CountOrWord::Word(ReplicasWord::PerPackage) => Replicas::PerPackage,
+            CountOrWord::Word(ReplicasWord::PerL3) => Replicas::PerL3,
+        })
+    }
+}
+
+impl From<Threads> for CountOrWord<AutoWord> {
+    fn from(threads: Threads) -> Self {
+        match threads {
+            Threads::Auto => CountOrWord::Word(AutoWord::Auto),
+            Threads::Count(count) => CountOrWord::Count(count),
+        }
+    }
+}
+
+impl TryFrom<CountOrWord<AutoWord>> for Threads {
+    type Error = &'static str;
+
+    fn try_from(text: CountOrWord<AutoWord>) -> Result<Self, Self::Error> {
+        Ok(match text {
+            CountOrWord::Count(0) => return Err("threads must be at least 1"),
+            CountOrWord::Count(count) => Threads::Count(count),
+            CountOrWord::Word(AutoWord::Auto) => Threads::Auto,
+        })
+    }
+}
+
+/// The serialized form of [`Memory`]: a word or a node list.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum MemoryText {
+    Nodes(Vec<u32>),
+    Word(MemoryWord),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum MemoryWord {
+    None,
+    Local,
+    Interleave,
+}
+
+impl From<Memory> for MemoryText {
+    fn from(memory: Memory) -> Self {
+        match memory {
+            Memory::None => MemoryText::Word(MemoryWord::None),
+            Memory::Local => MemoryText::Word(MemoryWord::Local),
+            Memory::Interleave => MemoryText::Word(MemoryWord::Interleave),
+            Memory::Nodes(nodes) => MemoryText::Nodes(nodes),
+        }
+    }
+}
+
+impl TryFrom<MemoryText> for Memory {
+    type Error = &'static str;
+
+    fn try_from(text: MemoryText) -> Result<Self, Self::Error> {
+        Ok(match text {
+            MemoryText::Nodes(nodes) if nodes.is_empty() => {
+                return Err("a memory node list must not be empty")
+            }
+            MemoryText::Nodes(nodes) => Memory::Nodes(sorted(nodes)),
+            MemoryText::Word(MemoryWord::None) => Memory::None,
+            MemoryText::Word(MemoryWord::Local) => Memory::Local,
+            MemoryText::Word(MemoryWord::Interleave) => Memory::Interleave,
+        })
+    }
+}
+
+pub(super) fn sorted(mut nodes: Vec<u32>) -> Vec<u32> {
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
+}
+
+/// A cpulist as the agent reads it, normalized (`"0-3,8"`); `None` when it is not one.
+pub(super) fn normalized_cpus(text: &str) -> Option<String> {
+    let cpus = cpulist::parse(text).ok()?;
+    (!cpus.is_empty()).then(|| cpulist::format(&cpus))
+}
