@@ -16,6 +16,7 @@ pub mod replica;
 pub mod run;
 pub mod sampler;
 pub mod service;
+pub mod tls;
 pub mod topology;
 
 mod affinity;

@@ -52,13 +52,19 @@ impl AgentService {
     }
 }
 
-/// Serves the agent on `listener` until `shutdown` completes.
+/// Serves the agent on `listener` until `shutdown` completes; with `tls`, only controllers
+/// presenting a certificate from the fleet CA get through the handshake.
 pub async fn serve(
     listener: TcpListener,
     config: AgentConfig,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    builder
         // A controller that vanishes (partitioned, killed) is noticed within ~15 s, and its
         // run cancelled: nothing keeps measuring for nobody.
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(5)))

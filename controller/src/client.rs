@@ -40,16 +40,30 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub async fn connect(address: &str) -> Result<Agent, ClientError> {
+    /// Connects to `address` (HOST:PORT), over mutual TLS when `tls` is given.
+    pub async fn connect(
+        address: &str,
+        tls: Option<&tonic::transport::ClientTlsConfig>,
+    ) -> Result<Agent, ClientError> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let uri = if address.contains("://") {
             address.to_owned()
         } else {
-            format!("http://{address}")
+            format!("{scheme}://{address}")
         };
         let endpoint = Endpoint::from_shared(uri).map_err(|e| ClientError::Address {
             address: address.to_owned(),
             reason: e.to_string(),
         })?;
+        let endpoint = match tls {
+            Some(tls) => endpoint
+                .tls_config(tls.clone())
+                .map_err(|e| ClientError::Address {
+                    address: address.to_owned(),
+                    reason: format!("TLS: {e}"),
+                })?,
+            None => endpoint,
+        };
         let channel = endpoint
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)

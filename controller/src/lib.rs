@@ -11,9 +11,11 @@
 
 pub mod aggregate;
 pub mod client;
+pub mod compare;
 pub mod hlog;
 pub mod plan;
 pub mod report;
 pub mod result;
 pub mod run;
+pub mod tls;
 pub mod topology_view;

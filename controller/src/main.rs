@@ -33,6 +33,8 @@ enum Command {
     Compare(roles::compare::CompareArgs),
     /// Serve the agent API so a controller elsewhere can run plans on this host.
     Agent(roles::agent::AgentArgs),
+    /// Create a private CA and agent/controller certificates for mutual TLS.
+    Certs(roles::certs::CertsArgs),
     /// The HTTP server under test (the agent starts it; it also runs alone).
     Target(numaload_target::TargetArgs),
 }
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => roles::plan::main(args),
         Command::Report(args) => roles::report::main(args),
         Command::Compare(args) => roles::compare::main(args),
+        Command::Certs(args) => roles::certs::main(args),
         Command::Run(args) => roles::tokio_main(roles::run::main(args)),
         Command::Agent(args) => roles::tokio_main(roles::agent::main(args)),
     };

@@ -43,16 +43,17 @@ pub enum Progress {
     Notice(String),
 }
 
-/// Runs `plan` on the agents at `addresses` (at least one).
+/// Runs `plan` on the agents at `addresses` (at least one), over mutual TLS when `tls` is given.
 pub async fn run(
     plan: &Plan,
     addresses: &[String],
+    tls: Option<&tonic::transport::ClientTlsConfig>,
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<RunResult> {
     anyhow::ensure!(!addresses.is_empty(), "no agent to run on");
     let run_id = new_run_id();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let mut agents = connect_all(addresses).await?;
+    let mut agents = connect_all(addresses, tls).await?;
     let mut hosts = Vec::with_capacity(agents.len());
     let mut clocks = Vec::with_capacity(agents.len());
     for agent in &mut agents {
@@ -210,11 +211,14 @@ pub async fn run(
     })
 }
 
-async fn connect_all(addresses: &[String]) -> Result<Vec<Agent>, ClientError> {
-    let connecting = addresses
-        .iter()
-        .cloned()
-        .map(|a| async move { Agent::connect(&a).await });
+async fn connect_all(
+    addresses: &[String],
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<Vec<Agent>, ClientError> {
+    let connecting = addresses.iter().cloned().map(|a| {
+        let tls = tls.cloned();
+        async move { Agent::connect(&a, tls.as_ref()).await }
+    });
     let mut agents = Vec::with_capacity(addresses.len());
     for agent in futures_join_all(connecting).await {
         agents.push(agent?);

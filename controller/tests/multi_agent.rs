@@ -19,6 +19,10 @@ struct AgentProcess {
 
 impl AgentProcess {
     fn start() -> AgentProcess {
+        Self::start_with(&["--insecure"])
+    }
+
+    fn start_with(extra: &[&str]) -> AgentProcess {
         // Port 0 is not possible here (the address must be known to the controller), so take a
         // free port from the kernel first.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -28,6 +32,7 @@ impl AgentProcess {
         let address = format!("127.0.0.1:{port}");
         let mut child = Command::new(BIN)
             .args(["agent", "--listen", &address])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -355,4 +360,84 @@ fn nix_kill(pid: u32, signal: &str) {
         .status()
         .expect("kill");
     assert!(status.success());
+}
+
+#[test]
+fn with_tls_the_agent_refuses_controllers_without_the_fleets_certificate() {
+    let dir = scratch("tls");
+    let (fleet, other) = (dir.join("fleet"), dir.join("other"));
+    for certs in [&fleet, &other] {
+        let _ = std::fs::remove_dir_all(certs);
+        let made = run(&[
+            "certs",
+            "--dir",
+            certs.to_str().expect("utf8"),
+            "--host",
+            "127.0.0.1",
+        ]);
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let key_mode = std::fs::metadata(fleet.join("agent.key"))
+        .expect("key")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key_mode) & 0o077,
+        0,
+        "keys are private"
+    );
+    let agent = AgentProcess::start_with(&["--tls-dir", fleet.to_str().expect("utf8")]);
+    let plan = plan(&dir, "300ms");
+    let plan = plan.to_str().expect("utf8");
+
+    let plain = run(&["run", plan, "--agent", &agent.address, "--quiet"]);
+    assert!(
+        !plain.status.success(),
+        "a controller without TLS got through"
+    );
+    let stranger = run(&[
+        "run",
+        plan,
+        "--agent",
+        &agent.address,
+        "--tls-dir",
+        other.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(
+        !stranger.status.success(),
+        "a certificate from another CA got through"
+    );
+    assert!(
+        replicas_of(agent.pid()).is_empty(),
+        "nothing was launched for them"
+    );
+
+    let member = run(&[
+        "run",
+        plan,
+        "--agent",
+        &agent.address,
+        "--tls-dir",
+        fleet.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(
+        member.status.success(),
+        "{}",
+        String::from_utf8_lossy(&member.stderr)
+    );
+}
+
+#[test]
+fn an_agent_without_credentials_will_not_listen_beyond_loopback() {
+    let refused = run(&["agent", "--listen", "0.0.0.0:0"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--tls-dir"));
+    let insecure = run(&["agent", "--listen", "0.0.0.0:0", "--insecure"]);
+    assert_eq!(insecure.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&insecure.stderr).contains("loopback"));
 }

@@ -1,30 +1,65 @@
 //! `numaload agent`: serve the agent API on this host.
+//!
+//! The agent launches processes, so it is not an open door: it serves mutual TLS with
+//! `--tls-dir` (files from `numaload certs`) and refuses every controller without a certificate
+//! from the fleet CA. `--insecure` (plain gRPC, no authentication) is accepted only on a
+//! loopback address, for a controller on the same host.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+
+use super::BadInput;
 
 #[derive(clap::Args, Debug)]
 pub struct AgentArgs {
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
+    /// Directory with ca.pem, agent.pem and agent.key (made by `numaload certs`): mutual TLS.
+    #[arg(long, value_name = "DIR", conflicts_with = "insecure")]
+    pub tls_dir: Option<PathBuf>,
+    /// Plain gRPC without authentication; only on a loopback --listen address.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 pub async fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let listen = args.listen;
+    let tls = match (&args.tls_dir, args.insecure) {
+        (Some(dir), _) => Some(numaload_agent::tls::server_config(dir)?),
+        (None, true) if listen.ip().is_loopback() => None,
+        (None, true) => {
+            return Err(BadInput(format!(
+                "--insecure with --listen {listen}: an unauthenticated agent may only listen on \
+                 loopback; give --tls-dir DIR (see `numaload certs`)"
+            ))
+            .into())
+        }
+        (None, false) => {
+            return Err(BadInput(
+                "give --tls-dir DIR (certificates from `numaload certs`) so that only your \
+                 controllers can start processes here, or --insecure on a loopback --listen"
+                    .into(),
+            )
+            .into())
+        }
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("--listen {listen}: cannot bind"))?;
-    eprintln!("numaload agent listening on {}", listener.local_addr()?);
-    if !listen.ip().is_loopback() {
-        // Controller <-> agent authentication (mTLS or a token) is not built yet.
-        eprintln!(
-            "warning: --listen {listen} is reachable from the network and this agent does not \
-             authenticate controllers yet: expose it only on a trusted, isolated network"
-        );
-    }
-    numaload_agent::service::serve(listener, super::agent_config()?, shutdown_signal()).await?;
+    let mode = if tls.is_some() {
+        "mutual TLS"
+    } else {
+        "insecure, loopback only"
+    };
+    eprintln!(
+        "numaload agent listening on {} ({mode})",
+        listener.local_addr()?
+    );
+    numaload_agent::service::serve(listener, super::agent_config()?, tls, shutdown_signal())
+        .await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::process::ExitCode;
 
 pub mod agent;
+pub mod certs;
 pub mod compare;
 pub mod plan;
 pub mod report;

@@ -1,7 +1,19 @@
 //! `numaload plan`: each layout's concrete placement, without launching anything.
+//!
+//! The plan is validated as `run` validates it, turned into the same wire layouts, and each is
+//! resolved by the agent's own placement on this host's topology (or an hwloc XML file's), so
+//! what this prints is what an agent on that host would launch. Any problem is one line naming
+//! the field, exit code 2.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use numaload_agent::placement::{self, Layout, Placement};
+use numaload_agent::topology::{self, HostTopology};
+use numaload_proto::cpulist;
+use serde_json::json;
+
+use super::BadInput;
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
@@ -13,6 +25,103 @@ pub struct PlanArgs {
     pub json: bool,
 }
 
-pub fn main(_args: PlanArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`numaload plan` is not built yet")
+pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let plan = numaload::plan::load(&args.plan)?;
+    let (topology, source) = match &args.topology {
+        Some(path) => (
+            topology::from_xml_file(path).map_err(|e| BadInput(e.to_string()))?,
+            path.display().to_string(),
+        ),
+        None => (topology::discover()?, "this host".to_owned()),
+    };
+    let wire = plan.to_run_plan("plan");
+    let reserve = plan.load.reserve_cpus;
+    let origin = args.plan.display();
+    let mut placed = Vec::with_capacity(wire.layouts.len());
+    for spec in &wire.layouts {
+        let bad = |e: placement::PlacementError| BadInput(format!("{origin}: {e}"));
+        let layout = Layout::try_from(spec).map_err(bad)?;
+        let placement = placement::place(&topology, &layout, reserve).map_err(bad)?;
+        placed.push((layout, placement));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&placed, &topology, &source))?);
+    } else {
+        print!("{}", text(&placed, &source));
+        for warning in &topology.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `{topology, warnings, layouts: [{name, replicas: [{cpus, memory_nodes, threads, ...}],
+/// load_cpus, load_shares_cpus, notes}]}`.
+fn to_json(
+    placed: &[(Layout, Placement)],
+    topology: &HostTopology,
+    source: &str,
+) -> serde_json::Value {
+    let layouts: Vec<_> = placed
+        .iter()
+        .map(|(layout, placement)| {
+            let replicas: Vec<_> = placement
+                .replicas
+                .iter()
+                .map(|r| {
+                    json!({
+                        "index": r.index,
+                        "cpus": r.cpus,
+                        "memory_nodes": r.memory_nodes,
+                        "memory_policy": r.memory_policy.describe(&r.memory_nodes),
+                        "threads": r.threads,
+                    })
+                })
+                .collect();
+            json!({
+                "name": layout.name,
+                "replicas": replicas,
+                "load_cpus": placement.load_cpus,
+                "load_shares_cpus": placement.load_shares_cpus,
+                "notes": placement.notes,
+            })
+        })
+        .collect();
+    json!({
+        "topology": source,
+        "warnings": topology.warnings,
+        "layouts": layouts,
+    })
+}
+
+fn text(placed: &[(Layout, Placement)], source: &str) -> String {
+    let mut out = format!("placement on {source}\n");
+    for (layout, placement) in placed {
+        let count = placement.replicas.len();
+        let plural = if count == 1 { "" } else { "s" };
+        out.push_str(&format!("\n{}: {count} replica{plural}\n", layout.name));
+        for r in &placement.replicas {
+            out.push_str(&format!(
+                "  replica {}: CPUs {}, memory {}, {} worker thread{}\n",
+                r.index,
+                cpulist::format(&r.cpus),
+                r.memory_policy.describe(&r.memory_nodes),
+                r.threads,
+                if r.threads == 1 { "" } else { "s" }
+            ));
+        }
+        let shared = if placement.load_shares_cpus {
+            " (shared with replicas)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "  load generator: CPUs {}{shared}\n",
+            cpulist::format(&placement.load_cpus)
+        ));
+        for note in &placement.notes {
+            out.push_str(&format!("  note: {note}\n"));
+        }
+    }
+    out
 }

@@ -21,6 +21,10 @@ pub struct RunArgs {
     /// Write the merged histograms as an HdrHistogram interval log here.
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<PathBuf>,
+    /// Directory with ca.pem, controller.pem and controller.key (made by `numaload certs`):
+    /// talk to the agents over mutual TLS.
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -33,8 +37,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.agents.clone()
     };
+    let tls = match &args.tls_dir {
+        Some(dir) => Some(numaload::tls::client_config(dir)?),
+        None => None,
+    };
     let mut view = ProgressView::new(args.quiet);
-    let result = numaload::run::run(&plan, &addresses, |p| view.show(p)).await?;
+    let result = numaload::run::run(&plan, &addresses, tls.as_ref(), |p| view.show(p)).await?;
     view.finish();
     if let Some(out) = &args.out {
         std::fs::write(out, result.to_json())
@@ -138,7 +146,9 @@ async fn start_local_agent() -> anyhow::Result<String> {
     let address = listener.local_addr()?.to_string();
     let config = super::agent_config()?;
     tokio::spawn(async move {
-        let serving = numaload_agent::service::serve(listener, config, std::future::pending());
+        // In this process, on loopback, for this run only: no authentication needed.
+        let serving =
+            numaload_agent::service::serve(listener, config, None, std::future::pending());
         if let Err(e) = serving.await {
             eprintln!("numaload: local agent stopped: {e}");
         }
