@@ -45,7 +45,10 @@ pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
         placed.push((layout, placement));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&placed, &topology, &source))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&placed, &topology, &source))?
+        );
     } else {
         print!("{}", text(&placed, &source));
         for warning in &topology.warnings {
