@@ -55,7 +55,10 @@ impl AgentConfig {
             args: vec!["target".into(), "--variant".into(), name.into()],
         };
         AgentConfig {
-            targets: BTreeMap::from([("async".to_owned(), variant("async"))]),
+            targets: BTreeMap::from([
+                ("async".to_owned(), variant("async")),
+                ("ffi".to_owned(), variant("ffi")),
+            ]),
             ready_within: Duration::from_secs(10),
             stop_grace: Duration::from_secs(2),
             limits: Limits::default(),

@@ -15,6 +15,7 @@ pub mod procfs;
 pub mod replica;
 pub mod run;
 pub mod sampler;
+pub mod scrape;
 pub mod service;
 pub mod tls;
 pub mod topology;

@@ -20,7 +20,7 @@ use crate::loadgen::{self, Cancel, LoadConfig, Mode};
 use crate::placement::{self, Layout, NodePolicy, Placement};
 use crate::procfs;
 use crate::replica::{ReplicaSet, ReplicaSpec, TargetCommand};
-use crate::sampler::Sampler;
+use crate::sampler::{Sampled, Sampler};
 use crate::topology::HostTopology;
 
 /// A plan checked against this agent and this host, ready to run.
@@ -56,7 +56,8 @@ pub fn prepare(
         .target
         .as_ref()
         .ok_or("[target]: missing from the plan")?;
-    let target = config.target(&target_spec.name)?.clone();
+    let mut target = config.target(&target_spec.name)?.clone();
+    target.args.extend(target_knobs(target_spec)?);
     let load = load_plan(plan.load.as_ref().ok_or("[load]: missing from the plan")?)?;
     let reserve = plan.load.as_ref().map_or(0, |l| l.reserve_cpus);
     if plan.layouts.is_empty() {
@@ -91,6 +92,43 @@ pub fn prepare(
         load,
         layouts,
     })
+}
+
+/// The command-line flags for the plan's target knobs (the agent adds `--listen`, `--threads`
+/// and `--work-us` itself); only knobs the plan set are passed, so each variant's own defaults
+/// and checks apply.
+fn target_knobs(target: &v1::TargetSpec) -> Result<Vec<String>, String> {
+    use v1::{FfiDispatch, WorkMode};
+    let mut args = Vec::new();
+    match WorkMode::try_from(target.work_mode) {
+        Ok(WorkMode::Unspecified) => {}
+        Ok(WorkMode::Spin) => args.extend(["--work-mode".into(), "spin".into()]),
+        Ok(WorkMode::Sleep) => args.extend(["--work-mode".into(), "sleep".into()]),
+        Err(_) => {
+            return Err(format!(
+                "[target] work_mode = {}: unknown; use \"spin\" or \"sleep\"",
+                target.work_mode
+            ))
+        }
+    }
+    let dispatch = match FfiDispatch::try_from(target.dispatch) {
+        Ok(FfiDispatch::Unspecified) => None,
+        Ok(FfiDispatch::SpawnBlocking) => Some("spawn-blocking"),
+        Ok(FfiDispatch::Bounded) => Some("bounded"),
+        Ok(FfiDispatch::Inline) => Some("inline"),
+        Ok(FfiDispatch::PinnedPool) => Some("pinned-pool"),
+        Err(_) => return Err(format!("[target] dispatch = {}: unknown", target.dispatch)),
+    };
+    if let Some(dispatch) = dispatch {
+        args.extend(["--dispatch".into(), dispatch.into()]);
+    }
+    if target.limit > 0 {
+        args.extend(["--limit".into(), target.limit.to_string()]);
+    }
+    if target.pool_threads > 0 {
+        args.extend(["--pool-threads".into(), target.pool_threads.to_string()]);
+    }
+    Ok(args)
 }
 
 /// Decodes an encoded `RunPlan` and prepares it: the whole path untrusted bytes take before
@@ -352,8 +390,16 @@ async fn measure(
     tokio::time::sleep(run.load.warmup).await;
     phase(events, &name, Phase::Measuring).await;
     let (batches_tx, mut batches_rx) = mpsc::channel(64);
-    let pids = replicas.replicas.iter().map(|r| (r.index, r.pid)).collect();
-    let sampler = Sampler::start(name.clone(), pids, batches_tx);
+    let sampled = replicas
+        .replicas
+        .iter()
+        .map(|r| Sampled {
+            replica: r.index,
+            pid: r.pid,
+            metrics: Some(r.address),
+        })
+        .collect();
+    let sampler = Sampler::start(name.clone(), sampled, batches_tx);
     let forward_events = events.clone();
     let forward = tokio::spawn(async move {
         while let Some(batch) = batches_rx.recv().await {

@@ -152,6 +152,12 @@ pub fn layout_result(
                 replica: s.replica,
                 t_ms: s.t_ms,
                 os_threads: s.os_threads,
+                cpu_time_ns: s.cpu_time_ns,
+                rss_bytes: s.rss_bytes,
+                alive_tasks: s.alive_tasks,
+                global_queue_depth: s.global_queue_depth,
+                blocking_threads: s.blocking_threads,
+                inflight_calls: s.inflight_calls,
             }));
         let agent_result = agent_layout_result(agent, load)?;
         match &events.summary {
@@ -286,6 +292,10 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
         threads_min: 0,
         threads_max: 0,
         threads_last: 0,
+        cpu_time_ns: 0,
+        rss_bytes_max: 0,
+        alive_tasks_max: -1,
+        blocking_threads_max: -1,
         requests: 0,
         throughput_rps: 0.0,
         latency_ns: Percentiles::default(),
@@ -354,6 +364,10 @@ fn fill_measurement(
             replica.threads_min = stats.threads_min;
             replica.threads_max = stats.threads_max;
             replica.threads_last = stats.threads_last;
+            replica.cpu_time_ns = stats.cpu_time_ns;
+            replica.rss_bytes_max = stats.rss_bytes_max;
+            replica.alive_tasks_max = stats.alive_tasks_max;
+            replica.blocking_threads_max = stats.blocking_threads_max;
             if !stats.pages_by_node.is_empty() {
                 replica.pages_by_node = stats
                     .pages_by_node

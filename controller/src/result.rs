@@ -192,6 +192,12 @@ pub struct ReplicaResult {
     pub threads_min: u32,
     pub threads_max: u32,
     pub threads_last: u32,
+    /// CPU time the replica used during the measurement.
+    pub cpu_time_ns: u64,
+    pub rss_bytes_max: u64,
+    /// Highest sampled values from its /metrics; -1 when never available.
+    pub alive_tasks_max: i64,
+    pub blocking_threads_max: i64,
     pub requests: u64,
     pub throughput_rps: f64,
     pub latency_ns: Percentiles,
@@ -223,6 +229,14 @@ pub struct ThreadSample {
     pub replica: u32,
     pub t_ms: u64,
     pub os_threads: u32,
+    /// The replica's CPU time so far (user + system), from /proc.
+    pub cpu_time_ns: u64,
+    pub rss_bytes: u64,
+    /// From the replica's /metrics; -1 when it did not answer or does not export it.
+    pub alive_tasks: i64,
+    pub global_queue_depth: i64,
+    pub blocking_threads: i64,
+    pub inflight_calls: i64,
 }
 
 /// The merged histograms themselves, so reports and later merges need nothing else.

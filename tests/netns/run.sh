@@ -63,9 +63,8 @@ T_INNER=$(now)
 export PREFIX=${PREFIX:?}
 export HOSTS="ctl agent1 agent2 agent3"
 PORT=7070
-# Agents a run talks to. One today (the controller takes one --agent); when runs on several agents
-# land, list them here and pass one --agent per entry.
-RUN_AGENTS=(agent1)
+# Agents the smoke run talks to, all at once (one --agent each).
+RUN_AGENTS=(agent1 agent2 agent3)
 WORK=$(mktemp -d /tmp/numaload-netns.XXXXXX)
 FAILS=0
 declare -A AGENT_PID ADDR
@@ -120,8 +119,12 @@ echo "numaload: $NUMALOAD; namespaces $PREFIX-*; work dir $WORK"
 "$NETNS" up || die "netns-hosts.sh up ($HOSTS)"
 for h in $HOSTS; do ADDR[$h]=$("$NETNS" ip-of "$h"); done
 pass "hosts up: $(for h in $HOSTS; do printf '%s=%s ' "$h" "${ADDR[$h]}"; done)"
+# The agents serve mutual TLS only: a fleet CA and certificates for their addresses.
+"$NUMALOAD" certs --dir "$WORK/tls" --host "${ADDR[agent1]}" --host "${ADDR[agent2]}" \
+  --host "${ADDR[agent3]}" 2>/dev/null || die "numaload certs"
+TLS=(--tls-dir "$WORK/tls")
 for a in agent1 agent2 agent3; do
-  "$NETNS" exec "$a" "$NUMALOAD" agent --listen "${ADDR[$a]}:$PORT" >"$WORK/$a.log" 2>&1 &
+  "$NETNS" exec "$a" "$NUMALOAD" agent --listen "${ADDR[$a]}:$PORT" "${TLS[@]}" >"$WORK/$a.log" 2>&1 &
   AGENT_PID[$a]=$!   # bash, netns-hosts.sh and `ip netns exec` all exec: this is the agent itself
   disown "${AGENT_PID[$a]}"   # killed on purpose later: no job-status noise
 done
@@ -140,7 +143,7 @@ echo "== smoke: plans/smoke.toml from ctl on ${RUN_AGENTS[*]}"
 A1="${ADDR[agent1]}:$PORT"
 agent_args=(); for a in "${RUN_AGENTS[@]}"; do agent_args+=(--agent "${ADDR[$a]}:$PORT"); done
 t=$(now)
-timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" "${agent_args[@]}" \
+timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" "${agent_args[@]}" "${TLS[@]}" \
   --out "$WORK/smoke.json" --quiet >"$WORK/smoke.out" 2>&1
 rc=$?
 check "smoke: controller exits 0 (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 0 ]
@@ -150,6 +153,17 @@ python3 "$HERE/check.py" smoke "$WORK/smoke.json" "$A1" | sed 's/^\(PASS\|FAIL\)
 FAILS=$((FAILS + $(grep -c '^FAIL' "$WORK/smoke.checks")))
 mapfile -t pids < <(python3 "$HERE/check.py" pids "$WORK/smoke.json" 2>/dev/null)
 gone=1; for p in "${pids[@]}"; do nsx agent1 bash -c "kill -0 $p" 2>/dev/null && gone=0; done
+check "smoke: the result covers all ${#RUN_AGENTS[@]} agents, not degraded" python3 -c "
+import json, sys
+r = json.load(open('$WORK/smoke.json'))
+sys.exit(not (len(r['hosts']) == ${#RUN_AGENTS[@]} and not r['degraded']
+              and all(len(l['agents']) == ${#RUN_AGENTS[@]} for l in r['layouts'])))"
+# Without the fleet's certificate the controller gets nothing from an agent.
+timeout -k 5 30 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --agent "${ADDR[agent3]}:$PORT" \
+  --quiet >"$WORK/notls.out" 2>&1
+rc=$?
+check "tls: a controller without the fleet's certificate is refused by agent3 (exit $rc)" \
+  [ "$rc" -ne 0 -a "$rc" -ne 124 -a -z "$(pgrep -P "${AGENT_PID[agent3]}")" ]
 check "smoke: replica pids ${pids[*]:-?} are gone after the run (kill -0 fails in agent1)" [ "$gone" -eq 1 -a ${#pids[@]} -gt 0 ]
 check "smoke: agent1 has no children left" [ -z "$(pgrep -P "${AGENT_PID[agent1]}")" ]
 
@@ -159,7 +173,7 @@ check "smoke: agent1 has no children left" [ -z "$(pgrep -P "${AGENT_PID[agent1]
 fault_run() {
   local name=$1 agent=$2 plan=$3
   timeout -k 5 150 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/$plan.toml" --agent "${ADDR[$agent]}:$PORT" \
-    --out "$WORK/$name.json" >"$WORK/$name.out" 2>&1 &
+    "${TLS[@]}" --out "$WORK/$name.json" >"$WORK/$name.out" 2>&1 &
   CTL_PID=$!; BG_PIDS+=("$CTL_PID")
   if ! wait_until 20 log_has "$WORK/$name.out" "measuring"; then
     fail "$name: run never reached measuring within 20 s: $(tail -3 "$WORK/$name.out")"; return 1
@@ -214,12 +228,26 @@ if fault_run partition agent2 partition; then
     none_of_running "${REPLICAS[@]}"
   "$NETNS" heal agent2
   t=$(now)
-  timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --agent "$A2" \
+  timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --agent "$A2" "${TLS[@]}" \
     --out "$WORK/healed.json" --quiet >"$WORK/healed.out" 2>&1
   rc=$?
   check "partition: after heal, agent2 runs a new plan (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 0 ]
   [ "$rc" -eq 0 ] || sed 's/^/    /' "$WORK/healed.out" | tail -5
 fi
 
-check "agent3 (started, not used by a run yet) still listens" listens "${ADDR[agent3]}"
+# ---------------------------------------------------------------- 4. Ctrl-C on the controller
+echo "== cancel: SIGINT to the controller while plans/long.toml measures on agent3"
+if fault_run cancel agent3 long; then
+  t=$(now)
+  kill -INT "$CTL_PID"   # timeout(1) forwards it to the controller
+  wait_until 30 exited "$CTL_PID"
+  wait "$CTL_PID"; rc=$?
+  check "cancel: controller exits 1 within 30 s of Ctrl-C (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 1 ]
+  check "cancel: the report says the run was cancelled" grep -q "cancelled" "$WORK/cancel.out"
+  wait_until 10 none_of_running "${REPLICAS[@]}"
+  check "cancel: agent3's replicas ${REPLICAS[*]} are gone ($(secs "$t" "$(now)") s after Ctrl-C)" \
+    none_of_running "${REPLICAS[@]}"
+fi
+
+check "agent3 still listens after the cancel" listens "${ADDR[agent3]}"
 check "agent2 still runs" running "${AGENT_PID[agent2]}"
