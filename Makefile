@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RESULT ?= out/quickstart.result.json
 
-.PHONY: demo test setup build lint bench clean
+.PHONY: demo test test-crates setup build lint bench clean
 
 ## make demo: build release and compare two layouts of a real server on this host.
 demo: setup
@@ -12,8 +12,14 @@ demo: setup
 	./target/release/numaload run examples/quickstart.toml --out $(RESULT)
 	@echo "result written to $(RESULT)"
 
-## make test: the whole test suite.
-test: setup
+## make test: the whole test suite: every crate's tests, then the emulated 4-node NUMA guest and
+## the multi-host network-namespace test (both need root, as CI has).
+test: test-crates
+	tests/numa-vm/run.sh
+	tests/netns/run.sh
+
+## make test-crates: only the cargo tests (no root needed beyond the set-up).
+test-crates: setup
 	$(CARGO) test --workspace --locked
 
 ## make bench: numaload's load generator against wrk on the same target; rewrites BENCHMARKS.md.
