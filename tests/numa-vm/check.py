@@ -17,7 +17,9 @@ import sys
 MARK = "NUMALOAD-VM-7f3c"
 PER_NODE = "per-node"
 UNPINNED = "unpinned"
+INTERLEAVED = "interleaved"
 MIN_OWN_NODE_SHARE = 0.90
+MIN_INTERLEAVED_SHARE = 0.10
 
 
 class ConsoleError(Exception):
@@ -187,6 +189,39 @@ def check_result(result, node_cpus):
                 errors.append(f"{rw}: intended_memory_nodes {r.get('intended_memory_nodes')}, expected []")
             if r.get("placement_ok") is not True:
                 errors.append(f"{rw}: placement_ok is {r.get('placement_ok')}")
+
+    # --- interleaved: unpinned, memory interleaved over every node, pages spread over all ------
+    inter = layouts.get(INTERLEAVED)
+    if inter is None:
+        errors.append(f"result: no layout named {INTERLEAVED!r}")
+    else:
+        where = f"layout {INTERLEAVED!r}"
+        reserve = result.get("plan", {}).get("load", {}).get("reserve_cpus", 0)
+        pool = allowed[: len(allowed) - reserve]
+        nodes = sorted(node_cpus)
+        expected_policy = f"interleave:{nodes[0]}-{nodes[-1]}"
+        if inter.get("status") != "ok":
+            errors.append(f"{where}: status {inter.get('status')!r} ({inter.get('error', '')})")
+        if not inter.get("requests", 0) > 0:
+            errors.append(f"{where}: requests = {inter.get('requests')}, expected > 0")
+        replicas = inter.get("replicas", [])
+        if len(replicas) != 1:
+            errors.append(f"{where}: {len(replicas)} replicas, expected 1")
+        for r in replicas:
+            rw = f"{where} replica {r.get('index')}"
+            if sorted(r.get("actual_cpus", [])) != pool:
+                errors.append(f"{rw}: actual_cpus {sorted(r.get('actual_cpus', []))}, expected every CPU not reserved for load {pool}")
+            if r.get("memory_policy") != expected_policy:
+                errors.append(f"{rw}: memory_policy {r.get('memory_policy')!r}, expected {expected_policy!r}")
+            if r.get("intended_memory_nodes") != nodes:
+                errors.append(f"{rw}: intended_memory_nodes {r.get('intended_memory_nodes')}, expected {nodes}")
+            if r.get("placement_ok") is not True:
+                errors.append(f"{rw}: placement_ok is {r.get('placement_ok')}")
+            for node in nodes:
+                share, total, pages = pages_share(r, node)
+                if total == 0 or share < MIN_INTERLEAVED_SHARE:
+                    errors.append(f"{rw}: {share:.1%} of {total} anonymous pages on node {node} "
+                                  f"(pages_by_node {pages}), expected >= {MIN_INTERLEAVED_SHARE:.0%} on every node")
     return errors
 
 
@@ -196,6 +231,23 @@ def _per_node(result):
 
 def _unpinned(result):
     return next(l for l in result["layouts"] if l["name"] == UNPINNED)["replicas"]
+
+
+def _interleaved(result):
+    return next(l for l in result["layouts"] if l["name"] == INTERLEAVED)["replicas"]
+
+
+def _interleave_bound(res):
+    _interleaved(res)[0]["memory_policy"] = "bind:0-3"
+
+
+def _interleave_pages_on_one_node(res):
+    r = _interleaved(res)[0]
+    r["pages_by_node"] = {"0": sum(r["pages_by_node"].values())}
+
+
+def _interleave_three_nodes(res):
+    _interleaved(res)[0]["memory_policy"] = "interleave:0-2"
 
 
 def _swap_actual(res):
@@ -252,6 +304,9 @@ NEGATIVE_CONTROLS = [
     ("the unpinned replica with memory bound", _unpinned_bound),
     ("per-node layout with 0 requests", _no_requests),
     ("per-node layout with a replica missing", _drop_replica),
+    ("the interleaved replica bound instead", _interleave_bound),
+    ("the interleaved replica interleaving over 3 of 4 nodes", _interleave_three_nodes),
+    ("the interleaved replica's pages all on node 0", _interleave_pages_on_one_node),
 ]
 
 
@@ -320,7 +375,8 @@ def main():
     if errors:
         return 1
     print(f"PASS: {len(node_cpus)} per-node replicas each exactly on its node's CPUs with memory bound there "
-          f"(>= {MIN_OWN_NODE_SHARE:.0%} of pages local), the unpinned control on every CPU with the default policy; "
+          f"(>= {MIN_OWN_NODE_SHARE:.0%} of pages local), the unpinned control on every CPU with the default policy, "
+          f"the interleaved replica with interleave over every node and >= {MIN_INTERLEAVED_SHARE:.0%} of its pages on each; "
           f"{len(NEGATIVE_CONTROLS)} doctored results rejected")
     return 0
 
