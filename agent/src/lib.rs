@@ -7,6 +7,7 @@
 //! closed-loop HTTP load, per-worker HdrHistograms) alongside [`sampler`] (OS threads every
 //! 100 ms) → [`service`] (the gRPC `Agent` service streaming `RunEvent`s).
 
+pub mod calibrate;
 pub mod config;
 pub mod host;
 pub mod loadgen;

@@ -243,6 +243,9 @@ pub async fn execute(
     cancel: Cancel,
     starts: StartSignal,
 ) {
+    // Before any replica starts, so that nothing of the run disturbs it.
+    let calibration = crate::calibrate::calibrate().await;
+    send(&events, Event::Calibration(calibration)).await;
     for (layout, placement) in &run.layouts {
         if cancel.is_cancelled() {
             break;

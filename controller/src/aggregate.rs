@@ -39,6 +39,7 @@ pub struct LayoutEvents {
 #[derive(Debug, Default)]
 pub struct Collector {
     pub layouts: BTreeMap<String, LayoutEvents>,
+    pub calibration: Option<numaload_proto::v1::Calibration>,
     pub done: bool,
     pub cancelled: bool,
 }
@@ -65,7 +66,8 @@ impl Collector {
                 self.done = true;
                 self.cancelled = done.cancelled;
             }
-            Some(Event::Phase(_)) | Some(Event::Calibration(_)) | None => {}
+            Some(Event::Calibration(c)) => self.calibration = Some(c),
+            Some(Event::Phase(_)) | None => {}
         }
     }
 

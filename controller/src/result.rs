@@ -67,6 +67,19 @@ pub struct HostSummary {
     pub cores: u32,
     pub pus: u32,
     pub allowed_cpus: Vec<u32>,
+    /// What basic runtime operations cost on this host, measured by its agent before the run.
+    pub calibration: Option<Calibration>,
+}
+
+/// Medians over batches, nanoseconds per operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Spawn and join one tokio task.
+    pub task_spawn_ns: u64,
+    /// Spawn and join one OS thread.
+    pub thread_spawn_ns: u64,
+    /// Message to another task and back.
+    pub channel_round_trip_ns: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

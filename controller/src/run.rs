@@ -181,6 +181,13 @@ pub async fn run(
         .collect();
     let layouts =
         crate::aggregate::results(plan, &inputs).context("merging the agents' histograms")?;
+    for (host, collector) in hosts.iter_mut().zip(&collectors) {
+        host.calibration = collector.calibration.map(|c| crate::result::Calibration {
+            task_spawn_ns: c.task_spawn_ns,
+            thread_spawn_ns: c.thread_spawn_ns,
+            channel_round_trip_ns: c.channel_round_trip_ns,
+        });
+    }
     let outcomes: Vec<AgentOutcome> = agents
         .iter()
         .enumerate()
@@ -346,6 +353,7 @@ pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
         cores: topology.cores,
         pus: topology.pus,
         allowed_cpus: topology.allowed_cpus,
+        calibration: None,
     }
 }
 
