@@ -76,3 +76,176 @@ impl AgentConfig {
         })
     }
 }
+
+/// The agent's configuration file (`numaload agent --config FILE`), TOML:
+///
+/// ```toml
+/// listen = "0.0.0.0:7070"           # --listen overrides it
+/// tls_dir = "/etc/numaload/tls"     # --tls-dir overrides it
+///
+/// [targets.async]                   # a name plans may use, and what it starts
+/// program = "/usr/local/bin/numaload"
+/// args = ["target", "--variant", "async"]
+///
+/// [limits]                          # every key optional; defaults shown
+/// max_plan_bytes = 1048576
+/// max_layouts = 64
+/// max_layout_time = "1h"            # warm-up + duration of one layout
+/// max_connections = 10000
+/// max_replicas = 1024
+/// max_work_us = 1000000
+/// ```
+///
+/// With a `[targets]` table, only the targets it lists may be started; without one, the
+/// built-in `async` and `ffi` variants of this executable. A target program must accept
+/// `--listen ADDR --threads N --work-us N` and print `numaload-target listening on ADDR`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub listen: Option<std::net::SocketAddr>,
+    pub tls_dir: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub targets: BTreeMap<String, TargetFile>,
+    #[serde(default)]
+    pub limits: LimitsFile,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetFile {
+    pub program: std::path::PathBuf,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub max_plan_bytes: Option<usize>,
+    pub max_layouts: Option<usize>,
+    pub max_layout_time: Option<String>,
+    pub max_connections: Option<u32>,
+    pub max_replicas: Option<usize>,
+    pub max_work_us: Option<u64>,
+}
+
+/// A configuration file that cannot be used; the message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    path: String,
+    message: String,
+}
+
+impl ConfigFile {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let fail = |message: String| ConfigError {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        Self::parse(&text).map_err(fail)
+    }
+
+    /// Parses the text of a configuration file; the error is one line naming the key.
+    pub fn parse(text: &str) -> Result<ConfigFile, String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| e.message().replace('\n', " "))?;
+        for (name, target) in &file.targets {
+            let valid_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid_name {
+                return Err(format!("[targets.{name}]: target names are [a-z0-9-]+"));
+            }
+            if !target.program.is_absolute() {
+                return Err(format!(
+                    "[targets.{name}] program = {:?}: give an absolute path, so the agent never \
+                     depends on its PATH",
+                    target.program
+                ));
+            }
+        }
+        if let Some(time) = &file.limits.max_layout_time {
+            humantime::parse_duration(time)
+                .map_err(|e| format!("[limits] max_layout_time = {time:?}: {e}; e.g. \"1h\""))?;
+        }
+        Ok(file)
+    }
+
+    /// The agent configuration this file describes, on top of the built-in one.
+    pub fn apply(&self, mut config: AgentConfig) -> AgentConfig {
+        if !self.targets.is_empty() {
+            config.targets = self
+                .targets
+                .iter()
+                .map(|(name, t)| {
+                    let command = TargetCommand {
+                        program: t.program.clone(),
+                        args: t.args.clone(),
+                    };
+                    (name.clone(), command)
+                })
+                .collect();
+        }
+        let l = &self.limits;
+        let limits = &mut config.limits;
+        limits.max_plan_bytes = l.max_plan_bytes.unwrap_or(limits.max_plan_bytes);
+        limits.max_layouts = l.max_layouts.unwrap_or(limits.max_layouts);
+        if let Some(time) = l
+            .max_layout_time
+            .as_deref()
+            .and_then(|t| humantime::parse_duration(t).ok())
+        {
+            limits.max_layout_time = time;
+        }
+        limits.max_connections = l.max_connections.unwrap_or(limits.max_connections);
+        limits.max_replicas = l.max_replicas.unwrap_or(limits.max_replicas);
+        limits.max_work_us = l.max_work_us.unwrap_or(limits.max_work_us);
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_names_targets_and_tightens_limits() {
+        let file = ConfigFile::parse(
+            "listen = \"0.0.0.0:7070\"\n[targets.svc]\nprogram = \"/opt/svc/server\"\n\
+             args = [\"--bench\"]\n[limits]\nmax_connections = 64\nmax_layout_time = \"5m\"\n",
+        )
+        .expect("valid");
+        let config = file.apply(AgentConfig::builtin(Path::new("/usr/bin/numaload")));
+        assert_eq!(
+            config.targets.keys().collect::<Vec<_>>(),
+            ["svc"],
+            "only the file's targets"
+        );
+        assert_eq!(config.targets["svc"].args, ["--bench"]);
+        assert_eq!(config.limits.max_connections, 64);
+        assert_eq!(config.limits.max_layout_time, Duration::from_secs(300));
+        assert_eq!(config.limits.max_replicas, Limits::default().max_replicas);
+        assert!(config.target("async").is_err());
+    }
+
+    #[test]
+    fn mistakes_are_one_line_naming_the_key() {
+        let cases = [
+            (
+                "[targets.svc]\nprogram = \"server\"\n",
+                "[targets.svc] program",
+            ),
+            ("[targets.Bad]\nprogram = \"/x\"\n", "[targets.Bad]"),
+            ("[limits]\nmax_layout_time = \"soon\"\n", "max_layout_time"),
+            ("[limits]\nmax_conections = 3\n", "max_conections"),
+            ("command = \"rm -rf /\"\n", "command"),
+        ];
+        for (text, key) in cases {
+            let err = ConfigFile::parse(text).expect_err(text);
+            assert!(err.contains(key) && !err.contains('\n'), "{text:?}: {err}");
+        }
+    }
+}

@@ -15,8 +15,12 @@ use super::BadInput;
 
 #[derive(clap::Args, Debug)]
 pub struct AgentArgs {
-    #[arg(long, default_value = "127.0.0.1:7070")]
-    pub listen: SocketAddr,
+    /// Address to serve on (default: the config file's `listen`, else 127.0.0.1:7070).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// The agent's configuration file: targets plans may start, limits, listen, tls_dir.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Directory with ca.pem, agent.pem and agent.key (made by `numaload certs`): mutual TLS.
     #[arg(long, value_name = "DIR", conflicts_with = "insecure")]
     pub tls_dir: Option<PathBuf>,
@@ -26,8 +30,19 @@ pub struct AgentArgs {
 }
 
 pub async fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
-    let listen = args.listen;
-    let tls = match (&args.tls_dir, args.insecure) {
+    let file = match &args.config {
+        Some(path) => {
+            numaload_agent::config::ConfigFile::load(path).map_err(|e| BadInput(e.to_string()))?
+        }
+        None => numaload_agent::config::ConfigFile::default(),
+    };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7070)));
+    let tls_dir = args.tls_dir.clone().or(file.tls_dir.clone());
+    let config = file.apply(super::agent_config()?);
+    let tls = match (&tls_dir, args.insecure) {
         (Some(dir), _) => Some(numaload_agent::tls::server_config(dir)?),
         (None, true) if listen.ip().is_loopback() => None,
         (None, true) => {
@@ -58,8 +73,9 @@ pub async fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
         "numaload agent listening on {} ({mode})",
         listener.local_addr()?
     );
-    numaload_agent::service::serve(listener, super::agent_config()?, tls, shutdown_signal())
-        .await?;
+    let targets: Vec<&str> = config.targets.keys().map(String::as_str).collect();
+    eprintln!("targets: {}", targets.join(", "));
+    numaload_agent::service::serve(listener, config, tls, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
