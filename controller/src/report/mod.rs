@@ -1,9 +1,65 @@
-//! Reports rendered from a [`RunResult`](crate::result::RunResult) alone: pure functions from a
-//! result to text. Every report leads with the answer ([`verdict`]) and says what would make
-//! the numbers untrustworthy.
+//! Reports rendered from a [`RunResult`] alone: pure functions from a result to text, one module
+//! per [`Format`], each with `fn render(&RunResult) -> String`.
+//!
+//! Every report leads with the answer ([`verdict`]) and then says what would make the numbers
+//! untrustworthy ([`trust`]): suspect layouts, placement mismatches, failed layouts, a cancelled
+//! run, percentiles read from too few samples (shown as "n/a (too few)", never as a number).
+//! [`summary`] holds the per-layout figures the tabular formats share.
 
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod summary;
 pub mod text;
+pub mod trust;
 pub mod verdict;
+
+use crate::result::RunResult;
+
+/// The output formats of `numaload report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+    Json,
+    Csv,
+}
+
+impl Format {
+    /// Every format, with the name `--format` takes.
+    pub const ALL: [(&'static str, Format); 5] = [
+        ("text", Format::Text),
+        ("markdown", Format::Markdown),
+        ("html", Format::Html),
+        ("json", Format::Json),
+        ("csv", Format::Csv),
+    ];
+
+    /// `"md"` is accepted for Markdown.
+    pub fn from_name(name: &str) -> Option<Format> {
+        let name = name.to_ascii_lowercase();
+        if name == "md" {
+            return Some(Format::Markdown);
+        }
+        Format::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, format)| *format)
+    }
+}
+
+/// Renders `result` in `format`.
+pub fn render(result: &RunResult, format: Format) -> String {
+    match format {
+        Format::Text => text::render(result),
+        Format::Markdown => markdown::render(result),
+        Format::Html => html::render(result),
+        Format::Json => json::render(result),
+        Format::Csv => csv::render(result),
+    }
+}
 
 /// `1234567` ns → `1.235 ms`; picks µs, ms or s so that three significant digits show.
 pub fn duration_ns(ns: u64) -> String {
@@ -51,5 +107,21 @@ mod tests {
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(1_234_567.8), "1,234,568");
         assert_eq!(thousands(-1000.0), "-1,000");
+    }
+
+    #[test]
+    fn format_names() {
+        let cases = [
+            ("text", Some(Format::Text)),
+            ("markdown", Some(Format::Markdown)),
+            ("md", Some(Format::Markdown)),
+            ("HTML", Some(Format::Html)),
+            ("json", Some(Format::Json)),
+            ("csv", Some(Format::Csv)),
+            ("pdf", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(Format::from_name(name), expected, "{name}");
+        }
     }
 }

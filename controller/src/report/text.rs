@@ -1,12 +1,15 @@
-//! The terminal report: a header (plan, load, host), one block per layout, the verdict last
-//! and first (a reader who looks at one line should see the answer).
+//! The terminal report: a header (plan, load, host), the verdict, what to be careful about, one
+//! block per layout, and the verdict again last (a reader who looks at one line should see the
+//! answer, at the top or at the bottom of a long scroll).
 
 use std::fmt::Write as _;
 
 use numaload_proto::cpulist;
 
+use crate::report::summary::{self, percentile_cell};
+use crate::report::trust::{self, Pct};
 use crate::report::{duration_ns, thousands, verdict::verdict};
-use crate::result::{LayoutResult, LayoutStatus, Percentiles, ReplicaResult, RunResult};
+use crate::result::{LayoutResult, Percentiles, ReplicaResult, RunResult};
 
 /// Renders the whole report.
 pub fn render(result: &RunResult) -> String {
@@ -14,6 +17,14 @@ pub fn render(result: &RunResult) -> String {
     let verdict = verdict(&result.layouts);
     header(&mut out, result);
     let _ = writeln!(out, "{verdict}\n");
+    let flags = trust::flags(result);
+    if !flags.is_empty() {
+        let _ = writeln!(out, "Check before trusting these numbers:");
+        for flag in &flags {
+            let _ = writeln!(out, "  ! {}", flag.line());
+        }
+        out.push('\n');
+    }
     for layout in &result.layouts {
         layout_block(&mut out, layout);
     }
@@ -39,19 +50,32 @@ fn header(out: &mut String, r: &RunResult) {
         "numaload {} — plan \"{}\", run {}",
         r.numaload_version, r.plan.name, r.run_id
     );
-    let _ = writeln!(
-        out,
-        "host {}: {}, {} package(s), {} NUMA node(s) in {} domain(s), {} cores, {} PUs (allowed {}), Linux {}",
-        h.hostname,
-        h.cpu_model,
-        h.packages,
-        h.numa_nodes,
-        h.numa_domains,
-        h.cores,
-        h.pus,
-        cpulist::format(&h.allowed_cpus),
-        h.kernel
-    );
+    // Older single-agent results list no `hosts`; `host` is the first agent's.
+    let hosts = if r.hosts.is_empty() {
+        std::slice::from_ref(h)
+    } else {
+        r.hosts.as_slice()
+    };
+    for h in hosts {
+        let agent = if hosts.len() > 1 {
+            format!(" (agent {})", h.agent)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "host {}{agent}: {}, {} package(s), {} NUMA node(s) in {} domain(s), {} cores, {} PUs (allowed {}), Linux {}",
+            h.hostname,
+            h.cpu_model,
+            h.packages,
+            h.numa_nodes,
+            h.numa_domains,
+            h.cores,
+            h.pus,
+            cpulist::format(&h.allowed_cpus),
+            h.kernel
+        );
+    }
     let _ = writeln!(
         out,
         "target {} (work {} µs per request); load {mode}, {} connections, {} measured after {} warm-up",
@@ -64,11 +88,7 @@ fn header(out: &mut String, r: &RunResult) {
 }
 
 fn layout_block(out: &mut String, l: &LayoutResult) {
-    let status = match l.status {
-        LayoutStatus::Ok if l.suspect.is_empty() => "ok",
-        LayoutStatus::Ok => "SUSPECT",
-        LayoutStatus::Failed => "FAILED",
-    };
+    let status = summary::status(l);
     let _ = writeln!(
         out,
         "── layout \"{}\" [{status}] {}",
@@ -78,7 +98,7 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
     if let Some(error) = &l.error {
         let _ = writeln!(out, "  error        {error}");
     }
-    if l.status == LayoutStatus::Ok {
+    if l.status.measured() {
         let asked = l
             .target_rate_rps
             .map(|r| format!("; asked {} req/s", thousands(r)))
@@ -95,12 +115,7 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
             "  latency      {:>10} {:>10} {:>10} {:>10}",
             "p50", "p99", "p99.9", "max"
         );
-        let corrected_label = if l.mode == "open" {
-            "corrected"
-        } else {
-            "closed-loop"
-        };
-        percentile_row(out, corrected_label, &l.latency_ns);
+        percentile_row(out, summary::corrected_label(l), &l.latency_ns);
         if l.mode == "open" {
             percentile_row(out, "uncorrected", &l.latency_uncorrected_ns);
         }
@@ -122,10 +137,10 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
             }
             None => out.push('\n'),
         }
-        let threads_max = l.replicas.iter().map(|r| r.threads_max).max().unwrap_or(0);
         let _ = writeln!(
             out,
-            "  OS threads   max {threads_max} over {} replica(s)",
+            "  OS threads   max {} over {} replica(s)",
+            summary::threads_max(l),
             l.replicas.len()
         );
     }
@@ -146,10 +161,10 @@ fn percentile_row(out: &mut String, label: &str, p: &Percentiles) {
     let _ = writeln!(
         out,
         "  {label:<12} {:>10} {:>10} {:>10} {:>10}",
-        duration_ns(p.p50),
-        duration_ns(p.p99),
-        duration_ns(p.p999),
-        duration_ns(p.max)
+        percentile_cell(p, Pct::P50),
+        percentile_cell(p, Pct::P99),
+        percentile_cell(p, Pct::P999),
+        percentile_cell(p, Pct::Max)
     );
 }
 

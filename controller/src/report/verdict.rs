@@ -1,10 +1,13 @@
 //! Which layout won, by what criterion, and by how much.
 //!
 //! Open loop holds the rate fixed, so throughput says little: the winner is the layout with the
-//! lowest corrected p99 among those that kept up with the rate without errors. Closed loop lets
-//! each layout go as fast as it can: the winner has the highest throughput. A layout that failed,
-//! fell behind or had errors cannot win, and the verdict says so rather than hiding it.
+//! lowest corrected p99 among those that kept up with the rate without errors (and measured
+//! the 100 requests a p99 needs). Closed loop lets
+//! each layout go as fast as it can: the winner has the highest throughput. A layout that failed
+//! or was degraded (measured by some agents only), fell behind or had errors cannot win, and the
+//! verdict says so rather than hiding it.
 
+use crate::report::trust::Pct;
 use crate::report::{duration_ns, thousands};
 use crate::result::{LayoutResult, LayoutStatus};
 
@@ -17,7 +20,11 @@ pub fn verdict(layouts: &[LayoutResult]) -> String {
         .iter()
         .filter(|l| l.status == LayoutStatus::Ok)
         .collect();
-    let failed = layouts.len() - measured.len();
+    let degraded = layouts
+        .iter()
+        .filter(|l| l.status == LayoutStatus::Degraded)
+        .count();
+    let failed = layouts.len() - measured.len() - degraded;
     let Some(first) = measured.first() else {
         return "Verdict: no layout was measured; see the errors above.".to_owned();
     };
@@ -30,18 +37,27 @@ pub fn verdict(layouts: &[LayoutResult]) -> String {
             " ({failed} layout(s) failed and are not compared.)"
         ));
     }
+    if degraded > 0 {
+        line.push_str(&format!(
+            " ({degraded} layout(s) degraded (some agents did not measure them) and are not compared.)"
+        ));
+    }
     line
 }
 
 fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
     let eligible: Vec<&&LayoutResult> = measured
         .iter()
-        .filter(|l| l.errors == 0 && l.throughput_rps >= rate * KEPT_UP && l.latency_ns.count > 0)
+        .filter(|l| {
+            l.errors == 0
+                && l.throughput_rps >= rate * KEPT_UP
+                && Pct::P99.shown(&l.latency_ns).is_some()
+        })
         .collect();
     let criterion = format!("lowest p99 at {} req/s open loop", thousands(rate));
     match eligible.as_slice() {
         [] => format!(
-            "Verdict: no layout kept up with {} req/s without errors.",
+            "Verdict: no layout kept up with {} req/s without errors and with 100 requests measured for a p99.",
             thousands(rate)
         ),
         [only] if measured.len() == 1 => {
@@ -127,9 +143,10 @@ mod tests {
             "name": name, "status": "ok", "mode": "open", "target_rate_rps": 1000.0,
             "elapsed_s": 1.0, "requests": rps as u64, "throughput_rps": rps, "errors": errors,
             "errors_by_kind": {"connect": 0, "io": errors, "timeout": 0, "http_status": 0, "parse": 0},
-            "late_sends": 0, "latency_ns": Percentiles { count: 1, p99: p99_ms * 1_000_000, ..Default::default() },
+            "late_sends": 0, "latency_ns": Percentiles { count: 1000, p99: p99_ms * 1_000_000, ..Default::default() },
             "latency_uncorrected_ns": Percentiles::default(), "send_lag_ns": null,
-            "replicas": [{"index": 0, "pid": 1, "address": "", "intended_cpus": cpus, "actual_cpus": cpus,
+            "agents": [],
+            "replicas": [{"agent": "a", "index": 0, "pid": 1, "address": "", "intended_cpus": cpus, "actual_cpus": cpus,
                 "intended_memory_nodes": [], "memory_policy": "default", "placement_ok": true,
                 "worker_threads": 1, "threads_min": 1, "threads_max": 1, "threads_last": 1,
                 "requests": 0, "throughput_rps": 0.0, "latency_ns": Percentiles::default(), "pages_by_node": {}}],

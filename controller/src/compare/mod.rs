@@ -1,0 +1,640 @@
+//! A new result judged against a baseline: per layout (matched by name) and [`Figure`], the
+//! change and a [`Verdict`]. Pure: [`compare`] takes two [`RunResult`]s, [`text::render`] and
+//! [`junit::render`] turn the [`Comparison`] into what `numaload compare` prints and writes.
+//!
+//! Each side of a figure is a [`Side`]: the pooled value (read from the merged histograms, as
+//! every percentile must be) and one value per trial. Today a result holds one trial per layout,
+//! so `trials` has one value: there is no interval, a change beyond the threshold in the worse
+//! direction is a regression, and the verdict is marked *unreplicated*. When results carry
+//! per-trial figures, [`side`] returns them and, with at least two trials on both sides, the
+//! change gets a Welch t-interval ([`stats::welch_interval`], 95%): a change is significant
+//! when its interval excludes zero, and a regression when it is significant, in the worse
+//! direction and beyond the threshold.
+//!
+//! Error rate is judged in absolute terms (percentage points): a relative change of a tiny rate
+//! means nothing (0 → 1 error is +∞%). It regresses when it rises by more than
+//! [`ERROR_RATE_TOLERANCE`].
+//!
+//! Results of different plans (target, load or layouts differ) or hosts (hostname, CPU model
+//! or PU count differ) are still compared layout by layout, but [`Comparison::mismatches`]
+//! says so first.
+
+pub mod junit;
+pub mod stats;
+pub mod text;
+
+use serde_json::Value;
+
+use crate::report::duration_ns;
+use crate::report::summary;
+use crate::report::trust::{self, Pct};
+use crate::result::{HostSummary, LayoutResult, LayoutStatus, RunResult};
+
+/// Confidence of the interval on a change, when there are trials to compute it from.
+pub const CONFIDENCE: f64 = 0.95;
+/// An error rate rising by more than this (0.1 percentage points) is a regression.
+pub const ERROR_RATE_TOLERANCE: f64 = 0.001;
+/// `--max-regression` when not given, percent.
+pub const DEFAULT_MAX_REGRESSION_PCT: f64 = 5.0;
+
+/// What is compared for each layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    Throughput,
+    P50,
+    P99,
+    P999,
+    ErrorRate,
+}
+
+impl Figure {
+    pub const ALL: [Figure; 5] = [
+        Figure::Throughput,
+        Figure::P50,
+        Figure::P99,
+        Figure::P999,
+        Figure::ErrorRate,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::Throughput => "throughput",
+            Figure::P50 => "p50 corrected",
+            Figure::P99 => "p99 corrected",
+            Figure::P999 => "p99.9 corrected",
+            Figure::ErrorRate => "error rate",
+        }
+    }
+
+    pub fn higher_is_better(self) -> bool {
+        self == Figure::Throughput
+    }
+
+    /// Changes are relative (percent of the base), except the error rate's (points).
+    pub fn relative(self) -> bool {
+        self != Figure::ErrorRate
+    }
+
+    fn pct(self) -> Option<Pct> {
+        match self {
+            Figure::P50 => Some(Pct::P50),
+            Figure::P99 => Some(Pct::P99),
+            Figure::P999 => Some(Pct::P999),
+            Figure::Throughput | Figure::ErrorRate => None,
+        }
+    }
+
+    /// A value of this figure for people.
+    pub fn show(self, value: f64) -> String {
+        match self {
+            Figure::Throughput => format!("{} req/s", crate::report::thousands(value)),
+            Figure::P50 | Figure::P99 | Figure::P999 => duration_ns(value.max(0.0).round() as u64),
+            Figure::ErrorRate => format!("{:.3}%", value * 100.0),
+        }
+    }
+}
+
+/// One side of one figure of one layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Side {
+    /// From the pooled data: the merged histogram's percentile, total requests over total time.
+    pub pooled: f64,
+    /// One value per trial (today exactly one, equal to `pooled`).
+    pub trials: Vec<f64>,
+}
+
+impl Side {
+    /// A result with one trial.
+    pub fn single(value: f64) -> Side {
+        Side {
+            pooled: value,
+            trials: vec![value],
+        }
+    }
+}
+
+/// A figure of a measured layout, or why there is none (too few samples for the percentile).
+pub fn side(l: &LayoutResult, figure: Figure) -> Result<Side, String> {
+    // When results gain per-trial figures (issue 5, repeat = N), return one value per trial
+    // here; the pooled value stays the merged one.
+    match figure.pct() {
+        Some(pct) => match pct.shown(&l.latency_ns) {
+            Some(ns) => Ok(Side::single(ns as f64)),
+            None => Err(format!(
+                "too few samples ({}; {} needs {})",
+                l.latency_ns.count,
+                pct.label(),
+                pct.min_samples()
+            )),
+        },
+        None if figure == Figure::Throughput => Ok(Side::single(l.throughput_rps)),
+        None => Ok(Side::single(summary::error_rate(l))),
+    }
+}
+
+/// better / worse / no significant change, or not judged (and why).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Better,
+    Worse,
+    NoSignificantChange,
+    NotJudged(String),
+}
+
+impl Verdict {
+    pub fn label(&self) -> &str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::NoSignificantChange => "no significant change",
+            Verdict::NotJudged(_) => "not judged",
+        }
+    }
+}
+
+/// One figure of one layout, judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureComparison {
+    pub figure: Figure,
+    pub base: Option<Side>,
+    pub new: Option<Side>,
+    /// Percent of the base for relative figures, percentage points for the error rate;
+    /// infinite when the base is zero and the new value is not.
+    pub change: Option<f64>,
+    /// The 95% interval of the change, in the same unit, when both sides have ≥ 2 trials.
+    pub interval: Option<stats::Interval>,
+    pub verdict: Verdict,
+    /// Worse beyond the threshold (and significant, when there is an interval): fails CI.
+    pub regression: bool,
+    /// No interval: one trial on at least one side.
+    pub unreplicated: bool,
+}
+
+impl FigureComparison {
+    /// `+20.0%`, `-3.1%`, `+0.120 pp`, `+∞%`.
+    pub fn change_text(&self) -> String {
+        match self.change {
+            None => "-".to_owned(),
+            Some(c) if c.is_infinite() => "+∞%".to_owned(),
+            Some(c) if self.figure.relative() => format!("{c:+.1}%"),
+            Some(c) => format!("{c:+.3} pp"),
+        }
+    }
+
+    /// `[+12.0%, +28.0%]` when there is an interval.
+    pub fn interval_text(&self) -> Option<String> {
+        let i = self.interval?;
+        Some(if self.figure.relative() {
+            format!("[{:+.1}%, {:+.1}%]", i.low, i.high)
+        } else {
+            format!("[{:+.3}, {:+.3}] pp", i.low, i.high)
+        })
+    }
+}
+
+/// Judges one figure: `threshold_pct` is `--max-regression` in percent.
+pub fn judge(figure: Figure, base: Side, new: Side, threshold_pct: f64) -> FigureComparison {
+    let scale = |delta: f64| {
+        if figure.relative() {
+            if base.pooled == 0.0 {
+                if delta == 0.0 {
+                    0.0
+                } else {
+                    f64::INFINITY.copysign(delta)
+                }
+            } else {
+                100.0 * delta / base.pooled.abs()
+            }
+        } else {
+            100.0 * delta
+        }
+    };
+    let change = scale(new.pooled - base.pooled);
+    let limit = if figure.relative() {
+        threshold_pct
+    } else {
+        100.0 * ERROR_RATE_TOLERANCE
+    };
+    let worse = |c: f64| {
+        if figure.higher_is_better() {
+            c < 0.0
+        } else {
+            c > 0.0
+        }
+    };
+    let beyond = change.abs() > limit;
+    let welch = stats::welch_interval(&base.trials, &new.trials, CONFIDENCE);
+    // Relative to the base's mean over trials: the interval is about means of trials.
+    let interval = welch.map(|w| {
+        let base_mean = stats::mean(&base.trials);
+        let to_unit = |d: f64| {
+            if figure.relative() && base_mean != 0.0 {
+                100.0 * d / base_mean.abs()
+            } else if figure.relative() {
+                f64::INFINITY.copysign(d)
+            } else {
+                100.0 * d
+            }
+        };
+        stats::Interval {
+            low: to_unit(w.interval.low),
+            high: to_unit(w.interval.high),
+        }
+    });
+    let (verdict, regression) = match interval {
+        Some(i) if !i.excludes_zero() => (Verdict::NoSignificantChange, false),
+        Some(_) if worse(change) => (Verdict::Worse, beyond),
+        Some(_) => (Verdict::Better, false),
+        None if !beyond => (Verdict::NoSignificantChange, false),
+        None if worse(change) => (Verdict::Worse, true),
+        None => (Verdict::Better, false),
+    };
+    FigureComparison {
+        figure,
+        base: Some(base),
+        new: Some(new),
+        change: Some(change),
+        interval,
+        verdict,
+        regression,
+        unreplicated: interval.is_none(),
+    }
+}
+
+fn not_judged(
+    figure: Figure,
+    base: Option<Side>,
+    new: Option<Side>,
+    why: String,
+) -> FigureComparison {
+    FigureComparison {
+        figure,
+        base,
+        new,
+        change: None,
+        interval: None,
+        verdict: Verdict::NotJudged(why),
+        regression: false,
+        unreplicated: true,
+    }
+}
+
+/// One layout present on both sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayoutComparison {
+    pub name: String,
+    pub base_status: LayoutStatus,
+    pub new_status: LayoutStatus,
+    /// Measured in the base, not in the new result: a regression of its own.
+    pub failed_now: Option<String>,
+    pub figures: Vec<FigureComparison>,
+    /// Reasons for caution on either side, prefixed `base:` or `new:`.
+    pub flags: Vec<String>,
+}
+
+impl LayoutComparison {
+    pub fn regressions(&self) -> impl Iterator<Item = &FigureComparison> {
+        self.figures.iter().filter(|f| f.regression)
+    }
+}
+
+/// Everything `numaload compare` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub threshold_pct: f64,
+    /// `plan "x", run R on host H, started T` for each side.
+    pub base_run: String,
+    pub new_run: String,
+    /// Why the two results may not be comparable (different plans or hosts), most important
+    /// first; empty when they are.
+    pub mismatches: Vec<String>,
+    /// Run-wide reasons for caution (cancelled, degraded), prefixed `base:` or `new:`.
+    pub flags: Vec<String>,
+    pub layouts: Vec<LayoutComparison>,
+    pub only_in_base: Vec<String>,
+    pub only_in_new: Vec<String>,
+}
+
+impl Comparison {
+    /// Whether CI should fail: a figure regressed beyond the threshold, or a layout measured
+    /// in the base failed in the new result.
+    pub fn regressed(&self) -> bool {
+        self.layouts
+            .iter()
+            .any(|l| l.failed_now.is_some() || l.regressions().next().is_some())
+    }
+
+    /// Whether any judged figure lacked an interval.
+    pub fn unreplicated(&self) -> bool {
+        self.layouts
+            .iter()
+            .flat_map(|l| &l.figures)
+            .any(|f| f.unreplicated && !matches!(f.verdict, Verdict::NotJudged(_)))
+    }
+}
+
+/// Compares `new` against `base`; `threshold_pct` is `--max-regression` in percent.
+pub fn compare(base: &RunResult, new: &RunResult, threshold_pct: f64) -> Comparison {
+    let mut layouts = Vec::new();
+    let mut only_in_base = Vec::new();
+    for b in &base.layouts {
+        match new.layouts.iter().find(|n| n.name == b.name) {
+            Some(n) => layouts.push(compare_layout(b, n, threshold_pct)),
+            None => only_in_base.push(b.name.clone()),
+        }
+    }
+    let only_in_new = new
+        .layouts
+        .iter()
+        .filter(|n| !base.layouts.iter().any(|b| b.name == n.name))
+        .map(|n| n.name.clone())
+        .collect();
+    let mut flags = Vec::new();
+    for (side, r) in [("base", base), ("new", new)] {
+        flags.extend(
+            trust::flags(r)
+                .into_iter()
+                .filter(|f| f.layout.is_none())
+                .map(|f| format!("{side}: {}", f.message)),
+        );
+    }
+    Comparison {
+        threshold_pct,
+        base_run: describe(base),
+        new_run: describe(new),
+        mismatches: mismatches(base, new),
+        flags,
+        layouts,
+        only_in_base,
+        only_in_new,
+    }
+}
+
+fn describe(r: &RunResult) -> String {
+    format!(
+        "plan \"{}\", run {} on {}, started {}",
+        r.plan.name, r.run_id, r.host.hostname, r.started_at
+    )
+}
+
+fn compare_layout(b: &LayoutResult, n: &LayoutResult, threshold_pct: f64) -> LayoutComparison {
+    let mut flags = Vec::new();
+    for (side, l) in [("base", b), ("new", n)] {
+        flags.extend(
+            trust::layout_flags(l)
+                .into_iter()
+                .map(|f| format!("{side}: {}", f.message)),
+        );
+    }
+    let failed_now = (b.status.measured() && !n.status.measured()).then(|| {
+        n.error
+            .clone()
+            .unwrap_or_else(|| "no reason given".to_owned())
+    });
+    let figures = Figure::ALL
+        .into_iter()
+        .map(|figure| {
+            if !b.status.measured() || !n.status.measured() {
+                let which = match (b.status.measured(), n.status.measured()) {
+                    (false, false) => "failed on both sides",
+                    (false, true) => "failed in the base",
+                    _ => "failed in the new result",
+                };
+                return not_judged(figure, None, None, which.to_owned());
+            }
+            match (side(b, figure), side(n, figure)) {
+                (Ok(bs), Ok(ns)) => judge(figure, bs, ns, threshold_pct),
+                (bs, ns) => {
+                    let why = [bs.as_ref().err(), ns.as_ref().err()]
+                        .into_iter()
+                        .zip(["base", "new"])
+                        .filter_map(|(e, side)| e.map(|e| format!("{side}: {e}")))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    not_judged(figure, bs.ok(), ns.ok(), why)
+                }
+            }
+        })
+        .collect();
+    LayoutComparison {
+        name: b.name.clone(),
+        base_status: b.status,
+        new_status: n.status,
+        failed_now,
+        figures,
+        flags,
+    }
+}
+
+/// Why `base` and `new` may not be comparable.
+pub fn mismatches(base: &RunResult, new: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    // Compared as the result echoes them, so keys plans gain later are compared too.
+    let b = serde_json::to_value(&base.plan).unwrap_or(Value::Null);
+    let n = serde_json::to_value(&new.plan).unwrap_or(Value::Null);
+    for section in ["target", "load"] {
+        for (key, bv, nv) in differences(b.get(section), n.get(section)) {
+            out.push(format!(
+                "different plans: [{section}] {key} = {bv} in the base, {nv} in the new result"
+            ));
+        }
+    }
+    let layouts = |v: &Value| -> Vec<Value> {
+        v.get("layouts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (bl, nl) = (layouts(&b), layouts(&n));
+    for bv in &bl {
+        let name = bv.get("name").and_then(Value::as_str).unwrap_or("?");
+        let Some(nv) = nl
+            .iter()
+            .find(|nv| nv.get("name").and_then(Value::as_str) == Some(name))
+        else {
+            continue;
+        };
+        for (key, x, y) in differences(Some(bv), Some(nv)) {
+            out.push(format!(
+                "different plans: layout \"{name}\" {key} = {x} in the base, {y} in the new result"
+            ));
+        }
+    }
+    let names = |ls: &[Value]| -> Vec<String> {
+        ls.iter()
+            .filter_map(|l| l.get("name").and_then(Value::as_str).map(str::to_owned))
+            .collect()
+    };
+    if names(&bl) != names(&nl) {
+        out.push(format!(
+            "different plans: layouts [{}] in the base, [{}] in the new result",
+            names(&bl).join(", "),
+            names(&nl).join(", ")
+        ));
+    }
+    out.extend(host_mismatches(base, new));
+    out
+}
+
+fn host_mismatches(base: &RunResult, new: &RunResult) -> Vec<String> {
+    let hosts = |r: &RunResult| -> Vec<HostSummary> {
+        if r.hosts.is_empty() {
+            vec![r.host.clone()]
+        } else {
+            r.hosts.clone()
+        }
+    };
+    let (bh, nh) = (hosts(base), hosts(new));
+    let mut out = Vec::new();
+    if bh.len() != nh.len() {
+        out.push(format!(
+            "different hosts: {} agent(s) in the base, {} in the new result",
+            bh.len(),
+            nh.len()
+        ));
+    }
+    for (b, n) in bh.iter().zip(&nh) {
+        let fields = [
+            ("hostname", b.hostname.clone(), n.hostname.clone()),
+            ("CPU model", b.cpu_model.clone(), n.cpu_model.clone()),
+            ("PUs", b.pus.to_string(), n.pus.to_string()),
+        ];
+        for (what, x, y) in fields {
+            if x != y {
+                out.push(format!(
+                    "different hosts: {what} {x} in the base, {y} in the new result"
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Keys whose values differ between two JSON objects (a missing key shows as `(none)`).
+fn differences(a: Option<&Value>, b: Option<&Value>) -> Vec<(String, String, String)> {
+    let empty = serde_json::Map::new();
+    let a = a.and_then(Value::as_object).unwrap_or(&empty);
+    let b = b.and_then(Value::as_object).unwrap_or(&empty);
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let show = |v: Option<&Value>| v.map_or("(none)".to_owned(), Value::to_string);
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| (k.clone(), show(a.get(k)), show(b.get(k))))
+        .collect()
+}
+
+/// `--max-regression`: `5%`, `5` (percent) or `2.5%`; finite, ≥ 0 and below 1000%.
+pub fn parse_threshold(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("--max-regression {text}: not a percentage (write e.g. 5%)"))?;
+    if !value.is_finite() || !(0.0..1000.0).contains(&value) {
+        return Err(format!(
+            "--max-regression {text}: must be a percentage from 0% to below 1000%"
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trials(values: &[f64]) -> Side {
+        Side {
+            pooled: stats::mean(values),
+            trials: values.to_vec(),
+        }
+    }
+
+    #[test]
+    fn single_trials_are_judged_against_the_threshold_alone() {
+        use Verdict::*;
+        // (figure, base, new, verdict, regression)
+        let cases = [
+            (Figure::P99, 10.0, 12.0, Worse, true),
+            (Figure::P99, 10.0, 10.4, NoSignificantChange, false),
+            (Figure::P99, 10.0, 8.0, Better, false),
+            (Figure::P99, 10.0, 10.5, NoSignificantChange, false),
+            (Figure::Throughput, 1000.0, 900.0, Worse, true),
+            (Figure::Throughput, 1000.0, 1100.0, Better, false),
+            (
+                Figure::Throughput,
+                1000.0,
+                970.0,
+                NoSignificantChange,
+                false,
+            ),
+            (Figure::ErrorRate, 0.0, 0.0, NoSignificantChange, false),
+            (Figure::ErrorRate, 0.0, 0.0005, NoSignificantChange, false),
+            (Figure::ErrorRate, 0.0, 0.002, Worse, true),
+            (Figure::ErrorRate, 0.01, 0.0, Better, false),
+            (Figure::P50, 0.0, 1.0, Worse, true),
+        ];
+        for (figure, base, new, verdict, regression) in cases {
+            let c = judge(figure, Side::single(base), Side::single(new), 5.0);
+            assert_eq!(c.verdict, verdict, "{figure:?} {base} → {new}");
+            assert_eq!(c.regression, regression, "{figure:?} {base} → {new}");
+            assert!(c.unreplicated && c.interval.is_none());
+        }
+    }
+
+    #[test]
+    fn with_trials_only_a_significant_change_counts() {
+        use Verdict::*;
+        let cases = [
+            // Noisy: a 20% change in the means that the interval does not separate from zero.
+            (
+                &[10.0, 14.0, 6.0][..],
+                &[12.0, 16.0, 8.0][..],
+                NoSignificantChange,
+                false,
+            ),
+            // Tight and 20% worse: a regression.
+            (&[10.0, 10.1, 9.9], &[12.0, 12.1, 11.9], Worse, true),
+            // Tight, worse but within 5%: worse, not a regression.
+            (&[10.0, 10.01, 9.99], &[10.2, 10.21, 10.19], Worse, false),
+            (&[10.0, 10.1, 9.9], &[8.0, 8.1, 7.9], Better, false),
+        ];
+        for (base, new, verdict, regression) in cases {
+            let c = judge(Figure::P99, trials(base), trials(new), 5.0);
+            assert_eq!(c.verdict, verdict, "{base:?} → {new:?}");
+            assert_eq!(c.regression, regression, "{base:?} → {new:?}");
+            assert!(!c.unreplicated && c.interval.is_some());
+        }
+    }
+
+    #[test]
+    fn thresholds() {
+        let cases = [
+            ("5%", Ok(5.0)),
+            ("5", Ok(5.0)),
+            (" 2.5 % ", Ok(2.5)),
+            ("0%", Ok(0.0)),
+            ("-1%", Err(())),
+            ("abc", Err(())),
+            ("NaN", Err(())),
+            ("1000%", Err(())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_threshold(text).map_err(|_| ()), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn json_differences_name_the_key() {
+        let a = serde_json::json!({"rate": 5000.0, "connections": 32});
+        let b = serde_json::json!({"rate": 6000.0, "connections": 32, "repeat": 3});
+        let d = differences(Some(&a), Some(&b));
+        assert_eq!(
+            d,
+            vec![
+                ("rate".to_owned(), "5000.0".to_owned(), "6000.0".to_owned()),
+                ("repeat".to_owned(), "(none)".to_owned(), "3".to_owned()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! What `numaload compare` prints: the answer first (regression or not, and which figures),
+//! then why the two results may not be like for like, what to be careful about, and a table
+//! per layout.
+
+use std::fmt::Write as _;
+
+use super::{Comparison, FigureComparison, Verdict};
+
+/// The headline: one line a CI log reader sees first.
+pub fn headline(c: &Comparison) -> String {
+    let threshold = format!("{}%", c.threshold_pct);
+    let figures: Vec<&FigureComparison> = c.layouts.iter().flat_map(|l| &l.figures).collect();
+    let judged = figures
+        .iter()
+        .filter(|f| !matches!(f.verdict, Verdict::NotJudged(_)))
+        .count();
+    let count = |v: Verdict| figures.iter().filter(|f| f.verdict == v).count();
+    let mut line = if c.regressed() {
+        let mut items: Vec<String> = Vec::new();
+        for l in &c.layouts {
+            if let Some(error) = &l.failed_now {
+                items.push(format!("{} FAILED in the new result ({error})", l.name));
+            }
+            for f in l.regressions() {
+                items.push(format!(
+                    "{} {} {}{}",
+                    l.name,
+                    f.figure.name(),
+                    f.change_text(),
+                    values(f)
+                ));
+            }
+        }
+        format!("REGRESSION beyond {threshold}: {}.", items.join("; "))
+    } else {
+        format!(
+            "No regression beyond {threshold}: {judged} figure(s) in {} layout(s) compared; {} better, {} worse within the threshold, {} no significant change.",
+            c.layouts.len(),
+            count(Verdict::Better),
+            count(Verdict::Worse),
+            count(Verdict::NoSignificantChange)
+        )
+    };
+    if c.unreplicated() {
+        line.push_str(
+            " Unreplicated: one trial per layout and side, so there is no confidence interval and \
+             one noisy run can move a figure; rerun to confirm.",
+        );
+    }
+    if !c.mismatches.is_empty() {
+        line.push_str(" NOT LIKE FOR LIKE: see below.");
+    }
+    line
+}
+
+/// ` (11.04 ms → 13.25 ms)`.
+fn values(f: &FigureComparison) -> String {
+    match (&f.base, &f.new) {
+        (Some(b), Some(n)) => format!(
+            " ({} → {})",
+            f.figure.show(b.pooled),
+            f.figure.show(n.pooled)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// The whole report.
+pub fn render(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "numaload compare: {}\n", headline(c));
+    if !c.mismatches.is_empty() {
+        let _ = writeln!(
+            out,
+            "!! NOT LIKE FOR LIKE: the two results come from different plans or hosts; matching \
+             layouts are compared below, but a change may come from that difference, not from \
+             the code:"
+        );
+        for m in &c.mismatches {
+            let _ = writeln!(out, "  ! {m}");
+        }
+        out.push('\n');
+    }
+    let mut flags: Vec<String> = c.flags.clone();
+    for l in &c.layouts {
+        flags.extend(l.flags.iter().map(|f| format!("layout \"{}\" {f}", l.name)));
+    }
+    if !flags.is_empty() {
+        let _ = writeln!(out, "Check before trusting these numbers:");
+        for f in &flags {
+            let _ = writeln!(out, "  ! {f}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "base: {}", c.base_run);
+    let _ = writeln!(out, "new:  {}", c.new_run);
+    let _ = writeln!(
+        out,
+        "a figure regresses when it is worse by more than {}% (error rate: more than {} percentage points){}\n",
+        c.threshold_pct,
+        100.0 * super::ERROR_RATE_TOLERANCE,
+        if c.unreplicated() { "" } else { " and its 95% interval excludes no change" }
+    );
+    for l in &c.layouts {
+        let _ = writeln!(
+            out,
+            "── layout \"{}\" {}",
+            l.name,
+            "─".repeat(50usize.saturating_sub(l.name.chars().count()))
+        );
+        if let Some(error) = &l.failed_now {
+            let _ = writeln!(
+                out,
+                "  FAILED in the new result (measured in the base): {error}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>14} {:>14} {:>9}  {:<18} verdict",
+            "figure", "base", "new", "change", "95% interval"
+        );
+        for f in &l.figures {
+            let show = |side: &Option<super::Side>| {
+                side.as_ref()
+                    .map_or("-".to_owned(), |s| f.figure.show(s.pooled))
+            };
+            let verdict = match &f.verdict {
+                Verdict::NotJudged(why) => format!("not judged: {why}"),
+                v if f.regression && f.unreplicated => {
+                    format!("{} — REGRESSION (unreplicated)", v.label().to_uppercase())
+                }
+                v if f.regression => format!("{} — REGRESSION", v.label().to_uppercase()),
+                v if f.unreplicated => format!("{} (unreplicated)", v.label()),
+                v => v.label().to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<16} {:>14} {:>14} {:>9}  {:<18} {verdict}",
+                f.figure.name(),
+                show(&f.base),
+                show(&f.new),
+                f.change_text(),
+                f.interval_text().unwrap_or_else(|| "-".to_owned()),
+            );
+        }
+        out.push('\n');
+    }
+    for (names, side) in [(&c.only_in_base, "base"), (&c.only_in_new, "new result")] {
+        for name in names {
+            let _ = writeln!(out, "layout \"{name}\" is only in the {side}: not compared");
+        }
+    }
+    out
+}

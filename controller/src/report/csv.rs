@@ -1,0 +1,131 @@
+//! One row per layout, RFC 4180 (comma-separated, fields quoted when they hold a comma, quote or
+//! line break, CRLF-free: rows end in `\n`), a header row first. Latencies are integer
+//! nanoseconds; a percentile with too few samples for it (see
+//! [`trust`](crate::report::trust)) or a failed layout's figures are empty cells, never a
+//! number that would be read as measured.
+//!
+//! Columns, in order ([`COLUMNS`]):
+//! `layout, status, mode, target_rate_rps, throughput_rps, requests, errors, error_rate,
+//! late_sends, p50_ns, p90_ns, p99_ns, p999_ns, max_ns, p50_uncorrected_ns, p99_uncorrected_ns,
+//! p999_uncorrected_ns, max_uncorrected_ns, threads_max, replicas, placement_ok, load_cpus,
+//! load_shares_cpus, suspect` — `status` is `ok`, `SUSPECT` or `FAILED`; `suspect` joins every
+//! reason for caution (suspect reasons, placement mismatches, the failure) with `"; "`.
+
+use crate::report::summary;
+use crate::report::trust::{self, Pct};
+use crate::result::{LayoutResult, Percentiles, RunResult};
+
+/// The header row.
+pub const COLUMNS: [&str; 24] = [
+    "layout",
+    "status",
+    "mode",
+    "target_rate_rps",
+    "throughput_rps",
+    "requests",
+    "errors",
+    "error_rate",
+    "late_sends",
+    "p50_ns",
+    "p90_ns",
+    "p99_ns",
+    "p999_ns",
+    "max_ns",
+    "p50_uncorrected_ns",
+    "p99_uncorrected_ns",
+    "p999_uncorrected_ns",
+    "max_uncorrected_ns",
+    "threads_max",
+    "replicas",
+    "placement_ok",
+    "load_cpus",
+    "load_shares_cpus",
+    "suspect",
+];
+
+/// Renders the header and one row per layout.
+pub fn render(result: &RunResult) -> String {
+    let mut out = COLUMNS.join(",");
+    out.push('\n');
+    for layout in &result.layouts {
+        out.push_str(
+            &row(layout)
+                .iter()
+                .map(|f| field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+    }
+    out
+}
+
+fn row(l: &LayoutResult) -> Vec<String> {
+    let measured = l.status.measured();
+    let when = |value: String| if measured { value } else { String::new() };
+    let pct = |p: &Percentiles, pct: Pct| {
+        pct.shown(p)
+            .filter(|_| measured)
+            .map(|ns| ns.to_string())
+            .unwrap_or_default()
+    };
+    let reasons: Vec<String> = trust::layout_flags(l)
+        .into_iter()
+        .map(|f| f.message)
+        .collect();
+    let (c, u) = (&l.latency_ns, &l.latency_uncorrected_ns);
+    vec![
+        l.name.clone(),
+        summary::status(l).to_owned(),
+        l.mode.clone(),
+        l.target_rate_rps.map(|r| r.to_string()).unwrap_or_default(),
+        when(format!("{:.1}", l.throughput_rps)),
+        when(l.requests.to_string()),
+        when(l.errors.to_string()),
+        when(format!("{:.6}", summary::error_rate(l))),
+        when(l.late_sends.to_string()),
+        pct(c, Pct::P50),
+        pct(c, Pct::P90),
+        pct(c, Pct::P99),
+        pct(c, Pct::P999),
+        pct(c, Pct::Max),
+        pct(u, Pct::P50),
+        pct(u, Pct::P99),
+        pct(u, Pct::P999),
+        pct(u, Pct::Max),
+        when(summary::threads_max(l).to_string()),
+        l.replicas.len().to_string(),
+        summary::placement_ok(l).to_string(),
+        numaload_proto::cpulist::format(&l.load.cpus),
+        l.load.shares_cpus_with_replicas.to_string(),
+        reasons.join("; "),
+    ]
+}
+
+/// A field, quoted when it must be (RFC 4180: double the quotes inside).
+pub fn field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_when_needed() {
+        let cases = [
+            ("per-node", "per-node"),
+            ("a,b", "\"a,b\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("two\nlines", "\"two\nlines\""),
+            ("", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(field(input), expected);
+        }
+    }
+}

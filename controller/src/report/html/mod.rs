@@ -1,0 +1,361 @@
+//! One self-contained HTML page: no network, no external script, stylesheet or font. The charts
+//! are inline SVG drawn here ([`charts`], [`placement`]); a few lines of inline script show a
+//! tooltip on hover and mark the page (`data-numaload-js="ready"` on `<html>`) so a test can tell
+//! that it ran. Every piece of text from the result is escaped ([`svg::esc`]): layout and plan
+//! names come from plan files.
+//!
+//! Order: the verdict, what to be careful about, the summary table, throughput and p99 across
+//! layouts, then per layout its latency distribution, OS threads over time and placement, and
+//! last the host and the plan as the result echoes them.
+
+pub mod charts;
+pub mod placement;
+pub mod svg;
+
+use std::fmt::Write as _;
+
+use numaload_proto::cpulist;
+use serde_json::Value;
+
+use crate::report::summary::{self, percentile_cell};
+use crate::report::trust::{self, FlagKind, Pct};
+use crate::report::{thousands, verdict::verdict};
+use crate::result::{LayoutResult, RunResult};
+use svg::esc;
+
+const STYLE: &str = r#"
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;background:#f6f7f9;color:#1d232a}
+main{max-width:1200px;margin:0 auto;padding:16px 20px 40px}
+h1{font-size:22px;margin:8px 0 12px}h2{font-size:18px;margin:28px 0 10px;border-bottom:1px solid #d0d6dd;padding-bottom:4px}
+h3{font-size:15px;margin:14px 0 6px}
+.verdict{font-size:17px;font-weight:600;background:#e7f4ea;border-left:6px solid #2e8540;padding:12px 14px;border-radius:4px}
+.verdict.none{background:#fdecea;border-color:#c0392b}
+.flags{background:#fff6e0;border-left:6px solid #e69f00;padding:8px 14px 8px 14px;border-radius:4px;margin-top:12px}
+.flags h2{border:0;margin:4px 0;font-size:15px}.flags ul{margin:4px 0 4px 18px;padding:0}.flags li.failed,.flags li.placement{color:#a61b0f;font-weight:600}
+table{border-collapse:collapse;background:#fff;font-size:13px;margin:6px 0}
+th,td{border:1px solid #d0d6dd;padding:4px 8px;text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef1f4}.status-FAILED,.status-SUSPECT,.bad{color:#a61b0f;font-weight:600}.na{color:#7b8794;font-style:italic}
+.row{display:flex;flex-wrap:wrap;gap:16px}.panel{background:#fff;border:1px solid #d0d6dd;border-radius:4px;padding:6px}
+.layout{background:#fff;border:1px solid #d0d6dd;border-radius:6px;padding:4px 14px 12px;margin:16px 0}
+.layout h2{border:0;margin:10px 0 4px}.layout .sub{color:#52606d;font-size:13px;margin:0 0 8px}
+svg text{font-family:inherit}.tick{font-size:11px;fill:#52606d}.axis-label,.legend{font-size:12px;fill:#1d232a}.note{font-size:11px;fill:#7b8794;font-style:italic}
+.value{font-size:12px;fill:#1d232a}.value.warn{fill:#a61b0f;font-weight:600}
+.grid{stroke:#e3e7eb;stroke-width:1}.axis{stroke:#7b8794;stroke-width:1}
+.corr{stroke:#0072B2;stroke-width:2.2;fill:none}.uncorr{stroke:#E69F00;stroke-width:2;fill:none;stroke-dasharray:6 3}
+.dot{fill:#fff;stroke-width:1.5;stroke:#1d232a}.dot.corr{stroke:#0072B2}.dot.uncorr{stroke:#E69F00}
+.key{stroke-width:3}.threads{fill:none;stroke-width:2}.sparse{fill:#eef1f4}
+.bar{stroke:none}.node{fill:#f6f7f9;stroke:#7b8794;stroke-width:1;rx:6}.cell{stroke:#52606d;stroke-width:1}
+.cell.mismatch{stroke:#a61b0f;stroke-width:3}.cell.clash{stroke:#7a1a00;stroke-width:2}.intended{fill:none;stroke:#a61b0f;stroke-width:2;stroke-dasharray:4 2}
+.cpu{font-size:11px;fill:#fff;font-weight:600}.cpu.dark{fill:#52606d}
+p.key{font-size:12px;color:#52606d}.swatch{display:inline-block;width:12px;height:12px;border:1px solid #52606d;margin:0 4px 0 10px;vertical-align:-2px}.swatch.mismatch{border:3px solid #a61b0f;width:8px;height:8px}
+.placeholder{color:#7b8794;font-style:italic;padding:20px}
+#tip{position:absolute;background:#1d232a;color:#fff;font-size:12px;padding:4px 8px;border-radius:4px;pointer-events:none;white-space:nowrap}
+footer{color:#7b8794;font-size:12px;margin-top:30px}
+"#;
+
+/// Shows a tooltip for every element with `data-tip`, then marks the page as scripted.
+const SCRIPT: &str = r#"
+(function () {
+  var tip = document.getElementById('tip');
+  var targets = document.querySelectorAll('[data-tip]');
+  for (var i = 0; i < targets.length; i++) {
+    (function (el) {
+      el.addEventListener('mousemove', function (ev) {
+        tip.textContent = el.getAttribute('data-tip');
+        tip.style.left = (ev.pageX + 12) + 'px';
+        tip.style.top = (ev.pageY + 12) + 'px';
+        tip.hidden = false;
+      });
+      el.addEventListener('mouseleave', function () { tip.hidden = true; });
+    })(targets[i]);
+  }
+  document.documentElement.setAttribute('data-numaload-js', 'ready');
+})();
+"#;
+
+/// Renders the whole page.
+pub fn render(result: &RunResult) -> String {
+    let mut out = String::new();
+    let title = format!(
+        "numaload: plan \"{}\" on {}",
+        result.plan.name, result.host.hostname
+    );
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body><main>\n",
+        esc(&title)
+    );
+    let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
+    let line = verdict(&result.layouts);
+    let no_winner = line.contains("no layout");
+    let _ = writeln!(
+        out,
+        r#"<div class="verdict{}" id="verdict">{}</div>"#,
+        if no_winner { " none" } else { "" },
+        esc(&line)
+    );
+    flags(&mut out, result);
+    summary_table(&mut out, result);
+    let (throughput, p99) = charts::bars(&result.layouts);
+    let _ = writeln!(
+        out,
+        r#"<h2>Across layouts</h2><div class="row"><div class="panel">{throughput}</div><div class="panel">{p99}</div></div>"#
+    );
+    for layout in &result.layouts {
+        layout_section(&mut out, result, layout);
+    }
+    details(&mut out, result);
+    let _ = writeln!(
+        out,
+        "<footer>numaload {} · run {} · started {} · rendered from the result file alone</footer>",
+        esc(&result.numaload_version),
+        esc(&result.run_id),
+        esc(&result.started_at)
+    );
+    let _ = writeln!(
+        out,
+        "</main><div id=\"tip\" hidden></div><script>{SCRIPT}</script></body></html>"
+    );
+    out
+}
+
+fn flags(out: &mut String, result: &RunResult) {
+    let flags = trust::flags(result);
+    if flags.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        r#"<div class="flags" id="flags"><h2>Check before trusting these numbers</h2><ul>"#
+    );
+    for flag in flags {
+        let class = match flag.kind {
+            FlagKind::Failed | FlagKind::Cancelled | FlagKind::Degraded => "failed",
+            FlagKind::PlacementMismatch => "placement",
+            FlagKind::Suspect | FlagKind::TooFewSamples => "suspect",
+        };
+        let _ = writeln!(out, r#"<li class="{class}">{}</li>"#, esc(&flag.line()));
+    }
+    let _ = writeln!(out, "</ul></div>");
+}
+
+fn summary_table(out: &mut String, result: &RunResult) {
+    let _ = writeln!(
+        out,
+        "<h2>Summary</h2><table id=\"summary\"><thead><tr><th>layout</th><th>status</th><th>throughput</th>\
+         <th>latency</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th><th>errors</th>\
+         <th>threads max</th><th>placement</th></tr></thead><tbody>"
+    );
+    for l in &result.layouts {
+        let status = summary::status(l);
+        let placement = if summary::placement_ok(l) {
+            "ok".to_owned()
+        } else {
+            r#"<span class="bad">MISMATCH</span>"#.to_owned()
+        };
+        let open = l.mode == "open" && l.status.measured();
+        let rows = if open { 2 } else { 1 };
+        let _ = write!(
+            out,
+            r#"<tr><td rowspan="{rows}">{}</td><td rowspan="{rows}" class="status-{status}">{status}</td>"#,
+            esc(&l.name)
+        );
+        if !l.status.measured() {
+            let _ = writeln!(
+                out,
+                r#"<td colspan="8" class="bad">not measured: {}</td><td>{placement}</td></tr>"#,
+                esc(l.error.as_deref().unwrap_or("no reason given"))
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            r#"<td rowspan="{rows}" class="num">{} req/s</td><td>{}</td>{}<td rowspan="{rows}" class="num">{}</td><td rowspan="{rows}" class="num">{}</td><td rowspan="{rows}">{placement}</td></tr>"#,
+            thousands(l.throughput_rps),
+            summary::corrected_label(l),
+            percentile_cells(&l.latency_ns),
+            thousands(l.errors as f64),
+            summary::threads_max(l)
+        );
+        if open {
+            let _ = writeln!(
+                out,
+                "<tr><td>uncorrected</td>{}</tr>",
+                percentile_cells(&l.latency_uncorrected_ns)
+            );
+        }
+    }
+    let _ = writeln!(out, "</tbody></table>");
+}
+
+fn percentile_cells(p: &crate::result::Percentiles) -> String {
+    [Pct::P50, Pct::P99, Pct::P999, Pct::Max]
+        .map(|pct| {
+            let text = percentile_cell(p, pct);
+            let class = if pct.shown(p).is_some() {
+                "num"
+            } else {
+                "num na"
+            };
+            format!(r#"<td class="{class}">{}</td>"#, esc(&text))
+        })
+        .concat()
+}
+
+fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
+    let status = summary::status(l);
+    let _ = writeln!(
+        out,
+        r#"<section class="layout"><h2>Layout “{}” <span class="status-{status}">[{status}]</span></h2>"#,
+        esc(&l.name)
+    );
+    let load = if l.load.cpus.is_empty() {
+        String::new()
+    } else {
+        let busy: Vec<String> = l
+            .load
+            .workers
+            .iter()
+            .map(|w| format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0))
+            .collect();
+        format!(
+            "; load generator on CPUs {}{} ({})",
+            cpulist::format(&l.load.cpus),
+            if l.load.shares_cpus_with_replicas {
+                ", SHARED with replicas"
+            } else {
+                ""
+            },
+            busy.join(", ")
+        )
+    };
+    let _ = writeln!(
+        out,
+        r#"<p class="sub">{} replica(s), {} mode{}</p>"#,
+        l.replicas.len(),
+        esc(&l.mode),
+        esc(&load)
+    );
+    for flag in trust::layout_flags(l) {
+        let _ = writeln!(out, r#"<p class="bad">⚠ {}</p>"#, esc(&flag.message));
+    }
+    let _ = writeln!(
+        out,
+        r#"<div class="row"><div class="panel"><h3>Latency by percentile</h3>{}</div><div class="panel"><h3>OS threads per replica</h3>{}</div></div>"#,
+        charts::latency(l),
+        charts::threads(l)
+    );
+    let hosts = placement::hosts(result);
+    for host in &hosts {
+        let nodes = placement::node_of_cpus(result, host);
+        let mine = placement::on_host(l, host, hosts.len());
+        let _ = writeln!(
+            out,
+            r#"<h3>Placement on the CPUs of {} ({} of {} PUs allowed)</h3><div class="panel">{}</div>"#,
+            esc(&host.hostname),
+            host.allowed_cpus.len(),
+            host.pus,
+            placement::drawing(host, &mine, &nodes)
+        );
+    }
+    let _ = writeln!(out, "{}", placement::legend(l.replicas.len()));
+    for note in &l.notes {
+        let _ = writeln!(out, r#"<p class="sub">note: {}</p>"#, esc(note));
+    }
+    let _ = writeln!(out, "</section>");
+}
+
+fn details(out: &mut String, r: &RunResult) {
+    let h = &r.host;
+    let _ = writeln!(out, "<h2>Host</h2><table id=\"host\"><tbody>");
+    let rows: [(&str, String); 9] = [
+        ("hostname", h.hostname.clone()),
+        (
+            "agent",
+            format!("{} (version {})", h.agent, h.agent_version),
+        ),
+        ("CPU model", h.cpu_model.clone()),
+        ("kernel", h.kernel.clone()),
+        ("packages", h.packages.to_string()),
+        (
+            "NUMA nodes / domains",
+            format!("{} / {}", h.numa_nodes, h.numa_domains),
+        ),
+        ("cores / PUs", format!("{} / {}", h.cores, h.pus)),
+        ("allowed CPUs", cpulist::format(&h.allowed_cpus)),
+        ("cancelled", r.cancelled.to_string()),
+    ];
+    for (key, value) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(key),
+            esc(&value)
+        );
+    }
+    let _ = writeln!(out, "</tbody></table>");
+    // The plan as the result echoes it, key by key: whatever keys plans gain show up here.
+    let plan = serde_json::to_value(&r.plan).unwrap_or(Value::Null);
+    let _ = writeln!(
+        out,
+        "<h2>Plan “{}”</h2><table id=\"plan\"><tbody>",
+        esc(&r.plan.name)
+    );
+    for section in ["target", "load"] {
+        if let Some(Value::Object(map)) = plan.get(section) {
+            for (key, value) in map {
+                let _ = writeln!(
+                    out,
+                    "<tr><th>[{section}] {}</th><td>{}</td></tr>",
+                    esc(key),
+                    esc(&scalar(value))
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "</tbody></table>");
+    if let Some(Value::Array(layouts)) = plan.get("layouts") {
+        let mut keys: Vec<String> = Vec::new();
+        for layout in layouts {
+            if let Value::Object(map) = layout {
+                for key in map.keys() {
+                    if !keys.contains(key) {
+                        keys.push(key.clone());
+                    }
+                }
+            }
+        }
+        let head: String = keys
+            .iter()
+            .map(|k| format!("<th>{}</th>", esc(k)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<h3>[[layouts]]</h3><table id=\"plan-layouts\"><thead><tr>{head}</tr></thead><tbody>"
+        );
+        for layout in layouts {
+            let cells: String = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "<td>{}</td>",
+                        esc(&layout.get(k).map(scalar).unwrap_or_default())
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "<tr>{cells}</tr>");
+        }
+        let _ = writeln!(out, "</tbody></table>");
+    }
+}
+
+/// A JSON value as a plan file would write it, strings unquoted.
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,233 @@
+//! Markdown to paste into a pull request: the verdict first, what to be careful about as a
+//! list, one summary table (two rows per layout: corrected and uncorrected latency), and the
+//! host and plan folded in a `<details>` block. GitHub-flavoured (tables, `<details>`).
+
+use std::fmt::Write as _;
+
+use numaload_proto::cpulist;
+
+use crate::report::summary::{self, percentile_cell};
+use crate::report::trust::{self, Pct};
+use crate::report::{thousands, verdict::verdict};
+use crate::result::{LayoutResult, RunResult};
+
+/// Renders the whole report.
+pub fn render(result: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### numaload: plan \"{}\" on {}\n",
+        escape(&result.plan.name),
+        escape(&result.host.hostname)
+    );
+    let _ = writeln!(out, "**{}**\n", escape(&verdict(&result.layouts)));
+    let flags = trust::flags(result);
+    if !flags.is_empty() {
+        let _ = writeln!(out, "**Check before trusting these numbers:**\n");
+        for flag in &flags {
+            let _ = writeln!(out, "- :warning: {}", escape(&flag.line()));
+        }
+        out.push('\n');
+    }
+    table(&mut out, result);
+    details(&mut out, result);
+    out
+}
+
+fn table(out: &mut String, result: &RunResult) {
+    let _ = writeln!(
+        out,
+        "| layout | status | throughput | latency | p50 | p99 | p99.9 | max | errors | threads max | placement |"
+    );
+    let _ = writeln!(out, "|---|---|--:|---|--:|--:|--:|--:|--:|--:|---|");
+    for l in &result.layouts {
+        let name = code(&l.name);
+        let placement = if summary::placement_ok(l) {
+            "ok"
+        } else {
+            "**MISMATCH**"
+        };
+        if !l.status.measured() {
+            let _ = writeln!(
+                out,
+                "| {name} | **FAILED** | - | - | - | - | - | - | - | - | {placement} |"
+            );
+            continue;
+        }
+        let status = match summary::status(l) {
+            "ok" => "ok",
+            other => &format!("**{other}**"),
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {status} | {} req/s | {} | {} | {} | {} | {} |",
+            thousands(l.throughput_rps),
+            summary::corrected_label(l),
+            percentiles(l, false),
+            thousands(l.errors as f64),
+            summary::threads_max(l),
+            placement
+        );
+        if l.mode == "open" {
+            let _ = writeln!(
+                out,
+                "| | | | uncorrected | {} | | | |",
+                percentiles(l, true)
+            );
+        }
+    }
+    out.push('\n');
+}
+
+/// `p50 | p99 | p99.9 | max` cells, without the outer pipes.
+fn percentiles(l: &LayoutResult, uncorrected: bool) -> String {
+    let p = if uncorrected {
+        &l.latency_uncorrected_ns
+    } else {
+        &l.latency_ns
+    };
+    [Pct::P50, Pct::P99, Pct::P999, Pct::Max]
+        .map(|pct| percentile_cell(p, pct))
+        .join(" | ")
+}
+
+fn details(out: &mut String, r: &RunResult) {
+    let load = &r.plan.load;
+    let _ = writeln!(
+        out,
+        "<details><summary>Host, plan and placement</summary>\n"
+    );
+    let hosts = if r.hosts.is_empty() {
+        std::slice::from_ref(&r.host)
+    } else {
+        r.hosts.as_slice()
+    };
+    for h in hosts {
+        let _ = writeln!(
+            out,
+            "- host {} (agent {}): {}, {} package(s), {} NUMA node(s), {} cores, {} PUs (allowed {}), Linux {}",
+            code(&h.hostname),
+            code(&h.agent),
+            escape(&h.cpu_model),
+            h.packages,
+            h.numa_nodes,
+            h.cores,
+            h.pus,
+            cpulist::format(&h.allowed_cpus),
+            escape(&h.kernel)
+        );
+    }
+    let mode = match load.rate() {
+        Some(rate) => format!("open loop at {} req/s", thousands(rate)),
+        None => "closed loop".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "- target {} (work {} µs); load {mode}, {} connections, {} measured after {} warm-up",
+        code(&r.plan.target.name),
+        r.plan.target.work_us,
+        load.connections,
+        humantime::format_duration(load.duration),
+        humantime::format_duration(load.warmup)
+    );
+    let _ = writeln!(
+        out,
+        "- numaload {}, run {}, started {}\n",
+        escape(&r.numaload_version),
+        code(&r.run_id),
+        escape(&r.started_at)
+    );
+    let _ = writeln!(
+        out,
+        "| layout | replica | CPUs (intended) | memory (intended) | threads max | load CPUs |"
+    );
+    let _ = writeln!(out, "|---|--:|---|---|--:|---|");
+    for l in &r.layouts {
+        let load_cpus = format!(
+            "{}{}",
+            cpulist::format(&l.load.cpus),
+            if l.load.shares_cpus_with_replicas {
+                " (shared)"
+            } else {
+                ""
+            }
+        );
+        for rep in &l.replicas {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} ({}) | {} ({}) | {} | {} |",
+                code(&l.name),
+                rep.index,
+                cpulist::format(&rep.actual_cpus),
+                if rep.intended_cpus.is_empty() {
+                    "any".to_owned()
+                } else {
+                    cpulist::format(&rep.intended_cpus)
+                },
+                escape(&rep.memory_policy),
+                if rep.intended_memory_nodes.is_empty() {
+                    "default".to_owned()
+                } else {
+                    format!("bind:{}", cpulist::format(&rep.intended_memory_nodes))
+                },
+                rep.threads_max,
+                load_cpus
+            );
+        }
+    }
+    let _ = writeln!(out, "\n</details>");
+}
+
+/// Text from the result as a code span: nothing inside formats, but a backtick would end it
+/// and a pipe would end a table cell (GFM honours `\\|` inside code spans in tables).
+pub fn code(text: &str) -> String {
+    let inner: String = text
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .collect();
+    format!("`{}`", inner.replace('|', "\\|"))
+}
+
+/// Makes text from the result inert in Markdown: punctuation that would format is
+/// backslash-escaped, HTML is neutralised, line breaks become spaces (they would end a table
+/// row or a list item).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_would_format() {
+        let cases = [
+            ("per-node", "per-node"),
+            ("a|b", "a\\|b"),
+            ("<script>", "&lt;script&gt;"),
+            ("**x**", "\\*\\*x\\*\\*"),
+            ("two\nlines", "two lines"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(escape(input), expected);
+        }
+    }
+}
