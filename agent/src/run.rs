@@ -30,10 +30,17 @@ pub struct PreparedRun {
     /// Wait for a `Start` call after placing each layout (synchronized multi-agent runs).
     pub wait_for_start: bool,
     pub start_timeout: Duration,
+    pub load: LoadPlan,
+    pub layouts: Vec<PreparedLayout>,
+}
+
+/// One layout, placed, with the target command its replicas run.
+#[derive(Debug, Clone)]
+pub struct PreparedLayout {
+    pub layout: Layout,
+    pub placement: Placement,
     pub target: TargetCommand,
     pub work_us: u64,
-    pub load: LoadPlan,
-    pub layouts: Vec<(Layout, Placement)>,
 }
 
 /// The load section, validated.
@@ -56,16 +63,18 @@ pub fn prepare(
         .target
         .as_ref()
         .ok_or("[target]: missing from the plan")?;
-    let mut target = config.target(&target_spec.name)?.clone();
-    target.args.extend(target_knobs(target_spec)?);
     let load = load_plan(plan.load.as_ref().ok_or("[load]: missing from the plan")?)?;
     let reserve = plan.load.as_ref().map_or(0, |l| l.reserve_cpus);
     if plan.layouts.is_empty() {
         return Err("[[layouts]]: the plan has no layout; add at least one".into());
     }
-    check_limits(plan, &load, target_spec.work_us, &config.limits)?;
+    check_limits(plan, &load, &config.limits)?;
     let mut layouts = Vec::with_capacity(plan.layouts.len());
     for spec in &plan.layouts {
+        // A layout may run the target with its own knobs (e.g. another ffi dispatch mode).
+        let target_spec = spec.target.as_ref().unwrap_or(target_spec);
+        let (target, work_us) = target_command(target_spec, config)
+            .map_err(|e| format!("layouts[\"{}\"] {e}", spec.name))?;
         let layout = Layout::try_from(spec).map_err(|e| e.to_string())?;
         let placement = placement::place(topology, &layout, reserve).map_err(|e| e.to_string())?;
         if placement.replicas.len() > config.limits.max_replicas {
@@ -76,7 +85,12 @@ pub fn prepare(
                 config.limits.max_replicas
             ));
         }
-        layouts.push((layout, placement));
+        layouts.push(PreparedLayout {
+            layout,
+            placement,
+            target,
+            work_us,
+        });
     }
     let start_timeout_ms = if plan.start_timeout_ms == 0 {
         60_000
@@ -87,11 +101,26 @@ pub fn prepare(
         run_id: plan.run_id.clone(),
         wait_for_start: plan.wait_for_start,
         start_timeout: Duration::from_millis(start_timeout_ms),
-        target,
-        work_us: target_spec.work_us,
         load,
         layouts,
     })
+}
+
+/// The command that starts `target` on this agent, with its knobs, and its work per request.
+fn target_command(
+    target: &v1::TargetSpec,
+    config: &AgentConfig,
+) -> Result<(TargetCommand, u64), String> {
+    let mut command = config.target(&target.name)?.clone();
+    command.args.extend(target_knobs(target)?);
+    if target.work_us > config.limits.max_work_us {
+        return Err(format!(
+            "[target] work_us = {} exceeds this agent's limit of {} (its config's \
+             limits.max_work_us); ask for less",
+            target.work_us, config.limits.max_work_us
+        ));
+    }
+    Ok((command, target.work_us))
 }
 
 /// The command-line flags for the plan's target knobs (the agent adds `--listen`, `--threads`
@@ -154,7 +183,6 @@ pub fn decode_and_prepare(
 fn check_limits(
     plan: &RunPlan,
     load: &LoadPlan,
-    work_us: u64,
     limits: &crate::config::Limits,
 ) -> Result<(), String> {
     let over = |what: &str, value: String, limit: String, key: &str| {
@@ -185,14 +213,6 @@ fn check_limits(
             load.connections.to_string(),
             limits.max_connections.to_string(),
             "max_connections",
-        );
-    }
-    if work_us > limits.max_work_us {
-        return over(
-            "[target] work_us",
-            work_us.to_string(),
-            limits.max_work_us.to_string(),
-            "max_work_us",
         );
     }
     Ok(())
@@ -246,7 +266,8 @@ pub async fn execute(
     // Before any replica starts, so that nothing of the run disturbs it.
     let calibration = crate::calibrate::calibrate().await;
     send(&events, Event::Calibration(calibration)).await;
-    for (layout, placement) in &run.layouts {
+    for prepared in &run.layouts {
+        let layout = &prepared.layout;
         if cancel.is_cancelled() {
             break;
         }
@@ -257,7 +278,7 @@ pub async fn execute(
             cancel: &cancel,
             starts: &starts,
         };
-        if let Err(error) = run_layout(&ctx, layout, placement).await {
+        if let Err(error) = run_layout(&ctx, prepared).await {
             let failed = LayoutFailed {
                 layout: layout.name.clone(),
                 error,
@@ -285,13 +306,9 @@ struct LayoutContext<'a> {
     starts: &'a StartSignal,
 }
 
-async fn run_layout(
-    ctx: &LayoutContext<'_>,
-    layout: &Layout,
-    placement: &Placement,
-) -> Result<(), String> {
+async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Result<(), String> {
+    let (layout, placement) = (&prepared.layout, &prepared.placement);
     let LayoutContext {
-        run,
         config,
         events,
         cancel,
@@ -308,10 +325,10 @@ async fn run_layout(
             memory_nodes: r.memory_nodes.clone(),
             memory_policy: r.memory_policy,
             worker_threads: r.threads,
-            work_us: run.work_us,
+            work_us: prepared.work_us,
         })
         .collect();
-    let replicas = ReplicaSet::spawn_all(&run.target, &specs, config.ready_within)
+    let replicas = ReplicaSet::spawn_all(&prepared.target, &specs, config.ready_within)
         .await
         .map_err(|e| format!("launching replicas: {e}"))?;
     // From here on, every path stops the replicas (and dropping the set kills them anyway).

@@ -19,8 +19,9 @@ use crate::procfs;
 use crate::scrape::Scraper;
 
 pub const INTERVAL: Duration = Duration::from_millis(100);
-/// A scrape slower than this counts as missing rather than delaying the next sample.
-const SCRAPE_TIMEOUT: Duration = Duration::from_millis(50);
+/// A scrape slower than this counts as missing (and its probe as "at least this long") rather
+/// than delaying the next sample.
+const SCRAPE_TIMEOUT: Duration = Duration::from_millis(90);
 /// Samples per replica between two batches sent to the controller (1 s at 100 ms).
 pub const BATCH_EVERY: usize = 10;
 
@@ -104,10 +105,11 @@ async fn sample_one(
             continue;
         };
         let usage = procfs::read_usage(replica.pid).ok();
-        let gauges = match scraper.as_mut() {
-            Some(s) => s.scrape(SCRAPE_TIMEOUT).await,
-            None => crate::scrape::RuntimeGauges::MISSING,
+        let scrape = match scraper.as_mut() {
+            Some(s) => Some(s.scrape(SCRAPE_TIMEOUT).await),
+            None => None,
         };
+        let gauges = scrape.map_or(crate::scrape::RuntimeGauges::MISSING, |s| s.gauges);
         stats.threads_min = stats.threads_min.min(os_threads);
         stats.threads_max = stats.threads_max.max(os_threads);
         stats.threads_last = os_threads;
@@ -129,6 +131,10 @@ async fn sample_one(
             global_queue_depth: gauges.global_queue_depth,
             blocking_threads: gauges.blocking_threads,
             inflight_calls: gauges.inflight_calls,
+            metrics_probe_ns: scrape
+                .and_then(|s| s.probe)
+                .map_or(-1, |p| p.as_nanos() as i64),
+            metrics_probe_timed_out: scrape.is_some_and(|s| s.timed_out),
         };
         let _ = samples.try_send(sample);
     }

@@ -51,6 +51,16 @@ pub fn parse_gauges(text: &str) -> RuntimeGauges {
     gauges
 }
 
+/// One scrape's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scrape {
+    pub gauges: RuntimeGauges,
+    /// How long the request took; the timeout itself (a lower bound) when it timed out; `None`
+    /// when it failed outright.
+    pub probe: Option<Duration>,
+    pub timed_out: bool,
+}
+
 /// A kept-open connection to one replica's `/metrics`.
 #[derive(Debug)]
 pub struct Scraper {
@@ -71,13 +81,33 @@ impl Scraper {
         }
     }
 
-    /// One scrape within `timeout`; `MISSING` on any failure (the connection is then reopened).
-    pub async fn scrape(&mut self, timeout: Duration) -> RuntimeGauges {
+    /// One scrape within `timeout`; `MISSING` gauges on any failure (the connection is then
+    /// reopened). The time it took is also a probe: `/metrics` is an unrelated fast request, so a
+    /// runtime whose workers are blocked answers it late.
+    pub async fn scrape(&mut self, timeout: Duration) -> Scrape {
+        let started = std::time::Instant::now();
         match tokio::time::timeout(timeout, self.fetch()).await {
-            Ok(Some(body)) => parse_gauges(&body),
-            _ => {
+            Ok(Some(body)) => Scrape {
+                gauges: parse_gauges(&body),
+                probe: Some(started.elapsed()),
+                timed_out: false,
+            },
+            Ok(None) => {
                 self.stream = None;
-                RuntimeGauges::MISSING
+                Scrape {
+                    gauges: RuntimeGauges::MISSING,
+                    probe: None,
+                    timed_out: false,
+                }
+            }
+            Err(_) => {
+                // The answer may still arrive on this connection: start afresh next time.
+                self.stream = None;
+                Scrape {
+                    gauges: RuntimeGauges::MISSING,
+                    probe: Some(timeout),
+                    timed_out: true,
+                }
             }
         }
     }

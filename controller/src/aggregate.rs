@@ -160,6 +160,8 @@ pub fn layout_result(
                 global_queue_depth: s.global_queue_depth,
                 blocking_threads: s.blocking_threads,
                 inflight_calls: s.inflight_calls,
+                metrics_probe_ns: s.metrics_probe_ns,
+                metrics_probe_timed_out: s.metrics_probe_timed_out,
             }));
         let agent_result = agent_layout_result(agent, load)?;
         match &events.summary {
@@ -174,6 +176,17 @@ pub fn layout_result(
     }
     result.load.cpus.sort_unstable();
     result.load.cpus.dedup();
+    for replica in &mut result.replicas {
+        let mut probes: Vec<i64> = result
+            .thread_samples
+            .iter()
+            .filter(|s| s.agent == replica.agent && s.replica == replica.index)
+            .map(|s| s.metrics_probe_ns)
+            .filter(|&ns| ns >= 0)
+            .collect();
+        probes.sort_unstable();
+        replica.metrics_probe_p50_ns = probes.get(probes.len() / 2).copied().unwrap_or(-1);
+    }
     result.status = match (measured.is_empty(), failures.is_empty()) {
         (true, _) => LayoutStatus::Failed,
         (false, true) => LayoutStatus::Ok,
@@ -298,6 +311,7 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
         rss_bytes_max: 0,
         alive_tasks_max: -1,
         blocking_threads_max: -1,
+        metrics_probe_p50_ns: -1,
         requests: 0,
         throughput_rps: 0.0,
         latency_ns: Percentiles::default(),

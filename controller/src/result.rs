@@ -211,6 +211,10 @@ pub struct ReplicaResult {
     /// Highest sampled values from its /metrics; -1 when never available.
     pub alive_tasks_max: i64,
     pub blocking_threads_max: i64,
+    /// Median time to answer /metrics during the measurement (an unrelated fast request: a
+    /// starved runtime answers it late); -1 when never measured. Timed-out probes count at the
+    /// timeout, so a large value is a lower bound.
+    pub metrics_probe_p50_ns: i64,
     pub requests: u64,
     pub throughput_rps: f64,
     pub latency_ns: Percentiles,
@@ -250,6 +254,10 @@ pub struct ThreadSample {
     pub global_queue_depth: i64,
     pub blocking_threads: i64,
     pub inflight_calls: i64,
+    /// How long the replica took to answer /metrics: an unrelated fast request (-1: failed).
+    pub metrics_probe_ns: i64,
+    /// The probe hit its timeout: `metrics_probe_ns` is then a lower bound.
+    pub metrics_probe_timed_out: bool,
 }
 
 /// The merged histograms themselves, so reports and later merges need nothing else.

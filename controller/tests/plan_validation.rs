@@ -77,10 +77,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
     let plan = plan::load(&examples().join("quickstart.toml")).expect("quickstart is valid");
     let expected = Plan {
         name: "quickstart".into(),
-        target: Target {
-            name: "async".into(),
-            work_us: 20,
-        },
+        target: Target::new("async", 20),
         load: Load {
             mode: LoadMode::Open { rate: 5000.0 },
             connections: 32,
@@ -198,9 +195,9 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         // Unknown keys at every level.
         ("unknown top-level key", edited("name = \"t\"", "name = \"t\"\nrun = 1"), &["plan.toml: unknown key \"run\"; expected one of name, target, load, layouts"]),
         ("unknown table", with("[laod]\nmode = \"open\""), &["unknown key \"laod\""]),
-        ("unknown target key", edited("name = \"async\"", "name = \"async\"\ncommand = \"/bin/sh\""), &["[target] unknown key \"command\"; expected name or work_us"]),
+        ("unknown target key", edited("name = \"async\"", "name = \"async\"\ncommand = \"/bin/sh\""), &["[target] unknown key \"command\"; expected one of name, work_us, work_mode, dispatch, limit, pool_threads"]),
         ("unknown layout key", edited("replicas = 1", "replicas = 1\npinned = true"), &["layouts[0] (\"a\") unknown key \"pinned\"; expected one of name, replicas, pin, memory"]),
-        ("unknown dotted key", edited("name = \"async\"", "name = \"async\"\nenv.PATH = \"/bin\""), &["[target] unknown key \"env\"; expected name or work_us"]),
+        ("unknown dotted key", edited("name = \"async\"", "name = \"async\"\nenv.PATH = \"/bin\""), &["[target] unknown key \"env\"; expected one of name, work_us, work_mode, dispatch, limit, pool_threads"]),
         ("unknown key in an inline layout", inline_layouts("layouts = [{ name = \"b\", replicas = 1, pinn = 1 }]"), &["layouts[0] (\"b\") unknown key \"pinn\""]),
         ("wrong type in an inline layout", inline_layouts("layouts = [{ name = \"b\", replicas = 1, pin = 2 }]"), &["layouts[0] (\"b\") pin = 2: must be"]),
         ("unknown key in an unnamed layout", edited("name = \"a\"", "nmae = \"a\""), &["layouts[0] unknown key \"nmae\""]),
@@ -378,6 +375,7 @@ memory = "none"
         target: Some(v1::TargetSpec {
             name: "async".into(),
             work_us: 20,
+            work_mode: v1::WorkMode::Spin as i32,
             ..Default::default()
         }),
         load: Some(v1::LoadSpec {
@@ -577,4 +575,83 @@ fn the_layouts_example_parses() {
     assert!(plan.layouts.iter().any(|l| l.name.contains("/replicas=")));
     assert!(plan.layouts.iter().any(|l| l.cpus.is_some()));
     assert!(plan.layouts.iter().any(|l| l.memory == Memory::Interleave));
+}
+
+#[test]
+fn ffi_target_knobs_and_per_layout_overrides_reach_the_wire() {
+    let text = r#"
+name = "storm"
+[target]
+name = "ffi"
+work_us = 2000
+work_mode = "sleep"
+dispatch = "spawn-blocking"
+[load]
+mode = "open"
+rate = 1000
+duration = "2s"
+[[layouts]]
+name = "spawn-blocking"
+replicas = 1
+[[layouts]]
+name = "bounded"
+replicas = 1
+target = { dispatch = "bounded", limit = 8 }
+[[layouts]]
+name = "inline"
+replicas = 1
+target = { dispatch = "inline" }
+"#;
+    let plan = plan::parse(text, "storm.toml").expect("valid");
+    let wire = plan.to_run_plan("r");
+    let target = wire.target.expect("target");
+    assert_eq!(target.work_mode, v1::WorkMode::Sleep as i32);
+    assert_eq!(target.dispatch, v1::FfiDispatch::SpawnBlocking as i32);
+    assert!(
+        wire.layouts[0].target.is_none(),
+        "no override: the plan's target"
+    );
+    let bounded = wire.layouts[1].target.clone().expect("override");
+    assert_eq!(
+        (bounded.dispatch, bounded.limit),
+        (v1::FfiDispatch::Bounded as i32, 8)
+    );
+    assert_eq!(
+        (bounded.name.as_str(), bounded.work_us, bounded.work_mode),
+        ("ffi", 2000, v1::WorkMode::Sleep as i32)
+    );
+    let inline = wire.layouts[2].target.clone().expect("override");
+    assert_eq!(
+        (inline.dispatch, inline.limit),
+        (v1::FfiDispatch::Inline as i32, 0)
+    );
+
+    let mistakes = [
+        (
+            "dispatch = \"spawn-blocking\"",
+            "dispatch = \"bounded\"",
+            "[target] limit",
+        ),
+        (
+            "dispatch = \"spawn-blocking\"",
+            "dispatch = \"spawn-blocking\"\nlimit = 8",
+            "[target] limit = 8",
+        ),
+        ("name = \"ffi\"", "name = \"async\"", "[target] work_mode"),
+        (
+            "dispatch = \"spawn-blocking\"",
+            "dispatch = \"sideways\"",
+            "dispatch",
+        ),
+        (
+            "{ dispatch = \"inline\" }",
+            "{ pool_threads = 0 }",
+            "pool_threads",
+        ),
+    ];
+    for (from, to, key) in mistakes {
+        let bad = text.replacen(from, to, 1);
+        let err = plan::parse(&bad, "storm.toml").expect_err(to).to_string();
+        assert!(err.contains(key) && !err.contains('\n'), "{to}: {err}");
+    }
 }

@@ -21,6 +21,9 @@ pub struct Layout {
     /// Explicit form: every replica runs on exactly these CPUs (a normalized cpulist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<String>,
+    /// This layout's own target (the plan's with the keys the layout set replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<super::Target>,
 }
 
 impl Layout {
@@ -34,6 +37,7 @@ impl Layout {
             smt: Smt::All,
             threads: Threads::Auto,
             cpus: None,
+            target: None,
         }
     }
 }
@@ -152,6 +156,7 @@ impl Layout {
                 Threads::Count(n) => n,
             },
             cpus: self.cpus.clone().unwrap_or_default(),
+            target: self.target.as_ref().map(super::Target::to_spec),
         }
     }
 }

@@ -54,6 +54,7 @@ mod error;
 mod layout;
 mod raw;
 mod sweep;
+mod target;
 mod validate;
 
 use std::path::Path;
@@ -64,6 +65,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{PlanError, PlanErrorKind};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
+pub use target::{Dispatch, Target, WorkMode};
 
 /// Reads and validates the plan file at `path`; errors name the file as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
@@ -89,15 +91,6 @@ pub struct Plan {
     pub load: Load,
     /// At least one, names unique, in file order.
     pub layouts: Vec<Layout>,
-}
-
-/// What the agent runs in each replica.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    /// A name from the agent's own target table (`[a-z0-9-]+`), never a path or command.
-    pub name: String,
-    /// CPU work per request, microseconds (at most one second).
-    pub work_us: u64,
 }
 
 /// The load applied to every layout, one after the other.
@@ -141,11 +134,7 @@ impl Plan {
         v1::RunPlan {
             run_id: run_id.to_owned(),
             name: self.name.clone(),
-            target: Some(v1::TargetSpec {
-                name: self.target.name.clone(),
-                work_us: self.target.work_us,
-                ..Default::default()
-            }),
+            target: Some(self.target.to_spec()),
             load: Some(self.load.to_spec()),
             layouts: self.layouts.iter().map(Layout::to_spec).collect(),
             ..Default::default()
@@ -208,10 +197,7 @@ mod tests {
     fn plan() -> Plan {
         Plan {
             name: "p".into(),
-            target: Target {
-                name: "async".into(),
-                work_us: 20,
-            },
+            target: Target::new("async", 20),
             load: Load {
                 mode: LoadMode::Open { rate: 5000.0 },
                 connections: 32,

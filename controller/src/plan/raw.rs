@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use super::target::{Dispatch, WorkMode};
 use super::{Pin, Smt};
 
 #[derive(Debug, Deserialize)]
@@ -15,11 +16,15 @@ pub(super) struct RawPlan {
     pub layouts: Option<Vec<RawLayout>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a [target] table")]
 pub(super) struct RawTarget {
     pub name: Option<String>,
     pub work_us: Option<u64>,
+    pub work_mode: Option<WorkMode>,
+    pub dispatch: Option<Dispatch>,
+    pub limit: Option<u32>,
+    pub pool_threads: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +62,8 @@ pub(super) struct RawLayout {
     pub cpus: Option<String>,
     pub memory_nodes: Option<Vec<u32>>,
     pub sweep: Option<RawSweep>,
+    /// This layout's own target knobs, over the plan's `[target]`.
+    pub target: Option<RawTarget>,
 }
 
 /// `sweep.<key> = [values]`: the layout once per value. Values stay TOML until checked one by

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::error::{KeyPath, Problem};
 use super::layout::{normalized_cpus, sorted};
-use super::raw::{RawLayout, RawLoad, RawLoadMode, RawPlan, RawTarget};
+use super::raw::{RawLayout, RawLoad, RawLoadMode, RawPlan};
+use super::target::{self, DISPATCH, LIMIT, POOL_THREADS, TARGET_NAME, WORK_MODE, WORK_US};
 use super::{sweep, Layout, Load, LoadMode, Memory, Pin, Plan, Replicas, Smt, Target, Threads};
 
-const MAX_WORK_US: u64 = 1_000_000;
 const CONNECTIONS: std::ops::RangeInclusive<u32> = 1..=10_000;
 const MAX_DURATION: Duration = Duration::from_secs(3600);
 const DEFAULT_CONNECTIONS: u32 = 16;
@@ -17,8 +17,6 @@ const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 const PLAN_NAME: &str = "must be a non-empty string, e.g. name = \"quickstart\"";
-const TARGET_NAME: &str = "must be lowercase letters, digits and '-', e.g. \"async\"";
-const WORK_US: &str = "must be a whole number of microseconds from 0 to 1000000";
 const MODE: &str = "must be \"open\" (a fixed request rate) or \"closed\" (fixed connections)";
 const RATE: &str = "must be a positive number of requests per second";
 const CONNECTIONS_FIX: &str = "must be a whole number from 1 to 10000";
@@ -44,8 +42,15 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
     Some(match schema {
         "name" => PLAN_NAME,
         "target" => "must be a table: a [target] line followed by its keys",
-        "target.name" => TARGET_NAME,
-        "target.work_us" => WORK_US,
+        "target.name" | "layouts.target.name" => TARGET_NAME,
+        "target.work_us" | "layouts.target.work_us" => WORK_US,
+        "target.work_mode" | "layouts.target.work_mode" => WORK_MODE,
+        "target.dispatch" | "layouts.target.dispatch" => DISPATCH,
+        "target.limit" | "layouts.target.limit" => LIMIT,
+        "target.pool_threads" | "layouts.target.pool_threads" => POOL_THREADS,
+        "layouts.target" => {
+            "must be a table of target keys, e.g. target = { dispatch = \"inline\" }"
+        }
         "load" => "must be a table: a [load] line followed by its keys",
         "load.mode" => MODE,
         "load.rate" => RATE,
@@ -81,35 +86,13 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
         }
         Some(name) => non_empty(name, root.key("name"), PLAN_NAME)?,
     };
+    let target = target::target(raw.target, &root.key("target"))?;
     Ok(Plan {
         name,
-        target: target(raw.target, &root.key("target"))?,
         load: load(raw.load, &root.key("load"))?,
-        layouts: layouts(raw.layouts, &root.key("layouts"))?,
+        layouts: layouts(raw.layouts, &target, &root.key("layouts"))?,
+        target,
     })
-}
-
-fn target(raw: Option<RawTarget>, at: &KeyPath) -> Result<Target, Problem> {
-    let raw = raw.ok_or_else(|| {
-        let fix = "add a [target] table naming what each replica runs, e.g. name = \"async\"";
-        Problem::missing(at.clone(), fix)
-    })?;
-    let name = raw.name.ok_or_else(|| {
-        let fix = "name a target the agent knows, e.g. name = \"async\"";
-        Problem::missing(at.key("name"), fix)
-    })?;
-    let well_formed = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !well_formed {
-        return Err(Problem::value(at.key("name"), quoted(&name), TARGET_NAME));
-    }
-    let work_us = raw.work_us.unwrap_or(0);
-    if work_us > MAX_WORK_US {
-        return Err(Problem::value(at.key("work_us"), work_us, WORK_US));
-    }
-    Ok(Target { name, work_us })
 }
 
 fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
@@ -202,7 +185,11 @@ fn duration(text: &str, key: KeyPath, example: &str) -> Result<Duration, Problem
     Ok(parsed)
 }
 
-fn layouts(raw: Option<Vec<RawLayout>>, at: &KeyPath) -> Result<Vec<Layout>, Problem> {
+fn layouts(
+    raw: Option<Vec<RawLayout>>,
+    target: &Target,
+    at: &KeyPath,
+) -> Result<Vec<Layout>, Problem> {
     let raw = raw.unwrap_or_default();
     if raw.is_empty() {
         let fix = "add at least one [[layouts]] table with a name and replicas";
@@ -214,7 +201,7 @@ fn layouts(raw: Option<Vec<RawLayout>>, at: &KeyPath) -> Result<Vec<Layout>, Pro
         let shown = raw.name.clone().filter(|name| !name.trim().is_empty());
         let swept = sweep::expand(raw, &at.item(index, shown.as_deref()))?;
         for raw in swept {
-            let layout = layout(raw, at, index)?;
+            let layout = layout(raw, target, at, index)?;
             if !names.insert(layout.name.clone()) {
                 let text = format!(
                     "two layouts are named {:?}; names must be unique",
@@ -229,7 +216,12 @@ fn layouts(raw: Option<Vec<RawLayout>>, at: &KeyPath) -> Result<Vec<Layout>, Pro
 }
 
 /// The `index`th of `layouts`; once its name is known, paths show it: `layouts[1] ("split")`.
-fn layout(raw: RawLayout, layouts: &KeyPath, index: usize) -> Result<Layout, Problem> {
+fn layout(
+    raw: RawLayout,
+    plan_target: &Target,
+    layouts: &KeyPath,
+    index: usize,
+) -> Result<Layout, Problem> {
     let name = raw.name.ok_or_else(|| {
         let fix = "give each layout a unique name, e.g. name = \"per-node\"";
         Problem::missing(layouts.item(index, None).key("name"), fix)
@@ -256,6 +248,10 @@ fn layout(raw: RawLayout, layouts: &KeyPath, index: usize) -> Result<Layout, Pro
         }
     };
     let smt = raw.smt.unwrap_or(Smt::All);
+    let target = match raw.target {
+        Some(raw) => Some(target::layout_target(raw, plan_target, &at.key("target"))?),
+        None => None,
+    };
     let layout = |pin, memory, cpus| Layout {
         name: name.clone(),
         replicas,
@@ -264,6 +260,7 @@ fn layout(raw: RawLayout, layouts: &KeyPath, index: usize) -> Result<Layout, Pro
         smt,
         threads,
         cpus,
+        target: target.clone(),
     };
 
     if let Some(text) = raw.cpus {
@@ -443,6 +440,7 @@ mod tests {
             ("load.", "[load]\nzz = 1"),
             ("layouts.", "[[layouts]]\nzz = 1"),
             ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
+            ("layouts.target.", "[[layouts]]\ntarget.zz = 1"),
         ];
         for (prefix, doc) in tables {
             let error = toml::from_str::<RawPlan>(doc).expect_err("zz is unknown");

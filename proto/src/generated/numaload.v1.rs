@@ -165,6 +165,10 @@ pub struct LayoutSpec {
     /// Explicit form: every replica runs on exactly these CPUs (cpulist, e.g. "0-7,16-23").
     #[prost(string, tag = "11")]
     pub cpus: ::prost::alloc::string::String,
+    /// When set, this layout runs the target with these knobs instead of the plan's (same name
+    /// rules; e.g. one layout per ffi dispatch mode).
+    #[prost(message, optional, tag = "12")]
+    pub target: ::core::option::Option<TargetSpec>,
     #[prost(oneof = "layout_spec::Replicas", tags = "2, 3, 6, 7")]
     pub replicas: ::core::option::Option<layout_spec::Replicas>,
 }
@@ -323,6 +327,12 @@ pub struct ThreadSample {
     pub blocking_threads: i64,
     #[prost(int64, tag = "9")]
     pub inflight_calls: i64,
+    /// How long the /metrics request took: an unrelated fast request, which shows a starved
+    /// runtime. -1 when it failed; the timeout itself when it timed out (a lower bound).
+    #[prost(int64, tag = "10")]
+    pub metrics_probe_ns: i64,
+    #[prost(bool, tag = "11")]
+    pub metrics_probe_timed_out: bool,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

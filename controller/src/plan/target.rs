@@ -1,0 +1,195 @@
+//! `[target]`, and a layout's own `target = { ... }`: what each replica runs and how its
+//! request handler spends its time.
+//!
+//! ```toml
+//! [target]
+//! name = "ffi"               # a target the agent knows: "async" (never blocks) or "ffi" (calls C)
+//! work_us = 2000             # time per request in the handler
+//! work_mode = "sleep"        # "spin": burn CPU (default); "sleep": block (ffi only)
+//! dispatch = "bounded"       # ffi: "spawn-blocking" | "bounded" | "inline" | "pinned-pool"
+//! limit = 8                  # ffi bounded: most concurrent C calls
+//! pool_threads = 4           # ffi pinned-pool: OS threads in the pool
+//! ```
+//!
+//! A layout's `target = { dispatch = "inline" }` overrides only the keys it names, so one plan
+//! can compare dispatch modes under the same load.
+
+use numaload_proto::v1;
+use serde::{Deserialize, Serialize};
+
+use super::error::{KeyPath, Problem};
+use super::raw::RawTarget;
+
+pub(super) const MAX_WORK_US: u64 = 1_000_000;
+pub(super) const TARGET_NAME: &str = "must be lowercase letters, digits and '-', e.g. \"async\"";
+pub(super) const WORK_US: &str = "must be a whole number of microseconds from 0 to 1000000";
+pub(super) const WORK_MODE: &str = "must be \"spin\" (burn CPU) or \"sleep\" (block; ffi only)";
+pub(super) const DISPATCH: &str =
+    "must be \"spawn-blocking\", \"bounded\", \"inline\" or \"pinned-pool\"";
+pub(super) const LIMIT: &str =
+    "must be a positive number of concurrent C calls, with dispatch = \"bounded\"";
+pub(super) const POOL_THREADS: &str =
+    "must be a positive number of pool threads, with dispatch = \"pinned-pool\"";
+
+/// What the agent runs in each replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// A name from the agent's own target table (`[a-z0-9-]+`), never a path or command.
+    pub name: String,
+    /// Work per request, microseconds (at most one second).
+    pub work_us: u64,
+    #[serde(default)]
+    pub work_mode: WorkMode,
+    /// The ffi variant's dispatch of the blocking C call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<Dispatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_threads: Option<u32>,
+}
+
+impl Target {
+    /// A target with the default knobs.
+    pub fn new(name: &str, work_us: u64) -> Self {
+        Target {
+            name: name.to_owned(),
+            work_us,
+            work_mode: WorkMode::Spin,
+            dispatch: None,
+            limit: None,
+            pool_threads: None,
+        }
+    }
+
+    pub(super) fn to_spec(&self) -> v1::TargetSpec {
+        v1::TargetSpec {
+            name: self.name.clone(),
+            work_us: self.work_us,
+            work_mode: match self.work_mode {
+                WorkMode::Spin => v1::WorkMode::Spin,
+                WorkMode::Sleep => v1::WorkMode::Sleep,
+            } as i32,
+            dispatch: match self.dispatch {
+                None => v1::FfiDispatch::Unspecified,
+                Some(Dispatch::SpawnBlocking) => v1::FfiDispatch::SpawnBlocking,
+                Some(Dispatch::Bounded) => v1::FfiDispatch::Bounded,
+                Some(Dispatch::Inline) => v1::FfiDispatch::Inline,
+                Some(Dispatch::PinnedPool) => v1::FfiDispatch::PinnedPool,
+            } as i32,
+            limit: self.limit.unwrap_or(0),
+            pool_threads: self.pool_threads.unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkMode {
+    #[default]
+    Spin,
+    Sleep,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dispatch {
+    SpawnBlocking,
+    Bounded,
+    Inline,
+    PinnedPool,
+}
+
+/// The plan's `[target]`.
+pub(super) fn target(raw: Option<RawTarget>, at: &KeyPath) -> Result<Target, Problem> {
+    let raw = raw.ok_or_else(|| {
+        let fix = "add a [target] table naming what each replica runs, e.g. name = \"async\"";
+        Problem::missing(at.clone(), fix)
+    })?;
+    if raw.name.is_none() {
+        let fix = "name a target the agent knows, e.g. name = \"async\"";
+        return Err(Problem::missing(at.key("name"), fix));
+    }
+    resolve(raw, None, at)
+}
+
+/// A layout's `target = { ... }`: the plan's target with the keys it names replaced.
+pub(super) fn layout_target(
+    raw: RawTarget,
+    base: &Target,
+    at: &KeyPath,
+) -> Result<Target, Problem> {
+    resolve(raw, Some(base), at)
+}
+
+fn resolve(raw: RawTarget, base: Option<&Target>, at: &KeyPath) -> Result<Target, Problem> {
+    let name = match (raw.name, base) {
+        (Some(name), _) => name,
+        (None, Some(base)) => base.name.clone(),
+        (None, None) => String::new(),
+    };
+    let well_formed = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !well_formed {
+        return Err(Problem::value(
+            at.key("name"),
+            format!("{name:?}"),
+            TARGET_NAME,
+        ));
+    }
+    let work_us = raw.work_us.or(base.map(|b| b.work_us)).unwrap_or(0);
+    if work_us > MAX_WORK_US {
+        return Err(Problem::value(at.key("work_us"), work_us, WORK_US));
+    }
+    let work_mode = raw
+        .work_mode
+        .or(base.map(|b| b.work_mode))
+        .unwrap_or_default();
+    // A layout that changes the dispatch starts from that dispatch's own knobs.
+    let (dispatch, limit, pool_threads) = match (raw.dispatch, base) {
+        (Some(d), _) => (Some(d), raw.limit, raw.pool_threads),
+        (None, Some(b)) => (
+            b.dispatch,
+            raw.limit.or(b.limit),
+            raw.pool_threads.or(b.pool_threads),
+        ),
+        (None, None) => (None, raw.limit, raw.pool_threads),
+    };
+    if name == "async" && (work_mode == WorkMode::Sleep || dispatch.is_some()) {
+        let (key, value) = if work_mode == WorkMode::Sleep {
+            ("work_mode", "\"sleep\"")
+        } else {
+            ("dispatch", "set")
+        };
+        let fix = "the async target never blocks and has no C call to dispatch; \
+                   use name = \"ffi\"";
+        return Err(Problem::value(at.key(key), value, fix));
+    }
+    match (dispatch, limit) {
+        (Some(Dispatch::Bounded), None) => {
+            return Err(Problem::missing(at.key("limit"), LIMIT));
+        }
+        (Some(Dispatch::Bounded), Some(0)) => {
+            return Err(Problem::value(at.key("limit"), 0, LIMIT))
+        }
+        (Some(Dispatch::Bounded), Some(_)) | (_, None) => {}
+        (_, Some(n)) => return Err(Problem::value(at.key("limit"), n, LIMIT)),
+    }
+    match (dispatch, pool_threads) {
+        (Some(Dispatch::PinnedPool), Some(0)) => {
+            return Err(Problem::value(at.key("pool_threads"), 0, POOL_THREADS))
+        }
+        (Some(Dispatch::PinnedPool), _) | (_, None) => {}
+        (_, Some(n)) => return Err(Problem::value(at.key("pool_threads"), n, POOL_THREADS)),
+    }
+    Ok(Target {
+        name,
+        work_us,
+        work_mode,
+        dispatch,
+        limit,
+        pool_threads,
+    })
+}
