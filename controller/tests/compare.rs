@@ -13,7 +13,7 @@ fn manifest(path: &str) -> PathBuf {
 }
 
 fn fixture() -> Value {
-    let path = manifest("tests/fixtures/quickstart.result.json");
+    let path = manifest("tests/fixtures/quickstart-result.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture JSON")
 }
 

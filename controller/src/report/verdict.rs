@@ -138,23 +138,28 @@ mod tests {
     use super::*;
     use crate::result::{LayoutResult, Percentiles};
 
+    /// A layout of the checked-in real result, edited: built from a real one so that the
+    /// test keeps up with fields the result gains.
     fn layout(name: &str, rps: f64, p99_ms: u64, errors: u64, cpus: &[u32]) -> LayoutResult {
-        let json = serde_json::json!({
-            "name": name, "status": "ok", "mode": "open", "target_rate_rps": 1000.0,
-            "elapsed_s": 1.0, "requests": rps as u64, "throughput_rps": rps, "errors": errors,
-            "errors_by_kind": {"connect": 0, "io": errors, "timeout": 0, "http_status": 0, "parse": 0},
-            "late_sends": 0, "latency_ns": Percentiles { count: 1000, p99: p99_ms * 1_000_000, ..Default::default() },
-            "latency_uncorrected_ns": Percentiles::default(), "send_lag_ns": null,
-            "agents": [],
-            "replicas": [{"agent": "a", "index": 0, "pid": 1, "address": "", "intended_cpus": cpus, "actual_cpus": cpus,
-                "intended_memory_nodes": [], "memory_policy": "default", "placement_ok": true,
-                "worker_threads": 1, "threads_min": 1, "threads_max": 1, "threads_last": 1,
-                "requests": 0, "throughput_rps": 0.0, "latency_ns": Percentiles::default(), "pages_by_node": {}}],
-            "load": {"cpus": [], "shares_cpus_with_replicas": false, "workers": []},
-            "suspect": [], "notes": [], "thread_samples": [],
-            "histograms": {"corrected_v2_base64": "", "uncorrected_v2_base64": ""}
-        });
-        serde_json::from_value(json).expect("layout")
+        let result: crate::result::RunResult =
+            serde_json::from_str(include_str!("../../tests/fixtures/quickstart-result.json"))
+                .expect("fixture");
+        let mut l = result.layouts[0].clone();
+        l.name = name.to_owned();
+        l.status = LayoutStatus::Ok;
+        l.target_rate_rps = Some(1000.0);
+        l.throughput_rps = rps;
+        l.requests = rps as u64;
+        l.errors = errors;
+        l.latency_ns = Percentiles {
+            count: 1000,
+            p99: p99_ms * 1_000_000,
+            ..Default::default()
+        };
+        l.replicas.truncate(1);
+        l.replicas[0].intended_cpus = cpus.to_vec();
+        l.replicas[0].actual_cpus = cpus.to_vec();
+        l
     }
 
     #[test]

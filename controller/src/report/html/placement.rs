@@ -255,7 +255,7 @@ mod tests {
 
     fn fixture() -> RunResult {
         serde_json::from_str(include_str!(
-            "../../../tests/fixtures/quickstart.result.json"
+            "../../../tests/fixtures/quickstart-result.json"
         ))
         .expect("fixture")
     }
