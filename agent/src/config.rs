@@ -18,6 +18,8 @@ pub struct AgentConfig {
     /// Grace between SIGTERM and SIGKILL when stopping replicas.
     pub stop_grace: Duration,
     pub limits: Limits,
+    /// Counters for the agent's own /metrics.
+    pub metrics: std::sync::Arc<crate::metrics::AgentMetrics>,
 }
 
 /// What a plan may ask of this agent; a plan beyond a limit is refused before anything starts.
@@ -62,6 +64,7 @@ impl AgentConfig {
             ready_within: Duration::from_secs(10),
             stop_grace: Duration::from_secs(2),
             limits: Limits::default(),
+            metrics: std::sync::Arc::default(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod calibrate;
 pub mod config;
 pub mod host;
 pub mod loadgen;
+pub mod metrics;
 pub mod placement;
 pub mod procfs;
 pub mod replica;

@@ -6,6 +6,7 @@
 //! stop — and streams `RunEvent`s. Replicas of a layout are always stopped before the next
 //! starts, also when the layout fails or the run is cancelled.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use numaload_proto::histogram;
@@ -278,7 +279,13 @@ pub async fn execute(
             cancel: &cancel,
             starts: &starts,
         };
-        if let Err(error) = run_layout(&ctx, prepared).await {
+        let outcome = run_layout(&ctx, prepared).await;
+        let counter = match &outcome {
+            Ok(()) => &config.metrics.layouts_ok,
+            Err(_) => &config.metrics.layouts_failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = outcome {
             let failed = LayoutFailed {
                 layout: layout.name.clone(),
                 error,
@@ -331,10 +338,19 @@ async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Resul
     let replicas = ReplicaSet::spawn_all(&prepared.target, &specs, config.ready_within)
         .await
         .map_err(|e| format!("launching replicas: {e}"))?;
+    let running = replicas.replicas.len() as u64;
+    config
+        .metrics
+        .replicas_running
+        .fetch_add(running, Ordering::Relaxed);
     // From here on, every path stops the replicas (and dropping the set kills them anyway).
     let outcome = measure(ctx, layout, placement, &specs, &replicas).await;
     phase(events, &name, Phase::Stopping).await;
     replicas.stop_all(config.stop_grace).await;
+    config
+        .metrics
+        .replicas_running
+        .fetch_sub(running, Ordering::Relaxed);
     let summary = outcome?;
     if !send(events, Event::Summary(summary)).await {
         cancel.cancel();

@@ -6,6 +6,7 @@
 //! This module is the one place where agent errors become gRPC `Status`es.
 
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use numaload_proto::v1::agent_server::{Agent, AgentServer};
@@ -106,8 +107,11 @@ impl Agent for AgentService {
     ) -> Result<Response<Self::ExecuteStream>, Status> {
         let plan = request.into_inner();
         let topology = discover()?;
-        let prepared =
-            run::prepare(&plan, &self.config, &topology).map_err(Status::invalid_argument)?;
+        let metrics = Arc::clone(&self.config.metrics);
+        let prepared = run::prepare(&plan, &self.config, &topology).map_err(|e| {
+            metrics.runs_refused_invalid.fetch_add(1, Ordering::Relaxed);
+            Status::invalid_argument(e)
+        })?;
         let cancel = Cancel::new();
         let starts = run::StartSignal::default();
         {
@@ -116,6 +120,7 @@ impl Agent for AgentService {
                 .lock()
                 .map_err(|_| Status::internal("agent state poisoned"))?;
             if let Some(busy) = current.as_ref() {
+                metrics.runs_refused_busy.fetch_add(1, Ordering::Relaxed);
                 return Err(Status::resource_exhausted(format!(
                     "busy: this agent is running {}; wait for it to finish or cancel it",
                     busy.run_id
@@ -126,6 +131,8 @@ impl Agent for AgentService {
                 cancel: cancel.clone(),
                 starts: starts.clone(),
             });
+            metrics.runs_started.fetch_add(1, Ordering::Relaxed);
+            metrics.runs_active.store(1, Ordering::Relaxed);
         }
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let config = Arc::clone(&self.config);
@@ -143,6 +150,7 @@ impl Agent for AgentService {
             if let Ok(mut current) = current.lock() {
                 *current = None;
             }
+            config.metrics.runs_active.store(0, Ordering::Relaxed);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }

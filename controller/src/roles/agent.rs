@@ -27,6 +27,9 @@ pub struct AgentArgs {
     /// Plain gRPC without authentication; only on a loopback --listen address.
     #[arg(long)]
     pub insecure: bool,
+    /// Also serve the agent's own Prometheus /metrics here (plain HTTP, read-only).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub async fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
@@ -73,6 +76,16 @@ pub async fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
         "numaload agent listening on {} ({mode})",
         listener.local_addr()?
     );
+    if let Some(address) = args.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("--metrics-listen {address}: cannot bind"))?;
+        eprintln!("agent metrics on http://{}/metrics", metrics.local_addr()?);
+        tokio::spawn(numaload_agent::metrics::serve(
+            metrics,
+            config.metrics.clone(),
+        ));
+    }
     let targets: Vec<&str> = config.targets.keys().map(String::as_str).collect();
     eprintln!("targets: {}", targets.join(", "));
     numaload_agent::service::serve(listener, config, tls, shutdown_signal()).await?;
