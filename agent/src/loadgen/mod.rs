@@ -22,8 +22,9 @@
 //!   difference goes into `send_lag`, and a send more than [`LATE_SEND`] behind counts in
 //!   `late_sends`. A connection that falls behind (slow server) sends its backlog back to back,
 //!   keeping the intended times: nothing is skipped. Waits use a per-worker `timerfd` rather
-//!   than tokio's 1 ms timer (see `pacer.rs`), so send lag stays in the tens of microseconds
-//!   without spinning the load core.
+//!   than tokio's 1 ms timer, armed early by the thread's recent wake-up latency and finished
+//!   with a short busy-poll (see `pacer.rs`), so send lag stays at a few microseconds while the
+//!   load core still sleeps between sends.
 //! - **Closed loop** ([`Mode::Closed`]). Each connection sends its next request as soon as the
 //!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty.
 //! - **Measurement window.** Load starts when every worker is pinned and ready, runs `warmup`,
