@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RESULT ?= out/quickstart.result.json
 
-.PHONY: demo test test-crates setup build lint bench clean
+.PHONY: demo test test-crates setup build lint bench fuzz clean
 
 ## make demo: build release and compare two layouts of a real server on this host.
 demo: setup
@@ -25,6 +25,13 @@ test-crates: setup
 ## make bench: numaload's load generator against wrk on the same target; rewrites BENCHMARKS.md.
 bench: setup
 	scripts/bench.sh
+
+## make fuzz: fuzz the agent's RunPlan decode-and-validate path (cargo-fuzz, stable compiler via RUSTC_BOOTSTRAP).
+FUZZ_TIME ?= 180
+fuzz:
+	cargo fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/work/run_plan
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run run_plan fuzz/work/run_plan fuzz/corpus/run_plan -- -max_total_time=$(FUZZ_TIME) -timeout=10
 
 setup:
 	@scripts/setup-system.sh

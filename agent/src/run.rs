@@ -76,6 +76,17 @@ pub fn prepare(
         let target_spec = spec.target.as_ref().unwrap_or(target_spec);
         let (target, work_us) = target_command(target_spec, config)
             .map_err(|e| format!("layouts[\"{}\"] {e}", spec.name))?;
+        // Before placing: placement builds one entry per replica, so a huge count must be
+        // refused first (the fuzzer's 4-billion-replica plan).
+        if let Some(v1::layout_spec::Replicas::Count(n)) = spec.replicas {
+            if n as usize > config.limits.max_replicas {
+                return Err(format!(
+                    "layouts[\"{}\"] replicas = {n}: exceeds this agent's limit of {} (its \
+                     config's limits.max_replicas)",
+                    spec.name, config.limits.max_replicas
+                ));
+            }
+        }
         let layout = Layout::try_from(spec).map_err(|e| e.to_string())?;
         let placement = placement::place(topology, &layout, reserve).map_err(|e| e.to_string())?;
         if placement.replicas.len() > config.limits.max_replicas {

@@ -400,3 +400,33 @@ fn every_corpus_file_replays_without_panic() {
         files.len()
     );
 }
+
+/// Inputs the fuzzer found (or that were written by hand from its findings) that once crashed or
+/// exhausted memory: each must now be refused, quickly.
+#[test]
+fn past_fuzzer_findings_are_refused_quickly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/artifacts/run_plan");
+    let config = numaload_agent::config::AgentConfig::builtin(std::path::Path::new("/bin/true"));
+    let topology =
+        numaload_agent::topology::from_synthetic("package:2 numa:2 core:2 pu:2").expect("topology");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("artifacts") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        let started = std::time::Instant::now();
+        let outcome = numaload_agent::run::decode_and_prepare(&bytes, &config, &topology);
+        assert!(outcome.is_err(), "{} was accepted", path.display());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{} took {:?}",
+            path.display(),
+            started.elapsed()
+        );
+        seen += 1;
+    }
+    assert!(
+        seen >= 2,
+        "the findings went missing from {}",
+        dir.display()
+    );
+}

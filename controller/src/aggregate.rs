@@ -15,8 +15,8 @@ use numaload_proto::v1::{run_event::Event, LayoutSummary, Phase, Placed, RunEven
 
 use crate::plan::{Load, Plan};
 use crate::result::{
-    AgentLayoutResult, ErrorKinds, Histograms, LayoutResult, LayoutStatus, LoadPlacement,
-    LoadWorker, Percentiles, ReplicaResult, ThreadSample,
+    AgentLayoutResult, Confidence, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus,
+    LoadPlacement, LoadWorker, Percentiles, ReplicaResult, ThreadSample, TrialResult,
 };
 
 /// A load worker busier than this may itself have limited the measurement (DESIGN invariant 3).
@@ -107,20 +107,179 @@ pub fn results(
     plan.layouts
         .iter()
         .map(|layout| {
-            let per_agent: Vec<AgentLayout<'_>> = agents
-                .iter()
-                .map(
-                    |&(agent, collector, clock_offset_ns, missing)| AgentLayout {
-                        agent,
-                        events: collector.layouts.get(&layout.name).unwrap_or(&empty),
-                        missing,
-                        clock_offset_ns,
-                    },
-                )
-                .collect();
-            layout_result(&layout.name, &plan.load, &per_agent)
+            let trials = (1..=plan.repeat)
+                .map(|trial| {
+                    let wire_name = plan.trial_name(&layout.name, trial);
+                    let per_agent: Vec<AgentLayout<'_>> = agents
+                        .iter()
+                        .map(
+                            |&(agent, collector, clock_offset_ns, missing)| AgentLayout {
+                                agent,
+                                events: collector.layouts.get(&wire_name).unwrap_or(&empty),
+                                missing,
+                                clock_offset_ns,
+                            },
+                        )
+                        .collect();
+                    let mut result = layout_result(&layout.name, &plan.load, &per_agent)?;
+                    set_trial(&mut result, trial);
+                    Ok(result)
+                })
+                .collect::<Result<Vec<_>, HistogramError>>()?;
+            merge_trials(trials)
         })
         .collect()
+}
+
+/// Tags everything a trial's result lists with its trial number.
+fn set_trial(result: &mut LayoutResult, trial: u32) {
+    result.replicas.iter_mut().for_each(|r| r.trial = trial);
+    result.agents.iter_mut().for_each(|a| a.trial = trial);
+    result
+        .thread_samples
+        .iter_mut()
+        .for_each(|s| s.trial = trial);
+    result.load.workers.iter_mut().for_each(|w| w.trial = trial);
+    result.trials = vec![TrialResult {
+        trial,
+        status: result.status,
+        requests: result.requests,
+        throughput_rps: result.throughput_rps,
+        errors: result.errors,
+        latency_ns: result.latency_ns.clone(),
+    }];
+}
+
+/// One layout's result over all its trials: histograms merged, counters added, per-trial
+/// figures kept, and with two or more measured trials a 95% interval of the mean.
+pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, HistogramError> {
+    if trials.len() <= 1 {
+        return trials
+            .pop()
+            .ok_or_else(|| HistogramError::Merge("no trial".into()));
+    }
+    let mut merged = trials[0].clone();
+    merged.suspect = merged
+        .suspect
+        .iter()
+        .map(|s| format!("trial 1: {s}"))
+        .collect();
+    let measured: Vec<&LayoutResult> = trials.iter().filter(|t| t.status.measured()).collect();
+    merged.status = match (measured.len(), trials.len()) {
+        (0, _) => LayoutStatus::Failed,
+        (m, n) if m == n && trials.iter().all(|t| t.status == LayoutStatus::Ok) => LayoutStatus::Ok,
+        _ => LayoutStatus::Degraded,
+    };
+    let errors: Vec<String> = trials
+        .iter()
+        .filter_map(|t| {
+            t.error
+                .as_ref()
+                .map(|e| format!("trial {}: {e}", t.trials[0].trial))
+        })
+        .collect();
+    merged.error = (!errors.is_empty()).then(|| errors.join("; "));
+    let pick = |f: fn(&Histograms) -> &String| -> Result<Histogram<u64>, HistogramError> {
+        let mut total = histogram::new_latency();
+        for trial in &measured {
+            let text = f(&trial.histograms);
+            if !text.is_empty() {
+                histogram::merge_into(&mut total, &histogram_from_base64(text)?)?;
+            }
+        }
+        Ok(total)
+    };
+    let corrected = pick(|h| &h.corrected_v2_base64)?;
+    let uncorrected = pick(|h| &h.uncorrected_v2_base64)?;
+    let lag = pick(|h| &h.send_lag_v2_base64)?;
+    merged.latency_ns = percentiles(&corrected);
+    merged.latency_uncorrected_ns = percentiles(&uncorrected);
+    merged.send_lag_ns =
+        (merged.target_rate_rps.is_some() && !lag.is_empty()).then(|| percentiles(&lag));
+    merged.histograms = Histograms {
+        corrected_v2_base64: base64_of(&corrected)?,
+        uncorrected_v2_base64: base64_of(&uncorrected)?,
+        send_lag_v2_base64: if lag.is_empty() {
+            String::new()
+        } else {
+            base64_of(&lag)?
+        },
+    };
+    merged.elapsed_s = measured.iter().map(|t| t.elapsed_s).sum();
+    merged.requests = measured.iter().map(|t| t.requests).sum();
+    // Trials run one after another: the rate over all of them is total requests over total time.
+    merged.throughput_rps = if merged.elapsed_s > 0.0 {
+        merged.requests as f64 / merged.elapsed_s
+    } else {
+        0.0
+    };
+    merged.errors_by_kind = ErrorKinds::default();
+    for trial in &measured {
+        merged.errors_by_kind.add(&trial.errors_by_kind);
+    }
+    merged.errors = merged.errors_by_kind.total();
+    merged.late_sends = measured.iter().map(|t| t.late_sends).sum();
+    let rest = &trials[1..];
+    merged
+        .agents
+        .extend(rest.iter().flat_map(|t| t.agents.clone()));
+    merged
+        .replicas
+        .extend(rest.iter().flat_map(|t| t.replicas.clone()));
+    merged
+        .thread_samples
+        .extend(rest.iter().flat_map(|t| t.thread_samples.clone()));
+    merged
+        .load
+        .workers
+        .extend(rest.iter().flat_map(|t| t.load.workers.clone()));
+    for trial in rest {
+        merged.load.cpus.extend(&trial.load.cpus);
+        merged.load.shares_cpus_with_replicas |= trial.load.shares_cpus_with_replicas;
+        for text in trial
+            .suspect
+            .iter()
+            .map(|s| format!("trial {}: {s}", trial.trials[0].trial))
+        {
+            merged.suspect.push(text);
+        }
+        merged.notes.extend(trial.notes.iter().cloned());
+    }
+    merged.load.cpus.sort_unstable();
+    merged.load.cpus.dedup();
+    merged.notes.sort();
+    merged.notes.dedup();
+    merged.trials = trials.iter().flat_map(|t| t.trials.clone()).collect();
+    merged.confidence = confidence(&merged.trials);
+    Ok(merged)
+}
+
+/// 95% Student-t intervals of the mean throughput and p99 over the measured trials.
+fn confidence(trials: &[TrialResult]) -> Option<Confidence> {
+    use crate::compare::stats::{mean, student_t_quantile, variance};
+    let measured: Vec<&TrialResult> = trials
+        .iter()
+        .filter(|t| t.status.measured() && t.latency_ns.count > 0)
+        .collect();
+    if measured.len() < 2 {
+        return None;
+    }
+    let n = measured.len() as f64;
+    let t = student_t_quantile(0.975, n - 1.0)?;
+    let interval = |values: Vec<f64>| {
+        let half = t * (variance(&values) / n).sqrt();
+        let m = mean(&values);
+        Interval {
+            low: m - half,
+            high: m + half,
+        }
+    };
+    Some(Confidence {
+        level: 0.95,
+        trials: measured.len() as u32,
+        throughput_rps: interval(measured.iter().map(|t| t.throughput_rps).collect()),
+        p99_ns: interval(measured.iter().map(|t| t.latency_ns.p99 as f64).collect()),
+    })
 }
 
 /// Builds one layout's result from what every agent sent.
@@ -150,6 +309,7 @@ pub fn layout_result(
         result
             .thread_samples
             .extend(events.samples.iter().map(|s| ThreadSample {
+                trial: 1,
                 agent: agent.agent.to_owned(),
                 replica: s.replica,
                 t_ms: s.t_ms,
@@ -221,6 +381,7 @@ fn agent_layout_result(
     load: &Load,
 ) -> Result<AgentLayoutResult, HistogramError> {
     let mut out = AgentLayoutResult {
+        trial: 1,
         agent: agent.agent.to_owned(),
         status: LayoutStatus::Failed,
         error: None,
@@ -289,11 +450,14 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         notes: Vec::new(),
         thread_samples: Vec::new(),
         histograms: Histograms::default(),
+        trials: Vec::new(),
+        confidence: None,
     }
 }
 
 fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement) -> ReplicaResult {
     ReplicaResult {
+        trial: 1,
         agent: agent.to_owned(),
         index: p.index,
         pid: p.pid,
@@ -355,6 +519,11 @@ fn fill_measurement(
     result.histograms = Histograms {
         corrected_v2_base64: base64_of(&corrected)?,
         uncorrected_v2_base64: base64_of(&uncorrected)?,
+        send_lag_v2_base64: if lag.is_empty() {
+            String::new()
+        } else {
+            base64_of(&lag)?
+        },
     };
     for (agent, summary) in measured {
         result
@@ -427,6 +596,7 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
     let mut by_worker: BTreeMap<u32, LoadWorker> = BTreeMap::new();
     for w in workers {
         let entry = by_worker.entry(w.worker).or_insert(LoadWorker {
+            trial: 1,
             agent: agent.to_owned(),
             worker: w.worker,
             cpu: w.cpu,

@@ -25,13 +25,16 @@ pub struct RunResult {
     /// The first agent's host (the only one in a single-agent run); every host is in `hosts`.
     pub host: HostSummary,
     /// Every agent's host, in the order the agents were given.
+    #[serde(default)]
     pub hosts: Vec<HostSummary>,
     /// How each agent fared: `ok`, or `lost` with the error that ended it.
+    #[serde(default)]
     pub agents: Vec<AgentOutcome>,
     pub layouts: Vec<LayoutResult>,
     /// True when the run was cancelled before every layout ran.
     pub cancelled: bool,
     /// True when an agent was lost: the figures cover the agents that finished.
+    #[serde(default)]
     pub degraded: bool,
 }
 
@@ -68,6 +71,7 @@ pub struct HostSummary {
     pub pus: u32,
     pub allowed_cpus: Vec<u32>,
     /// What basic runtime operations cost on this host, measured by its agent before the run.
+    #[serde(default)]
     pub calibration: Option<Calibration>,
 }
 
@@ -108,6 +112,7 @@ pub struct LayoutResult {
     /// Open loop: how far actual sends lagged the schedule.
     pub send_lag_ns: Option<Percentiles>,
     /// The same figures per agent, from the same data.
+    #[serde(default)]
     pub agents: Vec<AgentLayoutResult>,
     pub replicas: Vec<ReplicaResult>,
     pub load: LoadPlacement,
@@ -117,6 +122,40 @@ pub struct LayoutResult {
     /// OS threads of each replica every 100 ms of the measurement.
     pub thread_samples: Vec<ThreadSample>,
     pub histograms: Histograms,
+    /// One entry per trial (`repeat = N` in the plan runs every layout N times, interleaved);
+    /// the figures above merge every trial's histograms and counters.
+    #[serde(default)]
+    pub trials: Vec<TrialResult>,
+    /// With two or more measured trials: 95% confidence intervals of the mean over trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Confidence>,
+}
+
+/// One trial's figures of a layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialResult {
+    pub trial: u32,
+    pub status: LayoutStatus,
+    pub requests: u64,
+    pub throughput_rps: f64,
+    pub errors: u64,
+    pub latency_ns: Percentiles,
+}
+
+/// Student-t intervals of the mean over trials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confidence {
+    /// 0.95.
+    pub level: f64,
+    pub trials: u32,
+    pub throughput_rps: Interval,
+    pub p99_ns: Interval,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +176,8 @@ impl LayoutStatus {
 /// One agent's share of a layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentLayoutResult {
+    #[serde(default = "first_trial")]
+    pub trial: u32,
     pub agent: String,
     /// `ok` or `failed`.
     pub status: LayoutStatus,
@@ -190,6 +231,9 @@ pub struct Percentiles {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaResult {
+    /// The trial (1.. with `repeat`) it ran in.
+    #[serde(default = "first_trial")]
+    pub trial: u32,
     /// The agent that ran it; `index` counts within that agent.
     pub agent: String,
     pub index: u32,
@@ -206,14 +250,18 @@ pub struct ReplicaResult {
     pub threads_max: u32,
     pub threads_last: u32,
     /// CPU time the replica used during the measurement.
+    #[serde(default)]
     pub cpu_time_ns: u64,
     pub rss_bytes_max: u64,
     /// Highest sampled values from its /metrics; -1 when never available.
+    #[serde(default = "missing")]
     pub alive_tasks_max: i64,
+    #[serde(default = "missing")]
     pub blocking_threads_max: i64,
     /// Median time to answer /metrics during the measurement (an unrelated fast request: a
     /// starved runtime answers it late); -1 when never measured. Timed-out probes count at the
     /// timeout, so a large value is a lower bound.
+    #[serde(default = "missing")]
     pub metrics_probe_p50_ns: i64,
     pub requests: u64,
     pub throughput_rps: f64,
@@ -231,6 +279,8 @@ pub struct LoadPlacement {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadWorker {
+    #[serde(default = "first_trial")]
+    pub trial: u32,
     pub agent: String,
     pub worker: u32,
     pub cpu: u32,
@@ -242,21 +292,30 @@ pub struct LoadWorker {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadSample {
+    #[serde(default = "first_trial")]
+    pub trial: u32,
     pub agent: String,
     pub replica: u32,
     pub t_ms: u64,
     pub os_threads: u32,
     /// The replica's CPU time so far (user + system), from /proc.
     pub cpu_time_ns: u64,
+    #[serde(default)]
     pub rss_bytes: u64,
     /// From the replica's /metrics; -1 when it did not answer or does not export it.
+    #[serde(default = "missing")]
     pub alive_tasks: i64,
+    #[serde(default = "missing")]
     pub global_queue_depth: i64,
+    #[serde(default = "missing")]
     pub blocking_threads: i64,
+    #[serde(default = "missing")]
     pub inflight_calls: i64,
     /// How long the replica took to answer /metrics: an unrelated fast request (-1: failed).
+    #[serde(default = "missing")]
     pub metrics_probe_ns: i64,
     /// The probe hit its timeout: `metrics_probe_ns` is then a lower bound.
+    #[serde(default)]
     pub metrics_probe_timed_out: bool,
 }
 
@@ -266,6 +325,18 @@ pub struct Histograms {
     /// HdrHistogram V2, base64, nanoseconds.
     pub corrected_v2_base64: String,
     pub uncorrected_v2_base64: String,
+    /// Open loop: how late sends were (empty in closed loop).
+    #[serde(default)]
+    pub send_lag_v2_base64: String,
+}
+
+/// Fields added after the first results were written read as "not measured" in old files.
+fn missing() -> i64 {
+    -1
+}
+
+fn first_trial() -> u32 {
+    1
 }
 
 impl RunResult {

@@ -62,11 +62,13 @@ pub async fn run(
         clocks.push(estimate_clock(agent).await?);
     }
     let synchronized = agents.len() > 1;
-    let per_layout = plan.load.warmup + plan.load.duration + PER_LAYOUT_MARGIN;
-    let deadline = per_layout * plan.layouts.len() as u32;
-    let silence = plan.load.warmup + plan.load.timeout + PER_LAYOUT_MARGIN;
     let mut wire = plan.to_run_plan(&run_id);
     wire.wait_for_start = synchronized;
+    // Every trial of every layout, in the order the agents run them.
+    let wire_layouts: Vec<String> = wire.layouts.iter().map(|l| l.name.clone()).collect();
+    let per_layout = plan.load.warmup + plan.load.duration + PER_LAYOUT_MARGIN;
+    let deadline = per_layout * wire_layouts.len() as u32;
+    let silence = plan.load.warmup + plan.load.timeout + PER_LAYOUT_MARGIN;
 
     // Start everywhere first; if one agent refuses, cancel the ones already started.
     let mut streams = Vec::with_capacity(agents.len());
@@ -96,7 +98,7 @@ pub async fn run(
 
     let mut collectors: Vec<Collector> = agents.iter().map(|_| Collector::default()).collect();
     let mut lost: Vec<Option<String>> = vec![None; agents.len()];
-    let mut started: Vec<bool> = vec![false; plan.layouts.len()];
+    let mut started: Vec<bool> = vec![false; wire_layouts.len()];
     let mut cancel_requested = false;
     let mut cancel_deadline: Option<Instant> = None;
     let ctrl_c = tokio::signal::ctrl_c();
@@ -147,7 +149,7 @@ pub async fn run(
         }
         if synchronized {
             start_ready_layouts(
-                plan,
+                &wire_layouts,
                 &run_id,
                 &mut agents,
                 &collectors,
@@ -234,12 +236,10 @@ async fn connect_all(
 }
 
 /// Awaits every future concurrently, results in order.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
-    F: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
     let mut out = Vec::with_capacity(handles.len());
@@ -300,7 +300,7 @@ pub fn clock_estimate(sent: u64, agent_now: u64, received: u64) -> ClockEstimate
 
 /// Sends `Start` for every layout that every live agent has placed or failed.
 async fn start_ready_layouts(
-    plan: &Plan,
+    layouts: &[String],
     run_id: &str,
     agents: &mut [Agent],
     collectors: &[Collector],
@@ -308,7 +308,7 @@ async fn start_ready_layouts(
     clocks: &[ClockEstimate],
     started: &mut [bool],
 ) {
-    for (layout_index, layout) in plan.layouts.iter().enumerate() {
+    for (layout_index, layout) in layouts.iter().enumerate() {
         if started[layout_index] {
             continue;
         }
@@ -319,7 +319,7 @@ async fn start_ready_layouts(
                 if l.is_some() {
                     Some(false)
                 } else {
-                    c.placed_or_failed(&layout.name)
+                    c.placed_or_failed(layout)
                 }
             })
             .collect();
@@ -333,7 +333,7 @@ async fn start_ready_layouts(
             if states[i] == Some(true) {
                 let at_agent = start_at.saturating_add_signed(clocks[i].offset_ns);
                 // An agent that misses its Start fails the layout itself after its timeout.
-                let _ = agent.start(run_id, &layout.name, at_agent).await;
+                let _ = agent.start(run_id, layout, at_agent).await;
             }
         }
     }

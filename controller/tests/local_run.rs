@@ -187,3 +187,80 @@ fn a_bad_plan_file_is_one_line_naming_the_key() {
     assert!(stderr.contains("rate"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
+    let dir = scratch("repeat");
+    let body = PLAN
+        .replace(
+            "name = \"local-run-test\"",
+            "name = \"repeat-test\"\nrepeat = 2",
+        )
+        .replace("duration = \"2s\"", "duration = \"700ms\"")
+        .replace("warmup = \"500ms\"", "warmup = \"200ms\"");
+    let plan = write_plan(&dir, &body);
+    let out = dir.join("result.json");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
+    let mut starts = Vec::new();
+    for layout in result["layouts"].as_array().expect("layouts") {
+        let trials = layout["trials"].as_array().expect("trials");
+        assert_eq!(trials.len(), 2, "{}", layout["name"]);
+        let sum: u64 = trials
+            .iter()
+            .map(|t| t["requests"].as_u64().expect("requests"))
+            .sum();
+        assert_eq!(
+            layout["requests"].as_u64(),
+            Some(sum),
+            "merged counters add up"
+        );
+        assert_eq!(
+            layout["latency_ns"]["count"].as_u64(),
+            Some(sum),
+            "merged histogram holds every trial"
+        );
+        assert!(
+            layout["confidence"]["throughput_rps"]["low"]
+                .as_f64()
+                .is_some(),
+            "{}",
+            layout["confidence"]
+        );
+        for agent in layout["agents"].as_array().expect("agents") {
+            starts.push((
+                agent["measuring_at_unix_ns"].as_u64().expect("start"),
+                agent["trial"].as_u64().expect("trial"),
+                layout["name"].as_str().expect("name").to_owned(),
+            ));
+        }
+    }
+    starts.sort();
+    let order: Vec<(u64, String)> = starts
+        .into_iter()
+        .map(|(_, trial, name)| (trial, name))
+        .collect();
+    let expected = [
+        (1, "single"),
+        (1, "per-node"),
+        (2, "single"),
+        (2, "per-node"),
+    ];
+    assert_eq!(
+        order,
+        expected.map(|(t, n)| (t, n.to_owned())),
+        "A B A B, not A A B B"
+    );
+}

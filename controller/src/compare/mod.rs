@@ -99,7 +99,7 @@ impl Figure {
 pub struct Side {
     /// From the pooled data: the merged histogram's percentile, total requests over total time.
     pub pooled: f64,
-    /// One value per trial (today exactly one, equal to `pooled`).
+    /// One value per trial (one, equal to `pooled`, for an unreplicated result).
     pub trials: Vec<f64>,
 }
 
@@ -114,21 +114,46 @@ impl Side {
 }
 
 /// A figure of a measured layout, or why there is none (too few samples for the percentile).
+/// The pooled value comes from the merged data; with `repeat = N` the per-trial values come
+/// from each measured trial (a trial too small for the percentile is left out of the list).
 pub fn side(l: &LayoutResult, figure: Figure) -> Result<Side, String> {
-    // When results gain per-trial figures (issue 5, repeat = N), return one value per trial
-    // here; the pooled value stays the merged one.
-    match figure.pct() {
+    let pooled = match figure.pct() {
         Some(pct) => match pct.shown(&l.latency_ns) {
-            Some(ns) => Ok(Side::single(ns as f64)),
-            None => Err(format!(
-                "too few samples ({}; {} needs {})",
-                l.latency_ns.count,
-                pct.label(),
-                pct.min_samples()
-            )),
+            Some(ns) => ns as f64,
+            None => {
+                return Err(format!(
+                    "too few samples ({}; {} needs {})",
+                    l.latency_ns.count,
+                    pct.label(),
+                    pct.min_samples()
+                ))
+            }
         },
-        None if figure == Figure::Throughput => Ok(Side::single(l.throughput_rps)),
-        None => Ok(Side::single(summary::error_rate(l))),
+        None if figure == Figure::Throughput => l.throughput_rps,
+        None => summary::error_rate(l),
+    };
+    let measured = || l.trials.iter().filter(|t| t.status.measured());
+    let trials: Vec<f64> = match figure.pct() {
+        Some(pct) => measured()
+            .filter_map(|t| pct.shown(&t.latency_ns))
+            .map(|ns| ns as f64)
+            .collect(),
+        None if figure == Figure::Throughput => measured().map(|t| t.throughput_rps).collect(),
+        None => measured()
+            .map(|t| {
+                let attempts = t.requests + t.errors;
+                if attempts == 0 {
+                    0.0
+                } else {
+                    t.errors as f64 / attempts as f64
+                }
+            })
+            .collect(),
+    };
+    if trials.len() >= 2 {
+        Ok(Side { pooled, trials })
+    } else {
+        Ok(Side::single(pooled))
     }
 }
 

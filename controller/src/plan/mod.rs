@@ -8,6 +8,7 @@
 //!
 //! ```toml
 //! name = "quickstart"              # required
+//! repeat = 3                       # trials per layout, interleaved A B A B (default 1, at most 50)
 //!
 //! [target]
 //! name = "async"                   # required: a name from the agent's target table ([a-z0-9-]+)
@@ -87,6 +88,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Plan, PlanError> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub name: String,
+    /// Trials per layout, run interleaved (A B A B, not A A B B); 1 by default.
+    #[serde(default = "one")]
+    pub repeat: u32,
     pub target: Target,
     pub load: Load,
     /// At least one, names unique, in file order.
@@ -136,10 +140,40 @@ impl Plan {
             name: self.name.clone(),
             target: Some(self.target.to_spec()),
             load: Some(self.load.to_spec()),
-            layouts: self.layouts.iter().map(Layout::to_spec).collect(),
+            layouts: self.wire_layouts(),
             ..Default::default()
         }
     }
+}
+
+impl Plan {
+    /// The name a layout's trial travels under: the layout's own name with one trial,
+    /// `name#2` for the second of several.
+    pub fn trial_name(&self, layout: &str, trial: u32) -> String {
+        if self.repeat > 1 {
+            format!("{layout}#{trial}")
+        } else {
+            layout.to_owned()
+        }
+    }
+
+    /// Every layout once per trial, interleaved: A#1 B#1 A#2 B#2 ..., so that slow drift of the
+    /// machine (thermal, other tenants) spreads over the layouts instead of favouring one.
+    fn wire_layouts(&self) -> Vec<v1::LayoutSpec> {
+        (1..=self.repeat)
+            .flat_map(|trial| {
+                self.layouts.iter().map(move |layout| {
+                    let mut spec = layout.to_spec();
+                    spec.name = self.trial_name(&layout.name, trial);
+                    spec
+                })
+            })
+            .collect()
+    }
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Load {
@@ -197,6 +231,7 @@ mod tests {
     fn plan() -> Plan {
         Plan {
             name: "p".into(),
+            repeat: 1,
             target: Target::new("async", 20),
             load: Load {
                 mode: LoadMode::Open { rate: 5000.0 },

@@ -11,6 +11,7 @@ use super::{Pin, Smt};
 #[serde(deny_unknown_fields, expecting = "a plan")]
 pub(super) struct RawPlan {
     pub name: Option<String>,
+    pub repeat: Option<u32>,
     pub target: Option<RawTarget>,
     pub load: Option<RawLoad>,
     pub layouts: Option<Vec<RawLayout>>,

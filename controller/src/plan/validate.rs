@@ -16,6 +16,8 @@ const DEFAULT_CONNECTIONS: u32 = 16;
 const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
+const REPEAT: &str = "must be a whole number of trials from 1 to 50";
+const MAX_REPEAT: u32 = 50;
 const PLAN_NAME: &str = "must be a non-empty string, e.g. name = \"quickstart\"";
 const MODE: &str = "must be \"open\" (a fixed request rate) or \"closed\" (fixed connections)";
 const RATE: &str = "must be a positive number of requests per second";
@@ -41,6 +43,7 @@ const SWEEP_LIST: &str = "must be a list of the values to sweep over, e.g. [1, 2
 pub(super) fn expectation(schema: &str) -> Option<&'static str> {
     Some(match schema {
         "name" => PLAN_NAME,
+        "repeat" => REPEAT,
         "target" => "must be a table: a [target] line followed by its keys",
         "target.name" | "layouts.target.name" => TARGET_NAME,
         "target.work_us" | "layouts.target.work_us" => WORK_US,
@@ -86,9 +89,14 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
         }
         Some(name) => non_empty(name, root.key("name"), PLAN_NAME)?,
     };
+    let repeat = raw.repeat.unwrap_or(1);
+    if !(1..=MAX_REPEAT).contains(&repeat) {
+        return Err(Problem::value(root.key("repeat"), repeat, REPEAT));
+    }
     let target = target::target(raw.target, &root.key("target"))?;
     Ok(Plan {
         name,
+        repeat,
         load: load(raw.load, &root.key("load"))?,
         layouts: layouts(raw.layouts, &target, &root.key("layouts"))?,
         target,
