@@ -77,6 +77,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
     let plan = plan::load(&examples().join("quickstart.toml")).expect("quickstart is valid");
     let expected = Plan {
         name: "quickstart".into(),
+        repeat: 1,
         target: Target::new("async", 20),
         load: Load {
             mode: LoadMode::Open { rate: 5000.0 },
