@@ -17,5 +17,6 @@ pub mod plan;
 pub mod report;
 pub mod result;
 pub mod run;
+pub mod search;
 pub mod tls;
 pub mod topology_view;

@@ -36,6 +36,10 @@ pub struct RunResult {
     /// True when an agent was lost: the figures cover the agents that finished.
     #[serde(default)]
     pub degraded: bool,
+    /// A capacity search's findings (`[search]` in the plan); `layouts` then shows each
+    /// layout's measurement at its highest passing rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::SearchResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -217,6 +217,7 @@ pub async fn run(
         agents: outcomes,
         layouts,
         cancelled: cancel_requested || collectors.iter().any(|c| c.cancelled),
+        search: None,
     })
 }
 

@@ -264,3 +264,68 @@ fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
         "A B A B, not A A B B"
     );
 }
+
+#[test]
+fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
+    let dir = scratch("search");
+    let body = PLAN
+        .replace(
+            "name = \"local-run-test\"",
+            "name = \"search-test\"\n[search]\nslo_p99 = \"2s\"\nstart_rate = 150\nmax_steps = 3",
+        )
+        .replace("duration = \"2s\"", "duration = \"800ms\"")
+        .replace("warmup = \"500ms\"", "warmup = \"200ms\"");
+    // One layout is enough to see the steps.
+    let body = body
+        .split("[[layouts]]\nname = \"per-node\"")
+        .next()
+        .expect("plan")
+        .to_owned();
+    let plan = write_plan(&dir, &body);
+    let out = dir.join("result.json");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
+    let schema: Value =
+        serde_json::from_str(include_str!("../schema/result.schema.json")).expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    assert!(
+        validator.is_valid(&result),
+        "search result matches the schema"
+    );
+    let search = &result["search"]["layouts"][0];
+    let rates: Vec<f64> = search["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["rate_rps"].as_f64().expect("rate"))
+        .collect();
+    assert_eq!(
+        rates,
+        vec![150.0, 300.0, 600.0],
+        "doubling while every step passes, bounded by max_steps"
+    );
+    assert_eq!(search["max_rate_rps"].as_f64(), Some(600.0));
+    assert_eq!(
+        result["layouts"][0]["target_rate_rps"].as_f64(),
+        Some(600.0),
+        "the layout shown is the best passing step"
+    );
+    assert!(stdout.contains("Max sustainable rate at p99"), "{stdout}");
+    assert!(
+        stdout.contains("Verdict: single sustains 600 req/s"),
+        "{stdout}"
+    );
+}

@@ -78,6 +78,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
     let expected = Plan {
         name: "quickstart".into(),
         repeat: 1,
+        search: None,
         target: Target::new("async", 20),
         load: Load {
             mode: LoadMode::Open { rate: 5000.0 },
@@ -194,7 +195,7 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         ("local memory, unpinned by default", edited("replicas = 1", "replicas = 1\nmemory = \"local\""), &["layouts[0] (\"a\") memory = \"local\": local memory needs a node to be local to, and pin is \"none\" (the default for a replica count)"]),
         ("per-node but unpinned with local memory", edited("replicas = 1", "replicas = \"per-node\"\npin = \"none\"\nmemory = \"local\""), &["layouts[0] (\"a\") memory = \"local\": local memory needs a node to be local to, and pin is \"none\";"]),
         // Unknown keys at every level.
-        ("unknown top-level key", edited("name = \"t\"", "name = \"t\"\nrun = 1"), &["plan.toml: unknown key \"run\"; expected one of name, repeat, target, load, layouts"]),
+        ("unknown top-level key", edited("name = \"t\"", "name = \"t\"\nrun = 1"), &["plan.toml: unknown key \"run\"; expected one of name, repeat, search, target, load, layouts"]),
         ("unknown table", with("[laod]\nmode = \"open\""), &["unknown key \"laod\""]),
         ("unknown target key", edited("name = \"async\"", "name = \"async\"\ncommand = \"/bin/sh\""), &["[target] unknown key \"command\"; expected one of name, work_us, work_mode, dispatch, limit, pool_threads"]),
         ("unknown layout key", edited("replicas = 1", "replicas = 1\npinned = true"), &["layouts[0] (\"a\") unknown key \"pinned\"; expected one of name, replicas, pin, memory"]),
@@ -655,4 +656,62 @@ target = { dispatch = "inline" }
         let err = plan::parse(&bad, "storm.toml").expect_err(to).to_string();
         assert!(err.contains(key) && !err.contains('\n'), "{to}: {err}");
     }
+}
+
+#[test]
+fn repeat_and_search_mistakes_name_their_key() {
+    let base = std::fs::read_to_string(examples().join("quickstart.toml")).expect("quickstart");
+    let cases = [
+        (
+            "name = \"quickstart\"",
+            "name = \"quickstart\"\nrepeat = 0",
+            "repeat = 0",
+        ),
+        (
+            "name = \"quickstart\"",
+            "name = \"quickstart\"\n[search]\nmax_steps = 3",
+            "[search] slo_p99",
+        ),
+        (
+            "name = \"quickstart\"",
+            "name = \"quickstart\"\n[search]\nslo_p99 = \"5ms\"\nprecision = 0",
+            "precision",
+        ),
+        (
+            "name = \"quickstart\"",
+            "name = \"quickstart\"\n[search]\nslo_p99 = \"soon\"",
+            "slo_p99",
+        ),
+    ];
+    for (from, to, key) in cases {
+        let text = base.replacen(from, to, 1);
+        let err = plan::parse(&text, "plan.toml").expect_err(to).to_string();
+        assert!(err.contains(key) && !err.contains('\n'), "{to}: {err}");
+    }
+    let ok = base.replacen(
+        "name = \"quickstart\"",
+        "name = \"quickstart\"\nrepeat = 3\n[search]\nslo_p99 = \"5ms\"",
+        1,
+    );
+    let plan = plan::parse(&ok, "plan.toml").expect("valid");
+    assert_eq!(plan.repeat, 3);
+    let search = plan.search.clone().expect("search");
+    assert_eq!(
+        (search.start_rate, search.max_steps),
+        (5000.0, 12),
+        "defaults: the load's rate, 12 steps"
+    );
+    let wire = plan.to_run_plan("r");
+    let names: Vec<&str> = wire.layouts.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "one-process#1",
+            "per-node#1",
+            "one-process#2",
+            "per-node#2",
+            "one-process#3",
+            "per-node#3"
+        ]
+    );
 }

@@ -10,6 +10,14 @@
 //! name = "quickstart"              # required
 //! repeat = 3                       # trials per layout, interleaved A B A B (default 1, at most 50)
 //!
+//! [search]                         # optional: find each layout's highest rate meeting an objective
+//! slo_p99 = "5ms"                  # required in [search]: corrected p99 objective
+//! max_error_rate = 0.001           # default 0.001 (0.1%)
+//! start_rate = 1000                # default: [load] rate; doubles until a step fails, then bisects
+//! max_rate = 1000000               # default 1000000: never tried above
+//! precision = 0.05                 # default 0.05: stop when pass and fail are within 5%
+//! max_steps = 12                   # default 12 steps per layout, each a [load] duration long
+//!
 //! [target]
 //! name = "async"                   # required: a name from the agent's target table ([a-z0-9-]+)
 //! work_us = 20                     # CPU work per request, µs (default 0, at most 1000000)
@@ -91,6 +99,9 @@ pub struct Plan {
     /// Trials per layout, run interleaved (A B A B, not A A B B); 1 by default.
     #[serde(default = "one")]
     pub repeat: u32,
+    /// A capacity search instead of a fixed rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::Search>,
     pub target: Target,
     pub load: Load,
     /// At least one, names unique, in file order.
@@ -232,6 +243,7 @@ mod tests {
         Plan {
             name: "p".into(),
             repeat: 1,
+            search: None,
             target: Target::new("async", 20),
             load: Load {
                 mode: LoadMode::Open { rate: 5000.0 },

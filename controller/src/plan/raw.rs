@@ -12,9 +12,21 @@ use super::{Pin, Smt};
 pub(super) struct RawPlan {
     pub name: Option<String>,
     pub repeat: Option<u32>,
+    pub search: Option<RawSearch>,
     pub target: Option<RawTarget>,
     pub load: Option<RawLoad>,
     pub layouts: Option<Vec<RawLayout>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [search] table")]
+pub(super) struct RawSearch {
+    pub slo_p99: Option<String>,
+    pub max_error_rate: Option<f64>,
+    pub start_rate: Option<f64>,
+    pub max_rate: Option<f64>,
+    pub precision: Option<f64>,
+    pub max_steps: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -44,6 +44,12 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
     Some(match schema {
         "name" => PLAN_NAME,
         "repeat" => REPEAT,
+        "search" => "must be a table: a [search] line followed by its keys",
+        "search.slo_p99" => DURATION,
+        "search.max_error_rate" => "must be a fraction from 0 to 1, e.g. 0.001",
+        "search.start_rate" | "search.max_rate" => RATE,
+        "search.precision" => "must be a fraction between 0 and 1, e.g. 0.05",
+        "search.max_steps" => "must be a whole number of steps from 1 to 50",
         "target" => "must be a table: a [target] line followed by its keys",
         "target.name" | "layouts.target.name" => TARGET_NAME,
         "target.work_us" | "layouts.target.work_us" => WORK_US,
@@ -94,12 +100,92 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
         return Err(Problem::value(root.key("repeat"), repeat, REPEAT));
     }
     let target = target::target(raw.target, &root.key("target"))?;
+    let load = load(raw.load, &root.key("load"))?;
+    let search = match raw.search {
+        Some(raw) => Some(search(raw, &load, &root.key("search"))?),
+        None => None,
+    };
     Ok(Plan {
         name,
         repeat,
-        load: load(raw.load, &root.key("load"))?,
+        search,
+        load,
         layouts: layouts(raw.layouts, &target, &root.key("layouts"))?,
         target,
+    })
+}
+
+fn search(
+    raw: super::raw::RawSearch,
+    load: &Load,
+    at: &KeyPath,
+) -> Result<crate::search::Search, Problem> {
+    let slo = raw.slo_p99.ok_or_else(|| {
+        Problem::missing(
+            at.key("slo_p99"),
+            "give the p99 objective, e.g. slo_p99 = \"5ms\"",
+        )
+    })?;
+    let slo_p99 = duration(&slo, at.key("slo_p99"), "\"5ms\"")?;
+    let Some(load_rate) = load.rate() else {
+        let fix = "a search sets open-loop rates: use [load] mode = \"open\"";
+        return Err(Problem::about(at.clone(), fix));
+    };
+    let fraction = |key: &str, value: Option<f64>, default: f64, fix: &str, open_low: bool| {
+        let value = value.unwrap_or(default);
+        let ok =
+            value.is_finite() && value <= 1.0 && if open_low { value > 0.0 } else { value >= 0.0 };
+        if ok {
+            Ok(value)
+        } else {
+            Err(Problem::value(at.key(key), value, fix))
+        }
+    };
+    let max_error_rate = fraction(
+        "max_error_rate",
+        raw.max_error_rate,
+        0.001,
+        "must be a fraction from 0 to 1, e.g. 0.001",
+        false,
+    )?;
+    let precision = fraction(
+        "precision",
+        raw.precision,
+        0.05,
+        "must be a fraction between 0 and 1, e.g. 0.05",
+        true,
+    )?;
+    let start_rate = raw.start_rate.unwrap_or(load_rate);
+    if !(start_rate.is_finite() && start_rate >= 1.0) {
+        return Err(Problem::value(
+            at.key("start_rate"),
+            start_rate,
+            "must be at least 1 request per second",
+        ));
+    }
+    let max_rate = raw.max_rate.unwrap_or(1_000_000.0);
+    if !(max_rate.is_finite() && max_rate >= start_rate) {
+        return Err(Problem::value(
+            at.key("max_rate"),
+            max_rate,
+            "must be at least start_rate",
+        ));
+    }
+    let max_steps = raw.max_steps.unwrap_or(12);
+    if !(1..=50).contains(&max_steps) {
+        return Err(Problem::value(
+            at.key("max_steps"),
+            max_steps,
+            "must be a whole number of steps from 1 to 50",
+        ));
+    }
+    Ok(crate::search::Search {
+        slo_p99,
+        max_error_rate,
+        start_rate,
+        max_rate,
+        precision,
+        max_steps,
     })
 }
 
@@ -449,6 +535,7 @@ mod tests {
             ("layouts.", "[[layouts]]\nzz = 1"),
             ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
             ("layouts.target.", "[[layouts]]\ntarget.zz = 1"),
+            ("search.", "[search]\nzz = 1"),
         ];
         for (prefix, doc) in tables {
             let error = toml::from_str::<RawPlan>(doc).expect_err("zz is unknown");

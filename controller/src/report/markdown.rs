@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use numaload_proto::cpulist;
 
 use crate::report::summary::{self, percentile_cell};
+use crate::report::thousands;
 use crate::report::trust::{self, Pct};
-use crate::report::{thousands, verdict::verdict};
 use crate::result::{LayoutResult, RunResult};
 
 /// Renders the whole report.
@@ -20,7 +20,11 @@ pub fn render(result: &RunResult) -> String {
         escape(&result.plan.name),
         escape(&result.host.hostname)
     );
-    let _ = writeln!(out, "**{}**\n", escape(&verdict(&result.layouts)));
+    let _ = writeln!(
+        out,
+        "**{}**\n",
+        escape(&crate::report::verdict::run_verdict(result))
+    );
     let flags = trust::flags(result);
     if !flags.is_empty() {
         let _ = writeln!(out, "**Check before trusting these numbers:**\n");

@@ -8,13 +8,13 @@ use numaload_proto::cpulist;
 
 use crate::report::summary::{self, percentile_cell};
 use crate::report::trust::{self, Pct};
-use crate::report::{duration_ns, thousands, verdict::verdict};
+use crate::report::{duration_ns, thousands};
 use crate::result::{LayoutResult, Percentiles, ReplicaResult, RunResult};
 
 /// Renders the whole report.
 pub fn render(result: &RunResult) -> String {
     let mut out = String::new();
-    let verdict = verdict(&result.layouts);
+    let verdict = crate::report::verdict::run_verdict(result);
     header(&mut out, result);
     let _ = writeln!(out, "{verdict}\n");
     let flags = trust::flags(result);
@@ -24,6 +24,9 @@ pub fn render(result: &RunResult) -> String {
             let _ = writeln!(out, "  ! {}", flag.line());
         }
         out.push('\n');
+    }
+    if let Some(search) = &result.search {
+        search_block(&mut out, search);
     }
     for layout in &result.layouts {
         layout_block(&mut out, layout);
@@ -217,4 +220,51 @@ fn load_line(out: &mut String, l: &LayoutResult) {
         if busy.is_empty() { "" } else { ": " },
         busy.join(", ")
     );
+}
+
+/// The capacity search: the headline per layout, then every step.
+fn search_block(out: &mut String, search: &crate::search::SearchResult) {
+    let slo = duration_ns(search.slo_p99_ns);
+    let _ = writeln!(
+        out,
+        "Max sustainable rate at p99 ≤ {slo} (errors ≤ {:.2}%, rate kept within 1%):",
+        search.max_error_rate * 100.0
+    );
+    for layout in &search.layouts {
+        let found = match (layout.max_rate_rps, layout.first_failing_rps) {
+            (Some(pass), Some(fail)) => {
+                format!("{} req/s (fails at {})", thousands(pass), thousands(fail))
+            }
+            (Some(pass), None) => format!(
+                "{} req/s (no failure up to the highest rate tried)",
+                thousands(pass)
+            ),
+            (None, _) => "none: the lowest rate tried already failed".to_owned(),
+        };
+        let _ = writeln!(out, "  {:<24} {found}", layout.name);
+    }
+    for layout in &search.layouts {
+        let _ = writeln!(out, "  steps of \"{}\":", layout.name);
+        let _ = writeln!(
+            out,
+            "    {:>12} {:>12} {:>10} {:>8}  result",
+            "asked", "achieved", "p99", "errors"
+        );
+        for step in &layout.steps {
+            let _ = writeln!(
+                out,
+                "    {:>12} {:>12} {:>10} {:>7.2}%  {}",
+                thousands(step.rate_rps),
+                thousands(step.achieved_rps),
+                duration_ns(step.p99_ns),
+                step.error_rate * 100.0,
+                if step.passed {
+                    "pass".to_owned()
+                } else {
+                    format!("FAIL: {}", step.reason)
+                }
+            );
+        }
+    }
+    out.push('\n');
 }

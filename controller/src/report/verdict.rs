@@ -14,6 +14,36 @@ use crate::result::{LayoutResult, LayoutStatus};
 /// Share of the target rate a layout must reach to count as keeping up.
 const KEPT_UP: f64 = 0.99;
 
+/// The verdict of a whole result: a capacity search's answer when there was one, else the
+/// layouts' comparison.
+pub fn run_verdict(result: &crate::result::RunResult) -> String {
+    let Some(search) = &result.search else {
+        return verdict(&result.layouts);
+    };
+    let slo = duration_ns(search.slo_p99_ns);
+    let mut found: Vec<(&str, f64)> = search
+        .layouts
+        .iter()
+        .filter_map(|l| l.max_rate_rps.map(|r| (l.name.as_str(), r)))
+        .collect();
+    found.sort_by(|a, b| b.1.total_cmp(&a.1));
+    match found.as_slice() {
+        [] => format!("Verdict: no layout met p99 ≤ {slo} at any rate tried."),
+        [(name, rate)] => format!(
+            "Verdict: {name} sustains {} req/s at p99 ≤ {slo}{}.",
+            thousands(*rate),
+            if search.layouts.len() > 1 { "; no other layout met the objective" } else { "" }
+        ),
+        [(best, best_rate), (next, next_rate), ..] => format!(
+            "Verdict: {best} sustains the most at p99 ≤ {slo}: {} vs {} req/s for {next} ({:.2}x). \
+             Rates are the highest that passed; the true limit lies below the next step that failed.",
+            thousands(*best_rate),
+            thousands(*next_rate),
+            best_rate / next_rate
+        ),
+    }
+}
+
 /// One line: the winner and its margin, or why there is none.
 pub fn verdict(layouts: &[LayoutResult]) -> String {
     let measured: Vec<&LayoutResult> = layouts

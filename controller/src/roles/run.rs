@@ -42,7 +42,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut view = ProgressView::new(args.quiet);
-    let result = numaload::run::run(&plan, &addresses, tls.as_ref(), |p| view.show(p)).await?;
+    let result = match &plan.search {
+        Some(search) => {
+            numaload::search::run(&plan, search, &addresses, tls.as_ref(), |p| view.show(p)).await?
+        }
+        None => numaload::run::run(&plan, &addresses, tls.as_ref(), |p| view.show(p)).await?,
+    };
     view.finish();
     if let Some(out) = &args.out {
         std::fs::write(out, result.to_json())

@@ -18,8 +18,8 @@ use numaload_proto::cpulist;
 use serde_json::Value;
 
 use crate::report::summary::{self, percentile_cell};
+use crate::report::thousands;
 use crate::report::trust::{self, FlagKind, Pct};
-use crate::report::{thousands, verdict::verdict};
 use crate::result::{LayoutResult, RunResult};
 use svg::esc;
 
@@ -89,7 +89,7 @@ pub fn render(result: &RunResult) -> String {
         esc(&title)
     );
     let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
-    let line = verdict(&result.layouts);
+    let line = crate::report::verdict::run_verdict(result);
     let no_winner = line.contains("no layout");
     let _ = writeln!(
         out,

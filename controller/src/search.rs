@@ -1,0 +1,374 @@
+//! Capacity search: per layout, the highest open-loop rate that still meets the objective
+//! (`[search] slo_p99`, `max_error_rate`), found like Nighthawk's adaptive load controller but
+//! per layout and per host.
+//!
+//! Each step is a short measured run of one layout at one rate ([`crate::run::run`], replicas
+//! launched afresh). A step passes when the corrected p99 is within the objective, the error
+//! rate is within its bound and the achieved rate kept up with the asked one (≥ 99%): a rate the
+//! generator or the target could not sustain is not "sustainable" whatever its latency.
+//! The search doubles the rate from `start_rate` until a step fails (halving first if the
+//! start already fails), then bisects between the highest pass and the lowest failure until
+//! they are within `precision` of each other or `max_steps` is spent: bounded time, always.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{LoadMode, Plan};
+use crate::result::{LayoutResult, LayoutStatus, RunResult};
+use crate::run::Progress;
+
+/// The `[search]` table, validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Search {
+    #[serde(with = "humantime_serde_ns")]
+    pub slo_p99: Duration,
+    pub max_error_rate: f64,
+    pub start_rate: f64,
+    pub max_rate: f64,
+    /// Stop bisecting when the highest pass is within this fraction of the lowest failure.
+    pub precision: f64,
+    pub max_steps: u32,
+}
+
+/// What the search found for one layout, with every step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayoutSearch {
+    pub name: String,
+    /// The highest rate that passed; `None` when none did (even the lowest tried failed).
+    pub max_rate_rps: Option<f64>,
+    /// The lowest rate that failed, when one did.
+    pub first_failing_rps: Option<f64>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub rate_rps: f64,
+    pub achieved_rps: f64,
+    pub p99_ns: u64,
+    pub error_rate: f64,
+    pub passed: bool,
+    /// Why it failed (empty when it passed).
+    pub reason: String,
+    /// False when the step had too few requests to judge a p99 (fewer than 100): the search
+    /// stops there rather than go lower still.
+    #[serde(default = "yes")]
+    pub conclusive: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A p99 needs at least this many requests to be more than the maximum.
+pub const MIN_REQUESTS_FOR_P99: u64 = 100;
+
+/// The search part of a result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub slo_p99_ns: u64,
+    pub max_error_rate: f64,
+    pub layouts: Vec<LayoutSearch>,
+}
+
+/// Whether a measured step meets the objective, and if not why.
+pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, String) {
+    if layout.status != LayoutStatus::Ok {
+        return (
+            false,
+            layout
+                .error
+                .clone()
+                .unwrap_or_else(|| "not measured".into()),
+        );
+    }
+    let attempts = layout.requests + layout.errors;
+    let error_rate = if attempts == 0 {
+        1.0
+    } else {
+        layout.errors as f64 / attempts as f64
+    };
+    let slo_ns = search.slo_p99.as_nanos() as u64;
+    if layout.latency_ns.count == 0 {
+        (false, "no request answered".into())
+    } else if layout.latency_ns.count < MIN_REQUESTS_FOR_P99 {
+        (
+            false,
+            format!(
+                "only {} requests: too few for a p99; lengthen [load] duration",
+                layout.latency_ns.count
+            ),
+        )
+    } else if layout.throughput_rps < asked * 0.99 {
+        (
+            false,
+            format!("achieved {:.0} of {asked:.0} req/s", layout.throughput_rps),
+        )
+    } else if error_rate > search.max_error_rate {
+        (
+            false,
+            format!(
+                "error rate {:.3}% > {:.3}%",
+                error_rate * 100.0,
+                search.max_error_rate * 100.0
+            ),
+        )
+    } else if layout.latency_ns.p99 > slo_ns {
+        (
+            false,
+            format!(
+                "p99 {} > {}",
+                crate::report::duration_ns(layout.latency_ns.p99),
+                crate::report::duration_ns(slo_ns)
+            ),
+        )
+    } else {
+        (true, String::new())
+    }
+}
+
+/// The next rate to try, or `None` when the search is done. `steps` so far, in order.
+pub fn next_rate(search: &Search, steps: &[Step]) -> Option<f64> {
+    if steps.len() >= search.max_steps as usize {
+        return None;
+    }
+    let Some(last) = steps.last() else {
+        return Some(search.start_rate);
+    };
+    if !last.conclusive {
+        return None;
+    }
+    let best_pass = steps
+        .iter()
+        .filter(|s| s.passed)
+        .map(|s| s.rate_rps)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    let first_fail = steps
+        .iter()
+        .filter(|s| !s.passed)
+        .map(|s| s.rate_rps)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
+    match (best_pass, first_fail) {
+        // Still climbing: double, unless that passes the ceiling.
+        (Some(pass), None) => {
+            let next = (pass * 2.0).min(search.max_rate);
+            (next > pass).then_some(next)
+        }
+        // Nothing passed yet: halve below the lowest failure, down to a floor of 1 req/s.
+        (None, Some(fail)) => {
+            let next = fail / 2.0;
+            (next >= 1.0 && last.rate_rps > 1.0).then_some(next)
+        }
+        (Some(pass), Some(fail)) if fail > pass => {
+            ((fail - pass) / fail > search.precision).then_some((pass + fail) / 2.0)
+        }
+        // A pass above a failure (noise): trust the failure, search below it.
+        (Some(_), Some(fail)) => {
+            let next = fail / 2.0;
+            (next >= 1.0).then_some(next)
+        }
+        (None, None) => None,
+    }
+}
+
+/// Runs the search for every layout of `plan` on `addresses`.
+pub async fn run(
+    plan: &Plan,
+    search: &Search,
+    addresses: &[String],
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<RunResult> {
+    anyhow::ensure!(
+        matches!(plan.load.mode, LoadMode::Open { .. }),
+        "[search] needs [load] mode = \"open\": the search sets the rate"
+    );
+    let mut layouts = Vec::new();
+    let mut searches = Vec::new();
+    let mut last_run: Option<RunResult> = None;
+    for layout in &plan.layouts {
+        let mut steps: Vec<Step> = Vec::new();
+        let mut best: Option<LayoutResult> = None;
+        let mut latest: Option<LayoutResult> = None;
+        while let Some(rate) = next_rate(search, &steps) {
+            let mut step_plan = plan.clone();
+            step_plan.repeat = 1;
+            step_plan.layouts = vec![layout.clone()];
+            step_plan.load.mode = LoadMode::Open { rate };
+            progress(Progress::Notice(format!(
+                "[{}] search: trying {rate:.0} req/s",
+                layout.name
+            )));
+            let result = crate::run::run(&step_plan, addresses, tls, &mut progress).await?;
+            let measured = result.layouts.first().cloned();
+            last_run = Some(result);
+            let Some(measured) = measured else { break };
+            let (passed, reason) = judge(search, rate, &measured);
+            let attempts = measured.requests + measured.errors;
+            steps.push(Step {
+                rate_rps: rate,
+                achieved_rps: measured.throughput_rps,
+                p99_ns: measured.latency_ns.p99,
+                error_rate: if attempts == 0 {
+                    0.0
+                } else {
+                    measured.errors as f64 / attempts as f64
+                },
+                passed,
+                reason: reason.clone(),
+                conclusive: measured.latency_ns.count >= MIN_REQUESTS_FOR_P99,
+            });
+            progress(Progress::Notice(format!(
+                "[{}] search: {rate:.0} req/s {}",
+                layout.name,
+                if passed {
+                    "meets the objective".to_owned()
+                } else {
+                    format!("fails: {reason}")
+                }
+            )));
+            if passed && best.as_ref().is_none_or(|b| b.target_rate_rps < Some(rate)) {
+                best = Some(measured.clone());
+            }
+            latest = Some(measured);
+            if last_run.as_ref().is_some_and(|r| r.cancelled) {
+                break;
+            }
+        }
+        let max_rate_rps = steps
+            .iter()
+            .filter(|s| s.passed)
+            .map(|s| s.rate_rps)
+            .reduce(f64::max);
+        let first_failing_rps = steps
+            .iter()
+            .filter(|s| !s.passed && max_rate_rps.is_none_or(|m| s.rate_rps > m))
+            .map(|s| s.rate_rps)
+            .reduce(f64::min);
+        searches.push(LayoutSearch {
+            name: layout.name.clone(),
+            max_rate_rps,
+            first_failing_rps,
+            steps,
+        });
+        if let Some(shown) = best.or(latest) {
+            layouts.push(shown);
+        }
+        if last_run.as_ref().is_some_and(|r| r.cancelled) {
+            break;
+        }
+    }
+    let mut result = last_run.ok_or_else(|| anyhow::anyhow!("the search ran no step"))?;
+    result.plan = plan.clone();
+    result.layouts = layouts;
+    result.search = Some(SearchResult {
+        slo_p99_ns: search.slo_p99.as_nanos() as u64,
+        max_error_rate: search.max_error_rate,
+        layouts: searches,
+    });
+    Ok(result)
+}
+
+/// Durations as integer nanoseconds in JSON: exact, and what the rest of the result uses.
+mod humantime_serde_ns {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_nanos() as u64)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_nanos(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search() -> Search {
+        Search {
+            slo_p99: Duration::from_millis(5),
+            max_error_rate: 0.001,
+            start_rate: 1000.0,
+            max_rate: 1_000_000.0,
+            precision: 0.05,
+            max_steps: 20,
+        }
+    }
+
+    /// Simulates a server that meets the objective up to `capacity` req/s.
+    fn simulate(search: &Search, capacity: f64) -> Vec<Step> {
+        let mut steps = Vec::new();
+        while let Some(rate) = next_rate(search, &steps) {
+            let passed = rate <= capacity;
+            steps.push(Step {
+                rate_rps: rate,
+                achieved_rps: rate,
+                p99_ns: 0,
+                error_rate: 0.0,
+                passed,
+                reason: String::new(),
+                conclusive: true,
+            });
+        }
+        steps
+    }
+
+    #[test]
+    fn doubles_then_bisects_to_within_the_precision() {
+        let steps = simulate(&search(), 11_300.0);
+        let rates: Vec<f64> = steps.iter().map(|s| s.rate_rps).collect();
+        assert_eq!(
+            &rates[..5],
+            &[1000.0, 2000.0, 4000.0, 8000.0, 16000.0],
+            "{rates:?}"
+        );
+        let best = steps
+            .iter()
+            .filter(|s| s.passed)
+            .map(|s| s.rate_rps)
+            .fold(0.0, f64::max);
+        let fail = steps
+            .iter()
+            .filter(|s| !s.passed)
+            .map(|s| s.rate_rps)
+            .fold(f64::MAX, f64::min);
+        assert!(
+            best <= 11_300.0 && (fail - best) / fail <= 0.05,
+            "{best} {fail} {rates:?}"
+        );
+        assert!(steps.len() <= 12, "bounded: {} steps", steps.len());
+    }
+
+    #[test]
+    fn an_inconclusive_step_ends_the_search() {
+        let mut steps = simulate(&search(), 10.0);
+        assert!(steps.len() > 2);
+        steps.truncate(2);
+        steps[1].conclusive = false;
+        assert_eq!(next_rate(&search(), &steps), None);
+    }
+
+    #[test]
+    fn halves_when_the_start_already_fails_and_stops_at_the_step_budget() {
+        let steps = simulate(&search(), 300.0);
+        assert_eq!(steps[1].rate_rps, 500.0);
+        assert_eq!(steps[2].rate_rps, 250.0);
+        assert!(steps.iter().any(|s| s.passed));
+        let capped = Search {
+            max_steps: 3,
+            ..search()
+        };
+        assert_eq!(simulate(&capped, 1e9).len(), 3);
+        let ceiling = Search {
+            max_rate: 3000.0,
+            ..search()
+        };
+        let rates: Vec<f64> = simulate(&ceiling, 1e9).iter().map(|s| s.rate_rps).collect();
+        assert_eq!(rates, vec![1000.0, 2000.0, 3000.0], "never above max_rate");
+    }
+}
