@@ -329,8 +329,8 @@ pub struct Histograms {
     /// HdrHistogram V2, base64, nanoseconds.
     pub corrected_v2_base64: String,
     pub uncorrected_v2_base64: String,
-    /// Open loop: how late sends were (empty in closed loop).
-    #[serde(default)]
+    /// Open loop: how late sends were (absent in closed loop).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub send_lag_v2_base64: String,
 }
 
