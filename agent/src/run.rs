@@ -520,6 +520,7 @@ fn read_back(
                 intended_cpus: spec.cpus.clone(),
                 actual_cpus,
                 intended_memory_nodes: spec.memory_nodes.clone(),
+                intended_memory_policy: spec.memory_policy.describe(&spec.memory_nodes),
                 memory_policy,
                 placement_ok: cpus_ok && memory_ok,
                 worker_threads: spec.worker_threads,

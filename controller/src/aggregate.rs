@@ -465,6 +465,7 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
         intended_cpus: p.intended_cpus.clone(),
         actual_cpus: p.actual_cpus.clone(),
         intended_memory_nodes: p.intended_memory_nodes.clone(),
+        intended_memory_policy: p.intended_memory_policy.clone(),
         memory_policy: p.memory_policy.clone(),
         placement_ok: p.placement_ok,
         worker_threads: p.worker_threads,

@@ -74,9 +74,21 @@ pub struct HostSummary {
     pub cores: u32,
     pub pus: u32,
     pub allowed_cpus: Vec<u32>,
+    /// Every NUMA node: its allowed CPUs, memory and kind (DRAM, HBM, NVM ...).
+    #[serde(default)]
+    pub nodes: Vec<HostNode>,
     /// What basic runtime operations cost on this host, measured by its agent before the run.
     #[serde(default)]
     pub calibration: Option<Calibration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostNode {
+    pub os_index: u32,
+    pub cpus: Vec<u32>,
+    pub memory_bytes: u64,
+    /// hwloc's subtype: empty for plain DRAM.
+    pub subtype: String,
 }
 
 /// Medians over batches, nanoseconds per operation.
@@ -246,6 +258,9 @@ pub struct ReplicaResult {
     pub intended_cpus: Vec<u32>,
     pub actual_cpus: Vec<u32>,
     pub intended_memory_nodes: Vec<u32>,
+    /// The policy asked for, in numa_maps' words: `default`, `bind:0`, `interleave:0-3`.
+    #[serde(default)]
+    pub intended_memory_policy: String,
     /// As the kernel prints it in numa_maps: `default`, `bind:0`, ...
     pub memory_policy: String,
     pub placement_ok: bool,

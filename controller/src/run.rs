@@ -353,6 +353,16 @@ pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
         numa_domains: topology.domains.len() as u32,
         cores: topology.cores,
         pus: topology.pus,
+        nodes: topology
+            .numa_nodes
+            .iter()
+            .map(|n| crate::result::HostNode {
+                os_index: n.os_index,
+                cpus: n.cpus.clone(),
+                memory_bytes: n.memory_bytes,
+                subtype: n.subtype.clone(),
+            })
+            .collect(),
         allowed_cpus: topology.allowed_cpus,
         calibration: None,
     }

@@ -169,7 +169,9 @@ fn details(out: &mut String, r: &RunResult) {
                     cpulist::format(&rep.intended_cpus)
                 },
                 escape(&rep.memory_policy),
-                if rep.intended_memory_nodes.is_empty() {
+                if !rep.intended_memory_policy.is_empty() {
+                    rep.intended_memory_policy.clone()
+                } else if rep.intended_memory_nodes.is_empty() {
                     "default".to_owned()
                 } else {
                     format!("bind:{}", cpulist::format(&rep.intended_memory_nodes))

@@ -173,7 +173,9 @@ fn percentile_row(out: &mut String, label: &str, p: &Percentiles) {
 
 fn replica_line(out: &mut String, r: &ReplicaResult) {
     let mark = if r.placement_ok { "ok" } else { "MISMATCH" };
-    let memory_intended = if r.intended_memory_nodes.is_empty() {
+    let memory_intended = if !r.intended_memory_policy.is_empty() {
+        r.intended_memory_policy.clone()
+    } else if r.intended_memory_nodes.is_empty() {
         "default".to_owned()
     } else {
         format!("bind:{}", cpulist::format(&r.intended_memory_nodes))

@@ -178,7 +178,9 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
                 cpulist_or(&r.actual_cpus, "none"),
                 cpulist_or(&r.intended_cpus, "any"),
                 r.memory_policy,
-                if r.intended_memory_nodes.is_empty() {
+                if !r.intended_memory_policy.is_empty() {
+                    r.intended_memory_policy.clone()
+                } else if r.intended_memory_nodes.is_empty() {
                     "default".to_owned()
                 } else {
                     format!("bind:{}", cpulist::format(&r.intended_memory_nodes))

@@ -283,6 +283,9 @@ pub struct ReplicaPlacement {
     pub worker_threads: u32,
     #[prost(message, repeated, tag = "10")]
     pub pages_by_node: ::prost::alloc::vec::Vec<NodePages>,
+    /// The policy the plan asked for, in numa_maps' words ("default", "bind:0", "interleave:0-3").
+    #[prost(string, tag = "11")]
+    pub intended_memory_policy: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]

@@ -1,9 +1,10 @@
 //! The placement drawing: each host's allowed CPUs grouped by NUMA node, each coloured by what
 //! ran on it in one layout (a replica, the load generator, both, nothing).
 //!
-//! The result does not carry the node → CPU map. [`node_of_cpus`] infers what it can: on a
-//! one-node host every CPU is on node 0; a replica pinned to CPUs with memory bound to a single
-//! node names that node for its intended CPUs. Other CPUs are drawn under "node ?".
+//! [`node_of_cpus`] reads the node → CPU map from the host (`host.nodes`); results written before
+//! it existed get what can be inferred: on a one-node host every CPU is on node 0; a replica
+//! pinned to CPUs with memory bound to a single node names that node for its intended CPUs.
+//! Other CPUs are drawn under "node ?".
 //!
 //! With several agents, [`on_host`] cuts a layout down to one host's replicas and load workers
 //! (replica indexes and CPU numbers are per host).
@@ -46,6 +47,14 @@ const PER_ROW: usize = 16;
 /// CPU → NUMA node on `host`, as far as the result tells.
 pub fn node_of_cpus(result: &RunResult, host: &HostSummary) -> BTreeMap<u32, u32> {
     let mut map = BTreeMap::new();
+    if !host.nodes.is_empty() {
+        for node in &host.nodes {
+            for cpu in &node.cpus {
+                map.insert(*cpu, node.os_index);
+            }
+        }
+        return map;
+    }
     if host.numa_nodes == 1 {
         for cpu in &host.allowed_cpus {
             map.insert(*cpu, 0);
