@@ -22,7 +22,9 @@ pub async fn calibrate() -> Calibration {
     // Spawn a batch, then join it: awaiting each task in turn would measure a cross-thread
     // wake-up per task (15-20 µs on a VM), not the cost of a task.
     let task_spawn_ns = median_batches(deadline, TASKS_PER_BATCH, || async {
-        let tasks: Vec<_> = (0..TASKS_PER_BATCH).map(|_| tokio::spawn(async {})).collect();
+        let tasks: Vec<_> = (0..TASKS_PER_BATCH)
+            .map(|_| tokio::spawn(async {}))
+            .collect();
         for task in tasks {
             let _ = task.await;
         }

@@ -43,7 +43,9 @@ pub fn parse(text: &str) -> Result<Vec<u32>, CpuListError> {
             return Err(fail(&format!("range `{part}` goes backwards")));
         }
         if hi > MAX_ID {
-            return Err(fail(&format!("{hi} is beyond the largest CPU or node number, {MAX_ID}")));
+            return Err(fail(&format!(
+                "{hi} is beyond the largest CPU or node number, {MAX_ID}"
+            )));
         }
         out.extend(lo..=hi);
         // Overlapping ranges could still pile up: keep the list bounded by its distinct values.
