@@ -42,6 +42,29 @@ pub struct HostInfo {
     pub agent_version: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "5")]
     pub topology: ::core::option::Option<Topology>,
+    /// The agent's own cgroup: where plans are resolved (its cpuset) and what it may use.
+    #[prost(message, optional, tag = "6")]
+    pub cgroup: ::core::option::Option<CgroupLimits>,
+}
+/// What a process's cgroup allows it, as read from /proc/<pid>/cgroup and the cgroup files.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CgroupLimits {
+    /// "v1", "v2", or "none" when no cgroup controller limits it.
+    #[prost(string, tag = "1")]
+    pub version: ::prost::alloc::string::String,
+    /// The cgroup's path inside its hierarchy, e.g. "/system.slice/numaload-agent.service".
+    #[prost(string, tag = "2")]
+    pub path: ::prost::alloc::string::String,
+    /// cpuset.cpus (effective) of the cgroup; empty when not limited by a cpuset.
+    #[prost(uint32, repeated, tag = "3")]
+    pub cpuset_cpus: ::prost::alloc::vec::Vec<u32>,
+    /// cpuset.mems (effective); empty when not limited.
+    #[prost(uint32, repeated, tag = "4")]
+    pub cpuset_mems: ::prost::alloc::vec::Vec<u32>,
+    /// CPU bandwidth quota in CPUs (quota / period), the tightest up the hierarchy; 0 = unlimited.
+    #[prost(double, tag = "5")]
+    pub cpu_quota_cpus: f64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -286,6 +309,12 @@ pub struct ReplicaPlacement {
     /// The policy the plan asked for, in numa_maps' words ("default", "bind:0", "interleave:0-3").
     #[prost(string, tag = "11")]
     pub intended_memory_policy: ::prost::alloc::string::String,
+    /// The replica's cgroup, read back like its placement.
+    #[prost(message, optional, tag = "12")]
+    pub cgroup: ::core::option::Option<CgroupLimits>,
+    /// Warnings the replica printed at start-up (e.g. worker threads over its CPU quota).
+    #[prost(string, repeated, tag = "13")]
+    pub warnings: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
