@@ -521,6 +521,9 @@ fn read_back(
                 actual_cpus,
                 intended_memory_nodes: spec.memory_nodes.clone(),
                 intended_memory_policy: spec.memory_policy.describe(&spec.memory_nodes),
+                // Filled by the cgroup read-back (issue 3, point 5).
+                cgroup: None,
+                warnings: Vec::new(),
                 memory_policy,
                 placement_ok: cpus_ok && memory_ok,
                 worker_threads: spec.worker_threads,

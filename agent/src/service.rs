@@ -96,6 +96,7 @@ impl Agent for AgentService {
             cpu_model: facts.cpu_model,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             topology: Some((&topology).into()),
+            cgroup: None,
         }))
     }
 
