@@ -122,6 +122,7 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
         if l.mode == "open" {
             percentile_row(out, "uncorrected", &l.latency_uncorrected_ns);
         }
+        trials_lines(out, l);
         let e = &l.errors_by_kind;
         let _ = write!(
             out,
@@ -269,4 +270,35 @@ fn search_block(out: &mut String, search: &crate::search::SearchResult) {
         }
     }
     out.push('\n');
+}
+
+/// With `repeat = N`: each trial's throughput and p99, and the 95% intervals of their means.
+fn trials_lines(out: &mut String, l: &LayoutResult) {
+    if l.trials.len() < 2 {
+        return;
+    }
+    let each: Vec<String> = l
+        .trials
+        .iter()
+        .map(|t| {
+            format!(
+                "#{} {} req/s p99 {}",
+                t.trial,
+                thousands(t.throughput_rps),
+                duration_ns(t.latency_ns.p99)
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "  trials       {}", each.join(", "));
+    if let Some(c) = &l.confidence {
+        let _ = writeln!(
+            out,
+            "  95% CI       throughput {}..{} req/s, p99 {}..{} (mean of {} trials)",
+            thousands(c.throughput_rps.low),
+            thousands(c.throughput_rps.high),
+            duration_ns(c.p99_ns.low.max(0.0) as u64),
+            duration_ns(c.p99_ns.high.max(0.0) as u64),
+            c.trials
+        );
+    }
 }
