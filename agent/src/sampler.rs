@@ -92,6 +92,8 @@ async fn sample_one(
     let (mut alive_max, mut blocking_max) = (-1i64, -1i64);
     let mut scraper = replica.metrics.map(Scraper::new);
     let mut first_cpu: Option<u64> = None;
+    // Handler-time buckets at the last server-p99 computation (about once a second).
+    let mut p99_since: Option<crate::scrape::Buckets> = None;
     let mut ticks = tokio::time::interval(INTERVAL);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -109,7 +111,25 @@ async fn sample_one(
             Some(s) => Some(s.scrape(SCRAPE_TIMEOUT).await),
             None => None,
         };
-        let gauges = scrape.map_or(crate::scrape::RuntimeGauges::MISSING, |s| s.gauges);
+        let gauges = scrape
+            .as_ref()
+            .map_or(crate::scrape::RuntimeGauges::MISSING, |s| s.gauges);
+        let mut server_p99_ns = -1;
+        if let Some(buckets) = scrape
+            .as_ref()
+            .map(|s| &s.buckets)
+            .filter(|b| !b.is_empty())
+        {
+            match &p99_since {
+                Some(before) if stats.samples % BATCH_EVERY as u64 == 0 => {
+                    server_p99_ns = crate::scrape::interval_p99_ns(before, buckets)
+                        .map_or(-1, |ns| ns.min(i64::MAX as u64) as i64);
+                    p99_since = Some(buckets.clone());
+                }
+                Some(_) => {}
+                None => p99_since = Some(buckets.clone()),
+            }
+        }
         stats.threads_min = stats.threads_min.min(os_threads);
         stats.threads_max = stats.threads_max.max(os_threads);
         stats.threads_last = os_threads;
@@ -132,9 +152,12 @@ async fn sample_one(
             blocking_threads: gauges.blocking_threads,
             inflight_calls: gauges.inflight_calls,
             metrics_probe_ns: scrape
+                .as_ref()
                 .and_then(|s| s.probe)
                 .map_or(-1, |p| p.as_nanos() as i64),
-            metrics_probe_timed_out: scrape.is_some_and(|s| s.timed_out),
+            metrics_probe_timed_out: scrape.as_ref().is_some_and(|s| s.timed_out),
+            requests_total: gauges.requests_total,
+            server_p99_ns,
         };
         let _ = samples.try_send(sample);
     }

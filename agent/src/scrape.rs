@@ -18,6 +18,54 @@ pub struct RuntimeGauges {
     pub global_queue_depth: i64,
     pub blocking_threads: i64,
     pub inflight_calls: i64,
+    /// `numaload_requests_total`, summed over its status labels.
+    pub requests_total: i64,
+}
+
+/// Cumulative counts of `numaload_request_duration_seconds_bucket`, by upper edge in seconds
+/// (`+Inf` as infinity), as the exposition lists them.
+pub type Buckets = Vec<(f64, u64)>;
+
+/// The buckets of the handler-time histogram in an exposition.
+pub fn parse_buckets(text: &str) -> Buckets {
+    let prefix = "numaload_request_duration_seconds_bucket{le=\"";
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(prefix)?;
+            let (edge, rest) = rest.split_once('"')?;
+            let count = rest.rsplit(' ').next()?.parse::<f64>().ok()? as u64;
+            let edge = if edge == "+Inf" {
+                f64::INFINITY
+            } else {
+                edge.parse().ok()?
+            };
+            Some((edge, count))
+        })
+        .collect()
+}
+
+/// The p99 of what happened between two snapshots of the buckets, as the upper edge of the
+/// bucket it falls in (nanoseconds); `None` with no new request or mismatched buckets.
+pub fn interval_p99_ns(before: &Buckets, after: &Buckets) -> Option<u64> {
+    if before.len() != after.len() || after.is_empty() {
+        return None;
+    }
+    let deltas: Vec<(f64, u64)> = after
+        .iter()
+        .zip(before)
+        .map(|(a, b)| (a.0, a.1.saturating_sub(b.1)))
+        .collect();
+    let total = deltas.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let wanted = (total as f64 * 0.99).ceil() as u64;
+    let edge = deltas.iter().find(|(_, count)| *count >= wanted)?.0;
+    Some(if edge.is_finite() {
+        (edge * 1e9) as u64
+    } else {
+        u64::MAX
+    })
 }
 
 impl RuntimeGauges {
@@ -26,6 +74,7 @@ impl RuntimeGauges {
         global_queue_depth: -1,
         blocking_threads: -1,
         inflight_calls: -1,
+        requests_total: -1,
     };
 }
 
@@ -33,6 +82,12 @@ impl RuntimeGauges {
 pub fn parse_gauges(text: &str) -> RuntimeGauges {
     let mut gauges = RuntimeGauges::MISSING;
     for line in text.lines().filter(|l| !l.starts_with('#')) {
+        if let Some(rest) = line.strip_prefix("numaload_requests_total") {
+            if let Some(value) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+                gauges.requests_total = gauges.requests_total.max(0) + value as i64;
+            }
+            continue;
+        }
         let Some((name, value)) = line.split_once(' ') else {
             continue;
         };
@@ -52,9 +107,11 @@ pub fn parse_gauges(text: &str) -> RuntimeGauges {
 }
 
 /// One scrape's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scrape {
     pub gauges: RuntimeGauges,
+    /// The handler-time histogram's buckets (empty when the target has none or failed).
+    pub buckets: Buckets,
     /// How long the request took; the timeout itself (a lower bound) when it timed out; `None`
     /// when it failed outright.
     pub probe: Option<Duration>,
@@ -89,6 +146,7 @@ impl Scraper {
         match tokio::time::timeout(timeout, self.fetch()).await {
             Ok(Some(body)) => Scrape {
                 gauges: parse_gauges(&body),
+                buckets: parse_buckets(&body),
                 probe: Some(started.elapsed()),
                 timed_out: false,
             },
@@ -96,6 +154,7 @@ impl Scraper {
                 self.stream = None;
                 Scrape {
                     gauges: RuntimeGauges::MISSING,
+                    buckets: Vec::new(),
                     probe: None,
                     timed_out: false,
                 }
@@ -105,6 +164,7 @@ impl Scraper {
                 self.stream = None;
                 Scrape {
                     gauges: RuntimeGauges::MISSING,
+                    buckets: Vec::new(),
                     probe: Some(timeout),
                     timed_out: true,
                 }
@@ -171,9 +231,29 @@ mod tests {
                 alive_tasks: 12,
                 global_queue_depth: 0,
                 blocking_threads: -1,
-                inflight_calls: 7
+                inflight_calls: 7,
+                requests_total: 5,
             }
         );
+    }
+
+    #[test]
+    fn the_p99_of_an_interval_comes_from_bucket_deltas() {
+        let text = |counts: [u64; 4]| {
+            format!(
+                "numaload_request_duration_seconds_bucket{{le=\"0.001\"}} {}\n\
+                 numaload_request_duration_seconds_bucket{{le=\"0.01\"}} {}\n\
+                 numaload_request_duration_seconds_bucket{{le=\"0.1\"}} {}\n\
+                 numaload_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
+                counts[0], counts[1], counts[2], counts[3]
+            )
+        };
+        let before = parse_buckets(&text([100, 100, 100, 100]));
+        // 100 new requests: 98 under 1 ms, 2 between 10 and 100 ms -> p99 is in the 0.1 bucket.
+        let after = parse_buckets(&text([198, 198, 200, 200]));
+        assert_eq!(interval_p99_ns(&before, &after), Some(100_000_000));
+        assert_eq!(interval_p99_ns(&before, &before), None, "nothing new");
+        assert_eq!(interval_p99_ns(&before, &Vec::new()), None);
     }
 
     #[test]

@@ -41,6 +41,15 @@ pub enum Progress {
     },
     /// Something the user should see at once (a failure, a lost agent, a cancel).
     Notice(String),
+    /// About once a second while measuring: requests the agent's replicas have answered so far
+    /// and the worst replica's own p99 handler time over the last second (server-side, from
+    /// their /metrics; a live hint, not a reported figure).
+    Live {
+        agent: String,
+        layout: String,
+        requests: u64,
+        worst_server_p99_ns: Option<u64>,
+    },
 }
 
 /// Runs `plan` on the agents at `addresses` (at least one), over mutual TLS when `tls` is given.
@@ -365,6 +374,7 @@ pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
             .collect(),
         allowed_cpus: topology.allowed_cpus,
         calibration: None,
+        cgroup: host.cgroup.as_ref().map(Into::into),
     }
 }
 
@@ -382,6 +392,24 @@ fn progress_of(agent: &str, event: &RunEvent) -> Option<Progress> {
                 agent: agent.to_owned(),
                 layout: p.layout.clone(),
                 phase: phase.to_owned(),
+            })
+        }
+        Some(Event::Samples(batch)) => {
+            let mut latest: std::collections::BTreeMap<u32, i64> = Default::default();
+            let mut worst: Option<u64> = None;
+            for s in &batch.samples {
+                if s.requests_total >= 0 {
+                    latest.insert(s.replica, s.requests_total);
+                }
+                if s.server_p99_ns >= 0 {
+                    worst = Some(worst.unwrap_or(0).max(s.server_p99_ns as u64));
+                }
+            }
+            (!latest.is_empty()).then(|| Progress::Live {
+                agent: agent.to_owned(),
+                layout: batch.layout.clone(),
+                requests: latest.values().map(|&r| r as u64).sum(),
+                worst_server_p99_ns: worst,
             })
         }
         Some(Event::Failed(f)) => Some(Progress::Notice(format!(

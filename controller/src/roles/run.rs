@@ -100,6 +100,29 @@ impl ProgressView {
                 eprintln!("{text}");
                 self.draw();
             }
+            Progress::Live {
+                agent,
+                layout,
+                requests,
+                worst_server_p99_ns,
+            } => {
+                if self.tty {
+                    let p99 = worst_server_p99_ns.map_or_else(String::new, |ns| {
+                        format!(
+                            ", worst replica p99 ≤ {}",
+                            numaload::report::duration_ns(ns)
+                        )
+                    });
+                    let since = self.lines.get(&agent).map_or_else(Instant::now, |l| l.2);
+                    let text = format!(
+                        "measuring: {} requests served{p99}",
+                        numaload::report::thousands(requests as f64)
+                    );
+                    self.lines.insert(agent, (layout, text, since));
+                    self.clear();
+                    self.draw();
+                }
+            }
             Progress::Phase {
                 agent,
                 layout,

@@ -365,6 +365,14 @@ pub struct ThreadSample {
     pub metrics_probe_ns: i64,
     #[prost(bool, tag = "11")]
     pub metrics_probe_timed_out: bool,
+    /// Requests the replica has answered so far (its /metrics counter); -1 when unknown.
+    #[prost(int64, tag = "12")]
+    pub requests_total: i64,
+    /// The replica's own p99 handler time since the previous sample with one, from its /metrics
+    /// histogram bucket deltas (an upper bound: the bucket's edge); -1 when unknown. Server-side:
+    /// it excludes the network and queueing before the handler, unlike the load generator's.
+    #[prost(int64, tag = "13")]
+    pub server_p99_ns: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
