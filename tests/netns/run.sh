@@ -210,6 +210,18 @@ if fault_run kill agent1 long; then
   check "kill: no replica of the killed agent survives (pgrep -f 'numaload target' lists none of ${REPLICAS[*]}, $(secs "$t" "$(now)") s after the kill)" \
     none_of_running "${REPLICAS[@]}"
   check "kill: nothing runs in the agent1 namespace any more" wait_until 5 ns_empty agent1
+  # An agent that restarts (as systemd's Restart=on-failure would) accepts the next run.
+  "$NETNS" exec agent1 "$NUMALOAD" agent --listen "$A1" "${TLS[@]}" >"$WORK/agent1-restarted.log" 2>&1 &
+  AGENT_PID[agent1]=$!; disown "${AGENT_PID[agent1]}"
+  if wait_until 15 listens "${ADDR[agent1]}"; then
+    t=$(now)
+    timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --agent "$A1" "${TLS[@]}" \
+      --out "$WORK/restarted.json" --quiet >"$WORK/restarted.out" 2>&1
+    rc=$?
+    check "kill: the restarted agent1 runs a new plan (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 0 ]
+  else
+    fail "kill: agent1 did not listen again within 15 s of its restart: $(tail -3 "$WORK/agent1-restarted.log")"
+  fi
 fi
 
 # ---------------------------------------------------------------- 3. agent partitioned mid-run
