@@ -22,7 +22,9 @@ test: test-crates
 test-crates: setup
 	$(CARGO) test --workspace --locked
 
-## make bench: numaload's load generator against wrk on the same target; rewrites BENCHMARKS.md.
+## make bench: issue 6's benchmarks side by side (generator vs wrk, open-loop accuracy, send-time
+## precision, target vs bare hyper, measurement overhead, start-up and memory); rewrites
+## BENCHMARKS.md (~10 min on 2 cores). `make bench QUICK=1` is a ~2-min smoke run.
 bench: setup
 	scripts/bench.sh
 

@@ -1,111 +1,90 @@
 #!/usr/bin/env bash
-# Load-generator efficiency, side by side with wrk, on the same target, in one run.
+# `make bench`: numaload's performance claims (issue 6), measured side by side in one run and
+# reported as ratios, regenerated into BENCHMARKS.md with the machine, the commands and the date.
 #
-# The target (`numaload target`, async variant, 1 worker, no work per request) runs pinned to one
-# CPU; the generator under test runs pinned to another, 50 keep-alive connections, closed loop.
-# numaload's generator is driven through a real `numaload run` (replicas = 1 on CPU 0, load
-# reserved CPU 1) and wrk through `taskset -c 1 wrk` against a target pinned the same way.
-# Rounds alternate (numaload, wrk, numaload, wrk, ...) so drift hits both. Prints req/s and
-# generator CPU per request for each round, the numaload/wrk ratios (min/median/max), and
-# rewrites BENCHMARKS.md with the machine, the commands and the date.
+#   1. closed-loop generator vs wrk on the same target       scripts/bench-generator.sh
+#   2. open-loop accuracy 10%..150% of the closed-loop max   scripts/bench-openloop.sh
+#   3. send-time precision at 2,000 req/s                    scripts/bench-openloop.sh
+#   4. async target vs a bare hyper hello-world under wrk    scripts/bench-target.sh
+#   5. recording, merging and sampling costs                 scripts/bench-overhead.sh
+#   6. plan to first request; controller memory vs length    scripts/bench-startup.sh
 #
-# Env: ROUNDS (default 3), SECONDS_PER_ROUND (default 5), CONNECTIONS (default 50).
+# Parsing and tables live in scripts/bench-parse.sh (its `selftest` runs first). Everything is
+# pinned: servers to CPU 0, generators and microbenchmarks to CPU 1. Other work on the machine
+# skews the numbers: the load average before and after is written into BENCHMARKS.md.
+#
+# Env: QUICK=1 for a short smoke run (~2 min; numbers indicative only), CONNECTIONS (default 50),
+# ROUNDS / SECONDS_PER_ROUND (point 1, default 3 / 5), ONLY="1 4" to run some points (BENCHMARKS.md
+# is then left alone and the sections printed), OUT (default BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3}; SECS=${SECONDS_PER_ROUND:-5}; CONNS=${CONNECTIONS:-50}
+export QUICK=${QUICK:-0} CONNS=${CONNECTIONS:-50}
+ONLY=${ONLY:-}
+OUT=${OUT:-BENCHMARKS.md}
+began=$(date +%s)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
 missing=(); command -v wrk >/dev/null || missing+=(wrk); [ -x /usr/bin/time ] || missing+=(time)
+command -v taskset >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; fi
 [ "$(nproc)" -ge 2 ] || { echo "bench: needs at least 2 CPUs (target and generator apart)" >&2; exit 2; }
+
+scripts/bench-parse.sh selftest
+echo "bench: building (release, bare_hyper example, criterion benches)" >&2
 cargo build --release --locked -q -p numaload
-BIN=$PWD/target/release/numaload
-WORK=$(mktemp -d); trap 'kill $TARGET_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-TARGET_PID=""
+cargo build --release --locked -q -p numaload-target --example bare_hyper
+cargo bench --locked -q --no-run -p numaload-agent -p numaload-proto \
+  --bench record --bench sampler_cost --bench merge 2>/dev/null
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+export BIN=$CARGO_TARGET_DIR/release/numaload BARE=$CARGO_TARGET_DIR/release/examples/bare_hyper
+export WORK; WORK=$(mktemp -d)
+export SUMMARY=$WORK/summary.tsv
+trap 'rm -rf "$WORK"' EXIT
+: >"$SUMMARY"; mkdir -p "$WORK/sections"
+measure_began=$(date +%s)
 
-cat > "$WORK/plan.toml" <<PLAN
-name = "bench-generator"
-[target]
-name = "async"
-work_us = 0
-[load]
-mode = "closed"
-connections = $CONNS
-duration = "${SECS}s"
-warmup = "1s"
-reserve_cpus = 1
-[[layouts]]
-name = "one-worker"
-replicas = 1
-PLAN
-
-numaload_round() {   # prints "req_per_s cpu_us_per_req"
-  "$BIN" run "$WORK/plan.toml" --out "$WORK/r.json" --quiet >/dev/null
-  python3 - "$WORK/r.json" <<'PY'
-import json, sys
-layout = json.load(open(sys.argv[1]))["layouts"][0]
-assert layout["status"] == "ok", layout.get("error")
-cpu_ns = sum(w["cpu_time_ns"] for w in layout["load"]["workers"])
-print(f'{layout["throughput_rps"]:.0f} {cpu_ns / 1e3 / max(layout["requests"], 1):.3f}')
-PY
+section() {   # section NUMBER SCRIPT
+  if [ -n "$ONLY" ] && ! [[ " $ONLY " == *" $1 "* ]]; then return 0; fi
+  echo "bench: point $1 ($2)" >&2
+  OUT_MD="$WORK/sections/$1.md" "scripts/$2"
 }
+if [ -n "$ONLY" ] && ! [[ " $ONLY " == *" 1 "* ]] && [[ " $ONLY " == *" 2 "* || " $ONLY " == *" 3 "* ]]; then
+  # The open-loop steps need the closed-loop maximum: measure it (quietly) anyway.
+  OUT_MD="$WORK/sections/1.md" SUMMARY=/dev/null scripts/bench-generator.sh
+fi
+section 1 bench-generator.sh
+section 2 bench-openloop.sh
+section 4 bench-target.sh
+section 5 bench-overhead.sh
+section 6 bench-startup.sh
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+ended=$(date +%s)
 
-wrk_round() {        # prints "req_per_s cpu_us_per_req"
-  taskset -c 0 "$BIN" target --variant async --listen 127.0.0.1:0 --threads 1 --work-us 0 \
-    >"$WORK/target.out" 2>/dev/null &
-  TARGET_PID=$!
-  for _ in $(seq 100); do grep -q "listening on" "$WORK/target.out" && break; sleep 0.05; done
-  addr=$(sed -n 's/^numaload-target listening on //p' "$WORK/target.out")
-  taskset -c 1 wrk -t1 -c"$CONNS" -d1s "http://$addr/" >/dev/null   # warm-up, like numaload's
-  /usr/bin/time -f "%U %S" -o "$WORK/time" taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://$addr/" >"$WORK/wrk.out"
-  kill "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null || true; TARGET_PID=""
-  python3 - "$WORK/wrk.out" "$WORK/time" <<'PY'
-import re, sys
-out = open(sys.argv[1]).read()
-total = int(re.search(r"(\d+) requests in", out).group(1))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-user, system = map(float, open(sys.argv[2]).read().split()[-2:])
-print(f"{rps:.0f} {(user + system) * 1e6 / max(total, 1):.3f}")
-PY
-}
-
-: > "$WORK/rounds"
-for round in $(seq "$ROUNDS"); do
-  n=$(numaload_round); w=$(wrk_round)
-  echo "round $round: numaload $n | wrk $w" >&2
-  echo "$round $n $w" >> "$WORK/rounds"
-done
-
-python3 - "$WORK/rounds" "$ROUNDS" "$SECS" "$CONNS" <<'PY' | tee "$WORK/table.md"
-import statistics, sys
-rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-print("| round | numaload req/s | wrk req/s | req/s ratio | numaload CPU µs/req | wrk CPU µs/req | CPU ratio |")
-print("|---|---|---|---|---|---|---|")
-rate_ratios, cpu_ratios = [], []
-for r, n_rps, n_cpu, w_rps, w_cpu in rows:
-    rate_ratios.append(n_rps / w_rps); cpu_ratios.append(n_cpu / w_cpu)
-    print(f"| {int(r)} | {n_rps:,.0f} | {w_rps:,.0f} | {n_rps / w_rps:.3f} | {n_cpu:.2f} | {w_cpu:.2f} | {n_cpu / w_cpu:.3f} |")
-def span(v): return f"min {min(v):.3f} / median {statistics.median(v):.3f} / max {max(v):.3f}"
-print()
-print(f"- req/s numaload/wrk: {span(rate_ratios)} (goal ≥ 1.0)")
-print(f"- generator CPU per request numaload/wrk: {span(cpu_ratios)} (goal ≤ 0.9)")
-PY
-
-{
+report() {
   echo "# Benchmarks"
   echo
-  echo "Regenerated by \`make bench\` (scripts/bench.sh); do not edit by hand."
+  echo "Regenerated by \`make bench\` (scripts/bench.sh and the scripts/bench-*.sh it calls); do not edit"
+  echo "by hand.$([ "$QUICK" = 1 ] && echo " **QUICK=1 smoke run: short windows, one round; indicative only.**")"
   echo
-  echo "## Load generator vs wrk, closed loop, same target"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- agent proto controller target-server 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/^Mem:/ {print $2}') GiB, Linux $(uname -r)"
+  echo "- numaload $("$BIN" --version | awk '{print $2}'), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}'), $(rustc --version | awk '{print $1, $2}')"
+  echo "- load average (1/5/15 min) before: $load_before; after: $load_after. The benchmarks pin servers to CPU 0 and generators to CPU 1, so anything else running on this 2-CPU machine shows in the numbers."
+  echo "- command: \`make bench\` ($([ "$QUICK" = 1 ] && echo "QUICK=1, ")$((ended - measure_began)) s measuring, $((ended - began)) s in all with the build)"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
-  echo "- numaload $("$BIN" --version | awk '{print $2}'), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
-  echo "- target: \`numaload target --variant async --threads 1 --work-us 0\` pinned to CPU 0; generator pinned to CPU 1; $CONNS keep-alive connections; ${SECS}s measured after 1s warm-up; $ROUNDS rounds, alternating"
-  echo "- numaload: \`numaload run\` of a closed-loop plan (replicas = 1, reserve_cpus = 1); CPU per request = the load worker thread's CPU time over requests (CLOCK_THREAD_CPUTIME_ID)"
-  echo "- wrk: \`taskset -c 1 wrk -t1 -c$CONNS -d${SECS}s\`; CPU per request = wrk's user + system time (/usr/bin/time) over requests"
+  echo "Ratios compare like with like on one machine in one run; the absolute figures are this"
+  echo "machine's, on loopback, and are not capacity figures."
   echo
-  cat "$WORK/table.md"
+  echo "## Summary"
   echo
-  echo "Both generators spend most of their CPU in the kernel's loopback TCP path; these ratios compare"
-  echo "like with like on one machine in one run, and are not absolute capacity figures."
-} > BENCHMARKS.md
-echo "bench: BENCHMARKS.md written" >&2
+  echo "| point | measurement | goal | measured | met |"
+  echo "|---|---|---|---|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$SUMMARY"
+  for f in "$WORK"/sections/*.md; do echo; cat "$f"; done
+}
+if [ -n "$ONLY" ]; then
+  report
+else
+  report >"$OUT"
+  echo "bench: $OUT written ($((ended - began)) s)" >&2
+fi

@@ -17,8 +17,12 @@
 //! corrected p50 ≈ 50 µs above uncorrected on a steady server at 2,000 req/s). `slack` follows
 //! about the 90th percentile of the observed wake-up lateness (a stochastic quantile estimate:
 //! up 9 steps on a late wake, down 1 on an early one), bounded by [`MAX_SLACK`], so the spin per
-//! send stays near the wake-up jitter rather than a fixed budget, and the extra CPU is at most
-//! `rate × MAX_SLACK` (it shows in the worker's CPU time, which is honest: the core is busy).
+//! send stays near the wake-up jitter. Busy-polling is capped at [`SPIN_BUDGET_PERCENT`] of
+//! the worker's wall time (a token bucket): past it the timer is armed for the deadline itself
+//! and sends are again as late as the wake-up, so the worker's CPU time (which includes the
+//! busy-poll: it is real) never reads as a saturated load core because of pacing alone, and a
+//! worker sharing a CPU with a replica does not take more than that from it. At high rates the
+//! thread is awake anyway and the slack learned shrinks with its wake-up latency.
 //!
 //! Everything is single-threaded (`Rc`, `RefCell`): one pacer per worker thread. No allocation
 //! per wait once the heap has grown to the number of connections.
@@ -46,6 +50,12 @@ const INITIAL_SLACK: Duration = Duration::from_micros(50);
 /// [`SLACK_UP_STEPS`] on a late one, which settles where 1 wake in 10 is late (p90).
 const SLACK_STEP_NS: u64 = 500;
 const SLACK_UP_STEPS: u64 = 9;
+/// Busy-polling may take at most this share of the worker's wall time: the load core must stay
+/// mostly idle at moderate rates (its busy share is how a saturated generator is detected), and
+/// a worker that shares a CPU with a replica must not take it from the server under test.
+const SPIN_BUDGET_PERCENT: u64 = 10;
+/// Budget that can be banked while idle, for a burst of close deadlines.
+const SPIN_CREDIT_MAX: Duration = Duration::from_millis(2);
 
 /// A precise per-worker timer. Clone it into each connection task; run [`Pacer::drive`] as one
 /// task of the same `LocalSet`.
@@ -62,6 +72,9 @@ struct Shared {
     armed: Cell<Option<Armed>>,
     /// How early to arm the timer before a deadline: the recent wake-up latency (ns).
     slack_ns: Cell<u64>,
+    /// Busy-poll budget left (ns), and when it was last topped up.
+    spin_credit_ns: Cell<u64>,
+    refilled_at: Cell<Instant>,
     /// The driver is waiting for the timerfd (a new earlier waiter must re-arm it); otherwise
     /// the driver is running or busy-polling and looks at the heap on its next poll anyway.
     sleeping: Cell<bool>,
@@ -129,6 +142,8 @@ impl Pacer {
                 waiters: RefCell::new(BinaryHeap::with_capacity(expected_waiters * 2)),
                 armed: Cell::new(None),
                 slack_ns: Cell::new(nanos(INITIAL_SLACK)),
+                spin_credit_ns: Cell::new(nanos(SPIN_CREDIT_MAX)),
+                refilled_at: Cell::new(Instant::now()),
                 sleeping: Cell::new(false),
                 broken: Cell::new(false),
             }),
@@ -148,18 +163,26 @@ impl Pacer {
     /// timerfd fails, logs it, switches every wait to clock polling and returns.
     pub(crate) async fn drive(self) {
         let shared = &self.shared;
+        let mut spinning_since: Option<Instant> = None;
         loop {
-            let next = shared.wake_due(Instant::now());
-            let Some(next) = next else {
+            let now = Instant::now();
+            if let Some(last) = spinning_since.take() {
+                // Charged in full, although other tasks may have run in between: when the
+                // thread is that busy it is awake anyway and needs no busy-poll.
+                shared.charge(now.saturating_duration_since(last));
+            }
+            shared.refill(now);
+            let Some(next) = shared.wake_due(now) else {
                 // Nothing waits: sleep until a new waiter arms the timer.
                 if let Err(e) = shared.wait_timer().await {
                     return shared.break_down(&e);
                 }
                 continue;
             };
-            if next.saturating_duration_since(Instant::now()) <= shared.slack() {
+            if shared.may_spin() && next.saturating_duration_since(now) <= shared.slack() {
                 // The last stretch: look at the clock again after the runtime has run other
                 // ready tasks and polled I/O (`yield_now` defers to the driver).
+                spinning_since = Some(now);
                 tokio::task::yield_now().await;
                 continue;
             }
@@ -182,6 +205,27 @@ impl Pacer {
 impl Shared {
     fn slack(&self) -> Duration {
         Duration::from_nanos(self.slack_ns.get())
+    }
+
+    /// Whether busy-polling budget is left.
+    fn may_spin(&self) -> bool {
+        self.spin_credit_ns.get() > 0
+    }
+
+    /// Adds the budget earned since the last refill: [`SPIN_BUDGET_PERCENT`] of the wall time,
+    /// banked up to [`SPIN_CREDIT_MAX`].
+    fn refill(&self, now: Instant) {
+        let earned = nanos(now.saturating_duration_since(self.refilled_at.get()))
+            .saturating_mul(SPIN_BUDGET_PERCENT)
+            / 100;
+        let credit = self.spin_credit_ns.get().saturating_add(earned);
+        self.spin_credit_ns.set(credit.min(nanos(SPIN_CREDIT_MAX)));
+        self.refilled_at.set(now);
+    }
+
+    fn charge(&self, spun: Duration) {
+        let credit = self.spin_credit_ns.get().saturating_sub(nanos(spun));
+        self.spin_credit_ns.set(credit);
     }
 
     /// Wakes every waiter due at `now`; returns the earliest deadline still pending.
@@ -231,9 +275,15 @@ impl Shared {
     }
 
     /// Makes sure the timer fires no later than `slack` before `deadline` (at once if that has
-    /// passed: the driver then busy-polls the rest of the way).
+    /// passed: the driver then busy-polls the rest of the way), or at `deadline` itself when the
+    /// busy-poll budget is spent.
     fn arm(&self, deadline: Instant) -> io::Result<()> {
-        let fires_at = deadline.checked_sub(self.slack()).unwrap_or(deadline);
+        let early = if self.may_spin() {
+            self.slack()
+        } else {
+            Duration::ZERO
+        };
+        let fires_at = deadline.checked_sub(early).unwrap_or(deadline);
         if self
             .armed
             .get()
@@ -365,6 +415,29 @@ mod tests {
                 pacer.slack(),
                 Duration::ZERO,
                 "a thread that wakes on time needs none"
+            );
+        });
+    }
+
+    #[test]
+    fn busy_polling_is_budgeted_to_a_share_of_wall_time() {
+        on_local_runtime(async {
+            let pacer = Pacer::new(1).expect("timerfd");
+            let shared = &pacer.shared;
+            assert!(shared.may_spin(), "starts with banked credit");
+            shared.charge(Duration::from_secs(1));
+            assert!(!shared.may_spin(), "spent");
+            let t0 = shared.refilled_at.get();
+            shared.refill(t0 + Duration::from_millis(1));
+            let earned = Duration::from_nanos(shared.spin_credit_ns.get());
+            assert_eq!(
+                earned,
+                Duration::from_millis(1) * SPIN_BUDGET_PERCENT as u32 / 100
+            );
+            shared.refill(t0 + Duration::from_secs(10));
+            assert_eq!(
+                Duration::from_nanos(shared.spin_credit_ns.get()),
+                SPIN_CREDIT_MAX
             );
         });
     }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Point 1: numaload's closed-loop generator vs wrk on the same target, rounds alternating.
+# The target (`numaload target`, async, 1 worker, no work) is pinned to CPU 0, the generator
+# under test to CPU 1, CONNS keep-alive connections. numaload runs through a real `numaload
+# run` (replicas = 1 on CPU 0, load reserved CPU 1); wrk through `taskset -c 1 wrk` against a
+# target pinned the same way. Writes the section to $OUT_MD and the median numaload req/s
+# (the closed-loop maximum the open-loop steps use) to $WORK/closed_max.
+set -euo pipefail
+source "$(dirname "$0")/bench-lib.sh"
+ROUNDS=${ROUNDS:-3}; SECS=${SECONDS_PER_ROUND:-5}
+[ "$QUICK" = 1 ] && { ROUNDS=1; SECS=2; }
+plan "$WORK/closed.toml" closed 0 "$CONNS" "${SECS}s" 1s 1 1
+: >"$WORK/gen.rows"
+for round in $(seq "$ROUNDS"); do
+  run_plan "$WORK/closed.toml" "$WORK/closed.json"
+  n=$("$PARSE" result-closed "$WORK/closed.json")
+  start_server "$BIN" target --variant async --listen 127.0.0.1:0 --threads 1 --work-us 0
+  w=$(wrk_load "$SECS"); stop_server
+  echo "  generator round $round: numaload $n | wrk $w" >&2
+  echo "$round $n $w" >>"$WORK/gen.rows"
+done
+{
+  echo "## 1. Load generator vs wrk, closed loop, same target"
+  echo
+  echo "- target: \`numaload target --variant async --threads 1 --work-us 0\` pinned to CPU 0; generator pinned to CPU 1; $CONNS keep-alive connections; ${SECS}s measured after 1s warm-up; $ROUNDS rounds, alternating"
+  echo "- numaload: \`numaload run\` of a closed-loop plan (replicas = 1, reserve_cpus = 1); CPU per request = the load worker thread's CPU time over requests (CLOCK_THREAD_CPUTIME_ID)"
+  echo "- wrk: \`taskset -c 1 wrk -t1 -c$CONNS -d${SECS}s\`; CPU per request = wrk's user + system time (/usr/bin/time) over requests"
+  echo
+  "$PARSE" render-generator "$WORK/gen.rows" "$SUMMARY"
+} >"$OUT_MD"
+awk '{print $2}' "$WORK/gen.rows" | sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}' >"$WORK/closed_max"
