@@ -485,6 +485,8 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
             .iter()
             .map(|n| (n.node.to_string(), n.pages))
             .collect(),
+        cgroup: p.cgroup.as_ref().map(Into::into),
+        warnings: p.warnings.clone(),
     }
 }
 

@@ -80,6 +80,46 @@ pub struct HostSummary {
     /// What basic runtime operations cost on this host, measured by its agent before the run.
     #[serde(default)]
     pub calibration: Option<Calibration>,
+    /// The agent's own cgroup: plans are resolved inside its cpuset. `null` in results from
+    /// agents that did not report it.
+    #[serde(default)]
+    pub cgroup: Option<CgroupSummary>,
+}
+
+/// What a process's cgroup allows it (the agent's, or a replica's).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CgroupSummary {
+    /// `v1`, `v2`, `none` (no cgroup controller found), or `unknown` (unreadable; `path` says why).
+    pub version: String,
+    /// The cgroup's path in its hierarchy.
+    pub path: String,
+    /// Effective cpuset CPUs; empty when the cpuset does not narrow the host's online CPUs.
+    pub cpuset_cpus: Vec<u32>,
+    /// Effective cpuset memory nodes; empty when not narrower than the host's memory nodes.
+    pub cpuset_mems: Vec<u32>,
+    /// CPU bandwidth quota in CPUs, the tightest up the hierarchy; `null` when unlimited.
+    pub cpu_quota_cpus: Option<f64>,
+}
+
+impl From<&numaload_proto::v1::CgroupLimits> for CgroupSummary {
+    fn from(c: &numaload_proto::v1::CgroupLimits) -> Self {
+        CgroupSummary {
+            version: c.version.clone(),
+            path: c.path.clone(),
+            cpuset_cpus: c.cpuset_cpus.clone(),
+            cpuset_mems: c.cpuset_mems.clone(),
+            cpu_quota_cpus: (c.cpu_quota_cpus > 0.0).then_some(c.cpu_quota_cpus),
+        }
+    }
+}
+
+impl CgroupSummary {
+    /// Whether the cgroup narrows the CPUs or memory nodes, or caps CPU time.
+    pub fn is_limited(&self) -> bool {
+        !self.cpuset_cpus.is_empty()
+            || !self.cpuset_mems.is_empty()
+            || self.cpu_quota_cpus.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +327,12 @@ pub struct ReplicaResult {
     pub latency_ns: Percentiles,
     /// Resident pages per NUMA node at the end of the measurement (node number → pages).
     pub pages_by_node: BTreeMap<String, u64>,
+    /// The replica's cgroup, read back after launch; `null` when not reported.
+    #[serde(default)]
+    pub cgroup: Option<CgroupSummary>,
+    /// `warning:` lines the replica printed at start-up (worker threads over its CPU quota ...).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

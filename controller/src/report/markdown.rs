@@ -33,9 +33,46 @@ pub fn render(result: &RunResult) -> String {
         }
         out.push('\n');
     }
+    if let Some(search) = &result.search {
+        search_table(&mut out, search);
+    }
     table(&mut out, result);
     details(&mut out, result);
     out
+}
+
+/// A capacity search: the max sustainable rate per layout, then every step.
+fn search_table(out: &mut String, search: &crate::search::SearchResult) {
+    let slo = crate::report::duration_ns(search.slo_p99_ns);
+    let _ = writeln!(
+        out,
+        "| layout | max sustainable rate at p99 ≤ {slo} | first failing rate | steps |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|---|");
+    for l in &search.layouts {
+        let rate = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{} req/s", thousands(r)));
+        let steps: Vec<String> = l
+            .steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} (p99 {})",
+                    thousands(s.rate_rps),
+                    if s.passed { "✓" } else { "✗" },
+                    crate::report::duration_ns(s.p99_ns)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            code(&l.name),
+            rate(l.max_rate_rps),
+            rate(l.first_failing_rps),
+            escape(&steps.join(", "))
+        );
+    }
+    out.push('\n');
 }
 
 fn table(out: &mut String, result: &RunResult) {

@@ -9,7 +9,7 @@ use numaload_proto::cpulist;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::trust::{self, Pct};
 use crate::report::{duration_ns, thousands};
-use crate::result::{LayoutResult, Percentiles, ReplicaResult, RunResult};
+use crate::result::{CgroupSummary, LayoutResult, Percentiles, ReplicaResult, RunResult};
 
 /// Renders the whole report.
 pub fn render(result: &RunResult) -> String {
@@ -78,6 +78,9 @@ fn header(out: &mut String, r: &RunResult) {
             cpulist::format(&h.allowed_cpus),
             h.kernel
         );
+        if let Some(line) = h.cgroup.as_ref().and_then(cgroup_line) {
+            let _ = writeln!(out, "  agent {line}");
+        }
     }
     let _ = writeln!(
         out,
@@ -199,6 +202,45 @@ fn replica_line(out: &mut String, r: &ReplicaResult) {
         r.threads_max,
         if pages.is_empty() { "-".to_owned() } else { pages.join(" ") }
     );
+    if let Some(quota) = r.cgroup.as_ref().and_then(|c| c.cpu_quota_cpus) {
+        let _ = writeln!(
+            out,
+            "               cgroup CPU quota {quota:.2} CPUs for {} workers{}",
+            r.worker_threads,
+            if trust::oversubscribed_quota(r).is_some() {
+                " (2× or more: throttled)"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+/// `cgroup v1 /x: CPU quota 0.50 CPUs, cpuset CPUs 0-3, cpuset mems 0` when the cgroup limits
+/// anything (or could not be read), else `None`.
+fn cgroup_line(c: &CgroupSummary) -> Option<String> {
+    if c.version == "unknown" {
+        return Some(format!("cgroup unknown ({})", c.path));
+    }
+    if !c.is_limited() {
+        return None;
+    }
+    let mut limits = Vec::new();
+    if let Some(quota) = c.cpu_quota_cpus {
+        limits.push(format!("CPU quota {quota:.2} CPUs"));
+    }
+    if !c.cpuset_cpus.is_empty() {
+        limits.push(format!("cpuset CPUs {}", cpulist::format(&c.cpuset_cpus)));
+    }
+    if !c.cpuset_mems.is_empty() {
+        limits.push(format!("cpuset mems {}", cpulist::format(&c.cpuset_mems)));
+    }
+    Some(format!(
+        "cgroup {} {}: {}",
+        c.version,
+        c.path,
+        limits.join(", ")
+    ))
 }
 
 fn load_line(out: &mut String, l: &LayoutResult) {
@@ -300,5 +342,51 @@ fn trials_lines(out: &mut String, l: &LayoutResult) {
             duration_ns(c.p99_ns.high.max(0.0) as u64),
             c.trials
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::CgroupSummary;
+
+    #[test]
+    fn cgroup_limits_show_in_the_host_header_and_per_replica() {
+        let mut result: RunResult =
+            serde_json::from_str(include_str!("../../tests/fixtures/quickstart-result.json"))
+                .expect("fixture");
+        let unlimited = render(&result);
+        assert!(!unlimited.contains("cgroup"), "{unlimited}");
+        let limited = CgroupSummary {
+            version: "v1".into(),
+            path: "/numaload-test-1".into(),
+            cpuset_cpus: vec![0, 1],
+            cpuset_mems: vec![],
+            cpu_quota_cpus: Some(0.5),
+        };
+        result.host.cgroup = Some(limited.clone());
+        result.hosts = vec![result.host.clone()];
+        result.layouts[0].replicas[0].cgroup = Some(limited);
+        result.layouts[0].replicas[0].worker_threads = 4;
+        let text = render(&result);
+        assert!(
+            text.contains(
+                "  agent cgroup v1 /numaload-test-1: CPU quota 0.50 CPUs, cpuset CPUs 0-1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("cgroup CPU quota 0.50 CPUs for 4 workers (2× or more: throttled)"),
+            "{text}"
+        );
+        assert!(text.contains("! layout"), "{text}");
+        // A cgroup that limits nothing is not shown.
+        result.host.cgroup = Some(CgroupSummary {
+            version: "v1".into(),
+            path: "/".into(),
+            ..CgroupSummary::default()
+        });
+        result.hosts = vec![result.host.clone()];
+        assert!(!render(&result).contains("agent cgroup"));
     }
 }

@@ -7,7 +7,9 @@
 
 use numaload_proto::cpulist;
 
-use crate::result::{AgentStatus, LayoutResult, LayoutStatus, Percentiles, RunResult};
+use crate::result::{
+    AgentStatus, LayoutResult, LayoutStatus, Percentiles, ReplicaResult, RunResult,
+};
 
 /// What reports print for a percentile read from too few samples.
 pub const TOO_FEW: &str = "n/a (too few)";
@@ -89,6 +91,9 @@ pub enum FlagKind {
     Suspect,
     /// Some percentiles rest on too few samples and are not shown.
     TooFewSamples,
+    /// A replica ran 2× or more worker threads than its cgroup CPU quota grants: its latency
+    /// measures CFS throttling as much as the layout.
+    QuotaOversubscribed,
 }
 
 /// One reason for caution, about one layout or the whole run.
@@ -191,6 +196,18 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
     for reason in &layout.suspect {
         out.push(flag(FlagKind::Suspect, format!("suspect: {reason}")));
     }
+    for r in &layout.replicas {
+        if let Some(quota) = oversubscribed_quota(r) {
+            out.push(flag(
+                FlagKind::QuotaOversubscribed,
+                format!(
+                    "replica {} runs {} worker threads on a cgroup CPU quota of {quota:.2} CPUs \
+                     (2× or more): CFS throttling shapes its latency",
+                    r.index, r.worker_threads
+                ),
+            ));
+        }
+    }
     let samples = layout.latency_ns.count;
     // The aggregator already says when p99.9 lacks samples; do not say it twice.
     let already_said = layout.suspect.iter().any(|s| s.contains("p99.9"));
@@ -214,6 +231,13 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
     out
 }
 
+/// The replica's CPU quota when its worker threads are 2× or more of it (the rule the target
+/// server warns by), else `None`.
+pub fn oversubscribed_quota(r: &ReplicaResult) -> Option<f64> {
+    let quota = r.cgroup.as_ref()?.cpu_quota_cpus?;
+    (r.worker_threads > 0 && f64::from(r.worker_threads) >= 2.0 * quota).then_some(quota)
+}
+
 fn cpulist_or(cpus: &[u32], empty: &str) -> String {
     if cpus.is_empty() {
         empty.to_owned()
@@ -226,6 +250,53 @@ fn cpulist_or(cpus: &[u32], empty: &str) -> String {
 mod tests {
     use super::*;
     use crate::aggregate::MIN_REQUESTS_FOR_P999;
+
+    #[test]
+    fn worker_threads_at_twice_the_cgroup_quota_are_a_reason_to_doubt() {
+        use crate::result::CgroupSummary;
+        let mut result: RunResult =
+            serde_json::from_str(include_str!("../../tests/fixtures/quickstart-result.json"))
+                .expect("fixture");
+        let quota_flags = |result: &RunResult| {
+            flags(result)
+                .into_iter()
+                .filter(|f| f.kind == FlagKind::QuotaOversubscribed)
+                .map(|f| f.line())
+                .collect::<Vec<_>>()
+        };
+        // Older results carry no cgroup: nothing to say.
+        assert!(quota_flags(&result).is_empty());
+        let cases = [
+            (4, Some(0.5), true),
+            (2, Some(1.0), true),
+            (1, Some(0.5), true),
+            (3, Some(2.0), false),
+            (4, None, false),
+            (0, Some(0.5), false),
+        ];
+        for (workers, quota, flagged) in cases {
+            let replica = &mut result.layouts[0].replicas[0];
+            replica.worker_threads = workers;
+            replica.cgroup = Some(CgroupSummary {
+                version: "v1".into(),
+                path: "/numaload-test".into(),
+                cpu_quota_cpus: quota,
+                ..CgroupSummary::default()
+            });
+            let lines = quota_flags(&result);
+            assert_eq!(
+                !lines.is_empty(),
+                flagged,
+                "{workers} on {quota:?}: {lines:?}"
+            );
+            if flagged {
+                assert!(
+                    lines[0].contains(&format!("{workers} worker threads")),
+                    "{lines:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn samples_needed_per_percentile() {

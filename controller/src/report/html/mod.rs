@@ -98,6 +98,9 @@ pub fn render(result: &RunResult) -> String {
         esc(&line)
     );
     flags(&mut out, result);
+    if let Some(search) = &result.search {
+        search_table(&mut out, search);
+    }
     summary_table(&mut out, result);
     let (throughput, p99) = charts::bars(&result.layouts);
     let _ = writeln!(
@@ -135,7 +138,9 @@ fn flags(out: &mut String, result: &RunResult) {
         let class = match flag.kind {
             FlagKind::Failed | FlagKind::Cancelled | FlagKind::Degraded => "failed",
             FlagKind::PlacementMismatch => "placement",
-            FlagKind::Suspect | FlagKind::TooFewSamples => "suspect",
+            FlagKind::Suspect | FlagKind::TooFewSamples | FlagKind::QuotaOversubscribed => {
+                "suspect"
+            }
         };
         let _ = writeln!(out, r#"<li class="{class}">{}</li>"#, esc(&flag.line()));
     }
@@ -358,4 +363,48 @@ fn scalar(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// A capacity search: the max sustainable rate per layout and every step it took.
+fn search_table(out: &mut String, search: &crate::search::SearchResult) {
+    let slo = crate::report::duration_ns(search.slo_p99_ns);
+    let _ = writeln!(
+        out,
+        "<h2>Max sustainable rate at p99 ≤ {}</h2><table><tr><th>layout</th><th>max rate</th>\
+         <th>first failing</th><th>steps (asked → achieved, p99, result)</th></tr>",
+        esc(&slo)
+    );
+    for l in &search.layouts {
+        let rate = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{} req/s", thousands(r)));
+        let steps: Vec<String> = l
+            .steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} → {} req/s, p99 {}, {}",
+                    thousands(s.rate_rps),
+                    thousands(s.achieved_rps),
+                    crate::report::duration_ns(s.p99_ns),
+                    if s.passed {
+                        "pass".to_owned()
+                    } else {
+                        format!("fail: {}", s.reason)
+                    }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&l.name),
+            esc(&rate(l.max_rate_rps)),
+            esc(&rate(l.first_failing_rps)),
+            steps
+                .iter()
+                .map(|s| esc(s))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        );
+    }
+    let _ = writeln!(out, "</table>");
 }
