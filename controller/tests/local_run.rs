@@ -328,4 +328,15 @@ fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
         stdout.contains("Verdict: single sustains 600 req/s"),
         "{stdout}"
     );
+    for (format, headline) in [
+        ("markdown", "max sustainable rate at p99"),
+        ("html", "Max sustainable rate at p99"),
+    ] {
+        let report = numaload(&["report", out.to_str().expect("utf8"), "--format", format]);
+        let text = String::from_utf8_lossy(&report.stdout);
+        assert!(
+            text.contains(headline) && text.contains("600"),
+            "{format}: {text}"
+        );
+    }
 }
