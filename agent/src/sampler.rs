@@ -121,7 +121,7 @@ async fn sample_one(
             .filter(|b| !b.is_empty())
         {
             match &p99_since {
-                Some(before) if stats.samples % BATCH_EVERY as u64 == 0 => {
+                Some(before) if stats.samples.is_multiple_of(BATCH_EVERY as u64) => {
                     server_p99_ns = crate::scrape::interval_p99_ns(before, buckets)
                         .map_or(-1, |ns| ns.min(i64::MAX as u64) as i64);
                     p99_since = Some(buckets.clone());
