@@ -8,6 +8,7 @@
 //! 100 ms) → [`service`] (the gRPC `Agent` service streaming `RunEvent`s).
 
 pub mod calibrate;
+pub mod cgroup;
 pub mod config;
 pub mod host;
 pub mod loadgen;

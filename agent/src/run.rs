@@ -506,11 +506,12 @@ fn read_back(
             if let Err(e) = &status {
                 notes.push(format!("replica {}: {e}", spec.index));
             }
-            for line in replica
+            let warnings: Vec<String> = replica
                 .stderr_lines()
                 .into_iter()
                 .filter(|l| l.starts_with("warning:"))
-            {
+                .collect();
+            for line in &warnings {
                 notes.push(format!("replica {}: {line}", spec.index));
             }
             ReplicaPlacement {
@@ -521,9 +522,8 @@ fn read_back(
                 actual_cpus,
                 intended_memory_nodes: spec.memory_nodes.clone(),
                 intended_memory_policy: spec.memory_policy.describe(&spec.memory_nodes),
-                // Filled by the cgroup read-back (issue 3, point 5).
-                cgroup: None,
-                warnings: Vec::new(),
+                cgroup: Some(crate::cgroup::wire_limits_of(replica.pid)),
+                warnings,
                 memory_policy,
                 placement_ok: cpus_ok && memory_ok,
                 worker_threads: spec.worker_threads,

@@ -96,7 +96,7 @@ impl Agent for AgentService {
             cpu_model: facts.cpu_model,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             topology: Some((&topology).into()),
-            cgroup: None,
+            cgroup: Some(crate::cgroup::wire_limits_of(std::process::id())),
         }))
     }
 
