@@ -23,7 +23,7 @@ done
 {
   echo "## 4. Target server overhead: numaload's async target vs a bare hyper hello-world"
   echo
-  echo "- \`taskset -c 0 numaload target --variant async --threads 1 --work-us 0\` vs \`taskset -c 0 target/release/examples/bare_hyper --threads 1\` (multi-thread tokio runtime, 1 worker, keep-alive HTTP/1.1, TCP_NODELAY, body \`ok\`; no metrics)"
+  echo "- \`taskset -c 0 numaload target --variant async --threads 1 --work-us 0\` vs \`taskset -c 0 target/release/examples/bare_hyper --threads 1\` (multi-thread tokio runtime, 1 worker, keep-alive HTTP/1.1, TCP_NODELAY, body \`ok\\n\` as the target's; no metrics, no content-type header)"
   echo "- generator: \`taskset -c 1 wrk -t1 -c$CONNS -d${SECS}s\` after a 1 s warm-up against each fresh server; $ROUNDS rounds, order alternating"
   echo
   "$PARSE" render-target "$WORK/target.rows" "$SUMMARY"

@@ -62,5 +62,5 @@ async fn serve(listen: SocketAddr) -> anyhow::Result<()> {
 }
 
 async fn hello(_request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
 }
