@@ -192,19 +192,7 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
     let corrected = pick(|h| &h.corrected_v2_base64)?;
     let uncorrected = pick(|h| &h.uncorrected_v2_base64)?;
     let lag = pick(|h| &h.send_lag_v2_base64)?;
-    merged.latency_ns = percentiles(&corrected);
-    merged.latency_uncorrected_ns = percentiles(&uncorrected);
-    merged.send_lag_ns =
-        (merged.target_rate_rps.is_some() && !lag.is_empty()).then(|| percentiles(&lag));
-    merged.histograms = Histograms {
-        corrected_v2_base64: base64_of(&corrected)?,
-        uncorrected_v2_base64: base64_of(&uncorrected)?,
-        send_lag_v2_base64: if lag.is_empty() {
-            String::new()
-        } else {
-            base64_of(&lag)?
-        },
-    };
+    set_latency(&mut merged, &corrected, &uncorrected, &lag)?;
     merged.elapsed_s = measured.iter().map(|t| t.elapsed_s).sum();
     merged.requests = measured.iter().map(|t| t.requests).sum();
     // Trials run one after another: the rate over all of them is total requests over total time.
@@ -515,19 +503,7 @@ fn fill_measurement(
     }
     result.errors = result.errors_by_kind.total();
     result.late_sends = all_workers().map(|w| w.late_sends).sum();
-    result.latency_ns = percentiles(&corrected);
-    result.latency_uncorrected_ns = percentiles(&uncorrected);
-    result.send_lag_ns =
-        (result.target_rate_rps.is_some() && !lag.is_empty()).then(|| percentiles(&lag));
-    result.histograms = Histograms {
-        corrected_v2_base64: base64_of(&corrected)?,
-        uncorrected_v2_base64: base64_of(&uncorrected)?,
-        send_lag_v2_base64: if lag.is_empty() {
-            String::new()
-        } else {
-            base64_of(&lag)?
-        },
-    };
+    set_latency(result, &corrected, &uncorrected, &lag)?;
     for (agent, summary) in measured {
         result
             .load
@@ -565,6 +541,29 @@ fn fill_measurement(
             }
         }
     }
+    Ok(())
+}
+
+/// The latency figures of a layout and the merged histograms they were read from.
+fn set_latency(
+    result: &mut LayoutResult,
+    corrected: &Histogram<u64>,
+    uncorrected: &Histogram<u64>,
+    lag: &Histogram<u64>,
+) -> Result<(), HistogramError> {
+    result.latency_ns = percentiles(corrected);
+    result.latency_uncorrected_ns = percentiles(uncorrected);
+    result.send_lag_ns =
+        (result.target_rate_rps.is_some() && !lag.is_empty()).then(|| percentiles(lag));
+    result.histograms = Histograms {
+        corrected_v2_base64: base64_of(corrected)?,
+        uncorrected_v2_base64: base64_of(uncorrected)?,
+        send_lag_v2_base64: if lag.is_empty() {
+            String::new()
+        } else {
+            base64_of(lag)?
+        },
+    };
     Ok(())
 }
 
