@@ -384,6 +384,7 @@ async fn measure(
         ..
     } = *ctx;
     let name = layout.name.clone();
+    settle_stderr(replicas).await;
     let placed = read_back(layout, placement, specs, replicas);
     let mismatches: Vec<String> = placed
         .replicas
@@ -477,6 +478,34 @@ async fn measure(
         workers: worker_results(&report)?,
         replicas: stats,
     })
+}
+
+/// Lets the replicas' stderr readers catch up before their `warning:` lines are collected: a
+/// replica writes its knobs and warnings before it announces readiness, but another task reads
+/// them (and may be late, e.g. when the agent's own cgroup quota throttles it). Waits until every
+/// replica printed something and the lines stopped coming for 20 ms, at most 250 ms.
+async fn settle_stderr(replicas: &ReplicaSet) {
+    let counts = || -> Vec<usize> {
+        replicas
+            .replicas
+            .iter()
+            .map(|r| r.stderr_lines().len())
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(250);
+    let mut last = counts();
+    let mut stable_since = tokio::time::Instant::now();
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let now = counts();
+        if now != last {
+            last = now;
+            stable_since = tokio::time::Instant::now();
+        } else if last.iter().all(|&n| n > 0) && stable_since.elapsed() >= Duration::from_millis(20)
+        {
+            break;
+        }
+    }
 }
 
 /// Reads every replica's allowed CPUs and memory policy from /proc and compares them with the plan.
