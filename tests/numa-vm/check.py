@@ -225,6 +225,75 @@ def check_result(result, node_cpus):
     return errors
 
 
+CGROUP_LAYOUT = "per-node-in-cgroup"
+CGROUP_NODES = [1, 2]
+CGROUP_QUOTA = 1.5
+
+
+def check_cgroup(result, node_cpus):
+    """The run whose agent sat in a cgroup v2 with cpu.max 1.5 CPUs and the cpuset of nodes 1-2:
+    its limits are reported, the plan was resolved inside them, the replicas inherited them and
+    warned about 4 workers on 1.5 CPUs. Returns a list of failures."""
+    errors = []
+    cpus = sorted(c for n in CGROUP_NODES for c in node_cpus.get(n, []))
+    host = result.get("host", {})
+    cg = host.get("cgroup") or {}
+    where = "cgroup run"
+    expected = {"version": "v2", "path": "/numaload", "cpuset_cpus": cpus,
+                "cpuset_mems": CGROUP_NODES, "cpu_quota_cpus": CGROUP_QUOTA}
+    if cg != expected:
+        errors.append(f"{where}: host.cgroup {cg}, expected {expected}")
+    if sorted(host.get("allowed_cpus", [])) != cpus:
+        errors.append(f"{where}: host.allowed_cpus {host.get('allowed_cpus')}, expected the cpuset {cpus}")
+    layout = next((l for l in result.get("layouts", []) if l["name"] == CGROUP_LAYOUT), None)
+    if layout is None:
+        return errors + [f"{where}: no layout named {CGROUP_LAYOUT!r}"]
+    if layout.get("status") != "ok":
+        errors.append(f"{where}: status {layout.get('status')!r} ({layout.get('error', '')})")
+    replicas = layout.get("replicas", [])
+    on = sorted(tuple(sorted(r.get("actual_cpus", []))) for r in replicas)
+    if on != sorted(tuple(node_cpus.get(n, [])) for n in CGROUP_NODES):
+        errors.append(f"{where}: replicas on CPUs {on}, expected one per node of the cpuset {CGROUP_NODES}")
+    for r in replicas:
+        rw = f"{where} replica {r.get('index')}"
+        if r.get("cgroup") != expected:
+            errors.append(f"{rw}: cgroup {r.get('cgroup')}, expected the agent's {expected}")
+        if not any(w.startswith(f"warning: 4 worker threads on a cgroup CPU quota of {CGROUP_QUOTA:.2f}")
+                   for w in r.get("warnings", [])):
+            errors.append(f"{rw}: warnings {r.get('warnings')}, expected the 4-workers-over-quota warning")
+    return errors
+
+
+def _cg_replicas(res):
+    return next(l for l in res["layouts"] if l["name"] == CGROUP_LAYOUT)["replicas"]
+
+
+CGROUP_NEGATIVE_CONTROLS = [
+    ("the agent's quota reported unlimited", lambda res: res["host"]["cgroup"].update(cpu_quota_cpus=None)),
+    ("the agent's cpuset not reported", lambda res: res["host"]["cgroup"].update(cpuset_cpus=[])),
+    ("a replica without its cgroup", lambda res: _cg_replicas(res)[0].update(cgroup=None)),
+    ("a replica without its warning", lambda res: _cg_replicas(res)[-1].update(warnings=[])),
+    ("a replica outside the cpuset", lambda res: _cg_replicas(res)[0].update(actual_cpus=[0, 1])),
+]
+
+
+def cgroup_negative_controls(result, node_cpus):
+    errors = []
+    for name, doctor in CGROUP_NEGATIVE_CONTROLS:
+        doctored = copy.deepcopy(result)
+        try:
+            doctor(doctored)
+        except (KeyError, IndexError, StopIteration, AttributeError) as e:
+            errors.append(f"cgroup negative control {name!r}: could not doctor the result ({e!r})")
+            continue
+        rejected = check_cgroup(doctored, node_cpus)
+        if rejected:
+            print(f"  negative control rejected as it must: {name}: {rejected[0]}")
+        else:
+            errors.append(f"cgroup negative control {name!r}: the doctored result PASSED the checks")
+    return errors
+
+
 def _per_node(result):
     return next(l for l in result["layouts"] if l["name"] == PER_NODE)["replicas"]
 
@@ -368,6 +437,20 @@ def main():
     if value(lines, "run-rc") != "0":
         errors.append(f"numaload run exited with {value(lines, 'run-rc')} in the guest (0 expected)")
     errors += check_result(result, node_cpus)
+    if value(lines, "cgroup-rc") != "0":
+        errors.append(f"the cgroup v2 run exited with {value(lines, 'cgroup-rc')} in the guest (0 expected)")
+    try:
+        cgroup_result = b64_json(lines, "cgroup-result")
+    except ConsoleError as e:
+        errors.append(f"cgroup run: {e}")
+    else:
+        print(f"  cgroup run: host.cgroup {cgroup_result.get('host', {}).get('cgroup')}")
+        summary(cgroup_result)
+        cgroup_errors = check_cgroup(cgroup_result, node_cpus)
+        errors += cgroup_errors or cgroup_negative_controls(cgroup_result, node_cpus)
+        if args.save_dir:
+            with open(f"{args.save_dir}/cgroup-result.json", "w", encoding="utf-8") as f:
+                json.dump(cgroup_result, f, indent=2)
     if not errors:
         errors += negative_controls(result, node_cpus)
     for e in errors:
@@ -377,7 +460,8 @@ def main():
     print(f"PASS: {len(node_cpus)} per-node replicas each exactly on its node's CPUs with memory bound there "
           f"(>= {MIN_OWN_NODE_SHARE:.0%} of pages local), the unpinned control on every CPU with the default policy, "
           f"the interleaved replica with interleave over every node and >= {MIN_INTERLEAVED_SHARE:.0%} of its pages on each; "
-          f"{len(NEGATIVE_CONTROLS)} doctored results rejected")
+          f"{len(NEGATIVE_CONTROLS)} doctored results rejected; under cgroup v2 (cpu.max {CGROUP_QUOTA} CPUs, "
+          f"cpuset of nodes {CGROUP_NODES}) the run planned inside the cpuset and reported the limits")
     return 0
 
 

@@ -78,7 +78,7 @@ show_console_tail() {
 
 # numaload's own report as the guest printed it (everything but the base64 blocks)
 echo "----- guest console (base64 blocks left out) -----"
-awk '/NUMALOAD-VM-7f3c (topology|result)-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result)-end/{skip=0}' "$CONSOLE"
+awk '/NUMALOAD-VM-7f3c (topology|result|cgroup-result)-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result|cgroup-result)-end/{skip=0}' "$CONSOLE"
 echo "-----"
 
 # --- 5. checks ---------------------------------------------------------------------------------

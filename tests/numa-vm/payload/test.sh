@@ -20,5 +20,44 @@ echo "$M run-rc $rc"
 if [ -s /tmp/result.json ]; then
   echo "$M result-begin"; base64 /tmp/result.json; echo "$M result-end"
 fi
+
+# cgroup v2: an agent (the run's own, in-process) inside a cgroup with a 1.5-CPU quota and the
+# cpuset of nodes 1-2 plans inside it, reports its limits and its replicas' (which inherit it),
+# and the target warns about 4 workers on 1.5 CPUs.
+cg=/sys/fs/cgroup; crc=skipped
+if grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none "$cg"; then
+  cpus="$(cat /sys/devices/system/node/node1/cpulist),$(cat /sys/devices/system/node/node2/cpulist)"
+  echo "+cpu +cpuset" > "$cg/cgroup.subtree_control"; mkdir -p "$cg/numaload"
+  echo "150000 100000" > "$cg/numaload/cpu.max"
+  echo "$cpus" > "$cg/numaload/cpuset.cpus"; echo 1-2 > "$cg/numaload/cpuset.mems"
+  cat > /tmp/cgroup-plan.toml <<'PLAN'
+name = "numa-vm-cgroup"
+[target]
+name = "async"
+work_us = 10
+[load]
+mode = "open"
+rate = 100
+connections = 2
+duration = "2s"
+warmup = "1s"
+reserve_cpus = 0
+timeout = "5s"
+[[layouts]]
+name = "per-node-in-cgroup"
+replicas = "per-node"
+pin = "node"
+memory = "local"
+threads = 4
+PLAN
+  sh -c "echo \$\$ > $cg/numaload/cgroup.procs && exec numaload run /tmp/cgroup-plan.toml --out /tmp/cgroup-result.json"
+  crc=$?
+  if [ -s /tmp/cgroup-result.json ]; then
+    echo "$M cgroup-result-begin"; base64 /tmp/cgroup-result.json; echo "$M cgroup-result-end"
+  fi
+fi
+echo "$M cgroup-rc $crc"
+
 [ "$trc" -eq 0 ] || exit "$trc"
+[ "$crc" = 0 ] || exit 1
 exit "$rc"
