@@ -379,13 +379,16 @@ mod tests {
                 tasks.push(tokio::task::spawn_local(async move {
                     let deadline = start + Duration::from_micros(offset_us);
                     pacer.sleep_until(deadline).await;
-                    Instant::now().duration_since(deadline)
+                    Instant::now().checked_duration_since(deadline)
                 }));
             }
             for task in tasks {
                 let lag = task.await.expect("task");
-                // Generous: CI machines are noisy. tokio's ms timer alone would often exceed it.
-                assert!(lag < Duration::from_millis(5), "woke {lag:?} late");
+                // Never early: the property the schedule relies on. How late is a performance
+                // figure, measured by `make bench` (send lag), not asserted here: a busy machine
+                // delays any thread by milliseconds. Only a gross failure (a lost wake-up) fails.
+                let lag = lag.expect("woke before its deadline");
+                assert!(lag < Duration::from_secs(1), "woke {lag:?} late: a wake-up was lost");
             }
         });
     }
