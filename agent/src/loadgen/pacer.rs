@@ -388,7 +388,10 @@ mod tests {
                 // figure, measured by `make bench` (send lag), not asserted here: a busy machine
                 // delays any thread by milliseconds. Only a gross failure (a lost wake-up) fails.
                 let lag = lag.expect("woke before its deadline");
-                assert!(lag < Duration::from_secs(1), "woke {lag:?} late: a wake-up was lost");
+                assert!(
+                    lag < Duration::from_secs(1),
+                    "woke {lag:?} late: a wake-up was lost"
+                );
             }
         });
     }
