@@ -6,6 +6,13 @@ export PATH=/usr/local/bin:/bin RUST_BACKTRACE=1
 M=NUMALOAD-VM-7f3c
 echo "$M uname $(uname -r) nproc $(nproc)"
 
+# Transparent huge pages would make interleave's spread depend on luck: a 2 MB anonymous fault
+# lands whole on one node (512 base pages), so one THP in a small replica's heap skews its pages
+# (seen: N3=535 of 621). The checks are about the policy, so they run with base pages only.
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+[ -w "$thp" ] && echo never > "$thp"
+echo "$M thp $(cat "$thp" 2>/dev/null || echo absent)"
+
 echo "$M sysfs-begin"
 for d in /sys/devices/system/node/node[0-9]*; do echo "${d##*/node} $(cat "$d/cpulist")"; done
 echo "$M sysfs-end"
