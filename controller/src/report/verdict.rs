@@ -107,6 +107,16 @@ fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
             by_p99.sort_by_key(|l| l.latency_ns.p99);
             let (best, next) = (by_p99[0], by_p99[1]);
             let ratio = next.latency_ns.p99 as f64 / best.latency_ns.p99.max(1) as f64;
+            if same_cpus(best, next) {
+                return format!(
+                    "Verdict: no layout difference to measure on this host: {} and {} ran on the \
+                     same CPUs, so their p99 gap ({} vs {}) is run-to-run noise, not the layout.",
+                    best.name,
+                    next.name,
+                    duration_ns(best.latency_ns.p99),
+                    duration_ns(next.latency_ns.p99)
+                );
+            }
             format!(
                 "Verdict: {} wins ({criterion}): p99 {} vs {} for {} ({:.2}x lower).{}",
                 best.name,
@@ -120,21 +130,26 @@ fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
     }
 }
 
-/// What a careful reader must know before believing the margin: one trial per layout, and
-/// whether the two layouts even ran differently on this host.
-fn caveat(best: &LayoutResult, next: &LayoutResult) -> String {
+/// Whether two layouts' replicas ran on the same CPUs (a one-node host makes "per-node" one
+/// process on the same CPUs): then no gap between them can be the layout's doing.
+fn same_cpus(a: &LayoutResult, b: &LayoutResult) -> bool {
     let cpus = |l: &LayoutResult| {
         l.replicas
             .iter()
             .map(|r| r.actual_cpus.clone())
             .collect::<Vec<_>>()
     };
-    if cpus(best) == cpus(next) {
-        " Both ran on the same CPUs on this host, so the gap is run-to-run noise, not the layout; \
-         one trial each."
-            .to_owned()
-    } else {
-        " One trial each: a small margin may be noise.".to_owned()
+    cpus(a) == cpus(b)
+}
+
+/// What a careful reader must know before believing the margin: how many trials it rests on.
+fn caveat(best: &LayoutResult, next: &LayoutResult) -> String {
+    match (&best.confidence, &next.confidence) {
+        (Some(b), Some(n)) => format!(
+            " Over {} and {} trials; see the 95% intervals before trusting a small margin.",
+            b.trials, n.trials
+        ),
+        _ => " One trial each: a small margin may be noise.".to_owned(),
     }
 }
 
@@ -149,6 +164,16 @@ fn closed_loop(measured: &[&LayoutResult]) -> String {
         ),
         [best, next, ..] => {
             let ratio = best.throughput_rps / next.throughput_rps.max(f64::MIN_POSITIVE);
+            if same_cpus(best, next) {
+                return format!(
+                    "Verdict: no layout difference to measure on this host: {} and {} ran on the \
+                     same CPUs, so their throughput gap ({} vs {} req/s) is run-to-run noise.",
+                    best.name,
+                    next.name,
+                    thousands(best.throughput_rps),
+                    thousands(next.throughput_rps)
+                );
+            }
             format!(
                 "Verdict: {} wins (highest throughput, closed loop): {} vs {} req/s for {} ({:.2}x).{}",
                 best.name,
@@ -201,7 +226,7 @@ mod tests {
             // Errors disqualify too.
             (vec![layout("a", 1000.0, 9, 0, &[0]), layout("b", 1000.0, 3, 5, &[1])], "a wins"),
             (vec![layout("a", 900.0, 9, 0, &[0]), layout("b", 900.0, 3, 0, &[1])], "no layout kept up"),
-            (vec![layout("a", 1000.0, 9, 0, &[0]), layout("b", 1000.0, 3, 0, &[0])], "same CPUs on this host"),
+            (vec![layout("a", 1000.0, 9, 0, &[0]), layout("b", 1000.0, 3, 0, &[0])], "no layout difference to measure on this host"),
         ];
         for (layouts, expected) in cases {
             let line = verdict(&layouts);
