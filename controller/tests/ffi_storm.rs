@@ -56,14 +56,15 @@ fn the_blocking_call_storm_shows_thread_growth_a_bound_and_starvation() {
         sb_threads >= 2 * bounded_threads,
         "spawn-blocking {sb_threads} vs bounded {bounded_threads}"
     );
-    // limit 8 + the workers + the few spare threads tokio's pool keeps.
+    // The limit (the target caps its blocking pool at it) + the workers + main and the
+    // runtime's few helpers.
     assert!(
-        bounded_threads <= 8 + replica("bounded", "worker_threads") + 1 + 8,
+        bounded_threads <= 8 + replica("bounded", "worker_threads") + 4,
         "bounded: {bounded_threads}"
     );
     assert!(
-        replica("bounded", "blocking_threads_max") <= 16,
-        "blocking pool stays near the limit"
+        replica("bounded", "blocking_threads_max") <= 8,
+        "blocking pool stays within the limit"
     );
 
     let (inline_probe, sb_probe) = (

@@ -82,7 +82,7 @@ pub struct TargetArgs {
     #[arg(long)]
     pub pool_threads: Option<usize>,
     /// Cap on tokio's blocking pool (the runtime builder's max_blocking_threads) [default:
-    /// tokio's, 512].
+    /// `--limit` with `--dispatch bounded`, else tokio's, 512].
     #[arg(long)]
     pub max_blocking_threads: Option<usize>,
 }
@@ -304,6 +304,14 @@ impl TargetArgs {
                 }
             }
         };
+        // Bounded means bounded threads too: with only the semaphore, a call that takes a
+        // permit just released can reach the pool before the thread that released it is idle
+        // again, and the pool adds a thread each time that race is lost (31 threads seen with
+        // limit 8). Capping the pool at the limit queues such a call for a moment instead.
+        let max_blocking_threads = max_blocking_threads.or(match dispatch {
+            Dispatch::Bounded { limit } => Some(limit.get()),
+            _ => None,
+        });
         let server = ServerConfig {
             variant: self.variant,
             work_us: self.work_us,
@@ -438,7 +446,17 @@ mod tests {
             limit: Some(8),
             ..ffi(Some(DispatchMode::Bounded))
         };
-        assert_eq!(dispatch(bounded), Dispatch::Bounded { limit: nz(8) });
+        let bounded = bounded.resolve().expect("valid");
+        assert_eq!(bounded.server.dispatch, Dispatch::Bounded { limit: nz(8) });
+        assert_eq!(
+            bounded.max_blocking_threads,
+            Some(8),
+            "the blocking pool is capped at the limit unless told otherwise"
+        );
+        assert_eq!(
+            ffi(None).resolve().expect("valid").max_blocking_threads,
+            None
+        );
         let pool = TargetArgs {
             pool_threads: Some(3),
             max_blocking_threads: Some(16),
