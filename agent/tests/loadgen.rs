@@ -54,6 +54,8 @@ enum Behaviour {
     Status(u16),
     /// Freezes every request for `stall` once per `period` (like a GC pause), else `200 ok`.
     StallEvery { period: Duration, stall: Duration },
+    /// `200 ok` with `Connection: close`: one request per connection.
+    Close,
 }
 
 /// A hyper HTTP/1.1 keep-alive server on its own pinned thread; stopped on drop.
@@ -115,7 +117,7 @@ async fn respond(
     stall: &Mutex<(Instant, Instant)>,
 ) -> Response<Full<Bytes>> {
     let status = match behaviour {
-        Behaviour::Ok => 200,
+        Behaviour::Ok | Behaviour::Close => 200,
         Behaviour::Status(code) => code,
         Behaviour::StallEvery {
             period,
@@ -139,6 +141,11 @@ async fn respond(
     };
     let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
     *response.status_mut() = StatusCode::from_u16(status).expect("status");
+    if matches!(behaviour, Behaviour::Close) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONNECTION, "close".parse().expect("header"));
+    }
     response
 }
 
@@ -268,6 +275,60 @@ fn closed_loop_sends_back_to_back_and_does_not_correct() {
 }
 
 #[test]
+fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
+    let _serial = serial();
+    let (a, b) = (
+        TestServer::start(Behaviour::Ok),
+        TestServer::start(Behaviour::Ok),
+    );
+    let two = LoadConfig {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(400),
+        ..config(Mode::Closed, vec![a.addr, b.addr], 4)
+    };
+    let report = run_bounded(&two);
+    let replicas = report.per_replica();
+    assert_eq!(replicas.len(), 2);
+    for r in &replicas {
+        assert!(
+            r.requests > 50,
+            "replica {}: {} requests",
+            r.replica,
+            r.requests
+        );
+    }
+    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+
+    // A server that closes after every response: each connection reconnects and goes on,
+    // in both engines, and nothing counts as an error.
+    let closing = TestServer::start(Behaviour::Close);
+    for mode in [
+        Mode::Closed,
+        Mode::Open {
+            rate_per_sec: 500.0,
+        },
+    ] {
+        let config = LoadConfig {
+            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(400),
+            ..config(mode, vec![closing.addr], 2)
+        };
+        let report = run_bounded(&config);
+        assert!(
+            report.requests() > 50,
+            "{mode:?}: {} requests",
+            report.requests()
+        );
+        assert_eq!(
+            report.errors().total(),
+            0,
+            "{mode:?}: {:?}",
+            report.errors()
+        );
+    }
+}
+
+#[test]
 fn stalls_show_in_corrected_latency_not_uncorrected() {
     let _serial = serial();
     let server = TestServer::start(Behaviour::StallEvery {
@@ -389,16 +450,21 @@ fn silent_server_gives_timeouts_in_bounded_time() {
 fn cancel_returns_promptly_with_what_was_measured() {
     let _serial = serial();
     let server = TestServer::start(Behaviour::Ok);
+    for mode in [
+        Mode::Open {
+            rate_per_sec: 1_000.0,
+        },
+        Mode::Closed,
+    ] {
+        cancel_one(mode, server.addr);
+    }
+}
+
+fn cancel_one(mode: Mode, addr: SocketAddr) {
     let config = LoadConfig {
         warmup: Duration::from_millis(100),
         duration: Duration::from_secs(60),
-        ..config(
-            Mode::Open {
-                rate_per_sec: 1_000.0,
-            },
-            vec![server.addr],
-            4,
-        )
+        ..config(mode, vec![addr], 4)
     };
     let cancel = Cancel::new();
     let canceller = {
@@ -415,14 +481,18 @@ fn cancel_returns_promptly_with_what_was_measured() {
     let delay = returned.duration_since(cancelled);
     assert!(
         delay < Duration::from_millis(200),
-        "returned {delay:?} after cancel"
+        "{mode:?}: returned {delay:?} after cancel"
     );
     assert!(
         report.elapsed < Duration::from_secs(1),
-        "{:?}",
+        "{mode:?}: {:?}",
         report.elapsed
     );
-    assert!(report.requests() > 100, "{} requests", report.requests());
+    assert!(
+        report.requests() > 100,
+        "{mode:?}: {} requests",
+        report.requests()
+    );
 }
 
 #[test]

@@ -26,7 +26,10 @@
 //!   with a short busy-poll (see `pacer.rs`), so send lag stays at a few microseconds while the
 //!   load core still sleeps between sends.
 //! - **Closed loop** ([`Mode::Closed`]). Each connection sends its next request as soon as the
-//!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty.
+//!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty. Here the
+//!   generator's own cost per request is the ceiling, so a closed-loop worker runs no async
+//!   runtime: a plain edge-triggered epoll loop over its connections (`closed.rs`), one
+//!   `write` and one `read` per request, deadlines checked by a scan every 10 ms.
 //! - **Measurement window.** Load starts when every worker is pinned and ready, runs `warmup`,
 //!   then the measured interval of `duration`. A request (or error) counts if it completes
 //!   inside the measured interval; the schedule runs through the boundary unchanged. Requests
@@ -39,8 +42,10 @@
 //!   measured interval), so [`run`] returns about `warmup + duration` after the workers start,
 //!   whatever the server does, and within ~10 ms of [`Cancel::cancel`].
 
+mod closed;
 mod http;
 mod pacer;
+mod socket;
 mod worker;
 
 use std::net::SocketAddr;

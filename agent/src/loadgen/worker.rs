@@ -1,5 +1,6 @@
-//! One load worker: a pinned OS thread running a `current_thread` runtime whose tasks are the
-//! worker's connections, plus the pure [`plan`] that decides which connections it owns.
+//! One load worker: a pinned OS thread driving its connections (closed loop on the epoll loop
+//! of `closed.rs`, open loop as tasks on a `current_thread` runtime paced by `pacer.rs`), plus
+//! the pure [`plan`] that decides which connections it owns.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -15,17 +16,15 @@ use tokio::net::TcpStream;
 use tokio::task::LocalSet;
 use tokio::time::timeout_at;
 
+use super::closed;
 use super::http::{build_request, Failure, Response, ResponseReader};
 use super::pacer::Pacer;
+use super::socket;
 use super::LATE_SEND;
 use super::{Cancel, ErrorCounts, LoadConfig, LoadError, Mode, TargetStats, WorkerReport};
 
 /// How often the worker looks at the cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(10);
-/// Closed loop only: pause after a failed connect, so an unreachable target is not hammered in
-/// a tight loop (open loop is paced by its schedule).
-const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
-
 /// The connections one worker owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct WorkerPlan {
@@ -133,22 +132,18 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
             cpu: plan.cpu,
             source,
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(start_error)?;
-        let pacer = {
-            let _context = runtime.enter();
-            Pacer::new(plan.connections.len()).map_err(start_error)?
-        };
-        Ok((runtime, pacer))
+        match config.mode {
+            Mode::Closed => Engine::closed().map_err(start_error),
+            Mode::Open { rate_per_sec } => {
+                Engine::paced(plan.connections.len(), rate_per_sec).map_err(start_error)
+            }
+        }
     });
-    let (runtime, pacer) = match prepared {
-        Ok(ready_parts) => {
+    let engine = match prepared {
+        Ok(engine) => {
             // `run` is waiting on this; if it is gone there is nobody to report to either.
             let _ = ready.send(Ok(()));
-            ready_parts
+            engine
         }
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -158,47 +153,109 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
     drop(ready);
     let window = go.recv().ok()?;
 
-    let stats = Rc::new(RefCell::new(WorkerStats {
+    let mut stats = WorkerStats {
         window,
         per_target: plan.replicas.iter().map(|&r| TargetStats::new(r)).collect(),
-    }));
-    let local = LocalSet::new();
-    let cpu_time = local.block_on(&runtime, async {
-        tokio::task::spawn_local(pacer.clone().drive());
-        for conn in &plan.connections {
-            let connection = Connection {
-                target: config.targets[conn.replica as usize],
-                request: build_request(&config.path, config.targets[conn.replica as usize]),
-                slot: conn.slot,
-                timeout: config.timeout,
-                window,
-                stats: Rc::clone(&stats),
-            };
-            let pacing = match config.mode {
-                Mode::Open { rate_per_sec } => Some((
-                    Schedule::new(window.start, conn.global, config.connections, rate_per_sec),
-                    pacer.clone(),
-                )),
-                Mode::Closed => None,
-            };
-            tokio::task::spawn_local(connection.run(pacing));
+    };
+    let cpu_time = match engine {
+        Engine::Closed(closed) => closed.run(&plan, &config, window, &cancel, &mut stats),
+        Engine::Paced(paced) => {
+            let (cpu_time, paced_stats) = paced.run(&plan, &config, window, &cancel, stats);
+            stats = paced_stats;
+            cpu_time
         }
-        supervise(window, &cancel).await
-    });
-    // Dropping the LocalSet cancels the connection tasks (in-flight requests are not counted)
-    // and releases their handles on `stats`.
-    drop(local);
-    drop(runtime);
-    let per_target = match Rc::try_unwrap(stats) {
-        Ok(stats) => stats.into_inner().per_target,
-        Err(shared) => shared.borrow().per_target.clone(),
     };
     Some(WorkerReport {
         worker: plan.worker,
         cpu: plan.cpu,
         cpu_time,
-        per_target,
+        per_target: stats.per_target,
     })
+}
+
+/// How a worker drives its connections: closed loop on a plain epoll loop (the generator's
+/// own cost is the ceiling there), open loop as tasks on a `current_thread` tokio runtime with
+/// the precise [`Pacer`].
+enum Engine {
+    Closed(closed::Engine),
+    Paced(Paced),
+}
+
+/// The open-loop engine's parts, made before the worker reports ready.
+struct Paced {
+    runtime: tokio::runtime::Runtime,
+    pacer: Pacer,
+    rate_per_sec: f64,
+}
+
+impl Engine {
+    fn closed() -> std::io::Result<Self> {
+        closed::Engine::new().map(Engine::Closed)
+    }
+
+    fn paced(connections: usize, rate_per_sec: f64) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let pacer = {
+            let _context = runtime.enter();
+            Pacer::new(connections)?
+        };
+        Ok(Engine::Paced(Paced {
+            runtime,
+            pacer,
+            rate_per_sec,
+        }))
+    }
+}
+
+impl Paced {
+    /// The open loop: one task per connection plus the pacer's driver, until the end of the
+    /// measured interval. Returns the thread's CPU time during the measured interval and the stats.
+    fn run(
+        self,
+        plan: &WorkerPlan,
+        config: &LoadConfig,
+        window: Window,
+        cancel: &Cancel,
+        stats: WorkerStats,
+    ) -> (Duration, WorkerStats) {
+        let Paced {
+            runtime,
+            pacer,
+            rate_per_sec,
+        } = self;
+        let stats = Rc::new(RefCell::new(stats));
+        let local = LocalSet::new();
+        let cpu_time = local.block_on(&runtime, async {
+            tokio::task::spawn_local(pacer.clone().drive());
+            for conn in &plan.connections {
+                let target = config.targets[conn.replica as usize];
+                let connection = Connection {
+                    target,
+                    request: build_request(&config.path, target),
+                    slot: conn.slot,
+                    timeout: config.timeout,
+                    window,
+                    stats: Rc::clone(&stats),
+                };
+                let schedule =
+                    Schedule::new(window.start, conn.global, config.connections, rate_per_sec);
+                tokio::task::spawn_local(connection.run(schedule, pacer.clone()));
+            }
+            supervise(window, cancel).await
+        });
+        // Dropping the LocalSet cancels the connection tasks (in-flight requests are not counted)
+        // and releases their handles on `stats`.
+        drop(local);
+        drop(runtime);
+        let stats = match Rc::try_unwrap(stats) {
+            Ok(stats) => stats.into_inner(),
+            Err(shared) => shared.borrow().clone(),
+        };
+        (cpu_time, stats)
+    }
 }
 
 fn pin_current_thread(worker: u32, cpu: u32) -> Result<(), LoadError> {
@@ -236,7 +293,7 @@ async fn supervise(window: Window, cancel: &Cancel) -> Duration {
     })
 }
 
-fn thread_cpu_time() -> Duration {
+pub(super) fn thread_cpu_time() -> Duration {
     // CLOCK_THREAD_CPUTIME_ID cannot fail for the calling thread on Linux; zero is a safe
     // answer if it somehow does (it only lowers the reported load-core busy time).
     clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
@@ -269,7 +326,7 @@ impl Schedule {
     }
 }
 
-/// One keep-alive connection to one target.
+/// One keep-alive connection to one target, paced by the open-loop schedule.
 #[derive(Debug)]
 struct Connection {
     target: SocketAddr,
@@ -282,16 +339,12 @@ struct Connection {
 
 impl Connection {
     /// Sends requests until the end of the measured interval (the worker drops the task then).
-    async fn run(self, mut pacing: Option<(Schedule, Pacer)>) {
+    async fn run(self, mut schedule: Schedule, pacer: Pacer) {
         let end = self.window.measure_end;
         let mut reader = ResponseReader::default();
         let mut stream: Option<TcpStream> = None;
         loop {
-            let intended = match &mut pacing {
-                Some((schedule, _)) => schedule.next(),
-                None => Some(Instant::now()),
-            };
-            let Some(intended) = intended.filter(|&t| t < end) else {
+            let Some(intended) = schedule.next().filter(|&t| t < end) else {
                 return;
             };
             if stream.is_none() {
@@ -299,12 +352,9 @@ impl Connection {
                     Some(Ok(tcp)) => stream = Some(tcp),
                     Some(Err(())) => {
                         self.record(Instant::now(), Outcome::Failed(ErrorKind::Connect));
-                        // This send slot is spent on the failed connect: let it pass (open
-                        // loop) or back off (closed loop) before trying again.
-                        match &pacing {
-                            Some((_, pacer)) => pacer.sleep_until(intended).await,
-                            None => tokio::time::sleep(CONNECT_RETRY_DELAY).await,
-                        }
+                        // This send slot is spent on the failed connect: let it pass before
+                        // trying again.
+                        pacer.sleep_until(intended).await;
                         continue;
                     }
                     None => return,
@@ -313,8 +363,7 @@ impl Connection {
             let Some(tcp) = stream.as_mut() else {
                 continue;
             };
-            let pacer = pacing.as_ref().map(|(_, pacer)| pacer);
-            match self.exchange(tcp, &mut reader, intended, pacer).await {
+            match self.exchange(tcp, &mut reader, intended, &pacer).await {
                 Some(true) => {}
                 Some(false) => stream = None,
                 None => return,
@@ -326,25 +375,23 @@ impl Connection {
     async fn connect(&self) -> Option<Result<TcpStream, ()>> {
         let deadline = (Instant::now() + self.timeout).min(self.window.measure_end);
         match timeout_at(deadline.into(), TcpStream::connect(self.target)).await {
-            Ok(Ok(tcp)) => Some(tcp.set_nodelay(true).map(|()| tcp).map_err(drop)),
+            Ok(Ok(tcp)) => Some(socket::tune(&tcp).map(|()| tcp).map_err(drop)),
             Ok(Err(_)) => Some(Err(())),
             Err(_elapsed) if deadline >= self.window.measure_end => None,
             Err(_elapsed) => Some(Err(())),
         }
     }
 
-    /// Waits for the intended time (open loop), sends, reads the response, records it.
+    /// Waits for the intended time, sends, reads the response, records it.
     /// `Some(keep_connection)`, or `None` when the measured interval ended first.
     async fn exchange(
         &self,
         tcp: &mut TcpStream,
         reader: &mut ResponseReader,
         intended: Instant,
-        pacer: Option<&Pacer>,
+        pacer: &Pacer,
     ) -> Option<bool> {
-        if let Some(pacer) = pacer {
-            pacer.sleep_until(intended).await;
-        }
+        pacer.sleep_until(intended).await;
         let sent = Instant::now();
         let timed_out_at = sent + self.timeout;
         let deadline = timed_out_at.min(self.window.measure_end);
@@ -359,7 +406,7 @@ impl Connection {
             Err(_elapsed) => (Outcome::Failed(ErrorKind::Timeout), false),
             Ok(Err(failure)) => (Outcome::Failed(ErrorKind::from(failure)), false),
             Ok(Ok(response)) => (
-                Outcome::from_response(response, pacer.map(|_| intended), sent),
+                Outcome::from_response(response, Some(intended), sent),
                 response.keep_alive,
             ),
         };
@@ -374,7 +421,7 @@ impl Connection {
 
 /// Kinds of [`ErrorCounts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ErrorKind {
+pub(super) enum ErrorKind {
     Connect,
     Io,
     Timeout,
@@ -393,7 +440,7 @@ impl From<Failure> for ErrorKind {
 
 /// How one exchange ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(super) enum Outcome {
     /// A 2xx response. `intended` is `None` in closed loop.
     Served {
         intended: Option<Instant>,
@@ -403,7 +450,11 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn from_response(response: Response, intended: Option<Instant>, sent: Instant) -> Self {
+    pub(super) fn from_response(
+        response: Response,
+        intended: Option<Instant>,
+        sent: Instant,
+    ) -> Self {
         if response.is_success() {
             Outcome::Served { intended, sent }
         } else {
@@ -414,15 +465,15 @@ impl Outcome {
 
 /// A worker's counters, shared by its connection tasks (one thread, never borrowed across an
 /// `.await`).
-#[derive(Debug)]
-struct WorkerStats {
+#[derive(Debug, Clone)]
+pub(super) struct WorkerStats {
     window: Window,
     per_target: Vec<TargetStats>,
 }
 
 impl WorkerStats {
     /// Counts an outcome that completed at `done`, if that is inside the measured interval.
-    fn record(&mut self, slot: usize, done: Instant, outcome: Outcome) {
+    pub(super) fn record(&mut self, slot: usize, done: Instant, outcome: Outcome) {
         if !self.window.measures(done) {
             return;
         }
