@@ -12,8 +12,6 @@ use std::sync::LazyLock;
 
 use memchr::memmem;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-
 /// Bytes of buffer per connection; also the largest response head accepted.
 pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
 
@@ -82,9 +80,8 @@ struct Head {
     keep_alive: bool,
 }
 
-/// Reads responses from one connection into a buffer it owns, one response at a time, from
-/// async I/O ([`ResponseReader::read`]) or from a non-blocking socket
-/// ([`ResponseReader::read_available`]); both feed the same incremental parser.
+/// Reads responses from one non-blocking connection into a buffer it owns, one response at a
+/// time, as bytes arrive ([`ResponseReader::read_available`]).
 #[derive(Debug)]
 pub(crate) struct ResponseReader {
     buf: Box<[u8]>,
@@ -108,23 +105,6 @@ impl Default for ResponseReader {
 }
 
 impl ResponseReader {
-    /// Reads exactly one response. End of stream before it is complete is an I/O error
-    /// (`UnexpectedEof`).
-    pub(crate) async fn read<R: AsyncRead + Unpin>(
-        &mut self,
-        io: &mut R,
-    ) -> Result<Response, Failure> {
-        loop {
-            let read = io.read(self.spare()).await;
-            let step = read.map_err(Failure::from).and_then(|n| self.advance(n));
-            match step {
-                Ok(Some(response)) => return Ok(response),
-                Ok(None) => {}
-                Err(failure) => return Err(self.fail(failure)),
-            }
-        }
-    }
-
     /// Reads from a non-blocking socket until one response is complete (`Some(Ok)`), the
     /// exchange failed (`Some(Err)`), or no more bytes are there yet (`None`: wait for the next
     /// readable event). A read that leaves room in the buffer drained the socket, so it does
@@ -334,41 +314,11 @@ fn parse_decimal(digits: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use tokio::io::ReadBuf;
 
     use super::*;
 
-    /// Hands out its chunks one `read` at a time, then end of stream.
-    struct Chunks(VecDeque<Vec<u8>>);
-
-    impl Chunks {
-        fn new(chunks: &[&[u8]]) -> Self {
-            Self(chunks.iter().map(|c| c.to_vec()).collect())
-        }
-    }
-
-    impl AsyncRead for Chunks {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            if let Some(mut chunk) = self.0.pop_front() {
-                let n = chunk.len().min(buf.remaining());
-                buf.put_slice(&chunk[..n]);
-                if n < chunk.len() {
-                    self.0.push_front(chunk.split_off(n));
-                }
-            }
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    /// The same chunks as a non-blocking socket: each chunk is one readiness, and a read
-    /// between chunks would block.
+    /// Chunks as a non-blocking socket: each chunk is one readiness, and a read between chunks
+    /// would block.
     struct NonBlocking {
         chunks: VecDeque<Vec<u8>>,
         ready: bool,
@@ -393,55 +343,34 @@ mod tests {
         }
     }
 
-    /// Reads every response from `chunks` through both paths, asserts they agree, and returns
-    /// what they read.
+    /// Reads every response from `chunks`, one readable event per chunk; end of stream after
+    /// the last.
     fn read_all(chunks: &[&[u8]]) -> Vec<Result<Response, Failure>> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        let from_async = rt.block_on(async {
-            let mut io = Chunks::new(chunks);
-            let mut reader = ResponseReader::default();
-            let mut out = Vec::new();
-            while !io.0.is_empty() {
-                let r = reader.read(&mut io).await;
-                let stop = r.is_err();
-                out.push(r);
-                if stop {
-                    break;
-                }
-            }
-            out
-        });
         let mut io = NonBlocking {
-            chunks: Chunks::new(chunks).0,
+            chunks: chunks.iter().map(|c| c.to_vec()).collect(),
             ready: true,
         };
         let mut reader = ResponseReader::default();
-        let mut from_socket = Vec::new();
+        let mut out = Vec::new();
         while !io.chunks.is_empty() {
             match reader.read_available(&mut io) {
                 // The next readable event.
                 None => io.ready = true,
                 Some(r) => {
                     let stop = r.is_err();
-                    from_socket.push(r);
+                    out.push(r);
                     if stop {
-                        break;
+                        return out;
                     }
                 }
             }
         }
-        if from_socket.len() < from_async.len() {
-            // Ran out of chunks mid-response: the async path saw end of stream.
+        if reader.head.is_some() || reader.filled > 0 {
+            // Chunks ran out mid-response: the reader sees end of stream.
             io.ready = true;
-            from_socket.extend(reader.read_available(&mut io));
+            out.extend(reader.read_available(&mut io));
         }
-        assert_eq!(
-            from_async, from_socket,
-            "async and non-blocking reads agree"
-        );
-        from_async
+        out
     }
 
     fn read_one(chunks: &[&[u8]]) -> Result<Response, Failure> {

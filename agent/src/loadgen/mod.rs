@@ -42,7 +42,7 @@
 //!   measured interval), so [`run`] returns about `warmup + duration` after the workers start,
 //!   whatever the server does, and within ~10 ms of [`Cancel::cancel`].
 
-mod closed;
+mod engine;
 mod http;
 mod pacer;
 mod socket;

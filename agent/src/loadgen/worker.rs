@@ -1,30 +1,19 @@
-//! One load worker: a pinned OS thread driving its connections (closed loop on the epoll loop
-//! of `closed.rs`, open loop as tasks on a `current_thread` runtime paced by `pacer.rs`), plus
-//! the pure [`plan`] that decides which connections it owns.
+//! One load worker: a pinned OS thread driving its connections on its own event loop
+//! (`engine.rs`), plus the pure [`plan`] that decides which connections it owns and the
+//! open-loop [`Schedule`].
 
-use std::cell::RefCell;
-use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::time::{clock_gettime, ClockId};
 use nix::unistd::Pid;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::task::LocalSet;
-use tokio::time::timeout_at;
 
-use super::closed;
-use super::http::{build_request, Failure, Response, ResponseReader};
-use super::pacer::Pacer;
-use super::socket;
+use super::engine::Engine;
+use super::http::{Failure, Response};
 use super::LATE_SEND;
-use super::{Cancel, ErrorCounts, LoadConfig, LoadError, Mode, TargetStats, WorkerReport};
+use super::{Cancel, ErrorCounts, LoadConfig, LoadError, TargetStats, WorkerReport};
 
-/// How often the worker looks at the cancel flag.
-const CANCEL_POLL: Duration = Duration::from_millis(10);
 /// The connections one worker owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct WorkerPlan {
@@ -132,12 +121,7 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
             cpu: plan.cpu,
             source,
         };
-        match config.mode {
-            Mode::Closed => Engine::closed().map_err(start_error),
-            Mode::Open { rate_per_sec } => {
-                Engine::paced(plan.connections.len(), rate_per_sec).map_err(start_error)
-            }
-        }
+        Engine::new(config.mode).map_err(start_error)
     });
     let engine = match prepared {
         Ok(engine) => {
@@ -157,105 +141,13 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
         window,
         per_target: plan.replicas.iter().map(|&r| TargetStats::new(r)).collect(),
     };
-    let cpu_time = match engine {
-        Engine::Closed(closed) => closed.run(&plan, &config, window, &cancel, &mut stats),
-        Engine::Paced(paced) => {
-            let (cpu_time, paced_stats) = paced.run(&plan, &config, window, &cancel, stats);
-            stats = paced_stats;
-            cpu_time
-        }
-    };
+    let cpu_time = engine.run(&plan, &config, window, &cancel, &mut stats);
     Some(WorkerReport {
         worker: plan.worker,
         cpu: plan.cpu,
         cpu_time,
         per_target: stats.per_target,
     })
-}
-
-/// How a worker drives its connections: closed loop on a plain epoll loop (the generator's
-/// own cost is the ceiling there), open loop as tasks on a `current_thread` tokio runtime with
-/// the precise [`Pacer`].
-enum Engine {
-    Closed(closed::Engine),
-    Paced(Paced),
-}
-
-/// The open-loop engine's parts, made before the worker reports ready.
-struct Paced {
-    runtime: tokio::runtime::Runtime,
-    pacer: Pacer,
-    rate_per_sec: f64,
-}
-
-impl Engine {
-    fn closed() -> std::io::Result<Self> {
-        closed::Engine::new().map(Engine::Closed)
-    }
-
-    fn paced(connections: usize, rate_per_sec: f64) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()?;
-        let pacer = {
-            let _context = runtime.enter();
-            Pacer::new(connections)?
-        };
-        Ok(Engine::Paced(Paced {
-            runtime,
-            pacer,
-            rate_per_sec,
-        }))
-    }
-}
-
-impl Paced {
-    /// The open loop: one task per connection plus the pacer's driver, until the end of the
-    /// measured interval. Returns the thread's CPU time during the measured interval and the stats.
-    fn run(
-        self,
-        plan: &WorkerPlan,
-        config: &LoadConfig,
-        window: Window,
-        cancel: &Cancel,
-        stats: WorkerStats,
-    ) -> (Duration, WorkerStats) {
-        let Paced {
-            runtime,
-            pacer,
-            rate_per_sec,
-        } = self;
-        let stats = Rc::new(RefCell::new(stats));
-        let local = LocalSet::new();
-        let cpu_time = local.block_on(&runtime, async {
-            tokio::task::spawn_local(pacer.clone().drive());
-            for conn in &plan.connections {
-                let target = config.targets[conn.replica as usize];
-                let connection = Connection {
-                    target,
-                    request: build_request(&config.path, target),
-                    slot: conn.slot,
-                    timeout: config.timeout,
-                    window,
-                    stats: Rc::clone(&stats),
-                };
-                let schedule =
-                    Schedule::new(window.start, conn.global, config.connections, rate_per_sec);
-                tokio::task::spawn_local(connection.run(schedule, pacer.clone()));
-            }
-            supervise(window, cancel).await
-        });
-        // Dropping the LocalSet cancels the connection tasks (in-flight requests are not counted)
-        // and releases their handles on `stats`.
-        drop(local);
-        drop(runtime);
-        let stats = match Rc::try_unwrap(stats) {
-            Ok(stats) => stats.into_inner(),
-            Err(shared) => shared.borrow().clone(),
-        };
-        (cpu_time, stats)
-    }
 }
 
 fn pin_current_thread(worker: u32, cpu: u32) -> Result<(), LoadError> {
@@ -269,30 +161,6 @@ fn pin_current_thread(worker: u32, cpu: u32) -> Result<(), LoadError> {
         })
 }
 
-/// Waits for the end of the measured interval or cancellation; returns this thread's CPU time
-/// during the measured interval.
-async fn supervise(window: Window, cancel: &Cancel) -> Duration {
-    let mut cpu_at_start = None;
-    loop {
-        let now = Instant::now();
-        if cpu_at_start.is_none() && now >= window.measure_start {
-            cpu_at_start = Some(thread_cpu_time());
-        }
-        if cancel.is_cancelled() || now >= window.measure_end {
-            break;
-        }
-        let next = if now < window.measure_start {
-            window.measure_start
-        } else {
-            window.measure_end
-        };
-        tokio::time::sleep_until((now + CANCEL_POLL).min(next).into()).await;
-    }
-    cpu_at_start.map_or(Duration::ZERO, |at_start| {
-        thread_cpu_time().saturating_sub(at_start)
-    })
-}
-
 pub(super) fn thread_cpu_time() -> Duration {
     // CLOCK_THREAD_CPUTIME_ID cannot fail for the calling thread on Linux; zero is a safe
     // answer if it somehow does (it only lowers the reported load-core busy time).
@@ -301,7 +169,7 @@ pub(super) fn thread_cpu_time() -> Duration {
 
 /// The open-loop send times of one connection: `start + (global + k·connections) / rate`.
 #[derive(Debug)]
-struct Schedule {
+pub(super) struct Schedule {
     origin: Instant,
     next_index: u64,
     step: u64,
@@ -309,7 +177,7 @@ struct Schedule {
 }
 
 impl Schedule {
-    fn new(origin: Instant, global: u32, connections: u32, rate_per_sec: f64) -> Self {
+    pub(super) fn new(origin: Instant, global: u32, connections: u32, rate_per_sec: f64) -> Self {
         Self {
             origin,
             next_index: u64::from(global),
@@ -319,103 +187,10 @@ impl Schedule {
     }
 
     /// The next intended send time; `None` once it no longer fits in an `Instant`.
-    fn next(&mut self) -> Option<Instant> {
+    pub(super) fn next(&mut self) -> Option<Instant> {
         let offset = Duration::try_from_secs_f64(self.next_index as f64 / self.rate_per_sec);
         self.next_index += self.step;
         self.origin.checked_add(offset.ok()?)
-    }
-}
-
-/// One keep-alive connection to one target, paced by the open-loop schedule.
-#[derive(Debug)]
-struct Connection {
-    target: SocketAddr,
-    request: Vec<u8>,
-    slot: usize,
-    timeout: Duration,
-    window: Window,
-    stats: Rc<RefCell<WorkerStats>>,
-}
-
-impl Connection {
-    /// Sends requests until the end of the measured interval (the worker drops the task then).
-    async fn run(self, mut schedule: Schedule, pacer: Pacer) {
-        let end = self.window.measure_end;
-        let mut reader = ResponseReader::default();
-        let mut stream: Option<TcpStream> = None;
-        loop {
-            let Some(intended) = schedule.next().filter(|&t| t < end) else {
-                return;
-            };
-            if stream.is_none() {
-                match self.connect().await {
-                    Some(Ok(tcp)) => stream = Some(tcp),
-                    Some(Err(())) => {
-                        self.record(Instant::now(), Outcome::Failed(ErrorKind::Connect));
-                        // This send slot is spent on the failed connect: let it pass before
-                        // trying again.
-                        pacer.sleep_until(intended).await;
-                        continue;
-                    }
-                    None => return,
-                }
-            }
-            let Some(tcp) = stream.as_mut() else {
-                continue;
-            };
-            match self.exchange(tcp, &mut reader, intended, &pacer).await {
-                Some(true) => {}
-                Some(false) => stream = None,
-                None => return,
-            }
-        }
-    }
-
-    /// `None` when the measured interval ended first; `Some(Err)` for a failed connect.
-    async fn connect(&self) -> Option<Result<TcpStream, ()>> {
-        let deadline = (Instant::now() + self.timeout).min(self.window.measure_end);
-        match timeout_at(deadline.into(), TcpStream::connect(self.target)).await {
-            Ok(Ok(tcp)) => Some(socket::tune(&tcp).map(|()| tcp).map_err(drop)),
-            Ok(Err(_)) => Some(Err(())),
-            Err(_elapsed) if deadline >= self.window.measure_end => None,
-            Err(_elapsed) => Some(Err(())),
-        }
-    }
-
-    /// Waits for the intended time, sends, reads the response, records it.
-    /// `Some(keep_connection)`, or `None` when the measured interval ended first.
-    async fn exchange(
-        &self,
-        tcp: &mut TcpStream,
-        reader: &mut ResponseReader,
-        intended: Instant,
-        pacer: &Pacer,
-    ) -> Option<bool> {
-        pacer.sleep_until(intended).await;
-        let sent = Instant::now();
-        let timed_out_at = sent + self.timeout;
-        let deadline = timed_out_at.min(self.window.measure_end);
-        let result = timeout_at(deadline.into(), async {
-            tcp.write_all(&self.request).await?;
-            reader.read(tcp).await
-        })
-        .await;
-        let done = Instant::now();
-        let (outcome, keep) = match result {
-            Err(_elapsed) if timed_out_at > self.window.measure_end => return None,
-            Err(_elapsed) => (Outcome::Failed(ErrorKind::Timeout), false),
-            Ok(Err(failure)) => (Outcome::Failed(ErrorKind::from(failure)), false),
-            Ok(Ok(response)) => (
-                Outcome::from_response(response, Some(intended), sent),
-                response.keep_alive,
-            ),
-        };
-        self.record(done, outcome);
-        Some(keep)
-    }
-
-    fn record(&self, at: Instant, outcome: Outcome) {
-        self.stats.borrow_mut().record(self.slot, at, outcome);
     }
 }
 
@@ -522,6 +297,9 @@ fn record_clamped(histogram: &mut hdrhistogram::Histogram<u64>, value_ns: u64) {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
+    use super::super::Mode;
     use super::*;
 
     fn config(targets: usize, connections: u32, cpus: &[u32]) -> LoadConfig {

@@ -1,0 +1,475 @@
+//! One worker's event loop: its connections driven by a plain edge-triggered `epoll` loop
+//! (mio), no async runtime, in both modes.
+//!
+//! The generator's own cost per request is what limits it (closed loop: the ceiling of req/s;
+//! open loop: how busy the load core reads at a given rate, which is how a saturated generator
+//! is detected). So a request costs only what it needs: one `write` of the pre-built request,
+//! the response `read` when the socket reports it readable (registered once per connection, so
+//! no `epoll_ctl` per request as wrk does), clock reads, and a histogram record. No task
+//! wake-ups, no timer entry per request: connect and exchange deadlines (`timeout`) are checked
+//! by a scan of the connections every [`SCAN`], which also looks at the cancel flag.
+//!
+//! - **Closed loop**: a connection sends its next request as soon as a response completes.
+//! - **Open loop**: each connection has its [`Schedule`]; a connection that is connected and
+//!   idle waits in a heap ordered by its next intended send time. Every turn of the loop sends
+//!   what is due, then asks the [`Pacer`] how to wait for the next one (block on its timerfd, or
+//!   busy-poll the last few microseconds, still reading responses). A connection whose response
+//!   comes after its next intended time sends at once, back to back, keeping the intended times
+//!   (nothing is skipped). A failed connect spends that send slot: the connection tries again
+//!   at the slot's time, with the next one.
+//!
+//! In-flight requests at the end of the measured interval are dropped, not counted.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::http::{build_request, ResponseReader};
+use super::pacer::{Pacer, Wait};
+use super::socket;
+use super::worker::{
+    thread_cpu_time, ErrorKind, Outcome, Schedule, Window, WorkerPlan, WorkerStats,
+};
+use super::{Cancel, LoadConfig, Mode};
+
+/// How often deadlines and the cancel flag are looked at: a timeout fires up to this late.
+const SCAN: Duration = Duration::from_millis(10);
+/// Closed loop: pause after a failed connect, so an unreachable target is not hammered in a
+/// tight loop (open loop waits for the failed send slot's time instead).
+const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
+/// The pacer's timerfd; connections are `Token(index)`.
+const TIMER: Token = Token(usize::MAX);
+
+/// A worker's poller (and pacer, in open loop), made before the worker reports ready, so a
+/// failure is a start error.
+#[derive(Debug)]
+pub(super) struct Engine {
+    poll: Poll,
+    pacer: Option<Pacer>,
+}
+
+impl Engine {
+    pub(super) fn new(mode: Mode) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let pacer = match mode {
+            Mode::Closed => None,
+            Mode::Open { .. } => Some(Pacer::new(poll.registry(), TIMER)?),
+        };
+        Ok(Self { poll, pacer })
+    }
+
+    /// Drives the worker's connections until the end of the measured interval (or cancel);
+    /// returns the thread's CPU time during the measured interval.
+    pub(super) fn run(
+        self,
+        plan: &WorkerPlan,
+        config: &LoadConfig,
+        window: Window,
+        cancel: &Cancel,
+        stats: &mut WorkerStats,
+    ) -> Duration {
+        let Engine {
+            mut poll,
+            mut pacer,
+        } = self;
+        let mut connections: Vec<Connection> = plan
+            .connections
+            .iter()
+            .map(|c| {
+                let target = config.targets[c.replica as usize];
+                let mut schedule = match config.mode {
+                    Mode::Open { rate_per_sec } => Some(Schedule::new(
+                        window.start,
+                        c.global,
+                        config.connections,
+                        rate_per_sec,
+                    )),
+                    Mode::Closed => None,
+                };
+                let next_send = schedule.as_mut().and_then(Schedule::next);
+                Connection {
+                    target,
+                    request: build_request(&config.path, target),
+                    slot: c.slot,
+                    reader: ResponseReader::default(),
+                    schedule,
+                    next_send,
+                    state: State::Idle { retry_at: None },
+                }
+            })
+            .collect();
+        let mut events = Events::with_capacity(connections.len().max(16) + 1);
+        let mut driver = Driver {
+            poll: &mut poll,
+            timeout: config.timeout,
+            end: window.measure_end,
+            due: BinaryHeap::with_capacity(connections.len()),
+            stats,
+        };
+        let mut cpu_at_start = None;
+        let mut next_scan = Instant::now();
+        loop {
+            let mut now = Instant::now();
+            if cpu_at_start.is_none() && now >= window.measure_start {
+                cpu_at_start = Some(thread_cpu_time());
+            }
+            if now >= window.measure_end || cancel.is_cancelled() {
+                break;
+            }
+            if now >= next_scan {
+                for (index, connection) in connections.iter_mut().enumerate() {
+                    driver.check_deadline(Token(index), connection, now);
+                }
+                next_scan = now + SCAN;
+            }
+            // Open loop: send what is due, each with its own clock read (sends take a few
+            // microseconds each and the send time is measured).
+            while let Some(&Reverse((due, index))) = driver.due.peek() {
+                if due > now {
+                    break;
+                }
+                driver.due.pop();
+                if let Some(connection) = connections.get_mut(index) {
+                    driver.send_due(Token(index), connection);
+                }
+                now = Instant::now();
+            }
+            let mut wake = next_scan.min(window.measure_end);
+            if cpu_at_start.is_none() {
+                wake = wake.min(window.measure_start);
+            }
+            let next_due = driver.due.peek().map(|&Reverse((due, _))| due);
+            let wait = match &mut pacer {
+                Some(pacer) => pacer.wait(now, next_due),
+                None => Ok(Wait::Block),
+            };
+            let timeout = match wait {
+                Ok(Wait::Spin) => Duration::ZERO,
+                Ok(Wait::Block) => wake.saturating_duration_since(now),
+                // The timer cannot be armed: wait no longer than the next send (poll's own
+                // millisecond timeout, so sends are up to a millisecond late) rather than stop.
+                Err(_) => next_due
+                    .unwrap_or(wake)
+                    .min(wake)
+                    .saturating_duration_since(now),
+            };
+            match driver.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // epoll_wait fails only on a bad descriptor or buffer, which mio rules out;
+                // end the worker rather than spin on it.
+                Err(_) => break,
+            }
+            for event in &events {
+                if event.token() == TIMER {
+                    if let Some(pacer) = &mut pacer {
+                        pacer.fired(Instant::now());
+                    }
+                } else if let Some(connection) = connections.get_mut(event.token().0) {
+                    driver.on_event(event.token(), connection);
+                }
+            }
+        }
+        cpu_at_start.map_or(Duration::ZERO, |at_start| {
+            thread_cpu_time().saturating_sub(at_start)
+        })
+    }
+}
+
+/// One keep-alive connection to one target.
+#[derive(Debug)]
+struct Connection {
+    target: SocketAddr,
+    request: Vec<u8>,
+    /// Index into the worker's per-target stats.
+    slot: usize,
+    reader: ResponseReader,
+    /// Open loop: this connection's send times, and the next one (`None` once past the end).
+    schedule: Option<Schedule>,
+    next_send: Option<Instant>,
+    state: State,
+}
+
+impl Connection {
+    fn is_open_loop(&self) -> bool {
+        self.schedule.is_some()
+    }
+
+    /// Moves the schedule on by one send slot.
+    fn advance_schedule(&mut self) {
+        if let Some(schedule) = &mut self.schedule {
+            self.next_send = schedule.next();
+        }
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    /// Not connected: connect at the next scan, once `retry_at` (if any) has passed.
+    Idle { retry_at: Option<Instant> },
+    /// A non-blocking connect in progress.
+    Connecting {
+        stream: TcpStream,
+        deadline: Instant,
+    },
+    /// Open loop: connected and idle, in the due heap for `next_send`.
+    Ready { stream: TcpStream },
+    /// A request sent (`written` bytes of it so far), its response not yet complete.
+    /// `intended` is its scheduled send time (open loop).
+    Exchange {
+        stream: TcpStream,
+        intended: Option<Instant>,
+        sent: Instant,
+        written: usize,
+        deadline: Instant,
+    },
+    /// Open loop: the schedule has no send left before the end.
+    Done,
+}
+
+/// What every connection's transitions need: the poller, the exchange timeout, the open-loop
+/// due heap (earliest first), the stats.
+struct Driver<'a> {
+    poll: &'a mut Poll,
+    timeout: Duration,
+    end: Instant,
+    due: BinaryHeap<Reverse<(Instant, usize)>>,
+    stats: &'a mut WorkerStats,
+}
+
+impl Driver<'_> {
+    /// Reconnects an idle connection whose pause is over; fails an exchange or connect whose
+    /// deadline has passed.
+    fn check_deadline(&mut self, token: Token, connection: &mut Connection, now: Instant) {
+        match &connection.state {
+            State::Idle { retry_at } if retry_at.is_none_or(|at| now >= at) => {
+                self.connect(token, connection, now);
+            }
+            State::Connecting { deadline, .. } if now >= *deadline => {
+                self.connect_failed(connection, now);
+            }
+            State::Exchange { deadline, .. } if now >= *deadline => {
+                self.exchange_failed(token, connection, now, ErrorKind::Timeout);
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts a non-blocking connect (open loop: unless the schedule is over).
+    fn connect(&mut self, token: Token, connection: &mut Connection, now: Instant) {
+        if connection.is_open_loop() && !self.schedules(connection.next_send) {
+            connection.state = State::Done;
+            return;
+        }
+        let registered = TcpStream::connect(connection.target).and_then(|mut stream| {
+            self.poll
+                .registry()
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                .map(|()| stream)
+        });
+        match registered {
+            Ok(stream) => {
+                connection.state = State::Connecting {
+                    stream,
+                    deadline: now + self.timeout,
+                }
+            }
+            Err(_) => self.connect_failed(connection, now),
+        }
+    }
+
+    /// Whether a send at `at` is still inside the run.
+    fn schedules(&self, at: Option<Instant>) -> bool {
+        at.is_some_and(|at| at < self.end)
+    }
+
+    fn connect_failed(&mut self, connection: &mut Connection, now: Instant) {
+        self.stats
+            .record(connection.slot, now, Outcome::Failed(ErrorKind::Connect));
+        let retry_at = match connection.next_send {
+            // The failed connect spends this send slot: try again at its time.
+            Some(slot) if connection.is_open_loop() => {
+                connection.advance_schedule();
+                slot.max(now)
+            }
+            _ => now + CONNECT_RETRY_DELAY,
+        };
+        connection.state = State::Idle {
+            retry_at: Some(retry_at),
+        };
+    }
+
+    /// Counts a failed exchange and reconnects at once (the server is there; the connection
+    /// is not usable).
+    fn exchange_failed(
+        &mut self,
+        token: Token,
+        connection: &mut Connection,
+        now: Instant,
+        kind: ErrorKind,
+    ) {
+        self.stats
+            .record(connection.slot, now, Outcome::Failed(kind));
+        connection.advance_schedule();
+        self.connect(token, connection, now);
+    }
+
+    fn on_event(&mut self, token: Token, connection: &mut Connection) {
+        match std::mem::replace(&mut connection.state, State::Done) {
+            // Idle keep-alive connections are not watched: a server that closed one is found
+            // out by the next exchange on it (an I/O error, then a reconnect).
+            state @ (State::Idle { .. } | State::Ready { .. } | State::Done) => {
+                connection.state = state;
+            }
+            State::Connecting { stream, deadline } => {
+                let connected = match stream.take_error() {
+                    Ok(None) => match stream.peer_addr() {
+                        Ok(_) => Some(true),
+                        // Not there yet: a spurious wake-up.
+                        Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
+                        Err(_) => Some(false),
+                    },
+                    Ok(Some(_)) | Err(_) => Some(false),
+                };
+                match connected {
+                    None => connection.state = State::Connecting { stream, deadline },
+                    // Without TCP_NODELAY a small request may wait for an ACK: a failed connect
+                    // rather than a measurement of Nagle's delay.
+                    Some(true) if socket::tune(&stream).is_ok() => {
+                        self.ready(token, connection, stream, Instant::now());
+                    }
+                    Some(_) => self.connect_failed(connection, Instant::now()),
+                }
+            }
+            State::Exchange {
+                mut stream,
+                intended,
+                sent,
+                mut written,
+                deadline,
+            } => {
+                if written < connection.request.len() {
+                    match write_some(&mut stream, &connection.request[written..]) {
+                        Ok(n) => written += n,
+                        Err(_) => {
+                            drop(stream);
+                            let now = Instant::now();
+                            return self.exchange_failed(token, connection, now, ErrorKind::Io);
+                        }
+                    }
+                }
+                match connection.reader.read_available(&mut stream) {
+                    None => {
+                        connection.state = State::Exchange {
+                            stream,
+                            intended,
+                            sent,
+                            written,
+                            deadline,
+                        }
+                    }
+                    Some(Err(failure)) => {
+                        drop(stream);
+                        let kind = ErrorKind::from(failure);
+                        self.exchange_failed(token, connection, Instant::now(), kind);
+                    }
+                    Some(Ok(response)) => {
+                        let done = Instant::now();
+                        let outcome = Outcome::from_response(response, intended, sent);
+                        self.stats.record(connection.slot, done, outcome);
+                        connection.advance_schedule();
+                        if response.keep_alive {
+                            self.ready(token, connection, stream, done);
+                        } else {
+                            drop(stream);
+                            self.connect(token, connection, done);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A connected, idle stream at `now`: closed loop sends at once; open loop sends at once if
+    /// the next send is due (or overdue: back to back), else waits in the due heap for it.
+    fn ready(
+        &mut self,
+        token: Token,
+        connection: &mut Connection,
+        stream: TcpStream,
+        now: Instant,
+    ) {
+        if !connection.is_open_loop() {
+            return self.send(token, connection, stream, now, None);
+        }
+        match connection.next_send {
+            Some(next) if next < self.end => {
+                if next <= now {
+                    self.send(token, connection, stream, now, Some(next));
+                } else {
+                    connection.state = State::Ready { stream };
+                    self.due.push(Reverse((next, token.0)));
+                }
+            }
+            _ => connection.state = State::Done,
+        }
+    }
+
+    /// The due heap says this connection's next send has come.
+    fn send_due(&mut self, token: Token, connection: &mut Connection) {
+        match std::mem::replace(&mut connection.state, State::Done) {
+            State::Ready { stream } => {
+                let intended = connection.next_send;
+                self.send(token, connection, stream, Instant::now(), intended);
+            }
+            other => connection.state = other,
+        }
+    }
+
+    /// Sends the next request on a connected stream (the rest, if the socket takes only part
+    /// of it, when it is writable again). `sent` is the clock read just before: in closed loop,
+    /// after a response, its completion time (one clock read per request, not two; the send
+    /// then counts ~0.1 µs early, which can only lengthen the latency measured).
+    fn send(
+        &mut self,
+        token: Token,
+        connection: &mut Connection,
+        mut stream: TcpStream,
+        sent: Instant,
+        intended: Option<Instant>,
+    ) {
+        match write_some(&mut stream, &connection.request) {
+            Ok(written) => {
+                connection.state = State::Exchange {
+                    stream,
+                    intended,
+                    sent,
+                    written,
+                    deadline: sent + self.timeout,
+                }
+            }
+            Err(_) => {
+                drop(stream);
+                self.exchange_failed(token, connection, sent, ErrorKind::Io);
+            }
+        }
+    }
+}
+
+/// Writes what the socket takes now: `Ok(0)` if it would block.
+fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    loop {
+        match stream.write(bytes) {
+            Ok(0) if !bytes.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
