@@ -144,21 +144,22 @@ impl Engine {
                 wake = wake.min(window.measure_start);
             }
             let next_due = driver.due.peek().map(|&Reverse((due, _))| due);
-            let wait = match &mut pacer {
-                Some(pacer) => pacer.wait(now, next_due),
-                None => Ok(Wait::Block),
-            };
-            let timeout = match wait {
-                Ok(Wait::Spin) => Duration::ZERO,
-                Ok(Wait::Block) => wake.saturating_duration_since(now),
+            let timeout = match pacer.as_mut().map(|p| p.wait(now, next_due, wake)) {
+                // Closed loop: poll's own (millisecond) timeout is precise enough for scans.
+                None => Some(wake.saturating_duration_since(now)),
+                Some(Ok(Wait::Spin)) => Some(Duration::ZERO),
+                // The timer will wake the poller.
+                Some(Ok(Wait::Block)) => None,
                 // The timer cannot be armed: wait no longer than the next send (poll's own
                 // millisecond timeout, so sends are up to a millisecond late) rather than stop.
-                Err(_) => next_due
-                    .unwrap_or(wake)
-                    .min(wake)
-                    .saturating_duration_since(now),
+                Some(Err(_)) => Some(
+                    next_due
+                        .unwrap_or(wake)
+                        .min(wake)
+                        .saturating_duration_since(now),
+                ),
             };
-            match driver.poll.poll(&mut events, Some(timeout)) {
+            match driver.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // epoll_wait fails only on a bad descriptor or buffer, which mio rules out;

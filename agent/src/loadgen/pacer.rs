@@ -56,7 +56,8 @@ const SPIN_CREDIT_MAX: Duration = Duration::from_millis(2);
 pub(crate) enum Wait {
     /// Poll without blocking, then look at the clock again.
     Spin,
-    /// Block in the poller: the timer (if a send is pending) wakes it in time.
+    /// Block in the poller, with no timeout of its own: the timer is armed to wake it in time
+    /// for the next send, or at the latest moment the loop asked for.
     Block,
 }
 
@@ -105,23 +106,34 @@ impl Pacer {
         })
     }
 
-    /// How to wait, at `now`, for the send due at `next` (if any): arms the timer when the loop
-    /// should block. Charges a busy-poll that just ended to the budget.
-    pub(crate) fn wait(&mut self, now: Instant, next: Option<Instant>) -> io::Result<Wait> {
+    /// How to wait, at `now`, for the send due at `next` (if any), waking no later than
+    /// `latest` in any case: arms the timer when the loop should block (so the poller needs no
+    /// timeout, and the kernel no second timer per sleep). Charges a busy-poll that just ended
+    /// to the budget.
+    pub(crate) fn wait(
+        &mut self,
+        now: Instant,
+        next: Option<Instant>,
+        latest: Instant,
+    ) -> io::Result<Wait> {
         self.refill(now);
         if let Some(since) = self.spinning_since.take() {
             // Charged in full, although the loop may have done other work in between: when the
             // thread is that busy it is awake anyway and needs no busy-poll.
             self.charge(now.saturating_duration_since(since));
         }
-        let Some(next) = next else {
-            return Ok(Wait::Block);
+        let early = match next {
+            Some(next)
+                if self.may_spin() && next.saturating_duration_since(now) <= self.slack() =>
+            {
+                self.spinning_since = Some(now);
+                return Ok(Wait::Spin);
+            }
+            Some(next) if self.may_spin() => next.checked_sub(self.slack()).unwrap_or(next),
+            Some(next) => next,
+            None => latest,
         };
-        if self.may_spin() && next.saturating_duration_since(now) <= self.slack() {
-            self.spinning_since = Some(now);
-            return Ok(Wait::Spin);
-        }
-        self.arm(next)?;
+        self.arm(early.min(latest))?;
         Ok(Wait::Block)
     }
 
@@ -177,16 +189,8 @@ impl Pacer {
         self.slack_ns = next.min(nanos(MAX_SLACK));
     }
 
-    /// Makes sure the timer fires no later than `slack` before `deadline` (at once if that has
-    /// passed: the loop then busy-polls the rest of the way), or at `deadline` itself when the
-    /// busy-poll budget is spent.
-    fn arm(&mut self, deadline: Instant) -> io::Result<()> {
-        let early = if self.may_spin() {
-            self.slack()
-        } else {
-            Duration::ZERO
-        };
-        let fires_at = deadline.checked_sub(early).unwrap_or(deadline);
+    /// Makes sure the timer fires no later than `fires_at` (at once if that has passed).
+    fn arm(&mut self, fires_at: Instant) -> io::Result<()> {
         if self.armed.is_some_and(|armed| armed.fires_at <= fires_at) {
             return Ok(());
         }
@@ -234,11 +238,12 @@ mod tests {
             if now >= deadline {
                 return now - deadline;
             }
-            let timeout = match pacer.wait(now, Some(deadline)).expect("arm") {
-                Wait::Spin => Duration::ZERO,
-                Wait::Block => Duration::from_secs(1),
+            let latest = now + Duration::from_secs(1);
+            let timeout = match pacer.wait(now, Some(deadline), latest).expect("arm") {
+                Wait::Spin => Some(Duration::ZERO),
+                Wait::Block => None,
             };
-            poll.poll(&mut events, Some(timeout)).expect("poll");
+            poll.poll(&mut events, timeout).expect("poll");
             for event in &events {
                 assert_eq!(event.token(), TIMER);
                 pacer.fired(Instant::now());
@@ -258,28 +263,27 @@ mod tests {
             );
             // How late is a performance figure, measured by `make bench` (send lag), not
             // asserted here: a busy machine delays any thread by milliseconds. Only a gross
-            // failure (a lost wake-up: the 1 s poll timeout) fails.
+            // failure (a lost wake-up: the 1 s fallback arming) fails.
             assert!(lag < Duration::from_millis(500), "ended {lag:?} late");
         }
         assert!(pacer.armed.is_none(), "every arming fired and was seen");
     }
 
     #[test]
-    fn nothing_pending_blocks_without_arming() {
+    fn blocking_always_arms_the_timer_by_the_latest_wake() {
         let (_poll, mut pacer) = pacer();
-        assert_eq!(pacer.wait(Instant::now(), None).expect("wait"), Wait::Block);
-        assert!(pacer.armed.is_none());
-        // A far deadline arms the timer early by the slack; a nearer one re-arms it.
         let now = Instant::now();
-        let far = now + Duration::from_secs(1);
-        assert_eq!(pacer.wait(now, Some(far)).expect("wait"), Wait::Block);
-        let armed = pacer.armed.expect("armed").fires_at;
-        assert_eq!(far - armed, pacer.slack());
-        let near = now + Duration::from_millis(10);
-        pacer.wait(now, Some(near)).expect("wait");
+        let latest = now + Duration::from_millis(10);
+        // Nothing pending: the timer still wakes the loop at `latest`.
+        assert_eq!(pacer.wait(now, None, latest).expect("wait"), Wait::Block);
+        assert_eq!(pacer.armed.expect("armed").fires_at, latest);
+        // A nearer send arms it early by the slack.
+        let near = now + Duration::from_millis(5);
+        pacer.wait(now, Some(near), latest).expect("wait");
         assert_eq!(pacer.armed.expect("armed").fires_at, near - pacer.slack());
-        // A later deadline leaves the earlier arming alone.
-        pacer.wait(now, Some(far)).expect("wait");
+        // A send after `latest` leaves the earlier arming alone.
+        let far = now + Duration::from_secs(1);
+        pacer.wait(now, Some(far), latest).expect("wait");
         assert_eq!(pacer.armed.expect("armed").fires_at, near - pacer.slack());
     }
 
@@ -315,13 +319,17 @@ mod tests {
         assert!(pacer.may_spin(), "starts with banked credit");
         let t0 = pacer.refilled_at;
         let soon = t0 + Duration::from_micros(10);
-        assert_eq!(pacer.wait(t0, Some(soon)).expect("wait"), Wait::Spin);
+        let latest = t0 + Duration::from_secs(60);
+        assert_eq!(
+            pacer.wait(t0, Some(soon), latest).expect("wait"),
+            Wait::Spin
+        );
         // The spin is charged at the next look: a whole second of it spends the budget, and
         // the loop then blocks on a timer armed for the deadline itself.
         let later = t0 + Duration::from_secs(1);
         let deadline = later + Duration::from_micros(10);
         assert_eq!(
-            pacer.wait(later, Some(deadline)).expect("wait"),
+            pacer.wait(later, Some(deadline), latest).expect("wait"),
             Wait::Block
         );
         assert!(!pacer.may_spin(), "spent");
@@ -339,9 +347,8 @@ mod tests {
     fn a_stale_expiry_does_not_count_as_the_current_arming() {
         let (_poll, mut pacer) = pacer();
         let now = Instant::now();
-        pacer
-            .wait(now, Some(now + Duration::from_secs(5)))
-            .expect("wait");
+        let later = now + Duration::from_secs(5);
+        pacer.wait(now, Some(later), later).expect("wait");
         pacer.fired(now);
         assert!(pacer.armed.is_some(), "not yet due: still armed");
     }
