@@ -38,6 +38,7 @@ done
   echo
   echo "- \`numaload run\` of an open-loop plan per step: async target, work 0, replicas = 1 on CPU 0, load on reserved CPU 1, $CONNS connections, ${SECS}s measured after $WARM warm-up"
   echo "- achieved = requests completed in the measured interval / its length; send lag = actual − intended send time; a late send is more than 1 ms behind; \"numaload says\" is the result's own \`suspect\` entry (also printed by \`numaload run\`)"
+  echo "- load core busy = the load worker thread's CPU time over the measured interval (above 85% numaload marks the layout suspect). At moderate rates it is mostly kernel time that the open loop cannot avoid on loopback: every request to a server that went idle wakes it from the sender's own softirq, and every paced sleep programs a timer; on a virtual machine both are VM exits (a \`perf record -g\` of the load CPU at ~10% of the maximum showed them as the two largest costs). The closed loop, which never lets the server idle, costs ~7 µs of load CPU per request (point 1)."
   echo
   "$PARSE" render-openloop "$WORK/open.rows" "$MAX" "$SUMMARY"
   echo
