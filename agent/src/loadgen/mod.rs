@@ -7,14 +7,16 @@
 //! # How it works
 //!
 //! - **Workers.** One OS thread per CPU in [`LoadConfig::cpus`] (at most one per connection),
-//!   pinned to that CPU before anything else runs on it, each with its own tokio
-//!   `current_thread` runtime. Workers share nothing while the load runs; each records into its
-//!   own histograms, which the caller merges (percentiles come only from merged histograms).
+//!   pinned to that CPU before anything else runs on it, each running its own edge-triggered
+//!   epoll loop (`engine.rs`; no async runtime: the generator's cost per request is what limits
+//!   it, so a request costs one `write`, one `read`, clock reads and a histogram record).
+//!   Workers share nothing while the load runs; each records into its own histograms, which the
+//!   caller merges (percentiles come only from merged histograms).
 //! - **Connections.** Spread evenly over the workers in contiguous blocks; connection *g*
 //!   (counting across workers) is bound to target `g % targets.len()`, so every replica gets
 //!   its share and every worker talks to every replica it can. Each is one keep-alive
-//!   HTTP/1.1 `TcpStream` (`TCP_NODELAY`) writing the same pre-built `GET` and reading the
-//!   response into a buffer it owns: no locks and no allocation per request.
+//!   HTTP/1.1 non-blocking socket (options in `socket.rs`) writing the same pre-built `GET` and
+//!   reading the response into a buffer it owns: no locks and no allocation per request.
 //! - **Open loop** ([`Mode::Open`], as wrk2). The rate is split evenly over the connections,
 //!   and connection *g* of *C* sends its *k*-th request at `start + (g + k·C) / rate`: together
 //!   the connections send evenly spaced requests at exactly the total rate. Latency is measured
@@ -22,14 +24,11 @@
 //!   difference goes into `send_lag`, and a send more than [`LATE_SEND`] behind counts in
 //!   `late_sends`. A connection that falls behind (slow server) sends its backlog back to back,
 //!   keeping the intended times: nothing is skipped. Waits use a per-worker `timerfd` rather
-//!   than tokio's 1 ms timer, armed early by the thread's recent wake-up latency and finished
-//!   with a short busy-poll (see `pacer.rs`), so send lag stays at a few microseconds while the
-//!   load core still sleeps between sends.
+//!   than a 1 ms timer, armed early by the thread's recent wake-up latency and finished with a
+//!   short busy-poll (see `pacer.rs`), so send lag stays at a few microseconds while the load
+//!   core still sleeps between sends.
 //! - **Closed loop** ([`Mode::Closed`]). Each connection sends its next request as soon as the
-//!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty. Here the
-//!   generator's own cost per request is the ceiling, so a closed-loop worker runs no async
-//!   runtime: a plain edge-triggered epoll loop over its connections (`closed.rs`), one
-//!   `write` and one `read` per request, deadlines checked by a scan every 10 ms.
+//!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty.
 //! - **Measurement window.** Load starts when every worker is pinned and ready, runs `warmup`,
 //!   then the measured interval of `duration`. A request (or error) counts if it completes
 //!   inside the measured interval; the schedule runs through the boundary unchanged. Requests
@@ -38,9 +37,10 @@
 //!   in [`ErrorCounts`] and the connection reconnects; a non-2xx response counts as
 //!   `http_status` and the connection is kept. Only a bad configuration (or a worker that
 //!   cannot start) is a [`LoadError`].
-//! - **Bounded.** Every exchange has a deadline (`timeout`, cut short by the end of the
-//!   measured interval), so [`run`] returns about `warmup + duration` after the workers start,
-//!   whatever the server does, and within ~10 ms of [`Cancel::cancel`].
+//! - **Bounded.** Every connect and exchange has a deadline (`timeout`, checked by a scan every
+//!   10 ms), and the loop ends at the end of the measured interval, so [`run`] returns about
+//!   `warmup + duration` after the workers start, whatever the server does, and within ~10 ms
+//!   of [`Cancel::cancel`].
 
 mod engine;
 mod http;
