@@ -37,7 +37,7 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
 /// Upper bound of the early-wake margin (and so of the busy-poll per timer wake).
-pub(crate) const MAX_SLACK: Duration = Duration::from_micros(200);
+const MAX_SLACK: Duration = Duration::from_micros(200);
 /// Where the margin starts before any wake-up has been observed.
 const INITIAL_SLACK: Duration = Duration::from_micros(50);
 /// Step of the quantile estimate: down one step on an early-enough wake, up

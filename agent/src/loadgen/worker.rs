@@ -240,7 +240,7 @@ impl Outcome {
 
 /// A worker's counters, shared by its connection tasks (one thread, never borrowed across an
 /// `.await`).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct WorkerStats {
     window: Window,
     per_target: Vec<TargetStats>,
