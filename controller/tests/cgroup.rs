@@ -281,14 +281,9 @@ fn a_run_reports_the_agent_and_replica_cgroups_and_flags_oversubscription() {
         75_000,
         cpuset_text.as_ref().map(|(c, n)| (c.as_str(), n.as_str())),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let address = format!("127.0.0.1:{port}");
     let mut agent = Killed(
         group
-            .command(&["agent", "--listen", &address, "--insecure"])
+            .command(&["agent", "--listen", "127.0.0.1:0", "--insecure"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -297,7 +292,12 @@ fn a_run_reports_the_agent_and_replica_cgroups_and_flags_oversubscription() {
     let stderr = agent.0.stderr.take().expect("agent stderr");
     let mut lines = BufReader::new(stderr).lines();
     let first = lines.next().expect("agent says something").expect("utf8");
-    assert!(first.contains("listening on"), "agent: {first}");
+    // Port 0: the agent prints the address it bound ("... listening on ADDRESS (mode)").
+    let address = first
+        .split_once("listening on ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("agent: {first}"))
+        .to_owned();
     std::thread::spawn(move || for _ in lines {});
 
     let dir = std::env::temp_dir().join(format!("numaload-cgroup-{}", std::process::id()));

@@ -23,15 +23,10 @@ impl AgentProcess {
     }
 
     fn start_with(extra: &[&str]) -> AgentProcess {
-        // Port 0 is not possible here (the address must be known to the controller), so take a
-        // free port from the kernel first.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let address = format!("127.0.0.1:{port}");
+        // Port 0: the agent prints the address it bound, so no port is picked here and then
+        // lost to a race before the agent binds it.
         let mut child = Command::new(BIN)
-            .args(["agent", "--listen", &address])
+            .args(["agent", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -40,7 +35,7 @@ impl AgentProcess {
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let first = lines.next().expect("agent says something").expect("utf8");
-        assert!(first.contains("listening on"), "agent: {first}");
+        let address = bound_address(&first);
         std::thread::spawn(move || for _ in lines {});
         AgentProcess { child, address }
     }
@@ -48,6 +43,15 @@ impl AgentProcess {
     fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// The address in the agent's first line, "numaload agent listening on ADDRESS (mode)".
+fn bound_address(first: &str) -> String {
+    first
+        .split_once("listening on ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("agent: {first}"))
+        .to_owned()
 }
 
 impl Drop for AgentProcess {

@@ -75,31 +75,32 @@ fn the_scrape_config_and_its_rules_are_valid() {
 
 #[test]
 fn the_agents_own_metrics_pass_promtool() {
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port()
-    };
-    let (grpc, metrics) = (free_port(), free_port());
+    // Port 0 for both listeners: the agent prints the addresses it bound, so no port is picked
+    // here and then lost to a race before the agent binds it.
     let mut agent = Command::new(env!("CARGO_BIN_EXE_numaload"))
-        .args([
-            "agent",
-            "--insecure",
-            "--listen",
-            &format!("127.0.0.1:{grpc}"),
-        ])
-        .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
+        .args(["agent", "--insecure", "--listen", "127.0.0.1:0"])
+        .args(["--metrics-listen", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .spawn()
         .expect("agent");
+    let mut said = Vec::new();
+    let mut metrics = None;
+    // The reader lives until the agent is killed: a closed stderr would make its next line fail.
     let mut lines = BufReader::new(agent.stderr.take().expect("stderr")).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if line.contains("agent metrics on") {
+    for line in lines.by_ref() {
+        let Ok(line) = line else { break };
+        if let Some(rest) = line.strip_prefix("agent metrics on http://") {
+            metrics = rest.strip_suffix("/metrics").map(str::to_owned);
             break;
         }
+        said.push(line);
     }
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", metrics)).expect("connect");
+    let Some(metrics) = metrics else {
+        let _ = agent.kill();
+        let _ = agent.wait();
+        panic!("the agent never said where its metrics are: {said:?}");
+    };
+    let mut stream = std::net::TcpStream::connect(&metrics).expect("connect");
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
@@ -107,6 +108,7 @@ fn the_agents_own_metrics_pass_promtool() {
     stream.read_to_string(&mut response).expect("read");
     let _ = agent.kill();
     let _ = agent.wait();
+    drop(lines);
     let body = response
         .split_once("\r\n\r\n")
         .expect("head and body")
