@@ -52,6 +52,8 @@ pub struct LoadPlan {
     pub duration: Duration,
     pub warmup: Duration,
     pub timeout: Duration,
+    /// Closed loop: nap before blocking while the server has a backlog.
+    pub coalesce: bool,
 }
 
 /// Checks the plan and places every layout; the error says which field is wrong and how to fix it.
@@ -261,6 +263,7 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {
         duration: Duration::from_millis(load.duration_ms),
         warmup: Duration::from_millis(load.warmup_ms),
         timeout: Duration::from_millis(timeout_ms),
+        coalesce: !load.no_coalesce,
     })
 }
 
@@ -430,6 +433,7 @@ async fn measure(
         warmup: run.load.warmup,
         duration: run.load.duration,
         timeout: run.load.timeout,
+        coalesce: run.load.coalesce,
         path: "/".into(),
     };
     phase(events, &name, Phase::Warmup).await;
@@ -598,13 +602,18 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                 latency_corrected: encode(&target.corrected)?,
                 latency_uncorrected: encode(&target.uncorrected)?,
                 send_lag: encode(&target.send_lag)?,
-                // Worker CPU time is per thread; it is reported once, on the worker's first target.
-                cpu_time_ns: if target.replica == worker.per_target.first().map_or(0, |t| t.replica)
-                {
-                    worker.cpu_time.as_nanos() as u64
+                // Worker CPU time and naps are per thread; they are reported once, on the
+                // worker's first target.
+                ..if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {
+                    v1::WorkerResult {
+                        cpu_time_ns: worker.cpu_time.as_nanos() as u64,
+                        naps: worker.naps,
+                        napped_ns: worker.napped.as_nanos() as u64,
+                        ..Default::default()
+                    }
                 } else {
-                    0
-                },
+                    v1::WorkerResult::default()
+                }
             });
         }
     }

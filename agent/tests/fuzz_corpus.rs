@@ -75,6 +75,7 @@ fn open_load(rate: f64, connections: u32) -> Option<LoadSpec> {
         warmup_ms: 1_000,
         reserve_cpus: 1,
         timeout_ms: 2_000,
+        no_coalesce: false,
     })
 }
 

@@ -56,6 +56,8 @@ enum Behaviour {
     StallEvery { period: Duration, stall: Duration },
     /// `200 ok` with `Connection: close`: one request per connection.
     Close,
+    /// `200 ok` after burning this much CPU: a single-threaded server that is the bottleneck.
+    Busy(Duration),
 }
 
 /// A hyper HTTP/1.1 keep-alive server on its own pinned thread; stopped on drop.
@@ -118,6 +120,13 @@ async fn respond(
 ) -> Response<Full<Bytes>> {
     let status = match behaviour {
         Behaviour::Ok | Behaviour::Close => 200,
+        Behaviour::Busy(work) => {
+            let until = Instant::now() + work;
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            200
+        }
         Behaviour::Status(code) => code,
         Behaviour::StallEvery {
             period,
@@ -169,6 +178,7 @@ fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig 
         warmup: Duration::from_millis(500),
         duration: Duration::from_secs(2),
         timeout: Duration::from_secs(1),
+        coalesce: true,
         path: "/".into(),
     }
 }
@@ -272,6 +282,52 @@ fn closed_loop_sends_back_to_back_and_does_not_correct() {
         "closed loop: {:.0} req/s",
         r.requests as f64 / report.elapsed.as_secs_f64()
     );
+}
+
+#[test]
+fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
+    let _serial = serial();
+    // 50 µs of work per request on one thread, 16 connections: round trips near 800 µs against
+    // an unloaded 50 µs, so the server has a backlog and the worker, idle between responses,
+    // naps instead of being woken by each one.
+    let server = TestServer::start(Behaviour::Busy(Duration::from_micros(50)));
+    let with = LoadConfig {
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_millis(500),
+        ..config(Mode::Closed, vec![server.addr], 16)
+    };
+    let without = LoadConfig {
+        coalesce: false,
+        ..with.clone()
+    };
+    for (config, naps) in [(&with, true), (&without, false)] {
+        let report = run_bounded(config);
+        let worker = &report.workers[0];
+        assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+        assert!(
+            report.requests() > 100,
+            "only {} requests",
+            report.requests()
+        );
+        assert_eq!(
+            worker.naps > 0,
+            naps,
+            "coalesce {}: {worker:?}",
+            config.coalesce
+        );
+        assert_eq!(worker.napped > Duration::ZERO, naps);
+        // A nap is at most 100 µs, and sleep rather than CPU.
+        assert!(worker.napped <= Duration::from_micros(100) * worker.naps as u32);
+        assert!(worker.cpu_time + worker.napped <= report.elapsed + Duration::from_millis(20));
+        println!(
+            "coalesce {}: {:.0} req/s, {} naps, {:.0}% of the time napping, {:.0}% busy",
+            config.coalesce,
+            report.requests() as f64 / report.elapsed.as_secs_f64(),
+            worker.naps,
+            100.0 * worker.napped.as_secs_f64() / report.elapsed.as_secs_f64(),
+            100.0 * worker.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64(),
+        );
+    }
 }
 
 #[test]

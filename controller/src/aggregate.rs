@@ -595,28 +595,39 @@ fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
 
 /// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
 fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {
-    let mut by_worker: BTreeMap<u32, LoadWorker> = BTreeMap::new();
+    let mut by_worker: BTreeMap<u32, (LoadWorker, u64)> = BTreeMap::new();
     for w in workers {
-        let entry = by_worker.entry(w.worker).or_insert(LoadWorker {
-            trial: 1,
-            agent: agent.to_owned(),
-            worker: w.worker,
-            cpu: w.cpu,
-            requests: 0,
-            cpu_time_ns: 0,
-            busy: 0.0,
-        });
+        let (entry, napped_ns) = by_worker.entry(w.worker).or_insert((
+            LoadWorker {
+                trial: 1,
+                agent: agent.to_owned(),
+                worker: w.worker,
+                cpu: w.cpu,
+                requests: 0,
+                cpu_time_ns: 0,
+                busy: 0.0,
+                naps: 0,
+                napped: 0.0,
+            },
+            0,
+        ));
         entry.requests += w.requests;
         entry.cpu_time_ns += w.cpu_time_ns;
+        entry.naps += w.naps;
+        *napped_ns += w.napped_ns;
     }
+    let share = |ns: u64| {
+        if elapsed_ns > 0 {
+            ns as f64 / elapsed_ns as f64
+        } else {
+            0.0
+        }
+    };
     by_worker
         .into_values()
-        .map(|mut w| {
-            w.busy = if elapsed_ns > 0 {
-                w.cpu_time_ns as f64 / elapsed_ns as f64
-            } else {
-                0.0
-            };
+        .map(|(mut w, napped_ns)| {
+            w.busy = share(w.cpu_time_ns);
+            w.napped = share(napped_ns);
             w
         })
         .collect()

@@ -353,6 +353,12 @@ pub struct LoadWorker {
     pub cpu_time_ns: u64,
     /// CPU time over wall time of the measurement: above 0.85 the generator may be the limit.
     pub busy: f64,
+    /// Closed loop with coalescing: naps before blocking while the server had a backlog, and
+    /// the share of the measurement spent in them (asleep, so not in `busy`).
+    #[serde(default)]
+    pub naps: u64,
+    #[serde(default)]
+    pub napped: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

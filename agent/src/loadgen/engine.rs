@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use super::coalesce::Coalescer;
 use super::http::{build_request, ResponseReader};
 use super::pacer::{Pacer, Wait};
 use super::socket;
@@ -64,7 +65,7 @@ impl Engine {
     }
 
     /// Drives the worker's connections until the end of the measured interval (or cancel);
-    /// returns the thread's CPU time during the measured interval.
+    /// returns the thread's CPU time and naps during the measured interval.
     pub(super) fn run(
         self,
         plan: &WorkerPlan,
@@ -72,7 +73,7 @@ impl Engine {
         window: Window,
         cancel: &Cancel,
         stats: &mut WorkerStats,
-    ) -> Duration {
+    ) -> Totals {
         let Engine {
             mut poll,
             mut pacer,
@@ -109,9 +110,15 @@ impl Engine {
             timeout: config.timeout,
             end: window.measure_end,
             due: BinaryHeap::with_capacity(connections.len()),
+            coalescer: (pacer.is_none() && config.coalesce).then(Coalescer::default),
             stats,
         };
+        if driver.coalescer.is_some() {
+            // Naps are tens of microseconds: the default 50 µs of timer slack would double them.
+            let _ = nix::sys::prctl::set_timerslack(1);
+        }
         let mut cpu_at_start = None;
+        let (mut naps, mut napped) = (0, Duration::ZERO);
         let mut next_scan = Instant::now();
         loop {
             let mut now = Instant::now();
@@ -159,7 +166,28 @@ impl Engine {
                         .saturating_duration_since(now),
                 ),
             };
-            match driver.poll.poll(&mut events, timeout) {
+            let nap = driver
+                .coalescer
+                .as_ref()
+                .map_or(Duration::ZERO, Coalescer::nap);
+            let polled = if nap.is_zero() {
+                driver.poll.poll(&mut events, timeout)
+            } else {
+                // Closed loop with a backlog at the server: read what is there; if nothing
+                // is, nap, then block (see `coalesce`).
+                match driver.poll.poll(&mut events, Some(Duration::ZERO)) {
+                    Ok(()) if events.is_empty() => {
+                        nap_for(nap);
+                        if cpu_at_start.is_some() {
+                            naps += 1;
+                            napped += nap;
+                        }
+                        driver.poll.poll(&mut events, timeout)
+                    }
+                    other => other,
+                }
+            };
+            match polled {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // epoll_wait fails only on a bad descriptor or buffer, which mio rules out;
@@ -176,10 +204,25 @@ impl Engine {
                 }
             }
         }
-        cpu_at_start.map_or(Duration::ZERO, |at_start| {
+        let cpu_time = cpu_at_start.map_or(Duration::ZERO, |at_start| {
             thread_cpu_time().saturating_sub(at_start)
-        })
+        });
+        Totals {
+            cpu_time,
+            naps,
+            napped,
+        }
     }
+}
+
+/// A worker's own figures over the measured interval.
+#[derive(Debug)]
+pub(super) struct Totals {
+    pub cpu_time: Duration,
+    /// Closed-loop coalescing naps, and their asked-for length (the timer wakes the worker
+    /// some microseconds later; that time shows as neither busy nor napped).
+    pub naps: u64,
+    pub napped: Duration,
 }
 
 /// One keep-alive connection to one target.
@@ -240,6 +283,8 @@ struct Driver<'a> {
     timeout: Duration,
     end: Instant,
     due: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Closed loop: how long to nap before blocking.
+    coalescer: Option<Coalescer>,
     stats: &'a mut WorkerStats,
 }
 
@@ -381,6 +426,9 @@ impl Driver<'_> {
                     }
                     Some(Ok(response)) => {
                         let done = Instant::now();
+                        if let Some(coalescer) = &mut self.coalescer {
+                            coalescer.observe(done.saturating_duration_since(sent));
+                        }
                         let outcome = Outcome::from_response(response, intended, sent);
                         self.stats.record(connection.slot, done, outcome);
                         connection.advance_schedule();
@@ -460,6 +508,15 @@ impl Driver<'_> {
             }
         }
     }
+}
+
+/// A sleep that no socket event ends (it is not `epoll_wait`).
+fn nap_for(d: Duration) {
+    let _ = nix::time::clock_nanosleep(
+        nix::time::ClockId::CLOCK_MONOTONIC,
+        nix::time::ClockNanosleepFlags::empty(),
+        &nix::sys::time::TimeSpec::from_duration(d),
+    );
 }
 
 /// Writes what the socket takes now: `Ok(0)` if it would block.

@@ -42,6 +42,7 @@
 //!   `warmup + duration` after the workers start, whatever the server does, and within ~10 ms
 //!   of [`Cancel::cancel`].
 
+mod coalesce;
 mod engine;
 mod http;
 mod pacer;
@@ -83,6 +84,9 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Longest a connect or a request/response exchange may take before it counts as an error.
     pub timeout: Duration,
+    /// Closed loop: a worker with nothing to read naps before blocking while the server has a
+    /// backlog, so responses are read in bursts (see the `coalesce` module). Ignored in open loop.
+    pub coalesce: bool,
     /// Request path, e.g. `/`.
     pub path: String,
 }
@@ -157,6 +161,10 @@ pub struct WorkerReport {
     /// CPU time the worker thread used during the measured interval (user + system); compare
     /// with `elapsed` to see how busy the load core was.
     pub cpu_time: Duration,
+    /// Closed loop: coalescing naps during the measured interval and their total asked-for
+    /// length (asleep, not in `cpu_time`).
+    pub naps: u64,
+    pub napped: Duration,
     /// One entry per replica this worker had connections to, ordered by replica.
     pub per_target: Vec<TargetStats>,
 }
@@ -414,6 +422,7 @@ mod tests {
             warmup: Duration::ZERO,
             duration: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
+            coalesce: true,
             path: "/".into(),
         }
     }

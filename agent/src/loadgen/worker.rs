@@ -141,11 +141,13 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
         window,
         per_target: plan.replicas.iter().map(|&r| TargetStats::new(r)).collect(),
     };
-    let cpu_time = engine.run(&plan, &config, window, &cancel, &mut stats);
+    let totals = engine.run(&plan, &config, window, &cancel, &mut stats);
     Some(WorkerReport {
         worker: plan.worker,
         cpu: plan.cpu,
-        cpu_time,
+        cpu_time: totals.cpu_time,
+        naps: totals.naps,
+        napped: totals.napped,
         per_target: stats.per_target,
     })
 }
@@ -313,6 +315,7 @@ mod tests {
             warmup: Duration::ZERO,
             duration: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
+            coalesce: true,
             path: "/".into(),
         }
     }

@@ -30,6 +30,8 @@
 //! warmup = "1s"                    # default "1s"; "0s" skips it
 //! reserve_cpus = 1                 # default 0: CPUs kept from the replicas for the load generator
 //! timeout = "2s"                   # default "2s": slower requests count as timeout errors
+//! coalesce = true                  # closed loop only, default true: nap before blocking while
+//!                                  # the server has a backlog (see the README)
 //!
 //! [[layouts]]                      # at least one; names unique
 //! name = "one-process"
@@ -139,7 +141,16 @@ pub enum LoadMode {
         rate: f64,
     },
     /// Each connection sends its next request when the previous response arrives.
-    Closed,
+    Closed {
+        /// Whether a worker with nothing to read naps before blocking while the server has a
+        /// backlog, so responses are read in bursts (the agent's `loadgen::coalesce`).
+        #[serde(default = "yes")]
+        coalesce: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Plan {
@@ -192,14 +203,14 @@ impl Load {
     pub fn rate(&self) -> Option<f64> {
         match self.mode {
             LoadMode::Open { rate } => Some(rate),
-            LoadMode::Closed => None,
+            LoadMode::Closed { .. } => None,
         }
     }
 
     fn to_spec(&self) -> v1::LoadSpec {
-        let (mode, rate) = match self.mode {
-            LoadMode::Open { rate } => (v1::LoadMode::Open, rate),
-            LoadMode::Closed => (v1::LoadMode::Closed, 0.0),
+        let (mode, rate, coalesce) = match self.mode {
+            LoadMode::Open { rate } => (v1::LoadMode::Open, rate, true),
+            LoadMode::Closed { coalesce } => (v1::LoadMode::Closed, 0.0, coalesce),
         };
         v1::LoadSpec {
             mode: mode as i32,
@@ -209,6 +220,7 @@ impl Load {
             warmup_ms: millis(self.warmup),
             reserve_cpus: self.reserve_cpus,
             timeout_ms: millis(self.timeout),
+            no_coalesce: !coalesce,
         }
     }
 }
@@ -296,7 +308,7 @@ mod tests {
     #[test]
     fn closed_loop_echo_has_no_rate_and_round_trips() {
         let mut plan = plan();
-        plan.load.mode = LoadMode::Closed;
+        plan.load.mode = LoadMode::Closed { coalesce: true };
         let json = serde_json::to_value(&plan).expect("serializes");
         assert_eq!(json["load"]["mode"], "closed");
         assert!(json["load"].get("rate").is_none());

@@ -51,6 +51,7 @@ pub(super) struct RawLoad {
     pub warmup: Option<String>,
     pub reserve_cpus: Option<u32>,
     pub timeout: Option<String>,
+    pub coalesce: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

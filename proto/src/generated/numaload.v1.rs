@@ -167,6 +167,10 @@ pub struct LoadSpec {
     /// Requests slower than this count as timeout errors.
     #[prost(uint64, tag = "7")]
     pub timeout_ms: u64,
+    /// Closed loop: read each response as soon as it arrives, never napping before blocking while
+    /// the server has a backlog (plan: coalesce = false). Ignored in open loop.
+    #[prost(bool, tag = "8")]
+    pub no_coalesce: bool,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -424,6 +428,12 @@ pub struct WorkerResult {
     /// CPU time the worker thread used during the measured interval.
     #[prost(uint64, tag = "10")]
     pub cpu_time_ns: u64,
+    /// Closed loop with coalescing: naps taken during the measured interval, and their total time
+    /// (the worker was asleep, not busy; see the agent's loadgen::coalesce).
+    #[prost(uint64, tag = "11")]
+    pub naps: u64,
+    #[prost(uint64, tag = "12")]
+    pub napped_ns: u64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
