@@ -7,24 +7,40 @@
 # (the closed-loop maximum the open-loop steps use) to $WORK/closed_max.
 set -euo pipefail
 source "$(dirname "$0")/bench-lib.sh"
-ROUNDS=${ROUNDS:-3}; SECS=${SECONDS_PER_ROUND:-5}
+ROUNDS=${ROUNDS:-8}; SECS=${SECONDS_PER_ROUND:-3}
 [ "$QUICK" = 1 ] && { ROUNDS=1; SECS=2; }
 plan "$WORK/closed.toml" closed 0 "$CONNS" "${SECS}s" 1s 1 1
+# The same plan with closed-loop coalescing off, to show what it contributes.
+sed 's/^mode = "closed"$/mode = "closed"\ncoalesce = false/' "$WORK/closed.toml" >"$WORK/eager.toml"
+grep -q '^coalesce = false$' "$WORK/eager.toml"
 : >"$WORK/gen.rows"
-for round in $(seq "$ROUNDS"); do
+numaload_round() {
   run_plan "$WORK/closed.toml" "$WORK/closed.json"
   n=$("$PARSE" result-closed "$WORK/closed.json")
+}
+eager_round() {
+  run_plan "$WORK/eager.toml" "$WORK/eager.json"
+  e=$("$PARSE" result-closed "$WORK/eager.json")
+}
+wrk_round() {
   start_server "$BIN" target --variant async --listen 127.0.0.1:0 --threads 1 --work-us 0
   w=$(wrk_load "$SECS"); stop_server
-  echo "  generator round $round: numaload $n | wrk $w" >&2
-  echo "$round $n $w" >>"$WORK/gen.rows"
+}
+for round in $(seq "$ROUNDS"); do
+  # Odd rounds numaload first, even rounds wrk first: a drift of the machine during a round
+  # favours neither.
+  if [ $((round % 2)) = 1 ]; then numaload_round; eager_round; wrk_round
+  else wrk_round; eager_round; numaload_round; fi
+  echo "  generator round $round: numaload $n | coalesce = false $e | wrk $w" >&2
+  echo "$round $n $e $w" >>"$WORK/gen.rows"
 done
 {
   echo "## 1. Load generator vs wrk, closed loop, same target"
   echo
-  echo "- target: \`numaload target --variant async --threads 1 --work-us 0\` pinned to CPU 0; generator pinned to CPU 1; $CONNS keep-alive connections; ${SECS}s measured after 1s warm-up; $ROUNDS rounds, alternating"
+  echo "- target: \`numaload target --variant async --threads 1 --work-us 0\` pinned to CPU 0; generator pinned to CPU 1; $CONNS keep-alive connections; ${SECS}s measured after 1s warm-up; $ROUNDS rounds, in each the three runs back to back, numaload first in odd rounds and wrk first in even ones"
   echo "- numaload: \`numaload run\` of a closed-loop plan (replicas = 1, reserve_cpus = 1); CPU per request = the load worker thread's CPU time over requests (CLOCK_THREAD_CPUTIME_ID)"
-  echo "- wrk: \`taskset -c 1 wrk -t1 -c$CONNS -d${SECS}s\`; CPU per request = wrk's user + system time (/usr/bin/time) over requests"
+  echo "- numaload runs twice per round: as users get it (closed-loop coalescing on, the default: a worker with nothing to read naps a quarter of the server's queueing delay, at most 100 µs, before blocking, so the saturated server is not made to wake it for each response) and with \`coalesce = false\`"
+  echo "- wrk: \`taskset -c 1 wrk -t1 -c$CONNS -d${SECS}s --latency\`; CPU per request = wrk's user + system time (/usr/bin/time) over requests"
   echo
   "$PARSE" render-generator "$WORK/gen.rows" "$SUMMARY"
 } >"$OUT_MD"

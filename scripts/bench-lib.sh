@@ -25,10 +25,11 @@ stop_server() {
   SERVER_PID=""
 }
 
-# wrk_load SECONDS: wrk pinned to CPU 1 against $ADDR, 1 s warm-up first; prints "req/s cpu_us".
+# wrk_load SECONDS: wrk pinned to CPU 1 against $ADDR, 1 s warm-up first; prints
+# "req/s cpu_us p50_us p99_us".
 wrk_load() {
   taskset -c 1 wrk -t1 -c"$CONNS" -d1s "http://$ADDR/" >/dev/null
-  /usr/bin/time -f "%U %S" -o "$WORK/time" taskset -c 1 wrk -t1 -c"$CONNS" -d"${1}s" "http://$ADDR/" >"$WORK/wrk.out"
+  /usr/bin/time -f "%U %S" -o "$WORK/time" taskset -c 1 wrk -t1 -c"$CONNS" -d"${1}s" --latency "http://$ADDR/" >"$WORK/wrk.out"
   "$PARSE" wrk "$WORK/wrk.out" "$WORK/time"
 }
 

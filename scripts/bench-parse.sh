@@ -4,7 +4,7 @@
 # and so does every markdown table and summary row they write. One Python program, subcommands:
 #
 #   wrk OUT [TIMEFILE]                 -> "req_per_s [cpu_us_per_req]"
-#   result-closed RESULT.json          -> "req_per_s load_cpu_us_per_req"
+#   result-closed RESULT.json          -> "req_per_s load_cpu_us_per_req p50_us p99_us"
 #   result-open RESULT.json            -> one JSON object (rate, lag, latency, behind flag)
 #   criterion TARGET_DIR GROUP/NAME    -> "median_ns low_ns high_ns"
 #   first-request OUT.json -- CMD...   -> runs CMD, watches its replicas' /metrics from outside
@@ -28,6 +28,14 @@ def parse_wrk(out, timefile=None):
     user, system = map(float, timefile.split()[-2:])
     return rps, (user + system) * 1e6 / max(total, 1)
 
+def parse_wrk_latency(out):
+    """wrk --latency's distribution -> (p50 µs, p99 µs); NaN where it printed none."""
+    scale = {"us": 1.0, "ms": 1e3, "s": 1e6}
+    def at(pct):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(m.group(1)) * scale[m.group(2)] if m else float("nan")
+    return at(50), at(99)
+
 def first_layout(result):
     layout = result["layouts"][0]
     if layout["status"] != "ok":
@@ -38,6 +46,11 @@ def parse_closed(result):
     layout = first_layout(result)
     cpu_ns = sum(w["cpu_time_ns"] for w in layout["load"]["workers"])
     return layout["throughput_rps"], cpu_ns / 1e3 / max(layout["requests"], 1)
+
+def closed_latency(result):
+    """-> (p50 µs, p99 µs) of a closed-loop layout."""
+    latency = first_layout(result)["latency_ns"]
+    return us(latency["p50"]), us(latency["p99"])
 
 def parse_open(result):
     layout = first_layout(result)
@@ -167,17 +180,31 @@ def rows_of(path, sep=None):
 # to the summary TSV given as the last argument.
 
 def render_generator(rows_path, summary):
-    """rows: round n_rps n_cpu w_rps w_cpu"""
+    """rows: round, then (req/s, CPU µs/req, p50 µs, p99 µs) for numaload, numaload with
+    coalesce = false, and wrk."""
     rows = [list(map(float, r)) for r in rows_of(rows_path)]
     print("| round | numaload req/s | wrk req/s | req/s ratio | numaload CPU µs/req | wrk CPU µs/req | CPU ratio |")
     print("|---|---|---|---|---|---|---|")
-    rr, cr = [], []
-    for r, n_rps, n_cpu, w_rps, w_cpu in rows:
+    rr, cr, er, ec = [], [], [], []
+    for r, n_rps, n_cpu, _, _, e_rps, e_cpu, _, _, w_rps, w_cpu, _, _ in rows:
         rr.append(n_rps / w_rps); cr.append(n_cpu / w_cpu)
+        er.append(e_rps / w_rps); ec.append(e_cpu / w_cpu)
         print(f"| {int(r)} | {n_rps:,.0f} | {w_rps:,.0f} | {n_rps / w_rps:.3f} | {n_cpu:.2f} | {w_cpu:.2f} | {n_cpu / w_cpu:.3f} |")
     print()
     print(f"- req/s numaload/wrk: {span(rr)} (goal ≥ 1.0)")
     print(f"- generator CPU per request numaload/wrk: {span(cr)} (goal ≤ 0.9)")
+    print()
+    print("What coalescing contributes (the same rounds; `coalesce = false` reads every response as soon as "
+          "it arrives), and the latency each generator reports (wrk: `--latency`, from its own clock reads):")
+    print()
+    print("| round | coalesce = false req/s | its req/s ratio | its CPU µs/req | its CPU ratio "
+          "| p50 / p99 numaload | p50 / p99 coalesce = false | p50 / p99 wrk |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r, _, _, n50, n99, e_rps, e_cpu, e50, e99, w_rps, w_cpu, w50, w99 in rows:
+        print(f"| {int(r)} | {e_rps:,.0f} | {e_rps / w_rps:.3f} | {e_cpu:.2f} | {e_cpu / w_cpu:.3f} "
+              f"| {n50:,.0f} / {n99:,.0f} µs | {e50:,.0f} / {e99:,.0f} µs | {w50:,.0f} / {w99:,.0f} µs |")
+    print()
+    print(f"- coalesce = false, req/s numaload/wrk: {span(er)}; CPU per request: {span(ec)}")
     summary_row(summary, "1", "closed-loop req/s, numaload/wrk (median)", "≥ 1.0",
                 f"{statistics.median(rr):.3f}", statistics.median(rr) >= 1.0)
     summary_row(summary, "1", "generator CPU per request, numaload/wrk (median)", "≤ 0.9",
@@ -306,6 +333,11 @@ WRK_SAMPLE = """Running 5s test @ http://127.0.0.1:40000/
   Thread Stats   Avg      Stdev     Max   +/- Stdev
     Latency   452.10us   80.22us   3.10ms   90.00%
     Req/Sec   110.51k     3.20k  115.00k    80.00%
+  Latency Distribution
+     50%  431.00us
+     75%  470.00us
+     90%  520.00us
+     99%    1.20ms
   549871 requests in 5.00s, 41.95MB read
 Requests/sec: 109974.20
 Transfer/sec:      8.39MB
@@ -331,7 +363,10 @@ def _selftest():
     rps, cpu = parse_wrk(WRK_SAMPLE, "0.91 4.02\n")
     assert rps == 109974.20 and abs(cpu - 4.93e6 / 549871) < 1e-6, (rps, cpu)
     assert parse_wrk(WRK_SAMPLE) == (109974.20, None)
+    assert parse_wrk_latency(WRK_SAMPLE) == (431.0, 1200.0)
+    assert all(v != v for v in parse_wrk_latency("no distribution"))
     assert parse_closed(sample_result("closed")) == (2000.0, 8.0)
+    assert closed_latency(sample_result("closed")) == (100.0, 200.0)
     o = parse_open(sample_result(suspect=["achieved 1,800 req/s of the 2,000 req/s asked: the target or the generator fell behind"]))
     assert o["lag_p50_ns"] == 8000 and o["behind"].startswith("achieved") and o["busy"] == 0.2, o
     assert parse_open(sample_result())["behind"] == ""
@@ -344,7 +379,8 @@ def _selftest():
     with tempfile.TemporaryDirectory() as d:
         j = lambda name: os.path.join(d, name)
         summary = j("summary.tsv")
-        open(j("gen"), "w").write("1 100000 8.0 110000 8.5\n2 98000 8.2 100000 8.4\n")
+        open(j("gen"), "w").write("1 100000 8.0 400 600 96000 8.4 420 640 110000 8.5 431 1200\n"
+                                  "2 98000 8.2 410 610 95000 8.5 430 650 100000 8.4 440 1100\n")
         render_generator(j("gen"), summary)
         steps = [dict(parse_open(sample_result(rate=r, achieved=a, suspect=s)), pct=p) for p, r, a, s in
                  [(10, 1000, 1000, ()), (90, 9000, 8950, ()), (150, 15000, 10000, ("x fell behind",))]]
@@ -381,10 +417,14 @@ def _selftest():
 def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd == "wrk":
-        rps, cpu = parse_wrk(open(args[0]).read(), open(args[1]).read() if len(args) > 1 else None)
-        print(f"{rps:.0f}" + (f" {cpu:.3f}" if cpu is not None else ""))
+        out = open(args[0]).read()
+        rps, cpu = parse_wrk(out, open(args[1]).read() if len(args) > 1 else None)
+        p50, p99 = parse_wrk_latency(out)
+        print(f"{rps:.0f}" + (f" {cpu:.3f} {p50:.1f} {p99:.1f}" if cpu is not None else ""))
     elif cmd == "result-closed":
-        rps, cpu = parse_closed(json.load(open(args[0]))); print(f"{rps:.0f} {cpu:.3f}")
+        result = json.load(open(args[0]))
+        rps, cpu = parse_closed(result); p50, p99 = closed_latency(result)
+        print(f"{rps:.0f} {cpu:.3f} {p50:.1f} {p99:.1f}")
     elif cmd == "result-open":
         print(json.dumps(parse_open(json.load(open(args[0])))))
     elif cmd == "measuring-at":

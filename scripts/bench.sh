@@ -14,7 +14,7 @@
 # skews the numbers: the load average before and after is written into BENCHMARKS.md.
 #
 # Env: QUICK=1 for a short smoke run (~2 min; numbers indicative only), CONNECTIONS (default 50),
-# ROUNDS / SECONDS_PER_ROUND (point 1, default 3 / 5), ONLY="1 4" to run some points (BENCHMARKS.md
+# ROUNDS / SECONDS_PER_ROUND (point 1, default 8 / 3), ONLY="1 4" to run some points (BENCHMARKS.md
 # is then left alone and the sections printed), OUT (default BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."

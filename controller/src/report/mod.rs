@@ -75,6 +75,20 @@ pub fn duration_ns(ns: u64) -> String {
     }
 }
 
+/// `CPU 1 62% busy`, and in closed loop with coalescing `CPU 1 62% busy (30% in 41,204 naps)`:
+/// asleep by choice while the server had a backlog.
+pub fn load_worker(w: &crate::result::LoadWorker) -> String {
+    let busy = format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0);
+    if w.naps == 0 {
+        return busy;
+    }
+    format!(
+        "{busy} ({:.0}% in {} naps)",
+        w.napped * 100.0,
+        thousands(w.naps as f64)
+    )
+}
+
 /// `12345.6` → `12,346`.
 pub fn thousands(value: f64) -> String {
     let rounded = value.round() as i128;
@@ -96,6 +110,24 @@ pub fn thousands(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_load_worker_shows_its_naps_only_when_it_took_some() {
+        let mut w = crate::result::LoadWorker {
+            trial: 1,
+            agent: "local".into(),
+            worker: 0,
+            cpu: 1,
+            requests: 10,
+            cpu_time_ns: 1,
+            busy: 0.62,
+            naps: 0,
+            napped: 0.0,
+        };
+        assert_eq!(load_worker(&w), "CPU 1 62% busy");
+        (w.naps, w.napped) = (41_204, 0.3);
+        assert_eq!(load_worker(&w), "CPU 1 62% busy (30% in 41,204 naps)");
+    }
 
     #[test]
     fn formats_numbers_for_people() {

@@ -247,19 +247,7 @@ fn load_line(out: &mut String, l: &LayoutResult) {
     if l.load.cpus.is_empty() {
         return;
     }
-    let busy: Vec<String> = l
-        .load
-        .workers
-        .iter()
-        .map(|w| {
-            let mut text = format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0);
-            if w.naps > 0 {
-                // Closed-loop coalescing: asleep by choice while the server had a backlog.
-                let _ = write!(text, " ({:.0}% in {} naps)", w.napped * 100.0, w.naps);
-            }
-            text
-        })
-        .collect();
+    let busy: Vec<String> = l.load.workers.iter().map(super::load_worker).collect();
     let shares = if l.load.shares_cpus_with_replicas {
         ", shared with replicas"
     } else {

@@ -224,7 +224,7 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
             .load
             .workers
             .iter()
-            .map(|w| format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0))
+            .map(crate::report::load_worker)
             .collect();
         format!(
             "; load generator on CPUs {}{} ({})",
