@@ -9,7 +9,9 @@
 //! wake-ups, no timer entry per request: connect and exchange deadlines (`timeout`) are checked
 //! by a scan of the connections every [`SCAN`], which also looks at the cancel flag.
 //!
-//! - **Closed loop**: a connection sends its next request as soon as a response completes.
+//! - **Closed loop**: a connection sends its next request as soon as a response completes. With
+//!   nothing to read and a backlog at the server, the worker naps before it blocks (the
+//!   [`Coalescer`] says how long), so the server is not made to wake it for every response.
 //! - **Open loop**: each connection has its [`Schedule`]; a connection that is connected and
 //!   idle waits in a heap ordered by its next intended send time. Every turn of the loop sends
 //!   what is due, then asks the [`Pacer`] how to wait for the next one (block on its timerfd, or
