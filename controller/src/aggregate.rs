@@ -21,6 +21,10 @@ use crate::result::{
 
 /// A load worker busier than this may itself have limited the measurement (DESIGN invariant 3).
 pub const SATURATED_BUSY: f64 = 0.85;
+/// A closed-loop worker that spent at least this share of the measurement in coalescing naps
+/// waited on the server, however busy it read: it naps only when it has nothing to read while
+/// the server has a backlog, which a saturated generator never has.
+pub const WAITED_ON_SERVER: f64 = 0.05;
 /// Below this many requests the p99.9 is an extrapolation, and the report says so.
 pub const MIN_REQUESTS_FOR_P999: u64 = 1_000;
 
@@ -681,7 +685,7 @@ fn suspicions(result: &LayoutResult) -> Vec<String> {
         .load
         .workers
         .iter()
-        .filter(|w| w.busy > SATURATED_BUSY)
+        .filter(|w| w.busy > SATURATED_BUSY && w.napped < WAITED_ON_SERVER)
     {
         out.push(format!(
             "load worker {} on CPU {}{} was {:.0}% busy: the generator may have limited the \
@@ -819,6 +823,33 @@ mod tests {
             "agents' rates add up"
         );
         assert_eq!(result.status, LayoutStatus::Ok);
+    }
+
+    #[test]
+    fn a_busy_load_worker_is_suspect_unless_it_napped_waiting_on_the_server() {
+        let verdict = |busy_ns: u64, napped_ns: u64| {
+            let mut s = summary(&vec![1_000; 2_000]);
+            s.workers[0].cpu_time_ns = busy_ns;
+            s.workers[0].naps = u64::from(napped_ns > 0) * 1_000;
+            s.workers[0].napped_ns = napped_ns;
+            let a = events(s);
+            let agents = [AgentLayout {
+                agent: "a",
+                events: &a,
+                missing: "",
+                clock_offset_ns: 0,
+            }];
+            let result = layout_result("l", &load(), &agents).expect("merge");
+            result.suspect.iter().any(|s| s.contains("% busy"))
+        };
+        // The summary's measurement is 1 s long.
+        assert!(!verdict(800_000_000, 0), "80% busy is fine");
+        assert!(verdict(900_000_000, 0), "90% busy may be the limit");
+        assert!(verdict(900_000_000, 20_000_000), "2% in naps is no proof");
+        assert!(
+            !verdict(880_000_000, 100_000_000),
+            "10% in naps: it waited on the server"
+        );
     }
 
     #[test]
