@@ -31,6 +31,8 @@ pub struct PreparedRun {
     /// Wait for a `Start` call after placing each layout (synchronized multi-agent runs).
     pub wait_for_start: bool,
     pub start_timeout: Duration,
+    /// Whether to calibrate the host before the first layout.
+    pub calibrate: bool,
     pub load: LoadPlan,
     pub layouts: Vec<PreparedLayout>,
 }
@@ -115,6 +117,7 @@ pub fn prepare(
         run_id: plan.run_id.clone(),
         wait_for_start: plan.wait_for_start,
         start_timeout: Duration::from_millis(start_timeout_ms),
+        calibrate: !plan.skip_calibration,
         load,
         layouts,
     })
@@ -279,8 +282,10 @@ pub async fn execute(
     starts: StartSignal,
 ) {
     // Before any replica starts, so that nothing of the run disturbs it.
-    let calibration = crate::calibrate::calibrate().await;
-    send(&events, Event::Calibration(calibration)).await;
+    if run.calibrate {
+        let calibration = crate::calibrate::calibrate().await;
+        send(&events, Event::Calibration(calibration)).await;
+    }
     for prepared in &run.layouts {
         let layout = &prepared.layout;
         if cancel.is_cancelled() {

@@ -57,6 +57,26 @@ pub async fn run(
     plan: &Plan,
     addresses: &[String],
     tls: Option<&tonic::transport::ClientTlsConfig>,
+    progress: impl FnMut(Progress),
+) -> anyhow::Result<RunResult> {
+    run_with(plan, addresses, tls, Calibrate::Yes, progress).await
+}
+
+/// Whether the agents calibrate their host before the first layout (about a second each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calibrate {
+    Yes,
+    /// The caller already has every host's calibration (an earlier run of the same session):
+    /// the result's `hosts[].calibration` is then empty.
+    No,
+}
+
+/// [`run`], with the calibration left out when the caller already has it.
+pub async fn run_with(
+    plan: &Plan,
+    addresses: &[String],
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+    calibrate: Calibrate,
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<RunResult> {
     anyhow::ensure!(!addresses.is_empty(), "no agent to run on");
@@ -73,6 +93,7 @@ pub async fn run(
     let synchronized = agents.len() > 1;
     let mut wire = plan.to_run_plan(&run_id);
     wire.wait_for_start = synchronized;
+    wire.skip_calibration = calibrate == Calibrate::No;
     // Every trial of every layout, in the order the agents run them.
     let wire_layouts: Vec<String> = wire.layouts.iter().map(|l| l.name.clone()).collect();
     let per_layout = plan.load.warmup + plan.load.duration + PER_LAYOUT_MARGIN;

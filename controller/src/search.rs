@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{LoadMode, Plan};
 use crate::result::{LayoutResult, LayoutStatus, RunResult};
-use crate::run::Progress;
+use crate::run::{Calibrate, Progress};
 
 /// The `[search]` table, validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,6 +187,7 @@ pub async fn run(
     let mut layouts = Vec::new();
     let mut searches = Vec::new();
     let mut last_run: Option<RunResult> = None;
+    let mut first_run: Option<RunResult> = None;
     for layout in &plan.layouts {
         let mut steps: Vec<Step> = Vec::new();
         let mut best: Option<LayoutResult> = None;
@@ -200,7 +201,17 @@ pub async fn run(
                 "[{}] search: trying {rate:.0} req/s",
                 layout.name
             )));
-            let result = crate::run::run(&step_plan, addresses, tls, &mut progress).await?;
+            // The hosts are calibrated once, by the first step; later steps reuse it.
+            let calibrate = if first_run.is_none() {
+                Calibrate::Yes
+            } else {
+                Calibrate::No
+            };
+            let result =
+                crate::run::run_with(&step_plan, addresses, tls, calibrate, &mut progress).await?;
+            if first_run.is_none() {
+                first_run = Some(result.clone());
+            }
             let measured = result.layouts.first().cloned();
             last_run = Some(result);
             let Some(measured) = measured else { break };
@@ -260,6 +271,12 @@ pub async fn run(
         }
     }
     let mut result = last_run.ok_or_else(|| anyhow::anyhow!("the search ran no step"))?;
+    if let Some(first) = first_run {
+        // Same agents in the same order: each host's calibration from the step that made it.
+        for (host, calibrated) in result.hosts.iter_mut().zip(first.hosts) {
+            host.calibration = calibrated.calibration;
+        }
+    }
     result.plan = plan.clone();
     result.layouts = layouts;
     result.search = Some(SearchResult {

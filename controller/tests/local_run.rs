@@ -318,6 +318,12 @@ fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
         "doubling while every step passes, bounded by max_steps"
     );
     assert_eq!(search["max_rate_rps"].as_f64(), Some(600.0));
+    // Calibrated once, by the first step; the result carries it.
+    assert!(
+        result["hosts"][0]["calibration"]["task_spawn_ns"].as_u64() > Some(0),
+        "{}",
+        result["hosts"][0]
+    );
     assert_eq!(
         result["layouts"][0]["target_rate_rps"].as_f64(),
         Some(600.0),

@@ -445,3 +445,26 @@ fn an_agent_without_credentials_will_not_listen_beyond_loopback() {
     assert_eq!(insecure.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&insecure.stderr).contains("loopback"));
 }
+
+#[test]
+fn a_run_told_not_to_calibrate_skips_it_and_one_told_to_carries_it() {
+    use numaload::run::{run_with, Calibrate};
+    let agent = AgentProcess::start();
+    let dir = scratch("calibrate");
+    let mut plan = numaload::plan::load(&plan(&dir, "300ms")).expect("plan");
+    plan.layouts.truncate(1);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let addresses = [agent.address.clone()];
+    for (calibrate, calibrated) in [(Calibrate::No, false), (Calibrate::Yes, true)] {
+        let result = runtime
+            .block_on(run_with(&plan, &addresses, None, calibrate, |_| {}))
+            .expect("run");
+        assert!(result.layouts[0].requests > 0, "{calibrate:?}: measured");
+        assert_eq!(
+            result.hosts[0].calibration.is_some(),
+            calibrated,
+            "{calibrate:?}: {:?}",
+            result.hosts[0].calibration
+        );
+    }
+}

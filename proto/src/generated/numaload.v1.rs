@@ -125,6 +125,10 @@ pub struct RunPlan {
     /// How long to wait for that Start call before failing the layout (0: 60 s).
     #[prost(uint64, tag = "7")]
     pub start_timeout_ms: u64,
+    /// Skip the host calibration before the first layout (the controller already has this host's
+    /// from an earlier run of the same session, e.g. the previous step of a capacity search).
+    #[prost(bool, tag = "8")]
+    pub skip_calibration: bool,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
