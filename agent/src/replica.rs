@@ -1,7 +1,7 @@
 //! Launching target-server replicas pinned as placed, and making sure none outlives its layout.
 //!
 //! A replica is a real process: the agent's configured executable for the plan's target name,
-//! started with `--listen 127.0.0.1:0`, pinned in the child before exec ([`Pinning`]), in its
+//! started with `--listen 127.0.0.1:0`, pinned in the child before exec (the private `Pinning`), in its
 //! own process group, with SIGKILL as its parent-death signal. It is ready when it prints
 //! `numaload-target listening on ADDR` on stdout. [`ReplicaSet`] stops every replica when asked
 //! and, as a last resort, when dropped (the run failed or was cancelled).

@@ -1,7 +1,7 @@
 //! One row per layout, RFC 4180 (comma-separated, fields quoted when they hold a comma, quote or
 //! line break, CRLF-free: rows end in `\n`), a header row first. Latencies are integer
 //! nanoseconds; a percentile with too few samples for it (see
-//! [`trust`](crate::report::trust)) or a failed layout's figures are empty cells, never a
+//! [`crate::report::trust`]) or a failed layout's figures are empty cells, never a
 //! number that would be read as measured.
 //!
 //! Columns, in order ([`COLUMNS`]):

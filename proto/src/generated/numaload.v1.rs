@@ -46,7 +46,7 @@ pub struct HostInfo {
     #[prost(message, optional, tag = "6")]
     pub cgroup: ::core::option::Option<CgroupLimits>,
 }
-/// What a process's cgroup allows it, as read from /proc/<pid>/cgroup and the cgroup files.
+/// What a process's cgroup allows it, as read from `/proc/<pid>/cgroup` and the cgroup files.
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CgroupLimits {
@@ -353,7 +353,7 @@ pub struct ThreadSample {
     pub t_ms: u64,
     #[prost(uint32, tag = "3")]
     pub os_threads: u32,
-    /// Process CPU time (user + system) so far, from /proc/<pid>/stat.
+    /// Process CPU time (user + system) so far, from `/proc/<pid>/stat`.
     #[prost(uint64, tag = "4")]
     pub cpu_time_ns: u64,
     #[prost(uint64, tag = "5")]
