@@ -157,6 +157,9 @@ fn details(out: &mut String, r: &RunResult) {
             cpulist::format(&h.allowed_cpus),
             escape(&h.kernel)
         );
+        if let Some(line) = h.cgroup.as_ref().and_then(super::cgroup_line) {
+            let _ = writeln!(out, "  - agent {}", escape(&line));
+        }
     }
     let mode = match load.rate() {
         Some(rate) => format!("open loop at {} req/s", thousands(rate)),
@@ -217,6 +220,25 @@ fn details(out: &mut String, r: &RunResult) {
                 load_cpus
             );
         }
+    }
+    let quotas: Vec<String> = r
+        .layouts
+        .iter()
+        .flat_map(|l| {
+            l.replicas.iter().filter_map(move |rep| {
+                super::replica_quota_line(rep).map(|line| {
+                    format!(
+                        "- {} replica {}: {}",
+                        code(&l.name),
+                        rep.index,
+                        escape(&line)
+                    )
+                })
+            })
+        })
+        .collect();
+    if !quotas.is_empty() {
+        let _ = writeln!(out, "\n{}", quotas.join("\n"));
     }
     let _ = writeln!(out, "\n</details>");
 }

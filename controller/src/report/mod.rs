@@ -89,6 +89,54 @@ pub fn load_worker(w: &crate::result::LoadWorker) -> String {
     )
 }
 
+/// `cgroup v1 /x: CPU quota 0.50 CPUs, cpuset CPUs 0-3, cpuset mems 0` when the cgroup limits
+/// anything (or could not be read), else `None`.
+pub fn cgroup_line(c: &crate::result::CgroupSummary) -> Option<String> {
+    if c.version == "unknown" {
+        return Some(format!("cgroup unknown ({})", c.path));
+    }
+    if !c.is_limited() {
+        return None;
+    }
+    let mut limits = Vec::new();
+    if let Some(quota) = c.cpu_quota_cpus {
+        limits.push(format!("CPU quota {quota:.2} CPUs"));
+    }
+    if !c.cpuset_cpus.is_empty() {
+        limits.push(format!(
+            "cpuset CPUs {}",
+            numaload_proto::cpulist::format(&c.cpuset_cpus)
+        ));
+    }
+    if !c.cpuset_mems.is_empty() {
+        limits.push(format!(
+            "cpuset mems {}",
+            numaload_proto::cpulist::format(&c.cpuset_mems)
+        ));
+    }
+    Some(format!(
+        "cgroup {} {}: {}",
+        c.version,
+        c.path,
+        limits.join(", ")
+    ))
+}
+
+/// `cgroup CPU quota 0.50 CPUs for 4 workers (2× or more: throttled)` for a replica whose cgroup
+/// has a CPU quota, else `None`.
+pub fn replica_quota_line(r: &crate::result::ReplicaResult) -> Option<String> {
+    let quota = r.cgroup.as_ref()?.cpu_quota_cpus?;
+    Some(format!(
+        "cgroup CPU quota {quota:.2} CPUs for {} workers{}",
+        r.worker_threads,
+        if trust::oversubscribed_quota(r).is_some() {
+            " (2× or more: throttled)"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// `12345.6` → `12,346`.
 pub fn thousands(value: f64) -> String {
     let rounded = value.round() as i128;
@@ -110,6 +158,38 @@ pub fn thousands(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_limits_show_in_markdown_and_html_too() {
+        let mut result: RunResult =
+            serde_json::from_str(include_str!("../../tests/fixtures/quickstart-result.json"))
+                .expect("fixture");
+        for format in [Format::Markdown, Format::Html] {
+            assert!(!render(&result, format).contains("cgroup"), "{format:?}");
+        }
+        let limited = crate::result::CgroupSummary {
+            version: "v2".into(),
+            path: "/numaload-test".into(),
+            cpuset_cpus: vec![0, 1],
+            cpuset_mems: vec![],
+            cpu_quota_cpus: Some(0.5),
+        };
+        result.host.cgroup = Some(limited.clone());
+        result.hosts = vec![result.host.clone()];
+        result.layouts[0].replicas[0].cgroup = Some(limited);
+        result.layouts[0].replicas[0].worker_threads = 4;
+        for format in [Format::Markdown, Format::Html] {
+            let shown = render(&result, format);
+            assert!(
+                shown.contains("cgroup v2 /numaload-test: CPU quota 0.50 CPUs, cpuset CPUs 0-1"),
+                "{format:?}: {shown}"
+            );
+            assert!(
+                shown.contains("cgroup CPU quota 0.50 CPUs for 4 workers (2× or more: throttled)"),
+                "{format:?}: {shown}"
+            );
+        }
+    }
 
     #[test]
     fn a_load_worker_shows_its_naps_only_when_it_took_some() {

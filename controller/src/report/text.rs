@@ -9,7 +9,7 @@ use numaload_proto::cpulist;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::trust::{self, Pct};
 use crate::report::{duration_ns, thousands};
-use crate::result::{CgroupSummary, LayoutResult, Percentiles, ReplicaResult, RunResult};
+use crate::result::{LayoutResult, Percentiles, ReplicaResult, RunResult};
 
 /// Renders the whole report.
 pub fn render(result: &RunResult) -> String {
@@ -78,7 +78,7 @@ fn header(out: &mut String, r: &RunResult) {
             cpulist::format(&h.allowed_cpus),
             h.kernel
         );
-        if let Some(line) = h.cgroup.as_ref().and_then(cgroup_line) {
+        if let Some(line) = h.cgroup.as_ref().and_then(super::cgroup_line) {
             let _ = writeln!(out, "  agent {line}");
         }
     }
@@ -202,45 +202,9 @@ fn replica_line(out: &mut String, r: &ReplicaResult) {
         r.threads_max,
         if pages.is_empty() { "-".to_owned() } else { pages.join(" ") }
     );
-    if let Some(quota) = r.cgroup.as_ref().and_then(|c| c.cpu_quota_cpus) {
-        let _ = writeln!(
-            out,
-            "               cgroup CPU quota {quota:.2} CPUs for {} workers{}",
-            r.worker_threads,
-            if trust::oversubscribed_quota(r).is_some() {
-                " (2× or more: throttled)"
-            } else {
-                ""
-            }
-        );
+    if let Some(line) = super::replica_quota_line(r) {
+        let _ = writeln!(out, "               {line}");
     }
-}
-
-/// `cgroup v1 /x: CPU quota 0.50 CPUs, cpuset CPUs 0-3, cpuset mems 0` when the cgroup limits
-/// anything (or could not be read), else `None`.
-fn cgroup_line(c: &CgroupSummary) -> Option<String> {
-    if c.version == "unknown" {
-        return Some(format!("cgroup unknown ({})", c.path));
-    }
-    if !c.is_limited() {
-        return None;
-    }
-    let mut limits = Vec::new();
-    if let Some(quota) = c.cpu_quota_cpus {
-        limits.push(format!("CPU quota {quota:.2} CPUs"));
-    }
-    if !c.cpuset_cpus.is_empty() {
-        limits.push(format!("cpuset CPUs {}", cpulist::format(&c.cpuset_cpus)));
-    }
-    if !c.cpuset_mems.is_empty() {
-        limits.push(format!("cpuset mems {}", cpulist::format(&c.cpuset_mems)));
-    }
-    Some(format!(
-        "cgroup {} {}: {}",
-        c.version,
-        c.path,
-        limits.join(", ")
-    ))
 }
 
 fn load_line(out: &mut String, l: &LayoutResult) {

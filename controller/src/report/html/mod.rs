@@ -276,7 +276,7 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
 fn details(out: &mut String, r: &RunResult) {
     let h = &r.host;
     let _ = writeln!(out, "<h2>Host</h2><table id=\"host\"><tbody>");
-    let rows: [(&str, String); 9] = [
+    let mut rows: Vec<(&str, String)> = vec![
         ("hostname", h.hostname.clone()),
         (
             "agent",
@@ -293,6 +293,19 @@ fn details(out: &mut String, r: &RunResult) {
         ("allowed CPUs", cpulist::format(&h.allowed_cpus)),
         ("cancelled", r.cancelled.to_string()),
     ];
+    if let Some(line) = h.cgroup.as_ref().and_then(crate::report::cgroup_line) {
+        rows.push(("agent cgroup", line));
+    }
+    for l in &r.layouts {
+        for rep in &l.replicas {
+            if let Some(line) = crate::report::replica_quota_line(rep) {
+                rows.push((
+                    "replica cgroup",
+                    format!("{} replica {}: {line}", l.name, rep.index),
+                ));
+            }
+        }
+    }
     for (key, value) in rows {
         let _ = writeln!(
             out,
