@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_numaload");
+mod common;
+use common::BIN;
 const PERIOD_US: u64 = 100_000;
 
 fn is_root() -> bool {
@@ -344,19 +345,8 @@ threads = 2
         String::from_utf8_lossy(&run.stderr)
     );
     println!("report:\n{report}");
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
-    let schema: Value =
-        serde_json::from_str(include_str!("../schema/result.schema.json")).expect("schema");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&result)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "result does not match the schema: {errors:#?}"
-    );
+    let result = common::read_json(&out);
+    common::assert_matches_schema(&result);
 
     let host = &result["host"]["cgroup"];
     println!("result.host.cgroup = {host}");

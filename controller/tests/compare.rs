@@ -8,20 +8,15 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-fn manifest(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
+mod common;
+use common::manifest;
 
 fn fixture() -> Value {
-    let path = manifest("tests/fixtures/quickstart-result.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture JSON")
+    common::read_json(&manifest("tests/fixtures/quickstart-result.json"))
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("compare-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    common::scratch("compare", name)
 }
 
 fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+
 #[test]
 fn the_blocking_call_storm_shows_thread_growth_a_bound_and_starvation() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ffi-storm.toml");
@@ -26,8 +28,7 @@ fn the_blocking_call_storm_shows_thread_growth_a_bound_and_starvation() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
+    let result = common::read_json(&out);
     let layout = |name: &str| -> Value {
         result["layouts"]
             .as_array()

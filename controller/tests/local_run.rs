@@ -3,21 +3,12 @@
 //! a result that must match the schema and show what was measured and where it ran.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use serde_json::Value;
-
-fn numaload(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_numaload"))
-        .args(args)
-        .output()
-        .expect("run numaload")
-}
+mod common;
+use common::{assert_matches_schema, numaload};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("numaload-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    common::scratch("local-run", name)
 }
 
 fn write_plan(dir: &Path, body: &str) -> PathBuf {
@@ -72,19 +63,8 @@ fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
         "numaload run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
 
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("result file")).expect("json");
-    let schema: Value =
-        serde_json::from_str(include_str!("../schema/result.schema.json")).expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&result)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "result does not match the schema: {errors:#?}"
-    );
+    let result = common::read_json(&out);
+    assert_matches_schema(&result);
 
     assert_eq!(
         result["plan"]["name"], "local-run-test",
@@ -212,8 +192,7 @@ fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
+    let result = common::read_json(&out);
     let mut starts = Vec::new();
     for layout in result["layouts"].as_array().expect("layouts") {
         let trials = layout["trials"].as_array().expect("trials");
@@ -296,15 +275,8 @@ fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
-    let schema: Value =
-        serde_json::from_str(include_str!("../schema/result.schema.json")).expect("schema");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    assert!(
-        validator.is_valid(&result),
-        "search result matches the schema"
-    );
+    let result = common::read_json(&out);
+    assert_matches_schema(&result);
     let search = &result["search"]["layouts"][0];
     let rates: Vec<f64> = search["steps"]
         .as_array()

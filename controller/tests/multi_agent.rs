@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_numaload");
+mod common;
+use common::BIN;
 
 /// A `numaload agent` process on 127.0.0.1, killed when dropped.
 struct AgentProcess {
@@ -62,9 +61,7 @@ impl Drop for AgentProcess {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("numaload-multi-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch");
-    dir
+    common::scratch("multi", name)
 }
 
 fn plan(dir: &Path, duration: &str) -> PathBuf {
@@ -161,8 +158,7 @@ fn a_run_on_two_agents_starts_together_and_merges_exactly() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
+    let result = common::read_json(&out);
     assert_eq!(result["hosts"].as_array().expect("hosts").len(), 2);
     assert_eq!(result["degraded"], false);
     for layout in result["layouts"].as_array().expect("layouts") {
@@ -265,8 +261,7 @@ fn an_agent_killed_mid_run_degrades_the_result_and_leaves_no_replica() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("json");
+    let result = common::read_json(&out);
     assert_eq!(result["degraded"], true);
     let agents = result["agents"].as_array().expect("agents");
     assert_eq!(agents[1]["status"], "lost");

@@ -19,27 +19,15 @@ use serde_json::{json, Value};
 
 const FIXTURE: &str = "tests/fixtures/quickstart-result.json";
 
-fn manifest(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn numaload(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_numaload"))
-        .args(args)
-        .output()
-        .expect("run numaload")
-}
+mod common;
+use common::{manifest, numaload};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    common::scratch("report", name)
 }
 
 fn fixture() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(manifest(FIXTURE)).expect("fixture"))
-        .expect("fixture is JSON")
+    common::read_json(&manifest(FIXTURE))
 }
 
 /// Writes `result` to `dir/name.json`.

@@ -160,38 +160,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cgroup_limits_show_in_markdown_and_html_too() {
-        let mut result: RunResult =
-            serde_json::from_str(include_str!("../../tests/fixtures/quickstart-result.json"))
-                .expect("fixture");
-        for format in [Format::Markdown, Format::Html] {
-            assert!(!render(&result, format).contains("cgroup"), "{format:?}");
-        }
-        let limited = crate::result::CgroupSummary {
-            version: "v2".into(),
-            path: "/numaload-test".into(),
-            cpuset_cpus: vec![0, 1],
-            cpuset_mems: vec![],
-            cpu_quota_cpus: Some(0.5),
-        };
-        result.host.cgroup = Some(limited.clone());
-        result.hosts = vec![result.host.clone()];
-        result.layouts[0].replicas[0].cgroup = Some(limited);
-        result.layouts[0].replicas[0].worker_threads = 4;
-        for format in [Format::Markdown, Format::Html] {
-            let shown = render(&result, format);
-            assert!(
-                shown.contains("cgroup v2 /numaload-test: CPU quota 0.50 CPUs, cpuset CPUs 0-1"),
-                "{format:?}: {shown}"
-            );
-            assert!(
-                shown.contains("cgroup CPU quota 0.50 CPUs for 4 workers (2× or more: throttled)"),
-                "{format:?}: {shown}"
-            );
-        }
-    }
-
-    #[test]
     fn a_load_worker_shows_its_naps_only_when_it_took_some() {
         let mut w = crate::result::LoadWorker {
             trial: 1,

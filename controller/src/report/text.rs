@@ -310,12 +310,16 @@ mod tests {
     use crate::result::CgroupSummary;
 
     #[test]
-    fn cgroup_limits_show_in_the_host_header_and_per_replica() {
+    fn cgroup_limits_show_in_the_host_header_and_per_replica_in_every_human_format() {
         let mut result: RunResult =
             serde_json::from_str(include_str!("../../tests/fixtures/quickstart-result.json"))
                 .expect("fixture");
         let unlimited = render(&result);
         assert!(!unlimited.contains("cgroup"), "{unlimited}");
+        for format in [super::super::Format::Markdown, super::super::Format::Html] {
+            let shown = super::super::render(&result, format);
+            assert!(!shown.contains("cgroup"), "{format:?}: {shown}");
+        }
         let limited = CgroupSummary {
             version: "v1".into(),
             path: "/numaload-test-1".into(),
@@ -339,6 +343,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("! layout"), "{text}");
+        // Markdown and HTML show the same lines.
+        for format in [super::super::Format::Markdown, super::super::Format::Html] {
+            let shown = super::super::render(&result, format);
+            for line in [
+                "cgroup v1 /numaload-test-1: CPU quota 0.50 CPUs, cpuset CPUs 0-1",
+                "cgroup CPU quota 0.50 CPUs for 4 workers (2× or more: throttled)",
+            ] {
+                assert!(shown.contains(line), "{format:?} lacks {line:?}: {shown}");
+            }
+        }
         // A cgroup that limits nothing is not shown.
         result.host.cgroup = Some(CgroupSummary {
             version: "v1".into(),
