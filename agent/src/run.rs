@@ -430,6 +430,7 @@ async fn measure(
             })?;
         sleep_until_unix_ns(start_at).await;
     }
+    let live = loadgen::Live::default();
     let load = LoadConfig {
         mode: run.load.mode,
         targets: replicas.replicas.iter().map(|r| r.address).collect(),
@@ -439,6 +440,7 @@ async fn measure(
         duration: run.load.duration,
         timeout: run.load.timeout,
         coalesce: run.load.coalesce,
+        live: Some(live.clone()),
         path: "/".into(),
     };
     phase(events, &name, Phase::Warmup).await;
@@ -465,7 +467,11 @@ async fn measure(
             }
         }
     });
+    let live_view = tokio::spawn(report_live(live, name.clone(), events.clone()));
     let report = generator.await;
+    // Stopped and awaited, so that no live figure follows the summary.
+    live_view.abort();
+    let _ = live_view.await;
     let mut stats = sampler.stop().await;
     let _ = forward.await;
     let report = report
@@ -624,6 +630,33 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
     }
     Ok(out)
 }
+
+/// Every [`LIVE_EVERY`] while measuring: what the generator measured since the last time, as a
+/// `LoadProgress` event. Runs until aborted.
+async fn report_live(live: loadgen::Live, layout: String, events: Events) {
+    let mut tick = tokio::time::interval(LIVE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = tick.tick().await;
+    loop {
+        let now = tick.tick().await;
+        let figures = live.take();
+        let progress = v1::LoadProgress {
+            layout: layout.clone(),
+            requests: figures.requests,
+            interval_ms: now.duration_since(last).as_millis() as u64,
+            p99_ns: figures
+                .p99_ns
+                .map_or(-1, |ns| i64::try_from(ns).unwrap_or(i64::MAX)),
+        };
+        last = now;
+        if !send(&events, Event::Load(progress)).await {
+            return;
+        }
+    }
+}
+
+/// How often the live view reports.
+const LIVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Whether the policy numa_maps shows is the one `spec` asked for: `default` for none, else the
 /// same mode (`bind`, `interleave`) over exactly the same nodes.

@@ -179,6 +179,7 @@ fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig 
         duration: Duration::from_secs(2),
         timeout: Duration::from_secs(1),
         coalesce: true,
+        live: None,
         path: "/".into(),
     }
 }
@@ -265,14 +266,25 @@ fn open_loop_holds_the_rate_and_splits_it_over_replicas() {
 fn closed_loop_sends_back_to_back_and_does_not_correct() {
     let _serial = serial();
     let server = TestServer::start(Behaviour::Ok);
+    let live = loadgen::Live::default();
     let config = LoadConfig {
         warmup: Duration::from_millis(200),
         duration: Duration::from_millis(500),
+        live: Some(live.clone()),
         ..config(Mode::Closed, vec![server.addr], 4)
     };
     let report = run_bounded(&config);
     let r = &report.per_replica()[0];
     assert!(r.requests > 100, "only {} requests", r.requests);
+    // The live view got a copy of every measured response (none of the warm-up's), and the
+    // p99 of the same latencies.
+    let seen = live.take();
+    assert_eq!(seen.requests, r.requests);
+    let p99 = seen.p99_ns.expect("p99");
+    assert!(
+        p99.abs_diff(r.corrected.value_at_quantile(0.99)) <= p99 / 100,
+        "{p99}"
+    );
     assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
     assert_eq!(r.corrected, r.uncorrected);
     assert_eq!(r.corrected.len(), r.requests);

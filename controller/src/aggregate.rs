@@ -71,7 +71,8 @@ impl Collector {
                 self.cancelled = done.cancelled;
             }
             Some(Event::Calibration(c)) => self.calibration = Some(c),
-            Some(Event::Phase(_)) | None => {}
+            // Live progress is a hint for the terminal: the figures come from the summaries.
+            Some(Event::Phase(_) | Event::Load(_)) | None => {}
         }
     }
 

@@ -50,6 +50,15 @@ pub enum Progress {
         requests: u64,
         worst_server_p99_ns: Option<u64>,
     },
+    /// About once a second while measuring: what the agent's load generator measured over the
+    /// last interval (response rate and p99, corrected in open loop; a live hint, the reported
+    /// figures come from the merged histograms).
+    Load {
+        agent: String,
+        layout: String,
+        rate_rps: f64,
+        p99_ns: Option<u64>,
+    },
 }
 
 /// Runs `plan` on the agents at `addresses` (at least one), over mutual TLS when `tls` is given.
@@ -433,6 +442,16 @@ fn progress_of(agent: &str, event: &RunEvent) -> Option<Progress> {
                 worst_server_p99_ns: worst,
             })
         }
+        Some(Event::Load(l)) => Some(Progress::Load {
+            agent: agent.to_owned(),
+            layout: l.layout.clone(),
+            rate_rps: if l.interval_ms == 0 {
+                0.0
+            } else {
+                l.requests as f64 * 1_000.0 / l.interval_ms as f64
+            },
+            p99_ns: u64::try_from(l.p99_ns).ok(),
+        }),
         Some(Event::Failed(f)) => Some(Progress::Notice(format!(
             "[{}] {agent}: failed: {}",
             f.layout, f.error

@@ -443,17 +443,33 @@ fn an_agent_without_credentials_will_not_listen_beyond_loopback() {
 
 #[test]
 fn a_run_told_not_to_calibrate_skips_it_and_one_told_to_carries_it() {
-    use numaload::run::{run_with, Calibrate};
+    use numaload::run::{run_with, Calibrate, Progress};
     let agent = AgentProcess::start();
     let dir = scratch("calibrate");
-    let mut plan = numaload::plan::load(&plan(&dir, "300ms")).expect("plan");
+    let mut plan = numaload::plan::load(&plan(&dir, "1500ms")).expect("plan");
     plan.layouts.truncate(1);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let addresses = [agent.address.clone()];
     for (calibrate, calibrated) in [(Calibrate::No, false), (Calibrate::Yes, true)] {
+        let mut live = Vec::new();
+        let keep = |p: Progress| {
+            if let Progress::Load {
+                rate_rps, p99_ns, ..
+            } = p
+            {
+                live.push((rate_rps, p99_ns));
+            }
+        };
         let result = runtime
-            .block_on(run_with(&plan, &addresses, None, calibrate, |_| {}))
+            .block_on(run_with(&plan, &addresses, None, calibrate, keep))
             .expect("run");
+        // The generator's own live figures arrive while measuring (about once a second), at
+        // about the plan's 300 req/s.
+        assert!(
+            live.iter()
+                .any(|&(rate, p99)| rate > 150.0 && rate < 450.0 && p99.is_some()),
+            "{live:?}"
+        );
         assert!(result.layouts[0].requests > 0, "{calibrate:?}: measured");
         assert_eq!(
             result.hosts[0].calibration.is_some(),

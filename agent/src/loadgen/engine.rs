@@ -134,6 +134,7 @@ impl Engine {
                 for (index, connection) in connections.iter_mut().enumerate() {
                     driver.check_deadline(Token(index), connection, now);
                 }
+                driver.stats.flush_live(now, false);
                 next_scan = now + SCAN;
             }
             // Open loop: send what is due, each with its own clock read (sends take a few
@@ -209,6 +210,7 @@ impl Engine {
         let cpu_time = cpu_at_start.map_or(Duration::ZERO, |at_start| {
             thread_cpu_time().saturating_sub(at_start)
         });
+        driver.stats.flush_live(Instant::now(), true);
         Totals {
             cpu_time,
             naps,

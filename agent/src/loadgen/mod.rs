@@ -45,6 +45,7 @@
 mod coalesce;
 mod engine;
 mod http;
+mod live;
 mod pacer;
 mod socket;
 mod worker;
@@ -55,6 +56,8 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+
+pub use live::{Live, LiveFigures};
 
 /// A send more than this behind its intended time counts as late.
 pub const LATE_SEND: Duration = Duration::from_millis(1);
@@ -87,6 +90,8 @@ pub struct LoadConfig {
     /// Closed loop: a worker with nothing to read naps before blocking while the server has a
     /// backlog, so responses are read in bursts (see the `coalesce` module). Ignored in open loop.
     pub coalesce: bool,
+    /// Where workers also put what they measure, for a live view while the load runs.
+    pub live: Option<Live>,
     /// Request path, e.g. `/`.
     pub path: String,
 }
@@ -423,6 +428,7 @@ mod tests {
             duration: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             coalesce: true,
+            live: None,
             path: "/".into(),
         }
     }

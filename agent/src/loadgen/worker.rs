@@ -11,6 +11,7 @@ use nix::unistd::Pid;
 
 use super::engine::Engine;
 use super::http::{Failure, Response};
+use super::live::LiveSink;
 use super::LATE_SEND;
 use super::{Cancel, ErrorCounts, LoadConfig, LoadError, TargetStats, WorkerReport};
 
@@ -140,6 +141,7 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
     let mut stats = WorkerStats {
         window,
         per_target: plan.replicas.iter().map(|&r| TargetStats::new(r)).collect(),
+        live: config.live.clone().map(LiveSink::new),
     };
     let totals = engine.run(&plan, &config, window, &cancel, &mut stats);
     Some(WorkerReport {
@@ -246,6 +248,8 @@ impl Outcome {
 pub(super) struct WorkerStats {
     window: Window,
     per_target: Vec<TargetStats>,
+    /// A copy of each measured latency for the live view, if one is watching.
+    live: Option<LiveSink>,
 }
 
 impl WorkerStats {
@@ -272,8 +276,19 @@ impl WorkerStats {
                     }
                     None => record_clamped(&mut stats.corrected, uncorrected),
                 }
+                if let Some(live) = &mut self.live {
+                    let from = intended.unwrap_or(sent);
+                    live.record(nanos(done.saturating_duration_since(from)));
+                }
             }
             Outcome::Failed(kind) => *error_counter(&mut stats.errors, kind) += 1,
+        }
+    }
+
+    /// Hands the live view what was recorded, every quarter second (or at once with `last`).
+    pub(super) fn flush_live(&mut self, now: Instant, last: bool) {
+        if let Some(live) = &mut self.live {
+            live.flush(now, last);
         }
     }
 }
@@ -316,6 +331,7 @@ mod tests {
             duration: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             coalesce: true,
+            live: None,
             path: "/".into(),
         }
     }
@@ -379,6 +395,7 @@ mod tests {
         WorkerStats {
             window,
             per_target: vec![TargetStats::new(0), TargetStats::new(3)],
+            live: None,
         }
     }
 

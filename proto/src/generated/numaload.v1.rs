@@ -233,7 +233,7 @@ pub struct CancelReply {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RunEvent {
-    #[prost(oneof = "run_event::Event", tags = "1, 2, 3, 4, 5, 6, 7")]
+    #[prost(oneof = "run_event::Event", tags = "1, 2, 3, 4, 5, 6, 7, 8")]
     pub event: ::core::option::Option<run_event::Event>,
 }
 /// Nested message and enum types in `RunEvent`.
@@ -255,7 +255,27 @@ pub mod run_event {
         Failed(super::LayoutFailed),
         #[prost(message, tag = "7")]
         Calibration(super::Calibration),
+        #[prost(message, tag = "8")]
+        Load(super::LoadProgress),
     }
+}
+/// About once a second while measuring: what this agent's load generator measured since the last
+/// one (all workers, all replicas). A live hint for progress displays; the reported figures come
+/// only from the layout's summary histograms.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LoadProgress {
+    #[prost(string, tag = "1")]
+    pub layout: ::prost::alloc::string::String,
+    /// Responses completed in the interval, and the interval's length.
+    #[prost(uint64, tag = "2")]
+    pub requests: u64,
+    #[prost(uint64, tag = "3")]
+    pub interval_ms: u64,
+    /// p99 of their latency (corrected, from the intended send time, in open loop), nanoseconds;
+    /// -1 when no response completed.
+    #[prost(int64, tag = "4")]
+    pub p99_ns: i64,
 }
 /// What basic runtime operations cost on this host, measured by the agent before the run so
 /// that results from different hosts can be compared.
