@@ -179,6 +179,10 @@ def rows_of(path, sep=None):
 # Each takes the raw rows its script collected (TSV or JSON lines), prints markdown and appends
 # to the summary TSV given as the last argument.
 
+# A round whose two generators' req/s differ by more than this most likely straddled a change of
+# the machine's speed level (the target is the bottleneck: both should get about the same).
+LEVEL_SHIFT = 0.15
+
 def render_generator(rows_path, summary):
     """rows: round, then (req/s, CPU µs/req, p50 µs, p99 µs) for numaload, numaload with
     coalesce = false, and wrk."""
@@ -186,13 +190,24 @@ def render_generator(rows_path, summary):
     print("| round | numaload req/s | wrk req/s | req/s ratio | numaload CPU µs/req | wrk CPU µs/req | CPU ratio |")
     print("|---|---|---|---|---|---|---|")
     rr, cr, er, ec = [], [], [], []
+    steady_rr, steady_cr = [], []
     for r, n_rps, n_cpu, _, _, e_rps, e_cpu, _, _, w_rps, w_cpu, _, _ in rows:
         rr.append(n_rps / w_rps); cr.append(n_cpu / w_cpu)
         er.append(e_rps / w_rps); ec.append(e_cpu / w_cpu)
-        print(f"| {int(r)} | {n_rps:,.0f} | {w_rps:,.0f} | {n_rps / w_rps:.3f} | {n_cpu:.2f} | {w_cpu:.2f} | {n_cpu / w_cpu:.3f} |")
+        shifted = abs(n_rps / w_rps - 1) > LEVEL_SHIFT
+        if not shifted:
+            steady_rr.append(n_rps / w_rps); steady_cr.append(n_cpu / w_cpu)
+        mark = " †" if shifted else ""
+        print(f"| {int(r)}{mark} | {n_rps:,.0f} | {w_rps:,.0f} | {n_rps / w_rps:.3f} | {n_cpu:.2f} | {w_cpu:.2f} | {n_cpu / w_cpu:.3f} |")
     print()
     print(f"- req/s numaload/wrk: {span(rr)} (goal ≥ 1.0)")
     print(f"- generator CPU per request numaload/wrk: {span(cr)} (goal ≤ 0.9)")
+    if len(steady_rr) < len(rr):
+        print(f"- † the two generators' req/s differ by more than {LEVEL_SHIFT:.0%} in this round: this machine's speed "
+              "moves between levels about 20% apart (compare the absolute req/s of the rounds), and it changed level "
+              "within the round, so that round's ratios measure the machine more than the generators. The goals are "
+              "judged on the medians of all rounds above; without the marked rounds: "
+              + (f"req/s {span(steady_rr)}, CPU per request {span(steady_cr)}" if steady_rr else "no round left"))
     print()
     print("What coalescing contributes (the same rounds; `coalesce = false` reads every response as soon as "
           "it arrives), and the latency each generator reports (wrk: `--latency`, from its own clock reads):")
@@ -357,6 +372,7 @@ def selftest():
     with contextlib.redirect_stdout(io.StringIO()) as shown:
         _selftest()
     assert "| 150% |" in shown.getvalue() and "fell behind" in shown.getvalue()
+    assert "| 3 † |" in shown.getvalue() and "| 2 |" in shown.getvalue(), "only the straddling round is marked"
     print("bench-parse selftest: 1 passed, 0 failed", file=sys.stderr)
 
 def _selftest():
@@ -381,7 +397,8 @@ def _selftest():
         j = lambda name: os.path.join(d, name)
         summary = j("summary.tsv")
         open(j("gen"), "w").write("1 100000 8.0 400 600 96000 8.4 420 640 110000 8.5 431 1200\n"
-                                  "2 98000 8.2 410 610 95000 8.5 430 650 100000 8.4 440 1100\n")
+                                  "2 98000 8.2 410 610 95000 8.5 430 650 100000 8.4 440 1100\n"
+                                  "3 130000 6.2 410 610 95000 8.5 430 650 100000 8.4 440 1100\n")
         render_generator(j("gen"), summary)
         steps = [dict(parse_open(sample_result(rate=r, achieved=a, suspect=s)), pct=p, max_rps=m) for p, m, r, a, s in
                  [(10, 10000, 1000, 1000, ()), (90, 10000, 9000, 8950, ()), (150, 10000, 15000, 10000, ("x fell behind",))]]
