@@ -343,6 +343,33 @@ fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
 }
 
 #[test]
+fn one_connection_never_naps_however_its_round_trips_vary() {
+    let _serial = serial();
+    // 2 ms stalls every 20 ms: round trips of tens of µs and of milliseconds, which the
+    // backlog estimate alone would read as queueing. With one request in flight nothing can
+    // queue, so a nap would only leave the server idle.
+    let server = TestServer::start(Behaviour::StallEvery {
+        period: Duration::from_millis(20),
+        stall: Duration::from_millis(2),
+    });
+    let config = LoadConfig {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(500),
+        ..config(Mode::Closed, vec![server.addr], 1)
+    };
+    let report = run_bounded(&config);
+    let r = &report.per_replica()[0];
+    assert!(r.requests > 100, "only {} requests", r.requests);
+    assert!(
+        r.corrected.max() > 1_000_000,
+        "the stalls show: max {} ns",
+        r.corrected.max()
+    );
+    let worker = &report.workers[0];
+    assert_eq!(worker.naps, 0, "napped {:?}", worker.napped);
+}
+
+#[test]
 fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
     let _serial = serial();
     let (a, b) = (

@@ -14,6 +14,8 @@
 //! ends the server still has three quarters of its queue to work on, so its throughput is not
 //! reduced. With no backlog (a server that keeps up: the round trip is the network and the
 //! service time) there is no nap, and the generator reads each response as soon as it comes.
+//! Nor with fewer than two requests in flight: one request cannot queue behind another, so a
+//! spread of round trips there is the service time varying, not a backlog.
 //!
 //! What it changes in the figures: a response that arrives during a nap is read up to the nap's
 //! length later, so individual latencies move by up to [`MAX_NAP`]; in closed loop the mean
@@ -47,13 +49,16 @@ impl Coalescer {
         });
     }
 
-    /// How long to sleep before blocking: zero for no nap.
-    pub(super) fn nap(&self) -> Duration {
+    /// How long to sleep before blocking: zero for no nap. `in_flight` counts the requests
+    /// awaiting a response (asked only when a nap is otherwise due): with fewer than two there
+    /// is no queue at the server, whatever the round trips say — their spread is then the
+    /// service time's own variance, and a nap would only leave the server idle.
+    pub(super) fn nap(&self, in_flight: impl FnOnce() -> usize) -> Duration {
         let (Some(min), Some(srtt)) = (self.min_rtt, self.srtt) else {
             return Duration::ZERO;
         };
         let nap = Duration::from_nanos(srtt.saturating_sub(min) / 4).min(MAX_NAP);
-        if nap < MIN_NAP {
+        if nap < MIN_NAP || in_flight() < 2 {
             Duration::ZERO
         } else {
             nap
@@ -75,14 +80,14 @@ mod tests {
 
     #[test]
     fn no_round_trip_yet_means_no_nap() {
-        assert_eq!(Coalescer::default().nap(), Duration::ZERO);
+        assert_eq!(Coalescer::default().nap(|| 8), Duration::ZERO);
     }
 
     #[test]
     fn a_server_that_keeps_up_gets_no_nap() {
         // Round trips around 30 µs with a few µs of jitter: no backlog worth a timer.
         let c = fed(&[30, 32, 29, 35, 31, 30, 33, 36, 30, 31]);
-        assert_eq!(c.nap(), Duration::ZERO);
+        assert_eq!(c.nap(|| 8), Duration::ZERO);
     }
 
     #[test]
@@ -90,7 +95,7 @@ mod tests {
         // Unloaded 20 µs, then 200 µs round trips: 180 µs of backlog, nap 45 µs.
         let mut rtts = vec![20];
         rtts.extend([200; 200]);
-        let nap = fed(&rtts).nap();
+        let nap = fed(&rtts).nap(|| 8);
         assert!(
             nap >= Duration::from_micros(44) && nap <= Duration::from_micros(46),
             "{nap:?}"
@@ -101,7 +106,17 @@ mod tests {
     fn the_nap_is_capped() {
         let mut rtts = vec![20];
         rtts.extend([5_000; 200]);
-        assert_eq!(fed(&rtts).nap(), MAX_NAP);
+        assert_eq!(fed(&rtts).nap(|| 8), MAX_NAP);
+    }
+
+    #[test]
+    fn one_request_in_flight_is_never_queued() {
+        let mut rtts = vec![20];
+        rtts.extend([400; 100]);
+        let c = fed(&rtts);
+        assert!(c.nap(|| 2) > Duration::ZERO);
+        assert_eq!(c.nap(|| 1), Duration::ZERO);
+        assert_eq!(c.nap(|| 0), Duration::ZERO);
     }
 
     #[test]
@@ -109,7 +124,7 @@ mod tests {
         let mut rtts = vec![20];
         rtts.extend([400; 100]);
         rtts.extend([22; 200]);
-        assert!(fed(&rtts[..101]).nap() > Duration::ZERO);
-        assert_eq!(fed(&rtts).nap(), Duration::ZERO);
+        assert!(fed(&rtts[..101]).nap(|| 8) > Duration::ZERO);
+        assert_eq!(fed(&rtts).nap(|| 8), Duration::ZERO);
     }
 }

@@ -169,10 +169,14 @@ impl Engine {
                         .saturating_duration_since(now),
                 ),
             };
-            let nap = driver
-                .coalescer
-                .as_ref()
-                .map_or(Duration::ZERO, Coalescer::nap);
+            let nap = driver.coalescer.as_ref().map_or(Duration::ZERO, |c| {
+                c.nap(|| {
+                    connections
+                        .iter()
+                        .filter(|c| matches!(c.state, State::Exchange { .. }))
+                        .count()
+                })
+            });
             let polled = if nap.is_zero() {
                 driver.poll.poll(&mut events, timeout)
             } else {
