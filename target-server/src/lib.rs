@@ -23,7 +23,8 @@
 //! `/metrics`. Tests run [`serve`] in-process on a listener of their own with a shutdown
 //! future, on a runtime of [`runtime::build`] when they look at blocking threads.
 
-pub mod cgroup;
+/// cgroup reading, shared with the agent (`numaload-cgroup`).
+pub use numaload_cgroup as cgroup;
 mod dispatch;
 pub mod ffi;
 mod histogram;

@@ -1,11 +1,9 @@
-//! What happens before serving: arguments, the readiness line, bind errors, cgroup reads.
+//! What happens before serving: arguments, the readiness line, bind errors.
 
 use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use numaload_target::cgroup::{CgroupFs, CpuQuota};
 use numaload_target::{
     run, write_ready_line, Dispatch, ServerConfig, TargetArgs, Variant, WorkMode,
 };
@@ -156,92 +154,4 @@ fn the_readiness_line_is_exact_and_flushed() {
     let mut v6 = Vec::new();
     write_ready_line(&mut v6, "[::1]:80".parse().expect("addr")).expect("write");
     assert_eq!(v6, b"numaload-target listening on [::1]:80\n");
-}
-
-/// A fake filesystem root with `proc/self/{cgroup,mountinfo}` and cgroup files.
-struct FakeRoot(PathBuf);
-
-impl FakeRoot {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("numaload-target-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        FakeRoot(dir)
-    }
-
-    fn file(&self, path: &str, content: &str) -> &Self {
-        let path = self.0.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).expect("mkdir");
-        std::fs::write(path, content).expect("write fixture");
-        self
-    }
-
-    fn quota(&self) -> CpuQuota {
-        CgroupFs::new(&self.0).cpu_quota().expect("quota")
-    }
-}
-
-impl Drop for FakeRoot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[test]
-fn cgroup_v1_quota_is_read_from_the_cpu_hierarchy() {
-    let root = FakeRoot::new("v1");
-    root.file(
-        "/proc/self/cgroup",
-        "3:memory:/x\n2:cpu,cpuacct:/app/job\n0::/\n",
-    )
-    .file(
-        "/proc/self/mountinfo",
-        "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
-             41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
-    )
-    .file("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "-1\n")
-    .file("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n")
-    .file(
-        "/sys/fs/cgroup/cpu,cpuacct/app/cpu.cfs_quota_us",
-        "150000\n",
-    )
-    .file(
-        "/sys/fs/cgroup/cpu,cpuacct/app/cpu.cfs_period_us",
-        "100000\n",
-    )
-    .file(
-        "/sys/fs/cgroup/cpu,cpuacct/app/job/cpu.cfs_quota_us",
-        "-1\n",
-    )
-    .file(
-        "/sys/fs/cgroup/cpu,cpuacct/app/job/cpu.cfs_period_us",
-        "100000\n",
-    );
-    // The parent's limit binds the child.
-    assert_eq!(root.quota().cpus(), Some(1.5));
-}
-
-#[test]
-fn cgroup_v2_quota_unlimited_and_limited() {
-    let root = FakeRoot::new("v2");
-    root.file("/proc/self/cgroup", "0::/svc\n").file(
-        "/proc/self/mountinfo",
-        "29 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
-    );
-    // The v2 root has no cpu.max at all.
-    assert_eq!(root.quota(), CpuQuota::Unlimited);
-    root.file("/sys/fs/cgroup/svc/cpu.max", "max 100000\n");
-    assert_eq!(root.quota(), CpuQuota::Unlimited);
-    root.file("/sys/fs/cgroup/svc/cpu.max", "50000 100000\n");
-    assert_eq!(root.quota().cpus(), Some(0.5));
-}
-
-#[test]
-fn this_hosts_cgroup_quota_is_readable() {
-    // Whatever the host, reading must not fail where procfs and cgroups exist.
-    if Path::new("/proc/self/cgroup").exists() {
-        CgroupFs::default()
-            .cpu_quota()
-            .expect("cgroup quota of this host");
-    }
 }
