@@ -183,9 +183,11 @@ def rows_of(path, sep=None):
 # the machine's speed level (the target is the bottleneck: both should get about the same).
 LEVEL_SHIFT = 0.15
 
-def render_generator(rows_path, summary):
-    """rows: round, then (req/s, CPU µs/req, p50 µs, p99 µs) for numaload, numaload with
-    coalesce = false, and wrk."""
+def render_generator(rows_path, summary, point="1", alt="coalesce = false"):
+    """rows: round, then (req/s, CPU µs/req, p50 µs, p99 µs) for numaload, numaload with `alt`
+    (a plan line turning one of its closed-loop waits off), and wrk. Point 1 (50 connections) is
+    judged on issue 6's goals; point 1b (few connections) has no goal of the issue's and shows
+    its ratios only."""
     rows = [list(map(float, r)) for r in rows_of(rows_path)]
     print("| round | numaload req/s | wrk req/s | req/s ratio | numaload CPU µs/req | wrk CPU µs/req | CPU ratio |")
     print("|---|---|---|---|---|---|---|")
@@ -200,26 +202,37 @@ def render_generator(rows_path, summary):
         mark = " †" if shifted else ""
         print(f"| {int(r)}{mark} | {n_rps:,.0f} | {w_rps:,.0f} | {n_rps / w_rps:.3f} | {n_cpu:.2f} | {w_cpu:.2f} | {n_cpu / w_cpu:.3f} |")
     print()
-    print(f"- req/s numaload/wrk: {span(rr)} (goal ≥ 1.0)")
-    print(f"- generator CPU per request numaload/wrk: {span(cr)} (goal ≤ 0.9)")
+    goals = point == "1"
+    print(f"- req/s numaload/wrk: {span(rr)}" + (" (goal ≥ 1.0)" if goals else ""))
+    print(f"- generator CPU per request numaload/wrk: {span(cr)}" + (" (goal ≤ 0.9)" if goals else ""))
     if len(steady_rr) < len(rr):
         print(f"- † the two generators' req/s differ by more than {LEVEL_SHIFT:.0%} in this round: this machine's speed "
               "moves between levels about 20% apart (compare the absolute req/s of the rounds), and it changed level "
-              "within the round, so that round's ratios measure the machine more than the generators. The goals are "
-              "judged on the medians of all rounds above; without the marked rounds: "
+              "within the round, so that round's ratios measure the machine more than the generators. "
+              + ("The goals are judged on the medians of all rounds above; " if goals else "")
+              + "without the marked rounds: "
               + (f"req/s {span(steady_rr)}, CPU per request {span(steady_cr)}" if steady_rr else "no round left"))
     print()
-    print("What coalescing contributes (the same rounds; `coalesce = false` reads every response as soon as "
-          "it arrives), and the latency each generator reports (wrk: `--latency`, from its own clock reads):")
+    what = {"coalesce = false": "coalescing contributes (the same rounds; `coalesce = false` never naps)",
+            "spin = false": "spinning contributes (the same rounds; `spin = false` blocks as soon as there is "
+                            "nothing to read)"}.get(alt, f"`{alt}` changes (the same rounds)")
+    print(f"What {what}, and the latency each generator reports (wrk: `--latency`, from its own clock reads):")
     print()
-    print("| round | coalesce = false req/s | its req/s ratio | its CPU µs/req | its CPU ratio "
-          "| p50 / p99 numaload | p50 / p99 coalesce = false | p50 / p99 wrk |")
+    print(f"| round | {alt} req/s | its req/s ratio | its CPU µs/req | its CPU ratio "
+          f"| p50 / p99 numaload | p50 / p99 {alt} | p50 / p99 wrk |")
     print("|---|---|---|---|---|---|---|---|")
     for r, _, _, n50, n99, e_rps, e_cpu, e50, e99, w_rps, w_cpu, w50, w99 in rows:
         print(f"| {int(r)} | {e_rps:,.0f} | {e_rps / w_rps:.3f} | {e_cpu:.2f} | {e_cpu / w_cpu:.3f} "
               f"| {n50:,.0f} / {n99:,.0f} µs | {e50:,.0f} / {e99:,.0f} µs | {w50:,.0f} / {w99:,.0f} µs |")
     print()
-    print(f"- coalesce = false, req/s numaload/wrk: {span(er)}; CPU per request: {span(ec)}")
+    print(f"- {alt}, req/s numaload/wrk: {span(er)}; CPU per request: {span(ec)}")
+    if not goals:
+        with open(summary, "a") as f:
+            f.write(f"{point}\tfew connections: closed-loop req/s, numaload/wrk (median; {alt}: "
+                    f"{statistics.median(er):.3f})\t—\t{statistics.median(rr):.3f}\t—\n")
+            f.write(f"{point}\tfew connections: generator CPU per request, numaload/wrk (median; {alt}: "
+                    f"{statistics.median(ec):.3f})\t—\t{statistics.median(cr):.3f}\t—\n")
+        return
     summary_row(summary, "1", "closed-loop req/s, numaload/wrk (median)", "≥ 1.0",
                 f"{statistics.median(rr):.3f}", statistics.median(rr) >= 1.0)
     summary_row(summary, "1", "generator CPU per request, numaload/wrk (median)", "≤ 0.9",
@@ -373,6 +386,7 @@ def selftest():
         _selftest()
     assert "| 150% |" in shown.getvalue() and "fell behind" in shown.getvalue()
     assert "| 3 † |" in shown.getvalue() and "| 2 |" in shown.getvalue(), "only the straddling round is marked"
+    assert "| round | spin = false req/s |" in shown.getvalue() and "What spinning contributes" in shown.getvalue()
     print("bench-parse selftest: 1 passed, 0 failed", file=sys.stderr)
 
 def _selftest():
@@ -400,6 +414,9 @@ def _selftest():
                                   "2 98000 8.2 410 610 95000 8.5 430 650 100000 8.4 440 1100\n"
                                   "3 130000 6.2 410 610 95000 8.5 430 650 100000 8.4 440 1100\n")
         render_generator(j("gen"), summary)
+        render_generator(j("gen"), summary, "1b", "spin = false")
+        assert any(l.startswith("1b\tfew connections: closed-loop req/s") and l.count("\t") == 4
+                   for l in open(summary)), "point 1b is shown without a goal"
         steps = [dict(parse_open(sample_result(rate=r, achieved=a, suspect=s)), pct=p, max_rps=m) for p, m, r, a, s in
                  [(10, 10000, 1000, 1000, ()), (90, 10000, 9000, 8950, ()), (150, 10000, 15000, 10000, ("x fell behind",))]]
         open(j("open"), "w").write("".join(json.dumps(s) + "\n" for s in steps))
@@ -428,7 +445,8 @@ def _selftest():
         assert got[("4", "async target (work 0) / bare hyper req/s (median)")] == "yes"
         assert got[("5", "merge 1,000 serialized histograms (criterion median)")] == "**no**"
         assert got[("6", "plan to first request, two replicas (worst run, outside)")] == "yes"
-        assert len(rows) == 11, rows
+        assert [r[2] for r in rows if r[0] == "1b"] == ["—", "—"], "point 1b has no goal"
+        assert len(rows) == 13, rows
 
 # ---------------------------------------------------------------- entry
 

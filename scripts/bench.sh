@@ -3,6 +3,7 @@
 # reported as ratios, regenerated into BENCHMARKS.md with the machine, the commands and the date.
 #
 #   1. closed-loop generator vs wrk on the same target       scripts/bench-generator.sh
+#  1b. the same with 4 connections (spin on and off), no goal scripts/bench-generator.sh
 #   2. open-loop accuracy 10%..150% of the closed-loop max   scripts/bench-openloop.sh
 #   3. send-time precision at 2,000 req/s                    scripts/bench-openloop.sh
 #   4. async target vs a bare hyper hello-world under wrk    scripts/bench-target.sh
@@ -14,7 +15,8 @@
 # skews the numbers: the load average before and after is written into BENCHMARKS.md.
 #
 # Env: QUICK=1 for a short smoke run (~2 min; numbers indicative only), CONNECTIONS (default 50),
-# ROUNDS / SECONDS_PER_ROUND (point 1, default 8 / 3), ONLY="1 4" to run some points (BENCHMARKS.md
+# ROUNDS / SECONDS_PER_ROUND (point 1, default 8 / 3), FEW_CONNECTIONS / FEW_ROUNDS (point 1b,
+# default 4 / 4), ONLY="1 4" to run some points (BENCHMARKS.md
 # is then left alone and the sections printed), OUT (default BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +55,7 @@ if [ -n "$ONLY" ] && ! [[ " $ONLY " == *" 1 "* ]] && [[ " $ONLY " == *" 2 "* || 
   OUT_MD="$WORK/sections/1.md" SUMMARY=/dev/null scripts/bench-generator.sh
 fi
 section 1 bench-generator.sh
+CONNS=${FEW_CONNECTIONS:-4} ROUNDS=${FEW_ROUNDS:-4} POINT=1b ALT="spin = false" section 1b bench-generator.sh
 section 2 bench-openloop.sh
 section 4 bench-target.sh
 section 5 bench-overhead.sh

@@ -56,6 +56,8 @@ pub struct LoadPlan {
     pub timeout: Duration,
     /// Closed loop: nap before blocking while the server has a backlog.
     pub coalesce: bool,
+    /// Closed loop: busy-poll an adaptive window before blocking when no nap is due.
+    pub spin: bool,
 }
 
 /// Checks the plan and places every layout; the error says which field is wrong and how to fix it.
@@ -267,6 +269,7 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {
         warmup: Duration::from_millis(load.warmup_ms),
         timeout: Duration::from_millis(timeout_ms),
         coalesce: !load.no_coalesce,
+        spin: !load.no_spin,
     })
 }
 
@@ -440,6 +443,7 @@ async fn measure(
         duration: run.load.duration,
         timeout: run.load.timeout,
         coalesce: run.load.coalesce,
+        spin: run.load.spin,
         live: Some(live.clone()),
         path: "/".into(),
     };
@@ -613,13 +617,15 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                 latency_corrected: encode(&target.corrected)?,
                 latency_uncorrected: encode(&target.uncorrected)?,
                 send_lag: encode(&target.send_lag)?,
-                // Worker CPU time and naps are per thread; they are reported once, on the
+                // Worker CPU time, naps and spins are per thread; they are reported once, on the
                 // worker's first target.
                 ..if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {
                     v1::WorkerResult {
                         cpu_time_ns: worker.cpu_time.as_nanos() as u64,
                         naps: worker.naps,
                         napped_ns: worker.napped.as_nanos() as u64,
+                        spins: worker.spins,
+                        spun_ns: worker.spun.as_nanos() as u64,
                         ..Default::default()
                     }
                 } else {

@@ -76,6 +76,7 @@ fn open_load(rate: f64, connections: u32) -> Option<LoadSpec> {
         reserve_cpus: 1,
         timeout_ms: 2_000,
         no_coalesce: false,
+        no_spin: false,
     })
 }
 

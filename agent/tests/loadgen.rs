@@ -179,6 +179,7 @@ fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig 
         duration: Duration::from_secs(2),
         timeout: Duration::from_secs(1),
         coalesce: true,
+        spin: true,
         live: None,
         path: "/".into(),
     }
@@ -340,6 +341,74 @@ fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
             100.0 * worker.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64(),
         );
     }
+}
+
+#[test]
+fn closed_loop_spins_for_responses_a_few_microseconds_away_unless_told_not_to() {
+    let _serial = serial();
+    // A server that answers at once, 4 connections: no backlog (no naps), and the next
+    // response is always a few microseconds away, so the worker busy-polls instead of blocking.
+    let server = TestServer::start(Behaviour::Ok);
+    let with = LoadConfig {
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_millis(500),
+        ..config(Mode::Closed, vec![server.addr], 4)
+    };
+    let without = LoadConfig {
+        spin: false,
+        ..with.clone()
+    };
+    for (config, spins) in [(&with, true), (&without, false)] {
+        let report = run_bounded(config);
+        let worker = &report.workers[0];
+        assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+        assert!(
+            report.requests() > 100,
+            "only {} requests",
+            report.requests()
+        );
+        assert_eq!(worker.spins > 0, spins, "spin {}: {worker:?}", config.spin);
+        assert_eq!(worker.spun > Duration::ZERO, spins);
+        // A spin is at most 25 µs plus one poll, and busy: inside the thread's CPU time.
+        assert!(worker.spun <= Duration::from_micros(50) * worker.spins as u32);
+        assert!(worker.spun <= worker.cpu_time + Duration::from_millis(20));
+        println!(
+            "spin {}: {:.0} req/s, {} spins, {:.0}% of the time spinning, {:.0}% busy",
+            config.spin,
+            report.requests() as f64 / report.elapsed.as_secs_f64(),
+            worker.spins,
+            100.0 * worker.spun.as_secs_f64() / report.elapsed.as_secs_f64(),
+            100.0 * worker.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64(),
+        );
+    }
+}
+
+#[test]
+fn a_response_too_far_away_is_not_spun_for() {
+    let _serial = serial();
+    // One connection, 200 µs of work per request: every wait is far beyond the 25 µs a spin
+    // may last, so the window stays closed. A fixed 25 µs spin per wait would take ~10% of
+    // the measurement here; the adaptive one must stay under 1%.
+    let server = TestServer::start(Behaviour::Busy(Duration::from_micros(200)));
+    let config = LoadConfig {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(500),
+        ..config(Mode::Closed, vec![server.addr], 1)
+    };
+    let report = run_bounded(&config);
+    assert!(
+        report.requests() > 100,
+        "only {} requests",
+        report.requests()
+    );
+    let worker = &report.workers[0];
+    assert!(
+        worker.spun < report.elapsed / 100,
+        "spun {:?} in {} spins over {} requests",
+        worker.spun,
+        worker.spins,
+        report.requests()
+    );
 }
 
 #[test]

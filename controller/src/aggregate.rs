@@ -20,6 +20,8 @@ use crate::result::{
 };
 
 /// A load worker busier than this may itself have limited the measurement (DESIGN invariant 3).
+/// The share it spent busy-polling for responses (closed loop, no backlog at the server) is
+/// waiting on the server, not work: it is taken out of `busy` before the comparison.
 pub const SATURATED_BUSY: f64 = 0.85;
 /// A closed-loop worker that spent at least this share of the measurement in coalescing naps
 /// waited on the server, however busy it read: it naps only when it has nothing to read while
@@ -600,9 +602,9 @@ fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
 
 /// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
 fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {
-    let mut by_worker: BTreeMap<u32, (LoadWorker, u64)> = BTreeMap::new();
+    let mut by_worker: BTreeMap<u32, (LoadWorker, u64, u64)> = BTreeMap::new();
     for w in workers {
-        let (entry, napped_ns) = by_worker.entry(w.worker).or_insert((
+        let (entry, napped_ns, spun_ns) = by_worker.entry(w.worker).or_insert((
             LoadWorker {
                 trial: 1,
                 agent: agent.to_owned(),
@@ -613,13 +615,18 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
                 busy: 0.0,
                 naps: 0,
                 napped: 0.0,
+                spins: 0,
+                spun: 0.0,
             },
+            0,
             0,
         ));
         entry.requests += w.requests;
         entry.cpu_time_ns += w.cpu_time_ns;
         entry.naps += w.naps;
         *napped_ns += w.napped_ns;
+        entry.spins += w.spins;
+        *spun_ns += w.spun_ns;
     }
     let share = |ns: u64| {
         if elapsed_ns > 0 {
@@ -630,9 +637,10 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
     };
     by_worker
         .into_values()
-        .map(|(mut w, napped_ns)| {
+        .map(|(mut w, napped_ns, spun_ns)| {
             w.busy = share(w.cpu_time_ns);
             w.napped = share(napped_ns);
+            w.spun = share(spun_ns);
             w
         })
         .collect()
@@ -686,7 +694,7 @@ fn suspicions(result: &LayoutResult) -> Vec<String> {
         .load
         .workers
         .iter()
-        .filter(|w| w.busy > SATURATED_BUSY && w.napped < WAITED_ON_SERVER)
+        .filter(|w| w.busy - w.spun > SATURATED_BUSY && w.napped < WAITED_ON_SERVER)
     {
         out.push(format!(
             "load worker {} on CPU {}{} was {:.0}% busy: the generator may have limited the \
@@ -850,6 +858,35 @@ mod tests {
         assert!(
             !verdict(880_000_000, 100_000_000),
             "10% in naps: it waited on the server"
+        );
+    }
+
+    #[test]
+    fn spinning_for_responses_is_not_saturation() {
+        let verdict = |busy_ns: u64, spun_ns: u64| {
+            let mut s = summary(&vec![1_000; 2_000]);
+            s.workers[0].cpu_time_ns = busy_ns;
+            s.workers[0].spins = u64::from(spun_ns > 0) * 1_000;
+            s.workers[0].spun_ns = spun_ns;
+            let a = events(s);
+            let agents = [AgentLayout {
+                agent: "a",
+                events: &a,
+                missing: "",
+                clock_offset_ns: 0,
+            }];
+            let result = layout_result("l", &load(), &agents).expect("merge");
+            assert_eq!(result.load.workers[0].spun, spun_ns as f64 / 1e9);
+            result.suspect.iter().any(|s| s.contains("% busy"))
+        };
+        // The summary's measurement is 1 s long: working share = busy − spun.
+        assert!(
+            !verdict(980_000_000, 200_000_000),
+            "98% busy of which 20% spinning: 78% working"
+        );
+        assert!(
+            verdict(980_000_000, 50_000_000),
+            "98% busy of which 5% spinning: 93% working"
         );
     }
 

@@ -359,6 +359,13 @@ pub struct LoadWorker {
     pub naps: u64,
     #[serde(default)]
     pub napped: f64,
+    /// Closed loop: waits that busy-polled (at most 25 µs each) for a response before reading or
+    /// blocking, and the share of the measurement spent so (busy waiting on the server: part of
+    /// `busy`).
+    #[serde(default)]
+    pub spins: u64,
+    #[serde(default)]
+    pub spun: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

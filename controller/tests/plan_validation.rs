@@ -104,7 +104,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "misspelt key",
             edited("rate = 1000", "rat = 1000"),
             "plan.toml: [load] unknown key \"rat\"; expected one of mode, rate, connections, \
-             duration, warmup, reserve_cpus, timeout, coalesce",
+             duration, warmup, reserve_cpus, timeout, coalesce, spin",
         ),
         (
             "negative rate",
@@ -160,6 +160,8 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         ("timeout a number", edited("duration = \"10s\"", "duration = \"10s\"\ntimeout = 2"), &["[load] timeout = 2:"]),
         ("coalesce a string", edited("duration = \"10s\"", "duration = \"10s\"\ncoalesce = \"no\""), &["[load] coalesce = \"no\": must be true or false"]),
         ("coalesce in open loop", edited("duration = \"10s\"", "duration = \"10s\"\ncoalesce = false"), &["[load] coalesce = false: used with mode = \"closed\" only", "remove coalesce"]),
+        ("spin a number", edited("duration = \"10s\"", "duration = \"10s\"\nspin = 1"), &["[load] spin = 1: must be true or false"]),
+        ("spin in open loop", edited("duration = \"10s\"", "duration = \"10s\"\nspin = false"), &["[load] spin = false: used with mode = \"closed\" only", "remove spin"]),
         ("negative reserve_cpus", edited("duration = \"10s\"", "duration = \"10s\"\nreserve_cpus = -1"), &["[load] reserve_cpus = -1: must be a whole number of CPUs"]),
         ("fractional replicas", edited("replicas = 1", "replicas = 1.5"), &["layouts[0] (\"a\") replicas = 1.5: use a positive count, \"per-node\", \"per-package\" or \"per-l3\""]),
         ("boolean replicas", edited("replicas = 1", "replicas = true"), &["layouts[0] (\"a\") replicas = true:"]),
@@ -337,7 +339,13 @@ fn accepted_values_at_the_edges() {
 fn closed_loop_has_no_rate() {
     let text = edited("mode = \"open\"", "mode = \"closed\"").replace("rate = 1000\n", "");
     let plan = parse(&text).expect("closed loop without rate is valid");
-    assert_eq!(plan.load.mode, LoadMode::Closed { coalesce: true });
+    assert_eq!(
+        plan.load.mode,
+        LoadMode::Closed {
+            coalesce: true,
+            spin: true
+        }
+    );
     assert_eq!(plan.load.rate(), None);
     let spec = plan.to_run_plan("run-1").load.expect("load is set");
     assert_eq!(spec.mode, v1::LoadMode::Closed as i32);
@@ -349,9 +357,28 @@ fn closed_loop_has_no_rate() {
 
     let eager = parse(&text.replace("duration = \"10s\"", "duration = \"10s\"\ncoalesce = false"))
         .expect("coalesce = false is valid in closed loop");
-    assert_eq!(eager.load.mode, LoadMode::Closed { coalesce: false });
+    assert_eq!(
+        eager.load.mode,
+        LoadMode::Closed {
+            coalesce: false,
+            spin: true
+        }
+    );
     let spec = eager.to_run_plan("run-1").load.expect("load is set");
     assert!(spec.no_coalesce);
+    assert!(!spec.no_spin, "closed loop spins unless told not to");
+
+    let blocking = parse(&text.replace("duration = \"10s\"", "duration = \"10s\"\nspin = false"))
+        .expect("spin = false is valid in closed loop");
+    assert_eq!(
+        blocking.load.mode,
+        LoadMode::Closed {
+            coalesce: true,
+            spin: false
+        }
+    );
+    let spec = blocking.to_run_plan("run-1").load.expect("load is set");
+    assert!(spec.no_spin && !spec.no_coalesce);
 }
 
 #[test]
@@ -401,6 +428,7 @@ memory = "none"
             reserve_cpus: 2,
             timeout_ms: 1000,
             no_coalesce: false,
+            no_spin: false,
         }),
         layouts: vec![
             v1::LayoutSpec {

@@ -12,6 +12,9 @@
 //! - **Closed loop**: a connection sends its next request as soon as a response completes. With
 //!   nothing to read and a backlog at the server, the worker naps before it blocks (the
 //!   [`Coalescer`] says how long), so the server is not made to wake it for every response.
+//!   With nothing to read and no backlog (few connections), it busy-polls for a window the
+//!   [`Spinner`] adapts before it blocks, so a response a few microseconds away is read without
+//!   an idle CPU's wake-up in the round trip.
 //! - **Open loop**: each connection has its [`Schedule`]; a connection that is connected and
 //!   idle waits in a heap ordered by its next intended send time. Every turn of the loop sends
 //!   what is due, then asks the [`Pacer`] how to wait for the next one (block on its timerfd, or
@@ -35,6 +38,7 @@ use super::coalesce::Coalescer;
 use super::http::{build_request, ResponseReader};
 use super::pacer::{Pacer, Wait};
 use super::socket;
+use super::spin::Spinner;
 use super::worker::{
     thread_cpu_time, ErrorKind, Outcome, Schedule, Window, WorkerPlan, WorkerStats,
 };
@@ -113,6 +117,7 @@ impl Engine {
             end: window.measure_end,
             due: BinaryHeap::with_capacity(connections.len()),
             coalescer: (pacer.is_none() && config.coalesce).then(Coalescer::default),
+            spinner: (pacer.is_none() && config.spin).then(Spinner::default),
             stats,
         };
         if driver.coalescer.is_some() {
@@ -121,6 +126,7 @@ impl Engine {
         }
         let mut cpu_at_start = None;
         let (mut naps, mut napped) = (0, Duration::ZERO);
+        let (mut spins, mut spun) = (0, Duration::ZERO);
         let mut next_scan = Instant::now();
         loop {
             let mut now = Instant::now();
@@ -177,7 +183,14 @@ impl Engine {
                         .count()
                 })
             });
-            let polled = if nap.is_zero() {
+            let polled = if let (true, Some(spinner)) = (nap.is_zero(), &mut driver.spinner) {
+                let (polled, spin) = wait_spinning(driver.poll, &mut events, timeout, spinner);
+                if cpu_at_start.is_some() && !spin.is_zero() {
+                    spins += 1;
+                    spun += spin;
+                }
+                polled
+            } else if nap.is_zero() {
                 driver.poll.poll(&mut events, timeout)
             } else {
                 // Closed loop with a backlog at the server: read what is there; if nothing
@@ -219,6 +232,8 @@ impl Engine {
             cpu_time,
             naps,
             napped,
+            spins,
+            spun,
         }
     }
 }
@@ -231,6 +246,10 @@ pub(super) struct Totals {
     /// some microseconds later; that time shows as neither busy nor napped).
     pub naps: u64,
     pub napped: Duration,
+    /// Closed-loop waits that busy-polled before reading or blocking, and the time spent so (in
+    /// `cpu_time` too).
+    pub spins: u64,
+    pub spun: Duration,
 }
 
 /// One keep-alive connection to one target.
@@ -293,6 +312,8 @@ struct Driver<'a> {
     due: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Closed loop: how long to nap before blocking.
     coalescer: Option<Coalescer>,
+    /// Closed loop: how long to busy-poll before blocking when no nap is due.
+    spinner: Option<Spinner>,
     stats: &'a mut WorkerStats,
 }
 
@@ -516,6 +537,45 @@ impl Driver<'_> {
             }
         }
     }
+}
+
+/// Closed loop, no nap due: busy-polls for the spinner's window, then blocks up to `timeout`,
+/// and tells the spinner how long the wait for events was. Returns the poll's outcome and the
+/// time spent spinning (zero when there was something to read at once or no window).
+fn wait_spinning(
+    poll: &mut Poll,
+    events: &mut Events,
+    timeout: Option<Duration>,
+    spinner: &mut Spinner,
+) -> (io::Result<()>, Duration) {
+    let start = Instant::now();
+    let window = spinner.window();
+    let mut spun = Duration::ZERO;
+    if !window.is_zero() {
+        loop {
+            if let Err(e) = poll.poll(events, Some(Duration::ZERO)) {
+                return (Err(e), spun);
+            }
+            let waited = start.elapsed();
+            if !events.is_empty() {
+                spinner.observe(waited);
+                // Something to read at the first look is no spin.
+                let spin = if spun.is_zero() { spun } else { waited };
+                return (Ok(()), spin);
+            }
+            spun = waited;
+            if waited >= window {
+                break;
+            }
+        }
+    }
+    let polled = poll.poll(events, timeout);
+    spinner.observe(if events.is_empty() {
+        Duration::MAX
+    } else {
+        start.elapsed()
+    });
+    (polled, spun)
 }
 
 /// A sleep that no socket event ends (it is not `epoll_wait`).

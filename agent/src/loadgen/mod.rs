@@ -48,6 +48,7 @@ mod http;
 mod live;
 mod pacer;
 mod socket;
+mod spin;
 mod worker;
 
 use std::net::SocketAddr;
@@ -90,6 +91,9 @@ pub struct LoadConfig {
     /// Closed loop: a worker with nothing to read naps before blocking while the server has a
     /// backlog, so responses are read in bursts (see the `coalesce` module). Ignored in open loop.
     pub coalesce: bool,
+    /// Closed loop: a worker with nothing to read and no nap due busy-polls for an adaptive
+    /// window (at most 25 µs) before blocking (see the `spin` module). Ignored in open loop.
+    pub spin: bool,
     /// Where workers also put what they measure, for a live view while the load runs.
     pub live: Option<Live>,
     /// Request path, e.g. `/`.
@@ -170,6 +174,10 @@ pub struct WorkerReport {
     /// length (asleep, not in `cpu_time`).
     pub naps: u64,
     pub napped: Duration,
+    /// Closed loop: waits that busy-polled before reading or blocking, and the time spent so
+    /// (busy: part of `cpu_time`).
+    pub spins: u64,
+    pub spun: Duration,
     /// One entry per replica this worker had connections to, ordered by replica.
     pub per_target: Vec<TargetStats>,
 }
@@ -428,6 +436,7 @@ mod tests {
             duration: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             coalesce: true,
+            spin: true,
             live: None,
             path: "/".into(),
         }

@@ -150,6 +150,8 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
         cpu_time: totals.cpu_time,
         naps: totals.naps,
         napped: totals.napped,
+        spins: totals.spins,
+        spun: totals.spun,
         per_target: stats.per_target,
     })
 }
@@ -331,6 +333,7 @@ mod tests {
             duration: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             coalesce: true,
+            spin: true,
             live: None,
             path: "/".into(),
         }

@@ -32,6 +32,8 @@
 //! timeout = "2s"                   # default "2s": slower requests count as timeout errors
 //! coalesce = true                  # closed loop only, default true: nap before blocking while
 //!                                  # the server has a backlog (see the README)
+//! spin = true                      # closed loop only, default true: busy-poll up to 25 µs
+//!                                  # before blocking when no nap is due (see the README)
 //!
 //! [[layouts]]                      # at least one; names unique
 //! name = "one-process"
@@ -146,6 +148,10 @@ pub enum LoadMode {
         /// backlog, so responses are read in bursts (the agent's `loadgen::coalesce`).
         #[serde(default = "yes")]
         coalesce: bool,
+        /// Whether a worker with nothing to read and no nap due busy-polls an adaptive window
+        /// (at most 25 µs) before blocking (the agent's `loadgen::spin`).
+        #[serde(default = "yes")]
+        spin: bool,
     },
 }
 
@@ -208,9 +214,9 @@ impl Load {
     }
 
     fn to_spec(&self) -> v1::LoadSpec {
-        let (mode, rate, coalesce) = match self.mode {
-            LoadMode::Open { rate } => (v1::LoadMode::Open, rate, true),
-            LoadMode::Closed { coalesce } => (v1::LoadMode::Closed, 0.0, coalesce),
+        let (mode, rate, coalesce, spin) = match self.mode {
+            LoadMode::Open { rate } => (v1::LoadMode::Open, rate, true, true),
+            LoadMode::Closed { coalesce, spin } => (v1::LoadMode::Closed, 0.0, coalesce, spin),
         };
         v1::LoadSpec {
             mode: mode as i32,
@@ -221,6 +227,7 @@ impl Load {
             reserve_cpus: self.reserve_cpus,
             timeout_ms: millis(self.timeout),
             no_coalesce: !coalesce,
+            no_spin: !spin,
         }
     }
 }
@@ -308,7 +315,10 @@ mod tests {
     #[test]
     fn closed_loop_echo_has_no_rate_and_round_trips() {
         let mut plan = plan();
-        plan.load.mode = LoadMode::Closed { coalesce: true };
+        plan.load.mode = LoadMode::Closed {
+            coalesce: true,
+            spin: true,
+        };
         let json = serde_json::to_value(&plan).expect("serializes");
         assert_eq!(json["load"]["mode"], "closed");
         assert!(json["load"].get("rate").is_none());

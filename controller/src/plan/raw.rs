@@ -52,6 +52,7 @@ pub(super) struct RawLoad {
     pub reserve_cpus: Option<u32>,
     pub timeout: Option<String>,
     pub coalesce: Option<bool>,
+    pub spin: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

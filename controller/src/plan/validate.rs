@@ -66,7 +66,7 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
         "load.connections" => CONNECTIONS_FIX,
         "load.duration" | "load.warmup" | "load.timeout" => DURATION,
         "load.reserve_cpus" => RESERVE_CPUS,
-        "load.coalesce" => "must be true or false (closed loop only)",
+        "load.coalesce" | "load.spin" => "must be true or false (closed loop only)",
         "layouts" => LAYOUTS,
         "layouts.name" => LAYOUT_NAME,
         "layouts.replicas" => REPLICAS,
@@ -195,7 +195,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         let fix = "add a [load] table with at least mode, rate (for open loop) and duration";
         Problem::missing(at.clone(), fix)
     })?;
-    let mode = mode(raw.mode, raw.rate, raw.coalesce, at)?;
+    let mode = mode(&raw, at)?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
     if !CONNECTIONS.contains(&connections) {
         let key = at.key("connections");
@@ -240,19 +240,20 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
     })
 }
 
-/// Open loop needs a rate, closed loop refuses one; `coalesce` is closed loop's alone.
-fn mode(
-    mode: Option<RawLoadMode>,
-    rate: Option<f64>,
-    coalesce: Option<bool>,
-    at: &KeyPath,
-) -> Result<LoadMode, Problem> {
-    if let (Some(RawLoadMode::Open), Some(coalesce)) = (mode, coalesce) {
-        let fix = "used with mode = \"closed\" only (open loop sends at its scheduled times and \
-                   reads every response at once); remove coalesce";
-        return Err(Problem::value(at.key("coalesce"), coalesce, fix));
+/// Open loop needs a rate, closed loop refuses one; `coalesce` and `spin` are closed loop's alone.
+fn mode(raw: &RawLoad, at: &KeyPath) -> Result<LoadMode, Problem> {
+    if raw.mode == Some(RawLoadMode::Open) {
+        for (key, value) in [("coalesce", raw.coalesce), ("spin", raw.spin)] {
+            if let Some(value) = value {
+                let fix = format!(
+                    "used with mode = \"closed\" only (open loop sends at its scheduled times \
+                     and reads every response at once); remove {key}"
+                );
+                return Err(Problem::value(at.key(key), value, &fix));
+            }
+        }
     }
-    match (mode, rate) {
+    match (raw.mode, raw.rate) {
         (None, _) => {
             let fix = "add mode = \"open\" (a fixed request rate) or mode = \"closed\" (fixed \
                        connections)";
@@ -269,7 +270,8 @@ fn mode(
             Err(Problem::value(at.key("rate"), number(rate), RATE))
         }
         (Some(RawLoadMode::Closed), None) => Ok(LoadMode::Closed {
-            coalesce: coalesce.unwrap_or(true),
+            coalesce: raw.coalesce.unwrap_or(true),
+            spin: raw.spin.unwrap_or(true),
         }),
         (Some(RawLoadMode::Closed), Some(rate)) => {
             let fix = "not used with mode = \"closed\" (each connection sends when its previous \

@@ -75,18 +75,24 @@ pub fn duration_ns(ns: u64) -> String {
     }
 }
 
-/// `CPU 1 62% busy`, and in closed loop with coalescing `CPU 1 62% busy (30% in 41,204 naps)`:
-/// asleep by choice while the server had a backlog.
+/// `CPU 1 62% busy`, and in closed loop `CPU 1 62% busy (30% in 41,204 naps)` (asleep by
+/// choice while the server had a backlog) or `CPU 1 97% busy (21% spinning for responses)`
+/// (busy-polling, waiting on a server without a backlog), or both.
 pub fn load_worker(w: &crate::result::LoadWorker) -> String {
     let busy = format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0);
-    if w.naps == 0 {
-        return busy;
+    let mut waits = Vec::new();
+    if w.naps > 0 {
+        let naps = thousands(w.naps as f64);
+        waits.push(format!("{:.0}% in {naps} naps", w.napped * 100.0));
     }
-    format!(
-        "{busy} ({:.0}% in {} naps)",
-        w.napped * 100.0,
-        thousands(w.naps as f64)
-    )
+    if w.spins > 0 {
+        waits.push(format!("{:.0}% spinning for responses", w.spun * 100.0));
+    }
+    if waits.is_empty() {
+        busy
+    } else {
+        format!("{busy} ({})", waits.join(", "))
+    }
 }
 
 /// `cgroup v1 /x: CPU quota 0.50 CPUs, cpuset CPUs 0-3, cpuset mems 0` when the cgroup limits
@@ -160,7 +166,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_load_worker_shows_its_naps_only_when_it_took_some() {
+    fn a_load_worker_shows_its_naps_and_spins_only_when_it_took_some() {
         let mut w = crate::result::LoadWorker {
             trial: 1,
             agent: "local".into(),
@@ -171,10 +177,22 @@ mod tests {
             busy: 0.62,
             naps: 0,
             napped: 0.0,
+            spins: 0,
+            spun: 0.0,
         };
         assert_eq!(load_worker(&w), "CPU 1 62% busy");
         (w.naps, w.napped) = (41_204, 0.3);
         assert_eq!(load_worker(&w), "CPU 1 62% busy (30% in 41,204 naps)");
+        (w.spins, w.spun) = (9_000, 0.05);
+        assert_eq!(
+            load_worker(&w),
+            "CPU 1 62% busy (30% in 41,204 naps, 5% spinning for responses)"
+        );
+        (w.naps, w.napped, w.busy, w.spun) = (0, 0.0, 0.97, 0.21);
+        assert_eq!(
+            load_worker(&w),
+            "CPU 1 97% busy (21% spinning for responses)"
+        );
     }
 
     #[test]

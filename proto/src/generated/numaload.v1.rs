@@ -175,6 +175,10 @@ pub struct LoadSpec {
     /// the server has a backlog (plan: coalesce = false). Ignored in open loop.
     #[prost(bool, tag = "8")]
     pub no_coalesce: bool,
+    /// Closed loop: never busy-poll before blocking when no nap is due (plan: spin = false).
+    /// Ignored in open loop.
+    #[prost(bool, tag = "9")]
+    pub no_spin: bool,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -458,6 +462,12 @@ pub struct WorkerResult {
     pub naps: u64,
     #[prost(uint64, tag = "12")]
     pub napped_ns: u64,
+    /// Closed loop: waits that busy-polled before reading or blocking, and the time spent so (busy:
+    /// part of cpu_time_ns; see the agent's loadgen::spin).
+    #[prost(uint64, tag = "13")]
+    pub spins: u64,
+    #[prost(uint64, tag = "14")]
+    pub spun_ns: u64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
