@@ -209,8 +209,8 @@ def render_generator(rows_path, summary, point="1", alt="coalesce = false"):
         print(f"- † the two generators' req/s differ by more than {LEVEL_SHIFT:.0%} in this round: this machine's speed "
               "moves between levels about 20% apart (compare the absolute req/s of the rounds), and it changed level "
               "within the round, so that round's ratios measure the machine more than the generators. "
-              + ("The goals are judged on the medians of all rounds above; " if goals else "")
-              + "without the marked rounds: "
+              + ("The goals are judged on the medians of all rounds above; without" if goals else "Without")
+              + " the marked rounds: "
               + (f"req/s {span(steady_rr)}, CPU per request {span(steady_cr)}" if steady_rr else "no round left"))
     print()
     what = {"coalesce = false": "coalescing contributes (the same rounds; `coalesce = false` never naps)",
