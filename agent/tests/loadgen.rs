@@ -297,6 +297,45 @@ fn closed_loop_sends_back_to_back_and_does_not_correct() {
     );
 }
 
+/// Closed loop against `server` with `connections`, as configured by default and with one of
+/// its waits turned off by `off`; each run error-free with a fair number of requests. Returns
+/// both reports with whether the wait was on.
+fn on_and_off(
+    server: SocketAddr,
+    connections: u32,
+    off: fn(&mut LoadConfig),
+) -> [(LoadReport, bool); 2] {
+    let on = LoadConfig {
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_millis(500),
+        ..config(Mode::Closed, vec![server], connections)
+    };
+    let mut without = on.clone();
+    off(&mut without);
+    [(on, true), (without, false)].map(|(config, on)| {
+        let report = run_bounded(&config);
+        assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+        assert!(
+            report.requests() > 100,
+            "only {} requests",
+            report.requests()
+        );
+        (report, on)
+    })
+}
+
+/// Throughput, how often and how long a wait happened, and how busy the worker was.
+fn show(label: &str, report: &LoadReport, count: u64, spent: Duration) {
+    let worker = &report.workers[0];
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / report.elapsed.as_secs_f64();
+    println!(
+        "{label}: {:.0} req/s, {count} times, {:.0}% of the time so, {:.0}% busy",
+        report.requests() as f64 / report.elapsed.as_secs_f64(),
+        share(spent),
+        share(worker.cpu_time),
+    );
+}
+
 #[test]
 fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
     let _serial = serial();
@@ -304,41 +343,18 @@ fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
     // an unloaded 50 µs, so the server has a backlog and the worker, idle between responses,
     // naps instead of being woken by each one.
     let server = TestServer::start(Behaviour::Busy(Duration::from_micros(50)));
-    let with = LoadConfig {
-        warmup: Duration::from_millis(200),
-        duration: Duration::from_millis(500),
-        ..config(Mode::Closed, vec![server.addr], 16)
-    };
-    let without = LoadConfig {
-        coalesce: false,
-        ..with.clone()
-    };
-    for (config, naps) in [(&with, true), (&without, false)] {
-        let report = run_bounded(config);
+    for (report, on) in on_and_off(server.addr, 16, |c| c.coalesce = false) {
         let worker = &report.workers[0];
-        assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
-        assert!(
-            report.requests() > 100,
-            "only {} requests",
-            report.requests()
-        );
-        assert_eq!(
-            worker.naps > 0,
-            naps,
-            "coalesce {}: {worker:?}",
-            config.coalesce
-        );
-        assert_eq!(worker.napped > Duration::ZERO, naps);
+        assert_eq!(worker.naps > 0, on, "coalesce {on}: {worker:?}");
+        assert_eq!(worker.napped > Duration::ZERO, on);
         // A nap is at most 100 µs, and sleep rather than CPU.
         assert!(worker.napped <= Duration::from_micros(100) * worker.naps as u32);
         assert!(worker.cpu_time + worker.napped <= report.elapsed + Duration::from_millis(20));
-        println!(
-            "coalesce {}: {:.0} req/s, {} naps, {:.0}% of the time napping, {:.0}% busy",
-            config.coalesce,
-            report.requests() as f64 / report.elapsed.as_secs_f64(),
+        show(
+            &format!("coalesce {on}, naps"),
+            &report,
             worker.naps,
-            100.0 * worker.napped.as_secs_f64() / report.elapsed.as_secs_f64(),
-            100.0 * worker.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64(),
+            worker.napped,
         );
     }
 }
@@ -349,36 +365,18 @@ fn closed_loop_spins_for_responses_a_few_microseconds_away_unless_told_not_to() 
     // A server that answers at once, 4 connections: no backlog (no naps), and the next
     // response is always a few microseconds away, so the worker busy-polls instead of blocking.
     let server = TestServer::start(Behaviour::Ok);
-    let with = LoadConfig {
-        warmup: Duration::from_millis(200),
-        duration: Duration::from_millis(500),
-        ..config(Mode::Closed, vec![server.addr], 4)
-    };
-    let without = LoadConfig {
-        spin: false,
-        ..with.clone()
-    };
-    for (config, spins) in [(&with, true), (&without, false)] {
-        let report = run_bounded(config);
+    for (report, on) in on_and_off(server.addr, 4, |c| c.spin = false) {
         let worker = &report.workers[0];
-        assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
-        assert!(
-            report.requests() > 100,
-            "only {} requests",
-            report.requests()
-        );
-        assert_eq!(worker.spins > 0, spins, "spin {}: {worker:?}", config.spin);
-        assert_eq!(worker.spun > Duration::ZERO, spins);
+        assert_eq!(worker.spins > 0, on, "spin {on}: {worker:?}");
+        assert_eq!(worker.spun > Duration::ZERO, on);
         // A spin is at most 25 µs plus one poll, and busy: inside the thread's CPU time.
         assert!(worker.spun <= Duration::from_micros(50) * worker.spins as u32);
         assert!(worker.spun <= worker.cpu_time + Duration::from_millis(20));
-        println!(
-            "spin {}: {:.0} req/s, {} spins, {:.0}% of the time spinning, {:.0}% busy",
-            config.spin,
-            report.requests() as f64 / report.elapsed.as_secs_f64(),
+        show(
+            &format!("spin {on}, spins"),
+            &report,
             worker.spins,
-            100.0 * worker.spun.as_secs_f64() / report.elapsed.as_secs_f64(),
-            100.0 * worker.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64(),
+            worker.spun,
         );
     }
 }
