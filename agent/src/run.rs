@@ -583,6 +583,7 @@ fn read_back(
                             .collect()
                     })
                     .unwrap_or_default(),
+                ..Default::default()
             }
         })
         .collect();

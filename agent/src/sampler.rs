@@ -158,6 +158,7 @@ async fn sample_one(
             metrics_probe_timed_out: scrape.as_ref().is_some_and(|s| s.timed_out),
             requests_total: gauges.requests_total,
             server_p99_ns,
+            ..Default::default()
         };
         let _ = samples.try_send(sample);
     }

@@ -77,6 +77,7 @@ fn open_load(rate: f64, connections: u32) -> Option<LoadSpec> {
         timeout_ms: 2_000,
         no_coalesce: false,
         no_spin: false,
+        ..Default::default()
     })
 }
 

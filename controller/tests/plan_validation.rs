@@ -429,6 +429,7 @@ memory = "none"
             timeout_ms: 1000,
             no_coalesce: false,
             no_spin: false,
+            ..Default::default()
         }),
         layouts: vec![
             v1::LayoutSpec {

@@ -228,6 +228,7 @@ impl Load {
             timeout_ms: millis(self.timeout),
             no_coalesce: !coalesce,
             no_spin: !spin,
+            ..Default::default()
         }
     }
 }

@@ -79,6 +79,7 @@ impl Target {
             } as i32,
             limit: self.limit.unwrap_or(0),
             pool_threads: self.pool_threads.unwrap_or(0),
+            ..Default::default()
         }
     }
 }

@@ -131,7 +131,7 @@ pub struct RunPlan {
     pub skip_calibration: bool,
 }
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TargetSpec {
     /// A name from the agent's own target table, never a path or command line.
     #[prost(string, tag = "1")]
@@ -150,9 +150,17 @@ pub struct TargetSpec {
     /// ffi `pinned-pool`: OS threads in the pool.
     #[prost(uint32, tag = "6")]
     pub pool_threads: u32,
+    /// Values for the knobs the agent's target entry declares (`knobs.NAME` in its configuration),
+    /// as text; the agent checks each against the declaration and refuses any it does not declare.
+    /// The typed fields above are the built-in targets' knobs under their historical names.
+    #[prost(map = "string, string", tag = "7")]
+    pub knobs: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
 }
 #[allow(clippy::all)]
-#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LoadSpec {
     #[prost(enumeration = "LoadMode", tag = "1")]
     pub mode: i32,
@@ -179,9 +187,41 @@ pub struct LoadSpec {
     /// Ignored in open loop.
     #[prost(bool, tag = "9")]
     pub no_spin: bool,
+    /// The requests to send. Empty: one `GET /`. Several: a weighted mix, each connection drawing
+    /// its next request by weight.
+    #[prost(message, repeated, tag = "10")]
+    pub requests: ::prost::alloc::vec::Vec<HttpRequest>,
+    /// Response statuses that count as success; empty means any 2xx.
+    #[prost(uint32, repeated, tag = "11")]
+    pub expect_status: ::prost::alloc::vec::Vec<u32>,
+}
+/// One request of the plan's mix. The agent adds `Host` (and `Content-Length` for a body).
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct HttpRequest {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub method: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "4")]
+    pub headers: ::prost::alloc::vec::Vec<Header>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub body: ::prost::alloc::vec::Vec<u8>,
+    #[prost(uint32, tag = "6")]
+    pub weight: u32,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Header {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub value: ::prost::alloc::string::String,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LayoutSpec {
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
@@ -347,6 +387,50 @@ pub struct ReplicaPlacement {
     /// Warnings the replica printed at start-up (e.g. worker threads over its CPU quota).
     #[prost(string, repeated, tag = "13")]
     pub warnings: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The replica's whole tree as read when it was ready: every process and thread was checked.
+    #[prost(uint32, tag = "14")]
+    pub processes: u32,
+    #[prost(uint32, tag = "15")]
+    pub threads: u32,
+    /// What did not match (a thread off its CPUs, a process without the memory policy); empty when
+    /// placement_ok.
+    #[prost(message, repeated, tag = "16")]
+    pub mismatches: ::prost::alloc::vec::Vec<PlacementMismatch>,
+    /// Pages of the tree on nodes outside its intended memory nodes.
+    #[prost(uint64, tag = "17")]
+    pub pages_off_node: u64,
+    #[prost(message, repeated, tag = "18")]
+    pub tree: ::prost::alloc::vec::Vec<ProcessSeen>,
+}
+/// A process of a replica's tree.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ProcessSeen {
+    #[prost(uint32, tag = "1")]
+    pub pid: u32,
+    #[prost(uint32, tag = "2")]
+    pub ppid: u32,
+    #[prost(string, tag = "3")]
+    pub comm: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "4")]
+    pub threads: u32,
+    #[prost(string, tag = "5")]
+    pub memory_policy: ::prost::alloc::string::String,
+}
+/// A thread or process whose placement differs from the plan.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PlacementMismatch {
+    #[prost(uint32, tag = "1")]
+    pub pid: u32,
+    /// 0 when the mismatch is the process's (its memory policy).
+    #[prost(uint32, tag = "2")]
+    pub tid: u32,
+    #[prost(string, tag = "3")]
+    pub comm: ::prost::alloc::string::String,
+    /// What it ran on and what was intended, as a sentence.
+    #[prost(string, tag = "4")]
+    pub what: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -368,7 +452,7 @@ pub struct PhaseChange {
     pub at_unix_ns: u64,
 }
 #[allow(clippy::all)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ThreadSample {
     #[prost(uint32, tag = "1")]
     pub replica: u32,
@@ -405,6 +489,20 @@ pub struct ThreadSample {
     /// it excludes the network and queueing before the handler, unlike the load generator's.
     #[prost(int64, tag = "13")]
     pub server_p99_ns: i64,
+    /// Processes in the replica's tree; os_threads and cpu_time_ns are summed over all of them.
+    #[prost(uint32, tag = "14")]
+    pub processes: u32,
+    /// Named series scraped from the replica's metrics endpoint at this sample.
+    #[prost(message, repeated, tag = "15")]
+    pub scraped: ::prost::alloc::vec::Vec<ScrapedValue>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ScrapedValue {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(double, tag = "2")]
+    pub value: f64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -428,9 +526,33 @@ pub struct ErrorCounts {
     #[prost(uint64, tag = "5")]
     pub parse: u64,
 }
-/// One load worker's figures for one replica, over the measured interval only.
+/// Responses with one status code.
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct StatusCount {
+    #[prost(uint32, tag = "1")]
+    pub code: u32,
+    #[prost(uint64, tag = "2")]
+    pub count: u64,
+}
+/// One request of the mix, for one worker and replica, over the measured interval.
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RequestOutcome {
+    /// Index into `LoadSpec.requests` (0 when the plan sent the default GET).
+    #[prost(uint32, tag = "1")]
+    pub request: u32,
+    #[prost(uint64, tag = "2")]
+    pub requests: u64,
+    #[prost(uint64, tag = "3")]
+    pub errors: u64,
+    /// Latency from the intended send time (HdrHistogram V2), successful responses only.
+    #[prost(bytes = "vec", tag = "4")]
+    pub latency_corrected: ::prost::alloc::vec::Vec<u8>,
+}
+/// One load worker's figures for one replica, over the measured interval only.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WorkerResult {
     #[prost(uint32, tag = "1")]
     pub worker: u32,
@@ -468,6 +590,15 @@ pub struct WorkerResult {
     pub spins: u64,
     #[prost(uint64, tag = "14")]
     pub spun_ns: u64,
+    /// Responses by status code (every code seen, expected or not).
+    #[prost(message, repeated, tag = "15")]
+    pub status_codes: ::prost::alloc::vec::Vec<StatusCount>,
+    /// Connections opened again because the server closed one after a response (`Connection:  close`, HTTP/1.0): not errors, counted.
+    #[prost(uint64, tag = "16")]
+    pub reconnects: u64,
+    /// Per request of the plan's mix.
+    #[prost(message, repeated, tag = "17")]
+    pub by_request: ::prost::alloc::vec::Vec<RequestOutcome>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -497,6 +628,35 @@ pub struct ReplicaStats {
     pub alive_tasks_max: i64,
     #[prost(int64, tag = "11")]
     pub blocking_threads_max: i64,
+    /// Most processes seen in the replica's tree (it and everything it forked) in one sample.
+    #[prost(uint32, tag = "12")]
+    pub processes_max: u32,
+    /// Placement read back again when the measurement ended; empty when every thread of every
+    /// process was where it was put.
+    #[prost(message, repeated, tag = "13")]
+    pub mismatches_at_end: ::prost::alloc::vec::Vec<PlacementMismatch>,
+    /// Pages of the tree on nodes outside its intended memory nodes, at the end.
+    #[prost(uint64, tag = "14")]
+    pub pages_off_node: u64,
+    /// Series scraped from the replica's own metrics endpoint (the target's `metrics` key).
+    #[prost(message, repeated, tag = "15")]
+    pub scraped: ::prost::alloc::vec::Vec<ScrapedSeries>,
+    /// Processes in the tree at the end of the measurement.
+    #[prost(message, repeated, tag = "16")]
+    pub processes: ::prost::alloc::vec::Vec<ProcessSeen>,
+}
+/// One named series scraped from a replica's metrics over the measurement.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ScrapedSeries {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(double, tag = "2")]
+    pub min: f64,
+    #[prost(double, tag = "3")]
+    pub max: f64,
+    #[prost(double, tag = "4")]
+    pub last: f64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
