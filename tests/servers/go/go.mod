@@ -1,0 +1,3 @@
+module numaload.test/goserver
+
+go 1.19
