@@ -82,7 +82,7 @@ impl Pinning {
         let parent = std::process::id() as libc::pid_t;
         command.process_group(0);
         // SAFETY: the closure runs in the forked child before exec. It only calls prctl,
-        // getppid, sched_setaffinity and set_mempolicy through raw syscalls on data prepared
+        // getppid, getrlimit/setrlimit, sched_setaffinity and set_mempolicy through raw syscalls on data prepared
         // before the fork (no allocation, no locks), all async-signal-safe.
         unsafe {
             command.pre_exec(move || pinning.in_child(parent));
@@ -107,6 +107,18 @@ impl Pinning {
                 return Err(io::Error::other(
                     "the agent exited while starting this replica",
                 ));
+            }
+            // Servers size their connection tables from the open-file limit (nginx warns when
+            // worker_connections exceed it): give the replica the hard limit, as a service
+            // manager would. Best effort; the replica still runs with the soft one otherwise.
+            let mut files = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) == 0 && files.rlim_cur < files.rlim_max
+            {
+                files.rlim_cur = files.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &files);
             }
             if let Some(cpus) = &self.cpus {
                 let size = std::mem::size_of::<CpuSet>();
@@ -225,5 +237,129 @@ mod tests {
             text.trim().ends_with(&format!("\t{first}")),
             "child saw: {text}"
         );
+    }
+}
+
+/// The last line of defence for invariant 6 (no orphans) when the agent itself is killed: a
+/// forked watchdog process that holds the read end of a pipe and a list of replica process
+/// groups. The agent registers each replica's group as it starts and releases it once the group
+/// is gone. When the pipe reaches end-of-file — the agent exited, however it died, SIGKILL
+/// included — the watchdog sends SIGKILL to every group still registered and exits. (A replica's
+/// parent-death signal reaches only the replica's own process, not what it forked: nginx's
+/// workers, a shell wrapper's server.)
+///
+/// The watchdog is forked from a multi-threaded process, so it only makes async-signal-safe
+/// syscalls (`read`, `kill`, `close`, `sigaction` through `signal`, `prctl`, `_exit`) on memory
+/// it owns on its stack.
+#[derive(Debug)]
+pub struct Watchdog {
+    pipe: std::sync::Mutex<std::fs::File>,
+}
+
+/// Process groups one watchdog can hold; more are still stopped by the agent, only not after
+/// the agent's own death.
+const WATCHED_GROUPS: usize = 4096;
+
+impl Watchdog {
+    /// The agent's watchdog, forked on first use; `None` when it could not be started (the
+    /// agent still stops its replicas on every path it survives).
+    pub fn get() -> Option<&'static Watchdog> {
+        static WATCHDOG: std::sync::OnceLock<Option<Watchdog>> = std::sync::OnceLock::new();
+        WATCHDOG
+            .get_or_init(|| match Watchdog::start() {
+                Ok(watchdog) => Some(watchdog),
+                Err(e) => {
+                    tracing::warn!("no orphan watchdog: {e}; replicas' children could outlive a killed agent");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// Registers a replica's process group (its leader's pid).
+    pub fn watch(&self, group: u32) {
+        self.send(group as i32);
+    }
+
+    /// The group is gone: forget it (a later process may reuse the number).
+    pub fn release(&self, group: u32) {
+        self.send(-(group as i32));
+    }
+
+    fn send(&self, value: i32) {
+        use std::io::Write as _;
+        if let Ok(mut pipe) = self.pipe.lock() {
+            let _ = pipe.write_all(&value.to_ne_bytes());
+        }
+    }
+
+    fn start() -> io::Result<Watchdog> {
+        use std::os::fd::FromRawFd as _;
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe2 writes two descriptors into `fds`, which we own from here on.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let [read_end, write_end] = fds;
+        // SAFETY: fork duplicates this process; the child runs only `watch_groups`, which makes
+        // async-signal-safe syscalls on its own stack and never returns.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            watch_groups(read_end);
+        }
+        // SAFETY: the parent closes its copy of the read end and owns the write end.
+        unsafe { libc::close(read_end) };
+        let pipe = unsafe { std::fs::File::from_raw_fd(write_end) };
+        Ok(Watchdog {
+            pipe: std::sync::Mutex::new(pipe),
+        })
+    }
+}
+
+/// The watchdog's whole life, in the forked child.
+fn watch_groups(read_end: libc::c_int) -> ! {
+    let mut groups = [0 as libc::pid_t; WATCHED_GROUPS];
+    // SAFETY: async-signal-safe syscalls only, on the stack array above and constants.
+    unsafe {
+        // Close everything inherited but the pipe's read end (the write end included: else the
+        // pipe never reaches end-of-file), so the watchdog holds no socket of the agent's.
+        for fd in 0..1024 {
+            if fd != read_end {
+                libc::close(fd);
+            }
+        }
+        // Ctrl-C in a terminal signals the whole foreground group, the watchdog with it: it must
+        // outlive the agent to be of any use.
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            libc::signal(signal, libc::SIG_IGN);
+        }
+        let name = b"numaload-reaper\0";
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0);
+        let mut buf = [0u8; 4];
+        loop {
+            let n = libc::read(read_end, buf.as_mut_ptr().cast(), 4);
+            if n == 4 {
+                let value = i32::from_ne_bytes(buf);
+                if value > 0 {
+                    if let Some(slot) = groups.iter_mut().find(|g| **g == 0) {
+                        *slot = value;
+                    }
+                } else if let Some(slot) = groups.iter_mut().find(|g| **g == -value) {
+                    *slot = 0;
+                }
+                continue;
+            }
+            if n < 0 && *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            // End of file (the agent is gone) or a broken pipe: kill what is left.
+            for &group in groups.iter().filter(|g| **g > 0) {
+                libc::kill(-group, libc::SIGKILL);
+            }
+            libc::_exit(0);
+        }
     }
 }

@@ -1,21 +1,22 @@
 //! The agent's own configuration: which targets it may launch, and the limits it enforces.
 //!
-//! Plans name a target; only this table turns a name into an executable and fixed arguments,
-//! so no path or command line ever crosses the wire (DESIGN invariant 5).
+//! Plans name a target; only this table turns a name into an executable, its arguments and its
+//! environment ([`crate::target`]), so no path or command line ever crosses the wire
+//! (invariant 5 of ARCHITECTURE.md).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::replica::TargetCommand;
+use crate::target::{Target, TargetFile};
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// Target name → how to start it. The agent adds `--listen`, `--threads` and `--work-us`.
-    pub targets: BTreeMap<String, TargetCommand>,
-    /// How long a replica may take to print its ready line.
+    /// Target name → how to start, probe, sample and stop it.
+    pub targets: BTreeMap<String, Target>,
+    /// How long a replica may take to become ready, unless its target says.
     pub ready_within: Duration,
-    /// Grace between SIGTERM and SIGKILL when stopping replicas.
+    /// Grace between the stop signal and SIGKILL when stopping replicas, unless its target says.
     pub stop_grace: Duration,
     pub limits: Limits,
     /// Counters for the agent's own /metrics.
@@ -52,15 +53,8 @@ impl AgentConfig {
     /// The built-in table: the `numaload` executable itself serves as every target variant
     /// (`numaload target --variant async`), so one file copied to a host is enough.
     pub fn builtin(numaload_exe: &Path) -> AgentConfig {
-        let variant = |name: &str| TargetCommand {
-            program: numaload_exe.to_path_buf(),
-            args: vec!["target".into(), "--variant".into(), name.into()],
-        };
         AgentConfig {
-            targets: BTreeMap::from([
-                ("async".to_owned(), variant("async")),
-                ("ffi".to_owned(), variant("ffi")),
-            ]),
+            targets: crate::target::builtin_targets(numaload_exe),
             ready_within: Duration::from_secs(10),
             stop_grace: Duration::from_secs(2),
             limits: Limits::default(),
@@ -69,26 +63,39 @@ impl AgentConfig {
     }
 
     /// The target for a plan's `[target] name`, or an error listing the known names.
-    pub fn target(&self, name: &str) -> Result<&TargetCommand, String> {
+    pub fn target(&self, name: &str) -> Result<&Target, String> {
         self.targets.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
             format!(
-                "[target] name = \"{name}\": this agent knows no such target; use one of: {}",
+                "[target] name = \"{name}\": this agent knows no such target; use one of: {} \
+                 (or add it to the agent's configuration, [targets.{name}])",
                 known.join(", ")
             )
         })
     }
 }
 
-/// The agent's configuration file (`numaload agent --config FILE`), TOML:
+/// The agent's configuration file (`numaload agent --config FILE`, and `numaload run
+/// --agent-config FILE` for the agent a local run starts), TOML:
 ///
 /// ```toml
 /// listen = "0.0.0.0:7070"           # --listen overrides it
 /// tls_dir = "/etc/numaload/tls"     # --tls-dir overrides it
 ///
-/// [targets.async]                   # a name plans may use, and what it starts
-/// program = "/usr/local/bin/numaload"
-/// args = ["target", "--variant", "async"]
+/// [targets.go-api]                  # a name plans may use, and how to run it
+/// program = "/opt/api/server"       # absolute path
+/// args = ["-listen", "{listen}"]    # placeholders: {port} {listen} {host} {threads} {replica}
+///                                   # {cpus} {nodes} {workdir} {knob.NAME}
+/// env = { GOMAXPROCS = "{threads}" }
+/// files = { "api.conf" = "port = {port}\n" }   # written into {workdir} before start
+/// ready = "http:/healthz"           # "tcp" (default) | "http:/PATH" | "line:REGEX"
+/// ready_within = "10s"              # default 10s
+/// stop_signal = "SIGTERM"           # default SIGTERM; then SIGKILL after stop_grace
+/// stop_grace = "2s"                 # default 2s
+/// metrics = "/metrics"              # optional: Prometheus text, scraped every 100 ms
+/// scrape = ["go_goroutines"]        # series kept per replica (needs metrics)
+/// knobs.work_us = { range = [0, 100000], default = 0 }    # what a plan may set
+/// knobs.mode = { values = ["a", "b"] }                    # no default: left out unless set
 ///
 /// [limits]                          # every key optional; defaults shown
 /// max_plan_bytes = 1048576
@@ -100,9 +107,9 @@ impl AgentConfig {
 /// ```
 ///
 /// With a `[targets]` table, only the targets it lists may be started; without one, the
-/// built-in `async` and `ffi` variants of this executable. A target program must accept
-/// `--listen ADDR --threads N --work-us N` and print `numaload-target listening on ADDR`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+/// built-in `async` and `ffi` variants of this executable. An argument or variable naming a knob
+/// that is unset (no default, not in the plan) is left out.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub listen: Option<std::net::SocketAddr>,
@@ -111,14 +118,9 @@ pub struct ConfigFile {
     pub targets: BTreeMap<String, TargetFile>,
     #[serde(default)]
     pub limits: LimitsFile,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetFile {
-    pub program: std::path::PathBuf,
-    #[serde(default)]
-    pub args: Vec<String>,
+    /// The targets checked by [`ConfigFile::parse`].
+    #[serde(skip)]
+    checked: BTreeMap<String, Target>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
@@ -153,23 +155,13 @@ impl ConfigFile {
 
     /// Parses the text of a configuration file; the error is one line naming the key.
     pub fn parse(text: &str) -> Result<ConfigFile, String> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| e.message().replace('\n', " "))?;
-        for (name, target) in &file.targets {
-            let valid_name = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !valid_name {
-                return Err(format!("[targets.{name}]: target names are [a-z0-9-]+"));
-            }
-            if !target.program.is_absolute() {
-                return Err(format!(
-                    "[targets.{name}] program = {:?}: give an absolute path, so the agent never \
-                     depends on its PATH",
-                    target.program
-                ));
-            }
-        }
+        let mut file: ConfigFile =
+            toml::from_str(text).map_err(|e| e.message().replace('\n', " "))?;
+        file.checked = file
+            .targets
+            .iter()
+            .map(|(name, target)| Ok((name.clone(), target.check(name)?)))
+            .collect::<Result<_, String>>()?;
         if let Some(time) = &file.limits.max_layout_time {
             humantime::parse_duration(time)
                 .map_err(|e| format!("[limits] max_layout_time = {time:?}: {e}; e.g. \"1h\""))?;
@@ -179,18 +171,8 @@ impl ConfigFile {
 
     /// The agent configuration this file describes, on top of the built-in one.
     pub fn apply(&self, mut config: AgentConfig) -> AgentConfig {
-        if !self.targets.is_empty() {
-            config.targets = self
-                .targets
-                .iter()
-                .map(|(name, t)| {
-                    let command = TargetCommand {
-                        program: t.program.clone(),
-                        args: t.args.clone(),
-                    };
-                    (name.clone(), command)
-                })
-                .collect();
+        if !self.checked.is_empty() {
+            config.targets = self.checked.clone();
         }
         let l = &self.limits;
         let limits = &mut config.limits;
@@ -218,7 +200,7 @@ mod tests {
     fn a_config_file_names_targets_and_tightens_limits() {
         let file = ConfigFile::parse(
             "listen = \"0.0.0.0:7070\"\n[targets.svc]\nprogram = \"/opt/svc/server\"\n\
-             args = [\"--bench\"]\n[limits]\nmax_connections = 64\nmax_layout_time = \"5m\"\n",
+             args = [\"--bench\", \"{listen}\"]\n[limits]\nmax_connections = 64\nmax_layout_time = \"5m\"\n",
         )
         .expect("valid");
         let config = file.apply(AgentConfig::builtin(Path::new("/usr/bin/numaload")));
@@ -227,7 +209,7 @@ mod tests {
             ["svc"],
             "only the file's targets"
         );
-        assert_eq!(config.targets["svc"].args, ["--bench"]);
+        assert_eq!(config.targets["svc"].args.len(), 2);
         assert_eq!(config.limits.max_connections, 64);
         assert_eq!(config.limits.max_layout_time, Duration::from_secs(300));
         assert_eq!(config.limits.max_replicas, Limits::default().max_replicas);
@@ -238,8 +220,12 @@ mod tests {
     fn mistakes_are_one_line_naming_the_key() {
         let cases = [
             (
-                "[targets.svc]\nprogram = \"server\"\n",
+                "[targets.svc]\nprogram = \"server\"\nargs = [\"{port}\"]\n",
                 "[targets.svc] program",
+            ),
+            (
+                "[targets.svc]\nprogram = \"/srv\"\nargs = [\"{prot}\"]\n",
+                "{prot}: unknown placeholder",
             ),
             ("[targets.Bad]\nprogram = \"/x\"\n", "[targets.Bad]"),
             ("[limits]\nmax_layout_time = \"soon\"\n", "max_layout_time"),

@@ -15,12 +15,15 @@ pub mod loadgen;
 pub mod metrics;
 pub mod placement;
 pub mod procfs;
+pub mod proctree;
 pub mod replica;
 pub mod run;
 pub mod sampler;
 pub mod scrape;
 pub mod service;
+pub mod target;
 pub mod tls;
 pub mod topology;
+pub mod verify;
 
 mod affinity;

@@ -1,6 +1,11 @@
-//! Sampling each replica every 100 ms while a layout is measured: OS threads, CPU time and RSS
-//! from `/proc`, tokio tasks, queue depth, blocking threads and in-flight C calls from the
-//! replica's `/metrics`.
+//! Sampling each replica every 100 ms while a layout is measured: its whole process tree's
+//! processes, OS threads, CPU time and RSS from `/proc` (summed over the tree: nginx's workers
+//! count, not only its master), tokio tasks, queue depth, blocking threads and in-flight C calls
+//! from the replica's metrics, and the series its target names (`scrape`).
+//!
+//! The process table is scanned once per tick for all replicas (this kernel has no
+//! `/proc/PID/task/TID/children`, so finding a tree means reading every process's `stat`; one
+//! scan costs well under a millisecond here).
 //!
 //! One task per replica (a slow `/metrics` on one cannot delay the others' samples) pushes its
 //! samples to one batcher, which hands a [`SampleBatch`] to the event stream about once a
@@ -9,13 +14,15 @@
 //! far below 1% of a core at 10 Hz.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use numaload_proto::v1::{ReplicaStats, SampleBatch, ThreadSample};
+use numaload_proto::v1::{ReplicaStats, SampleBatch, ScrapedSeries, ScrapedValue, ThreadSample};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::procfs;
+use crate::proctree::{self, ProcEntry};
 use crate::scrape::Scraper;
 
 pub const INTERVAL: Duration = Duration::from_millis(100);
@@ -26,12 +33,35 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_millis(90);
 pub const BATCH_EVERY: usize = 10;
 
 /// A replica to sample.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Sampled {
     pub replica: u32,
     pub pid: u32,
-    /// Where its `/metrics` is served; `None` samples `/proc` only.
-    pub metrics: Option<SocketAddr>,
+    /// Where its metrics are served (address and path); `None` samples `/proc` only.
+    pub metrics: Option<(SocketAddr, String)>,
+    /// Series of its metrics to keep.
+    pub scrape: Vec<String>,
+}
+
+/// One process-table scan shared by the replicas' sampling tasks of a tick.
+#[derive(Debug, Clone, Default)]
+struct SharedTable(Arc<Mutex<Option<(Instant, Arc<Vec<ProcEntry>>)>>>);
+
+impl SharedTable {
+    /// The table, scanned again when the last scan is older than half an interval.
+    fn get(&self) -> Arc<Vec<ProcEntry>> {
+        let Ok(mut cached) = self.0.lock() else {
+            return Arc::new(proctree::scan());
+        };
+        match &*cached {
+            Some((at, table)) if at.elapsed() < INTERVAL / 2 => Arc::clone(table),
+            _ => {
+                let table = Arc::new(proctree::scan());
+                *cached = Some((Instant::now(), Arc::clone(&table)));
+                table
+            }
+        }
+    }
 }
 
 /// A running sampler; [`Sampler::stop`] ends it and returns the per-replica statistics.
@@ -53,9 +83,18 @@ impl Sampler {
         let (stop, stopped) = watch::channel(false);
         let (samples_tx, samples_rx) = mpsc::channel(1024);
         let start = Instant::now();
+        let table = SharedTable::default();
         let tasks = replicas
             .iter()
-            .map(|&r| tokio::spawn(sample_one(r, start, samples_tx.clone(), stopped.clone())))
+            .map(|r| {
+                tokio::spawn(sample_one(
+                    r.clone(),
+                    table.clone(),
+                    start,
+                    samples_tx.clone(),
+                    stopped.clone(),
+                ))
+            })
             .collect();
         let per_batch = BATCH_EVERY * replicas.len().max(1);
         let batcher = tokio::spawn(batch(layout, samples_rx, batches, per_batch));
@@ -80,6 +119,7 @@ impl Sampler {
 
 async fn sample_one(
     replica: Sampled,
+    table: SharedTable,
     start: Instant,
     samples: mpsc::Sender<ThreadSample>,
     mut stopped: watch::Receiver<bool>,
@@ -90,7 +130,11 @@ async fn sample_one(
         ..Default::default()
     };
     let (mut alive_max, mut blocking_max) = (-1i64, -1i64);
-    let mut scraper = replica.metrics.map(Scraper::new);
+    let mut scraper = replica
+        .metrics
+        .as_ref()
+        .map(|(address, path)| Scraper::new(*address, path));
+    let mut scraped: Vec<Option<ScrapedSeries>> = vec![None; replica.scrape.len()];
     let mut first_cpu: Option<u64> = None;
     // Handler-time buckets at the last server-p99 computation (about once a second).
     let mut p99_since: Option<crate::scrape::Buckets> = None;
@@ -103,10 +147,16 @@ async fn sample_one(
         }
         let t_ms = start.elapsed().as_millis() as u64;
         // A replica that died has no /proc entry: its absence shows as missing samples.
-        let Ok(os_threads) = procfs::read_threads(replica.pid) else {
+        let tree = proctree::tree_of(replica.pid, &table.get());
+        let Some(TreeFigures {
+            processes,
+            os_threads,
+            usage,
+        }) = tree_figures(&tree)
+        else {
             continue;
         };
-        let usage = procfs::read_usage(replica.pid).ok();
+        let usage = Some(usage);
         let scrape = match scraper.as_mut() {
             Some(s) => Some(s.scrape(SCRAPE_TIMEOUT).await),
             None => None,
@@ -133,7 +183,29 @@ async fn sample_one(
         stats.threads_min = stats.threads_min.min(os_threads);
         stats.threads_max = stats.threads_max.max(os_threads);
         stats.threads_last = os_threads;
+        stats.processes_max = stats.processes_max.max(processes);
         stats.samples += 1;
+        let values = scrape
+            .as_ref()
+            .map(|s| crate::scrape::parse_series(&s.text, &replica.scrape))
+            .unwrap_or_else(|| vec![None; replica.scrape.len()]);
+        let mut scraped_now = Vec::new();
+        for ((name, value), kept) in replica.scrape.iter().zip(values).zip(&mut scraped) {
+            let Some(value) = value else { continue };
+            scraped_now.push(ScrapedValue {
+                name: name.clone(),
+                value,
+            });
+            let kept = kept.get_or_insert_with(|| ScrapedSeries {
+                name: name.clone(),
+                min: value,
+                max: value,
+                last: value,
+            });
+            kept.min = kept.min.min(value);
+            kept.max = kept.max.max(value);
+            kept.last = value;
+        }
         if let Some(usage) = usage {
             let first = *first_cpu.get_or_insert(usage.cpu_time_ns);
             stats.cpu_time_ns = usage.cpu_time_ns.saturating_sub(first);
@@ -158,7 +230,8 @@ async fn sample_one(
             metrics_probe_timed_out: scrape.as_ref().is_some_and(|s| s.timed_out),
             requests_total: gauges.requests_total,
             server_p99_ns,
-            ..Default::default()
+            processes,
+            scraped: scraped_now,
         };
         let _ = samples.try_send(sample);
     }
@@ -167,7 +240,39 @@ async fn sample_one(
     }
     stats.alive_tasks_max = alive_max;
     stats.blocking_threads_max = blocking_max;
+    stats.scraped = scraped.into_iter().flatten().collect();
     stats
+}
+
+/// What one sample reads of a tree.
+struct TreeFigures {
+    processes: u32,
+    os_threads: u32,
+    usage: procfs::Usage,
+}
+
+/// Processes, threads, CPU time and RSS summed over a tree; `None` when its root is gone.
+fn tree_figures(tree: &[ProcEntry]) -> Option<TreeFigures> {
+    let root = tree.first()?;
+    let mut figures = TreeFigures {
+        processes: 0,
+        os_threads: procfs::read_threads(root.pid).ok()?,
+        usage: procfs::read_usage(root.pid).ok()?,
+    };
+    figures.processes = 1;
+    for process in &tree[1..] {
+        // A process that exited between the scan and the read is simply not counted.
+        if let (Ok(threads), Ok(usage)) = (
+            procfs::read_threads(process.pid),
+            procfs::read_usage(process.pid),
+        ) {
+            figures.processes += 1;
+            figures.os_threads += threads;
+            figures.usage.cpu_time_ns += usage.cpu_time_ns;
+            figures.usage.rss_bytes += usage.rss_bytes;
+        }
+    }
+    Some(figures)
 }
 
 async fn batch(
@@ -207,11 +312,13 @@ mod tests {
                 replica: 0,
                 pid: std::process::id(),
                 metrics: None,
+                scrape: Vec::new(),
             },
             Sampled {
                 replica: 1,
                 pid: u32::MAX,
                 metrics: None,
+                scrape: Vec::new(),
             },
         ];
         let sampler = Sampler::start("l".into(), replicas, tx);

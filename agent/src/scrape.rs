@@ -116,12 +116,42 @@ pub struct Scrape {
     /// when it failed outright.
     pub probe: Option<Duration>,
     pub timed_out: bool,
+    /// The whole exposition, for the named series a target asks to keep.
+    pub text: String,
 }
 
-/// A kept-open connection to one replica's `/metrics`.
+/// The value of each named series in an exposition, summed over its label sets (a counter
+/// split by status, say); `None` where the series is absent.
+pub fn parse_series(text: &str, names: &[String]) -> Vec<Option<f64>> {
+    let mut values = vec![None; names.len()];
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let name_end = line
+            .find(|c: char| c == '{' || c == ' ')
+            .unwrap_or(line.len());
+        let Some(slot) = names.iter().position(|n| n == &line[..name_end]) else {
+            continue;
+        };
+        // The value follows the labels; a timestamp may follow the value.
+        let after_labels = match line[name_end..].starts_with('{') {
+            true => line[name_end..].rsplit_once('}').map_or("", |(_, rest)| rest),
+            false => &line[name_end..],
+        };
+        if let Some(value) = after_labels
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            *values[slot].get_or_insert(0.0) += value;
+        }
+    }
+    values
+}
+
+/// A kept-open connection to one replica's metrics endpoint.
 #[derive(Debug)]
 pub struct Scraper {
     address: SocketAddr,
+    request: Vec<u8>,
     stream: Option<TcpStream>,
     buffer: Vec<u8>,
 }
@@ -130,9 +160,11 @@ pub struct Scraper {
 const MAX_RESPONSE: usize = 1 << 20;
 
 impl Scraper {
-    pub fn new(address: SocketAddr) -> Self {
+    /// A scraper of `path` (e.g. `/metrics`) at `address`.
+    pub fn new(address: SocketAddr, path: &str) -> Self {
         Self {
             address,
+            request: format!("GET {path} HTTP/1.1\r\nHost: numaload-sampler\r\n\r\n").into_bytes(),
             stream: None,
             buffer: Vec::with_capacity(8192),
         }
@@ -149,6 +181,7 @@ impl Scraper {
                 buckets: parse_buckets(&body),
                 probe: Some(started.elapsed()),
                 timed_out: false,
+                text: body,
             },
             Ok(None) => {
                 self.stream = None;
@@ -157,6 +190,7 @@ impl Scraper {
                     buckets: Vec::new(),
                     probe: None,
                     timed_out: false,
+                    text: String::new(),
                 }
             }
             Err(_) => {
@@ -167,6 +201,7 @@ impl Scraper {
                     buckets: Vec::new(),
                     probe: Some(timeout),
                     timed_out: true,
+                    text: String::new(),
                 }
             }
         }
@@ -180,7 +215,7 @@ impl Scraper {
         }
         let stream = self.stream.as_mut()?;
         stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: numaload-sampler\r\n\r\n")
+            .write_all(&self.request)
             .await
             .ok()?;
         self.buffer.clear();
@@ -218,6 +253,16 @@ fn complete_body(buffer: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_series_are_summed_over_labels() {
+        let text = "# TYPE go_goroutines gauge\ngo_goroutines 12\n\
+                    http_requests_total{code=\"200\"} 5 1700000000\n\
+                    http_requests_total{code=\"500\",path=\"/a}b\"} 2\n\
+                    go_goroutines_total 99\n";
+        let names = ["go_goroutines", "http_requests_total", "go_threads"].map(String::from);
+        assert_eq!(parse_series(text, &names), [Some(12.0), Some(7.0), None]);
+    }
 
     #[test]
     fn reads_the_gauges_it_needs_and_marks_the_rest_missing() {

@@ -101,7 +101,7 @@ impl Engine {
                 let next_send = schedule.as_mut().and_then(Schedule::next);
                 Connection {
                     target,
-                    request: build_request(&config.path, target),
+                    request: build_request(config.first_path(), target),
                     slot: c.slot,
                     reader: ResponseReader::default(),
                     schedule,

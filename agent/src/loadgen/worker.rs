@@ -335,7 +335,8 @@ mod tests {
             coalesce: true,
             spin: true,
             live: None,
-            path: "/".into(),
+            requests: Vec::new(),
+            expect_status: Vec::new(),
         }
     }
 

@@ -1,0 +1,249 @@
+//! A replica's whole process tree, read from `/proc`: the replica, everything it forked (nginx's
+//! master and workers, a pre-fork server, a shell wrapper's server), every thread of each.
+//!
+//! [`scan`] reads the process table once (`/proc/*/stat`: pid, parent, process group); the
+//! sampler shares one scan among all replicas of a tick, since this kernel has no
+//! `/proc/PID/task/TID/children`. [`tree_of`] is pure: the root, its descendants by parent, and
+//! the members of its process group (a replica leads its own group, so a child whose parent
+//! exited is still found) with their descendants. [`observe`] reads each thread's allowed CPUs
+//! and the CPU it last ran on, and each process's memory policy and pages, for the verdict of
+//! [`crate::verify`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use numaload_proto::cpulist;
+
+use crate::procfs::{self, NumaMaps};
+
+/// One line of the process table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcEntry {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgrp: u32,
+    pub comm: String,
+}
+
+/// Every process on the host, as `/proc` lists it now.
+pub fn scan() -> Vec<ProcEntry> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(&stat)
+        })
+        .collect()
+}
+
+/// `/proc/PID/stat`: pid, comm (which may hold spaces and parentheses), state, ppid, pgrp.
+pub fn parse_stat(stat: &str) -> Option<ProcEntry> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let pid = stat[..open].trim().parse().ok()?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    let mut rest = stat[close + 1..].split_whitespace();
+    let _state = rest.next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    let pgrp = rest.next()?.parse().ok()?;
+    Some(ProcEntry {
+        pid,
+        ppid,
+        pgrp,
+        comm,
+    })
+}
+
+/// The processes of `root`'s tree in `table`, root first, then by pid. Empty when the root is
+/// not in the table (it exited).
+pub fn tree_of(root: u32, table: &[ProcEntry]) -> Vec<ProcEntry> {
+    if !table.iter().any(|p| p.pid == root) {
+        return Vec::new();
+    }
+    let mut members: BTreeSet<u32> = BTreeSet::from([root]);
+    members.extend(table.iter().filter(|p| p.pgrp == root).map(|p| p.pid));
+    // Descendants by parent, to a fixed point (a tree is at most as deep as the table is long).
+    loop {
+        let children: Vec<u32> = table
+            .iter()
+            .filter(|p| members.contains(&p.ppid) && !members.contains(&p.pid))
+            .map(|p| p.pid)
+            .collect();
+        if children.is_empty() {
+            break;
+        }
+        members.extend(children);
+    }
+    let mut tree: Vec<ProcEntry> = table
+        .iter()
+        .filter(|p| members.contains(&p.pid))
+        .cloned()
+        .collect();
+    tree.sort_by_key(|p| (p.pid != root, p.pid));
+    tree
+}
+
+/// A thread as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadSeen {
+    pub tid: u32,
+    pub comm: String,
+    pub cpus_allowed: Vec<u32>,
+    /// The CPU it last ran on (`stat` field 39), when readable.
+    pub last_cpu: Option<u32>,
+}
+
+/// A process as read back, with all its threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSeen {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub threads: Vec<ThreadSeen>,
+    /// `None` when numa_maps could not be read (the process exited meanwhile, or no permission).
+    pub numa: Option<NumaMaps>,
+}
+
+/// Reads every thread of every process in `tree`; a process that exited meanwhile is left out.
+pub fn observe(tree: &[ProcEntry]) -> Vec<ProcessSeen> {
+    tree.iter()
+        .filter_map(|p| {
+            let threads = read_threads(p.pid);
+            if threads.is_empty() {
+                return None;
+            }
+            Some(ProcessSeen {
+                pid: p.pid,
+                ppid: p.ppid,
+                comm: p.comm.clone(),
+                threads,
+                numa: procfs::read_numa_maps(p.pid).ok(),
+            })
+        })
+        .collect()
+}
+
+fn read_threads(pid: u32) -> Vec<ThreadSeen> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut threads: Vec<ThreadSeen> = dir
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|tid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok();
+            parse_thread(tid, &status, stat.as_deref())
+        })
+        .collect();
+    threads.sort_by_key(|t| t.tid);
+    threads
+}
+
+/// A thread from its `status` (Name, Cpus_allowed_list) and `stat` (last CPU).
+pub fn parse_thread(tid: u32, status: &str, stat: Option<&str>) -> Option<ThreadSeen> {
+    let field = |name: &str| {
+        status.lines().find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .map(str::trim)
+        })
+    };
+    let cpus_allowed = cpulist::parse(field("Cpus_allowed_list")?).ok()?;
+    let last_cpu = stat.and_then(|s| {
+        let after = s.rsplit_once(')')?.1;
+        // Field 39 overall; after the comm, fields start at 3 (state).
+        after.split_whitespace().nth(39 - 3)?.parse().ok()
+    });
+    Some(ThreadSeen {
+        tid,
+        comm: field("Name").unwrap_or_default().to_owned(),
+        cpus_allowed,
+        last_cpu,
+    })
+}
+
+/// Pages per node summed over the processes of a tree.
+pub fn pages_by_node(processes: &[ProcessSeen]) -> BTreeMap<u32, u64> {
+    let mut pages = BTreeMap::new();
+    for numa in processes.iter().filter_map(|p| p.numa.as_ref()) {
+        for (node, count) in &numa.pages_by_node {
+            *pages.entry(*node).or_default() += count;
+        }
+    }
+    pages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pid: u32, ppid: u32, pgrp: u32) -> ProcEntry {
+        ProcEntry {
+            pid,
+            ppid,
+            pgrp,
+            comm: format!("p{pid}"),
+        }
+    }
+
+    #[test]
+    fn the_tree_holds_descendants_and_the_group() {
+        let table = [
+            entry(1, 0, 1),
+            entry(100, 1, 100), // the replica, leading its group
+            entry(101, 100, 100), // a worker
+            entry(102, 101, 100), // a worker's child
+            entry(103, 1, 100), // in the group, its parent (the replica's child) exited
+            entry(104, 103, 104), // its child, in a group of its own
+            entry(200, 1, 200), // unrelated
+            entry(201, 200, 200),
+        ];
+        let pids = |root| tree_of(root, &table).iter().map(|p| p.pid).collect::<Vec<_>>();
+        assert_eq!(pids(100), [100, 101, 102, 103, 104]);
+        assert_eq!(pids(101), [101, 102], "a subtree, not the group it is in");
+        assert_eq!(pids(999), Vec::<u32>::new(), "an exited root has no tree");
+    }
+
+    #[test]
+    fn stat_lines_with_odd_names_parse() {
+        let stat = "4242 (nginx: worker (1)) S 4240 4240 4240 0 -1 4194560 300 0 0 0";
+        assert_eq!(
+            parse_stat(stat),
+            Some(ProcEntry {
+                pid: 4242,
+                ppid: 4240,
+                pgrp: 4240,
+                comm: "nginx: worker (1)".into()
+            })
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn a_thread_reads_its_cpus_and_last_cpu() {
+        let status = "Name:\tgo-worker\nCpus_allowed_list:\t0-1,4\n";
+        let mut stat = String::from("77 (go worker) R");
+        for field in 4..=39 {
+            stat.push_str(&format!(" {}", if field == 39 { 4 } else { 0 }));
+        }
+        let thread = parse_thread(77, status, Some(&stat)).expect("parses");
+        assert_eq!(thread.cpus_allowed, [0, 1, 4]);
+        assert_eq!(thread.last_cpu, Some(4));
+        assert_eq!(thread.comm, "go-worker");
+        assert_eq!(parse_thread(77, "Name:\tx\n", None), None);
+    }
+
+    #[test]
+    fn this_process_is_its_own_tree_with_every_thread() {
+        let own = std::process::id();
+        let tree = tree_of(own, &scan());
+        assert_eq!(tree.first().map(|p| p.pid), Some(own));
+        let seen = observe(&tree[..1]);
+        let threads = &seen[0].threads;
+        assert!(threads.iter().any(|t| t.tid == own), "{threads:?}");
+        assert!(threads.iter().all(|t| !t.cpus_allowed.is_empty()));
+    }
+}

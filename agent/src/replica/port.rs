@@ -1,0 +1,74 @@
+//! Choosing a free port for each replica.
+//!
+//! A server nobody here wrote takes its port from its arguments or a file, so the agent must
+//! choose it. Binding port 0 and passing the number on is racy in the common way (the kernel may
+//! hand the same port to the next `connect`, the load generator's own among them), so the port
+//! comes from *below* the kernel's ephemeral range (`net.ipv4.ip_local_port_range`), which the
+//! kernel never hands out by itself: only another program choosing the same number by hand could
+//! take it. Ports handed out by this agent are not reused until [`release`]d.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::Mutex;
+
+/// Lowest port tried (below are well-known and registered services).
+const LOWEST: u16 = 10_000;
+
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A port on 127.0.0.1 that nothing listens on now and this agent has not handed out.
+pub fn pick() -> std::io::Result<u16> {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let mut handed = HANDED_OUT
+        .lock()
+        .map_err(|_| std::io::Error::other("port table poisoned"))?;
+    if ephemeral_low > LOWEST + 100 {
+        let span = u32::from(ephemeral_low - LOWEST);
+        // Start at a point that differs between agents on one host (tests run several).
+        let seed = std::process::id().wrapping_mul(2_654_435_761) ^ nanos();
+        for i in 0..span {
+            let port = LOWEST + ((seed.wrapping_add(i.wrapping_mul(7_919))) % span) as u16;
+            if !handed.contains(&port) && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+                handed.insert(port);
+                return Ok(port);
+            }
+        }
+    }
+    // No room below the ephemeral range: let the kernel choose (racy, but rare).
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
+    handed.insert(port);
+    Ok(port)
+}
+
+/// The replica on `port` is gone: the number may be handed out again.
+pub fn release(port: u16) {
+    if let Ok(mut handed) = HANDED_OUT.lock() {
+        handed.remove(&port);
+    }
+}
+
+fn nanos() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_free_distinct_and_below_the_ephemeral_range() {
+        let ports: Vec<u16> = (0..20).map(|_| pick().expect("a free port")).collect();
+        let distinct: BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        for &port in &ports {
+            assert!(port >= LOWEST, "{port}");
+            TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("still free");
+            release(port);
+        }
+    }
+}

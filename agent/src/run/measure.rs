@@ -1,0 +1,241 @@
+//! Measuring one layout whose replicas are ready: read their placement back, wait for the start,
+//! run the load generator while the sampler and the live view run beside it, then check that
+//! every replica is still alive and still where it was put.
+
+use std::time::Duration;
+
+use numaload_proto::histogram;
+use numaload_proto::v1::{self, run_event::Event, LayoutSummary, Phase, WorkerResult};
+use tokio::sync::mpsc;
+
+use super::placed;
+use super::start::sleep_until_unix_ns;
+use super::{phase, send, LayoutContext};
+use crate::loadgen::{self, LoadConfig};
+use crate::placement::{Layout, Placement};
+use crate::replica::{ReplicaSet, ReplicaSpec};
+use crate::sampler::{Sampled, Sampler};
+use crate::target::Target;
+
+pub(super) async fn measure(
+    ctx: &LayoutContext<'_>,
+    layout: &Layout,
+    placement: &Placement,
+    target: &Target,
+    specs: &[ReplicaSpec],
+    replicas: &mut ReplicaSet,
+) -> Result<LayoutSummary, String> {
+    let LayoutContext {
+        run,
+        events,
+        cancel,
+        starts,
+        ..
+    } = *ctx;
+    let name = layout.name.clone();
+    settle_output(replicas).await;
+    let placed = placed::read_back(layout, placement, specs, replicas);
+    let failures = placed::failures(&placed.replicas, "when the replicas were ready");
+    send(events, Event::Placed(placed)).await;
+    if let Some(failures) = failures {
+        return Err(failures);
+    }
+
+    if run.wait_for_start {
+        let start_at = starts
+            .wait_for(&name, run.start_timeout, cancel)
+            .await
+            .ok_or_else(|| {
+                format!(
+                    "no start signal from the controller within {:?} (or the run was cancelled)",
+                    run.start_timeout
+                )
+            })?;
+        sleep_until_unix_ns(start_at).await;
+    }
+    let live = loadgen::Live::default();
+    let load = LoadConfig {
+        mode: run.load.mode,
+        targets: replicas.replicas.iter().map(|r| r.address).collect(),
+        connections: run.load.connections,
+        cpus: placement.load_cpus.clone(),
+        warmup: run.load.warmup,
+        duration: run.load.duration,
+        timeout: run.load.timeout,
+        coalesce: run.load.coalesce,
+        spin: run.load.spin,
+        live: Some(live.clone()),
+        requests: run.load.requests.clone(),
+        expect_status: run.load.expect_status.clone(),
+    };
+    phase(events, &name, Phase::Warmup).await;
+    let load_cancel = cancel.clone();
+    let generator = tokio::task::spawn_blocking(move || loadgen::run(&load, &load_cancel));
+    tokio::time::sleep(run.load.warmup).await;
+    phase(events, &name, Phase::Measuring).await;
+    let (batches_tx, mut batches_rx) = mpsc::channel(64);
+    let sampled = replicas
+        .replicas
+        .iter()
+        .map(|r| Sampled {
+            replica: r.index,
+            pid: r.pid,
+            metrics: target
+                .metrics
+                .as_ref()
+                .map(|path| (r.address, path.clone())),
+            scrape: target.scrape.clone(),
+        })
+        .collect();
+    let sampler = Sampler::start(name.clone(), sampled, batches_tx);
+    let forward_events = events.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(batch) = batches_rx.recv().await {
+            if !send(&forward_events, Event::Samples(batch)).await {
+                break;
+            }
+        }
+    });
+    let live_view = tokio::spawn(report_live(live, name.clone(), events.clone()));
+    let report = generator.await;
+    // Stopped and awaited, so that no live figure follows the summary.
+    live_view.abort();
+    let _ = live_view.await;
+    let mut stats = sampler.stop().await;
+    let _ = forward.await;
+    let report = report
+        .map_err(|e| format!("load generator crashed: {e}"))?
+        .map_err(|e| format!("load generator: {e}"))?;
+    // A replica that died while measured fails the layout, however good the figures look.
+    let deaths: Vec<String> = replicas
+        .replicas
+        .iter_mut()
+        .filter_map(|r| r.death())
+        .collect();
+    if !deaths.is_empty() {
+        return Err(format!("during the measurement: {}", deaths.join("; ")));
+    }
+    // Placement again, now that the servers had the whole load to move threads or fork.
+    let at_end = placed::verdicts(specs, replicas);
+    let mut mismatches = Vec::new();
+    for (stat, (verdict, tree)) in stats.iter_mut().zip(at_end) {
+        stat.memory_policy = verdict.memory_policy.clone();
+        stat.pages_by_node = placed::wire_pages(&verdict.pages_by_node);
+        stat.pages_off_node = verdict.pages_off_node;
+        stat.mismatches_at_end = placed::wire_mismatches(&verdict);
+        stat.processes = tree;
+        mismatches.push(v1::ReplicaPlacement {
+            index: stat.replica,
+            placement_ok: verdict.ok(),
+            processes: verdict.processes,
+            threads: verdict.threads,
+            mismatches: stat.mismatches_at_end.clone(),
+            ..Default::default()
+        });
+    }
+    if let Some(failures) = placed::failures(&mismatches, "when the measurement ended") {
+        return Err(failures);
+    }
+    Ok(LayoutSummary {
+        layout: name,
+        elapsed_ns: report.elapsed.as_nanos() as u64,
+        workers: worker_results(&report)?,
+        replicas: stats,
+    })
+}
+
+/// Lets the replicas' output readers catch up before their `warning:` lines are collected: a
+/// replica writes its knobs and warnings around the time it becomes ready, but other tasks read
+/// them (and may be late, e.g. when the agent's own cgroup quota throttles it). Waits until the
+/// lines stopped coming for 20 ms, at most 250 ms.
+async fn settle_output(replicas: &ReplicaSet) {
+    let counts = || -> Vec<usize> {
+        replicas
+            .replicas
+            .iter()
+            .map(|r| r.output().count())
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(250);
+    let mut last = counts();
+    let mut stable_since = tokio::time::Instant::now();
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let now = counts();
+        if now != last {
+            last = now;
+            stable_since = tokio::time::Instant::now();
+        } else if stable_since.elapsed() >= Duration::from_millis(20) {
+            break;
+        }
+    }
+}
+
+fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, String> {
+    let encode = |h| histogram::encode(h).map_err(|e| e.to_string());
+    let mut out = Vec::new();
+    for worker in &report.workers {
+        for target in &worker.per_target {
+            let e = &target.errors;
+            out.push(WorkerResult {
+                worker: worker.worker,
+                replica: target.replica,
+                cpu: worker.cpu,
+                requests: target.requests,
+                errors: Some(v1::ErrorCounts {
+                    connect: e.connect,
+                    io: e.io,
+                    timeout: e.timeout,
+                    http_status: e.http_status,
+                    parse: e.parse,
+                }),
+                late_sends: target.late_sends,
+                latency_corrected: encode(&target.corrected)?,
+                latency_uncorrected: encode(&target.uncorrected)?,
+                send_lag: encode(&target.send_lag)?,
+                // Worker CPU time, naps and spins are per thread; they are reported once, on the
+                // worker's first target.
+                ..if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {
+                    v1::WorkerResult {
+                        cpu_time_ns: worker.cpu_time.as_nanos() as u64,
+                        naps: worker.naps,
+                        napped_ns: worker.napped.as_nanos() as u64,
+                        spins: worker.spins,
+                        spun_ns: worker.spun.as_nanos() as u64,
+                        ..Default::default()
+                    }
+                } else {
+                    v1::WorkerResult::default()
+                }
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every [`LIVE_EVERY`] while measuring: what the generator measured since the last time, as a
+/// `LoadProgress` event. Runs until aborted.
+async fn report_live(live: loadgen::Live, layout: String, events: super::Events) {
+    let mut tick = tokio::time::interval(LIVE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = tick.tick().await;
+    loop {
+        let now = tick.tick().await;
+        let figures = live.take();
+        let progress = v1::LoadProgress {
+            layout: layout.clone(),
+            requests: figures.requests,
+            interval_ms: now.duration_since(last).as_millis() as u64,
+            p99_ns: figures
+                .p99_ns
+                .map_or(-1, |ns| i64::try_from(ns).unwrap_or(i64::MAX)),
+        };
+        last = now;
+        if !send(&events, Event::Load(progress)).await {
+            return;
+        }
+    }
+}
+
+/// How often the live view reports.
+const LIVE_EVERY: Duration = Duration::from_secs(1);

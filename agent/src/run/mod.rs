@@ -1,0 +1,166 @@
+//! One run of a plan on this host: every layout in turn, start to finish.
+//!
+//! The stages, one module each and the data flowing one way:
+//! [`prepare`](prepare()) (pure) checks the whole plan against this agent's configuration and
+//! limits, resolves each layout's target and knob values and places every layout before
+//! anything is launched, so a bad plan fails with nothing started; [`execute`] then runs layout
+//! after layout: launch the replicas ([`crate::replica`]), read their whole process trees back
+//! and judge them (`placed`, with the pure verdict in [`crate::verify`]), wait for the start
+//! ([`StartSignal`]), measure (`measure`: load generator, sampler, live view, then the replicas'
+//! health and placement once more), stop — streaming `RunEvent`s. Replicas of a layout are
+//! always stopped before the next starts, also when the layout fails or the run is cancelled.
+
+mod measure;
+mod placed;
+mod prepare;
+mod start;
+
+use std::sync::atomic::Ordering;
+
+use numaload_proto::v1::{run_event::Event, LayoutFailed, Phase, PhaseChange, RunDone, RunEvent};
+use tokio::sync::mpsc;
+
+pub use prepare::{decode_and_prepare, prepare, LoadPlan, PreparedLayout, PreparedRun};
+pub use start::{unix_now_ns, StartSignal};
+
+use crate::config::AgentConfig;
+use crate::loadgen::Cancel;
+use crate::replica::{Launch, ReplicaSet, ReplicaSpec};
+
+/// Where events go; a send fails only when the controller has gone away.
+pub type Events = mpsc::Sender<Result<RunEvent, tonic::Status>>;
+
+/// Runs every layout in turn, streaming events, and ends with `RunDone`.
+pub async fn execute(
+    run: PreparedRun,
+    config: &AgentConfig,
+    events: Events,
+    cancel: Cancel,
+    starts: StartSignal,
+) {
+    // Before any replica starts, so that nothing of the run disturbs it.
+    if run.calibrate {
+        let calibration = crate::calibrate::calibrate().await;
+        send(&events, Event::Calibration(calibration)).await;
+    }
+    for prepared in &run.layouts {
+        let layout = &prepared.layout;
+        if cancel.is_cancelled() {
+            break;
+        }
+        let ctx = LayoutContext {
+            run: &run,
+            config,
+            events: &events,
+            cancel: &cancel,
+            starts: &starts,
+        };
+        let outcome = run_layout(&ctx, prepared).await;
+        let counter = match &outcome {
+            Ok(()) => &config.metrics.layouts_ok,
+            Err(_) => &config.metrics.layouts_failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = outcome {
+            let failed = LayoutFailed {
+                layout: layout.name.clone(),
+                error,
+            };
+            if !send(&events, Event::Failed(failed)).await {
+                cancel.cancel();
+            }
+        }
+    }
+    send(
+        &events,
+        Event::Done(RunDone {
+            cancelled: cancel.is_cancelled(),
+        }),
+    )
+    .await;
+}
+
+/// What every step of a layout needs from the run around it.
+struct LayoutContext<'a> {
+    run: &'a PreparedRun,
+    config: &'a AgentConfig,
+    events: &'a Events,
+    cancel: &'a Cancel,
+    starts: &'a StartSignal,
+}
+
+async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Result<(), String> {
+    let (layout, placement) = (&prepared.layout, &prepared.placement);
+    let LayoutContext {
+        config,
+        events,
+        cancel,
+        ..
+    } = *ctx;
+    let name = layout.name.clone();
+    phase(events, &name, Phase::Launching).await;
+    let specs: Vec<ReplicaSpec> = placement
+        .replicas
+        .iter()
+        .map(|r| ReplicaSpec {
+            index: r.index,
+            cpus: r.cpus.clone(),
+            memory_nodes: r.memory_nodes.clone(),
+            memory_policy: r.memory_policy,
+            worker_threads: r.threads,
+        })
+        .collect();
+    let launch = Launch {
+        target: &prepared.target,
+        knobs: &prepared.knobs,
+        ready_within: config.ready_within,
+        stop_grace: config.stop_grace,
+    };
+    let mut replicas = ReplicaSet::spawn_all(&launch, &specs)
+        .await
+        .map_err(|e| format!("launching target \"{}\": {e}", prepared.target_name))?;
+    let running = replicas.replicas.len() as u64;
+    config
+        .metrics
+        .replicas_running
+        .fetch_add(running, Ordering::Relaxed);
+    // From here on, every path stops the replicas (and dropping the set kills them anyway).
+    let outcome = measure::measure(
+        ctx,
+        layout,
+        placement,
+        &prepared.target,
+        &specs,
+        &mut replicas,
+    )
+    .await;
+    phase(events, &name, Phase::Stopping).await;
+    replicas.stop_all().await;
+    config
+        .metrics
+        .replicas_running
+        .fetch_sub(running, Ordering::Relaxed);
+    let summary = outcome?;
+    if !send(events, Event::Summary(summary)).await {
+        cancel.cancel();
+    }
+    Ok(())
+}
+
+async fn phase(events: &Events, layout: &str, phase: Phase) {
+    let at_unix_ns = unix_now_ns();
+    let change = PhaseChange {
+        layout: layout.to_owned(),
+        phase: phase as i32,
+        at_unix_ns,
+    };
+    send(events, Event::Phase(change)).await;
+}
+
+/// Sends one event; false when the controller is gone.
+async fn send(events: &Events, event: Event) -> bool {
+    events
+        .send(Ok(RunEvent { event: Some(event) }))
+        .await
+        .is_ok()
+}

@@ -1,0 +1,161 @@
+//! Reading back where every replica's tree really runs, for the `Placed` event when the replicas
+//! are ready and again when the measurement ends (the verdict itself is [`crate::verify`]).
+
+use numaload_proto::v1::{self, NodePages, Placed, ReplicaPlacement};
+
+use crate::placement::{Layout, Placement};
+use crate::proctree;
+use crate::replica::{Replica, ReplicaSet, ReplicaSpec};
+use crate::verify::{self, Intended, Verdict};
+
+/// Reads every replica's tree from `/proc` and judges it against its spec.
+pub fn verdicts(specs: &[ReplicaSpec], replicas: &ReplicaSet) -> Vec<(Verdict, Vec<v1::ProcessSeen>)> {
+    let table = proctree::scan();
+    specs
+        .iter()
+        .zip(&replicas.replicas)
+        .map(|(spec, replica)| verdict_of(spec, replica, &table))
+        .collect()
+}
+
+fn verdict_of(
+    spec: &ReplicaSpec,
+    replica: &Replica,
+    table: &[proctree::ProcEntry],
+) -> (Verdict, Vec<v1::ProcessSeen>) {
+    let seen = proctree::observe(&replica.tree(table));
+    let intended = Intended {
+        cpus: &spec.cpus,
+        memory_nodes: &spec.memory_nodes,
+        policy: spec.memory_policy,
+    };
+    let processes = seen
+        .iter()
+        .map(|p| v1::ProcessSeen {
+            pid: p.pid,
+            ppid: p.ppid,
+            comm: p.comm.clone(),
+            threads: p.threads.len() as u32,
+            memory_policy: p
+                .numa
+                .as_ref()
+                .map_or_else(|| "unreadable".to_owned(), |m| m.policy.clone()),
+        })
+        .collect();
+    (verify::verify(intended, &seen), processes)
+}
+
+/// The wire form of a verdict's mismatches.
+pub fn wire_mismatches(verdict: &Verdict) -> Vec<v1::PlacementMismatch> {
+    verdict
+        .mismatches
+        .iter()
+        .map(|m| v1::PlacementMismatch {
+            pid: m.pid,
+            tid: m.tid,
+            comm: m.comm.clone(),
+            what: m.what.clone(),
+        })
+        .collect()
+}
+
+pub fn wire_pages(pages: &std::collections::BTreeMap<u32, u64>) -> Vec<NodePages> {
+    pages
+        .iter()
+        .map(|(&node, &pages)| NodePages { node, pages })
+        .collect()
+}
+
+/// The `Placed` event: every replica's tree as read back when it was ready.
+pub fn read_back(
+    layout: &Layout,
+    placement: &Placement,
+    specs: &[ReplicaSpec],
+    replicas: &ReplicaSet,
+) -> Placed {
+    let mut notes = placement.notes.clone();
+    let verdicts = verdicts(specs, replicas);
+    let replicas = specs
+        .iter()
+        .zip(&replicas.replicas)
+        .zip(verdicts)
+        .map(|((spec, replica), (verdict, tree))| {
+            if verdict.processes == 0 {
+                notes.push(format!(
+                    "replica {}: its process {} could not be read back from /proc",
+                    spec.index, replica.pid
+                ));
+            }
+            let warnings: Vec<String> = replica
+                .stderr_lines()
+                .into_iter()
+                .filter(|l| l.starts_with("warning:"))
+                .collect();
+            for line in &warnings {
+                notes.push(format!("replica {}: {line}", spec.index));
+            }
+            ReplicaPlacement {
+                index: spec.index,
+                pid: replica.pid,
+                address: replica.address.to_string(),
+                intended_cpus: spec.cpus.clone(),
+                actual_cpus: verdict.actual_cpus.clone(),
+                intended_memory_nodes: spec.memory_nodes.clone(),
+                intended_memory_policy: spec.memory_policy.describe(&spec.memory_nodes),
+                cgroup: Some(crate::cgroup::wire_limits_of(replica.pid)),
+                warnings,
+                memory_policy: verdict.memory_policy.clone(),
+                placement_ok: verdict.ok(),
+                worker_threads: spec.worker_threads,
+                pages_by_node: wire_pages(&verdict.pages_by_node),
+                processes: verdict.processes,
+                threads: verdict.threads,
+                mismatches: wire_mismatches(&verdict),
+                pages_off_node: verdict.pages_off_node,
+                tree,
+            }
+        })
+        .collect();
+    Placed {
+        layout: layout.name.clone(),
+        replicas,
+        load_cpus: placement.load_cpus.clone(),
+        load_shares_cpus: placement.load_shares_cpus,
+        notes,
+    }
+}
+
+/// One line per replica whose placement failed, naming pid, tid and what it ran on.
+pub fn failures(placed: &[ReplicaPlacement], when: &str) -> Option<String> {
+    let lines: Vec<String> = placed
+        .iter()
+        .filter(|r| !r.placement_ok)
+        .map(|r| {
+            let what: Vec<String> = r
+                .mismatches
+                .iter()
+                .map(|m| {
+                    let tid = if m.tid == 0 {
+                        String::new()
+                    } else {
+                        format!(" tid {}", m.tid)
+                    };
+                    format!("pid {}{tid} ({}): {}", m.pid, m.comm, m.what)
+                })
+                .collect();
+            let what = if what.is_empty() {
+                format!(
+                    "nothing of it could be read back (intended CPUs {}, memory {})",
+                    numaload_proto::cpulist::format(&r.intended_cpus),
+                    r.intended_memory_policy
+                )
+            } else {
+                what.join(", ")
+            };
+            format!("replica {} ({} processes, {} threads): {what}", r.index, r.processes, r.threads)
+        })
+        .collect();
+    (!lines.is_empty()).then(|| {
+        format!("placement does not match the plan {when}: {}", lines.join("; "))
+    })
+}
