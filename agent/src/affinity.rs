@@ -115,7 +115,8 @@ impl Pinning {
                 rlim_cur: 0,
                 rlim_max: 0,
             };
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) == 0 && files.rlim_cur < files.rlim_max
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) == 0
+                && files.rlim_cur < files.rlim_max
             {
                 files.rlim_cur = files.rlim_max;
                 libc::setrlimit(libc::RLIMIT_NOFILE, &files);
@@ -256,9 +257,11 @@ pub struct Watchdog {
     pipe: std::sync::Mutex<std::fs::File>,
 }
 
-/// Process groups one watchdog can hold; more are still stopped by the agent, only not after
-/// the agent's own death.
+/// Process groups and processes one watchdog can hold; more are still stopped by the agent, only
+/// not after the agent's own death.
 const WATCHED_GROUPS: usize = 4096;
+/// Marks an entry as a single process rather than a group (pids stay below 2^22 on Linux).
+const SINGLE_PROCESS: u32 = 1 << 30;
 
 impl Watchdog {
     /// The agent's watchdog, forked on first use; `None` when it could not be started (the
@@ -269,7 +272,9 @@ impl Watchdog {
             .get_or_init(|| match Watchdog::start() {
                 Ok(watchdog) => Some(watchdog),
                 Err(e) => {
-                    tracing::warn!("no orphan watchdog: {e}; replicas' children could outlive a killed agent");
+                    tracing::warn!(
+                        "no orphan watchdog: {e}; replicas' children could outlive a killed agent"
+                    );
                     None
                 }
             })
@@ -284,6 +289,16 @@ impl Watchdog {
     /// The group is gone: forget it (a later process may reuse the number).
     pub fn release(&self, group: u32) {
         self.send(-(group as i32));
+    }
+
+    /// Registers one process of a replica's tree that may have left its group (`setsid`).
+    pub fn watch_process(&self, pid: u32) {
+        self.send((pid | SINGLE_PROCESS) as i32);
+    }
+
+    /// The process is gone: forget it.
+    pub fn release_process(&self, pid: u32) {
+        self.send(-((pid | SINGLE_PROCESS) as i32));
     }
 
     fn send(&self, value: i32) {
@@ -356,8 +371,12 @@ fn watch_groups(read_end: libc::c_int) -> ! {
                 continue;
             }
             // End of file (the agent is gone) or a broken pipe: kill what is left.
-            for &group in groups.iter().filter(|g| **g > 0) {
-                libc::kill(-group, libc::SIGKILL);
+            for &entry in groups.iter().filter(|g| **g > 0) {
+                if entry & SINGLE_PROCESS as i32 != 0 {
+                    libc::kill(entry & !(SINGLE_PROCESS as i32), libc::SIGKILL);
+                } else {
+                    libc::kill(-entry, libc::SIGKILL);
+                }
             }
             libc::_exit(0);
         }

@@ -22,6 +22,9 @@ pub struct ProcEntry {
     pub ppid: u32,
     pub pgrp: u32,
     pub comm: String,
+    /// When it started (clock ticks after boot): with the pid, names this process and no later
+    /// one that reuses the number.
+    pub start_ticks: u64,
 }
 
 /// Every process on the host, as `/proc` lists it now.
@@ -38,7 +41,8 @@ pub fn scan() -> Vec<ProcEntry> {
         .collect()
 }
 
-/// `/proc/PID/stat`: pid, comm (which may hold spaces and parentheses), state, ppid, pgrp.
+/// `/proc/PID/stat`: pid, comm (which may hold spaces and parentheses), state, ppid, pgrp,
+/// start time.
 pub fn parse_stat(stat: &str) -> Option<ProcEntry> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
@@ -48,11 +52,14 @@ pub fn parse_stat(stat: &str) -> Option<ProcEntry> {
     let _state = rest.next()?;
     let ppid = rest.next()?.parse().ok()?;
     let pgrp = rest.next()?.parse().ok()?;
+    // Field 22; the iterator stands at field 6 now.
+    let start_ticks = rest.nth(22 - 6).and_then(|v| v.parse().ok()).unwrap_or(0);
     Some(ProcEntry {
         pid,
         ppid,
         pgrp,
         comm,
+        start_ticks,
     })
 }
 
@@ -186,6 +193,7 @@ mod tests {
             ppid,
             pgrp,
             comm: format!("p{pid}"),
+            start_ticks: 0,
         }
     }
 
@@ -193,15 +201,20 @@ mod tests {
     fn the_tree_holds_descendants_and_the_group() {
         let table = [
             entry(1, 0, 1),
-            entry(100, 1, 100), // the replica, leading its group
+            entry(100, 1, 100),   // the replica, leading its group
             entry(101, 100, 100), // a worker
             entry(102, 101, 100), // a worker's child
-            entry(103, 1, 100), // in the group, its parent (the replica's child) exited
+            entry(103, 1, 100),   // in the group, its parent (the replica's child) exited
             entry(104, 103, 104), // its child, in a group of its own
-            entry(200, 1, 200), // unrelated
+            entry(200, 1, 200),   // unrelated
             entry(201, 200, 200),
         ];
-        let pids = |root| tree_of(root, &table).iter().map(|p| p.pid).collect::<Vec<_>>();
+        let pids = |root| {
+            tree_of(root, &table)
+                .iter()
+                .map(|p| p.pid)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(pids(100), [100, 101, 102, 103, 104]);
         assert_eq!(pids(101), [101, 102], "a subtree, not the group it is in");
         assert_eq!(pids(999), Vec::<u32>::new(), "an exited root has no tree");
@@ -209,14 +222,16 @@ mod tests {
 
     #[test]
     fn stat_lines_with_odd_names_parse() {
-        let stat = "4242 (nginx: worker (1)) S 4240 4240 4240 0 -1 4194560 300 0 0 0";
+        let stat = "4242 (nginx: worker (1)) S 4240 4240 4240 0 -1 4194560 300 0 0 0 \
+                    170 30 0 0 20 0 9 0 123456 1000 50";
         assert_eq!(
             parse_stat(stat),
             Some(ProcEntry {
                 pid: 4242,
                 ppid: 4240,
                 pgrp: 4240,
-                comm: "nginx: worker (1)".into()
+                comm: "nginx: worker (1)".into(),
+                start_ticks: 123456,
             })
         );
         assert_eq!(parse_stat("garbage"), None);

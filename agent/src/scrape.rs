@@ -133,7 +133,9 @@ pub fn parse_series(text: &str, names: &[String]) -> Vec<Option<f64>> {
         };
         // The value follows the labels; a timestamp may follow the value.
         let after_labels = match line[name_end..].starts_with('{') {
-            true => line[name_end..].rsplit_once('}').map_or("", |(_, rest)| rest),
+            true => line[name_end..]
+                .rsplit_once('}')
+                .map_or("", |(_, rest)| rest),
             false => &line[name_end..],
         };
         if let Some(value) = after_labels
@@ -214,10 +216,7 @@ impl Scraper {
             self.stream = Some(stream);
         }
         let stream = self.stream.as_mut()?;
-        stream
-            .write_all(&self.request)
-            .await
-            .ok()?;
+        stream.write_all(&self.request).await.ok()?;
         self.buffer.clear();
         loop {
             if let Some(body) = complete_body(&self.buffer) {

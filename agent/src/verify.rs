@@ -46,7 +46,11 @@ impl std::fmt::Display for Mismatch {
         if self.tid == 0 {
             write!(f, "pid {} ({}): {}", self.pid, self.comm, self.what)
         } else {
-            write!(f, "pid {} tid {} ({}): {}", self.pid, self.tid, self.comm, self.what)
+            write!(
+                f,
+                "pid {} tid {} ({}): {}",
+                self.pid, self.tid, self.comm, self.what
+            )
         }
     }
 }
@@ -189,7 +193,12 @@ mod tests {
         }
     }
 
-    fn process(pid: u32, policy: &str, pages: &[(u32, u64)], threads: Vec<ThreadSeen>) -> ProcessSeen {
+    fn process(
+        pid: u32,
+        policy: &str,
+        pages: &[(u32, u64)],
+        threads: Vec<ThreadSeen>,
+    ) -> ProcessSeen {
         ProcessSeen {
             pid,
             ppid: 1,
@@ -282,7 +291,12 @@ mod tests {
     fn counts_and_figures_cover_the_whole_tree() {
         let tree = vec![
             process(10, "bind:0", &[(0, 10), (1, 2)], vec![thread(10, &[0])]),
-            process(11, "bind:0", &[(0, 5)], vec![thread(11, &[1]), thread(12, &[1])]),
+            process(
+                11,
+                "bind:0",
+                &[(0, 5)],
+                vec![thread(11, &[1]), thread(12, &[1])],
+            ),
         ];
         let verdict = verify(BOUND, &tree);
         assert_eq!((verdict.processes, verdict.threads), (2, 3));
@@ -290,6 +304,9 @@ mod tests {
         assert_eq!(verdict.pages_by_node, BTreeMap::from([(0, 15), (1, 2)]));
         assert_eq!(verdict.pages_off_node, 2);
         assert_eq!(verdict.memory_policy, "bind:0");
-        assert!(!verify(BOUND, &[]).ok(), "an empty tree (the replica is gone) is not ok");
+        assert!(
+            !verify(BOUND, &[]).ok(),
+            "an empty tree (the replica is gone) is not ok"
+        );
     }
 }

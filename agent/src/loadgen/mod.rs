@@ -480,7 +480,6 @@ mod tests {
             ("duration", |c| c.duration = Duration::ZERO),
             ("timeout", |c| c.timeout = Duration::ZERO),
             ("duration", |c| c.duration = Duration::MAX),
-
         ];
         for (field, mutate) in cases {
             let mut c = config();

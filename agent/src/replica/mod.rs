@@ -73,7 +73,7 @@ pub struct Replica {
     stop_grace: Duration,
     /// Every pid seen in the tree (by the sampler too), so that a process that left the group
     /// and lost its parent is still stopped.
-    seen: std::sync::Mutex<std::collections::BTreeSet<u32>>,
+    seen: std::sync::Mutex<std::collections::BTreeSet<(u32, u64)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,8 +148,12 @@ impl Replica {
                     unset.0
                 ))
             })?;
-            std::fs::write(workdir.join(name), content)
-                .map_err(|e| prepare_error(format!("cannot write {name} into {}: {e}", workdir.display())))?;
+            std::fs::write(workdir.join(name), content).map_err(|e| {
+                prepare_error(format!(
+                    "cannot write {name} into {}: {e}",
+                    workdir.display()
+                ))
+            })?;
         }
         command
             .current_dir(&workdir)
@@ -187,7 +191,7 @@ impl Replica {
             output,
             stop_signal: target.stop_signal,
             stop_grace: target.stop_grace.unwrap_or(launch.stop_grace),
-            seen: std::sync::Mutex::new(std::collections::BTreeSet::from([pid])),
+            seen: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         };
         // The replica owns the directory and the port now.
         cleanup.workdir = None;
@@ -261,7 +265,14 @@ impl Replica {
     pub fn tree(&self, table: &[proctree::ProcEntry]) -> Vec<proctree::ProcEntry> {
         let tree = proctree::tree_of(self.pid, table);
         if let Ok(mut seen) = self.seen.lock() {
-            seen.extend(tree.iter().map(|p| p.pid));
+            for process in &tree {
+                // Newly seen and outside the group: the watchdog must know it by pid.
+                if seen.insert((process.pid, process.start_ticks)) && process.pgrp != self.pid {
+                    if let Some(watchdog) = Watchdog::get() {
+                        watchdog.watch_process(process.pid);
+                    }
+                }
+            }
         }
         tree
     }
@@ -285,18 +296,24 @@ impl Replica {
         let mut pids: std::collections::BTreeSet<u32> =
             self.tree(&table).iter().map(|p| p.pid).collect();
         if let Ok(seen) = self.seen.lock() {
-            // A remembered pid counts only while it is still in this replica's group or below a
-            // remembered one: a number reused by an unrelated process is left alone.
-            pids.extend(table.iter().filter(|p| {
-                seen.contains(&p.pid) && (p.pgrp == self.pid || seen.contains(&p.ppid))
-            }).map(|p| p.pid));
+            // A remembered process counts by pid and start time: a number reused by an unrelated
+            // process is left alone.
+            pids.extend(
+                table
+                    .iter()
+                    .filter(|p| seen.contains(&(p.pid, p.start_ticks)))
+                    .map(|p| p.pid),
+            );
         }
         pids.into_iter().filter(|&p| p != 0).collect()
     }
 
     fn signal_tree(&self, signal: Signal) {
+        // Found before the group is signalled: once a parent dies, its children are no longer
+        // its descendants.
+        let remaining = self.remaining();
         signal_group(self.pid, signal);
-        for pid in self.remaining() {
+        for pid in remaining {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
         }
     }
@@ -320,6 +337,11 @@ impl Drop for Replica {
         self.kill_tree();
         if let Some(watchdog) = Watchdog::get() {
             watchdog.release(self.pid);
+            if let Ok(seen) = self.seen.lock() {
+                for &(pid, _) in seen.iter().filter(|(p, _)| *p != self.pid) {
+                    watchdog.release_process(pid);
+                }
+            }
         }
         drop(Cleanup {
             workdir: Some(std::mem::take(&mut self.workdir)),
@@ -416,7 +438,8 @@ fn describe_exit(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited with status {code}"),
         (None, Some(signal)) => {
-            let name = Signal::try_from(signal).map_or_else(|_| signal.to_string(), |s| s.to_string());
+            let name =
+                Signal::try_from(signal).map_or_else(|_| signal.to_string(), |s| s.to_string());
             format!("was killed by {name}")
         }
         _ => format!("ended ({status})"),

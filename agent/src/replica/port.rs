@@ -38,7 +38,9 @@ pub fn pick() -> std::io::Result<u16> {
         }
     }
     // No room below the ephemeral range: let the kernel choose (racy, but rare).
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port();
     handed.insert(port);
     Ok(port)
 }

@@ -67,7 +67,9 @@ mod tests {
     #[tokio::test]
     async fn probes_against_real_sockets() {
         let output = Output::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let address = listener.local_addr().expect("address");
         assert!(probe(&Ready::Tcp, address, &output).await);
         let server = tokio::spawn(async move {
@@ -85,6 +87,9 @@ mod tests {
         assert!(probe(&http, address, &output).await, "200 is ready");
         assert!(!probe(&http, address, &output).await, "503 is not");
         server.await.expect("server");
-        assert!(!probe(&Ready::Tcp, address, &output).await, "nothing listens any more");
+        assert!(
+            !probe(&Ready::Tcp, address, &output).await,
+            "nothing listens any more"
+        );
     }
 }

@@ -9,7 +9,10 @@ use crate::replica::{Replica, ReplicaSet, ReplicaSpec};
 use crate::verify::{self, Intended, Verdict};
 
 /// Reads every replica's tree from `/proc` and judges it against its spec.
-pub fn verdicts(specs: &[ReplicaSpec], replicas: &ReplicaSet) -> Vec<(Verdict, Vec<v1::ProcessSeen>)> {
+pub fn verdicts(
+    specs: &[ReplicaSpec],
+    replicas: &ReplicaSet,
+) -> Vec<(Verdict, Vec<v1::ProcessSeen>)> {
     let table = proctree::scan();
     specs
         .iter()
@@ -152,10 +155,16 @@ pub fn failures(placed: &[ReplicaPlacement], when: &str) -> Option<String> {
             } else {
                 what.join(", ")
             };
-            format!("replica {} ({} processes, {} threads): {what}", r.index, r.processes, r.threads)
+            format!(
+                "replica {} ({} processes, {} threads): {what}",
+                r.index, r.processes, r.threads
+            )
         })
         .collect();
     (!lines.is_empty()).then(|| {
-        format!("placement does not match the plan {when}: {}", lines.join("; "))
+        format!(
+            "placement does not match the plan {when}: {}",
+            lines.join("; ")
+        )
     })
 }

@@ -324,7 +324,10 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, String> {
             }
         }
         if r.body.len() > MAX_BODY {
-            return Err(format!("{at} body: {} bytes, at most {MAX_BODY}", r.body.len()));
+            return Err(format!(
+                "{at} body: {} bytes, at most {MAX_BODY}",
+                r.body.len()
+            ));
         }
         out.push(RequestTemplate {
             name: r.name.clone(),
@@ -351,7 +354,9 @@ fn expect_status(wire: &[u32]) -> Result<Vec<u16>, String> {
             u16::try_from(code)
                 .ok()
                 .filter(|c| (100..=599).contains(c))
-                .ok_or_else(|| format!("[load] expect_status: {code} is not an HTTP status (100-599)"))
+                .ok_or_else(|| {
+                    format!("[load] expect_status: {code} is not an HTTP status (100-599)")
+                })
         })
         .collect()
 }

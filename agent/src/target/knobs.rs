@@ -49,7 +49,9 @@ impl KnobFile {
                 max: *max,
             },
             (Some([min, max]), None) => {
-                return Err(format!("knobs.{name}.range = [{min}, {max}]: give [low, high]"))
+                return Err(format!(
+                    "knobs.{name}.range = [{min}, {max}]: give [low, high]"
+                ))
             }
             (None, Some(values)) if !values.is_empty() => KnobKind::Values(values.clone()),
             (None, Some(_)) => return Err(format!("knobs.{name}.values: list at least one value")),
@@ -199,7 +201,10 @@ mod tests {
             ("", "knobs.k: give either range"),
             ("range = [4, 1]", "knobs.k.range = [4, 1]"),
             ("values = []", "knobs.k.values"),
-            ("range = [1, 4]\ndefault = 9", "knobs.k.default = 9: out of range"),
+            (
+                "range = [1, 4]\ndefault = 9",
+                "knobs.k.default = 9: out of range",
+            ),
             ("range = [1, 4]\nstep = 2", "unknown field"),
         ];
         for (text, want) in cases {

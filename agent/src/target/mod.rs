@@ -159,7 +159,9 @@ impl TargetFile {
         };
         if let Some(path) = &self.metrics {
             if !path.starts_with('/') {
-                return Err(at(format!("metrics = {path:?}: give a path such as \"/metrics\"")));
+                return Err(at(format!(
+                    "metrics = {path:?}: give a path such as \"/metrics\""
+                )));
             }
         }
         if !self.scrape.is_empty() && self.metrics.is_none() {
@@ -200,7 +202,9 @@ fn parse_ready(text: &str) -> Result<Ready, String> {
         if path.starts_with('/') && !path.contains(char::is_whitespace) {
             return Ok(Ready::Http(path.to_owned()));
         }
-        return Err(format!("ready = {text:?}: give a path, e.g. \"http:/healthz\""));
+        return Err(format!(
+            "ready = {text:?}: give a path, e.g. \"http:/healthz\""
+        ));
     }
     if let Some(pattern) = text.strip_prefix("line:") {
         return regex::Regex::new(pattern)
@@ -218,8 +222,9 @@ fn parse_signal(text: &str) -> Result<Signal, String> {
     } else {
         format!("SIG{text}")
     };
-    name.parse::<Signal>()
-        .map_err(|_| format!("stop_signal = {text:?}: not a signal name; e.g. \"SIGTERM\", \"SIGQUIT\""))
+    name.parse::<Signal>().map_err(|_| {
+        format!("stop_signal = {text:?}: not a signal name; e.g. \"SIGTERM\", \"SIGQUIT\"")
+    })
 }
 
 /// The built-in targets, served by the `numaload` executable itself (`numaload target`): the
@@ -310,9 +315,18 @@ mod tests {
     fn mistakes_are_one_line_naming_the_key_or_placeholder() {
         let base = "program = \"/bin/srv\"\nargs = [\"{listen}\"]\n";
         let cases = [
-            ("program = \"srv\"\nargs = [\"{listen}\"]", "[targets.svc] program = \"srv\""),
-            ("program = \"/bin/srv\"", "nothing tells the server its port"),
-            ("program = \"/bin/srv\"\nargs = [\"{lisen}\"]", "args[0]: {lisen}: unknown placeholder"),
+            (
+                "program = \"srv\"\nargs = [\"{listen}\"]",
+                "[targets.svc] program = \"srv\"",
+            ),
+            (
+                "program = \"/bin/srv\"",
+                "nothing tells the server its port",
+            ),
+            (
+                "program = \"/bin/srv\"\nargs = [\"{lisen}\"]",
+                "args[0]: {lisen}: unknown placeholder",
+            ),
             (
                 "program = \"/bin/srv\"\nargs = [\"{listen}\", \"-n={knob.n}\"]",
                 "args[1]: {knob.n}: the target declares no knob",
@@ -327,10 +341,22 @@ mod tests {
             ),
             (&format!("{base}ready = \"udp\""), "ready = \"udp\": use"),
             (&format!("{base}ready = \"line:(\""), "ready = \"line:(\""),
-            (&format!("{base}ready = \"http:health\""), "ready = \"http:health\""),
-            (&format!("{base}stop_signal = \"SIGNOPE\""), "stop_signal = \"SIGNOPE\""),
-            (&format!("{base}ready_within = \"soon\""), "ready_within = \"soon\""),
-            (&format!("{base}scrape = [\"x\"]"), "scrape: names series but no metrics path"),
+            (
+                &format!("{base}ready = \"http:health\""),
+                "ready = \"http:health\"",
+            ),
+            (
+                &format!("{base}stop_signal = \"SIGNOPE\""),
+                "stop_signal = \"SIGNOPE\"",
+            ),
+            (
+                &format!("{base}ready_within = \"soon\""),
+                "ready_within = \"soon\"",
+            ),
+            (
+                &format!("{base}scrape = [\"x\"]"),
+                "scrape: names series but no metrics path",
+            ),
             (&format!("{base}redy = \"tcp\""), "unknown field `redy`"),
         ];
         for (text, want) in cases {

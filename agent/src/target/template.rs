@@ -153,11 +153,23 @@ mod tests {
         let cases = [
             ("--listen={listen}", "--listen=127.0.0.1:20001"),
             ("{threads}x{knob.gomaxprocs}", "4x8"),
-            ("events { worker_connections 64; }", "events { worker_connections 64; }"),
-            ("http { server { return 200; }}", "http { server { return 200; }}"),
+            (
+                "events { worker_connections 64; }",
+                "events { worker_connections 64; }",
+            ),
+            (
+                "http { server { return 200; }}",
+                "http { server { return 200; }}",
+            ),
             ("literal {{port} here", "literal {port} here"),
-            ("server { listen {listen}; }", "server { listen 127.0.0.1:20001; }"),
-            ("location / { return 200 \"ok\"; }", "location / { return 200 \"ok\"; }"),
+            (
+                "server { listen {listen}; }",
+                "server { listen 127.0.0.1:20001; }",
+            ),
+            (
+                "location / { return 200 \"ok\"; }",
+                "location / { return 200 \"ok\"; }",
+            ),
             ("{ }", "{ }"),
             ("trailing {", "trailing {"),
             ("no placeholders", "no placeholders"),
@@ -173,7 +185,10 @@ mod tests {
     fn unknown_placeholders_are_named() {
         let cases = [
             ("{prot}", "{prot}: unknown placeholder"),
-            ("-p {knob.procs}", "{knob.procs}: the target declares no knob \"procs\""),
+            (
+                "-p {knob.procs}",
+                "{knob.procs}: the target declares no knob \"procs\"",
+            ),
             ("{LISTEN}", "{LISTEN}: unknown placeholder"),
         ];
         for (text, want) in cases {
@@ -191,7 +206,9 @@ mod tests {
 
     #[test]
     fn the_port_must_reach_the_server_somehow() {
-        assert!(Template::parse("-l {listen}", &[]).expect("ok").names_the_port());
+        assert!(Template::parse("-l {listen}", &[])
+            .expect("ok")
+            .names_the_port());
         assert!(Template::parse("{port}", &[]).expect("ok").names_the_port());
         assert!(!Template::parse("{host}", &[]).expect("ok").names_the_port());
     }
