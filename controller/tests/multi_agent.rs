@@ -479,3 +479,93 @@ fn a_run_told_not_to_calibrate_skips_it_and_one_told_to_carries_it() {
         );
     }
 }
+
+/// Pids of live processes below `ancestor` (by parent, to any depth) whose command line holds
+/// `marker`.
+fn descendants_with(ancestor: u32, marker: &str) -> Vec<u32> {
+    let mut table = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0);
+        let cmdline = String::from_utf8_lossy(
+            &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
+        )
+        .into_owned();
+        table.push((pid, ppid, cmdline));
+    }
+    let below = |mut pid: u32| {
+        for _ in 0..64 {
+            let Some(&(_, ppid, _)) = table.iter().find(|(p, _, _)| *p == pid) else {
+                return false;
+            };
+            if ppid == ancestor {
+                return true;
+            }
+            pid = ppid;
+        }
+        false
+    };
+    table
+        .iter()
+        .filter(|(pid, _, cmd)| cmd.contains(marker) && alive(*pid) && below(*pid))
+        .map(|(pid, _, _)| *pid)
+        .collect()
+}
+
+#[test]
+fn an_agent_killed_mid_run_takes_nginx_and_every_worker_with_it() {
+    // nginx's workers are the master's children: the master's parent-death signal does not
+    // reach them (killed alone, the master leaves them serving). The agent's watchdog does.
+    let dir = scratch("kill-nginx");
+    let config = dir.join("agent.toml");
+    std::fs::copy(common::manifest("../examples/nginx/agent.toml"), &config).expect("config");
+    let mut agent =
+        AgentProcess::start_with(&["--insecure", "--config", config.to_str().expect("utf8")]);
+    let plan = dir.join("plan.toml");
+    std::fs::write(
+        &plan,
+        "name = \"kill-nginx\"\n[target]\nname = \"nginx\"\n[load]\nmode = \"open\"\nrate = 200\n\
+         connections = 2\nduration = \"20s\"\nwarmup = \"200ms\"\n[[layouts]]\nname = \"two-workers\"\n\
+         replicas = 1\nthreads = 2\n",
+    )
+    .expect("plan");
+    let mut controller = Command::new(BIN)
+        .args([
+            "run",
+            plan.to_str().expect("utf8"),
+            "--agent",
+            &agent.address,
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("controller");
+    let agent_pid = agent.pid();
+    let mut nginx = Vec::new();
+    wait_until(
+        "nginx's master and two workers run",
+        Duration::from_secs(20),
+        || {
+            nginx = descendants_with(agent_pid, "nginx: ");
+            nginx.len() == 3
+        },
+    );
+    agent.child.kill().expect("kill -9 the agent");
+    let _ = agent.child.wait();
+    wait_until(
+        "nginx's master and workers die with the agent",
+        Duration::from_secs(5),
+        || !nginx.iter().any(|&p| alive(p)),
+    );
+    let _ = controller.kill();
+    let _ = controller.wait();
+}
