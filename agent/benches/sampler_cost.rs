@@ -98,7 +98,8 @@ fn main() -> anyhow::Result<()> {
             vec![Sampled {
                 replica: 0,
                 pid,
-                metrics: Some(address),
+                metrics: Some((address, "/metrics".to_owned())),
+                scrape: Vec::new(),
             }],
             tx,
         );

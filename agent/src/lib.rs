@@ -1,11 +1,15 @@
 //! The numaload agent: runs a [`v1::RunPlan`](numaload_proto::v1::RunPlan) on this host.
 //!
 //! Data flows one way through these modules, one layout at a time:
-//! [`topology`] (hwloc, the only place hwloc types live) → [`placement`] (pure: layout policy →
-//! CPU sets and memory nodes) → [`replica`] (launch target processes pinned before exec, kill them
-//! all at the end) → [`procfs`] (read back where they really run) → [`loadgen`] (pinned open- or
-//! closed-loop HTTP load, per-worker HdrHistograms) alongside [`sampler`] (OS threads every
-//! 100 ms) → [`service`] (the gRPC `Agent` service streaming `RunEvent`s).
+//! [`config`] and [`target`] (the agent's own table: which servers a plan may name, how to start,
+//! probe and stop them, which knobs a plan may set) → [`topology`] (hwloc, the only place hwloc
+//! types live) → [`placement`] (pure: layout policy → CPU sets and memory nodes) → [`run`]
+//! (prepare, then per layout:) [`replica`] (launch target processes pinned before exec, kill
+//! their whole trees at the end) → [`proctree`] and [`procfs`] (read back where every thread of
+//! every process runs) → [`verify`] (pure verdict) → [`loadgen`] (pinned open- or closed-loop
+//! HTTP load, per-worker HdrHistograms) alongside [`sampler`] (the tree's threads, CPU and
+//! memory, the target's metrics, every 100 ms) → [`service`] (the gRPC `Agent` service streaming
+//! `RunEvent`s).
 
 pub mod calibrate;
 pub mod cgroup;

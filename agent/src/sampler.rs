@@ -45,7 +45,10 @@ pub struct Sampled {
 
 /// One process-table scan shared by the replicas' sampling tasks of a tick.
 #[derive(Debug, Clone, Default)]
-struct SharedTable(Arc<Mutex<Option<(Instant, Arc<Vec<ProcEntry>>)>>>);
+struct SharedTable(Arc<Mutex<Option<Scanned>>>);
+
+/// A process table and when it was read.
+type Scanned = (Instant, Arc<Vec<ProcEntry>>);
 
 impl SharedTable {
     /// The table, scanned again when the last scan is older than half an interval.

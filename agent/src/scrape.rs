@@ -125,9 +125,7 @@ pub struct Scrape {
 pub fn parse_series(text: &str, names: &[String]) -> Vec<Option<f64>> {
     let mut values = vec![None; names.len()];
     for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let name_end = line
-            .find(|c: char| c == '{' || c == ' ')
-            .unwrap_or(line.len());
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
         let Some(slot) = names.iter().position(|n| n == &line[..name_end]) else {
             continue;
         };

@@ -382,7 +382,8 @@ mod tests {
     #[test]
     fn knobs_resolve_from_fields_and_the_map() {
         let config = config();
-        let cases: [(v1::TargetSpec, Result<&[(&str, &str)], &str>); 7] = [
+        type Case<'a> = (v1::TargetSpec, Result<&'a [(&'a str, &'a str)], &'a str>);
+        let cases: [Case<'_>; 7] = [
             (spec(|_| {}), Ok(&[("work_us", "0")])),
             (
                 spec(|s| {
@@ -476,7 +477,8 @@ mod tests {
             requests(&[r])
         };
         assert!(request(|_| {}).is_ok());
-        let refused: [(fn(&mut v1::HttpRequest), &str); 5] = [
+        type Edit = fn(&mut v1::HttpRequest);
+        let refused: [(Edit, &str); 5] = [
             (|r| r.method = "GE T".into(), "method = \"GE T\""),
             (|r| r.path = "/a b".into(), "path = \"/a b\""),
             (|r| r.path = "http://x/".into(), "path = \"http://x/\""),

@@ -169,7 +169,8 @@ mod tests {
 
     #[test]
     fn values_are_checked_and_defaults_fill_in() {
-        let cases: [(&[(&str, &str)], Result<&[(&str, &str)], &str>); 6] = [
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Pairs<'_>, Result<Pairs<'_>, &str>); 6] = [
             (&[], Ok(&[("gomaxprocs", "8")])),
             (&[("gomaxprocs", "2")], Ok(&[("gomaxprocs", "2")])),
             (

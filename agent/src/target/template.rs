@@ -51,9 +51,9 @@ impl Template {
         while let Some(at) = rest.find('{') {
             literal.push_str(&rest[..at]);
             let tail = &rest[at..];
-            if tail.starts_with("{{") {
+            if let Some(after) = tail.strip_prefix("{{") {
                 literal.push('{');
-                rest = &tail[2..];
+                rest = after;
                 continue;
             }
             // A `{` opening a name (letters, digits, `_`, `.`) closed by `}` is a placeholder;
