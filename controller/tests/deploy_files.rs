@@ -3,7 +3,7 @@
 //! or removed flag fails here, not on a fleet).
 //!
 //! - `deploy/systemd/numaload-agent.service`: sections, a dedicated user, restart policy,
-//!   hardening, `ExecStart` (and `systemd-analyze verify` when it is installed).
+//!   hardening, `ExecStart`, and `systemd-analyze verify`.
 //! - `deploy/kubernetes/agent-daemonset.yaml`: a DaemonSet whose selector matches its pod labels,
 //!   Guaranteed QoS (requests == limits, integer CPUs), the TLS secret mounted where `--tls-dir`
 //!   points, the port it listens on exposed.
@@ -468,14 +468,16 @@ fn agent_systemd_unit() {
     systemd_analyze_verify(&text, file);
 }
 
-/// `systemd-analyze verify` on the unit (with the binary under test as ExecStart), when systemd
-/// is installed: it names unknown keys and bad values.
+/// `systemd-analyze verify` on the unit (with the binary under test as ExecStart): it names
+/// unknown keys and bad values. Never skipped: `scripts/setup-system.sh` installs it (Debian's
+/// `systemd` package).
 fn systemd_analyze_verify(unit: &str, file: &str) {
     let probe = Command::new("systemd-analyze").arg("--version").output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("systemd-analyze not installed: skipping `systemd-analyze verify` of {file}");
-        return;
-    }
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "systemd-analyze not found: scripts/setup-system.sh installs it (Debian package systemd); \
+         it checks {file}"
+    );
     let dir = std::env::temp_dir().join(format!("numaload-deploy-unit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("numaload-agent.service");
