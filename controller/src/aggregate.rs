@@ -751,6 +751,8 @@ mod tests {
             warmup: Duration::ZERO,
             reserve_cpus: 0,
             timeout: Duration::from_secs(1),
+            requests: vec![crate::plan::Request::default_get()],
+            expect_status: Vec::new(),
         }
     }
 

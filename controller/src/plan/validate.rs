@@ -5,8 +5,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::error::{KeyPath, Problem};
+use super::knobs::{self, KNOBS};
 use super::layout::{normalized_cpus, sorted};
 use super::raw::{RawLayout, RawLoad, RawLoadMode, RawPlan};
+use super::request::{
+    self, BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
+};
 use super::target::{self, DISPATCH, LIMIT, POOL_THREADS, TARGET_NAME, WORK_MODE, WORK_US};
 use super::{sweep, Layout, Load, LoadMode, Memory, Pin, Plan, Replicas, Smt, Target, Threads};
 
@@ -67,6 +71,25 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
         "load.duration" | "load.warmup" | "load.timeout" => DURATION,
         "load.reserve_cpus" => RESERVE_CPUS,
         "load.coalesce" | "load.spin" => "must be true or false (closed loop only)",
+        "load.method" | "load.requests.method" => METHOD,
+        "load.path" | "load.requests.path" => PATH,
+        "load.headers" | "load.requests.headers" => HEADERS,
+        "load.body" | "load.requests.body" => BODY,
+        "load.requests" => REQUESTS,
+        "load.requests.name" => REQUEST_NAME,
+        "load.requests.weight" => WEIGHT,
+        "load.expect_status" => EXPECT_STATUS,
+        "target.knobs" | "layouts.target.knobs" | "layouts.knobs" => KNOBS,
+        "layouts.sweep.knobs" => {
+            "must be a table of knob lists, e.g. sweep.knobs.gomaxprocs = [1, 2]"
+        }
+        headers
+            if headers.starts_with("load.headers.")
+                || headers.starts_with("load.requests.headers.") =>
+        {
+            HEADER_VALUE
+        }
+        knob if knob.starts_with("layouts.sweep.knobs.") => SWEEP_LIST,
         "layouts" => LAYOUTS,
         "layouts.name" => LAYOUT_NAME,
         "layouts.replicas" => REPLICAS,
@@ -191,11 +214,13 @@ fn search(
 }
 
 fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
-    let raw = raw.ok_or_else(|| {
+    let mut raw = raw.ok_or_else(|| {
         let fix = "add a [load] table with at least mode, rate (for open loop) and duration";
         Problem::missing(at.clone(), fix)
     })?;
     let mode = mode(&raw, at)?;
+    let requests = request::requests(&mut raw, at)?;
+    let expect_status = request::expect_status(raw.expect_status.take(), &at.key("expect_status"))?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
     if !CONNECTIONS.contains(&connections) {
         let key = at.key("connections");
@@ -237,6 +262,8 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         warmup,
         reserve_cpus: raw.reserve_cpus.unwrap_or(0),
         timeout,
+        requests,
+        expect_status,
     })
 }
 
@@ -357,9 +384,34 @@ fn layout(
         }
     };
     let smt = raw.smt.unwrap_or(Smt::All);
+    let in_target = |name: &str| {
+        raw.target
+            .as_ref()
+            .and_then(|t| t.knobs.as_ref())
+            .is_some_and(|k| k.contains_key(name))
+    };
+    if let Some(name) = raw
+        .knobs
+        .iter()
+        .flat_map(|k| k.keys())
+        .find(|n| in_target(n))
+    {
+        let text = format!("also set in target.knobs; set {name} once");
+        return Err(Problem::about(at.key("knobs").key(name), &text));
+    }
     let target = match raw.target {
         Some(raw) => Some(target::layout_target(raw, plan_target, &at.key("target"))?),
         None => None,
+    };
+    // `[layouts.knobs]`: the layout's target (the plan's when it has none) with these knobs.
+    let target = match &raw.knobs {
+        None => target,
+        Some(table) => {
+            let own = knobs::knobs(table, &at.key("knobs"))?;
+            let mut target = target.unwrap_or_else(|| plan_target.clone());
+            target.knobs.extend(own);
+            Some(target)
+        }
     };
     let layout = |pin, memory, cpus| Layout {
         name: name.clone(),
@@ -547,6 +599,7 @@ mod tests {
             ("", "zz = 1"),
             ("target.", "[target]\nzz = 1"),
             ("load.", "[load]\nzz = 1"),
+            ("load.requests.", "[[load.requests]]\nzz = 1"),
             ("layouts.", "[[layouts]]\nzz = 1"),
             ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
             ("layouts.target.", "[[layouts]]\ntarget.zz = 1"),
