@@ -47,41 +47,39 @@ pub fn render(result: &RunResult) -> String {
 fn service_section(out: &mut String, result: &RunResult) {
     for l in result.layouts.iter().filter(|l| l.status.measured()) {
         let rows = service::mix_rows(l);
-        let codes = service::status_codes(l);
-        let reconnects = service::reconnects(l);
-        if rows.is_empty() && codes.is_none() && reconnects.is_none() {
+        let mut bullets = Vec::new();
+        if let Some(codes) = service::status_codes(l) {
+            bullets.push(format!("- status codes: {}\n", escape(&codes)));
+        }
+        if let Some(line) = service::reconnects(l) {
+            bullets.push(format!("- reconnects: {}\n", escape(&line)));
+        }
+        if rows.is_empty() && bullets.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}:\n", code(&l.name));
+        if !bullets.is_empty() {
+            let _ = writeln!(out, "{}", bullets.concat());
+        }
+        if rows.is_empty() {
             continue;
         }
         let _ = writeln!(
             out,
-            "{}:
-",
-            code(&l.name)
+            "| request | weight | share | requests | errors | p50 | p99 | p99.9 | max |"
         );
-        if let Some(codes) = codes {
-            let _ = writeln!(out, "- status codes: {}", escape(&codes));
-        }
-        if let Some(line) = reconnects {
-            let _ = writeln!(out, "- reconnects: {}", escape(&line));
-        }
-        if !rows.is_empty() {
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        for r in rows {
             let _ = writeln!(
                 out,
-                "\n| request | weight | share | requests | errors | p50 | p99 | p99.9 | max |"
+                "| {} | {} | {} | {} | {} | {} |",
+                code(&r.name),
+                r.weight,
+                r.share,
+                r.requests,
+                r.errors,
+                r.latency.join(" | ")
             );
-            let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
-            for r in rows {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    code(&r.name),
-                    r.weight,
-                    r.share,
-                    r.requests,
-                    r.errors,
-                    r.latency.join(" | ")
-                );
-            }
         }
         out.push('\n');
     }
@@ -220,6 +218,9 @@ fn details(out: &mut String, r: &RunResult) {
         humantime::format_duration(load.duration),
         humantime::format_duration(load.warmup)
     );
+    if let Some(line) = super::service::requests_line(&r.plan) {
+        let _ = writeln!(out, "- {}", escape(&line));
+    }
     let _ = writeln!(
         out,
         "- numaload {}, run {}, started {}\n",

@@ -64,6 +64,49 @@ pub fn status_codes(l: &LayoutResult) -> Option<String> {
     Some(codes.join(", "))
 }
 
+/// `requests: read (GET /items/1) weight 3, write (POST /items) weight 1; success: 200, 201;
+/// knobs: gomaxprocs=8` when the plan says more than the default `GET /` (else `None`).
+pub fn requests_line(plan: &crate::plan::Plan) -> Option<String> {
+    let load = &plan.load;
+    let mut parts = Vec::new();
+    let default =
+        load.requests.len() == 1 && load.requests[0] == crate::plan::Request::default_get();
+    if !default {
+        let requests: Vec<String> = load
+            .requests
+            .iter()
+            .map(|r| {
+                let what = format!("{} {}", r.method, r.path);
+                let named = if r.name == what {
+                    what
+                } else {
+                    format!("{} ({what})", r.name)
+                };
+                if load.requests.len() > 1 {
+                    format!("{named} weight {}", r.weight)
+                } else {
+                    named
+                }
+            })
+            .collect();
+        parts.push(format!("requests: {}", requests.join(", ")));
+    }
+    if !load.expect_status.is_empty() {
+        let codes: Vec<String> = load.expect_status.iter().map(u16::to_string).collect();
+        parts.push(format!("success: {}", codes.join(", ")));
+    }
+    if !plan.target.knobs.is_empty() {
+        let knobs: Vec<String> = plan
+            .target
+            .knobs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        parts.push(format!("knobs: {}", knobs.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// `31 (the server closed connections after a response)` when non-zero.
 pub fn reconnects(l: &LayoutResult) -> Option<String> {
     (l.reconnects > 0).then(|| {
@@ -94,7 +137,7 @@ pub fn tree(r: &ReplicaResult) -> Option<String> {
         let names: Vec<String> = r
             .processes_at_end
             .iter()
-            .map(|p| format!("{} {} ({} threads)", p.pid, p.comm, p.threads))
+            .map(|p| format!("{} {} ({} thread(s))", p.pid, p.comm, p.threads))
             .collect();
         parts.push(format!("at the end: {}", names.join(", ")));
     }

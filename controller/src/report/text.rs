@@ -92,6 +92,9 @@ fn header(out: &mut String, r: &RunResult) {
         humantime::format_duration(load.duration),
         humantime::format_duration(load.warmup)
     );
+    if let Some(line) = service::requests_line(&r.plan) {
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 fn layout_block(out: &mut String, l: &LayoutResult) {
