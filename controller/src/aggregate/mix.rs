@@ -41,7 +41,7 @@ pub(super) fn request_mix<'a>(
         .into_iter()
         .map(|index| {
             let tally = tallies.remove(&index).unwrap_or_default();
-            let merged = histogram::merge_encoded(tally.latency.into_iter())?;
+            let merged = histogram::merge_encoded(tally.latency)?;
             let (name, weight) = match plan.get(index) {
                 Some(request) => (request.name.clone(), request.weight),
                 None => (format!("request #{index}"), 0),

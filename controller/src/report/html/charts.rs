@@ -290,7 +290,7 @@ fn per_replica(
             .filter(|(s, _)| s.agent == *agent && s.replica == *index)
             .map(|(s, v)| (s.t_ms, *v))
             .collect();
-        samples.sort_by(|a, b| a.0.cmp(&b.0));
+        samples.sort_by_key(|s| s.0);
         let pts: Vec<(f64, f64)> = samples
             .iter()
             .map(|(t, v)| (x.at(*t as f64 / 1e3), y.at(*v)))
