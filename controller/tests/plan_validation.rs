@@ -816,6 +816,25 @@ fn a_sweep_expands_into_one_layout_per_value_and_combination() {
 }
 
 #[test]
+fn the_your_service_example_parses() {
+    let plan = plan::load(&examples().join("your-service.toml")).expect("your-service.toml");
+    let names: Vec<&str> = plan.layouts.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "one/gomaxprocs=1",
+            "one/gomaxprocs=2",
+            "one/gomaxprocs=4",
+            "per-node"
+        ]
+    );
+    assert_eq!(plan.load.requests.len(), 2);
+    assert_eq!(plan.load.expect_status, [200, 201]);
+    let knobs = &plan.layouts[3].target.as_ref().expect("own knobs").knobs;
+    assert_eq!(knobs["gomaxprocs"], "0");
+}
+
+#[test]
 fn the_layouts_example_parses() {
     let plan = plan::load(&examples().join("layouts.toml")).expect("layouts.toml is valid");
     assert!(plan.layouts.len() >= 8, "{:?}", plan.layouts);
