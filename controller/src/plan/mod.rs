@@ -117,7 +117,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{PlanError, PlanErrorKind};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
-pub use request::{is_token, Request};
+pub use request::Request;
 pub use target::{Dispatch, Target, WorkMode};
 
 /// Reads and validates the plan file at `path`; errors name the file as given.

@@ -239,7 +239,7 @@ pub(super) fn expect_status(raw: Option<Vec<i64>>, at: &KeyPath) -> Result<Vec<u
 }
 
 /// An RFC 9110 token: one or more of the visible characters allowed in methods and header names.
-pub fn is_token(text: &str) -> bool {
+pub(super) fn is_token(text: &str) -> bool {
     !text.is_empty()
         && text
             .bytes()
