@@ -318,3 +318,94 @@ fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
         );
     }
 }
+
+#[test]
+fn agent_config_gives_the_local_agent_the_targets_a_user_brings() {
+    let dir = scratch("agent-config");
+    // Only the built-in target, under another name: a plan naming "async" is now refused by
+    // the agent, one naming "mine" runs it.
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[targets.mine]\nprogram = {:?}\nargs = [\"target\", \"--variant\", \"async\"]\n",
+            common::BIN
+        ),
+    )
+    .expect("write config");
+    let body = PLAN
+        .replace("name = \"async\"", "name = \"mine\"")
+        .replace("duration = \"2s\"", "duration = \"500ms\"")
+        .replace("warmup = \"500ms\"", "warmup = \"100ms\"")
+        .replace(
+            "[[layouts]]\nname = \"per-node\"\nreplicas = \"per-node\"\n",
+            "",
+        );
+    let plan = write_plan(&dir, &body);
+    let out = dir.join("result.json");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--agent-config",
+        config.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result = common::read_json(&out);
+    assert_matches_schema(&result);
+    assert_eq!(result["plan"]["target"]["name"], "mine");
+    assert!(result["layouts"][0]["requests"].as_u64().expect("requests") > 0);
+
+    // The built-in name is not in this configuration.
+    let builtin = write_plan(&dir, &body.replace("name = \"mine\"", "name = \"async\""));
+    let refused = numaload(&[
+        "run",
+        builtin.to_str().expect("utf8"),
+        "--agent-config",
+        config.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("async"), "{stderr}");
+}
+
+#[test]
+fn agent_config_is_refused_with_remote_agents_and_bad_files() {
+    let dir = scratch("agent-config-refused");
+    let plan = write_plan(&dir, PLAN);
+    let config = dir.join("agent.toml");
+    std::fs::write(&config, "[targets.mine]\nprogram = \"/bin/true\"\n").expect("write");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--agent",
+        "127.0.0.1:9",
+        "--agent-config",
+        config.to_str().expect("utf8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--agent-config") && stderr.contains("127.0.0.1:9"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    std::fs::write(&config, "[targets.mine]\nprogram = 5\n").expect("write");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--agent-config",
+        config.to_str().expect("utf8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("agent.toml"), "{stderr}");
+}

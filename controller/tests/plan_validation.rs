@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use numaload::plan::{
-    self, Layout, Load, LoadMode, Memory, Pin, Plan, PlanError, PlanErrorKind, Replicas, Smt,
-    Target, Threads,
+    self, Layout, Load, LoadMode, Memory, Pin, Plan, PlanError, PlanErrorKind, Replicas, Request,
+    Smt, Target, Threads,
 };
 use numaload_proto::v1;
 
@@ -87,6 +87,8 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             warmup: Duration::from_secs(1),
             reserve_cpus: 1,
             timeout: Duration::from_secs(2),
+            requests: vec![Request::default_get()],
+            expect_status: Vec::new(),
         },
         layouts: vec![
             Layout::new("one-process", Replicas::Count(1), Pin::None, Memory::None),
@@ -104,7 +106,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "misspelt key",
             edited("rate = 1000", "rat = 1000"),
             "plan.toml: [load] unknown key \"rat\"; expected one of mode, rate, connections, \
-             duration, warmup, reserve_cpus, timeout, coalesce, spin",
+             duration, warmup, reserve_cpus, timeout, coalesce, spin, method, path, headers, body, requests, expect_status",
         ),
         (
             "negative rate",
@@ -230,6 +232,49 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         ("unknown sweep key", edited("replicas = 1", "replicas = 1\nsweep.cpus = [\"0\"]"), &["unknown key \"cpus\"; expected one of replicas, pin, memory, smt, threads"]),
         ("swept combination refused", edited("replicas = 1", "replicas = 1\nsweep.memory = [\"none\", \"local\"]"), &["layouts[0] (\"a/memory=local\") memory = \"local\": local memory needs a node"]),
         ("swept name clashes", with("[[layouts]]\nname = \"a/replicas=2\"\nreplicas = 2\n[[layouts]]\nname = \"a\"\nsweep.replicas = [2]").replace("[[layouts]]\nname = \"a\"\nreplicas = 1\n", ""), &["layouts: two layouts are named \"a/replicas=2\""]),
+        // Requests (one line per key, naming it).
+        ("method not a token", edited("duration = \"10s\"", "duration = \"10s\"\nmethod = \"GET /\""), &["[load] method = \"GET /\": must be an HTTP method, a token"]),
+        ("empty method", edited("duration = \"10s\"", "duration = \"10s\"\nmethod = \"\""), &["[load] method = \"\": must be an HTTP method"]),
+        ("method with CRLF", edited("duration = \"10s\"", "duration = \"10s\"\nmethod = \"GET\\r\\nX: y\""), &["[load] method = \"GET\\r\\nX: y\": must be an HTTP method"]),
+        ("method a number", edited("duration = \"10s\"", "duration = \"10s\"\nmethod = 1"), &["[load] method = 1: must be an HTTP method"]),
+        ("relative path", edited("duration = \"10s\"", "duration = \"10s\"\npath = \"api\""), &["[load] path = \"api\": must start with \"/\" (or be \"*\")"]),
+        ("path with a space", edited("duration = \"10s\"", "duration = \"10s\"\npath = \"/a b\""), &["[load] path = \"/a b\": must start with", "%20"]),
+        ("path with LF", edited("duration = \"10s\"", "duration = \"10s\"\npath = \"/a\\nb\""), &["[load] path = \"/a\\nb\":"]),
+        ("header name not a token", edited("duration = \"10s\"", "duration = \"10s\"\nheaders = { \"X Y\" = \"1\" }"), &["[load] headers.X Y: not a header name"]),
+        ("header value with CRLF", edited("duration = \"10s\"", "duration = \"10s\"\nheaders = { X-A = \"1\\r\\nEvil: 1\" }"), &["[load] headers.X-A = \"1\\r\\nEvil: 1\": must be a one-line string"]),
+        ("header value a number", edited("duration = \"10s\"", "duration = \"10s\"\nheaders = { X-A = 1 }"), &["[load] headers.X-A = 1: must be a one-line string"]),
+        ("Host by hand", edited("duration = \"10s\"", "duration = \"10s\"\nheaders = { Host = \"x\" }"), &["[load] headers.Host: the load generator writes Host itself", "remove it"]),
+        ("content-length by hand", edited("duration = \"10s\"", "duration = \"10s\"\nheaders = { content-length = \"3\" }"), &["[load] headers.content-length: the load generator writes content-length itself"]),
+        ("transfer-encoding by hand", edited("duration = \"10s\"", "duration = \"10s\"\nheaders = { Transfer-Encoding = \"chunked\" }"), &["[load] headers.Transfer-Encoding: the load generator writes"]),
+        ("header twice", edited("duration = \"10s\"", "duration = \"10s\"\nheaders = { Accept = \"a\", accept = \"b\" }"), &["is given twice (header names ignore case)"]),
+        ("headers not a table", edited("duration = \"10s\"", "duration = \"10s\"\nheaders = \"Accept: x\""), &["[load] headers = \"Accept: x\": must be a table of header name"]),
+        ("body a number", edited("duration = \"10s\"", "duration = \"10s\"\nbody = 5"), &["[load] body = 5: must be a string"]),
+        ("single keys and a mix", with("[[load.requests]]\npath = \"/a\"").replace("duration = \"10s\"", "duration = \"10s\"\npath = \"/b\""), &["[load] path: not used with [[load.requests]]"]),
+        ("empty mix", edited("duration = \"10s\"", "duration = \"10s\"\nrequests = []"), &["[load] requests = []: must be one or more [[load.requests]] tables"]),
+        ("mix names clash", with("[[load.requests]]\nname = \"r\"\n[[load.requests]]\nname = \"r\"\npath = \"/b\""), &["[load] requests: two requests are named \"r\""]),
+        ("mix default names clash", with("[[load.requests]]\n[[load.requests]]\nweight = 2"), &["two requests are named \"GET /\""]),
+        ("zero weight", with("[[load.requests]]\nname = \"r\"\nweight = 0"), &["[load] requests[0] (\"r\") weight = 0: must be a positive whole number"]),
+        ("negative weight", with("[[load.requests]]\nname = \"r\"\nweight = -1"), &["[load] requests[0] (\"r\") weight = -1: must be a positive whole number"]),
+        ("mix path", with("[[load.requests]]\nname = \"r\"\npath = \"x\""), &["[load] requests[0] (\"r\") path = \"x\": must start with"]),
+        ("mix method", with("[[load.requests]]\nmethod = \"G(T\""), &["[load] requests[0] method = \"G(T\": must be an HTTP method"]),
+        ("mix Host", with("[[load.requests]]\nname = \"r\"\nheaders = { HOST = \"x\" }"), &["[load] requests[0] (\"r\") headers.HOST: the load generator writes HOST itself"]),
+        ("mix empty name", with("[[load.requests]]\nname = \"\""), &["[load] requests[0] name = \"\": must be a non-empty one-line string"]),
+        ("unknown request key", with("[[load.requests]]\nname = \"r\"\nurl = \"/\""), &["unknown key \"url\"; expected one of name, method, path, headers, body, weight"]),
+        ("status too low", edited("duration = \"10s\"", "duration = \"10s\"\nexpect_status = [200, 99]"), &["[load] expect_status[1] = 99: must be a list of HTTP status codes from 100 to 599"]),
+        ("status too high", edited("duration = \"10s\"", "duration = \"10s\"\nexpect_status = [600]"), &["[load] expect_status[0] = 600:"]),
+        ("status a string", edited("duration = \"10s\"", "duration = \"10s\"\nexpect_status = [\"200\"]"), &["expect_status", "must be a list of HTTP status codes"]),
+        ("empty expect_status", edited("duration = \"10s\"", "duration = \"10s\"\nexpect_status = []"), &["[load] expect_status = []: must list one or more status codes"]),
+        // Knobs.
+        ("knob name with capitals", edited("name = \"async\"", "name = \"async\"\nknobs = { GOMAXPROCS = 2 }"), &["[target] knobs.GOMAXPROCS: knob names are lowercase letters, digits and '_'"]),
+        ("knob value a list", edited("name = \"async\"", "name = \"async\"\nknobs = { gomaxprocs = [2] }"), &["[target] knobs.gomaxprocs = [2]: must be an integer, a finite float, true or false"]),
+        ("knob value nan", edited("name = \"async\"", "name = \"async\"\nknobs = { ratio = nan }"), &["[target] knobs.ratio = nan: must be an integer"]),
+        ("knobs not a table", edited("name = \"async\"", "name = \"async\"\nknobs = 3"), &["[target] knobs = 3: must be a table of knob values"]),
+        ("layout knob bad value", edited("replicas = 1", "replicas = 1\nknobs = { gomaxprocs = { a = 1 } }"), &["layouts[0] (\"a\") knobs.gomaxprocs = { a = 1 }: must be an integer"]),
+        ("layout knob set twice", edited("replicas = 1", "replicas = 1\nknobs = { gomaxprocs = 1 }\ntarget = { knobs = { gomaxprocs = 2 } }"), &["layouts[0] (\"a\") knobs.gomaxprocs: also set in target.knobs"]),
+        ("knob swept and set", edited("replicas = 1", "replicas = 1\nknobs = { gomaxprocs = 1 }\nsweep.\"knobs.gomaxprocs\" = [1, 2]"), &["layouts[0] (\"a\") sweep.knobs.gomaxprocs: gomaxprocs is also set directly"]),
+        ("bad swept knob value", edited("replicas = 1", "replicas = 1\nsweep.\"knobs.gomaxprocs\" = [1, [2]]"), &["layouts[0] (\"a\") sweep.knobs.gomaxprocs[1] = [2]: must be an integer"]),
+        ("bad swept knob name", edited("replicas = 1", "replicas = 1\nsweep.\"knobs.Go\" = [1]"), &["layouts[0] (\"a\") sweep.knobs.Go: knob names are lowercase"]),
+        ("swept knob not a list", edited("replicas = 1", "replicas = 1\nsweep.knobs.gomaxprocs = 2"), &["layouts[0] (\"a\") sweep.knobs.gomaxprocs = 2: must be a list of the values to sweep over"]),
     ]
 }
 
@@ -388,6 +433,9 @@ name = "every-field"
 [target]
 name = "async"
 work_us = 20
+[target.knobs]
+gomaxprocs = 8
+gc = "off"
 [load]
 mode = "open"
 rate = 2500.5
@@ -396,12 +444,20 @@ duration = "1m 30s"
 warmup = "250ms"
 reserve_cpus = 2
 timeout = "1s"
+method = "POST"
+path = "/api/items?x=1"
+headers = { Accept = "application/json", X-Trace = "on" }
+body = '{"id": 1}'
+expect_status = [201, 200, 201]
 [[layouts]]
 name = "three"
 replicas = 3
 [[layouts]]
 name = "numa"
 replicas = "per-node"
+[layouts.knobs]
+gomaxprocs = 2
+ratio = 0.5
 [[layouts]]
 name = "pinned-four"
 replicas = 4
@@ -410,15 +466,25 @@ memory = "none"
 "#;
     let plan = parse(text).expect("valid");
     use v1::layout_spec::Replicas as Wire;
+    let knobs = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let target = |knob_pairs: &[(&str, &str)]| v1::TargetSpec {
+        name: "async".into(),
+        work_us: 20,
+        work_mode: v1::WorkMode::Spin as i32,
+        dispatch: v1::FfiDispatch::Unspecified as i32,
+        limit: 0,
+        pool_threads: 0,
+        knobs: knobs(knob_pairs),
+    };
     let expected = v1::RunPlan {
         run_id: "run-7".into(),
         name: "every-field".into(),
-        target: Some(v1::TargetSpec {
-            name: "async".into(),
-            work_us: 20,
-            work_mode: v1::WorkMode::Spin as i32,
-            ..Default::default()
-        }),
+        target: Some(target(&[("gomaxprocs", "8"), ("gc", "off")])),
         load: Some(v1::LoadSpec {
             mode: v1::LoadMode::Open as i32,
             rate: 2500.5,
@@ -429,7 +495,24 @@ memory = "none"
             timeout_ms: 1000,
             no_coalesce: false,
             no_spin: false,
-            ..Default::default()
+            requests: vec![v1::HttpRequest {
+                name: "POST /api/items?x=1".into(),
+                method: "POST".into(),
+                path: "/api/items?x=1".into(),
+                headers: vec![
+                    v1::Header {
+                        name: "Accept".into(),
+                        value: "application/json".into(),
+                    },
+                    v1::Header {
+                        name: "X-Trace".into(),
+                        value: "on".into(),
+                    },
+                ],
+                body: br#"{"id": 1}"#.to_vec(),
+                weight: 1,
+            }],
+            expect_status: vec![200, 201],
         }),
         layouts: vec![
             v1::LayoutSpec {
@@ -437,29 +520,149 @@ memory = "none"
                 replicas: Some(Wire::Count(3)),
                 pin: v1::Pin::None as i32,
                 memory: v1::MemoryPolicy::None as i32,
+                memory_nodes: vec![],
                 smt: v1::Smt::All as i32,
-                ..Default::default()
+                threads: 0,
+                cpus: String::new(),
+                target: None,
             },
             v1::LayoutSpec {
                 name: "numa".into(),
                 replicas: Some(Wire::PerNode(true)),
                 pin: v1::Pin::Node as i32,
                 memory: v1::MemoryPolicy::Local as i32,
+                memory_nodes: vec![],
                 smt: v1::Smt::All as i32,
-                ..Default::default()
+                threads: 0,
+                cpus: String::new(),
+                target: Some(target(&[
+                    ("gomaxprocs", "2"),
+                    ("gc", "off"),
+                    ("ratio", "0.5"),
+                ])),
             },
             v1::LayoutSpec {
                 name: "pinned-four".into(),
                 replicas: Some(Wire::Count(4)),
                 pin: v1::Pin::Node as i32,
                 memory: v1::MemoryPolicy::None as i32,
+                memory_nodes: vec![],
                 smt: v1::Smt::All as i32,
-                ..Default::default()
+                threads: 0,
+                cpus: String::new(),
+                target: None,
             },
         ],
-        ..Default::default()
+        wait_for_start: false,
+        start_timeout_ms: 0,
+        skip_calibration: false,
     };
     assert_eq!(plan.to_run_plan("run-7"), expected);
+    // The echo in the result reads back to the same plan.
+    let json = serde_json::to_value(&plan).expect("serializes");
+    assert_eq!(json["load"]["requests"][0]["headers"]["X-Trace"], "on");
+    assert_eq!(json["load"]["expect_status"], serde_json::json!([200, 201]));
+    assert_eq!(json["target"]["knobs"]["gomaxprocs"], "8");
+    let back: Plan = serde_json::from_value(json).expect("reads back");
+    assert_eq!(back, plan);
+}
+
+#[test]
+fn a_weighted_mix_reaches_the_wire_in_file_order() {
+    let text = with(
+        r#"[[load.requests]]
+name = "read"
+path = "/items/1"
+weight = 9
+[[load.requests]]
+method = "PUT"
+path = "/items/1"
+headers = { Content-Type = "application/json" }
+body = """
+{"name": "x"}
+"""
+[[load.requests]]
+name = "options"
+method = "OPTIONS"
+path = "*""#,
+    );
+    let plan = parse(&text).expect("valid");
+    let names: Vec<&str> = plan.load.requests.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["read", "PUT /items/1", "options"]);
+    let weights: Vec<u32> = plan.load.requests.iter().map(|r| r.weight).collect();
+    assert_eq!(weights, [9, 1, 1]);
+    let spec = plan.to_run_plan("r").load.expect("load");
+    assert_eq!(spec.requests.len(), 3);
+    assert_eq!(spec.requests[0].method, "GET", "the method defaults to GET");
+    assert_eq!(
+        spec.requests[1].body, b"{\"name\": \"x\"}\n",
+        "bodies may span lines"
+    );
+    assert_eq!(spec.requests[1].headers[0].name, "Content-Type");
+    assert!(spec.expect_status.is_empty(), "any 2xx by default");
+    // Nothing said: one GET /.
+    let plain = parse(BASE)
+        .expect("valid")
+        .to_run_plan("r")
+        .load
+        .expect("load");
+    assert_eq!(plain.requests.len(), 1);
+    assert_eq!(
+        (
+            plain.requests[0].name.as_str(),
+            plain.requests[0].method.as_str()
+        ),
+        ("GET /", "GET")
+    );
+}
+
+#[test]
+fn knobs_sweep_into_one_layout_per_value() {
+    let text = inline_layouts("").replace(
+        "[target]\nname = \"async\"\n",
+        "[target]\nname = \"async\"\nknobs = { gomaxprocs = 8, gc = 100 }\n",
+    ) + r#"
+[[layouts]]
+name = "r"
+replicas = 1
+sweep."knobs.gomaxprocs" = [1, 2, 4]
+[[layouts]]
+name = "n"
+replicas = 1
+sweep.knobs.gc = [50, "off"]
+sweep.threads = [2]
+"#;
+    let plan = parse(&text).expect("valid");
+    let names: Vec<&str> = plan.layouts.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "r/gomaxprocs=1",
+            "r/gomaxprocs=2",
+            "r/gomaxprocs=4",
+            "n/threads=2/gc=50",
+            "n/threads=2/gc=off"
+        ]
+    );
+    let knob = |i: usize, name: &str| {
+        plan.layouts[i]
+            .target
+            .as_ref()
+            .and_then(|t| t.knobs.get(name))
+            .cloned()
+    };
+    assert_eq!(knob(1, "gomaxprocs").as_deref(), Some("2"));
+    assert_eq!(
+        knob(1, "gc").as_deref(),
+        Some("100"),
+        "the plan's other knobs stay"
+    );
+    assert_eq!(knob(4, "gc").as_deref(), Some("off"));
+    assert_eq!(knob(4, "gomaxprocs").as_deref(), Some("8"));
+    assert_eq!(plan.target.knobs["gomaxprocs"], "8");
+    let wire = plan.to_run_plan("r");
+    let spec = wire.layouts[2].target.as_ref().expect("own target");
+    assert_eq!(spec.knobs["gomaxprocs"], "4");
 }
 
 #[test]
@@ -610,6 +813,25 @@ fn a_sweep_expands_into_one_layout_per_value_and_combination() {
     .expect("valid");
     assert_eq!(plan.layouts[0].threads, Threads::Count(1));
     assert_eq!(plan.layouts[1].name, "a/threads=auto");
+}
+
+#[test]
+fn the_your_service_example_parses() {
+    let plan = plan::load(&examples().join("your-service.toml")).expect("your-service.toml");
+    let names: Vec<&str> = plan.layouts.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "one/gomaxprocs=1",
+            "one/gomaxprocs=2",
+            "one/gomaxprocs=4",
+            "per-node"
+        ]
+    );
+    assert_eq!(plan.load.requests.len(), 2);
+    assert_eq!(plan.load.expect_status, [200, 201]);
+    let knobs = &plan.layouts[3].target.as_ref().expect("own knobs").knobs;
+    assert_eq!(knobs["gomaxprocs"], "0");
 }
 
 #[test]

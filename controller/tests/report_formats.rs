@@ -18,6 +18,10 @@ use std::process::{Command, Output};
 use serde_json::{json, Value};
 
 const FIXTURE: &str = "tests/fixtures/quickstart-result.json";
+/// A user's service: a weighted request mix, a 503 among the statuses, reconnects, replica
+/// process trees, a thread off its CPUs at the end of a layout, a scraped series. Made from
+/// FIXTURE with those fields added, then normalised by `numaload report --format json`.
+const SERVICE_FIXTURE: &str = "tests/fixtures/service-result.json";
 
 mod common;
 use common::{manifest, numaload};
@@ -106,7 +110,11 @@ fn diff(expected: &str, actual: &str) -> String {
 }
 
 fn check_snapshot(format: &str, snapshot: &str) {
-    let actual = report(&manifest(FIXTURE), format);
+    check_snapshot_of(FIXTURE, format, snapshot);
+}
+
+fn check_snapshot_of(fixture: &str, format: &str, snapshot: &str) {
+    let actual = report(&manifest(fixture), format);
     let path = manifest(snapshot);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &actual).expect("write snapshot");
@@ -115,7 +123,7 @@ fn check_snapshot(format: &str, snapshot: &str) {
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         expected == actual,
-        "the {format} report of {FIXTURE} differs from {snapshot} (- expected, + actual):\n{}\n\
+        "the {format} report of {fixture} differs from {snapshot} (- expected, + actual):\n{}\n\
          If the change is intended, run\n  UPDATE_SNAPSHOTS=1 cargo test -p numaload --test report_formats\n\
          and review the snapshot diff before committing.",
         diff(&expected, &actual)
@@ -206,7 +214,7 @@ fn csv_has_one_row_per_layout_with_the_documented_columns() {
         "layout,status,mode,target_rate_rps,throughput_rps,requests,errors,error_rate,late_sends,\
          p50_ns,p90_ns,p99_ns,p999_ns,max_ns,p50_uncorrected_ns,p99_uncorrected_ns,\
          p999_uncorrected_ns,max_uncorrected_ns,threads_max,replicas,placement_ok,load_cpus,\
-         load_shares_cpus,suspect"
+         load_shares_cpus,suspect,reconnects,status_codes,request_mix"
     );
     assert_eq!(rows.len(), 4, "a header and three layouts:\n{csv}");
     let cells = |row: &str| -> Vec<String> { row.split(',').map(str::to_owned).collect() };
@@ -396,6 +404,7 @@ fn the_html_report_renders_in_headless_chromium_without_console_errors() {
     let cases = [
         ("quickstart", fixture()),
         ("untrustworthy", untrustworthy()),
+        ("service", common::read_json(&manifest(SERVICE_FIXTURE))),
     ];
     for (name, result) in cases {
         let file = write(&dir, name, &result);
@@ -456,4 +465,98 @@ fn the_html_report_renders_in_headless_chromium_without_console_errors() {
         );
         assert!(dom_text.contains("<svg"), "no chart in the DOM");
     }
+}
+
+#[test]
+fn the_service_reports_match_their_snapshots() {
+    check_snapshot_of(SERVICE_FIXTURE, "text", "tests/fixtures/service.report.txt");
+    check_snapshot_of(
+        SERVICE_FIXTURE,
+        "markdown",
+        "tests/fixtures/service.report.md",
+    );
+}
+
+#[test]
+fn the_service_fixture_matches_the_schema_and_normalises_to_itself() {
+    let file = manifest(SERVICE_FIXTURE);
+    common::assert_matches_schema(&common::read_json(&file));
+    let text = std::fs::read_to_string(&file).expect("fixture");
+    assert_eq!(report(&file, "json"), text, "the fixture is normalised");
+}
+
+#[test]
+fn results_written_before_the_request_mix_still_load_with_empty_figures() {
+    let normalised: Value =
+        serde_json::from_str(&report(&manifest(FIXTURE), "json")).expect("json");
+    let layout = &normalised["layouts"][0];
+    assert_eq!(layout["request_mix"], json!([]));
+    assert_eq!(layout["status_codes"], json!({}));
+    assert_eq!(layout["reconnects"], 0);
+    assert_eq!(layout["replicas"][0]["tree"], json!([]));
+    assert_eq!(layout["thread_samples"][0]["scraped"], json!({}));
+    assert_eq!(normalised["plan"]["load"]["requests"][0]["name"], "GET /");
+}
+
+#[test]
+fn every_format_shows_the_request_mix_statuses_trees_and_mismatches() {
+    let file = manifest(SERVICE_FIXTURE);
+    let lines = [
+        "200 ×49,988, 503 ×12",
+        "31 (the server closed connections after a response)",
+        "75%",
+        "25,012",
+        "pid 17539 tid 17540 (helper): ran on CPUs 0-3, intended 1",
+        "2 process(es), 3 thread(s) when ready",
+        "go_goroutines max 250",
+    ];
+    for format in ["text", "markdown", "html"] {
+        let text = report(&file, format);
+        // Markdown escapes the underscore.
+        let text = text.replace("go\\_goroutines", "go_goroutines");
+        for line in lines {
+            assert!(text.contains(line), "{format}: no {line:?} in\n{text}");
+        }
+        for name in ["read", "write"] {
+            assert!(text.contains(name), "{format}: request {name} missing");
+        }
+    }
+    let html = report(&file, "html");
+    assert!(
+        html.contains("go_goroutines over time, layout per-node"),
+        "the scraped series is charted"
+    );
+    assert!(html.contains("<h3>Request mix</h3>"));
+    // The second layout answered 200 only, with no reconnect: neither is worth a line.
+    let text = report(&file, "text");
+    let per_node = &text[text.find("── layout \"per-node\"").expect("per-node")..];
+    assert!(!per_node.contains("statuses"), "{per_node}");
+    assert!(!per_node.contains("reconnects"), "{per_node}");
+
+    let csv = report(&file, "csv");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(
+        rows[1].ends_with(
+            ",31,200=49988;503=12,read weight=3 requests=25000 errors=0 p50_ns=275455 \
+             p99_ns=1647615 p999_ns=4423679 max_ns=5664767;write weight=1 requests=25012 \
+             errors=12 p50_ns=189439 p99_ns=936447 p999_ns=2951167 max_ns=5160959"
+        ),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        rows[2].contains("MISMATCH at the end: pid 17539 tid 17540"),
+        "{}",
+        rows[2]
+    );
+    assert!(rows[2].starts_with("per-node,SUSPECT,"), "{}", rows[2]);
+
+    let json: Value = serde_json::from_str(&report(&file, "json")).expect("json");
+    let mix = &json["layouts"][0]["request_mix"];
+    assert_eq!(mix[1]["name"], "write");
+    assert_eq!(mix[1]["latency_ns"]["p99"], 936447);
+    assert_eq!(
+        json["layouts"][1]["replicas"][0]["mismatches_at_end"][0]["tid"],
+        17540
+    );
 }

@@ -22,6 +22,10 @@
 //! name = "async"                   # required: a name from the agent's target table ([a-z0-9-]+)
 //! work_us = 20                     # CPU work per request, µs (default 0, at most 1000000)
 //!
+//! [target.knobs]                   # optional: values for knobs the agent's target entry
+//! gomaxprocs = 8                   # declares; names [a-z0-9_]+, values integers, floats,
+//!                                  # booleans or strings, sent as text (the agent checks them)
+//!
 //! [load]
 //! mode = "open"                    # required: "open" (fixed rate) or "closed" (fixed connections)
 //! rate = 5000                      # requests per second: required for open, refused for closed
@@ -34,6 +38,26 @@
 //!                                  # the server has a backlog (see the README)
 //! spin = true                      # closed loop only, default true: busy-poll up to 25 µs
 //!                                  # before blocking when no nap is due (see the README)
+//! method = "GET"                   # default "GET": an HTTP token
+//! path = "/"                       # default "/": starts with "/" (or is "*"), no spaces
+//! headers = { Accept = "text/plain" }  # no Host, Content-Length or Transfer-Encoding (the
+//!                                  # generator writes them); no CR/LF anywhere
+//! body = ""                        # default none: sent as is, with Content-Length
+//! expect_status = [200]            # statuses counted as success, 100..=599 (default: any 2xx)
+//!
+//! # Instead of method/path/headers/body, a weighted mix (never both):
+//! # [[load.requests]]
+//! # name = "read"                  # unique; default "METHOD path"
+//! # method = "GET"                 # method, path, headers, body as above
+//! # path = "/items/1"
+//! # weight = 9                     # a positive integer, default 1: this request's share is
+//! #                                # its weight over the sum of weights
+//! # [[load.requests]]
+//! # name = "write"
+//! # method = "POST"
+//! # path = "/items"
+//! # headers = { Content-Type = "application/json" }
+//! # body = '{"name": "x"}'
 //!
 //! [[layouts]]                      # at least one; names unique
 //! name = "one-process"
@@ -54,18 +78,33 @@
 //! [[layouts]]                      # a sweep: one layout per value (per combination of values)
 //! name = "r"                       # → "r/replicas=1", "r/replicas=2", "r/replicas=per-node"
 //! sweep.replicas = [1, 2, "per-node"]  # also sweep.pin, sweep.memory, sweep.smt, sweep.threads
+//!
+//! [[layouts]]                      # a sweep over a target knob: "g/gomaxprocs=1", ...
+//! name = "g"
+//! replicas = 1
+//! sweep."knobs.gomaxprocs" = [1, 2, 4]  # or sweep.knobs.gomaxprocs
+//!
+//! [[layouts]]
+//! name = "two-procs"
+//! replicas = 1
+//! [layouts.knobs]                  # this layout's knobs, over [target.knobs] name by name
+//! gomaxprocs = 2                   # (a layout's target = { knobs = { .. } } works too)
 //! ```
 //!
 //! A sweep key must not also be set directly. Several sweep keys give every combination, in the
-//! order replicas, pin, memory, smt, threads, named `r/replicas=1/pin=node`.
+//! order replicas, pin, memory, smt, threads, then knobs in file order, named
+//! `r/replicas=1/pin=node/gomaxprocs=2`. A knob set in `[target.knobs]` may be swept: the sweep
+//! overrides it in each layout it makes.
 //!
 //! Durations are humantime strings ("10s", "500ms", "1m 30s") in whole milliseconds, as the wire
 //! carries them. What only a host can tell (whether the agent knows the target, whether there
 //! are as many NUMA domains as replicas) is the agent's to check before it launches anything.
 
 mod error;
+mod knobs;
 mod layout;
 mod raw;
+mod request;
 mod sweep;
 mod target;
 mod validate;
@@ -78,6 +117,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{PlanError, PlanErrorKind};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
+pub use request::Request;
 pub use target::{Dispatch, Target, WorkMode};
 
 /// Reads and validates the plan file at `path`; errors name the file as given.
@@ -131,6 +171,13 @@ pub struct Load {
     /// Requests slower than this count as timeout errors (more than zero).
     #[serde(with = "duration_text")]
     pub timeout: Duration,
+    /// What is sent: at least one request, names unique; each connection draws its next one
+    /// by weight. `GET /` when the plan says nothing.
+    #[serde(default = "request::default_requests")]
+    pub requests: Vec<Request>,
+    /// Response statuses that count as success, sorted; empty means any 2xx.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect_status: Vec<u16>,
 }
 
 /// How requests are sent.
@@ -228,7 +275,8 @@ impl Load {
             timeout_ms: millis(self.timeout),
             no_coalesce: !coalesce,
             no_spin: !spin,
-            ..Default::default()
+            requests: self.requests.iter().map(Request::to_wire).collect(),
+            expect_status: self.expect_status.iter().map(|&c| u32::from(c)).collect(),
         }
     }
 }
@@ -272,6 +320,8 @@ mod tests {
                 warmup: Duration::ZERO,
                 reserve_cpus: 1,
                 timeout: Duration::from_secs(2),
+                requests: vec![Request::default_get()],
+                expect_status: Vec::new(),
             },
             layouts: vec![
                 Layout::new("one", Replicas::Count(1), Pin::None, Memory::None),

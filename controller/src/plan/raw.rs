@@ -2,6 +2,10 @@
 //! TOML types. Required keys are `Option`s here so that their absence is reported by
 //! `validate` with a fix, not by serde as "missing field".
 
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::target::{Dispatch, WorkMode};
@@ -38,6 +42,9 @@ pub(super) struct RawTarget {
     pub dispatch: Option<Dispatch>,
     pub limit: Option<u32>,
     pub pool_threads: Option<u32>,
+    /// `[target.knobs]`: values for the knobs the agent's target entry declares, kept as TOML
+    /// until checked one by one.
+    pub knobs: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +60,28 @@ pub(super) struct RawLoad {
     pub timeout: Option<String>,
     pub coalesce: Option<bool>,
     pub spin: Option<bool>,
+    /// The single request (refused together with `requests`).
+    pub method: Option<String>,
+    pub path: Option<String>,
+    /// Header name → value; values stay TOML so a number is reported with its key.
+    pub headers: Option<toml::Table>,
+    pub body: Option<String>,
+    /// `[[load.requests]]`: a weighted mix.
+    pub requests: Option<Vec<RawRequest>>,
+    /// Kept as integers of any size so that 99 and 600 are reported with the range.
+    pub expect_status: Option<Vec<i64>>,
+}
+
+/// One `[[load.requests]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [[load.requests]] table")]
+pub(super) struct RawRequest {
+    pub name: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub headers: Option<toml::Table>,
+    pub body: Option<String>,
+    pub weight: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -79,16 +108,97 @@ pub(super) struct RawLayout {
     pub sweep: Option<RawSweep>,
     /// This layout's own target knobs, over the plan's `[target]`.
     pub target: Option<RawTarget>,
+    /// `[layouts.knobs]`: this layout's knob values, over the plan's `[target.knobs]`.
+    pub knobs: Option<toml::Table>,
 }
 
 /// `sweep.<key> = [values]`: the layout once per value. Values stay TOML until checked one by
-/// one, so an error can point at the one that is wrong.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a sweep table")]
+/// one, so an error can point at the one that is wrong. A knob is swept as
+/// `sweep."knobs.NAME"` (or `sweep.knobs.NAME`, a nested table), in file order.
+#[derive(Debug, Clone, Default)]
 pub(super) struct RawSweep {
     pub replicas: Option<Vec<toml::Value>>,
     pub pin: Option<Vec<toml::Value>>,
     pub memory: Option<Vec<toml::Value>>,
     pub smt: Option<Vec<toml::Value>>,
     pub threads: Option<Vec<toml::Value>>,
+    pub knobs: Vec<(String, Vec<toml::Value>)>,
+}
+
+/// The keys a sweep table takes, as serde's unknown-key message lists them.
+const SWEEP_KEYS: &[&str] = &["replicas", "pin", "memory", "smt", "threads", "knobs.NAME"];
+
+/// A sweep key, read as a map key so that an unknown one is reported at its own span.
+enum SweepKey {
+    Replicas,
+    Pin,
+    Memory,
+    Smt,
+    Threads,
+    /// `knobs = { NAME = [..] }` (`sweep.knobs.NAME`).
+    Knobs,
+    /// `"knobs.NAME"`.
+    Knob(String),
+}
+
+impl<'de> Deserialize<'de> for SweepKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = SweepKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sweep key")
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<SweepKey, E> {
+                Ok(match key {
+                    "replicas" => SweepKey::Replicas,
+                    "pin" => SweepKey::Pin,
+                    "memory" => SweepKey::Memory,
+                    "smt" => SweepKey::Smt,
+                    "threads" => SweepKey::Threads,
+                    "knobs" => SweepKey::Knobs,
+                    _ => match key.strip_prefix("knobs.") {
+                        Some(name) => SweepKey::Knob(name.to_owned()),
+                        None => return Err(E::unknown_field(key, SWEEP_KEYS)),
+                    },
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawSweep {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SweepVisitor;
+        impl<'de> Visitor<'de> for SweepVisitor {
+            type Value = RawSweep;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sweep table")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSweep, A::Error> {
+                let mut sweep = RawSweep::default();
+                while let Some(key) = map.next_key::<SweepKey>()? {
+                    match key {
+                        SweepKey::Replicas => sweep.replicas = Some(map.next_value()?),
+                        SweepKey::Pin => sweep.pin = Some(map.next_value()?),
+                        SweepKey::Memory => sweep.memory = Some(map.next_value()?),
+                        SweepKey::Smt => sweep.smt = Some(map.next_value()?),
+                        SweepKey::Threads => sweep.threads = Some(map.next_value()?),
+                        SweepKey::Knob(name) => sweep.knobs.push((name, map.next_value()?)),
+                        SweepKey::Knobs => {
+                            let nested: BTreeMap<String, Vec<toml::Value>> = map.next_value()?;
+                            sweep.knobs.extend(nested);
+                        }
+                    }
+                }
+                Ok(sweep)
+            }
+        }
+        d.deserialize_map(SweepVisitor)
+    }
 }

@@ -3,10 +3,13 @@
 //! `name = "r"` with `sweep.replicas = [1, 2, "per-node"]` becomes three layouts named
 //! `r/replicas=1`, `r/replicas=2` and `r/replicas=per-node`, each validated like a layout
 //! written by hand. Several sweep keys give every combination, in the order replicas, pin,
-//! memory, smt, threads (`r/replicas=1/pin=node`). A key may be swept or set, not both; each
-//! value is checked on its own so that an error points at it (`sweep.replicas[2]`).
+//! memory, smt, threads, then knobs in file order (`r/replicas=1/pin=node/gomaxprocs=2`). A
+//! knob is swept as `sweep."knobs.gomaxprocs" = [1, 2, 4]` and named without its prefix
+//! (`r/gomaxprocs=2`). A key may be swept or set, not both; each value is checked on its own so
+//! that an error points at it (`sweep.replicas[2]`).
 
 use super::error::{KeyPath, Problem};
+use super::knobs::{self, KNOB_NAME, KNOB_VALUE};
 use super::raw::{RawLayout, RawSweep};
 use super::validate::{memory, replicas, threads, MEMORY, PIN, REPLICAS, SMT, THREADS};
 use super::{Pin, Smt};
@@ -26,20 +29,39 @@ pub(super) fn expand(mut raw: RawLayout, at: &KeyPath) -> Result<Vec<RawLayout>,
         memory: swept_memory,
         smt,
         threads: swept_threads,
+        knobs: swept_knobs,
     } = sweep;
-    let keys: [(&str, Option<Vec<toml::Value>>, bool); 5] = [
-        ("replicas", swept_replicas, raw.replicas.is_some()),
-        ("pin", pin, raw.pin.is_some()),
-        ("memory", swept_memory, raw.memory.is_some()),
-        ("smt", smt, raw.smt.is_some()),
-        ("threads", swept_threads, raw.threads.is_some()),
+    let knob_set = |name: &str| {
+        let own = raw.knobs.as_ref().is_some_and(|k| k.contains_key(name));
+        let in_target = raw
+            .target
+            .as_ref()
+            .and_then(|t| t.knobs.as_ref())
+            .is_some_and(|k| k.contains_key(name));
+        own || in_target
+    };
+    let mut keys: Vec<(Key, Option<Vec<toml::Value>>, bool)> = vec![
+        (Key::Replicas, swept_replicas, raw.replicas.is_some()),
+        (Key::Pin, pin, raw.pin.is_some()),
+        (Key::Memory, swept_memory, raw.memory.is_some()),
+        (Key::Smt, smt, raw.smt.is_some()),
+        (Key::Threads, swept_threads, raw.threads.is_some()),
     ];
+    for (name, values) in swept_knobs {
+        let set = knob_set(&name);
+        keys.push((Key::Knob(name), Some(values), set));
+    }
     let mut variants = vec![raw];
     for (key, values, also_set) in keys {
         let Some(values) = values else { continue };
-        let here = at.key("sweep").key(key);
+        let here = at.key("sweep").key(&key.path());
+        if let Key::Knob(name) = &key {
+            if !knobs::valid_name(name) {
+                return Err(Problem::about(here, KNOB_NAME));
+            }
+        }
         if also_set {
-            let text = format!("{key} is also set directly; remove one of them");
+            let text = format!("{} is also set directly; remove one of them", key.name());
             return Err(Problem::about(here, &text));
         }
         if values.is_empty() {
@@ -47,7 +69,7 @@ pub(super) fn expand(mut raw: RawLayout, at: &KeyPath) -> Result<Vec<RawLayout>,
             return Err(Problem::value(here, "[]", fix));
         }
         for (i, value) in values.iter().enumerate() {
-            if let Err(fix) = check(key, value) {
+            if let Err(fix) = check(&key, value) {
                 return Err(Problem::value(here.item(i, None), value, fix));
             }
         }
@@ -61,45 +83,79 @@ pub(super) fn expand(mut raw: RawLayout, at: &KeyPath) -> Result<Vec<RawLayout>,
             .flat_map(|variant| {
                 values
                     .iter()
-                    .map(move |value| with_value(variant.clone(), key, value))
+                    .map(|value| with_value(variant.clone(), &key, value))
+                    .collect::<Vec<_>>()
             })
             .collect();
     }
     Ok(variants)
 }
 
+/// A sweepable key.
+enum Key {
+    Replicas,
+    Pin,
+    Memory,
+    Smt,
+    Threads,
+    Knob(String),
+}
+
+impl Key {
+    /// As the layout name shows it: `replicas`, `gomaxprocs`.
+    fn name(&self) -> &str {
+        match self {
+            Key::Replicas => "replicas",
+            Key::Pin => "pin",
+            Key::Memory => "memory",
+            Key::Smt => "smt",
+            Key::Threads => "threads",
+            Key::Knob(name) => name,
+        }
+    }
+
+    /// As the sweep table writes it: `replicas`, `knobs.gomaxprocs`.
+    fn path(&self) -> String {
+        match self {
+            Key::Knob(name) => format!("knobs.{name}"),
+            other => other.name().to_owned(),
+        }
+    }
+}
+
 /// Whether `value` is valid for `key`, with the fix when not.
-fn check(key: &str, value: &toml::Value) -> Result<(), &'static str> {
-    let ok = match key {
-        "replicas" => replicas(value).is_some(),
-        "pin" => value.clone().try_into::<Pin>().is_ok(),
-        "memory" => memory(value).is_some(),
-        "smt" => value.clone().try_into::<Smt>().is_ok(),
-        _ => threads(value).is_some(),
+fn check(key: &Key, value: &toml::Value) -> Result<(), &'static str> {
+    let (ok, fix) = match key {
+        Key::Replicas => (replicas(value).is_some(), REPLICAS),
+        Key::Pin => (value.clone().try_into::<Pin>().is_ok(), PIN),
+        Key::Memory => (memory(value).is_some(), MEMORY),
+        Key::Smt => (value.clone().try_into::<Smt>().is_ok(), SMT),
+        Key::Threads => (threads(value).is_some(), THREADS),
+        Key::Knob(_) => (knobs::text(value).is_some(), KNOB_VALUE),
     };
     if ok {
-        return Ok(());
+        Ok(())
+    } else {
+        Err(fix)
     }
-    Err(match key {
-        "replicas" => REPLICAS,
-        "pin" => PIN,
-        "memory" => MEMORY,
-        "smt" => SMT,
-        _ => THREADS,
-    })
 }
 
 /// `raw` with `key` set to `value` (already checked) and its name suffixed `/key=value`.
-fn with_value(mut raw: RawLayout, key: &str, value: &toml::Value) -> RawLayout {
+fn with_value(mut raw: RawLayout, key: &Key, value: &toml::Value) -> RawLayout {
     match key {
-        "replicas" => raw.replicas = Some(value.clone()),
-        "pin" => raw.pin = value.clone().try_into().ok(),
-        "memory" => raw.memory = Some(value.clone()),
-        "smt" => raw.smt = value.clone().try_into().ok(),
-        _ => raw.threads = Some(value.clone()),
+        Key::Replicas => raw.replicas = Some(value.clone()),
+        Key::Pin => raw.pin = value.clone().try_into().ok(),
+        Key::Memory => raw.memory = Some(value.clone()),
+        Key::Smt => raw.smt = value.clone().try_into().ok(),
+        Key::Threads => raw.threads = Some(value.clone()),
+        Key::Knob(name) => {
+            raw.knobs
+                .get_or_insert_with(toml::Table::new)
+                .insert(name.clone(), value.clone());
+        }
     }
     if let Some(name) = &mut raw.name {
-        name.push_str(&format!("/{key}={}", text(value)));
+        name.push_str(&format!("/{}={}", key.name(), text(value)));
     }
     raw
 }

@@ -9,10 +9,16 @@
 //! dispatch = "bounded"       # ffi: "spawn-blocking" | "bounded" | "inline" | "pinned-pool"
 //! limit = 8                  # ffi bounded: most concurrent C calls
 //! pool_threads = 4           # ffi pinned-pool: OS threads in the pool
+//!
+//! [target.knobs]             # knobs the agent's target entry declares (see `knobs`)
+//! gomaxprocs = 8
 //! ```
 //!
 //! A layout's `target = { dispatch = "inline" }` overrides only the keys it names, so one plan
-//! can compare dispatch modes under the same load.
+//! can compare dispatch modes under the same load; its knobs (`target.knobs` or the layout's
+//! own `[layouts.knobs]`) override or extend the plan's, name by name.
+
+use std::collections::BTreeMap;
 
 use numaload_proto::v1;
 use serde::{Deserialize, Serialize};
@@ -47,6 +53,9 @@ pub struct Target {
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_threads: Option<u32>,
+    /// Knob name → value as text, for the knobs the agent's target entry declares.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub knobs: BTreeMap<String, String>,
 }
 
 impl Target {
@@ -59,6 +68,7 @@ impl Target {
             dispatch: None,
             limit: None,
             pool_threads: None,
+            knobs: BTreeMap::new(),
         }
     }
 
@@ -79,7 +89,11 @@ impl Target {
             } as i32,
             limit: self.limit.unwrap_or(0),
             pool_threads: self.pool_threads.unwrap_or(0),
-            ..Default::default()
+            knobs: self
+                .knobs
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
         }
     }
 }
@@ -185,6 +199,10 @@ fn resolve(raw: RawTarget, base: Option<&Target>, at: &KeyPath) -> Result<Target
         (Some(Dispatch::PinnedPool), _) | (_, None) => {}
         (_, Some(n)) => return Err(Problem::value(at.key("pool_threads"), n, POOL_THREADS)),
     }
+    let mut knobs = base.map(|b| b.knobs.clone()).unwrap_or_default();
+    if let Some(table) = &raw.knobs {
+        knobs.extend(super::knobs::knobs(table, &at.key("knobs"))?);
+    }
     Ok(Target {
         name,
         work_us,
@@ -192,5 +210,6 @@ fn resolve(raw: RawTarget, base: Option<&Target>, at: &KeyPath) -> Result<Target
         dispatch,
         limit,
         pool_threads,
+        knobs,
     })
 }

@@ -8,15 +8,19 @@
 //! `layout, status, mode, target_rate_rps, throughput_rps, requests, errors, error_rate,
 //! late_sends, p50_ns, p90_ns, p99_ns, p999_ns, max_ns, p50_uncorrected_ns, p99_uncorrected_ns,
 //! p999_uncorrected_ns, max_uncorrected_ns, threads_max, replicas, placement_ok, load_cpus,
-//! load_shares_cpus, suspect` — `status` is `ok`, `SUSPECT` or `FAILED`; `suspect` joins every
-//! reason for caution (suspect reasons, placement mismatches, the failure) with `"; "`.
+//! load_shares_cpus, suspect, reconnects, status_codes, request_mix` — `status` is `ok`,
+//! `SUSPECT` or `FAILED`; `suspect` joins every reason for caution (suspect reasons, placement
+//! mismatches, the failure) with `"; "`; `status_codes` is `code=count` joined with `;`
+//! (`200=9870;503=12`); `request_mix` has one entry per request of the mix joined with `;`,
+//! each `name weight=W requests=N errors=E p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..` (a
+//! percentile with too few samples is left out).
 
 use crate::report::summary;
 use crate::report::trust::{self, Pct};
-use crate::result::{LayoutResult, Percentiles, RunResult};
+use crate::result::{LayoutResult, Percentiles, RequestMix, RunResult};
 
 /// The header row.
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 27] = [
     "layout",
     "status",
     "mode",
@@ -41,6 +45,9 @@ pub const COLUMNS: [&str; 24] = [
     "load_cpus",
     "load_shares_cpus",
     "suspect",
+    "reconnects",
+    "status_codes",
+    "request_mix",
 ];
 
 /// Renders the header and one row per layout.
@@ -99,7 +106,41 @@ fn row(l: &LayoutResult) -> Vec<String> {
         numaload_proto::cpulist::format(&l.load.cpus),
         l.load.shares_cpus_with_replicas.to_string(),
         reasons.join("; "),
+        when(l.reconnects.to_string()),
+        l.status_codes
+            .iter()
+            .map(|(code, count)| format!("{code}={count}"))
+            .collect::<Vec<_>>()
+            .join(";"),
+        l.request_mix
+            .iter()
+            .map(mix_entry)
+            .collect::<Vec<_>>()
+            .join(";"),
     ]
+}
+
+/// `read weight=9 requests=9000 errors=0 p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..`.
+fn mix_entry(m: &RequestMix) -> String {
+    let latency: Vec<String> = [
+        ("p50_ns", Pct::P50),
+        ("p99_ns", Pct::P99),
+        ("p999_ns", Pct::P999),
+        ("max_ns", Pct::Max),
+    ]
+    .iter()
+    .filter_map(|(key, pct)| pct.shown(&m.latency_ns).map(|ns| format!("{key}={ns}")))
+    .collect();
+    format!(
+        "{} weight={} requests={} errors={} {}",
+        m.name.replace(';', ","),
+        m.weight,
+        m.requests,
+        m.errors,
+        latency.join(" ")
+    )
+    .trim_end()
+    .to_owned()
 }
 
 /// A field, quoted when it must be (RFC 4180: double the quotes inside).

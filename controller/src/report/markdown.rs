@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use numaload_proto::cpulist;
 
+use crate::report::service;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::thousands;
 use crate::report::trust::{self, Pct};
@@ -37,8 +38,51 @@ pub fn render(result: &RunResult) -> String {
         search_table(&mut out, search);
     }
     table(&mut out, result);
+    service_section(&mut out, result);
     details(&mut out, result);
     out
+}
+
+/// Per layout with anything to say: status codes, reconnects and the request mix table.
+fn service_section(out: &mut String, result: &RunResult) {
+    for l in result.layouts.iter().filter(|l| l.status.measured()) {
+        let rows = service::mix_rows(l);
+        let mut bullets = Vec::new();
+        if let Some(codes) = service::status_codes(l) {
+            bullets.push(format!("- status codes: {}\n", escape(&codes)));
+        }
+        if let Some(line) = service::reconnects(l) {
+            bullets.push(format!("- reconnects: {}\n", escape(&line)));
+        }
+        if rows.is_empty() && bullets.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}:\n", code(&l.name));
+        if !bullets.is_empty() {
+            let _ = writeln!(out, "{}", bullets.concat());
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "| request | weight | share | requests | errors | p50 | p99 | p99.9 | max |"
+        );
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                code(&r.name),
+                r.weight,
+                r.share,
+                r.requests,
+                r.errors,
+                r.latency.join(" | ")
+            );
+        }
+        out.push('\n');
+    }
 }
 
 /// A capacity search: the max sustainable rate per layout, then every step.
@@ -174,6 +218,9 @@ fn details(out: &mut String, r: &RunResult) {
         humantime::format_duration(load.duration),
         humantime::format_duration(load.warmup)
     );
+    if let Some(line) = super::service::requests_line(&r.plan) {
+        let _ = writeln!(out, "- {}", escape(&line));
+    }
     let _ = writeln!(
         out,
         "- numaload {}, run {}, started {}\n",
@@ -239,6 +286,26 @@ fn details(out: &mut String, r: &RunResult) {
         .collect();
     if !quotas.is_empty() {
         let _ = writeln!(out, "\n{}", quotas.join("\n"));
+    }
+    let trees: Vec<String> = r
+        .layouts
+        .iter()
+        .flat_map(|l| l.replicas.iter().map(move |rep| (l, rep)))
+        .flat_map(|(l, rep)| {
+            let at = format!("- {} replica {}", code(&l.name), rep.index);
+            let tree = service::tree(rep).map(|t| format!("{at} tree: {}", escape(&t)));
+            let mismatches = service::mismatches(rep)
+                .into_iter()
+                .map(|m| format!("{at} **MISMATCH** {}", escape(&m)));
+            let scraped = service::scraped(rep).map(|s| format!("{at} scraped: {}", escape(&s)));
+            tree.into_iter()
+                .chain(mismatches)
+                .chain(scraped)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if !trees.is_empty() {
+        let _ = writeln!(out, "\n{}", trees.join("\n"));
     }
     let _ = writeln!(out, "\n</details>");
 }

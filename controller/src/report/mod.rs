@@ -10,6 +10,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod service;
 pub mod summary;
 pub mod text;
 pub mod trust;

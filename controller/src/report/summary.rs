@@ -21,9 +21,12 @@ pub fn threads_max(l: &LayoutResult) -> u32 {
     l.replicas.iter().map(|r| r.threads_max).max().unwrap_or(0)
 }
 
-/// Every replica ran where the layout asked (vacuously true without replicas).
+/// Every replica ran where the layout asked, when ready and when the measurement ended
+/// (vacuously true without replicas).
 pub fn placement_ok(l: &LayoutResult) -> bool {
-    l.replicas.iter().all(|r| r.placement_ok)
+    l.replicas
+        .iter()
+        .all(|r| r.placement_ok && r.mismatches_at_end.is_empty())
 }
 
 /// Errors per attempt (`requests` counts only answered requests; 0 when nothing was sent).

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use numaload_proto::cpulist;
 
+use crate::report::service;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::trust::{self, Pct};
 use crate::report::{duration_ns, thousands};
@@ -91,6 +92,9 @@ fn header(out: &mut String, r: &RunResult) {
         humantime::format_duration(load.duration),
         humantime::format_duration(load.warmup)
     );
+    if let Some(line) = service::requests_line(&r.plan) {
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 fn layout_block(out: &mut String, l: &LayoutResult) {
@@ -150,6 +154,7 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
             summary::threads_max(l),
             l.replicas.len()
         );
+        service_lines(out, l);
     }
     for replica in &l.replicas {
         replica_line(out, replica);
@@ -204,6 +209,48 @@ fn replica_line(out: &mut String, r: &ReplicaResult) {
     );
     if let Some(line) = super::replica_quota_line(r) {
         let _ = writeln!(out, "               {line}");
+    }
+    if let Some(line) = service::tree(r) {
+        let _ = writeln!(out, "               tree: {line}");
+    }
+    for line in service::mismatches(r) {
+        let _ = writeln!(out, "               MISMATCH {line}");
+    }
+    if let Some(line) = service::scraped(r) {
+        let _ = writeln!(out, "               scraped: {line}");
+    }
+}
+
+/// The request mix as a small table, then status codes and reconnects when worth a line.
+fn service_lines(out: &mut String, l: &LayoutResult) {
+    if let Some(codes) = service::status_codes(l) {
+        let _ = writeln!(out, "  statuses     {codes}");
+    }
+    if let Some(line) = service::reconnects(l) {
+        let _ = writeln!(out, "  reconnects   {line}");
+    }
+    let rows = service::mix_rows(l);
+    if rows.is_empty() {
+        return;
+    }
+    let width = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let _ = writeln!(
+        out,
+        "  requests     {:<width$} {:>6} {:>5} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "request", "weight", "share", "requests", "errors", "p50", "p99", "p99.9", "max"
+    );
+    for r in rows {
+        let [p50, p99, p999, max] = &r.latency;
+        let _ = writeln!(
+            out,
+            "               {:<width$} {:>6} {:>5} {:>10} {:>8} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
+            r.name, r.weight, r.share, r.requests, r.errors
+        );
     }
 }
 

@@ -11,6 +11,10 @@ use crate::result::{
     AgentStatus, LayoutResult, LayoutStatus, Percentiles, ReplicaResult, RunResult,
 };
 
+/// Placement mismatches listed per replica before the rest are only counted (a replica that
+/// forked a hundred workers off their CPUs would otherwise bury every other flag).
+const MISMATCHES_SHOWN: usize = 5;
+
 /// What reports print for a percentile read from too few samples.
 pub const TOO_FEW: &str = "n/a (too few)";
 
@@ -192,6 +196,26 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
                 }
             ),
         ));
+    }
+    for r in &layout.replicas {
+        let lines = crate::report::service::mismatches(r);
+        let shown = lines.len().min(MISMATCHES_SHOWN);
+        for line in &lines[..shown] {
+            out.push(flag(
+                FlagKind::PlacementMismatch,
+                format!("replica {} placement MISMATCH {line}", r.index),
+            ));
+        }
+        if lines.len() > shown {
+            out.push(flag(
+                FlagKind::PlacementMismatch,
+                format!(
+                    "replica {}: {} more placement mismatch(es) in the result file",
+                    r.index,
+                    lines.len() - shown
+                ),
+            ));
+        }
     }
     for reason in &layout.suspect {
         out.push(flag(FlagKind::Suspect, format!("suspect: {reason}")));

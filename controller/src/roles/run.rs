@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -28,12 +28,24 @@ pub struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// The configuration file of the local agent (the targets and limits `numaload agent
+    /// --config FILE` reads; its listen and tls_dir do not apply). Only without --agent.
+    #[arg(long, value_name = "FILE")]
+    pub agent_config: Option<PathBuf>,
 }
 
 pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(path), Some(agent)) = (&args.agent_config, args.agents.first()) {
+        return Err(super::BadInput(format!(
+            "--agent-config {}: configures the local agent, and this run uses the agent at \
+             {agent}; give the file to that agent (numaload agent --config FILE) or drop --agent",
+            path.display()
+        ))
+        .into());
+    }
     let plan = numaload::plan::load(&args.plan)?;
     let addresses = if args.agents.is_empty() {
-        vec![start_local_agent().await?]
+        vec![start_local_agent(args.agent_config.as_deref()).await?]
     } else {
         args.agents.clone()
     };
@@ -225,14 +237,20 @@ impl ProgressView {
     }
 }
 
-/// An agent for this run only, in this process, on a loopback port of its own. It lives as long
-/// as the process; replicas die with it (parent-death signal).
-async fn start_local_agent() -> anyhow::Result<String> {
+/// An agent for this run only, in this process, on a loopback port of its own, configured by
+/// `config_file` (targets, limits) like `numaload agent --config`. It lives as long as the
+/// process; replicas die with it (parent-death signal).
+async fn start_local_agent(config_file: Option<&Path>) -> anyhow::Result<String> {
+    let config = match config_file {
+        Some(path) => numaload_agent::config::ConfigFile::load(path)
+            .map_err(|e| super::BadInput(format!("--agent-config {e}")))?
+            .apply(super::agent_config()?),
+        None => super::agent_config()?,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("starting the local agent")?;
     let address = listener.local_addr()?.to_string();
-    let config = super::agent_config()?;
     tokio::spawn(async move {
         // In this process, on loopback, for this run only: no authentication needed.
         let serving =

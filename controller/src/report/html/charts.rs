@@ -1,14 +1,15 @@
 //! The report's charts, as SVG strings: the latency percentile distribution (read from the
-//! merged histograms in the result), throughput and p99 bars across layouts, OS threads over
-//! time per replica.
+//! merged histograms in the result), throughput and p99 bars across layouts, OS threads and
+//! every series scraped from the replicas' metrics over time per replica.
 
 use hdrhistogram::Histogram;
 
 use super::svg::{esc, nice_ticks, palette, Scale, Svg};
 use crate::aggregate::histogram_from_base64;
+use crate::report::service::number;
 use crate::report::trust::{Pct, TOO_FEW};
 use crate::report::{duration_ns, thousands};
-use crate::result::LayoutResult;
+use crate::result::{LayoutResult, ThreadSample};
 
 const W: f64 = 560.0;
 const H: f64 = 280.0;
@@ -183,22 +184,57 @@ pub fn threads(l: &LayoutResult) -> String {
     if l.thread_samples.is_empty() {
         return placeholder("no thread samples");
     }
-    let t_max = l
+    let title = format!("OS threads over time, layout {}", l.name);
+    per_replica(l, &title, "OS threads", 4.0, &|s| {
+        Some(f64::from(s.os_threads))
+    })
+}
+
+/// The names of the series scraped from the replicas' metrics endpoints, sorted.
+pub fn scraped_names(l: &LayoutResult) -> Vec<&str> {
+    let mut names: Vec<&str> = l
         .thread_samples
         .iter()
-        .map(|s| s.t_ms)
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64
-        / 1e3;
-    let n_max = l
+        .flat_map(|s| s.scraped.keys().map(String::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// One scraped series over the measurement, one line per replica (beside the threads chart).
+pub fn scraped(l: &LayoutResult, name: &str) -> String {
+    if !l
         .thread_samples
         .iter()
-        .map(|s| s.os_threads)
-        .max()
-        .unwrap_or(0)
-        .max(4) as f64;
-    let y_ticks = nice_ticks(n_max, 4);
+        .any(|s| s.scraped.contains_key(name))
+    {
+        return placeholder(&format!("no samples of {name}"));
+    }
+    let title = format!("{name} over time, layout {}", l.name);
+    per_replica(l, &title, name, 1.0, &|s| s.scraped.get(name).copied())
+}
+
+/// A sample's value for a [`per_replica`] chart, `None` when it has none.
+type SampleValue<'a> = dyn Fn(&ThreadSample) -> Option<f64> + 'a;
+
+/// A value of every replica over the measurement, one coloured line per replica, with its
+/// range in the tooltip of its last point. `y_floor` keeps a flat series off the top edge.
+fn per_replica(
+    l: &LayoutResult,
+    title: &str,
+    what: &str,
+    y_floor: f64,
+    value: &SampleValue<'_>,
+) -> String {
+    let valued: Vec<(&ThreadSample, f64)> = l
+        .thread_samples
+        .iter()
+        .filter_map(|s| value(s).map(|v| (s, v)))
+        .collect();
+    let t_max = valued.iter().map(|(s, _)| s.t_ms).max().unwrap_or(0).max(1) as f64 / 1e3;
+    let v_max = valued.iter().map(|(_, v)| *v).fold(y_floor, f64::max);
+    let y_ticks = nice_ticks(v_max, 4);
     let x_ticks = nice_ticks(t_max, 5);
     let x = Scale {
         d0: 0.0,
@@ -208,11 +244,11 @@ pub fn threads(l: &LayoutResult) -> String {
     };
     let y = Scale {
         d0: 0.0,
-        d1: y_ticks.last().copied().unwrap_or(n_max),
+        d1: y_ticks.last().copied().unwrap_or(v_max),
         p0: H - BOTTOM,
         p1: TOP,
     };
-    let mut svg = Svg::new(W, H, &format!("OS threads over time, layout {}", l.name));
+    let mut svg = Svg::new(W, H, title);
     for tick in &y_ticks {
         let py = y.at(*tick);
         svg.line((LEFT, py), (W - RIGHT, py), "grid");
@@ -235,10 +271,9 @@ pub fn threads(l: &LayoutResult) -> String {
         "time into the measurement",
     );
     // Replica indexes count within each agent.
-    let mut replicas: Vec<(&str, u32)> = l
-        .thread_samples
+    let mut replicas: Vec<(&str, u32)> = valued
         .iter()
-        .map(|s| (s.agent.as_str(), s.replica))
+        .map(|(s, _)| (s.agent.as_str(), s.replica))
         .collect();
     replicas.sort_unstable();
     replicas.dedup();
@@ -250,28 +285,29 @@ pub fn threads(l: &LayoutResult) -> String {
         } else {
             index.to_string()
         };
-        let mut samples: Vec<(u64, u32)> = l
-            .thread_samples
+        let mut samples: Vec<(u64, f64)> = valued
             .iter()
-            .filter(|s| s.agent == *agent && s.replica == *index)
-            .map(|s| (s.t_ms, s.os_threads))
+            .filter(|(s, _)| s.agent == *agent && s.replica == *index)
+            .map(|(s, v)| (s.t_ms, *v))
             .collect();
-        samples.sort_unstable();
+        samples.sort_by_key(|s| s.0);
         let pts: Vec<(f64, f64)> = samples
             .iter()
-            .map(|(t, n)| (x.at(*t as f64 / 1e3), y.at(f64::from(*n))))
+            .map(|(t, v)| (x.at(*t as f64 / 1e3), y.at(*v)))
             .collect();
         let colour = format!("stroke:{}", palette(i));
         svg.polyline(&pts, "threads", &colour);
         let (min, max) = samples
             .iter()
-            .fold((u32::MAX, 0), |(lo, hi), (_, n)| (lo.min(*n), hi.max(*n)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| {
+                (lo.min(*v), hi.max(*v))
+            });
         if let Some(last) = pts.last() {
             svg.circle(
                 *last,
                 3.0,
                 "dot",
-                &format!("replica {replica}: {min}–{max} OS threads"),
+                &format!("replica {replica}: {}–{} {what}", number(min), number(max)),
             );
         }
         svg.raw(&format!(

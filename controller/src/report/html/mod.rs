@@ -5,11 +5,13 @@
 //! names come from plan files.
 //!
 //! Order: the verdict, what to be careful about, the summary table, throughput and p99 across
-//! layouts, then per layout its latency distribution, OS threads over time and placement, and
-//! last the host and the plan as the result echoes them.
+//! layouts, then per layout its request mix, status codes and process trees ([`service`]), its
+//! latency distribution, OS threads and scraped series over time and placement, and last the
+//! host and the plan as the result echoes them.
 
 pub mod charts;
 pub mod placement;
+pub mod service;
 pub mod svg;
 
 use std::fmt::Write as _;
@@ -247,9 +249,21 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
     for flag in trust::layout_flags(l) {
         let _ = writeln!(out, r#"<p class="bad">⚠ {}</p>"#, esc(&flag.message));
     }
+    out.push_str(&service::section(l));
+    // Scraped series sit beside the thread series, one panel each.
+    let scraped: String = charts::scraped_names(l)
+        .into_iter()
+        .map(|name| {
+            format!(
+                r#"<div class="panel"><h3>{} per replica</h3>{}</div>"#,
+                esc(name),
+                charts::scraped(l, name)
+            )
+        })
+        .collect();
     let _ = writeln!(
         out,
-        r#"<div class="row"><div class="panel"><h3>Latency by percentile</h3>{}</div><div class="panel"><h3>OS threads per replica</h3>{}</div></div>"#,
+        r#"<div class="row"><div class="panel"><h3>Latency by percentile</h3>{}</div><div class="panel"><h3>OS threads per replica</h3>{}</div>{scraped}</div>"#,
         charts::latency(l),
         charts::threads(l)
     );

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 
+mod tree;
+
+pub use tree::{Mismatch, ProcessSeen, RequestMix, ScrapedSeries};
+
 /// Bumped when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -185,6 +189,15 @@ pub struct LayoutResult {
     /// With two or more measured trials: 95% confidence intervals of the mean over trials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
+    /// Per request of the plan's mix, in plan order; empty when the agents did not report it.
+    #[serde(default)]
+    pub request_mix: Vec<RequestMix>,
+    /// Responses by HTTP status code (`"200"` → count), expected or not.
+    #[serde(default)]
+    pub status_codes: BTreeMap<String, u64>,
+    /// Connections opened again because the server closed one after a response (not errors).
+    #[serde(default)]
+    pub reconnects: u64,
 }
 
 /// One trial's figures of a layout.
@@ -333,6 +346,33 @@ pub struct ReplicaResult {
     /// `warning:` lines the replica printed at start-up (worker threads over its CPU quota ...).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The replica's whole tree when it was ready, every process and thread checked: how many
+    /// processes and threads, what did not match, its pages outside the intended nodes, and
+    /// the processes themselves.
+    #[serde(default)]
+    pub processes: u32,
+    #[serde(default)]
+    pub threads: u32,
+    #[serde(default)]
+    pub mismatches: Vec<Mismatch>,
+    #[serde(default)]
+    pub pages_off_node: u64,
+    #[serde(default)]
+    pub tree: Vec<ProcessSeen>,
+    /// Most processes seen in the tree in one sample during the measurement.
+    #[serde(default)]
+    pub processes_max: u32,
+    /// The tree read back again when the measurement ended: what did not match then, its pages
+    /// outside the intended nodes, and its processes.
+    #[serde(default)]
+    pub mismatches_at_end: Vec<Mismatch>,
+    #[serde(default)]
+    pub pages_off_node_at_end: u64,
+    #[serde(default)]
+    pub processes_at_end: Vec<ProcessSeen>,
+    /// Series scraped from the replica's own metrics endpoint: min, max and last.
+    #[serde(default)]
+    pub scraped: Vec<ScrapedSeries>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -368,7 +408,7 @@ pub struct LoadWorker {
     pub spun: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadSample {
     #[serde(default = "first_trial")]
     pub trial: u32,
@@ -395,6 +435,12 @@ pub struct ThreadSample {
     /// The probe hit its timeout: `metrics_probe_ns` is then a lower bound.
     #[serde(default)]
     pub metrics_probe_timed_out: bool,
+    /// Processes in the replica's tree; `os_threads` and `cpu_time_ns` sum over all of them.
+    #[serde(default)]
+    pub processes: u32,
+    /// Series scraped from the replica's metrics endpoint at this sample (name → value).
+    #[serde(default)]
+    pub scraped: BTreeMap<String, f64>,
 }
 
 /// The merged histograms themselves, so reports and later merges need nothing else.

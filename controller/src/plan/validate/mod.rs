@@ -1,14 +1,20 @@
 //! Raw plan → [`Plan`]: defaults applied, ranges checked, one [`Problem`] for the first thing
 //! wrong. Pure: no I/O, nothing about the host (the agent checks what needs its topology).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use super::error::{KeyPath, Problem};
-use super::layout::{normalized_cpus, sorted};
-use super::raw::{RawLayout, RawLoad, RawLoadMode, RawPlan};
+use super::knobs::KNOBS;
+use super::raw::{RawLoad, RawLoadMode, RawPlan};
+use super::request::{
+    self, BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
+};
 use super::target::{self, DISPATCH, LIMIT, POOL_THREADS, TARGET_NAME, WORK_MODE, WORK_US};
-use super::{sweep, Layout, Load, LoadMode, Memory, Pin, Plan, Replicas, Smt, Target, Threads};
+use super::{Load, LoadMode, Plan};
+
+mod layout;
+
+pub(in crate::plan) use layout::{memory, replicas, threads};
 
 const CONNECTIONS: std::ops::RangeInclusive<u32> = 1..=10_000;
 const MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -67,6 +73,25 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
         "load.duration" | "load.warmup" | "load.timeout" => DURATION,
         "load.reserve_cpus" => RESERVE_CPUS,
         "load.coalesce" | "load.spin" => "must be true or false (closed loop only)",
+        "load.method" | "load.requests.method" => METHOD,
+        "load.path" | "load.requests.path" => PATH,
+        "load.headers" | "load.requests.headers" => HEADERS,
+        "load.body" | "load.requests.body" => BODY,
+        "load.requests" => REQUESTS,
+        "load.requests.name" => REQUEST_NAME,
+        "load.requests.weight" => WEIGHT,
+        "load.expect_status" => EXPECT_STATUS,
+        "target.knobs" | "layouts.target.knobs" | "layouts.knobs" => KNOBS,
+        "layouts.sweep.knobs" => {
+            "must be a table of knob lists, e.g. sweep.knobs.gomaxprocs = [1, 2]"
+        }
+        headers
+            if headers.starts_with("load.headers.")
+                || headers.starts_with("load.requests.headers.") =>
+        {
+            HEADER_VALUE
+        }
+        knob if knob.starts_with("layouts.sweep.knobs.") => SWEEP_LIST,
         "layouts" => LAYOUTS,
         "layouts.name" => LAYOUT_NAME,
         "layouts.replicas" => REPLICAS,
@@ -111,7 +136,7 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
         repeat,
         search,
         load,
-        layouts: layouts(raw.layouts, &target, &root.key("layouts"))?,
+        layouts: layout::layouts(raw.layouts, &target, &root.key("layouts"))?,
         target,
     })
 }
@@ -191,11 +216,13 @@ fn search(
 }
 
 fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
-    let raw = raw.ok_or_else(|| {
+    let mut raw = raw.ok_or_else(|| {
         let fix = "add a [load] table with at least mode, rate (for open loop) and duration";
         Problem::missing(at.clone(), fix)
     })?;
     let mode = mode(&raw, at)?;
+    let requests = request::requests(&mut raw, at)?;
+    let expect_status = request::expect_status(raw.expect_status.take(), &at.key("expect_status"))?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
     if !CONNECTIONS.contains(&connections) {
         let key = at.key("connections");
@@ -237,6 +264,8 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         warmup,
         reserve_cpus: raw.reserve_cpus.unwrap_or(0),
         timeout,
+        requests,
+        expect_status,
     })
 }
 
@@ -294,224 +323,6 @@ fn duration(text: &str, key: KeyPath, example: &str) -> Result<Duration, Problem
     Ok(parsed)
 }
 
-fn layouts(
-    raw: Option<Vec<RawLayout>>,
-    target: &Target,
-    at: &KeyPath,
-) -> Result<Vec<Layout>, Problem> {
-    let raw = raw.unwrap_or_default();
-    if raw.is_empty() {
-        let fix = "add at least one [[layouts]] table with a name and replicas";
-        return Err(Problem::about(at.clone(), fix));
-    }
-    let mut names = HashSet::new();
-    let mut layouts = Vec::with_capacity(raw.len());
-    for (index, raw) in raw.into_iter().enumerate() {
-        let shown = raw.name.clone().filter(|name| !name.trim().is_empty());
-        let swept = sweep::expand(raw, &at.item(index, shown.as_deref()))?;
-        for raw in swept {
-            let layout = layout(raw, target, at, index)?;
-            if !names.insert(layout.name.clone()) {
-                let text = format!(
-                    "two layouts are named {:?}; names must be unique",
-                    layout.name
-                );
-                return Err(Problem::about(at.clone(), &text));
-            }
-            layouts.push(layout);
-        }
-    }
-    Ok(layouts)
-}
-
-/// The `index`th of `layouts`; once its name is known, paths show it: `layouts[1] ("split")`.
-fn layout(
-    raw: RawLayout,
-    plan_target: &Target,
-    layouts: &KeyPath,
-    index: usize,
-) -> Result<Layout, Problem> {
-    let name = raw.name.ok_or_else(|| {
-        let fix = "give each layout a unique name, e.g. name = \"per-node\"";
-        Problem::missing(layouts.item(index, None).key("name"), fix)
-    })?;
-    let shown = Some(name.as_str()).filter(|name| !name.trim().is_empty());
-    let at = layouts.item(index, shown);
-    let name = non_empty(name, at.key("name"), LAYOUT_NAME)?;
-    let replicas = match raw.replicas {
-        None => return Err(Problem::missing(at.key("replicas"), REPLICAS)),
-        Some(value) => {
-            replicas(&value).ok_or_else(|| Problem::value(at.key("replicas"), &value, REPLICAS))?
-        }
-    };
-    let threads = match raw.threads {
-        None => Threads::Auto,
-        Some(value) => {
-            threads(&value).ok_or_else(|| Problem::value(at.key("threads"), &value, THREADS))?
-        }
-    };
-    let memory = match &raw.memory {
-        None => None,
-        Some(value) => {
-            Some(memory(value).ok_or_else(|| Problem::value(at.key("memory"), value, MEMORY))?)
-        }
-    };
-    let smt = raw.smt.unwrap_or(Smt::All);
-    let target = match raw.target {
-        Some(raw) => Some(target::layout_target(raw, plan_target, &at.key("target"))?),
-        None => None,
-    };
-    let layout = |pin, memory, cpus| Layout {
-        name: name.clone(),
-        replicas,
-        pin,
-        memory,
-        smt,
-        threads,
-        cpus,
-        target: target.clone(),
-    };
-
-    if let Some(text) = raw.cpus {
-        let cpus = normalized_cpus(&text)
-            .ok_or_else(|| Problem::value(at.key("cpus"), quoted(&text), CPUS))?;
-        if let Some(pin) = raw.pin {
-            let fix = "not used with cpus (the cpus are the pinning); remove pin";
-            return Err(Problem::value(at.key("pin"), quoted(pin_word(pin)), fix));
-        }
-        if replicas.level().is_some() {
-            let fix = "cpus run every replica on the same CPUs: use a count, e.g. replicas = 1";
-            return Err(Problem::value(
-                at.key("replicas"),
-                replicas_text(replicas),
-                fix,
-            ));
-        }
-        let memory = match (memory, raw.memory_nodes) {
-            (Some(_), Some(_)) => {
-                let fix = "memory is also set; keep one of them";
-                return Err(Problem::about(at.key("memory_nodes"), fix));
-            }
-            (None, Some(nodes)) if nodes.is_empty() => {
-                return Err(Problem::value(at.key("memory_nodes"), "[]", MEMORY_NODES))
-            }
-            (None, Some(nodes)) => Memory::Nodes(sorted(nodes)),
-            (Some(memory), None) => memory,
-            (None, None) => Memory::Local,
-        };
-        return Ok(layout(Pin::None, memory, Some(cpus)));
-    }
-    if let Some(nodes) = raw.memory_nodes {
-        let fix = format!(
-            "only used with cpus; without cpus write memory = {}",
-            toml::Value::from(nodes.iter().map(|&n| i64::from(n)).collect::<Vec<_>>())
-        );
-        return Err(Problem::about(at.key("memory_nodes"), &fix));
-    }
-
-    let level_pin = replicas.level();
-    let pin = raw.pin.or(level_pin).unwrap_or(Pin::None);
-    if let (Some(level), Some(pin)) = (level_pin, raw.pin) {
-        if pin != Pin::None && pin != level {
-            let fix = format!(
-                "does not go with replicas = {}; use pin = \"{}\" or pin = \"none\"",
-                replicas_text(replicas),
-                pin_word(level)
-            );
-            return Err(Problem::value(at.key("pin"), quoted(pin_word(pin)), &fix));
-        }
-    }
-    let memory = memory.unwrap_or(match pin {
-        Pin::None => Memory::None,
-        _ => Memory::Local,
-    });
-    if memory == Memory::Local && pin == Pin::None {
-        let pin_is = match raw.pin {
-            Some(_) => "pin is \"none\"",
-            None => "pin is \"none\" (the default for a replica count)",
-        };
-        let fix = format!(
-            "local memory needs a node to be local to, and {pin_is}; \
-             set pin = \"node\" or memory = \"none\""
-        );
-        return Err(Problem::value(at.key("memory"), "\"local\"", &fix));
-    }
-    Ok(layout(pin, memory, None))
-}
-
-impl Replicas {
-    /// The pin level a per-unit count spreads over.
-    fn level(self) -> Option<Pin> {
-        match self {
-            Replicas::Count(_) => None,
-            Replicas::PerNode => Some(Pin::Node),
-            Replicas::PerPackage => Some(Pin::Package),
-            Replicas::PerL3 => Some(Pin::L3),
-        }
-    }
-}
-
-fn pin_word(pin: Pin) -> &'static str {
-    match pin {
-        Pin::None => "none",
-        Pin::Node => "node",
-        Pin::Package => "package",
-        Pin::L3 => "l3",
-        Pin::Core => "core",
-    }
-}
-
-fn replicas_text(replicas: Replicas) -> String {
-    match replicas {
-        Replicas::Count(n) => n.to_string(),
-        Replicas::PerNode => "\"per-node\"".to_owned(),
-        Replicas::PerPackage => "\"per-package\"".to_owned(),
-        Replicas::PerL3 => "\"per-l3\"".to_owned(),
-    }
-}
-
-pub(super) fn replicas(value: &toml::Value) -> Option<Replicas> {
-    match value {
-        toml::Value::Integer(count) if *count > 0 => {
-            u32::try_from(*count).ok().map(Replicas::Count)
-        }
-        toml::Value::String(word) => match word.as_str() {
-            "per-node" => Some(Replicas::PerNode),
-            "per-package" => Some(Replicas::PerPackage),
-            "per-l3" => Some(Replicas::PerL3),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-pub(super) fn threads(value: &toml::Value) -> Option<Threads> {
-    match value {
-        toml::Value::Integer(count) if *count > 0 => u32::try_from(*count).ok().map(Threads::Count),
-        toml::Value::String(word) if word == "auto" => Some(Threads::Auto),
-        _ => None,
-    }
-}
-
-pub(super) fn memory(value: &toml::Value) -> Option<Memory> {
-    match value {
-        toml::Value::String(word) => match word.as_str() {
-            "none" => Some(Memory::None),
-            "local" => Some(Memory::Local),
-            "interleave" => Some(Memory::Interleave),
-            _ => None,
-        },
-        toml::Value::Array(items) if !items.is_empty() => {
-            let nodes: Option<Vec<u32>> = items
-                .iter()
-                .map(|item| item.as_integer().and_then(|n| u32::try_from(n).ok()))
-                .collect();
-            nodes.map(|nodes| Memory::Nodes(sorted(nodes)))
-        }
-        _ => None,
-    }
-}
-
 fn non_empty(text: String, key: KeyPath, fix: &str) -> Result<String, Problem> {
     if text.trim().is_empty() {
         return Err(Problem::value(key, quoted(&text), fix));
@@ -547,6 +358,7 @@ mod tests {
             ("", "zz = 1"),
             ("target.", "[target]\nzz = 1"),
             ("load.", "[load]\nzz = 1"),
+            ("load.requests.", "[[load.requests]]\nzz = 1"),
             ("layouts.", "[[layouts]]\nzz = 1"),
             ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
             ("layouts.target.", "[[layouts]]\ntarget.zz = 1"),
@@ -564,50 +376,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn replicas_are_a_positive_u32_or_per_node() {
-        use toml::Value;
-        let cases = [
-            (Value::Integer(1), Some(Replicas::Count(1))),
-            (
-                Value::Integer(i64::from(u32::MAX)),
-                Some(Replicas::Count(u32::MAX)),
-            ),
-            (Value::Integer(i64::from(u32::MAX) + 1), None),
-            (Value::Integer(0), None),
-            (Value::Integer(-1), None),
-            (Value::String("per-node".into()), Some(Replicas::PerNode)),
-            (
-                Value::String("per-package".into()),
-                Some(Replicas::PerPackage),
-            ),
-            (Value::String("per-l3".into()), Some(Replicas::PerL3)),
-            (Value::String("per-socket".into()), None),
-            (Value::Float(2.0), None),
-        ];
-        for (value, expected) in cases {
-            assert_eq!(replicas(&value), expected, "{value}");
-        }
-    }
-
-    #[test]
-    fn threads_and_memory_values() {
-        use toml::Value;
-        assert_eq!(threads(&Value::Integer(4)), Some(Threads::Count(4)));
-        assert_eq!(threads(&Value::String("auto".into())), Some(Threads::Auto));
-        assert_eq!(threads(&Value::Integer(0)), None);
-        assert_eq!(threads(&Value::String("all".into())), None);
-        let list = |v: &[i64]| Value::from(v.to_vec());
-        assert_eq!(memory(&list(&[2, 0, 2])), Some(Memory::Nodes(vec![0, 2])));
-        assert_eq!(memory(&list(&[])), None);
-        assert_eq!(memory(&list(&[-1])), None);
-        assert_eq!(
-            memory(&Value::String("interleave".into())),
-            Some(Memory::Interleave)
-        );
-        assert_eq!(memory(&Value::String("remote".into())), None);
     }
 
     #[test]

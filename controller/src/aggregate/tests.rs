@@ -1,0 +1,388 @@
+use super::*;
+use crate::plan::LoadMode;
+use numaload_proto::v1::{ErrorCounts, ReplicaStats};
+use std::time::Duration;
+
+fn load() -> Load {
+    Load {
+        mode: LoadMode::Open { rate: 100.0 },
+        connections: 4,
+        duration: Duration::from_secs(1),
+        warmup: Duration::ZERO,
+        reserve_cpus: 0,
+        timeout: Duration::from_secs(1),
+        requests: vec![crate::plan::Request::default_get()],
+        expect_status: Vec::new(),
+    }
+}
+
+/// A summary of one worker on replica 0 whose requests took `latencies_ns`.
+fn summary(latencies_ns: &[u64]) -> LayoutSummary {
+    let mut h = histogram::new_latency();
+    for &v in latencies_ns {
+        h.record(v).expect("in range");
+    }
+    let bytes = histogram::encode(&h).expect("encode");
+    LayoutSummary {
+        layout: "l".into(),
+        elapsed_ns: 1_000_000_000,
+        workers: vec![WorkerResult {
+            requests: latencies_ns.len() as u64,
+            errors: Some(ErrorCounts::default()),
+            latency_corrected: bytes.clone(),
+            latency_uncorrected: bytes,
+            ..Default::default()
+        }],
+        replicas: vec![ReplicaStats {
+            replica: 0,
+            ..Default::default()
+        }],
+    }
+}
+
+fn events(summary: LayoutSummary) -> LayoutEvents {
+    LayoutEvents {
+        summary: Some(summary),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn merged_p99_over_agents_is_the_pooled_p99_not_a_max_or_mean_of_theirs() {
+    // Skewed: agent a serves 990 fast requests, agent b 10 slow ones.
+    let fast: Vec<u64> = vec![100_000; 990];
+    let slow: Vec<u64> = (1..=10).map(|i| 50_000_000 + i * 1_000_000).collect();
+    let (a, b) = (events(summary(&fast)), events(summary(&slow)));
+    let agents = [
+        AgentLayout {
+            agent: "a",
+            events: &a,
+            missing: "",
+            clock_offset_ns: 0,
+        },
+        AgentLayout {
+            agent: "b",
+            events: &b,
+            missing: "",
+            clock_offset_ns: 0,
+        },
+    ];
+    let result = layout_result("l", &load(), &agents).expect("merge");
+
+    let mut pooled = histogram::new_latency();
+    for &v in fast.iter().chain(&slow) {
+        pooled.record(v).expect("in range");
+    }
+    assert_eq!(result.requests, 1000);
+    assert_eq!(result.latency_ns.p99, pooled.value_at_quantile(0.99));
+    assert_eq!(result.latency_ns.p50, pooled.value_at_quantile(0.50));
+    let per_agent: Vec<u64> = result.agents.iter().map(|a| a.latency_ns.p99).collect();
+    let max = *per_agent.iter().max().expect("two agents");
+    let mean = per_agent.iter().sum::<u64>() / 2;
+    assert_ne!(result.latency_ns.p99, max, "not the max of per-agent p99s");
+    assert_ne!(
+        result.latency_ns.p99, mean,
+        "not the mean of per-agent p99s"
+    );
+    // Per-agent figures come from the same data.
+    assert_eq!(
+        result.agents[0].requests + result.agents[1].requests,
+        result.requests
+    );
+    assert!(
+        (result.throughput_rps - 1000.0).abs() < 1e-6,
+        "agents' rates add up"
+    );
+    assert_eq!(result.status, LayoutStatus::Ok);
+}
+
+/// Whether a layout whose one load worker used `busy_ns` of CPU, `napped_ns` in naps and
+/// `spun_ns` spinning over the summary's 1 s measurement is flagged as generator-limited.
+fn flagged_busy(busy_ns: u64, napped_ns: u64, spun_ns: u64) -> bool {
+    let mut s = summary(&vec![1_000; 2_000]);
+    let w = &mut s.workers[0];
+    w.cpu_time_ns = busy_ns;
+    (w.naps, w.napped_ns) = (u64::from(napped_ns > 0) * 1_000, napped_ns);
+    (w.spins, w.spun_ns) = (u64::from(spun_ns > 0) * 1_000, spun_ns);
+    let a = events(s);
+    let agents = [AgentLayout {
+        agent: "a",
+        events: &a,
+        missing: "",
+        clock_offset_ns: 0,
+    }];
+    let result = layout_result("l", &load(), &agents).expect("merge");
+    assert_eq!(result.load.workers[0].napped, napped_ns as f64 / 1e9);
+    assert_eq!(result.load.workers[0].spun, spun_ns as f64 / 1e9);
+    result.suspect.iter().any(|s| s.contains("% busy"))
+}
+
+#[test]
+fn a_busy_load_worker_is_suspect_unless_it_napped_waiting_on_the_server() {
+    assert!(!flagged_busy(800_000_000, 0, 0), "80% busy is fine");
+    assert!(flagged_busy(900_000_000, 0, 0), "90% busy may be the limit");
+    assert!(
+        flagged_busy(900_000_000, 20_000_000, 0),
+        "2% in naps is no proof"
+    );
+    assert!(
+        !flagged_busy(880_000_000, 100_000_000, 0),
+        "10% in naps: it waited on the server"
+    );
+}
+
+#[test]
+fn spinning_for_responses_is_not_saturation() {
+    // Working share = busy − spun.
+    assert!(
+        !flagged_busy(980_000_000, 0, 200_000_000),
+        "98% busy of which 20% spinning: 78% working"
+    );
+    assert!(
+        flagged_busy(980_000_000, 0, 50_000_000),
+        "98% busy of which 5% spinning: 93% working"
+    );
+}
+
+#[test]
+fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
+    let a = events(summary(&[1_000, 2_000, 3_000]));
+    let lost = LayoutEvents::default();
+    let agents = [
+        AgentLayout {
+            agent: "a",
+            events: &a,
+            missing: "",
+            clock_offset_ns: 0,
+        },
+        AgentLayout {
+            agent: "b",
+            events: &lost,
+            missing: "agent lost: killed",
+            clock_offset_ns: 0,
+        },
+    ];
+    let result = layout_result("l", &load(), &agents).expect("merge");
+    assert_eq!(result.status, LayoutStatus::Degraded);
+    assert_eq!(result.requests, 3);
+    assert!(result
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("b: agent lost: killed")));
+    assert_eq!(result.agents[1].status, LayoutStatus::Failed);
+    assert!(result.suspect.iter().any(|s| s.contains("not every agent")));
+
+    let none = [AgentLayout {
+        agent: "b",
+        events: &lost,
+        missing: "gone",
+        clock_offset_ns: 0,
+    }];
+    let failed = layout_result("l", &load(), &none).expect("merge");
+    assert_eq!(failed.status, LayoutStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some("gone"));
+}
+
+fn encoded(latencies_ns: &[u64]) -> Vec<u8> {
+    let mut h = histogram::new_latency();
+    for &v in latencies_ns {
+        h.record(v).expect("in range");
+    }
+    histogram::encode(&h).expect("encode")
+}
+
+fn mix_load() -> Load {
+    let mut load = load();
+    let mut write = crate::plan::Request::default_get();
+    write.name = "write".into();
+    write.method = "POST".into();
+    write.weight = 3;
+    load.requests = vec![crate::plan::Request::default_get(), write];
+    load
+}
+
+/// One worker on replica 0 that sent `read` GETs and `write` POSTs with these latencies.
+fn mix_summary(read: &[u64], write: &[u64], codes: &[(u32, u64)]) -> LayoutSummary {
+    use numaload_proto::v1::{RequestOutcome, StatusCount};
+    let mut s = summary(&[read, write].concat());
+    let w = &mut s.workers[0];
+    w.by_request = vec![
+        RequestOutcome {
+            request: 0,
+            requests: read.len() as u64,
+            errors: 0,
+            latency_corrected: encoded(read),
+        },
+        RequestOutcome {
+            request: 1,
+            requests: write.len() as u64 + 1,
+            errors: 1,
+            latency_corrected: encoded(write),
+        },
+    ];
+    w.status_codes = codes
+        .iter()
+        .map(|&(code, count)| StatusCount { code, count })
+        .collect();
+    w.reconnects = 2;
+    s
+}
+
+#[test]
+fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
+    let read_a: Vec<u64> = vec![100_000; 900];
+    let read_b: Vec<u64> = (1..=100).map(|i| 5_000_000 + i * 10_000).collect();
+    let write: Vec<u64> = vec![2_000_000; 50];
+    let (a, b) = (
+        events(mix_summary(&read_a, &write, &[(200, 950), (503, 1)])),
+        events(mix_summary(&read_b, &write, &[(200, 150)])),
+    );
+    let agent = |name, events| AgentLayout {
+        agent: name,
+        events,
+        missing: "",
+        clock_offset_ns: 0,
+    };
+    let agents = [agent("a", &a), agent("b", &b)];
+    let result = layout_result("l", &mix_load(), &agents).expect("merge");
+    let names: Vec<&str> = result.request_mix.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["GET /", "write"]);
+    let read = &result.request_mix[0];
+    assert_eq!((read.requests, read.errors, read.weight), (1000, 0, 1));
+    let mut pooled = histogram::new_latency();
+    for &v in read_a.iter().chain(&read_b) {
+        pooled.record(v).expect("in range");
+    }
+    assert_eq!(read.latency_ns.p99, pooled.value_at_quantile(0.99));
+    assert_eq!(read.latency_ns.max, pooled.max());
+    let write_mix = &result.request_mix[1];
+    assert_eq!(
+        (write_mix.requests, write_mix.errors, write_mix.weight),
+        (102, 2, 3)
+    );
+    assert_eq!(result.status_codes["200"], 1100);
+    assert_eq!(result.status_codes["503"], 1);
+    assert_eq!(result.reconnects, 4);
+
+    // Two trials of the same: counters add, percentiles come from the merged histograms.
+    let mut first = result.clone();
+    trials::set_trial(&mut first, 1);
+    let mut second = result.clone();
+    trials::set_trial(&mut second, 2);
+    let merged = merge_trials(vec![first, second]).expect("merge trials");
+    assert_eq!(merged.request_mix[0].requests, 2000);
+    assert_eq!(merged.request_mix[0].latency_ns.count, 2000);
+    assert_eq!(
+        merged.request_mix[0].latency_ns.p99,
+        pooled.value_at_quantile(0.99)
+    );
+    assert_eq!(merged.status_codes["200"], 2200);
+    assert_eq!(merged.reconnects, 8);
+}
+
+#[test]
+fn no_mix_without_per_request_figures_and_unknown_indexes_are_named() {
+    let plain = events(summary(&[1_000, 2_000]));
+    let agents = [AgentLayout {
+        agent: "a",
+        events: &plain,
+        missing: "",
+        clock_offset_ns: 0,
+    }];
+    let result = layout_result("l", &mix_load(), &agents).expect("merge");
+    assert!(result.request_mix.is_empty(), "older agents send no mix");
+    assert!(result.status_codes.is_empty());
+
+    let mut s = mix_summary(&[1_000], &[2_000], &[]);
+    s.workers[0].by_request[1].request = 7;
+    let odd = events(s);
+    let agents = [AgentLayout {
+        agent: "a",
+        events: &odd,
+        missing: "",
+        clock_offset_ns: 0,
+    }];
+    let result = layout_result("l", &mix_load(), &agents).expect("merge");
+    let names: Vec<&str> = result.request_mix.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["GET /", "write", "request #7"]);
+    assert_eq!(
+        result.request_mix[1].requests, 0,
+        "planned but not reported"
+    );
+}
+
+#[test]
+fn the_replica_tree_comes_from_the_placement_and_the_end_of_the_measurement() {
+    use numaload_proto::v1::{
+        Placed, PlacementMismatch, ProcessSeen, ReplicaPlacement, ScrapedSeries, ScrapedValue,
+    };
+    let mut s = summary(&[1_000; 10]);
+    let process = |pid| ProcessSeen {
+        pid,
+        ppid: 1,
+        comm: "server".into(),
+        threads: 4,
+        memory_policy: "bind:0".into(),
+    };
+    s.replicas[0].processes_max = 3;
+    s.replicas[0].pages_off_node = 12;
+    s.replicas[0].mismatches_at_end = vec![PlacementMismatch {
+        pid: 40,
+        tid: 41,
+        comm: "worker".into(),
+        what: "ran on CPUs 0-7, intended 0-3".into(),
+    }];
+    s.replicas[0].processes = vec![process(40), process(42)];
+    s.replicas[0].scraped = vec![ScrapedSeries {
+        name: "go_goroutines".into(),
+        min: 10.0,
+        max: 250.0,
+        last: 12.0,
+    }];
+    let mut e = events(s);
+    e.placed = Some(Placed {
+        layout: "l".into(),
+        replicas: vec![ReplicaPlacement {
+            index: 0,
+            pid: 40,
+            processes: 2,
+            threads: 9,
+            pages_off_node: 1,
+            tree: vec![process(40)],
+            placement_ok: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    e.samples = vec![numaload_proto::v1::ThreadSample {
+        replica: 0,
+        t_ms: 100,
+        os_threads: 9,
+        processes: 2,
+        scraped: vec![ScrapedValue {
+            name: "go_goroutines".into(),
+            value: 250.0,
+        }],
+        ..Default::default()
+    }];
+    let agents = [AgentLayout {
+        agent: "a",
+        events: &e,
+        missing: "",
+        clock_offset_ns: 0,
+    }];
+    let result = layout_result("l", &load(), &agents).expect("merge");
+    let r = &result.replicas[0];
+    assert_eq!((r.processes, r.threads, r.pages_off_node), (2, 9, 1));
+    assert_eq!(r.tree.len(), 1);
+    assert_eq!((r.processes_max, r.pages_off_node_at_end), (3, 12));
+    assert_eq!(r.processes_at_end.len(), 2);
+    assert_eq!(
+        r.mismatches_at_end[0].line(),
+        "pid 40 tid 41 (worker): ran on CPUs 0-7, intended 0-3"
+    );
+    assert_eq!(r.scraped[0].max, 250.0);
+    let sample = &result.thread_samples[0];
+    assert_eq!(sample.processes, 2);
+    assert_eq!(sample.scraped["go_goroutines"], 250.0);
+}
