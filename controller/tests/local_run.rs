@@ -328,7 +328,11 @@ fn agent_config_gives_the_local_agent_the_targets_a_user_brings() {
     std::fs::write(
         &config,
         format!(
-            "[targets.mine]\nprogram = {:?}\nargs = [\"target\", \"--variant\", \"async\"]\n",
+            "[targets.mine]\nprogram = {:?}\n\
+             args = [\"target\", \"--variant\", \"async\", \"--listen\", \"{{listen}}\", \
+             \"--threads\", \"{{threads}}\", \"--work-us={{knob.work_us}}\"]\n\
+             ready = \"line:^numaload-target listening on \"\n\
+             knobs.work_us = {{ range = [0, 1000], default = 0 }}\n",
             common::BIN
         ),
     )
