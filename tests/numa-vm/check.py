@@ -397,6 +397,95 @@ def negative_controls(result, node_cpus):
     return errors
 
 
+GO_PER_NODE = "go-per-node"
+GO_ONE = "go-one-process"
+
+
+def _scraped_last(replica, name):
+    for series in replica.get("scraped", []):
+        if series.get("name") == name:
+            return series.get("last")
+    return None
+
+
+def check_go(result, node_cpus):
+    """The Go test server from an agent configuration: per node with GOMAXPROCS = the node's CPUs
+    and every thread of it verified on them, and one process with GOMAXPROCS = every CPU.
+    Returns a list of failures."""
+    errors = []
+    all_cpus = sorted(c for cpus in node_cpus.values() for c in cpus)
+    layouts = {l["name"]: l for l in result.get("layouts", [])}
+    for name in (GO_PER_NODE, GO_ONE):
+        layout = layouts.get(name)
+        if layout is None:
+            errors.append(f"go run: no layout named {name!r}")
+            continue
+        if layout.get("status") != "ok":
+            errors.append(f"go run {name}: status {layout.get('status')!r} ({layout.get('error', '')})")
+        if layout.get("requests", 0) <= 0:
+            errors.append(f"go run {name}: no request measured")
+        for r in layout.get("replicas", []):
+            rw = f"go run {name} replica {r.get('index')}"
+            if not r.get("placement_ok"):
+                errors.append(f"{rw}: placement_ok false: {r.get('mismatches')} {r.get('mismatches_at_end')}")
+            if r.get("mismatches") or r.get("mismatches_at_end"):
+                errors.append(f"{rw}: mismatches {r.get('mismatches')} / at end {r.get('mismatches_at_end')}")
+            # The Go runtime runs several OS threads; each was read back (not only the main one).
+            if (r.get("threads") or 0) < 3:
+                errors.append(f"{rw}: {r.get('threads')} threads verified, expected the Go runtime's (>= 3)")
+            if r.get("processes") != 1 or r.get("processes_max") != 1:
+                errors.append(f"{rw}: processes {r.get('processes')} / max {r.get('processes_max')}, expected 1")
+    per_node = layouts.get(GO_PER_NODE, {}).get("replicas", [])
+    on = sorted(tuple(sorted(r.get("actual_cpus", []))) for r in per_node)
+    if on != sorted(tuple(c) for c in node_cpus.values() if c):
+        errors.append(f"go run {GO_PER_NODE}: replicas on CPUs {on}, expected one per node {node_cpus}")
+    for r in per_node:
+        gomaxprocs = _scraped_last(r, "go_gomaxprocs")
+        cpus = r.get("intended_cpus", [])
+        if gomaxprocs != len(cpus):
+            errors.append(f"go run {GO_PER_NODE} replica {r.get('index')}: go_gomaxprocs {gomaxprocs}, "
+                          f"expected its node's {len(cpus)} CPUs")
+        if r.get("memory_policy", "").split(":")[0] != "bind":
+            errors.append(f"go run {GO_PER_NODE} replica {r.get('index')}: memory {r.get('memory_policy')}, expected bind")
+    for r in layouts.get(GO_ONE, {}).get("replicas", []):
+        gomaxprocs = _scraped_last(r, "go_gomaxprocs")
+        if gomaxprocs != len(all_cpus):
+            errors.append(f"go run {GO_ONE}: go_gomaxprocs {gomaxprocs}, expected every CPU ({len(all_cpus)})")
+    return errors
+
+
+def _go_replicas(res, name=GO_PER_NODE):
+    return next(l for l in res["layouts"] if l["name"] == name)["replicas"]
+
+
+GO_NEGATIVE_CONTROLS = [
+    ("a thread off its node", lambda res: _go_replicas(res)[0].update(
+        placement_ok=False, mismatches=[{"pid": 1, "tid": 2, "comm": "go", "what": "may run on CPUs 0-7"}])),
+    ("only the main thread read back", lambda res: _go_replicas(res)[1].update(threads=1)),
+    ("GOMAXPROCS not the node's CPUs", lambda res: [s.update(last=8.0) for s in _go_replicas(res)[0]["scraped"]
+                                                    if s["name"] == "go_gomaxprocs"]),
+    ("the one process with GOMAXPROCS 2", lambda res: [s.update(last=2.0) for s in _go_replicas(res, GO_ONE)[0]["scraped"]
+                                                       if s["name"] == "go_gomaxprocs"]),
+]
+
+
+def go_negative_controls(result, node_cpus):
+    errors = []
+    for name, doctor in GO_NEGATIVE_CONTROLS:
+        doctored = copy.deepcopy(result)
+        try:
+            doctor(doctored)
+        except (KeyError, IndexError, StopIteration, AttributeError) as e:
+            errors.append(f"go negative control {name!r}: could not doctor the result ({e!r})")
+            continue
+        rejected = check_go(doctored, node_cpus)
+        if rejected:
+            print(f"  negative control rejected as it must: {name}: {rejected[0]}")
+        else:
+            errors.append(f"go negative control {name!r}: the doctored result PASSED the checks")
+    return errors
+
+
 def summary(result):
     for layout in result.get("layouts", []):
         print(f"  layout {layout['name']!r}: status {layout['status']}, {layout['requests']} requests, "
@@ -451,6 +540,19 @@ def main():
         if args.save_dir:
             with open(f"{args.save_dir}/cgroup-result.json", "w", encoding="utf-8") as f:
                 json.dump(cgroup_result, f, indent=2)
+    if value(lines, "go-rc") != "0":
+        errors.append(f"the Go server run exited with {value(lines, 'go-rc')} in the guest (0 expected)")
+    try:
+        go_result = b64_json(lines, "go-result")
+    except ConsoleError as e:
+        errors.append(f"go run: {e}")
+    else:
+        summary(go_result)
+        go_errors = check_go(go_result, node_cpus)
+        errors += go_errors or go_negative_controls(go_result, node_cpus)
+        if args.save_dir:
+            with open(f"{args.save_dir}/go-result.json", "w", encoding="utf-8") as f:
+                json.dump(go_result, f, indent=2)
     if not errors:
         errors += negative_controls(result, node_cpus)
     for e in errors:
@@ -461,7 +563,9 @@ def main():
           f"(>= {MIN_OWN_NODE_SHARE:.0%} of pages local), the unpinned control on every CPU with the default policy, "
           f"the interleaved replica with interleave over every node and >= {MIN_INTERLEAVED_SHARE:.0%} of its pages on each; "
           f"{len(NEGATIVE_CONTROLS)} doctored results rejected; under cgroup v2 (cpu.max {CGROUP_QUOTA} CPUs, "
-          f"cpuset of nodes {CGROUP_NODES}) the run planned inside the cpuset and reported the limits")
+          f"cpuset of nodes {CGROUP_NODES}) the run planned inside the cpuset and reported the limits; "
+          f"the Go server per node with GOMAXPROCS = the node's CPUs and every thread verified there, "
+          f"one Go process with GOMAXPROCS = every CPU")
     return 0
 
 

@@ -3,7 +3,9 @@
 # Boots a 4-node x 2-CPU Linux guest (QEMU TCG, scripts/lab/numa-vm.sh), runs
 # `numaload run tests/numa-vm/plan.toml` in it and checks the result JSON (tests/numa-vm/check.py):
 # each per-node replica exactly on its node's CPUs with memory bound and resident there, and an
-# unpinned control replica on every CPU with the default policy. See tests/numa-vm/README.md.
+# unpinned control replica on every CPU with the default policy; then the Go test server
+# (tests/numa-vm/go-*.toml) per node with GOMAXPROCS = the node's CPUs against one process with
+# all CPUs, every thread verified. See tests/numa-vm/README.md.
 # Debian 12, as root (or with sudo for the apt steps). Env: NODES=4 CPUS_PER_NODE=2
 # MEM_PER_NODE_MB=512 TIMEOUT=300 (seconds for the guest) W=target/numa-vm (cache and outputs).
 set -euo pipefail
@@ -43,6 +45,10 @@ phase build
 # --- 3. payload: the binary, every library ldd lists at the same path, the loader, the plan ----
 P=$W/payload; rm -rf "$P"; mkdir -p "$P/usr/local/bin" "$P/numa-vm"
 cp tests/numa-vm/payload/test.sh "$P/test.sh"; cp tests/numa-vm/plan.toml "$P/numa-vm/plan.toml"
+# The Go test server for the second run: the pure-Go build is static, so it needs no library.
+tests/servers/go/build.sh "$W/go" >/dev/null
+mkdir -p "$P/usr/local/lib/numaload"; cp "$W/go/go-server" "$P/usr/local/lib/numaload/go-server"
+cp tests/numa-vm/go-agent.toml tests/numa-vm/go-plan.toml "$P/numa-vm/"
 if command -v objcopy >/dev/null; then   # debug info only makes the initrd bigger and slower to unpack
   objcopy --strip-debug "$BIN" "$P/usr/local/bin/numaload"
 else
@@ -78,7 +84,7 @@ show_console_tail() {
 
 # numaload's own report as the guest printed it (everything but the base64 blocks)
 echo "----- guest console (base64 blocks left out) -----"
-awk '/NUMALOAD-VM-7f3c (topology|result|cgroup-result)-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result|cgroup-result)-end/{skip=0}' "$CONSOLE"
+awk '/NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result)-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result)-end/{skip=0}' "$CONSOLE"
 echo "-----"
 
 # --- 5. checks ---------------------------------------------------------------------------------

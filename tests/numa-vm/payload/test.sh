@@ -28,6 +28,15 @@ if [ -s /tmp/result.json ]; then
   echo "$M result-begin"; base64 /tmp/result.json; echo "$M result-end"
 fi
 
+# A server nobody here wrote: the Go test server from an agent configuration, per node with
+# GOMAXPROCS = the node's CPUs, against one process with every CPU.
+numaload run /numa-vm/go-plan.toml --agent-config /numa-vm/go-agent.toml --out /tmp/go-result.json
+grc=$?
+echo "$M go-rc $grc"
+if [ -s /tmp/go-result.json ]; then
+  echo "$M go-result-begin"; base64 /tmp/go-result.json; echo "$M go-result-end"
+fi
+
 # cgroup v2: an agent (the run's own, in-process) inside a cgroup with a 1.5-CPU quota and the
 # cpuset of nodes 1-2 plans inside it, reports its limits and its replicas' (which inherit it),
 # and the target warns about 4 workers on 1.5 CPUs.
@@ -66,5 +75,6 @@ fi
 echo "$M cgroup-rc $crc"
 
 [ "$trc" -eq 0 ] || exit "$trc"
+[ "$grc" -eq 0 ] || exit "$grc"
 [ "$crc" = 0 ] || exit 1
 exit "$rc"
