@@ -98,7 +98,8 @@ fn run(args: &[&str]) -> Output {
         .expect("run controller")
 }
 
-/// Pids of `numaload target` processes whose parent is `parent`.
+/// Pids of `numaload target` processes whose parent is `parent` (not the agent's orphan
+/// watchdog, a fork of the agent named `numaload-reaper`).
 fn replicas_of(parent: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
@@ -111,7 +112,10 @@ fn replicas_of(parent: u32) -> Vec<u32> {
             .rsplit(')')
             .next()
             .and_then(|r| r.split_whitespace().nth(1));
-        if ppid == Some(&parent.to_string()) && String::from_utf8_lossy(&cmdline).contains("target")
+        let watchdog = stat.contains("(numaload-reaper)");
+        if ppid == Some(&parent.to_string())
+            && !watchdog
+            && String::from_utf8_lossy(&cmdline).contains("target")
         {
             out.push(pid);
         }
