@@ -25,5 +25,6 @@ pub mod target;
 pub mod tls;
 pub mod topology;
 pub mod verify;
+pub mod watch;
 
 mod affinity;
