@@ -29,5 +29,6 @@ pub mod target;
 pub mod tls;
 pub mod topology;
 pub mod verify;
+pub mod watch;
 
 mod affinity;

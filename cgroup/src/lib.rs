@@ -20,7 +20,7 @@ pub use parse::{
     cgroup_dir, locate, parse_mountinfo, parse_proc_cgroup, CgroupEntry, CgroupMount, Hierarchy,
     Located,
 };
-pub use quota::{parse_cfs, parse_cpu_max, CpuQuota};
+pub use quota::{oversubscription_warning, parse_cfs, parse_cpu_max, CpuQuota};
 
 use std::io;
 use std::path::PathBuf;

@@ -52,6 +52,18 @@ impl fmt::Display for CpuQuota {
     }
 }
 
+/// The over-subscription rule, shared by the target's start-up knobs and `numaload watch`: a
+/// `warning: ...` line when `threads` are 2x or more the `quota_cpus` CPUs a cgroup quota grants,
+/// since they will be throttled and latency will show it; `None` below that.
+pub fn oversubscription_warning(threads: usize, quota_cpus: f64) -> Option<String> {
+    (threads as f64 >= 2.0 * quota_cpus).then(|| {
+        format!(
+            "warning: {threads} worker threads on a cgroup CPU quota of {quota_cpus:.2} CPUs \
+             (2x or more): the workers will be throttled"
+        )
+    })
+}
+
 /// Parses a v2 `cpu.max`: `max 100000` or `150000 100000`.
 pub fn parse_cpu_max(content: &str) -> Result<CpuQuota, CgroupError> {
     let bad = || CgroupError::malformed("cpu.max", content);
@@ -117,6 +129,28 @@ mod tests {
         }
         let err = parse_cpu_max("lots").expect_err("malformed");
         assert_eq!(err.to_string(), "unexpected content in cpu.max: \"lots\"");
+    }
+
+    #[test]
+    fn oversubscription_starts_at_twice_the_quota() {
+        for (threads, cpus, warns) in [
+            (2, 1.0, true),
+            (1, 1.0, false),
+            (3, 1.5, true),
+            (2, 1.5, false),
+            (1, 0.5, true),
+            (0, 0.0, true),
+        ] {
+            let w = oversubscription_warning(threads, cpus);
+            assert_eq!(w.is_some(), warns, "{threads} threads, {cpus} CPUs");
+        }
+        assert_eq!(
+            oversubscription_warning(4, 1.0).as_deref(),
+            Some(
+                "warning: 4 worker threads on a cgroup CPU quota of 1.00 CPUs (2x or more): \
+                 the workers will be throttled"
+            )
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ enum Command {
     Agent(roles::agent::AgentArgs),
     /// Create a private CA and agent/controller certificates for mutual TLS.
     Certs(roles::certs::CertsArgs),
+    /// Watch any running process and its tree: threads, CPUs, scheduling, memory per node.
+    Watch(roles::watch::WatchArgs),
     /// The HTTP server under test (the agent starts it; it also runs alone).
     Target(numaload_target::TargetArgs),
 }
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Report(args) => roles::report::main(args),
         Command::Compare(args) => roles::compare::main(args),
         Command::Certs(args) => roles::certs::main(args),
+        Command::Watch(args) => roles::watch::main(args),
         Command::Run(args) => roles::tokio_main(roles::run::main(args)),
         Command::Agent(args) => roles::tokio_main(roles::agent::main(args)),
     };

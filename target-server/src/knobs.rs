@@ -44,16 +44,11 @@ impl RuntimeKnobs {
     }
 
     /// A `warning: ...` line when the workers are 2× or more the CPUs the quota grants: they
-    /// will be throttled and latency will show it.
+    /// will be throttled and latency will show it (the rule lives in `numaload-cgroup`, shared
+    /// with `numaload watch`).
     pub fn oversubscription_warning(&self) -> Option<String> {
         let cpus = self.cpu_quota.as_ref().ok()?.cpus()?;
-        (self.worker_threads as f64 >= 2.0 * cpus).then(|| {
-            format!(
-                "warning: {} worker threads on a cgroup CPU quota of {cpus:.2} CPUs \
-                 (2x or more): the workers will be throttled",
-                self.worker_threads
-            )
-        })
+        crate::cgroup::oversubscription_warning(self.worker_threads, cpus)
     }
 
     /// Writes the block (and the warning, if any).

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod topology;
+pub mod watch;
 
 /// Runs an async role on a multi-thread runtime.
 pub fn tokio_main(
