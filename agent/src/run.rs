@@ -445,7 +445,8 @@ async fn measure(
         coalesce: run.load.coalesce,
         spin: run.load.spin,
         live: Some(live.clone()),
-        path: "/".into(),
+        requests: Vec::new(),
+        expect_status: Vec::new(),
     };
     phase(events, &name, Phase::Warmup).await;
     let load_cancel = cancel.clone();

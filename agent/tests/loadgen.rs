@@ -16,7 +16,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
-use numaload_agent::loadgen::{self, Cancel, LoadConfig, LoadError, LoadReport, Mode};
+use numaload_agent::loadgen::{
+    self, Cancel, LoadConfig, LoadError, LoadReport, Mode, RequestTemplate,
+};
 use tokio::sync::oneshot;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -181,7 +183,8 @@ fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig 
         coalesce: true,
         spin: true,
         live: None,
-        path: "/".into(),
+        requests: Vec::new(),
+        expect_status: Vec::new(),
     }
 }
 
@@ -675,10 +678,24 @@ fn bad_config_errors_name_the_field() {
         (open(-5.0), "rate_per_sec"),
         (
             LoadConfig {
-                path: "index.html".into(),
+                requests: vec![RequestTemplate {
+                    name: "page".into(),
+                    method: "GET".into(),
+                    path: "index.html".into(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    weight: 1,
+                }],
                 ..open(10.0)
             },
-            "path",
+            "requests[0].path",
+        ),
+        (
+            LoadConfig {
+                expect_status: vec![2000],
+                ..open(10.0)
+            },
+            "expect_status",
         ),
         (
             LoadConfig {

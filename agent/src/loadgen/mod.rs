@@ -42,15 +42,18 @@
 //!   `warmup + duration` after the workers start, whatever the server does, and within ~10 ms
 //!   of [`Cancel::cancel`].
 
+mod chunked;
 mod coalesce;
 mod engine;
 mod http;
 mod live;
 mod pacer;
+mod request;
 mod socket;
 mod spin;
 mod worker;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -59,6 +62,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 pub use live::{Live, LiveFigures};
+pub use request::RequestTemplate;
 
 /// A send more than this behind its intended time counts as late.
 pub const LATE_SEND: Duration = Duration::from_millis(1);
@@ -96,8 +100,10 @@ pub struct LoadConfig {
     pub spin: bool,
     /// Where workers also put what they measure, for a live view while the load runs.
     pub live: Option<Live>,
-    /// Request path, e.g. `/`.
-    pub path: String,
+    /// The requests to send; empty means one `GET /`. Several form a weighted mix.
+    pub requests: Vec<RequestTemplate>,
+    /// Response statuses that count as success; empty means any 2xx.
+    pub expect_status: Vec<u16>,
 }
 
 /// A cheap, clonable stop flag: after [`Cancel::cancel`], [`run`] returns promptly with what it
@@ -186,8 +192,9 @@ pub struct WorkerReport {
 #[derive(Debug, Clone)]
 pub struct TargetStats {
     pub replica: u32,
-    /// 2xx responses completed in the measured interval; each has one value in `corrected`
-    /// and `uncorrected` (and, in open loop, in `send_lag`).
+    /// Responses with an expected status ([`LoadConfig::expect_status`], or any 2xx) completed
+    /// in the measured interval; each has one value in `corrected` and `uncorrected` (and, in
+    /// open loop, in `send_lag`).
     pub requests: u64,
     pub errors: ErrorCounts,
     /// Requests sent more than [`LATE_SEND`] after their intended time (open loop).
@@ -198,10 +205,19 @@ pub struct TargetStats {
     pub uncorrected: Histogram<u64>,
     /// Actual − intended send time (open loop only; empty in closed loop).
     pub send_lag: Histogram<u64>,
+    /// Complete responses by status code, expected or not.
+    pub status_codes: BTreeMap<u16, u64>,
+    /// New connections opened because the server closed one after a complete response
+    /// (`Connection: close`, HTTP/1.0, a body ended by the close). Not errors.
+    pub reconnects: u64,
+    /// Per request of the mix, indexed like [`LoadConfig::requests`] (one entry for the
+    /// default `GET`). Their `requests` and `errors` add up to this replica's.
+    pub by_request: Vec<RequestStats>,
 }
 
 impl TargetStats {
-    /// Empty stats with histograms from [`numaload_proto::histogram::new_latency`].
+    /// Empty stats with histograms from [`numaload_proto::histogram::new_latency`], and no
+    /// `by_request` entries ([`TargetStats::add`] makes room for those it adds).
     pub fn new(replica: u32) -> Self {
         Self {
             replica,
@@ -211,6 +227,9 @@ impl TargetStats {
             corrected: numaload_proto::histogram::new_latency(),
             uncorrected: numaload_proto::histogram::new_latency(),
             send_lag: numaload_proto::histogram::new_latency(),
+            status_codes: BTreeMap::new(),
+            reconnects: 0,
+            by_request: Vec::new(),
         }
     }
 
@@ -224,10 +243,60 @@ impl TargetStats {
             (&mut self.uncorrected, &other.uncorrected),
             (&mut self.send_lag, &other.send_lag),
         ] {
-            numaload_proto::histogram::merge_into(total, part)
-                .expect("latency histograms share the same bounds, so merging cannot fail");
+            merge_latency(total, part);
+        }
+        for (&status, &count) in &other.status_codes {
+            *self.status_codes.entry(status).or_default() += count;
+        }
+        self.reconnects += other.reconnects;
+        if self.by_request.len() < other.by_request.len() {
+            self.by_request
+                .resize_with(other.by_request.len(), RequestStats::new);
+        }
+        for (total, part) in self.by_request.iter_mut().zip(&other.by_request) {
+            total.add(part);
         }
     }
+}
+
+/// Counts and corrected latency (nanoseconds) for one request of the mix.
+#[derive(Debug, Clone)]
+pub struct RequestStats {
+    /// Responses with an expected status, as [`TargetStats::requests`].
+    pub requests: u64,
+    /// Failed exchanges of every kind while this request was the connection's next one (a
+    /// failed connect included), as [`ErrorCounts::total`].
+    pub errors: u64,
+    /// As [`TargetStats::corrected`], for this request's successful responses only.
+    pub corrected: Histogram<u64>,
+}
+
+impl RequestStats {
+    /// Empty, with a histogram from [`numaload_proto::histogram::new_latency`].
+    pub fn new() -> Self {
+        Self {
+            requests: 0,
+            errors: 0,
+            corrected: numaload_proto::histogram::new_latency(),
+        }
+    }
+
+    pub fn add(&mut self, other: &RequestStats) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        merge_latency(&mut self.corrected, &other.corrected);
+    }
+}
+
+impl Default for RequestStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn merge_latency(total: &mut Histogram<u64>, part: &Histogram<u64>) {
+    numaload_proto::histogram::merge_into(total, part)
+        .expect("latency histograms share the same bounds, so merging cannot fail");
 }
 
 /// Failed exchanges by kind. A failed exchange is counted once, under the first thing that
@@ -240,9 +309,11 @@ pub struct ErrorCounts {
     pub io: u64,
     /// No complete response within `timeout` of the send.
     pub timeout: u64,
-    /// A complete response whose status was not 2xx.
+    /// A complete response whose status was not expected ([`LoadConfig::expect_status`], or
+    /// any 2xx); the connection is kept.
     pub http_status: u64,
-    /// A response that is not HTTP/1.x this generator can frame (includes chunked bodies).
+    /// A response that is not HTTP/1.x this generator can frame (a broken head or chunk
+    /// framing, bytes after the response).
     pub parse: u64,
 }
 
@@ -278,8 +349,16 @@ pub enum LoadError {
     ZeroTimeout,
     #[error("warmup/duration/timeout: too long to schedule ({0:?} in total)")]
     TooLong(Duration),
-    #[error("path: must start with '/' and hold no spaces or control characters, got {0:?}")]
-    InvalidPath(String),
+    #[error("requests[{index}].{field}: {reason}")]
+    InvalidRequest {
+        index: usize,
+        field: &'static str,
+        reason: String,
+    },
+    #[error("requests: every weight is 0, so there is nothing to send")]
+    NoWeight,
+    #[error("expect_status: {0} is not an HTTP status code (100..=999)")]
+    InvalidStatus(u16),
     #[error("cpus: cannot pin load worker {worker} to CPU {cpu}: {source}")]
     PinCpu {
         worker: u32,
@@ -409,13 +488,13 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
             ))
         }
     }
-    let path_ok = config.path.starts_with('/')
-        && !config
-            .path
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
-    if !path_ok {
-        return Err(LoadError::InvalidPath(config.path.clone()));
+    request::validate(&config.requests)?;
+    if let Some(&bad) = config
+        .expect_status
+        .iter()
+        .find(|s| !(100..=999).contains(*s))
+    {
+        return Err(LoadError::InvalidStatus(bad));
     }
     Ok(())
 }
@@ -438,7 +517,8 @@ mod tests {
             coalesce: true,
             spin: true,
             live: None,
-            path: "/".into(),
+            requests: Vec::new(),
+            expect_status: Vec::new(),
         }
     }
 
@@ -460,12 +540,22 @@ mod tests {
             ("duration", |c| c.duration = Duration::ZERO),
             ("timeout", |c| c.timeout = Duration::ZERO),
             ("duration", |c| c.duration = Duration::MAX),
-            ("path", |c| c.path = "no-slash".into()),
-            ("path", |c| c.path = "/a b".into()),
-            ("path", |c| c.path = "/a\r\nX-Injected: 1".into()),
+            ("requests[0].path", |c| {
+                c.requests[0].path = "no-slash".into()
+            }),
+            ("requests", |c| c.requests[0].weight = 0),
+            ("expect_status", |c| c.expect_status = vec![200, 42]),
         ];
         for (field, mutate) in cases {
             let mut c = config();
+            c.requests = vec![RequestTemplate {
+                name: "get".into(),
+                method: "GET".into(),
+                path: "/".into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                weight: 1,
+            }];
             mutate(&mut c);
             let message = validate(&c).expect_err(field).to_string();
             assert!(message.contains(field), "{message:?} should name {field}");
@@ -494,5 +584,35 @@ mod tests {
         assert_eq!(a.errors.total(), 3);
         assert_eq!(a.late_sends, 1);
         assert_eq!(a.corrected.len(), 2);
+    }
+
+    #[test]
+    fn merging_adds_status_codes_reconnects_and_per_request_stats() {
+        let mut a = TargetStats::new(0);
+        a.status_codes = BTreeMap::from([(200, 5), (503, 1)]);
+        a.reconnects = 2;
+        a.by_request = vec![RequestStats::new()];
+        a.by_request[0].requests = 5;
+        a.by_request[0].corrected.record(1_000).expect("in range");
+        let mut b = TargetStats::new(0);
+        b.status_codes = BTreeMap::from([(200, 1), (404, 3)]);
+        b.reconnects = 1;
+        b.by_request = vec![RequestStats::new(), RequestStats::new()];
+        b.by_request[0].requests = 1;
+        b.by_request[0].corrected.record(3_000).expect("in range");
+        b.by_request[1].errors = 4;
+        let mut total = TargetStats::new(0);
+        total.add(&a);
+        total.add(&b);
+        assert_eq!(
+            total.status_codes,
+            BTreeMap::from([(200, 6), (404, 3), (503, 1)])
+        );
+        assert_eq!(total.reconnects, 3);
+        assert_eq!(total.by_request.len(), 2);
+        assert_eq!(total.by_request[0].requests, 6);
+        assert_eq!(total.by_request[0].corrected.len(), 2);
+        assert_eq!(total.by_request[1].errors, 4);
+        assert_eq!(total.by_request[1].corrected.len(), 0);
     }
 }
