@@ -493,6 +493,8 @@ fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
             "{mode:?}: {:?}",
             report.errors()
         );
+        let r = &report.per_replica()[0];
+        assert_eq!(r.reconnects, r.requests, "{mode:?}: one per response");
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! The generator's own cost per request is what limits it (closed loop: the ceiling of req/s;
 //! open loop: how busy the load core reads at a given rate, which is how a saturated generator
-//! is detected). So a request costs only what it needs: one `write` of the pre-built request,
+//! is detected). So a request costs only what it needs: one `write` of a pre-built request,
 //! the response `read` when the socket reports it readable (registered once per connection, so
 //! no `epoll_ctl` per request as wrk does), clock reads, and a histogram record. No task
 //! wake-ups, no timer entry per request: connect and exchange deadlines (`timeout`) are checked

@@ -166,35 +166,35 @@ impl ResponseReader {
     /// Takes `n` bytes just read into [`Self::spare`] (0: end of stream). `Some` once the
     /// response is complete; the reader is then ready for the next one.
     fn advance(&mut self, n: usize, bodiless: bool) -> Result<Option<Response>, Failure> {
-        let body_bytes = match self.body {
-            Some(body) if n == 0 && body.framing == Framing::UntilEof => {
-                return Ok(Some(self.finish(body)))
-            }
-            _ if n == 0 => return Err(Failure::Io(io::ErrorKind::UnexpectedEof)),
-            Some(_) => 0..n,
-            None => {
-                self.filled += n;
-                match self.parse_heads(bodiless)? {
-                    Some(head_len) => head_len..self.filled,
-                    None => return Ok(None),
-                }
+        if n == 0 {
+            return match self.body {
+                Some(body) if body.framing == Framing::UntilEof => Ok(Some(self.finish(body))),
+                _ => Err(Failure::Io(io::ErrorKind::UnexpectedEof)),
+            };
+        }
+        let body_bytes = if self.body.is_some() {
+            0..n
+        } else {
+            self.filled += n;
+            match self.parse_heads(bodiless)? {
+                Some(head_len) => head_len..self.filled,
+                None => return Ok(None),
             }
         };
         let Some(body) = &mut self.body else {
             return Ok(None);
         };
-        let bytes = &self.buf[body_bytes];
         let complete = match &mut body.framing {
             Framing::Length(remaining) => {
-                let len = bytes.len() as u64;
+                let len = (body_bytes.end - body_bytes.start) as u64;
                 if len > *remaining {
                     return Err(Failure::Parse(ParseError::TrailingData));
                 }
                 *remaining -= len;
                 *remaining == 0
             }
-            Framing::Chunked(decoder) => match decoder.feed(bytes) {
-                Ok(Some(used)) if used < bytes.len() => {
+            Framing::Chunked(decoder) => match decoder.feed(&self.buf[body_bytes.clone()]) {
+                Ok(Some(used)) if used < body_bytes.len() => {
                     return Err(Failure::Parse(ParseError::TrailingData))
                 }
                 Ok(Some(_)) => true,
@@ -304,15 +304,20 @@ fn parse_head(head: &[u8], bodiless: bool) -> Result<Head, ParseError> {
     // RFC 9112 §6.3, in its order: no body for HEAD, 204 and 304; then Transfer-Encoding
     // (over any Content-Length), chunked or else until the close; then Content-Length; else
     // until the close.
-    let framing = match (status, chunked, content_length) {
-        (101, ..) => return Err(ParseError::StatusLine),
-        (100..=199, ..) => return Ok(Head::Interim),
-        _ if bodiless => Framing::Length(0),
-        (204 | 304, ..) => Framing::Length(0),
-        (_, Some(true), _) => Framing::Chunked(Chunked::default()),
-        (_, Some(false), _) => Framing::UntilEof,
-        (_, None, Some(n)) => Framing::Length(n),
-        (_, None, None) => Framing::UntilEof,
+    if status < 200 {
+        return match status {
+            100 | 102..=199 => Ok(Head::Interim),
+            _ => Err(ParseError::StatusLine),
+        };
+    }
+    let framing = if bodiless || status == 204 || status == 304 {
+        Framing::Length(0)
+    } else {
+        match chunked {
+            Some(true) => Framing::Chunked(Chunked::default()),
+            Some(false) => Framing::UntilEof,
+            None => content_length.map_or(Framing::UntilEof, Framing::Length),
+        }
     };
     Ok(Head::Final(Body {
         status,
@@ -650,6 +655,7 @@ mod tests {
                 b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
                 ParseError::StatusLine,
             ),
+            (b"HTTP/1.1 099 Odd\r\n\r\n", ParseError::StatusLine),
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nextra",
                 ParseError::TrailingData,

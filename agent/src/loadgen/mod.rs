@@ -2,7 +2,8 @@
 //!
 //! [`run`] takes a [`LoadConfig`] and blocks until the load is over (or [`Cancel::cancel`] is
 //! called), returning a [`LoadReport`]: per worker, per target replica, request and error
-//! counts and three latency histograms ([`TargetStats`]).
+//! counts, three latency histograms, responses by status code, reconnects, and per request of
+//! the mix its counts and corrected latency ([`TargetStats`], [`RequestStats`]).
 //!
 //! # How it works
 //!
@@ -15,8 +16,23 @@
 //! - **Connections.** Spread evenly over the workers in contiguous blocks; connection *g*
 //!   (counting across workers) is bound to target `g % targets.len()`, so every replica gets
 //!   its share and every worker talks to every replica it can. Each is one keep-alive
-//!   HTTP/1.1 non-blocking socket (options in `socket.rs`) writing the same pre-built `GET` and
-//!   reading the response into a buffer it owns: no locks and no allocation per request.
+//!   HTTP/1.1 non-blocking socket (options in `socket.rs`) writing pre-built requests and
+//!   reading each response into a buffer it owns: no locks and no allocation per request.
+//! - **Requests** (`request.rs`). [`LoadConfig::requests`] lists [`RequestTemplate`]s (method,
+//!   path, headers, body, weight); none means one bare `GET /`, as wrk sends. Each template's
+//!   bytes are built once per worker and target (`Host` and, for a body, `Content-Length`
+//!   added) and shared by its connections. With several templates of weight above 0, each
+//!   connection draws its next request after every outcome from a Weyl sequence over the
+//!   cumulative weights: deterministic, a few instructions, and within a few requests of the
+//!   weights over any stretch; weight 0 is never sent. With one, nothing is drawn.
+//! - **Responses** (`http.rs`, `chunked.rs`). Bodies framed by `Content-Length` (any size:
+//!   read and discarded through the fixed buffer), `Transfer-Encoding: chunked` (extensions
+//!   and trailers skipped), or the end of the stream (no length given); none for `HEAD`, 204
+//!   and 304; interim 1xx skipped. After a response that closes its connection
+//!   (`Connection: close`, HTTP/1.0 without keep-alive, a body ended by the close) the
+//!   connection reconnects, counted in `reconnects` and not as an error, and carries on with
+//!   its schedule: in open loop the intended send times are unchanged, so the connect shows
+//!   in the next request's corrected latency.
 //! - **Open loop** ([`Mode::Open`], as wrk2). The rate is split evenly over the connections,
 //!   and connection *g* of *C* sends its *k*-th request at `start + (g + k·C) / rate`: together
 //!   the connections send evenly spaced requests at exactly the total rate. Latency is measured
@@ -33,10 +49,18 @@
 //!   then the measured interval of `duration`. A request (or error) counts if it completes
 //!   inside the measured interval; the schedule runs through the boundary unchanged. Requests
 //!   still in flight at the end are dropped, not counted.
-//! - **Errors.** A failed connect, I/O error, timeout or unparsable response is counted by kind
-//!   in [`ErrorCounts`] and the connection reconnects; a non-2xx response counts as
-//!   `http_status` and the connection is kept. Only a bad configuration (or a worker that
-//!   cannot start) is a [`LoadError`].
+//! - **Statuses and errors.** Every complete response is counted by status code; one whose
+//!   status is not in [`LoadConfig::expect_status`] (not 2xx when that is empty) counts as an
+//!   `http_status` error and the connection is kept. A failed connect, I/O error, timeout or
+//!   unframable response is counted by kind in [`ErrorCounts`] and the connection reconnects.
+//!   Each outcome also counts for the request the connection was on (a failed connect for the
+//!   one it was about to send), so `by_request` adds up to the totals. Only a bad
+//!   configuration (or a worker that cannot start) is a [`LoadError`].
+//! - **Cost of the plain `GET`.** Without a mix nothing is drawn and nothing is recorded per
+//!   request twice: status codes go into a fixed array per target (a map only in the report),
+//!   and the one `by_request` entry is filled from the totals at the end. Against the single
+//!   fixed request of before, a request costs an index into its connection's templates and a
+//!   few branches.
 //! - **Bounded.** Every connect and exchange has a deadline (`timeout`, checked by a scan every
 //!   10 ms), and the loop ends at the end of the measured interval, so [`run`] returns about
 //!   `warmup + duration` after the workers start, whatever the server does, and within ~10 ms
@@ -614,5 +638,82 @@ mod tests {
         assert_eq!(total.by_request[0].corrected.len(), 2);
         assert_eq!(total.by_request[1].errors, 4);
         assert_eq!(total.by_request[1].corrected.len(), 0);
+    }
+}
+
+/// Not a check: the user-space cost of the per-response hot path (read and parse a typical
+/// response, count it) without sockets, for before/after comparisons on a busy machine. Run
+/// with `cargo test --release -p numaload-agent --lib -- --ignored --nocapture hot_path`.
+#[cfg(test)]
+mod hot_path {
+    use std::io;
+    use std::time::{Duration, Instant};
+
+    use super::http::ResponseReader;
+    use super::worker::{Outcome, Window, WorkerStats};
+    use super::{LoadConfig, Mode};
+
+    /// What hyper answers: one read returns the whole response.
+    const RESPONSE: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ndate: Sat, 05 Dec 2026 01:00:00 GMT\r\n\r\nok";
+
+    struct Replay;
+
+    impl io::Read for Replay {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf[..RESPONSE.len()].copy_from_slice(RESPONSE);
+            Ok(RESPONSE.len())
+        }
+    }
+
+    #[test]
+    #[ignore = "measurement, not a check"]
+    fn hot_path_cost() {
+        let config = LoadConfig {
+            mode: Mode::Closed,
+            targets: vec!["127.0.0.1:1".parse().expect("addr")],
+            connections: 1,
+            cpus: vec![0],
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(3600),
+            timeout: Duration::from_secs(1),
+            coalesce: true,
+            spin: true,
+            live: None,
+            requests: Vec::new(),
+            expect_status: Vec::new(),
+        };
+        let t0 = Instant::now();
+        let window = Window::new(t0, &config);
+        let mut stats = WorkerStats::new(window, &[0], &config);
+        let mut reader = ResponseReader::default();
+        let (sent, done) = (t0, t0 + Duration::from_micros(40));
+        const N: u32 = 5_000_000;
+        let mut best = Duration::MAX;
+        let reader_only = std::env::var_os("HOT_READER_ONLY").is_some();
+        for _ in 0..5 {
+            let started = Instant::now();
+            for _ in 0..N {
+                let response = reader
+                    .read_available(&mut Replay, false)
+                    .and_then(Result::ok)
+                    .expect("a response per read");
+                let outcome = Outcome::Response {
+                    status: response.status,
+                    intended: None,
+                    sent,
+                };
+                if reader_only {
+                    std::hint::black_box(outcome);
+                } else {
+                    stats.record(0, 0, done, outcome);
+                }
+            }
+            best = best.min(started.elapsed());
+        }
+        println!(
+            "hot path: {:.1} ns per response",
+            best.as_nanos() as f64 / f64::from(N)
+        );
     }
 }

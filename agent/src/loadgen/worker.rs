@@ -231,15 +231,19 @@ pub(super) enum Outcome {
 
 /// Status codes that count as success: a bit per code (the parser reads three digits).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct StatusSet([u64; STATUS_CODES / 64 + 1]);
+struct StatusSet([u64; STATUS_CODES / 64]);
 
-/// Status codes are three digits: 0..=999.
-const STATUS_CODES: usize = 1000;
+/// Status codes are three digits, 0..=999: a power of two above, so that a masked index needs
+/// no bounds check on the hot path.
+const STATUS_CODES: usize = 1024;
+
+/// Responses by status code, for one target slot.
+type StatusCounts = Box<[u64; STATUS_CODES]>;
 
 impl StatusSet {
     /// `expect`, or every 2xx when it is empty.
     fn new(expect: &[u16]) -> Self {
-        let mut set = Self([0; STATUS_CODES / 64 + 1]);
+        let mut set = Self([0; STATUS_CODES / 64]);
         let codes: Vec<u16> = match expect {
             [] => (200..300).collect(),
             given => given.to_vec(),
@@ -254,10 +258,8 @@ impl StatusSet {
     }
 
     fn contains(&self, status: u16) -> bool {
-        let i = usize::from(status);
-        self.0
-            .get(i / 64)
-            .is_some_and(|word| word >> (i % 64) & 1 == 1)
+        let i = usize::from(status) % STATUS_CODES;
+        self.0[i / 64] >> (i % 64) & 1 == 1
     }
 }
 
@@ -267,7 +269,7 @@ pub(super) struct WorkerStats {
     window: Window,
     per_target: Vec<TargetStats>,
     /// Per target slot, responses by status code (an array: no map lookup per response).
-    statuses: Vec<Box<[u64]>>,
+    statuses: Vec<StatusCounts>,
     expected: StatusSet,
     /// The template every request uses when there is no mix: then `by_request` is filled from
     /// the totals at the end rather than recorded twice per request.
@@ -291,7 +293,7 @@ impl WorkerStats {
                 .collect(),
             statuses: replicas
                 .iter()
-                .map(|_| vec![0; STATUS_CODES].into_boxed_slice())
+                .map(|_| Box::new([0; STATUS_CODES]))
                 .collect(),
             expected: StatusSet::new(&config.expect_status),
             only: request::only(&config.requests),
@@ -321,9 +323,7 @@ impl WorkerStats {
                 return;
             }
         };
-        if let Some(count) = self.statuses[slot].get_mut(usize::from(status)) {
-            *count += 1;
-        }
+        self.statuses[slot][usize::from(status) % STATUS_CODES] += 1;
         if !self.expected.contains(status) {
             stats.errors.http_status += 1;
             if mix {
