@@ -143,10 +143,10 @@ mod tests {
         for &body in cases {
             for split in 0..=body.len() {
                 assert_eq!(
-                    decode_split(&body, split),
+                    decode_split(body, split),
                     Ok(Some(body.len())),
                     "{} split at {split}",
-                    String::from_utf8_lossy(&body)
+                    String::from_utf8_lossy(body)
                 );
             }
             // What follows the body is not the decoder's.
