@@ -85,9 +85,13 @@ fn header(out: &mut String, r: &RunResult) {
     }
     let _ = writeln!(
         out,
-        "target {} (work {} µs per request); load {mode}, {} connections, {} measured after {} warm-up",
+        "target {}{}; load {mode}, {} connections, {} measured after {} warm-up",
         r.plan.target.name,
-        r.plan.target.work_us,
+        // The built-in targets' work per request; a server of the user's has none to show.
+        match r.plan.target.work_us {
+            0 => String::new(),
+            us => format!(" (work {us} µs per request)"),
+        },
         load.connections,
         humantime::format_duration(load.duration),
         humantime::format_duration(load.warmup)
