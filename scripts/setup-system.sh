@@ -6,7 +6,8 @@
 #          checks /metrics), chromium (renders the HTML report), iproute2 (network namespaces),
 #          golang-go (builds the Go test server, tests/servers/go/build.sh; its cgo build uses
 #          the same C compiler as the Rust build), nginx-light (nginx as a target; plain nginx
-#          where the light flavour is not packaged), systemd (systemd-analyze verifies the unit file)
+#          where the light flavour is not packaged), systemd (systemd-analyze verifies the unit file),
+#          numactl (a replica's child that sets its own memory policy, in the agent's tests)
 #   The emulated-NUMA test installs its QEMU packages itself (tests/numa-vm/run.sh).
 #   Installing nginx must not leave a system nginx serving port 80: service starts are refused
 #   during the install (policy-rc.d), the unit is disabled, and any nginx it started is stopped.
@@ -19,7 +20,7 @@ if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
 fi
 need=()
 for pkg in pkg-config libhwloc-dev libudev-dev protobuf-compiler hwloc prometheus chromium iproute2 \
-  golang-go systemd $nginx_pkg; do
+  golang-go systemd numactl $nginx_pkg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
