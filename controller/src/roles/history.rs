@@ -97,13 +97,21 @@ pub fn main(args: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 /// `history.html` → `history-runs`.
 fn reports_dir_name(out: &Path) -> String {
-    let stem = out.file_stem().map_or("history".into(), |s| s.to_string_lossy());
+    let stem = out
+        .file_stem()
+        .map_or("history".into(), |s| s.to_string_lossy());
     format!("{stem}-runs")
 }
 
 fn file_safe(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -67,13 +67,22 @@ fn chart(s: &Series<'_>, figure: Figure, link: &dyn Fn(&str) -> String) -> Strin
     let mut svg = Svg::new(
         width,
         height,
-        &format!("{} of layout {} over {} runs", figure.name(), s.layout, s.points.len()),
+        &format!(
+            "{} of layout {} over {} runs",
+            figure.name(),
+            s.layout,
+            s.points.len()
+        ),
     );
     for t in &ticks {
         svg.line((left, y.at(*t)), (width - right, y.at(*t)), "grid");
         svg.text((left - 6.0, y.at(*t) + 4.0), "end", "", &figure.show(*t));
     }
-    svg.line((left, height - bottom), (width - right, height - bottom), "axis");
+    svg.line(
+        (left, height - bottom),
+        (width - right, height - bottom),
+        "axis",
+    );
     svg.line((left, top), (left, height - bottom), "axis");
     let points: Vec<(f64, f64)> = values
         .iter()

@@ -126,9 +126,10 @@ pub fn text(runs: &[StoredRun], figure: Figure) -> String {
             sparkline(&values)
         );
         for (run, l) in &s.points {
-            let value = l
-                .figure(figure)
-                .map_or_else(|| format!("- ({})", record::status_text(l.status)), |v| figure.show(v));
+            let value = l.figure(figure).map_or_else(
+                || format!("- ({})", record::status_text(l.status)),
+                |v| figure.show(v),
+            );
             let _ = writeln!(
                 out,
                 "  {}  {:<36} {:>14}  {}  {}  {}",
