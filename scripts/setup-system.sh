@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages numaload's build and tests need, only those missing.
 # Debian/Ubuntu (apt). Run as root or with sudo available.
-#   build: pkg-config libhwloc-dev libudev-dev (hwlocality links libhwloc through pkg-config)
+#   build: pkg-config libhwloc-dev libudev-dev (hwlocality links libhwloc through pkg-config),
+#          libsqlite3-dev (the history store's SQLite, linked through pkg-config)
 #   tests: protobuf-compiler (regenerating the gRPC code), hwloc (lstopo), prometheus (promtool
 #          checks /metrics), chromium (renders the HTML report), iproute2 (network namespaces),
 #          golang-go (builds the Go test server, tests/servers/go/build.sh; its cgo build uses
-#          the same C compiler as the Rust build), nginx-light (nginx as a target; plain nginx
-#          where the light flavour is not packaged), systemd (systemd-analyze verifies the unit file)
+#          the same C compiler as the Rust build), postgresql (the store tests start a throw-away
+#          cluster of their own as an unprivileged user on a free port; they never use the
+#          package's own cluster), nginx-light (nginx as a target; plain nginx where the light
+#          flavour is not packaged), systemd (systemd-analyze verifies the unit file)
 #   The emulated-NUMA test installs its QEMU packages itself (tests/numa-vm/run.sh).
 #   Installing nginx must not leave a system nginx serving port 80: service starts are refused
 #   during the install (policy-rc.d), the unit is disabled, and any nginx it started is stopped.
@@ -18,7 +21,7 @@ if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
   nginx_pkg=nginx-light; [ -n "$candidate" ] && [ "$candidate" != "(none)" ] || nginx_pkg=nginx
 fi
 need=()
-for pkg in pkg-config libhwloc-dev libudev-dev protobuf-compiler hwloc prometheus chromium iproute2 \
+for pkg in pkg-config libhwloc-dev libudev-dev libsqlite3-dev postgresql protobuf-compiler hwloc prometheus chromium iproute2 \
   golang-go systemd $nginx_pkg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
