@@ -11,6 +11,11 @@ use super::{text, Comparison, Verdict};
 
 /// Renders the comparison as a JUnit XML document.
 pub fn render(c: &Comparison) -> String {
+    render_with_text(c, &text::render(c))
+}
+
+/// [`render`] with another full text report in `<system-out>` (the rolling-baseline gate's).
+pub fn render_with_text(c: &Comparison, report: &str) -> String {
     let mut cases = String::new();
     let (mut tests, mut failures, mut skipped) = (0usize, 0usize, 0usize);
     for l in &c.layouts {
@@ -118,7 +123,7 @@ pub fn render(c: &Comparison) -> String {
          \x20   <system-out>{}</system-out>\n\
          \x20 </testsuite>\n\
          </testsuites>\n",
-        esc(&text::render(c))
+        esc(report)
     )
 }
 

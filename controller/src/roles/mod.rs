@@ -7,6 +7,7 @@ use std::process::ExitCode;
 pub mod agent;
 pub mod certs;
 pub mod compare;
+pub mod history;
 pub mod plan;
 pub mod report;
 pub mod run;
