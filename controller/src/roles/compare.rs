@@ -37,6 +37,10 @@ pub struct CompareArgs {
     pub min_runs: usize,
 }
 
+/// The exit code of a comparison too noisy to decide (no regression shown, none ruled out):
+/// 0 is no regression, 1 a regression, 2 bad input.
+pub const INCONCLUSIVE: u8 = 3;
+
 pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let threshold = compare::parse_threshold(&args.max_regression).map_err(super::BadInput)?;
     if let Some(baseline) = &args.baseline {
@@ -85,7 +89,9 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, compare::junit::render(&comparison))
             .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
     }
-    Ok(if comparison.regressed() {
+    Ok(if comparison.inconclusive() {
+        ExitCode::from(INCONCLUSIVE)
+    } else if comparison.regressed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -171,7 +171,9 @@ pub fn gate(
         std::fs::write(path, compare::junit::render_with_text(&comparison, &text))
             .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
     }
-    Ok(if comparison.regressed() {
+    Ok(if comparison.inconclusive() {
+        ExitCode::from(super::compare::INCONCLUSIVE)
+    } else if comparison.regressed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -254,16 +254,19 @@ pub fn gate_cli(url: &str, dir: &Path) {
     let (code, out, _) = gate(url, dir, &new("step", 13.2), "last:5");
     assert_eq!(code, Some(0), "{out}");
     // Against the runs labelled before the step (commit=c0..c4: one label each), too few.
+    // Inconclusive has its own exit code (3), as in the two-file compare, and each figure is a
+    // JUnit failure of type "inconclusive".
     let (code, out, failures) = gate(url, dir, &new("step", 13.2), "label:commit=c2");
-    assert_eq!((code, failures), (Some(0), 0), "{out}");
+    assert_eq!((code, failures), (Some(3), 10), "{out}");
+    assert!(out.contains("INCONCLUSIVE: too few stored runs"), "{out}");
     assert!(
         out.contains("inconclusive: 1 stored run(s), the gate needs 3"),
         "{out}"
     );
 
-    // No history for this plan at all: inconclusive, not a failure.
+    // No history for this plan at all: inconclusive (exit 3), not a regression.
     let (code, out, _) = gate(url, dir, &new("never-stored", 50.0), "last:10");
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("none stored"), "{out}");
 
     // The new run stored already (run --store, then compare) is not its own baseline.

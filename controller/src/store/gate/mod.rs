@@ -115,12 +115,14 @@ pub fn judge(figure: Figure, history: &[f64], new: f64, rule: &Rule) -> FigureCo
         verdict: Verdict::NoSignificantChange,
         regression: false,
         unreplicated: false,
+        // The history's mean is what `base` shows; the new run is one value.
+        statistic: crate::compare::Statistic::Pooled,
     };
     if n < rule.min_runs.max(1) {
-        out.verdict = Verdict::NotJudged(format!(
-            "inconclusive: {n} stored run(s), the gate needs {}",
-            rule.min_runs
-        ));
+        // Too little history to judge: inconclusive, with the two-file compare's exit code.
+        out.verdict = Verdict::Inconclusive {
+            trials_needed: rule.min_runs.max(1) as u32,
+        };
         return out;
     }
     let m = side.pooled;

@@ -11,10 +11,18 @@ use super::Rule;
 /// The whole report.
 pub fn render(c: &Comparison, rule: &Rule) -> String {
     let mut out = String::new();
-    let headline = text::headline(c).replace(
-        "No regression beyond",
-        "No regression (against the stored history) beyond",
-    );
+    let headline = if c.inconclusive() {
+        format!(
+            "INCONCLUSIVE: too few stored runs to judge against; the gate needs {} (see the \
+             table for how many each layout has).",
+            rule.min_runs.max(1)
+        )
+    } else {
+        text::headline(c).replace(
+            "No regression beyond",
+            "No regression (against the stored history) beyond",
+        )
+    };
     let _ = writeln!(out, "numaload compare: {headline}\n");
     let mut flags: Vec<String> = c.flags.clone();
     for l in &c.layouts {
@@ -76,6 +84,10 @@ pub fn render(c: &Comparison, rule: &Rule) -> String {
             };
             let verdict = match &f.verdict {
                 Verdict::NotJudged(why) => format!("not judged: {why}"),
+                Verdict::Inconclusive { trials_needed } => format!(
+                    "inconclusive: {} stored run(s), the gate needs {trials_needed}",
+                    f.base.as_ref().map_or(0, |b| b.trials.len())
+                ),
                 v if f.regression => format!("{} — REGRESSION", v.label().to_uppercase()),
                 v => v.label().to_owned(),
             };
