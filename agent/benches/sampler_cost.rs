@@ -100,6 +100,7 @@ fn main() -> anyhow::Result<()> {
                 pid,
                 metrics: Some((address, "/metrics".to_owned())),
                 scrape: Vec::new(),
+                schedtrace: None,
             }],
             tx,
         );

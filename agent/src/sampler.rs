@@ -23,6 +23,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::procfs;
 use crate::proctree::{self, ProcEntry};
+use crate::replica::Output;
+use crate::sched::{SchedTracker, TokioTracker};
 use crate::scrape::Scraper;
 
 pub const INTERVAL: Duration = Duration::from_millis(100);
@@ -41,6 +43,8 @@ pub struct Sampled {
     pub metrics: Option<(SocketAddr, String)>,
     /// Series of its metrics to keep.
     pub scrape: Vec<String>,
+    /// Its output, when the runtime's `SCHED` lines are parsed there (`schedtrace = "go"`).
+    pub schedtrace: Option<Output>,
 }
 
 /// One process-table scan shared by the replicas' sampling tasks of a tick.
@@ -141,6 +145,10 @@ async fn sample_one(
     let mut first_cpu: Option<u64> = None;
     // Handler-time buckets at the last server-p99 computation (about once a second).
     let mut p99_since: Option<crate::scrape::Buckets> = None;
+    let mut sched = SchedTracker::default();
+    let mut tokio_rates = TokioTracker::default();
+    // Lines printed before the measurement (warm-up) are not part of it.
+    let _ = replica.schedtrace.as_ref().and_then(Output::take_go_sched);
     let mut ticks = tokio::time::interval(INTERVAL);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -160,6 +168,7 @@ async fn sample_one(
             continue;
         };
         let usage = Some(usage);
+        let sched_rates = sched.sample(&tree);
         let scrape = match scraper.as_mut() {
             Some(s) => Some(s.scrape(SCRAPE_TIMEOUT).await),
             None => None,
@@ -214,6 +223,17 @@ async fn sample_one(
             stats.cpu_time_ns = usage.cpu_time_ns.saturating_sub(first);
             stats.rss_bytes_max = stats.rss_bytes_max.max(usage.rss_bytes);
         }
+        let go_sched: Vec<_> = replica
+            .schedtrace
+            .as_ref()
+            .and_then(Output::take_go_sched)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|trace| numaload_proto::v1::GoSchedTrace { t_ms, ..trace })
+            .collect();
+        for trace in &go_sched {
+            stats.go_threads_max = stats.go_threads_max.max(trace.threads);
+        }
         alive_max = alive_max.max(gauges.alive_tasks);
         blocking_max = blocking_max.max(gauges.blocking_threads);
         let sample = ThreadSample {
@@ -235,6 +255,9 @@ async fn sample_one(
             server_p99_ns,
             processes,
             scraped: scraped_now,
+            sched: sched_rates,
+            go_sched,
+            tokio: tokio_rates.sample(&gauges),
         };
         let _ = samples.try_send(sample);
     }
@@ -244,6 +267,7 @@ async fn sample_one(
     stats.alive_tasks_max = alive_max;
     stats.blocking_threads_max = blocking_max;
     stats.scraped = scraped.into_iter().flatten().collect();
+    stats.sched_max = sched.max();
     stats
 }
 
@@ -316,12 +340,14 @@ mod tests {
                 pid: std::process::id(),
                 metrics: None,
                 scrape: Vec::new(),
+                schedtrace: None,
             },
             Sampled {
                 replica: 1,
                 pid: u32::MAX,
                 metrics: None,
                 scrape: Vec::new(),
+                schedtrace: None,
             },
         ];
         let sampler = Sampler::start("l".into(), replicas, tx);
@@ -340,6 +366,10 @@ mod tests {
             "no /metrics: missing, not zero"
         );
         assert_eq!(stats[1].samples, 0, "a missing process yields no samples");
+        assert!(
+            stats[0].sched_max.is_some(),
+            "scheduler rates from the second sample on"
+        );
         let mut seen = 0;
         while let Ok(batch) = rx.try_recv() {
             assert!(batch.samples.iter().all(|s| s.replica == 0));
