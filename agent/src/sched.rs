@@ -24,10 +24,13 @@ use crate::watch::sample::{
 };
 use crate::watch::{Counts, Rates};
 
+/// Each thread's counters by (pid, tid).
+type ByThread = HashMap<(u32, u32), Counts>;
+
 /// One replica's scheduler counters at its last sample, to take the next rates from.
 #[derive(Debug, Default)]
 pub struct SchedTracker {
-    last: Option<(Instant, HashMap<(u32, u32), Counts>)>,
+    last: Option<(Instant, ByThread)>,
     buffer: String,
     /// The highest of each rate so far.
     max: Option<SchedRates>,
@@ -76,7 +79,7 @@ impl SchedTracker {
         self.max
     }
 
-    fn read_tree(&mut self, tree: &[ProcEntry]) -> HashMap<(u32, u32), Counts> {
+    fn read_tree(&mut self, tree: &[ProcEntry]) -> ByThread {
         let mut counts = HashMap::new();
         for process in tree {
             let Ok(dir) = std::fs::read_dir(format!("/proc/{}/task", process.pid)) else {
