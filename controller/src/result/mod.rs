@@ -375,12 +375,12 @@ pub struct ReplicaResult {
     /// Series scraped from the replica's own metrics endpoint: min, max and last.
     #[serde(default)]
     pub scraped: Vec<ScrapedSeries>,
-    /// The highest scheduler rate of each kind over the measurement's samples; `null` when not
-    /// measured.
-    #[serde(default)]
+    /// The highest scheduler rate of each kind over the measurement's samples; absent when not
+    /// measured (and in old files, which therefore normalise to themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sched_max: Option<SchedRates>,
-    /// Most OS threads the Go runtime reported (`schedtrace = "go"`); `null` without its lines.
-    #[serde(default)]
+    /// Most OS threads the Go runtime reported (`schedtrace = "go"`); absent without its lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub go_threads_max: Option<u32>,
 }
 
