@@ -93,3 +93,52 @@ pub fn panels(l: &LayoutResult) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{RunResult, SchedRates};
+
+    fn old_layout() -> LayoutResult {
+        let result: RunResult =
+            serde_json::from_str(include_str!("../../../tests/fixtures/service-result.json"))
+                .expect("the fixture loads");
+        result.layouts[0].clone()
+    }
+
+    #[test]
+    fn an_old_result_has_no_scheduler_chart_and_each_series_present_gets_one() {
+        let mut l = old_layout();
+        assert_eq!(panels(&l), "", "written before the scheduler series");
+        for (i, s) in l.thread_samples.iter_mut().enumerate() {
+            s.sched = Some(SchedRates {
+                run_delay_ms_per_s: 100.0 * i as f64,
+                ctxt_switches_per_s: 5000.0,
+                nonvoluntary_ctxt_switches_per_s: 40.0,
+                migrations_per_s: None,
+                cpus_used: 0.9,
+            });
+            s.go_sched = vec![GoSched {
+                runtime_ms: 1000 * i as u64,
+                gomaxprocs: 1,
+                idleprocs: 0,
+                threads: 5 + i as u32,
+                spinningthreads: 0,
+                idlethreads: 1,
+                runqueue: 2,
+                local_runqueues: vec![3],
+            }];
+        }
+        let html = panels(&l);
+        for heading in [
+            "Run-queue wait per replica",
+            "Context switches per replica",
+            "Go runtime: OS threads (SCHED)",
+            "Go runtime: runnable goroutines queued",
+        ] {
+            assert!(html.contains(heading), "{heading}");
+        }
+        // Unknown migrations and no tokio counters: no chart rather than a flat zero.
+        assert!(!html.contains("CPU migrations") && !html.contains("tokio:"));
+    }
+}
