@@ -47,16 +47,11 @@ impl SchedTracker {
         }
         let rates = self.last.as_ref().map(|(then, before)| {
             let mut sum = Counts::default();
-            let mut migrations_known = false;
             for (key, now) in &counts {
-                migrations_known |= now.migrations.is_some();
                 sum.add(match before.get(key) {
                     Some(then) => now.since(*then),
                     None => *now,
                 });
-            }
-            if migrations_known && sum.migrations.is_none() {
-                sum.migrations = Some(0);
             }
             to_proto(Rates::over(sum, now.duration_since(*then)))
         });
