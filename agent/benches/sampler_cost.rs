@@ -8,7 +8,9 @@
 //! - the sampler's CPU: this process's CPU time (CLOCK_PROCESS_CPUTIME_ID, user + system,
 //!   runtime included) while sampling, as a share of one core;
 //! - the replica's extra CPU: the target's CPU time while sampled minus while idle (serving the
-//!   scrapes), as a share of one core.
+//!   scrapes), as a share of one core;
+//! - the scheduler counters' part of one sample (`sched_us`: every thread's `schedstat` and
+//!   `sched`, [`numaload_agent::sched::cost_of_sampling`]) for the target's `threads`.
 //!
 //! Prints one `sampler_cost key=value ...` line (read by scripts/bench-overhead.sh). Without
 //! `NUMALOAD_BIN` it says so and exits 0, so `cargo bench --workspace` does not fail on it.
@@ -100,6 +102,7 @@ fn main() -> anyhow::Result<()> {
                 pid,
                 metrics: Some((address, "/metrics".to_owned())),
                 scrape: Vec::new(),
+                schedtrace: None,
             }],
             tx,
         );
@@ -115,12 +118,16 @@ fn main() -> anyhow::Result<()> {
         ))
     })?;
 
+    // The scheduler counters' share of a sample: every thread's schedstat and sched.
+    let tree = numaload_agent::proctree::tree_of(pid, &numaload_agent::proctree::scan());
+    let threads = procfs::read_threads(pid)?;
+    let sched_us = numaload_agent::sched::cost_of_sampling(&tree, 500).as_secs_f64() * 1e6;
     let pct = |ns: u64| 100.0 * ns as f64 / elapsed.as_nanos() as f64;
     let replica_extra_ns = sampled_ns.saturating_sub(target_idle_ns);
     println!(
         "sampler_cost seconds={:.1} samples={samples} sampler_cpu_ns={own_ns} sampler_pct={:.3} \
          replica_sampled_cpu_ns={sampled_ns} replica_idle_cpu_ns={target_idle_ns} \
-         replica_extra_pct={:.3} per_sample_us={:.1}",
+         replica_extra_pct={:.3} per_sample_us={:.1} threads={threads} sched_us={sched_us:.1}",
         elapsed.as_secs_f64(),
         pct(own_ns),
         pct(replica_extra_ns),

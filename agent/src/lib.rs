@@ -23,6 +23,8 @@ pub mod proctree;
 pub mod replica;
 pub mod run;
 pub mod sampler;
+pub mod sched;
+pub mod schedtrace;
 pub mod scrape;
 pub mod service;
 pub mod target;

@@ -20,6 +20,11 @@ pub struct RuntimeGauges {
     pub inflight_calls: i64,
     /// `numaload_requests_total`, summed over its status labels.
     pub requests_total: i64,
+    /// The tokio runtime's workers, and its counters summed over them: busy time (in
+    /// microseconds) and parks, for the sampler's rates.
+    pub workers: i64,
+    pub worker_busy_us: i64,
+    pub worker_parks: i64,
 }
 
 /// Cumulative counts of `numaload_request_duration_seconds_bucket`, by upper edge in seconds
@@ -75,6 +80,9 @@ impl RuntimeGauges {
         blocking_threads: -1,
         inflight_calls: -1,
         requests_total: -1,
+        workers: -1,
+        worker_busy_us: -1,
+        worker_parks: -1,
     };
 }
 
@@ -99,6 +107,12 @@ pub fn parse_gauges(text: &str) -> RuntimeGauges {
             "tokio_global_queue_depth" => &mut gauges.global_queue_depth,
             "tokio_blocking_threads" => &mut gauges.blocking_threads,
             "numaload_ffi_inflight_calls" => &mut gauges.inflight_calls,
+            "tokio_workers" => &mut gauges.workers,
+            "tokio_worker_busy_seconds_total" => {
+                gauges.worker_busy_us = (value * 1e6) as i64;
+                continue;
+            }
+            "tokio_worker_parks_total" => &mut gauges.worker_parks,
             _ => continue,
         };
         *slot = value as i64;
@@ -265,7 +279,9 @@ mod tests {
     fn reads_the_gauges_it_needs_and_marks_the_rest_missing() {
         let text = "# HELP tokio_alive_tasks Alive tasks.\n# TYPE tokio_alive_tasks gauge\n\
                     tokio_alive_tasks 12\ntokio_global_queue_depth 0\n\
-                    numaload_requests_total{status=\"200\"} 5\nnumaload_ffi_inflight_calls 7\n";
+                    numaload_requests_total{status=\"200\"} 5\nnumaload_ffi_inflight_calls 7\n\
+                    tokio_workers 2\ntokio_worker_busy_seconds_total 1.5\n\
+                    tokio_worker_parks_total 40\n";
         let g = parse_gauges(text);
         assert_eq!(
             g,
@@ -275,6 +291,9 @@ mod tests {
                 blocking_threads: -1,
                 inflight_calls: 7,
                 requests_total: 5,
+                workers: 2,
+                worker_busy_us: 1_500_000,
+                worker_parks: 40,
             }
         );
     }

@@ -39,6 +39,12 @@ impl Exposition {
         let _ = writeln!(self.text, "{name} {value}");
     }
 
+    /// Writes a counter whose value is not a whole number (seconds).
+    pub fn counter_seconds(&mut self, name: &str, help: &str, value: f64) {
+        self.header(name, help, "counter");
+        let _ = writeln!(self.text, "{name} {}", PromFloat(value));
+    }
+
     /// Writes a gauge (a value that goes up and down).
     pub fn gauge(&mut self, name: &str, help: &str, value: f64) {
         self.header(name, help, "gauge");
@@ -259,6 +265,22 @@ impl ServerMetrics {
             "tokio_global_queue_depth",
             "Tasks waiting in the tokio runtime's global (injection) queue.",
             rt.global_queue_depth() as f64,
+        );
+        // Stable tokio has busy time and parks per worker; steals and local queue depths need
+        // `--cfg tokio_unstable`, which this build does not use.
+        let workers = 0..rt.num_workers();
+        out.counter_seconds(
+            "tokio_worker_busy_seconds_total",
+            "Time the runtime's workers spent busy, summed over workers.",
+            workers
+                .clone()
+                .map(|w| rt.worker_total_busy_duration(w).as_secs_f64())
+                .sum(),
+        );
+        out.counter(
+            "tokio_worker_parks_total",
+            "Times the runtime's workers parked (went idle), summed over workers.",
+            workers.map(|w| rt.worker_park_count(w)).sum(),
         );
         if let Some(blocking) = runtime::blocking_threads(&self.runtime) {
             out.gauge(

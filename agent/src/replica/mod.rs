@@ -136,10 +136,17 @@ impl Replica {
                 command.arg(arg);
             }
         }
+        let mut godebug = None;
         for (name, value) in &target.env {
             if let Ok(value) = value.fill(&vars) {
+                if name == "GODEBUG" {
+                    godebug = Some(value.clone());
+                }
                 command.env(name, value);
             }
+        }
+        if let Some(trace) = target.schedtrace {
+            command.env("GODEBUG", trace.godebug(godebug.as_deref()));
         }
         for (name, content) in &target.files {
             let content = content.fill(&vars).map_err(|unset| {
@@ -171,7 +178,10 @@ impl Replica {
         if let Some(watchdog) = Watchdog::get() {
             watchdog.watch(pid);
         }
-        let output = Output::default();
+        let output = match target.schedtrace {
+            Some(crate::schedtrace::Schedtrace::Go) => Output::with_go_schedtrace(),
+            None => Output::default(),
+        };
         let ready_line = match &target.ready {
             Ready::Line(regex) => Some(regex.clone()),
             _ => None,

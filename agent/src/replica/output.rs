@@ -1,11 +1,15 @@
 //! A replica's stdout and stderr: read continuously (a server must never block on a full pipe),
 //! the last lines of each kept for error messages and the report, and watched for the `ready =
-//! "line:REGEX"` probe.
+//! "line:REGEX"` probe. With the Go runtime's scheduler trace on, its `SCHED` lines are parsed
+//! into [`GoSchedTrace`]s for the sampler instead of kept ([`crate::schedtrace`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use numaload_proto::v1::GoSchedTrace;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+use crate::schedtrace;
 
 /// Lines of each stream kept.
 const LINES_KEPT: usize = 40;
@@ -22,6 +26,8 @@ struct Captured {
     matched: bool,
     /// Streams that reached end-of-file.
     closed: u8,
+    /// `SCHED` lines not yet taken by the sampler; `None` when not parsed.
+    go_sched: Option<Vec<GoSchedTrace>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +37,21 @@ pub enum Stream {
 }
 
 impl Output {
+    /// An output whose stderr `SCHED` lines are parsed (a target with `schedtrace = "go"`).
+    pub fn with_go_schedtrace() -> Output {
+        let output = Output::default();
+        if let Ok(mut c) = output.0.lock() {
+            c.go_sched = Some(Vec::new());
+        }
+        output
+    }
+
+    /// The `SCHED` lines read since the last call; `None` when they are not parsed.
+    pub fn take_go_sched(&self) -> Option<Vec<GoSchedTrace>> {
+        let mut c = self.0.lock().ok()?;
+        c.go_sched.as_mut().map(std::mem::take)
+    }
+
     /// Reads `reader` line by line until it closes, keeping the last lines and noting a match of
     /// `ready_line`.
     pub fn follow<R: AsyncRead + Unpin + Send + 'static>(
@@ -51,6 +72,16 @@ impl Output {
                 }
                 let line = String::from_utf8_lossy(&bytes).trim_end().to_owned();
                 let Ok(mut c) = captured.lock() else { break };
+                if stream == Stream::Stderr {
+                    if let Some(pending) = c.go_sched.as_mut() {
+                        if let Some(trace) = schedtrace::parse_line(&line) {
+                            if pending.len() < schedtrace::MAX_PENDING {
+                                pending.push(trace);
+                            }
+                            continue;
+                        }
+                    }
+                }
                 if ready_line.as_ref().is_some_and(|r| r.is_match(&line)) {
                     c.matched = true;
                 }

@@ -85,6 +85,7 @@ pub(super) async fn measure(
                 .as_ref()
                 .map(|path| (r.address, path.clone())),
             scrape: target.scrape.clone(),
+            schedtrace: target.schedtrace.map(|_| r.output().clone()),
         })
         .collect();
     let sampler = Sampler::start(name.clone(), sampled, batches_tx);

@@ -4,7 +4,8 @@
 //! (absolute path), `args`, `env` and `files` (written into the replica's `{workdir}`), all with
 //! per-replica placeholders ([`template`]), how to tell it is `ready` (its port accepts, an HTTP
 //! GET answers 2xx, or a line on its output), how to stop it, where its `metrics` are and which
-//! series to keep, and the `knobs` a plan may set ([`knobs`]). The built-in `async` and `ffi`
+//! series to keep, the `knobs` a plan may set ([`knobs`]), and whether to turn on its runtime's
+//! scheduler trace (`schedtrace = "go"`, [`crate::schedtrace`]). The built-in `async` and `ffi`
 //! variants are entries of the same table ([`builtin_targets`]). Everything is checked when the
 //! configuration is loaded: an unknown key or placeholder is one line naming it.
 
@@ -40,6 +41,8 @@ pub struct Target {
     /// Series kept from the metrics, per replica (minimum, maximum, last and a series).
     pub scrape: Vec<String>,
     pub knobs: BTreeMap<String, Knob>,
+    /// The runtime's own scheduler trace to turn on and parse (`schedtrace = "go"`).
+    pub schedtrace: Option<crate::schedtrace::Schedtrace>,
 }
 
 /// When a replica is up.
@@ -83,6 +86,7 @@ pub struct TargetFile {
     pub scrape: Vec<String>,
     #[serde(default)]
     pub knobs: BTreeMap<String, KnobFile>,
+    pub schedtrace: Option<String>,
 }
 
 impl TargetFile {
@@ -190,6 +194,12 @@ impl TargetFile {
             metrics: self.metrics.clone(),
             scrape: self.scrape.clone(),
             knobs,
+            schedtrace: self
+                .schedtrace
+                .as_deref()
+                .map(crate::schedtrace::Schedtrace::parse)
+                .transpose()
+                .map_err(at)?,
         })
     }
 }
@@ -302,6 +312,7 @@ mod tests {
             stop_grace = "500ms"
             metrics = "/metrics"
             scrape = ["go_goroutines"]
+            schedtrace = "go"
             knobs.procs = { range = [1, 64], default = 4 }"#,
         )
         .expect("valid");
@@ -309,6 +320,7 @@ mod tests {
         assert_eq!(target.ready_within, Some(Duration::from_secs(3)));
         assert_eq!(target.files.len(), 1);
         assert!(matches!(&target.ready, Ready::Http(p) if p == "/healthz"));
+        assert_eq!(target.schedtrace, Some(crate::schedtrace::Schedtrace::Go));
     }
 
     #[test]
@@ -358,6 +370,10 @@ mod tests {
                 "scrape: names series but no metrics path",
             ),
             (&format!("{base}redy = \"tcp\""), "unknown field `redy`"),
+            (
+                &format!("{base}schedtrace = \"jvm\""),
+                "[targets.svc] schedtrace = \"jvm\": the only runtime known is \"go\"",
+            ),
         ];
         for (text, want) in cases {
             let err = check(text).expect_err(text);

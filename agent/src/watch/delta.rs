@@ -36,7 +36,7 @@ impl Counts {
     }
 
     /// `self - earlier`, each counter at least 0 (a reused tid may start lower).
-    fn since(self, earlier: Counts) -> Counts {
+    pub(crate) fn since(self, earlier: Counts) -> Counts {
         Counts {
             voluntary_ctxt_switches: self
                 .voluntary_ctxt_switches
@@ -52,7 +52,7 @@ impl Counts {
         }
     }
 
-    fn add(&mut self, other: Counts) {
+    pub(crate) fn add(&mut self, other: Counts) {
         self.voluntary_ctxt_switches += other.voluntary_ctxt_switches;
         self.nonvoluntary_ctxt_switches += other.nonvoluntary_ctxt_switches;
         self.run_delay_ns += other.run_delay_ns;

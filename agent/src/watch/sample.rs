@@ -149,9 +149,22 @@ pub fn parse_schedstat(schedstat: &str) -> Option<(u64, u64)> {
 
 /// `se.nr_migrations` of a `sched` file: how often the thread moved to another CPU.
 pub fn parse_migrations(sched: &str) -> Option<u64> {
+    sched_field(sched, "se.nr_migrations")
+}
+
+/// `nr_voluntary_switches` and `nr_involuntary_switches` of a `sched` file (the same counters
+/// as `status`'s, so a reader that needs `sched` anyway can skip `status`).
+pub fn parse_sched_switches(sched: &str) -> Option<(u64, u64)> {
+    Some((
+        sched_field(sched, "nr_voluntary_switches")?,
+        sched_field(sched, "nr_involuntary_switches")?,
+    ))
+}
+
+fn sched_field(sched: &str, name: &str) -> Option<u64> {
     sched.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
-        (key.trim() == "se.nr_migrations")
+        (key.trim() == name)
             .then(|| value.trim().parse().ok())
             .flatten()
     })

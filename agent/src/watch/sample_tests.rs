@@ -56,6 +56,9 @@ fn migrations_from_sched() {
     assert_eq!(parse_migrations(SHELL_SCHED), Some(26));
     assert_eq!(parse_migrations("se.exec_start : 12.5\n"), None);
     assert_eq!(parse_migrations(""), None);
+    assert_eq!(parse_sched_switches(SHELL_SCHED), Some((175, 53)));
+    assert_eq!(parse_sched_switches(RUNNING_SCHED), Some((1, 170)));
+    assert_eq!(parse_sched_switches("nr_voluntary_switches : 3\n"), None);
 }
 
 #[test]

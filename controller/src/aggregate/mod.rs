@@ -116,6 +116,16 @@ pub fn layout_result(
                     .filter(|v| v.value.is_finite())
                     .map(|v| (v.name.clone(), v.value))
                     .collect(),
+                sched: s
+                    .sched
+                    .as_ref()
+                    .and_then(|r| crate::result::sched_finite(r.into())),
+                go_sched: s.go_sched.iter().map(Into::into).collect(),
+                tokio: s
+                    .tokio
+                    .as_ref()
+                    .map(crate::result::TokioRuntime::from)
+                    .filter(|t| t.busy_workers.is_finite() && t.parks_per_s.is_finite()),
             }
         }));
         let agent_result = agent_layout_result(agent, load)?;
@@ -295,6 +305,8 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
         pages_off_node_at_end: 0,
         processes_at_end: Vec::new(),
         scraped: Vec::new(),
+        sched_max: None,
+        go_threads_max: None,
     }
 }
 
@@ -366,6 +378,11 @@ fn fill_measurement(
                 .filter(|s| [s.min, s.max, s.last].iter().all(|v| v.is_finite()))
                 .map(Into::into)
                 .collect();
+            replica.sched_max = stats
+                .sched_max
+                .as_ref()
+                .and_then(|r| crate::result::sched_finite(r.into()));
+            replica.go_threads_max = (stats.go_threads_max > 0).then_some(stats.go_threads_max);
             if !stats.pages_by_node.is_empty() {
                 replica.pages_by_node = stats
                     .pages_by_node

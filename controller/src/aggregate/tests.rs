@@ -386,3 +386,80 @@ fn the_replica_tree_comes_from_the_placement_and_the_end_of_the_measurement() {
     assert_eq!(sample.processes, 2);
     assert_eq!(sample.scraped["go_goroutines"], 250.0);
 }
+
+#[test]
+fn scheduler_series_and_maxima_reach_the_result_and_an_unknown_migration_rate_is_null() {
+    use numaload_proto::v1::{GoSchedTrace, SchedRates, ThreadSample, TokioRuntime};
+    let rates = |wait: f64, migrations: f64| SchedRates {
+        run_delay_ms_per_s: wait,
+        ctxt_switches_per_s: 900.0,
+        nonvoluntary_ctxt_switches_per_s: 300.0,
+        migrations_per_s: migrations,
+        cpus_used: 0.9,
+    };
+    let mut s = summary(&[1_000; 10]);
+    s.replicas[0].sched_max = Some(rates(420.0, 12.0));
+    s.replicas[0].go_threads_max = 17;
+    let mut e = events(s);
+    e.placed = Some(numaload_proto::v1::Placed {
+        layout: "l".into(),
+        replicas: vec![numaload_proto::v1::ReplicaPlacement {
+            index: 0,
+            placement_ok: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    e.samples = vec![
+        ThreadSample {
+            t_ms: 100,
+            ..Default::default()
+        },
+        ThreadSample {
+            t_ms: 200,
+            sched: Some(rates(420.0, -1.0)),
+            go_sched: vec![GoSchedTrace {
+                runtime_ms: 3000,
+                gomaxprocs: 1,
+                threads: 17,
+                local_runqueues: vec![3],
+                t_ms: 200,
+                ..Default::default()
+            }],
+            tokio: Some(TokioRuntime {
+                workers: 2,
+                busy_workers: 1.5,
+                parks_per_s: f64::NAN,
+            }),
+            ..Default::default()
+        },
+    ];
+    let agents = [AgentLayout {
+        agent: "a",
+        events: &e,
+        missing: "",
+        clock_offset_ns: 0,
+    }];
+    let result = layout_result("l", &load(), &agents).expect("merge");
+    let r = &result.replicas[0];
+    let max = r.sched_max.expect("maxima");
+    assert_eq!(
+        (max.run_delay_ms_per_s, max.migrations_per_s),
+        (420.0, Some(12.0))
+    );
+    assert_eq!(r.go_threads_max, Some(17));
+    let [first, second] = &result.thread_samples[..] else {
+        panic!("{:?}", result.thread_samples)
+    };
+    assert_eq!(first.sched, None, "no rate from a first sample");
+    let sched = second.sched.expect("rates");
+    assert_eq!(sched.migrations_per_s, None, "-1 on the wire: unknown");
+    assert_eq!(second.go_sched[0].threads, 17);
+    assert_eq!(second.go_sched[0].local_runqueues, [3]);
+    assert_eq!(second.tokio, None, "NaN is left out, JSON cannot hold it");
+    // Old result files have none of these fields and still load.
+    let json = serde_json::to_value(first).expect("json");
+    assert!(json.get("sched").is_none() && json.get("go_sched").is_none());
+    let back: crate::result::ThreadSample = serde_json::from_value(json).expect("loads");
+    assert_eq!(&back, first);
+}

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 
+mod sched;
 mod tree;
 
+pub use sched::{finite as sched_finite, GoSched, SchedRates, TokioRuntime};
 pub use tree::{Mismatch, ProcessSeen, RequestMix, ScrapedSeries};
 
 /// Bumped when a field changes meaning or goes away.
@@ -373,6 +375,13 @@ pub struct ReplicaResult {
     /// Series scraped from the replica's own metrics endpoint: min, max and last.
     #[serde(default)]
     pub scraped: Vec<ScrapedSeries>,
+    /// The highest scheduler rate of each kind over the measurement's samples; absent when not
+    /// measured (and in old files, which therefore normalise to themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched_max: Option<SchedRates>,
+    /// Most OS threads the Go runtime reported (`schedtrace = "go"`); absent without its lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_threads_max: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -441,6 +450,16 @@ pub struct ThreadSample {
     /// Series scraped from the replica's metrics endpoint at this sample (name → value).
     #[serde(default)]
     pub scraped: BTreeMap<String, f64>,
+    /// The tree's threads as the scheduler saw them since the previous sample; `null` on the
+    /// first sample and in old files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched: Option<SchedRates>,
+    /// The Go runtime's `SCHED` lines read since the previous sample (`schedtrace = "go"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub go_sched: Vec<GoSched>,
+    /// The tokio runtime's own counters since the previous sample (built-in targets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokio: Option<TokioRuntime>,
 }
 
 /// The merged histograms themselves, so reports and later merges need nothing else.

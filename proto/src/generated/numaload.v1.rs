@@ -495,6 +495,77 @@ pub struct ThreadSample {
     /// Named series scraped from the replica's metrics endpoint at this sample.
     #[prost(message, repeated, tag = "15")]
     pub scraped: ::prost::alloc::vec::Vec<ScrapedValue>,
+    /// The scheduler's view of the tree's threads since the previous sample (from
+    /// /proc/PID/task/TID/schedstat, status and sched); absent on a replica's first sample.
+    #[prost(message, optional, tag = "16")]
+    pub sched: ::core::option::Option<SchedRates>,
+    /// `SCHED` lines the Go runtime printed since the previous sample (a target with
+    /// `schedtrace = "go"`; about one a second).
+    #[prost(message, repeated, tag = "17")]
+    pub go_sched: ::prost::alloc::vec::Vec<GoSchedTrace>,
+    /// The tokio runtime's own counters from its /metrics since the previous sample; absent when
+    /// the target does not export them.
+    #[prost(message, optional, tag = "18")]
+    pub tokio: ::core::option::Option<TokioRuntime>,
+}
+/// Scheduler figures summed over a replica's threads, per second of wall time.
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+pub struct SchedRates {
+    /// Time runnable threads waited for a CPU: 1000 is one thread waiting all the time.
+    #[prost(double, tag = "1")]
+    pub run_delay_ms_per_s: f64,
+    /// Voluntary plus involuntary context switches.
+    #[prost(double, tag = "2")]
+    pub ctxt_switches_per_s: f64,
+    #[prost(double, tag = "3")]
+    pub nonvoluntary_ctxt_switches_per_s: f64,
+    /// Moves to another CPU; -1 when the kernel shows none (no /proc/.../sched).
+    #[prost(double, tag = "4")]
+    pub migrations_per_s: f64,
+    /// CPUs busy on average (schedstat's time on CPU).
+    #[prost(double, tag = "5")]
+    pub cpus_used: f64,
+}
+/// One `SCHED` line of the Go runtime (GODEBUG=schedtrace=1000).
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GoSchedTrace {
+    /// Milliseconds since the runtime started, as the line says.
+    #[prost(uint64, tag = "1")]
+    pub runtime_ms: u64,
+    #[prost(uint32, tag = "2")]
+    pub gomaxprocs: u32,
+    #[prost(uint32, tag = "3")]
+    pub idleprocs: u32,
+    #[prost(uint32, tag = "4")]
+    pub threads: u32,
+    #[prost(uint32, tag = "5")]
+    pub spinningthreads: u32,
+    #[prost(uint32, tag = "6")]
+    pub idlethreads: u32,
+    /// Goroutines in the global run queue.
+    #[prost(uint32, tag = "7")]
+    pub runqueue: u32,
+    /// Goroutines in each P's local run queue.
+    #[prost(uint32, repeated, tag = "8")]
+    pub local_runqueues: ::prost::alloc::vec::Vec<u32>,
+    /// When the agent read the line, in the sample's clock (ms since the measurement began).
+    #[prost(uint64, tag = "9")]
+    pub t_ms: u64,
+}
+/// The tokio runtime's counters (its /metrics), turned into rates between two samples.
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+pub struct TokioRuntime {
+    #[prost(int64, tag = "1")]
+    pub workers: i64,
+    /// Worker busy time per second, summed over workers (2.0: two workers busy all the time).
+    #[prost(double, tag = "2")]
+    pub busy_workers: f64,
+    /// Times workers parked (went idle) per second, summed over workers.
+    #[prost(double, tag = "3")]
+    pub parks_per_s: f64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -644,6 +715,13 @@ pub struct ReplicaStats {
     /// Processes in the tree at the end of the measurement.
     #[prost(message, repeated, tag = "16")]
     pub processes: ::prost::alloc::vec::Vec<ProcessSeen>,
+    /// The highest of each scheduler rate over the measurement's samples (each maximum on its
+    /// own); absent when no two samples were taken.
+    #[prost(message, optional, tag = "17")]
+    pub sched_max: ::core::option::Option<SchedRates>,
+    /// Most OS threads the Go runtime reported in a `SCHED` line; 0 when none was read.
+    #[prost(uint32, tag = "18")]
+    pub go_threads_max: u32,
 }
 /// One named series scraped from a replica's metrics over the measurement.
 #[allow(clippy::all)]

@@ -29,7 +29,7 @@ const PERCENTILE_TICKS: [(&str, f64); 6] = [
 ];
 
 /// A message in place of a chart.
-fn placeholder(message: &str) -> String {
+pub(super) fn placeholder(message: &str) -> String {
     format!(r#"<p class="placeholder">{}</p>"#, esc(message))
 }
 
@@ -216,11 +216,11 @@ pub fn scraped(l: &LayoutResult, name: &str) -> String {
 }
 
 /// A sample's value for a [`per_replica`] chart, `None` when it has none.
-type SampleValue<'a> = dyn Fn(&ThreadSample) -> Option<f64> + 'a;
+pub(super) type SampleValue<'a> = dyn Fn(&ThreadSample) -> Option<f64> + 'a;
 
 /// A value of every replica over the measurement, one coloured line per replica, with its
 /// range in the tooltip of its last point. `y_floor` keeps a flat series off the top edge.
-fn per_replica(
+pub(super) fn per_replica(
     l: &LayoutResult,
     title: &str,
     what: &str,

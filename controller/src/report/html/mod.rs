@@ -11,6 +11,7 @@
 
 pub mod charts;
 pub mod placement;
+pub mod sched;
 pub mod service;
 pub mod svg;
 
@@ -261,9 +262,10 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
             )
         })
         .collect();
+    let scheduler = sched::panels(l);
     let _ = writeln!(
         out,
-        r#"<div class="row"><div class="panel"><h3>Latency by percentile</h3>{}</div><div class="panel"><h3>OS threads per replica</h3>{}</div>{scraped}</div>"#,
+        r#"<div class="row"><div class="panel"><h3>Latency by percentile</h3>{}</div><div class="panel"><h3>OS threads per replica</h3>{}</div>{scheduler}{scraped}</div>"#,
         charts::latency(l),
         charts::threads(l)
     );

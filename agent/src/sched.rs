@@ -1,0 +1,228 @@
+//! The scheduler's view of a replica for the sampler: run-queue wait, context switches and
+//! migrations of every thread of its tree, as rates between two samples.
+//!
+//! The counters are per thread and vanish with it, so [`SchedRates`] are taken thread by thread
+//! with the `watch` module's [`Counts`] (a thread new since the last sample counts from zero, one
+//! that exited is left out) and its parsers of `schedstat`, `status` and `sched`: the same
+//! figures `numaload watch` shows for any process.
+//!
+//! [`TokioTracker`] does the same for a tokio target's own counters (workers' busy time, parks).
+//!
+//! Cost: two small files per thread of the tree (`schedstat`, `sched`; `status` only on a kernel
+//! without `sched`) into one reused buffer, nothing for processes outside the tree. Measured by
+//! `reading_a_tree_costs_microseconds_per_thread` below and `benches/sampler_cost.rs`.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use numaload_proto::v1::{SchedRates, TokioRuntime};
+
+use crate::proctree::ProcEntry;
+use crate::watch::sample::{
+    parse_ctxt_switches, parse_migrations, parse_sched_switches, parse_schedstat,
+};
+use crate::watch::{Counts, Rates};
+
+/// Each thread's counters by (pid, tid).
+type ByThread = HashMap<(u32, u32), Counts>;
+
+/// One replica's scheduler counters at its last sample, to take the next rates from.
+#[derive(Debug, Default)]
+pub struct SchedTracker {
+    last: Option<(Instant, ByThread)>,
+    buffer: String,
+    /// The highest of each rate so far.
+    max: Option<SchedRates>,
+}
+
+impl SchedTracker {
+    /// Reads every thread of `tree` and returns the rates since the previous call (`None` the
+    /// first time, or when no thread could be read).
+    pub fn sample(&mut self, tree: &[ProcEntry]) -> Option<SchedRates> {
+        let now = Instant::now();
+        let counts = self.read_tree(tree);
+        if counts.is_empty() {
+            return None;
+        }
+        let rates = self.last.as_ref().map(|(then, before)| {
+            let mut sum = Counts::default();
+            for (key, now) in &counts {
+                sum.add(match before.get(key) {
+                    Some(then) => now.since(*then),
+                    None => *now,
+                });
+            }
+            to_proto(Rates::over(sum, now.duration_since(*then)))
+        });
+        self.last = Some((now, counts));
+        if let Some(r) = &rates {
+            let max = self.max.get_or_insert(*r);
+            max.run_delay_ms_per_s = max.run_delay_ms_per_s.max(r.run_delay_ms_per_s);
+            max.ctxt_switches_per_s = max.ctxt_switches_per_s.max(r.ctxt_switches_per_s);
+            max.nonvoluntary_ctxt_switches_per_s = max
+                .nonvoluntary_ctxt_switches_per_s
+                .max(r.nonvoluntary_ctxt_switches_per_s);
+            max.migrations_per_s = max.migrations_per_s.max(r.migrations_per_s);
+            max.cpus_used = max.cpus_used.max(r.cpus_used);
+        }
+        rates
+    }
+
+    /// The highest of each rate over every sample; `None` before two samples.
+    pub fn max(&self) -> Option<SchedRates> {
+        self.max
+    }
+
+    fn read_tree(&mut self, tree: &[ProcEntry]) -> ByThread {
+        let mut counts = HashMap::new();
+        for process in tree {
+            let Ok(dir) = std::fs::read_dir(format!("/proc/{}/task", process.pid)) else {
+                continue;
+            };
+            for tid in dir
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            {
+                if let Some(c) = self.read_thread(process.pid, tid) {
+                    counts.insert((process.pid, tid), c);
+                }
+            }
+        }
+        counts
+    }
+
+    /// A thread's counters; `None` when it exited while being read.
+    fn read_thread(&mut self, pid: u32, tid: u32) -> Option<Counts> {
+        let dir = format!("/proc/{pid}/task/{tid}/");
+        read_into(&mut self.buffer, &format!("{dir}schedstat"))?;
+        let (cpu_time_ns, run_delay_ns) = parse_schedstat(&self.buffer)?;
+        // `sched` has the context switches too, so `status` is read only when it is missing
+        // (a kernel without CONFIG_SCHED_DEBUG); migrations are then unknown.
+        let mut migrations = None;
+        let mut switches = None;
+        if read_into(&mut self.buffer, &format!("{dir}sched")).is_some() {
+            migrations = parse_migrations(&self.buffer);
+            switches = parse_sched_switches(&self.buffer);
+        }
+        let (voluntary, nonvoluntary) = match switches {
+            Some(s) => s,
+            None => {
+                read_into(&mut self.buffer, &format!("{dir}status"))?;
+                parse_ctxt_switches(&self.buffer)
+            }
+        };
+        Some(Counts {
+            voluntary_ctxt_switches: voluntary,
+            nonvoluntary_ctxt_switches: nonvoluntary,
+            run_delay_ns,
+            cpu_time_ns,
+            migrations,
+        })
+    }
+}
+
+/// The tokio runtime's counters at a replica's last scrape, to take rates from.
+#[derive(Debug, Default)]
+pub struct TokioTracker {
+    last: Option<(Instant, i64, i64)>,
+}
+
+impl TokioTracker {
+    /// The runtime's rates since the last scrape that had its counters; `None` when this one
+    /// has none (not a tokio target, or the scrape failed) or it is the first.
+    pub fn sample(&mut self, gauges: &crate::scrape::RuntimeGauges) -> Option<TokioRuntime> {
+        if gauges.worker_busy_us < 0 || gauges.worker_parks < 0 {
+            return None;
+        }
+        let now = Instant::now();
+        let before = self
+            .last
+            .replace((now, gauges.worker_busy_us, gauges.worker_parks))?;
+        let seconds = now.duration_since(before.0).as_secs_f64().max(1e-3);
+        let per_s = |now: i64, then: i64| now.saturating_sub(then).max(0) as f64 / seconds;
+        Some(TokioRuntime {
+            workers: gauges.workers,
+            busy_workers: per_s(gauges.worker_busy_us, before.1) / 1e6,
+            parks_per_s: per_s(gauges.worker_parks, before.2),
+        })
+    }
+}
+
+fn read_into(buffer: &mut String, path: &str) -> Option<()> {
+    buffer.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_string(buffer))
+        .ok()
+        .map(|_| ())
+}
+
+fn to_proto(r: Rates) -> SchedRates {
+    SchedRates {
+        run_delay_ms_per_s: r.run_delay_ms_per_s,
+        ctxt_switches_per_s: r.ctxt_switches_per_s,
+        nonvoluntary_ctxt_switches_per_s: r.nonvoluntary_ctxt_switches_per_s,
+        migrations_per_s: r.migrations_per_s.unwrap_or(-1.0),
+        cpus_used: r.cpus_used,
+    }
+}
+
+/// How long one [`SchedTracker::sample`] of `tree` takes, averaged over `rounds`.
+pub fn cost_of_sampling(tree: &[ProcEntry], rounds: u32) -> Duration {
+    let mut tracker = SchedTracker::default();
+    let started = Instant::now();
+    for _ in 0..rounds {
+        tracker.sample(tree);
+    }
+    started.elapsed() / rounds.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proctree;
+
+    fn own_tree() -> Vec<ProcEntry> {
+        proctree::tree_of(std::process::id(), &proctree::scan())
+    }
+
+    #[test]
+    fn a_busy_thread_shows_cpu_and_switches_and_the_first_sample_has_no_rates() {
+        let tree = own_tree();
+        let mut tracker = SchedTracker::default();
+        assert_eq!(tracker.sample(&tree), None, "no rates from one sample");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinner = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::yield_now();
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        let rates = tracker.sample(&tree).expect("rates");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = spinner.join();
+        assert!(rates.cpus_used > 0.3, "{rates:?}");
+        assert!(rates.ctxt_switches_per_s > 0.0, "{rates:?}");
+        assert!(rates.run_delay_ms_per_s >= 0.0);
+        let max = tracker.max().expect("max");
+        assert_eq!(max.cpus_used, rates.cpus_used);
+    }
+
+    #[test]
+    fn reading_a_tree_costs_microseconds_per_thread() {
+        let tree = own_tree();
+        let threads: usize = tree
+            .iter()
+            .filter_map(|p| std::fs::read_dir(format!("/proc/{}/task", p.pid)).ok())
+            .map(|d| d.count())
+            .sum();
+        let cost = cost_of_sampling(&tree, 200);
+        let per_thread = cost / threads.max(1) as u32;
+        println!("sched sample: {cost:?} for {threads} threads, {per_thread:?} per thread");
+        // Generous for a debug build on a loaded VM: the point is "microseconds, not millis".
+        assert!(per_thread < Duration::from_micros(500), "{per_thread:?}");
+    }
+}
