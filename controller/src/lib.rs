@@ -20,3 +20,4 @@ pub mod run;
 pub mod search;
 pub mod tls;
 pub mod topology_view;
+pub mod version;
