@@ -48,10 +48,13 @@ mod tests {
         assert!(LONG.ends_with(", clean)") || LONG.ends_with(", dirty)") || COMMIT == "unknown");
     }
 
+    /// Agents (address, version) and the warning expected.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+
     #[test]
     fn mismatch_names_only_the_agents_that_differ() {
         let me = "0.2.0 (commit aaaa, clean)";
-        let table: &[(&[(&str, &str)], Option<&str>)] = &[
+        let table: &[Case<'_>] = &[
             (&[("a:7070", me), ("b:7070", me)], None),
             (
                 &[("a:7070", me), ("b:7070", "0.1.0 (commit bbbb, dirty)")],
