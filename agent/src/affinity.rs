@@ -344,9 +344,14 @@ fn watch_groups(read_end: libc::c_int) -> ! {
     unsafe {
         // Close everything inherited but the pipe's read end (the write end included: else the
         // pipe never reaches end-of-file), so the watchdog holds no socket of the agent's.
-        for fd in 0..1024 {
-            if fd != read_end {
-                libc::close(fd);
+        let below = libc::syscall(libc::SYS_close_range, 0u32, (read_end - 1) as u32, 0u32);
+        let above = libc::syscall(libc::SYS_close_range, (read_end + 1) as u32, u32::MAX, 0u32);
+        if below != 0 || above != 0 {
+            // Kernels before 5.9 have no close_range.
+            for fd in 0..65_536 {
+                if fd != read_end {
+                    libc::close(fd);
+                }
             }
         }
         // Ctrl-C in a terminal signals the whole foreground group, the watchdog with it: it must

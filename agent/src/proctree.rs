@@ -22,6 +22,8 @@ pub struct ProcEntry {
     pub ppid: u32,
     pub pgrp: u32,
     pub comm: String,
+    /// A zombie: it exited and waits for its parent to reap it (nothing of it runs any more).
+    pub zombie: bool,
     /// When it started (clock ticks after boot): with the pid, names this process and no later
     /// one that reuses the number.
     pub start_ticks: u64,
@@ -49,7 +51,7 @@ pub fn parse_stat(stat: &str) -> Option<ProcEntry> {
     let pid = stat[..open].trim().parse().ok()?;
     let comm = stat.get(open + 1..close)?.to_owned();
     let mut rest = stat[close + 1..].split_whitespace();
-    let _state = rest.next()?;
+    let zombie = rest.next()? == "Z";
     let ppid = rest.next()?.parse().ok()?;
     let pgrp = rest.next()?.parse().ok()?;
     // Field 22; the iterator stands at field 6 now.
@@ -59,14 +61,16 @@ pub fn parse_stat(stat: &str) -> Option<ProcEntry> {
         ppid,
         pgrp,
         comm,
+        zombie,
         start_ticks,
     })
 }
 
-/// The processes of `root`'s tree in `table`, root first, then by pid. Empty when the root is
-/// not in the table (it exited).
+/// The processes of `root`'s tree in `table`, root first, then by pid; zombies are left out
+/// (they have exited: no thread, no memory, nothing to verify or stop). Empty when the root is
+/// not in the table or is a zombie itself (it exited).
 pub fn tree_of(root: u32, table: &[ProcEntry]) -> Vec<ProcEntry> {
-    if !table.iter().any(|p| p.pid == root) {
+    if !table.iter().any(|p| p.pid == root && !p.zombie) {
         return Vec::new();
     }
     let mut members: BTreeSet<u32> = BTreeSet::from([root]);
@@ -85,7 +89,7 @@ pub fn tree_of(root: u32, table: &[ProcEntry]) -> Vec<ProcEntry> {
     }
     let mut tree: Vec<ProcEntry> = table
         .iter()
-        .filter(|p| members.contains(&p.pid))
+        .filter(|p| members.contains(&p.pid) && !p.zombie)
         .cloned()
         .collect();
     tree.sort_by_key(|p| (p.pid != root, p.pid));
@@ -193,6 +197,7 @@ mod tests {
             ppid,
             pgrp,
             comm: format!("p{pid}"),
+            zombie: false,
             start_ticks: 0,
         }
     }
@@ -208,6 +213,10 @@ mod tests {
             entry(104, 103, 104), // its child, in a group of its own
             entry(200, 1, 200),   // unrelated
             entry(201, 200, 200),
+            ProcEntry {
+                zombie: true,
+                ..entry(105, 100, 100) // exited, not reaped yet
+            },
         ];
         let pids = |root| {
             tree_of(root, &table)
@@ -231,6 +240,7 @@ mod tests {
                 ppid: 4240,
                 pgrp: 4240,
                 comm: "nginx: worker (1)".into(),
+                zombie: false,
                 start_ticks: 123456,
             })
         );

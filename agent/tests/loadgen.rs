@@ -2,8 +2,11 @@
 //!
 //! Timing-sensitive tests take `SERIAL` so that two loads never share the 2 CPUs at once.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener as StdListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -16,7 +19,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
-use numaload_agent::loadgen::{self, Cancel, LoadConfig, LoadError, LoadReport, Mode};
+use numaload_agent::loadgen::{
+    self, Cancel, LoadConfig, LoadError, LoadReport, Mode, RequestTemplate,
+};
 use tokio::sync::oneshot;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -181,7 +186,8 @@ fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig 
         coalesce: true,
         spin: true,
         live: None,
-        path: "/".into(),
+        requests: Vec::new(),
+        expect_status: Vec::new(),
     }
 }
 
@@ -487,6 +493,8 @@ fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
             "{mode:?}: {:?}",
             report.errors()
         );
+        let r = &report.per_replica()[0];
+        assert_eq!(r.reconnects, r.requests, "{mode:?}: one per response");
     }
 }
 
@@ -675,10 +683,24 @@ fn bad_config_errors_name_the_field() {
         (open(-5.0), "rate_per_sec"),
         (
             LoadConfig {
-                path: "index.html".into(),
+                requests: vec![RequestTemplate {
+                    name: "page".into(),
+                    method: "GET".into(),
+                    path: "index.html".into(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    weight: 1,
+                }],
                 ..open(10.0)
             },
-            "path",
+            "requests[0].path",
+        ),
+        (
+            LoadConfig {
+                expect_status: vec![2000],
+                ..open(10.0)
+            },
+            "expect_status",
         ),
         (
             LoadConfig {
@@ -707,6 +729,456 @@ fn bad_config_errors_name_the_field() {
             assert!(message.starts_with("cpus:"), "{message}");
         }
     }
+}
+
+/// A request as the raw server read it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the raw server writes back (each piece with its own `write`), and whether it then
+/// closes the connection.
+struct Reply {
+    pieces: Vec<Arc<[u8]>>,
+    close: bool,
+}
+
+impl Reply {
+    fn keep(bytes: &Arc<[u8]>) -> Self {
+        Self {
+            pieces: vec![Arc::clone(bytes)],
+            close: false,
+        }
+    }
+
+    fn close(bytes: &Arc<[u8]>) -> Self {
+        Self {
+            pieces: vec![Arc::clone(bytes)],
+            close: true,
+        }
+    }
+}
+
+fn bytes(text: &str) -> Arc<[u8]> {
+    text.as_bytes().into()
+}
+
+type Answer = dyn Fn(&Seen) -> Reply + Send + Sync;
+
+/// An HTTP/1.x server written by hand on std threads (one per connection, pinned with the
+/// hyper ones), for the responses hyper never sends: it answers each request with whatever
+/// `answer` returns, byte for byte, and keeps every request it read.
+struct RawServer {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    accepted: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RawServer {
+    fn start(answer: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = StdListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let answer: Arc<Answer> = Arc::new(answer);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (seen, accepted, stop) = (seen.clone(), accepted.clone(), stop.clone());
+            std::thread::spawn(move || {
+                pin_to_server_cpu();
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            accepted.fetch_add(1, Ordering::Relaxed);
+                            let (answer, seen) = (answer.clone(), seen.clone());
+                            // Ends when the generator drops the connection (end of stream).
+                            std::thread::spawn(move || serve_raw(stream, &*answer, &seen));
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        Err(e) => panic!("accept: {e}"),
+                    }
+                }
+            })
+        };
+        Self {
+            addr,
+            seen,
+            accepted,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("seen").clone()
+    }
+
+    fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn pin_to_server_cpu() {
+    let mut set = CpuSet::new();
+    set.set(server_cpu() as usize).expect("cpu");
+    sched_setaffinity(Pid::from_raw(0), &set).expect("pin server");
+}
+
+fn serve_raw(stream: TcpStream, answer: &Answer, seen: &Mutex<Vec<Seen>>) {
+    pin_to_server_cpu();
+    stream.set_nonblocking(false).expect("blocking");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    while let Some(request) = read_request(&mut reader) {
+        let reply = answer(&request);
+        seen.lock().expect("seen").push(request);
+        for piece in &reply.pieces {
+            if writer.write_all(piece).is_err() {
+                return;
+            }
+        }
+        if reply.close {
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// One request (head, and a `Content-Length` body); `None` at end of stream or on garbage.
+fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok().filter(|&n| n > 0)?;
+    let mut parts = line.trim_end().split(' ');
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok().filter(|&n| n > 0)?;
+        let header = line.trim_end_matches("\r\n");
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let mut request = Seen {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    let length: usize = request
+        .header("content-length")
+        .map_or(Some(0), |v| v.parse().ok())?;
+    request.body = vec![0; length];
+    reader.read_exact(&mut request.body).ok()?;
+    Some(request)
+}
+
+fn template(name: &str, method: &str, path: &str, weight: u32) -> RequestTemplate {
+    RequestTemplate {
+        name: name.into(),
+        method: method.into(),
+        path: path.into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        weight,
+    }
+}
+
+const OK_2: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+#[test]
+fn a_weighted_mix_sends_each_request_as_written_in_its_share() {
+    let _serial = serial();
+    let ok = bytes(OK_2);
+    let server = RawServer::start(move |_| Reply::keep(&ok));
+    let mut get = template("get", "GET", "/a?x=1", 1);
+    get.headers = vec![("X-Test".into(), "a".into())];
+    let mut post = template("post", "POST", "/b", 2);
+    post.headers = vec![("Content-Type".into(), "application/json".into())];
+    post.body = br#"{"n":1}"#.to_vec();
+    let mut put = template("put", "PUT", "/c", 5);
+    put.body = vec![b'z'; 3_000];
+    let never = template("never", "DELETE", "/never", 0);
+    let config = LoadConfig {
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_secs(1),
+        requests: vec![get, post, put, never],
+        ..config(
+            Mode::Open {
+                rate_per_sec: 2_000.0,
+            },
+            vec![server.addr],
+            4,
+        )
+    };
+    let report = run_bounded(&config);
+    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    let r = &report.per_replica()[0];
+    assert!(r.requests > 1_000, "only {} requests", r.requests);
+    assert_eq!(r.by_request.len(), 4);
+    assert_eq!(
+        r.by_request.iter().map(|b| b.requests).sum::<u64>(),
+        r.requests
+    );
+    assert_eq!(r.status_codes, BTreeMap::from([(200, r.requests)]));
+    assert_eq!(r.reconnects, 0);
+    // Shares of what was measured match the weights 1:2:5:0.
+    for (i, want) in [1.0 / 8.0, 2.0 / 8.0, 5.0 / 8.0, 0.0]
+        .into_iter()
+        .enumerate()
+    {
+        let by = &r.by_request[i];
+        let share = by.requests as f64 / r.requests as f64;
+        assert!(
+            (share - want).abs() < 0.02,
+            "request {i}: share {share:.3}, weight share {want:.3}"
+        );
+        assert_eq!(by.corrected.len(), by.requests, "request {i}");
+        assert_eq!(by.errors, 0);
+    }
+
+    // The server got each request as written, in the same shares, and never the weight-0 one.
+    let seen = server.seen();
+    let host = server.addr.to_string();
+    let mut counts = BTreeMap::new();
+    for request in &seen {
+        assert_eq!(request.header("host"), Some(host.as_str()), "{request:?}");
+        *counts.entry(request.path.as_str()).or_insert(0u64) += 1;
+        match request.path.as_str() {
+            "/a?x=1" => {
+                assert_eq!(request.method, "GET");
+                assert_eq!(request.header("x-test"), Some("a"));
+                assert_eq!(request.header("content-length"), None);
+                assert!(request.body.is_empty());
+            }
+            "/b" => {
+                assert_eq!(request.method, "POST");
+                assert_eq!(request.header("content-type"), Some("application/json"));
+                assert_eq!(request.body, br#"{"n":1}"#);
+            }
+            "/c" => {
+                assert_eq!(request.method, "PUT");
+                assert_eq!(request.body, vec![b'z'; 3_000]);
+            }
+            other => panic!("unexpected request for {other}: {request:?}"),
+        }
+    }
+    let total = seen.len() as f64;
+    for (path, want) in [("/a?x=1", 1.0 / 8.0), ("/b", 2.0 / 8.0), ("/c", 5.0 / 8.0)] {
+        let share = counts.get(path).copied().unwrap_or(0) as f64 / total;
+        assert!((share - want).abs() < 0.02, "{path}: server saw {share:.3}");
+    }
+    assert_eq!(server.accepted(), 4, "keep-alive: one connection each");
+}
+
+/// A chunked response: chunk sizes from 1 byte to past the reader's buffer, an extension,
+/// trailers, written a few pieces at a time.
+fn chunked_reply() -> Vec<Arc<[u8]>> {
+    let mut pieces = vec![bytes(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n",
+    )];
+    for size in [1usize, 10, 255, 4_096, 40_000] {
+        let mut chunk = format!("{size:x};size={size}\r\n").into_bytes();
+        chunk.extend(std::iter::repeat_n(b'c', size));
+        chunk.extend_from_slice(b"\r\n");
+        pieces.push(chunk.into());
+    }
+    pieces.push(bytes("0\r\nX-Sum: 44362\r\nX-Other: 1\r\n\r\n"));
+    pieces
+}
+
+#[test]
+fn chunked_and_multi_megabyte_bodies_are_read_through_on_kept_connections() {
+    let _serial = serial();
+    let chunked = chunked_reply();
+    let big_body = 4 * 1024 * 1024;
+    let mut big = format!("HTTP/1.1 200 OK\r\nContent-Length: {big_body}\r\n\r\n").into_bytes();
+    big.resize(big.len() + big_body, b'b');
+    let big: Arc<[u8]> = big.into();
+    let head_only = bytes("HTTP/1.1 200 OK\r\nContent-Length: 123456\r\n\r\n");
+    let server = RawServer::start(move |request| match request.path.as_str() {
+        "/chunked" => Reply {
+            pieces: chunked.clone(),
+            close: false,
+        },
+        _ if request.method == "HEAD" => Reply::keep(&head_only),
+        _ => Reply::keep(&big),
+    });
+    let config = LoadConfig {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(800),
+        requests: vec![
+            template("chunked", "GET", "/chunked", 1),
+            template("big", "GET", "/big", 1),
+            template("head", "HEAD", "/big", 1),
+        ],
+        ..config(Mode::Closed, vec![server.addr], 2)
+    };
+    let report = run_bounded(&config);
+    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    let r = &report.per_replica()[0];
+    for (i, by) in r.by_request.iter().enumerate() {
+        assert!(by.requests >= 10, "request {i}: only {}", by.requests);
+    }
+    assert_eq!(r.reconnects, 0);
+    assert_eq!(server.accepted(), 2, "every response kept its connection");
+    println!(
+        "chunked {} / 4 MiB {} / HEAD {} responses",
+        r.by_request[0].requests, r.by_request[1].requests, r.by_request[2].requests
+    );
+}
+
+/// Servers that close the connection after each response: (`Connection: close` with a length,
+/// HTTP/1.0 with none, so the close ends the body).
+fn closing_servers() -> [(&'static str, RawServer); 2] {
+    let close = bytes("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+    let http10 = bytes("HTTP/1.0 200 OK\r\nServer: old\r\n\r\nthe body ends at the close");
+    [
+        (
+            "Connection: close",
+            RawServer::start(move |_| Reply::close(&close)),
+        ),
+        (
+            "HTTP/1.0 until the close",
+            RawServer::start(move |_| Reply::close(&http10)),
+        ),
+    ]
+}
+
+#[test]
+fn servers_that_close_get_a_new_connection_per_response_and_the_rate_holds() {
+    let _serial = serial();
+    let rate = 500.0;
+    for (label, server) in closing_servers() {
+        // Closed loop briefly: each response leaves a TIME_WAIT socket behind on loopback.
+        let runs = [
+            (Mode::Open { rate_per_sec: rate }, Duration::from_secs(1)),
+            (Mode::Closed, Duration::from_millis(300)),
+        ];
+        for (mode, duration) in runs {
+            let config = LoadConfig {
+                warmup: Duration::from_millis(100),
+                duration,
+                ..config(mode, vec![server.addr], 2)
+            };
+            let report = run_bounded(&config);
+            let r = &report.per_replica()[0];
+            assert_eq!(
+                report.errors().total(),
+                0,
+                "{label}, {mode:?}: {:?}",
+                r.errors
+            );
+            assert!(
+                r.requests > 100,
+                "{label}, {mode:?}: {} requests",
+                r.requests
+            );
+            assert_eq!(r.reconnects, r.requests, "{label}, {mode:?}");
+            assert_eq!(r.status_codes, BTreeMap::from([(200, r.requests)]));
+            if let Mode::Open { rate_per_sec } = mode {
+                let measured = r.requests as f64 / report.elapsed.as_secs_f64();
+                assert!(
+                    (measured - rate_per_sec).abs() / rate_per_sec < 0.05,
+                    "{label}: {measured:.0} req/s for {rate_per_sec}"
+                );
+            }
+        }
+        // Every request the server read came on a connection of its own (each run may end
+        // with its 2 connections open and nothing sent yet).
+        let (accepted, seen) = (server.accepted(), server.seen().len() as u64);
+        assert!(
+            seen <= accepted && accepted <= seen + 2 * runs.len() as u64,
+            "{label}: {accepted} connections for {seen} requests"
+        );
+    }
+}
+
+#[test]
+fn status_codes_are_counted_per_code_and_expect_status_decides_success() {
+    let _serial = serial();
+    let answers: BTreeMap<&str, Arc<[u8]>> = [
+        ("/ok", bytes(OK_2)),
+        (
+            "/missing",
+            bytes("HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope"),
+        ),
+        (
+            "/moved",
+            bytes("HTTP/1.1 301 Moved Permanently\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n"),
+        ),
+    ]
+    .into();
+    let server = RawServer::start(move |request| Reply::keep(&answers[request.path.as_str()]));
+    let config = LoadConfig {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(600),
+        requests: vec![
+            template("ok", "GET", "/ok", 2),
+            template("missing", "GET", "/missing", 1),
+            template("moved", "GET", "/moved", 1),
+        ],
+        expect_status: vec![200, 404],
+        ..config(
+            Mode::Open {
+                rate_per_sec: 1_000.0,
+            },
+            vec![server.addr],
+            2,
+        )
+    };
+    let report = run_bounded(&config);
+    let r = &report.per_replica()[0];
+    let codes: Vec<u16> = r.status_codes.keys().copied().collect();
+    assert_eq!(codes, [200, 301, 404]);
+    let count = |code| r.status_codes[&code];
+    assert_eq!(r.requests, count(200) + count(404));
+    assert_eq!(r.errors.http_status, count(301));
+    assert_eq!(r.errors.total(), r.errors.http_status, "{:?}", r.errors);
+    let by: Vec<(u64, u64)> = r
+        .by_request
+        .iter()
+        .map(|b| (b.requests, b.errors))
+        .collect();
+    assert_eq!(
+        by,
+        [(count(200), 0), (count(404), 0), (0, count(301))],
+        "per request (served, errors)"
+    );
+    assert_eq!(r.by_request[2].corrected.len(), 0);
+    // An unexpected status keeps the connection.
+    assert_eq!(r.reconnects, 0);
+    assert_eq!(server.accepted(), 2);
 }
 
 /// Not a check: prints the generator's pacing and cost on this machine. Run with

@@ -428,3 +428,26 @@ async fn grandchildren_that_left_the_group_die_with_their_layout() {
         "the grandchild in its own session survived"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_drops_the_memory_policy_fails_the_layout_naming_it() {
+    // The server's helper asks for node-local allocation itself (numactl --localalloc):
+    // its process no longer carries the replica's bind:0.
+    let marker = format!("3{}.5", std::process::id());
+    let script = format!(r#"numactl --localalloc sleep {marker} & exec "$1" -listen "$2""#);
+    let config = config(&script_target("dropper", &script, "http:/healthz"));
+    let outcome = execute(&config, &plan("dropper", 2, vec![pinned("dropper", 1)])).await;
+    let error = outcome.failure("dropper");
+    assert!(
+        error.starts_with("placement does not match the plan"),
+        "{error}"
+    );
+    assert!(
+        error.contains("(sleep): memory policy local; intended bind:0"),
+        "names the process and both policies: {error}"
+    );
+    assert!(
+        processes_with(&marker).is_empty(),
+        "the helper survived its layout"
+    );
+}

@@ -18,6 +18,7 @@ pub mod report;
 pub mod result;
 pub mod run;
 pub mod search;
+pub mod store;
 pub mod tls;
 pub mod topology_view;
 pub mod version;

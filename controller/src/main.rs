@@ -31,6 +31,8 @@ enum Command {
     Report(roles::report::ReportArgs),
     /// Compare two result files and judge regressions (exit 1 on a significant one).
     Compare(roles::compare::CompareArgs),
+    /// Show the stored runs of a history store: figures, labels and trends per layout.
+    History(roles::history::HistoryArgs),
     /// Serve the agent API so a controller elsewhere can run plans on this host.
     Agent(roles::agent::AgentArgs),
     /// Create a private CA and agent/controller certificates for mutual TLS.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => roles::plan::main(args),
         Command::Report(args) => roles::report::main(args),
         Command::Compare(args) => roles::compare::main(args),
+        Command::History(args) => roles::history::main(args),
         Command::Certs(args) => roles::certs::main(args),
         Command::Watch(args) => roles::watch::main(args),
         Command::Completions(args) => roles::docs::completions(args, Cli::command()),

@@ -47,6 +47,12 @@ fn cgroup_kind() -> Option<Kind> {
 /// `Some(kind)` when this test can create cgroups here; prints why not and returns `None`.
 fn can_run(test: &str) -> Option<Kind> {
     if !is_root() {
+        // A developer without root may skip; CI never: there the skip would hide the very
+        // failure this test exists to catch.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test} needs root to create cgroups, and CI (CI is set) must run it: run as root"
+        );
         println!("SKIPPED: needs root ({test} creates cgroups; CI runs as root)");
         return None;
     }

@@ -252,10 +252,12 @@ fn layouts_on_one_side_are_listed_and_failures_regress() {
         },
         &[],
     );
-    assert_eq!(run.code, Some(0), "{}", run.stdout);
-    assert!(run
-        .stdout
-        .contains(&format!("layout \"{}\" is only in the base", name(0))));
+    // Measured in the base and missing from the new result: a regression, not a pass.
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!(
+        "layout \"{}\" was measured in the base and is MISSING from the new result",
+        name(0)
+    )));
     assert!(run
         .stdout
         .contains("layout \"per-l3\" is only in the new result"));
@@ -330,17 +332,24 @@ fn junit_is_well_formed_with_a_failure_per_regression() {
     // One matching layout × 5 figures, plus one layout on each side only.
     assert_eq!(cases.len(), 7, "{xml}");
     assert_eq!(suite.attribute("tests"), Some("7"));
-    assert_eq!(suite.attribute("failures"), Some("1"));
-    let failed: Vec<_> = cases
+    // The p99 regression, and the layout renamed away: missing from the new result.
+    assert_eq!(suite.attribute("failures"), Some("2"));
+    let failed: Vec<(Option<&str>, Option<&str>)> = cases
         .iter()
         .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| (c.attribute("classname"), c.attribute("name")))
         .collect();
-    assert_eq!(failed.len(), 1);
-    assert_eq!(
-        failed[0].attribute("classname"),
-        Some(format!("numaload.{}", name(1)).as_str())
+    let (one, zero) = (
+        format!("numaload.{}", name(1)),
+        format!("numaload.{}", name(0)),
     );
-    assert_eq!(failed[0].attribute("name"), Some("p99 corrected"));
+    assert_eq!(
+        failed,
+        [
+            (Some(one.as_str()), Some("p99 corrected")),
+            (Some(zero.as_str()), Some("present"))
+        ]
+    );
     let skipped: Vec<_> = cases
         .iter()
         .filter(|c| c.children().any(|n| n.has_tag_name("skipped")))

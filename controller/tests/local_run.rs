@@ -192,6 +192,13 @@ fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    // The interval is labelled for what it is: about the mean over trials, not the merged p99.
+    let report = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        report.contains("95% CI       of the mean over 2 trials")
+            && report.contains("the p99 above is the merged histogram's, a different statistic"),
+        "{report}"
+    );
     let result = common::read_json(&out);
     let mut starts = Vec::new();
     for layout in result["layouts"].as_array().expect("layouts") {

@@ -85,6 +85,9 @@ running() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' 
 # Pids of running processes whose command line contains `numaload target`.
 targets_running() { pgrep -f 'numaload target' || true; }
 # Replica children of an agent (the replicas are the agent's direct children).
+# children_of PID: the agent's children but its orphan watchdog (numaload-reaper, a fork of the
+# agent that lives as long as it does and kills replicas' process groups if the agent dies).
+children_of() { ps --ppid "$1" -o pid=,comm= | awk '$2 != "numaload-reaper" {print $1}'; }
 replicas_of() { local p; for p in $(pgrep -P "$1"); do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'numaload target' && echo "$p"; done; }
 count_at_least() { [ "$(replicas_of "$1" | wc -l)" -ge "$2" ]; }
 is_agent() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'numaload agent --listen'; }
@@ -163,9 +166,9 @@ timeout -k 5 30 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --age
   --quiet >"$WORK/notls.out" 2>&1
 rc=$?
 check "tls: a controller without the fleet's certificate is refused by agent3 (exit $rc)" \
-  [ "$rc" -ne 0 -a "$rc" -ne 124 -a -z "$(pgrep -P "${AGENT_PID[agent3]}")" ]
+  [ "$rc" -ne 0 -a "$rc" -ne 124 -a -z "$(children_of "${AGENT_PID[agent3]}")" ]
 check "smoke: replica pids ${pids[*]:-?} are gone after the run (kill -0 fails in agent1)" [ "$gone" -eq 1 -a ${#pids[@]} -gt 0 ]
-check "smoke: agent1 has no children left" [ -z "$(pgrep -P "${AGENT_PID[agent1]}")" ]
+check "smoke: agent1 has no children left" [ -z "$(children_of "${AGENT_PID[agent1]}")" ]
 
 # ---------------------------------------------------------------- 2. agent killed mid-run
 # fault_run NAME AGENT PLAN: starts plans/PLAN.toml from ctl against AGENT in the background, waits until

@@ -277,21 +277,26 @@ CGROUP_NEGATIVE_CONTROLS = [
 ]
 
 
-def cgroup_negative_controls(result, node_cpus):
+def run_controls(label, controls, check, result, node_cpus, expected=(KeyError, IndexError, StopIteration, AttributeError, ValueError)):
+    """Each doctored copy of `result` must be rejected by `check`; returns the failures."""
     errors = []
-    for name, doctor in CGROUP_NEGATIVE_CONTROLS:
+    for name, doctor in controls:
         doctored = copy.deepcopy(result)
         try:
             doctor(doctored)
-        except (KeyError, IndexError, StopIteration, AttributeError) as e:
-            errors.append(f"cgroup negative control {name!r}: could not doctor the result ({e!r})")
+        except expected as e:
+            errors.append(f"{label} {name!r}: could not doctor the result ({e!r})")
             continue
-        rejected = check_cgroup(doctored, node_cpus)
+        rejected = check(doctored, node_cpus)
         if rejected:
             print(f"  negative control rejected as it must: {name}: {rejected[0]}")
         else:
-            errors.append(f"cgroup negative control {name!r}: the doctored result PASSED the checks")
+            errors.append(f"{label} {name!r}: the doctored result PASSED the checks: they are not live")
     return errors
+
+
+def cgroup_negative_controls(result, node_cpus):
+    return run_controls("cgroup negative control", CGROUP_NEGATIVE_CONTROLS, check_cgroup, result, node_cpus)
 
 
 def _per_node(result):
@@ -381,20 +386,7 @@ NEGATIVE_CONTROLS = [
 
 def negative_controls(result, node_cpus):
     """Each doctored copy must be rejected; returns the failures (controls that passed)."""
-    errors = []
-    for name, doctor in NEGATIVE_CONTROLS:
-        doctored = copy.deepcopy(result)
-        try:
-            doctor(doctored)
-        except (KeyError, IndexError, StopIteration, ValueError) as e:
-            errors.append(f"negative control {name!r}: could not doctor the result ({e!r})")
-            continue
-        rejected = check_result(doctored, node_cpus)
-        if rejected:
-            print(f"  negative control rejected as it must: {name}: {rejected[0]}")
-        else:
-            errors.append(f"negative control {name!r}: the doctored result PASSED the checks: they are not live")
-    return errors
+    return run_controls("negative control", NEGATIVE_CONTROLS, check_result, result, node_cpus)
 
 
 GO_PER_NODE = "go-per-node"
@@ -470,20 +462,7 @@ GO_NEGATIVE_CONTROLS = [
 
 
 def go_negative_controls(result, node_cpus):
-    errors = []
-    for name, doctor in GO_NEGATIVE_CONTROLS:
-        doctored = copy.deepcopy(result)
-        try:
-            doctor(doctored)
-        except (KeyError, IndexError, StopIteration, AttributeError) as e:
-            errors.append(f"go negative control {name!r}: could not doctor the result ({e!r})")
-            continue
-        rejected = check_go(doctored, node_cpus)
-        if rejected:
-            print(f"  negative control rejected as it must: {name}: {rejected[0]}")
-        else:
-            errors.append(f"go negative control {name!r}: the doctored result PASSED the checks")
-    return errors
+    return run_controls("go negative control", GO_NEGATIVE_CONTROLS, check_go, result, node_cpus)
 
 
 def summary(result):

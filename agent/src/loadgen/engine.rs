@@ -3,7 +3,7 @@
 //!
 //! The generator's own cost per request is what limits it (closed loop: the ceiling of req/s;
 //! open loop: how busy the load core reads at a given rate, which is how a saturated generator
-//! is detected). So a request costs only what it needs: one `write` of the pre-built request,
+//! is detected). So a request costs only what it needs: one `write` of a pre-built request,
 //! the response `read` when the socket reports it readable (registered once per connection, so
 //! no `epoll_ctl` per request as wrk does), clock reads, and a histogram record. No task
 //! wake-ups, no timer entry per request: connect and exchange deadlines (`timeout`) are checked
@@ -29,14 +29,16 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use super::coalesce::Coalescer;
-use super::http::{build_request, ResponseReader};
+use super::http::ResponseReader;
 use super::pacer::{Pacer, Wait};
+use super::request::{self, Mix, Prebuilt};
 use super::socket;
 use super::spin::Spinner;
 use super::worker::{
@@ -84,6 +86,13 @@ impl Engine {
             mut poll,
             mut pacer,
         } = self;
+        // Each template's bytes, once per target slot; connections share them.
+        let prebuilt: Vec<Rc<[Prebuilt]>> = plan
+            .replicas
+            .iter()
+            .map(|&r| request::prebuild(&config.requests, config.targets[r as usize]))
+            .collect();
+        let only = request::only(&config.requests);
         let mut connections: Vec<Connection> = plan
             .connections
             .iter()
@@ -99,9 +108,12 @@ impl Engine {
                     Mode::Closed => None,
                 };
                 let next_send = schedule.as_mut().and_then(Schedule::next);
+                let mut mix = only.is_none().then(|| Mix::new(&config.requests, c.global));
                 Connection {
                     target,
-                    request: build_request(config.first_path(), target),
+                    requests: Rc::clone(&prebuilt[c.slot]),
+                    current: mix.as_mut().map_or(only.unwrap_or(0), Mix::next),
+                    mix,
                     slot: c.slot,
                     reader: ResponseReader::default(),
                     schedule,
@@ -256,7 +268,12 @@ pub(super) struct Totals {
 #[derive(Debug)]
 struct Connection {
     target: SocketAddr,
-    request: Vec<u8>,
+    /// The bytes of each template for this target, and the index of the one to send next (or
+    /// in flight).
+    requests: Rc<[Prebuilt]>,
+    current: usize,
+    /// Draws `current` after each outcome when there are several to draw from.
+    mix: Option<Mix>,
     /// Index into the worker's per-target stats.
     slot: usize,
     reader: ResponseReader,
@@ -269,6 +286,11 @@ struct Connection {
 impl Connection {
     fn is_open_loop(&self) -> bool {
         self.schedule.is_some()
+    }
+
+    /// The request to send next (or in flight).
+    fn request(&self) -> &Prebuilt {
+        &self.requests[self.current]
     }
 
     /// Moves the schedule on by one send slot.
@@ -318,6 +340,15 @@ struct Driver<'a> {
 }
 
 impl Driver<'_> {
+    /// Counts how the connection's current request ended, then draws its next one.
+    fn record(&mut self, connection: &mut Connection, at: Instant, outcome: Outcome) {
+        self.stats
+            .record(connection.slot, connection.current, at, outcome);
+        if let Some(mix) = &mut connection.mix {
+            connection.current = mix.next();
+        }
+    }
+
     /// Reconnects an idle connection whose pause is over; fails an exchange or connect whose
     /// deadline has passed.
     fn check_deadline(&mut self, token: Token, connection: &mut Connection, now: Instant) {
@@ -364,8 +395,7 @@ impl Driver<'_> {
     }
 
     fn connect_failed(&mut self, connection: &mut Connection, now: Instant) {
-        self.stats
-            .record(connection.slot, now, Outcome::Failed(ErrorKind::Connect));
+        self.record(connection, now, Outcome::Failed(ErrorKind::Connect));
         let retry_at = match connection.next_send {
             // The failed connect spends this send slot: try again at its time.
             Some(slot) if connection.is_open_loop() => {
@@ -388,8 +418,7 @@ impl Driver<'_> {
         now: Instant,
         kind: ErrorKind,
     ) {
-        self.stats
-            .record(connection.slot, now, Outcome::Failed(kind));
+        self.record(connection, now, Outcome::Failed(kind));
         connection.advance_schedule();
         self.connect(token, connection, now);
     }
@@ -428,8 +457,9 @@ impl Driver<'_> {
                 mut written,
                 deadline,
             } => {
-                if written < connection.request.len() {
-                    match write_some(&mut stream, &connection.request[written..]) {
+                let bytes = &connection.request().bytes;
+                if written < bytes.len() {
+                    match write_some(&mut stream, &bytes[written..]) {
                         Ok(n) => written += n,
                         Err(_) => {
                             drop(stream);
@@ -438,7 +468,8 @@ impl Driver<'_> {
                         }
                     }
                 }
-                match connection.reader.read_available(&mut stream) {
+                let bodiless = connection.request().bodiless;
+                match connection.reader.read_available(&mut stream, bodiless) {
                     None => {
                         connection.state = State::Exchange {
                             stream,
@@ -458,13 +489,21 @@ impl Driver<'_> {
                         if let Some(coalescer) = &mut self.coalescer {
                             coalescer.observe(done.saturating_duration_since(sent));
                         }
-                        let outcome = Outcome::from_response(response, intended, sent);
-                        self.stats.record(connection.slot, done, outcome);
+                        let outcome = Outcome::Response {
+                            status: response.status,
+                            intended,
+                            sent,
+                        };
+                        self.record(connection, done, outcome);
                         connection.advance_schedule();
                         if response.keep_alive {
                             self.ready(token, connection, stream, done);
                         } else {
+                            // The server closed (or will close) it: a new connection carries on
+                            // with the same schedule, its connect inside the next request's
+                            // corrected latency.
                             drop(stream);
+                            self.stats.reconnected(connection.slot, done);
                             self.connect(token, connection, done);
                         }
                     }
@@ -521,7 +560,7 @@ impl Driver<'_> {
         sent: Instant,
         intended: Option<Instant>,
     ) {
-        match write_some(&mut stream, &connection.request) {
+        match write_some(&mut stream, &connection.request().bytes) {
             Ok(written) => {
                 connection.state = State::Exchange {
                     stream,

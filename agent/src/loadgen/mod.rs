@@ -2,7 +2,8 @@
 //!
 //! [`run`] takes a [`LoadConfig`] and blocks until the load is over (or [`Cancel::cancel`] is
 //! called), returning a [`LoadReport`]: per worker, per target replica, request and error
-//! counts and three latency histograms ([`TargetStats`]).
+//! counts, three latency histograms, responses by status code, reconnects, and per request of
+//! the mix its counts and corrected latency ([`TargetStats`], [`RequestStats`]).
 //!
 //! # How it works
 //!
@@ -15,8 +16,23 @@
 //! - **Connections.** Spread evenly over the workers in contiguous blocks; connection *g*
 //!   (counting across workers) is bound to target `g % targets.len()`, so every replica gets
 //!   its share and every worker talks to every replica it can. Each is one keep-alive
-//!   HTTP/1.1 non-blocking socket (options in `socket.rs`) writing the same pre-built `GET` and
-//!   reading the response into a buffer it owns: no locks and no allocation per request.
+//!   HTTP/1.1 non-blocking socket (options in `socket.rs`) writing pre-built requests and
+//!   reading each response into a buffer it owns: no locks and no allocation per request.
+//! - **Requests** (`request.rs`). [`LoadConfig::requests`] lists [`RequestTemplate`]s (method,
+//!   path, headers, body, weight); none means one bare `GET /`, as wrk sends. Each template's
+//!   bytes are built once per worker and target (`Host` and, for a body, `Content-Length`
+//!   added) and shared by its connections. With several templates of weight above 0, each
+//!   connection draws its next request after every outcome from a Weyl sequence over the
+//!   cumulative weights: deterministic, a few instructions, and within a few requests of the
+//!   weights over any stretch; weight 0 is never sent. With one, nothing is drawn.
+//! - **Responses** (`http.rs`, `chunked.rs`). Bodies framed by `Content-Length` (any size:
+//!   read and discarded through the fixed buffer), `Transfer-Encoding: chunked` (extensions
+//!   and trailers skipped), or the end of the stream (no length given); none for `HEAD`, 204
+//!   and 304; interim 1xx skipped. After a response that closes its connection
+//!   (`Connection: close`, HTTP/1.0 without keep-alive, a body ended by the close) the
+//!   connection reconnects, counted in `reconnects` and not as an error, and carries on with
+//!   its schedule: in open loop the intended send times are unchanged, so the connect shows
+//!   in the next request's corrected latency.
 //! - **Open loop** ([`Mode::Open`], as wrk2). The rate is split evenly over the connections,
 //!   and connection *g* of *C* sends its *k*-th request at `start + (g + k·C) / rate`: together
 //!   the connections send evenly spaced requests at exactly the total rate. Latency is measured
@@ -33,24 +49,35 @@
 //!   then the measured interval of `duration`. A request (or error) counts if it completes
 //!   inside the measured interval; the schedule runs through the boundary unchanged. Requests
 //!   still in flight at the end are dropped, not counted.
-//! - **Errors.** A failed connect, I/O error, timeout or unparsable response is counted by kind
-//!   in [`ErrorCounts`] and the connection reconnects; a non-2xx response counts as
-//!   `http_status` and the connection is kept. Only a bad configuration (or a worker that
-//!   cannot start) is a [`LoadError`].
+//! - **Statuses and errors.** Every complete response is counted by status code; one whose
+//!   status is not in [`LoadConfig::expect_status`] (not 2xx when that is empty) counts as an
+//!   `http_status` error and the connection is kept. A failed connect, I/O error, timeout or
+//!   unframable response is counted by kind in [`ErrorCounts`] and the connection reconnects.
+//!   Each outcome also counts for the request the connection was on (a failed connect for the
+//!   one it was about to send), so `by_request` adds up to the totals. Only a bad
+//!   configuration (or a worker that cannot start) is a [`LoadError`].
+//! - **Cost of the plain `GET`.** Without a mix nothing is drawn and nothing is recorded per
+//!   request twice: status codes go into a fixed array per target (a map only in the report),
+//!   and the one `by_request` entry is filled from the totals at the end. Against the single
+//!   fixed request of before, a request costs an index into its connection's templates and a
+//!   few branches.
 //! - **Bounded.** Every connect and exchange has a deadline (`timeout`, checked by a scan every
 //!   10 ms), and the loop ends at the end of the measured interval, so [`run`] returns about
 //!   `warmup + duration` after the workers start, whatever the server does, and within ~10 ms
 //!   of [`Cancel::cancel`].
 
+mod chunked;
 mod coalesce;
 mod engine;
 mod http;
 mod live;
 mod pacer;
+mod request;
 mod socket;
 mod spin;
 mod worker;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -59,6 +86,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 pub use live::{Live, LiveFigures};
+pub use request::RequestTemplate;
 
 /// A send more than this behind its intended time counts as late.
 pub const LATE_SEND: Duration = Duration::from_millis(1);
@@ -100,23 +128,6 @@ pub struct LoadConfig {
     pub requests: Vec<RequestTemplate>,
     /// Response statuses that count as success; empty means any 2xx.
     pub expect_status: Vec<u16>,
-}
-
-/// One request of a mix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestTemplate {
-    pub name: String,
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub weight: u32,
-}
-
-impl LoadConfig {
-    fn first_path(&self) -> &str {
-        self.requests.first().map_or("/", |r| r.path.as_str())
-    }
 }
 
 /// A cheap, clonable stop flag: after [`Cancel::cancel`], [`run`] returns promptly with what it
@@ -205,8 +216,9 @@ pub struct WorkerReport {
 #[derive(Debug, Clone)]
 pub struct TargetStats {
     pub replica: u32,
-    /// 2xx responses completed in the measured interval; each has one value in `corrected`
-    /// and `uncorrected` (and, in open loop, in `send_lag`).
+    /// Responses with an expected status ([`LoadConfig::expect_status`], or any 2xx) completed
+    /// in the measured interval; each has one value in `corrected` and `uncorrected` (and, in
+    /// open loop, in `send_lag`).
     pub requests: u64,
     pub errors: ErrorCounts,
     /// Requests sent more than [`LATE_SEND`] after their intended time (open loop).
@@ -217,10 +229,19 @@ pub struct TargetStats {
     pub uncorrected: Histogram<u64>,
     /// Actual − intended send time (open loop only; empty in closed loop).
     pub send_lag: Histogram<u64>,
+    /// Complete responses by status code, expected or not.
+    pub status_codes: BTreeMap<u16, u64>,
+    /// New connections opened because the server closed one after a complete response
+    /// (`Connection: close`, HTTP/1.0, a body ended by the close). Not errors.
+    pub reconnects: u64,
+    /// Per request of the mix, indexed like [`LoadConfig::requests`] (one entry for the
+    /// default `GET`). Their `requests` and `errors` add up to this replica's.
+    pub by_request: Vec<RequestStats>,
 }
 
 impl TargetStats {
-    /// Empty stats with histograms from [`numaload_proto::histogram::new_latency`].
+    /// Empty stats with histograms from [`numaload_proto::histogram::new_latency`], and no
+    /// `by_request` entries ([`TargetStats::add`] makes room for those it adds).
     pub fn new(replica: u32) -> Self {
         Self {
             replica,
@@ -230,6 +251,9 @@ impl TargetStats {
             corrected: numaload_proto::histogram::new_latency(),
             uncorrected: numaload_proto::histogram::new_latency(),
             send_lag: numaload_proto::histogram::new_latency(),
+            status_codes: BTreeMap::new(),
+            reconnects: 0,
+            by_request: Vec::new(),
         }
     }
 
@@ -243,10 +267,60 @@ impl TargetStats {
             (&mut self.uncorrected, &other.uncorrected),
             (&mut self.send_lag, &other.send_lag),
         ] {
-            numaload_proto::histogram::merge_into(total, part)
-                .expect("latency histograms share the same bounds, so merging cannot fail");
+            merge_latency(total, part);
+        }
+        for (&status, &count) in &other.status_codes {
+            *self.status_codes.entry(status).or_default() += count;
+        }
+        self.reconnects += other.reconnects;
+        if self.by_request.len() < other.by_request.len() {
+            self.by_request
+                .resize_with(other.by_request.len(), RequestStats::new);
+        }
+        for (total, part) in self.by_request.iter_mut().zip(&other.by_request) {
+            total.add(part);
         }
     }
+}
+
+/// Counts and corrected latency (nanoseconds) for one request of the mix.
+#[derive(Debug, Clone)]
+pub struct RequestStats {
+    /// Responses with an expected status, as [`TargetStats::requests`].
+    pub requests: u64,
+    /// Failed exchanges of every kind while this request was the connection's next one (a
+    /// failed connect included), as [`ErrorCounts::total`].
+    pub errors: u64,
+    /// As [`TargetStats::corrected`], for this request's successful responses only.
+    pub corrected: Histogram<u64>,
+}
+
+impl RequestStats {
+    /// Empty, with a histogram from [`numaload_proto::histogram::new_latency`].
+    pub fn new() -> Self {
+        Self {
+            requests: 0,
+            errors: 0,
+            corrected: numaload_proto::histogram::new_latency(),
+        }
+    }
+
+    pub fn add(&mut self, other: &RequestStats) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        merge_latency(&mut self.corrected, &other.corrected);
+    }
+}
+
+impl Default for RequestStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn merge_latency(total: &mut Histogram<u64>, part: &Histogram<u64>) {
+    numaload_proto::histogram::merge_into(total, part)
+        .expect("latency histograms share the same bounds, so merging cannot fail");
 }
 
 /// Failed exchanges by kind. A failed exchange is counted once, under the first thing that
@@ -259,9 +333,11 @@ pub struct ErrorCounts {
     pub io: u64,
     /// No complete response within `timeout` of the send.
     pub timeout: u64,
-    /// A complete response whose status was not 2xx.
+    /// A complete response whose status was not expected ([`LoadConfig::expect_status`], or
+    /// any 2xx); the connection is kept.
     pub http_status: u64,
-    /// A response that is not HTTP/1.x this generator can frame (includes chunked bodies).
+    /// A response that is not HTTP/1.x this generator can frame (a broken head or chunk
+    /// framing, bytes after the response).
     pub parse: u64,
 }
 
@@ -297,8 +373,16 @@ pub enum LoadError {
     ZeroTimeout,
     #[error("warmup/duration/timeout: too long to schedule ({0:?} in total)")]
     TooLong(Duration),
-    #[error("path: must start with '/' and hold no spaces or control characters, got {0:?}")]
-    InvalidPath(String),
+    #[error("requests[{index}].{field}: {reason}")]
+    InvalidRequest {
+        index: usize,
+        field: &'static str,
+        reason: String,
+    },
+    #[error("requests: every weight is 0, so there is nothing to send")]
+    NoWeight,
+    #[error("expect_status: {0} is not an HTTP status code (100..=999)")]
+    InvalidStatus(u16),
     #[error("cpus: cannot pin load worker {worker} to CPU {cpu}: {source}")]
     PinCpu {
         worker: u32,
@@ -395,6 +479,11 @@ pub fn run(config: &LoadConfig, cancel: &Cancel) -> Result<LoadReport, LoadError
 }
 
 /// Checks everything that does not need the machine (pinning is checked by each worker).
+/// Checks request templates as [`run`] would, so a plan can be refused before anything starts.
+pub fn validate_requests(templates: &[RequestTemplate]) -> Result<(), LoadError> {
+    request::validate(templates)
+}
+
 fn validate(config: &LoadConfig) -> Result<(), LoadError> {
     if config.targets.is_empty() {
         return Err(LoadError::NoTargets);
@@ -428,13 +517,13 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
             ))
         }
     }
-    let path_ok = config.first_path().starts_with('/')
-        && !config
-            .first_path()
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
-    if !path_ok {
-        return Err(LoadError::InvalidPath(config.first_path().to_owned()));
+    request::validate(&config.requests)?;
+    if let Some(&bad) = config
+        .expect_status
+        .iter()
+        .find(|s| !(100..=999).contains(*s))
+    {
+        return Err(LoadError::InvalidStatus(bad));
     }
     Ok(())
 }
@@ -480,9 +569,22 @@ mod tests {
             ("duration", |c| c.duration = Duration::ZERO),
             ("timeout", |c| c.timeout = Duration::ZERO),
             ("duration", |c| c.duration = Duration::MAX),
+            ("requests[0].path", |c| {
+                c.requests[0].path = "no-slash".into()
+            }),
+            ("requests", |c| c.requests[0].weight = 0),
+            ("expect_status", |c| c.expect_status = vec![200, 42]),
         ];
         for (field, mutate) in cases {
             let mut c = config();
+            c.requests = vec![RequestTemplate {
+                name: "get".into(),
+                method: "GET".into(),
+                path: "/".into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                weight: 1,
+            }];
             mutate(&mut c);
             let message = validate(&c).expect_err(field).to_string();
             assert!(message.contains(field), "{message:?} should name {field}");
@@ -511,5 +613,112 @@ mod tests {
         assert_eq!(a.errors.total(), 3);
         assert_eq!(a.late_sends, 1);
         assert_eq!(a.corrected.len(), 2);
+    }
+
+    #[test]
+    fn merging_adds_status_codes_reconnects_and_per_request_stats() {
+        let mut a = TargetStats::new(0);
+        a.status_codes = BTreeMap::from([(200, 5), (503, 1)]);
+        a.reconnects = 2;
+        a.by_request = vec![RequestStats::new()];
+        a.by_request[0].requests = 5;
+        a.by_request[0].corrected.record(1_000).expect("in range");
+        let mut b = TargetStats::new(0);
+        b.status_codes = BTreeMap::from([(200, 1), (404, 3)]);
+        b.reconnects = 1;
+        b.by_request = vec![RequestStats::new(), RequestStats::new()];
+        b.by_request[0].requests = 1;
+        b.by_request[0].corrected.record(3_000).expect("in range");
+        b.by_request[1].errors = 4;
+        let mut total = TargetStats::new(0);
+        total.add(&a);
+        total.add(&b);
+        assert_eq!(
+            total.status_codes,
+            BTreeMap::from([(200, 6), (404, 3), (503, 1)])
+        );
+        assert_eq!(total.reconnects, 3);
+        assert_eq!(total.by_request.len(), 2);
+        assert_eq!(total.by_request[0].requests, 6);
+        assert_eq!(total.by_request[0].corrected.len(), 2);
+        assert_eq!(total.by_request[1].errors, 4);
+        assert_eq!(total.by_request[1].corrected.len(), 0);
+    }
+}
+
+/// Not a check: the user-space cost of the per-response hot path (read and parse a typical
+/// response, count it) without sockets, for before/after comparisons on a busy machine. Run
+/// with `cargo test --release -p numaload-agent --lib -- --ignored --nocapture hot_path`.
+#[cfg(test)]
+mod hot_path {
+    use std::io;
+    use std::time::{Duration, Instant};
+
+    use super::http::ResponseReader;
+    use super::worker::{Outcome, Window, WorkerStats};
+    use super::{LoadConfig, Mode};
+
+    /// What hyper answers: one read returns the whole response.
+    const RESPONSE: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ndate: Sat, 05 Dec 2026 01:00:00 GMT\r\n\r\nok";
+
+    struct Replay;
+
+    impl io::Read for Replay {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf[..RESPONSE.len()].copy_from_slice(RESPONSE);
+            Ok(RESPONSE.len())
+        }
+    }
+
+    #[test]
+    #[ignore = "measurement, not a check"]
+    fn hot_path_cost() {
+        let config = LoadConfig {
+            mode: Mode::Closed,
+            targets: vec!["127.0.0.1:1".parse().expect("addr")],
+            connections: 1,
+            cpus: vec![0],
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(3600),
+            timeout: Duration::from_secs(1),
+            coalesce: true,
+            spin: true,
+            live: None,
+            requests: Vec::new(),
+            expect_status: Vec::new(),
+        };
+        let t0 = Instant::now();
+        let window = Window::new(t0, &config);
+        let mut stats = WorkerStats::new(window, &[0], &config);
+        let mut reader = ResponseReader::default();
+        let (sent, done) = (t0, t0 + Duration::from_micros(40));
+        const N: u32 = 5_000_000;
+        let mut best = Duration::MAX;
+        let reader_only = std::env::var_os("HOT_READER_ONLY").is_some();
+        for _ in 0..5 {
+            let started = Instant::now();
+            for _ in 0..N {
+                let response = reader
+                    .read_available(&mut Replay, false)
+                    .and_then(Result::ok)
+                    .expect("a response per read");
+                let outcome = Outcome::Response {
+                    status: response.status,
+                    intended: None,
+                    sent,
+                };
+                if reader_only {
+                    std::hint::black_box(outcome);
+                } else {
+                    stats.record(0, 0, done, outcome);
+                }
+            }
+            best = best.min(started.elapsed());
+        }
+        println!(
+            "hot path: {:.1} ns per response",
+            best.as_nanos() as f64 / f64::from(N)
+        );
     }
 }

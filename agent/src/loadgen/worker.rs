@@ -10,10 +10,11 @@ use nix::time::{clock_gettime, ClockId};
 use nix::unistd::Pid;
 
 use super::engine::Engine;
-use super::http::{Failure, Response};
+use super::http::Failure;
 use super::live::LiveSink;
+use super::request;
 use super::LATE_SEND;
-use super::{Cancel, ErrorCounts, LoadConfig, LoadError, TargetStats, WorkerReport};
+use super::{Cancel, ErrorCounts, LoadConfig, LoadError, RequestStats, TargetStats, WorkerReport};
 
 /// The connections one worker owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,11 +139,7 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
     drop(ready);
     let window = go.recv().ok()?;
 
-    let mut stats = WorkerStats {
-        window,
-        per_target: plan.replicas.iter().map(|&r| TargetStats::new(r)).collect(),
-        live: config.live.clone().map(LiveSink::new),
-    };
+    let mut stats = WorkerStats::new(window, &plan.replicas, &config);
     let totals = engine.run(&plan, &config, window, &cancel, &mut stats);
     Some(WorkerReport {
         worker: plan.worker,
@@ -152,7 +149,7 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
         napped: totals.napped,
         spins: totals.spins,
         spun: totals.spun,
-        per_target: stats.per_target,
+        per_target: stats.into_per_target(),
     })
 }
 
@@ -200,13 +197,13 @@ impl Schedule {
     }
 }
 
-/// Kinds of [`ErrorCounts`].
+/// Kinds of [`ErrorCounts`] an exchange can fail with before a response is complete (a
+/// complete one with an unexpected status is told apart by [`WorkerStats::record`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ErrorKind {
     Connect,
     Io,
     Timeout,
-    HttpStatus,
     Parse,
 }
 
@@ -222,68 +219,145 @@ impl From<Failure> for ErrorKind {
 /// How one exchange ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {
-    /// A 2xx response. `intended` is `None` in closed loop.
-    Served {
+    /// A complete response: served if its status is expected, else an `http_status` error.
+    /// `intended` is `None` in closed loop.
+    Response {
+        status: u16,
         intended: Option<Instant>,
         sent: Instant,
     },
     Failed(ErrorKind),
 }
 
-impl Outcome {
-    pub(super) fn from_response(
-        response: Response,
-        intended: Option<Instant>,
-        sent: Instant,
-    ) -> Self {
-        if response.is_success() {
-            Outcome::Served { intended, sent }
-        } else {
-            Outcome::Failed(ErrorKind::HttpStatus)
+/// Status codes that count as success: a bit per code (the parser reads three digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StatusSet([u64; STATUS_CODES / 64]);
+
+/// Status codes are three digits, 0..=999: a power of two above, so that a masked index needs
+/// no bounds check on the hot path.
+const STATUS_CODES: usize = 1024;
+
+/// Responses by status code, for one target slot.
+type StatusCounts = Box<[u64; STATUS_CODES]>;
+
+impl StatusSet {
+    /// `expect`, or every 2xx when it is empty.
+    fn new(expect: &[u16]) -> Self {
+        let mut set = Self([0; STATUS_CODES / 64]);
+        let codes: Vec<u16> = match expect {
+            [] => (200..300).collect(),
+            given => given.to_vec(),
+        };
+        for status in codes {
+            let i = usize::from(status);
+            if let Some(word) = set.0.get_mut(i / 64) {
+                *word |= 1 << (i % 64);
+            }
         }
+        set
+    }
+
+    fn contains(&self, status: u16) -> bool {
+        let i = usize::from(status) % STATUS_CODES;
+        self.0[i / 64] >> (i % 64) & 1 == 1
     }
 }
 
-/// A worker's counters, shared by its connection tasks (one thread, never borrowed across an
-/// `.await`).
+/// A worker's counters, shared by its connections (one thread).
 #[derive(Debug)]
 pub(super) struct WorkerStats {
     window: Window,
     per_target: Vec<TargetStats>,
+    /// Per target slot, responses by status code (an array: no map lookup per response).
+    statuses: Vec<StatusCounts>,
+    expected: StatusSet,
+    /// The template every request uses when there is no mix: then `by_request` is filled from
+    /// the totals at the end rather than recorded twice per request.
+    only: Option<usize>,
     /// A copy of each measured latency for the live view, if one is watching.
     live: Option<LiveSink>,
 }
 
 impl WorkerStats {
-    /// Counts an outcome that completed at `done`, if that is inside the measured interval.
-    pub(super) fn record(&mut self, slot: usize, done: Instant, outcome: Outcome) {
+    /// Empty stats for a worker talking to `replicas` (its target slots, in order).
+    pub(super) fn new(window: Window, replicas: &[u32], config: &LoadConfig) -> Self {
+        let requests = config.requests.len().max(1);
+        Self {
+            window,
+            per_target: replicas
+                .iter()
+                .map(|&r| TargetStats {
+                    by_request: (0..requests).map(|_| RequestStats::new()).collect(),
+                    ..TargetStats::new(r)
+                })
+                .collect(),
+            statuses: replicas
+                .iter()
+                .map(|_| Box::new([0; STATUS_CODES]))
+                .collect(),
+            expected: StatusSet::new(&config.expect_status),
+            only: request::only(&config.requests),
+            live: config.live.clone().map(LiveSink::new),
+        }
+    }
+
+    /// Counts an outcome of template `request` that completed at `done`, if that is inside
+    /// the measured interval.
+    pub(super) fn record(&mut self, slot: usize, request: usize, done: Instant, outcome: Outcome) {
         if !self.window.measures(done) {
             return;
         }
         let stats = &mut self.per_target[slot];
-        match outcome {
-            Outcome::Served { intended, sent } => {
-                stats.requests += 1;
-                let uncorrected = nanos(done.saturating_duration_since(sent));
-                record_clamped(&mut stats.uncorrected, uncorrected);
-                match intended {
-                    Some(intended) => {
-                        let lag = sent.saturating_duration_since(intended);
-                        record_clamped(&mut stats.send_lag, nanos(lag));
-                        record_clamped(
-                            &mut stats.corrected,
-                            nanos(done.saturating_duration_since(intended)),
-                        );
-                        stats.late_sends += u64::from(lag > LATE_SEND);
-                    }
-                    None => record_clamped(&mut stats.corrected, uncorrected),
+        let mix = self.only.is_none();
+        let (status, intended, sent) = match outcome {
+            Outcome::Response {
+                status,
+                intended,
+                sent,
+            } => (status, intended, sent),
+            Outcome::Failed(kind) => {
+                *error_counter(&mut stats.errors, kind) += 1;
+                if mix {
+                    stats.by_request[request].errors += 1;
                 }
-                if let Some(live) = &mut self.live {
-                    let from = intended.unwrap_or(sent);
-                    live.record(nanos(done.saturating_duration_since(from)));
-                }
+                return;
             }
-            Outcome::Failed(kind) => *error_counter(&mut stats.errors, kind) += 1,
+        };
+        self.statuses[slot][usize::from(status) % STATUS_CODES] += 1;
+        if !self.expected.contains(status) {
+            stats.errors.http_status += 1;
+            if mix {
+                stats.by_request[request].errors += 1;
+            }
+            return;
+        }
+        stats.requests += 1;
+        let uncorrected = nanos(done.saturating_duration_since(sent));
+        record_clamped(&mut stats.uncorrected, uncorrected);
+        let corrected = match intended {
+            Some(intended) => {
+                let lag = sent.saturating_duration_since(intended);
+                record_clamped(&mut stats.send_lag, nanos(lag));
+                stats.late_sends += u64::from(lag > LATE_SEND);
+                nanos(done.saturating_duration_since(intended))
+            }
+            None => uncorrected,
+        };
+        record_clamped(&mut stats.corrected, corrected);
+        if mix {
+            let per_request = &mut stats.by_request[request];
+            per_request.requests += 1;
+            record_clamped(&mut per_request.corrected, corrected);
+        }
+        if let Some(live) = &mut self.live {
+            live.record(corrected);
+        }
+    }
+
+    /// Counts a reconnect after a response that closed its connection, completed at `done`.
+    pub(super) fn reconnected(&mut self, slot: usize, done: Instant) {
+        if self.window.measures(done) {
+            self.per_target[slot].reconnects += 1;
         }
     }
 
@@ -293,6 +367,31 @@ impl WorkerStats {
             live.flush(now, last);
         }
     }
+
+    /// The per-target stats, with status codes and (without a mix) the one request's stats.
+    pub(super) fn into_per_target(self) -> Vec<TargetStats> {
+        let Self {
+            mut per_target,
+            statuses,
+            only,
+            ..
+        } = self;
+        for (stats, counts) in per_target.iter_mut().zip(&statuses) {
+            stats.status_codes = (0u16..)
+                .zip(counts.iter())
+                .filter(|&(_, &n)| n > 0)
+                .map(|(status, &n)| (status, n))
+                .collect();
+            if let Some(per_request) = only.and_then(|i| stats.by_request.get_mut(i)) {
+                *per_request = RequestStats {
+                    requests: stats.requests,
+                    errors: stats.errors.total(),
+                    corrected: stats.corrected.clone(),
+                };
+            }
+        }
+        per_target
+    }
 }
 
 fn error_counter(errors: &mut ErrorCounts, kind: ErrorKind) -> &mut u64 {
@@ -300,7 +399,6 @@ fn error_counter(errors: &mut ErrorCounts, kind: ErrorKind) -> &mut u64 {
         ErrorKind::Connect => &mut errors.connect,
         ErrorKind::Io => &mut errors.io,
         ErrorKind::Timeout => &mut errors.timeout,
-        ErrorKind::HttpStatus => &mut errors.http_status,
         ErrorKind::Parse => &mut errors.parse,
     }
 }
@@ -396,10 +494,14 @@ mod tests {
     }
 
     fn stats(window: Window) -> WorkerStats {
-        WorkerStats {
-            window,
-            per_target: vec![TargetStats::new(0), TargetStats::new(3)],
-            live: None,
+        WorkerStats::new(window, &[0, 3], &config(2, 1, &[0]))
+    }
+
+    fn served(status: u16, intended: Option<Instant>, sent: Instant) -> Outcome {
+        Outcome::Response {
+            status,
+            intended,
+            sent,
         }
     }
 
@@ -412,21 +514,23 @@ mod tests {
             measure_end: t0 + Duration::from_secs(2),
         };
         let mut s = stats(window);
-        let served = |sent| Outcome::Served {
-            intended: None,
-            sent,
-        };
         let ms = Duration::from_millis;
-        s.record(1, t0 + ms(999), served(t0 + ms(990))); // warm-up
-        s.record(1, t0 + ms(1_000), served(t0 + ms(990))); // first measured instant
-        s.record(1, t0 + ms(1_999), served(t0 + ms(1_990)));
-        s.record(1, t0 + ms(2_000), served(t0 + ms(1_990))); // at the end: not counted
-        s.record(1, t0 + ms(500), Outcome::Failed(ErrorKind::Io));
-        s.record(1, t0 + ms(1_500), Outcome::Failed(ErrorKind::Io));
-        let t = &s.per_target[1];
+        let ok = |sent| served(200, None, sent);
+        s.record(1, 0, t0 + ms(999), ok(t0 + ms(990))); // warm-up
+        s.record(1, 0, t0 + ms(1_000), ok(t0 + ms(990))); // first measured instant
+        s.record(1, 0, t0 + ms(1_999), ok(t0 + ms(1_990)));
+        s.record(1, 0, t0 + ms(2_000), ok(t0 + ms(1_990))); // at the end: not counted
+        s.record(1, 0, t0 + ms(500), Outcome::Failed(ErrorKind::Io));
+        s.record(1, 0, t0 + ms(1_500), Outcome::Failed(ErrorKind::Io));
+        s.reconnected(1, t0 + ms(500));
+        s.reconnected(1, t0 + ms(1_500));
+        let per_target = s.into_per_target();
+        let t = &per_target[1];
         assert_eq!(t.requests, 2);
         assert_eq!(t.errors.io, 1);
-        assert_eq!(s.per_target[0].requests, 0);
+        assert_eq!(t.reconnects, 1);
+        assert_eq!(t.status_codes, [(200, 2)].into());
+        assert_eq!(per_target[0].requests, 0);
     }
 
     #[test]
@@ -439,11 +543,8 @@ mod tests {
         });
         let us = Duration::from_micros;
         for (intended, sent, done) in [(0, 50, 150), (1_000, 3_000, 3_100)] {
-            let outcome = Outcome::Served {
-                intended: Some(t0 + us(intended)),
-                sent: t0 + us(sent),
-            };
-            s.record(0, t0 + us(done), outcome);
+            let outcome = served(200, Some(t0 + us(intended)), t0 + us(sent));
+            s.record(0, 0, t0 + us(done), outcome);
         }
         let t = &s.per_target[0];
         assert_eq!(t.requests, 2);
@@ -463,14 +564,7 @@ mod tests {
             measure_start: t0,
             measure_end: t0 + Duration::from_secs(10),
         });
-        s.record(
-            0,
-            t0 + Duration::from_micros(300),
-            Outcome::Served {
-                intended: None,
-                sent: t0,
-            },
-        );
+        s.record(0, 0, t0 + Duration::from_micros(300), served(204, None, t0));
         let t = &s.per_target[0];
         assert_eq!(t.corrected, t.uncorrected);
         assert_eq!(t.send_lag.len(), 0);
@@ -478,31 +572,95 @@ mod tests {
     }
 
     #[test]
-    fn non_2xx_counts_as_http_status_not_as_a_request() {
+    fn unexpected_statuses_count_as_http_status_and_every_code_is_counted() {
         let t0 = Instant::now();
-        let mut s = stats(Window {
+        let window = Window {
             start: t0,
             measure_start: t0,
             measure_end: t0 + Duration::from_secs(10),
-        });
-        let response = Response {
-            status: 503,
-            keep_alive: true,
         };
-        let outcome = Outcome::from_response(response, None, t0);
-        s.record(0, t0 + Duration::from_millis(1), outcome);
-        let t = &s.per_target[0];
-        assert_eq!(t.errors.http_status, 1);
-        assert_eq!(t.requests, 0);
-        assert_eq!(t.corrected.len(), 0);
-        let ok = Response {
-            status: 200,
-            keep_alive: true,
+        // (expect_status, statuses answered, successes)
+        let cases: &[(&[u16], &[u16], u64)] = &[
+            (&[], &[200, 204, 299, 301, 404, 503, 199], 3),
+            (&[404], &[200, 404, 404, 500], 2),
+            (&[200, 301], &[200, 301, 302, 999], 2),
+        ];
+        for &(expect, answered, successes) in cases {
+            let config = LoadConfig {
+                expect_status: expect.to_vec(),
+                ..config(1, 1, &[0])
+            };
+            let mut s = WorkerStats::new(window, &[0], &config);
+            for &status in answered {
+                s.record(
+                    0,
+                    0,
+                    t0 + Duration::from_millis(1),
+                    served(status, None, t0),
+                );
+            }
+            let t = &s.into_per_target()[0];
+            let label = format!("expect {expect:?}, answered {answered:?}");
+            assert_eq!(t.requests, successes, "{label}");
+            assert_eq!(t.corrected.len(), successes, "{label}");
+            assert_eq!(
+                t.errors.http_status,
+                answered.len() as u64 - successes,
+                "{label}"
+            );
+            assert_eq!(t.errors.total(), t.errors.http_status, "{label}");
+            let mut want = std::collections::BTreeMap::new();
+            for &status in answered {
+                *want.entry(status).or_insert(0) += 1;
+            }
+            assert_eq!(t.status_codes, want, "{label}");
+            // One request, no mix: its stats are the totals.
+            assert_eq!(t.by_request.len(), 1);
+            assert_eq!(t.by_request[0].requests, t.requests);
+            assert_eq!(t.by_request[0].errors, t.errors.total());
+            assert_eq!(t.by_request[0].corrected, t.corrected);
+        }
+    }
+
+    #[test]
+    fn a_mix_records_each_request_apart() {
+        let t0 = Instant::now();
+        let window = Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
         };
-        assert!(matches!(
-            Outcome::from_response(ok, None, t0),
-            Outcome::Served { .. }
-        ));
+        let template = |weight| super::super::RequestTemplate {
+            name: String::new(),
+            method: "GET".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            weight,
+        };
+        let config = LoadConfig {
+            requests: vec![template(1), template(0), template(3)],
+            ..config(1, 1, &[0])
+        };
+        let mut s = WorkerStats::new(window, &[0], &config);
+        let ms = Duration::from_millis;
+        s.record(0, 0, t0 + ms(5), served(200, None, t0));
+        s.record(0, 2, t0 + ms(7), served(200, None, t0));
+        s.record(0, 2, t0 + ms(9), served(200, None, t0));
+        s.record(0, 2, t0 + ms(9), served(500, None, t0));
+        s.record(0, 0, t0 + ms(9), Outcome::Failed(ErrorKind::Timeout));
+        let t = &s.into_per_target()[0];
+        let by: Vec<(u64, u64, u64)> = t
+            .by_request
+            .iter()
+            .map(|r| (r.requests, r.errors, r.corrected.len()))
+            .collect();
+        assert_eq!(by, [(1, 1, 1), (0, 0, 0), (2, 1, 2)]);
+        assert_eq!(t.requests, 3);
+        assert_eq!(t.errors.total(), 2);
+        assert!(t.by_request[0]
+            .corrected
+            .equivalent(t.by_request[0].corrected.max(), 5_000_000));
     }
 
     #[test]

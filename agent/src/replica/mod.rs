@@ -359,7 +359,11 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some(dir) = self.workdir.take().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = std::fs::remove_dir_all(dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            // The agent's directory of replica directories goes with its last one.
+            if let Some(base) = dir.parent() {
+                let _ = std::fs::remove_dir(base);
+            }
         }
         if let Some(port) = self.port {
             port::release(port);

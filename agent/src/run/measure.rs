@@ -193,6 +193,28 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                 latency_corrected: encode(&target.corrected)?,
                 latency_uncorrected: encode(&target.uncorrected)?,
                 send_lag: encode(&target.send_lag)?,
+                status_codes: target
+                    .status_codes
+                    .iter()
+                    .map(|(&code, &count)| v1::StatusCount {
+                        code: u32::from(code),
+                        count,
+                    })
+                    .collect(),
+                reconnects: target.reconnects,
+                by_request: target
+                    .by_request
+                    .iter()
+                    .enumerate()
+                    .map(|(index, r)| {
+                        Ok(v1::RequestOutcome {
+                            request: index as u32,
+                            requests: r.requests,
+                            errors: r.errors,
+                            latency_corrected: encode(&r.corrected)?,
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
                 // Worker CPU time, naps and spins are per thread; they are reported once, on the
                 // worker's first target.
                 ..if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {

@@ -345,6 +345,8 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, String> {
     if !out.is_empty() && out.iter().all(|r| r.weight == 0) {
         return Err("[[load.requests]]: every weight is 0; give at least one a weight".into());
     }
+    // The generator's own rules (a Transfer-Encoding or a wrong Content-Length given by hand).
+    crate::loadgen::validate_requests(&out).map_err(|e| format!("[[load.requests]] {e}"))?;
     Ok(out)
 }
 
@@ -478,7 +480,7 @@ mod tests {
         };
         assert!(request(|_| {}).is_ok());
         type Edit = fn(&mut v1::HttpRequest);
-        let refused: [(Edit, &str); 5] = [
+        let refused: [(Edit, &str); 6] = [
             (|r| r.method = "GE T".into(), "method = \"GE T\""),
             (|r| r.path = "/a b".into(), "path = \"/a b\""),
             (|r| r.path = "http://x/".into(), "path = \"http://x/\""),
@@ -492,6 +494,15 @@ mod tests {
                 "headers.\"X-A\"",
             ),
             (|r| r.weight = 0, "every weight is 0"),
+            (
+                |r| {
+                    r.headers.push(v1::Header {
+                        name: "Transfer-Encoding".into(),
+                        value: "chunked".into(),
+                    })
+                },
+                "Transfer-Encoding",
+            ),
         ];
         for (edit, want) in refused {
             let err = request(edit).expect_err(want);

@@ -199,6 +199,7 @@ mod tests {
             pgrp: 10,
             comm: "p".into(),
             start_ticks: 1,
+            zombie: false,
         };
         let process = ProcessSample::new(&entry, String::new(), threads, None, None);
         TreeSample::new(vec![process], Err("test".into())).expect("a tree")

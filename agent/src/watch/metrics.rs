@@ -190,6 +190,7 @@ mod tests {
             pgrp: 9,
             comm: comm.into(),
             start_ticks: 1,
+            zombie: false,
         };
         let mut p = ProcessSample::new(&entry, String::new(), vec![thread], None, None);
         p.pages_by_node = [(1, 42)].into();

@@ -108,6 +108,7 @@ fn entry(pid: u32, ppid: u32) -> ProcEntry {
         pgrp: 1,
         comm: "python3".into(),
         start_ticks: 1,
+        zombie: false,
     }
 }
 

@@ -174,6 +174,7 @@ mod tests {
             pgrp: 7,
             comm: "server".into(),
             start_ticks: 1,
+            zombie: false,
         };
         let mut p = ProcessSample::new(&entry, "server --x".into(), vec![thread], None, None);
         p.pages_by_node = [(0, 10), (1, 5)].into();

@@ -11,6 +11,11 @@ use super::{text, Comparison, Verdict};
 
 /// Renders the comparison as a JUnit XML document.
 pub fn render(c: &Comparison) -> String {
+    render_with_text(c, &text::render(c))
+}
+
+/// [`render`] with another full text report in `<system-out>` (the rolling-baseline gate's).
+pub fn render_with_text(c: &Comparison, report: &str) -> String {
     let mut cases = String::new();
     let (mut tests, mut failures, mut skipped) = (0usize, 0usize, 0usize);
     for l in &c.layouts {
@@ -38,8 +43,8 @@ pub fn render(c: &Comparison) -> String {
             let values = match (&f.base, &f.new) {
                 (Some(b), Some(n)) => format!(
                     "{} → {} ({}{})",
-                    f.figure.show(b.pooled),
-                    f.figure.show(n.pooled),
+                    f.figure.show(f.shown(b)),
+                    f.figure.show(f.shown(n)),
                     f.change_text(),
                     f.interval_text()
                         .map(|i| format!(", 95% interval {i}"))
@@ -51,6 +56,19 @@ pub fn render(c: &Comparison) -> String {
                 Verdict::NotJudged(why) => {
                     skipped += 1;
                     let _ = write!(cases, r#"<skipped message="{}"/>"#, esc(why));
+                }
+                Verdict::Inconclusive { trials_needed } => {
+                    failures += 1;
+                    let message = format!(
+                        "{} inconclusive: {values}; about {trials_needed} trials a side would decide it",
+                        f.figure.name()
+                    );
+                    let _ = write!(
+                        cases,
+                        r#"<failure type="inconclusive" message="{}">{}</failure>"#,
+                        esc(&message),
+                        esc(&message)
+                    );
                 }
                 _ if f.regression => {
                     failures += 1;
@@ -82,17 +100,25 @@ pub fn render(c: &Comparison) -> String {
             cases.push_str("</testcase>\n");
         }
     }
-    for (names, side) in [(&c.only_in_base, "base"), (&c.only_in_new, "new result")] {
-        for name in names {
-            tests += 1;
-            skipped += 1;
-            let _ = writeln!(
-                cases,
-                r#"    <testcase classname="{}" name="present"><skipped message="{}"/></testcase>"#,
-                esc(&format!("numaload.{name}")),
-                esc(&format!("only in the {side}: not compared"))
-            );
-        }
+    // A layout measured in the base and missing from the new result is a regression.
+    for name in &c.only_in_base {
+        tests += 1;
+        failures += 1;
+        let message = "measured in the base, missing from the new result";
+        let _ = writeln!(
+            cases,
+            r#"    <testcase classname="{}" name="present"><failure type="regression" message="{message}">{message}</failure></testcase>"#,
+            esc(&format!("numaload.{name}")),
+        );
+    }
+    for name in &c.only_in_new {
+        tests += 1;
+        skipped += 1;
+        let _ = writeln!(
+            cases,
+            r#"    <testcase classname="{}" name="present"><skipped message="only in the new result: not compared"/></testcase>"#,
+            esc(&format!("numaload.{name}")),
+        );
     }
     let mut properties = vec![
         ("max_regression_pct".to_owned(), c.threshold_pct.to_string()),
@@ -118,7 +144,7 @@ pub fn render(c: &Comparison) -> String {
          \x20   <system-out>{}</system-out>\n\
          \x20 </testsuite>\n\
          </testsuites>\n",
-        esc(&text::render(c))
+        esc(report)
     )
 }
 

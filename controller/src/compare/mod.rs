@@ -3,13 +3,22 @@
 //! [`junit::render`] turn the [`Comparison`] into what `numaload compare` prints and writes.
 //!
 //! Each side of a figure is a [`Side`]: the pooled value (read from the merged histograms, as
-//! every percentile must be) and one value per trial. Today a result holds one trial per layout,
-//! so `trials` has one value: there is no interval, a change beyond the threshold in the worse
-//! direction is a regression, and the verdict is marked *unreplicated*. When results carry
-//! per-trial figures, [`side`] returns them and, with at least two trials on both sides, the
-//! change gets a Welch t-interval ([`stats::welch_interval`], 95%): a change is significant
-//! when its interval excludes zero, and a regression when it is significant, in the worse
-//! direction and beyond the threshold.
+//! every percentile must be) and one value per trial (`repeat = N`).
+//!
+//! **One trial on a side** (unreplicated): the pooled values are shown and tested; a change
+//! beyond the threshold in the worse direction is a regression; there is no interval.
+//!
+//! **Two or more trials on both sides**: the figure shown, the figure tested and the interval are
+//! one statistic, the mean of the per-trial values ([`Statistic::TrialMean`]), with a 95% Welch
+//! t-interval of the change. The rule never gets weaker with more evidence:
+//! - the whole interval beyond the threshold in the worse direction, or the change itself
+//!   beyond it: a **regression** (a change beyond `--max-regression` is one unless the evidence
+//!   shows it is within the threshold, which an interval reaching past it does not);
+//! - the whole interval within the threshold: no regression (better, worse within the
+//!   threshold, or no significant change, as the interval says);
+//! - the change within the threshold but the interval reaching past it: **inconclusive**
+//!   ([`Verdict::Inconclusive`], its own exit code), with the trials per side that would make the
+//!   interval narrow enough to decide, estimated from its width (√n scaling).
 //!
 //! Error rate is judged in absolute terms (percentage points): a relative change of a tiny rate
 //! means nothing (0 → 1 error is +∞%). It regresses when it rises by more than
@@ -157,13 +166,27 @@ pub fn side(l: &LayoutResult, figure: Figure) -> Result<Side, String> {
     }
 }
 
-/// better / worse / no significant change, or not judged (and why).
+/// better / worse / no significant change / too noisy to decide, or not judged (and why).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Better,
     Worse,
     NoSignificantChange,
+    /// The change is within the threshold but its interval reaches past it: about
+    /// `trials_needed` trials per side would decide it.
+    Inconclusive {
+        trials_needed: u32,
+    },
     NotJudged(String),
+}
+
+/// Which value of each side a comparison shows and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statistic {
+    /// The pooled value (merged histograms; total requests over total time).
+    Pooled,
+    /// The mean of the per-trial values (two or more trials on both sides).
+    TrialMean,
 }
 
 impl Verdict {
@@ -172,6 +195,7 @@ impl Verdict {
             Verdict::Better => "better",
             Verdict::Worse => "worse",
             Verdict::NoSignificantChange => "no significant change",
+            Verdict::Inconclusive { .. } => "inconclusive",
             Verdict::NotJudged(_) => "not judged",
         }
     }
@@ -193,9 +217,19 @@ pub struct FigureComparison {
     pub regression: bool,
     /// No interval: one trial on at least one side.
     pub unreplicated: bool,
+    /// What `base`, `new`, `change` and `interval` are about.
+    pub statistic: Statistic,
 }
 
 impl FigureComparison {
+    /// The value of `side` this comparison shows and tests.
+    pub fn shown(&self, side: &Side) -> f64 {
+        match self.statistic {
+            Statistic::Pooled => side.pooled,
+            Statistic::TrialMean => stats::mean(&side.trials),
+        }
+    }
+
     /// `+20.0%`, `-3.1%`, `+0.120 pp`, `+∞%`.
     pub fn change_text(&self) -> String {
         match self.change {
@@ -217,62 +251,79 @@ impl FigureComparison {
     }
 }
 
-/// Judges one figure: `threshold_pct` is `--max-regression` in percent.
+/// Most trials per side an inconclusive verdict suggests (beyond, the change is too close to the
+/// threshold for trials to settle it).
+pub const MAX_TRIALS_SUGGESTED: u32 = 1000;
+
+/// Judges one figure: `threshold_pct` is `--max-regression` in percent. See the module doc for
+/// the rule.
 pub fn judge(figure: Figure, base: Side, new: Side, threshold_pct: f64) -> FigureComparison {
-    let scale = |delta: f64| {
-        if figure.relative() {
-            if base.pooled == 0.0 {
-                if delta == 0.0 {
-                    0.0
-                } else {
-                    f64::INFINITY.copysign(delta)
-                }
-            } else {
-                100.0 * delta / base.pooled.abs()
-            }
-        } else {
-            100.0 * delta
-        }
-    };
-    let change = scale(new.pooled - base.pooled);
     let limit = if figure.relative() {
         threshold_pct
     } else {
         100.0 * ERROR_RATE_TOLERANCE
     };
-    let worse = |c: f64| {
-        if figure.higher_is_better() {
-            c < 0.0
+    // Positive = worse, in the figure's unit (percent of the base, or percentage points).
+    let worse_sign = if figure.higher_is_better() { -1.0 } else { 1.0 };
+    let welch = stats::welch_interval(&base.trials, &new.trials, CONFIDENCE);
+    let statistic = if welch.is_some() {
+        Statistic::TrialMean
+    } else {
+        Statistic::Pooled
+    };
+    let (base_value, new_value) = match statistic {
+        Statistic::Pooled => (base.pooled, new.pooled),
+        Statistic::TrialMean => (stats::mean(&base.trials), stats::mean(&new.trials)),
+    };
+    let to_unit = |delta: f64| {
+        if !figure.relative() {
+            100.0 * delta
+        } else if base_value != 0.0 {
+            100.0 * delta / base_value.abs()
+        } else if delta == 0.0 {
+            0.0
         } else {
-            c > 0.0
+            f64::INFINITY.copysign(delta)
         }
     };
-    let beyond = change.abs() > limit;
-    let welch = stats::welch_interval(&base.trials, &new.trials, CONFIDENCE);
-    // Relative to the base's mean over trials: the interval is about means of trials.
-    let interval = welch.map(|w| {
-        let base_mean = stats::mean(&base.trials);
-        let to_unit = |d: f64| {
-            if figure.relative() && base_mean != 0.0 {
-                100.0 * d / base_mean.abs()
-            } else if figure.relative() {
-                f64::INFINITY.copysign(d)
-            } else {
-                100.0 * d
-            }
-        };
-        stats::Interval {
-            low: to_unit(w.interval.low),
-            high: to_unit(w.interval.high),
-        }
+    let change = to_unit(new_value - base_value);
+    let interval = welch.map(|w| stats::Interval {
+        low: to_unit(w.interval.low),
+        high: to_unit(w.interval.high),
     });
+    let worse_change = worse_sign * change;
     let (verdict, regression) = match interval {
-        Some(i) if !i.excludes_zero() => (Verdict::NoSignificantChange, false),
-        Some(_) if worse(change) => (Verdict::Worse, beyond),
-        Some(_) => (Verdict::Better, false),
-        None if !beyond => (Verdict::NoSignificantChange, false),
-        None if worse(change) => (Verdict::Worse, true),
+        None if worse_change > limit => (Verdict::Worse, true),
+        None if change.abs() <= limit => (Verdict::NoSignificantChange, false),
         None => (Verdict::Better, false),
+        Some(i) => {
+            let (low, high) = if worse_sign > 0.0 {
+                (i.low, i.high)
+            } else {
+                (-i.high, -i.low)
+            };
+            if worse_change > limit || low > limit {
+                (Verdict::Worse, true)
+            } else if high <= limit {
+                let verdict = if !i.excludes_zero() {
+                    Verdict::NoSignificantChange
+                } else if worse_change > 0.0 {
+                    Verdict::Worse
+                } else {
+                    Verdict::Better
+                };
+                (verdict, false)
+            } else {
+                let trials = base.trials.len().min(new.trials.len());
+                let needed = trials_needed(trials, (high - low) / 2.0, limit - worse_change);
+                (
+                    Verdict::Inconclusive {
+                        trials_needed: needed,
+                    },
+                    false,
+                )
+            }
+        }
     };
     FigureComparison {
         figure,
@@ -283,7 +334,18 @@ pub fn judge(figure: Figure, base: Side, new: Side, threshold_pct: f64) -> Figur
         verdict,
         regression,
         unreplicated: interval.is_none(),
+        statistic,
     }
+}
+
+/// Trials per side that would shrink an interval of half-width `half_width` (from `trials` per
+/// side) to `margin`, the distance from the change to the threshold: the width falls as 1/√n.
+fn trials_needed(trials: usize, half_width: f64, margin: f64) -> u32 {
+    if margin <= 0.0 || !half_width.is_finite() {
+        return MAX_TRIALS_SUGGESTED;
+    }
+    let n = trials as f64 * (half_width / margin).powi(2);
+    (n.ceil() as u32).clamp(trials as u32 + 1, MAX_TRIALS_SUGGESTED)
 }
 
 fn not_judged(
@@ -301,6 +363,7 @@ fn not_judged(
         verdict: Verdict::NotJudged(why),
         regression: false,
         unreplicated: true,
+        statistic: Statistic::Pooled,
     }
 }
 
@@ -342,11 +405,23 @@ pub struct Comparison {
 
 impl Comparison {
     /// Whether CI should fail: a figure regressed beyond the threshold, or a layout measured
-    /// in the base failed in the new result.
+    /// in the base failed in the new result or is missing from it.
     pub fn regressed(&self) -> bool {
-        self.layouts
-            .iter()
-            .any(|l| l.failed_now.is_some() || l.regressions().next().is_some())
+        !self.only_in_base.is_empty()
+            || self
+                .layouts
+                .iter()
+                .any(|l| l.failed_now.is_some() || l.regressions().next().is_some())
+    }
+
+    /// Whether some figure was too noisy to decide (and none regressed: then that decides).
+    pub fn inconclusive(&self) -> bool {
+        !self.regressed()
+            && self
+                .layouts
+                .iter()
+                .flat_map(|l| &l.figures)
+                .any(|f| matches!(f.verdict, Verdict::Inconclusive { .. }))
     }
 
     /// Whether any judged figure lacked an interval.
@@ -608,28 +683,65 @@ mod tests {
     }
 
     #[test]
-    fn with_trials_only_a_significant_change_counts() {
+    fn with_trials_more_evidence_only_sharpens_the_verdict() {
         use Verdict::*;
-        let cases = [
-            // Noisy: a 20% change in the means that the interval does not separate from zero.
-            (
-                &[10.0, 14.0, 6.0][..],
-                &[12.0, 16.0, 8.0][..],
-                NoSignificantChange,
-                false,
-            ),
+        let inconclusive = |n| Inconclusive { trials_needed: n };
+        let cases: [(&[f64], &[f64], Verdict, bool); 8] = [
+            // The example: +110%, every new trial worse than every old one. It used to
+            // pass as "no significant change" because the interval straddled zero.
+            (&[1.0, 1.1], &[1.6, 2.8], Worse, true),
+            // Noisy, but the change itself is 20% worse: a regression unless the evidence shows
+            // it within the threshold, which this interval does not (it used to pass).
+            (&[10.0, 14.0, 6.0], &[12.0, 16.0, 8.0], Worse, true),
             // Tight and 20% worse: a regression.
             (&[10.0, 10.1, 9.9], &[12.0, 12.1, 11.9], Worse, true),
             // Tight, worse but within 5%: worse, not a regression.
             (&[10.0, 10.01, 9.99], &[10.2, 10.21, 10.19], Worse, false),
             (&[10.0, 10.1, 9.9], &[8.0, 8.1, 7.9], Better, false),
+            // Within the threshold and the interval too: no significant change.
+            (
+                &[10.0, 10.1, 9.9],
+                &[10.0, 10.1, 9.9],
+                NoSignificantChange,
+                false,
+            ),
+            // +2%, but the interval reaches far past 5%: too noisy to decide.
+            (
+                &[10.0, 14.0, 6.0],
+                &[10.2, 14.2, 6.2],
+                inconclusive(MAX_TRIALS_SUGGESTED),
+                false,
+            ),
+            // The same change with a tighter spread: far fewer trials would decide it (the interval
+            // narrows as 1/√n: 13.6% half-width from 3 trials, 3% of margin to the threshold).
+            (
+                &[10.0, 10.6, 9.4],
+                &[10.2, 10.8, 9.6],
+                inconclusive(62),
+                false,
+            ),
         ];
         for (base, new, verdict, regression) in cases {
             let c = judge(Figure::P99, trials(base), trials(new), 5.0);
             assert_eq!(c.verdict, verdict, "{base:?} → {new:?}");
             assert_eq!(c.regression, regression, "{base:?} → {new:?}");
             assert!(!c.unreplicated && c.interval.is_some());
+            assert_eq!(c.statistic, Statistic::TrialMean);
+            // The figure shown is the statistic the change and the interval are about.
+            let (b, n) = (c.shown(&trials(base)), c.shown(&trials(new)));
+            let change = c.change.expect("change");
+            assert!(
+                (change - 100.0 * (n - b) / b).abs() < 1e-9,
+                "{change} vs {b} → {n}"
+            );
         }
+        // One trial a side with the example values: a regression too, so more trials
+        // did not weaken the verdict (it used to be one here and a pass with two trials).
+        let single = judge(Figure::P99, Side::single(1.05), Side::single(2.2), 5.0);
+        assert!(single.regression && single.unreplicated);
+        // p99.9 is gated exactly like p99.
+        let p999 = judge(Figure::P999, trials(&[1.0, 1.1]), trials(&[1.6, 2.8]), 5.0);
+        assert!(p999.regression);
     }
 
     #[test]

@@ -15,7 +15,29 @@ pub fn headline(c: &Comparison) -> String {
         .filter(|f| !matches!(f.verdict, Verdict::NotJudged(_)))
         .count();
     let count = |v: Verdict| figures.iter().filter(|f| f.verdict == v).count();
-    let mut line = if c.regressed() {
+    let mut line = if c.inconclusive() {
+        let items: Vec<String> = c
+            .layouts
+            .iter()
+            .flat_map(|l| l.figures.iter().map(move |f| (l, f)))
+            .filter_map(|(l, f)| match f.verdict {
+                Verdict::Inconclusive { trials_needed } => Some(format!(
+                    "{} {} {}{} (about {trials_needed} trials a side would decide it)",
+                    l.name,
+                    f.figure.name(),
+                    f.change_text(),
+                    f.interval_text()
+                        .map(|i| format!(", 95% interval {i}"))
+                        .unwrap_or_default()
+                )),
+                _ => None,
+            })
+            .collect();
+        format!(
+            "INCONCLUSIVE: no regression beyond {threshold} shown, none ruled out: {}.",
+            items.join("; ")
+        )
+    } else if c.regressed() {
         let mut items: Vec<String> = Vec::new();
         for l in &c.layouts {
             if let Some(error) = &l.failed_now {
@@ -30,6 +52,11 @@ pub fn headline(c: &Comparison) -> String {
                     values(f)
                 ));
             }
+        }
+        for name in &c.only_in_base {
+            items.push(format!(
+                "{name} measured in the base, MISSING from the new result"
+            ));
         }
         format!("REGRESSION beyond {threshold}: {}.", items.join("; "))
     } else {
@@ -58,8 +85,8 @@ fn values(f: &FigureComparison) -> String {
     match (&f.base, &f.new) {
         (Some(b), Some(n)) => format!(
             " ({} → {})",
-            f.figure.show(b.pooled),
-            f.figure.show(n.pooled)
+            f.figure.show(f.shown(b)),
+            f.figure.show(f.shown(n))
         ),
         _ => String::new(),
     }
@@ -99,7 +126,12 @@ pub fn render(c: &Comparison) -> String {
         "a figure regresses when it is worse by more than {}% (error rate: more than {} percentage points){}\n",
         c.threshold_pct,
         100.0 * super::ERROR_RATE_TOLERANCE,
-        if c.unreplicated() { "" } else { " and its 95% interval excludes no change" }
+        if c.unreplicated() {
+            ""
+        } else {
+            "; with trials, values are means of trials and a change within the threshold whose \
+             95% interval reaches past it is inconclusive"
+        }
     );
     for l in &c.layouts {
         let _ = writeln!(
@@ -122,10 +154,13 @@ pub fn render(c: &Comparison) -> String {
         for f in &l.figures {
             let show = |side: &Option<super::Side>| {
                 side.as_ref()
-                    .map_or("-".to_owned(), |s| f.figure.show(s.pooled))
+                    .map_or("-".to_owned(), |s| f.figure.show(f.shown(s)))
             };
             let verdict = match &f.verdict {
                 Verdict::NotJudged(why) => format!("not judged: {why}"),
+                Verdict::Inconclusive { trials_needed } => {
+                    format!("INCONCLUSIVE (about {trials_needed} trials a side would decide)")
+                }
                 v if f.regression && f.unreplicated => {
                     format!("{} — REGRESSION (unreplicated)", v.label().to_uppercase())
                 }
@@ -145,10 +180,17 @@ pub fn render(c: &Comparison) -> String {
         }
         out.push('\n');
     }
-    for (names, side) in [(&c.only_in_base, "base"), (&c.only_in_new, "new result")] {
-        for name in names {
-            let _ = writeln!(out, "layout \"{name}\" is only in the {side}: not compared");
-        }
+    for name in &c.only_in_base {
+        let _ = writeln!(
+            out,
+            "layout \"{name}\" was measured in the base and is MISSING from the new result: a regression"
+        );
+    }
+    for name in &c.only_in_new {
+        let _ = writeln!(
+            out,
+            "layout \"{name}\" is only in the new result: not compared"
+        );
     }
     out
 }

@@ -211,9 +211,12 @@ fn details(out: &mut String, r: &RunResult) {
     };
     let _ = writeln!(
         out,
-        "- target {} (work {} µs); load {mode}, {} connections, {} measured after {} warm-up",
+        "- target {}{}; load {mode}, {} connections, {} measured after {} warm-up",
         code(&r.plan.target.name),
-        r.plan.target.work_us,
+        match r.plan.target.work_us {
+            0 => String::new(),
+            us => format!(" (work {us} µs)"),
+        },
         load.connections,
         humantime::format_duration(load.duration),
         humantime::format_duration(load.warmup)

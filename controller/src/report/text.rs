@@ -85,9 +85,13 @@ fn header(out: &mut String, r: &RunResult) {
     }
     let _ = writeln!(
         out,
-        "target {} (work {} µs per request); load {mode}, {} connections, {} measured after {} warm-up",
+        "target {}{}; load {mode}, {} connections, {} measured after {} warm-up",
         r.plan.target.name,
-        r.plan.target.work_us,
+        // The built-in targets' work per request; a server of the user's has none to show.
+        match r.plan.target.work_us {
+            0 => String::new(),
+            us => format!(" (work {us} µs per request)"),
+        },
         load.connections,
         humantime::format_duration(load.duration),
         humantime::format_duration(load.warmup)
@@ -339,14 +343,21 @@ fn trials_lines(out: &mut String, l: &LayoutResult) {
         .collect();
     let _ = writeln!(out, "  trials       {}", each.join(", "));
     if let Some(c) = &l.confidence {
+        // The interval is about the mean of the trials' figures, not about the headline p99
+        // (the merged histogram's, which it need not contain): both are named so, and the mean
+        // it is centred on is shown beside it.
+        let mid = |i: &crate::result::Interval| (i.low + i.high) / 2.0;
         let _ = writeln!(
             out,
-            "  95% CI       throughput {}..{} req/s, p99 {}..{} (mean of {} trials)",
+            "  95% CI       of the mean over {} trials: throughput {} req/s [{}..{}], trials' p99 \
+             {} [{}..{}] (the p99 above is the merged histogram's, a different statistic)",
+            c.trials,
+            thousands(mid(&c.throughput_rps)),
             thousands(c.throughput_rps.low),
             thousands(c.throughput_rps.high),
+            duration_ns(mid(&c.p99_ns).max(0.0) as u64),
             duration_ns(c.p99_ns.low.max(0.0) as u64),
             duration_ns(c.p99_ns.high.max(0.0) as u64),
-            c.trials
         );
     }
 }

@@ -1,38 +1,97 @@
-//! `numaload compare`: judge a new result against a baseline. Exit code 1 on a regression
-//! beyond the threshold (or a layout that failed in the new result only), 0 otherwise, 2 on bad
-//! input.
+//! `numaload compare`: judge a new result against a baseline, a file or the stored history
+//! (`--baseline last:N` or `label:KEY=VALUE`, see `numaload::store::gate`). Exit code 1 on a
+//! regression beyond the threshold (or a layout that failed in the new result only), 0
+//! otherwise, 2 on bad input.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use numaload::compare;
+use numaload::store::gate;
 
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
-    /// The baseline result file.
-    pub base: PathBuf,
-    /// The result to judge.
-    pub new: PathBuf,
+    /// BASE.json NEW.json: the baseline result file and the result to judge; with --baseline,
+    /// only NEW.json.
+    #[arg(value_name = "FILE", num_args = 1..=2, required = true)]
+    pub files: Vec<PathBuf>,
     /// Worse by more than this fails (percent of the base, e.g. 5%).
     #[arg(long, default_value = "5%")]
     pub max_regression: String,
     /// Also write JUnit XML here (one testcase per layout and figure).
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// The history store the baseline comes from (default: $NUMALOAD_STORE).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Judge against stored runs of the same plan and hosts: last:N or label:KEY=VALUE.
+    #[arg(long, value_name = "SELECTION")]
+    pub baseline: Option<String>,
+    /// With --baseline: a regression must also lie this many standard deviations beyond the
+    /// history's mean.
+    #[arg(long, default_value_t = gate::DEFAULT_SIGMAS)]
+    pub sigmas: f64,
+    /// With --baseline: fewer stored runs than this leave a figure inconclusive.
+    #[arg(long, default_value_t = gate::DEFAULT_MIN_RUNS)]
+    pub min_runs: usize,
 }
+
+/// The exit code of a comparison too noisy to decide (no regression shown, none ruled out):
+/// 0 is no regression, 1 a regression, 2 bad input.
+pub const INCONCLUSIVE: u8 = 3;
 
 pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let threshold = compare::parse_threshold(&args.max_regression).map_err(super::BadInput)?;
-    let base = super::report::read_result(&args.base)?;
-    let new = super::report::read_result(&args.new)?;
+    if let Some(baseline) = &args.baseline {
+        let [new] = args.files.as_slice() else {
+            return Err(super::BadInput(
+                "compare --baseline takes one file, the new result (the baseline is in the store)"
+                    .into(),
+            )
+            .into());
+        };
+        let url = super::history::store_url(args.store.as_deref()).ok_or_else(|| {
+            super::BadInput(format!(
+                "--baseline {baseline}: needs a store (--store URL or {})",
+                numaload::store::STORE_ENV
+            ))
+        })?;
+        if !(args.sigmas.is_finite() && args.sigmas >= 0.0) {
+            return Err(super::BadInput(format!("--sigmas {}: must be ≥ 0", args.sigmas)).into());
+        }
+        let rule = gate::Rule {
+            threshold_pct: threshold,
+            sigmas: args.sigmas,
+            min_runs: args.min_runs,
+        };
+        let new = super::report::read_result(new)?;
+        return super::history::gate(&url, baseline, &new, rule, args.junit.as_deref());
+    }
+    if args.store.is_some() {
+        return Err(super::BadInput(
+            "--store needs --baseline last:N or label:KEY=VALUE (which stored runs to judge against)"
+                .into(),
+        )
+        .into());
+    }
+    let [base, new] = args.files.as_slice() else {
+        return Err(super::BadInput(
+            "compare takes two files, BASE.json NEW.json (or one with --baseline)".into(),
+        )
+        .into());
+    };
+    let base = super::report::read_result(base)?;
+    let new = super::report::read_result(new)?;
     let comparison = compare::compare(&base, &new, threshold);
     print!("{}", compare::text::render(&comparison));
     if let Some(path) = &args.junit {
         std::fs::write(path, compare::junit::render(&comparison))
             .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
     }
-    Ok(if comparison.regressed() {
+    Ok(if comparison.inconclusive() {
+        ExitCode::from(INCONCLUSIVE)
+    } else if comparison.regressed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod certs;
 pub mod compare;
 pub mod docs;
+pub mod history;
 pub mod plan;
 pub mod report;
 pub mod run;

@@ -32,6 +32,14 @@ pub struct RunArgs {
     /// --config FILE` reads; its listen and tls_dir do not apply). Only without --agent.
     #[arg(long, value_name = "FILE")]
     pub agent_config: Option<PathBuf>,
+    /// Also append the result to this history store: a SQLite file (created on first use) or
+    /// postgres://USER@HOST/DB (default: $NUMALOAD_STORE). A store failure exits 1 after the
+    /// result is written and printed.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// A label stored with the result (commit=abc123), once per label; needs a store.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 }
 
 pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -40,6 +48,20 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             "--agent-config {}: configures the local agent, and this run uses the agent at \
              {agent}; give the file to that agent (numaload agent --config FILE) or drop --agent",
             path.display()
+        ))
+        .into());
+    }
+    let store = super::history::store_url(args.store.as_deref());
+    let labels = args
+        .labels
+        .iter()
+        .map(|l| numaload::store::record::parse_label(l).map_err(super::BadInput))
+        .collect::<Result<Vec<_>, _>>()?;
+    if store.is_none() && !labels.is_empty() {
+        return Err(super::BadInput(format!(
+            "--label {}: labels are kept in a store; give --store URL or set {}",
+            args.labels.join(" --label "),
+            numaload::store::STORE_ENV
         ))
         .into());
     }
@@ -72,6 +94,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         file.flush()?;
     }
     print!("{}", numaload::report::text::render(&result));
+    if let Some(url) = &store {
+        // The store's clients block (PostgreSQL's runs its own runtime): off the async workers.
+        tokio::task::block_in_place(|| {
+            super::history::store_result(url, &labels, &result, args.out.as_deref())
+        })?;
+    }
     let all_ok = result
         .layouts
         .iter()

@@ -1,0 +1,327 @@
+//! The rolling-baseline gate: a new result judged against the distribution of stored runs of
+//! the same plan (fingerprint) and host set, layout by layout and figure by figure. It fills
+//! the two-file compare's [`Comparison`], so the exit code and JUnit output are the same.
+//!
+//! # The plausibility rule
+//!
+//! For one layout and one figure, let the history be the values of the selected stored runs
+//! that measured it (`h₁ … hₙ`), with mean `m`, sample standard deviation `s`, and *worst*
+//! value `w` (the highest latency or error rate, the lowest throughput). The new value `v`
+//!
+//! - is **inconclusive** (not judged) when `n` is below `--min-runs` (3 by default);
+//! - is a **regression** when it is worse than `w` by more than `--max-regression` (relative to
+//!   `w`; for the error rate, by more than 0.1 percentage points) **and** worse than `m` by
+//!   more than `--sigmas` × `s` (3 by default). The first condition keeps a steady history (tiny
+//!   `s`) from failing on a change too small to matter; the second keeps a noisy history (a
+//!   wide range) from failing on a value its spread makes plausible;
+//! - is otherwise **worse** when it lies beyond `w` in the worse direction (outside every
+//!   stored run, but plausible), **better** when it lies beyond the history's best value by
+//!   more than the threshold, and **no significant change** inside the range.
+//!
+//! A history that drifts (a least-squares trend over the runs worse by more than the threshold
+//! from its first to its last run) is flagged on the layout: the gate catches steps, not slow
+//! drifts that the range absorbs; `numaload history` shows them.
+
+pub mod text;
+
+use crate::compare::{
+    self, stats, Comparison, Figure, FigureComparison, LayoutComparison, Side, Verdict,
+    ERROR_RATE_TOLERANCE,
+};
+use crate::report::trust;
+use crate::result::RunResult;
+
+use super::record::{self, StoredRun};
+use super::Query;
+
+/// `--sigmas` when not given.
+pub const DEFAULT_SIGMAS: f64 = 3.0;
+/// `--min-runs` when not given.
+pub const DEFAULT_MIN_RUNS: usize = 3;
+
+/// Which stored runs form the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Baseline {
+    /// The last N stored runs of the same plan and hosts.
+    Last(usize),
+    /// Every stored run of the same plan and hosts carrying this label.
+    Label(String, String),
+}
+
+impl Baseline {
+    /// `last:N` or `label:KEY=VALUE`.
+    pub fn parse(text: &str) -> Result<Baseline, String> {
+        let bad = || format!("--baseline {text}: expected last:N (N ≥ 1) or label:KEY=VALUE");
+        if let Some(n) = text.strip_prefix("last:") {
+            let n: usize = n.trim().parse().map_err(|_| bad())?;
+            return if n == 0 {
+                Err(bad())
+            } else {
+                Ok(Baseline::Last(n))
+            };
+        }
+        if let Some(label) = text.strip_prefix("label:") {
+            let (k, v) = record::parse_label(label).map_err(|_| bad())?;
+            return Ok(Baseline::Label(k, v));
+        }
+        Err(bad())
+    }
+
+    /// The stored runs to read for `new`: same fingerprint and host set, never `new` itself.
+    pub fn query(&self, new: &RunResult) -> Query {
+        let mut q = Query {
+            fingerprint: Some(record::fingerprint(new)),
+            hosts: Some(record::hosts(new)),
+            exclude_run: Some(new.run_id.clone()),
+            ..Query::default()
+        };
+        match self {
+            Baseline::Last(n) => q.last = Some(*n),
+            Baseline::Label(k, v) => q.label = Some((k.clone(), v.clone())),
+        }
+        q
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Baseline::Last(n) => format!("the last {n} stored run(s)"),
+            Baseline::Label(k, v) => format!("the stored runs labelled {k}={v}"),
+        }
+    }
+}
+
+/// The gate's knobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rule {
+    /// `--max-regression`, percent.
+    pub threshold_pct: f64,
+    pub sigmas: f64,
+    pub min_runs: usize,
+}
+
+/// Judges one figure of one layout against its history (see the module doc).
+pub fn judge(figure: Figure, history: &[f64], new: f64, rule: &Rule) -> FigureComparison {
+    let n = history.len();
+    let side = Side {
+        pooled: stats::mean(history),
+        trials: history.to_vec(),
+    };
+    let mut out = FigureComparison {
+        figure,
+        base: (n > 0).then(|| side.clone()),
+        new: Some(Side::single(new)),
+        change: None,
+        interval: None,
+        verdict: Verdict::NoSignificantChange,
+        regression: false,
+        unreplicated: false,
+        // The history's mean is what `base` shows; the new run is one value.
+        statistic: crate::compare::Statistic::Pooled,
+    };
+    if n < rule.min_runs.max(1) {
+        // Too little history to judge: inconclusive, with the two-file compare's exit code.
+        out.verdict = Verdict::Inconclusive {
+            trials_needed: rule.min_runs.max(1) as u32,
+        };
+        return out;
+    }
+    let m = side.pooled;
+    let s = if n > 1 {
+        stats::variance(history).sqrt()
+    } else {
+        0.0
+    };
+    // Signed so that positive is worse, whichever way the figure goes.
+    let worse_by = |from: f64| {
+        if figure.higher_is_better() {
+            from - new
+        } else {
+            new - from
+        }
+    };
+    let (worst, best) = if figure.higher_is_better() {
+        (min(history), max(history))
+    } else {
+        (max(history), min(history))
+    };
+    let margin = |at: f64| {
+        if figure.relative() {
+            at.abs() * rule.threshold_pct / 100.0
+        } else {
+            ERROR_RATE_TOLERANCE
+        }
+    };
+    let beyond_range = worse_by(worst) > margin(worst);
+    let beyond_sigmas = worse_by(m) > rule.sigmas * s;
+    out.change = Some(if figure.relative() {
+        if m == 0.0 {
+            if new == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY.copysign(new)
+            }
+        } else {
+            100.0 * (new - m) / m.abs()
+        }
+    } else {
+        100.0 * (new - m)
+    });
+    out.regression = beyond_range && beyond_sigmas;
+    out.verdict = if out.regression || worse_by(worst) > 0.0 {
+        Verdict::Worse
+    } else if -worse_by(best) > margin(best) {
+        Verdict::Better
+    } else {
+        Verdict::NoSignificantChange
+    };
+    out
+}
+
+fn min(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// The drift of a history over its runs, percent of its mean (least-squares line, first to
+/// last run), when it exceeds the threshold in the worse direction.
+pub fn drift_pct(figure: Figure, history: &[f64], threshold_pct: f64) -> Option<f64> {
+    let n = history.len();
+    if n < 3 || !figure.relative() {
+        return None;
+    }
+    let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let (mx, my) = (stats::mean(&xs), stats::mean(history));
+    let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+    let sxy: f64 = xs
+        .iter()
+        .zip(history)
+        .map(|(x, y)| (x - mx) * (y - my))
+        .sum();
+    if my == 0.0 || sxx == 0.0 {
+        return None;
+    }
+    let drift = 100.0 * (sxy / sxx) * (n - 1) as f64 / my.abs();
+    let worse = if figure.higher_is_better() {
+        drift < -threshold_pct
+    } else {
+        drift > threshold_pct
+    };
+    worse.then_some(drift)
+}
+
+/// Judges `new` against `history` (the runs [`Baseline::query`] selected, oldest first).
+pub fn gate(
+    new: &RunResult,
+    history: &[StoredRun],
+    baseline: &Baseline,
+    rule: &Rule,
+) -> Comparison {
+    let mut layouts = Vec::new();
+    for l in &new.layouts {
+        let stored: Vec<&record::StoredLayout> = history
+            .iter()
+            .filter_map(|r| r.layouts.iter().find(|s| s.name == l.name))
+            .collect();
+        let measured_before = stored.iter().any(|s| s.status.measured());
+        let mut flags: Vec<String> = trust::layout_flags(l)
+            .into_iter()
+            .map(|f| format!("new: {}", f.message))
+            .collect();
+        let figures = Figure::ALL
+            .into_iter()
+            .map(|figure| {
+                let values: Vec<f64> = stored.iter().filter_map(|s| s.figure(figure)).collect();
+                if let Some(d) = drift_pct(figure, &values, rule.threshold_pct) {
+                    flags.push(format!(
+                        "history: {} drifted {d:+.1}% over its {} stored run(s) (worse); see numaload history",
+                        figure.name(),
+                        values.len()
+                    ));
+                }
+                if !l.status.measured() {
+                    let mut f = judge(figure, &values, 0.0, rule);
+                    f.new = None;
+                    f.change = None;
+                    f.regression = false;
+                    f.verdict = Verdict::NotJudged("failed in the new result".into());
+                    return f;
+                }
+                match compare::side(l, figure) {
+                    Ok(side) => judge(figure, &values, side.pooled, rule),
+                    Err(why) => {
+                        let mut f = judge(figure, &values, 0.0, rule);
+                        f.new = None;
+                        f.change = None;
+                        f.regression = false;
+                        f.verdict = Verdict::NotJudged(format!("new: {why}"));
+                        f
+                    }
+                }
+            })
+            .collect();
+        let failed_now = (measured_before && !l.status.measured()).then(|| {
+            l.error
+                .clone()
+                .unwrap_or_else(|| "no reason given".to_owned())
+        });
+        layouts.push(LayoutComparison {
+            name: l.name.clone(),
+            base_status: if measured_before {
+                crate::result::LayoutStatus::Ok
+            } else {
+                crate::result::LayoutStatus::Failed
+            },
+            new_status: l.status,
+            failed_now,
+            figures,
+            flags,
+        });
+    }
+    let mut only_in_base: Vec<String> = history
+        .iter()
+        .flat_map(|r| &r.layouts)
+        .filter(|s| !new.layouts.iter().any(|l| l.name == s.name))
+        .map(|s| s.name.clone())
+        .collect();
+    only_in_base.sort();
+    only_in_base.dedup();
+    let flags = trust::flags(new)
+        .into_iter()
+        .filter(|f| f.layout.is_none())
+        .map(|f| format!("new: {}", f.message))
+        .collect();
+    Comparison {
+        threshold_pct: rule.threshold_pct,
+        base_run: format!(
+            "{} of plan \"{}\" (fingerprint {}) on {}: {}",
+            baseline.describe(),
+            new.plan.name,
+            record::fingerprint(new),
+            record::hosts(new).join(", "),
+            match (history.first(), history.last()) {
+                (Some(a), Some(b)) => format!(
+                    "{} run(s), {} to {}",
+                    history.len(),
+                    a.started_at,
+                    b.started_at
+                ),
+                _ => "none stored".to_owned(),
+            }
+        ),
+        new_run: format!(
+            "plan \"{}\", run {} on {}, started {}",
+            new.plan.name, new.run_id, new.host.hostname, new.started_at
+        ),
+        mismatches: Vec::new(),
+        flags,
+        layouts,
+        only_in_base,
+        only_in_new: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

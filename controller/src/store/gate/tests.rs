@@ -1,0 +1,128 @@
+//! The rule on synthetic histories: steady, noisy, drifting, a step change, too few runs.
+
+use super::*;
+
+const MS: f64 = 1_000_000.0;
+
+fn rule() -> Rule {
+    Rule {
+        threshold_pct: 5.0,
+        sigmas: DEFAULT_SIGMAS,
+        min_runs: DEFAULT_MIN_RUNS,
+    }
+}
+
+/// Ten p99s of 10 ms within ±0.5%.
+fn steady() -> Vec<f64> {
+    [
+        1.0, 0.996, 1.004, 0.998, 1.003, 1.0, 0.995, 1.005, 0.999, 1.001,
+    ]
+    .iter()
+    .map(|x| 10.0 * MS * x)
+    .collect()
+}
+
+/// Ten p99s between 8 and 14 ms (mean 11, sd ≈ 2.1).
+fn noisy() -> Vec<f64> {
+    [8.0, 14.0, 9.0, 13.0, 11.0, 12.0, 8.5, 13.5, 10.0, 11.0]
+        .iter()
+        .map(|x| x * MS)
+        .collect()
+}
+
+/// Ten p99s climbing 2% a run from 10 ms (10 → 11.95 ms).
+fn drifting() -> Vec<f64> {
+    (0..10).map(|i| 10.0 * MS * 1.02f64.powi(i)).collect()
+}
+
+fn verdict(history: &[f64], new_ms: f64) -> (Verdict, bool) {
+    let f = judge(Figure::P99, history, new_ms * MS, &rule());
+    (f.verdict, f.regression)
+}
+
+#[test]
+fn a_steady_history_fails_a_real_step_but_not_a_tiny_change() {
+    use Verdict::*;
+    // 3% above the mean: many sigmas out, yet within 5% of the worst run.
+    assert_eq!(verdict(&steady(), 10.3), (Worse, false));
+    assert_eq!(verdict(&steady(), 10.0), (NoSignificantChange, false));
+    assert_eq!(verdict(&steady(), 12.0), (Worse, true));
+    assert_eq!(verdict(&steady(), 9.0), (Better, false));
+}
+
+#[test]
+fn a_noisy_history_makes_a_wide_range_plausible() {
+    use Verdict::*;
+    // 16 ms is 14% beyond the worst run but within 3 sd (≈ 6.3 ms) of the 11 ms mean.
+    assert_eq!(verdict(&noisy(), 16.0), (Worse, false));
+    assert_eq!(verdict(&noisy(), 12.0), (NoSignificantChange, false));
+    assert_eq!(verdict(&noisy(), 20.0), (Worse, true));
+}
+
+#[test]
+fn a_drifting_history_is_flagged_and_a_step_off_its_trend_fails() {
+    use Verdict::*;
+    let h = drifting();
+    // The next run on the trend (12.2 ms) lies within 5% of the worst (11.95 ms).
+    assert_eq!(verdict(&h, 12.2), (Worse, false));
+    assert_eq!(verdict(&h, 14.0), (Worse, true));
+    let drift = drift_pct(Figure::P99, &h, 5.0).expect("a drift");
+    assert!((15.0..20.0).contains(&drift), "{drift}");
+    assert_eq!(drift_pct(Figure::P99, &steady(), 5.0), None);
+    assert_eq!(drift_pct(Figure::P99, &noisy(), 5.0), None);
+    // Throughput falling is the worse direction.
+    let falling: Vec<f64> = (0..10).map(|i| 1000.0 - 20.0 * i as f64).collect();
+    assert!(drift_pct(Figure::Throughput, &falling, 5.0).is_some());
+}
+
+#[test]
+fn after_a_step_in_the_history_the_last_runs_are_the_new_normal() {
+    use Verdict::*;
+    let mut h: Vec<f64> = steady();
+    h.extend(steady().iter().map(|x| x * 1.3));
+    // Against all twenty runs 13 ms is inside the range; against the last five too.
+    assert_eq!(verdict(&h, 13.0), (NoSignificantChange, false));
+    assert_eq!(verdict(&h[15..], 13.0), (NoSignificantChange, false));
+    // The old level is now better than every recent run.
+    assert_eq!(verdict(&h[15..], 10.0), (Better, false));
+    // A step from the old level fails against the old runs only.
+    assert_eq!(verdict(&h[..10], 13.0), (Worse, true));
+}
+
+#[test]
+fn too_few_runs_are_inconclusive() {
+    for n in 0..3 {
+        let (v, regression) = verdict(&steady()[..n], 50.0);
+        assert_eq!(v, Verdict::Inconclusive { trials_needed: 3 }, "{n}");
+        assert!(!regression);
+    }
+    assert!(verdict(&steady()[..3], 50.0).1);
+}
+
+#[test]
+fn throughput_and_error_rate_directions() {
+    let tp = [1000.0, 1010.0, 990.0, 1005.0, 995.0];
+    let r = rule();
+    assert!(judge(Figure::Throughput, &tp, 900.0, &r).regression);
+    assert!(!judge(Figure::Throughput, &tp, 1200.0, &r).regression);
+    assert_eq!(
+        judge(Figure::Throughput, &tp, 1200.0, &r).verdict,
+        Verdict::Better
+    );
+    let errors = [0.0, 0.0, 0.0001, 0.0];
+    assert!(!judge(Figure::ErrorRate, &errors, 0.0008, &r).regression);
+    assert!(judge(Figure::ErrorRate, &errors, 0.01, &r).regression);
+}
+
+#[test]
+fn baselines_parse_and_name_the_flag() {
+    assert_eq!(Baseline::parse("last:10"), Ok(Baseline::Last(10)));
+    assert_eq!(
+        Baseline::parse("label:release=1.2"),
+        Ok(Baseline::Label("release".into(), "1.2".into()))
+    );
+    for bad in ["last:0", "last:x", "first:3", "label:nokey", ""] {
+        let e = Baseline::parse(bad).expect_err(bad);
+        assert!(e.starts_with("--baseline "), "{e}");
+    }
+}

@@ -1,0 +1,111 @@
+//! What `numaload compare --baseline` prints: the two-file compare's headline (the same
+//! answer first), the rule, then per layout the history's mean, spread and range next to the
+//! new value.
+
+use std::fmt::Write as _;
+
+use crate::compare::{stats, text, Comparison, Verdict};
+
+use super::Rule;
+
+/// The whole report.
+pub fn render(c: &Comparison, rule: &Rule) -> String {
+    let mut out = String::new();
+    let headline = if c.inconclusive() {
+        format!(
+            "INCONCLUSIVE: too few stored runs to judge against; the gate needs {} (see the \
+             table for how many each layout has).",
+            rule.min_runs.max(1)
+        )
+    } else {
+        text::headline(c).replace(
+            "No regression beyond",
+            "No regression (against the stored history) beyond",
+        )
+    };
+    let _ = writeln!(out, "numaload compare: {headline}\n");
+    let mut flags: Vec<String> = c.flags.clone();
+    for l in &c.layouts {
+        flags.extend(l.flags.iter().map(|f| format!("layout \"{}\" {f}", l.name)));
+    }
+    if !flags.is_empty() {
+        let _ = writeln!(out, "Check before trusting these numbers:");
+        for f in &flags {
+            let _ = writeln!(out, "  ! {f}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "base: {}", c.base_run);
+    let _ = writeln!(out, "new:  {}", c.new_run);
+    let _ = writeln!(
+        out,
+        "a figure regresses when it is worse than the history's worst run by more than {}% \
+         (error rate: {} percentage points) and worse than the history's mean by more than {} \
+         standard deviations; fewer than {} stored runs: inconclusive\n",
+        c.threshold_pct,
+        100.0 * crate::compare::ERROR_RATE_TOLERANCE,
+        rule.sigmas,
+        rule.min_runs
+    );
+    for l in &c.layouts {
+        let _ = writeln!(
+            out,
+            "── layout \"{}\" {}",
+            l.name,
+            "─".repeat(50usize.saturating_sub(l.name.chars().count()))
+        );
+        if let Some(error) = &l.failed_now {
+            let _ = writeln!(out, "  FAILED in the new result (measured before): {error}");
+        }
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>4} {:>12} {:>12} {:>25} {:>12} {:>9}  verdict",
+            "figure", "runs", "mean", "std dev", "range", "new", "vs mean"
+        );
+        for f in &l.figures {
+            let show = |v: f64| f.figure.show(v);
+            let (runs, mean, sd, range) = match &f.base {
+                Some(b) => {
+                    let lo = b.trials.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = b.trials.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let sd = if b.trials.len() > 1 {
+                        show(stats::variance(&b.trials).sqrt())
+                    } else {
+                        "-".to_owned()
+                    };
+                    (
+                        b.trials.len().to_string(),
+                        show(b.pooled),
+                        sd,
+                        format!("{} – {}", show(lo), show(hi)),
+                    )
+                }
+                None => ("0".into(), "-".into(), "-".into(), "-".into()),
+            };
+            let verdict = match &f.verdict {
+                Verdict::NotJudged(why) => format!("not judged: {why}"),
+                Verdict::Inconclusive { trials_needed } => format!(
+                    "inconclusive: {} stored run(s), the gate needs {trials_needed}",
+                    f.base.as_ref().map_or(0, |b| b.trials.len())
+                ),
+                v if f.regression => format!("{} — REGRESSION", v.label().to_uppercase()),
+                v => v.label().to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<16} {runs:>4} {mean:>12} {sd:>12} {range:>25} {:>12} {:>9}  {verdict}",
+                f.figure.name(),
+                f.new.as_ref().map_or("-".to_owned(), |s| show(s.pooled)),
+                f.change_text(),
+            );
+        }
+        out.push('\n');
+    }
+    for name in &c.only_in_base {
+        let _ = writeln!(
+            out,
+            "layout \"{name}\" is only in the history: not compared"
+        );
+    }
+    out
+}

@@ -1,0 +1,310 @@
+//! The store, history and gate tests, written once and run against any store URL (a SQLite
+//! file, a throw-away PostgreSQL database), and synthetic results to fill them.
+#![allow(dead_code)] // each test binary uses a part
+
+pub mod pg;
+
+use std::path::Path;
+use std::process::Command;
+
+use numaload::result::RunResult;
+use numaload::store::{Access, Put, Query, Store};
+
+use crate::common;
+
+/// The quickstart fixture (an old result: no trials, no per-request mix) as plan `plan`, run
+/// number `i` (a minute apart), both layouts at `p99_ms` and `throughput` req/s.
+pub fn synthetic(plan: &str, i: usize, p99_ms: f64, throughput: f64) -> RunResult {
+    let text = std::fs::read_to_string(common::manifest("tests/fixtures/quickstart-result.json"))
+        .expect("fixture");
+    let mut r: RunResult = serde_json::from_str(&text).expect("the fixture loads");
+    r.plan.name = plan.to_owned();
+    r.run_id = format!("run-{plan}-{i:03}");
+    r.started_at = format!("2026-12-01T{:02}:{:02}:00Z", 10 + i / 60, i % 60);
+    for l in &mut r.layouts {
+        l.latency_ns.p99 = (p99_ms * 1e6) as u64;
+        l.latency_ns.p50 = (p99_ms * 0.5e6) as u64;
+        l.latency_ns.p999 = (p99_ms * 2e6) as u64;
+        l.throughput_rps = throughput;
+    }
+    r
+}
+
+/// Stores one result per value, oldest first, as runs 0, 1, ...
+pub fn fill(url: &str, plan: &str, p99s_ms: &[f64]) {
+    let mut store = Store::open(url, Access::Write).expect("open the store");
+    for (i, p99) in p99s_ms.iter().enumerate() {
+        let labels = vec![("commit".to_owned(), format!("c{i}"))];
+        let put = store.put(&synthetic(plan, i, *p99, 5000.0), &labels);
+        assert_eq!(put, Ok(Put::Stored));
+    }
+}
+
+/// A `numaload` run: exit code, standard output and error.
+pub fn cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(common::BIN)
+        .args(args)
+        .env_remove(numaload::store::STORE_ENV)
+        .output()
+        .expect("run numaload");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A result stored and read back: its figures, labels and full JSON; stored twice, kept once.
+pub fn store_and_read_back(url: &str) {
+    let mut store = Store::open(url, Access::Write).expect("open");
+    let result = synthetic("roundtrip", 0, 2.0, 4000.0);
+    let labels = vec![
+        ("commit".to_owned(), "abc123".to_owned()),
+        ("branch".to_owned(), "main".to_owned()),
+    ];
+    assert_eq!(store.put(&result, &labels), Ok(Put::Stored));
+    assert_eq!(store.put(&result, &labels), Ok(Put::AlreadyStored));
+    let runs = store.runs(&Query::default()).expect("runs");
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run.run_id, result.run_id);
+    assert_eq!(run.plan_name, "roundtrip");
+    assert_eq!(run.hosts, vec!["vm".to_owned()]);
+    assert_eq!(run.labels["commit"], "abc123");
+    assert_eq!(run.labels.len(), 2);
+    let names: Vec<&str> = run.layouts.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["one-process", "per-node"]);
+    assert_eq!(run.layouts[0].p99_ns, Some(2e6));
+    assert_eq!(run.layouts[0].throughput_rps, Some(4000.0));
+    assert_eq!(run.layouts[0].error_rate, Some(0.0));
+    assert_eq!(run.layouts[0].trials, 1);
+    assert_eq!(store.result(&result.run_id).expect("result"), result);
+    // A second connection (another process would do the same) sees it too.
+    let mut again = Store::open(url, Access::Read).expect("reopen");
+    assert_eq!(again.runs(&Query::default()).expect("runs").len(), 1);
+}
+
+/// Several writers at once, each on its own connection, the first ones racing to create the
+/// schema: every result lands.
+pub fn concurrent_writers(url: &str) {
+    let threads: Vec<_> = (0..6)
+        .map(|w| {
+            let url = url.to_owned();
+            std::thread::spawn(move || {
+                let mut store = Store::open(&url, Access::Write).expect("open concurrently");
+                for i in 0..5 {
+                    let result = synthetic(&format!("writer{w}"), i, 1.0, 1000.0);
+                    assert_eq!(store.put(&result, &[]), Ok(Put::Stored));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a writer failed");
+    }
+    let mut store = Store::open(url, Access::Read).expect("open");
+    let runs = store.runs(&Query::default()).expect("runs");
+    assert_eq!(runs.len(), 30);
+    assert!(runs.iter().all(|r| r.layouts.len() == 2));
+}
+
+/// `numaload history` in every format, with its filters.
+pub fn history_cli(url: &str, dir: &Path) {
+    fill(url, "steady", &[10.0, 10.1, 9.9, 10.0, 10.2]);
+    fill(url, "other", &[3.0, 3.1]);
+    let (code, out, err) = cli(&["history", "--store", url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("plan \"steady\" · layout \"one-process\" · p99 corrected: 5 run(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("plan \"other\" · layout \"per-node\""),
+        "{out}"
+    );
+    assert!(out.contains("commit=c4"), "{out}");
+    let steady_rows: Vec<&str> = out.lines().filter(|l| l.contains("run-steady-")).collect();
+    assert_eq!(steady_rows.len(), 10, "{out}");
+    assert!(steady_rows[0].contains("run-steady-000") && steady_rows[4].contains("run-steady-004"));
+
+    let (code, json, err) = cli(&[
+        "history", "--store", url, "--plan", "steady", "--layout", "per-node", "--format", "json",
+        "--last", "3",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let runs: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let runs = runs.as_array().expect("array");
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0]["run_id"], "run-steady-002");
+    assert_eq!(runs[2]["layouts"].as_array().expect("layouts").len(), 1);
+    assert_eq!(runs[2]["layouts"][0]["p99_ns"], 10.2e6);
+
+    let (code, csv, _) = cli(&[
+        "history",
+        "--store",
+        url,
+        "--label",
+        "commit=c1",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(csv.lines().count(), 1 + 4, "{csv}"); // steady and other, two layouts each
+    assert!(csv.starts_with("started_at,run_id,plan,"));
+
+    let page = dir.join("history.html");
+    let (code, _, err) = cli(&[
+        "history",
+        "--store",
+        url,
+        "--plan",
+        "steady",
+        "--format",
+        "html",
+        "--figure",
+        "throughput",
+        "--out",
+        page.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert!(html.contains(r#"<a href="history-runs/run-steady-003.html">"#));
+    assert!(
+        !html.contains("<script") && !html.contains("src="),
+        "self-contained"
+    );
+    let report = dir.join("history-runs/run-steady-003.html");
+    assert!(std::fs::read_to_string(report)
+        .expect("report")
+        .contains("<svg"));
+
+    let (code, _, err) = cli(&["history", "--store", url, "--figure", "p98"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--figure p98"), "{err}");
+}
+
+/// Writes `result` and runs `compare --baseline` on it; returns the exit code, the output and
+/// the JUnit failures.
+pub fn gate(
+    url: &str,
+    dir: &Path,
+    result: &RunResult,
+    baseline: &str,
+) -> (Option<i32>, String, usize) {
+    let new = dir.join(format!("{}.json", result.run_id));
+    std::fs::write(&new, result.to_json()).expect("write");
+    let junit = dir.join(format!("{}.xml", result.run_id));
+    let (code, out, err) = cli(&[
+        "compare",
+        "--store",
+        url,
+        "--baseline",
+        baseline,
+        new.to_str().expect("utf8"),
+        "--junit",
+        junit.to_str().expect("utf8"),
+    ]);
+    assert!(err.is_empty() || code == Some(1), "{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("junit: {e}\n{out}{err}"));
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit XML parses");
+    let failures = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    (code, out, failures)
+}
+
+/// The rolling-baseline gate through the binary on synthetic histories.
+pub fn gate_cli(url: &str, dir: &Path) {
+    let steady = [
+        10.0, 10.05, 9.95, 10.02, 9.98, 10.0, 10.04, 9.96, 10.01, 9.99,
+    ];
+    fill(url, "steady", &steady);
+    let new = |plan: &str, p99: f64| synthetic(plan, 100, p99, 5000.0);
+    let (code, out, failures) = gate(url, dir, &new("steady", 10.3), "last:10");
+    assert_eq!((code, failures), (Some(0), 0), "{out}");
+    assert!(
+        out.contains("No regression (against the stored history)"),
+        "{out}"
+    );
+    let (code, out, failures) = gate(url, dir, &new("steady", 12.0), "last:10");
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(failures, 2 * 3, "p50, p99, p99.9 of both layouts: {out}");
+    assert!(out.contains("REGRESSION"), "{out}");
+
+    let noisy = [8.0, 14.0, 9.0, 13.0, 11.0, 12.0, 8.5, 13.5, 10.0, 11.0];
+    fill(url, "noisy", &noisy);
+    let (code, out, _) = gate(url, dir, &new("noisy", 16.0), "last:10");
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out, _) = gate(url, dir, &new("noisy", 30.0), "last:10");
+    assert_eq!(code, Some(1), "{out}");
+
+    let drifting: Vec<f64> = (0..10).map(|i| 10.0 * 1.02f64.powi(i)).collect();
+    fill(url, "drifting", &drifting);
+    let (code, out, _) = gate(url, dir, &new("drifting", 12.2), "last:10");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("drifted +"), "{out}");
+    let (code, out, _) = gate(url, dir, &new("drifting", 14.0), "last:10");
+    assert_eq!(code, Some(1), "{out}");
+
+    // A step: five runs at 10 ms, then five at 13 ms. The last five are the new normal.
+    let step = [10.0, 10.0, 10.1, 9.9, 10.0, 13.0, 13.1, 12.9, 13.0, 13.0];
+    fill(url, "step", &step);
+    let (code, out, _) = gate(url, dir, &new("step", 13.2), "last:5");
+    assert_eq!(code, Some(0), "{out}");
+    // Against the runs labelled before the step (commit=c0..c4: one label each), too few.
+    // Inconclusive has its own exit code (3), as in the two-file compare, and each figure is a
+    // JUnit failure of type "inconclusive".
+    let (code, out, failures) = gate(url, dir, &new("step", 13.2), "label:commit=c2");
+    assert_eq!((code, failures), (Some(3), 10), "{out}");
+    assert!(out.contains("INCONCLUSIVE: too few stored runs"), "{out}");
+    assert!(
+        out.contains("inconclusive: 1 stored run(s), the gate needs 3"),
+        "{out}"
+    );
+
+    // No history for this plan at all: inconclusive (exit 3), not a regression.
+    let (code, out, _) = gate(url, dir, &new("never-stored", 50.0), "last:10");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("none stored"), "{out}");
+
+    // The new run stored already (run --store, then compare) is not its own baseline.
+    let mut store = Store::open(url, Access::Write).expect("open");
+    let stored_new = new("steady", 12.0);
+    store.put(&stored_new, &[]).expect("put");
+    let (code, _, _) = gate(url, dir, &stored_new, "last:10");
+    assert_eq!(code, Some(1));
+}
+
+/// A store from a newer numaload is refused, naming the store and what to do.
+pub fn newer_schema_is_refused(url: &str) {
+    drop(Store::open(url, Access::Write).expect("create"));
+    let mut raw = Store::open(url, Access::Write).expect("open");
+    drop(raw.runs(&Query::default()));
+    bump_schema(url);
+    let e = Store::open(url, Access::Read).expect_err("a newer schema");
+    let text = e.to_string();
+    assert!(
+        text.contains("schema version 99 is newer than this numaload's (1)"),
+        "{text}"
+    );
+    assert!(text.starts_with("store "), "{text}");
+    assert!(!text.contains('\n'));
+    let (code, _, err) = cli(&["history", "--store", url]);
+    assert_eq!(code, Some(1));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("use the numaload that wrote it"), "{err}");
+}
+
+fn bump_schema(url: &str) {
+    if numaload::store::is_postgres(url) {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+        c.batch_execute("INSERT INTO numaload_schema (version) VALUES (99)")
+            .expect("bump");
+    } else {
+        let c = rusqlite::Connection::open(url).expect("open");
+        c.execute_batch("INSERT INTO numaload_schema (version) VALUES (99)")
+            .expect("bump");
+    }
+}
