@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RESULT ?= out/quickstart.result.json
 
-.PHONY: demo test test-crates setup build lint bench fuzz clean
+.PHONY: demo test test-crates setup build lint bench fuzz clean deb image
 
 ## make demo: build release and compare two layouts of a real server on this host.
 demo: setup
@@ -12,11 +12,13 @@ demo: setup
 	./target/release/numaload run examples/quickstart.toml --out $(RESULT)
 	@echo "result written to $(RESULT)"
 
-## make test: the whole test suite: every crate's tests, then the emulated 4-node NUMA guest and
-## the multi-host network-namespace test (both need root, as CI has).
+## make test: the whole test suite: every crate's tests, then the emulated 4-node NUMA guest, the
+## multi-host network-namespace test and the package test (all need root, as CI has; the last
+## reuses the release build of the first).
 test: test-crates
 	tests/numa-vm/run.sh
 	tests/netns/run.sh
+	tests/package/run.sh
 
 ## make test-crates: only the cargo tests (no root needed beyond the set-up).
 test-crates: setup
@@ -34,6 +36,20 @@ fuzz:
 	cargo fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	mkdir -p fuzz/work/run_plan
 	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run run_plan fuzz/work/run_plan fuzz/corpus/run_plan -- -max_total_time=$(FUZZ_TIME) -timeout=10
+
+## make deb: target/debian/numaload_VERSION_ARCH.deb (cargo-deb, installed if missing).
+deb: setup
+	scripts/package/deb.sh
+
+## make image: the container image of deploy/Containerfile (needs podman or docker with an engine).
+CONTAINER ?= $(shell command -v podman || command -v docker)
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+IMAGE ?= registry.example.invalid/numaload:$(VERSION)
+image:
+	$(CONTAINER) build -f deploy/Containerfile --build-arg VERSION=$(VERSION) \
+	  --build-arg GIT_COMMIT=$$(git rev-parse --short=12 HEAD) \
+	  --build-arg GIT_DIRTY=$$(git diff-index --quiet HEAD -- && echo false || echo true) \
+	  -t $(IMAGE) .
 
 setup:
 	@scripts/setup-system.sh

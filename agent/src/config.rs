@@ -21,6 +21,9 @@ pub struct AgentConfig {
     pub limits: Limits,
     /// Counters for the agent's own /metrics.
     pub metrics: std::sync::Arc<crate::metrics::AgentMetrics>,
+    /// What `Describe` reports as `agent_version`: the binary sets its whole build name
+    /// (version, commit, dirty flag) so that a controller can tell two builds apart.
+    pub version: String,
 }
 
 /// What a plan may ask of this agent; a plan beyond a limit is refused before anything starts.
@@ -59,6 +62,7 @@ impl AgentConfig {
             stop_grace: Duration::from_secs(2),
             limits: Limits::default(),
             metrics: std::sync::Arc::default(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
 

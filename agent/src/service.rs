@@ -94,7 +94,7 @@ impl Agent for AgentService {
             hostname: facts.hostname,
             kernel: facts.kernel,
             cpu_model: facts.cpu_model,
-            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            agent_version: self.config.version.clone(),
             topology: Some((&topology).into()),
             cgroup: Some(crate::cgroup::wire_limits_of(std::process::id())),
         }))

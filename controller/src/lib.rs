@@ -21,3 +21,4 @@ pub mod search;
 pub mod store;
 pub mod tls;
 pub mod topology_view;
+pub mod version;

@@ -4,14 +4,14 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod roles;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "numaload",
-    version,
+    version = numaload::version::LONG,
     about = "Compare replica layouts of a server on NUMA hosts, measured"
 )]
 struct Cli {
@@ -41,6 +41,11 @@ enum Command {
     Watch(roles::watch::WatchArgs),
     /// The HTTP server under test (the agent starts it; it also runs alone).
     Target(numaload_target::TargetArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(roles::docs::CompletionsArgs),
+    /// Write numaload.1 and one man page per subcommand into a directory (used by `make deb`).
+    #[command(hide = true)]
+    Manpages(roles::docs::ManpagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,8 @@ fn main() -> ExitCode {
         Command::History(args) => roles::history::main(args),
         Command::Certs(args) => roles::certs::main(args),
         Command::Watch(args) => roles::watch::main(args),
+        Command::Completions(args) => roles::docs::completions(args, Cli::command()),
+        Command::Manpages(args) => roles::docs::manpages(args, Cli::command()),
         Command::Run(args) => roles::tokio_main(roles::run::main(args)),
         Command::Agent(args) => roles::tokio_main(roles::agent::main(args)),
     };

@@ -99,6 +99,17 @@ pub async fn run_with(
         hosts.push(host_summary(&agent.address, &info));
         clocks.push(estimate_clock(agent).await?);
     }
+    // A fleet half-upgraded measures two programs: one line at once (once per session: a later
+    // run of the same session calibrates no more) and a note on every layout.
+    let versions = crate::version::mismatch(
+        crate::version::LONG,
+        hosts
+            .iter()
+            .map(|h| (h.agent.as_str(), h.agent_version.as_str())),
+    );
+    if let (Some(warning), Calibrate::Yes) = (&versions, calibrate) {
+        eprintln!("numaload: {warning}");
+    }
     let synchronized = agents.len() > 1;
     let mut wire = plan.to_run_plan(&run_id);
     wire.wait_for_start = synchronized;
@@ -220,8 +231,13 @@ pub async fn run_with(
             )
         })
         .collect();
-    let layouts =
+    let mut layouts =
         crate::aggregate::results(plan, &inputs).context("merging the agents' histograms")?;
+    if let Some(warning) = versions {
+        for layout in &mut layouts {
+            layout.notes.push(warning.clone());
+        }
+    }
     for (host, collector) in hosts.iter_mut().zip(&collectors) {
         host.calibration = collector.calibration.map(|c| crate::result::Calibration {
             task_spawn_ns: c.task_spawn_ns,

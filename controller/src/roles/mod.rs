@@ -7,6 +7,7 @@ use std::process::ExitCode;
 pub mod agent;
 pub mod certs;
 pub mod compare;
+pub mod docs;
 pub mod history;
 pub mod plan;
 pub mod report;
@@ -49,5 +50,7 @@ pub fn agent_config() -> anyhow::Result<numaload_agent::config::AgentConfig> {
     use anyhow::Context as _;
     let exe =
         std::env::current_exe().context("finding the numaload executable to start targets with")?;
-    Ok(numaload_agent::config::AgentConfig::builtin(&exe))
+    let mut config = numaload_agent::config::AgentConfig::builtin(&exe);
+    config.version = numaload::version::LONG.to_owned();
+    Ok(config)
 }
