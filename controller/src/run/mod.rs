@@ -9,24 +9,29 @@
 //! An agent that fails mid-run (killed, partitioned, crashed) is marked lost with its error; the
 //! others carry on and the result is `degraded`. Ctrl-C cancels the run on every agent and still
 //! writes what was measured.
+//!
+//! The decisions (when to start a layout where, who is lost, when the run is over) are the pure
+//! [`session`]'s; this module does only the I/O around it: connecting, the event streams, the
+//! Ctrl-C and grace timers, the `Start` and `Cancel` calls.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use numaload_proto::v1::{run_event::Event, HostInfo, Phase, RunEvent};
+use numaload_proto::v1::{HostInfo, RunEvent};
 use tokio::sync::mpsc;
 
 use crate::aggregate::Collector;
 use crate::client::{Agent, ClientError};
+
+mod session;
 use crate::plan::Plan;
 use crate::result::{AgentOutcome, AgentStatus, HostSummary, RunResult, SCHEMA_VERSION};
+use session::{Action, Input, Outcome, Session};
 
 /// Time allowed beyond the plan's own for launching and stopping replicas in each layout.
 const PER_LAYOUT_MARGIN: Duration = Duration::from_secs(60);
 /// How long to keep reading after a Ctrl-C for the agents to stop and report.
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
-/// How far ahead of "now" a synchronized start is scheduled, beyond the slowest round trip.
-const START_LEAD: Duration = Duration::from_millis(250);
 /// `Clock` calls per agent for the offset estimate.
 const CLOCK_SAMPLES: usize = 7;
 
@@ -146,70 +151,56 @@ pub async fn run_with(
     }
     drop(tx);
 
-    let mut collectors: Vec<Collector> = agents.iter().map(|_| Collector::default()).collect();
-    let mut lost: Vec<Option<String>> = vec![None; agents.len()];
-    let mut started: Vec<bool> = vec![false; wire_layouts.len()];
-    let mut cancel_requested = false;
+    let mut session = Session::new(
+        agents
+            .iter()
+            .zip(&clocks)
+            .map(|(a, c)| (a.address.clone(), *c))
+            .collect(),
+        wire_layouts,
+    );
     let mut cancel_deadline: Option<Instant> = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    loop {
-        if collectors
-            .iter()
-            .zip(&lost)
-            .all(|(c, l)| c.done || l.is_some())
-        {
-            break;
-        }
+    while !session.finished() {
         let grace = cancel_deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let received = tokio::select! {
-            received = rx.recv() => received,
-            _ = &mut ctrl_c, if !cancel_requested => {
-                progress(Progress::Notice(
-                    "interrupted: cancelling the run on every agent (Ctrl-C again to quit at once)".into(),
-                ));
-                cancel_requested = true;
+        let input = tokio::select! {
+            received = rx.recv() => match received {
+                Some((agent, Ok(Some(event)))) => Input::Event { agent, event },
+                Some((agent, Ok(None))) => Input::Ended { agent },
+                Some((agent, Err(error))) => Input::Failed { agent, error: error.to_string() },
+                None => break,
+            },
+            _ = &mut ctrl_c, if !session.cancel_requested() => {
                 cancel_deadline = Some(Instant::now() + CANCEL_GRACE);
-                cancel_all(&mut agents, &run_id).await;
-                continue;
+                Input::Cancel
             }
             _ = tokio::time::sleep(grace.unwrap_or(Duration::MAX)), if grace.is_some() => {
-                for (index, reason) in lost.iter_mut().enumerate() {
-                    if !collectors[index].done && reason.is_none() {
-                        *reason = Some("did not stop within the grace after the cancel".into());
-                    }
-                }
-                break;
+                Input::GraceExpired
             }
         };
-        let Some((index, next)) = received else { break };
-        match next {
-            Ok(Some(event)) => {
-                if let Some(p) = progress_of(&agents[index].address, &event) {
-                    progress(p);
+        for action in session.handle(input, unix_now_ns()) {
+            match action {
+                Action::Progress(p) => progress(p),
+                Action::CancelAll => cancel_all(&mut agents, &run_id).await,
+                Action::Start {
+                    agent,
+                    layout,
+                    at_agent_unix_ns,
+                } => {
+                    // An agent that misses its Start fails the layout itself after its timeout.
+                    let _ = agents[agent]
+                        .start(&run_id, &layout, at_agent_unix_ns)
+                        .await;
                 }
-                collectors[index].push(event);
             }
-            Ok(None) if collectors[index].done => {}
-            Ok(None) => lost[index] = Some("ended the run without finishing it".into()),
-            Err(error) => {
-                progress(Progress::Notice(format!("agent lost: {error}")));
-                lost[index] = Some(error.to_string());
-            }
-        }
-        if synchronized {
-            start_ready_layouts(
-                &wire_layouts,
-                &run_id,
-                &mut agents,
-                &collectors,
-                &lost,
-                &clocks,
-                &mut started,
-            )
-            .await;
         }
     }
+    let Outcome {
+        collectors,
+        lost,
+        cancel_requested,
+    } = session.into_outcome();
 
     let missing: Vec<String> = lost
         .iter()
@@ -354,47 +345,6 @@ pub fn clock_estimate(sent: u64, agent_now: u64, received: u64) -> ClockEstimate
     }
 }
 
-/// Sends `Start` for every layout that every live agent has placed or failed.
-async fn start_ready_layouts(
-    layouts: &[String],
-    run_id: &str,
-    agents: &mut [Agent],
-    collectors: &[Collector],
-    lost: &[Option<String>],
-    clocks: &[ClockEstimate],
-    started: &mut [bool],
-) {
-    for (layout_index, layout) in layouts.iter().enumerate() {
-        if started[layout_index] {
-            continue;
-        }
-        let states: Vec<Option<bool>> = collectors
-            .iter()
-            .zip(lost)
-            .map(|(c, l)| {
-                if l.is_some() {
-                    Some(false)
-                } else {
-                    c.placed_or_failed(layout)
-                }
-            })
-            .collect();
-        if states.iter().any(Option::is_none) {
-            return; // layouts run in order: a later one cannot be ready before this one
-        }
-        started[layout_index] = true;
-        let slowest = clocks.iter().map(|c| c.round_trip_ns).max().unwrap_or(0);
-        let start_at = unix_now_ns() + START_LEAD.as_nanos() as u64 + 2 * slowest;
-        for (i, agent) in agents.iter_mut().enumerate() {
-            if states[i] == Some(true) {
-                let at_agent = start_at.saturating_add_signed(clocks[i].offset_ns);
-                // An agent that misses its Start fails the layout itself after its timeout.
-                let _ = agent.start(run_id, layout, at_agent).await;
-            }
-        }
-    }
-}
-
 pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
     let topology = host.topology.clone().unwrap_or_default();
     HostSummary {
@@ -421,58 +371,6 @@ pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
         allowed_cpus: topology.allowed_cpus,
         calibration: None,
         cgroup: host.cgroup.as_ref().map(Into::into),
-    }
-}
-
-fn progress_of(agent: &str, event: &RunEvent) -> Option<Progress> {
-    match &event.event {
-        Some(Event::Phase(p)) => {
-            let phase = match Phase::try_from(p.phase).ok()? {
-                Phase::Launching => "launching replicas",
-                Phase::Warmup => "warming up",
-                Phase::Measuring => "measuring",
-                Phase::Stopping => "stopping replicas",
-                Phase::Unspecified => return None,
-            };
-            Some(Progress::Phase {
-                agent: agent.to_owned(),
-                layout: p.layout.clone(),
-                phase: phase.to_owned(),
-            })
-        }
-        Some(Event::Samples(batch)) => {
-            let mut latest: std::collections::BTreeMap<u32, i64> = Default::default();
-            let mut worst: Option<u64> = None;
-            for s in &batch.samples {
-                if s.requests_total >= 0 {
-                    latest.insert(s.replica, s.requests_total);
-                }
-                if s.server_p99_ns >= 0 {
-                    worst = Some(worst.unwrap_or(0).max(s.server_p99_ns as u64));
-                }
-            }
-            (!latest.is_empty()).then(|| Progress::Live {
-                agent: agent.to_owned(),
-                layout: batch.layout.clone(),
-                requests: latest.values().map(|&r| r as u64).sum(),
-                worst_server_p99_ns: worst,
-            })
-        }
-        Some(Event::Load(l)) => Some(Progress::Load {
-            agent: agent.to_owned(),
-            layout: l.layout.clone(),
-            rate_rps: if l.interval_ms == 0 {
-                0.0
-            } else {
-                l.requests as f64 * 1_000.0 / l.interval_ms as f64
-            },
-            p99_ns: u64::try_from(l.p99_ns).ok(),
-        }),
-        Some(Event::Failed(f)) => Some(Progress::Notice(format!(
-            "[{}] {agent}: failed: {}",
-            f.layout, f.error
-        ))),
-        _ => None,
     }
 }
 

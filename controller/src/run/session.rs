@@ -1,0 +1,279 @@
+//! The run loop's decisions, pure: events in, actions out.
+//!
+//! [`Session`] keeps what the controller knows of each agent (its events gathered per layout in
+//! a [`Collector`], whether it is lost, its clock) and decides, for each [`Input`] (an agent's
+//! event, its stream ending or failing, a Ctrl-C, the cancel grace running out), what to do:
+//! [`Action::Start`] a layout on an agent at an instant on *that agent's* clock once every live
+//! agent has placed or failed it, show [`Action::Progress`], or [`Action::CancelAll`]. It is
+//! [`Session::finished`] when every agent is done or lost. `run/mod.rs` does only the I/O around
+//! it (streams, signals, RPCs), so the behaviours — start when all are placed, a lost agent does
+//! not block the others, late and duplicate events, clock conversion — are tested here in
+//! milliseconds, without agents.
+
+use std::time::Duration;
+
+use numaload_proto::v1::{run_event::Event, Phase, RunEvent};
+
+use super::{ClockEstimate, Progress};
+use crate::aggregate::Collector;
+
+/// How far ahead of "now" a synchronized start is scheduled, beyond twice the slowest round trip.
+pub const START_LEAD: Duration = Duration::from_millis(250);
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Agent `agent` sent `event`.
+    Event { agent: usize, event: RunEvent },
+    /// Agent `agent`'s stream ended cleanly.
+    Ended { agent: usize },
+    /// Agent `agent`'s stream failed (killed, cut off, silent past its deadline).
+    Failed { agent: usize, error: String },
+    /// The user asked to cancel (Ctrl-C).
+    Cancel,
+    /// The grace after a cancel ran out.
+    GraceExpired,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send `Start(layout)` to agent `agent` for this instant on its own clock (Unix ns).
+    Start {
+        agent: usize,
+        layout: String,
+        at_agent_unix_ns: u64,
+    },
+    Progress(Progress),
+    /// Call `Cancel` on every agent.
+    CancelAll,
+}
+
+/// One agent as the session sees it.
+#[derive(Debug)]
+struct AgentState {
+    address: String,
+    collector: Collector,
+    lost: Option<String>,
+    clock: ClockEstimate,
+}
+
+/// The run loop's state.
+#[derive(Debug)]
+pub struct Session {
+    agents: Vec<AgentState>,
+    /// Every trial of every layout, in the order the agents run them.
+    layouts: Vec<String>,
+    started: Vec<bool>,
+    /// Several agents: each layout waits for a `Start`.
+    synchronized: bool,
+    cancel_requested: bool,
+}
+
+/// What a finished session leaves for the result: per agent, its events and why it was lost.
+#[derive(Debug)]
+pub struct Outcome {
+    pub collectors: Vec<Collector>,
+    pub lost: Vec<Option<String>>,
+    pub cancel_requested: bool,
+}
+
+impl Session {
+    /// `agents`: each agent's address and clock estimate, in order.
+    pub fn new(agents: Vec<(String, ClockEstimate)>, layouts: Vec<String>) -> Session {
+        let synchronized = agents.len() > 1;
+        Session {
+            agents: agents
+                .into_iter()
+                .map(|(address, clock)| AgentState {
+                    address,
+                    collector: Collector::default(),
+                    lost: None,
+                    clock,
+                })
+                .collect(),
+            started: vec![false; layouts.len()],
+            layouts,
+            synchronized,
+            cancel_requested: false,
+        }
+    }
+
+    /// Every agent is done or lost.
+    pub fn finished(&self) -> bool {
+        self.agents
+            .iter()
+            .all(|a| a.collector.done || a.lost.is_some())
+    }
+
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel_requested
+    }
+
+    /// Takes one input at `now_unix_ns` (the controller's clock) and says what to do.
+    pub fn handle(&mut self, input: Input, now_unix_ns: u64) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match input {
+            Input::Event { agent, event } => {
+                let Some(state) = self.agents.get_mut(agent) else {
+                    return actions;
+                };
+                // After an agent is lost, whatever still arrives from it is ignored: its
+                // layouts are reported as not measured, whole.
+                if state.lost.is_some() {
+                    return actions;
+                }
+                if let Some(p) = progress_of(&state.address, &event) {
+                    actions.push(Action::Progress(p));
+                }
+                state.collector.push(event);
+            }
+            Input::Ended { agent } => {
+                if let Some(state) = self.agents.get_mut(agent) {
+                    if !state.collector.done && state.lost.is_none() {
+                        state.lost = Some("ended the run without finishing it".into());
+                    }
+                }
+            }
+            Input::Failed { agent, error } => {
+                if let Some(state) = self.agents.get_mut(agent) {
+                    if !state.collector.done && state.lost.is_none() {
+                        actions.push(Action::Progress(Progress::Notice(format!(
+                            "agent lost: {error}"
+                        ))));
+                        state.lost = Some(error);
+                    }
+                }
+            }
+            Input::Cancel if !self.cancel_requested => {
+                self.cancel_requested = true;
+                actions.push(Action::Progress(Progress::Notice(
+                    "interrupted: cancelling the run on every agent (Ctrl-C again to quit at once)"
+                        .into(),
+                )));
+                actions.push(Action::CancelAll);
+            }
+            Input::Cancel => {}
+            Input::GraceExpired => {
+                for state in &mut self.agents {
+                    if !state.collector.done && state.lost.is_none() {
+                        state.lost = Some("did not stop within the grace after the cancel".into());
+                    }
+                }
+            }
+        }
+        if self.synchronized {
+            actions.extend(self.starts(now_unix_ns));
+        }
+        actions
+    }
+
+    /// `Start` for every layout that every live agent has placed or failed, in run order.
+    fn starts(&mut self, now_unix_ns: u64) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for (index, layout) in self.layouts.iter().enumerate() {
+            if self.started[index] {
+                continue;
+            }
+            let states: Vec<Option<bool>> = self
+                .agents
+                .iter()
+                .map(|a| match &a.lost {
+                    Some(_) => Some(false),
+                    None => a.collector.placed_or_failed(layout),
+                })
+                .collect();
+            if states.iter().any(Option::is_none) {
+                break; // layouts run in order: a later one cannot be ready before this one
+            }
+            self.started[index] = true;
+            let slowest = self
+                .agents
+                .iter()
+                .map(|a| a.clock.round_trip_ns)
+                .max()
+                .unwrap_or(0);
+            let start_at = now_unix_ns + START_LEAD.as_nanos() as u64 + 2 * slowest;
+            for (agent, placed) in states.iter().enumerate() {
+                if *placed == Some(true) {
+                    actions.push(Action::Start {
+                        agent,
+                        layout: layout.clone(),
+                        at_agent_unix_ns: start_at
+                            .saturating_add_signed(self.agents[agent].clock.offset_ns),
+                    });
+                }
+            }
+        }
+        actions
+    }
+
+    pub fn into_outcome(self) -> Outcome {
+        let (collectors, lost) = self
+            .agents
+            .into_iter()
+            .map(|a| (a.collector, a.lost))
+            .unzip();
+        Outcome {
+            collectors,
+            lost,
+            cancel_requested: self.cancel_requested,
+        }
+    }
+}
+
+/// What the terminal shows of one event.
+fn progress_of(agent: &str, event: &RunEvent) -> Option<Progress> {
+    match &event.event {
+        Some(Event::Phase(p)) => {
+            let phase = match Phase::try_from(p.phase).ok()? {
+                Phase::Launching => "launching replicas",
+                Phase::Warmup => "warming up",
+                Phase::Measuring => "measuring",
+                Phase::Stopping => "stopping replicas",
+                Phase::Unspecified => return None,
+            };
+            Some(Progress::Phase {
+                agent: agent.to_owned(),
+                layout: p.layout.clone(),
+                phase: phase.to_owned(),
+            })
+        }
+        Some(Event::Samples(batch)) => {
+            let mut latest: std::collections::BTreeMap<u32, i64> = Default::default();
+            let mut worst: Option<u64> = None;
+            for s in &batch.samples {
+                if s.requests_total >= 0 {
+                    latest.insert(s.replica, s.requests_total);
+                }
+                if s.server_p99_ns >= 0 {
+                    worst = Some(worst.unwrap_or(0).max(s.server_p99_ns as u64));
+                }
+            }
+            (!latest.is_empty()).then(|| Progress::Live {
+                agent: agent.to_owned(),
+                layout: batch.layout.clone(),
+                requests: latest.values().map(|&r| r as u64).sum(),
+                worst_server_p99_ns: worst,
+            })
+        }
+        Some(Event::Load(l)) => Some(Progress::Load {
+            agent: agent.to_owned(),
+            layout: l.layout.clone(),
+            rate_rps: if l.interval_ms == 0 {
+                0.0
+            } else {
+                l.requests as f64 * 1_000.0 / l.interval_ms as f64
+            },
+            p99_ns: u64::try_from(l.p99_ns).ok(),
+        }),
+        Some(Event::Failed(f)) => Some(Progress::Notice(format!(
+            "[{}] {agent}: failed: {}",
+            f.layout, f.error
+        ))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+use numaload_proto::v1::{
+    run_event::Event, LayoutFailed, Phase, PhaseChange, Placed, RunDone, RunEvent,
+};
+
+use super::*;
+
+const MS: u64 = 1_000_000;
+
+fn clock(offset_ns: i64, round_trip_ns: u64) -> ClockEstimate {
+    ClockEstimate {
+        offset_ns,
+        round_trip_ns,
+    }
+}
+
+/// Two agents: `a` 5 s ahead of us with a 2 ms round trip, `b` 1 s behind with 4 ms.
+fn two_agents(layouts: &[&str]) -> Session {
+    Session::new(
+        vec![
+            ("a:7070".into(), clock(5_000 * MS as i64, 2 * MS)),
+            ("b:7070".into(), clock(-1_000 * MS as i64, 4 * MS)),
+        ],
+        layouts.iter().map(|l| (*l).to_owned()).collect(),
+    )
+}
+
+fn event(e: Event) -> RunEvent {
+    RunEvent { event: Some(e) }
+}
+
+fn placed(agent: usize, layout: &str) -> Input {
+    Input::Event {
+        agent,
+        event: event(Event::Placed(Placed {
+            layout: layout.into(),
+            ..Default::default()
+        })),
+    }
+}
+
+fn failed(agent: usize, layout: &str) -> Input {
+    Input::Event {
+        agent,
+        event: event(Event::Failed(LayoutFailed {
+            layout: layout.into(),
+            error: "launching replicas: boom".into(),
+        })),
+    }
+}
+
+fn done(agent: usize) -> Input {
+    Input::Event {
+        agent,
+        event: event(Event::Done(RunDone { cancelled: false })),
+    }
+}
+
+fn starts(actions: &[Action]) -> Vec<(usize, &str, u64)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Start {
+                agent,
+                layout,
+                at_agent_unix_ns,
+            } => Some((*agent, layout.as_str(), *at_agent_unix_ns)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_layout_starts_once_every_agent_placed_it_at_one_instant_on_each_clock() {
+    let mut s = two_agents(&["one", "two"]);
+    let now = 1_000_000 * MS;
+    assert!(
+        starts(&s.handle(placed(0, "one"), now)).is_empty(),
+        "b has not placed it"
+    );
+    let actions = s.handle(placed(1, "two"), now);
+    assert!(
+        starts(&actions).is_empty(),
+        "a later layout cannot start first"
+    );
+    let actions = s.handle(placed(1, "one"), now);
+    // now + lead + twice the slowest round trip, converted to each agent's clock.
+    let at = now + START_LEAD.as_nanos() as u64 + 2 * 4 * MS;
+    assert_eq!(
+        starts(&actions),
+        [(0, "one", at + 5_000 * MS), (1, "one", at - 1_000 * MS)]
+    );
+    // "two" waits for a, then starts, once.
+    assert!(starts(&s.handle(placed(0, "two"), now)).len() == 2);
+    assert!(
+        starts(&s.handle(placed(0, "two"), now)).is_empty(),
+        "a duplicate starts nothing"
+    );
+}
+
+#[test]
+fn an_agent_that_failed_a_layout_gets_no_start_and_does_not_hold_the_others() {
+    let mut s = two_agents(&["one"]);
+    s.handle(placed(0, "one"), 0);
+    let actions = s.handle(failed(1, "one"), 0);
+    assert_eq!(
+        starts(&actions).iter().map(|s| s.0).collect::<Vec<_>>(),
+        [0]
+    );
+    assert!(actions.iter().any(
+        |a| matches!(a, Action::Progress(Progress::Notice(n)) if n.contains("failed: launching"))
+    ));
+}
+
+#[test]
+fn a_lost_agent_does_not_block_the_others_and_is_reported() {
+    let mut s = two_agents(&["one", "two"]);
+    s.handle(placed(0, "one"), 0);
+    let actions = s.handle(
+        Input::Failed {
+            agent: 1,
+            error: "connection lost mid-run".into(),
+        },
+        0,
+    );
+    assert_eq!(
+        starts(&actions).iter().map(|s| s.0).collect::<Vec<_>>(),
+        [0]
+    );
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::Progress(Progress::Notice(n)) if n == "agent lost: connection lost mid-run")));
+    // The next layout needs only the live agent.
+    assert_eq!(starts(&s.handle(placed(0, "two"), 0)).len(), 1);
+    // A late event from the lost agent changes nothing.
+    assert!(s.handle(placed(1, "two"), 0).is_empty());
+    assert!(!s.finished());
+    s.handle(done(0), 0);
+    assert!(s.finished());
+    let outcome = s.into_outcome();
+    assert_eq!(outcome.lost[1].as_deref(), Some("connection lost mid-run"));
+    assert!(outcome.lost[0].is_none());
+}
+
+#[test]
+fn a_stream_that_ends_before_done_is_lost_and_one_after_done_is_not() {
+    let mut s = two_agents(&["one"]);
+    s.handle(done(0), 0);
+    s.handle(Input::Ended { agent: 0 }, 0);
+    s.handle(Input::Ended { agent: 1 }, 0);
+    let outcome = s.into_outcome();
+    assert!(outcome.lost[0].is_none());
+    assert_eq!(
+        outcome.lost[1].as_deref(),
+        Some("ended the run without finishing it")
+    );
+}
+
+#[test]
+fn a_cancel_is_sent_once_and_the_grace_marks_the_stragglers_lost() {
+    let mut s = two_agents(&["one"]);
+    let first = s.handle(Input::Cancel, 0);
+    assert!(first.contains(&Action::CancelAll));
+    assert!(!s.handle(Input::Cancel, 0).contains(&Action::CancelAll));
+    s.handle(done(0), 0);
+    assert!(!s.finished());
+    s.handle(Input::GraceExpired, 0);
+    assert!(s.finished());
+    let outcome = s.into_outcome();
+    assert!(outcome.cancel_requested);
+    assert!(outcome.lost[0].is_none(), "a finished agent is not lost");
+    assert_eq!(
+        outcome.lost[1].as_deref(),
+        Some("did not stop within the grace after the cancel")
+    );
+}
+
+#[test]
+fn one_agent_is_never_sent_a_start_and_its_phases_show() {
+    let mut s = Session::new(vec![("a:7070".into(), clock(0, 0))], vec!["one".into()]);
+    let actions = s.handle(placed(0, "one"), 0);
+    assert!(
+        starts(&actions).is_empty(),
+        "a single agent does not wait for a Start"
+    );
+    let actions = s.handle(
+        Input::Event {
+            agent: 0,
+            event: event(Event::Phase(PhaseChange {
+                layout: "one".into(),
+                phase: Phase::Measuring as i32,
+                at_unix_ns: 7,
+            })),
+        },
+        0,
+    );
+    assert_eq!(
+        actions,
+        [Action::Progress(Progress::Phase {
+            agent: "a:7070".into(),
+            layout: "one".into(),
+            phase: "measuring".into()
+        })]
+    );
+    // An event for an agent index that does not exist is ignored, not a panic.
+    assert!(s.handle(placed(9, "one"), 0).is_empty());
+}
