@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 
-use crate::aggregate::histogram_from_base64;
+use crate::result::histogram_from_base64;
 use crate::result::RunResult;
 
 #[derive(Debug, thiserror::Error)]

@@ -10,67 +10,14 @@
 //! start already fails), then bisects between the highest pass and the lowest failure until
 //! they are within `precision` of each other or `max_steps` is spent: bounded time, always.
 
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
-
+pub use crate::plan::Search;
 use crate::plan::{LoadMode, Plan};
 use crate::result::{LayoutResult, LayoutStatus, RunResult};
+pub use crate::result::{LayoutSearch, SearchResult, Step};
 use crate::run::{Calibrate, Progress};
-
-/// The `[search]` table, validated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Search {
-    #[serde(with = "humantime_serde_ns")]
-    pub slo_p99: Duration,
-    pub max_error_rate: f64,
-    pub start_rate: f64,
-    pub max_rate: f64,
-    /// Stop bisecting when the highest pass is within this fraction of the lowest failure.
-    pub precision: f64,
-    pub max_steps: u32,
-}
-
-/// What the search found for one layout, with every step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LayoutSearch {
-    pub name: String,
-    /// The highest rate that passed; `None` when none did (even the lowest tried failed).
-    pub max_rate_rps: Option<f64>,
-    /// The lowest rate that failed, when one did.
-    pub first_failing_rps: Option<f64>,
-    pub steps: Vec<Step>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Step {
-    pub rate_rps: f64,
-    pub achieved_rps: f64,
-    pub p99_ns: u64,
-    pub error_rate: f64,
-    pub passed: bool,
-    /// Why it failed (empty when it passed).
-    pub reason: String,
-    /// False when the step had too few requests to judge a p99 (fewer than 100): the search
-    /// stops there rather than go lower still.
-    #[serde(default = "yes")]
-    pub conclusive: bool,
-}
-
-fn yes() -> bool {
-    true
-}
 
 /// A p99 needs at least this many requests to be more than the maximum.
 pub const MIN_REQUESTS_FOR_P99: u64 = 100;
-
-/// The search part of a result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SearchResult {
-    pub slo_p99_ns: u64,
-    pub max_error_rate: f64,
-    pub layouts: Vec<LayoutSearch>,
-}
 
 /// Whether a measured step meets the objective, and if not why.
 pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, String) {
@@ -119,8 +66,8 @@ pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, Strin
             false,
             format!(
                 "p99 {} > {}",
-                crate::report::duration_ns(layout.latency_ns.p99),
-                crate::report::duration_ns(slo_ns)
+                crate::units::duration_ns(layout.latency_ns.p99),
+                crate::units::duration_ns(slo_ns)
             ),
         )
     } else {
@@ -288,22 +235,10 @@ pub async fn run(
 }
 
 /// Durations as integer nanoseconds in JSON: exact, and what the rest of the result uses.
-mod humantime_serde_ns {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_nanos() as u64)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_nanos(u64::deserialize(d)?))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn search() -> Search {

@@ -29,7 +29,7 @@ use tokio::sync::Semaphore;
 use crate::ffi::{self, CallReport};
 use crate::metrics::{Exposition, MetricSource, RequestStatus, ServerMetrics};
 use crate::pinned_pool::{PinnedPool, PoolError};
-use crate::server::{metrics_response, text_response};
+use crate::response::{metrics_response, text_response};
 use crate::{Dispatch, WorkMode};
 
 /// Response header: the kernel thread id that ran the request's C call.

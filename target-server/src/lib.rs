@@ -32,6 +32,7 @@ pub mod knobs;
 pub mod metrics;
 pub mod pinned_pool;
 mod proc_status;
+mod response;
 pub mod runtime;
 mod server;
 pub mod work;

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper::{Request, Response};
@@ -19,7 +18,8 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
 use crate::dispatch::{FfiCalls, FfiHandler, FfiShared};
-use crate::metrics::{self, MetricSource, RequestStatus, ServerMetrics};
+use crate::metrics::{MetricSource, RequestStatus, ServerMetrics};
+use crate::response::metrics_response;
 use crate::{work, ServerConfig, Variant};
 
 /// How long in-flight requests get to finish after the shutdown signal.
@@ -263,18 +263,6 @@ impl Service<Request<Incoming>> for AsyncHandler {
 }
 
 /// The `/metrics` page.
-pub(crate) fn metrics_response(metrics: &ServerMetrics) -> Response<Full<Bytes>> {
-    text_response(Bytes::from(metrics.render()), metrics::CONTENT_TYPE)
-}
-
-pub(crate) fn text_response(body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
 /// Binds `addr`, naming `--listen` in the error.
 pub(crate) async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, crate::TargetError> {
     TcpListener::bind(addr)

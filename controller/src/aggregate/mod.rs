@@ -514,13 +514,8 @@ fn base64_of(h: &Histogram<u64>) -> Result<String, HistogramError> {
     Ok(base64::engine::general_purpose::STANDARD.encode(histogram::encode(h)?))
 }
 
-/// Reads a histogram back out of a result file.
-pub fn histogram_from_base64(text: &str) -> Result<Histogram<u64>, HistogramError> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| HistogramError::Decode(format!("not base64: {e}")))?;
-    histogram::decode(&bytes)
-}
+/// The result file's histogram codec lives with the result (reports read it too).
+pub use crate::result::histogram_from_base64;
 
 #[cfg(test)]
 mod tests;

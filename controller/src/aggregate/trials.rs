@@ -125,7 +125,7 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
 
 /// 95% Student-t intervals of the mean throughput and p99 over the measured trials.
 fn confidence(trials: &[TrialResult]) -> Option<Confidence> {
-    use crate::compare::stats::{mean, student_t_quantile, variance};
+    use crate::stats::{mean, student_t_quantile, variance};
     let measured: Vec<&TrialResult> = trials
         .iter()
         .filter(|t| t.status.measured() && t.latency_ns.count > 0)

@@ -29,7 +29,7 @@
 //! says so first.
 
 pub mod junit;
-pub mod stats;
+pub use crate::stats;
 pub mod text;
 
 use serde_json::Value;

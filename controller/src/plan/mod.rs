@@ -105,9 +105,12 @@ mod knobs;
 mod layout;
 mod raw;
 mod request;
+mod search;
 mod sweep;
 mod target;
 mod validate;
+
+pub use search::Search;
 
 use std::path::Path;
 use std::time::Duration;
@@ -145,7 +148,7 @@ pub struct Plan {
     pub repeat: u32,
     /// A capacity search instead of a fixed rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub search: Option<crate::search::Search>,
+    pub search: Option<Search>,
     pub target: Target,
     pub load: Load,
     /// At least one, names unique, in file order.

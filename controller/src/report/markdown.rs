@@ -86,7 +86,7 @@ fn service_section(out: &mut String, result: &RunResult) {
 }
 
 /// A capacity search: the max sustainable rate per layout, then every step.
-fn search_table(out: &mut String, search: &crate::search::SearchResult) {
+fn search_table(out: &mut String, search: &crate::result::SearchResult) {
     let slo = crate::report::duration_ns(search.slo_p99_ns);
     let _ = writeln!(
         out,

@@ -51,6 +51,8 @@ impl Format {
     }
 }
 
+pub use crate::units::{duration_ns, thousands};
+
 /// Renders `result` in `format`.
 pub fn render(result: &RunResult, format: Format) -> String {
     match format {
@@ -59,20 +61,6 @@ pub fn render(result: &RunResult, format: Format) -> String {
         Format::Html => html::render(result),
         Format::Json => json::render(result),
         Format::Csv => csv::render(result),
-    }
-}
-
-/// `1234567` ns → `1.235 ms`; picks µs, ms or s so that three significant digits show.
-pub fn duration_ns(ns: u64) -> String {
-    let ns = ns as f64;
-    if ns < 1e3 {
-        format!("{ns:.0} ns")
-    } else if ns < 1e6 {
-        format!("{:.1} µs", ns / 1e3)
-    } else if ns < 1e9 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.2} s", ns / 1e9)
     }
 }
 
@@ -142,24 +130,6 @@ pub fn replica_quota_line(r: &crate::result::ReplicaResult) -> Option<String> {
             ""
         }
     ))
-}
-
-/// `12345.6` → `12,346`.
-pub fn thousands(value: f64) -> String {
-    let rounded = value.round() as i128;
-    let digits = rounded.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if rounded < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
 }
 
 #[cfg(test)]

@@ -278,7 +278,7 @@ fn load_line(out: &mut String, l: &LayoutResult) {
 }
 
 /// The capacity search: the headline per layout, then every step.
-fn search_block(out: &mut String, search: &crate::search::SearchResult) {
+fn search_block(out: &mut String, search: &crate::result::SearchResult) {
     let slo = duration_ns(search.slo_p99_ns);
     let _ = writeln!(
         out,

@@ -11,8 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 
+mod histogram;
 mod sched;
+mod search;
 mod tree;
+
+pub use histogram::histogram_from_base64;
+pub use search::{LayoutSearch, SearchResult, Step};
 
 pub use sched::{finite as sched_finite, GoSched, SchedRates, TokioRuntime};
 pub use tree::{Mismatch, ProcessSeen, RequestMix, ScrapedSeries};
@@ -45,7 +50,7 @@ pub struct RunResult {
     /// A capacity search's findings (`[search]` in the plan); `layouts` then shows each
     /// layout's measurement at its highest passing rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub search: Option<crate::search::SearchResult>,
+    pub search: Option<SearchResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -145,7 +145,7 @@ fn search(
     raw: super::raw::RawSearch,
     load: &Load,
     at: &KeyPath,
-) -> Result<crate::search::Search, Problem> {
+) -> Result<crate::plan::Search, Problem> {
     let slo = raw.slo_p99.ok_or_else(|| {
         Problem::missing(
             at.key("slo_p99"),
@@ -205,7 +205,7 @@ fn search(
             "must be a whole number of steps from 1 to 50",
         ));
     }
-    Ok(crate::search::Search {
+    Ok(crate::plan::Search {
         slo_p99,
         max_error_rate,
         start_rate,

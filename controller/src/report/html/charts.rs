@@ -5,10 +5,10 @@
 use hdrhistogram::Histogram;
 
 use super::svg::{esc, nice_ticks, palette, Scale, Svg};
-use crate::aggregate::histogram_from_base64;
 use crate::report::service::number;
 use crate::report::trust::{Pct, TOO_FEW};
 use crate::report::{duration_ns, thousands};
+use crate::result::histogram_from_base64;
 use crate::result::{LayoutResult, ThreadSample};
 
 const W: f64 = 560.0;

@@ -395,7 +395,7 @@ fn scalar(value: &Value) -> String {
 }
 
 /// A capacity search: the max sustainable rate per layout and every step it took.
-fn search_table(out: &mut String, search: &crate::search::SearchResult) {
+fn search_table(out: &mut String, search: &crate::result::SearchResult) {
     let slo = crate::report::duration_ns(search.slo_p99_ns);
     let _ = writeln!(
         out,
