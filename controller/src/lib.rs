@@ -22,5 +22,6 @@ pub mod stats;
 pub mod store;
 pub mod tls;
 pub mod topology_view;
+pub mod trust;
 pub mod units;
 pub mod version;

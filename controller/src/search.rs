@@ -16,8 +16,8 @@ use crate::result::{LayoutResult, LayoutStatus, RunResult};
 pub use crate::result::{LayoutSearch, SearchResult, Step};
 use crate::run::{Calibrate, Progress};
 
-/// A p99 needs at least this many requests to be more than the maximum.
-pub const MIN_REQUESTS_FOR_P99: u64 = 100;
+pub use crate::trust::MIN_REQUESTS_FOR_P99;
+use crate::trust::{error_rate, KEPT_UP};
 
 /// Whether a measured step meets the objective, and if not why.
 pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, String) {
@@ -30,12 +30,7 @@ pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, Strin
                 .unwrap_or_else(|| "not measured".into()),
         );
     }
-    let attempts = layout.requests + layout.errors;
-    let error_rate = if attempts == 0 {
-        1.0
-    } else {
-        layout.errors as f64 / attempts as f64
-    };
+    let error_rate = error_rate(layout.requests, layout.errors);
     let slo_ns = search.slo_p99.as_nanos() as u64;
     if layout.latency_ns.count == 0 {
         (false, "no request answered".into())
@@ -47,7 +42,7 @@ pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, Strin
                 layout.latency_ns.count
             ),
         )
-    } else if layout.throughput_rps < asked * 0.99 {
+    } else if layout.throughput_rps < asked * KEPT_UP {
         (
             false,
             format!("achieved {:.0} of {asked:.0} req/s", layout.throughput_rps),
@@ -163,16 +158,11 @@ pub async fn run(
             last_run = Some(result);
             let Some(measured) = measured else { break };
             let (passed, reason) = judge(search, rate, &measured);
-            let attempts = measured.requests + measured.errors;
             steps.push(Step {
                 rate_rps: rate,
                 achieved_rps: measured.throughput_rps,
                 p99_ns: measured.latency_ns.p99,
-                error_rate: if attempts == 0 {
-                    0.0
-                } else {
-                    measured.errors as f64 / attempts as f64
-                },
+                error_rate: error_rate(measured.requests, measured.errors),
                 passed,
                 reason: reason.clone(),
                 conclusive: measured.latency_ns.count >= MIN_REQUESTS_FOR_P99,

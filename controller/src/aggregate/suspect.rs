@@ -1,17 +1,10 @@
-//! Why a reader should not fully trust a layout's numbers (DESIGN invariant 3 and friends).
+//! Why a reader should not fully trust a layout's numbers (invariant 3 and friends), by the
+//! rules of [`crate::trust`].
 
 use crate::result::{LayoutResult, LayoutStatus};
 
-/// A load worker busier than this may itself have limited the measurement (DESIGN invariant 3).
-/// The share it spent busy-polling for responses (closed loop, no backlog at the server) is
-/// waiting on the server, not work: it is taken out of `busy` before the comparison.
-pub const SATURATED_BUSY: f64 = 0.85;
-/// A closed-loop worker that spent at least this share of the measurement in coalescing naps
-/// waited on the server, however busy it read: it naps only when it has nothing to read while
-/// the server has a backlog, which a saturated generator never has.
-pub const WAITED_ON_SERVER: f64 = 0.05;
-/// Below this many requests the p99.9 is an extrapolation, and the report says so.
-pub const MIN_REQUESTS_FOR_P999: u64 = 1_000;
+use crate::trust::KEPT_UP;
+pub use crate::trust::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 
 /// Why a reader should not fully trust this layout's numbers.
 pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
@@ -57,7 +50,7 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
             .max(1);
         // Every agent applies the plan's rate to its own replicas.
         let asked = rate * agents_measured as f64;
-        if result.throughput_rps < asked * 0.99 {
+        if result.throughput_rps < asked * KEPT_UP {
             out.push(format!(
                 "achieved {:.0} req/s of the {:.0} req/s asked: the target or the generator fell \
                  behind",

@@ -149,14 +149,7 @@ pub fn side(l: &LayoutResult, figure: Figure) -> Result<Side, String> {
             .collect(),
         None if figure == Figure::Throughput => measured().map(|t| t.throughput_rps).collect(),
         None => measured()
-            .map(|t| {
-                let attempts = t.requests + t.errors;
-                if attempts == 0 {
-                    0.0
-                } else {
-                    t.errors as f64 / attempts as f64
-                }
-            })
+            .map(|t| crate::trust::error_rate(t.requests, t.errors))
             .collect(),
     };
     if trials.len() >= 2 {

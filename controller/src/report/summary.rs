@@ -29,14 +29,9 @@ pub fn placement_ok(l: &LayoutResult) -> bool {
         .all(|r| r.placement_ok && r.mismatches_at_end.is_empty())
 }
 
-/// Errors per attempt (`requests` counts only answered requests; 0 when nothing was sent).
+/// Errors per attempt ([`crate::trust::error_rate`]).
 pub fn error_rate(l: &LayoutResult) -> f64 {
-    let attempts = l.requests + l.errors;
-    if attempts == 0 {
-        0.0
-    } else {
-        l.errors as f64 / attempts as f64
-    }
+    crate::trust::error_rate(l.requests, l.errors)
 }
 
 /// A percentile for people: the duration, or "n/a (too few)".

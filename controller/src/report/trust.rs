@@ -71,13 +71,7 @@ impl Pct {
     }
 }
 
-/// `1 / (1 - q)` samples, rounded: 2 for the median, 100 for p99, 1000 for p99.9; 1 for q ≥ 1.
-pub fn min_samples(quantile: f64) -> u64 {
-    if quantile >= 1.0 {
-        return 1;
-    }
-    (1.0 / (1.0 - quantile)).round().max(1.0) as u64
-}
+pub use crate::trust::min_samples;
 
 /// Why a reader should be careful with a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,7 @@ use crate::report::trust::Pct;
 use crate::report::{duration_ns, thousands};
 use crate::result::{LayoutResult, LayoutStatus};
 
-/// Share of the target rate a layout must reach to count as keeping up.
-const KEPT_UP: f64 = 0.99;
+use crate::trust::KEPT_UP;
 
 /// The verdict of a whole result: a capacity search's answer when there was one, else the
 /// layouts' comparison.

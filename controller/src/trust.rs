@@ -1,0 +1,61 @@
+//! The rules for trusting a figure, in one place: when a load worker may have limited the
+//! measurement, when a percentile has enough samples to mean anything, when a layout kept up
+//! with the rate it was asked for, and what the error rate is (with nothing attempted decided
+//! once). Aggregation's suspicions, the capacity search, the reports and `compare` all read them
+//! from here. A leaf: it knows no result type, only numbers.
+
+/// A load worker busier than this may itself have limited the measurement (invariant 3). The
+/// share it spent busy-polling for responses (closed loop, no backlog at the server) is waiting
+/// on the server, not work: it is taken out of `busy` before the comparison.
+pub const SATURATED_BUSY: f64 = 0.85;
+
+/// A closed-loop worker that spent at least this share of the measurement in coalescing naps
+/// waited on the server, however busy it read: it naps only when it has nothing to read while
+/// the server has a backlog, which a saturated generator never has.
+pub const WAITED_ON_SERVER: f64 = 0.05;
+
+/// A layout whose throughput reached at least this share of the asked rate kept up with it; one
+/// below did not (the generator or the target could not sustain the rate).
+pub const KEPT_UP: f64 = 0.99;
+
+/// Samples a percentile needs before it is more than the maximum: `1 / (1 - q)`, rounded (2 for
+/// the median, 100 for p99, 1000 for p99.9); 1 for the maximum (q ≥ 1).
+pub fn min_samples(quantile: f64) -> u64 {
+    if quantile >= 1.0 {
+        return 1;
+    }
+    (1.0 / (1.0 - quantile)).round().max(1.0) as u64
+}
+
+/// Below this many requests a p99 is the maximum in disguise.
+pub const MIN_REQUESTS_FOR_P99: u64 = 100;
+/// Below this many requests a p99.9 is an extrapolation.
+pub const MIN_REQUESTS_FOR_P999: u64 = 1_000;
+
+/// Errors per attempt; `requests` counts answered requests only. Nothing attempted is an error
+/// rate of 0 (no request failed); whether such a layout means anything is the request count's
+/// rule, not the rate's.
+pub fn error_rate(requests: u64, errors: u64) -> f64 {
+    let attempts = requests.saturating_add(errors);
+    if attempts == 0 {
+        0.0
+    } else {
+        errors as f64 / attempts as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rules_agree_with_themselves() {
+        assert_eq!(min_samples(0.99), MIN_REQUESTS_FOR_P99);
+        assert_eq!(min_samples(0.999), MIN_REQUESTS_FOR_P999);
+        assert_eq!(min_samples(0.5), 2);
+        assert_eq!(min_samples(1.0), 1);
+        assert_eq!(error_rate(0, 0), 0.0, "nothing attempted: no error");
+        assert_eq!(error_rate(99, 1), 0.01);
+        assert_eq!(error_rate(0, 5), 1.0);
+    }
+}
