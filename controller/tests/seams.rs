@@ -165,6 +165,7 @@ const CONTROLLER_LAYERS: &[&[&str]] = &[
     &[
         "units",
         "stats",
+        "trust",
         "version",
         "tls",
         "topology_view",
@@ -188,7 +189,9 @@ fn controller_modules_name_only_lower_layers() {
             panic!("controller module {module} is in no layer: add it to CONTROLLER_LAYERS and ARCHITECTURE.md")
         });
         for other in named {
-            let theirs = layer(other).unwrap_or(usize::MAX);
+            let theirs = layer(other).unwrap_or_else(|| {
+                panic!("controller module {other} is in no layer: add it to CONTROLLER_LAYERS and ARCHITECTURE.md")
+            });
             assert!(
                 theirs < own,
                 "controller: {module} (layer {own}) names {other} (layer {theirs}): a lower or \
