@@ -1,6 +1,6 @@
 //! Talking to one agent: connect, describe, execute a plan and stream its events, cancel.
 //!
-//! Every call has a deadline (DESIGN invariant 7): connecting, `Describe` and `Cancel` have
+//! Every call has a deadline (invariant 7 of ARCHITECTURE.md): connecting, `Describe` and `Cancel` have
 //! short fixed ones; an `Execute` stream may last as long as the plan needs plus a margin, and
 //! HTTP/2 keep-alive notices a silent agent long before that.
 

@@ -11,7 +11,7 @@
 //! writes what was measured.
 //!
 //! The decisions (when to start a layout where, who is lost, when the run is over) are the pure
-//! [`session`]'s; this module does only the I/O around it: connecting, the event streams, the
+//! `session`'s; this module does only the I/O around it: connecting, the event streams, the
 //! Ctrl-C and grace timers, the `Start` and `Cancel` calls.
 
 use std::time::{Duration, Instant, SystemTime};
