@@ -33,6 +33,37 @@ pub fn cpu_model(cpuinfo: &str) -> Option<String> {
         })
 }
 
+/// The topology's wire form, for `Describe` (plain data: hwloc types stay in `topology`).
+impl From<&crate::topology::HostTopology> for numaload_proto::v1::Topology {
+    /// The wire form. Warnings are not part of it: the agent logs or reports them separately.
+    fn from(topology: &crate::topology::HostTopology) -> Self {
+        numaload_proto::v1::Topology {
+            pus: topology.pus,
+            cores: topology.cores,
+            allowed_cpus: topology.allowed_cpus.clone(),
+            numa_nodes: topology
+                .numa_nodes
+                .iter()
+                .map(|node| numaload_proto::v1::NumaNode {
+                    os_index: node.os_index,
+                    cpus: node.cpus.clone(),
+                    memory_bytes: node.memory_bytes,
+                    subtype: node.subtype.clone(),
+                })
+                .collect(),
+            domains: topology
+                .domains
+                .iter()
+                .map(|domain| numaload_proto::v1::Domain {
+                    cpus: domain.cpus.clone(),
+                    nodes: domain.nodes.clone(),
+                })
+                .collect(),
+            packages: topology.packages,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

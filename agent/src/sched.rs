@@ -204,7 +204,13 @@ mod tests {
         let rates = tracker.sample(&tree).expect("rates");
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = spinner.join();
-        assert!(rates.cpus_used > 0.3, "{rates:?}");
+        // Some CPU, not how much: on a loaded 2-core machine the spinner may get a fifth of one
+        // (it then shows as run-queue wait instead), so a share threshold would be a timing test.
+        assert!(rates.cpus_used > 0.0, "{rates:?}");
+        assert!(
+            rates.cpus_used * 1000.0 + rates.run_delay_ms_per_s > 300.0,
+            "a thread spinning 200 ms ran or waited to run most of it: {rates:?}"
+        );
         assert!(rates.ctxt_switches_per_s > 0.0, "{rates:?}");
         assert!(rates.run_delay_ms_per_s >= 0.0);
         let max = tracker.max().expect("max");

@@ -41,7 +41,7 @@ use hwlocality::object::types::ObjectType;
 use hwlocality::object::TopologyObject;
 use hwlocality::topology::builder::FileInputError;
 use hwlocality::Topology;
-use numaload_proto::{cpulist, v1};
+use numaload_proto::cpulist;
 use serde::Serialize;
 
 /// What a host offers for placement, in OS indexes (as `/proc` and `taskset` number them).
@@ -469,36 +469,6 @@ fn index(i: usize, origin: &str) -> Result<u32, TopologyError> {
     })
 }
 
-impl From<&HostTopology> for v1::Topology {
-    /// The wire form. Warnings are not part of it: the agent logs or reports them separately.
-    fn from(topology: &HostTopology) -> Self {
-        v1::Topology {
-            pus: topology.pus,
-            cores: topology.cores,
-            allowed_cpus: topology.allowed_cpus.clone(),
-            numa_nodes: topology
-                .numa_nodes
-                .iter()
-                .map(|node| v1::NumaNode {
-                    os_index: node.os_index,
-                    cpus: node.cpus.clone(),
-                    memory_bytes: node.memory_bytes,
-                    subtype: node.subtype.clone(),
-                })
-                .collect(),
-            domains: topology
-                .domains
-                .iter()
-                .map(|domain| v1::Domain {
-                    cpus: domain.cpus.clone(),
-                    nodes: domain.nodes.clone(),
-                })
-                .collect(),
-            packages: topology.packages,
-        }
-    }
-}
-
 #[cfg(test)]
 // A panic is how a test reports failure; the workspace's unwrap_used lint is for library code.
 #[allow(clippy::unwrap_used)]
@@ -577,7 +547,7 @@ mod tests {
     #[test]
     fn wire_form_keeps_every_field() {
         let topology = from_synthetic("package:2 numa:1 core:2 pu:1").unwrap();
-        let wire = v1::Topology::from(&topology);
+        let wire = numaload_proto::v1::Topology::from(&topology);
         assert_eq!(wire.pus, 4);
         assert_eq!(wire.cores, 4);
         assert_eq!(wire.packages, 2);

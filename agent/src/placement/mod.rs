@@ -46,10 +46,15 @@ use std::fmt;
 use numaload_proto::cpulist;
 use serde::Serialize;
 
-use crate::topology::{Domain, HostTopology, NumaNode};
+use crate::topology::{Domain, HostTopology};
 
 mod error;
 mod layout;
+mod load;
+mod memory;
+
+use load::load_cpus;
+use memory::{near_memory, touched_domains, Who};
 
 pub use error::PlacementError;
 pub use layout::{Layout, Level, Memory, Pin, Replicas, Smt};
@@ -480,142 +485,6 @@ fn core_index(cores: &[Vec<u32>]) -> BTreeMap<u32, usize> {
         .enumerate()
         .flat_map(|(i, pus)| pus.iter().map(move |&pu| (pu, i)))
         .collect()
-}
-
-/// The NUMA domains holding any of `cpus`, in topology order.
-fn touched_domains<'t>(topology: &'t HostTopology, cpus: &[u32]) -> Vec<&'t Domain> {
-    topology
-        .domains
-        .iter()
-        .filter(|d| d.cpus.iter().any(|c| cpus.binary_search(c).is_ok()))
-        .collect()
-}
-
-/// Whose memory a note is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Who {
-    /// Every unpinned replica: they share one pool.
-    Pool,
-    Replica(u32),
-}
-
-/// The nodes near `domains` that "local" binds to (each domain's default DRAM node) or
-/// "interleave" spreads over (each domain's DRAM nodes). Without any DRAM node: each domain's
-/// first node, noted; without any node: none, noted.
-fn near_memory(
-    nodes: &[NumaNode],
-    domains: &[&Domain],
-    interleave: bool,
-    who: Who,
-    notes: &mut Vec<String>,
-) -> Vec<u32> {
-    let dram_of = |domain: &Domain| -> Vec<u32> {
-        nodes
-            .iter()
-            .filter(|node| domain.nodes.contains(&node.os_index) && node.is_dram())
-            .map(|node| node.os_index)
-            .collect()
-    };
-    let dram: Vec<u32> = domains
-        .iter()
-        .flat_map(|domain| {
-            let mut dram = dram_of(domain);
-            if !interleave {
-                // The default DRAM node: the lowest one.
-                dram.truncate(1);
-            }
-            dram
-        })
-        .collect();
-    if !dram.is_empty() {
-        return sorted(dram);
-    }
-    let firsts = sorted(
-        domains
-            .iter()
-            .filter_map(|d| d.nodes.first().copied())
-            .collect(),
-    );
-    let note = match (who, firsts.as_slice()) {
-        (Who::Pool, []) => {
-            "no NUMA node holds the replicas' CPUs; no memory policy is set".to_owned()
-        }
-        (Who::Pool, _) => format!(
-            "the replicas' NUMA domains have no DRAM node; memory is bound to nodes {}",
-            cpulist::format(&firsts)
-        ),
-        (Who::Replica(i), []) => {
-            format!("replica {i}: its NUMA domain has no memory node; no memory policy is set")
-        }
-        (Who::Replica(i), [first]) => {
-            let subtype = nodes
-                .iter()
-                .find(|node| node.os_index == *first)
-                .map_or("unknown", |node| node.subtype.as_str());
-            format!(
-                "replica {i}: its NUMA domain has no DRAM node; memory is bound to node {first} \
-                 ({subtype})"
-            )
-        }
-        (Who::Replica(i), _) => format!(
-            "replica {i}: its NUMA domains have no DRAM node; memory is bound to nodes {}",
-            cpulist::format(&firsts)
-        ),
-    };
-    notes.push(note);
-    firsts
-}
-
-/// Where the load generator runs, and whether it shares CPUs with the replicas.
-fn load_cpus(
-    topology: &HostTopology,
-    reserved: &[u32],
-    replicas: &[ReplicaPlan],
-    reserve_load_cpus: u32,
-    notes: &mut Vec<String>,
-) -> (Vec<u32>, bool) {
-    let used: BTreeSet<u32> = replicas
-        .iter()
-        .flat_map(|r| r.cpus.iter().copied())
-        .collect();
-    if reserve_load_cpus > 0 {
-        // Only explicit cpus can reach into the reservation (and were noted).
-        let shares = reserved.iter().any(|c| used.contains(c));
-        return (reserved.to_vec(), shares);
-    }
-    let allowed = &topology.allowed_cpus;
-    let spare: Vec<u32> = allowed
-        .iter()
-        .copied()
-        .filter(|c| !used.contains(c))
-        .collect();
-    let core_of = core_index(&topology.core_cpus);
-    let busy_cores: BTreeSet<usize> = used
-        .iter()
-        .filter_map(|c| core_of.get(c))
-        .copied()
-        .collect();
-    let on_busy_core = |cpu: &u32| core_of.get(cpu).is_some_and(|c| busy_cores.contains(c));
-    let free: Vec<u32> = spare.iter().copied().filter(|c| !on_busy_core(c)).collect();
-    if !free.is_empty() {
-        return (free, false);
-    }
-    if !spare.is_empty() {
-        notes.push(format!(
-            "the load generator runs on CPUs {}, SMT siblings of replica CPUs: they share cores",
-            cpulist::format(&spare)
-        ));
-        return (spare, false);
-    }
-    // `place` checked that the pool, a subset of `allowed`, is not empty.
-    let Some(&last) = allowed.last() else {
-        return (Vec::new(), false);
-    };
-    notes.push(format!(
-        "the load generator shares CPU {last} with the replicas; `[load] reserve_cpus = 1` \
-         gives it its own"
-    ));
-    (vec![last], true)
 }
 
 fn cpu_count(cpus: &[u32]) -> u32 {
