@@ -125,7 +125,8 @@ impl SchedTracker {
 /// The tokio runtime's counters at a replica's last scrape, to take rates from.
 #[derive(Debug, Default)]
 pub struct TokioTracker {
-    last: Option<(Instant, i64, i64)>,
+    /// When, busy µs, parks, steals (-1: not exported).
+    last: Option<(Instant, i64, i64, i64)>,
 }
 
 impl TokioTracker {
@@ -136,15 +137,24 @@ impl TokioTracker {
             return None;
         }
         let now = Instant::now();
-        let before = self
-            .last
-            .replace((now, gauges.worker_busy_us, gauges.worker_parks))?;
+        let before = self.last.replace((
+            now,
+            gauges.worker_busy_us,
+            gauges.worker_parks,
+            gauges.worker_steals,
+        ))?;
         let seconds = now.duration_since(before.0).as_secs_f64().max(1e-3);
         let per_s = |now: i64, then: i64| now.saturating_sub(then).max(0) as f64 / seconds;
         Some(TokioRuntime {
             workers: gauges.workers,
             busy_workers: per_s(gauges.worker_busy_us, before.1) / 1e6,
             parks_per_s: per_s(gauges.worker_parks, before.2),
+            steals_per_s: if gauges.worker_steals < 0 || before.3 < 0 {
+                -1.0
+            } else {
+                per_s(gauges.worker_steals, before.3)
+            },
+            local_queue_depth: gauges.local_queue_depth,
         })
     }
 }

@@ -25,6 +25,9 @@ pub struct RuntimeGauges {
     pub workers: i64,
     pub worker_busy_us: i64,
     pub worker_parks: i64,
+    /// Tasks stolen between workers, and tasks in their local queues (tokio_unstable builds).
+    pub worker_steals: i64,
+    pub local_queue_depth: i64,
 }
 
 /// Cumulative counts of `numaload_request_duration_seconds_bucket`, by upper edge in seconds
@@ -83,6 +86,8 @@ impl RuntimeGauges {
         workers: -1,
         worker_busy_us: -1,
         worker_parks: -1,
+        worker_steals: -1,
+        local_queue_depth: -1,
     };
 }
 
@@ -113,6 +118,8 @@ pub fn parse_gauges(text: &str) -> RuntimeGauges {
                 continue;
             }
             "tokio_worker_parks_total" => &mut gauges.worker_parks,
+            "tokio_worker_steals_total" => &mut gauges.worker_steals,
+            "tokio_worker_local_queue_depth" => &mut gauges.local_queue_depth,
             _ => continue,
         };
         *slot = value as i64;
@@ -281,7 +288,8 @@ mod tests {
                     tokio_alive_tasks 12\ntokio_global_queue_depth 0\n\
                     numaload_requests_total{status=\"200\"} 5\nnumaload_ffi_inflight_calls 7\n\
                     tokio_workers 2\ntokio_worker_busy_seconds_total 1.5\n\
-                    tokio_worker_parks_total 40\n";
+                    tokio_worker_parks_total 40\ntokio_worker_steals_total 9\n\
+                    tokio_worker_local_queue_depth 3\n";
         let g = parse_gauges(text);
         assert_eq!(
             g,
@@ -294,6 +302,8 @@ mod tests {
                 workers: 2,
                 worker_busy_us: 1_500_000,
                 worker_parks: 40,
+                worker_steals: 9,
+                local_queue_depth: 3,
             }
         );
     }

@@ -114,12 +114,25 @@ fn run_queue_wait_rises_when_a_replicas_threads_outnumber_its_cpus() {
         .iter()
         .find_map(|s| s["tokio"]["workers"].as_i64());
     assert_eq!(workers, Some(4));
+    // Work stealing and local queues (a tokio_unstable build of the target): present as series.
+    let samples = four["thread_samples"].as_array().expect("samples");
+    assert!(
+        samples
+            .iter()
+            .any(|s| s["tokio"]["steals_per_s"].as_f64().is_some()),
+        "steals per second in the samples"
+    );
+    assert!(samples
+        .iter()
+        .any(|s| s["tokio"]["local_queue_depth"].as_i64().is_some()));
     let html = numaload(&["report", out.to_str().expect("utf8"), "--format", "html"]);
     let html = String::from_utf8_lossy(&html.stdout);
     for heading in [
         "Run-queue wait per replica",
         "Context switches per replica",
         "tokio: busy workers",
+        "tokio: steals",
+        "tokio: local queue depth",
     ] {
         assert!(html.contains(heading), "{heading} charted");
     }

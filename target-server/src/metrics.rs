@@ -267,8 +267,24 @@ impl ServerMetrics {
             rt.global_queue_depth() as f64,
         );
         // Stable tokio has busy time and parks per worker; steals and local queue depths need
-        // `--cfg tokio_unstable`, which this build does not use.
+        // `--cfg tokio_unstable` (set in .cargo/config.toml; absent when RUSTFLAGS overrides it).
         let workers = 0..rt.num_workers();
+        #[cfg(tokio_unstable)]
+        {
+            out.counter(
+                "tokio_worker_steals_total",
+                "Tasks the runtime's workers stole from each other's local queues, summed over workers.",
+                workers.clone().map(|w| rt.worker_steal_count(w)).sum(),
+            );
+            out.gauge(
+                "tokio_worker_local_queue_depth",
+                "Tasks waiting in the runtime's workers' local queues, summed over workers.",
+                workers
+                    .clone()
+                    .map(|w| rt.worker_local_queue_depth(w))
+                    .sum::<usize>() as f64,
+            );
+        }
         out.counter_seconds(
             "tokio_worker_busy_seconds_total",
             "Time the runtime's workers spent busy, summed over workers.",

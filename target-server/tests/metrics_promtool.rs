@@ -35,6 +35,11 @@ fn assert_common(metrics: &Metrics) {
         "numaload_request_duration_seconds_count",
         "numaload_request_duration_seconds_sum",
         "numaload_connections_open",
+        "tokio_worker_busy_seconds_total",
+        "tokio_worker_parks_total",
+        // Built with --cfg tokio_unstable (.cargo/config.toml): work stealing and local queues.
+        "tokio_worker_steals_total",
+        "tokio_worker_local_queue_depth",
     ] {
         assert!(
             metrics.try_get(name).is_some(),
@@ -52,6 +57,8 @@ fn assert_common(metrics: &Metrics) {
         "# TYPE numaload_requests_total counter",
         "# TYPE numaload_request_duration_seconds histogram",
         "# TYPE tokio_blocking_threads gauge",
+        "# TYPE tokio_worker_steals_total counter",
+        "# TYPE tokio_worker_local_queue_depth gauge",
     ] {
         assert!(
             metrics.text.contains(line),

@@ -430,6 +430,7 @@ fn scheduler_series_and_maxima_reach_the_result_and_an_unknown_migration_rate_is
                 workers: 2,
                 busy_workers: 1.5,
                 parks_per_s: f64::NAN,
+                ..Default::default()
             }),
             ..Default::default()
         },

@@ -69,6 +69,12 @@ pub struct TokioRuntime {
     pub busy_workers: f64,
     /// Times workers parked (went idle) per second.
     pub parks_per_s: f64,
+    /// Tasks stolen between workers per second; absent when the target does not export steals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steals_per_s: Option<f64>,
+    /// Tasks in the workers' local queues at the sample, summed; absent when not exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_queue_depth: Option<i64>,
 }
 
 impl From<&numaload_proto::v1::TokioRuntime> for TokioRuntime {
@@ -77,6 +83,9 @@ impl From<&numaload_proto::v1::TokioRuntime> for TokioRuntime {
             workers: t.workers,
             busy_workers: t.busy_workers,
             parks_per_s: t.parks_per_s,
+            steals_per_s: (t.steals_per_s >= 0.0 && t.steals_per_s.is_finite())
+                .then_some(t.steals_per_s),
+            local_queue_depth: (t.local_queue_depth >= 0).then_some(t.local_queue_depth),
         }
     }
 }

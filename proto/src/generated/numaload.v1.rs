@@ -566,6 +566,12 @@ pub struct TokioRuntime {
     /// Times workers parked (went idle) per second, summed over workers.
     #[prost(double, tag = "3")]
     pub parks_per_s: f64,
+    /// Tasks stolen between workers per second; -1 when the target does not export steals.
+    #[prost(double, tag = "4")]
+    pub steals_per_s: f64,
+    /// Tasks in the workers' local queues at the sample, summed; -1 when not exported.
+    #[prost(int64, tag = "5")]
+    pub local_queue_depth: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

@@ -72,6 +72,15 @@ fn all() -> Vec<Series> {
         series("tokio: worker parks", "parks/s", 10.0, |s| {
             s.tokio.map(|t| t.parks_per_s)
         }),
+        series("tokio: steals", "tasks stolen/s", 10.0, |s| {
+            s.tokio.and_then(|t| t.steals_per_s)
+        }),
+        series(
+            "tokio: local queue depth",
+            "tasks queued locally",
+            1.0,
+            |s| s.tokio.and_then(|t| t.local_queue_depth).map(|d| d as f64),
+        ),
         series("tokio: global queue depth", "tasks queued", 1.0, |s| {
             (s.tokio.is_some() && s.global_queue_depth >= 0).then_some(s.global_queue_depth as f64)
         }),
