@@ -41,9 +41,8 @@ use super::pacer::{Pacer, Wait};
 use super::request::{self, Mix, Prebuilt};
 use super::socket;
 use super::spin::Spinner;
-use super::worker::{
-    thread_cpu_time, ErrorKind, Outcome, Schedule, Window, WorkerPlan, WorkerStats,
-};
+use super::stats::{ErrorKind, Outcome, WorkerStats};
+use super::worker::{thread_cpu_time, Schedule, Window, WorkerPlan};
 use super::{Cancel, LoadConfig, Mode};
 
 /// How often deadlines and the cancel flag are looked at: a timeout fires up to this late.
