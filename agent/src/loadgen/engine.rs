@@ -23,7 +23,14 @@
 //!   (nothing is skipped). A failed connect spends that send slot: the connection tries again
 //!   at the slot's time, with the next one.
 //!
-//! In-flight requests at the end of the measured interval are dropped, not counted.
+//! **The close of the window** (see the module doc of `loadgen`): outcomes are placed by the
+//! intended send time (closed loop: the send), not by their completion. When the window
+//! closes, nothing new is sent — except a request intended inside the window that is not yet
+//! [`LATE_SEND`] behind, i.e. the ordinary schedule caught at the close — and the loop keeps
+//! reading until every request intended inside the window has an outcome: its response, a
+//! `timeout` after the plan's `timeout`, or `unsent` for each send slot a connection still had
+//! inside the window (it was waiting on an earlier response, or not connected). The drain is
+//! bounded by `timeout` (plus two scans); whatever is still open then is closed out the same way.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -43,7 +50,7 @@ use super::socket;
 use super::spin::Spinner;
 use super::stats::{ErrorKind, Outcome, WorkerStats};
 use super::worker::{thread_cpu_time, Schedule, Window, WorkerPlan};
-use super::{Cancel, LoadConfig, Mode};
+use super::{Cancel, LoadConfig, Mode, LATE_SEND};
 
 /// How often deadlines and the cancel flag are looked at: a timeout fires up to this late.
 const SCAN: Duration = Duration::from_millis(10);
@@ -136,6 +143,9 @@ impl Engine {
             let _ = nix::sys::prctl::set_timerslack(1);
         }
         let mut cpu_at_start = None;
+        // Taken when the window closes: the drain after it is not the window's load.
+        let mut cpu_at_end = None;
+        let drain_until = drain_deadline(window.measure_end, config.timeout);
         let (mut naps, mut napped) = (0, Duration::ZERO);
         let (mut spins, mut spun) = (0, Duration::ZERO);
         let mut next_scan = Instant::now();
@@ -144,9 +154,24 @@ impl Engine {
             if cpu_at_start.is_none() && now >= window.measure_start {
                 cpu_at_start = Some(thread_cpu_time());
             }
-            if now >= window.measure_end || cancel.is_cancelled() {
+            if cancel.is_cancelled() {
                 break;
             }
+            if now >= window.measure_end {
+                if cpu_at_end.is_none() {
+                    cpu_at_end = Some(thread_cpu_time());
+                    // Settle the connections that wait for nothing (idle, refused) at once.
+                    next_scan = now;
+                }
+                let open = |c: &Connection| !matches!(c.state, State::Done);
+                if now >= drain_until || !connections.iter().any(open) {
+                    for (index, connection) in connections.iter_mut().enumerate() {
+                        driver.close_out(Token(index), connection, now);
+                    }
+                    break;
+                }
+            }
+            let measuring = cpu_at_start.is_some() && cpu_at_end.is_none();
             if now >= next_scan {
                 for (index, connection) in connections.iter_mut().enumerate() {
                     driver.check_deadline(Token(index), connection, now);
@@ -166,7 +191,12 @@ impl Engine {
                 }
                 now = Instant::now();
             }
-            let mut wake = next_scan.min(window.measure_end);
+            let end = if cpu_at_end.is_none() {
+                window.measure_end
+            } else {
+                drain_until
+            };
+            let mut wake = next_scan.min(end);
             if cpu_at_start.is_none() {
                 wake = wake.min(window.measure_start);
             }
@@ -196,7 +226,7 @@ impl Engine {
             });
             let polled = if let (true, Some(spinner)) = (nap.is_zero(), &mut driver.spinner) {
                 let (polled, spin) = wait_spinning(driver.poll, &mut events, timeout, spinner);
-                if cpu_at_start.is_some() && !spin.is_zero() {
+                if measuring && !spin.is_zero() {
                     spins += 1;
                     spun += spin;
                 }
@@ -209,7 +239,7 @@ impl Engine {
                 match driver.poll.poll(&mut events, Some(Duration::ZERO)) {
                     Ok(()) if events.is_empty() => {
                         nap_for(nap);
-                        if cpu_at_start.is_some() {
+                        if measuring {
                             naps += 1;
                             napped += nap;
                         }
@@ -236,7 +266,9 @@ impl Engine {
             }
         }
         let cpu_time = cpu_at_start.map_or(Duration::ZERO, |at_start| {
-            thread_cpu_time().saturating_sub(at_start)
+            cpu_at_end
+                .unwrap_or_else(thread_cpu_time)
+                .saturating_sub(at_start)
         });
         driver.stats.flush_live(Instant::now(), true);
         Totals {
@@ -247,6 +279,14 @@ impl Engine {
             spun,
         }
     }
+}
+
+/// When the drain after the window gives up: every request sent by then has had its `timeout`
+/// (a send at the close may be up to [`LATE_SEND`] late; deadlines are checked every [`SCAN`]).
+fn drain_deadline(measure_end: Instant, timeout: Duration) -> Instant {
+    let wait = timeout + LATE_SEND + 2 * SCAN;
+    // `run` validated that the window plus `timeout` fits; the rest is milliseconds.
+    measure_end.checked_add(wait).unwrap_or(measure_end)
 }
 
 /// A worker's own figures over the measured interval.
@@ -329,6 +369,7 @@ enum State {
 struct Driver<'a> {
     poll: &'a mut Poll,
     timeout: Duration,
+    /// The close of the measured window.
     end: Instant,
     due: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Closed loop: how long to nap before blocking.
@@ -348,28 +389,81 @@ impl Driver<'_> {
         }
     }
 
-    /// Reconnects an idle connection whose pause is over; fails an exchange or connect whose
-    /// deadline has passed.
+    /// Reconnects an idle connection whose pause is over (after the close: at once, to settle
+    /// it); fails an exchange or connect whose deadline has passed.
     fn check_deadline(&mut self, token: Token, connection: &mut Connection, now: Instant) {
         match &connection.state {
-            State::Idle { retry_at } if retry_at.is_none_or(|at| now >= at) => {
+            State::Idle { retry_at } if retry_at.is_none_or(|at| now >= at) || now >= self.end => {
                 self.connect(token, connection, now);
             }
             State::Connecting { deadline, .. } if now >= *deadline => {
                 self.connect_failed(connection, now);
             }
-            State::Exchange { deadline, .. } if now >= *deadline => {
-                self.exchange_failed(token, connection, now, ErrorKind::Timeout);
+            State::Exchange {
+                deadline,
+                intended,
+                sent,
+                ..
+            } if now >= *deadline => {
+                let at = intended.unwrap_or(*sent);
+                self.exchange_failed(token, connection, now, ErrorKind::Timeout, at);
             }
             _ => {}
         }
     }
 
-    /// Starts a non-blocking connect (open loop: unless the schedule is over).
-    fn connect(&mut self, token: Token, connection: &mut Connection, now: Instant) {
-        if connection.is_open_loop() && !self.schedules(connection.next_send) {
-            connection.state = State::Done;
+    /// After the loop: an exchange still open is a `timeout`, and every send slot left inside
+    /// the window is `unsent`.
+    fn close_out(&mut self, token: Token, connection: &mut Connection, now: Instant) {
+        match &connection.state {
+            State::Done => {}
+            State::Exchange { intended, sent, .. } => {
+                let at = intended.unwrap_or(*sent);
+                self.exchange_failed(token, connection, now, ErrorKind::Timeout, at);
+                self.give_up(connection);
+            }
+            _ => self.give_up(connection),
+        }
+    }
+
+    /// Whether a request intended at `at` may go out at `now`: before the close, any send
+    /// slot inside the window (a backlog is sent back to back); after it, only one not yet
+    /// [`LATE_SEND`] behind (the ordinary schedule caught at the close, not a backlog).
+    fn may_send(&self, at: Option<Instant>, now: Instant) -> bool {
+        at.is_some_and(|at| at < self.end && (now < self.end || now <= at + LATE_SEND))
+    }
+
+    /// Whether the connection may still connect or send at `now`.
+    fn may_start(&self, connection: &Connection, now: Instant) -> bool {
+        if connection.is_open_loop() {
+            self.may_send(connection.next_send, now)
+        } else {
+            now < self.end
+        }
+    }
+
+    /// Ends the connection's part of the run (dropping its stream); in open loop, each send
+    /// slot it still had inside the window is counted as `unsent`.
+    fn give_up(&mut self, connection: &mut Connection) {
+        connection.state = State::Done;
+        if !connection.is_open_loop() {
             return;
+        }
+        while let Some(at) = connection.next_send.filter(|&at| at < self.end) {
+            let unsent = Outcome::Failed {
+                kind: ErrorKind::Unsent,
+                at,
+            };
+            self.record(connection, at, unsent);
+            connection.advance_schedule();
+        }
+    }
+
+    /// Starts a non-blocking connect, unless the connection may no longer send
+    /// ([`Driver::may_start`]): then it gives up.
+    fn connect(&mut self, token: Token, connection: &mut Connection, now: Instant) {
+        if !self.may_start(connection, now) {
+            return self.give_up(connection);
         }
         let registered = TcpStream::connect(connection.target).and_then(|mut stream| {
             self.poll
@@ -388,13 +482,14 @@ impl Driver<'_> {
         }
     }
 
-    /// Whether a send at `at` is still inside the run.
-    fn schedules(&self, at: Option<Instant>) -> bool {
-        at.is_some_and(|at| at < self.end)
-    }
-
     fn connect_failed(&mut self, connection: &mut Connection, now: Instant) {
-        self.record(connection, now, Outcome::Failed(ErrorKind::Connect));
+        // Placed by the request it was for: its send slot (open loop), else the attempt.
+        let at = match connection.next_send {
+            Some(slot) if connection.is_open_loop() => slot,
+            _ => now,
+        };
+        let kind = ErrorKind::Connect;
+        self.record(connection, now, Outcome::Failed { kind, at });
         let retry_at = match connection.next_send {
             // The failed connect spends this send slot: try again at its time.
             Some(slot) if connection.is_open_loop() => {
@@ -408,16 +503,17 @@ impl Driver<'_> {
         };
     }
 
-    /// Counts a failed exchange and reconnects at once (the server is there; the connection
-    /// is not usable).
+    /// Counts a failed exchange of a request intended (or, closed loop, sent) `at` and
+    /// reconnects at once (the server is there; the connection is not usable).
     fn exchange_failed(
         &mut self,
         token: Token,
         connection: &mut Connection,
         now: Instant,
         kind: ErrorKind,
+        at: Instant,
     ) {
-        self.record(connection, now, Outcome::Failed(kind));
+        self.record(connection, now, Outcome::Failed { kind, at });
         connection.advance_schedule();
         self.connect(token, connection, now);
     }
@@ -462,8 +558,8 @@ impl Driver<'_> {
                         Ok(n) => written += n,
                         Err(_) => {
                             drop(stream);
-                            let now = Instant::now();
-                            return self.exchange_failed(token, connection, now, ErrorKind::Io);
+                            let (now, at) = (Instant::now(), intended.unwrap_or(sent));
+                            return self.exchange_failed(token, connection, now, ErrorKind::Io, at);
                         }
                     }
                 }
@@ -480,8 +576,8 @@ impl Driver<'_> {
                     }
                     Some(Err(failure)) => {
                         drop(stream);
-                        let kind = ErrorKind::from(failure);
-                        self.exchange_failed(token, connection, Instant::now(), kind);
+                        let (kind, at) = (ErrorKind::from(failure), intended.unwrap_or(sent));
+                        self.exchange_failed(token, connection, Instant::now(), kind, at);
                     }
                     Some(Ok(response)) => {
                         let done = Instant::now();
@@ -502,7 +598,8 @@ impl Driver<'_> {
                             // with the same schedule, its connect inside the next request's
                             // corrected latency.
                             drop(stream);
-                            self.stats.reconnected(connection.slot, done);
+                            let at = intended.unwrap_or(sent);
+                            self.stats.reconnected(connection.slot, at);
                             self.connect(token, connection, done);
                         }
                     }
@@ -512,7 +609,8 @@ impl Driver<'_> {
     }
 
     /// A connected, idle stream at `now`: closed loop sends at once; open loop sends at once if
-    /// the next send is due (or overdue: back to back), else waits in the due heap for it.
+    /// the next send is due (or overdue: back to back), else waits in the due heap for it. Past
+    /// the close only what [`Driver::may_send`] allows goes out; else the connection gives up.
     fn ready(
         &mut self,
         token: Token,
@@ -521,18 +619,18 @@ impl Driver<'_> {
         now: Instant,
     ) {
         if !connection.is_open_loop() {
-            return self.send(token, connection, stream, now, None);
+            if now < self.end {
+                return self.send(token, connection, stream, now, None);
+            }
+            return self.give_up(connection);
         }
         match connection.next_send {
-            Some(next) if next < self.end => {
-                if next <= now {
-                    self.send(token, connection, stream, now, Some(next));
-                } else {
-                    connection.state = State::Ready { stream };
-                    self.due.push(Reverse((next, token.0)));
-                }
+            Some(next) if now < next && next < self.end => {
+                connection.state = State::Ready { stream };
+                self.due.push(Reverse((next, token.0)));
             }
-            _ => connection.state = State::Done,
+            next if self.may_send(next, now) => self.send(token, connection, stream, now, next),
+            _ => self.give_up(connection),
         }
     }
 
@@ -540,8 +638,12 @@ impl Driver<'_> {
     fn send_due(&mut self, token: Token, connection: &mut Connection) {
         match std::mem::replace(&mut connection.state, State::Done) {
             State::Ready { stream } => {
-                let intended = connection.next_send;
-                self.send(token, connection, stream, Instant::now(), intended);
+                let (intended, now) = (connection.next_send, Instant::now());
+                if self.may_send(intended, now) {
+                    self.send(token, connection, stream, now, intended);
+                } else {
+                    self.give_up(connection);
+                }
             }
             other => connection.state = other,
         }
@@ -571,7 +673,8 @@ impl Driver<'_> {
             }
             Err(_) => {
                 drop(stream);
-                self.exchange_failed(token, connection, sent, ErrorKind::Io);
+                let at = intended.unwrap_or(sent);
+                self.exchange_failed(token, connection, sent, ErrorKind::Io, at);
             }
         }
     }

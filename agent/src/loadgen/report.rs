@@ -196,11 +196,15 @@ pub struct ErrorCounts {
     /// A response that is not HTTP/1.x this generator can frame (a broken head or chunk
     /// framing, bytes after the response).
     pub parse: u64,
+    /// Open loop: intended inside the measured window but not sent by the time it closed (the
+    /// connection was still waiting for an earlier response, or could not connect in time);
+    /// nothing new is sent after the close.
+    pub unsent: u64,
 }
 
 impl ErrorCounts {
     pub fn total(&self) -> u64 {
-        self.connect + self.io + self.timeout + self.http_status + self.parse
+        self.connect + self.io + self.timeout + self.http_status + self.parse + self.unsent
     }
 
     pub fn add(&mut self, other: &ErrorCounts) {
@@ -209,6 +213,7 @@ impl ErrorCounts {
         self.timeout += other.timeout;
         self.http_status += other.http_status;
         self.parse += other.parse;
+        self.unsent += other.unsent;
     }
 }
 

@@ -18,6 +18,8 @@ pub(super) enum ErrorKind {
     Io,
     Timeout,
     Parse,
+    /// Open loop: intended inside the window, not sent by its close.
+    Unsent,
 }
 
 impl From<Failure> for ErrorKind {
@@ -39,7 +41,23 @@ pub(super) enum Outcome {
         intended: Option<Instant>,
         sent: Instant,
     },
-    Failed(ErrorKind),
+    /// No (complete) response. `at` decides the window as for a response: the intended send
+    /// time in open loop (for a failed connect, that of the request it was for), the send or
+    /// connect attempt in closed loop.
+    Failed { kind: ErrorKind, at: Instant },
+}
+
+impl Outcome {
+    /// The instant that places the outcome inside or outside the measured window: when the
+    /// request was meant to go out, not when it ended, so that a request in flight (or never
+    /// sent) when the window closes still counts, and a warm-up backlog answered inside the
+    /// window does not.
+    fn at(&self) -> Instant {
+        match *self {
+            Outcome::Response { intended, sent, .. } => intended.unwrap_or(sent),
+            Outcome::Failed { at, .. } => at,
+        }
+    }
 }
 
 /// Status codes that count as success: a bit per code (the parser reads three digits).
@@ -114,10 +132,10 @@ impl WorkerStats {
         }
     }
 
-    /// Counts an outcome of template `request` that completed at `done`, if that is inside
-    /// the measured interval.
+    /// Counts an outcome of template `request` that ended at `done`, if it was intended (open
+    /// loop) or sent (closed loop) inside the measured window ([`Outcome::at`]).
     pub(super) fn record(&mut self, slot: usize, request: usize, done: Instant, outcome: Outcome) {
-        if !self.window.measures(done) {
+        if !self.window.measures(outcome.at()) {
             return;
         }
         let stats = &mut self.per_target[slot];
@@ -128,7 +146,7 @@ impl WorkerStats {
                 intended,
                 sent,
             } => (status, intended, sent),
-            Outcome::Failed(kind) => {
+            Outcome::Failed { kind, .. } => {
                 *error_counter(&mut stats.errors, kind) += 1;
                 if mix {
                     stats.by_request[request].errors += 1;
@@ -167,9 +185,10 @@ impl WorkerStats {
         }
     }
 
-    /// Counts a reconnect after a response that closed its connection, completed at `done`.
-    pub(super) fn reconnected(&mut self, slot: usize, done: Instant) {
-        if self.window.measures(done) {
+    /// Counts a reconnect after a response that closed its connection, placed in the window
+    /// as that response was ([`Outcome::at`]: its intended or send time).
+    pub(super) fn reconnected(&mut self, slot: usize, at: Instant) {
+        if self.window.measures(at) {
             self.per_target[slot].reconnects += 1;
         }
     }
@@ -213,6 +232,7 @@ fn error_counter(errors: &mut ErrorCounts, kind: ErrorKind) -> &mut u64 {
         ErrorKind::Io => &mut errors.io,
         ErrorKind::Timeout => &mut errors.timeout,
         ErrorKind::Parse => &mut errors.parse,
+        ErrorKind::Unsent => &mut errors.unsent,
     }
 }
 
@@ -264,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn records_only_inside_the_measured_interval() {
+    fn records_by_when_a_request_was_meant_to_go_out_not_when_it_ended() {
         let t0 = Instant::now();
         let window = Window {
             start: t0,
@@ -273,21 +293,39 @@ mod tests {
         };
         let mut s = stats(window);
         let ms = Duration::from_millis;
-        let ok = |sent| served(200, None, sent);
-        s.record(1, 0, t0 + ms(999), ok(t0 + ms(990))); // warm-up
-        s.record(1, 0, t0 + ms(1_000), ok(t0 + ms(990))); // first measured instant
-        s.record(1, 0, t0 + ms(1_999), ok(t0 + ms(1_990)));
-        s.record(1, 0, t0 + ms(2_000), ok(t0 + ms(1_990))); // at the end: not counted
-        s.record(1, 0, t0 + ms(500), Outcome::Failed(ErrorKind::Io));
-        s.record(1, 0, t0 + ms(1_500), Outcome::Failed(ErrorKind::Io));
-        s.reconnected(1, t0 + ms(500));
-        s.reconnected(1, t0 + ms(1_500));
+        let at = |m| t0 + ms(m);
+        let sent = |m| served(200, None, at(m));
+        let intended = |m, sent_ms| served(200, Some(at(m)), at(sent_ms));
+        let failed = |kind, m| Outcome::Failed { kind, at: at(m) };
+        // Closed loop, by the send: warm-up answered in the window is not measured, a send
+        // just before the close answered after it is.
+        s.record(1, 0, at(1_010), sent(990));
+        s.record(1, 0, at(1_005), sent(1_000));
+        s.record(1, 0, at(2_300), sent(1_999));
+        s.record(1, 0, at(2_010), sent(2_000));
+        // Open loop, by the intended time, however late the send and the answer.
+        s.record(1, 0, at(1_400), intended(999, 1_300)); // a warm-up backlog: not measured
+        s.record(1, 0, at(2_350), intended(1_800, 1_800)); // in flight across the close
+        s.record(1, 0, at(2_200), failed(ErrorKind::Timeout, 1_900));
+        s.record(1, 0, at(2_000), failed(ErrorKind::Unsent, 1_950));
+        s.record(1, 0, at(2_000), failed(ErrorKind::Unsent, 2_000)); // after the close
+        s.record(1, 0, at(1_500), failed(ErrorKind::Io, 500));
+        s.record(1, 0, at(1_500), failed(ErrorKind::Io, 1_500));
+        s.reconnected(1, at(500));
+        s.reconnected(1, at(1_500));
         let per_target = s.into_per_target();
         let t = &per_target[1];
-        assert_eq!(t.requests, 2);
-        assert_eq!(t.errors.io, 1);
+        assert_eq!(t.requests, 3);
+        let want = ErrorCounts {
+            io: 1,
+            timeout: 1,
+            unsent: 1,
+            ..ErrorCounts::default()
+        };
+        assert_eq!(t.errors, want);
         assert_eq!(t.reconnects, 1);
-        assert_eq!(t.status_codes, [(200, 2)].into());
+        assert_eq!(t.status_codes, [(200, 3)].into());
+        assert!(t.corrected.equivalent(t.corrected.max(), 550_000_000));
         assert_eq!(per_target[0].requests, 0);
     }
 
@@ -406,7 +444,15 @@ mod tests {
         s.record(0, 2, t0 + ms(7), served(200, None, t0));
         s.record(0, 2, t0 + ms(9), served(200, None, t0));
         s.record(0, 2, t0 + ms(9), served(500, None, t0));
-        s.record(0, 0, t0 + ms(9), Outcome::Failed(ErrorKind::Timeout));
+        s.record(
+            0,
+            0,
+            t0 + ms(9),
+            Outcome::Failed {
+                kind: ErrorKind::Timeout,
+                at: t0,
+            },
+        );
         let t = &s.into_per_target()[0];
         let by: Vec<(u64, u64, u64)> = t
             .by_request
