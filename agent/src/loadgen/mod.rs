@@ -46,13 +46,22 @@
 //! - **Closed loop** ([`Mode::Closed`]). Each connection sends its next request as soon as the
 //!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty.
 //! - **Measurement window.** Load starts when every worker is pinned and ready, runs `warmup`,
-//!   then the measured interval of `duration`. A request (or error) counts if it completes
-//!   inside the measured interval; the schedule runs through the boundary unchanged. Requests
-//!   still in flight at the end are dropped, not counted.
+//!   then the measured window of `duration`. An outcome belongs to the window by when its
+//!   request was *meant to go out*, not when it ended: in open loop its intended send time, in
+//!   closed loop (which has no schedule) its actual send. So a warm-up backlog answered inside
+//!   the window is not measured, and a request in flight when the window closes still counts.
+//!   After the close nothing new is sent (but a request intended inside the window that is not
+//!   yet [`LATE_SEND`] behind: the ordinary schedule caught at the close, so a healthy run
+//!   ends clean), and the workers keep reading, up to `timeout`, until every request intended
+//!   (closed loop: sent) inside the window has its outcome: a response, a `timeout`, or, for
+//!   a send slot a connection never reached before the close (waiting on a stalled response,
+//!   or not connected), `unsent`. Open loop: served + errors = the window's send slots.
+//!   `docs/window.md` has the details.
 //! - **Statuses and errors.** Every complete response is counted by status code; one whose
 //!   status is not in [`LoadConfig::expect_status`] (not 2xx when that is empty) counts as an
 //!   `http_status` error and the connection is kept. A failed connect, I/O error, timeout or
-//!   unframable response is counted by kind in [`ErrorCounts`] and the connection reconnects.
+//!   unframable response is counted by kind in [`ErrorCounts`] and the connection reconnects;
+//!   a request intended in the window and not sent by its close counts as `unsent`.
 //!   Each outcome also counts for the request the connection was on (a failed connect for the
 //!   one it was about to send), so `by_request` adds up to the totals. Only a bad
 //!   configuration (or a worker that cannot start) is a [`LoadError`].
@@ -62,9 +71,10 @@
 //!   fixed request of before, a request costs an index into its connection's templates and a
 //!   few branches.
 //! - **Bounded.** Every connect and exchange has a deadline (`timeout`, checked by a scan every
-//!   10 ms), and the loop ends at the end of the measured interval, so [`run`] returns about
-//!   `warmup + duration` after the workers start, whatever the server does, and within ~10 ms
-//!   of [`Cancel::cancel`].
+//!   10 ms), and the drain after the window is bounded by `timeout`, so [`run`] returns at most
+//!   about `warmup + duration + timeout` after the workers start (a healthy run: about
+//!   `warmup + duration`), whatever the server does, and within ~10 ms of [`Cancel::cancel`]
+//!   (a cancelled run counts nothing for the part of the window it did not reach).
 
 mod chunked;
 mod coalesce;

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-/// Everything one [`run`] measured.
+/// Everything one [`run`](super::run) measured.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
-    /// Wall time of the measured interval (shorter than `duration` if cancelled).
+    /// Wall time of the measured window (shorter than `duration` if cancelled); the drain after
+    /// it is not included.
     pub elapsed: Duration,
     pub workers: Vec<WorkerReport>,
 }
@@ -54,7 +55,8 @@ pub struct WorkerReport {
     pub worker: u32,
     /// The CPU the worker was pinned to.
     pub cpu: u32,
-    /// CPU time the worker thread used during the measured interval (user + system); compare
+    /// CPU time the worker thread used during the measured window (user + system; not the drain
+    /// after it); compare
     /// with `elapsed` to see how busy the load core was.
     pub cpu_time: Duration,
     /// Closed loop: coalescing naps during the measured interval and their total asked-for
@@ -73,12 +75,12 @@ pub struct WorkerReport {
 #[derive(Debug, Clone)]
 pub struct TargetStats {
     pub replica: u32,
-    /// Responses with an expected status ([`LoadConfig::expect_status`], or any 2xx) completed
-    /// in the measured interval; each has one value in `corrected` and `uncorrected` (and, in
-    /// open loop, in `send_lag`).
+    /// Responses with an expected status ([`LoadConfig::expect_status`](super::LoadConfig::expect_status), or any 2xx) to
+    /// requests intended (closed loop: sent) inside the measured window, whenever they came;
+    /// each has one value in `corrected` and `uncorrected` (and, in open loop, in `send_lag`).
     pub requests: u64,
     pub errors: ErrorCounts,
-    /// Requests sent more than [`LATE_SEND`] after their intended time (open loop).
+    /// Requests sent more than [`LATE_SEND`](super::LATE_SEND) after their intended time (open loop).
     pub late_sends: u64,
     /// Completion − intended send time (open loop); completion − send (closed loop).
     pub corrected: Histogram<u64>,
@@ -91,7 +93,7 @@ pub struct TargetStats {
     /// New connections opened because the server closed one after a complete response
     /// (`Connection: close`, HTTP/1.0, a body ended by the close). Not errors.
     pub reconnects: u64,
-    /// Per request of the mix, indexed like [`LoadConfig::requests`] (one entry for the
+    /// Per request of the mix, indexed like [`LoadConfig::requests`](super::LoadConfig::requests) (one entry for the
     /// default `GET`). Their `requests` and `errors` add up to this replica's.
     pub by_request: Vec<RequestStats>,
 }
@@ -190,7 +192,7 @@ pub struct ErrorCounts {
     pub io: u64,
     /// No complete response within `timeout` of the send.
     pub timeout: u64,
-    /// A complete response whose status was not expected ([`LoadConfig::expect_status`], or
+    /// A complete response whose status was not expected ([`LoadConfig::expect_status`](super::LoadConfig::expect_status), or
     /// any 2xx); the connection is kept.
     pub http_status: u64,
     /// A response that is not HTTP/1.x this generator can frame (a broken head or chunk
