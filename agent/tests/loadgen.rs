@@ -595,8 +595,8 @@ fn unreachable_target_counts_connect_errors_in_bounded_time() {
         assert_eq!(report.requests(), 0, "{mode:?}");
         assert!(errors.connect > 10, "{mode:?}: {errors:?}");
         // Connects are retried at scans (every 10 ms): a send slot still waiting for one when
-        // the window closes is `unsent`, one per connection at most.
-        assert!(errors.unsent <= 2, "{mode:?}: {errors:?}");
+        // the window closes is `unsent` (one per connection, more if the worker is descheduled).
+        assert!(errors.unsent * 10 <= errors.total(), "{mode:?}: {errors:?}");
         assert_eq!(
             errors.total(),
             errors.connect + errors.unsent,

@@ -78,6 +78,7 @@
 
 mod chunked;
 mod coalesce;
+mod driver;
 mod engine;
 mod http;
 mod live;
