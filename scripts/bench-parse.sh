@@ -8,8 +8,9 @@
 #   result-open RESULT.json            -> one JSON object (rate, lag, latency, behind flag)
 #   criterion TARGET_DIR GROUP/NAME    -> "median_ns low_ns high_ns"
 #   first-request OUT.json -- CMD...   -> runs CMD, watches its replicas' /metrics from outside
-#   render-generator|render-openloop|render-precision|render-target|render-overhead|
+#   render-openloop|render-precision|render-target|render-overhead|
 #   render-startup  ARGS...            -> a BENCHMARKS.md section (stdout) + summary rows
+#                                         (point 1's section: scripts/bench-pairs.sh)
 #   selftest                           -> checks the parsers and renderers on built-in samples
 #
 # `scripts/bench-parse.sh selftest` is fast (no server, no timing) and runs first in bench.sh.
@@ -179,67 +180,6 @@ def rows_of(path, sep=None):
 # Each takes the raw rows its script collected (TSV or JSON lines), prints markdown and appends
 # to the summary TSV given as the last argument.
 
-# A round whose two generators' req/s differ by more than this most likely straddled a change of
-# the machine's speed level (the target is the bottleneck: both should get about the same).
-LEVEL_SHIFT = 0.15
-
-def render_generator(rows_path, summary, point="1", alt="coalesce = false"):
-    """rows: round, then (req/s, CPU µs/req, p50 µs, p99 µs) for numaload, numaload with `alt`
-    (a plan line turning one of its closed-loop waits off), and wrk. Point 1 (50 connections) is
-    judged on issue 6's goals; point 1b (few connections) has no goal of the issue's and shows
-    its ratios only."""
-    rows = [list(map(float, r)) for r in rows_of(rows_path)]
-    print("| round | numaload req/s | wrk req/s | req/s ratio | numaload CPU µs/req | wrk CPU µs/req | CPU ratio |")
-    print("|---|---|---|---|---|---|---|")
-    rr, cr, er, ec = [], [], [], []
-    steady_rr, steady_cr = [], []
-    for r, n_rps, n_cpu, _, _, e_rps, e_cpu, _, _, w_rps, w_cpu, _, _ in rows:
-        rr.append(n_rps / w_rps); cr.append(n_cpu / w_cpu)
-        er.append(e_rps / w_rps); ec.append(e_cpu / w_cpu)
-        shifted = abs(n_rps / w_rps - 1) > LEVEL_SHIFT
-        if not shifted:
-            steady_rr.append(n_rps / w_rps); steady_cr.append(n_cpu / w_cpu)
-        mark = " †" if shifted else ""
-        print(f"| {int(r)}{mark} | {n_rps:,.0f} | {w_rps:,.0f} | {n_rps / w_rps:.3f} | {n_cpu:.2f} | {w_cpu:.2f} | {n_cpu / w_cpu:.3f} |")
-    print()
-    goals = point == "1"
-    print(f"- req/s numaload/wrk: {span(rr)}" + (" (goal ≥ 1.0)" if goals else ""))
-    print(f"- generator CPU per request numaload/wrk: {span(cr)}" + (" (goal ≤ 0.9)" if goals else ""))
-    if len(steady_rr) < len(rr):
-        print(f"- † the two generators' req/s differ by more than {LEVEL_SHIFT:.0%} in this round: this machine's speed "
-              "moves between levels about 20% apart (compare the absolute req/s of the rounds), and it changed level "
-              "within the round, so that round's ratios measure the machine more than the generators. "
-              + ("The goals are judged on the medians of all rounds above; without" if goals else "Without")
-              + " the marked rounds: "
-              + (f"req/s {span(steady_rr)}, CPU per request {span(steady_cr)}" if steady_rr else "no round left"))
-    print()
-    what = {"coalesce = false": "coalescing contributes (the same rounds; `coalesce = false` never naps)",
-            "spin = false": "spinning contributes (the same rounds; `spin = false` blocks as soon as there is "
-                            "nothing to read)"}.get(alt, f"`{alt}` changes (the same rounds)")
-    print(f"What {what}, and the latency each generator reports (wrk: `--latency`, from its own clock reads):")
-    print()
-    print(f"| round | {alt} req/s | its req/s ratio | its CPU µs/req | its CPU ratio "
-          f"| p50 / p99 numaload | p50 / p99 {alt} | p50 / p99 wrk |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r, _, _, n50, n99, e_rps, e_cpu, e50, e99, w_rps, w_cpu, w50, w99 in rows:
-        print(f"| {int(r)} | {e_rps:,.0f} | {e_rps / w_rps:.3f} | {e_cpu:.2f} | {e_cpu / w_cpu:.3f} "
-              f"| {n50:,.0f} / {n99:,.0f} µs | {e50:,.0f} / {e99:,.0f} µs | {w50:,.0f} / {w99:,.0f} µs |")
-    print()
-    print(f"- {alt}, req/s numaload/wrk: {span(er)}; CPU per request: {span(ec)}")
-    if not goals:
-        with open(summary, "a") as f:
-            f.write(f"{point}\tfew connections: closed-loop req/s, numaload/wrk (median; {alt}: "
-                    f"{statistics.median(er):.3f})\t—\t{statistics.median(rr):.3f}\t—\n")
-            f.write(f"{point}\tfew connections: generator CPU per request, numaload/wrk (median; {alt}: "
-                    f"{statistics.median(ec):.3f})\t—\t{statistics.median(cr):.3f}\t—\n")
-        return
-    summary_row(summary, "1", "closed-loop req/s, numaload/wrk (median)", "≥ 1.0",
-                f"{statistics.median(rr):.3f}", statistics.median(rr) >= 1.0)
-    summary_row(summary, "1", "generator CPU per request, numaload/wrk (median)", "≤ 0.9",
-                f"{statistics.median(cr):.3f}", statistics.median(cr) <= 0.9)
-    print(f"\nclosed-loop maximum used by the open-loop steps: {statistics.median([r[1] for r in rows]):,.0f} req/s "
-          "(median of numaload's rounds)")
-
 def render_openloop(rows_path, closed_max, summary):
     """rows: JSON lines {pct, ...parse_open}"""
     steps = [json.loads(l) for l in open(rows_path) if l.strip()]
@@ -385,8 +325,6 @@ def selftest():
     with contextlib.redirect_stdout(io.StringIO()) as shown:
         _selftest()
     assert "| 150% |" in shown.getvalue() and "fell behind" in shown.getvalue()
-    assert "| 3 † |" in shown.getvalue() and "| 2 |" in shown.getvalue(), "only the straddling round is marked"
-    assert "| round | spin = false req/s |" in shown.getvalue() and "What spinning contributes" in shown.getvalue()
     print("bench-parse selftest: 1 passed, 0 failed", file=sys.stderr)
 
 def _selftest():
@@ -410,13 +348,6 @@ def _selftest():
     with tempfile.TemporaryDirectory() as d:
         j = lambda name: os.path.join(d, name)
         summary = j("summary.tsv")
-        open(j("gen"), "w").write("1 100000 8.0 400 600 96000 8.4 420 640 110000 8.5 431 1200\n"
-                                  "2 98000 8.2 410 610 95000 8.5 430 650 100000 8.4 440 1100\n"
-                                  "3 130000 6.2 410 610 95000 8.5 430 650 100000 8.4 440 1100\n")
-        render_generator(j("gen"), summary)
-        render_generator(j("gen"), summary, "1b", "spin = false")
-        assert any(l.startswith("1b\tfew connections: closed-loop req/s") and l.count("\t") == 4
-                   for l in open(summary)), "point 1b is shown without a goal"
         steps = [dict(parse_open(sample_result(rate=r, achieved=a, suspect=s)), pct=p, max_rps=m) for p, m, r, a, s in
                  [(10, 10000, 1000, 1000, ()), (90, 10000, 9000, 8950, ()), (150, 10000, 15000, 10000, ("x fell behind",))]]
         open(j("open"), "w").write("".join(json.dumps(s) + "\n" for s in steps))
@@ -438,15 +369,13 @@ def _selftest():
         render_startup(j("first"), j("mem"), summary)
         rows = rows_of(summary, "\t")
         got = {(r[0], r[1]): r[4] for r in rows}
-        assert got[("1", "closed-loop req/s, numaload/wrk (median)")] == "**no**"
         assert got[("2", "open loop 10–90% of max: steps within 1% of the rate")] == "yes"
         assert got[("2", "past the maximum: flagged “fell behind”")] == "yes"
         assert got[("3", "corrected p50 − uncorrected p50 at 2,000 req/s (worst round)")] == "yes"
         assert got[("4", "async target (work 0) / bare hyper req/s (median)")] == "yes"
         assert got[("5", "merge 1,000 serialized histograms (criterion median)")] == "**no**"
         assert got[("6", "plan to first request, two replicas (worst run, outside)")] == "yes"
-        assert [r[2] for r in rows if r[0] == "1b"] == ["—", "—"], "point 1b has no goal"
-        assert len(rows) == 13, rows
+        assert len(rows) == 9, rows
 
 # ---------------------------------------------------------------- entry
 
@@ -472,7 +401,6 @@ def main(argv):
         print(" ".join(f"{v:.3f}" for v in parse_criterion(args[0], args[1])))
     elif cmd == "first-request":
         assert args[1] == "--"; first_request(args[0], args[2:])
-    elif cmd == "render-generator": render_generator(*args)
     elif cmd == "render-openloop": render_openloop(args[0], float(args[1]), args[2])
     elif cmd == "render-precision": render_precision(*args)
     elif cmd == "render-target": render_target(*args)

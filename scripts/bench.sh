@@ -10,7 +10,8 @@
 #   5. recording, merging and sampling costs                 scripts/bench-overhead.sh
 #   6. plan to first request; controller memory vs length    scripts/bench-startup.sh
 #
-# Parsing and tables live in scripts/bench-parse.sh (its `selftest` runs first). Everything is
+# Parsing and tables live in scripts/bench-parse.sh and, for point 1, scripts/bench-pairs.sh
+# (their `selftest`s run first). Everything is
 # pinned: servers to CPU 0, generators and microbenchmarks to CPU 1. Other work on the machine
 # skews the numbers: the load average before and after is written into BENCHMARKS.md.
 #
@@ -32,6 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then apt-get update -q >/dev/null; DEBIAN_FRONTEND=
 [ "$(nproc)" -ge 2 ] || { echo "bench: needs at least 2 CPUs (target and generator apart)" >&2; exit 2; }
 
 scripts/bench-parse.sh selftest
+scripts/bench-pairs.sh selftest
 echo "bench: building (release, bare_hyper example, criterion benches)" >&2
 cargo build --release --locked -q -p numaload
 cargo build --release --locked -q -p numaload-target --example bare_hyper

@@ -594,7 +594,20 @@ fn unreachable_target_counts_connect_errors_in_bounded_time() {
         let errors = report.errors();
         assert_eq!(report.requests(), 0, "{mode:?}");
         assert!(errors.connect > 10, "{mode:?}: {errors:?}");
-        assert_eq!(errors.total(), errors.connect, "{mode:?}: {errors:?}");
+        // Connects are retried at scans (every 10 ms): a send slot still waiting for one when
+        // the window closes is `unsent` (one per connection, more if the worker is descheduled).
+        assert!(errors.unsent * 10 <= errors.total(), "{mode:?}: {errors:?}");
+        assert_eq!(
+            errors.total(),
+            errors.connect + errors.unsent,
+            "{mode:?}: {errors:?}"
+        );
+        if let Mode::Open { rate_per_sec } = mode {
+            // Every send slot of the window has its outcome (give or take a slot per
+            // connection at the edges, where the schedule's rounding decides).
+            let intended = (rate_per_sec * config.duration.as_secs_f64()).round() as u64;
+            assert!(errors.total().abs_diff(intended) <= 2, "{errors:?}");
+        }
     }
 }
 

@@ -23,34 +23,35 @@
 //!   (nothing is skipped). A failed connect spends that send slot: the connection tries again
 //!   at the slot's time, with the next one.
 //!
-//! In-flight requests at the end of the measured interval are dropped, not counted.
+//! **The close of the window** (see the module doc of `loadgen`): outcomes are placed by the
+//! intended send time (closed loop: the send), not by their completion. When the window
+//! closes, nothing new is sent — except a request intended inside the window that is not yet
+//! [`LATE_SEND`] behind, i.e. the ordinary schedule caught at the close — and the loop keeps
+//! reading until every request intended inside the window has an outcome: its response, a
+//! `timeout` after the plan's `timeout`, or `unsent` for each send slot a connection still had
+//! inside the window (it was waiting on an earlier response, or not connected). The drain is
+//! bounded by `timeout` (plus two scans); whatever is still open then is closed out the same way.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
 use super::coalesce::Coalescer;
+use super::driver::{Connection, Driver, State};
 use super::http::ResponseReader;
 use super::pacer::{Pacer, Wait};
 use super::request::{self, Mix, Prebuilt};
-use super::socket;
 use super::spin::Spinner;
-use super::worker::{
-    thread_cpu_time, ErrorKind, Outcome, Schedule, Window, WorkerPlan, WorkerStats,
-};
-use super::{Cancel, LoadConfig, Mode};
+use super::stats::WorkerStats;
+use super::worker::{thread_cpu_time, Schedule, Window, WorkerPlan};
+use super::{Cancel, LoadConfig, Mode, LATE_SEND};
 
 /// How often deadlines and the cancel flag are looked at: a timeout fires up to this late.
 const SCAN: Duration = Duration::from_millis(10);
-/// Closed loop: pause after a failed connect, so an unreachable target is not hammered in a
-/// tight loop (open loop waits for the failed send slot's time instead).
-const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
 /// The pacer's timerfd; connections are `Token(index)`.
 const TIMER: Token = Token(usize::MAX);
 
@@ -137,6 +138,9 @@ impl Engine {
             let _ = nix::sys::prctl::set_timerslack(1);
         }
         let mut cpu_at_start = None;
+        // Taken when the window closes: the drain after it is not the window's load.
+        let mut cpu_at_end = None;
+        let drain_until = drain_deadline(window.measure_end, config.timeout);
         let (mut naps, mut napped) = (0, Duration::ZERO);
         let (mut spins, mut spun) = (0, Duration::ZERO);
         let mut next_scan = Instant::now();
@@ -145,9 +149,24 @@ impl Engine {
             if cpu_at_start.is_none() && now >= window.measure_start {
                 cpu_at_start = Some(thread_cpu_time());
             }
-            if now >= window.measure_end || cancel.is_cancelled() {
+            if cancel.is_cancelled() {
                 break;
             }
+            if now >= window.measure_end {
+                if cpu_at_end.is_none() {
+                    cpu_at_end = Some(thread_cpu_time());
+                    // Settle the connections that wait for nothing (idle, refused) at once.
+                    next_scan = now;
+                }
+                let open = |c: &Connection| !matches!(c.state, State::Done);
+                if now >= drain_until || !connections.iter().any(open) {
+                    for (index, connection) in connections.iter_mut().enumerate() {
+                        driver.close_out(Token(index), connection, now);
+                    }
+                    break;
+                }
+            }
+            let measuring = cpu_at_start.is_some() && cpu_at_end.is_none();
             if now >= next_scan {
                 for (index, connection) in connections.iter_mut().enumerate() {
                     driver.check_deadline(Token(index), connection, now);
@@ -167,7 +186,12 @@ impl Engine {
                 }
                 now = Instant::now();
             }
-            let mut wake = next_scan.min(window.measure_end);
+            let end = if cpu_at_end.is_none() {
+                window.measure_end
+            } else {
+                drain_until
+            };
+            let mut wake = next_scan.min(end);
             if cpu_at_start.is_none() {
                 wake = wake.min(window.measure_start);
             }
@@ -197,7 +221,7 @@ impl Engine {
             });
             let polled = if let (true, Some(spinner)) = (nap.is_zero(), &mut driver.spinner) {
                 let (polled, spin) = wait_spinning(driver.poll, &mut events, timeout, spinner);
-                if cpu_at_start.is_some() && !spin.is_zero() {
+                if measuring && !spin.is_zero() {
                     spins += 1;
                     spun += spin;
                 }
@@ -210,7 +234,7 @@ impl Engine {
                 match driver.poll.poll(&mut events, Some(Duration::ZERO)) {
                     Ok(()) if events.is_empty() => {
                         nap_for(nap);
-                        if cpu_at_start.is_some() {
+                        if measuring {
                             naps += 1;
                             napped += nap;
                         }
@@ -237,7 +261,9 @@ impl Engine {
             }
         }
         let cpu_time = cpu_at_start.map_or(Duration::ZERO, |at_start| {
-            thread_cpu_time().saturating_sub(at_start)
+            cpu_at_end
+                .unwrap_or_else(thread_cpu_time)
+                .saturating_sub(at_start)
         });
         driver.stats.flush_live(Instant::now(), true);
         Totals {
@@ -248,6 +274,14 @@ impl Engine {
             spun,
         }
     }
+}
+
+/// When the drain after the window gives up: every request sent by then has had its `timeout`
+/// (a send at the close may be up to [`LATE_SEND`] late; deadlines are checked every [`SCAN`]).
+fn drain_deadline(measure_end: Instant, timeout: Duration) -> Instant {
+    let wait = timeout + LATE_SEND + 2 * SCAN;
+    // `run` validated that the window plus `timeout` fits; the rest is milliseconds.
+    measure_end.checked_add(wait).unwrap_or(measure_end)
 }
 
 /// A worker's own figures over the measured interval.
@@ -262,320 +296,6 @@ pub(super) struct Totals {
     /// `cpu_time` too).
     pub spins: u64,
     pub spun: Duration,
-}
-
-/// One keep-alive connection to one target.
-#[derive(Debug)]
-struct Connection {
-    target: SocketAddr,
-    /// The bytes of each template for this target, and the index of the one to send next (or
-    /// in flight).
-    requests: Rc<[Prebuilt]>,
-    current: usize,
-    /// Draws `current` after each outcome when there are several to draw from.
-    mix: Option<Mix>,
-    /// Index into the worker's per-target stats.
-    slot: usize,
-    reader: ResponseReader,
-    /// Open loop: this connection's send times, and the next one (`None` once past the end).
-    schedule: Option<Schedule>,
-    next_send: Option<Instant>,
-    state: State,
-}
-
-impl Connection {
-    fn is_open_loop(&self) -> bool {
-        self.schedule.is_some()
-    }
-
-    /// The request to send next (or in flight).
-    fn request(&self) -> &Prebuilt {
-        &self.requests[self.current]
-    }
-
-    /// Moves the schedule on by one send slot.
-    fn advance_schedule(&mut self) {
-        if let Some(schedule) = &mut self.schedule {
-            self.next_send = schedule.next();
-        }
-    }
-}
-
-#[derive(Debug)]
-enum State {
-    /// Not connected: connect at the next scan, once `retry_at` (if any) has passed.
-    Idle { retry_at: Option<Instant> },
-    /// A non-blocking connect in progress.
-    Connecting {
-        stream: TcpStream,
-        deadline: Instant,
-    },
-    /// Open loop: connected and idle, in the due heap for `next_send`.
-    Ready { stream: TcpStream },
-    /// A request sent (`written` bytes of it so far), its response not yet complete.
-    /// `intended` is its scheduled send time (open loop).
-    Exchange {
-        stream: TcpStream,
-        intended: Option<Instant>,
-        sent: Instant,
-        written: usize,
-        deadline: Instant,
-    },
-    /// Open loop: the schedule has no send left before the end.
-    Done,
-}
-
-/// What every connection's transitions need: the poller, the exchange timeout, the open-loop
-/// due heap (earliest first), the stats.
-struct Driver<'a> {
-    poll: &'a mut Poll,
-    timeout: Duration,
-    end: Instant,
-    due: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// Closed loop: how long to nap before blocking.
-    coalescer: Option<Coalescer>,
-    /// Closed loop: how long to busy-poll before blocking when no nap is due.
-    spinner: Option<Spinner>,
-    stats: &'a mut WorkerStats,
-}
-
-impl Driver<'_> {
-    /// Counts how the connection's current request ended, then draws its next one.
-    fn record(&mut self, connection: &mut Connection, at: Instant, outcome: Outcome) {
-        self.stats
-            .record(connection.slot, connection.current, at, outcome);
-        if let Some(mix) = &mut connection.mix {
-            connection.current = mix.next();
-        }
-    }
-
-    /// Reconnects an idle connection whose pause is over; fails an exchange or connect whose
-    /// deadline has passed.
-    fn check_deadline(&mut self, token: Token, connection: &mut Connection, now: Instant) {
-        match &connection.state {
-            State::Idle { retry_at } if retry_at.is_none_or(|at| now >= at) => {
-                self.connect(token, connection, now);
-            }
-            State::Connecting { deadline, .. } if now >= *deadline => {
-                self.connect_failed(connection, now);
-            }
-            State::Exchange { deadline, .. } if now >= *deadline => {
-                self.exchange_failed(token, connection, now, ErrorKind::Timeout);
-            }
-            _ => {}
-        }
-    }
-
-    /// Starts a non-blocking connect (open loop: unless the schedule is over).
-    fn connect(&mut self, token: Token, connection: &mut Connection, now: Instant) {
-        if connection.is_open_loop() && !self.schedules(connection.next_send) {
-            connection.state = State::Done;
-            return;
-        }
-        let registered = TcpStream::connect(connection.target).and_then(|mut stream| {
-            self.poll
-                .registry()
-                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-                .map(|()| stream)
-        });
-        match registered {
-            Ok(stream) => {
-                connection.state = State::Connecting {
-                    stream,
-                    deadline: now + self.timeout,
-                }
-            }
-            Err(_) => self.connect_failed(connection, now),
-        }
-    }
-
-    /// Whether a send at `at` is still inside the run.
-    fn schedules(&self, at: Option<Instant>) -> bool {
-        at.is_some_and(|at| at < self.end)
-    }
-
-    fn connect_failed(&mut self, connection: &mut Connection, now: Instant) {
-        self.record(connection, now, Outcome::Failed(ErrorKind::Connect));
-        let retry_at = match connection.next_send {
-            // The failed connect spends this send slot: try again at its time.
-            Some(slot) if connection.is_open_loop() => {
-                connection.advance_schedule();
-                slot.max(now)
-            }
-            _ => now + CONNECT_RETRY_DELAY,
-        };
-        connection.state = State::Idle {
-            retry_at: Some(retry_at),
-        };
-    }
-
-    /// Counts a failed exchange and reconnects at once (the server is there; the connection
-    /// is not usable).
-    fn exchange_failed(
-        &mut self,
-        token: Token,
-        connection: &mut Connection,
-        now: Instant,
-        kind: ErrorKind,
-    ) {
-        self.record(connection, now, Outcome::Failed(kind));
-        connection.advance_schedule();
-        self.connect(token, connection, now);
-    }
-
-    fn on_event(&mut self, token: Token, connection: &mut Connection) {
-        match std::mem::replace(&mut connection.state, State::Done) {
-            // Idle keep-alive connections are not watched: a server that closed one is found
-            // out by the next exchange on it (an I/O error, then a reconnect).
-            state @ (State::Idle { .. } | State::Ready { .. } | State::Done) => {
-                connection.state = state;
-            }
-            State::Connecting { stream, deadline } => {
-                let connected = match stream.take_error() {
-                    Ok(None) => match stream.peer_addr() {
-                        Ok(_) => Some(true),
-                        // Not there yet: a spurious wake-up.
-                        Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
-                        Err(_) => Some(false),
-                    },
-                    Ok(Some(_)) | Err(_) => Some(false),
-                };
-                match connected {
-                    None => connection.state = State::Connecting { stream, deadline },
-                    // Without TCP_NODELAY a small request may wait for an ACK: a failed connect
-                    // rather than a measurement of Nagle's delay.
-                    Some(true) if socket::tune(&stream).is_ok() => {
-                        self.ready(token, connection, stream, Instant::now());
-                    }
-                    Some(_) => self.connect_failed(connection, Instant::now()),
-                }
-            }
-            State::Exchange {
-                mut stream,
-                intended,
-                sent,
-                mut written,
-                deadline,
-            } => {
-                let bytes = &connection.request().bytes;
-                if written < bytes.len() {
-                    match write_some(&mut stream, &bytes[written..]) {
-                        Ok(n) => written += n,
-                        Err(_) => {
-                            drop(stream);
-                            let now = Instant::now();
-                            return self.exchange_failed(token, connection, now, ErrorKind::Io);
-                        }
-                    }
-                }
-                let bodiless = connection.request().bodiless;
-                match connection.reader.read_available(&mut stream, bodiless) {
-                    None => {
-                        connection.state = State::Exchange {
-                            stream,
-                            intended,
-                            sent,
-                            written,
-                            deadline,
-                        }
-                    }
-                    Some(Err(failure)) => {
-                        drop(stream);
-                        let kind = ErrorKind::from(failure);
-                        self.exchange_failed(token, connection, Instant::now(), kind);
-                    }
-                    Some(Ok(response)) => {
-                        let done = Instant::now();
-                        if let Some(coalescer) = &mut self.coalescer {
-                            coalescer.observe(done.saturating_duration_since(sent));
-                        }
-                        let outcome = Outcome::Response {
-                            status: response.status,
-                            intended,
-                            sent,
-                        };
-                        self.record(connection, done, outcome);
-                        connection.advance_schedule();
-                        if response.keep_alive {
-                            self.ready(token, connection, stream, done);
-                        } else {
-                            // The server closed (or will close) it: a new connection carries on
-                            // with the same schedule, its connect inside the next request's
-                            // corrected latency.
-                            drop(stream);
-                            self.stats.reconnected(connection.slot, done);
-                            self.connect(token, connection, done);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// A connected, idle stream at `now`: closed loop sends at once; open loop sends at once if
-    /// the next send is due (or overdue: back to back), else waits in the due heap for it.
-    fn ready(
-        &mut self,
-        token: Token,
-        connection: &mut Connection,
-        stream: TcpStream,
-        now: Instant,
-    ) {
-        if !connection.is_open_loop() {
-            return self.send(token, connection, stream, now, None);
-        }
-        match connection.next_send {
-            Some(next) if next < self.end => {
-                if next <= now {
-                    self.send(token, connection, stream, now, Some(next));
-                } else {
-                    connection.state = State::Ready { stream };
-                    self.due.push(Reverse((next, token.0)));
-                }
-            }
-            _ => connection.state = State::Done,
-        }
-    }
-
-    /// The due heap says this connection's next send has come.
-    fn send_due(&mut self, token: Token, connection: &mut Connection) {
-        match std::mem::replace(&mut connection.state, State::Done) {
-            State::Ready { stream } => {
-                let intended = connection.next_send;
-                self.send(token, connection, stream, Instant::now(), intended);
-            }
-            other => connection.state = other,
-        }
-    }
-
-    /// Sends the next request on a connected stream (the rest, if the socket takes only part
-    /// of it, when it is writable again). `sent` is the clock read just before: in closed loop,
-    /// after a response, its completion time (one clock read per request, not two; the send
-    /// then counts ~0.1 µs early, which can only lengthen the latency measured).
-    fn send(
-        &mut self,
-        token: Token,
-        connection: &mut Connection,
-        mut stream: TcpStream,
-        sent: Instant,
-        intended: Option<Instant>,
-    ) {
-        match write_some(&mut stream, &connection.request().bytes) {
-            Ok(written) => {
-                connection.state = State::Exchange {
-                    stream,
-                    intended,
-                    sent,
-                    written,
-                    deadline: sent + self.timeout,
-                }
-            }
-            Err(_) => {
-                drop(stream);
-                self.exchange_failed(token, connection, sent, ErrorKind::Io);
-            }
-        }
-    }
 }
 
 /// Closed loop, no nap due: busy-polls for the spinner's window, then blocks up to `timeout`,
@@ -624,17 +344,4 @@ fn nap_for(d: Duration) {
         nix::time::ClockNanosleepFlags::empty(),
         &nix::sys::time::TimeSpec::from_duration(d),
     );
-}
-
-/// Writes what the socket takes now: `Ok(0)` if it would block.
-fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    loop {
-        match stream.write(bytes) {
-            Ok(0) if !bytes.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }

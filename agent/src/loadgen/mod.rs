@@ -46,13 +46,22 @@
 //! - **Closed loop** ([`Mode::Closed`]). Each connection sends its next request as soon as the
 //!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty.
 //! - **Measurement window.** Load starts when every worker is pinned and ready, runs `warmup`,
-//!   then the measured interval of `duration`. A request (or error) counts if it completes
-//!   inside the measured interval; the schedule runs through the boundary unchanged. Requests
-//!   still in flight at the end are dropped, not counted.
+//!   then the measured window of `duration`. An outcome belongs to the window by when its
+//!   request was *meant to go out*, not when it ended: in open loop its intended send time, in
+//!   closed loop (which has no schedule) its actual send. So a warm-up backlog answered inside
+//!   the window is not measured, and a request in flight when the window closes still counts.
+//!   After the close nothing new is sent (but a request intended inside the window that is not
+//!   yet [`LATE_SEND`] behind: the ordinary schedule caught at the close, so a healthy run
+//!   ends clean), and the workers keep reading, up to `timeout`, until every request intended
+//!   (closed loop: sent) inside the window has its outcome: a response, a `timeout`, or, for
+//!   a send slot a connection never reached before the close (waiting on a stalled response,
+//!   or not connected), `unsent`. Open loop: served + errors = the window's send slots.
+//!   `docs/window.md` has the details.
 //! - **Statuses and errors.** Every complete response is counted by status code; one whose
 //!   status is not in [`LoadConfig::expect_status`] (not 2xx when that is empty) counts as an
 //!   `http_status` error and the connection is kept. A failed connect, I/O error, timeout or
-//!   unframable response is counted by kind in [`ErrorCounts`] and the connection reconnects.
+//!   unframable response is counted by kind in [`ErrorCounts`] and the connection reconnects;
+//!   a request intended in the window and not sent by its close counts as `unsent`.
 //!   Each outcome also counts for the request the connection was on (a failed connect for the
 //!   one it was about to send), so `by_request` adds up to the totals. Only a bad
 //!   configuration (or a worker that cannot start) is a [`LoadError`].
@@ -62,30 +71,32 @@
 //!   fixed request of before, a request costs an index into its connection's templates and a
 //!   few branches.
 //! - **Bounded.** Every connect and exchange has a deadline (`timeout`, checked by a scan every
-//!   10 ms), and the loop ends at the end of the measured interval, so [`run`] returns about
-//!   `warmup + duration` after the workers start, whatever the server does, and within ~10 ms
-//!   of [`Cancel::cancel`].
+//!   10 ms), and the drain after the window is bounded by `timeout`, so [`run`] returns at most
+//!   about `warmup + duration + timeout` after the workers start (a healthy run: about
+//!   `warmup + duration`), whatever the server does, and within ~10 ms of [`Cancel::cancel`]
+//!   (a cancelled run counts nothing for the part of the window it did not reach).
 
 mod chunked;
 mod coalesce;
+mod driver;
 mod engine;
 mod http;
 mod live;
 mod pacer;
+mod report;
 mod request;
 mod socket;
 mod spin;
+mod stats;
 mod worker;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-
 pub use live::{Live, LiveFigures};
+pub use report::{ErrorCounts, LoadReport, RequestStats, TargetStats, WorkerReport};
 pub use request::RequestTemplate;
 
 /// A send more than this behind its intended time counts as late.
@@ -146,212 +157,6 @@ impl Cancel {
 
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// Everything one [`run`] measured.
-#[derive(Debug, Clone)]
-pub struct LoadReport {
-    /// Wall time of the measured interval (shorter than `duration` if cancelled).
-    pub elapsed: Duration,
-    pub workers: Vec<WorkerReport>,
-}
-
-impl LoadReport {
-    /// Each replica's stats merged over all workers, one entry per replica that had a
-    /// connection, ordered by replica.
-    pub fn per_replica(&self) -> Vec<TargetStats> {
-        let mut merged: Vec<TargetStats> = Vec::new();
-        for stats in self.workers.iter().flat_map(|w| &w.per_target) {
-            match merged.iter_mut().find(|m| m.replica == stats.replica) {
-                Some(total) => total.add(stats),
-                None => merged.push(stats.clone()),
-            }
-        }
-        merged.sort_by_key(|s| s.replica);
-        merged
-    }
-
-    /// Successful requests over all workers and replicas.
-    pub fn requests(&self) -> u64 {
-        self.workers
-            .iter()
-            .flat_map(|w| &w.per_target)
-            .map(|t| t.requests)
-            .sum()
-    }
-
-    /// Errors of every kind over all workers and replicas.
-    pub fn errors(&self) -> ErrorCounts {
-        let mut total = ErrorCounts::default();
-        for t in self.workers.iter().flat_map(|w| &w.per_target) {
-            total.add(&t.errors);
-        }
-        total
-    }
-}
-
-/// One worker thread's measurements.
-#[derive(Debug, Clone)]
-pub struct WorkerReport {
-    pub worker: u32,
-    /// The CPU the worker was pinned to.
-    pub cpu: u32,
-    /// CPU time the worker thread used during the measured interval (user + system); compare
-    /// with `elapsed` to see how busy the load core was.
-    pub cpu_time: Duration,
-    /// Closed loop: coalescing naps during the measured interval and their total asked-for
-    /// length (asleep, not in `cpu_time`).
-    pub naps: u64,
-    pub napped: Duration,
-    /// Closed loop: waits that busy-polled before reading or blocking, and the time spent so
-    /// (busy: part of `cpu_time`).
-    pub spins: u64,
-    pub spun: Duration,
-    /// One entry per replica this worker had connections to, ordered by replica.
-    pub per_target: Vec<TargetStats>,
-}
-
-/// Counts and latency histograms (nanoseconds) for one replica, from one worker or merged.
-#[derive(Debug, Clone)]
-pub struct TargetStats {
-    pub replica: u32,
-    /// Responses with an expected status ([`LoadConfig::expect_status`], or any 2xx) completed
-    /// in the measured interval; each has one value in `corrected` and `uncorrected` (and, in
-    /// open loop, in `send_lag`).
-    pub requests: u64,
-    pub errors: ErrorCounts,
-    /// Requests sent more than [`LATE_SEND`] after their intended time (open loop).
-    pub late_sends: u64,
-    /// Completion − intended send time (open loop); completion − send (closed loop).
-    pub corrected: Histogram<u64>,
-    /// Completion − actual send time.
-    pub uncorrected: Histogram<u64>,
-    /// Actual − intended send time (open loop only; empty in closed loop).
-    pub send_lag: Histogram<u64>,
-    /// Complete responses by status code, expected or not.
-    pub status_codes: BTreeMap<u16, u64>,
-    /// New connections opened because the server closed one after a complete response
-    /// (`Connection: close`, HTTP/1.0, a body ended by the close). Not errors.
-    pub reconnects: u64,
-    /// Per request of the mix, indexed like [`LoadConfig::requests`] (one entry for the
-    /// default `GET`). Their `requests` and `errors` add up to this replica's.
-    pub by_request: Vec<RequestStats>,
-}
-
-impl TargetStats {
-    /// Empty stats with histograms from [`numaload_proto::histogram::new_latency`], and no
-    /// `by_request` entries ([`TargetStats::add`] makes room for those it adds).
-    pub fn new(replica: u32) -> Self {
-        Self {
-            replica,
-            requests: 0,
-            errors: ErrorCounts::default(),
-            late_sends: 0,
-            corrected: numaload_proto::histogram::new_latency(),
-            uncorrected: numaload_proto::histogram::new_latency(),
-            send_lag: numaload_proto::histogram::new_latency(),
-            status_codes: BTreeMap::new(),
-            reconnects: 0,
-            by_request: Vec::new(),
-        }
-    }
-
-    /// Adds `other`'s counts and histograms into `self` (the replica number is kept).
-    pub fn add(&mut self, other: &TargetStats) {
-        self.requests += other.requests;
-        self.errors.add(&other.errors);
-        self.late_sends += other.late_sends;
-        for (total, part) in [
-            (&mut self.corrected, &other.corrected),
-            (&mut self.uncorrected, &other.uncorrected),
-            (&mut self.send_lag, &other.send_lag),
-        ] {
-            merge_latency(total, part);
-        }
-        for (&status, &count) in &other.status_codes {
-            *self.status_codes.entry(status).or_default() += count;
-        }
-        self.reconnects += other.reconnects;
-        if self.by_request.len() < other.by_request.len() {
-            self.by_request
-                .resize_with(other.by_request.len(), RequestStats::new);
-        }
-        for (total, part) in self.by_request.iter_mut().zip(&other.by_request) {
-            total.add(part);
-        }
-    }
-}
-
-/// Counts and corrected latency (nanoseconds) for one request of the mix.
-#[derive(Debug, Clone)]
-pub struct RequestStats {
-    /// Responses with an expected status, as [`TargetStats::requests`].
-    pub requests: u64,
-    /// Failed exchanges of every kind while this request was the connection's next one (a
-    /// failed connect included), as [`ErrorCounts::total`].
-    pub errors: u64,
-    /// As [`TargetStats::corrected`], for this request's successful responses only.
-    pub corrected: Histogram<u64>,
-}
-
-impl RequestStats {
-    /// Empty, with a histogram from [`numaload_proto::histogram::new_latency`].
-    pub fn new() -> Self {
-        Self {
-            requests: 0,
-            errors: 0,
-            corrected: numaload_proto::histogram::new_latency(),
-        }
-    }
-
-    pub fn add(&mut self, other: &RequestStats) {
-        self.requests += other.requests;
-        self.errors += other.errors;
-        merge_latency(&mut self.corrected, &other.corrected);
-    }
-}
-
-impl Default for RequestStats {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn merge_latency(total: &mut Histogram<u64>, part: &Histogram<u64>) {
-    numaload_proto::histogram::merge_into(total, part)
-        .expect("latency histograms share the same bounds, so merging cannot fail");
-}
-
-/// Failed exchanges by kind. A failed exchange is counted once, under the first thing that
-/// went wrong.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ErrorCounts {
-    /// TCP connect refused, unreachable or timed out (the request was not sent).
-    pub connect: u64,
-    /// Write or read failed, or the server closed the connection mid-exchange.
-    pub io: u64,
-    /// No complete response within `timeout` of the send.
-    pub timeout: u64,
-    /// A complete response whose status was not expected ([`LoadConfig::expect_status`], or
-    /// any 2xx); the connection is kept.
-    pub http_status: u64,
-    /// A response that is not HTTP/1.x this generator can frame (a broken head or chunk
-    /// framing, bytes after the response).
-    pub parse: u64,
-}
-
-impl ErrorCounts {
-    pub fn total(&self) -> u64 {
-        self.connect + self.io + self.timeout + self.http_status + self.parse
-    }
-
-    pub fn add(&mut self, other: &ErrorCounts) {
-        self.connect += other.connect;
-        self.io += other.io;
-        self.timeout += other.timeout;
-        self.http_status += other.http_status;
-        self.parse += other.parse;
     }
 }
 
@@ -596,54 +401,6 @@ mod tests {
         };
         assert!(validate(&closed).is_ok(), "closed loop needs no rate");
     }
-
-    #[test]
-    fn merging_adds_counts_and_histograms() {
-        let mut a = TargetStats::new(1);
-        a.requests = 2;
-        a.errors.io = 1;
-        a.corrected.record(1_000).expect("in range");
-        let mut b = TargetStats::new(1);
-        b.requests = 3;
-        b.errors.timeout = 2;
-        b.late_sends = 1;
-        b.corrected.record(2_000).expect("in range");
-        a.add(&b);
-        assert_eq!(a.requests, 5);
-        assert_eq!(a.errors.total(), 3);
-        assert_eq!(a.late_sends, 1);
-        assert_eq!(a.corrected.len(), 2);
-    }
-
-    #[test]
-    fn merging_adds_status_codes_reconnects_and_per_request_stats() {
-        let mut a = TargetStats::new(0);
-        a.status_codes = BTreeMap::from([(200, 5), (503, 1)]);
-        a.reconnects = 2;
-        a.by_request = vec![RequestStats::new()];
-        a.by_request[0].requests = 5;
-        a.by_request[0].corrected.record(1_000).expect("in range");
-        let mut b = TargetStats::new(0);
-        b.status_codes = BTreeMap::from([(200, 1), (404, 3)]);
-        b.reconnects = 1;
-        b.by_request = vec![RequestStats::new(), RequestStats::new()];
-        b.by_request[0].requests = 1;
-        b.by_request[0].corrected.record(3_000).expect("in range");
-        b.by_request[1].errors = 4;
-        let mut total = TargetStats::new(0);
-        total.add(&a);
-        total.add(&b);
-        assert_eq!(
-            total.status_codes,
-            BTreeMap::from([(200, 6), (404, 3), (503, 1)])
-        );
-        assert_eq!(total.reconnects, 3);
-        assert_eq!(total.by_request.len(), 2);
-        assert_eq!(total.by_request[0].requests, 6);
-        assert_eq!(total.by_request[0].corrected.len(), 2);
-        assert_eq!(total.by_request[1].errors, 4);
-        assert_eq!(total.by_request[1].corrected.len(), 0);
-    }
 }
 
 /// Not a check: the user-space cost of the per-response hot path (read and parse a typical
@@ -655,7 +412,8 @@ mod hot_path {
     use std::time::{Duration, Instant};
 
     use super::http::ResponseReader;
-    use super::worker::{Outcome, Window, WorkerStats};
+    use super::stats::{Outcome, WorkerStats};
+    use super::worker::Window;
     use super::{LoadConfig, Mode};
 
     /// What hyper answers: one read returns the whole response.

@@ -189,6 +189,7 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                     timeout: e.timeout,
                     http_status: e.http_status,
                     parse: e.parse,
+                    unsent: e.unsent,
                 }),
                 late_sends: target.late_sends,
                 latency_corrected: encode(&target.corrected)?,

@@ -441,6 +441,7 @@ fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
         timeout: e.timeout,
         http_status: e.http_status,
         parse: e.parse,
+        unsent: e.unsent,
     }
 }
 

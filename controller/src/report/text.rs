@@ -137,8 +137,8 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
         let e = &l.errors_by_kind;
         let _ = write!(
             out,
-            "  errors       {} (connect {}, io {}, timeout {}, http status {}, parse {})",
-            l.errors, e.connect, e.io, e.timeout, e.http_status, e.parse
+            "  errors       {} (connect {}, io {}, timeout {}, http status {}, parse {}, unsent {})",
+            l.errors, e.connect, e.io, e.timeout, e.http_status, e.parse, e.unsent
         );
         match &l.send_lag_ns {
             Some(lag) => {

@@ -269,18 +269,25 @@ pub struct AgentLayoutResult {
     pub measuring_at_unix_ns: Option<u64>,
 }
 
+/// Failed requests by kind. Open loop: every request intended inside the measured window is
+/// served or counted here once; closed loop: every request sent inside it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorKinds {
     pub connect: u64,
     pub io: u64,
+    /// Sent, no complete response within the plan's timeout (also when the window closed).
     pub timeout: u64,
     pub http_status: u64,
     pub parse: u64,
+    /// Open loop: intended inside the window, not sent by its close. Absent (0) in results
+    /// written before it existed.
+    #[serde(default)]
+    pub unsent: u64,
 }
 
 impl ErrorKinds {
     pub fn total(&self) -> u64 {
-        self.connect + self.io + self.timeout + self.http_status + self.parse
+        self.connect + self.io + self.timeout + self.http_status + self.parse + self.unsent
     }
 
     pub fn add(&mut self, other: &ErrorKinds) {
@@ -289,6 +296,7 @@ impl ErrorKinds {
         self.timeout += other.timeout;
         self.http_status += other.http_status;
         self.parse += other.parse;
+        self.unsent += other.unsent;
     }
 }
 
@@ -490,5 +498,18 @@ fn first_trial() -> u32 {
 impl RunResult {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKinds;
+
+    #[test]
+    fn error_kinds_written_before_unsent_existed_still_load() {
+        let old = r#"{"connect":1,"io":2,"timeout":3,"http_status":4,"parse":5}"#;
+        let kinds: ErrorKinds = serde_json::from_str(old).expect("an older result's errors");
+        assert_eq!(kinds.unsent, 0);
+        assert_eq!(kinds.total(), 15);
     }
 }

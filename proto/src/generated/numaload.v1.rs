@@ -589,6 +589,8 @@ pub struct SampleBatch {
     #[prost(message, repeated, tag = "2")]
     pub samples: ::prost::alloc::vec::Vec<ThreadSample>,
 }
+/// Failed requests by kind. Open loop: each request intended inside the measured window has
+/// exactly one outcome (served, or one of these); closed loop: each request sent inside it.
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ErrorCounts {
@@ -596,12 +598,16 @@ pub struct ErrorCounts {
     pub connect: u64,
     #[prost(uint64, tag = "2")]
     pub io: u64,
+    /// Sent, no complete response within the plan's timeout (also when the window closed first).
     #[prost(uint64, tag = "3")]
     pub timeout: u64,
     #[prost(uint64, tag = "4")]
     pub http_status: u64,
     #[prost(uint64, tag = "5")]
     pub parse: u64,
+    /// Open loop: intended inside the window, not sent by its close (absent from older agents: 0).
+    #[prost(uint64, tag = "6")]
+    pub unsent: u64,
 }
 /// Responses with one status code.
 #[allow(clippy::all)]

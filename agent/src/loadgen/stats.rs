@@ -1,0 +1,476 @@
+//! A worker's counters: how each exchange ended ([`Outcome`]), counted per target slot into
+//! [`TargetStats`] when it belongs to the measured window.
+
+use std::time::{Duration, Instant};
+
+use super::http::Failure;
+use super::live::LiveSink;
+use super::request;
+use super::worker::Window;
+use super::LATE_SEND;
+use super::{ErrorCounts, LoadConfig, RequestStats, TargetStats};
+
+/// Kinds of [`ErrorCounts`] an exchange can fail with before a response is complete (a
+/// complete one with an unexpected status is told apart by [`WorkerStats::record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ErrorKind {
+    Connect,
+    Io,
+    Timeout,
+    Parse,
+    /// Open loop: intended inside the window, not sent by its close.
+    Unsent,
+}
+
+impl From<Failure> for ErrorKind {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Io(_) => ErrorKind::Io,
+            Failure::Parse(_) => ErrorKind::Parse,
+        }
+    }
+}
+
+/// How one exchange ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// A complete response: served if its status is expected, else an `http_status` error.
+    /// `intended` is `None` in closed loop.
+    Response {
+        status: u16,
+        intended: Option<Instant>,
+        sent: Instant,
+    },
+    /// No (complete) response. `at` decides the window as for a response: the intended send
+    /// time in open loop (for a failed connect, that of the request it was for), the send or
+    /// connect attempt in closed loop.
+    Failed { kind: ErrorKind, at: Instant },
+}
+
+impl Outcome {
+    /// The instant that places the outcome inside or outside the measured window: when the
+    /// request was meant to go out, not when it ended, so that a request in flight (or never
+    /// sent) when the window closes still counts, and a warm-up backlog answered inside the
+    /// window does not.
+    fn at(&self) -> Instant {
+        match *self {
+            Outcome::Response { intended, sent, .. } => intended.unwrap_or(sent),
+            Outcome::Failed { at, .. } => at,
+        }
+    }
+}
+
+/// Status codes that count as success: a bit per code (the parser reads three digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StatusSet([u64; STATUS_CODES / 64]);
+
+/// Status codes are three digits, 0..=999: a power of two above, so that a masked index needs
+/// no bounds check on the hot path.
+const STATUS_CODES: usize = 1024;
+
+/// Responses by status code, for one target slot.
+type StatusCounts = Box<[u64; STATUS_CODES]>;
+
+impl StatusSet {
+    /// `expect`, or every 2xx when it is empty.
+    fn new(expect: &[u16]) -> Self {
+        let mut set = Self([0; STATUS_CODES / 64]);
+        let codes: Vec<u16> = match expect {
+            [] => (200..300).collect(),
+            given => given.to_vec(),
+        };
+        for status in codes {
+            let i = usize::from(status);
+            if let Some(word) = set.0.get_mut(i / 64) {
+                *word |= 1 << (i % 64);
+            }
+        }
+        set
+    }
+
+    fn contains(&self, status: u16) -> bool {
+        let i = usize::from(status) % STATUS_CODES;
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
+}
+
+/// A worker's counters, shared by its connections (one thread).
+#[derive(Debug)]
+pub(super) struct WorkerStats {
+    window: Window,
+    per_target: Vec<TargetStats>,
+    /// Per target slot, responses by status code (an array: no map lookup per response).
+    statuses: Vec<StatusCounts>,
+    expected: StatusSet,
+    /// The template every request uses when there is no mix: then `by_request` is filled from
+    /// the totals at the end rather than recorded twice per request.
+    only: Option<usize>,
+    /// A copy of each measured latency for the live view, if one is watching.
+    live: Option<LiveSink>,
+}
+
+impl WorkerStats {
+    /// Empty stats for a worker talking to `replicas` (its target slots, in order).
+    pub(super) fn new(window: Window, replicas: &[u32], config: &LoadConfig) -> Self {
+        let requests = config.requests.len().max(1);
+        Self {
+            window,
+            per_target: replicas
+                .iter()
+                .map(|&r| TargetStats {
+                    by_request: (0..requests).map(|_| RequestStats::new()).collect(),
+                    ..TargetStats::new(r)
+                })
+                .collect(),
+            statuses: replicas
+                .iter()
+                .map(|_| Box::new([0; STATUS_CODES]))
+                .collect(),
+            expected: StatusSet::new(&config.expect_status),
+            only: request::only(&config.requests),
+            live: config.live.clone().map(LiveSink::new),
+        }
+    }
+
+    /// Counts an outcome of template `request` that ended at `done`, if it was intended (open
+    /// loop) or sent (closed loop) inside the measured window ([`Outcome::at`]).
+    pub(super) fn record(&mut self, slot: usize, request: usize, done: Instant, outcome: Outcome) {
+        if !self.window.measures(outcome.at()) {
+            return;
+        }
+        let stats = &mut self.per_target[slot];
+        let mix = self.only.is_none();
+        let (status, intended, sent) = match outcome {
+            Outcome::Response {
+                status,
+                intended,
+                sent,
+            } => (status, intended, sent),
+            Outcome::Failed { kind, .. } => {
+                *error_counter(&mut stats.errors, kind) += 1;
+                if mix {
+                    stats.by_request[request].errors += 1;
+                }
+                return;
+            }
+        };
+        self.statuses[slot][usize::from(status) % STATUS_CODES] += 1;
+        if !self.expected.contains(status) {
+            stats.errors.http_status += 1;
+            if mix {
+                stats.by_request[request].errors += 1;
+            }
+            return;
+        }
+        stats.requests += 1;
+        let uncorrected = nanos(done.saturating_duration_since(sent));
+        record_clamped(&mut stats.uncorrected, uncorrected);
+        let corrected = match intended {
+            Some(intended) => {
+                let lag = sent.saturating_duration_since(intended);
+                record_clamped(&mut stats.send_lag, nanos(lag));
+                stats.late_sends += u64::from(lag > LATE_SEND);
+                nanos(done.saturating_duration_since(intended))
+            }
+            None => uncorrected,
+        };
+        record_clamped(&mut stats.corrected, corrected);
+        if mix {
+            let per_request = &mut stats.by_request[request];
+            per_request.requests += 1;
+            record_clamped(&mut per_request.corrected, corrected);
+        }
+        if let Some(live) = &mut self.live {
+            live.record(corrected);
+        }
+    }
+
+    /// Counts a reconnect after a response that closed its connection, placed in the window
+    /// as that response was ([`Outcome::at`]: its intended or send time).
+    pub(super) fn reconnected(&mut self, slot: usize, at: Instant) {
+        if self.window.measures(at) {
+            self.per_target[slot].reconnects += 1;
+        }
+    }
+
+    /// Hands the live view what was recorded, every quarter second (or at once with `last`).
+    pub(super) fn flush_live(&mut self, now: Instant, last: bool) {
+        if let Some(live) = &mut self.live {
+            live.flush(now, last);
+        }
+    }
+
+    /// The per-target stats, with status codes and (without a mix) the one request's stats.
+    pub(super) fn into_per_target(self) -> Vec<TargetStats> {
+        let Self {
+            mut per_target,
+            statuses,
+            only,
+            ..
+        } = self;
+        for (stats, counts) in per_target.iter_mut().zip(&statuses) {
+            stats.status_codes = (0u16..)
+                .zip(counts.iter())
+                .filter(|&(_, &n)| n > 0)
+                .map(|(status, &n)| (status, n))
+                .collect();
+            if let Some(per_request) = only.and_then(|i| stats.by_request.get_mut(i)) {
+                *per_request = RequestStats {
+                    requests: stats.requests,
+                    errors: stats.errors.total(),
+                    corrected: stats.corrected.clone(),
+                };
+            }
+        }
+        per_target
+    }
+}
+
+fn error_counter(errors: &mut ErrorCounts, kind: ErrorKind) -> &mut u64 {
+    match kind {
+        ErrorKind::Connect => &mut errors.connect,
+        ErrorKind::Io => &mut errors.io,
+        ErrorKind::Timeout => &mut errors.timeout,
+        ErrorKind::Parse => &mut errors.parse,
+        ErrorKind::Unsent => &mut errors.unsent,
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Records into a latency histogram, clamping to its highest trackable value (60 s).
+fn record_clamped(histogram: &mut hdrhistogram::Histogram<u64>, value_ns: u64) {
+    histogram.saturating_record(value_ns);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::super::Mode;
+    use super::*;
+
+    fn config(targets: usize, connections: u32, cpus: &[u32]) -> LoadConfig {
+        LoadConfig {
+            mode: Mode::Closed,
+            targets: (0..targets)
+                .map(|i| SocketAddr::from(([127, 0, 0, 1], 8000 + i as u16)))
+                .collect(),
+            connections,
+            cpus: cpus.to_vec(),
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            coalesce: true,
+            spin: true,
+            live: None,
+            requests: Vec::new(),
+            expect_status: Vec::new(),
+        }
+    }
+
+    fn stats(window: Window) -> WorkerStats {
+        WorkerStats::new(window, &[0, 3], &config(2, 1, &[0]))
+    }
+
+    fn served(status: u16, intended: Option<Instant>, sent: Instant) -> Outcome {
+        Outcome::Response {
+            status,
+            intended,
+            sent,
+        }
+    }
+
+    #[test]
+    fn records_by_when_a_request_was_meant_to_go_out_not_when_it_ended() {
+        let t0 = Instant::now();
+        let window = Window {
+            start: t0,
+            measure_start: t0 + Duration::from_secs(1),
+            measure_end: t0 + Duration::from_secs(2),
+        };
+        let mut s = stats(window);
+        let ms = Duration::from_millis;
+        let at = |m| t0 + ms(m);
+        let sent = |m| served(200, None, at(m));
+        let intended = |m, sent_ms| served(200, Some(at(m)), at(sent_ms));
+        let failed = |kind, m| Outcome::Failed { kind, at: at(m) };
+        // Closed loop, by the send: warm-up answered in the window is not measured, a send
+        // just before the close answered after it is.
+        s.record(1, 0, at(1_010), sent(990));
+        s.record(1, 0, at(1_005), sent(1_000));
+        s.record(1, 0, at(2_300), sent(1_999));
+        s.record(1, 0, at(2_010), sent(2_000));
+        // Open loop, by the intended time, however late the send and the answer.
+        s.record(1, 0, at(1_400), intended(999, 1_300)); // a warm-up backlog: not measured
+        s.record(1, 0, at(2_350), intended(1_800, 1_800)); // in flight across the close
+        s.record(1, 0, at(2_200), failed(ErrorKind::Timeout, 1_900));
+        s.record(1, 0, at(2_000), failed(ErrorKind::Unsent, 1_950));
+        s.record(1, 0, at(2_000), failed(ErrorKind::Unsent, 2_000)); // after the close
+        s.record(1, 0, at(1_500), failed(ErrorKind::Io, 500));
+        s.record(1, 0, at(1_500), failed(ErrorKind::Io, 1_500));
+        s.reconnected(1, at(500));
+        s.reconnected(1, at(1_500));
+        let per_target = s.into_per_target();
+        let t = &per_target[1];
+        assert_eq!(t.requests, 3);
+        let want = ErrorCounts {
+            io: 1,
+            timeout: 1,
+            unsent: 1,
+            ..ErrorCounts::default()
+        };
+        assert_eq!(t.errors, want);
+        assert_eq!(t.reconnects, 1);
+        assert_eq!(t.status_codes, [(200, 3)].into());
+        assert!(t.corrected.equivalent(t.corrected.max(), 550_000_000));
+        assert_eq!(per_target[0].requests, 0);
+    }
+
+    #[test]
+    fn open_loop_records_correction_lag_and_late_sends() {
+        let t0 = Instant::now();
+        let mut s = stats(Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
+        });
+        let us = Duration::from_micros;
+        for (intended, sent, done) in [(0, 50, 150), (1_000, 3_000, 3_100)] {
+            let outcome = served(200, Some(t0 + us(intended)), t0 + us(sent));
+            s.record(0, 0, t0 + us(done), outcome);
+        }
+        let t = &s.per_target[0];
+        assert_eq!(t.requests, 2);
+        assert_eq!(t.late_sends, 1, "only the 2 ms late send is late");
+        assert_eq!(t.corrected.len(), 2);
+        assert_eq!(t.send_lag.len(), 2);
+        assert!(t.corrected.equivalent(t.corrected.max(), 2_100_000));
+        assert!(t.uncorrected.equivalent(t.uncorrected.max(), 100_000));
+        assert!(t.send_lag.equivalent(t.send_lag.min(), 50_000));
+    }
+
+    #[test]
+    fn closed_loop_corrected_equals_uncorrected_without_lag() {
+        let t0 = Instant::now();
+        let mut s = stats(Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
+        });
+        s.record(0, 0, t0 + Duration::from_micros(300), served(204, None, t0));
+        let t = &s.per_target[0];
+        assert_eq!(t.corrected, t.uncorrected);
+        assert_eq!(t.send_lag.len(), 0);
+        assert_eq!(t.late_sends, 0);
+    }
+
+    #[test]
+    fn unexpected_statuses_count_as_http_status_and_every_code_is_counted() {
+        let t0 = Instant::now();
+        let window = Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
+        };
+        // (expect_status, statuses answered, successes)
+        let cases: &[(&[u16], &[u16], u64)] = &[
+            (&[], &[200, 204, 299, 301, 404, 503, 199], 3),
+            (&[404], &[200, 404, 404, 500], 2),
+            (&[200, 301], &[200, 301, 302, 999], 2),
+        ];
+        for &(expect, answered, successes) in cases {
+            let config = LoadConfig {
+                expect_status: expect.to_vec(),
+                ..config(1, 1, &[0])
+            };
+            let mut s = WorkerStats::new(window, &[0], &config);
+            for &status in answered {
+                s.record(
+                    0,
+                    0,
+                    t0 + Duration::from_millis(1),
+                    served(status, None, t0),
+                );
+            }
+            let t = &s.into_per_target()[0];
+            let label = format!("expect {expect:?}, answered {answered:?}");
+            assert_eq!(t.requests, successes, "{label}");
+            assert_eq!(t.corrected.len(), successes, "{label}");
+            assert_eq!(
+                t.errors.http_status,
+                answered.len() as u64 - successes,
+                "{label}"
+            );
+            assert_eq!(t.errors.total(), t.errors.http_status, "{label}");
+            let mut want = std::collections::BTreeMap::new();
+            for &status in answered {
+                *want.entry(status).or_insert(0) += 1;
+            }
+            assert_eq!(t.status_codes, want, "{label}");
+            // One request, no mix: its stats are the totals.
+            assert_eq!(t.by_request.len(), 1);
+            assert_eq!(t.by_request[0].requests, t.requests);
+            assert_eq!(t.by_request[0].errors, t.errors.total());
+            assert_eq!(t.by_request[0].corrected, t.corrected);
+        }
+    }
+
+    #[test]
+    fn a_mix_records_each_request_apart() {
+        let t0 = Instant::now();
+        let window = Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
+        };
+        let template = |weight| super::super::RequestTemplate {
+            name: String::new(),
+            method: "GET".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            weight,
+        };
+        let config = LoadConfig {
+            requests: vec![template(1), template(0), template(3)],
+            ..config(1, 1, &[0])
+        };
+        let mut s = WorkerStats::new(window, &[0], &config);
+        let ms = Duration::from_millis;
+        s.record(0, 0, t0 + ms(5), served(200, None, t0));
+        s.record(0, 2, t0 + ms(7), served(200, None, t0));
+        s.record(0, 2, t0 + ms(9), served(200, None, t0));
+        s.record(0, 2, t0 + ms(9), served(500, None, t0));
+        s.record(
+            0,
+            0,
+            t0 + ms(9),
+            Outcome::Failed {
+                kind: ErrorKind::Timeout,
+                at: t0,
+            },
+        );
+        let t = &s.into_per_target()[0];
+        let by: Vec<(u64, u64, u64)> = t
+            .by_request
+            .iter()
+            .map(|r| (r.requests, r.errors, r.corrected.len()))
+            .collect();
+        assert_eq!(by, [(1, 1, 1), (0, 0, 0), (2, 1, 2)]);
+        assert_eq!(t.requests, 3);
+        assert_eq!(t.errors.total(), 2);
+        assert!(t.by_request[0]
+            .corrected
+            .equivalent(t.by_request[0].corrected.max(), 5_000_000));
+    }
+
+    #[test]
+    fn latencies_beyond_the_histogram_are_clamped() {
+        let mut h = numaload_proto::histogram::new_latency();
+        record_clamped(&mut h, u64::MAX);
+        assert_eq!(h.len(), 1);
+    }
+}
