@@ -24,7 +24,7 @@ def smoke(path, agent):
     except (OSError, ValueError) as e:
         check(False, f"result file {path} is readable JSON", str(e))
         return
-    check(r.get("schema_version") == 1, "result schema_version is 1", repr(r.get("schema_version")))
+    check(r.get("schema_version") == 2, "result schema_version is 2", repr(r.get("schema_version")))
     got = r.get("host", {}).get("agent")
     check(got == agent, f"result.host.agent is {agent}", f"got {got!r}")
     check(r.get("cancelled") is False, "result is not cancelled", repr(r.get("cancelled")))

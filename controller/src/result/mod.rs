@@ -22,8 +22,11 @@ pub use search::{LayoutSearch, SearchResult, Step};
 pub use sched::{finite as sched_finite, GoSched, SchedRates, TokioRuntime};
 pub use tree::{Mismatch, ProcessSeen, RequestMix, ScrapedSeries};
 
-/// Bumped when a field changes meaning or goes away.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped when a field changes meaning or goes away. 2: requests and errors are counted by
+/// intended send time, every request intended in the window accounted for (`unsent` errors);
+/// the request mix, status codes, process trees and scheduler series are new (optional) fields.
+/// Results of every version from 1 on are read (what they lack reads as empty).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {

@@ -45,9 +45,10 @@ pub fn read_result(path: &Path) -> anyhow::Result<RunResult> {
     let result: RunResult = serde_json::from_str(&text).map_err(|e| {
         super::BadInput(format!("{} is not a numaload result: {e}", path.display()))
     })?;
-    if result.schema_version != numaload::result::SCHEMA_VERSION {
+    if !(1..=numaload::result::SCHEMA_VERSION).contains(&result.schema_version) {
         return Err(super::BadInput(format!(
-            "{} has result schema version {}; this numaload reads version {}",
+            "{} has result schema version {}; this numaload reads versions 1 to {} (a newer \
+             numaload wrote it: use that one)",
             path.display(),
             result.schema_version,
             numaload::result::SCHEMA_VERSION
