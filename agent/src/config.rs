@@ -98,6 +98,7 @@ impl AgentConfig {
 /// stop_grace = "2s"                 # default 2s
 /// metrics = "/metrics"              # optional: Prometheus text, scraped every 100 ms
 /// scrape = ["go_goroutines"]        # series kept per replica (needs metrics)
+/// requests_counter = "http_requests_total"  # checked against the generator's count
 /// knobs.work_us = { range = [0, 100000], default = 0 }    # what a plan may set
 /// knobs.mode = { values = ["a", "b"] }                    # no default: left out unless set
 ///

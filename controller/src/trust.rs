@@ -18,6 +18,12 @@ pub const WAITED_ON_SERVER: f64 = 0.05;
 /// below did not (the generator or the target could not sustain the rate).
 pub const KEPT_UP: f64 = 0.99;
 
+/// A server's own request count and the generator's may differ by this share of the
+/// generator's before the layout is suspect...
+pub const COUNT_TOLERANCE: f64 = 0.01;
+/// ...or by this many requests (a counter read while a few were in flight).
+pub const COUNT_SLACK: u64 = 10;
+
 /// Samples a percentile needs before it is more than the maximum: `1 / (1 - q)`, rounded (2 for
 /// the median, 100 for p99, 1000 for p99.9); 1 for the maximum (q ≥ 1).
 pub fn min_samples(quantile: f64) -> u64 {

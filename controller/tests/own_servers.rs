@@ -33,7 +33,16 @@ fn go_servers() -> &'static PathBuf {
 /// An example pair, shortened (one trial, a short window) and with the Go binaries where this
 /// test built them; returns the plan and configuration paths.
 fn example(name: &str, edit_plan: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
-    let dir = scratch("own", name);
+    example_in(name, name, edit_plan)
+}
+
+/// [`example`] in a scratch directory of its own (tests run in parallel).
+fn example_in(
+    name: &str,
+    scratch_name: &str,
+    edit_plan: impl Fn(String) -> String,
+) -> (PathBuf, PathBuf) {
+    let dir = scratch("own", scratch_name);
     let read = |file: &str| {
         std::fs::read_to_string(manifest(&format!("../examples/{name}/{file}"))).expect(file)
     };
@@ -124,7 +133,27 @@ fn the_go_server_example_compares_layouts_with_a_request_mix() {
             Some(total),
             "{layout}"
         );
+        // The server's own request counter agrees with the generator (no suspicion raised).
+        assert!(
+            !layout["suspect"].to_string().contains("miscounts"),
+            "{}",
+            layout["suspect"]
+        );
         for replica in layout["replicas"].as_array().expect("replicas") {
+            let served = replica["server_requests"]
+                .as_u64()
+                .expect("server_requests");
+            let received = replica["generator_responses"]
+                .as_u64()
+                .expect("generator_responses");
+            assert!(
+                received >= total,
+                "{received} responses over the load, {total} measured"
+            );
+            assert!(
+                served.abs_diff(received) <= 10 + received / 100,
+                "{served} vs {received}"
+            );
             assert_eq!(replica["placement_ok"], true, "{replica}");
             assert_eq!(replica["processes"], 1);
             assert!(
@@ -170,4 +199,28 @@ fn the_nginx_example_finds_and_verifies_every_worker() {
         layout["requests"].as_u64()
     );
     assert!(report.contains("one-nginx") && report.contains("per-node"));
+}
+
+#[test]
+fn a_server_count_that_disagrees_with_the_generator_marks_the_layout_suspect() {
+    // The counter named is not the requests counter (go_threads, a gauge of a few threads):
+    // exactly the mismatch the check exists to catch, between what the server says it served
+    // and what the generator received.
+    let (plan, config) = example_in("go-server", "go-server-miscount", |plan| {
+        plan.replace("connections = 64", "connections = 4")
+    });
+    let text = std::fs::read_to_string(&config).expect("config").replacen(
+        "requests_counter = \"http_requests_total\"",
+        "requests_counter = \"go_threads\"",
+        1,
+    );
+    std::fs::write(&config, text).expect("config");
+    let (result, report) = run(&plan, &config);
+    let one = layout(&result, "one-process");
+    let suspect = one["suspect"].to_string();
+    assert!(
+        suspect.contains("the server counted") && suspect.contains("one of them miscounts"),
+        "{suspect}"
+    );
+    assert!(report.contains("one of them miscounts"), "{report}");
 }

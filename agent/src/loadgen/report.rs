@@ -96,6 +96,9 @@ pub struct TargetStats {
     /// Per request of the mix, indexed like [`LoadConfig::requests`](super::LoadConfig::requests) (one entry for the
     /// default `GET`). Their `requests` and `errors` add up to this replica's.
     pub by_request: Vec<RequestStats>,
+    /// Every complete response from this replica over the whole load (warm-up, window and the
+    /// drain after it), measured or not: what the server's own request counter should show.
+    pub responses_all: u64,
 }
 
 impl TargetStats {
@@ -113,6 +116,7 @@ impl TargetStats {
             status_codes: BTreeMap::new(),
             reconnects: 0,
             by_request: Vec::new(),
+            responses_all: 0,
         }
     }
 
@@ -132,6 +136,7 @@ impl TargetStats {
             *self.status_codes.entry(status).or_default() += count;
         }
         self.reconnects += other.reconnects;
+        self.responses_all += other.responses_all;
         if self.by_request.len() < other.by_request.len() {
             self.by_request
                 .resize_with(other.by_request.len(), RequestStats::new);

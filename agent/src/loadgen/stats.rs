@@ -135,6 +135,9 @@ impl WorkerStats {
     /// Counts an outcome of template `request` that ended at `done`, if it was intended (open
     /// loop) or sent (closed loop) inside the measured window ([`Outcome::at`]).
     pub(super) fn record(&mut self, slot: usize, request: usize, done: Instant, outcome: Outcome) {
+        if matches!(outcome, Outcome::Response { .. }) {
+            self.per_target[slot].responses_all += 1;
+        }
         if !self.window.measures(outcome.at()) {
             return;
         }

@@ -68,6 +68,8 @@ pub(super) async fn measure(
         requests: run.load.requests.clone(),
         expect_status: run.load.expect_status.clone(),
     };
+    // The servers' own request counters before any load, to check the generator's count by.
+    let served_before = served(target, replicas).await;
     phase(events, &name, Phase::Warmup).await;
     let load_cancel = cancel.clone();
     let generator = tokio::task::spawn_blocking(move || loadgen::run(&load, &load_cancel));
@@ -107,6 +109,22 @@ pub(super) async fn measure(
     let report = report
         .map_err(|e| format!("load generator crashed: {e}"))?
         .map_err(|e| format!("load generator: {e}"))?;
+    // ...and after it: what each server says it served over the whole load, beside what the
+    // generator received from it over the same span.
+    let served_after = served(target, replicas).await;
+    let responses = report.per_replica();
+    for (i, stat) in stats.iter_mut().enumerate() {
+        stat.server_requests = match (served_before.get(i), served_after.get(i)) {
+            (Some(Some(before)), Some(Some(after))) if after >= before => {
+                (after - before).round() as i64
+            }
+            _ => -1,
+        };
+        stat.generator_responses = responses
+            .iter()
+            .find(|t| t.replica == stat.replica)
+            .map_or(0, |t| t.responses_all);
+    }
     // A replica that died while measured fails the layout, however good the figures look.
     let deaths: Vec<String> = replicas
         .replicas
@@ -143,6 +161,23 @@ pub(super) async fn measure(
         workers: worker_results(&report)?,
         replicas: stats,
     })
+}
+
+/// Each replica's own count of served requests (its target's `requests_counter`), `None` where
+/// the target names none or the scrape failed.
+async fn served(target: &Target, replicas: &ReplicaSet) -> Vec<Option<f64>> {
+    let (Some(path), Some(counter)) = (&target.metrics, &target.requests_counter) else {
+        return vec![None; replicas.replicas.len()];
+    };
+    let names = [counter.clone()];
+    let mut out = Vec::with_capacity(replicas.replicas.len());
+    for replica in &replicas.replicas {
+        let scrape = crate::scrape::Scraper::new(replica.address, path)
+            .scrape(Duration::from_millis(500))
+            .await;
+        out.push(crate::scrape::parse_series(&scrape.text, &names)[0]);
+    }
+    out
 }
 
 /// Lets the replicas' output readers catch up before their `warning:` lines are collected: a

@@ -40,6 +40,8 @@ pub struct Target {
     pub metrics: Option<String>,
     /// Series kept from the metrics, per replica (minimum, maximum, last and a series).
     pub scrape: Vec<String>,
+    /// The counter of requests the server served, to check the generator's count against.
+    pub requests_counter: Option<String>,
     pub knobs: BTreeMap<String, Knob>,
     /// The runtime's own scheduler trace to turn on and parse (`schedtrace = "go"`).
     pub schedtrace: Option<crate::schedtrace::Schedtrace>,
@@ -84,6 +86,7 @@ pub struct TargetFile {
     pub metrics: Option<String>,
     #[serde(default)]
     pub scrape: Vec<String>,
+    pub requests_counter: Option<String>,
     #[serde(default)]
     pub knobs: BTreeMap<String, KnobFile>,
     pub schedtrace: Option<String>,
@@ -173,7 +176,13 @@ impl TargetFile {
                 "scrape: names series but no metrics path; add metrics = \"/metrics\"".to_owned(),
             ));
         }
-        for series in &self.scrape {
+        if self.requests_counter.is_some() && self.metrics.is_none() {
+            return Err(at(
+                "requests_counter: names a counter but no metrics path; add metrics = \"/metrics\""
+                    .to_owned(),
+            ));
+        }
+        for series in self.scrape.iter().chain(&self.requests_counter) {
             let valid = !series.is_empty()
                 && series
                     .chars()
@@ -193,6 +202,7 @@ impl TargetFile {
             stop_grace: duration("stop_grace", &self.stop_grace)?,
             metrics: self.metrics.clone(),
             scrape: self.scrape.clone(),
+            requests_counter: self.requests_counter.clone(),
             knobs,
             schedtrace: self
                 .schedtrace
@@ -243,6 +253,7 @@ pub fn builtin_targets(numaload_exe: &Path) -> BTreeMap<String, Target> {
     let common = r#"
         ready = "line:^numaload-target listening on "
         metrics = "/metrics"
+        requests_counter = "numaload_requests_total"
         [knobs]
         work_us = { range = [0, 1000000], default = 0 }
         work_mode = { values = ["spin", "sleep"] }

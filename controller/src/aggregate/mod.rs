@@ -307,6 +307,8 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
         scraped: Vec::new(),
         sched_max: None,
         go_threads_max: None,
+        server_requests: None,
+        generator_responses: None,
     }
 }
 
@@ -383,6 +385,10 @@ fn fill_measurement(
                 .as_ref()
                 .and_then(|r| crate::result::sched_finite(r.into()));
             replica.go_threads_max = (stats.go_threads_max > 0).then_some(stats.go_threads_max);
+            if let Ok(served) = u64::try_from(stats.server_requests) {
+                replica.server_requests = Some(served);
+                replica.generator_responses = Some(stats.generator_responses);
+            }
             if !stats.pages_by_node.is_empty() {
                 replica.pages_by_node = stats
                     .pages_by_node

@@ -58,6 +58,21 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
             ));
         }
     }
+    for r in &result.replicas {
+        if let (Some(server), Some(generator)) = (r.server_requests, r.generator_responses) {
+            if counts_disagree(server, generator) {
+                out.push(format!(
+                    "replica {} (pid {}): the server counted {} requests over the load, the \
+                     generator {} responses ({:+.1}%): one of them miscounts",
+                    r.index,
+                    r.pid,
+                    crate::units::thousands(server as f64),
+                    crate::units::thousands(generator as f64),
+                    100.0 * (server as f64 - generator as f64) / (generator.max(1) as f64)
+                ));
+            }
+        }
+    }
     if result.requests < MIN_REQUESTS_FOR_P999 {
         out.push(format!(
             "only {} requests measured: p99.9 needs at least {MIN_REQUESTS_FOR_P999} to mean \
@@ -66,4 +81,40 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Whether a server's own request count and the generator's responses differ beyond
+/// [`crate::trust::COUNT_TOLERANCE`] of the generator's, or a few requests (those in flight when
+/// a counter was read).
+pub fn counts_disagree(server: u64, generator: u64) -> bool {
+    let slack =
+        (crate::trust::COUNT_TOLERANCE * generator as f64).max(crate::trust::COUNT_SLACK as f64);
+    server.abs_diff(generator) as f64 > slack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counts_disagree;
+
+    #[test]
+    fn counts_disagree_beyond_one_percent_or_a_few_requests() {
+        let cases = [
+            (1_000, 1_000, false),
+            (1_010, 1_000, false),
+            (1_011, 1_000, true),
+            (990, 1_000, false),
+            (989, 1_000, true),
+            (8, 0, false),
+            (11, 0, true),
+            (20_000, 19_700, true),
+            (19_900, 20_000, false),
+        ];
+        for (server, generator, disagree) in cases {
+            assert_eq!(
+                counts_disagree(server, generator),
+                disagree,
+                "{server} vs {generator}"
+            );
+        }
+    }
 }

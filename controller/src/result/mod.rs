@@ -398,6 +398,13 @@ pub struct ReplicaResult {
     /// Most OS threads the Go runtime reported (`schedtrace = "go"`); absent without its lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub go_threads_max: Option<u32>,
+    /// The replica's own count of requests served over the whole load (warm-up, window and the
+    /// drain after it), from its metrics; absent when its target names no `requests_counter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_requests: Option<u64>,
+    /// The generator's responses from this replica over the same span, beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_responses: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -734,6 +734,13 @@ pub struct ReplicaStats {
     /// Most OS threads the Go runtime reported in a `SCHED` line; 0 when none was read.
     #[prost(uint32, tag = "18")]
     pub go_threads_max: u32,
+    /// The replica's own count of requests it served over the whole load (warm-up, window and the
+    /// drain after it), from its metrics (the target's `requests_counter`); -1 when it has none.
+    #[prost(int64, tag = "19")]
+    pub server_requests: i64,
+    /// The generator's count of responses from this replica over the same span.
+    #[prost(uint64, tag = "20")]
+    pub generator_responses: u64,
 }
 /// One named series scraped from a replica's metrics over the measurement.
 #[allow(clippy::all)]
