@@ -101,11 +101,13 @@ fn run_queue_wait_rises_when_a_replicas_threads_outnumber_its_cpus() {
         "4 workers {wait_four:.1} ms/s vs 1 worker {wait_one:.1} ms/s"
     );
     assert!(max_four >= max_one, "{max_four} vs {max_one}");
-    // The other rates are there, and the replica's CPU is in use.
+    // The other rates are there, and the replica's CPU is in use. Four workers sharing one CPU
+    // must switch; one worker alone on a quiet CPU, always busy, may never switch at all (seen:
+    // a median of 0 per second on an otherwise idle machine), so only its series is required.
+    assert!(median(&four, "ctxt_switches_per_s") > 0.0);
     for l in [&four, &one] {
-        assert!(median(l, "ctxt_switches_per_s") > 0.0);
         assert!(median(l, "cpus_used") > 0.3, "{}", l["name"]);
-        assert!(max(l, "ctxt_switches_per_s") > 0.0);
+        assert!(max(l, "ctxt_switches_per_s") >= 0.0, "{}", l["name"]);
     }
     // The tokio runtime's own view of the same layouts: 4 workers vs 1.
     let workers = four["thread_samples"]
