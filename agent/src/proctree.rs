@@ -6,8 +6,8 @@
 //! `/proc/PID/task/TID/children`. [`tree_of`] is pure: the root, its descendants by parent, and
 //! the members of its process group (a replica leads its own group, so a child whose parent
 //! exited is still found) with their descendants. [`observe`] reads each thread's allowed CPUs
-//! and the CPU it last ran on, and each process's memory policy and pages, for the verdict of
-//! [`crate::verify`].
+//! and the CPU it last ran on, and each process's memory policy and pages: what the placement
+//! verdict (the `verify` module, which builds on this one) judges.
 
 use std::collections::{BTreeMap, BTreeSet};
 

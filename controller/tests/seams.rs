@@ -71,7 +71,7 @@ fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// The crate modules each top-level module names (`crate::x`), tests and comments aside.
+/// The crate modules each top-level module names (`crate::x`, in code or docs), tests aside.
 fn module_graph(crate_dir: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
@@ -90,7 +90,9 @@ fn module_graph(crate_dir: &str) -> std::collections::BTreeMap<String, BTreeSet<
             }
             let text = std::fs::read_to_string(file).expect("read");
             let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            // Doc comments count too: an intra-doc link is a reference, and a reader follows
+            // the prose's arrows as much as the imports'.
+            for line in code.lines() {
                 for (at, _) in line.match_indices("crate::") {
                     let rest = &line[at + "crate::".len()..];
                     let word: String = rest

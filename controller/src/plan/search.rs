@@ -1,4 +1,4 @@
-//! The `[search]` table, validated: what a capacity search looks for (`crate::search` runs it).
+//! The `[search]` table, validated: what a capacity search looks for (the `search` module runs it).
 
 use std::time::Duration;
 

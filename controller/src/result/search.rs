@@ -1,5 +1,5 @@
 //! The search part of a result: per layout, the highest rate that met the objective, with every
-//! step (`crate::search` fills it).
+//! step (the `search` module fills it).
 
 use serde::{Deserialize, Serialize};
 
