@@ -154,6 +154,8 @@ pub struct Usage {
     /// User plus system time of every thread so far.
     pub cpu_time_ns: u64,
     pub rss_bytes: u64,
+    /// `Threads:` of the same `status` read (the sampler needs both every 100 ms).
+    pub threads: u32,
 }
 
 /// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`: 100 on every Linux
@@ -169,14 +171,19 @@ pub fn read_usage(pid: u32) -> Result<Usage, ProcError> {
         path: stat_path,
         field: "utime/stime",
     })?;
-    let rss_kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().trim_end_matches("kB").trim())
+    };
+    let rss_kb = field("VmRSS:")
+        .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
     Ok(Usage {
         cpu_time_ns: cpu_ticks * (1_000_000_000 / USER_HZ),
         rss_bytes: rss_kb * 1024,
+        threads: field("Threads:").and_then(|v| v.parse().ok()).unwrap_or(0),
     })
 }
 

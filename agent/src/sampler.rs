@@ -292,20 +292,18 @@ struct TreeFigures {
 /// Processes, threads, CPU time and RSS summed over a tree; `None` when its root is gone.
 fn tree_figures(tree: &[ProcEntry]) -> Option<TreeFigures> {
     let root = tree.first()?;
+    // One `stat` and one `status` read per process: threads, CPU time and RSS together.
+    let usage = procfs::read_usage(root.pid).ok()?;
     let mut figures = TreeFigures {
-        processes: 0,
-        os_threads: procfs::read_threads(root.pid).ok()?,
-        usage: procfs::read_usage(root.pid).ok()?,
+        processes: 1,
+        os_threads: usage.threads,
+        usage,
     };
-    figures.processes = 1;
     for process in &tree[1..] {
         // A process that exited between the scan and the read is simply not counted.
-        if let (Ok(threads), Ok(usage)) = (
-            procfs::read_threads(process.pid),
-            procfs::read_usage(process.pid),
-        ) {
+        if let Ok(usage) = procfs::read_usage(process.pid) {
             figures.processes += 1;
-            figures.os_threads += threads;
+            figures.os_threads += usage.threads;
             figures.usage.cpu_time_ns += usage.cpu_time_ns;
             figures.usage.rss_bytes += usage.rss_bytes;
         }

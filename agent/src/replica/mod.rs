@@ -74,6 +74,8 @@ pub struct Replica {
     /// Every pid seen in the tree (by the sampler too), so that a process that left the group
     /// and lost its parent is still stopped.
     seen: std::sync::Mutex<std::collections::BTreeSet<(u32, u64)>>,
+    /// `stop` ran to the end: the tree is gone, and dropping need not scan `/proc` again.
+    stopped: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +204,7 @@ impl Replica {
             stop_signal: target.stop_signal,
             stop_grace: target.stop_grace.unwrap_or(launch.stop_grace),
             seen: std::sync::Mutex::new(std::collections::BTreeSet::new()),
+            stopped: false,
         };
         // The replica owns the directory and the port now.
         cleanup.workdir = None;
@@ -298,6 +301,7 @@ impl Replica {
         }
         self.kill_tree();
         let _ = self.child.wait().await;
+        self.stopped = true;
     }
 
     /// Processes of the tree still alive (by group, descent, or seen before and still there).
@@ -344,7 +348,9 @@ impl Drop for Replica {
     fn drop(&mut self) {
         // After a clean `stop` the tree is gone and this only tidies up; on any other path (an
         // error, a cancelled run) it makes sure nothing of the replica survives.
-        self.kill_tree();
+        if !self.stopped {
+            self.kill_tree();
+        }
         if let Some(watchdog) = Watchdog::get() {
             watchdog.release(self.pid);
             if let Ok(seen) = self.seen.lock() {

@@ -139,6 +139,7 @@ fn a_tree_sums_its_processes_and_warns_over_twice_the_quota() {
     let usage = Usage {
         cpu_time_ns: 600_000_000,
         rss_bytes: 13_000_000,
+        threads: 2,
     };
     let root = ProcessSample::new(
         &entry(25541, 1),
