@@ -47,3 +47,24 @@ pub fn assert_matches_schema(result: &Value) {
         "result does not match the schema: {errors:#?}"
     );
 }
+
+/// Fails unless the JUnit XML file at `path` is valid against the Jenkins xUnit plugin's JUnit
+/// schema (`tests/fixtures/junit-10.xsd`, where it came from is at its top), checked by
+/// `xmllint` (libxml2-utils, installed by scripts/setup-system.sh).
+pub fn assert_valid_junit(path: &Path) {
+    let xsd = manifest("tests/fixtures/junit-10.xsd");
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(path)
+        .output()
+        .expect("run xmllint (libxml2-utils; scripts/setup-system.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{} is not valid JUnit XML: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -207,6 +207,7 @@ pub fn gate(
     ]);
     assert!(err.is_empty() || code == Some(1), "{err}");
     let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("junit: {e}\n{out}{err}"));
+    crate::common::assert_valid_junit(&junit);
     let doc = roxmltree::Document::parse(&xml).expect("JUnit XML parses");
     let failures = doc
         .descendants()
