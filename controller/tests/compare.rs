@@ -382,7 +382,10 @@ fn the_junit_schema_check_refuses_broken_documents() {
             "nameless",
             xml.replacen(r#"<testcase name="p99 corrected""#, "<testcase", 1),
         ),
-        ("failure-outside", xml.replacen("<testcase ", "<failure ", 1)),
+        (
+            "failure-outside",
+            xml.replacen("<testcase ", "<failure ", 1),
+        ),
     ];
     for (what, text) in broken {
         assert_ne!(text, xml, "{what}: the edit must change the document");
