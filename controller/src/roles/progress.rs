@@ -1,10 +1,10 @@
 //! The live progress of `numaload run` on stderr.
 //!
-//! On a terminal (`TERM` set and not `dumb`; drawn by indicatif, at most 10 times a second): one line per agent, redrawn in
-//! place — a spinner while its replicas launch or stop, a bar with the time left while it warms
-//! up and measures (the plan's `warmup` and `duration`), and while measuring what its replicas
-//! and generator said last; notices (a failure, a lost agent) are printed above the lines, and
-//! the lines are cleared before the report. Anywhere else (a pipe, a file, CI logs): one plain
+//! On a terminal (`TERM` set and not `dumb`; drawn by indicatif, at most 10 times a second): one
+//! line per agent, redrawn in place — a spinner while its replicas launch or stop, a bar with the
+//! time left while it warms up and measures (the plan's `warmup` and `duration`), and while
+//! measuring what its replicas and generator said last; notices (a failure, a lost agent) are
+//! printed above the lines, and the lines are cleared before the report. Anywhere else (a pipe, a file, CI logs): one plain
 //! line per phase change, `[layout] agent: phase`, and each notice, nothing more. Nothing at all
 //! with `--quiet`.
 
