@@ -74,6 +74,7 @@ echo "booting a ${NODES}-node x ${CPUS_PER_NODE}-CPU guest (TCG, timeout ${TIMEO
 # shell (in a subshell it would see only the subshell's own children).
 children_cpu_s() { awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
 times > "$W/times.before"; wall0=$(date +%s.%N); load0=$(cut -d' ' -f1 /proc/loadavg)
+rm -f "$W/loadcpus.json"
 set +e
 QUIET=1 scripts/lab/numa-vm.sh run "$P"
 guest_rc=$?
@@ -82,7 +83,8 @@ set -e
 times > "$W/times.after"
 qemu_cores=$(awk -v c0="$(children_cpu_s "$W/times.before")" -v c1="$(children_cpu_s "$W/times.after")" \
   -v w0="$wall0" -v w1="$(date +%s.%N)" 'BEGIN { printf "%.2f", (c1 - c0) / (w1 - w0) }')
-echo "the guest used ${qemu_cores} of this host's $(nproc) CPUs on average (load average ${load0} before, $(cut -d' ' -f1 /proc/loadavg) after)"
+load1=$(cut -d' ' -f1 /proc/loadavg)
+echo "the guest used ${qemu_cores} of this host's $(nproc) CPUs on average (load average ${load0} before, ${load1} after)"
 phase guest
 CONSOLE=$W/console.log
 
@@ -105,6 +107,10 @@ python3 tests/numa-vm/check.py "$CONSOLE" --nodes "$NODES" --cpus-per-node "$CPU
 check_rc=$?
 set -e
 phase check
+if [ -s "$W/loadcpus.json" ]; then   # every run's load-CPU figures, for BENCHMARKS.md point 7
+  python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(at=sys.argv[2], load_average=sys.argv[3]); print(json.dumps(r))' \
+    "$W/loadcpus.json" "$(date -u +%Y-%m-%dT%H:%MZ)" "$load0 / $load1" >>"$W/loadcpus-history.jsonl"
+fi
 echo "timings: ${timings[*]}; total $(( $(date +%s) - T0 ))s"
 if [ "$check_rc" -ne 0 ] || [ "$guest_rc" -ne 0 ]; then
   show_console_tail
