@@ -81,6 +81,11 @@ def check_one(result, node_cpus, reserve):
                      "busy": w.get("busy")} for w in workers],
         "worker_shares": shares,
         "late_sends": layout.get("late_sends"),
+        # Guest vCPUs kept busy at that step: the load workers' and the replicas' CPU time over
+        # the window (what the host had to give QEMU for it).
+        "load_busy_vcpus": round(sum(w.get("busy", 0.0) for w in workers), 2),
+        "replicas_busy_vcpus": round(sum(r.get("cpu_time_ns", 0) for r in layout.get("replicas", []))
+                                     / 1e9 / max(layout.get("elapsed_s") or 0.0, 1e-9), 2),
     }
     return errors, figures
 
@@ -118,7 +123,8 @@ def summary(record):
         steps = ", ".join(f"{s['rate_rps']:.0f}{'' if s['passed'] else ' (fails: ' + s['reason'] + ')'}"
                           for s in fig["steps"])
         best = f"{fig['max_rate_rps']:.0f} req/s" if fig["max_rate_rps"] else "no rate kept"
-        return f"{best} (steps {steps}; workers {fig['workers']})"
+        return (f"{best} (steps {steps}; workers {fig['workers']}; busy vCPUs: load "
+                f"{fig['load_busy_vcpus']}, replicas {fig['replicas_busy_vcpus']})")
     lines = [f"  load CPUs, one: {rate(record['one_cpu'])}",
              f"  load CPUs, two: {rate(record['two_cpus'])}",
              f"  load CPUs, ratio two/one: {record['ratio']}; host CPUs {record['host_cpus']}; "
