@@ -6,8 +6,8 @@ replicas on nodes 0-2. This module checks both results and records the two rates
 
 Always asserted: each run exited 0 and searched; the load ran on the reserved CPUs (the highest
 1 or 2 of the guest), apart from the replicas, one worker per load CPU, each worker on its own
-CPU, each carrying load (with two: each 40-60% of the requests, as its 6 of the 12 connections
-give it half the send slots); the replicas the same in both runs. The ratio is asserted (at least
+CPU, each carrying load (with two, at a rate kept: each 40-60% of the requests, as its 6 of the
+12 connections give it half the send slots); the replicas the same in both runs. The ratio is asserted (at least
 MIN_RATIO) only where the host has the cores for it: QEMU runs every vCPU as a host thread, so
 with fewer host CPUs than HOST_CPUS_FOR_RATIO the load's second vCPU takes host time from the
 first and from the replicas' vCPUs rather than adding any (README.md, "Load CPUs").
@@ -60,13 +60,16 @@ def check_one(result, node_cpus, reserve):
     if on_replicas & set(worker_cpus):
         errors.append(f"{where}: load workers on replica CPUs {sorted(on_replicas & set(worker_cpus))}")
     total = sum(w.get("requests", 0) for w in workers)
+    kept = searched.get("max_rate_rps") is not None
     shares = []
     for w in workers:
         share = w.get("requests", 0) / total if total else 0.0
         shares.append(round(share, 3))
         if w.get("requests", 0) <= 0:
             errors.append(f"{where}: load worker {w.get('worker')} on CPU {w.get('cpu')} sent nothing")
-        elif len(workers) > 1 and not MIN_WORKER_SHARE <= share <= MAX_WORKER_SHARE:
+        # Judged on a step that kept its rate (the one shown when any did): a step that fell
+        # behind may have starved one worker's vCPU more than the other's.
+        elif len(workers) > 1 and kept and not MIN_WORKER_SHARE <= share <= MAX_WORKER_SHARE:
             errors.append(f"{where}: load worker {w.get('worker')} on CPU {w.get('cpu')} carried {share:.0%} "
                           f"of the requests, expected {MIN_WORKER_SHARE:.0%}-{MAX_WORKER_SHARE:.0%}")
     figures = {
