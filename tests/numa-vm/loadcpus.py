@@ -150,6 +150,9 @@ def _one_worker_missing(pair):
 
 
 def _lopsided(pair):
+    # On a step that kept its rate, where the split is judged.
+    searched = pair[1]["search"]["layouts"][0]
+    searched["max_rate_rps"] = searched["max_rate_rps"] or 100.0
     a, b = pair[1]["layouts"][0]["load"]["workers"][:2]
     a["requests"], b["requests"] = a["requests"] + b["requests"] * 3 // 4, b["requests"] // 4
 
