@@ -46,6 +46,16 @@ for r in runs:
           f"{'—' if ratio is None else f'{ratio:.2f}'} | {shares} | "
           f"{'≥ ' + str(r['asserted_min_ratio']) if r.get('asserted_min_ratio') else 'no'} |")
 print()
+ones = [r["one_cpu"]["max_rate_rps"] for r in runs if (r.get("one_cpu") or {}).get("max_rate_rps")]
+busy = [b for r in runs for f in (r.get("one_cpu"), r.get("two_cpus")) if f and f.get("max_rate_rps")
+        for b in [w.get("busy") or 0.0 for w in f.get("workers", [])]]
+qemu = [r["qemu_cores_used"] for r in runs if r.get("qemu_cores_used") is not None]
+if ones and busy and qemu:
+    print(f"- one load CPU alone kept {min(ones):,.0f}–{max(ones):,.0f} req/s from run to run while QEMU got "
+          f"{min(qemu):.2f}–{max(qemu):.2f} host CPUs for its 8 vCPUs; at the rates kept each load worker was "
+          f"{min(busy):.0%}–{max(busy):.0%} busy as the guest counts it (saturated is above 85%): the load "
+          "vCPUs were not out of CPU "
+          "time of their own, the guest was out of host CPU, so the rate measures the host's share to QEMU")
 if ratios:
     print(f"- two / one over {len(ratios)} run(s) with a rate for both: median {statistics.median(ratios):.2f} "
           f"(min–max {min(ratios):.2f}–{max(ratios):.2f})")
