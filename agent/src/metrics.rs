@@ -33,7 +33,7 @@ impl AgentMetrics {
             }
         };
         metric(
-            "process_os_threads",
+            "process_threads",
             "gauge",
             "OS threads of the agent process.",
             &[("", u64::from(threads))],
@@ -130,7 +130,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("# TYPE process_os_threads gauge\nprocess_os_threads "),
+            text.contains("# TYPE process_threads gauge\nprocess_threads "),
             "{text}"
         );
     }

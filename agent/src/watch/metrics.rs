@@ -1,7 +1,7 @@
 //! The watch as Prometheus text (`numaload watch --metrics-listen`): one series per watched tree,
 //! labelled `pid` (the watched process) and `comm` (its name).
 //!
-//! `process_os_threads` is the series the shipped alert rule `NumaloadManyOsThreads`
+//! `process_threads` is the series the shipped alert rule `NumaloadManyOsThreads`
 //! (`deploy/prometheus/numaload-rules.yml`) reads, with the same meaning as the target's and the
 //! agent's (all OS threads, here of the whole tree), so the rule works on a watched process
 //! unchanged. Counters (`_total`) are the [`Tracker`]'s running totals: they never go backwards
@@ -20,7 +20,7 @@ pub fn render(trackers: &[&Tracker]) -> String {
     family(
         &mut out,
         trackers,
-        "process_os_threads",
+        "process_threads",
         "gauge",
         "OS threads of the watched process and its whole tree.",
         gauge(|t| Some(f64::from(t.last.threads))),
@@ -202,8 +202,8 @@ mod tests {
         let text = render(&[&tracker("a \"b\"\\", Some(3))]);
         let l = "pid=\"9\",comm=\"a \\\"b\\\"\\\\\"";
         for line in [
-            "# TYPE process_os_threads gauge\n".to_owned(),
-            format!("process_os_threads{{{l}}} 1\n"),
+            "# TYPE process_threads gauge\n".to_owned(),
+            format!("process_threads{{{l}}} 1\n"),
             format!("numaload_watch_threads{{{l},state=\"uninterruptible\"}} 1\n"),
             format!("numaload_watch_run_delay_seconds_total{{{l}}} 1.5\n"),
             format!("numaload_watch_cpu_seconds_total{{{l}}} 2\n"),
