@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric, GaugeValueEncoder,
-    CounterValueEncoder,
+    CounterValueEncoder, DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric,
+    GaugeValueEncoder,
 };
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -52,7 +52,12 @@ impl Collector for AgentMetrics {
         let out = &mut out;
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         if let Ok(usage) = crate::procfs::read_usage(std::process::id()) {
-            gauge(out, "process_threads", "OS threads of the agent process.", usage.threads)?;
+            gauge(
+                out,
+                "process_threads",
+                "OS threads of the agent process.",
+                usage.threads,
+            )?;
             counter(
                 out,
                 "process_cpu_seconds_total",
@@ -69,7 +74,12 @@ impl Collector for AgentMetrics {
         if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
             // One entry is the directory handle read_dir itself holds open.
             let open = fds.count().saturating_sub(1) as u64;
-            gauge(out, "process_open_fds", "Open file descriptors of the agent process.", open)?;
+            gauge(
+                out,
+                "process_open_fds",
+                "Open file descriptors of the agent process.",
+                open,
+            )?;
         }
         labelled_counter(
             out,
@@ -148,8 +158,7 @@ fn labelled_counter(
     label: &str,
     values: &[(&str, u64)],
 ) -> fmt::Result {
-    let mut family =
-        out.encode_descriptor(counter_base(name), help, None, MetricType::Counter)?;
+    let mut family = out.encode_descriptor(counter_base(name), help, None, MetricType::Counter)?;
     for (value, count) in values {
         ConstCounter::new(*count).encode(family.encode_family(&[(label, *value)])?)?;
     }

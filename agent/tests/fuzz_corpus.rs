@@ -442,7 +442,11 @@ fn scrape_corpus() -> Vec<(String, Vec<u8>)> {
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| {
             let path = entry.expect("entry").path();
-            let name = path.file_name().expect("name").to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
             (name, std::fs::read(&path).expect("read"))
         })
         .collect();
@@ -486,7 +490,10 @@ fn scrape_corpus_replays_and_reads_what_the_servers_said() {
     assert_eq!(gauges.requests_total, 20, "{target}");
     assert_eq!(gauges.inflight_calls, 0);
     assert_eq!(gauges.workers, 2);
-    assert!(gauges.worker_busy_us > 0 && gauges.worker_parks > 0, "{gauges:?}");
+    assert!(
+        gauges.worker_busy_us > 0 && gauges.worker_parks > 0,
+        "{gauges:?}"
+    );
     let buckets = parse_buckets(&target);
     assert_eq!(buckets.len(), 18, "17 bounds and +Inf");
     assert_eq!(buckets[0], (0.000_05, 0), "le=\"5e-05\" read as a number");

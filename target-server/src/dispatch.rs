@@ -13,11 +13,11 @@
 //! the gauge and its high-water mark show the C-call concurrency, not the queue.
 
 use std::convert::Infallible;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;

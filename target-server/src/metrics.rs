@@ -199,7 +199,12 @@ impl Collector for ServerMetrics {
         if let Some(status) = proc_status::read_self() {
             // The standard names of Prometheus's process collectors.
             if let Some(threads) = proc_status::field_u64(&status, "Threads") {
-                gauge(out, "process_threads", "OS threads of this process.", threads)?;
+                gauge(
+                    out,
+                    "process_threads",
+                    "OS threads of this process.",
+                    threads,
+                )?;
             }
             if let Some(rss_kb) = proc_status::field_u64(&status, "VmRSS") {
                 gauge(
@@ -373,7 +378,10 @@ mod tests {
             let mut family = out.encode_descriptor("x", "X.", None, MetricType::Counter)?;
             ConstCounter::new(1_u64).encode(family.encode_family(&[("kind", "a\"b\\c\nd")])?)
         });
-        assert!(text.ends_with("x_total{kind=\"a\\\"b\\\\c\\nd\"} 1\n"), "{text}");
+        assert!(
+            text.ends_with("x_total{kind=\"a\\\"b\\\\c\\nd\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -19,7 +19,6 @@ pub fn field_u64(status: &str, name: &str) -> Option<u64> {
     field(status, name)?.split_whitespace().next()?.parse().ok()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

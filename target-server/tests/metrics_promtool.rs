@@ -5,7 +5,7 @@ mod common;
 
 use std::num::NonZeroUsize;
 
-use common::{promtool_check_metrics, Metrics, TestServer, OK_REQUESTS};
+use common::{promtool_check_metrics, promtool_metrics_verdict, Metrics, TestServer, OK_REQUESTS};
 use numaload_target::{runtime, Dispatch, ServerConfig, WorkMode};
 
 /// Serves `config` on a runtime of `runtime::build` (so blocking threads are counted), sends
@@ -110,5 +110,40 @@ fn ffi_metrics_pass_promtool() {
         let is_pool = matches!(dispatch, Dispatch::PinnedPool { .. });
         assert_eq!(pool, is_pool.then_some(2.0), "{dispatch}");
         promtool_check_metrics(&metrics.text);
+    }
+}
+
+/// The check has teeth: the same real page with one name breaking a Prometheus convention
+/// (a counter without `_total`, an abbreviated unit, a non-base unit) fails promtool's lint.
+#[test]
+fn promtool_fails_the_page_on_a_naming_breach() {
+    let metrics = scrape(ServerConfig::async_spin(10));
+    promtool_check_metrics(&metrics.text);
+    for (name, breach, lint) in [
+        (
+            "numaload_accept_errors_total",
+            "numaload_accept_errors",
+            "_total",
+        ),
+        (
+            "numaload_work_seconds",
+            "numaload_work_us",
+            "abbreviated units",
+        ),
+        (
+            "numaload_work_seconds",
+            "numaload_work_milliseconds",
+            "base unit",
+        ),
+        (
+            "process_resident_memory_bytes",
+            "process_resident_memory_kilobytes",
+            "base unit",
+        ),
+    ] {
+        assert!(metrics.text.contains(name), "no {name}:\n{}", metrics.text);
+        let (ok, said) = promtool_metrics_verdict(&metrics.text.replace(name, breach));
+        assert!(!ok, "promtool passed {breach}: {said}");
+        assert!(said.contains(breach) && said.contains(lint), "{said}");
     }
 }

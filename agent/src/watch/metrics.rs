@@ -185,7 +185,10 @@ fn family(
     let mut gathered = Vec::new();
     for t in trackers {
         for (extra, value) in samples(t) {
-            let mut labels = vec![("pid", t.last.pid.to_string()), ("comm", t.last.comm.clone())];
+            let mut labels = vec![
+                ("pid", t.last.pid.to_string()),
+                ("comm", t.last.comm.clone()),
+            ];
             labels.extend(extra);
             gathered.push((labels, value));
         }
