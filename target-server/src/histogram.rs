@@ -5,9 +5,12 @@
 //! `_count` is derived from the buckets, so it always equals the `+Inf` bucket even while
 //! requests are being recorded; `_sum` may lag an observation that is half-way through.
 //!
-//! Why not `prometheus_client::metrics::histogram::Histogram`: its `observe` takes a lock
-//! (a `parking_lot::RwLock` write) around the bucket search and an `f64` sum, per request, on
-//! every worker; this one is a `partition_point` over 17 integers and two relaxed `fetch_add`s.
+//! Why not `prometheus_client::metrics::histogram::Histogram`: its `observe` takes a
+//! `parking_lot::Mutex` around the bucket search and an `f64` sum, per request, shared by every
+//! worker; this one is a `partition_point` over 17 integers and two relaxed `fetch_add`s.
+//! Callgrind, release build, uncontended (2026-12-05): the library's `observe` with these
+//! buckets 124 instructions; [`crate::metrics::ServerMetrics::request`] (this `record` plus the
+//! status counter) 36, the same before and after the page moved to the library.
 //! It is exposed through the library's encoder ([`LatencyHistogram::encode`]), so the page's
 //! text is still the library's.
 
