@@ -9,10 +9,9 @@
 //! `parking_lot::Mutex` around the bucket search and an `f64` sum, per request, shared by every
 //! worker; this one is a `partition_point` over 17 integers and two relaxed `fetch_add`s.
 //! Callgrind, release build, uncontended (2026-12-05): the library's `observe` with these
-//! buckets 124 instructions; [`crate::metrics::ServerMetrics::request`] (this `record` plus the
-//! status counter) 36, the same before and after the page moved to the library.
-//! It is exposed through the library's encoder ([`LatencyHistogram::encode`]), so the page's
-//! text is still the library's.
+//! buckets costs 124 instructions; a whole request's counting (this `record` plus the status
+//! counter, `ServerMetrics::request`) 36, the same before and after the page moved to the
+//! library.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
