@@ -5,7 +5,7 @@
 //!
 //! The page is written by the Prometheus project's `prometheus-client` crate (its Prometheus
 //! text 0.0.4 encoder): [`AgentMetrics`] is a [`Collector`] over the relaxed atomics the service
-//! bumps. [`gauge`], [`counter`] and [`Value`] are the small helpers `watch`'s exporter shares.
+//! bumps. `gauge`, `counter` and `Value` (crate-private) are the small helpers `watch`'s exporter shares.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

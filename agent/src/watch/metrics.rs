@@ -7,7 +7,7 @@
 //! unchanged. Counters (`_total`) are the [`Tracker`]'s running totals: they never go backwards
 //! while threads come and go.
 //!
-//! The families are gathered from the trackers first ([`Family`], plain data), then written by
+//! The families are gathered from the trackers first (`Family`, plain data), then written by
 //! the Prometheus project's `prometheus-client` encoder, as the agent's own `/metrics` is.
 
 use std::fmt;
