@@ -331,6 +331,7 @@ fn threads_named(prefix: &str) -> BTreeMap<u32, ThreadSeen> {
 /// rate to every replica.
 #[test]
 fn two_load_cpus_run_one_pinned_worker_each_and_share_the_load() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let allowed = allowed_cpus();
     if allowed.len() < 2 {
