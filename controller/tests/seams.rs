@@ -1,6 +1,8 @@
 //! The crate graph the design asks for: the controller library depends on proto only. The
 //! `numaload` package also carries the binary, which needs the agent and target crates, so
 //! Cargo cannot enforce this: this test does. Only `main.rs` and `roles/` may name them.
+//! It also checks the module layering ARCHITECTURE.md draws, that no crate's modules import each
+//! other in a cycle, and that no hand-written source file grows past 500 lines of non-test code.
 
 use std::path::Path;
 
@@ -219,4 +221,125 @@ fn the_cycle_finder_finds_cycles() {
     let cycle = a_cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])).expect("a cycle");
     assert_eq!(cycle.first(), cycle.last());
     assert_eq!(cycle.len(), 4);
+}
+
+/// Most lines a hand-written source file may have, not counting its test modules: past it, a
+/// file is split along its seams into a folder module (issue 16).
+const MAX_LINES: usize = 500;
+
+/// The workspace's member crates, from the root `Cargo.toml`.
+fn workspace_members() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
+    let members = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("members"))
+        .expect("a members line in the workspace Cargo.toml");
+    members
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The lines of a source file that are not test code: everything but `#[cfg(test)] mod x { … }`
+/// blocks (the attribute, any attributes or comments between it and the `mod`, and the block up
+/// to its closing brace at the start of a line, as rustfmt writes it) and `#[cfg(test)] mod x;`.
+fn non_test_lines(text: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut count = 0;
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i] == "#[cfg(test)]" {
+            let mut j = i + 1;
+            while j < lines.len() && (lines[j].starts_with("#[") || lines[j].starts_with("//")) {
+                j += 1;
+            }
+            let item = lines.get(j).copied().unwrap_or_default();
+            let item = item.strip_prefix("pub(crate) ").unwrap_or(item);
+            if item.starts_with("mod ") {
+                if item.ends_with(';') {
+                    i = j + 1;
+                    continue;
+                }
+                if item.ends_with('{') {
+                    let end = (j..lines.len()).find(|&k| lines[k] == "}");
+                    i = end.map_or(lines.len(), |end| end + 1);
+                    continue;
+                }
+            }
+        }
+        count += 1;
+        i += 1;
+    }
+    count
+}
+
+#[test]
+fn no_hand_written_source_file_is_over_500_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let members = workspace_members();
+    assert!(members.len() >= 5, "members: {members:?}");
+    let mut checked = 0;
+    let mut too_long = Vec::new();
+    for member in &members {
+        let mut files = Vec::new();
+        collect(&root.join(member).join("src"), &mut files);
+        for file in files {
+            let relative = file.strip_prefix(&root).unwrap_or(&file).to_path_buf();
+            // Generated code (the gRPC bindings) is regenerated, not written.
+            if relative.components().any(|c| c.as_os_str() == "generated") {
+                continue;
+            }
+            // Test-only files (`tests.rs`, `sample_tests.rs`) are included under `#[cfg(test)]`.
+            if file
+                .file_stem()
+                .is_some_and(|s| s == "tests" || s.to_string_lossy().ends_with("_tests"))
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("read");
+            let lines = non_test_lines(&text);
+            checked += 1;
+            if lines > MAX_LINES {
+                too_long.push(format!("{} has {lines} lines", relative.display()));
+            }
+        }
+    }
+    assert!(checked > 50, "checked only {checked} files");
+    assert!(
+        too_long.is_empty(),
+        "over {MAX_LINES} lines of non-test code (comments and blank lines count; split along a \
+         seam into a folder module):\n{}",
+        too_long.join("\n")
+    );
+}
+
+#[test]
+fn test_modules_are_not_counted() {
+    let text = "\
+//! A module.
+fn a() {}
+
+#[cfg(test)]
+fn helper() {}
+
+#[cfg(test)]
+// why
+#[allow(clippy::unwrap_used)]
+mod tests {
+    fn t() {
+    }
+}
+
+#[cfg(test)]
+#[path = \"x_tests.rs\"]
+mod more;
+fn b() {}
+";
+    // The doc line, `a` and a blank, `helper` with its attribute and a blank, the blank after
+    // the test module, and `b`.
+    assert_eq!(non_test_lines(text), 8);
+    assert_eq!(non_test_lines("fn a() {}\n"), 1);
 }
