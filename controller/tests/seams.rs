@@ -343,3 +343,108 @@ fn b() {}
     assert_eq!(non_test_lines(text), 8);
     assert_eq!(non_test_lines("fn a() {}\n"), 1);
 }
+
+fn architecture() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ARCHITECTURE.md");
+    std::fs::read_to_string(path).expect("read ARCHITECTURE.md")
+}
+
+/// A test-only source file (`tests.rs`, `sample_tests.rs`), included under `#[cfg(test)]`.
+fn test_only(file: &Path) -> bool {
+    file.file_stem()
+        .is_some_and(|s| s == "tests" || s.to_string_lossy().ends_with("_tests"))
+}
+
+#[test]
+fn architecture_md_places_every_source_file_and_names_no_other() {
+    let architecture = architecture();
+    let map = architecture
+        .split_once("\n## Source map\n")
+        .expect("ARCHITECTURE.md has a \"## Source map\" section")
+        .1;
+    let map = map.split("\n## ").next().unwrap_or_default();
+    // `crate/src/path` for every row, under its `### \`crate/src/\`` heading.
+    let mut drawn = BTreeSet::new();
+    let mut crate_src = None;
+    for line in map.lines() {
+        if let Some(heading) = line.strip_prefix("### `") {
+            crate_src = heading.split('`').next().map(str::to_owned);
+        } else if let Some(row) = line.strip_prefix("| `") {
+            let path = row.split('`').next().unwrap_or_default();
+            let src = crate_src
+                .as_deref()
+                .expect("a row before any crate heading");
+            drawn.insert(format!("{src}{path}"));
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut present = BTreeSet::new();
+    for member in workspace_members() {
+        let mut files = Vec::new();
+        collect(&root.join(&member).join("src"), &mut files);
+        for file in files.iter().filter(|f| !test_only(f)) {
+            let relative = file.strip_prefix(&root).expect("under the root");
+            let mut path = relative.to_string_lossy().into_owned();
+            // Generated code is one row, its folder.
+            if let Some(at) = path.find("/generated/") {
+                path.truncate(at + "/generated/".len());
+            }
+            present.insert(path);
+        }
+    }
+    let unplaced: Vec<_> = present.difference(&drawn).collect();
+    let gone: Vec<_> = drawn.difference(&present).collect();
+    assert!(
+        unplaced.is_empty() && gone.is_empty(),
+        "ARCHITECTURE.md's source map is out of date: files it lacks: {unplaced:?}; rows for \
+         files that do not exist: {gone:?}"
+    );
+}
+
+#[test]
+fn architecture_md_draws_the_controller_layers_of_this_test() {
+    let architecture = architecture();
+    let table = architecture
+        .split_once("## Module layers")
+        .expect("ARCHITECTURE.md has a \"## Module layers\" section")
+        .1;
+    let mut drawn: Vec<Vec<String>> = Vec::new();
+    for line in table.lines().skip_while(|l| !l.starts_with("| layer")) {
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (Some(layer), Some(modules)) = (cells.get(1), cells.get(2)) else {
+            continue;
+        };
+        if layer.parse::<usize>().is_err() {
+            continue;
+        }
+        // The words in backticks, leaving out what is said of them in parentheses.
+        let mut bare = String::new();
+        let mut depth = 0;
+        for c in modules.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ if depth == 0 => bare.push(c),
+                _ => {}
+            }
+        }
+        let names = bare
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        drawn.push(names);
+    }
+    let ours: Vec<Vec<String>> = CONTROLLER_LAYERS
+        .iter()
+        .map(|l| l.iter().map(|m| (*m).to_owned()).collect())
+        .collect();
+    assert_eq!(
+        drawn, ours,
+        "ARCHITECTURE.md's layer table and CONTROLLER_LAYERS differ"
+    );
+}
