@@ -7,7 +7,7 @@
 //! Every problem is one [`PlanError`] line naming the file, the key and the fix.
 //!
 //! **Every key, with its meaning, default and an example, is in `docs/plan.md`**, the one
-//! reference of the format; `controller/tests/plan_reference.rs` parses its examples with
+//! reference of the format; `controller/tests/it/plan_reference.rs` parses its examples with
 //! [`parse`] and fails when a key `raw` accepts has no row there. A key added to `raw` is a row
 //! added there. The smallest plan:
 //!

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-mod common;
-use common::{assert_matches_schema, numaload};
+use crate::common;
+use crate::common::{assert_matches_schema, numaload};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("local-run", name)
@@ -46,6 +46,7 @@ fn alive(pid: u64) -> bool {
 
 #[test]
 fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("full");
     let plan = write_plan(&dir, PLAN);
     let out = dir.join("result.json");
@@ -141,6 +142,7 @@ fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
 
 #[test]
 fn a_plan_the_host_cannot_place_fails_before_anything_launches() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("too-many");
     let plan = write_plan(
         &dir,
@@ -159,6 +161,7 @@ fn a_plan_the_host_cannot_place_fails_before_anything_launches() {
 
 #[test]
 fn a_bad_plan_file_is_one_line_naming_the_key() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("bad");
     let plan = write_plan(&dir, &PLAN.replace("rate = 1000", "rate = -5"));
     let run = numaload(&["run", plan.to_str().expect("utf8")]);
@@ -170,6 +173,7 @@ fn a_bad_plan_file_is_one_line_naming_the_key() {
 
 #[test]
 fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("repeat");
     let body = PLAN
         .replace(
@@ -253,6 +257,7 @@ fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
 
 #[test]
 fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("search");
     let body = PLAN
         .replace(
@@ -328,6 +333,7 @@ fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
 
 #[test]
 fn agent_config_gives_the_local_agent_the_targets_a_user_brings() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("agent-config");
     // Only the built-in target, under another name: a plan naming "async" is now refused by
     // the agent, one naming "mine" runs it.
@@ -389,6 +395,7 @@ fn agent_config_gives_the_local_agent_the_targets_a_user_brings() {
 
 #[test]
 fn agent_config_is_refused_with_remote_agents_and_bad_files() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("agent-config-refused");
     let plan = write_plan(&dir, PLAN);
     let config = dir.join("agent.toml");

@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-mod common;
-use common::manifest;
+use crate::common;
+use crate::common::manifest;
 
 fn fixture() -> Value {
     common::read_json(&manifest("tests/fixtures/quickstart-result.json"))

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
-use common::BIN;
+use crate::common;
+use crate::common::BIN;
 const PERIOD_US: u64 = 100_000;
 
 fn is_root() -> bool {
@@ -199,6 +199,7 @@ impl Drop for Killed {
 
 #[test]
 fn target_warns_about_worker_threads_over_a_real_cgroup_quota() {
+    let _turn = crate::turns::beside_others();
     let Some(kind) = can_run("target_warns_about_worker_threads_over_a_real_cgroup_quota") else {
         return;
     };
@@ -276,6 +277,7 @@ fn one_cpu_and_node() -> Option<(u32, u32)> {
 
 #[test]
 fn a_run_reports_the_agent_and_replica_cgroups_and_flags_oversubscription() {
+    let _turn = crate::turns::beside_others();
     let Some(kind) = can_run("a_run_reports_the_agent_and_replica_cgroups") else {
         return;
     };

@@ -31,6 +31,7 @@ fn allowed_cpus() -> Vec<u32> {
 /// Not a test of its own: the server, when this binary is started by [`ServerProcess::start`].
 #[test]
 fn serve_when_asked() {
+    let _turn = crate::turns::beside_others();
     if std::env::var_os(SERVE_ENV).is_none() {
         return;
     }
@@ -144,6 +145,7 @@ fn open_loop(addr: SocketAddr) -> LoadConfig {
 /// sent by the close are `unsent` errors; nothing intended in the window is lost.
 #[test]
 fn a_stall_across_the_end_of_the_window_shows_and_every_request_is_accounted_for() {
+    let _turn = crate::turns::beside_others();
     let server = ServerProcess::start();
     let config = open_loop(server.addr);
     let pid = server.pid();

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::BIN;
+use crate::common;
+use crate::common::BIN;
 
 /// A `numaload agent` process on 127.0.0.1, killed when dropped.
 struct AgentProcess {
@@ -139,6 +139,7 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn a_run_on_two_agents_starts_together_and_merges_exactly() {
+    let _turn = crate::turns::beside_others();
     let (a, b) = (AgentProcess::start(), AgentProcess::start());
     let dir = scratch("two");
     let out = dir.join("result.json");
@@ -222,6 +223,7 @@ fn a_run_on_two_agents_starts_together_and_merges_exactly() {
 
 #[test]
 fn an_agent_killed_mid_run_degrades_the_result_and_leaves_no_replica() {
+    let _turn = crate::turns::beside_others();
     let (a, mut b) = (AgentProcess::start(), AgentProcess::start());
     let dir = scratch("kill");
     let out = dir.join("result.json");
@@ -294,6 +296,7 @@ fn an_agent_killed_mid_run_degrades_the_result_and_leaves_no_replica() {
 
 #[test]
 fn a_second_run_is_refused_as_busy_and_ctrl_c_cancels_without_orphans() {
+    let _turn = crate::turns::beside_others();
     let agent = AgentProcess::start();
     let dir = scratch("busy");
     let long_plan = plan(&dir, "20s");
@@ -367,6 +370,7 @@ fn nix_kill(pid: u32, signal: &str) {
 
 #[test]
 fn with_tls_the_agent_refuses_controllers_without_the_fleets_certificate() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("tls");
     let (fleet, other) = (dir.join("fleet"), dir.join("other"));
     for certs in [&fleet, &other] {
@@ -437,6 +441,7 @@ fn with_tls_the_agent_refuses_controllers_without_the_fleets_certificate() {
 
 #[test]
 fn an_agent_without_credentials_will_not_listen_beyond_loopback() {
+    let _turn = crate::turns::beside_others();
     let refused = run(&["agent", "--listen", "0.0.0.0:0"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--tls-dir"));
@@ -447,6 +452,7 @@ fn an_agent_without_credentials_will_not_listen_beyond_loopback() {
 
 #[test]
 fn a_run_told_not_to_calibrate_skips_it_and_one_told_to_carries_it() {
+    let _turn = crate::turns::beside_others();
     use numaload::run::{run_with, Calibrate, Progress};
     let agent = AgentProcess::start();
     let dir = scratch("calibrate");
@@ -526,6 +532,7 @@ fn descendants_with(ancestor: u32, marker: &str) -> Vec<u32> {
 
 #[test]
 fn an_agent_killed_mid_run_takes_nginx_and_every_worker_with_it() {
+    let _turn = crate::turns::beside_others();
     // nginx's workers are the master's children: the master's parent-death signal does not
     // reach them (killed alone, the master leaves them serving). The agent's watchdog does.
     let dir = scratch("kill-nginx");

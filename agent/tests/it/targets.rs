@@ -5,35 +5,16 @@
 //! user's server can have: never ready, dead at once, dead while measured, a thread that moved
 //! itself off its CPUs, grandchildren that left the process group. Nothing may survive a layout.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::Duration;
 
+use crate::go::go_servers;
 use numaload_agent::config::{AgentConfig, ConfigFile};
 use numaload_agent::loadgen::Cancel;
 use numaload_agent::run::{self, StartSignal};
 use numaload_proto::v1::{
     self, layout_spec::Replicas, run_event::Event, LayoutFailed, LayoutSummary, Placed, RunPlan,
 };
-
-/// The Go test server's two builds, made once per test binary.
-fn go_servers() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-servers");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/servers/go/build.sh");
-        let out = std::process::Command::new(script)
-            .arg(&dir)
-            .output()
-            .expect("run tests/servers/go/build.sh");
-        assert!(
-            out.status.success(),
-            "building the Go test server failed (scripts/setup-system.sh installs golang-go): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    })
-}
 
 /// An example agent configuration from `examples/`, with the Go binaries where this test built
 /// them.
@@ -179,6 +160,7 @@ fn scraped<'a>(summary: &'a LayoutSummary, name: &str) -> &'a v1::ScrapedSeries 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_go_server_runs_pinned_with_gomaxprocs_and_every_thread_verified() {
+    let _turn = crate::turns::beside_others();
     let config = config(&example_config("examples/go-server/agent.toml"));
     let plan = plan(
         "go-server",
@@ -232,6 +214,7 @@ async fn the_go_server_runs_pinned_with_gomaxprocs_and_every_thread_verified() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cgo_handler_blocking_in_c_makes_the_go_runtime_start_threads() {
+    let _turn = crate::turns::beside_others();
     let config = config(&example_config("examples/go-server/agent.toml"));
     let mut figures = Vec::new();
     for target in ["go-server", "go-server-cgo"] {
@@ -260,6 +243,7 @@ async fn a_cgo_handler_blocking_in_c_makes_the_go_runtime_start_threads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_master_and_every_worker_are_found_verified_and_stopped() {
+    let _turn = crate::turns::beside_others();
     let config = config(&example_config("examples/nginx/agent.toml"));
     let plan = plan("nginx", 8, vec![pinned("nginx", 3)]);
     let outcome = execute(&config, &plan).await;
@@ -308,6 +292,7 @@ fn script_target(name: &str, script: &str, ready: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thread_that_moves_itself_off_its_cpus_fails_the_layout_naming_it() {
+    let _turn = crate::turns::beside_others();
     // The wrapper starts the server, then, once the load runs, widens every thread of it to all
     // CPUs: the check at the end must catch the server's threads, not the shell's.
     let script = r#""$1" -listen "$2" & sleep 0.6; taskset -a -p -c 0-1 $! >/dev/null; wait"#;
@@ -335,6 +320,7 @@ async fn a_thread_that_moves_itself_off_its_cpus_fails_the_layout_naming_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_name_the_probe_the_exit_status_and_the_output_and_others_go_on() {
+    let _turn = crate::turns::beside_others();
     let never = "[targets.never]\nprogram = \"/bin/sh\"\n\
                  args = [\"-c\", \"echo starting on $0 >&2; exec sleep 30\", \"{listen}\"]\n\
                  ready = \"tcp\"\nready_within = \"1s\"\n";
@@ -410,6 +396,7 @@ async fn failures_name_the_probe_the_exit_status_and_the_output_and_others_go_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grandchildren_that_left_the_group_die_with_their_layout() {
+    let _turn = crate::turns::beside_others();
     // A wrapper that starts a helper in a session of its own (out of the replica's process
     // group) and the server in the background, the way init scripts do.
     let marker = format!("2{}.5", std::process::id());
@@ -431,6 +418,7 @@ async fn grandchildren_that_left_the_group_die_with_their_layout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_drops_the_memory_policy_fails_the_layout_naming_it() {
+    let _turn = crate::turns::beside_others();
     // The server's helper asks for node-local allocation itself (numactl --localalloc):
     // its process no longer carries the replica's bind:0.
     let marker = format!("3{}.5", std::process::id());

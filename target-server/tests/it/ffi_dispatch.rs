@@ -6,12 +6,11 @@
 //! generator. The tests take a lock so that they run one at a time: they read process-wide
 //! CPU time and thread counts, and a neighbour's load would skew latency ratios.
 
-mod common;
-
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use common::{os_threads, process_cpu_time, RuntimeServer};
+use crate::common;
+use crate::common::{os_threads, process_cpu_time, RuntimeServer};
 use numaload_target::{Dispatch, ServerConfig, WorkMode, STATE_TID_HEADER, TID_HEADER};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -61,6 +60,7 @@ async fn burst(server: &RuntimeServer, clients: usize, rounds: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sleep_blocks_without_cpu_and_spin_burns_it() {
+    let _turn = crate::turns::beside_others();
     let _serial = one_at_a_time().await;
     // 20 calls of 5 ms: 100 ms of work per run.
     let work = Duration::from_millis(100);
@@ -122,6 +122,7 @@ async fn threads_under_burst(dispatch: Dispatch) -> Threads {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_blocking_grows_threads_and_bounded_keeps_them_flat() {
+    let _turn = crate::turns::beside_others();
     let _serial = one_at_a_time().await;
     let unbounded = threads_under_burst(Dispatch::SpawnBlocking).await;
     let bounded = threads_under_burst(Dispatch::Bounded { limit: nz(8) }).await;
@@ -151,6 +152,7 @@ async fn spawn_blocking_grows_threads_and_bounded_keeps_them_flat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_blocking_threads_caps_spawn_blocking() {
+    let _turn = crate::turns::beside_others();
     let _serial = one_at_a_time().await;
     let server = RuntimeServer::start(
         2,
@@ -202,6 +204,7 @@ async fn fast_request_latency_under_load(dispatch: Dispatch) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_starves_an_unrelated_fast_request() {
+    let _turn = crate::turns::beside_others();
     let _serial = one_at_a_time().await;
     let off_worker = fast_request_latency_under_load(Dispatch::SpawnBlocking).await;
     let inline = fast_request_latency_under_load(Dispatch::Inline).await;

@@ -5,9 +5,8 @@
 //! CPU, so it stays near zero. Judged as a ratio of the two layouts' maxima and medians (robust
 //! on a noisy 2-core VM), and the result matches the schema and charts the series.
 
-mod common;
-
-use common::{assert_matches_schema, numaload};
+use crate::common;
+use crate::common::{assert_matches_schema, numaload};
 use serde_json::Value;
 
 const PLAN: &str = r#"
@@ -49,6 +48,7 @@ fn median(layout: &Value, rate: &str) -> f64 {
 
 #[test]
 fn run_queue_wait_rises_when_a_replicas_threads_outnumber_its_cpus() {
+    let _turn = crate::turns::alone();
     let dir = common::scratch("sched", "workers");
     let plan = dir.join("plan.toml");
     std::fs::write(&plan, PLAN).expect("plan");

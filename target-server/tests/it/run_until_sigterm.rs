@@ -20,6 +20,7 @@ fn get_root(addr: SocketAddr) -> std::io::Result<String> {
 
 #[test]
 fn serves_until_sigterm_then_returns_ok() {
+    let _turn = crate::turns::alone();
     // A port that was free a moment ago (run prints the real one on stdout, which a test in
     // this process cannot read).
     let addr = TcpListener::bind("127.0.0.1:0")

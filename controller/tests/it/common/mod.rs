@@ -36,7 +36,7 @@ pub fn read_json(path: &Path) -> Value {
 /// Fails with every violation when `result` does not match `schema/result.schema.json`.
 pub fn assert_matches_schema(result: &Value) {
     let schema: Value =
-        serde_json::from_str(include_str!("../../schema/result.schema.json")).expect("schema");
+        serde_json::from_str(include_str!("../../../schema/result.schema.json")).expect("schema");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(result)

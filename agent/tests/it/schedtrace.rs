@@ -3,7 +3,7 @@
 //! it with `GODEBUG=schedtrace=1000` and parses the `SCHED` lines of its stderr into each
 //! sample. Under the same load the cgo build, whose handler blocks 1 ms in C, makes the runtime
 //! start OS threads well past GOMAXPROCS = 1, and its `SCHED` lines say so; the pure build's stay
-//! near its baseline. (The build helpers repeat `targets.rs`'s few lines so as not to edit it.)
+//! near its baseline.
 //!
 //! The trace changes what it watches (Go 1.19): with `schedtrace` set, sysmon never takes its
 //! deep sleep, so after an idle spell it looks every 10 ms, and it hands a P off only from a call
@@ -11,31 +11,13 @@
 //! on the one P and no thread is started (6 threads, ~900 req/s at 32 connections here, where
 //! without the trace the same load starts dozens). So this test blocks 20 ms per call.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
+use crate::go::go_servers;
 use numaload_agent::config::{AgentConfig, ConfigFile};
 use numaload_agent::loadgen::Cancel;
 use numaload_agent::run::{self, StartSignal};
 use numaload_proto::v1::{self, layout_spec::Replicas, run_event::Event, RunPlan};
-
-fn go_servers() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-servers-schedtrace");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/servers/go/build.sh");
-        let out = std::process::Command::new(script)
-            .arg(&dir)
-            .output()
-            .expect("run tests/servers/go/build.sh");
-        assert!(
-            out.status.success(),
-            "building the Go test server failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    })
-}
 
 /// The shipped example configuration, with the Go binaries built here and the scheduler trace on.
 fn config() -> AgentConfig {
@@ -136,6 +118,7 @@ async fn traces(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sched_lines_show_the_cgo_build_starting_threads_and_the_pure_build_not() {
+    let _turn = crate::turns::alone();
     let config = config();
     let (pure, pure_max) = traces(&config, "go-server", &[]).await;
     // 20 ms in C, longer than sysmon's 10 ms between looks (see the module doc).

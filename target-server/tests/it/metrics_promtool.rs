@@ -1,11 +1,9 @@
 //! `/metrics` of both variants through the real Prometheus parser, `promtool check metrics`
 //! (Debian package `prometheus`). The test fails, saying so, when promtool is missing.
 
-mod common;
-
 use std::num::NonZeroUsize;
 
-use common::{promtool_check_metrics, Metrics, TestServer, OK_REQUESTS};
+use crate::common::{promtool_check_metrics, Metrics, TestServer, OK_REQUESTS};
 use numaload_target::{runtime, Dispatch, ServerConfig, WorkMode};
 
 /// Serves `config` on a runtime of `runtime::build` (so blocking threads are counted), sends
@@ -70,6 +68,7 @@ fn assert_common(metrics: &Metrics) {
 
 #[test]
 fn async_metrics_pass_promtool() {
+    let _turn = crate::turns::beside_others();
     let metrics = scrape(ServerConfig::async_spin(100));
     assert_common(&metrics);
     // 100 us of spin: every request is above the 50 us bucket.
@@ -83,6 +82,7 @@ fn async_metrics_pass_promtool() {
 
 #[test]
 fn ffi_metrics_pass_promtool() {
+    let _turn = crate::turns::beside_others();
     for dispatch in [
         Dispatch::SpawnBlocking,
         Dispatch::Bounded {

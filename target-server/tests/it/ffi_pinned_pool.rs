@@ -5,12 +5,11 @@
 //!
 //! Alone in this binary: it reads the C side's process-wide init/fini counters.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroUsize;
 
-use common::RuntimeServer;
+use crate::common;
+use crate::common::RuntimeServer;
 use numaload_target::pinned_pool::allowed_cpus;
 use numaload_target::{ffi, Dispatch, ServerConfig, WorkMode, STATE_TID_HEADER, TID_HEADER};
 
@@ -30,6 +29,7 @@ fn task_status(tid: i64, field: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_call_runs_on_its_pinned_thread_with_its_state() {
+    let _turn = crate::turns::alone();
     let before = ffi::thread_state_stats();
     let config = ServerConfig::ffi(
         WorkMode::Sleep,

@@ -3,15 +3,15 @@
 //! (never absolute times): spawn-blocking's OS threads climb far above its worker count,
 //! bounded keeps them near its limit, and inline starves an unrelated fast request (/metrics).
 
+use crate::common;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-mod common;
-
 #[test]
 fn the_blocking_call_storm_shows_thread_growth_a_bound_and_starvation() {
+    let _turn = crate::turns::alone();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ffi-storm.toml");
     let out = std::env::temp_dir().join(format!("numaload-ffi-storm-{}.json", std::process::id()));
     let run = Command::new(env!("CARGO_BIN_EXE_numaload"))

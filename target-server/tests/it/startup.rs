@@ -21,6 +21,7 @@ fn parse(args: &[&str]) -> Result<TargetArgs, clap::Error> {
 
 #[test]
 fn the_agents_command_line_parses() {
+    let _turn = crate::turns::beside_others();
     let args = parse(&[
         "--variant",
         "async",
@@ -46,6 +47,7 @@ fn the_agents_command_line_parses() {
 
 #[test]
 fn the_ffi_command_line_parses_and_resolves() {
+    let _turn = crate::turns::beside_others();
     let args = parse(&[
         "--variant",
         "ffi",
@@ -99,6 +101,7 @@ fn the_ffi_command_line_parses_and_resolves() {
 
 #[test]
 fn the_async_variant_refuses_to_sleep_before_listening() {
+    let _turn = crate::turns::beside_others();
     let args = parse(&["--work-mode", "sleep", "--listen", "127.0.0.1:0"]).expect("parses");
     let error = format!("{:#}", run(args).expect_err("async never blocks"));
     assert!(error.starts_with("--work-mode sleep"), "{error}");
@@ -106,6 +109,7 @@ fn the_async_variant_refuses_to_sleep_before_listening() {
 
 #[test]
 fn a_bad_address_names_listen() {
+    let _turn = crate::turns::beside_others();
     let error = parse(&["--listen", "localhost:http"]).expect_err("not a socket address");
     let text = error.to_string();
     assert!(
@@ -116,6 +120,7 @@ fn a_bad_address_names_listen() {
 
 #[test]
 fn a_port_in_use_names_listen_and_the_address() {
+    let _turn = crate::turns::beside_others();
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr");
     let args = parse(&["--listen", &addr.to_string(), "--threads", "1"]).expect("valid");
@@ -129,6 +134,7 @@ fn a_port_in_use_names_listen_and_the_address() {
 
 #[test]
 fn the_readiness_line_is_exact_and_flushed() {
+    let _turn = crate::turns::beside_others();
     /// A writer that records what reached it only when flushed.
     #[derive(Default)]
     struct Flushed {

@@ -4,8 +4,6 @@
 //! CPU it last ran on, migrations, CPU time), not from anything the target says: each pool worker
 //! (`numaload-ffi-N`) kept one thread id and ran on one CPU for the whole run, and did the work.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -14,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{numaload, BIN};
+use crate::common::{numaload, BIN};
 use serde_json::Value;
 
 const POOL_THREADS: usize = 2;
@@ -92,6 +90,7 @@ fn pool_threads(samples: &[Value]) -> Seen {
 
 #[test]
 fn each_pinned_pool_worker_stays_on_one_thread_and_one_cpu_as_proc_shows() {
+    let _turn = crate::turns::alone();
     let mut child = Command::new(BIN)
         .args(["target", "--variant", "ffi", "--dispatch", "pinned-pool"])
         .args(["--pool-threads", &POOL_THREADS.to_string()])

@@ -1,16 +1,15 @@
 //! The server in-process: `serve` on a listener of the test's own, driven by a raw HTTP/1.1
 //! client so that what goes over the wire is exactly what the test wrote.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{process_cpu_time, Metrics, TestServer, OK_REQUESTS};
+use crate::common::{process_cpu_time, Metrics, TestServer, OK_REQUESTS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_root_returns_200_with_a_tiny_body() {
+    let _turn = crate::turns::beside_others();
     let server = TestServer::start(0).await;
     for path in ["/", "/anything/else?x=1"] {
         let response = server.get(path).await;
@@ -22,6 +21,7 @@ async fn get_root_returns_200_with_a_tiny_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_us_costs_cpu_not_just_time() {
+    let _turn = crate::turns::beside_others();
     let server = TestServer::start(2000).await;
     let mut client = server.connect().await;
     let (wall, cpu) = (Instant::now(), process_cpu_time());
@@ -39,6 +39,7 @@ async fn work_us_costs_cpu_not_just_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_well_formed_and_count_requests() {
+    let _turn = crate::turns::beside_others();
     let server = TestServer::start(0).await;
     let before = server.metrics().await;
     for _ in 0..7 {
@@ -68,6 +69,7 @@ async fn metrics_are_well_formed_and_count_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_serves_many_requests_on_one_connection() {
+    let _turn = crate::turns::beside_others();
     let server = TestServer::start(10).await;
     let mut client = server.connect().await;
     for _ in 0..5 {
@@ -84,6 +86,7 @@ async fn keep_alive_serves_many_requests_on_one_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_and_broken_connections_do_not_hurt_the_server() {
+    let _turn = crate::turns::beside_others();
     let server = TestServer::start(0).await;
 
     let mut garbage = TcpStream::connect(server.addr).await.expect("connect");
@@ -127,6 +130,7 @@ async fn bad_input_and_broken_connections_do_not_hurt_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_idle_keep_alive_connections() {
+    let _turn = crate::turns::beside_others();
     let server = TestServer::start(0).await;
     let mut client = server.connect().await;
     assert_eq!(client.get("/").await.status, 200);

@@ -9,7 +9,7 @@
 //!   when the files drift from it. To (re)write them:
 //!
 //!   ```sh
-//!   NUMALOAD_WRITE_FUZZ_CORPUS=1 cargo test -p numaload-agent --test fuzz_corpus
+//!   NUMALOAD_WRITE_FUZZ_CORPUS=1 cargo test -p numaload-agent --test it fuzz_corpus::
 //!   ```
 //!
 //! Files the fuzzer adds (any other name) are only checked for not panicking.
@@ -331,7 +331,7 @@ fn checked_in_seeds_match_the_generator() {
         assert!(
             on_disk == seed.bytes,
             "{}/{} differs from what this test generates; rewrite the seeds with \
-             NUMALOAD_WRITE_FUZZ_CORPUS=1 cargo test -p numaload-agent --test fuzz_corpus",
+             NUMALOAD_WRITE_FUZZ_CORPUS=1 cargo test -p numaload-agent --test it fuzz_corpus::",
             dir.display(),
             seed.name
         );

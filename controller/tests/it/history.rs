@@ -3,14 +3,14 @@
 //! concurrent writers, every failure a store can have (locked, read-only, corrupt, newer
 //! schema, unreachable), and `numaload run --store` keeping the result when the store fails.
 
+use crate::common;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use numaload::store::{Access, Store};
 
-mod common;
-mod history_support;
-use history_support::{cli, pg::Cluster};
+use crate::history_support;
+use crate::history_support::{cli, pg::Cluster};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("history", name)
@@ -24,36 +24,42 @@ fn sqlite(name: &str) -> (PathBuf, String) {
 
 #[test]
 fn sqlite_stores_and_reads_back() {
+    let _turn = crate::turns::beside_others();
     let (_dir, url) = sqlite("roundtrip");
     history_support::store_and_read_back(&url);
 }
 
 #[test]
 fn sqlite_concurrent_writers_all_land() {
+    let _turn = crate::turns::beside_others();
     let (_dir, url) = sqlite("concurrent");
     history_support::concurrent_writers(&url);
 }
 
 #[test]
 fn sqlite_history_in_every_format() {
+    let _turn = crate::turns::beside_others();
     let (dir, url) = sqlite("history");
     history_support::history_cli(&url, &dir);
 }
 
 #[test]
 fn sqlite_rolling_baseline_gate() {
+    let _turn = crate::turns::beside_others();
     let (dir, url) = sqlite("gate");
     history_support::gate_cli(&url, &dir);
 }
 
 #[test]
 fn sqlite_newer_schema_is_refused() {
+    let _turn = crate::turns::beside_others();
     let (_dir, url) = sqlite("newer");
     history_support::newer_schema_is_refused(&url);
 }
 
 #[test]
 fn sqlite_failures_are_one_line_naming_the_store() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("failures");
     let one_line = |e: numaload::store::StoreError, what: &str| {
         let text = e.to_string();
@@ -104,6 +110,7 @@ fn sqlite_failures_are_one_line_naming_the_store() {
 
 #[test]
 fn unreachable_postgres_is_one_line() {
+    let _turn = crate::turns::beside_others();
     let e = Store::open_waiting(
         "postgres://someone:secret@127.0.0.1:1/numaload",
         Access::Write,
@@ -125,6 +132,7 @@ fn unreachable_postgres_is_one_line() {
 /// The same tests on a real PostgreSQL server, one fresh database each.
 #[test]
 fn postgres_store_history_and_gate() {
+    let _turn = crate::turns::beside_others();
     let cluster = Cluster::start("suite");
     let dir = scratch("postgres");
     history_support::concurrent_writers(&cluster.database("concurrent"));
@@ -158,6 +166,7 @@ replicas = 1
 /// still written and printed, the error is one line, the exit code 1.
 #[test]
 fn run_stores_the_result_and_keeps_it_when_the_store_fails() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("run");
     let plan = dir.join("plan.toml");
     std::fs::write(&plan, PLAN).expect("plan");

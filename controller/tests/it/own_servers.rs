@@ -10,8 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-mod common;
-use common::{assert_matches_schema, manifest, numaload, read_json, scratch};
+use crate::common::{assert_matches_schema, manifest, numaload, read_json, scratch};
 
 fn go_servers() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -104,6 +103,7 @@ fn scraped_last(replica: &Value, series: &str) -> f64 {
 
 #[test]
 fn the_go_server_example_compares_layouts_with_a_request_mix() {
+    let _turn = crate::turns::beside_others();
     let (plan, config) = example("go-server", |plan| {
         plan.replace("connections = 64", "connections = 16")
     });
@@ -173,6 +173,7 @@ fn the_go_server_example_compares_layouts_with_a_request_mix() {
 
 #[test]
 fn the_nginx_example_finds_and_verifies_every_worker() {
+    let _turn = crate::turns::beside_others();
     let (plan, config) = example("nginx", |plan| {
         plan.replace("rate = 20000", "rate = 2000")
             .replace("connections = 64", "connections = 8")
@@ -203,6 +204,7 @@ fn the_nginx_example_finds_and_verifies_every_worker() {
 
 #[test]
 fn a_server_count_that_disagrees_with_the_generator_marks_the_layout_suspect() {
+    let _turn = crate::turns::beside_others();
     // The counter named is not the requests counter (go_threads, a gauge of a few threads):
     // exactly the mismatch the check exists to catch, between what the server says it served
     // and what the generator received.

@@ -210,6 +210,7 @@ fn us(ns: u64) -> f64 {
 
 #[test]
 fn open_loop_holds_the_rate_and_splits_it_over_replicas() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let servers = [
         TestServer::start(Behaviour::Ok),
@@ -271,6 +272,7 @@ fn open_loop_holds_the_rate_and_splits_it_over_replicas() {
 
 #[test]
 fn closed_loop_sends_back_to_back_and_does_not_correct() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let server = TestServer::start(Behaviour::Ok);
     let live = loadgen::Live::default();
@@ -344,6 +346,7 @@ fn show(label: &str, report: &LoadReport, count: u64, spent: Duration) {
 
 #[test]
 fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     // 50 µs of work per request on one thread, 16 connections: round trips near 800 µs against
     // an unloaded 50 µs, so the server has a backlog and the worker, idle between responses,
@@ -367,6 +370,7 @@ fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
 
 #[test]
 fn closed_loop_spins_for_responses_a_few_microseconds_away_unless_told_not_to() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     // A server that answers at once, 4 connections: no backlog (no naps), and the next
     // response is always a few microseconds away, so the worker busy-polls instead of blocking.
@@ -389,6 +393,7 @@ fn closed_loop_spins_for_responses_a_few_microseconds_away_unless_told_not_to() 
 
 #[test]
 fn a_response_too_far_away_is_not_spun_for() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     // One connection, 200 µs of work per request: every wait is far beyond the 25 µs a spin
     // may last, so the window stays closed. A fixed 25 µs spin per wait would take ~10% of
@@ -417,6 +422,7 @@ fn a_response_too_far_away_is_not_spun_for() {
 
 #[test]
 fn one_connection_never_naps_however_its_round_trips_vary() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     // 2 ms stalls every 20 ms: round trips of tens of µs and of milliseconds, which the
     // backlog estimate alone would read as queueing. With one request in flight nothing can
@@ -444,6 +450,7 @@ fn one_connection_never_naps_however_its_round_trips_vary() {
 
 #[test]
 fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let (a, b) = (
         TestServer::start(Behaviour::Ok),
@@ -500,6 +507,7 @@ fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
 
 #[test]
 fn stalls_show_in_corrected_latency_not_uncorrected() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let server = TestServer::start(Behaviour::StallEvery {
         period: Duration::from_secs(1),
@@ -550,6 +558,7 @@ fn stalls_show_in_corrected_latency_not_uncorrected() {
 
 #[test]
 fn non_2xx_responses_count_as_http_status_errors() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let server = TestServer::start(Behaviour::Status(503));
     let config = LoadConfig {
@@ -578,6 +587,7 @@ fn closed_port() -> SocketAddr {
 
 #[test]
 fn unreachable_target_counts_connect_errors_in_bounded_time() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     for mode in [
         Mode::Open {
@@ -613,6 +623,7 @@ fn unreachable_target_counts_connect_errors_in_bounded_time() {
 
 #[test]
 fn silent_server_gives_timeouts_in_bounded_time() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     // Accepts connections (the kernel does) but never reads or answers.
     let listener = StdListener::bind("127.0.0.1:0").expect("bind");
@@ -631,6 +642,7 @@ fn silent_server_gives_timeouts_in_bounded_time() {
 
 #[test]
 fn cancel_returns_promptly_with_what_was_measured() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let server = TestServer::start(Behaviour::Ok);
     for mode in [
@@ -680,6 +692,7 @@ fn cancel_one(mode: Mode, addr: SocketAddr) {
 
 #[test]
 fn bad_config_errors_name_the_field() {
+    let _turn = crate::turns::beside_others();
     let addr = closed_port();
     let open = |rate| config(Mode::Open { rate_per_sec: rate }, vec![addr], 1);
     let cases: Vec<(LoadConfig, &str)> = vec![
@@ -931,6 +944,7 @@ const OK_2: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 #[test]
 fn a_weighted_mix_sends_each_request_as_written_in_its_share() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let ok = bytes(OK_2);
     let server = RawServer::start(move |_| Reply::keep(&ok));
@@ -1032,6 +1046,7 @@ fn chunked_reply() -> Vec<Arc<[u8]>> {
 
 #[test]
 fn chunked_and_multi_megabyte_bodies_are_read_through_on_kept_connections() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let chunked = chunked_reply();
     let big_body = 4 * 1024 * 1024;
@@ -1090,6 +1105,7 @@ fn closing_servers() -> [(&'static str, RawServer); 2] {
 
 #[test]
 fn servers_that_close_get_a_new_connection_per_response_and_the_rate_holds() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let rate = 500.0;
     for (label, server) in closing_servers() {
@@ -1139,6 +1155,7 @@ fn servers_that_close_get_a_new_connection_per_response_and_the_rate_holds() {
 
 #[test]
 fn status_codes_are_counted_per_code_and_expect_status_decides_success() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let answers: BTreeMap<&str, Arc<[u8]>> = [
         ("/ok", bytes(OK_2)),
@@ -1195,10 +1212,11 @@ fn status_codes_are_counted_per_code_and_expect_status_decides_success() {
 }
 
 /// Not a check: prints the generator's pacing and cost on this machine. Run with
-/// `cargo test --release -p numaload-agent --test loadgen -- --ignored --nocapture calibrate`.
+/// `cargo test --release -p numaload-agent --test it loadgen:: -- --ignored --nocapture calibrate`.
 #[test]
 #[ignore = "measurement, not a check"]
 fn calibrate() {
+    let _turn = crate::turns::beside_others();
     let _serial = serial();
     let server = TestServer::start(Behaviour::Ok);
     let modes = [

@@ -2,13 +2,12 @@
 //! mid-watch, a missing pid, `--name`, and `--metrics-listen` through promtool (its metric lint,
 //! and the shipped thread-count alert rule on the series it serves). Everything started is killed.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::BIN;
+use crate::common;
+use crate::common::BIN;
 use serde_json::Value;
 
 /// A child killed and reaped when the test ends, whatever happens.
@@ -108,6 +107,7 @@ fn cpulist(text: &str) -> Vec<u64> {
 
 #[test]
 fn once_json_matches_proc() {
+    let _turn = crate::turns::beside_others();
     let target = target();
     let pid = target.pid();
     let (code, stdout, stderr) = watch(&[&pid.to_string(), "--once", "--json"]);
@@ -165,6 +165,7 @@ fn once_json_matches_proc() {
 
 #[test]
 fn two_pids_give_an_array() {
+    let _turn = crate::turns::beside_others();
     let a = spawn("sleep", &["60"]);
     let b = spawn("sleep", &["61"]);
     let (code, stdout, stderr) = watch(&[
@@ -186,6 +187,7 @@ fn two_pids_give_an_array() {
 
 #[test]
 fn a_process_that_exits_ends_the_watch_with_one_line() {
+    let _turn = crate::turns::beside_others();
     let sleeper = spawn("sleep", &["1"]);
     let pid = sleeper.pid();
     let started = Instant::now();
@@ -205,6 +207,7 @@ fn a_process_that_exits_ends_the_watch_with_one_line() {
 
 #[test]
 fn a_missing_pid_is_one_line_and_exit_2() {
+    let _turn = crate::turns::beside_others();
     let (code, stdout, stderr) = watch(&["999999999", "--once"]);
     assert_eq!(code, Some(2));
     assert_eq!(stdout, "");
@@ -216,6 +219,7 @@ fn a_missing_pid_is_one_line_and_exit_2() {
 
 #[test]
 fn name_finds_every_match_by_command_line() {
+    let _turn = crate::turns::beside_others();
     let a = spawn("sleep", &["3141.59"]);
     let b = spawn("sleep", &["3141.59"]);
     let (code, stdout, stderr) = watch(&["--name", "^sleep 3141\\.59$", "--once", "--json"]);
@@ -300,6 +304,7 @@ fn promtool(args: &[&str], stdin: &str) -> (bool, String) {
 
 #[test]
 fn metrics_pass_promtool_and_the_thread_alert_reads_them() {
+    let _turn = crate::turns::beside_others();
     let target = target();
     let pid = target.pid();
     let body = scrape_watch(pid);

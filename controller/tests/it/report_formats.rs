@@ -23,8 +23,8 @@ const FIXTURE: &str = "tests/fixtures/quickstart-result.json";
 /// FIXTURE with those fields added, then normalised by `numaload report --format json`.
 const SERVICE_FIXTURE: &str = "tests/fixtures/service-result.json";
 
-mod common;
-use common::{manifest, numaload};
+use crate::common;
+use crate::common::{manifest, numaload};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("report", name)
@@ -124,7 +124,7 @@ fn check_snapshot_of(fixture: &str, format: &str, snapshot: &str) {
     assert!(
         expected == actual,
         "the {format} report of {fixture} differs from {snapshot} (- expected, + actual):\n{}\n\
-         If the change is intended, run\n  UPDATE_SNAPSHOTS=1 cargo test -p numaload --test report_formats\n\
+         If the change is intended, run\n  UPDATE_SNAPSHOTS=1 cargo test -p numaload --test it report_formats::\n\
          and review the snapshot diff before committing.",
         diff(&expected, &actual)
     );
@@ -132,16 +132,19 @@ fn check_snapshot_of(fixture: &str, format: &str, snapshot: &str) {
 
 #[test]
 fn the_text_report_matches_its_snapshot() {
+    let _turn = crate::turns::beside_others();
     check_snapshot("text", "tests/fixtures/quickstart.report.txt");
 }
 
 #[test]
 fn the_markdown_report_matches_its_snapshot() {
+    let _turn = crate::turns::beside_others();
     check_snapshot("markdown", "tests/fixtures/quickstart.report.md");
 }
 
 #[test]
 fn every_report_leads_with_the_verdict() {
+    let _turn = crate::turns::beside_others();
     let file = manifest(FIXTURE);
     let verdict = "Verdict: ";
     for (format, first_layout) in [
@@ -166,6 +169,7 @@ fn every_report_leads_with_the_verdict() {
 
 #[test]
 fn json_is_the_result_normalised() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("json");
     let mut messy = fixture();
     messy["a_field_from_the_future"] = json!(1);
@@ -205,6 +209,7 @@ fn json_is_the_result_normalised() {
 
 #[test]
 fn csv_has_one_row_per_layout_with_the_documented_columns() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("csv");
     let file = write(&dir, "untrustworthy", &untrustworthy());
     let csv = report(&file, "csv");
@@ -241,6 +246,7 @@ fn csv_has_one_row_per_layout_with_the_documented_columns() {
 
 #[test]
 fn untrustworthy_numbers_are_flagged_in_every_readable_format() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("flags");
     let file = write(&dir, "untrustworthy", &untrustworthy());
     for (format, first_layout) in [
@@ -268,6 +274,7 @@ fn untrustworthy_numbers_are_flagged_in_every_readable_format() {
 
 #[test]
 fn names_from_plan_files_are_escaped() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("escape");
     let mut r = fixture();
     let evil = "<script>alert(1)</script> & \"x\" | *y*";
@@ -295,6 +302,7 @@ fn names_from_plan_files_are_escaped() {
 
 #[test]
 fn the_html_page_needs_no_network() {
+    let _turn = crate::turns::beside_others();
     let html = report(&manifest(FIXTURE), "html");
     let without_svg_namespace = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
     for needle in ["http://", "https://", "<link", " src=", "url(", "@import"] {
@@ -311,6 +319,7 @@ fn the_html_page_needs_no_network() {
 
 #[test]
 fn out_writes_a_file_and_bad_input_exits_2() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("out");
     let out_file = dir.join("report.md");
     let fixture = manifest(FIXTURE);
@@ -400,6 +409,7 @@ fn non_background_share(png_path: &Path) -> (u32, u32, f64) {
 
 #[test]
 fn the_html_report_renders_in_headless_chromium_without_console_errors() {
+    let _turn = crate::turns::beside_others();
     let dir = scratch("chromium");
     let cases = [
         ("quickstart", fixture()),
@@ -469,6 +479,7 @@ fn the_html_report_renders_in_headless_chromium_without_console_errors() {
 
 #[test]
 fn the_service_reports_match_their_snapshots() {
+    let _turn = crate::turns::beside_others();
     check_snapshot_of(SERVICE_FIXTURE, "text", "tests/fixtures/service.report.txt");
     check_snapshot_of(
         SERVICE_FIXTURE,
@@ -479,6 +490,7 @@ fn the_service_reports_match_their_snapshots() {
 
 #[test]
 fn the_service_fixture_matches_the_schema_and_normalises_to_itself() {
+    let _turn = crate::turns::beside_others();
     let file = manifest(SERVICE_FIXTURE);
     common::assert_matches_schema(&common::read_json(&file));
     let text = std::fs::read_to_string(&file).expect("fixture");
@@ -487,6 +499,7 @@ fn the_service_fixture_matches_the_schema_and_normalises_to_itself() {
 
 #[test]
 fn results_written_before_the_request_mix_still_load_with_empty_figures() {
+    let _turn = crate::turns::beside_others();
     let normalised: Value =
         serde_json::from_str(&report(&manifest(FIXTURE), "json")).expect("json");
     let layout = &normalised["layouts"][0];
@@ -500,6 +513,7 @@ fn results_written_before_the_request_mix_still_load_with_empty_figures() {
 
 #[test]
 fn every_format_shows_the_request_mix_statuses_trees_and_mismatches() {
+    let _turn = crate::turns::beside_others();
     let file = manifest(SERVICE_FIXTURE);
     let lines = [
         "200 ×49,988, 503 ×12",
