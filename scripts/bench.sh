@@ -9,6 +9,8 @@
 #   4. async target vs a bare hyper hello-world under wrk    scripts/bench-target.sh
 #   5. recording, merging and sampling costs                 scripts/bench-overhead.sh
 #   6. plan to first request; controller memory vs length    scripts/bench-startup.sh
+#   7. one load CPU vs two in the 4-node guest (rendered from tests/numa-vm/run.sh's record)
+#                                                            scripts/bench-loadcpus.sh
 #
 # Parsing and tables live in scripts/bench-parse.sh and, for point 1, scripts/bench-pairs.sh
 # (their `selftest`s run first). Everything is
@@ -62,6 +64,7 @@ section 2 bench-openloop.sh
 section 4 bench-target.sh
 section 5 bench-overhead.sh
 section 6 bench-startup.sh
+section 7 bench-loadcpus.sh
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 ended=$(date +%s)
 

@@ -433,3 +433,82 @@ fn past_fuzzer_findings_are_refused_quickly() {
         dir.display()
     );
 }
+
+/// The scrape fuzz target's seeds (`fuzz/corpus/scrape/`): real `/metrics` bodies and a whole
+/// response, replayed through the same calls as `fuzz/fuzz_targets/scrape.rs`.
+fn scrape_corpus() -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/scrape");
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read(&path).expect("read"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn scrape_corpus_replays_and_reads_what_the_servers_said() {
+    use numaload_agent::scrape::{
+        complete_body, interval_p99_ns, parse_buckets, parse_gauges, parse_series,
+    };
+    let files = scrape_corpus();
+    for (name, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        let run = panic::catch_unwind(AssertUnwindSafe(|| {
+            let _ = complete_body(bytes);
+            let _ = parse_gauges(&text);
+            let buckets = parse_buckets(&text);
+            assert_eq!(interval_p99_ns(&buckets, &buckets), None);
+        }));
+        assert!(run.is_ok(), "{name} panicked the scrape parsers");
+    }
+    let body = |name: &str| {
+        let (_, bytes) = files
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no seed {name}"));
+        String::from_utf8(bytes.clone()).expect("utf-8")
+    };
+    // The Go test server's page (tests/servers/go), after three requests to /.
+    let go = body("go-server.txt");
+    let names = ["http_requests_total", "go_threads", "process_threads"].map(String::from);
+    let values = parse_series(&go, &names);
+    assert_eq!(values[0], Some(3.0), "{go}");
+    assert!(values[1].is_some_and(|t| t >= 1.0), "{go}");
+    assert_eq!(values[2], None);
+    // The ffi target's page, written by prometheus-client, after 20 requests.
+    let target = body("target-ffi.txt");
+    let gauges = parse_gauges(&target);
+    assert_eq!(gauges.requests_total, 20, "{target}");
+    assert_eq!(gauges.inflight_calls, 0);
+    assert_eq!(gauges.workers, 2);
+    assert!(
+        gauges.worker_busy_us > 0 && gauges.worker_parks > 0,
+        "{gauges:?}"
+    );
+    let buckets = parse_buckets(&target);
+    assert_eq!(buckets.len(), 18, "17 bounds and +Inf");
+    assert_eq!(buckets[0], (0.000_05, 0), "le=\"5e-05\" read as a number");
+    assert_eq!(buckets[17], (f64::INFINITY, 20));
+    assert_eq!(
+        interval_p99_ns(&vec![(0.000_05, 0); 0], &buckets),
+        None,
+        "mismatched snapshots"
+    );
+    // A whole response: its body only when all of it arrived.
+    let (_, response) = files
+        .iter()
+        .find(|(n, _)| n == "response.txt")
+        .expect("response seed");
+    let body = complete_body(response).expect("complete");
+    assert_eq!(parse_gauges(&body).alive_tasks, 12);
+    assert_eq!(complete_body(&response[..response.len() - 1]), None);
+}

@@ -453,6 +453,74 @@ fn explicit_cpus_and_memory_nodes() {
     );
 }
 
+/// `[load] reserve_cpus = 2` on every real machine: the two highest allowed CPUs, on two
+/// different cores (two load workers never split one core), apart from every replica; a NUMA
+/// domain the reservation empties gets no replica and a note says so. Reserving every CPU is
+/// refused, naming the key and the most it may be.
+#[test]
+fn two_load_cpus_on_every_fixture() {
+    for (file, _) in truth() {
+        let topology = load(&file);
+        let allowed = &topology.allowed_cpus;
+        if allowed.len() <= 2 {
+            let err = placement::place(&topology, &per_node(), 2).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "load.reserve_cpus: 2 CPUs reserved for the load generator but this host \
+                     allows only {}, leaving none for replicas; use at most {}",
+                    allowed.len(),
+                    allowed.len() - 1
+                ),
+                "{file}"
+            );
+            continue;
+        }
+        let placement = place(&file, &per_node(), 2);
+        assert_eq!(
+            placement.load_cpus,
+            allowed[allowed.len() - 2..],
+            "{file}: the two highest allowed CPUs"
+        );
+        assert!(!placement.load_shares_cpus, "{file}");
+        let core_of = |cpu: u32| {
+            topology
+                .core_cpus
+                .iter()
+                .position(|core| core.contains(&cpu))
+                .unwrap_or_else(|| panic!("{file}: CPU {cpu} on no core"))
+        };
+        let cores: BTreeSet<usize> = placement.load_cpus.iter().map(|&c| core_of(c)).collect();
+        assert_eq!(
+            cores.len(),
+            2,
+            "{file}: load CPUs {:?} share a core",
+            placement.load_cpus
+        );
+        for replica in &placement.replicas {
+            assert!(
+                replica
+                    .cpus
+                    .iter()
+                    .all(|c| !placement.load_cpus.contains(c)),
+                "{file}: replica {} on {:?} shares the load CPUs {:?}",
+                replica.index,
+                replica.cpus,
+                placement.load_cpus
+            );
+        }
+        for (i, domain) in topology.domains.iter().enumerate() {
+            let emptied = !domain.cpus.is_empty()
+                && domain.cpus.iter().all(|c| placement.load_cpus.contains(c));
+            let noted = placement
+                .notes
+                .iter()
+                .any(|n| n.starts_with(&format!("NUMA domain {i} ")) && n.contains("no replica"));
+            assert_eq!(emptied, noted, "{file}: domain {i}: {:?}", placement.notes);
+        }
+    }
+}
+
 #[test]
 fn impossible_requests_name_the_field() {
     let topology = load("64amd64-4s2n4ca2co.xml");

@@ -84,7 +84,7 @@ impl ServerProcess {
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
             .args([
                 "--exact",
-                "serve_when_asked",
+                "window::serve_when_asked",
                 "--nocapture",
                 "--test-threads=1",
             ])

@@ -115,6 +115,24 @@ fn the_agents_own_metrics_pass_promtool() {
         .1
         .to_owned();
     assert!(body.contains("numaload_agent_run_active 0"), "{body}");
+    let (ok, said) = check_metrics(&body);
+    assert!(ok, "{said}\n{body}");
+    for standard in [
+        "\nprocess_threads ",
+        "\nprocess_cpu_seconds_total ",
+        "\nprocess_resident_memory_bytes ",
+        "\nprocess_open_fds ",
+    ] {
+        assert!(body.contains(standard), "{standard:?} not in\n{body}");
+    }
+    // The check has teeth: a counter without `_total` fails promtool's lint.
+    let breach = body.replace("numaload_agent_runs_total", "numaload_agent_runs");
+    let (ok, said) = check_metrics(&breach);
+    assert!(!ok && said.contains("_total"), "{said}");
+}
+
+/// `promtool check metrics` on `page`: passed or not, and what it said.
+fn check_metrics(page: &str) -> (bool, String) {
     let mut check = Command::new(promtool())
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -126,13 +144,15 @@ fn the_agents_own_metrics_pass_promtool() {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(body.as_bytes())
+        .write_all(page.as_bytes())
         .expect("feed");
     let out = check.wait_with_output().expect("promtool ends");
-    assert!(
+    (
         out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }

@@ -309,7 +309,7 @@ fn metrics_pass_promtool_and_the_thread_alert_reads_them() {
     let pid = target.pid();
     let body = scrape_watch(pid);
     let threads = proc_field(pid, "Threads");
-    let series = format!("process_os_threads{{pid=\"{pid}\",comm=\"numaload\"}}");
+    let series = format!("process_threads{{pid=\"{pid}\",comm=\"numaload\"}}");
     assert!(
         body.contains(&format!("{series} {threads}\n")),
         "{series} {threads} not in\n{body}"

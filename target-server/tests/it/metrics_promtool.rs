@@ -3,7 +3,9 @@
 
 use std::num::NonZeroUsize;
 
-use crate::common::{promtool_check_metrics, Metrics, TestServer, OK_REQUESTS};
+use crate::common::{
+    promtool_check_metrics, promtool_metrics_verdict, Metrics, TestServer, OK_REQUESTS,
+};
 use numaload_target::{runtime, Dispatch, ServerConfig, WorkMode};
 
 /// Serves `config` on a runtime of `runtime::build` (so blocking threads are counted), sends
@@ -25,7 +27,7 @@ fn scrape(config: ServerConfig) -> Metrics {
 /// The metrics every variant serves, with their types, as promtool will have parsed them.
 fn assert_common(metrics: &Metrics) {
     for name in [
-        "process_os_threads",
+        "process_threads",
         "tokio_workers",
         "tokio_alive_tasks",
         "tokio_global_queue_depth",
@@ -73,7 +75,7 @@ fn async_metrics_pass_promtool() {
     assert_common(&metrics);
     // 100 us of spin: every request is above the 50 us bucket.
     assert_eq!(
-        metrics.get("numaload_request_duration_seconds_bucket{le=\"0.00005\"}"),
+        metrics.get("numaload_request_duration_seconds_bucket{le=\"5e-05\"}"),
         0.0
     );
     assert!(metrics.try_get("numaload_ffi_calls_total").is_none());
@@ -110,5 +112,40 @@ fn ffi_metrics_pass_promtool() {
         let is_pool = matches!(dispatch, Dispatch::PinnedPool { .. });
         assert_eq!(pool, is_pool.then_some(2.0), "{dispatch}");
         promtool_check_metrics(&metrics.text);
+    }
+}
+
+/// The check has teeth: the same real page with one name breaking a Prometheus convention
+/// (a counter without `_total`, an abbreviated unit, a non-base unit) fails promtool's lint.
+#[test]
+fn promtool_fails_the_page_on_a_naming_breach() {
+    let metrics = scrape(ServerConfig::async_spin(10));
+    promtool_check_metrics(&metrics.text);
+    for (name, breach, lint) in [
+        (
+            "numaload_accept_errors_total",
+            "numaload_accept_errors",
+            "_total",
+        ),
+        (
+            "numaload_work_seconds",
+            "numaload_work_us",
+            "abbreviated units",
+        ),
+        (
+            "numaload_work_seconds",
+            "numaload_work_milliseconds",
+            "base unit",
+        ),
+        (
+            "process_resident_memory_bytes",
+            "process_resident_memory_kilobytes",
+            "base unit",
+        ),
+    ] {
+        assert!(metrics.text.contains(name), "no {name}:\n{}", metrics.text);
+        let (ok, said) = promtool_metrics_verdict(&metrics.text.replace(name, breach));
+        assert!(!ok, "promtool passed {breach}: {said}");
+        assert!(said.contains(breach) && said.contains(lint), "{said}");
     }
 }

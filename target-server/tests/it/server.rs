@@ -52,7 +52,7 @@ async fn metrics_are_well_formed_and_count_requests() {
         "/metrics itself is not counted"
     );
     assert_eq!(after.get("tokio_workers"), 2.0);
-    assert!(after.get("process_os_threads") >= after.get("tokio_workers"));
+    assert!(after.get("process_threads") >= after.get("tokio_workers"));
     assert!(
         after.get("tokio_alive_tasks") >= 1.0,
         "the serve task at least"

@@ -274,6 +274,16 @@ pub fn promtool() -> std::path::PathBuf {
 /// Runs `promtool check metrics` on `page`; fails the test with promtool's words on any
 /// parse error or lint problem.
 pub fn promtool_check_metrics(page: &str) {
+    let (ok, said) = promtool_metrics_verdict(page);
+    assert!(
+        ok,
+        "promtool check metrics failed:\n{said}\n--- page ---\n{page}"
+    );
+}
+
+/// `promtool check metrics` on `page`: whether it passed (parsed, and no lint problem), and
+/// its exit status with what it said.
+pub fn promtool_metrics_verdict(page: &str) -> (bool, String) {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let promtool = promtool();
@@ -291,13 +301,13 @@ pub fn promtool_check_metrics(page: &str) {
         .write_all(page.as_bytes())
         .expect("write the page to promtool");
     let output = child.wait_with_output().expect("promtool output");
-    assert!(
-        output.status.success(),
-        "promtool check metrics failed ({}):\n{}{}\n--- page ---\n{page}",
+    let said = format!(
+        "({}) {}{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
     );
+    (output.status.success(), said)
 }
 
 /// A server on a runtime of its own (built by `runtime::build`, so `/metrics` counts its
