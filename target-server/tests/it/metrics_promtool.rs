@@ -3,7 +3,9 @@
 
 use std::num::NonZeroUsize;
 
-use crate::common::{promtool_check_metrics, promtool_metrics_verdict, Metrics, TestServer, OK_REQUESTS};
+use crate::common::{
+    promtool_check_metrics, promtool_metrics_verdict, Metrics, TestServer, OK_REQUESTS,
+};
 use numaload_target::{runtime, Dispatch, ServerConfig, WorkMode};
 
 /// Serves `config` on a runtime of `runtime::build` (so blocking threads are counted), sends
