@@ -102,6 +102,9 @@ pub use request::RequestTemplate;
 /// A send more than this behind its intended time counts as late.
 pub const LATE_SEND: Duration = Duration::from_millis(1);
 
+/// The coarsest [`LoadConfig::send_precision`]: a send later than [`LATE_SEND`] counts as late.
+pub const MAX_SEND_PRECISION: Duration = LATE_SEND;
+
 /// How requests are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
@@ -133,6 +136,11 @@ pub struct LoadConfig {
     /// Closed loop: a worker with nothing to read and no nap due busy-polls for an adaptive
     /// window (at most 25 µs) before blocking (see the `spin` module). Ignored in open loop.
     pub spin: bool,
+    /// Open loop: how late a send may be. The pacer lets a send wait up to this long past its
+    /// time (so sends falling due together go out in one wake-up) and busy-polls only when this
+    /// is finer than the thread's wake-up latency; zero paces as tightly as it can (see
+    /// `pacer.rs`). Ignored in closed loop.
+    pub send_precision: Duration,
     /// Where workers also put what they measure, for a live view while the load runs.
     pub live: Option<Live>,
     /// The requests to send; empty means one `GET /`. Several form a weighted mix.
@@ -176,6 +184,10 @@ pub enum LoadError {
     ZeroDuration,
     #[error("timeout: must be longer than zero")]
     ZeroTimeout,
+    #[error(
+        "send_precision: at most {MAX_SEND_PRECISION:?} (a later send counts as late), got {0:?}"
+    )]
+    SendPrecision(Duration),
     #[error("warmup/duration/timeout: too long to schedule ({0:?} in total)")]
     TooLong(Duration),
     #[error("requests[{index}].{field}: {reason}")]
@@ -310,6 +322,9 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
     if config.timeout.is_zero() {
         return Err(LoadError::ZeroTimeout);
     }
+    if config.send_precision > MAX_SEND_PRECISION {
+        return Err(LoadError::SendPrecision(config.send_precision));
+    }
     let total = config
         .warmup
         .checked_add(config.duration)
@@ -350,6 +365,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             coalesce: true,
             spin: true,
+            send_precision: Duration::ZERO,
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),
@@ -373,6 +389,9 @@ mod tests {
             }),
             ("duration", |c| c.duration = Duration::ZERO),
             ("timeout", |c| c.timeout = Duration::ZERO),
+            ("send_precision", |c| {
+                c.send_precision = Duration::from_millis(2)
+            }),
             ("duration", |c| c.duration = Duration::MAX),
             ("requests[0].path", |c| {
                 c.requests[0].path = "no-slash".into()
@@ -442,6 +461,7 @@ mod hot_path {
             timeout: Duration::from_secs(1),
             coalesce: true,
             spin: true,
+            send_precision: Duration::ZERO,
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),

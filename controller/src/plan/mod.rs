@@ -38,6 +38,8 @@
 //!                                  # the server has a backlog (see the README)
 //! spin = true                      # closed loop only, default true: busy-poll up to 25 µs
 //!                                  # before blocking when no nap is due (see the README)
+//! send_precision = "50us"          # open loop only, default "50us", "0us"..="1ms": how late a
+//!                                  # send may be; looser costs less CPU (see the README)
 //! method = "GET"                   # default "GET": an HTTP token
 //! path = "/"                       # default "/": starts with "/" (or is "*"), no spaces
 //! headers = { Accept = "text/plain" }  # no Host, Content-Length or Transfer-Encoding (the
@@ -122,6 +124,7 @@ pub use error::{PlanError, PlanErrorKind};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use request::Request;
 pub use target::{Dispatch, Target, WorkMode};
+pub use validate::DEFAULT_SEND_PRECISION;
 
 /// Reads and validates the plan file at `path`; errors name the file as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
@@ -174,6 +177,10 @@ pub struct Load {
     /// Requests slower than this count as timeout errors (more than zero).
     #[serde(with = "duration_text")]
     pub timeout: Duration,
+    /// Open loop: how late a send may be (0..=1 ms). A result written before the key existed
+    /// reads as 0, the tightest pacing, which is how those runs paced.
+    #[serde(default, with = "duration_text")]
+    pub send_precision: Duration,
     /// What is sent: at least one request, names unique; each connection draws its next one
     /// by weight. `GET /` when the plan says nothing.
     #[serde(default = "request::default_requests")]
@@ -278,6 +285,7 @@ impl Load {
             timeout_ms: millis(self.timeout),
             no_coalesce: !coalesce,
             no_spin: !spin,
+            send_precision_ns: u64::try_from(self.send_precision.as_nanos()).unwrap_or(u64::MAX),
             requests: self.requests.iter().map(Request::to_wire).collect(),
             expect_status: self.expect_status.iter().map(|&c| u32::from(c)).collect(),
         }
@@ -323,6 +331,7 @@ mod tests {
                 warmup: Duration::ZERO,
                 reserve_cpus: 1,
                 timeout: Duration::from_secs(2),
+                send_precision: Duration::from_micros(50),
                 requests: vec![Request::default_get()],
                 expect_status: Vec::new(),
             },

@@ -438,6 +438,13 @@ pub struct LoadWorker {
     pub spins: u64,
     #[serde(default)]
     pub spun: f64,
+    /// Open loop: busy-polls for a send time that found nothing else to do, and the share of the
+    /// measurement spent so (pacing, not work: part of `busy`; the plan's `send_precision`
+    /// decides how much of it there is). Absent from results written before it existed.
+    #[serde(default)]
+    pub paces: u64,
+    #[serde(default)]
+    pub paced: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,13 @@ const MAX_DURATION: Duration = Duration::from_secs(3600);
 const DEFAULT_CONNECTIONS: u32 = 16;
 const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How late an open-loop send may be unless the plan says: see `send_precision` in the README.
+pub const DEFAULT_SEND_PRECISION: Duration = Duration::from_micros(50);
+/// A send later than 1 ms counts as late (the agent's `LATE_SEND`): a coarser precision would
+/// make every send late.
+const MAX_SEND_PRECISION: Duration = Duration::from_millis(1);
+const SEND_PRECISION: &str =
+    "must be a duration from \"0us\" to \"1ms\", e.g. \"50us\" (open loop only)";
 
 const REPEAT: &str = "must be a whole number of trials from 1 to 50";
 const MAX_REPEAT: u32 = 50;
@@ -73,6 +80,7 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
         "load.duration" | "load.warmup" | "load.timeout" => DURATION,
         "load.reserve_cpus" => RESERVE_CPUS,
         "load.coalesce" | "load.spin" => "must be true or false (closed loop only)",
+        "load.send_precision" => SEND_PRECISION,
         "load.method" | "load.requests.method" => METHOD,
         "load.path" | "load.requests.path" => PATH,
         "load.headers" | "load.requests.headers" => HEADERS,
@@ -221,6 +229,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         Problem::missing(at.clone(), fix)
     })?;
     let mode = mode(&raw, at)?;
+    let send_precision = send_precision(raw.send_precision.take(), &mode, at)?;
     let requests = request::requests(&mut raw, at)?;
     let expect_status = request::expect_status(raw.expect_status.take(), &at.key("expect_status"))?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
@@ -264,6 +273,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         warmup,
         reserve_cpus: raw.reserve_cpus.unwrap_or(0),
         timeout,
+        send_precision,
         requests,
         expect_status,
     })
@@ -306,6 +316,32 @@ fn mode(raw: &RawLoad, at: &KeyPath) -> Result<LoadMode, Problem> {
             let fix = "not used with mode = \"closed\" (each connection sends when its previous \
                        response arrives); remove rate or use mode = \"open\"";
             Err(Problem::value(at.key("rate"), number(rate), fix))
+        }
+    }
+}
+
+/// `send_precision`: open loop only, a humantime duration from 0 to 1 ms (microseconds allowed:
+/// the wire carries nanoseconds); [`DEFAULT_SEND_PRECISION`] when the plan says nothing.
+fn send_precision(
+    text: Option<String>,
+    mode: &LoadMode,
+    at: &KeyPath,
+) -> Result<Duration, Problem> {
+    let key = at.key("send_precision");
+    let Some(text) = text else {
+        return Ok(DEFAULT_SEND_PRECISION);
+    };
+    if matches!(mode, LoadMode::Closed { .. }) {
+        let fix = "used with mode = \"open\" only (closed loop has no send times); remove \
+                   send_precision";
+        return Err(Problem::value(key, quoted(&text), fix));
+    }
+    match humantime::parse_duration(&text) {
+        Ok(precision) if precision <= MAX_SEND_PRECISION => Ok(precision),
+        Ok(_) => Err(Problem::value(key, quoted(&text), SEND_PRECISION)),
+        Err(e) => {
+            let fix = format!("not a duration ({e}); {SEND_PRECISION}");
+            Err(Problem::value(key, quoted(&text), &fix))
         }
     }
 }
