@@ -40,9 +40,11 @@
 //!   difference goes into `send_lag`, and a send more than [`LATE_SEND`] behind counts in
 //!   `late_sends`. A connection that falls behind (slow server) sends its backlog back to back,
 //!   keeping the intended times: nothing is skipped. Waits use a per-worker `timerfd` rather
-//!   than a 1 ms timer, armed early by the thread's recent wake-up latency and finished with a
-//!   short busy-poll (see `pacer.rs`), so send lag stays at a few microseconds while the load
-//!   core still sleeps between sends.
+//!   than a 1 ms timer, armed by [`LoadConfig::send_precision`] and the thread's recent wake-up
+//!   latency (see `pacer.rs`): when the precision covers the wake-up the timer fires after the
+//!   send time and every send due by then goes out in that one wake-up (no busy-poll); when it
+//!   is finer the timer fires early and a short busy-poll finishes the wait, reported as
+//!   pacing ([`WorkerReport::paced`]), not work.
 //! - **Closed loop** ([`Mode::Closed`]). Each connection sends its next request as soon as the
 //!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty.
 //! - **Measurement window.** Load starts when every worker is pinned and ready, runs `warmup`,
