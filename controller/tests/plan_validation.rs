@@ -107,7 +107,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "misspelt key",
             edited("rate = 1000", "rat = 1000"),
             "plan.toml: [load] unknown key \"rat\"; expected one of mode, rate, connections, \
-             duration, warmup, reserve_cpus, timeout, coalesce, spin, method, path, headers, body, requests, expect_status",
+             duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, method, path, headers, body, requests, expect_status",
         ),
         (
             "negative rate",

@@ -179,7 +179,11 @@ pub struct Load {
     pub timeout: Duration,
     /// Open loop: how late a send may be (0..=1 ms). A result written before the key existed
     /// reads as 0, the tightest pacing, which is how those runs paced.
-    #[serde(default, with = "duration_text")]
+    #[serde(
+        default,
+        with = "duration_text",
+        skip_serializing_if = "Duration::is_zero"
+    )]
     pub send_precision: Duration,
     /// What is sent: at least one request, names unique; each connection draws its next one
     /// by weight. `GET /` when the plan says nothing.
