@@ -414,6 +414,46 @@ mod tests {
         }
     }
 
+    fn load_with(mode: &str, precision: Option<&str>) -> Result<Plan, String> {
+        let rate = if mode == "open" { "rate = 1000\n" } else { "" };
+        let precision = precision.map_or(String::new(), |p| format!("send_precision = {p}\n"));
+        let doc = format!(
+            "name = \"p\"\n[target]\nname = \"async\"\n[load]\nmode = \"{mode}\"\n{rate}\
+             duration = \"1s\"\n{precision}[[layouts]]\nname = \"l\"\nreplicas = 1\n"
+        );
+        crate::plan::parse(&doc, "plan.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn send_precision_defaults_parses_microseconds_and_refuses_the_rest_naming_the_key() {
+        let open = load_with("open", None).expect("no key");
+        assert_eq!(open.load.send_precision, DEFAULT_SEND_PRECISION);
+        for (text, want) in [
+            ("\"0us\"", Duration::ZERO),
+            ("\"20us\"", Duration::from_micros(20)),
+            ("\"250us\"", Duration::from_micros(250)),
+            ("\"1ms\"", Duration::from_millis(1)),
+        ] {
+            let plan = load_with("open", Some(text)).expect(text);
+            assert_eq!(plan.load.send_precision, want, "{text}");
+            assert_eq!(
+                plan.to_run_plan("r").load.expect("load").send_precision_ns,
+                want.as_nanos() as u64
+            );
+        }
+        for bad in ["\"2ms\"", "\"fast\"", "50", "\"-1us\""] {
+            let message = load_with("open", Some(bad)).expect_err(bad);
+            assert!(message.contains("send_precision"), "{bad}: {message}");
+            assert_eq!(message.lines().count(), 1, "{bad}: one line: {message}");
+        }
+        let closed = load_with("closed", Some("\"50us\"")).expect_err("closed loop");
+        assert!(
+            closed.contains("send_precision") && closed.contains("open"),
+            "{closed}"
+        );
+        assert!(load_with("closed", None).is_ok());
+    }
+
     #[test]
     fn numbers_print_as_toml_writes_them() {
         assert_eq!(number(-5.0), "-5");
