@@ -93,7 +93,7 @@ def render(rows_path, summary):
         n, o = at("numaload", rate), at("oha", rate)
         handling_mean = [r["handling_mean_us"] for r in o]
         handling_le = [r["handling_p50_le_us"] for r in o]
-        hand = f"≤ {span(handling_le, '{:.0f}')} ({span(handling_mean, '{:.1f}')})"
+        hand = f"≤ {span(handling_le, '{:.0f}')} ({span(handling_mean, '{:.2f}')})"
         if n:
             lag = f"{span([r['lag_p50_us'] for r in n], '{:.0f}')} / {span([r['lag_p99_us'] for r in n], '{:.0f}')}"
             busy = f"{span([100 * r['busy'] for r in n], '{:.0f}')}% ({span([100 * r['paced'] for r in n], '{:.0f}')}%)"
@@ -159,7 +159,7 @@ def selftest():
         with contextlib.redirect_stdout(io.StringIO()) as shown:
             render(j("rows"), j("summary"))
         text = shown.getvalue()
-        assert "| 20,000 | numaload | 20,000 | 8.00 | 1.78 | 80 | 30 / 60 | 30% (2%) | ≤ 50 (2.0) |" in text, text
+        assert "| 20,000 | numaload | 20,000 | 8.00 | 1.78 | 80 | 30 / 60 | 30% (2%) | ≤ 50 (2.00) |" in text, text
         assert "| 20,000 | oha | 19,990 | 9.50 | 2.11 | 900 |" in text, text
         got = [l.rstrip("\n").split("\t") for l in open(j("summary"))]
         assert got[0][2] == "≤ 2.0" and got[0][3] == "1.78" and got[0][4] == "yes", got
