@@ -30,12 +30,14 @@ test-crates: setup
 bench: setup
 	scripts/bench.sh
 
-## make fuzz: fuzz the agent's RunPlan decode-and-validate path (cargo-fuzz, stable compiler via RUSTC_BOOTSTRAP).
+## make fuzz: fuzz the agent's RunPlan decode-and-validate path and its /metrics scrape parser, FUZZ_TIME
+## seconds each (cargo-fuzz, stable compiler via RUSTC_BOOTSTRAP).
 FUZZ_TIME ?= 180
 fuzz:
 	cargo fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
-	mkdir -p fuzz/work/run_plan
+	mkdir -p fuzz/work/run_plan fuzz/work/scrape
 	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run run_plan fuzz/work/run_plan fuzz/corpus/run_plan -- -max_total_time=$(FUZZ_TIME) -timeout=10
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run scrape fuzz/work/scrape fuzz/corpus/scrape -- -max_total_time=$(FUZZ_TIME) -timeout=10
 
 ## make deb: target/debian/numaload_VERSION_ARCH.deb (cargo-deb, installed if missing).
 deb: setup

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Point 7 of `make bench` (scripts/bench-opencost.sh): parsing and rendering. One Python program,
+# Point 8 of `make bench` (scripts/bench-opencost.sh): parsing and rendering. One Python program,
 # subcommands:
 #
 #   metrics ADDR                                  -> the target's /metrics page (stdout)
@@ -112,13 +112,13 @@ def render(rows_path, summary):
             continue
         r = statistics.median(ratio(x) for x in n)
         goal = CPU_GOALS.get(rate)
-        summary_row(summary, "7", f"open-loop CPU per request, whole numaload run / wrk closed loop, {rate:,} req/s (oha: {span([ratio(x) for x in o], '{:.2f}')})",
+        summary_row(summary, "8", f"open-loop CPU per request, whole numaload run / wrk closed loop, {rate:,} req/s (oha: {span([ratio(x) for x in o], '{:.2f}')})",
                     f"≤ {goal}" if goal else "—", span([ratio(x) for x in n], "{:.2f}"),
                     ("yes" if r <= goal else "**no**") if goal else "—")
         hm = statistics.median(handling_mean) if handling_mean else float("nan")
         above = statistics.median(x["p50_us"] for x in n) - hm
         lag99 = statistics.median(x["lag_p99_us"] for x in n)
-        summary_row(summary, "7", f"{rate:,} req/s: corrected p50 above the target's handling (mean), and send lag p99",
+        summary_row(summary, "8", f"{rate:,} req/s: corrected p50 above the target's handling (mean), and send lag p99",
                     f"≤ {P50_ABOVE_HANDLING_US:.0f} µs; < {LAG_P99_US:.0f} µs", f"{above:.0f} µs; {lag99:.0f} µs",
                     "yes" if above <= P50_ABOVE_HANDLING_US and lag99 < LAG_P99_US else "**no**")
 

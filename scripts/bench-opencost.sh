@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Point 7 (issue 13): what the open loop costs, side by side in each round on the same target,
+# Point 8 (issue 13): what the open loop costs, side by side in each round on the same target,
 # against wrk's closed loop (the cost floor) and oha's open loop (`-q RATE --latency-correction`,
 # the second open-loop anchor), and how precise it stays meanwhile.
 #
@@ -48,7 +48,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 {
-  echo "## 7. Open-loop cost vs wrk's closed loop and oha's open loop (issue 13)"
+  echo "## 8. Open-loop cost vs wrk's closed loop and oha's open loop (issue 13)"
   echo
   echo "- target: \`numaload target --variant async --threads 1 --work-us 0\` pinned to CPU 0; generators pinned to CPU 1; $CONNS keep-alive connections; $ROUNDS round(s), each: wrk closed loop, then per rate numaload's open loop and oha's, back to back"
   echo "- numaload: \`numaload run\` of an open-loop plan (replicas = 1, reserve_cpus = 1, ${SECS}s measured after $WARM warm-up$([ -n "${PRECISION:-}" ] && echo ", send_precision = \"$PRECISION\"" || echo ", send_precision at its default")); CPU per request = the whole \`numaload run\` process (every thread, replicas excluded: utime + stime from /proc/PID/stat, sampled every 10 ms) over the measured window, over the requests answered in it"

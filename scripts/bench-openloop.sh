@@ -51,7 +51,7 @@ done
   echo "## 3. Send-time precision (coordinated-omission correction on a steady server)"
   echo
   echo "- \`numaload run\`, open loop 2,000 req/s over 10 connections, async target (work 0) on CPU 0, load on CPU 1, ${PREC_SECS}s after 1s warm-up, $PREC_ROUNDS round(s)"
-  echo "- on a server that never stalls, corrected p50 − uncorrected p50 is the schedule's own lag; the stall shape (corrected p99 ≥ 100 ms, uncorrected < 10 ms with 200 ms stalls every second) is asserted by \`agent/tests/loadgen.rs\` (\`stalls_show_in_corrected_latency_not_uncorrected\`)"
+  echo "- on a server that never stalls, corrected p50 − uncorrected p50 is the schedule's own lag; the stall shape (corrected p99 ≥ 100 ms, uncorrected < 10 ms with 200 ms stalls every second) is asserted by \`agent/tests/it/loadgen.rs\` (\`stalls_show_in_corrected_latency_not_uncorrected\`)"
   echo "- the pacer arms its timerfd early by the thread's recent wake-up latency (p90, at most 200 µs) and busy-polls the last stretch (\`agent/src/loadgen/pacer.rs\`); the busy-poll shows in the load core's busy share"
   echo
   "$PARSE" render-precision "$WORK/prec.rows" "$SUMMARY"

@@ -9,7 +9,9 @@
 #   4. async target vs a bare hyper hello-world under wrk    scripts/bench-target.sh
 #   5. recording, merging and sampling costs                 scripts/bench-overhead.sh
 #   6. plan to first request; controller memory vs length    scripts/bench-startup.sh
-#   7. open-loop CPU per request vs wrk and oha, precision   scripts/bench-opencost.sh
+#   7. one load CPU vs two in the 4-node guest (rendered from tests/numa-vm/run.sh's record)
+#                                                            scripts/bench-loadcpus.sh
+#   8. open-loop CPU per request vs wrk and oha, precision   scripts/bench-opencost.sh
 #
 # Parsing and tables live in scripts/bench-parse.sh and, for point 1, scripts/bench-pairs.sh
 # (their `selftest`s run first). Everything is
@@ -18,7 +20,7 @@
 #
 # Env: QUICK=1 for a short smoke run (~2 min; numbers indicative only), CONNECTIONS (default 50),
 # ROUNDS / SECONDS_PER_ROUND (point 1, default 8 / 3), FEW_CONNECTIONS / FEW_ROUNDS (point 1b,
-# default 4 / 4), COST_ROUNDS / COST_RATES / PRECISION (point 7, default 3 / "5000 20000 50000
+# default 4 / 4), COST_ROUNDS / COST_RATES / PRECISION (point 8, default 3 / "5000 20000 50000
 # 100000" / the plan's default send_precision), ONLY="1 4" to run some points (BENCHMARKS.md
 # is then left alone and the sections printed), OUT (default BENCHMARKS.md).
 set -euo pipefail
@@ -65,7 +67,8 @@ section 2 bench-openloop.sh
 section 4 bench-target.sh
 section 5 bench-overhead.sh
 section 6 bench-startup.sh
-section 7 bench-opencost.sh
+section 7 bench-loadcpus.sh
+section 8 bench-opencost.sh
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 ended=$(date +%s)
 

@@ -9,7 +9,7 @@
 //! and judges a new one against their history. Leaves below them: [`units`] (number formats),
 //! [`stats`], [`trust`] (the rules for trusting a figure), [`version`]. [`topology_view`]
 //! renders an agent's topology for `numaload topology`. ARCHITECTURE.md draws the layers; a test
-//! (`tests/seams.rs`) keeps the imports to them.
+//! (`tests/it/seams.rs`) keeps the imports to them.
 //!
 //! This library never depends on the agent or the target server: only the binary's `main`
 //! wires the roles together.

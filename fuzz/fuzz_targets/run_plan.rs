@@ -13,7 +13,7 @@ use numaload_agent::run::decode_and_prepare;
 use numaload_agent::topology::{self, HostTopology};
 
 /// Built once: hwloc topology construction is far slower than one input.
-/// Same config and host as the corpus replay test (`agent/tests/fuzz_corpus.rs`).
+/// Same config and host as the corpus replay test (`agent/tests/it/fuzz_corpus.rs`).
 fn fixture() -> &'static (AgentConfig, HostTopology) {
     static FIXTURE: OnceLock<(AgentConfig, HostTopology)> = OnceLock::new();
     FIXTURE.get_or_init(|| {

@@ -13,6 +13,7 @@
 //! the gauge and its high-water mark show the C-call concurrency, not the queue.
 
 use std::convert::Infallible;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,10 +25,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::HeaderValue;
 use hyper::service::Service;
 use hyper::{Request, Response, StatusCode};
+use prometheus_client::encoding::DescriptorEncoder;
 use tokio::sync::Semaphore;
 
 use crate::ffi::{self, CallReport};
-use crate::metrics::{Exposition, MetricSource, RequestStatus, ServerMetrics};
+use crate::metrics::{self, MetricSource, RequestStatus, ServerMetrics};
 use crate::pinned_pool::{PinnedPool, PoolError};
 use crate::response::{metrics_response, text_response};
 use crate::{Dispatch, WorkMode};
@@ -72,29 +74,34 @@ impl FfiCalls {
 }
 
 impl MetricSource for FfiCalls {
-    fn write_metrics(&self, out: &mut Exposition) {
-        out.gauge(
+    fn encode(&self, out: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        metrics::gauge(
+            out,
             "numaload_ffi_inflight_calls",
             "C calls running now.",
-            self.in_flight.load(Ordering::Relaxed) as f64,
-        );
-        out.gauge(
+            self.in_flight.load(Ordering::Relaxed),
+        )?;
+        metrics::gauge(
+            out,
             "numaload_ffi_inflight_calls_max",
             "The most C calls that ran at once since start.",
-            self.in_flight_max.load(Ordering::Relaxed) as f64,
-        );
-        out.counter(
+            self.in_flight_max.load(Ordering::Relaxed),
+        )?;
+        metrics::counter(
+            out,
             "numaload_ffi_calls_total",
             "C calls completed.",
             self.calls.load(Ordering::Relaxed),
-        );
+        )?;
         if let Some(threads) = self.pool_threads {
-            out.gauge(
+            metrics::gauge(
+                out,
                 "numaload_ffi_pool_threads",
                 "Pinned OS threads of the pinned-pool dispatch.",
-                threads as f64,
-            );
+                threads,
+            )?;
         }
+        Ok(())
     }
 }
 

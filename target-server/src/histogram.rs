@@ -4,9 +4,19 @@
 //! [`LatencyHistogram::snapshot`] turns the buckets into Prometheus's cumulative `le` counts.
 //! `_count` is derived from the buckets, so it always equals the `+Inf` bucket even while
 //! requests are being recorded; `_sum` may lag an observation that is half-way through.
+//!
+//! Why not `prometheus_client::metrics::histogram::Histogram`: its `observe` takes a
+//! `parking_lot::Mutex` around the bucket search and an `f64` sum, per request, shared by every
+//! worker; this one is a `partition_point` over 17 integers and two relaxed `fetch_add`s.
+//! Callgrind, release build, uncontended (2026-12-05): the library's `observe` with these
+//! buckets costs 124 instructions; a whole request's counting (this `record` plus the status
+//! counter, `ServerMetrics::request`) 36, the same before and after the page moved to the
+//! library.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::encoding::{MetricEncoder, NoLabelSet};
 
 /// Upper bounds of the buckets, in seconds (`+Inf` is implied): 50 µs to 10 s, roughly
 /// 1-2.5-5 per decade, so both a 50 µs spin and a collapsed 100 ms p50 land in a bucket of
@@ -73,6 +83,20 @@ impl LatencyHistogram {
         // Relaxed: the buckets are independent counters read only for reporting.
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Encodes the histogram's samples (`_bucket`, `_sum`, `_count`) under its descriptor.
+    pub fn encode(&self, mut encoder: MetricEncoder<'_>) -> std::fmt::Result {
+        let snapshot = self.snapshot();
+        // The encoder takes per-bucket counts and accumulates them itself; the last is +Inf.
+        let mut below = 0;
+        let buckets: Vec<(f64, u64)> = snapshot
+            .cumulative
+            .iter()
+            .map(|&(le, cumulative)| (le, cumulative - std::mem::replace(&mut below, cumulative)))
+            .collect();
+        let (sum, count) = (snapshot.sum_seconds, snapshot.count);
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
     }
 
     /// The cumulative counts, sum and count now.

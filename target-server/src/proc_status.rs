@@ -1,4 +1,4 @@
-//! Fields of `/proc/self/status` (`Threads`, `Cpus_allowed_list`).
+//! Fields of `/proc/self/status` (`Threads`, `VmRSS`, `Cpus_allowed_list`).
 
 /// The value of `field` in a `/proc/<pid>/status` text, trimmed (`"0-3,8"` for
 /// `Cpus_allowed_list:\t0-3,8`).
@@ -14,9 +14,9 @@ pub fn read_self() -> Option<String> {
     std::fs::read_to_string("/proc/self/status").ok()
 }
 
-/// The number of OS threads of this process.
-pub fn os_threads() -> Option<u64> {
-    field(&read_self()?, "Threads")?.parse().ok()
+/// The leading number of `field` (`"7"` of `Threads:\t7`, `"1024"` of `VmRSS:\t1024 kB`).
+pub fn field_u64(status: &str, name: &str) -> Option<u64> {
+    field(status, name)?.split_whitespace().next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -32,10 +32,13 @@ mod tests {
         assert_eq!(field(STATUS, "Cpus_allowed_list"), Some("0-1"));
         assert_eq!(field(STATUS, "Cpus_allowed"), Some("3"));
         assert_eq!(field(STATUS, "Missing"), None);
+        assert_eq!(field_u64(STATUS, "Threads"), Some(7));
+        assert_eq!(field_u64("VmRSS:\t  1024 kB\n", "VmRSS"), Some(1024));
     }
 
     #[test]
     fn reads_this_process() {
-        assert!(os_threads().is_some_and(|n| n >= 1));
+        let status = read_self().expect("procfs");
+        assert!(field_u64(&status, "Threads").is_some_and(|n| n >= 1));
     }
 }

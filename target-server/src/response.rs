@@ -5,11 +5,12 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Response;
+use std::sync::Arc;
 
 use crate::metrics::{self, ServerMetrics};
 
 /// `/metrics` in Prometheus text format.
-pub(crate) fn metrics_response(metrics: &ServerMetrics) -> Response<Full<Bytes>> {
+pub(crate) fn metrics_response(metrics: &Arc<ServerMetrics>) -> Response<Full<Bytes>> {
     text_response(Bytes::from(metrics.render()), metrics::CONTENT_TYPE)
 }
 

@@ -2,7 +2,8 @@
 """Checks a numa-vm guest console (tests/numa-vm/run.sh): placement read back by numaload
 inside a real multi-node guest must be exactly what the topology says it should be.
 
-    check.py CONSOLE_LOG --nodes 4 --cpus-per-node 2 [--save-dir DIR]
+    check.py CONSOLE_LOG --nodes 4 --cpus-per-node 2 [--save-dir DIR] [--host-cpus N]
+             [--loadcpus-min-ratio R] [--qemu-cores C]
 
 Exit 0 when every check passes and every negative control (a doctored copy of the result) is
 rejected; 1 otherwise, with one line per failed check. Python 3 standard library only.
@@ -12,7 +13,11 @@ import argparse
 import base64
 import copy
 import json
+import os
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the module below
+import loadcpus  # noqa: E402  (tests/numa-vm/loadcpus.py)
 
 MARK = "NUMALOAD-VM-7f3c"
 PER_NODE = "per-node"
@@ -52,6 +57,15 @@ def value(lines, key):
         parts = l.strip().split()
         if len(parts) >= 3 and parts[0] == MARK and parts[1] == key:
             return parts[2]
+    return None
+
+
+def guest_seconds(lines, key):
+    """`MARK key RC secs N`: N, or None."""
+    for l in reversed(lines):
+        parts = l.strip().split()
+        if len(parts) >= 5 and parts[0] == MARK and parts[1] == key and parts[3] == "secs":
+            return int(parts[4])
     return None
 
 
@@ -483,6 +497,12 @@ def main():
     ap.add_argument("--nodes", type=int, required=True)
     ap.add_argument("--cpus-per-node", type=int, required=True)
     ap.add_argument("--save-dir", help="write topology.json and result.json here")
+    ap.add_argument("--host-cpus", type=int, default=os.cpu_count(),
+                    help="CPUs of the host running QEMU (decides whether the load-CPU ratio is asserted)")
+    ap.add_argument("--loadcpus-min-ratio", type=float, default=None,
+                    help="assert two load CPUs reach at least this multiple of one's rate, whatever the host")
+    ap.add_argument("--qemu-cores", type=float, default=None,
+                    help="host CPUs QEMU used on average while the guest ran (recorded only)")
     args = ap.parse_args()
 
     with open(args.console, encoding="utf-8", errors="replace") as f:
@@ -532,6 +552,26 @@ def main():
         if args.save_dir:
             with open(f"{args.save_dir}/go-result.json", "w", encoding="utf-8") as f:
                 json.dump(go_result, f, indent=2)
+    for n in (1, 2):
+        if value(lines, f"loadcpus-{n}-rc") != "0":
+            errors.append(f"the load-CPU run with reserve_cpus = {n} exited with "
+                          f"{value(lines, f'loadcpus-{n}-rc')} in the guest (0 expected)")
+    try:
+        load_one, load_two = b64_json(lines, "loadcpus-1"), b64_json(lines, "loadcpus-2")
+    except ConsoleError as e:
+        errors.append(f"load CPUs: {e}")
+    else:
+        load_errors, record = loadcpus.check(load_one, load_two, node_cpus, args.host_cpus,
+                                             args.loadcpus_min_ratio)
+        record["qemu_cores_used"] = args.qemu_cores
+        record["guest_seconds"] = {n: guest_seconds(lines, f"loadcpus-{n}-rc") for n in (1, 2)}
+        print(loadcpus.summary(record))
+        errors += load_errors or loadcpus.negative_controls(load_one, load_two, node_cpus, args.host_cpus)
+        if args.save_dir:
+            loadcpus.save(record, f"{args.save_dir}/loadcpus.json")
+            for n, doc in ((1, load_one), (2, load_two)):
+                with open(f"{args.save_dir}/loadcpus-{n}-result.json", "w", encoding="utf-8") as f:
+                    json.dump(doc, f, indent=2)
     if not errors:
         errors += negative_controls(result, node_cpus)
     for e in errors:
@@ -544,7 +584,8 @@ def main():
           f"{len(NEGATIVE_CONTROLS)} doctored results rejected; under cgroup v2 (cpu.max {CGROUP_QUOTA} CPUs, "
           f"cpuset of nodes {CGROUP_NODES}) the run planned inside the cpuset and reported the limits; "
           f"the Go server per node with GOMAXPROCS = the node's CPUs and every thread verified there, "
-          f"one Go process with GOMAXPROCS = every CPU")
+          f"one Go process with GOMAXPROCS = every CPU; one and two load CPUs each pinned apart from the "
+          f"replicas, one worker per CPU, both carrying load")
     return 0
 
 

@@ -5,9 +5,11 @@
 # each per-node replica exactly on its node's CPUs with memory bound and resident there, and an
 # unpinned control replica on every CPU with the default policy; then the Go test server
 # (tests/numa-vm/go-*.toml) per node with GOMAXPROCS = the node's CPUs against one process with
-# all CPUs, every thread verified. See tests/numa-vm/README.md.
+# all CPUs, every thread verified; then the highest open-loop rate from one load CPU and from two
+# (tests/numa-vm/loadcpus-plan.toml, recorded in $W/loadcpus.json). See tests/numa-vm/README.md.
 # Debian 12, as root (or with sudo for the apt steps). Env: NODES=4 CPUS_PER_NODE=2
-# MEM_PER_NODE_MB=512 TIMEOUT=300 (seconds for the guest) W=target/numa-vm (cache and outputs).
+# MEM_PER_NODE_MB=512 TIMEOUT=300 (seconds for the guest) W=target/numa-vm (cache and outputs)
+# LOADCPUS_MIN_RATIO (assert two load CPUs reach this multiple of one's rate on any host).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd); cd "$ROOT"
 export NODES=${NODES:-4} CPUS_PER_NODE=${CPUS_PER_NODE:-2} MEM_PER_NODE_MB=${MEM_PER_NODE_MB:-512}
@@ -48,7 +50,7 @@ cp tests/numa-vm/payload/test.sh "$P/test.sh"; cp tests/numa-vm/plan.toml "$P/nu
 # The Go test server for the second run: the pure-Go build is static, so it needs no library.
 tests/servers/go/build.sh "$W/go" >/dev/null
 mkdir -p "$P/usr/local/lib/numaload"; cp "$W/go/go-server" "$P/usr/local/lib/numaload/go-server"
-cp tests/numa-vm/go-agent.toml tests/numa-vm/go-plan.toml "$P/numa-vm/"
+cp tests/numa-vm/go-agent.toml tests/numa-vm/go-plan.toml tests/numa-vm/loadcpus-plan.toml "$P/numa-vm/"
 if command -v objcopy >/dev/null; then   # debug info only makes the initrd bigger and slower to unpack
   objcopy --strip-debug "$BIN" "$P/usr/local/bin/numaload"
 else
@@ -68,10 +70,21 @@ if [ ! -s "$W/vmlinuz" ] || [ ! -s "$W/base.cpio.gz" ]; then apt_update; fi
 scripts/lab/numa-vm.sh prepare
 phase prepare
 echo "booting a ${NODES}-node x ${CPUS_PER_NODE}-CPU guest (TCG, timeout ${TIMEOUT}s)..." >&2
+# CPU time of this script's reaped descendants (QEMU among them), in seconds: `times` run in this
+# shell (in a subshell it would see only the subshell's own children).
+children_cpu_s() { awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
+times > "$W/times.before"; wall0=$(date +%s.%N); load0=$(cut -d' ' -f1 /proc/loadavg)
+rm -f "$W/loadcpus.json"
 set +e
 QUIET=1 scripts/lab/numa-vm.sh run "$P"
 guest_rc=$?
 set -e
+# How much host CPU the guest's 8 vCPUs got: the load-CPU ratio cannot exceed what QEMU gets.
+times > "$W/times.after"
+qemu_cores=$(awk -v c0="$(children_cpu_s "$W/times.before")" -v c1="$(children_cpu_s "$W/times.after")" \
+  -v w0="$wall0" -v w1="$(date +%s.%N)" 'BEGIN { printf "%.2f", (c1 - c0) / (w1 - w0) }')
+load1=$(cut -d' ' -f1 /proc/loadavg)
+echo "the guest used ${qemu_cores} of this host's $(nproc) CPUs on average (load average ${load0} before, ${load1} after)"
 phase guest
 CONSOLE=$W/console.log
 
@@ -84,15 +97,20 @@ show_console_tail() {
 
 # numaload's own report as the guest printed it (everything but the base64 blocks)
 echo "----- guest console (base64 blocks left out) -----"
-awk '/NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result)-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result)-end/{skip=0}' "$CONSOLE"
+awk '/NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result|loadcpus-[12])-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result|loadcpus-[12])-end/{skip=0}' "$CONSOLE"
 echo "-----"
 
 # --- 5. checks ---------------------------------------------------------------------------------
 set +e
-python3 tests/numa-vm/check.py "$CONSOLE" --nodes "$NODES" --cpus-per-node "$CPUS_PER_NODE" --save-dir "$W"
+python3 tests/numa-vm/check.py "$CONSOLE" --nodes "$NODES" --cpus-per-node "$CPUS_PER_NODE" --save-dir "$W" \
+  --host-cpus "$(nproc)" --qemu-cores "$qemu_cores" ${LOADCPUS_MIN_RATIO:+--loadcpus-min-ratio "$LOADCPUS_MIN_RATIO"}
 check_rc=$?
 set -e
 phase check
+if [ -s "$W/loadcpus.json" ]; then   # every run's load-CPU figures, for BENCHMARKS.md point 7
+  python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(at=sys.argv[2], load_average=sys.argv[3]); print(json.dumps(r))' \
+    "$W/loadcpus.json" "$(date -u +%Y-%m-%dT%H:%MZ)" "$load0 / $load1" >>"$W/loadcpus-history.jsonl"
+fi
 echo "timings: ${timings[*]}; total $(( $(date +%s) - T0 ))s"
 if [ "$check_rc" -ne 0 ] || [ "$guest_rc" -ne 0 ]; then
   show_console_tail

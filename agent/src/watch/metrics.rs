@@ -1,26 +1,37 @@
 //! The watch as Prometheus text (`numaload watch --metrics-listen`): one series per watched tree,
 //! labelled `pid` (the watched process) and `comm` (its name).
 //!
-//! `process_os_threads` is the series the shipped alert rule `NumaloadManyOsThreads`
+//! `process_threads` is the series the shipped alert rule `NumaloadManyOsThreads`
 //! (`deploy/prometheus/numaload-rules.yml`) reads, with the same meaning as the target's and the
 //! agent's (all OS threads, here of the whole tree), so the rule works on a watched process
 //! unchanged. Counters (`_total`) are the [`Tracker`]'s running totals: they never go backwards
 //! while threads come and go.
+//!
+//! The families are gathered from the trackers first (`Family`, plain data), then written by
+//! the Prometheus project's `prometheus-client` encoder, as the agent's own `/metrics` is.
 
-use std::fmt::Write as _;
+use std::fmt;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
 use super::delta::Tracker;
+use crate::metrics::{counter_base, Value};
 
 /// The exposition text for every tracker.
 pub fn render(trackers: &[&Tracker]) -> String {
-    let mut out = String::new();
+    let mut out = Families::default();
     let gauge = |f: fn(&Tracker) -> Option<f64>| {
-        move |t: &Tracker| f(t).map(|v| (String::new(), v)).into_iter().collect()
+        move |t: &Tracker| f(t).map(|v| (None, v)).into_iter().collect()
     };
     family(
         &mut out,
         trackers,
-        "process_os_threads",
+        "process_threads",
         "gauge",
         "OS threads of the watched process and its whole tree.",
         gauge(|t| Some(f64::from(t.last.threads))),
@@ -40,7 +51,7 @@ pub fn render(trackers: &[&Tracker]) -> String {
                 ("other", b.other),
             ]
             .into_iter()
-            .map(|(state, n)| (format!(",state=\"{state}\""), f64::from(n)))
+            .map(|(state, n)| (Some(("state", state.to_owned())), f64::from(n)))
             .collect()
         },
     );
@@ -85,11 +96,11 @@ pub fn render(trackers: &[&Tracker]) -> String {
         |t: &Tracker| {
             vec![
                 (
-                    ",kind=\"voluntary\"".into(),
+                    Some(("kind", "voluntary".to_owned())),
                     t.totals.voluntary_ctxt_switches as f64,
                 ),
                 (
-                    ",kind=\"nonvoluntary\"".into(),
+                    Some(("kind", "nonvoluntary".to_owned())),
                     t.totals.nonvoluntary_ctxt_switches as f64,
                 ),
             ]
@@ -116,7 +127,7 @@ pub fn render(trackers: &[&Tracker]) -> String {
             t.last
                 .pages_by_node
                 .iter()
-                .map(|(node, pages)| (format!(",node=\"{node}\""), *pages as f64))
+                .map(|(node, pages)| (Some(("node", node.to_string())), *pages as f64))
                 .collect()
         },
     );
@@ -136,33 +147,78 @@ pub fn render(trackers: &[&Tracker]) -> String {
         "1 when the tree's threads are 2x or more its cgroup CPU quota (the target's warning).",
         gauge(|t| Some(if t.last.warning.is_some() { 1.0 } else { 0.0 })),
     );
-    out
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(out));
+    crate::metrics::encode(&registry)
 }
 
-/// One metric family: HELP, TYPE, then each tracker's samples (`extra` labels start with `,`).
+/// A label beyond `pid` and `comm`: its name and value.
+type Extra = Option<(&'static str, String)>;
+
+/// One metric family, gathered: its name, help, type and labelled samples.
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    /// The labels (`pid`, `comm`, then any extra) and the value of each sample.
+    samples: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+/// Every family of one page, in order; the collector that writes them.
+#[derive(Debug, Default)]
+struct Families(Vec<Family>);
+
+/// Gathers one metric family: each tracker's samples, labelled with its pid and comm.
 fn family(
-    out: &mut String,
+    out: &mut Families,
     trackers: &[&Tracker],
-    name: &str,
+    name: &'static str,
     kind: &str,
-    help: &str,
-    samples: impl Fn(&Tracker) -> Vec<(String, f64)>,
+    help: &'static str,
+    samples: impl Fn(&Tracker) -> Vec<(Extra, f64)>,
 ) {
-    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+    let kind = match kind {
+        "counter" => MetricType::Counter,
+        _ => MetricType::Gauge,
+    };
+    let mut gathered = Vec::new();
     for t in trackers {
-        let labels = format!("pid=\"{}\",comm=\"{}\"", t.last.pid, escape(&t.last.comm));
         for (extra, value) in samples(t) {
-            let _ = writeln!(out, "{name}{{{labels}{extra}}} {value}");
+            let mut labels = vec![
+                ("pid", t.last.pid.to_string()),
+                ("comm", t.last.comm.clone()),
+            ];
+            labels.extend(extra);
+            gathered.push((labels, value));
         }
     }
+    out.0.push(Family {
+        name,
+        help,
+        kind,
+        samples: gathered,
+    });
 }
 
-/// A label value as the text format wants it: backslash, quote and newline escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+impl Collector for Families {
+    fn encode(&self, mut out: DescriptorEncoder<'_>) -> fmt::Result {
+        for f in &self.0 {
+            let name = match f.kind {
+                MetricType::Counter => counter_base(f.name),
+                _ => f.name,
+            };
+            let mut encoder = out.encode_descriptor(name, f.help, None, f.kind)?;
+            for (labels, value) in &f.samples {
+                let sample = encoder.encode_family(labels)?;
+                match f.kind {
+                    MetricType::Counter => ConstCounter::new(Value(*value)).encode(sample)?,
+                    _ => ConstGauge::new(Value(*value)).encode(sample)?,
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -202,8 +258,8 @@ mod tests {
         let text = render(&[&tracker("a \"b\"\\", Some(3))]);
         let l = "pid=\"9\",comm=\"a \\\"b\\\"\\\\\"";
         for line in [
-            "# TYPE process_os_threads gauge\n".to_owned(),
-            format!("process_os_threads{{{l}}} 1\n"),
+            "# TYPE process_threads gauge\n".to_owned(),
+            format!("process_threads{{{l}}} 1\n"),
             format!("numaload_watch_threads{{{l},state=\"uninterruptible\"}} 1\n"),
             format!("numaload_watch_run_delay_seconds_total{{{l}}} 1.5\n"),
             format!("numaload_watch_cpu_seconds_total{{{l}}} 2\n"),

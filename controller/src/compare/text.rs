@@ -108,17 +108,7 @@ pub fn render(c: &Comparison) -> String {
         }
         out.push('\n');
     }
-    let mut flags: Vec<String> = c.flags.clone();
-    for l in &c.layouts {
-        flags.extend(l.flags.iter().map(|f| format!("layout \"{}\" {f}", l.name)));
-    }
-    if !flags.is_empty() {
-        let _ = writeln!(out, "Check before trusting these numbers:");
-        for f in &flags {
-            let _ = writeln!(out, "  ! {f}");
-        }
-        out.push('\n');
-    }
+    flags_block(&mut out, c);
     let _ = writeln!(out, "base: {}", c.base_run);
     let _ = writeln!(out, "new:  {}", c.new_run);
     let _ = writeln!(
@@ -134,12 +124,7 @@ pub fn render(c: &Comparison) -> String {
         }
     );
     for l in &c.layouts {
-        let _ = writeln!(
-            out,
-            "── layout \"{}\" {}",
-            l.name,
-            "─".repeat(50usize.saturating_sub(l.name.chars().count()))
-        );
+        layout_heading(&mut out, &l.name);
         if let Some(error) = &l.failed_now {
             let _ = writeln!(
                 out,
@@ -193,4 +178,29 @@ pub fn render(c: &Comparison) -> String {
         );
     }
     out
+}
+
+/// "Check before trusting these numbers": the comparison's flags, then each layout's, one a
+/// line; nothing when there are none. Shared with the store gate's report.
+pub fn flags_block(out: &mut String, c: &Comparison) {
+    let mut flags: Vec<String> = c.flags.clone();
+    for l in &c.layouts {
+        flags.extend(l.flags.iter().map(|f| format!("layout \"{}\" {f}", l.name)));
+    }
+    if !flags.is_empty() {
+        let _ = writeln!(out, "Check before trusting these numbers:");
+        for f in &flags {
+            let _ = writeln!(out, "  ! {f}");
+        }
+        out.push('\n');
+    }
+}
+
+/// The rule that opens a layout's table.
+pub fn layout_heading(out: &mut String, name: &str) {
+    let _ = writeln!(
+        out,
+        "── layout \"{name}\" {}",
+        "─".repeat(50usize.saturating_sub(name.chars().count()))
+    );
 }

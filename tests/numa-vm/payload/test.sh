@@ -74,7 +74,23 @@ PLAN
 fi
 echo "$M cgroup-rc $crc"
 
+# Load CPUs: the highest open-loop rate the generator keeps up with from one load CPU, then from
+# two (`[search]` in the plan), against the same three replicas on nodes 0-2. check.py reads
+# both results, the ratio and how the load was spread over the workers.
+lrc=0
+for n in 1 2; do
+  sed "s/^reserve_cpus = 1/reserve_cpus = $n/" /numa-vm/loadcpus-plan.toml > /tmp/loadcpus-$n.toml
+  t0=$(date +%s)
+  numaload run /tmp/loadcpus-$n.toml --out /tmp/loadcpus-$n.json; r=$?
+  echo "$M loadcpus-$n-rc $r secs $(( $(date +%s) - t0 ))"
+  [ "$r" -eq 0 ] || lrc=$r
+  if [ -s /tmp/loadcpus-$n.json ]; then
+    echo "$M loadcpus-$n-begin"; base64 /tmp/loadcpus-$n.json; echo "$M loadcpus-$n-end"
+  fi
+done
+
 [ "$trc" -eq 0 ] || exit "$trc"
 [ "$grc" -eq 0 ] || exit "$grc"
 [ "$crc" = 0 ] || exit 1
+[ "$lrc" -eq 0 ] || exit "$lrc"
 exit "$rc"

@@ -24,17 +24,7 @@ pub fn render(c: &Comparison, rule: &Rule) -> String {
         )
     };
     let _ = writeln!(out, "numaload compare: {headline}\n");
-    let mut flags: Vec<String> = c.flags.clone();
-    for l in &c.layouts {
-        flags.extend(l.flags.iter().map(|f| format!("layout \"{}\" {f}", l.name)));
-    }
-    if !flags.is_empty() {
-        let _ = writeln!(out, "Check before trusting these numbers:");
-        for f in &flags {
-            let _ = writeln!(out, "  ! {f}");
-        }
-        out.push('\n');
-    }
+    text::flags_block(&mut out, c);
     let _ = writeln!(out, "base: {}", c.base_run);
     let _ = writeln!(out, "new:  {}", c.new_run);
     let _ = writeln!(
@@ -48,12 +38,7 @@ pub fn render(c: &Comparison, rule: &Rule) -> String {
         rule.min_runs
     );
     for l in &c.layouts {
-        let _ = writeln!(
-            out,
-            "── layout \"{}\" {}",
-            l.name,
-            "─".repeat(50usize.saturating_sub(l.name.chars().count()))
-        );
+        text::layout_heading(&mut out, &l.name);
         if let Some(error) = &l.failed_now {
             let _ = writeln!(out, "  FAILED in the new result (measured before): {error}");
         }

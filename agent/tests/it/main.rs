@@ -1,0 +1,17 @@
+//! The integration tests of `numaload-agent`, built as one test binary (one link instead of one
+//! per file): each module is what used to be a file of its own under `tests/`. Run one module with
+//! `cargo test -p numaload-agent --test it MODULE::`.
+
+// A turn (`turns.rs`) is taken once at a test's start and held to its end; each async test has
+// a runtime of its own, on which nothing else waits for that lock.
+#![allow(clippy::await_holding_lock)]
+
+mod go;
+mod turns;
+
+mod fuzz_corpus;
+mod loadgen;
+mod schedtrace;
+mod targets;
+mod topology_fixtures;
+mod window;

@@ -1,0 +1,217 @@
+//! The history store for real: SQLite files through the system libsqlite3 and a throw-away
+//! PostgreSQL cluster, the same store, history and gate tests on both (`history_support/`),
+//! concurrent writers, every failure a store can have (locked, read-only, corrupt, newer
+//! schema, unreachable), and `numaload run --store` keeping the result when the store fails.
+
+use crate::common;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use numaload::store::{Access, Store};
+
+use crate::history_support;
+use crate::history_support::{cli, pg::Cluster};
+
+fn scratch(name: &str) -> PathBuf {
+    common::scratch("history", name)
+}
+
+fn sqlite(name: &str) -> (PathBuf, String) {
+    let dir = scratch(name);
+    let url = dir.join("history.db").to_str().expect("utf8").to_owned();
+    (dir, url)
+}
+
+#[test]
+fn sqlite_stores_and_reads_back() {
+    let _turn = crate::turns::beside_others();
+    let (_dir, url) = sqlite("roundtrip");
+    history_support::store_and_read_back(&url);
+}
+
+#[test]
+fn sqlite_concurrent_writers_all_land() {
+    let _turn = crate::turns::beside_others();
+    let (_dir, url) = sqlite("concurrent");
+    history_support::concurrent_writers(&url);
+}
+
+#[test]
+fn sqlite_history_in_every_format() {
+    let _turn = crate::turns::beside_others();
+    let (dir, url) = sqlite("history");
+    history_support::history_cli(&url, &dir);
+}
+
+#[test]
+fn sqlite_rolling_baseline_gate() {
+    let _turn = crate::turns::beside_others();
+    let (dir, url) = sqlite("gate");
+    history_support::gate_cli(&url, &dir);
+}
+
+#[test]
+fn sqlite_newer_schema_is_refused() {
+    let _turn = crate::turns::beside_others();
+    let (_dir, url) = sqlite("newer");
+    history_support::newer_schema_is_refused(&url);
+}
+
+#[test]
+fn sqlite_failures_are_one_line_naming_the_store() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("failures");
+    let one_line = |e: numaload::store::StoreError, what: &str| {
+        let text = e.to_string();
+        assert!(text.starts_with("store ") && !text.contains('\n'), "{text}");
+        assert!(text.contains(what), "{what}: {text}");
+    };
+    // Corrupt: not a database.
+    let corrupt = dir.join("corrupt.db");
+    std::fs::write(&corrupt, vec![b'x'; 4096]).expect("write");
+    let e = Store::open(corrupt.to_str().expect("utf8"), Access::Write).expect_err("corrupt");
+    one_line(e, "not a SQLite database");
+    // Read-only (a file: URI asks SQLite for it: tests run as root, which file modes do not stop).
+    let (_d, ro) = sqlite("failures-ro");
+    drop(Store::open(&ro, Access::Write).expect("create"));
+    let e = Store::open(&format!("file:{ro}?mode=ro"), Access::Write)
+        .and_then(|mut s| s.put(&history_support::synthetic("ro", 0, 1.0, 1.0), &[]))
+        .expect_err("read-only");
+    one_line(e, "read-only");
+    // Locked: another connection holds the write lock past the wait.
+    let (_d, locked) = sqlite("failures-locked");
+    drop(Store::open(&locked, Access::Write).expect("create"));
+    let holder = rusqlite::Connection::open(&locked).expect("open");
+    holder.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let e = Store::open_waiting(&locked, Access::Write, Duration::from_millis(200))
+        .and_then(|mut s| s.put(&history_support::synthetic("locked", 0, 1.0, 1.0), &[]))
+        .expect_err("locked");
+    one_line(e, "locked by another process");
+    holder.execute_batch("ROLLBACK").expect("unlock");
+    // Missing, for reading: nothing to show.
+    let missing = dir.join("missing.db");
+    let e = Store::open(missing.to_str().expect("utf8"), Access::Read).expect_err("missing");
+    one_line(e, "no such database file");
+    // Through the binary: exit 1, one line on stderr.
+    let (code, out, err) = cli(&["history", "--store", corrupt.to_str().expect("utf8")]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("corrupt.db") && err.contains("move the file aside"),
+        "{err}"
+    );
+    // A store without a selection, a selection without a store: bad input.
+    let (code, _, err) = cli(&["compare", "--store", "x.db", "a.json", "b.json"]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = cli(&["compare", "--baseline", "last:3", "b.json"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("needs a store"), "{err}");
+}
+
+#[test]
+fn unreachable_postgres_is_one_line() {
+    let _turn = crate::turns::beside_others();
+    let e = Store::open_waiting(
+        "postgres://someone:secret@127.0.0.1:1/numaload",
+        Access::Write,
+        Duration::from_secs(2),
+    )
+    .expect_err("nothing listens on port 1");
+    let text = e.to_string();
+    assert!(
+        text.contains("cannot reach the PostgreSQL server"),
+        "{text}"
+    );
+    assert!(
+        text.contains("someone:***@127.0.0.1:1"),
+        "the password is hidden: {text}"
+    );
+    assert!(!text.contains("secret") && !text.contains('\n'), "{text}");
+}
+
+/// The same tests on a real PostgreSQL server, one fresh database each.
+#[test]
+fn postgres_store_history_and_gate() {
+    let _turn = crate::turns::beside_others();
+    let cluster = Cluster::start("suite");
+    let dir = scratch("postgres");
+    history_support::concurrent_writers(&cluster.database("concurrent"));
+    history_support::store_and_read_back(&cluster.database("roundtrip"));
+    history_support::history_cli(&cluster.database("history"), &dir);
+    history_support::gate_cli(&cluster.database("gate"), &dir);
+    history_support::newer_schema_is_refused(&cluster.database("newer"));
+    let missing = format!("postgres://numaload@127.0.0.1:{}/no_such_db", cluster.port);
+    let e = Store::open(&missing, Access::Write).expect_err("no database");
+    assert!(e.to_string().contains("createdb"), "{e}");
+}
+
+const PLAN: &str = r#"
+name = "history-run"
+[target]
+name = "async"
+work_us = 10
+[load]
+mode = "open"
+rate = 500
+connections = 4
+duration = "300ms"
+warmup = "100ms"
+reserve_cpus = 1
+[[layouts]]
+name = "single"
+replicas = 1
+"#;
+
+/// `numaload run --store` for real: stored with its labels; with a broken store the result is
+/// still written and printed, the error is one line, the exit code 1.
+#[test]
+fn run_stores_the_result_and_keeps_it_when_the_store_fails() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("run");
+    let plan = dir.join("plan.toml");
+    std::fs::write(&plan, PLAN).expect("plan");
+    let (plan, db) = (plan.to_str().expect("utf8"), dir.join("h.db"));
+    let out = dir.join("result.json");
+    let (code, _, err) = cli(&[
+        "run",
+        plan,
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--store",
+        db.to_str().expect("utf8"),
+        "--label",
+        "commit=abc",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let mut store = Store::open(db.to_str().expect("utf8"), Access::Read).expect("open");
+    let runs = store.runs(&Default::default()).expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].labels["commit"], "abc");
+    assert!(runs[0].layouts[0].throughput_rps.is_some_and(|t| t > 0.0));
+
+    let corrupt = dir.join("corrupt.db");
+    std::fs::write(&corrupt, vec![b'x'; 4096]).expect("write");
+    let kept = dir.join("kept.json");
+    let (code, stdout, err) = cli(&[
+        "run",
+        plan,
+        "--quiet",
+        "--out",
+        kept.to_str().expect("utf8"),
+        "--store",
+        corrupt.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(kept.exists(), "the result is written to --out");
+    assert!(stdout.contains("single"), "the report is printed: {stdout}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("corrupt.db") && errors[0].contains("kept in"),
+        "{err}"
+    );
+
+    let (code, _, err) = cli(&["run", plan, "--label", "commit=abc"]);
+    assert_eq!(code, Some(2), "a label without a store: {err}");
+}

@@ -1,0 +1,429 @@
+//! The whole slice, for real: the `numaload` binary reads a plan, starts its local agent on
+//! loopback gRPC, launches pinned replica processes, drives open-loop load at them, and writes
+//! a result that must match the schema and show what was measured and where it ran.
+
+use std::path::{Path, PathBuf};
+
+use crate::common;
+use crate::common::{assert_matches_schema, numaload};
+
+fn scratch(name: &str) -> PathBuf {
+    common::scratch("local-run", name)
+}
+
+fn write_plan(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("plan.toml");
+    std::fs::write(&path, body).expect("write plan");
+    path
+}
+
+const PLAN: &str = r#"
+name = "local-run-test"
+[target]
+name = "async"
+work_us = 10
+[load]
+mode = "open"
+rate = 1000
+connections = 8
+duration = "2s"
+warmup = "500ms"
+reserve_cpus = 1
+[[layouts]]
+name = "single"
+replicas = 1
+[[layouts]]
+name = "per-node"
+replicas = "per-node"
+"#;
+
+fn alive(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .contains("State:\tZ")
+}
+
+#[test]
+fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("full");
+    let plan = write_plan(&dir, PLAN);
+    let out = dir.join("result.json");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "numaload run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+
+    let result = common::read_json(&out);
+    assert_matches_schema(&result);
+
+    assert_eq!(
+        result["plan"]["name"], "local-run-test",
+        "the plan is echoed"
+    );
+    assert!(result["host"]["pus"].as_u64().expect("pus") >= 1);
+    let layouts = result["layouts"].as_array().expect("layouts");
+    assert_eq!(layouts.len(), 2);
+    let mut pids = Vec::new();
+    for layout in layouts {
+        let name = layout["name"].as_str().expect("name");
+        assert_eq!(layout["status"], "ok", "{name}: {}", layout["error"]);
+        let requests = layout["requests"].as_u64().expect("requests");
+        assert!(requests > 0, "{name}: no requests");
+        // The percentiles come from a real histogram holding every measured request.
+        assert_eq!(
+            layout["latency_ns"]["count"].as_u64(),
+            Some(requests),
+            "{name}"
+        );
+        assert!(layout["latency_ns"]["p99"].as_u64().expect("p99") > 0);
+        assert!(
+            layout["latency_ns"]["p99"].as_u64()
+                >= layout["latency_uncorrected_ns"]["p50"].as_u64(),
+            "{name}: corrected p99 below uncorrected p50"
+        );
+        assert!(!layout["histograms"]["corrected_v2_base64"]
+            .as_str()
+            .expect("hist")
+            .is_empty());
+        let samples = layout["thread_samples"].as_array().expect("samples");
+        assert!(
+            samples.len() >= 10,
+            "{name}: {} thread samples in 2 s at 100 ms",
+            samples.len()
+        );
+        for replica in layout["replicas"].as_array().expect("replicas") {
+            assert_eq!(replica["placement_ok"], true, "{name}: {replica}");
+            assert_eq!(
+                replica["actual_cpus"], replica["intended_cpus"],
+                "{name}: read back from /proc"
+            );
+            assert!(
+                replica["threads_max"].as_u64().expect("threads") >= 1,
+                "{name}: threads sampled"
+            );
+            assert!(
+                !replica["pages_by_node"]
+                    .as_object()
+                    .expect("pages")
+                    .is_empty(),
+                "{name}: numa_maps read"
+            );
+            pids.push(replica["pid"].as_u64().expect("pid"));
+        }
+    }
+    let per_node = &layouts[1];
+    for replica in per_node["replicas"].as_array().expect("replicas") {
+        let policy = replica["memory_policy"].as_str().expect("policy");
+        assert!(
+            policy.starts_with("bind:"),
+            "per-node replicas bind memory locally, got {policy}"
+        );
+    }
+    assert!(
+        stdout.contains("Verdict:"),
+        "the report leads with a verdict:\n{stdout}"
+    );
+    assert!(stdout.contains("p99.9"), "{stdout}");
+    for pid in pids {
+        assert!(!alive(pid), "replica {pid} outlived the run");
+    }
+}
+
+#[test]
+fn a_plan_the_host_cannot_place_fails_before_anything_launches() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("too-many");
+    let plan = write_plan(
+        &dir,
+        &PLAN.replace("replicas = \"per-node\"", "replicas = 64\npin = \"node\""),
+    );
+    let run = numaload(&["run", plan.to_str().expect("utf8"), "--quiet"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("replicas"),
+        "the error names the field: {stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(run.stdout.is_empty(), "no report for a refused plan");
+}
+
+#[test]
+fn a_bad_plan_file_is_one_line_naming_the_key() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("bad");
+    let plan = write_plan(&dir, &PLAN.replace("rate = 1000", "rate = -5"));
+    let run = numaload(&["run", plan.to_str().expect("utf8")]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("rate"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("repeat");
+    let body = PLAN
+        .replace(
+            "name = \"local-run-test\"",
+            "name = \"repeat-test\"\nrepeat = 2",
+        )
+        .replace("duration = \"2s\"", "duration = \"700ms\"")
+        .replace("warmup = \"500ms\"", "warmup = \"200ms\"");
+    let plan = write_plan(&dir, &body);
+    let out = dir.join("result.json");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The interval is labelled for what it is: about the mean over trials, not the merged p99.
+    let report = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        report.contains("95% CI       of the mean over 2 trials")
+            && report.contains("the p99 above is the merged histogram's, a different statistic"),
+        "{report}"
+    );
+    let result = common::read_json(&out);
+    let mut starts = Vec::new();
+    for layout in result["layouts"].as_array().expect("layouts") {
+        let trials = layout["trials"].as_array().expect("trials");
+        assert_eq!(trials.len(), 2, "{}", layout["name"]);
+        let sum: u64 = trials
+            .iter()
+            .map(|t| t["requests"].as_u64().expect("requests"))
+            .sum();
+        assert_eq!(
+            layout["requests"].as_u64(),
+            Some(sum),
+            "merged counters add up"
+        );
+        assert_eq!(
+            layout["latency_ns"]["count"].as_u64(),
+            Some(sum),
+            "merged histogram holds every trial"
+        );
+        assert!(
+            layout["confidence"]["throughput_rps"]["low"]
+                .as_f64()
+                .is_some(),
+            "{}",
+            layout["confidence"]
+        );
+        for agent in layout["agents"].as_array().expect("agents") {
+            starts.push((
+                agent["measuring_at_unix_ns"].as_u64().expect("start"),
+                agent["trial"].as_u64().expect("trial"),
+                layout["name"].as_str().expect("name").to_owned(),
+            ));
+        }
+    }
+    starts.sort();
+    let order: Vec<(u64, String)> = starts
+        .into_iter()
+        .map(|(_, trial, name)| (trial, name))
+        .collect();
+    let expected = [
+        (1, "single"),
+        (1, "per-node"),
+        (2, "single"),
+        (2, "per-node"),
+    ];
+    assert_eq!(
+        order,
+        expected.map(|(t, n)| (t, n.to_owned())),
+        "A B A B, not A A B B"
+    );
+}
+
+#[test]
+fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("search");
+    let body = PLAN
+        .replace(
+            "name = \"local-run-test\"",
+            "name = \"search-test\"\n[search]\nslo_p99 = \"2s\"\nstart_rate = 150\nmax_steps = 3",
+        )
+        .replace("duration = \"2s\"", "duration = \"800ms\"")
+        .replace("warmup = \"500ms\"", "warmup = \"200ms\"");
+    // One layout is enough to see the steps.
+    let body = body
+        .split("[[layouts]]\nname = \"per-node\"")
+        .next()
+        .expect("plan")
+        .to_owned();
+    let plan = write_plan(&dir, &body);
+    let out = dir.join("result.json");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result = common::read_json(&out);
+    assert_matches_schema(&result);
+    let search = &result["search"]["layouts"][0];
+    let rates: Vec<f64> = search["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["rate_rps"].as_f64().expect("rate"))
+        .collect();
+    assert_eq!(
+        rates,
+        vec![150.0, 300.0, 600.0],
+        "doubling while every step passes, bounded by max_steps"
+    );
+    assert_eq!(search["max_rate_rps"].as_f64(), Some(600.0));
+    // Calibrated once, by the first step; the result carries it.
+    assert!(
+        result["hosts"][0]["calibration"]["task_spawn_ns"].as_u64() > Some(0),
+        "{}",
+        result["hosts"][0]
+    );
+    assert_eq!(
+        result["layouts"][0]["target_rate_rps"].as_f64(),
+        Some(600.0),
+        "the layout shown is the best passing step"
+    );
+    assert!(stdout.contains("Max sustainable rate at p99"), "{stdout}");
+    assert!(
+        stdout.contains("Verdict: single sustains 600 req/s"),
+        "{stdout}"
+    );
+    for (format, headline) in [
+        ("markdown", "max sustainable rate at p99"),
+        ("html", "Max sustainable rate at p99"),
+    ] {
+        let report = numaload(&["report", out.to_str().expect("utf8"), "--format", format]);
+        let text = String::from_utf8_lossy(&report.stdout);
+        assert!(
+            text.contains(headline) && text.contains("600"),
+            "{format}: {text}"
+        );
+    }
+}
+
+#[test]
+fn agent_config_gives_the_local_agent_the_targets_a_user_brings() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("agent-config");
+    // Only the built-in target, under another name: a plan naming "async" is now refused by
+    // the agent, one naming "mine" runs it.
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[targets.mine]\nprogram = {:?}\n\
+             args = [\"target\", \"--variant\", \"async\", \"--listen\", \"{{listen}}\", \
+             \"--threads\", \"{{threads}}\", \"--work-us={{knob.work_us}}\"]\n\
+             ready = \"line:^numaload-target listening on \"\n\
+             knobs.work_us = {{ range = [0, 1000], default = 0 }}\n",
+            common::BIN
+        ),
+    )
+    .expect("write config");
+    let body = PLAN
+        .replace("name = \"async\"", "name = \"mine\"")
+        .replace("duration = \"2s\"", "duration = \"500ms\"")
+        .replace("warmup = \"500ms\"", "warmup = \"100ms\"")
+        .replace(
+            "[[layouts]]\nname = \"per-node\"\nreplicas = \"per-node\"\n",
+            "",
+        );
+    let plan = write_plan(&dir, &body);
+    let out = dir.join("result.json");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--agent-config",
+        config.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result = common::read_json(&out);
+    assert_matches_schema(&result);
+    assert_eq!(result["plan"]["target"]["name"], "mine");
+    assert!(result["layouts"][0]["requests"].as_u64().expect("requests") > 0);
+
+    // The built-in name is not in this configuration.
+    let builtin = write_plan(&dir, &body.replace("name = \"mine\"", "name = \"async\""));
+    let refused = numaload(&[
+        "run",
+        builtin.to_str().expect("utf8"),
+        "--agent-config",
+        config.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("async"), "{stderr}");
+}
+
+#[test]
+fn agent_config_is_refused_with_remote_agents_and_bad_files() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("agent-config-refused");
+    let plan = write_plan(&dir, PLAN);
+    let config = dir.join("agent.toml");
+    std::fs::write(&config, "[targets.mine]\nprogram = \"/bin/true\"\n").expect("write");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--agent",
+        "127.0.0.1:9",
+        "--agent-config",
+        config.to_str().expect("utf8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--agent-config") && stderr.contains("127.0.0.1:9"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    std::fs::write(&config, "[targets.mine]\nprogram = 5\n").expect("write");
+    let run = numaload(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--agent-config",
+        config.to_str().expect("utf8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("agent.toml"), "{stderr}");
+}

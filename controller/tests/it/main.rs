@@ -1,0 +1,31 @@
+//! The integration tests of `numaload` (the controller), built as one test binary (one link
+//! instead of one per file): each module is what used to be a file of its own under `tests/`.
+//! Run one module with
+//! `cargo test -p numaload --test it MODULE::`.
+
+// A turn (`turns.rs`) is taken once at a test's start and held to its end; each async test has
+// a runtime of its own, on which nothing else waits for that lock.
+#![allow(clippy::await_holding_lock)]
+
+mod common;
+mod history_support;
+mod turns;
+
+mod cgroup;
+mod cli_plan;
+mod cli_topology;
+mod compare;
+mod deploy_files;
+mod ffi_storm;
+mod history;
+mod local_run;
+mod multi_agent;
+mod own_servers;
+mod packaging;
+mod pinned_pool_watch;
+mod plan_validation;
+mod prometheus_rules;
+mod report_formats;
+mod sched;
+mod seams;
+mod watch;

@@ -1,0 +1,582 @@
+//! Several agents, for real, as separate `numaload agent` processes on loopback ports: a run on
+//! all of them at once, an agent killed mid-run, a second run refused while one is going, and
+//! Ctrl-C on the controller. Each case checks that no replica survives.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common;
+use crate::common::BIN;
+
+/// A `numaload agent` process on 127.0.0.1, killed when dropped.
+struct AgentProcess {
+    child: Child,
+    address: String,
+}
+
+impl AgentProcess {
+    fn start() -> AgentProcess {
+        Self::start_with(&["--insecure"])
+    }
+
+    fn start_with(extra: &[&str]) -> AgentProcess {
+        // Port 0: the agent prints the address it bound, so no port is picked here and then
+        // lost to a race before the agent binds it.
+        let mut child = Command::new(BIN)
+            .args(["agent", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start agent");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let first = lines.next().expect("agent says something").expect("utf8");
+        let address = bound_address(&first);
+        std::thread::spawn(move || for _ in lines {});
+        AgentProcess { child, address }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// The address in the agent's first line, "numaload agent listening on ADDRESS (mode)".
+fn bound_address(first: &str) -> String {
+    first
+        .split_once("listening on ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("agent: {first}"))
+        .to_owned()
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    common::scratch("multi", name)
+}
+
+fn plan(dir: &Path, duration: &str) -> PathBuf {
+    let path = dir.join("plan.toml");
+    let text = format!(
+        r#"
+name = "multi"
+[target]
+name = "async"
+work_us = 5
+[load]
+mode = "open"
+rate = 300
+connections = 4
+duration = "{duration}"
+warmup = "300ms"
+reserve_cpus = 1
+[[layouts]]
+name = "single"
+replicas = 1
+[[layouts]]
+name = "per-node"
+replicas = "per-node"
+"#
+    );
+    std::fs::write(&path, text).expect("plan");
+    path
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run controller")
+}
+
+/// Pids of `numaload target` processes whose parent is `parent` (not the agent's orphan
+/// watchdog, a fork of the agent named `numaload-reaper`).
+fn replicas_of(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1));
+        let watchdog = stat.contains("(numaload-reaper)");
+        if ppid == Some(&parent.to_string())
+            && !watchdog
+            && String::from_utf8_lossy(&cmdline).contains("target")
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| !s.contains("State:\tZ"))
+        .unwrap_or(false)
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_run_on_two_agents_starts_together_and_merges_exactly() {
+    let _turn = crate::turns::beside_others();
+    let (a, b) = (AgentProcess::start(), AgentProcess::start());
+    let dir = scratch("two");
+    let out = dir.join("result.json");
+    let hlog = dir.join("result.hlog");
+    let output = run(&[
+        "run",
+        plan(&dir, "1500ms").to_str().expect("utf8"),
+        "--agent",
+        &a.address,
+        "--agent",
+        &b.address,
+        "--out",
+        out.to_str().expect("utf8"),
+        "--hlog",
+        hlog.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result = common::read_json(&out);
+    assert_eq!(result["hosts"].as_array().expect("hosts").len(), 2);
+    assert_eq!(result["degraded"], false);
+    for layout in result["layouts"].as_array().expect("layouts") {
+        assert_eq!(layout["status"], "ok", "{}", layout["error"]);
+        let agents = layout["agents"].as_array().expect("agents");
+        assert_eq!(agents.len(), 2);
+        let sum: u64 = agents
+            .iter()
+            .map(|a| a["requests"].as_u64().expect("requests"))
+            .sum();
+        assert_eq!(
+            layout["requests"].as_u64(),
+            Some(sum),
+            "global = sum of agents"
+        );
+        assert_eq!(
+            layout["latency_ns"]["count"].as_u64(),
+            Some(sum),
+            "one merged histogram"
+        );
+        // Synchronized: both agents began measuring within 200 ms of each other (corrected
+        // for clock offsets; the schedule aims for the same instant).
+        let starts: Vec<u64> = agents
+            .iter()
+            .map(|a| a["measuring_at_unix_ns"].as_u64().expect("start"))
+            .collect();
+        let gap = starts[0].abs_diff(starts[1]);
+        assert!(
+            gap < 200_000_000,
+            "{}: agents started {} ms apart",
+            layout["name"],
+            gap / 1_000_000
+        );
+        let replica_agents: Vec<&str> = layout["replicas"]
+            .as_array()
+            .expect("replicas")
+            .iter()
+            .map(|r| r["agent"].as_str().expect("agent"))
+            .collect();
+        assert!(
+            replica_agents.contains(&a.address.as_str())
+                && replica_agents.contains(&b.address.as_str())
+        );
+    }
+    let log = std::fs::read_to_string(&hlog).expect("hlog");
+    assert!(
+        log.contains("#[BaseTime:")
+            && log.contains("Tag=single,")
+            && log.contains("Tag=per-node.uncorrected,"),
+        "{log}"
+    );
+    assert!(
+        replicas_of(a.pid()).is_empty() && replicas_of(b.pid()).is_empty(),
+        "replicas left"
+    );
+}
+
+#[test]
+fn an_agent_killed_mid_run_degrades_the_result_and_leaves_no_replica() {
+    let _turn = crate::turns::beside_others();
+    let (a, mut b) = (AgentProcess::start(), AgentProcess::start());
+    let dir = scratch("kill");
+    let out = dir.join("result.json");
+    let controller = Command::new(BIN)
+        .args([
+            "run",
+            plan(&dir, "4s").to_str().expect("utf8"),
+            "--agent",
+            &a.address,
+            "--agent",
+            &b.address,
+        ])
+        .args(["--out", out.to_str().expect("utf8"), "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("controller");
+    let b_pid = b.pid();
+    let mut b_replicas = Vec::new();
+    wait_until(
+        "agent b launches its replica",
+        Duration::from_secs(20),
+        || {
+            b_replicas = replicas_of(b_pid);
+            !b_replicas.is_empty()
+        },
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    b.child.kill().expect("kill -9 agent b");
+    let _ = b.child.wait();
+    let started = Instant::now();
+    let output = controller.wait_with_output().expect("controller ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "controller took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result = common::read_json(&out);
+    assert_eq!(result["degraded"], true);
+    let agents = result["agents"].as_array().expect("agents");
+    assert_eq!(agents[1]["status"], "lost");
+    assert!(
+        agents[1]["error"]
+            .as_str()
+            .expect("error")
+            .contains(&b.address),
+        "{}",
+        agents[1]
+    );
+    let first = &result["layouts"][0];
+    assert_eq!(first["status"], "degraded", "{first}");
+    assert!(
+        first["agents"][0]["requests"]
+            .as_u64()
+            .expect("a's requests")
+            > 0,
+        "a's data kept"
+    );
+    wait_until("b's replicas die with it", Duration::from_secs(5), || {
+        !b_replicas.iter().any(|&p| alive(p))
+    });
+    assert!(replicas_of(a.pid()).is_empty(), "a stopped its replicas");
+}
+
+#[test]
+fn a_second_run_is_refused_as_busy_and_ctrl_c_cancels_without_orphans() {
+    let _turn = crate::turns::beside_others();
+    let agent = AgentProcess::start();
+    let dir = scratch("busy");
+    let long_plan = plan(&dir, "20s");
+    let first = Command::new(BIN)
+        .args([
+            "run",
+            long_plan.to_str().expect("utf8"),
+            "--agent",
+            &agent.address,
+            "--quiet",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("first run");
+    let mut replicas = Vec::new();
+    wait_until("the first run launches", Duration::from_secs(20), || {
+        replicas = replicas_of(agent.pid());
+        !replicas.is_empty()
+    });
+    let second = run(&[
+        "run",
+        long_plan.to_str().expect("utf8"),
+        "--agent",
+        &agent.address,
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success() && stderr.contains("busy"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    // Ctrl-C on the first controller: it cancels the run on the agent and reports.
+    nix_kill(first.id(), "INT");
+    let started = Instant::now();
+    let output = first.wait_with_output().expect("first ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "cancel took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("cancelled"));
+    wait_until("replicas stopped", Duration::from_secs(10), || {
+        !replicas.iter().any(|&p| alive(p))
+    });
+    // The agent is free again: a new run is accepted.
+    let again = run(&[
+        "run",
+        plan(&scratch("again"), "500ms").to_str().expect("utf8"),
+        "--agent",
+        &agent.address,
+        "--quiet",
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+fn nix_kill(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn with_tls_the_agent_refuses_controllers_without_the_fleets_certificate() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("tls");
+    let (fleet, other) = (dir.join("fleet"), dir.join("other"));
+    for certs in [&fleet, &other] {
+        let _ = std::fs::remove_dir_all(certs);
+        let made = run(&[
+            "certs",
+            "--dir",
+            certs.to_str().expect("utf8"),
+            "--host",
+            "127.0.0.1",
+        ]);
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let key_mode = std::fs::metadata(fleet.join("agent.key"))
+        .expect("key")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key_mode) & 0o077,
+        0,
+        "keys are private"
+    );
+    let agent = AgentProcess::start_with(&["--tls-dir", fleet.to_str().expect("utf8")]);
+    let plan = plan(&dir, "300ms");
+    let plan = plan.to_str().expect("utf8");
+
+    let plain = run(&["run", plan, "--agent", &agent.address, "--quiet"]);
+    assert!(
+        !plain.status.success(),
+        "a controller without TLS got through"
+    );
+    let stranger = run(&[
+        "run",
+        plan,
+        "--agent",
+        &agent.address,
+        "--tls-dir",
+        other.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(
+        !stranger.status.success(),
+        "a certificate from another CA got through"
+    );
+    assert!(
+        replicas_of(agent.pid()).is_empty(),
+        "nothing was launched for them"
+    );
+
+    let member = run(&[
+        "run",
+        plan,
+        "--agent",
+        &agent.address,
+        "--tls-dir",
+        fleet.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(
+        member.status.success(),
+        "{}",
+        String::from_utf8_lossy(&member.stderr)
+    );
+}
+
+#[test]
+fn an_agent_without_credentials_will_not_listen_beyond_loopback() {
+    let _turn = crate::turns::beside_others();
+    let refused = run(&["agent", "--listen", "0.0.0.0:0"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--tls-dir"));
+    let insecure = run(&["agent", "--listen", "0.0.0.0:0", "--insecure"]);
+    assert_eq!(insecure.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&insecure.stderr).contains("loopback"));
+}
+
+#[test]
+fn a_run_told_not_to_calibrate_skips_it_and_one_told_to_carries_it() {
+    let _turn = crate::turns::beside_others();
+    use numaload::run::{run_with, Calibrate, Progress};
+    let agent = AgentProcess::start();
+    let dir = scratch("calibrate");
+    let mut plan = numaload::plan::load(&plan(&dir, "1500ms")).expect("plan");
+    plan.layouts.truncate(1);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let addresses = [agent.address.clone()];
+    for (calibrate, calibrated) in [(Calibrate::No, false), (Calibrate::Yes, true)] {
+        let mut live = Vec::new();
+        let keep = |p: Progress| {
+            if let Progress::Load {
+                rate_rps, p99_ns, ..
+            } = p
+            {
+                live.push((rate_rps, p99_ns));
+            }
+        };
+        let result = runtime
+            .block_on(run_with(&plan, &addresses, None, calibrate, keep))
+            .expect("run");
+        // The generator's own live figures arrive while measuring (about once a second), at
+        // about the plan's 300 req/s.
+        assert!(
+            live.iter()
+                .any(|&(rate, p99)| rate > 150.0 && rate < 450.0 && p99.is_some()),
+            "{live:?}"
+        );
+        assert!(result.layouts[0].requests > 0, "{calibrate:?}: measured");
+        assert_eq!(
+            result.hosts[0].calibration.is_some(),
+            calibrated,
+            "{calibrate:?}: {:?}",
+            result.hosts[0].calibration
+        );
+    }
+}
+
+/// Pids of live processes below `ancestor` (by parent, to any depth) whose command line holds
+/// `marker`.
+fn descendants_with(ancestor: u32, marker: &str) -> Vec<u32> {
+    let mut table = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0);
+        let cmdline = String::from_utf8_lossy(
+            &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
+        )
+        .into_owned();
+        table.push((pid, ppid, cmdline));
+    }
+    let below = |mut pid: u32| {
+        for _ in 0..64 {
+            let Some(&(_, ppid, _)) = table.iter().find(|(p, _, _)| *p == pid) else {
+                return false;
+            };
+            if ppid == ancestor {
+                return true;
+            }
+            pid = ppid;
+        }
+        false
+    };
+    table
+        .iter()
+        .filter(|(pid, _, cmd)| cmd.contains(marker) && alive(*pid) && below(*pid))
+        .map(|(pid, _, _)| *pid)
+        .collect()
+}
+
+#[test]
+fn an_agent_killed_mid_run_takes_nginx_and_every_worker_with_it() {
+    let _turn = crate::turns::beside_others();
+    // nginx's workers are the master's children: the master's parent-death signal does not
+    // reach them (killed alone, the master leaves them serving). The agent's watchdog does.
+    let dir = scratch("kill-nginx");
+    let config = dir.join("agent.toml");
+    std::fs::copy(common::manifest("../examples/nginx/agent.toml"), &config).expect("config");
+    let mut agent =
+        AgentProcess::start_with(&["--insecure", "--config", config.to_str().expect("utf8")]);
+    let plan = dir.join("plan.toml");
+    std::fs::write(
+        &plan,
+        "name = \"kill-nginx\"\n[target]\nname = \"nginx\"\n[load]\nmode = \"open\"\nrate = 200\n\
+         connections = 2\nduration = \"20s\"\nwarmup = \"200ms\"\n[[layouts]]\nname = \"two-workers\"\n\
+         replicas = 1\nthreads = 2\n",
+    )
+    .expect("plan");
+    let mut controller = Command::new(BIN)
+        .args([
+            "run",
+            plan.to_str().expect("utf8"),
+            "--agent",
+            &agent.address,
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("controller");
+    let agent_pid = agent.pid();
+    let mut nginx = Vec::new();
+    wait_until(
+        "nginx's master and two workers run",
+        Duration::from_secs(20),
+        || {
+            nginx = descendants_with(agent_pid, "nginx: ");
+            nginx.len() == 3
+        },
+    );
+    agent.child.kill().expect("kill -9 the agent");
+    let _ = agent.child.wait();
+    wait_until(
+        "nginx's master and workers die with the agent",
+        Duration::from_secs(5),
+        || !nginx.iter().any(|&p| alive(p)),
+    );
+    let _ = controller.kill();
+    let _ = controller.wait();
+}

@@ -1,0 +1,17 @@
+//! The integration tests of `numaload-target`, built as one test binary (one link instead of one
+//! per file): each module is what used to be a file of its own under `tests/`. Run one module with
+//! `cargo test -p numaload-target --test it MODULE::`.
+
+// A turn (`turns.rs`) is taken once at a test's start and held to its end; each async test has
+// a runtime of its own, on which nothing else waits for that lock.
+#![allow(clippy::await_holding_lock)]
+
+mod common;
+mod turns;
+
+mod ffi_dispatch;
+mod ffi_pinned_pool;
+mod metrics_promtool;
+mod run_until_sigterm;
+mod server;
+mod startup;
