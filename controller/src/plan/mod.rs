@@ -38,7 +38,7 @@
 //!                                  # the server has a backlog (see the README)
 //! spin = true                      # closed loop only, default true: busy-poll up to 25 µs
 //!                                  # before blocking when no nap is due (see the README)
-//! send_precision = "50us"          # open loop only, default "50us", "0us"..="1ms": how late a
+//! send_precision = "25us"          # open loop only, default "25us", "0us"..="1ms": how late a
 //!                                  # send may be; looser costs less CPU (see the README)
 //! method = "GET"                   # default "GET": an HTTP token
 //! path = "/"                       # default "/": starts with "/" (or is "*"), no spaces
