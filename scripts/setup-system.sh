@@ -10,7 +10,10 @@
 #          cluster of their own as an unprivileged user on a free port; they never use the
 #          package's own cluster), nginx-light (nginx as a target; plain nginx where the light
 #          flavour is not packaged), systemd (systemd-analyze verifies the unit file), numactl (a
-#          replica's child that sets its own memory policy, in the agent's tests)
+#          replica's child that sets its own memory policy, in the agent's tests), libxml2-utils
+#          (xmllint validates compare's JUnit XML against controller/tests/fixtures/junit-10.xsd),
+#          python3 (its csv module reads the CSV reports back), bsdutils (`script` runs `numaload
+#          run` under a pseudo-terminal for its live display)
 #   The emulated-NUMA test installs its QEMU packages itself (tests/numa-vm/run.sh).
 #   Installing nginx must not leave a system nginx serving port 80: service starts are refused
 #   during the install (policy-rc.d), the unit is disabled, and any nginx it started is stopped.
@@ -23,7 +26,8 @@ if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
 fi
 need=()
 for pkg in pkg-config libhwloc-dev libudev-dev libsqlite3-dev postgresql protobuf-compiler hwloc \
-  prometheus chromium iproute2 golang-go systemd numactl $nginx_pkg; do
+  prometheus chromium iproute2 golang-go systemd numactl libxml2-utils python3 bsdutils \
+  $nginx_pkg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

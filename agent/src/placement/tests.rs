@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::topology::{from_synthetic, NumaNode};
+use crate::topology::{from_synthetic, Domain, NumaNode};
 use numaload_proto::v1;
 
 const X: &str = "x";

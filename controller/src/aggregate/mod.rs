@@ -5,23 +5,27 @@
 //! agent, the per-agent figures that agent's workers, the per-replica figures the workers' share
 //! for that replica — all from the same data. Counters add up; throughputs of agents measuring
 //! at the same time add up. Nothing here does I/O.
+//!
+//! This file assembles a layout's result from each agent's events (placement, samples, failure
+//! or summary); `measure.rs` fills in the measured figures, `collect.rs` gathers the events per
+//! agent, `mix.rs` splits the figures by request of the plan's mix, `suspect.rs` says when not
+//! to trust them, `trials.rs` merges the trials of `repeat = N`.
 
 mod collect;
+mod measure;
 mod mix;
 mod suspect;
 mod trials;
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use hdrhistogram::Histogram;
-use numaload_proto::histogram::{self, HistogramError};
-use numaload_proto::v1::{LayoutSummary, WorkerResult};
+use numaload_proto::histogram::HistogramError;
+use numaload_proto::v1::LayoutSummary;
 
 use crate::plan::{Load, Plan};
 use crate::result::{
     AgentLayoutResult, ErrorKinds, Histograms, LayoutResult, LayoutStatus, LoadPlacement,
-    LoadWorker, Percentiles, ReplicaResult, ThreadSample,
+    Percentiles, ReplicaResult, ThreadSample,
 };
 
 /// One agent's events for a layout, with what to say if it never reported it.
@@ -312,220 +316,12 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
     }
 }
 
-/// Fills the measured figures from the summaries of the agents that measured the layout.
-fn fill_measurement(
-    result: &mut LayoutResult,
-    load: &Load,
-    measured: &[(&str, &LayoutSummary)],
-) -> Result<(), HistogramError> {
-    let all_workers = || measured.iter().flat_map(|(_, s)| s.workers.iter());
-    result.request_mix = mix::request_mix(&load.requests, all_workers())?;
-    result.status_codes = mix::status_codes(all_workers());
-    result.reconnects = all_workers().map(|w| w.reconnects).sum();
-    let corrected = merge(all_workers(), |w| &w.latency_corrected)?;
-    let uncorrected = merge(all_workers(), |w| &w.latency_uncorrected)?;
-    let lag = merge(all_workers(), |w| &w.send_lag)?;
-
-    result.elapsed_s = measured
-        .iter()
-        .map(|(_, s)| s.elapsed_ns as f64 / 1e9)
-        .fold(0.0, f64::max);
-    result.requests = all_workers().map(|w| w.requests).sum();
-    // Agents measure at the same time: their rates add up.
-    result.throughput_rps = measured
-        .iter()
-        .map(|(_, s)| per_second(s.workers.iter().map(|w| w.requests).sum(), s.elapsed_ns))
-        .sum();
-    for worker in all_workers() {
-        result.errors_by_kind.add(&error_kinds(worker));
-    }
-    result.errors = result.errors_by_kind.total();
-    result.late_sends = all_workers().map(|w| w.late_sends).sum();
-    set_latency(result, &corrected, &uncorrected, &lag)?;
-    for (agent, summary) in measured {
-        result
-            .load
-            .workers
-            .extend(load_workers(agent, &summary.workers, summary.elapsed_ns));
-    }
-
-    for replica in &mut result.replicas {
-        let Some((_, summary)) = measured.iter().find(|(agent, _)| *agent == replica.agent) else {
-            continue;
-        };
-        let mine = || {
-            summary
-                .workers
-                .iter()
-                .filter(|w| w.replica == replica.index)
-        };
-        replica.requests = mine().map(|w| w.requests).sum();
-        replica.throughput_rps = per_second(replica.requests, summary.elapsed_ns);
-        replica.latency_ns = percentiles(&merge(mine(), |w| &w.latency_corrected)?);
-        if let Some(stats) = summary.replicas.iter().find(|s| s.replica == replica.index) {
-            replica.threads_min = stats.threads_min;
-            replica.threads_max = stats.threads_max;
-            replica.threads_last = stats.threads_last;
-            replica.cpu_time_ns = stats.cpu_time_ns;
-            replica.rss_bytes_max = stats.rss_bytes_max;
-            replica.alive_tasks_max = stats.alive_tasks_max;
-            replica.blocking_threads_max = stats.blocking_threads_max;
-            replica.processes_max = stats.processes_max;
-            replica.mismatches_at_end = stats.mismatches_at_end.iter().map(Into::into).collect();
-            replica.pages_off_node_at_end = stats.pages_off_node;
-            replica.processes_at_end = stats.processes.iter().map(Into::into).collect();
-            replica.scraped = stats
-                .scraped
-                .iter()
-                .filter(|s| [s.min, s.max, s.last].iter().all(|v| v.is_finite()))
-                .map(Into::into)
-                .collect();
-            replica.sched_max = stats
-                .sched_max
-                .as_ref()
-                .and_then(|r| crate::result::sched_finite(r.into()));
-            replica.go_threads_max = (stats.go_threads_max > 0).then_some(stats.go_threads_max);
-            if let Ok(served) = u64::try_from(stats.server_requests) {
-                replica.server_requests = Some(served);
-                replica.generator_responses = Some(stats.generator_responses);
-            }
-            if !stats.pages_by_node.is_empty() {
-                replica.pages_by_node = stats
-                    .pages_by_node
-                    .iter()
-                    .map(|n| (n.node.to_string(), n.pages))
-                    .collect();
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The latency figures of a layout and the merged histograms they were read from.
-pub(super) fn set_latency(
-    result: &mut LayoutResult,
-    corrected: &Histogram<u64>,
-    uncorrected: &Histogram<u64>,
-    lag: &Histogram<u64>,
-) -> Result<(), HistogramError> {
-    result.latency_ns = percentiles(corrected);
-    result.latency_uncorrected_ns = percentiles(uncorrected);
-    result.send_lag_ns =
-        (result.target_rate_rps.is_some() && !lag.is_empty()).then(|| percentiles(lag));
-    result.histograms = Histograms {
-        corrected_v2_base64: base64_of(corrected)?,
-        uncorrected_v2_base64: base64_of(uncorrected)?,
-        send_lag_v2_base64: if lag.is_empty() {
-            String::new()
-        } else {
-            base64_of(lag)?
-        },
-    };
-    Ok(())
-}
-
-fn per_second(count: u64, elapsed_ns: u64) -> f64 {
-    if elapsed_ns == 0 {
-        0.0
-    } else {
-        count as f64 / (elapsed_ns as f64 / 1e9)
-    }
-}
-
-fn merge<'a>(
-    workers: impl Iterator<Item = &'a WorkerResult>,
-    field: impl Fn(&'a WorkerResult) -> &'a Vec<u8>,
-) -> Result<Histogram<u64>, HistogramError> {
-    histogram::merge_encoded(workers.map(|w| field(w).as_slice()))
-}
-
-fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
-    let e = worker.errors.unwrap_or_default();
-    ErrorKinds {
-        connect: e.connect,
-        io: e.io,
-        timeout: e.timeout,
-        http_status: e.http_status,
-        parse: e.parse,
-        unsent: e.unsent,
-    }
-}
-
-/// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
-fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {
-    let mut by_worker: BTreeMap<u32, (LoadWorker, u64, u64, u64)> = BTreeMap::new();
-    for w in workers {
-        let (entry, napped_ns, spun_ns, paced_ns) = by_worker.entry(w.worker).or_insert((
-            LoadWorker {
-                trial: 1,
-                agent: agent.to_owned(),
-                worker: w.worker,
-                cpu: w.cpu,
-                requests: 0,
-                cpu_time_ns: 0,
-                busy: 0.0,
-                naps: 0,
-                napped: 0.0,
-                spins: 0,
-                spun: 0.0,
-                paces: 0,
-                paced: 0.0,
-            },
-            0,
-            0,
-            0,
-        ));
-        entry.requests += w.requests;
-        entry.cpu_time_ns += w.cpu_time_ns;
-        entry.naps += w.naps;
-        *napped_ns += w.napped_ns;
-        entry.spins += w.spins;
-        *spun_ns += w.spun_ns;
-        entry.paces += w.paces;
-        *paced_ns += w.paced_ns;
-    }
-    let share = |ns: u64| {
-        if elapsed_ns > 0 {
-            ns as f64 / elapsed_ns as f64
-        } else {
-            0.0
-        }
-    };
-    by_worker
-        .into_values()
-        .map(|(mut w, napped_ns, spun_ns, paced_ns)| {
-            w.busy = share(w.cpu_time_ns);
-            w.napped = share(napped_ns);
-            w.spun = share(spun_ns);
-            w.paced = share(paced_ns);
-            w
-        })
-        .collect()
-}
-
 pub use collect::{Collector, LayoutEvents};
 pub use suspect::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 pub use trials::merge_trials;
 
-pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    Percentiles {
-        count: h.len(),
-        min: h.min(),
-        mean: h.mean(),
-        p50: h.value_at_quantile(0.50),
-        p90: h.value_at_quantile(0.90),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        max: h.max(),
-    }
-}
-
-fn base64_of(h: &Histogram<u64>) -> Result<String, HistogramError> {
-    Ok(base64::engine::general_purpose::STANDARD.encode(histogram::encode(h)?))
-}
+pub use measure::percentiles;
+use measure::{base64_of, fill_measurement, set_latency};
 
 /// The result file's histogram codec lives with the result (reports read it too).
 pub use crate::result::histogram_from_base64;

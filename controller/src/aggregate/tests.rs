@@ -1,6 +1,7 @@
 use super::*;
 use crate::plan::LoadMode;
-use numaload_proto::v1::{ErrorCounts, ReplicaStats};
+use numaload_proto::histogram;
+use numaload_proto::v1::{ErrorCounts, ReplicaStats, WorkerResult};
 use std::time::Duration;
 
 fn load() -> Load {

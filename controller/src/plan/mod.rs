@@ -6,97 +6,32 @@
 //! which is what the rest of the controller uses. [`Plan::to_run_plan`] makes the wire message.
 //! Every problem is one [`PlanError`] line naming the file, the key and the fix.
 //!
-//! ```toml
-//! name = "quickstart"              # required
-//! repeat = 3                       # trials per layout, interleaved A B A B (default 1, at most 50)
+//! **Every key, with its meaning, default and an example, is in `docs/plan.md`**, the one
+//! reference of the format; `controller/tests/it/plan_reference.rs` parses its examples with
+//! [`parse`] and fails when a key `raw` accepts has no row there. A key added to `raw` is a row
+//! added there. The smallest plan:
 //!
-//! [search]                         # optional: find each layout's highest rate meeting an objective
-//! slo_p99 = "5ms"                  # required in [search]: corrected p99 objective
-//! max_error_rate = 0.001           # default 0.001 (0.1%)
-//! start_rate = 1000                # default: [load] rate; doubles until a step fails, then bisects
-//! max_rate = 1000000               # default 1000000: never tried above
-//! precision = 0.05                 # default 0.05: stop when pass and fail are within 5%
-//! max_steps = 12                   # default 12 steps per layout, each a [load] duration long
+//! ```toml
+//! name = "quickstart"
 //!
 //! [target]
-//! name = "async"                   # required: a name from the agent's target table ([a-z0-9-]+)
-//! work_us = 20                     # CPU work per request, µs (default 0, at most 1000000)
-//!
-//! [target.knobs]                   # optional: values for knobs the agent's target entry
-//! gomaxprocs = 8                   # declares; names [a-z0-9_]+, values integers, floats,
-//!                                  # booleans or strings, sent as text (the agent checks them)
+//! name = "async"
 //!
 //! [load]
-//! mode = "open"                    # required: "open" (fixed rate) or "closed" (fixed connections)
-//! rate = 5000                      # requests per second: required for open, refused for closed
-//! connections = 32                 # default 16, 1..=10000
-//! duration = "5s"                  # required: measured time per layout, > 0 and at most 1h
-//! warmup = "1s"                    # default "1s"; "0s" skips it
-//! reserve_cpus = 1                 # default 0: CPUs kept from the replicas for the load generator
-//! timeout = "2s"                   # default "2s": slower requests count as timeout errors
-//! coalesce = true                  # closed loop only, default true: nap before blocking while
-//!                                  # the server has a backlog (see the README)
-//! spin = true                      # closed loop only, default true: busy-poll up to 25 µs
-//!                                  # before blocking when no nap is due (see the README)
-//! send_precision = "25us"          # open loop only, default "25us", "0us"..="1ms": how late a
-//!                                  # send may be; looser costs less CPU (see the README)
-//! method = "GET"                   # default "GET": an HTTP token
-//! path = "/"                       # default "/": starts with "/" (or is "*"), no spaces
-//! headers = { Accept = "text/plain" }  # no Host, Content-Length or Transfer-Encoding (the
-//!                                  # generator writes them); no CR/LF anywhere
-//! body = ""                        # default none: sent as is, with Content-Length
-//! expect_status = [200]            # statuses counted as success, 100..=599 (default: any 2xx)
-//!
-//! # Instead of method/path/headers/body, a weighted mix (never both):
-//! # [[load.requests]]
-//! # name = "read"                  # unique; default "METHOD path"
-//! # method = "GET"                 # method, path, headers, body as above
-//! # path = "/items/1"
-//! # weight = 9                     # a positive integer, default 1: this request's share is
-//! #                                # its weight over the sum of weights
-//! # [[load.requests]]
-//! # name = "write"
-//! # method = "POST"
-//! # path = "/items"
-//! # headers = { Content-Type = "application/json" }
-//! # body = '{"name": "x"}'
-//!
-//! [[layouts]]                      # at least one; names unique
-//! name = "one-process"
-//! replicas = 1                     # a positive count, "per-node", "per-package" or "per-l3"
-//! pin = "none"                     # "none" | "node" | "package" | "l3" | "core"; default: the
-//!                                  # level of a per-X count, else "none"
-//! memory = "none"                  # "none" | "local" | "interleave" | [node, ...]; default
-//!                                  # "local" when pinned, else "none"
-//! smt = "all"                      # "all" | "one-per-core" (default "all")
-//! threads = "auto"                 # worker threads per replica, or "auto" (CPUs in its set)
-//!
-//! [[layouts]]                      # the explicit form: every replica on exactly these CPUs
-//! name = "by-hand"
-//! replicas = 1
-//! cpus = "0-7,16-23"               # no pin with cpus; memory defaults to "local"
-//! memory_nodes = [0]               # bind to these nodes (only with cpus; else memory = [0])
-//!
-//! [[layouts]]                      # a sweep: one layout per value (per combination of values)
-//! name = "r"                       # → "r/replicas=1", "r/replicas=2", "r/replicas=per-node"
-//! sweep.replicas = [1, 2, "per-node"]  # also sweep.pin, sweep.memory, sweep.smt, sweep.threads
-//!
-//! [[layouts]]                      # a sweep over a target knob: "g/gomaxprocs=1", ...
-//! name = "g"
-//! replicas = 1
-//! sweep."knobs.gomaxprocs" = [1, 2, 4]  # or sweep.knobs.gomaxprocs
+//! mode = "open"
+//! rate = 5000
+//! duration = "5s"
 //!
 //! [[layouts]]
-//! name = "two-procs"
-//! replicas = 1
-//! [layouts.knobs]                  # this layout's knobs, over [target.knobs] name by name
-//! gomaxprocs = 2                   # (a layout's target = { knobs = { .. } } works too)
+//! name = "per-node"
+//! replicas = "per-node"
 //! ```
 //!
-//! A sweep key must not also be set directly. Several sweep keys give every combination, in the
-//! order replicas, pin, memory, smt, threads, then knobs in file order, named
-//! `r/replicas=1/pin=node/gomaxprocs=2`. A knob set in `[target.knobs]` may be swept: the sweep
-//! overrides it in each layout it makes.
+//! Where each table is read: `search.rs` (`[search]`), `target.rs` (`[target]` and a layout's
+//! own `target`), `knobs.rs` (`[target.knobs]`, `[layouts.knobs]`), `request.rs` (the request
+//! or the `[[load.requests]]` mix, `expect_status`), `layout.rs` and `validate/layout.rs`
+//! (`[[layouts]]`), `sweep.rs` (`sweep.KEY`), `validate/mod.rs` (the rest of `[load]`), and
+//! `error.rs` (the one-line errors).
 //!
 //! Durations are humantime strings ("10s", "500ms", "1m 30s") in whole milliseconds, as the wire
 //! carries them. What only a host can tell (whether the agent knows the target, whether there
@@ -335,7 +270,7 @@ mod tests {
                 warmup: Duration::ZERO,
                 reserve_cpus: 1,
                 timeout: Duration::from_secs(2),
-                send_precision: Duration::from_micros(50),
+                send_precision: Duration::from_micros(25),
                 requests: vec![Request::default_get()],
                 expect_status: Vec::new(),
             },

@@ -1,23 +1,8 @@
 //! What the load generator sends: `[load] method, path, headers, body`, or a weighted mix of
 //! `[[load.requests]]`, and which response statuses count as success (`expect_status`).
 //!
-//! ```toml
-//! [load]
-//! method = "POST"                  # default "GET": an HTTP token
-//! path = "/api/items?x=1"          # default "/": starts with "/" (or is "*"), no spaces
-//! headers = { Accept = "application/json" }   # no Host, Content-Length or Transfer-Encoding
-//! body = '{"id": 1}'               # sent as is; the generator adds Content-Length
-//! expect_status = [200, 201]       # default: any 2xx counts as success
-//! ```
-//!
-//! or, instead of the single-request keys, a mix drawn by weight for every request:
-//!
-//! ```toml
-//! [[load.requests]]
-//! name = "read"                    # unique; default "METHOD path"
-//! path = "/items/1"                # method, path, headers and body as above
-//! weight = 9                       # a positive integer, default 1
-//! ```
+//! The keys, their defaults and examples are in `docs/plan.md`, sections `[load]` and
+//! `[[load.requests]]`.
 //!
 //! The single form becomes one request named `METHOD path` (`GET /` when nothing is set).
 

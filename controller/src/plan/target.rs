@@ -1,18 +1,7 @@
 //! `[target]`, and a layout's own `target = { ... }`: what each replica runs and how its
 //! request handler spends its time.
 //!
-//! ```toml
-//! [target]
-//! name = "ffi"               # a target the agent knows: "async" (never blocks) or "ffi" (calls C)
-//! work_us = 2000             # time per request in the handler
-//! work_mode = "sleep"        # "spin": burn CPU (default); "sleep": block (ffi only)
-//! dispatch = "bounded"       # ffi: "spawn-blocking" | "bounded" | "inline" | "pinned-pool"
-//! limit = 8                  # ffi bounded: most concurrent C calls
-//! pool_threads = 4           # ffi pinned-pool: OS threads in the pool
-//!
-//! [target.knobs]             # knobs the agent's target entry declares (see `knobs`)
-//! gomaxprocs = 8
-//! ```
+//! Its keys, their defaults and examples are in `docs/plan.md`, section `[target]`.
 //!
 //! A layout's `target = { dispatch = "inline" }` overrides only the keys it names, so one plan
 //! can compare dispatch modes under the same load; its knobs (`target.knobs` or the layout's

@@ -1,5 +1,5 @@
-//! One row per layout, RFC 4180 (comma-separated, fields quoted when they hold a comma, quote or
-//! line break, CRLF-free: rows end in `\n`), a header row first. Latencies are integer
+//! One row per layout, RFC 4180 as the `csv` crate writes it (comma-separated, fields quoted when
+//! they hold a comma, quote or line break, CRLF-free: rows end in `\n`), a header row first. Latencies are integer
 //! nanoseconds; a percentile with too few samples for it (see
 //! [`crate::report::trust`]) or a failed layout's figures are empty cells, never a
 //! number that would be read as measured.
@@ -52,19 +52,28 @@ pub const COLUMNS: [&str; 27] = [
 
 /// Renders the header and one row per layout.
 pub fn render(result: &RunResult) -> String {
-    let mut out = COLUMNS.join(",");
-    out.push('\n');
-    for layout in &result.layouts {
-        out.push_str(
-            &row(layout)
-                .iter()
-                .map(|f| field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
+    records(
+        std::iter::once(COLUMNS.map(str::to_owned).to_vec()).chain(result.layouts.iter().map(row)),
+    )
+}
+
+/// CSV text of `records` (the header first), each ending in `\n`, fields quoted only when they
+/// must be. Every record must have as many fields as the first: the tables here are fixed.
+pub fn records<R, F>(records: impl IntoIterator<Item = R>) -> String
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        out.write_record(record)
+            .expect("a CSV table here has a fixed field count, and writing to memory cannot fail");
     }
-    out
+    let bytes = out
+        .into_inner()
+        .expect("flushing CSV into memory cannot fail");
+    // The fields are Rust strings, so the text is UTF-8.
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn row(l: &LayoutResult) -> Vec<String> {
@@ -143,15 +152,6 @@ fn mix_entry(m: &RequestMix) -> String {
     .to_owned()
 }
 
-/// A field, quoted when it must be (RFC 4180: double the quotes inside).
-pub fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,8 +165,14 @@ mod tests {
             ("two\nlines", "\"two\nlines\""),
             ("", ""),
         ];
+        // Each field between two others, as in a row (a record of one empty field alone is
+        // quoted, to tell it from an empty line).
         for (input, expected) in cases {
-            assert_eq!(field(input), expected);
+            assert_eq!(
+                records([["x", input, "y"]]),
+                format!("x,{expected},y\n"),
+                "{input:?}"
+            );
         }
     }
 }

@@ -4,6 +4,11 @@
 //! concrete placement, and carries each layout's merged histograms (HdrHistogram V2, base64) next
 //! to the percentiles computed from them. `schema/result.schema.json` describes it; a test checks
 //! real results against it.
+//!
+//! This file holds the run and each layout's figures; `host.rs` the hosts and agents,
+//! `replica.rs` each replica and its samples, `tree.rs` a replica's process tree and the request
+//! mix, `sched.rs` the scheduler series, `search.rs` a capacity search's findings and
+//! `histogram.rs` the result file's histogram codec.
 
 use std::collections::BTreeMap;
 
@@ -12,11 +17,15 @@ use serde::{Deserialize, Serialize};
 use crate::plan::Plan;
 
 mod histogram;
+mod host;
+mod replica;
 mod sched;
 mod search;
 mod tree;
 
 pub use histogram::histogram_from_base64;
+pub use host::{AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary};
+pub use replica::{ReplicaResult, ThreadSample};
 pub use search::{LayoutSearch, SearchResult, Step};
 
 pub use sched::{finite as sched_finite, GoSched, SchedRates, TokioRuntime};
@@ -54,106 +63,6 @@ pub struct RunResult {
     /// layout's measurement at its highest passing rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchResult>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgentOutcome {
-    pub agent: String,
-    pub status: AgentStatus,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error: Option<String>,
-    /// The agent's clock minus the controller's, estimated from the lowest-round-trip `Clock` call.
-    pub clock_offset_ns: i64,
-    pub clock_round_trip_ns: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AgentStatus {
-    Ok,
-    Lost,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HostSummary {
-    /// The agent's address as the controller reached it.
-    pub agent: String,
-    pub agent_version: String,
-    pub hostname: String,
-    pub kernel: String,
-    pub cpu_model: String,
-    pub packages: u32,
-    pub numa_nodes: u32,
-    pub numa_domains: u32,
-    pub cores: u32,
-    pub pus: u32,
-    pub allowed_cpus: Vec<u32>,
-    /// Every NUMA node: its allowed CPUs, memory and kind (DRAM, HBM, NVM ...).
-    #[serde(default)]
-    pub nodes: Vec<HostNode>,
-    /// What basic runtime operations cost on this host, measured by its agent before the run.
-    #[serde(default)]
-    pub calibration: Option<Calibration>,
-    /// The agent's own cgroup: plans are resolved inside its cpuset. `null` in results from
-    /// agents that did not report it.
-    #[serde(default)]
-    pub cgroup: Option<CgroupSummary>,
-}
-
-/// What a process's cgroup allows it (the agent's, or a replica's).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct CgroupSummary {
-    /// `v1`, `v2`, `none` (no cgroup controller found), or `unknown` (unreadable; `path` says why).
-    pub version: String,
-    /// The cgroup's path in its hierarchy.
-    pub path: String,
-    /// Effective cpuset CPUs; empty when the cpuset does not narrow the host's online CPUs.
-    pub cpuset_cpus: Vec<u32>,
-    /// Effective cpuset memory nodes; empty when not narrower than the host's memory nodes.
-    pub cpuset_mems: Vec<u32>,
-    /// CPU bandwidth quota in CPUs, the tightest up the hierarchy; `null` when unlimited.
-    pub cpu_quota_cpus: Option<f64>,
-}
-
-impl From<&numaload_proto::v1::CgroupLimits> for CgroupSummary {
-    fn from(c: &numaload_proto::v1::CgroupLimits) -> Self {
-        CgroupSummary {
-            version: c.version.clone(),
-            path: c.path.clone(),
-            cpuset_cpus: c.cpuset_cpus.clone(),
-            cpuset_mems: c.cpuset_mems.clone(),
-            cpu_quota_cpus: (c.cpu_quota_cpus > 0.0).then_some(c.cpu_quota_cpus),
-        }
-    }
-}
-
-impl CgroupSummary {
-    /// Whether the cgroup narrows the CPUs or memory nodes, or caps CPU time.
-    pub fn is_limited(&self) -> bool {
-        !self.cpuset_cpus.is_empty()
-            || !self.cpuset_mems.is_empty()
-            || self.cpu_quota_cpus.is_some()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostNode {
-    pub os_index: u32,
-    pub cpus: Vec<u32>,
-    pub memory_bytes: u64,
-    /// hwloc's subtype: empty for plain DRAM.
-    pub subtype: String,
-}
-
-/// Medians over batches, nanoseconds per operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// Spawn and join one tokio task.
-    pub task_spawn_ns: u64,
-    /// Spawn and join one OS thread.
-    pub thread_spawn_ns: u64,
-    /// Message to another task and back.
-    pub channel_round_trip_ns: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -317,97 +226,6 @@ pub struct Percentiles {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReplicaResult {
-    /// The trial (1.. with `repeat`) it ran in.
-    #[serde(default = "first_trial")]
-    pub trial: u32,
-    /// The agent that ran it; `index` counts within that agent.
-    pub agent: String,
-    pub index: u32,
-    pub pid: u32,
-    pub address: String,
-    pub intended_cpus: Vec<u32>,
-    pub actual_cpus: Vec<u32>,
-    pub intended_memory_nodes: Vec<u32>,
-    /// The policy asked for, in numa_maps' words: `default`, `bind:0`, `interleave:0-3`.
-    #[serde(default)]
-    pub intended_memory_policy: String,
-    /// As the kernel prints it in numa_maps: `default`, `bind:0`, ...
-    pub memory_policy: String,
-    pub placement_ok: bool,
-    pub worker_threads: u32,
-    pub threads_min: u32,
-    pub threads_max: u32,
-    pub threads_last: u32,
-    /// CPU time the replica used during the measurement.
-    #[serde(default)]
-    pub cpu_time_ns: u64,
-    pub rss_bytes_max: u64,
-    /// Highest sampled values from its /metrics; -1 when never available.
-    #[serde(default = "missing")]
-    pub alive_tasks_max: i64,
-    #[serde(default = "missing")]
-    pub blocking_threads_max: i64,
-    /// Median time to answer /metrics during the measurement (an unrelated fast request: a
-    /// starved runtime answers it late); -1 when never measured. Timed-out probes count at the
-    /// timeout, so a large value is a lower bound.
-    #[serde(default = "missing")]
-    pub metrics_probe_p50_ns: i64,
-    pub requests: u64,
-    pub throughput_rps: f64,
-    pub latency_ns: Percentiles,
-    /// Resident pages per NUMA node at the end of the measurement (node number → pages).
-    pub pages_by_node: BTreeMap<String, u64>,
-    /// The replica's cgroup, read back after launch; `null` when not reported.
-    #[serde(default)]
-    pub cgroup: Option<CgroupSummary>,
-    /// `warning:` lines the replica printed at start-up (worker threads over its CPU quota ...).
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    /// The replica's whole tree when it was ready, every process and thread checked: how many
-    /// processes and threads, what did not match, its pages outside the intended nodes, and
-    /// the processes themselves.
-    #[serde(default)]
-    pub processes: u32,
-    #[serde(default)]
-    pub threads: u32,
-    #[serde(default)]
-    pub mismatches: Vec<Mismatch>,
-    #[serde(default)]
-    pub pages_off_node: u64,
-    #[serde(default)]
-    pub tree: Vec<ProcessSeen>,
-    /// Most processes seen in the tree in one sample during the measurement.
-    #[serde(default)]
-    pub processes_max: u32,
-    /// The tree read back again when the measurement ended: what did not match then, its pages
-    /// outside the intended nodes, and its processes.
-    #[serde(default)]
-    pub mismatches_at_end: Vec<Mismatch>,
-    #[serde(default)]
-    pub pages_off_node_at_end: u64,
-    #[serde(default)]
-    pub processes_at_end: Vec<ProcessSeen>,
-    /// Series scraped from the replica's own metrics endpoint: min, max and last.
-    #[serde(default)]
-    pub scraped: Vec<ScrapedSeries>,
-    /// The highest scheduler rate of each kind over the measurement's samples; absent when not
-    /// measured (and in old files, which therefore normalise to themselves).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sched_max: Option<SchedRates>,
-    /// Most OS threads the Go runtime reported (`schedtrace = "go"`); absent without its lines.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub go_threads_max: Option<u32>,
-    /// The replica's own count of requests served over the whole load (warm-up, window and the
-    /// drain after it), from its metrics; absent when its target names no `requests_counter`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_requests: Option<u64>,
-    /// The generator's responses from this replica over the same span, beside it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generator_responses: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadPlacement {
     pub cpus: Vec<u32>,
     pub shares_cpus_with_replicas: bool,
@@ -445,51 +263,6 @@ pub struct LoadWorker {
     pub paces: u64,
     #[serde(default, skip_serializing_if = "is_zero_share")]
     pub paced: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThreadSample {
-    #[serde(default = "first_trial")]
-    pub trial: u32,
-    pub agent: String,
-    pub replica: u32,
-    pub t_ms: u64,
-    pub os_threads: u32,
-    /// The replica's CPU time so far (user + system), from /proc.
-    pub cpu_time_ns: u64,
-    #[serde(default)]
-    pub rss_bytes: u64,
-    /// From the replica's /metrics; -1 when it did not answer or does not export it.
-    #[serde(default = "missing")]
-    pub alive_tasks: i64,
-    #[serde(default = "missing")]
-    pub global_queue_depth: i64,
-    #[serde(default = "missing")]
-    pub blocking_threads: i64,
-    #[serde(default = "missing")]
-    pub inflight_calls: i64,
-    /// How long the replica took to answer /metrics: an unrelated fast request (-1: failed).
-    #[serde(default = "missing")]
-    pub metrics_probe_ns: i64,
-    /// The probe hit its timeout: `metrics_probe_ns` is then a lower bound.
-    #[serde(default)]
-    pub metrics_probe_timed_out: bool,
-    /// Processes in the replica's tree; `os_threads` and `cpu_time_ns` sum over all of them.
-    #[serde(default)]
-    pub processes: u32,
-    /// Series scraped from the replica's metrics endpoint at this sample (name → value).
-    #[serde(default)]
-    pub scraped: BTreeMap<String, f64>,
-    /// The tree's threads as the scheduler saw them since the previous sample; `null` on the
-    /// first sample and in old files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sched: Option<SchedRates>,
-    /// The Go runtime's `SCHED` lines read since the previous sample (`schedtrace = "go"`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub go_sched: Vec<GoSched>,
-    /// The tokio runtime's own counters since the previous sample (built-in targets).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokio: Option<TokioRuntime>,
 }
 
 /// The merged histograms themselves, so reports and later merges need nothing else.

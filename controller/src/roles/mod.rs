@@ -10,6 +10,7 @@ pub mod compare;
 pub mod docs;
 pub mod history;
 pub mod plan;
+mod progress;
 pub mod report;
 pub mod run;
 pub mod topology;

@@ -17,6 +17,7 @@ use super::BadInput;
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
+    /// The plan file (TOML); every key, its default and an example: docs/plan.md.
     pub plan: PathBuf,
     /// Place on this hwloc XML topology instead of this host's.
     #[arg(long, value_name = "FILE")]

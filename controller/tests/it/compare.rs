@@ -1,7 +1,7 @@
 //! `numaload compare` through the binary: the real result in `fixtures/` as the baseline and
 //! variants of it edited here as the new result (p99 scaled by 1.2 is a regression, by 1.03 is
 //! not, and so on). Exit codes: 1 on a regression beyond the threshold, 0 otherwise, 2 on bad
-//! input. JUnit XML is parsed to prove it well-formed.
+//! input. JUnit XML is validated against a JUnit schema (xmllint) and parsed for its cases.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -320,6 +320,7 @@ fn junit_is_well_formed_with_a_failure_per_regression() {
     );
     assert_eq!(run.code, Some(1), "{}", run.stdout);
     let xml = std::fs::read_to_string(&junit).expect("junit written");
+    common::assert_valid_junit(&junit);
     let doc = roxmltree::Document::parse(&xml).expect("JUnit XML is well-formed");
     let suite = doc
         .descendants()
@@ -359,6 +360,40 @@ fn junit_is_well_formed_with_a_failure_per_regression() {
         skipped.contains(&format!("numaload.{evil}").as_str()),
         "{skipped:?}"
     );
+}
+
+/// The schema check of the test above is no formality: a document a JUnit reader would choke on
+/// fails it, and so does one whose failing testcase lost its required name.
+#[test]
+fn the_junit_schema_check_refuses_broken_documents() {
+    let dir = scratch("junit-broken");
+    let junit = dir.join("junit.xml");
+    let run = compare_with(
+        "junit-broken-run",
+        |r| scale(r, 1, &["latency_ns", "p99"], 1.2),
+        &["--junit", junit.to_str().expect("utf8")],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    common::assert_valid_junit(&junit);
+    let broken = [
+        ("unclosed", xml.replacen("</testcase>", "", 1)),
+        (
+            "nameless",
+            xml.replacen(r#"<testcase name="p99 corrected""#, "<testcase", 1),
+        ),
+        (
+            "failure-outside",
+            xml.replacen("<testcase ", "<failure ", 1),
+        ),
+    ];
+    for (what, text) in broken {
+        assert_ne!(text, xml, "{what}: the edit must change the document");
+        let path = dir.join(format!("{what}.xml"));
+        std::fs::write(&path, text).expect("write");
+        let refused = std::panic::catch_unwind(|| common::assert_valid_junit(&path));
+        assert!(refused.is_err(), "{what}: xmllint accepted it");
+    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::Deserialize as _;
-use serde_yaml::Value;
+use serde_norway::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_numaload");
 /// Where the deploy files install the binary.
@@ -33,7 +33,7 @@ fn read(relative: &str) -> String {
 /// Every document of a (multi-document) YAML file.
 fn yaml_documents(relative: &str) -> Vec<Value> {
     let text = read(relative);
-    serde_yaml::Deserializer::from_str(&text)
+    serde_norway::Deserializer::from_str(&text)
         .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{relative}: {e}")))
         .filter(|doc| !doc.is_null())
         .collect()

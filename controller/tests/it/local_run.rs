@@ -427,3 +427,90 @@ fn agent_config_is_refused_with_remote_agents_and_bad_files() {
     assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("agent.toml"), "{stderr}");
 }
+
+/// A one-layout plan, short: the progress tests only need every phase once.
+const SHORT_PLAN: &str = r#"
+name = "progress"
+[target]
+name = "async"
+work_us = 10
+[load]
+mode = "open"
+rate = 500
+connections = 4
+duration = "2s"
+warmup = "500ms"
+reserve_cpus = 1
+[[layouts]]
+name = "single"
+replicas = 1
+"#;
+
+/// Off a terminal (a pipe here, as in CI logs), progress is one plain line per phase on stderr,
+/// nothing redrawn and no escape sequence: exactly these four lines.
+#[test]
+fn progress_off_a_terminal_is_one_plain_line_per_phase() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("progress-plain");
+    let plan = write_plan(&dir, SHORT_PLAN);
+    let run = numaload(&["run", plan.to_str().expect("utf8")]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let agent = stderr
+        .strip_prefix("[single] ")
+        .and_then(|rest| rest.split_once(": "))
+        .map(|(agent, _)| agent.to_owned())
+        .unwrap_or_else(|| panic!("a phase line first: {stderr}"));
+    assert!(agent.starts_with("127.0.0.1:"), "{stderr}");
+    let expected: String = [
+        "launching replicas",
+        "warming up",
+        "measuring",
+        "stopping replicas",
+    ]
+    .iter()
+    .map(|phase| format!("[single] {agent}: {phase}\n"))
+    .collect();
+    assert_eq!(stderr, expected);
+    assert!(String::from_utf8_lossy(&run.stdout).contains("── layout \"single\" ["));
+}
+
+/// On a terminal (a pseudo-terminal made by util-linux's `script`), progress is indicatif's
+/// live display — a bar with the time left while warming up and measuring, the live figures —
+/// instead of the plain lines, and the report still follows it.
+#[test]
+fn progress_on_a_terminal_is_a_live_display_and_the_report_follows() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("progress-tty");
+    let plan = write_plan(&dir, SHORT_PLAN);
+    let command = format!("'{}' run '{}'", common::BIN, plan.to_str().expect("utf8"));
+    let started = std::time::Instant::now();
+    let run = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script (util-linux)");
+    // Through the terminal: stdout and stderr together, lines redrawn in place.
+    let screen = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{screen}");
+    let frames: Vec<&str> = screen.split(['\r', '\n']).collect();
+    let live = |needle: &str| frames.iter().any(|f| f.contains(needle));
+    assert!(live("[single] warming up"), "{screen}");
+    assert!(live("s left [single] measuring"), "{screen}");
+    assert!(live("[#") && live("s left"), "no time bar: {screen}");
+    assert!(live("[single] measuring: "), "no live figures: {screen}");
+    assert!(live("[single] stopping replicas"), "{screen}");
+    assert!(
+        !live("[single] 127.0.0.1:"),
+        "plain lines on a terminal: {screen}"
+    );
+    // Cheap: about 10 frames a second at most (each frame clears the one agent's line).
+    let frames = screen.matches("\x1b[2K").count() as f64;
+    let limit = 12.0 * started.elapsed().as_secs_f64() + 5.0;
+    assert!(frames <= limit, "{frames} frames, more than {limit}");
+    let report = screen
+        .find("── layout \"single\" [")
+        .unwrap_or_else(|| panic!("no report: {screen}"));
+    assert!(screen[report..].contains("Verdict:"), "{screen}");
+}

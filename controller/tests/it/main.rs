@@ -23,6 +23,7 @@ mod multi_agent;
 mod own_servers;
 mod packaging;
 mod pinned_pool_watch;
+mod plan_reference;
 mod plan_validation;
 mod prometheus_rules;
 mod report_formats;

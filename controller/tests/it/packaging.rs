@@ -190,8 +190,8 @@ fn the_containerfile_builds_the_image_the_manifests_run() {
         "deploy/kubernetes/controller-job.yaml",
     ] {
         let text = read(manifest);
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let doc = serde_yaml::Value::deserialize(doc).expect("yaml");
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            let doc = serde_norway::Value::deserialize(doc).expect("yaml");
             let Some(pod) = doc.get("spec").and_then(|s| s.get("template")) else {
                 continue;
             };

@@ -244,6 +244,34 @@ fn csv_has_one_row_per_layout_with_the_documented_columns() {
     );
 }
 
+/// A CSV consumer reads every field back as written: a layout named with a comma, quotes and a
+/// line break stays one field, and the columns after it do not shift.
+#[test]
+fn csv_reads_back_in_pythons_csv_module() {
+    let dir = scratch("csv-python");
+    let name = "per-node, \"fast\" one\nsecond line";
+    let mut result = untrustworthy();
+    result["layouts"][1]["name"] = json!(name);
+    let file = write(&dir, "named", &result);
+    let csv = report(&file, "csv");
+    let rows = common::read_csv_with_python(&csv);
+    assert_eq!(rows.len(), 4, "a header and three layouts:\n{csv}");
+    assert_eq!(rows[0].len(), 27, "{:?}", rows[0]);
+    assert!(rows.iter().all(|r| r.len() == 27), "{rows:?}");
+    let column = |name: &str| rows[0].iter().position(|h| h == name).expect("column");
+    assert_eq!(rows[2][column("layout")], name);
+    assert_eq!(rows[2][column("status")], "SUSPECT");
+    let p99 = &fixture()["layouts"][1]["latency_ns"]["p99"];
+    assert_eq!(rows[2][column("p99_ns")], p99.to_string());
+    assert_eq!(rows[1][column("layout")], "one-process");
+    // The reasons for caution hold commas of their own.
+    let reasons = &rows[1][column("suspect")];
+    assert!(
+        reasons.contains("placement MISMATCH: CPUs 0-1 (intended 0)") && reasons.contains(", "),
+        "{reasons}"
+    );
+}
+
 #[test]
 fn untrustworthy_numbers_are_flagged_in_every_readable_format() {
     let _turn = crate::turns::beside_others();

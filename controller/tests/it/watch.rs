@@ -329,8 +329,8 @@ fn metrics_pass_promtool_and_the_thread_alert_reads_them() {
     // scrape's job and instance): above 50 threads for 30 s fires, with pid and comm kept.
     let dir = common::scratch("watch", "rules");
     let rules = common::manifest("../deploy/prometheus/numaload-rules.yml");
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&rules).expect("rules")).expect("yaml");
+    let yaml: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(&rules).expect("rules")).expect("yaml");
     let rule = &yaml["groups"][0]["rules"][0];
     assert_eq!(rule["alert"].as_str(), Some("NumaloadManyOsThreads"));
     let description = rule["annotations"]["description"].as_str().expect("text");

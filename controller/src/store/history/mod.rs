@@ -180,42 +180,47 @@ pub fn json(runs: &[StoredRun]) -> String {
 
 /// The CSV view: one row per run and layout.
 pub fn csv(runs: &[StoredRun]) -> String {
-    let mut out = String::from(
-        "started_at,run_id,plan,plan_fingerprint,hosts,layout,status,trials,requests,\
-         throughput_rps,p50_ns,p99_ns,p999_ns,error_rate,labels\n",
-    );
-    let field = |text: &str| {
-        if text.contains([',', '"', '\n']) {
-            format!("\"{}\"", text.replace('"', "\"\""))
-        } else {
-            text.to_owned()
-        }
-    };
+    let header = [
+        "started_at",
+        "run_id",
+        "plan",
+        "plan_fingerprint",
+        "hosts",
+        "layout",
+        "status",
+        "trials",
+        "requests",
+        "throughput_rps",
+        "p50_ns",
+        "p99_ns",
+        "p999_ns",
+        "error_rate",
+        "labels",
+    ]
+    .map(str::to_owned);
     let num = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
-    for r in runs {
-        for l in &r.layouts {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                field(&r.started_at),
-                field(&r.run_id),
-                field(&r.plan_name),
-                r.plan_fingerprint,
-                field(&r.hosts.join(" ")),
-                field(&l.name),
-                record::status_text(l.status),
-                l.trials,
-                l.requests,
+    let rows = runs.iter().flat_map(|r| {
+        r.layouts.iter().map(move |l| {
+            [
+                r.started_at.clone(),
+                r.run_id.clone(),
+                r.plan_name.clone(),
+                r.plan_fingerprint.to_string(),
+                r.hosts.join(" "),
+                l.name.clone(),
+                record::status_text(l.status).to_string(),
+                l.trials.to_string(),
+                l.requests.to_string(),
                 num(l.throughput_rps),
                 num(l.p50_ns),
                 num(l.p99_ns),
                 num(l.p999_ns),
                 num(l.error_rate),
-                field(&labels_text(r)),
-            );
-        }
-    }
-    out
+                labels_text(r),
+            ]
+        })
+    });
+    crate::report::csv::records(std::iter::once(header).chain(rows))
 }
 
 #[cfg(test)]

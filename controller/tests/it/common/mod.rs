@@ -47,3 +47,53 @@ pub fn assert_matches_schema(result: &Value) {
         "result does not match the schema: {errors:#?}"
     );
 }
+
+/// Fails unless the JUnit XML file at `path` is valid against the Jenkins xUnit plugin's JUnit
+/// schema (`tests/fixtures/junit-10.xsd`, where it came from is at its top), checked by
+/// `xmllint` (libxml2-utils, installed by scripts/setup-system.sh).
+pub fn assert_valid_junit(path: &Path) {
+    let xsd = manifest("tests/fixtures/junit-10.xsd");
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(path)
+        .output()
+        .expect("run xmllint (libxml2-utils; scripts/setup-system.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{} is not valid JUnit XML: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `text` read by Python's `csv` module (strict: a malformed quote is an error), record by
+/// record, field by field.
+pub fn read_csv_with_python(text: &str) -> Vec<Vec<String>> {
+    use std::io::Write as _;
+    const READ: &str = "import csv, io, json, sys\n\
+        rows = list(csv.reader(io.TextIOWrapper(sys.stdin.buffer, encoding='utf-8', newline=''), strict=True))\n\
+        json.dump(rows, sys.stdout)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", READ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write the CSV to python3");
+    let out = child.wait_with_output().expect("python3");
+    assert!(
+        out.status.success(),
+        "python3's csv module refused it: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python3 printed JSON")
+}

@@ -152,6 +152,24 @@ pub fn history_cli(url: &str, dir: &Path) {
     assert_eq!(csv.lines().count(), 1 + 4, "{csv}"); // steady and other, two layouts each
     assert!(csv.starts_with("started_at,run_id,plan,"));
 
+    // A plan and a label with commas and quotes read back by Python's csv module as stored.
+    let odd = "odd, \"quoted\" plan";
+    let mut store = Store::open(url, Access::Write).expect("open");
+    let labels = vec![("note".to_owned(), "a, \"b\"".to_owned())];
+    assert_eq!(
+        store.put(&synthetic(odd, 0, 1.0, 1.0), &labels),
+        Ok(Put::Stored)
+    );
+    drop(store);
+    let (code, csv, err) = cli(&["history", "--store", url, "--plan", odd, "--format", "csv"]);
+    assert_eq!(code, Some(0), "{err}");
+    let rows = common::read_csv_with_python(&csv);
+    assert_eq!(rows.len(), 1 + 2, "{csv}");
+    assert!(rows.iter().all(|r| r.len() == 15), "{rows:?}");
+    assert_eq!(rows[1][2], odd);
+    assert_eq!(rows[1][5], "one-process");
+    assert_eq!(rows[1][14], "note=a, \"b\"");
+
     let page = dir.join("history.html");
     let (code, _, err) = cli(&[
         "history",
@@ -207,6 +225,7 @@ pub fn gate(
     ]);
     assert!(err.is_empty() || code == Some(1), "{err}");
     let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("junit: {e}\n{out}{err}"));
+    crate::common::assert_valid_junit(&junit);
     let doc = roxmltree::Document::parse(&xml).expect("JUnit XML parses");
     let failures = doc
         .descendants()
