@@ -11,6 +11,7 @@
 #   6. plan to first request; controller memory vs length    scripts/bench-startup.sh
 #   7. one load CPU vs two in the 4-node guest (rendered from tests/numa-vm/run.sh's record)
 #                                                            scripts/bench-loadcpus.sh
+#   8. open-loop CPU per request vs wrk and oha, precision   scripts/bench-opencost.sh
 #
 # Parsing and tables live in scripts/bench-parse.sh and, for point 1, scripts/bench-pairs.sh
 # (their `selftest`s run first). Everything is
@@ -19,7 +20,8 @@
 #
 # Env: QUICK=1 for a short smoke run (~2 min; numbers indicative only), CONNECTIONS (default 50),
 # ROUNDS / SECONDS_PER_ROUND (point 1, default 8 / 3), FEW_CONNECTIONS / FEW_ROUNDS (point 1b,
-# default 4 / 4), ONLY="1 4" to run some points (BENCHMARKS.md
+# default 4 / 4), COST_ROUNDS / COST_RATES / PRECISION (point 8, default 3 / "5000 20000 50000
+# 100000" / the plan's default send_precision), ONLY="1 4" to run some points (BENCHMARKS.md
 # is then left alone and the sections printed), OUT (default BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then apt-get update -q >/dev/null; DEBIAN_FRONTEND=
 
 scripts/bench-parse.sh selftest
 scripts/bench-pairs.sh selftest
+scripts/bench-opencost-parse.sh selftest
 echo "bench: building (release, bare_hyper example, criterion benches)" >&2
 cargo build --release --locked -q -p numaload
 cargo build --release --locked -q -p numaload-target --example bare_hyper
@@ -65,6 +68,7 @@ section 4 bench-target.sh
 section 5 bench-overhead.sh
 section 6 bench-startup.sh
 section 7 bench-loadcpus.sh
+section 8 bench-opencost.sh
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 ended=$(date +%s)
 

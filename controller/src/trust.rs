@@ -9,6 +9,28 @@
 /// on the server, not work: it is taken out of `busy` before the comparison.
 pub const SATURATED_BUSY: f64 = 0.85;
 
+/// Open loop: a worker busier than [`SATURATED_BUSY`] (pacing, the busy-polls that only waited
+/// for a send time, taken out) limited the measurement only if the generator also fell behind
+/// its schedule: more than this share of the layout's sends were late (over 1 ms behind).
+/// Without send-lag figures (closed loop) the busy share alone decides.
+pub const FELL_BEHIND_LATE: f64 = 0.01;
+
+/// Whether a load worker may have limited the measurement: its working share (`busy` less the
+/// share spent spinning for responses and pacing sends) is above [`SATURATED_BUSY`], it did not
+/// wait on the server (naps below [`WAITED_ON_SERVER`]), and, in open loop (`late_share` is the
+/// layout's late sends over its send slots), the schedule fell behind.
+pub fn generator_limited(
+    busy: f64,
+    spun: f64,
+    paced: f64,
+    napped: f64,
+    late_share: Option<f64>,
+) -> bool {
+    busy - spun - paced > SATURATED_BUSY
+        && napped < WAITED_ON_SERVER
+        && late_share.is_none_or(|late| late > FELL_BEHIND_LATE)
+}
+
 /// A closed-loop worker that spent at least this share of the measurement in coalescing naps
 /// waited on the server, however busy it read: it naps only when it has nothing to read while
 /// the server has a backlog, which a saturated generator never has.
@@ -53,6 +75,29 @@ pub fn error_rate(requests: u64, errors: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generator_is_limited_by_work_not_by_pacing_or_waiting() {
+        // (busy, spun, paced, napped, late share, limited)
+        let cases = [
+            (0.90, 0.0, 0.0, 0.0, None, true),
+            (0.80, 0.0, 0.0, 0.0, None, false),
+            (0.98, 0.20, 0.0, 0.0, None, false),
+            (0.90, 0.0, 0.0, 0.10, None, false),
+            // Open loop: busy but on schedule is not limited; pacing is not work.
+            (0.95, 0.0, 0.0, 0.0, Some(0.0), false),
+            (0.95, 0.0, 0.0, 0.0, Some(0.05), true),
+            (0.95, 0.0, 0.30, 0.0, Some(0.05), false),
+            (0.99, 0.0, 0.05, 0.0, Some(0.5), true),
+        ];
+        for (busy, spun, paced, napped, late, limited) in cases {
+            assert_eq!(
+                generator_limited(busy, spun, paced, napped, late),
+                limited,
+                "busy {busy}, spun {spun}, paced {paced}, napped {napped}, late {late:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_rules_agree_with_themselves() {

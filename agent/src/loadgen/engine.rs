@@ -64,11 +64,13 @@ pub(super) struct Engine {
 }
 
 impl Engine {
-    pub(super) fn new(mode: Mode) -> io::Result<Self> {
+    pub(super) fn new(config: &LoadConfig) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let pacer = match mode {
+        let pacer = match config.mode {
             Mode::Closed => None,
-            Mode::Open { .. } => Some(Pacer::new(poll.registry(), TIMER)?),
+            Mode::Open { .. } => {
+                Some(Pacer::new(poll.registry(), TIMER)?.precise_to(config.send_precision))
+            }
         };
         Ok(Self { poll, pacer })
     }
@@ -143,9 +145,12 @@ impl Engine {
         let drain_until = drain_deadline(window.measure_end, config.timeout);
         let (mut naps, mut napped) = (0, Duration::ZERO);
         let (mut spins, mut spun) = (0, Duration::ZERO);
+        // Open loop: busy-polls for a send time that found nothing to read (pacing, not work).
+        let (mut paces, mut paced) = (0, Duration::ZERO);
         let mut next_scan = Instant::now();
         loop {
             let mut now = Instant::now();
+            let turn_began = now;
             if cpu_at_start.is_none() && now >= window.measure_start {
                 cpu_at_start = Some(thread_cpu_time());
             }
@@ -176,10 +181,12 @@ impl Engine {
             }
             // Open loop: send what is due, each with its own clock read (sends take a few
             // microseconds each and the send time is measured).
+            let mut sent = false;
             while let Some(&Reverse((due, index))) = driver.due.peek() {
                 if due > now {
                     break;
                 }
+                sent = true;
                 driver.due.pop();
                 if let Some(connection) = connections.get_mut(index) {
                     driver.send_due(Token(index), connection);
@@ -196,10 +203,14 @@ impl Engine {
                 wake = wake.min(window.measure_start);
             }
             let next_due = driver.due.peek().map(|&Reverse((due, _))| due);
+            let mut pacing = false;
             let timeout = match pacer.as_mut().map(|p| p.wait(now, next_due, wake)) {
                 // Closed loop: poll's own (millisecond) timeout is precise enough for scans.
                 None => Some(wake.saturating_duration_since(now)),
-                Some(Ok(Wait::Spin)) => Some(Duration::ZERO),
+                Some(Ok(Wait::Spin)) => {
+                    pacing = true;
+                    Some(Duration::ZERO)
+                }
                 // The timer will wake the poller.
                 Some(Ok(Wait::Block)) => None,
                 // The timer cannot be armed: wait no longer than the next send (poll's own
@@ -219,7 +230,16 @@ impl Engine {
                         .count()
                 })
             });
-            let polled = if let (true, Some(spinner)) = (nap.is_zero(), &mut driver.spinner) {
+            let polled = if pacing {
+                let polled = driver.poll.poll(&mut events, timeout);
+                // A turn that only looked at the clock and found nothing to read or send was
+                // spent waiting for a send time.
+                if measuring && !sent && events.is_empty() {
+                    paces += 1;
+                    paced += turn_began.elapsed();
+                }
+                polled
+            } else if let (true, Some(spinner)) = (nap.is_zero(), &mut driver.spinner) {
                 let (polled, spin) = wait_spinning(driver.poll, &mut events, timeout, spinner);
                 if measuring && !spin.is_zero() {
                     spins += 1;
@@ -272,6 +292,8 @@ impl Engine {
             napped,
             spins,
             spun,
+            paces,
+            paced,
         }
     }
 }
@@ -296,6 +318,10 @@ pub(super) struct Totals {
     /// `cpu_time` too).
     pub spins: u64,
     pub spun: Duration,
+    /// Open loop: busy-polls waiting for a send time that found nothing to read, and the time
+    /// spent so (in `cpu_time` too): pacing, not work.
+    pub paces: u64,
+    pub paced: Duration,
 }
 
 /// Closed loop, no nap due: busy-polls for the spinner's window, then blocks up to `timeout`,

@@ -40,9 +40,11 @@
 //!   difference goes into `send_lag`, and a send more than [`LATE_SEND`] behind counts in
 //!   `late_sends`. A connection that falls behind (slow server) sends its backlog back to back,
 //!   keeping the intended times: nothing is skipped. Waits use a per-worker `timerfd` rather
-//!   than a 1 ms timer, armed early by the thread's recent wake-up latency and finished with a
-//!   short busy-poll (see `pacer.rs`), so send lag stays at a few microseconds while the load
-//!   core still sleeps between sends.
+//!   than a 1 ms timer, armed by [`LoadConfig::send_precision`] and the thread's recent wake-up
+//!   latency (see `pacer.rs`): when the precision covers the wake-up the timer fires after the
+//!   send time and every send due by then goes out in that one wake-up (no busy-poll); when it
+//!   is finer the timer fires early and a short busy-poll finishes the wait, reported as
+//!   pacing ([`WorkerReport::paced`]), not work.
 //! - **Closed loop** ([`Mode::Closed`]). Each connection sends its next request as soon as the
 //!   previous one completes; `corrected` equals `uncorrected`, `send_lag` stays empty.
 //! - **Measurement window.** Load starts when every worker is pinned and ready, runs `warmup`,
@@ -102,6 +104,9 @@ pub use request::RequestTemplate;
 /// A send more than this behind its intended time counts as late.
 pub const LATE_SEND: Duration = Duration::from_millis(1);
 
+/// The coarsest [`LoadConfig::send_precision`]: a send later than [`LATE_SEND`] counts as late.
+pub const MAX_SEND_PRECISION: Duration = LATE_SEND;
+
 /// How requests are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
@@ -133,6 +138,11 @@ pub struct LoadConfig {
     /// Closed loop: a worker with nothing to read and no nap due busy-polls for an adaptive
     /// window (at most 25 µs) before blocking (see the `spin` module). Ignored in open loop.
     pub spin: bool,
+    /// Open loop: how late a send may be. The pacer lets a send wait up to this long past its
+    /// time (so sends falling due together go out in one wake-up) and busy-polls only when this
+    /// is finer than the thread's wake-up latency; zero paces as tightly as it can (see
+    /// `pacer.rs`). Ignored in closed loop.
+    pub send_precision: Duration,
     /// Where workers also put what they measure, for a live view while the load runs.
     pub live: Option<Live>,
     /// The requests to send; empty means one `GET /`. Several form a weighted mix.
@@ -176,6 +186,10 @@ pub enum LoadError {
     ZeroDuration,
     #[error("timeout: must be longer than zero")]
     ZeroTimeout,
+    #[error(
+        "send_precision: at most {MAX_SEND_PRECISION:?} (a later send counts as late), got {0:?}"
+    )]
+    SendPrecision(Duration),
     #[error("warmup/duration/timeout: too long to schedule ({0:?} in total)")]
     TooLong(Duration),
     #[error("requests[{index}].{field}: {reason}")]
@@ -310,6 +324,9 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
     if config.timeout.is_zero() {
         return Err(LoadError::ZeroTimeout);
     }
+    if config.send_precision > MAX_SEND_PRECISION {
+        return Err(LoadError::SendPrecision(config.send_precision));
+    }
     let total = config
         .warmup
         .checked_add(config.duration)
@@ -350,6 +367,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             coalesce: true,
             spin: true,
+            send_precision: Duration::ZERO,
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),
@@ -373,6 +391,9 @@ mod tests {
             }),
             ("duration", |c| c.duration = Duration::ZERO),
             ("timeout", |c| c.timeout = Duration::ZERO),
+            ("send_precision", |c| {
+                c.send_precision = Duration::from_millis(2)
+            }),
             ("duration", |c| c.duration = Duration::MAX),
             ("requests[0].path", |c| {
                 c.requests[0].path = "no-slash".into()
@@ -442,6 +463,7 @@ mod hot_path {
             timeout: Duration::from_secs(1),
             coalesce: true,
             spin: true,
+            send_precision: Duration::ZERO,
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),

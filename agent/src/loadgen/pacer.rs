@@ -1,31 +1,37 @@
-//! Precise waits for the open-loop schedule: a timerfd for the long stretch, a short busy-poll
-//! for the last few tens of microseconds.
+//! Waits for the open-loop schedule, as precise as the plan's `send_precision` asks and no more:
+//! a timerfd for the long stretch, a busy-poll for the last few microseconds only when the
+//! precision asked is finer than the thread's wake-up latency.
 //!
 //! A millisecond timer (tokio's, or `epoll_wait`'s own timeout) adds ~0.5–1 ms of send lag to
 //! every open-loop request (FACTS.md). Busy-polling for the whole wait fixes the lag but keeps
-//! the load core 100% busy at any rate, which would make every layout look "load core
-//! saturated". Instead each worker's event loop (`engine.rs`) owns one `timerfd` (nanosecond
-//! resolution, registered with the loop's poller) and asks this pacer, before every poll, how
-//! to wait for the next send: [`Wait::Block`] (the timer is armed a little *before* the deadline
-//! — by `slack`, the thread's recent wake-up latency — so that the thread, asleep in
-//! `epoll_wait` in between, is running again when the deadline comes) or [`Wait::Spin`] (the
-//! deadline is within `slack`: poll without blocking, so responses are still read, and look at
-//! the clock again).
+//! the load core 100% busy at any rate. Instead each worker's event loop (`engine.rs`) owns one
+//! `timerfd` (nanosecond resolution, registered with the loop's poller) and asks this pacer,
+//! before every poll, how to wait for the next send: [`Wait::Block`] (the timer is armed, the
+//! thread sleeps in `epoll_wait`, still woken by responses) or [`Wait::Spin`] (poll without
+//! blocking and look at the clock again). [`plan`] decides, from three figures:
 //!
-//! Why the early arming: waking a sleeping vCPU costs tens of microseconds here, so a timer armed
-//! for the deadline itself makes every send that late (measured: send lag p50 ≈ 50 µs, hence
-//! corrected p50 ≈ 50 µs above uncorrected on a steady server at 2,000 req/s). `slack` follows
-//! about the 90th percentile of the observed wake-up lateness (a stochastic quantile estimate:
-//! up 9 steps on a late wake, down 1 on an early one), bounded by [`MAX_SLACK`], so the spin per
-//! send stays near the wake-up jitter. Busy-polling is capped at [`SPIN_BUDGET_PERCENT`] of
+//! - the time to the next send;
+//! - `slack`, the thread's recent wake-up latency: a timer firing at *t* has the thread running
+//!   about `slack` later. It follows about the 90th percentile of the observed lateness (a
+//!   stochastic quantile estimate: up 9 steps on a late wake, down 1 on an early one), bounded
+//!   by [`MAX_SLACK`];
+//! - `precision`, how late a send may be ([`super::LoadConfig::send_precision`]).
+//!
+//! The timer fires at `deadline + precision − slack`. When the precision is at least the wake-up
+//! latency that is *after* the deadline: the thread never spins, and every send that falls due
+//! before it wakes goes out in that one wake-up, back to back (fewer wake-ups, timer arms and
+//! server wake-ups per request: the cost of the open loop is mostly per wake-up, FACTS.md). Nine
+//! sends in ten are then at most `precision` late. When the precision is finer, the timer fires
+//! before the deadline and the loop busy-polls the rest (precision 0: early by the whole
+//! wake-up latency, the tightest pacing). Busy-polling is capped at [`SPIN_BUDGET_PERCENT`] of
 //! the worker's wall time (a token bucket): past it the timer is armed for the deadline itself
-//! and sends are again as late as the wake-up, so the worker's CPU time (which includes the
-//! busy-poll: it is real) never reads as a saturated load core because of pacing alone, and a
-//! worker that shares a CPU with a replica does not take more than that from it. At high rates
-//! the thread is awake anyway and the slack learned shrinks with its wake-up latency.
+//! and sends are as late as the wake-up. The time spent busy-polling with nothing else to do is
+//! reported as *pacing* ([`super::WorkerReport::paced`]), apart from work, so a worker that spun
+//! to hit its send times is not mistaken for a saturated generator.
 //!
 //! The timerfd is registered edge-triggered and never read: every expiry wakes the poller, and
-//! re-arming resets its count.
+//! re-arming resets its count. It is re-armed only when the wake-up it must give moves earlier
+//! (or has been used).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -61,13 +67,51 @@ pub(crate) enum Wait {
     Block,
 }
 
+/// What [`plan`] decides for one wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Busy-poll: the send is nearer than the thread can be woken for in time.
+    Spin,
+    /// Sleep, the timer armed to fire this long after now.
+    Sleep { fire_in: Duration },
+}
+
+/// The pacing decision, a pure function: the next send is `until_next` away, the thread wakes
+/// about `slack` after its timer fires, a send may be `precision` late, and `may_spin` says
+/// whether busy-polling budget is left. The timer fires at `deadline + precision − slack`: after
+/// the deadline when the precision covers the wake-up latency (no spin; sends falling due in
+/// between go out in the same wake-up), before it otherwise, and then the last `slack −
+/// precision` is busy-polled. Without budget the timer fires at the deadline itself.
+pub(crate) fn plan(
+    until_next: Duration,
+    slack: Duration,
+    precision: Duration,
+    may_spin: bool,
+) -> Step {
+    if let Some(late_by) = precision.checked_sub(slack) {
+        return Step::Sleep {
+            fire_in: until_next.saturating_add(late_by),
+        };
+    }
+    let early = slack - precision;
+    match until_next.checked_sub(early) {
+        _ if !may_spin => Step::Sleep {
+            fire_in: until_next,
+        },
+        Some(fire_in) if !fire_in.is_zero() => Step::Sleep { fire_in },
+        _ => Step::Spin,
+    }
+}
+
 /// A precise per-worker timer for one event loop (single-threaded).
 #[derive(Debug)]
 pub(crate) struct Pacer {
     timer: TimerFd,
-    /// When the timerfd is armed to fire (a deadline minus `slack`), if it is armed.
+    /// When the timerfd is armed to fire, if it is armed.
     armed: Option<Armed>,
-    /// How early to arm the timer before a deadline: the recent wake-up latency (ns).
+    /// How late a send may be (the plan's `send_precision`); zero: as early as the thread can.
+    precision: Duration,
+    /// The recent wake-up latency (ns): how long after its timer fires the thread runs.
     slack_ns: u64,
     /// Busy-poll budget left (ns), and when it was last topped up.
     spin_credit_ns: u64,
@@ -85,7 +129,8 @@ struct Armed {
 }
 
 impl Pacer {
-    /// Creates the timerfd and registers it with `registry` under `token`.
+    /// Creates the timerfd and registers it with `registry` under `token`. Paces as tightly as
+    /// it can until [`Pacer::precise_to`] says otherwise.
     pub(crate) fn new(registry: &Registry, token: Token) -> io::Result<Self> {
         let timer = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
@@ -99,11 +144,18 @@ impl Pacer {
         Ok(Self {
             timer,
             armed: None,
+            precision: Duration::ZERO,
             slack_ns: nanos(INITIAL_SLACK),
             spin_credit_ns: nanos(SPIN_CREDIT_MAX),
             refilled_at: Instant::now(),
             spinning_since: None,
         })
+    }
+
+    /// Lets each send be up to `precision` late (see the module doc).
+    pub(crate) fn precise_to(mut self, precision: Duration) -> Self {
+        self.precision = precision;
+        self
     }
 
     /// How to wait, at `now`, for the send due at `next` (if any), waking no later than
@@ -122,18 +174,20 @@ impl Pacer {
             // thread is that busy it is awake anyway and needs no busy-poll.
             self.charge(now.saturating_duration_since(since));
         }
-        let early = match next {
-            Some(next)
-                if self.may_spin() && next.saturating_duration_since(now) <= self.slack() =>
-            {
-                self.spinning_since = Some(now);
-                return Ok(Wait::Spin);
+        let fires_at = match next {
+            Some(next) => {
+                let until_next = next.saturating_duration_since(now);
+                match plan(until_next, self.slack(), self.precision, self.may_spin()) {
+                    Step::Spin => {
+                        self.spinning_since = Some(now);
+                        return Ok(Wait::Spin);
+                    }
+                    Step::Sleep { fire_in } => now.checked_add(fire_in).unwrap_or(latest),
+                }
             }
-            Some(next) if self.may_spin() => next.checked_sub(self.slack()).unwrap_or(next),
-            Some(next) => next,
             None => latest,
         };
-        self.arm(early.min(latest))?;
+        self.arm(fires_at.min(latest))?;
         Ok(Wait::Block)
     }
 
@@ -341,6 +395,89 @@ mod tests {
         );
         pacer.refill(later + Duration::from_secs(10));
         assert_eq!(Duration::from_nanos(pacer.spin_credit_ns), SPIN_CREDIT_MAX);
+    }
+
+    #[test]
+    fn plan_sleeps_past_the_deadline_when_the_precision_covers_the_wake_up() {
+        let us = Duration::from_micros;
+        // (until next send, wake-up latency, precision, budget left, decision)
+        let cases = [
+            // Precision 50 µs, wake-up 20 µs: fire 30 µs after the deadline, never spin.
+            (
+                us(500),
+                us(20),
+                us(50),
+                true,
+                Step::Sleep { fire_in: us(530) },
+            ),
+            (us(0), us(20), us(50), true, Step::Sleep { fire_in: us(30) }),
+            (
+                us(5),
+                us(20),
+                us(50),
+                false,
+                Step::Sleep { fire_in: us(35) },
+            ),
+            // Precision equal to the wake-up latency: fire at the deadline.
+            (
+                us(100),
+                us(40),
+                us(40),
+                true,
+                Step::Sleep { fire_in: us(100) },
+            ),
+            // Finer than the wake-up: fire early by the difference, spin the last stretch.
+            (
+                us(100),
+                us(60),
+                us(20),
+                true,
+                Step::Sleep { fire_in: us(60) },
+            ),
+            (us(40), us(60), us(20), true, Step::Spin),
+            (us(30), us(60), us(20), true, Step::Spin),
+            // Precision 0 is the tightest: early by the whole wake-up latency.
+            (
+                us(100),
+                us(60),
+                us(0),
+                true,
+                Step::Sleep { fire_in: us(40) },
+            ),
+            (us(60), us(60), us(0), true, Step::Spin),
+            // No budget left: the timer fires at the deadline itself, no spin.
+            (
+                us(30),
+                us(60),
+                us(20),
+                false,
+                Step::Sleep { fire_in: us(30) },
+            ),
+            (us(0), us(60), us(0), false, Step::Sleep { fire_in: us(0) }),
+        ];
+        for (until_next, slack, precision, may_spin, want) in cases {
+            assert_eq!(
+                plan(until_next, slack, precision, may_spin),
+                want,
+                "{until_next:?} away, wake-up {slack:?}, precision {precision:?}, budget {may_spin}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_loose_precision_arms_the_timer_after_the_deadline_and_never_spins() {
+        let (_poll, pacer) = pacer();
+        let mut pacer = pacer.precise_to(Duration::from_micros(500));
+        let now = Instant::now();
+        let latest = now + Duration::from_secs(1);
+        let soon = now + Duration::from_micros(1);
+        assert_eq!(
+            pacer.wait(now, Some(soon), latest).expect("wait"),
+            Wait::Block
+        );
+        let late_by = Duration::from_micros(500) - pacer.slack();
+        assert_eq!(pacer.armed.expect("armed").fires_at, soon + late_by);
+        assert!(pacer.spinning_since.is_none());
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct WorkerReport {
     /// (busy: part of `cpu_time`).
     pub spins: u64,
     pub spun: Duration,
+    /// Open loop: busy-polls for a send time that found nothing else to do, and the time spent
+    /// so (busy: part of `cpu_time`, but pacing, not work; see `pacer.rs`).
+    pub paces: u64,
+    pub paced: Duration,
     /// One entry per replica this worker had connections to, ordered by replica.
     pub per_target: Vec<TargetStats>,
 }

@@ -268,6 +268,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             coalesce: true,
             spin: true,
+            send_precision: Duration::ZERO,
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),

@@ -120,7 +120,7 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
             cpu: plan.cpu,
             source,
         };
-        Engine::new(config.mode).map_err(start_error)
+        Engine::new(&config).map_err(start_error)
     });
     let engine = match prepared {
         Ok(engine) => {
@@ -146,6 +146,8 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
         napped: totals.napped,
         spins: totals.spins,
         spun: totals.spun,
+        paces: totals.paces,
+        paced: totals.paced,
         per_target: stats.into_per_target(),
     })
 }
@@ -214,6 +216,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             coalesce: true,
             spin: true,
+            send_precision: Duration::ZERO,
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),

@@ -64,6 +64,7 @@ pub(super) async fn measure(
         timeout: run.load.timeout,
         coalesce: run.load.coalesce,
         spin: run.load.spin,
+        send_precision: run.load.send_precision,
         live: Some(live.clone()),
         requests: run.load.requests.clone(),
         expect_status: run.load.expect_status.clone(),
@@ -261,6 +262,8 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                         napped_ns: worker.napped.as_nanos() as u64,
                         spins: worker.spins,
                         spun_ns: worker.spun.as_nanos() as u64,
+                        paces: worker.paces,
+                        paced_ns: worker.paced.as_nanos() as u64,
                         ..Default::default()
                     }
                 } else {

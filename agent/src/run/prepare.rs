@@ -8,7 +8,7 @@ use std::time::Duration;
 use numaload_proto::v1::{self, LoadMode, RunPlan};
 
 use crate::config::{AgentConfig, Limits};
-use crate::loadgen::{Mode, RequestTemplate};
+use crate::loadgen::{self, Mode, RequestTemplate};
 use crate::placement::{self, Layout, Placement};
 use crate::target::{knobs, Target};
 use crate::topology::HostTopology;
@@ -49,6 +49,8 @@ pub struct LoadPlan {
     pub coalesce: bool,
     /// Closed loop: busy-poll an adaptive window before blocking when no nap is due.
     pub spin: bool,
+    /// Open loop: how late a send may be (zero: the tightest pacing).
+    pub send_precision: Duration,
     /// The requests (empty: one `GET /`).
     pub requests: Vec<RequestTemplate>,
     /// Statuses that count as success (empty: any 2xx).
@@ -263,6 +265,14 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {
     if load.duration_ms == 0 {
         return Err("[load] duration: must be longer than zero, e.g. \"10s\"".into());
     }
+    let send_precision = Duration::from_nanos(load.send_precision_ns);
+    if send_precision > loadgen::MAX_SEND_PRECISION {
+        return Err(format!(
+            "[load] send_precision = {send_precision:?}: at most {:?} (a later send counts as \
+             late)",
+            loadgen::MAX_SEND_PRECISION
+        ));
+    }
     let timeout_ms = if load.timeout_ms == 0 {
         2_000
     } else {
@@ -276,6 +286,7 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {
         timeout: Duration::from_millis(timeout_ms),
         coalesce: !load.no_coalesce,
         spin: !load.no_spin,
+        send_precision,
         requests: requests(&load.requests)?,
         expect_status: expect_status(&load.expect_status)?,
     })

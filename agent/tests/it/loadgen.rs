@@ -185,6 +185,7 @@ fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig 
         timeout: Duration::from_secs(1),
         coalesce: true,
         spin: true,
+        send_precision: Duration::ZERO,
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),

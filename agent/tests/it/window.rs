@@ -133,6 +133,7 @@ fn open_loop(addr: SocketAddr) -> LoadConfig {
         timeout: Duration::from_secs(2),
         coalesce: true,
         spin: true,
+        send_precision: Duration::ZERO,
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),

@@ -154,9 +154,9 @@ fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
 
 /// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
 fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {
-    let mut by_worker: BTreeMap<u32, (LoadWorker, u64, u64)> = BTreeMap::new();
+    let mut by_worker: BTreeMap<u32, (LoadWorker, u64, u64, u64)> = BTreeMap::new();
     for w in workers {
-        let (entry, napped_ns, spun_ns) = by_worker.entry(w.worker).or_insert((
+        let (entry, napped_ns, spun_ns, paced_ns) = by_worker.entry(w.worker).or_insert((
             LoadWorker {
                 trial: 1,
                 agent: agent.to_owned(),
@@ -169,7 +169,10 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
                 napped: 0.0,
                 spins: 0,
                 spun: 0.0,
+                paces: 0,
+                paced: 0.0,
             },
+            0,
             0,
             0,
         ));
@@ -179,6 +182,8 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
         *napped_ns += w.napped_ns;
         entry.spins += w.spins;
         *spun_ns += w.spun_ns;
+        entry.paces += w.paces;
+        *paced_ns += w.paced_ns;
     }
     let share = |ns: u64| {
         if elapsed_ns > 0 {
@@ -189,10 +194,11 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
     };
     by_worker
         .into_values()
-        .map(|(mut w, napped_ns, spun_ns)| {
+        .map(|(mut w, napped_ns, spun_ns, paced_ns)| {
             w.busy = share(w.cpu_time_ns);
             w.napped = share(napped_ns);
             w.spun = share(spun_ns);
+            w.paced = share(paced_ns);
             w
         })
         .collect()

@@ -3,7 +3,7 @@
 
 use crate::result::{LayoutResult, LayoutStatus};
 
-use crate::trust::KEPT_UP;
+use crate::trust::{generator_limited, KEPT_UP};
 pub use crate::trust::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 
 /// Why a reader should not fully trust this layout's numbers.
@@ -22,11 +22,16 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
             numaload_proto::cpulist::format(&result.load.cpus)
         ));
     }
+    // Open loop (send lag measured): the share of send slots that went out late.
+    let late_share = result.send_lag_ns.as_ref().map(|_| {
+        let slots = result.requests + result.errors;
+        result.late_sends as f64 / slots.max(1) as f64
+    });
     for w in result
         .load
         .workers
         .iter()
-        .filter(|w| w.busy - w.spun > SATURATED_BUSY && w.napped < WAITED_ON_SERVER)
+        .filter(|w| generator_limited(w.busy, w.spun, w.paced, w.napped, late_share))
     {
         out.push(format!(
             "load worker {} on CPU {}{} was {:.0}% busy: the generator may have limited the \

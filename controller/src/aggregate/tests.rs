@@ -12,6 +12,7 @@ fn load() -> Load {
         warmup: Duration::ZERO,
         reserve_cpus: 0,
         timeout: Duration::from_secs(1),
+        send_precision: Duration::from_micros(50),
         requests: vec![crate::plan::Request::default_get()],
         expect_status: Vec::new(),
     }
@@ -142,6 +143,52 @@ fn spinning_for_responses_is_not_saturation() {
     assert!(
         flagged_busy(980_000_000, 0, 50_000_000),
         "98% busy of which 5% spinning: 93% working"
+    );
+}
+
+/// Whether a layout whose one open-loop worker was `busy_ns` busy, `paced_ns` of it pacing
+/// sends, with `late` of its 2,000 sends late, is flagged as generator-limited.
+fn flagged_open(busy_ns: u64, paced_ns: u64, late: u64) -> bool {
+    let mut s = summary(&vec![1_000; 2_000]);
+    let mut lag = histogram::new_latency();
+    for i in 0..2_000u64 {
+        lag.record(if i < late { 2_000_000 } else { 5_000 })
+            .expect("in range");
+    }
+    let w = &mut s.workers[0];
+    w.cpu_time_ns = busy_ns;
+    (w.paces, w.paced_ns) = (u64::from(paced_ns > 0) * 1_000, paced_ns);
+    w.late_sends = late;
+    w.send_lag = histogram::encode(&lag).expect("encode");
+    let a = events(s);
+    let agents = [AgentLayout {
+        agent: "a",
+        events: &a,
+        missing: "",
+        clock_offset_ns: 0,
+    }];
+    let result = layout_result("l", &load(), &agents).expect("merge");
+    assert_eq!(result.load.workers[0].paced, paced_ns as f64 / 1e9);
+    result.suspect.iter().any(|s| s.contains("% busy"))
+}
+
+#[test]
+fn an_open_loop_worker_is_suspect_only_when_it_fell_behind_not_when_it_paced() {
+    assert!(
+        !flagged_open(950_000_000, 0, 0),
+        "95% busy but every send on time: it kept up"
+    );
+    assert!(
+        flagged_open(950_000_000, 0, 100),
+        "95% working and 5% of sends late: it fell behind"
+    );
+    assert!(
+        !flagged_open(950_000_000, 300_000_000, 100),
+        "30% of it pacing: 65% working, the lateness is not the generator's"
+    );
+    assert!(
+        !flagged_open(950_000_000, 0, 10),
+        "0.5% late: within the schedule's noise"
     );
 }
 

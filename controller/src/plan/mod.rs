@@ -59,6 +59,7 @@ pub use error::{PlanError, PlanErrorKind};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use request::Request;
 pub use target::{Dispatch, Target, WorkMode};
+pub use validate::DEFAULT_SEND_PRECISION;
 
 /// Reads and validates the plan file at `path`; errors name the file as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
@@ -111,6 +112,14 @@ pub struct Load {
     /// Requests slower than this count as timeout errors (more than zero).
     #[serde(with = "duration_text")]
     pub timeout: Duration,
+    /// Open loop: how late a send may be (0..=1 ms). A result written before the key existed
+    /// reads as 0, the tightest pacing, which is how those runs paced.
+    #[serde(
+        default,
+        with = "duration_text",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub send_precision: Duration,
     /// What is sent: at least one request, names unique; each connection draws its next one
     /// by weight. `GET /` when the plan says nothing.
     #[serde(default = "request::default_requests")]
@@ -215,6 +224,7 @@ impl Load {
             timeout_ms: millis(self.timeout),
             no_coalesce: !coalesce,
             no_spin: !spin,
+            send_precision_ns: u64::try_from(self.send_precision.as_nanos()).unwrap_or(u64::MAX),
             requests: self.requests.iter().map(Request::to_wire).collect(),
             expect_status: self.expect_status.iter().map(|&c| u32::from(c)).collect(),
         }
@@ -260,6 +270,7 @@ mod tests {
                 warmup: Duration::ZERO,
                 reserve_cpus: 1,
                 timeout: Duration::from_secs(2),
+                send_precision: Duration::from_micros(25),
                 requests: vec![Request::default_get()],
                 expect_status: Vec::new(),
             },

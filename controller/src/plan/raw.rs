@@ -60,6 +60,8 @@ pub(super) struct RawLoad {
     pub timeout: Option<String>,
     pub coalesce: Option<bool>,
     pub spin: Option<bool>,
+    /// Open loop: how late a send may be, humantime text ("50us").
+    pub send_precision: Option<String>,
     /// The single request (refused together with `requests`).
     pub method: Option<String>,
     pub path: Option<String>,

@@ -66,7 +66,8 @@ pub fn render(result: &RunResult, format: Format) -> String {
 
 /// `CPU 1 62% busy`, and in closed loop `CPU 1 62% busy (30% in 41,204 naps)` (asleep by
 /// choice while the server had a backlog) or `CPU 1 97% busy (21% spinning for responses)`
-/// (busy-polling, waiting on a server without a backlog), or both.
+/// (busy-polling, waiting on a server without a backlog), or both; in open loop `CPU 1 40% busy
+/// (6% pacing sends)` (busy-polling for a send time, see the plan's `send_precision`).
 pub fn load_worker(w: &crate::result::LoadWorker) -> String {
     let busy = format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0);
     let mut waits = Vec::new();
@@ -76,6 +77,9 @@ pub fn load_worker(w: &crate::result::LoadWorker) -> String {
     }
     if w.spins > 0 {
         waits.push(format!("{:.0}% spinning for responses", w.spun * 100.0));
+    }
+    if w.paces > 0 {
+        waits.push(format!("{:.0}% pacing sends", w.paced * 100.0));
     }
     if waits.is_empty() {
         busy
@@ -150,6 +154,8 @@ mod tests {
             napped: 0.0,
             spins: 0,
             spun: 0.0,
+            paces: 0,
+            paced: 0.0,
         };
         assert_eq!(load_worker(&w), "CPU 1 62% busy");
         (w.naps, w.napped) = (41_204, 0.3);
@@ -164,6 +170,8 @@ mod tests {
             load_worker(&w),
             "CPU 1 97% busy (21% spinning for responses)"
         );
+        (w.spins, w.spun, w.busy, w.paces, w.paced) = (0, 0.0, 0.4, 20_000, 0.06);
+        assert_eq!(load_worker(&w), "CPU 1 40% busy (6% pacing sends)");
     }
 
     #[test]

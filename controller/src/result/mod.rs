@@ -256,6 +256,13 @@ pub struct LoadWorker {
     pub spins: u64,
     #[serde(default)]
     pub spun: f64,
+    /// Open loop: busy-polls for a send time that found nothing else to do, and the share of the
+    /// measurement spent so (pacing, not work: part of `busy`; the plan's `send_precision`
+    /// decides how much of it there is). Absent from results written before it existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub paces: u64,
+    #[serde(default, skip_serializing_if = "is_zero_share")]
+    pub paced: f64,
 }
 
 /// The merged histograms themselves, so reports and later merges need nothing else.
@@ -276,6 +283,16 @@ fn missing() -> i64 {
 
 fn first_trial() -> u32 {
     1
+}
+
+/// Fields added since schema 2 are left out when zero, so an older result reads and writes back
+/// unchanged.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_share(share: &f64) -> bool {
+    *share == 0.0
 }
 
 impl RunResult {

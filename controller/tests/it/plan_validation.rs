@@ -87,6 +87,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             warmup: Duration::from_secs(1),
             reserve_cpus: 1,
             timeout: Duration::from_secs(2),
+            send_precision: numaload::plan::DEFAULT_SEND_PRECISION,
             requests: vec![Request::default_get()],
             expect_status: Vec::new(),
         },
@@ -106,7 +107,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "misspelt key",
             edited("rate = 1000", "rat = 1000"),
             "plan.toml: [load] unknown key \"rat\"; expected one of mode, rate, connections, \
-             duration, warmup, reserve_cpus, timeout, coalesce, spin, method, path, headers, body, requests, expect_status",
+             duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, method, path, headers, body, requests, expect_status",
         ),
         (
             "negative rate",
@@ -495,6 +496,7 @@ memory = "none"
             timeout_ms: 1000,
             no_coalesce: false,
             no_spin: false,
+            send_precision_ns: 25_000,
             requests: vec![v1::HttpRequest {
                 name: "POST /api/items?x=1".into(),
                 method: "POST".into(),

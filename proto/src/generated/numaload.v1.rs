@@ -194,6 +194,12 @@ pub struct LoadSpec {
     /// Response statuses that count as success; empty means any 2xx.
     #[prost(uint32, repeated, tag = "11")]
     pub expect_status: ::prost::alloc::vec::Vec<u32>,
+    /// Open loop: how late a send may be, nanoseconds (plan: send_precision). The pacer sleeps
+    /// past a send time by what this leaves after the thread's wake-up latency, and busy-polls
+    /// only when it is finer than that. 0 (what a controller that predates it sends): the
+    /// tightest pacing, busy-polling the last stretch before every send.
+    #[prost(uint64, tag = "12")]
+    pub send_precision_ns: u64,
 }
 /// One request of the plan's mix. The agent adds `Host` (and `Content-Length` for a body).
 #[allow(clippy::all)]
@@ -682,6 +688,12 @@ pub struct WorkerResult {
     /// Per request of the plan's mix.
     #[prost(message, repeated, tag = "17")]
     pub by_request: ::prost::alloc::vec::Vec<RequestOutcome>,
+    /// Open loop: busy-polls waiting for a send time with nothing else to do, and the time spent so
+    /// (busy: part of cpu_time_ns, but pacing, not work; see the agent's loadgen::pacer).
+    #[prost(uint64, tag = "18")]
+    pub paces: u64,
+    #[prost(uint64, tag = "19")]
+    pub paced_ns: u64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

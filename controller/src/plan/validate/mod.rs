@@ -21,6 +21,16 @@ const MAX_DURATION: Duration = Duration::from_secs(3600);
 const DEFAULT_CONNECTIONS: u32 = 16;
 const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How late an open-loop send may be unless the plan says: see `send_precision` in the README.
+/// Measured on the 2-CPU host of BENCHMARKS.md (async target, 50 connections): 25 µs kept send
+/// lag p99 under 100 µs and corrected p50 within 100 µs of the server's own at 5,000 and 20,000
+/// req/s; 50 µs cost ~25% less CPU per request at 20,000 req/s but its lag p99 passed 100 µs.
+pub const DEFAULT_SEND_PRECISION: Duration = Duration::from_micros(25);
+/// A send later than 1 ms counts as late (the agent's `LATE_SEND`): a coarser precision would
+/// make every send late.
+const MAX_SEND_PRECISION: Duration = Duration::from_millis(1);
+const SEND_PRECISION: &str =
+    "must be a duration from \"0us\" to \"1ms\", e.g. \"50us\" (open loop only)";
 
 const REPEAT: &str = "must be a whole number of trials from 1 to 50";
 const MAX_REPEAT: u32 = 50;
@@ -73,6 +83,7 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
         "load.duration" | "load.warmup" | "load.timeout" => DURATION,
         "load.reserve_cpus" => RESERVE_CPUS,
         "load.coalesce" | "load.spin" => "must be true or false (closed loop only)",
+        "load.send_precision" => SEND_PRECISION,
         "load.method" | "load.requests.method" => METHOD,
         "load.path" | "load.requests.path" => PATH,
         "load.headers" | "load.requests.headers" => HEADERS,
@@ -221,6 +232,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         Problem::missing(at.clone(), fix)
     })?;
     let mode = mode(&raw, at)?;
+    let send_precision = send_precision(raw.send_precision.take(), &mode, at)?;
     let requests = request::requests(&mut raw, at)?;
     let expect_status = request::expect_status(raw.expect_status.take(), &at.key("expect_status"))?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
@@ -264,6 +276,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         warmup,
         reserve_cpus: raw.reserve_cpus.unwrap_or(0),
         timeout,
+        send_precision,
         requests,
         expect_status,
     })
@@ -306,6 +319,32 @@ fn mode(raw: &RawLoad, at: &KeyPath) -> Result<LoadMode, Problem> {
             let fix = "not used with mode = \"closed\" (each connection sends when its previous \
                        response arrives); remove rate or use mode = \"open\"";
             Err(Problem::value(at.key("rate"), number(rate), fix))
+        }
+    }
+}
+
+/// `send_precision`: open loop only, a humantime duration from 0 to 1 ms (microseconds allowed:
+/// the wire carries nanoseconds); [`DEFAULT_SEND_PRECISION`] when the plan says nothing.
+fn send_precision(
+    text: Option<String>,
+    mode: &LoadMode,
+    at: &KeyPath,
+) -> Result<Duration, Problem> {
+    let key = at.key("send_precision");
+    let Some(text) = text else {
+        return Ok(DEFAULT_SEND_PRECISION);
+    };
+    if matches!(mode, LoadMode::Closed { .. }) {
+        let fix = "used with mode = \"open\" only (closed loop has no send times); remove \
+                   send_precision";
+        return Err(Problem::value(key, quoted(&text), fix));
+    }
+    match humantime::parse_duration(&text) {
+        Ok(precision) if precision <= MAX_SEND_PRECISION => Ok(precision),
+        Ok(_) => Err(Problem::value(key, quoted(&text), SEND_PRECISION)),
+        Err(e) => {
+            let fix = format!("not a duration ({e}); {SEND_PRECISION}");
+            Err(Problem::value(key, quoted(&text), &fix))
         }
     }
 }
@@ -376,6 +415,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn load_with(mode: &str, precision: Option<&str>) -> Result<Plan, String> {
+        let rate = if mode == "open" { "rate = 1000\n" } else { "" };
+        let precision = precision.map_or(String::new(), |p| format!("send_precision = {p}\n"));
+        let doc = format!(
+            "name = \"p\"\n[target]\nname = \"async\"\n[load]\nmode = \"{mode}\"\n{rate}\
+             duration = \"1s\"\n{precision}[[layouts]]\nname = \"l\"\nreplicas = 1\n"
+        );
+        crate::plan::parse(&doc, "plan.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn send_precision_defaults_parses_microseconds_and_refuses_the_rest_naming_the_key() {
+        let open = load_with("open", None).expect("no key");
+        assert_eq!(open.load.send_precision, DEFAULT_SEND_PRECISION);
+        for (text, want) in [
+            ("\"0us\"", Duration::ZERO),
+            ("\"20us\"", Duration::from_micros(20)),
+            ("\"250us\"", Duration::from_micros(250)),
+            ("\"1ms\"", Duration::from_millis(1)),
+        ] {
+            let plan = load_with("open", Some(text)).expect(text);
+            assert_eq!(plan.load.send_precision, want, "{text}");
+            assert_eq!(
+                plan.to_run_plan("r").load.expect("load").send_precision_ns,
+                want.as_nanos() as u64
+            );
+        }
+        for bad in ["\"2ms\"", "\"fast\"", "50", "\"-1us\""] {
+            let message = load_with("open", Some(bad)).expect_err(bad);
+            assert!(message.contains("send_precision"), "{bad}: {message}");
+            assert_eq!(message.lines().count(), 1, "{bad}: one line: {message}");
+        }
+        let closed = load_with("closed", Some("\"50us\"")).expect_err("closed loop");
+        assert!(
+            closed.contains("send_precision") && closed.contains("open"),
+            "{closed}"
+        );
+        assert!(load_with("closed", None).is_ok());
     }
 
     #[test]
