@@ -2,7 +2,9 @@
 # Runs as root inside the guest (PID 1's child; see scripts/lab/numa-vm.sh). Prints what the host
 # checks between unique markers: the kernel's node CPU lists, `numaload topology --json` and the
 # result JSON (both base64, so console noise cannot corrupt them), and numaload's own report.
-export PATH=/usr/local/bin:/bin RUST_BACKTRACE=1
+# The serial console is a terminal but is read as a log: TERM=dumb keeps numaload's plain phase
+# lines instead of its live display.
+export PATH=/usr/local/bin:/bin RUST_BACKTRACE=1 TERM=dumb
 M=NUMALOAD-VM-7f3c
 echo "$M uname $(uname -r) nproc $(nproc)"
 
