@@ -350,6 +350,29 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// A valid configuration for the unit tests of this module and its children: closed loop,
+/// `targets` replicas on 127.0.0.1:8000.., 1 s window, no warm-up; tests change what they probe.
+#[cfg(test)]
+pub(crate) fn test_config(targets: usize, connections: u32, cpus: &[u32]) -> LoadConfig {
+    LoadConfig {
+        mode: Mode::Closed,
+        targets: (0..targets)
+            .map(|i| std::net::SocketAddr::from(([127, 0, 0, 1], 8000 + i as u16)))
+            .collect(),
+        connections,
+        cpus: cpus.to_vec(),
+        warmup: Duration::ZERO,
+        duration: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        coalesce: true,
+        spin: true,
+        send_precision: Duration::ZERO,
+        live: None,
+        requests: Vec::new(),
+        expect_status: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,17 +383,7 @@ mod tests {
                 rate_per_sec: 100.0,
             },
             targets: vec!["127.0.0.1:1".parse().expect("addr")],
-            connections: 2,
-            cpus: vec![0],
-            warmup: Duration::ZERO,
-            duration: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            coalesce: true,
-            spin: true,
-            send_precision: Duration::ZERO,
-            live: None,
-            requests: Vec::new(),
-            expect_status: Vec::new(),
+            ..test_config(1, 2, &[0])
         }
     }
 
@@ -435,7 +448,7 @@ mod hot_path {
     use super::http::ResponseReader;
     use super::stats::{Outcome, WorkerStats};
     use super::worker::Window;
-    use super::{LoadConfig, Mode};
+    use super::LoadConfig;
 
     /// What hyper answers: one read returns the whole response.
     const RESPONSE: &[u8] =
@@ -454,19 +467,9 @@ mod hot_path {
     #[ignore = "measurement, not a check"]
     fn hot_path_cost() {
         let config = LoadConfig {
-            mode: Mode::Closed,
             targets: vec!["127.0.0.1:1".parse().expect("addr")],
-            connections: 1,
-            cpus: vec![0],
-            warmup: Duration::ZERO,
             duration: Duration::from_secs(3600),
-            timeout: Duration::from_secs(1),
-            coalesce: true,
-            spin: true,
-            send_precision: Duration::ZERO,
-            live: None,
-            requests: Vec::new(),
-            expect_status: Vec::new(),
+            ..super::test_config(1, 1, &[0])
         };
         let t0 = Instant::now();
         let window = Window::new(t0, &config);

@@ -250,30 +250,8 @@ fn record_clamped(histogram: &mut hdrhistogram::Histogram<u64>, value_ns: u64) {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-
-    use super::super::Mode;
+    use super::super::test_config as config;
     use super::*;
-
-    fn config(targets: usize, connections: u32, cpus: &[u32]) -> LoadConfig {
-        LoadConfig {
-            mode: Mode::Closed,
-            targets: (0..targets)
-                .map(|i| SocketAddr::from(([127, 0, 0, 1], 8000 + i as u16)))
-                .collect(),
-            connections,
-            cpus: cpus.to_vec(),
-            warmup: Duration::ZERO,
-            duration: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            coalesce: true,
-            spin: true,
-            send_precision: Duration::ZERO,
-            live: None,
-            requests: Vec::new(),
-            expect_status: Vec::new(),
-        }
-    }
 
     fn stats(window: Window) -> WorkerStats {
         WorkerStats::new(window, &[0, 3], &config(2, 1, &[0]))

@@ -198,30 +198,8 @@ impl Schedule {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-
-    use super::super::Mode;
+    use super::super::test_config as config;
     use super::*;
-
-    fn config(targets: usize, connections: u32, cpus: &[u32]) -> LoadConfig {
-        LoadConfig {
-            mode: Mode::Closed,
-            targets: (0..targets)
-                .map(|i| SocketAddr::from(([127, 0, 0, 1], 8000 + i as u16)))
-                .collect(),
-            connections,
-            cpus: cpus.to_vec(),
-            warmup: Duration::ZERO,
-            duration: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            coalesce: true,
-            spin: true,
-            send_precision: Duration::ZERO,
-            live: None,
-            requests: Vec::new(),
-            expect_status: Vec::new(),
-        }
-    }
 
     #[test]
     fn plan_spreads_connections_over_workers_and_replicas() {
