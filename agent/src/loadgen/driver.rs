@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Poll, Token};
 
+use super::arrival::{self, ArrivalClock, StampedRead};
 use super::coalesce::Coalescer;
 use super::http::ResponseReader;
 use super::request::{Mix, Prebuilt};
@@ -52,6 +53,24 @@ impl Connection {
     /// The request to send next (or in flight).
     fn request(&self) -> &Prebuilt {
         &self.requests[self.current]
+    }
+
+    /// Open loop: by when the worker must look at this connection even if the poller says
+    /// nothing, because it cannot be left to the next wake-up the sends make: a connect in
+    /// progress (by its send slot), a request or response half through (at once: the socket
+    /// is waiting on the worker), an exchange still open at the next send slot (by that slot).
+    /// `None`: nothing is owed before the next send or scan.
+    fn attention_at(&self) -> Option<Instant> {
+        match &self.state {
+            State::Connecting { .. } => self.next_send,
+            State::Exchange { sent, written, .. }
+                if *written < self.request().bytes.len() || self.reader.is_partial() =>
+            {
+                Some(*sent)
+            }
+            State::Exchange { .. } => self.schedule.as_ref().and_then(Schedule::peek),
+            _ => None,
+        }
     }
 
     /// Moves the schedule on by one send slot.
@@ -99,9 +118,83 @@ pub(super) struct Driver<'a> {
     /// Closed loop: how long to busy-poll before blocking when no nap is due.
     pub(super) spinner: Option<Spinner>,
     pub(super) stats: &'a mut WorkerStats,
+    /// Open loop: the kernel's receive timestamps, so responses may be read late.
+    pub(super) arrivals: Option<Arrivals>,
+    /// Open loop: connections that need a look by a time (see [`Connection::attention_at`]),
+    /// earliest first; an entry that no longer matches its connection is stale.
+    pub(super) attention: BinaryHeap<Reverse<(Instant, usize)>>,
+}
+
+/// Responses in a row that must come with their timestamp before reading may be late: the
+/// first segments of a run can arrive before the kernel has turned stamping on (it does so
+/// for the whole host, deferred to a work queue, when the first socket asks).
+const TRUST_AFTER: u64 = 16;
+
+/// Response times from the kernel's receive timestamps (see `arrival`).
+#[derive(Debug)]
+pub(super) struct Arrivals {
+    clock: ArrivalClock,
+    control: Vec<u8>,
+    /// Responses timed by their kernel timestamp, and those that came without one (timed at
+    /// the read instead).
+    pub(super) stamped: u64,
+    pub(super) unstamped: u64,
+    /// Stamped responses since the last one without a stamp.
+    streak: u64,
+}
+
+impl Arrivals {
+    pub(super) fn new() -> Self {
+        Self {
+            clock: ArrivalClock::now(),
+            control: arrival::control_buffer(),
+            stamped: 0,
+            unstamped: 0,
+            streak: 0,
+        }
+    }
+
+    /// Renews the clock pair (every scan), so a slewed wall clock stays in step.
+    pub(super) fn renew(&mut self) {
+        self.clock = ArrivalClock::now();
+    }
+
+    /// Whether responses may be read late: the last [`TRUST_AFTER`] came with their timestamp
+    /// (one without, or a socket that cannot be stamped, sets the count back to zero).
+    pub(super) fn trusted(&self) -> bool {
+        self.streak >= TRUST_AFTER
+    }
+
+    fn timed(&mut self, stamped: bool) {
+        if stamped {
+            self.stamped += 1;
+            self.streak += 1;
+        } else {
+            self.unstamped += 1;
+            self.streak = 0;
+        }
+    }
 }
 
 impl Driver<'_> {
+    /// Open loop: the earliest time a connection needs a look by (stale entries dropped).
+    pub(super) fn attention_due(&mut self, connections: &[Connection]) -> Option<Instant> {
+        while let Some(&Reverse((at, index))) = self.attention.peek() {
+            if connections.get(index).and_then(Connection::attention_at) == Some(at) {
+                return Some(at);
+            }
+            self.attention.pop();
+        }
+        None
+    }
+
+    /// Notes when the connection needs a look by, if it does (open loop).
+    fn watch(&mut self, token: Token, connection: &Connection) {
+        if let (true, Some(at)) = (connection.is_open_loop(), connection.attention_at()) {
+            self.attention.push(Reverse((at, token.0)));
+        }
+    }
+
     /// Counts how the connection's current request ended, then draws its next one.
     fn record(&mut self, connection: &mut Connection, at: Instant, outcome: Outcome) {
         self.stats
@@ -203,7 +296,8 @@ impl Driver<'_> {
                 connection.state = State::Connecting {
                     stream,
                     deadline: now + self.timeout,
-                }
+                };
+                self.watch(token, connection);
             }
             Err(_) => self.connect_failed(connection, now),
         }
@@ -267,6 +361,12 @@ impl Driver<'_> {
                     // Without TCP_NODELAY a small request may wait for an ACK: a failed connect
                     // rather than a measurement of Nagle's delay.
                     Some(true) if socket::tune(&stream).is_ok() => {
+                        if let Some(arrivals) = &mut self.arrivals {
+                            if arrival::enable(&stream).is_err() {
+                                // Counted as untimed: reading stays eager meanwhile.
+                                arrivals.timed(false);
+                            }
+                        }
                         self.ready(token, connection, stream, Instant::now());
                     }
                     Some(_) => self.connect_failed(connection, Instant::now()),
@@ -291,7 +391,15 @@ impl Driver<'_> {
                     }
                 }
                 let bodiless = connection.request().bodiless;
-                match connection.reader.read_available(&mut stream, bodiless) {
+                let (read, stamp) = match &mut self.arrivals {
+                    Some(arrivals) => {
+                        let mut stamped = StampedRead::new(&stream, &mut arrivals.control);
+                        let read = connection.reader.read_available(&mut stamped, bodiless);
+                        (read, stamped.stamp)
+                    }
+                    None => (connection.reader.read_available(&mut stream, bodiless), None),
+                };
+                match read {
                     None => {
                         connection.state = State::Exchange {
                             stream,
@@ -299,7 +407,8 @@ impl Driver<'_> {
                             sent,
                             written,
                             deadline,
-                        }
+                        };
+                        self.watch(token, connection);
                     }
                     Some(Err(failure)) => {
                         drop(stream);
@@ -307,7 +416,19 @@ impl Driver<'_> {
                         self.exchange_failed(token, connection, Instant::now(), kind, at);
                     }
                     Some(Ok(response)) => {
-                        let done = Instant::now();
+                        let read_at = Instant::now();
+                        // When it arrived: the kernel's timestamp (open loop) or the read.
+                        let done = match (&mut self.arrivals, stamp) {
+                            (Some(arrivals), Some(stamp)) => {
+                                arrivals.timed(true);
+                                arrivals.clock.instant(stamp, sent, read_at)
+                            }
+                            (Some(arrivals), None) => {
+                                arrivals.timed(false);
+                                read_at
+                            }
+                            (None, _) => read_at,
+                        };
                         if let Some(coalescer) = &mut self.coalescer {
                             coalescer.observe(done.saturating_duration_since(sent));
                         }
@@ -319,7 +440,7 @@ impl Driver<'_> {
                         self.record(connection, done, outcome);
                         connection.advance_schedule();
                         if response.keep_alive {
-                            self.ready(token, connection, stream, done);
+                            self.ready(token, connection, stream, read_at);
                         } else {
                             // The server closed (or will close) it: a new connection carries on
                             // with the same schedule, its connect inside the next request's
@@ -327,7 +448,7 @@ impl Driver<'_> {
                             drop(stream);
                             let at = intended.unwrap_or(sent);
                             self.stats.reconnected(connection.slot, at);
-                            self.connect(token, connection, done);
+                            self.connect(token, connection, read_at);
                         }
                     }
                 }
@@ -396,7 +517,8 @@ impl Driver<'_> {
                     sent,
                     written,
                     deadline: sent + self.timeout,
-                }
+                };
+                self.watch(token, connection);
             }
             Err(_) => {
                 drop(stream);

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token};
 
 use super::coalesce::Coalescer;
-use super::driver::{Connection, Driver, State};
+use super::driver::{Arrivals, Connection, Driver, State};
 use super::http::ResponseReader;
 use super::pacer::{Pacer, Wait};
 use super::request::{self, Mix, Prebuilt};
@@ -134,6 +134,8 @@ impl Engine {
             coalescer: (pacer.is_none() && config.coalesce).then(Coalescer::default),
             spinner: (pacer.is_none() && config.spin).then(Spinner::default),
             stats,
+            arrivals: pacer.is_some().then(Arrivals::new),
+            attention: BinaryHeap::with_capacity(connections.len()),
         };
         if driver.coalescer.is_some() {
             // Naps are tens of microseconds: the default 50 µs of timer slack would double them.
@@ -177,6 +179,9 @@ impl Engine {
                     driver.check_deadline(Token(index), connection, now);
                 }
                 driver.stats.flush_live(now, false);
+                if let Some(arrivals) = &mut driver.arrivals {
+                    arrivals.renew();
+                }
                 next_scan = now + SCAN;
             }
             // Open loop: send what is due, each with its own clock read (sends take a few
@@ -202,7 +207,19 @@ impl Engine {
             if cpu_at_start.is_none() {
                 wake = wake.min(window.measure_start);
             }
-            let next_due = driver.due.peek().map(|&Reverse((due, _))| due);
+            let mut next_due = driver.due.peek().map(|&Reverse((due, _))| due);
+            // Open loop: read responses late, at the wake-ups the sends make (timed by the
+            // kernel, see `arrival`), unless a connection needs a look now (it waits on a
+            // response past its next send slot, or a half-done exchange or connect) or the
+            // window has closed (the drain reads as responses come).
+            let attention = driver.attention_due(&connections);
+            let owed_now = attention.is_some_and(|at| at <= now);
+            if let Some(at) = attention.filter(|_| !owed_now) {
+                next_due = Some(next_due.map_or(at, |due| due.min(at)));
+            }
+            let lazy = !owed_now
+                && cpu_at_end.is_none()
+                && driver.arrivals.as_ref().is_some_and(Arrivals::trusted);
             let mut pacing = false;
             let timeout = match pacer.as_mut().map(|p| p.wait(now, next_due, wake)) {
                 // Closed loop: poll's own (millisecond) timeout is precise enough for scans.
@@ -230,7 +247,13 @@ impl Engine {
                         .count()
                 })
             });
-            let polled = if pacing {
+            let polled = if lazy && timeout.is_none() {
+                // The timer alone wakes the thread; then whatever is readable is read.
+                match pacer.as_mut().map(Pacer::sleep) {
+                    Some(Err(e)) if e.kind() != io::ErrorKind::Interrupted => break,
+                    _ => driver.poll.poll(&mut events, Some(Duration::ZERO)),
+                }
+            } else if pacing {
                 let polled = driver.poll.poll(&mut events, timeout);
                 // A turn that only looked at the clock and found nothing to read or send was
                 // spent waiting for a send time.

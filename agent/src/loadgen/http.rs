@@ -242,6 +242,11 @@ impl ResponseReader {
         }
     }
 
+    /// Whether part of a response has been read and the rest is still to come.
+    pub(crate) fn is_partial(&self) -> bool {
+        self.filled > 0 || self.body.is_some()
+    }
+
     /// Forgets a half-read response (its connection is dropped) and passes `failure` on.
     fn fail(&mut self, failure: Failure) -> Failure {
         self.reset();

@@ -78,6 +78,7 @@
 //!   `warmup + duration`), whatever the server does, and within ~10 ms of [`Cancel::cancel`]
 //!   (a cancelled run counts nothing for the part of the window it did not reach).
 
+mod arrival;
 mod chunked;
 mod coalesce;
 mod driver;

@@ -39,6 +39,8 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
@@ -189,6 +191,22 @@ impl Pacer {
         };
         self.arm(fires_at.min(latest))?;
         Ok(Wait::Block)
+    }
+
+    /// Sleeps until the armed timer fires, woken by nothing else (not by the sockets the
+    /// poller watches: the loop reads them after, see `arrival`); then learns from how late it
+    /// woke. Call after [`Pacer::wait`] said [`Wait::Block`].
+    pub(crate) fn sleep(&mut self) -> io::Result<()> {
+        let mut fds = [PollFd::new(self.timer.as_fd(), PollFlags::POLLIN)];
+        loop {
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => break,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.fired(Instant::now());
+        Ok(())
     }
 
     /// The poller reported the timer: learns from how late it woke the thread.

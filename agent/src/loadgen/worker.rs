@@ -190,8 +190,14 @@ impl Schedule {
 
     /// The next intended send time; `None` once it no longer fits in an `Instant`.
     pub(super) fn next(&mut self) -> Option<Instant> {
-        let offset = Duration::try_from_secs_f64(self.next_index as f64 / self.rate_per_sec);
+        let next = self.peek();
         self.next_index += self.step;
+        next
+    }
+
+    /// The send time [`Schedule::next`] will give, without moving on.
+    pub(super) fn peek(&self) -> Option<Instant> {
+        let offset = Duration::try_from_secs_f64(self.next_index as f64 / self.rate_per_sec);
         self.origin.checked_add(offset.ok()?)
     }
 }
