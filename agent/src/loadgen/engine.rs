@@ -149,12 +149,17 @@ impl Engine {
         let (mut spins, mut spun) = (0, Duration::ZERO);
         // Open loop: busy-polls for a send time that found nothing to read (pacing, not work).
         let (mut paces, mut paced) = (0, Duration::ZERO);
+        let mut wakeups = 0;
+        // Responses stamped by the kernel, counted at the window's open and close.
+        let stamped = |driver: &Driver<'_>| driver.arrivals.as_ref().map_or(0, |a| a.stamped);
+        let (mut stamped_at_start, mut stamped_at_end) = (0, None);
         let mut next_scan = Instant::now();
         loop {
             let mut now = Instant::now();
             let turn_began = now;
             if cpu_at_start.is_none() && now >= window.measure_start {
                 cpu_at_start = Some(thread_cpu_time());
+                stamped_at_start = stamped(&driver);
             }
             if cancel.is_cancelled() {
                 break;
@@ -162,6 +167,7 @@ impl Engine {
             if now >= window.measure_end {
                 if cpu_at_end.is_none() {
                     cpu_at_end = Some(thread_cpu_time());
+                    stamped_at_end = Some(stamped(&driver));
                     // Settle the connections that wait for nothing (idle, refused) at once.
                     next_scan = now;
                 }
@@ -247,6 +253,9 @@ impl Engine {
                         .count()
                 })
             });
+            if measuring && pacer.is_some() && timeout.is_none_or(|t| !t.is_zero()) {
+                wakeups += 1;
+            }
             let polled = if lazy && timeout.is_none() {
                 // The timer alone wakes the thread; then whatever is readable is read.
                 match pacer.as_mut().map(Pacer::sleep) {
@@ -317,6 +326,10 @@ impl Engine {
             spun,
             paces,
             paced,
+            wakeups,
+            stamped: stamped_at_end
+                .unwrap_or_else(|| stamped(&driver))
+                .saturating_sub(stamped_at_start),
         }
     }
 }
@@ -345,6 +358,10 @@ pub(super) struct Totals {
     /// spent so (in `cpu_time` too): pacing, not work.
     pub paces: u64,
     pub paced: Duration,
+    /// Open loop: waits that could sleep during the measured window (wake-ups, when they
+    /// did), and responses read in it that were timed by their kernel receive timestamp.
+    pub wakeups: u64,
+    pub stamped: u64,
 }
 
 /// Closed loop, no nap due: busy-polls for the spinner's window, then blocks up to `timeout`,

@@ -71,6 +71,11 @@ pub struct WorkerReport {
     /// so (busy: part of `cpu_time`, but pacing, not work; see `pacer.rs`).
     pub paces: u64,
     pub paced: Duration,
+    /// Open loop: waits in which the worker could sleep during the measured window (each a
+    /// wake-up when it did), and responses read in it that were timed by the kernel's receive
+    /// timestamp (see `arrival`).
+    pub wakeups: u64,
+    pub stamped: u64,
     /// One entry per replica this worker had connections to, ordered by replica.
     pub per_target: Vec<TargetStats>,
 }

@@ -148,6 +148,8 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
         spun: totals.spun,
         paces: totals.paces,
         paced: totals.paced,
+        wakeups: totals.wakeups,
+        stamped: totals.stamped,
         per_target: stats.into_per_target(),
     })
 }

@@ -264,6 +264,8 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                         spun_ns: worker.spun.as_nanos() as u64,
                         paces: worker.paces,
                         paced_ns: worker.paced.as_nanos() as u64,
+                        wakeups: worker.wakeups,
+                        stamped: worker.stamped,
                         ..Default::default()
                     }
                 } else {

@@ -171,6 +171,8 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
                 spun: 0.0,
                 paces: 0,
                 paced: 0.0,
+                wakeups: 0,
+                stamped: 0,
             },
             0,
             0,
@@ -183,6 +185,8 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
         entry.spins += w.spins;
         *spun_ns += w.spun_ns;
         entry.paces += w.paces;
+        entry.wakeups += w.wakeups;
+        entry.stamped += w.stamped;
         *paced_ns += w.paced_ns;
     }
     let share = |ns: u64| {

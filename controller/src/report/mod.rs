@@ -81,11 +81,20 @@ pub fn load_worker(w: &crate::result::LoadWorker) -> String {
     if w.paces > 0 {
         waits.push(format!("{:.0}% pacing sends", w.paced * 100.0));
     }
-    if waits.is_empty() {
+    let busy = if waits.is_empty() {
         busy
     } else {
         format!("{busy} ({})", waits.join(", "))
+    };
+    if w.wakeups == 0 || w.requests == 0 {
+        return busy;
     }
+    let requests = w.requests as f64;
+    format!(
+        "{busy}, {:.2} wake-ups per request, {:.0}% of responses timed at arrival by the kernel",
+        w.wakeups as f64 / requests,
+        (w.stamped as f64 / requests * 100.0).min(100.0)
+    )
 }
 
 /// `cgroup v1 /x: CPU quota 0.50 CPUs, cpuset CPUs 0-3, cpuset mems 0` when the cgroup limits
@@ -156,6 +165,8 @@ mod tests {
             spun: 0.0,
             paces: 0,
             paced: 0.0,
+            wakeups: 0,
+            stamped: 0,
         };
         assert_eq!(load_worker(&w), "CPU 1 62% busy");
         (w.naps, w.napped) = (41_204, 0.3);

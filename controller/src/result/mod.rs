@@ -263,6 +263,14 @@ pub struct LoadWorker {
     pub paces: u64,
     #[serde(default, skip_serializing_if = "is_zero_share")]
     pub paced: f64,
+    /// Open loop: waits in which the worker could sleep (each a wake-up when it did: the open
+    /// loop's CPU is mostly spent per wake-up, and a looser `send_precision` makes fewer), and
+    /// responses timed by the kernel's receive timestamp, read late (the others were timed
+    /// when read). Absent from results written before they existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wakeups: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stamped: u64,
 }
 
 /// The merged histograms themselves, so reports and later merges need nothing else.

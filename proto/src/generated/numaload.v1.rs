@@ -694,6 +694,14 @@ pub struct WorkerResult {
     pub paces: u64,
     #[prost(uint64, tag = "19")]
     pub paced_ns: u64,
+    /// Open loop: waits in which the worker could sleep (each a wake-up when it did; the open
+    /// loop's cost is mostly per wake-up), and responses timed by the kernel's receive timestamp
+    /// (read late, at a later wake-up; the rest were timed when read; see the agent's
+    /// loadgen::arrival). 0 from agents older than these fields.
+    #[prost(uint64, tag = "20")]
+    pub wakeups: u64,
+    #[prost(uint64, tag = "21")]
+    pub stamped: u64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
