@@ -3,7 +3,10 @@
 # subcommands:
 #
 #   metrics ADDR                                  -> the target's /metrics page (stdout)
-#   numaload-row ROUND RATE CPU_US RESULT.json    -> one JSON row (numaload's open loop)
+#   numaload-row ROUND RATE CPU_US RESULT.json [PRECISION]
+#                                                 -> one JSON row (numaload's open loop at that
+#                                                    send_precision; `default`, the default: the
+#                                                    plan left it out)
 #   oha-row ROUND RATE OHA.json TIME BEFORE AFTER -> one JSON row (oha, and the target's own
 #                                                    handling latency over its run)
 #   render ROWS SUMMARY                           -> the BENCHMARKS.md section + summary rows
@@ -46,13 +49,13 @@ def handling_delta(before, after):
     bound = next(le for le in sorted(b1) if b1[le] - b0.get(le, 0) >= count / 2)
     return bound * 1e6, (s1 - s0) * 1e6 / count, count
 
-def numaload_row(rnd, rate, cpu_us, result_path):
+def numaload_row(rnd, rate, cpu_us, result_path, precision="default"):
     layout = json.load(open(result_path))["layouts"][0]
     if layout["status"] != "ok":
         raise SystemExit(f"layout {layout['name']}: {layout['status']}: {layout.get('error')}")
     lag = layout.get("send_lag_ns") or {}
     workers = layout["load"]["workers"]
-    return {"round": int(rnd), "gen": "numaload", "rate": int(rate), "cpu_us": float(cpu_us),
+    return {"round": int(rnd), "gen": "numaload", "rate": int(rate), "precision": precision, "cpu_us": float(cpu_us),
             "rps": layout["throughput_rps"], "p50_us": layout["latency_ns"]["p50"] / 1e3,
             "uncorrected_p50_us": layout["latency_uncorrected_ns"]["p50"] / 1e3,
             "lag_p50_us": lag.get("p50", 0) / 1e3, "lag_p99_us": lag.get("p99", 0) / 1e3,
@@ -76,11 +79,21 @@ def span(v, fmt="{:.2f}"):
     med = statistics.median(v)
     return fmt.format(med) if len(v) == 1 else f"{fmt.format(med)} ({fmt.format(min(v))}–{fmt.format(max(v))})"
 
+def label(precision):
+    """How the table and the summary name a send_precision: default, or "100us"."""
+    return "send_precision = " + ("default" if precision == "default" else f'"{precision}"')
+
 def render(rows_path, summary):
     rows = [json.loads(l) for l in open(rows_path) if l.strip()]
+    for r in rows:
+        if r["gen"] == "numaload":
+            r.setdefault("precision", "default")   # rows from before there were several
     wrk = {r["round"]: r for r in rows if r["gen"] == "wrk"}
     rates = sorted({r["rate"] for r in rows if r["gen"] != "wrk"})
-    at = lambda gen, rate: [r for r in rows if r["gen"] == gen and r["rate"] == rate]
+    # In the order they were run (COST_PRECISIONS'), not sorted: "default" is no duration.
+    precisions = list(dict.fromkeys(r["precision"] for r in rows if r["gen"] == "numaload"))
+    at = lambda gen, rate, prec=None: [r for r in rows if r["gen"] == gen and r["rate"] == rate
+                                       and (prec is None or r["precision"] == prec)]
     ratio = lambda r: r["cpu_us"] / wrk[r["round"]]["cpu_us"]
     print(f"wrk closed loop: {span([r['rps'] for r in wrk.values()], '{:,.0f}')} req/s at "
           f"{span([r['cpu_us'] for r in wrk.values()])} µs CPU per request (median, min–max over rounds).")
@@ -88,37 +101,42 @@ def render(rows_path, summary):
     print("| rate req/s | generator | achieved req/s | CPU µs/req | CPU ratio to wrk | corrected p50 µs "
           "| send lag p50 / p99 µs | load core busy (of it pacing) | target handling p50 (mean) µs |")
     print("|---|---|---|---|---|---|---|---|---|")
-    judged = {}
+    judged = []
     for rate in rates:
-        n, o = at("numaload", rate), at("oha", rate)
+        o = at("oha", rate)
         handling_mean = [r["handling_mean_us"] for r in o]
         handling_le = [r["handling_p50_le_us"] for r in o]
         hand = f"≤ {span(handling_le, '{:.0f}')} ({span(handling_mean, '{:.2f}')})"
-        if n:
+        for prec in precisions:
+            n = at("numaload", rate, prec)
+            if not n:
+                continue
             lag = f"{span([r['lag_p50_us'] for r in n], '{:.0f}')} / {span([r['lag_p99_us'] for r in n], '{:.0f}')}"
             busy = f"{span([100 * r['busy'] for r in n], '{:.0f}')}% ({span([100 * r['paced'] for r in n], '{:.0f}')}%)"
-            print(f"| {rate:,} | numaload | {span([r['rps'] for r in n], '{:,.0f}')} | {span([r['cpu_us'] for r in n])} "
+            print(f"| {rate:,} | numaload ({label(prec)}) | {span([r['rps'] for r in n], '{:,.0f}')} | {span([r['cpu_us'] for r in n])} "
                   f"| {span([ratio(r) for r in n], '{:.2f}')} | {span([r['p50_us'] for r in n], '{:.0f}')} | {lag} | {busy} | {hand} |")
+            judged.append((rate, prec, n, o, handling_mean))
         if o:
             print(f"| {rate:,} | oha | {span([r['rps'] for r in o], '{:,.0f}')} | {span([r['cpu_us'] for r in o])} "
                   f"| {span([ratio(r) for r in o], '{:.2f}')} | {span([r['p50_us'] for r in o], '{:.0f}')} | — | — | {hand} |")
-        judged[rate] = (n, o, handling_mean)
     print()
     print("- medians over rounds, (min–max) when there are several; a ratio is taken within its round")
-    flagged = sorted({s for rows_ in (at("numaload", r) for r in rates) for row in rows_ for s in row["suspect"]})
+    flagged = []
+    for prec in precisions:
+        msgs = sorted({s for r in rows if r["gen"] == "numaload" and r["precision"] == prec for s in r["suspect"]})
+        if msgs:
+            flagged.append(f"at {label(prec)}: {'; '.join(msgs)}")
     print(f"- numaload's own \"generator may have limited the measurement\" flag: {'; '.join(flagged) if flagged else 'never raised'}")
-    for rate, (n, o, handling_mean) in judged.items():
-        if not n:
-            continue
+    for rate, prec, n, o, handling_mean in judged:
         r = statistics.median(ratio(x) for x in n)
         goal = CPU_GOALS.get(rate)
-        summary_row(summary, "8", f"open-loop CPU per request, whole numaload run / wrk closed loop, {rate:,} req/s (oha: {span([ratio(x) for x in o], '{:.2f}')})",
+        summary_row(summary, "8", f"open-loop CPU per request, whole numaload run ({label(prec)}) / wrk closed loop, {rate:,} req/s (oha: {span([ratio(x) for x in o], '{:.2f}')})",
                     f"≤ {goal}" if goal else "—", span([ratio(x) for x in n], "{:.2f}"),
                     ("yes" if r <= goal else "**no**") if goal else "—")
         hm = statistics.median(handling_mean) if handling_mean else float("nan")
         above = statistics.median(x["p50_us"] for x in n) - hm
         lag99 = statistics.median(x["lag_p99_us"] for x in n)
-        summary_row(summary, "8", f"{rate:,} req/s: corrected p50 above the target's handling (mean), and send lag p99",
+        summary_row(summary, "8", f"{rate:,} req/s, {label(prec)}: corrected p50 above the target's handling (mean), and send lag p99",
                     f"≤ {P50_ABOVE_HANDLING_US:.0f} µs; < {LAG_P99_US:.0f} µs", f"{above:.0f} µs; {lag99:.0f} µs",
                     "yes" if above <= P50_ABOVE_HANDLING_US and lag99 < LAG_P99_US else "**no**")
 
@@ -147,23 +165,43 @@ def selftest():
         open(j("b"), "w").write(before); open(j("a"), "w").write(after)
         o = oha_row(1, 20000, j("oha.json"), j("time"), j("b"), j("a"))
         assert abs(o["cpu_us"] - 9.5) < 1e-9 and abs(o["p50_us"] - 900) < 1e-6, o
-        json.dump({"layouts": [{"name": "b", "status": "ok", "throughput_rps": 20000.0,
-                                "latency_ns": {"p50": 80000}, "latency_uncorrected_ns": {"p50": 40000},
-                                "send_lag_ns": {"p50": 30000, "p99": 60000}, "suspect": [],
-                                "load": {"workers": [{"busy": 0.3, "paced": 0.02}]}}]}, open(j("r.json"), "w"))
+        def result(path, p50, lag_p50, lag_p99, busy, paced, suspect=()):
+            json.dump({"layouts": [{"name": "b", "status": "ok", "throughput_rps": 20000.0,
+                                    "latency_ns": {"p50": p50}, "latency_uncorrected_ns": {"p50": 40000},
+                                    "send_lag_ns": {"p50": lag_p50, "p99": lag_p99}, "suspect": list(suspect),
+                                    "load": {"workers": [{"busy": busy, "paced": paced}]}}]}, open(path, "w"))
+        # Two send_precisions at one rate: the plan's default (no argument: as before there were
+        # several), and a looser one, cheaper but later (missing both latency goals).
+        busy_flag = "load worker 0 on CPU 1 was 97% busy: the generator may have limited the measurement"
+        result(j("r.json"), 80000, 30000, 60000, 0.3, 0.02)
+        result(j("r100.json"), 150000, 50000, 120000, 0.2, 0.0, [busy_flag, "something else"])
         n = numaload_row(1, 20000, 8.0, j("r.json"))
+        n100 = numaload_row("1", "20000", "5.4", j("r100.json"), "100us")   # as the shell passes them
+        assert n["precision"] == "default" and n100["precision"] == "100us" and n100["cpu_us"] == 5.4, (n, n100)
         wrk = {"round": 1, "gen": "wrk", "rate": 0, "rps": 200000.0, "cpu_us": 4.5}
         with open(j("rows"), "w") as f:
-            for row in (wrk, n, o):
+            for row in (wrk, n, n100, o):
                 f.write(json.dumps(row) + "\n")
         with contextlib.redirect_stdout(io.StringIO()) as shown:
             render(j("rows"), j("summary"))
         text = shown.getvalue()
-        assert "| 20,000 | numaload | 20,000 | 8.00 | 1.78 | 80 | 30 / 60 | 30% (2%) | ≤ 50 (2.00) |" in text, text
-        assert "| 20,000 | oha | 19,990 | 9.50 | 2.11 | 900 |" in text, text
+        lines = [
+            "| 20,000 | numaload (send_precision = default) | 20,000 | 8.00 | 1.78 | 80 | 30 / 60 | 30% (2%) | ≤ 50 (2.00) |",
+            '| 20,000 | numaload (send_precision = "100us") | 20,000 | 5.40 | 1.20 | 150 | 50 / 120 | 20% (0%) | ≤ 50 (2.00) |',
+            "| 20,000 | oha | 19,990 | 9.50 | 2.11 | 900 |"]
+        for line in lines:
+            assert line in text, (line, text)
+        assert [text.index(l) for l in lines] == sorted(text.index(l) for l in lines), text   # in run order, oha last
+        assert f'flag: at send_precision = "100us": {busy_flag}\n' in text, text   # "% busy" ones only
         got = [l.rstrip("\n").split("\t") for l in open(j("summary"))]
+        assert len(got) == 4 and all(g[0] == "8" for g in got), got   # one pair per (rate, precision)
+        assert all("send_precision = default" in g[1] for g in got[:2]), got
+        assert all('send_precision = "100us"' in g[1] for g in got[2:]), got
+        assert all("20,000 req/s" in g[1] for g in got) and "(oha: 2.11)" in got[0][1], got
         assert got[0][2] == "≤ 2.0" and got[0][3] == "1.78" and got[0][4] == "yes", got
         assert got[1][3] == "78 µs; 60 µs" and got[1][4] == "yes", got
+        assert got[2][2] == "≤ 2.0" and got[2][3] == "1.20" and got[2][4] == "yes", got
+        assert got[3][3] == "148 µs; 120 µs" and got[3][4] == "**no**", got
     print("bench-opencost selftest: passed", file=sys.stderr)
 
 def main(argv):

@@ -11,7 +11,8 @@
 #   6. plan to first request; controller memory vs length    scripts/bench-startup.sh
 #   7. one load CPU vs two in the 4-node guest (rendered from tests/numa-vm/run.sh's record)
 #                                                            scripts/bench-loadcpus.sh
-#   8. open-loop CPU per request vs wrk and oha, precision   scripts/bench-opencost.sh
+#   8. open-loop CPU per request vs wrk and oha, by rate and send_precision
+#                                                            scripts/bench-opencost.sh
 #
 # Parsing and tables live in scripts/bench-parse.sh and, for point 1, scripts/bench-pairs.sh
 # (their `selftest`s run first). Everything is
@@ -20,9 +21,11 @@
 #
 # Env: QUICK=1 for a short smoke run (~2 min; numbers indicative only), CONNECTIONS (default 50),
 # ROUNDS / SECONDS_PER_ROUND (point 1, default 8 / 3), FEW_CONNECTIONS / FEW_ROUNDS (point 1b,
-# default 4 / 4), COST_ROUNDS / COST_RATES / PRECISION (point 8, default 3 / "5000 20000 50000
-# 100000" / the plan's default send_precision), ONLY="1 4" to run some points (BENCHMARKS.md
-# is then left alone and the sections printed), OUT (default BENCHMARKS.md).
+# default 4 / 4), COST_ROUNDS / COST_RATES / COST_PRECISIONS (point 8, default 3 / "5000 20000
+# 50000 100000" / "default 100us": the send_precision values numaload runs at, `default` = the
+# key left out, the plan's default; PRECISION=X is short for COST_PRECISIONS=X), ONLY="1 4" to
+# run some points (BENCHMARKS.md is then left alone and the sections printed), OUT (default
+# BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export QUICK=${QUICK:-0} CONNS=${CONNECTIONS:-50}
