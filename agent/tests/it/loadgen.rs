@@ -711,6 +711,65 @@ fn stalls_show_in_corrected_latency_not_uncorrected() {
     );
 }
 
+/// The open loop reads responses late, at the wake-ups its sends make, and times each by when
+/// the kernel received it: a server that answers in 1 ms, sends 2 ms apart, so a response
+/// waits ~1 ms in the socket for the next send's wake-up. Timed at the read it would measure
+/// ~2 ms; timed at arrival, ~1 ms. And the worker wakes once per send, not also per response.
+#[test]
+fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
+    let _turn = crate::turns::beside_others();
+    let _serial = serial();
+    let work = Duration::from_millis(1);
+    let server = TestServer::start(Behaviour::Busy(work));
+    let config = LoadConfig {
+        warmup: Duration::from_millis(300),
+        duration: Duration::from_secs(2),
+        send_precision: Duration::from_micros(200),
+        ..config(
+            Mode::Open {
+                rate_per_sec: 500.0,
+            },
+            vec![server.addr],
+            4,
+        )
+    };
+    let report = run_bounded(&config);
+    let r = &report.per_replica()[0];
+    let worker = &report.workers[0];
+    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    let p50 = r.uncorrected.value_at_quantile(0.5);
+    let per_request = |n: u64| n as f64 / r.requests as f64;
+    println!(
+        "1 ms server, sends 2 ms apart: uncorrected p50 {:.0} us; {:.2} wake-ups and {:.2} \
+         kernel-stamped responses per request",
+        us(p50),
+        per_request(worker.wakeups),
+        per_request(worker.stamped)
+    );
+    assert!(r.requests >= 900, "{} requests", r.requests);
+    // Every response of the window timed by the kernel (the first few of the run may not be:
+    // the kernel turns stamping on in a work queue; they fall in the warm-up).
+    assert!(
+        worker.stamped + 2 >= r.requests,
+        "{} of {} responses stamped",
+        worker.stamped,
+        r.requests
+    );
+    assert!(p50 >= work.as_nanos() as u64, "p50 {p50} ns below the work");
+    assert!(
+        p50 < 1_600_000,
+        "p50 {:.0} us: responses timed when read, not when they arrived",
+        us(p50)
+    );
+    // One wake-up per send (plus the 10 ms scans: 0.2 per request at 500 req/s); reading each
+    // response when it came would add one per response.
+    assert!(
+        per_request(worker.wakeups) < 1.6,
+        "{:.2} wake-ups per request",
+        per_request(worker.wakeups)
+    );
+}
+
 #[test]
 fn non_2xx_responses_count_as_http_status_errors() {
     let _turn = crate::turns::beside_others();
