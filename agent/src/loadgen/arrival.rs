@@ -22,10 +22,77 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::net::TcpStream;
-use nix::sys::socket::{
-    recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, UnixAddr,
-};
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, UnixAddr};
 use nix::sys::time::TimeSpec;
+
+/// Responses in a row that must come with their timestamp before reading may be late: the
+/// first segments of a run can arrive before the kernel has turned stamping on (it does so
+/// for the whole host, deferred to a work queue, when the first socket asks).
+const TRUST_AFTER: u64 = 16;
+
+/// Response times from the kernel's receive timestamps (see `arrival`).
+#[derive(Debug)]
+pub(super) struct Arrivals {
+    clock: ArrivalClock,
+    control: Vec<u8>,
+    /// Responses timed by their kernel timestamp, and those that came without one (timed at
+    /// the read instead).
+    pub(super) stamped: u64,
+    pub(super) unstamped: u64,
+    /// Stamped responses since the last one without a stamp.
+    streak: u64,
+}
+
+impl Arrivals {
+    pub(super) fn new() -> Self {
+        Self {
+            clock: ArrivalClock::now(),
+            control: control_buffer(),
+            stamped: 0,
+            unstamped: 0,
+            streak: 0,
+        }
+    }
+
+    /// Renews the clock pair (every scan), so a slewed wall clock stays in step.
+    pub(super) fn renew(&mut self) {
+        self.clock = ArrivalClock::now();
+    }
+
+    /// Whether responses may be read late: the last [`TRUST_AFTER`] came with their timestamp
+    /// (one without, or a socket that cannot be stamped, sets the count back to zero).
+    pub(super) fn trusted(&self) -> bool {
+        self.streak >= TRUST_AFTER
+    }
+
+    /// A reader of `stream` that keeps the kernel's timestamp of what it reads.
+    pub(super) fn reader<'a>(&'a mut self, stream: &'a TcpStream) -> StampedRead<'a> {
+        StampedRead::new(stream, &mut self.control)
+    }
+
+    /// When a response sent at `sent` and read at `read_at` arrived: its `stamp`, or (without
+    /// one) the read; counted either way.
+    pub(super) fn arrived(
+        &mut self,
+        stamp: Option<Duration>,
+        sent: Instant,
+        read_at: Instant,
+    ) -> Instant {
+        self.timed(stamp.is_some());
+        stamp.map_or(read_at, |stamp| self.clock.instant(stamp, sent, read_at))
+    }
+
+    /// Counts a response, timed by its stamp or (without one) at the read.
+    pub(super) fn timed(&mut self, stamped: bool) {
+        if stamped {
+            self.stamped += 1;
+            self.streak += 1;
+        } else {
+            self.unstamped += 1;
+            self.streak = 0;
+        }
+    }
+}
 
 /// Asks the kernel to stamp what `socket` receives.
 pub(super) fn enable(socket: &impl AsFd) -> io::Result<()> {
@@ -121,8 +188,8 @@ mod tests {
     #[test]
     fn a_late_read_is_timed_when_the_bytes_arrived_not_when_they_were_read() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let std_stream = std::net::TcpStream::connect(listener.local_addr().expect("addr"))
-            .expect("connect");
+        let std_stream =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let (mut server, _) = listener.accept().expect("accept");
         let stream = TcpStream::from_std(std_stream);
         enable(&stream).expect("SO_TIMESTAMPNS");
@@ -164,8 +231,8 @@ mod tests {
     #[test]
     fn a_read_without_bytes_carries_no_stamp_and_conversion_is_clamped() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let std_stream = std::net::TcpStream::connect(listener.local_addr().expect("addr"))
-            .expect("connect");
+        let std_stream =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         std_stream.set_nonblocking(true).expect("nonblocking");
         let stream = TcpStream::from_std(std_stream);
         enable(&stream).expect("SO_TIMESTAMPNS");

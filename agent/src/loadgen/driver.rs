@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Poll, Token};
 
-use super::arrival::{self, ArrivalClock, StampedRead};
+use super::arrival::{self, Arrivals};
 use super::coalesce::Coalescer;
 use super::http::ResponseReader;
 use super::request::{Mix, Prebuilt};
@@ -123,57 +123,6 @@ pub(super) struct Driver<'a> {
     /// Open loop: connections that need a look by a time (see [`Connection::attention_at`]),
     /// earliest first; an entry that no longer matches its connection is stale.
     pub(super) attention: BinaryHeap<Reverse<(Instant, usize)>>,
-}
-
-/// Responses in a row that must come with their timestamp before reading may be late: the
-/// first segments of a run can arrive before the kernel has turned stamping on (it does so
-/// for the whole host, deferred to a work queue, when the first socket asks).
-const TRUST_AFTER: u64 = 16;
-
-/// Response times from the kernel's receive timestamps (see `arrival`).
-#[derive(Debug)]
-pub(super) struct Arrivals {
-    clock: ArrivalClock,
-    control: Vec<u8>,
-    /// Responses timed by their kernel timestamp, and those that came without one (timed at
-    /// the read instead).
-    pub(super) stamped: u64,
-    pub(super) unstamped: u64,
-    /// Stamped responses since the last one without a stamp.
-    streak: u64,
-}
-
-impl Arrivals {
-    pub(super) fn new() -> Self {
-        Self {
-            clock: ArrivalClock::now(),
-            control: arrival::control_buffer(),
-            stamped: 0,
-            unstamped: 0,
-            streak: 0,
-        }
-    }
-
-    /// Renews the clock pair (every scan), so a slewed wall clock stays in step.
-    pub(super) fn renew(&mut self) {
-        self.clock = ArrivalClock::now();
-    }
-
-    /// Whether responses may be read late: the last [`TRUST_AFTER`] came with their timestamp
-    /// (one without, or a socket that cannot be stamped, sets the count back to zero).
-    pub(super) fn trusted(&self) -> bool {
-        self.streak >= TRUST_AFTER
-    }
-
-    fn timed(&mut self, stamped: bool) {
-        if stamped {
-            self.stamped += 1;
-            self.streak += 1;
-        } else {
-            self.unstamped += 1;
-            self.streak = 0;
-        }
-    }
 }
 
 impl Driver<'_> {
@@ -393,11 +342,14 @@ impl Driver<'_> {
                 let bodiless = connection.request().bodiless;
                 let (read, stamp) = match &mut self.arrivals {
                     Some(arrivals) => {
-                        let mut stamped = StampedRead::new(&stream, &mut arrivals.control);
+                        let mut stamped = arrivals.reader(&stream);
                         let read = connection.reader.read_available(&mut stamped, bodiless);
                         (read, stamped.stamp)
                     }
-                    None => (connection.reader.read_available(&mut stream, bodiless), None),
+                    None => (
+                        connection.reader.read_available(&mut stream, bodiless),
+                        None,
+                    ),
                 };
                 match read {
                     None => {
@@ -418,16 +370,9 @@ impl Driver<'_> {
                     Some(Ok(response)) => {
                         let read_at = Instant::now();
                         // When it arrived: the kernel's timestamp (open loop) or the read.
-                        let done = match (&mut self.arrivals, stamp) {
-                            (Some(arrivals), Some(stamp)) => {
-                                arrivals.timed(true);
-                                arrivals.clock.instant(stamp, sent, read_at)
-                            }
-                            (Some(arrivals), None) => {
-                                arrivals.timed(false);
-                                read_at
-                            }
-                            (None, _) => read_at,
+                        let done = match &mut self.arrivals {
+                            Some(arrivals) => arrivals.arrived(stamp, sent, read_at),
+                            None => read_at,
                         };
                         if let Some(coalescer) = &mut self.coalescer {
                             coalescer.observe(done.saturating_duration_since(sent));

@@ -40,8 +40,9 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
+use super::arrival::Arrivals;
 use super::coalesce::Coalescer;
-use super::driver::{Arrivals, Connection, Driver, State};
+use super::driver::{Connection, Driver, State};
 use super::http::ResponseReader;
 use super::pacer::{Pacer, Wait};
 use super::request::{self, Mix, Prebuilt};

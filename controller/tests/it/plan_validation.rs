@@ -496,7 +496,7 @@ memory = "none"
             timeout_ms: 1000,
             no_coalesce: false,
             no_spin: false,
-            send_precision_ns: 25_000,
+            send_precision_ns: 50_000,
             requests: vec![v1::HttpRequest {
                 name: "POST /api/items?x=1".into(),
                 method: "POST".into(),
