@@ -17,8 +17,14 @@
 //!   an idle CPU's wake-up in the round trip.
 //! - **Open loop**: each connection has its [`Schedule`]; a connection that is connected and
 //!   idle waits in a heap ordered by its next intended send time. Every turn of the loop sends
-//!   what is due, then asks the [`Pacer`] how to wait for the next one (block on its timerfd, or
-//!   busy-poll the last few microseconds, still reading responses). A connection whose response
+//!   what is due, then asks the [`Pacer`] how to wait for the next one (sleep on its timerfd, or
+//!   busy-poll the last few microseconds, still reading responses). While it sleeps only the
+//!   timer wakes it: the responses that came meanwhile are read at that wake-up, each timed
+//!   by the kernel's receive timestamp (`arrival`), so the worker wakes once per batch of sends
+//!   rather than also once per response. It waits on the sockets as well while a connection
+//!   is owed a look (`Connection::attention_at`: a response still open at the connection's
+//!   next send slot, a half-read response or half-written request, a connect), while
+//!   responses come unstamped, and after the window closes. A connection whose response
 //!   comes after its next intended time sends at once, back to back, keeping the intended times
 //!   (nothing is skipped). A failed connect spends that send slot: the connection tries again
 //!   at the slot's time, with the next one.

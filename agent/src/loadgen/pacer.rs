@@ -6,8 +6,10 @@
 //! every open-loop request (FACTS.md). Busy-polling for the whole wait fixes the lag but keeps
 //! the load core 100% busy at any rate. Instead each worker's event loop (`engine.rs`) owns one
 //! `timerfd` (nanosecond resolution, registered with the loop's poller) and asks this pacer,
-//! before every poll, how to wait for the next send: [`Wait::Block`] (the timer is armed, the
-//! thread sleeps in `epoll_wait`, still woken by responses) or [`Wait::Spin`] (poll without
+//! before every poll, how to wait for the next send: [`Wait::Block`] (the timer is armed; the
+//! thread sleeps on it alone, [`Pacer::sleep`], and reads the responses that came meanwhile
+//! when it wakes, timed by the kernel, see `arrival`; or, when a connection is owed a look, in
+//! `epoll_wait`, woken by responses too) or [`Wait::Spin`] (poll without
 //! blocking and look at the clock again). [`plan`] decides, from three figures:
 //!
 //! - the time to the next send;
