@@ -203,7 +203,7 @@ mod tests {
             server.write_all(b"x").expect("write");
             sleep(Duration::from_millis(2));
             let mut read = StampedRead::new(&stream, &mut control);
-            read.read(&mut buf).expect("read");
+            assert_eq!(read.read(&mut buf).expect("read"), 1);
             read.stamp.is_some()
         });
         assert!(stamping, "no segment stamped in 100 tries");
