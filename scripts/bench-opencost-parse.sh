@@ -60,6 +60,7 @@ def numaload_row(rnd, rate, cpu_us, result_path, precision="default"):
             "uncorrected_p50_us": layout["latency_uncorrected_ns"]["p50"] / 1e3,
             "lag_p50_us": lag.get("p50", 0) / 1e3, "lag_p99_us": lag.get("p99", 0) / 1e3,
             "busy": sum(w["busy"] for w in workers), "paced": sum(w.get("paced", 0.0) for w in workers),
+            "wakeups_per_request": sum(w.get("wakeups", 0) for w in workers) / max(sum(w.get("requests", 0) for w in workers), 1),
             "suspect": [s for s in layout.get("suspect", []) if "% busy" in s]}
 
 def oha_row(rnd, rate, oha_path, time_path, before, after):
@@ -99,8 +100,8 @@ def render(rows_path, summary):
           f"{span([r['cpu_us'] for r in wrk.values()])} µs CPU per request (median, min–max over rounds).")
     print()
     print("| rate req/s | generator | achieved req/s | CPU µs/req | CPU ratio to wrk | corrected p50 µs "
-          "| send lag p50 / p99 µs | load core busy (of it pacing) | target handling p50 (mean) µs |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| send lag p50 / p99 µs | load core busy (of it pacing) | wake-ups per request | target handling p50 (mean) µs |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     judged = []
     for rate in rates:
         o = at("oha", rate)
@@ -113,12 +114,13 @@ def render(rows_path, summary):
                 continue
             lag = f"{span([r['lag_p50_us'] for r in n], '{:.0f}')} / {span([r['lag_p99_us'] for r in n], '{:.0f}')}"
             busy = f"{span([100 * r['busy'] for r in n], '{:.0f}')}% ({span([100 * r['paced'] for r in n], '{:.0f}')}%)"
+            wakes = span([r.get("wakeups_per_request", float("nan")) for r in n])
             print(f"| {rate:,} | numaload ({label(prec)}) | {span([r['rps'] for r in n], '{:,.0f}')} | {span([r['cpu_us'] for r in n])} "
-                  f"| {span([ratio(r) for r in n], '{:.2f}')} | {span([r['p50_us'] for r in n], '{:.0f}')} | {lag} | {busy} | {hand} |")
+                  f"| {span([ratio(r) for r in n], '{:.2f}')} | {span([r['p50_us'] for r in n], '{:.0f}')} | {lag} | {busy} | {wakes} | {hand} |")
             judged.append((rate, prec, n, o, handling_mean))
         if o:
             print(f"| {rate:,} | oha | {span([r['rps'] for r in o], '{:,.0f}')} | {span([r['cpu_us'] for r in o])} "
-                  f"| {span([ratio(r) for r in o], '{:.2f}')} | {span([r['p50_us'] for r in o], '{:.0f}')} | — | — | {hand} |")
+                  f"| {span([ratio(r) for r in o], '{:.2f}')} | {span([r['p50_us'] for r in o], '{:.0f}')} | — | — | — | {hand} |")
     print()
     print("- medians over rounds, (min–max) when there are several; a ratio is taken within its round")
     flagged = []
@@ -165,16 +167,17 @@ def selftest():
         open(j("b"), "w").write(before); open(j("a"), "w").write(after)
         o = oha_row(1, 20000, j("oha.json"), j("time"), j("b"), j("a"))
         assert abs(o["cpu_us"] - 9.5) < 1e-9 and abs(o["p50_us"] - 900) < 1e-6, o
-        def result(path, p50, lag_p50, lag_p99, busy, paced, suspect=()):
+        def result(path, p50, lag_p50, lag_p99, busy, paced, suspect=(), wakeups=6000):
             json.dump({"layouts": [{"name": "b", "status": "ok", "throughput_rps": 20000.0,
                                     "latency_ns": {"p50": p50}, "latency_uncorrected_ns": {"p50": 40000},
                                     "send_lag_ns": {"p50": lag_p50, "p99": lag_p99}, "suspect": list(suspect),
-                                    "load": {"workers": [{"busy": busy, "paced": paced}]}}]}, open(path, "w"))
+                                    "load": {"workers": [{"busy": busy, "paced": paced, "wakeups": wakeups,
+                                                          "requests": 12000}]}}]}, open(path, "w"))
         # Two send_precisions at one rate: the plan's default (no argument: as before there were
         # several), and a looser one, cheaper but later (missing both latency goals).
         busy_flag = "load worker 0 on CPU 1 was 97% busy: the generator may have limited the measurement"
         result(j("r.json"), 80000, 30000, 60000, 0.3, 0.02)
-        result(j("r100.json"), 150000, 50000, 120000, 0.2, 0.0, [busy_flag, "something else"])
+        result(j("r100.json"), 150000, 50000, 120000, 0.2, 0.0, [busy_flag, "something else"], 3000)
         n = numaload_row(1, 20000, 8.0, j("r.json"))
         n100 = numaload_row("1", "20000", "5.4", j("r100.json"), "100us")   # as the shell passes them
         assert n["precision"] == "default" and n100["precision"] == "100us" and n100["cpu_us"] == 5.4, (n, n100)
@@ -186,8 +189,8 @@ def selftest():
             render(j("rows"), j("summary"))
         text = shown.getvalue()
         lines = [
-            "| 20,000 | numaload (send_precision = default) | 20,000 | 8.00 | 1.78 | 80 | 30 / 60 | 30% (2%) | ≤ 50 (2.00) |",
-            '| 20,000 | numaload (send_precision = "100us") | 20,000 | 5.40 | 1.20 | 150 | 50 / 120 | 20% (0%) | ≤ 50 (2.00) |',
+            "| 20,000 | numaload (send_precision = default) | 20,000 | 8.00 | 1.78 | 80 | 30 / 60 | 30% (2%) | 0.50 | ≤ 50 (2.00) |",
+            '| 20,000 | numaload (send_precision = "100us") | 20,000 | 5.40 | 1.20 | 150 | 50 / 120 | 20% (0%) | 0.25 | ≤ 50 (2.00) |',
             "| 20,000 | oha | 19,990 | 9.50 | 2.11 | 900 |"]
         for line in lines:
             assert line in text, (line, text)
