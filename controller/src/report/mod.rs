@@ -67,7 +67,9 @@ pub fn render(result: &RunResult, format: Format) -> String {
 /// `CPU 1 62% busy`, and in closed loop `CPU 1 62% busy (30% in 41,204 naps)` (asleep by
 /// choice while the server had a backlog) or `CPU 1 97% busy (21% spinning for responses)`
 /// (busy-polling, waiting on a server without a backlog), or both; in open loop `CPU 1 40% busy
-/// (6% pacing sends)` (busy-polling for a send time, see the plan's `send_precision`).
+/// (6% pacing sends), 0.49 wake-ups per request, 100% of responses timed at arrival by the
+/// kernel` (busy-polling for a send time, see the plan's `send_precision`; the waits that could
+/// sleep; the responses read late and timed by their kernel receive timestamp).
 pub fn load_worker(w: &crate::result::LoadWorker) -> String {
     let busy = format!("CPU {} {:.0}% busy", w.cpu, w.busy * 100.0);
     let mut waits = Vec::new();
@@ -90,10 +92,11 @@ pub fn load_worker(w: &crate::result::LoadWorker) -> String {
         return busy;
     }
     let requests = w.requests as f64;
+    // Rounded down, so a few responses timed at the read never read as 100%.
+    let stamped = (w.stamped as f64 / requests * 1000.0).floor().min(1000.0) / 10.0;
     format!(
-        "{busy}, {:.2} wake-ups per request, {:.0}% of responses timed at arrival by the kernel",
+        "{busy}, {:.2} wake-ups per request, {stamped}% of responses timed at arrival by the kernel",
         w.wakeups as f64 / requests,
-        (w.stamped as f64 / requests * 100.0).min(100.0)
     )
 }
 
@@ -183,6 +186,22 @@ mod tests {
         );
         (w.spins, w.spun, w.busy, w.paces, w.paced) = (0, 0.0, 0.4, 20_000, 0.06);
         assert_eq!(load_worker(&w), "CPU 1 40% busy (6% pacing sends)");
+        (w.requests, w.wakeups, w.stamped) = (60_000, 29_400, 60_000);
+        assert_eq!(
+            load_worker(&w),
+            "CPU 1 40% busy (6% pacing sends), 0.49 wake-ups per request, \
+             100% of responses timed at arrival by the kernel"
+        );
+        for (stamped, shown) in [(59_970, "99.9%"), (30_000, "50%"), (60_010, "100%")] {
+            w.stamped = stamped;
+            let line = load_worker(&w);
+            assert!(
+                line.ends_with(&format!(
+                    ", {shown} of responses timed at arrival by the kernel"
+                )),
+                "{line}"
+            );
+        }
     }
 
     #[test]
