@@ -32,6 +32,10 @@ use nix::sys::time::TimeSpec;
 /// for the whole host, deferred to a work queue, when the first socket asks).
 const TRUST_AFTER: u64 = 16;
 
+/// A response larger than this (an eighth of the receive buffer a generator's socket has)
+/// turns reading late off for the worker.
+const LARGE_RESPONSE_BYTES: usize = 64 * 1024;
+
 /// Response times from the kernel's receive timestamps (see `arrival`).
 #[derive(Debug)]
 pub(super) struct Arrivals {
@@ -43,6 +47,10 @@ pub(super) struct Arrivals {
     pub(super) unstamped: u64,
     /// Stamped responses since the last one without a stamp.
     streak: u64,
+    /// A response of more than [`LARGE_RESPONSE_BYTES`] was seen. One read late would hold
+    /// the server up once the socket's receive buffer (512 KiB, `socket.rs`) is full, and the
+    /// stamp of its last bytes with it; so from then on the worker reads as responses come.
+    large: bool,
 }
 
 impl Arrivals {
@@ -53,6 +61,7 @@ impl Arrivals {
             stamped: 0,
             unstamped: 0,
             streak: 0,
+            large: false,
         }
     }
 
@@ -62,9 +71,16 @@ impl Arrivals {
     }
 
     /// Whether responses may be read late: the last [`TRUST_AFTER`] came with their timestamp
-    /// (one without, or a socket that cannot be stamped, sets the count back to zero).
-    pub(super) fn trusted(&self) -> bool {
-        self.streak >= TRUST_AFTER
+    /// (one without, or a socket that cannot be stamped, sets the count back to zero), and none
+    /// has been large.
+    pub(super) fn may_read_late(&self) -> bool {
+        self.streak >= TRUST_AFTER && !self.large
+    }
+
+    /// Notes the size of a response read (or being read): a large one makes reading eager for
+    /// the rest of the run.
+    pub(super) fn sized(&mut self, bytes: usize) {
+        self.large |= bytes > LARGE_RESPONSE_BYTES;
     }
 
     /// A reader of `stream` that keeps the kernel's timestamp of what it reads.
@@ -228,6 +244,50 @@ mod tests {
             );
             assert!(read_at - arrived >= Duration::from_millis(25));
         }
+    }
+
+    #[test]
+    fn reading_late_waits_for_a_run_of_stamped_responses_and_stops_at_a_large_one() {
+        let mut arrivals = Arrivals::new();
+        let (sent, read_at) = (Instant::now(), Instant::now() + Duration::from_millis(1));
+        let stamp = Some(arrivals.clock.wall);
+        for _ in 0..TRUST_AFTER - 1 {
+            arrivals.arrived(stamp, sent, read_at);
+        }
+        assert!(
+            !arrivals.may_read_late(),
+            "{TRUST_AFTER} stamped in a row needed"
+        );
+        arrivals.arrived(None, sent, read_at);
+        for _ in 0..TRUST_AFTER - 1 {
+            arrivals.arrived(stamp, sent, read_at);
+        }
+        assert!(
+            !arrivals.may_read_late(),
+            "an unstamped one starts the count again"
+        );
+        assert_eq!(
+            arrivals.arrived(None, sent, read_at),
+            read_at,
+            "timed at the read"
+        );
+        for _ in 0..TRUST_AFTER {
+            arrivals.arrived(stamp, sent, read_at);
+        }
+        assert!(arrivals.may_read_late());
+        assert_eq!(
+            (arrivals.stamped, arrivals.unstamped),
+            (3 * TRUST_AFTER - 2, 2)
+        );
+        arrivals.sized(LARGE_RESPONSE_BYTES);
+        assert!(arrivals.may_read_late());
+        arrivals.sized(LARGE_RESPONSE_BYTES + 1);
+        assert!(
+            !arrivals.may_read_late(),
+            "a large response: eager from then on"
+        );
+        arrivals.sized(10);
+        assert!(!arrivals.may_read_late());
     }
 
     #[test]

@@ -353,6 +353,9 @@ impl Driver<'_> {
                 };
                 match read {
                     None => {
+                        if let Some(arrivals) = &mut self.arrivals {
+                            arrivals.sized(connection.reader.response_bytes());
+                        }
                         connection.state = State::Exchange {
                             stream,
                             intended,
@@ -371,7 +374,10 @@ impl Driver<'_> {
                         let read_at = Instant::now();
                         // When it arrived: the kernel's timestamp (open loop) or the read.
                         let done = match &mut self.arrivals {
-                            Some(arrivals) => arrivals.arrived(stamp, sent, read_at),
+                            Some(arrivals) => {
+                                arrivals.sized(connection.reader.response_bytes());
+                                arrivals.arrived(stamp, sent, read_at)
+                            }
                             None => read_at,
                         };
                         if let Some(coalescer) = &mut self.coalescer {

@@ -24,7 +24,8 @@
 //!   rather than also once per response. It waits on the sockets as well while a connection
 //!   is owed a look (`Connection::attention_at`: a response still open at the connection's
 //!   next send slot, a half-read response or half-written request, a connect), while
-//!   responses come unstamped, and after the window closes. A connection whose response
+//!   responses come unstamped, after a response larger than 64 KiB, and after the window
+//!   closes. A connection whose response
 //!   comes after its next intended time sends at once, back to back, keeping the intended times
 //!   (nothing is skipped). A failed connect spends that send slot: the connection tries again
 //!   at the slot's time, with the next one.
@@ -232,7 +233,10 @@ impl Engine {
             }
             let lazy = !owed_now
                 && cpu_at_end.is_none()
-                && driver.arrivals.as_ref().is_some_and(Arrivals::trusted);
+                && driver
+                    .arrivals
+                    .as_ref()
+                    .is_some_and(Arrivals::may_read_late);
             let mut pacing = false;
             let timeout = match pacer.as_mut().map(|p| p.wait(now, next_due, wake)) {
                 // Closed loop: poll's own (millisecond) timeout is precise enough for scans.
@@ -266,7 +270,9 @@ impl Engine {
             let polled = if lazy && timeout.is_none() {
                 // The timer alone wakes the thread; then whatever is readable is read.
                 match pacer.as_mut().map(Pacer::sleep) {
-                    Some(Err(e)) if e.kind() != io::ErrorKind::Interrupted => break,
+                    // `poll` on one timerfd fails only on a bad descriptor or buffer (it
+                    // retries interruptions): end the worker, as for `epoll_wait` below.
+                    Some(Err(_)) => break,
                     _ => driver.poll.poll(&mut events, Some(Duration::ZERO)),
                 }
             } else if pacing {

@@ -101,6 +101,9 @@ pub(crate) struct ResponseReader {
     scanned: usize,
     /// Once the head is parsed: the status and the body still to come.
     body: Option<Body>,
+    /// Bytes of the current response read so far, and the size of the last complete one.
+    received: usize,
+    last_size: usize,
 }
 
 impl Default for ResponseReader {
@@ -110,6 +113,8 @@ impl Default for ResponseReader {
             filled: 0,
             scanned: 0,
             body: None,
+            received: 0,
+            last_size: 0,
         }
     }
 }
@@ -166,6 +171,7 @@ impl ResponseReader {
     /// Takes `n` bytes just read into [`Self::spare`] (0: end of stream). `Some` once the
     /// response is complete; the reader is then ready for the next one.
     fn advance(&mut self, n: usize, bodiless: bool) -> Result<Option<Response>, Failure> {
+        self.received += n;
         if n == 0 {
             return match self.body {
                 Some(body) if body.framing == Framing::UntilEof => Ok(Some(self.finish(body))),
@@ -235,6 +241,7 @@ impl ResponseReader {
 
     /// The response `body` belongs to is complete; the reader is ready for the next one.
     fn finish(&mut self, body: Body) -> Response {
+        self.last_size = self.received;
         self.reset();
         Response {
             status: body.status,
@@ -247,6 +254,11 @@ impl ResponseReader {
         self.filled > 0 || self.body.is_some()
     }
 
+    /// The largest of the response being read (so far) and the last complete one, in bytes.
+    pub(crate) fn response_bytes(&self) -> usize {
+        self.received.max(self.last_size)
+    }
+
     /// Forgets a half-read response (its connection is dropped) and passes `failure` on.
     fn fail(&mut self, failure: Failure) -> Failure {
         self.reset();
@@ -257,6 +269,7 @@ impl ResponseReader {
         self.filled = 0;
         self.scanned = 0;
         self.body = None;
+        self.received = 0;
     }
 }
 
@@ -459,6 +472,33 @@ mod tests {
 
     fn read_all(chunks: &[&[u8]]) -> Vec<Result<Response, Failure>> {
         read_all_of(chunks, false)
+    }
+
+    #[test]
+    fn the_reader_knows_how_large_a_response_is_while_and_after_reading_it() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+        let body = vec![b'x'; 100_000];
+        let mut io = NonBlocking {
+            chunks: [[&head[..], &body[..40_000]].concat()].into(),
+            ready: true,
+        };
+        let mut reader = ResponseReader::default();
+        assert_eq!(reader.response_bytes(), 0);
+        assert!(reader.read_available(&mut io, false).is_none());
+        assert!(reader.is_partial());
+        assert_eq!(reader.response_bytes(), head.len() + 40_000);
+        io.chunks.push_back(body[40_000..].to_vec());
+        io.ready = true;
+        let done = reader.read_available(&mut io, false).expect("complete");
+        assert_eq!(done.expect("ok").status, 200);
+        assert!(!reader.is_partial());
+        // The last complete response's size stays until a larger one is being read.
+        assert_eq!(reader.response_bytes(), head.len() + 100_000);
+        io.chunks
+            .push_back(b"HTTP/1.1 204 No Content\r\n\r\n".to_vec());
+        io.ready = true;
+        assert!(reader.read_available(&mut io, false).is_some());
+        assert_eq!(reader.response_bytes(), 27);
     }
 
     fn read_one(chunks: &[&[u8]]) -> Result<Response, Failure> {
