@@ -770,6 +770,51 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
     );
 }
 
+/// A response that comes after its connection's next send time is read when it comes, not at
+/// the worker's next wake-up, so the late send goes out at once: one connection at 1,000
+/// req/s to a server that freezes 5 ms every 100 ms has nothing else due to wake the worker
+/// (its next wake would be the 10 ms scan), yet every stall costs the requests behind it no
+/// more than the stall. Left to the scan, the connection would get one request out per 10 ms:
+/// the schedule's backlog would grow without end and the window's requests go unsent.
+#[test]
+fn open_loop_reads_a_response_owed_past_its_next_send_at_once() {
+    let _turn = crate::turns::beside_others();
+    let _serial = serial();
+    let stall = Duration::from_millis(5);
+    let server = TestServer::start(Behaviour::StallEvery {
+        period: Duration::from_millis(100),
+        stall,
+    });
+    let config = LoadConfig {
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_secs(1),
+        send_precision: Duration::from_micros(50),
+        ..config(
+            Mode::Open {
+                rate_per_sec: 1_000.0,
+            },
+            vec![server.addr],
+            1,
+        )
+    };
+    let report = run_bounded(&config);
+    let r = &report.per_replica()[0];
+    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    let max = r.corrected.max();
+    println!(
+        "1 connection, 1,000 req/s, 5 ms stall every 100 ms: corrected max {:.0} us, {} late sends",
+        us(max),
+        r.late_sends
+    );
+    assert!(r.late_sends > 10, "the stalls make sends late");
+    // The stall (tokio's timer: a millisecond or two more) plus the back-to-back catch-up.
+    assert!(
+        max < (stall + Duration::from_millis(5)).as_nanos() as u64,
+        "corrected max {:.0} us",
+        us(max)
+    );
+}
+
 #[test]
 fn non_2xx_responses_count_as_http_status_errors() {
     let _turn = crate::turns::beside_others();
