@@ -29,4 +29,5 @@ mod prometheus_rules;
 mod report_formats;
 mod sched;
 mod seams;
+mod turn_taking;
 mod watch;
