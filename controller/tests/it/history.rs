@@ -4,6 +4,7 @@
 //! schema, unreachable), and `numaload run --store` keeping the result when the store fails.
 
 use crate::common;
+use crate::common::OpenPlan;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -145,31 +146,19 @@ fn postgres_store_history_and_gate() {
     assert!(e.to_string().contains("createdb"), "{e}");
 }
 
-const PLAN: &str = r#"
-name = "history-run"
-[target]
-name = "async"
-work_us = 10
-[load]
-mode = "open"
-rate = 500
-connections = 4
-duration = "300ms"
-warmup = "100ms"
-reserve_cpus = 1
-[[layouts]]
-name = "single"
-replicas = 1
-"#;
-
 /// `numaload run --store` for real: stored with its labels; with a broken store the result is
 /// still written and printed, the error is one line, the exit code 1.
 #[test]
 fn run_stores_the_result_and_keeps_it_when_the_store_fails() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("run");
-    let plan = dir.join("plan.toml");
-    std::fs::write(&plan, PLAN).expect("plan");
+    let plan = OpenPlan {
+        name: "history-run",
+        duration: "300ms",
+        warmup: "100ms",
+        ..OpenPlan::default()
+    }
+    .write(&dir);
     let (plan, db) = (plan.to_str().expect("utf8"), dir.join("h.db"));
     let out = dir.join("result.json");
     let (code, _, err) = cli(&[

@@ -5,37 +5,24 @@
 use std::path::{Path, PathBuf};
 
 use crate::common;
-use crate::common::{assert_matches_schema, numaload};
+use crate::common::{
+    assert_matches_schema, numaload, run_plan, Finished, OpenPlan, LAYOUT_PER_NODE, LAYOUT_SINGLE,
+};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("local-run", name)
 }
 
-fn write_plan(dir: &Path, body: &str) -> PathBuf {
-    let path = dir.join("plan.toml");
-    std::fs::write(&path, body).expect("write plan");
-    path
+/// Two layouts, one replica and one per node, at 1000 req/s for 2 s.
+fn plan() -> OpenPlan<'static> {
+    OpenPlan {
+        name: "local-run-test",
+        rate: 1000,
+        connections: 8,
+        layouts: &[LAYOUT_SINGLE, LAYOUT_PER_NODE],
+        ..OpenPlan::default()
+    }
 }
-
-const PLAN: &str = r#"
-name = "local-run-test"
-[target]
-name = "async"
-work_us = 10
-[load]
-mode = "open"
-rate = 1000
-connections = 8
-duration = "2s"
-warmup = "500ms"
-reserve_cpus = 1
-[[layouts]]
-name = "single"
-replicas = 1
-[[layouts]]
-name = "per-node"
-replicas = "per-node"
-"#;
 
 fn alive(pid: u64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
@@ -48,23 +35,8 @@ fn alive(pid: u64) -> bool {
 fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("full");
-    let plan = write_plan(&dir, PLAN);
-    let out = dir.join("result.json");
-    let run = numaload(&[
-        "run",
-        plan.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--quiet",
-    ]);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        run.status.success(),
-        "numaload run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-
-    let result = common::read_json(&out);
+    let run = run_plan(&plan().write(&dir), &["--quiet"]);
+    let (result, stdout) = (run.result, run.stdout);
     assert_matches_schema(&result);
 
     assert_eq!(
@@ -144,10 +116,14 @@ fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
 fn a_plan_the_host_cannot_place_fails_before_anything_launches() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("too-many");
-    let plan = write_plan(
-        &dir,
-        &PLAN.replace("replicas = \"per-node\"", "replicas = 64\npin = \"node\""),
-    );
+    let plan = OpenPlan {
+        layouts: &[
+            LAYOUT_SINGLE,
+            "[[layouts]]\nname = \"per-node\"\nreplicas = 64\npin = \"node\"\n",
+        ],
+        ..plan()
+    }
+    .write(&dir);
     let run = numaload(&["run", plan.to_str().expect("utf8"), "--quiet"]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "stderr: {stderr}");
@@ -163,7 +139,7 @@ fn a_plan_the_host_cannot_place_fails_before_anything_launches() {
 fn a_bad_plan_file_is_one_line_naming_the_key() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("bad");
-    let plan = write_plan(&dir, &PLAN.replace("rate = 1000", "rate = -5"));
+    let plan = OpenPlan { rate: -5, ..plan() }.write(&dir);
     let run = numaload(&["run", plan.to_str().expect("utf8")]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "stderr: {stderr}");
@@ -175,35 +151,23 @@ fn a_bad_plan_file_is_one_line_naming_the_key() {
 fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("repeat");
-    let body = PLAN
-        .replace(
-            "name = \"local-run-test\"",
-            "name = \"repeat-test\"\nrepeat = 2",
-        )
-        .replace("duration = \"2s\"", "duration = \"700ms\"")
-        .replace("warmup = \"500ms\"", "warmup = \"200ms\"");
-    let plan = write_plan(&dir, &body);
-    let out = dir.join("result.json");
-    let run = numaload(&[
-        "run",
-        plan.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--quiet",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let plan = OpenPlan {
+        name: "repeat-test",
+        extra: "repeat = 2",
+        duration: "700ms",
+        warmup: "200ms",
+        ..plan()
+    }
+    .write(&dir);
+    let run = run_plan(&plan, &["--quiet"]);
     // The interval is labelled for what it is: about the mean over trials, not the merged p99.
-    let report = String::from_utf8_lossy(&run.stdout);
+    let report = &run.stdout;
     assert!(
         report.contains("95% CI       of the mean over 2 trials")
             && report.contains("the p99 above is the merged histogram's, a different statistic"),
         "{report}"
     );
-    let result = common::read_json(&out);
+    let result = run.result;
     let mut starts = Vec::new();
     for layout in result["layouts"].as_array().expect("layouts") {
         let trials = layout["trials"].as_array().expect("trials");
@@ -259,35 +223,21 @@ fn repeat_runs_trials_interleaved_and_merges_them_with_an_interval() {
 fn a_capacity_search_doubles_the_rate_while_the_objective_holds() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("search");
-    let body = PLAN
-        .replace(
-            "name = \"local-run-test\"",
-            "name = \"search-test\"\n[search]\nslo_p99 = \"2s\"\nstart_rate = 150\nmax_steps = 3",
-        )
-        .replace("duration = \"2s\"", "duration = \"800ms\"")
-        .replace("warmup = \"500ms\"", "warmup = \"200ms\"");
-    // One layout is enough to see the steps.
-    let body = body
-        .split("[[layouts]]\nname = \"per-node\"")
-        .next()
-        .expect("plan")
-        .to_owned();
-    let plan = write_plan(&dir, &body);
-    let out = dir.join("result.json");
-    let run = numaload(&[
-        "run",
-        plan.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--quiet",
-    ]);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let result = common::read_json(&out);
+    let plan = OpenPlan {
+        name: "search-test",
+        extra: "[search]\nslo_p99 = \"2s\"\nstart_rate = 150\nmax_steps = 3",
+        duration: "800ms",
+        warmup: "200ms",
+        // One layout is enough to see the steps.
+        layouts: &[LAYOUT_SINGLE],
+        ..plan()
+    }
+    .write(&dir);
+    let Finished {
+        result,
+        out,
+        stdout,
+    } = run_plan(&plan, &["--quiet"]);
     assert_matches_schema(&result);
     let search = &result["search"]["layouts"][0];
     let rates: Vec<f64> = search["steps"]
@@ -350,42 +300,34 @@ fn agent_config_gives_the_local_agent_the_targets_a_user_brings() {
         ),
     )
     .expect("write config");
-    let body = PLAN
-        .replace("name = \"async\"", "name = \"mine\"")
-        .replace("duration = \"2s\"", "duration = \"500ms\"")
-        .replace("warmup = \"500ms\"", "warmup = \"100ms\"")
-        .replace(
-            "[[layouts]]\nname = \"per-node\"\nreplicas = \"per-node\"\n",
-            "",
-        );
-    let plan = write_plan(&dir, &body);
-    let out = dir.join("result.json");
-    let run = numaload(&[
-        "run",
-        plan.to_str().expect("utf8"),
-        "--agent-config",
-        config.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--quiet",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let result = common::read_json(&out);
+    let mine = OpenPlan {
+        target: "mine",
+        duration: "500ms",
+        warmup: "100ms",
+        layouts: &[LAYOUT_SINGLE],
+        ..plan()
+    };
+    let config_arg = config.to_str().expect("utf8");
+    let result = run_plan(
+        &mine.write(&dir),
+        &["--agent-config", config_arg, "--quiet"],
+    )
+    .result;
     assert_matches_schema(&result);
     assert_eq!(result["plan"]["target"]["name"], "mine");
     assert!(result["layouts"][0]["requests"].as_u64().expect("requests") > 0);
 
     // The built-in name is not in this configuration.
-    let builtin = write_plan(&dir, &body.replace("name = \"mine\"", "name = \"async\""));
+    let builtin = OpenPlan {
+        target: "async",
+        ..mine
+    }
+    .write(&dir);
     let refused = numaload(&[
         "run",
         builtin.to_str().expect("utf8"),
         "--agent-config",
-        config.to_str().expect("utf8"),
+        config_arg,
         "--quiet",
     ]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -397,7 +339,7 @@ fn agent_config_gives_the_local_agent_the_targets_a_user_brings() {
 fn agent_config_is_refused_with_remote_agents_and_bad_files() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("agent-config-refused");
-    let plan = write_plan(&dir, PLAN);
+    let plan = plan().write(&dir);
     let config = dir.join("agent.toml");
     std::fs::write(&config, "[targets.mine]\nprogram = \"/bin/true\"\n").expect("write");
     let run = numaload(&[
@@ -429,22 +371,12 @@ fn agent_config_is_refused_with_remote_agents_and_bad_files() {
 }
 
 /// A one-layout plan, short: the progress tests only need every phase once.
-const SHORT_PLAN: &str = r#"
-name = "progress"
-[target]
-name = "async"
-work_us = 10
-[load]
-mode = "open"
-rate = 500
-connections = 4
-duration = "2s"
-warmup = "500ms"
-reserve_cpus = 1
-[[layouts]]
-name = "single"
-replicas = 1
-"#;
+fn short_plan() -> OpenPlan<'static> {
+    OpenPlan {
+        name: "progress",
+        ..OpenPlan::default()
+    }
+}
 
 /// Off a terminal (a pipe here, as in CI logs), progress is one plain line per phase on stderr,
 /// nothing redrawn and no escape sequence: exactly these four lines.
@@ -452,7 +384,7 @@ replicas = 1
 fn progress_off_a_terminal_is_one_plain_line_per_phase() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("progress-plain");
-    let plan = write_plan(&dir, SHORT_PLAN);
+    let plan = short_plan().write(&dir);
     let run = numaload(&["run", plan.to_str().expect("utf8")]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
@@ -482,7 +414,7 @@ fn progress_off_a_terminal_is_one_plain_line_per_phase() {
 fn progress_on_a_terminal_is_a_live_display_and_the_report_follows() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("progress-tty");
-    let plan = write_plan(&dir, SHORT_PLAN);
+    let plan = short_plan().write(&dir);
     let command = format!("'{}' run '{}'", common::BIN, plan.to_str().expect("utf8"));
     let started = std::time::Instant::now();
     let run = std::process::Command::new("script")

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common;
-use crate::common::BIN;
+use crate::common::{run_plan, OpenPlan, BIN, LAYOUT_PER_NODE, LAYOUT_SINGLE};
 
 /// A `numaload agent` process on 127.0.0.1, killed when dropped.
 struct AgentProcess {
@@ -64,31 +64,18 @@ fn scratch(name: &str) -> PathBuf {
     common::scratch("multi", name)
 }
 
+/// Two layouts, one replica and one per node, at 300 req/s for `duration`.
 fn plan(dir: &Path, duration: &str) -> PathBuf {
-    let path = dir.join("plan.toml");
-    let text = format!(
-        r#"
-name = "multi"
-[target]
-name = "async"
-work_us = 5
-[load]
-mode = "open"
-rate = 300
-connections = 4
-duration = "{duration}"
-warmup = "300ms"
-reserve_cpus = 1
-[[layouts]]
-name = "single"
-replicas = 1
-[[layouts]]
-name = "per-node"
-replicas = "per-node"
-"#
-    );
-    std::fs::write(&path, text).expect("plan");
-    path
+    OpenPlan {
+        name: "multi",
+        work_us: 5,
+        rate: 300,
+        duration,
+        warmup: "300ms",
+        layouts: &[LAYOUT_SINGLE, LAYOUT_PER_NODE],
+        ..OpenPlan::default()
+    }
+    .write(dir)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -142,28 +129,20 @@ fn a_run_on_two_agents_starts_together_and_merges_exactly() {
     let _turn = crate::turns::beside_others();
     let (a, b) = (AgentProcess::start(), AgentProcess::start());
     let dir = scratch("two");
-    let out = dir.join("result.json");
     let hlog = dir.join("result.hlog");
-    let output = run(&[
-        "run",
-        plan(&dir, "1500ms").to_str().expect("utf8"),
-        "--agent",
-        &a.address,
-        "--agent",
-        &b.address,
-        "--out",
-        out.to_str().expect("utf8"),
-        "--hlog",
-        hlog.to_str().expect("utf8"),
-        "--quiet",
-    ]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result = common::read_json(&out);
+    let result = run_plan(
+        &plan(&dir, "1500ms"),
+        &[
+            "--agent",
+            &a.address,
+            "--agent",
+            &b.address,
+            "--hlog",
+            hlog.to_str().expect("utf8"),
+            "--quiet",
+        ],
+    )
+    .result;
     assert_eq!(result["hosts"].as_array().expect("hosts").len(), 2);
     assert_eq!(result["degraded"], false);
     for layout in result["layouts"].as_array().expect("layouts") {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{assert_matches_schema, manifest, numaload, read_json, scratch};
+use crate::common::{assert_matches_schema, layout, manifest, run_plan, scratch};
 
 fn go_servers() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -61,34 +61,12 @@ fn example_in(
     (plan_path, config_path)
 }
 
+/// The example run with its agent configuration: the result (matching the schema) and the
+/// report.
 fn run(plan: &Path, config: &Path) -> (Value, String) {
-    let out = plan.with_file_name("result.json");
-    let run = numaload(&[
-        "run",
-        plan.to_str().expect("utf8"),
-        "--agent-config",
-        config.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
-    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let result = read_json(&out);
-    assert_matches_schema(&result);
-    (result, stdout)
-}
-
-fn layout<'a>(result: &'a Value, name: &str) -> &'a Value {
-    result["layouts"]
-        .as_array()
-        .expect("layouts")
-        .iter()
-        .find(|l| l["name"] == name)
-        .unwrap_or_else(|| panic!("no layout {name}"))
+    let run = run_plan(plan, &["--agent-config", config.to_str().expect("utf8")]);
+    assert_matches_schema(&run.result);
+    (run.result, run.stdout)
 }
 
 fn scraped_last(replica: &Value, series: &str) -> f64 {

@@ -6,7 +6,7 @@
 //! on a noisy 2-core VM), and the result matches the schema and charts the series.
 
 use crate::common;
-use crate::common::{assert_matches_schema, numaload};
+use crate::common::{assert_matches_schema, layout, numaload, run_plan, write_plan};
 use serde_json::Value;
 
 const PLAN: &str = r#"
@@ -50,45 +50,25 @@ fn median(layout: &Value, rate: &str) -> f64 {
 fn run_queue_wait_rises_when_a_replicas_threads_outnumber_its_cpus() {
     let _turn = crate::turns::alone();
     let dir = common::scratch("sched", "workers");
-    let plan = dir.join("plan.toml");
-    std::fs::write(&plan, PLAN).expect("plan");
-    let out = dir.join("result.json");
-    let run = numaload(&[
-        "run",
-        plan.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--quiet",
-    ]);
-    assert!(
-        run.status.success(),
-        "numaload run failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let result = common::read_json(&out);
+    let run = run_plan(&write_plan(&dir, PLAN), &["--quiet"]);
+    let (result, out) = (run.result, run.out);
     assert_matches_schema(&result);
-    let layout = |name: &str| {
-        result["layouts"]
-            .as_array()
-            .expect("layouts")
-            .iter()
-            .find(|l| l["name"] == name)
-            .unwrap_or_else(|| panic!("no layout {name}"))
-            .clone()
-    };
-    let (four, one) = (layout("four-workers"), layout("one-worker"));
+    let (four, one) = (
+        layout(&result, "four-workers"),
+        layout(&result, "one-worker"),
+    );
     let max = |l: &Value, rate: &str| {
         l["replicas"][0]["sched_max"][rate]
             .as_f64()
             .unwrap_or_else(|| panic!("{rate} max: {}", l["replicas"][0]))
     };
     let (wait_four, wait_one) = (
-        median(&four, "run_delay_ms_per_s"),
-        median(&one, "run_delay_ms_per_s"),
+        median(four, "run_delay_ms_per_s"),
+        median(one, "run_delay_ms_per_s"),
     );
     let (max_four, max_one) = (
-        max(&four, "run_delay_ms_per_s"),
-        max(&one, "run_delay_ms_per_s"),
+        max(four, "run_delay_ms_per_s"),
+        max(one, "run_delay_ms_per_s"),
     );
     println!(
         "run-queue wait ms/s: 4 workers median {wait_four:.1} max {max_four:.1}; \
@@ -104,8 +84,8 @@ fn run_queue_wait_rises_when_a_replicas_threads_outnumber_its_cpus() {
     // The other rates are there, and the replica's CPU is in use. Four workers sharing one CPU
     // must switch; one worker alone on a quiet CPU, always busy, may never switch at all (seen:
     // a median of 0 per second on an otherwise idle machine), so only its series is required.
-    assert!(median(&four, "ctxt_switches_per_s") > 0.0);
-    for l in [&four, &one] {
+    assert!(median(four, "ctxt_switches_per_s") > 0.0);
+    for l in [four, one] {
         assert!(median(l, "cpus_used") > 0.3, "{}", l["name"]);
         assert!(max(l, "ctxt_switches_per_s") >= 0.0, "{}", l["name"]);
     }

@@ -33,6 +33,132 @@ pub fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
 }
 
+/// Writes `toml` as `DIR/plan.toml` and returns its path.
+pub fn write_plan(dir: &Path, toml: &str) -> PathBuf {
+    let path = dir.join("plan.toml");
+    std::fs::write(&path, toml).expect("write plan");
+    path
+}
+
+/// The `[[layouts]]` table of one replica, named `single`.
+pub const LAYOUT_SINGLE: &str = "[[layouts]]\nname = \"single\"\nreplicas = 1\n";
+
+/// The `[[layouts]]` table of one replica per NUMA node, named `per-node`.
+pub const LAYOUT_PER_NODE: &str = "[[layouts]]\nname = \"per-node\"\nreplicas = \"per-node\"\n";
+
+/// An open-loop plan, one CPU reserved for the generator: the fields are what the tests vary,
+/// the defaults a 2 s run of one replica of the built-in `async` target at 500 req/s.
+#[derive(Clone, Copy)]
+pub struct OpenPlan<'a> {
+    pub name: &'a str,
+    /// More top-level TOML, right after the name: `repeat = 2`, a `[search]` table.
+    pub extra: &'a str,
+    pub target: &'a str,
+    pub work_us: u32,
+    pub rate: i64,
+    pub connections: u32,
+    pub duration: &'a str,
+    pub warmup: &'a str,
+    /// The `[[layouts]]` tables, in order ([`LAYOUT_SINGLE`], [`LAYOUT_PER_NODE`], or others).
+    pub layouts: &'a [&'a str],
+}
+
+impl Default for OpenPlan<'_> {
+    fn default() -> Self {
+        OpenPlan {
+            name: "test",
+            extra: "",
+            target: "async",
+            work_us: 10,
+            rate: 500,
+            connections: 4,
+            duration: "2s",
+            warmup: "500ms",
+            layouts: &[LAYOUT_SINGLE],
+        }
+    }
+}
+
+impl OpenPlan<'_> {
+    /// The plan file's text.
+    pub fn toml(&self) -> String {
+        let OpenPlan {
+            name,
+            extra,
+            target,
+            work_us,
+            rate,
+            connections,
+            duration,
+            warmup,
+            layouts,
+        } = self;
+        let layouts = layouts.concat();
+        format!(
+            r#"name = "{name}"
+{extra}
+[target]
+name = "{target}"
+work_us = {work_us}
+[load]
+mode = "open"
+rate = {rate}
+connections = {connections}
+duration = "{duration}"
+warmup = "{warmup}"
+reserve_cpus = 1
+{layouts}"#
+        )
+    }
+
+    /// Writes the plan as `DIR/plan.toml` and returns its path.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        write_plan(dir, &self.toml())
+    }
+}
+
+/// A `numaload run` that succeeded: the result it wrote, where, and the report it printed.
+pub struct Finished {
+    pub result: Value,
+    pub out: PathBuf,
+    pub stdout: String,
+}
+
+/// Runs `numaload run PLAN ARGS… --out result.json` (the result beside the plan), fails the
+/// test unless it succeeds, and reads the result back.
+pub fn run_plan(plan: &Path, args: &[&str]) -> Finished {
+    let out = plan.with_file_name("result.json");
+    let run = Command::new(BIN)
+        .arg("run")
+        .arg(plan)
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run numaload");
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "numaload run failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    Finished {
+        result: read_json(&out),
+        out,
+        stdout,
+    }
+}
+
+/// The layout of a result by its name; fails the test when there is none.
+pub fn layout<'a>(result: &'a Value, name: &str) -> &'a Value {
+    result["layouts"]
+        .as_array()
+        .expect("layouts")
+        .iter()
+        .find(|l| l["name"] == name)
+        .unwrap_or_else(|| panic!("no layout {name}"))
+}
+
 /// Fails with every violation when `result` does not match `schema/result.schema.json`.
 pub fn assert_matches_schema(result: &Value) {
     let schema: Value =
