@@ -26,7 +26,7 @@ test-crates: setup
 
 ## make bench: issue 6's benchmarks side by side (generator vs wrk, open-loop accuracy, send-time
 ## precision, target vs bare hyper, measurement overhead, start-up and memory); rewrites
-## BENCHMARKS.md (~10 min on 2 cores). `make bench QUICK=1` is a ~2-min smoke run.
+## BENCHMARKS.md (~13 min on 2 cores). `make bench QUICK=1` is a ~2-min smoke run.
 bench: setup
 	scripts/bench.sh
 
