@@ -263,4 +263,14 @@ mod tests {
             assert!(diff < Duration::from_micros(1), "send {i} at {at:?}");
         }
     }
+
+    #[test]
+    fn peek_tells_the_next_send_without_moving_on() {
+        let mut s = Schedule::new(Instant::now(), 1, 4, 1_000.0);
+        for _ in 0..3 {
+            let peeked = s.peek();
+            assert_eq!(s.peek(), peeked);
+            assert_eq!(s.next(), peeked);
+        }
+    }
 }
