@@ -158,9 +158,11 @@ impl Engine {
         // Open loop: busy-polls for a send time that found nothing to read (pacing, not work).
         let (mut paces, mut paced) = (0, Duration::ZERO);
         let mut wakeups = 0;
-        // Responses stamped by the kernel, counted at the window's open and close.
+        // Responses stamped by the kernel, counted from the window's open to the end of the
+        // drain (which reads the last of the window's responses): the window's responses,
+        // plus the few of the warm-up still in flight at its open.
         let stamped = |driver: &Driver<'_>| driver.arrivals.as_ref().map_or(0, |a| a.stamped);
-        let (mut stamped_at_start, mut stamped_at_end) = (0, None);
+        let mut stamped_at_start = 0;
         let mut next_scan = Instant::now();
         loop {
             let mut now = Instant::now();
@@ -175,7 +177,6 @@ impl Engine {
             if now >= window.measure_end {
                 if cpu_at_end.is_none() {
                     cpu_at_end = Some(thread_cpu_time());
-                    stamped_at_end = Some(stamped(&driver));
                     // Settle the connections that wait for nothing (idle, refused) at once.
                     next_scan = now;
                 }
@@ -340,9 +341,7 @@ impl Engine {
             paces,
             paced,
             wakeups,
-            stamped: stamped_at_end
-                .unwrap_or_else(|| stamped(&driver))
-                .saturating_sub(stamped_at_start),
+            stamped: stamped(&driver).saturating_sub(stamped_at_start),
         }
     }
 }
@@ -372,7 +371,10 @@ pub(super) struct Totals {
     pub paces: u64,
     pub paced: Duration,
     /// Open loop: waits that could sleep during the measured window (wake-ups, when they
-    /// did), and responses read in it that were timed by their kernel receive timestamp.
+    /// did), and the window's responses timed by their kernel receive timestamp (read from
+    /// the window's open to the end of the drain; the few warm-up responses still in flight
+    /// at the open count too, so it can exceed the window's requests by up to one per
+    /// connection).
     pub wakeups: u64,
     pub stamped: u64,
 }

@@ -72,8 +72,9 @@ pub struct WorkerReport {
     pub paces: u64,
     pub paced: Duration,
     /// Open loop: waits in which the worker could sleep during the measured window (each a
-    /// wake-up when it did), and responses read in it that were timed by the kernel's receive
-    /// timestamp (see `arrival`).
+    /// wake-up when it did), and the window's responses timed by the kernel's receive
+    /// timestamp (see `arrival`; read up to the end of the drain, plus the few warm-up ones in
+    /// flight at the window's open).
     pub wakeups: u64,
     pub stamped: u64,
     /// One entry per replica this worker had connections to, ordered by replica.

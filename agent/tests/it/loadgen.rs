@@ -747,11 +747,11 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
         per_request(worker.stamped)
     );
     assert!(r.requests >= 900, "{} requests", r.requests);
-    // Every response of the window timed by the kernel (the first few of the run may not be:
-    // the kernel turns stamping on in a work queue; they fall in the warm-up).
+    // Every response of the window timed by the kernel; the count also holds the warm-up's
+    // responses still in flight when the window opened (at most one per connection).
     assert!(
-        worker.stamped + 2 >= r.requests,
-        "{} of {} responses stamped",
+        (r.requests..=r.requests + 4).contains(&worker.stamped),
+        "{} stamped responses for {} requests",
         worker.stamped,
         r.requests
     );
@@ -799,7 +799,11 @@ fn open_loop_reads_a_response_owed_past_its_next_send_at_once() {
     };
     let report = run_bounded(&config);
     let r = &report.per_replica()[0];
-    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    let errors = report.errors();
+    // A stall across the window's close leaves its last few slots unsent (up to 5 ms of them,
+    // by design); left to the scan, all of the window's would be.
+    assert_eq!(errors.total() - errors.unsent, 0, "{errors:?}");
+    assert!(errors.unsent <= 10, "{errors:?}");
     let max = r.corrected.max();
     println!(
         "1 connection, 1,000 req/s, 5 ms stall every 100 ms: corrected max {:.0} us, {} late sends",
