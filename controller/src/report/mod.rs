@@ -162,14 +162,7 @@ mod tests {
             requests: 10,
             cpu_time_ns: 1,
             busy: 0.62,
-            naps: 0,
-            napped: 0.0,
-            spins: 0,
-            spun: 0.0,
-            paces: 0,
-            paced: 0.0,
-            wakeups: 0,
-            stamped: 0,
+            ..Default::default()
         };
         assert_eq!(load_worker(&w), "CPU 1 62% busy");
         (w.naps, w.napped) = (41_204, 0.3);

@@ -232,7 +232,7 @@ pub struct LoadPlacement {
     pub workers: Vec<LoadWorker>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadWorker {
     #[serde(default = "first_trial")]
     pub trial: u32,
