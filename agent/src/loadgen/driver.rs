@@ -110,6 +110,8 @@ pub(super) enum State {
 pub(super) struct Driver<'a> {
     pub(super) poll: &'a mut Poll,
     pub(super) timeout: Duration,
+    /// The open of the measured window.
+    pub(super) open: Instant,
     /// The close of the measured window.
     pub(super) end: Instant,
     pub(super) due: BinaryHeap<Reverse<(Instant, usize)>>,
@@ -423,6 +425,7 @@ impl Driver<'_> {
             }
             return self.give_up(connection);
         }
+        self.drop_warmup_backlog(connection, now);
         match connection.next_send {
             Some(next) if now < next && next < self.end => {
                 connection.state = State::Ready { stream };
@@ -430,6 +433,24 @@ impl Driver<'_> {
             }
             next if self.may_send(next, now) => self.send(token, connection, stream, now, next),
             _ => self.give_up(connection),
+        }
+    }
+
+    /// Open loop, once the window is open: drops the warm-up send slots the connection has not
+    /// sent that are more than [`LATE_SEND`] behind (a backlog from before the window, not the
+    /// ordinary schedule caught at the open), counted, so that it sends the window's own
+    /// requests. Sent first, the warm-up's backlog would hold the connection through the window
+    /// and leave the window's requests unsent while the server answered requests never measured.
+    fn drop_warmup_backlog(&mut self, connection: &mut Connection, now: Instant) {
+        if now < self.open {
+            return;
+        }
+        while connection
+            .next_send
+            .is_some_and(|at| at < self.open && now > at + LATE_SEND)
+        {
+            self.stats.warmup_dropped(connection.slot);
+            connection.advance_schedule();
         }
     }
 

@@ -27,8 +27,11 @@
 //!   responses come unstamped, after a response larger than 64 KiB, and after the window
 //!   closes. A connection whose response
 //!   comes after its next intended time sends at once, back to back, keeping the intended times
-//!   (nothing is skipped). A failed connect spends that send slot: the connection tries again
-//!   at the slot's time, with the next one.
+//!   (nothing of the window is skipped). A warm-up backlog is: send slots from before the window
+//!   still unsent, more than [`LATE_SEND`] behind, when the window opens are dropped and counted
+//!   (`warmup_dropped`), so the window's own schedule goes out rather than the warm-up's. A
+//!   failed connect spends that send slot: the connection tries again at the slot's time, with
+//!   the next one.
 //!
 //! **The close of the window** (see the module doc of `loadgen`): outcomes are placed by the
 //! intended send time (closed loop: the send), not by their completion. When the window
@@ -38,6 +41,9 @@
 //! `timeout` after the plan's `timeout`, or `unsent` for each send slot a connection still had
 //! inside the window (it was waiting on an earlier response, or not connected). The drain is
 //! bounded by `timeout` (plus two scans); whatever is still open then is closed out the same way.
+//! A request never answered waited at least until it was given up (`timeout`) or until the end
+//! of the drain (`unsent`): those waits are recorded as lower bounds (`waited`), so overload
+//! shows in the corrected latency rather than as a blank.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -137,6 +143,7 @@ impl Engine {
         let mut driver = Driver {
             poll: &mut poll,
             timeout: config.timeout,
+            open: window.measure_start,
             end: window.measure_end,
             due: BinaryHeap::with_capacity(connections.len()),
             coalescer: (pacer.is_none() && config.coalesce).then(Coalescer::default),
@@ -185,6 +192,7 @@ impl Engine {
                     for (index, connection) in connections.iter_mut().enumerate() {
                         driver.close_out(Token(index), connection, now);
                     }
+                    driver.stats.settle(now);
                     break;
                 }
             }

@@ -98,6 +98,14 @@ pub struct TargetStats {
     pub uncorrected: Histogram<u64>,
     /// Actual − intended send time (open loop only; empty in closed loop).
     pub send_lag: Histogram<u64>,
+    /// Requests of the window never answered, each a lower bound of its wait: `unsent` ones
+    /// from the intended send time to the end of the drain, `timeout` ones from the intended
+    /// (closed loop: actual) send time to when they were given up.
+    pub waited: Histogram<u64>,
+    /// Open loop: warm-up send slots still unsent, more than [`LATE_SEND`](super::LATE_SEND)
+    /// behind, when the window opened: dropped, so the window's own schedule goes out; never
+    /// measured.
+    pub warmup_dropped: u64,
     /// Complete responses by status code, expected or not.
     pub status_codes: BTreeMap<u16, u64>,
     /// New connections opened because the server closed one after a complete response
@@ -123,6 +131,8 @@ impl TargetStats {
             corrected: numaload_proto::histogram::new_latency(),
             uncorrected: numaload_proto::histogram::new_latency(),
             send_lag: numaload_proto::histogram::new_latency(),
+            waited: numaload_proto::histogram::new_latency(),
+            warmup_dropped: 0,
             status_codes: BTreeMap::new(),
             reconnects: 0,
             by_request: Vec::new(),
@@ -135,10 +145,12 @@ impl TargetStats {
         self.requests += other.requests;
         self.errors.add(&other.errors);
         self.late_sends += other.late_sends;
+        self.warmup_dropped += other.warmup_dropped;
         for (total, part) in [
             (&mut self.corrected, &other.corrected),
             (&mut self.uncorrected, &other.uncorrected),
             (&mut self.send_lag, &other.send_lag),
+            (&mut self.waited, &other.waited),
         ] {
             merge_latency(total, part);
         }
@@ -167,6 +179,8 @@ pub struct RequestStats {
     pub errors: u64,
     /// As [`TargetStats::corrected`], for this request's successful responses only.
     pub corrected: Histogram<u64>,
+    /// As [`TargetStats::waited`], for this request's unanswered ones.
+    pub waited: Histogram<u64>,
 }
 
 impl RequestStats {
@@ -176,6 +190,7 @@ impl RequestStats {
             requests: 0,
             errors: 0,
             corrected: numaload_proto::histogram::new_latency(),
+            waited: numaload_proto::histogram::new_latency(),
         }
     }
 
@@ -183,6 +198,7 @@ impl RequestStats {
         self.requests += other.requests;
         self.errors += other.errors;
         merge_latency(&mut self.corrected, &other.corrected);
+        merge_latency(&mut self.waited, &other.waited);
     }
 }
 

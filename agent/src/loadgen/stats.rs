@@ -107,6 +107,9 @@ pub(super) struct WorkerStats {
     only: Option<usize>,
     /// A copy of each measured latency for the live view, if one is watching.
     live: Option<LiveSink>,
+    /// The window's `unsent` requests (target slot, template, intended send time): their
+    /// waits run to the end of the drain, so they are recorded by [`WorkerStats::settle`].
+    unsent: Vec<(usize, usize, Instant)>,
 }
 
 impl WorkerStats {
@@ -129,6 +132,7 @@ impl WorkerStats {
             expected: StatusSet::new(&config.expect_status),
             only: request::only(&config.requests),
             live: config.live.clone().map(LiveSink::new),
+            unsent: Vec::new(),
         }
     }
 
@@ -149,10 +153,22 @@ impl WorkerStats {
                 intended,
                 sent,
             } => (status, intended, sent),
-            Outcome::Failed { kind, .. } => {
+            Outcome::Failed { kind, at } => {
                 *error_counter(&mut stats.errors, kind) += 1;
                 if mix {
                     stats.by_request[request].errors += 1;
+                }
+                match kind {
+                    // Given up at `done` with no response: it waited at least until then.
+                    ErrorKind::Timeout => {
+                        let waited = nanos(done.saturating_duration_since(at));
+                        record_clamped(&mut stats.waited, waited);
+                        if mix {
+                            record_clamped(&mut stats.by_request[request].waited, waited);
+                        }
+                    }
+                    ErrorKind::Unsent => self.unsent.push((slot, request, at)),
+                    ErrorKind::Connect | ErrorKind::Io | ErrorKind::Parse => {}
                 }
                 return;
             }
@@ -186,6 +202,26 @@ impl WorkerStats {
         if let Some(live) = &mut self.live {
             live.record(corrected);
         }
+    }
+
+    /// Records the waits of the window's `unsent` requests, each at least from its intended
+    /// send time to `drain_end`, the end of the drain: nothing was sent for them by then.
+    pub(super) fn settle(&mut self, drain_end: Instant) {
+        let mix = self.only.is_none();
+        for (slot, request, intended) in std::mem::take(&mut self.unsent) {
+            let waited = nanos(drain_end.saturating_duration_since(intended));
+            let stats = &mut self.per_target[slot];
+            record_clamped(&mut stats.waited, waited);
+            if mix {
+                record_clamped(&mut stats.by_request[request].waited, waited);
+            }
+        }
+    }
+
+    /// Counts an open-loop warm-up send slot dropped at the window's open (see
+    /// [`TargetStats::warmup_dropped`]).
+    pub(super) fn warmup_dropped(&mut self, slot: usize) {
+        self.per_target[slot].warmup_dropped += 1;
     }
 
     /// Counts a reconnect after a response that closed its connection, placed in the window
@@ -222,6 +258,7 @@ impl WorkerStats {
                     requests: stats.requests,
                     errors: stats.errors.total(),
                     corrected: stats.corrected.clone(),
+                    waited: stats.waited.clone(),
                 };
             }
         }

@@ -228,6 +228,8 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                     unsent: e.unsent,
                 }),
                 late_sends: target.late_sends,
+                latency_waited: encode(&target.waited)?,
+                warmup_dropped: target.warmup_dropped,
                 latency_corrected: encode(&target.corrected)?,
                 latency_uncorrected: encode(&target.uncorrected)?,
                 send_lag: encode(&target.send_lag)?,
@@ -250,6 +252,7 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                             requests: r.requests,
                             errors: r.errors,
                             latency_corrected: encode(&r.corrected)?,
+                            latency_waited: encode(&r.waited)?,
                         })
                     })
                     .collect::<Result<_, String>>()?,

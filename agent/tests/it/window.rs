@@ -18,6 +18,8 @@ use numaload_agent::loadgen::{self, Cancel, LoadConfig, Mode};
 
 /// Set in the child's environment: `serve_when_asked` then serves instead of returning.
 const SERVE_ENV: &str = "NUMALOAD_WINDOW_TEST_SERVE";
+/// Milliseconds the child's server takes over each response (0 when unset).
+const DELAY_ENV: &str = "NUMALOAD_WINDOW_TEST_DELAY_MS";
 
 /// CPUs this process may use, ascending.
 fn allowed_cpus() -> Vec<u32> {
@@ -46,14 +48,18 @@ fn serve_when_asked() {
         let _ = std::io::stdin().read_to_end(&mut Vec::new());
         std::process::exit(0);
     });
+    let delay = std::env::var(DELAY_ENV)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_millis);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        std::thread::spawn(move || serve(stream));
+        std::thread::spawn(move || serve(stream, delay));
     }
 }
 
-/// Answers every `GET` on a keep-alive connection with `200 ok`.
-fn serve(stream: TcpStream) {
+/// Answers every `GET` on a keep-alive connection with `200 ok`, `delay` after its head came.
+fn serve(stream: TcpStream, delay: Duration) {
     let _ = stream.set_nodelay(true);
     let mut writer = stream.try_clone().expect("clone");
     let mut reader = BufReader::new(stream);
@@ -63,6 +69,7 @@ fn serve(stream: TcpStream) {
         match reader.read_line(&mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) if line == "\r\n" => {
+                std::thread::sleep(delay);
                 let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
                 if writer.write_all(answer).is_err() {
                     return;
@@ -81,6 +88,12 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start() -> Self {
+        Self::answering_after(Duration::ZERO)
+    }
+
+    /// A server whose every response takes `delay` (one connection answers one request at a
+    /// time, so its capacity is connections / delay).
+    fn answering_after(delay: Duration) -> Self {
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
             .args([
                 "--exact",
@@ -89,6 +102,7 @@ impl ServerProcess {
                 "--test-threads=1",
             ])
             .env(SERVE_ENV, "1")
+            .env(DELAY_ENV, delay.as_millis().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -200,5 +214,129 @@ fn a_stall_across_the_end_of_the_window_shows_and_every_request_is_accounted_for
     assert!(
         returned < config.warmup + config.duration + config.timeout + Duration::from_secs(1),
         "returned after {returned:?}"
+    );
+}
+
+/// The latency over the answered requests and the lower bounds of the unanswered ones' waits,
+/// as the controller merges them.
+fn with_waits(r: &loadgen::TargetStats) -> hdrhistogram::Histogram<u64> {
+    let mut all = r.corrected.clone();
+    all.add(&r.waited).expect("same bounds");
+    all
+}
+
+/// A server stopped (SIGSTOP) from before the window opens until after the run: nothing of the
+/// window is answered, every request intended in it is `unsent` or `timeout`, and each one's
+/// wait is recorded as a lower bound (unsent: from its intended time to the end of the drain,
+/// so at least the drain's `timeout`), so the corrected latency reads as seconds, not a blank.
+#[test]
+fn a_server_stopped_for_the_whole_window_shows_as_lower_bounds_not_a_blank() {
+    let _turn = crate::turns::beside_others();
+    let server = ServerProcess::start();
+    let config = LoadConfig {
+        mode: Mode::Open { rate_per_sec: 500.0 },
+        duration: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        ..open_loop(server.addr)
+    };
+    let pid = server.pid();
+    let stop_at = Instant::now() + config.warmup - Duration::from_millis(100);
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+        kill(pid, Signal::SIGSTOP).expect("SIGSTOP the server");
+    });
+    let report = loadgen::run(&config, &Cancel::new()).expect("valid config");
+    stopper.join().expect("stopper");
+    drop(server);
+    let r = &report.per_replica()[0];
+    let errors = report.errors();
+    let intended = (500.0 * config.duration.as_secs_f64()).round() as u64;
+    let all = with_waits(r);
+    println!(
+        "stopped for the window: {} answered, {errors:?} of {intended}; waits {} (p50 {:.0} ms, \
+         min {:.0} ms)",
+        r.requests,
+        r.waited.len(),
+        r.waited.value_at_quantile(0.5) as f64 / 1e6,
+        r.waited.min() as f64 / 1e6,
+    );
+    assert_eq!(r.requests, 0, "the server was stopped: {errors:?}");
+    assert_eq!(
+        r.waited.len(),
+        errors.unsent + errors.timeout,
+        "one lower bound per unanswered request: {errors:?}"
+    );
+    assert!(
+        r.waited.len().abs_diff(intended) <= u64::from(CONNECTIONS),
+        "{} waits for {intended} intended",
+        r.waited.len()
+    );
+    // Unsent requests wait at least to the end of the drain, a `timeout` after the close; a
+    // timed-out one at least its `timeout`.
+    let floor = config.timeout.as_nanos() as u64 * 9 / 10;
+    assert!(
+        r.waited.min() >= floor,
+        "the shortest wait {} ns is below the drain ({floor} ns)",
+        r.waited.min()
+    );
+    assert!(
+        all.value_at_quantile(0.99) >= config.timeout.as_nanos() as u64,
+        "corrected p99 with the waits: {} ns",
+        all.value_at_quantile(0.99)
+    );
+}
+
+/// A server that answers each request in 40 ms on 4 connections (100 req/s) asked for 8x that:
+/// the warm-up's backlog is dropped when the window opens (counted), so the window measures
+/// what the server does answer rather than about nothing; the rest of the window's schedule is
+/// `unsent`, its waits recorded as lower bounds that put the corrected p99 in the seconds.
+#[test]
+fn a_server_at_eight_times_its_capacity_shows_its_throughput_and_its_backlog() {
+    let _turn = crate::turns::beside_others();
+    let delay = Duration::from_millis(40);
+    let server = ServerProcess::answering_after(delay);
+    let connections = 4;
+    let capacity = f64::from(connections) / delay.as_secs_f64();
+    let config = LoadConfig {
+        mode: Mode::Open {
+            rate_per_sec: 8.0 * capacity,
+        },
+        connections,
+        warmup: Duration::from_millis(500),
+        duration: Duration::from_secs(2),
+        timeout: Duration::from_secs(1),
+        ..open_loop(server.addr)
+    };
+    let report = loadgen::run(&config, &Cancel::new()).expect("valid config");
+    let r = &report.per_replica()[0];
+    let errors = report.errors();
+    let all = with_waits(r);
+    let can_answer = capacity * config.duration.as_secs_f64();
+    println!(
+        "8x capacity: {} answered (the server can {can_answer:.0}), {} warm-up requests dropped, \
+         {errors:?}; p99 with waits {:.0} ms, answered only {:.0} ms",
+        r.requests,
+        r.warmup_dropped,
+        all.value_at_quantile(0.99) as f64 / 1e6,
+        r.corrected.value_at_quantile(0.99) as f64 / 1e6,
+    );
+    assert!(
+        r.warmup_dropped > 0,
+        "the warm-up's backlog is dropped at the open"
+    );
+    assert!(
+        r.requests as f64 >= 0.5 * can_answer,
+        "{} answered in the window: the server answers about {can_answer:.0}",
+        r.requests
+    );
+    assert!(
+        errors.unsent as f64 >= 0.5 * 8.0 * can_answer,
+        "most of the window's schedule is unsent: {errors:?}"
+    );
+    assert_eq!(r.waited.len(), errors.unsent + errors.timeout);
+    assert!(
+        all.value_at_quantile(0.99) >= 1_000_000_000,
+        "corrected p99 with the waits: {} ns",
+        all.value_at_quantile(0.99)
     );
 }

@@ -11,7 +11,7 @@ use numaload_proto::v1::{LayoutSummary, WorkerResult};
 
 use super::mix;
 use crate::plan::Load;
-use crate::result::{ErrorKinds, Histograms, LayoutResult, LoadWorker, Percentiles};
+use crate::result::{Delivery, ErrorKinds, Histograms, LayoutResult, LoadWorker, Percentiles};
 
 /// Fills the measured figures from the summaries of the agents that measured the layout.
 pub(super) fn fill_measurement(
@@ -24,6 +24,7 @@ pub(super) fn fill_measurement(
     result.status_codes = mix::status_codes(all_workers());
     result.reconnects = all_workers().map(|w| w.reconnects).sum();
     let corrected = merge(all_workers(), |w| &w.latency_corrected)?;
+    let waited = merge(all_workers(), |w| &w.latency_waited)?;
     let uncorrected = merge(all_workers(), |w| &w.latency_uncorrected)?;
     let lag = merge(all_workers(), |w| &w.send_lag)?;
 
@@ -42,7 +43,13 @@ pub(super) fn fill_measurement(
     }
     result.errors = result.errors_by_kind.total();
     result.late_sends = all_workers().map(|w| w.late_sends).sum();
-    set_latency(result, &corrected, &uncorrected, &lag)?;
+    result.warmup_dropped = all_workers().map(|w| w.warmup_dropped).sum();
+    result.delivery = Some(Delivery {
+        intended: result.requests + result.errors,
+        answered: result.requests + result.errors_by_kind.http_status,
+        min_share: load.min_delivered,
+    });
+    set_latency(result, &corrected, &waited, &uncorrected, &lag)?;
     for (agent, summary) in measured {
         result
             .load
@@ -62,7 +69,10 @@ pub(super) fn fill_measurement(
         };
         replica.requests = mine().map(|w| w.requests).sum();
         replica.throughput_rps = per_second(replica.requests, summary.elapsed_ns);
-        replica.latency_ns = percentiles(&merge(mine(), |w| &w.latency_corrected)?);
+        replica.latency_ns = bounded_percentiles(
+            &merge(mine(), |w| &w.latency_corrected)?,
+            &merge(mine(), |w| &w.latency_waited)?,
+        );
         if let Some(stats) = summary.replicas.iter().find(|s| s.replica == replica.index) {
             replica.threads_min = stats.threads_min;
             replica.threads_max = stats.threads_max;
@@ -102,27 +112,34 @@ pub(super) fn fill_measurement(
     Ok(())
 }
 
-/// The latency figures of a layout and the merged histograms they were read from.
+/// The latency figures of a layout and the merged histograms they were read from: `corrected`
+/// holds the answered requests, `waited` the lower bounds of the unanswered ones.
 pub(super) fn set_latency(
     result: &mut LayoutResult,
     corrected: &Histogram<u64>,
+    waited: &Histogram<u64>,
     uncorrected: &Histogram<u64>,
     lag: &Histogram<u64>,
 ) -> Result<(), HistogramError> {
-    result.latency_ns = percentiles(corrected);
+    result.latency_ns = bounded_percentiles(corrected, waited);
     result.latency_uncorrected_ns = percentiles(uncorrected);
     result.send_lag_ns =
         (result.target_rate_rps.is_some() && !lag.is_empty()).then(|| percentiles(lag));
     result.histograms = Histograms {
         corrected_v2_base64: base64_of(corrected)?,
         uncorrected_v2_base64: base64_of(uncorrected)?,
-        send_lag_v2_base64: if lag.is_empty() {
-            String::new()
-        } else {
-            base64_of(lag)?
-        },
+        send_lag_v2_base64: base64_or_empty(lag)?,
+        waited_v2_base64: base64_or_empty(waited)?,
     };
     Ok(())
+}
+
+fn base64_or_empty(h: &Histogram<u64>) -> Result<String, HistogramError> {
+    if h.is_empty() {
+        Ok(String::new())
+    } else {
+        base64_of(h)
+    }
 }
 
 fn per_second(count: u64, elapsed_ns: u64) -> f64 {
@@ -177,6 +194,7 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
         entry.paces += w.paces;
         entry.wakeups += w.wakeups;
         entry.stamped += w.stamped;
+        entry.warmup_dropped += w.warmup_dropped;
         *paced_ns += w.paced_ns;
     }
     let share = |ns: u64| {
@@ -198,6 +216,7 @@ fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<L
         .collect()
 }
 
+/// The percentiles of one histogram of exact values.
 pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     if h.is_empty() {
         return Percentiles::default();
@@ -211,7 +230,49 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
         p99: h.value_at_quantile(0.99),
         p999: h.value_at_quantile(0.999),
         max: h.max(),
+        lower_bounds: Vec::new(),
     }
+}
+
+/// The percentiles over `answered` (exact latencies) and `waited` (lower bounds of the waits of
+/// requests never answered), read from their sum. Raising any value of `waited` can only raise
+/// a figure, so every figure is at least what it reads; a percentile is exact when the answered
+/// requests at or below it reach its rank on their own, and otherwise named in `lower_bounds`
+/// (so are `mean` and `max` whenever anything waited, and `min` when a wait is the lowest).
+pub fn bounded_percentiles(answered: &Histogram<u64>, waited: &Histogram<u64>) -> Percentiles {
+    if waited.is_empty() {
+        return percentiles(answered);
+    }
+    let mut all = answered.clone();
+    if all.add(waited).is_err() {
+        // Both come from `histogram::new_latency`, so they always add; if one did not, the
+        // answered figures alone are still true, only missing the waits.
+        return percentiles(answered);
+    }
+    let mut out = percentiles(&all);
+    let total = all.len();
+    let exact = |quantile: f64, value: u64| {
+        let rank = ((quantile * total as f64).ceil() as u64).max(1);
+        answered.count_between(0, value) >= rank
+    };
+    let mut bounds: Vec<&str> = Vec::new();
+    if answered.is_empty() || answered.min() > all.min() {
+        bounds.push("min");
+    }
+    bounds.push("mean");
+    for (name, quantile, value) in [
+        ("p50", 0.50, out.p50),
+        ("p90", 0.90, out.p90),
+        ("p99", 0.99, out.p99),
+        ("p999", 0.999, out.p999),
+    ] {
+        if !exact(quantile, value) {
+            bounds.push(name);
+        }
+    }
+    bounds.push("max");
+    out.lower_bounds = bounds.into_iter().map(str::to_owned).collect();
+    out
 }
 
 pub(super) fn base64_of(h: &Histogram<u64>) -> Result<String, HistogramError> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use numaload_proto::histogram::{self, HistogramError};
 use numaload_proto::v1::WorkerResult;
 
-use super::{base64_of, histogram_from_base64, percentiles};
+use super::{base64_of, bounded_percentiles, histogram_from_base64};
 use crate::plan::Request;
 use crate::result::{LayoutResult, RequestMix};
 
@@ -16,6 +16,7 @@ struct Tally<'a> {
     requests: u64,
     errors: u64,
     latency: Vec<&'a [u8]>,
+    waited: Vec<&'a [u8]>,
 }
 
 /// One entry per request of the plan (in plan order) from the workers' `by_request`, plus any
@@ -31,6 +32,7 @@ pub(super) fn request_mix<'a>(
         tally.requests += outcome.requests;
         tally.errors += outcome.errors;
         tally.latency.push(&outcome.latency_corrected);
+        tally.waited.push(&outcome.latency_waited);
     }
     if tallies.is_empty() {
         return Ok(Vec::new());
@@ -42,6 +44,7 @@ pub(super) fn request_mix<'a>(
         .map(|index| {
             let tally = tallies.remove(&index).unwrap_or_default();
             let merged = histogram::merge_encoded(tally.latency)?;
+            let waited = histogram::merge_encoded(tally.waited)?;
             let (name, weight) = match plan.get(index) {
                 Some(request) => (request.name.clone(), request.weight),
                 None => (format!("request #{index}"), 0),
@@ -51,11 +54,16 @@ pub(super) fn request_mix<'a>(
                 weight,
                 requests: tally.requests,
                 errors: tally.errors,
-                latency_ns: percentiles(&merged),
+                latency_ns: bounded_percentiles(&merged, &waited),
                 latency_v2_base64: if merged.is_empty() {
                     String::new()
                 } else {
                     base64_of(&merged)?
+                },
+                waited_v2_base64: if waited.is_empty() {
+                    String::new()
+                } else {
+                    base64_of(&waited)?
                 },
             })
         })
@@ -83,23 +91,28 @@ pub(super) fn merge(trials: &[&LayoutResult]) -> Result<Vec<RequestMix>, Histogr
             Some(into) => {
                 into.requests += entry.requests;
                 into.errors += entry.errors;
-                let mut total = if into.latency_v2_base64.is_empty() {
-                    histogram::new_latency()
-                } else {
-                    histogram_from_base64(&into.latency_v2_base64)?
-                };
-                if !entry.latency_v2_base64.is_empty() {
-                    let more = histogram_from_base64(&entry.latency_v2_base64)?;
-                    histogram::merge_into(&mut total, &more)?;
-                }
-                into.latency_ns = percentiles(&total);
+                let total = merged_text(&into.latency_v2_base64, &entry.latency_v2_base64)?;
+                let waited = merged_text(&into.waited_v2_base64, &entry.waited_v2_base64)?;
+                into.latency_ns = bounded_percentiles(&total, &waited);
                 if !total.is_empty() {
                     into.latency_v2_base64 = base64_of(&total)?;
+                }
+                if !waited.is_empty() {
+                    into.waited_v2_base64 = base64_of(&waited)?;
                 }
             }
         }
     }
     Ok(merged)
+}
+
+/// Two result-file histograms (base64, either may be empty) added.
+fn merged_text(a: &str, b: &str) -> Result<hdrhistogram::Histogram<u64>, HistogramError> {
+    let mut total = histogram::new_latency();
+    for text in [a, b].into_iter().filter(|t| !t.is_empty()) {
+        histogram::merge_into(&mut total, &histogram_from_base64(text)?)?;
+    }
+    Ok(total)
 }
 
 /// Status codes of several trials added up.

@@ -173,7 +173,22 @@ pub fn layout_result(
     }
     fill_measurement(&mut result, load, &measured)?;
     result.suspect = suspect::suspicions(&result);
+    if result.status == LayoutStatus::Ok {
+        result.status = trust_status(&result);
+    }
     Ok(result)
+}
+
+/// The status of a layout every agent measured: `incomplete` when too little of its load was
+/// delivered, `suspect` when there is any other reason not to trust it, else `ok`.
+fn trust_status(result: &LayoutResult) -> LayoutStatus {
+    if result.delivery.is_some_and(|d| !d.met()) {
+        LayoutStatus::Incomplete
+    } else if result.suspect.is_empty() {
+        LayoutStatus::Ok
+    } else {
+        LayoutStatus::Suspect
+    }
 }
 
 /// A note from one agent, prefixed with its address when there are several.
@@ -200,6 +215,7 @@ fn agent_layout_result(
         errors: 0,
         latency_ns: Percentiles::default(),
         latency_uncorrected_ns: Percentiles::default(),
+        delivery: None,
         measuring_at_unix_ns: agent
             .events
             .measuring_at_unix_ns
@@ -224,6 +240,7 @@ fn agent_layout_result(
     out.errors = one.errors;
     out.latency_ns = one.latency_ns;
     out.latency_uncorrected_ns = one.latency_uncorrected_ns;
+    out.delivery = one.delivery;
     Ok(out)
 }
 
@@ -264,6 +281,8 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         request_mix: Vec::new(),
         status_codes: BTreeMap::new(),
         reconnects: 0,
+        delivery: None,
+        warmup_dropped: 0,
     }
 }
 
@@ -320,7 +339,7 @@ pub use collect::{Collector, LayoutEvents};
 pub use suspect::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 pub use trials::merge_trials;
 
-pub use measure::percentiles;
+pub use measure::{bounded_percentiles, percentiles};
 use measure::{base64_of, fill_measurement, set_latency};
 
 /// The result file's histogram codec lives with the result (reports read it too).

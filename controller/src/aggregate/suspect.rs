@@ -15,6 +15,28 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
                 .to_owned(),
         );
     }
+    if let Some(delivery) = result.delivery.filter(|d| !d.met()) {
+        out.push(undelivered(result, delivery));
+    }
+    if result.warmup_dropped > 0 {
+        out.push(format!(
+            "{} warm-up requests were still unsent when the window opened and were dropped: the \
+             server was already behind before the measurement began",
+            crate::units::thousands(result.warmup_dropped as f64)
+        ));
+    }
+    let misplaced: Vec<String> = result
+        .replicas
+        .iter()
+        .filter(|r| !r.placement_ok || !r.mismatches_at_end.is_empty())
+        .map(|r| format!("{} (pid {})", r.index, r.pid))
+        .collect();
+    if !misplaced.is_empty() {
+        out.push(format!(
+            "replica {} did not run where it was placed (see the placement mismatches)",
+            misplaced.join(", ")
+        ));
+    }
     if result.load.shares_cpus_with_replicas {
         out.push(format!(
             "the load generator shared CPU(s) {} with the replicas: the generator and the server \
@@ -86,6 +108,31 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Why an `incomplete` layout is: how many of the window's requests were answered against the
+/// plan's `min_delivered`, and with several agents each one's shortfall.
+fn undelivered(result: &LayoutResult, delivery: crate::result::Delivery) -> String {
+    let n = |v: u64| crate::units::thousands(v as f64);
+    let mut text = format!(
+        "only {} of the window's {} requests were answered ({:.1}%, below min_delivered {}%): \
+         {} never sent or never answered (their waits count in the latency as lower bounds)",
+        n(delivery.answered),
+        n(delivery.intended),
+        100.0 * delivery.share(),
+        100.0 * delivery.min_share,
+        n(delivery.shortfall())
+    );
+    if result.agents.len() > 1 {
+        let per_agent: Vec<String> = result
+            .agents
+            .iter()
+            .filter_map(|a| a.delivery.map(|d| (a, d)))
+            .map(|(a, d)| format!("{} short {} of {}", a.agent, n(d.shortfall()), n(d.intended)))
+            .collect();
+        text.push_str(&format!("; per agent: {}", per_agent.join(", ")));
+    }
+    text
 }
 
 /// Whether a server's own request count and the generator's responses differ beyond

@@ -13,6 +13,7 @@ fn load() -> Load {
         reserve_cpus: 0,
         timeout: Duration::from_secs(1),
         send_precision: Duration::from_micros(50),
+        min_delivered: 0.99,
         requests: vec![crate::plan::Request::default_get()],
         expect_status: Vec::new(),
     }
@@ -260,12 +261,14 @@ fn mix_summary(read: &[u64], write: &[u64], codes: &[(u32, u64)]) -> LayoutSumma
             requests: read.len() as u64,
             errors: 0,
             latency_corrected: encoded(read),
+            ..RequestOutcome::default()
         },
         RequestOutcome {
             request: 1,
             requests: write.len() as u64 + 1,
             errors: 1,
             latency_corrected: encoded(write),
+            ..RequestOutcome::default()
         },
     ];
     w.status_codes = codes

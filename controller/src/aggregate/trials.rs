@@ -6,7 +6,8 @@ use numaload_proto::histogram::{self, HistogramError};
 
 use super::{histogram_from_base64, mix, set_latency};
 use crate::result::{
-    Confidence, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus, TrialResult,
+    Confidence, Delivery, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus,
+    TrialResult,
 };
 
 /// Tags everything a trial's result lists with its trial number.
@@ -45,8 +46,14 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
     let measured: Vec<&LayoutResult> = trials.iter().filter(|t| t.status.measured()).collect();
     merged.status = match (measured.len(), trials.len()) {
         (0, _) => LayoutStatus::Failed,
-        (m, n) if m == n && trials.iter().all(|t| t.status == LayoutStatus::Ok) => LayoutStatus::Ok,
-        _ => LayoutStatus::Degraded,
+        // A trial no agent measured leaves the others' figures: degraded.
+        (m, n) if m < n => LayoutStatus::Degraded,
+        // The worst of the trials: one undelivered or suspect trial is in the merged figures.
+        _ => trials
+            .iter()
+            .map(|t| t.status)
+            .max()
+            .unwrap_or(LayoutStatus::Failed),
     };
     let errors: Vec<String> = trials
         .iter()
@@ -68,9 +75,19 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
         Ok(total)
     };
     let corrected = pick(|h| &h.corrected_v2_base64)?;
+    let waited = pick(|h| &h.waited_v2_base64)?;
     let uncorrected = pick(|h| &h.uncorrected_v2_base64)?;
     let lag = pick(|h| &h.send_lag_v2_base64)?;
-    set_latency(&mut merged, &corrected, &uncorrected, &lag)?;
+    set_latency(&mut merged, &corrected, &waited, &uncorrected, &lag)?;
+    merged.delivery = measured
+        .iter()
+        .filter_map(|t| t.delivery)
+        .reduce(|a, b| Delivery {
+            intended: a.intended + b.intended,
+            answered: a.answered + b.answered,
+            min_share: a.min_share,
+        });
+    merged.warmup_dropped = measured.iter().map(|t| t.warmup_dropped).sum();
     merged.elapsed_s = measured.iter().map(|t| t.elapsed_s).sum();
     merged.requests = measured.iter().map(|t| t.requests).sum();
     // Trials run one after another: the rate over all of them is total requests over total time.

@@ -59,7 +59,7 @@ pub use error::{PlanError, PlanErrorKind};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use request::Request;
 pub use target::{Dispatch, Target, WorkMode};
-pub use validate::DEFAULT_SEND_PRECISION;
+pub use validate::{DEFAULT_MIN_DELIVERED, DEFAULT_SEND_PRECISION};
 
 /// Reads and validates the plan file at `path`; errors name the file as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
@@ -120,6 +120,11 @@ pub struct Load {
         skip_serializing_if = "Duration::is_zero"
     )]
     pub send_precision: Duration,
+    /// The share of the window's requests (open loop: intended; closed loop: sent) that must be
+    /// answered for the layout to be `ok` rather than `incomplete`, 0..=1. A result written
+    /// before the key existed reads as the default.
+    #[serde(default = "default_min_delivered")]
+    pub min_delivered: f64,
     /// What is sent: at least one request, names unique; each connection draws its next one
     /// by weight. `GET /` when the plan says nothing.
     #[serde(default = "request::default_requests")]
@@ -153,6 +158,10 @@ pub enum LoadMode {
 
 fn yes() -> bool {
     true
+}
+
+fn default_min_delivered() -> f64 {
+    validate::DEFAULT_MIN_DELIVERED
 }
 
 impl Plan {
@@ -271,6 +280,7 @@ mod tests {
                 reserve_cpus: 1,
                 timeout: Duration::from_secs(2),
                 send_precision: Duration::from_micros(25),
+                min_delivered: validate::DEFAULT_MIN_DELIVERED,
                 requests: vec![Request::default_get()],
                 expect_status: Vec::new(),
             },

@@ -62,6 +62,8 @@ pub(super) struct RawLoad {
     pub spin: Option<bool>,
     /// Open loop: how late a send may be, humantime text ("50us").
     pub send_precision: Option<String>,
+    /// The share of the window's requests that must be answered, percent text ("99%").
+    pub min_delivered: Option<String>,
     /// The single request (refused together with `requests`).
     pub method: Option<String>,
     pub path: Option<String>,

@@ -68,8 +68,9 @@ pub struct RunResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayoutResult {
     pub name: String,
-    /// `ok`; `degraded` when some agents did not measure it (see `agents`); `failed` with
-    /// `error` saying why when none did (nothing below is then measured).
+    /// Whether the figures can be trusted ([`LayoutStatus`]): `ok` only when the load was
+    /// delivered and nothing in `suspect` speaks against them; `failed` with `error` saying why
+    /// when no agent measured it (nothing below is then measured).
     pub status: LayoutStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
@@ -84,7 +85,10 @@ pub struct LayoutResult {
     pub errors_by_kind: ErrorKinds,
     /// Open loop: sends more than 1 ms behind their intended time.
     pub late_sends: u64,
-    /// From the intended send time (open loop; the same as uncorrected in closed loop).
+    /// From the intended send time (open loop; the same as uncorrected in closed loop), over
+    /// the answered requests and the lower bounds of the unanswered ones' waits
+    /// (`histograms.waited_v2_base64`): a figure decided by a lower bound is named in
+    /// `lower_bounds`.
     pub latency_ns: Percentiles,
     /// From the actual send time.
     pub latency_uncorrected_ns: Percentiles,
@@ -117,6 +121,46 @@ pub struct LayoutResult {
     /// Connections opened again because the server closed one after a response (not errors).
     #[serde(default)]
     pub reconnects: u64,
+    /// How much of the window's load was delivered, against the plan's `min_delivered`
+    /// (absent from results written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    /// Open loop: warm-up requests still unsent when the window opened, dropped so that the
+    /// window's own schedule went out (the server was behind before the measurement began).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_dropped: u64,
+}
+
+/// How much of the measured window's load was delivered: the requests intended in it (closed
+/// loop: sent in it) and how many of them were answered (a complete response, whatever its
+/// status), over the agents that measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub intended: u64,
+    pub answered: u64,
+    /// The plan's `[load] min_delivered`: below this share the layout is `incomplete`.
+    pub min_share: f64,
+}
+
+impl Delivery {
+    /// The answered share of the intended requests (1 when none were intended).
+    pub fn share(&self) -> f64 {
+        if self.intended == 0 {
+            1.0
+        } else {
+            self.answered as f64 / self.intended as f64
+        }
+    }
+
+    /// Whether the share reached `min_share`.
+    pub fn met(&self) -> bool {
+        self.share() >= self.min_share
+    }
+
+    /// Requests intended but not answered.
+    pub fn shortfall(&self) -> u64 {
+        self.intended.saturating_sub(self.answered)
+    }
 }
 
 /// One trial's figures of a layout.
@@ -146,11 +190,21 @@ pub struct Interval {
     pub high: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Whether a layout's (or a trial's, or an agent's) figures can be trusted, from the best to
+/// the worst. The JSON, every report, JUnit and the store carry the same word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LayoutStatus {
+    /// The load was delivered and nothing speaks against the figures.
     Ok,
+    /// Measured and delivered, but with reasons not to trust the figures fully (`suspect`).
+    Suspect,
+    /// Fewer than the plan's `min_delivered` of the window's requests were sent and answered
+    /// (`delivery`, and the shortfall per agent).
+    Incomplete,
+    /// Some agents did not measure it (lost or failed): the figures cover those that did.
     Degraded,
+    /// No agent measured it (`error` says why).
     Failed,
 }
 
@@ -158,6 +212,36 @@ impl LayoutStatus {
     /// Whether there are figures to show (from at least one agent).
     pub fn measured(self) -> bool {
         self != LayoutStatus::Failed
+    }
+
+    /// The word the JSON uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayoutStatus::Ok => "ok",
+            LayoutStatus::Suspect => "suspect",
+            LayoutStatus::Incomplete => "incomplete",
+            LayoutStatus::Degraded => "degraded",
+            LayoutStatus::Failed => "failed",
+        }
+    }
+
+    /// Reads [`LayoutStatus::as_str`]'s words back.
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            LayoutStatus::Ok,
+            LayoutStatus::Suspect,
+            LayoutStatus::Incomplete,
+            LayoutStatus::Degraded,
+            LayoutStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for LayoutStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -179,6 +263,9 @@ pub struct AgentLayoutResult {
     pub latency_uncorrected_ns: Percentiles,
     /// When the measurement began on this agent (its clock corrected by the offset), Unix ns.
     pub measuring_at_unix_ns: Option<u64>,
+    /// This agent's share of the layout's delivery (its shortfall is `intended - answered`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
 }
 
 /// Failed requests by kind. Open loop: every request intended inside the measured window is
@@ -223,6 +310,18 @@ pub struct Percentiles {
     pub p99: u64,
     pub p999: u64,
     pub max: u64,
+    /// The figures above (`mean`, `p50`, `p90`, `p99`, `p999`, `max`) that are lower bounds:
+    /// decided by requests never answered, whose waits are known only to be at least as long
+    /// (reports show them as "≥ 3.9 s"). Empty when every figure is exact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lower_bounds: Vec<String>,
+}
+
+impl Percentiles {
+    /// Whether the figure named `field` (as in [`Percentiles::lower_bounds`]) is a lower bound.
+    pub fn is_lower_bound(&self, field: &str) -> bool {
+        self.lower_bounds.iter().any(|f| f == field)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,6 +370,10 @@ pub struct LoadWorker {
     pub wakeups: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stamped: u64,
+    /// Open loop: warm-up requests this worker dropped at the window's open (see
+    /// [`LayoutResult::warmup_dropped`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_dropped: u64,
 }
 
 /// The merged histograms themselves, so reports and later merges need nothing else.
@@ -282,6 +385,12 @@ pub struct Histograms {
     /// Open loop: how late sends were (absent in closed loop).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub send_lag_v2_base64: String,
+    /// Lower bounds of the waits of the window's requests that were never answered (unsent:
+    /// from the intended send time to the end of the drain; timed out: to when it was given
+    /// up). Merged with `corrected_v2_base64` for `latency_ns`; absent when every request was
+    /// answered.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub waited_v2_base64: String,
 }
 
 /// Fields added after the first results were written read as "not measured" in old files.

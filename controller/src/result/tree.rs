@@ -96,4 +96,8 @@ pub struct RequestMix {
     pub latency_ns: Percentiles,
     /// The merged histogram (HdrHistogram V2, base64), so trials and re-renders merge exactly.
     pub latency_v2_base64: String,
+    /// Lower bounds of the waits of this request's unanswered ones, merged into `latency_ns`
+    /// (see `LayoutResult::latency_ns`); absent when all were answered.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub waited_v2_base64: String,
 }

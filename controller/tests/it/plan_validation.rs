@@ -88,6 +88,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             reserve_cpus: 1,
             timeout: Duration::from_secs(2),
             send_precision: numaload::plan::DEFAULT_SEND_PRECISION,
+            min_delivered: numaload::plan::DEFAULT_MIN_DELIVERED,
             requests: vec![Request::default_get()],
             expect_status: Vec::new(),
         },
@@ -107,7 +108,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "misspelt key",
             edited("rate = 1000", "rat = 1000"),
             "plan.toml: [load] unknown key \"rat\"; expected one of mode, rate, connections, \
-             duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, method, path, headers, body, requests, expect_status",
+             duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, min_delivered, method, path, headers, body, requests, expect_status",
         ),
         (
             "negative rate",

@@ -638,6 +638,9 @@ pub struct RequestOutcome {
     /// Latency from the intended send time (HdrHistogram V2), successful responses only.
     #[prost(bytes = "vec", tag = "4")]
     pub latency_corrected: ::prost::alloc::vec::Vec<u8>,
+    /// Lower bounds of the waits of this request's unanswered ones (see WorkerResult).
+    #[prost(bytes = "vec", tag = "5")]
+    pub latency_waited: ::prost::alloc::vec::Vec<u8>,
 }
 /// One load worker's figures for one replica, over the measured interval only.
 #[allow(clippy::all)]
@@ -702,6 +705,18 @@ pub struct WorkerResult {
     pub wakeups: u64,
     #[prost(uint64, tag = "21")]
     pub stamped: u64,
+    /// Requests of the window that were never answered: each unsent one (never sent) waited at
+    /// least from its intended send time to the end of the drain, each timed-out one at least
+    /// from its intended (closed loop: actual) send time until it was given up. HdrHistogram V2,
+    /// nanoseconds: lower bounds, merged with `latency_corrected` for the corrected percentiles.
+    /// Empty from agents older than this field.
+    #[prost(bytes = "vec", tag = "22")]
+    pub latency_waited: ::prost::alloc::vec::Vec<u8>,
+    /// Open loop: warm-up requests still unsent when the window opened, more than a late send
+    /// behind (the server was already behind before the measurement began): dropped, so the
+    /// window's own schedule is sent; never measured.
+    #[prost(uint64, tag = "23")]
+    pub warmup_dropped: u64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

@@ -31,6 +31,11 @@ pub const DEFAULT_SEND_PRECISION: Duration = Duration::from_micros(50);
 /// A send later than 1 ms counts as late (the agent's `LATE_SEND`): a coarser precision would
 /// make every send late.
 const MAX_SEND_PRECISION: Duration = Duration::from_millis(1);
+/// Below this share of the window's requests answered a layout is `incomplete`, unless the
+/// plan says otherwise.
+pub const DEFAULT_MIN_DELIVERED: f64 = 0.99;
+const MIN_DELIVERED: &str =
+    "must be a percentage from \"0%\" to \"100%\" of the window's requests, e.g. \"99%\"";
 const SEND_PRECISION: &str =
     "must be a duration from \"0us\" to \"1ms\", e.g. \"50us\" (open loop only)";
 
@@ -86,6 +91,7 @@ pub(super) fn expectation(schema: &str) -> Option<&'static str> {
         "load.reserve_cpus" => RESERVE_CPUS,
         "load.coalesce" | "load.spin" => "must be true or false (closed loop only)",
         "load.send_precision" => SEND_PRECISION,
+        "load.min_delivered" => MIN_DELIVERED,
         "load.method" | "load.requests.method" => METHOD,
         "load.path" | "load.requests.path" => PATH,
         "load.headers" | "load.requests.headers" => HEADERS,
@@ -235,6 +241,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
     })?;
     let mode = mode(&raw, at)?;
     let send_precision = send_precision(raw.send_precision.take(), &mode, at)?;
+    let min_delivered = min_delivered(raw.min_delivered.take(), at)?;
     let requests = request::requests(&mut raw, at)?;
     let expect_status = request::expect_status(raw.expect_status.take(), &at.key("expect_status"))?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
@@ -279,9 +286,31 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         reserve_cpus: raw.reserve_cpus.unwrap_or(0),
         timeout,
         send_precision,
+        min_delivered,
         requests,
         expect_status,
     })
+}
+
+/// `min_delivered`: a percentage text from "0%" to "100%", as a share;
+/// [`DEFAULT_MIN_DELIVERED`] when the plan says nothing.
+fn min_delivered(raw: Option<String>, at: &KeyPath) -> Result<f64, Problem> {
+    let Some(text) = raw else {
+        return Ok(DEFAULT_MIN_DELIVERED);
+    };
+    let percent = text
+        .trim()
+        .strip_suffix('%')
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .filter(|p| (0.0..=100.0).contains(p));
+    match percent {
+        Some(p) => Ok(p / 100.0),
+        None => Err(Problem::value(
+            at.key("min_delivered"),
+            quoted(&text),
+            MIN_DELIVERED,
+        )),
+    }
 }
 
 /// Open loop needs a rate, closed loop refuses one; `coalesce` and `spin` are closed loop's alone.
