@@ -8,19 +8,29 @@
 //! `layout, status, mode, target_rate_rps, throughput_rps, requests, errors, error_rate,
 //! late_sends, p50_ns, p90_ns, p99_ns, p999_ns, max_ns, p50_uncorrected_ns, p99_uncorrected_ns,
 //! p999_uncorrected_ns, max_uncorrected_ns, threads_max, replicas, placement_ok, load_cpus,
-//! load_shares_cpus, suspect, reconnects, status_codes, request_mix` — `status` is `ok`,
-//! `SUSPECT` or `FAILED`; `suspect` joins every reason for caution (suspect reasons, placement
-//! mismatches, the failure) with `"; "`; `status_codes` is `code=count` joined with `;`
-//! (`200=9870;503=12`); `request_mix` has one entry per request of the mix joined with `;`,
-//! each `name weight=W requests=N errors=E p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..` (a
-//! percentile with too few samples is left out).
+//! load_shares_cpus, suspect, reconnects, status_codes, request_mix, p50_lower_bound,
+//! p90_lower_bound, p99_lower_bound, p999_lower_bound, max_lower_bound, intended, answered,
+//! min_delivered, warmup_dropped` — `status` is `ok`, `SUSPECT`, `INCOMPLETE`, `DEGRADED` or
+//! `FAILED` (the result's status, as every report shows it); `suspect` joins every reason for
+//! caution (suspect reasons, placement mismatches, the failure) with `"; "`; `status_codes` is
+//! `code=count` joined with `;` (`200=9870;503=12`); `request_mix` has one entry per request of
+//! the mix joined with `;`, each `name weight=W requests=N errors=E p50_ns=.. p99_ns=..
+//! p999_ns=.. max_ns=..` (a percentile with too few samples is left out), then
+//! `lower_bounds=p99,max` naming those of its figures that are lower bounds, when any are.
+//!
+//! `pNN_lower_bound` is `true` when the corrected figure `pNN_ns` beside it is a lower bound
+//! (decided by requests never answered, which waited at least that long), `false` when it is
+//! exact, empty when the figure is (the uncorrected figures are of answered requests only, always
+//! exact). `intended` and `answered` count the window's requests and those answered,
+//! `min_delivered` is the share of them the plan asked for (empty in results that do not say),
+//! `warmup_dropped` the warm-up requests dropped when the window opened.
 
 use crate::report::summary;
 use crate::report::trust::{self, Pct};
 use crate::result::{LayoutResult, Percentiles, RequestMix, RunResult};
 
 /// The header row.
-pub const COLUMNS: [&str; 27] = [
+pub const COLUMNS: [&str; 36] = [
     "layout",
     "status",
     "mode",
@@ -48,6 +58,15 @@ pub const COLUMNS: [&str; 27] = [
     "reconnects",
     "status_codes",
     "request_mix",
+    "p50_lower_bound",
+    "p90_lower_bound",
+    "p99_lower_bound",
+    "p999_lower_bound",
+    "max_lower_bound",
+    "intended",
+    "answered",
+    "min_delivered",
+    "warmup_dropped",
 ];
 
 /// Renders the header and one row per layout.
@@ -90,7 +109,21 @@ fn row(l: &LayoutResult) -> Vec<String> {
         .map(|f| f.message)
         .collect();
     let (c, u) = (&l.latency_ns, &l.latency_uncorrected_ns);
-    vec![
+    let bound = |pct: Pct| {
+        pct.shown(c)
+            .filter(|_| measured)
+            .map(|_| c.is_lower_bound(pct.field()).to_string())
+            .unwrap_or_default()
+    };
+    let delivery = match l.delivery.filter(|_| measured) {
+        Some(d) => [
+            d.intended.to_string(),
+            d.answered.to_string(),
+            d.min_share.to_string(),
+        ],
+        None => Default::default(),
+    };
+    let mut row = vec![
         l.name.clone(),
         summary::status(l).to_owned(),
         l.mode.clone(),
@@ -126,20 +159,37 @@ fn row(l: &LayoutResult) -> Vec<String> {
             .map(mix_entry)
             .collect::<Vec<_>>()
             .join(";"),
-    ]
+    ];
+    row.extend([Pct::P50, Pct::P90, Pct::P99, Pct::P999, Pct::Max].map(bound));
+    row.extend(delivery);
+    row.push(when(l.warmup_dropped.to_string()));
+    row
 }
 
-/// `read weight=9 requests=9000 errors=0 p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..`.
+/// `read weight=9 requests=9000 errors=0 p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..`, then
+/// `lower_bounds=p99,max` when some of those figures are lower bounds.
 fn mix_entry(m: &RequestMix) -> String {
-    let latency: Vec<String> = [
+    let shown: Vec<(&str, Pct, u64)> = [
         ("p50_ns", Pct::P50),
         ("p99_ns", Pct::P99),
         ("p999_ns", Pct::P999),
         ("max_ns", Pct::Max),
     ]
-    .iter()
-    .filter_map(|(key, pct)| pct.shown(&m.latency_ns).map(|ns| format!("{key}={ns}")))
+    .into_iter()
+    .filter_map(|(key, pct)| pct.shown(&m.latency_ns).map(|ns| (key, pct, ns)))
     .collect();
+    let mut latency: Vec<String> = shown
+        .iter()
+        .map(|(key, _, ns)| format!("{key}={ns}"))
+        .collect();
+    let bounds: Vec<&str> = shown
+        .iter()
+        .map(|(_, pct, _)| pct.field())
+        .filter(|field| m.latency_ns.is_lower_bound(field))
+        .collect();
+    if !bounds.is_empty() {
+        latency.push(format!("lower_bounds={}", bounds.join(",")));
+    }
     format!(
         "{} weight={} requests={} errors={} {}",
         m.name.replace(';', ","),

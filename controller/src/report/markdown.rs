@@ -1,6 +1,8 @@
 //! Markdown to paste into a pull request: the verdict first, what to be careful about as a
-//! list, one summary table (two rows per layout: corrected and uncorrected latency), and the
-//! host and plan folded in a `<details>` block. GitHub-flavoured (tables, `<details>`).
+//! list, one summary table (two rows per layout: corrected and uncorrected latency; a figure
+//! that is a lower bound reads "≥ 3.90 s"), under it the delivery of each layout whose load was
+//! not fully delivered, and the host and plan folded in a `<details>` block. GitHub-flavoured
+//! (tables, `<details>`).
 
 use std::fmt::Write as _;
 
@@ -139,10 +141,7 @@ fn table(out: &mut String, result: &RunResult) {
             );
             continue;
         }
-        let status = match summary::status(l) {
-            "ok" => "ok",
-            other => &format!("**{other}**"),
-        };
+        let status = bold_unless_ok(summary::status(l));
         let _ = writeln!(
             out,
             "| {name} | {status} | {} req/s | {} | {} | {} | {} | {} |",
@@ -162,6 +161,48 @@ fn table(out: &mut String, result: &RunResult) {
         }
     }
     out.push('\n');
+    delivery_notes(out, result);
+}
+
+/// Below the table: each layout whose load was not fully delivered (or whose warm-up left a
+/// backlog) says how much was, and what "≥" means when a figure shows it.
+fn delivery_notes(out: &mut String, result: &RunResult) {
+    let mut lines: Vec<String> = result
+        .layouts
+        .iter()
+        .filter(|l| summary::delivery_notable(l))
+        .filter_map(|l| {
+            let delivered = summary::delivery(l)?;
+            Some(format!(
+                "- {} {}: delivered {}",
+                code(&l.name),
+                bold_unless_ok(summary::status(l)),
+                escape(&delivered)
+            ))
+        })
+        .collect();
+    let shown = [Pct::P50, Pct::P99, Pct::P999, Pct::Max];
+    let bounds = result.layouts.iter().any(|l| {
+        l.status.measured()
+            && (summary::shows_a_lower_bound(&l.latency_ns, &shown)
+                || summary::shows_a_lower_bound(&l.latency_uncorrected_ns, &shown)
+                || service::mix_shows_a_lower_bound(l))
+    });
+    if bounds {
+        lines.push(format!("- {}", escape(summary::AT_LEAST_MEANS)));
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "{}\n", lines.join("\n"));
+    }
+}
+
+/// `ok` as it is, any other status in bold.
+fn bold_unless_ok(status: &str) -> String {
+    if status == "ok" {
+        status.to_owned()
+    } else {
+        format!("**{status}**")
+    }
 }
 
 /// `p50 | p99 | p99.9 | max` cells, without the outer pipes.

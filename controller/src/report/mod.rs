@@ -2,9 +2,12 @@
 //! per [`Format`], each with `fn render(&RunResult) -> String`.
 //!
 //! Every report leads with the answer ([`verdict`]) and then says what would make the numbers
-//! untrustworthy ([`trust`]): suspect layouts, placement mismatches, failed layouts, a cancelled
-//! run, percentiles read from too few samples (shown as "n/a (too few)", never as a number).
-//! [`summary`] holds the per-layout figures the tabular formats share.
+//! untrustworthy ([`trust`]): suspect, incomplete, degraded and failed layouts, placement
+//! mismatches, a cancelled run, percentiles read from too few samples (shown as "n/a (too
+//! few)", never as a number). [`summary`] holds what every format says the same way: each
+//! layout's status word (the result's `LayoutStatus`, never "ok" over a reason not to trust
+//! it), how much of its load was delivered, and latency figures that are lower bounds (requests
+//! never answered) shown as "≥ 3.90 s".
 
 pub mod csv;
 pub mod html;

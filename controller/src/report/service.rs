@@ -3,7 +3,7 @@
 //! mismatches by pid and thread, and the series scraped from its metrics. Pure: result in,
 //! rows and lines out; each format only lays them out.
 
-use crate::report::summary::percentile_cell;
+use crate::report::summary::{percentile_cell, shows_a_lower_bound};
 use crate::report::thousands;
 use crate::report::trust::Pct;
 use crate::result::{LayoutResult, ReplicaResult, RequestMix};
@@ -17,7 +17,7 @@ pub struct MixRow {
     pub share: String,
     pub requests: String,
     pub errors: String,
-    /// p50, p99, p99.9 and max (or "n/a (too few)", "-").
+    /// p50, p99, p99.9 and max (or "n/a (too few)", "-"), a lower bound marked "≥ ".
     pub latency: [String; 4],
 }
 
@@ -32,6 +32,14 @@ pub fn mix_rows(l: &LayoutResult) -> Vec<MixRow> {
     }
     let total: u64 = l.request_mix.iter().map(|m| u64::from(m.weight)).sum();
     l.request_mix.iter().map(|m| mix_row(m, total)).collect()
+}
+
+/// Whether a figure of [`mix_rows`] is a lower bound.
+pub fn mix_shows_a_lower_bound(l: &LayoutResult) -> bool {
+    l.request_mix.len() >= 2
+        && l.request_mix
+            .iter()
+            .any(|m| shows_a_lower_bound(&m.latency_ns, &MIX_PERCENTILES))
 }
 
 fn mix_row(m: &RequestMix, total_weight: u64) -> MixRow {
@@ -206,6 +214,7 @@ mod tests {
                 ..Percentiles::default()
             },
             latency_v2_base64: String::new(),
+            waited_v2_base64: String::new(),
         }
     }
 

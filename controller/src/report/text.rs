@@ -124,6 +124,9 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
             thousands(l.requests as f64),
             l.elapsed_s
         );
+        if let Some(delivered) = summary::delivery(l) {
+            let _ = writeln!(out, "  delivered    {delivered}");
+        }
         let _ = writeln!(
             out,
             "  latency      {:>10} {:>10} {:>10} {:>10}",
@@ -132,6 +135,9 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
         percentile_row(out, summary::corrected_label(l), &l.latency_ns);
         if l.mode == "open" {
             percentile_row(out, "uncorrected", &l.latency_uncorrected_ns);
+        }
+        if shows_a_lower_bound(l) {
+            let _ = writeln!(out, "  {:<12} {}", "", summary::AT_LEAST_MEANS);
         }
         trials_lines(out, l);
         let e = &l.errors_by_kind;
@@ -171,6 +177,15 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
         let _ = writeln!(out, "  note         {note}");
     }
     out.push('\n');
+}
+
+/// Whether any latency figure of the layout's block (its own or its request mix's) is a lower
+/// bound, so the block explains the mark.
+fn shows_a_lower_bound(l: &LayoutResult) -> bool {
+    let shown = [Pct::P50, Pct::P99, Pct::P999, Pct::Max];
+    summary::shows_a_lower_bound(&l.latency_ns, &shown)
+        || summary::shows_a_lower_bound(&l.latency_uncorrected_ns, &shown)
+        || service::mix_shows_a_lower_bound(l)
 }
 
 fn percentile_row(out: &mut String, label: &str, p: &Percentiles) {
@@ -333,11 +348,16 @@ fn trials_lines(out: &mut String, l: &LayoutResult) {
         .trials
         .iter()
         .map(|t| {
+            // A trial's own status shows when it is not ok (the layout's is the worst trial's).
+            let status = match t.status {
+                crate::result::LayoutStatus::Ok => String::new(),
+                other => format!(" {}", other.as_str().to_uppercase()),
+            };
             format!(
-                "#{} {} req/s p99 {}",
+                "#{} {} req/s p99 {}{status}",
                 t.trial,
                 thousands(t.throughput_rps),
-                duration_ns(t.latency_ns.p99)
+                summary::figure(&t.latency_ns, Pct::P99)
             )
         })
         .collect();

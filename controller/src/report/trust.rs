@@ -39,6 +39,17 @@ impl Pct {
         }
     }
 
+    /// Its field in [`Percentiles`], as [`Percentiles::lower_bounds`] names it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Pct::P50 => "p50",
+            Pct::P90 => "p90",
+            Pct::P99 => "p99",
+            Pct::P999 => "p999",
+            Pct::Max => "max",
+        }
+    }
+
     /// The quantile, 1.0 for the maximum.
     pub fn quantile(self) -> f64 {
         match self {
@@ -82,6 +93,9 @@ pub enum FlagKind {
     Failed,
     /// Some agents did not measure the layout (or were lost): its figures cover the others.
     Degraded,
+    /// Fewer than the plan's `min_delivered` of the window's requests were answered: the
+    /// throughput fell short and the latency is partly lower bounds.
+    Incomplete,
     /// A replica did not run where the layout asked.
     PlacementMismatch,
     /// The agent or the controller marked the layout suspect (load generator saturated or
@@ -158,19 +172,32 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
         message,
     };
     let mut out = Vec::new();
-    if layout.status == LayoutStatus::Failed {
-        let error = layout.error.as_deref().unwrap_or("no reason given");
-        out.push(flag(
-            FlagKind::Failed,
-            format!("FAILED, not measured: {error}"),
-        ));
-    }
-    if layout.status == LayoutStatus::Degraded {
-        let error = layout.error.as_deref().unwrap_or("no reason given");
-        out.push(flag(
-            FlagKind::Degraded,
-            format!("DEGRADED, measured by some agents only: {error}"),
-        ));
+    // Each status worse than suspect leads with its word; a suspect layout's reasons follow
+    // below, as every layout's do.
+    match layout.status {
+        LayoutStatus::Failed => {
+            let error = layout.error.as_deref().unwrap_or("no reason given");
+            out.push(flag(
+                FlagKind::Failed,
+                format!("FAILED, not measured: {error}"),
+            ));
+        }
+        LayoutStatus::Degraded => {
+            let error = layout.error.as_deref().unwrap_or("no reason given");
+            out.push(flag(
+                FlagKind::Degraded,
+                format!("DEGRADED, measured by some agents only: {error}"),
+            ));
+        }
+        LayoutStatus::Incomplete => {
+            let delivered = crate::report::summary::delivery(layout)
+                .unwrap_or_else(|| "the result does not say how much".to_owned());
+            out.push(flag(
+                FlagKind::Incomplete,
+                format!("INCOMPLETE, its load was not delivered: {delivered}"),
+            ));
+        }
+        LayoutStatus::Suspect | LayoutStatus::Ok => {}
     }
     for r in layout.replicas.iter().filter(|r| !r.placement_ok) {
         out.push(flag(

@@ -2,16 +2,36 @@
 //!
 //! Open loop holds the rate fixed, so throughput says little: the winner is the layout with the
 //! lowest corrected p99 among those that kept up with the rate without errors (and measured
-//! the 100 requests a p99 needs). Closed loop lets
-//! each layout go as fast as it can: the winner has the highest throughput. A layout that failed
-//! or was degraded (measured by some agents only), fell behind or had errors cannot win, and the
-//! verdict says so rather than hiding it.
+//! the 100 requests a p99 needs). Closed loop lets each layout go as fast as it can: the winner
+//! has the highest throughput.
+//!
+//! Who may win: a layout that every agent measured and that delivered its load, `ok` or
+//! `suspect` (as [`summary::status_of`] reads the status). `incomplete` (too little of its load
+//! answered: its throughput fell short and its latency is partly lower bounds), `degraded`
+//! (some agents' figures missing) and `failed` layouts cannot win, and the verdict counts them
+//! rather than hiding them. A `suspect` layout was measured in full, with reasons not to trust
+//! it: it may still win or be the one beaten (on a small host every layout can be suspect for
+//! the same reason, the load generator sharing CPUs, and the comparison is still the best there
+//! is), but the verdict then calls it SUSPECT, so no answer rests on a layout that is not `ok`
+//! without saying so. Likewise a p99 that is a lower bound is marked "≥" and said to be one.
 
+use crate::report::summary;
 use crate::report::trust::Pct;
 use crate::report::{duration_ns, thousands};
 use crate::result::{LayoutResult, LayoutStatus};
 
 use crate::trust::KEPT_UP;
+
+/// What a verdict says of a winner or runner-up that is not `ok`.
+const SUSPECT_CAVEAT: &str = "SUSPECT: see the reasons above before trusting this answer";
+/// What a verdict says of a winner whose p99 is a lower bound.
+const BOUND_CAVEAT: &str = "is a lower bound (requests never answered): the true p99 is higher";
+
+/// Whether a verdict line rests on figures to be careful with (a SUSPECT layout or a lower
+/// bound), so a report can set it apart from a clean answer.
+pub fn cautions(line: &str) -> bool {
+    line.contains(SUSPECT_CAVEAT) || line.contains(BOUND_CAVEAT)
+}
 
 /// The verdict of a whole result: a capacity search's answer when there was one, else the
 /// layouts' comparison.
@@ -45,40 +65,89 @@ pub fn run_verdict(result: &crate::result::RunResult) -> String {
 
 /// One line: the winner and its margin, or why there is none.
 pub fn verdict(layouts: &[LayoutResult]) -> String {
-    let measured: Vec<&LayoutResult> = layouts
+    let count = |status| {
+        layouts
+            .iter()
+            .filter(|l| summary::status_of(l) == status)
+            .count()
+    };
+    // Every agent measured these; the incomplete ones are compared and lose.
+    let contenders: Vec<&LayoutResult> = layouts
         .iter()
-        .filter(|l| l.status == LayoutStatus::Ok)
+        .filter(|l| {
+            matches!(
+                summary::status_of(l),
+                LayoutStatus::Ok | LayoutStatus::Suspect | LayoutStatus::Incomplete
+            )
+        })
         .collect();
-    let degraded = layouts
-        .iter()
-        .filter(|l| l.status == LayoutStatus::Degraded)
-        .count();
-    let failed = layouts.len() - measured.len() - degraded;
-    let Some(first) = measured.first() else {
-        return "Verdict: no layout was measured; see the errors above.".to_owned();
+    let Some(first) = contenders.first() else {
+        return "Verdict: no layout was measured by every agent; see the errors above.".to_owned();
     };
     let mut line = match first.target_rate_rps {
-        Some(rate) => open_loop(&measured, rate),
-        None => closed_loop(&measured),
+        Some(rate) => open_loop(&contenders, rate),
+        None => closed_loop(&contenders),
     };
-    if failed > 0 {
-        line.push_str(&format!(
-            " ({failed} layout(s) failed and are not compared.)"
-        ));
-    }
-    if degraded > 0 {
-        line.push_str(&format!(
-            " ({degraded} layout(s) degraded (some agents did not measure them) and are not compared.)"
-        ));
+    let not_compared = [
+        (
+            LayoutStatus::Incomplete,
+            "incomplete (their load was not delivered) and cannot win",
+        ),
+        (LayoutStatus::Failed, "failed and are not compared"),
+        (
+            LayoutStatus::Degraded,
+            "degraded (some agents did not measure them) and are not compared",
+        ),
+    ];
+    for (status, why) in not_compared {
+        let n = count(status);
+        if n > 0 {
+            line.push_str(&format!(" ({n} layout(s) {why}.)"));
+        }
     }
     line
 }
 
-fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
-    let eligible: Vec<&&LayoutResult> = measured
+/// Whether a layout delivered its load (every status that may win).
+fn delivered(l: &LayoutResult) -> bool {
+    summary::status_of(l) != LayoutStatus::Incomplete
+}
+
+/// What a careful reader must know about the layouts a verdict names: which are SUSPECT, and
+/// whether the winner's p99 is a lower bound (open loop only: `p99` says so).
+fn trust_caveat(named: &[&LayoutResult], p99: bool) -> String {
+    let suspect: Vec<&str> = named
         .iter()
+        .filter(|l| summary::status_of(l) == LayoutStatus::Suspect)
+        .map(|l| l.name.as_str())
+        .collect();
+    let mut out = String::new();
+    match suspect.as_slice() {
+        [] => {}
+        [one] => out.push_str(&format!(" {one} is {SUSPECT_CAVEAT}.")),
+        several => out.push_str(&format!(" {} are {SUSPECT_CAVEAT}.", several.join(" and "))),
+    }
+    if let Some(best) = named
+        .first()
+        .filter(|l| p99 && l.latency_ns.is_lower_bound("p99"))
+    {
+        out.push_str(&format!(" {}'s p99 {BOUND_CAVEAT}.", best.name));
+    }
+    out
+}
+
+/// A layout's p99 for the verdict: `≥ 3.90 s` when it is a lower bound.
+fn p99(l: &LayoutResult) -> String {
+    summary::figure(&l.latency_ns, Pct::P99)
+}
+
+fn open_loop(contenders: &[&LayoutResult], rate: f64) -> String {
+    let eligible: Vec<&LayoutResult> = contenders
+        .iter()
+        .copied()
         .filter(|l| {
-            l.errors == 0
+            delivered(l)
+                && l.errors == 0
                 && l.throughput_rps >= rate * KEPT_UP
                 && Pct::P99.shown(&l.latency_ns).is_some()
         })
@@ -89,17 +158,17 @@ fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
             "Verdict: no layout kept up with {} req/s without errors and with 100 requests measured for a p99.",
             thousands(rate)
         ),
-        [only] if measured.len() == 1 => {
-            format!(
-                "Verdict: {} is the only layout: p99 {}.",
-                only.name,
-                duration_ns(only.latency_ns.p99)
-            )
-        }
-        [only] => format!(
-            "Verdict: {} wins ({criterion}): p99 {}; every other layout fell behind or had errors.",
+        [only] if contenders.len() == 1 => format!(
+            "Verdict: {} is the only layout: p99 {}.{}",
             only.name,
-            duration_ns(only.latency_ns.p99)
+            p99(only),
+            trust_caveat(&[only], true)
+        ),
+        [only] => format!(
+            "Verdict: {} wins ({criterion}): p99 {}; every other layout fell behind or had errors.{}",
+            only.name,
+            p99(only),
+            trust_caveat(&[only], true)
         ),
         _ => {
             let mut by_p99 = eligible.clone();
@@ -112,18 +181,25 @@ fn open_loop(measured: &[&LayoutResult], rate: f64) -> String {
                      same CPUs, so their p99 gap ({} vs {}) is run-to-run noise, not the layout.",
                     best.name,
                     next.name,
-                    duration_ns(best.latency_ns.p99),
-                    duration_ns(next.latency_ns.p99)
+                    p99(best),
+                    p99(next)
                 );
             }
+            // The runner-up's lower bound makes the margin one too.
+            let at_least = if next.latency_ns.is_lower_bound("p99") {
+                "at least "
+            } else {
+                ""
+            };
             format!(
-                "Verdict: {} wins ({criterion}): p99 {} vs {} for {} ({:.2}x lower).{}",
+                "Verdict: {} wins ({criterion}): p99 {} vs {} for {} ({at_least}{:.2}x lower).{}{}",
                 best.name,
-                duration_ns(best.latency_ns.p99),
-                duration_ns(next.latency_ns.p99),
+                p99(best),
+                p99(next),
                 next.name,
                 ratio,
-                caveat(best, next)
+                caveat(best, next),
+                trust_caveat(&[best, next], true)
             )
         }
     }
@@ -152,14 +228,26 @@ fn caveat(best: &LayoutResult, next: &LayoutResult) -> String {
     }
 }
 
-fn closed_loop(measured: &[&LayoutResult]) -> String {
-    let mut by_rate: Vec<&&LayoutResult> = measured.iter().collect();
+fn closed_loop(contenders: &[&LayoutResult]) -> String {
+    let mut by_rate: Vec<&LayoutResult> = contenders
+        .iter()
+        .copied()
+        .filter(|l| delivered(l))
+        .collect();
     by_rate.sort_by(|a, b| b.throughput_rps.total_cmp(&a.throughput_rps));
     match by_rate.as_slice() {
-        [only] => format!(
-            "Verdict: {} is the only layout: {} req/s.",
+        [only] if contenders.len() == 1 => format!(
+            "Verdict: {} is the only layout: {} req/s.{}",
             only.name,
-            thousands(only.throughput_rps)
+            thousands(only.throughput_rps),
+            trust_caveat(&[only], false)
+        ),
+        [only] => format!(
+            "Verdict: {} wins (highest throughput, closed loop): {} req/s; no other layout \
+             delivered its load.{}",
+            only.name,
+            thousands(only.throughput_rps),
+            trust_caveat(&[only], false)
         ),
         [best, next, ..] => {
             let ratio = best.throughput_rps / next.throughput_rps.max(f64::MIN_POSITIVE);
@@ -174,16 +262,17 @@ fn closed_loop(measured: &[&LayoutResult]) -> String {
                 );
             }
             format!(
-                "Verdict: {} wins (highest throughput, closed loop): {} vs {} req/s for {} ({:.2}x).{}",
+                "Verdict: {} wins (highest throughput, closed loop): {} vs {} req/s for {} ({:.2}x).{}{}",
                 best.name,
                 thousands(best.throughput_rps),
                 thousands(next.throughput_rps),
                 next.name,
                 ratio,
-                caveat(best, next)
+                caveat(best, next),
+                trust_caveat(&[best, next], false)
             )
         }
-        [] => "Verdict: no layout was measured.".to_owned(),
+        [] => "Verdict: no layout delivered its load: each one is incomplete.".to_owned(),
     }
 }
 
@@ -231,6 +320,102 @@ mod tests {
             let line = verdict(&layouts);
             assert!(line.contains(expected), "expected {expected:?} in {line:?}");
         }
+    }
+
+    #[test]
+    fn a_layout_that_is_not_ok_never_wins_unnamed() {
+        let with = |status, mut l: LayoutResult| {
+            l.status = status;
+            l
+        };
+        let a = || layout("a", 1000.0, 9, 0, &[0]);
+        let b = || layout("b", 1000.0, 3, 0, &[1]);
+        // (layouts, in the line, never in the line)
+        let cases: Vec<(Vec<LayoutResult>, Vec<&str>, Vec<&str>)> = vec![
+            (vec![a(), b()], vec!["b wins"], vec!["SUSPECT"]),
+            // A suspect winner wins, called so; so does a suspect runner-up.
+            (
+                vec![a(), with(LayoutStatus::Suspect, b())],
+                vec!["b wins", "b is SUSPECT: see the reasons"],
+                vec!["a is SUSPECT"],
+            ),
+            (
+                vec![with(LayoutStatus::Suspect, a()), b()],
+                vec!["b wins", "a is SUSPECT"],
+                vec!["b is SUSPECT"],
+            ),
+            // The lower p99 did not deliver its load: it cannot win, and the line says why.
+            (
+                vec![a(), with(LayoutStatus::Incomplete, b())],
+                vec![
+                    "a wins",
+                    "1 layout(s) incomplete (their load was not delivered) and cannot win",
+                ],
+                vec!["b wins"],
+            ),
+            (
+                vec![a(), with(LayoutStatus::Degraded, b())],
+                vec!["a is the only layout", "1 layout(s) degraded"],
+                vec!["b wins"],
+            ),
+            (
+                vec![
+                    with(LayoutStatus::Incomplete, a()),
+                    with(LayoutStatus::Degraded, b()),
+                ],
+                vec![
+                    "no layout kept up",
+                    "1 layout(s) incomplete",
+                    "1 layout(s) degraded",
+                ],
+                vec!["wins"],
+            ),
+        ];
+        for (layouts, present, absent) in cases {
+            let line = verdict(&layouts);
+            for needle in present {
+                assert!(line.contains(needle), "expected {needle:?} in {line:?}");
+            }
+            for needle in absent {
+                assert!(!line.contains(needle), "{needle:?} in {line:?}");
+            }
+            assert_eq!(cautions(&line), line.contains("SUSPECT"), "{line}");
+        }
+        // Closed loop: the highest throughput wins only if it delivered its load.
+        let closed = |name: &str, rps: f64, cpu: u32, status| {
+            let mut l = with(status, layout(name, rps, 1, 0, &[cpu]));
+            l.target_rate_rps = None;
+            l
+        };
+        let line = verdict(&[
+            closed("a", 900.0, 0, LayoutStatus::Ok),
+            closed("b", 2000.0, 1, LayoutStatus::Incomplete),
+        ]);
+        assert!(line.contains("a wins (highest throughput"), "{line}");
+        assert!(
+            line.contains("no other layout delivered its load"),
+            "{line}"
+        );
+        let line = verdict(&[closed("b", 2000.0, 1, LayoutStatus::Incomplete)]);
+        assert!(line.contains("no layout delivered its load"), "{line}");
+    }
+
+    #[test]
+    fn a_p99_that_is_a_lower_bound_reads_so() {
+        let mut b = layout("b", 1000.0, 3, 0, &[1]);
+        let mut a = layout("a", 1000.0, 9, 0, &[0]);
+        a.latency_ns.lower_bounds = vec!["p99".into(), "max".into()];
+        let line = verdict(&[a.clone(), b.clone()]);
+        assert!(
+            line.contains("p99 3.00 ms vs ≥ 9.00 ms for a (at least 3.00x lower)"),
+            "{line}"
+        );
+        assert!(!cautions(&line), "{line}");
+        b.latency_ns.lower_bounds = vec!["p99".into()];
+        let line = verdict(&[a, b]);
+        assert!(line.contains("p99 ≥ 3.00 ms vs ≥ 9.00 ms"), "{line}");
+        assert!(line.contains("b's p99 is a lower bound"), "{line}");
+        assert!(cautions(&line), "{line}");
     }
 
     #[test]

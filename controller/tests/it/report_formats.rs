@@ -219,7 +219,9 @@ fn csv_has_one_row_per_layout_with_the_documented_columns() {
         "layout,status,mode,target_rate_rps,throughput_rps,requests,errors,error_rate,late_sends,\
          p50_ns,p90_ns,p99_ns,p999_ns,max_ns,p50_uncorrected_ns,p99_uncorrected_ns,\
          p999_uncorrected_ns,max_uncorrected_ns,threads_max,replicas,placement_ok,load_cpus,\
-         load_shares_cpus,suspect,reconnects,status_codes,request_mix"
+         load_shares_cpus,suspect,reconnects,status_codes,request_mix,p50_lower_bound,\
+         p90_lower_bound,p99_lower_bound,p999_lower_bound,max_lower_bound,intended,answered,\
+         min_delivered,warmup_dropped"
     );
     assert_eq!(rows.len(), 4, "a header and three layouts:\n{csv}");
     let cells = |row: &str| -> Vec<String> { row.split(',').map(str::to_owned).collect() };
@@ -256,8 +258,8 @@ fn csv_reads_back_in_pythons_csv_module() {
     let csv = report(&file, "csv");
     let rows = common::read_csv_with_python(&csv);
     assert_eq!(rows.len(), 4, "a header and three layouts:\n{csv}");
-    assert_eq!(rows[0].len(), 27, "{:?}", rows[0]);
-    assert!(rows.iter().all(|r| r.len() == 27), "{rows:?}");
+    assert_eq!(rows[0].len(), 36, "{:?}", rows[0]);
+    assert!(rows.iter().all(|r| r.len() == 36), "{rows:?}");
     let column = |name: &str| rows[0].iter().position(|h| h == name).expect("column");
     assert_eq!(rows[2][column("layout")], name);
     assert_eq!(rows[2][column("status")], "SUSPECT");
@@ -578,10 +580,10 @@ fn every_format_shows_the_request_mix_statuses_trees_and_mismatches() {
     let csv = report(&file, "csv");
     let rows: Vec<&str> = csv.lines().collect();
     assert!(
-        rows[1].ends_with(
+        rows[1].contains(
             ",31,200=49988;503=12,read weight=3 requests=25000 errors=0 p50_ns=275455 \
              p99_ns=1647615 p999_ns=4423679 max_ns=5664767;write weight=1 requests=25012 \
-             errors=12 p50_ns=189439 p99_ns=936447 p999_ns=2951167 max_ns=5160959"
+             errors=12 p50_ns=189439 p99_ns=936447 p999_ns=2951167 max_ns=5160959,"
         ),
         "{}",
         rows[1]

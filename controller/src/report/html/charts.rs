@@ -6,6 +6,7 @@ use hdrhistogram::Histogram;
 
 use super::svg::{esc, nice_ticks, palette, Scale, Svg};
 use crate::report::service::number;
+use crate::report::summary::figure;
 use crate::report::trust::{Pct, TOO_FEW};
 use crate::report::{duration_ns, thousands};
 use crate::result::histogram_from_base64;
@@ -50,17 +51,19 @@ pub fn distribution(h: &Histogram<u64>, x_max: f64) -> Vec<(f64, u64)> {
     points
 }
 
-/// The latency percentile distribution of one layout, corrected and uncorrected, on a log
-/// scale of 1/(1-q) as HdrHistogram plots draw it.
+/// The latency percentile distribution of one layout, corrected (with the lower bounds of the
+/// waits never answered, as `latency_ns` counts them) and uncorrected, on a log scale of
+/// 1/(1-q) as HdrHistogram plots draw it.
 pub fn latency(l: &LayoutResult) -> String {
     if !l.status.measured() {
         return placeholder("not measured");
     }
-    let corrected = match histogram_from_base64(&l.histograms.corrected_v2_base64) {
+    let corrected = match corrected_with_waits(l) {
         Ok(h) if !h.is_empty() => h,
         Ok(_) => return placeholder("no latency samples"),
-        Err(e) => return placeholder(&format!("the corrected histogram is unreadable: {e}")),
+        Err(e) => return placeholder(&e),
     };
+    let bounded = !l.histograms.waited_v2_base64.is_empty();
     // An unreadable uncorrected histogram only loses its line.
     let uncorrected = histogram_from_base64(&l.histograms.uncorrected_v2_base64)
         .ok()
@@ -148,7 +151,7 @@ pub fn latency(l: &LayoutResult) -> String {
         for pct in [Pct::P50, Pct::P90, Pct::P99, Pct::P999] {
             if let Some(v) = pct.shown(p) {
                 let px = x.at((1.0 / (1.0 - pct.quantile())).log10());
-                let tip = format!("{} {name}: {}", pct.label(), duration_ns(v));
+                let tip = format!("{} {name}: {}", pct.label(), figure(p, pct));
                 svg.circle((px, y.at(v as f64)), 3.5, &format!("dot {class}"), &tip);
             }
         }
@@ -158,16 +161,33 @@ pub fn latency(l: &LayoutResult) -> String {
         &[
             (
                 "corr",
-                if l.mode == "open" {
-                    "corrected (from intended send)"
-                } else {
-                    "closed loop"
+                match (l.mode == "open", bounded) {
+                    (true, false) => "corrected (from intended send)",
+                    (true, true) => "corrected, with lower bounds of waits never answered",
+                    (false, false) => "closed loop",
+                    (false, true) => "closed loop, with lower bounds of waits never answered",
                 },
             ),
             ("uncorr", "uncorrected (from actual send)"),
         ][..if uncorrected.is_some() { 2 } else { 1 }],
     );
     svg.finish()
+}
+
+/// The answered requests' corrected latency merged with the lower bounds of the unanswered
+/// ones' waits: the histogram `latency_ns` was read from, so the curve and the table agree.
+fn corrected_with_waits(l: &LayoutResult) -> Result<Histogram<u64>, String> {
+    let mut corrected = histogram_from_base64(&l.histograms.corrected_v2_base64)
+        .map_err(|e| format!("the corrected histogram is unreadable: {e}"))?;
+    if l.histograms.waited_v2_base64.is_empty() {
+        return Ok(corrected);
+    }
+    let waited = histogram_from_base64(&l.histograms.waited_v2_base64)
+        .map_err(|e| format!("the histogram of waits never answered is unreadable: {e}"))?;
+    corrected
+        .add(&waited)
+        .map_err(|e| format!("the waits never answered do not merge with the latency: {e}"))?;
+    Ok(corrected)
 }
 
 fn legend(svg: &mut Svg, entries: &[(&str, &str)]) {
@@ -397,7 +417,7 @@ pub fn bars(layouts: &[LayoutResult]) -> (String, String) {
             return Err("FAILED".to_owned());
         }
         match Pct::P99.shown(&l.latency_ns) {
-            Some(v) => Ok((v as f64, duration_ns(v))),
+            Some(v) => Ok((v as f64, figure(&l.latency_ns, Pct::P99))),
             None => Err(TOO_FEW.to_owned()),
         }
     });
@@ -407,6 +427,51 @@ pub fn bars(layouts: &[LayoutResult]) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn base64_of(h: &Histogram<u64>) -> String {
+        use base64::Engine as _;
+        let bytes = numaload_proto::histogram::encode(h).expect("encode");
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    #[test]
+    fn waits_never_answered_are_charted_as_the_table_counts_them() {
+        let fixture: crate::result::RunResult = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/quickstart-result.json"
+        ))
+        .expect("fixture");
+        let mut l = fixture.layouts[0].clone();
+        // Not one request answered, 500 that waited at least 3.9 s.
+        let mut waited = numaload_proto::histogram::new_latency();
+        waited.record_n(3_900_000_000, 500).expect("record a wait");
+        l.histograms.corrected_v2_base64 = base64_of(&numaload_proto::histogram::new_latency());
+        l.histograms.waited_v2_base64 = base64_of(&waited);
+        l.latency_ns = crate::result::Percentiles {
+            count: 500,
+            p50: 3_900_000_000,
+            p90: 3_900_000_000,
+            p99: 3_900_000_000,
+            max: 3_900_000_000,
+            lower_bounds: ["min", "mean", "p50", "p90", "p99", "p999", "max"]
+                .map(str::to_owned)
+                .to_vec(),
+            ..Default::default()
+        };
+        let merged = corrected_with_waits(&l).expect("merged");
+        assert_eq!(merged.len(), 500);
+        let chart = latency(&l);
+        assert!(!chart.contains("no latency samples"), "{chart}");
+        assert!(chart.contains("p99 corrected: ≥ 3.90 s"), "{chart}");
+        assert!(
+            chart.contains("with lower bounds of waits never answered"),
+            "{chart}"
+        );
+        let (_, p99) = bars(std::slice::from_ref(&l));
+        assert!(p99.contains("≥ 3.90 s"), "{p99}");
+        // Without waits the chart is the answered requests' alone, exact.
+        l.histograms.waited_v2_base64.clear();
+        assert!(latency(&l).contains("no latency samples"));
+    }
 
     #[test]
     fn the_distribution_runs_from_min_to_max_on_a_rising_axis() {

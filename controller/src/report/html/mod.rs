@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::thousands;
 use crate::report::trust::{self, FlagKind, Pct};
-use crate::result::{LayoutResult, RunResult};
+use crate::result::{LayoutResult, LayoutStatus, RunResult};
 use svg::esc;
 
 const STYLE: &str = r#"
@@ -32,12 +32,12 @@ main{max-width:1200px;margin:0 auto;padding:16px 20px 40px}
 h1{font-size:22px;margin:8px 0 12px}h2{font-size:18px;margin:28px 0 10px;border-bottom:1px solid #d0d6dd;padding-bottom:4px}
 h3{font-size:15px;margin:14px 0 6px}
 .verdict{font-size:17px;font-weight:600;background:#e7f4ea;border-left:6px solid #2e8540;padding:12px 14px;border-radius:4px}
-.verdict.none{background:#fdecea;border-color:#c0392b}
+.verdict.none{background:#fdecea;border-color:#c0392b}.verdict.caution{background:#fff6e0;border-color:#e69f00}
 .flags{background:#fff6e0;border-left:6px solid #e69f00;padding:8px 14px 8px 14px;border-radius:4px;margin-top:12px}
 .flags h2{border:0;margin:4px 0;font-size:15px}.flags ul{margin:4px 0 4px 18px;padding:0}.flags li.failed,.flags li.placement{color:#a61b0f;font-weight:600}
 table{border-collapse:collapse;background:#fff;font-size:13px;margin:6px 0}
 th,td{border:1px solid #d0d6dd;padding:4px 8px;text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:tabular-nums}
-th{background:#eef1f4}.status-FAILED,.status-SUSPECT,.bad{color:#a61b0f;font-weight:600}.na{color:#7b8794;font-style:italic}
+th{background:#eef1f4}.status-FAILED,.status-DEGRADED,.status-INCOMPLETE,.status-SUSPECT,.bad{color:#a61b0f;font-weight:600}.na{color:#7b8794;font-style:italic}
 .row{display:flex;flex-wrap:wrap;gap:16px}.panel{background:#fff;border:1px solid #d0d6dd;border-radius:4px;padding:6px}
 .layout{background:#fff;border:1px solid #d0d6dd;border-radius:6px;padding:4px 14px 12px;margin:16px 0}
 .layout h2{border:0;margin:10px 0 4px}.layout .sub{color:#52606d;font-size:13px;margin:0 0 8px}
@@ -93,11 +93,16 @@ pub fn render(result: &RunResult) -> String {
     );
     let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
     let line = crate::report::verdict::run_verdict(result);
-    let no_winner = line.contains("no layout");
+    let class = if line.contains("no layout") {
+        " none"
+    } else if crate::report::verdict::cautions(&line) {
+        " caution"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        r#"<div class="verdict{}" id="verdict">{}</div>"#,
-        if no_winner { " none" } else { "" },
+        r#"<div class="verdict{class}" id="verdict">{}</div>"#,
         esc(&line)
     );
     flags(&mut out, result);
@@ -139,7 +144,9 @@ fn flags(out: &mut String, result: &RunResult) {
     );
     for flag in flags {
         let class = match flag.kind {
-            FlagKind::Failed | FlagKind::Cancelled | FlagKind::Degraded => "failed",
+            FlagKind::Failed | FlagKind::Cancelled | FlagKind::Degraded | FlagKind::Incomplete => {
+                "failed"
+            }
             FlagKind::PlacementMismatch => "placement",
             FlagKind::Suspect | FlagKind::TooFewSamples | FlagKind::QuotaOversubscribed => {
                 "suspect"
@@ -199,6 +206,7 @@ fn summary_table(out: &mut String, result: &RunResult) {
     let _ = writeln!(out, "</tbody></table>");
 }
 
+/// The cells of p50, p99, p99.9 and max; a lower bound reads "≥ 3.90 s" and says why on hover.
 fn percentile_cells(p: &crate::result::Percentiles) -> String {
     [Pct::P50, Pct::P99, Pct::P999, Pct::Max]
         .map(|pct| {
@@ -208,7 +216,12 @@ fn percentile_cells(p: &crate::result::Percentiles) -> String {
             } else {
                 "num na"
             };
-            format!(r#"<td class="{class}">{}</td>"#, esc(&text))
+            let tip = if pct.shown(p).is_some() && p.is_lower_bound(pct.field()) {
+                format!(r#" data-tip="{}""#, esc(summary::AT_LEAST_MEANS))
+            } else {
+                String::new()
+            };
+            format!(r#"<td class="{class}"{tip}>{}</td>"#, esc(&text))
         })
         .concat()
 }
@@ -247,8 +260,33 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
         esc(&l.mode),
         esc(&load)
     );
+    // An incomplete layout's flag below says the same.
+    let delivery = summary::delivery(l).filter(|_| l.status != LayoutStatus::Incomplete);
+    if let Some(delivered) = delivery {
+        let class = if summary::delivery_notable(l) {
+            "bad"
+        } else {
+            "sub"
+        };
+        let _ = writeln!(
+            out,
+            r#"<p class="{class}">delivered {}</p>"#,
+            esc(&delivered)
+        );
+    }
     for flag in trust::layout_flags(l) {
         let _ = writeln!(out, r#"<p class="bad">⚠ {}</p>"#, esc(&flag.message));
+    }
+    let shown = [Pct::P50, Pct::P99, Pct::P999, Pct::Max];
+    if l.status.measured()
+        && (summary::shows_a_lower_bound(&l.latency_ns, &shown)
+            || crate::report::service::mix_shows_a_lower_bound(l))
+    {
+        let _ = writeln!(
+            out,
+            r#"<p class="sub">{}</p>"#,
+            esc(summary::AT_LEAST_MEANS)
+        );
     }
     out.push_str(&service::section(l));
     // Scraped series sit beside the thread series, one panel each.
