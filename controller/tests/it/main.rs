@@ -27,6 +27,7 @@ mod plan_reference;
 mod plan_validation;
 mod prometheus_rules;
 mod report_formats;
+mod report_truth;
 mod sched;
 mod seams;
 mod turn_taking;
