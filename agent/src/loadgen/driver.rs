@@ -1,12 +1,12 @@
-//! One connection's transitions, driven by a worker's event loop (`engine.rs`): connect, send,
-//! read, fail, and — once the measured window has closed — settle: every request it was meant
-//! to send inside the window gets its outcome (see the module doc of `engine.rs`).
+//! The I/O of a connection's transitions, driven by a worker's event loop (`engine.rs`):
+//! connect, send, read, fail, and — once the measured window has closed — settle: every request
+//! it was meant to send inside the window gets its outcome (see the module doc of `loadgen`).
+//! What each transition decides is in `connection.rs`; this file does the socket calls and
+//! records the outcomes.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
-use std::net::SocketAddr;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -14,111 +14,24 @@ use mio::{Interest, Poll, Token};
 
 use super::arrival::{self, Arrivals};
 use super::coalesce::Coalescer;
-use super::http::ResponseReader;
-use super::request::{Mix, Prebuilt};
+use super::connection::{Connection, Expiry, State};
 use super::socket;
-use super::spin::Spinner;
 use super::stats::{ErrorKind, Outcome, WorkerStats};
-use super::worker::Schedule;
-use super::LATE_SEND;
+use super::window::Window;
 
 /// Closed loop: pause after a failed connect, so an unreachable target is not hammered in a
 /// tight loop (open loop waits for the failed send slot's time instead).
 const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
 
-/// One keep-alive connection to one target.
-#[derive(Debug)]
-pub(super) struct Connection {
-    pub(super) target: SocketAddr,
-    /// The bytes of each template for this target, and the index of the one to send next (or
-    /// in flight).
-    pub(super) requests: Rc<[Prebuilt]>,
-    pub(super) current: usize,
-    /// Draws `current` after each outcome when there are several to draw from.
-    pub(super) mix: Option<Mix>,
-    /// Index into the worker's per-target stats.
-    pub(super) slot: usize,
-    pub(super) reader: ResponseReader,
-    /// Open loop: this connection's send times, and the next one (`None` once past the end).
-    pub(super) schedule: Option<Schedule>,
-    pub(super) next_send: Option<Instant>,
-    pub(super) state: State,
-}
-
-impl Connection {
-    fn is_open_loop(&self) -> bool {
-        self.schedule.is_some()
-    }
-
-    /// The request to send next (or in flight).
-    fn request(&self) -> &Prebuilt {
-        &self.requests[self.current]
-    }
-
-    /// Open loop: by when the worker must look at this connection even if the poller says
-    /// nothing, because it cannot be left to the next wake-up the sends make: a connect in
-    /// progress (by its send slot), a request or response half through (at once: the socket
-    /// is waiting on the worker), an exchange still open at the next send slot (by that slot).
-    /// `None`: nothing is owed before the next send or scan.
-    fn attention_at(&self) -> Option<Instant> {
-        match &self.state {
-            State::Connecting { .. } => self.next_send,
-            State::Exchange { sent, written, .. }
-                if *written < self.request().bytes.len() || self.reader.is_partial() =>
-            {
-                Some(*sent)
-            }
-            State::Exchange { .. } => self.schedule.as_ref().and_then(Schedule::peek),
-            _ => None,
-        }
-    }
-
-    /// Moves the schedule on by one send slot.
-    fn advance_schedule(&mut self) {
-        if let Some(schedule) = &mut self.schedule {
-            self.next_send = schedule.next();
-        }
-    }
-}
-
-#[derive(Debug)]
-pub(super) enum State {
-    /// Not connected: connect at the next scan, once `retry_at` (if any) has passed.
-    Idle { retry_at: Option<Instant> },
-    /// A non-blocking connect in progress.
-    Connecting {
-        stream: TcpStream,
-        deadline: Instant,
-    },
-    /// Open loop: connected and idle, in the due heap for `next_send`.
-    Ready { stream: TcpStream },
-    /// A request sent (`written` bytes of it so far), its response not yet complete.
-    /// `intended` is its scheduled send time (open loop).
-    Exchange {
-        stream: TcpStream,
-        intended: Option<Instant>,
-        sent: Instant,
-        written: usize,
-        deadline: Instant,
-    },
-    /// Open loop: the schedule has no send left before the end.
-    Done,
-}
-
-/// What every connection's transitions need: the poller, the exchange timeout, the open-loop
-/// due heap (earliest first), the stats.
+/// What every connection's transitions need: the poller, the exchange timeout, the window, the
+/// open-loop due heap (earliest first), the stats, and what observes the responses.
 pub(super) struct Driver<'a> {
     pub(super) poll: &'a mut Poll,
     pub(super) timeout: Duration,
-    /// The open of the measured window.
-    pub(super) open: Instant,
-    /// The close of the measured window.
-    pub(super) end: Instant,
+    pub(super) window: Window,
     pub(super) due: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// Closed loop: how long to nap before blocking.
+    /// Closed loop: the server's queueing delay, learnt from the round trips (how long to nap).
     pub(super) coalescer: Option<Coalescer>,
-    /// Closed loop: how long to busy-poll before blocking when no nap is due.
-    pub(super) spinner: Option<Spinner>,
     pub(super) stats: &'a mut WorkerStats,
     /// Open loop: the kernel's receive timestamps, so responses may be read late.
     pub(super) arrivals: Option<Arrivals>,
@@ -150,36 +63,25 @@ impl Driver<'_> {
     fn record(&mut self, connection: &mut Connection, at: Instant, outcome: Outcome) {
         self.stats
             .record(connection.slot, connection.current, at, outcome);
-        if let Some(mix) = &mut connection.mix {
-            connection.current = mix.next();
-        }
+        connection.draw_next();
     }
 
-    /// Reconnects an idle connection whose pause is over (after the close: at once, to settle
-    /// it); fails an exchange or connect whose deadline has passed.
+    /// Acts on a passed deadline ([`Connection::expiry`]): reconnects an idle connection whose
+    /// pause is over (after the close: at once, to settle it); fails a connect or exchange past
+    /// its `timeout`.
     pub(super) fn check_deadline(
         &mut self,
         token: Token,
         connection: &mut Connection,
         now: Instant,
     ) {
-        match &connection.state {
-            State::Idle { retry_at } if retry_at.is_none_or(|at| now >= at) || now >= self.end => {
-                self.connect(token, connection, now);
-            }
-            State::Connecting { deadline, .. } if now >= *deadline => {
-                self.connect_failed(connection, now);
-            }
-            State::Exchange {
-                deadline,
-                intended,
-                sent,
-                ..
-            } if now >= *deadline => {
-                let at = intended.unwrap_or(*sent);
+        match connection.expiry(now, &self.window) {
+            Some(Expiry::Reconnect) => self.connect(token, connection, now),
+            Some(Expiry::ConnectTimedOut) => self.connect_failed(connection, now),
+            Some(Expiry::ExchangeTimedOut { at }) => {
                 self.exchange_failed(token, connection, now, ErrorKind::Timeout, at);
             }
-            _ => {}
+            None => {}
         }
     }
 
@@ -197,43 +99,23 @@ impl Driver<'_> {
         }
     }
 
-    /// Whether a request intended at `at` may go out at `now`: before the close, any send
-    /// slot inside the window (a backlog is sent back to back); after it, only one not yet
-    /// [`LATE_SEND`] behind (the ordinary schedule caught at the close, not a backlog).
-    fn may_send(&self, at: Option<Instant>, now: Instant) -> bool {
-        at.is_some_and(|at| at < self.end && (now < self.end || now <= at + LATE_SEND))
-    }
-
-    /// Whether the connection may still connect or send at `now`.
-    fn may_start(&self, connection: &Connection, now: Instant) -> bool {
-        if connection.is_open_loop() {
-            self.may_send(connection.next_send, now)
-        } else {
-            now < self.end
-        }
-    }
-
     /// Ends the connection's part of the run (dropping its stream); in open loop, each send
     /// slot it still had inside the window is counted as `unsent`.
     fn give_up(&mut self, connection: &mut Connection) {
         connection.state = State::Done;
-        if !connection.is_open_loop() {
-            return;
-        }
-        while let Some(at) = connection.next_send.filter(|&at| at < self.end) {
+        while let Some((request, at)) = connection.next_unsent(self.window.measure_end) {
             let unsent = Outcome::Failed {
                 kind: ErrorKind::Unsent,
                 at,
             };
-            self.record(connection, at, unsent);
-            connection.advance_schedule();
+            self.stats.record(connection.slot, request, at, unsent);
         }
     }
 
     /// Starts a non-blocking connect, unless the connection may no longer send
     /// ([`Driver::may_start`]): then it gives up.
     fn connect(&mut self, token: Token, connection: &mut Connection, now: Instant) {
-        if !self.may_start(connection, now) {
+        if !connection.may_start(now, &self.window) {
             return self.give_up(connection);
         }
         let registered = TcpStream::connect(connection.target).and_then(|mut stream| {
@@ -255,21 +137,13 @@ impl Driver<'_> {
     }
 
     fn connect_failed(&mut self, connection: &mut Connection, now: Instant) {
-        // Placed by the request it was for: its send slot (open loop), else the attempt.
-        let at = match connection.next_send {
-            Some(slot) if connection.is_open_loop() => slot,
-            _ => now,
-        };
         let kind = ErrorKind::Connect;
-        self.record(connection, now, Outcome::Failed { kind, at });
-        let retry_at = match connection.next_send {
-            // The failed connect spends this send slot: try again at its time.
-            Some(slot) if connection.is_open_loop() => {
-                connection.advance_schedule();
-                slot.max(now)
-            }
-            _ => now + CONNECT_RETRY_DELAY,
-        };
+        let (at, retry_at) = connection.connect_failed(now, CONNECT_RETRY_DELAY);
+        // Placed by the request it was for (open loop: its send slot), which it spent.
+        let request = connection.current;
+        self.stats
+            .record(connection.slot, request, now, Outcome::Failed { kind, at });
+        connection.draw_next();
         connection.state = State::Idle {
             retry_at: Some(retry_at),
         };
@@ -411,7 +285,7 @@ impl Driver<'_> {
 
     /// A connected, idle stream at `now`: closed loop sends at once; open loop sends at once if
     /// the next send is due (or overdue: back to back), else waits in the due heap for it. Past
-    /// the close only what [`Driver::may_send`] allows goes out; else the connection gives up.
+    /// the close only what [`Connection::may_send`] allows goes out; else the connection gives up.
     fn ready(
         &mut self,
         token: Token,
@@ -420,37 +294,24 @@ impl Driver<'_> {
         now: Instant,
     ) {
         if !connection.is_open_loop() {
-            if now < self.end {
+            if now < self.window.measure_end {
                 return self.send(token, connection, stream, now, None);
             }
             return self.give_up(connection);
         }
-        self.drop_warmup_backlog(connection, now);
+        let dropped = connection.drop_warmup_backlog(now, &self.window);
+        if dropped > 0 {
+            self.stats.warmup_dropped(connection.slot, dropped);
+        }
         match connection.next_send {
-            Some(next) if now < next && next < self.end => {
+            Some(next) if now < next && next < self.window.measure_end => {
                 connection.state = State::Ready { stream };
                 self.due.push(Reverse((next, token.0)));
             }
-            next if self.may_send(next, now) => self.send(token, connection, stream, now, next),
+            next if Connection::<TcpStream>::may_send(next, now, &self.window) => {
+                self.send(token, connection, stream, now, next);
+            }
             _ => self.give_up(connection),
-        }
-    }
-
-    /// Open loop, once the window is open: drops the warm-up send slots the connection has not
-    /// sent that are more than [`LATE_SEND`] behind (a backlog from before the window, not the
-    /// ordinary schedule caught at the open), counted, so that it sends the window's own
-    /// requests. Sent first, the warm-up's backlog would hold the connection through the window
-    /// and leave the window's requests unsent while the server answered requests never measured.
-    fn drop_warmup_backlog(&mut self, connection: &mut Connection, now: Instant) {
-        if now < self.open {
-            return;
-        }
-        while connection
-            .next_send
-            .is_some_and(|at| at < self.open && now > at + LATE_SEND)
-        {
-            self.stats.warmup_dropped(connection.slot);
-            connection.advance_schedule();
         }
     }
 
@@ -459,7 +320,7 @@ impl Driver<'_> {
         match std::mem::replace(&mut connection.state, State::Done) {
             State::Ready { stream } => {
                 let (intended, now) = (connection.next_send, Instant::now());
-                if self.may_send(intended, now) {
+                if Connection::<TcpStream>::may_send(intended, now, &self.window) {
                     self.send(token, connection, stream, now, intended);
                 } else {
                     self.give_up(connection);

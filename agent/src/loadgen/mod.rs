@@ -39,7 +39,10 @@
 //!   from that *intended* time (`corrected`) and from the actual send (`uncorrected`); the
 //!   difference goes into `send_lag`, and a send more than [`LATE_SEND`] behind counts in
 //!   `late_sends`. A connection that falls behind (slow server) sends its backlog back to back,
-//!   keeping the intended times: nothing is skipped. Waits use a per-worker `timerfd` rather
+//!   keeping the intended times: nothing of the window is skipped. (A warm-up backlog is:
+//!   send slots from before the window still unsent, more than [`LATE_SEND`] behind, when it
+//!   opens are dropped and counted as `warmup_dropped`, so the window's own schedule goes out
+//!   rather than the warm-up's.) Waits use a per-worker `timerfd` rather
 //!   than a 1 ms timer, armed by [`LoadConfig::send_precision`] and the thread's recent wake-up
 //!   latency (see `pacer.rs`): when the precision covers the wake-up the timer fires after the
 //!   send time and every send due by then goes out in that one wake-up (no busy-poll); when it
@@ -57,8 +60,10 @@
 //!   ends clean), and the workers keep reading, up to `timeout`, until every request intended
 //!   (closed loop: sent) inside the window has its outcome: a response, a `timeout`, or, for
 //!   a send slot a connection never reached before the close (waiting on a stalled response,
-//!   or not connected), `unsent`. Open loop: served + errors = the window's send slots.
-//!   `docs/window.md` has the details.
+//!   or not connected), `unsent`. Open loop: served + errors = the window's send slots. A
+//!   request never answered still waited: a `timeout` at least until it was given up, an
+//!   `unsent` one at least until the end of the drain; those waits go into `waited` as lower
+//!   bounds, so overload shows in the corrected latency rather than as a blank.
 //! - **Statuses and errors.** Every complete response is counted by status code; one whose
 //!   status is not in [`LoadConfig::expect_status`] (not 2xx when that is empty) counts as an
 //!   `http_status` error and the connection is kept. A failed connect, I/O error, timeout or
@@ -81,152 +86,42 @@
 mod arrival;
 mod chunked;
 mod coalesce;
+mod config;
+mod connection;
 mod driver;
 mod engine;
 mod http;
 mod live;
 mod pacer;
+mod phase;
+mod plan;
 mod report;
 mod request;
 mod socket;
 mod spin;
 mod stats;
+mod wait;
+mod window;
 mod worker;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Instant;
 
+#[cfg(test)]
+use std::time::Duration;
+
+pub use config::{
+    Cancel, LoadConfig, LoadError, Mode, RequestTemplate, LATE_SEND, MAX_SEND_PRECISION,
+};
 pub use live::{Live, LiveFigures};
 pub use report::{ErrorCounts, LoadReport, RequestStats, TargetStats, WorkerReport};
-pub use request::RequestTemplate;
-
-/// A send more than this behind its intended time counts as late.
-pub const LATE_SEND: Duration = Duration::from_millis(1);
-
-/// The coarsest [`LoadConfig::send_precision`]: a send later than [`LATE_SEND`] counts as late.
-pub const MAX_SEND_PRECISION: Duration = LATE_SEND;
-
-/// How requests are paced.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Mode {
-    /// Fixed total rate over all connections, latency measured from the intended send time.
-    Open { rate_per_sec: f64 },
-    /// Each connection sends its next request as soon as the previous one completes.
-    Closed,
-}
-
-/// What load to apply, where, from which CPUs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadConfig {
-    pub mode: Mode,
-    /// One address per replica; the index is the replica number in the report.
-    pub targets: Vec<SocketAddr>,
-    /// Total keep-alive connections over all workers and targets.
-    pub connections: u32,
-    /// One worker thread per CPU (at most `connections` workers), each pinned to its CPU.
-    pub cpus: Vec<u32>,
-    /// Load before the measured interval; nothing from it is counted.
-    pub warmup: Duration,
-    /// The measured interval.
-    pub duration: Duration,
-    /// Longest a connect or a request/response exchange may take before it counts as an error.
-    pub timeout: Duration,
-    /// Closed loop: a worker with nothing to read naps before blocking while the server has a
-    /// backlog, so responses are read in bursts (see the `coalesce` module). Ignored in open loop.
-    pub coalesce: bool,
-    /// Closed loop: a worker with nothing to read and no nap due busy-polls for an adaptive
-    /// window (at most 25 µs) before blocking (see the `spin` module). Ignored in open loop.
-    pub spin: bool,
-    /// Open loop: how late a send may be. The pacer lets a send wait up to this long past its
-    /// time (so sends falling due together go out in one wake-up) and busy-polls only when this
-    /// is finer than the thread's wake-up latency; zero paces as tightly as it can (see
-    /// `pacer.rs`). Ignored in closed loop.
-    pub send_precision: Duration,
-    /// Where workers also put what they measure, for a live view while the load runs.
-    pub live: Option<Live>,
-    /// The requests to send; empty means one `GET /`. Several form a weighted mix.
-    pub requests: Vec<RequestTemplate>,
-    /// Response statuses that count as success; empty means any 2xx.
-    pub expect_status: Vec<u16>,
-}
-
-/// A cheap, clonable stop flag: after [`Cancel::cancel`], [`run`] returns promptly with what it
-/// has measured so far.
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
-
-impl Cancel {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A configuration the generator refuses, or a worker that could not start. Each message
-/// names the `LoadConfig` field at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("targets: at least one target address is required")]
-    NoTargets,
-    #[error("connections: must be at least 1")]
-    NoConnections,
-    #[error("cpus: at least one CPU is required for the load workers")]
-    NoCpus,
-    #[error("mode.rate_per_sec: the open-loop rate must be a finite number above 0, got {0}")]
-    InvalidRate(f64),
-    #[error("duration: the measured interval must be longer than zero")]
-    ZeroDuration,
-    #[error("timeout: must be longer than zero")]
-    ZeroTimeout,
-    #[error(
-        "send_precision: at most {MAX_SEND_PRECISION:?} (a later send counts as late), got {0:?}"
-    )]
-    SendPrecision(Duration),
-    #[error("warmup/duration/timeout: too long to schedule ({0:?} in total)")]
-    TooLong(Duration),
-    #[error("requests[{index}].{field}: {reason}")]
-    InvalidRequest {
-        index: usize,
-        field: &'static str,
-        reason: String,
-    },
-    #[error("requests: every weight is 0, so there is nothing to send")]
-    NoWeight,
-    #[error("expect_status: {0} is not an HTTP status code (100..=999)")]
-    InvalidStatus(u16),
-    #[error("cpus: cannot pin load worker {worker} to CPU {cpu}: {source}")]
-    PinCpu {
-        worker: u32,
-        cpu: u32,
-        #[source]
-        source: nix::errno::Errno,
-    },
-    #[error("cpus: load worker {worker} on CPU {cpu} could not start: {source}")]
-    WorkerStart {
-        worker: u32,
-        cpu: u32,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("load worker {worker} on CPU {cpu} panicked (a bug in the load generator)")]
-    WorkerPanicked { worker: u32, cpu: u32 },
-}
 
 /// Applies the load `config` describes and returns what was measured. Blocks the calling thread
 /// (one OS thread per worker is spawned and joined). Returns early, with what was measured so
 /// far, after `cancel.cancel()`.
 pub fn run(config: &LoadConfig, cancel: &Cancel) -> Result<LoadReport, LoadError> {
     validate(config)?;
-    let plans = worker::plan(config);
+    let plans = plan::plan(config);
     let mut workers = Vec::with_capacity(plans.len());
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut failure = None;
@@ -269,7 +164,7 @@ pub fn run(config: &LoadConfig, cancel: &Cancel) -> Result<LoadReport, LoadError
     }
 
     let start = Instant::now();
-    let window = worker::Window::new(start, config);
+    let window = window::Window::new(start, config);
     for (_, _, go, _) in &workers {
         // Dropping the sender instead (on failure) tells the worker to exit; a send error means
         // the worker is already gone, which its join reports.
@@ -448,7 +343,7 @@ mod hot_path {
 
     use super::http::ResponseReader;
     use super::stats::{Outcome, WorkerStats};
-    use super::worker::Window;
+    use super::window::Window;
     use super::LoadConfig;
 
     /// What hyper answers: one read returns the whole response.

@@ -7,24 +7,7 @@
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use super::LoadError;
-
-/// One request of the mix, as the plan gives it. The generator adds `Host: <target ip:port>`
-/// (unless the headers carry a `Host`) and, for a body, `Content-Length` (unless the headers
-/// carry one, which must then match the body).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestTemplate {
-    /// A label for the report; not sent.
-    pub name: String,
-    /// An HTTP method token, e.g. `GET`, `POST`, `HEAD` (a `HEAD` response has no body).
-    pub method: String,
-    /// The request target, starting with `/`.
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// Relative share of the mix; 0 is never sent.
-    pub weight: u32,
-}
+use super::config::{LoadError, RequestTemplate};
 
 /// The bytes written for one template to one target, and whether its response has no body.
 #[derive(Debug)]

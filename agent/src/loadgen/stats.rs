@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use super::config::{LoadConfig, LATE_SEND};
 use super::http::Failure;
 use super::live::LiveSink;
+use super::report::{ErrorCounts, RequestStats, TargetStats};
 use super::request;
-use super::worker::Window;
-use super::LATE_SEND;
-use super::{ErrorCounts, LoadConfig, RequestStats, TargetStats};
+use super::window::Window;
 
 /// Kinds of [`ErrorCounts`] an exchange can fail with before a response is complete (a
 /// complete one with an unexpected status is told apart by [`WorkerStats::record`]).
@@ -218,10 +218,10 @@ impl WorkerStats {
         }
     }
 
-    /// Counts an open-loop warm-up send slot dropped at the window's open (see
+    /// Counts open-loop warm-up send slots dropped at the window's open (see
     /// [`TargetStats::warmup_dropped`]).
-    pub(super) fn warmup_dropped(&mut self, slot: usize) {
-        self.per_target[slot].warmup_dropped += 1;
+    pub(super) fn warmup_dropped(&mut self, slot: usize, count: u64) {
+        self.per_target[slot].warmup_dropped += count;
     }
 
     /// Counts a reconnect after a response that closed its connection, placed in the window
