@@ -2,11 +2,9 @@
 //! the open loop's connections, so a worker can read responses late, in batches at the
 //! wake-ups it makes for its sends, and still time each one to the microsecond.
 //!
-//! Why: in open loop the generator's cost is mostly per wake-up. On the 2-CPU virtual machines
-//! of BENCHMARKS.md a timer sleep and its wake cost ~18 µs of the thread's own CPU (a C loop of
-//! `clock_nanosleep` or timerfd + `epoll_wait`, at any period from 50 µs to 1 ms), ~28 µs in
-//! the worker with what it brings (waking the idle server), against ~5 µs for a request's write,
-//! read and record. Reading every response when it comes takes one wake-up per response on
+//! Why: in open loop the generator's cost is mostly per wake-up: a timer sleep and its wake
+//! cost the thread several times what a request's write, read and record do (BENCHMARKS.md has
+//! the figures), and reading every response when it comes takes one wake-up per response on
 //! top of the wake-ups for the sends. With the kernel's timestamp the read may
 //! wait: the timestamp is taken when the response's last segment reached the socket (for TCP,
 //! the kernel reports the newest segment consumed by the read, `tcp_recv_timestamp`), before

@@ -27,7 +27,7 @@ pub(super) struct Connection<S = TcpStream> {
     /// Draws `current` after each outcome when there are several to draw from.
     pub(super) mix: Option<Mix>,
     /// Index into the worker's per-target stats.
-    pub(super) slot: usize,
+    pub(super) target_index: usize,
     pub(super) reader: ResponseReader,
     /// Open loop: this connection's send times, and the next one (`None` once past the end).
     pub(super) schedule: Option<Schedule>,
@@ -243,7 +243,7 @@ mod tests {
             requests: prebuild(&[], target),
             current: 0,
             mix: None,
-            slot: 0,
+            target_index: 0,
             reader: ResponseReader::default(),
             schedule: Some(schedule),
             next_send,

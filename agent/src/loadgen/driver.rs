@@ -62,7 +62,7 @@ impl Driver<'_> {
     /// Counts how the connection's current request ended, then draws its next one.
     fn record(&mut self, connection: &mut Connection, at: Instant, outcome: Outcome) {
         self.stats
-            .record(connection.slot, connection.current, at, outcome);
+            .record(connection.target_index, connection.current, at, outcome);
         connection.draw_next();
     }
 
@@ -108,7 +108,7 @@ impl Driver<'_> {
                 kind: ErrorKind::Unsent,
                 at,
             };
-            self.stats.record(connection.slot, request, at, unsent);
+            self.stats.record(connection.target_index, request, at, unsent);
         }
     }
 
@@ -142,7 +142,7 @@ impl Driver<'_> {
         // Placed by the request it was for (open loop: its send slot), which it spent.
         let request = connection.current;
         self.stats
-            .record(connection.slot, request, now, Outcome::Failed { kind, at });
+            .record(connection.target_index, request, now, Outcome::Failed { kind, at });
         connection.draw_next();
         connection.state = State::Idle {
             retry_at: Some(retry_at),
@@ -274,7 +274,7 @@ impl Driver<'_> {
                             // corrected latency.
                             drop(stream);
                             let at = intended.unwrap_or(sent);
-                            self.stats.reconnected(connection.slot, at);
+                            self.stats.reconnected(connection.target_index, at);
                             self.connect(token, connection, read_at);
                         }
                     }
@@ -301,7 +301,7 @@ impl Driver<'_> {
         }
         let dropped = connection.drop_warmup_backlog(now, &self.window);
         if dropped > 0 {
-            self.stats.warmup_dropped(connection.slot, dropped);
+            self.stats.warmup_dropped(connection.target_index, dropped);
         }
         match connection.next_send {
             Some(next) if now < next && next < self.window.measure_end => {

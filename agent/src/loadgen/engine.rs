@@ -150,7 +150,7 @@ impl Engine {
 
 /// The worker's connections as its plan gives them, idle; open loop with their schedules.
 fn connections(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Connection> {
-    // Each template's bytes, once per target slot; connections share them.
+    // Each template's bytes, once per target index; connections share them.
     let prebuilt: Vec<Rc<[request::Prebuilt]>> = plan
         .replicas
         .iter()
@@ -173,10 +173,10 @@ fn connections(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Co
             let mut mix = only.is_none().then(|| Mix::new(&config.requests, c.global));
             Connection {
                 target: config.targets[c.replica as usize],
-                requests: Rc::clone(&prebuilt[c.slot]),
+                requests: Rc::clone(&prebuilt[c.target]),
                 current: mix.as_mut().map_or(only.unwrap_or(0), Mix::next),
                 mix,
-                slot: c.slot,
+                target_index: c.target,
                 reader: ResponseReader::default(),
                 schedule,
                 next_send,

@@ -2,8 +2,8 @@
 //! a timerfd for the long stretch, a busy-poll for the last few microseconds only when the
 //! precision asked is finer than the thread's wake-up latency.
 //!
-//! A millisecond timer (tokio's, or `epoll_wait`'s own timeout) adds ~0.5–1 ms of send lag to
-//! every open-loop request (FACTS.md). Busy-polling for the whole wait fixes the lag but keeps
+//! A millisecond timer (tokio's, or `epoll_wait`'s own timeout) adds up to a millisecond of send
+//! lag to every open-loop request. Busy-polling for the whole wait fixes the lag but keeps
 //! the load core 100% busy at any rate. Instead each worker's event loop (`engine.rs`) owns one
 //! `timerfd` (nanosecond resolution, registered with the loop's poller) and asks this pacer,
 //! before every poll, how to wait for the next send: [`Wait::Block`] (the timer is armed; the
@@ -22,7 +22,7 @@
 //! The timer fires at `deadline + precision − slack`. When the precision is at least the wake-up
 //! latency that is *after* the deadline: the thread never spins, and every send that falls due
 //! before it wakes goes out in that one wake-up, back to back (fewer wake-ups, timer arms and
-//! server wake-ups per request: the cost of the open loop is mostly per wake-up, FACTS.md). Nine
+//! server wake-ups per request: the cost of the open loop is mostly per wake-up). Nine
 //! sends in ten are then at most `precision` late. When the precision is finer, the timer fires
 //! before the deadline and the loop busy-polls the rest (precision 0: early by the whole
 //! wake-up latency, the tightest pacing). Busy-polling is capped at [`SPIN_BUDGET_PERCENT`] of

@@ -7,7 +7,7 @@ use super::config::LoadConfig;
 pub(super) struct WorkerPlan {
     pub(super) worker: u32,
     pub(super) cpu: u32,
-    /// Replicas this worker talks to, ascending; a connection's `slot` indexes this list.
+    /// Replicas this worker talks to, ascending; a connection's `target` indexes this list.
     pub(super) replicas: Vec<u32>,
     pub(super) connections: Vec<ConnectionPlan>,
 }
@@ -18,7 +18,7 @@ pub(super) struct ConnectionPlan {
     pub(super) global: u32,
     pub(super) replica: u32,
     /// Index into the worker's `replicas` (and its stats).
-    pub(super) slot: usize,
+    pub(super) target: usize,
 }
 
 /// Splits the connections over `min(cpus, connections)` workers in contiguous blocks (sizes
@@ -39,11 +39,11 @@ pub(super) fn plan(config: &LoadConfig) -> Vec<WorkerPlan> {
             let connections = globals
                 .map(|global| {
                     let replica = global % targets;
-                    let slot = replicas.binary_search(&replica).unwrap_or_default();
+                    let target = replicas.binary_search(&replica).unwrap_or_default();
                     ConnectionPlan {
                         global,
                         replica,
-                        slot,
+                        target,
                     }
                 })
                 .collect();
@@ -81,7 +81,7 @@ mod tests {
             for (w, p) in plans.iter().enumerate() {
                 assert_eq!(p.cpu, cpus[w]);
                 for c in &p.connections {
-                    assert_eq!(p.replicas[c.slot], c.replica);
+                    assert_eq!(p.replicas[c.target], c.replica);
                     per_replica[c.replica as usize] += 1;
                     globals.push(c.global);
                 }

@@ -5,8 +5,7 @@
 //! woken (microseconds, more in a virtual machine, added to every round trip), and the server's
 //! loopback softirq pays for that wake-up out of the server's CPU. With few connections each
 //! round trip bounds the throughput directly (connections / round trip), so a generator that
-//! sleeps between responses measures itself: with 4 connections on the 2-CPU host of
-//! `BENCHMARKS.md`, a worker that always blocked reached about 0.86× wrk's req/s. Polling
+//! sleeps between responses measures itself (`BENCHMARKS.md` compares it with wrk). Polling
 //! without blocking for a few microseconds catches a response that is about to come without
 //! either cost, as the kernel's own halt-polling does for an idle virtual CPU.
 //!

@@ -1,4 +1,4 @@
-//! A worker's counters: how each exchange ended ([`Outcome`]), counted per target slot into
+//! A worker's counters: how each exchange ended ([`Outcome`]), counted per target index into
 //! [`TargetStats`] when it belongs to the measured window.
 
 use std::time::{Duration, Instant};
@@ -68,7 +68,7 @@ struct StatusSet([u64; STATUS_CODES / 64]);
 /// no bounds check on the hot path.
 const STATUS_CODES: usize = 1024;
 
-/// Responses by status code, for one target slot.
+/// Responses by status code, for one target index.
 type StatusCounts = Box<[u64; STATUS_CODES]>;
 
 impl StatusSet {
@@ -99,7 +99,7 @@ impl StatusSet {
 pub(super) struct WorkerStats {
     window: Window,
     per_target: Vec<TargetStats>,
-    /// Per target slot, responses by status code (an array: no map lookup per response).
+    /// Per target index, responses by status code (an array: no map lookup per response).
     statuses: Vec<StatusCounts>,
     expected: StatusSet,
     /// The template every request uses when there is no mix: then `by_request` is filled from
@@ -107,13 +107,13 @@ pub(super) struct WorkerStats {
     only: Option<usize>,
     /// A copy of each measured latency for the live view, if one is watching.
     live: Option<LiveSink>,
-    /// The window's `unsent` requests (target slot, template, intended send time): their
+    /// The window's `unsent` requests (target index, template, intended send time): their
     /// waits run to the end of the drain, so they are recorded by [`WorkerStats::settle`].
     unsent: Vec<(usize, usize, Instant)>,
 }
 
 impl WorkerStats {
-    /// Empty stats for a worker talking to `replicas` (its target slots, in order).
+    /// Empty stats for a worker talking to `replicas` (its target indexes, in order).
     pub(super) fn new(window: Window, replicas: &[u32], config: &LoadConfig) -> Self {
         let requests = config.requests.len().max(1);
         Self {
@@ -138,14 +138,14 @@ impl WorkerStats {
 
     /// Counts an outcome of template `request` that ended at `done`, if it was intended (open
     /// loop) or sent (closed loop) inside the measured window ([`Outcome::at`]).
-    pub(super) fn record(&mut self, slot: usize, request: usize, done: Instant, outcome: Outcome) {
+    pub(super) fn record(&mut self, target: usize, request: usize, done: Instant, outcome: Outcome) {
         if matches!(outcome, Outcome::Response { .. }) {
-            self.per_target[slot].responses_all += 1;
+            self.per_target[target].responses_all += 1;
         }
         if !self.window.measures(outcome.at()) {
             return;
         }
-        let stats = &mut self.per_target[slot];
+        let stats = &mut self.per_target[target];
         let mix = self.only.is_none();
         let (status, intended, sent) = match outcome {
             Outcome::Response {
@@ -167,13 +167,13 @@ impl WorkerStats {
                             record_clamped(&mut stats.by_request[request].waited, waited);
                         }
                     }
-                    ErrorKind::Unsent => self.unsent.push((slot, request, at)),
+                    ErrorKind::Unsent => self.unsent.push((target, request, at)),
                     ErrorKind::Connect | ErrorKind::Io | ErrorKind::Parse => {}
                 }
                 return;
             }
         };
-        self.statuses[slot][usize::from(status) % STATUS_CODES] += 1;
+        self.statuses[target][usize::from(status) % STATUS_CODES] += 1;
         if !self.expected.contains(status) {
             stats.errors.http_status += 1;
             if mix {
@@ -208,9 +208,9 @@ impl WorkerStats {
     /// send time to `drain_end`, the end of the drain: nothing was sent for them by then.
     pub(super) fn settle(&mut self, drain_end: Instant) {
         let mix = self.only.is_none();
-        for (slot, request, intended) in std::mem::take(&mut self.unsent) {
+        for (target, request, intended) in std::mem::take(&mut self.unsent) {
             let waited = nanos(drain_end.saturating_duration_since(intended));
-            let stats = &mut self.per_target[slot];
+            let stats = &mut self.per_target[target];
             record_clamped(&mut stats.waited, waited);
             if mix {
                 record_clamped(&mut stats.by_request[request].waited, waited);
@@ -220,15 +220,15 @@ impl WorkerStats {
 
     /// Counts open-loop warm-up send slots dropped at the window's open (see
     /// [`TargetStats::warmup_dropped`]).
-    pub(super) fn warmup_dropped(&mut self, slot: usize, count: u64) {
-        self.per_target[slot].warmup_dropped += count;
+    pub(super) fn warmup_dropped(&mut self, target: usize, count: u64) {
+        self.per_target[target].warmup_dropped += count;
     }
 
     /// Counts a reconnect after a response that closed its connection, placed in the window
     /// as that response was ([`Outcome::at`]: its intended or send time).
-    pub(super) fn reconnected(&mut self, slot: usize, at: Instant) {
+    pub(super) fn reconnected(&mut self, target: usize, at: Instant) {
         if self.window.measures(at) {
-            self.per_target[slot].reconnects += 1;
+            self.per_target[target].reconnects += 1;
         }
     }
 

@@ -22,11 +22,9 @@ const DEFAULT_CONNECTIONS: u32 = 16;
 const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How late an open-loop send may be unless the plan says: see `send_precision` in the README.
-/// Measured on the 2-CPU host of BENCHMARKS.md (async target, 50 connections), with responses
-/// read at the sends' wake-ups: 50 µs kept corrected p50 within 100 µs of the server's own at
-/// 5,000 to 50,000 req/s for a third less CPU per request than 25 µs at 20,000 req/s (which
-/// needed a wake-up per send) and a lower send lag p99; 100 µs costs a fifth less again, with
-/// corrected p50 just past 100 µs.
+/// Chosen from `make bench`'s comparison of precisions (BENCHMARKS.md): the coarsest that keeps
+/// corrected p50 close to the server's own, for markedly less CPU per request than a precision
+/// that needs a wake-up per send.
 pub const DEFAULT_SEND_PRECISION: Duration = Duration::from_micros(50);
 /// A send later than 1 ms counts as late (the agent's `LATE_SEND`): a coarser precision would
 /// make every send late.
