@@ -3,9 +3,11 @@
 //! per layout and per host.
 //!
 //! Each step is a short measured run of one layout at one rate ([`crate::run::run`], replicas
-//! launched afresh). A step passes when the corrected p99 is within the objective, the error
-//! rate is within its bound and the achieved rate kept up with the asked one (≥ 99%): a rate the
-//! generator or the target could not sustain is not "sustainable" whatever its latency.
+//! launched afresh). A step passes when its status is `ok`, the corrected p99 is within the
+//! objective, the error rate is within its bound and the achieved rate kept up with the asked
+//! one (≥ 99%): a rate the generator or the target could not sustain is not "sustainable"
+//! whatever its latency, and a step whose status is not `ok` (its load not delivered, an
+//! agent lost, a reason to suspect its figures) did not keep up; the step's reason says which.
 //! The search doubles the rate from `start_rate` until a step fails (halving first if the
 //! start already fails), then bisects between the highest pass and the lowest failure until
 //! they are within `precision` of each other or `max_steps` is spent: bounded time, always.
@@ -22,13 +24,7 @@ use crate::trust::{error_rate, KEPT_UP};
 /// Whether a measured step meets the objective, and if not why.
 pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, String) {
     if layout.status != LayoutStatus::Ok {
-        return (
-            false,
-            layout
-                .error
-                .clone()
-                .unwrap_or_else(|| "not measured".into()),
-        );
+        return (false, not_ok(layout));
     }
     let error_rate = error_rate(layout.requests, layout.errors);
     let slo_ns = search.slo_p99.as_nanos() as u64;
@@ -67,6 +63,27 @@ pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, Strin
         )
     } else {
         (true, String::new())
+    }
+}
+
+/// Why a step whose status is not `ok` did not keep up: `not kept up: incomplete, 12474 of
+/// 24000 answered (min 99%)`, the error of a failed or degraded one, a suspect one's reasons.
+fn not_ok(layout: &LayoutResult) -> String {
+    let status = layout.status;
+    let detail = match (&layout.error, layout.delivery) {
+        (Some(error), _) => error.clone(),
+        (None, Some(d)) if status == LayoutStatus::Incomplete => format!(
+            "{} of {} answered (min {}%)",
+            d.answered,
+            d.intended,
+            (d.min_share * 1000.0).round() / 10.0
+        ),
+        _ => layout.suspect.join("; "),
+    };
+    if detail.is_empty() {
+        format!("not kept up: {status}")
+    } else {
+        format!("not kept up: {status}, {detail}")
     }
 }
 
@@ -258,6 +275,56 @@ mod tests {
             });
         }
         steps
+    }
+
+    /// A measured step of the quickstart fixture at `rate`, well within the objective.
+    fn step_at(rate: f64) -> LayoutResult {
+        let result: RunResult =
+            serde_json::from_str(include_str!("../tests/fixtures/quickstart-result.json"))
+                .expect("fixture");
+        let mut l = result.layouts[0].clone();
+        l.throughput_rps = rate;
+        l.latency_ns.p99 = 1_000_000;
+        l.errors = 0;
+        l
+    }
+
+    #[test]
+    fn a_step_whose_status_is_not_ok_did_not_keep_up_and_says_why() {
+        let rate = 1000.0;
+        assert_eq!(
+            judge(&search(), rate, &step_at(rate)),
+            (true, String::new())
+        );
+        let mut incomplete = step_at(rate);
+        incomplete.status = LayoutStatus::Incomplete;
+        incomplete.delivery = Some(crate::result::Delivery {
+            intended: 24_000,
+            answered: 12_474,
+            min_share: 0.99,
+        });
+        let mut suspect = step_at(rate);
+        suspect.status = LayoutStatus::Suspect;
+        suspect.suspect = vec!["load generator saturated".into()];
+        let mut degraded = step_at(rate);
+        degraded.status = LayoutStatus::Degraded;
+        degraded.error = Some("agent b lost".into());
+        let cases = [
+            (
+                incomplete,
+                "not kept up: incomplete, 12474 of 24000 answered (min 99%)",
+            ),
+            (suspect, "not kept up: suspect, load generator saturated"),
+            (degraded, "not kept up: degraded, agent b lost"),
+        ];
+        for (layout, reason) in cases {
+            assert_eq!(
+                judge(&search(), rate, &layout),
+                (false, reason.to_owned()),
+                "{}",
+                layout.status
+            );
+        }
     }
 
     #[test]
