@@ -12,7 +12,8 @@ mod roles;
 #[command(
     name = "numaload",
     version = numaload::version::LONG,
-    about = "Compare replica layouts of a server on NUMA hosts, measured"
+    about = "Compare replica layouts of a server on NUMA hosts, measured",
+    after_help = numaload::compare::exit::TABLE
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,6 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a plan: on the given agents, or on this host through an agent started for the run.
+    #[command(after_help = numaload::compare::exit::TABLE)]
     Run(roles::run::RunArgs),
     /// Show each layout's concrete placement on a topology without launching anything.
     Plan(roles::plan::PlanArgs),
@@ -29,7 +31,8 @@ enum Command {
     Topology(roles::topology::TopologyArgs),
     /// Render a result file as text, Markdown, HTML, JSON or CSV.
     Report(roles::report::ReportArgs),
-    /// Compare two result files and judge regressions (exit 1 on a significant one).
+    /// Compare two result files, or a result and the stored history, and judge regressions.
+    #[command(after_help = numaload::compare::exit::TABLE)]
     Compare(roles::compare::CompareArgs),
     /// Show the stored runs of a history store: figures, labels and trends per layout.
     History(roles::history::HistoryArgs),

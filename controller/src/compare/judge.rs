@@ -78,6 +78,24 @@ impl FigureComparison {
         }
     }
 
+    /// For an inconclusive verdict: `about 62 trials a side would decide it (repeat = 62; now
+    /// 3)`, the trials now being the fewer of the two sides'.
+    pub fn trials_to_decide(&self) -> Option<String> {
+        let Verdict::Inconclusive { trials_needed } = self.verdict else {
+            return None;
+        };
+        let now = [&self.base, &self.new]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trials.len())
+            .min()
+            .unwrap_or(0);
+        Some(format!(
+            "about {trials_needed} trials a side would decide it (repeat = {trials_needed}; now \
+             {now})"
+        ))
+    }
+
     /// `[+12.0%, +28.0%]` when there is an interval.
     pub fn interval_text(&self) -> Option<String> {
         let i = self.interval?;

@@ -1,8 +1,11 @@
 //! JUnit XML for CI systems, written by `quick-junit` (as cargo-nextest writes its own): one
 //! `<testcase>` per layout × figure (class `numaload.<layout>`), a `<failure>` for each
 //! regression, `<skipped>` for a figure not judged (too few samples, a layout failed on a side).
-//! A layout measured in the base but failed in the new result is a failed `measured` testcase;
-//! a layout on one side only is a skipped `present` testcase. Mismatched plans or hosts and
+//! A side not to be trusted (a layout not `ok`, a cancelled run) is a failed `trusted` testcase
+//! of type `untrusted` (its figures are skipped); one accepted by `--allow-suspect` or
+//! `--allow-degraded` a passing one saying so. A layout of the base missing from the new result
+//! is a failed `present` testcase of type `not-comparable` (or `untrusted` when the new run was
+//! cancelled); one only in the new result a skipped `present` testcase. Mismatched plans or hosts and
 //! reasons for caution go in `<properties>` and `<system-out>`, with the full text report.
 //! Characters XML 1.0 cannot carry (control characters, ANSI escapes) are dropped by
 //! `quick-junit`; everything else is escaped by it.
@@ -48,7 +51,8 @@ fn properties(c: &Comparison) -> Vec<Property> {
     properties
 }
 
-/// A failure of `kind` (`regression`, `inconclusive`, `layout-failed`) with its message, and the
+/// A failure of `kind` (`regression`, `inconclusive`, `untrusted`, `not-comparable`) with its
+/// message, and the
 /// message again as the failure's text when `text`.
 fn failure(kind: &str, message: &str, text: bool) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -71,18 +75,32 @@ fn case(class: &str, name: &str, status: TestCaseStatus) -> TestCase {
     case
 }
 
+/// The `trusted` testcase of each side not `ok`: failed when refused, passing when allowed.
+fn trust_cases(c: &Comparison) -> Vec<TestCase> {
+    c.untrusted
+        .iter()
+        .map(|u| {
+            let class = match &u.layout {
+                Some(name) => format!("numaload.{name}"),
+                None => "numaload".to_owned(),
+            };
+            let message = format!("{} ({})", u.message(), u.remedy());
+            let name = format!("trusted ({})", u.side);
+            if u.allowed {
+                let mut case = case(&class, &name, TestCaseStatus::success());
+                case.set_system_out(message);
+                case
+            } else {
+                case(&class, &name, failure("untrusted", &message, true))
+            }
+        })
+        .collect()
+}
+
 fn cases(c: &Comparison) -> Vec<TestCase> {
-    let mut cases = Vec::new();
+    let mut cases = trust_cases(c);
     for l in &c.layouts {
         let class = format!("numaload.{}", l.name);
-        if let Some(error) = &l.failed_now {
-            let message = format!("measured in the base, FAILED in the new result: {error}");
-            cases.push(case(
-                &class,
-                "measured",
-                failure("layout-failed", &message, false),
-            ));
-        }
         for f in &l.figures {
             let values = match (&f.base, &f.new) {
                 (Some(b), Some(n)) => format!(
@@ -99,12 +117,12 @@ fn cases(c: &Comparison) -> Vec<TestCase> {
             let mut out = None;
             let status = match &f.verdict {
                 Verdict::NotJudged(why) => skipped(why),
-                Verdict::Inconclusive { trials_needed } => failure(
+                Verdict::Inconclusive { .. } => failure(
                     "inconclusive",
                     &format!(
-                        "{} inconclusive: {values}; about {trials_needed} trials a side would \
-                         decide it",
-                        f.figure.name()
+                        "{} inconclusive: {values}; {}",
+                        f.figure.name(),
+                        f.trials_to_decide().unwrap_or_default()
                     ),
                     true,
                 ),
@@ -134,14 +152,22 @@ fn cases(c: &Comparison) -> Vec<TestCase> {
             cases.push(case);
         }
     }
-    // A layout measured in the base and missing from the new result is a regression.
+    // A layout measured in the base and missing from the new result cannot be judged.
+    let (kind, why) = if c.missing().is_empty() {
+        ("untrusted", "the new run was cancelled before it ran")
+    } else {
+        (
+            "not-comparable",
+            "the two results measure different layouts",
+        )
+    };
     for name in &c.only_in_base {
         cases.push(case(
             &format!("numaload.{name}"),
             "present",
             failure(
-                "regression",
-                "measured in the base, missing from the new result",
+                kind,
+                &format!("measured in the base, missing from the new result: {why}"),
                 true,
             ),
         ));
@@ -170,6 +196,7 @@ mod tests {
             layouts: Vec::new(),
             only_in_base: vec![layout.to_owned()],
             only_in_new: vec!["fresh".to_owned()],
+            untrusted: Vec::new(),
         }
     }
 

@@ -26,12 +26,20 @@
 //!
 //! Results of different plans (target, load or layouts differ) or hosts (hostname, CPU model
 //! or PU count differ) are still compared layout by layout, but [`Comparison::mismatches`]
-//! says so first.
+//! says so first. A layout of the base missing from the new result cannot be judged: bad input,
+//! unless the new run was cancelled (then it never ran, and the run is not to be trusted).
+//!
+//! Only trusted measurements are judged: a layout that is not `ok` on either side (or a
+//! cancelled run) is listed in [`Comparison::untrusted`] and its figures are not judged, unless
+//! `--allow-suspect` / `--allow-degraded` accept its status ([`exit::Allow`]).
+//! [`Comparison::exit`] gives the exit code by [`exit::TABLE`].
 //!
 //! `figure.rs` reads a figure's sides from a result, `judge.rs` applies the rule to one figure,
 //! this file compares the layouts of two results, `mismatch.rs` says why they may not be
-//! comparable, `text.rs` and `junit.rs` render the outcome.
+//! comparable, `exit.rs` holds the exit codes and what is not to be trusted, `text.rs` and
+//! `junit.rs` render the outcome.
 
+pub mod exit;
 mod figure;
 mod judge;
 pub mod junit;
@@ -43,8 +51,9 @@ pub use figure::{side, Figure, Side};
 pub use judge::{judge, FigureComparison, Statistic, Verdict, MAX_TRIALS_SUGGESTED};
 pub use mismatch::mismatches;
 
-use crate::report::trust;
+use crate::report::{summary, trust};
 use crate::result::{LayoutResult, LayoutStatus, RunResult};
+use exit::{Allow, Concern, Exit, Untrusted};
 use judge::not_judged;
 
 /// Confidence of the interval on a change, when there are trials to compute it from.
@@ -60,8 +69,8 @@ pub struct LayoutComparison {
     pub name: String,
     pub base_status: LayoutStatus,
     pub new_status: LayoutStatus,
-    /// Measured in the base, not in the new result: a regression of its own.
-    pub failed_now: Option<String>,
+    /// Not judged: a side is not to be trusted (listed in [`Comparison::untrusted`]).
+    pub refused: bool,
     pub figures: Vec<FigureComparison>,
     /// Reasons for caution on either side, prefixed `base:` or `new:`.
     pub flags: Vec<String>,
@@ -88,17 +97,16 @@ pub struct Comparison {
     pub layouts: Vec<LayoutComparison>,
     pub only_in_base: Vec<String>,
     pub only_in_new: Vec<String>,
+    /// What is not `ok` on either side, allowed or not, run-wide first.
+    pub untrusted: Vec<Untrusted>,
 }
 
 impl Comparison {
-    /// Whether CI should fail: a figure regressed beyond the threshold, or a layout measured
-    /// in the base failed in the new result or is missing from it.
+    /// Whether a figure regressed beyond the threshold.
     pub fn regressed(&self) -> bool {
-        !self.only_in_base.is_empty()
-            || self
-                .layouts
-                .iter()
-                .any(|l| l.failed_now.is_some() || l.regressions().next().is_some())
+        self.layouts
+            .iter()
+            .any(|l| l.regressions().next().is_some())
     }
 
     /// Whether some figure was too noisy to decide (and none regressed: then that decides).
@@ -111,6 +119,45 @@ impl Comparison {
                 .any(|f| matches!(f.verdict, Verdict::Inconclusive { .. }))
     }
 
+    /// What is not to be trusted and not allowed: each makes the exit code 4.
+    pub fn refused(&self) -> impl Iterator<Item = &Untrusted> {
+        self.untrusted.iter().filter(|u| !u.allowed)
+    }
+
+    /// What is not `ok` but accepted by `--allow-suspect` / `--allow-degraded`.
+    pub fn allowed(&self) -> impl Iterator<Item = &Untrusted> {
+        self.untrusted.iter().filter(|u| u.allowed)
+    }
+
+    /// Layouts of the base missing from a new result that was not cancelled: the two results
+    /// measure different layouts (bad input). In a cancelled run they never ran (not to be
+    /// trusted, said by [`Comparison::untrusted`]).
+    pub fn missing(&self) -> &[String] {
+        let cancelled = self
+            .untrusted
+            .iter()
+            .any(|u| u.side == "new" && u.concern == Concern::Cancelled);
+        if cancelled {
+            &[]
+        } else {
+            &self.only_in_base
+        }
+    }
+
+    /// The exit code, by [`exit::TABLE`]'s precedence.
+    pub fn exit(&self) -> Exit {
+        Exit::first(
+            [
+                (!self.missing().is_empty()).then_some(Exit::BadInput),
+                self.refused().next().map(|_| Exit::Untrusted),
+                self.regressed().then_some(Exit::Regression),
+                self.inconclusive().then_some(Exit::Inconclusive),
+            ]
+            .into_iter()
+            .flatten(),
+        )
+    }
+
     /// Whether any judged figure lacked an interval.
     pub fn unreplicated(&self) -> bool {
         self.layouts
@@ -120,13 +167,14 @@ impl Comparison {
     }
 }
 
-/// Compares `new` against `base`; `threshold_pct` is `--max-regression` in percent.
-pub fn compare(base: &RunResult, new: &RunResult, threshold_pct: f64) -> Comparison {
+/// Compares `new` against `base`; `threshold_pct` is `--max-regression` in percent; `allow`
+/// says which statuses other than `ok` are judged anyway.
+pub fn compare(base: &RunResult, new: &RunResult, threshold_pct: f64, allow: Allow) -> Comparison {
     let mut layouts = Vec::new();
     let mut only_in_base = Vec::new();
     for b in &base.layouts {
         match new.layouts.iter().find(|n| n.name == b.name) {
-            Some(n) => layouts.push(compare_layout(b, n, threshold_pct)),
+            Some(n) => layouts.push(compare_layout(b, n, threshold_pct, allow)),
             None => only_in_base.push(b.name.clone()),
         }
     }
@@ -154,6 +202,11 @@ pub fn compare(base: &RunResult, new: &RunResult, threshold_pct: f64) -> Compari
         layouts,
         only_in_base,
         only_in_new,
+        untrusted: [
+            exit::untrusted(base, "base", allow),
+            exit::untrusted(new, "new", allow),
+        ]
+        .concat(),
     }
 }
 
@@ -164,7 +217,12 @@ fn describe(r: &RunResult) -> String {
     )
 }
 
-fn compare_layout(b: &LayoutResult, n: &LayoutResult, threshold_pct: f64) -> LayoutComparison {
+fn compare_layout(
+    b: &LayoutResult,
+    n: &LayoutResult,
+    threshold_pct: f64,
+    allow: Allow,
+) -> LayoutComparison {
     let mut flags = Vec::new();
     for (side, l) in [("base", b), ("new", n)] {
         flags.extend(
@@ -173,23 +231,23 @@ fn compare_layout(b: &LayoutResult, n: &LayoutResult, threshold_pct: f64) -> Lay
                 .map(|f| format!("{side}: {}", f.message)),
         );
     }
-    let failed_now = (b.status.measured() && !n.status.measured()).then(|| {
-        n.error
-            .clone()
-            .unwrap_or_else(|| "no reason given".to_owned())
-    });
+    let (b_status, n_status) = (summary::status_of(b), summary::status_of(n));
+    let refused: Vec<String> = [("base", b_status), ("new", n_status)]
+        .into_iter()
+        .filter(|(_, status)| !allow.allows(*status))
+        .map(|(side, status)| format!("{side}: {status}, not to be trusted"))
+        .collect();
     let figures = Figure::ALL
         .into_iter()
         .map(|figure| {
-            if !b.status.measured() || !n.status.measured() {
-                let which = match (b.status.measured(), n.status.measured()) {
-                    (false, false) => "failed on both sides",
-                    (false, true) => "failed in the base",
-                    _ => "failed in the new result",
+            let (bs, ns) = (side(b, figure), side(n, figure));
+            if !refused.is_empty() {
+                let measured = |s: Result<Side, String>, l: &LayoutResult| {
+                    s.ok().filter(|_| l.status.measured())
                 };
-                return not_judged(figure, None, None, which.to_owned());
+                return not_judged(figure, measured(bs, b), measured(ns, n), refused.join("; "));
             }
-            match (side(b, figure), side(n, figure)) {
+            match (bs, ns) {
                 (Ok(bs), Ok(ns)) => judge(figure, bs, ns, threshold_pct),
                 (bs, ns) => {
                     let why = [bs.as_ref().err(), ns.as_ref().err()]
@@ -205,9 +263,9 @@ fn compare_layout(b: &LayoutResult, n: &LayoutResult, threshold_pct: f64) -> Lay
         .collect();
     LayoutComparison {
         name: b.name.clone(),
-        base_status: b.status,
-        new_status: n.status,
-        failed_now,
+        base_status: b_status,
+        new_status: n_status,
+        refused: !refused.is_empty(),
         figures,
         flags,
     }

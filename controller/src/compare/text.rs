@@ -6,68 +6,19 @@ use std::fmt::Write as _;
 
 use super::{Comparison, FigureComparison, Verdict};
 
-/// The headline: one line a CI log reader sees first.
+/// The headline: one line a CI log reader sees first. What decides the exit code leads (bad
+/// input, then what is not to be trusted); the verdict on the judged figures follows.
 pub fn headline(c: &Comparison) -> String {
-    let threshold = format!("{}%", c.threshold_pct);
-    let figures: Vec<&FigureComparison> = c.layouts.iter().flat_map(|l| &l.figures).collect();
-    let judged = figures
+    let mut parts = refusals(c);
+    let judged = c
+        .layouts
         .iter()
-        .filter(|f| !matches!(f.verdict, Verdict::NotJudged(_)))
-        .count();
-    let count = |v: Verdict| figures.iter().filter(|f| f.verdict == v).count();
-    let mut line = if c.inconclusive() {
-        let items: Vec<String> = c
-            .layouts
-            .iter()
-            .flat_map(|l| l.figures.iter().map(move |f| (l, f)))
-            .filter_map(|(l, f)| match f.verdict {
-                Verdict::Inconclusive { trials_needed } => Some(format!(
-                    "{} {} {}{} (about {trials_needed} trials a side would decide it)",
-                    l.name,
-                    f.figure.name(),
-                    f.change_text(),
-                    f.interval_text()
-                        .map(|i| format!(", 95% interval {i}"))
-                        .unwrap_or_default()
-                )),
-                _ => None,
-            })
-            .collect();
-        format!(
-            "INCONCLUSIVE: no regression beyond {threshold} shown, none ruled out: {}.",
-            items.join("; ")
-        )
-    } else if c.regressed() {
-        let mut items: Vec<String> = Vec::new();
-        for l in &c.layouts {
-            if let Some(error) = &l.failed_now {
-                items.push(format!("{} FAILED in the new result ({error})", l.name));
-            }
-            for f in l.regressions() {
-                items.push(format!(
-                    "{} {} {}{}",
-                    l.name,
-                    f.figure.name(),
-                    f.change_text(),
-                    values(f)
-                ));
-            }
-        }
-        for name in &c.only_in_base {
-            items.push(format!(
-                "{name} measured in the base, MISSING from the new result"
-            ));
-        }
-        format!("REGRESSION beyond {threshold}: {}.", items.join("; "))
-    } else {
-        format!(
-            "No regression beyond {threshold}: {judged} figure(s) in {} layout(s) compared; {} better, {} worse within the threshold, {} no significant change.",
-            c.layouts.len(),
-            count(Verdict::Better),
-            count(Verdict::Worse),
-            count(Verdict::NoSignificantChange)
-        )
-    };
+        .flat_map(|l| &l.figures)
+        .any(|f| !matches!(f.verdict, Verdict::NotJudged(_)));
+    if judged || parts.is_empty() {
+        parts.push(verdict(c));
+    }
+    let mut line = parts.join(" ");
     if c.unreplicated() {
         line.push_str(
             " Unreplicated: one trial per layout and side, so there is no confidence interval and \
@@ -78,6 +29,85 @@ pub fn headline(c: &Comparison) -> String {
         line.push_str(" NOT LIKE FOR LIKE: see below.");
     }
     line
+}
+
+/// `NOT COMPARABLE: ...` and `NOT TO BE TRUSTED: ...`, when they apply (exit codes 2 and 4).
+pub fn refusals(c: &Comparison) -> Vec<String> {
+    let mut parts = Vec::new();
+    if !c.missing().is_empty() {
+        let names: Vec<String> = c.missing().iter().map(|n| format!("\"{n}\"")).collect();
+        parts.push(format!(
+            "NOT COMPARABLE: layout {} measured in the base is missing from the new result (the \
+             two results measure different layouts); compare results of the same plan.",
+            names.join(", ")
+        ));
+    }
+    let refused: Vec<String> = c.refused().map(|u| u.message()).collect();
+    if !refused.is_empty() {
+        parts.push(format!(
+            "NOT TO BE TRUSTED: {}; not judged.",
+            refused.join("; ")
+        ));
+    }
+    parts
+}
+
+/// The verdict on the figures judged.
+fn verdict(c: &Comparison) -> String {
+    let threshold = format!("{}%", c.threshold_pct);
+    let figures: Vec<&FigureComparison> = c.layouts.iter().flat_map(|l| &l.figures).collect();
+    let judged = figures
+        .iter()
+        .filter(|f| !matches!(f.verdict, Verdict::NotJudged(_)))
+        .count();
+    let count = |v: Verdict| figures.iter().filter(|f| f.verdict == v).count();
+    if c.inconclusive() {
+        let items: Vec<String> = c
+            .layouts
+            .iter()
+            .flat_map(|l| l.figures.iter().map(move |f| (l, f)))
+            .filter_map(|(l, f)| {
+                Some(format!(
+                    "{} {} {}{} ({})",
+                    l.name,
+                    f.figure.name(),
+                    f.change_text(),
+                    f.interval_text()
+                        .map(|i| format!(", 95% interval {i}"))
+                        .unwrap_or_default(),
+                    f.trials_to_decide()?
+                ))
+            })
+            .collect();
+        format!(
+            "INCONCLUSIVE: no regression beyond {threshold} shown, none ruled out: {}.",
+            items.join("; ")
+        )
+    } else if c.regressed() {
+        let items: Vec<String> = c
+            .layouts
+            .iter()
+            .flat_map(|l| l.regressions().map(move |f| (l, f)))
+            .map(|(l, f)| {
+                format!(
+                    "{} {} {}{}",
+                    l.name,
+                    f.figure.name(),
+                    f.change_text(),
+                    values(f)
+                )
+            })
+            .collect();
+        format!("REGRESSION beyond {threshold}: {}.", items.join("; "))
+    } else {
+        format!(
+            "No regression beyond {threshold}: {judged} figure(s) in {} layout(s) compared; {} better, {} worse within the threshold, {} no significant change.",
+            c.layouts.iter().filter(|l| !l.refused).count(),
+            count(Verdict::Better),
+            count(Verdict::Worse),
+            count(Verdict::NoSignificantChange)
+        )
+    }
 }
 
 /// ` (11.04 ms → 13.25 ms)`.
@@ -125,12 +155,7 @@ pub fn render(c: &Comparison) -> String {
     );
     for l in &c.layouts {
         layout_heading(&mut out, &l.name);
-        if let Some(error) = &l.failed_now {
-            let _ = writeln!(
-                out,
-                "  FAILED in the new result (measured in the base): {error}"
-            );
-        }
+        untrusted_lines(&mut out, c, &l.name);
         let _ = writeln!(
             out,
             "  {:<16} {:>14} {:>14} {:>9}  {:<18} verdict",
@@ -143,9 +168,10 @@ pub fn render(c: &Comparison) -> String {
             };
             let verdict = match &f.verdict {
                 Verdict::NotJudged(why) => format!("not judged: {why}"),
-                Verdict::Inconclusive { trials_needed } => {
-                    format!("INCONCLUSIVE (about {trials_needed} trials a side would decide)")
-                }
+                Verdict::Inconclusive { .. } => format!(
+                    "INCONCLUSIVE ({})",
+                    f.trials_to_decide().unwrap_or_default()
+                ),
                 v if f.regression && f.unreplicated => {
                     format!("{} — REGRESSION (unreplicated)", v.label().to_uppercase())
                 }
@@ -166,9 +192,14 @@ pub fn render(c: &Comparison) -> String {
         out.push('\n');
     }
     for name in &c.only_in_base {
+        let why = if c.missing().is_empty() {
+            "the new run was cancelled before it ran"
+        } else {
+            "the two results measure different layouts: not comparable"
+        };
         let _ = writeln!(
             out,
-            "layout \"{name}\" was measured in the base and is MISSING from the new result: a regression"
+            "layout \"{name}\" was measured in the base and is MISSING from the new result: {why}"
         );
     }
     for name in &c.only_in_new {
@@ -193,6 +224,27 @@ pub fn flags_block(out: &mut String, c: &Comparison) {
             let _ = writeln!(out, "  ! {f}");
         }
         out.push('\n');
+    }
+}
+
+/// The layout's sides that are not `ok`: `NOT TO BE TRUSTED` (its figures not judged) or
+/// accepted by a flag. Shared with the store gate's report.
+pub fn untrusted_lines(out: &mut String, c: &Comparison, layout: &str) {
+    for u in c
+        .untrusted
+        .iter()
+        .filter(|u| u.layout.as_deref() == Some(layout))
+    {
+        if u.allowed {
+            let _ = writeln!(out, "  {} ({}): judged", u.message(), u.remedy());
+        } else {
+            let _ = writeln!(
+                out,
+                "  NOT TO BE TRUSTED: {} ({}): not judged",
+                u.message(),
+                u.remedy()
+            );
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! `numaload compare`: judge a new result against a baseline, a file or the stored history
-//! (`--baseline last:N` or `label:KEY=VALUE`, see `numaload::store::gate`). Exit code 1 on a
-//! regression beyond the threshold (or a layout that failed in the new result only), 0
-//! otherwise, 2 on bad input.
+//! (`--baseline last:N` or `label:KEY=VALUE`, see `numaload::store::gate`). The exit code is
+//! `Comparison::exit`, by the one table (`numaload::compare::exit::TABLE`): 2 bad input (or
+//! results of different layouts), 4 a side not to be trusted, 1 a regression, 3 inconclusive,
+//! 0 otherwise.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,11 +36,9 @@ pub struct CompareArgs {
     /// With --baseline: fewer stored runs than this leave a figure inconclusive.
     #[arg(long, default_value_t = gate::DEFAULT_MIN_RUNS)]
     pub min_runs: usize,
+    #[command(flatten)]
+    pub allow: super::AllowArgs,
 }
-
-/// The exit code of a comparison too noisy to decide (no regression shown, none ruled out):
-/// 0 is no regression, 1 a regression, 2 bad input.
-pub const INCONCLUSIVE: u8 = 3;
 
 pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let threshold = compare::parse_threshold(&args.max_regression).map_err(super::BadInput)?;
@@ -66,7 +65,14 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
             min_runs: args.min_runs,
         };
         let new = super::report::read_result(new)?;
-        return super::history::gate(&url, baseline, &new, rule, args.junit.as_deref());
+        return super::history::gate(
+            &url,
+            baseline,
+            &new,
+            rule,
+            args.allow.allow(),
+            args.junit.as_deref(),
+        );
     }
     if args.store.is_some() {
         return Err(super::BadInput(
@@ -83,17 +89,12 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     };
     let base = super::report::read_result(base)?;
     let new = super::report::read_result(new)?;
-    let comparison = compare::compare(&base, &new, threshold);
+    let comparison = compare::compare(&base, &new, threshold, args.allow.allow());
     print!("{}", compare::text::render(&comparison));
+    super::tell_untrusted(&comparison.untrusted);
     if let Some(path) = &args.junit {
         std::fs::write(path, compare::junit::render(&comparison))
             .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
     }
-    Ok(if comparison.inconclusive() {
-        ExitCode::from(INCONCLUSIVE)
-    } else if comparison.regressed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::exit(comparison.exit()))
 }

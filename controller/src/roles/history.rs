@@ -152,30 +152,26 @@ pub fn store_result(
     }
 }
 
-/// `compare --baseline`: `new` judged against the store's history. Exit code as the two-file
-/// compare's.
+/// `compare --baseline`: `new` judged against the store's history (its runs in which each
+/// layout was `ok`). Exit code as the two-file compare's (`Comparison::exit`).
 pub fn gate(
     url: &str,
     baseline: &str,
     new: &RunResult,
     rule: gate::Rule,
+    allow: compare::exit::Allow,
     junit: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let baseline = gate::Baseline::parse(baseline).map_err(super::BadInput)?;
     let mut store = Store::open(url, Access::Read)?;
     let history = store.runs(&baseline.query(new))?;
-    let comparison = gate::gate(new, &history, &baseline, &rule);
+    let comparison = gate::gate(new, &history, &baseline, &rule, allow);
     let text = gate::text::render(&comparison, &rule);
     print!("{text}");
+    super::tell_untrusted(&comparison.untrusted);
     if let Some(path) = junit {
         std::fs::write(path, compare::junit::render_with_text(&comparison, &text))
             .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
     }
-    Ok(if comparison.inconclusive() {
-        ExitCode::from(super::compare::INCONCLUSIVE)
-    } else if comparison.regressed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::exit(comparison.exit()))
 }

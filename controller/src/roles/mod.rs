@@ -1,8 +1,11 @@
 //! One module per subcommand of the `numaload` binary: each takes its clap arguments and
-//! returns an exit code. Only these modules (and `main.rs`) may use the agent and target crates.
+//! returns an exit code (one table for all: `numaload::compare::exit::TABLE`). Only these
+//! modules (and `main.rs`) may use the agent and target crates.
 
 use std::future::Future;
 use std::process::ExitCode;
+
+use numaload::compare::exit::{Allow, Exit, Untrusted};
 
 pub mod agent;
 pub mod certs;
@@ -26,7 +29,9 @@ pub fn tokio_main(
         .block_on(role)
 }
 
-/// 2 for bad input (a plan the file or the agent's host rejects, a bad file), 1 for the rest.
+/// The exit code of an error, by `numaload::compare::exit::TABLE`: 2 for bad input (a plan the
+/// file or the agent's host rejects, a bad file or flag), 4 for the rest (no measurement could
+/// be made or kept: an agent unreachable or busy, a store that failed, a file not written).
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     let bad_input = error.downcast_ref::<numaload::plan::PlanError>().is_some()
         || matches!(
@@ -35,10 +40,45 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         )
         || error.downcast_ref::<BadInput>().is_some();
     if bad_input {
-        2
+        Exit::BadInput.code()
     } else {
-        1
+        Exit::Untrusted.code()
     }
+}
+
+/// `--allow-suspect` and `--allow-degraded`, shared by `run` and `compare`.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct AllowArgs {
+    /// Judge and pass a layout whose status is `suspect` (with a warning on stderr naming it)
+    /// instead of exiting 4.
+    #[arg(long)]
+    pub allow_suspect: bool,
+    /// Judge and pass a layout (or a run) whose status is `degraded`, measured by some agents
+    /// only (with a warning on stderr naming it), instead of exiting 4.
+    #[arg(long)]
+    pub allow_degraded: bool,
+}
+
+impl AllowArgs {
+    pub fn allow(self) -> Allow {
+        Allow {
+            suspect: self.allow_suspect,
+            degraded: self.allow_degraded,
+        }
+    }
+}
+
+/// One line on stderr for each layout (or run) not `ok`: a warning when allowed, else why the
+/// exit code is 4.
+pub fn tell_untrusted<'a>(untrusted: impl IntoIterator<Item = &'a Untrusted>) {
+    for u in untrusted {
+        eprintln!("numaload: {}", u.line());
+    }
+}
+
+/// `code` as the process's exit code.
+pub fn exit(code: Exit) -> ExitCode {
+    ExitCode::from(code.code())
 }
 
 /// An error in what the user gave (a file, a flag): exit code 2.

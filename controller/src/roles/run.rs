@@ -1,10 +1,13 @@
-//! `numaload run`: a plan on its agents (a local one when none is given).
+//! `numaload run`: a plan on its agents (a local one when none is given). Exit code 0 when every
+//! layout is `ok`, 4 when one is not (or the run was cancelled) unless `--allow-suspect` /
+//! `--allow-degraded` accept it, 2 on bad input: `numaload::compare::exit::TABLE`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use numaload::compare::exit;
 
 use super::progress::ProgressView;
 
@@ -32,13 +35,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub agent_config: Option<PathBuf>,
     /// Also append the result to this history store: a SQLite file (created on first use) or
-    /// postgres://USER@HOST/DB (default: $NUMALOAD_STORE). A store failure exits 1 after the
+    /// postgres://USER@HOST/DB (default: $NUMALOAD_STORE). A store failure exits 4 after the
     /// result is written and printed.
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
     /// A label stored with the result (commit=abc123), once per label; needs a store.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    #[command(flatten)]
+    pub allow: super::AllowArgs,
 }
 
 pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -93,21 +98,16 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         file.flush()?;
     }
     print!("{}", numaload::report::text::render(&result));
+    let untrusted = exit::untrusted(&result, "", args.allow.allow());
+    super::tell_untrusted(&untrusted);
+    // Stored whatever its statuses: the store keeps them, and a baseline skips what was not ok.
     if let Some(url) = &store {
         // The store's clients block (PostgreSQL's runs its own runtime): off the async workers.
         tokio::task::block_in_place(|| {
             super::history::store_result(url, &labels, &result, args.out.as_deref())
         })?;
     }
-    let all_ok = result
-        .layouts
-        .iter()
-        .all(|l| l.status == numaload::result::LayoutStatus::Ok);
-    Ok(if all_ok && !result.cancelled && !result.degraded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(super::exit(exit::of_run(&untrusted)))
 }
 
 /// An agent for this run only, in this process, on a loopback port of its own, configured by

@@ -5,7 +5,8 @@
 //!
 //! Exit codes: 0 when `--count` refreshes are done or every watched process has exited (each
 //! exit is one line on stderr); 2 when a PID does not exist or cannot be read, or `--name`
-//! matches nothing; 1 for the rest (a metrics address that cannot be bound).
+//! matches nothing; 4 for the rest (a metrics address that cannot be bound), by the one table
+//! (`numaload::compare::exit::TABLE`).
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpListener};

@@ -49,7 +49,8 @@ impl StoredLayout {
         };
         StoredLayout {
             name: l.name.clone(),
-            status: l.status,
+            // The status the reports show (an older result's `ok` with reasons is `suspect`).
+            status: crate::report::summary::status_of(l),
             trials: l.trials.len().max(1) as u32,
             requests: l.requests,
             throughput_rps: figure(Figure::Throughput),
@@ -108,21 +109,15 @@ pub fn fingerprint(result: &RunResult) -> String {
     format!("{hash:016x}")
 }
 
-/// The status as stored (`ok`, `degraded`, `failed`) and back.
+/// The status as stored (the result's own word) and back. A word this numaload does not know
+/// reads as `failed`: never part of a baseline. Runs stored before `suspect` and `incomplete`
+/// existed read as the status they recorded (`ok`, `degraded` or `failed`).
 pub fn status_text(s: LayoutStatus) -> &'static str {
-    match s {
-        LayoutStatus::Ok => "ok",
-        LayoutStatus::Degraded => "degraded",
-        LayoutStatus::Failed => "failed",
-    }
+    s.as_str()
 }
 
 pub fn status_from(text: &str) -> LayoutStatus {
-    match text {
-        "ok" => LayoutStatus::Ok,
-        "degraded" => LayoutStatus::Degraded,
-        _ => LayoutStatus::Failed,
-    }
+    LayoutStatus::parse(text).unwrap_or(LayoutStatus::Failed)
 }
 
 /// `KEY=VALUE` from `--label`: a key of letters, digits, `_`, `-`, `.`; any value.

@@ -1,7 +1,9 @@
 //! `numaload compare` through the binary: the real result in `fixtures/` as the baseline and
 //! variants of it edited here as the new result (p99 scaled by 1.2 is a regression, by 1.03 is
-//! not, and so on). Exit codes: 1 on a regression beyond the threshold, 0 otherwise, 2 on bad
-//! input. JUnit XML is validated against a JUnit schema (xmllint) and parsed for its cases.
+//! not, and so on). Exit codes (the one table, `exit_codes.rs` tests each): 1 on a regression
+//! beyond the threshold, 0 otherwise, 2 on bad input or results of different layouts, 4 when a
+//! layout is not to be trusted. JUnit XML is validated against a JUnit schema (xmllint) and
+//! parsed for its cases.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -240,7 +242,7 @@ fn different_plans_and_hosts_are_flagged_not_compared_blindly() {
 }
 
 #[test]
-fn layouts_on_one_side_are_listed_and_failures_regress() {
+fn layouts_on_one_side_are_not_comparable_and_failures_are_not_trusted() {
     let run = compare_with(
         "one-side",
         |r| {
@@ -252,10 +254,12 @@ fn layouts_on_one_side_are_listed_and_failures_regress() {
         },
         &[],
     );
-    // Measured in the base and missing from the new result: a regression, not a pass.
-    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    // Measured in the base and missing from the new result: the two results measure different
+    // layouts, bad input (2), not a pass.
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
     assert!(run.stdout.contains(&format!(
-        "layout \"{}\" was measured in the base and is MISSING from the new result",
+        "layout \"{}\" was measured in the base and is MISSING from the new result: the two \
+         results measure different layouts",
         name(0)
     )));
     assert!(run
@@ -270,15 +274,18 @@ fn layouts_on_one_side_are_listed_and_failures_regress() {
         },
         &[],
     );
-    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    // Failed is never to be trusted, whatever the flags: 4.
+    assert_eq!(run.code, Some(4), "{}", run.stdout);
+    let said = format!(
+        "layout \"{}\" failed in the new result: agent lost: connection reset",
+        name(1)
+    );
     assert!(
-        run.stdout.contains(&format!(
-            "{} FAILED in the new result (agent lost: connection reset)",
-            name(1)
-        )),
+        run.stdout.contains(&format!("NOT TO BE TRUSTED: {said}")),
         "{}",
         run.stdout
     );
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
 }
 
 #[test]
@@ -318,7 +325,8 @@ fn junit_is_well_formed_with_a_failure_per_regression() {
         },
         &["--junit", junit.to_str().expect("utf8")],
     );
-    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    // The renamed layout makes the results not comparable: bad input wins over the regression.
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     common::assert_valid_junit(&junit);
     let doc = roxmltree::Document::parse(&xml).expect("JUnit XML is well-formed");
@@ -335,10 +343,16 @@ fn junit_is_well_formed_with_a_failure_per_regression() {
     assert_eq!(suite.attribute("tests"), Some("7"));
     // The p99 regression, and the layout renamed away: missing from the new result.
     assert_eq!(suite.attribute("failures"), Some("2"));
-    let failed: Vec<(Option<&str>, Option<&str>)> = cases
+    let failed: Vec<(Option<&str>, Option<&str>, Option<&str>)> = cases
         .iter()
-        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
-        .map(|c| (c.attribute("classname"), c.attribute("name")))
+        .filter_map(|c| {
+            let failure = c.children().find(|n| n.has_tag_name("failure"))?;
+            Some((
+                c.attribute("classname"),
+                c.attribute("name"),
+                failure.attribute("type"),
+            ))
+        })
         .collect();
     let (one, zero) = (
         format!("numaload.{}", name(1)),
@@ -347,8 +361,12 @@ fn junit_is_well_formed_with_a_failure_per_regression() {
     assert_eq!(
         failed,
         [
-            (Some(one.as_str()), Some("p99 corrected")),
-            (Some(zero.as_str()), Some("present"))
+            (
+                Some(one.as_str()),
+                Some("p99 corrected"),
+                Some("regression")
+            ),
+            (Some(zero.as_str()), Some("present"), Some("not-comparable"))
         ]
     );
     let skipped: Vec<_> = cases
@@ -360,6 +378,53 @@ fn junit_is_well_formed_with_a_failure_per_regression() {
         skipped.contains(&format!("numaload.{evil}").as_str()),
         "{skipped:?}"
     );
+}
+
+/// A side not to be trusted is a failed `trusted` testcase of type `untrusted`, its figures
+/// skipped; accepted by a flag, a passing one that says so.
+#[test]
+fn junit_says_which_side_is_not_to_be_trusted() {
+    for (case, flags, failures) in [
+        ("junit-suspect", &[][..], 1),
+        ("junit-suspect-allowed", &["--allow-suspect"][..], 0),
+    ] {
+        let dir = scratch(&format!("{case}-out"));
+        let junit = dir.join("junit.xml");
+        let mut args = vec!["--junit", junit.to_str().expect("utf8")];
+        args.extend_from_slice(flags);
+        let run = compare_with(
+            case,
+            |r| {
+                r["layouts"][1]["status"] = json!("suspect");
+                r["layouts"][1]["suspect"] = json!(["load worker 0 was 97% busy"]);
+            },
+            &args,
+        );
+        assert_eq!(run.code, Some(4 * failures), "{case}: {}", run.stdout);
+        common::assert_valid_junit(&junit);
+        let xml = std::fs::read_to_string(&junit).expect("junit written");
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed");
+        let trusted = doc
+            .descendants()
+            .find(|n| n.attribute("name") == Some("trusted (new)"))
+            .unwrap_or_else(|| panic!("{case}: no trusted testcase in {xml}"));
+        assert_eq!(
+            trusted.attribute("classname"),
+            Some(format!("numaload.{}", name(1)).as_str())
+        );
+        let failure = trusted.children().find(|n| n.has_tag_name("failure"));
+        assert_eq!(
+            failure.and_then(|f| f.attribute("type")),
+            (failures == 1).then_some("untrusted"),
+            "{case}: {xml}"
+        );
+        assert!(xml.contains("is suspect in the new result: load worker 0 was 97% busy"));
+        let skipped = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("skipped"))
+            .count();
+        assert_eq!(skipped, 5 * failures as usize, "{case}: its figures: {xml}");
+    }
 }
 
 /// The schema check of the test above is no formality: a document a JUnit reader would choke on

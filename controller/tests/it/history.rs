@@ -52,6 +52,13 @@ fn sqlite_rolling_baseline_gate() {
 }
 
 #[test]
+fn sqlite_baseline_skips_untrusted_runs() {
+    let _turn = crate::turns::beside_others();
+    let (dir, url) = sqlite("untrusted");
+    history_support::baseline_skips_untrusted_runs(&url, &dir);
+}
+
+#[test]
 fn sqlite_newer_schema_is_refused() {
     let _turn = crate::turns::beside_others();
     let (_dir, url) = sqlite("newer");
@@ -93,9 +100,9 @@ fn sqlite_failures_are_one_line_naming_the_store() {
     let missing = dir.join("missing.db");
     let e = Store::open(missing.to_str().expect("utf8"), Access::Read).expect_err("missing");
     one_line(e, "no such database file");
-    // Through the binary: exit 1, one line on stderr.
+    // Through the binary: exit 4 (no answer: the store failed), one line on stderr.
     let (code, out, err) = cli(&["history", "--store", corrupt.to_str().expect("utf8")]);
-    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(code, Some(4), "{out}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("corrupt.db") && err.contains("move the file aside"),
@@ -140,14 +147,16 @@ fn postgres_store_history_and_gate() {
     history_support::store_and_read_back(&cluster.database("roundtrip"));
     history_support::history_cli(&cluster.database("history"), &dir);
     history_support::gate_cli(&cluster.database("gate"), &dir);
+    history_support::baseline_skips_untrusted_runs(&cluster.database("untrusted"), &dir);
     history_support::newer_schema_is_refused(&cluster.database("newer"));
     let missing = format!("postgres://numaload@127.0.0.1:{}/no_such_db", cluster.port);
     let e = Store::open(&missing, Access::Write).expect_err("no database");
     assert!(e.to_string().contains("createdb"), "{e}");
 }
 
-/// `numaload run --store` for real: stored with its labels; with a broken store the result is
-/// still written and printed, the error is one line, the exit code 1.
+/// `numaload run --store` for real: stored with its labels and its layouts' statuses (the exit
+/// code follows them: 0 when every layout is ok, 4 when one is not); with a broken store the
+/// result is still written and printed, the error is one line, the exit code 4.
 #[test]
 fn run_stores_the_result_and_keeps_it_when_the_store_fails() {
     let _turn = crate::turns::beside_others();
@@ -172,11 +181,18 @@ fn run_stores_the_result_and_keeps_it_when_the_store_fails() {
         "--label",
         "commit=abc",
     ]);
-    assert_eq!(code, Some(0), "{err}");
+    let result = common::read_json(&out);
+    let status = result["layouts"][0]["status"].as_str().expect("status");
+    assert_eq!(
+        code,
+        Some(if status == "ok" { 0 } else { 4 }),
+        "{status}: {err}"
+    );
     let mut store = Store::open(db.to_str().expect("utf8"), Access::Read).expect("open");
     let runs = store.runs(&Default::default()).expect("runs");
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].labels["commit"], "abc");
+    assert_eq!(runs[0].layouts[0].status.as_str(), status);
     assert!(runs[0].layouts[0].throughput_rps.is_some_and(|t| t > 0.0));
 
     let corrupt = dir.join("corrupt.db");
@@ -191,10 +207,13 @@ fn run_stores_the_result_and_keeps_it_when_the_store_fails() {
         "--store",
         corrupt.to_str().expect("utf8"),
     ]);
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(4), "{err}");
     assert!(kept.exists(), "the result is written to --out");
     assert!(stdout.contains("single"), "the report is printed: {stdout}");
-    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("numaload: error"))
+        .collect();
     assert_eq!(errors.len(), 1, "{err}");
     assert!(
         errors[0].contains("corrupt.db") && errors[0].contains("kept in"),

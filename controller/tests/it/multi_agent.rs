@@ -240,9 +240,10 @@ fn an_agent_killed_mid_run_degrades_the_result_and_leaves_no_replica() {
         "controller took {:?}",
         started.elapsed()
     );
+    // A lost agent: the measurement is not to be trusted (exit 4).
     assert_eq!(
         output.status.code(),
-        Some(1),
+        Some(4),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -319,12 +320,14 @@ fn a_second_run_is_refused_as_busy_and_ctrl_c_cancels_without_orphans() {
         "cancel took {:?}",
         started.elapsed()
     );
-    assert_eq!(output.status.code(), Some(1));
+    // Cancelled: not to be trusted (exit 4).
+    assert_eq!(output.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&output.stdout).contains("cancelled"));
     wait_until("replicas stopped", Duration::from_secs(10), || {
         !replicas.iter().any(|&p| alive(p))
     });
-    // The agent is free again: a new run is accepted.
+    // The agent is free again: a new run is accepted and measured (exit 4 only for its
+    // statuses: 150 requests are too few for a p99.9, so its layouts are suspect).
     let again = run(&[
         "run",
         plan(&scratch("again"), "500ms").to_str().expect("utf8"),
@@ -332,10 +335,10 @@ fn a_second_run_is_refused_as_busy_and_ctrl_c_cancels_without_orphans() {
         &agent.address,
         "--quiet",
     ]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
+        matches!(again.status.code(), Some(0 | 4)) && !stderr.contains("numaload: error"),
+        "{stderr}"
     );
 }
 

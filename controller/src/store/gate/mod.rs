@@ -21,17 +21,28 @@
 //! A history that drifts (a least-squares trend over the runs worse by more than the threshold
 //! from its first to its last run) is flagged on the layout: the gate catches steps, not slow
 //! drifts that the range absorbs; `numaload history` shows them.
+//!
+//! # Only trusted runs are a baseline
+//!
+//! A layout's history holds only the stored runs in which that layout was `ok`: a run where it
+//! was suspect, incomplete, degraded or failed is skipped for that layout (and still counts for
+//! its other layouts), and `last:N` means the last N runs in which the layout was `ok`. How
+//! many were skipped is flagged. A run stored before statuses said `suspect` and `incomplete`
+//! reads as the status it recorded (`ok`, `degraded` or `failed`). The new result itself is
+//! refused when a layout is not `ok` (exit 4), unless `--allow-suspect` / `--allow-degraded`
+//! accept its status, as in the two-file compare.
 
 pub mod text;
 
+use crate::compare::exit::{self, Allow};
 use crate::compare::{
     self, stats, Comparison, Figure, FigureComparison, LayoutComparison, Side, Verdict,
     ERROR_RATE_TOLERANCE,
 };
-use crate::report::trust;
-use crate::result::RunResult;
+use crate::report::{summary, trust};
+use crate::result::{LayoutResult, LayoutStatus, RunResult};
 
-use super::record::{self, StoredRun};
+use super::record::{self, StoredLayout, StoredRun};
 use super::Query;
 
 /// `--sigmas` when not given.
@@ -42,7 +53,7 @@ pub const DEFAULT_MIN_RUNS: usize = 3;
 /// Which stored runs form the baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Baseline {
-    /// The last N stored runs of the same plan and hosts.
+    /// The last N stored runs of the same plan and hosts in which the layout was `ok`.
     Last(usize),
     /// Every stored run of the same plan and hosts carrying this label.
     Label(String, String),
@@ -68,6 +79,7 @@ impl Baseline {
     }
 
     /// The stored runs to read for `new`: same fingerprint and host set, never `new` itself.
+    /// `last:N` reads them all: which N count is decided per layout ([`Baseline::of_layout`]).
     pub fn query(&self, new: &RunResult) -> Query {
         let mut q = Query {
             fingerprint: Some(record::fingerprint(new)),
@@ -75,19 +87,53 @@ impl Baseline {
             exclude_run: Some(new.run_id.clone()),
             ..Query::default()
         };
-        match self {
-            Baseline::Last(n) => q.last = Some(*n),
-            Baseline::Label(k, v) => q.label = Some((k.clone(), v.clone())),
+        if let Baseline::Label(k, v) = self {
+            q.label = Some((k.clone(), v.clone()));
         }
         q
     }
 
     pub fn describe(&self) -> String {
         match self {
-            Baseline::Last(n) => format!("the last {n} stored run(s)"),
-            Baseline::Label(k, v) => format!("the stored runs labelled {k}={v}"),
+            Baseline::Last(n) => format!("the last {n} stored run(s) in which the layout was ok"),
+            Baseline::Label(k, v) => {
+                format!("the stored runs labelled {k}={v} in which the layout was ok")
+            }
         }
     }
+
+    /// The baseline of one layout from `history` (oldest first): the stored layouts that were
+    /// `ok` (the last N of them for `last:N`), and those left out for their status.
+    pub fn of_layout<'h>(
+        &self,
+        history: &'h [StoredRun],
+        layout: &str,
+    ) -> (Vec<&'h StoredLayout>, Vec<&'h StoredLayout>) {
+        let (mut ok, skipped): (Vec<&StoredLayout>, Vec<&StoredLayout>) = history
+            .iter()
+            .filter_map(|r| r.layouts.iter().find(|s| s.name == layout))
+            .partition(|s| s.status == LayoutStatus::Ok);
+        if let Baseline::Last(n) = self {
+            ok.drain(..ok.len().saturating_sub(*n));
+        }
+        (ok, skipped)
+    }
+}
+
+/// `history: 2 stored run(s) left out of the baseline, this layout not ok in them (suspect,
+/// incomplete)`, when any was.
+fn skipped_flag(skipped: &[&StoredLayout]) -> Option<String> {
+    let mut statuses: Vec<LayoutStatus> = skipped.iter().map(|s| s.status).collect();
+    statuses.sort();
+    statuses.dedup();
+    let words: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    (!skipped.is_empty()).then(|| {
+        format!(
+            "history: {} stored run(s) left out of the baseline, this layout not ok in them ({})",
+            skipped.len(),
+            words.join(", ")
+        )
+    })
 }
 
 /// The gate's knobs.
@@ -212,74 +258,23 @@ pub fn drift_pct(figure: Figure, history: &[f64], threshold_pct: f64) -> Option<
     worse.then_some(drift)
 }
 
-/// Judges `new` against `history` (the runs [`Baseline::query`] selected, oldest first).
+/// Judges `new` against `history` (the runs [`Baseline::query`] selected, oldest first);
+/// `allow` says which statuses of the new result other than `ok` are judged anyway.
 pub fn gate(
     new: &RunResult,
     history: &[StoredRun],
     baseline: &Baseline,
     rule: &Rule,
+    allow: Allow,
 ) -> Comparison {
-    let mut layouts = Vec::new();
-    for l in &new.layouts {
-        let stored: Vec<&record::StoredLayout> = history
-            .iter()
-            .filter_map(|r| r.layouts.iter().find(|s| s.name == l.name))
-            .collect();
-        let measured_before = stored.iter().any(|s| s.status.measured());
-        let mut flags: Vec<String> = trust::layout_flags(l)
-            .into_iter()
-            .map(|f| format!("new: {}", f.message))
-            .collect();
-        let figures = Figure::ALL
-            .into_iter()
-            .map(|figure| {
-                let values: Vec<f64> = stored.iter().filter_map(|s| s.figure(figure)).collect();
-                if let Some(d) = drift_pct(figure, &values, rule.threshold_pct) {
-                    flags.push(format!(
-                        "history: {} drifted {d:+.1}% over its {} stored run(s) (worse); see numaload history",
-                        figure.name(),
-                        values.len()
-                    ));
-                }
-                if !l.status.measured() {
-                    let mut f = judge(figure, &values, 0.0, rule);
-                    f.new = None;
-                    f.change = None;
-                    f.regression = false;
-                    f.verdict = Verdict::NotJudged("failed in the new result".into());
-                    return f;
-                }
-                match compare::side(l, figure) {
-                    Ok(side) => judge(figure, &values, side.pooled, rule),
-                    Err(why) => {
-                        let mut f = judge(figure, &values, 0.0, rule);
-                        f.new = None;
-                        f.change = None;
-                        f.regression = false;
-                        f.verdict = Verdict::NotJudged(format!("new: {why}"));
-                        f
-                    }
-                }
-            })
-            .collect();
-        let failed_now = (measured_before && !l.status.measured()).then(|| {
-            l.error
-                .clone()
-                .unwrap_or_else(|| "no reason given".to_owned())
-        });
-        layouts.push(LayoutComparison {
-            name: l.name.clone(),
-            base_status: if measured_before {
-                crate::result::LayoutStatus::Ok
-            } else {
-                crate::result::LayoutStatus::Failed
-            },
-            new_status: l.status,
-            failed_now,
-            figures,
-            flags,
-        });
-    }
+    let layouts = new
+        .layouts
+        .iter()
+        .map(|l| {
+            let (stored, skipped) = baseline.of_layout(history, &l.name);
+            gate_layout(l, &stored, &skipped, rule, allow)
+        })
+        .collect();
     let mut only_in_base: Vec<String> = history
         .iter()
         .flat_map(|r| &r.layouts)
@@ -303,7 +298,7 @@ pub fn gate(
             record::hosts(new).join(", "),
             match (history.first(), history.last()) {
                 (Some(a), Some(b)) => format!(
-                    "{} run(s), {} to {}",
+                    "{} run(s) stored, {} to {}",
                     history.len(),
                     a.started_at,
                     b.started_at
@@ -320,6 +315,63 @@ pub fn gate(
         layouts,
         only_in_base,
         only_in_new: Vec::new(),
+        untrusted: exit::untrusted(new, "new", allow),
+    }
+}
+
+/// One layout of the new result against its baseline (`stored`, oldest first; `skipped` the
+/// runs left out for their status).
+fn gate_layout(
+    l: &LayoutResult,
+    stored: &[&StoredLayout],
+    skipped: &[&StoredLayout],
+    rule: &Rule,
+    allow: Allow,
+) -> LayoutComparison {
+    let mut flags: Vec<String> = trust::layout_flags(l)
+        .into_iter()
+        .map(|f| format!("new: {}", f.message))
+        .collect();
+    flags.extend(skipped_flag(skipped));
+    let status = summary::status_of(l);
+    let refused = !allow.allows(status);
+    let figures = Figure::ALL
+        .into_iter()
+        .map(|figure| {
+            let values: Vec<f64> = stored.iter().filter_map(|s| s.figure(figure)).collect();
+            if let Some(d) = drift_pct(figure, &values, rule.threshold_pct) {
+                flags.push(format!(
+                    "history: {} drifted {d:+.1}% over its {} stored run(s) (worse); see numaload history",
+                    figure.name(),
+                    values.len()
+                ));
+            }
+            let side = if l.status.measured() {
+                compare::side(l, figure)
+            } else {
+                Err("failed, not measured".to_owned())
+            };
+            let why = match &side {
+                _ if refused => format!("new: {status}, not to be trusted"),
+                Ok(side) => return judge(figure, &values, side.pooled, rule),
+                Err(why) => format!("new: {why}"),
+            };
+            let mut f = judge(figure, &values, 0.0, rule);
+            f.new = side.ok();
+            f.change = None;
+            f.regression = false;
+            f.verdict = Verdict::NotJudged(why);
+            f
+        })
+        .collect();
+    LayoutComparison {
+        name: l.name.clone(),
+        // The baseline holds `ok` runs only.
+        base_status: LayoutStatus::Ok,
+        new_status: status,
+        refused,
+        figures,
+        flags,
     }
 }
 

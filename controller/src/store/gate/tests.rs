@@ -1,6 +1,8 @@
-//! The rule on synthetic histories: steady, noisy, drifting, a step change, too few runs.
+//! The rule on synthetic histories: steady, noisy, drifting, a step change, too few runs; and
+//! which stored runs a baseline holds.
 
 use super::*;
+use crate::store::record::StoredRun;
 
 const MS: f64 = 1_000_000.0;
 
@@ -125,4 +127,69 @@ fn baselines_parse_and_name_the_flag() {
         let e = Baseline::parse(bad).expect_err(bad);
         assert!(e.starts_with("--baseline "), "{e}");
     }
+}
+
+/// A stored run whose one layout `l` has `status` and a p99 of `p99_ms`.
+fn stored(i: usize, status: LayoutStatus, p99_ms: f64) -> StoredRun {
+    StoredRun {
+        run_id: format!("run-{i}"),
+        started_at: format!("2026-12-01T10:{i:02}:00Z"),
+        plan_name: "p".into(),
+        plan_fingerprint: "f".into(),
+        hosts: vec!["h".into()],
+        agents: vec!["a".into()],
+        cancelled: false,
+        degraded: false,
+        labels: Default::default(),
+        layouts: vec![StoredLayout {
+            name: "l".into(),
+            status,
+            trials: 1,
+            requests: 1000,
+            throughput_rps: Some(1000.0),
+            p50_ns: Some(p99_ms * MS / 2.0),
+            p99_ns: Some(p99_ms * MS),
+            p999_ns: Some(p99_ms * MS * 2.0),
+            error_rate: Some(0.0),
+        }],
+    }
+}
+
+#[test]
+fn a_baseline_holds_only_the_runs_in_which_the_layout_was_ok() {
+    use LayoutStatus::*;
+    let history: Vec<StoredRun> = [
+        (Ok, 10.0),
+        (Suspect, 1.0),
+        (Ok, 11.0),
+        (Incomplete, 1.0),
+        (Ok, 12.0),
+        (Degraded, 1.0),
+        (Failed, 1.0),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (status, p99))| stored(i, status, p99))
+    .collect();
+    let p99s = |layouts: &[&StoredLayout]| -> Vec<f64> {
+        layouts
+            .iter()
+            .filter_map(|l| l.p99_ns)
+            .map(|v| v / MS)
+            .collect()
+    };
+    // last:2 is the last two ok runs, not the last two runs.
+    let (ok, skipped) = Baseline::Last(2).of_layout(&history, "l");
+    assert_eq!(p99s(&ok), [11.0, 12.0]);
+    assert_eq!(skipped.len(), 4);
+    let (ok, _) = Baseline::Label("k".into(), "v".into()).of_layout(&history, "l");
+    assert_eq!(p99s(&ok), [10.0, 11.0, 12.0]);
+    assert_eq!(
+        skipped_flag(&skipped).as_deref(),
+        Some(
+            "history: 4 stored run(s) left out of the baseline, this layout not ok in them \
+             (suspect, incomplete, degraded, failed)"
+        )
+    );
+    assert_eq!(Baseline::Last(2).of_layout(&history, "other").0.len(), 0);
 }

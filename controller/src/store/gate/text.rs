@@ -12,11 +12,13 @@ use super::Rule;
 pub fn render(c: &Comparison, rule: &Rule) -> String {
     let mut out = String::new();
     let headline = if c.inconclusive() {
-        format!(
-            "INCONCLUSIVE: too few stored runs to judge against; the gate needs {} (see the \
-             table for how many each layout has).",
+        let mut parts = text::refusals(c);
+        parts.push(format!(
+            "INCONCLUSIVE: too few stored runs in which the layout was ok to judge against; the \
+             gate needs {} (the table says how many more each layout needs).",
             rule.min_runs.max(1)
-        )
+        ));
+        parts.join(" ")
     } else {
         text::headline(c).replace(
             "No regression beyond",
@@ -39,9 +41,7 @@ pub fn render(c: &Comparison, rule: &Rule) -> String {
     );
     for l in &c.layouts {
         text::layout_heading(&mut out, &l.name);
-        if let Some(error) = &l.failed_now {
-            let _ = writeln!(out, "  FAILED in the new result (measured before): {error}");
-        }
+        text::untrusted_lines(&mut out, c, &l.name);
         let _ = writeln!(
             out,
             "  {:<16} {:>4} {:>12} {:>12} {:>25} {:>12} {:>9}  verdict",
@@ -69,10 +69,14 @@ pub fn render(c: &Comparison, rule: &Rule) -> String {
             };
             let verdict = match &f.verdict {
                 Verdict::NotJudged(why) => format!("not judged: {why}"),
-                Verdict::Inconclusive { trials_needed } => format!(
-                    "inconclusive: {} stored run(s), the gate needs {trials_needed}",
-                    f.base.as_ref().map_or(0, |b| b.trials.len())
-                ),
+                Verdict::Inconclusive { trials_needed } => {
+                    let have = f.base.as_ref().map_or(0, |b| b.trials.len());
+                    format!(
+                        "inconclusive: {have} stored run(s), the gate needs {trials_needed} \
+                         ({} more)",
+                        (*trials_needed as usize).saturating_sub(have)
+                    )
+                }
                 v if f.regression => format!("{} — REGRESSION", v.label().to_uppercase()),
                 v => v.label().to_owned(),
             };
@@ -87,9 +91,14 @@ pub fn render(c: &Comparison, rule: &Rule) -> String {
         out.push('\n');
     }
     for name in &c.only_in_base {
+        let why = if c.missing().is_empty() {
+            "the new run was cancelled before it ran"
+        } else {
+            "not comparable"
+        };
         let _ = writeln!(
             out,
-            "layout \"{name}\" is only in the history: not compared"
+            "layout \"{name}\" is only in the history, MISSING from the new result: {why}"
         );
     }
     out

@@ -7,7 +7,7 @@ pub mod pg;
 use std::path::Path;
 use std::process::Command;
 
-use numaload::result::RunResult;
+use numaload::result::{LayoutStatus, RunResult};
 use numaload::store::{Access, Put, Query, Store};
 
 use crate::common;
@@ -210,10 +210,23 @@ pub fn gate(
     result: &RunResult,
     baseline: &str,
 ) -> (Option<i32>, String, usize) {
+    let (code, out, err, failures) = gate_with(url, dir, result, baseline, &[]);
+    assert!(err.is_empty(), "{err}");
+    (code, out, failures)
+}
+
+/// [`gate`] with more flags; also returns standard error.
+pub fn gate_with(
+    url: &str,
+    dir: &Path,
+    result: &RunResult,
+    baseline: &str,
+    flags: &[&str],
+) -> (Option<i32>, String, String, usize) {
     let new = dir.join(format!("{}.json", result.run_id));
     std::fs::write(&new, result.to_json()).expect("write");
     let junit = dir.join(format!("{}.xml", result.run_id));
-    let (code, out, err) = cli(&[
+    let mut args = vec![
         "compare",
         "--store",
         url,
@@ -222,8 +235,9 @@ pub fn gate(
         new.to_str().expect("utf8"),
         "--junit",
         junit.to_str().expect("utf8"),
-    ]);
-    assert!(err.is_empty() || code == Some(1), "{err}");
+    ];
+    args.extend_from_slice(flags);
+    let (code, out, err) = cli(&args);
     let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("junit: {e}\n{out}{err}"));
     crate::common::assert_valid_junit(&junit);
     let doc = roxmltree::Document::parse(&xml).expect("JUnit XML parses");
@@ -231,7 +245,96 @@ pub fn gate(
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
         .count();
-    (code, out, failures)
+    (code, out, err, failures)
+}
+
+/// `result` with its first layout (`one-process`) given `status` (and a reason for it).
+pub fn with_status(mut result: RunResult, status: LayoutStatus) -> RunResult {
+    let l = &mut result.layouts[0];
+    l.status = status;
+    match status {
+        LayoutStatus::Failed | LayoutStatus::Degraded => l.error = Some("agent b lost".into()),
+        _ => l.suspect = vec![format!("{status} on purpose")],
+    }
+    result
+}
+
+/// The store keeps each layout's status, and a baseline holds only the runs in which the layout
+/// was `ok`: runs where it was not are skipped for that layout (counted for the others), and
+/// `last:N` counts the last N `ok` ones. A new result not `ok` is refused (exit 4) unless a
+/// flag accepts its status.
+pub fn baseline_skips_untrusted_runs(url: &str, dir: &Path) {
+    use numaload::store::gate::Baseline;
+    // Five trusted runs at 10 ms, then three in which one-process was not ok, at 5 ms: were
+    // they its baseline, 10 ms would be a regression.
+    fill(url, "trusted", &[10.0, 10.1, 9.9, 10.0, 10.05]);
+    let untrusted = [
+        LayoutStatus::Suspect,
+        LayoutStatus::Incomplete,
+        LayoutStatus::Degraded,
+    ];
+    let mut store = Store::open(url, Access::Write).expect("open");
+    for (i, status) in untrusted.into_iter().enumerate() {
+        let mut r = with_status(synthetic("trusted", 5 + i, 10.0, 5000.0), status);
+        r.layouts[0].latency_ns.p99 = 5_000_000;
+        r.layouts[0].latency_ns.p50 = 2_500_000;
+        r.layouts[0].latency_ns.p999 = 10_000_000;
+        assert_eq!(store.put(&r, &[]), Ok(Put::Stored));
+    }
+    drop(store);
+    let new = synthetic("trusted", 100, 10.0, 5000.0);
+    let mut store = Store::open(url, Access::Read).expect("open");
+    let history = store.runs(&Baseline::Last(3).query(&new)).expect("runs");
+    // Every status reads back as stored.
+    let statuses: Vec<LayoutStatus> = history.iter().map(|r| r.layouts[0].status).collect();
+    assert_eq!(&statuses[5..], untrusted);
+    assert!(history
+        .iter()
+        .all(|r| r.layouts[1].status == LayoutStatus::Ok));
+    let ids = |layouts: &[&numaload::store::StoredLayout]| -> Vec<Option<f64>> {
+        layouts.iter().map(|l| l.p99_ns).collect()
+    };
+    let (ok, skipped) = Baseline::Last(3).of_layout(&history, "one-process");
+    assert_eq!(ids(&ok), [Some(9.9e6), Some(10.0e6), Some(10.05e6)]);
+    assert_eq!(skipped.len(), 3);
+    let (ok, skipped) = Baseline::Last(3).of_layout(&history, "per-node");
+    assert_eq!(ids(&ok), [Some(10.0e6); 3], "the other layout's last three");
+    assert!(skipped.is_empty());
+
+    let (code, out, failures) = gate(url, dir, &new, "last:3");
+    assert_eq!((code, failures), (Some(0), 0), "{out}");
+    assert!(
+        out.contains(
+            "history: 3 stored run(s) left out of the baseline, this layout not ok in them \
+             (suspect, incomplete, degraded)"
+        ),
+        "{out}"
+    );
+
+    // The new result not ok: refused, unless its status is accepted.
+    let suspect = with_status(new.clone(), LayoutStatus::Suspect);
+    let (code, out, err, failures) = gate_with(url, dir, &suspect, "last:3", &[]);
+    assert_eq!((code, failures), (Some(4), 1), "{out}");
+    assert!(
+        out.contains("NOT TO BE TRUSTED: layout \"one-process\" is suspect"),
+        "{out}"
+    );
+    assert!(err.contains("not to be trusted (exit 4)"), "{err}");
+    let (code, out, err, failures) = gate_with(url, dir, &suspect, "last:3", &["--allow-suspect"]);
+    assert_eq!((code, failures), (Some(0), 0), "{out}");
+    assert!(
+        err.contains("warning: layout \"one-process\" is suspect"),
+        "{err}"
+    );
+    let incomplete = with_status(new, LayoutStatus::Incomplete);
+    let (code, out, _, _) = gate_with(
+        url,
+        dir,
+        &incomplete,
+        "last:3",
+        &["--allow-suspect", "--allow-degraded"],
+    );
+    assert_eq!(code, Some(4), "incomplete is never accepted: {out}");
 }
 
 /// The rolling-baseline gate through the binary on synthetic histories.
@@ -311,7 +414,7 @@ pub fn newer_schema_is_refused(url: &str) {
     assert!(text.starts_with("store "), "{text}");
     assert!(!text.contains('\n'));
     let (code, _, err) = cli(&["history", "--store", url]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(4), "a store that cannot be read: {err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("use the numaload that wrote it"), "{err}");
 }
