@@ -108,7 +108,8 @@ impl Driver<'_> {
                 kind: ErrorKind::Unsent,
                 at,
             };
-            self.stats.record(connection.target_index, request, at, unsent);
+            self.stats
+                .record(connection.target_index, request, at, unsent);
         }
     }
 
@@ -141,8 +142,12 @@ impl Driver<'_> {
         let (at, retry_at) = connection.connect_failed(now, CONNECT_RETRY_DELAY);
         // Placed by the request it was for (open loop: its send slot), which it spent.
         let request = connection.current;
-        self.stats
-            .record(connection.target_index, request, now, Outcome::Failed { kind, at });
+        self.stats.record(
+            connection.target_index,
+            request,
+            now,
+            Outcome::Failed { kind, at },
+        );
         connection.draw_next();
         connection.state = State::Idle {
             retry_at: Some(retry_at),
@@ -164,6 +169,7 @@ impl Driver<'_> {
         self.connect(token, connection, now);
     }
 
+    /// The poller says `token`'s socket is ready.
     pub(super) fn on_event(&mut self, token: Token, connection: &mut Connection) {
         match std::mem::replace(&mut connection.state, State::Done) {
             // Idle keep-alive connections are not watched: a server that closed one is found
@@ -172,112 +178,149 @@ impl Driver<'_> {
                 connection.state = state;
             }
             State::Connecting { stream, deadline } => {
-                let connected = match stream.take_error() {
-                    Ok(None) => match stream.peer_addr() {
-                        Ok(_) => Some(true),
-                        // Not there yet: a spurious wake-up.
-                        Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
-                        Err(_) => Some(false),
-                    },
-                    Ok(Some(_)) | Err(_) => Some(false),
-                };
-                match connected {
-                    None => connection.state = State::Connecting { stream, deadline },
-                    // Without TCP_NODELAY a small request may wait for an ACK: a failed connect
-                    // rather than a measurement of Nagle's delay.
-                    Some(true) if socket::tune(&stream).is_ok() => {
-                        if let Some(arrivals) = &mut self.arrivals {
-                            if arrival::enable(&stream).is_err() {
-                                // Counted as untimed: reading stays eager meanwhile.
-                                arrivals.timed(false);
-                            }
-                        }
-                        self.ready(token, connection, stream, Instant::now());
-                    }
-                    Some(_) => self.connect_failed(connection, Instant::now()),
-                }
+                self.on_connecting(token, connection, stream, deadline);
             }
             State::Exchange {
-                mut stream,
+                stream,
                 intended,
                 sent,
-                mut written,
+                written,
                 deadline,
             } => {
-                let bytes = &connection.request().bytes;
-                if written < bytes.len() {
-                    match write_some(&mut stream, &bytes[written..]) {
-                        Ok(n) => written += n,
-                        Err(_) => {
-                            drop(stream);
-                            let (now, at) = (Instant::now(), intended.unwrap_or(sent));
-                            return self.exchange_failed(token, connection, now, ErrorKind::Io, at);
-                        }
+                let exchange = Exchange {
+                    intended,
+                    sent,
+                    written,
+                    deadline,
+                };
+                self.on_exchange(token, connection, stream, exchange);
+            }
+        }
+    }
+
+    /// A connect in progress reported ready: connected (tuned, then ready to send), failed, or
+    /// not yet (a spurious wake-up).
+    fn on_connecting(
+        &mut self,
+        token: Token,
+        connection: &mut Connection,
+        stream: TcpStream,
+        deadline: Instant,
+    ) {
+        let connected = match stream.take_error() {
+            Ok(None) => match stream.peer_addr() {
+                Ok(_) => Some(true),
+                // Not there yet: a spurious wake-up.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
+                Err(_) => Some(false),
+            },
+            Ok(Some(_)) | Err(_) => Some(false),
+        };
+        match connected {
+            None => connection.state = State::Connecting { stream, deadline },
+            // Without TCP_NODELAY a small request may wait for an ACK: a failed connect
+            // rather than a measurement of Nagle's delay.
+            Some(true) if socket::tune(&stream).is_ok() => {
+                if let Some(arrivals) = &mut self.arrivals {
+                    if arrival::enable(&stream).is_err() {
+                        // Counted as untimed: reading stays eager meanwhile.
+                        arrivals.timed(false);
                     }
                 }
-                let bodiless = connection.request().bodiless;
-                let (read, stamp) = match &mut self.arrivals {
-                    Some(arrivals) => {
-                        let mut stamped = arrivals.reader(&stream);
-                        let read = connection.reader.read_available(&mut stamped, bodiless);
-                        (read, stamped.stamp)
-                    }
-                    None => (
-                        connection.reader.read_available(&mut stream, bodiless),
-                        None,
-                    ),
+                self.ready(token, connection, stream, Instant::now());
+            }
+            Some(_) => self.connect_failed(connection, Instant::now()),
+        }
+    }
+
+    /// An exchange reported ready: write the rest of the request, read what came; a complete
+    /// response is recorded and the connection sends its next request (or reconnects, when
+    /// the server closes it).
+    fn on_exchange(
+        &mut self,
+        token: Token,
+        connection: &mut Connection,
+        mut stream: TcpStream,
+        exchange: Exchange,
+    ) {
+        let Exchange {
+            intended,
+            sent,
+            mut written,
+            deadline,
+        } = exchange;
+        let bytes = &connection.request().bytes;
+        if written < bytes.len() {
+            match write_some(&mut stream, &bytes[written..]) {
+                Ok(n) => written += n,
+                Err(_) => {
+                    drop(stream);
+                    let (now, at) = (Instant::now(), intended.unwrap_or(sent));
+                    return self.exchange_failed(token, connection, now, ErrorKind::Io, at);
+                }
+            }
+        }
+        let bodiless = connection.request().bodiless;
+        let (read, stamp) = match &mut self.arrivals {
+            Some(arrivals) => {
+                let mut stamped = arrivals.reader(&stream);
+                let read = connection.reader.read_available(&mut stamped, bodiless);
+                (read, stamped.stamp)
+            }
+            None => (
+                connection.reader.read_available(&mut stream, bodiless),
+                None,
+            ),
+        };
+        match read {
+            None => {
+                if let Some(arrivals) = &mut self.arrivals {
+                    arrivals.sized(connection.reader.response_bytes());
+                }
+                connection.state = State::Exchange {
+                    stream,
+                    intended,
+                    sent,
+                    written,
+                    deadline,
                 };
-                match read {
-                    None => {
-                        if let Some(arrivals) = &mut self.arrivals {
-                            arrivals.sized(connection.reader.response_bytes());
-                        }
-                        connection.state = State::Exchange {
-                            stream,
-                            intended,
-                            sent,
-                            written,
-                            deadline,
-                        };
-                        self.watch(token, connection);
+                self.watch(token, connection);
+            }
+            Some(Err(failure)) => {
+                drop(stream);
+                let (kind, at) = (ErrorKind::from(failure), intended.unwrap_or(sent));
+                self.exchange_failed(token, connection, Instant::now(), kind, at);
+            }
+            Some(Ok(response)) => {
+                let read_at = Instant::now();
+                // When it arrived: the kernel's timestamp (open loop) or the read.
+                let done = match &mut self.arrivals {
+                    Some(arrivals) => {
+                        arrivals.sized(connection.reader.response_bytes());
+                        arrivals.arrived(stamp, sent, read_at)
                     }
-                    Some(Err(failure)) => {
-                        drop(stream);
-                        let (kind, at) = (ErrorKind::from(failure), intended.unwrap_or(sent));
-                        self.exchange_failed(token, connection, Instant::now(), kind, at);
-                    }
-                    Some(Ok(response)) => {
-                        let read_at = Instant::now();
-                        // When it arrived: the kernel's timestamp (open loop) or the read.
-                        let done = match &mut self.arrivals {
-                            Some(arrivals) => {
-                                arrivals.sized(connection.reader.response_bytes());
-                                arrivals.arrived(stamp, sent, read_at)
-                            }
-                            None => read_at,
-                        };
-                        if let Some(coalescer) = &mut self.coalescer {
-                            coalescer.observe(done.saturating_duration_since(sent));
-                        }
-                        let outcome = Outcome::Response {
-                            status: response.status,
-                            intended,
-                            sent,
-                        };
-                        self.record(connection, done, outcome);
-                        connection.advance_schedule();
-                        if response.keep_alive {
-                            self.ready(token, connection, stream, read_at);
-                        } else {
-                            // The server closed (or will close) it: a new connection carries on
-                            // with the same schedule, its connect inside the next request's
-                            // corrected latency.
-                            drop(stream);
-                            let at = intended.unwrap_or(sent);
-                            self.stats.reconnected(connection.target_index, at);
-                            self.connect(token, connection, read_at);
-                        }
-                    }
+                    None => read_at,
+                };
+                if let Some(coalescer) = &mut self.coalescer {
+                    coalescer.observe(done.saturating_duration_since(sent));
+                }
+                let outcome = Outcome::Response {
+                    status: response.status,
+                    intended,
+                    sent,
+                };
+                self.record(connection, done, outcome);
+                connection.advance_schedule();
+                if response.keep_alive {
+                    self.ready(token, connection, stream, read_at);
+                } else {
+                    // The server closed (or will close) it: a new connection carries on
+                    // with the same schedule, its connect inside the next request's
+                    // corrected latency.
+                    drop(stream);
+                    let at = intended.unwrap_or(sent);
+                    self.stats.reconnected(connection.target_index, at);
+                    self.connect(token, connection, read_at);
                 }
             }
         }
@@ -360,6 +403,14 @@ impl Driver<'_> {
             }
         }
     }
+}
+
+/// The fields of [`State::Exchange`] besides its stream.
+struct Exchange {
+    intended: Option<Instant>,
+    sent: Instant,
+    written: usize,
+    deadline: Instant,
 }
 
 /// Writes what the socket takes now: `Ok(0)` if it would block.
