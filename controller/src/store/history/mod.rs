@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::compare::Figure;
+use crate::result::LayoutStatus;
 
 use super::record::{self, StoredLayout, StoredRun};
 
@@ -130,9 +131,14 @@ pub fn text(runs: &[StoredRun], figure: Figure) -> String {
                 || format!("- ({})", record::status_text(l.status)),
                 |v| figure.show(v),
             );
+            // A run whose layout was not ok says so: no baseline includes it.
+            let untrusted = match l.status {
+                LayoutStatus::Ok | LayoutStatus::Failed => String::new(),
+                status => format!("  ({status}: never a baseline)"),
+            };
             let _ = writeln!(
                 out,
-                "  {}  {:<36} {:>14}  {}  {}  {}",
+                "  {}  {:<36} {:>14}  {}  {}  {}{untrusted}",
                 run.started_at,
                 run.run_id,
                 value,

@@ -301,6 +301,14 @@ pub fn baseline_skips_untrusted_runs(url: &str, dir: &Path) {
     assert_eq!(ids(&ok), [Some(10.0e6); 3], "the other layout's last three");
     assert!(skipped.is_empty());
 
+    // `history` marks them.
+    let (code, out, err) = cli(&["history", "--store", url, "--plan", "trusted"]);
+    assert_eq!(code, Some(0), "{err}");
+    for status in untrusted {
+        let mark = format!("({status}: never a baseline)");
+        assert_eq!(out.matches(&mark).count(), 1, "{mark}: {out}");
+    }
+
     let (code, out, failures) = gate(url, dir, &new, "last:3");
     assert_eq!((code, failures), (Some(0), 0), "{out}");
     assert!(
