@@ -78,12 +78,33 @@ pub struct Replica {
     stopped: bool,
 }
 
+/// Why a replica did not start, or was not ready in time; one line naming the replica.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
     #[error("replica {index}: {source}")]
     Pinning { index: u32, source: PinningError },
-    #[error("replica {index}: {what}")]
-    Prepare { index: u32, what: String },
+    #[error("replica {index}: no free port: {source}")]
+    NoPort { index: u32, source: std::io::Error },
+    #[error("replica {index}: cannot create its working directory: {source}")]
+    Workdir { index: u32, source: std::io::Error },
+    /// A file of the target names a knob the plan did not set and that has no default.
+    #[error(
+        "replica {index}: files.{file:?} names {{{placeholder}}}, which the plan did not set and \
+         has no default"
+    )]
+    UnsetInFile {
+        index: u32,
+        file: String,
+        /// `knob.NAME`.
+        placeholder: String,
+    },
+    #[error("replica {index}: cannot write {file} into {}: {source}", workdir.display())]
+    WriteFile {
+        index: u32,
+        file: String,
+        workdir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("replica {index}: cannot start {program}: {source}")]
     Spawn {
         index: u32,
@@ -116,14 +137,13 @@ impl Replica {
     pub async fn spawn(launch: &Launch<'_>, spec: &ReplicaSpec) -> Result<Replica, ReplicaError> {
         let index = spec.index;
         let target = launch.target;
-        let prepare_error = |what: String| ReplicaError::Prepare { index, what };
         let pinning = Pinning::new(&spec.cpus, &spec.memory_nodes, spec.memory_policy)
             .map_err(|source| ReplicaError::Pinning { index, source })?;
-        let port = port::pick().map_err(|e| prepare_error(format!("no free port: {e}")))?;
+        let port = port::pick().map_err(|source| ReplicaError::NoPort { index, source })?;
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let workdir = make_workdir(index, port).map_err(|e| {
+        let workdir = make_workdir(index, port).map_err(|source| {
             port::release(port);
-            prepare_error(format!("cannot create its working directory: {e}"))
+            ReplicaError::Workdir { index, source }
         })?;
         // From here on, a failure must remove the directory and free the port.
         let mut cleanup = Cleanup {
@@ -151,17 +171,20 @@ impl Replica {
             command.env("GODEBUG", trace.godebug(godebug.as_deref()));
         }
         for (name, content) in &target.files {
-            let content = content.fill(&vars).map_err(|unset| {
-                prepare_error(format!(
-                    "files.{name:?} names {{{}}}, which the plan did not set and has no default",
-                    unset.0
-                ))
-            })?;
-            std::fs::write(workdir.join(name), content).map_err(|e| {
-                prepare_error(format!(
-                    "cannot write {name} into {}: {e}",
-                    workdir.display()
-                ))
+            let content = content
+                .fill(&vars)
+                .map_err(|unset| ReplicaError::UnsetInFile {
+                    index,
+                    file: name.clone(),
+                    placeholder: unset.0,
+                })?;
+            std::fs::write(workdir.join(name), content).map_err(|source| {
+                ReplicaError::WriteFile {
+                    index,
+                    file: name.clone(),
+                    workdir: workdir.clone(),
+                    source,
+                }
             })?;
         }
         command
@@ -473,4 +496,78 @@ fn signal_group(pid: u32, signal: Signal) {
     // The replica leads its own process group (process_group(0)), so -pid reaches what it
     // started too, unless that left the group.
     let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), signal);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_naming_an_unset_knob_stops_the_launch_before_anything_runs() {
+        let file: crate::target::TargetFile = toml::from_str(
+            "program = \"/bin/true\"\nargs = [\"{listen}\"]\nfiles = { \"a.conf\" = \"n = \
+             {knob.n}\" }\nknobs.n = { range = [1, 2] }\n",
+        )
+        .expect("valid TOML");
+        let target = file.check("svc").expect("a valid target");
+        let launch = Launch {
+            target: &target,
+            knobs: &BTreeMap::new(),
+            ready_within: Duration::from_secs(1),
+            stop_grace: Duration::from_secs(1),
+        };
+        let spec = ReplicaSpec {
+            index: 3,
+            cpus: Vec::new(),
+            memory_nodes: Vec::new(),
+            memory_policy: NodePolicy::Default,
+            worker_threads: 1,
+        };
+        let err = Replica::spawn(&launch, &spec)
+            .await
+            .expect_err("unset knob");
+        assert!(
+            matches!(&err, ReplicaError::UnsetInFile { index: 3, file, placeholder }
+                if file == "a.conf" && placeholder == "knob.n"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "replica 3: files.\"a.conf\" names {knob.n}, which the plan did not set and has no \
+             default"
+        );
+    }
+
+    #[test]
+    fn what_went_wrong_before_the_start_names_the_replica() {
+        let io = || std::io::Error::other("disk full");
+        let cases = [
+            (
+                ReplicaError::NoPort {
+                    index: 1,
+                    source: io(),
+                },
+                "replica 1: no free port: disk full",
+            ),
+            (
+                ReplicaError::Workdir {
+                    index: 1,
+                    source: io(),
+                },
+                "replica 1: cannot create its working directory: disk full",
+            ),
+            (
+                ReplicaError::WriteFile {
+                    index: 1,
+                    file: "a.conf".into(),
+                    workdir: PathBuf::from("/tmp/w"),
+                    source: io(),
+                },
+                "replica 1: cannot write a.conf into /tmp/w: disk full",
+            ),
+        ];
+        for (error, want) in cases {
+            assert_eq!(error.to_string(), want);
+        }
+    }
 }
