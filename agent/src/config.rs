@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::target::{Target, TargetFile};
+use crate::target::{Target, TargetError, TargetFile};
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -141,35 +141,61 @@ pub struct LimitsFile {
 
 /// A configuration file that cannot be used; the message names the file and the key.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct ConfigError {
-    path: String,
-    message: String,
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: String,
+        source: Box<ConfigTextError>,
+    },
+}
+
+/// What is wrong in the text of a configuration file: one line naming the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigTextError {
+    /// Not TOML, an unknown key, or a value of the wrong type (toml's own message).
+    #[error("{}", .0.message().replace('\n', " "))]
+    Toml(toml::de::Error),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("[limits] max_layout_time = {value:?}: {source}; e.g. \"1h\"")]
+    MaxLayoutTime {
+        value: String,
+        source: humantime::DurationError,
+    },
 }
 
 impl ConfigFile {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
-        let fail = |message: String| ConfigError {
-            path: path.display().to_string(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        Self::parse(&text).map_err(fail)
+        let path_text = || path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path_text(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|source| ConfigError::Invalid {
+            path: path_text(),
+            source: Box::new(source),
+        })
     }
 
-    /// Parses the text of a configuration file; the error is one line naming the key.
-    pub fn parse(text: &str) -> Result<ConfigFile, String> {
-        let mut file: ConfigFile =
-            toml::from_str(text).map_err(|e| e.message().replace('\n', " "))?;
+    /// Parses the text of a configuration file.
+    pub fn parse(text: &str) -> Result<ConfigFile, ConfigTextError> {
+        let mut file: ConfigFile = toml::from_str(text).map_err(ConfigTextError::Toml)?;
         file.checked = file
             .targets
             .iter()
             .map(|(name, target)| Ok((name.clone(), target.check(name)?)))
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, TargetError>>()?;
         if let Some(time) = &file.limits.max_layout_time {
-            humantime::parse_duration(time)
-                .map_err(|e| format!("[limits] max_layout_time = {time:?}: {e}; e.g. \"1h\""))?;
+            humantime::parse_duration(time).map_err(|source| ConfigTextError::MaxLayoutTime {
+                value: time.clone(),
+                source,
+            })?;
         }
         Ok(file)
     }
@@ -222,24 +248,82 @@ mod tests {
     }
 
     #[test]
-    fn mistakes_are_one_line_naming_the_key() {
-        let cases = [
+    fn mistakes_are_refused_naming_the_key() {
+        use crate::target::TargetError as T;
+        use ConfigTextError as E;
+        type Is = fn(&ConfigTextError) -> bool;
+        let cases: [(&str, Is); 6] = [
             (
                 "[targets.svc]\nprogram = \"server\"\nargs = [\"{port}\"]\n",
-                "[targets.svc] program",
+                |e| matches!(e, E::Target(T::RelativeProgram { target, .. }) if target == "svc"),
             ),
             (
                 "[targets.svc]\nprogram = \"/srv\"\nargs = [\"{prot}\"]\n",
-                "{prot}: unknown placeholder",
+                |e| matches!(e, E::Target(T::Template { .. })),
             ),
-            ("[targets.Bad]\nprogram = \"/x\"\n", "[targets.Bad]"),
-            ("[limits]\nmax_layout_time = \"soon\"\n", "max_layout_time"),
-            ("[limits]\nmax_conections = 3\n", "max_conections"),
-            ("command = \"rm -rf /\"\n", "command"),
+            (
+                "[targets.Bad]\nprogram = \"/x\"\n",
+                |e| matches!(e, E::Target(T::Name { target }) if target == "Bad"),
+            ),
+            (
+                "[limits]\nmax_layout_time = \"soon\"\n",
+                |e| matches!(e, E::MaxLayoutTime { value, .. } if value == "soon"),
+            ),
+            ("[limits]\nmax_conections = 3\n", |e| {
+                matches!(e, E::Toml(_))
+            }),
+            ("command = \"rm -rf /\"\n", |e| matches!(e, E::Toml(_))),
         ];
-        for (text, key) in cases {
+        for (text, is) in cases {
             let err = ConfigFile::parse(text).expect_err(text);
-            assert!(err.contains(key) && !err.contains('\n'), "{text:?}: {err}");
+            assert!(is(&err), "{text:?}: {err:?}");
+            assert!(!err.to_string().contains('\n'), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn the_messages_name_the_file_and_the_key() {
+        let cases = [
+            (
+                "[limits]\nmax_layout_time = \"soon\"\n",
+                "[limits] max_layout_time = \"soon\": expected number at 0; e.g. \"1h\"",
+            ),
+            (
+                "[limits]\nmax_conections = 3\n",
+                "unknown field `max_conections`, expected one of `max_plan_bytes`, \
+                 `max_layouts`, `max_layout_time`, `max_connections`, `max_replicas`, \
+                 `max_work_us`",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = ConfigFile::parse(text).expect_err(text);
+            assert_eq!(err.to_string(), want);
+        }
+        let dir = std::env::temp_dir().join(format!("numaload-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        let file = dir.join("agent.toml");
+        std::fs::write(&file, "[targets.Bad]\nprogram = \"/x\"\n").expect("write");
+        let invalid = ConfigFile::load(&file).expect_err("a bad target name");
+        assert!(
+            matches!(invalid, ConfigError::Invalid { .. }),
+            "{invalid:?}"
+        );
+        assert_eq!(
+            invalid.to_string(),
+            format!(
+                "{}: [targets.Bad]: target names are [a-z0-9-]+",
+                file.display()
+            )
+        );
+        std::fs::remove_file(&file).expect("remove");
+        let missing = ConfigFile::load(&file).expect_err("no file");
+        assert!(matches!(missing, ConfigError::Read { .. }), "{missing:?}");
+        assert!(
+            missing
+                .to_string()
+                .starts_with(&format!("{}: cannot read: ", file.display())),
+            "{missing}"
+        );
+        let _ = std::fs::remove_dir(&dir);
     }
 }

@@ -18,14 +18,21 @@ pub enum Schedtrace {
     Go,
 }
 
+/// A `schedtrace` value naming no runtime this agent knows; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("schedtrace = {value:?}: the only runtime known is \"go\" (GODEBUG=schedtrace=1000)")]
+pub struct UnknownSchedtrace {
+    pub value: String,
+}
+
 impl Schedtrace {
-    /// The configuration's value, checked; the error names the key.
-    pub fn parse(text: &str) -> Result<Schedtrace, String> {
+    /// The configuration's value, checked.
+    pub fn parse(text: &str) -> Result<Schedtrace, UnknownSchedtrace> {
         match text {
             "go" => Ok(Schedtrace::Go),
-            _ => Err(format!(
-                "schedtrace = {text:?}: the only runtime known is \"go\" (GODEBUG=schedtrace=1000)"
-            )),
+            _ => Err(UnknownSchedtrace {
+                value: text.to_owned(),
+            }),
         }
     }
 
@@ -136,7 +143,10 @@ mod tests {
     fn the_key_has_one_value_and_keeps_a_targets_godebug() {
         assert_eq!(Schedtrace::parse("go"), Ok(Schedtrace::Go));
         let err = Schedtrace::parse("java").expect_err("unknown");
-        assert!(err.starts_with("schedtrace = \"java\""), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "schedtrace = \"java\": the only runtime known is \"go\" (GODEBUG=schedtrace=1000)"
+        );
         assert_eq!(Schedtrace::Go.godebug(None), "schedtrace=1000");
         assert_eq!(
             Schedtrace::Go.godebug(Some("madvdontneed=1")),

@@ -92,31 +92,122 @@ pub struct TargetFile {
     pub schedtrace: Option<String>,
 }
 
+/// A target entry the configuration gets wrong: one line starting with `[targets.NAME]` that
+/// names the key and the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TargetError {
+    #[error("[targets.{target}]: target names are [a-z0-9-]+")]
+    Name { target: String },
+    #[error(
+        "[targets.{target}] program = {program:?}: give an absolute path, so the agent never \
+         depends on its PATH"
+    )]
+    RelativeProgram { target: String, program: PathBuf },
+    #[error("[targets.{target}] {source}")]
+    Knob {
+        target: String,
+        source: knobs::KnobDeclError,
+    },
+    /// An argument, variable or file naming a placeholder the target does not have.
+    #[error("[targets.{target}] {key}: {source}")]
+    Template {
+        target: String,
+        /// `args[N]`, `env.NAME` or `files."NAME"`.
+        key: String,
+        source: template::TemplateError,
+    },
+    #[error("[targets.{target}] env.{var:?}: not a variable name")]
+    EnvName { target: String, var: String },
+    #[error(
+        "[targets.{target}] files.{file:?}: give a plain file name; it is written into {{workdir}}"
+    )]
+    FileName { target: String, file: String },
+    #[error(
+        "[targets.{target}] nothing tells the server its port: use {{listen}} or {{port}} in \
+         args, env or files (the agent chooses a free port per replica)"
+    )]
+    NoPort { target: String },
+    #[error("[targets.{target}] ready = {value:?}: give a path, e.g. \"http:/healthz\"")]
+    ReadyPath { target: String, value: String },
+    #[error(
+        "[targets.{target}] ready = {value:?}: {}",
+        source.to_string().replace('\n', " ")
+    )]
+    ReadyRegex {
+        target: String,
+        value: String,
+        source: regex::Error,
+    },
+    #[error("[targets.{target}] ready = {value:?}: use \"tcp\", \"http:/PATH\" or \"line:REGEX\"")]
+    ReadyKind { target: String, value: String },
+    /// `ready_within` or `stop_grace` that is not a duration.
+    #[error("[targets.{target}] {key} = {value:?}: {source}; e.g. \"10s\"")]
+    Duration {
+        target: String,
+        key: &'static str,
+        value: String,
+        source: humantime::DurationError,
+    },
+    #[error(
+        "[targets.{target}] stop_signal = {value:?}: not a signal name; e.g. \"SIGTERM\", \
+         \"SIGQUIT\""
+    )]
+    StopSignal { target: String, value: String },
+    #[error("[targets.{target}] metrics = {path:?}: give a path such as \"/metrics\"")]
+    MetricsPath { target: String, path: String },
+    #[error(
+        "[targets.{target}] scrape: names series but no metrics path; add metrics = \"/metrics\""
+    )]
+    ScrapeWithoutMetrics { target: String },
+    #[error(
+        "[targets.{target}] requests_counter: names a counter but no metrics path; add metrics = \
+         \"/metrics\""
+    )]
+    CounterWithoutMetrics { target: String },
+    #[error("[targets.{target}] scrape: {series:?} is not a metric name")]
+    MetricName { target: String, series: String },
+    #[error("[targets.{target}] {source}")]
+    Schedtrace {
+        target: String,
+        source: crate::schedtrace::UnknownSchedtrace,
+    },
+}
+
 impl TargetFile {
-    /// The checked target; the error is one line starting with `[targets.NAME]`.
-    pub fn check(&self, name: &str) -> Result<Target, String> {
-        let at = |message: String| format!("[targets.{name}] {message}");
+    /// The checked target.
+    pub fn check(&self, name: &str) -> Result<Target, TargetError> {
+        let target = || name.to_owned();
         let valid_name = !name.is_empty()
             && name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid_name {
-            return Err(format!("[targets.{name}]: target names are [a-z0-9-]+"));
+            return Err(TargetError::Name { target: target() });
         }
         if !self.program.is_absolute() {
-            return Err(at(format!(
-                "program = {:?}: give an absolute path, so the agent never depends on its PATH",
-                self.program
-            )));
+            return Err(TargetError::RelativeProgram {
+                target: target(),
+                program: self.program.clone(),
+            });
         }
         let knobs = self
             .knobs
             .iter()
-            .map(|(knob, file)| Ok((knob.clone(), file.check(knob).map_err(at)?)))
-            .collect::<Result<BTreeMap<_, _>, String>>()?;
+            .map(|(knob, file)| {
+                let checked = file.check(knob).map_err(|source| TargetError::Knob {
+                    target: target(),
+                    source,
+                })?;
+                Ok((knob.clone(), checked))
+            })
+            .collect::<Result<BTreeMap<_, _>, TargetError>>()?;
         let knob_names: Vec<&str> = knobs.keys().map(String::as_str).collect();
         let template = |key: String, text: &str| {
-            Template::parse(text, &knob_names).map_err(|e| at(format!("{key}: {e}")))
+            Template::parse(text, &knob_names).map_err(|source| TargetError::Template {
+                target: target(),
+                key,
+                source,
+            })
         };
         let args = self
             .args
@@ -127,16 +218,20 @@ impl TargetFile {
         let mut env = Vec::new();
         for (var, value) in &self.env {
             if var.is_empty() || var.contains(['=', '\0']) {
-                return Err(at(format!("env.{var:?}: not a variable name")));
+                return Err(TargetError::EnvName {
+                    target: target(),
+                    var: var.clone(),
+                });
             }
             env.push((var.clone(), template(format!("env.{var}"), value)?));
         }
         let mut files = Vec::new();
         for (file, content) in &self.files {
             if file.is_empty() || file.contains(['/', '\0']) || file == "." || file == ".." {
-                return Err(at(format!(
-                    "files.{file:?}: give a plain file name; it is written into {{workdir}}"
-                )));
+                return Err(TargetError::FileName {
+                    target: target(),
+                    file: file.clone(),
+                });
             }
             files.push((file.clone(), template(format!("files.{file:?}"), content)?));
         }
@@ -144,43 +239,39 @@ impl TargetFile {
             || env.iter().any(|(_, t)| t.names_the_port())
             || files.iter().any(|(_, t)| t.names_the_port());
         if !port_reaches_server {
-            return Err(at(
-                "nothing tells the server its port: use {listen} or {port} in args, env or \
-                 files (the agent chooses a free port per replica)"
-                    .to_owned(),
-            ));
+            return Err(TargetError::NoPort { target: target() });
         }
-        let ready = parse_ready(self.ready.as_deref().unwrap_or("tcp")).map_err(at)?;
-        let duration = |key: &str, value: &Option<String>| {
+        let ready = parse_ready(name, self.ready.as_deref().unwrap_or("tcp"))?;
+        let duration = |key: &'static str, value: &Option<String>| {
             value
                 .as_deref()
                 .map(|text| {
-                    humantime::parse_duration(text)
-                        .map_err(|e| at(format!("{key} = {text:?}: {e}; e.g. \"10s\"")))
+                    humantime::parse_duration(text).map_err(|source| TargetError::Duration {
+                        target: target(),
+                        key,
+                        value: text.to_owned(),
+                        source,
+                    })
                 })
                 .transpose()
         };
         let stop_signal = match &self.stop_signal {
             None => Signal::SIGTERM,
-            Some(text) => parse_signal(text).map_err(at)?,
+            Some(text) => parse_signal(name, text)?,
         };
         if let Some(path) = &self.metrics {
             if !path.starts_with('/') {
-                return Err(at(format!(
-                    "metrics = {path:?}: give a path such as \"/metrics\""
-                )));
+                return Err(TargetError::MetricsPath {
+                    target: target(),
+                    path: path.clone(),
+                });
             }
         }
         if !self.scrape.is_empty() && self.metrics.is_none() {
-            return Err(at(
-                "scrape: names series but no metrics path; add metrics = \"/metrics\"".to_owned(),
-            ));
+            return Err(TargetError::ScrapeWithoutMetrics { target: target() });
         }
         if self.requests_counter.is_some() && self.metrics.is_none() {
-            return Err(at(
-                "requests_counter: names a counter but no metrics path; add metrics = \"/metrics\""
-                    .to_owned(),
-            ));
+            return Err(TargetError::CounterWithoutMetrics { target: target() });
         }
         for series in self.scrape.iter().chain(&self.requests_counter) {
             let valid = !series.is_empty()
@@ -188,7 +279,10 @@ impl TargetFile {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
             if !valid {
-                return Err(at(format!("scrape: {series:?} is not a metric name")));
+                return Err(TargetError::MetricName {
+                    target: target(),
+                    series: series.clone(),
+                });
             }
         }
         Ok(Target {
@@ -209,12 +303,16 @@ impl TargetFile {
                 .as_deref()
                 .map(crate::schedtrace::Schedtrace::parse)
                 .transpose()
-                .map_err(at)?,
+                .map_err(|source| TargetError::Schedtrace {
+                    target: target(),
+                    source,
+                })?,
         })
     }
 }
 
-fn parse_ready(text: &str) -> Result<Ready, String> {
+fn parse_ready(target: &str, text: &str) -> Result<Ready, TargetError> {
+    let (target, value) = (target.to_owned(), text.to_owned());
     if text == "tcp" {
         return Ok(Ready::Tcp);
     }
@@ -222,28 +320,29 @@ fn parse_ready(text: &str) -> Result<Ready, String> {
         if path.starts_with('/') && !path.contains(char::is_whitespace) {
             return Ok(Ready::Http(path.to_owned()));
         }
-        return Err(format!(
-            "ready = {text:?}: give a path, e.g. \"http:/healthz\""
-        ));
+        return Err(TargetError::ReadyPath { target, value });
     }
     if let Some(pattern) = text.strip_prefix("line:") {
         return regex::Regex::new(pattern)
             .map(Ready::Line)
-            .map_err(|e| format!("ready = {text:?}: {}", e.to_string().replace('\n', " ")));
+            .map_err(|source| TargetError::ReadyRegex {
+                target,
+                value,
+                source,
+            });
     }
-    Err(format!(
-        "ready = {text:?}: use \"tcp\", \"http:/PATH\" or \"line:REGEX\""
-    ))
+    Err(TargetError::ReadyKind { target, value })
 }
 
-fn parse_signal(text: &str) -> Result<Signal, String> {
+fn parse_signal(target: &str, text: &str) -> Result<Signal, TargetError> {
     let name = if text.starts_with("SIG") {
         text.to_owned()
     } else {
         format!("SIG{text}")
     };
-    name.parse::<Signal>().map_err(|_| {
-        format!("stop_signal = {text:?}: not a signal name; e.g. \"SIGTERM\", \"SIGQUIT\"")
+    name.parse::<Signal>().map_err(|_| TargetError::StopSignal {
+        target: target.to_owned(),
+        value: text.to_owned(),
     })
 }
 
@@ -280,8 +379,8 @@ pub fn builtin_targets(numaload_exe: &Path) -> BTreeMap<String, Target> {
         .map(|(name, text)| {
             #[allow(clippy::expect_used)] // a constant table, checked by a unit test
             let mut target = toml::from_str::<TargetFile>(&text)
-                .map_err(|e| e.to_string())
-                .and_then(|file| file.check(name))
+                .expect("the built-in target table is valid TOML")
+                .check(name)
                 .expect("the built-in target table is valid");
             target.program = numaload_exe.to_path_buf();
             (name.to_owned(), target)
@@ -293,10 +392,10 @@ pub fn builtin_targets(numaload_exe: &Path) -> BTreeMap<String, Target> {
 mod tests {
     use super::*;
 
-    fn check(text: &str) -> Result<Target, String> {
+    fn check(text: &str) -> Result<Target, TargetError> {
         toml::from_str::<TargetFile>(text)
-            .map_err(|e| e.message().replace('\n', " "))
-            .and_then(|f| f.check("svc"))
+            .expect("valid TOML")
+            .check("svc")
     }
 
     #[test]
@@ -335,61 +434,171 @@ mod tests {
     }
 
     #[test]
-    fn mistakes_are_one_line_naming_the_key_or_placeholder() {
+    fn mistakes_are_refused_naming_the_key_or_placeholder() {
+        use TargetError as E;
         let base = "program = \"/bin/srv\"\nargs = [\"{listen}\"]\n";
-        let cases = [
+        type Is = fn(&TargetError) -> bool;
+        let cases: [(&str, Is); 13] = [
             (
                 "program = \"srv\"\nargs = [\"{listen}\"]",
-                "[targets.svc] program = \"srv\"",
+                |e| matches!(e, E::RelativeProgram { program, .. } if program == Path::new("srv")),
             ),
-            (
-                "program = \"/bin/srv\"",
-                "nothing tells the server its port",
-            ),
-            (
-                "program = \"/bin/srv\"\nargs = [\"{lisen}\"]",
-                "args[0]: {lisen}: unknown placeholder",
-            ),
+            ("program = \"/bin/srv\"", |e| matches!(e, E::NoPort { .. })),
+            ("program = \"/bin/srv\"\nargs = [\"{lisen}\"]", |e| {
+                matches!(e, E::Template { key, source: template::TemplateError::UnknownPlaceholder { name }, .. }
+                    if key == "args[0]" && name == "lisen")
+            }),
             (
                 "program = \"/bin/srv\"\nargs = [\"{listen}\", \"-n={knob.n}\"]",
-                "args[1]: {knob.n}: the target declares no knob",
+                |e| {
+                    matches!(e, E::Template { key, source: template::TemplateError::UndeclaredKnob { knob, .. }, .. }
+                    if key == "args[1]" && knob == "n")
+                },
             ),
             (
                 "program = \"/bin/srv\"\nfiles = { \"a.conf\" = \"{nodez}\", \"b\" = \"{port}\" }",
-                "files.\"a.conf\": {nodez}",
+                |e| matches!(e, E::Template { key, .. } if key == "files.\"a.conf\""),
             ),
             (
                 "program = \"/bin/srv\"\nfiles = { \"../x\" = \"{port}\" }",
-                "files.\"../x\": give a plain file name",
+                |e| matches!(e, E::FileName { file, .. } if file == "../x"),
             ),
-            (&format!("{base}ready = \"udp\""), "ready = \"udp\": use"),
-            (&format!("{base}ready = \"line:(\""), "ready = \"line:(\""),
             (
-                &format!("{base}ready = \"http:health\""),
+                "ready = \"udp\"",
+                |e| matches!(e, E::ReadyKind { value, .. } if value == "udp"),
+            ),
+            (
+                "ready = \"line:(\"",
+                |e| matches!(e, E::ReadyRegex { value, .. } if value == "line:("),
+            ),
+            (
                 "ready = \"http:health\"",
+                |e| matches!(e, E::ReadyPath { value, .. } if value == "http:health"),
             ),
             (
-                &format!("{base}stop_signal = \"SIGNOPE\""),
                 "stop_signal = \"SIGNOPE\"",
+                |e| matches!(e, E::StopSignal { value, .. } if value == "SIGNOPE"),
             ),
             (
-                &format!("{base}ready_within = \"soon\""),
                 "ready_within = \"soon\"",
+                |e| matches!(e, E::Duration { key: "ready_within", value, .. } if value == "soon"),
+            ),
+            ("scrape = [\"x\"]", |e| {
+                matches!(e, E::ScrapeWithoutMetrics { .. })
+            }),
+            (
+                "schedtrace = \"jvm\"",
+                |e| matches!(e, E::Schedtrace { source, .. } if source.value == "jvm"),
+            ),
+        ];
+        for (text, is) in cases {
+            // A line starting with `program` is a whole entry; any other is added to `base`.
+            let text = if text.starts_with("program") {
+                text.to_owned()
+            } else {
+                format!("{base}{text}")
+            };
+            let err = check(&text).expect_err(&text);
+            assert!(is(&err), "{text:?}: {err:?}");
+        }
+        let unknown = toml::from_str::<TargetFile>(&format!("{base}redy = \"tcp\""))
+            .expect_err("an unknown key");
+        assert!(
+            unknown.message().contains("unknown field `redy`"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn each_mistake_reads_as_one_line_naming_the_key_and_the_fix() {
+        let base = "program = \"/bin/srv\"\nargs = [\"{listen}\"]\n";
+        let cases = [
+            (
+                "program = \"srv\"\nargs = [\"{listen}\"]".to_owned(),
+                "[targets.svc] program = \"srv\": give an absolute path, so the agent never \
+                 depends on its PATH",
             ),
             (
-                &format!("{base}scrape = [\"x\"]"),
-                "scrape: names series but no metrics path",
+                "program = \"/bin/srv\"".to_owned(),
+                "[targets.svc] nothing tells the server its port: use {listen} or {port} in args, \
+                 env or files (the agent chooses a free port per replica)",
             ),
-            (&format!("{base}redy = \"tcp\""), "unknown field `redy`"),
             (
-                &format!("{base}schedtrace = \"jvm\""),
-                "[targets.svc] schedtrace = \"jvm\": the only runtime known is \"go\"",
+                "program = \"/bin/srv\"\nargs = [\"{listen}\", \"-n={knob.n}\"]".to_owned(),
+                "[targets.svc] args[1]: {knob.n}: the target declares no knob \"n\"; declare it \
+                 under knobs (declared: none)",
+            ),
+            (
+                "program = \"/bin/srv\"\nenv = { \"A=B\" = \"{port}\" }".to_owned(),
+                "[targets.svc] env.\"A=B\": not a variable name",
+            ),
+            (
+                "program = \"/bin/srv\"\nfiles = { \"../x\" = \"{port}\" }".to_owned(),
+                "[targets.svc] files.\"../x\": give a plain file name; it is written into \
+                 {workdir}",
+            ),
+            (
+                format!("{base}knobs.n = {{ range = [2, 1] }}"),
+                "[targets.svc] knobs.n.range = [2, 1]: give [low, high]",
+            ),
+            (
+                format!("{base}ready = \"udp\""),
+                "[targets.svc] ready = \"udp\": use \"tcp\", \"http:/PATH\" or \"line:REGEX\"",
+            ),
+            (
+                format!("{base}ready = \"http:health\""),
+                "[targets.svc] ready = \"http:health\": give a path, e.g. \"http:/healthz\"",
+            ),
+            (
+                format!("{base}stop_signal = \"SIGNOPE\""),
+                "[targets.svc] stop_signal = \"SIGNOPE\": not a signal name; e.g. \"SIGTERM\", \
+                 \"SIGQUIT\"",
+            ),
+            (
+                format!("{base}stop_grace = \"soon\""),
+                "[targets.svc] stop_grace = \"soon\": expected number at 0; e.g. \"10s\"",
+            ),
+            (
+                format!("{base}metrics = \"metrics\""),
+                "[targets.svc] metrics = \"metrics\": give a path such as \"/metrics\"",
+            ),
+            (
+                format!("{base}scrape = [\"x\"]"),
+                "[targets.svc] scrape: names series but no metrics path; add metrics = \
+                 \"/metrics\"",
+            ),
+            (
+                format!("{base}requests_counter = \"x\""),
+                "[targets.svc] requests_counter: names a counter but no metrics path; add \
+                 metrics = \"/metrics\"",
+            ),
+            (
+                format!("{base}metrics = \"/m\"\nscrape = [\"a b\"]"),
+                "[targets.svc] scrape: \"a b\" is not a metric name",
+            ),
+            (
+                format!("{base}schedtrace = \"jvm\""),
+                "[targets.svc] schedtrace = \"jvm\": the only runtime known is \"go\" \
+                 (GODEBUG=schedtrace=1000)",
             ),
         ];
         for (text, want) in cases {
-            let err = check(text).expect_err(text);
-            assert!(err.contains(want), "{text:?}: {err}");
-            assert!(!err.contains('\n'), "{err}");
+            let err = check(&text).expect_err(&text);
+            assert_eq!(err.to_string(), want);
         }
+        let bad_name = toml::from_str::<TargetFile>(base)
+            .expect("valid")
+            .check("Bad");
+        assert_eq!(
+            bad_name.expect_err("capitals").to_string(),
+            "[targets.Bad]: target names are [a-z0-9-]+"
+        );
+        let regex = check(&format!("{base}ready = \"line:(\"")).expect_err("unclosed group");
+        let regex = regex.to_string();
+        assert!(
+            regex.starts_with("[targets.svc] ready = \"line:(\": regex parse error: "),
+            "{regex}"
+        );
+        assert!(!regex.contains('\n'), "{regex}");
     }
 }

@@ -36,6 +36,30 @@ pub struct Vars {
     pub knobs: BTreeMap<String, String>,
 }
 
+/// A placeholder a template names that the target does not have: one line naming it and listing
+/// the known ones (the caller adds which key it is in).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// `{knob.NAME}` for a knob the target does not declare.
+    #[error(
+        "{{knob.{knob}}}: the target declares no knob {knob:?}; declare it under knobs \
+         (declared: {})",
+        list_or_none(declared)
+    )]
+    UndeclaredKnob {
+        knob: String,
+        /// The knobs the target declares.
+        declared: Vec<String>,
+    },
+    /// A `{name}` that is none of [`PLACEHOLDERS`].
+    #[error(
+        "{{{name}}}: unknown placeholder; use one of {{{}}} or {{knob.NAME}} (write {{{{ for a \
+         literal brace)",
+        PLACEHOLDERS.join("}, {")
+    )]
+    UnknownPlaceholder { name: String },
+}
+
 /// A placeholder the template names but the replica has no value for (an optional knob the plan
 /// did not set): the argument or variable that holds it is left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +68,7 @@ pub struct Unset(pub String);
 impl Template {
     /// Parses `text`; the error names the unknown placeholder and lists the known ones.
     /// `knobs` are the knob names the target declares.
-    pub fn parse(text: &str, knobs: &[&str]) -> Result<Template, String> {
+    pub fn parse(text: &str, knobs: &[&str]) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -106,28 +130,25 @@ impl Template {
     }
 }
 
-fn placeholder(name: &str, knobs: &[&str]) -> Result<Part, String> {
+fn placeholder(name: &str, knobs: &[&str]) -> Result<Part, TemplateError> {
     if let Some(knob) = name.strip_prefix("knob.") {
         if knobs.contains(&knob) {
             return Ok(Part::Knob(knob.to_owned()));
         }
-        return Err(format!(
-            "{{{name}}}: the target declares no knob {knob:?}; declare it under knobs \
-             (declared: {})",
-            list_or_none(knobs)
-        ));
+        return Err(TemplateError::UndeclaredKnob {
+            knob: knob.to_owned(),
+            declared: knobs.iter().map(|&k| k.to_owned()).collect(),
+        });
     }
     if PLACEHOLDERS.contains(&name) {
         return Ok(Part::Var(name.to_owned()));
     }
-    Err(format!(
-        "{{{name}}}: unknown placeholder; use one of {{{}}} or {{knob.NAME}} (write {{{{ for a \
-         literal brace)",
-        PLACEHOLDERS.join("}, {")
-    ))
+    Err(TemplateError::UnknownPlaceholder {
+        name: name.to_owned(),
+    })
 }
 
-fn list_or_none(names: &[&str]) -> String {
+fn list_or_none(names: &[String]) -> String {
     if names.is_empty() {
         "none".to_owned()
     } else {
@@ -183,18 +204,50 @@ mod tests {
 
     #[test]
     fn unknown_placeholders_are_named() {
+        let unknown = |name: &str| TemplateError::UnknownPlaceholder { name: name.into() };
         let cases = [
-            ("{prot}", "{prot}: unknown placeholder"),
+            ("{prot}", unknown("prot")),
             (
                 "-p {knob.procs}",
-                "{knob.procs}: the target declares no knob \"procs\"",
+                TemplateError::UndeclaredKnob {
+                    knob: "procs".into(),
+                    declared: vec!["gomaxprocs".into()],
+                },
             ),
-            ("{LISTEN}", "{LISTEN}: unknown placeholder"),
+            ("{LISTEN}", unknown("LISTEN")),
         ];
         for (text, want) in cases {
             let err = Template::parse(text, &["gomaxprocs"]).expect_err(text);
-            assert!(err.starts_with(want), "{text:?}: {err}");
-            assert!(!err.contains('\n'));
+            assert_eq!(err, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_messages_name_the_placeholder_and_list_the_known_ones() {
+        let cases = [
+            (
+                "{prot}",
+                &["gomaxprocs"][..],
+                "{prot}: unknown placeholder; use one of {port}, {listen}, {host}, {threads}, \
+                 {replica}, {cpus}, {nodes}, {workdir} or {knob.NAME} (write {{ for a literal \
+                 brace)",
+            ),
+            (
+                "{knob.procs}",
+                &["gomaxprocs", "mode"],
+                "{knob.procs}: the target declares no knob \"procs\"; declare it under knobs \
+                 (declared: gomaxprocs, mode)",
+            ),
+            (
+                "{knob.procs}",
+                &[],
+                "{knob.procs}: the target declares no knob \"procs\"; declare it under knobs \
+                 (declared: none)",
+            ),
+        ];
+        for (text, knobs, want) in cases {
+            let err = Template::parse(text, knobs).expect_err(text);
+            assert_eq!(err.to_string(), want);
         }
     }
 
