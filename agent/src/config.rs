@@ -67,16 +67,25 @@ impl AgentConfig {
     }
 
     /// The target for a plan's `[target] name`, or an error listing the known names.
-    pub fn target(&self, name: &str) -> Result<&Target, String> {
-        self.targets.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
-            format!(
-                "[target] name = \"{name}\": this agent knows no such target; use one of: {} \
-                 (or add it to the agent's configuration, [targets.{name}])",
-                known.join(", ")
-            )
+    pub fn target(&self, name: &str) -> Result<&Target, UnknownTarget> {
+        self.targets.get(name).ok_or_else(|| UnknownTarget {
+            name: name.to_owned(),
+            known: self.targets.keys().cloned().collect(),
         })
     }
+}
+
+/// A plan's `[target] name` this agent has no entry for; the message lists the ones it has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "[target] name = \"{name}\": this agent knows no such target; use one of: {} (or add it to \
+     the agent's configuration, [targets.{name}])",
+    known.join(", ")
+)]
+pub struct UnknownTarget {
+    pub name: String,
+    /// The targets this agent has.
+    pub known: Vec<String>,
 }
 
 /// The agent's configuration file (`numaload agent --config FILE`, and `numaload run
@@ -325,5 +334,23 @@ mod tests {
             "{missing}"
         );
         let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn an_unknown_target_lists_the_known_ones() {
+        let config = AgentConfig::builtin(Path::new("/usr/bin/numaload"));
+        let err = config.target("nginx").expect_err("not built in");
+        assert_eq!(
+            err,
+            UnknownTarget {
+                name: "nginx".into(),
+                known: vec!["async".into(), "ffi".into()],
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "[target] name = \"nginx\": this agent knows no such target; use one of: async, ffi \
+             (or add it to the agent's configuration, [targets.nginx])"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! One run at a time: a second `Execute` while one is going is refused as `busy`. `Execute`
 //! validates and places the whole plan before it returns the stream (a bad plan is an
 //! `InvalidArgument` with nothing launched); a controller that goes away cancels its run.
-//! This module is the one place where agent errors become gRPC `Status`es.
+//! This module is the one place where agent errors become gRPC `Status`es (`Refusal`).
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -22,6 +22,8 @@ use tonic::{Request, Response, Status};
 
 use crate::config::AgentConfig;
 use crate::loadgen::Cancel;
+use crate::run::PrepareError;
+use crate::topology::TopologyError;
 use crate::{host, run, topology};
 
 /// Events buffered between the run and a slow controller before the run waits.
@@ -111,21 +113,18 @@ impl Agent for AgentService {
         let metrics = Arc::clone(&self.config.metrics);
         let prepared = run::prepare(&plan, &self.config, &topology).map_err(|e| {
             metrics.runs_refused_invalid.fetch_add(1, Ordering::Relaxed);
-            Status::invalid_argument(e)
+            Refusal::from(e)
         })?;
         let cancel = Cancel::new();
         let starts = run::StartSignal::default();
         {
-            let mut current = self
-                .current
-                .lock()
-                .map_err(|_| Status::internal("agent state poisoned"))?;
+            let mut current = self.current.lock().map_err(|_| Refusal::Poisoned)?;
             if let Some(busy) = current.as_ref() {
                 metrics.runs_refused_busy.fetch_add(1, Ordering::Relaxed);
-                return Err(Status::resource_exhausted(format!(
-                    "busy: this agent is running {}; wait for it to finish or cancel it",
-                    busy.run_id
-                )));
+                return Err(Refusal::Busy {
+                    running: busy.run_id.clone(),
+                }
+                .into());
             }
             *current = Some(CurrentRun {
                 run_id: plan.run_id.clone(),
@@ -161,10 +160,7 @@ impl Agent for AgentService {
         request: Request<CancelRequest>,
     ) -> Result<Response<CancelReply>, Status> {
         let wanted = request.into_inner().run_id;
-        let current = self
-            .current
-            .lock()
-            .map_err(|_| Status::internal("agent state poisoned"))?;
+        let current = self.current.lock().map_err(|_| Refusal::Poisoned)?;
         let cancelled = match current.as_ref() {
             Some(run) if wanted.is_empty() || run.run_id == wanted => {
                 run.cancel.cancel();
@@ -183,10 +179,7 @@ impl Agent for AgentService {
 
     async fn start(&self, request: Request<StartRequest>) -> Result<Response<StartReply>, Status> {
         let start = request.into_inner();
-        let current = self
-            .current
-            .lock()
-            .map_err(|_| Status::internal("agent state poisoned"))?;
+        let current = self.current.lock().map_err(|_| Refusal::Poisoned)?;
         let accepted = match current.as_ref() {
             Some(run) if run.run_id == start.run_id => {
                 run.starts.give(&start.layout, start.start_at_unix_ns);
@@ -198,6 +191,75 @@ impl Agent for AgentService {
     }
 }
 
-fn discover() -> Result<topology::HostTopology, Status> {
-    topology::discover().map_err(|e| Status::internal(format!("reading this host's topology: {e}")))
+fn discover() -> Result<topology::HostTopology, Refusal> {
+    topology::discover().map_err(Refusal::Topology)
+}
+
+/// Why a call is refused: every agent error that reaches a caller goes through here, and its
+/// `From` below is the one place it becomes a gRPC status and its text.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// A plan this agent refuses: `InvalidArgument`, nothing launched.
+    #[error(transparent)]
+    Plan(#[from] PrepareError),
+    /// Another run is going: `ResourceExhausted`.
+    #[error("busy: this agent is running {running}; wait for it to finish or cancel it")]
+    Busy { running: String },
+    #[error("reading this host's topology: {0}")]
+    Topology(TopologyError),
+    /// A thread panicked holding the run's state.
+    #[error("agent state poisoned")]
+    Poisoned,
+}
+
+impl From<Refusal> for Status {
+    fn from(refusal: Refusal) -> Status {
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::Plan(_) => Status::invalid_argument(message),
+            Refusal::Busy { .. } => Status::resource_exhausted(message),
+            Refusal::Topology(_) | Refusal::Poisoned => Status::internal(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_has_its_code_and_its_text() {
+        let cases = [
+            (
+                Refusal::Plan(PrepareError::NoLayouts),
+                tonic::Code::InvalidArgument,
+                "[[layouts]]: the plan has no layout; add at least one",
+            ),
+            (
+                Refusal::Busy {
+                    running: "run-7".into(),
+                },
+                tonic::Code::ResourceExhausted,
+                "busy: this agent is running run-7; wait for it to finish or cancel it",
+            ),
+            (
+                Refusal::Poisoned,
+                tonic::Code::Internal,
+                "agent state poisoned",
+            ),
+        ];
+        for (refusal, code, message) in cases {
+            let status = Status::from(refusal);
+            assert_eq!((status.code(), status.message()), (code, message));
+        }
+        let topology = topology::from_synthetic("bogus:2").expect_err("not a topology");
+        let status = Status::from(Refusal::Topology(topology));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(
+            status
+                .message()
+                .starts_with("reading this host's topology: "),
+            "{status:?}"
+        );
+    }
 }

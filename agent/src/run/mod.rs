@@ -9,7 +9,9 @@
 //! ([`StartSignal`]), measure (`measure`: load generator, sampler, live view, then the replicas'
 //! health and placement once more), stop — streaming `RunEvent`s. Replicas of a layout are
 //! always stopped before the next starts, also when the layout fails or the run is cancelled.
+//! A refused plan is a [`PrepareError`] (`error`).
 
+mod error;
 mod measure;
 mod placed;
 mod prepare;
@@ -20,6 +22,7 @@ use std::sync::atomic::Ordering;
 use numaload_proto::v1::{run_event::Event, LayoutFailed, Phase, PhaseChange, RunDone, RunEvent};
 use tokio::sync::mpsc;
 
+pub use error::{LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 pub use prepare::{decode_and_prepare, prepare, LoadPlan, PreparedLayout, PreparedRun};
 pub use start::{unix_now_ns, StartSignal};
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use numaload_proto::v1::{self, LoadMode, RunPlan};
 
+use super::error::{LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 use crate::config::{AgentConfig, Limits};
 use crate::loadgen::{self, Mode, RequestTemplate};
 use crate::placement::{self, Layout, Placement};
@@ -62,43 +63,42 @@ pub fn prepare(
     plan: &RunPlan,
     config: &AgentConfig,
     topology: &HostTopology,
-) -> Result<PreparedRun, String> {
-    let target_spec = plan
-        .target
-        .as_ref()
-        .ok_or("[target]: missing from the plan")?;
-    let load = load_plan(plan.load.as_ref().ok_or("[load]: missing from the plan")?)?;
+) -> Result<PreparedRun, PrepareError> {
+    let target_spec = plan.target.as_ref().ok_or(PrepareError::MissingTarget)?;
+    let load = load_plan(plan.load.as_ref().ok_or(PrepareError::MissingLoad)?)?;
     let reserve = plan.load.as_ref().map_or(0, |l| l.reserve_cpus);
     if plan.layouts.is_empty() {
-        return Err("[[layouts]]: the plan has no layout; add at least one".into());
+        return Err(PrepareError::NoLayouts);
     }
     check_limits(plan, &load, &config.limits)?;
     let mut layouts = Vec::with_capacity(plan.layouts.len());
     for spec in &plan.layouts {
         // A layout may run the target with its own knobs (e.g. another ffi dispatch mode).
         let target_spec = spec.target.as_ref().unwrap_or(target_spec);
-        let (target, knobs) = resolve_target(target_spec, config)
-            .map_err(|e| format!("layouts[\"{}\"] {e}", spec.name))?;
+        let (target, knobs) =
+            resolve_target(target_spec, config).map_err(|source| PrepareError::Target {
+                layout: spec.name.clone(),
+                source: Box::new(source),
+            })?;
         // Before placing: placement builds one entry per replica, so a huge count must be
         // refused first (the fuzzer's 4-billion-replica plan).
         if let Some(v1::layout_spec::Replicas::Count(n)) = spec.replicas {
             if n as usize > config.limits.max_replicas {
-                return Err(format!(
-                    "layouts[\"{}\"] replicas = {n}: exceeds this agent's limit of {} (its \
-                     config's limits.max_replicas)",
-                    spec.name, config.limits.max_replicas
-                ));
+                return Err(PrepareError::ReplicasOverLimit {
+                    layout: spec.name.clone(),
+                    requested: n,
+                    limit: config.limits.max_replicas,
+                });
             }
         }
-        let layout = Layout::try_from(spec).map_err(|e| e.to_string())?;
-        let placement = placement::place(topology, &layout, reserve).map_err(|e| e.to_string())?;
+        let layout = Layout::try_from(spec)?;
+        let placement = placement::place(topology, &layout, reserve)?;
         if placement.replicas.len() > config.limits.max_replicas {
-            return Err(format!(
-                "layouts[\"{}\"]: {} replicas exceed this agent's limit of {} (its config's limits.max_replicas)",
-                spec.name,
-                placement.replicas.len(),
-                config.limits.max_replicas
-            ));
+            return Err(PrepareError::PlacedOverLimit {
+                layout: spec.name.clone(),
+                placed: placement.replicas.len(),
+                limit: config.limits.max_replicas,
+            });
         }
         layouts.push(PreparedLayout {
             layout,
@@ -127,25 +127,29 @@ pub fn prepare(
 fn resolve_target<'c>(
     spec: &v1::TargetSpec,
     config: &'c AgentConfig,
-) -> Result<(&'c Target, BTreeMap<String, String>), String> {
+) -> Result<(&'c Target, BTreeMap<String, String>), TargetSpecError> {
     let target = config.target(&spec.name)?;
     if spec.work_us > config.limits.max_work_us {
-        return Err(format!(
-            "[target] work_us = {} exceeds this agent's limit of {} (its config's \
-             limits.max_work_us); ask for less",
-            spec.work_us, config.limits.max_work_us
-        ));
+        return Err(TargetSpecError::WorkUsOverLimit {
+            work_us: spec.work_us,
+            limit: config.limits.max_work_us,
+        });
     }
     let given = plan_knobs(spec, target)?;
-    let values = knobs::resolve(&target.knobs, &given)
-        .map_err(|e| format!("[target] name = \"{}\" {e}", spec.name))?;
+    let values = knobs::resolve(&target.knobs, &given).map_err(|source| TargetSpecError::Knob {
+        target: spec.name.clone(),
+        source,
+    })?;
     Ok((target, values))
 }
 
 /// The knob values a plan gives: its `knobs` map, plus the built-in targets' typed fields under
 /// their knob names. The controller always sends `work_mode = spin` (its default), so that one
 /// counts only for a target that declares the knob.
-fn plan_knobs(spec: &v1::TargetSpec, target: &Target) -> Result<BTreeMap<String, String>, String> {
+fn plan_knobs(
+    spec: &v1::TargetSpec,
+    target: &Target,
+) -> Result<BTreeMap<String, String>, TargetSpecError> {
     use v1::{FfiDispatch, WorkMode};
     let mut given: BTreeMap<String, String> = spec.knobs.clone().into_iter().collect();
     let mut typed = Vec::new();
@@ -157,12 +161,7 @@ fn plan_knobs(spec: &v1::TargetSpec, target: &Target) -> Result<BTreeMap<String,
         Ok(WorkMode::Spin) if !target.knobs.contains_key("work_mode") => {}
         Ok(WorkMode::Spin) => typed.push(("work_mode", "spin".into())),
         Ok(WorkMode::Sleep) => typed.push(("work_mode", "sleep".into())),
-        Err(_) => {
-            return Err(format!(
-                "[target] work_mode = {}: unknown; use \"spin\" or \"sleep\"",
-                spec.work_mode
-            ))
-        }
+        Err(_) => return Err(TargetSpecError::UnknownWorkMode(spec.work_mode)),
     }
     let dispatch = match FfiDispatch::try_from(spec.dispatch) {
         Ok(FfiDispatch::Unspecified) => None,
@@ -170,7 +169,7 @@ fn plan_knobs(spec: &v1::TargetSpec, target: &Target) -> Result<BTreeMap<String,
         Ok(FfiDispatch::Bounded) => Some("bounded"),
         Ok(FfiDispatch::Inline) => Some("inline"),
         Ok(FfiDispatch::PinnedPool) => Some("pinned-pool"),
-        Err(_) => return Err(format!("[target] dispatch = {}: unknown", spec.dispatch)),
+        Err(_) => return Err(TargetSpecError::UnknownDispatch(spec.dispatch)),
     };
     if let Some(dispatch) = dispatch {
         typed.push(("dispatch", dispatch.into()));
@@ -183,9 +182,7 @@ fn plan_knobs(spec: &v1::TargetSpec, target: &Target) -> Result<BTreeMap<String,
     }
     for (name, value) in typed {
         if given.insert(name.to_owned(), value).is_some() {
-            return Err(format!(
-                "[target] {name}: given both as a field and in knobs; keep one"
-            ));
+            return Err(TargetSpecError::GivenTwice { knob: name });
         }
     }
     Ok(given)
@@ -197,81 +194,62 @@ pub fn decode_and_prepare(
     bytes: &[u8],
     config: &AgentConfig,
     topology: &HostTopology,
-) -> Result<PreparedRun, String> {
+) -> Result<PreparedRun, PrepareError> {
     use prost::Message as _;
     if bytes.len() > config.limits.max_plan_bytes {
-        return Err(format!(
-            "the plan is {} bytes, over this agent's limit of {} (limits.max_plan_bytes)",
-            bytes.len(),
-            config.limits.max_plan_bytes
-        ));
+        return Err(PrepareError::PlanTooLarge {
+            size: bytes.len(),
+            limit: config.limits.max_plan_bytes,
+        });
     }
-    let plan =
-        RunPlan::decode(bytes).map_err(|e| format!("the plan is not a valid RunPlan: {e}"))?;
+    let plan = RunPlan::decode(bytes).map_err(PrepareError::NotARunPlan)?;
     prepare(&plan, config, topology)
 }
 
-fn check_limits(plan: &RunPlan, load: &LoadPlan, limits: &Limits) -> Result<(), String> {
-    let over = |what: &str, value: String, limit: String, key: &str| {
-        Err(format!(
-            "{what} = {value} exceeds this agent's limit of {limit} (its config's limits.{key}); ask for less"
-        ))
-    };
+fn check_limits(plan: &RunPlan, load: &LoadPlan, limits: &Limits) -> Result<(), PrepareError> {
     if plan.layouts.len() > limits.max_layouts {
-        return over(
-            "[[layouts]] count",
-            plan.layouts.len().to_string(),
-            limits.max_layouts.to_string(),
-            "max_layouts",
-        );
+        return Err(PrepareError::TooManyLayouts {
+            count: plan.layouts.len(),
+            limit: limits.max_layouts,
+        });
     }
     let layout_time = load.warmup.saturating_add(load.duration);
     if layout_time > limits.max_layout_time {
-        return over(
-            "[load] warmup + duration",
-            format!("{layout_time:?}"),
-            format!("{:?}", limits.max_layout_time),
-            "max_layout_time",
-        );
+        return Err(PrepareError::LayoutTooLong {
+            time: layout_time,
+            limit: limits.max_layout_time,
+        });
     }
     if load.connections > limits.max_connections {
-        return over(
-            "[load] connections",
-            load.connections.to_string(),
-            limits.max_connections.to_string(),
-            "max_connections",
-        );
+        return Err(PrepareError::TooManyConnections {
+            connections: load.connections,
+            limit: limits.max_connections,
+        });
     }
     Ok(())
 }
 
-fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, String> {
+fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, LoadSpecError> {
     let mode = match LoadMode::try_from(load.mode) {
         Ok(LoadMode::Open) if load.rate > 0.0 && load.rate.is_finite() => Mode::Open {
             rate_per_sec: load.rate,
         },
-        Ok(LoadMode::Open) => {
-            return Err(format!(
-                "[load] rate = {}: must be a positive number of requests per second",
-                load.rate
-            ))
-        }
+        Ok(LoadMode::Open) => return Err(LoadSpecError::Rate(load.rate)),
         Ok(LoadMode::Closed) => Mode::Closed,
-        _ => return Err("[load] mode: unspecified; use \"open\" or \"closed\"".into()),
+        _ => return Err(LoadSpecError::ModeUnspecified),
     };
     if load.connections == 0 {
-        return Err("[load] connections = 0: use at least 1".into());
+        return Err(LoadSpecError::NoConnections);
     }
     if load.duration_ms == 0 {
-        return Err("[load] duration: must be longer than zero, e.g. \"10s\"".into());
+        return Err(LoadSpecError::ZeroDuration);
     }
     let send_precision = Duration::from_nanos(load.send_precision_ns);
     if send_precision > loadgen::MAX_SEND_PRECISION {
-        return Err(format!(
-            "[load] send_precision = {send_precision:?}: at most {:?} (a later send counts as \
-             late)",
-            loadgen::MAX_SEND_PRECISION
-        ));
+        return Err(LoadSpecError::SendPrecision {
+            given: send_precision,
+            max: loadgen::MAX_SEND_PRECISION,
+        });
     }
     let timeout_ms = if load.timeout_ms == 0 {
         2_000
@@ -299,12 +277,12 @@ const MAX_BODY: usize = 1 << 20;
 
 /// The plan's requests, checked again here: the wire is untrusted, and a CR or LF in a header
 /// would let a plan smuggle a request of its own into the stream.
-fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, String> {
+fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, LoadSpecError> {
     if wire.len() > MAX_REQUESTS {
-        return Err(format!(
-            "[[load.requests]]: {} requests, at most {MAX_REQUESTS}",
-            wire.len()
-        ));
+        return Err(LoadSpecError::TooManyRequests {
+            count: wire.len(),
+            max: MAX_REQUESTS,
+        });
     }
     let token = |s: &str| {
         !s.is_empty()
@@ -314,31 +292,29 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, String> {
     let printable = |s: &str| s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
     let mut out = Vec::with_capacity(wire.len());
     for (i, r) in wire.iter().enumerate() {
-        let at = format!("[[load.requests]] {} (name {:?})", i + 1, r.name);
+        let at = |fault| LoadSpecError::Request {
+            number: i + 1,
+            name: r.name.clone(),
+            fault,
+        };
         if !token(&r.method) {
-            return Err(format!("{at} method = {:?}: not an HTTP method", r.method));
+            return Err(at(RequestFault::Method(r.method.clone())));
         }
         if !(r.path.starts_with('/') || r.path == "*")
             || r.path.bytes().any(|b| b <= b' ' || b == 0x7f)
         {
-            return Err(format!(
-                "{at} path = {:?}: give an origin-form path such as \"/api?q=1\" (no spaces)",
-                r.path
-            ));
+            return Err(at(RequestFault::Path(r.path.clone())));
         }
         for h in &r.headers {
             if !token(&h.name) || !printable(&h.value) {
-                return Err(format!(
-                    "{at} headers.{:?}: a header name is a token and its value printable text",
-                    h.name
-                ));
+                return Err(at(RequestFault::Header(h.name.clone())));
             }
         }
         if r.body.len() > MAX_BODY {
-            return Err(format!(
-                "{at} body: {} bytes, at most {MAX_BODY}",
-                r.body.len()
-            ));
+            return Err(at(RequestFault::BodyTooLarge {
+                size: r.body.len(),
+                max: MAX_BODY,
+            }));
         }
         out.push(RequestTemplate {
             name: r.name.clone(),
@@ -354,22 +330,20 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, String> {
         });
     }
     if !out.is_empty() && out.iter().all(|r| r.weight == 0) {
-        return Err("[[load.requests]]: every weight is 0; give at least one a weight".into());
+        return Err(LoadSpecError::NoWeight);
     }
     // The generator's own rules (a Transfer-Encoding or a wrong Content-Length given by hand).
-    crate::loadgen::validate_requests(&out).map_err(|e| format!("[[load.requests]] {e}"))?;
+    crate::loadgen::validate_requests(&out).map_err(LoadSpecError::Generator)?;
     Ok(out)
 }
 
-fn expect_status(wire: &[u32]) -> Result<Vec<u16>, String> {
+fn expect_status(wire: &[u32]) -> Result<Vec<u16>, LoadSpecError> {
     wire.iter()
         .map(|&code| {
             u16::try_from(code)
                 .ok()
                 .filter(|c| (100..=599).contains(c))
-                .ok_or_else(|| {
-                    format!("[load] expect_status: {code} is not an HTTP status (100-599)")
-                })
+                .ok_or(LoadSpecError::ExpectStatus(code))
         })
         .collect()
 }
@@ -378,6 +352,8 @@ fn expect_status(wire: &[u32]) -> Result<Vec<u16>, String> {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    use crate::target::knobs::KnobError;
 
     fn config() -> AgentConfig {
         AgentConfig::builtin(Path::new("/usr/bin/numaload"))
@@ -395,7 +371,8 @@ mod tests {
     #[test]
     fn knobs_resolve_from_fields_and_the_map() {
         let config = config();
-        type Case<'a> = (v1::TargetSpec, Result<&'a [(&'a str, &'a str)], &'a str>);
+        type Is = fn(&TargetSpecError) -> bool;
+        type Case<'a> = (v1::TargetSpec, Result<&'a [(&'a str, &'a str)], Is>);
         let cases: [Case<'_>; 7] = [
             (spec(|_| {}), Ok(&[("work_us", "0")])),
             (
@@ -422,18 +399,31 @@ mod tests {
                 spec(|s| {
                     s.knobs.insert("gomaxprocs".into(), "4".into());
                 }),
-                Err("[target] name = \"ffi\" knobs.gomaxprocs = \"4\": this target declares no such knob"),
+                Err(|e| {
+                    matches!(e, TargetSpecError::Knob {
+                        target,
+                        source: KnobError::Undeclared { knob, .. },
+                    } if target == "ffi" && knob == "gomaxprocs")
+                }),
             ),
             (
                 spec(|s| {
                     s.limit = 3;
                     s.knobs.insert("limit".into(), "4".into());
                 }),
-                Err("[target] limit: given both"),
+                Err(|e| matches!(e, TargetSpecError::GivenTwice { knob: "limit" })),
             ),
             (
                 spec(|s| s.work_us = 2_000_000),
-                Err("[target] work_us = 2000000 exceeds this agent's limit"),
+                Err(|e| {
+                    matches!(
+                        e,
+                        TargetSpecError::WorkUsOverLimit {
+                            work_us: 2_000_000,
+                            limit: 1_000_000
+                        }
+                    )
+                }),
             ),
         ];
         for (spec, want) in cases {
@@ -446,9 +436,9 @@ mod tests {
                         .collect();
                     assert_eq!(got, Ok(want), "{spec:?}");
                 }
-                Err(prefix) => {
+                Err(is) => {
                     let err = got.expect_err("refused");
-                    assert!(err.starts_with(prefix), "{spec:?}: {err}");
+                    assert!(is(&err), "{spec:?}: {err:?}");
                 }
             }
         }
@@ -473,28 +463,45 @@ mod tests {
             ..spec
         };
         let err = resolve_target(&sleep, &config).expect_err("go declares no work_mode");
-        assert!(err.contains("knobs.work_mode"), "{err}");
+        assert!(
+            matches!(&err, TargetSpecError::Knob {
+                source: KnobError::Undeclared { knob, declared, .. },
+                ..
+            } if knob == "work_mode" && declared.is_empty()),
+            "{err:?}"
+        );
+    }
+
+    fn request(edit: impl FnOnce(&mut v1::HttpRequest)) -> v1::HttpRequest {
+        let mut r = v1::HttpRequest {
+            name: "get".into(),
+            method: "GET".into(),
+            path: "/".into(),
+            weight: 1,
+            ..Default::default()
+        };
+        edit(&mut r);
+        r
     }
 
     #[test]
     fn requests_are_checked_on_the_wire_too() {
-        let request = |edit: fn(&mut v1::HttpRequest)| {
-            let mut r = v1::HttpRequest {
-                name: "get".into(),
-                method: "GET".into(),
-                path: "/".into(),
-                weight: 1,
-                ..Default::default()
-            };
-            edit(&mut r);
-            requests(&[r])
-        };
-        assert!(request(|_| {}).is_ok());
+        assert!(requests(&[request(|_| {})]).is_ok());
         type Edit = fn(&mut v1::HttpRequest);
-        let refused: [(Edit, &str); 6] = [
-            (|r| r.method = "GE T".into(), "method = \"GE T\""),
-            (|r| r.path = "/a b".into(), "path = \"/a b\""),
-            (|r| r.path = "http://x/".into(), "path = \"http://x/\""),
+        type Is = fn(&LoadSpecError) -> bool;
+        let refused: [(Edit, Is); 6] = [
+            (
+                |r| r.method = "GE T".into(),
+                |e| matches!(e, LoadSpecError::Request { fault: RequestFault::Method(m), .. } if m == "GE T"),
+            ),
+            (
+                |r| r.path = "/a b".into(),
+                |e| matches!(e, LoadSpecError::Request { fault: RequestFault::Path(p), .. } if p == "/a b"),
+            ),
+            (
+                |r| r.path = "http://x/".into(),
+                |e| matches!(e, LoadSpecError::Request { fault: RequestFault::Path(p), .. } if p == "http://x/"),
+            ),
             (
                 |r| {
                     r.headers.push(v1::Header {
@@ -502,9 +509,9 @@ mod tests {
                         value: "1\r\nGET /evil HTTP/1.1".into(),
                     })
                 },
-                "headers.\"X-A\"",
+                |e| matches!(e, LoadSpecError::Request { fault: RequestFault::Header(h), .. } if h == "X-A"),
             ),
-            (|r| r.weight = 0, "every weight is 0"),
+            (|r| r.weight = 0, |e| matches!(e, LoadSpecError::NoWeight)),
             (
                 |r| {
                     r.headers.push(v1::Header {
@@ -512,14 +519,261 @@ mod tests {
                         value: "chunked".into(),
                     })
                 },
-                "Transfer-Encoding",
+                |e| matches!(e, LoadSpecError::Generator(_)),
             ),
         ];
-        for (edit, want) in refused {
-            let err = request(edit).expect_err(want);
-            assert!(err.contains(want), "{err}");
+        for (edit, is) in refused {
+            let err = requests(&[request(edit)]).expect_err("refused");
+            assert!(is(&err), "{err:?}");
         }
-        assert_eq!(expect_status(&[200, 404]), Ok(vec![200, 404]));
-        assert!(expect_status(&[99]).is_err() && expect_status(&[70_000]).is_err());
+        assert_eq!(
+            expect_status(&[200, 404]).expect("HTTP statuses"),
+            vec![200, 404]
+        );
+        for code in [99, 70_000] {
+            assert!(
+                matches!(expect_status(&[code]), Err(LoadSpecError::ExpectStatus(c)) if c == code),
+                "{code}"
+            );
+        }
+    }
+
+    /// Each refusal's message, exactly: what a user reads from the controller.
+    #[test]
+    fn each_refusal_names_the_field_and_the_fix() {
+        fn load(plan: &mut RunPlan) -> &mut v1::LoadSpec {
+            plan.load.get_or_insert_with(Default::default)
+        }
+        fn target(plan: &mut RunPlan) -> &mut v1::TargetSpec {
+            plan.target.get_or_insert_with(Default::default)
+        }
+        let base = || RunPlan {
+            run_id: "r".into(),
+            target: Some(spec(|_| {})),
+            load: Some(v1::LoadSpec {
+                mode: LoadMode::Open as i32,
+                rate: 1000.0,
+                connections: 2,
+                duration_ms: 1_000,
+                ..Default::default()
+            }),
+            layouts: vec![v1::LayoutSpec {
+                name: "one".into(),
+                replicas: Some(v1::layout_spec::Replicas::Count(1)),
+                pin: v1::Pin::None as i32,
+                memory: v1::MemoryPolicy::None as i32,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let host = crate::topology::from_synthetic("package:2 numa:2 core:2 pu:2")
+            .expect("synthetic topology");
+        let config = config();
+        assert!(prepare(&base(), &config, &host).is_ok());
+        type Edit = fn(&mut RunPlan);
+        let cases: [(Edit, String); 20] = [
+            (
+                |p| p.target = None,
+                "[target]: missing from the plan".into(),
+            ),
+            (|p| p.load = None, "[load]: missing from the plan".into()),
+            (
+                |p| p.layouts.clear(),
+                "[[layouts]]: the plan has no layout; add at least one".into(),
+            ),
+            (
+                |p| load(p).mode = LoadMode::Unspecified as i32,
+                "[load] mode: unspecified; use \"open\" or \"closed\"".into(),
+            ),
+            (
+                |p| load(p).rate = -1.0,
+                "[load] rate = -1: must be a positive number of requests per second".into(),
+            ),
+            (
+                |p| load(p).connections = 0,
+                "[load] connections = 0: use at least 1".into(),
+            ),
+            (
+                |p| load(p).duration_ms = 0,
+                "[load] duration: must be longer than zero, e.g. \"10s\"".into(),
+            ),
+            (
+                |p| load(p).send_precision_ns = 10_000_000_000,
+                format!(
+                    "[load] send_precision = 10s: at most {:?} (a later send counts as late)",
+                    loadgen::MAX_SEND_PRECISION
+                ),
+            ),
+            (
+                |p| load(p).expect_status = vec![99],
+                "[load] expect_status: 99 is not an HTTP status (100-599)".into(),
+            ),
+            (
+                |p| load(p).connections = 10_001,
+                "[load] connections = 10001 exceeds this agent's limit of 10000 (its config's \
+                 limits.max_connections); ask for less"
+                    .into(),
+            ),
+            (
+                |p| load(p).duration_ms = 3_600_001,
+                "[load] warmup + duration = 3600.001s exceeds this agent's limit of 3600s (its \
+                 config's limits.max_layout_time); ask for less"
+                    .into(),
+            ),
+            (
+                |p| p.layouts = vec![p.layouts[0].clone(); 65],
+                "[[layouts]] count = 65 exceeds this agent's limit of 64 (its config's \
+                 limits.max_layouts); ask for less"
+                    .into(),
+            ),
+            (
+                |p| target(p).name = "nginx".into(),
+                "layouts[\"one\"] [target] name = \"nginx\": this agent knows no such target; \
+                 use one of: async, ffi (or add it to the agent's configuration, \
+                 [targets.nginx])"
+                    .into(),
+            ),
+            (
+                |p| target(p).work_us = 2_000_000,
+                "layouts[\"one\"] [target] work_us = 2000000 exceeds this agent's limit of \
+                 1000000 (its config's limits.max_work_us); ask for less"
+                    .into(),
+            ),
+            (
+                |p| target(p).work_mode = 9,
+                "layouts[\"one\"] [target] work_mode = 9: unknown; use \"spin\" or \"sleep\""
+                    .into(),
+            ),
+            (
+                |p| target(p).dispatch = 9,
+                "layouts[\"one\"] [target] dispatch = 9: unknown".into(),
+            ),
+            (
+                |p| {
+                    target(p).limit = 3;
+                    target(p).knobs.insert("limit".into(), "4".into());
+                },
+                "layouts[\"one\"] [target] limit: given both as a field and in knobs; keep one"
+                    .into(),
+            ),
+            (
+                |p| {
+                    target(p).knobs.insert("limit".into(), "0".into());
+                },
+                "layouts[\"one\"] [target] name = \"ffi\" knobs.limit = \"0\": out of range; \
+                 give one in 1..=1000000"
+                    .into(),
+            ),
+            (
+                |p| p.layouts[0].replicas = Some(v1::layout_spec::Replicas::Count(1025)),
+                "layouts[\"one\"] replicas = 1025: exceeds this agent's limit of 1024 (its \
+                 config's limits.max_replicas)"
+                    .into(),
+            ),
+            (
+                |p| p.layouts[0].replicas = Some(v1::layout_spec::Replicas::Count(0)),
+                "layouts[\"one\"].replicas: 0 replicas; use at least 1 or replicas = \
+                 \"per-node\""
+                    .into(),
+            ),
+        ];
+        for (edit, want) in cases {
+            let mut plan = base();
+            edit(&mut plan);
+            let err = prepare(&plan, &config, &host).expect_err(&want);
+            assert_eq!(err.to_string(), want);
+        }
+        let mut per_node = base();
+        per_node.layouts[0].replicas = Some(v1::layout_spec::Replicas::PerNode(true));
+        per_node.layouts[0].pin = v1::Pin::Node as i32;
+        let mut small = self::config();
+        small.limits.max_replicas = 2;
+        let err = prepare(&per_node, &small, &host).expect_err("4 nodes");
+        assert_eq!(
+            err.to_string(),
+            "layouts[\"one\"]: 4 replicas exceed this agent's limit of 2 (its config's \
+             limits.max_replicas)"
+        );
+    }
+
+    #[test]
+    fn each_request_refusal_names_the_request_and_the_field() {
+        type Edit = fn(&mut v1::HttpRequest);
+        let cases: [(Edit, &str); 4] = [
+            (
+                |r| r.method = "GE T".into(),
+                "[[load.requests]] 1 (name \"get\") method = \"GE T\": not an HTTP method",
+            ),
+            (
+                |r| r.path = "/a b".into(),
+                "[[load.requests]] 1 (name \"get\") path = \"/a b\": give an origin-form path \
+                 such as \"/api?q=1\" (no spaces)",
+            ),
+            (
+                |r| {
+                    r.headers.push(v1::Header {
+                        name: "X-A".into(),
+                        value: "1\r\n".into(),
+                    })
+                },
+                "[[load.requests]] 1 (name \"get\") headers.\"X-A\": a header name is a token \
+                 and its value printable text",
+            ),
+            (
+                |r| r.body = vec![b'x'; MAX_BODY + 1],
+                "[[load.requests]] 1 (name \"get\") body: 1048577 bytes, at most 1048576",
+            ),
+        ];
+        for (edit, want) in cases {
+            let err = requests(&[request(edit)]).expect_err(want);
+            assert_eq!(err.to_string(), want);
+        }
+        let many = vec![request(|_| {}); MAX_REQUESTS + 1];
+        assert_eq!(
+            requests(&many).expect_err("too many").to_string(),
+            "[[load.requests]]: 257 requests, at most 256"
+        );
+        let weightless = request(|r| r.weight = 0);
+        assert_eq!(
+            requests(&[weightless]).expect_err("no weight").to_string(),
+            "[[load.requests]]: every weight is 0; give at least one a weight"
+        );
+        let chunked = request(|r| {
+            r.headers.push(v1::Header {
+                name: "Transfer-Encoding".into(),
+                value: "chunked".into(),
+            })
+        });
+        let err = requests(&[chunked]).expect_err("chunked");
+        let LoadSpecError::Generator(generator) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(err.to_string(), format!("[[load.requests]] {generator}"));
+    }
+
+    #[test]
+    fn bytes_that_are_no_plan_are_refused_before_decoding_or_by_it() {
+        let config = config();
+        let host = crate::topology::from_synthetic("package:1 numa:1 core:2 pu:1")
+            .expect("synthetic topology");
+        let big = vec![0u8; config.limits.max_plan_bytes + 1];
+        assert_eq!(
+            decode_and_prepare(&big, &config, &host)
+                .expect_err("too big")
+                .to_string(),
+            "the plan is 1048577 bytes, over this agent's limit of 1048576 \
+             (limits.max_plan_bytes)"
+        );
+        let garbage = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01 not a RunPlan";
+        let decode = {
+            use prost::Message as _;
+            RunPlan::decode(&garbage[..]).expect_err("garbage")
+        };
+        assert_eq!(
+            decode_and_prepare(garbage, &config, &host)
+                .expect_err("garbage")
+                .to_string(),
+            format!("the plan is not a valid RunPlan: {decode}")
+        );
     }
 }

@@ -289,11 +289,12 @@ fn seeds() -> Vec<Seed> {
     ]
 }
 
-/// Runs the fuzz target's body on `bytes`, turning a panic into an error naming the input.
+/// Runs the fuzz target's body on `bytes`, turning a panic into an error naming the input; a
+/// refusal as the text the controller is sent.
 fn replay(name: &str, bytes: &[u8]) -> Result<PreparedRun, String> {
     let config = config();
     panic::catch_unwind(AssertUnwindSafe(|| {
-        decode_and_prepare(bytes, &config, host())
+        decode_and_prepare(bytes, &config, host()).map_err(|e| e.to_string())
     }))
     .unwrap_or_else(|_| panic!("{name}: decode_and_prepare panicked"))
 }
