@@ -1,13 +1,17 @@
 //! Why a run stops short: [`PrepareError`] when a plan is refused before anything starts (with
-//! [`TargetSpecError`] for its target and [`LoadSpecError`] for its load section). Every message
-//! is one line naming the plan field at fault and what to do; the service turns a refusal into a
-//! gRPC status.
+//! [`TargetSpecError`] for its target and [`LoadSpecError`] for its load section), and
+//! [`LayoutError`] when a layout fails while it runs. Every message is one line naming the plan
+//! field at fault (or what went wrong) and what to do; the service turns a refusal into a gRPC
+//! status, and `run::execute` a layout's failure into its `LayoutFailed` event.
 
 use std::time::Duration;
+
+use numaload_proto::histogram::HistogramError;
 
 use crate::config::UnknownTarget;
 use crate::loadgen::LoadError;
 use crate::placement::PlacementError;
+use crate::replica::ReplicaError;
 use crate::target::knobs::KnobError;
 
 /// A plan this agent refuses: nothing of it is launched.
@@ -138,4 +142,87 @@ pub enum RequestFault {
     Header(String),
     #[error("body: {size} bytes, at most {max}")]
     BodyTooLarge { size: usize, max: usize },
+}
+
+/// Why a layout failed while it ran; its replicas are stopped all the same.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("launching target \"{target}\": {source}")]
+    Launch {
+        target: String,
+        source: Box<ReplicaError>,
+    },
+    /// Threads or memory of a replica found where the layout did not put them.
+    #[error("placement does not match the plan {when}: {}", replicas.join("; "))]
+    Misplaced {
+        /// When it was read back: "when the replicas were ready" or "when the measurement ended".
+        when: &'static str,
+        /// One line per misplaced replica, naming pid, tid and what it ran on.
+        replicas: Vec<String>,
+    },
+    #[error("no start signal from the controller within {waited:?} (or the run was cancelled)")]
+    NoStart { waited: Duration },
+    #[error("load generator crashed: {0}")]
+    GeneratorCrashed(tokio::task::JoinError),
+    #[error("load generator: {0}")]
+    Generator(LoadError),
+    /// Replicas that exited while measured, each with its exit and last output.
+    #[error("during the measurement: {}", deaths.join("; "))]
+    Died { deaths: Vec<String> },
+    #[error(transparent)]
+    Histogram(#[from] HistogramError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts of the run-time failures built here (launch and placement failures come from
+    /// `replica` and `placed`, and are checked through a real run in `tests/it/targets.rs`).
+    #[tokio::test]
+    async fn layout_failures_read_as_one_line() {
+        let crashed = tokio::spawn(std::future::pending::<()>());
+        crashed.abort();
+        let join = crashed.await.expect_err("aborted");
+        let join_text = join.to_string();
+        let cases = [
+            (
+                LayoutError::Misplaced {
+                    when: "when the measurement ended",
+                    replicas: vec!["replica 0 (1 processes, 2 threads): a".into(), "b".into()],
+                },
+                "placement does not match the plan when the measurement ended: replica 0 (1 \
+                 processes, 2 threads): a; b"
+                    .to_owned(),
+            ),
+            (
+                LayoutError::NoStart {
+                    waited: Duration::from_secs(60),
+                },
+                "no start signal from the controller within 60s (or the run was cancelled)"
+                    .to_owned(),
+            ),
+            (
+                LayoutError::GeneratorCrashed(join),
+                format!("load generator crashed: {join_text}"),
+            ),
+            (
+                LayoutError::Generator(LoadError::NoTargets),
+                "load generator: targets: at least one target address is required".to_owned(),
+            ),
+            (
+                LayoutError::Died {
+                    deaths: vec!["replica 0 (pid 7) exited with status 4".into(), "x".into()],
+                },
+                "during the measurement: replica 0 (pid 7) exited with status 4; x".to_owned(),
+            ),
+            (
+                LayoutError::Histogram(HistogramError::Encode("full".into())),
+                "histogram could not be encoded: full".to_owned(),
+            ),
+        ];
+        for (error, want) in cases {
+            assert_eq!(error.to_string(), want);
+        }
+    }
 }

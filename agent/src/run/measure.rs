@@ -8,6 +8,7 @@ use numaload_proto::histogram;
 use numaload_proto::v1::{self, run_event::Event, LayoutSummary, Phase, WorkerResult};
 use tokio::sync::mpsc;
 
+use super::error::LayoutError;
 use super::placed;
 use super::start::sleep_until_unix_ns;
 use super::{phase, send, LayoutContext};
@@ -24,7 +25,7 @@ pub(super) async fn measure(
     target: &Target,
     specs: &[ReplicaSpec],
     replicas: &mut ReplicaSet,
-) -> Result<LayoutSummary, String> {
+) -> Result<LayoutSummary, LayoutError> {
     let LayoutContext {
         run,
         events,
@@ -45,11 +46,8 @@ pub(super) async fn measure(
         let start_at = starts
             .wait_for(&name, run.start_timeout, cancel)
             .await
-            .ok_or_else(|| {
-                format!(
-                    "no start signal from the controller within {:?} (or the run was cancelled)",
-                    run.start_timeout
-                )
+            .ok_or(LayoutError::NoStart {
+                waited: run.start_timeout,
             })?;
         sleep_until_unix_ns(start_at).await;
     }
@@ -108,8 +106,8 @@ pub(super) async fn measure(
     let mut stats = sampler.stop().await;
     let _ = forward.await;
     let report = report
-        .map_err(|e| format!("load generator crashed: {e}"))?
-        .map_err(|e| format!("load generator: {e}"))?;
+        .map_err(LayoutError::GeneratorCrashed)?
+        .map_err(LayoutError::Generator)?;
     // ...and after it: what each server says it served over the whole load, beside what the
     // generator received from it over the same span.
     let served_after = served(target, replicas).await;
@@ -133,7 +131,7 @@ pub(super) async fn measure(
         .filter_map(|r| r.death())
         .collect();
     if !deaths.is_empty() {
-        return Err(format!("during the measurement: {}", deaths.join("; ")));
+        return Err(LayoutError::Died { deaths });
     }
     // Placement again, now that the servers had the whole load to move threads or fork.
     let at_end = placed::verdicts(specs, replicas);
@@ -208,8 +206,8 @@ async fn settle_output(replicas: &ReplicaSet) {
     }
 }
 
-fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, String> {
-    let encode = |h| histogram::encode(h).map_err(|e| e.to_string());
+fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, LayoutError> {
+    let encode = |h| histogram::encode(h).map_err(LayoutError::Histogram);
     let mut out = Vec::new();
     for worker in &report.workers {
         for target in &worker.per_target {
@@ -255,7 +253,7 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Str
                             latency_waited: encode(&r.waited)?,
                         })
                     })
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, LayoutError>>()?,
                 // Worker CPU time, naps and spins are per thread; they are reported once, on the
                 // worker's first target.
                 ..if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {

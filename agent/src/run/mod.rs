@@ -9,7 +9,7 @@
 //! ([`StartSignal`]), measure (`measure`: load generator, sampler, live view, then the replicas'
 //! health and placement once more), stop — streaming `RunEvent`s. Replicas of a layout are
 //! always stopped before the next starts, also when the layout fails or the run is cancelled.
-//! A refused plan is a [`PrepareError`] (`error`).
+//! A refused plan is a [`PrepareError`], a failed layout a [`LayoutError`] (`error`).
 
 mod error;
 mod measure;
@@ -22,7 +22,7 @@ use std::sync::atomic::Ordering;
 use numaload_proto::v1::{run_event::Event, LayoutFailed, Phase, PhaseChange, RunDone, RunEvent};
 use tokio::sync::mpsc;
 
-pub use error::{LoadSpecError, PrepareError, RequestFault, TargetSpecError};
+pub use error::{LayoutError, LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 pub use prepare::{decode_and_prepare, prepare, LoadPlan, PreparedLayout, PreparedRun};
 pub use start::{unix_now_ns, StartSignal};
 
@@ -65,9 +65,10 @@ pub async fn execute(
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = outcome {
+            // The one place a layout's failure becomes text: the event's.
             let failed = LayoutFailed {
                 layout: layout.name.clone(),
-                error,
+                error: error.to_string(),
             };
             if !send(&events, Event::Failed(failed)).await {
                 cancel.cancel();
@@ -92,7 +93,7 @@ struct LayoutContext<'a> {
     starts: &'a StartSignal,
 }
 
-async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Result<(), String> {
+async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Result<(), LayoutError> {
     let (layout, placement) = (&prepared.layout, &prepared.placement);
     let LayoutContext {
         config,
@@ -121,7 +122,10 @@ async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Resul
     };
     let mut replicas = ReplicaSet::spawn_all(&launch, &specs)
         .await
-        .map_err(|e| format!("launching target \"{}\": {e}", prepared.target_name))?;
+        .map_err(|source| LayoutError::Launch {
+            target: prepared.target_name.clone(),
+            source: Box::new(source),
+        })?;
     let running = replicas.replicas.len() as u64;
     config
         .metrics

@@ -3,6 +3,7 @@
 
 use numaload_proto::v1::{self, NodePages, Placed, ReplicaPlacement};
 
+use super::error::LayoutError;
 use crate::placement::{Layout, Placement};
 use crate::proctree;
 use crate::replica::{Replica, ReplicaSet, ReplicaSpec};
@@ -128,8 +129,9 @@ pub fn read_back(
     }
 }
 
-/// One line per replica whose placement failed, naming pid, tid and what it ran on.
-pub fn failures(placed: &[ReplicaPlacement], when: &str) -> Option<String> {
+/// The failure when a replica's placement failed, one line per such replica naming pid, tid and
+/// what it ran on.
+pub fn failures(placed: &[ReplicaPlacement], when: &'static str) -> Option<LayoutError> {
     let lines: Vec<String> = placed
         .iter()
         .filter(|r| !r.placement_ok)
@@ -161,10 +163,8 @@ pub fn failures(placed: &[ReplicaPlacement], when: &str) -> Option<String> {
             )
         })
         .collect();
-    (!lines.is_empty()).then(|| {
-        format!(
-            "placement does not match the plan {when}: {}",
-            lines.join("; ")
-        )
+    (!lines.is_empty()).then_some(LayoutError::Misplaced {
+        when,
+        replicas: lines,
     })
 }
