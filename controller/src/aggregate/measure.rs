@@ -230,6 +230,7 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
         p99: h.value_at_quantile(0.99),
         p999: h.value_at_quantile(0.999),
         max: h.max(),
+        waits: 0,
         lower_bounds: Vec::new(),
     }
 }
@@ -251,6 +252,8 @@ pub fn bounded_percentiles(answered: &Histogram<u64>, waited: &Histogram<u64>) -
     }
     let mut out = percentiles(&all);
     let total = all.len();
+    out.count = answered.len();
+    out.waits = waited.len();
     let exact = |quantile: f64, value: u64| {
         let rank = ((quantile * total as f64).ceil() as u64).max(1);
         answered.count_between(0, value) >= rank

@@ -173,6 +173,7 @@ pub fn layout_result(
     }
     fill_measurement(&mut result, load, &measured)?;
     result.suspect = suspect::suspicions(&result);
+    result.notes.extend(suspect::notes(&result));
     if result.status == LayoutStatus::Ok {
         result.status = trust_status(&result);
     }

@@ -100,6 +100,13 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
             }
         }
     }
+    out
+}
+
+/// What a reader should know that does not make the figures untrustworthy: too few requests
+/// for p99.9 (the reports show it as not available rather than as a figure).
+pub(super) fn notes(result: &LayoutResult) -> Vec<String> {
+    let mut out = Vec::new();
     if result.requests < MIN_REQUESTS_FOR_P999 {
         out.push(format!(
             "only {} requests measured: p99.9 needs at least {MIN_REQUESTS_FOR_P999} to mean \

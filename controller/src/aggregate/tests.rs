@@ -515,3 +515,126 @@ fn scheduler_series_and_maxima_reach_the_result_and_an_unknown_migration_rate_is
     let back: crate::result::ThreadSample = serde_json::from_value(json).expect("loads");
     assert_eq!(&back, first);
 }
+
+fn histogram_of(values: &[(u64, u64)]) -> hdrhistogram::Histogram<u64> {
+    let mut h = histogram::new_latency();
+    for &(value, count) in values {
+        h.record_n(value, count).expect("in range");
+    }
+    h
+}
+
+#[test]
+fn a_percentile_decided_by_an_unanswered_wait_is_a_lower_bound_and_one_that_is_not_is_exact() {
+    const MS: u64 = 1_000_000;
+    // (answered, waited, the figures that must be lower bounds)
+    let cases: &[(&[(u64, u64)], &[(u64, u64)], &[&str])] = &[
+        (&[(MS, 1_000)], &[], &[]),
+        // 990 answered in 1 ms: p50 and p99 are theirs; p99.9 falls among the waits.
+        (
+            &[(MS, 990)],
+            &[(5_000 * MS, 10)],
+            &["mean", "p999", "max"],
+        ),
+        // Half answered: p50 is the last answered value, p90 up are waits.
+        (
+            &[(MS, 500)],
+            &[(2_000 * MS, 500)],
+            &["mean", "p90", "p99", "p999", "max"],
+        ),
+        // Nothing answered: every figure is a lower bound.
+        (
+            &[],
+            &[(3_000 * MS, 100)],
+            &["min", "mean", "p50", "p90", "p99", "p999", "max"],
+        ),
+        // A wait shorter than every answer decides the minimum.
+        (
+            &[(10 * MS, 999)],
+            &[(MS, 1)],
+            &["min", "mean", "max"],
+        ),
+    ];
+    for &(answered, waited, bounds) in cases {
+        let (a, w) = (histogram_of(answered), histogram_of(waited));
+        let p = bounded_percentiles(&a, &w);
+        assert_eq!(p.lower_bounds, bounds, "answered {answered:?}, waited {waited:?}");
+        let mut all = a.clone();
+        all.add(&w).expect("same bounds");
+        assert_eq!((p.count, p.waits), (a.len(), w.len()));
+        assert_eq!(p.p99, all.value_at_quantile(0.99), "read from the sum");
+    }
+}
+
+/// One worker of a layout whose window intended `answered + unsent` requests: the answered in
+/// 1 ms, the unsent waited 2 s.
+fn undelivered(answered: u64, unsent: u64) -> LayoutSummary {
+    let mut s = summary(&vec![1_000_000; answered as usize]);
+    let w = &mut s.workers[0];
+    w.errors = Some(ErrorCounts {
+        unsent,
+        ..ErrorCounts::default()
+    });
+    w.latency_waited =
+        histogram::encode(&histogram_of(&[(2_000_000_000, unsent)])).expect("encode");
+    s
+}
+
+#[test]
+fn a_layout_that_delivered_less_than_min_delivered_is_incomplete_with_its_waits_as_latency() {
+    let e = events(undelivered(900, 100));
+    let agents = [AgentLayout {
+        agent: "a",
+        events: &e,
+        missing: "",
+        clock_offset_ns: 0,
+    }];
+    let result = layout_result("l", &load(), &agents).expect("merge");
+    assert_eq!(result.status, LayoutStatus::Incomplete);
+    let delivery = result.delivery.expect("delivery");
+    assert_eq!((delivery.intended, delivery.answered), (1_000, 900));
+    assert_eq!(result.agents[0].delivery.map(|d| d.shortfall()), Some(100));
+    assert!(
+        result.suspect[0].starts_with("only 900 of the window's 1,000 requests were answered"),
+        "{:?}",
+        result.suspect
+    );
+    // p99 falls among the 100 waits of 2 s: a lower bound, not the answered 1 ms.
+    assert!(result.latency_ns.p99 >= 1_990_000_000);
+    assert!(result.latency_ns.is_lower_bound("p99"));
+    assert!(!result.latency_ns.is_lower_bound("p50"));
+    assert!(!result.histograms.waited_v2_base64.is_empty());
+
+    // The same run under a plan that asks for 80% is delivered; its waits still count.
+    let lenient = Load {
+        min_delivered: 0.8,
+        ..load()
+    };
+    let result = layout_result("l", &lenient, &agents).expect("merge");
+    assert_ne!(result.status, LayoutStatus::Incomplete);
+    assert!(result.latency_ns.is_lower_bound("p99"));
+}
+
+#[test]
+fn trials_take_the_worst_status_and_merge_delivery_and_waits() {
+    let (good, bad) = (events(summary(&vec![1_000; 1_000])), events(undelivered(500, 500)));
+    let trial = |events: &LayoutEvents, n: u32| {
+        let agents = [AgentLayout {
+            agent: "a",
+            events,
+            missing: "",
+            clock_offset_ns: 0,
+        }];
+        let mut result = layout_result("l", &load(), &agents).expect("merge");
+        trials::set_trial(&mut result, n);
+        result
+    };
+    let first = trial(&good, 1);
+    assert_eq!(first.status, LayoutStatus::Ok);
+    let merged = merge_trials(vec![first, trial(&bad, 2)]).expect("merge trials");
+    assert_eq!(merged.status, LayoutStatus::Incomplete);
+    let delivery = merged.delivery.expect("delivery");
+    assert_eq!((delivery.intended, delivery.answered), (2_000, 1_500));
+    assert!(merged.latency_ns.is_lower_bound("p99"));
+    assert_eq!((merged.latency_ns.count, merged.latency_ns.waits), (1_500, 500));
+}

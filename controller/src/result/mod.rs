@@ -302,7 +302,11 @@ impl ErrorKinds {
 /// Percentiles of one merged histogram, nanoseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
+    /// Answered requests: the exact values the figures are read from.
     pub count: u64,
+    /// Requests never answered whose waits (lower bounds) the figures include as well.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waits: u64,
     pub min: u64,
     pub mean: f64,
     pub p50: u64,

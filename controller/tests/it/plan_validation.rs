@@ -121,6 +121,18 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "plan.toml: [load] duration = \"0s\": must be longer than zero, e.g. \"10s\"",
         ),
         (
+            "min_delivered above 100%",
+            edited("rate = 1000", "rate = 1000\nmin_delivered = \"120%\""),
+            "plan.toml: [load] min_delivered = \"120%\": must be a percentage from \"0%\" to \
+             \"100%\" of the window's requests, e.g. \"99%\"",
+        ),
+        (
+            "min_delivered as a fraction",
+            edited("rate = 1000", "rate = 1000\nmin_delivered = \"0.99\""),
+            "plan.toml: [load] min_delivered = \"0.99\": must be a percentage from \"0%\" to \
+             \"100%\" of the window's requests, e.g. \"99%\"",
+        ),
+        (
             "zero replicas",
             with("[[layouts]]\nname = \"split\"\nreplicas = 0"),
             "plan.toml: layouts[1] (\"split\") replicas = 0: use a positive count, \"per-node\", \
