@@ -119,7 +119,7 @@ fn main() -> anyhow::Result<()> {
     })?;
 
     // The scheduler counters' share of a sample: every thread's schedstat and sched.
-    let tree = numaload_agent::proctree::tree_of(pid, &numaload_agent::proctree::scan());
+    let tree = procfs::tree::tree_of(pid, &procfs::tree::scan());
     let threads = procfs::read_threads(pid)?;
     let sched_us = numaload_agent::sched::cost_of_sampling(&tree, 500).as_secs_f64() * 1e6;
     let pct = |ns: u64| 100.0 * ns as f64 / elapsed.as_nanos() as f64;

@@ -5,11 +5,12 @@
 //! probe and stop them, which knobs a plan may set) → [`topology`] (hwloc, the only place hwloc
 //! types live) → [`placement`] (pure: layout policy → CPU sets and memory nodes) → [`run`]
 //! (prepare, then per layout:) [`replica`] (launch target processes pinned before exec, kill
-//! their whole trees at the end) → [`proctree`] and [`procfs`] (read back where every thread of
-//! every process runs) → [`verify`] (pure verdict) → [`loadgen`] (pinned open- or closed-loop
-//! HTTP load, per-worker HdrHistograms) alongside [`sampler`] (the tree's threads, CPU and
-//! memory, the target's metrics, every 100 ms) → [`service`] (the gRPC `Agent` service streaming
-//! `RunEvent`s).
+//! their whole trees at the end) → [`procfs`] (the one reader of `/proc`: read back where every
+//! thread of every process runs) → [`verify`] (pure verdict) → [`loadgen`] (pinned open- or
+//! closed-loop HTTP load, per-worker HdrHistograms) alongside [`sampler`] (the tree's threads,
+//! CPU and memory, the scheduler's counters ([`sched`]), the target's metrics, every 100 ms) →
+//! [`service`] (the gRPC `Agent` service streaming `RunEvent`s). [`watch`] is `numaload watch`,
+//! over the same [`procfs`].
 
 pub mod calibrate;
 pub mod cgroup;
@@ -19,7 +20,6 @@ pub mod loadgen;
 pub mod metrics;
 pub mod placement;
 pub mod procfs;
-pub mod proctree;
 pub mod replica;
 pub mod run;
 pub mod sampler;
@@ -34,3 +34,7 @@ pub mod verify;
 pub mod watch;
 
 mod affinity;
+
+/// The process table and trees ([`procfs::tree`]) under the name the `numaload watch` role of
+/// the controller's binary imports them by.
+pub use procfs::tree as proctree;

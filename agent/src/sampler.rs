@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::procfs;
-use crate::proctree::{self, ProcEntry};
+use crate::procfs::tree::{self, ProcEntry};
 use crate::replica::Output;
 use crate::sched::{SchedTracker, TokioTracker};
 use crate::scrape::Scraper;
@@ -69,12 +69,12 @@ impl SharedTable {
     /// The table, scanned again when the last scan is older than [`TABLE_EVERY`].
     fn get(&self) -> Arc<Vec<ProcEntry>> {
         let Ok(mut cached) = self.0.lock() else {
-            return Arc::new(proctree::scan());
+            return Arc::new(tree::scan());
         };
         match &*cached {
             Some((at, table)) if at.elapsed() < TABLE_EVERY => Arc::clone(table),
             _ => {
-                let table = Arc::new(proctree::scan());
+                let table = Arc::new(tree::scan());
                 *cached = Some((Instant::now(), Arc::clone(&table)));
                 table
             }
@@ -169,7 +169,7 @@ async fn sample_one(
         }
         let t_ms = start.elapsed().as_millis() as u64;
         // A replica that died has no /proc entry: its absence shows as missing samples.
-        let tree = proctree::tree_of(replica.pid, &table.get());
+        let tree = tree::tree_of(replica.pid, &table.get());
         let Some(TreeFigures {
             processes,
             os_threads,

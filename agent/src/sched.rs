@@ -2,9 +2,9 @@
 //! migrations of every thread of its tree, as rates between two samples.
 //!
 //! The counters are per thread and vanish with it, so [`SchedRates`] are taken thread by thread
-//! with the `watch` module's [`Counts`] (a thread new since the last sample counts from zero, one
-//! that exited is left out) and its parsers of `schedstat`, `status` and `sched`: the same
-//! figures `numaload watch` shows for any process.
+//! from [`procfs::sched`]'s [`Counts`] (a thread new since the last sample counts from zero, one
+//! that exited is left out) and its [`Rates`]: the same figures `numaload watch` shows for any
+//! process, computed the same way.
 //!
 //! [`TokioTracker`] does the same for a tokio target's own counters (workers' busy time, parks).
 //!
@@ -13,16 +13,14 @@
 //! `reading_a_tree_costs_microseconds_per_thread` below and `benches/sampler_cost.rs`.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use numaload_proto::v1::{SchedRates, TokioRuntime};
 
-use crate::proctree::ProcEntry;
-use crate::watch::sample::{
-    parse_ctxt_switches, parse_migrations, parse_sched_switches, parse_schedstat,
-};
-use crate::watch::{Counts, Rates};
+use crate::procfs;
+use crate::procfs::sched::{Counts, Rates};
+use crate::procfs::tree::ProcEntry;
+use crate::scrape::RuntimeGauges;
 
 /// Each thread's counters by (pid, tid).
 type ByThread = HashMap<(u32, u32), Counts>;
@@ -77,48 +75,16 @@ impl SchedTracker {
     fn read_tree(&mut self, tree: &[ProcEntry]) -> ByThread {
         let mut counts = HashMap::new();
         for process in tree {
-            let Ok(dir) = std::fs::read_dir(format!("/proc/{}/task", process.pid)) else {
+            let Some(tids) = procfs::tids(process.pid) else {
                 continue;
             };
-            for tid in dir
-                .filter_map(Result::ok)
-                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            {
-                if let Some(c) = self.read_thread(process.pid, tid) {
+            for tid in tids {
+                if let Some(c) = procfs::sched::read_counts(process.pid, tid, &mut self.buffer) {
                     counts.insert((process.pid, tid), c);
                 }
             }
         }
         counts
-    }
-
-    /// A thread's counters; `None` when it exited while being read.
-    fn read_thread(&mut self, pid: u32, tid: u32) -> Option<Counts> {
-        let dir = format!("/proc/{pid}/task/{tid}/");
-        read_into(&mut self.buffer, &format!("{dir}schedstat"))?;
-        let (cpu_time_ns, run_delay_ns) = parse_schedstat(&self.buffer)?;
-        // `sched` has the context switches too, so `status` is read only when it is missing
-        // (a kernel without CONFIG_SCHED_DEBUG); migrations are then unknown.
-        let mut migrations = None;
-        let mut switches = None;
-        if read_into(&mut self.buffer, &format!("{dir}sched")).is_some() {
-            migrations = parse_migrations(&self.buffer);
-            switches = parse_sched_switches(&self.buffer);
-        }
-        let (voluntary, nonvoluntary) = match switches {
-            Some(s) => s,
-            None => {
-                read_into(&mut self.buffer, &format!("{dir}status"))?;
-                parse_ctxt_switches(&self.buffer)
-            }
-        };
-        Some(Counts {
-            voluntary_ctxt_switches: voluntary,
-            nonvoluntary_ctxt_switches: nonvoluntary,
-            run_delay_ns,
-            cpu_time_ns,
-            migrations,
-        })
     }
 }
 
@@ -132,7 +98,7 @@ pub struct TokioTracker {
 impl TokioTracker {
     /// The runtime's rates since the last scrape that had its counters; `None` when this one
     /// has none (not a tokio target, or the scrape failed) or it is the first.
-    pub fn sample(&mut self, gauges: &crate::scrape::RuntimeGauges) -> Option<TokioRuntime> {
+    pub fn sample(&mut self, gauges: &RuntimeGauges) -> Option<TokioRuntime> {
         if gauges.worker_busy_us < 0 || gauges.worker_parks < 0 {
             return None;
         }
@@ -159,14 +125,6 @@ impl TokioTracker {
     }
 }
 
-fn read_into(buffer: &mut String, path: &str) -> Option<()> {
-    buffer.clear();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_string(buffer))
-        .ok()
-        .map(|_| ())
-}
-
 fn to_proto(r: Rates) -> SchedRates {
     SchedRates {
         run_delay_ms_per_s: r.run_delay_ms_per_s,
@@ -190,10 +148,10 @@ pub fn cost_of_sampling(tree: &[ProcEntry], rounds: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proctree;
+    use crate::procfs::tree;
 
     fn own_tree() -> Vec<ProcEntry> {
-        proctree::tree_of(std::process::id(), &proctree::scan())
+        tree::tree_of(std::process::id(), &tree::scan())
     }
 
     #[test]
@@ -232,8 +190,8 @@ mod tests {
         let tree = own_tree();
         let threads: usize = tree
             .iter()
-            .filter_map(|p| std::fs::read_dir(format!("/proc/{}/task", p.pid)).ok())
-            .map(|d| d.count())
+            .filter_map(|p| procfs::tids(p.pid))
+            .map(|tids| tids.count())
             .sum();
         let cost = cost_of_sampling(&tree, 200);
         let per_thread = cost / threads.max(1) as u32;

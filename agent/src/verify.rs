@@ -15,7 +15,7 @@ use numaload_proto::cpulist;
 
 use crate::placement::NodePolicy;
 use crate::procfs;
-use crate::proctree::{self, ProcessSeen};
+use crate::procfs::tree::{pages_by_node, ProcessSeen};
 
 /// Pages outside the intended nodes fail the layout above this share of the tree's pages...
 pub const OFF_NODE_FAIL_SHARE: f64 = 0.01;
@@ -75,7 +75,7 @@ impl Verdict {
     }
 }
 
-/// Judges a tree as read by [`proctree::observe`] (root first).
+/// Judges a tree as read by [`crate::procfs::tree::observe`] (root first).
 pub fn verify(intended: Intended<'_>, tree: &[ProcessSeen]) -> Verdict {
     let mut verdict = Verdict {
         processes: tree.len() as u32,
@@ -84,7 +84,7 @@ pub fn verify(intended: Intended<'_>, tree: &[ProcessSeen]) -> Verdict {
             .first()
             .and_then(|p| p.numa.as_ref())
             .map_or_else(|| "unreadable".to_owned(), |m| m.policy.clone()),
-        pages_by_node: proctree::pages_by_node(tree),
+        pages_by_node: pages_by_node(tree),
         ..Verdict::default()
     };
     let mut all_cpus = std::collections::BTreeSet::new();
@@ -174,15 +174,27 @@ pub fn memory_matches(intended: Intended<'_>, actual: &str) -> bool {
     if intended.memory_nodes.is_empty() || intended.policy == NodePolicy::Default {
         return actual == "default";
     }
-    procfs::policy_mode(actual) == Some(intended.policy)
+    policy_mode(actual) == Some(intended.policy)
         && procfs::policy_nodes(actual) == intended.memory_nodes
+}
+
+/// The mode of a numa_maps policy: `default`, `bind:…` and `interleave:…` are the ones numaload
+/// sets; anything else (`prefer:1`, `local`, `weighted interleave`, …) is `None`.
+pub fn policy_mode(policy: &str) -> Option<NodePolicy> {
+    let mode = policy.split_once(':').map_or(policy, |(mode, _)| mode);
+    match mode {
+        "default" => Some(NodePolicy::Default),
+        "bind" => Some(NodePolicy::Bind),
+        "interleave" => Some(NodePolicy::Interleave),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procfs::NumaMaps;
-    use crate::proctree::ThreadSeen;
+    use crate::procfs::thread::ThreadSeen;
+    use crate::procfs::{parse_numa_maps, policy_nodes, NumaMaps};
 
     fn thread(tid: u32, cpus: &[u32]) -> ThreadSeen {
         ThreadSeen {
@@ -308,5 +320,22 @@ mod tests {
             !verify(BOUND, &[]).ok(),
             "an empty tree (the replica is gone) is not ok"
         );
+    }
+
+    #[test]
+    fn policy_mode_reads_the_kind() {
+        assert_eq!(policy_mode("bind:2"), Some(NodePolicy::Bind));
+        assert_eq!(policy_mode("interleave:0-3"), Some(NodePolicy::Interleave));
+        assert_eq!(policy_mode("default"), Some(NodePolicy::Default));
+        assert_eq!(policy_mode("prefer (many):0,2"), None);
+        assert_eq!(policy_mode("prefer:1"), None);
+        assert_eq!(policy_mode("weighted interleave:0-1"), None);
+        let maps = parse_numa_maps(
+            "7f0000000000 interleave:0-3 heap anon=8 N0=2 N1=2 N2=2 N3=2\n\
+             7f0000100000 interleave:0-3 anon=4 N0=1 N1=1 N2=1 N3=1\n",
+        );
+        assert_eq!(maps.policy, "interleave:0-3");
+        assert_eq!(policy_mode(&maps.policy), Some(NodePolicy::Interleave));
+        assert_eq!(policy_nodes(&maps.policy), vec![0, 1, 2, 3]);
     }
 }

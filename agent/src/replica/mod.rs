@@ -31,7 +31,7 @@ pub use output::{Output, Stream};
 
 use crate::affinity::{Pinning, PinningError, Watchdog};
 use crate::placement::NodePolicy;
-use crate::proctree;
+use crate::procfs::tree;
 use crate::target::{Ready, Target, Vars};
 
 /// How often readiness is probed.
@@ -298,8 +298,8 @@ impl Replica {
 
     /// The tree's pids in a process table; remembered, so a process that leaves the group and
     /// loses its parent is still stopped later.
-    pub fn tree(&self, table: &[proctree::ProcEntry]) -> Vec<proctree::ProcEntry> {
-        let tree = proctree::tree_of(self.pid, table);
+    pub fn tree(&self, table: &[tree::ProcEntry]) -> Vec<tree::ProcEntry> {
+        let tree = tree::tree_of(self.pid, table);
         if let Ok(mut seen) = self.seen.lock() {
             for process in &tree {
                 // Newly seen and outside the group: the watchdog must know it by pid.
@@ -329,7 +329,7 @@ impl Replica {
 
     /// Processes of the tree still alive (by group, descent, or seen before and still there).
     fn remaining(&self) -> Vec<u32> {
-        let table = proctree::scan();
+        let table = tree::scan();
         let mut pids: std::collections::BTreeSet<u32> =
             self.tree(&table).iter().map(|p| p.pid).collect();
         if let Ok(seen) = self.seen.lock() {

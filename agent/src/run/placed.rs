@@ -5,7 +5,7 @@ use numaload_proto::v1::{self, NodePages, Placed, ReplicaPlacement};
 
 use super::error::LayoutError;
 use crate::placement::{Layout, Placement};
-use crate::proctree;
+use crate::procfs::tree;
 use crate::replica::{Replica, ReplicaSet, ReplicaSpec};
 use crate::verify::{self, Intended, Verdict};
 
@@ -14,7 +14,7 @@ pub fn verdicts(
     specs: &[ReplicaSpec],
     replicas: &ReplicaSet,
 ) -> Vec<(Verdict, Vec<v1::ProcessSeen>)> {
-    let table = proctree::scan();
+    let table = tree::scan();
     specs
         .iter()
         .zip(&replicas.replicas)
@@ -25,9 +25,9 @@ pub fn verdicts(
 fn verdict_of(
     spec: &ReplicaSpec,
     replica: &Replica,
-    table: &[proctree::ProcEntry],
+    table: &[tree::ProcEntry],
 ) -> (Verdict, Vec<v1::ProcessSeen>) {
-    let seen = proctree::observe(&replica.tree(table));
+    let seen = tree::observe(&replica.tree(table));
     let intended = Intended {
         cpus: &spec.cpus,
         memory_nodes: &spec.memory_nodes,

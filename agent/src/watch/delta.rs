@@ -1,99 +1,17 @@
 //! Rates from the difference of two samples, and counters that only grow.
 //!
 //! The kernel keeps context switches, run-queue wait and migrations per thread, and they vanish
-//! with the thread. So differences are taken thread by thread (matched by tid within a process):
-//! a thread new since the last sample counts from zero, one that exited is left out. The
-//! [`Tracker`]'s running totals add those differences, so they never go backwards while threads
-//! come and go (what a Prometheus counter needs); they start at the first sample's sums.
+//! with the thread. So differences are taken thread by thread (matched by tid within a process,
+//! [`Counts::since`]): a thread new since the last sample counts from zero, one that exited is
+//! left out. The [`Tracker`]'s running totals add those differences, so they never go backwards
+//! while threads come and go (what a Prometheus counter needs); they start at the first sample's
+//! sums.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
-
-use super::sample::{ThreadSample, TreeSample};
-
-/// Counters of the scheduler, summed over some threads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub voluntary_ctxt_switches: u64,
-    pub nonvoluntary_ctxt_switches: u64,
-    pub run_delay_ns: u64,
-    pub cpu_time_ns: u64,
-    /// `None` when the kernel shows no migrations.
-    pub migrations: Option<u64>,
-}
-
-impl Counts {
-    fn of(t: &ThreadSample) -> Counts {
-        Counts {
-            voluntary_ctxt_switches: t.voluntary_ctxt_switches,
-            nonvoluntary_ctxt_switches: t.nonvoluntary_ctxt_switches,
-            run_delay_ns: t.run_delay_ns,
-            cpu_time_ns: t.cpu_time_ns,
-            migrations: t.migrations,
-        }
-    }
-
-    /// `self - earlier`, each counter at least 0 (a reused tid may start lower).
-    pub(crate) fn since(self, earlier: Counts) -> Counts {
-        Counts {
-            voluntary_ctxt_switches: self
-                .voluntary_ctxt_switches
-                .saturating_sub(earlier.voluntary_ctxt_switches),
-            nonvoluntary_ctxt_switches: self
-                .nonvoluntary_ctxt_switches
-                .saturating_sub(earlier.nonvoluntary_ctxt_switches),
-            run_delay_ns: self.run_delay_ns.saturating_sub(earlier.run_delay_ns),
-            cpu_time_ns: self.cpu_time_ns.saturating_sub(earlier.cpu_time_ns),
-            migrations: self
-                .migrations
-                .map(|m| m.saturating_sub(earlier.migrations.unwrap_or(0))),
-        }
-    }
-
-    pub(crate) fn add(&mut self, other: Counts) {
-        self.voluntary_ctxt_switches += other.voluntary_ctxt_switches;
-        self.nonvoluntary_ctxt_switches += other.nonvoluntary_ctxt_switches;
-        self.run_delay_ns += other.run_delay_ns;
-        self.cpu_time_ns += other.cpu_time_ns;
-        self.migrations = match (self.migrations, other.migrations) {
-            (None, m) | (m, None) => m,
-            (Some(a), Some(b)) => Some(a + b),
-        };
-    }
-}
-
-/// Counters per second over an interval.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Rates {
-    /// Voluntary plus involuntary context switches per second.
-    pub ctxt_switches_per_s: f64,
-    pub nonvoluntary_ctxt_switches_per_s: f64,
-    /// Milliseconds spent waiting for a CPU per second (summed over threads: 1000 is one thread
-    /// waiting all the time).
-    pub run_delay_ms_per_s: f64,
-    /// CPUs busy on average (1.0 is one CPU's worth).
-    pub cpus_used: f64,
-    pub migrations_per_s: Option<f64>,
-}
-
-impl Rates {
-    /// `counts` happened over `elapsed`.
-    pub fn over(counts: Counts, elapsed: Duration) -> Rates {
-        let seconds = elapsed.as_secs_f64().max(1e-3);
-        let per_s = |n: u64| n as f64 / seconds;
-        Rates {
-            ctxt_switches_per_s: per_s(
-                counts.voluntary_ctxt_switches + counts.nonvoluntary_ctxt_switches,
-            ),
-            nonvoluntary_ctxt_switches_per_s: per_s(counts.nonvoluntary_ctxt_switches),
-            run_delay_ms_per_s: per_s(counts.run_delay_ns) / 1e6,
-            cpus_used: per_s(counts.cpu_time_ns) / 1e9,
-            migrations_per_s: counts.migrations.map(per_s),
-        }
-    }
-}
+use super::sample::TreeSample;
+use crate::procfs::sched::{Counts, Rates};
 
 /// What happened between two samples of one tree, per thread (by pid and tid), per process
 /// and in all.
@@ -131,7 +49,7 @@ fn threads(sample: &TreeSample) -> impl Iterator<Item = ((u32, u32), Counts)> + 
     sample.processes.iter().flat_map(|p| {
         p.thread_details
             .iter()
-            .map(move |t| ((p.pid, t.tid), Counts::of(t)))
+            .map(move |t| ((p.pid, t.tid), t.counts()))
     })
 }
 
@@ -174,7 +92,8 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proctree::ProcEntry;
+    use crate::procfs::thread::ThreadSample;
+    use crate::procfs::tree::ProcEntry;
     use crate::watch::sample::ProcessSample;
 
     fn thread(tid: u32, switches: u64, run_delay_ns: u64, migrations: Option<u64>) -> ThreadSample {

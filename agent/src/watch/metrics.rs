@@ -224,8 +224,9 @@ impl Collector for Families {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proctree::ProcEntry;
-    use crate::watch::sample::{ProcessSample, ThreadSample, TreeSample};
+    use crate::procfs::thread::ThreadSample;
+    use crate::procfs::tree::ProcEntry;
+    use crate::watch::sample::{ProcessSample, TreeSample};
 
     fn tracker(comm: &str, migrations: Option<u64>) -> Tracker {
         let thread = ThreadSample {

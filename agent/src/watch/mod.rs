@@ -1,16 +1,17 @@
 //! `numaload watch`: any running process and its whole tree, seen from `/proc` without restarting
 //! or touching it.
 //!
-//! - [`sample`]: the data of one look ([`TreeSample`] → [`ProcessSample`] → [`ThreadSample`]) and
-//!   the pure parsers of each file (`status`, `stat`, `schedstat`, `sched`, `cmdline`), reusing
-//!   [`crate::proctree`] (the tree, allowed CPUs, last CPU) and [`crate::procfs`] (CPU time, RSS,
-//!   `numa_maps`).
+//! - [`crate::procfs`] reads every file: the process table and the tree ([`procfs::tree`]), each
+//!   thread's `status`, `stat`, `schedstat` and `sched` ([`ThreadSample`]), a process's CPU
+//!   time, RSS, `numa_maps` and command line.
+//! - [`sample`]: the data of one look ([`TreeSample`] → [`ProcessSample`] → [`ThreadSample`]),
+//!   threads counted by state and summed per process and over the tree.
 //! - [`delta`]: rates from the difference of two looks, thread by thread, and running totals
 //!   that never go backwards ([`Tracker`]).
 //! - [`view`] (the terminal text) and [`metrics`] (Prometheus text) render trackers.
-//! - This file holds the thin readers: [`find`] a pid, [`find_by_name`], and [`look`] at a tree.
+//! - This file: [`find`] a pid, [`find_by_name`], and [`look`] at a tree.
 //!
-//! The tree is [`proctree::tree_of`]'s: the process, its descendants, and the members of its
+//! The tree is [`tree::tree_of`]'s: the process, its descendants, and the members of its
 //! process group when it leads one. A process has exited when it is gone from the process table,
 //! its pid now names a later process (another start time), or only zombie threads are left.
 
@@ -21,11 +22,12 @@ pub mod view;
 
 use std::io;
 
-pub use delta::{Counts, Rates, Tracker};
-pub use sample::{ProcessSample, ThreadSample, ThreadsByState, TreeSample};
+pub use delta::Tracker;
+pub use sample::{ProcessSample, ThreadsByState, TreeSample};
 
-use crate::procfs;
-use crate::proctree::{self, ProcEntry};
+use crate::procfs::thread::{self, ThreadSample};
+use crate::procfs::tree::{self, ProcEntry};
+use crate::procfs::{self, ProcError};
 
 /// At most this many processes are watched from one `--name`.
 pub const MAX_MATCHES: usize = 64;
@@ -54,25 +56,24 @@ pub enum WatchError {
 /// The process `pid` as the table names it (with its start time, so a later process reusing
 /// the pid is not mistaken for it), after checking that its threads can be read.
 pub fn find(pid: u32) -> Result<ProcEntry, WatchError> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => WatchError::NoSuchProcess(pid),
-        _ => WatchError::Unreadable { pid, path, source },
+    let unreadable = |error: ProcError| match error {
+        ProcError::Read { path, source } => WatchError::Unreadable { pid, path, source },
+        ProcError::Missing { path, .. } => WatchError::Unreadable {
+            pid,
+            path,
+            source: io::Error::new(io::ErrorKind::InvalidData, "unexpected content"),
+        },
+    };
+    let entry = tree::read_entry(pid).map_err(|error| match error {
+        ProcError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            WatchError::NoSuchProcess(pid)
+        }
+        error => unreadable(error),
     })?;
-    if sample::parse_stat_state(&stat) == Some('Z') {
+    if entry.zombie {
         return Err(WatchError::Zombie(pid));
     }
-    let entry = proctree::parse_stat(&stat).ok_or_else(|| WatchError::Unreadable {
-        pid,
-        path: format!("/proc/{pid}/stat"),
-        source: io::Error::new(io::ErrorKind::InvalidData, "unexpected content"),
-    })?;
-    let path = format!("/proc/{pid}/task/{pid}/status");
-    std::fs::read_to_string(&path).map_err(|source| WatchError::Unreadable {
-        pid,
-        path,
-        source,
-    })?;
+    thread::threads_readable(pid).map_err(unreadable)?;
     Ok(entry)
 }
 
@@ -88,7 +89,7 @@ pub fn find_by_name(pattern: &str, exclude: u32) -> Result<Vec<ProcEntry>, Watch
         pattern: pattern.to_owned(),
         why: e.to_string(),
     })?;
-    let mut found: Vec<ProcEntry> = proctree::scan()
+    let mut found: Vec<ProcEntry> = tree::scan()
         .into_iter()
         .filter(|p| p.pid != exclude)
         .filter(|p| name_matches(&re, &p.comm, &read_cmdline(p.pid)))
@@ -105,7 +106,7 @@ pub fn find_by_name(pattern: &str, exclude: u32) -> Result<Vec<ProcEntry>, Watch
     }
 }
 
-/// One look at `root`'s tree in the process table `table` ([`proctree::scan`], shared by every
+/// One look at `root`'s tree in the process table `table` ([`tree::scan`], shared by every
 /// watched tree of a refresh); `None` when the root has exited.
 pub fn look(root: &ProcEntry, table: &[ProcEntry]) -> Option<TreeSample> {
     let alive = table
@@ -114,7 +115,7 @@ pub fn look(root: &ProcEntry, table: &[ProcEntry]) -> Option<TreeSample> {
     if !alive {
         return None;
     }
-    let processes: Vec<ProcessSample> = proctree::tree_of(root.pid, table)
+    let processes: Vec<ProcessSample> = tree::tree_of(root.pid, table)
         .iter()
         .filter_map(read_process)
         .collect();
@@ -130,11 +131,8 @@ pub fn look(root: &ProcEntry, table: &[ProcEntry]) -> Option<TreeSample> {
 /// A process and all its threads; `None` when it has exited (or turned zombie) meanwhile.
 fn read_process(entry: &ProcEntry) -> Option<ProcessSample> {
     let pid = entry.pid;
-    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut threads: Vec<ThreadSample> = dir
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|tid| read_thread(pid, tid))
+    let mut threads: Vec<ThreadSample> = procfs::tids(pid)?
+        .filter_map(|tid| thread::read_sample(pid, tid))
         .collect();
     threads.sort_by_key(|t| t.tid);
     let process = ProcessSample::new(
@@ -147,21 +145,8 @@ fn read_process(entry: &ProcEntry) -> Option<ProcessSample> {
     (!process.exited()).then_some(process)
 }
 
-fn read_thread(pid: u32, tid: u32) -> Option<ThreadSample> {
-    let file = |name: &str| std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/{name}")).ok();
-    sample::parse_thread(
-        tid,
-        &file("status")?,
-        &file("stat")?,
-        file("schedstat").as_deref(),
-        file("sched").as_deref(),
-    )
-}
-
 fn read_cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|raw| sample::parse_cmdline(&raw))
-        .unwrap_or_default()
+    procfs::read_cmdline(pid).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -180,7 +165,7 @@ mod tests {
     fn this_process_is_watched_with_every_thread() {
         let own = std::process::id();
         let root = find(own).expect("own process");
-        let tree = look(&root, &proctree::scan()).expect("alive");
+        let tree = look(&root, &tree::scan()).expect("alive");
         assert_eq!(tree.pid, own);
         let status = procfs::read_status(own).expect("status");
         assert_eq!(
@@ -201,7 +186,7 @@ mod tests {
             start_ticks: root.start_ticks + 1,
             ..root
         };
-        assert_eq!(look(&later, &proctree::scan()), None, "a reused pid");
+        assert_eq!(look(&later, &tree::scan()), None, "a reused pid");
     }
 
     #[test]

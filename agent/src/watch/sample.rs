@@ -1,12 +1,14 @@
-//! One look at a watched process tree: the data, and the pure parsers that fill it from the text
-//! of `/proc` files (no I/O here; [`super::look`] reads the files).
+//! One look at a watched process tree: each process's threads as `/proc` gave them
+//! ([`ThreadSample`]), counted by state and summed per process and over the tree. Pure: the
+//! readers are [`crate::procfs`]'s, called by the watch's `look`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::procfs::thread::ThreadSample;
+use crate::procfs::tree::ProcEntry;
 use crate::procfs::{NumaMaps, Usage};
-use crate::proctree::{self, ProcEntry};
 
 /// Threads counted by the state letter of `stat` field 3.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -37,27 +39,6 @@ impl ThreadsByState {
         self.uninterruptible += other.uninterruptible;
         self.other += other.other;
     }
-}
-
-/// A thread, from its `status`, `stat`, `schedstat` and `sched` files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ThreadSample {
-    pub tid: u32,
-    pub comm: String,
-    /// The state letter (`R`, `S`, `D`, ...).
-    pub state: char,
-    pub cpus_allowed: Vec<u32>,
-    /// The CPU it last ran on.
-    pub last_cpu: Option<u32>,
-    pub voluntary_ctxt_switches: u64,
-    pub nonvoluntary_ctxt_switches: u64,
-    /// Time spent runnable but waiting for a CPU (`schedstat` field 2).
-    pub run_delay_ns: u64,
-    /// Time spent on a CPU (`schedstat` field 1).
-    pub cpu_time_ns: u64,
-    /// `se.nr_migrations` of `sched`; `None` when the kernel has no such file
-    /// (built without `CONFIG_SCHED_DEBUG`).
-    pub migrations: Option<u64>,
 }
 
 /// A process of the tree with all its threads.
@@ -112,97 +93,6 @@ pub struct TreeSample {
     pub warning: Option<String>,
     /// The tree, root first.
     pub processes: Vec<ProcessSample>,
-}
-
-/// The state letter, `stat` field 3 (after the command name, which may hold parentheses).
-pub fn parse_stat_state(stat: &str) -> Option<char> {
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .next()?
-        .chars()
-        .next()
-}
-
-/// `voluntary_ctxt_switches` and `nonvoluntary_ctxt_switches` of a `status` file (0 when absent).
-pub fn parse_ctxt_switches(status: &str) -> (u64, u64) {
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (
-        field("voluntary_ctxt_switches"),
-        field("nonvoluntary_ctxt_switches"),
-    )
-}
-
-/// `schedstat`: time on CPU (ns), time runnable waiting for a CPU (ns), timeslices.
-pub fn parse_schedstat(schedstat: &str) -> Option<(u64, u64)> {
-    let mut fields = schedstat.split_whitespace().map(str::parse::<u64>);
-    let on_cpu = fields.next()?.ok()?;
-    let waiting = fields.next()?.ok()?;
-    Some((on_cpu, waiting))
-}
-
-/// `se.nr_migrations` of a `sched` file: how often the thread moved to another CPU.
-pub fn parse_migrations(sched: &str) -> Option<u64> {
-    sched_field(sched, "se.nr_migrations")
-}
-
-/// `nr_voluntary_switches` and `nr_involuntary_switches` of a `sched` file (the same counters
-/// as `status`'s, so a reader that needs `sched` anyway can skip `status`).
-pub fn parse_sched_switches(sched: &str) -> Option<(u64, u64)> {
-    Some((
-        sched_field(sched, "nr_voluntary_switches")?,
-        sched_field(sched, "nr_involuntary_switches")?,
-    ))
-}
-
-fn sched_field(sched: &str, name: &str) -> Option<u64> {
-    sched.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        (key.trim() == name)
-            .then(|| value.trim().parse().ok())
-            .flatten()
-    })
-}
-
-/// A thread from the text of its files; `None` when `status` or `stat` is not usable (the thread
-/// exited while being read). `schedstat` and `sched` are optional: a kernel may lack them.
-pub fn parse_thread(
-    tid: u32,
-    status: &str,
-    stat: &str,
-    schedstat: Option<&str>,
-    sched: Option<&str>,
-) -> Option<ThreadSample> {
-    let seen = proctree::parse_thread(tid, status, Some(stat))?;
-    let (voluntary, nonvoluntary) = parse_ctxt_switches(status);
-    let (cpu_time_ns, run_delay_ns) = schedstat.and_then(parse_schedstat).unwrap_or((0, 0));
-    Some(ThreadSample {
-        tid,
-        comm: seen.comm,
-        state: parse_stat_state(stat)?,
-        cpus_allowed: seen.cpus_allowed,
-        last_cpu: seen.last_cpu,
-        voluntary_ctxt_switches: voluntary,
-        nonvoluntary_ctxt_switches: nonvoluntary,
-        run_delay_ns,
-        cpu_time_ns,
-        migrations: sched.and_then(parse_migrations),
-    })
-}
-
-/// `/proc/PID/cmdline`: NUL-separated arguments, joined with spaces.
-pub fn parse_cmdline(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw)
-        .split('\0')
-        .filter(|a| !a.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A sum of optional counters: `None` only when none is known.

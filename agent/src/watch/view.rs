@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use numaload_proto::cpulist;
 
-use super::delta::{Rates, Tracker};
-use super::sample::{ProcessSample, ThreadSample, ThreadsByState};
+use super::delta::Tracker;
+use super::sample::{ProcessSample, ThreadsByState};
+use crate::procfs::sched::Rates;
+use crate::procfs::thread::ThreadSample;
 
 /// The whole view for one refresh.
 pub fn render(trackers: &[&Tracker], interval: Duration, show_threads: bool) -> String {
@@ -152,7 +154,7 @@ fn thread(out: &mut String, t: &ThreadSample, rates: Option<&Rates>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proctree::ProcEntry;
+    use crate::procfs::tree::ProcEntry;
     use crate::watch::sample::TreeSample;
 
     fn sample(switches: u64) -> TreeSample {

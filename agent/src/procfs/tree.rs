@@ -7,13 +7,12 @@
 //! the members of its process group (a replica leads its own group, so a child whose parent
 //! exited is still found) with their descendants. [`observe`] reads each thread's allowed CPUs
 //! and the CPU it last ran on, and each process's memory policy and pages: what the placement
-//! verdict (the `verify` module, which builds on this one) judges.
+//! verdict judges.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use numaload_proto::cpulist;
-
-use crate::procfs::{self, NumaMaps};
+use super::thread::{self, ThreadSeen};
+use super::{NumaMaps, ProcError};
 
 /// One line of the process table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +40,17 @@ pub fn scan() -> Vec<ProcEntry> {
             parse_stat(&stat)
         })
         .collect()
+}
+
+/// The process `pid` as the table names it, from its `stat` (with its start time, so a later
+/// process reusing the pid is not mistaken for it).
+pub fn read_entry(pid: u32) -> Result<ProcEntry, ProcError> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = super::read(&path)?;
+    parse_stat(&stat).ok_or(ProcError::Missing {
+        path,
+        field: "pid, comm, state, ppid, pgrp",
+    })
 }
 
 /// `/proc/PID/stat`: pid, comm (which may hold spaces and parentheses), state, ppid, pgrp,
@@ -96,16 +106,6 @@ pub fn tree_of(root: u32, table: &[ProcEntry]) -> Vec<ProcEntry> {
     tree
 }
 
-/// A thread as read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreadSeen {
-    pub tid: u32,
-    pub comm: String,
-    pub cpus_allowed: Vec<u32>,
-    /// The CPU it last ran on (`stat` field 39), when readable.
-    pub last_cpu: Option<u32>,
-}
-
 /// A process as read back, with all its threads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessSeen {
@@ -121,7 +121,7 @@ pub struct ProcessSeen {
 pub fn observe(tree: &[ProcEntry]) -> Vec<ProcessSeen> {
     tree.iter()
         .filter_map(|p| {
-            let threads = read_threads(p.pid);
+            let threads = thread::threads_of(p.pid);
             if threads.is_empty() {
                 return None;
             }
@@ -130,50 +130,10 @@ pub fn observe(tree: &[ProcEntry]) -> Vec<ProcessSeen> {
                 ppid: p.ppid,
                 comm: p.comm.clone(),
                 threads,
-                numa: procfs::read_numa_maps(p.pid).ok(),
+                numa: super::read_numa_maps(p.pid).ok(),
             })
         })
         .collect()
-}
-
-fn read_threads(pid: u32) -> Vec<ThreadSeen> {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut threads: Vec<ThreadSeen> = dir
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|tid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok();
-            parse_thread(tid, &status, stat.as_deref())
-        })
-        .collect();
-    threads.sort_by_key(|t| t.tid);
-    threads
-}
-
-/// A thread from its `status` (Name, Cpus_allowed_list) and `stat` (last CPU).
-pub fn parse_thread(tid: u32, status: &str, stat: Option<&str>) -> Option<ThreadSeen> {
-    let field = |name: &str| {
-        status.lines().find_map(|line| {
-            line.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .map(str::trim)
-        })
-    };
-    let cpus_allowed = cpulist::parse(field("Cpus_allowed_list")?).ok()?;
-    let last_cpu = stat.and_then(|s| {
-        let after = s.rsplit_once(')')?.1;
-        // Field 39 overall; after the comm, fields start at 3 (state).
-        after.split_whitespace().nth(39 - 3)?.parse().ok()
-    });
-    Some(ThreadSeen {
-        tid,
-        comm: field("Name").unwrap_or_default().to_owned(),
-        cpus_allowed,
-        last_cpu,
-    })
 }
 
 /// Pages per node summed over the processes of a tree.
@@ -245,20 +205,6 @@ mod tests {
             })
         );
         assert_eq!(parse_stat("garbage"), None);
-    }
-
-    #[test]
-    fn a_thread_reads_its_cpus_and_last_cpu() {
-        let status = "Name:\tgo-worker\nCpus_allowed_list:\t0-1,4\n";
-        let mut stat = String::from("77 (go worker) R");
-        for field in 4..=39 {
-            stat.push_str(&format!(" {}", if field == 39 { 4 } else { 0 }));
-        }
-        let thread = parse_thread(77, status, Some(&stat)).expect("parses");
-        assert_eq!(thread.cpus_allowed, [0, 1, 4]);
-        assert_eq!(thread.last_cpu, Some(4));
-        assert_eq!(thread.comm, "go-worker");
-        assert_eq!(parse_thread(77, "Name:\tx\n", None), None);
     }
 
     #[test]

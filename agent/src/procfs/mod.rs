@@ -1,15 +1,28 @@
-//! Reading back what the kernel says about a process: where it may run, its memory policy and
-//! where its pages are, its thread count. Placement is verified from here, never assumed.
+//! The agent's one reader of `/proc`: what the kernel says about a process and its threads.
+//! Placement is verified from here, never assumed, and every figure the agent takes from `/proc`
+//! (the sampler's, the scheduler view's, `numaload watch`'s) is read here.
 //!
-//! Parsing is pure (functions of the file text, unit-tested on real samples); the `read_*`
-//! functions only add the file read.
+//! - This file: a process's own files. `status` (allowed CPUs, threads, context switches),
+//!   `stat` (CPU time, state), `numa_maps` (memory policy, pages per node), `cmdline`, and the
+//!   thread ids under `task/`.
+//! - [`thread`]: one thread's files (`task/TID/status`, `stat`, `schedstat`, `sched`).
+//! - [`sched`]: the scheduler's counters of a thread (`schedstat`, `sched`) and rates from two
+//!   readings of them.
+//! - [`tree`]: the process table (`/proc/*/stat`) and a replica's whole tree in it.
+//!
+//! Parsing is pure (functions of the file text, unit-tested on real samples in `testdata/`); the
+//! `read_*` functions only add the file read. Nothing here knows what the figures are for: the
+//! layers above (placement verification, the sampler, the scheduler view, `numaload watch`)
+//! take plain values.
+
+pub mod sched;
+pub mod thread;
+pub mod tree;
 
 use std::collections::BTreeMap;
 use std::io;
 
 use numaload_proto::cpulist;
-
-use crate::placement::NodePolicy;
 
 /// What `/proc/<pid>/status` tells about placement and threads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,18 +139,6 @@ pub fn parse_numa_maps(text: &str) -> NumaMaps {
     }
 }
 
-/// The mode of a numa_maps policy: `default`, `bind:…` and `interleave:…` are the ones numaload
-/// sets; anything else (`prefer:1`, `local`, `weighted interleave`, …) is `None`.
-pub fn policy_mode(policy: &str) -> Option<NodePolicy> {
-    let mode = policy.split_once(':').map_or(policy, |(mode, _)| mode);
-    match mode {
-        "default" => Some(NodePolicy::Default),
-        "bind" => Some(NodePolicy::Bind),
-        "interleave" => Some(NodePolicy::Interleave),
-        _ => None,
-    }
-}
-
 /// The nodes a numa_maps policy names: `bind:0-1` → `[0, 1]`, `default` → `[]`.
 pub fn policy_nodes(policy: &str) -> Vec<u32> {
     policy
@@ -196,6 +197,73 @@ pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
     let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The state letter, `stat` field 3 (after the command name, which may hold parentheses).
+pub fn parse_stat_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// `voluntary_ctxt_switches` and `nonvoluntary_ctxt_switches` of a `status` file (0 when absent).
+pub fn parse_ctxt_switches(status: &str) -> (u64, u64) {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        field("voluntary_ctxt_switches"),
+        field("nonvoluntary_ctxt_switches"),
+    )
+}
+
+/// `/proc/PID/cmdline`: NUL-separated arguments, joined with spaces.
+pub fn parse_cmdline(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw)
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The command line of `pid`, arguments joined with spaces; `None` when it cannot be read.
+pub fn read_cmdline(pid: u32) -> Option<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .map(|raw| parse_cmdline(&raw))
+}
+
+/// The thread ids of `pid` (`/proc/PID/task/`), in directory order; `None` when the process is
+/// gone.
+pub fn tids(pid: u32) -> Option<impl Iterator<Item = u32>> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(
+        dir.filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()),
+    )
+}
+
+/// Real files for the parsers' tests, copied from a machine with kernel 6.18, 2 CPUs and one
+/// node: a Python process with a thread spinning (`running_*`) and one sleeping (`sleeping_*`),
+/// a shell's `sched` (`shell_sched.txt`) with migrations, and a `numa_maps`.
+#[cfg(test)]
+pub(crate) mod testdata {
+    pub const RUNNING_STATUS: &str = include_str!("testdata/running_status.txt");
+    pub const RUNNING_STAT: &str = include_str!("testdata/running_stat.txt");
+    pub const RUNNING_SCHEDSTAT: &str = include_str!("testdata/running_schedstat.txt");
+    pub const RUNNING_SCHED: &str = include_str!("testdata/running_sched.txt");
+    pub const SLEEPING_STATUS: &str = include_str!("testdata/sleeping_status.txt");
+    pub const SLEEPING_STAT: &str = include_str!("testdata/sleeping_stat.txt");
+    pub const SLEEPING_SCHEDSTAT: &str = include_str!("testdata/sleeping_schedstat.txt");
+    pub const SHELL_SCHED: &str = include_str!("testdata/shell_sched.txt");
+    pub const NUMA_MAPS: &str = include_str!("testdata/numa_maps.txt");
 }
 
 #[cfg(test)]
@@ -258,27 +326,40 @@ mod tests {
     }
 
     #[test]
-    fn policy_mode_reads_the_kind() {
-        assert_eq!(policy_mode("bind:2"), Some(NodePolicy::Bind));
-        assert_eq!(policy_mode("interleave:0-3"), Some(NodePolicy::Interleave));
-        assert_eq!(policy_mode("default"), Some(NodePolicy::Default));
-        assert_eq!(policy_mode("prefer (many):0,2"), None);
-        assert_eq!(policy_mode("prefer:1"), None);
-        assert_eq!(policy_mode("weighted interleave:0-1"), None);
-        let maps = parse_numa_maps(
-            "7f0000000000 interleave:0-3 heap anon=8 N0=2 N1=2 N2=2 N3=2\n\
-             7f0000100000 interleave:0-3 anon=4 N0=1 N1=1 N2=1 N3=1\n",
-        );
-        assert_eq!(maps.policy, "interleave:0-3");
-        assert_eq!(policy_mode(&maps.policy), Some(NodePolicy::Interleave));
-        assert_eq!(policy_nodes(&maps.policy), vec![0, 1, 2, 3]);
-    }
-
-    #[test]
     fn this_process_can_be_read_back() {
         let status = read_status(std::process::id()).expect("own status");
         assert!(status.threads >= 1);
         assert!(!status.cpus_allowed.is_empty());
         assert!(read_status(u32::MAX).is_err());
+    }
+
+    #[test]
+    fn state_letters() {
+        for (stat, want) in [
+            (testdata::RUNNING_STAT, Some('R')),
+            (testdata::SLEEPING_STAT, Some('S')),
+            ("7 (a) b) (c) D 1 7 7", Some('D')),
+            ("8 (zombie) Z 1", Some('Z')),
+            ("garbage", None),
+            ("9 (x)", None),
+        ] {
+            assert_eq!(parse_stat_state(stat), want, "{stat:?}");
+        }
+    }
+
+    #[test]
+    fn context_switches_from_status() {
+        assert_eq!(parse_ctxt_switches(testdata::RUNNING_STATUS), (1, 168));
+        assert_eq!(parse_ctxt_switches(testdata::SLEEPING_STATUS), (1, 3));
+        assert_eq!(parse_ctxt_switches("Name:\tx\n"), (0, 0));
+    }
+
+    #[test]
+    fn cmdline_joins_arguments() {
+        assert_eq!(
+            parse_cmdline(b"/usr/bin/python3\0/tmp/spin.py\0"),
+            "/usr/bin/python3 /tmp/spin.py"
+        );
+        assert_eq!(parse_cmdline(b""), "");
     }
 }
