@@ -2,7 +2,7 @@
 
 use numaload_proto::cpulist;
 
-use super::Level;
+use super::level::Level;
 
 /// A layout that cannot be placed, naming the plan field at fault and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

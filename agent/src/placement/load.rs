@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use numaload_proto::cpulist;
 
-use super::{core_index, ReplicaPlan};
+use super::cpus::core_index;
+use super::plan::ReplicaPlan;
 use crate::topology::HostTopology;
 
 /// Where the load generator runs, and whether it shares CPUs with the replicas.

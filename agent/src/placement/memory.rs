@@ -3,7 +3,7 @@
 
 use numaload_proto::cpulist;
 
-use super::sorted;
+use super::cpus::sorted;
 use crate::topology::{Domain, HostTopology, NumaNode};
 
 /// The NUMA domains holding any of `cpus`, in topology order.

@@ -41,89 +41,27 @@
 //! Errors ([`PlacementError`]) are one line naming the plan field at fault and the fix.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-
-use numaload_proto::cpulist;
-use serde::Serialize;
 
 use crate::topology::HostTopology;
 
+mod cpus;
 mod error;
 mod layout;
+mod level;
 mod load;
 mod memory;
+mod plan;
 mod seats;
 
+use cpus::core_index;
 use load::load_cpus;
 use memory::{near_memory, touched_domains, Who};
 use seats::{explicit, pinned, unpinned, Seat};
 
 pub use error::PlacementError;
-pub use layout::{Layout, Level, Memory, Pin, Replicas, Smt};
-
-/// The kernel memory policy a replica is started with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodePolicy {
-    /// None set (`memory_nodes` is empty).
-    Default,
-    /// `MPOL_BIND` to `memory_nodes`.
-    Bind,
-    /// `MPOL_INTERLEAVE` over `memory_nodes`.
-    Interleave,
-}
-
-impl fmt::Display for NodePolicy {
-    /// As `/proc/<pid>/numa_maps` names it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            NodePolicy::Default => "default",
-            NodePolicy::Bind => "bind",
-            NodePolicy::Interleave => "interleave",
-        })
-    }
-}
-
-impl NodePolicy {
-    /// The policy as numa_maps prints it for these nodes: `default`, `bind:0`, `interleave:0-3`.
-    pub fn describe(self, nodes: &[u32]) -> String {
-        match self {
-            NodePolicy::Default => "default".to_owned(),
-            _ => format!("{self}:{}", cpulist::format(nodes)),
-        }
-    }
-}
-
-/// The concrete placement of one layout on one host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Placement {
-    /// One plan per replica, in launch order.
-    pub replicas: Vec<ReplicaPlan>,
-    /// CPUs the load generator's workers are pinned to, sorted.
-    pub load_cpus: Vec<u32>,
-    /// True when `load_cpus` are also replica CPUs (the measurement is then suspect).
-    pub load_shares_cpus: bool,
-    /// Things the user should know about this placement, one sentence each.
-    pub notes: Vec<String>,
-}
-
-/// Where one replica runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReplicaPlan {
-    /// 0-based replica number.
-    pub index: u32,
-    /// CPU affinity, sorted, never empty.
-    pub cpus: Vec<u32>,
-    /// NUMA nodes of the memory policy, sorted; empty means no memory policy.
-    pub memory_nodes: Vec<u32>,
-    /// How `memory_nodes` are used; [`NodePolicy::Default`] exactly when they are empty.
-    pub memory_policy: NodePolicy,
-    /// Worker threads the replica should run.
-    pub threads: u32,
-    /// When pinned to a unit: its index in the topology's list for the pin level (`domains`,
-    /// `packages_cpus`, `l3_domains` or `core_cpus`).
-    pub unit: Option<u32>,
-}
+pub use layout::{Layout, Memory, Pin, Replicas, Smt};
+pub use level::Level;
+pub use plan::{NodePolicy, Placement, ReplicaPlan};
 
 /// Resolves `layout` on `topology`, keeping the `reserve_load_cpus` highest allowed CPUs for the
 /// load generator. See the module documentation for the rules.
@@ -287,23 +225,8 @@ fn one_per_core(cpus: &[u32], cores: &[Vec<u32>]) -> Vec<u32> {
         .collect()
 }
 
-/// Each PU's core (an index into `cores`).
-fn core_index(cores: &[Vec<u32>]) -> BTreeMap<u32, usize> {
-    cores
-        .iter()
-        .enumerate()
-        .flat_map(|(i, pus)| pus.iter().map(move |&pu| (pu, i)))
-        .collect()
-}
-
 fn cpu_count(cpus: &[u32]) -> u32 {
     u32::try_from(cpus.len()).unwrap_or(u32::MAX)
-}
-
-fn sorted(mut v: Vec<u32>) -> Vec<u32> {
-    v.sort_unstable();
-    v.dedup();
-    v
 }
 
 #[cfg(test)]
