@@ -16,7 +16,8 @@ use super::arrival::{self, Arrivals};
 use super::coalesce::Coalescer;
 use super::connection::{Connection, Expiry, State};
 use super::socket;
-use super::stats::{ErrorKind, Outcome, WorkerStats};
+use super::report::ErrorKind;
+use super::stats::{Outcome, WorkerStats};
 use super::window::Window;
 
 /// Closed loop: pause after a failed connect, so an unreachable target is not hammered in a

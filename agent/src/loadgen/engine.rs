@@ -19,7 +19,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::{Events, Poll, Token};
 
@@ -31,6 +31,7 @@ use super::driver::Driver;
 use super::http::ResponseReader;
 use super::phase::{thread_cpu_time, Phase, Phases, SCAN};
 use super::plan::WorkerPlan;
+use super::report::WorkerReport;
 use super::request::{self, Mix};
 use super::stats::WorkerStats;
 use super::wait::{Turn, WaitCounts, Waiter, TIMER};
@@ -52,15 +53,15 @@ impl Engine {
     }
 
     /// Drives the worker's connections through warm-up, the measured window and the drain
-    /// after it (or until cancelled); returns the worker's own figures over the window.
+    /// after it (or until cancelled); returns what the worker measured.
     pub(super) fn run(
         self,
         plan: &WorkerPlan,
         config: &LoadConfig,
         window: Window,
         cancel: &Cancel,
-        stats: &mut WorkerStats,
-    ) -> Totals {
+        mut stats: WorkerStats,
+    ) -> WorkerReport {
         let Engine {
             mut poll,
             mut waiter,
@@ -74,7 +75,7 @@ impl Engine {
             window,
             due: BinaryHeap::with_capacity(connections.len()),
             coalescer: (!open_loop && config.coalesce).then(Coalescer::default),
-            stats,
+            stats: &mut stats,
             arrivals: open_loop.then(Arrivals::new),
             attention: BinaryHeap::with_capacity(connections.len()),
         };
@@ -140,10 +141,30 @@ impl Engine {
         }
         phases.finish();
         driver.stats.flush_live(Instant::now(), true);
-        Totals {
+        let stamped = stamped(&driver).saturating_sub(stamped_at_open);
+        drop(driver);
+        let WaitCounts {
+            naps,
+            napped,
+            spins,
+            spun,
+            paces,
+            paced,
+            wakeups,
+        } = waiter.counts();
+        WorkerReport {
+            worker: plan.worker,
+            cpu: plan.cpu,
             cpu_time: phases.cpu_time(thread_cpu_time),
-            waits: waiter.counts(),
-            stamped: stamped(&driver).saturating_sub(stamped_at_open),
+            naps,
+            napped,
+            spins,
+            spun,
+            paces,
+            paced,
+            wakeups,
+            stamped,
+            per_target: stats.into_per_target(),
         }
     }
 }
@@ -214,17 +235,4 @@ fn send_due(driver: &mut Driver<'_>, connections: &mut [Connection]) -> bool {
         now = Instant::now();
     }
     sent
-}
-
-/// A worker's own figures over the measured window.
-#[derive(Debug)]
-pub(super) struct Totals {
-    pub cpu_time: Duration,
-    /// How it waited (see [`WaitCounts`]).
-    pub waits: WaitCounts,
-    /// Open loop: the window's responses timed by their kernel receive timestamp (read from
-    /// the window's open to the end of the drain; the few warm-up responses still in flight
-    /// at the open count too, so it can exceed the window's requests by up to one per
-    /// connection).
-    pub stamped: u64,
 }

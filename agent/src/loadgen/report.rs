@@ -235,7 +235,44 @@ pub struct ErrorCounts {
     pub unsent: u64,
 }
 
+/// Kinds of [`ErrorCounts`] an exchange can fail with before a response is complete (a
+/// complete one with an unexpected status is told apart by [`WorkerStats::record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ErrorKind {
+    Connect,
+    Io,
+    Timeout,
+    Parse,
+    /// Open loop: intended inside the window, not sent by its close.
+    Unsent,
+}
+
+/// The wire's error counts: the one place the agent names each kind for the wire.
+impl From<ErrorCounts> for numaload_proto::v1::ErrorCounts {
+    fn from(e: ErrorCounts) -> Self {
+        Self {
+            connect: e.connect,
+            io: e.io,
+            timeout: e.timeout,
+            http_status: e.http_status,
+            parse: e.parse,
+            unsent: e.unsent,
+        }
+    }
+}
+
 impl ErrorCounts {
+    /// The counter of `kind`.
+    pub(super) fn count_mut(&mut self, kind: ErrorKind) -> &mut u64 {
+        match kind {
+            ErrorKind::Connect => &mut self.connect,
+            ErrorKind::Io => &mut self.io,
+            ErrorKind::Timeout => &mut self.timeout,
+            ErrorKind::Parse => &mut self.parse,
+            ErrorKind::Unsent => &mut self.unsent,
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.connect + self.io + self.timeout + self.http_status + self.parse + self.unsent
     }

@@ -6,21 +6,9 @@ use std::time::{Duration, Instant};
 use super::config::{LoadConfig, LATE_SEND};
 use super::http::Failure;
 use super::live::LiveSink;
-use super::report::{ErrorCounts, RequestStats, TargetStats};
+use super::report::{ErrorKind, RequestStats, TargetStats};
 use super::request;
 use super::window::Window;
-
-/// Kinds of [`ErrorCounts`] an exchange can fail with before a response is complete (a
-/// complete one with an unexpected status is told apart by [`WorkerStats::record`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ErrorKind {
-    Connect,
-    Io,
-    Timeout,
-    Parse,
-    /// Open loop: intended inside the window, not sent by its close.
-    Unsent,
-}
 
 impl From<Failure> for ErrorKind {
     fn from(failure: Failure) -> Self {
@@ -154,7 +142,7 @@ impl WorkerStats {
                 sent,
             } => (status, intended, sent),
             Outcome::Failed { kind, at } => {
-                *error_counter(&mut stats.errors, kind) += 1;
+                *stats.errors.count_mut(kind) += 1;
                 if mix {
                     stats.by_request[request].errors += 1;
                 }
@@ -168,7 +156,9 @@ impl WorkerStats {
                         }
                     }
                     ErrorKind::Unsent => self.unsent.push((target, request, at)),
-                    ErrorKind::Connect | ErrorKind::Io | ErrorKind::Parse => {}
+                    // The others ended with an answer of sorts (a refusal, an error, bad
+                    // bytes): no wait to bound.
+                    _ => {}
                 }
                 return;
             }
@@ -266,15 +256,6 @@ impl WorkerStats {
     }
 }
 
-fn error_counter(errors: &mut ErrorCounts, kind: ErrorKind) -> &mut u64 {
-    match kind {
-        ErrorKind::Connect => &mut errors.connect,
-        ErrorKind::Io => &mut errors.io,
-        ErrorKind::Timeout => &mut errors.timeout,
-        ErrorKind::Parse => &mut errors.parse,
-        ErrorKind::Unsent => &mut errors.unsent,
-    }
-}
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -287,6 +268,7 @@ fn record_clamped(histogram: &mut hdrhistogram::Histogram<u64>, value_ns: u64) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::report::ErrorCounts;
     use super::super::test_config as config;
     use super::*;
 

@@ -56,23 +56,8 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
     drop(ready);
     let window = go.recv().ok()?;
 
-    let mut stats = WorkerStats::new(window, &plan.replicas, &config);
-    let totals = engine.run(&plan, &config, window, &cancel, &mut stats);
-    let waits = totals.waits;
-    Some(WorkerReport {
-        worker: plan.worker,
-        cpu: plan.cpu,
-        cpu_time: totals.cpu_time,
-        naps: waits.naps,
-        napped: waits.napped,
-        spins: waits.spins,
-        spun: waits.spun,
-        paces: waits.paces,
-        paced: waits.paced,
-        wakeups: waits.wakeups,
-        stamped: totals.stamped,
-        per_target: stats.into_per_target(),
-    })
+    let stats = WorkerStats::new(window, &plan.replicas, &config);
+    Some(engine.run(&plan, &config, window, &cancel, stats))
 }
 
 fn pin_current_thread(worker: u32, cpu: u32) -> Result<(), LoadError> {

@@ -211,20 +211,12 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Lay
     let mut out = Vec::new();
     for worker in &report.workers {
         for target in &worker.per_target {
-            let e = &target.errors;
             out.push(WorkerResult {
                 worker: worker.worker,
                 replica: target.replica,
                 cpu: worker.cpu,
                 requests: target.requests,
-                errors: Some(v1::ErrorCounts {
-                    connect: e.connect,
-                    io: e.io,
-                    timeout: e.timeout,
-                    http_status: e.http_status,
-                    parse: e.parse,
-                    unsent: e.unsent,
-                }),
+                errors: Some(target.errors.into()),
                 late_sends: target.late_sends,
                 latency_waited: encode(&target.waited)?,
                 warmup_dropped: target.warmup_dropped,

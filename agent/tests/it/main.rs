@@ -7,9 +7,11 @@
 #![allow(clippy::await_holding_lock)]
 
 mod go;
+mod source_graph;
 mod turns;
 
 mod fuzz_corpus;
+mod layers;
 mod loadgen;
 mod schedtrace;
 mod targets;

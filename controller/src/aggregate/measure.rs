@@ -39,7 +39,7 @@ pub(super) fn fill_measurement(
         .map(|(_, s)| per_second(s.workers.iter().map(|w| w.requests).sum(), s.elapsed_ns))
         .sum();
     for worker in all_workers() {
-        result.errors_by_kind.add(&error_kinds(worker));
+        result.errors_by_kind.add(&ErrorKinds::from(worker.errors.as_ref()));
     }
     result.errors = result.errors_by_kind.total();
     result.late_sends = all_workers().map(|w| w.late_sends).sum();
@@ -157,17 +157,6 @@ fn merge<'a>(
     histogram::merge_encoded(workers.map(|w| field(w).as_slice()))
 }
 
-fn error_kinds(worker: &WorkerResult) -> ErrorKinds {
-    let e = worker.errors.unwrap_or_default();
-    ErrorKinds {
-        connect: e.connect,
-        io: e.io,
-        timeout: e.timeout,
-        http_status: e.http_status,
-        parse: e.parse,
-        unsent: e.unsent,
-    }
-}
 
 /// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
 fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {

@@ -140,12 +140,13 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
             let _ = writeln!(out, "  {:<12} {}", "", summary::AT_LEAST_MEANS);
         }
         trials_lines(out, l);
-        let e = &l.errors_by_kind;
-        let _ = write!(
-            out,
-            "  errors       {} (connect {}, io {}, timeout {}, http status {}, parse {}, unsent {})",
-            l.errors, e.connect, e.io, e.timeout, e.http_status, e.parse, e.unsent
-        );
+        let kinds: Vec<String> = l
+            .errors_by_kind
+            .by_kind()
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        let _ = write!(out, "  errors       {} ({})", l.errors, kinds.join(", "));
         match &l.send_lag_ns {
             Some(lag) => {
                 let _ = writeln!(

@@ -284,7 +284,34 @@ pub struct ErrorKinds {
     pub unsent: u64,
 }
 
+/// The wire's error counts, as an agent sent them (absent counts read as none).
+impl From<Option<&numaload_proto::v1::ErrorCounts>> for ErrorKinds {
+    fn from(wire: Option<&numaload_proto::v1::ErrorCounts>) -> Self {
+        let e = wire.copied().unwrap_or_default();
+        Self {
+            connect: e.connect,
+            io: e.io,
+            timeout: e.timeout,
+            http_status: e.http_status,
+            parse: e.parse,
+            unsent: e.unsent,
+        }
+    }
+}
+
 impl ErrorKinds {
+    /// Each kind with its name as the reports print it, in the order they list them.
+    pub fn by_kind(&self) -> [(&'static str, u64); 6] {
+        [
+            ("connect", self.connect),
+            ("io", self.io),
+            ("timeout", self.timeout),
+            ("http status", self.http_status),
+            ("parse", self.parse),
+            ("unsent", self.unsent),
+        ]
+    }
+
     pub fn total(&self) -> u64 {
         self.connect + self.io + self.timeout + self.http_status + self.parse + self.unsent
     }
