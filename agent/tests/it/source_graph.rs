@@ -10,8 +10,9 @@
 //!   (`use crate::procfs;` then `procfs::tree::scan()` names `procfs/tree.rs`).
 //!
 //! A path is followed to the file that defines what it names: through the module tree, then
-//! through re-exports (`pub use`), so `super::Layout` from `placement/seats.rs`, re-exported by
-//! `placement/mod.rs` from `placement/layout.rs`, names `layout.rs`. Test code (`#[cfg(test)]`
+//! through that module's `use` items (a re-export, or an import a child module sees), so
+//! `super::Layout` from `placement/seats.rs`, re-exported by `placement/mod.rs` from
+//! `placement/layout.rs`, names `layout.rs`. Test code (`#[cfg(test)]`
 //! items, `tests.rs` and `*_tests.rs` files) is left out, and so are comments and string
 //! literals, except that the top-level graph also reads `crate::x` in comments: an intra-doc
 //! link is a reference, and a reader follows the prose's arrows as much as the imports'.
@@ -112,9 +113,8 @@ fn lex(source: &str) -> Lexed {
                     .position(|&b| b == b'\'')
                     .map(|n| i + 2 + n + 1)
             } else {
-                let width = std::str::from_utf8(&rest[1..rest.len().min(5)])
-                    .ok()
-                    .or_else(|| std::str::from_utf8(&rest[1..rest.len().min(2)]).ok())
+                let width = source
+                    .get(i + 1..)
                     .and_then(|s| s.chars().next())
                     .map_or(1, char::len_utf8);
                 (rest.get(1 + width) == Some(&b'\'')).then_some(i + 2 + width)

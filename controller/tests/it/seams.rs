@@ -14,7 +14,7 @@ use std::path::Path;
 #[path = "../../../agent/tests/it/source_graph.rs"]
 mod source_graph;
 
-use source_graph::{a_cycle, circles, draw_cycle, layer_table, SourceGraph};
+use source_graph::{a_cycle, circles, draw_cycle, layer_table, test_only, SourceGraph};
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {
@@ -281,10 +281,7 @@ fn no_hand_written_source_file_is_over_500_lines() {
                 continue;
             }
             // Test-only files (`tests.rs`, `sample_tests.rs`) are included under `#[cfg(test)]`.
-            if file
-                .file_stem()
-                .is_some_and(|s| s == "tests" || s.to_string_lossy().ends_with("_tests"))
-            {
+            if test_only(&file) {
                 continue;
             }
             let text = std::fs::read_to_string(&file).expect("read");
@@ -335,12 +332,6 @@ fn b() {}
 fn architecture() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ARCHITECTURE.md");
     std::fs::read_to_string(path).expect("read ARCHITECTURE.md")
-}
-
-/// A test-only source file (`tests.rs`, `sample_tests.rs`), included under `#[cfg(test)]`.
-fn test_only(file: &Path) -> bool {
-    file.file_stem()
-        .is_some_and(|s| s == "tests" || s.to_string_lossy().ends_with("_tests"))
 }
 
 #[test]
