@@ -71,9 +71,7 @@ impl Collector for AgentMetrics {
                 usage.rss_bytes,
             )?;
         }
-        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-            // One entry is the directory handle read_dir itself holds open.
-            let open = fds.count().saturating_sub(1) as u64;
+        if let Some(open) = crate::procfs::own_open_fds() {
             gauge(
                 out,
                 "process_open_fds",

@@ -1,10 +1,12 @@
 //! The agent's one reader of `/proc`: what the kernel says about a process and its threads.
-//! Placement is verified from here, never assumed, and every figure the agent takes from `/proc`
-//! (the sampler's, the scheduler view's, `numaload watch`'s) is read here.
+//! Placement is verified from here, never assumed, and every figure the agent takes from a
+//! process's `/proc` files (the sampler's, the scheduler view's, `numaload watch`'s, the agent's
+//! own `/metrics`') is read here. Facts about the host (`/proc/cpuinfo`, `/proc/sys/…`) are
+//! `host.rs`'s and `replica/port.rs`'s.
 //!
 //! - This file: a process's own files. `status` (allowed CPUs, threads, context switches),
-//!   `stat` (CPU time, state), `numa_maps` (memory policy, pages per node), `cmdline`, and the
-//!   thread ids under `task/`.
+//!   `stat` (CPU time, state), `numa_maps` (memory policy, pages per node), `cmdline`, the
+//!   thread ids under `task/`, and the agent's own open file descriptors.
 //! - [`thread`]: one thread's files (`task/TID/status`, `stat`, `schedstat`, `sched`).
 //! - [`sched`]: the scheduler's counters of a thread (`schedstat`, `sched`) and rates from two
 //!   readings of them.
@@ -248,6 +250,13 @@ pub fn tids(pid: u32) -> Option<impl Iterator<Item = u32>> {
         dir.filter_map(Result::ok)
             .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()),
     )
+}
+
+/// How many file descriptors this process has open (`/proc/self/fd`); `None` when unreadable.
+pub fn own_open_fds() -> Option<u64> {
+    let fds = std::fs::read_dir("/proc/self/fd").ok()?;
+    // One entry is the directory handle read_dir itself holds open.
+    Some(fds.count().saturating_sub(1) as u64)
 }
 
 /// Real files for the parsers' tests, copied from a machine with kernel 6.18, 2 CPUs and one
