@@ -263,8 +263,14 @@ mod tests {
             Connection::<()>::may_send(Some(t0 + at_ms * MS), t0 + now_ms * MS, &w)
         };
         assert!(may(500, 900), "warm-up, on time");
-        assert!(may(1_500, 1_900), "a backlog inside the window goes out back to back");
-        assert!(may(1_999, 2_000), "caught at the close by less than LATE_SEND");
+        assert!(
+            may(1_500, 1_900),
+            "a backlog inside the window goes out back to back"
+        );
+        assert!(
+            may(1_999, 2_000),
+            "caught at the close by less than LATE_SEND"
+        );
         assert!(!may(1_990, 2_000), "a backlog at the close is not sent");
         assert!(!may(2_000, 2_000), "after the window");
         assert!(!Connection::<()>::may_send(None, t0, &w), "no send left");
@@ -281,7 +287,11 @@ mod tests {
         let dropped = c.drop_warmup_backlog(t0 + 1_000 * MS + MS / 2, &w);
         assert_eq!(dropped, 100);
         assert_eq!(c.next_send, Some(t0 + 1_000 * MS));
-        assert_eq!(c.drop_warmup_backlog(t0 + 1_500 * MS, &w), 0, "window slots stay");
+        assert_eq!(
+            c.drop_warmup_backlog(t0 + 1_500 * MS, &w),
+            0,
+            "window slots stay"
+        );
     }
 
     #[test]
@@ -381,12 +391,20 @@ mod tests {
         let t0 = Instant::now();
         let mut open = open_loop(t0, idle());
         let (placed, retry) = open.connect_failed(t0 + 5 * MS, 10 * MS);
-        assert_eq!((placed, retry), (t0, t0 + 5 * MS), "placed by its slot, retried now");
+        assert_eq!(
+            (placed, retry),
+            (t0, t0 + 5 * MS),
+            "placed by its slot, retried now"
+        );
         assert_eq!(open.next_send, Some(t0 + 10 * MS), "the slot is spent");
         let mut closed = open_loop(t0, idle());
         closed.schedule = None;
         let (placed, retry) = closed.connect_failed(t0, 10 * MS);
         assert_eq!((placed, retry), (t0, t0 + 10 * MS));
-        assert_eq!(closed.next_unsent(t0 + 9_999 * MS), None, "no schedule, no unsent");
+        assert_eq!(
+            closed.next_unsent(t0 + 9_999 * MS),
+            None,
+            "no schedule, no unsent"
+        );
     }
 }

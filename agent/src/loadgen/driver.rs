@@ -15,8 +15,8 @@ use mio::{Interest, Poll, Token};
 use super::arrival::{self, Arrivals};
 use super::coalesce::Coalescer;
 use super::connection::{Connection, Expiry, State};
-use super::socket;
 use super::report::ErrorKind;
+use super::socket;
 use super::stats::{Outcome, WorkerStats};
 use super::window::Window;
 

@@ -99,9 +99,7 @@ impl Phases {
     /// zero if it never opened).
     pub(super) fn cpu_time(&self, cpu: impl FnOnce() -> Duration) -> Duration {
         self.cpu_at_open.map_or(Duration::ZERO, |open| {
-            self.cpu_at_close
-                .unwrap_or_else(cpu)
-                .saturating_sub(open)
+            self.cpu_at_close.unwrap_or_else(cpu).saturating_sub(open)
         })
     }
 }
@@ -143,17 +141,11 @@ mod tests {
         assert_eq!(phases.advance(t0, &mut cpu), None);
         assert_eq!(phases.ends_at(), t0 + s(1));
         assert!(!phases.measuring());
-        assert_eq!(
-            phases.advance(t0 + s(1), &mut cpu),
-            Some(Phase::Measuring)
-        );
+        assert_eq!(phases.advance(t0 + s(1), &mut cpu), Some(Phase::Measuring));
         assert!(phases.measuring());
         assert_eq!(phases.ends_at(), t0 + s(3));
         assert_eq!(phases.advance(t0 + s(2), &mut cpu), None);
-        assert_eq!(
-            phases.advance(t0 + s(3), &mut cpu),
-            Some(Phase::Draining)
-        );
+        assert_eq!(phases.advance(t0 + s(3), &mut cpu), Some(Phase::Draining));
         assert!(!phases.drained(t0 + s(3), true), "open requests are read");
         assert!(phases.drained(t0 + s(3), false), "nothing left to read");
         let deadline = t0 + s(5) + LATE_SEND + 2 * SCAN;

@@ -126,7 +126,13 @@ impl WorkerStats {
 
     /// Counts an outcome of template `request` that ended at `done`, if it was intended (open
     /// loop) or sent (closed loop) inside the measured window ([`Outcome::at`]).
-    pub(super) fn record(&mut self, target: usize, request: usize, done: Instant, outcome: Outcome) {
+    pub(super) fn record(
+        &mut self,
+        target: usize,
+        request: usize,
+        done: Instant,
+        outcome: Outcome,
+    ) {
         if matches!(outcome, Outcome::Response { .. }) {
             self.per_target[target].responses_all += 1;
         }
@@ -255,7 +261,6 @@ impl WorkerStats {
         per_target
     }
 }
-
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)

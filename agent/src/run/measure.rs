@@ -8,10 +8,11 @@ use numaload_proto::histogram;
 use numaload_proto::v1::{self, run_event::Event, LayoutSummary, Phase, WorkerResult};
 use tokio::sync::mpsc;
 
+use super::context::LayoutContext;
 use super::error::LayoutError;
+use super::events::{phase, send, Events};
 use super::placed;
 use super::start::sleep_until_unix_ns;
-use super::{phase, send, LayoutContext};
 use crate::loadgen::{self, LoadConfig};
 use crate::placement::{Layout, Placement};
 use crate::replica::{ReplicaSet, ReplicaSpec};
@@ -272,7 +273,7 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Lay
 
 /// Every [`LIVE_EVERY`] while measuring: what the generator measured since the last time, as a
 /// `LoadProgress` event. Runs until aborted.
-async fn report_live(live: loadgen::Live, layout: String, events: super::Events) {
+async fn report_live(live: loadgen::Live, layout: String, events: Events) {
     let mut tick = tokio::time::interval(LIVE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = tick.tick().await;

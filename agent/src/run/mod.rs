@@ -11,7 +11,9 @@
 //! always stopped before the next starts, also when the layout fails or the run is cancelled.
 //! A refused plan is a [`PrepareError`], a failed layout a [`LayoutError`] (`error`).
 
+mod context;
 mod error;
+mod events;
 mod measure;
 mod placed;
 mod prepare;
@@ -19,19 +21,19 @@ mod start;
 
 use std::sync::atomic::Ordering;
 
-use numaload_proto::v1::{run_event::Event, LayoutFailed, Phase, PhaseChange, RunDone, RunEvent};
-use tokio::sync::mpsc;
+use numaload_proto::v1::{run_event::Event, LayoutFailed, Phase, RunDone};
 
 pub use error::{LayoutError, LoadSpecError, PrepareError, RequestFault, TargetSpecError};
+pub use events::Events;
 pub use prepare::{decode_and_prepare, prepare, LoadPlan, PreparedLayout, PreparedRun};
 pub use start::{unix_now_ns, StartSignal};
+
+use context::LayoutContext;
+use events::{phase, send};
 
 use crate::config::AgentConfig;
 use crate::loadgen::Cancel;
 use crate::replica::{Launch, ReplicaSet, ReplicaSpec};
-
-/// Where events go; a send fails only when the controller has gone away.
-pub type Events = mpsc::Sender<Result<RunEvent, tonic::Status>>;
 
 /// Runs every layout in turn, streaming events, and ends with `RunDone`.
 pub async fn execute(
@@ -82,15 +84,6 @@ pub async fn execute(
         }),
     )
     .await;
-}
-
-/// What every step of a layout needs from the run around it.
-struct LayoutContext<'a> {
-    run: &'a PreparedRun,
-    config: &'a AgentConfig,
-    events: &'a Events,
-    cancel: &'a Cancel,
-    starts: &'a StartSignal,
 }
 
 async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Result<(), LayoutError> {
@@ -152,22 +145,4 @@ async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Resul
         cancel.cancel();
     }
     Ok(())
-}
-
-async fn phase(events: &Events, layout: &str, phase: Phase) {
-    let at_unix_ns = unix_now_ns();
-    let change = PhaseChange {
-        layout: layout.to_owned(),
-        phase: phase as i32,
-        at_unix_ns,
-    };
-    send(events, Event::Phase(change)).await;
-}
-
-/// Sends one event; false when the controller is gone.
-async fn send(events: &Events, event: Event) -> bool {
-    events
-        .send(Ok(RunEvent { event: Some(event) }))
-        .await
-        .is_ok()
 }

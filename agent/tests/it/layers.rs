@@ -7,8 +7,8 @@
 //! Imports are read by `source_graph.rs`: grouped and nested `use` items, `super::` and `self::`,
 //! paths in code, re-exports followed to the file that defines the item.
 //!
-//! The file-level check covers the agent crate only, and within it tolerates the circles of
-//! [`KNOWN_CIRCLES`] (two folders whose files other work is changing), failing when one is gone
+//! The file-level check covers the agent crate, which has no circle left: [`KNOWN_CIRCLES`] is
+//! empty, and a folder may be listed there only with the circle it has, failing when it is gone
 //! so the list only shrinks. The controller's `tests/it/seams.rs` checks every crate's
 //! top-level modules for cycles with the same reader, and its files likewise.
 
@@ -116,18 +116,7 @@ fn no_agent_module_names_a_command_module() {
 /// Folders of the agent whose files name each other in a circle today, and the circle. A circle
 /// whose files all sit in one of them is reported, not failed; a circle anywhere else fails, and
 /// so does a folder here that has no circle left (its line is then deleted).
-const KNOWN_CIRCLES: &[(&str, &str)] = &[
-    (
-        "agent/src/loadgen/",
-        "wait/mod.rs holds `Turn`, `WaitCounts` and `TIMER`, which wait/open.rs and \
-         wait/closed.rs use, and calls both",
-    ),
-    (
-        "agent/src/run/",
-        "measure.rs takes `phase`, `send`, `LayoutContext` and `Events` from mod.rs, which \
-         calls it",
-    ),
-];
+const KNOWN_CIRCLES: &[(&str, &str)] = &[];
 
 #[test]
 fn no_agent_file_names_another_in_a_circle() {

@@ -234,7 +234,9 @@ fn a_server_stopped_for_the_whole_window_shows_as_lower_bounds_not_a_blank() {
     let _turn = crate::turns::beside_others();
     let server = ServerProcess::start();
     let config = LoadConfig {
-        mode: Mode::Open { rate_per_sec: 500.0 },
+        mode: Mode::Open {
+            rate_per_sec: 500.0,
+        },
         duration: Duration::from_secs(1),
         timeout: Duration::from_secs(1),
         ..open_loop(server.addr)

@@ -39,7 +39,9 @@ pub(super) fn fill_measurement(
         .map(|(_, s)| per_second(s.workers.iter().map(|w| w.requests).sum(), s.elapsed_ns))
         .sum();
     for worker in all_workers() {
-        result.errors_by_kind.add(&ErrorKinds::from(worker.errors.as_ref()));
+        result
+            .errors_by_kind
+            .add(&ErrorKinds::from(worker.errors.as_ref()));
     }
     result.errors = result.errors_by_kind.total();
     result.late_sends = all_workers().map(|w| w.late_sends).sum();
@@ -156,7 +158,6 @@ fn merge<'a>(
 ) -> Result<Histogram<u64>, HistogramError> {
     histogram::merge_encoded(workers.map(|w| field(w).as_slice()))
 }
-
 
 /// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
 fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {

@@ -340,8 +340,8 @@ pub use collect::{Collector, LayoutEvents};
 pub use suspect::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 pub use trials::merge_trials;
 
-pub use measure::{bounded_percentiles, percentiles};
 use measure::{base64_of, fill_measurement, set_latency};
+pub use measure::{bounded_percentiles, percentiles};
 
 /// The result file's histogram codec lives with the result (reports read it too).
 pub use crate::result::histogram_from_base64;

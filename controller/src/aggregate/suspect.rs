@@ -135,7 +135,14 @@ fn undelivered(result: &LayoutResult, delivery: crate::result::Delivery) -> Stri
             .agents
             .iter()
             .filter_map(|a| a.delivery.map(|d| (a, d)))
-            .map(|(a, d)| format!("{} short {} of {}", a.agent, n(d.shortfall()), n(d.intended)))
+            .map(|(a, d)| {
+                format!(
+                    "{} short {} of {}",
+                    a.agent,
+                    n(d.shortfall()),
+                    n(d.intended)
+                )
+            })
             .collect();
         text.push_str(&format!("; per agent: {}", per_agent.join(", ")));
     }

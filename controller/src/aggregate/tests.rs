@@ -531,11 +531,7 @@ fn a_percentile_decided_by_an_unanswered_wait_is_a_lower_bound_and_one_that_is_n
     let cases: &[(&[(u64, u64)], &[(u64, u64)], &[&str])] = &[
         (&[(MS, 1_000)], &[], &[]),
         // 990 answered in 1 ms: p50 and p99 are theirs; p99.9 falls among the waits.
-        (
-            &[(MS, 990)],
-            &[(5_000 * MS, 10)],
-            &["mean", "p999", "max"],
-        ),
+        (&[(MS, 990)], &[(5_000 * MS, 10)], &["mean", "p999", "max"]),
         // Half answered: p50 is the last answered value, p90 up are waits.
         (
             &[(MS, 500)],
@@ -549,16 +545,15 @@ fn a_percentile_decided_by_an_unanswered_wait_is_a_lower_bound_and_one_that_is_n
             &["min", "mean", "p50", "p90", "p99", "p999", "max"],
         ),
         // A wait shorter than every answer decides the minimum.
-        (
-            &[(10 * MS, 999)],
-            &[(MS, 1)],
-            &["min", "mean", "max"],
-        ),
+        (&[(10 * MS, 999)], &[(MS, 1)], &["min", "mean", "max"]),
     ];
     for &(answered, waited, bounds) in cases {
         let (a, w) = (histogram_of(answered), histogram_of(waited));
         let p = bounded_percentiles(&a, &w);
-        assert_eq!(p.lower_bounds, bounds, "answered {answered:?}, waited {waited:?}");
+        assert_eq!(
+            p.lower_bounds, bounds,
+            "answered {answered:?}, waited {waited:?}"
+        );
         let mut all = a.clone();
         all.add(&w).expect("same bounds");
         assert_eq!((p.count, p.waits), (a.len(), w.len()));
@@ -617,7 +612,10 @@ fn a_layout_that_delivered_less_than_min_delivered_is_incomplete_with_its_waits_
 
 #[test]
 fn trials_take_the_worst_status_and_merge_delivery_and_waits() {
-    let (good, bad) = (events(summary(&vec![1_000; 1_000])), events(undelivered(500, 500)));
+    let (good, bad) = (
+        events(summary(&vec![1_000; 1_000])),
+        events(undelivered(500, 500)),
+    );
     let trial = |events: &LayoutEvents, n: u32| {
         let agents = [AgentLayout {
             agent: "a",
@@ -636,5 +634,8 @@ fn trials_take_the_worst_status_and_merge_delivery_and_waits() {
     let delivery = merged.delivery.expect("delivery");
     assert_eq!((delivery.intended, delivery.answered), (2_000, 1_500));
     assert!(merged.latency_ns.is_lower_bound("p99"));
-    assert_eq!((merged.latency_ns.count, merged.latency_ns.waits), (1_500, 500));
+    assert_eq!(
+        (merged.latency_ns.count, merged.latency_ns.waits),
+        (1_500, 500)
+    );
 }

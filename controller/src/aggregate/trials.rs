@@ -6,8 +6,7 @@ use numaload_proto::histogram::{self, HistogramError};
 
 use super::{histogram_from_base64, mix, set_latency};
 use crate::result::{
-    Confidence, Delivery, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus,
-    TrialResult,
+    Confidence, Delivery, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus, TrialResult,
 };
 
 /// Tags everything a trial's result lists with its trial number.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::{self, OpenPlan, LAYOUT_SINGLE};
+use crate::common::{self, OpenPlan};
 
 /// Exit code, stdout and stderr of one `numaload` run.
 fn numaload(args: &[&str]) -> (Option<i32>, String, String) {
@@ -290,19 +290,28 @@ fn compare_refuses_what_is_not_ok_unless_allowed() {
     assert_eq!(code, Some(0), "{err}");
 }
 
-/// A short real run: too few requests for a p99.9 make the layout suspect, so `run` exits 4
-/// unless `--allow-suspect`, and says why on stderr either way. The code follows the status the
-/// result carries (a loaded machine may make the layout incomplete, never allowed).
+/// A real run whose replica is placed on every allowed CPU, the load generator's reserved one
+/// included: the generator shares CPUs with the replica, which makes the layout suspect, so
+/// `run` exits 4 unless `--allow-suspect`, and says why on stderr either way. The code follows
+/// the status the result carries (a loaded machine may make the layout incomplete, never
+/// allowed).
 #[test]
 fn run_exits_by_the_statuses_of_its_layouts() {
     let _turn = crate::turns::beside_others();
     let dir = common::scratch("exit-codes", "run-suspect");
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list")
+        .trim();
+    let shared = format!("[[layouts]]\nname = \"single\"\nreplicas = 1\ncpus = \"{allowed}\"\n");
     let plan = OpenPlan {
         name: "exit-codes",
         rate: 500,
         duration: "1500ms",
         warmup: "200ms",
-        layouts: &[LAYOUT_SINGLE],
+        layouts: &[shared.as_str()],
         ..OpenPlan::default()
     }
     .write(&dir);
@@ -323,7 +332,7 @@ fn run_exits_by_the_statuses_of_its_layouts() {
         let status = result["layouts"][0]["status"].as_str().expect("status");
         assert_ne!(
             status, "ok",
-            "750 requests are too few for a p99.9: {result}"
+            "the generator shared the replica's CPUs: {result}"
         );
         let allowed = status == "suspect" && !flags.is_empty();
         assert_eq!(

@@ -82,7 +82,11 @@ fn the_blocking_call_storm_shows_thread_growth_a_bound_and_starvation() {
         "inline {inline_probe} vs spawn-blocking {sb_probe}"
     );
     for name in ["bounded", "inline"] {
-        assert_eq!(layout(name)["status"], "incomplete", "{name} cannot keep up");
+        assert_eq!(
+            layout(name)["status"],
+            "incomplete",
+            "{name} cannot keep up"
+        );
     }
     let inline = &layout("inline")["latency_ns"];
     println!("inline latency: {inline}");

@@ -6,51 +6,17 @@
 
 mod closed;
 mod open;
+mod turn;
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use mio::{Events, Poll, Token};
+use mio::{Events, Poll};
 
 use super::config::{LoadConfig, Mode};
 use super::connection::Connection;
 use super::driver::Driver;
-
-/// The pacer's timerfd; connections are `Token(index)`.
-pub(super) const TIMER: Token = Token(usize::MAX);
-
-/// What a turn of the loop tells the waiter.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Turn {
-    /// When the turn began, before its sends.
-    pub(super) began: Instant,
-    /// Now, after the sends.
-    pub(super) now: Instant,
-    /// Wake by then at the latest: the next deadline scan or the end of the phase.
-    pub(super) wake: Instant,
-    /// Whether the measured window is open (only its waits are counted).
-    pub(super) measuring: bool,
-    /// Whether the window has closed (the drain reads responses as they come).
-    pub(super) draining: bool,
-    /// Whether the turn sent anything.
-    pub(super) sent: bool,
-}
-
-/// A worker's waits over the measured window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct WaitCounts {
-    /// Closed loop: coalescing naps and their asked-for length (asleep, not busy).
-    pub(super) naps: u64,
-    pub(super) napped: Duration,
-    /// Closed loop: waits that busy-polled before reading or blocking, and the time so spent.
-    pub(super) spins: u64,
-    pub(super) spun: Duration,
-    /// Open loop: busy-polls for a send time that found nothing to do (pacing, not work).
-    pub(super) paces: u64,
-    pub(super) paced: Duration,
-    /// Open loop: waits in which the worker could sleep (each a wake-up when it did).
-    pub(super) wakeups: u64,
-}
+pub(super) use turn::{Turn, WaitCounts, TIMER};
 
 /// The waiting strategy of a worker's mode.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use super::super::config::LoadConfig;
 use super::super::connection::Connection;
 use super::super::driver::Driver;
 use super::super::pacer::{Pacer, Wait};
-use super::{Turn, WaitCounts, TIMER};
+use super::turn::{Turn, WaitCounts, TIMER};
 
 #[derive(Debug)]
 pub(in super::super) struct OpenWait {
@@ -51,10 +51,7 @@ impl OpenWait {
         }
         let lazy = !owed_now
             && !turn.draining
-            && driver
-                .arrivals
-                .as_ref()
-                .is_some_and(|a| a.may_read_late());
+            && driver.arrivals.as_ref().is_some_and(|a| a.may_read_late());
         let (timeout, pacing) = match self.pacer.wait(now, next_due, wake) {
             Ok(Wait::Spin) => (Some(Duration::ZERO), true),
             // The timer will wake the poller.
