@@ -3,9 +3,11 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::parse::{locate, parse_mountinfo, parse_proc_cgroup, CgroupEntry, CgroupMount, Located};
+use crate::error::CgroupError;
+use crate::parse::{
+    locate, parse_mountinfo, parse_proc_cgroup, CgroupEntry, CgroupMount, Hierarchy, Located,
+};
 use crate::quota::{parse_cfs, parse_cpu_max, CpuQuota};
-use crate::{CgroupError, Hierarchy};
 
 /// Whose cgroup: the calling process (`/proc/self`) or another one by pid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,37 +11,15 @@
 //! - The quota is the tightest one on the path from the process's cgroup up to its hierarchy's
 //!   mount point: a limit on a parent (a container, a systemd slice) binds every child.
 
+mod error;
 mod fs;
 mod parse;
 mod quota;
 
+pub use error::CgroupError;
 pub use fs::{CgroupFs, Membership, Process};
 pub use parse::{
     cgroup_dir, locate, parse_mountinfo, parse_proc_cgroup, CgroupEntry, CgroupMount, Hierarchy,
     Located,
 };
 pub use quota::{oversubscription_warning, parse_cfs, parse_cpu_max, CpuQuota};
-
-use std::io;
-use std::path::PathBuf;
-
-/// A cgroup or proc file that could not be read or does not hold what the kernel writes.
-#[derive(Debug, thiserror::Error)]
-pub enum CgroupError {
-    #[error("unexpected content in {file}: {content:?}")]
-    Malformed { file: String, content: String },
-    #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
-    #[error("no cgroup with a cpu controller found for this process")]
-    NoCpuController,
-}
-
-impl CgroupError {
-    /// `file` holds `content`, which the kernel would never write there.
-    pub fn malformed(file: &str, content: &str) -> CgroupError {
-        CgroupError::Malformed {
-            file: file.to_owned(),
-            content: content.to_owned(),
-        }
-    }
-}

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::CgroupError;
+use crate::error::CgroupError;
 
 /// A CFS bandwidth limit, or its absence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -108,10 +108,6 @@ const KNOWN_CIRCLES: &[(&str, &str)] = &[
         "dispatch.rs, ffi.rs, knobs.rs and server.rs name lib.rs, which names dispatch.rs, \
          knobs.rs and server.rs",
     ),
-    (
-        "cgroup/src/",
-        "fs.rs and quota.rs name lib.rs, which names them",
-    ),
 ];
 
 #[test]
