@@ -134,6 +134,7 @@ pub enum ReplicaError {
 
 impl Replica {
     /// Starts one replica and waits until its probe says it is ready.
+    #[allow(clippy::too_many_lines, reason = "one replica's start, step by step in the order they must happen: files, spawn, pin, probe")]
     pub async fn spawn(launch: &Launch<'_>, spec: &ReplicaSpec) -> Result<Replica, ReplicaError> {
         let index = spec.index;
         let target = launch.target;
