@@ -28,11 +28,11 @@ use hyper::{Request, Response, StatusCode};
 use prometheus_client::encoding::DescriptorEncoder;
 use tokio::sync::Semaphore;
 
+use crate::config::{Dispatch, WorkMode};
 use crate::ffi::{self, CallReport};
 use crate::metrics::{self, MetricSource, RequestStatus, ServerMetrics};
 use crate::pinned_pool::{PinnedPool, PoolError};
 use crate::response::{metrics_response, text_response};
-use crate::{Dispatch, WorkMode};
 
 /// Response header: the kernel thread id that ran the request's C call.
 pub const TID_HEADER: &str = "x-numaload-ffi-tid";

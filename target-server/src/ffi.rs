@@ -16,7 +16,7 @@ use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::WorkMode;
+use crate::config::WorkMode;
 
 /// `struct numaload_ffi_call` of the C side.
 #[repr(C)]

@@ -4,7 +4,8 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::cgroup::{CgroupFs, CpuQuota};
-use crate::{proc_status, Dispatch, RunConfig, Variant, WorkMode};
+use crate::config::{Dispatch, RunConfig, Variant, WorkMode};
+use crate::proc_status;
 
 /// What a reader of the logs needs to interpret a measurement of this process.
 #[derive(Debug, Clone)]

@@ -17,10 +17,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
+use crate::config::{ServerConfig, TargetError, Variant};
 use crate::dispatch::{FfiCalls, FfiHandler, FfiShared};
 use crate::metrics::{MetricSource, RequestStatus, ServerMetrics};
 use crate::response::metrics_response;
-use crate::{work, ServerConfig, Variant};
+use crate::work;
 
 /// How long in-flight requests get to finish after the shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -264,8 +265,8 @@ impl Service<Request<Incoming>> for AsyncHandler {
 
 /// The `/metrics` page.
 /// Binds `addr`, naming `--listen` in the error.
-pub(crate) async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, crate::TargetError> {
+pub(crate) async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, TargetError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| crate::TargetError::Bind { addr, source })
+        .map_err(|source| TargetError::Bind { addr, source })
 }
