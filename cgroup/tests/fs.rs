@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use numaload_cgroup::{CgroupFs, CpuQuota, Process};
+use numaload_cgroup::{CgroupError, CgroupFs, CpuQuota, Process};
 
 /// A fake filesystem root with `proc/self/{cgroup,mountinfo}` and cgroup files.
 struct FakeRoot(PathBuf);
@@ -82,14 +82,46 @@ fn cgroup_v2_quota_unlimited_and_limited() {
     assert_eq!(root.quota().cpus(), Some(0.5));
 }
 
+/// This process on this host: its cgroups are read, the cpu controller's directory found is
+/// the one that lists this process, and the quota read there is a quota. A host without
+/// `/proc/self/cgroup` (a kernel without cgroups) fails the test: there is nothing here to check.
 #[test]
 fn this_hosts_cgroup_quota_is_readable() {
-    // Whatever the host, reading must not fail where procfs and cgroups exist.
-    if Path::new("/proc/self/cgroup").exists() {
-        CgroupFs::default()
-            .cpu_quota()
-            .expect("cgroup quota of this host");
+    let fs = CgroupFs::default();
+    let membership = fs
+        .membership(Process::Current)
+        .expect("/proc/self/cgroup and /proc/self/mountinfo of this process");
+    assert!(
+        !membership.entries.is_empty(),
+        "no entry in /proc/self/cgroup: {membership:?}"
+    );
+    let Some(cpu) = membership.locate("cpu") else {
+        // Cgroups without a cpu controller visible here (no v1 `cpu` hierarchy, no v2 mount).
+        let err = fs.cpu_quota().expect_err("no cpu controller, so no quota");
+        assert!(matches!(err, CgroupError::NoCpuController), "{err}");
+        println!("this host: no cpu controller mounted for this process: {membership:?}");
+        return;
+    };
+    let procs = cpu.dir.join("cgroup.procs");
+    let members = std::fs::read_to_string(&procs)
+        .unwrap_or_else(|e| panic!("{} of the cpu cgroup found: {e}", procs.display()));
+    let pid = std::process::id().to_string();
+    assert!(
+        members.lines().any(|line| line == pid),
+        "this process ({pid}) is not in {}: the wrong cgroup was found ({cpu:?})",
+        procs.display()
+    );
+    let quota = fs.cpu_quota().expect("cgroup quota of this host");
+    assert_eq!(quota, fs.quota(&cpu).expect("quota of the cgroup found"));
+    if let Some(cpus) = quota.cpus() {
+        assert!(cpus > 0.0, "{quota:?}");
     }
+    println!(
+        "this host: cgroup {} {} at {}: {quota:?}",
+        cpu.hierarchy.version(),
+        cpu.path,
+        cpu.dir.display()
+    );
 }
 
 #[test]
