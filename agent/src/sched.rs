@@ -159,6 +159,7 @@ mod tests {
         let tree = own_tree();
         let mut tracker = SchedTracker::default();
         assert_eq!(tracker.sample(&tree), None, "no rates from one sample");
+        let (then, before) = tracker.last.clone().expect("the first sample's counts");
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let spinner = {
             let stop = std::sync::Arc::clone(&stop);
@@ -170,6 +171,7 @@ mod tests {
         };
         std::thread::sleep(Duration::from_millis(200));
         let rates = tracker.sample(&tree).expect("rates");
+        let (now, after) = tracker.last.clone().expect("the second sample's counts");
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = spinner.join();
         // Some CPU, not how much: on a loaded 2-core machine the spinner may get a fifth of one
@@ -180,7 +182,29 @@ mod tests {
             "a thread spinning 200 ms ran or waited to run most of it: {rates:?}"
         );
         assert!(rates.ctxt_switches_per_s > 0.0, "{rates:?}");
-        assert!(rates.run_delay_ms_per_s >= 0.0);
+        // The run-queue wait is what the two samples' counters say: each thread's growth (the
+        // whole count of a thread new since the first, such as the spinner), summed, in ms per
+        // second of the interval between them.
+        let waited_ns: u64 = after
+            .iter()
+            .map(|(thread, c)| {
+                let earlier = before.get(thread).map_or(0, |b| b.run_delay_ns);
+                c.run_delay_ns.saturating_sub(earlier)
+            })
+            .sum();
+        let interval = now.duration_since(then);
+        let expected = waited_ns as f64 * 1e3 / interval.as_nanos() as f64;
+        assert!(
+            (rates.run_delay_ms_per_s - expected).abs() <= 1e-9 * expected.max(1.0),
+            "{} ms/s, but the counters say {waited_ns} ns over {interval:?}: {rates:?}",
+            rates.run_delay_ms_per_s
+        );
+        // A thread runs or waits to run for at most the interval, give or take the reading.
+        let threads = after.len() as f64;
+        assert!(
+            rates.cpus_used * 1000.0 + rates.run_delay_ms_per_s <= 1000.0 * threads * 1.1,
+            "{threads} threads ran and waited more than the interval: {rates:?}"
+        );
         let max = tracker.max().expect("max");
         assert_eq!(max.cpus_used, rates.cpus_used);
     }
