@@ -60,7 +60,30 @@ impl From<&crate::topology::HostTopology> for numaload_proto::v1::Topology {
                 })
                 .collect(),
             packages: topology.packages,
+            nics: topology.nics.iter().map(nic_wire).collect(),
         }
+    }
+}
+
+fn nic_wire(nic: &crate::topology::Nic) -> numaload_proto::v1::Nic {
+    numaload_proto::v1::Nic {
+        name: nic.name.clone(),
+        addresses: nic.addresses.clone(),
+        driver: nic.driver.clone(),
+        numa_node: nic.numa_node.and_then(|n| i32::try_from(n).ok()).unwrap_or(-1),
+        local_cpus: nic.local_cpus.clone(),
+        rx_queues: nic.rx_queues,
+        tx_queues: nic.tx_queues,
+        irqs: nic
+            .irqs
+            .iter()
+            .map(|irq| numaload_proto::v1::NicIrq {
+                irq: irq.irq,
+                name: irq.name.clone(),
+                cpus: irq.cpus.clone(),
+            })
+            .collect(),
+        is_virtual: nic.is_virtual,
     }
 }
 

@@ -191,8 +191,11 @@ impl Agent for AgentService {
     }
 }
 
+/// This host's topology with its network interfaces as sysfs shows them.
 fn discover() -> Result<topology::HostTopology, Refusal> {
-    topology::discover().map_err(Refusal::Topology)
+    let mut host = topology::discover().map_err(Refusal::Topology)?;
+    crate::nic::read_host(&mut host);
+    Ok(host)
 }
 
 /// Why a call is refused: every agent error that reaches a caller goes through here, and its

@@ -42,6 +42,7 @@ fn host(allowed: &[u32], nodes: Vec<NumaNode>, domains: &[(&[u32], &[u32])]) -> 
         core_cpus: allowed.iter().map(|&cpu| vec![cpu]).collect(),
         offline_cpus: Vec::new(),
         warnings: Vec::new(),
+        nics: Vec::new(),
     }
 }
 

@@ -18,10 +18,11 @@ pub fn main(args: TopologyArgs) -> anyhow::Result<ExitCode> {
             numaload_agent::topology::from_xml_file(path)?,
             path.display().to_string(),
         ),
-        None => (
-            numaload_agent::topology::discover()?,
-            "this host".to_owned(),
-        ),
+        None => {
+            let mut host = numaload_agent::topology::discover()?;
+            numaload_agent::nic::read_host(&mut host);
+            (host, "this host".to_owned())
+        }
     };
     let wire = numaload_proto::v1::Topology::from(&topology);
     if args.json {

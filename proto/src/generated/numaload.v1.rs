@@ -83,6 +83,51 @@ pub struct Topology {
     pub domains: ::prost::alloc::vec::Vec<Domain>,
     #[prost(uint32, tag = "6")]
     pub packages: u32,
+    /// Network interfaces: from sysfs on a live host (driver, queues, interrupts), from hwloc's
+    /// network OS devices in an XML topology (name and locality only).
+    #[prost(message, repeated, tag = "7")]
+    pub nics: ::prost::alloc::vec::Vec<Nic>,
+}
+/// One network interface and where its traffic is handled.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Nic {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    /// Its IPv4 and IPv6 addresses (live host only).
+    #[prost(string, repeated, tag = "2")]
+    pub addresses: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The kernel driver bound to its device ("" when unknown or virtual).
+    #[prost(string, tag = "3")]
+    pub driver: ::prost::alloc::string::String,
+    /// The NUMA node of its device; -1 when the platform gives none (or the interface is virtual).
+    #[prost(int32, tag = "4")]
+    pub numa_node: i32,
+    /// The CPUs near its device (its PCI device's local_cpulist, or hwloc's locality).
+    #[prost(uint32, repeated, tag = "5")]
+    pub local_cpus: ::prost::alloc::vec::Vec<u32>,
+    #[prost(uint32, tag = "6")]
+    pub rx_queues: u32,
+    #[prost(uint32, tag = "7")]
+    pub tx_queues: u32,
+    /// Its device's interrupts and the CPUs allowed to handle each.
+    #[prost(message, repeated, tag = "8")]
+    pub irqs: ::prost::alloc::vec::Vec<NicIrq>,
+    /// No device behind it (loopback, bridges, veth, ifb...).
+    #[prost(bool, tag = "9")]
+    pub is_virtual: bool,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct NicIrq {
+    #[prost(uint32, tag = "1")]
+    pub irq: u32,
+    /// As /proc/interrupts names it (e.g. "eth0-TxRx-0", "virtio2-input.0").
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    /// /proc/irq/N/smp_affinity_list.
+    #[prost(uint32, repeated, tag = "3")]
+    pub cpus: ::prost::alloc::vec::Vec<u32>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
