@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use numaload_proto::histogram::{self, HistogramError};
 use numaload_proto::v1::WorkerResult;
 
-use super::{base64_of, bounded_percentiles, histogram_from_base64};
+use super::percentiles::{base64_of, bounded_percentiles};
 use crate::plan::Request;
+use crate::result::histogram_from_base64;
 use crate::result::{LayoutResult, RequestMix};
 
 /// Requests, errors and encoded histograms of one request of the mix.

@@ -8,12 +8,14 @@
 //!
 //! This file assembles a layout's result from each agent's events (placement, samples, failure
 //! or summary); `measure.rs` fills in the measured figures, `collect.rs` gathers the events per
-//! agent, `mix.rs` splits the figures by request of the plan's mix, `suspect.rs` says when not
-//! to trust them, `trials.rs` merges the trials of `repeat = N`.
+//! agent, `mix.rs` splits the figures by request of the plan's mix, `percentiles.rs` reads
+//! percentiles from histograms, `suspect.rs` says when not to trust them, `trials.rs` merges the
+//! trials of `repeat = N`.
 
 mod collect;
 mod measure;
 mod mix;
+mod percentiles;
 mod suspect;
 mod trials;
 
@@ -340,8 +342,8 @@ pub use collect::{Collector, LayoutEvents};
 pub use suspect::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 pub use trials::merge_trials;
 
-use measure::{base64_of, fill_measurement, set_latency};
-pub use measure::{bounded_percentiles, percentiles};
+use measure::{fill_measurement, set_latency};
+pub use percentiles::{bounded_percentiles, percentiles};
 
 /// The result file's histogram codec lives with the result (reports read it too).
 pub use crate::result::histogram_from_base64;

@@ -74,10 +74,6 @@ fn module_graph(crate_name: &str) -> BTreeMap<String, BTreeSet<String>> {
 /// The agent's files are checked by its `tests/it/layers.rs`.
 const KNOWN_CIRCLES: &[(&str, &str)] = &[
     (
-        "controller/src/aggregate/",
-        "measure.rs and mix.rs name each other",
-    ),
-    (
         "controller/src/compare/",
         "judge.rs names mod.rs, which names it",
     ),
