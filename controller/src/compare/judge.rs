@@ -1,8 +1,13 @@
 //! One figure judged: two [`Side`]s and the threshold in, a [`FigureComparison`] with its
 //! change, interval and [`Verdict`] out. The rule is in the parent module's doc.
 
-use super::{Figure, Side, CONFIDENCE, ERROR_RATE_TOLERANCE};
+use super::figure::{Figure, Side};
 use crate::stats;
+
+/// Confidence of the interval on a change, when there are trials to compute it from.
+pub const CONFIDENCE: f64 = 0.95;
+/// An error rate rising by more than this (0.1 percentage points) is a regression.
+pub const ERROR_RATE_TOLERANCE: f64 = 0.001;
 
 /// better / worse / no significant change / too noisy to decide, or not judged (and why).
 #[derive(Debug, Clone, PartialEq)]

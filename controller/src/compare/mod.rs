@@ -48,7 +48,10 @@ pub use crate::stats;
 pub mod text;
 
 pub use figure::{side, Figure, Side};
-pub use judge::{judge, FigureComparison, Statistic, Verdict, MAX_TRIALS_SUGGESTED};
+pub use judge::{
+    judge, FigureComparison, Statistic, Verdict, CONFIDENCE, ERROR_RATE_TOLERANCE,
+    MAX_TRIALS_SUGGESTED,
+};
 pub use mismatch::mismatches;
 
 use crate::report::{summary, trust};
@@ -56,10 +59,6 @@ use crate::result::{LayoutResult, LayoutStatus, RunResult};
 use exit::{Allow, Concern, Exit, Untrusted};
 use judge::not_judged;
 
-/// Confidence of the interval on a change, when there are trials to compute it from.
-pub const CONFIDENCE: f64 = 0.95;
-/// An error rate rising by more than this (0.1 percentage points) is a regression.
-pub const ERROR_RATE_TOLERANCE: f64 = 0.001;
 /// `--max-regression` when not given, percent.
 pub const DEFAULT_MAX_REGRESSION_PCT: f64 = 5.0;
 

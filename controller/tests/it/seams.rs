@@ -74,10 +74,6 @@ fn module_graph(crate_name: &str) -> BTreeMap<String, BTreeSet<String>> {
 /// The agent's files are checked by its `tests/it/layers.rs`.
 const KNOWN_CIRCLES: &[(&str, &str)] = &[
     (
-        "controller/src/compare/",
-        "judge.rs names mod.rs, which names it",
-    ),
-    (
         "controller/src/plan/",
         "error.rs reads raw.rs's RawPlan and validate/'s expectations, raw.rs takes Pin, Smt, \
          Dispatch and WorkMode from layout and target, which report errors through error.rs",
