@@ -22,10 +22,15 @@ use tokio::sync::mpsc;
 
 use crate::aggregate::Collector;
 use crate::client::{Agent, ClientError};
-
-mod session;
 use crate::plan::Plan;
 use crate::result::{AgentOutcome, AgentStatus, HostSummary, RunResult, SCHEMA_VERSION};
+
+mod clock;
+mod progress;
+mod session;
+
+pub use clock::{clock_estimate, ClockEstimate};
+pub use progress::Progress;
 use session::{Action, Input, Outcome, Session};
 
 /// Time allowed beyond the plan's own for launching and stopping replicas in each layout.
@@ -34,37 +39,6 @@ const PER_LAYOUT_MARGIN: Duration = Duration::from_secs(60);
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
 /// `Clock` calls per agent for the offset estimate.
 const CLOCK_SAMPLES: usize = 7;
-
-/// A progress report for the terminal.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Progress {
-    /// `agent` entered `phase` of `layout`.
-    Phase {
-        agent: String,
-        layout: String,
-        phase: String,
-    },
-    /// Something the user should see at once (a failure, a lost agent, a cancel).
-    Notice(String),
-    /// About once a second while measuring: requests the agent's replicas have answered so far
-    /// and the worst replica's own p99 handler time over the last second (server-side, from
-    /// their /metrics; a live hint, not a reported figure).
-    Live {
-        agent: String,
-        layout: String,
-        requests: u64,
-        worst_server_p99_ns: Option<u64>,
-    },
-    /// About once a second while measuring: what the agent's load generator measured over the
-    /// last interval (response rate and p99, corrected in open loop; a live hint, the reported
-    /// figures come from the merged histograms).
-    Load {
-        agent: String,
-        layout: String,
-        rate_rps: f64,
-        p99_ns: Option<u64>,
-    },
-}
 
 /// Runs `plan` on the agents at `addresses` (at least one), over mutual TLS when `tls` is given.
 pub async fn run(
@@ -307,14 +281,6 @@ async fn cancel_all(agents: &mut [Agent], run_id: &str) {
     }
 }
 
-/// An agent's clock relative to ours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClockEstimate {
-    /// Agent clock minus controller clock.
-    pub offset_ns: i64,
-    pub round_trip_ns: u64,
-}
-
 /// NTP-style: several `Clock` calls, the one with the shortest round trip wins, the agent's
 /// reading is taken to be at the middle of that round trip.
 async fn estimate_clock(agent: &mut Agent) -> Result<ClockEstimate, ClientError> {
@@ -332,17 +298,6 @@ async fn estimate_clock(agent: &mut Agent) -> Result<ClockEstimate, ClientError>
         offset_ns: 0,
         round_trip_ns: 0,
     }))
-}
-
-/// The offset estimate from one exchange: sent and received on our clock, `agent_now` on theirs.
-pub fn clock_estimate(sent: u64, agent_now: u64, received: u64) -> ClockEstimate {
-    let round_trip_ns = received.saturating_sub(sent);
-    let midpoint = sent as i128 + i128::from(round_trip_ns / 2);
-    let offset = agent_now as i128 - midpoint;
-    ClockEstimate {
-        offset_ns: offset.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
-        round_trip_ns,
-    }
 }
 
 pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use numaload_proto::v1::{run_event::Event, Phase, RunEvent};
 
-use super::{ClockEstimate, Progress};
+use super::clock::ClockEstimate;
+use super::progress::Progress;
 use crate::aggregate::Collector;
 
 /// How far ahead of "now" a synchronized start is scheduled, beyond twice the slowest round trip.

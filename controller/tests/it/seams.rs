@@ -88,10 +88,6 @@ const KNOWN_CIRCLES: &[(&str, &str)] = &[
         "replica.rs and tree.rs name mod.rs, which names them",
     ),
     (
-        "controller/src/run/",
-        "session.rs names mod.rs, which names it",
-    ),
-    (
         "controller/src/store/",
         "query.rs names mod.rs, which names it",
     ),
