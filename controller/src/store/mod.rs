@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime};
 use backend::{Backend, Value};
 use error::Problem;
 pub use error::StoreError;
+pub use query::Query;
 use query::{layout_of, where_clause};
 pub use record::{StoredLayout, StoredRun};
 
@@ -52,23 +53,6 @@ pub enum Put {
     Stored,
     /// A run with this id was already there (stored twice): left as it was.
     AlreadyStored,
-}
-
-/// Which stored runs to read; every field narrows.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Query {
-    pub plan: Option<String>,
-    pub fingerprint: Option<String>,
-    /// The exact host set (sorted hostnames).
-    pub hosts: Option<Vec<String>>,
-    /// Runs with this host among theirs.
-    pub host: Option<String>,
-    /// Runs that measured this layout; their other layouts are left out.
-    pub layout: Option<String>,
-    pub label: Option<(String, String)>,
-    pub exclude_run: Option<String>,
-    /// The last N of what matched.
-    pub last: Option<usize>,
 }
 
 /// An open store.

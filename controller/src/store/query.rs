@@ -1,8 +1,25 @@
-//! The SQL filter of a [`Query`] and the reading of its rows, for `Store::runs`.
+//! Which stored runs to read ([`Query`]), its SQL filter and the reading of its rows, for
+//! `Store::runs`.
 
 use super::backend::{Row, Value};
 use super::record::{self, StoredLayout};
-use super::Query;
+
+/// Which stored runs to read; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query {
+    pub plan: Option<String>,
+    pub fingerprint: Option<String>,
+    /// The exact host set (sorted hostnames).
+    pub hosts: Option<Vec<String>>,
+    /// Runs with this host among theirs.
+    pub host: Option<String>,
+    /// Runs that measured this layout; their other layouts are left out.
+    pub layout: Option<String>,
+    pub label: Option<(String, String)>,
+    pub exclude_run: Option<String>,
+    /// The last N of what matched.
+    pub last: Option<usize>,
+}
 
 pub(super) fn layout_of(row: &Row) -> StoredLayout {
     StoredLayout {
