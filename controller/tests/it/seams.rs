@@ -87,10 +87,6 @@ const KNOWN_CIRCLES: &[(&str, &str)] = &[
         "controller/src/result/",
         "replica.rs and tree.rs name mod.rs, which names them",
     ),
-    (
-        "controller/src/store/",
-        "query.rs names mod.rs, which names it",
-    ),
 ];
 
 #[test]
