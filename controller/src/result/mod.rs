@@ -16,15 +16,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 
+mod defaults;
 mod histogram;
 mod host;
+mod percentiles;
 mod replica;
 mod sched;
 mod search;
 mod tree;
 
+use defaults::{first_trial, is_zero, is_zero_share};
 pub use histogram::histogram_from_base64;
 pub use host::{AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary};
+pub use percentiles::Percentiles;
 pub use replica::{ReplicaResult, ThreadSample};
 pub use search::{LayoutSearch, SearchResult, Step};
 
@@ -326,35 +330,6 @@ impl ErrorKinds {
     }
 }
 
-/// Percentiles of one merged histogram, nanoseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Percentiles {
-    /// Answered requests: the exact values the figures are read from.
-    pub count: u64,
-    /// Requests never answered whose waits (lower bounds) the figures include as well.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub waits: u64,
-    pub min: u64,
-    pub mean: f64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    /// The figures above (`mean`, `p50`, `p90`, `p99`, `p999`, `max`) that are lower bounds:
-    /// decided by requests never answered, whose waits are known only to be at least as long
-    /// (reports show them as "≥ 3.9 s"). Empty when every figure is exact.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lower_bounds: Vec<String>,
-}
-
-impl Percentiles {
-    /// Whether the figure named `field` (as in [`Percentiles::lower_bounds`]) is a lower bound.
-    pub fn is_lower_bound(&self, field: &str) -> bool {
-        self.lower_bounds.iter().any(|f| f == field)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadPlacement {
     pub cpus: Vec<u32>,
@@ -422,25 +397,6 @@ pub struct Histograms {
     /// answered.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub waited_v2_base64: String,
-}
-
-/// Fields added after the first results were written read as "not measured" in old files.
-fn missing() -> i64 {
-    -1
-}
-
-fn first_trial() -> u32 {
-    1
-}
-
-/// Fields added since schema 2 are left out when zero, so an older result reads and writes back
-/// unchanged.
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-fn is_zero_share(share: &f64) -> bool {
-    *share == 0.0
 }
 
 impl RunResult {

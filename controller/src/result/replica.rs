@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    first_trial, missing, CgroupSummary, GoSched, Mismatch, Percentiles, ProcessSeen, SchedRates,
-    ScrapedSeries, TokioRuntime,
-};
+use super::defaults::{first_trial, missing};
+use super::host::CgroupSummary;
+use super::percentiles::Percentiles;
+use super::sched::{GoSched, SchedRates, TokioRuntime};
+use super::tree::{Mismatch, ProcessSeen, ScrapedSeries};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaResult {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Percentiles;
+use super::percentiles::Percentiles;
 
 /// A thread or process whose placement differed from the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

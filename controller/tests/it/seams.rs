@@ -83,10 +83,6 @@ const KNOWN_CIRCLES: &[(&str, &str)] = &[
         "service.rs, summary.rs and trust.rs name each other; mod.rs names html/mod.rs, \
          markdown.rs and text.rs, which name it",
     ),
-    (
-        "controller/src/result/",
-        "replica.rs and tree.rs name mod.rs, which names them",
-    ),
 ];
 
 #[test]
