@@ -1,7 +1,8 @@
 //! The rules for trusting a figure, in one place: when a load worker may have limited the
 //! measurement, when a percentile has enough samples to mean anything, when a layout kept up
-//! with the rate it was asked for, and what the error rate is (with nothing attempted decided
-//! once). Aggregation's suspicions, the capacity search, the reports and `compare` all read them
+//! with the rate it was asked for, when a replica's worker threads over-subscribe its CPU quota,
+//! and what the error rate is (with nothing attempted decided once). Aggregation's suspicions,
+//! the capacity search, the reports' caveats (`report::caveats`) and `compare` all read them
 //! from here. A leaf: it knows no result type, only numbers.
 
 /// A load worker busier than this may itself have limited the measurement (invariant 3). The
@@ -59,6 +60,17 @@ pub fn min_samples(quantile: f64) -> u64 {
 pub const MIN_REQUESTS_FOR_P99: u64 = 100;
 /// Below this many requests a p99.9 is an extrapolation.
 pub const MIN_REQUESTS_FOR_P999: u64 = 1_000;
+
+/// A replica running this many times its cgroup CPU quota in worker threads, or more, is
+/// throttled by CFS: its latency measures the throttling as much as the layout. The target
+/// server warns by the same rule at start-up.
+pub const QUOTA_OVERSUBSCRIBED: f64 = 2.0;
+
+/// Whether `worker_threads` over-subscribe a CPU quota of `quota_cpus` CPUs (by
+/// [`QUOTA_OVERSUBSCRIBED`]); no worker threads over-subscribe nothing.
+pub fn quota_oversubscribed(worker_threads: u32, quota_cpus: f64) -> bool {
+    worker_threads > 0 && f64::from(worker_threads) >= QUOTA_OVERSUBSCRIBED * quota_cpus
+}
 
 /// Errors per attempt; `requests` counts answered requests only. Nothing attempted is an error
 /// rate of 0 (no request failed); whether such a layout means anything is the request count's

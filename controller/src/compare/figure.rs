@@ -2,8 +2,8 @@
 //! pooled value from the merged data, and one value per measured trial).
 
 use crate::report::duration_ns;
+use crate::report::pct::Pct;
 use crate::report::summary;
-use crate::report::trust::Pct;
 use crate::result::LayoutResult;
 
 /// What is compared for each layout.

@@ -54,7 +54,7 @@ pub use judge::{
 };
 pub use mismatch::mismatches;
 
-use crate::report::{summary, trust};
+use crate::report::{caveats, summary};
 use crate::result::{LayoutResult, LayoutStatus, RunResult};
 use exit::{Allow, Concern, Exit, Untrusted};
 use judge::not_judged;
@@ -186,7 +186,7 @@ pub fn compare(base: &RunResult, new: &RunResult, threshold_pct: f64, allow: All
     let mut flags = Vec::new();
     for (side, r) in [("base", base), ("new", new)] {
         flags.extend(
-            trust::flags(r)
+            caveats::flags(r)
                 .into_iter()
                 .filter(|f| f.layout.is_none())
                 .map(|f| format!("{side}: {}", f.message)),
@@ -225,7 +225,7 @@ fn compare_layout(
     let mut flags = Vec::new();
     for (side, l) in [("base", b), ("new", n)] {
         flags.extend(
-            trust::layout_flags(l)
+            caveats::layout_flags(l)
                 .into_iter()
                 .map(|f| format!("{side}: {}", f.message)),
         );

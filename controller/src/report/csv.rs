@@ -1,7 +1,7 @@
 //! One row per layout, RFC 4180 as the `csv` crate writes it (comma-separated, fields quoted when
 //! they hold a comma, quote or line break, CRLF-free: rows end in `\n`), a header row first. Latencies are integer
 //! nanoseconds; a percentile with too few samples for it (see
-//! [`crate::report::trust`]) or a failed layout's figures are empty cells, never a
+//! [`crate::report::pct`]) or a failed layout's figures are empty cells, never a
 //! number that would be read as measured.
 //!
 //! Columns, in order ([`COLUMNS`]):
@@ -25,8 +25,9 @@
 //! `min_delivered` is the share of them the plan asked for (empty in results that do not say),
 //! `warmup_dropped` the warm-up requests dropped when the window opened.
 
+use crate::report::caveats;
+use crate::report::pct::Pct;
 use crate::report::summary;
-use crate::report::trust::{self, Pct};
 use crate::result::{LayoutResult, Percentiles, RequestMix, RunResult};
 
 /// The header row.
@@ -104,7 +105,7 @@ fn row(l: &LayoutResult) -> Vec<String> {
             .map(|ns| ns.to_string())
             .unwrap_or_default()
     };
-    let reasons: Vec<String> = trust::layout_flags(l)
+    let reasons: Vec<String> = caveats::layout_flags(l)
         .into_iter()
         .map(|f| f.message)
         .collect();

@@ -8,10 +8,12 @@ use std::fmt::Write as _;
 
 use numaload_proto::cpulist;
 
+use crate::report::caveats;
+use crate::report::lines;
+use crate::report::pct::Pct;
 use crate::report::service;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::thousands;
-use crate::report::trust::{self, Pct};
 use crate::result::{LayoutResult, RunResult};
 
 /// Renders the whole report.
@@ -28,7 +30,7 @@ pub fn render(result: &RunResult) -> String {
         "**{}**\n",
         escape(&crate::report::verdict::run_verdict(result))
     );
-    let flags = trust::flags(result);
+    let flags = caveats::flags(result);
     if !flags.is_empty() {
         let _ = writeln!(out, "**Check before trusting these numbers:**\n");
         for flag in &flags {
@@ -242,7 +244,7 @@ fn details(out: &mut String, r: &RunResult) {
             cpulist::format(&h.allowed_cpus),
             escape(&h.kernel)
         );
-        if let Some(line) = h.cgroup.as_ref().and_then(super::cgroup_line) {
+        if let Some(line) = h.cgroup.as_ref().and_then(lines::cgroup_line) {
             let _ = writeln!(out, "  - agent {}", escape(&line));
         }
     }
@@ -317,7 +319,7 @@ fn details(out: &mut String, r: &RunResult) {
         .iter()
         .flat_map(|l| {
             l.replicas.iter().filter_map(move |rep| {
-                super::replica_quota_line(rep).map(|line| {
+                lines::replica_quota_line(rep).map(|line| {
                     format!(
                         "- {} replica {}: {}",
                         code(&l.name),

@@ -3,9 +3,9 @@
 //! mismatches by pid and thread, and the series scraped from its metrics. Pure: result in,
 //! rows and lines out; each format only lays them out.
 
+use crate::report::pct::Pct;
 use crate::report::summary::{percentile_cell, shows_a_lower_bound};
 use crate::report::thousands;
-use crate::report::trust::Pct;
 use crate::result::{LayoutResult, ReplicaResult, RequestMix};
 
 /// One request of a layout's mix as the reports show it.

@@ -1,7 +1,7 @@
 //! The per-layout figures every human format shares, so that each says the same thing about
 //! status, delivery, lower bounds, threads and placement.
 
-use crate::report::trust::{Pct, TOO_FEW};
+use crate::report::pct::{Pct, TOO_FEW};
 use crate::report::{duration_ns, thousands};
 use crate::result::{LayoutResult, LayoutStatus, Percentiles};
 

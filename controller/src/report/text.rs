@@ -6,9 +6,11 @@ use std::fmt::Write as _;
 
 use numaload_proto::cpulist;
 
+use crate::report::caveats;
+use crate::report::lines;
+use crate::report::pct::Pct;
 use crate::report::service;
 use crate::report::summary::{self, percentile_cell};
-use crate::report::trust::{self, Pct};
 use crate::report::{duration_ns, thousands};
 use crate::result::{LayoutResult, Percentiles, ReplicaResult, RunResult};
 
@@ -18,7 +20,7 @@ pub fn render(result: &RunResult) -> String {
     let verdict = crate::report::verdict::run_verdict(result);
     header(&mut out, result);
     let _ = writeln!(out, "{verdict}\n");
-    let flags = trust::flags(result);
+    let flags = caveats::flags(result);
     if !flags.is_empty() {
         let _ = writeln!(out, "Check before trusting these numbers:");
         for flag in &flags {
@@ -79,7 +81,7 @@ fn header(out: &mut String, r: &RunResult) {
             cpulist::format(&h.allowed_cpus),
             h.kernel
         );
-        if let Some(line) = h.cgroup.as_ref().and_then(super::cgroup_line) {
+        if let Some(line) = h.cgroup.as_ref().and_then(lines::cgroup_line) {
             let _ = writeln!(out, "  agent {line}");
         }
     }
@@ -227,7 +229,7 @@ fn replica_line(out: &mut String, r: &ReplicaResult) {
         r.threads_max,
         if pages.is_empty() { "-".to_owned() } else { pages.join(" ") }
     );
-    if let Some(line) = super::replica_quota_line(r) {
+    if let Some(line) = lines::replica_quota_line(r) {
         let _ = writeln!(out, "               {line}");
     }
     if let Some(line) = service::tree(r) {
@@ -278,7 +280,7 @@ fn load_line(out: &mut String, l: &LayoutResult) {
     if l.load.cpus.is_empty() {
         return;
     }
-    let busy: Vec<String> = l.load.workers.iter().map(super::load_worker).collect();
+    let busy: Vec<String> = l.load.workers.iter().map(lines::load_worker).collect();
     let shares = if l.load.shares_cpus_with_replicas {
         ", shared with replicas"
     } else {

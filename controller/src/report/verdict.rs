@@ -15,8 +15,8 @@
 //! is), but the verdict then calls it SUSPECT, so no answer rests on a layout that is not `ok`
 //! without saying so. Likewise a p99 that is a lower bound is marked "≥" and said to be one.
 
+use crate::report::pct::Pct;
 use crate::report::summary;
-use crate::report::trust::Pct;
 use crate::report::{duration_ns, thousands};
 use crate::result::{LayoutResult, LayoutStatus};
 

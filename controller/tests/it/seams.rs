@@ -78,11 +78,6 @@ const KNOWN_CIRCLES: &[(&str, &str)] = &[
         "error.rs reads raw.rs's RawPlan and validate/'s expectations, raw.rs takes Pin, Smt, \
          Dispatch and WorkMode from layout and target, which report errors through error.rs",
     ),
-    (
-        "controller/src/report/",
-        "service.rs, summary.rs and trust.rs name each other; mod.rs names html/mod.rs, \
-         markdown.rs and text.rs, which name it",
-    ),
 ];
 
 #[test]

@@ -5,9 +5,9 @@
 use hdrhistogram::Histogram;
 
 use super::svg::{esc, nice_ticks, palette, Scale, Svg};
+use crate::report::pct::{Pct, TOO_FEW};
 use crate::report::service::number;
 use crate::report::summary::figure;
-use crate::report::trust::{Pct, TOO_FEW};
 use crate::report::{duration_ns, thousands};
 use crate::result::histogram_from_base64;
 use crate::result::{LayoutResult, ThreadSample};

@@ -20,9 +20,11 @@ use std::fmt::Write as _;
 use numaload_proto::cpulist;
 use serde_json::Value;
 
+use crate::report::caveats::{self, FlagKind};
+use crate::report::lines;
+use crate::report::pct::Pct;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::thousands;
-use crate::report::trust::{self, FlagKind, Pct};
 use crate::result::{LayoutResult, LayoutStatus, RunResult};
 use svg::esc;
 
@@ -134,7 +136,7 @@ pub fn render(result: &RunResult) -> String {
 }
 
 fn flags(out: &mut String, result: &RunResult) {
-    let flags = trust::flags(result);
+    let flags = caveats::flags(result);
     if flags.is_empty() {
         return;
     }
@@ -236,12 +238,7 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
     let load = if l.load.cpus.is_empty() {
         String::new()
     } else {
-        let busy: Vec<String> = l
-            .load
-            .workers
-            .iter()
-            .map(crate::report::load_worker)
-            .collect();
+        let busy: Vec<String> = l.load.workers.iter().map(lines::load_worker).collect();
         format!(
             "; load generator on CPUs {}{} ({})",
             cpulist::format(&l.load.cpus),
@@ -274,7 +271,7 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
             esc(&delivered)
         );
     }
-    for flag in trust::layout_flags(l) {
+    for flag in caveats::layout_flags(l) {
         let _ = writeln!(out, r#"<p class="bad">⚠ {}</p>"#, esc(&flag.message));
     }
     let shown = [Pct::P50, Pct::P99, Pct::P999, Pct::Max];
@@ -347,12 +344,12 @@ fn details(out: &mut String, r: &RunResult) {
         ("allowed CPUs", cpulist::format(&h.allowed_cpus)),
         ("cancelled", r.cancelled.to_string()),
     ];
-    if let Some(line) = h.cgroup.as_ref().and_then(crate::report::cgroup_line) {
+    if let Some(line) = h.cgroup.as_ref().and_then(lines::cgroup_line) {
         rows.push(("agent cgroup", line));
     }
     for l in &r.layouts {
         for rep in &l.replicas {
-            if let Some(line) = crate::report::replica_quota_line(rep) {
+            if let Some(line) = lines::replica_quota_line(rep) {
                 rows.push((
                     "replica cgroup",
                     format!("{} replica {}: {line}", l.name, rep.index),

@@ -39,7 +39,7 @@ use crate::compare::{
     self, stats, Comparison, Figure, FigureComparison, LayoutComparison, Side, Verdict,
     ERROR_RATE_TOLERANCE,
 };
-use crate::report::{summary, trust};
+use crate::report::{caveats, summary};
 use crate::result::{LayoutResult, LayoutStatus, RunResult};
 
 use super::record::{self, StoredLayout, StoredRun};
@@ -283,7 +283,7 @@ pub fn gate(
         .collect();
     only_in_base.sort();
     only_in_base.dedup();
-    let flags = trust::flags(new)
+    let flags = caveats::flags(new)
         .into_iter()
         .filter(|f| f.layout.is_none())
         .map(|f| format!("new: {}", f.message))
@@ -328,7 +328,7 @@ fn gate_layout(
     rule: &Rule,
     allow: Allow,
 ) -> LayoutComparison {
-    let mut flags: Vec<String> = trust::layout_flags(l)
+    let mut flags: Vec<String> = caveats::layout_flags(l)
         .into_iter()
         .map(|f| format!("new: {}", f.message))
         .collect();

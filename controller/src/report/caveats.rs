@@ -1,88 +1,21 @@
-//! What makes a result's numbers untrustworthy, gathered once for every format.
-//!
-//! A percentile read from fewer samples than it needs is an extrapolation: with 500 requests the
-//! "p99.9" is simply the maximum. [`Pct::min_samples`] is the smallest count for which the
-//! percentile is backed by at least one sample beyond it (`1 / (1 - q)`: 100 for p99, 1000 for
-//! p99.9); below it, reports print [`TOO_FEW`] instead of a number.
+//! What a reader should be careful about in a result: every reason for caution ([`Flag`]) found
+//! in it — suspect, incomplete, degraded and failed layouts, placement mismatches, a cancelled
+//! run, a replica's over-subscribed CPU quota, percentiles read from too few samples — phrased
+//! once for every format. Whether a figure is to be trusted is decided by the rules of
+//! [`crate::trust`] (and by aggregation, which writes a layout's status and its `suspect`
+//! reasons); this module only gathers and words what a result says.
 
 use numaload_proto::cpulist;
 
-use crate::result::{
-    AgentStatus, LayoutResult, LayoutStatus, Percentiles, ReplicaResult, RunResult,
-};
+use crate::report::pct::Pct;
+use crate::report::service;
+use crate::report::summary;
+use crate::result::{AgentStatus, LayoutResult, LayoutStatus, ReplicaResult, RunResult};
+use crate::trust;
 
 /// Placement mismatches listed per replica before the rest are only counted (a replica that
 /// forked a hundred workers off their CPUs would otherwise bury every other flag).
 const MISMATCHES_SHOWN: usize = 5;
-
-/// What reports print for a percentile read from too few samples.
-pub const TOO_FEW: &str = "n/a (too few)";
-
-/// The percentiles reports show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pct {
-    P50,
-    P90,
-    P99,
-    P999,
-    Max,
-}
-
-impl Pct {
-    pub fn label(self) -> &'static str {
-        match self {
-            Pct::P50 => "p50",
-            Pct::P90 => "p90",
-            Pct::P99 => "p99",
-            Pct::P999 => "p99.9",
-            Pct::Max => "max",
-        }
-    }
-
-    /// Its field in [`Percentiles`], as [`Percentiles::lower_bounds`] names it.
-    pub fn field(self) -> &'static str {
-        match self {
-            Pct::P50 => "p50",
-            Pct::P90 => "p90",
-            Pct::P99 => "p99",
-            Pct::P999 => "p999",
-            Pct::Max => "max",
-        }
-    }
-
-    /// The quantile, 1.0 for the maximum.
-    pub fn quantile(self) -> f64 {
-        match self {
-            Pct::P50 => 0.5,
-            Pct::P90 => 0.9,
-            Pct::P99 => 0.99,
-            Pct::P999 => 0.999,
-            Pct::Max => 1.0,
-        }
-    }
-
-    /// Samples needed before this percentile means anything (the maximum needs one).
-    pub fn min_samples(self) -> u64 {
-        min_samples(self.quantile())
-    }
-
-    pub fn value(self, p: &Percentiles) -> u64 {
-        match self {
-            Pct::P50 => p.p50,
-            Pct::P90 => p.p90,
-            Pct::P99 => p.p99,
-            Pct::P999 => p.p999,
-            Pct::Max => p.max,
-        }
-    }
-
-    /// The value, or `None` when `p` has too few samples for it.
-    pub fn shown(self, p: &Percentiles) -> Option<u64> {
-        (p.count > 0 && p.count >= self.min_samples()).then(|| self.value(p))
-    }
-}
-
-pub use crate::trust::min_samples;
 
 /// Why a reader should be careful with a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +123,7 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
             ));
         }
         LayoutStatus::Incomplete => {
-            let delivered = crate::report::summary::delivery(layout)
+            let delivered = summary::delivery(layout)
                 .unwrap_or_else(|| "the result does not say how much".to_owned());
             out.push(flag(
                 FlagKind::Incomplete,
@@ -219,7 +152,7 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
         ));
     }
     for r in &layout.replicas {
-        let lines = crate::report::service::mismatches(r);
+        let lines = service::mismatches(r);
         let shown = lines.len().min(MISMATCHES_SHOWN);
         for line in &lines[..shown] {
             out.push(flag(
@@ -276,11 +209,11 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
     out
 }
 
-/// The replica's CPU quota when its worker threads are 2× or more of it (the rule the target
-/// server warns by), else `None`.
+/// The replica's CPU quota when its worker threads over-subscribe it
+/// ([`crate::trust::quota_oversubscribed`]), else `None`.
 pub fn oversubscribed_quota(r: &ReplicaResult) -> Option<f64> {
     let quota = r.cgroup.as_ref()?.cpu_quota_cpus?;
-    (r.worker_threads > 0 && f64::from(r.worker_threads) >= 2.0 * quota).then_some(quota)
+    trust::quota_oversubscribed(r.worker_threads, quota).then_some(quota)
 }
 
 fn cpulist_or(cpus: &[u32], empty: &str) -> String {
@@ -294,7 +227,6 @@ fn cpulist_or(cpus: &[u32], empty: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::MIN_REQUESTS_FOR_P999;
 
     #[test]
     fn worker_threads_at_twice_the_cgroup_quota_are_a_reason_to_doubt() {
@@ -340,44 +272,6 @@ mod tests {
                     "{lines:?}"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn samples_needed_per_percentile() {
-        let cases = [
-            (0.5, 2),
-            (0.9, 10),
-            (0.99, 100),
-            (0.999, 1000),
-            (0.9999, 10_000),
-            (1.0, 1),
-        ];
-        for (q, expected) in cases {
-            assert_eq!(min_samples(q), expected, "q = {q}");
-        }
-        assert_eq!(Pct::P999.min_samples(), MIN_REQUESTS_FOR_P999);
-    }
-
-    #[test]
-    fn a_percentile_with_too_few_samples_is_not_shown() {
-        let p = |count| Percentiles {
-            count,
-            p99: 7,
-            p999: 9,
-            max: 10,
-            ..Default::default()
-        };
-        let cases = [
-            (0, Pct::Max, None),
-            (1, Pct::Max, Some(10)),
-            (99, Pct::P99, None),
-            (100, Pct::P99, Some(7)),
-            (999, Pct::P999, None),
-            (1000, Pct::P999, Some(9)),
-        ];
-        for (count, pct, expected) in cases {
-            assert_eq!(pct.shown(&p(count)), expected, "{count} {pct:?}");
         }
     }
 }
