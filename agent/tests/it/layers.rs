@@ -4,8 +4,8 @@
 //! `numaload` subcommand, which sits on top); and no file of the agent crate names another in a
 //! circle (file by file, not only module by module).
 //!
-//! Imports are read by `source_graph.rs`: grouped and nested `use` items, `super::` and `self::`,
-//! paths in code, re-exports followed to the file that defines the item.
+//! Imports are read by `numaload_test_support::source_graph`: grouped and nested `use` items,
+//! `super::` and `self::`, paths in code, re-exports followed to the file that defines the item.
 //!
 //! The file-level check covers the agent crate, which has no circle left: [`KNOWN_CIRCLES`] is
 //! empty, and a folder may be listed there only with the circle it has, failing when it is gone
@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::source_graph::{
+use numaload_test_support::source_graph::{
     a_cycle, circles, draw_cycle, layer_table, use_bindings, SourceGraph, UseBinding,
 };
 

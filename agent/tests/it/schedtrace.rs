@@ -13,11 +13,11 @@
 
 use std::path::Path;
 
-use crate::go::go_servers;
 use numaload_agent::config::{AgentConfig, ConfigFile};
 use numaload_agent::loadgen::Cancel;
 use numaload_agent::run::{self, StartSignal};
 use numaload_proto::v1::{self, layout_spec::Replicas, run_event::Event, RunPlan};
+use numaload_test_support::go_servers;
 
 /// The shipped example configuration, with the Go binaries built here and the scheduler trace on.
 fn config() -> AgentConfig {
@@ -26,7 +26,9 @@ fn config() -> AgentConfig {
         .expect("example config")
         .replace(
             "/usr/local/lib/numaload",
-            &go_servers().display().to_string(),
+            &go_servers(env!("CARGO_TARGET_TMPDIR"))
+                .display()
+                .to_string(),
         )
         .replace(
             "stop_grace = \"2s\"\n",

@@ -8,13 +8,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::go::go_servers;
 use numaload_agent::config::{AgentConfig, ConfigFile};
 use numaload_agent::loadgen::Cancel;
 use numaload_agent::run::{self, StartSignal};
 use numaload_proto::v1::{
     self, layout_spec::Replicas, run_event::Event, LayoutFailed, LayoutSummary, Placed, RunPlan,
 };
+use numaload_test_support::go_servers;
 
 /// An example agent configuration from `examples/`, with the Go binaries where this test built
 /// them.
@@ -23,7 +23,9 @@ fn example_config(path: &str) -> String {
         .expect("example config");
     text.replace(
         "/usr/local/lib/numaload",
-        &go_servers().display().to_string(),
+        &go_servers(env!("CARGO_TARGET_TMPDIR"))
+            .display()
+            .to_string(),
     )
 }
 
@@ -282,7 +284,7 @@ async fn nginx_master_and_every_worker_are_found_verified_and_stopped() {
 
 /// A shell script as a target: `{listen}` goes to the Go server it starts.
 fn script_target(name: &str, script: &str, ready: &str) -> String {
-    let go = go_servers().join("go-server");
+    let go = go_servers(env!("CARGO_TARGET_TMPDIR")).join("go-server");
     format!(
         "[targets.{name}]\nprogram = \"/bin/sh\"\nargs = [\"-c\", {script:?}, \"{name}\", \"{go}\", \"{{listen}}\"]\n\
          ready = {ready:?}\nready_within = \"1s\"\nstop_grace = \"500ms\"\n",

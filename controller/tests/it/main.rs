@@ -3,13 +3,14 @@
 //! Run one module with
 //! `cargo test -p numaload --test it MODULE::`.
 
-// A turn (`turns.rs`) is taken once at a test's start and held to its end; each async test has
-// a runtime of its own, on which nothing else waits for that lock.
+// A turn (`numaload_test_support::turns`) is taken once at a test's start and held to its end;
+// each async test has a runtime of its own, on which nothing else waits for that lock.
 #![allow(clippy::await_holding_lock)]
+
+use numaload_test_support::turns;
 
 mod common;
 mod history_support;
-mod turns;
 
 mod cgroup;
 mod cli_plan;

@@ -6,28 +6,11 @@
 //! codes, the process trees and the scraped series; the report shows them.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
+use numaload_test_support::go_servers;
 use serde_json::Value;
 
 use crate::common::{assert_matches_schema, layout, manifest, run_plan, scratch};
-
-fn go_servers() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("own-servers-go");
-        let out = std::process::Command::new(manifest("../tests/servers/go/build.sh"))
-            .arg(&dir)
-            .output()
-            .expect("run tests/servers/go/build.sh");
-        assert!(
-            out.status.success(),
-            "building the Go test server failed (scripts/setup-system.sh installs golang-go): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    })
-}
 
 /// An example pair, shortened (one trial, a short window) and with the Go binaries where this
 /// test built them; returns the plan and configuration paths.
@@ -47,7 +30,9 @@ fn example_in(
     };
     let config = read("agent.toml").replace(
         "/usr/local/lib/numaload",
-        &go_servers().display().to_string(),
+        &go_servers(env!("CARGO_TARGET_TMPDIR"))
+            .display()
+            .to_string(),
     );
     let plan = edit_plan(
         read("plan.toml")

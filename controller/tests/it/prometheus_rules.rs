@@ -7,42 +7,15 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn promtool() -> PathBuf {
-    let path = std::env::var_os("PROMTOOL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "promtool".into());
-    let found = Command::new(&path)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "promtool not found: apt-get install prometheus (or set PROMTOOL)"
-    );
-    path
-}
+use numaload_test_support::promtool;
 
 fn deploy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus")
 }
 
-fn promtool_in(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(promtool())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("promtool");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn the_thread_alert_fires_after_30s_above_50_and_not_otherwise() {
-    let (ok, text) = promtool_in(&deploy(), &["test", "rules", "numaload-rules.test.yml"]);
+    let (ok, text) = promtool::run(&deploy(), &["test", "rules", "numaload-rules.test.yml"], "");
     assert!(ok, "{text}");
     // Negative control: the same tests against a rule that waits 60 s must fail.
     let dir = std::env::temp_dir().join(format!("numaload-rules-{}", std::process::id()));
@@ -59,7 +32,7 @@ fn the_thread_alert_fires_after_30s_above_50_and_not_otherwise() {
         dir.join("numaload-rules.test.yml"),
     )
     .expect("copy");
-    let (ok, _) = promtool_in(&dir, &["test", "rules", "numaload-rules.test.yml"]);
+    let (ok, _) = promtool::run(&dir, &["test", "rules", "numaload-rules.test.yml"], "");
     assert!(
         !ok,
         "the rule tests cannot tell a 60 s rule from a 30 s one"
@@ -68,7 +41,7 @@ fn the_thread_alert_fires_after_30s_above_50_and_not_otherwise() {
 
 #[test]
 fn the_scrape_config_and_its_rules_are_valid() {
-    let (ok, text) = promtool_in(&deploy(), &["check", "config", "prometheus.yml"]);
+    let (ok, text) = promtool::run(&deploy(), &["check", "config", "prometheus.yml"], "");
     assert!(ok, "{text}");
     assert!(text.contains("1 rules found"), "{text}");
 }
@@ -115,7 +88,7 @@ fn the_agents_own_metrics_pass_promtool() {
         .1
         .to_owned();
     assert!(body.contains("numaload_agent_run_active 0"), "{body}");
-    let (ok, said) = check_metrics(&body);
+    let (ok, said) = promtool::check_metrics(&body);
     assert!(ok, "{said}\n{body}");
     for standard in [
         "\nprocess_threads ",
@@ -127,32 +100,6 @@ fn the_agents_own_metrics_pass_promtool() {
     }
     // The check has teeth: a counter without `_total` fails promtool's lint.
     let breach = body.replace("numaload_agent_runs_total", "numaload_agent_runs");
-    let (ok, said) = check_metrics(&breach);
+    let (ok, said) = promtool::check_metrics(&breach);
     assert!(!ok && said.contains("_total"), "{said}");
-}
-
-/// `promtool check metrics` on `page`: passed or not, and what it said.
-fn check_metrics(page: &str) -> (bool, String) {
-    let mut check = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool");
-    check
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(page.as_bytes())
-        .expect("feed");
-    let out = check.wait_with_output().expect("promtool ends");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }

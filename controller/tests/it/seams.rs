@@ -5,16 +5,15 @@
 //! other in a cycle, nor its files (with the controller's known circles listed), and that no
 //! hand-written source file grows past 500 lines of non-test code.
 //!
-//! Imports are read by the agent's `tests/it/source_graph.rs` (grouped and nested `use` items,
+//! Imports are read by `numaload_test_support::source_graph` (grouped and nested `use` items,
 //! `super::`, paths in code, re-exports followed), the reader the agent's layer test uses.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-#[path = "../../../agent/tests/it/source_graph.rs"]
-mod source_graph;
-
-use source_graph::{a_cycle, circles, draw_cycle, layer_table, test_only, SourceGraph};
+use numaload_test_support::source_graph::{
+    a_cycle, circles, draw_cycle, layer_table, test_only, SourceGraph,
+};
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {

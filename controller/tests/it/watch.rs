@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::BIN;
+use numaload_test_support::promtool;
 use serde_json::Value;
 
 /// A child killed and reaped when the test ends, whatever happens.
@@ -279,29 +280,6 @@ fn scrape_watch(pid: u32) -> String {
         .to_owned()
 }
 
-fn promtool(args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = Command::new(std::env::var("PROMTOOL").unwrap_or("promtool".into()))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (apt-get install prometheus, or set PROMTOOL)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("feed");
-    let out = child.wait_with_output().expect("promtool ends");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn metrics_pass_promtool_and_the_thread_alert_reads_them() {
     let _turn = crate::turns::beside_others();
@@ -322,7 +300,7 @@ fn metrics_pass_promtool_and_the_thread_alert_reads_them() {
     ] {
         assert!(body.contains(name), "{name} not in\n{body}");
     }
-    let (ok, text) = promtool(&["check", "metrics"], &body);
+    let (ok, text) = promtool::check_metrics(&body);
     assert!(ok, "{text}\n{body}");
 
     // The shipped rule on the very series the watch serves (as Prometheus stores it, with the
@@ -359,6 +337,6 @@ fn metrics_pass_promtool_and_the_thread_alert_reads_them() {
     });
     let file = dir.join("watch-rules.test.yml");
     std::fs::write(&file, test.to_string()).expect("write");
-    let (ok, text) = promtool(&["test", "rules", &file.display().to_string()], "");
+    let (ok, text) = promtool::run(&dir, &["test", "rules", &file.display().to_string()], "");
     assert!(ok, "{text}");
 }

@@ -2,12 +2,13 @@
 //! per file): each module is what used to be a file of its own under `tests/`. Run one module with
 //! `cargo test -p numaload-target --test it MODULE::`.
 
-// A turn (`turns.rs`) is taken once at a test's start and held to its end; each async test has
-// a runtime of its own, on which nothing else waits for that lock.
+// A turn (`numaload_test_support::turns`) is taken once at a test's start and held to its end;
+// each async test has a runtime of its own, on which nothing else waits for that lock.
 #![allow(clippy::await_holding_lock)]
 
+use numaload_test_support::turns;
+
 mod common;
-mod turns;
 
 mod ffi_dispatch;
 mod ffi_pinned_pool;

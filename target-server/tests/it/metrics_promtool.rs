@@ -3,10 +3,9 @@
 
 use std::num::NonZeroUsize;
 
-use crate::common::{
-    promtool_check_metrics, promtool_metrics_verdict, Metrics, TestServer, OK_REQUESTS,
-};
+use crate::common::{Metrics, TestServer, OK_REQUESTS};
 use numaload_target::{runtime, Dispatch, ServerConfig, WorkMode};
+use numaload_test_support::promtool;
 
 /// Serves `config` on a runtime of `runtime::build` (so blocking threads are counted), sends
 /// a few requests and returns the page scraped after them.
@@ -79,7 +78,7 @@ fn async_metrics_pass_promtool() {
         0.0
     );
     assert!(metrics.try_get("numaload_ffi_calls_total").is_none());
-    promtool_check_metrics(&metrics.text);
+    promtool::assert_metrics_pass(&metrics.text);
 }
 
 #[test]
@@ -111,7 +110,7 @@ fn ffi_metrics_pass_promtool() {
         let pool = metrics.try_get("numaload_ffi_pool_threads");
         let is_pool = matches!(dispatch, Dispatch::PinnedPool { .. });
         assert_eq!(pool, is_pool.then_some(2.0), "{dispatch}");
-        promtool_check_metrics(&metrics.text);
+        promtool::assert_metrics_pass(&metrics.text);
     }
 }
 
@@ -120,7 +119,7 @@ fn ffi_metrics_pass_promtool() {
 #[test]
 fn promtool_fails_the_page_on_a_naming_breach() {
     let metrics = scrape(ServerConfig::async_spin(10));
-    promtool_check_metrics(&metrics.text);
+    promtool::assert_metrics_pass(&metrics.text);
     for (name, breach, lint) in [
         (
             "numaload_accept_errors_total",
@@ -144,7 +143,7 @@ fn promtool_fails_the_page_on_a_naming_breach() {
         ),
     ] {
         assert!(metrics.text.contains(name), "no {name}:\n{}", metrics.text);
-        let (ok, said) = promtool_metrics_verdict(&metrics.text.replace(name, breach));
+        let (ok, said) = promtool::check_metrics(&metrics.text.replace(name, breach));
         assert!(!ok, "promtool passed {breach}: {said}");
         assert!(said.contains(breach) && said.contains(lint), "{said}");
     }
