@@ -30,13 +30,20 @@ fn allowed_cpus() -> Vec<u32> {
         .collect()
 }
 
-/// Not a test of its own: the server, when this binary is started by [`ServerProcess::start`].
+/// Not a test: the window tests' server. [`ServerProcess`] runs this test binary again with
+/// `--ignored --exact window::serve_when_asked` and [`SERVE_ENV`] set, and this serves until the
+/// parent closes its stdin. A process of its own, so that a test can stop the whole server
+/// (SIGSTOP) as a GC pause stops a replica; the test binary itself, so that nothing else has to
+/// be built or found (`cargo test` on a fresh clone has it). Ignored, so that a test run does not
+/// count it as a passed test; run without [`SERVE_ENV`] (`--include-ignored`) it fails, saying so.
 #[test]
+#[ignore = "the window tests' server process (ServerProcess starts it), not a test"]
 fn serve_when_asked() {
     let _turn = crate::turns::beside_others();
-    if std::env::var_os(SERVE_ENV).is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os(SERVE_ENV).is_some(),
+        "not a test: the window tests' server, which ServerProcess starts with {SERVE_ENV} set"
+    );
     let mut set = CpuSet::new();
     set.set(allowed_cpus()[0] as usize).expect("cpu");
     sched_setaffinity(Pid::from_raw(0), &set).expect("pin server");
@@ -96,6 +103,7 @@ impl ServerProcess {
     fn answering_after(delay: Duration) -> Self {
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
             .args([
+                "--ignored",
                 "--exact",
                 "window::serve_when_asked",
                 "--nocapture",
