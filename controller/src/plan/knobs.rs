@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::error::{KeyPath, Problem};
+use super::problem::{KeyPath, Problem};
 
 pub(super) const KNOB_NAME: &str =
     "knob names are lowercase letters, digits and '_', e.g. gomaxprocs";

@@ -285,3 +285,99 @@ pub(super) fn normalized_cpus(text: &str) -> Option<String> {
     let cpus = cpulist::parse(text).ok()?;
     (!cpus.is_empty()).then(|| cpulist::format(&cpus))
 }
+
+/// `replicas` as the file writes it: a positive count or `"per-node"`, `"per-package"`,
+/// `"per-l3"`.
+pub(super) fn replicas(value: &toml::Value) -> Option<Replicas> {
+    match value {
+        toml::Value::Integer(count) if *count > 0 => {
+            u32::try_from(*count).ok().map(Replicas::Count)
+        }
+        toml::Value::String(word) => match word.as_str() {
+            "per-node" => Some(Replicas::PerNode),
+            "per-package" => Some(Replicas::PerPackage),
+            "per-l3" => Some(Replicas::PerL3),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `threads` as the file writes it: a positive count or `"auto"`.
+pub(super) fn threads(value: &toml::Value) -> Option<Threads> {
+    match value {
+        toml::Value::Integer(count) if *count > 0 => u32::try_from(*count).ok().map(Threads::Count),
+        toml::Value::String(word) if word == "auto" => Some(Threads::Auto),
+        _ => None,
+    }
+}
+
+/// `memory` as the file writes it: `"none"`, `"local"`, `"interleave"` or a non-empty list
+/// of NUMA nodes (sorted, without repeats).
+pub(super) fn memory(value: &toml::Value) -> Option<Memory> {
+    match value {
+        toml::Value::String(word) => match word.as_str() {
+            "none" => Some(Memory::None),
+            "local" => Some(Memory::Local),
+            "interleave" => Some(Memory::Interleave),
+            _ => None,
+        },
+        toml::Value::Array(items) if !items.is_empty() => {
+            let nodes: Option<Vec<u32>> = items
+                .iter()
+                .map(|item| item.as_integer().and_then(|n| u32::try_from(n).ok()))
+                .collect();
+            nodes.map(|nodes| Memory::Nodes(sorted(nodes)))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_are_a_positive_u32_or_per_node() {
+        use toml::Value;
+        let cases = [
+            (Value::Integer(1), Some(Replicas::Count(1))),
+            (
+                Value::Integer(i64::from(u32::MAX)),
+                Some(Replicas::Count(u32::MAX)),
+            ),
+            (Value::Integer(i64::from(u32::MAX) + 1), None),
+            (Value::Integer(0), None),
+            (Value::Integer(-1), None),
+            (Value::String("per-node".into()), Some(Replicas::PerNode)),
+            (
+                Value::String("per-package".into()),
+                Some(Replicas::PerPackage),
+            ),
+            (Value::String("per-l3".into()), Some(Replicas::PerL3)),
+            (Value::String("per-socket".into()), None),
+            (Value::Float(2.0), None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(replicas(&value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn threads_and_memory_values() {
+        use toml::Value;
+        assert_eq!(threads(&Value::Integer(4)), Some(Threads::Count(4)));
+        assert_eq!(threads(&Value::String("auto".into())), Some(Threads::Auto));
+        assert_eq!(threads(&Value::Integer(0)), None);
+        assert_eq!(threads(&Value::String("all".into())), None);
+        let list = |v: &[i64]| Value::from(v.to_vec());
+        assert_eq!(memory(&list(&[2, 0, 2])), Some(Memory::Nodes(vec![0, 2])));
+        assert_eq!(memory(&list(&[])), None);
+        assert_eq!(memory(&list(&[-1])), None);
+        assert_eq!(
+            memory(&Value::String("interleave".into())),
+            Some(Memory::Interleave)
+        );
+        assert_eq!(memory(&Value::String("remote".into())), None);
+    }
+}

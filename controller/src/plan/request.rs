@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use numaload_proto::v1;
 use serde::{Deserialize, Serialize};
 
-use super::error::{KeyPath, Problem};
+use super::problem::{quoted, KeyPath, Problem};
 use super::raw::{RawLoad, RawRequest};
 
 pub(super) const METHOD: &str = "must be an HTTP method, a token such as \"GET\" or \"POST\"";
@@ -229,10 +229,6 @@ pub(super) fn is_token(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-fn quoted(text: &str) -> String {
-    format!("{text:?}")
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@
 //! (`r/gomaxprocs=2`). A key may be swept or set, not both; each value is checked on its own so
 //! that an error points at it (`sweep.replicas[2]`).
 
-use super::error::{KeyPath, Problem};
 use super::knobs::{self, KNOB_NAME, KNOB_VALUE};
+use super::layout::{memory, replicas, threads, Pin, Smt};
+use super::problem::{KeyPath, Problem};
 use super::raw::{RawLayout, RawSweep};
-use super::validate::{memory, replicas, threads, MEMORY, PIN, REPLICAS, SMT, THREADS};
-use super::{Pin, Smt};
+use super::validate::fixes::{MEMORY, PIN, REPLICAS, SMT, THREADS};
 
 /// More layouts than anyone means to measure in one run: a typo, most likely.
 const MAX_LAYOUTS: usize = 256;

@@ -3,18 +3,18 @@
 
 use std::time::Duration;
 
-use super::error::{KeyPath, Problem};
-use super::knobs::KNOBS;
+use super::load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
+use super::problem::{non_empty, quoted, KeyPath, Problem};
 use super::raw::{RawLoad, RawLoadMode, RawPlan};
-use super::request::{
-    self, BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
-};
-use super::target::{self, DISPATCH, LIMIT, POOL_THREADS, TARGET_NAME, WORK_MODE, WORK_US};
-use super::{Load, LoadMode, Plan};
+use super::request;
+use super::search::Search;
+use super::validated::Plan;
 
+pub(in crate::plan) mod fixes;
 mod layout;
+mod target;
 
-pub(in crate::plan) use layout::{memory, replicas, threads};
+use fixes::{CONNECTIONS_FIX, MIN_DELIVERED, PLAN_NAME, RATE, REPEAT, SEND_PRECISION};
 
 const CONNECTIONS: std::ops::RangeInclusive<u32> = 1..=10_000;
 const MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -29,105 +29,7 @@ pub const DEFAULT_SEND_PRECISION: Duration = Duration::from_micros(50);
 /// A send later than 1 ms counts as late (the agent's `LATE_SEND`): a coarser precision would
 /// make every send late.
 const MAX_SEND_PRECISION: Duration = Duration::from_millis(1);
-/// Below this share of the window's requests answered a layout is `incomplete`, unless the
-/// plan says otherwise.
-pub const DEFAULT_MIN_DELIVERED: f64 = 0.99;
-const MIN_DELIVERED: &str =
-    "must be a percentage from \"0%\" to \"100%\" of the window's requests, e.g. \"99%\"";
-const SEND_PRECISION: &str =
-    "must be a duration from \"0us\" to \"1ms\", e.g. \"50us\" (open loop only)";
-
-const REPEAT: &str = "must be a whole number of trials from 1 to 50";
 const MAX_REPEAT: u32 = 50;
-const PLAN_NAME: &str = "must be a non-empty string, e.g. name = \"quickstart\"";
-const MODE: &str = "must be \"open\" (a fixed request rate) or \"closed\" (fixed connections)";
-const RATE: &str = "must be a positive number of requests per second";
-const CONNECTIONS_FIX: &str = "must be a whole number from 1 to 10000";
-const DURATION: &str = "must be a duration with a unit, e.g. \"10s\" or \"500ms\"";
-const RESERVE_CPUS: &str = "must be a whole number of CPUs, 0 or more";
-const LAYOUTS: &str = "must be one or more [[layouts]] tables (double brackets)";
-const LAYOUT_NAME: &str = "must be a non-empty string, e.g. name = \"per-node\"";
-pub(super) const REPLICAS: &str =
-    "use a positive count, \"per-node\", \"per-package\" or \"per-l3\"";
-pub(super) const PIN: &str = "must be \"none\", \"node\", \"package\", \"l3\" or \"core\"";
-pub(super) const MEMORY: &str =
-    "must be \"local\", \"interleave\", \"none\" or a list of NUMA nodes such as [0, 1]";
-pub(super) const SMT: &str = "must be \"all\" or \"one-per-core\"";
-pub(super) const THREADS: &str = "must be a positive number of worker threads or \"auto\"";
-const CPUS: &str = "must be a non-empty CPU list such as \"0-7,16-23\"";
-const MEMORY_NODES: &str = "must be a non-empty list of NUMA node numbers such as [0]";
-const SWEEP: &str = "must be a table of lists, e.g. sweep.replicas = [1, 2, \"per-node\"]";
-const SWEEP_LIST: &str = "must be a list of the values to sweep over, e.g. [1, 2, \"per-node\"]";
-
-/// What a key must hold, by its schema path (`layouts.pin`): the fix shown when the file has a
-/// value of the wrong type or an unknown word there.
-pub(super) fn expectation(schema: &str) -> Option<&'static str> {
-    Some(match schema {
-        "name" => PLAN_NAME,
-        "repeat" => REPEAT,
-        "search" => "must be a table: a [search] line followed by its keys",
-        "search.slo_p99" => DURATION,
-        "search.max_error_rate" => "must be a fraction from 0 to 1, e.g. 0.001",
-        "search.start_rate" | "search.max_rate" => RATE,
-        "search.precision" => "must be a fraction between 0 and 1, e.g. 0.05",
-        "search.max_steps" => "must be a whole number of steps from 1 to 50",
-        "target" => "must be a table: a [target] line followed by its keys",
-        "target.name" | "layouts.target.name" => TARGET_NAME,
-        "target.work_us" | "layouts.target.work_us" => WORK_US,
-        "target.work_mode" | "layouts.target.work_mode" => WORK_MODE,
-        "target.dispatch" | "layouts.target.dispatch" => DISPATCH,
-        "target.limit" | "layouts.target.limit" => LIMIT,
-        "target.pool_threads" | "layouts.target.pool_threads" => POOL_THREADS,
-        "layouts.target" => {
-            "must be a table of target keys, e.g. target = { dispatch = \"inline\" }"
-        }
-        "load" => "must be a table: a [load] line followed by its keys",
-        "load.mode" => MODE,
-        "load.rate" => RATE,
-        "load.connections" => CONNECTIONS_FIX,
-        "load.duration" | "load.warmup" | "load.timeout" => DURATION,
-        "load.reserve_cpus" => RESERVE_CPUS,
-        "load.coalesce" | "load.spin" => "must be true or false (closed loop only)",
-        "load.send_precision" => SEND_PRECISION,
-        "load.min_delivered" => MIN_DELIVERED,
-        "load.method" | "load.requests.method" => METHOD,
-        "load.path" | "load.requests.path" => PATH,
-        "load.headers" | "load.requests.headers" => HEADERS,
-        "load.body" | "load.requests.body" => BODY,
-        "load.requests" => REQUESTS,
-        "load.requests.name" => REQUEST_NAME,
-        "load.requests.weight" => WEIGHT,
-        "load.expect_status" => EXPECT_STATUS,
-        "target.knobs" | "layouts.target.knobs" | "layouts.knobs" => KNOBS,
-        "layouts.sweep.knobs" => {
-            "must be a table of knob lists, e.g. sweep.knobs.gomaxprocs = [1, 2]"
-        }
-        headers
-            if headers.starts_with("load.headers.")
-                || headers.starts_with("load.requests.headers.") =>
-        {
-            HEADER_VALUE
-        }
-        knob if knob.starts_with("layouts.sweep.knobs.") => SWEEP_LIST,
-        "layouts" => LAYOUTS,
-        "layouts.name" => LAYOUT_NAME,
-        "layouts.replicas" => REPLICAS,
-        "layouts.pin" => PIN,
-        "layouts.memory" => MEMORY,
-        "layouts.smt" => SMT,
-        "layouts.threads" => THREADS,
-        "layouts.cpus" => CPUS,
-        "layouts.memory_nodes" => MEMORY_NODES,
-        "layouts.sweep" => SWEEP,
-        "layouts.sweep.replicas"
-        | "layouts.sweep.pin"
-        | "layouts.sweep.memory"
-        | "layouts.sweep.smt"
-        | "layouts.sweep.threads" => SWEEP_LIST,
-        _ => return None,
-    })
-}
-
 pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
     let root = KeyPath::root();
     let name = match raw.name {
@@ -158,11 +60,7 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
     })
 }
 
-fn search(
-    raw: super::raw::RawSearch,
-    load: &Load,
-    at: &KeyPath,
-) -> Result<crate::plan::Search, Problem> {
+fn search(raw: super::raw::RawSearch, load: &Load, at: &KeyPath) -> Result<Search, Problem> {
     let slo = raw.slo_p99.ok_or_else(|| {
         Problem::missing(
             at.key("slo_p99"),
@@ -222,7 +120,7 @@ fn search(
             "must be a whole number of steps from 1 to 50",
         ));
     }
-    Ok(crate::plan::Search {
+    Ok(Search {
         slo_p99,
         max_error_rate,
         start_rate,
@@ -391,18 +289,6 @@ fn duration(text: &str, key: KeyPath, example: &str) -> Result<Duration, Problem
     Ok(parsed)
 }
 
-fn non_empty(text: String, key: KeyPath, fix: &str) -> Result<String, Problem> {
-    if text.trim().is_empty() {
-        return Err(Problem::value(key, quoted(&text), fix));
-    }
-    Ok(text)
-}
-
-/// A string as TOML would write it (close enough: Rust's escapes for the odd character).
-fn quoted(text: &str) -> String {
-    format!("{text:?}")
-}
-
 /// A float as TOML writes it: `5000`, `-5`, `2.5`, `nan`, `inf`.
 fn number(value: f64) -> String {
     if value.is_nan() {
@@ -417,34 +303,6 @@ fn number(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The fixes shown for type errors cover every key the raw structs accept: serde lists them
-    /// in its unknown-field message.
-    #[test]
-    fn every_key_has_an_expectation() {
-        let tables = [
-            ("", "zz = 1"),
-            ("target.", "[target]\nzz = 1"),
-            ("load.", "[load]\nzz = 1"),
-            ("load.requests.", "[[load.requests]]\nzz = 1"),
-            ("layouts.", "[[layouts]]\nzz = 1"),
-            ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
-            ("layouts.target.", "[[layouts]]\ntarget.zz = 1"),
-            ("search.", "[search]\nzz = 1"),
-        ];
-        for (prefix, doc) in tables {
-            let error = toml::from_str::<RawPlan>(doc).expect_err("zz is unknown");
-            let keys: Vec<&str> = error.message().split('`').skip(3).step_by(2).collect();
-            assert!(keys.len() >= 2, "{}", error.message());
-            for key in keys {
-                let schema = format!("{prefix}{key}");
-                assert!(
-                    expectation(&schema).is_some(),
-                    "no expectation for {schema}"
-                );
-            }
-        }
-    }
 
     fn load_with(mode: &str, precision: Option<&str>) -> Result<Plan, String> {
         let rate = if mode == "open" { "rate = 1000\n" } else { "" };
