@@ -35,7 +35,3 @@ pub mod verify;
 pub mod watch;
 
 mod affinity;
-
-/// The process table and trees ([`procfs::tree`]) under the name the `numaload watch` role of
-/// the controller's binary imports them by.
-pub use procfs::tree as proctree;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use numaload_agent::proctree::{self, ProcEntry};
+use numaload_agent::procfs::tree::{self, ProcEntry};
 use numaload_agent::watch::{self, Tracker};
 
 use super::BadInput;
@@ -75,7 +75,7 @@ pub fn main(args: WatchArgs) -> anyhow::Result<ExitCode> {
         })
         .transpose()?;
 
-    let table = proctree::scan();
+    let table = tree::scan();
     let mut watched: Vec<(ProcEntry, Tracker)> = Vec::new();
     for root in roots {
         let sample = watch::look(&root, &table).ok_or_else(|| {
@@ -116,7 +116,7 @@ pub fn main(args: WatchArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         std::thread::sleep((last + args.interval).saturating_duration_since(Instant::now()));
-        let table = proctree::scan();
+        let table = tree::scan();
         let now = Instant::now();
         let elapsed = now - last;
         last = now;
