@@ -333,23 +333,23 @@ mod tests {
     }
 }
 
-/// Not a check: the user-space cost of the per-response hot path (read and parse a typical
-/// response, count it) without sockets, for before/after comparisons on a busy machine. Run
-/// with `cargo test --release -p numaload-agent --lib -- --ignored --nocapture hot_path`.
-#[cfg(test)]
-mod hot_path {
+/// The user-space cost of a worker's per-response hot path, without sockets: read and parse a
+/// typical response, then count it into the worker's statistics. `benches/hot_path.rs` prints it
+/// (`cargo bench -p numaload-agent --bench hot_path`).
+pub mod hot_path {
     use std::io;
     use std::time::{Duration, Instant};
 
     use super::http::ResponseReader;
     use super::stats::{Outcome, WorkerStats};
     use super::window::Window;
-    use super::LoadConfig;
+    use super::{LoadConfig, Mode};
 
     /// What hyper answers: one read returns the whole response.
     const RESPONSE: &[u8] =
         b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ndate: Sat, 05 Dec 2026 01:00:00 GMT\r\n\r\nok";
 
+    /// A connection that always has the next response.
     struct Replay;
 
     impl io::Read for Replay {
@@ -359,45 +359,48 @@ mod hot_path {
         }
     }
 
-    #[test]
-    #[ignore = "measurement, not a check"]
-    fn hot_path_cost() {
+    /// The time per response over `responses` in a row, the best of `rounds`; with `count`
+    /// false, the reading and parsing alone.
+    pub fn cost_per_response(responses: u32, rounds: u32, count: bool) -> Duration {
         let config = LoadConfig {
-            targets: vec!["127.0.0.1:1".parse().expect("addr")],
+            mode: Mode::Closed,
+            targets: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 1))],
+            connections: 1,
+            cpus: vec![0],
+            warmup: Duration::ZERO,
             duration: Duration::from_secs(3600),
-            ..super::test_config(1, 1, &[0])
+            timeout: Duration::from_secs(1),
+            coalesce: true,
+            spin: true,
+            send_precision: Duration::ZERO,
+            live: None,
+            requests: Vec::new(),
+            expect_status: Vec::new(),
         };
         let t0 = Instant::now();
-        let window = Window::new(t0, &config);
-        let mut stats = WorkerStats::new(window, &[0], &config);
+        let mut stats = WorkerStats::new(Window::new(t0, &config), &[0], &config);
         let mut reader = ResponseReader::default();
         let (sent, done) = (t0, t0 + Duration::from_micros(40));
-        const N: u32 = 5_000_000;
         let mut best = Duration::MAX;
-        let reader_only = std::env::var_os("HOT_READER_ONLY").is_some();
-        for _ in 0..5 {
+        for _ in 0..rounds.max(1) {
             let started = Instant::now();
-            for _ in 0..N {
-                let response = reader
-                    .read_available(&mut Replay, false)
-                    .and_then(Result::ok)
-                    .expect("a response per read");
+            for _ in 0..responses {
+                let Some(Ok(response)) = reader.read_available(&mut Replay, false) else {
+                    panic!("every read of Replay holds one whole response");
+                };
                 let outcome = Outcome::Response {
                     status: response.status,
                     intended: None,
                     sent,
                 };
-                if reader_only {
-                    std::hint::black_box(outcome);
-                } else {
+                if count {
                     stats.record(0, 0, done, outcome);
+                } else {
+                    std::hint::black_box(outcome);
                 }
             }
             best = best.min(started.elapsed());
         }
-        println!(
-            "hot path: {:.1} ns per response",
-            best.as_nanos() as f64 / f64::from(N)
-        );
+        best / responses.max(1)
     }
 }
