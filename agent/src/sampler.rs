@@ -5,22 +5,22 @@
 //!
 //! The process table is scanned at most once a second ([`TABLE_EVERY`]) for all replicas: this
 //! kernel has no `/proc/PID/task/TID/children`, so finding a tree means reading every process's
-//! `stat` (about 1.2 ms here for ~150 processes, which at 10 Hz tripled the sampler's cost). A
+//! `stat`, which would cost more than all the rest of a sample if done every 100 ms. A
 //! process that joins a tree is counted from the next scan on (within a second); one that exits
 //! drops out of the sums at once, its reads failing. Placement is verified from a fresh scan.
 //!
 //! One task per replica (a slow `/metrics` on one cannot delay the others' samples) pushes its
 //! samples to one batcher, which hands a [`SampleBatch`] to the event stream about once a
-//! second. Stopping returns min/max/last per replica. Reading `/proc/<pid>/status` and `stat`
-//! costs microseconds and a `/metrics` scrape well under a millisecond of the replica's time:
-//! far below 1% of a core at 10 Hz.
+//! second. Stopping returns min/max/last per replica. What sampling a replica costs, the
+//! sampler's CPU and the replica's, is `make bench`'s point 5 (BENCHMARKS.md, measured by
+//! `benches/sampler_cost.rs`).
 //!
 //! Each sample also reads the scheduler's counters of every thread of the tree ([`crate::sched`]:
 //! `schedstat` and `sched`, two small files per thread) for run-queue wait, context switches and
 //! migrations per second, and takes the Go runtime's `SCHED` lines its output reader parsed
-//! (`schedtrace = "go"`). Measured on the 2-vCPU VM (`benches/sampler_cost.rs`, `sched_us`):
-//! 42–74 µs per sample for a 2-thread replica, about 20–35 µs per thread, so 0.04% of a core at
-//! 10 Hz for a small replica and a few percent for one with a hundred-odd threads.
+//! (`schedtrace = "go"`). That part grows with the tree's threads, two file reads each: small
+//! for a replica of a few threads, and the larger share of a sample for one with a hundred-odd
+//! (`benches/sampler_cost.rs` reports it as `sched_us`).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -9,21 +9,14 @@
 //!
 //! The sampler scrapes every replica 10 times a second, on the agent's runtime, while the load
 //! runs. The parser here is one pass per question over the body's lines, without allocating per
-//! line; the maintained crate that parses the text format, `prometheus-parse` 0.2.5 (regex
-//! per line, an owned `String` per line and per label), costs 11-75x more (`prometheus-client`,
-//! which writes our own pages, does not parse). Measured 2026-12-05 on the 2-vCPU VM, a release
-//! build, for what the sampler does per scrape (`parse_gauges` + `parse_buckets` +
-//! `parse_series` of three names) against `prometheus_parse::Scrape::parse` alone, on real
-//! bodies: best of 5 × 2000 parses, and callgrind instructions per parse (repeatable):
+//! line, and reads only what the sampler asks for (`parse_gauges`, `parse_buckets`,
+//! `parse_series`). The maintained crate that parses the text format, `prometheus-parse`, runs a
+//! regex per line and allocates an owned `String` per line and per label to build the whole
+//! page, many times the work, on every scrape of every replica (`prometheus-client`, which
+//! writes our own pages, does not parse). The scrape's share of sampling is in the sampler's
+//! figure of BENCHMARKS.md (point 5).
 //!
-//! | body | size | here | `prometheus-parse` |
-//! |---|---|---|---|
-//! | the Go test server (`tests/servers/go`) | 571 B, 15 lines | 0.97 µs, 17 k instr. | 74 µs, 259 k instr. |
-//! | the `ffi` target (`numaload target`) | 4.1 KB, 78 lines | 11 µs, 105 k instr. | 186 µs, 1.2 M instr. |
-//! | a Prometheus server's own (client_golang) | 46 KB, 667 lines | 147 µs, 0.81 M instr. | 2.4 ms, 11.6 M instr. |
-//!
-//! At 10 Hz that is ~0.01% of a core per replica for a target's page here, ~0.2% with the
-//! library. The parser reads untrusted bytes from any server a user brings, so it is fuzzed:
+//! The parser reads untrusted bytes from any server a user brings, so it is fuzzed:
 //! `fuzz/fuzz_targets/scrape.rs` (every parser here and [`complete_body`]), its seeds in
 //! `fuzz/corpus/scrape/` replayed by `agent/tests/it/fuzz_corpus.rs` on a stable toolchain.
 

@@ -263,8 +263,8 @@ impl TargetArgs {
         };
         // Bounded means bounded threads too: with only the semaphore, a call that takes a
         // permit just released can reach the pool before the thread that released it is idle
-        // again, and the pool adds a thread each time that race is lost (31 threads seen with
-        // limit 8). Capping the pool at the limit queues such a call for a moment instead.
+        // again, and the pool adds a thread each time that race is lost, so it grows well past
+        // the limit. Capping the pool at the limit queues such a call for a moment instead.
         let max_blocking_threads = max_blocking_threads.or(match dispatch {
             Dispatch::Bounded { limit } => Some(limit.get()),
             _ => None,

@@ -7,11 +7,9 @@
 //!
 //! Why not `prometheus_client::metrics::histogram::Histogram`: its `observe` takes a
 //! `parking_lot::Mutex` around the bucket search and an `f64` sum, per request, shared by every
-//! worker; this one is a `partition_point` over 17 integers and two relaxed `fetch_add`s.
-//! Callgrind, release build, uncontended (2026-12-05): the library's `observe` with these
-//! buckets costs 124 instructions; a whole request's counting (this `record` plus the status
-//! counter, `ServerMetrics::request`) 36, the same before and after the page moved to the
-//! library.
+//! worker; this one is a `partition_point` over 17 integers and two relaxed `fetch_add`s, so a
+//! whole request's counting (this `record` plus the status counter, `ServerMetrics::request`)
+//! costs a fraction of the library's `observe` alone, and workers never wait on each other.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
