@@ -1,4 +1,5 @@
-//! What recording one latency costs a load worker (issue 6, goal ≤ 50 ns).
+//! What recording one latency costs a load worker (`make bench` point 5; the aim is 50 ns at
+//! most).
 //!
 //! The worker records into its own `TargetStats` histograms (HdrHistogram, 1 ns..60 s, 3
 //! digits) with `saturating_record`, one value per histogram; an open-loop request records

@@ -1,4 +1,5 @@
-//! What sampling a replica every 100 ms costs (issue 6, goal < 1% of a core).
+//! What sampling a replica every 100 ms costs (`make bench` point 5; the aim is under 1% of a
+//! core).
 //!
 //! Starts a real target (`$NUMALOAD_BIN target --variant async`, pinned to CPU 0 with `taskset`
 //! when it exists), leaves it idle for `SAMPLER_SECONDS` (default 10) to measure its own idle CPU,

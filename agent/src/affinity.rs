@@ -209,8 +209,8 @@ mod tests {
     #[tokio::test]
     async fn interleaves_a_real_child_before_exec() {
         // Node 0 exists on every Linux host; interleaving over one node is still MPOL_INTERLEAVE.
-        // The binding must really happen: a child that kept the default policy fails this test
-        // (it used to pass then). The one known cause is a seccomp profile that refuses
+        // The binding must really happen: a child that kept the default policy fails this test.
+        // The one known cause is a seccomp profile that refuses
         // set_mempolicy without CAP_SYS_NICE (Docker's default), where the agent reports every
         // bound replica as a placement mismatch: run the tests with that capability.
         let refused = "the child kept the default memory policy: set_mempolicy was refused \

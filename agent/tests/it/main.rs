@@ -1,5 +1,5 @@
 //! The integration tests of `numaload-agent`, built as one test binary (one link instead of one
-//! per file): each module is what used to be a file of its own under `tests/`. Run one module with
+//! per file): each module is one subject's tests. Run one module with
 //! `cargo test -p numaload-agent --test it MODULE::`.
 
 // A turn (`numaload_test_support::turns`) is taken once at a test's start and held to its end;

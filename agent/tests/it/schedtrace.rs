@@ -1,4 +1,4 @@
-//! The Go runtime's own view of its scheduler through the agent library (issue 14, point 3):
+//! The Go runtime's own view of its scheduler through the agent library:
 //! the shipped Go test server with `schedtrace = "go"` added to its entries, so the agent starts
 //! it with `GODEBUG=schedtrace=1000` and parses the `SCHED` lines of its stderr into each
 //! sample. Under the same load the cgo build, whose handler blocks 1 ms in C, makes the runtime

@@ -4,10 +4,10 @@
 //!
 //! A measurement is trusted only when every layout is `ok` and the run was not cancelled; the
 //! rest is listed as [`Untrusted`]. A layout's status is the one the reports show
-//! ([`summary::status_of`]: a result written before statuses carried the reasons for caution
-//! reads `suspect` when it has some). `--allow-suspect` and `--allow-degraded` ([`Allow`]) turn
-//! those two statuses into warnings; `incomplete`, `failed` and a cancelled run are never
-//! allowed: their figures do not describe the load the plan asked for.
+//! ([`summary::status_of`]: `ok` with reasons for caution reads `suspect`). `--allow-suspect`
+//! and `--allow-degraded` ([`Allow`]) turn those two statuses into warnings; `incomplete`,
+//! `failed` and a cancelled run are never allowed: their figures do not describe the load the
+//! plan asked for.
 
 use crate::report::summary;
 use crate::result::{AgentStatus, LayoutResult, LayoutStatus, RunResult};
@@ -356,10 +356,10 @@ mod tests {
         );
     }
 
-    /// A result written before statuses carried the reasons for caution: `ok` with reasons
-    /// reads `suspect`, as every report shows it.
+    /// A result whose status is `ok` though it carries reasons for caution reads `suspect`, as
+    /// every report shows it.
     #[test]
-    fn an_older_results_ok_with_reasons_is_suspect() {
+    fn ok_with_reasons_is_suspect() {
         let mut r = fixture();
         r.layouts[1].suspect = vec!["load worker 0 was 97% busy".into()];
         let found = untrusted(&r, "base", Allow::default());

@@ -200,9 +200,8 @@ mod tests {
         }
     }
 
-    /// What used to be the hand-written escaping's table: markup characters escaped (the text
-    /// reads back as it was), characters XML 1.0 cannot carry dropped, line breaks kept (an
-    /// XML reader turns one in an attribute into a space, as it did with the escaping before).
+    /// Markup characters escaped (the text reads back as it was), characters XML 1.0 cannot
+    /// carry dropped, line breaks kept (an XML reader turns one in an attribute into a space).
     #[test]
     fn escapes_for_xml() {
         let cases = [

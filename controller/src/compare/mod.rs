@@ -332,11 +332,11 @@ mod tests {
         use Verdict::*;
         let inconclusive = |n| Inconclusive { trials_needed: n };
         let cases: [(&[f64], &[f64], Verdict, bool); 8] = [
-            // The example: +110%, every new trial worse than every old one. It used to
-            // pass as "no significant change" because the interval straddled zero.
+            // +110%, every new trial worse than every old one: a regression, though the
+            // interval straddles zero.
             (&[1.0, 1.1], &[1.6, 2.8], Worse, true),
             // Noisy, but the change itself is 20% worse: a regression unless the evidence shows
-            // it within the threshold, which this interval does not (it used to pass).
+            // it within the threshold, which this interval does not.
             (&[10.0, 14.0, 6.0], &[12.0, 16.0, 8.0], Worse, true),
             // Tight and 20% worse: a regression.
             (&[10.0, 10.1, 9.9], &[12.0, 12.1, 11.9], Worse, true),
@@ -380,8 +380,8 @@ mod tests {
                 "{change} vs {b} → {n}"
             );
         }
-        // One trial a side with the example values: a regression too, so more trials
-        // did not weaken the verdict (it used to be one here and a pass with two trials).
+        // One trial a side with the first case's values: a regression too, as with two trials
+        // a side: more trials never weaken the verdict.
         let single = judge(Figure::P99, Side::single(1.05), Side::single(2.2), 5.0);
         assert!(single.regression && single.unreplicated);
         // p99.9 is gated exactly like p99.

@@ -31,8 +31,8 @@ pub struct Load {
     /// Requests slower than this count as timeout errors (more than zero).
     #[serde(with = "duration_text")]
     pub timeout: Duration,
-    /// Open loop: how late a send may be (0..=1 ms). A result written before the key existed
-    /// reads as 0, the tightest pacing, which is how those runs paced.
+    /// Open loop: how late a send may be (0..=1 ms). A result without the key reads as 0, the
+    /// tightest pacing.
     #[serde(
         default,
         with = "duration_text",
@@ -40,8 +40,8 @@ pub struct Load {
     )]
     pub send_precision: Duration,
     /// The share of the window's requests (open loop: intended; closed loop: sent) that must be
-    /// answered for the layout to be `ok` rather than `incomplete`, 0..=1. A result written
-    /// before the key existed reads as the default.
+    /// answered for the layout to be `ok` rather than `incomplete`, 0..=1. A result without the
+    /// key reads as the default.
     #[serde(default = "default_min_delivered")]
     pub min_delivered: f64,
     /// What is sent: at least one request, names unique; each connection draws its next one

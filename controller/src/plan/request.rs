@@ -80,7 +80,7 @@ impl Request {
     }
 }
 
-/// Results written before requests were configurable sent `GET /`.
+/// A result without `requests` sent `GET /`, the request of a plan that names none.
 pub(super) fn default_requests() -> Vec<Request> {
     vec![Request::default_get()]
 }

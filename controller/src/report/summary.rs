@@ -13,10 +13,10 @@ pub const AT_LEAST: &str = "≥ ";
 pub const AT_LEAST_MEANS: &str =
     "≥ marks a lower bound: requests never answered waited at least that long, from their intended send";
 
-/// The status a report shows: the result's own, except that a result written before the status
-/// carried the reasons for caution (`ok` with reasons in `suspect` or a placement mismatch)
-/// reads as `suspect`. Results written since carry `suspect` themselves, so the two agree;
-/// either way no report says ok over a reason not to trust the figures.
+/// The status a report shows: the result's own, except that `ok` with reasons for caution
+/// (reasons in `suspect`, or a placement mismatch), which a result file may carry, reads as
+/// `suspect`. Aggregation writes `suspect` itself in that case, so the two agree; either way no
+/// report says ok over a reason not to trust the figures.
 pub fn status_of(l: &LayoutResult) -> LayoutStatus {
     let reasons = !l.suspect.is_empty() || !placement_ok(l);
     if l.status == LayoutStatus::Ok && reasons {
@@ -85,7 +85,7 @@ pub fn shows_a_lower_bound(p: &Percentiles, pcts: &[Pct]) -> bool {
 
 /// `12,474 of 24,000 answered (51.9%, min 99%)`, then `; 1,200 warm-up requests dropped when
 /// the window opened` when some were: how much of the window's load was delivered. `None` for
-/// a result that does not say (written before it did, or a layout not measured).
+/// a result that does not say (one without `delivery`, or a layout not measured).
 pub fn delivery(l: &LayoutResult) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(d) = l.delivery.filter(|_| l.status.measured()) {
@@ -195,7 +195,7 @@ mod tests {
             l.status = result_status;
             assert_eq!(status(&l), word);
         }
-        // A result written before the status carried its reasons.
+        // `ok` with reasons, as a result file may carry it.
         l.status = LayoutStatus::Ok;
         l.suspect = vec!["the load generator was 97% busy".into()];
         assert_eq!(status_of(&l), LayoutStatus::Suspect);

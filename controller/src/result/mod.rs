@@ -126,7 +126,7 @@ pub struct LayoutResult {
     #[serde(default)]
     pub reconnects: u64,
     /// How much of the window's load was delivered, against the plan's `min_delivered`
-    /// (absent from results written before it existed).
+    /// (`None` in a result that does not carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
     /// Open loop: warm-up requests still unsent when the window opened, dropped so that the
@@ -282,8 +282,8 @@ pub struct ErrorKinds {
     pub timeout: u64,
     pub http_status: u64,
     pub parse: u64,
-    /// Open loop: intended inside the window, not sent by its close. Absent (0) in results
-    /// written before it existed.
+    /// Open loop: intended inside the window, not sent by its close. A result without it reads
+    /// 0.
     #[serde(default)]
     pub unsent: u64,
 }
@@ -363,7 +363,7 @@ pub struct LoadWorker {
     pub spun: f64,
     /// Open loop: busy-polls for a send time that found nothing else to do, and the share of the
     /// measurement spent so (pacing, not work: part of `busy`; the plan's `send_precision`
-    /// decides how much of it there is). Absent from results written before it existed.
+    /// decides how much of it there is). A result without them reads 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub paces: u64,
     #[serde(default, skip_serializing_if = "is_zero_share")]
@@ -371,7 +371,7 @@ pub struct LoadWorker {
     /// Open loop: waits in which the worker could sleep (each a wake-up when it did: the open
     /// loop's CPU is mostly spent per wake-up, and a looser `send_precision` makes fewer), and
     /// responses timed by the kernel's receive timestamp, read late (the others were timed
-    /// when read). Absent from results written before they existed.
+    /// when read). A result without them reads 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub wakeups: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -410,9 +410,9 @@ mod tests {
     use super::ErrorKinds;
 
     #[test]
-    fn error_kinds_written_before_unsent_existed_still_load() {
-        let old = r#"{"connect":1,"io":2,"timeout":3,"http_status":4,"parse":5}"#;
-        let kinds: ErrorKinds = serde_json::from_str(old).expect("an older result's errors");
+    fn error_kinds_without_unsent_still_load() {
+        let without = r#"{"connect":1,"io":2,"timeout":3,"http_status":4,"parse":5}"#;
+        let kinds: ErrorKinds = serde_json::from_str(without).expect("errors without unsent");
         assert_eq!(kinds.unsent, 0);
         assert_eq!(kinds.total(), 15);
     }

@@ -88,7 +88,7 @@ pub struct ReplicaResult {
     #[serde(default)]
     pub scraped: Vec<ScrapedSeries>,
     /// The highest scheduler rate of each kind over the measurement's samples; absent when not
-    /// measured (and in old files, which therefore normalise to themselves).
+    /// measured, so a result without it writes back unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sched_max: Option<SchedRates>,
     /// Most OS threads the Go runtime reported (`schedtrace = "go"`); absent without its lines.
@@ -137,7 +137,7 @@ pub struct ThreadSample {
     #[serde(default)]
     pub scraped: BTreeMap<String, f64>,
     /// The tree's threads as the scheduler saw them since the previous sample; `null` on the
-    /// first sample and in old files.
+    /// first sample and in a result without scheduler series.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sched: Option<SchedRates>,
     /// The Go runtime's `SCHED` lines read since the previous sample (`schedtrace = "go"`).

@@ -1,7 +1,7 @@
 //! The scheduler in a result: the kernel's view of each replica's threads (run-queue wait,
 //! context switches, migrations) and the runtime's own (Go's `SCHED` lines, tokio's counters),
-//! per 100 ms sample and as per-replica maxima. Every field is new since the first result files,
-//! so each is optional there: an old file reads as "not measured".
+//! per 100 ms sample and as per-replica maxima. Each field is optional: a result without it
+//! reads as "not measured".
 
 use serde::{Deserialize, Serialize};
 

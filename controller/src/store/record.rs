@@ -49,7 +49,7 @@ impl StoredLayout {
         };
         StoredLayout {
             name: l.name.clone(),
-            // The status the reports show (an older result's `ok` with reasons is `suspect`).
+            // The status the reports show (`ok` with reasons is `suspect`).
             status: crate::report::summary::status_of(l),
             trials: l.trials.len().max(1) as u32,
             requests: l.requests,

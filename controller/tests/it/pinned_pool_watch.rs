@@ -1,4 +1,4 @@
-//! Thread-affine work seen from outside (issue 14, point 4): the ffi target's `pinned-pool`
+//! Thread-affine work seen from outside: the ffi target's `pinned-pool`
 //! dispatch under load, watched with `numaload watch PID --threads --json --interval 100ms` as
 //! any process would be. Every sample's thread list comes from `/proc` (tid, allowed CPUs, the
 //! CPU it last ran on, migrations, CPU time), not from anything the target says: each pool worker

@@ -1,4 +1,4 @@
-//! The scheduler series of a real run on this host (issue 14, point 2): one replica of the
+//! The scheduler series of a real run on this host: one replica of the
 //! built-in `async` target pinned to one CPU under closed-loop load, its handler spinning a few
 //! hundred microseconds per request. With 4 worker threads on that CPU the runnable workers queue
 //! for it, so the run-queue wait rises; with 1 worker nothing else of the replica competes for the

@@ -172,7 +172,7 @@ fn controller_modules_name_only_lower_layers() {
 }
 
 /// Most lines a hand-written source file may have, not counting its test modules: past it, a
-/// file is split along its seams into a folder module (issue 16).
+/// file is split along its seams into a folder module.
 const MAX_LINES: usize = 500;
 
 /// The workspace's member crates, from the root `Cargo.toml`.

@@ -1,8 +1,8 @@
 //! The placement drawing: each host's allowed CPUs grouped by NUMA node, each coloured by what
 //! ran on it in one layout (a replica, the load generator, both, nothing).
 //!
-//! [`node_of_cpus`] reads the node → CPU map from the host (`host.nodes`); results written before
-//! it existed get what can be inferred: on a one-node host every CPU is on node 0; a replica
+//! [`node_of_cpus`] reads the node → CPU map from the host (`host.nodes`); a result without it
+//! gets what can be inferred: on a one-node host every CPU is on node 0; a replica
 //! pinned to CPUs with memory bound to a single node names that node for its intended CPUs.
 //! Other CPUs are drawn under "node ?".
 //!

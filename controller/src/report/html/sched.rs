@@ -1,7 +1,8 @@
 //! The scheduler's charts, beside the thread series: the kernel's view of each replica's threads
 //! (run-queue wait, context switches, migrations per second) and the runtime's own (Go's `SCHED`
 //! lines, tokio's workers' busy time and parks). A chart appears only when some sample has its
-//! series, so an old result file or a target without a runtime view shows none of them.
+//! series, so a result without scheduler series or a target without a runtime view shows none
+//! of them.
 
 use super::charts::{per_replica, SampleValue};
 use super::svg::esc;
