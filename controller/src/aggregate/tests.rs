@@ -527,8 +527,10 @@ fn histogram_of(values: &[(u64, u64)]) -> hdrhistogram::Histogram<u64> {
 #[test]
 fn a_percentile_decided_by_an_unanswered_wait_is_a_lower_bound_and_one_that_is_not_is_exact() {
     const MS: u64 = 1_000_000;
-    // (answered, waited, the figures that must be lower bounds)
-    let cases: &[(&[(u64, u64)], &[(u64, u64)], &[&str])] = &[
+    // (answered, waited, the figures that must be lower bounds), each histogram as
+    // (value, count) pairs.
+    type Counts = &'static [(u64, u64)];
+    let cases: &[(Counts, Counts, &[&str])] = &[
         (&[(MS, 1_000)], &[], &[]),
         // 990 answered in 1 ms: p50 and p99 are theirs; p99.9 falls among the waits.
         (&[(MS, 990)], &[(5_000 * MS, 10)], &["mean", "p999", "max"]),
