@@ -70,7 +70,10 @@ fn nic_wire(nic: &crate::topology::Nic) -> numaload_proto::v1::Nic {
         name: nic.name.clone(),
         addresses: nic.addresses.clone(),
         driver: nic.driver.clone(),
-        numa_node: nic.numa_node.and_then(|n| i32::try_from(n).ok()).unwrap_or(-1),
+        numa_node: nic
+            .numa_node
+            .and_then(|n| i32::try_from(n).ok())
+            .unwrap_or(-1),
         local_cpus: nic.local_cpus.clone(),
         rx_queues: nic.rx_queues,
         tx_queues: nic.tx_queues,

@@ -135,7 +135,10 @@ impl Sampler {
     }
 }
 
-#[allow(clippy::too_many_lines, reason = "one sample of a replica's tree, every figure read in one pass over its /proc files")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one sample of a replica's tree, every figure read in one pass over its /proc files"
+)]
 async fn sample_one(
     replica: Sampled,
     table: SharedTable,

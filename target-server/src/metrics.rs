@@ -197,7 +197,10 @@ impl ServerMetrics {
 }
 
 impl Collector for ServerMetrics {
-    #[allow(clippy::too_many_lines, reason = "one exposition page, metric after metric")]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one exposition page, metric after metric"
+    )]
     fn encode(&self, mut out: DescriptorEncoder<'_>) -> fmt::Result {
         let out = &mut out;
         if let Some(status) = proc_status::read_self() {

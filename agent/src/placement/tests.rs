@@ -91,7 +91,10 @@ struct Case {
 }
 
 #[test]
-#[allow(clippy::too_many_lines, reason = "a table of placement cases: its length is the cases")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table of placement cases: its length is the cases"
+)]
 fn placement_rules() {
     use Memory::Local;
     use Pin::Node;

@@ -14,6 +14,7 @@
 //! same at once. If the agent itself dies, the orphan watchdog (`affinity::Watchdog`) kills every
 //! group still registered.
 
+mod error;
 mod output;
 mod port;
 mod ready;
@@ -27,9 +28,10 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 
+pub use error::ReplicaError;
 pub use output::{Output, Stream};
 
-use crate::affinity::{Pinning, PinningError, Watchdog};
+use crate::affinity::{Pinning, Watchdog};
 use crate::placement::NodePolicy;
 use crate::procfs::tree;
 use crate::target::{Ready, Target, Vars};
@@ -78,63 +80,12 @@ pub struct Replica {
     stopped: bool,
 }
 
-/// Why a replica did not start, or was not ready in time; one line naming the replica.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplicaError {
-    #[error("replica {index}: {source}")]
-    Pinning { index: u32, source: PinningError },
-    #[error("replica {index}: no free port: {source}")]
-    NoPort { index: u32, source: std::io::Error },
-    #[error("replica {index}: cannot create its working directory: {source}")]
-    Workdir { index: u32, source: std::io::Error },
-    /// A file of the target names a knob the plan did not set and that has no default.
-    #[error(
-        "replica {index}: files.{file:?} names {{{placeholder}}}, which the plan did not set and \
-         has no default"
-    )]
-    UnsetInFile {
-        index: u32,
-        file: String,
-        /// `knob.NAME`.
-        placeholder: String,
-    },
-    #[error("replica {index}: cannot write {file} into {}: {source}", workdir.display())]
-    WriteFile {
-        index: u32,
-        file: String,
-        workdir: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("replica {index}: cannot start {program}: {source}")]
-    Spawn {
-        index: u32,
-        program: String,
-        source: std::io::Error,
-    },
-    #[error(
-        "replica {index} (pid {pid}): {probe} on {address} not answering within {waited:?}{output}"
-    )]
-    NotReady {
-        index: u32,
-        pid: u32,
-        probe: String,
-        address: SocketAddr,
-        waited: Duration,
-        output: String,
-    },
-    #[error("replica {index} (pid {pid}) exited before it was ready ({probe}), {status}{output}")]
-    Exited {
-        index: u32,
-        pid: u32,
-        probe: String,
-        status: String,
-        output: String,
-    },
-}
-
 impl Replica {
     /// Starts one replica and waits until its probe says it is ready.
-    #[allow(clippy::too_many_lines, reason = "one replica's start, step by step in the order they must happen: files, spawn, pin, probe")]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one replica's start, step by step in the order they must happen: files, spawn, pin, probe"
+    )]
     pub async fn spawn(launch: &Launch<'_>, spec: &ReplicaSpec) -> Result<Replica, ReplicaError> {
         let index = spec.index;
         let target = launch.target;

@@ -19,7 +19,10 @@ use crate::replica::{ReplicaSet, ReplicaSpec};
 use crate::sampler::{Sampled, Sampler};
 use crate::target::Target;
 
-#[allow(clippy::too_many_lines, reason = "one layout's measurement in the order it happens: start, load with the samplers, read back, summarise")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one layout's measurement in the order it happens: start, load with the samplers, read back, summarise"
+)]
 pub(super) async fn measure(
     ctx: &LayoutContext<'_>,
     layout: &Layout,

@@ -540,7 +540,10 @@ mod tests {
 
     /// Each refusal's message, exactly: what a user reads from the controller.
     #[test]
-    #[allow(clippy::too_many_lines, reason = "a table of every refusal and its exact message")]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "a table of every refusal and its exact message"
+    )]
     fn each_refusal_names_the_field_and_the_fix() {
         fn load(plan: &mut RunPlan) -> &mut v1::LoadSpec {
             plan.load.get_or_insert_with(Default::default)

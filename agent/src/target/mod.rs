@@ -175,7 +175,10 @@ pub enum TargetError {
 
 impl TargetFile {
     /// The checked target.
-    #[allow(clippy::too_many_lines, reason = "one target entry checked key by key, in the order of its reference")]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one target entry checked key by key, in the order of its reference"
+    )]
     pub fn check(&self, name: &str) -> Result<Target, TargetError> {
         let target = || name.to_owned();
         let valid_name = !name.is_empty()

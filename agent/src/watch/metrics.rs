@@ -23,7 +23,10 @@ use super::delta::Tracker;
 use crate::metrics::{counter_base, Value};
 
 /// The exposition text for every tracker.
-#[allow(clippy::too_many_lines, reason = "one exposition page, metric after metric")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one exposition page, metric after metric"
+)]
 pub fn render(trackers: &[&Tracker]) -> String {
     let mut out = Families::default();
     let gauge = |f: fn(&Tracker) -> Option<f64>| {

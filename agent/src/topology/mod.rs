@@ -37,12 +37,17 @@ use std::path::{Path, PathBuf};
 
 use hwlocality::object::attributes::ObjectAttributes;
 use hwlocality::object::depth::Depth;
-use hwlocality::object::types::{OSDeviceType, ObjectType};
+use hwlocality::object::types::ObjectType;
 use hwlocality::object::TopologyObject;
 use hwlocality::topology::builder::{FileInputError, TypeFilter};
 use hwlocality::Topology;
 use numaload_proto::cpulist;
 use serde::Serialize;
+
+use devices::network_devices;
+pub use devices::{Nic, NicIrq};
+
+mod devices;
 
 /// What a host offers for placement, in OS indexes (as `/proc` and `taskset` number them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,36 +81,6 @@ pub struct HostTopology {
     /// Network interfaces, sorted by name: here from hwloc's network OS devices (name and
     /// locality); on a live host `nic::read_host` fills in what sysfs adds.
     pub nics: Vec<Nic>,
-}
-
-/// One network interface and where its traffic is handled.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Nic {
-    pub name: String,
-    /// IPv4 and IPv6 addresses (a live host only).
-    pub addresses: Vec<String>,
-    /// The driver bound to its device; empty when unknown or virtual.
-    pub driver: String,
-    /// The NUMA node of its device; `None` when the platform gives none.
-    pub numa_node: Option<u32>,
-    /// The CPUs near its device, sorted.
-    pub local_cpus: Vec<u32>,
-    pub rx_queues: u32,
-    pub tx_queues: u32,
-    /// Its device's interrupts and the CPUs allowed to handle each.
-    pub irqs: Vec<NicIrq>,
-    /// No device behind it (loopback, bridge, veth, ifb, ...).
-    pub is_virtual: bool,
-}
-
-/// One interrupt of a network device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NicIrq {
-    pub irq: u32,
-    /// As `/proc/interrupts` names it.
-    pub name: String,
-    /// The CPUs allowed to handle it (`/proc/irq/N/smp_affinity_list`), sorted.
-    pub cpus: Vec<u32>,
 }
 
 /// One NUMA node: a bank of memory and the allowed CPUs near it.
@@ -287,7 +262,7 @@ fn summarize(topology: &Topology, origin: &str) -> Result<HostTopology, Topology
     let (l3_level, l3_domains) = last_level_caches(topology, &allowed, origin, &mut warnings)?;
     let l3_domains = with_nodes(l3_domains, &domains);
     let core_cpus = core_cpus(topology, &allowed_cpus, origin)?;
-    let nics = network_devices(topology, &allowed, origin)?;
+    let nics = network_devices(topology, &allowed);
     Ok(HostTopology {
         pus,
         cores,
@@ -303,44 +278,6 @@ fn summarize(topology: &Topology, origin: &str) -> Result<HostTopology, Topology
         warnings,
         nics,
     })
-}
-
-/// hwloc's network OS devices (present when I/O objects were kept, as in an XML topology saved
-/// by `lstopo`): each interface's name, and its locality from the nearest non-I/O ancestor
-/// (its NUMA node when that locality holds exactly one, and its allowed CPUs).
-fn network_devices(
-    topology: &Topology,
-    allowed: &BTreeSet<u32>,
-    origin: &str,
-) -> Result<Vec<Nic>, TopologyError> {
-    let mut nics = Vec::new();
-    for device in topology.objects_with_type(ObjectType::OSDevice) {
-        let Some(ObjectAttributes::OSDevice(attributes)) = device.attributes() else {
-            continue;
-        };
-        if attributes.device_type() != OSDeviceType::Network {
-            continue;
-        }
-        let Some(name) = device.name() else { continue };
-        let Some(near) = device.first_non_io_ancestor() else {
-            continue;
-        };
-        let nodes: Vec<usize> = near
-            .nodeset()
-            .map(|set| set.iter_set().map(usize::from).collect())
-            .unwrap_or_default();
-        nics.push(Nic {
-            name: name.to_string_lossy().into_owned(),
-            numa_node: match nodes.as_slice() {
-                [one] => Some(index(*one, origin)?),
-                _ => None,
-            },
-            local_cpus: allowed_cpus_of(near, allowed, origin)?,
-            ..Nic::default()
-        });
-    }
-    nics.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(nics)
 }
 
 /// The distinct, non-empty allowed CPU sets of the objects of these types, sorted by first CPU.
