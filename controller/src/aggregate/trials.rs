@@ -30,6 +30,10 @@ pub(super) fn set_trial(result: &mut LayoutResult, trial: u32) {
 
 /// One layout's result over all its trials: histograms merged, counters added, per-trial
 /// figures kept, and with two or more measured trials a 95% interval of the mean.
+#[allow(
+    clippy::too_many_lines,
+    reason = "every field of a layout's result merged over its trials, one after the other"
+)]
 pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, HistogramError> {
     if trials.len() <= 1 {
         return trials

@@ -98,6 +98,10 @@ pub fn flags(result: &RunResult) -> Vec<Flag> {
 }
 
 /// The reasons for caution about one layout.
+#[allow(
+    clippy::too_many_lines,
+    reason = "every reason for caution a layout can carry, one after the other in the order the report lists them"
+)]
 pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
     let flag = |kind, message: String| Flag {
         kind,

@@ -219,6 +219,10 @@ fn percentiles(l: &LayoutResult, uncorrected: bool) -> String {
         .join(" | ")
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the details section, one layout's tables after another in the order they are read"
+)]
 fn details(out: &mut String, r: &RunResult) {
     let load = &r.plan.load;
     let _ = writeln!(

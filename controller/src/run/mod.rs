@@ -60,6 +60,10 @@ pub enum Calibrate {
 }
 
 /// [`run`], with the calibration left out when the caller already has it.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a run's I/O in the order it happens: connect, describe, clocks, execute, the event loop, the result"
+)]
 pub async fn run_with(
     plan: &Plan,
     addresses: &[String],

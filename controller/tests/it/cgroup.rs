@@ -275,6 +275,10 @@ fn one_cpu_and_node() -> Option<(u32, u32)> {
     (cpus.len() >= 2).then(|| (*cpus.last().unwrap_or(&0), nodes[0]))
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one real run in a cgroup and every figure of it checked against the cgroup's files"
+)]
 #[test]
 fn a_run_reports_the_agent_and_replica_cgroups_and_flags_oversubscription() {
     let _turn = crate::turns::beside_others();

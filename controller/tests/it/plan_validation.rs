@@ -151,6 +151,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
 
 /// (what is wrong, the plan text, what the one error line must contain: the key path first).
 /// One row per line reads best as a table; rustfmt would give up on the long rows anyway.
+#[allow(clippy::too_many_lines, reason = "a table of plan mistakes and their messages: its length is the cases")]
 #[rustfmt::skip]
 fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
     vec![
@@ -440,6 +441,10 @@ fn closed_loop_has_no_rate() {
     assert!(spec.no_spin && !spec.no_coalesce);
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "every field of the run plan checked against the plan it came from"
+)]
 #[test]
 fn the_run_plan_carries_every_field() {
     let text = r#"

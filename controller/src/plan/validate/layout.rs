@@ -42,6 +42,10 @@ pub(super) fn layouts(
 }
 
 /// The `index`th of `layouts`; once its name is known, paths show it: `layouts[1] ("split")`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one layout table's keys checked in the order of the plan reference"
+)]
 fn layout(
     raw: RawLayout,
     plan_target: &Target,

@@ -54,6 +54,10 @@ pub fn distribution(h: &Histogram<u64>, x_max: f64) -> Vec<(f64, u64)> {
 /// The latency percentile distribution of one layout, corrected (with the lower bounds of the
 /// waits never answered, as `latency_ns` counts them) and uncorrected, on a log scale of
 /// 1/(1-q) as HdrHistogram plots draw it.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one SVG chart drawn step by step: axes, both curves, labels"
+)]
 pub fn latency(l: &LayoutResult) -> String {
     if !l.status.measured() {
         return placeholder("not measured");
