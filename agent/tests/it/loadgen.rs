@@ -468,11 +468,22 @@ fn on_and_off(
     connections: u32,
     off: fn(&mut LoadConfig),
 ) -> [(LoadReport, bool); 2] {
-    let on = LoadConfig {
+    on_and_off_from(server, connections, |_| {}, off)
+}
+
+/// [`on_and_off`] from a configuration `base` changes first.
+fn on_and_off_from(
+    server: SocketAddr,
+    connections: u32,
+    base: fn(&mut LoadConfig),
+    off: fn(&mut LoadConfig),
+) -> [(LoadReport, bool); 2] {
+    let mut on = LoadConfig {
         warmup: Duration::from_millis(200),
         duration: Duration::from_millis(500),
         ..config(Mode::Closed, vec![server], connections)
     };
+    base(&mut on);
     let mut without = on.clone();
     off(&mut without);
     [(on, true), (without, false)].map(|(config, on)| {
@@ -527,10 +538,13 @@ fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
 fn closed_loop_spins_for_responses_a_few_microseconds_away_unless_told_not_to() {
     let _turn = crate::turns::beside_others();
     let _serial = serial();
-    // A server that answers at once, 4 connections: no backlog (no naps), and the next
-    // response is always a few microseconds away, so the worker busy-polls instead of blocking.
+    // A server that answers at once, 4 connections: the next response is always a few
+    // microseconds away, so the worker busy-polls instead of blocking. Coalescing is off: a
+    // nap, when the round trips' spread reads as a backlog on a noisy host, takes the place of
+    // a spin, and spinning is what this test is about (naps have the test above).
     let server = TestServer::start(Behaviour::Ok);
-    for (report, on) in on_and_off(server.addr, 4, |c| c.spin = false) {
+    for (report, on) in on_and_off_from(server.addr, 4, |c| c.coalesce = false, |c| c.spin = false)
+    {
         let worker = &report.workers[0];
         assert_eq!(worker.spins > 0, on, "spin {on}: {worker:?}");
         assert_eq!(worker.spun > Duration::ZERO, on);
