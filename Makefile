@@ -20,15 +20,18 @@ test: test-crates
 	tests/netns/run.sh
 	tests/package/run.sh
 
-## make test-crates: only the cargo tests (no root needed beyond the set-up).
+## make test-crates: only the cargo tests (no root needed beyond the set-up), and the unit tests
+## of the benchmark harness (scripts/bench/tests, Python's unittest; no cargo).
 test-crates: setup
+	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s scripts/bench/tests -t scripts
 	$(CARGO) test --workspace --locked
 
 ## make bench: issue 6's benchmarks side by side (generator vs wrk, open-loop accuracy, send-time
 ## precision, target vs bare hyper, measurement overhead, start-up and memory); rewrites
-## BENCHMARKS.md (~13 min on 2 cores). `make bench QUICK=1` is a ~2-min smoke run.
+## BENCHMARKS.md (~13 min on 2 cores). `make bench QUICK=1` is a ~2-min smoke run. The harness is
+## the scripts/bench/ package (Python 3, standard library only); its settings are in config.py.
 bench: setup
-	scripts/bench.sh
+	PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=scripts python3 -m bench
 
 ## make fuzz: fuzz the agent's RunPlan decode-and-validate path and its /metrics scrape parser, FUZZ_TIME
 ## seconds each (cargo-fuzz, stable compiler via RUSTC_BOOTSTRAP).
