@@ -1,7 +1,7 @@
-"""Unit tests of the benchmark harness: parsers on outputs captured from a real `make bench
-QUICK=1` run (fixtures/), the statistics, and every section rendered against the markdown the
-previous harness wrote for the same rows (fixtures/expected/). Run from the repository root:
-`python3 -m unittest discover -s scripts/bench/tests -t scripts`."""
+"""Unit tests of the benchmark harness: the parsers on outputs captured from a real `make bench
+QUICK=1` run (fixtures/raw/), the statistics, and the reports of real runs rebuilt from the rows
+they collected (fixtures/rows*/, fixtures/expected/). Run from the repository root:
+`python3 -m unittest discover -s scripts/bench/tests -t scripts` (`make test-crates` does)."""
 
 from pathlib import Path
 

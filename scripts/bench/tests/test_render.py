@@ -1,7 +1,8 @@
-"""Every section's markdown and summary rows. The whole report of a real `make bench QUICK=1` run
-is rebuilt from the rows that run collected (fixtures/rows/) and must equal the file it wrote
-(fixtures/expected/BENCHMARKS-quick.md); each renderer's tables were checked against the previous
-harness's on those rows. Then each renderer's judgements on small hand-made cases."""
+"""Every section's markdown and summary rows. The whole report of two real runs (`make bench
+QUICK=1`, and one of two rounds per point) is rebuilt from the rows each collected
+(fixtures/rows*/) and must equal the file it wrote (fixtures/expected/BENCHMARKS-*.md); each
+renderer's tables were checked against the previous harness's on those rows. Then each renderer's
+judgements on small hand-made cases."""
 
 import json
 import unittest
@@ -15,26 +16,29 @@ from bench.tests import FIXTURES, fixture
 
 QUICK = settings({"QUICK": "1"})
 FULL = settings({})
+# The second run: no QUICK, fewer rounds and steps (several rounds per point, so every spread).
+ROUNDS = settings({"ROUNDS": "2", "FEW_ROUNDS": "2", "TARGET_ROUNDS": "2", "OPEN_STEPS": "50 110", "COST_ROUNDS": "2",
+                   "COST_RATES": "5000 50000", "SECONDS_PER_ROUND": "2", "COST_SECONDS": "2"})
 
 
-def rows(name):
-    return json.loads(fixture(f"rows/rows-{name}.json"))
+def rows(name, run="rows"):
+    return json.loads(fixture(f"{run}/rows-{name}.json"))
 
 
-def sections_of_the_quick_run():
-    s = QUICK
-    m = rows("5")[0]
+def sections_of(s, run):
+    rows_of = lambda name: rows(name, run)
+    m = rows_of("5")[0]
     return [
-        generator.render(generator.params(s, "1"), [Run(**r) for r in rows("1")]),
-        generator.render(generator.params(s, "1b"), [Run(**r) for r in rows("1b")]),
-        openloop.render(openloop.params(s), rows("2"), rows("3")),
-        target.render(target.params(s), [target.Round(**r) for r in rows("4")]),
+        generator.render(generator.params(s, "1"), [Run(**r) for r in rows_of("1")]),
+        generator.render(generator.params(s, "1b"), [Run(**r) for r in rows_of("1b")]),
+        openloop.render(openloop.params(s), rows_of("2"), rows_of("3")),
+        target.render(target.params(s), [target.Round(**r) for r in rows_of("4")]),
         overhead.render(overhead.params(s), overhead.Measured(
             {k: parse.Estimate(**v) for k, v in m["criterion"].items()}, m["sampler"])),
-        startup.render(startup.params(s), [startup.FirstRequest(**r) for r in rows("6-first")],
-                       [startup.Memory(**r) for r in rows("6-memory")]),
+        startup.render(startup.params(s), [startup.FirstRequest(**r) for r in rows_of("6-first")],
+                       [startup.Memory(**r) for r in rows_of("6-memory")]),
         loadcpus.render([]),  # that machine had no numa-vm record
-        opencost.render(opencost.params(s), rows("8")),
+        opencost.render(opencost.params(s), rows_of("8")),
     ]
 
 
@@ -48,10 +52,21 @@ def summary_of(section: Section):
     return [(r.point, r.what, r.goal, r.measured, r.met) for r in section.summary]
 
 
-class QuickRunTest(unittest.TestCase):
-    def test_the_whole_report_is_reproduced(self):
-        got = report.render(QUICK_FACTS, True, sections_of_the_quick_run())
+ROUNDS_FACTS = report.Facts(**{**QUICK_FACTS.__dict__, "date": "2026-12-06T06:08:20Z",
+                                "load_before": "1.79 2.07 3.11", "load_after": "3.07 2.77 3.14",
+                                "measuring_s": 273, "total_s": 274})
+
+
+class RealRunTest(unittest.TestCase):
+    def test_the_quick_report_is_reproduced(self):
+        got = report.render(QUICK_FACTS, True, sections_of(QUICK, "rows"))
         want = fixture("expected/BENCHMARKS-quick.md")
+        self.assertEqual(got.splitlines(), want.splitlines())
+        self.assertEqual(got, want)
+
+    def test_a_report_of_several_rounds_is_reproduced(self):
+        got = report.render(ROUNDS_FACTS, False, sections_of(ROUNDS, "rows-rounds"))
+        want = fixture("expected/BENCHMARKS-rounds.md")
         self.assertEqual(got.splitlines(), want.splitlines())
         self.assertEqual(got, want)
 
