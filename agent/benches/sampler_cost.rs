@@ -13,7 +13,7 @@
 //! - the scheduler counters' part of one sample (`sched_us`: every thread's `schedstat` and
 //!   `sched`, [`numaload_agent::sched::cost_of_sampling`]) for the target's `threads`.
 //!
-//! Prints one `sampler_cost key=value ...` line (read by scripts/bench-overhead.sh). Without
+//! Prints one `sampler_cost key=value ...` line (read by `make bench`: scripts/bench/points/overhead.py). Without
 //! `NUMALOAD_BIN` it says so and exits 0, so `cargo bench --workspace` does not fail on it.
 //!
 //! `NUMALOAD_BIN=target/release/numaload cargo bench -p numaload-agent --bench sampler_cost`

@@ -1,5 +1,5 @@
 //! A bare hyper HTTP/1.1 hello-world: the baseline `numaload target --variant async` is
-//! compared with in `make bench` (scripts/bench-target.sh). It keeps only what a server must
+//! compared with in `make bench` (scripts/bench/points/target.py). It keeps only what a server must
 //! have, set up the way the real target does it — a multi-thread tokio runtime with `--threads`
 //! workers (default 1), keep-alive HTTP/1.1, `TCP_NODELAY` — and none of the target's
 //! instrumentation: no metrics, no per-request histogram, no `/metrics`, no work knob.
