@@ -34,7 +34,7 @@ use super::plan::WorkerPlan;
 use super::report::WorkerReport;
 use super::request::{self, Mix};
 use super::stats::WorkerStats;
-use super::wait::{Turn, WaitCounts, Waiter, TIMER};
+use super::wait::{Turn, Waiter, TIMER};
 use super::window::{Schedule, Window};
 
 /// A worker's poller and waiting strategy (with the pacer's timer, in open loop), made before
@@ -98,9 +98,6 @@ impl Engine {
                 Some(Phase::Draining) => next_scan = began,
                 _ => {}
             }
-            if phases.measuring() && stamped_at_open == 0 {
-                stamped_at_open = stamped(&driver);
-            }
             if cancel.is_cancelled() {
                 break;
             }
@@ -143,26 +140,11 @@ impl Engine {
         driver.stats.flush_live(Instant::now(), true);
         let stamped = stamped(&driver).saturating_sub(stamped_at_open);
         drop(driver);
-        let WaitCounts {
-            naps,
-            napped,
-            spins,
-            spun,
-            paces,
-            paced,
-            wakeups,
-        } = waiter.counts();
         WorkerReport {
             worker: plan.worker,
             cpu: plan.cpu,
             cpu_time: phases.cpu_time(thread_cpu_time),
-            naps,
-            napped,
-            spins,
-            spun,
-            paces,
-            paced,
-            wakeups,
+            waits: waiter.counts(),
             stamped,
             per_target: stats.into_per_target(),
         }

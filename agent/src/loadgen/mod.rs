@@ -115,6 +115,7 @@ pub use config::{
 };
 pub use live::{Live, LiveFigures};
 pub use report::{ErrorCounts, LoadReport, RequestStats, TargetStats, WorkerReport};
+pub use wait::WaitCounts;
 
 /// Applies the load `config` describes and returns what was measured. Blocks the calling thread
 /// (one OS thread per worker is spawned and joined). Returns early, with what was measured so

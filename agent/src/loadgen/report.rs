@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::wait::WaitCounts;
+
 /// Everything one [`run`](super::run) measured.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
@@ -59,23 +61,11 @@ pub struct WorkerReport {
     /// after it); compare
     /// with `elapsed` to see how busy the load core was.
     pub cpu_time: Duration,
-    /// Closed loop: coalescing naps during the measured interval and their total asked-for
-    /// length (asleep, not in `cpu_time`).
-    pub naps: u64,
-    pub napped: Duration,
-    /// Closed loop: waits that busy-polled before reading or blocking, and the time spent so
-    /// (busy: part of `cpu_time`).
-    pub spins: u64,
-    pub spun: Duration,
-    /// Open loop: busy-polls for a send time that found nothing else to do, and the time spent
-    /// so (busy: part of `cpu_time`, but pacing, not work; see `pacer.rs`).
-    pub paces: u64,
-    pub paced: Duration,
-    /// Open loop: waits in which the worker could sleep during the measured window (each a
-    /// wake-up when it did), and the window's responses timed by the kernel's receive
-    /// timestamp (see `arrival`; read up to the end of the drain, plus the few warm-up ones in
-    /// flight at the window's open).
-    pub wakeups: u64,
+    /// How the worker waited over the measured window (naps, spins, pacing, wake-ups).
+    pub waits: WaitCounts,
+    /// Open loop: the window's responses timed by the kernel's receive timestamp (see
+    /// `arrival`; read up to the end of the drain, plus the few warm-up ones in flight at the
+    /// window's open).
     pub stamped: u64,
     /// One entry per replica this worker had connections to, ordered by replica.
     pub per_target: Vec<TargetStats>,

@@ -254,18 +254,13 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Lay
                 // Worker CPU time, naps and spins are per thread; they are reported once, on the
                 // worker's first target.
                 ..if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {
-                    v1::WorkerResult {
+                    let mut per_thread = v1::WorkerResult {
                         cpu_time_ns: worker.cpu_time.as_nanos() as u64,
-                        naps: worker.naps,
-                        napped_ns: worker.napped.as_nanos() as u64,
-                        spins: worker.spins,
-                        spun_ns: worker.spun.as_nanos() as u64,
-                        paces: worker.paces,
-                        paced_ns: worker.paced.as_nanos() as u64,
-                        wakeups: worker.wakeups,
                         stamped: worker.stamped,
                         ..Default::default()
-                    }
+                    };
+                    worker.waits.onto_wire(&mut per_thread);
+                    per_thread
                 } else {
                     v1::WorkerResult::default()
                 }

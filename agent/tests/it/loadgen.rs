@@ -520,16 +520,18 @@ fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
     let server = TestServer::start(Behaviour::Busy(Duration::from_micros(50)));
     for (report, on) in on_and_off(server.addr, 16, |c| c.coalesce = false) {
         let worker = &report.workers[0];
-        assert_eq!(worker.naps > 0, on, "coalesce {on}: {worker:?}");
-        assert_eq!(worker.napped > Duration::ZERO, on);
+        assert_eq!(worker.waits.naps > 0, on, "coalesce {on}: {worker:?}");
+        assert_eq!(worker.waits.napped > Duration::ZERO, on);
         // A nap is at most 100 µs, and sleep rather than CPU.
-        assert!(worker.napped <= Duration::from_micros(100) * worker.naps as u32);
-        assert!(worker.cpu_time + worker.napped <= report.elapsed + Duration::from_millis(20));
+        assert!(worker.waits.napped <= Duration::from_micros(100) * worker.waits.naps as u32);
+        assert!(
+            worker.cpu_time + worker.waits.napped <= report.elapsed + Duration::from_millis(20)
+        );
         show(
             &format!("coalesce {on}, naps"),
             &report,
-            worker.naps,
-            worker.napped,
+            worker.waits.naps,
+            worker.waits.napped,
         );
     }
 }
@@ -546,16 +548,16 @@ fn closed_loop_spins_for_responses_a_few_microseconds_away_unless_told_not_to() 
     for (report, on) in on_and_off_from(server.addr, 4, |c| c.coalesce = false, |c| c.spin = false)
     {
         let worker = &report.workers[0];
-        assert_eq!(worker.spins > 0, on, "spin {on}: {worker:?}");
-        assert_eq!(worker.spun > Duration::ZERO, on);
+        assert_eq!(worker.waits.spins > 0, on, "spin {on}: {worker:?}");
+        assert_eq!(worker.waits.spun > Duration::ZERO, on);
         // A spin is at most 25 µs plus one poll, and busy: inside the thread's CPU time.
-        assert!(worker.spun <= Duration::from_micros(50) * worker.spins as u32);
-        assert!(worker.spun <= worker.cpu_time + Duration::from_millis(20));
+        assert!(worker.waits.spun <= Duration::from_micros(50) * worker.waits.spins as u32);
+        assert!(worker.waits.spun <= worker.cpu_time + Duration::from_millis(20));
         show(
             &format!("spin {on}, spins"),
             &report,
-            worker.spins,
-            worker.spun,
+            worker.waits.spins,
+            worker.waits.spun,
         );
     }
 }
@@ -581,10 +583,10 @@ fn a_response_too_far_away_is_not_spun_for() {
     );
     let worker = &report.workers[0];
     assert!(
-        worker.spun < report.elapsed / 100,
+        worker.waits.spun < report.elapsed / 100,
         "spun {:?} in {} spins over {} requests",
-        worker.spun,
-        worker.spins,
+        worker.waits.spun,
+        worker.waits.spins,
         report.requests()
     );
 }
@@ -614,7 +616,7 @@ fn one_connection_never_naps_however_its_round_trips_vary() {
         r.corrected.max()
     );
     let worker = &report.workers[0];
-    assert_eq!(worker.naps, 0, "napped {:?}", worker.napped);
+    assert_eq!(worker.waits.naps, 0, "napped {:?}", worker.waits.napped);
 }
 
 #[test]
@@ -757,7 +759,7 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
         "1 ms server, sends 2 ms apart: uncorrected p50 {:.0} us; {:.2} wake-ups and {:.2} \
          kernel-stamped responses per request",
         us(p50),
-        per_request(worker.wakeups),
+        per_request(worker.waits.wakeups),
         per_request(worker.stamped)
     );
     assert!(r.requests >= 900, "{} requests", r.requests);
@@ -778,9 +780,9 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
     // One wake-up per send (plus the 10 ms scans: 0.2 per request at 500 req/s); reading each
     // response when it came would add one per response.
     assert!(
-        per_request(worker.wakeups) < 1.6,
+        per_request(worker.waits.wakeups) < 1.6,
         "{:.2} wake-ups per request",
-        per_request(worker.wakeups)
+        per_request(worker.waits.wakeups)
     );
 }
 

@@ -161,47 +161,18 @@ fn merge<'a>(
 
 /// One entry per load worker (a worker reports once per replica it drove; its CPU time once).
 fn load_workers(agent: &str, workers: &[WorkerResult], elapsed_ns: u64) -> Vec<LoadWorker> {
-    let mut by_worker: BTreeMap<u32, (LoadWorker, u64, u64, u64)> = BTreeMap::new();
+    let mut by_worker: BTreeMap<u32, LoadWorker> = BTreeMap::new();
     for w in workers {
-        let (entry, napped_ns, spun_ns, paced_ns) = by_worker.entry(w.worker).or_insert((
-            LoadWorker {
+        by_worker
+            .entry(w.worker)
+            .or_insert_with(|| LoadWorker {
                 trial: 1,
                 agent: agent.to_owned(),
                 worker: w.worker,
                 cpu: w.cpu,
                 ..LoadWorker::default()
-            },
-            0,
-            0,
-            0,
-        ));
-        entry.requests += w.requests;
-        entry.cpu_time_ns += w.cpu_time_ns;
-        entry.naps += w.naps;
-        *napped_ns += w.napped_ns;
-        entry.spins += w.spins;
-        *spun_ns += w.spun_ns;
-        entry.paces += w.paces;
-        entry.wakeups += w.wakeups;
-        entry.stamped += w.stamped;
-        entry.warmup_dropped += w.warmup_dropped;
-        *paced_ns += w.paced_ns;
+            })
+            .absorb(w, elapsed_ns);
     }
-    let share = |ns: u64| {
-        if elapsed_ns > 0 {
-            ns as f64 / elapsed_ns as f64
-        } else {
-            0.0
-        }
-    };
-    by_worker
-        .into_values()
-        .map(|(mut w, napped_ns, spun_ns, paced_ns)| {
-            w.busy = share(w.cpu_time_ns);
-            w.napped = share(napped_ns);
-            w.spun = share(spun_ns);
-            w.paced = share(paced_ns);
-            w
-        })
-        .collect()
+    by_worker.into_values().collect()
 }

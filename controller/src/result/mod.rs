@@ -382,6 +382,33 @@ pub struct LoadWorker {
     pub warmup_dropped: u64,
 }
 
+impl LoadWorker {
+    /// Adds one of the worker's wire results (it sends one per replica it drove; its per-thread
+    /// figures come on one of them), the shares taken over the `elapsed_ns` of the measurement.
+    /// The one place the controller reads a worker's counters from the wire.
+    pub fn absorb(&mut self, w: &numaload_proto::v1::WorkerResult, elapsed_ns: u64) {
+        let share = |ns: u64| {
+            if elapsed_ns > 0 {
+                ns as f64 / elapsed_ns as f64
+            } else {
+                0.0
+            }
+        };
+        self.requests += w.requests;
+        self.cpu_time_ns += w.cpu_time_ns;
+        self.busy = share(self.cpu_time_ns);
+        self.naps += w.naps;
+        self.napped += share(w.napped_ns);
+        self.spins += w.spins;
+        self.spun += share(w.spun_ns);
+        self.paces += w.paces;
+        self.paced += share(w.paced_ns);
+        self.wakeups += w.wakeups;
+        self.stamped += w.stamped;
+        self.warmup_dropped += w.warmup_dropped;
+    }
+}
+
 /// The merged histograms themselves, so reports and later merges need nothing else.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histograms {

@@ -16,7 +16,8 @@ use mio::{Events, Poll};
 use super::config::{LoadConfig, Mode};
 use super::connection::Connection;
 use super::driver::Driver;
-pub(super) use turn::{Turn, WaitCounts, TIMER};
+pub use turn::WaitCounts;
+pub(super) use turn::{Turn, TIMER};
 
 /// The waiting strategy of a worker's mode.
 #[derive(Debug)]
