@@ -43,6 +43,17 @@ fn summary(latencies_ns: &[u64]) -> LayoutSummary {
     }
 }
 
+/// The layout's result when agent "a" alone measured it, with `events`.
+fn alone(events: &LayoutEvents, load: &Load) -> LayoutResult {
+    let agents = [AgentLayout {
+        agent: "a",
+        events,
+        missing: "",
+        clock_offset_ns: 0,
+    }];
+    layout_result("l", load, &agents).expect("merge")
+}
+
 fn events(summary: LayoutSummary) -> LayoutEvents {
     LayoutEvents {
         summary: Some(summary),
@@ -108,13 +119,7 @@ fn flagged_busy(busy_ns: u64, napped_ns: u64, spun_ns: u64) -> bool {
     (w.naps, w.napped_ns) = (u64::from(napped_ns > 0) * 1_000, napped_ns);
     (w.spins, w.spun_ns) = (u64::from(spun_ns > 0) * 1_000, spun_ns);
     let a = events(s);
-    let agents = [AgentLayout {
-        agent: "a",
-        events: &a,
-        missing: "",
-        clock_offset_ns: 0,
-    }];
-    let result = layout_result("l", &load(), &agents).expect("merge");
+    let result = alone(&a, &load());
     assert_eq!(result.load.workers[0].napped, napped_ns as f64 / 1e9);
     assert_eq!(result.load.workers[0].spun, spun_ns as f64 / 1e9);
     result.suspect.iter().any(|s| s.contains("% busy"))
@@ -162,13 +167,7 @@ fn flagged_open(busy_ns: u64, paced_ns: u64, late: u64) -> bool {
     w.late_sends = late;
     w.send_lag = histogram::encode(&lag).expect("encode");
     let a = events(s);
-    let agents = [AgentLayout {
-        agent: "a",
-        events: &a,
-        missing: "",
-        clock_offset_ns: 0,
-    }];
-    let result = layout_result("l", &load(), &agents).expect("merge");
+    let result = alone(&a, &load());
     assert_eq!(result.load.workers[0].paced, paced_ns as f64 / 1e9);
     result.suspect.iter().any(|s| s.contains("% busy"))
 }
@@ -334,26 +333,14 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
 #[test]
 fn no_mix_without_per_request_figures_and_unknown_indexes_are_named() {
     let plain = events(summary(&[1_000, 2_000]));
-    let agents = [AgentLayout {
-        agent: "a",
-        events: &plain,
-        missing: "",
-        clock_offset_ns: 0,
-    }];
-    let result = layout_result("l", &mix_load(), &agents).expect("merge");
+    let result = alone(&plain, &mix_load());
     assert!(result.request_mix.is_empty(), "older agents send no mix");
     assert!(result.status_codes.is_empty());
 
     let mut s = mix_summary(&[1_000], &[2_000], &[]);
     s.workers[0].by_request[1].request = 7;
     let odd = events(s);
-    let agents = [AgentLayout {
-        agent: "a",
-        events: &odd,
-        missing: "",
-        clock_offset_ns: 0,
-    }];
-    let result = layout_result("l", &mix_load(), &agents).expect("merge");
+    let result = alone(&odd, &mix_load());
     let names: Vec<&str> = result.request_mix.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["GET /", "write", "request #7"]);
     assert_eq!(
@@ -416,13 +403,7 @@ fn the_replica_tree_comes_from_the_placement_and_the_end_of_the_measurement() {
         }],
         ..Default::default()
     }];
-    let agents = [AgentLayout {
-        agent: "a",
-        events: &e,
-        missing: "",
-        clock_offset_ns: 0,
-    }];
-    let result = layout_result("l", &load(), &agents).expect("merge");
+    let result = alone(&e, &load());
     let r = &result.replicas[0];
     assert_eq!((r.processes, r.threads, r.pages_off_node), (2, 9, 1));
     assert_eq!(r.tree.len(), 1);
@@ -486,13 +467,7 @@ fn scheduler_series_and_maxima_reach_the_result_and_an_unknown_migration_rate_is
             ..Default::default()
         },
     ];
-    let agents = [AgentLayout {
-        agent: "a",
-        events: &e,
-        missing: "",
-        clock_offset_ns: 0,
-    }];
-    let result = layout_result("l", &load(), &agents).expect("merge");
+    let result = alone(&e, &load());
     let r = &result.replicas[0];
     let max = r.sched_max.expect("maxima");
     assert_eq!(
@@ -580,13 +555,7 @@ fn undelivered(answered: u64, unsent: u64) -> LayoutSummary {
 #[test]
 fn a_layout_that_delivered_less_than_min_delivered_is_incomplete_with_its_waits_as_latency() {
     let e = events(undelivered(900, 100));
-    let agents = [AgentLayout {
-        agent: "a",
-        events: &e,
-        missing: "",
-        clock_offset_ns: 0,
-    }];
-    let result = layout_result("l", &load(), &agents).expect("merge");
+    let result = alone(&e, &load());
     assert_eq!(result.status, LayoutStatus::Incomplete);
     let delivery = result.delivery.expect("delivery");
     assert_eq!((delivery.intended, delivery.answered), (1_000, 900));
@@ -607,7 +576,7 @@ fn a_layout_that_delivered_less_than_min_delivered_is_incomplete_with_its_waits_
         min_delivered: 0.8,
         ..load()
     };
-    let result = layout_result("l", &lenient, &agents).expect("merge");
+    let result = alone(&e, &lenient);
     assert_ne!(result.status, LayoutStatus::Incomplete);
     assert!(result.latency_ns.is_lower_bound("p99"));
 }
@@ -619,13 +588,7 @@ fn trials_take_the_worst_status_and_merge_delivery_and_waits() {
         events(undelivered(500, 500)),
     );
     let trial = |events: &LayoutEvents, n: u32| {
-        let agents = [AgentLayout {
-            agent: "a",
-            events,
-            missing: "",
-            clock_offset_ns: 0,
-        }];
-        let mut result = layout_result("l", &load(), &agents).expect("merge");
+        let mut result = alone(events, &load());
         trials::set_trial(&mut result, n);
         result
     };
