@@ -146,7 +146,7 @@ echo "== smoke: plans/smoke.toml from ctl on ${RUN_AGENTS[*]}"
 A1="${ADDR[agent1]}:$PORT"
 agent_args=(); for a in "${RUN_AGENTS[@]}"; do agent_args+=(--agent "${ADDR[$a]}:$PORT"); done
 t=$(now)
-timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" "${agent_args[@]}" "${TLS[@]}" \
+timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --allow-suspect "${agent_args[@]}" "${TLS[@]}" \
   --out "$WORK/smoke.json" --quiet >"$WORK/smoke.out" 2>&1
 rc=$?
 check "smoke: controller exits 0 (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 0 ]
@@ -162,7 +162,7 @@ r = json.load(open('$WORK/smoke.json'))
 sys.exit(not (len(r['hosts']) == ${#RUN_AGENTS[@]} and not r['degraded']
               and all(len(l['agents']) == ${#RUN_AGENTS[@]} for l in r['layouts'])))"
 # Without the fleet's certificate the controller gets nothing from an agent.
-timeout -k 5 30 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --agent "${ADDR[agent3]}:$PORT" \
+timeout -k 5 30 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --allow-suspect --agent "${ADDR[agent3]}:$PORT" \
   --quiet >"$WORK/notls.out" 2>&1
 rc=$?
 check "tls: a controller without the fleet's certificate is refused by agent3 (exit $rc)" \
@@ -218,7 +218,7 @@ if fault_run kill agent1 long; then
   AGENT_PID[agent1]=$!; disown "${AGENT_PID[agent1]}"
   if wait_until 15 listens "${ADDR[agent1]}"; then
     t=$(now)
-    timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --agent "$A1" "${TLS[@]}" \
+    timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --allow-suspect --agent "$A1" "${TLS[@]}" \
       --out "$WORK/restarted.json" --quiet >"$WORK/restarted.out" 2>&1
     rc=$?
     check "kill: the restarted agent1 runs a new plan (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 0 ]
@@ -243,7 +243,7 @@ if fault_run partition agent2 partition; then
     none_of_running "${REPLICAS[@]}"
   "$NETNS" heal agent2
   t=$(now)
-  timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --agent "$A2" "${TLS[@]}" \
+  timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/smoke.toml" --allow-suspect --agent "$A2" "${TLS[@]}" \
     --out "$WORK/healed.json" --quiet >"$WORK/healed.out" 2>&1
   rc=$?
   check "partition: after heal, agent2 runs a new plan (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 0 ]

@@ -16,7 +16,10 @@ import json
 import os
 import sys
 
-sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the module below
+sys.dont_write_bytecode = True
+# Statuses of a layout that was measured: the guest's plans share a CPU with the load generator
+# by design, which makes a layout suspect; degraded or failed is an error here.
+MEASURED = ("ok", "suspect")  # no __pycache__ in the source tree for the module below
 import loadcpus  # noqa: E402  (tests/numa-vm/loadcpus.py)
 
 MARK = "NUMALOAD-VM-7f3c"
@@ -142,7 +145,7 @@ def check_result(result, node_cpus):
         errors.append(f"result: no layout named {PER_NODE!r}")
     else:
         where = f"layout {PER_NODE!r}"
-        if per.get("status") != "ok":
+        if per.get("status") not in MEASURED:
             errors.append(f"{where}: status {per.get('status')!r} ({per.get('error', '')})")
         if not per.get("requests", 0) > 0:
             errors.append(f"{where}: requests = {per.get('requests')}, expected > 0")
@@ -185,7 +188,7 @@ def check_result(result, node_cpus):
         where = f"layout {UNPINNED!r}"
         reserve = result.get("plan", {}).get("load", {}).get("reserve_cpus", 0)
         pool = allowed[: len(allowed) - reserve]
-        if unp.get("status") != "ok":
+        if unp.get("status") not in MEASURED:
             errors.append(f"{where}: status {unp.get('status')!r} ({unp.get('error', '')})")
         if not unp.get("requests", 0) > 0:
             errors.append(f"{where}: requests = {unp.get('requests')}, expected > 0")
@@ -214,7 +217,7 @@ def check_result(result, node_cpus):
         pool = allowed[: len(allowed) - reserve]
         nodes = sorted(node_cpus)
         expected_policy = f"interleave:{nodes[0]}-{nodes[-1]}"
-        if inter.get("status") != "ok":
+        if inter.get("status") not in MEASURED:
             errors.append(f"{where}: status {inter.get('status')!r} ({inter.get('error', '')})")
         if not inter.get("requests", 0) > 0:
             errors.append(f"{where}: requests = {inter.get('requests')}, expected > 0")
@@ -262,7 +265,7 @@ def check_cgroup(result, node_cpus):
     layout = next((l for l in result.get("layouts", []) if l["name"] == CGROUP_LAYOUT), None)
     if layout is None:
         return errors + [f"{where}: no layout named {CGROUP_LAYOUT!r}"]
-    if layout.get("status") != "ok":
+    if layout.get("status") not in MEASURED:
         errors.append(f"{where}: status {layout.get('status')!r} ({layout.get('error', '')})")
     replicas = layout.get("replicas", [])
     on = sorted(tuple(sorted(r.get("actual_cpus", []))) for r in replicas)
@@ -426,7 +429,7 @@ def check_go(result, node_cpus):
         if layout is None:
             errors.append(f"go run: no layout named {name!r}")
             continue
-        if layout.get("status") != "ok":
+        if layout.get("status") not in MEASURED:
             errors.append(f"go run {name}: status {layout.get('status')!r} ({layout.get('error', '')})")
         if layout.get("requests", 0) <= 0:
             errors.append(f"go run {name}: no request measured")

@@ -1,6 +1,8 @@
 #!/bin/sh
-# Runs as root inside the guest (PID 1's child; see scripts/lab/numa-vm.sh). Prints what the host
-# checks between unique markers: the kernel's node CPU lists, `numaload topology --json` and the
+# Runs as root inside the guest (PID 1's child; see scripts/lab/numa-vm.sh). Every run is allowed
+# to be suspect (the load generator shares a replica's CPU by design here) and its plan asks no
+# delivery (`min_delivered = "0%"`: the emulated guest is slow; these runs check placement, not
+# capacity), so each exits 0 unless a layout failed. Prints what the host checks between unique markers: the kernel's node CPU lists, `numaload topology --json` and the
 # result JSON (both base64, so console noise cannot corrupt them), and numaload's own report.
 # The serial console is a terminal but is read as a log: TERM=dumb keeps numaload's plain phase
 # lines instead of its live display.
@@ -24,7 +26,7 @@ numaload topology --json > /tmp/topology.json; trc=$?
 echo "$M topology-rc $trc"
 echo "$M topology-begin"; base64 /tmp/topology.json; echo "$M topology-end"
 
-numaload run /numa-vm/plan.toml --out /tmp/result.json; rc=$?
+numaload run /numa-vm/plan.toml --allow-suspect --out /tmp/result.json; rc=$?
 echo "$M run-rc $rc"
 if [ -s /tmp/result.json ]; then
   echo "$M result-begin"; base64 /tmp/result.json; echo "$M result-end"
@@ -32,7 +34,7 @@ fi
 
 # A server nobody here wrote: the Go test server from an agent configuration, per node with
 # GOMAXPROCS = the node's CPUs, against one process with every CPU.
-numaload run /numa-vm/go-plan.toml --agent-config /numa-vm/go-agent.toml --out /tmp/go-result.json
+numaload run /numa-vm/go-plan.toml --agent-config /numa-vm/go-agent.toml --allow-suspect --out /tmp/go-result.json
 grc=$?
 echo "$M go-rc $grc"
 if [ -s /tmp/go-result.json ]; then
@@ -61,6 +63,7 @@ duration = "2s"
 warmup = "1s"
 reserve_cpus = 0
 timeout = "5s"
+min_delivered = "0%"
 [[layouts]]
 name = "per-node-in-cgroup"
 replicas = "per-node"
@@ -68,7 +71,7 @@ pin = "node"
 memory = "local"
 threads = 4
 PLAN
-  sh -c "echo \$\$ > $cg/numaload/cgroup.procs && exec numaload run /tmp/cgroup-plan.toml --out /tmp/cgroup-result.json"
+  sh -c "echo \$\$ > $cg/numaload/cgroup.procs && exec numaload run /tmp/cgroup-plan.toml --allow-suspect --out /tmp/cgroup-result.json"
   crc=$?
   if [ -s /tmp/cgroup-result.json ]; then
     echo "$M cgroup-result-begin"; base64 /tmp/cgroup-result.json; echo "$M cgroup-result-end"
@@ -83,7 +86,7 @@ lrc=0
 for n in 1 2; do
   sed "s/^reserve_cpus = 1/reserve_cpus = $n/" /numa-vm/loadcpus-plan.toml > /tmp/loadcpus-$n.toml
   t0=$(date +%s)
-  numaload run /tmp/loadcpus-$n.toml --out /tmp/loadcpus-$n.json; r=$?
+  numaload run /tmp/loadcpus-$n.toml --allow-suspect --out /tmp/loadcpus-$n.json; r=$?
   echo "$M loadcpus-$n-rc $r secs $(( $(date +%s) - t0 ))"
   [ "$r" -eq 0 ] || lrc=$r
   if [ -s /tmp/loadcpus-$n.json ]; then
