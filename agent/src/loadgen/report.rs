@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::wait::WaitCounts;
-
 /// Everything one [`run`](super::run) measured.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
@@ -274,6 +272,39 @@ impl ErrorCounts {
         self.http_status += other.http_status;
         self.parse += other.parse;
         self.unsent += other.unsent;
+    }
+}
+
+/// A worker thread's waits over the measured window: how each waiter spent the time it did not
+/// work. One type from the waiters to the wire ([`WaitCounts::onto_wire`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitCounts {
+    /// Closed loop: coalescing naps and their total asked-for length (asleep, not busy).
+    pub naps: u64,
+    pub napped: Duration,
+    /// Closed loop: waits that busy-polled before reading or blocking, and the time so spent
+    /// (busy: part of the worker's CPU time).
+    pub spins: u64,
+    pub spun: Duration,
+    /// Open loop: busy-polls for a send time that found nothing else to do, and the time so
+    /// spent (busy, but pacing, not work; see `pacer.rs`).
+    pub paces: u64,
+    pub paced: Duration,
+    /// Open loop: waits in which the worker could sleep (each a wake-up when it did).
+    pub wakeups: u64,
+}
+
+impl WaitCounts {
+    /// Sets the wire's wait fields of a worker's result.
+    pub fn onto_wire(&self, out: &mut numaload_proto::v1::WorkerResult) {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        out.naps = self.naps;
+        out.napped_ns = ns(self.napped);
+        out.spins = self.spins;
+        out.spun_ns = ns(self.spun);
+        out.paces = self.paces;
+        out.paced_ns = ns(self.paced);
+        out.wakeups = self.wakeups;
     }
 }
 

@@ -16,8 +16,7 @@ use mio::{Events, Poll};
 use super::config::{LoadConfig, Mode};
 use super::connection::Connection;
 use super::driver::Driver;
-pub use turn::WaitCounts;
-pub(super) use turn::{Turn, TIMER};
+pub(super) use turn::{Turn, WaitCounts, TIMER};
 
 /// The waiting strategy of a worker's mode.
 #[derive(Debug)]
