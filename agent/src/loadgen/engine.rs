@@ -101,7 +101,7 @@ impl Engine {
             if cancel.is_cancelled() {
                 break;
             }
-            if phases.drained(began, connections.iter().any(Connection::is_open)) {
+            if phases.drained(began, || connections.iter().any(Connection::is_open)) {
                 for (index, connection) in connections.iter_mut().enumerate() {
                     driver.close_out(Token(index), connection, began);
                 }
