@@ -8,6 +8,7 @@
 
 use numaload_test_support::turns;
 
+mod config_reference;
 mod fuzz_corpus;
 mod layers;
 mod loadgen;
