@@ -30,7 +30,7 @@
 //! Where each table is read: `search.rs` (`[search]`), `target.rs` and `validate/target.rs`
 //! (`[target]` and a layout's own `target`), `knobs.rs` (`[target.knobs]`, `[layouts.knobs]`),
 //! `request.rs` (the request or the `[[load.requests]]` mix, `expect_status`), `layout.rs` and
-//! `validate/layout.rs` (`[[layouts]]`), `sweep.rs` (`sweep.KEY`), `load.rs` and
+//! `validate/layout.rs` (`[[layouts]]`), `sweep.rs` (`sweep.KEY`), `thresholds.rs` (`[thresholds]`), `load.rs` and
 //! `validate/mod.rs` (the rest of `[load]`); `validated.rs` holds the whole [`Plan`]. A
 //! validator reports a `Problem` at a key path (`problem.rs`) with the fix `validate/fixes.rs`
 //! words for that key; `error.rs` makes it the one-line [`PlanError`], as it does toml's own
@@ -51,6 +51,7 @@ mod request;
 mod search;
 mod sweep;
 mod target;
+mod thresholds;
 mod validate;
 mod validated;
 
@@ -62,6 +63,7 @@ pub use load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
 pub use request::Request;
 pub use search::Search;
 pub use target::{Dispatch, Target, WorkMode};
+pub use thresholds::{Metric, Op, Scope, Threshold, Thresholds, Unit};
 pub use validate::DEFAULT_SEND_PRECISION;
 pub use validated::Plan;
 

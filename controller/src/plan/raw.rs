@@ -9,6 +9,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::target::{Dispatch, WorkMode};
+use super::thresholds::RawThresholds;
 use super::{Pin, Smt};
 
 #[derive(Debug, Deserialize)]
@@ -20,6 +21,7 @@ pub(super) struct RawPlan {
     pub target: Option<RawTarget>,
     pub load: Option<RawLoad>,
     pub layouts: Option<Vec<RawLayout>>,
+    pub thresholds: Option<RawThresholds>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ use super::layout::Layout;
 use super::load::Load;
 use super::search::Search;
 use super::target::Target;
+use super::thresholds::Thresholds;
 
 /// A validated plan: every default applied, every value in range.
 ///
@@ -26,6 +27,9 @@ pub struct Plan {
     pub load: Load,
     /// At least one, names unique, in file order.
     pub layouts: Vec<Layout>,
+    /// `[thresholds]`: conditions on each layout's figures (none by default).
+    #[serde(default, skip_serializing_if = "Thresholds::is_empty")]
+    pub thresholds: Thresholds,
 }
 
 impl Plan {
@@ -115,6 +119,7 @@ mod tests {
                     )
                 },
             ],
+            thresholds: Thresholds::default(),
         }
     }
 

@@ -74,6 +74,7 @@ const TABLES: &[(&str, &str)] = &[
         "`sweep` in `[[layouts]]`",
         "[[layouts]]\nsweep.zz_unknown = [1]\n",
     ),
+    ("`[thresholds]`", "[thresholds]\nzz_unknown = 1\n"),
 ];
 
 #[test]
@@ -103,6 +104,17 @@ fn a_layouts_own_target_takes_the_keys_of_the_plans() {
 }
 
 #[test]
+fn a_layouts_thresholds_take_the_keys_of_the_plans() {
+    // The reference documents them once, under `[thresholds]`.
+    let mut plan_wide = accepted_keys("[thresholds]\nzz_unknown = 1\n");
+    assert!(plan_wide.remove("layouts"));
+    assert_eq!(
+        accepted_keys("[thresholds.layouts.a]\nzz_unknown = 1\n"),
+        plan_wide
+    );
+}
+
+#[test]
 fn every_toml_block_of_the_reference_is_a_valid_plan() {
     let reference = reference();
     let blocks = toml_blocks(&reference);
@@ -126,6 +138,7 @@ fn every_toml_block_of_the_reference_is_a_valid_plan() {
             "`[load]`" => &["load."],
             "`[[load.requests]]`" => &["load.requests."],
             "`[[layouts]]`" => &["layouts."],
+            "`[thresholds]`" => &["thresholds."],
             _ => &["layouts.sweep."],
         };
         for key in accepted_keys(probe) {

@@ -96,6 +96,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             Layout::new("one-process", Replicas::Count(1), Pin::None, Memory::None),
             Layout::new("per-node", Replicas::PerNode, Pin::Node, Memory::Local),
         ],
+        thresholds: numaload::plan::Thresholds::default(),
     };
     assert_eq!(plan, expected);
 }
@@ -216,7 +217,7 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         ("local memory, unpinned by default", edited("replicas = 1", "replicas = 1\nmemory = \"local\""), &["layouts[0] (\"a\") memory = \"local\": local memory needs a node to be local to, and pin is \"none\" (the default for a replica count)"]),
         ("per-node but unpinned with local memory", edited("replicas = 1", "replicas = \"per-node\"\npin = \"none\"\nmemory = \"local\""), &["layouts[0] (\"a\") memory = \"local\": local memory needs a node to be local to, and pin is \"none\";"]),
         // Unknown keys at every level.
-        ("unknown top-level key", edited("name = \"t\"", "name = \"t\"\nrun = 1"), &["plan.toml: unknown key \"run\"; expected one of name, repeat, search, target, load, layouts"]),
+        ("unknown top-level key", edited("name = \"t\"", "name = \"t\"\nrun = 1"), &["plan.toml: unknown key \"run\"; expected one of name, repeat, search, target, load, layouts, thresholds"]),
         ("unknown table", with("[laod]\nmode = \"open\""), &["unknown key \"laod\""]),
         ("unknown target key", edited("name = \"async\"", "name = \"async\"\ncommand = \"/bin/sh\""), &["[target] unknown key \"command\"; expected one of name, work_us, work_mode, dispatch, limit, pool_threads"]),
         ("unknown layout key", edited("replicas = 1", "replicas = 1\npinned = true"), &["layouts[0] (\"a\") unknown key \"pinned\"; expected one of name, replicas, pin, memory"]),

@@ -5,6 +5,7 @@ use super::super::knobs::KNOBS;
 use super::super::request::{
     BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
 };
+use super::super::thresholds::{CONDITION, LAYOUTS_TABLE};
 use super::target::{DISPATCH, LIMIT, POOL_THREADS, TARGET_NAME, WORK_MODE, WORK_US};
 
 pub(super) const MIN_DELIVERED: &str =
@@ -83,6 +84,22 @@ pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
             HEADER_VALUE
         }
         knob if knob.starts_with("layouts.sweep.knobs.") => SWEEP_LIST,
+        "thresholds" => "must be a table: a [thresholds] line followed by conditions",
+        "thresholds.layouts" => LAYOUTS_TABLE,
+        "thresholds.p50"
+        | "thresholds.p99"
+        | "thresholds.p999"
+        | "thresholds.max"
+        | "thresholds.error_rate"
+        | "thresholds.throughput"
+        | "thresholds.late_sends" => CONDITION,
+        layout if layout.starts_with("thresholds.layouts.") => {
+            if layout.matches('.').count() == 2 {
+                "must be a table of conditions, e.g. p99 = \"< 2ms\""
+            } else {
+                CONDITION
+            }
+        }
         "layouts" => LAYOUTS,
         "layouts.name" => LAYOUT_NAME,
         "layouts.replicas" => REPLICAS,
@@ -120,6 +137,8 @@ mod tests {
             ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
             ("layouts.target.", "[[layouts]]\ntarget.zz = 1"),
             ("search.", "[search]\nzz = 1"),
+            ("thresholds.", "[thresholds]\nzz = 1"),
+            ("thresholds.layouts.a.", "[thresholds.layouts.a]\nzz = 1"),
         ];
         for (prefix, doc) in tables {
             let error = toml::from_str::<RawPlan>(doc).expect_err("zz is unknown");

@@ -8,6 +8,7 @@ use super::problem::{non_empty, quoted, KeyPath, Problem};
 use super::raw::{RawLoad, RawLoadMode, RawPlan};
 use super::request;
 use super::search::Search;
+use super::thresholds;
 use super::validated::Plan;
 
 pub(in crate::plan) mod fixes;
@@ -50,13 +51,17 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
         Some(raw) => Some(search(raw, &load, &root.key("search"))?),
         None => None,
     };
+    let layouts = layout::layouts(raw.layouts, &target, &root.key("layouts"))?;
+    let thresholds =
+        thresholds::validate(raw.thresholds, &load, &layouts, &root.key("thresholds"))?;
     Ok(Plan {
         name,
         repeat,
         search,
         load,
-        layouts: layout::layouts(raw.layouts, &target, &root.key("layouts"))?,
+        layouts,
         target,
+        thresholds,
     })
 }
 
