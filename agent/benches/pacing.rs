@@ -115,7 +115,7 @@ fn main() -> anyhow::Result<()> {
         };
         let report = loadgen::run(&config, &Cancel::new()).context("load")?;
         let r = &report.per_replica()[0];
-        let cpu = report.workers[0].cpu_time;
+        let cpu = report.workers[0].counts.cpu_time;
         println!(
             "{mode:?}: {:.0} req/s, {:.1} us CPU/req, core busy {:.0}%, send lag p50 {:.0} us \
              p99 {:.0} us, late {}, corrected p50/p99 {:.0}/{:.0} us, uncorrected p50/p99 \
@@ -125,7 +125,7 @@ fn main() -> anyhow::Result<()> {
             100.0 * cpu.as_secs_f64() / report.elapsed.as_secs_f64(),
             us(r.send_lag.value_at_quantile(0.5)),
             us(r.send_lag.value_at_quantile(0.99)),
-            r.late_sends,
+            r.counts.late_sends,
             us(r.corrected.value_at_quantile(0.5)),
             us(r.corrected.value_at_quantile(0.99)),
             us(r.uncorrected.value_at_quantile(0.5)),

@@ -31,7 +31,7 @@ use super::driver::Driver;
 use super::http::ResponseReader;
 use super::phase::{thread_cpu_time, Phase, Phases, SCAN};
 use super::plan::WorkerPlan;
-use super::report::WorkerReport;
+use super::report::{ThreadCounts, WorkerReport};
 use super::request::{self, Mix};
 use super::stats::WorkerStats;
 use super::wait::{Turn, Waiter, TIMER};
@@ -138,14 +138,16 @@ impl Engine {
         }
         phases.finish();
         driver.stats.flush_live(Instant::now(), true);
-        let stamped = stamped(&driver).saturating_sub(stamped_at_open);
+        let counts = ThreadCounts {
+            cpu_time: phases.cpu_time(thread_cpu_time),
+            stamped: stamped(&driver).saturating_sub(stamped_at_open),
+            ..waiter.counts()
+        };
         drop(driver);
         WorkerReport {
             worker: plan.worker,
             cpu: plan.cpu,
-            cpu_time: phases.cpu_time(thread_cpu_time),
-            waits: waiter.counts(),
-            stamped,
+            counts,
             per_target: stats.into_per_target(),
         }
     }

@@ -114,7 +114,9 @@ pub use config::{
     Cancel, LoadConfig, LoadError, Mode, RequestTemplate, LATE_SEND, MAX_SEND_PRECISION,
 };
 pub use live::{Live, LiveFigures};
-pub use report::{ErrorCounts, LoadReport, RequestStats, TargetStats, WaitCounts, WorkerReport};
+pub use report::{
+    ErrorCounts, LoadReport, RequestStats, TargetCounts, TargetStats, ThreadCounts, WorkerReport,
+};
 
 /// Applies the load `config` describes and returns what was measured. Blocks the calling thread
 /// (one OS thread per worker is spawned and joined). Returns early, with what was measured so

@@ -55,16 +55,9 @@ pub struct WorkerReport {
     pub worker: u32,
     /// The CPU the worker was pinned to.
     pub cpu: u32,
-    /// CPU time the worker thread used during the measured window (user + system; not the drain
-    /// after it); compare
-    /// with `elapsed` to see how busy the load core was.
-    pub cpu_time: Duration,
-    /// How the worker waited over the measured window (naps, spins, pacing, wake-ups).
-    pub waits: WaitCounts,
-    /// Open loop: the window's responses timed by the kernel's receive timestamp (see
-    /// `arrival`; read up to the end of the drain, plus the few warm-up ones in flight at the
-    /// window's open).
-    pub stamped: u64,
+    /// The thread's CPU time over the measured window, how it waited (naps, spins, pacing,
+    /// wake-ups) and how its responses were timed.
+    pub counts: ThreadCounts,
     /// One entry per replica this worker had connections to, ordered by replica.
     pub per_target: Vec<TargetStats>,
 }
@@ -78,8 +71,9 @@ pub struct TargetStats {
     /// each has one value in `corrected` and `uncorrected` (and, in open loop, in `send_lag`).
     pub requests: u64,
     pub errors: ErrorCounts,
-    /// Requests sent more than [`LATE_SEND`](super::LATE_SEND) after their intended time (open loop).
-    pub late_sends: u64,
+    /// The counters that only add up: late sends, reconnects, dropped warm-up requests, every
+    /// response.
+    pub counts: TargetCounts,
     /// Completion − intended send time (open loop); completion − send (closed loop).
     pub corrected: Histogram<u64>,
     /// Completion − actual send time.
@@ -90,21 +84,11 @@ pub struct TargetStats {
     /// from the intended send time to the end of the drain, `timeout` ones from the intended
     /// (closed loop: actual) send time to when they were given up.
     pub waited: Histogram<u64>,
-    /// Open loop: warm-up send slots still unsent, more than [`LATE_SEND`](super::LATE_SEND)
-    /// behind, when the window opened: dropped, so the window's own schedule goes out; never
-    /// measured.
-    pub warmup_dropped: u64,
     /// Complete responses by status code, expected or not.
     pub status_codes: BTreeMap<u16, u64>,
-    /// New connections opened because the server closed one after a complete response
-    /// (`Connection: close`, HTTP/1.0, a body ended by the close). Not errors.
-    pub reconnects: u64,
     /// Per request of the mix, indexed like [`LoadConfig::requests`](super::LoadConfig::requests) (one entry for the
     /// default `GET`). Their `requests` and `errors` add up to this replica's.
     pub by_request: Vec<RequestStats>,
-    /// Every complete response from this replica over the whole load (warm-up, window and the
-    /// drain after it), measured or not: what the server's own request counter should show.
-    pub responses_all: u64,
 }
 
 impl TargetStats {
@@ -115,16 +99,13 @@ impl TargetStats {
             replica,
             requests: 0,
             errors: ErrorCounts::default(),
-            late_sends: 0,
+            counts: TargetCounts::default(),
             corrected: numaload_proto::histogram::new_latency(),
             uncorrected: numaload_proto::histogram::new_latency(),
             send_lag: numaload_proto::histogram::new_latency(),
             waited: numaload_proto::histogram::new_latency(),
-            warmup_dropped: 0,
             status_codes: BTreeMap::new(),
-            reconnects: 0,
             by_request: Vec::new(),
-            responses_all: 0,
         }
     }
 
@@ -132,8 +113,7 @@ impl TargetStats {
     pub fn add(&mut self, other: &TargetStats) {
         self.requests += other.requests;
         self.errors.add(&other.errors);
-        self.late_sends += other.late_sends;
-        self.warmup_dropped += other.warmup_dropped;
+        self.counts.add(&other.counts);
         for (total, part) in [
             (&mut self.corrected, &other.corrected),
             (&mut self.uncorrected, &other.uncorrected),
@@ -145,8 +125,6 @@ impl TargetStats {
         for (&status, &count) in &other.status_codes {
             *self.status_codes.entry(status).or_default() += count;
         }
-        self.reconnects += other.reconnects;
-        self.responses_all += other.responses_all;
         if self.by_request.len() < other.by_request.len() {
             self.by_request
                 .resize_with(other.by_request.len(), RequestStats::new);
@@ -275,10 +253,50 @@ impl ErrorCounts {
     }
 }
 
-/// A worker thread's waits over the measured window: how each waiter spent the time it did not
-/// work. One type from the waiters to the wire ([`WaitCounts::onto_wire`]).
+/// A replica's counters, from one worker or added up: the counts that need nothing but adding.
+/// One type from the counting (`stats.rs`) to the wire ([`TargetCounts::onto_wire`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WaitCounts {
+pub struct TargetCounts {
+    /// Requests sent more than [`LATE_SEND`](super::LATE_SEND) after their intended time (open
+    /// loop).
+    pub late_sends: u64,
+    /// Open loop: warm-up send slots still unsent, more than [`LATE_SEND`](super::LATE_SEND)
+    /// behind, when the window opened: dropped, so the window's own schedule goes out; never
+    /// measured.
+    pub warmup_dropped: u64,
+    /// New connections opened because the server closed one after a complete response
+    /// (`Connection: close`, HTTP/1.0, a body ended by the close). Not errors.
+    pub reconnects: u64,
+    /// Every complete response from this replica over the whole load (warm-up, window and the
+    /// drain after it), measured or not: what the server's own request counter should show. Not
+    /// per worker on the wire: the replica's total goes beside that counter.
+    pub responses_all: u64,
+}
+
+impl TargetCounts {
+    pub fn add(&mut self, other: &TargetCounts) {
+        self.late_sends += other.late_sends;
+        self.warmup_dropped += other.warmup_dropped;
+        self.reconnects += other.reconnects;
+        self.responses_all += other.responses_all;
+    }
+
+    /// Sets the wire's counter fields of a worker's result for this replica.
+    pub fn onto_wire(&self, out: &mut numaload_proto::v1::WorkerResult) {
+        out.late_sends = self.late_sends;
+        out.warmup_dropped = self.warmup_dropped;
+        out.reconnects = self.reconnects;
+    }
+}
+
+/// A worker thread's own counters over the measured window: its CPU time, how each waiter spent
+/// the time it did not work, and how its responses were timed. One type from the engine and
+/// its waiters to the wire ([`ThreadCounts::onto_wire`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThreadCounts {
+    /// CPU time the worker thread used during the measured window (user + system; not the drain
+    /// after it); compare with the window's length to see how busy the load CPU was.
+    pub cpu_time: Duration,
     /// Closed loop: coalescing naps and their total asked-for length (asleep, not busy).
     pub naps: u64,
     pub napped: Duration,
@@ -292,12 +310,17 @@ pub struct WaitCounts {
     pub paced: Duration,
     /// Open loop: waits in which the worker could sleep (each a wake-up when it did).
     pub wakeups: u64,
+    /// Open loop: the window's responses timed by the kernel's receive timestamp (see
+    /// `arrival.rs`; read up to the end of the drain, plus the few warm-up ones in flight at the
+    /// window's open).
+    pub stamped: u64,
 }
 
-impl WaitCounts {
-    /// Sets the wire's wait fields of a worker's result.
+impl ThreadCounts {
+    /// Sets the wire's per-thread fields of a worker's result.
     pub fn onto_wire(&self, out: &mut numaload_proto::v1::WorkerResult) {
         let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        out.cpu_time_ns = ns(self.cpu_time);
         out.naps = self.naps;
         out.napped_ns = ns(self.napped);
         out.spins = self.spins;
@@ -305,6 +328,7 @@ impl WaitCounts {
         out.paces = self.paces;
         out.paced_ns = ns(self.paced);
         out.wakeups = self.wakeups;
+        out.stamped = self.stamped;
     }
 }
 
@@ -321,12 +345,12 @@ mod tests {
         let mut b = TargetStats::new(1);
         b.requests = 3;
         b.errors.timeout = 2;
-        b.late_sends = 1;
+        b.counts.late_sends = 1;
         b.corrected.record(2_000).expect("in range");
         a.add(&b);
         assert_eq!(a.requests, 5);
         assert_eq!(a.errors.total(), 3);
-        assert_eq!(a.late_sends, 1);
+        assert_eq!(a.counts.late_sends, 1);
         assert_eq!(a.corrected.len(), 2);
     }
 
@@ -334,13 +358,13 @@ mod tests {
     fn merging_adds_status_codes_reconnects_and_per_request_stats() {
         let mut a = TargetStats::new(0);
         a.status_codes = BTreeMap::from([(200, 5), (503, 1)]);
-        a.reconnects = 2;
+        a.counts.reconnects = 2;
         a.by_request = vec![RequestStats::new()];
         a.by_request[0].requests = 5;
         a.by_request[0].corrected.record(1_000).expect("in range");
         let mut b = TargetStats::new(0);
         b.status_codes = BTreeMap::from([(200, 1), (404, 3)]);
-        b.reconnects = 1;
+        b.counts.reconnects = 1;
         b.by_request = vec![RequestStats::new(), RequestStats::new()];
         b.by_request[0].requests = 1;
         b.by_request[0].corrected.record(3_000).expect("in range");
@@ -352,7 +376,7 @@ mod tests {
             total.status_codes,
             BTreeMap::from([(200, 6), (404, 3), (503, 1)])
         );
-        assert_eq!(total.reconnects, 3);
+        assert_eq!(total.counts.reconnects, 3);
         assert_eq!(total.by_request.len(), 2);
         assert_eq!(total.by_request[0].requests, 6);
         assert_eq!(total.by_request[0].corrected.len(), 2);

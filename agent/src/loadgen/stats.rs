@@ -134,7 +134,7 @@ impl WorkerStats {
         outcome: Outcome,
     ) {
         if matches!(outcome, Outcome::Response { .. }) {
-            self.per_target[target].responses_all += 1;
+            self.per_target[target].counts.responses_all += 1;
         }
         if !self.window.measures(outcome.at()) {
             return;
@@ -184,7 +184,7 @@ impl WorkerStats {
             Some(intended) => {
                 let lag = sent.saturating_duration_since(intended);
                 record_clamped(&mut stats.send_lag, nanos(lag));
-                stats.late_sends += u64::from(lag > LATE_SEND);
+                stats.counts.late_sends += u64::from(lag > LATE_SEND);
                 nanos(done.saturating_duration_since(intended))
             }
             None => uncorrected,
@@ -217,14 +217,14 @@ impl WorkerStats {
     /// Counts open-loop warm-up send slots dropped at the window's open (see
     /// [`TargetStats::warmup_dropped`]).
     pub(super) fn warmup_dropped(&mut self, target: usize, count: u64) {
-        self.per_target[target].warmup_dropped += count;
+        self.per_target[target].counts.warmup_dropped += count;
     }
 
     /// Counts a reconnect after a response that closed its connection, placed in the window
     /// as that response was ([`Outcome::at`]: its intended or send time).
     pub(super) fn reconnected(&mut self, target: usize, at: Instant) {
         if self.window.measures(at) {
-            self.per_target[target].reconnects += 1;
+            self.per_target[target].counts.reconnects += 1;
         }
     }
 
@@ -329,7 +329,7 @@ mod tests {
             ..ErrorCounts::default()
         };
         assert_eq!(t.errors, want);
-        assert_eq!(t.reconnects, 1);
+        assert_eq!(t.counts.reconnects, 1);
         assert_eq!(t.status_codes, [(200, 3)].into());
         assert!(t.corrected.equivalent(t.corrected.max(), 550_000_000));
         assert_eq!(per_target[0].requests, 0);
@@ -350,7 +350,7 @@ mod tests {
         }
         let t = &s.per_target[0];
         assert_eq!(t.requests, 2);
-        assert_eq!(t.late_sends, 1, "only the 2 ms late send is late");
+        assert_eq!(t.counts.late_sends, 1, "only the 2 ms late send is late");
         assert_eq!(t.corrected.len(), 2);
         assert_eq!(t.send_lag.len(), 2);
         assert!(t.corrected.equivalent(t.corrected.max(), 2_100_000));
@@ -370,7 +370,7 @@ mod tests {
         let t = &s.per_target[0];
         assert_eq!(t.corrected, t.uncorrected);
         assert_eq!(t.send_lag.len(), 0);
-        assert_eq!(t.late_sends, 0);
+        assert_eq!(t.counts.late_sends, 0);
     }
 
     #[test]

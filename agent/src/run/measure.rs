@@ -127,7 +127,7 @@ pub(super) async fn measure(
         stat.generator_responses = responses
             .iter()
             .find(|t| t.replica == stat.replica)
-            .map_or(0, |t| t.responses_all);
+            .map_or(0, |t| t.counts.responses_all);
     }
     // A replica that died while measured fails the layout, however good the figures look.
     let deaths: Vec<String> = replicas
@@ -216,18 +216,16 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Lay
     let mut out = Vec::new();
     for worker in &report.workers {
         for target in &worker.per_target {
-            out.push(WorkerResult {
+            let mut result = WorkerResult {
                 worker: worker.worker,
                 replica: target.replica,
                 cpu: worker.cpu,
                 requests: target.requests,
                 errors: Some(target.errors.into()),
-                late_sends: target.late_sends,
-                latency_waited: encode(&target.waited)?,
-                warmup_dropped: target.warmup_dropped,
                 latency_corrected: encode(&target.corrected)?,
                 latency_uncorrected: encode(&target.uncorrected)?,
                 send_lag: encode(&target.send_lag)?,
+                latency_waited: encode(&target.waited)?,
                 status_codes: target
                     .status_codes
                     .iter()
@@ -236,7 +234,6 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Lay
                         count,
                     })
                     .collect(),
-                reconnects: target.reconnects,
                 by_request: target
                     .by_request
                     .iter()
@@ -251,20 +248,15 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Lay
                         })
                     })
                     .collect::<Result<_, LayoutError>>()?,
-                // Worker CPU time, naps and spins are per thread; they are reported once, on the
-                // worker's first target.
-                ..if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {
-                    let mut per_thread = v1::WorkerResult {
-                        cpu_time_ns: worker.cpu_time.as_nanos() as u64,
-                        stamped: worker.stamped,
-                        ..Default::default()
-                    };
-                    worker.waits.onto_wire(&mut per_thread);
-                    per_thread
-                } else {
-                    v1::WorkerResult::default()
-                }
-            });
+                ..Default::default()
+            };
+            target.counts.onto_wire(&mut result);
+            // A worker's own counters (CPU time, waits) are per thread: they go once, on its
+            // first replica's result.
+            if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {
+                worker.counts.onto_wire(&mut result);
+            }
+            out.push(result);
         }
     }
     Ok(out)

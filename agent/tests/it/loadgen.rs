@@ -255,7 +255,7 @@ fn open_loop_holds_the_rate_and_splits_it_over_replicas() {
             r.requests,
             us(r.send_lag.value_at_quantile(0.5)),
             us(r.send_lag.value_at_quantile(0.99)),
-            r.late_sends,
+            r.counts.late_sends,
             us(r.corrected.value_at_quantile(0.5)),
             us(r.corrected.value_at_quantile(0.99)),
             us(r.uncorrected.value_at_quantile(0.5)),
@@ -264,10 +264,10 @@ fn open_loop_holds_the_rate_and_splits_it_over_replicas() {
     }
     let worker = &report.workers[0];
     assert_eq!(worker.cpu, load_cpu());
-    assert!(worker.cpu_time > Duration::ZERO && worker.cpu_time < report.elapsed);
+    assert!(worker.counts.cpu_time > Duration::ZERO && worker.counts.cpu_time < report.elapsed);
     println!(
         "measured {measured:.1} req/s; load core busy {:.1}%",
-        100.0 * worker.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64()
+        100.0 * worker.counts.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64()
     );
 }
 
@@ -415,12 +415,12 @@ fn two_load_cpus_run_one_pinned_worker_each_and_share_the_load() {
             "worker {} talks to both replicas",
             worker.worker
         );
-        assert!(worker.cpu_time > Duration::ZERO);
+        assert!(worker.counts.cpu_time > Duration::ZERO);
         println!(
             "worker {} on CPU {cpu}: {requests} requests ({:.0}%), busy {:.1}%",
             worker.worker,
             share * 100.0,
-            100.0 * worker.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64()
+            100.0 * worker.counts.cpu_time.as_secs_f64() / report.elapsed.as_secs_f64()
         );
     }
 }
@@ -453,7 +453,7 @@ fn closed_loop_sends_back_to_back_and_does_not_correct() {
     assert_eq!(r.corrected, r.uncorrected);
     assert_eq!(r.corrected.len(), r.requests);
     assert_eq!(r.send_lag.len(), 0);
-    assert_eq!(r.late_sends, 0);
+    assert_eq!(r.counts.late_sends, 0);
     println!(
         "closed loop: {:.0} req/s",
         r.requests as f64 / report.elapsed.as_secs_f64()
@@ -506,7 +506,7 @@ fn show(label: &str, report: &LoadReport, count: u64, spent: Duration) {
         "{label}: {:.0} req/s, {count} times, {:.0}% of the time so, {:.0}% busy",
         report.requests() as f64 / report.elapsed.as_secs_f64(),
         share(spent),
-        share(worker.cpu_time),
+        share(worker.counts.cpu_time),
     );
 }
 
@@ -520,18 +520,18 @@ fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
     let server = TestServer::start(Behaviour::Busy(Duration::from_micros(50)));
     for (report, on) in on_and_off(server.addr, 16, |c| c.coalesce = false) {
         let worker = &report.workers[0];
-        assert_eq!(worker.waits.naps > 0, on, "coalesce {on}: {worker:?}");
-        assert_eq!(worker.waits.napped > Duration::ZERO, on);
+        assert_eq!(worker.counts.naps > 0, on, "coalesce {on}: {worker:?}");
+        assert_eq!(worker.counts.napped > Duration::ZERO, on);
         // A nap is at most 100 µs, and sleep rather than CPU.
-        assert!(worker.waits.napped <= Duration::from_micros(100) * worker.waits.naps as u32);
+        assert!(worker.counts.napped <= Duration::from_micros(100) * worker.counts.naps as u32);
         assert!(
-            worker.cpu_time + worker.waits.napped <= report.elapsed + Duration::from_millis(20)
+            worker.counts.cpu_time + worker.counts.napped <= report.elapsed + Duration::from_millis(20)
         );
         show(
             &format!("coalesce {on}, naps"),
             &report,
-            worker.waits.naps,
-            worker.waits.napped,
+            worker.counts.naps,
+            worker.counts.napped,
         );
     }
 }
@@ -548,16 +548,16 @@ fn closed_loop_spins_for_responses_a_few_microseconds_away_unless_told_not_to() 
     for (report, on) in on_and_off_from(server.addr, 4, |c| c.coalesce = false, |c| c.spin = false)
     {
         let worker = &report.workers[0];
-        assert_eq!(worker.waits.spins > 0, on, "spin {on}: {worker:?}");
-        assert_eq!(worker.waits.spun > Duration::ZERO, on);
+        assert_eq!(worker.counts.spins > 0, on, "spin {on}: {worker:?}");
+        assert_eq!(worker.counts.spun > Duration::ZERO, on);
         // A spin is at most 25 µs plus one poll, and busy: inside the thread's CPU time.
-        assert!(worker.waits.spun <= Duration::from_micros(50) * worker.waits.spins as u32);
-        assert!(worker.waits.spun <= worker.cpu_time + Duration::from_millis(20));
+        assert!(worker.counts.spun <= Duration::from_micros(50) * worker.counts.spins as u32);
+        assert!(worker.counts.spun <= worker.counts.cpu_time + Duration::from_millis(20));
         show(
             &format!("spin {on}, spins"),
             &report,
-            worker.waits.spins,
-            worker.waits.spun,
+            worker.counts.spins,
+            worker.counts.spun,
         );
     }
 }
@@ -583,10 +583,10 @@ fn a_response_too_far_away_is_not_spun_for() {
     );
     let worker = &report.workers[0];
     assert!(
-        worker.waits.spun < report.elapsed / 100,
+        worker.counts.spun < report.elapsed / 100,
         "spun {:?} in {} spins over {} requests",
-        worker.waits.spun,
-        worker.waits.spins,
+        worker.counts.spun,
+        worker.counts.spins,
         report.requests()
     );
 }
@@ -616,7 +616,7 @@ fn one_connection_never_naps_however_its_round_trips_vary() {
         r.corrected.max()
     );
     let worker = &report.workers[0];
-    assert_eq!(worker.waits.naps, 0, "napped {:?}", worker.waits.napped);
+    assert_eq!(worker.counts.naps, 0, "napped {:?}", worker.counts.napped);
 }
 
 #[test]
@@ -672,7 +672,7 @@ fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
             report.errors()
         );
         let r = &report.per_replica()[0];
-        assert_eq!(r.reconnects, r.requests, "{mode:?}: one per response");
+        assert_eq!(r.counts.reconnects, r.requests, "{mode:?}: one per response");
     }
 }
 
@@ -703,7 +703,7 @@ fn stalls_show_in_corrected_latency_not_uncorrected() {
         "stalling server: corrected p99 {:.0} us, uncorrected p99 {:.0} us, late sends {} of {}",
         us(corrected_p99),
         us(uncorrected_p99),
-        r.late_sends,
+        r.counts.late_sends,
         r.requests
     );
     // The 200 ms stalls must show in the corrected p99 (requests queued behind them were
@@ -719,7 +719,7 @@ fn stalls_show_in_corrected_latency_not_uncorrected() {
         "corrected p99 {corrected_p99} ns vs uncorrected p99 {uncorrected_p99} ns"
     );
     // The backlog after each stall is sent late, not skipped.
-    assert!(r.late_sends > 100, "late sends {}", r.late_sends);
+    assert!(r.counts.late_sends > 100, "late sends {}", r.counts.late_sends);
     let measured = r.requests as f64 / report.elapsed.as_secs_f64();
     assert!(
         (measured - 2_000.0).abs() / 2_000.0 < 0.05,
@@ -759,16 +759,16 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
         "1 ms server, sends 2 ms apart: uncorrected p50 {:.0} us; {:.2} wake-ups and {:.2} \
          kernel-stamped responses per request",
         us(p50),
-        per_request(worker.waits.wakeups),
-        per_request(worker.stamped)
+        per_request(worker.counts.wakeups),
+        per_request(worker.counts.stamped)
     );
     assert!(r.requests >= 900, "{} requests", r.requests);
     // Every response of the window timed by the kernel; the count also holds the warm-up's
     // responses still in flight when the window opened (at most one per connection).
     assert!(
-        (r.requests..=r.requests + 4).contains(&worker.stamped),
+        (r.requests..=r.requests + 4).contains(&worker.counts.stamped),
         "{} stamped responses for {} requests",
-        worker.stamped,
+        worker.counts.stamped,
         r.requests
     );
     assert!(p50 >= work.as_nanos() as u64, "p50 {p50} ns below the work");
@@ -780,9 +780,9 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
     // One wake-up per send (plus the 10 ms scans: 0.2 per request at 500 req/s); reading each
     // response when it came would add one per response.
     assert!(
-        per_request(worker.waits.wakeups) < 1.6,
+        per_request(worker.counts.wakeups) < 1.6,
         "{:.2} wake-ups per request",
-        per_request(worker.waits.wakeups)
+        per_request(worker.counts.wakeups)
     );
 }
 
@@ -824,9 +824,9 @@ fn open_loop_reads_a_response_owed_past_its_next_send_at_once() {
     println!(
         "1 connection, 1,000 req/s, 5 ms stall every 100 ms: corrected max {:.0} us, {} late sends",
         us(max),
-        r.late_sends
+        r.counts.late_sends
     );
-    assert!(r.late_sends > 10, "the stalls make sends late");
+    assert!(r.counts.late_sends > 10, "the stalls make sends late");
     // Most requests meet no stall: their corrected latency is the round trip. (The stall's own
     // figures depend on tokio's timer and on the machine's load: printed, not asserted.)
     let p50 = r.corrected.value_at_quantile(0.5);
@@ -1255,7 +1255,7 @@ fn a_weighted_mix_sends_each_request_as_written_in_its_share() {
         r.requests
     );
     assert_eq!(r.status_codes, BTreeMap::from([(200, r.requests)]));
-    assert_eq!(r.reconnects, 0);
+    assert_eq!(r.counts.reconnects, 0);
     // Shares of what was measured match the weights 1:2:5:0.
     for (i, want) in [1.0 / 8.0, 2.0 / 8.0, 5.0 / 8.0, 0.0]
         .into_iter()
@@ -1355,7 +1355,7 @@ fn chunked_and_multi_megabyte_bodies_are_read_through_on_kept_connections() {
     for (i, by) in r.by_request.iter().enumerate() {
         assert!(by.requests >= 10, "request {i}: only {}", by.requests);
     }
-    assert_eq!(r.reconnects, 0);
+    assert_eq!(r.counts.reconnects, 0);
     assert_eq!(server.accepted(), 2, "every response kept its connection");
     println!(
         "chunked {} / 4 MiB {} / HEAD {} responses",
@@ -1410,7 +1410,7 @@ fn servers_that_close_get_a_new_connection_per_response_and_the_rate_holds() {
                 "{label}, {mode:?}: {} requests",
                 r.requests
             );
-            assert_eq!(r.reconnects, r.requests, "{label}, {mode:?}");
+            assert_eq!(r.counts.reconnects, r.requests, "{label}, {mode:?}");
             assert_eq!(r.status_codes, BTreeMap::from([(200, r.requests)]));
             if let Mode::Open { rate_per_sec } = mode {
                 let measured = r.requests as f64 / report.elapsed.as_secs_f64();
@@ -1484,6 +1484,6 @@ fn status_codes_are_counted_per_code_and_expect_status_decides_success() {
     );
     assert_eq!(r.by_request[2].corrected.len(), 0);
     // An unexpected status keeps the connection.
-    assert_eq!(r.reconnects, 0);
+    assert_eq!(r.counts.reconnects, 0);
     assert_eq!(server.accepted(), 2);
 }

@@ -326,12 +326,12 @@ fn a_server_at_eight_times_its_capacity_shows_its_throughput_and_its_backlog() {
         "8x capacity: {} answered (the server can {can_answer:.0}), {} warm-up requests dropped, \
          {errors:?}; p99 with waits {:.0} ms, answered only {:.0} ms",
         r.requests,
-        r.warmup_dropped,
+        r.counts.warmup_dropped,
         all.value_at_quantile(0.99) as f64 / 1e6,
         r.corrected.value_at_quantile(0.99) as f64 / 1e6,
     );
     assert!(
-        r.warmup_dropped > 0,
+        r.counts.warmup_dropped > 0,
         "the warm-up's backlog is dropped at the open"
     );
     assert!(

@@ -22,7 +22,6 @@ pub(super) fn fill_measurement(
     let all_workers = || measured.iter().flat_map(|(_, s)| s.workers.iter());
     result.request_mix = mix::request_mix(&load.requests, all_workers())?;
     result.status_codes = mix::status_codes(all_workers());
-    result.reconnects = all_workers().map(|w| w.reconnects).sum();
     let corrected = merge(all_workers(), |w| &w.latency_corrected)?;
     let waited = merge(all_workers(), |w| &w.latency_waited)?;
     let uncorrected = merge(all_workers(), |w| &w.latency_uncorrected)?;
@@ -44,8 +43,9 @@ pub(super) fn fill_measurement(
             .add(&ErrorKinds::from(worker.errors.as_ref()));
     }
     result.errors = result.errors_by_kind.total();
-    result.late_sends = all_workers().map(|w| w.late_sends).sum();
-    result.warmup_dropped = all_workers().map(|w| w.warmup_dropped).sum();
+    for worker in all_workers() {
+        result.counts.absorb(worker);
+    }
     result.delivery = Some(Delivery {
         intended: result.requests + result.errors,
         answered: result.requests + result.errors_by_kind.http_status,

@@ -26,7 +26,7 @@ use numaload_proto::v1::LayoutSummary;
 
 use crate::plan::{Load, Plan};
 use crate::result::{
-    AgentLayoutResult, ErrorKinds, Histograms, LayoutResult, LayoutStatus, LoadPlacement,
+    AgentLayoutResult, Counts, ErrorKinds, Histograms, LayoutResult, LayoutStatus, LoadPlacement,
     Percentiles, ReplicaResult, ThreadSample,
 };
 
@@ -264,7 +264,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         throughput_rps: 0.0,
         errors: 0,
         errors_by_kind: ErrorKinds::default(),
-        late_sends: 0,
+        counts: Counts::default(),
         latency_ns: Percentiles::default(),
         latency_uncorrected_ns: Percentiles::default(),
         send_lag_ns: None,
@@ -283,9 +283,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         confidence: None,
         request_mix: Vec::new(),
         status_codes: BTreeMap::new(),
-        reconnects: 0,
         delivery: None,
-        warmup_dropped: 0,
     }
 }
 

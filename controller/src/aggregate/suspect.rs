@@ -18,11 +18,11 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
     if let Some(delivery) = result.delivery.filter(|d| !d.met()) {
         out.push(undelivered(result, delivery));
     }
-    if result.warmup_dropped > 0 {
+    if result.counts.warmup_dropped > 0 {
         out.push(format!(
             "{} warm-up requests were still unsent when the window opened and were dropped: the \
              server was already behind before the measurement began",
-            crate::units::thousands(result.warmup_dropped as f64)
+            crate::units::thousands(result.counts.warmup_dropped as f64)
         ));
     }
     let misplaced: Vec<String> = result
@@ -47,7 +47,7 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
     // Open loop (send lag measured): the share of send slots that went out late.
     let late_share = result.send_lag_ns.as_ref().map(|_| {
         let slots = result.requests + result.errors;
-        result.late_sends as f64 / slots.max(1) as f64
+        result.counts.late_sends as f64 / slots.max(1) as f64
     });
     for w in result
         .load

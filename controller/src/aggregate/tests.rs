@@ -312,7 +312,7 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
     );
     assert_eq!(result.status_codes["200"], 1100);
     assert_eq!(result.status_codes["503"], 1);
-    assert_eq!(result.reconnects, 4);
+    assert_eq!(result.counts.reconnects, 4);
 
     // Two trials of the same: counters add, percentiles come from the merged histograms.
     let mut first = result.clone();
@@ -327,7 +327,7 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
         pooled.value_at_quantile(0.99)
     );
     assert_eq!(merged.status_codes["200"], 2200);
-    assert_eq!(merged.reconnects, 8);
+    assert_eq!(merged.counts.reconnects, 8);
 }
 
 #[test]

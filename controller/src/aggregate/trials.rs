@@ -6,7 +6,8 @@ use numaload_proto::histogram::{self, HistogramError};
 
 use super::{histogram_from_base64, mix, set_latency};
 use crate::result::{
-    Confidence, Delivery, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus, TrialResult,
+    Confidence, Counts, Delivery, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus,
+    TrialResult,
 };
 
 /// Tags everything a trial's result lists with its trial number.
@@ -90,7 +91,6 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
             answered: a.answered + b.answered,
             min_share: a.min_share,
         });
-    merged.warmup_dropped = measured.iter().map(|t| t.warmup_dropped).sum();
     merged.elapsed_s = measured.iter().map(|t| t.elapsed_s).sum();
     merged.requests = measured.iter().map(|t| t.requests).sum();
     // Trials run one after another: the rate over all of them is total requests over total time.
@@ -104,10 +104,12 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
         merged.errors_by_kind.add(&trial.errors_by_kind);
     }
     merged.errors = merged.errors_by_kind.total();
-    merged.late_sends = measured.iter().map(|t| t.late_sends).sum();
+    merged.counts = Counts::default();
+    for trial in &measured {
+        merged.counts.add(&trial.counts);
+    }
     merged.request_mix = mix::merge(&measured)?;
     merged.status_codes = mix::merge_status_codes(&measured);
-    merged.reconnects = measured.iter().map(|t| t.reconnects).sum();
     let rest = &trials[1..];
     merged
         .agents

@@ -133,7 +133,7 @@ fn row(l: &LayoutResult) -> Vec<String> {
         when(l.requests.to_string()),
         when(l.errors.to_string()),
         when(format!("{:.6}", summary::error_rate(l))),
-        when(l.late_sends.to_string()),
+        when(l.counts.late_sends.to_string()),
         pct(c, Pct::P50),
         pct(c, Pct::P90),
         pct(c, Pct::P99),
@@ -149,7 +149,7 @@ fn row(l: &LayoutResult) -> Vec<String> {
         numaload_proto::cpulist::format(&l.load.cpus),
         l.load.shares_cpus_with_replicas.to_string(),
         reasons.join("; "),
-        when(l.reconnects.to_string()),
+        when(l.counts.reconnects.to_string()),
         l.status_codes
             .iter()
             .map(|(code, count)| format!("{code}={count}"))
@@ -163,7 +163,7 @@ fn row(l: &LayoutResult) -> Vec<String> {
     ];
     row.extend([Pct::P50, Pct::P90, Pct::P99, Pct::P999, Pct::Max].map(bound));
     row.extend(delivery);
-    row.push(when(l.warmup_dropped.to_string()));
+    row.push(when(l.counts.warmup_dropped.to_string()));
     row
 }
 

@@ -117,10 +117,10 @@ pub fn requests_line(plan: &crate::plan::Plan) -> Option<String> {
 
 /// `31 (the server closed connections after a response)` when non-zero.
 pub fn reconnects(l: &LayoutResult) -> Option<String> {
-    (l.reconnects > 0).then(|| {
+    (l.counts.reconnects > 0).then(|| {
         format!(
             "{} (the server closed connections after a response)",
-            thousands(l.reconnects as f64)
+            thousands(l.counts.reconnects as f64)
         )
     })
 }
@@ -250,7 +250,7 @@ mod tests {
         l.status_codes.remove("200");
         assert_eq!(status_codes(&l).as_deref(), Some("503 ×1,200"));
         assert_eq!(reconnects(&l), None);
-        l.reconnects = 31;
+        l.counts.reconnects = 31;
         assert!(reconnects(&l).is_some_and(|r| r.starts_with("31 ")));
     }
 

@@ -98,10 +98,10 @@ pub fn delivery(l: &LayoutResult) -> Option<String> {
             thousands(d.intended as f64)
         ));
     }
-    if l.warmup_dropped > 0 {
+    if l.counts.warmup_dropped > 0 {
         parts.push(format!(
             "{} warm-up requests dropped when the window opened",
-            thousands(l.warmup_dropped as f64)
+            thousands(l.counts.warmup_dropped as f64)
         ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
@@ -110,7 +110,7 @@ pub fn delivery(l: &LayoutResult) -> Option<String> {
 /// Whether the delivery is worth a line where space is short: below the minimum, or warm-up
 /// requests were dropped.
 pub fn delivery_notable(l: &LayoutResult) -> bool {
-    l.delivery.is_some_and(|d| !d.met()) || l.warmup_dropped > 0
+    l.delivery.is_some_and(|d| !d.met()) || l.counts.warmup_dropped > 0
 }
 
 /// The label of the corrected latency line: closed loop has no schedule to correct against.
@@ -231,7 +231,7 @@ mod tests {
             Some("23,999 of 24,000 answered (99.9%, min 99.5%)")
         );
         assert!(!delivery_notable(&l));
-        l.warmup_dropped = 1_200;
+        l.counts.warmup_dropped = 1_200;
         assert!(delivery_notable(&l));
         assert_eq!(
             delivery(&l).as_deref(),

@@ -154,8 +154,8 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
                 let _ = writeln!(
                     out,
                     "; late sends {} ({:.2}%), send lag p99 {}",
-                    l.late_sends,
-                    100.0 * l.late_sends as f64 / l.requests.max(1) as f64,
+                    l.counts.late_sends,
+                    100.0 * l.counts.late_sends as f64 / l.requests.max(1) as f64,
                     duration_ns(lag.p99)
                 );
             }

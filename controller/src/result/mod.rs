@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 
+mod counts;
 mod defaults;
 mod histogram;
 mod host;
@@ -26,6 +27,7 @@ mod search;
 mod tree;
 
 use defaults::{first_trial, is_zero, is_zero_share};
+pub use counts::Counts;
 pub use histogram::histogram_from_base64;
 pub use host::{AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary};
 pub use percentiles::Percentiles;
@@ -87,8 +89,9 @@ pub struct LayoutResult {
     pub throughput_rps: f64,
     pub errors: u64,
     pub errors_by_kind: ErrorKinds,
-    /// Open loop: sends more than 1 ms behind their intended time.
-    pub late_sends: u64,
+    /// Late sends, reconnects, dropped warm-up requests: fields of the layout in the file.
+    #[serde(flatten)]
+    pub counts: Counts,
     /// From the intended send time (open loop; the same as uncorrected in closed loop), over
     /// the answered requests and the lower bounds of the unanswered ones' waits
     /// (`histograms.waited_v2_base64`): a figure decided by a lower bound is named in
@@ -122,17 +125,10 @@ pub struct LayoutResult {
     /// Responses by HTTP status code (`"200"` → count), expected or not.
     #[serde(default)]
     pub status_codes: BTreeMap<String, u64>,
-    /// Connections opened again because the server closed one after a response (not errors).
-    #[serde(default)]
-    pub reconnects: u64,
     /// How much of the window's load was delivered, against the plan's `min_delivered`
     /// (`None` in a result that does not carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
-    /// Open loop: warm-up requests still unsent when the window opened, dropped so that the
-    /// window's own schedule went out (the server was behind before the measurement began).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub warmup_dropped: u64,
 }
 
 /// How much of the measured window's load was delivered: the requests intended in it (closed
@@ -377,7 +373,7 @@ pub struct LoadWorker {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stamped: u64,
     /// Open loop: warm-up requests this worker dropped at the window's open (see
-    /// [`LayoutResult::warmup_dropped`]).
+    /// [`Counts::warmup_dropped`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub warmup_dropped: u64,
 }

@@ -11,19 +11,19 @@ use mio::{Events, Poll};
 use super::super::connection::Connection;
 use super::super::driver::Driver;
 use super::super::spin::Spinner;
-use super::turn::{Turn, WaitCounts};
+use super::turn::{Turn, ThreadCounts};
 
 #[derive(Debug)]
 pub(in super::super) struct ClosedWait {
     spinner: Option<Spinner>,
-    pub(super) counts: WaitCounts,
+    pub(super) counts: ThreadCounts,
 }
 
 impl ClosedWait {
     pub(super) fn new(spin: bool) -> Self {
         Self {
             spinner: spin.then(Spinner::default),
-            counts: WaitCounts::default(),
+            counts: ThreadCounts::default(),
         }
     }
 

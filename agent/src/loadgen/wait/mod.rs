@@ -2,7 +2,7 @@
 //! waits for its next send time (`open.rs`: the pacer's timer, responses read late at the
 //! wake-ups the sends make); closed loop waits for responses (`closed.rs`: a coalescing nap
 //! while the server has a backlog, a short adaptive busy-poll otherwise). Each counts its own
-//! waits over the measured window ([`WaitCounts`]).
+//! waits over the measured window ([`ThreadCounts`]).
 
 mod closed;
 mod open;
@@ -16,7 +16,7 @@ use mio::{Events, Poll};
 use super::config::{LoadConfig, Mode};
 use super::connection::Connection;
 use super::driver::Driver;
-pub(super) use turn::{Turn, WaitCounts, TIMER};
+pub(super) use turn::{Turn, ThreadCounts, TIMER};
 
 /// The waiting strategy of a worker's mode.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ impl Waiter {
         }
     }
 
-    pub(super) fn counts(&self) -> WaitCounts {
+    pub(super) fn counts(&self) -> ThreadCounts {
         match self {
             Waiter::Open(open) => open.counts,
             Waiter::Closed(closed) => closed.counts,

@@ -11,19 +11,19 @@ use super::super::config::LoadConfig;
 use super::super::connection::Connection;
 use super::super::driver::Driver;
 use super::super::pacer::{Pacer, Wait};
-use super::turn::{Turn, WaitCounts, TIMER};
+use super::turn::{Turn, ThreadCounts, TIMER};
 
 #[derive(Debug)]
 pub(in super::super) struct OpenWait {
     pacer: Pacer,
-    pub(super) counts: WaitCounts,
+    pub(super) counts: ThreadCounts,
 }
 
 impl OpenWait {
     pub(super) fn new(config: &LoadConfig, poll: &Poll) -> io::Result<Self> {
         Ok(Self {
             pacer: Pacer::new(poll.registry(), TIMER)?.precise_to(config.send_precision),
-            counts: WaitCounts::default(),
+            counts: ThreadCounts::default(),
         })
     }
 

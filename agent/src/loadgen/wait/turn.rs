@@ -1,11 +1,11 @@
 //! What a turn of the worker's loop tells its waiter ([`Turn`]) and the pacer's poll token: the
-//! leaf both waiters and their dispatch share (with [`WaitCounts`], what they count).
+//! leaf both waiters and their dispatch share (with [`ThreadCounts`], where they count their waits).
 
 use std::time::Instant;
 
 use mio::Token;
 
-pub use super::super::report::WaitCounts;
+pub use super::super::report::ThreadCounts;
 
 /// The pacer's timerfd; connections are `Token(index)`.
 pub(in super::super) const TIMER: Token = Token(usize::MAX);
