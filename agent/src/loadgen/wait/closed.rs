@@ -11,7 +11,7 @@ use mio::{Events, Poll};
 use super::super::connection::Connection;
 use super::super::driver::Driver;
 use super::super::spin::Spinner;
-use super::turn::{Turn, ThreadCounts};
+use super::turn::{ThreadCounts, Turn};
 
 #[derive(Debug)]
 pub(in super::super) struct ClosedWait {

@@ -16,7 +16,7 @@ use mio::{Events, Poll};
 use super::config::{LoadConfig, Mode};
 use super::connection::Connection;
 use super::driver::Driver;
-pub(super) use turn::{Turn, ThreadCounts, TIMER};
+pub(super) use turn::{ThreadCounts, Turn, TIMER};
 
 /// The waiting strategy of a worker's mode.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use super::super::config::LoadConfig;
 use super::super::connection::Connection;
 use super::super::driver::Driver;
 use super::super::pacer::{Pacer, Wait};
-use super::turn::{Turn, ThreadCounts, TIMER};
+use super::turn::{ThreadCounts, Turn, TIMER};
 
 #[derive(Debug)]
 pub(in super::super) struct OpenWait {
