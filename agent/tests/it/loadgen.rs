@@ -525,7 +525,8 @@ fn closed_loop_naps_while_the_server_has_a_backlog_unless_told_not_to() {
         // A nap is at most 100 µs, and sleep rather than CPU.
         assert!(worker.counts.napped <= Duration::from_micros(100) * worker.counts.naps as u32);
         assert!(
-            worker.counts.cpu_time + worker.counts.napped <= report.elapsed + Duration::from_millis(20)
+            worker.counts.cpu_time + worker.counts.napped
+                <= report.elapsed + Duration::from_millis(20)
         );
         show(
             &format!("coalesce {on}, naps"),
@@ -672,7 +673,10 @@ fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
             report.errors()
         );
         let r = &report.per_replica()[0];
-        assert_eq!(r.counts.reconnects, r.requests, "{mode:?}: one per response");
+        assert_eq!(
+            r.counts.reconnects, r.requests,
+            "{mode:?}: one per response"
+        );
     }
 }
 
@@ -719,7 +723,11 @@ fn stalls_show_in_corrected_latency_not_uncorrected() {
         "corrected p99 {corrected_p99} ns vs uncorrected p99 {uncorrected_p99} ns"
     );
     // The backlog after each stall is sent late, not skipped.
-    assert!(r.counts.late_sends > 100, "late sends {}", r.counts.late_sends);
+    assert!(
+        r.counts.late_sends > 100,
+        "late sends {}",
+        r.counts.late_sends
+    );
     let measured = r.requests as f64 / report.elapsed.as_secs_f64();
     assert!(
         (measured - 2_000.0).abs() / 2_000.0 < 0.05,
