@@ -26,8 +26,8 @@ mod sched;
 mod search;
 mod tree;
 
-use defaults::{first_trial, is_zero, is_zero_share};
 pub use counts::Counts;
+use defaults::{first_trial, is_zero, is_zero_share};
 pub use histogram::histogram_from_base64;
 pub use host::{AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary};
 pub use percentiles::Percentiles;
