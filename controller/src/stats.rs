@@ -1,5 +1,5 @@
-//! The confidence interval of a difference of means (Welch's t-interval) and the Student t
-//! quantile it needs, with no dependency: the t distribution's CDF is a regularized incomplete
+//! The confidence interval of a difference of means (Welch's t-interval), of one mean (Student's
+//! t-interval), and the Student t quantile they need, with no dependency: the t distribution's CDF is a regularized incomplete
 //! beta function (continued fraction, as in Numerical Recipes §6.4), inverted by bisection.
 
 /// A two-sided confidence interval.
@@ -58,6 +58,23 @@ pub fn welch_interval(base: &[f64], new: &[f64], confidence: f64) -> Option<Welc
             high: difference + half,
         },
         df,
+    })
+}
+
+/// Student's t-interval at `confidence` (e.g. 0.95) for the mean of `xs`: `mean ± t·s/√n`.
+/// `None` with fewer than two values or a value that is not finite; a point (low = high) when
+/// they do not vary.
+pub fn mean_interval(xs: &[f64], confidence: f64) -> Option<Interval> {
+    if xs.len() < 2 || !(0.0..1.0).contains(&confidence) || !xs.iter().all(|x| x.is_finite()) {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let t = student_t_quantile(1.0 - (1.0 - confidence) / 2.0, n - 1.0)?;
+    let half = t * (variance(xs) / n).sqrt();
+    let m = mean(xs);
+    Some(Interval {
+        low: m - half,
+        high: m + half,
     })
 }
 
@@ -235,6 +252,25 @@ mod tests {
         assert!(close(w.interval.low, 3.0 - half, 1e-12));
         assert!(close(w.interval.high, 3.0 + half, 1e-12));
         assert!(!w.interval.excludes_zero());
+    }
+
+    #[test]
+    fn mean_interval_of_a_textbook_example() {
+        // mean 3, s = √2.5, n = 5: 3 ± t(0.975, 4) · √0.5 = 3 ± 2.776 · 0.7071 = [1.037, 4.963].
+        let i = mean_interval(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.95).expect("interval");
+        assert!(
+            close(i.low, 1.037, 1e-3) && close(i.high, 4.963, 1e-3),
+            "{i:?}"
+        );
+        assert_eq!(
+            mean_interval(&[2.0, 2.0], 0.95),
+            Some(Interval {
+                low: 2.0,
+                high: 2.0
+            })
+        );
+        assert_eq!(mean_interval(&[2.0], 0.95), None);
+        assert_eq!(mean_interval(&[2.0, f64::NAN], 0.95), None);
     }
 
     #[test]

@@ -284,6 +284,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         request_mix: Vec::new(),
         status_codes: BTreeMap::new(),
         delivery: None,
+        thresholds: Vec::new(),
     }
 }
 

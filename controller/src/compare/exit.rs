@@ -17,13 +17,14 @@ use crate::result::{AgentStatus, LayoutResult, LayoutStatus, RunResult};
 pub enum Exit {
     /// 0: measured, trusted, and nothing regressed.
     Pass,
-    /// 1: the answer is no: a figure regressed beyond the threshold.
+    /// 1: the answer is no: a figure regressed beyond the threshold, or crossed one of the
+    /// plan's `[thresholds]`.
     Regression,
     /// 2: bad input: the plan, a flag, a file or a store URL; or two results that do not
     /// measure the same layouts.
     BadInput,
-    /// 3: the evidence cannot decide; the report says how many more trials (or stored runs)
-    /// would.
+    /// 3: the evidence cannot decide (a comparison, or a threshold whose interval reaches
+    /// across its limit); the report says how many more trials (or stored runs) would.
     Inconclusive,
     /// 4: the measurement is not to be trusted (a layout not `ok`, the run cancelled), or none
     /// could be made or kept (an agent unreachable, a store that failed).
@@ -38,10 +39,11 @@ Exit codes (run, compare, compare --baseline; when several apply, the first list
   4  not to be trusted: a layout is incomplete, degraded, failed or suspect, or the run was
      cancelled (--allow-suspect and --allow-degraded make those two statuses warnings on
      stderr); or no measurement could be made or kept (an agent unreachable, a store failed)
-  1  the answer is no: a figure regressed beyond --max-regression
-  3  inconclusive: the evidence cannot decide; the report says how many more trials (or
-     stored runs) would
-  0  all good: measured, trusted, and nothing regressed";
+  1  the answer is no: a figure regressed beyond --max-regression, or crossed one of the
+     plan's [thresholds]
+  3  inconclusive: the evidence cannot decide (a comparison, or a threshold whose interval
+     reaches across its limit); the report says how many more trials (or stored runs) would
+  0  all good: measured, trusted, nothing regressed and every threshold met";
 
 impl Exit {
     /// The process exit code.

@@ -201,7 +201,7 @@ pub fn judge(figure: Figure, base: Side, new: Side, threshold_pct: f64) -> Figur
 
 /// Trials per side that would shrink an interval of half-width `half_width` (from `trials` per
 /// side) to `margin`, the distance from the change to the threshold: the width falls as 1/√n.
-fn trials_needed(trials: usize, half_width: f64, margin: f64) -> u32 {
+pub(super) fn trials_needed(trials: usize, half_width: f64, margin: f64) -> u32 {
     if margin <= 0.0 || !half_width.is_finite() {
         return MAX_TRIALS_SUGGESTED;
     }

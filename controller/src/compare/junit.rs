@@ -9,10 +9,17 @@
 //! reasons for caution go in `<properties>` and `<system-out>`, with the full text report.
 //! Characters XML 1.0 cannot carry (control characters, ANSI escapes) are dropped by
 //! `quick-junit`; everything else is escaped by it.
+//!
+//! `run --junit` ([`render_run`]) writes the same shape for a run's own `[thresholds]`: one
+//! `<testcase>` per layout × threshold (`p99 < 2ms`, class `numaload.<layout>`), a `<failure>`
+//! of type `threshold` for each crossed one and of type `inconclusive` for each undecided one,
+//! and the `trusted` testcases of the layouts not `ok`.
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::exit::Untrusted;
 use super::{text, Comparison, Verdict};
+use crate::result::{RunResult, ThresholdOutcome};
 
 /// The name of the report and of its one suite.
 const SUITE: &str = "numaload compare";
@@ -75,9 +82,52 @@ fn case(class: &str, name: &str, status: TestCaseStatus) -> TestCase {
     case
 }
 
+/// The name of a run's report and of its one suite.
+const RUN_SUITE: &str = "numaload run";
+
+/// A run's thresholds (and what of it is not to be trusted) as a JUnit XML document, the text
+/// `report` in `<system-out>`.
+pub fn render_run(result: &RunResult, untrusted: &[Untrusted], report: &str) -> String {
+    let mut suite = TestSuite::new(RUN_SUITE);
+    suite.add_properties([
+        Property::new("plan", result.plan.name.as_str()),
+        Property::new("run", result.run_id.as_str()),
+    ]);
+    suite.add_test_cases(trust_cases(untrusted));
+    for l in &result.layouts {
+        let class = format!("numaload.{}", l.name);
+        for t in &l.thresholds {
+            let value = t.value_text();
+            let status = match t.outcome {
+                ThresholdOutcome::Pass => TestCaseStatus::success(),
+                ThresholdOutcome::Fail => {
+                    failure("threshold", &format!("{} crossed: {value}", t.name()), true)
+                }
+                ThresholdOutcome::Inconclusive => failure(
+                    "inconclusive",
+                    &format!("{} inconclusive: {value}; {}", t.name(), t.why),
+                    true,
+                ),
+            };
+            let mut case = case(&class, &format!("threshold {}", t.name()), status);
+            if t.outcome == ThresholdOutcome::Pass {
+                case.set_system_out(format!("met: {value}"));
+            }
+            suite.add_test_case(case);
+        }
+    }
+    suite.set_system_out(report);
+    let mut junit = Report::new(RUN_SUITE);
+    junit.add_test_suite(suite);
+    // Serializing into memory fails only on an I/O error of the writer, and a Vec has none.
+    junit
+        .to_string()
+        .expect("serializing JUnit XML into memory cannot fail")
+}
+
 /// The `trusted` testcase of each side not `ok`: failed when refused, passing when allowed.
-fn trust_cases(c: &Comparison) -> Vec<TestCase> {
-    c.untrusted
+fn trust_cases(untrusted: &[Untrusted]) -> Vec<TestCase> {
+    untrusted
         .iter()
         .map(|u| {
             let class = match &u.layout {
@@ -98,7 +148,7 @@ fn trust_cases(c: &Comparison) -> Vec<TestCase> {
 }
 
 fn cases(c: &Comparison) -> Vec<TestCase> {
-    let mut cases = trust_cases(c);
+    let mut cases = trust_cases(&c.untrusted);
     for l in &c.layouts {
         let class = format!("numaload.{}", l.name);
         for f in &l.figures {

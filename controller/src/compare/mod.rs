@@ -37,7 +37,8 @@
 //! `figure.rs` reads a figure's sides from a result, `judge.rs` applies the rule to one figure,
 //! this file compares the layouts of two results, `mismatch.rs` says why they may not be
 //! comparable, `exit.rs` holds the exit codes and what is not to be trusted, `text.rs` and
-//! `junit.rs` render the outcome.
+//! `junit.rs` render the outcome. `thresholds.rs` checks a run's `[thresholds]` on its own
+//! figures (no baseline), by the same intervals and exit table.
 
 pub mod exit;
 mod figure;
@@ -46,6 +47,7 @@ pub mod junit;
 mod mismatch;
 pub use crate::stats;
 pub mod text;
+pub mod thresholds;
 
 pub use figure::{side, Figure, Side};
 pub use judge::{

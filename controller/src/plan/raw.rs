@@ -9,7 +9,6 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::target::{Dispatch, WorkMode};
-use super::thresholds::RawThresholds;
 use super::{Pin, Smt};
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +87,35 @@ pub(super) struct RawRequest {
     pub headers: Option<toml::Table>,
     pub body: Option<String>,
     pub weight: Option<u32>,
+}
+
+/// `[thresholds]` as written: every key optional, unknown keys refused (serde refuses unknown
+/// keys only without `flatten`, so the keys of [`RawSet`] are spelled out again).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [thresholds] table")]
+pub(super) struct RawThresholds {
+    pub p50: Option<String>,
+    pub p99: Option<String>,
+    pub p999: Option<String>,
+    pub max: Option<String>,
+    pub error_rate: Option<String>,
+    pub throughput: Option<String>,
+    pub late_sends: Option<String>,
+    /// `[thresholds.layouts.NAME]`: the same keys, for one layout.
+    pub layouts: Option<BTreeMap<String, RawSet>>,
+}
+
+/// The conditions of one table, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table of thresholds")]
+pub(super) struct RawSet {
+    pub p50: Option<String>,
+    pub p99: Option<String>,
+    pub p999: Option<String>,
+    pub max: Option<String>,
+    pub error_rate: Option<String>,
+    pub throughput: Option<String>,
+    pub late_sends: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

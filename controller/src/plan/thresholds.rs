@@ -17,9 +17,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::load::{Load, LoadMode};
 use super::problem::{quoted, KeyPath, Problem};
-use super::Layout;
+use super::raw::{RawSet, RawThresholds};
 
 /// A figure a threshold is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -357,55 +356,26 @@ impl TryFrom<Echo> for Thresholds {
     }
 }
 
-/// `[thresholds]` as written: every key optional, unknown keys refused (serde refuses unknown
-/// keys only without `flatten`, so the keys of [`RawSet`] are spelled out again).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a [thresholds] table")]
-pub(in crate::plan) struct RawThresholds {
-    pub p50: Option<String>,
-    pub p99: Option<String>,
-    pub p999: Option<String>,
-    pub max: Option<String>,
-    pub error_rate: Option<String>,
-    pub throughput: Option<String>,
-    pub late_sends: Option<String>,
-    /// `[thresholds.layouts.NAME]`: the same keys, for one layout.
-    pub layouts: Option<BTreeMap<String, RawSet>>,
-}
-
-/// The conditions of one table, as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table of thresholds")]
-pub(in crate::plan) struct RawSet {
-    pub p50: Option<String>,
-    pub p99: Option<String>,
-    pub p999: Option<String>,
-    pub max: Option<String>,
-    pub error_rate: Option<String>,
-    pub throughput: Option<String>,
-    pub late_sends: Option<String>,
-}
-
-impl RawSet {
-    fn entries(self) -> [(Metric, Option<String>); 7] {
-        [
-            (Metric::P50, self.p50),
-            (Metric::P99, self.p99),
-            (Metric::P999, self.p999),
-            (Metric::Max, self.max),
-            (Metric::ErrorRate, self.error_rate),
-            (Metric::Throughput, self.throughput),
-            (Metric::LateSends, self.late_sends),
-        ]
-    }
+/// Each metric with what `raw` says of it.
+fn entries(raw: RawSet) -> [(Metric, Option<String>); 7] {
+    [
+        (Metric::P50, raw.p50),
+        (Metric::P99, raw.p99),
+        (Metric::P999, raw.p999),
+        (Metric::Max, raw.max),
+        (Metric::ErrorRate, raw.error_rate),
+        (Metric::Throughput, raw.throughput),
+        (Metric::LateSends, raw.late_sends),
+    ]
 }
 
 /// `[thresholds]` validated against the plan's load and layouts: each condition read, each
 /// `[thresholds.layouts.NAME]` naming a layout of the plan, `late_sends` with open loop only.
+/// `layouts` are the plan's layout names (sweeps expanded), `closed_loop` its load's mode.
 pub(in crate::plan) fn validate(
     raw: Option<RawThresholds>,
-    load: &Load,
-    layouts: &[Layout],
+    closed_loop: bool,
+    layouts: &[&str],
     at: &KeyPath,
 ) -> Result<Thresholds, Problem> {
     let Some(raw) = raw else {
@@ -420,30 +390,33 @@ pub(in crate::plan) fn validate(
         throughput: raw.throughput,
         late_sends: raw.late_sends,
     };
-    let all = set(plan_wide, load, at)?;
+    let all = set(plan_wide, closed_loop, at)?;
     let mut own = BTreeMap::new();
     let tables = at.key("layouts");
     for (name, raw) in raw.layouts.unwrap_or_default() {
         let here = tables.key(&name);
-        if !layouts.iter().any(|l| applies(&name, &l.name)) {
-            let names: Vec<&str> = layouts.iter().map(|l| l.name.as_str()).collect();
+        if !layouts.iter().any(|l| applies(&name, l)) {
             let fix = format!(
                 "no layout of the plan is named {name:?}; name one of {}",
-                names.join(", ")
+                layouts.join(", ")
             );
             return Err(Problem::about(here, &fix));
         }
-        own.insert(name, set(raw, load, &here)?);
+        own.insert(name, set(raw, closed_loop, &here)?);
     }
     Ok(Thresholds { all, layouts: own })
 }
 
-fn set(raw: RawSet, load: &Load, at: &KeyPath) -> Result<BTreeMap<Metric, Threshold>, Problem> {
+fn set(
+    raw: RawSet,
+    closed_loop: bool,
+    at: &KeyPath,
+) -> Result<BTreeMap<Metric, Threshold>, Problem> {
     let mut out = BTreeMap::new();
-    for (metric, text) in raw.entries() {
+    for (metric, text) in entries(raw) {
         let Some(text) = text else { continue };
         let key = at.key(metric.key());
-        if metric == Metric::LateSends && matches!(load.mode, LoadMode::Closed { .. }) {
+        if metric == Metric::LateSends && closed_loop {
             let fix = "used with [load] mode = \"open\" only (closed loop has no send times); \
                        remove late_sends";
             return Err(Problem::value(key, quoted(&text), fix));

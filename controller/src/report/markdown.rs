@@ -42,6 +42,7 @@ pub fn render(result: &RunResult) -> String {
         search_table(&mut out, search);
     }
     table(&mut out, result);
+    thresholds_table(&mut out, result);
     service_section(&mut out, result);
     details(&mut out, result);
     out
@@ -393,6 +394,37 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// The plan's `[thresholds]`: one row per layout and threshold, with its value and outcome.
+fn thresholds_table(out: &mut String, result: &RunResult) {
+    let rows = crate::report::thresholds::rows(result);
+    let Some(summary) = crate::report::thresholds::summary(&rows) else {
+        return;
+    };
+    let _ = writeln!(out, "**{}**\n", escape(&summary));
+    let _ = writeln!(out, "| layout | threshold | value | outcome |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for r in &rows {
+        let word = if r.outcome == crate::result::ThresholdOutcome::Pass {
+            r.word.to_owned()
+        } else {
+            format!("**{}**", r.word)
+        };
+        let outcome = if r.why.is_empty() {
+            word
+        } else {
+            format!("{word}: {}", escape(&r.why))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {outcome} |",
+            code(&r.layout),
+            code(&r.threshold),
+            escape(&r.value)
+        );
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! each layout's status word (the result's `LayoutStatus`, never "ok" over a reason not to trust
 //! it), how much of its load was delivered, and latency figures that are lower bounds (requests
 //! never answered) shown as "≥ 3.90 s"; [`service`] what the service under test did besides its
-//! latency, [`lines`] the load workers' and cgroups' lines.
+//! latency, [`lines`] the load workers' and cgroups' lines, [`thresholds`] the plan's
+//! `[thresholds]` checked.
 
 pub mod caveats;
 pub mod csv;
@@ -20,6 +21,7 @@ pub mod pct;
 pub mod service;
 pub mod summary;
 pub mod text;
+pub mod thresholds;
 pub mod verdict;
 
 use crate::result::RunResult;

@@ -28,6 +28,7 @@ pub fn render(result: &RunResult) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&crate::report::thresholds::text(result));
     if let Some(search) = &result.search {
         search_block(&mut out, search);
     }

@@ -7,7 +7,8 @@
 //!
 //! This file holds the run and each layout's figures; `host.rs` the hosts and agents,
 //! `replica.rs` each replica and its samples, `tree.rs` a replica's process tree and the request
-//! mix, `sched.rs` the scheduler series, `search.rs` a capacity search's findings and
+//! mix, `sched.rs` the scheduler series, `search.rs` a capacity search's findings,
+//! `thresholds.rs` each layout's `[thresholds]` checked, `interval.rs` a confidence interval and
 //! `histogram.rs` the result file's histogram codec.
 
 use std::collections::BTreeMap;
@@ -20,19 +21,23 @@ mod counts;
 mod defaults;
 mod histogram;
 mod host;
+mod interval;
 mod percentiles;
 mod replica;
 mod sched;
 mod search;
+mod thresholds;
 mod tree;
 
 pub use counts::Counts;
 use defaults::{first_trial, is_zero, is_zero_share};
 pub use histogram::histogram_from_base64;
 pub use host::{AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary};
+pub use interval::Interval;
 pub use percentiles::Percentiles;
 pub use replica::{ReplicaResult, ThreadSample};
 pub use search::{LayoutSearch, SearchResult, Step};
+pub use thresholds::{ThresholdOutcome, ThresholdResult};
 
 pub use sched::{finite as sched_finite, GoSched, SchedRates, TokioRuntime};
 pub use tree::{Mismatch, ProcessSeen, RequestMix, ScrapedSeries};
@@ -129,6 +134,9 @@ pub struct LayoutResult {
     /// (`None` in a result that does not carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// The plan's `[thresholds]` that apply to this layout, each checked (empty without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdResult>,
 }
 
 /// How much of the measured window's load was delivered: the requests intended in it (closed
@@ -182,12 +190,6 @@ pub struct Confidence {
     pub trials: u32,
     pub throughput_rps: Interval,
     pub p99_ns: Interval,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Interval {
-    pub low: f64,
-    pub high: f64,
 }
 
 /// Whether a layout's (or a trial's, or an agent's) figures can be trusted, from the best to

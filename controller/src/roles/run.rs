@@ -1,6 +1,7 @@
 //! `numaload run`: a plan on its agents (a local one when none is given). Exit code 0 when every
-//! layout is `ok`, 4 when one is not (or the run was cancelled) unless `--allow-suspect` /
-//! `--allow-degraded` accept it, 2 on bad input: `numaload::compare::exit::TABLE`.
+//! layout is `ok` and meets the plan's `[thresholds]`, 4 when one is not `ok` (or the run was
+//! cancelled) unless `--allow-suspect` / `--allow-degraded` accept it, 1 when a threshold is
+//! crossed, 3 when one is inconclusive, 2 on bad input: `numaload::compare::exit::TABLE`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ pub struct RunArgs {
     /// result is written and printed.
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
+    /// Also write JUnit XML here: one testcase per layout and `[thresholds]` condition.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// A label stored with the result (commit=abc123), once per label; needs a store.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
@@ -80,13 +84,14 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut view = ProgressView::new(args.quiet, &plan.load);
-    let result = match &plan.search {
+    let mut result = match &plan.search {
         Some(search) => {
             numaload::search::run(&plan, search, &addresses, tls.as_ref(), |p| view.show(p)).await?
         }
         None => numaload::run::run(&plan, &addresses, tls.as_ref(), |p| view.show(p)).await?,
     };
     view.finish();
+    numaload::compare::thresholds::check_run(&mut result);
     if let Some(out) = &args.out {
         std::fs::write(out, result.to_json())
             .with_context(|| format!("writing --out {}", out.display()))?;
@@ -97,9 +102,18 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         numaload::hlog::write(&result, &mut file)?;
         file.flush()?;
     }
-    print!("{}", numaload::report::text::render(&result));
+    let report = numaload::report::text::render(&result);
+    print!("{report}");
     let untrusted = exit::untrusted(&result, "", args.allow.allow());
     super::tell_untrusted(&untrusted);
+    for line in numaload::compare::thresholds::lines(&result) {
+        eprintln!("{line}");
+    }
+    if let Some(path) = &args.junit {
+        let xml = numaload::compare::junit::render_run(&result, &untrusted, &report);
+        std::fs::write(path, xml)
+            .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
+    }
     // Stored whatever its statuses: the store keeps them, and a baseline skips what was not ok.
     if let Some(url) = &store {
         // The store's clients block (PostgreSQL's runs its own runtime): off the async workers.
@@ -107,7 +121,11 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             super::history::store_result(url, &labels, &result, args.out.as_deref())
         })?;
     }
-    Ok(super::exit(exit::of_run(&untrusted)))
+    let thresholds = numaload::compare::thresholds::exit(&result);
+    Ok(super::exit(exit::Exit::first([
+        exit::of_run(&untrusted),
+        thresholds,
+    ])))
 }
 
 /// An agent for this run only, in this process, on a loopback port of its own, configured by

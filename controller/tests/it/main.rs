@@ -31,5 +31,6 @@ mod report_formats;
 mod report_truth;
 mod sched;
 mod seams;
+mod thresholds;
 mod turn_taking;
 mod watch;

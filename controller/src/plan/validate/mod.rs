@@ -52,8 +52,10 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
         None => None,
     };
     let layouts = layout::layouts(raw.layouts, &target, &root.key("layouts"))?;
+    let names: Vec<&str> = layouts.iter().map(|l| l.name.as_str()).collect();
+    let closed_loop = load.rate().is_none();
     let thresholds =
-        thresholds::validate(raw.thresholds, &load, &layouts, &root.key("thresholds"))?;
+        thresholds::validate(raw.thresholds, closed_loop, &names, &root.key("thresholds"))?;
     Ok(Plan {
         name,
         repeat,

@@ -14,6 +14,7 @@ pub mod placement;
 pub mod sched;
 pub mod service;
 pub mod svg;
+pub mod thresholds;
 
 use std::fmt::Write as _;
 
@@ -112,6 +113,7 @@ pub fn render(result: &RunResult) -> String {
         search_table(&mut out, search);
     }
     summary_table(&mut out, result);
+    thresholds::table(&mut out, result);
     let (throughput, p99) = charts::bars(&result.layouts);
     let _ = writeln!(
         out,
