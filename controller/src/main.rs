@@ -8,6 +8,9 @@ use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod roles;
 
+#[cfg(test)]
+mod cli_reference_tests;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "numaload",

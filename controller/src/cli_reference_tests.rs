@@ -1,0 +1,108 @@
+//! `docs/cli.md`, the one reference of the command line, against the binary's own clap
+//! definition ([`crate::Cli`]): every visible subcommand has a `## numaload SUB` section, every
+//! visible argument of it a row (`--flag VALUE` or a positional's `NAME`), and no row names an
+//! argument the subcommand does not have. Its exit-code table is the one `numaload --help`
+//! prints (`numaload::compare::exit::TABLE`), code for code, in the same order.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use clap::CommandFactory as _;
+
+fn reference() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The lines of the `## ` section whose title is exactly `title`, up to the next `## `.
+fn section<'a>(markdown: &'a str, title: &str) -> Option<Vec<&'a str>> {
+    let mut lines = markdown.lines();
+    lines
+        .by_ref()
+        .find(|l| l.strip_prefix("## ") == Some(title))?;
+    Some(lines.take_while(|l| !l.starts_with("## ")).collect())
+}
+
+/// The first word of each table row's first cell: `--agent` of `` | `--agent ADDR` | ``.
+fn rows(lines: &[&str]) -> BTreeSet<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`').map(|(cell, _)| cell))
+        .filter_map(|cell| cell.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How the reference names an argument: `--long`, else its value name (`PLAN`).
+fn documented_name(arg: &clap::Arg) -> String {
+    match arg.get_long() {
+        Some(long) => format!("--{long}"),
+        None => arg
+            .get_value_names()
+            .and_then(|names| names.first())
+            .map_or_else(|| arg.get_id().as_str().to_uppercase(), ToString::to_string),
+    }
+}
+
+#[test]
+fn every_subcommand_and_argument_has_a_row_and_no_other() {
+    let reference = reference();
+    let cli = crate::Cli::command();
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let title = format!("numaload {}", sub.get_name());
+        let Some(lines) = section(&reference, &title) else {
+            problems.push(format!("no section \"## {title}\""));
+            continue;
+        };
+        seen += 1;
+        let documented = rows(&lines);
+        let defined: BTreeSet<String> = sub
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .map(documented_name)
+            .filter(|name| name != "--help" && name != "--version")
+            .collect();
+        for missing in defined.difference(&documented) {
+            problems.push(format!("{title}: no row for {missing}"));
+        }
+        for stale in documented.difference(&defined) {
+            problems.push(format!(
+                "{title}: a row for {stale}, which it does not take"
+            ));
+        }
+    }
+    assert!(seen >= 10, "only {seen} subcommands found");
+    assert!(
+        problems.is_empty(),
+        "docs/cli.md against the clap definition:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_exit_code_table_is_the_one_help_prints() {
+    let table: Vec<String> = numaload::compare::exit::TABLE
+        .lines()
+        .filter_map(|l| {
+            let l = l.strip_prefix("  ")?;
+            let (code, _) = l.split_once("  ")?;
+            (code.len() == 1 && code.chars().all(|c| c.is_ascii_digit())).then(|| code.to_owned())
+        })
+        .collect();
+    assert_eq!(table, ["2", "4", "1", "3", "0"], "TABLE as parsed");
+    let reference = reference();
+    let lines = section(&reference, "Exit codes").expect("docs/cli.md has \"## Exit codes\"");
+    let documented: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|rest| {
+            rest.split_once(" |")
+                .map(|(code, _)| code.trim().to_owned())
+        })
+        .filter(|code| code.len() == 1 && code.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(documented, table, "docs/cli.md's exit codes, in order");
+}
