@@ -10,7 +10,7 @@ CPU, each carrying load (with two, at a rate kept: each 40-60% of the requests, 
 12 connections give it half the send slots); the replicas the same in both runs. The ratio is asserted (at least
 MIN_RATIO) only where the host has the cores for it: QEMU runs every vCPU as a host thread, so
 with fewer host CPUs than HOST_CPUS_FOR_RATIO the load's second vCPU takes host time from the
-first and from the replicas' vCPUs rather than adding any (README.md, "Load CPUs").
+first and from the replicas' vCPUs rather than adding any (tests/numa-vm/README.md, "Load CPUs").
 """
 
 import copy

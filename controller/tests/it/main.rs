@@ -16,6 +16,7 @@ mod cli_plan;
 mod cli_topology;
 mod compare;
 mod deploy_files;
+mod doc_links;
 mod exit_codes;
 mod ffi_storm;
 mod history;
