@@ -1,5 +1,6 @@
 //! `numaload compare`: judge a new result against a baseline, a file or the stored history
-//! (`--baseline last:N` or `label:KEY=VALUE`, see `numaload::store::gate`). The exit code is
+//! (`--baseline last:N` or `label:KEY=VALUE`, narrowed by `--where`, widened by `--any-host`,
+//! too little of it as `--bootstrap` says: see `numaload::store::gate`). The exit code is
 //! `Comparison::exit`, by the one table (`numaload::compare::exit::TABLE`): 2 bad input (or
 //! results of different layouts), 4 a side not to be trusted, 1 a regression, 3 inconclusive,
 //! 0 otherwise.
@@ -33,9 +34,21 @@ pub struct CompareArgs {
     /// history's mean.
     #[arg(long, default_value_t = gate::DEFAULT_SIGMAS)]
     pub sigmas: f64,
-    /// With --baseline: fewer stored runs than this leave a figure inconclusive.
+    /// With --baseline: fewer stored runs than this (in which the layout was ok) leave a figure
+    /// not judged, passing or inconclusive as --bootstrap says.
     #[arg(long, default_value_t = gate::DEFAULT_MIN_RUNS)]
     pub min_runs: usize,
+    /// With --baseline: what too little history gives: pass (the run passes and, stored,
+    /// builds the history) or inconclusive (exit 3 until there are --min-runs).
+    #[arg(long, value_name = "pass|inconclusive", default_value = "pass")]
+    pub bootstrap: String,
+    /// With --baseline: only stored runs carrying this label (branch=main), once per label.
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    pub wheres: Vec<String>,
+    /// With --baseline: stored runs from any host (by default only runs on the same hosts with
+    /// the same topology).
+    #[arg(long)]
+    pub any_host: bool,
     #[command(flatten)]
     pub allow: super::AllowArgs,
 }
@@ -63,16 +76,37 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
             threshold_pct: threshold,
             sigmas: args.sigmas,
             min_runs: args.min_runs,
+            bootstrap: gate::Bootstrap::parse(&args.bootstrap).map_err(super::BadInput)?,
+        };
+        let scope = gate::Scope {
+            labels: args
+                .wheres
+                .iter()
+                .map(|w| {
+                    numaload::store::record::parse_label(w)
+                        .map_err(|e| super::BadInput(e.replacen("--label", "--where", 1)))
+                })
+                .collect::<Result<_, _>>()?,
+            any_host: args.any_host,
         };
         let new = super::report::read_result(new)?;
         return super::history::gate(
             &url,
             baseline,
             &new,
+            &scope,
             rule,
             args.allow.allow(),
             args.junit.as_deref(),
         );
+    }
+    if !args.wheres.is_empty() || args.any_host || args.bootstrap != "pass" {
+        return Err(super::BadInput(
+            "--where, --any-host and --bootstrap choose stored runs: they need --store and \
+             --baseline last:N or label:KEY=VALUE"
+                .into(),
+        )
+        .into());
     }
     if args.store.is_some() {
         return Err(super::BadInput(

@@ -72,7 +72,7 @@ pub fn main(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         plan: args.plan.clone(),
         host: args.host.clone(),
         layout: args.layout.clone(),
-        label,
+        labels: label.into_iter().collect(),
         last: args.last,
         ..store::Query::default()
     })?;
@@ -158,14 +158,15 @@ pub fn gate(
     url: &str,
     baseline: &str,
     new: &RunResult,
+    scope: &gate::Scope,
     rule: gate::Rule,
     allow: compare::exit::Allow,
     junit: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let baseline = gate::Baseline::parse(baseline).map_err(super::BadInput)?;
     let mut store = Store::open(url, Access::Read)?;
-    let history = store.runs(&baseline.query(new))?;
-    let comparison = gate::gate(new, &history, &baseline, &rule, allow);
+    let history = store.runs(&baseline.query(new, scope))?;
+    let comparison = gate::gate(new, &history, &baseline, scope, &rule, allow);
     let text = gate::text::render(&comparison, &rule);
     print!("{text}");
     super::tell_untrusted(&comparison.untrusted);

@@ -7,7 +7,7 @@
 //! [`Store::put`] appends a [`RunResult`] (its figures per layout, labels, and the full JSON);
 //! [`Store::runs`] reads [`StoredRun`]s in time order for `numaload history` ([`history`]) and
 //! the gate ([`gate`]), which judges a new result against the last N stored runs of the same
-//! plan fingerprint and host set. Every failure is one [`StoreError`] line naming the store.
+//! plan fingerprint and host fingerprint (narrowed by labels, widened to any host on request). Every failure is one [`StoreError`] line naming the store.
 
 pub mod backend;
 pub mod error;
@@ -210,12 +210,14 @@ impl Store {
             Value::Int(result.cancelled.into()),
             Value::Int(result.degraded.into()),
             Value::from(result.to_json()),
+            Value::from(record::host_fingerprint(result)),
         ];
         let outcome = self.write(|b| {
             let inserted = b.execute(
                 "INSERT INTO runs (run_id, started_at, stored_at, plan_name, plan_fingerprint, \
-                 hosts, agents, numaload_version, cancelled, degraded, result_json) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 hosts, agents, numaload_version, cancelled, degraded, result_json, \
+                 host_fingerprint) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (run_id) DO NOTHING",
                 &run,
             )?;
@@ -272,7 +274,7 @@ impl Store {
         let run_rows = self.backend.query(
             &format!(
                 "SELECT r.run_id, r.started_at, r.plan_name, r.plan_fingerprint, r.hosts, \
-                 r.agents, r.cancelled, r.degraded FROM runs r {filter} \
+                 r.agents, r.cancelled, r.degraded, r.host_fingerprint FROM runs r {filter} \
                  ORDER BY r.started_at, r.run_id"
             ),
             &params,
@@ -329,6 +331,7 @@ impl Store {
                     agents: split(&row[5]),
                     cancelled: row[6].int() != 0,
                     degraded: row[7].int() != 0,
+                    host_fingerprint: row[8].text(),
                 }
             })
             .filter(|r| query.host.as_ref().is_none_or(|h| r.hosts.contains(h)))

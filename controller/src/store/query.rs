@@ -11,11 +11,15 @@ pub struct Query {
     pub fingerprint: Option<String>,
     /// The exact host set (sorted hostnames).
     pub hosts: Option<Vec<String>>,
+    /// The same hosts and topology: runs with this host fingerprint, and runs stored without
+    /// one on exactly these hosts (sorted hostnames).
+    pub same_hosts: Option<(String, Vec<String>)>,
     /// Runs with this host among theirs.
     pub host: Option<String>,
     /// Runs that measured this layout; their other layouts are left out.
     pub layout: Option<String>,
-    pub label: Option<(String, String)>,
+    /// Runs carrying every one of these labels.
+    pub labels: Vec<(String, String)>,
     pub exclude_run: Option<String>,
     /// The last N of what matched.
     pub last: Option<usize>,
@@ -35,7 +39,7 @@ pub(super) fn layout_of(row: &Row) -> StoredLayout {
     }
 }
 
-/// The SQL filter on `runs r` for `query`'s plan, fingerprint, hosts, label and exclusion;
+/// The SQL filter on `runs r` for `query`'s plan, fingerprints, hosts, labels and exclusion;
 /// host, layout and last are applied to the rows read.
 pub(super) fn where_clause(query: &Query) -> (String, Vec<Value>) {
     let mut conditions = Vec::new();
@@ -53,7 +57,16 @@ pub(super) fn where_clause(query: &Query) -> (String, Vec<Value>) {
     if let Some(hosts) = &query.hosts {
         conditions.push(format!("r.hosts = {}", param(hosts.join(",").into())));
     }
-    if let Some((key, value)) = &query.label {
+    if let Some((fingerprint, hosts)) = &query.same_hosts {
+        let (f, h) = (
+            param(fingerprint.as_str().into()),
+            param(hosts.join(",").into()),
+        );
+        conditions.push(format!(
+            "(r.host_fingerprint = {f} OR (r.host_fingerprint = '' AND r.hosts = {h}))"
+        ));
+    }
+    for (key, value) in &query.labels {
         let (k, v) = (param(key.as_str().into()), param(value.as_str().into()));
         conditions.push(format!(
             "EXISTS (SELECT 1 FROM labels x WHERE x.run_id = r.run_id AND x.key = {k} AND x.value = {v})"

@@ -1,5 +1,6 @@
 //! What the store keeps of a [`RunResult`], derived here once: the plan's fingerprint, the host
-//! set, and each layout's figures (the same pooled values the two-file compare judges).
+//! set and its topology's fingerprint, and each layout's figures (the same pooled values the
+//! two-file compare judges).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,8 @@ pub struct StoredRun {
     pub started_at: String,
     pub plan_name: String,
     pub plan_fingerprint: String,
+    /// [`host_fingerprint`] of the run's hosts; empty for a run stored before the store kept it.
+    pub host_fingerprint: String,
     /// Hostnames of every agent, sorted and deduplicated.
     pub hosts: Vec<String>,
     pub agents: Vec<String>,
@@ -101,8 +104,44 @@ pub fn fingerprint(result: &RunResult) -> String {
     let json = serde_json::to_value(&result.plan)
         .map(|v| v.to_string())
         .unwrap_or_default();
+    fnv1a(&json)
+}
+
+/// A fingerprint of the hosts a result ran on and their topology: 64-bit FNV-1a, in hex, of
+/// each host's name, CPU model, packages, NUMA nodes and domains, cores, PUs and allowed CPUs,
+/// hosts in name order. Two runs share it when they ran on the same machines cut the same way
+/// (a kernel upgrade keeps it; a changed cpuset, SMT switched off or another CPU does not).
+pub fn host_fingerprint(result: &RunResult) -> String {
+    let hosts = if result.hosts.is_empty() {
+        std::slice::from_ref(&result.host)
+    } else {
+        result.hosts.as_slice()
+    };
+    let mut parts: Vec<String> = hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "{}|{}|{}|{}|{}|{}|{}|{}",
+                h.hostname,
+                h.cpu_model,
+                h.packages,
+                h.numa_nodes,
+                h.numa_domains,
+                h.cores,
+                h.pus,
+                numaload_proto::cpulist::format(&h.allowed_cpus)
+            )
+        })
+        .collect();
+    parts.sort();
+    parts.dedup();
+    fnv1a(&parts.join(";"))
+}
+
+/// 64-bit FNV-1a of `text`, in hex.
+fn fnv1a(text: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in json.bytes() {
+    for byte in text.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -169,5 +208,34 @@ mod tests {
         b.plan.load.connections += 1;
         assert_ne!(fingerprint(&a), fingerprint(&b));
         assert_eq!(fingerprint(&a).len(), 16);
+    }
+
+    #[test]
+    fn host_fingerprints_follow_the_hosts_and_their_topology() {
+        let text = include_str!("../../tests/fixtures/quickstart-result.json");
+        let a: RunResult = serde_json::from_str(text).expect("fixture");
+        let same = |edit: fn(&mut RunResult)| {
+            let mut b = a.clone();
+            edit(&mut b);
+            host_fingerprint(&a) == host_fingerprint(&b)
+        };
+        assert!(same(|b| b.run_id = "another".into()));
+        assert!(same(|b| b.plan.load.connections += 1));
+        assert!(same(|b| {
+            for h in std::iter::once(&mut b.host).chain(&mut b.hosts) {
+                h.kernel = "7.0".into();
+            }
+        }));
+        assert!(!same(|b| {
+            for h in std::iter::once(&mut b.host).chain(&mut b.hosts) {
+                h.hostname = "elsewhere".into();
+            }
+        }));
+        assert!(!same(|b| {
+            for h in std::iter::once(&mut b.host).chain(&mut b.hosts) {
+                h.allowed_cpus.pop();
+            }
+        }));
+        assert_eq!(host_fingerprint(&a).len(), 16);
     }
 }

@@ -6,8 +6,8 @@
 //!
 //! Never edit a released migration: append a new one.
 
-/// What each table keeps: `runs` one row per stored result (plan name and fingerprint, hosts,
-/// agents, the full result JSON), `layouts` each layout's figures (the pooled values the
+/// What each table keeps: `runs` one row per stored result (plan name and fingerprint, hosts
+/// and their fingerprint, agents, the full result JSON), `layouts` each layout's figures (the pooled values the
 /// two-file compare reads, NULL when not measured), `labels` the `--label KEY=VALUE` pairs.
 pub const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
@@ -47,6 +47,10 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, key)
     );
     CREATE INDEX labels_by_key ON labels (key, value);",
+    // 2: each run's host and topology fingerprint (`record::host_fingerprint`); runs stored
+    // before it read as '' and are matched by their host set instead.
+    "ALTER TABLE runs ADD COLUMN host_fingerprint TEXT NOT NULL DEFAULT '';
+    CREATE INDEX runs_by_host_fingerprint ON runs (plan_fingerprint, host_fingerprint);",
 ];
 
 /// The version this numaload writes and reads.

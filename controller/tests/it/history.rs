@@ -5,7 +5,7 @@
 
 use crate::common;
 use crate::common::OpenPlan;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use numaload::store::{Access, Store};
@@ -56,6 +56,13 @@ fn sqlite_baseline_skips_untrusted_runs() {
     let _turn = crate::turns::beside_others();
     let (dir, url) = sqlite("untrusted");
     history_support::baseline_skips_untrusted_runs(&url, &dir);
+}
+
+#[test]
+fn sqlite_scoped_baselines() {
+    let _turn = crate::turns::beside_others();
+    let (dir, url) = sqlite("scoped");
+    history_support::scoped_baselines(&url, &dir);
 }
 
 #[test]
@@ -148,6 +155,7 @@ fn postgres_store_history_and_gate() {
     history_support::history_cli(&cluster.database("history"), &dir);
     history_support::gate_cli(&cluster.database("gate"), &dir);
     history_support::baseline_skips_untrusted_runs(&cluster.database("untrusted"), &dir);
+    history_support::scoped_baselines(&cluster.database("scoped"), &dir);
     history_support::newer_schema_is_refused(&cluster.database("newer"));
     let missing = format!("postgres://numaload@127.0.0.1:{}/no_such_db", cluster.port);
     let e = Store::open(&missing, Access::Write).expect_err("no database");
@@ -222,4 +230,101 @@ fn run_stores_the_result_and_keeps_it_when_the_store_fails() {
 
     let (code, _, err) = cli(&["run", plan, "--label", "commit=abc"]);
     assert_eq!(code, Some(2), "a label without a store: {err}");
+}
+
+/// The README's CI example ("Gate it in CI") from an empty store, for real: its first run
+/// passes (too little history: `--bootstrap pass`, the default) and is stored; on top of enough
+/// history, a run three times slower fails (exit 1).
+#[test]
+fn the_readme_ci_example_passes_first_and_fails_a_3x_slower_run() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("readme-ci");
+    let plan = OpenPlan {
+        name: "ci",
+        duration: "1500ms",
+        warmup: "300ms",
+        ..OpenPlan::default()
+    }
+    .write(&dir);
+    let (db, out, junit) = (
+        dir.join("history.db"),
+        dir.join("result.json"),
+        dir.join("compare.xml"),
+    );
+    let (db, out, junit) = (
+        db.to_str().expect("utf8"),
+        out.to_str().expect("utf8"),
+        junit.to_str().expect("utf8"),
+    );
+    // numaload run ci/plan.toml --out result.json --store history.db --label commit=...
+    let (code, _, err) = cli(&[
+        "run",
+        plan.to_str().expect("utf8"),
+        "--quiet",
+        "--out",
+        out,
+        "--store",
+        db,
+        "--label",
+        "commit=c0",
+    ]);
+    let result: numaload::result::RunResult =
+        serde_json::from_value(common::read_json(Path::new(out))).expect("result");
+    assert_eq!(
+        result.layouts[0].status.as_str(),
+        "ok",
+        "the example's run must be ok to become history: {err}"
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // numaload compare --store history.db --baseline last:10 result.json --junit compare.xml
+    let gate = |file: &str| {
+        cli(&[
+            "compare",
+            "--store",
+            db,
+            "--baseline",
+            "last:10",
+            file,
+            "--junit",
+            junit,
+        ])
+    };
+    let (code, stdout, err) = gate(out);
+    assert_eq!(code, Some(0), "the first run passes: {stdout}{err}");
+    assert!(stdout.contains("BOOTSTRAP"), "{stdout}");
+    common::assert_valid_junit(Path::new(junit));
+    let mut store = Store::open(db, Access::Write).expect("open");
+    assert_eq!(
+        store.runs(&Default::default()).expect("runs").len(),
+        1,
+        "and is stored"
+    );
+
+    // Enough history: the same run three more times.
+    for i in 1..4 {
+        let mut again = result.clone();
+        again.run_id = format!("{}-{i}", result.run_id);
+        again.started_at = format!("2099-01-01T00:00:0{i}Z");
+        store.put(&again, &[]).expect("put");
+    }
+    drop(store);
+    let mut slower = result.clone();
+    slower.run_id = format!("{}-slower", result.run_id);
+    slower.started_at = "2099-01-01T00:01:00Z".into();
+    for l in &mut slower.layouts {
+        for p in [
+            &mut l.latency_ns.p50,
+            &mut l.latency_ns.p99,
+            &mut l.latency_ns.p999,
+        ] {
+            *p *= 3;
+        }
+    }
+    let slower_file = dir.join("slower.json");
+    std::fs::write(&slower_file, slower.to_json()).expect("write");
+    let (code, stdout, err) = gate(slower_file.to_str().expect("utf8"));
+    assert_eq!(code, Some(1), "a 3x slower run fails: {stdout}{err}");
+    assert!(stdout.contains("REGRESSION"), "{stdout}");
+    let (code, stdout, _) = gate(out);
+    assert_eq!(code, Some(0), "the run itself is no regression: {stdout}");
 }

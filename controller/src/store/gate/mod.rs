@@ -1,6 +1,22 @@
 //! The rolling-baseline gate: a new result judged against the distribution of stored runs of
-//! the same plan (fingerprint) and host set, layout by layout and figure by figure. It fills
+//! the same plan (fingerprint) and hosts, layout by layout and figure by figure. It fills
 //! the two-file compare's [`Comparison`], so the exit code and JUnit output are the same.
+//!
+//! # Which stored runs ([`Scope`])
+//!
+//! Only runs of the same plan fingerprint, and by default only runs on the same hosts with the
+//! same topology (`record::host_fingerprint`: names, CPU model, packages, nodes, cores, PUs,
+//! allowed CPUs; a run stored before the store kept it counts when its host set is the same):
+//! a run from another machine or another cpuset is not this machine's history. `--any-host`
+//! widens to every host. `--where KEY=VALUE` (repeatable) keeps the runs carrying every such
+//! label, e.g. one branch's (`--where branch=main`).
+//!
+//! # Too little history ([`Bootstrap`])
+//!
+//! With fewer stored runs in which the layout was `ok` than `--min-runs`, a figure is not
+//! judged: `--bootstrap pass` (the default: a new history's first runs pass and are stored,
+//! building the baseline) says so and passes; `--bootstrap inconclusive` makes it
+//! inconclusive (exit 3) until the history is long enough.
 //!
 //! # The plausibility rule
 //!
@@ -8,7 +24,8 @@
 //! that measured it (`h₁ … hₙ`), with mean `m`, sample standard deviation `s`, and *worst*
 //! value `w` (the highest latency or error rate, the lowest throughput). The new value `v`
 //!
-//! - is **inconclusive** (not judged) when `n` is below `--min-runs` (3 by default);
+//! - is not judged when `n` is below `--min-runs` (3 by default): it passes, or is
+//!   inconclusive, as `--bootstrap` says;
 //! - is a **regression** when it is worse than `w` by more than `--max-regression` (relative to
 //!   `w`; for the error rate, by more than 0.1 percentage points) **and** worse than `m` by
 //!   more than `--sigmas` × `s` (3 by default). The first condition keeps a steady history (tiny
@@ -50,6 +67,64 @@ pub const DEFAULT_SIGMAS: f64 = 3.0;
 /// `--min-runs` when not given.
 pub const DEFAULT_MIN_RUNS: usize = 3;
 
+/// What a figure with fewer stored runs than `--min-runs` gives (`--bootstrap`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Not judged, and passing: the run is stored and the history grows.
+    #[default]
+    Pass,
+    /// Inconclusive (exit 3) until the history is long enough.
+    Inconclusive,
+}
+
+impl Bootstrap {
+    /// `pass` or `inconclusive`.
+    pub fn parse(text: &str) -> Result<Bootstrap, String> {
+        match text {
+            "pass" => Ok(Bootstrap::Pass),
+            "inconclusive" => Ok(Bootstrap::Inconclusive),
+            _ => Err(format!(
+                "--bootstrap {text}: expected pass (too little history passes) or inconclusive \
+                 (too little history is exit 3)"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bootstrap::Pass => "pass",
+            Bootstrap::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// Which stored runs may be a baseline besides the plan's: the labels they must carry
+/// (`--where`) and whether other hosts count (`--any-host`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    pub labels: Vec<(String, String)>,
+    pub any_host: bool,
+}
+
+impl Scope {
+    /// `, labelled branch=main, on any host` (empty for the default scope).
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        if !self.labels.is_empty() {
+            let labels: Vec<String> = self
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            out.push_str(&format!(", labelled {}", labels.join(" and ")));
+        }
+        if self.any_host {
+            out.push_str(", on any host");
+        }
+        out
+    }
+}
+
 /// Which stored runs form the baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Baseline {
@@ -78,17 +153,20 @@ impl Baseline {
         Err(bad())
     }
 
-    /// The stored runs to read for `new`: same fingerprint and host set, never `new` itself.
-    /// `last:N` reads them all: which N count is decided per layout ([`Baseline::of_layout`]).
-    pub fn query(&self, new: &RunResult) -> Query {
+    /// The stored runs to read for `new`: same plan fingerprint, the same hosts and topology
+    /// unless `scope` says any host, carrying `scope`'s labels, never `new` itself. `last:N`
+    /// reads them all: which N count is decided per layout ([`Baseline::of_layout`]).
+    pub fn query(&self, new: &RunResult, scope: &Scope) -> Query {
         let mut q = Query {
             fingerprint: Some(record::fingerprint(new)),
-            hosts: Some(record::hosts(new)),
+            same_hosts: (!scope.any_host)
+                .then(|| (record::host_fingerprint(new), record::hosts(new))),
+            labels: scope.labels.clone(),
             exclude_run: Some(new.run_id.clone()),
             ..Query::default()
         };
         if let Baseline::Label(k, v) = self {
-            q.label = Some((k.clone(), v.clone()));
+            q.labels.push((k.clone(), v.clone()));
         }
         q
     }
@@ -143,6 +221,7 @@ pub struct Rule {
     pub threshold_pct: f64,
     pub sigmas: f64,
     pub min_runs: usize,
+    pub bootstrap: Bootstrap,
 }
 
 /// Judges one figure of one layout against its history (see the module doc).
@@ -165,9 +244,12 @@ pub fn judge(figure: Figure, history: &[f64], new: f64, rule: &Rule) -> FigureCo
         statistic: crate::compare::Statistic::Pooled,
     };
     if n < rule.min_runs.max(1) {
-        // Too little history to judge: inconclusive, with the two-file compare's exit code.
-        out.verdict = Verdict::Inconclusive {
-            trials_needed: rule.min_runs.max(1) as u32,
+        // Too little history to judge: as `--bootstrap` says.
+        out.verdict = match rule.bootstrap {
+            Bootstrap::Inconclusive => Verdict::Inconclusive {
+                trials_needed: rule.min_runs.max(1) as u32,
+            },
+            Bootstrap::Pass => Verdict::NotJudged(bootstrap_why(n, rule.min_runs.max(1))),
         };
         return out;
     }
@@ -223,6 +305,17 @@ pub fn judge(figure: Figure, history: &[f64], new: f64, rule: &Rule) -> FigureCo
     out
 }
 
+/// What a figure not judged for too little history says: [`BOOTSTRAP`] first.
+fn bootstrap_why(have: usize, need: usize) -> String {
+    format!(
+        "{BOOTSTRAP}: {have} stored run(s), the gate needs {need} ({} more; --bootstrap pass)",
+        need - have
+    )
+}
+
+/// How a figure not judged for too little history (`--bootstrap pass`) begins its reason.
+pub const BOOTSTRAP: &str = "bootstrap";
+
 fn min(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::INFINITY, f64::min)
 }
@@ -264,6 +357,7 @@ pub fn gate(
     new: &RunResult,
     history: &[StoredRun],
     baseline: &Baseline,
+    scope: &Scope,
     rule: &Rule,
     allow: Allow,
 ) -> Comparison {
@@ -291,11 +385,20 @@ pub fn gate(
     Comparison {
         threshold_pct: rule.threshold_pct,
         base_run: format!(
-            "{} of plan \"{}\" (fingerprint {}) on {}: {}",
+            "{} of plan \"{}\" (fingerprint {}){}, {}: {}",
             baseline.describe(),
             new.plan.name,
             record::fingerprint(new),
-            record::hosts(new).join(", "),
+            scope.describe(),
+            if scope.any_host {
+                "from every host".to_owned()
+            } else {
+                format!(
+                    "on {} (hosts {})",
+                    record::hosts(new).join(", "),
+                    record::host_fingerprint(new)
+                )
+            },
             match (history.first(), history.last()) {
                 (Some(a), Some(b)) => format!(
                     "{} run(s) stored, {} to {}",

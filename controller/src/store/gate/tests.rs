@@ -11,6 +11,7 @@ fn rule() -> Rule {
         threshold_pct: 5.0,
         sigmas: DEFAULT_SIGMAS,
         min_runs: DEFAULT_MIN_RUNS,
+        bootstrap: Bootstrap::Inconclusive,
     }
 }
 
@@ -92,13 +93,66 @@ fn after_a_step_in_the_history_the_last_runs_are_the_new_normal() {
 }
 
 #[test]
-fn too_few_runs_are_inconclusive() {
+fn too_few_runs_are_inconclusive_or_pass_as_bootstrap_says() {
     for n in 0..3 {
         let (v, regression) = verdict(&steady()[..n], 50.0);
         assert_eq!(v, Verdict::Inconclusive { trials_needed: 3 }, "{n}");
         assert!(!regression);
+        let pass = Rule {
+            bootstrap: Bootstrap::Pass,
+            ..rule()
+        };
+        let f = judge(Figure::P99, &steady()[..n], 50.0 * MS, &pass);
+        let expected = format!(
+            "bootstrap: {n} stored run(s), the gate needs 3 ({} more; --bootstrap pass)",
+            3 - n
+        );
+        assert_eq!(f.verdict, Verdict::NotJudged(expected), "{n}");
+        assert!(!f.regression);
     }
     assert!(verdict(&steady()[..3], 50.0).1);
+    assert_eq!(Bootstrap::parse("pass"), Ok(Bootstrap::Pass));
+    assert_eq!(
+        Bootstrap::parse("inconclusive"),
+        Ok(Bootstrap::Inconclusive)
+    );
+    assert!(Bootstrap::parse("fail")
+        .expect_err("fail")
+        .starts_with("--bootstrap fail"));
+    assert_eq!(Bootstrap::default(), Bootstrap::Pass);
+}
+
+#[test]
+fn the_query_keeps_to_this_host_and_the_labels_asked() {
+    let new: RunResult = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/quickstart-result.json"
+    ))
+    .expect("fixture");
+    let scope = Scope {
+        labels: vec![("branch".into(), "main".into())],
+        any_host: false,
+    };
+    let q = Baseline::Label("release".into(), "1".into()).query(&new, &scope);
+    assert_eq!(
+        q.same_hosts,
+        Some((record::host_fingerprint(&new), record::hosts(&new)))
+    );
+    assert_eq!(
+        q.labels,
+        [
+            ("branch".to_owned(), "main".to_owned()),
+            ("release".to_owned(), "1".to_owned())
+        ]
+    );
+    let wide = Baseline::Last(3).query(
+        &new,
+        &Scope {
+            any_host: true,
+            ..Scope::default()
+        },
+    );
+    assert_eq!((wide.same_hosts, wide.hosts), (None, None));
+    assert_eq!(wide.fingerprint, Some(record::fingerprint(&new)));
 }
 
 #[test]
@@ -136,6 +190,7 @@ fn stored(i: usize, status: LayoutStatus, p99_ms: f64) -> StoredRun {
         started_at: format!("2026-12-01T10:{i:02}:00Z"),
         plan_name: "p".into(),
         plan_fingerprint: "f".into(),
+        host_fingerprint: "h".into(),
         hosts: vec!["h".into()],
         agents: vec!["a".into()],
         cancelled: false,

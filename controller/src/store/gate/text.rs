@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::compare::{stats, text, Comparison, Verdict};
 
-use super::Rule;
+use super::{Bootstrap, Rule, BOOTSTRAP};
 
 /// The whole report.
 pub fn render(c: &Comparison, rule: &Rule) -> String {
@@ -26,19 +26,11 @@ pub fn render(c: &Comparison, rule: &Rule) -> String {
         )
     };
     let _ = writeln!(out, "numaload compare: {headline}\n");
+    bootstrap_line(&mut out, c, rule);
     text::flags_block(&mut out, c);
     let _ = writeln!(out, "base: {}", c.base_run);
     let _ = writeln!(out, "new:  {}", c.new_run);
-    let _ = writeln!(
-        out,
-        "a figure regresses when it is worse than the history's worst run by more than {}% \
-         (error rate: {} percentage points) and worse than the history's mean by more than {} \
-         standard deviations; fewer than {} stored runs: inconclusive\n",
-        c.threshold_pct,
-        100.0 * crate::compare::ERROR_RATE_TOLERANCE,
-        rule.sigmas,
-        rule.min_runs
-    );
+    rule_line(&mut out, c, rule);
     for l in &c.layouts {
         text::layout_heading(&mut out, &l.name);
         text::untrusted_lines(&mut out, c, &l.name);
@@ -102,4 +94,41 @@ pub fn render(c: &Comparison, rule: &Rule) -> String {
         );
     }
     out
+}
+
+/// When figures were not judged for too little history (`--bootstrap pass`), a line saying so.
+fn bootstrap_line(out: &mut String, c: &Comparison, rule: &Rule) {
+    let bootstrapping = c
+        .layouts
+        .iter()
+        .flat_map(|l| &l.figures)
+        .filter(|f| matches!(&f.verdict, Verdict::NotJudged(why) if why.starts_with(BOOTSTRAP)))
+        .count();
+    if bootstrapping > 0 {
+        let _ = writeln!(
+            out,
+            "BOOTSTRAP: {bootstrapping} figure(s) have fewer than {} stored runs in which the \
+             layout was ok: not judged, passing (--bootstrap pass); each run stored builds the \
+             history\n",
+            rule.min_runs.max(1)
+        );
+    }
+}
+
+/// The rule the gate applied, in one sentence.
+fn rule_line(out: &mut String, c: &Comparison, rule: &Rule) {
+    let _ = writeln!(
+        out,
+        "a figure regresses when it is worse than the history's worst run by more than {}% \
+         (error rate: {} percentage points) and worse than the history's mean by more than {} \
+         standard deviations; fewer than {} stored runs: {}\n",
+        c.threshold_pct,
+        100.0 * crate::compare::ERROR_RATE_TOLERANCE,
+        rule.sigmas,
+        rule.min_runs,
+        match rule.bootstrap {
+            Bootstrap::Pass => "not judged, passing (--bootstrap pass)",
+            Bootstrap::Inconclusive => "inconclusive (--bootstrap inconclusive)",
+        }
+    );
 }

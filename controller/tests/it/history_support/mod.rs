@@ -284,7 +284,9 @@ pub fn baseline_skips_untrusted_runs(url: &str, dir: &Path) {
     drop(store);
     let new = synthetic("trusted", 100, 10.0, 5000.0);
     let mut store = Store::open(url, Access::Read).expect("open");
-    let history = store.runs(&Baseline::Last(3).query(&new)).expect("runs");
+    let history = store
+        .runs(&Baseline::Last(3).query(&new, &Default::default()))
+        .expect("runs");
     // Every status reads back as stored.
     let statuses: Vec<LayoutStatus> = history.iter().map(|r| r.layouts[0].status).collect();
     assert_eq!(&statuses[5..], untrusted);
@@ -384,9 +386,17 @@ pub fn gate_cli(url: &str, dir: &Path) {
     let (code, out, _) = gate(url, dir, &new("step", 13.2), "last:5");
     assert_eq!(code, Some(0), "{out}");
     // Against the runs labelled before the step (commit=c0..c4: one label each), too few.
-    // Inconclusive has its own exit code (3), as in the two-file compare, and each figure is a
-    // JUnit failure of type "inconclusive".
-    let (code, out, failures) = gate(url, dir, &new("step", 13.2), "label:commit=c2");
+    // With --bootstrap inconclusive that has its own exit code (3), as in the two-file compare,
+    // and each figure is a JUnit failure of type "inconclusive".
+    let inconclusive = ["--bootstrap", "inconclusive"];
+    let (code, out, err, failures) = gate_with(
+        url,
+        dir,
+        &new("step", 13.2),
+        "label:commit=c2",
+        &inconclusive,
+    );
+    assert!(err.is_empty(), "{err}");
     assert_eq!((code, failures), (Some(3), 10), "{out}");
     assert!(out.contains("INCONCLUSIVE: too few stored runs"), "{out}");
     assert!(
@@ -394,10 +404,24 @@ pub fn gate_cli(url: &str, dir: &Path) {
         "{out}"
     );
 
-    // No history for this plan at all: inconclusive (exit 3), not a regression.
-    let (code, out, _) = gate(url, dir, &new("never-stored", 50.0), "last:10");
+    // No history for this plan at all: inconclusive (exit 3) when asked, not a regression;
+    // by default (--bootstrap pass) not judged and passing, saying so.
+    let (code, out, _, _) = gate_with(
+        url,
+        dir,
+        &new("never-stored", 50.0),
+        "last:10",
+        &inconclusive,
+    );
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("none stored"), "{out}");
+    let (code, out, failures) = gate(url, dir, &new("never-stored", 50.0), "last:10");
+    assert_eq!((code, failures), (Some(0), 0), "{out}");
+    assert!(
+        out.contains("BOOTSTRAP: 10 figure(s) have fewer than 3 stored runs")
+            && out.contains("not judged: bootstrap: 0 stored run(s), the gate needs 3"),
+        "{out}"
+    );
 
     // The new run stored already (run --store, then compare) is not its own baseline.
     let mut store = Store::open(url, Access::Write).expect("open");
@@ -416,7 +440,10 @@ pub fn newer_schema_is_refused(url: &str) {
     let e = Store::open(url, Access::Read).expect_err("a newer schema");
     let text = e.to_string();
     assert!(
-        text.contains("schema version 99 is newer than this numaload's (1)"),
+        text.contains(&format!(
+            "schema version 99 is newer than this numaload's ({})",
+            numaload::store::schema::CURRENT
+        )),
         "{text}"
     );
     assert!(text.starts_with("store "), "{text}");
@@ -428,13 +455,118 @@ pub fn newer_schema_is_refused(url: &str) {
 }
 
 fn bump_schema(url: &str) {
+    raw_sql(url, "INSERT INTO numaload_schema (version) VALUES (99)");
+}
+
+/// Runs `sql` on the store behind numaload's back.
+fn raw_sql(url: &str, sql: &str) {
     if numaload::store::is_postgres(url) {
         let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect");
-        c.batch_execute("INSERT INTO numaload_schema (version) VALUES (99)")
-            .expect("bump");
+        c.batch_execute(sql).expect(sql);
     } else {
         let c = rusqlite::Connection::open(url).expect("open");
-        c.execute_batch("INSERT INTO numaload_schema (version) VALUES (99)")
-            .expect("bump");
+        c.execute_batch(sql).expect(sql);
     }
+}
+
+/// `result` as if run on another machine: its hosts renamed.
+pub fn elsewhere(mut result: RunResult) -> RunResult {
+    for h in std::iter::once(&mut result.host).chain(&mut result.hosts) {
+        h.hostname = "elsewhere".into();
+    }
+    result
+}
+
+/// Baselines scoped: `--where KEY=VALUE` keeps the runs carrying every such label; by default
+/// only runs on the same hosts and topology count, `--any-host` widens; a run stored without a
+/// host fingerprint counts when its host set is the same.
+pub fn scoped_baselines(url: &str, dir: &Path) {
+    // main at 10 ms, a dev branch at 20 ms, another host at 20 ms, interleaved in time.
+    let mut store = Store::open(url, Access::Write).expect("open");
+    for i in 0..12 {
+        let (result, branch) = match i % 3 {
+            0 => (synthetic("scoped", i, 10.0, 5000.0), "main"),
+            1 => (synthetic("scoped", i, 20.0, 5000.0), "dev"),
+            _ => (elsewhere(synthetic("scoped", i, 20.0, 5000.0)), "main"),
+        };
+        let labels = vec![
+            ("branch".to_owned(), branch.to_owned()),
+            ("ci".to_owned(), "yes".to_owned()),
+        ];
+        assert_eq!(store.put(&result, &labels), Ok(Put::Stored));
+    }
+    drop(store);
+    let new = synthetic("scoped", 100, 20.0, 5000.0);
+    // Against main on this host (four runs at 10 ms), 20 ms regresses.
+    let (code, out, _, _) = gate_with(url, dir, &new, "last:10", &["--where", "branch=main"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("labelled branch=main") && out.contains("(hosts "),
+        "{out}"
+    );
+    // Two labels: both must match.
+    let both = ["--where", "branch=main", "--where", "ci=yes"];
+    let (code, out, _, _) = gate_with(url, dir, &new, "last:10", &both);
+    assert_eq!(code, Some(1), "{out}");
+    let none = [
+        "--where",
+        "branch=main",
+        "--where",
+        "ci=no",
+        "--bootstrap",
+        "inconclusive",
+    ];
+    let (code, out, _, _) = gate_with(url, dir, &new, "last:10", &none);
+    assert_eq!(code, Some(3), "no run carries both: {out}");
+    // Every branch on this host: main and dev, 10 and 20 ms: 20 ms is in the range.
+    let (code, out, _) = gate(url, dir, &new, "last:10");
+    assert_eq!(code, Some(0), "{out}");
+    // main on any host: the other host's 20 ms runs count, and 20 ms is in the range again.
+    let any = ["--where", "branch=main", "--any-host"];
+    let (code, out, _, _) = gate_with(url, dir, &new, "last:10", &any);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("from every host"), "{out}");
+    // Which runs each scope reads.
+    let mut store = Store::open(url, Access::Read).expect("open");
+    let read = |store: &mut Store, scope: &numaload::store::gate::Scope| -> Vec<String> {
+        let q = numaload::store::gate::Baseline::Last(10).query(&new, scope);
+        store
+            .runs(&q)
+            .expect("runs")
+            .iter()
+            .map(|r| r.hosts.join(","))
+            .collect()
+    };
+    let here = read(&mut store, &Default::default());
+    assert_eq!(here.len(), 8, "{here:?}");
+    assert!(here.iter().all(|h| h != "elsewhere"), "{here:?}");
+    let scope = numaload::store::gate::Scope {
+        any_host: true,
+        ..Default::default()
+    };
+    assert_eq!(read(&mut store, &scope).len(), 12);
+    drop(store);
+    // Runs stored before the store kept host fingerprints count by their host set.
+    raw_sql(url, "UPDATE runs SET host_fingerprint = ''");
+    let mut store = Store::open(url, Access::Read).expect("open");
+    assert_eq!(read(&mut store, &Default::default()), here);
+    assert!(store
+        .runs(&Query::default())
+        .expect("runs")
+        .iter()
+        .all(|r| r.host_fingerprint.is_empty()));
+    // Bad flags are bad input.
+    let file = dir.join("scoped-new.json");
+    std::fs::write(&file, new.to_json()).expect("write");
+    let file = file.to_str().expect("utf8");
+    let base = ["compare", "--store", url, "--baseline", "last:10", file];
+    let (code, _, err) = cli(&[&base[..], &["--where", "nokey"]].concat());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--where nokey"), "{err}");
+    let (code, _, err) = cli(&[&base[..], &["--bootstrap", "maybe"]].concat());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--bootstrap maybe"), "{err}");
+    let (code, _, err) = cli(&["compare", "a.json", "b.json", "--where", "branch=main"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("need --store and --baseline"), "{err}");
 }
