@@ -28,6 +28,8 @@ enum Command {
     /// Run a plan: on the given agents, or on this host through an agent started for the run.
     #[command(after_help = numaload::compare::exit::TABLE)]
     Run(roles::run::RunArgs),
+    /// Write a starter agent.toml and plan.toml for your own server into a directory.
+    New(roles::new::NewArgs),
     /// Show each layout's concrete placement on a topology without launching anything.
     Plan(roles::plan::PlanArgs),
     /// Show a topology: this host's, or an hwloc XML file's (`lstopo host.xml` makes one).
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         // The target builds its own runtime, sized by its --threads.
         Command::Target(args) => numaload_target::run(args).map(|()| ExitCode::SUCCESS),
         Command::Topology(args) => roles::topology::main(args),
+        Command::New(args) => roles::new::main(args),
         Command::Plan(args) => roles::plan::main(args),
         Command::Report(args) => roles::report::main(args),
         Command::Compare(args) => roles::compare::main(args),

@@ -12,6 +12,7 @@ pub mod certs;
 pub mod compare;
 pub mod docs;
 pub mod history;
+pub mod new;
 pub mod plan;
 mod progress;
 pub mod report;

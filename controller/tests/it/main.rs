@@ -22,6 +22,7 @@ mod ffi_storm;
 mod history;
 mod local_run;
 mod multi_agent;
+mod new_pair;
 mod own_servers;
 mod packaging;
 mod pinned_pool_watch;
