@@ -166,9 +166,23 @@ pub enum ConfigError {
 /// What is wrong in the text of a configuration file: one line naming the key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigTextError {
-    /// Not TOML, an unknown key, or a value of the wrong type (toml's own message).
-    #[error("{}", .0.message().replace('\n', " "))]
-    Toml(toml::de::Error),
+    /// Not TOML, an unknown key, or a value of the wrong type: the line, the table it is in
+    /// (`[limits] `, empty at the top level) and what is wrong, an unknown key with the keys
+    /// its table takes.
+    #[error("line {line}: {table}{detail}")]
+    Toml {
+        line: usize,
+        table: String,
+        detail: String,
+    },
+    /// A target's program that this agent cannot start: missing, a directory, or executable by
+    /// no one. Checked when the file is loaded ([`ConfigFile::load`]), not at a run's launch.
+    #[error("[targets.{target}] program = {program:?}: {problem}")]
+    Program {
+        target: String,
+        program: std::path::PathBuf,
+        problem: String,
+    },
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error("[limits] max_layout_time = {value:?}: {source}; e.g. \"1h\"")]
@@ -186,7 +200,8 @@ impl ConfigFile {
             path: path_text(),
             source,
         })?;
-        Self::parse(&text).map_err(|source| ConfigError::Invalid {
+        let checked = Self::parse(&text).and_then(|file| file.check_programs().map(|()| file));
+        checked.map_err(|source| ConfigError::Invalid {
             path: path_text(),
             source: Box::new(source),
         })
@@ -194,7 +209,8 @@ impl ConfigFile {
 
     /// Parses the text of a configuration file.
     pub fn parse(text: &str) -> Result<ConfigFile, ConfigTextError> {
-        let mut file: ConfigFile = toml::from_str(text).map_err(ConfigTextError::Toml)?;
+        let mut file: ConfigFile =
+            toml::from_str(text).map_err(|error| ConfigTextError::toml(text, &error))?;
         file.checked = file
             .targets
             .iter()
@@ -207,6 +223,40 @@ impl ConfigFile {
             })?;
         }
         Ok(file)
+    }
+
+    /// Every target's program exists and is executable, so a mistake in a path is found when
+    /// the agent starts rather than when a run launches the first replica.
+    fn check_programs(&self) -> Result<(), ConfigTextError> {
+        use std::os::unix::fs::PermissionsExt as _;
+        for (name, target) in &self.checked {
+            let problem = match std::fs::metadata(&target.program) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(
+                    "no such file; install the server there or give the absolute path where it \
+                     is"
+                    .to_owned(),
+                ),
+                Err(e) => Some(format!(
+                    "cannot be read ({e}); let the agent's user reach it"
+                )),
+                Ok(meta) if meta.is_dir() => {
+                    Some("a directory; give the server's executable file".to_owned())
+                }
+                Ok(meta) if meta.permissions().mode() & 0o111 == 0 => Some(format!(
+                    "not executable (mode {:o}); chmod +x it",
+                    meta.permissions().mode() & 0o7777
+                )),
+                Ok(_) => None,
+            };
+            if let Some(problem) = problem {
+                return Err(ConfigTextError::Program {
+                    target: name.clone(),
+                    program: target.program.clone(),
+                    problem,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The agent configuration this file describes, on top of the built-in one.
@@ -230,6 +280,65 @@ impl ConfigFile {
         limits.max_work_us = l.max_work_us.unwrap_or(limits.max_work_us);
         config
     }
+}
+
+impl ConfigTextError {
+    /// toml's error placed as the plan's are: its line, the table header it falls under, and
+    /// what is wrong: serde's unknown field in the plan's words (`unknown key "x"; expected one
+    /// of a, b`), a wrong value as `key = value: why`.
+    fn toml(text: &str, error: &toml::de::Error) -> Self {
+        let at = error.span().map_or(0, |span| span.start).min(text.len());
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let line_text = &text[line_start..line_end];
+        let line = text[..at].matches('\n').count() + 1;
+        let table = text[..line_end]
+            .lines()
+            .rev()
+            .find_map(table_header)
+            .map(|name| format!("[{name}] "))
+            .unwrap_or_default();
+        let message = error.message().replace('\n', " ");
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'));
+        let detail = match (unknown, line_text.split_once('=')) {
+            (Some((name, rest)), _) => {
+                let expected = rest.trim_start_matches(", expected ").replace('`', "");
+                format!("unknown key {name:?}; expected {expected}")
+            }
+            (None, Some((key, value))) if table_header(line_text).is_none() => {
+                let value = value.trim();
+                let shown = if value.chars().count() <= 60 {
+                    value
+                } else {
+                    "..."
+                };
+                format!("{} = {shown}: {}", key.trim(), message.replace('`', "\""))
+            }
+            (None, _) => message.replace('`', "\""),
+        };
+        ConfigTextError::Toml {
+            line,
+            table,
+            detail,
+        }
+    }
+}
+
+/// The table a line opens, `targets.api` of `[targets.api]  # comment` (an array of tables'
+/// `[[x]]` too); `None` for any other line, an array value's `[0, 1]` among them.
+fn table_header(line: &str) -> Option<&str> {
+    let inner = line.trim().strip_prefix('[')?;
+    let inner = inner.strip_prefix('[').unwrap_or(inner);
+    let (name, _) = inner.split_once(']')?;
+    let name = name.trim();
+    let is_key = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-\"' ".contains(c))
+        && !name.contains(", ");
+    is_key.then_some(name)
 }
 
 #[cfg(test)]
@@ -278,10 +387,14 @@ mod tests {
                 "[limits]\nmax_layout_time = \"soon\"\n",
                 |e| matches!(e, E::MaxLayoutTime { value, .. } if value == "soon"),
             ),
-            ("[limits]\nmax_conections = 3\n", |e| {
-                matches!(e, E::Toml(_))
-            }),
-            ("command = \"rm -rf /\"\n", |e| matches!(e, E::Toml(_))),
+            (
+                "[limits]\nmax_conections = 3\n",
+                |e| matches!(e, E::Toml { line: 2, table, .. } if table == "[limits] "),
+            ),
+            (
+                "command = \"rm -rf /\"\n",
+                |e| matches!(e, E::Toml { line: 1, table, .. } if table.is_empty()),
+            ),
         ];
         for (text, is) in cases {
             let err = ConfigFile::parse(text).expect_err(text);
@@ -299,9 +412,19 @@ mod tests {
             ),
             (
                 "[limits]\nmax_conections = 3\n",
-                "unknown field `max_conections`, expected one of `max_plan_bytes`, \
-                 `max_layouts`, `max_layout_time`, `max_connections`, `max_replicas`, \
-                 `max_work_us`",
+                "line 2: [limits] unknown key \"max_conections\"; expected one of \
+                 max_plan_bytes, max_layouts, max_layout_time, max_connections, max_replicas, \
+                 max_work_us",
+            ),
+            (
+                "[targets.svc]\nprogram = \"/srv\"\nargs = [\"{port}\"]\nredy = \"tcp\"\n",
+                "line 4: [targets.svc] unknown key \"redy\"; expected one of program, args, env, \
+                 files, ready, ready_within, stop_signal, stop_grace, metrics, scrape, \
+                 requests_counter, knobs, schedtrace",
+            ),
+            (
+                "[targets.svc]\nprogram = \"/srv\"\nargs = [\n  [\"{port}\"],\n]\n",
+                "line 4: [targets.svc] invalid type: sequence, expected a string",
             ),
         ];
         for (text, want) in cases {
@@ -324,6 +447,39 @@ mod tests {
                 file.display()
             )
         );
+        let program = dir.join("server");
+        let entry = format!(
+            "[targets.svc]\nprogram = {:?}\nargs = [\"{{listen}}\"]\n",
+            program.display().to_string()
+        );
+        std::fs::write(&file, &entry).expect("write");
+        for (mode, want) in [
+            (
+                None,
+                "no such file; install the server there or give the absolute path where it is",
+            ),
+            (Some(0o644), "not executable (mode 644); chmod +x it"),
+            (Some(0o755), ""),
+        ] {
+            if let Some(mode) = mode {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::write(&program, "#!/bin/sh\n").expect("program");
+                std::fs::set_permissions(&program, std::fs::Permissions::from_mode(mode))
+                    .expect("mode");
+            }
+            match ConfigFile::load(&file) {
+                Ok(_) => assert!(want.is_empty(), "{mode:?}: loaded"),
+                Err(e) => assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "{}: [targets.svc] program = {:?}: {want}",
+                        file.display(),
+                        program
+                    )
+                ),
+            }
+        }
+        std::fs::remove_file(&program).expect("remove");
         std::fs::remove_file(&file).expect("remove");
         let missing = ConfigFile::load(&file).expect_err("no file");
         assert!(matches!(missing, ConfigError::Read { .. }), "{missing:?}");

@@ -54,7 +54,7 @@ fn documented_keys(markdown: &str, heading: &str) -> BTreeSet<String> {
 }
 
 /// The keys the parser accepts in the table `probe` puts the key `zz_unknown` in, read from
-/// its refusal: ``... unknown field `zz_unknown`, expected one of `a`, `b` ``.
+/// its refusal: `... unknown key "zz_unknown"; expected one of a, b`.
 fn accepted_keys(probe: &str) -> BTreeSet<String> {
     let error = ConfigFile::parse(probe)
         .expect_err("a configuration with an unknown key is refused")
