@@ -30,6 +30,7 @@ mod plan_reference;
 mod plan_validation;
 mod prometheus_rules;
 mod report_formats;
+mod report_reference;
 mod report_truth;
 mod sched;
 mod seams;

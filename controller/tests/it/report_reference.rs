@@ -1,0 +1,130 @@
+//! `docs/report.md` explains every line the text report prints: the report of the checked-in
+//! results (a plain run, a request mix with process trees and scraped series, and one with
+//! every reason for caution, a failed layout and a cancelled run) is rendered by the
+//! controller's own renderer, and each line's label must have a row in the page: the header's
+//! lines in "The header", a layout block's lines (`throughput`, `replica 0`, the indented
+//! `tree:` under a replica) in "A layout's block".
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::common::{manifest, read_json};
+
+fn reference() -> String {
+    std::fs::read_to_string(manifest("../docs/report.md")).expect("docs/report.md")
+}
+
+/// The first cells of the tables under the `### ` heading `title`, trimmed, each also by its
+/// first word (`replica N` and `replica`).
+fn rows(markdown: &str, title: &str) -> BTreeSet<String> {
+    let mut lines = markdown.lines();
+    lines
+        .by_ref()
+        .find(|l| l.strip_prefix("### ") == Some(title))
+        .unwrap_or_else(|| panic!("docs/report.md has no \"### {title}\""));
+    let mut cells = BTreeSet::new();
+    for line in lines.take_while(|l| !l.starts_with('#')) {
+        let Some((cell, _)) = line
+            .strip_prefix("| `")
+            .and_then(|rest| rest.split_once("` |"))
+        else {
+            continue;
+        };
+        let cell = cell.trim();
+        cells.insert(cell.to_owned());
+        if let Some(word) = cell.split_whitespace().next() {
+            cells.insert(word.to_owned());
+        }
+    }
+    cells
+}
+
+/// The results rendered: the two checked-in ones, and the first with a replica off its CPUs, a
+/// suspect layout, a failed one and the run cancelled.
+fn results() -> Vec<Value> {
+    let plain = read_json(&manifest("tests/fixtures/quickstart-result.json"));
+    let mix = read_json(&manifest("tests/fixtures/service-result.json"));
+    let mut troubled = plain.clone();
+    let layouts = troubled["layouts"].as_array_mut().expect("layouts");
+    layouts[0]["replicas"][0]["placement_ok"] = json!(false);
+    layouts[0]["replicas"][0]["actual_cpus"] = json!([0, 1]);
+    layouts[1]["suspect"] = json!(["the load generator shared CPUs with the replicas"]);
+    let mut failed = layouts[1].clone();
+    failed["name"] = json!("per-l3");
+    failed["status"] = json!("failed");
+    failed["error"] = json!("agent 10.0.0.7:7070 lost: connection reset");
+    layouts.push(failed);
+    troubled["cancelled"] = json!(true);
+    vec![plain, mix, troubled]
+}
+
+/// The names of a result's requests, which label the rows of a mix's table.
+fn request_names(result: &Value) -> BTreeSet<String> {
+    result["plan"]["load"]["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn every_line_of_the_text_report_has_a_row() {
+    let reference = reference();
+    let header_rows = rows(&reference, "The header");
+    let block_rows = rows(&reference, "A layout's block");
+    let mut missing = BTreeSet::new();
+    let mut checked = 0;
+    for value in results() {
+        let requests = request_names(&value);
+        let result: numaload::result::RunResult =
+            serde_json::from_value(value).expect("a result file");
+        let text = numaload::report::text::render(&result);
+        let mut in_header = true;
+        for line in text.lines() {
+            if line.is_empty() {
+                in_header = false;
+                continue;
+            }
+            if in_header {
+                let first = line.split_whitespace().next().unwrap_or_default();
+                checked += 1;
+                if !header_rows.contains(first) {
+                    missing.insert(format!("header: {line}"));
+                }
+                continue;
+            }
+            let indent = line.len() - line.trim_start().len();
+            let trimmed = line.trim_start();
+            let label = match indent {
+                2 if !trimmed.starts_with('!') => trimmed
+                    .split("  ")
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .map(|c| if c.is_ascii_digit() { 'N' } else { c })
+                    .collect::<String>(),
+                15 => trimmed
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                _ => continue,
+            };
+            if requests.contains(&label) {
+                continue;
+            }
+            checked += 1;
+            if !block_rows.contains(&label) {
+                missing.insert(format!("{label:?} in: {line}"));
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} lines checked");
+    assert!(
+        missing.is_empty(),
+        "docs/report.md has no row for these lines of the text report:\n{}",
+        missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
