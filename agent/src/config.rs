@@ -5,6 +5,8 @@
 //! (invariant 5 of ARCHITECTURE.md).
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,6 +20,12 @@ pub struct AgentConfig {
     pub ready_within: Duration,
     /// Grace between the stop signal and SIGKILL when stopping replicas, unless its target says.
     pub stop_grace: Duration,
+    /// The IP replicas listen on (`{listen}` is `replica_address:{port}`): loopback unless the
+    /// configuration sets one that load agents on other hosts can reach.
+    pub replica_address: IpAddr,
+    /// The ports replicas may take (a firewall's opening); `None`: any free one below the
+    /// ephemeral range.
+    pub replica_ports: Option<RangeInclusive<u16>>,
     pub limits: Limits,
     /// Counters for the agent's own /metrics.
     pub metrics: std::sync::Arc<crate::metrics::AgentMetrics>,
@@ -60,6 +68,8 @@ impl AgentConfig {
             targets: crate::target::builtin_targets(numaload_exe),
             ready_within: Duration::from_secs(10),
             stop_grace: Duration::from_secs(2),
+            replica_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            replica_ports: None,
             limits: Limits::default(),
             metrics: std::sync::Arc::default(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -94,6 +104,9 @@ pub struct UnknownTarget {
 /// ```toml
 /// listen = "0.0.0.0:7070"           # --listen overrides it
 /// tls_dir = "/etc/numaload/tls"     # --tls-dir overrides it
+/// replica_address = "10.0.0.5"      # the IP replicas listen on; default 127.0.0.1 (load
+///                                   # agents on other hosts need one they can reach)
+/// replica_ports = "20000-20099"     # ports replicas take; default any free one
 ///
 /// [targets.go-api]                  # a name plans may use, and how to run it
 /// program = "/opt/api/server"       # absolute path
@@ -128,6 +141,8 @@ pub struct UnknownTarget {
 pub struct ConfigFile {
     pub listen: Option<std::net::SocketAddr>,
     pub tls_dir: Option<std::path::PathBuf>,
+    pub replica_address: Option<IpAddr>,
+    pub replica_ports: Option<String>,
     #[serde(default)]
     pub targets: BTreeMap<String, TargetFile>,
     #[serde(default)]
@@ -185,6 +200,11 @@ pub enum ConfigTextError {
     },
     #[error(transparent)]
     Target(#[from] TargetError),
+    #[error(
+        "replica_ports = {0:?}: not a port range; write \"FIRST-LAST\" with 1 <= FIRST <= LAST \
+         <= 65535, e.g. \"20000-20099\""
+    )]
+    ReplicaPorts(String),
     #[error("[limits] max_layout_time = {value:?}: {source}; e.g. \"1h\"")]
     MaxLayoutTime {
         value: String,
@@ -216,6 +236,9 @@ impl ConfigFile {
             .iter()
             .map(|(name, target)| Ok((name.clone(), target.check(name)?)))
             .collect::<Result<_, TargetError>>()?;
+        if let Some(ports) = &file.replica_ports {
+            port_range(ports).ok_or_else(|| ConfigTextError::ReplicaPorts(ports.clone()))?;
+        }
         if let Some(time) = &file.limits.max_layout_time {
             humantime::parse_duration(time).map_err(|source| ConfigTextError::MaxLayoutTime {
                 value: time.clone(),
@@ -264,6 +287,12 @@ impl ConfigFile {
         if !self.checked.is_empty() {
             config.targets = self.checked.clone();
         }
+        if let Some(address) = self.replica_address {
+            config.replica_address = address;
+        }
+        if let Some(ports) = self.replica_ports.as_deref().and_then(port_range) {
+            config.replica_ports = Some(ports);
+        }
         let l = &self.limits;
         let limits = &mut config.limits;
         limits.max_plan_bytes = l.max_plan_bytes.unwrap_or(limits.max_plan_bytes);
@@ -280,6 +309,14 @@ impl ConfigFile {
         limits.max_work_us = l.max_work_us.unwrap_or(limits.max_work_us);
         config
     }
+}
+
+/// `"20000-20099"` (or one port, `"20000"`) as a range; `None` when it is not one.
+fn port_range(text: &str) -> Option<RangeInclusive<u16>> {
+    let (first, last) = text.split_once('-').unwrap_or((text, text));
+    let first: u16 = first.trim().parse().ok()?;
+    let last: u16 = last.trim().parse().ok()?;
+    (first >= 1 && first <= last).then_some(first..=last)
 }
 
 impl ConfigTextError {
@@ -344,6 +381,28 @@ fn table_header(line: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replica_address_and_ports_are_read_and_a_bad_range_named() {
+        let file =
+            ConfigFile::parse("replica_address = \"10.0.0.5\"\nreplica_ports = \"20000-20099\"\n")
+                .expect("valid");
+        let config = file.apply(AgentConfig::builtin(Path::new("/usr/bin/numaload")));
+        assert_eq!(config.replica_address.to_string(), "10.0.0.5");
+        assert_eq!(config.replica_ports, Some(20_000..=20_099));
+        let builtin = AgentConfig::builtin(Path::new("/usr/bin/numaload"));
+        assert!(builtin.replica_address.is_loopback());
+        for bad in ["20099-20000", "0-10", "a-b", "70000"] {
+            let error = ConfigFile::parse(&format!("replica_ports = \"{bad}\"\n"))
+                .expect_err(bad)
+                .to_string();
+            assert!(error.starts_with("replica_ports = "), "{error}");
+        }
+        let error = ConfigFile::parse("replica_address = \"not-an-ip\"\n")
+            .expect_err("not an IP")
+            .to_string();
+        assert!(error.contains("replica_address"), "{error}");
+    }
 
     #[test]
     fn a_config_file_names_targets_and_tightens_limits() {

@@ -99,6 +99,7 @@ impl Agent for AgentService {
             agent_version: self.config.version.clone(),
             topology: Some((&topology).into()),
             cgroup: Some(crate::cgroup::wire_limits_of(std::process::id())),
+            replica_address: self.config.replica_address.to_string(),
         }))
     }
 
@@ -182,7 +183,13 @@ impl Agent for AgentService {
         let current = self.current.lock().map_err(|_| Refusal::Poisoned)?;
         let accepted = match current.as_ref() {
             Some(run) if run.run_id == start.run_id => {
-                run.starts.give(&start.layout, start.start_at_unix_ns);
+                run.starts.give(
+                    &start.layout,
+                    run::Start {
+                        at_unix_ns: start.start_at_unix_ns,
+                        targets: start.targets,
+                    },
+                );
                 true
             }
             _ => false,

@@ -129,11 +129,13 @@ impl Agent {
         run_id: &str,
         layout: &str,
         start_at_unix_ns: u64,
+        targets: Vec<numaload_proto::v1::LoadTarget>,
     ) -> Result<bool, ClientError> {
         let mut request = tonic::Request::new(numaload_proto::v1::StartRequest {
             run_id: run_id.to_owned(),
             layout: layout.to_owned(),
             start_at_unix_ns,
+            targets,
         });
         request.set_timeout(CALL_TIMEOUT);
         self.client

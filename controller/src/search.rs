@@ -131,11 +131,11 @@ pub fn next_rate(search: &Search, steps: &[Step]) -> Option<f64> {
     }
 }
 
-/// Runs the search for every layout of `plan` on `addresses`.
+/// Runs the search for every layout of `plan` on `fleet`.
 pub async fn run(
     plan: &Plan,
     search: &Search,
-    addresses: &[String],
+    fleet: &crate::run::Fleet,
     tls: Option<&tonic::transport::ClientTlsConfig>,
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<RunResult> {
@@ -167,7 +167,7 @@ pub async fn run(
                 Calibrate::No
             };
             let result =
-                crate::run::run_with(&step_plan, addresses, tls, calibrate, &mut progress).await?;
+                crate::run::run_with(&step_plan, fleet, tls, calibrate, &mut progress).await?;
             if first_run.is_none() {
                 first_run = Some(result.clone());
             }

@@ -4,6 +4,8 @@ exit status 1 if any failed.
 
   check.py smoke RESULT.json AGENT_ADDR   result of a normal run against AGENT_ADDR
   check.py pids RESULT.json               print every replica pid in the result, one a line
+  check.py remote RESULT.json SUT LOAD...  result of a run whose replicas on SUT were driven by
+                                          the LOAD agents
 """
 import json
 import sys
@@ -45,6 +47,40 @@ def smoke(path, agent):
                   f"memory {rep.get('intended_memory_nodes')} policy {rep.get('memory_policy')!r}")
 
 
+def remote(path, sut, loads):
+    with open(path) as f:
+        r = json.load(f)
+    check(not r.get("degraded"), "result is not degraded", repr(r.get("degraded")))
+    for l in r.get("layouts", []):
+        n = l.get("name")
+        check(l.get("status") in ("ok", "suspect"), f"layout {n}: measured",
+              f"{l.get('status')!r}: {l.get('error', '')}")
+        workers = l.get("load", {}).get("workers", [])
+        by = sorted({w["agent"] for w in workers})
+        check(by == sorted(loads), f"layout {n}: load workers ran on the load agents {loads} only",
+              repr(by))
+        hosts = {h["agent"]: h["hostname"] for h in r.get("hosts", [])}
+        check(all(w["agent"] in hosts for w in workers),
+              f"layout {n}: each worker's load agent is a host of the result", repr(hosts))
+        total = l.get("requests", 0)
+        per_agent = {a["agent"]: a.get("requests", 0) for a in l.get("agents", [])}
+        check(total > 0 and total == sum(per_agent.get(a, 0) for a in loads),
+              f"layout {n}: merged requests {total} = the sum over the load agents",
+              repr(per_agent))
+        check(per_agent.get(sut, 0) == 0, f"layout {n}: the host under test sent nothing",
+              repr(per_agent.get(sut)))
+        reps = l.get("replicas", [])
+        check(len(reps) == 2 and all(rep.get("agent") == sut for rep in reps),
+              f"layout {n}: the replicas ran on {sut}", repr([rep.get("agent") for rep in reps]))
+        check(sum(rep.get("requests", 0) for rep in reps) == total
+              and all(rep.get("requests", 0) > 0 for rep in reps),
+              f"layout {n}: every replica was driven, and their requests add up",
+              repr([rep.get("requests") for rep in reps]))
+        skew = l.get("start_skew_ns")
+        check(skew is not None and skew < 1_000_000,
+              f"layout {n}: the load agents started within 1 ms of each other", repr(skew))
+
+
 def pids(path):
     with open(path) as f:
         r = json.load(f)
@@ -56,6 +92,8 @@ def pids(path):
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "smoke":
         smoke(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 5 and sys.argv[1] == "remote":
+        remote(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif len(sys.argv) == 3 and sys.argv[1] == "pids":
         pids(sys.argv[2])
     else:

@@ -96,7 +96,7 @@ still_running() { kill -0 "$1" 2>/dev/null; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
 none_of_running() { local p live; live=$(targets_running); for p in "$@"; do grep -qx "$p" <<<"$live" && return 1; done; return 0; }
 ns_empty() { [ -z "$("$NETNS" pids "$1" 2>/dev/null)" ]; }
-log_has() { grep -q -- "$2" "$1"; }
+log_has() { grep -q -- "$2" "$1" 2>/dev/null; }
 
 cleanup() {
   local rc=$?
@@ -266,3 +266,78 @@ fi
 
 check "agent3 still listens after the cancel" listens "${ADDR[agent3]}"
 check "agent2 still runs" running "${AGENT_PID[agent2]}"
+
+# ---------------------------------------------------------------- 5. load from other hosts
+# agent1 runs a second agent (port 7071) whose replicas listen on its bridge address; agent2 and
+# agent3 drive them as load agents.
+echo "== remote: replicas on agent1 (replica_address ${ADDR[agent1]}), load from agent2 and agent3"
+SUT="${ADDR[agent1]}:7071"
+printf 'replica_address = "%s"\n' "${ADDR[agent1]}" >"$WORK/sut.toml"
+"$NETNS" exec agent1 "$NUMALOAD" agent --listen "$SUT" --config "$WORK/sut.toml" "${TLS[@]}" >"$WORK/sut.log" 2>&1 &
+SUT_PID=$!; disown "$SUT_PID"
+sut_listens() { timeout 2 "$NETNS" exec ctl bash -c "exec 3<>/dev/tcp/${ADDR[agent1]}/7071" 2>/dev/null; }
+LOADS=(--load-agent "${ADDR[agent2]}:$PORT" --load-agent "${ADDR[agent3]}:$PORT")
+# Connections to the replicas as agent1's socket table shows them: the peer address of each
+# established connection whose local address is agent1's and port is not the agent's own.
+replica_peers() {
+  nsx agent1 ss -Htn state established 2>/dev/null \
+    | awk -v me="${ADDR[agent1]}" '{ split($3, l, ":"); split($4, p, ":"); if (l[1] == me && l[2] != 7071 && l[2] != 7070) print p[1] }' | sort | uniq -c
+}
+if wait_until 15 sut_listens; then
+  # A plan with load agents against replicas on loopback is refused before anything starts.
+  timeout -k 5 60 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/remote.toml" --allow-suspect --agent "$A1" "${LOADS[@]}" \
+    "${TLS[@]}" --quiet >"$WORK/loopback.out" 2>&1
+  rc=$?
+  check "remote: replicas on loopback with load agents are refused, exit 2, naming the agent and replica_address (exit $rc)" \
+    [ "$rc" -eq 2 -a -n "$(grep -F -- "--agent $A1" "$WORK/loopback.out" | grep replica_address)" ]
+  timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/remote.toml" --allow-suspect --agent "$SUT" "${LOADS[@]}" \
+    "${TLS[@]}" --out "$WORK/remote.json" >"$WORK/remote.out" 2>&1 &
+  CTL_PID=$!; BG_PIDS+=("$CTL_PID")
+  wait_until 30 log_has "$WORK/remote.out" "measuring" && sleep 1.5
+  replica_peers >"$WORK/remote.peers"
+  mapfile -t RREPS < <(replicas_of "$SUT_PID")
+  wait_until 60 exited "$CTL_PID"; wait "$CTL_PID"; rc=$?
+  check "remote: the run exits 0 (exit $rc)" [ "$rc" -eq 0 ]
+  [ "$rc" -eq 0 ] || sed 's/^/    /' "$WORK/remote.out" | tail -10
+  # agent1's own connections (its sampler scraping the replicas' /metrics) are not load.
+  check "remote: agent1's socket table shows the plan's 8 connections to the replicas, 4 from each load host, none from elsewhere ($(tr -s ' \n' ' ' <"$WORK/remote.peers"))" \
+    python3 -c "
+import sys
+peers = {l.split()[1]: int(l.split()[0]) for l in open('$WORK/remote.peers') if l.strip()}
+peers.pop('${ADDR[agent1]}', None)
+sys.exit(not (peers == {'${ADDR[agent2]}': 4, '${ADDR[agent3]}': 4}))"
+  python3 "$HERE/check.py" remote "$WORK/remote.json" "$SUT" "${ADDR[agent2]}:$PORT" "${ADDR[agent3]}:$PORT" \
+    | sed 's/^\(PASS\|FAIL\): /\1: remote: /' | tee "$WORK/remote.checks"
+  FAILS=$((FAILS + $(grep -c '^FAIL' "$WORK/remote.checks")))
+  wait_until 5 none_of_running "${RREPS[@]}"
+  check "remote: agent1's replicas ${RREPS[*]:-none} are gone after the run" [ ${#RREPS[@]} -eq 2 ] && none_of_running "${RREPS[@]}"
+  check "remote: the agent under test has no children left" [ -z "$(children_of "$SUT_PID")" ]
+
+  # A load agent killed mid-run: the result is degraded (exit 4), and no replica is left.
+  echo "== remote-kill: SIGKILL agent3 (a load agent) while plans/remote-long.toml measures"
+  timeout -k 5 120 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/remote-long.toml" --agent "$SUT" "${LOADS[@]}" \
+    "${TLS[@]}" --out "$WORK/remote-kill.json" >"$WORK/remote-kill.out" 2>&1 &
+  CTL_PID=$!; BG_PIDS+=("$CTL_PID")
+  if wait_until 30 log_has "$WORK/remote-kill.out" "measuring"; then
+    sleep 2
+    mapfile -t REPLICAS < <(replicas_of "$SUT_PID")
+    t=$(now)
+    kill -9 "${AGENT_PID[agent3]}"
+    wait_until 60 exited "$CTL_PID"; wait "$CTL_PID"; rc=$?
+    check "remote-kill: the controller exits 4 (degraded) within 60 s (exit $rc, $(secs "$t" "$(now)") s)" [ "$rc" -eq 4 ]
+    check "remote-kill: the result is degraded and names agent3" python3 -c "
+import json, sys
+r = json.load(open('$WORK/remote-kill.json'))
+lost = [a['agent'] for a in r['agents'] if a['status'] == 'lost']
+sys.exit(not (r['degraded'] and lost == ['${ADDR[agent3]}:$PORT']))"
+    wait_until 30 none_of_running "${REPLICAS[@]}"
+    check "remote-kill: agent1's replicas ${REPLICAS[*]:-none} are gone ($(secs "$t" "$(now)") s after the kill)" \
+      [ ${#REPLICAS[@]} -eq 2 ] && none_of_running "${REPLICAS[@]}"
+    check "remote-kill: nothing runs in agent3's namespace any more" wait_until 5 ns_empty agent3
+  else
+    fail "remote-kill: the run never reached measuring within 30 s: $(tail -3 "$WORK/remote-kill.out")"
+  fi
+  kill "$SUT_PID" 2>/dev/null
+else
+  fail "remote: the agent under test did not listen on $SUT within 15 s: $(tail -3 "$WORK/sut.log")"
+fi

@@ -6,8 +6,39 @@ use std::collections::BTreeSet;
 use numaload_proto::cpulist;
 
 use super::cpus::core_index;
-use super::plan::ReplicaPlan;
+use super::error::PlacementError;
+use super::plan::{Placement, ReplicaPlan};
 use crate::topology::HostTopology;
+
+/// How every note about the load generator's CPUs begins.
+pub(super) const ABOUT_LOAD: &str = "the load generator ";
+
+/// A load agent's placement: no replica, the load generator on the `reserve_load_cpus` highest
+/// allowed CPUs, or on every allowed CPU when that is 0.
+pub fn load_only(
+    topology: &HostTopology,
+    reserve_load_cpus: u32,
+) -> Result<Placement, PlacementError> {
+    let allowed = &topology.allowed_cpus;
+    let reserved = usize::try_from(reserve_load_cpus).unwrap_or(usize::MAX);
+    if reserved > allowed.len() || allowed.is_empty() {
+        return Err(PlacementError::ReserveTooLarge {
+            reserved: reserve_load_cpus,
+            allowed: allowed.len(),
+        });
+    }
+    let load_cpus = if reserved == 0 {
+        allowed.clone()
+    } else {
+        allowed[allowed.len() - reserved..].to_vec()
+    };
+    Ok(Placement {
+        replicas: Vec::new(),
+        load_cpus,
+        load_shares_cpus: false,
+        notes: Vec::new(),
+    })
+}
 
 /// Where the load generator runs, and whether it shares CPUs with the replicas.
 pub(super) fn load_cpus(

@@ -61,6 +61,7 @@ use seats::{explicit, pinned, unpinned, Seat};
 pub use error::PlacementError;
 pub use layout::{Layout, Memory, Pin, Replicas, Smt};
 pub use level::Level;
+pub use load::load_only;
 pub use plan::{NodePolicy, Placement, ReplicaPlan};
 
 /// Resolves `layout` on `topology`, keeping the `reserve_load_cpus` highest allowed CPUs for the

@@ -52,6 +52,17 @@ pub struct Placement {
     pub notes: Vec<String>,
 }
 
+impl Placement {
+    /// The placement of replicas that load agents on other hosts drive: no load generator
+    /// here, so neither its CPUs nor what was said about them.
+    pub fn without_load(&mut self) {
+        self.load_cpus.clear();
+        self.load_shares_cpus = false;
+        self.notes
+            .retain(|n| !n.starts_with(super::load::ABOUT_LOAD));
+    }
+}
+
 /// Where one replica runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReplicaPlan {

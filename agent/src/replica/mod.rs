@@ -20,7 +20,8 @@ mod port;
 mod ready;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -60,6 +61,9 @@ pub struct Launch<'a> {
     pub knobs: &'a BTreeMap<String, String>,
     pub ready_within: Duration,
     pub stop_grace: Duration,
+    /// The IP replicas listen on (`{listen}` is `address:port`), and the ports they may use.
+    pub address: IpAddr,
+    pub ports: Option<&'a RangeInclusive<u16>>,
 }
 
 /// A running replica.
@@ -91,8 +95,9 @@ impl Replica {
         let target = launch.target;
         let pinning = Pinning::new(&spec.cpus, &spec.memory_nodes, spec.memory_policy)
             .map_err(|source| ReplicaError::Pinning { index, source })?;
-        let port = port::pick().map_err(|source| ReplicaError::NoPort { index, source })?;
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let port = port::pick(launch.address, launch.ports)
+            .map_err(|source| ReplicaError::NoPort { index, source })?;
+        let address = SocketAddr::from((launch.address, port));
         let workdir = make_workdir(index, port).map_err(|source| {
             port::release(port);
             ReplicaError::Workdir { index, source }
@@ -467,6 +472,8 @@ mod tests {
             knobs: &BTreeMap::new(),
             ready_within: Duration::from_secs(1),
             stop_grace: Duration::from_secs(1),
+            address: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            ports: None,
         };
         let spec = ReplicaSpec {
             index: 3,

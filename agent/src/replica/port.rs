@@ -5,10 +5,13 @@
 //! hand the same port to the next `connect`, the load generator's own among them), so the port
 //! comes from *below* the kernel's ephemeral range (`net.ipv4.ip_local_port_range`), which the
 //! kernel never hands out by itself: only another program choosing the same number by hand could
-//! take it. Ports handed out by this agent are not reused until [`release`]d.
+//! take it. Ports handed out by this agent are not reused until [`release`]d. An agent whose
+//! configuration gives `replica_ports` (a firewall lets only those through) draws from that
+//! range instead.
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{IpAddr, TcpListener};
+use std::ops::RangeInclusive;
 use std::sync::Mutex;
 
 /// Lowest port tried (below are well-known and registered services).
@@ -16,8 +19,12 @@ const LOWEST: u16 = 10_000;
 
 static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
-/// A port on 127.0.0.1 that nothing listens on now and this agent has not handed out.
-pub fn pick() -> std::io::Result<u16> {
+/// A port on `address` that nothing listens on now and this agent has not handed out: from
+/// `range` when given, else from below the ephemeral range.
+pub fn pick(address: IpAddr, range: Option<&RangeInclusive<u16>>) -> std::io::Result<u16> {
+    if let Some(range) = range {
+        return pick_in(address, range);
+    }
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
@@ -31,18 +38,38 @@ pub fn pick() -> std::io::Result<u16> {
         let seed = std::process::id().wrapping_mul(2_654_435_761) ^ nanos();
         for i in 0..span {
             let port = LOWEST + ((seed.wrapping_add(i.wrapping_mul(7_919))) % span) as u16;
-            if !handed.contains(&port) && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            if !handed.contains(&port) && TcpListener::bind((address, port)).is_ok() {
                 handed.insert(port);
                 return Ok(port);
             }
         }
     }
     // No room below the ephemeral range: let the kernel choose (racy, but rare).
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port();
+    let port = TcpListener::bind((address, 0))?.local_addr()?.port();
     handed.insert(port);
     Ok(port)
+}
+
+/// The first port of `range` free on `address` and not handed out.
+fn pick_in(address: IpAddr, range: &RangeInclusive<u16>) -> std::io::Result<u16> {
+    let mut handed = HANDED_OUT
+        .lock()
+        .map_err(|_| std::io::Error::other("port table poisoned"))?;
+    for port in range.clone() {
+        if !handed.contains(&port) && TcpListener::bind((address, port)).is_ok() {
+            handed.insert(port);
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!(
+            "every port of replica_ports {}-{} on {address} is taken; widen the range in the \
+             agent's configuration",
+            range.start(),
+            range.end()
+        ),
+    ))
 }
 
 /// The replica on `port` is gone: the number may be handed out again.
@@ -61,10 +88,15 @@ fn nanos() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
+
+    const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     #[test]
     fn ports_are_free_distinct_and_below_the_ephemeral_range() {
-        let ports: Vec<u16> = (0..20).map(|_| pick().expect("a free port")).collect();
+        let ports: Vec<u16> = (0..20)
+            .map(|_| pick(LOOPBACK, None).expect("a free port"))
+            .collect();
         let distinct: BTreeSet<u16> = ports.iter().copied().collect();
         assert_eq!(distinct.len(), ports.len(), "{ports:?}");
         for &port in &ports {
@@ -72,5 +104,18 @@ mod tests {
             TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("still free");
             release(port);
         }
+    }
+
+    #[test]
+    fn a_configured_range_is_drawn_from_and_runs_out() {
+        // A range nothing else on this host uses: the top of the ephemeral-free band.
+        let taken = TcpListener::bind((LOOPBACK, 0)).expect("a listener");
+        let busy = taken.local_addr().expect("bound").port();
+        let range = busy..=busy.saturating_add(1);
+        let got = pick(LOOPBACK, Some(&range)).expect("the range's free port");
+        assert_eq!(got, busy + 1, "the busy port is skipped");
+        let error = pick(LOOPBACK, Some(&range)).expect_err("both are taken now");
+        assert!(error.to_string().contains("replica_ports"), "{error}");
+        release(got);
     }
 }

@@ -27,6 +27,11 @@ pub enum PrepareError {
     MissingTarget,
     #[error("[load]: missing from the plan")]
     MissingLoad,
+    #[error(
+        "the plan gives this agent role {0}, which this agent does not know; upgrade the agent \
+         to the controller's version"
+    )]
+    UnknownRole(i32),
     #[error("[[layouts]]: the plan has no layout; add at least one")]
     NoLayouts,
     #[error(transparent)]
@@ -171,6 +176,28 @@ pub enum LayoutError {
     Died { deaths: Vec<String> },
     #[error(transparent)]
     Histogram(#[from] HistogramError),
+    /// A load agent's start named no replica (every agent under test failed the layout).
+    #[error("no replica to drive: no agent under test placed this layout")]
+    NoTargets,
+    /// A load agent's start named a replica address it cannot use.
+    #[error("replica {replica} of agent {agent}: address {address:?} is not host:port")]
+    BadTarget {
+        agent: String,
+        replica: u32,
+        address: String,
+    },
+    /// A load agent cannot connect to a replica before the load begins.
+    #[error(
+        "this load agent cannot connect to replica {replica} of agent {agent} at {address}: \
+         {source}; check that the agent's replica_address is reachable from this host and the \
+         port is open"
+    )]
+    Unreachable {
+        agent: String,
+        replica: u32,
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 #[cfg(test)]

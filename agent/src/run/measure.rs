@@ -12,7 +12,8 @@ use super::context::LayoutContext;
 use super::error::LayoutError;
 use super::events::{phase, send, Events};
 use super::placed;
-use super::start::sleep_until_unix_ns;
+use super::prepare::{PreparedRun, Role};
+use super::start::{sleep_until_unix_ns, unix_now_ns};
 use crate::loadgen::{self, LoadConfig};
 use crate::placement::{Layout, Placement};
 use crate::replica::{ReplicaSet, ReplicaSpec};
@@ -48,35 +49,25 @@ pub(super) async fn measure(
     }
 
     if run.wait_for_start {
-        let start_at = starts
+        let start = starts
             .wait_for(&name, run.start_timeout, cancel)
             .await
             .ok_or(LayoutError::NoStart {
                 waited: run.start_timeout,
             })?;
-        sleep_until_unix_ns(start_at).await;
+        sleep_until_unix_ns(start.at_unix_ns).await;
     }
     let live = loadgen::Live::default();
-    let load = LoadConfig {
-        mode: run.load.mode,
-        targets: replicas.replicas.iter().map(|r| r.address).collect(),
-        connections: run.load.connections,
-        cpus: placement.load_cpus.clone(),
-        warmup: run.load.warmup,
-        duration: run.load.duration,
-        timeout: run.load.timeout,
-        coalesce: run.load.coalesce,
-        spin: run.load.spin,
-        send_precision: run.load.send_precision,
-        live: Some(live.clone()),
-        requests: run.load.requests.clone(),
-        expect_status: run.load.expect_status.clone(),
-    };
+    let addresses = replicas.replicas.iter().map(|r| r.address).collect();
+    let load = load_config(run, addresses, placement, &live);
     // The servers' own request counters before any load, to check the generator's count by.
     let served_before = served(target, replicas).await;
+    let load_started_unix_ns = unix_now_ns();
     phase(events, &name, Phase::Warmup).await;
     let load_cancel = cancel.clone();
-    let generator = tokio::task::spawn_blocking(move || loadgen::run(&load, &load_cancel));
+    // With load agents elsewhere, this agent only holds its replicas up for their load.
+    let generator = (run.role != Role::Replicas)
+        .then(|| tokio::task::spawn_blocking(move || loadgen::run(&load, &load_cancel)));
     tokio::time::sleep(run.load.warmup).await;
     phase(events, &name, Phase::Measuring).await;
     let (batches_tx, mut batches_rx) = mpsc::channel(64);
@@ -104,7 +95,10 @@ pub(super) async fn measure(
         }
     });
     let live_view = tokio::spawn(report_live(live, name.clone(), events.clone()));
-    let report = generator.await;
+    let report = match generator {
+        Some(generator) => generator.await,
+        None => Ok(Ok(hold_for_load_agents(run, cancel).await)),
+    };
     // Stopped and awaited, so that no live figure follows the summary.
     live_view.abort();
     let _ = live_view.await;
@@ -119,6 +113,8 @@ pub(super) async fn measure(
     let responses = report.per_replica();
     for (i, stat) in stats.iter_mut().enumerate() {
         stat.server_requests = match (served_before.get(i), served_after.get(i)) {
+            // The responses were counted by the load agents, not here: nothing to check by.
+            _ if run.role == Role::Replicas => -1,
             (Some(Some(before)), Some(Some(after))) if after >= before => {
                 (after - before).round() as i64
             }
@@ -164,8 +160,52 @@ pub(super) async fn measure(
         elapsed_ns: report.elapsed.as_nanos() as u64,
         workers: worker_results(&report)?,
         replicas: stats,
+        load_started_unix_ns,
     })
 }
+
+/// What the generator is asked to do: the run's load at `targets`, on the placement's load CPUs.
+pub(super) fn load_config(
+    run: &PreparedRun,
+    targets: Vec<std::net::SocketAddr>,
+    placement: &Placement,
+    live: &loadgen::Live,
+) -> LoadConfig {
+    LoadConfig {
+        mode: run.load.mode,
+        targets,
+        connections: run.load.connections,
+        cpus: placement.load_cpus.clone(),
+        warmup: run.load.warmup,
+        duration: run.load.duration,
+        timeout: run.load.timeout,
+        coalesce: run.load.coalesce,
+        spin: run.load.spin,
+        send_precision: run.load.send_precision,
+        live: Some(live.clone()),
+        requests: run.load.requests.clone(),
+        expect_status: run.load.expect_status.clone(),
+    }
+}
+
+/// A host under test whose load comes from load agents: keeps its replicas up through the
+/// measured window (the warm-up has passed) and the load agents' drain after it (at most the
+/// plan's timeout, and a margin for their clocks), and measures nothing itself.
+async fn hold_for_load_agents(run: &PreparedRun, cancel: &loadgen::Cancel) -> loadgen::LoadReport {
+    let began = tokio::time::Instant::now();
+    let window_end = began + run.load.duration;
+    let until = window_end + run.load.timeout + DRAIN_MARGIN;
+    while tokio::time::Instant::now() < until && !cancel.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    loadgen::LoadReport {
+        elapsed: window_end.min(tokio::time::Instant::now()) - began,
+        workers: Vec::new(),
+    }
+}
+
+/// Beyond the plan's timeout, how long a host under test waits for its load agents' drain.
+const DRAIN_MARGIN: Duration = Duration::from_millis(500);
 
 /// Each replica's own count of served requests (its target's `requests_counter`), `None` where
 /// the target names none or the scrape failed.
@@ -211,7 +251,9 @@ async fn settle_output(replicas: &ReplicaSet) {
     }
 }
 
-fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, LayoutError> {
+pub(super) fn worker_results(
+    report: &loadgen::LoadReport,
+) -> Result<Vec<WorkerResult>, LayoutError> {
     let encode = |h| histogram::encode(h).map_err(LayoutError::Histogram);
     let mut out = Vec::new();
     for worker in &report.workers {
@@ -264,7 +306,7 @@ fn worker_results(report: &loadgen::LoadReport) -> Result<Vec<WorkerResult>, Lay
 
 /// Every [`LIVE_EVERY`] while measuring: what the generator measured since the last time, as a
 /// `LoadProgress` event. Runs until aborted.
-async fn report_live(live: loadgen::Live, layout: String, events: Events) {
+pub(super) async fn report_live(live: loadgen::Live, layout: String, events: Events) {
     let mut tick = tokio::time::interval(LIVE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = tick.tick().await;

@@ -14,6 +14,7 @@
 mod context;
 mod error;
 mod events;
+mod load_only;
 mod measure;
 mod placed;
 mod prepare;
@@ -25,8 +26,10 @@ use numaload_proto::v1::{run_event::Event, LayoutFailed, Phase, RunDone};
 
 pub use error::{LayoutError, LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 pub use events::Events;
-pub use prepare::{decode_and_prepare, prepare, LoadPlan, PreparedLayout, PreparedRun};
-pub use start::{unix_now_ns, StartSignal};
+pub use prepare::{
+    decode_and_prepare, prepare, LaunchSpec, LoadPlan, PreparedLayout, PreparedRun, Role,
+};
+pub use start::{unix_now_ns, Start, StartSignal};
 
 use context::LayoutContext;
 use events::{phase, send};
@@ -88,6 +91,14 @@ pub async fn execute(
 
 async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Result<(), LayoutError> {
     let (layout, placement) = (&prepared.layout, &prepared.placement);
+    let Some(spec) = &prepared.launch else {
+        // A load agent: no replica here, load at other agents' replicas.
+        let summary = load_only::drive(ctx, layout, placement).await?;
+        if !send(ctx.events, Event::Summary(summary)).await {
+            ctx.cancel.cancel();
+        }
+        return Ok(());
+    };
     let LayoutContext {
         config,
         events,
@@ -108,15 +119,17 @@ async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Resul
         })
         .collect();
     let launch = Launch {
-        target: &prepared.target,
-        knobs: &prepared.knobs,
+        target: &spec.target,
+        knobs: &spec.knobs,
         ready_within: config.ready_within,
         stop_grace: config.stop_grace,
+        address: config.replica_address,
+        ports: config.replica_ports.as_ref(),
     };
     let mut replicas = ReplicaSet::spawn_all(&launch, &specs)
         .await
         .map_err(|source| LayoutError::Launch {
-            target: prepared.target_name.clone(),
+            target: spec.target_name.clone(),
             source: Box::new(source),
         })?;
     let running = replicas.replicas.len() as u64;
@@ -125,15 +138,8 @@ async fn run_layout(ctx: &LayoutContext<'_>, prepared: &PreparedLayout) -> Resul
         .replicas_running
         .fetch_add(running, Ordering::Relaxed);
     // From here on, every path stops the replicas (and dropping the set kills them anyway).
-    let outcome = measure::measure(
-        ctx,
-        layout,
-        placement,
-        &prepared.target,
-        &specs,
-        &mut replicas,
-    )
-    .await;
+    let outcome =
+        measure::measure(ctx, layout, placement, &spec.target, &specs, &mut replicas).await;
     phase(events, &name, Phase::Stopping).await;
     replicas.stop_all().await;
     config

@@ -18,6 +18,8 @@ use crate::topology::HostTopology;
 #[derive(Debug, Clone)]
 pub struct PreparedRun {
     pub run_id: String,
+    /// What this agent does in the run.
+    pub role: Role,
     /// Wait for a `Start` call after placing each layout (synchronized multi-agent runs).
     pub wait_for_start: bool,
     pub start_timeout: Duration,
@@ -27,11 +29,29 @@ pub struct PreparedRun {
     pub layouts: Vec<PreparedLayout>,
 }
 
-/// One layout, placed, with the target its replicas run and the knob values they get.
+/// What an agent does in a run ([`v1::AgentRole`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Launch the replicas and drive load at them from this host (a one-host run).
+    Local,
+    /// Launch the replicas; load agents on other hosts drive them. No CPU is reserved for load.
+    Replicas,
+    /// Drive load at the replicas each `Start` names; launch nothing.
+    Load,
+}
+
+/// One layout, placed, with the target its replicas run and the knob values they get (no
+/// target for a load agent, which launches nothing).
 #[derive(Debug, Clone)]
 pub struct PreparedLayout {
     pub layout: Layout,
     pub placement: Placement,
+    pub launch: Option<LaunchSpec>,
+}
+
+/// The target a layout's replicas run.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
     pub target_name: String,
     pub target: Target,
     /// Every knob with a value (the plan's, else the declared default).
@@ -66,13 +86,31 @@ pub fn prepare(
 ) -> Result<PreparedRun, PrepareError> {
     let target_spec = plan.target.as_ref().ok_or(PrepareError::MissingTarget)?;
     let load = load_plan(plan.load.as_ref().ok_or(PrepareError::MissingLoad)?)?;
-    let reserve = plan.load.as_ref().map_or(0, |l| l.reserve_cpus);
+    let role = match v1::AgentRole::try_from(plan.role) {
+        Ok(v1::AgentRole::Unspecified) => Role::Local,
+        Ok(v1::AgentRole::Replicas) => Role::Replicas,
+        Ok(v1::AgentRole::Load) => Role::Load,
+        Err(_) => return Err(PrepareError::UnknownRole(plan.role)),
+    };
+    // Load agents drive the replicas from elsewhere: the hosts under test keep every CPU.
+    let reserve = match role {
+        Role::Replicas => 0,
+        _ => plan.load.as_ref().map_or(0, |l| l.reserve_cpus),
+    };
     if plan.layouts.is_empty() {
         return Err(PrepareError::NoLayouts);
     }
     check_limits(plan, &load, &config.limits)?;
     let mut layouts = Vec::with_capacity(plan.layouts.len());
     for spec in &plan.layouts {
+        if role == Role::Load {
+            layouts.push(PreparedLayout {
+                layout: Layout::try_from(spec)?,
+                placement: placement::load_only(topology, reserve)?,
+                launch: None,
+            });
+            continue;
+        }
         // A layout may run the target with its own knobs (e.g. another ffi dispatch mode).
         let target_spec = spec.target.as_ref().unwrap_or(target_spec);
         let (target, knobs) =
@@ -92,7 +130,10 @@ pub fn prepare(
             }
         }
         let layout = Layout::try_from(spec)?;
-        let placement = placement::place(topology, &layout, reserve)?;
+        let mut placement = placement::place(topology, &layout, reserve)?;
+        if role == Role::Replicas {
+            placement.without_load();
+        }
         if placement.replicas.len() > config.limits.max_replicas {
             return Err(PrepareError::PlacedOverLimit {
                 layout: spec.name.clone(),
@@ -103,9 +144,11 @@ pub fn prepare(
         layouts.push(PreparedLayout {
             layout,
             placement,
-            target_name: target_spec.name.clone(),
-            target: target.clone(),
-            knobs,
+            launch: Some(LaunchSpec {
+                target_name: target_spec.name.clone(),
+                target: target.clone(),
+                knobs,
+            }),
         });
     }
     let start_timeout_ms = if plan.start_timeout_ms == 0 {
@@ -115,6 +158,7 @@ pub fn prepare(
     };
     Ok(PreparedRun {
         run_id: plan.run_id.clone(),
+        role,
         wait_for_start: plan.wait_for_start,
         start_timeout: Duration::from_millis(start_timeout_ms),
         calibrate: !plan.skip_calibration,

@@ -59,22 +59,45 @@ pub(super) fn fill_measurement(
             .extend(load_workers(agent, &summary.workers, summary.elapsed_ns));
     }
 
+    fill_replicas(result, measured)
+}
+
+/// Each replica's figures: from the workers that drove it (its own agent's, or load agents'
+/// naming it) and its agent's samples of it.
+fn fill_replicas(
+    result: &mut LayoutResult,
+    measured: &[(&str, &LayoutSummary)],
+) -> Result<(), HistogramError> {
     for replica in &mut result.replicas {
-        let Some((_, summary)) = measured.iter().find(|(agent, _)| *agent == replica.agent) else {
-            continue;
+        // The workers that drove this replica: its own agent's, or load agents' naming it.
+        let drove = |agent: &str, w: &WorkerResult| {
+            let owner = if w.target_agent.is_empty() {
+                agent
+            } else {
+                w.target_agent.as_str()
+            };
+            owner == replica.agent && w.replica == replica.index
         };
         let mine = || {
-            summary
-                .workers
+            measured
                 .iter()
-                .filter(|w| w.replica == replica.index)
+                .flat_map(move |(agent, s)| s.workers.iter().filter(move |w| drove(agent, w)))
         };
+        let elapsed_ns = measured
+            .iter()
+            .filter(|(agent, s)| s.workers.iter().any(|w| drove(agent, w)))
+            .map(|(_, s)| s.elapsed_ns)
+            .max()
+            .unwrap_or(0);
         replica.requests = mine().map(|w| w.requests).sum();
-        replica.throughput_rps = per_second(replica.requests, summary.elapsed_ns);
+        replica.throughput_rps = per_second(replica.requests, elapsed_ns);
         replica.latency_ns = bounded_percentiles(
             &merge(mine(), |w| &w.latency_corrected)?,
             &merge(mine(), |w| &w.latency_waited)?,
         );
+        let Some((_, summary)) = measured.iter().find(|(agent, _)| *agent == replica.agent) else {
+            continue;
+        };
         if let Some(stats) = summary.replicas.iter().find(|s| s.replica == replica.index) {
             replica.threads_min = stats.threads_min;
             replica.threads_max = stats.threads_max;

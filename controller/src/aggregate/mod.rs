@@ -174,6 +174,7 @@ pub fn layout_result(
         return Ok(result);
     }
     fill_measurement(&mut result, load, &measured)?;
+    result.start_skew_ns = start_skew(agents);
     result.suspect = suspect::suspicions(&result);
     result.notes.extend(suspect::notes(&result));
     if result.status == LayoutStatus::Ok {
@@ -192,6 +193,19 @@ fn trust_status(result: &LayoutResult) -> LayoutStatus {
     } else {
         LayoutStatus::Suspect
     }
+}
+
+/// How far apart the agents that drove load began it, on the controller's clock (each agent's
+/// start converted by its clock offset); `None` with fewer than two of them.
+fn start_skew(agents: &[AgentLayout<'_>]) -> Option<u64> {
+    let starts: Vec<i128> = agents
+        .iter()
+        .filter_map(|a| Some((a.events.summary.as_ref()?, a.clock_offset_ns)))
+        .filter(|(s, _)| !s.workers.is_empty() && s.load_started_unix_ns > 0)
+        .map(|(s, offset)| i128::from(s.load_started_unix_ns) - i128::from(offset))
+        .collect();
+    let (min, max) = (starts.iter().min()?, starts.iter().max()?);
+    (starts.len() >= 2).then(|| u64::try_from(max - min).unwrap_or(u64::MAX))
 }
 
 /// A note from one agent, prefixed with its address when there are several.
@@ -284,6 +298,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         request_mix: Vec::new(),
         status_codes: BTreeMap::new(),
         delivery: None,
+        start_skew_ns: None,
         thresholds: Vec::new(),
     }
 }

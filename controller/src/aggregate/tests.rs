@@ -29,6 +29,7 @@ fn summary(latencies_ns: &[u64]) -> LayoutSummary {
     LayoutSummary {
         layout: "l".into(),
         elapsed_ns: 1_000_000_000,
+        load_started_unix_ns: 0,
         workers: vec![WorkerResult {
             requests: latencies_ns.len() as u64,
             errors: Some(ErrorCounts::default()),

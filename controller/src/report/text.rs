@@ -278,6 +278,36 @@ fn service_lines(out: &mut String, l: &LayoutResult) {
 }
 
 fn load_line(out: &mut String, l: &LayoutResult) {
+    let skew = l.start_skew_ns.map_or(String::new(), |ns| {
+        format!("; the agents began it within {:.2} ms", ns as f64 / 1e6)
+    });
+    let local = |w: &&crate::result::LoadWorker| l.replicas.iter().any(|r| r.agent == w.agent);
+    if !l.load.workers.is_empty() && !l.load.workers.iter().any(|w| local(&w)) {
+        // Load agents on other hosts: each one's CPUs, none of the hosts under test's.
+        let mut agents: Vec<&str> = l.load.workers.iter().map(|w| w.agent.as_str()).collect();
+        agents.sort_unstable();
+        agents.dedup();
+        let per_agent: Vec<String> = agents
+            .iter()
+            .map(|agent| {
+                let busy: Vec<String> = l
+                    .load
+                    .workers
+                    .iter()
+                    .filter(|w| w.agent == *agent)
+                    .map(lines::load_worker)
+                    .collect();
+                format!("{agent}: {}", busy.join(", "))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  load from    {} load agents ({}){skew}",
+            agents.len(),
+            per_agent.join("; ")
+        );
+        return;
+    }
     if l.load.cpus.is_empty() {
         return;
     }
@@ -289,7 +319,7 @@ fn load_line(out: &mut String, l: &LayoutResult) {
     };
     let _ = writeln!(
         out,
-        "  load gen     CPUs {}{shares}{}{}",
+        "  load gen     CPUs {}{shares}{}{}{skew}",
         cpulist::format(&l.load.cpus),
         if busy.is_empty() { "" } else { ": " },
         busy.join(", ")

@@ -134,6 +134,10 @@ pub struct LayoutResult {
     /// (`None` in a result that does not carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// How far apart the agents that drove load began it (several agents: each agent's start
+    /// converted to the controller's clock by its measured offset), nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew_ns: Option<u64>,
     /// The plan's `[thresholds]` that apply to this layout, each checked (empty without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdResult>,

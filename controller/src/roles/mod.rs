@@ -39,6 +39,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             error.downcast_ref(),
             Some(numaload::client::ClientError::InvalidPlan { .. })
         )
+        || error.downcast_ref::<numaload::run::FleetError>().is_some()
         || error.downcast_ref::<BadInput>().is_some();
     if bad_input {
         Exit::BadInput.code()

@@ -18,6 +18,12 @@ pub struct RunArgs {
     /// Agent address HOST:PORT, once per agent (default: start a local agent on 127.0.0.1).
     #[arg(long = "agent", value_name = "ADDR")]
     pub agents: Vec<String>,
+    /// Load agent address HOST:PORT, once per load agent: these drive the load at every replica
+    /// of every --agent from their own hosts (the plan's rate and connections split among
+    /// them), and the --agent hosts only run the replicas. Needs --agent, whose configuration
+    /// sets a replica_address the load agents can reach.
+    #[arg(long = "load-agent", value_name = "ADDR", requires = "agents")]
+    pub load_agents: Vec<String>,
     /// Write the result JSON here (every report can be re-rendered from it).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -74,10 +80,13 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let plan = numaload::plan::load(&args.plan)?;
-    let addresses = if args.agents.is_empty() {
-        vec![start_local_agent(args.agent_config.as_deref()).await?]
-    } else {
-        args.agents.clone()
+    let fleet = numaload::run::Fleet {
+        agents: if args.agents.is_empty() {
+            vec![start_local_agent(args.agent_config.as_deref()).await?]
+        } else {
+            args.agents.clone()
+        },
+        load_agents: args.load_agents.clone(),
     };
     let tls = match &args.tls_dir {
         Some(dir) => Some(numaload::tls::client_config(dir)?),
@@ -86,9 +95,9 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut view = ProgressView::new(args.quiet, &plan.load);
     let mut result = match &plan.search {
         Some(search) => {
-            numaload::search::run(&plan, search, &addresses, tls.as_ref(), |p| view.show(p)).await?
+            numaload::search::run(&plan, search, &fleet, tls.as_ref(), |p| view.show(p)).await?
         }
-        None => numaload::run::run(&plan, &addresses, tls.as_ref(), |p| view.show(p)).await?,
+        None => numaload::run::run(&plan, &fleet, tls.as_ref(), |p| view.show(p)).await?,
     };
     view.finish();
     numaload::compare::thresholds::check_run(&mut result);

@@ -6,6 +6,11 @@
 //! the layout (or failed it), the controller picks an instant shortly ahead and sends each agent
 //! that instant on its own clock (`Start`), so the load begins everywhere together.
 //!
+//! With load agents (`--load-agent`), the agents under test only launch their replicas (and
+//! reserve no CPU for load), and the load agents, started with the same instant, drive every
+//! replica of every agent under test, the plan's rate and connections split among them; each
+//! worker's result names the agent and replica it drove, so the figures merge as across agents.
+//!
 //! An agent that fails mid-run (killed, partitioned, crashed) is marked lost with its error; the
 //! others carry on and the result is `degraded`. Ctrl-C cancels the run on every agent and still
 //! writes what was measured.
@@ -17,7 +22,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use numaload_proto::v1::{HostInfo, RunEvent};
+use numaload_proto::v1::{AgentRole, HostInfo, RunEvent, RunPlan};
 use tokio::sync::mpsc;
 
 use crate::aggregate::Collector;
@@ -40,14 +45,51 @@ const CANCEL_GRACE: Duration = Duration::from_secs(15);
 /// `Clock` calls per agent for the offset estimate.
 const CLOCK_SAMPLES: usize = 7;
 
-/// Runs `plan` on the agents at `addresses` (at least one), over mutual TLS when `tls` is given.
+/// The agents of a run: those that run the replicas (at least one) and those that only drive
+/// load at them from other hosts (none: each agent drives its own replicas).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fleet {
+    pub agents: Vec<String>,
+    pub load_agents: Vec<String>,
+}
+
+impl Fleet {
+    /// Agents that each drive their own replicas.
+    pub fn agents(agents: Vec<String>) -> Fleet {
+        Fleet {
+            agents,
+            load_agents: Vec::new(),
+        }
+    }
+}
+
+/// A fleet that cannot run the plan; nothing was started.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error(
+        "--agent {agent}: its replicas listen on {address} (replica_address in its \
+         configuration), which the load agents cannot reach; set replica_address to an address \
+         of that host the load agents can reach, or run without --load-agent"
+    )]
+    LoopbackReplicas { agent: String, address: String },
+    #[error(
+        "[load] connections = {connections}: {load_agents} load agents need at least one \
+         connection each; raise connections or give fewer --load-agent"
+    )]
+    TooFewConnections {
+        connections: u32,
+        load_agents: usize,
+    },
+}
+
+/// Runs `plan` on `fleet`, over mutual TLS when `tls` is given.
 pub async fn run(
     plan: &Plan,
-    addresses: &[String],
+    fleet: &Fleet,
     tls: Option<&tonic::transport::ClientTlsConfig>,
     progress: impl FnMut(Progress),
 ) -> anyhow::Result<RunResult> {
-    run_with(plan, addresses, tls, Calibrate::Yes, progress).await
+    run_with(plan, fleet, tls, Calibrate::Yes, progress).await
 }
 
 /// Whether the agents calibrate their host before the first layout (about a second each).
@@ -66,19 +108,37 @@ pub enum Calibrate {
 )]
 pub async fn run_with(
     plan: &Plan,
-    addresses: &[String],
+    fleet: &Fleet,
     tls: Option<&tonic::transport::ClientTlsConfig>,
     calibrate: Calibrate,
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<RunResult> {
-    anyhow::ensure!(!addresses.is_empty(), "no agent to run on");
+    anyhow::ensure!(!fleet.agents.is_empty(), "no agent to run on");
+    let loads = fleet.load_agents.len();
+    if loads > 0 && (plan.load.connections as usize) < loads {
+        return Err(FleetError::TooFewConnections {
+            connections: plan.load.connections,
+            load_agents: loads,
+        }
+        .into());
+    }
     let run_id = new_run_id();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let mut agents = connect_all(addresses, tls).await?;
+    let addresses: Vec<String> = fleet
+        .agents
+        .iter()
+        .chain(&fleet.load_agents)
+        .cloned()
+        .collect();
+    let under_test = fleet.agents.len();
+    let mut agents = connect_all(&addresses, tls).await?;
     let mut hosts = Vec::with_capacity(agents.len());
     let mut clocks = Vec::with_capacity(agents.len());
-    for agent in &mut agents {
+    for (index, agent) in agents.iter_mut().enumerate() {
         let info = agent.describe().await?;
+        if loads > 0 && index < under_test {
+            reachable_replicas(&agent.address, &info)?;
+        }
         hosts.push(host_summary(&agent.address, &info));
         clocks.push(estimate_clock(agent).await?);
     }
@@ -103,10 +163,21 @@ pub async fn run_with(
     let deadline = per_layout * wire_layouts.len() as u32;
     let silence = plan.load.warmup + plan.load.timeout + PER_LAYOUT_MARGIN;
 
+    let plans = role_plans(&wire, under_test, loads);
+    // Each load agent's connections go to the replicas from where the previous one's ended, so
+    // that together they spread over every replica.
+    let rotations: Vec<usize> = plans
+        .iter()
+        .scan(0, |before, p| {
+            let at = *before;
+            *before += p.load.as_ref().map_or(0, |l| l.connections as usize);
+            Some(at)
+        })
+        .collect();
     // Start everywhere first; if one agent refuses, cancel the ones already started.
     let mut streams = Vec::with_capacity(agents.len());
-    for agent in &mut agents {
-        match agent.execute(wire.clone(), deadline).await {
+    for (agent, wire) in agents.iter_mut().zip(plans) {
+        match agent.execute(wire, deadline).await {
             Ok(stream) => streams.push(stream),
             Err(error) => {
                 cancel_all(&mut agents, &run_id).await;
@@ -136,7 +207,8 @@ pub async fn run_with(
             .map(|(a, c)| (a.address.clone(), *c))
             .collect(),
         wire_layouts,
-    );
+    )
+    .with_load_agents_from(under_test);
     let mut cancel_deadline: Option<Instant> = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -165,10 +237,15 @@ pub async fn run_with(
                     agent,
                     layout,
                     at_agent_unix_ns,
+                    mut targets,
                 } => {
+                    if !targets.is_empty() {
+                        let by = rotations[agent] % targets.len();
+                        targets.rotate_left(by);
+                    }
                     // An agent that misses its Start fails the layout itself after its timeout.
                     let _ = agents[agent]
-                        .start(&run_id, &layout, at_agent_unix_ns)
+                        .start(&run_id, &layout, at_agent_unix_ns, targets)
                         .await;
                 }
             }
@@ -243,6 +320,53 @@ pub async fn run_with(
         cancelled: cancel_requested || collectors.iter().any(|c| c.cancelled),
         search: None,
     })
+}
+
+/// Each agent's plan: as given without load agents; with them, the agents under test only run
+/// replicas and reserve no CPU for load, and each load agent gets its share of the rate and the
+/// connections (the first ones one more connection when they do not divide evenly).
+fn role_plans(wire: &RunPlan, under_test: usize, loads: usize) -> Vec<RunPlan> {
+    if loads == 0 {
+        return vec![wire.clone(); under_test];
+    }
+    let mut plans = Vec::with_capacity(under_test + loads);
+    let mut replicas = wire.clone();
+    replicas.role = AgentRole::Replicas as i32;
+    if let Some(load) = &mut replicas.load {
+        load.reserve_cpus = 0;
+    }
+    plans.extend(std::iter::repeat_n(replicas, under_test));
+    for index in 0..loads {
+        let mut plan = wire.clone();
+        plan.role = AgentRole::Load as i32;
+        if let Some(load) = &mut plan.load {
+            load.rate /= loads as f64;
+            let each = load.connections / loads as u32;
+            let extra = u32::from((index as u32) < load.connections % loads as u32);
+            load.connections = each + extra;
+        }
+        plans.push(plan);
+    }
+    plans
+}
+
+/// Refuses an agent under test whose replicas listen where no other host can reach them.
+fn reachable_replicas(agent: &str, info: &HostInfo) -> Result<(), FleetError> {
+    let loopback = info
+        .replica_address
+        .parse::<std::net::IpAddr>()
+        .map_or(true, |ip| ip.is_loopback());
+    if loopback {
+        return Err(FleetError::LoopbackReplicas {
+            agent: agent.to_owned(),
+            address: if info.replica_address.is_empty() {
+                "127.0.0.1".to_owned()
+            } else {
+                info.replica_address.clone()
+            },
+        });
+    }
+    Ok(())
 }
 
 async fn connect_all(
@@ -353,6 +477,67 @@ fn new_run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_agents_share_the_rate_and_connections_and_the_hosts_under_test_reserve_nothing() {
+        let wire = RunPlan {
+            load: Some(numaload_proto::v1::LoadSpec {
+                rate: 9_000.0,
+                connections: 8,
+                reserve_cpus: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            role_plans(&wire, 2, 0),
+            vec![wire.clone(); 2],
+            "no load agent: as given"
+        );
+        let plans = role_plans(&wire, 1, 3);
+        let load = |p: &RunPlan| p.load.clone().expect("a load section");
+        assert_eq!(plans[0].role, AgentRole::Replicas as i32);
+        assert_eq!(load(&plans[0]).reserve_cpus, 0);
+        let shares: Vec<(i32, f64, u32, u32)> = plans[1..]
+            .iter()
+            .map(|p| {
+                (
+                    p.role,
+                    load(p).rate,
+                    load(p).connections,
+                    load(p).reserve_cpus,
+                )
+            })
+            .collect();
+        let l = AgentRole::Load as i32;
+        assert_eq!(
+            shares,
+            [(l, 3_000.0, 3, 2), (l, 3_000.0, 3, 2), (l, 3_000.0, 2, 2)]
+        );
+    }
+
+    #[test]
+    fn replicas_on_loopback_are_refused_with_load_agents_naming_the_agent_and_key() {
+        for address in ["", "127.0.0.1", "::1"] {
+            let info = HostInfo {
+                replica_address: address.into(),
+                ..Default::default()
+            };
+            let error = reachable_replicas("sut:7000", &info)
+                .expect_err(address)
+                .to_string();
+            assert!(
+                error.starts_with("--agent sut:7000: its replicas listen on "),
+                "{error}"
+            );
+            assert!(error.contains("replica_address"), "{error}");
+        }
+        let info = HostInfo {
+            replica_address: "10.0.0.5".into(),
+            ..Default::default()
+        };
+        assert!(reachable_replicas("sut:7000", &info).is_ok());
+    }
 
     #[test]
     fn clock_offset_is_read_at_the_middle_of_the_round_trip() {

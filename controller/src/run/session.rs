@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use numaload_proto::v1::{run_event::Event, Phase, RunEvent};
+use numaload_proto::v1::{run_event::Event, LoadTarget, Phase, RunEvent};
 
 use super::clock::ClockEstimate;
 use super::progress::Progress;
@@ -39,11 +39,13 @@ pub enum Input {
 /// What to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Send `Start(layout)` to agent `agent` for this instant on its own clock (Unix ns).
+    /// Send `Start(layout)` to agent `agent` for this instant on its own clock (Unix ns); to a
+    /// load agent with the replicas to drive (every replica the agents under test placed).
     Start {
         agent: usize,
         layout: String,
         at_agent_unix_ns: u64,
+        targets: Vec<LoadTarget>,
     },
     Progress(Progress),
     /// Call `Cancel` on every agent.
@@ -57,6 +59,8 @@ struct AgentState {
     collector: Collector,
     lost: Option<String>,
     clock: ClockEstimate,
+    /// A load agent: drives the others' replicas, runs none.
+    load: bool,
 }
 
 /// The run loop's state.
@@ -91,6 +95,7 @@ impl Session {
                     collector: Collector::default(),
                     lost: None,
                     clock,
+                    load: false,
                 })
                 .collect(),
             started: vec![false; layouts.len()],
@@ -98,6 +103,16 @@ impl Session {
             synchronized,
             cancel_requested: false,
         }
+    }
+
+    /// The agents from index `first` on are load agents: each layout's `Start` gives them the
+    /// replicas the others placed.
+    #[must_use]
+    pub fn with_load_agents_from(mut self, first: usize) -> Session {
+        for agent in self.agents.iter_mut().skip(first) {
+            agent.load = true;
+        }
+        self
     }
 
     /// Every agent is done or lost.
@@ -195,18 +210,49 @@ impl Session {
                 .max()
                 .unwrap_or(0);
             let start_at = now_unix_ns + START_LEAD.as_nanos() as u64 + 2 * slowest;
+            let targets = self.targets(layout, &states);
             for (agent, placed) in states.iter().enumerate() {
                 if *placed == Some(true) {
+                    let state = &self.agents[agent];
                     actions.push(Action::Start {
                         agent,
                         layout: layout.clone(),
-                        at_agent_unix_ns: start_at
-                            .saturating_add_signed(self.agents[agent].clock.offset_ns),
+                        at_agent_unix_ns: start_at.saturating_add_signed(state.clock.offset_ns),
+                        targets: if state.load {
+                            targets.clone()
+                        } else {
+                            Vec::new()
+                        },
                     });
                 }
             }
         }
         actions
+    }
+
+    /// Every replica of `layout` placed by an agent under test that is still live, in agent and
+    /// replica order.
+    fn targets(&self, layout: &str, states: &[Option<bool>]) -> Vec<LoadTarget> {
+        let mut targets = Vec::new();
+        for (state, placed) in self.agents.iter().zip(states) {
+            if state.load || *placed != Some(true) {
+                continue;
+            }
+            let Some(placed) = state
+                .collector
+                .layouts
+                .get(layout)
+                .and_then(|e| e.placed.as_ref())
+            else {
+                continue;
+            };
+            targets.extend(placed.replicas.iter().map(|r| LoadTarget {
+                address: r.address.clone(),
+                agent: state.address.clone(),
+                replica: r.index,
+            }));
+        }
+        targets
     }
 
     pub fn into_outcome(self) -> Outcome {

@@ -453,7 +453,13 @@ fn a_run_told_not_to_calibrate_skips_it_and_one_told_to_carries_it() {
             }
         };
         let result = runtime
-            .block_on(run_with(&plan, &addresses, None, calibrate, keep))
+            .block_on(run_with(
+                &plan,
+                &numaload::run::Fleet::agents(addresses.to_vec()),
+                None,
+                calibrate,
+                keep,
+            ))
             .expect("run");
         // The generator's own live figures arrive while measuring (about once a second), at
         // about the plan's 300 req/s.

@@ -577,6 +577,7 @@ memory = "none"
         wait_for_start: false,
         start_timeout_ms: 0,
         skip_calibration: false,
+        role: 0,
     };
     assert_eq!(plan.to_run_plan("run-7"), expected);
     // The echo in the result reads back to the same plan.

@@ -10,7 +10,7 @@ pub struct ClockReply {
     pub now_unix_ns: u64,
 }
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StartRequest {
     #[prost(string, tag = "1")]
     pub run_id: ::prost::alloc::string::String,
@@ -19,6 +19,24 @@ pub struct StartRequest {
     /// When to begin the warm-up, on the agent's own clock.
     #[prost(uint64, tag = "3")]
     pub start_at_unix_ns: u64,
+    /// To a load agent (RunPlan.role = AGENT_ROLE_LOAD): the replicas to drive, every replica of
+    /// every agent that placed the layout. A worker's WorkerResult.replica and target_agent say
+    /// which of them it drove.
+    #[prost(message, repeated, tag = "4")]
+    pub targets: ::prost::alloc::vec::Vec<LoadTarget>,
+}
+/// A replica a load agent drives, on another agent's host.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LoadTarget {
+    /// host:port the replica listens on (its agent's replica_address).
+    #[prost(string, tag = "1")]
+    pub address: ::prost::alloc::string::String,
+    /// The agent that runs it, as the controller names it, and its index there.
+    #[prost(string, tag = "2")]
+    pub agent: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "3")]
+    pub replica: u32,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -45,6 +63,10 @@ pub struct HostInfo {
     /// The agent's own cgroup: where plans are resolved (its cpuset) and what it may use.
     #[prost(message, optional, tag = "6")]
     pub cgroup: ::core::option::Option<CgroupLimits>,
+    /// The IP this agent's replicas listen on (its configuration's replica_address; 127.0.0.1
+    /// unless set): load agents on other hosts can reach them only when it is not loopback.
+    #[prost(string, tag = "7")]
+    pub replica_address: ::prost::alloc::string::String,
 }
 /// What a process's cgroup allows it, as read from `/proc/<pid>/cgroup` and the cgroup files.
 #[allow(clippy::all)]
@@ -174,6 +196,11 @@ pub struct RunPlan {
     /// from an earlier run of the same session, e.g. the previous step of a capacity search).
     #[prost(bool, tag = "8")]
     pub skip_calibration: bool,
+    /// What this agent does in the run: launch replicas and drive load at them (unspecified, the
+    /// one-host default), only launch replicas (load agents elsewhere drive them), or only drive
+    /// load at the replicas each Start names.
+    #[prost(enumeration = "AgentRole", tag = "9")]
+    pub role: i32,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -762,6 +789,10 @@ pub struct WorkerResult {
     /// window's own schedule is sent; never measured.
     #[prost(uint64, tag = "23")]
     pub warmup_dropped: u64,
+    /// A load agent's worker: the agent whose replica `replica` is (empty: the reporting agent's
+    /// own replica).
+    #[prost(string, tag = "24")]
+    pub target_agent: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -847,6 +878,10 @@ pub struct LayoutSummary {
     pub workers: ::prost::alloc::vec::Vec<WorkerResult>,
     #[prost(message, repeated, tag = "4")]
     pub replicas: ::prost::alloc::vec::Vec<ReplicaStats>,
+    /// When the load began (the warm-up), on the agent's own clock: the controller converts it
+    /// with the agent's clock offset to see how far apart the agents started.
+    #[prost(uint64, tag = "5")]
+    pub load_started_unix_ns: u64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -861,6 +896,36 @@ pub struct LayoutFailed {
 pub struct RunDone {
     #[prost(bool, tag = "1")]
     pub cancelled: bool,
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum AgentRole {
+    Unspecified = 0,
+    Replicas = 1,
+    Load = 2,
+}
+impl AgentRole {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "AGENT_ROLE_UNSPECIFIED",
+            Self::Replicas => "AGENT_ROLE_REPLICAS",
+            Self::Load => "AGENT_ROLE_LOAD",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "AGENT_ROLE_UNSPECIFIED" => Some(Self::Unspecified),
+            "AGENT_ROLE_REPLICAS" => Some(Self::Replicas),
+            "AGENT_ROLE_LOAD" => Some(Self::Load),
+            _ => None,
+        }
+    }
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]

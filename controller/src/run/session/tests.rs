@@ -63,6 +63,7 @@ fn starts(actions: &[Action]) -> Vec<(usize, &str, u64)> {
                 agent,
                 layout,
                 at_agent_unix_ns,
+                ..
             } => Some((*agent, layout.as_str(), *at_agent_unix_ns)),
             _ => None,
         })
@@ -203,4 +204,70 @@ fn one_agent_is_never_sent_a_start_and_its_phases_show() {
     );
     // An event for an agent index that does not exist is ignored, not a panic.
     assert!(s.handle(placed(9, "one"), 0).is_empty());
+}
+
+#[test]
+fn load_agents_are_started_with_every_replica_the_agents_under_test_placed() {
+    let mut s = Session::new(
+        vec![
+            ("sut-a:7070".into(), clock(0, MS)),
+            ("sut-b:7070".into(), clock(0, MS)),
+            ("load:7070".into(), clock(3 * MS as i64, MS)),
+        ],
+        vec!["one".into()],
+    )
+    .with_load_agents_from(2);
+    let with_replicas = |agent: usize, addresses: &[&str]| Input::Event {
+        agent,
+        event: event(Event::Placed(Placed {
+            layout: "one".into(),
+            replicas: addresses
+                .iter()
+                .enumerate()
+                .map(|(i, a)| numaload_proto::v1::ReplicaPlacement {
+                    index: i as u32,
+                    address: (*a).into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })),
+    };
+    let now = 1_000 * MS;
+    assert!(starts(&s.handle(with_replicas(0, &["10.0.0.1:20000"]), now)).is_empty());
+    assert!(
+        starts(&s.handle(placed(2, "one"), now)).is_empty(),
+        "sut-b has not placed it"
+    );
+    let actions = s.handle(with_replicas(1, &["10.0.0.2:20000", "10.0.0.2:20001"]), now);
+    let mut given = Vec::new();
+    for action in &actions {
+        if let Action::Start { agent, targets, .. } = action {
+            given.push((*agent, targets.clone()));
+        }
+    }
+    assert_eq!(given.len(), 3, "every agent starts: {actions:?}");
+    assert!(
+        given[0].1.is_empty() && given[1].1.is_empty(),
+        "agents under test drive nothing"
+    );
+    let to_load: Vec<(String, String, u32)> = given[2]
+        .1
+        .iter()
+        .map(|t| (t.address.clone(), t.agent.clone(), t.replica))
+        .collect();
+    assert_eq!(
+        to_load,
+        [
+            ("10.0.0.1:20000".to_owned(), "sut-a:7070".to_owned(), 0),
+            ("10.0.0.2:20000".to_owned(), "sut-b:7070".to_owned(), 0),
+            ("10.0.0.2:20001".to_owned(), "sut-b:7070".to_owned(), 1),
+        ]
+    );
+    let at: Vec<u64> = starts(&actions).iter().map(|s| s.2).collect();
+    assert_eq!(
+        at[2] - at[0],
+        3 * MS,
+        "one instant, on the load agent's own clock"
+    );
 }
