@@ -2,7 +2,9 @@
 //! definition ([`crate::Cli`]): every visible subcommand has a `## numaload SUB` section, every
 //! visible argument of it a row (`--flag VALUE` or a positional's `NAME`), and no row names an
 //! argument the subcommand does not have. Its exit-code table is the one `numaload --help`
-//! prints (`numaload::compare::exit::TABLE`), code for code, in the same order.
+//! prints (`numaload::compare::exit::TABLE`), code for code, in the same order. And every
+//! `numaload ...` command README.md, docs/ and the examples' headers tell a reader to type is
+//! one this definition accepts (its flags exist, its values parse).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -105,4 +107,122 @@ fn the_exit_code_table_is_the_one_help_prints() {
         .filter(|code| code.len() == 1 && code.chars().all(|c| c.is_ascii_digit()))
         .collect();
     assert_eq!(documented, table, "docs/cli.md's exit codes, in order");
+}
+
+/// The `numaload ...` commands a reader is told to type: the lines of the ```sh blocks of
+/// README.md and docs/, and the `#   numaload ...` lines of the examples' headers; each with
+/// where it is written.
+fn written_commands() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("README.md")];
+    for dir in ["docs", "examples", "examples/go-server", "examples/nginx"] {
+        let mut entries: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.is_file())
+            .collect();
+        entries.sort();
+        files.extend(entries);
+    }
+    let mut commands = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read");
+        let name = file
+            .strip_prefix(&root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        let markdown = name.ends_with(".md");
+        let mut in_sh = false;
+        for (i, line) in text.lines().enumerate() {
+            let command = if markdown {
+                if line.trim_start().starts_with("```") {
+                    in_sh = line.trim() == "```sh";
+                    continue;
+                }
+                in_sh.then_some(line)
+            } else {
+                line.strip_prefix("#   ")
+            };
+            if let Some(command) = command.filter(|c| c.starts_with("numaload ")) {
+                commands.push((format!("{name}:{}", i + 1), command.to_owned()));
+            }
+        }
+    }
+    commands
+}
+
+/// A command line as the shell would split it, up to a comment, a pipe, a redirection or `&`;
+/// a `$(...)` or `$VAR` expansion stands for a plain value.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = line.chars().peekable();
+    let mut depth = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '$' if depth == 0 => {
+                word.push('1');
+                match chars.peek() {
+                    Some('(') => {}
+                    _ => {
+                        chars.next();
+                    }
+                }
+            }
+            '(' if word.ends_with('1') || depth > 0 => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            ' ' | '\t' => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            '#' | '|' | '>' | '&' | ';' if word.is_empty() => break,
+            _ => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn every_command_written_in_the_docs_parses() {
+    let commands = written_commands();
+    assert!(commands.len() > 30, "found {} commands", commands.len());
+    let mut refused = Vec::new();
+    for (at, line) in &commands {
+        // A synopsis continued on the next line is not a command to type.
+        if line.trim_end().ends_with('\\') {
+            continue;
+        }
+        let words = shell_words(line);
+        if let Err(e) = <crate::Cli as clap::Parser>::try_parse_from(&words) {
+            let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+            refused.push(format!("{at}: {line}\n    {first}"));
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "commands written in the docs that numaload refuses:\n{}",
+        refused.join("\n")
+    );
+}
+
+#[test]
+fn shell_words_split_as_the_shell_does() {
+    assert_eq!(
+        shell_words("numaload run p.toml --label commit=$(git rev-parse HEAD) --out r.json # x"),
+        ["numaload", "run", "p.toml", "--label", "commit=1", "--out", "r.json"]
+    );
+    assert_eq!(
+        shell_words("numaload watch $! --once | jq ."),
+        ["numaload", "watch", "1", "--once"]
+    );
+    assert_eq!(
+        shell_words("numaload agent --insecure &"),
+        ["numaload", "agent", "--insecure"]
+    );
 }
