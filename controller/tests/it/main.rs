@@ -17,6 +17,7 @@ mod cli_topology;
 mod compare;
 mod deploy_files;
 mod doc_links;
+mod doc_plans;
 mod exit_codes;
 mod ffi_storm;
 mod history;
