@@ -10,9 +10,6 @@ use super::error::PlacementError;
 use super::plan::{Placement, ReplicaPlan};
 use crate::topology::HostTopology;
 
-/// How every note about the load generator's CPUs begins.
-pub(super) const ABOUT_LOAD: &str = "the load generator ";
-
 /// A load agent's placement: no replica, the load generator on the `reserve_load_cpus` highest
 /// allowed CPUs, or on every allowed CPU when that is 0.
 pub fn load_only(

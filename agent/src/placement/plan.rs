@@ -58,10 +58,12 @@ impl Placement {
     pub fn without_load(&mut self) {
         self.load_cpus.clear();
         self.load_shares_cpus = false;
-        self.notes
-            .retain(|n| !n.starts_with(super::load::ABOUT_LOAD));
+        self.notes.retain(|n| !n.starts_with(ABOUT_LOAD));
     }
 }
+
+/// How every note about the load generator's CPUs begins (`load.rs` writes them).
+pub(super) const ABOUT_LOAD: &str = "the load generator ";
 
 /// Where one replica runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
