@@ -31,7 +31,8 @@
 //! (`[target]` and a layout's own `target`), `knobs.rs` (`[target.knobs]`, `[layouts.knobs]`),
 //! `request.rs` (the request or the `[[load.requests]]` mix, `expect_status`), `layout.rs` and
 //! `validate/layout.rs` (`[[layouts]]`), `sweep.rs` (`sweep.KEY`), `thresholds.rs` (`[thresholds]`), `load.rs` and
-//! `validate/mod.rs` (the rest of `[load]`); `validated.rs` holds the whole [`Plan`]. A
+//! `validate/mod.rs` (the rest of `[load]`); `validated.rs` holds the whole [`Plan`];
+//! `overrides.rs` puts `--set KEY=VALUE` into the TOML before any of them reads it. A
 //! validator reports a `Problem` at a key path (`problem.rs`) with the fix `validate/fixes.rs`
 //! words for that key; `error.rs` makes it the one-line [`PlanError`], as it does toml's own
 //! errors. No file names another that names it back, even by way of others: this one only
@@ -45,6 +46,7 @@ mod error;
 mod knobs;
 mod layout;
 mod load;
+mod overrides;
 mod problem;
 mod raw;
 mod request;
@@ -69,9 +71,16 @@ pub use validated::Plan;
 
 /// Reads and validates the plan file at `path`; errors name the file as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    load_with(path, &[])
+}
+
+/// [`load`] with `sets` (`--set KEY=VALUE`, `overrides.rs`) put into the file's TOML first, so
+/// that they meet the file's own checks; an error a `--set` caused names it.
+pub fn load_with(path: &Path, sets: &[String]) -> Result<Plan, PlanError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| PlanError::read(&origin, &e))?;
-    parse(&text, &origin)
+    let applied = overrides::apply(&text, &origin, sets)?;
+    parse(applied.text(&text), &origin).map_err(|e| applied.blame(e))
 }
 
 /// Parses and validates plan text; `origin` names it in errors (usually the file name).

@@ -9,8 +9,9 @@
 //! it), how much of its load was delivered, and latency figures that are lower bounds (requests
 //! never answered) shown as "≥ 3.90 s"; [`service`] what the service under test did besides its
 //! latency, [`lines`] the load workers' and cgroups' lines, [`thresholds`] the plan's
-//! `[thresholds]` checked.
+//! `[thresholds]` checked. [`brief`] is the result in brief as JSON, for `run --json`.
 
+pub mod brief;
 pub mod caveats;
 pub mod csv;
 pub mod html;

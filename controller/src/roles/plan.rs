@@ -2,8 +2,10 @@
 //!
 //! The plan is validated as `run` validates it, turned into the same wire layouts, and each is
 //! resolved by the agent's own placement on this host's topology (or an hwloc XML file's), so
-//! what this prints is what an agent on that host would launch. Any problem is one line naming
-//! the field, exit code 2.
+//! what this prints is what an agent on that host would launch. With `--agent-config`, the
+//! agent's own `run::prepare` also checks the plan against that configuration's targets (the
+//! target's name, its knobs and their values) and limits, as an agent started with it would
+//! before launching anything. Any problem is one line naming the field, exit code 2.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,12 +24,24 @@ pub struct PlanArgs {
     /// Place on this hwloc XML topology instead of this host's.
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
+    /// Set a plan value, once per value: its key dotted as the file nests it, a layout by its
+    /// name (load.rate=20000, layouts.per-node.threads=4); checked as the file's own.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Also check the plan against this agent configuration (the file `numaload agent --config`
+    /// and `run --agent-config` read): its target names, knobs and limits, as that agent would.
+    #[arg(long, value_name = "FILE")]
+    pub agent_config: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let plan = numaload::plan::load(&args.plan)?;
+    let plan = numaload::plan::load_with(&args.plan, &args.sets)?;
+    let agent = match &args.agent_config {
+        Some(path) => Some(super::run::agent_config_file(path)?),
+        None => None,
+    };
     let (topology, source) = match &args.topology {
         Some(path) => (
             topology::from_xml_file(path).map_err(|e| BadInput(e.to_string()))?,
@@ -44,6 +58,14 @@ pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
         let layout = Layout::try_from(spec).map_err(bad)?;
         let placement = placement::place(&topology, &layout, reserve).map_err(bad)?;
         placed.push((layout, placement));
+    }
+    if let (Some(config), Some(path)) = (&agent, &args.agent_config) {
+        numaload_agent::run::prepare(&wire, config, &topology).map_err(|e| {
+            BadInput(format!(
+                "{origin}: the agent of --agent-config {} refuses it: {e}",
+                path.display()
+            ))
+        })?;
     }
     if args.json {
         println!(

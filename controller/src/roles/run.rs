@@ -37,6 +37,14 @@ pub struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Set a plan value, once per value: its key dotted as the file nests it, a layout by its
+    /// name (load.rate=20000, layouts.per-node.threads=4); checked as the file's own.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Print the result in brief as JSON on stdout (the verdict, and per layout its status,
+    /// figures, thresholds and reasons for caution); the text report goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// The configuration file of the local agent (the targets and limits `numaload agent
     /// --config FILE` reads; its listen and tls_dir do not apply). Only without --agent.
     #[arg(long, value_name = "FILE")]
@@ -79,7 +87,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let plan = numaload::plan::load(&args.plan)?;
+    let plan = numaload::plan::load_with(&args.plan, &args.sets)?;
     let fleet = numaload::run::Fleet {
         agents: if args.agents.is_empty() {
             vec![start_local_agent(args.agent_config.as_deref()).await?]
@@ -112,7 +120,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         file.flush()?;
     }
     let report = numaload::report::text::render(&result);
-    print!("{report}");
+    if args.json {
+        eprint!("{report}");
+        print!("{}", numaload::report::brief::render(&result));
+    } else {
+        print!("{report}");
+    }
     let untrusted = exit::untrusted(&result, "", args.allow.allow());
     super::tell_untrusted(&untrusted);
     for line in numaload::compare::thresholds::lines(&result) {
@@ -142,9 +155,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// process; replicas die with it (parent-death signal).
 async fn start_local_agent(config_file: Option<&Path>) -> anyhow::Result<String> {
     let config = match config_file {
-        Some(path) => numaload_agent::config::ConfigFile::load(path)
-            .map_err(|e| super::BadInput(format!("--agent-config {e}")))?
-            .apply(super::agent_config()?),
+        Some(path) => agent_config_file(path)?,
         None => super::agent_config()?,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -160,4 +171,12 @@ async fn start_local_agent(config_file: Option<&Path>) -> anyhow::Result<String>
         }
     });
     Ok(address)
+}
+
+/// The agent configuration `path` describes (`--agent-config`), its targets added to the
+/// built-in ones, as `numaload agent --config` makes it.
+pub fn agent_config_file(path: &Path) -> anyhow::Result<numaload_agent::config::AgentConfig> {
+    let file = numaload_agent::config::ConfigFile::load(path)
+        .map_err(|e| super::BadInput(format!("--agent-config {e}")))?;
+    Ok(file.apply(super::agent_config()?))
 }

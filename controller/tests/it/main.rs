@@ -27,6 +27,7 @@ mod new_pair;
 mod own_servers;
 mod packaging;
 mod pinned_pool_watch;
+mod plan_flags;
 mod plan_reference;
 mod plan_validation;
 mod prometheus_rules;

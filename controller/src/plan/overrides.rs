@@ -1,0 +1,371 @@
+//! `--set KEY=VALUE`: a plan value given on the command line, put into the file's TOML before
+//! the plan is read, so that it meets the same parser and validators as the file and its errors
+//! are the file's own.
+//!
+//! `KEY` is the value's dotted key as the file nests it (`load.rate`, `target.knobs.work_us`,
+//! `thresholds.p99`); a table of an array of tables (`[[layouts]]`, `[[load.requests]]`) is
+//! addressed by its `name` (`layouts.per-node.threads`), or by its index when no table has that
+//! name. A key quoted as TOML quotes it stays one key (`layouts.r.sweep."knobs.work_us"`).
+//! `VALUE` is read as a TOML value (`20000`, `"per-node"`, `[0, 1]`, `{ p99 = "< 2ms" }`) and,
+//! when it is none, taken as a string (`10s`, `per-node`). Tables the key goes through are made
+//! when missing. A key or layout name that leads nowhere is one line naming the `--set`; a
+//! problem the plan's own checks find in a set value ends with the `--set` that set it.
+//!
+//! The plan text is rewritten only when there is something to set: with no `--set`, the file is
+//! read as it is, line and column of a syntax error included.
+
+use toml::{Table, Value};
+
+use super::error::PlanError;
+use super::problem::{KeyPath, Problem};
+
+/// The plan text with every `--set` applied, and where each went.
+#[derive(Debug)]
+pub(super) struct Applied {
+    origin: String,
+    /// `None` when there was nothing to set: the file's own text is read.
+    text: Option<String>,
+    sets: Vec<Placed>,
+}
+
+/// One `--set` as written, and every key path from its first table down to the value it set
+/// (`[load]`, `[load] rate`), which is how the plan's own errors name keys.
+#[derive(Debug)]
+struct Placed {
+    written: String,
+    paths: Vec<KeyPath>,
+}
+
+impl Applied {
+    /// The text to parse: the rewritten plan, or `original` when nothing was set.
+    pub(super) fn text<'a>(&'a self, original: &'a str) -> &'a str {
+        self.text.as_deref().unwrap_or(original)
+    }
+
+    /// `error` (from parsing [`Self::text`]) with the `--set` it is about named at its end, when
+    /// its key is one a `--set` set, holds or lies inside.
+    pub(super) fn blame(&self, error: PlanError) -> PlanError {
+        let Some(key) = error.key() else {
+            return error;
+        };
+        let Some((placed, path)) = self
+            .sets
+            .iter()
+            .rev()
+            .find_map(|placed| placed.at(key).map(|path| (placed, path)))
+        else {
+            return error;
+        };
+        let shown = error.to_string();
+        let prefix = format!("{}: ", self.origin);
+        let detail = shown.strip_prefix(&prefix).unwrap_or(&shown);
+        let detail = format!("{detail} (--set {})", placed.written);
+        PlanError::invalid(&self.origin, Problem { key: path, detail })
+    }
+}
+
+impl Placed {
+    /// The path of this set that the error key names: the key itself, a table above it, or
+    /// (for a key inside a table it set) the set key.
+    fn at(&self, key: &str) -> Option<KeyPath> {
+        if let Some(path) = self.paths.iter().find(|p| p.to_string() == key) {
+            return Some(path.clone());
+        }
+        let set = self.paths.last()?;
+        let inside = key
+            .strip_prefix(&set.to_string())
+            .is_some_and(|rest| rest.starts_with([' ', '.', '[']));
+        inside.then(|| set.clone())
+    }
+}
+
+/// `text` (from `origin`) with each of `sets` (`KEY=VALUE`) applied in order, a later one
+/// winning. A `text` that is not TOML is left for the plan's parser to report.
+pub(super) fn apply(text: &str, origin: &str, sets: &[String]) -> Result<Applied, PlanError> {
+    let mut applied = Applied {
+        origin: origin.to_owned(),
+        text: None,
+        sets: Vec::with_capacity(sets.len()),
+    };
+    if sets.is_empty() {
+        return Ok(applied);
+    }
+    let Ok(mut plan) = toml::from_str::<Table>(text) else {
+        return Ok(applied);
+    };
+    for written in sets {
+        let refused = |detail: String| {
+            let detail = format!("--set {written}: {detail}");
+            PlanError::invalid(origin, at_root(detail))
+        };
+        let (keys, value) = split(written).map_err(refused)?;
+        let paths = put(&mut plan, &keys, value, KeyPath::root()).map_err(refused)?;
+        applied.sets.push(Placed {
+            written: written.clone(),
+            paths,
+        });
+    }
+    let rewritten = toml::to_string(&plan).map_err(|e| {
+        let detail = format!(
+            "--set {}: cannot write the plan with it: {e}",
+            sets.join(" ")
+        );
+        PlanError::invalid(origin, at_root(detail))
+    })?;
+    applied.text = Some(rewritten);
+    Ok(applied)
+}
+
+/// A problem about the command line rather than a key of the file.
+fn at_root(detail: String) -> Problem {
+    Problem {
+        key: KeyPath::root(),
+        detail,
+    }
+}
+
+const FORM: &str = "write KEY=VALUE with the key dotted as the plan nests it, e.g. \
+                    load.rate=20000 or layouts.per-node.threads=4";
+
+/// `KEY=VALUE` into the key's parts and the value.
+fn split(written: &str) -> Result<(Vec<String>, Value), String> {
+    let Some((key, value)) = written.split_once('=') else {
+        return Err(format!("no \"=\"; {FORM}"));
+    };
+    let keys = key_parts(key.trim()).ok_or_else(|| format!("{:?} is not a key; {FORM}", key))?;
+    Ok((keys, value_of(value)))
+}
+
+/// The parts of a dotted TOML key (`a.b."c.d"` → `a`, `b`, `c.d`), read by the TOML parser.
+fn key_parts(key: &str) -> Option<Vec<String>> {
+    let mut table = toml::from_str::<Table>(&format!("{key} = 0")).ok()?;
+    let mut parts = Vec::new();
+    loop {
+        if table.len() != 1 {
+            return None;
+        }
+        let (part, value) = table.into_iter().next()?;
+        parts.push(part);
+        match value {
+            Value::Table(inner) => table = inner,
+            Value::Integer(0) => return Some(parts),
+            _ => return None,
+        }
+    }
+}
+
+/// `written` as a TOML value, or as the string it is when it reads as none.
+fn value_of(written: &str) -> Value {
+    toml::from_str::<Table>(&format!("v = {}", written.trim()))
+        .ok()
+        .filter(|table| table.len() == 1)
+        .and_then(|mut table| table.remove("v"))
+        .unwrap_or_else(|| Value::String(written.to_owned()))
+}
+
+/// Sets `keys` under `table` (at `at`) to `value`; the paths it went through, the last the
+/// key it set.
+fn put(
+    table: &mut Table,
+    keys: &[String],
+    value: Value,
+    at: KeyPath,
+) -> Result<Vec<KeyPath>, String> {
+    let Some((first, rest)) = keys.split_first() else {
+        return Err(format!("no key; {FORM}"));
+    };
+    let here = at.key(first);
+    if rest.is_empty() {
+        table.insert(first.clone(), value);
+        return Ok(vec![here]);
+    }
+    let entry = table
+        .entry(first.clone())
+        .or_insert_with(|| Value::Table(Table::new()));
+    let mut paths = match entry {
+        Value::Table(inner) => put(inner, rest, value, here.clone())?,
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_table) => {
+            put_item(items, rest, value, &here)?
+        }
+        other => {
+            return Err(format!(
+                "{here} is {} in the plan, not a table: there is no key inside it to set",
+                kind(other)
+            ))
+        }
+    };
+    paths.insert(0, here);
+    Ok(paths)
+}
+
+/// Sets `keys` in the table of `items` (the array at `at`) that `keys[0]` names.
+fn put_item(
+    items: &mut [Value],
+    keys: &[String],
+    value: Value,
+    at: &KeyPath,
+) -> Result<Vec<KeyPath>, String> {
+    let Some((name, rest)) = keys.split_first() else {
+        return Err(format!("no key; {FORM}"));
+    };
+    let name_of = |item: &Value| item.get("name").and_then(Value::as_str).map(str::to_owned);
+    let index = items
+        .iter()
+        .position(|item| name_of(item).as_deref() == Some(name.as_str()))
+        .or_else(|| name.parse::<usize>().ok().filter(|&i| i < items.len()));
+    let Some(index) = index else {
+        let names: Vec<String> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| name_of(item).map_or_else(|| i.to_string(), |n| format!("{n:?}")))
+            .collect();
+        return Err(format!(
+            "no table of {} is named {name:?}; the plan's are {}",
+            at.schema(),
+            names.join(", ")
+        ));
+    };
+    let item_path = at.item(index, name_of(&items[index]).as_deref());
+    if rest.is_empty() {
+        items[index] = value;
+        return Ok(vec![item_path]);
+    }
+    let Value::Table(table) = &mut items[index] else {
+        return Err(format!("{item_path} is not a table"));
+    };
+    let mut paths = put(table, rest, value, item_path.clone())?;
+    paths.insert(0, item_path);
+    Ok(paths)
+}
+
+/// A TOML value's kind, for a message.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str, sets: &[&str]) -> Result<Table, PlanError> {
+        let sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
+        let applied = apply(text, "plan.toml", &sets)?;
+        Ok(toml::from_str(applied.text(text)).expect("rewritten plan is TOML"))
+    }
+
+    const PLAN: &str = r#"
+name = "p"
+[load]
+rate = 100
+[[layouts]]
+name = "per-node"
+replicas = "per-node"
+[[layouts]]
+name = "one"
+replicas = 1
+"#;
+
+    #[test]
+    fn values_read_as_toml_else_as_strings() {
+        assert_eq!(value_of("20000"), Value::Integer(20000));
+        assert_eq!(value_of(" 1.5 "), Value::Float(1.5));
+        assert_eq!(value_of("10s"), Value::String("10s".into()));
+        assert_eq!(value_of("per-node"), Value::String("per-node".into()));
+        assert_eq!(value_of("\"a b\""), Value::String("a b".into()));
+        assert_eq!(
+            value_of("[0, 1]"),
+            Value::Array(vec![Value::Integer(0), Value::Integer(1)])
+        );
+        assert_eq!(value_of("1\nx = 2"), Value::String("1\nx = 2".into()));
+    }
+
+    #[test]
+    fn keys_split_as_toml_dots_them() {
+        assert_eq!(
+            key_parts("load.rate"),
+            Some(vec!["load".into(), "rate".into()])
+        );
+        assert_eq!(
+            key_parts(r#"layouts.r.sweep."knobs.work_us""#),
+            Some(vec![
+                "layouts".into(),
+                "r".into(),
+                "sweep".into(),
+                "knobs.work_us".into()
+            ])
+        );
+        assert_eq!(key_parts(""), None);
+        assert_eq!(key_parts("a = 1\nb"), None);
+    }
+
+    #[test]
+    fn sets_reach_tables_and_named_layouts() {
+        let plan = set(
+            PLAN,
+            &[
+                "load.rate=20000",
+                "layouts.per-node.threads=4",
+                "layouts.1.pin=core",
+                "target.knobs.work_us=5",
+                "load.duration=10s",
+            ],
+        )
+        .unwrap();
+        assert_eq!(plan["load"]["rate"], Value::Integer(20000));
+        assert_eq!(plan["load"]["duration"], Value::String("10s".into()));
+        assert_eq!(plan["layouts"][0]["threads"], Value::Integer(4));
+        assert_eq!(plan["layouts"][1]["pin"], Value::String("core".into()));
+        assert_eq!(plan["target"]["knobs"]["work_us"], Value::Integer(5));
+    }
+
+    #[test]
+    fn a_key_that_leads_nowhere_is_one_line_naming_the_set() {
+        let e = set(PLAN, &["layouts.nope.threads=4"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"plan.toml: --set layouts.nope.threads=4: no table of layouts is named "nope"; the plan's are "per-node", "one""#
+        );
+        let e = set(PLAN, &["load.rate.x=1"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("plan.toml: --set load.rate.x=1: [load] rate is an integer"),
+            "{e}"
+        );
+        let e = set(PLAN, &["load.rate"]).unwrap_err();
+        assert!(e.to_string().contains("no \"=\""), "{e}");
+        let e = set(PLAN, &["=5"]).unwrap_err();
+        assert!(e.to_string().contains("\"\" is not a key"), "{e}");
+    }
+
+    #[test]
+    fn nothing_to_set_leaves_the_text_as_it_is() {
+        let applied = apply("not = [toml", "plan.toml", &[]).unwrap();
+        assert_eq!(applied.text("not = [toml"), "not = [toml");
+        let sets = vec!["load.rate=1".to_owned()];
+        let applied = apply("not = [toml", "plan.toml", &sets).unwrap();
+        assert_eq!(applied.text("not = [toml"), "not = [toml");
+    }
+
+    #[test]
+    fn a_set_is_found_by_the_keys_it_went_through() {
+        let placed = Placed {
+            written: "load.rate=x".into(),
+            paths: vec![
+                KeyPath::root().key("load"),
+                KeyPath::root().key("load").key("rate"),
+            ],
+        };
+        assert!(placed.at("[load] rate").is_some());
+        assert!(placed.at("load").is_some());
+        assert!(placed.at("[load] rate_x").is_none());
+        assert!(placed.at("[load] duration").is_none());
+    }
+}
