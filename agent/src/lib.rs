@@ -18,6 +18,7 @@ pub mod config;
 pub mod host;
 pub mod loadgen;
 pub mod metrics;
+pub mod netrx;
 pub mod nic;
 pub mod placement;
 pub mod procfs;

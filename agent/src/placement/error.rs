@@ -102,6 +102,24 @@ pub enum PlacementError {
         /// The pin level.
         level: Level,
     },
+    /// `replicas = "nic-local"` on a host where the interface's node is not known.
+    #[error(
+        "layouts[{layout:?}].replicas: \"nic-local\" needs the NUMA node of the network \
+         interface the load arrives on, and {why}; set [load] interface to a device with a NUMA \
+         node (numaload topology lists them), or use \"per-node\""
+    )]
+    NicWithoutNode {
+        /// Layout name.
+        layout: String,
+        /// What this host says of it.
+        why: String,
+    },
+    /// `replicas = "nic-local"` unpinned: it says where, so it needs `pin = "node"`.
+    #[error(
+        "layouts[{layout:?}].pin: replicas = \"nic-local\" puts each replica on a NUMA domain of \
+         the network interface; use pin = \"node\""
+    )]
+    NicLocalUnpinned { layout: String },
     /// `replicas = "per-X"` with a pin of another level.
     #[error(
         "layouts[{layout:?}].pin: \"{pin}\" does not go with replicas = {replicas}; use pin = \

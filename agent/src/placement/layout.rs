@@ -17,6 +17,9 @@ pub enum Replicas {
     PerPackage,
     /// One per last-level-cache domain.
     PerL3,
+    /// One per NUMA domain holding a node of the network interface the load arrives on
+    /// ([`Layout::nic_nodes`]).
+    NicLocal,
 }
 
 /// Where replicas may run.
@@ -73,6 +76,9 @@ pub struct Layout {
     pub threads: Option<u32>,
     /// Explicit form: every replica runs on exactly these CPUs (sorted, not empty).
     pub cpus: Option<Vec<u32>>,
+    /// `nic-local`: the NUMA nodes of the network interface the load arrives on, sorted; set by
+    /// the agent from its host (the wire does not carry them).
+    pub nic_nodes: Vec<u32>,
 }
 
 impl Layout {
@@ -86,6 +92,7 @@ impl Layout {
             smt: Smt::All,
             threads: None,
             cpus: None,
+            nic_nodes: Vec::new(),
         }
     }
 }
@@ -109,6 +116,7 @@ impl Replicas {
             Replicas::PerNode => Some(Level::Node),
             Replicas::PerPackage => Some(Level::Package),
             Replicas::PerL3 => Some(Level::L3),
+            Replicas::NicLocal => Some(Level::Node),
         }
     }
 
@@ -118,13 +126,15 @@ impl Replicas {
             Replicas::PerNode => "\"per-node\"".to_owned(),
             Replicas::PerPackage => "\"per-package\"".to_owned(),
             Replicas::PerL3 => "\"per-l3\"".to_owned(),
+            Replicas::NicLocal => "\"nic-local\"".to_owned(),
         }
     }
 }
 
 const PIN_CHOICES: &str = "\"none\", \"node\", \"package\", \"l3\" or \"core\"";
 const MEMORY_CHOICES: &str = "\"none\", \"local\", \"interleave\" or a node list";
-const REPLICAS_CHOICES: &str = "a count, \"per-node\", \"per-package\" or \"per-l3\"";
+const REPLICAS_CHOICES: &str =
+    "a count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\"";
 const SMT_CHOICES: &str = "\"all\" or \"one-per-core\"";
 
 impl TryFrom<&v1::LayoutSpec> for Layout {
@@ -154,10 +164,12 @@ impl TryFrom<&v1::LayoutSpec> for Layout {
             Some(WireReplicas::PerNode(true)) => Replicas::PerNode,
             Some(WireReplicas::PerPackage(true)) => Replicas::PerPackage,
             Some(WireReplicas::PerL3(true)) => Replicas::PerL3,
+            Some(WireReplicas::NicLocal(true)) => Replicas::NicLocal,
             // `per_node = false` says what the layout is not, not what it is.
             Some(WireReplicas::PerNode(false))
             | Some(WireReplicas::PerPackage(false))
             | Some(WireReplicas::PerL3(false))
+            | Some(WireReplicas::NicLocal(false))
             | None => return Err(unspecified("replicas", REPLICAS_CHOICES)),
         };
         let pin = match v1::Pin::try_from(spec.pin) {
@@ -209,6 +221,7 @@ impl TryFrom<&v1::LayoutSpec> for Layout {
             smt,
             threads: (spec.threads > 0).then_some(spec.threads),
             cpus,
+            nic_nodes: Vec::new(),
         })
     }
 }

@@ -180,6 +180,17 @@ fn check_layout(topology: &HostTopology, layout: &Layout) -> Result<(), Placemen
             });
         }
     }
+    if layout.replicas == Replicas::NicLocal {
+        if layout.pin != Pin::Node {
+            return Err(PlacementError::NicLocalUnpinned { layout: name() });
+        }
+        if layout.nic_nodes.is_empty() {
+            return Err(PlacementError::NicWithoutNode {
+                layout: name(),
+                why: "none was given".into(),
+            });
+        }
+    }
     if let (Some(level), Some(pin)) = (layout.replicas.level(), layout.pin.level()) {
         if level != pin {
             return Err(PlacementError::PinDoesNotMatchReplicas {

@@ -80,6 +80,9 @@ pub(super) fn pinned<'t>(
     // (unit index, the unit's CPUs, its CPUs left in the pool)
     let mut usable: Vec<(usize, &[u32], Vec<u32>)> = Vec::new();
     for (i, unit) in units.iter().enumerate() {
+        if layout.replicas == Replicas::NicLocal && !holds_nic(topology, i, &layout.nic_nodes) {
+            continue;
+        }
         let cpus: Vec<u32> = unit
             .iter()
             .copied()
@@ -160,6 +163,14 @@ pub(super) fn pinned<'t>(
         });
     }
     Ok(seats)
+}
+
+/// Whether NUMA domain `index` holds one of the network interface's nodes.
+fn holds_nic(topology: &HostTopology, index: usize, nic_nodes: &[u32]) -> bool {
+    topology
+        .domains
+        .get(index)
+        .is_some_and(|d| d.nodes.iter().any(|n| nic_nodes.contains(n)))
 }
 
 /// `pin = "none"`: every replica gets the whole pool.

@@ -425,11 +425,11 @@ fn layout_from_wire() {
         ),
         (
             spec(None, node, local),
-            "layouts[\"x\"].replicas: unspecified; use a count, \"per-node\", \"per-package\" or \"per-l3\"",
+            "layouts[\"x\"].replicas: unspecified; use a count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\"",
         ),
         (
             spec(Some(R::PerNode(false)), node, local),
-            "layouts[\"x\"].replicas: unspecified; use a count, \"per-node\", \"per-package\" or \"per-l3\"",
+            "layouts[\"x\"].replicas: unspecified; use a count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\"",
         ),
         (
             spec(Some(R::Count(0)), node, local),
@@ -563,4 +563,56 @@ fn combinations_that_make_no_sense_are_refused() {
         let err = place(&two_nodes(), &layout, 0).unwrap_err();
         assert_eq!(err.to_string(), expected);
     }
+}
+
+#[test]
+fn nic_local_puts_one_replica_on_each_domain_of_the_interface_s_node_only() {
+    // 4 nodes × 2 CPUs; the interface sits on node 2.
+    let topology = from_synthetic("package:4 numa:1 core:2 pu:1").unwrap();
+    let mut nic_local = layout(Replicas::NicLocal, Pin::Node, Memory::Local);
+    nic_local.nic_nodes = vec![2];
+    let placed = place(&topology, &nic_local, 0).unwrap();
+    let seats: Vec<(Vec<u32>, Vec<u32>)> = placed
+        .replicas
+        .iter()
+        .map(|r| (r.cpus.clone(), r.memory_nodes.clone()))
+        .collect();
+    assert_eq!(
+        seats,
+        [(vec![4, 5], vec![2])],
+        "node 2's CPUs and memory only"
+    );
+
+    let unpinned = Layout {
+        pin: Pin::None,
+        ..nic_local.clone()
+    };
+    let error = place(&topology, &unpinned, 0).unwrap_err().to_string();
+    assert!(error.contains("use pin = \"node\""), "{error}");
+    let unknown = Layout {
+        nic_nodes: Vec::new(),
+        ..nic_local
+    };
+    let error = place(&topology, &unknown, 0).unwrap_err().to_string();
+    assert!(
+        error.starts_with("layouts[\"x\"].replicas: \"nic-local\" needs the NUMA node"),
+        "{error}"
+    );
+}
+
+#[test]
+fn nic_local_arrives_from_the_wire() {
+    let spec = v1::LayoutSpec {
+        name: X.into(),
+        replicas: Some(v1::layout_spec::Replicas::NicLocal(true)),
+        pin: v1::Pin::Node as i32,
+        memory: v1::MemoryPolicy::Local as i32,
+        ..Default::default()
+    };
+    let layout = Layout::try_from(&spec).unwrap();
+    assert_eq!(layout.replicas, Replicas::NicLocal);
+    assert!(
+        layout.nic_nodes.is_empty(),
+        "the agent sets them from its host"
+    );
 }

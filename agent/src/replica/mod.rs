@@ -29,7 +29,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 
-pub use error::ReplicaError;
+pub use error::{ReplicaError, ADDRESS_IN_USE_HINT};
 pub use output::{Output, Stream};
 
 use crate::affinity::{Pinning, Watchdog};
@@ -195,25 +195,29 @@ impl Replica {
             if let Some(status) = replica.exit_status() {
                 // Give the readers a moment to collect what it printed on the way out.
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                let output = replica.output.tail();
                 return Err(ReplicaError::Exited {
                     index,
                     pid,
                     probe: target.ready.to_string(),
                     status: describe_exit(status),
-                    output: replica.output.tail(),
+                    hint: error::hint(&output),
+                    output,
                 });
             }
             if ready::probe(&target.ready, address, &replica.output).await {
                 return Ok(replica);
             }
             if tokio::time::Instant::now() >= deadline {
+                let output = replica.output.tail();
                 return Err(ReplicaError::NotReady {
                     index,
                     pid,
                     probe: target.ready.to_string(),
                     address,
                     waited: ready_within,
-                    output: replica.output.tail(),
+                    hint: error::hint(&output),
+                    output,
                 });
             }
             tokio::time::sleep(PROBE_EVERY).await;

@@ -28,6 +28,11 @@ pub enum PrepareError {
     #[error("[load]: missing from the plan")]
     MissingLoad,
     #[error(
+        "[load] interface = {name:?}: this host has no such network interface; use one of: {}",
+        known.join(", ")
+    )]
+    UnknownInterface { name: String, known: Vec<String> },
+    #[error(
         "the plan gives this agent role {0}, which this agent does not know; upgrade the agent \
          to the controller's version"
     )]

@@ -84,6 +84,7 @@ pub(super) async fn drive(
         workers,
         replicas: Vec::new(),
         load_started_unix_ns,
+        net_receive: None,
     })
 }
 

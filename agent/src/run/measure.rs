@@ -70,6 +70,7 @@ pub(super) async fn measure(
         .then(|| tokio::task::spawn_blocking(move || loadgen::run(&load, &load_cancel)));
     tokio::time::sleep(run.load.warmup).await;
     phase(events, &name, Phase::Measuring).await;
+    let received_before = run.receive.read();
     let (batches_tx, mut batches_rx) = mpsc::channel(64);
     let sampled = replicas
         .replicas
@@ -102,6 +103,7 @@ pub(super) async fn measure(
     // Stopped and awaited, so that no live figure follows the summary.
     live_view.abort();
     let _ = live_view.await;
+    let received = run.receive.between(&received_before, &run.receive.read());
     let mut stats = sampler.stop().await;
     let _ = forward.await;
     let report = report
@@ -161,6 +163,7 @@ pub(super) async fn measure(
         workers: worker_results(&report)?,
         replicas: stats,
         load_started_unix_ns,
+        net_receive: Some(received),
     })
 }
 

@@ -10,7 +10,8 @@ use numaload_proto::v1::{self, LoadMode, RunPlan};
 use super::error::{LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 use crate::config::{AgentConfig, Limits};
 use crate::loadgen::{self, Mode, RequestTemplate};
-use crate::placement::{self, Layout, Placement};
+use crate::netrx;
+use crate::placement::{self, Layout, Placement, PlacementError};
 use crate::target::{knobs, Target};
 use crate::topology::HostTopology;
 
@@ -27,6 +28,8 @@ pub struct PreparedRun {
     pub calibrate: bool,
     pub load: LoadPlan,
     pub layouts: Vec<PreparedLayout>,
+    /// Where this host receives the load, for the receive accounting of each window.
+    pub receive: netrx::Site,
 }
 
 /// What an agent does in a run ([`v1::AgentRole`]).
@@ -100,6 +103,8 @@ pub fn prepare(
     if plan.layouts.is_empty() {
         return Err(PrepareError::NoLayouts);
     }
+    let interface = plan.load.as_ref().map_or("", |l| l.interface.as_str());
+    let receive = receive_site(interface, config.replica_address, topology)?;
     check_limits(plan, &load, &config.limits)?;
     let mut layouts = Vec::with_capacity(plan.layouts.len());
     for spec in &plan.layouts {
@@ -129,7 +134,10 @@ pub fn prepare(
                 });
             }
         }
-        let layout = Layout::try_from(spec)?;
+        let mut layout = Layout::try_from(spec)?;
+        if layout.replicas == placement::Replicas::NicLocal {
+            layout.nic_nodes = nic_nodes(&layout.name, &receive, config.replica_address)?;
+        }
         let mut placement = placement::place(topology, &layout, reserve)?;
         if role == Role::Replicas {
             placement.without_load();
@@ -164,6 +172,64 @@ pub fn prepare(
         calibrate: !plan.skip_calibration,
         load,
         layouts,
+        receive,
+    })
+}
+
+/// The interface the load arrives on (the plan's, else the one holding `replica_address`), its
+/// NUMA node and interrupts, and each node's CPUs.
+fn receive_site(
+    interface: &str,
+    replica_address: std::net::IpAddr,
+    topology: &HostTopology,
+) -> Result<netrx::Site, PrepareError> {
+    let address = replica_address.to_string();
+    let nic = if interface.is_empty() {
+        topology
+            .nics
+            .iter()
+            .find(|n| n.addresses.contains(&address))
+    } else {
+        let found = topology.nics.iter().find(|n| n.name == interface);
+        if found.is_none() {
+            return Err(PrepareError::UnknownInterface {
+                name: interface.to_owned(),
+                known: topology.nics.iter().map(|n| n.name.clone()).collect(),
+            });
+        }
+        found
+    };
+    Ok(netrx::Site {
+        interface: nic.map_or_else(String::new, |n| n.name.clone()),
+        interface_node: nic.and_then(|n| n.numa_node),
+        irqs: nic.map_or_else(Vec::new, |n| n.irqs.iter().map(|i| i.irq).collect()),
+        nodes: topology
+            .numa_nodes
+            .iter()
+            .map(|n| (n.os_index, n.cpus.clone()))
+            .collect(),
+    })
+}
+
+/// A `nic-local` layout's nodes: the interface's, or why there are none.
+fn nic_nodes(
+    layout: &str,
+    site: &netrx::Site,
+    replica_address: std::net::IpAddr,
+) -> Result<Vec<u32>, PlacementError> {
+    let why = match (&site.interface[..], site.interface_node) {
+        (_, Some(node)) => return Ok(vec![node]),
+        ("", _) => format!(
+            "no interface of this host holds replica_address {replica_address} (set [load] \
+             interface)"
+        ),
+        (name, None) => format!(
+            "interface {name} has none (the platform reports -1, or it is a virtual device)"
+        ),
+    };
+    Err(PlacementError::NicWithoutNode {
+        layout: layout.to_owned(),
+        why,
     })
 }
 

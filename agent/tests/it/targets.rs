@@ -441,3 +441,23 @@ async fn a_child_that_drops_the_memory_policy_fails_the_layout_naming_it() {
         "the helper survived its layout"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_a_taken_address_is_told_to_listen_on_its_own() {
+    let _turn = crate::turns::beside_others();
+    // The server listens on a fixed address (here one this test holds), not on the {listen} the
+    // agent passes it: the second replica of any such target meets the first one's port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address");
+    let script = format!(r#"exec "$1" -listen {address}"#);
+    let config = config(&script_target("fixed", &script, "http:/healthz"));
+    let outcome = execute(&config, &plan("fixed", 2, vec![pinned("fixed", 1)])).await;
+    let error = outcome.failure("fixed");
+    assert!(error.contains("exited before it was ready"), "{error}");
+    assert!(error.contains("address already in use"), "{error}");
+    assert!(
+        error.ends_with(numaload_agent::replica::ADDRESS_IN_USE_HINT),
+        "the hint to use {{listen}}: {error}"
+    );
+    drop(taken);
+}

@@ -11,7 +11,7 @@ use numaload_proto::v1::{LayoutSummary, WorkerResult};
 use super::mix;
 use super::percentiles::{base64_of, bounded_percentiles, percentiles};
 use crate::plan::Load;
-use crate::result::{Delivery, ErrorKinds, Histograms, LayoutResult, LoadWorker};
+use crate::result::{Delivery, ErrorKinds, Histograms, HostReceive, LayoutResult, LoadWorker};
 
 /// Fills the measured figures from the summaries of the agents that measured the layout.
 pub(super) fn fill_measurement(
@@ -59,7 +59,75 @@ pub(super) fn fill_measurement(
             .extend(load_workers(agent, &summary.workers, summary.elapsed_ns));
     }
 
-    fill_replicas(result, measured)
+    fill_replicas(result, measured)?;
+    result.net_receive = net_receive(result, measured);
+    let notes = receive_notes(result);
+    result.notes.extend(notes);
+    Ok(())
+}
+
+/// A note for each replica most of whose host's receive work ran on other NUMA nodes: its
+/// packets crossed the interconnect to reach it.
+fn receive_notes(result: &LayoutResult) -> Vec<String> {
+    let mut notes = Vec::new();
+    for host in &result.net_receive {
+        // On one node there is nowhere else for the work to run.
+        if host.nodes.len() < 2 {
+            continue;
+        }
+        let Some(top) = host.nodes.iter().max_by_key(|n| n.net_rx) else {
+            continue;
+        };
+        for replica in result.replicas.iter().filter(|r| r.agent == host.agent) {
+            let Some(share) = host.share_on(&replica.actual_cpus) else {
+                continue;
+            };
+            if share >= 0.5 {
+                continue;
+            }
+            let nic = match (&host.interface[..], host.interface_node) {
+                ("", _) => String::new(),
+                (name, Some(node)) => format!("; {name} is on node {node}"),
+                (name, None) => format!("; {name} has no NUMA node"),
+            };
+            notes.push(format!(
+                "replica {} on {}: {:.0}% of the host's receive processing (NET_RX) ran on its \
+                 node, {:.0}% on node {}{nic}: its requests crossed to it from another node",
+                replica.index,
+                host.agent,
+                share * 100.0,
+                top.net_rx as f64 * 100.0 / host.net_rx().max(1) as f64,
+                top.node
+            ));
+        }
+    }
+    notes
+}
+
+/// Each host under test's receive work, with the share of it on its replicas' nodes.
+fn net_receive(result: &LayoutResult, measured: &[(&str, &LayoutSummary)]) -> Vec<HostReceive> {
+    measured
+        .iter()
+        .filter_map(|(agent, summary)| {
+            let wire = summary.net_receive.as_ref()?;
+            let mut host = HostReceive {
+                trial: 1,
+                agent: (*agent).to_owned(),
+                interface: wire.interface.clone(),
+                interface_node: u32::try_from(wire.interface_node).ok(),
+                nodes: wire.nodes.iter().map(Into::into).collect(),
+                on_replica_nodes: None,
+            };
+            let cpus: Vec<u32> = result
+                .replicas
+                .iter()
+                .filter(|r| r.agent == *agent)
+                .flat_map(|r| r.actual_cpus.iter().copied())
+                .collect();
+            host.on_replica_nodes = host.share_on(&cpus);
+            Some(host)
+        })
+        .collect()
 }
 
 /// Each replica's figures: from the workers that drove it (its own agent's, or load agents'

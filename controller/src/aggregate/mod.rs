@@ -299,6 +299,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         status_codes: BTreeMap::new(),
         delivery: None,
         start_skew_ns: None,
+        net_receive: Vec::new(),
         thresholds: Vec::new(),
     }
 }

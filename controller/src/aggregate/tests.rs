@@ -16,6 +16,7 @@ fn load() -> Load {
         min_delivered: 0.99,
         requests: vec![crate::plan::Request::default_get()],
         expect_status: Vec::new(),
+        interface: String::new(),
     }
 }
 
@@ -30,6 +31,7 @@ fn summary(latencies_ns: &[u64]) -> LayoutSummary {
         layout: "l".into(),
         elapsed_ns: 1_000_000_000,
         load_started_unix_ns: 0,
+        net_receive: None,
         workers: vec![WorkerResult {
             requests: latencies_ns.len() as u64,
             errors: Some(ErrorCounts::default()),

@@ -19,6 +19,7 @@ pub(super) fn set_trial(result: &mut LayoutResult, trial: u32) {
         .iter_mut()
         .for_each(|s| s.trial = trial);
     result.load.workers.iter_mut().for_each(|w| w.trial = trial);
+    result.net_receive.iter_mut().for_each(|r| r.trial = trial);
     result.trials = vec![TrialResult {
         trial,
         status: result.status,
@@ -114,6 +115,9 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
     merged
         .agents
         .extend(rest.iter().flat_map(|t| t.agents.clone()));
+    merged
+        .net_receive
+        .extend(rest.iter().flat_map(|t| t.net_receive.clone()));
     merged
         .replicas
         .extend(rest.iter().flat_map(|t| t.replicas.clone()));

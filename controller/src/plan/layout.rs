@@ -57,6 +57,9 @@ pub enum Replicas {
     PerPackage,
     /// One replica per last-level-cache (L3) domain.
     PerL3,
+    /// One replica per NUMA domain holding the node of the network interface the load arrives
+    /// on (`[load] interface`, else the one with the agent's replica_address).
+    NicLocal,
 }
 
 /// Where a layout's replicas may run.
@@ -124,6 +127,7 @@ impl Layout {
             Replicas::PerNode => Wire::PerNode(true),
             Replicas::PerPackage => Wire::PerPackage(true),
             Replicas::PerL3 => Wire::PerL3(true),
+            Replicas::NicLocal => Wire::NicLocal(true),
         };
         let pin = match (&self.cpus, self.pin) {
             // Explicit CPUs are their own pinning.
@@ -177,6 +181,8 @@ enum ReplicasWord {
     PerPackage,
     #[serde(rename = "per-l3")]
     PerL3,
+    #[serde(rename = "nic-local")]
+    NicLocal,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -192,6 +198,7 @@ impl From<Replicas> for CountOrWord<ReplicasWord> {
             Replicas::PerNode => CountOrWord::Word(ReplicasWord::PerNode),
             Replicas::PerPackage => CountOrWord::Word(ReplicasWord::PerPackage),
             Replicas::PerL3 => CountOrWord::Word(ReplicasWord::PerL3),
+            Replicas::NicLocal => CountOrWord::Word(ReplicasWord::NicLocal),
         }
     }
 }
@@ -206,6 +213,7 @@ impl TryFrom<CountOrWord<ReplicasWord>> for Replicas {
             CountOrWord::Word(ReplicasWord::PerNode) => Replicas::PerNode,
             CountOrWord::Word(ReplicasWord::PerPackage) => Replicas::PerPackage,
             CountOrWord::Word(ReplicasWord::PerL3) => Replicas::PerL3,
+            CountOrWord::Word(ReplicasWord::NicLocal) => Replicas::NicLocal,
         })
     }
 }
@@ -297,6 +305,7 @@ pub(super) fn replicas(value: &toml::Value) -> Option<Replicas> {
             "per-node" => Some(Replicas::PerNode),
             "per-package" => Some(Replicas::PerPackage),
             "per-l3" => Some(Replicas::PerL3),
+            "nic-local" => Some(Replicas::NicLocal),
             _ => None,
         },
         _ => None,

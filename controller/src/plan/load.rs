@@ -51,6 +51,10 @@ pub struct Load {
     /// Response statuses that count as success, sorted; empty means any 2xx.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect_status: Vec<u16>,
+    /// The network interface the load arrives on at the hosts under test (`nic-local` layouts,
+    /// the receive accounting); empty: the one holding each agent's replica_address.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub interface: String,
 }
 
 /// How requests are sent.
@@ -108,6 +112,7 @@ impl Load {
             no_coalesce: !coalesce,
             no_spin: !spin,
             send_precision_ns: u64::try_from(self.send_precision.as_nanos()).unwrap_or(u64::MAX),
+            interface: self.interface.clone(),
             requests: self.requests.iter().map(Request::to_wire).collect(),
             expect_status: self.expect_status.iter().map(|&c| u32::from(c)).collect(),
         }

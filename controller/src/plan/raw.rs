@@ -65,6 +65,8 @@ pub(super) struct RawLoad {
     pub send_precision: Option<String>,
     /// The share of the window's requests that must be answered, percent text ("99%").
     pub min_delivered: Option<String>,
+    /// The network interface the load arrives on at the hosts under test.
+    pub interface: Option<String>,
     /// The single request (refused together with `requests`).
     pub method: Option<String>,
     pub path: Option<String>,

@@ -103,6 +103,7 @@ mod tests {
                 min_delivered: DEFAULT_MIN_DELIVERED,
                 requests: vec![Request::default_get()],
                 expect_status: Vec::new(),
+                interface: String::new(),
             },
             layouts: vec![
                 Layout::new("one", Replicas::Count(1), Pin::None, Memory::None),

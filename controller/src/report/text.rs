@@ -174,6 +174,7 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
         replica_line(out, replica);
     }
     load_line(out, l);
+    receive_lines(out, l);
     for reason in &l.suspect {
         let _ = writeln!(out, "  suspect      {reason}");
     }
@@ -273,6 +274,37 @@ fn service_lines(out: &mut String, l: &LayoutResult) {
             out,
             "               {:<width$} {:>6} {:>5} {:>10} {:>8} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
             r.name, r.weight, r.share, r.requests, r.errors
+        );
+    }
+}
+
+/// Per host under test with more than one NUMA node: where its receive work ran.
+fn receive_lines(out: &mut String, l: &LayoutResult) {
+    for host in l.net_receive.iter().filter(|h| h.nodes.len() > 1) {
+        let total = host.net_rx().max(1) as f64;
+        let nodes: Vec<String> = host
+            .nodes
+            .iter()
+            .map(|n| format!("node {} {:.0}%", n.node, n.net_rx as f64 * 100.0 / total))
+            .collect();
+        let nic = match (&host.interface[..], host.interface_node) {
+            ("", _) => "no interface found".to_owned(),
+            (name, Some(node)) => format!("{name} on node {node}"),
+            (name, None) => format!("{name}, no NUMA node"),
+        };
+        let share = host.on_replica_nodes.map_or(String::new(), |s| {
+            format!("; {:.0}% on the replicas' nodes", s * 100.0)
+        });
+        let trial = if l.trials.len() > 1 {
+            format!(" (trial {})", host.trial)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  receive      {}{trial}: {nic}; NET_RX {}{share}",
+            host.agent,
+            nodes.join(", ")
         );
     }
 }

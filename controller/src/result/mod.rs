@@ -23,6 +23,7 @@ mod histogram;
 mod host;
 mod interval;
 mod percentiles;
+mod receive;
 mod replica;
 mod sched;
 mod search;
@@ -35,6 +36,7 @@ pub use histogram::histogram_from_base64;
 pub use host::{AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary};
 pub use interval::Interval;
 pub use percentiles::Percentiles;
+pub use receive::{HostReceive, NodeReceive};
 pub use replica::{ReplicaResult, ThreadSample};
 pub use search::{LayoutSearch, SearchResult, Step};
 pub use thresholds::{ThresholdOutcome, ThresholdResult};
@@ -138,6 +140,9 @@ pub struct LayoutResult {
     /// converted to the controller's clock by its measured offset), nanoseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_skew_ns: Option<u64>,
+    /// Per host under test: where its receive work ran over the window, per NUMA node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub net_receive: Vec<HostReceive>,
     /// The plan's `[thresholds]` that apply to this layout, each checked (empty without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdResult>,

@@ -11,10 +11,23 @@ use numaload_agent::config::{AgentConfig, ConfigFile};
 
 use crate::common::manifest;
 
-/// A host with 64 PUs on 8 NUMA nodes in 4 packages (from the agent's topology fixtures).
+/// A host with 64 PUs on 8 NUMA nodes in 4 packages (from the agent's topology fixtures), with
+/// a network interface `eth0` on node 1 as hwloc's XML of a host with its NIC gives one.
 fn host() -> numaload_agent::topology::HostTopology {
     let xml = manifest("../agent/tests/fixtures/topologies/64amd64-4s2n4ca2co.xml");
-    numaload_agent::topology::from_xml_file(&xml).expect("fixture topology")
+    let mut host = numaload_agent::topology::from_xml_file(&xml).expect("fixture topology");
+    host.nics.push(numaload_agent::topology::Nic {
+        name: "eth0".into(),
+        addresses: Vec::new(),
+        driver: String::new(),
+        numa_node: Some(1),
+        local_cpus: Vec::new(),
+        rx_queues: 1,
+        tx_queues: 1,
+        irqs: Vec::new(),
+        is_virtual: false,
+    });
+    host
 }
 
 fn builtin() -> AgentConfig {

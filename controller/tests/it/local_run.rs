@@ -93,6 +93,24 @@ fn a_local_run_measures_real_replicas_and_reports_where_they_ran() {
             );
             pids.push(replica["pid"].as_u64().expect("pid"));
         }
+        // The replicas listen on loopback: the receive work is lo's, counted on every node
+        // (this host's one) from /proc/softirqs, none of it a device's interrupts.
+        let receive = &layout["net_receive"][0];
+        assert_eq!(receive["interface"], "lo", "{name}: {receive}");
+        let nodes = receive["nodes"].as_array().expect("nodes");
+        let net_rx: u64 = nodes
+            .iter()
+            .map(|n| n["net_rx"].as_u64().expect("net_rx"))
+            .sum();
+        assert!(
+            net_rx > 0,
+            "{name}: loopback traffic runs NET_RX softirqs: {receive}"
+        );
+        assert_eq!(
+            receive["on_replica_nodes"].as_f64(),
+            Some(1.0),
+            "{name}: one node"
+        );
     }
     let per_node = &layouts[1];
     for replica in per_node["replicas"].as_array().expect("replicas") {

@@ -91,6 +91,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             min_delivered: numaload::plan::DEFAULT_MIN_DELIVERED,
             requests: vec![Request::default_get()],
             expect_status: Vec::new(),
+            interface: String::new(),
         },
         layouts: vec![
             Layout::new("one-process", Replicas::Count(1), Pin::None, Memory::None),
@@ -109,7 +110,8 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "misspelt key",
             edited("rate = 1000", "rat = 1000"),
             "plan.toml: [load] unknown key \"rat\"; expected one of mode, rate, connections, \
-             duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, min_delivered, method, path, headers, body, requests, expect_status",
+             duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, min_delivered, \
+             interface, method, path, headers, body, requests, expect_status",
         ),
         (
             "negative rate",
@@ -137,7 +139,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "zero replicas",
             with("[[layouts]]\nname = \"split\"\nreplicas = 0"),
             "plan.toml: layouts[1] (\"split\") replicas = 0: use a positive count, \"per-node\", \
-             \"per-package\" or \"per-l3\"",
+             \"per-package\", \"per-l3\" or \"nic-local\"",
         ),
         (
             "duplicate layout names",
@@ -181,7 +183,7 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         ("spin a number", edited("duration = \"10s\"", "duration = \"10s\"\nspin = 1"), &["[load] spin = 1: must be true or false"]),
         ("spin in open loop", edited("duration = \"10s\"", "duration = \"10s\"\nspin = false"), &["[load] spin = false: used with mode = \"closed\" only", "remove spin"]),
         ("negative reserve_cpus", edited("duration = \"10s\"", "duration = \"10s\"\nreserve_cpus = -1"), &["[load] reserve_cpus = -1: must be a whole number of CPUs"]),
-        ("fractional replicas", edited("replicas = 1", "replicas = 1.5"), &["layouts[0] (\"a\") replicas = 1.5: use a positive count, \"per-node\", \"per-package\" or \"per-l3\""]),
+        ("fractional replicas", edited("replicas = 1", "replicas = 1.5"), &["layouts[0] (\"a\") replicas = 1.5: use a positive count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\""]),
         ("boolean replicas", edited("replicas = 1", "replicas = true"), &["layouts[0] (\"a\") replicas = true:"]),
         ("target as a string", edited("[target]", "target = \"async\"").replace("name = \"async\"\n", ""), &["target = \"async\": must be a table"]),
         ("layouts as a single table", edited("[[layouts]]", "[layouts]"), &["plan.toml: layouts: must be one or more [[layouts]] tables"]),
@@ -516,6 +518,7 @@ memory = "none"
             no_coalesce: false,
             no_spin: false,
             send_precision_ns: 50_000,
+            interface: String::new(),
             requests: vec![v1::HttpRequest {
                 name: "POST /api/items?x=1".into(),
                 method: "POST".into(),

@@ -272,6 +272,10 @@ pub struct LoadSpec {
     /// tightest pacing, busy-polling the last stretch before every send.
     #[prost(uint64, tag = "12")]
     pub send_precision_ns: u64,
+    /// The network interface the load arrives on at the hosts under test (nic-local layouts and
+    /// the receive accounting); empty: the interface holding the agent's replica_address.
+    #[prost(string, tag = "13")]
+    pub interface: ::prost::alloc::string::String,
 }
 /// One request of the plan's mix. The agent adds `Host` (and `Content-Length` for a body).
 #[allow(clippy::all)]
@@ -322,7 +326,7 @@ pub struct LayoutSpec {
     /// rules; e.g. one layout per ffi dispatch mode).
     #[prost(message, optional, tag = "12")]
     pub target: ::core::option::Option<TargetSpec>,
-    #[prost(oneof = "layout_spec::Replicas", tags = "2, 3, 6, 7")]
+    #[prost(oneof = "layout_spec::Replicas", tags = "2, 3, 6, 7, 13")]
     pub replicas: ::core::option::Option<layout_spec::Replicas>,
 }
 /// Nested message and enum types in `LayoutSpec`.
@@ -338,6 +342,10 @@ pub mod layout_spec {
         PerPackage(bool),
         #[prost(bool, tag = "7")]
         PerL3(bool),
+        /// One per NUMA domain holding the node of the network interface the load arrives on
+        /// (LoadSpec.interface, else the agent's interface with its replica_address).
+        #[prost(bool, tag = "13")]
+        NicLocal(bool),
     }
 }
 #[allow(clippy::all)]
@@ -882,6 +890,39 @@ pub struct LayoutSummary {
     /// with the agent's clock offset to see how far apart the agents started.
     #[prost(uint64, tag = "5")]
     pub load_started_unix_ns: u64,
+    /// Receive processing per NUMA node from the window's open to the end of the drain after it
+    /// (hosts that ran replicas).
+    #[prost(message, optional, tag = "6")]
+    pub net_receive: ::core::option::Option<NetReceive>,
+}
+/// Where the kernel did the receive work over a measured window: NET_RX softirqs and the
+/// interrupts of the load's network interface, counted per NUMA node of this host.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct NetReceive {
+    /// The interface whose interrupts are counted; empty when none was found.
+    #[prost(string, tag = "1")]
+    pub interface: ::prost::alloc::string::String,
+    /// Its NUMA node; -1 when the platform gives none.
+    #[prost(int32, tag = "2")]
+    pub interface_node: i32,
+    #[prost(message, repeated, tag = "3")]
+    pub nodes: ::prost::alloc::vec::Vec<NodeReceive>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct NodeReceive {
+    #[prost(uint32, tag = "1")]
+    pub node: u32,
+    /// NET_RX softirqs run on the node's CPUs (/proc/softirqs).
+    #[prost(uint64, tag = "2")]
+    pub net_rx: u64,
+    /// The interface's interrupts handled on the node's CPUs (/proc/interrupts).
+    #[prost(uint64, tag = "3")]
+    pub interface_interrupts: u64,
+    /// The node's CPUs.
+    #[prost(uint32, repeated, tag = "4")]
+    pub cpus: ::prost::alloc::vec::Vec<u32>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

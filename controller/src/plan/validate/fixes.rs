@@ -23,7 +23,7 @@ const RESERVE_CPUS: &str = "must be a whole number of CPUs, 0 or more";
 const LAYOUTS: &str = "must be one or more [[layouts]] tables (double brackets)";
 pub(super) const LAYOUT_NAME: &str = "must be a non-empty string, e.g. name = \"per-node\"";
 pub(in crate::plan) const REPLICAS: &str =
-    "use a positive count, \"per-node\", \"per-package\" or \"per-l3\"";
+    "use a positive count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\"";
 pub(in crate::plan) const PIN: &str = "must be \"none\", \"node\", \"package\", \"l3\" or \"core\"";
 pub(in crate::plan) const MEMORY: &str =
     "must be \"local\", \"interleave\", \"none\" or a list of NUMA nodes such as [0, 1]";

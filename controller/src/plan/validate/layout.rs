@@ -193,6 +193,7 @@ impl Replicas {
             Replicas::PerNode => Some(Pin::Node),
             Replicas::PerPackage => Some(Pin::Package),
             Replicas::PerL3 => Some(Pin::L3),
+            Replicas::NicLocal => Some(Pin::Node),
         }
     }
 }
@@ -213,5 +214,6 @@ fn replicas_text(replicas: Replicas) -> String {
         Replicas::PerNode => "\"per-node\"".to_owned(),
         Replicas::PerPackage => "\"per-package\"".to_owned(),
         Replicas::PerL3 => "\"per-l3\"".to_owned(),
+        Replicas::NicLocal => "\"nic-local\"".to_owned(),
     }
 }

@@ -192,7 +192,24 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         min_delivered,
         requests,
         expect_status,
+        interface: interface(raw.interface.take(), at)?,
     })
+}
+
+/// `interface`: a network interface name as the kernel spells them (at most 15 characters, no
+/// slash, colon or blank); empty when the plan says nothing.
+fn interface(raw: Option<String>, at: &KeyPath) -> Result<String, Problem> {
+    let Some(name) = raw else {
+        return Ok(String::new());
+    };
+    let fine = !name.is_empty()
+        && name.len() <= 15
+        && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace());
+    if !fine {
+        let fix = "must be a network interface name, e.g. \"eth0\" (numaload topology lists them)";
+        return Err(Problem::value(at.key("interface"), quoted(&name), fix));
+    }
+    Ok(name)
 }
 
 /// `min_delivered`: a percentage text from "0%" to "100%", as a share;
