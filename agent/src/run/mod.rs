@@ -27,7 +27,8 @@ use numaload_proto::v1::{run_event::Event, LayoutFailed, Phase, RunDone};
 pub use error::{LayoutError, LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 pub use events::Events;
 pub use prepare::{
-    decode_and_prepare, prepare, LaunchSpec, LoadPlan, PreparedLayout, PreparedRun, Role,
+    decode_and_prepare, nic_local_nodes, prepare, LaunchSpec, LoadPlan, PreparedLayout,
+    PreparedRun, Role,
 };
 pub use start::{unix_now_ns, Start, StartSignal};
 

@@ -176,6 +176,18 @@ pub fn prepare(
     })
 }
 
+/// The NUMA nodes a `nic-local` layout named `layout` uses on `topology`: those of `interface`
+/// (else of the interface holding `replica_address`), as the agent resolves them.
+pub fn nic_local_nodes(
+    layout: &str,
+    topology: &HostTopology,
+    interface: &str,
+    replica_address: std::net::IpAddr,
+) -> Result<Vec<u32>, PrepareError> {
+    let site = receive_site(interface, replica_address, topology)?;
+    Ok(nic_nodes(layout, &site, replica_address)?)
+}
+
 /// The interface the load arrives on (the plan's, else the one holding `replica_address`), its
 /// NUMA node and interrupts, and each node's CPUs.
 fn receive_site(

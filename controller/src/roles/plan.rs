@@ -55,7 +55,20 @@ pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let mut placed = Vec::with_capacity(wire.layouts.len());
     for spec in &wire.layouts {
         let bad = |e: placement::PlacementError| BadInput(format!("{origin}: {e}"));
-        let layout = Layout::try_from(spec).map_err(bad)?;
+        let mut layout = Layout::try_from(spec).map_err(bad)?;
+        if layout.replicas == placement::Replicas::NicLocal {
+            let replica_address = agent.as_ref().map_or(
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                |config| config.replica_address,
+            );
+            layout.nic_nodes = numaload_agent::run::nic_local_nodes(
+                &layout.name,
+                &topology,
+                &plan.load.interface,
+                replica_address,
+            )
+            .map_err(|e| BadInput(format!("{origin}: {e}")))?;
+        }
         let placement = placement::place(&topology, &layout, reserve).map_err(bad)?;
         placed.push((layout, placement));
     }

@@ -194,3 +194,50 @@ fn a_missing_topology_file_is_bad_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/host.xml"));
 }
+
+/// `nic-local` on a real machine's XML, whose network devices hwloc places: one replica on the
+/// NUMA domain of the named interface, and an interface the host lacks refused naming it.
+#[test]
+fn nic_local_places_on_the_named_interface_s_node() {
+    let xml = fixtures().join("32em64t-2n8c+dax+nvme+mic+dimms.xml");
+    for (interface, cpus, memory) in [("eth0", 0..=7, 0), ("ib0", 8..=15, 1)] {
+        let plan = PlanFile::new(
+            &format!("nic-{interface}"),
+            &format!(
+                "interface = \"{interface}\"\n[[layouts]]\nname = \"nic\"\nreplicas = \"nic-local\""
+            ),
+        );
+        let out = numaload_plan(&plan.0, &xml, true);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let replicas = json["layouts"][0]["replicas"].as_array().expect("replicas");
+        assert_eq!(replicas.len(), 1, "{interface}: {json}");
+        let expected: Vec<u32> = cpus.collect();
+        assert_eq!(
+            replicas[0]["cpus"],
+            serde_json::json!(expected),
+            "{interface}: {json}"
+        );
+        assert_eq!(
+            replicas[0]["memory_nodes"],
+            serde_json::json!([memory]),
+            "{json}"
+        );
+    }
+    let plan = PlanFile::new(
+        "nic-missing",
+        "interface = \"eth9\"\n[[layouts]]\nname = \"nic\"\nreplicas = \"nic-local\"",
+    );
+    let out = numaload_plan(&plan.0, &xml, false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[load] interface = \"eth9\": this host has no such network interface")
+            && stderr.contains("ib0"),
+        "{stderr}"
+    );
+}
