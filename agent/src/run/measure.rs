@@ -48,6 +48,12 @@ pub(super) async fn measure(
         return Err(failures);
     }
 
+    let live = loadgen::Live::default();
+    let addresses = replicas.replicas.iter().map(|r| r.address).collect();
+    let load = load_config(run, addresses, placement, &live);
+    // The servers' own request counters before any load, to check the generator's count by;
+    // read before the start, so that the load begins at the instant given.
+    let served_before = served(target, replicas).await;
     if run.wait_for_start {
         let start = starts
             .wait_for(&name, run.start_timeout, cancel)
@@ -57,11 +63,6 @@ pub(super) async fn measure(
             })?;
         sleep_until_unix_ns(start.at_unix_ns).await;
     }
-    let live = loadgen::Live::default();
-    let addresses = replicas.replicas.iter().map(|r| r.address).collect();
-    let load = load_config(run, addresses, placement, &live);
-    // The servers' own request counters before any load, to check the generator's count by.
-    let served_before = served(target, replicas).await;
     let load_started_unix_ns = unix_now_ns();
     phase(events, &name, Phase::Warmup).await;
     let load_cancel = cancel.clone();
