@@ -354,7 +354,7 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
 }
 
 pub use collect::{Collector, LayoutEvents};
-pub use suspect::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
+pub use suspect::{OneDomain, MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 pub use trials::merge_trials;
 
 use measure::{fill_measurement, set_latency};

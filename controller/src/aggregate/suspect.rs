@@ -1,6 +1,7 @@
 //! Why a reader should not fully trust a layout's numbers (invariant 3 and friends), by the
 //! rules of [`crate::trust`].
 
+use crate::plan::{Layout, Memory, Pin, Replicas};
 use crate::result::{LayoutResult, LayoutStatus};
 
 use crate::trust::{generator_limited, KEPT_UP};
@@ -117,6 +118,89 @@ pub(super) fn notes(result: &LayoutResult) -> Vec<String> {
     out
 }
 
+/// Layouts of a plan that place alike on hosts with one NUMA domain each: they differ only in
+/// their NUMA placement (one replica per node is one replica there, any memory policy keeps
+/// memory on the one node, a replica pinned to a node may run anywhere), so their figures
+/// cannot differ for NUMA reasons. `run` says so before it starts and notes it on each of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneDomain {
+    /// Each group of two or more layouts that place alike, in plan order.
+    pub groups: Vec<Vec<String>>,
+}
+
+impl OneDomain {
+    /// The layouts of `layouts` that place alike, when every host under test has one NUMA
+    /// domain (`domains`: each host's count; none when there is no host); `None` when the hosts
+    /// tell them apart or no two layouts differ only in NUMA placement.
+    pub fn find(layouts: &[Layout], domains: impl IntoIterator<Item = u32>) -> Option<Self> {
+        let mut domains = domains.into_iter().peekable();
+        domains.peek()?;
+        if !domains.all(|d| d <= 1) {
+            return None;
+        }
+        let mut groups: Vec<(Layout, Vec<String>)> = Vec::new();
+        for layout in layouts {
+            let alike = on_one_domain(layout);
+            match groups.iter_mut().find(|(seen, _)| *seen == alike) {
+                Some((_, names)) => names.push(layout.name.clone()),
+                None => groups.push((alike, vec![layout.name.clone()])),
+            }
+        }
+        let groups: Vec<Vec<String>> = groups
+            .into_iter()
+            .map(|(_, names)| names)
+            .filter(|names| names.len() > 1)
+            .collect();
+        (!groups.is_empty()).then_some(Self { groups })
+    }
+
+    /// One line for the start of a run.
+    pub fn notice(&self) -> String {
+        let groups: Vec<String> = self.groups.iter().map(|g| and(g)).collect();
+        format!(
+            "the hosts under test have one NUMA domain: {} differ only in NUMA placement, so \
+             they cannot differ here; compare them on a host with several NUMA domains \
+             (numaload topology shows a host's)",
+            groups.join("; ")
+        )
+    }
+
+    /// The note on `layout` when it is in a group.
+    pub fn note(&self, layout: &str) -> Option<String> {
+        let group = self.groups.iter().find(|g| g.iter().any(|n| n == layout))?;
+        let others: Vec<String> = group.iter().filter(|n| *n != layout).cloned().collect();
+        let does = if others.len() == 1 { "does" } else { "do" };
+        Some(format!(
+            "on hosts with one NUMA domain this layout places as {} {does}: they differ only in \
+             NUMA placement, so a difference between them here is not a NUMA effect",
+            and(&others)
+        ))
+    }
+}
+
+/// `layout` as it places on a host with one NUMA domain, named alike for comparison.
+fn on_one_domain(layout: &Layout) -> Layout {
+    let mut alike = layout.clone();
+    alike.name = String::new();
+    if alike.replicas == Replicas::PerNode {
+        alike.replicas = Replicas::Count(1);
+    }
+    if alike.pin == Pin::Node {
+        alike.pin = Pin::None;
+    }
+    alike.memory = Memory::None;
+    alike
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// Why an `incomplete` layout is: how many of the window's requests were answered against the
 /// plan's `min_delivered`, and with several agents each one's shortfall.
 fn undelivered(result: &LayoutResult, delivery: crate::result::Delivery) -> String {
@@ -160,7 +244,45 @@ pub fn counts_disagree(server: u64, generator: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::counts_disagree;
+    use super::{counts_disagree, OneDomain};
+    use crate::plan::{Layout, Memory, Pin, Replicas};
+
+    #[test]
+    fn layouts_differing_only_in_numa_placement_are_alike_on_one_domain() {
+        let layouts = [
+            Layout::new("one-process", Replicas::Count(1), Pin::None, Memory::None),
+            Layout::new("per-node", Replicas::PerNode, Pin::Node, Memory::Local),
+            Layout::new(
+                "interleaved",
+                Replicas::Count(1),
+                Pin::None,
+                Memory::Interleave,
+            ),
+            Layout::new("two", Replicas::Count(2), Pin::None, Memory::None),
+            Layout::new("cores", Replicas::Count(2), Pin::Core, Memory::None),
+        ];
+        let found = OneDomain::find(&layouts, [1]).expect("alike layouts");
+        assert_eq!(
+            found.groups,
+            vec![vec!["one-process", "per-node", "interleaved"]]
+        );
+        assert_eq!(
+            found.note("per-node").as_deref(),
+            Some(
+                "on hosts with one NUMA domain this layout places as one-process and \
+                 interleaved do: they differ only in NUMA placement, so a difference between \
+                 them here is not a NUMA effect"
+            )
+        );
+        assert_eq!(found.note("two"), None);
+        assert!(found
+            .notice()
+            .contains("one-process, per-node and interleaved differ only in NUMA placement"));
+        // Any host with several domains, or none known, tells them apart.
+        assert_eq!(OneDomain::find(&layouts, [1, 2]), None);
+        assert_eq!(OneDomain::find(&layouts, []), None);
+        assert_eq!(OneDomain::find(&layouts[3..], [1]), None);
+    }
 
     #[test]
     fn counts_disagree_beyond_one_percent_or_a_few_requests() {

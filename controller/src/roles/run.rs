@@ -100,6 +100,10 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => Some(numaload::tls::client_config(dir)?),
         None => None,
     };
+    // Said before the run, so that nobody waits for figures this host cannot tell apart.
+    if let Some(alike) = one_domain(&plan, &fleet.agents, tls.as_ref()).await {
+        eprintln!("numaload: {}", alike.notice());
+    }
     let mut view = ProgressView::new(args.quiet, &plan.load);
     let mut result = match &plan.search {
         Some(search) => {
@@ -108,6 +112,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => numaload::run::run(&plan, &fleet, tls.as_ref(), |p| view.show(p)).await?,
     };
     view.finish();
+    note_one_domain(&plan, &fleet.agents, &mut result);
     numaload::compare::thresholds::check_run(&mut result);
     if let Some(out) = &args.out {
         std::fs::write(out, result.to_json())
@@ -148,6 +153,44 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         exit::of_run(&untrusted),
         thresholds,
     ])))
+}
+
+/// The layouts of `plan` that place alike on the hosts of `agents` (the hosts under test) when
+/// each has one NUMA domain, asked of each agent before the run; `None` when they do not, or
+/// an agent cannot be asked (the run itself then says why).
+async fn one_domain(
+    plan: &numaload::plan::Plan,
+    agents: &[String],
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Option<numaload::aggregate::OneDomain> {
+    let mut domains = Vec::with_capacity(agents.len());
+    for address in agents {
+        let mut agent = numaload::client::Agent::connect(address, tls).await.ok()?;
+        let info = agent.describe().await.ok()?;
+        domains.push(info.topology.map_or(0, |t| t.domains.len() as u32));
+    }
+    numaload::aggregate::OneDomain::find(&plan.layouts, domains)
+}
+
+/// The same, from the hosts the result records: a note on each layout concerned.
+fn note_one_domain(
+    plan: &numaload::plan::Plan,
+    agents: &[String],
+    result: &mut numaload::result::RunResult,
+) {
+    let domains = result
+        .hosts
+        .iter()
+        .filter(|h| agents.contains(&h.agent))
+        .map(|h| h.numa_domains);
+    let Some(alike) = numaload::aggregate::OneDomain::find(&plan.layouts, domains) else {
+        return;
+    };
+    for layout in &mut result.layouts {
+        if let Some(note) = alike.note(&layout.name) {
+            layout.notes.push(note);
+        }
+    }
 }
 
 /// An agent for this run only, in this process, on a loopback port of its own, configured by

@@ -24,6 +24,7 @@ mod history;
 mod local_run;
 mod multi_agent;
 mod new_pair;
+mod one_domain;
 mod own_servers;
 mod packaging;
 mod pinned_pool_watch;
