@@ -313,6 +313,22 @@ sys.exit(not (peers == {'${ADDR[agent2]}': 4, '${ADDR[agent3]}': 4}))"
   check "remote: agent1's replicas ${RREPS[*]:-none} are gone after the run" [ ${#RREPS[@]} -eq 2 ] && none_of_running "${RREPS[@]}"
   check "remote: the agent under test has no children left" [ -z "$(children_of "$SUT_PID")" ]
 
+  # A load agent that cannot reach the replicas (no route from agent2 to agent1): its part of
+  # the layout fails with one line naming the replica's address and the OS error, the others
+  # measure, and nothing is left running.
+  nsx agent2 ip route add unreachable "${ADDR[agent1]}/32"
+  t=$(now)
+  timeout -k 5 90 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/remote.toml" --agent "$SUT" "${LOADS[@]}" \
+    "${TLS[@]}" --out "$WORK/unreachable.json" >"$WORK/unreachable.out" 2>&1
+  rc=$?
+  nsx agent2 ip route del unreachable "${ADDR[agent1]}/32"
+  line=$(grep -m1 -- "cannot connect to replica" "$WORK/unreachable.out")
+  check "unreachable: the run exits 4 (degraded) in $(secs "$t" "$(now)") s, one line naming agent2, the replica's address and the OS error: \"${line:0:220}\"" \
+    [ "$rc" -eq 4 ] && grep -q -- "${ADDR[agent2]}:$PORT" <<<"$line" && grep -q -- "at ${ADDR[agent1]}:" <<<"$line" \
+    && grep -q "os error" <<<"$line"
+  check "unreachable: nothing is left running under agent1's or agent2's agent" \
+    [ -z "$(children_of "$SUT_PID")" -a -z "$(children_of "${AGENT_PID[agent2]}")" ]
+
   # A load agent killed mid-run: the result is degraded (exit 4), and no replica is left.
   echo "== remote-kill: SIGKILL agent3 (a load agent) while plans/remote-long.toml measures"
   timeout -k 5 120 "$NETNS" exec ctl "$NUMALOAD" run "$HERE/plans/remote-long.toml" --agent "$SUT" "${LOADS[@]}" \
