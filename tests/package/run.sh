@@ -4,7 +4,9 @@
 #  2. dpkg -i on this machine (root: CI's is thrown away after the run), then: `numaload
 #     --version` names version, commit and dirty flag; the unit is installed, disabled, and
 #     passes `systemd-analyze verify`; agent.toml is a conffile and the installed agent starts
-#     with it as user numaload; a man page for every subcommand; the completions load;
+#     with it as user numaload; a man page for every subcommand, each pointing to the docs; the
+#     completions load; README.md, BENCHMARKS.md, docs/ and examples/ are under
+#     /usr/share/doc/numaload/ as in the source tree;
 #  3. dpkg --purge (also on failure) leaves no numaload path under /etc /usr /var/lib, and
 #     neither the user nor the group;
 #  4. no container builder runs here: deploy/container/rootfs.sh (the Containerfile's runtime
@@ -88,6 +90,17 @@ bash -c 'source /usr/share/bash-completion/completions/numaload && complete -p n
 [ -s /usr/share/zsh/vendor-completions/_numaload ] || fail "no zsh completion"
 [ -s /usr/share/fish/vendor_completions.d/numaload.fish ] || fail "no fish completion"
 [ -s /usr/share/numaload/prometheus/numaload-rules.yml ] || fail "no Prometheus rules"
+# The reference and the examples, as in the source tree, where every man page says they are.
+doc=/usr/share/doc/numaload
+for f in README.md BENCHMARKS.md $(find docs -name '*.md' | sort) $(find examples -type f | sort); do
+  [ -f "$doc/$f" ] || fail "no $doc/$f: the package ships README.md, docs/ and examples/"
+  cmp -s "$f" "$doc/$f" || fail "$doc/$f differs from $f"
+done
+for f in /usr/share/man/man1/numaload*.1.gz; do
+  for says in "$doc/docs/cli.md" "$doc/docs/plan.md" "$doc/examples/"; do
+    zcat "$f" | grep -qF "$says" || fail "$f does not point to $says"
+  done
+done
 T2=$(date +%s)
 
 # --- 3. purge ----------------------------------------------------------------------------------

@@ -106,7 +106,14 @@ fn a_man_page_for_numaload_and_every_subcommand() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     written.sort();
-    let run_page = std::fs::read_to_string(dir.join("numaload-run.1")).expect("numaload-run.1");
+    let pages: std::collections::BTreeMap<String, String> = written
+        .iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(dir.join(name)).expect("man page");
+            (name.clone(), text)
+        })
+        .collect();
+    let run_page = &pages["numaload-run.1"];
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(written, expected);
     assert!(
@@ -117,6 +124,55 @@ fn a_man_page_for_numaload_and_every_subcommand() {
         run_page.contains("tls\\-dir"),
         "numaload-run.1 lacks --tls-dir"
     );
+    for page in ["numaload.1", "numaload-run.1", "numaload-plan.1"] {
+        let text = &pages[page];
+        let see_also = text
+            .split_once(".SH \"SEE ALSO\"")
+            .unwrap_or_else(|| panic!("{page}: no SEE ALSO section"))
+            .1;
+        for says in [
+            "/usr/share/doc/numaload/docs/cli.md",
+            "/usr/share/doc/numaload/docs/plan.md",
+            "/usr/share/doc/numaload/docs/agent\\-config.md",
+            "/usr/share/doc/numaload/examples/",
+        ] {
+            assert!(see_also.contains(says), "{page}: SEE ALSO lacks {says}");
+        }
+    }
+}
+
+/// The package ships README.md, BENCHMARKS.md, docs/ and examples/ where the man pages say
+/// they are: `[package.metadata.deb]` assets, paths relative to controller/.
+#[test]
+fn the_package_ships_the_docs_and_examples_the_man_pages_point_to() {
+    let manifest: toml::Table = toml::from_str(&read("controller/Cargo.toml")).expect("TOML");
+    let assets = manifest["package"]["metadata"]["deb"]["assets"]
+        .as_array()
+        .expect("assets");
+    let pairs: Vec<(&str, &str)> = assets
+        .iter()
+        .filter_map(|a| Some((a.get(0)?.as_str()?, a.get(1)?.as_str()?)))
+        .collect();
+    for (source, target) in [
+        ("../README.md", "usr/share/doc/numaload/"),
+        ("../BENCHMARKS.md", "usr/share/doc/numaload/"),
+        ("../docs/*.md", "usr/share/doc/numaload/docs/"),
+        ("../examples/**/*", "usr/share/doc/numaload/examples/"),
+    ] {
+        assert!(
+            pairs.contains(&(source, target)),
+            "no asset {source} -> {target}: {pairs:?}"
+        );
+    }
+    // Every page docs/ has is Markdown (the glob ships *.md only).
+    for entry in std::fs::read_dir(repo().join("docs")).expect("docs/") {
+        let path = entry.expect("entry").path();
+        assert!(
+            path.extension().is_some_and(|e| e == "md"),
+            "{}: docs/*.md would not ship it",
+            path.display()
+        );
+    }
 }
 
 #[test]
