@@ -178,7 +178,9 @@ fn a_run_on_two_agents_starts_together_and_merges_exactly() {
         );
         // The load itself began within a millisecond on both (each agent's start converted by
         // its measured clock offset).
-        let skew = layout["start_skew_ns"].as_u64().expect("start skew of two agents");
+        let skew = layout["start_skew_ns"]
+            .as_u64()
+            .expect("start skew of two agents");
         assert!(skew < 1_000_000, "{}: start skew {skew} ns", layout["name"]);
         let replica_agents: Vec<&str> = layout["replicas"]
             .as_array()
