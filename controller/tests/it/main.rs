@@ -32,6 +32,7 @@ mod plan_flags;
 mod plan_reference;
 mod plan_validation;
 mod prometheus_rules;
+mod readme_terminal;
 mod report_formats;
 mod report_reference;
 mod report_truth;
