@@ -1,5 +1,6 @@
 //! `numaload compare`: judge a new result against a baseline, a file or the stored history
-//! (`--baseline last:N` or `label:KEY=VALUE`, narrowed by `--where`, widened by `--any-host`,
+//! (`--baseline last:N`, `label:KEY=VALUE` or `since-change`, narrowed by `--where`, widened by
+//! `--any-host`,
 //! too little of it as `--bootstrap` says: see `numaload::store::gate`). The exit code is
 //! `Comparison::exit`, by the one table (`numaload::compare::exit::TABLE`): 2 bad input (or
 //! results of different layouts), 4 a side not to be trusted, 1 a regression, 3 inconclusive,
@@ -27,7 +28,8 @@ pub struct CompareArgs {
     /// The history store the baseline comes from (default: $NUMALOAD_STORE).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
-    /// Judge against stored runs of the same plan and hosts: last:N or label:KEY=VALUE.
+    /// Judge against stored runs of the same plan and hosts: last:N, label:KEY=VALUE or
+    /// since-change (each figure's runs after its last change point).
     #[arg(long, value_name = "SELECTION")]
     pub baseline: Option<String>,
     /// With --baseline: a regression must also lie this many standard deviations beyond the
@@ -103,14 +105,15 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if !args.wheres.is_empty() || args.any_host || args.bootstrap != "pass" {
         return Err(super::BadInput(
             "--where, --any-host and --bootstrap choose stored runs: they need --store and \
-             --baseline last:N or label:KEY=VALUE"
+             --baseline last:N, label:KEY=VALUE or since-change"
                 .into(),
         )
         .into());
     }
     if args.store.is_some() {
         return Err(super::BadInput(
-            "--store needs --baseline last:N or label:KEY=VALUE (which stored runs to judge against)"
+            "--store needs --baseline last:N, label:KEY=VALUE or since-change (which stored runs to \
+             judge against)"
                 .into(),
         )
         .into());

@@ -1,13 +1,16 @@
-//! `numaload history`: the stored runs, in time order, as text, JSON, CSV or HTML; and the
-//! store hooks of `numaload run --store` and `numaload compare --baseline`.
+//! `numaload history`: the stored runs, in time order, as text, JSON, CSV or HTML, or their
+//! change points (`--changes`); and the store hooks of `numaload run --store` and
+//! `numaload compare --baseline`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use numaload::compare;
+use numaload::compare::Figure;
+use numaload::plan::Thresholds;
 use numaload::result::RunResult;
-use numaload::store::{self, gate, history, Access, Store};
+use numaload::store::{self, changes, gate, history, Access, Store};
 
 #[derive(clap::Args, Debug)]
 pub struct HistoryArgs {
@@ -23,12 +26,25 @@ pub struct HistoryArgs {
     /// Only runs with this host among theirs.
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
-    /// Only runs carrying this label.
-    #[arg(long, value_name = "KEY=VALUE")]
-    pub label: Option<String>,
-    /// The figure the text trend and the HTML chart show: throughput, p50, p99, p99.9, error-rate.
-    #[arg(long, default_value = "p99")]
-    pub figure: String,
+    /// Only runs carrying this label (branch=main), once per label.
+    #[arg(long = "where", visible_alias = "label", value_name = "KEY=VALUE")]
+    pub wheres: Vec<String>,
+    /// Series of runs from any host (by default one series per set of hosts and topology).
+    #[arg(long)]
+    pub any_host: bool,
+    /// The figure shown: throughput, p50, p99, p99.9, error-rate (default: p99 in the text
+    /// trend; every figure with --changes and in HTML).
+    #[arg(long)]
+    pub figure: Option<String>,
+    /// Print the change points of every figure of every series instead of the runs.
+    #[arg(long)]
+    pub changes: bool,
+    /// The significance level a change point must reach (0 < LEVEL ≤ 0.5).
+    #[arg(long, value_name = "LEVEL", default_value_t = changes::edivisive::DEFAULT_LEVEL)]
+    pub significance: f64,
+    /// Runs per window of the change-point detector.
+    #[arg(long, value_name = "N", default_value_t = changes::edivisive::DEFAULT_WINDOW)]
+    pub window: usize,
     /// text, json, csv or html.
     #[arg(long, default_value = "text")]
     pub format: String,
@@ -56,12 +72,25 @@ pub fn main(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             store::STORE_ENV
         ))
     })?;
-    let figure = history::figure_from_name(&args.figure).map_err(bad)?;
-    let format = history::Format::from_name(&args.format).map_err(bad)?;
-    let label = match &args.label {
-        Some(text) => Some(store::record::parse_label(text).map_err(bad)?),
+    let figure = match &args.figure {
+        Some(name) => Some(history::figure_from_name(name).map_err(bad)?),
         None => None,
     };
+    let figures: Vec<Figure> = figure.map_or(Figure::ALL.to_vec(), |f| vec![f]);
+    let format = history::Format::from_name(&args.format).map_err(bad)?;
+    let labels = args
+        .wheres
+        .iter()
+        .map(|w| {
+            store::record::parse_label(w).map_err(|e| bad(e.replacen("--label", "--where", 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let settings = detector_settings(args.significance, args.window).map_err(bad)?;
+    if args.changes && format == history::Format::Csv {
+        return Err(bad(
+            "--changes prints text or json (--format csv lists the runs themselves)".into(),
+        ));
+    }
     if format == history::Format::Html && args.out.is_none() {
         return Err(bad(
             "--format html needs --out FILE.html (each run's report is written beside it)".into(),
@@ -72,19 +101,32 @@ pub fn main(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         plan: args.plan.clone(),
         host: args.host.clone(),
         layout: args.layout.clone(),
-        labels: label.into_iter().collect(),
+        labels,
         last: args.last,
         ..store::Query::default()
     })?;
     let text = match format {
-        history::Format::Text => history::text(&runs, figure),
+        history::Format::Text if args.changes => {
+            changes::text(&runs, &figures, args.any_host, &settings)
+        }
+        history::Format::Json if args.changes => {
+            changes::json(&runs, &figures, args.any_host, &settings)
+        }
+        history::Format::Text => history::text(&runs, figure.unwrap_or(Figure::P99)),
         history::Format::Json => history::json(&runs),
         history::Format::Csv => history::csv(&runs),
         history::Format::Html => {
             let out = args.out.as_deref().unwrap_or(Path::new("history.html"));
-            write_reports(&mut store, &runs, out)?;
+            let thresholds = write_reports(&mut store, &runs, out)?;
             let dir = reports_dir_name(out);
-            history::html::render(&runs, figure, &|id| format!("{dir}/{}.html", file_safe(id)))
+            let page = history::html::Page {
+                figures: &figures,
+                any_host: args.any_host,
+                settings,
+                link: &|id| format!("{dir}/{}.html", file_safe(id)),
+                thresholds: &|run_id| thresholds.get(run_id),
+            };
+            history::html::render(&runs, &page)
         }
     };
     match &args.out {
@@ -115,20 +157,50 @@ fn file_safe(id: &str) -> String {
         .collect()
 }
 
-/// Each run's full HTML report, rendered from its stored result, beside the history page.
-fn write_reports(store: &mut Store, runs: &[store::StoredRun], out: &Path) -> anyhow::Result<()> {
+/// `--significance` and `--window`, checked.
+fn detector_settings(level: f64, window: usize) -> Result<changes::Settings, String> {
+    let settings = changes::Settings {
+        level,
+        window,
+        ..changes::Settings::default()
+    };
+    if !(level > 0.0 && level <= 0.5) {
+        return Err(format!(
+            "--significance {level}: must be above 0 and at most 0.5 (e.g. 0.01)"
+        ));
+    }
+    let fewest = 2 * settings.min_size + 1;
+    if window < fewest {
+        return Err(format!(
+            "--window {window}: must be at least {fewest} runs (a change point needs {} on \
+             either side)",
+            settings.min_size
+        ));
+    }
+    Ok(settings)
+}
+
+/// Each run's full HTML report, rendered from its stored result, beside the history page; the
+/// plan's thresholds of each run, by run id.
+fn write_reports(
+    store: &mut Store,
+    runs: &[store::StoredRun],
+    out: &Path,
+) -> anyhow::Result<std::collections::HashMap<String, Thresholds>> {
     let dir = out
         .parent()
         .unwrap_or(Path::new("."))
         .join(reports_dir_name(out));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut thresholds = std::collections::HashMap::new();
     for run in runs {
         let result = store.result(&run.run_id)?;
         let path = dir.join(format!("{}.html", file_safe(&run.run_id)));
         std::fs::write(&path, numaload::report::html::render(&result))
             .with_context(|| format!("writing {}", path.display()))?;
+        thresholds.insert(run.run_id.clone(), result.plan.thresholds);
     }
-    Ok(())
+    Ok(thresholds)
 }
 
 /// `run --store`: appends the result (already written to `--out` and printed). A failure is

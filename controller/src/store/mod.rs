@@ -10,6 +10,7 @@
 //! plan fingerprint and host fingerprint (narrowed by labels, widened to any host on request). Every failure is one [`StoreError`] line naming the store.
 
 pub mod backend;
+pub mod changes;
 pub mod error;
 pub mod gate;
 pub mod history;

@@ -66,6 +66,13 @@ fn sqlite_scoped_baselines() {
 }
 
 #[test]
+fn sqlite_change_points_and_since_change() {
+    let _turn = crate::turns::beside_others();
+    let (dir, url) = sqlite("changes");
+    history_support::changes_cli(&url, &dir);
+}
+
+#[test]
 fn sqlite_newer_schema_is_refused() {
     let _turn = crate::turns::beside_others();
     let (_dir, url) = sqlite("newer");
@@ -156,6 +163,7 @@ fn postgres_store_history_and_gate() {
     history_support::gate_cli(&cluster.database("gate"), &dir);
     history_support::baseline_skips_untrusted_runs(&cluster.database("untrusted"), &dir);
     history_support::scoped_baselines(&cluster.database("scoped"), &dir);
+    history_support::changes_cli(&cluster.database("changes"), &dir);
     history_support::newer_schema_is_refused(&cluster.database("newer"));
     let missing = format!("postgres://numaload@127.0.0.1:{}/no_such_db", cluster.port);
     let e = Store::open(&missing, Access::Write).expect_err("no database");

@@ -21,6 +21,7 @@ mod doc_plans;
 mod exit_codes;
 mod ffi_storm;
 mod history;
+mod history_changes;
 mod local_run;
 mod multi_agent;
 mod new_pair;

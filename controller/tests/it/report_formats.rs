@@ -394,7 +394,7 @@ fn out_writes_a_file_and_bad_input_exits_2() {
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Runs headless Chromium on `page` with `extra` arguments; its output.
-fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Output {
+pub(crate) fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Output {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: the HTML report test needs headless Chromium \
@@ -421,7 +421,7 @@ fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Output {
 }
 
 /// Share of pixels that differ from the top-left one: a blank page has none.
-fn non_background_share(png_path: &Path) -> (u32, u32, f64) {
+pub(crate) fn non_background_share(png_path: &Path) -> (u32, u32, f64) {
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(png_path).expect("open screenshot"),
     ));

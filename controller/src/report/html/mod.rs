@@ -15,6 +15,7 @@ pub mod sched;
 pub mod service;
 pub mod svg;
 pub mod thresholds;
+pub mod trend;
 
 use std::fmt::Write as _;
 

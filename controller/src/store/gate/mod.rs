@@ -49,6 +49,7 @@
 //! refused when a layout is not `ok` (exit 4), unless `--allow-suspect` / `--allow-degraded`
 //! accept its status, as in the two-file compare.
 
+mod baseline;
 pub mod text;
 
 use crate::compare::exit::{self, Allow};
@@ -60,7 +61,8 @@ use crate::report::{caveats, summary};
 use crate::result::{LayoutResult, LayoutStatus, RunResult};
 
 use super::record::{self, StoredLayout, StoredRun};
-use super::Query;
+use baseline::{since_last_change, skipped_flag};
+pub use baseline::{Baseline, Scope};
 
 /// `--sigmas` when not given.
 pub const DEFAULT_SIGMAS: f64 = 3.0;
@@ -96,122 +98,6 @@ impl Bootstrap {
             Bootstrap::Inconclusive => "inconclusive",
         }
     }
-}
-
-/// Which stored runs may be a baseline besides the plan's: the labels they must carry
-/// (`--where`) and whether other hosts count (`--any-host`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Scope {
-    pub labels: Vec<(String, String)>,
-    pub any_host: bool,
-}
-
-impl Scope {
-    /// `, labelled branch=main, on any host` (empty for the default scope).
-    fn describe(&self) -> String {
-        let mut out = String::new();
-        if !self.labels.is_empty() {
-            let labels: Vec<String> = self
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            out.push_str(&format!(", labelled {}", labels.join(" and ")));
-        }
-        if self.any_host {
-            out.push_str(", on any host");
-        }
-        out
-    }
-}
-
-/// Which stored runs form the baseline.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Baseline {
-    /// The last N stored runs of the same plan and hosts in which the layout was `ok`.
-    Last(usize),
-    /// Every stored run of the same plan and hosts carrying this label.
-    Label(String, String),
-}
-
-impl Baseline {
-    /// `last:N` or `label:KEY=VALUE`.
-    pub fn parse(text: &str) -> Result<Baseline, String> {
-        let bad = || format!("--baseline {text}: expected last:N (N ≥ 1) or label:KEY=VALUE");
-        if let Some(n) = text.strip_prefix("last:") {
-            let n: usize = n.trim().parse().map_err(|_| bad())?;
-            return if n == 0 {
-                Err(bad())
-            } else {
-                Ok(Baseline::Last(n))
-            };
-        }
-        if let Some(label) = text.strip_prefix("label:") {
-            let (k, v) = record::parse_label(label).map_err(|_| bad())?;
-            return Ok(Baseline::Label(k, v));
-        }
-        Err(bad())
-    }
-
-    /// The stored runs to read for `new`: same plan fingerprint, the same hosts and topology
-    /// unless `scope` says any host, carrying `scope`'s labels, never `new` itself. `last:N`
-    /// reads them all: which N count is decided per layout ([`Baseline::of_layout`]).
-    pub fn query(&self, new: &RunResult, scope: &Scope) -> Query {
-        let mut q = Query {
-            fingerprint: Some(record::fingerprint(new)),
-            same_hosts: (!scope.any_host)
-                .then(|| (record::host_fingerprint(new), record::hosts(new))),
-            labels: scope.labels.clone(),
-            exclude_run: Some(new.run_id.clone()),
-            ..Query::default()
-        };
-        if let Baseline::Label(k, v) = self {
-            q.labels.push((k.clone(), v.clone()));
-        }
-        q
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Baseline::Last(n) => format!("the last {n} stored run(s) in which the layout was ok"),
-            Baseline::Label(k, v) => {
-                format!("the stored runs labelled {k}={v} in which the layout was ok")
-            }
-        }
-    }
-
-    /// The baseline of one layout from `history` (oldest first): the stored layouts that were
-    /// `ok` (the last N of them for `last:N`), and those left out for their status.
-    pub fn of_layout<'h>(
-        &self,
-        history: &'h [StoredRun],
-        layout: &str,
-    ) -> (Vec<&'h StoredLayout>, Vec<&'h StoredLayout>) {
-        let (mut ok, skipped): (Vec<&StoredLayout>, Vec<&StoredLayout>) = history
-            .iter()
-            .filter_map(|r| r.layouts.iter().find(|s| s.name == layout))
-            .partition(|s| s.status == LayoutStatus::Ok);
-        if let Baseline::Last(n) = self {
-            ok.drain(..ok.len().saturating_sub(*n));
-        }
-        (ok, skipped)
-    }
-}
-
-/// `history: 2 stored run(s) left out of the baseline, this layout not ok in them (suspect,
-/// incomplete)`, when any was.
-fn skipped_flag(skipped: &[&StoredLayout]) -> Option<String> {
-    let mut statuses: Vec<LayoutStatus> = skipped.iter().map(|s| s.status).collect();
-    statuses.sort();
-    statuses.dedup();
-    let words: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-    (!skipped.is_empty()).then(|| {
-        format!(
-            "history: {} stored run(s) left out of the baseline, this layout not ok in them ({})",
-            skipped.len(),
-            words.join(", ")
-        )
-    })
 }
 
 /// The gate's knobs.
@@ -366,7 +252,17 @@ pub fn gate(
         .iter()
         .map(|l| {
             let (stored, skipped) = baseline.of_layout(history, &l.name);
-            gate_layout(l, &stored, &skipped, rule, allow)
+            let since_change = (*baseline == Baseline::SinceChange).then(|| {
+                history
+                    .iter()
+                    .filter(|r| {
+                        r.layouts
+                            .iter()
+                            .any(|s| s.name == l.name && s.status == LayoutStatus::Ok)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            gate_layout(l, &stored, since_change.as_deref(), &skipped, rule, allow)
         })
         .collect();
     let mut only_in_base: Vec<String> = history
@@ -423,10 +319,12 @@ pub fn gate(
 }
 
 /// One layout of the new result against its baseline (`stored`, oldest first; `skipped` the
-/// runs left out for their status).
+/// runs left out for their status). With `since_change` (the runs of `stored`, in the same
+/// order), each figure's baseline starts after its last change point.
 fn gate_layout(
     l: &LayoutResult,
     stored: &[&StoredLayout],
+    since_change: Option<&[&StoredRun]>,
     skipped: &[&StoredLayout],
     rule: &Rule,
     allow: Allow,
@@ -441,7 +339,10 @@ fn gate_layout(
     let figures = Figure::ALL
         .into_iter()
         .map(|figure| {
-            let values: Vec<f64> = stored.iter().filter_map(|s| s.figure(figure)).collect();
+            let mut values: Vec<f64> = stored.iter().filter_map(|s| s.figure(figure)).collect();
+            if let Some(runs) = since_change {
+                flags.extend(since_last_change(figure, stored, runs, &mut values));
+            }
             if let Some(d) = drift_pct(figure, &values, rule.threshold_pct) {
                 flags.push(format!(
                     "history: {} drifted {d:+.1}% over its {} stored run(s) (worse); see numaload history",

@@ -177,7 +177,8 @@ fn baselines_parse_and_name_the_flag() {
         Baseline::parse("label:release=1.2"),
         Ok(Baseline::Label("release".into(), "1.2".into()))
     );
-    for bad in ["last:0", "last:x", "first:3", "label:nokey", ""] {
+    assert_eq!(Baseline::parse("since-change"), Ok(Baseline::SinceChange));
+    for bad in ["last:0", "last:x", "first:3", "label:nokey", "", "since"] {
         let e = Baseline::parse(bad).expect_err(bad);
         assert!(e.starts_with("--baseline "), "{e}");
     }
@@ -247,4 +248,34 @@ fn a_baseline_holds_only_the_runs_in_which_the_layout_was_ok() {
         )
     );
     assert_eq!(Baseline::Last(2).of_layout(&history, "other").0.len(), 0);
+}
+
+/// `since-change`: each figure's baseline is the runs after its last change point, and the
+/// layout says where that was.
+#[test]
+fn since_change_judges_against_the_runs_after_the_last_change_point() {
+    let mut history: Vec<StoredRun> = (0..24)
+        .map(|i| {
+            let level = if i < 14 { 10.0 } else { 20.0 };
+            stored(i, LayoutStatus::Ok, level + 0.1 * (i % 3) as f64)
+        })
+        .collect();
+    history[20].layouts[0].status = LayoutStatus::Suspect;
+    let (stored_ok, _) = Baseline::SinceChange.of_layout(&history, "l");
+    let runs: Vec<&StoredRun> = history
+        .iter()
+        .filter(|r| r.layouts[0].status == LayoutStatus::Ok)
+        .collect();
+    let mut values: Vec<f64> = stored_ok.iter().filter_map(|s| s.p99_ns).collect();
+    let flag = since_last_change(Figure::P99, &stored_ok, &runs, &mut values).expect("a change");
+    assert_eq!(values.len(), 9, "the 10 runs at 20 ms, one of them suspect");
+    assert!(values.iter().all(|v| *v >= 20.0 * MS), "{values:?}");
+    assert!(
+        flag.starts_with("history: p99 corrected changed at run run-14 (")
+            && flag.ends_with("the baseline is the 9 run(s) since"),
+        "{flag}"
+    );
+    // 20 ms is the new normal.
+    let f = judge(Figure::P99, &values, 20.0 * MS, &rule());
+    assert_eq!(f.verdict, Verdict::NoSignificantChange);
 }

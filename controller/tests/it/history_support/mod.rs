@@ -570,3 +570,132 @@ pub fn scoped_baselines(url: &str, dir: &Path) {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("need --store and --baseline"), "{err}");
 }
+
+/// A step in p99 after twelve runs: 10 ms, then 13 ms, each within ±0.5%.
+pub fn step_history() -> Vec<f64> {
+    (0..24)
+        .map(|i| {
+            let level = if i < 12 { 10.0 } else { 13.0 };
+            level * (1.0 + 0.005 * [0.0, 1.0, -1.0, 0.5][i % 4])
+        })
+        .collect()
+}
+
+/// `history --changes` finds the step at its run and names the runs on either side, in text and
+/// JSON; `compare --baseline since-change` judges against the runs after it, where a rolling
+/// window spanning the step finds a plausible value; the HTML history marks it and draws the
+/// plan's thresholds.
+pub fn changes_cli(url: &str, dir: &Path) {
+    fill(url, "step2", &step_history());
+    let (code, out, err) = cli(&["history", "--store", url, "--changes", "--figure", "p99"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("2 change point(s) in 2 series"), "{out}");
+    assert!(
+        out.contains("CHANGE at run 13 of 24: 10.01 ms → 13.01 ms, +3.00 ms (+30.0%), p = 0.0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("last before: 2026-12-01T10:11:00Z  run-step2-011  commit=c11")
+            && out.contains("first after: 2026-12-01T10:12:00Z  run-step2-012  commit=c12"),
+        "{out}"
+    );
+    let (code, json, err) = cli(&[
+        "history",
+        "--store",
+        url,
+        "--changes",
+        "--format",
+        "json",
+        "--layout",
+        "per-node",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let figures = doc["series"][0]["figures"].as_array().expect("figures");
+    assert_eq!(figures.len(), 5, "every figure without --figure");
+    let p99 = figures.iter().find(|f| f["figure"] == "p99").expect("p99");
+    assert_eq!(p99["changes"][0]["after"]["run_id"], "run-step2-012");
+    assert_eq!(p99["changes"][0]["after"]["labels"]["commit"], "c12");
+    let throughput = figures.iter().find(|f| f["figure"] == "throughput");
+    assert_eq!(
+        throughput.expect("throughput")["changes"],
+        serde_json::json!([])
+    );
+
+    // 14.5 ms: within a rolling window's spread across the step, a regression against the 13 ms
+    // runs since it.
+    let new = synthetic("step2", 100, 14.5, 5000.0);
+    let (code, out, _) = gate(url, dir, &new, "last:24");
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out, failures) = gate(url, dir, &new, "since-change");
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(failures, 2 * 3, "p50, p99, p99.9 of both layouts: {out}");
+    assert!(
+        out.contains(
+            "history: p99 corrected changed at run run-step2-012 (10.01 ms → 13.01 ms (+30.0%)"
+        ) && out.contains("the baseline is the 12 run(s) since"),
+        "{out}"
+    );
+
+    // Bad flags.
+    for (flags, message) in [
+        (&["--significance", "0"][..], "--significance 0"),
+        (&["--window", "3"][..], "--window 3"),
+        (
+            &["--changes", "--format", "csv"][..],
+            "--changes prints text or json",
+        ),
+        (&["--where", "nokey"][..], "--where nokey"),
+    ] {
+        let (code, _, err) = cli(&[&["history", "--store", url][..], flags].concat());
+        assert_eq!(code, Some(2), "{flags:?}: {err}");
+        assert!(err.contains(message), "{flags:?}: {err}");
+    }
+    let (code, _, err) = cli(&["compare", "--baseline", "since", "x.json"]);
+    assert_eq!(code, Some(2), "{err}");
+
+    // The HTML history: every figure charted per layout, the step marked, the threshold drawn.
+    let mut store = Store::open(url, Access::Write).expect("open");
+    let mut limited = synthetic("step2", 24, 13.0, 5000.0);
+    limited.plan.thresholds.all.insert(
+        numaload::plan::Metric::P99,
+        numaload::plan::Threshold::parse(numaload::plan::Metric::P99, "< 15ms").expect("parse"),
+    );
+    assert_eq!(store.put(&limited, &[]), Ok(Put::Stored));
+    drop(store);
+    let page = history_page(url, dir, &["--plan", "step2"]);
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert_eq!(html.matches("<svg").count(), 2 * 5, "{html}");
+    assert_eq!(
+        html.matches(r#"class="change-worse""#).count(),
+        2 * 3,
+        "p50, p99, p99.9"
+    );
+    assert_eq!(html.matches("(+30.0%)</text>").count(), 2 * 3);
+    assert_eq!(
+        html.matches(r#"class="limit""#).count(),
+        2,
+        "p99's chart of each layout"
+    );
+    assert!(html.contains(">p99 &lt; 15ms</text>"), "{html}");
+    assert_eq!(html.matches(r#"class="level""#).count(), 2 * (3 * 2 + 2));
+    assert!(html.contains(r#"<a href="history-runs/run-step2-012.html">run-step2-012</a>"#));
+    assert!(
+        !html.contains("<script") && !html.contains("src="),
+        "self-contained"
+    );
+}
+
+/// `numaload history --format html --out DIR/history.html` with `flags`; the page's path.
+pub fn history_page(url: &str, dir: &Path, flags: &[&str]) -> std::path::PathBuf {
+    let page = dir.join("history.html");
+    let out = page.to_str().expect("utf8");
+    let args = [
+        &["history", "--store", url, "--format", "html", "--out", out][..],
+        flags,
+    ]
+    .concat();
+    let (code, _, err) = cli(&args);
+    assert_eq!(code, Some(0), "{err}");
+    page
+}
