@@ -166,6 +166,7 @@ fn mistakes() -> Vec<(&'static str, String, &'static [&'static str])> {
         ("no mode", edited("mode = \"open\"", ""), &["[load] mode is missing: add mode = \"open\"", "mode = \"closed\""]),
         ("open without rate", edited("rate = 1000", ""), &["[load] rate is missing", "mode = \"open\""]),
         ("no duration", edited("duration = \"10s\"", ""), &["[load] duration is missing", "\"10s\""]),
+        ("interface not a name", edited("rate = 1000", "rate = 1000\ninterface = \"eth 0\""), &["[load] interface = \"eth 0\": must be a network interface name"]),
         ("no layouts", inline_layouts(""), &["layouts: add at least one [[layouts]]"]),
         ("empty layouts", inline_layouts("layouts = []"), &["layouts: add at least one"]),
         ("unnamed layout", edited("name = \"a\"", ""), &["layouts[0] name is missing"]),

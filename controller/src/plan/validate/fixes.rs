@@ -28,6 +28,8 @@ pub(in crate::plan) const PIN: &str = "must be \"none\", \"node\", \"package\", 
 pub(in crate::plan) const MEMORY: &str =
     "must be \"local\", \"interleave\", \"none\" or a list of NUMA nodes such as [0, 1]";
 pub(in crate::plan) const SMT: &str = "must be \"all\" or \"one-per-core\"";
+pub(in crate::plan) const INTERFACE: &str =
+    "must be a network interface name, e.g. \"eth0\" (numaload topology lists them)";
 pub(in crate::plan) const THREADS: &str = "must be a positive number of worker threads or \"auto\"";
 pub(super) const CPUS: &str = "must be a non-empty CPU list such as \"0-7,16-23\"";
 pub(super) const MEMORY_NODES: &str = "must be a non-empty list of NUMA node numbers such as [0]";
@@ -65,6 +67,7 @@ pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
         "load.coalesce" | "load.spin" => "must be true or false (closed loop only)",
         "load.send_precision" => SEND_PRECISION,
         "load.min_delivered" => MIN_DELIVERED,
+        "load.interface" => INTERFACE,
         "load.method" | "load.requests.method" => METHOD,
         "load.path" | "load.requests.path" => PATH,
         "load.headers" | "load.requests.headers" => HEADERS,

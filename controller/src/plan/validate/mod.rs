@@ -206,8 +206,7 @@ fn interface(raw: Option<String>, at: &KeyPath) -> Result<String, Problem> {
         && name.len() <= 15
         && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace());
     if !fine {
-        let fix = "must be a network interface name, e.g. \"eth0\" (numaload topology lists them)";
-        return Err(Problem::value(at.key("interface"), quoted(&name), fix));
+        return Err(Problem::value(at.key("interface"), quoted(&name), fixes::INTERFACE));
     }
     Ok(name)
 }
