@@ -206,7 +206,11 @@ fn interface(raw: Option<String>, at: &KeyPath) -> Result<String, Problem> {
         && name.len() <= 15
         && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace());
     if !fine {
-        return Err(Problem::value(at.key("interface"), quoted(&name), fixes::INTERFACE));
+        return Err(Problem::value(
+            at.key("interface"),
+            quoted(&name),
+            fixes::INTERFACE,
+        ));
     }
     Ok(name)
 }
