@@ -21,6 +21,7 @@ sys.dont_write_bytecode = True
 # by design, which makes a layout suspect; degraded or failed is an error here.
 MEASURED = ("ok", "suspect")  # no __pycache__ in the source tree for the module below
 import loadcpus  # noqa: E402  (tests/numa-vm/loadcpus.py)
+import nic  # noqa: E402  (tests/numa-vm/nic.py)
 
 MARK = "NUMALOAD-VM-7f3c"
 PER_NODE = "per-node"
@@ -575,6 +576,19 @@ def main():
             for n, doc in ((1, load_one), (2, load_two)):
                 with open(f"{args.save_dir}/loadcpus-{n}-result.json", "w", encoding="utf-8") as f:
                     json.dump(doc, f, indent=2)
+    if value(lines, "nic-rc") != "0":
+        errors.append(f"the NIC run exited with {value(lines, 'nic-rc')} in the guest (0 expected)")
+    try:
+        nic_result, nic_topology = b64_json(lines, "nic-result"), b64_json(lines, "nic-topology")
+    except ConsoleError as e:
+        errors.append(f"nic run: {e}")
+    else:
+        summary(nic_result)
+        nic_errors = nic.check(nic_result, nic_topology, node_cpus)
+        errors += nic_errors or nic.negative_controls(nic_result, nic_topology, node_cpus)
+        if args.save_dir:
+            with open(f"{args.save_dir}/nic-result.json", "w", encoding="utf-8") as f:
+                json.dump(nic_result, f, indent=2)
     if not errors:
         errors += negative_controls(result, node_cpus)
     for e in errors:
@@ -588,7 +602,9 @@ def main():
           f"cpuset of nodes {CGROUP_NODES}) the run planned inside the cpuset and reported the limits; "
           f"the Go server per node with GOMAXPROCS = the node's CPUs and every thread verified there, "
           f"one Go process with GOMAXPROCS = every CPU; one and two load CPUs each pinned apart from the "
-          f"replicas, one worker per CPU, both carrying load")
+          f"replicas, one worker per CPU, both carrying load; a virtio card on node {nic.NIC_NODE} driven "
+          f"from a load agent outside the guest, NIC-local on its node, its interrupts and most receive "
+          f"work there, per-node replicas elsewhere noted")
     return 0
 
 

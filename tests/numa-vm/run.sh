@@ -6,7 +6,10 @@
 # unpinned control replica on every CPU with the default policy; then the Go test server
 # (tests/numa-vm/go-*.toml) per node with GOMAXPROCS = the node's CPUs against one process with
 # all CPUs, every thread verified; then the highest open-loop rate from one load CPU and from two
-# (tests/numa-vm/loadcpus-plan.toml, recorded in $W/loadcpus.json). See tests/numa-vm/README.md.
+# (tests/numa-vm/loadcpus-plan.toml, recorded in $W/loadcpus.json); then a virtio network card on
+# NUMA node 2, backed by a tap device in a network namespace this script creates, where a load
+# agent drives one process, per-node and NIC-local layouts at replicas in the guest
+# (tests/numa-vm/nic-*.toml, checked by nic.py). See tests/numa-vm/README.md.
 # Debian 12, as root (or with sudo for the apt steps). Env: NODES=4 CPUS_PER_NODE=2
 # MEM_PER_NODE_MB=512 TIMEOUT=300 (seconds for the guest) W=target/numa-vm (cache and outputs)
 # LOADCPUS_MIN_RATIO (assert two load CPUs reach this multiple of one's rate on any host).
@@ -51,6 +54,10 @@ cp tests/numa-vm/payload/test.sh "$P/test.sh"; cp tests/numa-vm/plan.toml "$P/nu
 tests/servers/go/build.sh "$W/go" >/dev/null
 mkdir -p "$P/usr/local/lib/numaload"; cp "$W/go/go-server" "$P/usr/local/lib/numaload/go-server"
 cp tests/numa-vm/go-agent.toml tests/numa-vm/go-plan.toml tests/numa-vm/loadcpus-plan.toml "$P/numa-vm/"
+cp tests/numa-vm/nic-agent.toml tests/numa-vm/nic-plan.toml "$P/numa-vm/"
+# The NIC run's fleet certificates: the load agent's address in the host's namespace and the
+# guest's on the card.
+"$BIN" certs --dir "$P/numa-vm/tls" --host 10.254.78.1 --host 10.254.78.2 >/dev/null
 if command -v objcopy >/dev/null; then   # debug info only makes the initrd bigger and slower to unpack
   objcopy --strip-debug "$BIN" "$P/usr/local/bin/numaload"
 else
@@ -73,6 +80,25 @@ echo "booting a ${NODES}-node x ${CPUS_PER_NODE}-CPU guest (TCG, timeout ${TIMEO
 # CPU time of this script's reaped descendants (QEMU among them), in seconds: `times` run in this
 # shell (in a subshell it would see only the subshell's own children).
 children_cpu_s() { awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
+# The card's other end: a tap device in a network namespace of this run (only lo and the tap: no
+# route out), QEMU started inside it, and a load agent listening there on the tap's address.
+NS=nlvm$$; TAP=nlvmtap0
+nic_cleanup() {
+  [ -n "${LOAD_AGENT:-}" ] && kill "$LOAD_AGENT" 2>/dev/null; wait "${LOAD_AGENT:-}" 2>/dev/null
+  ip netns delete "$NS" 2>/dev/null || true
+}
+trap nic_cleanup EXIT
+$sudo ip netns add "$NS"
+$sudo ip netns exec "$NS" ip link set lo up
+$sudo ip netns exec "$NS" ip tuntap add dev "$TAP" mode tap
+$sudo ip netns exec "$NS" ip addr add 10.254.78.1/24 dev "$TAP"
+$sudo ip netns exec "$NS" ip link set "$TAP" up
+$sudo ip netns exec "$NS" "$BIN" agent --listen 10.254.78.1:7000 --tls-dir "$P/numa-vm/tls" \
+  >"$W/nic-load-agent.log" 2>&1 &
+LOAD_AGENT=$!
+export NETNS=$NS QEMU_EXTRA="-netdev tap,id=n0,ifname=$TAP,script=no,downscript=no \
+-device pxb,id=pxb2,bus_nr=64,numa_node=2 \
+-device virtio-net-pci,netdev=n0,bus=pxb2,addr=0x1,mac=52:54:00:4e:4c:02"
 times > "$W/times.before"; wall0=$(date +%s.%N); load0=$(cut -d' ' -f1 /proc/loadavg)
 rm -f "$W/loadcpus.json"
 set +e
@@ -97,7 +123,7 @@ show_console_tail() {
 
 # numaload's own report as the guest printed it (everything but the base64 blocks)
 echo "----- guest console (base64 blocks left out) -----"
-awk '/NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result|loadcpus-[12])-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result|loadcpus-[12])-end/{skip=0}' "$CONSOLE"
+awk '/NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result|loadcpus-[12]|nic-topology|nic-result)-begin/{skip=1} !skip{print} /NUMALOAD-VM-7f3c (topology|result|cgroup-result|go-result|loadcpus-[12]|nic-topology|nic-result)-end/{skip=0}' "$CONSOLE"
 echo "-----"
 
 # --- 5. checks ---------------------------------------------------------------------------------

@@ -66,13 +66,14 @@ pub(super) fn fill_measurement(
     Ok(())
 }
 
-/// A note for each replica most of whose host's receive work ran on other NUMA nodes: its
-/// packets crossed the interconnect to reach it.
+/// A note for each replica most of whose host's receive work ran on other NUMA nodes than its
+/// own while the load came through a card on a known node: its packets crossed the
+/// interconnect to reach it. (Over loopback the receive work runs where the sender does.)
 fn receive_notes(result: &LayoutResult) -> Vec<String> {
     let mut notes = Vec::new();
     for host in &result.net_receive {
         // On one node there is nowhere else for the work to run.
-        if host.nodes.len() < 2 {
+        if host.nodes.len() < 2 || host.interface_node.is_none() {
             continue;
         }
         let Some(top) = host.nodes.iter().max_by_key(|n| n.net_rx) else {
@@ -85,10 +86,9 @@ fn receive_notes(result: &LayoutResult) -> Vec<String> {
             if share >= 0.5 {
                 continue;
             }
-            let nic = match (&host.interface[..], host.interface_node) {
-                ("", _) => String::new(),
-                (name, Some(node)) => format!("; {name} is on node {node}"),
-                (name, None) => format!("; {name} has no NUMA node"),
+            let nic = match host.interface_node {
+                Some(node) => format!("; {} is on node {node}", host.interface),
+                None => String::new(),
             };
             notes.push(format!(
                 "replica {} on {}: {:.0}% of the host's receive processing (NET_RX) ran on its \

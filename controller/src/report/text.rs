@@ -334,8 +334,9 @@ fn load_line(out: &mut String, l: &LayoutResult) {
             .collect();
         let _ = writeln!(
             out,
-            "  load from    {} load agents ({}){skew}",
+            "  load from    {} load agent{} ({}){skew}",
             agents.len(),
+            if agents.len() == 1 { "" } else { "s" },
             per_agent.join("; ")
         );
         return;

@@ -94,8 +94,51 @@ for n in 1 2; do
   fi
 done
 
+# The NIC run (when run.sh attached the card): a virtio network card on NUMA node 2, backed by a
+# tap device in a network namespace on the host where a load agent listens (10.254.78.1). Its
+# driver's modules come with the payload; its interrupts are pinned to node 2's CPUs; this
+# guest's agent serves replicas on the card's address and the load agent drives them.
+nrc=skipped
+if [ -d /lib/numa-vm-net ] && [ -f /numa-vm/nic-plan.toml ]; then
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover \
+    net_failover virtio_net; do
+    insmod "/lib/numa-vm-net/$m.ko" || echo "$M nic insmod $m failed"
+  done
+  nic=""
+  for i in $(seq 1 20); do
+    nic=$(ls /sys/class/net | grep -v '^lo$' | head -n 1); [ -n "$nic" ] && break; sleep 0.5
+  done
+  if [ -n "$nic" ]; then
+    ip addr add 10.254.78.2/24 dev "$nic"; ip link set "$nic" up
+    pci=$(readlink -f "/sys/class/net/$nic/device/..")
+    echo "$M nic $nic pci ${pci##*/} numa_node $(cat "$pci/numa_node")"
+    node2=$(cat /sys/devices/system/node/node2/cpulist)
+    for irq in $(ls "$pci/msi_irqs" 2>/dev/null); do
+      echo "$node2" > "/proc/irq/$irq/smp_affinity_list" || echo "$M nic irq $irq not pinned"
+    done
+    numaload agent --listen 10.254.78.2:7000 --tls-dir /numa-vm/tls --config /numa-vm/nic-agent.toml \
+      > /tmp/nic-agent.log 2>&1 &
+    agent=$!
+    for i in $(seq 1 60); do netstat -ltn 2>/dev/null | grep -q '10.254.78.2:7000' && break; sleep 0.5; done
+    numaload topology --json > /tmp/nic-topology.json
+    numaload run /numa-vm/nic-plan.toml --agent 10.254.78.2:7000 --load-agent 10.254.78.1:7000 \
+      --tls-dir /numa-vm/tls --allow-suspect --out /tmp/nic-result.json
+    nrc=$?
+    kill "$agent"; wait "$agent" 2>/dev/null
+    [ "$nrc" -eq 0 ] || tail -n 20 /tmp/nic-agent.log
+    echo "$M nic-topology-begin"; base64 /tmp/nic-topology.json; echo "$M nic-topology-end"
+    if [ -s /tmp/nic-result.json ]; then
+      echo "$M nic-result-begin"; base64 /tmp/nic-result.json; echo "$M nic-result-end"
+    fi
+  else
+    echo "$M nic no network interface appeared"; nrc=1
+  fi
+fi
+echo "$M nic-rc $nrc"
+
 [ "$trc" -eq 0 ] || exit "$trc"
 [ "$grc" -eq 0 ] || exit "$grc"
 [ "$crc" = 0 ] || exit 1
 [ "$lrc" -eq 0 ] || exit "$lrc"
+[ "$nrc" = skipped ] || [ "$nrc" -eq 0 ] || exit "$nrc"
 exit "$rc"
