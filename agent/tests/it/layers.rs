@@ -31,7 +31,7 @@ const AGENT_LAYERS: &[&[&str]] = &[
         "tls",
         "loadgen",
     ],
-    &["placement", "host", "nic", "target", "metrics", "sched"],
+    &["placement", "host", "nic", "netrx", "target", "metrics", "sched"],
     &["affinity", "verify", "config"],
     &["replica"],
     &["sampler"],
