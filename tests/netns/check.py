@@ -76,6 +76,12 @@ def remote(path, sut, loads):
               and all(rep.get("requests", 0) > 0 for rep in reps),
               f"layout {n}: every replica was driven, and their requests add up",
               repr([rep.get("requests") for rep in reps]))
+        counts = [(rep.get("server_requests"), rep.get("generator_responses")) for rep in reps]
+        check(all(srv is not None and gen and abs(srv - gen) <= max(10, gen / 100) for srv, gen in counts),
+              f"layout {n}: each replica's own request counter agrees with the load agents' responses",
+              repr(counts))
+        check(not any("miscounts" in r for r in l.get("suspect", [])),
+              f"layout {n}: no count disagreement among the reasons to doubt", repr(l.get("suspect")))
         skew = l.get("start_skew_ns")
         check(skew is not None and skew < 1_000_000,
               f"layout {n}: the load agents started within 1 ms of each other", repr(skew))

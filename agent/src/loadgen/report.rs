@@ -268,8 +268,7 @@ pub struct TargetCounts {
     /// (`Connection: close`, HTTP/1.0, a body ended by the close). Not errors.
     pub reconnects: u64,
     /// Every complete response from this replica over the whole load (warm-up, window and the
-    /// drain after it), measured or not: what the server's own request counter should show. Not
-    /// per worker on the wire: the replica's total goes beside that counter.
+    /// drain after it), measured or not: what the server's own request counter should show.
     pub responses_all: u64,
 }
 
@@ -286,6 +285,7 @@ impl TargetCounts {
         out.late_sends = self.late_sends;
         out.warmup_dropped = self.warmup_dropped;
         out.reconnects = self.reconnects;
+        out.responses_all = self.responses_all;
     }
 }
 

@@ -116,8 +116,6 @@ pub(super) async fn measure(
     let responses = report.per_replica();
     for (i, stat) in stats.iter_mut().enumerate() {
         stat.server_requests = match (served_before.get(i), served_after.get(i)) {
-            // The responses were counted by the load agents, not here: nothing to check by.
-            _ if run.role == Role::Replicas => -1,
             (Some(Some(before)), Some(Some(after))) if after >= before => {
                 (after - before).round() as i64
             }

@@ -191,7 +191,13 @@ fn fill_replicas(
             replica.go_threads_max = (stats.go_threads_max > 0).then_some(stats.go_threads_max);
             if let Ok(served) = u64::try_from(stats.server_requests) {
                 replica.server_requests = Some(served);
-                replica.generator_responses = Some(stats.generator_responses);
+                // Driven by load agents, the responses were counted there.
+                let elsewhere = mine().any(|w| !w.target_agent.is_empty());
+                replica.generator_responses = Some(if elsewhere {
+                    mine().map(|w| w.responses_all).sum()
+                } else {
+                    stats.generator_responses
+                });
             }
             if !stats.pages_by_node.is_empty() {
                 replica.pages_by_node = stats

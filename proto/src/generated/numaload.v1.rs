@@ -801,6 +801,10 @@ pub struct WorkerResult {
     /// own replica).
     #[prost(string, tag = "24")]
     pub target_agent: ::prost::alloc::string::String,
+    /// Every complete response from this replica over the whole load (warm-up, window and drain),
+    /// measured or not: what the server's own request counter should show.
+    #[prost(uint64, tag = "25")]
+    pub responses_all: u64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
