@@ -71,6 +71,52 @@ pub fn place(
     layout: &Layout,
     reserve_load_cpus: u32,
 ) -> Result<Placement, PlacementError> {
+    let Seated {
+        replicas,
+        reserved,
+        mut notes,
+    } = place_replicas(topology, layout, reserve_load_cpus)?;
+    let (load_cpus, load_shares_cpus) =
+        load_cpus(topology, reserved, &replicas, reserve_load_cpus, &mut notes);
+    Ok(Placement {
+        replicas,
+        load_cpus,
+        load_shares_cpus,
+        notes,
+    })
+}
+
+/// Resolves `layout` on a host whose load comes from load agents on other hosts: every
+/// allowed CPU is the replicas', and no load generator runs here.
+pub fn place_without_load(
+    topology: &HostTopology,
+    layout: &Layout,
+) -> Result<Placement, PlacementError> {
+    let Seated {
+        replicas, notes, ..
+    } = place_replicas(topology, layout, 0)?;
+    Ok(Placement {
+        replicas,
+        load_cpus: Vec::new(),
+        load_shares_cpus: false,
+        notes,
+    })
+}
+
+/// The replicas' part of a placement.
+struct Seated<'t> {
+    replicas: Vec<ReplicaPlan>,
+    /// The CPUs reserved for the load generator.
+    reserved: &'t [u32],
+    notes: Vec<String>,
+}
+
+/// The replicas' part of [`place`]: their plans, the CPUs reserved for load, and the notes.
+fn place_replicas<'t>(
+    topology: &'t HostTopology,
+    layout: &Layout,
+    reserve_load_cpus: u32,
+) -> Result<Seated<'t>, PlacementError> {
     let allowed = &topology.allowed_cpus;
     let reserved_count = usize::try_from(reserve_load_cpus).unwrap_or(usize::MAX);
     if reserved_count >= allowed.len() {
@@ -145,12 +191,9 @@ pub fn place(
         });
     }
 
-    let (load_cpus, load_shares_cpus) =
-        load_cpus(topology, reserved, &replicas, reserve_load_cpus, &mut notes);
-    Ok(Placement {
+    Ok(Seated {
         replicas,
-        load_cpus,
-        load_shares_cpus,
+        reserved,
         notes,
     })
 }

@@ -52,19 +52,6 @@ pub struct Placement {
     pub notes: Vec<String>,
 }
 
-impl Placement {
-    /// The placement of replicas that load agents on other hosts drive: no load generator
-    /// here, so neither its CPUs nor what was said about them.
-    pub fn without_load(&mut self) {
-        self.load_cpus.clear();
-        self.load_shares_cpus = false;
-        self.notes.retain(|n| !n.starts_with(ABOUT_LOAD));
-    }
-}
-
-/// How every note about the load generator's CPUs begins (`load.rs` writes them).
-pub(super) const ABOUT_LOAD: &str = "the load generator ";
-
 /// Where one replica runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReplicaPlan {

@@ -616,3 +616,30 @@ fn nic_local_arrives_from_the_wire() {
         "the agent sets them from its host"
     );
 }
+
+#[test]
+fn without_load_the_replicas_are_placed_alike_and_nothing_is_said_of_a_generator() {
+    // Per node on every CPU: here, the generator would have to share the replicas' CPUs.
+    let topology = from_synthetic("package:2 numa:1 core:2 pu:1").unwrap();
+    let per_node = layout(Replicas::PerNode, Pin::Node, Memory::Local);
+    let with_load = place(&topology, &per_node, 0).unwrap();
+    assert!(
+        with_load
+            .notes
+            .iter()
+            .any(|n| n.starts_with("the load generator")),
+        "{:?}",
+        with_load.notes
+    );
+    assert!(!with_load.load_cpus.is_empty());
+
+    let elsewhere = place_without_load(&topology, &per_node).unwrap();
+    assert_eq!(elsewhere.replicas, with_load.replicas);
+    assert!(elsewhere.load_cpus.is_empty());
+    assert!(!elsewhere.load_shares_cpus);
+    assert!(
+        !elsewhere.notes.iter().any(|n| n.contains("load generator")),
+        "{:?}",
+        elsewhere.notes
+    );
+}

@@ -5,14 +5,12 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use numaload_proto::v1::{run_event::Event, LayoutSummary, LoadTarget, Phase, Placed};
+use numaload_proto::v1::{run_event::Event, LayoutSummary, LoadTarget, Placed};
 
 use super::context::LayoutContext;
 use super::error::LayoutError;
-use super::events::{phase, send};
-use super::measure::{load_config, report_live, worker_results};
-use super::start::{sleep_until_unix_ns, unix_now_ns};
-use crate::loadgen;
+use super::events::send;
+use super::generator::{self, load_config, worker_results};
 use crate::placement::{Layout, Placement};
 
 /// The longest a reachability check waits for one replica.
@@ -54,22 +52,10 @@ pub(super) async fn drive(
         .await
         .map_err(LayoutError::GeneratorCrashed)??;
 
-    sleep_until_unix_ns(start.at_unix_ns).await;
-    let live = loadgen::Live::default();
-    let load = load_config(run, addresses, placement, &live);
-    let load_started_unix_ns = unix_now_ns();
-    phase(events, &name, Phase::Warmup).await;
-    let load_cancel = cancel.clone();
-    let generator = tokio::task::spawn_blocking(move || loadgen::run(&load, &load_cancel));
-    tokio::time::sleep(run.load.warmup).await;
-    phase(events, &name, Phase::Measuring).await;
-    let live_view = tokio::spawn(report_live(live, name.clone(), events.clone()));
-    let report = generator.await;
-    live_view.abort();
-    let _ = live_view.await;
-    let report = report
-        .map_err(LayoutError::GeneratorCrashed)?
-        .map_err(LayoutError::Generator)?;
+    let load = load_config(run, addresses, placement);
+    let driving = generator::begin(ctx, &name, Some(start.at_unix_ns), Some(load)).await;
+    let load_started_unix_ns = driving.load_started_unix_ns;
+    let report = driving.finish(ctx).await?;
     let mut workers = worker_results(&report)?;
     // The generator numbers the replicas by their place in the start's list: say whose each is.
     for worker in &mut workers {

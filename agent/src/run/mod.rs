@@ -14,6 +14,7 @@
 mod context;
 mod error;
 mod events;
+mod generator;
 mod load_only;
 mod measure;
 mod placed;

@@ -138,10 +138,11 @@ pub fn prepare(
         if layout.replicas == placement::Replicas::NicLocal {
             layout.nic_nodes = nic_nodes(&layout.name, &receive, config.replica_address)?;
         }
-        let mut placement = placement::place(topology, &layout, reserve)?;
-        if role == Role::Replicas {
-            placement.without_load();
-        }
+        let placement = if role == Role::Replicas {
+            placement::place_without_load(topology, &layout)?
+        } else {
+            placement::place(topology, &layout, reserve)?
+        };
         if placement.replicas.len() > config.limits.max_replicas {
             return Err(PrepareError::PlacedOverLimit {
                 layout: spec.name.clone(),

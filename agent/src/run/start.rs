@@ -73,6 +73,13 @@ pub async fn sleep_until_unix_ns(at: u64) {
     if at > now + fine {
         tokio::time::sleep(Duration::from_nanos(at - now - fine)).await;
     }
+    // The short steps block their thread: on one of the runtime's blocking threads, not on a
+    // worker that other tasks need.
+    let _ = tokio::task::spawn_blocking(move || wait_until_unix_ns(at)).await;
+}
+
+/// The fine part of [`sleep_until_unix_ns`]: waits in steps of at most [`FINE_STEP`].
+fn wait_until_unix_ns(at: u64) {
     loop {
         let now = unix_now_ns();
         if now >= at {
