@@ -109,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             coalesce: true,
             spin: true,
             send_precision: Duration::ZERO,
+            shape: Default::default(),
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::live::Live;
+use super::shape::LoadShape;
 
 /// A send more than this behind its intended time counts as late.
 pub const LATE_SEND: Duration = Duration::from_millis(1);
@@ -50,6 +51,10 @@ pub struct LoadConfig {
     /// is finer than the thread's wake-up latency; zero paces as tightly as it can (see
     /// `pacer.rs`). Ignored in closed loop.
     pub send_precision: Duration,
+    /// Open loop: stages, Poisson arrivals or a trace to replay (see `shape.rs`); the default
+    /// is `rate_per_sec` throughout, evenly spaced. With stages or a trace, `rate_per_sec` is
+    /// not used.
+    pub shape: LoadShape,
     /// Where workers also put what they measure, for a live view while the load runs.
     pub live: Option<Live>,
     /// The requests to send; empty means one `GET /`. Several form a weighted mix.
@@ -89,6 +94,17 @@ pub enum LoadError {
     NoCpus,
     #[error("mode.rate_per_sec: the open-loop rate must be a finite number above 0, got {0}")]
     InvalidRate(f64),
+    #[error("shape: stages, Poisson arrivals and a trace are for the open loop only")]
+    ShapeInClosedLoop,
+    #[error("shape.stages[{index}]: {reason}")]
+    InvalidStage { index: usize, reason: &'static str },
+    #[error("shape.stages: they last {stages:?} in all, the measured window {duration:?}")]
+    StagesDuration {
+        stages: Duration,
+        duration: Duration,
+    },
+    #[error("shape.trace[{index}]: {reason}")]
+    InvalidTrace { index: usize, reason: &'static str },
     #[error("duration: the measured interval must be longer than zero")]
     ZeroDuration,
     #[error("timeout: must be longer than zero")]

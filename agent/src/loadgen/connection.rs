@@ -95,10 +95,13 @@ impl<S> Connection<S> {
         }
     }
 
-    /// Moves the schedule on by one send slot.
+    /// Moves the schedule on by one send slot (replaying a trace, to that slot's request).
     pub(super) fn advance_schedule(&mut self) {
         if let Some(schedule) = &mut self.schedule {
             self.next_send = schedule.next();
+            if let Some(request) = schedule.request() {
+                self.current = request;
+            }
         }
     }
 

@@ -140,9 +140,9 @@ impl Driver<'_> {
 
     fn connect_failed(&mut self, connection: &mut Connection, now: Instant) {
         let kind = ErrorKind::Connect;
-        let (at, retry_at) = connection.connect_failed(now, CONNECT_RETRY_DELAY);
         // Placed by the request it was for (open loop: its send slot), which it spent.
         let request = connection.current;
+        let (at, retry_at) = connection.connect_failed(now, CONNECT_RETRY_DELAY);
         self.stats.record(
             connection.target_index,
             request,

@@ -33,6 +33,7 @@ use super::phase::{thread_cpu_time, Phase, Phases, SCAN};
 use super::plan::WorkerPlan;
 use super::report::{ThreadCounts, WorkerReport};
 use super::request::{self, Mix};
+use super::shape::SendPlan;
 use super::stats::WorkerStats;
 use super::wait::{Turn, Waiter, TIMER};
 use super::window::{Schedule, Window};
@@ -162,24 +163,28 @@ fn connections(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Co
         .map(|&r| request::prebuild(&config.requests, config.targets[r as usize]))
         .collect();
     let only = request::only(&config.requests);
+    let sends = match config.mode {
+        Mode::Open { rate_per_sec } => {
+            Some(SendPlan::new(rate_per_sec, config.warmup, &config.shape))
+        }
+        Mode::Closed => None,
+    };
+    // A trace names each request; nothing is drawn.
+    let replay = config.shape.trace.is_some();
     plan.connections
         .iter()
         .map(|c| {
-            let mut schedule = match config.mode {
-                Mode::Open { rate_per_sec } => Some(Schedule::new(
-                    window.start,
-                    c.global,
-                    config.connections,
-                    rate_per_sec,
-                )),
-                Mode::Closed => None,
-            };
+            let mut schedule = sends
+                .as_ref()
+                .map(|sends| Schedule::of(window.start, sends, c.global, config.connections));
             let next_send = schedule.as_mut().and_then(Schedule::next);
-            let mut mix = only.is_none().then(|| Mix::new(&config.requests, c.global));
+            let traced = schedule.as_ref().and_then(Schedule::request);
+            let mut mix = (only.is_none() && !replay).then(|| Mix::new(&config.requests, c.global));
             Connection {
                 target: config.targets[c.replica as usize],
                 requests: Rc::clone(&prebuilt[c.target]),
-                current: mix.as_mut().map_or(only.unwrap_or(0), Mix::next),
+                current: traced
+                    .unwrap_or_else(|| mix.as_mut().map_or(only.unwrap_or(0), Mix::next)),
                 mix,
                 target_index: c.target,
                 reader: ResponseReader::default(),

@@ -35,7 +35,13 @@
 //!   in the next request's corrected latency.
 //! - **Open loop** ([`Mode::Open`], as wrk2). The rate is split evenly over the connections,
 //!   and connection *g* of *C* sends its *k*-th request at `start + (g + k·C) / rate`: together
-//!   the connections send evenly spaced requests at exactly the total rate. Latency is measured
+//!   the connections send evenly spaced requests at exactly the total rate. [`LoadShape`]
+//!   changes what is asked for and how it is spread (`shape.rs`): [`Stage`]s (steps and linear
+//!   ramps, the send times the inverse of the rate's integral), Poisson arrivals
+//!   ([`Arrivals::Poisson`], each connection its own seeded stream), or a recorded trace
+//!   ([`TraceEntry`], each request sent at its offset, dealt round robin over the connections);
+//!   with stages, each outcome is also counted in the stage its request was intended in
+//!   ([`StageStats`]). Latency is measured
 //!   from that *intended* time (`corrected`) and from the actual send (`uncorrected`); the
 //!   difference goes into `send_lag`, and a send more than [`LATE_SEND`] behind counts in
 //!   `late_sends`. A connection that falls behind (slow server) sends its backlog back to back,
@@ -97,6 +103,8 @@ mod phase;
 mod plan;
 mod report;
 mod request;
+mod rng;
+mod shape;
 mod socket;
 mod spin;
 mod stats;
@@ -105,18 +113,17 @@ mod window;
 mod worker;
 
 use std::sync::mpsc;
-use std::time::Instant;
-
-#[cfg(test)]
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use config::{
     Cancel, LoadConfig, LoadError, Mode, RequestTemplate, LATE_SEND, MAX_SEND_PRECISION,
 };
 pub use live::{Live, LiveFigures};
 pub use report::{
-    ErrorCounts, LoadReport, RequestStats, TargetCounts, TargetStats, ThreadCounts, WorkerReport,
+    ErrorCounts, LoadReport, RequestStats, StageStats, TargetCounts, TargetStats, ThreadCounts,
+    WorkerReport,
 };
+pub use shape::{Arrivals, LoadShape, Stage, TraceEntry};
 
 /// Applies the load `config` describes and returns what was measured. Blocks the calling thread
 /// (one OS thread per worker is spawned and joined). Returns early, with what was measured so
@@ -195,6 +202,24 @@ pub fn run(config: &LoadConfig, cancel: &Cancel) -> Result<LoadReport, LoadError
     })
 }
 
+/// Open loop: how many sends the schedule places inside the measured window, over all
+/// connections — what the window's answered and failed requests add up to (every request
+/// intended in it has one outcome). Walks every send slot of the run: for tests and tools.
+/// `None` in closed loop, which has no schedule.
+pub fn window_sends(config: &LoadConfig) -> Option<u64> {
+    let Mode::Open { rate_per_sec } = config.mode else {
+        return None;
+    };
+    let plan = shape::SendPlan::new(rate_per_sec, config.warmup, &config.shape);
+    let end = config.warmup.saturating_add(config.duration);
+    Some(shape::sends_between(
+        &plan,
+        config.connections,
+        config.warmup,
+        end,
+    ))
+}
+
 /// Checks everything that does not need the machine (pinning is checked by each worker).
 /// Checks request templates as [`run`] would, so a plan can be refused before anything starts.
 pub fn validate_requests(templates: &[RequestTemplate]) -> Result<(), LoadError> {
@@ -211,14 +236,10 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
     if config.cpus.is_empty() {
         return Err(LoadError::NoCpus);
     }
-    if let Mode::Open { rate_per_sec } = config.mode {
-        if !(rate_per_sec.is_finite() && rate_per_sec > 0.0) {
-            return Err(LoadError::InvalidRate(rate_per_sec));
-        }
-    }
     if config.duration.is_zero() {
         return Err(LoadError::ZeroDuration);
     }
+    validate_shape(config)?;
     if config.timeout.is_zero() {
         return Err(LoadError::ZeroTimeout);
     }
@@ -248,6 +269,71 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The open loop's rate, stages or trace; closed loop takes none of them.
+fn validate_shape(config: &LoadConfig) -> Result<(), LoadError> {
+    let shape = &config.shape;
+    let Mode::Open { rate_per_sec } = config.mode else {
+        if *shape != LoadShape::default() {
+            return Err(LoadError::ShapeInClosedLoop);
+        }
+        return Ok(());
+    };
+    if let Some(trace) = &shape.trace {
+        let requests = config.requests.len().max(1);
+        let end = config.warmup.saturating_add(config.duration);
+        for (index, pair) in trace.windows(2).enumerate() {
+            if pair[1].at < pair[0].at {
+                let reason = "entries must be in time order";
+                return Err(LoadError::InvalidTrace {
+                    index: index + 1,
+                    reason,
+                });
+            }
+        }
+        for (index, entry) in trace.iter().enumerate() {
+            if entry.request as usize >= requests {
+                let reason = "names a request the run does not have";
+                return Err(LoadError::InvalidTrace { index, reason });
+            }
+            if entry.at >= end {
+                let reason = "falls after the measured window";
+                return Err(LoadError::InvalidTrace { index, reason });
+            }
+        }
+        return Ok(());
+    }
+    if shape.stages.is_empty() {
+        if !(rate_per_sec.is_finite() && rate_per_sec > 0.0) {
+            return Err(LoadError::InvalidRate(rate_per_sec));
+        }
+        return Ok(());
+    }
+    for (index, stage) in shape.stages.iter().enumerate() {
+        if ![stage.from, stage.to]
+            .iter()
+            .all(|r| r.is_finite() && *r >= 0.0)
+        {
+            let reason = "rates must be finite and not negative";
+            return Err(LoadError::InvalidStage { index, reason });
+        }
+        if stage.duration.is_zero() {
+            let reason = "must last longer than zero";
+            return Err(LoadError::InvalidStage { index, reason });
+        }
+    }
+    let stages = shape
+        .stages
+        .iter()
+        .fold(Duration::ZERO, |sum, s| sum.saturating_add(s.duration));
+    if stages != config.duration {
+        return Err(LoadError::StagesDuration {
+            stages,
+            duration: config.duration,
+        });
+    }
+    Ok(())
+}
+
 /// A valid configuration for the unit tests of this module and its children: closed loop,
 /// `targets` replicas on 127.0.0.1:8000.., 1 s window, no warm-up; tests change what they probe.
 #[cfg(test)]
@@ -265,6 +351,7 @@ pub(crate) fn test_config(targets: usize, connections: u32, cpus: &[u32]) -> Loa
         coalesce: true,
         spin: true,
         send_precision: Duration::ZERO,
+        shape: Default::default(),
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),
@@ -311,6 +398,24 @@ mod tests {
             }),
             ("requests", |c| c.requests[0].weight = 0),
             ("expect_status", |c| c.expect_status = vec![200, 42]),
+            ("shape.stages[1]: rates", |c| {
+                c.shape.stages = vec![stage(10.0, 1), stage(-1.0, 1)];
+            }),
+            ("shape.stages[0]: must last", |c| {
+                c.shape.stages = vec![stage(10.0, 0), stage(10.0, 2)];
+            }),
+            ("shape.stages: they last 3s", |c| {
+                c.shape.stages = vec![stage(10.0, 1), stage(10.0, 2)];
+            }),
+            ("shape.trace[2]: entries must be in time order", |c| {
+                c.shape.trace = Some(trace(&[(0, 0), (5, 0), (3, 0)]));
+            }),
+            ("shape.trace[1]: names a request", |c| {
+                c.shape.trace = Some(trace(&[(0, 0), (5, 1)]));
+            }),
+            ("shape.trace[1]: falls after the measured window", |c| {
+                c.shape.trace = Some(trace(&[(0, 0), (2_000, 0)]));
+            }),
         ];
         for (field, mutate) in cases {
             let mut c = config();
@@ -332,6 +437,45 @@ mod tests {
             ..config()
         };
         assert!(validate(&closed).is_ok(), "closed loop needs no rate");
+        let poisson = LoadShape {
+            arrivals: Arrivals::Poisson { seed: 1, stream: 0 },
+            ..LoadShape::default()
+        };
+        let closed = LoadConfig {
+            shape: poisson.clone(),
+            ..closed
+        };
+        let message = validate(&closed).expect_err("closed").to_string();
+        assert!(message.starts_with("shape: "), "{message}");
+        let shaped = LoadConfig {
+            mode: Mode::Open { rate_per_sec: 0.0 },
+            shape: LoadShape {
+                stages: vec![stage(0.0, 1), stage(50.0, 1)],
+                ..poisson
+            },
+            duration: Duration::from_secs(2),
+            ..config()
+        };
+        assert!(validate(&shaped).is_ok(), "stages need no rate of the mode");
+    }
+
+    fn stage(rate: f64, seconds: u64) -> Stage {
+        Stage {
+            from: rate,
+            to: rate,
+            duration: Duration::from_secs(seconds),
+        }
+    }
+
+    /// Entries (milliseconds from the start, request index).
+    fn trace(entries: &[(u64, u32)]) -> std::sync::Arc<[TraceEntry]> {
+        entries
+            .iter()
+            .map(|&(ms, request)| TraceEntry {
+                at: Duration::from_millis(ms),
+                request,
+            })
+            .collect()
     }
 }
 
@@ -375,6 +519,7 @@ pub mod hot_path {
             coalesce: true,
             spin: true,
             send_precision: Duration::ZERO,
+            shape: Default::default(),
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),

@@ -89,6 +89,9 @@ pub struct TargetStats {
     /// Per request of the mix, indexed like [`LoadConfig::requests`](super::LoadConfig::requests) (one entry for the
     /// default `GET`). Their `requests` and `errors` add up to this replica's.
     pub by_request: Vec<RequestStats>,
+    /// Open loop with stages: per stage, in order, the requests intended in it. Their
+    /// `requests`, `errors` and `late_sends` add up to this replica's. Empty without stages.
+    pub by_stage: Vec<StageStats>,
 }
 
 impl TargetStats {
@@ -106,6 +109,7 @@ impl TargetStats {
             waited: numaload_proto::histogram::new_latency(),
             status_codes: BTreeMap::new(),
             by_request: Vec::new(),
+            by_stage: Vec::new(),
         }
     }
 
@@ -132,6 +136,58 @@ impl TargetStats {
         for (total, part) in self.by_request.iter_mut().zip(&other.by_request) {
             total.add(part);
         }
+        if self.by_stage.len() < other.by_stage.len() {
+            self.by_stage
+                .resize_with(other.by_stage.len(), StageStats::new);
+        }
+        for (total, part) in self.by_stage.iter_mut().zip(&other.by_stage) {
+            total.add(part);
+        }
+    }
+}
+
+/// Counts and latency histograms (nanoseconds) of the requests intended in one stage of an
+/// open-loop run with stages: the replica's figures, split by when each request was meant to go
+/// out.
+#[derive(Debug, Clone)]
+pub struct StageStats {
+    /// As [`TargetStats::requests`].
+    pub requests: u64,
+    pub errors: ErrorCounts,
+    /// As [`TargetCounts::late_sends`].
+    pub late_sends: u64,
+    pub corrected: Histogram<u64>,
+    pub uncorrected: Histogram<u64>,
+    /// As [`TargetStats::waited`].
+    pub waited: Histogram<u64>,
+}
+
+impl StageStats {
+    /// Empty, with histograms from [`numaload_proto::histogram::new_latency`].
+    pub fn new() -> Self {
+        Self {
+            requests: 0,
+            errors: ErrorCounts::default(),
+            late_sends: 0,
+            corrected: numaload_proto::histogram::new_latency(),
+            uncorrected: numaload_proto::histogram::new_latency(),
+            waited: numaload_proto::histogram::new_latency(),
+        }
+    }
+
+    pub fn add(&mut self, other: &StageStats) {
+        self.requests += other.requests;
+        self.errors.add(&other.errors);
+        self.late_sends += other.late_sends;
+        merge_latency(&mut self.corrected, &other.corrected);
+        merge_latency(&mut self.uncorrected, &other.uncorrected);
+        merge_latency(&mut self.waited, &other.waited);
+    }
+}
+
+impl Default for StageStats {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use super::config::{LoadError, RequestTemplate};
+use super::rng::{splitmix64, GOLDEN_STEP};
 
 /// The bytes written for one template to one target, and whether its response has no body.
 #[derive(Debug)]
@@ -172,9 +173,6 @@ pub(super) struct Mix {
     point: u64,
 }
 
-/// 2^64 / φ: the step whose multiples spread most evenly around the circle.
-const GOLDEN_STEP: u64 = 0x9E37_79B9_7F4A_7C15;
-
 impl Mix {
     /// The mix of `templates` (at least two of weight above 0), for connection `global`.
     pub(super) fn new(templates: &[RequestTemplate], global: u32) -> Self {
@@ -205,14 +203,6 @@ impl Mix {
             .find(|&&(upto, _)| at < upto)
             .map_or(0, |&(_, index)| index)
     }
-}
-
-/// A well-mixed 64-bit value from a small one (connection numbers 0, 1, 2...).
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(GOLDEN_STEP);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

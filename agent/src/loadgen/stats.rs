@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::config::{LoadConfig, LATE_SEND};
+use super::config::{LoadConfig, Mode, LATE_SEND};
 use super::http::Failure;
 use super::live::LiveSink;
-use super::report::{ErrorKind, RequestStats, TargetStats};
+use super::report::{ErrorKind, RequestStats, StageStats, TargetStats};
 use super::request;
 use super::window::Window;
 
@@ -98,18 +98,32 @@ pub(super) struct WorkerStats {
     /// The window's `unsent` requests (target index, template, intended send time): their
     /// waits run to the end of the drain, so they are recorded by [`WorkerStats::settle`].
     unsent: Vec<(usize, usize, Instant)>,
+    /// Open loop with stages: when each stage ends (the last at the window's close); a
+    /// request belongs to the first stage that ends after it was intended. Empty without
+    /// stages.
+    stage_ends: Vec<Instant>,
 }
 
 impl WorkerStats {
     /// Empty stats for a worker talking to `replicas` (its target indexes, in order).
     pub(super) fn new(window: Window, replicas: &[u32], config: &LoadConfig) -> Self {
         let requests = config.requests.len().max(1);
+        let stage_ends: Vec<Instant> = match config.mode {
+            Mode::Open { .. } => config
+                .shape
+                .stage_ends(config.warmup)
+                .into_iter()
+                .map(|end| window.start + end)
+                .collect(),
+            Mode::Closed => Vec::new(),
+        };
         Self {
             window,
             per_target: replicas
                 .iter()
                 .map(|&r| TargetStats {
                     by_request: (0..requests).map(|_| RequestStats::new()).collect(),
+                    by_stage: stage_ends.iter().map(|_| StageStats::new()).collect(),
                     ..TargetStats::new(r)
                 })
                 .collect(),
@@ -121,11 +135,13 @@ impl WorkerStats {
             only: request::only(&config.requests),
             live: config.live.clone().map(LiveSink::new),
             unsent: Vec::new(),
+            stage_ends,
         }
     }
 
     /// Counts an outcome of template `request` that ended at `done`, if it was intended (open
-    /// loop) or sent (closed loop) inside the measured window ([`Outcome::at`]).
+    /// loop) or sent (closed loop) inside the measured window ([`Outcome::at`]), and in the stage
+    /// it was intended in, if the run has stages.
     pub(super) fn record(
         &mut self,
         target: usize,
@@ -139,6 +155,7 @@ impl WorkerStats {
         if !self.window.measures(outcome.at()) {
             return;
         }
+        let stage = self.stage_of(outcome.at());
         let stats = &mut self.per_target[target];
         let mix = self.only.is_none();
         let (status, intended, sent) = match outcome {
@@ -148,23 +165,30 @@ impl WorkerStats {
                 sent,
             } => (status, intended, sent),
             Outcome::Failed { kind, at } => {
+                // Given up at `done` with no response: it waited at least until then. (An
+                // `unsent` one waits to the end of the drain: `settle`. The others ended with
+                // an answer of sorts, a refusal, an error, bad bytes: no wait to bound.)
+                let waited =
+                    (kind == ErrorKind::Timeout).then(|| nanos(done.saturating_duration_since(at)));
                 *stats.errors.count_mut(kind) += 1;
-                if mix {
-                    stats.by_request[request].errors += 1;
+                if let Some(waited) = waited {
+                    record_clamped(&mut stats.waited, waited);
                 }
-                match kind {
-                    // Given up at `done` with no response: it waited at least until then.
-                    ErrorKind::Timeout => {
-                        let waited = nanos(done.saturating_duration_since(at));
-                        record_clamped(&mut stats.waited, waited);
-                        if mix {
-                            record_clamped(&mut stats.by_request[request].waited, waited);
-                        }
+                if mix {
+                    let per_request = &mut stats.by_request[request];
+                    per_request.errors += 1;
+                    if let Some(waited) = waited {
+                        record_clamped(&mut per_request.waited, waited);
                     }
-                    ErrorKind::Unsent => self.unsent.push((target, request, at)),
-                    // The others ended with an answer of sorts (a refusal, an error, bad
-                    // bytes): no wait to bound.
-                    _ => {}
+                }
+                if let Some(stage) = stage.map(|s| &mut stats.by_stage[s]) {
+                    *stage.errors.count_mut(kind) += 1;
+                    if let Some(waited) = waited {
+                        record_clamped(&mut stage.waited, waited);
+                    }
+                }
+                if kind == ErrorKind::Unsent {
+                    self.unsent.push((target, request, at));
                 }
                 return;
             }
@@ -175,19 +199,23 @@ impl WorkerStats {
             if mix {
                 stats.by_request[request].errors += 1;
             }
+            if let Some(stage) = stage {
+                stats.by_stage[stage].errors.http_status += 1;
+            }
             return;
         }
         stats.requests += 1;
         let uncorrected = nanos(done.saturating_duration_since(sent));
         record_clamped(&mut stats.uncorrected, uncorrected);
-        let corrected = match intended {
+        let (corrected, late) = match intended {
             Some(intended) => {
                 let lag = sent.saturating_duration_since(intended);
                 record_clamped(&mut stats.send_lag, nanos(lag));
-                stats.counts.late_sends += u64::from(lag > LATE_SEND);
-                nanos(done.saturating_duration_since(intended))
+                let late = u64::from(lag > LATE_SEND);
+                stats.counts.late_sends += late;
+                (nanos(done.saturating_duration_since(intended)), late)
             }
-            None => uncorrected,
+            None => (uncorrected, 0),
         };
         record_clamped(&mut stats.corrected, corrected);
         if mix {
@@ -195,9 +223,25 @@ impl WorkerStats {
             per_request.requests += 1;
             record_clamped(&mut per_request.corrected, corrected);
         }
+        if let Some(stage) = stage.map(|s| &mut stats.by_stage[s]) {
+            stage.requests += 1;
+            stage.late_sends += late;
+            record_clamped(&mut stage.corrected, corrected);
+            record_clamped(&mut stage.uncorrected, uncorrected);
+        }
         if let Some(live) = &mut self.live {
             live.record(corrected);
         }
+    }
+
+    /// The stage a request intended at `at` (inside the window) belongs to; `None` without
+    /// stages.
+    fn stage_of(&self, at: Instant) -> Option<usize> {
+        if self.stage_ends.is_empty() {
+            return None;
+        }
+        let index = self.stage_ends.partition_point(|&end| end <= at);
+        Some(index.min(self.stage_ends.len() - 1))
     }
 
     /// Records the waits of the window's `unsent` requests, each at least from its intended
@@ -206,10 +250,14 @@ impl WorkerStats {
         let mix = self.only.is_none();
         for (target, request, intended) in std::mem::take(&mut self.unsent) {
             let waited = nanos(drain_end.saturating_duration_since(intended));
+            let stage = self.stage_of(intended);
             let stats = &mut self.per_target[target];
             record_clamped(&mut stats.waited, waited);
             if mix {
                 record_clamped(&mut stats.by_request[request].waited, waited);
+            }
+            if let Some(stage) = stage {
+                record_clamped(&mut stats.by_stage[stage].waited, waited);
             }
         }
     }
@@ -471,6 +519,82 @@ mod tests {
         assert!(t.by_request[0]
             .corrected
             .equivalent(t.by_request[0].corrected.max(), 5_000_000));
+    }
+
+    #[test]
+    fn each_outcome_also_counts_in_the_stage_it_was_intended_in() {
+        use super::super::{LoadShape, Stage};
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let step = |rate, secs| Stage {
+            from: rate,
+            to: rate,
+            duration: Duration::from_secs(secs),
+        };
+        let config = LoadConfig {
+            mode: Mode::Open { rate_per_sec: 0.0 },
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(3),
+            shape: LoadShape {
+                stages: vec![step(100.0, 1), step(200.0, 2)],
+                ..LoadShape::default()
+            },
+            ..config(1, 1, &[0])
+        };
+        let window = Window::new(t0, &config);
+        let mut s = WorkerStats::new(window, &[0], &config);
+        let at = |intended: u64, sent: u64| (Some(t0 + ms(intended)), t0 + ms(sent));
+        let ok = |intended, sent| {
+            let (intended, sent) = at(intended, sent);
+            served(200, intended, sent)
+        };
+        s.record(0, 0, t0 + ms(1_010), ok(900, 900)); // warm-up: nowhere
+        s.record(0, 0, t0 + ms(1_510), ok(1_500, 1_500)); // stage 0
+        s.record(0, 0, t0 + ms(2_600), ok(1_999, 2_500)); // stage 0, late, answered in 1
+        s.record(0, 0, t0 + ms(2_020), ok(2_000, 2_000)); // stage 1
+        let (intended, sent) = at(2_050, 2_050);
+        s.record(0, 0, t0 + ms(2_100), served(503, intended, sent));
+        let timeout = Outcome::Failed {
+            kind: ErrorKind::Timeout,
+            at: t0 + ms(3_900),
+        };
+        s.record(0, 0, t0 + ms(4_900), timeout);
+        let unsent = Outcome::Failed {
+            kind: ErrorKind::Unsent,
+            at: t0 + ms(3_950),
+        };
+        s.record(0, 0, t0 + ms(4_000), unsent);
+        s.settle(t0 + ms(5_000));
+        let t = &s.into_per_target()[0];
+        let [first, second] = &t.by_stage[..] else {
+            panic!("two stages: {:?}", t.by_stage.len())
+        };
+        assert_eq!((first.requests, second.requests), (2, 1));
+        assert_eq!((first.late_sends, second.late_sends), (1, 0));
+        assert_eq!(first.errors.total(), 0);
+        let want = ErrorCounts {
+            http_status: 1,
+            timeout: 1,
+            unsent: 1,
+            ..ErrorCounts::default()
+        };
+        assert_eq!(second.errors, want);
+        assert_eq!(first.corrected.len(), 2);
+        assert!(first
+            .corrected
+            .equivalent(first.corrected.max(), 601_000_000));
+        assert_eq!(first.uncorrected.len(), 2);
+        assert_eq!(
+            second.waited.len(),
+            2,
+            "the timeout's and the unsent one's waits"
+        );
+        // The stages add up to the replica's figures.
+        assert_eq!(first.requests + second.requests, t.requests);
+        assert_eq!(t.counts.late_sends, 1);
+        let mut errors = first.errors;
+        errors.add(&second.errors);
+        assert_eq!(errors, t.errors);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! When things happen: the measurement [`Window`] every worker of a run shares, and the
 //! open-loop [`Schedule`] of one connection.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::config::LoadConfig;
+use super::shape::{SendPlan, SendTimes};
 
 /// When the load starts and when the measured interval begins and ends; the same for every
 /// worker of a run.
@@ -30,41 +31,68 @@ impl Window {
     }
 }
 
-/// The open-loop send times of one connection: `start + (global + k·connections) / rate`.
+/// The open-loop send times of one connection, from the load's start (`origin`): as
+/// `shape.rs` lays them out, uniform, Poisson or a trace's. Holds the send after the one
+/// [`Schedule::next`] last gave, so that [`Schedule::peek`] costs nothing.
 #[derive(Debug)]
 pub(super) struct Schedule {
     origin: Instant,
-    next_index: u64,
-    step: u64,
-    rate_per_sec: f64,
+    times: SendTimes,
+    upcoming: Option<(Instant, Option<u32>)>,
+    /// The trace's request of the send [`Schedule::next`] last gave.
+    request: Option<u32>,
 }
 
 impl Schedule {
+    /// Evenly spaced at a constant rate: `origin + (global + k·connections) / rate`.
+    #[cfg(test)]
     pub(super) fn new(origin: Instant, global: u32, connections: u32, rate_per_sec: f64) -> Self {
-        Self {
-            origin,
-            next_index: u64::from(global),
-            step: u64::from(connections),
-            rate_per_sec,
-        }
+        let plan = SendPlan::new(rate_per_sec, std::time::Duration::ZERO, &Default::default());
+        Self::of(origin, &plan, global, connections)
     }
 
-    /// The next intended send time; `None` once it no longer fits in an `Instant`.
+    /// Connection `global` of `connections` under `plan`.
+    pub(super) fn of(origin: Instant, plan: &SendPlan, global: u32, connections: u32) -> Self {
+        let mut schedule = Self {
+            origin,
+            times: SendTimes::new(plan, global, connections),
+            upcoming: None,
+            request: None,
+        };
+        schedule.upcoming = schedule.following();
+        schedule
+    }
+
+    fn following(&mut self) -> Option<(Instant, Option<u32>)> {
+        let slot = self.times.next()?;
+        Some((self.origin.checked_add(slot.at)?, slot.request))
+    }
+
+    /// The next intended send time; `None` once there is none (or it no longer fits in an
+    /// `Instant`).
     pub(super) fn next(&mut self) -> Option<Instant> {
-        let next = self.peek();
-        self.next_index += self.step;
-        next
+        let (at, request) = self.upcoming?;
+        self.request = request;
+        self.upcoming = self.following();
+        Some(at)
     }
 
     /// The send time [`Schedule::next`] will give, without moving on.
     pub(super) fn peek(&self) -> Option<Instant> {
-        let offset = Duration::try_from_secs_f64(self.next_index as f64 / self.rate_per_sec);
-        self.origin.checked_add(offset.ok()?)
+        self.upcoming.map(|(at, _)| at)
+    }
+
+    /// Replaying a trace: the request of the send [`Schedule::next`] last gave (`None`: the
+    /// connection draws from the mix).
+    pub(super) fn request(&self) -> Option<usize> {
+        self.request.map(|r| r as usize)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

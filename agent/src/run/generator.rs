@@ -89,6 +89,7 @@ pub(super) fn load_config(
         coalesce: run.load.coalesce,
         spin: run.load.spin,
         send_precision: run.load.send_precision,
+        shape: Default::default(),
         live: None,
         requests: run.load.requests.clone(),
         expect_status: run.load.expect_status.clone(),

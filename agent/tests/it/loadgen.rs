@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn serial() -> MutexGuard<'static, ()> {
+pub(super) fn serial() -> MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -174,7 +174,7 @@ impl Drop for TestServer {
     }
 }
 
-fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig {
+pub(super) fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig {
     LoadConfig {
         mode,
         targets,
@@ -186,6 +186,7 @@ fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig 
         coalesce: true,
         spin: true,
         send_precision: Duration::ZERO,
+        shape: Default::default(),
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),
@@ -193,7 +194,7 @@ fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig 
 }
 
 /// Runs the load and checks it returned within `warmup + duration + timeout + 1 s`.
-fn run_bounded(config: &LoadConfig) -> LoadReport {
+pub(super) fn run_bounded(config: &LoadConfig) -> LoadReport {
     let started = Instant::now();
     let report = loadgen::run(config, &Cancel::new()).expect("valid config");
     let bound = config.warmup + config.duration + config.timeout + Duration::from_secs(1);
@@ -1044,9 +1045,9 @@ fn bad_config_errors_name_the_field() {
 
 /// A request as the raw server read it.
 #[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
+pub(super) struct Seen {
+    pub(super) method: String,
+    pub(super) path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -1062,13 +1063,13 @@ impl Seen {
 
 /// What the raw server writes back (each piece with its own `write`), and whether it then
 /// closes the connection.
-struct Reply {
+pub(super) struct Reply {
     pieces: Vec<Arc<[u8]>>,
     close: bool,
 }
 
 impl Reply {
-    fn keep(bytes: &Arc<[u8]>) -> Self {
+    pub(super) fn keep(bytes: &Arc<[u8]>) -> Self {
         Self {
             pieces: vec![Arc::clone(bytes)],
             close: false,
@@ -1083,7 +1084,7 @@ impl Reply {
     }
 }
 
-fn bytes(text: &str) -> Arc<[u8]> {
+pub(super) fn bytes(text: &str) -> Arc<[u8]> {
     text.as_bytes().into()
 }
 
@@ -1092,8 +1093,8 @@ type Answer = dyn Fn(&Seen) -> Reply + Send + Sync;
 /// An HTTP/1.x server written by hand on std threads (one per connection, pinned with the
 /// hyper ones), for the responses hyper never sends: it answers each request with whatever
 /// `answer` returns, byte for byte, and keeps every request it read.
-struct RawServer {
-    addr: SocketAddr,
+pub(super) struct RawServer {
+    pub(super) addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     accepted: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -1101,7 +1102,7 @@ struct RawServer {
 }
 
 impl RawServer {
-    fn start(answer: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
+    pub(super) fn start(answer: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
         let listener = StdListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
@@ -1138,7 +1139,7 @@ impl RawServer {
         }
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    pub(super) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().expect("seen").clone()
     }
 
@@ -1214,7 +1215,7 @@ fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
     Some(request)
 }
 
-fn template(name: &str, method: &str, path: &str, weight: u32) -> RequestTemplate {
+pub(super) fn template(name: &str, method: &str, path: &str, weight: u32) -> RequestTemplate {
     RequestTemplate {
         name: name.into(),
         method: method.into(),
@@ -1225,7 +1226,7 @@ fn template(name: &str, method: &str, path: &str, weight: u32) -> RequestTemplat
     }
 }
 
-const OK_2: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+pub(super) const OK_2: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 #[test]
 fn a_weighted_mix_sends_each_request_as_written_in_its_share() {

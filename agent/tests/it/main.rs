@@ -13,6 +13,7 @@ mod fuzz_corpus;
 mod layers;
 mod loadgen;
 mod schedtrace;
+mod shapes;
 mod targets;
 mod topology_fixtures;
 mod window;

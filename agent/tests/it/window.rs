@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use numaload_agent::loadgen::{self, Cancel, LoadConfig, Mode};
+use numaload_agent::loadgen::{self, Arrivals, Cancel, LoadConfig, LoadShape, Mode};
 
 /// Set in the child's environment: `serve_when_asked` then serves instead of returning.
 const SERVE_ENV: &str = "NUMALOAD_WINDOW_TEST_SERVE";
@@ -156,6 +156,7 @@ fn open_loop(addr: SocketAddr) -> LoadConfig {
         coalesce: true,
         spin: true,
         send_precision: Duration::ZERO,
+        shape: Default::default(),
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),
@@ -222,6 +223,62 @@ fn a_stall_across_the_end_of_the_window_shows_and_every_request_is_accounted_for
     assert!(
         returned < config.warmup + config.duration + config.timeout + Duration::from_secs(1),
         "returned after {returned:?}"
+    );
+}
+
+/// The same stop across the close under Poisson arrivals (a fixed seed, so the schedule and
+/// its count in the window are known): bursts and gaps change nothing of the accounting —
+/// every request intended in the window has exactly one outcome, and the stall shows.
+#[test]
+fn under_poisson_arrivals_a_stall_across_the_close_leaves_nothing_of_the_window_unaccounted() {
+    let _turn = crate::turns::beside_others();
+    let server = ServerProcess::start();
+    let config = LoadConfig {
+        shape: LoadShape {
+            arrivals: Arrivals::Poisson {
+                seed: 20_261_127,
+                stream: 0,
+            },
+            ..LoadShape::default()
+        },
+        ..open_loop(server.addr)
+    };
+    let intended = loadgen::window_sends(&config).expect("open loop");
+    let uniform = (RATE * config.duration.as_secs_f64()).round() as u64;
+    // A Poisson count: about the rate's, but not exactly it.
+    assert!(
+        intended.abs_diff(uniform) < 200 && intended != uniform,
+        "{intended} intended in the window (uniform: {uniform})"
+    );
+    let pid = server.pid();
+    let called = Instant::now();
+    let stop_at = called + config.warmup + config.duration - Duration::from_millis(200);
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+        kill(pid, Signal::SIGSTOP).expect("SIGSTOP the server");
+        std::thread::sleep(Duration::from_millis(350));
+        kill(pid, Signal::SIGCONT).expect("SIGCONT the server");
+    });
+    let report = loadgen::run(&config, &Cancel::new()).expect("valid config");
+    stopper.join().expect("stopper");
+    let r = &report.per_replica()[0];
+    let errors = report.errors();
+    let max = r.corrected.max();
+    println!(
+        "Poisson, stall across the end: corrected max {:.1} ms; {} answered, {errors:?} of          {intended} intended",
+        max as f64 / 1e6,
+        r.requests,
+    );
+    assert_eq!(
+        r.requests + errors.total(),
+        intended,
+        "one outcome per request intended in the window: {errors:?}"
+    );
+    assert!(errors.unsent > 0, "the stop held sends past the close");
+    assert_eq!(r.waited.len(), errors.unsent + errors.timeout);
+    assert!(
+        max >= 300_000_000,
+        "corrected max {max} ns should show the stop"
     );
 }
 
