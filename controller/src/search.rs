@@ -302,6 +302,7 @@ mod tests {
             intended: 24_000,
             answered: 12_474,
             min_share: 0.99,
+            asked: None,
         });
         let mut suspect = step_at(rate);
         suspect.status = LayoutStatus::Suspect;

@@ -32,3 +32,12 @@ pub fn thousands(value: f64) -> String {
         out
     }
 }
+
+/// `a, b, c` of at most `shown` items, then `and N more`: a list a fleet could make too long.
+pub fn capped(items: &[String], shown: usize) -> String {
+    let mut text = items[..items.len().min(shown)].join(", ");
+    if items.len() > shown {
+        text.push_str(&format!(" and {} more", items.len() - shown));
+    }
+    text
+}

@@ -46,11 +46,12 @@ pub(super) fn fill_measurement(
     for worker in all_workers() {
         result.counts.absorb(worker);
     }
-    result.delivery = Some(Delivery {
-        intended: result.requests + result.errors,
-        answered: result.requests + result.errors_by_kind.http_status,
-        min_share: load.min_delivered,
-    });
+    result.delivery = Some(Delivery::of_window(
+        result.requests + result.errors,
+        result.requests + result.errors_by_kind.http_status,
+        None,
+        load.min_delivered,
+    ));
     set_latency(result, &corrected, &waited, &uncorrected, &lag)?;
     for (agent, summary) in measured {
         result

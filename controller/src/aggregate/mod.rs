@@ -26,8 +26,8 @@ use numaload_proto::v1::LayoutSummary;
 
 use crate::plan::{Load, Plan};
 use crate::result::{
-    AgentLayoutResult, Counts, ErrorKinds, Histograms, LayoutResult, LayoutStatus, LoadPlacement,
-    Percentiles, ReplicaResult, ThreadSample,
+    AgentLayoutResult, Counts, Delivery, ErrorKinds, Histograms, LayoutResult, LayoutStatus,
+    LoadPlacement, Percentiles, ReplicaResult, ThreadSample,
 };
 
 /// One agent's events for a layout, with what to say if it never reported it.
@@ -39,13 +39,26 @@ pub struct AgentLayout<'a> {
     pub missing: &'a str,
     /// The agent's clock minus the controller's.
     pub clock_offset_ns: i64,
+    /// Open loop: the rate the plan asked of this agent; `None` in closed loop and for an
+    /// agent that drives no load (load agents drive its replicas).
+    pub asked_rate_rps: Option<f64>,
 }
 
-/// One result per layout of the plan, in plan order, merged over `agents` (each a collector,
-/// its address, its clock offset, and why a layout it never reported is missing).
+/// One agent of a run, as aggregation needs it: its address, its events, its clock offset, why
+/// a layout it never reported is missing, and the rate it was asked for ([`AgentLayout`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AgentRecord<'a> {
+    pub agent: &'a str,
+    pub collector: &'a Collector,
+    pub clock_offset_ns: i64,
+    pub missing: &'a str,
+    pub asked_rate_rps: Option<f64>,
+}
+
+/// One result per layout of the plan, in plan order, merged over `agents`.
 pub fn results(
     plan: &Plan,
-    agents: &[(&str, &Collector, i64, &str)],
+    agents: &[AgentRecord<'_>],
 ) -> Result<Vec<LayoutResult>, HistogramError> {
     let empty = LayoutEvents::default();
     plan.layouts
@@ -56,14 +69,13 @@ pub fn results(
                     let wire_name = plan.trial_name(&layout.name, trial);
                     let per_agent: Vec<AgentLayout<'_>> = agents
                         .iter()
-                        .map(
-                            |&(agent, collector, clock_offset_ns, missing)| AgentLayout {
-                                agent,
-                                events: collector.layouts.get(&wire_name).unwrap_or(&empty),
-                                missing,
-                                clock_offset_ns,
-                            },
-                        )
+                        .map(|a| AgentLayout {
+                            agent: a.agent,
+                            events: a.collector.layouts.get(&wire_name).unwrap_or(&empty),
+                            missing: a.missing,
+                            clock_offset_ns: a.clock_offset_ns,
+                            asked_rate_rps: a.asked_rate_rps,
+                        })
                         .collect();
                     let mut result = layout_result(&layout.name, &plan.load, &per_agent)?;
                     trials::set_trial(&mut result, trial);
@@ -87,9 +99,6 @@ pub fn layout_result(
     for agent in agents {
         let events = agent.events;
         if let Some(placed) = &events.placed {
-            result
-                .notes
-                .extend(placed.notes.iter().map(|n| tagged(agents, agent.agent, n)));
             result.load.cpus.extend(&placed.load_cpus);
             result.load.shares_cpus_with_replicas |= placed.load_shares_cpus;
             result.replicas.extend(
@@ -99,41 +108,9 @@ pub fn layout_result(
                     .map(|p| replica_from_placement(agent.agent, p)),
             );
         }
-        result.thread_samples.extend(events.samples.iter().map(|s| {
-            ThreadSample {
-                trial: 1,
-                agent: agent.agent.to_owned(),
-                replica: s.replica,
-                t_ms: s.t_ms,
-                os_threads: s.os_threads,
-                cpu_time_ns: s.cpu_time_ns,
-                rss_bytes: s.rss_bytes,
-                alive_tasks: s.alive_tasks,
-                global_queue_depth: s.global_queue_depth,
-                blocking_threads: s.blocking_threads,
-                inflight_calls: s.inflight_calls,
-                metrics_probe_ns: s.metrics_probe_ns,
-                metrics_probe_timed_out: s.metrics_probe_timed_out,
-                processes: s.processes,
-                // JSON has no NaN or infinity: such a value is left out, not written as null.
-                scraped: s
-                    .scraped
-                    .iter()
-                    .filter(|v| v.value.is_finite())
-                    .map(|v| (v.name.clone(), v.value))
-                    .collect(),
-                sched: s
-                    .sched
-                    .as_ref()
-                    .and_then(|r| crate::result::sched_finite(r.into())),
-                go_sched: s.go_sched.iter().map(Into::into).collect(),
-                tokio: s
-                    .tokio
-                    .as_ref()
-                    .map(crate::result::TokioRuntime::from)
-                    .filter(|t| t.busy_workers.is_finite() && t.parks_per_s.is_finite()),
-            }
-        }));
+        result
+            .thread_samples
+            .extend(events.samples.iter().map(|s| thread_sample(agent.agent, s)));
         let agent_result = agent_layout_result(agent, load)?;
         match &events.summary {
             Some(summary) => measured.push((agent.agent, summary)),
@@ -145,19 +122,10 @@ pub fn layout_result(
         }
         result.agents.push(agent_result);
     }
+    result.notes = placement_notes(agents);
     result.load.cpus.sort_unstable();
     result.load.cpus.dedup();
-    for replica in &mut result.replicas {
-        let mut probes: Vec<i64> = result
-            .thread_samples
-            .iter()
-            .filter(|s| s.agent == replica.agent && s.replica == replica.index)
-            .map(|s| s.metrics_probe_ns)
-            .filter(|&ns| ns >= 0)
-            .collect();
-        probes.sort_unstable();
-        replica.metrics_probe_p50_ns = probes.get(probes.len() / 2).copied().unwrap_or(-1);
-    }
+    set_probe_medians(&mut result);
     result.status = match (measured.is_empty(), failures.is_empty()) {
         (true, _) => LayoutStatus::Failed,
         (false, true) => LayoutStatus::Ok,
@@ -174,6 +142,12 @@ pub fn layout_result(
         return Ok(result);
     }
     fill_measurement(&mut result, load, &measured)?;
+    // The layout's delivery is its agents' added up, each measured against what it was asked.
+    result.delivery = result
+        .agents
+        .iter()
+        .filter_map(|a| a.delivery)
+        .reduce(std::ops::Add::add);
     result.start_skew_ns = start_skew(agents);
     result.suspect = suspect::suspicions(&result);
     result.notes.extend(suspect::notes(&result));
@@ -183,10 +157,94 @@ pub fn layout_result(
     Ok(result)
 }
 
+/// One sample of a replica as the result keeps it.
+fn thread_sample(agent: &str, s: &numaload_proto::v1::ThreadSample) -> ThreadSample {
+    ThreadSample {
+        trial: 1,
+        agent: agent.to_owned(),
+        replica: s.replica,
+        t_ms: s.t_ms,
+        os_threads: s.os_threads,
+        cpu_time_ns: s.cpu_time_ns,
+        rss_bytes: s.rss_bytes,
+        alive_tasks: s.alive_tasks,
+        global_queue_depth: s.global_queue_depth,
+        blocking_threads: s.blocking_threads,
+        inflight_calls: s.inflight_calls,
+        metrics_probe_ns: s.metrics_probe_ns,
+        metrics_probe_timed_out: s.metrics_probe_timed_out,
+        processes: s.processes,
+        // JSON has no NaN or infinity: such a value is left out, not written as null.
+        scraped: s
+            .scraped
+            .iter()
+            .filter(|v| v.value.is_finite())
+            .map(|v| (v.name.clone(), v.value))
+            .collect(),
+        sched: s
+            .sched
+            .as_ref()
+            .and_then(|r| crate::result::sched_finite(r.into())),
+        go_sched: s.go_sched.iter().map(Into::into).collect(),
+        tokio: s
+            .tokio
+            .as_ref()
+            .map(crate::result::TokioRuntime::from)
+            .filter(|t| t.busy_workers.is_finite() && t.parks_per_s.is_finite()),
+    }
+}
+
+/// The agents' placement notes, each said once with the agents that gave it.
+fn placement_notes(agents: &[AgentLayout<'_>]) -> Vec<String> {
+    let mut notes: Vec<(&str, Vec<&str>)> = Vec::new();
+    for agent in agents {
+        for note in agent.events.placed.iter().flat_map(|p| &p.notes) {
+            match notes.iter_mut().find(|(n, _)| n == note) {
+                Some((_, from)) => from.push(agent.agent),
+                None => notes.push((note, vec![agent.agent])),
+            }
+        }
+    }
+    notes
+        .iter()
+        .map(|(note, from)| tagged(agents.len(), from, note))
+        .collect()
+}
+
+/// Each replica's median `/metrics` probe time over its samples (-1 without one).
+fn set_probe_medians(result: &mut LayoutResult) {
+    let mut probes: BTreeMap<(&str, u32), Vec<i64>> = BTreeMap::new();
+    for s in result
+        .thread_samples
+        .iter()
+        .filter(|s| s.metrics_probe_ns >= 0)
+    {
+        probes
+            .entry((s.agent.as_str(), s.replica))
+            .or_default()
+            .push(s.metrics_probe_ns);
+    }
+    let medians: BTreeMap<(String, u32), i64> = probes
+        .into_iter()
+        .map(|((agent, replica), mut ns)| {
+            ns.sort_unstable();
+            ((agent.to_owned(), replica), ns[ns.len() / 2])
+        })
+        .collect();
+    for replica in &mut result.replicas {
+        replica.metrics_probe_p50_ns = medians
+            .get(&(replica.agent.clone(), replica.index))
+            .copied()
+            .unwrap_or(-1);
+    }
+}
+
 /// The status of a layout every agent measured: `incomplete` when too little of its load was
-/// delivered, `suspect` when there is any other reason not to trust it, else `ok`.
+/// delivered, in all or by any one agent (a fleet's total hides one agent's shortfall),
+/// `suspect` when there is any other reason not to trust it, else `ok`.
 fn trust_status(result: &LayoutResult) -> LayoutStatus {
-    if result.delivery.is_some_and(|d| !d.met()) {
+    let short = |d: &Option<Delivery>| d.is_some_and(|d| !d.met());
+    if short(&result.delivery) || result.agents.iter().any(|a| short(&a.delivery)) {
         LayoutStatus::Incomplete
     } else if result.suspect.is_empty() {
         LayoutStatus::Ok
@@ -208,12 +266,21 @@ fn start_skew(agents: &[AgentLayout<'_>]) -> Option<u64> {
     (starts.len() >= 2).then(|| u64::try_from(max - min).unwrap_or(u64::MAX))
 }
 
-/// A note from one agent, prefixed with its address when there are several.
-fn tagged(agents: &[AgentLayout<'_>], agent: &str, note: &str) -> String {
-    if agents.len() > 1 {
-        format!("{agent}: {note}")
-    } else {
-        note.to_owned()
+/// A note given by the agents `from` (of `agents` in the run), prefixed with their addresses
+/// when there are several; a note many gave alike is said once, with how many and the first
+/// few.
+fn tagged(agents: usize, from: &[&str], note: &str) -> String {
+    const NAMED: usize = 3;
+    match from {
+        _ if agents < 2 => note.to_owned(),
+        [one] => format!("{one}: {note}"),
+        _ if from.len() <= NAMED => format!("{}: {note}", from.join(", ")),
+        _ => format!(
+            "{} agents ({} and {} more): {note}",
+            from.len(),
+            from[..NAMED].join(", "),
+            from.len() - NAMED
+        ),
     }
 }
 
@@ -233,6 +300,7 @@ fn agent_layout_result(
         latency_ns: Percentiles::default(),
         latency_uncorrected_ns: Percentiles::default(),
         delivery: None,
+        asked_rate_rps: agent.asked_rate_rps,
         measuring_at_unix_ns: agent
             .events
             .measuring_at_unix_ns
@@ -250,14 +318,24 @@ fn agent_layout_result(
     };
     let mut one = empty_result("", load);
     fill_measurement(&mut one, load, &[(agent.agent, summary)])?;
-    out.status = LayoutStatus::Ok;
+    // Measured against what it was asked: an agent that drove no load delivers nothing.
+    let asked = agent
+        .asked_rate_rps
+        .map(|rate| (rate * load.duration.as_secs_f64()).round() as u64);
+    out.delivery = (asked.is_some() || !summary.workers.is_empty())
+        .then(|| one.delivery.unwrap_or_default())
+        .map(|d| Delivery::of_window(d.intended, d.answered, asked, load.min_delivered));
+    out.status = if out.delivery.is_some_and(|d| !d.met()) {
+        LayoutStatus::Incomplete
+    } else {
+        LayoutStatus::Ok
+    };
     out.elapsed_s = one.elapsed_s;
     out.requests = one.requests;
     out.throughput_rps = one.throughput_rps;
     out.errors = one.errors;
     out.latency_ns = one.latency_ns;
     out.latency_uncorrected_ns = one.latency_uncorrected_ns;
-    out.delivery = one.delivery;
     Ok(out)
 }
 

@@ -16,8 +16,21 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
                 .to_owned(),
         );
     }
-    if let Some(delivery) = result.delivery.filter(|d| !d.met()) {
-        out.push(undelivered(result, delivery));
+    match result.delivery {
+        Some(delivery) if !delivery.met() => out.push(undelivered(result, delivery)),
+        // Delivered in all, but some agents fell short: the total hides them.
+        Some(_)
+            if result
+                .agents
+                .iter()
+                .any(|a| a.delivery.is_some_and(|d| !d.met())) =>
+        {
+            out.push(format!(
+                "the fleet delivered its load in all, but not every agent did{}",
+                short_agents(result)
+            ))
+        }
+        _ => {}
     }
     if result.counts.warmup_dropped > 0 {
         out.push(format!(
@@ -26,16 +39,24 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
             crate::units::thousands(result.counts.warmup_dropped as f64)
         ));
     }
+    let several = result.agents.len() > 1;
     let misplaced: Vec<String> = result
         .replicas
         .iter()
         .filter(|r| !r.placement_ok || !r.mismatches_at_end.is_empty())
-        .map(|r| format!("{} (pid {})", r.index, r.pid))
+        .map(|r| {
+            let on = if several {
+                format!(" on {}", r.agent)
+            } else {
+                String::new()
+            };
+            format!("{} (pid {}{on})", r.index, r.pid)
+        })
         .collect();
     if !misplaced.is_empty() {
         out.push(format!(
             "replica {} did not run where it was placed (see the placement mismatches)",
-            misplaced.join(", ")
+            listed(&misplaced)
         ));
     }
     if result.load.shares_cpus_with_replicas {
@@ -50,34 +71,16 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
         let slots = result.requests + result.errors;
         result.counts.late_sends as f64 / slots.max(1) as f64
     });
-    for w in result
-        .load
-        .workers
-        .iter()
-        .filter(|w| generator_limited(w.busy, w.spun, w.paced, w.napped, late_share))
-    {
-        out.push(format!(
-            "load worker {} on CPU {}{} was {:.0}% busy: the generator may have limited the \
-             measurement",
-            w.worker,
-            w.cpu,
-            if result.agents.len() > 1 {
-                format!(" of {}", w.agent)
-            } else {
-                String::new()
-            },
-            w.busy * 100.0
-        ));
-    }
+    out.extend(busy_workers(result, late_share, several));
     if let Some(rate) = result.target_rate_rps {
-        let agents_measured = result
-            .agents
-            .iter()
-            .filter(|a| a.status == LayoutStatus::Ok)
-            .count()
-            .max(1);
-        // Every agent applies the plan's rate to its own replicas.
-        let asked = rate * agents_measured as f64;
+        // What the agents that measured were asked: each its own rate (an agent under test its
+        // plan's, a load agent its share); one that drove no load was asked nothing.
+        let measured = || result.agents.iter().filter(|a| a.status.measured());
+        let asked = if measured().any(|a| a.asked_rate_rps.is_some()) {
+            measured().filter_map(|a| a.asked_rate_rps).sum()
+        } else {
+            rate
+        };
         if result.throughput_rps < asked * KEPT_UP {
             out.push(format!(
                 "achieved {:.0} req/s of the {:.0} req/s asked: the target or the generator fell \
@@ -86,22 +89,100 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
             ));
         }
     }
-    for r in &result.replicas {
-        if let (Some(server), Some(generator)) = (r.server_requests, r.generator_responses) {
-            if counts_disagree(server, generator) {
-                out.push(format!(
-                    "replica {} (pid {}): the server counted {} requests over the load, the \
-                     generator {} responses ({:+.1}%): one of them miscounts",
+    out.extend(miscounts(result, several));
+    out
+}
+
+/// The load workers busy enough to have limited the measurement (invariant 3), the busiest
+/// first; a fleet's many in one reason.
+fn busy_workers(result: &LayoutResult, late_share: Option<f64>, several: bool) -> Vec<String> {
+    let mut busy: Vec<&crate::result::LoadWorker> = result
+        .load
+        .workers
+        .iter()
+        .filter(|w| generator_limited(w.busy, w.spun, w.paced, w.napped, late_share))
+        .collect();
+    busy.sort_by(|a, b| b.busy.total_cmp(&a.busy));
+    let worker = |w: &crate::result::LoadWorker| {
+        let of = if several {
+            format!(" of {}", w.agent)
+        } else {
+            String::new()
+        };
+        format!(
+            "load worker {} on CPU {}{of} was {:.0}% busy",
+            w.worker,
+            w.cpu,
+            w.busy * 100.0
+        )
+    };
+    if busy.len() > LISTED {
+        let named: Vec<String> = busy.iter().map(|w| worker(w)).collect();
+        vec![format!(
+            "{} load workers were busy enough to have limited the measurement: {}",
+            busy.len(),
+            listed(&named)
+        )]
+    } else {
+        busy.into_iter()
+            .map(|w| {
+                format!(
+                    "{}: the generator may have limited the measurement",
+                    worker(w)
+                )
+            })
+            .collect()
+    }
+}
+
+/// The replicas whose server counted otherwise than the generator; a fleet's many in one
+/// reason.
+fn miscounts(result: &LayoutResult, several: bool) -> Vec<String> {
+    let miscounted: Vec<String> = result
+        .replicas
+        .iter()
+        .filter_map(|r| {
+            let (server, generator) = (r.server_requests?, r.generator_responses?);
+            counts_disagree(server, generator).then(|| {
+                format!(
+                    "replica {} (pid {}{}): the server counted {} requests over the load, the \
+                     generator {} responses ({:+.1}%)",
                     r.index,
                     r.pid,
+                    if several {
+                        format!(" on {}", r.agent)
+                    } else {
+                        String::new()
+                    },
                     crate::units::thousands(server as f64),
                     crate::units::thousands(generator as f64),
                     100.0 * (server as f64 - generator as f64) / (generator.max(1) as f64)
-                ));
-            }
-        }
+                )
+            })
+        })
+        .collect();
+    if miscounted.len() > LISTED {
+        vec![format!(
+            "{} replicas' servers and the generator disagree on their count: {}; one of them \
+             miscounts",
+            miscounted.len(),
+            listed(&miscounted)
+        )]
+    } else {
+        miscounted
+            .into_iter()
+            .map(|m| format!("{m}: one of them miscounts"))
+            .collect()
     }
-    out
+}
+
+/// Items of a reason listed before the rest are only counted (a fleet's every agent is in the
+/// result).
+const LISTED: usize = 5;
+
+/// `a, b, c` of at most [`LISTED`] items, then `and N more`.
+fn listed(items: &[String]) -> String {
+    crate::units::capped(items, LISTED)
 }
 
 /// What a reader should know that does not make the figures untrustworthy: too few requests
@@ -202,7 +283,7 @@ fn and(names: &[String]) -> String {
 }
 
 /// Why an `incomplete` layout is: how many of the window's requests were answered against the
-/// plan's `min_delivered`, and with several agents each one's shortfall.
+/// plan's `min_delivered`, and with several agents those that fell short, the worst first.
 fn undelivered(result: &LayoutResult, delivery: crate::result::Delivery) -> String {
     let n = |v: u64| crate::units::thousands(v as f64);
     let mut text = format!(
@@ -214,23 +295,40 @@ fn undelivered(result: &LayoutResult, delivery: crate::result::Delivery) -> Stri
         100.0 * delivery.min_share,
         n(delivery.shortfall())
     );
-    if result.agents.len() > 1 {
-        let per_agent: Vec<String> = result
-            .agents
-            .iter()
-            .filter_map(|a| a.delivery.map(|d| (a, d)))
-            .map(|(a, d)| {
-                format!(
-                    "{} short {} of {}",
-                    a.agent,
-                    n(d.shortfall()),
-                    n(d.intended)
-                )
-            })
-            .collect();
-        text.push_str(&format!("; per agent: {}", per_agent.join(", ")));
-    }
+    text.push_str(&short_agents(result));
     text
+}
+
+/// `; short: A 409 of 600, B ...` naming the agents that delivered less than `min_delivered`,
+/// the worst share first (at most [`LISTED`], then how many more), with several.
+fn short_agents(result: &LayoutResult) -> String {
+    if result.agents.len() < 2 {
+        return String::new();
+    }
+    let n = |v: u64| crate::units::thousands(v as f64);
+    let mut short: Vec<(&str, crate::result::Delivery)> = result
+        .agents
+        .iter()
+        .filter_map(|a| {
+            a.delivery
+                .filter(|d| !d.met())
+                .map(|d| (a.agent.as_str(), d))
+        })
+        .collect();
+    if short.is_empty() {
+        return String::new();
+    }
+    short.sort_by(|a, b| a.1.share().total_cmp(&b.1.share()).then(a.0.cmp(b.0)));
+    let named: Vec<String> = short
+        .iter()
+        .map(|(agent, d)| format!("{agent} short {} of {}", n(d.shortfall()), n(d.intended)))
+        .collect();
+    format!(
+        "; {} of {} agents fell short: {}",
+        short.len(),
+        result.agents.len(),
+        listed(&named)
+    )
 }
 
 /// Whether a server's own request count and the generator's responses differ beyond

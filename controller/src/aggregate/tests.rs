@@ -53,6 +53,7 @@ fn alone(events: &LayoutEvents, load: &Load) -> LayoutResult {
         events,
         missing: "",
         clock_offset_ns: 0,
+        asked_rate_rps: None,
     }];
     layout_result("l", load, &agents).expect("merge")
 }
@@ -76,12 +77,14 @@ fn merged_p99_over_agents_is_the_pooled_p99_not_a_max_or_mean_of_theirs() {
             events: &a,
             missing: "",
             clock_offset_ns: 0,
+            asked_rate_rps: None,
         },
         AgentLayout {
             agent: "b",
             events: &b,
             missing: "",
             clock_offset_ns: 0,
+            asked_rate_rps: None,
         },
     ];
     let result = layout_result("l", &load(), &agents).expect("merge");
@@ -205,12 +208,14 @@ fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
             events: &a,
             missing: "",
             clock_offset_ns: 0,
+            asked_rate_rps: None,
         },
         AgentLayout {
             agent: "b",
             events: &lost,
             missing: "agent lost: killed",
             clock_offset_ns: 0,
+            asked_rate_rps: None,
         },
     ];
     let result = layout_result("l", &load(), &agents).expect("merge");
@@ -228,6 +233,7 @@ fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
         events: &lost,
         missing: "gone",
         clock_offset_ns: 0,
+        asked_rate_rps: None,
     }];
     let failed = layout_result("l", &load(), &none).expect("merge");
     assert_eq!(failed.status, LayoutStatus::Failed);
@@ -295,6 +301,7 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
         events,
         missing: "",
         clock_offset_ns: 0,
+        asked_rate_rps: None,
     };
     let agents = [agent("a", &a), agent("b", &b)];
     let result = layout_result("l", &mix_load(), &agents).expect("merge");
@@ -605,5 +612,115 @@ fn trials_take_the_worst_status_and_merge_delivery_and_waits() {
     assert_eq!(
         (merged.latency_ns.count, merged.latency_ns.waits),
         (1_500, 500)
+    );
+}
+
+/// Agents "a0", "a1", ... each with its events, asked `rate` (the plan's `load()` lasts 1 s).
+fn fleet<'a>(
+    names: &'a [String],
+    events: &'a [LayoutEvents],
+    rate: Option<f64>,
+) -> Vec<AgentLayout<'a>> {
+    names
+        .iter()
+        .zip(events)
+        .map(|(agent, events)| AgentLayout {
+            agent,
+            events,
+            missing: "",
+            clock_offset_ns: 0,
+            asked_rate_rps: rate,
+        })
+        .collect()
+}
+
+#[test]
+fn one_agent_short_of_its_load_makes_the_layout_incomplete_though_the_fleet_total_is_met() {
+    // 200 agents asked 100 req/s for 1 s: 199 answer all 100, one answers 10 (90 unsent).
+    // The total is 19,910 of 20,000 (99.55%, above 99%): the one agent still fails it.
+    let names: Vec<String> = (0..200).map(|i| format!("a{i}")).collect();
+    let mut events: Vec<LayoutEvents> = (0..199)
+        .map(|_| LayoutEvents::default())
+        .map(|_| self::events(summary(&vec![1_000; 100])))
+        .collect();
+    events.push(self::events(undelivered(10, 90)));
+    let result = layout_result("l", &load(), &fleet(&names, &events, Some(100.0))).expect("merge");
+    let delivery = result.delivery.expect("delivery");
+    assert_eq!((delivery.intended, delivery.answered), (20_000, 19_910));
+    assert_eq!(delivery.asked, Some(20_000));
+    assert!(delivery.met(), "the total alone would pass");
+    assert_eq!(result.status, LayoutStatus::Incomplete);
+    let short = &result.agents[199];
+    assert_eq!(short.status, LayoutStatus::Incomplete);
+    assert_eq!(short.delivery.map(|d| d.shortfall()), Some(90));
+    assert!(result.agents[..199]
+        .iter()
+        .all(|a| a.status == LayoutStatus::Ok));
+    assert!(
+        result
+            .suspect
+            .iter()
+            .any(|s| s.contains("1 of 200 agents fell short: a199 short 90 of 100")),
+        "{:?}",
+        result.suspect
+    );
+}
+
+#[test]
+fn an_agent_that_counted_fewer_requests_than_it_was_asked_is_short_by_the_difference() {
+    // Asked 100 req/s for 1 s; its generator counted 30, all answered, no error: the 70 it
+    // never scheduled are undelivered, not absent.
+    let names = ["a".to_owned()];
+    let events = [events(summary(&vec![1_000; 30]))];
+    let result = layout_result("l", &load(), &fleet(&names, &events, Some(100.0))).expect("merge");
+    let delivery = result.agents[0].delivery.expect("delivery");
+    assert_eq!((delivery.intended, delivery.answered), (100, 30));
+    assert_eq!(result.status, LayoutStatus::Incomplete);
+    assert_eq!(result.errors, 0, "nothing was counted as an error");
+    // Within one of the asked count is the schedule's rounding, not a shortfall.
+    let names = ["a".to_owned()];
+    let events = [self::events(summary(&vec![1_000; 99]))];
+    let result = layout_result("l", &load(), &fleet(&names, &events, Some(100.0))).expect("merge");
+    assert_eq!(result.agents[0].delivery.map(|d| d.intended), Some(99));
+    assert_ne!(result.status, LayoutStatus::Incomplete);
+}
+
+#[test]
+fn an_agent_that_drove_no_load_delivers_nothing_and_the_rate_asked_is_the_load_agents() {
+    // An agent under test (its replicas driven from elsewhere, no workers of its own) and two
+    // load agents each asked half of the plan's 100 req/s.
+    let sut = LayoutEvents {
+        summary: Some(LayoutSummary {
+            workers: Vec::new(),
+            ..summary(&[])
+        }),
+        ..Default::default()
+    };
+    let (l1, l2) = (
+        events(summary(&vec![1_000; 50])),
+        events(summary(&vec![1_000; 50])),
+    );
+    let agent = |agent, events, asked_rate_rps| AgentLayout {
+        agent,
+        events,
+        missing: "",
+        clock_offset_ns: 0,
+        asked_rate_rps,
+    };
+    let agents = [
+        agent("sut", &sut, None),
+        agent("l1", &l1, Some(50.0)),
+        agent("l2", &l2, Some(50.0)),
+    ];
+    let result = layout_result("l", &load(), &agents).expect("merge");
+    assert_eq!(result.agents[0].delivery, None);
+    assert_eq!(
+        result.delivery.map(|d| (d.intended, d.asked)),
+        Some((100, Some(100)))
+    );
+    assert!(
+        !result.suspect.iter().any(|s| s.contains("achieved")),
+        "100 req/s of the 100 asked over both load agents: {:?}",
+        result.suspect
     );
 }

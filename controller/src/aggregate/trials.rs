@@ -6,8 +6,7 @@ use numaload_proto::histogram::{self, HistogramError};
 
 use super::{histogram_from_base64, mix, set_latency};
 use crate::result::{
-    Confidence, Counts, Delivery, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus,
-    TrialResult,
+    Confidence, Counts, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus, TrialResult,
 };
 
 /// Tags everything a trial's result lists with its trial number.
@@ -87,11 +86,7 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
     merged.delivery = measured
         .iter()
         .filter_map(|t| t.delivery)
-        .reduce(|a, b| Delivery {
-            intended: a.intended + b.intended,
-            answered: a.answered + b.answered,
-            min_share: a.min_share,
-        });
+        .reduce(std::ops::Add::add);
     merged.elapsed_s = measured.iter().map(|t| t.elapsed_s).sum();
     merged.requests = measured.iter().map(|t| t.requests).sum();
     // Trials run one after another: the rate over all of them is total requests over total time.

@@ -31,7 +31,8 @@
 //! (`[target]` and a layout's own `target`), `knobs.rs` (`[target.knobs]`, `[layouts.knobs]`),
 //! `request.rs` (the request or the `[[load.requests]]` mix, `expect_status`), `layout.rs` and
 //! `validate/layout.rs` (`[[layouts]]`), `sweep.rs` (`sweep.KEY`), `thresholds.rs` (`[thresholds]`), `load.rs` and
-//! `validate/mod.rs` (the rest of `[load]`); `validated.rs` holds the whole [`Plan`];
+//! `validate/mod.rs` (the rest of `[load]`), `fleet.rs` (`[fleet]`); `validated.rs` holds the
+//! whole [`Plan`];
 //! `overrides.rs` puts `--set KEY=VALUE` into the TOML before any of them reads it. A
 //! validator reports a `Problem` at a key path (`problem.rs`) with the fix `validate/fixes.rs`
 //! words for that key; `error.rs` makes it the one-line [`PlanError`], as it does toml's own
@@ -43,6 +44,7 @@
 //! are as many NUMA domains as replicas) is the agent's to check before it launches anything.
 
 mod error;
+mod fleet;
 mod knobs;
 mod layout;
 mod load;
@@ -60,6 +62,7 @@ mod validated;
 use std::path::Path;
 
 pub use error::{PlanError, PlanErrorKind};
+pub use fleet::{AgentLoss, FleetPolicy};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
 pub use request::Request;

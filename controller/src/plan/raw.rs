@@ -21,6 +21,15 @@ pub(super) struct RawPlan {
     pub load: Option<RawLoad>,
     pub layouts: Option<Vec<RawLayout>>,
     pub thresholds: Option<RawThresholds>,
+    pub fleet: Option<RawFleet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [fleet] table")]
+pub(super) struct RawFleet {
+    pub on_agent_loss: Option<String>,
+    /// Kept as any integer so that a negative count is reported with its key.
+    pub max_lost_agents: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

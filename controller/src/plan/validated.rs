@@ -4,6 +4,7 @@
 use numaload_proto::v1;
 use serde::{Deserialize, Serialize};
 
+use super::fleet::FleetPolicy;
 use super::layout::Layout;
 use super::load::Load;
 use super::search::Search;
@@ -30,6 +31,9 @@ pub struct Plan {
     /// `[thresholds]`: conditions on each layout's figures (none by default).
     #[serde(default, skip_serializing_if = "Thresholds::is_empty")]
     pub thresholds: Thresholds,
+    /// `[fleet]`: what a lost agent does to the run (degrade, with no limit, by default).
+    #[serde(default, skip_serializing_if = "FleetPolicy::is_default")]
+    pub fleet: FleetPolicy,
 }
 
 impl Plan {
@@ -121,6 +125,7 @@ mod tests {
                 },
             ],
             thresholds: Thresholds::default(),
+            fleet: FleetPolicy::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 
 use numaload_proto::cpulist;
 
+use crate::report::fleet;
 use crate::report::pct::Pct;
 use crate::report::service;
 use crate::report::summary;
@@ -16,6 +17,9 @@ use crate::trust;
 /// Placement mismatches listed per replica before the rest are only counted (a replica that
 /// forked a hundred workers off their CPUs would otherwise bury every other flag).
 const MISMATCHES_SHOWN: usize = 5;
+
+/// Placement mismatch (and quota) lines of a layout listed before the rest are only counted.
+const MISPLACED_SHOWN: usize = 10;
 
 /// Why a reader should be careful with a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,27 +66,47 @@ impl Flag {
 /// Every reason for caution in `result`, run-wide ones first, then per layout in plan order.
 pub fn flags(result: &RunResult) -> Vec<Flag> {
     let mut out = Vec::new();
-    if result.cancelled {
+    if let Some(why) = &result.aborted {
+        out.push(Flag {
+            kind: FlagKind::Cancelled,
+            layout: None,
+            message: format!("the run was aborted: {why}; layouts not measured are marked failed"),
+        });
+    } else if result.cancelled {
         out.push(Flag {
             kind: FlagKind::Cancelled,
             layout: None,
             message: "the run was cancelled: layouts not measured are marked failed".to_owned(),
         });
     }
-    for agent in result
+    let lost: Vec<String> = result
         .agents
         .iter()
         .filter(|a| a.status == AgentStatus::Lost)
-    {
+        .map(|a| {
+            format!(
+                "{} was lost: {}",
+                a.agent,
+                a.error.as_deref().unwrap_or("no reason given")
+            )
+        })
+        .collect();
+    if lost.len() > fleet::WORST_SHOWN {
         out.push(Flag {
             kind: FlagKind::Degraded,
             layout: None,
             message: format!(
-                "agent {} was lost: {}; figures cover the agents that finished",
-                agent.agent,
-                agent.error.as_deref().unwrap_or("no reason given")
+                "{} agents were lost: {}; figures cover the agents that finished",
+                lost.len(),
+                fleet::capped(&lost, fleet::WORST_SHOWN)
             ),
         });
+    } else {
+        out.extend(lost.into_iter().map(|lost| Flag {
+            kind: FlagKind::Degraded,
+            layout: None,
+            message: format!("agent {lost}; figures cover the agents that finished"),
+        }));
     }
     if result.degraded && !result.agents.iter().any(|a| a.status == AgentStatus::Lost) {
         out.push(Flag {
@@ -136,12 +160,25 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
         }
         LayoutStatus::Suspect | LayoutStatus::Ok => {}
     }
+    // With replicas on several agents a replica is named with its agent.
+    let several = layout
+        .replicas
+        .iter()
+        .any(|r| r.agent != layout.replicas[0].agent);
+    let name = |r: &ReplicaResult| {
+        if several {
+            format!("replica {} of {}", r.index, r.agent)
+        } else {
+            format!("replica {}", r.index)
+        }
+    };
+    let mut misplaced = Vec::new();
     for r in layout.replicas.iter().filter(|r| !r.placement_ok) {
-        out.push(flag(
+        misplaced.push(flag(
             FlagKind::PlacementMismatch,
             format!(
-                "replica {} placement MISMATCH: CPUs {} (intended {}), memory {} (intended {})",
-                r.index,
+                "{} placement MISMATCH: CPUs {} (intended {}), memory {} (intended {})",
+                name(r),
                 cpulist_or(&r.actual_cpus, "none"),
                 cpulist_or(&r.intended_cpus, "any"),
                 r.memory_policy,
@@ -159,36 +196,58 @@ pub fn layout_flags(layout: &LayoutResult) -> Vec<Flag> {
         let lines = service::mismatches(r);
         let shown = lines.len().min(MISMATCHES_SHOWN);
         for line in &lines[..shown] {
-            out.push(flag(
+            misplaced.push(flag(
                 FlagKind::PlacementMismatch,
-                format!("replica {} placement MISMATCH {line}", r.index),
+                format!("{} placement MISMATCH {line}", name(r)),
             ));
         }
         if lines.len() > shown {
-            out.push(flag(
+            misplaced.push(flag(
                 FlagKind::PlacementMismatch,
                 format!(
-                    "replica {}: {} more placement mismatch(es) in the result file",
-                    r.index,
+                    "{}: {} more placement mismatch(es) in the result file",
+                    name(r),
                     lines.len() - shown
                 ),
             ));
         }
     }
+    // A fleet's every replica off its CPUs would bury every other flag.
+    let more = misplaced.len().saturating_sub(MISPLACED_SHOWN);
+    misplaced.truncate(MISPLACED_SHOWN);
+    out.extend(misplaced);
+    if more > 0 {
+        out.push(flag(
+            FlagKind::PlacementMismatch,
+            format!("{more} more placement MISMATCH line(s) in the result file"),
+        ));
+    }
     for reason in &layout.suspect {
         out.push(flag(FlagKind::Suspect, format!("suspect: {reason}")));
     }
-    for r in &layout.replicas {
-        if let Some(quota) = oversubscribed_quota(r) {
-            out.push(flag(
+    let throttled: Vec<Flag> = layout
+        .replicas
+        .iter()
+        .filter_map(|r| {
+            let quota = oversubscribed_quota(r)?;
+            Some(flag(
                 FlagKind::QuotaOversubscribed,
                 format!(
-                    "replica {} runs {} worker threads on a cgroup CPU quota of {quota:.2} CPUs \
+                    "{} runs {} worker threads on a cgroup CPU quota of {quota:.2} CPUs \
                      (2× or more): CFS throttling shapes its latency",
-                    r.index, r.worker_threads
+                    name(r),
+                    r.worker_threads
                 ),
-            ));
-        }
+            ))
+        })
+        .collect();
+    let more = throttled.len().saturating_sub(MISPLACED_SHOWN);
+    out.extend(throttled.into_iter().take(MISPLACED_SHOWN));
+    if more > 0 {
+        out.push(flag(
+            FlagKind::QuotaOversubscribed,
+            format!("{more} more replica(s) over their cgroup CPU quota in the result file"),
+        ));
     }
     let samples = layout.latency_ns.count;
     // The aggregator already says when p99.9 lacks samples; do not say it twice.

@@ -25,6 +25,14 @@
 //! `min_delivered` is the share of them the plan asked for (empty in results that do not say),
 //! `warmup_dropped` the warm-up requests dropped when the window opened.
 
+//!
+//! `report --format csv --per-agent` writes one row per layout, trial and agent instead
+//! ([`AGENT_COLUMNS`]): `layout, trial, agent, status, error, asked_rate_rps, elapsed_s,
+//! requests, throughput_rps, errors, intended, answered, asked, shortfall, p50_ns, p99_ns,
+//! p999_ns, max_ns, p99_lower_bound, measuring_at_unix_ns` — each agent's own figures, from the
+//! same data as the layout's (`status` `ok`, `INCOMPLETE` or `FAILED`; `intended`, `answered`,
+//! `asked` and `shortfall` its delivery, empty for an agent that drove no load).
+
 use crate::report::caveats;
 use crate::report::pct::Pct;
 use crate::report::summary;
@@ -75,6 +83,90 @@ pub fn render(result: &RunResult) -> String {
     records(
         std::iter::once(COLUMNS.map(str::to_owned).to_vec()).chain(result.layouts.iter().map(row)),
     )
+}
+
+/// The header row of the per-agent table.
+pub const AGENT_COLUMNS: [&str; 20] = [
+    "layout",
+    "trial",
+    "agent",
+    "status",
+    "error",
+    "asked_rate_rps",
+    "elapsed_s",
+    "requests",
+    "throughput_rps",
+    "errors",
+    "intended",
+    "answered",
+    "asked",
+    "shortfall",
+    "p50_ns",
+    "p99_ns",
+    "p999_ns",
+    "max_ns",
+    "p99_lower_bound",
+    "measuring_at_unix_ns",
+];
+
+/// Renders the header and one row per layout, trial and agent.
+pub fn render_agents(result: &RunResult) -> String {
+    let rows = result
+        .layouts
+        .iter()
+        .flat_map(|l| l.agents.iter().map(move |a| agent_row(l, a)));
+    records(std::iter::once(AGENT_COLUMNS.map(str::to_owned).to_vec()).chain(rows))
+}
+
+fn agent_row(l: &LayoutResult, a: &crate::result::AgentLayoutResult) -> Vec<String> {
+    let measured = a.status.measured();
+    let when = |value: String| if measured { value } else { String::new() };
+    let pct = |pct: Pct| {
+        pct.shown(&a.latency_ns)
+            .filter(|_| measured)
+            .map(|ns| ns.to_string())
+            .unwrap_or_default()
+    };
+    let delivery = match a.delivery.filter(|_| measured) {
+        Some(d) => [
+            d.intended.to_string(),
+            d.answered.to_string(),
+            d.asked.map(|n| n.to_string()).unwrap_or_default(),
+            d.shortfall().to_string(),
+        ],
+        None => Default::default(),
+    };
+    let status = match a.status {
+        crate::result::LayoutStatus::Ok => "ok".to_owned(),
+        other => other.as_str().to_uppercase(),
+    };
+    let mut row = vec![
+        l.name.clone(),
+        a.trial.to_string(),
+        a.agent.clone(),
+        status,
+        a.error.clone().unwrap_or_default(),
+        a.asked_rate_rps.map(|r| r.to_string()).unwrap_or_default(),
+        when(format!("{:.3}", a.elapsed_s)),
+        when(a.requests.to_string()),
+        when(format!("{:.1}", a.throughput_rps)),
+        when(a.errors.to_string()),
+    ];
+    row.extend(delivery);
+    row.extend([Pct::P50, Pct::P99, Pct::P999, Pct::Max].map(pct));
+    row.push(
+        Pct::P99
+            .shown(&a.latency_ns)
+            .filter(|_| measured)
+            .map(|_| a.latency_ns.is_lower_bound("p99").to_string())
+            .unwrap_or_default(),
+    );
+    row.push(
+        a.measuring_at_unix_ns
+            .map(|ns| ns.to_string())
+            .unwrap_or_default(),
+    );
+    row
 }
 
 /// CSV text of `records` (the header first), each ending in `\n`, fields quoted only when they

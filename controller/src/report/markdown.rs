@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use numaload_proto::cpulist;
 
 use crate::report::caveats;
+use crate::report::fleet;
 use crate::report::lines;
 use crate::report::pct::Pct;
 use crate::report::service;
@@ -42,10 +43,24 @@ pub fn render(result: &RunResult) -> String {
         search_table(&mut out, search);
     }
     table(&mut out, result);
+    if fleet::is_fleet(result) {
+        fleet_section(&mut out, result);
+    }
     thresholds_table(&mut out, result);
     service_section(&mut out, result);
     details(&mut out, result);
     out
+}
+
+/// A fleet: per layout, how its agents fared, the spread of their figures and the worst five.
+fn fleet_section(out: &mut String, result: &RunResult) {
+    for l in &result.layouts {
+        let _ = writeln!(out, "{}:\n", code(&l.name));
+        for (label, text) in fleet::rows(l) {
+            let _ = writeln!(out, "- {label}: {}", escape(&text));
+        }
+        out.push('\n');
+    }
 }
 
 /// Per layout with anything to say: status codes, reconnects and the request mix table.
@@ -235,7 +250,13 @@ fn details(out: &mut String, r: &RunResult) {
     } else {
         r.hosts.as_slice()
     };
-    for h in hosts {
+    let fleet = fleet::is_fleet(r);
+    if fleet {
+        for (kind, agents) in fleet::host_kinds(r) {
+            let _ = writeln!(out, "- hosts: {agents} agents on {}", escape(&kind));
+        }
+    }
+    for h in hosts.iter().filter(|_| !fleet) {
         let _ = writeln!(
             out,
             "- host {} (agent {}): {}, {} package(s), {} NUMA node(s), {} cores, {} PUs (allowed {}), Linux {}",
@@ -279,6 +300,12 @@ fn details(out: &mut String, r: &RunResult) {
         code(&r.run_id),
         escape(&r.started_at)
     );
+    if fleet {
+        // Each replica is in the result; the flags above name any that did not run where
+        // it was placed.
+        let _ = writeln!(out, "\n</details>");
+        return;
+    }
     let _ = writeln!(
         out,
         "| layout | replica | CPUs (intended) | memory (intended) | threads max | load CPUs |"

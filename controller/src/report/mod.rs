@@ -14,6 +14,7 @@
 pub mod brief;
 pub mod caveats;
 pub mod csv;
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod lines;

@@ -113,6 +113,28 @@ pub fn delivery_notable(l: &LayoutResult) -> bool {
     l.delivery.is_some_and(|d| !d.met()) || l.counts.warmup_dropped > 0
 }
 
+/// The rate asked of a layout: the plan's (`5,000 req/s`), or with several agents driving load
+/// the sum of what each was asked (`12,800 req/s over 64 agents`); `None` in closed loop.
+pub fn asked(l: &LayoutResult) -> Option<String> {
+    let rate = l.target_rate_rps?;
+    // Each agent once (with `repeat` it has an entry per trial).
+    let mut seen = std::collections::BTreeSet::new();
+    let driving: Vec<f64> = l
+        .agents
+        .iter()
+        .filter(|a| seen.insert(a.agent.as_str()))
+        .filter_map(|a| a.asked_rate_rps)
+        .collect();
+    if driving.len() < 2 {
+        return Some(format!("{} req/s", thousands(rate)));
+    }
+    Some(format!(
+        "{} req/s over {} agents",
+        thousands(driving.iter().sum()),
+        thousands(driving.len() as f64)
+    ))
+}
+
 /// The label of the corrected latency line: closed loop has no schedule to correct against.
 pub fn corrected_label(l: &LayoutResult) -> &'static str {
     if l.mode == "open" {
@@ -215,6 +237,7 @@ mod tests {
             intended: 24_000,
             answered: 12_474,
             min_share: 0.99,
+            asked: None,
         });
         assert_eq!(
             delivery(&l).as_deref(),
@@ -225,6 +248,7 @@ mod tests {
             intended: 24_000,
             answered: 23_999,
             min_share: 0.995,
+            asked: None,
         });
         assert_eq!(
             delivery(&l).as_deref(),

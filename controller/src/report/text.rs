@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use numaload_proto::cpulist;
 
 use crate::report::caveats;
+use crate::report::fleet;
 use crate::report::lines;
 use crate::report::pct::Pct;
 use crate::report::service;
@@ -32,10 +33,16 @@ pub fn render(result: &RunResult) -> String {
     if let Some(search) = &result.search {
         search_block(&mut out, search);
     }
+    let fleet = fleet::is_fleet(result);
     for layout in &result.layouts {
-        layout_block(&mut out, layout);
+        layout_block(&mut out, layout, fleet);
     }
-    if result.cancelled {
+    if let Some(why) = &result.aborted {
+        let _ = writeln!(
+            out,
+            "The run was aborted: {why}; layouts not measured are marked failed."
+        );
+    } else if result.cancelled {
         let _ = writeln!(
             out,
             "The run was cancelled: layouts not measured are marked failed."
@@ -63,25 +70,16 @@ fn header(out: &mut String, r: &RunResult) {
     } else {
         r.hosts.as_slice()
     };
-    for h in hosts {
+    if fleet::is_fleet(r) {
+        fleet_hosts(out, r);
+    }
+    for h in hosts.iter().filter(|_| !fleet::is_fleet(r)) {
         let agent = if hosts.len() > 1 {
             format!(" (agent {})", h.agent)
         } else {
             String::new()
         };
-        let _ = writeln!(
-            out,
-            "host {}{agent}: {}, {} package(s), {} NUMA node(s) in {} domain(s), {} cores, {} PUs (allowed {}), Linux {}",
-            h.hostname,
-            h.cpu_model,
-            h.packages,
-            h.numa_nodes,
-            h.numa_domains,
-            h.cores,
-            h.pus,
-            cpulist::format(&h.allowed_cpus),
-            h.kernel
-        );
+        let _ = writeln!(out, "host {}{agent}: {}", h.hostname, fleet::host_kind(h));
         if let Some(line) = h.cgroup.as_ref().and_then(lines::cgroup_line) {
             let _ = writeln!(out, "  agent {line}");
         }
@@ -104,7 +102,30 @@ fn header(out: &mut String, r: &RunResult) {
     }
 }
 
-fn layout_block(out: &mut String, l: &LayoutResult) {
+/// A fleet's hosts by kind, the most common first (at most [`fleet::WORST_SHOWN`] kinds).
+fn fleet_hosts(out: &mut String, r: &RunResult) {
+    let kinds = fleet::host_kinds(r);
+    for (kind, agents) in kinds.iter().take(fleet::WORST_SHOWN) {
+        let _ = writeln!(out, "hosts {} agents on {kind}", thousands(*agents as f64));
+    }
+    if kinds.len() > fleet::WORST_SHOWN {
+        let _ = writeln!(
+            out,
+            "hosts of {} more kinds: each host is in the result",
+            kinds.len() - fleet::WORST_SHOWN
+        );
+    }
+}
+
+/// A fleet's layout over its agents: how many fared how, the spread of their figures, the
+/// worst by name, the replicas and load workers counted.
+fn fleet_lines(out: &mut String, l: &LayoutResult) {
+    for (label, text) in fleet::rows(l) {
+        let _ = writeln!(out, "  {label:<12} {text}");
+    }
+}
+
+fn layout_block(out: &mut String, l: &LayoutResult, fleet: bool) {
     let status = summary::status(l);
     let _ = writeln!(
         out,
@@ -116,9 +137,8 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
         let _ = writeln!(out, "  error        {error}");
     }
     if l.status.measured() {
-        let asked = l
-            .target_rate_rps
-            .map(|r| format!("; asked {} req/s", thousands(r)))
+        let asked = summary::asked(l)
+            .map(|asked| format!("; asked {asked}"))
             .unwrap_or_default();
         let _ = writeln!(
             out,
@@ -170,10 +190,14 @@ fn layout_block(out: &mut String, l: &LayoutResult) {
         );
         service_lines(out, l);
     }
-    for replica in &l.replicas {
-        replica_line(out, replica);
+    if fleet {
+        fleet_lines(out, l);
+    } else {
+        for replica in &l.replicas {
+            replica_line(out, replica);
+        }
+        load_line(out, l);
     }
-    load_line(out, l);
     receive_lines(out, l);
     for reason in &l.suspect {
         let _ = writeln!(out, "  suspect      {reason}");
@@ -280,7 +304,17 @@ fn service_lines(out: &mut String, l: &LayoutResult) {
 
 /// Per host under test with more than one NUMA node: where its receive work ran.
 fn receive_lines(out: &mut String, l: &LayoutResult) {
-    for host in l.net_receive.iter().filter(|h| h.nodes.len() > 1) {
+    let hosts: Vec<_> = l.net_receive.iter().filter(|h| h.nodes.len() > 1).collect();
+    if hosts.len() > fleet::FLEET_AGENTS {
+        let _ = writeln!(
+            out,
+            "  receive      {} hosts under test with several NUMA nodes: each one's receive \
+             work per node is in the result",
+            hosts.len()
+        );
+        return;
+    }
+    for host in hosts {
         let total = host.net_rx().max(1) as f64;
         let nodes: Vec<String> = host
             .nodes

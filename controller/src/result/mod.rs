@@ -69,6 +69,10 @@ pub struct RunResult {
     pub layouts: Vec<LayoutResult>,
     /// True when the run was cancelled before every layout ran.
     pub cancelled: bool,
+    /// Why the plan's `[fleet]` policy stopped the run when an agent was lost (it was then
+    /// cancelled on every agent); absent when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
     /// True when an agent was lost: the figures cover the agents that finished.
     #[serde(default)]
     pub degraded: bool,
@@ -153,10 +157,53 @@ pub struct LayoutResult {
 /// status), over the agents that measured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
+    /// The window's requests: what the load generator counted, or, in open loop, what the plan
+    /// asked of it (`asked`) when it counted fewer than that (its schedule did not run in full).
     pub intended: u64,
     pub answered: u64,
     /// The plan's `[load] min_delivered`: below this share the layout is `incomplete`.
     pub min_share: f64,
+    /// Open loop: what the plan asked of the agent (or agents) in the window, its rate times
+    /// the measured duration; absent in closed loop and in a result that does not carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<u64>,
+}
+
+impl Delivery {
+    /// The delivery of one agent's window: `counted` requests counted by its generator,
+    /// `answered` of them answered, `asked` what the plan asked of it. A generator that counted
+    /// more than one request fewer than it was asked for did not schedule the rest: they count
+    /// as intended and unanswered (a schedule's count of a window is its rate times its length,
+    /// give or take one).
+    pub fn of_window(counted: u64, answered: u64, asked: Option<u64>, min_share: f64) -> Self {
+        let intended = match asked {
+            Some(asked) if counted.saturating_add(1) < asked => asked,
+            _ => counted,
+        };
+        Self {
+            intended,
+            answered,
+            min_share,
+            asked,
+        }
+    }
+}
+
+/// Two deliveries added up (agents of a layout, trials of it).
+impl std::ops::Add for Delivery {
+    type Output = Delivery;
+
+    fn add(self, other: Delivery) -> Delivery {
+        Delivery {
+            intended: self.intended + other.intended,
+            answered: self.answered + other.answered,
+            min_share: self.min_share,
+            asked: match (self.asked, other.asked) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            },
+        }
+    }
 }
 
 impl Delivery {
@@ -262,7 +309,8 @@ pub struct AgentLayoutResult {
     #[serde(default = "first_trial")]
     pub trial: u32,
     pub agent: String,
-    /// `ok` or `failed`.
+    /// `ok`, `incomplete` (its own delivery fell below the plan's `min_delivered`) or
+    /// `failed` (it did not measure the layout: `error` says why).
     pub status: LayoutStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
@@ -274,9 +322,15 @@ pub struct AgentLayoutResult {
     pub latency_uncorrected_ns: Percentiles,
     /// When the measurement began on this agent (its clock corrected by the offset), Unix ns.
     pub measuring_at_unix_ns: Option<u64>,
-    /// This agent's share of the layout's delivery (its shortfall is `intended - answered`).
+    /// This agent's share of the layout's delivery (its shortfall is `intended - answered`);
+    /// absent for an agent that drove no load (its replicas were driven by load agents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// Open loop: the rate the plan asked of this agent (the plan's rate; a load agent's share
+    /// of it); absent in closed loop, for an agent that drove no load, and in a result that
+    /// does not carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_rate_rps: Option<f64>,
 }
 
 /// Failed requests by kind. Open loop: every request intended inside the measured window is

@@ -17,6 +17,10 @@ pub struct ReportArgs {
     /// Write the report here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With --format csv: one row per layout, trial and agent (each agent's own figures and
+    /// delivery) instead of one per layout.
+    #[arg(long)]
+    pub per_agent: bool,
 }
 
 pub fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -28,8 +32,20 @@ pub fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
             names.join(", ")
         ))
     })?;
+    if args.per_agent && format != Format::Csv {
+        return Err(super::BadInput(format!(
+            "--per-agent: only with --format csv (the result itself, --format json, has every \
+             agent's figures); got --format {}",
+            args.format
+        ))
+        .into());
+    }
     let result = read_result(&args.result)?;
-    let rendered = report::render(&result, format);
+    let rendered = if args.per_agent {
+        report::csv::render_agents(&result)
+    } else {
+        report::render(&result, format)
+    };
     match &args.out {
         Some(path) => std::fs::write(path, rendered)
             .with_context(|| format!("writing the report to {}", path.display()))?,

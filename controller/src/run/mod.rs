@@ -12,8 +12,9 @@
 //! worker's result names the agent and replica it drove, so the figures merge as across agents.
 //!
 //! An agent that fails mid-run (killed, partitioned, crashed) is marked lost with its error; the
-//! others carry on and the result is `degraded`. Ctrl-C cancels the run on every agent and still
-//! writes what was measured.
+//! others carry on and the result is `degraded`, unless the plan's `[fleet]` policy aborts the
+//! run (`on_agent_loss = "abort"`, or more than `max_lost_agents` lost): then, as on Ctrl-C, the
+//! run is cancelled on every agent and what was measured is still written.
 //!
 //! The decisions (when to start a layout where, who is lost, when the run is over) are the pure
 //! `session`'s; this module does only the I/O around it: connecting, the event streams, the
@@ -25,7 +26,7 @@ use anyhow::Context as _;
 use numaload_proto::v1::{AgentRole, HostInfo, RunEvent, RunPlan};
 use tokio::sync::mpsc;
 
-use crate::aggregate::Collector;
+use crate::aggregate::AgentRecord;
 use crate::client::{Agent, ClientError};
 use crate::plan::Plan;
 use crate::result::{AgentOutcome, AgentStatus, HostSummary, RunResult, SCHEMA_VERSION};
@@ -164,6 +165,7 @@ pub async fn run_with(
     let silence = plan.load.warmup + plan.load.timeout + PER_LAYOUT_MARGIN;
 
     let plans = role_plans(&wire, under_test, loads);
+    let asked_rates: Vec<Option<f64>> = plans.iter().map(asked_rate).collect();
     // Each load agent's connections go to the replicas from where the previous one's ended, so
     // that together they spread over every replica.
     let rotations: Vec<usize> = plans
@@ -208,7 +210,8 @@ pub async fn run_with(
             .collect(),
         wire_layouts,
     )
-    .with_load_agents_from(under_test);
+    .with_load_agents_from(under_test)
+    .with_policy(plan.fleet);
     let mut cancel_deadline: Option<Instant> = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -221,10 +224,7 @@ pub async fn run_with(
                 Some((agent, Err(error))) => Input::Failed { agent, error: error.to_string() },
                 None => break,
             },
-            _ = &mut ctrl_c, if !session.cancel_requested() => {
-                cancel_deadline = Some(Instant::now() + CANCEL_GRACE);
-                Input::Cancel
-            }
+            _ = &mut ctrl_c, if !session.cancel_requested() => Input::Cancel,
             _ = tokio::time::sleep(grace.unwrap_or(Duration::MAX)), if grace.is_some() => {
                 Input::GraceExpired
             }
@@ -232,7 +232,12 @@ pub async fn run_with(
         for action in session.handle(input, unix_now_ns()) {
             match action {
                 Action::Progress(p) => progress(p),
-                Action::CancelAll => cancel_all(&mut agents, &run_id).await,
+                Action::CancelAll => {
+                    // The agents have the grace to stop and report (after a Ctrl-C, or when
+                    // the plan's [fleet] policy aborts the run).
+                    cancel_deadline.get_or_insert_with(|| Instant::now() + CANCEL_GRACE);
+                    cancel_all(&mut agents, &run_id).await;
+                }
                 Action::Start {
                     agent,
                     layout,
@@ -255,26 +260,27 @@ pub async fn run_with(
         collectors,
         lost,
         cancel_requested,
+        aborted,
     } = session.into_outcome();
 
     let missing: Vec<String> = lost
         .iter()
-        .map(|l| match (l, cancel_requested) {
-            (Some(why), _) => format!("not measured: agent lost: {why}"),
-            (None, true) => "not measured: the run was cancelled".to_owned(),
-            (None, false) => "not measured: the agent did not report this layout".to_owned(),
+        .map(|l| match (l, &aborted, cancel_requested) {
+            (Some(why), _, _) => format!("not measured: agent lost: {why}"),
+            (None, Some(why), _) => format!("not measured: the run was aborted: {why}"),
+            (None, None, true) => "not measured: the run was cancelled".to_owned(),
+            (None, None, false) => "not measured: the agent did not report this layout".to_owned(),
         })
         .collect();
-    let inputs: Vec<(&str, &Collector, i64, &str)> = agents
+    let inputs: Vec<AgentRecord<'_>> = agents
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            (
-                a.address.as_str(),
-                &collectors[i],
-                clocks[i].offset_ns,
-                missing[i].as_str(),
-            )
+        .map(|(i, a)| AgentRecord {
+            agent: a.address.as_str(),
+            collector: &collectors[i],
+            clock_offset_ns: clocks[i].offset_ns,
+            missing: missing[i].as_str(),
+            asked_rate_rps: asked_rates[i],
         })
         .collect();
     let mut layouts =
@@ -318,6 +324,7 @@ pub async fn run_with(
         agents: outcomes,
         layouts,
         cancelled: cancel_requested || collectors.iter().any(|c| c.cancelled),
+        aborted,
         search: None,
     })
 }
@@ -348,6 +355,14 @@ fn role_plans(wire: &RunPlan, under_test: usize, loads: usize) -> Vec<RunPlan> {
         plans.push(plan);
     }
     plans
+}
+
+/// The open-loop rate an agent's plan asks of it; `None` in closed loop and for an agent that
+/// only runs replicas (load agents drive them).
+fn asked_rate(plan: &RunPlan) -> Option<f64> {
+    let load = plan.load.as_ref()?;
+    let drives = plan.role != AgentRole::Replicas as i32;
+    (drives && load.mode == numaload_proto::v1::LoadMode::Open as i32).then_some(load.rate)
 }
 
 /// Refuses an agent under test whose replicas listen where no other host can reach them.

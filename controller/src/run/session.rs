@@ -4,7 +4,8 @@
 //! a [`Collector`], whether it is lost, its clock) and decides, for each [`Input`] (an agent's
 //! event, its stream ending or failing, a Ctrl-C, the cancel grace running out), what to do:
 //! [`Action::Start`] a layout on an agent at an instant on *that agent's* clock once every live
-//! agent has placed or failed it, show [`Action::Progress`], or [`Action::CancelAll`]. It is
+//! agent has placed or failed it, show [`Action::Progress`], or [`Action::CancelAll`] (on Ctrl-C,
+//! or when a lost agent ends the run by the plan's `[fleet]` policy). It is
 //! [`Session::finished`] when every agent is done or lost. `run/mod.rs` does only the I/O around
 //! it (streams, signals, RPCs), so the behaviours — start when all are placed, a lost agent does
 //! not block the others, late and duplicate events, clock conversion — are tested here in
@@ -17,6 +18,7 @@ use numaload_proto::v1::{run_event::Event, LoadTarget, Phase, RunEvent};
 use super::clock::ClockEstimate;
 use super::progress::Progress;
 use crate::aggregate::Collector;
+use crate::plan::FleetPolicy;
 
 /// How far ahead of "now" a synchronized start is scheduled, beyond twice the slowest round trip.
 pub const START_LEAD: Duration = Duration::from_millis(250);
@@ -73,6 +75,10 @@ pub struct Session {
     /// Several agents: each layout waits for a `Start`.
     synchronized: bool,
     cancel_requested: bool,
+    /// The plan's `[fleet]`: what a lost agent does to the run.
+    policy: FleetPolicy,
+    /// Why the policy stopped the run, once it did.
+    aborted: Option<String>,
 }
 
 /// What a finished session leaves for the result: per agent, its events and why it was lost.
@@ -81,6 +87,8 @@ pub struct Outcome {
     pub collectors: Vec<Collector>,
     pub lost: Vec<Option<String>>,
     pub cancel_requested: bool,
+    /// Why the plan's `[fleet]` policy stopped the run (it was then cancelled everywhere).
+    pub aborted: Option<String>,
 }
 
 impl Session {
@@ -102,7 +110,17 @@ impl Session {
             layouts,
             synchronized,
             cancel_requested: false,
+            policy: FleetPolicy::default(),
+            aborted: None,
         }
+    }
+
+    /// What a lost agent does to the run (the plan's `[fleet]`; degrade, without a limit,
+    /// unless given).
+    #[must_use]
+    pub fn with_policy(mut self, policy: FleetPolicy) -> Session {
+        self.policy = policy;
+        self
     }
 
     /// The agents from index `first` on are load agents: each layout's `Start` gives them the
@@ -148,6 +166,7 @@ impl Session {
                 if let Some(state) = self.agents.get_mut(agent) {
                     if !state.collector.done && state.lost.is_none() {
                         state.lost = Some("ended the run without finishing it".into());
+                        actions.extend(self.after_loss(agent));
                     }
                 }
             }
@@ -158,6 +177,7 @@ impl Session {
                             "agent lost: {error}"
                         ))));
                         state.lost = Some(error);
+                        actions.extend(self.after_loss(agent));
                     }
                 }
             }
@@ -182,6 +202,32 @@ impl Session {
             actions.extend(self.starts(now_unix_ns));
         }
         actions
+    }
+
+    /// After agent `agent` was lost: the plan's `[fleet]` policy decides whether the run stops;
+    /// if it does (once), every agent is cancelled.
+    fn after_loss(&mut self, agent: usize) -> Vec<Action> {
+        if self.aborted.is_some() || self.cancel_requested {
+            return Vec::new();
+        }
+        let lost = self.agents.iter().filter(|a| a.lost.is_some()).count();
+        let state = &self.agents[agent];
+        let error = state.lost.as_deref().unwrap_or_default();
+        // The client's errors name the agent already.
+        let error = error
+            .strip_prefix(&format!("agent {}: ", state.address))
+            .unwrap_or(error);
+        let Some(why) = self.policy.abort(lost, &state.address, error) else {
+            return Vec::new();
+        };
+        self.cancel_requested = true;
+        self.aborted = Some(why.clone());
+        vec![
+            Action::Progress(Progress::Notice(format!(
+                "aborting: {why}; cancelling the run on every agent"
+            ))),
+            Action::CancelAll,
+        ]
     }
 
     /// `Start` for every layout that every live agent has placed or failed, in run order.
@@ -265,6 +311,7 @@ impl Session {
             collectors,
             lost,
             cancel_requested: self.cancel_requested,
+            aborted: self.aborted,
         }
     }
 }

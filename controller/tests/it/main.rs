@@ -20,6 +20,7 @@ mod doc_links;
 mod doc_plans;
 mod exit_codes;
 mod ffi_storm;
+mod fleet;
 mod history;
 mod history_changes;
 mod local_run;

@@ -56,10 +56,15 @@ fn accepted_keys(probe: &str) -> BTreeSet<String> {
     let error = numaload::plan::parse(probe, "probe.toml")
         .expect_err("a plan with an unknown key is refused")
         .to_string();
+    // serde lists three keys or more as "one of a, b, c", two as "a or b".
     let (_, list) = error
-        .split_once("unknown key \"zz_unknown\"; expected one of ")
+        .split_once("unknown key \"zz_unknown\"; expected ")
         .unwrap_or_else(|| panic!("no list of accepted keys in: {error}"));
-    list.split(", ").map(|k| k.trim().to_owned()).collect()
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    list.split(", ")
+        .flat_map(|k| k.split(" or "))
+        .map(|k| k.trim().to_owned())
+        .collect()
 }
 
 /// Each table of a plan: the reference's section and a plan with an unknown key in that table.
@@ -75,6 +80,7 @@ const TABLES: &[(&str, &str)] = &[
         "[[layouts]]\nsweep.zz_unknown = [1]\n",
     ),
     ("`[thresholds]`", "[thresholds]\nzz_unknown = 1\n"),
+    ("`[fleet]`", "[fleet]\nzz_unknown = 1\n"),
 ];
 
 #[test]
@@ -139,6 +145,7 @@ fn every_toml_block_of_the_reference_is_a_valid_plan() {
             "`[[load.requests]]`" => &["load.requests."],
             "`[[layouts]]`" => &["layouts."],
             "`[thresholds]`" => &["thresholds."],
+            "`[fleet]`" => &["fleet."],
             _ => &["layouts.sweep."],
         };
         for key in accepted_keys(probe) {

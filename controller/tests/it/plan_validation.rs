@@ -98,6 +98,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             Layout::new("per-node", Replicas::PerNode, Pin::Node, Memory::Local),
         ],
         thresholds: numaload::plan::Thresholds::default(),
+        fleet: numaload::plan::FleetPolicy::default(),
     };
     assert_eq!(plan, expected);
 }
@@ -1004,4 +1005,45 @@ fn repeat_and_search_mistakes_name_their_key() {
             "per-node#3"
         ]
     );
+}
+
+#[test]
+fn fleet_policies_reach_the_plan_and_their_mistakes_name_the_key() {
+    use numaload::plan::{AgentLoss, FleetPolicy};
+    assert_eq!(
+        parse(BASE).expect("no [fleet]").fleet,
+        FleetPolicy::default()
+    );
+    let abort = parse(&with("[fleet]\non_agent_loss = \"abort\"")).expect("abort");
+    assert_eq!(abort.fleet.on_agent_loss, AgentLoss::Abort);
+    let limited = parse(&with("[fleet]\nmax_lost_agents = 3")).expect("a limit");
+    assert_eq!(
+        limited.fleet,
+        FleetPolicy {
+            on_agent_loss: AgentLoss::Degrade,
+            max_lost_agents: Some(3)
+        }
+    );
+    let cases = [
+        (
+            "[fleet]\non_agent_loss = \"retry\"",
+            "[fleet] on_agent_loss = \"retry\": must be \"degrade\"",
+        ),
+        (
+            "[fleet]\nmax_lost_agents = -1",
+            "[fleet] max_lost_agents = -1: must be a whole number of agents",
+        ),
+        (
+            "[fleet]\non_agent_loss = \"abort\"\nmax_lost_agents = 2",
+            "[fleet] max_lost_agents: applies with on_agent_loss = \"degrade\" only",
+        ),
+        (
+            "[fleet]\nlost = 1",
+            "[fleet] unknown key \"lost\"; expected on_agent_loss or max_lost_agents",
+        ),
+    ];
+    for (table, needle) in cases {
+        let line = error_line(&with(table));
+        assert!(line.contains(needle), "{table}: {line}");
+    }
 }

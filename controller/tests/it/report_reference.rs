@@ -56,7 +56,35 @@ fn results() -> Vec<Value> {
     failed["error"] = json!("agent 10.0.0.7:7070 lost: connection reset");
     layouts.push(failed);
     troubled["cancelled"] = json!(true);
-    vec![plain, mix, troubled]
+    vec![fleet(&plain), plain, mix, troubled]
+}
+
+/// The plain result as if run on twelve agents (a fleet: the reports summarize it), one of them
+/// short of its load.
+fn fleet(plain: &Value) -> Value {
+    let mut fleet = plain.clone();
+    let name = |i: usize| json!(format!("10.0.0.{i}:7070"));
+    let copies = |value: &Value| -> Vec<Value> {
+        (0..12)
+            .map(|i| {
+                let mut copy = value.clone();
+                copy["agent"] = name(i);
+                copy
+            })
+            .collect()
+    };
+    fleet["hosts"] = json!(copies(&plain["hosts"][0]));
+    fleet["agents"] = json!(copies(&plain["agents"][0]));
+    for layout in fleet["layouts"].as_array_mut().expect("layouts") {
+        for key in ["agents", "replicas"] {
+            layout[key] = json!(copies(&layout[key][0]));
+        }
+        layout["load"]["workers"] = json!(copies(&layout["load"]["workers"][0]));
+        layout["agents"][5]["status"] = json!("incomplete");
+        layout["agents"][5]["delivery"] =
+            json!({"intended": 25000, "answered": 12000, "min_share": 0.99, "asked": 25000});
+    }
+    fleet
 }
 
 /// The names of a result's requests, which label the rows of a mix's table.
@@ -76,11 +104,13 @@ fn every_line_of_the_text_report_has_a_row() {
     let block_rows = rows(&reference, "A layout's block");
     let mut missing = BTreeSet::new();
     let mut checked = 0;
+    let mut fleet_lines = 0;
     for value in results() {
         let requests = request_names(&value);
         let result: numaload::result::RunResult =
             serde_json::from_value(value).expect("a result file");
         let text = numaload::report::text::render(&result);
+        fleet_lines += text.matches("\n  worst agent  ").count();
         let mut in_header = true;
         for line in text.lines() {
             if line.is_empty() {
@@ -122,6 +152,10 @@ fn every_line_of_the_text_report_has_a_row() {
         }
     }
     assert!(checked > 30, "only {checked} lines checked");
+    assert!(
+        fleet_lines > 0,
+        "the fleet's lines were rendered and checked"
+    );
     assert!(
         missing.is_empty(),
         "docs/report.md has no row for these lines of the text report:\n{}",

@@ -1,6 +1,7 @@
 //! What each key must hold, in the words a problem shows as its fix: one text per key, and
 //! [`expectation`], the text for a key by its schema path, which the TOML errors use too.
 
+use super::super::fleet::{MAX_LOST_AGENTS, ON_AGENT_LOSS};
 use super::super::knobs::KNOBS;
 use super::super::request::{
     BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
@@ -103,6 +104,9 @@ pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
                 CONDITION
             }
         }
+        "fleet" => "must be a table: a [fleet] line followed by its keys",
+        "fleet.on_agent_loss" => ON_AGENT_LOSS,
+        "fleet.max_lost_agents" => MAX_LOST_AGENTS,
         "layouts" => LAYOUTS,
         "layouts.name" => LAYOUT_NAME,
         "layouts.replicas" => REPLICAS,
@@ -142,6 +146,7 @@ mod tests {
             ("search.", "[search]\nzz = 1"),
             ("thresholds.", "[thresholds]\nzz = 1"),
             ("thresholds.layouts.a.", "[thresholds.layouts.a]\nzz = 1"),
+            ("fleet.", "[fleet]\nzz = 1"),
         ];
         for (prefix, doc) in tables {
             let error = toml::from_str::<RawPlan>(doc).expect_err("zz is unknown");

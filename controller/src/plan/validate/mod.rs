@@ -56,6 +56,7 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
     let closed_loop = load.rate().is_none();
     let thresholds =
         thresholds::validate(raw.thresholds, closed_loop, &names, &root.key("thresholds"))?;
+    let fleet = super::fleet::validate(raw.fleet, &root.key("fleet"))?;
     Ok(Plan {
         name,
         repeat,
@@ -64,6 +65,7 @@ pub(super) fn validate(raw: RawPlan) -> Result<Plan, Problem> {
         layouts,
         target,
         thresholds,
+        fleet,
     })
 }
 

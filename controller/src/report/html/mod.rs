@@ -10,6 +10,7 @@
 //! host and the plan as the result echoes them.
 
 pub mod charts;
+pub mod details;
 pub mod placement;
 pub mod sched;
 pub mod service;
@@ -20,7 +21,6 @@ pub mod trend;
 use std::fmt::Write as _;
 
 use numaload_proto::cpulist;
-use serde_json::Value;
 
 use crate::report::caveats::{self, FlagKind};
 use crate::report::lines;
@@ -123,7 +123,7 @@ pub fn render(result: &RunResult) -> String {
     for layout in &result.layouts {
         layout_section(&mut out, result, layout);
     }
-    details(&mut out, result);
+    details::details(&mut out, result);
     let _ = writeln!(
         out,
         "<footer>numaload {} · run {} · started {} · rendered from the result file alone</footer>",
@@ -238,8 +238,13 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
         r#"<section class="layout"><h2>Layout “{}” <span class="status-{status}">[{status}]</span></h2>"#,
         esc(&l.name)
     );
+    let fleet = crate::report::fleet::is_fleet(result);
     let load = if l.load.cpus.is_empty() {
         String::new()
+    } else if fleet {
+        crate::report::fleet::load_text(l)
+            .map(|t| format!("; load generators: {t}"))
+            .unwrap_or_default()
     } else {
         let busy: Vec<String> = l.load.workers.iter().map(lines::load_worker).collect();
         format!(
@@ -289,6 +294,10 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
         );
     }
     out.push_str(&service::section(l));
+    if fleet {
+        fleet_section(out, l);
+        return;
+    }
     // Scraped series sit beside the thread series, one panel each.
     let scraped: String = charts::scraped_names(l)
         .into_iter()
@@ -327,109 +336,22 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
     let _ = writeln!(out, "</section>");
 }
 
-fn details(out: &mut String, r: &RunResult) {
-    let h = &r.host;
-    let _ = writeln!(out, "<h2>Host</h2><table id=\"host\"><tbody>");
-    let mut rows: Vec<(&str, String)> = vec![
-        ("hostname", h.hostname.clone()),
-        (
-            "agent",
-            format!("{} (version {})", h.agent, h.agent_version),
-        ),
-        ("CPU model", h.cpu_model.clone()),
-        ("kernel", h.kernel.clone()),
-        ("packages", h.packages.to_string()),
-        (
-            "NUMA nodes / domains",
-            format!("{} / {}", h.numa_nodes, h.numa_domains),
-        ),
-        ("cores / PUs", format!("{} / {}", h.cores, h.pus)),
-        ("allowed CPUs", cpulist::format(&h.allowed_cpus)),
-        ("cancelled", r.cancelled.to_string()),
-    ];
-    if let Some(line) = h.cgroup.as_ref().and_then(lines::cgroup_line) {
-        rows.push(("agent cgroup", line));
-    }
-    for l in &r.layouts {
-        for rep in &l.replicas {
-            if let Some(line) = lines::replica_quota_line(rep) {
-                rows.push((
-                    "replica cgroup",
-                    format!("{} replica {}: {line}", l.name, rep.index),
-                ));
-            }
-        }
-    }
-    for (key, value) in rows {
-        let _ = writeln!(
-            out,
-            "<tr><th>{}</th><td>{}</td></tr>",
-            esc(key),
-            esc(&value)
-        );
-    }
-    let _ = writeln!(out, "</tbody></table>");
-    // The plan as the result echoes it, key by key: whatever keys plans gain show up here.
-    let plan = serde_json::to_value(&r.plan).unwrap_or(Value::Null);
+/// A fleet's layout: its latency distribution, then how its agents fared instead of a series
+/// per replica and a drawing per host (every agent's and replica's figures are in the result).
+fn fleet_section(out: &mut String, l: &LayoutResult) {
     let _ = writeln!(
         out,
-        "<h2>Plan “{}”</h2><table id=\"plan\"><tbody>",
-        esc(&r.plan.name)
+        r#"<div class="row"><div class="panel"><h3>Latency by percentile</h3>{}</div></div><h3>Agents</h3><table class="fleet"><tbody>"#,
+        charts::latency(l)
     );
-    for section in ["target", "load"] {
-        if let Some(Value::Object(map)) = plan.get(section) {
-            for (key, value) in map {
-                let _ = writeln!(
-                    out,
-                    "<tr><th>[{section}] {}</th><td>{}</td></tr>",
-                    esc(key),
-                    esc(&scalar(value))
-                );
-            }
-        }
+    for (label, text) in crate::report::fleet::rows(l) {
+        let _ = writeln!(out, "<tr><th>{label}</th><td>{}</td></tr>", esc(&text));
     }
     let _ = writeln!(out, "</tbody></table>");
-    if let Some(Value::Array(layouts)) = plan.get("layouts") {
-        let mut keys: Vec<String> = Vec::new();
-        for layout in layouts {
-            if let Value::Object(map) = layout {
-                for key in map.keys() {
-                    if !keys.contains(key) {
-                        keys.push(key.clone());
-                    }
-                }
-            }
-        }
-        let head: String = keys
-            .iter()
-            .map(|k| format!("<th>{}</th>", esc(k)))
-            .collect();
-        let _ = writeln!(
-            out,
-            "<h3>[[layouts]]</h3><table id=\"plan-layouts\"><thead><tr>{head}</tr></thead><tbody>"
-        );
-        for layout in layouts {
-            let cells: String = keys
-                .iter()
-                .map(|k| {
-                    format!(
-                        "<td>{}</td>",
-                        esc(&layout.get(k).map(scalar).unwrap_or_default())
-                    )
-                })
-                .collect();
-            let _ = writeln!(out, "<tr>{cells}</tr>");
-        }
-        let _ = writeln!(out, "</tbody></table>");
+    for note in &l.notes {
+        let _ = writeln!(out, r#"<p class="sub">note: {}</p>"#, esc(note));
     }
-}
-
-/// A JSON value as a plan file would write it, strings unquoted.
-fn scalar(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    let _ = writeln!(out, "</section>");
 }
 
 /// A capacity search: the max sustainable rate per layout and every step it took.

@@ -271,3 +271,82 @@ fn load_agents_are_started_with_every_replica_the_agents_under_test_placed() {
         "one instant, on the load agent's own clock"
     );
 }
+
+fn lost(agent: usize) -> Input {
+    Input::Failed {
+        agent,
+        error: "transport error: connection reset".into(),
+    }
+}
+
+fn cancels(actions: &[Action]) -> bool {
+    actions.contains(&Action::CancelAll)
+}
+
+/// Three agents, each with its clock, and the plan's `[fleet]` policy.
+fn three_agents(policy: crate::plan::FleetPolicy) -> Session {
+    Session::new(
+        ["a:7070", "b:7070", "c:7070"]
+            .iter()
+            .map(|a| ((*a).to_owned(), clock(0, MS)))
+            .collect(),
+        vec!["one".into()],
+    )
+    .with_policy(policy)
+}
+
+#[test]
+fn by_default_a_lost_agent_leaves_the_others_running() {
+    let mut s = three_agents(crate::plan::FleetPolicy::default());
+    assert!(!cancels(&s.handle(lost(1), 0)));
+    assert!(!cancels(&s.handle(lost(2), 0)));
+    assert!(!s.cancel_requested());
+    assert_eq!(s.into_outcome().aborted, None);
+}
+
+#[test]
+fn abort_cancels_everywhere_at_the_first_loss_naming_the_agent() {
+    let mut s = three_agents(crate::plan::FleetPolicy {
+        on_agent_loss: crate::plan::AgentLoss::Abort,
+        max_lost_agents: None,
+    });
+    let actions = s.handle(lost(1), 0);
+    assert!(cancels(&actions), "{actions:?}");
+    assert!(s.cancel_requested());
+    // Once: a second loss after the abort cancels nothing more.
+    assert!(!cancels(&s.handle(lost(2), 0)));
+    let why = s.into_outcome().aborted.expect("aborted");
+    assert!(
+        why.starts_with("agent b:7070 was lost (transport error"),
+        "{why}"
+    );
+    assert!(why.contains("on_agent_loss = \"abort\""), "{why}");
+}
+
+#[test]
+fn degrade_aborts_when_more_than_max_lost_agents_are_lost() {
+    let mut s = three_agents(crate::plan::FleetPolicy {
+        max_lost_agents: Some(1),
+        ..Default::default()
+    });
+    assert!(!cancels(&s.handle(lost(0), 0)), "one lost is allowed");
+    // A stream that ends without a RunDone is a loss too.
+    assert!(cancels(&s.handle(Input::Ended { agent: 2 }, 0)));
+    let why = s.into_outcome().aborted.expect("aborted");
+    assert!(
+        why.starts_with("2 agents were lost, the last c:7070"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_cancel_from_the_user_is_not_an_abort() {
+    let mut s = three_agents(crate::plan::FleetPolicy {
+        on_agent_loss: crate::plan::AgentLoss::Abort,
+        max_lost_agents: None,
+    });
+    assert!(cancels(&s.handle(Input::Cancel, 0)));
+    // Agents that do not stop in the grace are lost, but the run was the user's to stop.
+    s.handle(Input::GraceExpired, 0);
+    assert_eq!(s.into_outcome().aborted, None);
+}

@@ -2,6 +2,8 @@
 //! uses what it needs.
 #![allow(dead_code)] // every test binary compiles this whole module and uses a part of it
 
+pub mod agents;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

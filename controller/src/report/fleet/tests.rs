@@ -1,0 +1,152 @@
+use super::*;
+use crate::result::{AgentOutcome, Delivery};
+
+/// The quickstart result run on `n` agents `10.0.0.N:7070`: each layout's agent, replica and
+/// load worker copied per agent, agent `i` with a p99 of `i` ms and `100 + i` req/s.
+fn fleet_of(n: usize) -> RunResult {
+    let mut result: RunResult = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/quickstart-result.json"
+    ))
+    .expect("fixture");
+    let name = |i: usize| format!("10.0.0.{i}:7070");
+    let one_host = result.hosts[0].clone();
+    result.hosts = (0..n)
+        .map(|i| HostSummary {
+            agent: name(i),
+            ..one_host.clone()
+        })
+        .collect();
+    let one_agent = result.agents[0].clone();
+    result.agents = (0..n)
+        .map(|i| AgentOutcome {
+            agent: name(i),
+            ..one_agent.clone()
+        })
+        .collect();
+    for l in &mut result.layouts {
+        let (agent, replica, worker) = (
+            l.agents[0].clone(),
+            l.replicas[0].clone(),
+            l.load.workers[0].clone(),
+        );
+        l.agents = (0..n)
+            .map(|i| {
+                let mut a = agent.clone();
+                a.agent = name(i);
+                a.latency_ns.p99 = (i as u64 + 1) * 1_000_000;
+                a.throughput_rps = 100.0 + i as f64;
+                a
+            })
+            .collect();
+        l.replicas = (0..n)
+            .map(|i| {
+                let mut r = replica.clone();
+                r.agent = name(i);
+                r
+            })
+            .collect();
+        l.load.workers = (0..n)
+            .map(|i| {
+                let mut w = worker.clone();
+                w.agent = name(i);
+                w.busy = i as f64 / n as f64;
+                w
+            })
+            .collect();
+    }
+    result
+}
+
+#[test]
+fn a_handful_of_agents_is_not_a_fleet_and_more_is() {
+    assert!(!is_fleet(&fleet_of(FLEET_AGENTS)));
+    assert!(is_fleet(&fleet_of(FLEET_AGENTS + 1)));
+}
+
+#[test]
+fn the_spread_is_the_least_the_middle_agent_and_the_greatest() {
+    let s =
+        Spread::of(vec![(3.0, false), (1.0, false), (2.0, true), (9.0, false)]).expect("values");
+    assert_eq!((s.min.0, s.median.0, s.max.0), (1.0, 2.0, 9.0));
+    assert!(s.median.1, "the middle value is the agent's lower bound");
+    assert_eq!(s.text(|v| format!("{v}")), "min 1, median ≥ 2, max 9");
+    assert_eq!(Spread::of(Vec::new()), None);
+}
+
+#[test]
+fn the_worst_agents_are_the_worst_status_then_the_least_delivered_then_the_slowest() {
+    let mut result = fleet_of(20);
+    let l = &mut result.layouts[0];
+    l.agents[3].status = LayoutStatus::Failed;
+    l.agents[3].error = Some("not measured: agent lost: killed".into());
+    for (i, answered) in [(7, 500), (8, 100)] {
+        l.agents[i].status = LayoutStatus::Incomplete;
+        l.agents[i].delivery = Some(Delivery::of_window(600, answered, Some(600), 0.99));
+    }
+    let f = layout(&result.layouts[0]);
+    let worst: Vec<&str> = f.worst.iter().map(|a| a.agent.as_str()).collect();
+    assert_eq!(
+        worst,
+        [
+            "10.0.0.3:7070",
+            "10.0.0.8:7070",
+            "10.0.0.7:7070",
+            "10.0.0.19:7070",
+            "10.0.0.18:7070"
+        ]
+    );
+    assert_eq!(
+        f.statuses_text(),
+        "20 agents: 17 ok, 2 incomplete, 1 failed"
+    );
+    assert_eq!(
+        f.worst_text(f.worst[1]),
+        "10.0.0.8:7070 [INCOMPLETE] p99 9.00 ms, 108 req/s, short 500 of 600"
+    );
+    assert_eq!(
+        f.worst_text(f.worst[0]),
+        "10.0.0.3:7070 [FAILED] not measured: agent lost: killed"
+    );
+    // The failed agent is left out of the spread: 19 measured, p99 1..20 ms but 4.
+    let spread = f.spread_text().expect("measured agents");
+    assert!(
+        spread.starts_with("p99 min 1.00 ms, median 11.00 ms, max 20.00 ms; throughput min 100"),
+        "{spread}"
+    );
+}
+
+#[test]
+fn a_fleet_report_has_a_line_per_layout_summary_not_per_agent_in_every_human_format() {
+    let result = fleet_of(512);
+    let text = crate::report::text::render(&result);
+    assert!(text.lines().count() < 80, "{text}");
+    assert!(!text.contains("host vm (agent"), "no line per host: {text}");
+    assert!(text.contains("hosts 512 agents on AMD EPYC"), "{text}");
+    assert!(
+        text.contains("  agents       512 agents: 512 ok\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  worst agent  10.0.0.511:7070 [ok] p99 512.00 ms"),
+        "{text}"
+    );
+    assert!(text.contains("  replicas     512 on 512 agents, every one where it was placed"));
+    assert!(text.contains("  load gen     512 workers on 512 agents, CPU busy min 0%"));
+    for format in [crate::report::Format::Markdown, crate::report::Format::Html] {
+        let shown = crate::report::render(&result, format);
+        // Every agent's name would take more than this many bytes.
+        assert!(shown.len() < 120_000, "{format:?}: {} bytes", shown.len());
+        assert!(
+            shown.contains("10.0.0.511:7070"),
+            "{format:?}: the worst named"
+        );
+        assert!(
+            !shown.contains("10.0.0.100:7070"),
+            "{format:?}: an agent not among the worst"
+        );
+    }
+    // Every agent's figures are in the per-agent CSV.
+    let csv = crate::report::csv::render_agents(&result);
+    assert_eq!(csv.lines().count(), 1 + 512 * result.layouts.len());
+    assert!(csv.contains("\nper-node,1,10.0.0.100:7070,ok,"), "{csv}");
+}
