@@ -13,7 +13,8 @@
 #          replica's child that sets its own memory policy, in the agent's tests), libxml2-utils
 #          (xmllint validates compare's JUnit XML against controller/tests/fixtures/junit-10.xsd),
 #          python3 (its csv module reads the CSV reports back), bsdutils (`script` runs `numaload
-#          run` under a pseudo-terminal for its live display)
+#          run` under a pseudo-terminal for its live display), jq (docs/cli.md pipes `run --json`
+#          into it, and the test of the documented commands runs that line)
 #   The emulated-NUMA test installs its QEMU packages itself (tests/numa-vm/run.sh).
 #   Installing nginx must not leave a system nginx serving port 80: service starts are refused
 #   during the install (policy-rc.d), the unit is disabled, and any nginx it started is stopped.
@@ -26,7 +27,7 @@ if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
 fi
 need=()
 for pkg in pkg-config libhwloc-dev libudev-dev libsqlite3-dev postgresql protobuf-compiler hwloc \
-  prometheus chromium iproute2 golang-go systemd numactl libxml2-utils python3 bsdutils \
+  prometheus chromium iproute2 golang-go systemd numactl libxml2-utils python3 bsdutils jq \
   $nginx_pkg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use clap::CommandFactory as _;
+use numaload_test_support::doc_commands;
 
 fn reference() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
@@ -109,47 +110,24 @@ fn the_exit_code_table_is_the_one_help_prints() {
     assert_eq!(documented, table, "docs/cli.md's exit codes, in order");
 }
 
-/// The `numaload ...` commands a reader is told to type: the lines of the ```sh blocks of
-/// README.md and docs/, and the `#   numaload ...` lines of the examples' headers; each with
-/// where it is written.
+/// The `numaload ...` commands a reader is told to type (README.md, docs/, the examples'
+/// headers), each with where it is written.
 fn written_commands() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = vec![root.join("README.md")];
-    for dir in ["docs", "examples", "examples/go-server", "examples/nginx"] {
-        let mut entries: Vec<_> = std::fs::read_dir(root.join(dir))
-            .unwrap_or_else(|e| panic!("{dir}: {e}"))
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.is_file())
-            .collect();
-        entries.sort();
-        files.extend(entries);
-    }
-    let mut commands = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read");
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
-        let markdown = name.ends_with(".md");
-        let mut in_sh = false;
-        for (i, line) in text.lines().enumerate() {
-            let command = if markdown {
-                if line.trim_start().starts_with("```") {
-                    in_sh = line.trim() == "```sh";
-                    continue;
-                }
-                in_sh.then_some(line)
-            } else {
-                line.strip_prefix("#   ")
-            };
-            if let Some(command) = command.filter(|c| c.starts_with("numaload ")) {
-                commands.push((format!("{name}:{}", i + 1), command.to_owned()));
-            }
-        }
-    }
-    commands
+    let root = doc_commands::repository_root(env!("CARGO_MANIFEST_DIR"));
+    doc_commands::documents(&root)
+        .iter()
+        .flat_map(|doc| {
+            doc.commands()
+                .filter(|c| c.text.starts_with("numaload "))
+                .map(|c| {
+                    (
+                        format!("{}:{}", doc.path, c.line),
+                        c.text.replace("\\\n", " "),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// A command line as the shell would split it, up to a comment, a pipe, a redirection or `&`;
@@ -194,10 +172,6 @@ fn every_command_written_in_the_docs_parses() {
     assert!(commands.len() > 30, "found {} commands", commands.len());
     let mut refused = Vec::new();
     for (at, line) in &commands {
-        // A synopsis continued on the next line is not a command to type.
-        if line.trim_end().ends_with('\\') {
-            continue;
-        }
         let words = shell_words(line);
         if let Err(e) = <crate::Cli as clap::Parser>::try_parse_from(&words) {
             let first = e.to_string().lines().next().unwrap_or_default().to_owned();

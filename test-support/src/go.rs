@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 /// The directory holding `go-server` and `go-server-cgo`, built into `go-servers` under
 /// `target_tmpdir` (a test passes its `env!("CARGO_TARGET_TMPDIR")`) by the first call in this
-/// test binary; later calls wait for that build and get the same directory. Fails the test,
+/// test binary; later calls wait for that build and get the same directory. The Go build cache
+/// is `go-build-cache` there, shared by every test binary (Go locks it). Fails the test,
 /// with the build's words, when Go (or, for the cgo build, a C compiler) is missing.
 pub fn go_servers(target_tmpdir: &str) -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -15,6 +16,7 @@ pub fn go_servers(target_tmpdir: &str) -> &'static Path {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/servers/go/build.sh");
         let out = std::process::Command::new(script)
             .arg(&dir)
+            .env("GOCACHE", Path::new(target_tmpdir).join("go-build-cache"))
             .output()
             .expect("run tests/servers/go/build.sh");
         assert!(

@@ -65,6 +65,7 @@ pub use error::{PlanError, PlanErrorKind};
 pub use fleet::{AgentLoss, FleetPolicy};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
+pub use overrides::{Set, SetFrom, SET_ENV};
 pub use request::Request;
 pub use search::Search;
 pub use target::{Dispatch, Target, WorkMode};
@@ -79,7 +80,7 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
 
 /// [`load`] with `sets` (`--set KEY=VALUE`, `overrides.rs`) put into the file's TOML first, so
 /// that they meet the file's own checks; an error a `--set` caused names it.
-pub fn load_with(path: &Path, sets: &[String]) -> Result<Plan, PlanError> {
+pub fn load_with(path: &Path, sets: &[Set]) -> Result<Plan, PlanError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| PlanError::read(&origin, &e))?;
     let applied = overrides::apply(&text, &origin, sets)?;

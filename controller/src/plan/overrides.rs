@@ -10,6 +10,8 @@
 //! when it is none, taken as a string (`10s`, `per-node`). Tables the key goes through are made
 //! when missing. A key or layout name that leads nowhere is one line naming the `--set`; a
 //! problem the plan's own checks find in a set value ends with the `--set` that set it.
+//! The words of `NUMALOAD_SET` ([`SET_ENV`]) are sets too, applied before the command line's
+//! (which win) and named as coming from it.
 //!
 //! The plan text is rewritten only when there is something to set: with no `--set`, the file is
 //! read as it is, line and column of a syntax error included.
@@ -18,6 +20,51 @@ use toml::{Table, Value};
 
 use super::error::PlanError;
 use super::problem::{KeyPath, Problem};
+
+/// The environment variable whose whitespace-separated `KEY=VALUE` words `run` and `plan` set
+/// before their own `--set`s: a quick try of a long plan without editing it
+/// (`NUMALOAD_SET='load.duration=1s load.warmup=0s repeat=1'`).
+pub const SET_ENV: &str = "NUMALOAD_SET";
+
+/// One `KEY=VALUE` given from outside the plan file, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Set {
+    pub text: String,
+    pub from: SetFrom,
+}
+
+/// Where a [`Set`] was given: how its errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetFrom {
+    /// `--set KEY=VALUE` on the command line.
+    Flag,
+    /// A word of [`SET_ENV`].
+    Env,
+}
+
+impl Set {
+    /// `env` (the value of [`SET_ENV`], if set) split on whitespace, then `flags` (`--set`
+    /// values): the order they apply in, a later one winning.
+    pub fn all(env: Option<&str>, flags: &[String]) -> Vec<Set> {
+        let env = env.unwrap_or_default().split_whitespace().map(|text| Set {
+            text: text.to_owned(),
+            from: SetFrom::Env,
+        });
+        let flags = flags.iter().map(|text| Set {
+            text: text.clone(),
+            from: SetFrom::Flag,
+        });
+        env.chain(flags).collect()
+    }
+
+    /// As a message names it: `--set load.rate=5`, `load.rate=5 from NUMALOAD_SET`.
+    fn shown(&self) -> String {
+        match self.from {
+            SetFrom::Flag => format!("--set {}", self.text),
+            SetFrom::Env => format!("{} from {SET_ENV}", self.text),
+        }
+    }
+}
 
 /// The plan text with every `--set` applied, and where each went.
 #[derive(Debug)]
@@ -28,11 +75,12 @@ pub(super) struct Applied {
     sets: Vec<Placed>,
 }
 
-/// One `--set` as written, and every key path from its first table down to the value it set
-/// (`[load]`, `[load] rate`), which is how the plan's own errors name keys.
+/// One set as a message names it (`--set load.rate=5`), and every key path from its first table
+/// down to the value it set (`[load]`, `[load] rate`), which is how the plan's own errors name
+/// keys.
 #[derive(Debug)]
 struct Placed {
-    written: String,
+    shown: String,
     paths: Vec<KeyPath>,
 }
 
@@ -59,7 +107,7 @@ impl Applied {
         let shown = error.to_string();
         let prefix = format!("{}: ", self.origin);
         let detail = shown.strip_prefix(&prefix).unwrap_or(&shown);
-        let detail = format!("{detail} (--set {})", placed.written);
+        let detail = format!("{detail} ({})", placed.shown);
         PlanError::invalid(&self.origin, Problem { key: path, detail })
     }
 }
@@ -81,7 +129,7 @@ impl Placed {
 
 /// `text` (from `origin`) with each of `sets` (`KEY=VALUE`) applied in order, a later one
 /// winning. A `text` that is not TOML is left for the plan's parser to report.
-pub(super) fn apply(text: &str, origin: &str, sets: &[String]) -> Result<Applied, PlanError> {
+pub(super) fn apply(text: &str, origin: &str, sets: &[Set]) -> Result<Applied, PlanError> {
     let mut applied = Applied {
         origin: origin.to_owned(),
         text: None,
@@ -93,23 +141,19 @@ pub(super) fn apply(text: &str, origin: &str, sets: &[String]) -> Result<Applied
     let Ok(mut plan) = toml::from_str::<Table>(text) else {
         return Ok(applied);
     };
-    for written in sets {
+    for set in sets {
+        let shown = set.shown();
         let refused = |detail: String| {
-            let detail = format!("--set {written}: {detail}");
+            let detail = format!("{shown}: {detail}");
             PlanError::invalid(origin, at_root(detail))
         };
-        let (keys, value) = split(written).map_err(refused)?;
+        let (keys, value) = split(&set.text).map_err(refused)?;
         let paths = put(&mut plan, &keys, value, KeyPath::root()).map_err(refused)?;
-        applied.sets.push(Placed {
-            written: written.clone(),
-            paths,
-        });
+        applied.sets.push(Placed { shown, paths });
     }
     let rewritten = toml::to_string(&plan).map_err(|e| {
-        let detail = format!(
-            "--set {}: cannot write the plan with it: {e}",
-            sets.join(" ")
-        );
+        let shown: Vec<String> = sets.iter().map(Set::shown).collect();
+        let detail = format!("{}: cannot write the plan with them: {e}", shown.join(", "));
         PlanError::invalid(origin, at_root(detail))
     })?;
     applied.text = Some(rewritten);
@@ -256,8 +300,8 @@ mod tests {
     use super::*;
 
     fn set(text: &str, sets: &[&str]) -> Result<Table, PlanError> {
-        let sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
-        let applied = apply(text, "plan.toml", &sets)?;
+        let flags: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
+        let applied = apply(text, "plan.toml", &Set::all(None, &flags))?;
         Ok(toml::from_str(applied.text(text)).expect("rewritten plan is TOML"))
     }
 
@@ -346,10 +390,31 @@ replicas = 1
     }
 
     #[test]
+    fn the_environments_sets_come_first_and_are_named_as_its() {
+        let sets = Set::all(
+            Some(" load.rate=1\tlayouts.one.threads=2 "),
+            &["load.rate=3".to_owned()],
+        );
+        let texts: Vec<&str> = sets.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["load.rate=1", "layouts.one.threads=2", "load.rate=3"]
+        );
+        let table = toml::from_str::<Table>(apply(PLAN, "p", &sets).unwrap().text(PLAN)).unwrap();
+        assert_eq!(table["load"]["rate"].as_integer(), Some(3), "the flag wins");
+        let e = apply(PLAN, "plan.toml", &Set::all(Some("layouts.nope.x=1"), &[])).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("plan.toml: layouts.nope.x=1 from NUMALOAD_SET: no table"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn nothing_to_set_leaves_the_text_as_it_is() {
         let applied = apply("not = [toml", "plan.toml", &[]).unwrap();
         assert_eq!(applied.text("not = [toml"), "not = [toml");
-        let sets = vec!["load.rate=1".to_owned()];
+        let sets = Set::all(None, &["load.rate=1".to_owned()]);
         let applied = apply("not = [toml", "plan.toml", &sets).unwrap();
         assert_eq!(applied.text("not = [toml"), "not = [toml");
     }
@@ -357,7 +422,7 @@ replicas = 1
     #[test]
     fn a_set_is_found_by_the_keys_it_went_through() {
         let placed = Placed {
-            written: "load.rate=x".into(),
+            shown: "--set load.rate=x".into(),
             paths: vec![
                 KeyPath::root().key("load"),
                 KeyPath::root().key("load").key("rate"),

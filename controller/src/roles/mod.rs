@@ -83,6 +83,12 @@ pub fn exit(code: Exit) -> ExitCode {
     ExitCode::from(code.code())
 }
 
+/// The plan values `run` and `plan` set: `NUMALOAD_SET`'s words, then the `--set` flags.
+pub fn plan_sets(flags: &[String]) -> Vec<numaload::plan::Set> {
+    let env = std::env::var(numaload::plan::SET_ENV).ok();
+    numaload::plan::Set::all(env.as_deref(), flags)
+}
+
 /// An error in what the user gave (a file, a flag): exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

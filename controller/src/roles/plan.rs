@@ -37,7 +37,7 @@ pub struct PlanArgs {
 }
 
 pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let plan = numaload::plan::load_with(&args.plan, &args.sets)?;
+    let plan = numaload::plan::load_with(&args.plan, &super::plan_sets(&args.sets))?;
     let agent = match &args.agent_config {
         Some(path) => Some(super::run::agent_config_file(path)?),
         None => None,

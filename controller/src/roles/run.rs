@@ -87,7 +87,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let plan = numaload::plan::load_with(&args.plan, &args.sets)?;
+    let plan = numaload::plan::load_with(&args.plan, &super::plan_sets(&args.sets))?;
     let fleet = numaload::run::Fleet {
         agents: if args.agents.is_empty() {
             vec![start_local_agent(args.agent_config.as_deref()).await?]

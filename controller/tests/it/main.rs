@@ -16,6 +16,7 @@ mod cli_plan;
 mod cli_topology;
 mod compare;
 mod deploy_files;
+mod doc_commands;
 mod doc_links;
 mod doc_plans;
 mod exit_codes;

@@ -1,7 +1,8 @@
 //! The flags that change or check a plan from the command line: `--set KEY=VALUE` on `plan` and
-//! `run` (the file's own checks and errors, one line naming the `--set` when it leads nowhere),
-//! `run --json` (the result in brief on stdout, the report on stderr) and `plan --agent-config`
-//! (the agent's own checks of the target, its knobs and limits).
+//! `run` (the file's own checks and errors, one line naming the `--set` when it leads nowhere)
+//! and `NUMALOAD_SET` (more of them, from the environment), `run --json` (the result in brief on
+//! stdout, the report on stderr) and `plan --agent-config` (the agent's own checks of the
+//! target, its knobs and limits).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -114,6 +115,53 @@ fn a_set_value_meets_the_files_own_check_and_error() {
         out.contains(r#"layouts[1] ("per-node") threads = 0"#)
             && out.ends_with("(--set layouts.per-node.threads=0)"),
         "{out}"
+    );
+}
+
+#[test]
+fn numaload_set_in_the_environment_sets_before_the_flags() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("env");
+    let file = common::write_plan(&dir, &plan_text());
+    let with_env = |env: &str, args: &[&str]| {
+        let mut all = vec![
+            "plan",
+            file.to_str().expect("utf-8"),
+            "--topology",
+            fixture_host().to_str().expect("utf-8"),
+            "--json",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        std::process::Command::new(BIN)
+            .args(&all)
+            .env("NUMALOAD_SET", env)
+            .output()
+            .expect("run numaload")
+    };
+    let out = with_env(
+        "layouts.per-node.threads=4  layouts.single.replicas=3",
+        &["--set", "layouts.single.replicas=2"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let placed: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    assert!(
+        replicas(&placed, "per-node")
+            .iter()
+            .all(|r| r["threads"] == 4),
+        "{placed}"
+    );
+    assert_eq!(
+        replicas(&placed, "single").len(),
+        2,
+        "the flag wins: {placed}"
+    );
+    let line = refusal(&with_env("layouts.per-node.threads=0", &[]));
+    assert!(
+        line.ends_with("(layouts.per-node.threads=0 from NUMALOAD_SET)"),
+        "{line}"
     );
 }
 

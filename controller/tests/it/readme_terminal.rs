@@ -5,6 +5,7 @@
 //! addition is `--set` shortening the window and easing the rate for a test machine. The screen
 //! shows the placement, the live display, and the report ending in its verdict line.
 
+use numaload_test_support::doc_commands::fenced;
 use numaload_test_support::go_servers;
 
 use crate::common::{self, manifest, read_json, BIN};
@@ -20,27 +21,9 @@ fn section() -> String {
     rest[..end].to_owned()
 }
 
-/// The fenced blocks of `text` in `language`, in order.
-fn blocks(text: &str, language: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        match &mut current {
-            None if line.trim() == format!("```{language}") => current = Some(String::new()),
-            Some(_) if line.trim() == "```" => out.extend(current.take()),
-            Some(block) => {
-                block.push_str(line);
-                block.push('\n');
-            }
-            None => {}
-        }
-    }
-    out
-}
-
 /// The `numaload ...` lines of the section's first shell block, comments left out.
 fn commands(section: &str) -> Vec<String> {
-    let shell = blocks(section, "sh");
+    let shell = fenced(section, "sh");
     shell
         .first()
         .expect("the section has a shell block")
@@ -54,7 +37,7 @@ fn commands(section: &str) -> Vec<String> {
 fn the_readmes_three_files_run_on_a_terminal_to_a_verdict() {
     let _turn = crate::turns::beside_others();
     let section = section();
-    let toml = blocks(&section, "toml");
+    let toml = fenced(&section, "toml");
     let [agent, plan] = toml.as_slice() else {
         panic!("two TOML blocks (agent.toml, plan.toml) in the section: {toml:?}");
     };

@@ -9,6 +9,16 @@ use std::path::Path;
 /// Tests in turn-taking modules that load nothing: (file, test, why).
 const LIGHT: &[(&str, &str, &str)] = &[
     (
+        "controller/tests/it/doc_commands/mod.rs",
+        "every_document_with_commands_has_its_test_and_the_lists_name_written_commands",
+        "reads the documents",
+    ),
+    (
+        "controller/tests/it/doc_commands/mod.rs",
+        "serving_commands_and_verdicts_are_told_apart",
+        "looks at strings",
+    ),
+    (
         "controller/tests/it/report_formats.rs",
         "csv_reads_back_in_pythons_csv_module",
         "renders a checked-in result and reads it back with Python",
@@ -51,6 +61,21 @@ fn tests_of(source: &str) -> Vec<(String, &str)> {
         .collect()
 }
 
+/// The `.rs` files under `dir`, its folders' too, sorted.
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
 #[test]
 fn in_every_module_that_takes_turns_every_test_takes_one() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -58,16 +83,10 @@ fn in_every_module_that_takes_turns_every_test_takes_one() {
     let mut light_seen = Vec::new();
     for krate in CRATES {
         let dir = root.join(krate).join("tests/it");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|entry| entry.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect();
-        files.sort();
-        for file in files {
+        for file in rust_files(&dir) {
             let name = format!(
                 "{krate}/tests/it/{}",
-                file.file_name().expect("name").to_string_lossy()
+                file.strip_prefix(&dir).expect("under tests/it").display()
             );
             // The turns themselves, the module list, and this check (which quotes both).
             if ["/turns.rs", "/main.rs", "/turn_taking.rs"]

@@ -3,7 +3,8 @@
 #   OUT_DIR/go-server      pure Go (CGO_ENABLED=0; no C compiler needed)
 #   OUT_DIR/go-server-cgo  -tags cgoblock: the handler blocks in a C call (needs gcc or $CC)
 # and prints both paths, one a line. Offline: no module is downloaded (go.mod requires none).
-# The Go build cache lives in a temporary directory removed on exit; nothing goes to $HOME.
+# The Go build cache lives in a temporary directory removed on exit, or in $GOCACHE when that is
+# set; nothing goes to $HOME.
 #
 #   tests/servers/go/build.sh /usr/local/lib/numaload
 set -euo pipefail
@@ -20,7 +21,7 @@ mkdir -p "$1"
 out=$(cd "$1" && pwd)
 tmp=$(mktemp -d)
 trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-export GOCACHE="$tmp/cache" GOPATH="$tmp/gopath" GOMODCACHE="$tmp/gopath/pkg/mod"
+export GOCACHE="${GOCACHE:-$tmp/cache}" GOPATH="$tmp/gopath" GOMODCACHE="$tmp/gopath/pkg/mod"
 export GOENV=off GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on GOTOOLCHAIN=local
 cd "$src"
 CGO_ENABLED=0 go build -trimpath -o "$out/go-server" .
