@@ -17,12 +17,13 @@
 //!   why, and [`HOST_DEPENDENT`] holds the ones whose outcome depends on the host's size; both
 //!   lists are checked to name commands that are written, and their length is bounded.
 //!
-//! The documents take turns (their servers use the documented fixed ports 7070 and 8080).
+//! Each document takes the machine to itself (`turns::alone`): its servers use the documented
+//! fixed ports 7070 and 8080, and its runs, one after the other, keep both CPUs of a small
+//! machine busy enough to starve the load tests beside it into `suspect` results.
 
 mod session;
 mod setup;
 
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use numaload_test_support::doc_commands::{self, Document};
@@ -145,8 +146,6 @@ const HOST_DEPENDENT: &[(&str, &str)] = &[
 
 /// How long one command may take (the Go build on a cold cache is the longest).
 const LIMIT: Duration = Duration::from_secs(300);
-
-static ONE_DOCUMENT_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn documents() -> Vec<Document> {
     let root = doc_commands::repository_root(env!("CARGO_MANIFEST_DIR"));
@@ -277,9 +276,6 @@ fn tail(output: &str) -> String {
 
 /// Types every command of the document at `path` and fails the test with every problem.
 fn type_document(path: &str) {
-    let _one = ONE_DOCUMENT_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
     let document = documents()
         .into_iter()
         .find(|d| d.path == path)
@@ -365,7 +361,7 @@ macro_rules! documents {
         $(
             #[test]
             fn $test() {
-                let _turn = crate::turns::beside_others();
+                let _turn = crate::turns::alone();
                 type_document($path);
             }
         )*
