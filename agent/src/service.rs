@@ -3,6 +3,8 @@
 //! One run at a time: a second `Execute` while one is going is refused as `busy`. `Execute`
 //! validates and places the whole plan before it returns the stream (a bad plan is an
 //! `InvalidArgument` with nothing launched); a controller that goes away cancels its run.
+//! `Check` does the same validation and placement, answers where each layout would run, and
+//! launches nothing (`numaload plan --agent`).
 //! This module is the one place where agent errors become gRPC `Status`es (`Refusal`).
 
 use std::pin::Pin;
@@ -11,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use numaload_proto::v1::agent_server::{Agent, AgentServer};
 use numaload_proto::v1::{
-    CancelReply, CancelRequest, ClockReply, ClockRequest, DescribeRequest, HostInfo, RunEvent,
-    RunPlan, StartReply, StartRequest,
+    CancelReply, CancelRequest, CheckReply, ClockReply, ClockRequest, DescribeRequest, HostInfo,
+    RunEvent, RunPlan, StartReply, StartRequest,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -154,6 +156,19 @@ impl Agent for AgentService {
             config.metrics.runs_active.store(0, Ordering::Relaxed);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn check(&self, request: Request<RunPlan>) -> Result<Response<CheckReply>, Status> {
+        let plan = request.into_inner();
+        let topology = discover()?;
+        let prepared = run::prepare(&plan, &self.config, &topology).map_err(Refusal::from)?;
+        Ok(Response::new(CheckReply {
+            layouts: prepared
+                .layouts
+                .iter()
+                .map(|l| run::intended(&l.layout.name, &l.placement))
+                .collect(),
+        }))
     }
 
     async fn cancel(

@@ -1,13 +1,14 @@
-//! Talking to one agent: connect, describe, execute a plan and stream its events, cancel.
+//! Talking to one agent: connect, describe, check a plan, execute it and stream its events,
+//! cancel.
 //!
-//! Every call has a deadline (invariant 7 of ARCHITECTURE.md): connecting, `Describe` and `Cancel` have
-//! short fixed ones; an `Execute` stream may last as long as the plan needs plus a margin, and
-//! HTTP/2 keep-alive notices a silent agent long before that.
+//! Every call has a deadline (invariant 7 of ARCHITECTURE.md): connecting, `Describe`, `Check`
+//! and `Cancel` have short fixed ones; an `Execute` stream may last as long as the plan needs
+//! plus a margin, and HTTP/2 keep-alive notices a silent agent long before that.
 
 use std::time::Duration;
 
 use numaload_proto::v1::agent_client::AgentClient;
-use numaload_proto::v1::{CancelRequest, DescribeRequest, HostInfo, RunEvent, RunPlan};
+use numaload_proto::v1::{CancelRequest, DescribeRequest, HostInfo, Placed, RunEvent, RunPlan};
 use tonic::transport::{Channel, Endpoint};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,6 +90,18 @@ impl Agent {
             .describe(request)
             .await
             .map(|r| r.into_inner())
+            .map_err(|s| self.error(s))
+    }
+
+    /// Checks the plan as `execute` would before launching anything, and launches nothing:
+    /// where each layout would run, or [`ClientError::InvalidPlan`] with the agent's refusal.
+    pub async fn check(&mut self, plan: RunPlan) -> Result<Vec<Placed>, ClientError> {
+        let mut request = tonic::Request::new(plan);
+        request.set_timeout(CALL_TIMEOUT);
+        self.client
+            .check(request)
+            .await
+            .map(|r| r.into_inner().layouts)
             .map_err(|s| self.error(s))
     }
 

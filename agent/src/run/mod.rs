@@ -27,6 +27,7 @@ use numaload_proto::v1::{run_event::Event, LayoutFailed, Phase, RunDone};
 
 pub use error::{LayoutError, LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 pub use events::Events;
+pub use placed::intended;
 pub use prepare::{
     decode_and_prepare, nic_local_nodes, prepare, LaunchSpec, LoadPlan, PreparedLayout,
     PreparedRun, Role,

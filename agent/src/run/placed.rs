@@ -1,5 +1,6 @@
 //! Reading back where every replica's tree really runs, for the `Placed` event when the replicas
-//! are ready and again when the measurement ends (the verdict itself is [`crate::verify`]).
+//! are ready and again when the measurement ends (the verdict itself is [`crate::verify`]); and
+//! the `Placed` of a layout only checked, not launched ([`intended`]).
 
 use numaload_proto::v1::{self, NodePages, Placed, ReplicaPlacement};
 
@@ -126,6 +127,31 @@ pub fn read_back(
         load_cpus: placement.load_cpus.clone(),
         load_shares_cpus: placement.load_shares_cpus,
         notes,
+    }
+}
+
+/// A layout as it would be placed, for a check (`Check`, `numaload plan`): every replica's
+/// intended CPUs, memory nodes and policy and worker threads, the load generator's CPUs and the
+/// notes; nothing launched, so nothing read back (no pid, address or actual placement).
+pub fn intended(layout: &str, placement: &Placement) -> Placed {
+    let replicas = placement
+        .replicas
+        .iter()
+        .map(|r| ReplicaPlacement {
+            index: r.index,
+            intended_cpus: r.cpus.clone(),
+            intended_memory_nodes: r.memory_nodes.clone(),
+            intended_memory_policy: r.memory_policy.describe(&r.memory_nodes),
+            worker_threads: r.threads,
+            ..ReplicaPlacement::default()
+        })
+        .collect();
+    Placed {
+        layout: layout.to_owned(),
+        replicas,
+        load_cpus: placement.load_cpus.clone(),
+        load_shares_cpus: placement.load_shares_cpus,
+        notes: placement.notes.clone(),
     }
 }
 

@@ -21,9 +21,7 @@ pub mod topology;
 pub mod watch;
 
 /// Runs an async role on a multi-thread runtime.
-pub fn tokio_main(
-    role: impl Future<Output = anyhow::Result<ExitCode>>,
-) -> anyhow::Result<ExitCode> {
+pub fn tokio_main<T>(role: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

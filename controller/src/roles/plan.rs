@@ -5,14 +5,18 @@
 //! what this prints is what an agent on that host would launch. With `--agent-config`, the
 //! agent's own `run::prepare` also checks the plan against that configuration's targets (the
 //! target's name, its knobs and their values) and limits, as an agent started with it would
-//! before launching anything. Any problem is one line naming the field, exit code 2.
+//! before launching anything. With `--agent ADDR`, a running agent does all of it on its own
+//! host with its own configuration (its `Check` call: nothing is launched). Any problem is one
+//! line naming the field, exit code 2.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use numaload_agent::placement::{self, Layout, Placement};
+use numaload::client::{Agent, ClientError};
+use numaload_agent::placement::{self, Layout};
 use numaload_agent::topology::{self, HostTopology};
 use numaload_proto::cpulist;
+use numaload_proto::v1::Placed;
 use serde_json::json;
 
 use super::BadInput;
@@ -30,14 +34,52 @@ pub struct PlanArgs {
     pub sets: Vec<String>,
     /// Also check the plan against this agent configuration (the file `numaload agent --config`
     /// and `run --agent-config` read): its target names, knobs and limits, as that agent would.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "agent")]
     pub agent_config: Option<PathBuf>,
+    /// Check the plan on the running agent at HOST:PORT instead: its targets, knobs, limits and
+    /// host, as its `run` would before launching anything; nothing is launched.
+    #[arg(long, value_name = "ADDR", conflicts_with = "topology")]
+    pub agent: Option<String>,
+    /// With --agent: ca.pem, controller.pem and controller.key (from `numaload certs`), to talk
+    /// to the agent over mutual TLS, as `run --tls-dir` does.
+    #[arg(long, value_name = "DIR", requires = "agent")]
+    pub tls_dir: Option<PathBuf>,
+    /// Print the placements as JSON: {topology, warnings, layouts: [{name, replicas: [{index,
+    /// cpus, memory_nodes, memory_policy, threads}], load_cpus, load_shares_cpus, notes}]}.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let plan = numaload::plan::load_with(&args.plan, &super::plan_sets(&args.sets))?;
+    let (placed, source, warnings) = match &args.agent {
+        Some(address) => {
+            let placed = super::tokio_main(on_agent(&args, &plan, address))?;
+            (placed, format!("agent {address}"), Vec::new())
+        }
+        None => {
+            let (placed, source, topology) = on_this_host(&args, &plan)?;
+            (placed, source, topology.warnings)
+        }
+    };
+    if args.json {
+        let shown = to_json(&placed, &source, &warnings);
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+    } else {
+        print!("{}", text(&placed, &source));
+        for warning in &warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each layout placed here (or on `--topology`'s host), checked against `--agent-config`'s
+/// targets when given; where it was placed; the topology.
+fn on_this_host(
+    args: &PlanArgs,
+    plan: &numaload::plan::Plan,
+) -> anyhow::Result<(Vec<Placed>, String, HostTopology)> {
     let agent = match &args.agent_config {
         Some(path) => Some(super::run::agent_config_file(path)?),
         None => None,
@@ -70,7 +112,7 @@ pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| BadInput(format!("{origin}: {e}")))?;
         }
         let placement = placement::place(&topology, &layout, reserve).map_err(bad)?;
-        placed.push((layout, placement));
+        placed.push(numaload_agent::run::intended(&layout.name, &placement));
     }
     if let (Some(config), Some(path)) = (&agent, &args.agent_config) {
         numaload_agent::run::prepare(&wire, config, &topology).map_err(|e| {
@@ -80,85 +122,94 @@ pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
             ))
         })?;
     }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&placed, &topology, &source))?
-        );
-    } else {
-        print!("{}", text(&placed, &source));
-        for warning in &topology.warnings {
-            eprintln!("warning: {warning}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((placed, source, topology))
 }
 
-/// `{topology, warnings, layouts: [{name, replicas: [{cpus, memory_nodes, threads, ...}],
-/// load_cpus, load_shares_cpus, notes}]}`.
-fn to_json(
-    placed: &[(Layout, Placement)],
-    topology: &HostTopology,
-    source: &str,
-) -> serde_json::Value {
+/// Each layout as the agent at `address` would place it, after its own checks.
+async fn on_agent(
+    args: &PlanArgs,
+    plan: &numaload::plan::Plan,
+    address: &str,
+) -> anyhow::Result<Vec<Placed>> {
+    let tls = match &args.tls_dir {
+        Some(dir) => Some(numaload::tls::client_config(dir)?),
+        None => None,
+    };
+    let mut agent = Agent::connect(address, tls.as_ref()).await?;
+    agent
+        .check(plan.to_run_plan("plan"))
+        .await
+        .map_err(|e| match e {
+            ClientError::InvalidPlan { address, message } => BadInput(format!(
+                "{}: the agent at {address} refuses it: {message}",
+                args.plan.display()
+            ))
+            .into(),
+            other => other.into(),
+        })
+}
+
+/// `{topology, warnings, layouts: [{name, replicas: [{index, cpus, memory_nodes, memory_policy,
+/// threads}], load_cpus, load_shares_cpus, notes}]}`.
+fn to_json(placed: &[Placed], source: &str, warnings: &[String]) -> serde_json::Value {
     let layouts: Vec<_> = placed
         .iter()
-        .map(|(layout, placement)| {
-            let replicas: Vec<_> = placement
+        .map(|layout| {
+            let replicas: Vec<_> = layout
                 .replicas
                 .iter()
                 .map(|r| {
                     json!({
                         "index": r.index,
-                        "cpus": r.cpus,
-                        "memory_nodes": r.memory_nodes,
-                        "memory_policy": r.memory_policy.describe(&r.memory_nodes),
-                        "threads": r.threads,
+                        "cpus": r.intended_cpus,
+                        "memory_nodes": r.intended_memory_nodes,
+                        "memory_policy": r.intended_memory_policy,
+                        "threads": r.worker_threads,
                     })
                 })
                 .collect();
             json!({
-                "name": layout.name,
+                "name": layout.layout,
                 "replicas": replicas,
-                "load_cpus": placement.load_cpus,
-                "load_shares_cpus": placement.load_shares_cpus,
-                "notes": placement.notes,
+                "load_cpus": layout.load_cpus,
+                "load_shares_cpus": layout.load_shares_cpus,
+                "notes": layout.notes,
             })
         })
         .collect();
     json!({
         "topology": source,
-        "warnings": topology.warnings,
+        "warnings": warnings,
         "layouts": layouts,
     })
 }
 
-fn text(placed: &[(Layout, Placement)], source: &str) -> String {
+fn text(placed: &[Placed], source: &str) -> String {
     let mut out = format!("placement on {source}\n");
-    for (layout, placement) in placed {
-        let count = placement.replicas.len();
+    for layout in placed {
+        let count = layout.replicas.len();
         let plural = if count == 1 { "" } else { "s" };
-        out.push_str(&format!("\n{}: {count} replica{plural}\n", layout.name));
-        for r in &placement.replicas {
+        out.push_str(&format!("\n{}: {count} replica{plural}\n", layout.layout));
+        for r in &layout.replicas {
             out.push_str(&format!(
                 "  replica {}: CPUs {}, memory {}, {} worker thread{}\n",
                 r.index,
-                cpulist::format(&r.cpus),
-                r.memory_policy.describe(&r.memory_nodes),
-                r.threads,
-                if r.threads == 1 { "" } else { "s" }
+                cpulist::format(&r.intended_cpus),
+                r.intended_memory_policy,
+                r.worker_threads,
+                if r.worker_threads == 1 { "" } else { "s" }
             ));
         }
-        let shared = if placement.load_shares_cpus {
+        let shared = if layout.load_shares_cpus {
             " (shared with replicas)"
         } else {
             ""
         };
         out.push_str(&format!(
             "  load generator: CPUs {}{shared}\n",
-            cpulist::format(&placement.load_cpus)
+            cpulist::format(&layout.load_cpus)
         ));
-        for note in &placement.notes {
+        for note in &layout.notes {
             out.push_str(&format!("  note: {note}\n"));
         }
     }

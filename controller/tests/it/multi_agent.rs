@@ -343,6 +343,21 @@ fn with_tls_the_agent_refuses_controllers_without_the_fleets_certificate() {
         "{}",
         String::from_utf8_lossy(&member.stderr)
     );
+
+    // `plan --agent` talks to it as `run` does: refused without the fleet's certificate.
+    let plain = run(&["plan", plan, "--agent", &agent.address]);
+    assert_eq!(
+        plain.status.code(),
+        Some(4),
+        "a check without TLS got through"
+    );
+    let fleet = fleet.to_str().expect("utf8");
+    let checked = run(&["plan", plan, "--agent", &agent.address, "--tls-dir", fleet]);
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! The flags that change or check a plan from the command line: `--set KEY=VALUE` on `plan` and
 //! `run` (the file's own checks and errors, one line naming the `--set` when it leads nowhere)
 //! and `NUMALOAD_SET` (more of them, from the environment), `run --json` (the result in brief on
-//! stdout, the report on stderr) and `plan --agent-config` (the agent's own checks of the
-//! target, its knobs and limits).
+//! stdout, the report on stderr), and `plan --agent-config` and `plan --agent` (the agent's own
+//! checks of the target, its knobs and limits, from its configuration file or a running agent).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
 
+use crate::common::agents::{replicas_of, AgentProcess};
 use crate::common::{self, numaload, read_json, OpenPlan, BIN, LAYOUT_PER_NODE, LAYOUT_SINGLE};
 
 fn scratch(name: &str) -> PathBuf {
@@ -327,4 +328,70 @@ fn plan_with_an_agent_config_checks_the_target_and_its_knobs() {
     assert!(line.contains("async") && line.contains("svc"), "{line}");
     // Without the configuration, the target is not this command's to know.
     assert!(plan(&file, &[]).status.success());
+}
+
+#[test]
+fn plan_with_a_running_agent_checks_there_as_the_agent_config_does() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch("agent");
+    let config = agent_toml(&dir);
+    let config = config.to_str().expect("utf-8");
+    let agent = AgentProcess::start_with(&["--insecure", "--config", config]);
+    let text = plan_text().replace(
+        "[target]\nname = \"async\"\nwork_us = 10\n",
+        "[target]\nname = \"svc\"\n[target.knobs]\nwork_us = 20\n",
+    );
+    assert!(text.contains("name = \"svc\""), "{text}");
+    let file = common::write_plan(&dir, &text);
+    let file = file.to_str().expect("utf-8");
+
+    let out = numaload(&["plan", file, "--agent", &agent.address]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        shown.starts_with(&format!("placement on agent {}\n", agent.address))
+            && shown.contains("single: 1 replica\n  replica 0: CPUs ")
+            && shown.contains("per-node: "),
+        "{shown}"
+    );
+    let out = numaload(&["plan", file, "--agent", &agent.address, "--json"]);
+    let placed: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    assert_eq!(replicas(&placed, "single").len(), 1, "{placed}");
+    assert!(
+        replicas_of(agent.pid()).is_empty(),
+        "a check launches no replica"
+    );
+
+    // What the agent refuses is the line --agent-config gives, after who refuses it.
+    let cases: [&[&str]; 3] = [
+        &["--set", "target.name=async"],
+        &["--set", "target.knobs.gomaxprocs=2"],
+        &["--set", "target.knobs.work_us=5000"],
+    ];
+    for sets in cases {
+        let by = |how: &[&str]| {
+            let mut args = vec!["plan", file];
+            args.extend_from_slice(how);
+            args.extend_from_slice(sets);
+            refusal(&numaload(&args))
+        };
+        let remote = by(&["--agent", &agent.address]);
+        let local = by(&["--agent-config", config]);
+        let (remote_who, remote_why) = remote.split_once(" refuses it: ").expect("who: why");
+        let (local_who, local_why) = local.split_once(" refuses it: ").expect("who: why");
+        assert_eq!(remote_why, local_why, "{sets:?}");
+        assert_eq!(
+            remote_who,
+            format!("{file}: the agent at {}", agent.address)
+        );
+        assert_eq!(
+            local_who,
+            format!("{file}: the agent of --agent-config {config}")
+        );
+    }
+
+    // An agent not there is not bad input: exit code 4, naming the address.
+    let out = numaload(&["plan", file, "--agent", "127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", stderr(&out));
 }
