@@ -13,13 +13,13 @@
 //! they are within `precision` of each other or `max_steps` is spent: bounded time, always.
 
 pub use crate::plan::Search;
-use crate::plan::{LoadMode, Plan};
+use crate::plan::{Arrivals, LoadMode, Plan};
 use crate::result::{LayoutResult, LayoutStatus, RunResult};
 pub use crate::result::{LayoutSearch, SearchResult, Step};
 use crate::run::{Calibrate, Progress};
 
 pub use crate::trust::MIN_REQUESTS_FOR_P99;
-use crate::trust::{error_rate, KEPT_UP};
+use crate::trust::{asked_rate, error_rate, KEPT_UP};
 
 /// Whether a measured step meets the objective, and if not why.
 pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, String) {
@@ -131,6 +131,18 @@ pub fn next_rate(search: &Search, steps: &[Step]) -> Option<f64> {
     }
 }
 
+/// The rate a step asked for: `rate`, or with Poisson arrivals what its schedules drew
+/// ([`asked_rate`]).
+fn asked(plan: &Plan, rate: f64, measured: &LayoutResult) -> f64 {
+    let drawn = plan.load.arrivals == Arrivals::Poisson;
+    asked_rate(
+        rate,
+        drawn,
+        measured.delivery.map(|d| d.intended),
+        measured.elapsed_s,
+    )
+}
+
 /// Runs the search for every layout of `plan` on `fleet`.
 pub async fn run(
     plan: &Plan,
@@ -143,8 +155,8 @@ pub async fn run(
         matches!(plan.load.mode, LoadMode::Open { .. }),
         "[search] needs [load] mode = \"open\": the search sets the rate"
     );
-    let mut layouts = Vec::new();
-    let mut searches = Vec::new();
+    let plan = &plan.with_seed(); // one seed for every step
+    let (mut layouts, mut searches) = (Vec::new(), Vec::new());
     let mut last_run: Option<RunResult> = None;
     let mut first_run: Option<RunResult> = None;
     for layout in &plan.layouts {
@@ -174,7 +186,7 @@ pub async fn run(
             let measured = result.layouts.first().cloned();
             last_run = Some(result);
             let Some(measured) = measured else { break };
-            let (passed, reason) = judge(search, rate, &measured);
+            let (passed, reason) = judge(search, asked(plan, rate, &measured), &measured);
             steps.push(Step {
                 rate_rps: rate,
                 achieved_rps: measured.throughput_rps,

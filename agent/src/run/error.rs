@@ -137,6 +137,25 @@ pub enum LoadSpecError {
     Generator(LoadError),
     #[error("[load] expect_status: {0} is not an HTTP status (100-599)")]
     ExpectStatus(u32),
+    #[error("[load] arrivals = {0}: unknown; use \"uniform\" or \"poisson\"")]
+    UnknownArrivals(i32),
+    #[error(
+        "[load] mode = \"closed\": stages, Poisson arrivals and a trace are for mode = \"open\""
+    )]
+    ShapeInClosedLoop,
+    /// One stage, numbered from 1 as the plan lists them.
+    #[error("[[load.stages]] {number}: {reason}")]
+    Stage { number: usize, reason: &'static str },
+    #[error(
+        "[[load.stages]]: they last {stages:?} in all, the measured window {duration:?}; the \
+         window is the stages"
+    )]
+    StagesDuration {
+        stages: Duration,
+        duration: Duration,
+    },
+    #[error("[load] trace: {0}")]
+    Trace(String),
 }
 
 /// What is wrong with one request of the mix (the caller adds which).

@@ -45,9 +45,20 @@ pub(super) async fn begin(
         let cancel = ctx.cancel.clone();
         tokio::task::spawn_blocking(move || loadgen::run(&load, &cancel))
     });
+    let started = tokio::time::Instant::now();
     tokio::time::sleep(ctx.run.load.warmup).await;
     phase(ctx.events, name, Phase::Measuring).await;
-    let live_view = tokio::spawn(report_live(live, name.to_owned(), ctx.events.clone()));
+    let stages = Stages {
+        shape: ctx.run.load.shape.clone(),
+        warmup: ctx.run.load.warmup,
+        started,
+    };
+    let live_view = tokio::spawn(report_live(
+        live,
+        stages,
+        name.to_owned(),
+        ctx.events.clone(),
+    ));
     Driving {
         load_started_unix_ns,
         generator,
@@ -89,7 +100,7 @@ pub(super) fn load_config(
         coalesce: run.load.coalesce,
         spin: run.load.spin,
         send_precision: run.load.send_precision,
-        shape: Default::default(),
+        shape: run.load.shape.clone(),
         live: None,
         requests: run.load.requests.clone(),
         expect_status: run.load.expect_status.clone(),
@@ -114,6 +125,21 @@ async fn hold_for_load_agents(run: &PreparedRun, cancel: &loadgen::Cancel) -> lo
 
 /// Beyond the plan's timeout, how long a host under test waits for its load agents' drain.
 const DRAIN_MARGIN: Duration = Duration::from_millis(500);
+
+/// Poisson arrivals: the seed and stream the generator drew from, when it ran here.
+pub(super) fn arrival_stream(run: &PreparedRun, report: &LoadReport) -> Option<v1::ArrivalStream> {
+    match run.load.shape.arrivals {
+        loadgen::Arrivals::Poisson { seed, stream }
+            if !report.workers.is_empty() && run.load.shape.trace.is_none() =>
+        {
+            Some(v1::ArrivalStream {
+                seed,
+                stream: u32::try_from(stream).unwrap_or(u32::MAX),
+            })
+        }
+        _ => None,
+    }
+}
 
 /// The generator's report on the wire: one result per worker and replica it drove.
 pub(super) fn worker_results(
@@ -155,6 +181,22 @@ pub(super) fn worker_results(
                         })
                     })
                     .collect::<Result<_, LayoutError>>()?,
+                by_stage: target
+                    .by_stage
+                    .iter()
+                    .enumerate()
+                    .map(|(index, s)| {
+                        Ok(v1::StageOutcome {
+                            stage: index as u32,
+                            requests: s.requests,
+                            errors: Some(s.errors.into()),
+                            late_sends: s.late_sends,
+                            latency_corrected: encode(&s.corrected)?,
+                            latency_uncorrected: encode(&s.uncorrected)?,
+                            latency_waited: encode(&s.waited)?,
+                        })
+                    })
+                    .collect::<Result<_, LayoutError>>()?,
                 ..Default::default()
             };
             target.counts.onto_wire(&mut result);
@@ -169,15 +211,26 @@ pub(super) fn worker_results(
     Ok(out)
 }
 
-/// Every [`LIVE_EVERY`] while measuring: what the generator measured since the last time, as a
-/// `LoadProgress` event. Runs until aborted.
-async fn report_live(live: loadgen::Live, layout: String, events: Events) {
+/// What the live view needs to say which stage is running: the shape, and when the load began.
+struct Stages {
+    shape: loadgen::LoadShape,
+    warmup: Duration,
+    started: tokio::time::Instant,
+}
+
+/// Every [`LIVE_EVERY`] while measuring: what the generator measured since the last time, and
+/// the stage running now with the rate it asks for, as a `LoadProgress` event. Runs until
+/// aborted.
+async fn report_live(live: loadgen::Live, stages: Stages, layout: String, events: Events) {
     let mut tick = tokio::time::interval(LIVE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = tick.tick().await;
     loop {
         let now = tick.tick().await;
         let figures = live.take();
+        let stage = stages
+            .shape
+            .stage_at(stages.warmup, now.duration_since(stages.started));
         let progress = v1::LoadProgress {
             layout: layout.clone(),
             requests: figures.requests,
@@ -185,6 +238,8 @@ async fn report_live(live: loadgen::Live, layout: String, events: Events) {
             p99_ns: figures
                 .p99_ns
                 .map_or(-1, |ns| i64::try_from(ns).unwrap_or(i64::MAX)),
+            stage: stage.map_or(0, |(index, _)| index as u32 + 1),
+            stage_rate_rps: stage.map_or(0.0, |(_, rate)| rate),
         };
         last = now;
         if !send(&events, Event::Load(progress)).await {

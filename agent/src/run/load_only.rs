@@ -71,6 +71,7 @@ pub(super) async fn drive(
         replicas: Vec::new(),
         load_started_unix_ns,
         net_receive: None,
+        arrivals: generator::arrival_stream(run, &report),
     })
 }
 

@@ -148,6 +148,7 @@ pub(super) async fn measure(
         replicas: stats,
         load_started_unix_ns,
         net_receive: Some(received),
+        arrivals: generator::arrival_stream(run, &report),
     })
 }
 

@@ -19,6 +19,7 @@ mod load_only;
 mod measure;
 mod placed;
 mod prepare;
+mod shape;
 mod start;
 
 use std::sync::atomic::Ordering;

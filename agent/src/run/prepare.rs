@@ -8,8 +8,9 @@ use std::time::Duration;
 use numaload_proto::v1::{self, LoadMode, RunPlan};
 
 use super::error::{LoadSpecError, PrepareError, RequestFault, TargetSpecError};
+use super::shape::{check_shape, shape};
 use crate::config::{AgentConfig, Limits};
-use crate::loadgen::{self, Mode, RequestTemplate};
+use crate::loadgen::{self, LoadShape, Mode, RequestTemplate};
 use crate::netrx;
 use crate::placement::{self, Layout, Placement, PlacementError};
 use crate::target::{knobs, Target};
@@ -75,6 +76,9 @@ pub struct LoadPlan {
     pub spin: bool,
     /// Open loop: how late a send may be (zero: the tightest pacing).
     pub send_precision: Duration,
+    /// Open loop: stages, Poisson arrivals or a trace (the default: the rate throughout, evenly
+    /// spaced).
+    pub shape: LoadShape,
     /// The requests (empty: one `GET /`).
     pub requests: Vec<RequestTemplate>,
     /// Statuses that count as success (empty: any 2xx).
@@ -353,11 +357,18 @@ fn check_limits(plan: &RunPlan, load: &LoadPlan, limits: &Limits) -> Result<(), 
 }
 
 fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, LoadSpecError> {
+    let shape = shape(load)?;
+    let rate_given = !shape.stages.is_empty() || shape.trace.is_some();
     let mode = match LoadMode::try_from(load.mode) {
-        Ok(LoadMode::Open) if load.rate > 0.0 && load.rate.is_finite() => Mode::Open {
-            rate_per_sec: load.rate,
-        },
+        Ok(LoadMode::Open) if rate_given || (load.rate > 0.0 && load.rate.is_finite()) => {
+            Mode::Open {
+                rate_per_sec: load.rate,
+            }
+        }
         Ok(LoadMode::Open) => return Err(LoadSpecError::Rate(load.rate)),
+        Ok(LoadMode::Closed) if shape != LoadShape::default() => {
+            return Err(LoadSpecError::ShapeInClosedLoop)
+        }
         Ok(LoadMode::Closed) => Mode::Closed,
         _ => return Err(LoadSpecError::ModeUnspecified),
     };
@@ -367,6 +378,7 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, LoadSpecError> {
     if load.duration_ms == 0 {
         return Err(LoadSpecError::ZeroDuration);
     }
+    check_shape(&shape, load)?;
     let send_precision = Duration::from_nanos(load.send_precision_ns);
     if send_precision > loadgen::MAX_SEND_PRECISION {
         return Err(LoadSpecError::SendPrecision {
@@ -388,6 +400,7 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, LoadSpecError> {
         coalesce: !load.no_coalesce,
         spin: !load.no_spin,
         send_precision,
+        shape,
         requests: requests(&load.requests)?,
         expect_status: expect_status(&load.expect_status)?,
     })
@@ -821,6 +834,123 @@ mod tests {
             "layouts[\"one\"]: 4 replicas exceed this agent's limit of 2 (its config's \
              limits.max_replicas)"
         );
+    }
+
+    /// An open loop of two stages, a ramp from 0 and a step, over a 3 s window.
+    fn staged() -> v1::LoadSpec {
+        let stage = |from_rps, to_rps, duration_ms| v1::LoadStage {
+            from_rps,
+            to_rps,
+            duration_ms,
+        };
+        v1::LoadSpec {
+            mode: LoadMode::Open as i32,
+            connections: 2,
+            warmup_ms: 500,
+            duration_ms: 3_000,
+            stages: vec![stage(0.0, 900.0, 2_000), stage(900.0, 900.0, 1_000)],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn shapes_on_the_wire_become_the_generators() {
+        let base = || v1::LoadSpec {
+            arrivals: v1::Arrivals::Poisson as i32,
+            seed: 42,
+            stream: 2,
+            ..staged()
+        };
+        let plan = load_plan(&base()).expect("stages need no rate");
+        assert_eq!(plan.mode, Mode::Open { rate_per_sec: 0.0 });
+        assert_eq!(
+            plan.shape.arrivals,
+            crate::loadgen::Arrivals::Poisson {
+                seed: 42,
+                stream: 2
+            }
+        );
+        assert_eq!(plan.shape.stages[0].to, 900.0);
+        assert_eq!(plan.shape.stages[1].duration, Duration::from_secs(1));
+        let traced = v1::LoadSpec {
+            stages: Vec::new(),
+            arrivals: 0,
+            trace: Some(v1::LoadTrace {
+                gaps_ns: vec![0, 1_000_000, 0, 2_000_000],
+                requests: vec![0, 1, 1, 0],
+            }),
+            requests: vec![
+                request(|r| r.name = "a".into()),
+                request(|r| r.name = "b".into()),
+            ],
+            ..base()
+        };
+        let plan = load_plan(&traced).expect("a trace");
+        let at: Vec<u64> = plan
+            .shape
+            .trace
+            .expect("trace")
+            .iter()
+            .map(|e| e.at.as_millis() as u64)
+            .collect();
+        assert_eq!(at, [0, 1, 1, 3], "offsets from the gaps");
+    }
+
+    #[test]
+    fn shapes_the_generator_cannot_take_are_refused_naming_the_key() {
+        let base = staged;
+        type Edit = fn(&mut v1::LoadSpec);
+        let cases: [(Edit, &str); 7] = [
+            (
+                |l| l.arrivals = 7,
+                "[load] arrivals = 7: unknown; use \"uniform\" or \"poisson\"",
+            ),
+            (
+                |l| l.mode = LoadMode::Closed as i32,
+                "[load] mode = \"closed\": stages, Poisson arrivals and a trace are for mode = \
+                 \"open\"",
+            ),
+            (
+                |l| l.stages[1].to_rps = f64::NAN,
+                "[[load.stages]] 2: its rates must be finite numbers of requests per second, 0 \
+                 or more",
+            ),
+            (
+                |l| l.stages[1].duration_ms = 0,
+                "[[load.stages]] 2: duration: must be longer than zero",
+            ),
+            (
+                |l| l.duration_ms = 4_000,
+                "[[load.stages]]: they last 3s in all, the measured window 4s; the window is \
+                 the stages",
+            ),
+            (
+                |l| {
+                    l.stages.clear();
+                    l.trace = Some(v1::LoadTrace {
+                        gaps_ns: vec![0],
+                        requests: vec![1],
+                    });
+                },
+                "[load] trace: request 1 of 1: the plan has no such request",
+            ),
+            (
+                |l| {
+                    l.stages.clear();
+                    l.trace = Some(v1::LoadTrace {
+                        gaps_ns: vec![0, 4_000_000_000],
+                        requests: vec![0, 0],
+                    });
+                },
+                "[load] trace: an entry at 4s falls after the window ends at 3.5s",
+            ),
+        ];
+        for (edit, want) in cases {
+            let mut load = base();
+            edit(&mut load);
+            let err = load_plan(&load).expect_err(want);
+            assert_eq!(err.to_string(), want);
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use numaload_proto::v1::{LayoutSummary, WorkerResult};
 
 use super::mix;
 use super::percentiles::{base64_of, bounded_percentiles, percentiles};
+use super::stages;
 use crate::plan::Load;
 use crate::result::{Delivery, ErrorKinds, Histograms, HostReceive, LayoutResult, LoadWorker};
 
@@ -53,6 +54,7 @@ pub(super) fn fill_measurement(
         load.min_delivered,
     ));
     set_latency(result, &corrected, &waited, &uncorrected, &lag)?;
+    result.stages = stages::stages(load, all_workers(), result.elapsed_s)?;
     for (agent, summary) in measured {
         result
             .load

@@ -108,7 +108,10 @@ pub(super) fn merge(trials: &[&LayoutResult]) -> Result<Vec<RequestMix>, Histogr
 }
 
 /// Two result-file histograms (base64, either may be empty) added.
-fn merged_text(a: &str, b: &str) -> Result<hdrhistogram::Histogram<u64>, HistogramError> {
+pub(super) fn merged_text(
+    a: &str,
+    b: &str,
+) -> Result<hdrhistogram::Histogram<u64>, HistogramError> {
     let mut total = histogram::new_latency();
     for text in [a, b].into_iter().filter(|t| !t.is_empty()) {
         histogram::merge_into(&mut total, &histogram_from_base64(text)?)?;

@@ -8,7 +8,8 @@
 //!
 //! This file assembles a layout's result from each agent's events (placement, samples, failure
 //! or summary); `measure.rs` fills in the measured figures, `collect.rs` gathers the events per
-//! agent, `mix.rs` splits the figures by request of the plan's mix, `percentiles.rs` reads
+//! agent, `mix.rs` splits the figures by request of the plan's mix, `stages.rs` by stage of a
+//! run with `[[load.stages]]`, `percentiles.rs` reads
 //! percentiles from histograms, `suspect.rs` says when not to trust them, `trials.rs` merges the
 //! trials of `repeat = N`.
 
@@ -16,6 +17,7 @@ mod collect;
 mod measure;
 mod mix;
 mod percentiles;
+mod stages;
 mod suspect;
 mod trials;
 
@@ -24,10 +26,10 @@ use std::collections::BTreeMap;
 use numaload_proto::histogram::HistogramError;
 use numaload_proto::v1::LayoutSummary;
 
-use crate::plan::{Load, Plan};
+use crate::plan::{Arrivals, Load, Plan};
 use crate::result::{
-    AgentLayoutResult, Counts, Delivery, ErrorKinds, Histograms, LayoutResult, LayoutStatus,
-    LoadPlacement, Percentiles, ReplicaResult, ThreadSample,
+    AgentLayoutResult, ArrivalStream, Counts, Delivery, ErrorKinds, Histograms, LayoutResult,
+    LayoutStatus, LoadPlacement, Percentiles, ReplicaResult, ThreadSample,
 };
 
 /// One agent's events for a layout, with what to say if it never reported it.
@@ -149,7 +151,7 @@ pub fn layout_result(
         .filter_map(|a| a.delivery)
         .reduce(std::ops::Add::add);
     result.start_skew_ns = start_skew(agents);
-    result.suspect = suspect::suspicions(&result);
+    result.suspect = suspect::suspicions(&result, load.arrivals == Arrivals::Poisson);
     result.notes.extend(suspect::notes(&result));
     if result.status == LayoutStatus::Ok {
         result.status = trust_status(&result);
@@ -301,6 +303,7 @@ fn agent_layout_result(
         latency_uncorrected_ns: Percentiles::default(),
         delivery: None,
         asked_rate_rps: agent.asked_rate_rps,
+        arrivals: None,
         measuring_at_unix_ns: agent
             .events
             .measuring_at_unix_ns
@@ -324,7 +327,14 @@ fn agent_layout_result(
         .map(|rate| (rate * load.duration.as_secs_f64()).round() as u64);
     out.delivery = (asked.is_some() || !summary.workers.is_empty())
         .then(|| one.delivery.unwrap_or_default())
-        .map(|d| Delivery::of_window(d.intended, d.answered, asked, load.min_delivered));
+        .map(|d| {
+            let of = if load.arrivals == Arrivals::Poisson {
+                Delivery::of_drawn_window
+            } else {
+                Delivery::of_window
+            };
+            of(d.intended, d.answered, asked, load.min_delivered)
+        });
     out.status = if out.delivery.is_some_and(|d| !d.met()) {
         LayoutStatus::Incomplete
     } else {
@@ -336,6 +346,10 @@ fn agent_layout_result(
     out.errors = one.errors;
     out.latency_ns = one.latency_ns;
     out.latency_uncorrected_ns = one.latency_uncorrected_ns;
+    out.arrivals = summary.arrivals.map(|a| ArrivalStream {
+        seed: a.seed,
+        stream: a.stream,
+    });
     Ok(out)
 }
 
@@ -379,6 +393,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         start_skew_ns: None,
         net_receive: Vec::new(),
         thresholds: Vec::new(),
+        stages: Vec::new(),
     }
 }
 

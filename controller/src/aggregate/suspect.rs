@@ -4,11 +4,13 @@
 use crate::plan::{Layout, Memory, Pin, Replicas};
 use crate::result::{LayoutResult, LayoutStatus};
 
-use crate::trust::{generator_limited, KEPT_UP};
+use crate::trust::{asked_rate, generator_limited, KEPT_UP};
 pub use crate::trust::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 
 /// Why a reader should not fully trust this layout's numbers.
-pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
+/// `drawn`: the window's sends were drawn at random (Poisson arrivals), so the rate asked of it
+/// is what the schedules drew ([`asked_rate`]).
+pub(super) fn suspicions(result: &LayoutResult, drawn: bool) -> Vec<String> {
     let mut out = Vec::new();
     if result.status == LayoutStatus::Degraded {
         out.push(
@@ -81,6 +83,12 @@ pub(super) fn suspicions(result: &LayoutResult) -> Vec<String> {
         } else {
             rate
         };
+        let asked = asked_rate(
+            asked,
+            drawn,
+            result.delivery.map(|d| d.intended),
+            result.elapsed_s,
+        );
         if result.throughput_rps < asked * KEPT_UP {
             out.push(format!(
                 "achieved {:.0} req/s of the {:.0} req/s asked: the target or the generator fell \

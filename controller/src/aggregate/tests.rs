@@ -17,6 +17,10 @@ fn load() -> Load {
         requests: vec![crate::plan::Request::default_get()],
         expect_status: Vec::new(),
         interface: String::new(),
+        arrivals: crate::plan::Arrivals::Uniform,
+        seed: None,
+        stages: Vec::new(),
+        trace: None,
     }
 }
 
@@ -32,6 +36,7 @@ fn summary(latencies_ns: &[u64]) -> LayoutSummary {
         elapsed_ns: 1_000_000_000,
         load_started_unix_ns: 0,
         net_receive: None,
+        arrivals: None,
         workers: vec![WorkerResult {
             requests: latencies_ns.len() as u64,
             errors: Some(ErrorCounts::default()),
@@ -338,6 +343,150 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
     );
     assert_eq!(merged.status_codes["200"], 2200);
     assert_eq!(merged.counts.reconnects, 8);
+}
+
+/// One worker whose requests fell in two stages with these latencies (the second also with
+/// one unsent request).
+fn staged_summary(first: &[u64], second: &[u64]) -> LayoutSummary {
+    use numaload_proto::v1::StageOutcome;
+    let mut s = summary(&[first, second].concat());
+    s.arrivals = Some(numaload_proto::v1::ArrivalStream { seed: 9, stream: 1 });
+    s.workers[0].by_stage = vec![
+        StageOutcome {
+            stage: 0,
+            requests: first.len() as u64,
+            late_sends: 1,
+            latency_corrected: encoded(first),
+            latency_uncorrected: encoded(first),
+            ..StageOutcome::default()
+        },
+        StageOutcome {
+            stage: 1,
+            requests: second.len() as u64,
+            errors: Some(ErrorCounts {
+                unsent: 1,
+                ..ErrorCounts::default()
+            }),
+            latency_corrected: encoded(second),
+            latency_uncorrected: encoded(second),
+            latency_waited: encoded(&[900_000_000]),
+            ..StageOutcome::default()
+        },
+    ];
+    s
+}
+
+#[test]
+fn stages_are_merged_from_histograms_over_agents_and_trials() {
+    let mut load = load();
+    let stage = |from, to, ms| crate::plan::Stage {
+        from,
+        to,
+        duration: Duration::from_millis(ms),
+    };
+    load.stages = vec![stage(100.0, 100.0, 400), stage(100.0, 300.0, 600)];
+    let calm: Vec<u64> = vec![100_000; 40];
+    let busy: Vec<u64> = (1..=120).map(|i| 1_000_000 + i * 100_000).collect();
+    let (a, b) = (
+        events(staged_summary(&calm, &busy)),
+        events(staged_summary(&calm, &[30_000_000; 3])),
+    );
+    let agent = |name, events| AgentLayout {
+        agent: name,
+        events,
+        missing: "",
+        clock_offset_ns: 0,
+        asked_rate_rps: None,
+    };
+    let result = layout_result("l", &load, &[agent("a", &a), agent("b", &b)]).expect("merge");
+    let [first, second] = &result.stages[..] else {
+        panic!("{} stages", result.stages.len())
+    };
+    assert_eq!(
+        (first.stage, first.start_s, first.duration_s),
+        (1, 0.0, 0.4)
+    );
+    assert_eq!(
+        (second.from_rps, second.to_rps, second.start_s),
+        (100.0, 300.0, 0.4)
+    );
+    assert_eq!((first.requests, second.requests), (80, 123));
+    assert_eq!((first.late_sends, second.errors_by_kind.unsent), (2, 2));
+    assert!(
+        (first.throughput_rps - 200.0).abs() < 1e-9,
+        "{}",
+        first.throughput_rps
+    );
+    // The second stage's p99 is the pooled one's, with the two unsent waits as lower bounds.
+    let mut pooled = histogram::new_latency();
+    for &v in busy.iter().chain(&[30_000_000; 3]).chain(&[900_000_000; 2]) {
+        pooled.record(v).expect("in range");
+    }
+    assert_eq!(second.latency_ns.p99, pooled.value_at_quantile(0.99));
+    assert!(second.latency_ns.lower_bounds.contains(&"max".to_owned()));
+    assert_eq!(second.latency_uncorrected_ns.count, 123);
+    assert_eq!(first.requests + second.requests, result.requests);
+    let seeds: Vec<_> = result.agents.iter().map(|a| a.arrivals).collect();
+    let drawn = Some(crate::result::ArrivalStream { seed: 9, stream: 1 });
+    assert_eq!(seeds, [drawn, drawn], "what each agent drew from");
+    // Two trials: counts and measured time add up, percentiles come from the merged sums.
+    let mut one = result.clone();
+    trials::set_trial(&mut one, 1);
+    let mut two = result.clone();
+    trials::set_trial(&mut two, 2);
+    let merged = merge_trials(vec![one, two]).expect("trials");
+    let second_merged = &merged.stages[1];
+    assert_eq!(second_merged.requests, 246);
+    assert_eq!(second_merged.measured_s, 1.2);
+    assert_eq!(second_merged.latency_ns.p99, second.latency_ns.p99);
+    assert_eq!(second_merged.latency_ns.count, 246);
+    // Without per-stage figures (an older agent), no stages.
+    let plain = events(summary(&[1_000]));
+    assert!(alone(&plain, &load).stages.is_empty());
+}
+
+#[test]
+fn a_poisson_window_short_of_the_nominal_count_by_chance_is_delivered_not_incomplete() {
+    // 2,000 req/s for 1 s asked; the schedule drew 1,950 (1.1 standard deviations short).
+    let drawn = events(summary(&vec![100_000; 1_950]));
+    let agent = AgentLayout {
+        agent: "a",
+        events: &drawn,
+        missing: "",
+        clock_offset_ns: 0,
+        asked_rate_rps: Some(2_000.0),
+    };
+    let mut load = load();
+    load.mode = LoadMode::Open { rate: 2_000.0 };
+    let even = layout_result("l", &load, &[agent]).expect("merge");
+    let short = even.agents[0].delivery.expect("delivery");
+    assert_eq!(
+        (short.intended, short.asked),
+        (2_000, Some(2_000)),
+        "even: 50 never sent"
+    );
+    load.arrivals = crate::plan::Arrivals::Poisson;
+    let poisson = layout_result("l", &load, &[agent]).expect("merge");
+    let drew = poisson.agents[0].delivery.expect("delivery");
+    assert_eq!(drew.intended, 1_950, "a Poisson count, all of it answered");
+    assert!(drew.met());
+    assert!(
+        poisson.suspect.iter().all(|s| !s.contains("fell behind")),
+        "{:?}",
+        poisson.suspect
+    );
+    // 400 short (9 standard deviations) is a schedule that did not run in full.
+    let cut = events(summary(&vec![100_000; 1_600]));
+    let cut = layout_result(
+        "l",
+        &load,
+        &[AgentLayout {
+            events: &cut,
+            ..agent
+        }],
+    )
+    .expect("merge");
+    assert_eq!(cut.agents[0].delivery.expect("delivery").intended, 2_000);
 }
 
 #[test]

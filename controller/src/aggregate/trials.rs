@@ -4,7 +4,7 @@
 use hdrhistogram::Histogram;
 use numaload_proto::histogram::{self, HistogramError};
 
-use super::{histogram_from_base64, mix, set_latency};
+use super::{histogram_from_base64, mix, set_latency, stages};
 use crate::result::{
     Confidence, Counts, ErrorKinds, Histograms, Interval, LayoutResult, LayoutStatus, TrialResult,
 };
@@ -105,6 +105,7 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
         merged.counts.add(&trial.counts);
     }
     merged.request_mix = mix::merge(&measured)?;
+    merged.stages = stages::merge(&measured)?;
     merged.status_codes = mix::merge_status_codes(&measured);
     let rest = &trials[1..];
     merged

@@ -6,7 +6,9 @@ use std::time::Duration;
 use numaload_proto::v1;
 use serde::{Deserialize, Serialize};
 
+use super::durations::millis;
 use super::request::{self, Request};
+use super::shape::{self, Arrivals, Stage, Trace};
 
 /// Below this share of the window's requests answered a layout is `incomplete`, unless the
 /// plan says otherwise.
@@ -21,21 +23,21 @@ pub struct Load {
     /// Connections over all replicas, 1..=10000.
     pub connections: u32,
     /// Measured time per layout, more than zero and at most an hour.
-    #[serde(with = "duration_text")]
+    #[serde(with = "super::durations::text")]
     pub duration: Duration,
     /// Load before measuring starts (may be zero).
-    #[serde(with = "duration_text")]
+    #[serde(with = "super::durations::text")]
     pub warmup: Duration,
     /// CPUs taken out of replica placement and given to the load generator (0: spare CPUs only).
     pub reserve_cpus: u32,
     /// Requests slower than this count as timeout errors (more than zero).
-    #[serde(with = "duration_text")]
+    #[serde(with = "super::durations::text")]
     pub timeout: Duration,
     /// Open loop: how late a send may be (0..=1 ms). A result without the key reads as 0, the
     /// tightest pacing.
     #[serde(
         default,
-        with = "duration_text",
+        with = "super::durations::text",
         skip_serializing_if = "Duration::is_zero"
     )]
     pub send_precision: Duration,
@@ -55,6 +57,22 @@ pub struct Load {
     /// the receive accounting); empty: the one holding each agent's replica_address.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub interface: String,
+    /// Open loop: how sends are spread over the rate (uniform unless the plan says).
+    #[serde(default, skip_serializing_if = "Arrivals::is_uniform")]
+    pub arrivals: Arrivals,
+    /// Poisson arrivals: the seed; `None` until a run draws one (the result's echo has the one
+    /// the run used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Open loop: the rate stage by stage after the warm-up (which runs at the first stage's
+    /// starting rate); `duration` is their sum and the mode's `rate` their mean. Empty: the
+    /// mode's rate throughout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
+    /// Open loop: a recorded trace replayed instead of a rate; once read, `duration` reaches
+    /// just past its last entry and the mode's `rate` is the window's entries over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Trace>,
 }
 
 /// How requests are sent.
@@ -88,6 +106,20 @@ fn default_min_delivered() -> f64 {
 }
 
 impl Load {
+    /// Poisson arrivals without a seed: draws one at random, so that a run records the seed it
+    /// used (below 2^63, so that a plan can give it back as a TOML integer). Otherwise nothing.
+    pub fn draw_seed(&mut self) {
+        if self.arrivals == Arrivals::Poisson && self.seed.is_none() {
+            use std::hash::{BuildHasher, Hasher};
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            hasher.write_u128(now.as_nanos());
+            self.seed = Some(hasher.finish() >> 1);
+        }
+    }
+
     /// Requests per second for open loop, `None` for closed loop.
     pub fn rate(&self) -> Option<f64> {
         match self.mode {
@@ -115,28 +147,17 @@ impl Load {
             interface: self.interface.clone(),
             requests: self.requests.iter().map(Request::to_wire).collect(),
             expect_status: self.expect_status.iter().map(|&c| u32::from(c)).collect(),
+            arrivals: match self.arrivals {
+                Arrivals::Uniform => v1::Arrivals::Uniform,
+                Arrivals::Poisson => v1::Arrivals::Poisson,
+            } as i32,
+            seed: self.seed.unwrap_or(0),
+            stream: 0,
+            stages: self.stages.iter().map(|s| s.to_wire()).collect(),
+            trace: self
+                .trace
+                .as_ref()
+                .map(|t| shape::trace_to_wire(t.sends.as_deref().unwrap_or_default())),
         }
-    }
-}
-
-/// Saturates rather than wraps: only `timeout` has no upper bound, and "forever" is what a
-/// timeout of 584 million years means anyway.
-pub(super) fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Durations as humantime text ("5s", "1s 500ms"), the way plan files write them.
-mod duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*duration))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }

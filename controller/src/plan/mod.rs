@@ -29,7 +29,9 @@
 //!
 //! Where each table is read: `search.rs` (`[search]`), `target.rs` and `validate/target.rs`
 //! (`[target]` and a layout's own `target`), `knobs.rs` (`[target.knobs]`, `[layouts.knobs]`),
-//! `request.rs` (the request or the `[[load.requests]]` mix, `expect_status`), `layout.rs` and
+//! `request.rs` (the request or the `[[load.requests]]` mix, `expect_status`), `shape.rs` and
+//! `validate/shape.rs` (`arrivals`, `seed`, `[[load.stages]]`, `trace`, `speed`), `trace.rs`
+//! (reading a trace file, the one read besides the plan's own), `layout.rs` and
 //! `validate/layout.rs` (`[[layouts]]`), `sweep.rs` (`sweep.KEY`), `thresholds.rs` (`[thresholds]`), `load.rs` and
 //! `validate/mod.rs` (the rest of `[load]`), `fleet.rs` (`[fleet]`); `validated.rs` holds the
 //! whole [`Plan`];
@@ -43,6 +45,7 @@
 //! carries them. What only a host can tell (whether the agent knows the target, whether there
 //! are as many NUMA domains as replicas) is the agent's to check before it launches anything.
 
+mod durations;
 mod error;
 mod fleet;
 mod knobs;
@@ -53,9 +56,11 @@ mod problem;
 mod raw;
 mod request;
 mod search;
+mod shape;
 mod sweep;
 mod target;
 mod thresholds;
+mod trace;
 mod validate;
 mod validated;
 
@@ -68,8 +73,10 @@ pub use load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
 pub use overrides::{Set, SetFrom, SET_ENV};
 pub use request::Request;
 pub use search::Search;
+pub use shape::{Arrivals, Stage, Trace, TraceSend};
 pub use target::{Dispatch, Target, WorkMode};
 pub use thresholds::{Metric, Op, Scope, Threshold, Thresholds, Unit};
+pub use trace::MAX_TRACE_ENTRIES;
 pub use validate::DEFAULT_SEND_PRECISION;
 pub use validated::Plan;
 
@@ -84,10 +91,22 @@ pub fn load_with(path: &Path, sets: &[Set]) -> Result<Plan, PlanError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| PlanError::read(&origin, &e))?;
     let applied = overrides::apply(&text, &origin, sets)?;
-    parse(applied.text(&text), &origin).map_err(|e| applied.blame(e))
+    let mut plan = parse(applied.text(&text), &origin).map_err(|e| applied.blame(e))?;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    read_trace(&mut plan, dir, &origin).map_err(|e| applied.blame(e))?;
+    Ok(plan)
 }
 
-/// Parses and validates plan text; `origin` names it in errors (usually the file name).
+/// Reads the `[load] trace` of a plan from [`parse`] (relative to `dir`), which sets its window
+/// and rate; nothing to do without one. [`load`] does this beside the plan file.
+pub fn read_trace(plan: &mut Plan, dir: &Path, origin: &str) -> Result<(), PlanError> {
+    trace::read(&mut plan.load, dir).map_err(|problem| PlanError::invalid(origin, problem))
+}
+
+/// Parses and validates plan text; `origin` names it in errors (usually the file name). Reads
+/// no file: a `[load] trace` is left unread (its entries, window and rate unknown) until
+/// [`read_trace`], which [`load`] and [`load_with`] call beside the plan file; a run refuses a
+/// trace not read.
 pub fn parse(text: &str, origin: &str) -> Result<Plan, PlanError> {
     let raw = error::deserialize(text, origin)?;
     validate::validate(raw).map_err(|problem| PlanError::invalid(origin, problem))

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::shape::Arrivals;
 use super::target::{Dispatch, WorkMode};
 use super::{Pin, Smt};
 
@@ -86,6 +87,25 @@ pub(super) struct RawLoad {
     pub requests: Option<Vec<RawRequest>>,
     /// Kept as integers of any size so that 99 and 600 are reported with the range.
     pub expect_status: Option<Vec<i64>>,
+    /// Open loop: `"uniform"` or `"poisson"`.
+    pub arrivals: Option<Arrivals>,
+    /// Poisson arrivals: kept signed so that a negative one is reported with its key.
+    pub seed: Option<i64>,
+    /// `[[load.stages]]`: the rate stage by stage.
+    pub stages: Option<Vec<RawStage>>,
+    /// A trace file to replay, relative to the plan file.
+    pub trace: Option<String>,
+    pub speed: Option<f64>,
+}
+
+/// One `[[load.stages]]` table: `rate` (a step) or `from` and `to` (a ramp), and `duration`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [[load.stages]] table")]
+pub(super) struct RawStage {
+    pub rate: Option<f64>,
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+    pub duration: Option<String>,
 }
 
 /// One `[[load.requests]]` table.

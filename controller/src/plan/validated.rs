@@ -52,6 +52,14 @@ impl Plan {
 }
 
 impl Plan {
+    /// This plan with a Poisson seed drawn when it has none ([`super::Load::draw_seed`]): what
+    /// a run, and every step of a search, sends.
+    pub fn with_seed(&self) -> Plan {
+        let mut plan = self.clone();
+        plan.load.draw_seed();
+        plan
+    }
+
     /// The name a layout's trial travels under: the layout's own name with one trial,
     /// `name#2` for the second of several.
     pub fn trial_name(&self, layout: &str, trial: u32) -> String {
@@ -85,8 +93,9 @@ fn one() -> u32 {
 mod tests {
     use std::time::Duration;
 
+    use super::super::durations::millis;
     use super::super::layout::{Memory, Pin, Replicas, Smt, Threads};
-    use super::super::load::{millis, LoadMode, DEFAULT_MIN_DELIVERED};
+    use super::super::load::{LoadMode, DEFAULT_MIN_DELIVERED};
     use super::super::request::Request;
     use super::*;
 
@@ -108,6 +117,10 @@ mod tests {
                 requests: vec![Request::default_get()],
                 expect_status: Vec::new(),
                 interface: String::new(),
+                arrivals: super::super::shape::Arrivals::Uniform,
+                seed: None,
+                stages: Vec::new(),
+                trace: None,
             },
             layouts: vec![
                 Layout::new("one", Replicas::Count(1), Pin::None, Memory::None),

@@ -10,7 +10,7 @@
 //! p999_uncorrected_ns, max_uncorrected_ns, threads_max, replicas, placement_ok, load_cpus,
 //! load_shares_cpus, suspect, reconnects, status_codes, request_mix, p50_lower_bound,
 //! p90_lower_bound, p99_lower_bound, p999_lower_bound, max_lower_bound, intended, answered,
-//! min_delivered, warmup_dropped` — `status` is `ok`, `SUSPECT`, `INCOMPLETE`, `DEGRADED` or
+//! min_delivered, warmup_dropped, stages` — `status` is `ok`, `SUSPECT`, `INCOMPLETE`, `DEGRADED` or
 //! `FAILED` (the result's status, as every report shows it); `suspect` joins every reason for
 //! caution (suspect reasons, placement mismatches, the failure) with `"; "`; `status_codes` is
 //! `code=count` joined with `;` (`200=9870;503=12`); `request_mix` has one entry per request of
@@ -23,7 +23,10 @@
 //! exact, empty when the figure is (the uncorrected figures are of answered requests only, always
 //! exact). `intended` and `answered` count the window's requests and those answered,
 //! `min_delivered` is the share of them the plan asked for (empty in results that do not say),
-//! `warmup_dropped` the warm-up requests dropped when the window opened.
+//! `warmup_dropped` the warm-up requests dropped when the window opened. `stages` (a run with
+//! `[[load.stages]]`) has one entry per stage joined with `;`, each `stage=N from_rps=..
+//! to_rps=.. start_s=.. duration_s=.. throughput_rps=.. requests=.. errors=.. late_sends=..`
+//! and the latency fields of a request mix entry.
 
 //!
 //! `report --format csv --per-agent` writes one row per layout, trial and agent instead
@@ -36,10 +39,10 @@
 use crate::report::caveats;
 use crate::report::pct::Pct;
 use crate::report::summary;
-use crate::result::{LayoutResult, Percentiles, RequestMix, RunResult};
+use crate::result::{LayoutResult, Percentiles, RequestMix, RunResult, StageResult};
 
 /// The header row.
-pub const COLUMNS: [&str; 36] = [
+pub const COLUMNS: [&str; 37] = [
     "layout",
     "status",
     "mode",
@@ -76,6 +79,7 @@ pub const COLUMNS: [&str; 36] = [
     "answered",
     "min_delivered",
     "warmup_dropped",
+    "stages",
 ];
 
 /// Renders the header and one row per layout.
@@ -256,12 +260,56 @@ fn row(l: &LayoutResult) -> Vec<String> {
     row.extend([Pct::P50, Pct::P90, Pct::P99, Pct::P999, Pct::Max].map(bound));
     row.extend(delivery);
     row.push(when(l.counts.warmup_dropped.to_string()));
+    row.push(
+        l.stages
+            .iter()
+            .map(stage_entry)
+            .collect::<Vec<_>>()
+            .join(";"),
+    );
     row
 }
 
 /// `read weight=9 requests=9000 errors=0 p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..`, then
 /// `lower_bounds=p99,max` when some of those figures are lower bounds.
 fn mix_entry(m: &RequestMix) -> String {
+    format!(
+        "{} weight={} requests={} errors={} {}",
+        m.name.replace(';', ","),
+        m.weight,
+        m.requests,
+        m.errors,
+        latency_fields(&m.latency_ns)
+    )
+    .trim_end()
+    .to_owned()
+}
+
+/// `stage=1 from_rps=0 to_rps=5000 start_s=0 duration_s=10 throughput_rps=2493.1
+/// requests=24931 errors=0 late_sends=3 p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..`, then
+/// `lower_bounds=..` as a mix entry's.
+fn stage_entry(s: &StageResult) -> String {
+    format!(
+        "stage={} from_rps={} to_rps={} start_s={} duration_s={} throughput_rps={:.1} \
+         requests={} errors={} late_sends={} {}",
+        s.stage,
+        s.from_rps,
+        s.to_rps,
+        s.start_s,
+        s.duration_s,
+        s.throughput_rps,
+        s.requests,
+        s.errors,
+        s.late_sends,
+        latency_fields(&s.latency_ns)
+    )
+    .trim_end()
+    .to_owned()
+}
+
+/// `p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..` (those with samples enough), then
+/// `lower_bounds=p99,max` naming the ones that are lower bounds, if any.
+fn latency_fields(p: &Percentiles) -> String {
     let shown: Vec<(&str, Pct, u64)> = [
         ("p50_ns", Pct::P50),
         ("p99_ns", Pct::P99),
@@ -269,30 +317,21 @@ fn mix_entry(m: &RequestMix) -> String {
         ("max_ns", Pct::Max),
     ]
     .into_iter()
-    .filter_map(|(key, pct)| pct.shown(&m.latency_ns).map(|ns| (key, pct, ns)))
+    .filter_map(|(key, pct)| pct.shown(p).map(|ns| (key, pct, ns)))
     .collect();
-    let mut latency: Vec<String> = shown
+    let mut fields: Vec<String> = shown
         .iter()
         .map(|(key, _, ns)| format!("{key}={ns}"))
         .collect();
     let bounds: Vec<&str> = shown
         .iter()
         .map(|(_, pct, _)| pct.field())
-        .filter(|field| m.latency_ns.is_lower_bound(field))
+        .filter(|field| p.is_lower_bound(field))
         .collect();
     if !bounds.is_empty() {
-        latency.push(format!("lower_bounds={}", bounds.join(",")));
+        fields.push(format!("lower_bounds={}", bounds.join(",")));
     }
-    format!(
-        "{} weight={} requests={} errors={} {}",
-        m.name.replace(';', ","),
-        m.weight,
-        m.requests,
-        m.errors,
-        latency.join(" ")
-    )
-    .trim_end()
-    .to_owned()
+    fields.join(" ")
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::report::fleet;
 use crate::report::lines;
 use crate::report::pct::Pct;
 use crate::report::service;
+use crate::report::stages;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::thousands;
 use crate::result::{LayoutResult, RunResult};
@@ -48,6 +49,7 @@ pub fn render(result: &RunResult) -> String {
     }
     thresholds_table(&mut out, result);
     service_section(&mut out, result);
+    stages_section(&mut out, result);
     details(&mut out, result);
     out
 }
@@ -98,6 +100,37 @@ fn service_section(out: &mut String, result: &RunResult) {
                 r.share,
                 r.requests,
                 r.errors,
+                r.latency.join(" | ")
+            );
+        }
+        out.push('\n');
+    }
+}
+
+/// Per layout of a run with stages: one table, a row per stage.
+fn stages_section(out: &mut String, result: &RunResult) {
+    for l in result.layouts.iter().filter(|l| l.status.measured()) {
+        let rows = stages::stage_rows(l);
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{} by stage:\n", code(&l.name));
+        let _ = writeln!(
+            out,
+            "| stage | asked | span | throughput | requests | errors | late sends | p50 | p99 | p99.9 | max |"
+        );
+        let _ = writeln!(out, "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.stage,
+                escape(&r.asked),
+                r.span,
+                r.throughput,
+                r.requests,
+                r.errors,
+                r.late_sends,
                 r.latency.join(" | ")
             );
         }
@@ -204,7 +237,8 @@ fn delivery_notes(out: &mut String, result: &RunResult) {
         l.status.measured()
             && (summary::shows_a_lower_bound(&l.latency_ns, &shown)
                 || summary::shows_a_lower_bound(&l.latency_uncorrected_ns, &shown)
-                || service::mix_shows_a_lower_bound(l))
+                || service::mix_shows_a_lower_bound(l)
+                || stages::stages_show_a_lower_bound(l))
     });
     if bounds {
         lines.push(format!("- {}", escape(summary::AT_LEAST_MEANS)));
@@ -274,10 +308,7 @@ fn details(out: &mut String, r: &RunResult) {
             let _ = writeln!(out, "  - agent {}", escape(&line));
         }
     }
-    let mode = match load.rate() {
-        Some(rate) => format!("open loop at {} req/s", thousands(rate)),
-        None => "closed loop".to_owned(),
-    };
+    let mode = stages::load_words(load);
     let _ = writeln!(
         out,
         "- target {}{}; load {mode}, {} connections, {} measured after {} warm-up",

@@ -8,7 +8,8 @@
 //! each layout's status word (the result's `LayoutStatus`, never "ok" over a reason not to trust
 //! it), how much of its load was delivered, and latency figures that are lower bounds (requests
 //! never answered) shown as "≥ 3.90 s"; [`service`] what the service under test did besides its
-//! latency, [`lines`] the load workers' and cgroups' lines, [`thresholds`] the plan's
+//! latency, [`stages`] the load's shape and each stage's figures, [`lines`] the load workers'
+//! and cgroups' lines, [`thresholds`] the plan's
 //! `[thresholds]` checked. [`brief`] is the result in brief as JSON, for `run --json`.
 
 pub mod brief;
@@ -21,6 +22,7 @@ pub mod lines;
 pub mod markdown;
 pub mod pct;
 pub mod service;
+pub mod stages;
 pub mod summary;
 pub mod text;
 pub mod thresholds;

@@ -11,6 +11,7 @@ use crate::report::fleet;
 use crate::report::lines;
 use crate::report::pct::Pct;
 use crate::report::service;
+use crate::report::stages;
 use crate::report::summary::{self, percentile_cell};
 use crate::report::{duration_ns, thousands};
 use crate::result::{LayoutResult, Percentiles, ReplicaResult, RunResult};
@@ -55,10 +56,7 @@ pub fn render(result: &RunResult) -> String {
 fn header(out: &mut String, r: &RunResult) {
     let h = &r.host;
     let load = &r.plan.load;
-    let mode = match load.rate() {
-        Some(rate) => format!("open loop at {} req/s", thousands(rate)),
-        None => "closed loop (as fast as each connection can go)".to_owned(),
-    };
+    let mode = stages::load_words(load);
     let _ = writeln!(
         out,
         "numaload {} — plan \"{}\", run {}",
@@ -189,6 +187,7 @@ fn layout_block(out: &mut String, l: &LayoutResult, fleet: bool) {
             l.replicas.len()
         );
         service_lines(out, l);
+        stage_lines(out, l);
     }
     if fleet {
         fleet_lines(out, l);
@@ -215,6 +214,7 @@ fn shows_a_lower_bound(l: &LayoutResult) -> bool {
     summary::shows_a_lower_bound(&l.latency_ns, &shown)
         || summary::shows_a_lower_bound(&l.latency_uncorrected_ns, &shown)
         || service::mix_shows_a_lower_bound(l)
+        || stages::stages_show_a_lower_bound(l)
 }
 
 fn percentile_row(out: &mut String, label: &str, p: &Percentiles) {
@@ -298,6 +298,39 @@ fn service_lines(out: &mut String, l: &LayoutResult) {
             out,
             "               {:<width$} {:>6} {:>5} {:>10} {:>8} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
             r.name, r.weight, r.share, r.requests, r.errors
+        );
+    }
+}
+
+/// Per stage of a run with stages: what it asked, what it got, and its corrected latency.
+fn stage_lines(out: &mut String, l: &LayoutResult) {
+    let rows = stages::stage_rows(l);
+    if rows.is_empty() {
+        return;
+    }
+    let width = |f: fn(&stages::StageRow) -> &String, min: usize| {
+        rows.iter()
+            .map(|r| f(r).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(min)
+    };
+    let (asked, span, got) = (
+        width(|r| &r.asked, 5),
+        width(|r| &r.span, 4),
+        width(|r| &r.throughput, 10),
+    );
+    let _ = writeln!(
+        out,
+        "  stages       {:>2} {:<asked$} {:<span$} {:>got$} {:>10} {:>8} {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "#", "asked", "span", "throughput", "requests", "errors", "late", "p50", "p99", "p99.9", "max"
+    );
+    for r in rows {
+        let [p50, p99, p999, max] = &r.latency;
+        let _ = writeln!(
+            out,
+            "               {:>2} {:<asked$} {:<span$} {:>got$} {:>10} {:>8} {:>6} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
+            r.stage, r.asked, r.span, r.throughput, r.requests, r.errors, r.late_sends
         );
     }
 }

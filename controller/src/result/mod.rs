@@ -8,7 +8,8 @@
 //! This file holds the run and each layout's figures; `host.rs` the hosts and agents,
 //! `replica.rs` each replica and its samples, `tree.rs` a replica's process tree and the request
 //! mix, `sched.rs` the scheduler series, `search.rs` a capacity search's findings,
-//! `thresholds.rs` each layout's `[thresholds]` checked, `interval.rs` a confidence interval and
+//! `thresholds.rs` each layout's `[thresholds]` checked, `stage.rs` each stage of a run with
+//! stages and the Poisson seed an agent used, `interval.rs` a confidence interval and
 //! `histogram.rs` the result file's histogram codec.
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::plan::Plan;
 
 mod counts;
 mod defaults;
+mod errors;
 mod histogram;
 mod host;
 mod interval;
@@ -27,11 +29,13 @@ mod receive;
 mod replica;
 mod sched;
 mod search;
+mod stage;
 mod thresholds;
 mod tree;
 
 pub use counts::Counts;
 use defaults::{first_trial, is_zero, is_zero_share};
+pub use errors::ErrorKinds;
 pub use histogram::histogram_from_base64;
 pub use host::{AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary};
 pub use interval::Interval;
@@ -39,6 +43,7 @@ pub use percentiles::Percentiles;
 pub use receive::{HostReceive, NodeReceive};
 pub use replica::{ReplicaResult, ThreadSample};
 pub use search::{LayoutSearch, SearchResult, Step};
+pub use stage::{ArrivalStream, StageResult};
 pub use thresholds::{ThresholdOutcome, ThresholdResult};
 
 pub use sched::{finite as sched_finite, GoSched, SchedRates, TokioRuntime};
@@ -150,6 +155,10 @@ pub struct LayoutResult {
     /// The plan's `[thresholds]` that apply to this layout, each checked (empty without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdResult>,
+    /// Open loop with `[[load.stages]]`: the figures of each stage, in order, from the requests
+    /// intended in it (they add up to the layout's); empty without stages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageResult>,
 }
 
 /// How much of the measured window's load was delivered: the requests intended in it (closed
@@ -176,8 +185,33 @@ impl Delivery {
     /// as intended and unanswered (a schedule's count of a window is its rate times its length,
     /// give or take one).
     pub fn of_window(counted: u64, answered: u64, asked: Option<u64>, min_share: f64) -> Self {
+        Self::short_by_more_than(1, counted, answered, asked, min_share)
+    }
+
+    /// [`Delivery::of_window`] for a window whose sends were drawn at random (Poisson
+    /// arrivals): its count is a Poisson draw of mean `asked`, so only a count short of it by
+    /// more than five standard deviations (5√asked: one chance in 3.5 million) says the
+    /// schedule did not run in full.
+    pub fn of_drawn_window(
+        counted: u64,
+        answered: u64,
+        asked: Option<u64>,
+        min_share: f64,
+    ) -> Self {
+        let slack = asked.map_or(1, |a| (5.0 * (a as f64).sqrt()).ceil().max(1.0) as u64);
+        Self::short_by_more_than(slack, counted, answered, asked, min_share)
+    }
+
+    /// `asked` as intended when `counted` falls short of it by more than `slack`.
+    fn short_by_more_than(
+        slack: u64,
+        counted: u64,
+        answered: u64,
+        asked: Option<u64>,
+        min_share: f64,
+    ) -> Self {
         let intended = match asked {
-            Some(asked) if counted.saturating_add(1) < asked => asked,
+            Some(asked) if counted.saturating_add(slack) < asked => asked,
             _ => counted,
         };
         Self {
@@ -331,64 +365,9 @@ pub struct AgentLayoutResult {
     /// does not carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asked_rate_rps: Option<f64>,
-}
-
-/// Failed requests by kind. Open loop: every request intended inside the measured window is
-/// served or counted here once; closed loop: every request sent inside it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorKinds {
-    pub connect: u64,
-    pub io: u64,
-    /// Sent, no complete response within the plan's timeout (also when the window closed).
-    pub timeout: u64,
-    pub http_status: u64,
-    pub parse: u64,
-    /// Open loop: intended inside the window, not sent by its close. A result without it reads
-    /// 0.
-    #[serde(default)]
-    pub unsent: u64,
-}
-
-/// The wire's error counts, as an agent sent them (absent counts read as none).
-impl From<Option<&numaload_proto::v1::ErrorCounts>> for ErrorKinds {
-    fn from(wire: Option<&numaload_proto::v1::ErrorCounts>) -> Self {
-        let e = wire.copied().unwrap_or_default();
-        Self {
-            connect: e.connect,
-            io: e.io,
-            timeout: e.timeout,
-            http_status: e.http_status,
-            parse: e.parse,
-            unsent: e.unsent,
-        }
-    }
-}
-
-impl ErrorKinds {
-    /// Each kind with its name as the reports print it, in the order they list them.
-    pub fn by_kind(&self) -> [(&'static str, u64); 6] {
-        [
-            ("connect", self.connect),
-            ("io", self.io),
-            ("timeout", self.timeout),
-            ("http status", self.http_status),
-            ("parse", self.parse),
-            ("unsent", self.unsent),
-        ]
-    }
-
-    pub fn total(&self) -> u64 {
-        self.connect + self.io + self.timeout + self.http_status + self.parse + self.unsent
-    }
-
-    pub fn add(&mut self, other: &ErrorKinds) {
-        self.connect += other.connect;
-        self.io += other.io;
-        self.timeout += other.timeout;
-        self.http_status += other.http_status;
-        self.parse += other.parse;
-        self.unsent += other.unsent;
-    }
+    /// Poisson arrivals: the seed and stream this agent drew the layout's send times from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<ArrivalStream>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -34,6 +34,8 @@ pub struct ProgressView {
     live: BTreeMap<String, LiveFigures>,
     /// The terminal's lines; `None` where stderr is not a terminal (plain lines).
     bars: Option<Bars>,
+    /// The plan's `[[load.stages]]`, counted (0 without).
+    stages: usize,
 }
 
 /// One indicatif line per agent, in the order the agents first reported.
@@ -54,6 +56,7 @@ impl ProgressView {
         let live = !quiet && std::io::stderr().is_terminal() && !target.is_hidden();
         Self {
             quiet,
+            stages: load.stages.len(),
             live: BTreeMap::new(),
             bars: live.then(|| Bars {
                 multi: MultiProgress::with_draw_target(target),
@@ -93,10 +96,12 @@ impl ProgressView {
                 layout,
                 rate_rps,
                 p99_ns,
+                stage,
             } => {
                 let figures = self.live.entry(agent.clone()).or_default();
                 figures.rate_rps = Some(rate_rps);
                 figures.p99_ns = p99_ns;
+                figures.stage = stage.map(|(number, rate)| (number, self.stages, rate));
                 self.redraw_live(&agent, &layout);
             }
             Progress::Phase {
@@ -241,6 +246,8 @@ struct LiveFigures {
     worst_server_p99_ns: Option<u64>,
     rate_rps: Option<f64>,
     p99_ns: Option<u64>,
+    /// The stage running (from 1), of how many, and the rate it asks now.
+    stage: Option<(u32, usize, f64)>,
 }
 
 impl LiveFigures {
@@ -268,6 +275,12 @@ impl LiveFigures {
             parts.push(format!(
                 "worst replica p99 ≤ {}",
                 numaload::report::duration_ns(ns)
+            ));
+        }
+        if let Some((number, of, rate)) = self.stage {
+            parts.push(format!(
+                "stage {number}/{of} asks {} req/s",
+                numaload::report::thousands(rate)
             ));
         }
         format!("measuring: {}", parts.join(", "))
@@ -301,6 +314,14 @@ mod tests {
         assert!(figures
             .line()
             .contains("61,250 req/s, no response (generator"));
+        figures.stage = Some((2, 3, 3_200.0));
+        assert!(
+            figures
+                .line()
+                .ends_with("worst replica p99 ≤ 840.0 µs, stage 2/3 asks 3,200 req/s"),
+            "{}",
+            figures.line()
+        );
     }
 
     #[test]

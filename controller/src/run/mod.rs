@@ -34,10 +34,12 @@ use crate::result::{AgentOutcome, AgentStatus, HostSummary, RunResult, SCHEMA_VE
 mod clock;
 mod progress;
 mod session;
+mod share;
 
 pub use clock::{clock_estimate, ClockEstimate};
 pub use progress::Progress;
 use session::{Action, Input, Outcome, Session};
+use share::role_plans;
 
 /// Time allowed beyond the plan's own for launching and stopping replicas in each layout.
 const PER_LAYOUT_MARGIN: Duration = Duration::from_secs(60);
@@ -115,6 +117,15 @@ pub async fn run_with(
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<RunResult> {
     anyhow::ensure!(!fleet.agents.is_empty(), "no agent to run on");
+    // The seed the run draws from is the one its result records.
+    let plan = &plan.with_seed();
+    if let Some(trace) = plan.load.trace.as_ref().filter(|t| t.sends.is_none()) {
+        anyhow::bail!(
+            "[load] trace = {:?}: not read (a plan runs its trace only when loaded from its \
+             file)",
+            trace.file
+        );
+    }
     let loads = fleet.load_agents.len();
     if loads > 0 && (plan.load.connections as usize) < loads {
         return Err(FleetError::TooFewConnections {
@@ -329,34 +340,6 @@ pub async fn run_with(
     })
 }
 
-/// Each agent's plan: as given without load agents; with them, the agents under test only run
-/// replicas and reserve no CPU for load, and each load agent gets its share of the rate and the
-/// connections (the first ones one more connection when they do not divide evenly).
-fn role_plans(wire: &RunPlan, under_test: usize, loads: usize) -> Vec<RunPlan> {
-    if loads == 0 {
-        return vec![wire.clone(); under_test];
-    }
-    let mut plans = Vec::with_capacity(under_test + loads);
-    let mut replicas = wire.clone();
-    replicas.role = AgentRole::Replicas as i32;
-    if let Some(load) = &mut replicas.load {
-        load.reserve_cpus = 0;
-    }
-    plans.extend(std::iter::repeat_n(replicas, under_test));
-    for index in 0..loads {
-        let mut plan = wire.clone();
-        plan.role = AgentRole::Load as i32;
-        if let Some(load) = &mut plan.load {
-            load.rate /= loads as f64;
-            let each = load.connections / loads as u32;
-            let extra = u32::from((index as u32) < load.connections % loads as u32);
-            load.connections = each + extra;
-        }
-        plans.push(plan);
-    }
-    plans
-}
-
 /// The open-loop rate an agent's plan asks of it; `None` in closed loop and for an agent that
 /// only runs replicas (load agents drive them).
 fn asked_rate(plan: &RunPlan) -> Option<f64> {
@@ -492,44 +475,6 @@ fn new_run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn load_agents_share_the_rate_and_connections_and_the_hosts_under_test_reserve_nothing() {
-        let wire = RunPlan {
-            load: Some(numaload_proto::v1::LoadSpec {
-                rate: 9_000.0,
-                connections: 8,
-                reserve_cpus: 2,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(
-            role_plans(&wire, 2, 0),
-            vec![wire.clone(); 2],
-            "no load agent: as given"
-        );
-        let plans = role_plans(&wire, 1, 3);
-        let load = |p: &RunPlan| p.load.clone().expect("a load section");
-        assert_eq!(plans[0].role, AgentRole::Replicas as i32);
-        assert_eq!(load(&plans[0]).reserve_cpus, 0);
-        let shares: Vec<(i32, f64, u32, u32)> = plans[1..]
-            .iter()
-            .map(|p| {
-                (
-                    p.role,
-                    load(p).rate,
-                    load(p).connections,
-                    load(p).reserve_cpus,
-                )
-            })
-            .collect();
-        let l = AgentRole::Load as i32;
-        assert_eq!(
-            shares,
-            [(l, 3_000.0, 3, 2), (l, 3_000.0, 3, 2), (l, 3_000.0, 2, 2)]
-        );
-    }
 
     #[test]
     fn replicas_on_loopback_are_refused_with_load_agents_naming_the_agent_and_key() {

@@ -28,5 +28,8 @@ pub enum Progress {
         layout: String,
         rate_rps: f64,
         p99_ns: Option<u64>,
+        /// With `[[load.stages]]`: the stage running (from 1) and the rate it asks of this
+        /// agent now.
+        stage: Option<(u32, f64)>,
     },
 }

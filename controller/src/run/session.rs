@@ -360,6 +360,7 @@ fn progress_of(agent: &str, event: &RunEvent) -> Option<Progress> {
                 l.requests as f64 * 1_000.0 / l.interval_ms as f64
             },
             p99_ns: u64::try_from(l.p99_ns).ok(),
+            stage: (l.stage > 0).then_some((l.stage, l.stage_rate_rps)),
         }),
         Some(Event::Failed(f)) => Some(Progress::Notice(format!(
             "[{}] {agent}: failed: {}",

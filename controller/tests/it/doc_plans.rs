@@ -60,9 +60,12 @@ fn toml_blocks(file: &str) -> Vec<String> {
     blocks
 }
 
-/// `plan` (TOML, from `origin`) prepared by an agent with `config` on the fixture host.
+/// `plan` (TOML, from `origin`) prepared by an agent with `config` on the fixture host. A
+/// trace it names is read from `examples/`, where the traces the docs show are.
 fn prepare(origin: &str, plan: &str, config: &AgentConfig) {
-    let parsed = numaload::plan::parse(plan, origin).unwrap_or_else(|e| panic!("{e}"));
+    let mut parsed = numaload::plan::parse(plan, origin).unwrap_or_else(|e| panic!("{e}"));
+    numaload::plan::read_trace(&mut parsed, &manifest("../examples"), origin)
+        .unwrap_or_else(|e| panic!("{e}"));
     let wire = parsed.to_run_plan("doc");
     if let Err(e) = numaload_agent::run::prepare(&wire, config, &host()) {
         panic!("{origin}: an agent refuses it: {e}\n{plan}");
@@ -99,6 +102,7 @@ fn the_examples_run_with_the_configuration_they_name() {
         "examples/quickstart.toml",
         "examples/layouts.toml",
         "examples/ffi-storm.toml",
+        "examples/replay.toml",
     ] {
         prepare(plan, &read(plan), &builtin());
     }

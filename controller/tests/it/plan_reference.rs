@@ -74,6 +74,7 @@ const TABLES: &[(&str, &str)] = &[
     ("`[target]`", "[target]\nzz_unknown = 1\n"),
     ("`[load]`", "[load]\nzz_unknown = 1\n"),
     ("`[[load.requests]]`", "[[load.requests]]\nzz_unknown = 1\n"),
+    ("`[[load.stages]]`", "[[load.stages]]\nzz_unknown = 1\n"),
     ("`[[layouts]]`", "[[layouts]]\nzz_unknown = 1\n"),
     (
         "`sweep` in `[[layouts]]`",
@@ -143,6 +144,7 @@ fn every_toml_block_of_the_reference_is_a_valid_plan() {
             "`[target]`" => &["target.", "layouts.target."],
             "`[load]`" => &["load."],
             "`[[load.requests]]`" => &["load.requests."],
+            "`[[load.stages]]`" => &["load.stages."],
             "`[[layouts]]`" => &["layouts."],
             "`[thresholds]`" => &["thresholds."],
             "`[fleet]`" => &["fleet."],

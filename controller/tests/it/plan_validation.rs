@@ -92,6 +92,10 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             requests: vec![Request::default_get()],
             expect_status: Vec::new(),
             interface: String::new(),
+            arrivals: numaload::plan::Arrivals::Uniform,
+            seed: None,
+            stages: Vec::new(),
+            trace: None,
         },
         layouts: vec![
             Layout::new("one-process", Replicas::Count(1), Pin::None, Memory::None),
@@ -112,7 +116,8 @@ fn the_errors_of_the_brief_read_exactly_so() {
             edited("rate = 1000", "rat = 1000"),
             "plan.toml: [load] unknown key \"rat\"; expected one of mode, rate, connections, \
              duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, min_delivered, \
-             interface, method, path, headers, body, requests, expect_status",
+             interface, method, path, headers, body, requests, expect_status, arrivals, seed, \
+             stages, trace, speed",
         ),
         (
             "negative rate",
@@ -539,6 +544,11 @@ memory = "none"
                 weight: 1,
             }],
             expect_status: vec![200, 201],
+            arrivals: v1::Arrivals::Uniform as i32,
+            seed: 0,
+            stream: 0,
+            stages: Vec::new(),
+            trace: None,
         }),
         layouts: vec![
             v1::LayoutSpec {

@@ -221,7 +221,7 @@ fn csv_has_one_row_per_layout_with_the_documented_columns() {
          p999_uncorrected_ns,max_uncorrected_ns,threads_max,replicas,placement_ok,load_cpus,\
          load_shares_cpus,suspect,reconnects,status_codes,request_mix,p50_lower_bound,\
          p90_lower_bound,p99_lower_bound,p999_lower_bound,max_lower_bound,intended,answered,\
-         min_delivered,warmup_dropped"
+         min_delivered,warmup_dropped,stages"
     );
     assert_eq!(rows.len(), 4, "a header and three layouts:\n{csv}");
     let cells = |row: &str| -> Vec<String> { row.split(',').map(str::to_owned).collect() };
@@ -258,8 +258,8 @@ fn csv_reads_back_in_pythons_csv_module() {
     let csv = report(&file, "csv");
     let rows = common::read_csv_with_python(&csv);
     assert_eq!(rows.len(), 4, "a header and three layouts:\n{csv}");
-    assert_eq!(rows[0].len(), 36, "{:?}", rows[0]);
-    assert!(rows.iter().all(|r| r.len() == 36), "{rows:?}");
+    assert_eq!(rows[0].len(), 37, "{:?}", rows[0]);
+    assert!(rows.iter().all(|r| r.len() == 37), "{rows:?}");
     let column = |name: &str| rows[0].iter().position(|h| h == name).expect("column");
     assert_eq!(rows[2][column("layout")], name);
     assert_eq!(rows[2][column("status")], "SUSPECT");

@@ -285,6 +285,49 @@ pub struct LoadSpec {
     /// the receive accounting); empty: the interface holding the agent's replica_address.
     #[prost(string, tag = "13")]
     pub interface: ::prost::alloc::string::String,
+    /// Open loop: how the sends are spread over the rate (what a controller that predates it
+    /// sends: uniform, evenly spaced).
+    #[prost(enumeration = "Arrivals", tag = "14")]
+    pub arrivals: i32,
+    /// Poisson arrivals: the run's seed, and this agent's stream of it (agents that share a rate
+    /// each draw their own numbers from the one seed; each connection has its own stream too).
+    #[prost(uint64, tag = "15")]
+    pub seed: u64,
+    #[prost(uint32, tag = "16")]
+    pub stream: u32,
+    /// Open loop: the rate stage by stage after the warm-up, which runs at the first stage's
+    /// starting rate; their durations add up to duration_ms. Empty: `rate` throughout. With
+    /// stages `rate` is not used.
+    #[prost(message, repeated, tag = "17")]
+    pub stages: ::prost::alloc::vec::Vec<LoadStage>,
+    /// Open loop: a recorded trace to replay instead of a rate: exactly these requests at these
+    /// offsets from the load's start, dealt round robin over the connections.
+    #[prost(message, optional, tag = "18")]
+    pub trace: ::core::option::Option<LoadTrace>,
+}
+/// One stage of an open-loop run: the rate going linearly from `from_rps` to `to_rps` requests
+/// per second over its duration (equal: a step).
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+pub struct LoadStage {
+    #[prost(double, tag = "1")]
+    pub from_rps: f64,
+    #[prost(double, tag = "2")]
+    pub to_rps: f64,
+    #[prost(uint64, tag = "3")]
+    pub duration_ms: u64,
+}
+/// A recorded trace, in time order, as two parallel lists.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LoadTrace {
+    /// Each entry's offset from the load's start minus the previous entry's (the first: from the
+    /// start), nanoseconds.
+    #[prost(uint64, repeated, tag = "1")]
+    pub gaps_ns: ::prost::alloc::vec::Vec<u64>,
+    /// Each entry's request: an index into LoadSpec.requests (0 without requests).
+    #[prost(uint32, repeated, tag = "2")]
+    pub requests: ::prost::alloc::vec::Vec<u32>,
 }
 /// One request of the plan's mix. The agent adds `Host` (and `Content-Length` for a body).
 #[allow(clippy::all)]
@@ -402,7 +445,7 @@ pub mod run_event {
 /// one (all workers, all replicas). A live hint for progress displays; the reported figures come
 /// only from the layout's summary histograms.
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LoadProgress {
     #[prost(string, tag = "1")]
     pub layout: ::prost::alloc::string::String,
@@ -415,6 +458,12 @@ pub struct LoadProgress {
     /// -1 when no response completed.
     #[prost(int64, tag = "4")]
     pub p99_ns: i64,
+    /// Open loop with stages: the stage running at the end of the interval, from 1 (0: none, the
+    /// warm-up or no stages), and the rate it asks for then (this agent's share).
+    #[prost(uint32, tag = "5")]
+    pub stage: u32,
+    #[prost(double, tag = "6")]
+    pub stage_rate_rps: f64,
 }
 /// What basic runtime operations cost on this host, measured by the agent before the run so
 /// that results from different hosts can be compared.
@@ -814,6 +863,31 @@ pub struct WorkerResult {
     /// measured or not: what the server's own request counter should show.
     #[prost(uint64, tag = "25")]
     pub responses_all: u64,
+    /// Open loop with stages: this replica's figures split by the stage each request was intended
+    /// in, in stage order; they add up to the fields above. Empty without stages.
+    #[prost(message, repeated, tag = "26")]
+    pub by_stage: ::prost::alloc::vec::Vec<StageOutcome>,
+}
+/// One stage's share of a worker's results for one replica: the requests intended in it.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct StageOutcome {
+    /// The stage's place in LoadSpec.stages, from 0.
+    #[prost(uint32, tag = "1")]
+    pub stage: u32,
+    #[prost(uint64, tag = "2")]
+    pub requests: u64,
+    #[prost(message, optional, tag = "3")]
+    pub errors: ::core::option::Option<ErrorCounts>,
+    #[prost(uint64, tag = "4")]
+    pub late_sends: u64,
+    /// HdrHistogram V2, nanoseconds, as the worker's own fields of the same names.
+    #[prost(bytes = "vec", tag = "5")]
+    pub latency_corrected: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "vec", tag = "6")]
+    pub latency_uncorrected: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "vec", tag = "7")]
+    pub latency_waited: ::prost::alloc::vec::Vec<u8>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -907,6 +981,18 @@ pub struct LayoutSummary {
     /// (hosts that ran replicas).
     #[prost(message, optional, tag = "6")]
     pub net_receive: ::core::option::Option<NetReceive>,
+    /// Poisson arrivals: the seed and stream this agent drew its send times from (absent
+    /// otherwise): with the plan, what replays the layout's arrivals exactly.
+    #[prost(message, optional, tag = "7")]
+    pub arrivals: ::core::option::Option<ArrivalStream>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ArrivalStream {
+    #[prost(uint64, tag = "1")]
+    pub seed: u64,
+    #[prost(uint32, tag = "2")]
+    pub stream: u32,
 }
 /// Where the kernel did the receive work over a measured window: NET_RX softirqs and the
 /// interrupts of the load's network interface, counted per NUMA node of this host.
@@ -1079,6 +1165,36 @@ impl LoadMode {
             "LOAD_MODE_UNSPECIFIED" => Some(Self::Unspecified),
             "LOAD_MODE_OPEN" => Some(Self::Open),
             "LOAD_MODE_CLOSED" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+/// How open-loop sends are spread over the rate.
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum Arrivals {
+    /// Evenly spaced: the run's n-th send when the rate's integral reaches n.
+    Uniform = 0,
+    /// A Poisson process at the rate, drawn from LoadSpec.seed.
+    Poisson = 1,
+}
+impl Arrivals {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Uniform => "ARRIVALS_UNIFORM",
+            Self::Poisson => "ARRIVALS_POISSON",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "ARRIVALS_UNIFORM" => Some(Self::Uniform),
+            "ARRIVALS_POISSON" => Some(Self::Poisson),
             _ => None,
         }
     }

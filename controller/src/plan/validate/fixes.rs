@@ -7,6 +7,7 @@ use super::super::request::{
     BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
 };
 use super::super::thresholds::{CONDITION, LAYOUTS_TABLE};
+use super::shape::{ARRIVALS, SEED, SPEED, STAGES, STAGE_RATE, TRACE};
 use super::target::{DISPATCH, LIMIT, POOL_THREADS, TARGET_NAME, WORK_MODE, WORK_US};
 
 pub(super) const MIN_DELIVERED: &str =
@@ -77,6 +78,13 @@ pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
         "load.requests.name" => REQUEST_NAME,
         "load.requests.weight" => WEIGHT,
         "load.expect_status" => EXPECT_STATUS,
+        "load.arrivals" => ARRIVALS,
+        "load.seed" => SEED,
+        "load.stages" => STAGES,
+        "load.stages.rate" | "load.stages.from" | "load.stages.to" => STAGE_RATE,
+        "load.stages.duration" => DURATION,
+        "load.trace" => TRACE,
+        "load.speed" => SPEED,
         "target.knobs" | "layouts.target.knobs" | "layouts.knobs" => KNOBS,
         "layouts.sweep.knobs" => {
             "must be a table of knob lists, e.g. sweep.knobs.gomaxprocs = [1, 2]"
@@ -140,6 +148,7 @@ mod tests {
             ("target.", "[target]\nzz = 1"),
             ("load.", "[load]\nzz = 1"),
             ("load.requests.", "[[load.requests]]\nzz = 1"),
+            ("load.stages.", "[[load.stages]]\nzz = 1"),
             ("layouts.", "[[layouts]]\nzz = 1"),
             ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
             ("layouts.target.", "[[layouts]]\ntarget.zz = 1"),

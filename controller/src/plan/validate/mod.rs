@@ -13,12 +13,15 @@ use super::validated::Plan;
 
 pub(in crate::plan) mod fixes;
 mod layout;
+mod shape;
 mod target;
+mod values;
+
+use values::{duration, number, MAX_DURATION};
 
 use fixes::{CONNECTIONS_FIX, MIN_DELIVERED, PLAN_NAME, RATE, REPEAT, SEND_PRECISION};
 
 const CONNECTIONS: std::ops::RangeInclusive<u32> = 1..=10_000;
-const MAX_DURATION: Duration = Duration::from_secs(3600);
 const DEFAULT_CONNECTIONS: u32 = 16;
 const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -81,6 +84,11 @@ fn search(raw: super::raw::RawSearch, load: &Load, at: &KeyPath) -> Result<Searc
         let fix = "a search sets open-loop rates: use [load] mode = \"open\"";
         return Err(Problem::about(at.clone(), fix));
     };
+    if !load.stages.is_empty() || load.trace.is_some() {
+        let fix = "a search steps one constant open-loop rate: not with [[load.stages]] or \
+                   [load] trace";
+        return Err(Problem::about(at.clone(), fix));
+    }
     let fraction = |key: &str, value: Option<f64>, default: f64, fix: &str, open_low: bool| {
         let value = value.unwrap_or(default);
         let ok =
@@ -144,7 +152,8 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         let fix = "add a [load] table with at least mode, rate (for open loop) and duration";
         Problem::missing(at.clone(), fix)
     })?;
-    let mode = mode(&raw, at)?;
+    let shape = shape::shape(&mut raw, at)?;
+    let mode = mode(&raw, &shape, at)?;
     let send_precision = send_precision(raw.send_precision.take(), &mode, at)?;
     let min_delivered = min_delivered(raw.min_delivered.take(), at)?;
     let requests = request::requests(&mut raw, at)?;
@@ -154,23 +163,11 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         let key = at.key("connections");
         return Err(Problem::value(key, connections, CONNECTIONS_FIX));
     }
-    let duration = raw.duration.ok_or_else(|| {
-        let fix = "add how long to measure each layout, e.g. duration = \"10s\"";
-        Problem::missing(at.key("duration"), fix)
-    })?;
-    let duration = match self::duration(&duration, at.key("duration"), "\"10s\"")? {
-        zero if zero.is_zero() => {
-            let fix = "must be longer than zero, e.g. \"10s\"";
-            return Err(Problem::value(at.key("duration"), quoted(&duration), fix));
-        }
-        long if long > MAX_DURATION => {
-            let fix = "must be at most 1h, e.g. \"10m\"";
-            return Err(Problem::value(at.key("duration"), quoted(&duration), fix));
-        }
-        ok => ok,
-    };
+    let duration = window(raw.duration.take(), &shape, at)?;
     let warmup = match raw.warmup {
         Some(text) => self::duration(&text, at.key("warmup"), "\"1s\" or \"0s\"")?,
+        // A trace's start is what it recorded: measured unless the plan says otherwise.
+        None if shape.trace.is_some() => Duration::ZERO,
         None => DEFAULT_WARMUP,
     };
     let timeout = match raw.timeout {
@@ -195,7 +192,44 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         requests,
         expect_status,
         interface: interface(raw.interface.take(), at)?,
+        arrivals: shape.arrivals,
+        seed: shape.seed,
+        stages: shape.stages,
+        trace: shape.trace,
     })
+}
+
+/// The measured window: `duration`, or the stages' durations added up (a trace's length is
+/// known once it is read: zero until then); `duration` beside stages or a trace is refused.
+fn window(raw: Option<String>, shape: &shape::Shape, at: &KeyPath) -> Result<Duration, Problem> {
+    if shape.sets_the_rate() {
+        if let Some(text) = raw {
+            let fix = if shape.trace.is_some() {
+                "not with trace: the measured window runs from the warm-up's end to the trace's \
+                 last entry; remove duration"
+            } else {
+                "not with [[load.stages]]: the measured window is the stages' durations added \
+                 up; remove duration"
+            };
+            return Err(Problem::value(at.key("duration"), quoted(&text), fix));
+        }
+        return Ok(shape.stages.iter().map(|s| s.duration).sum());
+    }
+    let text = raw.ok_or_else(|| {
+        let fix = "add how long to measure each layout, e.g. duration = \"10s\"";
+        Problem::missing(at.key("duration"), fix)
+    })?;
+    match self::duration(&text, at.key("duration"), "\"10s\"")? {
+        zero if zero.is_zero() => {
+            let fix = "must be longer than zero, e.g. \"10s\"";
+            Err(Problem::value(at.key("duration"), quoted(&text), fix))
+        }
+        long if long > MAX_DURATION => {
+            let fix = "must be at most 1h, e.g. \"10m\"";
+            Err(Problem::value(at.key("duration"), quoted(&text), fix))
+        }
+        ok => Ok(ok),
+    }
 }
 
 /// `interface`: a network interface name as the kernel spells them (at most 15 characters, no
@@ -238,8 +272,9 @@ fn min_delivered(raw: Option<String>, at: &KeyPath) -> Result<f64, Problem> {
     }
 }
 
-/// Open loop needs a rate, closed loop refuses one; `coalesce` and `spin` are closed loop's alone.
-fn mode(raw: &RawLoad, at: &KeyPath) -> Result<LoadMode, Problem> {
+/// Open loop needs a rate (unless stages or a trace give it, which refuse one), closed loop
+/// refuses one; `coalesce` and `spin` are closed loop's alone.
+fn mode(raw: &RawLoad, shape: &shape::Shape, at: &KeyPath) -> Result<LoadMode, Problem> {
     if raw.mode == Some(RawLoadMode::Open) {
         for (key, value) in [("coalesce", raw.coalesce), ("spin", raw.spin)] {
             if let Some(value) = value {
@@ -250,6 +285,20 @@ fn mode(raw: &RawLoad, at: &KeyPath) -> Result<LoadMode, Problem> {
                 return Err(Problem::value(at.key(key), value, &fix));
             }
         }
+    }
+    if raw.mode == Some(RawLoadMode::Open) && shape.sets_the_rate() {
+        if let Some(rate) = raw.rate {
+            let fix = if shape.trace.is_some() {
+                "not with trace: the trace says when each request goes; remove rate"
+            } else {
+                "not with [[load.stages]]: each stage gives its rate; remove rate"
+            };
+            return Err(Problem::value(at.key("rate"), number(rate), fix));
+        }
+        // The mean the stages ask for; a trace's once it is read.
+        return Ok(LoadMode::Open {
+            rate: super::shape::mean_rate(&shape.stages),
+        });
     }
     match (raw.mode, raw.rate) {
         (None, _) => {
@@ -302,30 +351,6 @@ fn send_precision(
             let fix = format!("not a duration ({e}); {SEND_PRECISION}");
             Err(Problem::value(key, quoted(&text), &fix))
         }
-    }
-}
-
-/// A humantime duration in whole milliseconds, the unit the wire carries.
-fn duration(text: &str, key: KeyPath, example: &str) -> Result<Duration, Problem> {
-    let parsed = humantime::parse_duration(text).map_err(|e| {
-        let fix = format!("not a duration ({e}); write a number and a unit, e.g. {example}");
-        Problem::value(key.clone(), quoted(text), &fix)
-    })?;
-    if parsed.subsec_nanos() % 1_000_000 != 0 {
-        let fix = "must be a whole number of milliseconds (the agent counts in ms), e.g. \"1ms\"";
-        return Err(Problem::value(key, quoted(text), fix));
-    }
-    Ok(parsed)
-}
-
-/// A float as TOML writes it: `5000`, `-5`, `2.5`, `nan`, `inf`.
-fn number(value: f64) -> String {
-    if value.is_nan() {
-        "nan".to_owned()
-    } else if value.is_infinite() {
-        if value > 0.0 { "inf" } else { "-inf" }.to_owned()
-    } else {
-        value.to_string()
     }
 }
 

@@ -6,6 +6,7 @@
 //!
 //! Order: the verdict, what to be careful about, the summary table, throughput and p99 across
 //! layouts, then per layout its request mix, status codes and process trees ([`service`]), its
+//! figures stage by stage ([`stages`]), its
 //! latency distribution, OS threads and scraped series over time and placement, and last the
 //! host and the plan as the result echoes them.
 
@@ -14,6 +15,7 @@ pub mod details;
 pub mod placement;
 pub mod sched;
 pub mod service;
+pub mod stages;
 pub mod svg;
 pub mod thresholds;
 pub mod trend;
@@ -96,6 +98,11 @@ pub fn render(result: &RunResult) -> String {
         esc(&title)
     );
     let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
+    let _ = writeln!(
+        out,
+        r#"<p id="load">load: {}</p>"#,
+        esc(&crate::report::stages::load_words(&result.plan.load))
+    );
     let line = crate::report::verdict::run_verdict(result);
     let class = if line.contains("no layout") {
         " none"
@@ -285,7 +292,8 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
     let shown = [Pct::P50, Pct::P99, Pct::P999, Pct::Max];
     if l.status.measured()
         && (summary::shows_a_lower_bound(&l.latency_ns, &shown)
-            || crate::report::service::mix_shows_a_lower_bound(l))
+            || crate::report::service::mix_shows_a_lower_bound(l)
+            || crate::report::stages::stages_show_a_lower_bound(l))
     {
         let _ = writeln!(
             out,
@@ -294,6 +302,7 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
         );
     }
     out.push_str(&service::section(l));
+    out.push_str(&stages::section(l));
     if fleet {
         fleet_section(out, l);
         return;

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::svg::esc;
+use crate::report::pct::Pct;
 use crate::report::service::{self, MIX_PERCENTILES};
 use crate::result::LayoutResult;
 
@@ -54,20 +55,13 @@ fn mix_table(out: &mut String, l: &LayoutResult) {
     if rows.is_empty() {
         return;
     }
-    let head: String = MIX_PERCENTILES
-        .iter()
-        .map(|p| format!("<th>{}</th>", p.label()))
-        .collect();
+    let head = percentile_heads(&MIX_PERCENTILES);
     let _ = writeln!(
         out,
         r#"<h3>Request mix</h3><table class="mix"><thead><tr><th>request</th><th>weight</th><th>share</th><th>requests</th><th>errors</th>{head}</tr></thead><tbody>"#
     );
     for r in rows {
-        let latency: String = r
-            .latency
-            .iter()
-            .map(|cell| format!(r#"<td class="num">{}</td>"#, esc(cell)))
-            .collect();
+        let latency = number_cells(&r.latency);
         let _ = writeln!(
             out,
             r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>{latency}</tr>"#,
@@ -79,4 +73,19 @@ fn mix_table(out: &mut String, l: &LayoutResult) {
         );
     }
     let _ = writeln!(out, "</tbody></table>");
+}
+
+/// The header cells of these percentiles: `<th>p50</th>...`.
+pub(super) fn percentile_heads(pcts: &[Pct]) -> String {
+    pcts.iter()
+        .map(|p| format!("<th>{}</th>", p.label()))
+        .collect()
+}
+
+/// A row's figures as right-aligned cells, escaped.
+pub(super) fn number_cells(cells: &[String]) -> String {
+    cells
+        .iter()
+        .map(|cell| format!(r#"<td class="num">{}</td>"#, esc(cell)))
+        .collect()
 }

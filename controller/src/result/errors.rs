@@ -1,0 +1,62 @@
+//! A layout's (or a stage's) failed requests by kind ([`ErrorKinds`]), as the result file
+//! carries them: from the wire, added up, listed the way the reports print them.
+
+use serde::{Deserialize, Serialize};
+
+/// Failed requests by kind. Open loop: every request intended inside the measured window is
+/// served or counted here once; closed loop: every request sent inside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorKinds {
+    pub connect: u64,
+    pub io: u64,
+    /// Sent, no complete response within the plan's timeout (also when the window closed).
+    pub timeout: u64,
+    pub http_status: u64,
+    pub parse: u64,
+    /// Open loop: intended inside the window, not sent by its close. A result without it reads
+    /// 0.
+    #[serde(default)]
+    pub unsent: u64,
+}
+
+/// The wire's error counts, as an agent sent them (absent counts read as none).
+impl From<Option<&numaload_proto::v1::ErrorCounts>> for ErrorKinds {
+    fn from(wire: Option<&numaload_proto::v1::ErrorCounts>) -> Self {
+        let e = wire.copied().unwrap_or_default();
+        Self {
+            connect: e.connect,
+            io: e.io,
+            timeout: e.timeout,
+            http_status: e.http_status,
+            parse: e.parse,
+            unsent: e.unsent,
+        }
+    }
+}
+
+impl ErrorKinds {
+    /// Each kind with its name as the reports print it, in the order they list them.
+    pub fn by_kind(&self) -> [(&'static str, u64); 6] {
+        [
+            ("connect", self.connect),
+            ("io", self.io),
+            ("timeout", self.timeout),
+            ("http status", self.http_status),
+            ("parse", self.parse),
+            ("unsent", self.unsent),
+        ]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.connect + self.io + self.timeout + self.http_status + self.parse + self.unsent
+    }
+
+    pub fn add(&mut self, other: &ErrorKinds) {
+        self.connect += other.connect;
+        self.io += other.io;
+        self.timeout += other.timeout;
+        self.http_status += other.http_status;
+        self.parse += other.parse;
+        self.unsent += other.unsent;
+    }
+}
