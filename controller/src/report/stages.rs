@@ -1,6 +1,9 @@
 //! The open loop's shape in the words every human format uses: the load as the plan asked for
 //! it (a constant rate, stages, Poisson arrivals and their seed, a trace), and a layout's
-//! figures stage by stage. Pure: result in, rows and lines out; each format only lays them out.
+//! figures stage by stage. Pure: result in, rows and lines out; each format lays them out (the
+//! text report's table is here too, [`text_table`], to keep `text.rs` short).
+
+use std::fmt::Write as _;
 
 use crate::plan::{Arrivals, Load, Stage};
 use crate::report::pct::Pct;
@@ -81,6 +84,42 @@ fn seconds(s: f64) -> String {
     } else {
         format!("{rounded}")
     }
+}
+
+/// The text report's `stages` table of a layout (empty without stages): per stage what it
+/// asked, what it got, and its corrected latency.
+pub fn text_table(l: &LayoutResult) -> String {
+    let mut out = String::new();
+    let rows = stage_rows(l);
+    if rows.is_empty() {
+        return out;
+    }
+    let width = |f: fn(&StageRow) -> &String, min: usize| {
+        rows.iter()
+            .map(|r| f(r).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(min)
+    };
+    let (asked, span, got) = (
+        width(|r| &r.asked, 5),
+        width(|r| &r.span, 4),
+        width(|r| &r.throughput, 10),
+    );
+    let _ = writeln!(
+        &mut out,
+        "  stages       {:>2} {:<asked$} {:<span$} {:>got$} {:>10} {:>8} {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "#", "asked", "span", "throughput", "requests", "errors", "late", "p50", "p99", "p99.9", "max"
+    );
+    for r in rows {
+        let [p50, p99, p999, max] = &r.latency;
+        let _ = writeln!(
+            &mut out,
+            "               {:>2} {:<asked$} {:<span$} {:>got$} {:>10} {:>8} {:>6} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
+            r.stage, r.asked, r.span, r.throughput, r.requests, r.errors, r.late_sends
+        );
+    }
+    out
 }
 
 /// The load as the plan asked for it, for a report's header: `open loop at 5,000 req/s`, `open

@@ -187,7 +187,7 @@ fn layout_block(out: &mut String, l: &LayoutResult, fleet: bool) {
             l.replicas.len()
         );
         service_lines(out, l);
-        stage_lines(out, l);
+        out.push_str(&stages::text_table(l));
     }
     if fleet {
         fleet_lines(out, l);
@@ -298,39 +298,6 @@ fn service_lines(out: &mut String, l: &LayoutResult) {
             out,
             "               {:<width$} {:>6} {:>5} {:>10} {:>8} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
             r.name, r.weight, r.share, r.requests, r.errors
-        );
-    }
-}
-
-/// Per stage of a run with stages: what it asked, what it got, and its corrected latency.
-fn stage_lines(out: &mut String, l: &LayoutResult) {
-    let rows = stages::stage_rows(l);
-    if rows.is_empty() {
-        return;
-    }
-    let width = |f: fn(&stages::StageRow) -> &String, min: usize| {
-        rows.iter()
-            .map(|r| f(r).chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(min)
-    };
-    let (asked, span, got) = (
-        width(|r| &r.asked, 5),
-        width(|r| &r.span, 4),
-        width(|r| &r.throughput, 10),
-    );
-    let _ = writeln!(
-        out,
-        "  stages       {:>2} {:<asked$} {:<span$} {:>got$} {:>10} {:>8} {:>6} {:>10} {:>10} {:>10} {:>10}",
-        "#", "asked", "span", "throughput", "requests", "errors", "late", "p50", "p99", "p99.9", "max"
-    );
-    for r in rows {
-        let [p50, p99, p999, max] = &r.latency;
-        let _ = writeln!(
-            out,
-            "               {:>2} {:<asked$} {:<span$} {:>got$} {:>10} {:>8} {:>6} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
-            r.stage, r.asked, r.span, r.throughput, r.requests, r.errors, r.late_sends
         );
     }
 }

@@ -238,6 +238,16 @@ fn percentile_cells(p: &crate::result::Percentiles) -> String {
         .concat()
 }
 
+/// Whether a figure of the layout's section (its own, its mix's or a stage's) is a lower bound,
+/// so the section explains the mark.
+fn shows_a_lower_bound(l: &LayoutResult) -> bool {
+    let shown = [Pct::P50, Pct::P99, Pct::P999, Pct::Max];
+    l.status.measured()
+        && (summary::shows_a_lower_bound(&l.latency_ns, &shown)
+            || crate::report::service::mix_shows_a_lower_bound(l)
+            || crate::report::stages::stages_show_a_lower_bound(l))
+}
+
 fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
     let status = summary::status(l);
     let _ = writeln!(
@@ -289,12 +299,7 @@ fn layout_section(out: &mut String, result: &RunResult, l: &LayoutResult) {
     for flag in caveats::layout_flags(l) {
         let _ = writeln!(out, r#"<p class="bad">⚠ {}</p>"#, esc(&flag.message));
     }
-    let shown = [Pct::P50, Pct::P99, Pct::P999, Pct::Max];
-    if l.status.measured()
-        && (summary::shows_a_lower_bound(&l.latency_ns, &shown)
-            || crate::report::service::mix_shows_a_lower_bound(l)
-            || crate::report::stages::stages_show_a_lower_bound(l))
-    {
+    if shows_a_lower_bound(l) {
         let _ = writeln!(
             out,
             r#"<p class="sub">{}</p>"#,

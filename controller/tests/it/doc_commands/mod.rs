@@ -378,6 +378,7 @@ documents! {
     example_ffi_storm => "examples/ffi-storm.toml",
     example_layouts => "examples/layouts.toml",
     example_quickstart => "examples/quickstart.toml",
+    example_replay => "examples/replay.toml",
     example_your_service => "examples/your-service.toml",
     example_go_server_agent => "examples/go-server/agent.toml",
     example_go_server_plan => "examples/go-server/plan.toml",

@@ -93,6 +93,14 @@ pub fn place(path: &str) -> Place {
                 .push(("/opt/api/server".to_owned(), go_server()));
         }
         "examples/layouts.toml" => saved_topology(&place.dir),
+        // A trace makes the window (a duration beside it is refused): the example's is 1 s.
+        "examples/replay.toml" => {
+            for (key, value) in &mut place.env {
+                if key == "NUMALOAD_SET" {
+                    "repeat=1".clone_into(value);
+                }
+            }
+        }
         "examples/your-service.toml" => {
             let example = manifest("../examples/your-service.toml");
             let header = header_toml(&std::fs::read_to_string(example).expect("read"));
