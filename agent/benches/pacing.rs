@@ -113,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),
+            tls: None,
         };
         let report = loadgen::run(&config, &Cancel::new()).context("load")?;
         let r = &report.per_replica()[0];

@@ -61,7 +61,25 @@ pub struct LoadConfig {
     pub requests: Vec<RequestTemplate>,
     /// Response statuses that count as success; empty means any 2xx.
     pub expect_status: Vec<u16>,
+    /// TLS to the targets; `None`: clear text.
+    pub tls: Option<TlsSettings>,
 }
+
+/// What the plan asks of TLS (`[load] tls = true` and its keys).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsSettings {
+    /// The name to send (SNI) and verify the certificate against; `None`: the target's IP.
+    pub server_name: Option<String>,
+    /// Trusted roots, PEM; `None`: the system's.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Accept any certificate.
+    pub insecure_skip_verify: bool,
+    /// ALPN protocols to offer, in order of preference; empty: no ALPN extension.
+    pub alpn: Vec<String>,
+    /// Resume sessions on reconnects (a per-worker cache).
+    pub resume: bool,
+}
+
 
 /// A cheap, clonable stop flag: after [`Cancel::cancel`], [`run`] returns promptly with what it
 /// has measured so far.
@@ -139,6 +157,10 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS settings cannot be used, or a target's handshake failed before the load (one
+    /// line naming the key or the target, and what to do).
+    #[error("{0}")]
+    Tls(String),
     #[error("load worker {worker} on CPU {cpu} panicked (a bug in the load generator)")]
     WorkerPanicked { worker: u32, cpu: u32 },
 }

@@ -9,16 +9,15 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use super::config::LATE_SEND;
 use super::http::ResponseReader;
 use super::request::{Mix, Prebuilt};
+use super::stream::Stream;
 use super::window::{Schedule, Window};
 
 /// One keep-alive connection to one target.
 #[derive(Debug)]
-pub(super) struct Connection<S = TcpStream> {
+pub(super) struct Connection<S = Stream> {
     pub(super) target: SocketAddr,
     /// The bytes of each template for this target, and the index of the one to send next (or
     /// in flight).
@@ -32,15 +31,24 @@ pub(super) struct Connection<S = TcpStream> {
     /// Open loop: this connection's send times, and the next one (`None` once past the end).
     pub(super) schedule: Option<Schedule>,
     pub(super) next_send: Option<Instant>,
+    /// When the current connection's connect started, until the first bytes of its first
+    /// response are read (its time to first byte); `None` after.
+    pub(super) opened: Option<Instant>,
     pub(super) state: State<S>,
 }
 
 #[derive(Debug)]
-pub(super) enum State<S = TcpStream> {
+pub(super) enum State<S = Stream> {
     /// Not connected: connect at the next scan, once `retry_at` (if any) has passed.
     Idle { retry_at: Option<Instant> },
     /// A non-blocking connect in progress.
     Connecting { stream: S, deadline: Instant },
+    /// Connected at `connected`, the TLS handshake in progress.
+    Handshaking {
+        stream: S,
+        connected: Instant,
+        deadline: Instant,
+    },
     /// Open loop: connected and idle, in the due heap for `next_send`.
     Ready { stream: S },
     /// A request sent (`written` bytes of it so far), its response not yet complete.
@@ -63,6 +71,8 @@ pub(super) enum Expiry {
     Reconnect,
     /// The connect took longer than `timeout`.
     ConnectTimedOut,
+    /// The TLS handshake took longer than `timeout`.
+    HandshakeTimedOut,
     /// No complete response within `timeout`: a `timeout` of the request intended (closed
     /// loop: sent) `at`.
     ExchangeTimedOut { at: Instant },
@@ -112,7 +122,7 @@ impl<S> Connection<S> {
     /// `None`: nothing is owed before the next send or scan.
     pub(super) fn attention_at(&self) -> Option<Instant> {
         match &self.state {
-            State::Connecting { .. } => self.next_send,
+            State::Connecting { .. } | State::Handshaking { .. } => self.next_send,
             State::Exchange { sent, written, .. }
                 if *written < self.request().bytes.len() || self.reader.is_partial() =>
             {
@@ -187,6 +197,9 @@ impl<S> Connection<S> {
                 Some(Expiry::Reconnect)
             }
             State::Connecting { deadline, .. } if now >= *deadline => Some(Expiry::ConnectTimedOut),
+            State::Handshaking { deadline, .. } if now >= *deadline => {
+                Some(Expiry::HandshakeTimedOut)
+            }
             State::Exchange {
                 deadline,
                 intended,
@@ -250,6 +263,7 @@ mod tests {
             reader: ResponseReader::default(),
             schedule: Some(schedule),
             next_send,
+            opened: None,
             state,
         }
     }

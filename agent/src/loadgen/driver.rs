@@ -6,7 +6,8 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Write};
+use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -18,6 +19,8 @@ use super::connection::{Connection, Expiry, State};
 use super::report::ErrorKind;
 use super::socket;
 use super::stats::{Outcome, WorkerStats};
+use super::stream::Stream;
+use super::tls::{Handshake, TlsLink};
 use super::window::Window;
 
 /// Closed loop: pause after a failed connect, so an unreachable target is not hammered in a
@@ -39,6 +42,27 @@ pub(super) struct Driver<'a> {
     /// Open loop: connections that need a look by a time (see [`Connection::attention_at`]),
     /// earliest first; an entry that no longer matches its connection is stale.
     pub(super) attention: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// TLS: the worker's client configuration (its own session cache) and the name each
+    /// connection sends and verifies (the plan's, else `None`: the target's IP).
+    pub(super) tls: Option<TlsClient>,
+}
+
+/// A worker's TLS client: its configuration, made once, and the plan's server name.
+#[derive(Debug)]
+pub(super) struct TlsClient {
+    pub(super) config: Arc<rustls::ClientConfig>,
+    pub(super) name: Option<rustls::pki_types::ServerName<'static>>,
+}
+
+impl TlsClient {
+    /// A TLS side for a connection to `target`.
+    fn link(&self, target: std::net::SocketAddr) -> io::Result<Box<TlsLink>> {
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| rustls::pki_types::ServerName::IpAddress(target.ip().into()));
+        TlsLink::new(&self.config, name).map(Box::new)
+    }
 }
 
 impl Driver<'_> {
@@ -78,7 +102,8 @@ impl Driver<'_> {
     ) {
         match connection.expiry(now, &self.window) {
             Some(Expiry::Reconnect) => self.connect(token, connection, now),
-            Some(Expiry::ConnectTimedOut) => self.connect_failed(connection, now),
+            Some(Expiry::ConnectTimedOut) => self.connect_failed(connection, now, ErrorKind::Connect),
+            Some(Expiry::HandshakeTimedOut) => self.connect_failed(connection, now, ErrorKind::Tls),
             Some(Expiry::ExchangeTimedOut { at }) => {
                 self.exchange_failed(token, connection, now, ErrorKind::Timeout, at);
             }
@@ -127,19 +152,22 @@ impl Driver<'_> {
                 .map(|()| stream)
         });
         match registered {
-            Ok(stream) => {
+            Ok(tcp) => {
+                connection.opened = Some(now);
                 connection.state = State::Connecting {
-                    stream,
+                    stream: Stream::plain(tcp),
                     deadline: now + self.timeout,
                 };
                 self.watch(token, connection);
             }
-            Err(_) => self.connect_failed(connection, now),
+            Err(_) => self.connect_failed(connection, now, ErrorKind::Connect),
         }
     }
 
-    fn connect_failed(&mut self, connection: &mut Connection, now: Instant) {
-        let kind = ErrorKind::Connect;
+    /// A connect (`Connect`) or TLS handshake (`Tls`) that failed at `now`: counted against
+    /// the request it was for, then a pause before the next try (see
+    /// [`Connection::connect_failed`]).
+    fn connect_failed(&mut self, connection: &mut Connection, now: Instant, kind: ErrorKind) {
         // Placed by the request it was for (open loop: its send slot), which it spent.
         let request = connection.current;
         let (at, retry_at) = connection.connect_failed(now, CONNECT_RETRY_DELAY);
@@ -150,6 +178,7 @@ impl Driver<'_> {
             Outcome::Failed { kind, at },
         );
         connection.draw_next();
+        connection.opened = None;
         connection.state = State::Idle {
             retry_at: Some(retry_at),
         };
@@ -181,6 +210,11 @@ impl Driver<'_> {
             State::Connecting { stream, deadline } => {
                 self.on_connecting(token, connection, stream, deadline);
             }
+            State::Handshaking {
+                stream,
+                connected,
+                deadline,
+            } => self.on_handshaking(token, connection, stream, connected, deadline),
             State::Exchange {
                 stream,
                 intended,
@@ -205,11 +239,11 @@ impl Driver<'_> {
         &mut self,
         token: Token,
         connection: &mut Connection,
-        stream: TcpStream,
+        mut stream: Stream,
         deadline: Instant,
     ) {
-        let connected = match stream.take_error() {
-            Ok(None) => match stream.peer_addr() {
+        let connected = match stream.tcp.take_error() {
+            Ok(None) => match stream.tcp.peer_addr() {
                 Ok(_) => Some(true),
                 // Not there yet: a spurious wake-up.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
@@ -221,16 +255,60 @@ impl Driver<'_> {
             None => connection.state = State::Connecting { stream, deadline },
             // Without TCP_NODELAY a small request may wait for an ACK: a failed connect
             // rather than a measurement of Nagle's delay.
-            Some(true) if socket::tune(&stream).is_ok() => {
+            Some(true) if socket::tune(&stream.tcp).is_ok() => {
                 if let Some(arrivals) = &mut self.arrivals {
-                    if arrival::enable(&stream).is_err() {
+                    if arrival::enable(&stream.tcp).is_err() {
                         // Counted as untimed: reading stays eager meanwhile.
                         arrivals.timed(false);
                     }
                 }
-                self.ready(token, connection, stream, Instant::now());
+                let now = Instant::now();
+                if let Some(opened) = connection.opened {
+                    self.stats.connected(connection.target_index, opened, now);
+                }
+                let Some(tls) = &self.tls else {
+                    return self.ready(token, connection, stream, now);
+                };
+                match tls.link(connection.target) {
+                    Ok(link) => {
+                        stream.tls = Some(link);
+                        self.on_handshaking(token, connection, stream, now, now + self.timeout);
+                    }
+                    Err(_) => self.connect_failed(connection, now, ErrorKind::Tls),
+                }
             }
-            Some(_) => self.connect_failed(connection, Instant::now()),
+            Some(_) => self.connect_failed(connection, Instant::now(), ErrorKind::Connect),
+        }
+    }
+
+    /// A TLS handshake in progress, moved on as far as the socket allows: done (timed, then
+    /// ready to send), failed (a `tls` error), or waiting on the socket.
+    fn on_handshaking(
+        &mut self,
+        token: Token,
+        connection: &mut Connection,
+        mut stream: Stream,
+        connected: Instant,
+        deadline: Instant,
+    ) {
+        match stream.handshake() {
+            Ok(Handshake::Pending) => {
+                connection.state = State::Handshaking {
+                    stream,
+                    connected,
+                    deadline,
+                };
+                self.watch(token, connection);
+            }
+            Ok(Handshake::Done { resumed }) => {
+                let now = Instant::now();
+                if let Some(opened) = connection.opened {
+                    let index = connection.target_index;
+                    self.stats.handshaken(index, opened, connected, now, resumed);
+                }
+                self.ready(token, connection, stream, now);
+            }
+            Err(_) => self.connect_failed(connection, Instant::now(), ErrorKind::Tls),
         }
     }
 
@@ -241,7 +319,7 @@ impl Driver<'_> {
         &mut self,
         token: Token,
         connection: &mut Connection,
-        mut stream: TcpStream,
+        mut stream: Stream,
         exchange: Exchange,
     ) {
         let Exchange {
@@ -252,28 +330,26 @@ impl Driver<'_> {
         } = exchange;
         let bytes = &connection.request().bytes;
         if written < bytes.len() {
-            match write_some(&mut stream, &bytes[written..]) {
+            match stream.write_some(&bytes[written..]) {
                 Ok(n) => written += n,
-                Err(_) => {
+                Err(e) => {
                     drop(stream);
                     let (now, at) = (Instant::now(), intended.unwrap_or(sent));
-                    return self.exchange_failed(token, connection, now, ErrorKind::Io, at);
+                    return self.exchange_failed(token, connection, now, io_kind(&e), at);
                 }
             }
         }
         let bodiless = connection.request().bodiless;
-        let (read, stamp) = match &mut self.arrivals {
-            Some(arrivals) => {
-                let mut stamped = arrivals.reader(&stream);
-                let read = connection.reader.read_available(&mut stamped, bodiless);
-                (read, stamped.stamp)
-            }
-            None => (
-                connection.reader.read_available(&mut stream, bodiless),
-                None,
-            ),
-        };
-        match read {
+        let read = stream.read_response(&mut connection.reader, bodiless, self.arrivals.as_mut());
+        let stamp = read.stamp;
+        if read.response.is_none()
+            && connection.opened.is_some()
+            && connection.reader.is_partial()
+        {
+            // Part of the first response: its first bytes came by now.
+            self.first_bytes(connection, Instant::now());
+        }
+        match read.response {
             None => {
                 if let Some(arrivals) = &mut self.arrivals {
                     arrivals.sized(connection.reader.response_bytes());
@@ -302,6 +378,9 @@ impl Driver<'_> {
                     }
                     None => read_at,
                 };
+                if connection.opened.is_some() {
+                    self.first_bytes(connection, done);
+                }
                 if let Some(coalescer) = &mut self.coalescer {
                     coalescer.observe(done.saturating_duration_since(sent));
                 }
@@ -334,7 +413,7 @@ impl Driver<'_> {
         &mut self,
         token: Token,
         connection: &mut Connection,
-        stream: TcpStream,
+        stream: Stream,
         now: Instant,
     ) {
         if !connection.is_open_loop() {
@@ -352,7 +431,7 @@ impl Driver<'_> {
                 connection.state = State::Ready { stream };
                 self.due.push(Reverse((next, token.0)));
             }
-            next if Connection::<TcpStream>::may_send(next, now, &self.window) => {
+            next if Connection::<Stream>::may_send(next, now, &self.window) => {
                 self.send(token, connection, stream, now, next);
             }
             _ => self.give_up(connection),
@@ -364,7 +443,7 @@ impl Driver<'_> {
         match std::mem::replace(&mut connection.state, State::Done) {
             State::Ready { stream } => {
                 let (intended, now) = (connection.next_send, Instant::now());
-                if Connection::<TcpStream>::may_send(intended, now, &self.window) {
+                if Connection::<Stream>::may_send(intended, now, &self.window) {
                     self.send(token, connection, stream, now, intended);
                 } else {
                     self.give_up(connection);
@@ -382,11 +461,11 @@ impl Driver<'_> {
         &mut self,
         token: Token,
         connection: &mut Connection,
-        mut stream: TcpStream,
+        mut stream: Stream,
         sent: Instant,
         intended: Option<Instant>,
     ) {
-        match write_some(&mut stream, &connection.request().bytes) {
+        match stream.write_some(&connection.request().bytes) {
             Ok(written) => {
                 connection.state = State::Exchange {
                     stream,
@@ -397,12 +476,29 @@ impl Driver<'_> {
                 };
                 self.watch(token, connection);
             }
-            Err(_) => {
+            Err(e) => {
                 drop(stream);
                 let at = intended.unwrap_or(sent);
-                self.exchange_failed(token, connection, sent, ErrorKind::Io, at);
+                self.exchange_failed(token, connection, sent, io_kind(&e), at);
             }
         }
+    }
+
+    /// The first bytes of the connection's first response came at `at`: its time to first
+    /// byte, from the start of its connect.
+    fn first_bytes(&mut self, connection: &mut Connection, at: Instant) {
+        if let Some(opened) = connection.opened.take() {
+            self.stats.first_byte(connection.target_index, opened, at);
+        }
+    }
+}
+
+/// The kind of a failed write: `tls` when rustls raised it, else `io`.
+fn io_kind(e: &io::Error) -> ErrorKind {
+    if super::tls::is_tls(e) {
+        ErrorKind::Tls
+    } else {
+        ErrorKind::Io
     }
 }
 
@@ -412,17 +508,4 @@ struct Exchange {
     sent: Instant,
     written: usize,
     deadline: Instant,
-}
-
-/// Writes what the socket takes now: `Ok(0)` if it would block.
-fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    loop {
-        match stream.write(bytes) {
-            Ok(0) if !bytes.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }

@@ -27,7 +27,7 @@ use super::arrival::Arrivals;
 use super::coalesce::Coalescer;
 use super::config::{Cancel, LoadConfig, Mode};
 use super::connection::{Connection, State};
-use super::driver::Driver;
+use super::driver::{Driver, TlsClient};
 use super::http::ResponseReader;
 use super::phase::{thread_cpu_time, Phase, Phases, SCAN};
 use super::plan::WorkerPlan;
@@ -35,6 +35,7 @@ use super::report::{ThreadCounts, WorkerReport};
 use super::request::{self, Mix};
 use super::shape::SendPlan;
 use super::stats::WorkerStats;
+use super::tls;
 use super::wait::{Turn, Waiter, TIMER};
 use super::window::{Schedule, Window};
 
@@ -44,13 +45,29 @@ use super::window::{Schedule, Window};
 pub(super) struct Engine {
     poll: Poll,
     waiter: Waiter,
+    /// TLS: this worker's own client (its own session cache).
+    tls: Option<TlsClient>,
 }
 
 impl Engine {
     pub(super) fn new(config: &LoadConfig) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waiter = Waiter::new(config, &poll)?;
-        Ok(Self { poll, waiter })
+        let tls = match &config.tls {
+            None => None,
+            // `run` made the same configuration before the workers: a failure here is the
+            // machine's (memory), a start error.
+            Some(settings) => Some(TlsClient {
+                config: tls::client_config(settings).map_err(io::Error::other)?,
+                name: settings
+                    .server_name
+                    .as_ref()
+                    .map(|_| tls::server_name(settings, config.targets[0]))
+                    .transpose()
+                    .map_err(io::Error::other)?,
+            }),
+        };
+        Ok(Self { poll, waiter, tls })
     }
 
     /// Drives the worker's connections through warm-up, the measured window and the drain
@@ -66,6 +83,7 @@ impl Engine {
         let Engine {
             mut poll,
             mut waiter,
+            tls,
         } = self;
         let open_loop = matches!(waiter, Waiter::Open(_));
         let mut connections = connections(plan, config, window);
@@ -79,6 +97,7 @@ impl Engine {
             stats: &mut stats,
             arrivals: open_loop.then(Arrivals::new),
             attention: BinaryHeap::with_capacity(connections.len()),
+            tls,
         };
         if driver.coalescer.is_some() {
             // Naps are tens of microseconds: the default 50 µs of timer slack would double them.
@@ -190,6 +209,7 @@ fn connections(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Co
                 reader: ResponseReader::default(),
                 schedule,
                 next_send,
+                opened: None,
                 state: State::Idle { retry_at: None },
             }
         })

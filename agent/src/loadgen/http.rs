@@ -35,11 +35,17 @@ pub(crate) struct Response {
 pub(crate) enum Failure {
     Io(io::ErrorKind),
     Parse(ParseError),
+    /// TLS failed under the exchange (an alert, a broken record: see `tls.rs`).
+    Tls,
 }
 
 impl From<io::Error> for Failure {
     fn from(e: io::Error) -> Self {
-        Failure::Io(e.kind())
+        if super::tls::is_tls(&e) {
+            Failure::Tls
+        } else {
+            Failure::Io(e.kind())
+        }
     }
 }
 

@@ -108,6 +108,8 @@ mod shape;
 mod socket;
 mod spin;
 mod stats;
+mod stream;
+mod tls;
 mod wait;
 mod window;
 mod worker;
@@ -116,7 +118,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub use config::{
-    Cancel, LoadConfig, LoadError, Mode, RequestTemplate, LATE_SEND, MAX_SEND_PRECISION,
+    Cancel, LoadConfig, LoadError, Mode, RequestTemplate, TlsSettings, LATE_SEND,
+    MAX_SEND_PRECISION,
 };
 pub use live::{Live, LiveFigures};
 pub use report::{
@@ -130,6 +133,9 @@ pub use shape::{Arrivals, LoadShape, Stage, TraceEntry};
 /// far, after `cancel.cancel()`.
 pub fn run(config: &LoadConfig, cancel: &Cancel) -> Result<LoadReport, LoadError> {
     validate(config)?;
+    if let Some(settings) = &config.tls {
+        tls::preflight(settings, &config.targets, Some("http/1.1"), config.timeout)?;
+    }
     let plans = plan::plan(config);
     let mut workers = Vec::with_capacity(plans.len());
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -355,6 +361,7 @@ pub(crate) fn test_config(targets: usize, connections: u32, cpus: &[u32]) -> Loa
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),
+        tls: None,
     }
 }
 
@@ -523,6 +530,7 @@ pub mod hot_path {
             live: None,
             requests: Vec::new(),
             expect_status: Vec::new(),
+            tls: None,
         };
         let t0 = Instant::now();
         let mut stats = WorkerStats::new(Window::new(t0, &config), &[0], &config);

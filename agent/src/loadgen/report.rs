@@ -86,6 +86,9 @@ pub struct TargetStats {
     pub waited: Histogram<u64>,
     /// Complete responses by status code, expected or not.
     pub status_codes: BTreeMap<u16, u64>,
+    /// How this replica's connections were set up, over the whole load (warm-up included:
+    /// most connections open then): see [`Setup`].
+    pub setup: Setup,
     /// Per request of the mix, indexed like [`LoadConfig::requests`](super::LoadConfig::requests) (one entry for the
     /// default `GET`). Their `requests` and `errors` add up to this replica's.
     pub by_request: Vec<RequestStats>,
@@ -108,6 +111,7 @@ impl TargetStats {
             send_lag: numaload_proto::histogram::new_latency(),
             waited: numaload_proto::histogram::new_latency(),
             status_codes: BTreeMap::new(),
+            setup: Setup::new(),
             by_request: Vec::new(),
             by_stage: Vec::new(),
         }
@@ -129,6 +133,7 @@ impl TargetStats {
         for (&status, &count) in &other.status_codes {
             *self.status_codes.entry(status).or_default() += count;
         }
+        self.setup.add(&other.setup);
         if self.by_request.len() < other.by_request.len() {
             self.by_request
                 .resize_with(other.by_request.len(), RequestStats::new);
@@ -186,6 +191,65 @@ impl StageStats {
 }
 
 impl Default for StageStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How connections were set up (nanoseconds), as h2load reports them: each connection opened
+/// while the load ran (the warm-up, the window, not the drain after it) is one value in
+/// `connect` (the TCP connect), one in `tls_handshake` over TLS (from connected to the
+/// handshake done), and one in `first_byte` (from the start of its connect to the first bytes
+/// of its first response: the kernel's receive timestamp where responses are read late, see
+/// `arrival.rs`). A connection that failed before a stage has no value there.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub connect: Histogram<u64>,
+    pub tls_handshake: Histogram<u64>,
+    pub first_byte: Histogram<u64>,
+    /// TLS handshakes that resumed an earlier session (of `tls_handshake.len()`).
+    pub resumed: u64,
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        Self {
+            connect: numaload_proto::histogram::new_latency(),
+            tls_handshake: numaload_proto::histogram::new_latency(),
+            first_byte: numaload_proto::histogram::new_latency(),
+            resumed: 0,
+        }
+    }
+
+    pub fn add(&mut self, other: &Setup) {
+        merge_latency(&mut self.connect, &other.connect);
+        merge_latency(&mut self.tls_handshake, &other.tls_handshake);
+        merge_latency(&mut self.first_byte, &other.first_byte);
+        self.resumed += other.resumed;
+    }
+
+    /// Sets the wire's setup fields of a worker's result for this replica.
+    pub fn onto_wire(
+        &self,
+        out: &mut numaload_proto::v1::WorkerResult,
+    ) -> Result<(), numaload_proto::histogram::HistogramError> {
+        use numaload_proto::histogram::encode;
+        let encoded = |h: &Histogram<u64>| {
+            if h.is_empty() {
+                Ok(Vec::new())
+            } else {
+                encode(h)
+            }
+        };
+        out.connect_time = encoded(&self.connect)?;
+        out.tls_handshake = encoded(&self.tls_handshake)?;
+        out.first_byte = encoded(&self.first_byte)?;
+        out.tls_resumed = self.resumed;
+        Ok(())
+    }
+}
+
+impl Default for Setup {
     fn default() -> Self {
         Self::new()
     }
@@ -255,6 +319,9 @@ pub struct ErrorCounts {
     /// connection was still waiting for an earlier response, or could not connect in time);
     /// nothing new is sent after the close.
     pub unsent: u64,
+    /// TLS failed: the handshake (refused, not done within `timeout`, a certificate that does
+    /// not verify) or a record or alert during the exchange.
+    pub tls: u64,
 }
 
 /// Kinds of [`ErrorCounts`] an exchange can fail with before a response is complete (a
@@ -267,6 +334,7 @@ pub(super) enum ErrorKind {
     Parse,
     /// Open loop: intended inside the window, not sent by its close.
     Unsent,
+    Tls,
 }
 
 /// The wire's error counts: the one place the agent names each kind for the wire.
@@ -279,6 +347,7 @@ impl From<ErrorCounts> for numaload_proto::v1::ErrorCounts {
             http_status: e.http_status,
             parse: e.parse,
             unsent: e.unsent,
+            tls: e.tls,
         }
     }
 }
@@ -292,11 +361,18 @@ impl ErrorCounts {
             ErrorKind::Timeout => &mut self.timeout,
             ErrorKind::Parse => &mut self.parse,
             ErrorKind::Unsent => &mut self.unsent,
+            ErrorKind::Tls => &mut self.tls,
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.connect + self.io + self.timeout + self.http_status + self.parse + self.unsent
+        self.connect
+            + self.io
+            + self.timeout
+            + self.http_status
+            + self.parse
+            + self.unsent
+            + self.tls
     }
 
     pub fn add(&mut self, other: &ErrorCounts) {
@@ -306,6 +382,7 @@ impl ErrorCounts {
         self.http_status += other.http_status;
         self.parse += other.parse;
         self.unsent += other.unsent;
+        self.tls += other.tls;
     }
 }
 

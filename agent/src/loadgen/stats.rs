@@ -15,6 +15,7 @@ impl From<Failure> for ErrorKind {
         match failure {
             Failure::Io(_) => ErrorKind::Io,
             Failure::Parse(_) => ErrorKind::Parse,
+            Failure::Tls => ErrorKind::Tls,
         }
     }
 }
@@ -273,6 +274,42 @@ impl WorkerStats {
     pub(super) fn reconnected(&mut self, target: usize, at: Instant) {
         if self.window.measures(at) {
             self.per_target[target].counts.reconnects += 1;
+        }
+    }
+
+    /// A connection whose connect began at `opened` is connected at `now` (see
+    /// [`Setup`](super::report::Setup): counted while the load runs, not in the drain).
+    pub(super) fn connected(&mut self, target: usize, opened: Instant, now: Instant) {
+        if opened < self.window.measure_end {
+            let setup = &mut self.per_target[target].setup;
+            record_clamped(&mut setup.connect, nanos(now.saturating_duration_since(opened)));
+        }
+    }
+
+    /// A connection whose connect began at `opened`, connected at `connected`, finished its
+    /// TLS handshake at `now`, resuming a session or not.
+    pub(super) fn handshaken(
+        &mut self,
+        target: usize,
+        opened: Instant,
+        connected: Instant,
+        now: Instant,
+        resumed: bool,
+    ) {
+        if opened < self.window.measure_end {
+            let setup = &mut self.per_target[target].setup;
+            let took = nanos(now.saturating_duration_since(connected));
+            record_clamped(&mut setup.tls_handshake, took);
+            setup.resumed += u64::from(resumed);
+        }
+    }
+
+    /// The first bytes of the first response of a connection whose connect began at `opened`
+    /// came at `at`.
+    pub(super) fn first_byte(&mut self, target: usize, opened: Instant, at: Instant) {
+        if opened < self.window.measure_end {
+            let setup = &mut self.per_target[target].setup;
+            record_clamped(&mut setup.first_byte, nanos(at.saturating_duration_since(opened)));
         }
     }
 

@@ -111,6 +111,9 @@ pub enum TargetSpecError {
 /// A `[load]` section this agent refuses.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadSpecError {
+    /// A TLS setting the generator cannot use (the text names the key).
+    #[error("[load] {0}")]
+    Tls(String),
     #[error("[load] mode: unspecified; use \"open\" or \"closed\"")]
     ModeUnspecified,
     #[error("[load] rate = {0}: must be a positive number of requests per second")]

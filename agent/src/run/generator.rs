@@ -104,6 +104,7 @@ pub(super) fn load_config(
         live: None,
         requests: run.load.requests.clone(),
         expect_status: run.load.expect_status.clone(),
+        tls: run.load.tls.clone(),
     }
 }
 
@@ -200,6 +201,7 @@ pub(super) fn worker_results(
                 ..Default::default()
             };
             target.counts.onto_wire(&mut result);
+            target.setup.onto_wire(&mut result)?;
             // A worker's own counters (CPU time, waits) are per thread: they go once, on its
             // first replica's result.
             if target.replica == worker.per_target.first().map_or(0, |t| t.replica) {

@@ -20,6 +20,7 @@ mod measure;
 mod placed;
 mod prepare;
 mod shape;
+mod protocol;
 mod start;
 
 use std::sync::atomic::Ordering;

@@ -83,6 +83,8 @@ pub struct LoadPlan {
     pub requests: Vec<RequestTemplate>,
     /// Statuses that count as success (empty: any 2xx).
     pub expect_status: Vec<u16>,
+    /// TLS to the targets (`None`: clear text).
+    pub tls: Option<crate::loadgen::TlsSettings>,
 }
 
 /// Checks the plan and places every layout; the error says which field is wrong and how to fix it.
@@ -403,6 +405,7 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, LoadSpecError> {
         shape,
         requests: requests(&load.requests)?,
         expect_status: expect_status(&load.expect_status)?,
+        tls: super::protocol::tls_settings(load.tls.as_ref())?,
     })
 }
 

@@ -190,6 +190,7 @@ pub(super) fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> 
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),
+        tls: None,
     }
 }
 

@@ -160,6 +160,7 @@ fn open_loop(addr: SocketAddr) -> LoadConfig {
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),
+        tls: None,
     }
 }
 

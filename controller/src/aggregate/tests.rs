@@ -21,6 +21,7 @@ fn load() -> Load {
         seed: None,
         stages: Vec::new(),
         trace: None,
+        tls: None,
     }
 }
 

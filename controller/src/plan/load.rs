@@ -7,6 +7,7 @@ use numaload_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::durations::millis;
+use super::protocol::Tls;
 use super::request::{self, Request};
 use super::shape::{self, Arrivals, Stage, Trace};
 
@@ -73,6 +74,9 @@ pub struct Load {
     /// just past its last entry and the mode's `rate` is the window's entries over it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<Trace>,
+    /// TLS to the targets; `None`: clear text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 /// How requests are sent.
@@ -158,6 +162,7 @@ impl Load {
                 .trace
                 .as_ref()
                 .map(|t| shape::trace_to_wire(t.sends.as_deref().unwrap_or_default())),
+            tls: self.tls.as_ref().map(Tls::to_wire),
         }
     }
 }

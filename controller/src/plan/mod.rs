@@ -31,9 +31,10 @@
 //! (`[target]` and a layout's own `target`), `knobs.rs` (`[target.knobs]`, `[layouts.knobs]`),
 //! `request.rs` (the request or the `[[load.requests]]` mix, `expect_status`), `shape.rs` and
 //! `validate/shape.rs` (`arrivals`, `seed`, `[[load.stages]]`, `trace`, `speed`), `trace.rs`
-//! (reading a trace file, the one read besides the plan's own), `layout.rs` and
+//! (reading a trace file; the other file read besides the plan is `[load] ca`), `layout.rs` and
 //! `validate/layout.rs` (`[[layouts]]`), `sweep.rs` (`sweep.KEY`), `thresholds.rs` (`[thresholds]`), `load.rs` and
-//! `validate/mod.rs` (the rest of `[load]`), `fleet.rs` (`[fleet]`); `validated.rs` holds the
+//! `validate/mod.rs` (the rest of `[load]`), `fleet.rs` (`[fleet]`), `protocol.rs` (`tls` and its keys, and
+//! reading the files they name); `validated.rs` holds the
 //! whole [`Plan`];
 //! `overrides.rs` puts `--set KEY=VALUE` into the TOML before any of them reads it. A
 //! validator reports a `Problem` at a key path (`problem.rs`) with the fix `validate/fixes.rs`
@@ -53,6 +54,7 @@ mod layout;
 mod load;
 mod overrides;
 mod problem;
+mod protocol;
 mod raw;
 mod request;
 mod search;
@@ -71,6 +73,7 @@ pub use fleet::{AgentLoss, FleetPolicy};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
 pub use overrides::{Set, SetFrom, SET_ENV};
+pub use protocol::Tls;
 pub use request::Request;
 pub use search::Search;
 pub use shape::{Arrivals, Stage, Trace, TraceSend};
@@ -94,6 +97,9 @@ pub fn load_with(path: &Path, sets: &[Set]) -> Result<Plan, PlanError> {
     let mut plan = parse(applied.text(&text), &origin).map_err(|e| applied.blame(e))?;
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     read_trace(&mut plan, dir, &origin).map_err(|e| applied.blame(e))?;
+    if let Some(tls) = &mut plan.load.tls {
+        protocol::read_files(tls, dir).map_err(|p| PlanError::invalid(&origin, p))?;
+    }
     Ok(plan)
 }
 
@@ -104,7 +110,7 @@ pub fn read_trace(plan: &mut Plan, dir: &Path, origin: &str) -> Result<(), PlanE
 }
 
 /// Parses and validates plan text; `origin` names it in errors (usually the file name). Reads
-/// no file: a `[load] trace` is left unread (its entries, window and rate unknown) until
+/// no file: the PEM of `[load] ca` is read by [`load_with`], and a `[load] trace` is left unread (its entries, window and rate unknown) until
 /// [`read_trace`], which [`load`] and [`load_with`] call beside the plan file; a run refuses a
 /// trace not read.
 pub fn parse(text: &str, origin: &str) -> Result<Plan, PlanError> {

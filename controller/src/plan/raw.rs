@@ -96,6 +96,13 @@ pub(super) struct RawLoad {
     /// A trace file to replay, relative to the plan file.
     pub trace: Option<String>,
     pub speed: Option<f64>,
+    /// TLS to the targets, and its keys.
+    pub tls: Option<bool>,
+    pub sni: Option<String>,
+    pub ca: Option<String>,
+    pub insecure_skip_verify: Option<bool>,
+    pub alpn: Option<Vec<String>>,
+    pub resume: Option<bool>,
 }
 
 /// One `[[load.stages]]` table: `rate` (a step) or `from` and `to` (a ramp), and `duration`.

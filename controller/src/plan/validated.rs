@@ -121,6 +121,7 @@ mod tests {
                 seed: None,
                 stages: Vec::new(),
                 trace: None,
+                tls: None,
             },
             layouts: vec![
                 Layout::new("one", Replicas::Count(1), Pin::None, Memory::None),

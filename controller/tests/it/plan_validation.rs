@@ -96,6 +96,7 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             seed: None,
             stages: Vec::new(),
             trace: None,
+            tls: None,
         },
         layouts: vec![
             Layout::new("one-process", Replicas::Count(1), Pin::None, Memory::None),
@@ -526,6 +527,7 @@ memory = "none"
             no_spin: false,
             send_precision_ns: 50_000,
             interface: String::new(),
+            tls: None,
             requests: vec![v1::HttpRequest {
                 name: "POST /api/items?x=1".into(),
                 method: "POST".into(),

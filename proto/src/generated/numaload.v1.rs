@@ -304,6 +304,9 @@ pub struct LoadSpec {
     /// offsets from the load's start, dealt round robin over the connections.
     #[prost(message, optional, tag = "18")]
     pub trace: ::core::option::Option<LoadTrace>,
+    /// TLS to the targets (plan: tls = true and its keys); absent: clear text.
+    #[prost(message, optional, tag = "30")]
+    pub tls: ::core::option::Option<TlsSpec>,
 }
 /// One stage of an open-loop run: the rate going linearly from `from_rps` to `to_rps` requests
 /// per second over its duration (equal: a step).
@@ -328,6 +331,26 @@ pub struct LoadTrace {
     /// Each entry's request: an index into LoadSpec.requests (0 without requests).
     #[prost(uint32, repeated, tag = "2")]
     pub requests: ::prost::alloc::vec::Vec<u32>,
+}
+/// TLS on the generator's connections.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct TlsSpec {
+    /// The name to send (SNI) and verify the certificate against; empty: the target's IP address.
+    #[prost(string, tag = "1")]
+    pub server_name: ::prost::alloc::string::String,
+    /// Trusted roots, PEM (the plan's `ca` file, read by the controller); empty: the system's.
+    #[prost(bytes = "vec", tag = "2")]
+    pub ca_pem: ::prost::alloc::vec::Vec<u8>,
+    /// Accept any certificate (the handshake still runs in full).
+    #[prost(bool, tag = "3")]
+    pub insecure_skip_verify: bool,
+    /// ALPN protocols to offer, in order; empty: no ALPN extension.
+    #[prost(string, repeated, tag = "4")]
+    pub alpn: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Never resume a session: every connect is a full handshake (plan: resume = false).
+    #[prost(bool, tag = "5")]
+    pub no_resume: bool,
 }
 /// One request of the plan's mix. The agent adds `Host` (and `Content-Length` for a body).
 #[allow(clippy::all)]
@@ -752,6 +775,9 @@ pub struct ErrorCounts {
     /// Open loop: intended inside the window, not sent by its close (absent from older agents: 0).
     #[prost(uint64, tag = "6")]
     pub unsent: u64,
+    /// TLS failed: the handshake, or a record or alert during the exchange.
+    #[prost(uint64, tag = "7")]
+    pub tls: u64,
 }
 /// Responses with one status code.
 #[allow(clippy::all)]
@@ -867,6 +893,20 @@ pub struct WorkerResult {
     /// in, in stage order; they add up to the fields above. Empty without stages.
     #[prost(message, repeated, tag = "26")]
     pub by_stage: ::prost::alloc::vec::Vec<StageOutcome>,
+    /// How this replica's connections were set up, over the whole load (warm-up and window, not
+    /// the drain): HdrHistogram V2, nanoseconds, one value per connection; empty when none.
+    /// The TCP connect.
+    #[prost(bytes = "vec", tag = "40")]
+    pub connect_time: ::prost::alloc::vec::Vec<u8>,
+    /// TLS: from connected to the handshake done.
+    #[prost(bytes = "vec", tag = "41")]
+    pub tls_handshake: ::prost::alloc::vec::Vec<u8>,
+    /// From the start of the connect to the first bytes of the first response.
+    #[prost(bytes = "vec", tag = "42")]
+    pub first_byte: ::prost::alloc::vec::Vec<u8>,
+    /// TLS handshakes that resumed an earlier session (of those in tls_handshake).
+    #[prost(uint64, tag = "43")]
+    pub tls_resumed: u64,
 }
 /// One stage's share of a worker's results for one replica: the requests intended in it.
 #[allow(clippy::all)]

@@ -3,6 +3,7 @@
 
 use super::super::fleet::{MAX_LOST_AGENTS, ON_AGENT_LOSS};
 use super::super::knobs::KNOBS;
+use super::super::protocol::{ALPN, CA, INSECURE, RESUME, SNI, TLS};
 use super::super::request::{
     BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
 };
@@ -70,6 +71,12 @@ pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
         "load.send_precision" => SEND_PRECISION,
         "load.min_delivered" => MIN_DELIVERED,
         "load.interface" => INTERFACE,
+        "load.tls" => TLS,
+        "load.sni" => SNI,
+        "load.ca" => CA,
+        "load.insecure_skip_verify" => INSECURE,
+        "load.alpn" => ALPN,
+        "load.resume" => RESUME,
         "load.method" | "load.requests.method" => METHOD,
         "load.path" | "load.requests.path" => PATH,
         "load.headers" | "load.requests.headers" => HEADERS,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
 use super::problem::{non_empty, quoted, KeyPath, Problem};
+use super::protocol;
 use super::raw::{RawLoad, RawLoadMode, RawPlan};
 use super::request;
 use super::search::Search;
@@ -157,6 +158,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
     let send_precision = send_precision(raw.send_precision.take(), &mode, at)?;
     let min_delivered = min_delivered(raw.min_delivered.take(), at)?;
     let requests = request::requests(&mut raw, at)?;
+    let tls = protocol::tls(&mut raw, at)?;
     let expect_status = request::expect_status(raw.expect_status.take(), &at.key("expect_status"))?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
     if !CONNECTIONS.contains(&connections) {
@@ -196,6 +198,7 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         seed: shape.seed,
         stages: shape.stages,
         trace: shape.trace,
+        tls,
     })
 }
 

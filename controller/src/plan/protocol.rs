@@ -1,0 +1,207 @@
+//! How the load generator talks to the targets: `[load] tls` and its keys (`sni`, `ca`,
+//! `insecure_skip_verify`, `alpn`, `resume`). The keys, defaults and examples are in
+//! `docs/plan.md`, section `[load]`.
+//!
+//! Validation is pure: `ca` stays a path here, and [`read_files`] (called by `plan::load_with`
+//! with the plan file's folder) reads the PEM it names, so the agent, which may be on another
+//! host, receives the certificates themselves.
+
+use std::path::Path;
+
+use numaload_proto::v1;
+use serde::{Deserialize, Serialize};
+
+use super::problem::{quoted, KeyPath, Problem};
+use super::raw::RawLoad;
+
+pub(super) const TLS: &str = "must be true or false";
+pub(super) const SNI: &str =
+    "must be a host name or IP address the certificate holds, e.g. sni = \"api.example.com\"";
+pub(super) const CA: &str =
+    "must be the path of a PEM file of trusted certificates, relative to the plan, e.g. ca = \"ca.pem\"";
+pub(super) const INSECURE: &str = "must be true or false (true accepts any certificate)";
+pub(super) const ALPN: &str =
+    "must be a list of 1 to 8 protocol names, e.g. alpn = [\"http/1.1\"] (or [] for none)";
+pub(super) const RESUME: &str = "must be true or false (false: a full handshake on every connect)";
+
+/// TLS to the targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tls {
+    /// The name sent (SNI) and verified against the certificate; empty: the target's IP.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sni: String,
+    /// The PEM file of trusted roots, as the plan gives it; `None`: the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// `ca`'s contents, read by [`read_files`]; not echoed in results.
+    #[serde(skip)]
+    pub ca_pem: Vec<u8>,
+    /// Accept any certificate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
+    /// ALPN protocols offered, in order.
+    pub alpn: Vec<String>,
+    /// Session resumption on reconnects.
+    pub resume: bool,
+}
+
+impl Tls {
+    pub(super) fn to_wire(&self) -> v1::TlsSpec {
+        v1::TlsSpec {
+            server_name: self.sni.clone(),
+            ca_pem: self.ca_pem.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            alpn: self.alpn.clone(),
+            no_resume: !self.resume,
+        }
+    }
+}
+
+/// `tls` and its keys, taken out of `raw`; `None` for clear text. The keys of TLS without
+/// `tls = true` are refused (they would be silently unused).
+pub(super) fn tls(raw: &mut RawLoad, at: &KeyPath) -> Result<Option<Tls>, Problem> {
+    let (sni, ca, insecure, alpn, resume) = (
+        raw.sni.take(),
+        raw.ca.take(),
+        raw.insecure_skip_verify.take(),
+        raw.alpn.take(),
+        raw.resume.take(),
+    );
+    if raw.tls.take() != Some(true) {
+        let given = [
+            ("sni", sni.is_some()),
+            ("ca", ca.is_some()),
+            ("insecure_skip_verify", insecure.is_some()),
+            ("alpn", alpn.is_some()),
+            ("resume", resume.is_some()),
+        ];
+        if let Some((key, _)) = given.iter().find(|(_, given)| *given) {
+            let fix = format!("used with tls = true only; add tls = true or remove {key}");
+            return Err(Problem::about(at.key(key), &fix));
+        }
+        return Ok(None);
+    }
+    let sni = match sni {
+        None => String::new(),
+        Some(name) => {
+            let fine = !name.is_empty()
+                && name.len() <= 253
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b));
+            if !fine {
+                return Err(Problem::value(at.key("sni"), quoted(&name), SNI));
+            }
+            name
+        }
+    };
+    let insecure_skip_verify = insecure.unwrap_or(false);
+    if let (Some(ca), true) = (&ca, insecure_skip_verify) {
+        let fix = "insecure_skip_verify = true accepts any certificate, so ca would be unused; \
+                   remove one of them";
+        return Err(Problem::value(at.key("ca"), quoted(ca), fix));
+    }
+    if let Some(path) = &ca {
+        if path.trim().is_empty() {
+            return Err(Problem::value(at.key("ca"), quoted(path), CA));
+        }
+    }
+    let alpn = alpn.unwrap_or_else(|| vec!["http/1.1".to_owned()]);
+    let fine = alpn.len() <= 8
+        && alpn
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 255 && p.bytes().all(|b| b.is_ascii_graphic()));
+    if !fine {
+        return Err(Problem::value(at.key("alpn"), format!("{alpn:?}"), ALPN));
+    }
+    Ok(Some(Tls {
+        sni,
+        ca,
+        ca_pem: Vec::new(),
+        insecure_skip_verify,
+        alpn,
+        resume: resume.unwrap_or(true),
+    }))
+}
+
+/// Reads the files `tls` names (`ca`), relative to `base` (the plan file's folder).
+pub(super) fn read_files(tls: &mut Tls, base: &Path) -> Result<(), Problem> {
+    if let Some(ca) = &tls.ca {
+        tls.ca_pem = std::fs::read(base.join(ca)).map_err(|e| {
+            let at = KeyPath::root().key("load").key("ca");
+            Problem::value(at, quoted(ca), &format!("cannot be read ({e}); {CA}"))
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::parse;
+
+    fn plan(load_keys: &str) -> String {
+        format!(
+            "name = \"t\"\n[target]\nname = \"async\"\n[load]\nmode = \"closed\"\n\
+             duration = \"1s\"\n{load_keys}\n[[layouts]]\nname = \"one\"\nreplicas = 1\n"
+        )
+    }
+
+    #[test]
+    fn tls_defaults_offer_http1_and_resume_and_go_on_the_wire() {
+        let parsed = parse(&plan("tls = true"), "p.toml").expect("valid");
+        let tls = parsed.load.tls.clone().expect("tls");
+        assert_eq!(tls.alpn, ["http/1.1"]);
+        assert!(tls.resume && !tls.insecure_skip_verify && tls.sni.is_empty());
+        let wire = parsed.load.to_spec().tls.expect("on the wire");
+        assert_eq!(wire.alpn, ["http/1.1"]);
+        assert!(!wire.no_resume);
+        let parsed = parse(
+            &plan("tls = true\nsni = \"api.test\"\nresume = false\nalpn = []"),
+            "p.toml",
+        )
+        .expect("valid");
+        let wire = parsed.load.to_spec().tls.expect("tls");
+        assert_eq!(wire.server_name, "api.test");
+        assert!(wire.no_resume && wire.alpn.is_empty());
+        assert_eq!(parse(&plan(""), "p.toml").expect("clear").load.tls, None);
+    }
+
+    #[test]
+    fn tls_keys_are_refused_naming_the_key_and_the_fix() {
+        let cases = [
+            ("sni = \"a\"", "[load] sni", "tls = true only"),
+            ("tls = false\nresume = false", "[load] resume", "tls = true only"),
+            ("tls = true\nsni = \"a b\"", "[load] sni", "host name"),
+            (
+                "tls = true\nca = \"ca.pem\"\ninsecure_skip_verify = true",
+                "[load] ca",
+                "remove one of them",
+            ),
+            ("tls = true\nalpn = [\"\"]", "[load] alpn", "protocol names"),
+            ("tls = \"yes\"", "[load] tls", "true or false"),
+        ];
+        for (keys, key, fix) in cases {
+            let message = parse(&plan(keys), "p.toml").expect_err(keys).to_string();
+            assert!(message.contains(key), "{keys}: {message}");
+            assert!(message.contains(fix), "{keys}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_ca_file_is_read_relative_to_the_plan_and_a_missing_one_named() {
+        let dir = std::env::temp_dir().join(format!("numaload-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("ca.pem"), b"-----BEGIN CERTIFICATE-----\n").expect("pem");
+        let path = dir.join("plan.toml");
+        std::fs::write(&path, plan("tls = true\nca = \"ca.pem\"")).expect("plan");
+        let loaded = crate::plan::load(&path).expect("loads");
+        let tls = loaded.load.tls.expect("tls");
+        assert_eq!(tls.ca_pem, b"-----BEGIN CERTIFICATE-----\n");
+        assert!(
+            !serde_json::to_string(&loaded.load.mode).unwrap_or_default().contains("BEGIN"),
+            "the PEM is not echoed"
+        );
+        std::fs::write(&path, plan("tls = true\nca = \"gone.pem\"")).expect("plan");
+        let message = crate::plan::load(&path).expect_err("missing").to_string();
+        assert!(message.contains("[load] ca") && message.contains("gone.pem"), "{message}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
