@@ -42,6 +42,13 @@ pub struct TargetArgs {
     /// `--limit` with `--dispatch bounded`, else tokio's, 512].
     #[arg(long)]
     pub max_blocking_threads: Option<usize>,
+    /// TLS certificate chain (PEM) served to connections that open with a TLS handshake, on
+    /// the same port [default: a self-signed one generated at start]. Needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// The server variants.
@@ -172,6 +179,8 @@ pub struct RunConfig {
     /// tokio's blocking-pool cap; `None` keeps tokio's default (512).
     pub max_blocking_threads: Option<usize>,
     pub server: ServerConfig,
+    /// The certificate of TLS connections.
+    pub tls: crate::tls::Identity,
 }
 
 /// Errors a caller may want to tell apart; each names the flag at fault.
@@ -196,6 +205,8 @@ pub enum TargetError {
     MissingLimit,
     #[error("--{flag} 0: must be at least 1")]
     Zero { flag: &'static str },
+    #[error("--{flag}: --tls-cert and --tls-key go together; give both or neither")]
+    TlsPair { flag: &'static str },
 }
 
 /// `Some(n)` as a `NonZeroUsize`, or the error naming `flag`.
@@ -276,11 +287,18 @@ impl TargetArgs {
             dispatch,
         };
         server.validate()?;
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => crate::tls::Identity::Files { cert, key },
+            (Some(_), None) => return Err(TargetError::TlsPair { flag: "tls-key" }),
+            (None, Some(_)) => return Err(TargetError::TlsPair { flag: "tls-cert" }),
+            (None, None) => crate::tls::Identity::Generated,
+        };
         Ok(RunConfig {
             listen: self.listen,
             worker_threads,
             max_blocking_threads,
             server,
+            tls,
         })
     }
 }
@@ -300,6 +318,8 @@ mod tests {
             limit: None,
             pool_threads: None,
             max_blocking_threads: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 

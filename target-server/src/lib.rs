@@ -10,7 +10,8 @@
 //!    over-subscribe the quota 2× or more),
 //! 3. sets the variant up ([`Server::new`]: the pinned pool's threads start here), binds, then
 //!    prints the readiness line on stdout ([`write_ready_line`]),
-//! 4. [`Server::serve`]s HTTP/1.1 until SIGTERM or SIGINT, then drains and exits.
+//! 4. [`Server::serve`]s HTTP/1.1 until SIGTERM or SIGINT, then drains and exits; on the same
+//!    port over TLS too ([`tls`]: a generated certificate unless `--tls-cert` names one).
 //!
 //! Variants ([`Variant`]): `async` does `--work-us` of CPU work per request on the tokio worker
 //! and never blocks. `ffi` calls a C function per request ([`ffi`]) that sleeps or spins
@@ -36,6 +37,7 @@ mod proc_status;
 mod response;
 pub mod runtime;
 mod server;
+pub mod tls;
 pub mod work;
 
 use std::future::Future;
@@ -75,6 +77,7 @@ pub fn run(args: TargetArgs) -> anyhow::Result<()> {
         let server = Server::new(config.server)?;
         let listener = server::bind(config.listen).await?;
         let addr = listener.local_addr().context("reading the bound address")?;
+        let server = server.with_tls(tls::acceptor(&config.tls, addr)?);
         // Install the handlers before announcing readiness, so that a SIGTERM sent right
         // after the line is read still shuts down cleanly.
         let shutdown = shutdown_signal().context("installing SIGTERM/SIGINT handlers")?;

@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::{ServerConfig, TargetError, Variant};
 use crate::dispatch::{FfiCalls, FfiHandler, FfiShared};
@@ -42,9 +43,19 @@ pub async fn serve(
 /// A server ready to take connections: its metrics exist and, with `--dispatch pinned-pool`,
 /// its pool threads are pinned and have their C state. `run` makes it before announcing
 /// readiness, so that a pool that cannot start fails before the readiness line.
-#[derive(Debug)]
 pub struct Server {
     variant: VariantState,
+    /// Connections that open with a TLS handshake are served over TLS ([`crate::tls`]).
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("variant", &self.variant)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -90,7 +101,16 @@ impl Server {
                 VariantState::Ffi(shared, metrics)
             }
         };
-        Ok(Server { variant })
+        Ok(Server { variant, tls: None })
+    }
+
+    /// Serves TLS too, on the same port: a connection that opens with a TLS handshake gets
+    /// `acceptor`'s certificate, any other is served in clear text.
+    pub fn with_tls(self, acceptor: TlsAcceptor) -> Self {
+        Self {
+            tls: Some(acceptor),
+            ..self
+        }
     }
 
     /// Serves until `shutdown` completes, drains, and (`pinned-pool`) stops the pool threads,
@@ -100,15 +120,16 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        let tls = self.tls;
         match self.variant {
             VariantState::Async(handler, metrics) => {
-                accept_loop(listener, handler, metrics, shutdown).await
+                accept_loop(listener, tls, handler, metrics, shutdown).await
             }
             VariantState::Ffi(shared, metrics) => {
                 let handler = FfiHandler {
                     shared: Arc::clone(&shared),
                 };
-                let served = accept_loop(listener, handler, metrics, shutdown).await;
+                let served = accept_loop(listener, tls, handler, metrics, shutdown).await;
                 shared.shutdown().await;
                 served
             }
@@ -119,6 +140,7 @@ impl Server {
 /// Accepts connections and serves each with a clone of `service` on its own task.
 async fn accept_loop<S>(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     service: S,
     metrics: Arc<ServerMetrics>,
     shutdown: impl Future<Output = ()>,
@@ -156,14 +178,21 @@ where
         // Without NODELAY small responses wait for the peer's delayed ACK (~40 ms).
         // Failure only costs latency, and the metrics will show it; keep serving.
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
-            Arc::clone(&builder),
-            stream,
-            service.clone(),
-            stop_rx.clone(),
-            live.clone(),
-            Arc::clone(&metrics),
-        ));
+        let serving = Serving {
+            builder: Arc::clone(&builder),
+            stop: stop_rx.clone(),
+            live: live.clone(),
+            metrics: Arc::clone(&metrics),
+        };
+        let service = service.clone();
+        match &tls {
+            None => {
+                tokio::spawn(serve_connection(serving, stream, service));
+            }
+            Some(acceptor) => {
+                tokio::spawn(serve_either(serving, acceptor.clone(), stream, service));
+            }
+        }
     }
 
     drop(listener);
@@ -200,18 +229,46 @@ async fn on_accept_error(metrics: &ServerMetrics, error: &io::Error) {
     }
 }
 
-/// Serves one connection until the peer closes it or `stop` asks for a graceful shutdown.
-/// Connection errors (resets, malformed requests) are counted, never propagated.
-async fn serve_connection<S>(
+/// What serving a connection needs besides its stream and service.
+struct Serving {
     builder: Arc<http1::Builder>,
-    stream: TcpStream,
-    service: S,
-    mut stop: watch::Receiver<bool>,
-    _live: mpsc::Sender<Infallible>,
+    stop: watch::Receiver<bool>,
+    /// Held until the connection ends (see `accept_loop`).
+    live: mpsc::Sender<Infallible>,
     metrics: Arc<ServerMetrics>,
-) where
+}
+
+/// Serves a connection over TLS when it opens with a handshake, else in clear text. A failed
+/// handshake is a connection that ended in error.
+async fn serve_either<S>(serving: Serving, acceptor: TlsAcceptor, stream: TcpStream, service: S)
+where
     S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>,
 {
+    if !crate::tls::starts_with_handshake(&stream).await {
+        return serve_connection(serving, stream, service).await;
+    }
+    match acceptor.accept(stream).await {
+        Ok(tls) => serve_connection(serving, tls, service).await,
+        Err(_) => {
+            serving.metrics.connection_opened();
+            serving.metrics.connection_closed(true);
+        }
+    }
+}
+
+/// Serves one connection until the peer closes it or `stop` asks for a graceful shutdown.
+/// Connection errors (resets, malformed requests) are counted, never propagated.
+async fn serve_connection<S, IO>(serving: Serving, stream: IO, service: S)
+where
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>,
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Serving {
+        builder,
+        mut stop,
+        live: _live,
+        metrics,
+    } = serving;
     metrics.connection_opened();
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);

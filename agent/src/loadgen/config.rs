@@ -80,7 +80,6 @@ pub struct TlsSettings {
     pub resume: bool,
 }
 
-
 /// A cheap, clonable stop flag: after [`Cancel::cancel`], [`run`] returns promptly with what it
 /// has measured so far.
 #[derive(Debug, Clone, Default)]

@@ -102,7 +102,9 @@ impl Driver<'_> {
     ) {
         match connection.expiry(now, &self.window) {
             Some(Expiry::Reconnect) => self.connect(token, connection, now),
-            Some(Expiry::ConnectTimedOut) => self.connect_failed(connection, now, ErrorKind::Connect),
+            Some(Expiry::ConnectTimedOut) => {
+                self.connect_failed(connection, now, ErrorKind::Connect)
+            }
             Some(Expiry::HandshakeTimedOut) => self.connect_failed(connection, now, ErrorKind::Tls),
             Some(Expiry::ExchangeTimedOut { at }) => {
                 self.exchange_failed(token, connection, now, ErrorKind::Timeout, at);
@@ -304,7 +306,8 @@ impl Driver<'_> {
                 let now = Instant::now();
                 if let Some(opened) = connection.opened {
                     let index = connection.target_index;
-                    self.stats.handshaken(index, opened, connected, now, resumed);
+                    self.stats
+                        .handshaken(index, opened, connected, now, resumed);
                 }
                 self.ready(token, connection, stream, now);
             }
@@ -342,9 +345,7 @@ impl Driver<'_> {
         let bodiless = connection.request().bodiless;
         let read = stream.read_response(&mut connection.reader, bodiless, self.arrivals.as_mut());
         let stamp = read.stamp;
-        if read.response.is_none()
-            && connection.opened.is_some()
-            && connection.reader.is_partial()
+        if read.response.is_none() && connection.opened.is_some() && connection.reader.is_partial()
         {
             // Part of the first response: its first bytes came by now.
             self.first_bytes(connection, Instant::now());
@@ -409,13 +410,7 @@ impl Driver<'_> {
     /// A connected, idle stream at `now`: closed loop sends at once; open loop sends at once if
     /// the next send is due (or overdue: back to back), else waits in the due heap for it. Past
     /// the close only what [`Connection::may_send`] allows goes out; else the connection gives up.
-    fn ready(
-        &mut self,
-        token: Token,
-        connection: &mut Connection,
-        stream: Stream,
-        now: Instant,
-    ) {
+    fn ready(&mut self, token: Token, connection: &mut Connection, stream: Stream, now: Instant) {
         if !connection.is_open_loop() {
             if now < self.window.measure_end {
                 return self.send(token, connection, stream, now, None);

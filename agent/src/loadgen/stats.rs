@@ -282,7 +282,10 @@ impl WorkerStats {
     pub(super) fn connected(&mut self, target: usize, opened: Instant, now: Instant) {
         if opened < self.window.measure_end {
             let setup = &mut self.per_target[target].setup;
-            record_clamped(&mut setup.connect, nanos(now.saturating_duration_since(opened)));
+            record_clamped(
+                &mut setup.connect,
+                nanos(now.saturating_duration_since(opened)),
+            );
         }
     }
 
@@ -309,7 +312,10 @@ impl WorkerStats {
     pub(super) fn first_byte(&mut self, target: usize, opened: Instant, at: Instant) {
         if opened < self.window.measure_end {
             let setup = &mut self.per_target[target].setup;
-            record_clamped(&mut setup.first_byte, nanos(at.saturating_duration_since(opened)));
+            record_clamped(
+                &mut setup.first_byte,
+                nanos(at.saturating_duration_since(opened)),
+            );
         }
     }
 

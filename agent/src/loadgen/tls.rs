@@ -33,7 +33,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::Resumption;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use super::config::{LoadError, TlsSettings};
 
@@ -74,7 +76,11 @@ pub(super) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
             .with_root_certificates(roots(settings.ca_pem.as_deref())?)
             .with_no_client_auth()
     };
-    config.alpn_protocols = settings.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config.alpn_protocols = settings
+        .alpn
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
     config.resumption = if settings.resume {
         Resumption::in_memory_sessions(256)
     } else {

@@ -19,8 +19,8 @@ mod load_only;
 mod measure;
 mod placed;
 mod prepare;
-mod shape;
 mod protocol;
+mod shape;
 mod start;
 
 use std::sync::atomic::Ordering;

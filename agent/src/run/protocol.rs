@@ -12,7 +12,9 @@ const MAX_CA_PEM: usize = 1 << 20;
 const MAX_ALPN: usize = 8;
 
 /// The generator's TLS settings from the wire's, `None` for clear text.
-pub(super) fn tls_settings(spec: Option<&v1::TlsSpec>) -> Result<Option<TlsSettings>, LoadSpecError> {
+pub(super) fn tls_settings(
+    spec: Option<&v1::TlsSpec>,
+) -> Result<Option<TlsSettings>, LoadSpecError> {
     let Some(spec) = spec else {
         return Ok(None);
     };

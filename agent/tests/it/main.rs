@@ -15,5 +15,6 @@ mod loadgen;
 mod schedtrace;
 mod shapes;
 mod targets;
+mod tls;
 mod topology_fixtures;
 mod window;

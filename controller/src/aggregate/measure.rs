@@ -55,6 +55,7 @@ pub(super) fn fill_measurement(
     ));
     set_latency(result, &corrected, &waited, &uncorrected, &lag)?;
     result.stages = stages::stages(load, all_workers(), result.elapsed_s)?;
+    super::setup::Setup::of_workers(all_workers())?.onto(result)?;
     for (agent, summary) in measured {
         result
             .load
@@ -232,6 +233,8 @@ pub(super) fn set_latency(
         uncorrected_v2_base64: base64_of(uncorrected)?,
         send_lag_v2_base64: base64_or_empty(lag)?,
         waited_v2_base64: base64_or_empty(waited)?,
+        // The connections' setup is set after, by `setup.rs`.
+        ..Histograms::default()
     };
     Ok(())
 }

@@ -10,13 +10,14 @@
 //! or summary); `measure.rs` fills in the measured figures, `collect.rs` gathers the events per
 //! agent, `mix.rs` splits the figures by request of the plan's mix, `stages.rs` by stage of a
 //! run with `[[load.stages]]`, `percentiles.rs` reads
-//! percentiles from histograms, `suspect.rs` says when not to trust them, `trials.rs` merges the
+//! percentiles from histograms, `setup.rs` merges the connections' setup times, `suspect.rs` says when not to trust them, `trials.rs` merges the
 //! trials of `repeat = N`.
 
 mod collect;
 mod measure;
 mod mix;
 mod percentiles;
+mod setup;
 mod stages;
 mod suspect;
 mod trials;
@@ -374,6 +375,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         latency_ns: Percentiles::default(),
         latency_uncorrected_ns: Percentiles::default(),
         send_lag_ns: None,
+        connection_setup: None,
         agents: Vec::new(),
         replicas: Vec::new(),
         load: LoadPlacement {

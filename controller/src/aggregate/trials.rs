@@ -83,6 +83,7 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
     let uncorrected = pick(|h| &h.uncorrected_v2_base64)?;
     let lag = pick(|h| &h.send_lag_v2_base64)?;
     set_latency(&mut merged, &corrected, &waited, &uncorrected, &lag)?;
+    super::setup::Setup::of_trials(&measured)?.onto(&mut merged)?;
     merged.delivery = measured
         .iter()
         .filter_map(|t| t.delivery)

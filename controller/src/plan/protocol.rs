@@ -86,7 +86,9 @@ pub(super) fn tls(raw: &mut RawLoad, at: &KeyPath) -> Result<Option<Tls>, Proble
         Some(name) => {
             let fine = !name.is_empty()
                 && name.len() <= 253
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b));
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b));
             if !fine {
                 return Err(Problem::value(at.key("sni"), quoted(&name), SNI));
             }
@@ -168,7 +170,11 @@ mod tests {
     fn tls_keys_are_refused_naming_the_key_and_the_fix() {
         let cases = [
             ("sni = \"a\"", "[load] sni", "tls = true only"),
-            ("tls = false\nresume = false", "[load] resume", "tls = true only"),
+            (
+                "tls = false\nresume = false",
+                "[load] resume",
+                "tls = true only",
+            ),
             ("tls = true\nsni = \"a b\"", "[load] sni", "host name"),
             (
                 "tls = true\nca = \"ca.pem\"\ninsecure_skip_verify = true",
@@ -196,12 +202,17 @@ mod tests {
         let tls = loaded.load.tls.expect("tls");
         assert_eq!(tls.ca_pem, b"-----BEGIN CERTIFICATE-----\n");
         assert!(
-            !serde_json::to_string(&loaded.load.mode).unwrap_or_default().contains("BEGIN"),
+            !serde_json::to_string(&loaded.load.mode)
+                .unwrap_or_default()
+                .contains("BEGIN"),
             "the PEM is not echoed"
         );
         std::fs::write(&path, plan("tls = true\nca = \"gone.pem\"")).expect("plan");
         let message = crate::plan::load(&path).expect_err("missing").to_string();
-        assert!(message.contains("[load] ca") && message.contains("gone.pem"), "{message}");
+        assert!(
+            message.contains("[load] ca") && message.contains("gone.pem"),
+            "{message}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::defaults::is_zero;
+
 /// Failed requests by kind. Open loop: every request intended inside the measured window is
 /// served or counted here once; closed loop: every request sent inside it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +19,10 @@ pub struct ErrorKinds {
     /// 0.
     #[serde(default)]
     pub unsent: u64,
+    /// TLS failed: the handshake, or a record or alert during the exchange. A result without it
+    /// reads 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tls: u64,
 }
 
 /// The wire's error counts, as an agent sent them (absent counts read as none).
@@ -30,15 +36,17 @@ impl From<Option<&numaload_proto::v1::ErrorCounts>> for ErrorKinds {
             http_status: e.http_status,
             parse: e.parse,
             unsent: e.unsent,
+            tls: e.tls,
         }
     }
 }
 
 impl ErrorKinds {
     /// Each kind with its name as the reports print it, in the order they list them.
-    pub fn by_kind(&self) -> [(&'static str, u64); 6] {
+    pub fn by_kind(&self) -> [(&'static str, u64); 7] {
         [
             ("connect", self.connect),
+            ("tls", self.tls),
             ("io", self.io),
             ("timeout", self.timeout),
             ("http status", self.http_status),
@@ -48,7 +56,13 @@ impl ErrorKinds {
     }
 
     pub fn total(&self) -> u64 {
-        self.connect + self.io + self.timeout + self.http_status + self.parse + self.unsent
+        self.connect
+            + self.tls
+            + self.io
+            + self.timeout
+            + self.http_status
+            + self.parse
+            + self.unsent
     }
 
     pub fn add(&mut self, other: &ErrorKinds) {
@@ -58,5 +72,6 @@ impl ErrorKinds {
         self.http_status += other.http_status;
         self.parse += other.parse;
         self.unsent += other.unsent;
+        self.tls += other.tls;
     }
 }

@@ -29,6 +29,7 @@ mod receive;
 mod replica;
 mod sched;
 mod search;
+mod setup;
 mod stage;
 mod thresholds;
 mod tree;
@@ -43,6 +44,7 @@ pub use percentiles::Percentiles;
 pub use receive::{HostReceive, NodeReceive};
 pub use replica::{ReplicaResult, ThreadSample};
 pub use search::{LayoutSearch, SearchResult, Step};
+pub use setup::ConnectionSetup;
 pub use stage::{ArrivalStream, StageResult};
 pub use thresholds::{ThresholdOutcome, ThresholdResult};
 
@@ -117,6 +119,10 @@ pub struct LayoutResult {
     pub latency_uncorrected_ns: Percentiles,
     /// Open loop: how far actual sends lagged the schedule.
     pub send_lag_ns: Option<Percentiles>,
+    /// How the connections were set up: connect, TLS handshake, first byte (absent in results
+    /// of agents that did not time them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_setup: Option<ConnectionSetup>,
     /// The same figures per agent, from the same data.
     #[serde(default)]
     pub agents: Vec<AgentLayoutResult>,
@@ -464,6 +470,14 @@ pub struct Histograms {
     /// answered.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub waited_v2_base64: String,
+    /// The connections' setup ([`ConnectionSetup`]): connect, TLS handshake, first byte
+    /// (each absent when empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub connect_v2_base64: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls_handshake_v2_base64: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub first_byte_v2_base64: String,
 }
 
 impl RunResult {

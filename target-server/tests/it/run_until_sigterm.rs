@@ -36,6 +36,8 @@ fn serves_until_sigterm_then_returns_ok() {
         limit: None,
         pool_threads: None,
         max_blocking_threads: None,
+        tls_cert: None,
+        tls_key: None,
     };
     let (done_tx, done) = mpsc::channel();
     std::thread::spawn(move || {
