@@ -18,6 +18,13 @@
 //!   its share and every worker talks to every replica it can. Each is one keep-alive
 //!   HTTP/1.1 non-blocking socket (options in `socket.rs`) writing pre-built requests and
 //!   reading each response into a buffer it owns: no locks and no allocation per request.
+//! - **TLS** (`tls.rs`, `stream.rs`), with [`LoadConfig::tls`]: rustls over each connection's
+//!   socket, driven by the same event loop (no thread or runtime of its own); the handshake
+//!   follows the connect, then the connection sends as in clear text. One handshake per target
+//!   before the load ([`run`]) turns a certificate that does not verify into one
+//!   [`LoadError::Tls`] naming the target. Each connection's connect, TLS handshake and time to
+//!   its first response's first bytes are recorded ([`Setup`]), over the whole load; a TLS
+//!   failure is a `tls` error. Responses over TLS are read late and stamped as in clear text.
 //! - **Requests** (`request.rs`). [`LoadConfig::requests`] lists [`RequestTemplate`]s (method,
 //!   path, headers, body, weight); none means one bare `GET /`, as wrk sends. Each template's
 //!   bytes are built once per worker and target (`Host` and, for a body, `Content-Length`
@@ -123,8 +130,8 @@ pub use config::{
 };
 pub use live::{Live, LiveFigures};
 pub use report::{
-    ErrorCounts, LoadReport, RequestStats, StageStats, TargetCounts, TargetStats, ThreadCounts,
-    WorkerReport,
+    ErrorCounts, LoadReport, RequestStats, Setup, StageStats, TargetCounts, TargetStats,
+    ThreadCounts, WorkerReport,
 };
 pub use shape::{Arrivals, LoadShape, Stage, TraceEntry};
 

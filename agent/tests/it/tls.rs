@@ -149,8 +149,7 @@ impl Drop for TlsServer {
 fn load_cpu() -> u32 {
     let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("affinity");
     (0..nix::sched::CpuSet::count())
-        .filter(|&c| set.is_set(c).unwrap_or(false))
-        .last()
+        .rfind(|&c| set.is_set(c).unwrap_or(false))
         .expect("a CPU") as u32
 }
 

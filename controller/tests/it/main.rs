@@ -36,6 +36,7 @@ mod plan_flags;
 mod plan_reference;
 mod plan_validation;
 mod prometheus_rules;
+mod protocols;
 mod readme_terminal;
 mod report_formats;
 mod report_reference;

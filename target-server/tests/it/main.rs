@@ -16,3 +16,4 @@ mod metrics_promtool;
 mod run_until_sigterm;
 mod server;
 mod startup;
+mod tls;
