@@ -374,6 +374,27 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_handshake_is_owed_a_look_by_its_send_slot_and_fails_at_its_deadline() {
+        let t0 = Instant::now();
+        let w = window(t0);
+        let c = open_loop(
+            t0,
+            State::Handshaking {
+                stream: (),
+                connected: t0,
+                deadline: t0 + 1_500 * MS,
+            },
+        );
+        assert_eq!(c.attention_at(), Some(t0), "like a connect: by its slot");
+        assert_eq!(c.expiry(t0 + 1_499 * MS, &w), None);
+        assert_eq!(
+            c.expiry(t0 + 1_500 * MS, &w),
+            Some(Expiry::HandshakeTimedOut)
+        );
+        assert!(c.is_open() && !c.in_exchange());
+    }
+
+    #[test]
     fn a_connection_is_owed_a_look_at_its_connect_a_half_done_exchange_or_its_next_slot() {
         let t0 = Instant::now();
         let c = open_loop(

@@ -7,7 +7,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -20,7 +19,7 @@ use super::report::ErrorKind;
 use super::socket;
 use super::stats::{Outcome, WorkerStats};
 use super::stream::Stream;
-use super::tls::{Handshake, TlsLink};
+use super::tls::{Handshake, TlsClient};
 use super::window::Window;
 
 /// Closed loop: pause after a failed connect, so an unreachable target is not hammered in a
@@ -45,24 +44,6 @@ pub(super) struct Driver<'a> {
     /// TLS: the worker's client configuration (its own session cache) and the name each
     /// connection sends and verifies (the plan's, else `None`: the target's IP).
     pub(super) tls: Option<TlsClient>,
-}
-
-/// A worker's TLS client: its configuration, made once, and the plan's server name.
-#[derive(Debug)]
-pub(super) struct TlsClient {
-    pub(super) config: Arc<rustls::ClientConfig>,
-    pub(super) name: Option<rustls::pki_types::ServerName<'static>>,
-}
-
-impl TlsClient {
-    /// A TLS side for a connection to `target`.
-    fn link(&self, target: std::net::SocketAddr) -> io::Result<Box<TlsLink>> {
-        let name = self
-            .name
-            .clone()
-            .unwrap_or_else(|| rustls::pki_types::ServerName::IpAddress(target.ip().into()));
-        TlsLink::new(&self.config, name).map(Box::new)
-    }
 }
 
 impl Driver<'_> {
@@ -338,7 +319,13 @@ impl Driver<'_> {
                 Err(e) => {
                     drop(stream);
                     let (now, at) = (Instant::now(), intended.unwrap_or(sent));
-                    return self.exchange_failed(token, connection, now, io_kind(&e), at);
+                    return self.exchange_failed(
+                        token,
+                        connection,
+                        now,
+                        super::tls::error_kind(&e),
+                        at,
+                    );
                 }
             }
         }
@@ -474,7 +461,7 @@ impl Driver<'_> {
             Err(e) => {
                 drop(stream);
                 let at = intended.unwrap_or(sent);
-                self.exchange_failed(token, connection, sent, io_kind(&e), at);
+                self.exchange_failed(token, connection, sent, super::tls::error_kind(&e), at);
             }
         }
     }
@@ -485,15 +472,6 @@ impl Driver<'_> {
         if let Some(opened) = connection.opened.take() {
             self.stats.first_byte(connection.target_index, opened, at);
         }
-    }
-}
-
-/// The kind of a failed write: `tls` when rustls raised it, else `io`.
-fn io_kind(e: &io::Error) -> ErrorKind {
-    if super::tls::is_tls(e) {
-        ErrorKind::Tls
-    } else {
-        ErrorKind::Io
     }
 }
 

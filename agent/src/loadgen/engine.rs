@@ -27,7 +27,7 @@ use super::arrival::Arrivals;
 use super::coalesce::Coalescer;
 use super::config::{Cancel, LoadConfig, Mode};
 use super::connection::{Connection, State};
-use super::driver::{Driver, TlsClient};
+use super::driver::Driver;
 use super::http::ResponseReader;
 use super::phase::{thread_cpu_time, Phase, Phases, SCAN};
 use super::plan::WorkerPlan;
@@ -35,7 +35,7 @@ use super::report::{ThreadCounts, WorkerReport};
 use super::request::{self, Mix};
 use super::shape::SendPlan;
 use super::stats::WorkerStats;
-use super::tls;
+use super::tls::TlsClient;
 use super::wait::{Turn, Waiter, TIMER};
 use super::window::{Schedule, Window};
 
@@ -53,20 +53,13 @@ impl Engine {
     pub(super) fn new(config: &LoadConfig) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waiter = Waiter::new(config, &poll)?;
-        let tls = match &config.tls {
-            None => None,
-            // `run` made the same configuration before the workers: a failure here is the
-            // machine's (memory), a start error.
-            Some(settings) => Some(TlsClient {
-                config: tls::client_config(settings).map_err(io::Error::other)?,
-                name: settings
-                    .server_name
-                    .as_ref()
-                    .map(|_| tls::server_name(settings, config.targets[0]))
-                    .transpose()
-                    .map_err(io::Error::other)?,
-            }),
-        };
+        // `run` made the same client before the workers: a failure here is a start error.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(TlsClient::new)
+            .transpose()
+            .map_err(io::Error::other)?;
         Ok(Self { poll, waiter, tls })
     }
 

@@ -38,6 +38,7 @@ use rustls::{
 };
 
 use super::config::{LoadError, TlsSettings};
+use super::report::ErrorKind;
 
 /// The error payload of an `io::Error` that rustls raised: a `tls` error, not an `io` one.
 #[derive(Debug)]
@@ -53,6 +54,15 @@ impl std::error::Error for TlsFailure {}
 
 fn failure(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, TlsFailure(e))
+}
+
+/// The kind of a failed write: `tls` when rustls raised it, else `io`.
+pub(super) fn error_kind(e: &io::Error) -> ErrorKind {
+    if is_tls(e) {
+        ErrorKind::Tls
+    } else {
+        ErrorKind::Io
+    }
 }
 
 /// Whether `e` is one rustls raised.
@@ -123,15 +133,36 @@ fn roots(ca_pem: Option<&[u8]>) -> Result<RootCertStore, LoadError> {
     Ok(store)
 }
 
-/// The name a connection to `target` sends and verifies: the plan's, else the target's IP.
-pub(super) fn server_name(
-    settings: &TlsSettings,
-    target: SocketAddr,
-) -> Result<ServerName<'static>, LoadError> {
-    match &settings.server_name {
-        Some(name) => ServerName::try_from(name.clone())
-            .map_err(|_| LoadError::Tls(format!("tls.sni: {name:?} is not a DNS name or address"))),
-        None => Ok(ServerName::IpAddress(target.ip().into())),
+/// A worker's TLS client: its configuration, made once, and the plan's server name.
+#[derive(Debug)]
+pub(super) struct TlsClient {
+    pub(super) config: Arc<rustls::ClientConfig>,
+    pub(super) name: Option<ServerName<'static>>,
+}
+
+impl TlsClient {
+    /// The client `settings` ask for; `run` made the same before the workers start, so an
+    /// error here is the machine's, not the plan's.
+    pub(super) fn new(settings: &TlsSettings) -> Result<Self, LoadError> {
+        let name = match &settings.server_name {
+            Some(name) => Some(ServerName::try_from(name.clone()).map_err(|_| {
+                LoadError::Tls(format!("tls.sni: {name:?} is not a DNS name or address"))
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            config: client_config(settings)?,
+            name,
+        })
+    }
+
+    /// A TLS side for a connection to `target`.
+    pub(super) fn link(&self, target: std::net::SocketAddr) -> io::Result<Box<TlsLink>> {
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| ServerName::IpAddress(target.ip().into()));
+        TlsLink::new(&self.config, name).map(Box::new)
     }
 }
 
@@ -272,16 +303,15 @@ pub(super) fn preflight(
     expect_alpn: Option<&str>,
     timeout: Duration,
 ) -> Result<(), LoadError> {
-    let config = client_config(settings)?;
+    let client = TlsClient::new(settings)?;
     for &target in targets {
-        let name = server_name(settings, target)?;
         let Ok(mut tcp) = std::net::TcpStream::connect_timeout(&target, timeout) else {
             continue;
         };
         let deadline = Instant::now() + timeout;
         let _ = tcp.set_read_timeout(Some(timeout));
         let _ = tcp.set_write_timeout(Some(timeout));
-        let mut link = TlsLink::new(&config, name).map_err(|e| refused(target, &e))?;
+        let mut link = client.link(target).map_err(|e| refused(target, &e))?;
         loop {
             match link.handshake(&mut tcp) {
                 Ok(Handshake::Done { .. }) => break,

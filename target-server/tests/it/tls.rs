@@ -100,6 +100,7 @@ async fn tls_and_clear_text_are_served_on_the_same_port() {
 
 #[test]
 fn a_generated_certificate_needs_no_files_and_missing_files_are_named() {
+    let _turn = crate::turns::beside_others();
     let addr = "127.0.0.1:8443".parse().expect("addr");
     assert!(acceptor(&Identity::Generated, addr).is_ok());
     let missing = Identity::Files {
