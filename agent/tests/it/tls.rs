@@ -165,6 +165,7 @@ fn config(mode: Mode, target: SocketAddr, tls: TlsSettings) -> LoadConfig {
         coalesce: true,
         spin: true,
         send_precision: Duration::ZERO,
+        shape: Default::default(),
         live: None,
         requests: Vec::new(),
         expect_status: Vec::new(),
