@@ -51,8 +51,8 @@ def build() -> None:
 
 def run_point(ctx: tools.Context, point: str) -> Section:
     s = ctx.settings
-    if point in ("1", "1b"):
-        tools.say(f"bench: point {point} (generator)")
+    if point in ("1", "1b", "9"):
+        tools.say(f"bench: point {point} (generator{', over TLS' if point == '9' else ''})")
         p = generator.params(s, point)
         return generator.render(p, generator.measure(ctx, p))
     if point == "2":

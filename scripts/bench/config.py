@@ -6,6 +6,7 @@
 | CONNECTIONS | 50 | keep-alive connections of points 1, 2, 4, 6 and 8 |
 | ROUNDS / SECONDS_PER_ROUND | 8 / 3 | point 1's paired rounds and their measured seconds |
 | FEW_CONNECTIONS / FEW_ROUNDS | 4 / 4 | point 1b |
+| TLS_ROUNDS | 4 | point 9 (point 1 over TLS, CONNECTIONS connections) |
 | TARGET_ROUNDS | 5 | point 4 |
 | OPEN_STEPS | 10 20 ... 90 110 150 | point 2's steps, % of the closed-loop maximum |
 | COST_ROUNDS / COST_RATES / COST_SECONDS | 3 / 5000 20000 50000 100000 / 3 | point 8 |
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
 # Points in the order they run and appear; "3" is rendered with "2" (one measurement).
-POINTS = ("1", "1b", "2", "4", "5", "6", "7", "8")
+POINTS = ("1", "1b", "2", "4", "5", "6", "7", "8", "9")
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,7 @@ class Settings:
     seconds_per_round: int
     few_connections: int
     few_rounds: int
+    tls_rounds: int
     target_rounds: int
     open_steps: Tuple[int, ...]
     cost_rounds: int
@@ -95,6 +97,7 @@ def settings(env: Mapping[str, str]) -> Settings:
         seconds_per_round=_int(env, "SECONDS_PER_ROUND", 3),
         few_connections=_int(env, "FEW_CONNECTIONS", 4),
         few_rounds=_int(env, "FEW_ROUNDS", 4),
+        tls_rounds=_int(env, "TLS_ROUNDS", 4),
         target_rounds=_int(env, "TARGET_ROUNDS", 5),
         open_steps=_ints(env, "OPEN_STEPS", "10 20 30 40 50 60 70 80 90 110 150"),
         cost_rounds=_int(env, "COST_ROUNDS", 3),

@@ -101,13 +101,14 @@ class WrkLoad:
     p99_us: float
 
 
-def wrk_load(ctx: Context, addr: str, connections: int, seconds: int) -> WrkLoad:
-    """wrk pinned to CPU 1 against `addr`, after a 1 s warm-up run."""
+def wrk_load(ctx: Context, addr: str, connections: int, seconds: int, https: bool = False) -> WrkLoad:
+    """wrk pinned to CPU 1 against `addr` (over TLS with `https`), after a 1 s warm-up run."""
     base = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}"]
-    subprocess.run([*base, "-d1s", f"http://{addr}/"], stdout=subprocess.DEVNULL, check=True)
+    url = f"{'https' if https else 'http'}://{addr}/"
+    subprocess.run([*base, "-d1s", url], stdout=subprocess.DEVNULL, check=True)
     out, cpu = ctx.path("wrk.out"), ctx.path("wrk.time")
     with open(out, "w") as f:
-        rc = timed("%U %S", cpu, [*base, f"-d{seconds}s", "--latency", f"http://{addr}/"], stdout=f)
+        rc = timed("%U %S", cpu, [*base, f"-d{seconds}s", "--latency", url], stdout=f)
     if rc != 0:
         raise BenchError(f"wrk exited {rc}")
     w = parse.wrk(out.read_text())

@@ -3,8 +3,10 @@
 generator under test to CPU 1. numaload runs through a real `numaload run` (replicas = 1 on CPU 0,
 load reserved CPU 1), its whole process's CPU sampled from outside; wrk through `taskset -c 1 wrk`
 against a target pinned the same way. Point 1 has issue 6's goals (CONNECTIONS connections);
-1b is the same with few connections and no goal. Each round also runs numaload with one
-closed-loop wait turned off (`alt`) to show what that wait does."""
+1b is the same with few connections and no goal; 9 is point 1 over TLS (the target serves it on
+the same port with its self-signed certificate: numaload `tls = true, insecure_skip_verify =
+true`, wrk `https://`), whose goal is at most wrk's CPU per request. Each round also runs
+numaload with one closed-loop wait turned off (`alt`) to show what that wait does."""
 
 from dataclasses import dataclass
 from typing import List, Sequence
@@ -17,34 +19,43 @@ from ..stats import median, median_min_max
 
 @dataclass(frozen=True)
 class Params:
-    point: str  # "1" or "1b"
+    point: str  # "1", "1b" or "9"
     alt: str  # the plan line of the second numaload run
     connections: int
     rounds: int
     seconds: int
+    tls: bool = False
+
+
+# The plan lines of point 9: TLS to the target's generated (self-signed) certificate.
+TLS_LINES = ("tls = true", "insecure_skip_verify = true")
 
 
 def params(settings, point: str) -> Params:
     if point == "1":
         p = Params("1", "coalesce = false", settings.connections, settings.rounds, settings.seconds_per_round)
+    elif point == "9":
+        p = Params("9", "coalesce = false", settings.connections, settings.tls_rounds, settings.seconds_per_round,
+                   tls=True)
     else:
         p = Params("1b", "spin = false", settings.few_connections, settings.few_rounds, settings.seconds_per_round)
     if settings.quick:
-        p = Params(p.point, p.alt, p.connections, 1, 2)
+        p = Params(p.point, p.alt, p.connections, 1, 2, p.tls)
     return p
 
 
 def measure(ctx: tools.Context, p: Params) -> List[Run]:
     base = dict(mode="closed", connections=p.connections, duration=f"{p.seconds}s", warmup="1s",
                 reserve_cpus=1, replicas=1)
-    plans = {NUMALOAD: ctx.write("closed.toml", plan.plan(**base)),
-             ALT: ctx.write("alt.toml", plan.plan(**base, load_lines=[p.alt]))}
+    tls = list(TLS_LINES) if p.tls else []
+    plans = {NUMALOAD: ctx.write("closed.toml", plan.plan(**base, load_lines=tls)),
+             ALT: ctx.write("alt.toml", plan.plan(**base, load_lines=[*tls, p.alt]))}
     runs: List[Run] = []
     for r in range(1, p.rounds + 1):
         for slot, gen in enumerate(pairs.order(r), start=1):
             if gen == WRK:
                 with tools.Server(ctx, ctx.target_cmd()) as addr:
-                    w = tools.wrk_load(ctx, addr, p.connections, p.seconds)
+                    w = tools.wrk_load(ctx, addr, p.connections, p.seconds, https=p.tls)
                 # wrk has no worker thread apart from its process: both CPU figures are its process's.
                 runs.append(Run(r, slot, gen, w.rps, w.cpu_us, w.p50_us, w.p99_us, w.cpu_us))
             else:
@@ -60,6 +71,8 @@ def measure(ctx: tools.Context, p: Params) -> List[Run]:
 def render(p: Params, runs: Sequence[Run]) -> Section:
     if p.point == "1":
         title = "## 1. Load generator vs wrk, closed loop, same target"
+    elif p.point == "9":
+        title = "## 9. Load generator vs wrk over TLS (HTTP/1.1 over https), closed loop, same target"
     else:
         title = (f"## {p.point}. The same with few connections ({p.connections}): no goal of issue 6's, "
                  "shown because the server then has no backlog")
@@ -80,8 +93,12 @@ def render(p: Params, runs: Sequence[Run]) -> Section:
         f"window adapted to its waits, at most 25 µs, before blocking) and with `{p.alt}`",
         f"- wrk: `taskset -c 1 wrk -t1 -c{p.connections} -d{p.seconds}s --latency`; CPU per request = wrk's user + "
         "system time (/usr/bin/time) over requests",
-        "",
     ]
+    if p.tls:
+        head.append("- over TLS: the target serves TLS on its port with the certificate it generates at start (ECDSA "
+                    "P-256, TLS 1.3); numaload's plans add `tls = true` and `insecure_skip_verify = true` (rustls), "
+                    "wrk loads `https://` (OpenSSL); every connection's handshake falls in the warm-up")
+    head.append("")
     tables, summary = tables_and_summary(runs, p.point, p.alt)
     return Section(lines(*head) + tables, summary)
 
@@ -131,6 +148,12 @@ def tables_and_summary(runs: Sequence[Run], point: str = "1", alt: str = "coales
     med = lambda key: median(col(judged, key))
     measured = lambda key: f"{med(key):.3f} ({min(col(judged, key)):.3f}–{max(col(judged, key)):.3f}; {said})"
     verdict = lambda ok: met(ok) if steady else "undecided (machine unsteady)"
+    if point == "9":
+        return lines(*out), (
+            SummaryRow("9", "TLS closed-loop req/s, numaload/wrk over https (median of steady rounds)", "—",
+                       measured("rps"), "—"),
+            SummaryRow("9", "TLS: CPU per request, whole numaload run process / wrk over https (median of steady "
+                       "rounds)", "≤ 1.0", measured("proc_cpu"), verdict(med("proc_cpu") <= 1.0)))
     if point != "1":
         return lines(*out), (
             SummaryRow(point, f"few connections: closed-loop req/s, numaload/wrk (median; {alt}: {med('alt_rps'):.3f})",

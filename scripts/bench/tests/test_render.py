@@ -91,6 +91,20 @@ class RealRunTest(unittest.TestCase):
                       'default, "100us" (`default`', text)
 
 
+class TlsPointTest(unittest.TestCase):
+    def test_point_9_is_point_1_over_tls_judged_on_cpu_per_request(self):
+        p = generator.params(FULL, "9")
+        self.assertTrue(p.tls)
+        self.assertEqual((p.connections, p.rounds), (50, 4))
+        section = generator.render(p, [Run(**r) for r in rows("1")])
+        self.assertIn("## 9. Load generator vs wrk over TLS", section.markdown)
+        self.assertIn("`tls = true` and `insecure_skip_verify = true`", section.markdown)
+        summary = summary_of(section)
+        self.assertEqual([(r[0], r[2]) for r in summary], [("9", "—"), ("9", "≤ 1.0")])
+        self.assertIn("over https", summary[1][1])
+        self.assertEqual(generator.params(QUICK, "9").rounds, 1)
+
+
 class LoadCpusTest(unittest.TestCase):
     def test_recorded_runs(self):
         history = loadcpus.read_history(str(FIXTURES / "loadcpus-history.jsonl"), 8)
