@@ -210,6 +210,11 @@ fn table(out: &mut String, result: &RunResult) {
                 percentiles(l, true)
             );
         }
+        for (label, p) in summary::setup_rows(l) {
+            let cells =
+                [Pct::P50, Pct::P99, Pct::P999, Pct::Max].map(|pct| percentile_cell(p, pct));
+            let _ = writeln!(out, "| | | | {label} | {} | | | |", cells.join(" | "));
+        }
     }
     out.push('\n');
     delivery_notes(out, result);

@@ -39,6 +39,20 @@ pub fn status(l: &LayoutResult) -> &'static str {
 }
 
 /// The most OS threads any replica had.
+/// The rows of the connections' setup each report shows under the latency rows: connect, TLS
+/// handshake (with TLS) and first byte; none when the result has no setup.
+pub fn setup_rows(l: &LayoutResult) -> Vec<(&'static str, &Percentiles)> {
+    let Some(setup) = &l.connection_setup else {
+        return Vec::new();
+    };
+    let mut rows = vec![("connect", &setup.connect_ns)];
+    if let Some(handshake) = &setup.tls_handshake_ns {
+        rows.push(("handshake", handshake));
+    }
+    rows.push(("first byte", &setup.first_byte_ns));
+    rows
+}
+
 pub fn threads_max(l: &LayoutResult) -> u32 {
     l.replicas.iter().map(|r| r.threads_max).max().unwrap_or(0)
 }

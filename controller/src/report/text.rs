@@ -220,11 +220,9 @@ fn setup_lines(out: &mut String, l: &LayoutResult) {
     let Some(setup) = &l.connection_setup else {
         return;
     };
-    percentile_row(out, "connect", &setup.connect_ns);
-    if let Some(handshake) = &setup.tls_handshake_ns {
-        percentile_row(out, "handshake", handshake);
+    for (label, p) in summary::setup_rows(l) {
+        percentile_row(out, label, p);
     }
-    percentile_row(out, "first byte", &setup.first_byte_ns);
     let resumed = match setup.resumed_share() {
         Some(share) => format!(
             "; TLS {} handshakes, {} resumed ({:.1}%)",

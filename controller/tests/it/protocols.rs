@@ -67,10 +67,19 @@ fn tls_to_the_built_in_target_measures_and_reports_each_connection_s_setup() {
         assert!(run.stdout.contains(row), "no {row:?} in:\n{}", run.stdout);
     }
     assert!(run.stdout.contains("tls 0"), "{}", run.stdout);
-    // Rendered again from the file: the same lines.
-    let again = numaload(&["report", run.out.to_str().expect("path")]);
-    let text = String::from_utf8_lossy(&again.stdout);
+    // Rendered again from the file: the same lines, and rows in the other formats.
+    let out = run.out.to_str().expect("path");
+    let text = String::from_utf8_lossy(&numaload(&["report", out]).stdout).into_owned();
     assert!(text.contains("  handshake "), "{text}");
+    let markdown = numaload(&["report", out, "--format", "markdown"]);
+    let markdown = String::from_utf8_lossy(&markdown.stdout);
+    assert!(markdown.contains("| | | | handshake | "), "{markdown}");
+    let html = numaload(&["report", out, "--format", "html"]);
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(
+        html.contains("<tr><td>first byte</td>"),
+        "no first byte row in the HTML"
+    );
 }
 
 #[test]

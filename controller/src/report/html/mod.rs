@@ -184,7 +184,12 @@ fn summary_table(out: &mut String, result: &RunResult) {
             r#"<span class="bad">MISMATCH</span>"#.to_owned()
         };
         let open = l.mode == "open" && l.status.measured();
-        let rows = if open { 2 } else { 1 };
+        let setup = if l.status.measured() {
+            summary::setup_rows(l)
+        } else {
+            Vec::new()
+        };
+        let rows = 1 + usize::from(open) + setup.len();
         let _ = write!(
             out,
             r#"<tr><td rowspan="{rows}">{}</td><td rowspan="{rows}" class="status-{status}">{status}</td>"#,
@@ -213,6 +218,9 @@ fn summary_table(out: &mut String, result: &RunResult) {
                 "<tr><td>uncorrected</td>{}</tr>",
                 percentile_cells(&l.latency_uncorrected_ns)
             );
+        }
+        for (label, p) in setup {
+            let _ = writeln!(out, "<tr><td>{label}</td>{}</tr>", percentile_cells(p));
         }
     }
     let _ = writeln!(out, "</tbody></table>");
