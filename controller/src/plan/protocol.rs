@@ -24,6 +24,9 @@ pub(super) const ALPN: &str =
     "must be a list of 1 to 8 protocol names, e.g. alpn = [\"http/1.1\"] (or [] for none)";
 pub(super) const RESUME: &str = "must be true or false (false: a full handshake on every connect)";
 
+/// What a PEM certificate starts with.
+const PEM_CERTIFICATE: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
 /// TLS to the targets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tls {
@@ -126,12 +129,23 @@ pub(super) fn tls(raw: &mut RawLoad, at: &KeyPath) -> Result<Option<Tls>, Proble
 
 /// Reads the files `tls` names (`ca`), relative to `base` (the plan file's folder).
 pub(super) fn read_files(tls: &mut Tls, base: &Path) -> Result<(), Problem> {
-    if let Some(ca) = &tls.ca {
-        tls.ca_pem = std::fs::read(base.join(ca)).map_err(|e| {
-            let at = KeyPath::root().key("load").key("ca");
-            Problem::value(at, quoted(ca), &format!("cannot be read ({e}); {CA}"))
-        })?;
+    let Some(ca) = &tls.ca else {
+        return Ok(());
+    };
+    let at = || KeyPath::root().key("load").key("ca");
+    let pem = std::fs::read(base.join(ca))
+        .map_err(|e| Problem::value(at(), quoted(ca), &format!("cannot be read ({e}); {CA}")))?;
+    if !pem
+        .windows(PEM_CERTIFICATE.len())
+        .any(|w| w == PEM_CERTIFICATE)
+    {
+        let fix = format!(
+            "holds no PEM certificate (no {:?} line); {CA}",
+            "-----BEGIN CERTIFICATE-----"
+        );
+        return Err(Problem::value(at(), quoted(ca), &fix));
     }
+    tls.ca_pem = pem;
     Ok(())
 }
 
@@ -207,6 +221,12 @@ mod tests {
                 .contains("BEGIN"),
             "the PEM is not echoed"
         );
+        std::fs::write(dir.join("key.pem"), b"-----BEGIN PRIVATE KEY-----\n").expect("key");
+        std::fs::write(&path, plan("tls = true\nca = \"key.pem\"")).expect("plan");
+        let message = crate::plan::load(&path)
+            .expect_err("no certificate")
+            .to_string();
+        assert!(message.contains("holds no PEM certificate"), "{message}");
         std::fs::write(&path, plan("tls = true\nca = \"gone.pem\"")).expect("plan");
         let message = crate::plan::load(&path).expect_err("missing").to_string();
         assert!(

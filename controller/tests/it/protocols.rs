@@ -107,3 +107,150 @@ fn a_certificate_that_does_not_verify_fails_the_layout_with_one_line_and_measure
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(stdout.matches("UnknownIssuer").count(), 2, "{stdout}");
 }
+
+/// Certificates for 127.0.0.1 signed by a CA of their own (`numaload certs`), in `dir/tls`:
+/// `ca.pem`, and the server's `agent.pem` and `agent.key`.
+fn certificates(dir: &std::path::Path) -> std::path::PathBuf {
+    let tls = dir.join("tls");
+    let made = numaload(&[
+        "certs",
+        "--dir",
+        tls.to_str().expect("path"),
+        "--host",
+        "127.0.0.1",
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    tls
+}
+
+/// An agent configuration offering nginx over TLS (its configuration templated per replica)
+/// and the Go test server over TLS, both with `tls`'s server certificate.
+fn tls_servers_config(tls: &std::path::Path) -> String {
+    let (cert, key) = (tls.join("agent.pem"), tls.join("agent.key"));
+    let go = numaload_test_support::go_servers(env!("CARGO_TARGET_TMPDIR")).join("go-server");
+    format!(
+        r#"
+[targets.nginx-tls]
+program = "/usr/sbin/nginx"
+args = ["-p", "{{workdir}}", "-c", "{{workdir}}/nginx.conf", "-e", "stderr"]
+ready = "tcp"
+stop_signal = "SIGTERM"
+[targets.nginx-tls.files]
+"nginx.conf" = """
+daemon off;
+master_process on;
+worker_processes {{threads}};
+user root;
+pid {{workdir}}/nginx.pid;
+lock_file {{workdir}}/nginx.lock;
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {{workdir}}/client_body;
+    proxy_temp_path {{workdir}}/proxy;
+    fastcgi_temp_path {{workdir}}/fastcgi;
+    uwsgi_temp_path {{workdir}}/uwsgi;
+    scgi_temp_path {{workdir}}/scgi;
+    keepalive_requests 1000000000;
+    server {{
+        listen {{listen}} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+"""
+
+[targets.go-tls]
+program = "{go}"
+args = ["-listen", "{{listen}}", "-tls-cert", "{cert}", "-tls-key", "{key}"]
+env = {{ GOMAXPROCS = "{{threads}}" }}
+ready = "line:^go-server listening on "
+stop_signal = "SIGTERM"
+"#,
+        cert = cert.display(),
+        key = key.display(),
+        go = go.display(),
+    )
+}
+
+fn tls_server_plan(target: &str, load_keys: &str) -> String {
+    format!(
+        r#"name = "tls-{target}"
+[target]
+name = "{target}"
+[load]
+mode = "closed"
+connections = 4
+duration = "1s"
+warmup = "300ms"
+reserve_cpus = 1
+tls = true
+ca = "tls/ca.pem"
+{load_keys}
+[[layouts]]
+name = "one"
+replicas = 1
+threads = 1
+"#
+    )
+}
+
+#[test]
+fn nginx_and_the_go_server_over_tls_are_verified_against_their_ca_and_measured() {
+    let _turn = crate::turns::beside_others();
+    let dir = common::scratch("protocols", "servers");
+    let tls = certificates(&dir);
+    let config = dir.join("agent.toml");
+    std::fs::write(&config, tls_servers_config(&tls)).expect("config");
+    let config = config.to_str().expect("path");
+    for target in ["nginx-tls", "go-tls"] {
+        let plan = dir.join(format!("{target}.toml"));
+        std::fs::write(&plan, tls_server_plan(target, "")).expect("plan");
+        let run = run_plan(&plan, &["--quiet", "--agent-config", config]);
+        let one = layout(&run.result, "one");
+        assert!(
+            one["status"] == "ok" || one["status"] == "suspect",
+            "{target}: {one}"
+        );
+        assert!(
+            one["requests"].as_u64().expect("requests") > 100,
+            "{target}"
+        );
+        assert_eq!(one["errors_by_kind"].get("tls"), None, "{target}");
+        let setup = &one["connection_setup"];
+        assert_eq!(setup["tls_handshake_ns"]["count"], 4, "{target}: {setup}");
+    }
+}
+
+#[test]
+fn a_go_server_choosing_h2_by_alpn_is_refused_for_an_http1_load_in_one_line() {
+    let _turn = crate::turns::beside_others();
+    let dir = common::scratch("protocols", "alpn");
+    let tls = certificates(&dir);
+    let config = dir.join("agent.toml");
+    std::fs::write(&config, tls_servers_config(&tls)).expect("config");
+    let plan = dir.join("plan.toml");
+    let offer_h2 = r#"alpn = ["h2", "http/1.1"]"#;
+    std::fs::write(&plan, tls_server_plan("go-tls", offer_h2)).expect("plan");
+    let out = dir.join("result.json");
+    let run = std::process::Command::new(common::BIN)
+        .args([
+            "run",
+            plan.to_str().expect("path"),
+            "--quiet",
+            "--agent-config",
+        ])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(run.status.code(), Some(4), "{run:?}");
+    let result = common::read_json(&out);
+    let one = layout(&result, "one");
+    assert_eq!(one["status"], "failed");
+    let error = one["error"].as_str().expect("error");
+    assert!(error.contains(r#"chose "h2" by ALPN"#), "{error}");
+}

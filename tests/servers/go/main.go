@@ -17,6 +17,9 @@
 //	           go_gomaxprocs, go_cgo_calls_total, http_requests_total (requests to / and /echo
 //	           and unknown paths; /healthz and /metrics are not counted)
 //
+// With -tls-cert and -tls-key (PEM files) it serves TLS instead of clear text, and the standard
+// library negotiates HTTP/2 ("h2") or HTTP/1.1 by ALPN, as every Go service does.
+//
 // Prints "go-server listening on ADDR" on stdout once listening (ADDR is the bound address, so
 // "-listen 127.0.0.1:0" shows the port chosen), one start-up line with GOMAXPROCS on stderr,
 // and exits 0 on SIGTERM or SIGINT after in-flight requests finish (at most 1 s).
@@ -47,9 +50,15 @@ func main() {
 	workUs := flag.Int64("work-us", 0, "CPU spin per request to /, in microseconds")
 	blockUs := flag.Int64("block-us", defaultBlockUs,
 		"how long the C call blocks per request to /, in microseconds (cgo build only)")
+	tlsCert := flag.String("tls-cert", "", "serve TLS with this certificate chain (PEM); needs -tls-key")
+	tlsKey := flag.String("tls-key", "", "the private key (PEM) of -tls-cert")
 	flag.Parse()
 	if *listen == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "go-server: usage: go-server -listen ADDR [-work-us N] [-block-us N]")
+		fmt.Fprintln(os.Stderr, "go-server: usage: go-server -listen ADDR [-work-us N] [-block-us N] [-tls-cert FILE -tls-key FILE]")
+		os.Exit(2)
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		fmt.Fprintln(os.Stderr, "go-server: -tls-cert and -tls-key go together")
 		os.Exit(2)
 	}
 	if *workUs < 0 || *workUs > 1_000_000 || *blockUs < 0 || *blockUs > 1_000_000 {
@@ -107,7 +116,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if *tlsCert != "" {
+			served <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-served:
 		fmt.Fprintf(os.Stderr, "go-server: %v\n", err)
