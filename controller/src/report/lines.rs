@@ -1,10 +1,11 @@
 //! The lines every human format prints alike about what a layout ran on: a load worker's CPU
-//! use and waits, a cgroup's limits, a replica's CPU quota.
+//! use and waits, a cgroup's limits, a replica's CPU quota; and of what it measured: errors by
+//! kind, the connections opened.
 
 use numaload_proto::cpulist;
 
 use crate::report::caveats;
-use crate::result::{CgroupSummary, LoadWorker, ReplicaResult};
+use crate::result::{CgroupSummary, ConnectionSetup, LayoutResult, LoadWorker, ReplicaResult};
 use crate::units::thousands;
 
 /// `CPU 1 62% busy`, and in closed loop `CPU 1 62% busy (30% in 41,204 naps)` (asleep by
@@ -83,6 +84,40 @@ pub fn replica_quota_line(r: &ReplicaResult) -> Option<String> {
             ""
         }
     ))
+}
+
+/// `connect 0, tls 0, io 0, ...`: a layout's errors by kind; `tls` only where TLS was spoken
+/// (or failed).
+pub fn error_kinds(l: &LayoutResult) -> String {
+    let tls = l
+        .connection_setup
+        .as_ref()
+        .is_some_and(|s| s.tls_handshake_ns.is_some());
+    let kinds: Vec<String> = l
+        .errors_by_kind
+        .by_kind()
+        .iter()
+        .filter(|(kind, n)| *kind != "tls" || tls || *n > 0)
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect();
+    kinds.join(", ")
+}
+
+/// `4 opened during the load (...)`, and with TLS the handshakes and how many resumed.
+pub fn connections(setup: &ConnectionSetup) -> String {
+    let resumed = match setup.resumed_share() {
+        Some(share) => format!(
+            "; TLS {} handshakes, {} resumed ({:.1}%)",
+            thousands(setup.tls_handshake_ns.as_ref().map_or(0, |h| h.count) as f64),
+            thousands(setup.tls_resumed as f64),
+            100.0 * share
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{} opened during the load (one connect, handshake and first byte each){resumed}",
+        thousands(setup.connections as f64)
+    )
 }
 
 #[cfg(test)]

@@ -162,19 +162,8 @@ fn layout_block(out: &mut String, l: &LayoutResult, fleet: bool) {
         }
         setup_lines(out, l);
         trials_lines(out, l);
-        let tls = l
-            .connection_setup
-            .as_ref()
-            .is_some_and(|s| s.tls_handshake_ns.is_some());
-        let kinds: Vec<String> = l
-            .errors_by_kind
-            .by_kind()
-            .iter()
-            // `tls` only where TLS was spoken (or failed).
-            .filter(|(kind, n)| *kind != "tls" || tls || *n > 0)
-            .map(|(kind, n)| format!("{kind} {n}"))
-            .collect();
-        let _ = write!(out, "  errors       {} ({})", l.errors, kinds.join(", "));
+        let kinds = lines::error_kinds(l);
+        let _ = write!(out, "  errors       {} ({kinds})", l.errors);
         match &l.send_lag_ns {
             Some(lag) => {
                 let _ = writeln!(
@@ -217,27 +206,12 @@ fn layout_block(out: &mut String, l: &LayoutResult, fleet: bool) {
 /// The connections' setup under the latency rows: connect, TLS handshake and first byte,
 /// then how many connections and resumed handshakes.
 fn setup_lines(out: &mut String, l: &LayoutResult) {
-    let Some(setup) = &l.connection_setup else {
-        return;
-    };
     for (label, p) in summary::setup_rows(l) {
         percentile_row(out, label, p);
     }
-    let resumed = match setup.resumed_share() {
-        Some(share) => format!(
-            "; TLS {} handshakes, {} resumed ({:.1}%)",
-            thousands(setup.tls_handshake_ns.as_ref().map_or(0, |h| h.count) as f64),
-            thousands(setup.tls_resumed as f64),
-            100.0 * share
-        ),
-        None => String::new(),
-    };
-    let _ = writeln!(
-        out,
-        "  connections  {} opened during the load (one connect, handshake and first byte \
-         each){resumed}",
-        thousands(setup.connections as f64)
-    );
+    if let Some(setup) = &l.connection_setup {
+        let _ = writeln!(out, "  connections  {}", lines::connections(setup));
+    }
 }
 
 /// Whether any latency figure of the layout's block (its own or its request mix's) is a lower
