@@ -27,8 +27,9 @@ test-crates: setup
 	$(CARGO) test --workspace --locked
 
 ## make bench: issue 6's benchmarks side by side (generator vs wrk, open-loop accuracy, send-time
-## precision, target vs bare hyper, measurement overhead, start-up and memory); rewrites
-## BENCHMARKS.md (~13 min on 2 cores). `make bench QUICK=1` is a ~2-min smoke run. The harness is
+## precision, target vs bare hyper, measurement overhead, start-up and memory), the open loop's
+## cost against wrk and oha, and Poisson against uniform arrivals; rewrites BENCHMARKS.md
+## (~15 min on 2 cores). `make bench QUICK=1` is a ~2-min smoke run. The harness is
 ## the scripts/bench/ package (Python 3, standard library only); its settings are in config.py.
 bench: setup
 	PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=scripts python3 -m bench

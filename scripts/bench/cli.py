@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List
 
 from . import config, parse, report, tools
-from .points import generator, loadcpus, opencost, openloop, overhead, startup, target
+from .points import generator, loadcpus, opencost, openloop, overhead, shapes, startup, target
 from .section import Section
 
 PACKAGE = Path(__file__).resolve().parent
@@ -74,9 +74,13 @@ def run_point(ctx: tools.Context, point: str) -> Section:
     if point == "7":
         tools.say("bench: point 7 (load CPUs, from the numa-vm record)")
         return loadcpus.render(loadcpus.read_history(s.history, s.history_last))
-    tools.say("bench: point 8 (open-loop cost)")
-    p = opencost.params(s)
-    return opencost.render(p, opencost.measure(ctx, p))
+    if point == "8":
+        tools.say("bench: point 8 (open-loop cost)")
+        p = opencost.params(s)
+        return opencost.render(p, opencost.measure(ctx, p))
+    tools.say("bench: point 9 (Poisson vs uniform arrivals)")
+    p = shapes.params(s)
+    return shapes.render(p, shapes.measure(ctx, p))
 
 
 def measure_all(settings: config.Settings, work: Path, target_dir: str) -> List[Section]:

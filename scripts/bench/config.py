@@ -11,6 +11,7 @@
 | OPEN_STEPS | 10 20 ... 90 110 150 | point 2's steps, % of the closed-loop maximum |
 | COST_ROUNDS / COST_RATES / COST_SECONDS | 3 / 5000 20000 50000 100000 / 3 | point 8 |
 | COST_PRECISIONS | "default 100us" | point 8's send_precision values, each a run of its own; `default` leaves the key out (the plan's default); PRECISION=X is short for it (COST_PRECISIONS wins) |
+| SHAPE_ROUNDS / SHAPE_RATES | 3 / 20000 50000 | point 9: rounds of uniform and Poisson side by side, and the rates (its window: COST_SECONDS) |
 | ONLY | (all) | e.g. "1 4": run some points; BENCHMARKS.md is then left alone and the report printed |
 | OUT | BENCHMARKS.md | where the report goes |
 | HISTORY / LAST | target/numa-vm/loadcpus-history.jsonl / 8 | point 7's record and how many runs it shows |
@@ -44,6 +45,8 @@ class Settings:
     cost_rates: Tuple[int, ...]
     cost_seconds: int
     cost_precisions: Tuple[str, ...]
+    shape_rounds: int
+    shape_rates: Tuple[int, ...]
     only: Optional[Tuple[str, ...]]
     out: str
     history: str
@@ -104,6 +107,8 @@ def settings(env: Mapping[str, str]) -> Settings:
         cost_rates=_ints(env, "COST_RATES", "5000 20000 50000 100000"),
         cost_seconds=_int(env, "COST_SECONDS", 3),
         cost_precisions=precisions(env.get("COST_PRECISIONS") or env.get("PRECISION") or "default 100us"),
+        shape_rounds=_int(env, "SHAPE_ROUNDS", 3),
+        shape_rates=_ints(env, "SHAPE_RATES", "20000 50000"),
         only=tuple(only) if only else None,
         out=env.get("OUT") or "BENCHMARKS.md",
         history=env.get("HISTORY") or "target/numa-vm/loadcpus-history.jsonl",

@@ -12,6 +12,7 @@ class SettingsTest(unittest.TestCase):
         self.assertEqual(s.open_steps, (10, 20, 30, 40, 50, 60, 70, 80, 90, 110, 150))
         self.assertEqual((s.cost_rounds, s.cost_rates, s.cost_seconds), (3, (5000, 20000, 50000, 100000), 3))
         self.assertEqual(s.cost_precisions, ("default", "100us"))
+        self.assertEqual((s.shape_rounds, s.shape_rates), (3, (20000, 50000)))
         self.assertEqual((s.only, s.out, s.keep), (None, "BENCHMARKS.md", None))
         self.assertEqual((s.history, s.history_last), ("target/numa-vm/loadcpus-history.jsonl", 8))
 

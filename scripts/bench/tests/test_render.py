@@ -10,7 +10,7 @@ import unittest
 from bench import parse, report
 from bench.config import settings
 from bench.pairs import Run
-from bench.points import generator, loadcpus, opencost, openloop, overhead, startup, target
+from bench.points import generator, loadcpus, opencost, openloop, overhead, shapes, startup, target
 from bench.section import Section
 from bench.tests import FIXTURES, fixture
 
@@ -260,3 +260,35 @@ class OpenCostTest(unittest.TestCase):
         self.assertIn("flag: never raised", text)
         self.assertEqual((summary[0].goal, summary[0].met), ("—", "—"))
         self.assertIn("(oha: —)", summary[0].what)
+
+
+def shaped(rnd, rate, arrivals, cpu_us, suspect=()):
+    return {"round": rnd, "gen": "numaload", "rate": rate, "precision": "default", "cpu_us": cpu_us, "rps": rate,
+            "p50_us": 90.0, "uncorrected_p50_us": 60.0, "lag_p50_us": 30.0, "lag_p99_us": 95.0, "busy": 0.6,
+            "paced": 0.0, "wakeups_per_request": 0.4, "suspect": list(suspect), "arrivals": arrivals}
+
+
+class ShapesTest(unittest.TestCase):
+    def test_the_ratio_is_taken_within_each_round_and_judged_on_its_median(self):
+        rows = [shaped(1, 20000, "uniform", 30.0), shaped(1, 20000, "poisson", 28.5),
+                shaped(2, 20000, "poisson", 33.0), shaped(2, 20000, "uniform", 30.0),
+                shaped(3, 20000, "uniform", 20.0), shaped(3, 20000, "poisson", 19.0),
+                shaped(1, 50000, "uniform", 15.0), shaped(1, 50000, "poisson", 16.5, ["worker 0 90% busy"])]
+        behind = dict(shaped(4, 20000, "poisson", 9.0), rps=15000)
+        rows += [shaped(4, 20000, "uniform", 20.0), behind]
+        self.assertEqual(shapes.ratios(rows, 20000), [0.95, 1.1, 0.95], "round 4 fell behind: not compared")
+        text, summary = shapes.table_and_summary(rows)
+        self.assertIn("| 20,000 | uniform | 20,000 (20,000–20,000) | 25.00 (20.00–30.00) | — |", text)
+        self.assertIn("| 20,000 | poisson | 20,000 (15,000–20,000) | 23.75 (9.00–33.00) | 0.950 (0.950–1.100) |",
+                      text)
+        self.assertIn("| 50,000 | poisson | 50,000 | 16.50 | 1.100 | 90 | 30 / 95 | 60% | 0.40 |", text)
+        self.assertIn("poisson at 50,000 req/s: worker 0 90% busy", text)
+        self.assertEqual([(r.point, r.goal, r.measured, r.met) for r in summary],
+                         [("9", "≤ 1.0", "0.950 (0.950–1.100)", "yes"), ("9", "≤ 1.0", "1.100", "**no**")])
+        self.assertIn("3/4 rounds kept the rate", summary[0].what)
+        _, summary = shapes.table_and_summary([shaped(1, 50000, "uniform", 15.0), behind | {"rate": 50000}])
+        self.assertEqual((summary[0].measured, summary[0].met), ("—", "undecided (no round kept the rate)"))
+
+    def test_rounds_alternate_which_runs_first(self):
+        self.assertEqual(shapes.order(1), ("uniform", "poisson"))
+        self.assertEqual(shapes.order(2), ("poisson", "uniform"))

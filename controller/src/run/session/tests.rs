@@ -350,3 +350,32 @@ fn a_cancel_from_the_user_is_not_an_abort() {
     s.handle(Input::GraceExpired, 0);
     assert_eq!(s.into_outcome().aborted, None);
 }
+
+#[test]
+fn a_live_load_figure_carries_the_stage_running_and_its_rate() {
+    use numaload_proto::v1::LoadProgress;
+    let load = |stage, stage_rate_rps| {
+        event(Event::Load(LoadProgress {
+            layout: "l".into(),
+            requests: 3_000,
+            interval_ms: 1_000,
+            p99_ns: 2_000_000,
+            stage,
+            stage_rate_rps,
+        }))
+    };
+    let Some(Progress::Load {
+        rate_rps, stage, ..
+    }) = progress_of("a:7070", &load(2, 1_500.0))
+    else {
+        panic!("a live load figure")
+    };
+    assert_eq!((rate_rps, stage), (3_000.0, Some((2, 1_500.0))));
+    let Some(Progress::Load { stage, .. }) = progress_of("a:7070", &load(0, 0.0)) else {
+        panic!("a live load figure")
+    };
+    assert_eq!(
+        stage, None,
+        "no stage: the warm-up, or a run without stages"
+    );
+}
