@@ -76,7 +76,7 @@ impl AgentConfig {
         }
     }
 
-    /// The target for a plan's `[target] name`, or an error listing the known names.
+    /// The target for a plan's `target.name`, or an error listing the known names.
     pub fn target(&self, name: &str) -> Result<&Target, UnknownTarget> {
         self.targets.get(name).ok_or_else(|| UnknownTarget {
             name: name.to_owned(),
@@ -85,11 +85,12 @@ impl AgentConfig {
     }
 }
 
-/// A plan's `[target] name` this agent has no entry for; the message lists the ones it has.
+/// A plan's target `name` this agent has no entry for; the message lists the ones it has and
+/// names the key within the target table (the caller adds which table).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "[target] name = \"{name}\": this agent knows no such target; use one of: {} (or add it to \
-     the agent's configuration, [targets.{name}])",
+    "name = \"{name}\": this agent knows no such target; use one of: {} (or add \
+     targets.{name} to the agent's configuration)",
     known.join(", ")
 )]
 pub struct UnknownTarget {
@@ -181,18 +182,14 @@ pub enum ConfigError {
 /// What is wrong in the text of a configuration file: one line naming the key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigTextError {
-    /// Not TOML, an unknown key, or a value of the wrong type: the line, the table it is in
-    /// (`[limits] `, empty at the top level) and what is wrong, an unknown key with the keys
-    /// its table takes.
-    #[error("line {line}: {table}{detail}")]
-    Toml {
-        line: usize,
-        table: String,
-        detail: String,
-    },
+    /// Not TOML, an unknown key, or a value of the wrong type: the line and what is wrong,
+    /// naming the key by its dotted path (`limits.max_replicas = -1: ...`), an unknown key by
+    /// the table it is in with the keys that table takes (`targets.api: unknown key ...`).
+    #[error("line {line}: {detail}")]
+    Toml { line: usize, detail: String },
     /// A target's program that this agent cannot start: missing, a directory, or executable by
     /// no one. Checked when the file is loaded ([`ConfigFile::load`]), not at a run's launch.
-    #[error("[targets.{target}] program = {program:?}: {problem}")]
+    #[error("targets.{target}.program = {program:?}: {problem}")]
     Program {
         target: String,
         program: std::path::PathBuf,
@@ -205,7 +202,7 @@ pub enum ConfigTextError {
          <= 65535, e.g. \"20000-20099\""
     )]
     ReplicaPorts(String),
-    #[error("[limits] max_layout_time = {value:?}: {source}; e.g. \"1h\"")]
+    #[error("limits.max_layout_time = {value:?}: {source}; e.g. \"1h\"")]
     MaxLayoutTime {
         value: String,
         source: humantime::DurationError,
@@ -320,21 +317,16 @@ fn port_range(text: &str) -> Option<RangeInclusive<u16>> {
 }
 
 impl ConfigTextError {
-    /// toml's error placed as the plan's are: its line, the table header it falls under, and
-    /// what is wrong: serde's unknown field in the plan's words (`unknown key "x"; expected one
-    /// of a, b`), a wrong value as `key = value: why`.
+    /// toml's error placed as the plan's are: its line and what is wrong, keys by their dotted
+    /// path: serde's unknown field in the plan's words (`targets.api: unknown key "x"; expected
+    /// one of a, b`), a wrong value as `limits.max_replicas = -1: why`.
     fn toml(text: &str, error: &toml::de::Error) -> Self {
         let at = error.span().map_or(0, |span| span.start).min(text.len());
         let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
         let line_text = &text[line_start..line_end];
         let line = text[..at].matches('\n').count() + 1;
-        let table = text[..line_end]
-            .lines()
-            .rev()
-            .find_map(table_header)
-            .map(|name| format!("[{name}] "))
-            .unwrap_or_default();
+        let table = text[..line_end].lines().rev().find_map(table_header);
         let message = error.message().replace('\n', " ");
         let unknown = message
             .strip_prefix("unknown field `")
@@ -342,7 +334,8 @@ impl ConfigTextError {
         let detail = match (unknown, line_text.split_once('=')) {
             (Some((name, rest)), _) => {
                 let expected = rest.trim_start_matches(", expected ").replace('`', "");
-                format!("unknown key {name:?}; expected {expected}")
+                let table = table.map(|t| format!("{t}: ")).unwrap_or_default();
+                format!("{table}unknown key {name:?}; expected {expected}")
             }
             (None, Some((key, value))) if table_header(line_text).is_none() => {
                 let value = value.trim();
@@ -351,15 +344,18 @@ impl ConfigTextError {
                 } else {
                     "..."
                 };
-                format!("{} = {shown}: {}", key.trim(), message.replace('`', "\""))
+                let key = match table {
+                    Some(table) => format!("{table}.{}", key.trim()),
+                    None => key.trim().to_owned(),
+                };
+                format!("{key} = {shown}: {}", message.replace('`', "\""))
             }
-            (None, _) => message.replace('`', "\""),
+            (None, _) => {
+                let table = table.map(|t| format!("{t}: ")).unwrap_or_default();
+                format!("{table}{}", message.replace('`', "\""))
+            }
         };
-        ConfigTextError::Toml {
-            line,
-            table,
-            detail,
-        }
+        ConfigTextError::Toml { line, detail }
     }
 }
 
@@ -448,11 +444,11 @@ mod tests {
             ),
             (
                 "[limits]\nmax_conections = 3\n",
-                |e| matches!(e, E::Toml { line: 2, table, .. } if table == "[limits] "),
+                |e| matches!(e, E::Toml { line: 2, detail } if detail.starts_with("limits: unknown key")),
             ),
             (
                 "command = \"rm -rf /\"\n",
-                |e| matches!(e, E::Toml { line: 1, table, .. } if table.is_empty()),
+                |e| matches!(e, E::Toml { line: 1, detail } if detail.starts_with("unknown key")),
             ),
         ];
         for (text, is) in cases {
@@ -467,23 +463,23 @@ mod tests {
         let cases = [
             (
                 "[limits]\nmax_layout_time = \"soon\"\n",
-                "[limits] max_layout_time = \"soon\": expected number at 0; e.g. \"1h\"",
+                "limits.max_layout_time = \"soon\": expected number at 0; e.g. \"1h\"",
             ),
             (
                 "[limits]\nmax_conections = 3\n",
-                "line 2: [limits] unknown key \"max_conections\"; expected one of \
+                "line 2: limits: unknown key \"max_conections\"; expected one of \
                  max_plan_bytes, max_layouts, max_layout_time, max_connections, max_replicas, \
                  max_work_us",
             ),
             (
                 "[targets.svc]\nprogram = \"/srv\"\nargs = [\"{port}\"]\nredy = \"tcp\"\n",
-                "line 4: [targets.svc] unknown key \"redy\"; expected one of program, args, env, \
+                "line 4: targets.svc: unknown key \"redy\"; expected one of program, args, env, \
                  files, ready, ready_within, stop_signal, stop_grace, metrics, scrape, \
                  requests_counter, knobs, schedtrace",
             ),
             (
                 "[targets.svc]\nprogram = \"/srv\"\nargs = [\n  [\"{port}\"],\n]\n",
-                "line 4: [targets.svc] invalid type: sequence, expected a string",
+                "line 4: targets.svc: invalid type: sequence, expected a string",
             ),
         ];
         for (text, want) in cases {
@@ -502,7 +498,7 @@ mod tests {
         assert_eq!(
             invalid.to_string(),
             format!(
-                "{}: [targets.Bad]: target names are [a-z0-9-]+",
+                "{}: targets.Bad: target names are [a-z0-9-]+",
                 file.display()
             )
         );
@@ -531,7 +527,7 @@ mod tests {
                 Err(e) => assert_eq!(
                     e.to_string(),
                     format!(
-                        "{}: [targets.svc] program = {:?}: {want}",
+                        "{}: targets.svc.program = {:?}: {want}",
                         file.display(),
                         program
                     )
@@ -564,8 +560,8 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "[target] name = \"nginx\": this agent knows no such target; use one of: async, ffi \
-             (or add it to the agent's configuration, [targets.nginx])"
+            "name = \"nginx\": this agent knows no such target; use one of: async, ffi \
+             (or add targets.nginx to the agent's configuration)"
         );
     }
 }

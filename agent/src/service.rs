@@ -258,7 +258,7 @@ mod tests {
             (
                 Refusal::Plan(PrepareError::NoLayouts),
                 tonic::Code::InvalidArgument,
-                "[[layouts]]: the plan has no layout; add at least one",
+                "layouts: the plan has no layout; add at least one",
             ),
             (
                 Refusal::Busy {

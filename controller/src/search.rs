@@ -1,5 +1,5 @@
 //! Capacity search: per layout, the highest open-loop rate that still meets the objective
-//! (`[search] slo_p99`, `max_error_rate`), found like Nighthawk's adaptive load controller but
+//! (`search.slo_p99`, `max_error_rate`), found like Nighthawk's adaptive load controller but
 //! per layout and per host.
 //!
 //! Each step is a short measured run of one layout at one rate ([`crate::run::run`], replicas
@@ -34,7 +34,7 @@ pub fn judge(search: &Search, asked: f64, layout: &LayoutResult) -> (bool, Strin
         (
             false,
             format!(
-                "only {} requests: too few for a p99; lengthen [load] duration",
+                "only {} requests: too few for a p99; lengthen load.duration",
                 layout.latency_ns.count
             ),
         )
@@ -153,7 +153,7 @@ pub async fn run(
 ) -> anyhow::Result<RunResult> {
     anyhow::ensure!(
         matches!(plan.load.mode, LoadMode::Open { .. }),
-        "[search] needs [load] mode = \"open\": the search sets the rate"
+        "search needs load.mode = \"open\": the search sets the rate"
     );
     let plan = &plan.with_seed(); // one seed for every step
     let (mut layouts, mut searches) = (Vec::new(), Vec::new());

@@ -5,6 +5,8 @@
 //! - [`histogram`]: latency histograms as they travel, HdrHistogram V2 bytes.
 //! - [`cpulist`]: the Linux "cpulist" text form of CPU and node sets (`0-3,8`), as `/proc` prints
 //!   it and as plans and reports show it.
+//! - [`keys`]: the text form of key paths in messages (`layouts.per-node.threads`), as both
+//!   ends' errors name a plan's or a configuration's keys.
 //!
 //! No logic lives here: the controller and the agent depend on this crate, never on each other.
 
@@ -22,3 +24,4 @@ pub mod v1 {
 
 pub mod cpulist;
 pub mod histogram;
+pub mod keys;

@@ -1,6 +1,7 @@
-//! [`PlacementError`]: why a layout cannot be placed, one line naming the plan field and the fix.
+//! [`PlacementError`]: why a layout cannot be placed, one line naming the plan field (its key
+//! path as `--set` takes it, [`keys`]) and the fix.
 
-use numaload_proto::cpulist;
+use numaload_proto::{cpulist, keys};
 
 use super::level::Level;
 
@@ -8,7 +9,7 @@ use super::level::Level;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlacementError {
     /// A required enum field was left unset.
-    #[error("layouts[{layout:?}].{field}: unspecified; use {choices}")]
+    #[error("{at}.{field}: unspecified; use {choices}", at = keys::layout(layout))]
     Unspecified {
         /// Layout name.
         layout: String,
@@ -18,7 +19,7 @@ pub enum PlacementError {
         choices: &'static str,
     },
     /// An enum field carries a value this agent does not know (a newer controller?).
-    #[error("layouts[{layout:?}].{field}: unknown value {value}; use {choices}")]
+    #[error("{at}.{field}: unknown value {value}; use {choices}", at = keys::layout(layout))]
     UnknownValue {
         /// Layout name.
         layout: String,
@@ -30,16 +31,20 @@ pub enum PlacementError {
         choices: &'static str,
     },
     /// `replicas = 0`.
-    #[error("layouts[{layout:?}].replicas: 0 replicas; use at least 1 or replicas = \"per-node\"")]
+    #[error(
+        "{at}.replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
+        at = keys::layout(layout)
+    )]
     ZeroReplicas {
         /// Layout name.
         layout: String,
     },
     /// More pinned replicas than units of their level.
     #[error(
-        "layouts[{layout:?}].replicas: {requested} replicas but this host has {units} {}s; {}",
+        "{at}.replicas: {requested} replicas but this host has {units} {}s; {}",
         level.noun(),
-        level.at_most(*units)
+        level.at_most(*units),
+        at = keys::layout(layout)
     )]
     MoreReplicasThanUnits {
         /// Layout name.
@@ -53,10 +58,11 @@ pub enum PlacementError {
     },
     /// More pinned replicas than units the load reservation leaves CPUs in.
     #[error(
-        "layouts[{layout:?}].replicas: {requested} replicas but only {usable} of this host's \
+        "{at}.replicas: {requested} replicas but only {usable} of this host's \
          {units} {}s keep CPUs after load.reserve_cpus = {reserved}; use at most \
          {usable} replicas or a smaller load.reserve_cpus",
-        level.noun()
+        level.noun(),
+        at = keys::layout(layout)
     )]
     MoreReplicasThanUsableUnits {
         /// Layout name.
@@ -74,9 +80,10 @@ pub enum PlacementError {
     },
     /// More unpinned replicas than CPUs to run them on.
     #[error(
-        "layouts[{layout:?}].replicas: {requested} replicas but only {cpus} CPUs are left for \
-         replicas (load.reserve_cpus = {reserved}); use at most {cpus}"
-    )]
+        "{at}.replicas: {requested} replicas but only {cpus} CPUs are left for \
+         replicas (load.reserve_cpus = {reserved}); use at most {cpus}",
+         at = keys::layout(layout)
+     )]
     MoreReplicasThanCpus {
         /// Layout name.
         layout: String,
@@ -89,10 +96,11 @@ pub enum PlacementError {
     },
     /// Pinning asked for but the reservation empties every unit.
     #[error(
-        "layouts[{layout:?}].pin: \"{}\" but load.reserve_cpus = {reserved} leaves no {} \
+        "{at}.pin: \"{}\" but load.reserve_cpus = {reserved} leaves no {} \
          any CPU; use a smaller load.reserve_cpus or pin = \"none\"",
         level.pin_word(),
-        level.noun()
+        level.noun(),
+        at = keys::layout(layout)
     )]
     NoUsableUnit {
         /// Layout name.
@@ -104,10 +112,11 @@ pub enum PlacementError {
     },
     /// `replicas = "nic-local"` on a host where the interface's node is not known.
     #[error(
-        "layouts[{layout:?}].replicas: \"nic-local\" needs the NUMA node of the network \
-         interface the load arrives on, and {why}; set [load] interface to a device with a NUMA \
-         node (numaload topology lists them), or use \"per-node\""
-    )]
+        "{at}.replicas: \"nic-local\" needs the NUMA node of the network \
+         interface the load arrives on, and {why}; set load.interface to a device with a NUMA \
+         node (numaload topology lists them), or use \"per-node\"",
+         at = keys::layout(layout)
+     )]
     NicWithoutNode {
         /// Layout name.
         layout: String,
@@ -116,15 +125,17 @@ pub enum PlacementError {
     },
     /// `replicas = "nic-local"` unpinned: it says where, so it needs `pin = "node"`.
     #[error(
-        "layouts[{layout:?}].pin: replicas = \"nic-local\" puts each replica on a NUMA domain of \
-         the network interface; use pin = \"node\""
-    )]
+        "{at}.pin: replicas = \"nic-local\" puts each replica on a NUMA domain of \
+         the network interface; use pin = \"node\"",
+         at = keys::layout(layout)
+     )]
     NicLocalUnpinned { layout: String },
     /// `replicas = "per-X"` with a pin of another level.
     #[error(
-        "layouts[{layout:?}].pin: \"{pin}\" does not go with replicas = {replicas}; use pin = \
+        "{at}.pin: \"{pin}\" does not go with replicas = {replicas}; use pin = \
          \"{}\" or pin = \"none\"",
-        level.pin_word()
+        level.pin_word(),
+        at = keys::layout(layout)
     )]
     PinDoesNotMatchReplicas {
         /// Layout name.
@@ -137,7 +148,7 @@ pub enum PlacementError {
         level: Level,
     },
     /// Explicit `cpus` with a `pin` or a per-unit replica count.
-    #[error("layouts[{layout:?}].{field}: not used with explicit cpus; {fix}")]
+    #[error("{at}.{field}: not used with explicit cpus; {fix}", at = keys::layout(layout))]
     NotWithCpus {
         /// Layout name.
         layout: String,
@@ -148,12 +159,13 @@ pub enum PlacementError {
     },
     /// Explicit `cpus` outside the allowed set.
     #[error(
-        "layouts[{layout:?}].cpus: CPUs {} are not allowed on this host{}; use CPUs from {}",
+        "{at}.cpus: CPUs {} are not allowed on this host{}; use CPUs from {}",
         cpulist::format(outside),
         if offline.is_empty() { String::new() } else {
             format!(" ({} offline)", cpulist::format(offline))
         },
-        cpulist::format(allowed)
+        cpulist::format(allowed),
+        at = keys::layout(layout)
     )]
     CpusNotAllowed {
         /// Layout name.
@@ -167,10 +179,11 @@ pub enum PlacementError {
     },
     /// A memory node list naming nodes the host does not have or allow.
     #[error(
-        "layouts[{layout:?}].{field}: NUMA nodes {} do not exist or are not allowed on this \
+        "{at}.{field}: NUMA nodes {} do not exist or are not allowed on this \
          host; use nodes from {}",
         cpulist::format(missing),
-        cpulist::format(available)
+        cpulist::format(available),
+        at = keys::layout(layout)
     )]
     UnknownNodes {
         /// Layout name.
@@ -183,7 +196,10 @@ pub enum PlacementError {
         available: Vec<u32>,
     },
     /// `threads = 0` on a hand-built layout (the wire's 0 means "auto").
-    #[error("layouts[{layout:?}].threads: 0 threads; use at least 1 or threads = \"auto\"")]
+    #[error(
+        "{at}.threads: 0 threads; use at least 1 or threads = \"auto\"",
+        at = keys::layout(layout)
+    )]
     ZeroThreads {
         /// Layout name.
         layout: String,

@@ -83,7 +83,7 @@ pub(super) fn load_cpus(
         return (Vec::new(), false);
     };
     notes.push(format!(
-        "the load generator shares CPU {last} with the replicas; `[load] reserve_cpus = 1` \
+        "the load generator shares CPU {last} with the replicas; `load.reserve_cpus = 1` \
          gives it its own"
     ));
     (vec![last], true)

@@ -110,7 +110,7 @@ fn placement_rules() {
             ],
             load_cpus: vec![3],
             load_shares_cpus: true,
-            notes: vec!["the load generator shares CPU 3 with the replicas; `[load] reserve_cpus = 1` gives it its own"],
+            notes: vec!["the load generator shares CPU 3 with the replicas; `load.reserve_cpus = 1` gives it its own"],
         },
         Case {
             what: "reserving one CPU shrinks the last domain's replica",
@@ -325,21 +325,21 @@ fn placement_errors_name_the_field_and_the_fix() {
             two_nodes(),
             layout(Replicas::Count(0), Pin::Node, Memory::Local),
             0,
-            "layouts[\"x\"].replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
+            "layouts.x.replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
         ),
         (
             "zero unpinned replicas",
             two_nodes(),
             layout(Replicas::Count(0), Pin::None, Memory::None),
             0,
-            "layouts[\"x\"].replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
+            "layouts.x.replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
         ),
         (
             "more pinned replicas than domains",
             two_nodes(),
             layout(Replicas::Count(4), Pin::Node, Memory::Local),
             0,
-            "layouts[\"x\"].replicas: 4 replicas but this host has 2 NUMA domains; use \
+            "layouts.x.replicas: 4 replicas but this host has 2 NUMA domains; use \
              replicas = \"per-node\" or at most 2",
         ),
         (
@@ -347,7 +347,7 @@ fn placement_errors_name_the_field_and_the_fix() {
             two_nodes(),
             layout(Replicas::Count(2), Pin::Node, Memory::Local),
             2,
-            "layouts[\"x\"].replicas: 2 replicas but only 1 of this host's 2 NUMA domains \
+            "layouts.x.replicas: 2 replicas but only 1 of this host's 2 NUMA domains \
              keep CPUs after load.reserve_cpus = 2; use at most 1 replicas or a smaller \
              load.reserve_cpus",
         ),
@@ -356,7 +356,7 @@ fn placement_errors_name_the_field_and_the_fix() {
             two_nodes(),
             layout(Replicas::Count(4), Pin::None, Memory::None),
             1,
-            "layouts[\"x\"].replicas: 4 replicas but only 3 CPUs are left for replicas \
+            "layouts.x.replicas: 4 replicas but only 3 CPUs are left for replicas \
              (load.reserve_cpus = 1); use at most 3",
         ),
         (
@@ -364,7 +364,7 @@ fn placement_errors_name_the_field_and_the_fix() {
             restricted(),
             layout(Replicas::PerNode, Pin::Node, Memory::Local),
             3,
-            "layouts[\"x\"].pin: \"node\" but load.reserve_cpus = 3 leaves no NUMA domain \
+            "layouts.x.pin: \"node\" but load.reserve_cpus = 3 leaves no NUMA domain \
              any CPU; use a smaller load.reserve_cpus or pin = \"none\"",
         ),
     ];
@@ -409,31 +409,31 @@ fn layout_from_wire() {
     let bad = [
         (
             spec(Some(R::Count(1)), 0, local),
-            "layouts[\"x\"].pin: unspecified; use \"none\", \"node\", \"package\", \"l3\" or \"core\"",
+            "layouts.x.pin: unspecified; use \"none\", \"node\", \"package\", \"l3\" or \"core\"",
         ),
         (
             spec(Some(R::Count(1)), 7, local),
-            "layouts[\"x\"].pin: unknown value 7; use \"none\", \"node\", \"package\", \"l3\" or \"core\"",
+            "layouts.x.pin: unknown value 7; use \"none\", \"node\", \"package\", \"l3\" or \"core\"",
         ),
         (
             spec(Some(R::Count(1)), node, 0),
-            "layouts[\"x\"].memory: unspecified; use \"none\", \"local\", \"interleave\" or a node list",
+            "layouts.x.memory: unspecified; use \"none\", \"local\", \"interleave\" or a node list",
         ),
         (
             spec(Some(R::Count(1)), node, -1),
-            "layouts[\"x\"].memory: unknown value -1; use \"none\", \"local\", \"interleave\" or a node list",
+            "layouts.x.memory: unknown value -1; use \"none\", \"local\", \"interleave\" or a node list",
         ),
         (
             spec(None, node, local),
-            "layouts[\"x\"].replicas: unspecified; use a count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\"",
+            "layouts.x.replicas: unspecified; use a count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\"",
         ),
         (
             spec(Some(R::PerNode(false)), node, local),
-            "layouts[\"x\"].replicas: unspecified; use a count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\"",
+            "layouts.x.replicas: unspecified; use a count, \"per-node\", \"per-package\", \"per-l3\" or \"nic-local\"",
         ),
         (
             spec(Some(R::Count(0)), node, local),
-            "layouts[\"x\"].replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
+            "layouts.x.replicas: 0 replicas; use at least 1 or replicas = \"per-node\"",
         ),
     ];
     for (spec, expected) in bad {
@@ -448,7 +448,7 @@ fn layout_names_are_quoted_in_errors() {
     bad.name = "a \"quoted\" name".to_owned();
     let err = Layout::try_from(&bad).unwrap_err().to_string();
     assert!(
-        err.starts_with(r#"layouts["a \"quoted\" name"].replicas"#),
+        err.starts_with(r#"layouts."a \"quoted\" name".replicas"#),
         "{err}"
     );
 }
@@ -487,14 +487,14 @@ fn new_policies_from_wire() {
     no_nodes.memory_nodes.clear();
     assert_eq!(
         Layout::try_from(&no_nodes).unwrap_err().to_string(),
-        "layouts[\"x\"].memory_nodes: unspecified; use one or more NUMA node numbers"
+        "layouts.x.memory_nodes: unspecified; use one or more NUMA node numbers"
     );
     let mut bad_cpus = explicit;
     bad_cpus.cpus = "0-".to_owned();
     assert!(Layout::try_from(&bad_cpus)
         .unwrap_err()
         .to_string()
-        .starts_with("layouts[\"x\"].cpus:"));
+        .starts_with("layouts.x.cpus:"));
 }
 
 #[test]
@@ -543,19 +543,19 @@ fn combinations_that_make_no_sense_are_refused() {
     let cases = [
         (
             pinned_cpus,
-            "layouts[\"x\"].pin: not used with explicit cpus; remove pin (the cpus are the pinning)",
+            "layouts.x.pin: not used with explicit cpus; remove pin (the cpus are the pinning)",
         ),
         (
             per_node_cpus,
-            "layouts[\"x\"].replicas: not used with explicit cpus; use a replica count",
+            "layouts.x.replicas: not used with explicit cpus; use a replica count",
         ),
         (
             zero_threads,
-            "layouts[\"x\"].threads: 0 threads; use at least 1 or threads = \"auto\"",
+            "layouts.x.threads: 0 threads; use at least 1 or threads = \"auto\"",
         ),
         (
             layout(Replicas::PerL3, Pin::Core, Memory::None),
-            "layouts[\"x\"].pin: \"core\" does not go with replicas = \"per-l3\"; use pin = \"l3\" \
+            "layouts.x.pin: \"core\" does not go with replicas = \"per-l3\"; use pin = \"l3\" \
              or pin = \"none\"",
         ),
     ];
@@ -595,7 +595,7 @@ fn nic_local_puts_one_replica_on_each_domain_of_the_interface_s_node_only() {
     };
     let error = place(&topology, &unknown, 0).unwrap_err().to_string();
     assert!(
-        error.starts_with("layouts[\"x\"].replicas: \"nic-local\" needs the NUMA node"),
+        error.starts_with("layouts.x.replicas: \"nic-local\" needs the NUMA node"),
         "{error}"
     );
 }

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use numaload_proto::histogram::HistogramError;
+use numaload_proto::keys;
 
 use crate::config::UnknownTarget;
 use crate::loadgen::LoadError;
@@ -23,12 +24,12 @@ pub enum PrepareError {
     PlanTooLarge { size: usize, limit: usize },
     #[error("the plan is not a valid RunPlan: {0}")]
     NotARunPlan(prost::DecodeError),
-    #[error("[target]: missing from the plan")]
+    #[error("target: missing from the plan")]
     MissingTarget,
-    #[error("[load]: missing from the plan")]
+    #[error("load: missing from the plan")]
     MissingLoad,
     #[error(
-        "[load] interface = {name:?}: this host has no such network interface; use one of: {}",
+        "load.interface = {name:?}: this host has no such network interface; use one of: {}",
         known.join(", ")
     )]
     UnknownInterface { name: String, known: Vec<String> },
@@ -37,35 +38,37 @@ pub enum PrepareError {
          to the controller's version"
     )]
     UnknownRole(i32),
-    #[error("[[layouts]]: the plan has no layout; add at least one")]
+    #[error("layouts: the plan has no layout; add at least one")]
     NoLayouts,
     #[error(transparent)]
     Load(#[from] LoadSpecError),
     #[error(
-        "[[layouts]] count = {count} exceeds this agent's limit of {limit} (its config's \
+        "layouts: {count} layouts exceed this agent's limit of {limit} (its config's \
          limits.max_layouts); ask for less"
     )]
     TooManyLayouts { count: usize, limit: usize },
     #[error(
-        "[load] warmup + duration = {time:?} exceeds this agent's limit of {limit:?} (its \
+        "load.warmup + load.duration = {time:?} exceeds this agent's limit of {limit:?} (its \
          config's limits.max_layout_time); ask for less"
     )]
     LayoutTooLong { time: Duration, limit: Duration },
     #[error(
-        "[load] connections = {connections} exceeds this agent's limit of {limit} (its config's \
+        "load.connections = {connections} exceeds this agent's limit of {limit} (its config's \
          limits.max_connections); ask for less"
     )]
     TooManyConnections { connections: u32, limit: u32 },
-    /// The target a layout runs (the plan's, or the layout's own) is refused.
-    #[error("layouts[\"{layout}\"] {source}")]
+    /// The target a layout runs is refused: `table` is where the plan gives it, `target` or,
+    /// for a layout with its own, `layouts.NAME.target`.
+    #[error("{table}.{source}")]
     Target {
-        layout: String,
+        table: String,
         source: Box<TargetSpecError>,
     },
     /// A replica count over the limit, refused before placement builds one entry per replica.
     #[error(
-        "layouts[\"{layout}\"] replicas = {requested}: exceeds this agent's limit of {limit} (its \
-         config's limits.max_replicas)"
+        "{}.replicas = {requested}: exceeds this agent's limit of {limit} (its config's \
+         limits.max_replicas)",
+        keys::layout(layout)
     )]
     ReplicasOverLimit {
         layout: String,
@@ -74,8 +77,9 @@ pub enum PrepareError {
     },
     /// A per-unit layout that places more replicas than the limit on this host.
     #[error(
-        "layouts[\"{layout}\"]: {placed} replicas exceed this agent's limit of {limit} (its \
-         config's limits.max_replicas)"
+        "{}: {placed} replicas exceed this agent's limit of {limit} (its config's \
+         limits.max_replicas)",
+        keys::layout(layout)
     )]
     PlacedOverLimit {
         layout: String,
@@ -86,59 +90,60 @@ pub enum PrepareError {
     Placement(#[from] PlacementError),
 }
 
-/// A `[target]` section this agent refuses (the caller adds which layout).
+/// A `target` table this agent refuses, its keys named within the table (the caller adds
+/// which table: `target.` or `layouts.NAME.target.`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetSpecError {
     #[error(transparent)]
     Unknown(#[from] UnknownTarget),
     #[error(
-        "[target] work_us = {work_us} exceeds this agent's limit of {limit} (its config's \
+        "work_us = {work_us} exceeds this agent's limit of {limit} (its config's \
          limits.max_work_us); ask for less"
     )]
     WorkUsOverLimit { work_us: u64, limit: u64 },
-    #[error("[target] work_mode = {0}: unknown; use \"spin\" or \"sleep\"")]
+    #[error("work_mode = {0}: unknown; use \"spin\" or \"sleep\"")]
     UnknownWorkMode(i32),
-    #[error("[target] dispatch = {0}: unknown")]
+    #[error("dispatch = {0}: unknown")]
     UnknownDispatch(i32),
     /// A typed field (`work_us`, `dispatch`, ...) also set under `knobs`.
-    #[error("[target] {knob}: given both as a field and in knobs; keep one")]
+    #[error("{knob}: given both as a field and in knobs; keep one")]
     GivenTwice { knob: &'static str },
     /// A knob value the target does not declare or does not take.
-    #[error("[target] name = \"{target}\" {source}")]
-    Knob { target: String, source: KnobError },
+    #[error("{0}")]
+    Knob(#[source] KnobError),
 }
 
-/// A `[load]` section this agent refuses.
+/// A `load` table this agent refuses.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadSpecError {
-    /// A TLS setting the generator cannot use (the text names the key).
-    #[error("[load] {0}")]
+    /// A TLS setting the generator cannot use (the text names the key within the load table).
+    #[error("load.{0}")]
     Tls(String),
-    #[error("[load] mode: unspecified; use \"open\" or \"closed\"")]
+    #[error("load.mode: unspecified; use \"open\" or \"closed\"")]
     ModeUnspecified,
-    #[error("[load] rate = {0}: must be a positive number of requests per second")]
+    #[error("load.rate = {0}: must be a positive number of requests per second")]
     Rate(f64),
-    #[error("[load] connections = 0: use at least 1")]
+    #[error("load.connections = 0: use at least 1")]
     NoConnections,
-    #[error("[load] duration: must be longer than zero, e.g. \"10s\"")]
+    #[error("load.duration: must be longer than zero, e.g. \"10s\"")]
     ZeroDuration,
-    #[error("[load] send_precision = {given:?}: at most {max:?} (a later send counts as late)")]
+    #[error("load.send_precision = {given:?}: at most {max:?} (a later send counts as late)")]
     SendPrecision { given: Duration, max: Duration },
-    #[error("[[load.requests]]: {count} requests, at most {max}")]
+    #[error("load.requests: {count} requests, at most {max}")]
     TooManyRequests { count: usize, max: usize },
-    /// One request of the mix, numbered from 1 as the plan lists them.
-    #[error("[[load.requests]] {number} (name {name:?}) {fault}")]
+    /// One request of the mix, by its name (or its index, from 0, when it has none).
+    #[error("load.requests.{}.{fault}", request_key(*index, name))]
     Request {
-        number: usize,
+        index: usize,
         name: String,
         fault: RequestFault,
     },
-    #[error("[[load.requests]]: every weight is 0; give at least one a weight")]
+    #[error("load.requests: every weight is 0; give at least one a weight")]
     NoWeight,
     /// The generator's own rules (a `Transfer-Encoding` or a wrong `Content-Length` by hand).
-    #[error("[[load.requests]] {0}")]
+    #[error("load.{0}")]
     Generator(LoadError),
-    #[error("[load] expect_status: {0} is not an HTTP status (100-599)")]
+    #[error("load.expect_status: {0} is not an HTTP status (100-599)")]
     ExpectStatus(u32),
     #[error("[load] arrivals = {0}: unknown; use \"uniform\" or \"poisson\"")]
     UnknownArrivals(i32),
@@ -170,10 +175,22 @@ pub enum RequestFault {
     Path(String),
     /// A header name that is not a token, or a value that is not printable text (a CR or LF
     /// would smuggle a request of the plan's own into the stream).
-    #[error("headers.{0:?}: a header name is a token and its value printable text")]
+    #[error("headers.{}: a header name is a token and its value printable text", keys::part(.0))]
     Header(String),
     #[error("body: {size} bytes, at most {max}")]
     BodyTooLarge { size: usize, max: usize },
+    /// The load generator's own rule for a field of the request.
+    #[error("{field}: {reason}")]
+    Generator { field: &'static str, reason: String },
+}
+
+/// A request of the mix as `--set` names it: by its name, else by its index.
+fn request_key(index: usize, name: &str) -> String {
+    if name.is_empty() {
+        index.to_string()
+    } else {
+        keys::part(name)
+    }
 }
 
 /// Why a layout failed while it ran; its replicas are stopped all the same.

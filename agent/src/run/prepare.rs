@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use numaload_proto::keys;
 use numaload_proto::v1::{self, LoadMode, RunPlan};
 
 use super::error::{LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 use super::shape::{check_shape, shape};
 use crate::config::{AgentConfig, Limits};
-use crate::loadgen::{self, LoadShape, Mode, RequestTemplate};
+use crate::loadgen::{self, LoadError, LoadShape, Mode, RequestTemplate};
 use crate::netrx;
 use crate::placement::{self, Layout, Placement, PlacementError};
 use crate::target::{knobs, Target};
@@ -123,10 +124,13 @@ pub fn prepare(
             continue;
         }
         // A layout may run the target with its own knobs (e.g. another ffi dispatch mode).
-        let target_spec = spec.target.as_ref().unwrap_or(target_spec);
+        let (target_spec, table) = match &spec.target {
+            Some(own) => (own, format!("{}.target", keys::layout(&spec.name))),
+            None => (target_spec, "target".to_owned()),
+        };
         let (target, knobs) =
             resolve_target(target_spec, config).map_err(|source| PrepareError::Target {
-                layout: spec.name.clone(),
+                table,
                 source: Box::new(source),
             })?;
         // Before placing: placement builds one entry per replica, so a huge count must be
@@ -265,10 +269,7 @@ fn resolve_target<'c>(
         });
     }
     let given = plan_knobs(spec, target)?;
-    let values = knobs::resolve(&target.knobs, &given).map_err(|source| TargetSpecError::Knob {
-        target: spec.name.clone(),
-        source,
-    })?;
+    let values = knobs::resolve(&target.knobs, &given).map_err(TargetSpecError::Knob)?;
     Ok((target, values))
 }
 
@@ -432,7 +433,7 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, LoadSpecEr
     let mut out = Vec::with_capacity(wire.len());
     for (i, r) in wire.iter().enumerate() {
         let at = |fault| LoadSpecError::Request {
-            number: i + 1,
+            index: i,
             name: r.name.clone(),
             fault,
         };
@@ -472,7 +473,18 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, LoadSpecEr
         return Err(LoadSpecError::NoWeight);
     }
     // The generator's own rules (a Transfer-Encoding or a wrong Content-Length given by hand).
-    crate::loadgen::validate_requests(&out).map_err(LoadSpecError::Generator)?;
+    crate::loadgen::validate_requests(&out).map_err(|e| match e {
+        LoadError::InvalidRequest {
+            index,
+            field,
+            reason,
+        } => LoadSpecError::Request {
+            index,
+            name: out.get(index).map(|r| r.name.clone()).unwrap_or_default(),
+            fault: RequestFault::Generator { field, reason },
+        },
+        other => LoadSpecError::Generator(other),
+    })?;
     Ok(out)
 }
 
@@ -539,10 +551,8 @@ mod tests {
                     s.knobs.insert("gomaxprocs".into(), "4".into());
                 }),
                 Err(|e| {
-                    matches!(e, TargetSpecError::Knob {
-                        target,
-                        source: KnobError::Undeclared { knob, .. },
-                    } if target == "ffi" && knob == "gomaxprocs")
+                    matches!(e, TargetSpecError::Knob(KnobError::Undeclared { knob, .. })
+                        if knob == "gomaxprocs")
                 }),
             ),
             (
@@ -603,10 +613,8 @@ mod tests {
         };
         let err = resolve_target(&sleep, &config).expect_err("go declares no work_mode");
         assert!(
-            matches!(&err, TargetSpecError::Knob {
-                source: KnobError::Undeclared { knob, declared, .. },
-                ..
-            } if knob == "work_mode" && declared.is_empty()),
+            matches!(&err, TargetSpecError::Knob(KnobError::Undeclared { knob, declared, .. })
+                if knob == "work_mode" && declared.is_empty()),
             "{err:?}"
         );
     }
@@ -658,7 +666,18 @@ mod tests {
                         value: "chunked".into(),
                     })
                 },
-                |e| matches!(e, LoadSpecError::Generator(_)),
+                |e| {
+                    matches!(
+                        e,
+                        LoadSpecError::Request {
+                            fault: RequestFault::Generator {
+                                field: "headers",
+                                ..
+                            },
+                            ..
+                        }
+                    )
+                },
             ),
         ];
         for (edit, is) in refused {
@@ -715,107 +734,101 @@ mod tests {
         assert!(prepare(&base(), &config, &host).is_ok());
         type Edit = fn(&mut RunPlan);
         let cases: [(Edit, String); 20] = [
-            (
-                |p| p.target = None,
-                "[target]: missing from the plan".into(),
-            ),
-            (|p| p.load = None, "[load]: missing from the plan".into()),
+            (|p| p.target = None, "target: missing from the plan".into()),
+            (|p| p.load = None, "load: missing from the plan".into()),
             (
                 |p| p.layouts.clear(),
-                "[[layouts]]: the plan has no layout; add at least one".into(),
+                "layouts: the plan has no layout; add at least one".into(),
             ),
             (
                 |p| load(p).mode = LoadMode::Unspecified as i32,
-                "[load] mode: unspecified; use \"open\" or \"closed\"".into(),
+                "load.mode: unspecified; use \"open\" or \"closed\"".into(),
             ),
             (
                 |p| load(p).rate = -1.0,
-                "[load] rate = -1: must be a positive number of requests per second".into(),
+                "load.rate = -1: must be a positive number of requests per second".into(),
             ),
             (
                 |p| load(p).connections = 0,
-                "[load] connections = 0: use at least 1".into(),
+                "load.connections = 0: use at least 1".into(),
             ),
             (
                 |p| load(p).duration_ms = 0,
-                "[load] duration: must be longer than zero, e.g. \"10s\"".into(),
+                "load.duration: must be longer than zero, e.g. \"10s\"".into(),
             ),
             (
                 |p| load(p).send_precision_ns = 10_000_000_000,
                 format!(
-                    "[load] send_precision = 10s: at most {:?} (a later send counts as late)",
+                    "load.send_precision = 10s: at most {:?} (a later send counts as late)",
                     loadgen::MAX_SEND_PRECISION
                 ),
             ),
             (
                 |p| load(p).expect_status = vec![99],
-                "[load] expect_status: 99 is not an HTTP status (100-599)".into(),
+                "load.expect_status: 99 is not an HTTP status (100-599)".into(),
             ),
             (
                 |p| load(p).connections = 10_001,
-                "[load] connections = 10001 exceeds this agent's limit of 10000 (its config's \
+                "load.connections = 10001 exceeds this agent's limit of 10000 (its config's \
                  limits.max_connections); ask for less"
                     .into(),
             ),
             (
                 |p| load(p).duration_ms = 3_600_001,
-                "[load] warmup + duration = 3600.001s exceeds this agent's limit of 3600s (its \
+                "load.warmup + load.duration = 3600.001s exceeds this agent's limit of 3600s (its \
                  config's limits.max_layout_time); ask for less"
                     .into(),
             ),
             (
                 |p| p.layouts = vec![p.layouts[0].clone(); 65],
-                "[[layouts]] count = 65 exceeds this agent's limit of 64 (its config's \
+                "layouts: 65 layouts exceed this agent's limit of 64 (its config's \
                  limits.max_layouts); ask for less"
                     .into(),
             ),
             (
                 |p| target(p).name = "nginx".into(),
-                "layouts[\"one\"] [target] name = \"nginx\": this agent knows no such target; \
-                 use one of: async, ffi (or add it to the agent's configuration, \
-                 [targets.nginx])"
+                "target.name = \"nginx\": this agent knows no such target; \
+                 use one of: async, ffi (or add targets.nginx to the agent's configuration)"
                     .into(),
             ),
             (
                 |p| target(p).work_us = 2_000_000,
-                "layouts[\"one\"] [target] work_us = 2000000 exceeds this agent's limit of \
+                "target.work_us = 2000000 exceeds this agent's limit of \
                  1000000 (its config's limits.max_work_us); ask for less"
                     .into(),
             ),
             (
                 |p| target(p).work_mode = 9,
-                "layouts[\"one\"] [target] work_mode = 9: unknown; use \"spin\" or \"sleep\""
-                    .into(),
+                "target.work_mode = 9: unknown; use \"spin\" or \"sleep\"".into(),
             ),
             (
                 |p| target(p).dispatch = 9,
-                "layouts[\"one\"] [target] dispatch = 9: unknown".into(),
+                "target.dispatch = 9: unknown".into(),
             ),
             (
                 |p| {
                     target(p).limit = 3;
                     target(p).knobs.insert("limit".into(), "4".into());
                 },
-                "layouts[\"one\"] [target] limit: given both as a field and in knobs; keep one"
-                    .into(),
+                "target.limit: given both as a field and in knobs; keep one".into(),
             ),
             (
                 |p| {
                     target(p).knobs.insert("limit".into(), "0".into());
                 },
-                "layouts[\"one\"] [target] name = \"ffi\" knobs.limit = \"0\": out of range; \
+                "target.knobs.limit = \"0\": out of range; \
                  give one in 1..=1000000"
                     .into(),
             ),
             (
                 |p| p.layouts[0].replicas = Some(v1::layout_spec::Replicas::Count(1025)),
-                "layouts[\"one\"] replicas = 1025: exceeds this agent's limit of 1024 (its \
+                "layouts.one.replicas = 1025: exceeds this agent's limit of 1024 (its \
                  config's limits.max_replicas)"
                     .into(),
             ),
             (
                 |p| p.layouts[0].replicas = Some(v1::layout_spec::Replicas::Count(0)),
-                "layouts[\"one\"].replicas: 0 replicas; use at least 1 or replicas = \
+                "layouts.one.replicas: 0 replicas; use at least 1 or replicas = \
                  \"per-node\""
                     .into(),
             ),
@@ -834,7 +847,7 @@ mod tests {
         let err = prepare(&per_node, &small, &host).expect_err("4 nodes");
         assert_eq!(
             err.to_string(),
-            "layouts[\"one\"]: 4 replicas exceed this agent's limit of 2 (its config's \
+            "layouts.one: 4 replicas exceed this agent's limit of 2 (its config's \
              limits.max_replicas)"
         );
     }
@@ -962,11 +975,11 @@ mod tests {
         let cases: [(Edit, &str); 4] = [
             (
                 |r| r.method = "GE T".into(),
-                "[[load.requests]] 1 (name \"get\") method = \"GE T\": not an HTTP method",
+                "load.requests.get.method = \"GE T\": not an HTTP method",
             ),
             (
                 |r| r.path = "/a b".into(),
-                "[[load.requests]] 1 (name \"get\") path = \"/a b\": give an origin-form path \
+                "load.requests.get.path = \"/a b\": give an origin-form path \
                  such as \"/api?q=1\" (no spaces)",
             ),
             (
@@ -976,12 +989,12 @@ mod tests {
                         value: "1\r\n".into(),
                     })
                 },
-                "[[load.requests]] 1 (name \"get\") headers.\"X-A\": a header name is a token \
+                "load.requests.get.headers.X-A: a header name is a token \
                  and its value printable text",
             ),
             (
                 |r| r.body = vec![b'x'; MAX_BODY + 1],
-                "[[load.requests]] 1 (name \"get\") body: 1048577 bytes, at most 1048576",
+                "load.requests.get.body: 1048577 bytes, at most 1048576",
             ),
         ];
         for (edit, want) in cases {
@@ -991,12 +1004,12 @@ mod tests {
         let many = vec![request(|_| {}); MAX_REQUESTS + 1];
         assert_eq!(
             requests(&many).expect_err("too many").to_string(),
-            "[[load.requests]]: 257 requests, at most 256"
+            "load.requests: 257 requests, at most 256"
         );
         let weightless = request(|r| r.weight = 0);
         assert_eq!(
             requests(&[weightless]).expect_err("no weight").to_string(),
-            "[[load.requests]]: every weight is 0; give at least one a weight"
+            "load.requests: every weight is 0; give at least one a weight"
         );
         let chunked = request(|r| {
             r.headers.push(v1::Header {
@@ -1005,10 +1018,17 @@ mod tests {
             })
         });
         let err = requests(&[chunked]).expect_err("chunked");
-        let LoadSpecError::Generator(generator) = &err else {
+        let LoadSpecError::Request {
+            fault: RequestFault::Generator { reason, .. },
+            ..
+        } = &err
+        else {
             panic!("{err:?}")
         };
-        assert_eq!(err.to_string(), format!("[[load.requests]] {generator}"));
+        assert_eq!(
+            err.to_string(),
+            format!("load.requests.get.headers: {reason}")
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ mod tests {
         ];
         for spec in refused {
             let message = tls_settings(Some(&spec)).expect_err("refused").to_string();
-            assert!(message.starts_with("[load] "), "{message}");
+            assert!(message.starts_with("load."), "{message}");
         }
     }
 }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use numaload_proto::keys;
 
 pub use knobs::{Knob, KnobFile};
 pub use template::{Template, Unset, Vars};
@@ -92,45 +93,46 @@ pub struct TargetFile {
     pub schedtrace: Option<String>,
 }
 
-/// A target entry the configuration gets wrong: one line starting with `[targets.NAME]` that
+/// A target entry the configuration gets wrong: one line starting with `targets.NAME.KEY` that
 /// names the key and the fix.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TargetError {
-    #[error("[targets.{target}]: target names are [a-z0-9-]+")]
+    #[error("targets.{}: target names are [a-z0-9-]+", keys::part(target))]
     Name { target: String },
     #[error(
-        "[targets.{target}] program = {program:?}: give an absolute path, so the agent never \
+        "targets.{target}.program = {program:?}: give an absolute path, so the agent never \
          depends on its PATH"
     )]
     RelativeProgram { target: String, program: PathBuf },
-    #[error("[targets.{target}] {source}")]
+    #[error("targets.{target}.{source}")]
     Knob {
         target: String,
         source: knobs::KnobDeclError,
     },
     /// An argument, variable or file naming a placeholder the target does not have.
-    #[error("[targets.{target}] {key}: {source}")]
+    #[error("targets.{target}.{key}: {source}")]
     Template {
         target: String,
         /// `args[N]`, `env.NAME` or `files."NAME"`.
         key: String,
         source: template::TemplateError,
     },
-    #[error("[targets.{target}] env.{var:?}: not a variable name")]
+    #[error("targets.{target}.env.{}: not a variable name", keys::part(var))]
     EnvName { target: String, var: String },
     #[error(
-        "[targets.{target}] files.{file:?}: give a plain file name; it is written into {{workdir}}"
+        "targets.{target}.files.{}: give a plain file name; it is written into {{workdir}}",
+        keys::part(file)
     )]
     FileName { target: String, file: String },
     #[error(
-        "[targets.{target}] nothing tells the server its port: use {{listen}} or {{port}} in \
+        "targets.{target}: nothing tells the server its port: use {{listen}} or {{port}} in \
          args, env or files (the agent chooses a free port per replica)"
     )]
     NoPort { target: String },
-    #[error("[targets.{target}] ready = {value:?}: give a path, e.g. \"http:/healthz\"")]
+    #[error("targets.{target}.ready = {value:?}: give a path, e.g. \"http:/healthz\"")]
     ReadyPath { target: String, value: String },
     #[error(
-        "[targets.{target}] ready = {value:?}: {}",
+        "targets.{target}.ready = {value:?}: {}",
         source.to_string().replace('\n', " ")
     )]
     ReadyRegex {
@@ -138,10 +140,10 @@ pub enum TargetError {
         value: String,
         source: regex::Error,
     },
-    #[error("[targets.{target}] ready = {value:?}: use \"tcp\", \"http:/PATH\" or \"line:REGEX\"")]
+    #[error("targets.{target}.ready = {value:?}: use \"tcp\", \"http:/PATH\" or \"line:REGEX\"")]
     ReadyKind { target: String, value: String },
     /// `ready_within` or `stop_grace` that is not a duration.
-    #[error("[targets.{target}] {key} = {value:?}: {source}; e.g. \"10s\"")]
+    #[error("targets.{target}.{key} = {value:?}: {source}; e.g. \"10s\"")]
     Duration {
         target: String,
         key: &'static str,
@@ -149,24 +151,24 @@ pub enum TargetError {
         source: humantime::DurationError,
     },
     #[error(
-        "[targets.{target}] stop_signal = {value:?}: not a signal name; e.g. \"SIGTERM\", \
+        "targets.{target}.stop_signal = {value:?}: not a signal name; e.g. \"SIGTERM\", \
          \"SIGQUIT\""
     )]
     StopSignal { target: String, value: String },
-    #[error("[targets.{target}] metrics = {path:?}: give a path such as \"/metrics\"")]
+    #[error("targets.{target}.metrics = {path:?}: give a path such as \"/metrics\"")]
     MetricsPath { target: String, path: String },
     #[error(
-        "[targets.{target}] scrape: names series but no metrics path; add metrics = \"/metrics\""
+        "targets.{target}.scrape: names series but no metrics path; add metrics = \"/metrics\""
     )]
     ScrapeWithoutMetrics { target: String },
     #[error(
-        "[targets.{target}] requests_counter: names a counter but no metrics path; add metrics = \
+        "targets.{target}.requests_counter: names a counter but no metrics path; add metrics = \
          \"/metrics\""
     )]
     CounterWithoutMetrics { target: String },
-    #[error("[targets.{target}] scrape: {series:?} is not a metric name")]
+    #[error("targets.{target}.scrape: {series:?} is not a metric name")]
     MetricName { target: String, series: String },
-    #[error("[targets.{target}] {source}")]
+    #[error("targets.{target}.{source}")]
     Schedtrace {
         target: String,
         source: crate::schedtrace::UnknownSchedtrace,
@@ -227,7 +229,10 @@ impl TargetFile {
                     var: var.clone(),
                 });
             }
-            env.push((var.clone(), template(format!("env.{var}"), value)?));
+            env.push((
+                var.clone(),
+                template(format!("env.{}", keys::part(var)), value)?,
+            ));
         }
         let mut files = Vec::new();
         for (file, content) in &self.files {
@@ -237,7 +242,10 @@ impl TargetFile {
                     file: file.clone(),
                 });
             }
-            files.push((file.clone(), template(format!("files.{file:?}"), content)?));
+            files.push((
+                file.clone(),
+                template(format!("files.{}", keys::part(file)), content)?,
+            ));
         }
         let port_reaches_server = args.iter().any(Template::names_the_port)
             || env.iter().any(|(_, t)| t.names_the_port())
@@ -519,70 +527,70 @@ mod tests {
         let cases = [
             (
                 "program = \"srv\"\nargs = [\"{listen}\"]".to_owned(),
-                "[targets.svc] program = \"srv\": give an absolute path, so the agent never \
+                "targets.svc.program = \"srv\": give an absolute path, so the agent never \
                  depends on its PATH",
             ),
             (
                 "program = \"/bin/srv\"".to_owned(),
-                "[targets.svc] nothing tells the server its port: use {listen} or {port} in args, \
+                "targets.svc: nothing tells the server its port: use {listen} or {port} in args, \
                  env or files (the agent chooses a free port per replica)",
             ),
             (
                 "program = \"/bin/srv\"\nargs = [\"{listen}\", \"-n={knob.n}\"]".to_owned(),
-                "[targets.svc] args[1]: {knob.n}: the target declares no knob \"n\"; declare it \
+                "targets.svc.args[1]: {knob.n}: the target declares no knob \"n\"; declare it \
                  under knobs (declared: none)",
             ),
             (
                 "program = \"/bin/srv\"\nenv = { \"A=B\" = \"{port}\" }".to_owned(),
-                "[targets.svc] env.\"A=B\": not a variable name",
+                "targets.svc.env.\"A=B\": not a variable name",
             ),
             (
                 "program = \"/bin/srv\"\nfiles = { \"../x\" = \"{port}\" }".to_owned(),
-                "[targets.svc] files.\"../x\": give a plain file name; it is written into \
+                "targets.svc.files.\"../x\": give a plain file name; it is written into \
                  {workdir}",
             ),
             (
                 format!("{base}knobs.n = {{ range = [2, 1] }}"),
-                "[targets.svc] knobs.n.range = [2, 1]: give [low, high]",
+                "targets.svc.knobs.n.range = [2, 1]: give [low, high]",
             ),
             (
                 format!("{base}ready = \"udp\""),
-                "[targets.svc] ready = \"udp\": use \"tcp\", \"http:/PATH\" or \"line:REGEX\"",
+                "targets.svc.ready = \"udp\": use \"tcp\", \"http:/PATH\" or \"line:REGEX\"",
             ),
             (
                 format!("{base}ready = \"http:health\""),
-                "[targets.svc] ready = \"http:health\": give a path, e.g. \"http:/healthz\"",
+                "targets.svc.ready = \"http:health\": give a path, e.g. \"http:/healthz\"",
             ),
             (
                 format!("{base}stop_signal = \"SIGNOPE\""),
-                "[targets.svc] stop_signal = \"SIGNOPE\": not a signal name; e.g. \"SIGTERM\", \
+                "targets.svc.stop_signal = \"SIGNOPE\": not a signal name; e.g. \"SIGTERM\", \
                  \"SIGQUIT\"",
             ),
             (
                 format!("{base}stop_grace = \"soon\""),
-                "[targets.svc] stop_grace = \"soon\": expected number at 0; e.g. \"10s\"",
+                "targets.svc.stop_grace = \"soon\": expected number at 0; e.g. \"10s\"",
             ),
             (
                 format!("{base}metrics = \"metrics\""),
-                "[targets.svc] metrics = \"metrics\": give a path such as \"/metrics\"",
+                "targets.svc.metrics = \"metrics\": give a path such as \"/metrics\"",
             ),
             (
                 format!("{base}scrape = [\"x\"]"),
-                "[targets.svc] scrape: names series but no metrics path; add metrics = \
+                "targets.svc.scrape: names series but no metrics path; add metrics = \
                  \"/metrics\"",
             ),
             (
                 format!("{base}requests_counter = \"x\""),
-                "[targets.svc] requests_counter: names a counter but no metrics path; add \
+                "targets.svc.requests_counter: names a counter but no metrics path; add \
                  metrics = \"/metrics\"",
             ),
             (
                 format!("{base}metrics = \"/m\"\nscrape = [\"a b\"]"),
-                "[targets.svc] scrape: \"a b\" is not a metric name",
+                "targets.svc.scrape: \"a b\" is not a metric name",
             ),
             (
                 format!("{base}schedtrace = \"jvm\""),
-                "[targets.svc] schedtrace = \"jvm\": the only runtime known is \"go\" \
+                "targets.svc.schedtrace = \"jvm\": the only runtime known is \"go\" \
                  (GODEBUG=schedtrace=1000)",
             ),
         ];
@@ -595,12 +603,12 @@ mod tests {
             .check("Bad");
         assert_eq!(
             bad_name.expect_err("capitals").to_string(),
-            "[targets.Bad]: target names are [a-z0-9-]+"
+            "targets.Bad: target names are [a-z0-9-]+"
         );
         let regex = check(&format!("{base}ready = \"line:(\"")).expect_err("unclosed group");
         let regex = regex.to_string();
         assert!(
-            regex.starts_with("[targets.svc] ready = \"line:(\": regex parse error: "),
+            regex.starts_with("targets.svc.ready = \"line:(\": regex parse error: "),
             "{regex}"
         );
         assert!(!regex.contains('\n'), "{regex}");

@@ -210,32 +210,32 @@ fn seeds() -> Vec<Seed> {
         plan(
             "invalid-no-target.bin",
             with(&|p| p.target = None),
-            Expect::Err("[target]"),
+            Expect::Err("target: missing"),
         ),
         plan(
             "invalid-unknown-target.bin",
             with(&|p| p.target = target("/bin/sh", 20)),
-            Expect::Err("[target] name"),
+            Expect::Err("target.name"),
         ),
         plan(
             "invalid-no-load.bin",
             with(&|p| p.load = None),
-            Expect::Err("[load]"),
+            Expect::Err("load: missing"),
         ),
         plan(
             "invalid-zero-rate.bin",
             with(&|p| p.load = open_load(0.0, 32)),
-            Expect::Err("[load] rate"),
+            Expect::Err("load.rate"),
         ),
         plan(
             "invalid-nan-rate.bin",
             with(&|p| p.load = open_load(f64::NAN, 32)),
-            Expect::Err("[load] rate"),
+            Expect::Err("load.rate"),
         ),
         plan(
             "invalid-zero-connections.bin",
             with(&|p| p.load = closed_load(0)),
-            Expect::Err("[load] connections"),
+            Expect::Err("load.connections"),
         ),
         plan(
             "invalid-connections-over-limit.bin",
@@ -245,12 +245,12 @@ fn seeds() -> Vec<Seed> {
         plan(
             "invalid-work-over-limit.bin",
             with(&|p| p.target = target("async", u64::MAX)),
-            Expect::Err("[target] work_us"),
+            Expect::Err("target.work_us"),
         ),
         plan(
             "invalid-no-layouts.bin",
             with(&|p| p.layouts.clear()),
-            Expect::Err("[[layouts]]"),
+            Expect::Err("layouts: the plan has no layout"),
         ),
         plan(
             "invalid-too-many-pinned-replicas.bin",
@@ -260,22 +260,22 @@ fn seeds() -> Vec<Seed> {
                 Pin::Node,
                 MemoryPolicy::Local,
             )),
-            Expect::Err("layouts[\"nodes-9\"].replicas"),
+            Expect::Err("layouts.nodes-9.replicas"),
         ),
         plan(
             "invalid-unknown-pin.bin",
             only_layout(bad_pin),
-            Expect::Err("layouts[\"bad-pin\"].pin"),
+            Expect::Err("layouts.bad-pin.pin"),
         ),
         plan(
             "invalid-backwards-cpus.bin",
             only_layout(bad_cpus),
-            Expect::Err("layouts[\"bad-cpus\"].cpus"),
+            Expect::Err("layouts.bad-cpus.cpus"),
         ),
         plan(
             "invalid-missing-memory-node.bin",
             only_layout(missing_node),
-            Expect::Err("layouts[\"node-7\"].memory"),
+            Expect::Err("layouts.node-7.memory"),
         ),
         Seed {
             name: "invalid-target-name-not-utf8.bin",
@@ -303,10 +303,12 @@ fn replay(name: &str, bytes: &[u8]) -> Result<PreparedRun, String> {
 /// Texts that show a refusal names the plan field at fault (or the message type, for bytes that
 /// are not a RunPlan at all).
 const FIELD_MARKERS: &[&str] = &[
-    "[target]",
-    "[load]",
-    "[[layouts]]",
-    "layouts[",
+    "target.",
+    "target:",
+    "load.",
+    "load:",
+    "layouts.",
+    "layouts:",
     "limits.",
     "RunPlan",
     "TargetSpec.",

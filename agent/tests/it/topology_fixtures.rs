@@ -424,7 +424,7 @@ fn pin_core_gives_each_replica_one_core() {
     let err = placement::place(&load("32intel64-2p8co2t+8ve.xml"), &too_many, 0).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "layouts[\"cores\"].replicas: 17 replicas but this host has 16 cores; use at most 16"
+        "layouts.cores.replicas: 17 replicas but this host has 16 cores; use at most 16"
     );
 }
 
@@ -448,12 +448,12 @@ fn explicit_cpus_and_memory_nodes() {
     let err = placement::place(&load("16amd64-8n2c-cpusets.xml"), &outside, 0).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "layouts[\"x\"].cpus: CPUs 4 are not allowed on this host (4 offline); use CPUs from \
+        "layouts.x.cpus: CPUs 4 are not allowed on this host (4 offline); use CPUs from \
          0-3,5-6,12-15"
     );
 }
 
-/// `[load] reserve_cpus = 2` on every real machine: the two highest allowed CPUs, on two
+/// `load.reserve_cpus = 2` on every real machine: the two highest allowed CPUs, on two
 /// different cores (two load workers never split one core), apart from every replica; a NUMA
 /// domain the reservation empties gets no replica and a note says so. Reserving every CPU is
 /// refused, naming the key and the most it may be.
@@ -524,26 +524,30 @@ fn two_load_cpus_on_every_fixture() {
 #[test]
 fn impossible_requests_name_the_field() {
     let topology = load("64amd64-4s2n4ca2co.xml");
-    let cases: Vec<(Layout, &str)> =
-        vec![
+    let cases: Vec<(Layout, &str)> = vec![
         (
-            Layout::new("n", Replicas::Count(1), Pin::Node, Memory::Nodes(vec![3, 9])),
-            "layouts[\"n\"].memory: NUMA nodes 9 do not exist or are not allowed on this host; \
+            Layout::new(
+                "n",
+                Replicas::Count(1),
+                Pin::Node,
+                Memory::Nodes(vec![3, 9]),
+            ),
+            "layouts.n.memory: NUMA nodes 9 do not exist or are not allowed on this host; \
              use nodes from 0-7",
         ),
         (
             Layout::new("r", Replicas::Count(65), Pin::None, Memory::None),
-            "layouts[\"r\"].replicas: 65 replicas but only 64 CPUs are left for replicas \
+            "layouts.r.replicas: 65 replicas but only 64 CPUs are left for replicas \
              (load.reserve_cpus = 0); use at most 64",
         ),
         (
             Layout::new("p", Replicas::Count(5), Pin::Package, Memory::Local),
-            "layouts[\"p\"].replicas: 5 replicas but this host has 4 packages; use replicas = \
+            "layouts.p.replicas: 5 replicas but this host has 4 packages; use replicas = \
              \"per-package\" or at most 4",
         ),
         (
             Layout::new("m", Replicas::PerNode, Pin::Package, Memory::Local),
-            "layouts[\"m\"].pin: \"package\" does not go with replicas = \"per-node\"; use pin = \
+            "layouts.m.pin: \"package\" does not go with replicas = \"per-node\"; use pin = \
              \"node\" or pin = \"none\"",
         ),
     ];

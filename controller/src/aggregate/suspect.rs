@@ -267,11 +267,14 @@ impl OneDomain {
     }
 }
 
-/// `layout` as it places on a host with one NUMA domain, named alike for comparison.
+/// `layout` as it places on a host with one NUMA domain, named alike for comparison: one
+/// replica per domain is one replica, and so is one per domain of the network card's node
+/// (`nic-local`: the one domain, when the card's node is known at all; else the layout fails
+/// its placement, whatever it is compared with).
 fn on_one_domain(layout: &Layout) -> Layout {
     let mut alike = layout.clone();
     alike.name = String::new();
-    if alike.replicas == Replicas::PerNode {
+    if matches!(alike.replicas, Replicas::PerNode | Replicas::NicLocal) {
         alike.replicas = Replicas::Count(1);
     }
     if alike.pin == Pin::Node {
@@ -366,28 +369,34 @@ mod tests {
             ),
             Layout::new("two", Replicas::Count(2), Pin::None, Memory::None),
             Layout::new("cores", Replicas::Count(2), Pin::Core, Memory::None),
+            Layout::new("by-the-card", Replicas::NicLocal, Pin::Node, Memory::Local),
         ];
         let found = OneDomain::find(&layouts, [1]).expect("alike layouts");
         assert_eq!(
             found.groups,
-            vec![vec!["one-process", "per-node", "interleaved"]]
+            vec![vec![
+                "one-process",
+                "per-node",
+                "interleaved",
+                "by-the-card"
+            ]]
         );
         assert_eq!(
             found.note("per-node").as_deref(),
             Some(
-                "on hosts with one NUMA domain this layout places as one-process and \
-                 interleaved do: they differ only in NUMA placement, so a difference between \
-                 them here is not a NUMA effect"
+                "on hosts with one NUMA domain this layout places as one-process, interleaved \
+                 and by-the-card do: they differ only in NUMA placement, so a difference \
+                 between them here is not a NUMA effect"
             )
         );
         assert_eq!(found.note("two"), None);
         assert!(found
             .notice()
-            .contains("one-process, per-node and interleaved differ only in NUMA placement"));
+            .contains("one-process, per-node, interleaved and by-the-card differ only in NUMA"));
         // Any host with several domains, or none known, tells them apart.
         assert_eq!(OneDomain::find(&layouts, [1, 2]), None);
         assert_eq!(OneDomain::find(&layouts, []), None);
-        assert_eq!(OneDomain::find(&layouts[3..], [1]), None);
+        assert_eq!(OneDomain::find(&layouts[3..5], [1]), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub fn mismatches(base: &RunResult, new: &RunResult) -> Vec<String> {
     for section in ["target", "load"] {
         for (key, bv, nv) in differences(b.get(section), n.get(section)) {
             out.push(format!(
-                "different plans: [{section}] {key} = {bv} in the base, {nv} in the new result"
+                "different plans: {section}.{key} = {bv} in the base, {nv} in the new result"
             ));
         }
     }
@@ -35,7 +35,8 @@ pub fn mismatches(base: &RunResult, new: &RunResult) -> Vec<String> {
         };
         for (key, x, y) in differences(Some(bv), Some(nv)) {
             out.push(format!(
-                "different plans: layout \"{name}\" {key} = {x} in the base, {y} in the new result"
+                "different plans: {}.{key} = {x} in the base, {y} in the new result",
+                numaload_proto::keys::layout(name)
             ));
         }
     }

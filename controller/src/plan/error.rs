@@ -12,8 +12,8 @@ use super::raw::RawPlan;
 use super::validate::fixes::expectation;
 
 /// Why a plan was refused. Its `Display` is one line: the file (with line and column for TOML
-/// syntax errors), the key path such as `[load] rate` or `layouts[1] ("split") replicas`, what
-/// is wrong and how to fix it.
+/// syntax errors), the key path as `--set` takes it (`load.rate`, `layouts.split.replicas`),
+/// what is wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{origin}{at}: {detail}")]
 pub struct PlanError {
@@ -45,7 +45,7 @@ impl PlanError {
         &self.origin
     }
 
-    /// The key the problem is about, as printed (`[load] rate`), when there is one.
+    /// The key the problem is about, as printed (`load.rate`), when there is one.
     pub fn key(&self) -> Option<&str> {
         self.key.as_deref()
     }
@@ -98,9 +98,11 @@ impl PlanError {
         if let Some((name, expected)) = unknown_field(message) {
             let mut parent = found.map(|f| f.path).unwrap_or_default();
             parent.pop_key(&name);
-            let header = parent.as_table_header();
-            let space = if header.is_empty() { "" } else { " " };
-            let detail = format!("{header}{space}unknown key {name:?}; expected {expected}");
+            let detail = if parent.is_root() {
+                format!("unknown key {name:?}; expected {expected}")
+            } else {
+                format!("{parent}: unknown key {name:?}; expected {expected}")
+            };
             return Self::new(
                 PlanErrorKind::Invalid,
                 origin,
@@ -206,7 +208,11 @@ fn locate_in_value(value: &Spanned<DeValue<'_>>, at: usize, path: &KeyPath) -> O
                 .as_table()
                 .and_then(|table| table.get("name"))
                 .and_then(|name| name.get_ref().as_str());
-            let here = path.item(index, name);
+            let here = if item.get_ref().as_table().is_some() {
+                path.item(index, name)
+            } else {
+                path.element(index)
+            };
             locate_in_value(item, at, &here)
                 .or_else(|| holds(item.span(), at).then(|| Found::new(here, item)))
         }),

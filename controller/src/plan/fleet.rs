@@ -49,11 +49,11 @@ impl FleetPolicy {
     pub fn abort(&self, lost: usize, agent: &str, error: &str) -> Option<String> {
         match (self.on_agent_loss, self.max_lost_agents) {
             (AgentLoss::Abort, _) => Some(format!(
-                "agent {agent} was lost ({error}) and the plan's [fleet] on_agent_loss = \"abort\""
+                "agent {agent} was lost ({error}) and the plan's fleet.on_agent_loss = \"abort\""
             )),
             (AgentLoss::Degrade, Some(max)) if lost > max as usize => Some(format!(
                 "{lost} agents were lost, the last {agent} ({error}), more than the plan's \
-                 [fleet] max_lost_agents = {max}"
+                 fleet.max_lost_agents = {max}"
             )),
             (AgentLoss::Degrade, _) => None,
         }
@@ -111,8 +111,8 @@ mod tests {
         assert_eq!(
             limited.abort(2, "b:7070", "cut off").as_deref(),
             Some(
-                "2 agents were lost, the last b:7070 (cut off), more than the plan's [fleet] \
-                 max_lost_agents = 1"
+                "2 agents were lost, the last b:7070 (cut off), more than the plan's \
+                 fleet.max_lost_agents = 1"
             )
         );
         let abort = FleetPolicy {

@@ -35,7 +35,7 @@ pub(super) fn text(value: &toml::Value) -> Option<String> {
     }
 }
 
-/// The knobs of a table (`at` is the table's own path, e.g. `[target] knobs`), as text.
+/// The knobs of a table (`at` is the table's own path, e.g. `target.knobs`), as text.
 pub(super) fn knobs(
     table: &toml::Table,
     at: &KeyPath,

@@ -58,7 +58,7 @@ pub enum Replicas {
     /// One replica per last-level-cache (L3) domain.
     PerL3,
     /// One replica per NUMA domain holding the node of the network interface the load arrives
-    /// on (`[load] interface`, else the one with the agent's replica_address).
+    /// on (`load.interface`, else the one with the agent's replica_address).
     NicLocal,
 }
 

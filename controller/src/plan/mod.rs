@@ -72,7 +72,7 @@ pub use error::{PlanError, PlanErrorKind};
 pub use fleet::{AgentLoss, FleetPolicy};
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
-pub use overrides::{Set, SetFrom, SET_ENV};
+pub use overrides::{blame, Set, SetFrom, SET_ENV};
 pub use protocol::Tls;
 pub use request::Request;
 pub use search::Search;

@@ -58,7 +58,7 @@ impl Set {
     }
 
     /// As a message names it: `--set load.rate=5`, `load.rate=5 from NUMALOAD_SET`.
-    fn shown(&self) -> String {
+    pub fn shown(&self) -> String {
         match self.from {
             SetFrom::Flag => format!("--set {}", self.text),
             SetFrom::Env => format!("{} from {SET_ENV}", self.text),
@@ -75,8 +75,92 @@ pub(super) struct Applied {
     sets: Vec<Placed>,
 }
 
+/// The set (the last one, as it wins) that set the key a message starts with (an agent's refusal,
+/// a placement error: `layouts.per-node.pin: ...`), or set the table it is about, or a key
+/// inside the table it is about; `None` when no set did. A layout's trial (`name#2`) and swept
+/// (`name/k=v`) names count as the layout's own. Sets that address a layout by index are not
+/// matched (the message names it by name).
+pub fn blame<'a>(sets: &'a [Set], message: &str) -> Option<&'a Set> {
+    let named = leading_path(message);
+    if named.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = named
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 1 && message.starts_with("layouts.") {
+                let cut = part.find(['#', '/']).unwrap_or(part.len());
+                part[..cut].to_owned()
+            } else {
+                part
+            }
+        })
+        .collect();
+    sets.iter().rev().find(|set| {
+        let Some((key, _)) = set.text.split_once('=') else {
+            return false;
+        };
+        let Some(set_key) = key_parts(key.trim()) else {
+            return false;
+        };
+        let common = set_key
+            .iter()
+            .zip(&named)
+            .take_while(|(a, b)| a == b)
+            .count();
+        common == set_key.len() || (common == named.len() && common >= 2)
+    })
+}
+
+/// The dotted key path a message starts with (`layouts."a b".pin: ...` → `layouts`, `a b`,
+/// `pin`): bare parts (`A-Za-z0-9_-`) and quoted ones, joined by dots.
+fn leading_path(message: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut rest = message;
+    loop {
+        let (part, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            let Some(end) = closing_quote(quoted) else {
+                break;
+            };
+            let Ok(part) = serde_json::from_str::<String>(&rest[..end + 2]) else {
+                break;
+            };
+            (part, &quoted[end + 1..])
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len());
+            if end == 0 {
+                break;
+            }
+            (rest[..end].to_owned(), &rest[end..])
+        };
+        parts.push(part);
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None => break,
+        }
+    }
+    parts
+}
+
+/// Where the quoted text that `text` (after its opening quote) holds ends.
+fn closing_quote(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// One set as a message names it (`--set load.rate=5`), and every key path from its first table
-/// down to the value it set (`[load]`, `[load] rate`), which is how the plan's own errors name
+/// down to the value it set (`load`, `load.rate`), which is how the plan's own errors name
 /// keys.
 #[derive(Debug)]
 struct Placed {
@@ -380,7 +464,7 @@ replicas = 1
         let e = set(PLAN, &["load.rate.x=1"]).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("plan.toml: --set load.rate.x=1: [load] rate is an integer"),
+                .starts_with("plan.toml: --set load.rate.x=1: load.rate is an integer"),
             "{e}"
         );
         let e = set(PLAN, &["load.rate"]).unwrap_err();
@@ -411,6 +495,47 @@ replicas = 1
     }
 
     #[test]
+    fn a_message_is_blamed_on_the_set_of_the_key_it_names() {
+        let sets = Set::all(
+            Some("load.duration=1s"),
+            &[
+                "layouts.per-node.pin=core".to_owned(),
+                "target.knobs.work_us=5000".to_owned(),
+                "layouts.one.replicas=100".to_owned(),
+            ],
+        );
+        let blamed = |message: &str| blame(&sets, message).map(Set::shown);
+        assert_eq!(
+            blamed("layouts.per-node.pin: \"core\" does not go with ...").as_deref(),
+            Some("--set layouts.per-node.pin=core")
+        );
+        assert_eq!(
+            blamed("target.knobs.work_us = \"5000\": out of range").as_deref(),
+            Some("--set target.knobs.work_us=5000")
+        );
+        // The layout a set went through, under its trial name.
+        assert_eq!(
+            blamed("layouts.\"one#2\": 100 replicas exceed this agent's limit").as_deref(),
+            Some("--set layouts.one.replicas=100")
+        );
+        assert_eq!(
+            blamed("load.warmup + load.duration = 3600.2s exceeds").as_deref(),
+            None,
+            "warmup was not set"
+        );
+        assert_eq!(
+            blamed("load.duration: must be longer than zero").as_deref(),
+            Some("load.duration=1s from NUMALOAD_SET")
+        );
+        assert_eq!(blamed("layouts: the plan has no layout"), None);
+        assert_eq!(blamed("the plan is not a valid RunPlan"), None);
+        assert_eq!(
+            leading_path(r#"layouts."a \"b\" c".pin: x"#),
+            ["layouts", "a \"b\" c", "pin"]
+        );
+    }
+
+    #[test]
     fn nothing_to_set_leaves_the_text_as_it_is() {
         let applied = apply("not = [toml", "plan.toml", &[]).unwrap();
         assert_eq!(applied.text("not = [toml"), "not = [toml");
@@ -428,9 +553,9 @@ replicas = 1
                 KeyPath::root().key("load").key("rate"),
             ],
         };
-        assert!(placed.at("[load] rate").is_some());
+        assert!(placed.at("load.rate").is_some());
         assert!(placed.at("load").is_some());
-        assert!(placed.at("[load] rate_x").is_none());
-        assert!(placed.at("[load] duration").is_none());
+        assert!(placed.at("load.rate_x").is_none());
+        assert!(placed.at("load.duration").is_none());
     }
 }

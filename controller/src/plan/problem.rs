@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use numaload_proto::keys;
+
 /// A problem found by the validator: the key and the whole line after the file name.
 #[derive(Debug)]
 pub(super) struct Problem {
@@ -11,13 +13,13 @@ pub(super) struct Problem {
 }
 
 impl Problem {
-    /// `[load] rate = -5: must be a positive number`: `shown` is the value as TOML writes it.
+    /// `load.rate = -5: must be a positive number`: `shown` is the value as TOML writes it.
     pub(super) fn value(key: KeyPath, shown: impl fmt::Display, fix: &str) -> Self {
         let detail = format!("{key} = {shown}: {fix}");
         Self { key, detail }
     }
 
-    /// `[load] duration is missing: add ...`
+    /// `load.duration is missing: add ...`
     pub(super) fn missing(key: KeyPath, fix: &str) -> Self {
         let detail = format!("{key} is missing: {fix}");
         Self { key, detail }
@@ -30,19 +32,22 @@ impl Problem {
     }
 }
 
-/// Where a key sits in the plan, printed the way a reader finds it in the file:
-/// `name`, `[load] rate`, `layouts[1] ("split") replicas`.
+/// Where a key sits in the plan, printed as `--set` takes it: dotted as the file nests it, a
+/// table of an array by its name (`layouts.split.replicas`), or by its index when it has none
+/// (`layouts.0.replicas`); a name that is not a bare TOML key is quoted (`layouts."a b".pin`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct KeyPath(Vec<Segment>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Key(String),
-    /// An array element; tables in `[[layouts]]` are shown with their name when they have one.
+    /// A table of an array of tables (`[[layouts]]`), shown by its name when it has one.
     Item {
         index: usize,
         name: Option<String>,
     },
+    /// A value of a plain array (`sweep.pin = [...]`), shown as `[index]`.
+    Element(usize),
 }
 
 impl KeyPath {
@@ -63,6 +68,12 @@ impl KeyPath {
         path
     }
 
+    pub(super) fn element(&self, index: usize) -> Self {
+        let mut path = self.clone();
+        path.0.push(Segment::Element(index));
+        path
+    }
+
     pub(super) fn is_root(&self) -> bool {
         self.0.is_empty()
     }
@@ -74,7 +85,7 @@ impl KeyPath {
             .iter()
             .filter_map(|segment| match segment {
                 Segment::Key(key) => Some(key.as_str()),
-                Segment::Item { .. } => None,
+                Segment::Item { .. } | Segment::Element(_) => None,
             })
             .collect();
         keys.join(".")
@@ -85,38 +96,21 @@ impl KeyPath {
             self.0.pop();
         }
     }
-
-    /// The table this path names, as its header reads: `[load]`, `layouts[0] ("a")`, or
-    /// nothing for the top level.
-    pub(super) fn as_table_header(&self) -> String {
-        match self.0.as_slice() {
-            [Segment::Key(table)] => format!("[{table}]"),
-            _ => self.to_string(),
-        }
-    }
 }
 
 impl fmt::Display for KeyPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let segments = &self.0;
-        for (i, segment) in segments.iter().enumerate() {
+        for (i, segment) in self.0.iter().enumerate() {
+            if i > 0 && !matches!(segment, Segment::Element(_)) {
+                f.write_str(".")?;
+            }
             match segment {
-                // A table's first key is shown under its header: `[load] rate`.
-                Segment::Key(key) if i == 0 => match segments.get(1) {
-                    Some(Segment::Key(_)) => write!(f, "[{key}]")?,
-                    _ => f.write_str(key)?,
-                },
-                Segment::Key(key) => {
-                    let after_header = i == 1 || matches!(segments[i - 1], Segment::Item { .. });
-                    let separator = if after_header { " " } else { "." };
-                    write!(f, "{separator}{key}")?;
-                }
-                Segment::Item { index, name } => {
-                    write!(f, "[{index}]")?;
-                    if let Some(name) = name {
-                        write!(f, " ({name:?})")?;
-                    }
-                }
+                Segment::Element(index) => write!(f, "[{index}]")?,
+                Segment::Key(key) => f.write_str(&keys::part(key))?,
+                Segment::Item {
+                    name: Some(name), ..
+                } => f.write_str(&keys::part(name))?,
+                Segment::Item { index, name: None } => write!(f, "{index}")?,
             }
         }
         Ok(())
@@ -141,19 +135,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_paths_print_as_the_file_reads() {
+    fn key_paths_print_as_set_takes_them() {
         let root = KeyPath::root();
         assert_eq!(root.key("name").to_string(), "name");
-        assert_eq!(root.key("load").key("rate").to_string(), "[load] rate");
+        assert_eq!(root.key("load").key("rate").to_string(), "load.rate");
         assert_eq!(root.key("load").to_string(), "load");
-        assert_eq!(root.key("load").as_table_header(), "[load]");
         let split = root.key("layouts").item(1, Some("split"));
-        assert_eq!(
-            split.key("replicas").to_string(),
-            r#"layouts[1] ("split") replicas"#
-        );
+        assert_eq!(split.key("replicas").to_string(), "layouts.split.replicas");
         assert_eq!(split.key("replicas").schema(), "layouts.replicas");
-        assert_eq!(root.key("layouts").item(0, None).to_string(), "layouts[0]");
-        assert_eq!(root.key("load").key("a").key("b").to_string(), "[load] a.b");
+        assert_eq!(root.key("layouts").item(0, None).to_string(), "layouts.0");
+        let swept = split.key("sweep").key("pin").element(1);
+        assert_eq!(swept.to_string(), "layouts.split.sweep.pin[1]");
+        let swept = root.key("layouts").item(0, Some("one/knobs.n=1"));
+        assert_eq!(
+            swept.key("pin").to_string(),
+            r#"layouts."one/knobs.n=1".pin"#
+        );
+        assert_eq!(
+            root.key("target")
+                .key("knobs")
+                .key("GOMAXPROCS")
+                .to_string(),
+            "target.knobs.GOMAXPROCS"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! What the load generator sends: `[load] method, path, headers, body`, or a weighted mix of
+//! What the load generator sends: `load.method`, `path`, `headers`, `body`, or a weighted mix of
 //! `[[load.requests]]`, and which response statuses count as success (`expect_status`).
 //!
 //! The keys, their defaults and examples are in `docs/plan.md`, sections `[load]` and
@@ -106,7 +106,7 @@ pub(super) fn requests(raw: &mut RawLoad, at: &KeyPath) -> Result<Vec<Request>, 
     ];
     if let Some((key, _)) = single.iter().find(|(_, set)| *set) {
         let text = format!(
-            "not used with [[load.requests]] (each request has its own {key}); move it into \
+            "not used with load.requests (each request has its own {key}); move it into \
              the requests or remove the requests"
         );
         return Err(Problem::about(at.key(key), &text));
@@ -215,7 +215,7 @@ pub(super) fn expect_status(raw: Option<Vec<i64>>, at: &KeyPath) -> Result<Vec<u
     for (i, code) in codes.into_iter().enumerate() {
         match u16::try_from(code) {
             Ok(code) if (100..=599).contains(&code) => out.push(code),
-            _ => return Err(Problem::value(at.item(i, None), code, EXPECT_STATUS)),
+            _ => return Err(Problem::value(at.element(i), code, EXPECT_STATUS)),
         }
     }
     out.sort_unstable();

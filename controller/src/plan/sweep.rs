@@ -18,7 +18,7 @@ use super::validate::fixes::{MEMORY, PIN, REPLICAS, SMT, THREADS};
 const MAX_LAYOUTS: usize = 256;
 
 /// The layouts `raw` stands for: itself without a sweep, else one per combination of values.
-/// `at` is the layout's own path (`layouts[0] ("r")`).
+/// `at` is the layout's own path (`layouts.r`).
 pub(super) fn expand(mut raw: RawLayout, at: &KeyPath) -> Result<Vec<RawLayout>, Problem> {
     let Some(sweep) = raw.sweep.take() else {
         return Ok(vec![raw]);
@@ -70,7 +70,7 @@ pub(super) fn expand(mut raw: RawLayout, at: &KeyPath) -> Result<Vec<RawLayout>,
         }
         for (i, value) in values.iter().enumerate() {
             if let Err(fix) = check(&key, value) {
-                return Err(Problem::value(here.item(i, None), value, fix));
+                return Err(Problem::value(here.element(i), value, fix));
             }
         }
         if variants.len().saturating_mul(values.len()) > MAX_LAYOUTS {

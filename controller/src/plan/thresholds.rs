@@ -417,7 +417,7 @@ fn set(
         let Some(text) = text else { continue };
         let key = at.key(metric.key());
         if metric == Metric::LateSends && closed_loop {
-            let fix = "used with [load] mode = \"open\" only (closed loop has no send times); \
+            let fix = "used with load.mode = \"open\" only (closed loop has no send times); \
                        remove late_sends";
             return Err(Problem::value(key, quoted(&text), fix));
         }
@@ -543,20 +543,20 @@ mod tests {
         let cases = [
             (
                 "[thresholds]\np99 = \"2ms\"\n",
-                "[thresholds] p99 = \"2ms\": must start",
+                "thresholds.p99 = \"2ms\": must start",
             ),
             (
                 "[thresholds]\np99 = 2\n",
-                "[thresholds] p99 = 2: must be a condition in quotes",
+                "thresholds.p99 = 2: must be a condition in quotes",
             ),
             ("[thresholds]\np98 = \"< 2ms\"\n", "unknown key \"p98\""),
             (
                 "[thresholds.layouts.nope]\np99 = \"< 2ms\"\n",
-                "[thresholds] layouts.nope: no layout of the plan is named \"nope\"",
+                "thresholds.layouts.nope: no layout of the plan is named \"nope\"",
             ),
             (
                 "[thresholds.layouts.single]\nerror_rate = \"< 1\"\n",
-                "[thresholds] layouts.single.error_rate = \"< 1\": not a percentage",
+                "thresholds.layouts.single.error_rate = \"< 1\": not a percentage",
             ),
             (
                 "[thresholds.layouts.single]\nlayouts = 1\n",
@@ -577,7 +577,7 @@ mod tests {
         .expect_err("closed loop has no late sends")
         .to_string();
         assert!(
-            closed.contains("[thresholds] late_sends") && closed.contains("open"),
+            closed.contains("thresholds.late_sends") && closed.contains("open"),
             "{closed}"
         );
     }

@@ -176,7 +176,7 @@ pub struct Delivery {
     /// asked of it (`asked`) when it counted fewer than that (its schedule did not run in full).
     pub intended: u64,
     pub answered: u64,
-    /// The plan's `[load] min_delivered`: below this share the layout is `incomplete`.
+    /// The plan's `load.min_delivered`: below this share the layout is `incomplete`.
     pub min_share: f64,
     /// Open loop: what the plan asked of the agent (or agents) in the window, its rate times
     /// the measured duration; absent in closed loop and in a result that does not carry it.

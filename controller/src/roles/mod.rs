@@ -87,6 +87,15 @@ pub fn plan_sets(flags: &[String]) -> Vec<numaload::plan::Set> {
     numaload::plan::Set::all(env.as_deref(), flags)
 }
 
+/// `message` (an agent's refusal, a placement error) ending with the set that set the key it
+/// names, as the plan's own errors end: `... (--set layouts.per-node.pin=core)`.
+pub fn blamed(message: &str, sets: &[numaload::plan::Set]) -> String {
+    match numaload::plan::blame(sets, message) {
+        Some(set) => format!("{message} ({})", set.shown()),
+        None => message.to_owned(),
+    }
+}
+
 /// An error in what the user gave (a file, a flag): exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -228,7 +228,7 @@ fn plan_toml(name: &str) -> String {
          warmup = \"2s\"\n\
          # One CPU for the load generator, never shared with the replicas.\n\
          reserve_cpus = 1\n\
-         # A request is GET / unless [[load.requests]] say otherwise.\n\
+         # A request is GET / unless [[load.requests]] tables say otherwise.\n\
          \n\
          # One process, not pinned, with every CPU the agent may use.\n\
          [[layouts]]\n\

@@ -13,13 +13,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use numaload::client::{Agent, ClientError};
+use numaload::plan::Set;
 use numaload_agent::placement::{self, Layout};
 use numaload_agent::topology::{self, HostTopology};
 use numaload_proto::cpulist;
 use numaload_proto::v1::Placed;
 use serde_json::json;
 
-use super::BadInput;
+use super::{blamed, BadInput};
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
@@ -51,14 +52,15 @@ pub struct PlanArgs {
 }
 
 pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let plan = numaload::plan::load_with(&args.plan, &super::plan_sets(&args.sets))?;
+    let sets = super::plan_sets(&args.sets);
+    let plan = numaload::plan::load_with(&args.plan, &sets)?;
     let (placed, source, warnings) = match &args.agent {
         Some(address) => {
-            let placed = super::tokio_main(on_agent(&args, &plan, address))?;
+            let placed = super::tokio_main(on_agent(&args, &plan, &sets, address))?;
             (placed, format!("agent {address}"), Vec::new())
         }
         None => {
-            let (placed, source, topology) = on_this_host(&args, &plan)?;
+            let (placed, source, topology) = on_this_host(&args, &plan, &sets)?;
             (placed, source, topology.warnings)
         }
     };
@@ -79,6 +81,7 @@ pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
 fn on_this_host(
     args: &PlanArgs,
     plan: &numaload::plan::Plan,
+    sets: &[Set],
 ) -> anyhow::Result<(Vec<Placed>, String, HostTopology)> {
     let agent = match &args.agent_config {
         Some(path) => Some(super::run::agent_config_file(path)?),
@@ -96,7 +99,9 @@ fn on_this_host(
     let origin = args.plan.display();
     let mut placed = Vec::with_capacity(wire.layouts.len());
     for spec in &wire.layouts {
-        let bad = |e: placement::PlacementError| BadInput(format!("{origin}: {e}"));
+        let bad = |e: placement::PlacementError| {
+            BadInput(format!("{origin}: {}", blamed(&e.to_string(), sets)))
+        };
         let mut layout = Layout::try_from(spec).map_err(bad)?;
         if layout.replicas == placement::Replicas::NicLocal {
             let replica_address = agent.as_ref().map_or(
@@ -109,7 +114,7 @@ fn on_this_host(
                 &plan.load.interface,
                 replica_address,
             )
-            .map_err(|e| BadInput(format!("{origin}: {e}")))?;
+            .map_err(|e| BadInput(format!("{origin}: {}", blamed(&e.to_string(), sets))))?;
         }
         let placement = placement::place(&topology, &layout, reserve).map_err(bad)?;
         placed.push(numaload_agent::run::intended(&layout.name, &placement));
@@ -117,8 +122,9 @@ fn on_this_host(
     if let (Some(config), Some(path)) = (&agent, &args.agent_config) {
         numaload_agent::run::prepare(&wire, config, &topology).map_err(|e| {
             BadInput(format!(
-                "{origin}: the agent of --agent-config {} refuses it: {e}",
-                path.display()
+                "{origin}: the agent of --agent-config {} refuses it: {}",
+                path.display(),
+                blamed(&e.to_string(), sets)
             ))
         })?;
     }
@@ -129,6 +135,7 @@ fn on_this_host(
 async fn on_agent(
     args: &PlanArgs,
     plan: &numaload::plan::Plan,
+    sets: &[Set],
     address: &str,
 ) -> anyhow::Result<Vec<Placed>> {
     let tls = match &args.tls_dir {
@@ -141,8 +148,9 @@ async fn on_agent(
         .await
         .map_err(|e| match e {
             ClientError::InvalidPlan { address, message } => BadInput(format!(
-                "{}: the agent at {address} refuses it: {message}",
-                args.plan.display()
+                "{}: the agent at {address} refuses it: {}",
+                args.plan.display(),
+                blamed(&message, sets)
             ))
             .into(),
             other => other.into(),

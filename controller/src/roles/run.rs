@@ -87,7 +87,8 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let plan = numaload::plan::load_with(&args.plan, &super::plan_sets(&args.sets))?;
+    let sets = super::plan_sets(&args.sets);
+    let plan = numaload::plan::load_with(&args.plan, &sets)?;
     let fleet = numaload::run::Fleet {
         agents: if args.agents.is_empty() {
             vec![start_local_agent(args.agent_config.as_deref()).await?]
@@ -105,12 +106,13 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("numaload: {}", alike.notice());
     }
     let mut view = ProgressView::new(args.quiet, &plan.load);
-    let mut result = match &plan.search {
+    let measured = match &plan.search {
         Some(search) => {
-            numaload::search::run(&plan, search, &fleet, tls.as_ref(), |p| view.show(p)).await?
+            numaload::search::run(&plan, search, &fleet, tls.as_ref(), |p| view.show(p)).await
         }
-        None => numaload::run::run(&plan, &fleet, tls.as_ref(), |p| view.show(p)).await?,
+        None => numaload::run::run(&plan, &fleet, tls.as_ref(), |p| view.show(p)).await,
     };
+    let mut result = measured.map_err(|e| blame_refusal(e, &sets))?;
     view.finish();
     note_one_domain(&plan, &fleet.agents, &mut result);
     numaload::compare::thresholds::check_run(&mut result);
@@ -222,4 +224,15 @@ pub fn agent_config_file(path: &Path) -> anyhow::Result<numaload_agent::config::
     let file = numaload_agent::config::ConfigFile::load(path)
         .map_err(|e| super::BadInput(format!("--agent-config {e}")))?;
     Ok(file.apply(super::agent_config()?))
+}
+
+/// An agent's refusal of the plan ending with the `--set` that set the key it names, as the
+/// plan's own errors end.
+fn blame_refusal(mut error: anyhow::Error, sets: &[numaload::plan::Set]) -> anyhow::Error {
+    if let Some(numaload::client::ClientError::InvalidPlan { message, .. }) =
+        error.downcast_mut::<numaload::client::ClientError>()
+    {
+        *message = super::blamed(message, sets);
+    }
+    error
 }

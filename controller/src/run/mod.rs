@@ -76,7 +76,7 @@ pub enum FleetError {
     )]
     LoopbackReplicas { agent: String, address: String },
     #[error(
-        "[load] connections = {connections}: {load_agents} load agents need at least one \
+        "load.connections = {connections}: {load_agents} load agents need at least one \
          connection each; raise connections or give fewer --load-agent"
     )]
     TooFewConnections {

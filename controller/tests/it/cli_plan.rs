@@ -148,27 +148,27 @@ fn impossible_plans_fail_before_launch_with_one_line_naming_the_field() {
         (
             "too-many",
             "[[layouts]]\nname = \"x\"\nreplicas = 9\npin = \"node\"",
-            "layouts[\"x\"].replicas: 9 replicas but this host has 8 NUMA domains",
+            "layouts.x.replicas: 9 replicas but this host has 8 NUMA domains",
         ),
         (
             "no-such-node",
             "[[layouts]]\nname = \"x\"\nreplicas = 1\nmemory = [8]",
-            "layouts[\"x\"].memory: NUMA nodes 8 do not exist",
+            "layouts.x.memory: NUMA nodes 8 do not exist",
         ),
         (
             "outside",
             "[[layouts]]\nname = \"x\"\nreplicas = 1\ncpus = \"60-70\"",
-            "layouts[\"x\"].cpus: CPUs 64-70 are not allowed on this host",
+            "layouts.x.cpus: CPUs 64-70 are not allowed on this host",
         ),
         (
             "more-than-cpus",
             "[[layouts]]\nname = \"x\"\nreplicas = 65",
-            "layouts[\"x\"].replicas: 65 replicas but only 64 CPUs",
+            "layouts.x.replicas: 65 replicas but only 64 CPUs",
         ),
         (
             "file-error",
             "[[layouts]]\nname = \"x\"\nreplicas = 0",
-            "layouts[0] (\"x\") replicas = 0:",
+            "layouts.x.replicas = 0:",
         ),
     ];
     for (name, layouts, expected) in cases {
@@ -236,7 +236,7 @@ fn nic_local_places_on_the_named_interface_s_node() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("[load] interface = \"eth9\": this host has no such network interface")
+        stderr.contains("load.interface = \"eth9\": this host has no such network interface")
             && stderr.contains("ib0"),
         "{stderr}"
     );

@@ -221,9 +221,9 @@ fn different_plans_and_hosts_are_flagged_not_compared_blindly() {
     let first = run.stdout.lines().next().expect("headline");
     assert!(first.contains("NOT LIKE FOR LIKE"), "{first}");
     for expected in [
-        "different plans: [load] rate = 5000.0 in the base, 6000.0 in the new result",
+        "different plans: load.rate = 5000.0 in the base, 6000.0 in the new result",
         &format!(
-            "different plans: layout \"{}\" pin = \"none\" in the base, \"node\" in the new result",
+            "different plans: layouts.{}.pin = \"none\" in the base, \"node\" in the new result",
             name(0)
         ),
         &format!(

@@ -24,6 +24,7 @@ mod ffi_storm;
 mod fleet;
 mod history;
 mod history_changes;
+mod key_paths;
 mod load_shapes;
 mod local_run;
 mod multi_agent;

@@ -9,6 +9,16 @@ use std::path::Path;
 /// Tests in turn-taking modules that load nothing: (file, test, why).
 const LIGHT: &[(&str, &str, &str)] = &[
     (
+        "controller/tests/it/key_paths.rs",
+        "no_message_of_the_agent_or_the_controller_names_a_key_in_another_style",
+        "reads the sources",
+    ),
+    (
+        "controller/tests/it/key_paths.rs",
+        "the_scan_finds_each_other_style",
+        "looks at strings",
+    ),
+    (
         "controller/tests/it/doc_commands/mod.rs",
         "every_document_with_commands_has_its_test_and_the_lists_name_written_commands",
         "reads the documents",

@@ -41,7 +41,7 @@ pub(super) fn layouts(
     Ok(layouts)
 }
 
-/// The `index`th of `layouts`; once its name is known, paths show it: `layouts[1] ("split")`.
+/// The `index`th of `layouts`; once its name is known, paths show it: `layouts.split`.
 #[allow(
     clippy::too_many_lines,
     reason = "one layout table's keys checked in the order of the plan reference"

@@ -82,7 +82,7 @@ fn search(raw: super::raw::RawSearch, load: &Load, at: &KeyPath) -> Result<Searc
     })?;
     let slo_p99 = duration(&slo, at.key("slo_p99"), "\"5ms\"")?;
     let Some(load_rate) = load.rate() else {
-        let fix = "a search sets open-loop rates: use [load] mode = \"open\"";
+        let fix = "a search sets open-loop rates: use load.mode = \"open\"";
         return Err(Problem::about(at.clone(), fix));
     };
     if !load.stages.is_empty() || load.trace.is_some() {

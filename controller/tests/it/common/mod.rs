@@ -29,6 +29,17 @@ pub fn scratch(prefix: &str, name: &str) -> PathBuf {
     dir
 }
 
+/// The one line of a refusal (exit code 2), without the binary's `numaload: error: ` prefix.
+pub fn refusal(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let line = err.trim_end();
+    assert_eq!(line.lines().count(), 1, "one line: {line}");
+    line.strip_prefix("numaload: error: ")
+        .unwrap_or(line)
+        .to_owned()
+}
+
 /// A JSON file the test expects to be there (a result it asked for, a fixture).
 pub fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

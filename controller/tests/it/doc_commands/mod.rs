@@ -226,8 +226,9 @@ fn judge(document: &str, command: &str, typed: &Typed) -> Option<String> {
     let words = words(command);
     let status = typed.status;
     if host_dependent(document, command) {
-        let refused =
-            status == 2 && typed.output.contains("layouts[") && typed.output.contains("this host");
+        let refused = status == 2
+            && typed.output.contains(": layouts.")
+            && typed.output.contains("this host");
         return (status != 0 && !refused).then(|| {
             format!("exit {status}: neither placed nor refused naming the layout and this host")
         });
