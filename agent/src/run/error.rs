@@ -145,24 +145,29 @@ pub enum LoadSpecError {
     Generator(LoadError),
     #[error("load.expect_status: {0} is not an HTTP status (100-599)")]
     ExpectStatus(u32),
-    #[error("[load] arrivals = {0}: unknown; use \"uniform\" or \"poisson\"")]
+    #[error("load.arrivals = {0}: unknown; use \"uniform\" or \"poisson\"")]
     UnknownArrivals(i32),
     #[error(
-        "[load] mode = \"closed\": stages, Poisson arrivals and a trace are for mode = \"open\""
+        "load.mode = \"closed\": stages, Poisson arrivals and a trace are for mode = \"open\""
     )]
     ShapeInClosedLoop,
-    /// One stage, numbered from 1 as the plan lists them.
-    #[error("[[load.stages]] {number}: {reason}")]
-    Stage { number: usize, reason: &'static str },
+    /// A stage (by its index from 0, as `--set load.stages.0.rate=...` takes it) whose rates
+    /// are no numbers of requests.
     #[error(
-        "[[load.stages]]: they last {stages:?} in all, the measured window {duration:?}; the \
+        "load.stages.{index}: its rates must be finite numbers of requests per second, 0 or more"
+    )]
+    StageRates { index: usize },
+    #[error("load.stages.{index}.duration: must be longer than zero")]
+    StageDuration { index: usize },
+    #[error(
+        "load.stages: they last {stages:?} in all, the measured window {duration:?}; the \
          window is the stages"
     )]
     StagesDuration {
         stages: Duration,
         duration: Duration,
     },
-    #[error("[load] trace: {0}")]
+    #[error("load.trace: {0}")]
     Trace(String),
 }
 

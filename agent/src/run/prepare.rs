@@ -243,8 +243,8 @@ fn nic_nodes(
     let why = match (&site.interface[..], site.interface_node) {
         (_, Some(node)) => return Ok(vec![node]),
         ("", _) => format!(
-            "no interface of this host holds replica_address {replica_address} (set [load] \
-             interface)"
+            "no interface of this host holds replica_address {replica_address} (set \
+             load.interface)"
         ),
         (name, None) => format!(
             "interface {name} has none (the platform reports -1, or it is a virtual device)"
@@ -919,25 +919,25 @@ mod tests {
         let cases: [(Edit, &str); 7] = [
             (
                 |l| l.arrivals = 7,
-                "[load] arrivals = 7: unknown; use \"uniform\" or \"poisson\"",
+                "load.arrivals = 7: unknown; use \"uniform\" or \"poisson\"",
             ),
             (
                 |l| l.mode = LoadMode::Closed as i32,
-                "[load] mode = \"closed\": stages, Poisson arrivals and a trace are for mode = \
+                "load.mode = \"closed\": stages, Poisson arrivals and a trace are for mode = \
                  \"open\"",
             ),
             (
                 |l| l.stages[1].to_rps = f64::NAN,
-                "[[load.stages]] 2: its rates must be finite numbers of requests per second, 0 \
-                 or more",
+                "load.stages.1: its rates must be finite numbers of requests per second, 0 or \
+                 more",
             ),
             (
                 |l| l.stages[1].duration_ms = 0,
-                "[[load.stages]] 2: duration: must be longer than zero",
+                "load.stages.1.duration: must be longer than zero",
             ),
             (
                 |l| l.duration_ms = 4_000,
-                "[[load.stages]]: they last 3s in all, the measured window 4s; the window is \
+                "load.stages: they last 3s in all, the measured window 4s; the window is \
                  the stages",
             ),
             (
@@ -948,7 +948,7 @@ mod tests {
                         requests: vec![1],
                     });
                 },
-                "[load] trace: request 1 of 1: the plan has no such request",
+                "load.trace: request 1 of 1: the plan has no such request",
             ),
             (
                 |l| {
@@ -958,7 +958,7 @@ mod tests {
                         requests: vec![0, 0],
                     });
                 },
-                "[load] trace: an entry at 4s falls after the window ends at 3.5s",
+                "load.trace: an entry at 4s falls after the window ends at 3.5s",
             ),
         ];
         for (edit, want) in cases {

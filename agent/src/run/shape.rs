@@ -62,17 +62,14 @@ pub(super) fn shape(load: &v1::LoadSpec) -> Result<LoadShape, LoadSpecError> {
 /// requests the plan has.
 pub(super) fn check_shape(shape: &LoadShape, load: &v1::LoadSpec) -> Result<(), LoadSpecError> {
     for (index, stage) in shape.stages.iter().enumerate() {
-        let number = index + 1;
         if ![stage.from, stage.to]
             .iter()
             .all(|r| r.is_finite() && *r >= 0.0)
         {
-            let reason = "its rates must be finite numbers of requests per second, 0 or more";
-            return Err(LoadSpecError::Stage { number, reason });
+            return Err(LoadSpecError::StageRates { index });
         }
         if stage.duration.is_zero() {
-            let reason = "duration: must be longer than zero";
-            return Err(LoadSpecError::Stage { number, reason });
+            return Err(LoadSpecError::StageDuration { index });
         }
     }
     if !shape.stages.is_empty() {

@@ -213,7 +213,7 @@ fn plan_toml(name: &str) -> String {
          name = {}\n\
          \n\
          [target]\n\
-         # The agent configuration's [targets.{name}]: the plan never carries a path.\n\
+         # The agent configuration's targets.{name}: the plan never carries a path.\n\
          name = {}\n\
          \n\
          [load]\n\

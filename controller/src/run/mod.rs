@@ -121,7 +121,7 @@ pub async fn run_with(
     let plan = &plan.with_seed();
     if let Some(trace) = plan.load.trace.as_ref().filter(|t| t.sends.is_none()) {
         anyhow::bail!(
-            "[load] trace = {:?}: not read (a plan runs its trace only when loaded from its \
+            "load.trace = {:?}: not read (a plan runs its trace only when loaded from its \
              file)",
             trace.file
         );

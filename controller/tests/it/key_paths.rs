@@ -20,20 +20,32 @@ const TABLES: &[&str] = &[
     "limits",
     "layouts",
     "load.requests",
+    "load.stages",
 ];
 
 /// Words after a `[table]` that speak of the table as TOML writes it, not of a key in it
 /// ("add a [load] table", "a [search] line followed by its keys").
 const TABLE_WORDS: &[&str] = &["table", "tables", "line"];
 
-/// The non-test code of a source file, without its comment lines.
+/// The non-test code of a source file, without its comment lines, a string continued on the
+/// next line (`\` at a line's end) read as one line, as Rust reads it.
 fn code_of(file: &Path) -> String {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let code = text.split("\n#[cfg(test)]").next().unwrap_or_default();
-    code.lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut joined = String::new();
+    let mut continued = false;
+    for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        let line = if continued { line.trim_start() } else { line };
+        continued = line.ends_with('\\');
+        match line.strip_suffix('\\') {
+            Some(head) => joined.push_str(head),
+            None => {
+                joined.push_str(line);
+                joined.push('\n');
+            }
+        }
+    }
+    joined
 }
 
 fn sources(dir: &Path) -> Vec<PathBuf> {

@@ -192,7 +192,7 @@ replicas = 1
     assert_eq!(
         error,
         format!(
-            "{}: [load] trace = \"arrivals.csv\": line 3 (\"0.3;write\"): write the offset in \
+            "{}: load.trace = \"arrivals.csv\": line 3 (\"0.3;write\"): write the offset in \
              seconds and a request name, e.g. 1.250,read",
             plan.display()
         )

@@ -86,8 +86,8 @@ fn search(raw: super::raw::RawSearch, load: &Load, at: &KeyPath) -> Result<Searc
         return Err(Problem::about(at.clone(), fix));
     };
     if !load.stages.is_empty() || load.trace.is_some() {
-        let fix = "a search steps one constant open-loop rate: not with [[load.stages]] or \
-                   [load] trace";
+        let fix = "a search steps one constant open-loop rate: not with load.stages or \
+                   load.trace";
         return Err(Problem::about(at.clone(), fix));
     }
     let fraction = |key: &str, value: Option<f64>, default: f64, fix: &str, open_low: bool| {
@@ -211,7 +211,7 @@ fn window(raw: Option<String>, shape: &shape::Shape, at: &KeyPath) -> Result<Dur
                 "not with trace: the measured window runs from the warm-up's end to the trace's \
                  last entry; remove duration"
             } else {
-                "not with [[load.stages]]: the measured window is the stages' durations added \
+                "not with load.stages: the measured window is the stages' durations added \
                  up; remove duration"
             };
             return Err(Problem::value(at.key("duration"), quoted(&text), fix));
@@ -294,7 +294,7 @@ fn mode(raw: &RawLoad, shape: &shape::Shape, at: &KeyPath) -> Result<LoadMode, P
             let fix = if shape.trace.is_some() {
                 "not with trace: the trace says when each request goes; remove rate"
             } else {
-                "not with [[load.stages]]: each stage gives its rate; remove rate"
+                "not with load.stages: each stage gives its rate; remove rate"
             };
             return Err(Problem::value(at.key("rate"), number(rate), fix));
         }

@@ -1,4 +1,4 @@
-//! `[load] arrivals`, `seed`, `[[load.stages]]`, `trace` and `speed` checked: what they mean
+//! `load.arrivals`, `seed`, `[[load.stages]]`, `trace` and `speed` checked: what they mean
 //! alone, and which of them (and of `rate`, `duration`, `[[load.requests]] weight`) contradict
 //! each other. Each contradiction is refused naming the key to remove, never settled silently.
 
@@ -113,7 +113,7 @@ fn trace(
     }
     let replaced = "the trace says when each request goes";
     if !stages.is_empty() {
-        let fix = format!("not with trace ({replaced}); remove the [[load.stages]] or the trace");
+        let fix = format!("not with trace ({replaced}); remove load.stages or load.trace");
         return Err(Problem::about(at.key("stages"), &fix));
     }
     if arrivals == Arrivals::Poisson {
@@ -126,7 +126,7 @@ fn trace(
         .flatten()
         .position(|r| r.weight.is_some());
     if let Some(index) = weighted {
-        let fix = "not with [load] trace (the trace names each request it sends); remove weight";
+        let fix = "not with load.trace (the trace names each request it sends); remove weight";
         let request = at.key("requests").item(index, None);
         return Err(Problem::about(request.key("weight"), fix));
     }
