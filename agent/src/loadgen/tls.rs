@@ -124,7 +124,7 @@ fn roots(ca_pem: Option<&[u8]>) -> Result<RootCertStore, LoadError> {
             if added == 0 {
                 return Err(LoadError::Tls(
                     "tls.ca: no trusted roots on this host (install ca-certificates), so no \
-                     certificate can verify; name the issuer's PEM in [load] ca"
+                     certificate can verify; name the issuer's PEM in load.ca"
                         .into(),
                 ));
             }
@@ -339,8 +339,8 @@ pub(super) fn preflight(
 fn refused(target: SocketAddr, e: &io::Error) -> LoadError {
     let fix = match e.get_ref().and_then(|i| i.downcast_ref::<TlsFailure>()) {
         Some(TlsFailure(rustls::Error::InvalidCertificate(_))) => {
-            "; name the certificate's issuer (PEM) in [load] ca, set sni to a name the \
-             certificate holds, or set insecure_skip_verify = true to skip the check"
+            "; name the certificate's issuer (PEM) in load.ca, set load.sni to a name the \
+             certificate holds, or set load.insecure_skip_verify = true to skip the check"
         }
         _ => "",
     };

@@ -288,7 +288,7 @@ fn a_certificate_that_does_not_verify_is_one_error_naming_the_target_and_the_fix
         let message = error.to_string();
         assert!(message.contains(&server.addr.to_string()), "{message}");
         assert!(message.contains("certificate"), "{message}");
-        assert!(message.contains("[load] ca") && message.contains("insecure_skip_verify"));
+        assert!(message.contains("load.ca") && message.contains("insecure_skip_verify"));
         assert!(!message.contains('\n'), "one line: {message}");
     }
     let skip = TlsSettings {
