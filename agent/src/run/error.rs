@@ -10,7 +10,7 @@ use numaload_proto::histogram::HistogramError;
 use numaload_proto::keys;
 
 use crate::config::UnknownTarget;
-use crate::loadgen::LoadError;
+use crate::loadgen::{LoadError, RequestTemplate};
 use crate::placement::PlacementError;
 use crate::replica::ReplicaError;
 use crate::target::knobs::KnobError;
@@ -169,6 +169,27 @@ pub enum LoadSpecError {
     },
     #[error("load.trace: {0}")]
     Trace(String),
+}
+
+impl LoadSpecError {
+    /// The generator's refusal of `requests`, a request's field named by the request.
+    pub(super) fn generator(error: LoadError, requests: &[RequestTemplate]) -> Self {
+        match error {
+            LoadError::InvalidRequest {
+                index,
+                field,
+                reason,
+            } => LoadSpecError::Request {
+                index,
+                name: requests
+                    .get(index)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                fault: RequestFault::Generator { field, reason },
+            },
+            other => LoadSpecError::Generator(other),
+        }
+    }
 }
 
 /// What is wrong with one request of the mix (the caller adds which).

@@ -11,7 +11,7 @@ use numaload_proto::v1::{self, LoadMode, RunPlan};
 use super::error::{LoadSpecError, PrepareError, RequestFault, TargetSpecError};
 use super::shape::{check_shape, shape};
 use crate::config::{AgentConfig, Limits};
-use crate::loadgen::{self, LoadError, LoadShape, Mode, RequestTemplate};
+use crate::loadgen::{self, LoadShape, Mode, RequestTemplate};
 use crate::netrx;
 use crate::placement::{self, Layout, Placement, PlacementError};
 use crate::target::{knobs, Target};
@@ -473,18 +473,7 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, LoadSpecEr
         return Err(LoadSpecError::NoWeight);
     }
     // The generator's own rules (a Transfer-Encoding or a wrong Content-Length given by hand).
-    crate::loadgen::validate_requests(&out).map_err(|e| match e {
-        LoadError::InvalidRequest {
-            index,
-            field,
-            reason,
-        } => LoadSpecError::Request {
-            index,
-            name: out.get(index).map(|r| r.name.clone()).unwrap_or_default(),
-            fault: RequestFault::Generator { field, reason },
-        },
-        other => LoadSpecError::Generator(other),
-    })?;
+    crate::loadgen::validate_requests(&out).map_err(|e| LoadSpecError::generator(e, &out))?;
     Ok(out)
 }
 

@@ -1,4 +1,4 @@
-//! How the load generator talks to the targets: `[load] tls` and its keys (`sni`, `ca`,
+//! How the load generator talks to the targets: `load.tls` and its keys (`sni`, `ca`,
 //! `insecure_skip_verify`, `alpn`, `resume`). The keys, defaults and examples are in
 //! `docs/plan.md`, section `[load]`.
 //!
@@ -183,20 +183,20 @@ mod tests {
     #[test]
     fn tls_keys_are_refused_naming_the_key_and_the_fix() {
         let cases = [
-            ("sni = \"a\"", "[load] sni", "tls = true only"),
+            ("sni = \"a\"", "load.sni", "tls = true only"),
             (
                 "tls = false\nresume = false",
-                "[load] resume",
+                "load.resume",
                 "tls = true only",
             ),
-            ("tls = true\nsni = \"a b\"", "[load] sni", "host name"),
+            ("tls = true\nsni = \"a b\"", "load.sni", "host name"),
             (
                 "tls = true\nca = \"ca.pem\"\ninsecure_skip_verify = true",
-                "[load] ca",
+                "load.ca",
                 "remove one of them",
             ),
-            ("tls = true\nalpn = [\"\"]", "[load] alpn", "protocol names"),
-            ("tls = \"yes\"", "[load] tls", "true or false"),
+            ("tls = true\nalpn = [\"\"]", "load.alpn", "protocol names"),
+            ("tls = \"yes\"", "load.tls", "true or false"),
         ];
         for (keys, key, fix) in cases {
             let message = parse(&plan(keys), "p.toml").expect_err(keys).to_string();
@@ -230,7 +230,7 @@ mod tests {
         std::fs::write(&path, plan("tls = true\nca = \"gone.pem\"")).expect("plan");
         let message = crate::plan::load(&path).expect_err("missing").to_string();
         assert!(
-            message.contains("[load] ca") && message.contains("gone.pem"),
+            message.contains("load.ca") && message.contains("gone.pem"),
             "{message}"
         );
         let _ = std::fs::remove_dir_all(&dir);
