@@ -175,3 +175,15 @@ fn slugs_are_githubs() {
         ["b.md#c", "e/"]
     );
 }
+
+/// README.md is the page a newcomer reads first, task first: at most 200 lines, the reference
+/// in docs/.
+#[test]
+fn the_readme_is_at_most_200_lines() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let lines = readme.lines().count();
+    assert!(
+        (50..=200).contains(&lines),
+        "README.md has {lines} lines: keep it at most 200, what is reference goes to docs/"
+    );
+}
