@@ -15,6 +15,7 @@
 //! is due (open loop); wait as the mode's [`Waiter`] does; dispatch what became ready to the
 //! connections' transitions (`driver.rs`, deciding through `connection.rs`).
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
@@ -33,7 +34,7 @@ use super::phase::{thread_cpu_time, Phase, Phases, SCAN};
 use super::plan::WorkerPlan;
 use super::report::{ThreadCounts, WorkerReport};
 use super::request::{self, Mix};
-use super::shape::SendPlan;
+use super::shape::{SendPlan, SendTimes, SlotPool};
 use super::stats::WorkerStats;
 use super::tls::TlsClient;
 use super::wait::{Turn, Waiter, TIMER};
@@ -183,12 +184,25 @@ fn connections(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Co
     };
     // A trace names each request; nothing is drawn.
     let replay = config.shape.trace.is_some();
+    let pools = sends
+        .as_ref()
+        .filter(|sends| sends.pooled())
+        .map(|sends| pools(plan, sends, config.connections));
     plan.connections
         .iter()
         .map(|c| {
-            let mut schedule = sends
-                .as_ref()
-                .map(|sends| Schedule::of(window.start, sends, c.global, config.connections));
+            let mut schedule = match (&sends, &pools) {
+                (Some(_), Some(pools)) => {
+                    Some(Schedule::pooled(window.start, Rc::clone(&pools[c.target])))
+                }
+                (Some(sends), None) => Some(Schedule::of(
+                    window.start,
+                    sends,
+                    c.global,
+                    config.connections,
+                )),
+                (None, _) => None,
+            };
             let next_send = schedule.as_mut().and_then(Schedule::next);
             let traced = schedule.as_ref().and_then(Schedule::request);
             let mut mix = (only.is_none() && !replay).then(|| Mix::new(&config.requests, c.global));
@@ -205,6 +219,21 @@ fn connections(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Co
                 opened: None,
                 state: State::Idle { retry_at: None },
             }
+        })
+        .collect()
+}
+
+/// One pool of send slots per target of the worker, of its connections to that target.
+fn pools(plan: &WorkerPlan, sends: &SendPlan, connections: u32) -> Vec<Rc<RefCell<SlotPool>>> {
+    (0..plan.replicas.len())
+        .map(|target| {
+            let members = plan
+                .connections
+                .iter()
+                .filter(|c| c.target == target)
+                .map(|c| SendTimes::new(sends, c.global, connections))
+                .collect();
+            Rc::new(RefCell::new(SlotPool::new(members)))
         })
         .collect()
 }

@@ -18,10 +18,19 @@
 //!   by (seed, agent, connection): the same seed gives the same send times.
 //! - **trace**: the run's *n*-th entry (in time order) goes to connection n mod C, at its offset.
 //!
+//! Uniform sends keep one schedule per connection (wrk2's): its gaps are C / rate, far above a
+//! response's time. Random (Poisson) and recorded gaps are often shorter than that: a worker's
+//! connections to one replica then put their slots in a pool ([`SlotPool`]) and each, when
+//! free, takes the earliest slot not yet taken, so a send waits for a connection only when all
+//! of them are busy (the server's queue, not the generator's). The slots are the same either
+//! way; only which connection sends each changes.
+//!
 //! Per send this costs what the uniform schedule did — a division at a constant rate, a square
 //! root on a ramp — plus, for Poisson, one random draw and a logarithm; a connection keeps its
 //! place in the profile, so finding the segment is constant time.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -369,6 +378,58 @@ impl SendTimes {
             at: Duration::try_from_secs_f64(seconds).ok()?,
             request: None,
         })
+    }
+}
+
+impl SendPlan {
+    /// Whether a worker's connections to one replica take their sends from a pool they share
+    /// ([`SlotPool`]) rather than each keeping its own: with random gaps (Poisson) or a trace's
+    /// (uneven) ones, a connection's next send would often fall due while its previous request
+    /// is still out; from a pool it goes to whichever connection is free first. Evenly spaced
+    /// sends keep one schedule per connection (wrk2's), whose gaps are the connections over the
+    /// rate.
+    pub(super) fn pooled(&self) -> bool {
+        match self {
+            SendPlan::Rate { arrivals, .. } => *arrivals != Arrivals::Uniform,
+            SendPlan::Trace(_) => true,
+        }
+    }
+}
+
+/// The send slots of a group of connections (a worker's connections to one replica), merged in
+/// time order: each connection takes the earliest slot no one has taken yet when it is free to
+/// send (after its previous outcome), so a slot waits for a connection only when every one of
+/// the group is busy. The slots are the members' own streams (the same instants, from the same
+/// seeds, however the connections are grouped); only who sends which changes.
+#[derive(Debug)]
+pub(super) struct SlotPool {
+    members: Vec<SendTimes>,
+    /// Each member's next slot not yet taken: (when, member, request), earliest first.
+    heads: BinaryHeap<Reverse<(Duration, usize, Option<u32>)>>,
+}
+
+impl SlotPool {
+    pub(super) fn new(mut members: Vec<SendTimes>) -> Self {
+        let heads = members
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(index, times)| times.next().map(|s| Reverse((s.at, index, s.request))))
+            .collect();
+        Self { members, heads }
+    }
+
+    /// The earliest slot not yet taken, now taken; `None` once there is none.
+    pub(super) fn take(&mut self) -> Option<Slot> {
+        let Reverse((at, member, request)) = self.heads.pop()?;
+        if let Some(next) = self.members[member].next() {
+            self.heads.push(Reverse((next.at, member, next.request)));
+        }
+        Some(Slot { at, request })
+    }
+
+    /// When the earliest slot not yet taken falls due.
+    pub(super) fn peek(&self) -> Option<Duration> {
+        self.heads.peek().map(|Reverse((at, ..))| *at)
     }
 }
 

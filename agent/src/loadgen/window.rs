@@ -1,10 +1,12 @@
 //! When things happen: the measurement [`Window`] every worker of a run shares, and the
 //! open-loop [`Schedule`] of one connection.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Instant;
 
 use super::config::LoadConfig;
-use super::shape::{SendPlan, SendTimes};
+use super::shape::{SendPlan, SendTimes, Slot, SlotPool};
 
 /// When the load starts and when the measured interval begins and ends; the same for every
 /// worker of a run.
@@ -32,15 +34,26 @@ impl Window {
 }
 
 /// The open-loop send times of one connection, from the load's start (`origin`): as
-/// `shape.rs` lays them out, uniform, Poisson or a trace's. Holds the send after the one
-/// [`Schedule::next`] last gave, so that [`Schedule::peek`] costs nothing.
+/// `shape.rs` lays them out, its own (uniform) or taken from a pool it shares with the worker's
+/// other connections to its replica (Poisson, a trace: [`SlotPool`]).
 #[derive(Debug)]
 pub(super) struct Schedule {
     origin: Instant,
-    times: SendTimes,
-    upcoming: Option<(Instant, Option<u32>)>,
+    source: Source,
     /// The trace's request of the send [`Schedule::next`] last gave.
     request: Option<u32>,
+}
+
+#[derive(Debug)]
+enum Source {
+    /// Its own send times, and the one after the one [`Schedule::next`] last gave (so that
+    /// [`Schedule::peek`] costs nothing).
+    Own {
+        times: SendTimes,
+        upcoming: Option<Slot>,
+    },
+    /// The earliest slot of a shared pool not yet taken.
+    Pooled(Rc<RefCell<SlotPool>>),
 }
 
 impl Schedule {
@@ -51,35 +64,48 @@ impl Schedule {
         Self::of(origin, &plan, global, connections)
     }
 
-    /// Connection `global` of `connections` under `plan`.
+    /// Connection `global` of `connections` under `plan`, with a schedule of its own.
     pub(super) fn of(origin: Instant, plan: &SendPlan, global: u32, connections: u32) -> Self {
-        let mut schedule = Self {
+        let mut times = SendTimes::new(plan, global, connections);
+        let upcoming = times.next();
+        Self {
             origin,
-            times: SendTimes::new(plan, global, connections),
-            upcoming: None,
+            source: Source::Own { times, upcoming },
             request: None,
-        };
-        schedule.upcoming = schedule.following();
-        schedule
+        }
     }
 
-    fn following(&mut self) -> Option<(Instant, Option<u32>)> {
-        let slot = self.times.next()?;
-        Some((self.origin.checked_add(slot.at)?, slot.request))
+    /// A connection taking its sends from `pool`.
+    pub(super) fn pooled(origin: Instant, pool: Rc<RefCell<SlotPool>>) -> Self {
+        Self {
+            origin,
+            source: Source::Pooled(pool),
+            request: None,
+        }
     }
 
     /// The next intended send time; `None` once there is none (or it no longer fits in an
     /// `Instant`).
     pub(super) fn next(&mut self) -> Option<Instant> {
-        let (at, request) = self.upcoming?;
-        self.request = request;
-        self.upcoming = self.following();
-        Some(at)
+        let slot = match &mut self.source {
+            Source::Own { times, upcoming } => {
+                let slot = (*upcoming)?;
+                *upcoming = times.next();
+                slot
+            }
+            Source::Pooled(pool) => pool.borrow_mut().take()?,
+        };
+        self.request = slot.request;
+        self.origin.checked_add(slot.at)
     }
 
-    /// The send time [`Schedule::next`] will give, without moving on.
+    /// The send time [`Schedule::next`] would give now, without moving on.
     pub(super) fn peek(&self) -> Option<Instant> {
-        self.upcoming.map(|(at, _)| at)
+        let at = match &self.source {
+            Source::Own { upcoming, .. } => upcoming.map(|s| s.at),
+            Source::Pooled(pool) => pool.borrow().peek(),
+        }?;
+        self.origin.checked_add(at)
     }
 
     /// Replaying a trace: the request of the send [`Schedule::next`] last gave (`None`: the
@@ -120,5 +146,46 @@ mod tests {
             assert_eq!(s.peek(), peeked);
             assert_eq!(s.next(), peeked);
         }
+    }
+
+    #[test]
+    fn connections_of_a_pool_take_the_earliest_slot_not_taken_whoever_is_free() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+
+        use super::super::shape::{LoadShape, SendPlan, SendTimes, SlotPool};
+        use super::super::TraceEntry;
+        // A trace of five sends dealt to two connections: 0 gets 0, 2 and 4 ms, 1 gets 1 and 3.
+        let trace = (0..5u32)
+            .map(|i| TraceEntry {
+                at: Duration::from_millis(u64::from(i)),
+                request: i,
+            })
+            .collect();
+        let shape = LoadShape {
+            trace: Some(trace),
+            ..LoadShape::default()
+        };
+        let plan = SendPlan::new(0.0, Duration::ZERO, &shape);
+        let members = (0..2).map(|g| SendTimes::new(&plan, g, 2)).collect();
+        let pool = Rc::new(RefCell::new(SlotPool::new(members)));
+        let origin = Instant::now();
+        let (mut a, mut b) = (
+            Schedule::pooled(origin, Rc::clone(&pool)),
+            Schedule::pooled(origin, Rc::clone(&pool)),
+        );
+        let ms = |at: Option<Instant>| at.map(|at| at.duration_since(origin).as_millis());
+        // a takes 0 and 1 ms while b is busy; then b, free, takes 2 ms; both see 3 ms next.
+        assert_eq!((ms(a.next()), a.request()), (Some(0), Some(0)));
+        assert_eq!((ms(a.next()), a.request()), (Some(1), Some(1)));
+        assert_eq!((ms(b.next()), b.request()), (Some(2), Some(2)));
+        assert_eq!((ms(a.peek()), ms(b.peek())), (Some(3), Some(3)));
+        assert_eq!(ms(b.next()), Some(3));
+        assert_eq!(ms(a.next()), Some(4));
+        assert_eq!(
+            (a.next(), b.next(), a.peek()),
+            (None, None, None),
+            "every slot once"
+        );
     }
 }

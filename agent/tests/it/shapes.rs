@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use numaload_agent::loadgen::{self, LoadConfig, LoadShape, Mode, Stage, TraceEntry};
+use numaload_agent::loadgen::{self, Arrivals, LoadConfig, LoadShape, Mode, Stage, TraceEntry};
 
 use super::loadgen::{bytes, config, run_bounded, serial, template, RawServer, Reply, OK_2};
 
@@ -132,4 +132,61 @@ fn stages_are_counted_apart_and_add_up_to_the_window() {
     assert_eq!(Some(r.requests), loadgen::window_sends(&config));
     assert_eq!(first.corrected.len(), first.requests);
     assert_eq!(second.uncorrected.len(), second.requests);
+}
+
+/// Poisson arrivals at 1,000 req/s over 20 connections to a server that answers each request in
+/// 5 ms: with one schedule per connection (50 req/s each, exponential gaps) a fifth of the sends
+/// would fall due while their connection still waited for its previous answer, and go out late.
+/// Taken from a pool, a send goes to whichever connection is free: late only when all 20 are
+/// busy, which at a quarter of their capacity almost never happens. Even spacing (a gap of
+/// 20 ms per connection) is the control: what the machine itself makes late, beside it.
+#[test]
+fn poisson_sends_go_to_a_free_connection_rather_than_wait_for_their_own() {
+    let _turn = crate::turns::beside_others();
+    let _serial = serial();
+    let ok = bytes(OK_2);
+    let server = RawServer::start(move |_| {
+        std::thread::sleep(Duration::from_millis(5));
+        Reply::keep(&ok)
+    });
+    let even = LoadConfig {
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_secs(1),
+        ..config(
+            Mode::Open {
+                rate_per_sec: 1_000.0,
+            },
+            vec![server.addr],
+            20,
+        )
+    };
+    let poisson = LoadConfig {
+        shape: LoadShape {
+            arrivals: Arrivals::Poisson { seed: 3, stream: 0 },
+            ..LoadShape::default()
+        },
+        ..even.clone()
+    };
+    let late = |config: &LoadConfig| {
+        let report = run_bounded(config);
+        let r = &report.per_replica()[0];
+        assert_eq!(
+            Some(r.requests + report.errors().total()),
+            loadgen::window_sends(config),
+            "every send slot of the window has its outcome"
+        );
+        r.counts.late_sends as f64 / r.requests.max(1) as f64
+    };
+    let (even_late, poisson_late) = (late(&even), late(&poisson));
+    println!(
+        "sent late: {:.1}% evenly spaced, {:.1}% Poisson",
+        100.0 * even_late,
+        100.0 * poisson_late
+    );
+    assert!(
+        poisson_late < even_late + 0.05,
+        "Poisson {:.1}% late against even spacing's {:.1}%",
+        100.0 * poisson_late,
+        100.0 * even_late
+    );
 }

@@ -311,3 +311,25 @@ fn stages_end_where_their_durations_add_up_and_say_their_rate_on_the_way() {
     assert_eq!(shape.stage_at(warmup, SEC * 7), None, "after the last");
     assert!(LoadShape::default().stage_ends(warmup).is_empty());
 }
+
+#[test]
+fn a_pool_hands_out_its_members_slots_in_time_order_each_once() {
+    let plan = plan(2_000.0, Duration::ZERO, Vec::new(), poisson(5, 0));
+    // Connections 1, 3 and 5 of 6 (a worker's connections to one of two replicas).
+    let members = [1, 3, 5].map(|g| SendTimes::new(&plan, g, 6)).to_vec();
+    let mut pool = SlotPool::new(members);
+    let mut taken = Vec::new();
+    while let Some(at) = pool.peek().filter(|at| *at < SEC) {
+        let slot = pool.take().expect("the slot peeked");
+        assert_eq!(slot.at, at, "take gives what peek showed");
+        taken.push(slot.at.as_secs_f64());
+    }
+    assert!(taken.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    let mut own: Vec<f64> = [1, 3, 5]
+        .into_iter()
+        .flat_map(|g| connection_times(&plan, g, 6, 1.0))
+        .collect();
+    own.sort_by(f64::total_cmp);
+    assert_eq!(taken, own, "the same slots as the members' own, once each");
+    assert!(plan.pooled() && !self::plan(1.0, SEC, Vec::new(), Arrivals::Uniform).pooled());
+}
