@@ -78,7 +78,7 @@ def run_point(ctx: tools.Context, point: str) -> Section:
         tools.say("bench: point 8 (open-loop cost)")
         p = opencost.params(s)
         return opencost.render(p, opencost.measure(ctx, p))
-    tools.say("bench: point 9 (Poisson vs uniform arrivals)")
+    tools.say("bench: point 10 (Poisson vs uniform arrivals)")
     p = shapes.params(s)
     return shapes.render(p, shapes.measure(ctx, p))
 

@@ -1,4 +1,4 @@
-"""Point 9 (issue 27): what Poisson arrivals cost against even spacing, side by side in each
+"""Point 10 (issue 27): what Poisson arrivals cost against even spacing, side by side in each
 round on the same target, at the same rate and send_precision (the plan's default): the whole
 `numaload run` process's CPU per request, and how precise it stays (send lag, corrected p50,
 wake-ups per request).
@@ -59,13 +59,13 @@ def measure(ctx: tools.Context, p: Params) -> List[dict]:
                 result, cpu = tools.sampled_numaload_run(ctx, shaped, ctx.path("shape.json"))
                 rows.append({**numaload_row(rnd, rate, cpu, result), "arrivals": arrivals})
             tools.say(f"  shapes round {rnd}, {rate} req/s done")
-    ctx.keep_rows("9", rows)
+    ctx.keep_rows("10", rows)
     return rows
 
 
 def render(p: Params, rows: Sequence[dict]) -> Section:
     head = lines(
-        "## 9. Poisson arrivals vs even spacing: open-loop cost (issue 27)",
+        "## 10. Poisson arrivals vs even spacing: open-loop cost (issue 27)",
         "",
         f"- target: `numaload target --variant async --threads 1 --work-us 0` pinned to CPU 0; the generator pinned "
         f"to CPU 1; {p.connections} keep-alive connections; {p.rounds} round(s), each, per rate: `numaload run` of "
@@ -119,7 +119,7 @@ def table_and_summary(rows: Sequence[dict]) -> Tuple[str, Tuple[SummaryRow, ...]
         paired = ratios(rows, rate)
         rounds = len({r["round"] for r in rows if r["rate"] == rate})
         summary.append(SummaryRow(
-            "9", f"Poisson / uniform arrivals: CPU per request, whole numaload run, {rate:,} req/s "
+            "10", f"Poisson / uniform arrivals: CPU per request, whole numaload run, {rate:,} req/s "
                  f"(send_precision = default; {len(paired)}/{rounds} rounds kept the rate)",
             f"≤ {CPU_RATIO_GOAL}", median_range(paired, "{:.3f}"),
             met(statistics.median(paired) <= CPU_RATIO_GOAL) if paired else "undecided (no round kept the rate)"))

@@ -30,7 +30,7 @@ class SettingsTest(unittest.TestCase):
         s = settings({"ONLY": "3"})
         self.assertTrue(s.runs("2"))
         self.assertFalse(s.runs("1"))
-        self.assertTrue(all(settings({}).runs(p) for p in ("1", "1b", "2", "4", "5", "6", "7", "8", "9")))
+        self.assertTrue(all(settings({}).runs(p) for p in ("1", "1b", "2", "4", "5", "6", "7", "8", "9", "10")))
 
     def test_bad_values_name_the_variable(self):
         with self.assertRaisesRegex(ConfigError, "CONNECTIONS"):

@@ -284,7 +284,7 @@ class ShapesTest(unittest.TestCase):
         self.assertIn("| 50,000 | poisson | 50,000 | 16.50 | 1.100 | 90 | 30 / 95 | 60% | 0.40 |", text)
         self.assertIn("poisson at 50,000 req/s: worker 0 90% busy", text)
         self.assertEqual([(r.point, r.goal, r.measured, r.met) for r in summary],
-                         [("9", "≤ 1.0", "0.950 (0.950–1.100)", "yes"), ("9", "≤ 1.0", "1.100", "**no**")])
+                         [("10", "≤ 1.0", "0.950 (0.950–1.100)", "yes"), ("10", "≤ 1.0", "1.100", "**no**")])
         self.assertIn("3/4 rounds kept the rate", summary[0].what)
         _, summary = shapes.table_and_summary([shaped(1, 50000, "uniform", 15.0), behind | {"rate": 50000}])
         self.assertEqual((summary[0].measured, summary[0].met), ("—", "undecided (no round kept the rate)"))
