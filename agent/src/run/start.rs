@@ -73,13 +73,9 @@ pub async fn sleep_until_unix_ns(at: u64) {
     if at > now + fine {
         tokio::time::sleep(Duration::from_nanos(at - now - fine)).await;
     }
-    // The short steps block their thread: on one of the runtime's blocking threads, not on a
-    // worker that other tasks need.
-    let _ = tokio::task::spawn_blocking(move || wait_until_unix_ns(at)).await;
-}
-
-/// The fine part of [`sleep_until_unix_ns`]: waits in steps of at most [`FINE_STEP`].
-fn wait_until_unix_ns(at: u64) {
+    // The short steps block this runtime worker for at most FINE_WAIT: handing them to another
+    // thread would add that thread's wake-up back to this task after the instant, on every
+    // agent, and the start would be later by it.
     loop {
         let now = unix_now_ns();
         if now >= at {
