@@ -198,3 +198,161 @@ replicas = 1
         )
     );
 }
+
+/// A plan with `[load]` holding `load` (and the layout every plan needs).
+fn with_load(load: &str) -> String {
+    format!("name = \"t\"\n[target]\nname = \"async\"\n{load}\n[[layouts]]\nname = \"a\"\nreplicas = 1\n")
+}
+
+const OPEN: &str = "[load]\nmode = \"open\"\n";
+const STEP: &str = "[[load.stages]]\nrate = 100\nduration = \"1s\"\n";
+
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table of every refusal and its exact message"
+)]
+fn contradictions_and_bad_shapes_are_one_line_naming_the_key() {
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "rate beside stages",
+            with_load(&format!("{OPEN}rate = 5\n{STEP}")),
+            "load.rate = 5: not with load.stages: each stage gives its rate; remove rate",
+        ),
+        (
+            "duration beside stages",
+            with_load(&format!("{OPEN}duration = \"5s\"\n{STEP}")),
+            "load.duration = \"5s\": not with load.stages: the measured window is the \
+             stages' durations added up; remove duration",
+        ),
+        (
+            "stages in closed loop",
+            with_load(&format!(
+                "[load]\nmode = \"closed\"\nduration = \"1s\"\n{STEP}"
+            )),
+            "load.stages: used with mode = \"open\" only (closed loop sends each request \
+             when the previous response arrives); remove stages or use mode = \"open\"",
+        ),
+        (
+            "a stage both step and ramp",
+            with_load(&format!(
+                "{OPEN}[[load.stages]]\nrate = 1\nfrom = 1\nto = 2\nduration = \"1s\"\n"
+            )),
+            "load.stages.0.rate: a stage is a step (rate) or a ramp (from and to), not \
+             both; remove rate or from and to",
+        ),
+        (
+            "a ramp without its end",
+            with_load(&format!(
+                "{OPEN}[[load.stages]]\nfrom = 1\nduration = \"1s\"\n"
+            )),
+            "load.stages.0.to is missing: a ramp goes from one rate to another: add to = N",
+        ),
+        (
+            "a negative rate",
+            with_load(&format!(
+                "{OPEN}[[load.stages]]\nrate = -1\nduration = \"1s\"\n"
+            )),
+            "load.stages.0.rate = -1: must be a number of requests per second, 0 or more",
+        ),
+        (
+            "a stage of no time",
+            with_load(&format!(
+                "{OPEN}[[load.stages]]\nrate = 1\nduration = \"0s\"\n"
+            )),
+            "load.stages.0.duration = \"0s\": must be longer than zero, e.g. \"10s\"",
+        ),
+        (
+            "nothing asked",
+            with_load(&format!(
+                "{OPEN}[[load.stages]]\nrate = 0\nduration = \"1s\"\n"
+            )),
+            "load.stages: every stage asks for 0 requests per second; give one a rate above \
+             0",
+        ),
+        (
+            "a seed without Poisson",
+            with_load(&format!("{OPEN}rate = 5\nduration = \"1s\"\nseed = 4\n")),
+            "load.seed: only with arrivals = \"poisson\" (evenly spaced sends draw \
+             nothing); remove seed or add arrivals = \"poisson\"",
+        ),
+        (
+            "a negative seed",
+            with_load(&format!(
+                "{OPEN}rate = 5\nduration = \"1s\"\narrivals = \"poisson\"\nseed = -4\n"
+            )),
+            "load.seed = -4: must be a whole number from 0 to 9223372036854775807 (arrivals \
+             = \"poisson\" only)",
+        ),
+        (
+            "speed without a trace",
+            with_load(&format!("{OPEN}rate = 5\nduration = \"1s\"\nspeed = 2\n")),
+            "load.speed = 2: only with trace (it scales a trace's offsets); remove speed",
+        ),
+        (
+            "a trace and stages",
+            with_load(&format!("{OPEN}trace = \"a.csv\"\n{STEP}")),
+            "load.stages: not with trace (the trace says when each request goes); remove \
+             load.stages or load.trace",
+        ),
+        (
+            "a trace and Poisson",
+            with_load(&format!(
+                "{OPEN}trace = \"a.csv\"\narrivals = \"poisson\"\n"
+            )),
+            "load.arrivals: not with trace (the trace says when each request goes); remove \
+             arrivals or the trace",
+        ),
+        (
+            "a trace and a rate",
+            with_load(&format!("{OPEN}trace = \"a.csv\"\nrate = 5\n")),
+            "load.rate = 5: not with trace: the trace says when each request goes; remove \
+             rate",
+        ),
+        (
+            "a trace and weights",
+            with_load(&format!(
+                "{OPEN}trace = \"a.csv\"\n[[load.requests]]\nname = \"r\"\nweight = 2\n"
+            )),
+            "load.requests.0.weight: not with load.trace (the trace names each request it \
+             sends); remove weight",
+        ),
+        (
+            "a search over stages",
+            with_load(&format!("{OPEN}{STEP}")).replace(
+                "name = \"t\"\n",
+                "name = \"t\"\n[search]\nslo_p99 = \"5ms\"\n",
+            ),
+            "search: a search steps one constant open-loop rate: not with load.stages or \
+             load.trace",
+        ),
+    ];
+    for (what, text, want) in cases {
+        let error = numaload::plan::parse(text, "plan.toml").expect_err(what);
+        assert_eq!(error.to_string(), format!("plan.toml: {want}"), "{what}");
+    }
+}
+
+#[test]
+fn a_plan_of_stages_reads_as_their_sum_and_mean_and_a_trace_has_no_warm_up_unless_given() {
+    let staged = numaload::plan::parse(
+        &with_load(&format!(
+            "{OPEN}{STEP}[[load.stages]]\nfrom = 100\nto = 300\nduration = \"1s\"\n"
+        )),
+        "plan.toml",
+    )
+    .expect("stages");
+    assert_eq!(staged.load.duration, std::time::Duration::from_secs(2));
+    assert_eq!(staged.load.rate(), Some(150.0));
+    assert_eq!(staged.load.warmup, std::time::Duration::from_secs(1));
+    let traced = numaload::plan::parse(
+        &with_load(&format!("{OPEN}trace = \"a.csv\"\n")),
+        "plan.toml",
+    )
+    .expect("a trace");
+    assert_eq!(
+        traced.load.warmup,
+        std::time::Duration::ZERO,
+        "a trace's warm-up: none"
+    );
+}
