@@ -164,6 +164,23 @@ fn open_loop(addr: SocketAddr) -> LoadConfig {
     }
 }
 
+/// Stops `server` (SIGSTOP) for 350 ms from 200 ms before the end of the window of a load of
+/// `config` started at `called`, on a thread of its own.
+fn stop_across_the_close(
+    server: &ServerProcess,
+    config: &LoadConfig,
+    called: Instant,
+) -> std::thread::JoinHandle<()> {
+    let pid = server.pid();
+    let stop_at = called + config.warmup + config.duration - Duration::from_millis(200);
+    std::thread::spawn(move || {
+        std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+        kill(pid, Signal::SIGSTOP).expect("SIGSTOP the server");
+        std::thread::sleep(Duration::from_millis(350));
+        kill(pid, Signal::SIGCONT).expect("SIGCONT the server");
+    })
+}
+
 /// A 350 ms stop of the server process, from 200 ms before the end of the window to 150 ms after
 /// it, at a steady 2,000 req/s: the requests in flight when it stopped are answered after the
 /// window closed (≈350 ms late) and must be counted; the ones intended during the stop and not
@@ -173,15 +190,8 @@ fn a_stall_across_the_end_of_the_window_shows_and_every_request_is_accounted_for
     let _turn = crate::turns::beside_others();
     let server = ServerProcess::start();
     let config = open_loop(server.addr);
-    let pid = server.pid();
     let called = Instant::now();
-    let stop_at = called + config.warmup + config.duration - Duration::from_millis(200);
-    let stopper = std::thread::spawn(move || {
-        std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
-        kill(pid, Signal::SIGSTOP).expect("SIGSTOP the server");
-        std::thread::sleep(Duration::from_millis(350));
-        kill(pid, Signal::SIGCONT).expect("SIGCONT the server");
-    });
+    let stopper = stop_across_the_close(&server, &config, called);
     let report = loadgen::run(&config, &Cancel::new()).expect("valid config");
     let returned = called.elapsed();
     stopper.join().expect("stopper");
@@ -251,15 +261,7 @@ fn under_poisson_arrivals_a_stall_across_the_close_leaves_nothing_of_the_window_
         intended.abs_diff(uniform) < 200 && intended != uniform,
         "{intended} intended in the window (uniform: {uniform})"
     );
-    let pid = server.pid();
-    let called = Instant::now();
-    let stop_at = called + config.warmup + config.duration - Duration::from_millis(200);
-    let stopper = std::thread::spawn(move || {
-        std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
-        kill(pid, Signal::SIGSTOP).expect("SIGSTOP the server");
-        std::thread::sleep(Duration::from_millis(350));
-        kill(pid, Signal::SIGCONT).expect("SIGCONT the server");
-    });
+    let stopper = stop_across_the_close(&server, &config, Instant::now());
     let report = loadgen::run(&config, &Cancel::new()).expect("valid config");
     stopper.join().expect("stopper");
     let r = &report.per_replica()[0];
