@@ -9,6 +9,16 @@ use std::path::Path;
 /// Tests in turn-taking modules that load nothing: (file, test, why).
 const LIGHT: &[(&str, &str, &str)] = &[
     (
+        "controller/tests/it/load_shapes.rs",
+        "contradictions_and_bad_shapes_are_one_line_naming_the_key",
+        "parses plans in-process",
+    ),
+    (
+        "controller/tests/it/load_shapes.rs",
+        "a_plan_of_stages_reads_as_their_sum_and_mean_and_a_trace_has_no_warm_up_unless_given",
+        "parses plans in-process",
+    ),
+    (
         "controller/tests/it/key_paths.rs",
         "no_message_of_the_agent_or_the_controller_names_a_key_in_another_style",
         "reads the sources",
