@@ -1,4 +1,5 @@
-//! Facts about this host for `Describe` and every result: name, kernel, CPU model.
+//! Facts about this host for `Describe` and every result: name, kernel, CPU model; and this
+//! process's open-file limit raised for a fleet.
 
 use std::fs;
 
@@ -19,6 +20,18 @@ pub fn facts() -> HostFacts {
             .and_then(|text| cpu_model(&text))
             .unwrap_or_else(|| "unknown".into()),
     }
+}
+
+/// Raises this process's soft limit of open files to its hard limit and returns the limit now
+/// in force: a controller of thousands of agents holds a connection to each, and a process of
+/// thousands of hollow agents a listener and a connection each.
+pub fn raise_open_files_limit() -> std::io::Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard)
 }
 
 /// The first `model name` (x86) or `CPU part`/`Hardware` line (ARM) of /proc/cpuinfo.

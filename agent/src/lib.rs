@@ -15,6 +15,7 @@
 pub mod calibrate;
 pub mod cgroup;
 pub mod config;
+pub mod hollow;
 pub mod host;
 pub mod loadgen;
 pub mod metrics;

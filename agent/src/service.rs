@@ -102,6 +102,8 @@ impl Agent for AgentService {
             topology: Some((&topology).into()),
             cgroup: Some(crate::cgroup::wire_limits_of(std::process::id())),
             replica_address: self.config.replica_address.to_string(),
+            simulated: false,
+            now_unix_ns: run::unix_now_ns(),
         }))
     }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List
 
 from . import config, parse, report, tools
-from .points import generator, loadcpus, opencost, openloop, overhead, shapes, startup, target
+from .points import fleet, generator, loadcpus, opencost, openloop, overhead, shapes, startup, target
 from .section import Section
 
 PACKAGE = Path(__file__).resolve().parent
@@ -78,6 +78,10 @@ def run_point(ctx: tools.Context, point: str) -> Section:
         tools.say("bench: point 8 (open-loop cost)")
         p = opencost.params(s)
         return opencost.render(p, opencost.measure(ctx, p))
+    if point == "11":
+        tools.say("bench: point 11 (the controller on a fleet of hollow agents)")
+        p = fleet.params(s)
+        return fleet.render(p, fleet.measure(ctx, p))
     tools.say("bench: point 10 (Poisson vs uniform arrivals)")
     p = shapes.params(s)
     return shapes.render(p, shapes.measure(ctx, p))

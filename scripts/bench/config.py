@@ -12,7 +12,7 @@
 | COST_ROUNDS / COST_RATES / COST_SECONDS | 3 / 5000 20000 50000 100000 / 3 | point 8 |
 | COST_PRECISIONS | "default 100us" | point 8's send_precision values, each a run of its own; `default` leaves the key out (the plan's default); PRECISION=X is short for it (COST_PRECISIONS wins) |
 | SHAPE_ROUNDS / SHAPE_RATES | 3 / 20000 50000 | point 10: rounds of uniform and Poisson side by side, and the rates (its window: COST_SECONDS) |
-| ONLY | (all) | e.g. "1 4": run some points; BENCHMARKS.md is then left alone and the report printed |
+| ONLY | (all) | e.g. "1 4" or "11" (the fleet of hollow agents: 10,000, 1,000 with QUICK): run some points; BENCHMARKS.md is then left alone and the report printed |
 | OUT | BENCHMARKS.md | where the report goes |
 | HISTORY / LAST | target/numa-vm/loadcpus-history.jsonl / 8 | point 7's record and how many runs it shows |
 | BENCH_KEEP | (unset) | a directory: keep every raw output and the collected rows there |
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
 # Points in the order they run and appear; "3" is rendered with "2" (one measurement).
-POINTS = ("1", "1b", "2", "4", "5", "6", "7", "8", "9", "10")
+POINTS = ("1", "1b", "2", "4", "5", "6", "7", "8", "9", "10", "11")
 
 
 class ConfigError(ValueError):

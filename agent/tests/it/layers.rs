@@ -44,12 +44,12 @@ const AGENT_LAYERS: &[&[&str]] = &[
     &["replica"],
     &["sampler"],
     &["run"],
-    &["service", "watch"],
+    &["service", "hollow", "watch"],
 ];
 
 /// The modules behind a `numaload` subcommand: `service` is `numaload agent`, `watch` is
 /// `numaload watch`. Nothing else in the agent may name them.
-const COMMANDS: &[&str] = &["service", "watch"];
+const COMMANDS: &[&str] = &["service", "hollow", "watch"];
 
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

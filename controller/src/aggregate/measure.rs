@@ -70,6 +70,40 @@ pub(super) fn fill_measurement(
     Ok(())
 }
 
+/// One agent's own figures: only what its entry in the layout's `agents` shows (a fleet has
+/// thousands of them; the layout's full figures are [`fill_measurement`]'s).
+pub(super) struct AgentFigures {
+    pub requests: u64,
+    pub errors: u64,
+    pub throughput_rps: f64,
+    /// The window's requests its generator counted, and those answered.
+    pub counted: u64,
+    pub answered: u64,
+    pub latency_ns: crate::result::Percentiles,
+    pub latency_uncorrected_ns: crate::result::Percentiles,
+}
+
+pub(super) fn agent_figures(summary: &LayoutSummary) -> Result<AgentFigures, HistogramError> {
+    let workers = || summary.workers.iter();
+    let mut errors = ErrorKinds::default();
+    for worker in workers() {
+        errors.add(&ErrorKinds::from(worker.errors.as_ref()));
+    }
+    let requests = workers().map(|w| w.requests).sum();
+    Ok(AgentFigures {
+        requests,
+        errors: errors.total(),
+        throughput_rps: per_second(requests, summary.elapsed_ns),
+        counted: requests + errors.total(),
+        answered: requests + errors.http_status,
+        latency_ns: bounded_percentiles(
+            &merge(workers(), |w| &w.latency_corrected)?,
+            &merge(workers(), |w| &w.latency_waited)?,
+        ),
+        latency_uncorrected_ns: percentiles(&merge(workers(), |w| &w.latency_uncorrected)?),
+    })
+}
+
 /// A note for each replica most of whose host's receive work ran on other NUMA nodes than its
 /// own while the load came through a card on a known node: its packets crossed the
 /// interconnect to reach it. (Over loopback the receive work runs where the sender does.)
@@ -110,6 +144,13 @@ fn receive_notes(result: &LayoutResult) -> Vec<String> {
 
 /// Each host under test's receive work, with the share of it on its replicas' nodes.
 fn net_receive(result: &LayoutResult, measured: &[(&str, &LayoutSummary)]) -> Vec<HostReceive> {
+    let mut cpus_of: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for r in &result.replicas {
+        cpus_of
+            .entry(r.agent.as_str())
+            .or_default()
+            .extend(r.actual_cpus.iter().copied());
+    }
     measured
         .iter()
         .filter_map(|(agent, summary)| {
@@ -122,13 +163,7 @@ fn net_receive(result: &LayoutResult, measured: &[(&str, &LayoutSummary)]) -> Ve
                 nodes: wire.nodes.iter().map(Into::into).collect(),
                 on_replica_nodes: None,
             };
-            let cpus: Vec<u32> = result
-                .replicas
-                .iter()
-                .filter(|r| r.agent == *agent)
-                .flat_map(|r| r.actual_cpus.iter().copied())
-                .collect();
-            host.on_replica_nodes = host.share_on(&cpus);
+            host.on_replica_nodes = host.share_on(cpus_of.get(agent).map_or(&[], Vec::as_slice));
             Some(host)
         })
         .collect()
@@ -140,34 +175,48 @@ fn fill_replicas(
     result: &mut LayoutResult,
     measured: &[(&str, &LayoutSummary)],
 ) -> Result<(), HistogramError> {
-    for replica in &mut result.replicas {
-        // The workers that drove this replica: its own agent's, or load agents' naming it.
-        let drove = |agent: &str, w: &WorkerResult| {
+    // The workers that drove each replica, by its agent and index: its own agent's, or load
+    // agents' naming it (a fleet's replicas each look up theirs, not every worker).
+    let mut drove: BTreeMap<(&str, u32), Vec<(&WorkerResult, u64)>> = BTreeMap::new();
+    for (agent, summary) in measured {
+        for w in &summary.workers {
             let owner = if w.target_agent.is_empty() {
-                agent
+                *agent
             } else {
                 w.target_agent.as_str()
             };
-            owner == replica.agent && w.replica == replica.index
-        };
-        let mine = || {
-            measured
-                .iter()
-                .flat_map(move |(agent, s)| s.workers.iter().filter(move |w| drove(agent, w)))
-        };
-        let elapsed_ns = measured
-            .iter()
-            .filter(|(agent, s)| s.workers.iter().any(|w| drove(agent, w)))
-            .map(|(_, s)| s.elapsed_ns)
-            .max()
-            .unwrap_or(0);
+            drove
+                .entry((owner, w.replica))
+                .or_default()
+                .push((w, summary.elapsed_ns));
+        }
+    }
+    let summaries: BTreeMap<&str, &LayoutSummary> = measured.iter().copied().collect();
+    // An agent's only replica, driven by all its workers, has the agent's latency figures.
+    let agent_latency: BTreeMap<String, crate::result::Percentiles> = result
+        .agents
+        .iter()
+        .map(|a| (a.agent.clone(), a.latency_ns.clone()))
+        .collect();
+    for replica in &mut result.replicas {
+        let workers = drove
+            .get(&(replica.agent.as_str(), replica.index))
+            .map_or(&[][..], Vec::as_slice);
+        let mine = || workers.iter().map(|(w, _)| *w);
+        let elapsed_ns = workers.iter().map(|(_, ns)| *ns).max().unwrap_or(0);
         replica.requests = mine().map(|w| w.requests).sum();
         replica.throughput_rps = per_second(replica.requests, elapsed_ns);
-        replica.latency_ns = bounded_percentiles(
-            &merge(mine(), |w| &w.latency_corrected)?,
-            &merge(mine(), |w| &w.latency_waited)?,
-        );
-        let Some((_, summary)) = measured.iter().find(|(agent, _)| *agent == replica.agent) else {
+        let all_its_agents = summaries.get(replica.agent.as_str()).is_some_and(|s| {
+            s.workers.len() == workers.len() && mine().all(|w| w.target_agent.is_empty())
+        });
+        replica.latency_ns = match agent_latency.get(&replica.agent) {
+            Some(latency) if all_its_agents && !workers.is_empty() => latency.clone(),
+            _ => bounded_percentiles(
+                &merge(mine(), |w| &w.latency_corrected)?,
+                &merge(mine(), |w| &w.latency_waited)?,
+            ),
+        };
+        let Some(summary) = summaries.get(replica.agent.as_str()) else {
             continue;
         };
         if let Some(stats) = summary.replicas.iter().find(|s| s.replica == replica.index) {

@@ -45,6 +45,8 @@ pub struct AgentLayout<'a> {
     /// Open loop: the rate the plan asked of this agent; `None` in closed loop and for an
     /// agent that drives no load (load agents drive its replicas).
     pub asked_rate_rps: Option<f64>,
+    /// A hollow agent (`numaload agent --hollow`): its figures are made up.
+    pub simulated: bool,
 }
 
 /// One agent of a run, as aggregation needs it: its address, its events, its clock offset, why
@@ -56,6 +58,8 @@ pub struct AgentRecord<'a> {
     pub clock_offset_ns: i64,
     pub missing: &'a str,
     pub asked_rate_rps: Option<f64>,
+    /// A hollow agent: its figures are made up.
+    pub simulated: bool,
 }
 
 /// One result per layout of the plan, in plan order, merged over `agents`.
@@ -78,6 +82,7 @@ pub fn results(
                             missing: a.missing,
                             clock_offset_ns: a.clock_offset_ns,
                             asked_rate_rps: a.asked_rate_rps,
+                            simulated: a.simulated,
                         })
                         .collect();
                     let mut result = layout_result(&layout.name, &plan.load, &per_agent)?;
@@ -153,6 +158,12 @@ pub fn layout_result(
         .reduce(std::ops::Add::add);
     result.start_skew_ns = start_skew(agents);
     result.suspect = suspect::suspicions(&result, load.arrivals == Arrivals::Poisson);
+    let simulated = agents.iter().filter(|a| a.simulated).count();
+    if simulated > 0 {
+        result
+            .suspect
+            .insert(0, suspect::simulated(simulated, agents.len()));
+    }
     result.notes.extend(suspect::notes(&result));
     if result.status == LayoutStatus::Ok {
         result.status = trust_status(&result);
@@ -320,28 +331,25 @@ fn agent_layout_result(
         );
         return Ok(out);
     };
-    let mut one = empty_result("", load);
-    fill_measurement(&mut one, load, &[(agent.agent, summary)])?;
+    let one = measure::agent_figures(summary)?;
     // Measured against what it was asked: an agent that drove no load delivers nothing.
     let asked = agent
         .asked_rate_rps
         .map(|rate| (rate * load.duration.as_secs_f64()).round() as u64);
-    out.delivery = (asked.is_some() || !summary.workers.is_empty())
-        .then(|| one.delivery.unwrap_or_default())
-        .map(|d| {
-            let of = if load.arrivals == Arrivals::Poisson {
-                Delivery::of_drawn_window
-            } else {
-                Delivery::of_window
-            };
-            of(d.intended, d.answered, asked, load.min_delivered)
-        });
+    out.delivery = (asked.is_some() || !summary.workers.is_empty()).then(|| {
+        let of = if load.arrivals == Arrivals::Poisson {
+            Delivery::of_drawn_window
+        } else {
+            Delivery::of_window
+        };
+        of(one.counted, one.answered, asked, load.min_delivered)
+    });
     out.status = if out.delivery.is_some_and(|d| !d.met()) {
         LayoutStatus::Incomplete
     } else {
         LayoutStatus::Ok
     };
-    out.elapsed_s = one.elapsed_s;
+    out.elapsed_s = summary.elapsed_ns as f64 / 1e9;
     out.requests = one.requests;
     out.throughput_rps = one.throughput_rps;
     out.errors = one.errors;

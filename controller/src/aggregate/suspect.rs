@@ -193,6 +193,15 @@ fn listed(items: &[String]) -> String {
     crate::units::capped(items, LISTED)
 }
 
+/// The reason a layout with hollow agents is never a measurement: `simulated` of `agents` made
+/// up their figures.
+pub(super) fn simulated(simulated: usize, agents: usize) -> String {
+    format!(
+        "SIMULATED: {simulated} of {agents} agents are hollow (numaload agent --hollow): no \
+         replica ran and no request was sent there; their figures are made up, not measured"
+    )
+}
+
 /// What a reader should know that does not make the figures untrustworthy: too few requests
 /// for p99.9 (the reports show it as not available rather than as a figure).
 pub(super) fn notes(result: &LayoutResult) -> Vec<String> {

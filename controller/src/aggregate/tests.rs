@@ -60,6 +60,7 @@ fn alone(events: &LayoutEvents, load: &Load) -> LayoutResult {
         missing: "",
         clock_offset_ns: 0,
         asked_rate_rps: None,
+        simulated: false,
     }];
     layout_result("l", load, &agents).expect("merge")
 }
@@ -84,6 +85,7 @@ fn merged_p99_over_agents_is_the_pooled_p99_not_a_max_or_mean_of_theirs() {
             missing: "",
             clock_offset_ns: 0,
             asked_rate_rps: None,
+            simulated: false,
         },
         AgentLayout {
             agent: "b",
@@ -91,6 +93,7 @@ fn merged_p99_over_agents_is_the_pooled_p99_not_a_max_or_mean_of_theirs() {
             missing: "",
             clock_offset_ns: 0,
             asked_rate_rps: None,
+            simulated: false,
         },
     ];
     let result = layout_result("l", &load(), &agents).expect("merge");
@@ -215,6 +218,7 @@ fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
             missing: "",
             clock_offset_ns: 0,
             asked_rate_rps: None,
+            simulated: false,
         },
         AgentLayout {
             agent: "b",
@@ -222,6 +226,7 @@ fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
             missing: "agent lost: killed",
             clock_offset_ns: 0,
             asked_rate_rps: None,
+            simulated: false,
         },
     ];
     let result = layout_result("l", &load(), &agents).expect("merge");
@@ -240,6 +245,7 @@ fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
         missing: "gone",
         clock_offset_ns: 0,
         asked_rate_rps: None,
+        simulated: false,
     }];
     let failed = layout_result("l", &load(), &none).expect("merge");
     assert_eq!(failed.status, LayoutStatus::Failed);
@@ -308,6 +314,7 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
         missing: "",
         clock_offset_ns: 0,
         asked_rate_rps: None,
+        simulated: false,
     };
     let agents = [agent("a", &a), agent("b", &b)];
     let result = layout_result("l", &mix_load(), &agents).expect("merge");
@@ -780,6 +787,7 @@ fn fleet<'a>(
             missing: "",
             clock_offset_ns: 0,
             asked_rate_rps: rate,
+            simulated: false,
         })
         .collect()
 }
@@ -856,6 +864,7 @@ fn an_agent_that_drove_no_load_delivers_nothing_and_the_rate_asked_is_the_load_a
         missing: "",
         clock_offset_ns: 0,
         asked_rate_rps,
+        simulated: false,
     };
     let agents = [
         agent("sut", &sut, None),

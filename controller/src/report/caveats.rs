@@ -66,6 +66,13 @@ impl Flag {
 /// Every reason for caution in `result`, run-wide ones first, then per layout in plan order.
 pub fn flags(result: &RunResult) -> Vec<Flag> {
     let mut out = Vec::new();
+    if let Some(line) = simulated(result) {
+        out.push(Flag {
+            kind: FlagKind::Suspect,
+            layout: None,
+            message: line,
+        });
+    }
     if let Some(why) = &result.aborted {
         out.push(Flag {
             kind: FlagKind::Cancelled,
@@ -119,6 +126,18 @@ pub fn flags(result: &RunResult) -> Vec<Flag> {
         out.extend(layout_flags(layout));
     }
     out
+}
+
+/// `SIMULATED: ...` when hollow agents took part: every figure of theirs is made up.
+pub fn simulated(result: &RunResult) -> Option<String> {
+    let hollow = result.hosts.iter().filter(|h| h.simulated).count();
+    (hollow > 0).then(|| {
+        format!(
+            "SIMULATED: {hollow} of {} agents are hollow (numaload agent --hollow): nothing ran \
+             there and their figures are made up; this is a scale test, not a measurement",
+            result.hosts.len()
+        )
+    })
 }
 
 /// The reasons for caution about one layout.

@@ -62,6 +62,9 @@ fn header(out: &mut String, r: &RunResult) {
         "numaload {} — plan \"{}\", run {}",
         r.numaload_version, r.plan.name, r.run_id
     );
+    if let Some(line) = caveats::simulated(r) {
+        let _ = writeln!(out, "{line}");
+    }
     // Older single-agent results list no `hosts`; `host` is the first agent's.
     let hosts = if r.hosts.is_empty() {
         std::slice::from_ref(h)

@@ -45,6 +45,10 @@ pub struct HostSummary {
     /// agents that did not report it.
     #[serde(default)]
     pub cgroup: Option<CgroupSummary>,
+    /// A hollow agent (`numaload agent --hollow`): nothing ran there, every figure it reported
+    /// is made up. Absent (false) for every real agent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
 }
 
 /// What a process's cgroup allows it (the agent's, or a replica's).

@@ -1,5 +1,8 @@
 //! `numaload agent`: serve the agent API on this host.
 //!
+//! With `--hollow N` it serves N simulated agents instead (`numaload_agent::hollow`), for
+//! scale tests of the controller; they start nothing, and say so.
+//!
 //! The agent launches processes, so it is not an open door: it serves mutual TLS with
 //! `--tls-dir` (files from `numaload certs`) and refuses every controller without a certificate
 //! from the fleet CA. `--insecure` (plain gRPC, no authentication) is accepted only on a
@@ -30,9 +33,19 @@ pub struct AgentArgs {
     /// Also serve the agent's own Prometheus /metrics here (plain HTTP, read-only).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve N hollow agents instead, for scale tests of the controller: each on its own port
+    /// from --listen's (port 0: ports the system picks), their addresses one a line on stdout;
+    /// they speak the real protocol, start nothing and send nothing, and every figure they
+    /// report is simulated (the controller refuses them without `run --simulated`). Needs
+    /// --insecure on loopback.
+    #[arg(long, value_name = "N", conflicts_with_all = ["config", "tls_dir", "metrics_listen"])]
+    pub hollow: Option<u32>,
 }
 
 pub async fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    if let Some(count) = args.hollow {
+        return hollow(&args, count).await;
+    }
     let file = match &args.config {
         Some(path) => {
             numaload_agent::config::ConfigFile::load(path).map_err(|e| BadInput(e.to_string()))?
@@ -89,6 +102,51 @@ pub async fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let targets: Vec<&str> = config.targets.keys().map(String::as_str).collect();
     eprintln!("targets: {}", targets.join(", "));
     numaload_agent::service::serve(listener, config, tls, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--hollow N`: N simulated agents on loopback, their addresses on stdout.
+async fn hollow(args: &AgentArgs, count: u32) -> anyhow::Result<ExitCode> {
+    let first = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7070)));
+    if !(args.insecure && first.ip().is_loopback()) {
+        return Err(BadInput(format!(
+            "--hollow {count} with --listen {first}: hollow agents serve plain gRPC on loopback \
+             only; give --insecure and a loopback --listen"
+        ))
+        .into());
+    }
+    if count == 0 {
+        return Err(
+            BadInput("--hollow 0: give the number of hollow agents, 1 or more".into()).into(),
+        );
+    }
+    // A listener and a controller's connection per agent.
+    numaload_agent::host::raise_open_files_limit().context("raising the open-file limit")?;
+    let listeners = numaload_agent::hollow::bind(first, count)
+        .await
+        .with_context(|| format!("--hollow {count} --listen {first}: cannot bind"))?;
+    let mut out = String::new();
+    for listener in &listeners {
+        out.push_str(&format!("{}\n", listener.local_addr()?));
+    }
+    eprintln!(
+        "numaload agent --hollow: {count} SIMULATED agents listening on loopback (insecure); \
+         they start no replica and send no request, and every figure they report is made up"
+    );
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()?;
+    }
+    numaload_agent::hollow::serve(
+        listeners,
+        numaload::version::LONG.to_owned(),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,7 +6,9 @@
 //! measuring what its replicas and generator said last; notices (a failure, a lost agent) are
 //! printed above the lines, and the lines are cleared before the report. Anywhere else (a pipe, a file, CI logs): one plain
 //! line per phase change, `[layout] agent: phase`, and each notice, nothing more. Nothing at all
-//! with `--quiet`.
+//! with `--quiet`. Past eight agents the fleet shares one line (how many agents are in each phase,
+//! the rate their generators measured), and without a terminal a line is printed when the first
+//! agent enters each phase of a layout, `[layout] N agents: phase`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,6 +38,68 @@ pub struct ProgressView {
     bars: Option<Bars>,
     /// The plan's `[[load.stages]]`, counted (0 without).
     stages: usize,
+    /// More than a handful of agents: one line for all of them (`None`: one per agent).
+    fleet: Option<FleetTally>,
+}
+
+/// More agents than this share one line (a line each would fill any terminal).
+const FLEET_AGENTS: usize = 8;
+/// The fleet's line on a terminal.
+const FLEET_LINE: &str = "fleet";
+
+/// A fleet's progress: how many agents are in each phase of each layout, and the rate each
+/// generator measured last.
+#[derive(Debug, Default)]
+struct FleetTally {
+    agents: usize,
+    /// Each agent's layout and phase.
+    at: BTreeMap<String, (String, String)>,
+    /// Agents per layout and phase.
+    counts: BTreeMap<(String, String), usize>,
+    rates: BTreeMap<String, f64>,
+}
+
+impl FleetTally {
+    /// `agent` entered `phase` of `layout`; whether it is the first to.
+    fn phase(&mut self, agent: &str, layout: &str, phase: &str) -> bool {
+        if let Some(was) = self
+            .at
+            .insert(agent.to_owned(), (layout.to_owned(), phase.to_owned()))
+        {
+            if let Some(n) = self.counts.get_mut(&was) {
+                *n = n.saturating_sub(1);
+            }
+            self.rates.remove(agent);
+        }
+        let n = self
+            .counts
+            .entry((layout.to_owned(), phase.to_owned()))
+            .or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+
+    /// `1,000 agents: 3 launching replicas, 990 measuring, 7 stopping replicas; 95,040 req/s`
+    /// for `layout`.
+    fn line(&self, layout: &str) -> String {
+        let phases: Vec<String> = self
+            .counts
+            .iter()
+            .filter(|((l, _), n)| l == layout && **n > 0)
+            .map(|((_, phase), n)| format!("{} {phase}", numaload::report::thousands(*n as f64)))
+            .collect();
+        let rate = if self.rates.is_empty() {
+            String::new()
+        } else {
+            let sum: f64 = self.rates.values().sum();
+            format!("; {} req/s", numaload::report::thousands(sum))
+        };
+        format!(
+            "{} agents: {}{rate}",
+            numaload::report::thousands(self.agents as f64),
+            phases.join(", ")
+        )
+    }
 }
 
 /// One indicatif line per agent, in the order the agents first reported.
@@ -48,8 +112,9 @@ struct Bars {
 }
 
 impl ProgressView {
-    /// A view for a run of `load` (its warm-up and measured time give the bars their length).
-    pub fn new(quiet: bool, load: &Load) -> Self {
+    /// A view for a run of `load` (its warm-up and measured time give the bars their length)
+    /// on `agents` agents.
+    pub fn new(quiet: bool, load: &Load, agents: usize) -> Self {
         // indicatif draws nothing on a terminal without TERM or with TERM=dumb (it could not
         // move the cursor): those get the plain lines too.
         let target = ProgressDrawTarget::stderr_with_hz(REDRAW_HZ);
@@ -64,12 +129,57 @@ impl ProgressView {
                 warmup: load.warmup,
                 duration: load.duration,
             }),
+            fleet: (agents > FLEET_AGENTS).then(|| FleetTally {
+                agents,
+                ..FleetTally::default()
+            }),
+        }
+    }
+
+    /// A fleet's progress: on a terminal one line for every agent, elsewhere a line when the
+    /// first agent enters each phase of a layout.
+    fn show_fleet(&mut self, progress: Progress) {
+        let (Some(tally), bars) = (&mut self.fleet, &mut self.bars) else {
+            return;
+        };
+        let layout = match progress {
+            Progress::Notice(_) => return,
+            Progress::Phase {
+                agent,
+                layout,
+                phase,
+            } => {
+                let first = tally.phase(&agent, &layout, &phase);
+                match bars {
+                    Some(bars) if first => bars.phase(FLEET_LINE, &layout, &tally.line(&layout)),
+                    Some(_) => {}
+                    None if first => eprintln!("[{layout}] {} agents: {phase}", tally.agents),
+                    None => {}
+                }
+                layout
+            }
+            Progress::Load {
+                agent,
+                layout,
+                rate_rps,
+                ..
+            } => {
+                tally.rates.insert(agent, rate_rps);
+                layout
+            }
+            Progress::Live { layout, .. } => layout,
+        };
+        if let Some((bar, _)) = bars.as_ref().and_then(|b| b.agents.get(FLEET_LINE)) {
+            bar.set_message(line(&layout, &tally.line(&layout)));
         }
     }
 
     pub fn show(&mut self, progress: Progress) {
         if self.quiet {
             return;
+        }
+        if self.fleet.is_some() && !matches!(progress, Progress::Notice(_)) {
+            return self.show_fleet(progress);
         }
         match progress {
             Progress::Notice(text) => match &self.bars {

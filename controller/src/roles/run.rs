@@ -60,6 +60,10 @@ pub struct RunArgs {
     /// A label stored with the result (commit=abc123), once per label; needs a store.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// Accept hollow agents (`numaload agent --hollow`): a scale test of the controller whose
+    /// figures are made up. Every layout is then SIMULATED (suspect, exit 4).
+    #[arg(long)]
+    pub simulated: bool,
     #[command(flatten)]
     pub allow: super::AllowArgs,
 }
@@ -96,16 +100,16 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.agents.clone()
         },
         load_agents: args.load_agents.clone(),
+        simulated: args.simulated,
     };
+    // A connection to each agent: a fleet of thousands needs more than the usual 1,024.
+    numaload_agent::host::raise_open_files_limit().context("raising the open-file limit")?;
     let tls = match &args.tls_dir {
         Some(dir) => Some(numaload::tls::client_config(dir)?),
         None => None,
     };
-    // Said before the run, so that nobody waits for figures this host cannot tell apart.
-    if let Some(alike) = one_domain(&plan, &fleet.agents, tls.as_ref()).await {
-        eprintln!("numaload: {}", alike.notice());
-    }
-    let mut view = ProgressView::new(args.quiet, &plan.load);
+    let agents = fleet.agents.len() + fleet.load_agents.len();
+    let mut view = ProgressView::new(args.quiet, &plan.load, agents);
     let measured = match &plan.search {
         Some(search) => {
             numaload::search::run(&plan, search, &fleet, tls.as_ref(), |p| view.show(p)).await
@@ -157,29 +161,14 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     ])))
 }
 
-/// The layouts of `plan` that place alike on the hosts of `agents` (the hosts under test) when
-/// each has one NUMA domain, asked of each agent before the run; `None` when they do not, or
-/// an agent cannot be asked (the run itself then says why).
-async fn one_domain(
-    plan: &numaload::plan::Plan,
-    agents: &[String],
-    tls: Option<&tonic::transport::ClientTlsConfig>,
-) -> Option<numaload::aggregate::OneDomain> {
-    let mut domains = Vec::with_capacity(agents.len());
-    for address in agents {
-        let mut agent = numaload::client::Agent::connect(address, tls).await.ok()?;
-        let info = agent.describe().await.ok()?;
-        domains.push(info.topology.map_or(0, |t| t.domains.len() as u32));
-    }
-    numaload::aggregate::OneDomain::find(&plan.layouts, domains)
-}
-
-/// The same, from the hosts the result records: a note on each layout concerned.
+/// The layouts that place alike on hosts of one NUMA domain (`run` says so before it starts),
+/// from the hosts the result records: a note on each layout concerned.
 fn note_one_domain(
     plan: &numaload::plan::Plan,
     agents: &[String],
     result: &mut numaload::result::RunResult,
 ) {
+    let agents: std::collections::HashSet<&String> = agents.iter().collect();
     let domains = result
         .hosts
         .iter()

@@ -1,4 +1,12 @@
-//! An agent's clock relative to the controller's, estimated from one `Clock` exchange.
+//! An agent's clock relative to the controller's, estimated from one `Clock` exchange, and the
+//! controller's own.
+
+/// Nanoseconds since the Unix epoch on the controller's clock.
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
 
 /// An agent's clock relative to ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,16 +26,18 @@ use anyhow::Context as _;
 use numaload_proto::v1::{AgentRole, HostInfo, RunEvent, RunPlan};
 use tokio::sync::mpsc;
 
-use crate::aggregate::AgentRecord;
-use crate::client::{Agent, ClientError};
+use crate::aggregate::{AgentRecord, OneDomain};
+use crate::client::ClientError;
 use crate::plan::Plan;
 use crate::result::{AgentOutcome, AgentStatus, HostSummary, RunResult, SCHEMA_VERSION};
 
 mod clock;
+mod fanout;
 mod progress;
 mod session;
 mod share;
 
+use clock::unix_now_ns;
 pub use clock::{clock_estimate, ClockEstimate};
 pub use progress::Progress;
 use session::{Action, Input, Outcome, Session};
@@ -45,8 +47,6 @@ use share::role_plans;
 const PER_LAYOUT_MARGIN: Duration = Duration::from_secs(60);
 /// How long to keep reading after a Ctrl-C for the agents to stop and report.
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
-/// `Clock` calls per agent for the offset estimate.
-const CLOCK_SAMPLES: usize = 7;
 
 /// The agents of a run: those that run the replicas (at least one) and those that only drive
 /// load at them from other hosts (none: each agent drives its own replicas).
@@ -54,6 +54,9 @@ const CLOCK_SAMPLES: usize = 7;
 pub struct Fleet {
     pub agents: Vec<String>,
     pub load_agents: Vec<String>,
+    /// Hollow agents (`numaload agent --hollow`, simulated) are accepted: a scale test of the
+    /// controller, never a measurement. Without it a hollow agent is refused.
+    pub simulated: bool,
 }
 
 impl Fleet {
@@ -61,7 +64,7 @@ impl Fleet {
     pub fn agents(agents: Vec<String>) -> Fleet {
         Fleet {
             agents,
-            load_agents: Vec::new(),
+            ..Fleet::default()
         }
     }
 }
@@ -83,6 +86,12 @@ pub enum FleetError {
         connections: u32,
         load_agents: usize,
     },
+    #[error(
+        "agent {agent} is a hollow agent (numaload agent --hollow): it runs nothing and makes up \
+         every figure; give --simulated to run a scale test on hollow agents, or point --agent at \
+         a real agent"
+    )]
+    Simulated { agent: String },
 }
 
 /// Runs `plan` on `fleet`, over mutual TLS when `tls` is given.
@@ -143,16 +152,25 @@ pub async fn run_with(
         .cloned()
         .collect();
     let under_test = fleet.agents.len();
-    let mut agents = connect_all(&addresses, tls).await?;
+    let agents = fanout::connect(&addresses, tls).await?;
     let mut hosts = Vec::with_capacity(agents.len());
     let mut clocks = Vec::with_capacity(agents.len());
-    for (index, agent) in agents.iter_mut().enumerate() {
-        let info = agent.describe().await?;
+    for (index, (agent, (info, clock))) in agents
+        .iter()
+        .zip(fanout::describe(&agents).await?)
+        .enumerate()
+    {
         if loads > 0 && index < under_test {
             reachable_replicas(&agent.address, &info)?;
         }
+        if info.simulated && !fleet.simulated {
+            return Err(FleetError::Simulated {
+                agent: agent.address.clone(),
+            }
+            .into());
+        }
         hosts.push(host_summary(&agent.address, &info));
-        clocks.push(estimate_clock(agent).await?);
+        clocks.push(clock);
     }
     // A fleet half-upgraded measures two programs: one line at once (once per session: a later
     // run of the same session calibrates no more) and a note on every layout.
@@ -164,6 +182,12 @@ pub async fn run_with(
     );
     if let (Some(warning), Calibrate::Yes) = (&versions, calibrate) {
         eprintln!("numaload: {warning}");
+    }
+    // Said before the run (once per session too), so that nobody waits for figures these hosts
+    // cannot tell apart.
+    let domains = hosts[..under_test].iter().map(|h| h.numa_domains);
+    if let (Some(alike), Calibrate::Yes) = (OneDomain::find(&plan.layouts, domains), calibrate) {
+        eprintln!("numaload: {}", alike.notice());
     }
     let synchronized = agents.len() > 1;
     let mut wire = plan.to_run_plan(&run_id);
@@ -188,16 +212,17 @@ pub async fn run_with(
         })
         .collect();
     // Start everywhere first; if one agent refuses, cancel the ones already started.
-    let mut streams = Vec::with_capacity(agents.len());
-    for (agent, wire) in agents.iter_mut().zip(plans) {
-        match agent.execute(wire, deadline).await {
-            Ok(stream) => streams.push(stream),
-            Err(error) => {
-                cancel_all(&mut agents, &run_id).await;
-                return Err(error.into());
-            }
+    let streams = match fanout::execute(&agents, plans, deadline)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(streams) => streams,
+        Err(error) => {
+            fanout::cancel(&agents, &run_id).await;
+            return Err(error.into());
         }
-    }
+    };
     let (tx, mut rx) = mpsc::channel::<(usize, Result<Option<RunEvent>, ClientError>)>(256);
     for (index, mut stream) in streams.into_iter().enumerate() {
         let tx = tx.clone();
@@ -247,7 +272,7 @@ pub async fn run_with(
                     // The agents have the grace to stop and report (after a Ctrl-C, or when
                     // the plan's [fleet] policy aborts the run).
                     cancel_deadline.get_or_insert_with(|| Instant::now() + CANCEL_GRACE);
-                    cancel_all(&mut agents, &run_id).await;
+                    fanout::cancel(&agents, &run_id).await;
                 }
                 Action::Start {
                     agent,
@@ -259,10 +284,7 @@ pub async fn run_with(
                         let by = rotations[agent] % targets.len();
                         targets.rotate_left(by);
                     }
-                    // An agent that misses its Start fails the layout itself after its timeout.
-                    let _ = agents[agent]
-                        .start(&run_id, &layout, at_agent_unix_ns, targets)
-                        .await;
+                    fanout::start(&agents[agent], &run_id, &layout, at_agent_unix_ns, targets);
                 }
             }
         }
@@ -292,6 +314,7 @@ pub async fn run_with(
             clock_offset_ns: clocks[i].offset_ns,
             missing: missing[i].as_str(),
             asked_rate_rps: asked_rates[i],
+            simulated: hosts[i].simulated,
         })
         .collect();
     let mut layouts =
@@ -367,65 +390,6 @@ fn reachable_replicas(agent: &str, info: &HostInfo) -> Result<(), FleetError> {
     Ok(())
 }
 
-async fn connect_all(
-    addresses: &[String],
-    tls: Option<&tonic::transport::ClientTlsConfig>,
-) -> Result<Vec<Agent>, ClientError> {
-    let connecting = addresses.iter().cloned().map(|a| {
-        let tls = tls.cloned();
-        async move { Agent::connect(&a, tls.as_ref()).await }
-    });
-    let mut agents = Vec::with_capacity(addresses.len());
-    for agent in futures_join_all(connecting).await {
-        agents.push(agent?);
-    }
-    Ok(agents)
-}
-
-/// Awaits every future concurrently, results in order.
-async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for handle in handles {
-        match handle.await {
-            Ok(value) => out.push(value),
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
-    }
-    out
-}
-
-async fn cancel_all(agents: &mut [Agent], run_id: &str) {
-    for agent in agents {
-        // Best effort: an agent that cannot be reached is already lost, and a controller that
-        // goes away cancels its run on the agent anyway.
-        let _ = agent.cancel(run_id).await;
-    }
-}
-
-/// NTP-style: several `Clock` calls, the one with the shortest round trip wins, the agent's
-/// reading is taken to be at the middle of that round trip.
-async fn estimate_clock(agent: &mut Agent) -> Result<ClockEstimate, ClientError> {
-    let mut best: Option<ClockEstimate> = None;
-    for _ in 0..CLOCK_SAMPLES {
-        let sent = unix_now_ns();
-        let agent_now = agent.clock().await?;
-        let received = unix_now_ns();
-        let estimate = clock_estimate(sent, agent_now, received);
-        if best.is_none_or(|b| estimate.round_trip_ns < b.round_trip_ns) {
-            best = Some(estimate);
-        }
-    }
-    Ok(best.unwrap_or(ClockEstimate {
-        offset_ns: 0,
-        round_trip_ns: 0,
-    }))
-}
-
 pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
     let topology = host.topology.clone().unwrap_or_default();
     HostSummary {
@@ -452,13 +416,8 @@ pub fn host_summary(address: &str, host: &HostInfo) -> HostSummary {
         allowed_cpus: topology.allowed_cpus,
         calibration: None,
         cgroup: host.cgroup.as_ref().map(Into::into),
+        simulated: host.simulated,
     }
-}
-
-fn unix_now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn new_run_id() -> String {

@@ -20,8 +20,11 @@ use super::progress::Progress;
 use crate::aggregate::Collector;
 use crate::plan::FleetPolicy;
 
-/// How far ahead of "now" a synchronized start is scheduled, beyond twice the slowest round trip.
+/// How far ahead of "now" a synchronized start is scheduled, beyond twice the slowest round trip
+/// and [`START_LEAD_PER_AGENT`] for each agent.
 pub const START_LEAD: Duration = Duration::from_millis(250);
+/// More lead per agent: the `Start` calls of a fleet of thousands take a while to send.
+pub const START_LEAD_PER_AGENT: Duration = Duration::from_micros(50);
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +66,9 @@ struct AgentState {
     clock: ClockEstimate,
     /// A load agent: drives the others' replicas, runs none.
     load: bool,
+    /// Per layout: whether this agent counts as ready for its start (placed it, failed it, or
+    /// is lost).
+    ready: Vec<bool>,
 }
 
 /// The run loop's state.
@@ -72,6 +78,9 @@ pub struct Session {
     /// Every trial of every layout, in the order the agents run them.
     layouts: Vec<String>,
     started: Vec<bool>,
+    /// Per layout: how many agents are ready for its start (see `AgentState::ready`), so that
+    /// a fleet's events do not each look at every agent.
+    ready: Vec<usize>,
     /// Several agents: each layout waits for a `Start`.
     synchronized: bool,
     cancel_requested: bool,
@@ -104,9 +113,11 @@ impl Session {
                     lost: None,
                     clock,
                     load: false,
+                    ready: vec![false; layouts.len()],
                 })
                 .collect(),
             started: vec![false; layouts.len()],
+            ready: vec![0; layouts.len()],
             layouts,
             synchronized,
             cancel_requested: false,
@@ -160,12 +171,21 @@ impl Session {
                 if let Some(p) = progress_of(&state.address, &event) {
                     actions.push(Action::Progress(p));
                 }
+                let placed_or_failed = match &event.event {
+                    Some(Event::Placed(p)) => Some(p.layout.clone()),
+                    Some(Event::Failed(f)) => Some(f.layout.clone()),
+                    _ => None,
+                };
                 state.collector.push(event);
+                if let Some(layout) = placed_or_failed {
+                    self.mark_ready(agent, Some(&layout));
+                }
             }
             Input::Ended { agent } => {
                 if let Some(state) = self.agents.get_mut(agent) {
                     if !state.collector.done && state.lost.is_none() {
                         state.lost = Some("ended the run without finishing it".into());
+                        self.mark_ready(agent, None);
                         actions.extend(self.after_loss(agent));
                     }
                 }
@@ -177,6 +197,7 @@ impl Session {
                             "agent lost: {error}"
                         ))));
                         state.lost = Some(error);
+                        self.mark_ready(agent, None);
                         actions.extend(self.after_loss(agent));
                     }
                 }
@@ -191,9 +212,11 @@ impl Session {
             }
             Input::Cancel => {}
             Input::GraceExpired => {
-                for state in &mut self.agents {
+                for agent in 0..self.agents.len() {
+                    let state = &mut self.agents[agent];
                     if !state.collector.done && state.lost.is_none() {
                         state.lost = Some("did not stop within the grace after the cancel".into());
+                        self.mark_ready(agent, None);
                     }
                 }
             }
@@ -202,6 +225,21 @@ impl Session {
             actions.extend(self.starts(now_unix_ns));
         }
         actions
+    }
+
+    /// Agent `agent` is ready for the start of `layout` (placed or failed it), or of every
+    /// layout (`None`: it is lost).
+    fn mark_ready(&mut self, agent: usize, layout: Option<&str>) {
+        let Some(state) = self.agents.get_mut(agent) else {
+            return;
+        };
+        for (index, name) in self.layouts.iter().enumerate() {
+            if layout.is_some_and(|l| l != name) || state.ready[index] {
+                continue;
+            }
+            state.ready[index] = true;
+            self.ready[index] += 1;
+        }
     }
 
     /// After agent `agent` was lost: the plan's `[fleet]` policy decides whether the run stops;
@@ -237,6 +275,9 @@ impl Session {
             if self.started[index] {
                 continue;
             }
+            if self.ready[index] < self.agents.len() {
+                break; // layouts run in order: a later one cannot be ready before this one
+            }
             let states: Vec<Option<bool>> = self
                 .agents
                 .iter()
@@ -255,7 +296,8 @@ impl Session {
                 .map(|a| a.clock.round_trip_ns)
                 .max()
                 .unwrap_or(0);
-            let start_at = now_unix_ns + START_LEAD.as_nanos() as u64 + 2 * slowest;
+            let lead = START_LEAD + START_LEAD_PER_AGENT * self.agents.len() as u32;
+            let start_at = now_unix_ns + lead.as_nanos() as u64 + 2 * slowest;
             let targets = self.targets(layout, &states);
             for (agent, placed) in states.iter().enumerate() {
                 if *placed == Some(true) {

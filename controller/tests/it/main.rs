@@ -24,6 +24,7 @@ mod ffi_storm;
 mod fleet;
 mod history;
 mod history_changes;
+mod hollow_fleet;
 mod how_it_measures;
 mod key_paths;
 mod load_shapes;

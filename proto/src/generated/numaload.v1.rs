@@ -76,6 +76,14 @@ pub struct HostInfo {
     /// unless set): load agents on other hosts can reach them only when it is not loopback.
     #[prost(string, tag = "7")]
     pub replica_address: ::prost::alloc::string::String,
+    /// A hollow agent (`numaload agent --hollow N`, for scale tests of the controller): it starts
+    /// no replica and sends no request; everything it reports is made up. Never a measurement.
+    #[prost(bool, tag = "8")]
+    pub simulated: bool,
+    /// The agent's clock when it answered, Unix ns (0 from agents that predate it): a first sample
+    /// of its offset, the only one for a large fleet.
+    #[prost(uint64, tag = "9")]
+    pub now_unix_ns: u64,
 }
 /// What a process's cgroup allows it, as read from `/proc/<pid>/cgroup` and the cgroup files.
 #[allow(clippy::all)]

@@ -292,3 +292,19 @@ class ShapesTest(unittest.TestCase):
     def test_rounds_alternate_which_runs_first(self):
         self.assertEqual(shapes.order(1), ("uniform", "poisson"))
         self.assertEqual(shapes.order(2), ("poisson", "uniform"))
+
+
+class FleetTest(unittest.TestCase):
+    def test_the_fleet_point_judges_memory_time_and_the_merge(self):
+        from bench.points import fleet
+        p = fleet.params(FULL)
+        self.assertEqual(p.agents, 10000)
+        self.assertEqual(fleet.time_fields("Command exited with non-zero status 4\n12.34 700000 4.5 2.5\n"),
+                         (12.34, 700000, 7.0))
+        good = fleet.Row(10000, 12.3, 700000, 7.0, 3000000, 3000000, 10000)
+        section = fleet.render(p, [good])
+        self.assertIn("| 10,000 | 12.3 s | 8.8 s | 684 MiB | 70 KiB | 7.0 s | 0.70 ms | yes (3,000,000 and "
+                      "3,000,000 over 10,000 agents) |", section.markdown)
+        self.assertEqual([r.met for r in section.summary], ["yes", "yes", "yes"])
+        slow = fleet.Row(10000, 20.0, 1100000, 7.0, 3000000, 2999999, 10000)
+        self.assertEqual([r.met for r in fleet.render(p, [slow]).summary], ["**no**", "**no**", "**no**"])

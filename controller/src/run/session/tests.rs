@@ -84,8 +84,10 @@ fn a_layout_starts_once_every_agent_placed_it_at_one_instant_on_each_clock() {
         "a later layout cannot start first"
     );
     let actions = s.handle(placed(1, "one"), now);
-    // now + lead + twice the slowest round trip, converted to each agent's clock.
-    let at = now + START_LEAD.as_nanos() as u64 + 2 * 4 * MS;
+    // now + lead (and its share per agent) + twice the slowest round trip, converted to each
+    // agent's clock.
+    let lead = START_LEAD + START_LEAD_PER_AGENT * 2;
+    let at = now + lead.as_nanos() as u64 + 2 * 4 * MS;
     assert_eq!(
         starts(&actions),
         [(0, "one", at + 5_000 * MS), (1, "one", at - 1_000 * MS)]
