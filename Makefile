@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RESULT ?= out/quickstart.result.json
 
-.PHONY: demo test test-crates setup build lint bench fuzz clean deb image
+.PHONY: demo test test-crates setup build lint bench fuzz chaos clean deb image
 
 ## make demo: build release and compare two layouts of a real server on this host.
 demo: setup
@@ -13,12 +13,21 @@ demo: setup
 	@echo "result written to $(RESULT)"
 
 ## make test: the whole test suite: every crate's tests, then the emulated 4-node NUMA guest, the
-## multi-host network-namespace test and the package test (all need root, as CI has; the last
-## reuses the release build of the first).
+## multi-host network-namespace test, a short seeded chaos schedule over that fleet (20 runs,
+## seed 29) and the package test (all need root, as CI has; the last reuses the release build of
+## the first).
 test: test-crates
 	tests/numa-vm/run.sh
 	tests/netns/run.sh
+	CHAOS_RUNS=20 CHAOS_SEED=$${CHAOS_SEED:-29} tests/chaos/run.sh
 	tests/package/run.sh
+
+## make chaos: 200 runs of a seeded fault schedule over five network-namespace hosts (as root),
+## the invariants checked after each, stopping at the first violation with its seed
+## (CHAOS_SEED=N replays a schedule, CHAOS_RUNS=N sets its length). tests/chaos/chaos.py says what
+## is injected and checked.
+chaos: setup
+	CHAOS_RUNS=$${CHAOS_RUNS:-200} tests/chaos/run.sh
 
 ## make test-crates: only the cargo tests (no root needed beyond the set-up), and the unit tests
 ## of the benchmark harness (scripts/bench/tests, Python's unittest; no cargo).

@@ -54,6 +54,15 @@ pub fn asked_rate(nominal: f64, drawn: bool, intended: Option<u64>, elapsed_s: f
     }
 }
 
+/// An agent's live reports come every second while it measures: one that came this long after
+/// the one before says the agent did not run in between (stopped, or starved of CPU)...
+pub const STALLED_LIVE_INTERVAL_MS: u64 = 1_500;
+/// ...and so does a gap this long between two of its samples of a replica (every 100 ms)...
+pub const STALLED_SAMPLE_GAP_MS: u64 = 500;
+/// ...and the controller hearing nothing from it for this long while it measured says it was cut
+/// off, slowed or stopped.
+pub const SILENT_WHILE_MEASURING_NS: u64 = 2_500_000_000;
+
 /// A server's own request count and the generator's may differ by this share of the
 /// generator's before the layout is suspect...
 pub const COUNT_TOLERANCE: f64 = 0.01;

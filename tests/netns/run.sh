@@ -22,26 +22,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
 # ---------------------------------------------------------------- outside: prerequisites, build
 if [ "${NUMALOAD_NETNS_INNER:-}" != 1 ]; then
   T_START=$(now)
-  [ "$(id -u)" -eq 0 ] || { echo "tests/netns/run.sh: needs root (network namespaces); run with sudo" >&2; exit 2; }
-  need=()
-  { command -v ip && command -v ss && command -v tc; } >/dev/null || need+=(iproute2)
-  command -v python3 >/dev/null || need+=(python3)
-  { command -v pgrep && command -v ps; } >/dev/null || need+=(procps)
-  command -v unshare >/dev/null || need+=(util-linux)
-  if [ ${#need[@]} -gt 0 ]; then
-    echo "installing: ${need[*]}" >&2
-    timeout 300 apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q "${need[@]}" >/dev/null
-  fi
-  if [ -z "${NUMALOAD:-}" ]; then
-    command -v cargo >/dev/null || { echo "tests/netns/run.sh: cargo not found (install rustup)" >&2; exit 2; }
-    "$ROOT/scripts/setup-system.sh"
-    echo "building numaload (cargo build --locked -p numaload) ..." >&2
-    (cd "$ROOT" && timeout 1800 cargo build --locked -p numaload)
-    NUMALOAD="${CARGO_TARGET_DIR:-$ROOT/target}/debug/numaload"
-  fi
-  NUMALOAD=$(realpath "$NUMALOAD")
-  [ -x "$NUMALOAD" ] || { echo "tests/netns/run.sh: no executable at $NUMALOAD" >&2; exit 2; }
+  NUMALOAD=$("$ROOT/scripts/lab/prepare.sh" tests/netns/run.sh)
   echo "prerequisites and build: $(secs "$T_START" "$(now)") s" >&2
   export PREFIX=${PREFIX:-nlt$$}
   rc=0

@@ -18,16 +18,17 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_stream::wrappers::ReceiverStream;
 
 use service::{HollowAgent, HollowFleet};
 
-/// Binds `count` hollow agents on `first`'s address: on `count` consecutive ports from
-/// `first`'s, or, when its port is 0, on ports the system picks. Returns the listeners in agent
-/// order (agent `i` is the `i`-th).
-pub async fn bind(first: SocketAddr, count: u32) -> std::io::Result<Vec<TcpListener>> {
-    let mut listeners = Vec::with_capacity(count as usize);
+/// Binds `count` hollow agents' sockets on `first`'s address: on `count` consecutive ports from
+/// `first`'s, or, when its port is 0, on ports the system picks. Returns them in agent order
+/// (agent `i` is the `i`-th), bound but not yet listening: nothing answers on any of them until
+/// [`serve`], so a caller can say where they are first.
+pub fn bind(first: SocketAddr, count: u32) -> std::io::Result<Vec<TcpSocket>> {
+    let mut sockets = Vec::with_capacity(count as usize);
     for i in 0..count {
         let mut address = first;
         if first.port() != 0 {
@@ -43,18 +44,30 @@ pub async fn bind(first: SocketAddr, count: u32) -> std::io::Result<Vec<TcpListe
             })?;
             address.set_port(port);
         }
-        listeners.push(TcpListener::bind(address).await?);
+        let socket = if address.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(address)?;
+        sockets.push(socket);
     }
-    Ok(listeners)
+    Ok(sockets)
 }
 
-/// Serves the hollow agents on `listeners` (agent `i` on the `i`-th) until `shutdown`
-/// completes; `version` is what each reports as its agent version.
+/// Serves the hollow agents on `sockets` (agent `i` on the `i`-th, from [`bind`]) until
+/// `shutdown` completes; `version` is what each reports as its agent version.
 pub async fn serve(
-    listeners: Vec<TcpListener>,
+    sockets: Vec<TcpSocket>,
     version: String,
     shutdown: impl std::future::Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), HollowError> {
+    let listeners = sockets
+        .into_iter()
+        .map(|s| s.listen(1_024))
+        .collect::<std::io::Result<Vec<TcpListener>>>()
+        .map_err(HollowError::Listen)?;
     let mut agents = HashMap::with_capacity(listeners.len());
     for (index, listener) in listeners.iter().enumerate() {
         if let Ok(address) = listener.local_addr() {
@@ -86,4 +99,14 @@ pub async fn serve(
         .add_service(HollowFleet::new(agents, version).into_server())
         .serve_with_incoming_shutdown(ReceiverStream::new(rx), shutdown)
         .await
+        .map_err(HollowError::Serve)
+}
+
+/// Why the hollow agents stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum HollowError {
+    #[error("hollow agents: cannot listen: {0}")]
+    Listen(std::io::Error),
+    #[error("hollow agents: {0}")]
+    Serve(tonic::transport::Error),
 }

@@ -226,9 +226,14 @@ struct Stages {
 async fn report_live(live: loadgen::Live, stages: Stages, layout: String, events: Events) {
     let mut tick = tokio::time::interval(LIVE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = tick.tick().await;
+    tick.tick().await;
+    // The interval a report covers is the time since the last one as it passed, not as the
+    // timer planned it: after a stall (the agent stopped or starved) the next tick is due at
+    // once, and its planned instant would hide the stall's length.
+    let mut last = tokio::time::Instant::now();
     loop {
-        let now = tick.tick().await;
+        tick.tick().await;
+        let now = tokio::time::Instant::now();
         let figures = live.take();
         let stage = stages
             .shape

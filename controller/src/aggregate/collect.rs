@@ -13,6 +13,12 @@ pub struct LayoutEvents {
     pub failure: Option<String>,
     /// The agent's clock when measuring began, Unix ns.
     pub measuring_at_unix_ns: Option<u64>,
+    /// The longest interval between two of the agent's live reports while it measured (ms, as
+    /// the agent timed it; they come every second): longer, and the agent did not run meanwhile.
+    pub longest_live_interval_ms: u64,
+    /// The longest the controller heard nothing from the agent while it measured (ns, on the
+    /// controller's clock).
+    pub longest_silence_ns: u64,
 }
 
 /// Gathers one agent's events per layout name.
@@ -47,9 +53,20 @@ impl Collector {
                 self.cancelled = done.cancelled;
             }
             Some(Event::Calibration(c)) => self.calibration = Some(c),
-            // Live progress is a hint for the terminal: the figures come from the summaries.
-            Some(Event::Phase(_) | Event::Load(_)) | None => {}
+            // Live progress is a hint for the terminal (the figures come from the summaries),
+            // and its timing a sign of life.
+            Some(Event::Load(l)) => {
+                let entry = self.entry(&l.layout);
+                entry.longest_live_interval_ms = entry.longest_live_interval_ms.max(l.interval_ms);
+            }
+            Some(Event::Phase(_)) | None => {}
         }
+    }
+
+    /// The controller heard nothing from the agent for `ns` while it measured `layout`.
+    pub fn heard_after(&mut self, layout: &str, ns: u64) {
+        let entry = self.entry(layout);
+        entry.longest_silence_ns = entry.longest_silence_ns.max(ns);
     }
 
     fn entry(&mut self, layout: &str) -> &mut LayoutEvents {

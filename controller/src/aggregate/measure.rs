@@ -205,6 +205,12 @@ fn fill_replicas(
         let mine = || workers.iter().map(|(w, _)| *w);
         let elapsed_ns = workers.iter().map(|(_, ns)| *ns).max().unwrap_or(0);
         replica.requests = mine().map(|w| w.requests).sum();
+        replica.unanswered = mine()
+            .map(|w| {
+                let errors = ErrorKinds::from(w.errors.as_ref());
+                errors.total() - errors.http_status
+            })
+            .sum();
         replica.throughput_rps = per_second(replica.requests, elapsed_ns);
         let all_its_agents = summaries.get(replica.agent.as_str()).is_some_and(|s| {
             s.workers.len() == workers.len() && mine().all(|w| w.target_agent.is_empty())

@@ -158,6 +158,11 @@ pub fn layout_result(
         .reduce(std::ops::Add::add);
     result.start_skew_ns = start_skew(agents);
     result.suspect = suspect::suspicions(&result, load.arrivals == Arrivals::Poisson);
+    // A hollow agent's timing is made up: it is not judged.
+    let real = agents.iter().filter(|a| !a.simulated);
+    result
+        .suspect
+        .extend(suspect::stalls(real.map(|a| (a.agent, a.events))));
     let simulated = agents.iter().filter(|a| a.simulated).count();
     if simulated > 0 {
         result
@@ -453,6 +458,7 @@ fn replica_from_placement(agent: &str, p: &numaload_proto::v1::ReplicaPlacement)
         go_threads_max: None,
         server_requests: None,
         generator_responses: None,
+        unanswered: 0,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Why a reader should not fully trust a layout's numbers (invariant 3 and friends), by the
 //! rules of [`crate::trust`].
 
+use super::collect::LayoutEvents;
 use crate::plan::{Layout, Memory, Pin, Replicas};
 use crate::result::{LayoutResult, LayoutStatus};
 
@@ -184,6 +185,71 @@ fn miscounts(result: &LayoutResult, several: bool) -> Vec<String> {
     }
 }
 
+/// The agents that did not run, or were not heard, while they measured: each with what showed
+/// it (its live reports far apart, its replicas' samples paused, the controller hearing nothing
+/// from it), one reason for them all, the first few named when many.
+pub(super) fn stalls<'a>(agents: impl Iterator<Item = (&'a str, &'a LayoutEvents)>) -> Vec<String> {
+    use crate::trust::{
+        SILENT_WHILE_MEASURING_NS, STALLED_LIVE_INTERVAL_MS, STALLED_SAMPLE_GAP_MS,
+    };
+    let mut out = Vec::new();
+    for (agent, events) in agents {
+        let mut signs = Vec::new();
+        if events.longest_live_interval_ms >= STALLED_LIVE_INTERVAL_MS {
+            signs.push(format!(
+                "its live reports came {:.1} s apart (every second when it runs)",
+                events.longest_live_interval_ms as f64 / 1e3
+            ));
+        }
+        let gap = sample_gap_ms(&events.samples);
+        if gap >= STALLED_SAMPLE_GAP_MS {
+            signs.push(format!(
+                "its samples of a replica paused {:.1} s (every 0.1 s when it runs)",
+                gap as f64 / 1e3
+            ));
+        }
+        if events.longest_silence_ns >= SILENT_WHILE_MEASURING_NS {
+            signs.push(format!(
+                "the controller heard nothing from it for {:.1} s",
+                events.longest_silence_ns as f64 / 1e9
+            ));
+        }
+        if !signs.is_empty() {
+            out.push(format!("{agent} ({})", signs.join("; ")));
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    vec![format!(
+        "{} did not run or was not heard from while measuring: {}: stopped, starved of CPU, cut \
+         off or slowed, so its figures may include its own stall (the corrected latency counts a \
+         generator's stall as the server's)",
+        if out.len() == 1 {
+            "an agent".to_owned()
+        } else {
+            format!("{} agents", out.len())
+        },
+        listed(&out)
+    )]
+}
+
+/// The longest pause between two consecutive samples of one replica, ms.
+fn sample_gap_ms(samples: &[numaload_proto::v1::ThreadSample]) -> u64 {
+    let mut by_replica: std::collections::BTreeMap<u32, Vec<u64>> = Default::default();
+    for s in samples {
+        by_replica.entry(s.replica).or_default().push(s.t_ms);
+    }
+    by_replica
+        .values_mut()
+        .map(|ts| {
+            ts.sort_unstable();
+            ts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Items of a reason listed before the rest are only counted (a fleet's every agent is in the
 /// result).
 const LISTED: usize = 5;
@@ -316,7 +382,37 @@ fn undelivered(result: &LayoutResult, delivery: crate::result::Delivery) -> Stri
         n(delivery.shortfall())
     );
     text.push_str(&short_agents(result));
+    text.push_str(&unanswered_replicas(result));
     text
+}
+
+/// `; unanswered, by replica: 10.0.0.5:7070 replica 0 211, ...` with several agents: where the
+/// requests that went unanswered were going (the host under test behind a fleet's shortfall).
+fn unanswered_replicas(result: &LayoutResult) -> String {
+    if result.agents.len() < 2 {
+        return String::new();
+    }
+    let mut replicas: Vec<&crate::result::ReplicaResult> = result
+        .replicas
+        .iter()
+        .filter(|r| r.unanswered > 0)
+        .collect();
+    if replicas.is_empty() {
+        return String::new();
+    }
+    replicas.sort_by_key(|r| std::cmp::Reverse(r.unanswered));
+    let named: Vec<String> = replicas
+        .iter()
+        .map(|r| {
+            format!(
+                "{} replica {} {}",
+                r.agent,
+                r.index,
+                crate::units::thousands(r.unanswered as f64)
+            )
+        })
+        .collect();
+    format!("; unanswered, by replica: {}", listed(&named))
 }
 
 /// `; short: A 409 of 600, B ...` naming the agents that delivered less than `min_delivered`,

@@ -405,6 +405,7 @@ fn stages_are_merged_from_histograms_over_agents_and_trials() {
         missing: "",
         clock_offset_ns: 0,
         asked_rate_rps: None,
+        simulated: false,
     };
     let result = layout_result("l", &load, &[agent("a", &a), agent("b", &b)]).expect("merge");
     let [first, second] = &result.stages[..] else {
@@ -463,6 +464,7 @@ fn a_poisson_window_short_of_the_nominal_count_by_chance_is_delivered_not_incomp
         missing: "",
         clock_offset_ns: 0,
         asked_rate_rps: Some(2_000.0),
+        simulated: false,
     };
     let mut load = load();
     load.mode = LoadMode::Open { rate: 2_000.0 };
@@ -882,4 +884,63 @@ fn an_agent_that_drove_no_load_delivers_nothing_and_the_rate_asked_is_the_load_a
         "100 req/s of the 100 asked over both load agents: {:?}",
         result.suspect
     );
+}
+
+#[test]
+fn an_agent_that_did_not_run_or_was_not_heard_while_measuring_is_named_and_suspect() {
+    let sample = |t_ms| numaload_proto::v1::ThreadSample {
+        replica: 0,
+        t_ms,
+        ..Default::default()
+    };
+    let steady = LayoutEvents {
+        longest_live_interval_ms: 1_020,
+        longest_silence_ns: 1_100_000_000,
+        samples: (1..=30).map(|i| sample(i * 100)).collect(),
+        ..events(summary(&vec![1_000; 300]))
+    };
+    let names = ["a".to_owned(), "b".to_owned()];
+    let two = |b: LayoutEvents| {
+        let events = [steady.clone(), b];
+        layout_result("l", &load(), &fleet(&names, &events, None)).expect("merge")
+    };
+    let calm = two(steady.clone());
+    assert!(
+        !calm.suspect.iter().any(|s| s.contains("did not run")),
+        "{:?}",
+        calm.suspect
+    );
+    let cases = [
+        (
+            LayoutEvents {
+                longest_live_interval_ms: 3_400,
+                ..steady.clone()
+            },
+            "its live reports came 3.4 s apart",
+        ),
+        (
+            LayoutEvents {
+                samples: [100, 200, 2_300, 2_400].map(sample).to_vec(),
+                ..steady.clone()
+            },
+            "its samples of a replica paused 2.1 s",
+        ),
+        (
+            LayoutEvents {
+                longest_silence_ns: 4_000_000_000,
+                ..steady.clone()
+            },
+            "the controller heard nothing from it for 4.0 s",
+        ),
+    ];
+    for (b, sign) in cases {
+        let result = two(b);
+        let reason = result
+            .suspect
+            .iter()
+            .find(|s| s.contains("did not run or was not heard"))
+            .unwrap_or_else(|| panic!("{sign}: {:?}", result.suspect));
+        assert!(reason.contains(&format!("b ({sign}")), "{reason}");
+        assert_ne!(result.status, LayoutStatus::Ok);
+    }
 }

@@ -101,6 +101,10 @@ pub struct ReplicaResult {
     /// The generator's responses from this replica over the same span, beside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_responses: Option<u64>,
+    /// Requests of the window to this replica that were never answered (sent and timed out,
+    /// unsent, or failed before a response), from whichever agents drove it; 0 when none.
+    #[serde(default, skip_serializing_if = "super::defaults::is_zero")]
+    pub unanswered: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

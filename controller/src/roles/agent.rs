@@ -124,25 +124,26 @@ async fn hollow(args: &AgentArgs, count: u32) -> anyhow::Result<ExitCode> {
     }
     // A listener and a controller's connection per agent.
     numaload_agent::host::raise_open_files_limit().context("raising the open-file limit")?;
-    let listeners = numaload_agent::hollow::bind(first, count)
-        .await
+    let sockets = numaload_agent::hollow::bind(first, count)
         .with_context(|| format!("--hollow {count} --listen {first}: cannot bind"))?;
+    // Every address written before any of them answers: whoever waits for one to answer can
+    // read them all.
     let mut out = String::new();
-    for listener in &listeners {
-        out.push_str(&format!("{}\n", listener.local_addr()?));
+    for socket in &sockets {
+        out.push_str(&format!("{}\n", socket.local_addr()?));
     }
-    eprintln!(
-        "numaload agent --hollow: {count} SIMULATED agents listening on loopback (insecure); \
-         they start no replica and send no request, and every figure they report is made up"
-    );
     {
         use std::io::Write as _;
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(out.as_bytes())?;
         stdout.flush()?;
     }
+    eprintln!(
+        "numaload agent --hollow: {count} SIMULATED agents on loopback (insecure); they start no \
+         replica and send no request, and every figure they report is made up"
+    );
     numaload_agent::hollow::serve(
-        listeners,
+        sockets,
         numaload::version::LONG.to_owned(),
         shutdown_signal(),
     )

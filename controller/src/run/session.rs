@@ -69,6 +69,31 @@ struct AgentState {
     /// Per layout: whether this agent counts as ready for its start (placed it, failed it, or
     /// is lost).
     ready: Vec<bool>,
+    /// The layout it measures (from its measuring phase to its stopping phase, summary or
+    /// failure), and when the controller last heard from it.
+    measuring: Option<String>,
+    last_heard_ns: u64,
+}
+
+impl AgentState {
+    /// `event` arrived at `now_unix_ns`: while the agent measures, how long it was silent
+    /// before it is kept (it reports at least every second: a long silence is a cut link, a
+    /// slowed one, or a stopped agent).
+    fn heard(&mut self, event: &RunEvent, now_unix_ns: u64) {
+        if let Some(layout) = &self.measuring {
+            let silent = now_unix_ns.saturating_sub(self.last_heard_ns);
+            self.collector.heard_after(layout, silent);
+        }
+        self.last_heard_ns = now_unix_ns;
+        match &event.event {
+            Some(Event::Phase(p)) if p.phase == Phase::Measuring as i32 => {
+                self.measuring = Some(p.layout.clone());
+            }
+            Some(Event::Phase(p)) if p.phase == Phase::Stopping as i32 => self.measuring = None,
+            Some(Event::Summary(_) | Event::Failed(_) | Event::Done(_)) => self.measuring = None,
+            _ => {}
+        }
+    }
 }
 
 /// The run loop's state.
@@ -114,6 +139,8 @@ impl Session {
                     clock,
                     load: false,
                     ready: vec![false; layouts.len()],
+                    measuring: None,
+                    last_heard_ns: 0,
                 })
                 .collect(),
             started: vec![false; layouts.len()],
@@ -176,6 +203,7 @@ impl Session {
                     Some(Event::Failed(f)) => Some(f.layout.clone()),
                     _ => None,
                 };
+                state.heard(&event, now_unix_ns);
                 state.collector.push(event);
                 if let Some(layout) = placed_or_failed {
                     self.mark_ready(agent, Some(&layout));

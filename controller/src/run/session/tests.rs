@@ -381,3 +381,31 @@ fn a_live_load_figure_carries_the_stage_running_and_its_rate() {
         "no stage: the warm-up, or a run without stages"
     );
 }
+
+fn phase(agent: usize, layout: &str, phase: Phase) -> Input {
+    Input::Event {
+        agent,
+        event: event(Event::Phase(PhaseChange {
+            layout: layout.into(),
+            phase: phase as i32,
+            at_unix_ns: 0,
+        })),
+    }
+}
+
+#[test]
+fn the_longest_silence_of_an_agent_while_it_measures_is_kept_for_its_layout() {
+    let mut s = two_agents(&["one"]);
+    let at = |seconds: u64| 1_000_000 * MS + seconds * 1_000 * MS;
+    s.handle(placed(0, "one"), at(0));
+    // Silent for 10 s before it measures: not counted.
+    s.handle(phase(0, "one", Phase::Measuring), at(10));
+    s.handle(phase(0, "one", Phase::Warmup), at(11));
+    s.handle(phase(0, "one", Phase::Warmup), at(15));
+    s.handle(phase(0, "one", Phase::Stopping), at(16));
+    // After it stopped measuring: not counted either.
+    s.handle(done(0), at(40));
+    let outcome = s.into_outcome();
+    let events = &outcome.collectors[0].layouts["one"];
+    assert_eq!(events.longest_silence_ns, 4_000 * MS);
+}
