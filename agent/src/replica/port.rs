@@ -108,14 +108,24 @@ mod tests {
 
     #[test]
     fn a_configured_range_is_drawn_from_and_runs_out() {
-        // A range nothing else on this host uses: the top of the ephemeral-free band.
-        let taken = TcpListener::bind((LOOPBACK, 0)).expect("a listener");
-        let busy = taken.local_addr().expect("bound").port();
-        let range = busy..=busy.saturating_add(1);
+        // Two neighbours from below the ephemeral range, where no connection of a concurrent
+        // test can take one by chance; the first is held by a listener of this test.
+        let (taken, busy) = (0..100)
+            .find_map(|_| {
+                let port = pick(LOOPBACK, None).ok()?;
+                release(port);
+                let held = TcpListener::bind((LOOPBACK, port)).ok()?;
+                let next = port.checked_add(1)?;
+                TcpListener::bind((LOOPBACK, next)).ok()?;
+                Some((held, port))
+            })
+            .expect("two free neighbouring ports");
+        let range = busy..=busy + 1;
         let got = pick(LOOPBACK, Some(&range)).expect("the range's free port");
         assert_eq!(got, busy + 1, "the busy port is skipped");
         let error = pick(LOOPBACK, Some(&range)).expect_err("both are taken now");
         assert!(error.to_string().contains("replica_ports"), "{error}");
         release(got);
+        drop(taken);
     }
 }
