@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List
 
 from . import config, parse, report, tools
-from .points import fleet, generator, loadcpus, opencost, openloop, overhead, shapes, startup, target
+from .points import fleet, generator, loadcpus, opencost, openloop, overhead, realfleet, shapes, startup, target
 from .section import Section
 
 PACKAGE = Path(__file__).resolve().parent
@@ -82,6 +82,10 @@ def run_point(ctx: tools.Context, point: str) -> Section:
         tools.say("bench: point 11 (the controller on a fleet of hollow agents)")
         p = fleet.params(s)
         return fleet.render(p, fleet.measure(ctx, p))
+    if point == "12":
+        tools.say("bench: point 12 (a fleet of real agents asked more than it can deliver)")
+        p = realfleet.params(s)
+        return realfleet.render(p, realfleet.measure(ctx, p))
     tools.say("bench: point 10 (Poisson vs uniform arrivals)")
     p = shapes.params(s)
     return shapes.render(p, shapes.measure(ctx, p))

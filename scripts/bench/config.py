@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
 # Points in the order they run and appear; "3" is rendered with "2" (one measurement).
-POINTS = ("1", "1b", "2", "4", "5", "6", "7", "8", "9", "10", "11")
+POINTS = ("1", "1b", "2", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 
 
 class ConfigError(ValueError):

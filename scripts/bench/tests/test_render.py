@@ -308,3 +308,26 @@ class FleetTest(unittest.TestCase):
         self.assertEqual([r.met for r in section.summary], ["yes", "yes", "yes"])
         slow = fleet.Row(10000, 20.0, 1100000, 7.0, 3000000, 2999999, 10000)
         self.assertEqual([r.met for r in fleet.render(p, [slow]).summary], ["**no**", "**no**", "**no**"])
+
+
+class RealFleetTest(unittest.TestCase):
+    def test_the_status_and_exit_code_must_follow_delivery(self):
+        from bench.points import realfleet
+        p = realfleet.params(FULL)
+        self.assertEqual(p.agents, 512)
+        short = realfleet.Row(512, 4, "incomplete", 153600, 47616, 512, 512, 13.3, 60000)
+        section = realfleet.render(p, [short])
+        self.assertIn("| 512 | 153,600 | 47,616 | 31.0% | incomplete | 512 of 512 | 4 | 13.3 s | 59 MiB |",
+                      section.markdown)
+        self.assertEqual([r.met for r in section.summary], ["yes"])
+        # The defect this point exists for: undelivered load said to be ok, exit 0.
+        lied = realfleet.Row(512, 0, "ok", 153600, 47616, 0, 512, 13.3, 60000)
+        self.assertEqual([r.met for r in realfleet.render(p, [lied]).summary], ["**no**"])
+        # Delivered and ok is the truth too.
+        delivered = realfleet.Row(512, 0, "ok", 153600, 153600, 0, 512, 5.0, 60000)
+        self.assertEqual([r.met for r in realfleet.render(p, [delivered]).summary], ["yes"])
+        # Delivered yet suspect (a saturated load core) is true with exit 4, not with exit 0.
+        suspect = realfleet.Row(512, 4, "suspect", 153600, 153600, 0, 512, 5.0, 60000)
+        self.assertEqual([r.met for r in realfleet.render(p, [suspect]).summary], ["yes"])
+        silent = realfleet.Row(512, 0, "suspect", 153600, 153600, 0, 512, 5.0, 60000)
+        self.assertEqual([r.met for r in realfleet.render(p, [silent]).summary], ["**no**"])
