@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use numaload_agent::loadgen::{
-    self, Cancel, LoadConfig, LoadError, LoadReport, Mode, RequestTemplate,
+    self, Cancel, ErrorCounts, LoadConfig, LoadError, LoadReport, Mode, RequestTemplate,
 };
 use tokio::sync::oneshot;
 
@@ -207,6 +207,19 @@ pub(super) fn run_bounded(config: &LoadConfig) -> LoadReport {
     report
 }
 
+/// No error of any kind, but for a few sends that missed the window's close (`unsent`, at most
+/// 2% of the window): a worker descheduled by a busy machine as the window closes leaves its
+/// last slots unsent, which these tests are not about (the window tests are).
+pub(super) fn assert_no_errors_but_late(errors: &ErrorCounts, requests: u64, what: &str) {
+    assert_eq!(errors.total() - errors.unsent, 0, "{what}: {errors:?}");
+    assert!(
+        errors.unsent * 50 <= requests + errors.unsent,
+        "{what}: {} unsent of {} requests",
+        errors.unsent,
+        requests + errors.unsent
+    );
+}
+
 fn us(ns: u64) -> f64 {
     ns as f64 / 1_000.0
 }
@@ -233,7 +246,7 @@ fn open_loop_holds_the_rate_and_splits_it_over_replicas() {
         (measured - rate).abs() / rate < 0.05,
         "measured {measured:.0} req/s for a target of {rate}"
     );
-    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    assert_no_errors_but_late(&report.errors(), report.requests(), "errors");
     let replicas = report.per_replica();
     assert_eq!(replicas.len(), 2);
     for r in &replicas {
@@ -451,7 +464,7 @@ fn closed_loop_sends_back_to_back_and_does_not_correct() {
         p99.abs_diff(r.corrected.value_at_quantile(0.99)) <= p99 / 100,
         "{p99}"
     );
-    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    assert_no_errors_but_late(&report.errors(), report.requests(), "errors");
     assert_eq!(r.corrected, r.uncorrected);
     assert_eq!(r.corrected.len(), r.requests);
     assert_eq!(r.send_lag.len(), 0);
@@ -490,7 +503,7 @@ fn on_and_off_from(
     off(&mut without);
     [(on, true), (without, false)].map(|(config, on)| {
         let report = run_bounded(&config);
-        assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+        assert_no_errors_but_late(&report.errors(), report.requests(), "errors");
         assert!(
             report.requests() > 100,
             "only {} requests",
@@ -646,7 +659,7 @@ fn closed_loop_spreads_over_replicas_and_reconnects_after_close() {
             r.requests
         );
     }
-    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    assert_no_errors_but_late(&report.errors(), report.requests(), "errors");
 
     // A server that closes after every response: each connection reconnects and goes on,
     // in both engines, and nothing counts as an error.
@@ -702,7 +715,7 @@ fn stalls_show_in_corrected_latency_not_uncorrected() {
     };
     let report = run_bounded(&config);
     let r = &report.per_replica()[0];
-    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    assert_no_errors_but_late(&report.errors(), report.requests(), "errors");
     let corrected_p99 = r.corrected.value_at_quantile(0.99);
     let uncorrected_p99 = r.uncorrected.value_at_quantile(0.99);
     println!(
@@ -762,7 +775,7 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
     let report = run_bounded(&config);
     let r = &report.per_replica()[0];
     let worker = &report.workers[0];
-    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    assert_no_errors_but_late(&report.errors(), report.requests(), "errors");
     let p50 = r.uncorrected.value_at_quantile(0.5);
     let per_request = |n: u64| n as f64 / r.requests as f64;
     println!(
@@ -863,7 +876,11 @@ fn non_2xx_responses_count_as_http_status_errors() {
     let errors = report.errors();
     assert_eq!(report.requests(), 0);
     assert!(errors.http_status > 100, "{errors:?}");
-    assert_eq!(errors.total(), errors.http_status, "{errors:?}");
+    let others = ErrorCounts {
+        http_status: 0,
+        ..errors
+    };
+    assert_no_errors_but_late(&others, errors.http_status, "every answer a 503");
 }
 
 /// A port nothing listens on (bound once, then released).
@@ -1256,7 +1273,7 @@ fn a_weighted_mix_sends_each_request_as_written_in_its_share() {
         )
     };
     let report = run_bounded(&config);
-    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    assert_no_errors_but_late(&report.errors(), report.requests(), "errors");
     let r = &report.per_replica()[0];
     assert!(r.requests > 1_000, "only {} requests", r.requests);
     assert_eq!(r.by_request.len(), 4);
@@ -1360,7 +1377,7 @@ fn chunked_and_multi_megabyte_bodies_are_read_through_on_kept_connections() {
         ..config(Mode::Closed, vec![server.addr], 2)
     };
     let report = run_bounded(&config);
-    assert_eq!(report.errors().total(), 0, "{:?}", report.errors());
+    assert_no_errors_but_late(&report.errors(), report.requests(), "errors");
     let r = &report.per_replica()[0];
     for (i, by) in r.by_request.iter().enumerate() {
         assert!(by.requests >= 10, "request {i}: only {}", by.requests);
@@ -1409,12 +1426,7 @@ fn servers_that_close_get_a_new_connection_per_response_and_the_rate_holds() {
             };
             let report = run_bounded(&config);
             let r = &report.per_replica()[0];
-            assert_eq!(
-                report.errors().total(),
-                0,
-                "{label}, {mode:?}: {:?}",
-                r.errors
-            );
+            assert_no_errors_but_late(&report.errors(), r.requests, &format!("{label}, {mode:?}"));
             assert!(
                 r.requests > 100,
                 "{label}, {mode:?}: {} requests",
