@@ -18,11 +18,8 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum ClientError {
     #[error("agent address `{address}` is not usable: {reason}; give it as HOST:PORT, e.g. 127.0.0.1:7070")]
     Address { address: String, reason: String },
-    #[error("cannot reach the agent at {address}: {source}; is `numaload agent` running there?")]
-    Connect {
-        address: String,
-        source: tonic::transport::Error,
-    },
+    #[error("cannot reach the agent at {address}: {reason}; is `numaload agent` running there?")]
+    Connect { address: String, reason: String },
     #[error("agent {address} refused the plan: {message}")]
     InvalidPlan { address: String, message: String },
     #[error("agent {address} refused the run: {message}")]
@@ -73,9 +70,9 @@ impl Agent {
             .keep_alive_while_idle(true)
             .connect()
             .await
-            .map_err(|source| ClientError::Connect {
+            .map_err(|e| ClientError::Connect {
                 address: address.to_owned(),
-                source,
+                reason: causes(&e),
             })?;
         Ok(Agent {
             address: address.to_owned(),
@@ -245,5 +242,46 @@ impl EventStream {
                 message: stream_failure(&status),
             }),
         }
+    }
+}
+
+/// An error and its causes as one line, each message once: the transport's layers repeat one
+/// another ("transport error: tcp connect error: tcp connect error: Connection refused") and
+/// their outermost word says nothing the caller's own message does not.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if text != "transport error" && parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connect_says_why_once() {
+        // A port nothing listens on: bound, then released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a port")
+            .port();
+        let error = Agent::connect(&format!("127.0.0.1:{port}"), None)
+            .await
+            .expect_err("nothing listens");
+        let text = error.to_string();
+        assert!(text.contains("Connection refused"), "{text}");
+        assert_eq!(text.matches("connect error").count(), 1, "{text}");
+        assert!(!text.contains("transport error"), "{text}");
+        assert!(
+            text.ends_with("is `numaload agent` running there?"),
+            "{text}"
+        );
     }
 }
