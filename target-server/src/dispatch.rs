@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::HeaderValue;
 use hyper::service::Service;
@@ -30,9 +29,10 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Dispatch, WorkMode};
 use crate::ffi::{self, CallReport};
+use crate::grpc;
 use crate::metrics::{self, MetricSource, RequestStatus, ServerMetrics};
 use crate::pinned_pool::{PinnedPool, PoolError};
-use crate::response::{metrics_response, text_response};
+use crate::response::{metrics_response, text_response, Body};
 
 /// Response header: the kernel thread id that ran the request's C call.
 pub const TID_HEADER: &str = "x-numaload-ffi-tid";
@@ -202,17 +202,16 @@ impl FfiShared {
 }
 
 /// The `ffi` variant's service: `/metrics`, or one dispatched C call and a tiny answer with
-/// the call's thread ids in headers.
+/// the call's thread ids in headers (a gRPC call: its reply, `grpc`).
 #[derive(Debug, Clone)]
 pub(crate) struct FfiHandler {
     pub(crate) shared: Arc<FfiShared>,
 }
 
-type BoxedResponse =
-    Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
+type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
 impl Service<Request<Incoming>> for FfiHandler {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<Body>;
     type Error = Infallible;
     type Future = BoxedResponse;
 
@@ -220,6 +219,14 @@ impl Service<Request<Incoming>> for FfiHandler {
         let shared = Arc::clone(&self.shared);
         if request.uri().path() == "/metrics" {
             return Box::pin(async move { Ok(metrics_response(&shared.metrics)) });
+        }
+        shared.metrics.protocol(request.version());
+        if request.uri().path() == grpc::WORK_PATH {
+            let metrics = Arc::clone(&shared.metrics);
+            return Box::pin(async move {
+                let work = || async move { shared.call().await.map(|_| ()) };
+                Ok(grpc::call(request, metrics, work).await)
+            });
         }
         Box::pin(async move {
             let start = Instant::now();
@@ -234,7 +241,7 @@ impl Service<Request<Incoming>> for FfiHandler {
     }
 }
 
-fn ok_response(report: &CallReport) -> Response<Full<Bytes>> {
+fn ok_response(report: &CallReport) -> Response<Body> {
     let mut response = text_response(Bytes::from_static(b"ok\n"), "text/plain; charset=utf-8");
     let headers = response.headers_mut();
     headers.insert(TID_HEADER, HeaderValue::from(report.tid));
@@ -245,7 +252,7 @@ fn ok_response(report: &CallReport) -> Response<Full<Bytes>> {
     response
 }
 
-fn error_response(status: RequestStatus) -> Response<Full<Bytes>> {
+fn error_response(status: RequestStatus) -> Response<Body> {
     let body = match status {
         RequestStatus::Unavailable => "shutting down\n",
         _ => "the C call failed\n",

@@ -10,8 +10,10 @@
 //!    over-subscribe the quota 2× or more),
 //! 3. sets the variant up ([`Server::new`]: the pinned pool's threads start here), binds, then
 //!    prints the readiness line on stdout ([`write_ready_line`]),
-//! 4. [`Server::serve`]s HTTP/1.1 until SIGTERM or SIGINT, then drains and exits; on the same
-//!    port over TLS too ([`tls`]: a generated certificate unless `--tls-cert` names one).
+//! 4. [`Server::serve`]s HTTP/1.1 and HTTP/2 (h2c with prior knowledge) until SIGTERM or
+//!    SIGINT, then drains and exits; on the same port over TLS too ([`tls`]: a generated
+//!    certificate unless `--tls-cert` names one; ALPN offers h2 and http/1.1), and gRPC
+//!    ([`grpc`]: `numaload.bench.v1.Bench/Work`, the same work as a plain request).
 //!
 //! Variants ([`Variant`]): `async` does `--work-us` of CPU work per request on the tokio worker
 //! and never blocks. `ffi` calls a C function per request ([`ffi`]) that sleeps or spins
@@ -29,6 +31,7 @@ pub use numaload_cgroup as cgroup;
 mod config;
 mod dispatch;
 pub mod ffi;
+pub mod grpc;
 mod histogram;
 pub mod knobs;
 pub mod metrics;

@@ -77,6 +77,9 @@ fn counter_base(name: &str) -> &str {
 #[repr(align(128))]
 struct PaddedCounter(AtomicU64);
 
+/// gRPC status codes, 0 (`OK`) to 16 (`UNAUTHENTICATED`).
+const GRPC_CODES: usize = 17;
+
 /// How a workload request ended, as the `status` label of `numaload_requests_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestStatus {
@@ -123,6 +126,10 @@ impl RequestStatus {
 pub struct ServerMetrics {
     /// By [`RequestStatus::index`].
     requests: [PaddedCounter; RequestStatus::ALL.len()],
+    /// Workload requests that came over HTTP/2.
+    http2_requests: PaddedCounter,
+    /// gRPC calls answered, by `grpc-status` (0 to 16).
+    grpc_replies: [PaddedCounter; GRPC_CODES],
     latency: LatencyHistogram,
     connections_open: AtomicU64,
     connection_errors: AtomicU64,
@@ -137,6 +144,8 @@ impl ServerMetrics {
     pub fn new(runtime: Handle, work_us: u64, variant_sources: Vec<Arc<dyn MetricSource>>) -> Self {
         ServerMetrics {
             requests: Default::default(),
+            http2_requests: PaddedCounter::default(),
+            grpc_replies: Default::default(),
             latency: LatencyHistogram::default(),
             connections_open: AtomicU64::new(0),
             connection_errors: AtomicU64::new(0),
@@ -157,6 +166,35 @@ impl ServerMetrics {
             .0
             .fetch_add(1, Ordering::Relaxed);
         self.latency.record(latency);
+    }
+
+    /// Counts a workload request that came over HTTP/2 (h2c, or h2 by ALPN) when `version`
+    /// says so.
+    #[inline]
+    pub(crate) fn protocol(&self, version: hyper::Version) {
+        if version == hyper::Version::HTTP_2 {
+            self.http2_requests.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Workload requests that came over HTTP/2 so far.
+    pub fn http2_requests(&self) -> u64 {
+        self.http2_requests.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts a gRPC call answered with `grpc-status` `code` (0 to 16; the service answers
+    /// no other).
+    pub(crate) fn grpc_reply(&self, code: u32) {
+        if let Some(counter) = self.grpc_replies.get(code as usize) {
+            counter.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// gRPC calls answered with `grpc-status` `code` so far.
+    pub fn grpc_replies(&self, code: u32) -> u64 {
+        self.grpc_replies
+            .get(code as usize)
+            .map_or(0, |c| c.0.load(Ordering::Relaxed))
     }
 
     /// Workload requests answered with `status` so far.
@@ -295,6 +333,28 @@ impl Collector for ServerMetrics {
             for status in RequestStatus::ALL {
                 let labels = [("status", status.label())];
                 ConstCounter::new(self.requests(status)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        counter(
+            out,
+            "numaload_http2_requests_total",
+            "Workload requests that came over HTTP/2 (h2c, or h2 by ALPN), gRPC calls included.",
+            self.http2_requests(),
+        )?;
+        {
+            let mut family = out.encode_descriptor(
+                counter_base("numaload_grpc_requests_total"),
+                "gRPC calls answered, by grpc-status (0 always, other codes once seen).",
+                None,
+                MetricType::Counter,
+            )?;
+            for code in 0..GRPC_CODES as u32 {
+                let count = self.grpc_replies(code);
+                if code == 0 || count > 0 {
+                    let label = code.to_string();
+                    let labels = [("grpc_status", label.as_str())];
+                    ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+                }
             }
         }
         self.latency.encode(out.encode_descriptor(

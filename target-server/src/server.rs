@@ -1,18 +1,19 @@
 //! The accept loop, connection handling and the `async` variant's handler (the `ffi` variant's
-//! is in `dispatch`).
+//! is in `dispatch`). Each connection speaks HTTP/1.1 or HTTP/2, as its first bytes say
+//! (hyper-util's auto builder reads the HTTP/2 preface: h2c with prior knowledge, or h2 after
+//! a TLS handshake that chose it by ALPN); gRPC calls (`grpc`) reach the same handlers.
 
 use std::convert::Infallible;
-use std::future::{ready, Future, Ready};
+use std::future::{ready, Future};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
@@ -20,14 +21,19 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{ServerConfig, TargetError, Variant};
 use crate::dispatch::{FfiCalls, FfiHandler, FfiShared};
+use crate::grpc;
 use crate::metrics::{MetricSource, RequestStatus, ServerMetrics};
-use crate::response::metrics_response;
+use crate::response::{metrics_response, Body, Reply};
 use crate::work;
+
+/// Concurrent streams a client may open on one HTTP/2 connection: above what a load test asks
+/// (`streams`), so the server's limit never caps the measurement.
+const MAX_CONCURRENT_STREAMS: u32 = 1024;
 
 /// How long in-flight requests get to finish after the shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, lets
+/// Serves HTTP/1.1 and HTTP/2 on `listener` until `shutdown` completes, then stops accepting, lets
 /// in-flight requests finish (idle keep-alive connections close at once) and returns:
 /// [`Server::new`] then [`Server::serve`].
 ///
@@ -146,7 +152,7 @@ async fn accept_loop<S>(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
         + Clone
         + Send
         + 'static,
@@ -154,8 +160,11 @@ where
 {
     // No header-read timeout (it needs a timer): with one, hyper also closes keep-alive
     // connections idle for 30 s, which a load generator between phases must not see.
-    let mut builder = http1::Builder::new();
-    builder.keep_alive(true);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(true);
+    builder
+        .http2()
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
     let builder = Arc::new(builder);
 
     // Every connection task holds a clone of `live`; `recv` on `drained` returns `None` once
@@ -231,7 +240,7 @@ async fn on_accept_error(metrics: &ServerMetrics, error: &io::Error) {
 
 /// What serving a connection needs besides its stream and service.
 struct Serving {
-    builder: Arc<http1::Builder>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
     stop: watch::Receiver<bool>,
     /// Held until the connection ends (see `accept_loop`).
     live: mpsc::Sender<Infallible>,
@@ -242,7 +251,8 @@ struct Serving {
 /// handshake is a connection that ended in error.
 async fn serve_either<S>(serving: Serving, acceptor: TlsAcceptor, stream: TcpStream, service: S)
 where
-    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>,
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
 {
     if !crate::tls::starts_with_handshake(&stream).await {
         return serve_connection(serving, stream, service).await;
@@ -260,7 +270,8 @@ where
 /// Connection errors (resets, malformed requests) are counted, never propagated.
 async fn serve_connection<S, IO>(serving: Serving, stream: IO, service: S)
 where
-    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>,
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let Serving {
@@ -299,14 +310,26 @@ struct AsyncHandler {
 }
 
 impl Service<Request<Incoming>> for AsyncHandler {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
+    type Future = Reply;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        if request.uri().path() == "/metrics" {
-            return ready(Ok(metrics_response(&self.shared.metrics)));
+        match request.uri().path() {
+            "/metrics" => return Reply::now(metrics_response(&self.shared.metrics)),
+            grpc::WORK_PATH => {
+                let shared = Arc::clone(&self.shared);
+                shared.metrics.protocol(request.version());
+                let metrics = Arc::clone(&shared.metrics);
+                return Reply::Later(Box::pin(grpc::call(request, metrics, move || {
+                    // As below: the spin holds the worker.
+                    std::hint::black_box(work::spin_for(shared.work));
+                    ready(Ok(()))
+                })));
+            }
+            _ => {}
         }
+        self.shared.metrics.protocol(request.version());
         let start = Instant::now();
         // The spin holds this worker on purpose: the async variant measures CPU-bound handlers.
         std::hint::black_box(work::spin_for(self.shared.work));
@@ -316,7 +339,7 @@ impl Service<Request<Incoming>> for AsyncHandler {
         // Status, length and date only (hyper adds the last two), as a bare hello-world: a
         // header map allocated and written for every request is overhead the benchmark of
         // this target against bare hyper (`make bench`, point 4) counts.
-        ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok\n")))))
+        Reply::now(Response::new(Body::new(Bytes::from_static(b"ok\n"))))
     }
 }
 

@@ -5,7 +5,7 @@
 //! The certificate is the one `--tls-cert`/`--tls-key` name (PEM), else one generated at start
 //! (a self-signed ECDSA P-256 certificate for `localhost`, `127.0.0.1`, `::1` and the listen
 //! address): a client then has to skip verification (`insecure_skip_verify`), or be given
-//! `--tls-cert` signed by a CA it trusts. ALPN: `http/1.1`.
+//! `--tls-cert` signed by a CA it trusts. ALPN: `h2` first, then `http/1.1`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ pub fn acceptor(identity: &Identity, listen: SocketAddr) -> anyhow::Result<TlsAc
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .context("--tls-cert/--tls-key: the certificate does not match the key")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

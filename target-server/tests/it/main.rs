@@ -12,7 +12,9 @@ mod common;
 
 mod ffi_dispatch;
 mod ffi_pinned_pool;
+mod http2;
 mod metrics_promtool;
+mod protoset;
 mod run_until_sigterm;
 mod server;
 mod startup;
