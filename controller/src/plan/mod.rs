@@ -29,9 +29,11 @@
 //!
 //! Where each table is read: `search.rs` (`[search]`), `target.rs` and `validate/target.rs`
 //! (`[target]` and a layout's own `target`), `knobs.rs` (`[target.knobs]`, `[layouts.knobs]`),
-//! `request.rs` (the request or the `[[load.requests]]` mix, `expect_status`), `shape.rs` and
+//! `request.rs` (the request or the `[[load.requests]]` mix, `expect_status`), `grpc/` (a
+//! request's `grpc` call: `mod.rs` its keys and files, `codec.rs` its encoding), `shape.rs` and
 //! `validate/shape.rs` (`arrivals`, `seed`, `[[load.stages]]`, `trace`, `speed`), `trace.rs`
-//! (reading a trace file; the other file read besides the plan is `[load] ca`), `layout.rs` and
+//! (reading a trace file; the other files read besides the plan are `[load] ca` and a gRPC
+//! call's descriptors and request), `layout.rs` and
 //! `validate/layout.rs` (`[[layouts]]`), `sweep.rs` (`sweep.KEY`), `thresholds.rs` (`[thresholds]`), `load.rs` and
 //! `validate/mod.rs` (the rest of `[load]`), `fleet.rs` (`[fleet]`), `protocol.rs` (`tls` and its keys, and
 //! reading the files they name); `validated.rs` holds the
@@ -49,6 +51,7 @@
 mod durations;
 mod error;
 mod fleet;
+mod grpc;
 mod knobs;
 mod layout;
 mod load;
@@ -70,6 +73,7 @@ use std::path::Path;
 
 pub use error::{PlanError, PlanErrorKind};
 pub use fleet::{AgentLoss, FleetPolicy};
+pub use grpc::Grpc;
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
 pub use overrides::{blame, Set, SetFrom, SET_ENV};
@@ -100,6 +104,12 @@ pub fn load_with(path: &Path, sets: &[Set]) -> Result<Plan, PlanError> {
     if let Some(tls) = &mut plan.load.tls {
         protocol::read_files(tls, dir).map_err(|p| PlanError::invalid(&origin, p))?;
     }
+    let calls = plan
+        .load
+        .requests
+        .iter_mut()
+        .filter_map(|r| r.grpc.as_mut());
+    grpc::read_files(calls, dir).map_err(|p| PlanError::invalid(&origin, p))?;
     Ok(plan)
 }
 
@@ -110,7 +120,7 @@ pub fn read_trace(plan: &mut Plan, dir: &Path, origin: &str) -> Result<(), PlanE
 }
 
 /// Parses and validates plan text; `origin` names it in errors (usually the file name). Reads
-/// no file: the PEM of `[load] ca` is read by [`load_with`], and a `[load] trace` is left unread (its entries, window and rate unknown) until
+/// no file: the PEM of `[load] ca` and the files of gRPC calls are read by [`load_with`], and a `[load] trace` is left unread (its entries, window and rate unknown) until
 /// [`read_trace`], which [`load`] and [`load_with`] call beside the plan file; a run refuses a
 /// trace not read.
 pub fn parse(text: &str, origin: &str) -> Result<Plan, PlanError> {

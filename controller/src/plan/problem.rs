@@ -125,6 +125,26 @@ pub(super) fn non_empty(text: String, key: KeyPath, fix: &str) -> Result<String,
     Ok(text)
 }
 
+/// `codes` (a list of status codes at `at`), each in `range`, sorted and without repeats; the
+/// first outside is the problem, with `fix`.
+pub(super) fn status_codes(
+    codes: Vec<i64>,
+    at: &KeyPath,
+    range: std::ops::RangeInclusive<u16>,
+    fix: &str,
+) -> Result<Vec<u16>, Problem> {
+    let mut out = Vec::with_capacity(codes.len());
+    for (i, code) in codes.into_iter().enumerate() {
+        match u16::try_from(code) {
+            Ok(code) if range.contains(&code) => out.push(code),
+            _ => return Err(Problem::value(at.element(i), code, fix)),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 /// A string as TOML would write it (close enough: Rust's escapes for the odd character).
 pub(super) fn quoted(text: &str) -> String {
     format!("{text:?}")

@@ -85,6 +85,8 @@ pub(super) struct RawLoad {
     pub body: Option<String>,
     /// `[[load.requests]]`: a weighted mix.
     pub requests: Option<Vec<RawRequest>>,
+    /// The single request as a gRPC call (`grpc.rs`).
+    pub grpc: Option<RawGrpc>,
     /// Kept as integers of any size so that 99 and 600 are reported with the range.
     pub expect_status: Option<Vec<i64>>,
     /// Open loop: `"uniform"` or `"poisson"`.
@@ -125,6 +127,19 @@ pub(super) struct RawRequest {
     pub headers: Option<toml::Table>,
     pub body: Option<String>,
     pub weight: Option<u32>,
+    pub grpc: Option<RawGrpc>,
+}
+
+/// A `grpc` table: a gRPC unary call.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a grpc table")]
+pub(super) struct RawGrpc {
+    pub method: Option<String>,
+    pub request: Option<String>,
+    pub request_bin: Option<String>,
+    pub descriptors: Option<String>,
+    /// Kept as integers of any size so that -1 and 17 are reported with the range.
+    pub expect_status: Option<Vec<i64>>,
 }
 
 /// `[thresholds]` as written: every key optional, unknown keys refused (serde refuses unknown

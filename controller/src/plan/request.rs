@@ -1,5 +1,6 @@
-//! What the load generator sends: `load.method`, `path`, `headers`, `body`, or a weighted mix of
-//! `[[load.requests]]`, and which response statuses count as success (`expect_status`).
+//! What the load generator sends: `load.method`, `path`, `headers`, `body` (or a gRPC call,
+//! `grpc`, read in `grpc/`), or a weighted mix of `[[load.requests]]`, and which response
+//! statuses count as success (`expect_status`).
 //!
 //! The keys, their defaults and examples are in `docs/plan.md`, sections `[load]` and
 //! `[[load.requests]]`.
@@ -11,7 +12,8 @@ use std::collections::{BTreeMap, HashSet};
 use numaload_proto::v1;
 use serde::{Deserialize, Serialize};
 
-use super::problem::{quoted, KeyPath, Problem};
+use super::grpc::{self, Grpc};
+use super::problem::{quoted, status_codes, KeyPath, Problem};
 use super::raw::{RawLoad, RawRequest};
 
 pub(super) const METHOD: &str = "must be an HTTP method, a token such as \"GET\" or \"POST\"";
@@ -29,6 +31,8 @@ pub(super) const REQUEST_NAME: &str = "must be a non-empty one-line string, e.g.
 
 /// Headers the generator writes itself (or that would change how the body is framed).
 const RESERVED_HEADERS: [&str; 3] = ["host", "content-length", "transfer-encoding"];
+/// Headers a gRPC call sets itself.
+const GRPC_HEADERS: [&str; 2] = ["content-type", "te"];
 
 /// One request of the mix.
 ///
@@ -46,6 +50,9 @@ pub struct Request {
     pub body: String,
     /// Its share of the mix is weight / sum of weights.
     pub weight: u32,
+    /// A gRPC call: `method` is `POST` and `path` its `/package.Service/Method`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<Grpc>,
 }
 
 impl Request {
@@ -58,24 +65,36 @@ impl Request {
             headers: BTreeMap::new(),
             body: String::new(),
             weight: 1,
+            grpc: None,
         }
     }
 
     pub(super) fn to_wire(&self) -> v1::HttpRequest {
+        let header = |name: &str, value: &str| v1::Header {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        };
+        let mut headers: Vec<v1::Header> = self
+            .headers
+            .iter()
+            .map(|(name, value)| header(name, value))
+            .collect();
+        let body = match &self.grpc {
+            None => self.body.clone().into_bytes(),
+            Some(call) => {
+                headers.push(header("content-type", "application/grpc"));
+                headers.push(header("te", "trailers"));
+                grpc::frame(&call.message)
+            }
+        };
         v1::HttpRequest {
             name: self.name.clone(),
             method: self.method.clone(),
             path: self.path.clone(),
-            headers: self
-                .headers
-                .iter()
-                .map(|(name, value)| v1::Header {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
-            body: self.body.clone().into_bytes(),
+            headers,
+            body,
             weight: self.weight,
+            grpc: self.grpc.as_ref().map(Grpc::to_wire),
         }
     }
 }
@@ -95,6 +114,7 @@ pub(super) fn requests(raw: &mut RawLoad, at: &KeyPath) -> Result<Vec<Request>, 
             headers: raw.headers.take(),
             body: raw.body.take(),
             weight: None,
+            grpc: raw.grpc.take(),
         };
         return Ok(vec![request(single, at)?]);
     };
@@ -103,6 +123,7 @@ pub(super) fn requests(raw: &mut RawLoad, at: &KeyPath) -> Result<Vec<Request>, 
         ("path", raw.path.is_some()),
         ("headers", raw.headers.is_some()),
         ("body", raw.body.is_some()),
+        ("grpc", raw.grpc.is_some()),
     ];
     if let Some((key, _)) = single.iter().find(|(_, set)| *set) {
         let text = format!(
@@ -133,7 +154,11 @@ pub(super) fn requests(raw: &mut RawLoad, at: &KeyPath) -> Result<Vec<Request>, 
 }
 
 /// One request; `at` is its table (`load` for the single form).
-fn request(raw: RawRequest, at: &KeyPath) -> Result<Request, Problem> {
+fn request(mut raw: RawRequest, at: &KeyPath) -> Result<Request, Problem> {
+    let call = match raw.grpc.take() {
+        Some(table) => Some(grpc_call(&mut raw, table, at)?),
+        None => None,
+    };
     let method = raw.method.unwrap_or_else(|| "GET".to_owned());
     if !is_token(&method) {
         return Err(Problem::value(at.key("method"), quoted(&method), METHOD));
@@ -152,12 +177,13 @@ fn request(raw: RawRequest, at: &KeyPath) -> Result<Request, Problem> {
     if weight == 0 {
         return Err(Problem::value(at.key("weight"), 0, WEIGHT));
     }
-    let name = match raw.name {
-        Some(name) if name.trim().is_empty() || name.chars().any(char::is_control) => {
+    let name = match (raw.name, &call) {
+        (Some(name), _) if name.trim().is_empty() || name.chars().any(char::is_control) => {
             return Err(Problem::value(at.key("name"), quoted(&name), REQUEST_NAME));
         }
-        Some(name) => name,
-        None => format!("{method} {path}"),
+        (Some(name), _) => name,
+        (None, Some(call)) => call.method.clone(),
+        (None, None) => format!("{method} {path}"),
     };
     Ok(Request {
         name,
@@ -166,7 +192,40 @@ fn request(raw: RawRequest, at: &KeyPath) -> Result<Request, Problem> {
         headers,
         body: raw.body.unwrap_or_default(),
         weight,
+        grpc: call,
     })
+}
+
+/// The `grpc` table of a request (`at`): `method`, `path` and `body` are the call's to set, and
+/// so are the headers `content-type` and `te`.
+fn grpc_call(
+    raw: &mut RawRequest,
+    table: super::raw::RawGrpc,
+    at: &KeyPath,
+) -> Result<Grpc, Problem> {
+    let given = [
+        ("method", raw.method.is_some()),
+        ("path", raw.path.is_some()),
+        ("body", raw.body.is_some()),
+    ];
+    if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+        let text = "not used with grpc: a call is a POST to /package.Service/Method with the \
+                    encoded request as its body; remove it";
+        return Err(Problem::about(at.key(key), text));
+    }
+    if let Some(headers) = &raw.headers {
+        if let Some(name) = headers
+            .keys()
+            .find(|name| GRPC_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+        {
+            let text = format!("a gRPC call sets {name} itself; remove it");
+            return Err(Problem::about(at.key("headers").key(name), &text));
+        }
+    }
+    let call = grpc::grpc(table, &at.key("grpc"))?;
+    raw.method = Some("POST".to_owned());
+    raw.path = Some(call.path());
+    Ok(call)
 }
 
 fn headers(table: &toml::Table, at: &KeyPath) -> Result<BTreeMap<String, String>, Problem> {
@@ -211,16 +270,7 @@ pub(super) fn expect_status(raw: Option<Vec<i64>>, at: &KeyPath) -> Result<Vec<u
         let fix = "must list one or more status codes; remove it to accept any 2xx";
         return Err(Problem::value(at.clone(), "[]", fix));
     }
-    let mut out = Vec::with_capacity(codes.len());
-    for (i, code) in codes.into_iter().enumerate() {
-        match u16::try_from(code) {
-            Ok(code) if (100..=599).contains(&code) => out.push(code),
-            _ => return Err(Problem::value(at.element(i), code, EXPECT_STATUS)),
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    status_codes(codes, at, 100..=599, EXPECT_STATUS)
 }
 
 /// An RFC 9110 token: one or more of the visible characters allowed in methods and header names.

@@ -74,6 +74,10 @@ const TABLES: &[(&str, &str)] = &[
     ("`[target]`", "[target]\nzz_unknown = 1\n"),
     ("`[load]`", "[load]\nzz_unknown = 1\n"),
     ("`[[load.requests]]`", "[[load.requests]]\nzz_unknown = 1\n"),
+    (
+        "`grpc` in `[load]` and `[[load.requests]]`",
+        "[load]\ngrpc = { zz_unknown = 1 }\n",
+    ),
     ("`[[load.stages]]`", "[[load.stages]]\nzz_unknown = 1\n"),
     ("`[[layouts]]`", "[[layouts]]\nzz_unknown = 1\n"),
     (
@@ -99,6 +103,15 @@ fn every_key_the_parser_accepts_is_documented_and_no_other() {
              {missing:?}; rows for keys the parser refuses: {stale:?}"
         );
     }
+}
+
+#[test]
+fn a_requests_grpc_call_takes_the_keys_of_the_loads() {
+    // The reference documents them once, in their own section.
+    assert_eq!(
+        accepted_keys("[[load.requests]]\ngrpc = { zz_unknown = 1 }\n"),
+        accepted_keys("[load]\ngrpc = { zz_unknown = 1 }\n")
+    );
 }
 
 #[test]
@@ -144,6 +157,7 @@ fn every_toml_block_of_the_reference_is_a_valid_plan() {
             "`[target]`" => &["target.", "layouts.target."],
             "`[load]`" => &["load."],
             "`[[load.requests]]`" => &["load.requests."],
+            "`grpc` in `[load]` and `[[load.requests]]`" => &["load.grpc.", "load.requests.grpc."],
             "`[[load.stages]]`" => &["load.stages."],
             "`[[layouts]]`" => &["layouts."],
             "`[thresholds]`" => &["thresholds."],

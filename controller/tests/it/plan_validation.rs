@@ -117,7 +117,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
             edited("rate = 1000", "rat = 1000"),
             "plan.toml: load: unknown key \"rat\"; expected one of mode, rate, connections, \
              duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, min_delivered, \
-             interface, method, path, headers, body, requests, expect_status, arrivals, seed, \
+             interface, method, path, headers, body, requests, grpc, expect_status, arrivals, seed, \
              stages, trace, speed, tls, sni, ca, insecure_skip_verify, alpn, resume",
         ),
         (
@@ -544,6 +544,7 @@ memory = "none"
                 ],
                 body: br#"{"id": 1}"#.to_vec(),
                 weight: 1,
+                grpc: None,
             }],
             expect_status: vec![200, 201],
             arrivals: v1::Arrivals::Uniform as i32,

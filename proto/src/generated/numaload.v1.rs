@@ -376,6 +376,17 @@ pub struct HttpRequest {
     pub body: ::prost::alloc::vec::Vec<u8>,
     #[prost(uint32, tag = "6")]
     pub weight: u32,
+    /// A gRPC call (plan: grpc = {...}): the response's grpc-status decides its success. The
+    /// request itself (POST, content-type, te, the framed message) is in the fields above.
+    #[prost(message, optional, tag = "7")]
+    pub grpc: ::core::option::Option<GrpcCall>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GrpcCall {
+    /// grpc-status codes that count as success (plan: expect_status, default \[0\]).
+    #[prost(uint32, repeated, tag = "1")]
+    pub expect_status: ::prost::alloc::vec::Vec<u32>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -2,6 +2,7 @@
 //! [`expectation`], the text for a key by its schema path, which the TOML errors use too.
 
 use super::super::fleet::{MAX_LOST_AGENTS, ON_AGENT_LOSS};
+use super::super::grpc;
 use super::super::knobs::KNOBS;
 use super::super::protocol::{ALPN, CA, INSECURE, RESUME, SNI, TLS};
 use super::super::request::{
@@ -42,6 +43,9 @@ const SWEEP_LIST: &str = "must be a list of the values to sweep over, e.g. [1, 2
 /// What a key must hold, by its schema path (`layouts.pin`): the fix shown when the file has a
 /// value of the wrong type or an unknown word there.
 pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
+    if let Some(fix) = grpc::expectation(schema) {
+        return Some(fix);
+    }
     Some(match schema {
         "name" => PLAN_NAME,
         "repeat" => REPEAT,
@@ -155,6 +159,11 @@ mod tests {
             ("target.", "[target]\nzz = 1"),
             ("load.", "[load]\nzz = 1"),
             ("load.requests.", "[[load.requests]]\nzz = 1"),
+            ("load.grpc.", "[load]\ngrpc = { zz = 1 }"),
+            (
+                "load.requests.grpc.",
+                "[[load.requests]]\ngrpc = { zz = 1 }",
+            ),
             ("load.stages.", "[[load.stages]]\nzz = 1"),
             ("layouts.", "[[layouts]]\nzz = 1"),
             ("layouts.sweep.", "[[layouts]]\nsweep.zz = 1"),
