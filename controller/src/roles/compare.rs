@@ -127,7 +127,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let base = super::report::read_result(base)?;
     let new = super::report::read_result(new)?;
     let comparison = compare::compare(&base, &new, threshold, args.allow.allow());
-    print!("{}", compare::text::render(&comparison));
+    super::stdout::print(&compare::text::render(&comparison))?;
     super::tell_untrusted(&comparison.untrusted);
     if let Some(path) = &args.junit {
         std::fs::write(path, compare::junit::render(&comparison))

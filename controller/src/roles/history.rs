@@ -132,7 +132,7 @@ pub fn main(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("writing --out {}", path.display()))?,
-        None => print!("{text}"),
+        None => super::stdout::print(&text)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -240,7 +240,7 @@ pub fn gate(
     let history = store.runs(&baseline.query(new, scope))?;
     let comparison = gate::gate(new, &history, &baseline, scope, &rule, allow);
     let text = gate::text::render(&comparison, &rule);
-    print!("{text}");
+    super::stdout::print(&text)?;
     super::tell_untrusted(&comparison.untrusted);
     if let Some(path) = junit {
         std::fs::write(path, compare::junit::render_with_text(&comparison, &text))

@@ -17,6 +17,7 @@ pub mod plan;
 mod progress;
 pub mod report;
 pub mod run;
+mod stdout;
 pub mod topology;
 pub mod watch;
 

@@ -63,14 +63,16 @@ pub fn main(args: NewArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&plan_path, plan)
         .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", plan_path.display()))?;
     let (agent_path, plan_path) = (agent_path.display(), plan_path.display());
-    println!("wrote {agent_path} (target \"{name}\") and {plan_path}");
+    super::stdout::print(&format!(
+        "wrote {agent_path} (target \"{name}\") and {plan_path}\n"
+    ))?;
     if is_go {
-        println!(
-            "{} is a Go binary: GOMAXPROCS follows each replica's CPUs",
+        super::stdout::print(&format!(
+            "{} is a Go binary: GOMAXPROCS follows each replica's CPUs\n",
             program.display()
-        );
+        ))?;
     }
-    println!("next:\n  numaload plan {plan_path}\n  numaload run {plan_path} --agent-config {agent_path}");
+    super::stdout::print(&format!("next:\n  numaload plan {plan_path}\n  numaload run {plan_path} --agent-config {agent_path}\n"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -66,9 +66,9 @@ pub fn main(args: PlanArgs) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         let shown = to_json(&placed, &source, &warnings);
-        println!("{}", serde_json::to_string_pretty(&shown)?);
+        super::stdout::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
     } else {
-        print!("{}", text(&placed, &source));
+        super::stdout::print(&text(&placed, &source))?;
         for warning in &warnings {
             eprintln!("warning: {warning}");
         }

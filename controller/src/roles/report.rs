@@ -49,7 +49,7 @@ pub fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
     match &args.out {
         Some(path) => std::fs::write(path, rendered)
             .with_context(|| format!("writing the report to {}", path.display()))?,
-        None => print!("{rendered}"),
+        None => super::stdout::print(&rendered)?,
     }
     Ok(ExitCode::SUCCESS)
 }

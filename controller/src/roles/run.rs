@@ -133,9 +133,9 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let report = numaload::report::text::render(&result);
     if args.json {
         eprint!("{report}");
-        print!("{}", numaload::report::brief::render(&result));
+        super::stdout::print(&numaload::report::brief::render(&result))?;
     } else {
-        print!("{report}");
+        super::stdout::print(&report)?;
     }
     let untrusted = exit::untrusted(&result, "", args.allow.allow());
     super::tell_untrusted(&untrusted);

@@ -27,9 +27,9 @@ pub fn main(args: TopologyArgs) -> anyhow::Result<ExitCode> {
     let wire = numaload_proto::v1::Topology::from(&topology);
     if args.json {
         let json = numaload::topology_view::json(&wire);
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        super::stdout::print(&(serde_json::to_string_pretty(&json)? + "\n"))?;
     } else {
-        print!("{}", numaload::topology_view::text(&wire, &source));
+        super::stdout::print(&numaload::topology_view::text(&wire, &source))?;
         for warning in &topology.warnings {
             eprintln!("warning: {warning}");
         }

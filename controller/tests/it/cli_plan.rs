@@ -241,3 +241,28 @@ fn nic_local_places_on_the_named_interface_s_node() {
         "{stderr}"
     );
 }
+
+/// A reader that leaves early (`numaload plan --json | head`) closes the pipe: the command still
+/// ends by its exit code, without a panic. The read end is closed before the command starts, so
+/// its first write meets the closed pipe.
+#[test]
+fn a_reader_that_closes_the_pipe_is_no_failure() {
+    for args in [
+        &["plan", "--json"][..],
+        &["plan"][..],
+        &["topology", "--json"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_numaload"));
+        command.args(args);
+        if args[0] == "plan" {
+            command
+                .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart.toml"));
+        }
+        let output = command.stdout(writer).output().expect("run numaload");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
