@@ -114,6 +114,8 @@ fn main() -> anyhow::Result<()> {
             requests: Vec::new(),
             expect_status: Vec::new(),
             tls: None,
+            protocol: Default::default(),
+            streams: 1,
         };
         let report = loadgen::run(&config, &Cancel::new()).context("load")?;
         let r = &report.per_replica()[0];

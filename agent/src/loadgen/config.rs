@@ -63,6 +63,23 @@ pub struct LoadConfig {
     pub expect_status: Vec<u16>,
     /// TLS to the targets; `None`: clear text.
     pub tls: Option<TlsSettings>,
+    /// The HTTP version spoken (HTTP/2 over TLS needs `tls`).
+    pub protocol: Protocol,
+    /// HTTP/2: requests in flight at once on each connection (each on its own stream); HTTP/1.1
+    /// takes 1.
+    pub streams: u32,
+}
+
+/// The HTTP version the generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// HTTP/1.1, one request at a time per connection.
+    #[default]
+    H1,
+    /// HTTP/2 over TLS, negotiated by ALPN `h2`.
+    H2,
+    /// HTTP/2 in clear text with prior knowledge (no upgrade).
+    H2c,
 }
 
 /// What the plan asks of TLS (`[load] tls = true` and its keys).
@@ -160,6 +177,18 @@ pub enum LoadError {
     /// line naming the key or the target, and what to do).
     #[error("{0}")]
     Tls(String),
+    #[error("streams: {0} concurrent streams need protocol = \"h2\" or \"h2c\" (HTTP/1.1 sends one request at a time per connection), or streams = 1")]
+    StreamsNeedH2(u32),
+    #[error("streams: must be at least 1")]
+    NoStreams,
+    #[error(
+        "protocol: \"h2\" is HTTP/2 over TLS: set tls = true, or protocol = \"h2c\" for clear text"
+    )]
+    H2NeedsTls,
+    #[error(
+        "protocol: \"h2c\" is HTTP/2 in clear text: remove tls, or use protocol = \"h2\" over TLS"
+    )]
+    H2cWithTls,
     #[error("load worker {worker} on CPU {cpu} panicked (a bug in the load generator)")]
     WorkerPanicked { worker: u32, cpu: u32 },
 }

@@ -1,4 +1,5 @@
-//! The built-in HTTP/1.1 load generator: pinned workers, open- or closed-loop, HdrHistograms.
+//! The built-in HTTP load generator (HTTP/1.1, and HTTP/2 over TLS or in clear text): pinned
+//! workers, open- or closed-loop, HdrHistograms.
 //!
 //! [`run`] takes a [`LoadConfig`] and blocks until the load is over (or [`Cancel::cancel`] is
 //! called), returning a [`LoadReport`]: per worker, per target replica, request and error
@@ -25,6 +26,11 @@
 //!   [`LoadError::Tls`] naming the target. Each connection's connect, TLS handshake and time to
 //!   its first response's first bytes are recorded ([`Setup`]), over the whole load; a TLS
 //!   failure is a `tls` error. Responses over TLS are read late and stamped as in clear text.
+//! - **HTTP/2** (`h2/`, with [`LoadConfig::protocol`] `H2` or `H2c`): the same workers, phases,
+//!   window and stats, on a loop of its own (`h2/engine.rs`) chosen once per worker, so the
+//!   HTTP/1.1 path carries none of it. Each connection carries up to [`LoadConfig::streams`]
+//!   requests at once; its module doc says how each mode spreads them, and how flow control,
+//!   GOAWAY and stream resets are handled.
 //! - **Requests** (`request.rs`). [`LoadConfig::requests`] lists [`RequestTemplate`]s (method,
 //!   path, headers, body, weight); none means one bare `GET /`, as wrk sends. Each template's
 //!   bytes are built once per worker and target (`Host` and, for a body, `Content-Length`
@@ -103,6 +109,7 @@ mod config;
 mod connection;
 mod driver;
 mod engine;
+mod h2;
 mod http;
 mod live;
 mod pacer;
@@ -125,7 +132,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub use config::{
-    Cancel, LoadConfig, LoadError, Mode, RequestTemplate, TlsSettings, LATE_SEND,
+    Cancel, LoadConfig, LoadError, Mode, Protocol, RequestTemplate, TlsSettings, LATE_SEND,
     MAX_SEND_PRECISION,
 };
 pub use live::{Live, LiveFigures};
@@ -141,7 +148,11 @@ pub use shape::{Arrivals, LoadShape, Stage, TraceEntry};
 pub fn run(config: &LoadConfig, cancel: &Cancel) -> Result<LoadReport, LoadError> {
     validate(config)?;
     if let Some(settings) = &config.tls {
-        tls::preflight(settings, &config.targets, Some("http/1.1"), config.timeout)?;
+        let speaks = match config.protocol {
+            Protocol::H1 => "http/1.1",
+            Protocol::H2 | Protocol::H2c => "h2",
+        };
+        tls::preflight(settings, &config.targets, Some(speaks), config.timeout)?;
     }
     let plans = plan::plan(config);
     let mut workers = Vec::with_capacity(plans.len());
@@ -272,6 +283,7 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
         }
     }
     request::validate(&config.requests)?;
+    validate_protocol(config)?;
     if let Some(&bad) = config
         .expect_status
         .iter()
@@ -280,6 +292,20 @@ fn validate(config: &LoadConfig) -> Result<(), LoadError> {
         return Err(LoadError::InvalidStatus(bad));
     }
     Ok(())
+}
+
+/// The protocol, its streams and TLS agree.
+fn validate_protocol(config: &LoadConfig) -> Result<(), LoadError> {
+    match (config.protocol, config.streams, &config.tls) {
+        (_, 0, _) => Err(LoadError::NoStreams),
+        (Protocol::H1, streams @ 2.., _) => Err(LoadError::StreamsNeedH2(streams)),
+        (Protocol::H2, _, None) => Err(LoadError::H2NeedsTls),
+        (Protocol::H2, _, Some(tls)) if !tls.alpn.iter().any(|p| p == "h2") => Err(
+            LoadError::Tls("tls.alpn: protocol = \"h2\" needs \"h2\" offered by ALPN; add it to alpn (or leave alpn out)".into()),
+        ),
+        (Protocol::H2c, _, Some(_)) => Err(LoadError::H2cWithTls),
+        _ => Ok(()),
+    }
 }
 
 /// The open loop's rate, stages or trace; closed loop takes none of them.
@@ -369,6 +395,8 @@ pub(crate) fn test_config(targets: usize, connections: u32, cpus: &[u32]) -> Loa
         requests: Vec::new(),
         expect_status: Vec::new(),
         tls: None,
+        protocol: Default::default(),
+        streams: 1,
     }
 }
 
@@ -473,6 +501,43 @@ mod tests {
         assert!(validate(&shaped).is_ok(), "stages need no rate of the mode");
     }
 
+    #[test]
+    fn protocol_streams_and_tls_must_agree() {
+        type Mutation = fn(&mut LoadConfig);
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("streams: 4 concurrent streams need protocol", |c| {
+                c.streams = 4
+            }),
+            ("streams: must be at least 1", |c| c.streams = 0),
+            ("protocol: \"h2\" is HTTP/2 over TLS", |c| {
+                c.protocol = Protocol::H2
+            }),
+            ("protocol: \"h2c\" is HTTP/2 in clear text", |c| {
+                c.protocol = Protocol::H2c;
+                c.tls = Some(TlsSettings::default());
+            }),
+            ("tls.alpn: protocol = \"h2\" needs \"h2\"", |c| {
+                c.protocol = Protocol::H2;
+                c.tls = Some(TlsSettings {
+                    alpn: vec!["http/1.1".into()],
+                    ..TlsSettings::default()
+                });
+            }),
+        ];
+        for (field, mutate) in cases {
+            let mut c = config();
+            mutate(&mut c);
+            let message = validate(&c).expect_err(field).to_string();
+            assert!(message.contains(field), "{message:?} should name {field}");
+        }
+        let multiplexed = LoadConfig {
+            protocol: Protocol::H2c,
+            streams: 100,
+            ..config()
+        };
+        assert!(validate(&multiplexed).is_ok(), "h2c with 100 streams");
+    }
+
     fn stage(rate: f64, seconds: u64) -> Stage {
         Stage {
             from: rate,
@@ -538,6 +603,8 @@ pub mod hot_path {
             requests: Vec::new(),
             expect_status: Vec::new(),
             tls: None,
+            protocol: Default::default(),
+            streams: 1,
         };
         let t0 = Instant::now();
         let mut stats = WorkerStats::new(Window::new(t0, &config), &[0], &config);

@@ -322,6 +322,9 @@ pub struct ErrorCounts {
     /// TLS failed: the handshake (refused, not done within `timeout`, a certificate that does
     /// not verify) or a record or alert during the exchange.
     pub tls: u64,
+    /// HTTP/2: the server reset the request's stream (RST_STREAM other than REFUSED_STREAM,
+    /// which is sent again, as the streams a GOAWAY did not take are).
+    pub stream_reset: u64,
 }
 
 /// Kinds of [`ErrorCounts`] an exchange can fail with before a response is complete (a
@@ -335,6 +338,7 @@ pub(super) enum ErrorKind {
     /// Open loop: intended inside the window, not sent by its close.
     Unsent,
     Tls,
+    StreamReset,
 }
 
 /// The wire's error counts: the one place the agent names each kind for the wire.
@@ -348,6 +352,7 @@ impl From<ErrorCounts> for numaload_proto::v1::ErrorCounts {
             parse: e.parse,
             unsent: e.unsent,
             tls: e.tls,
+            stream_reset: e.stream_reset,
         }
     }
 }
@@ -362,6 +367,7 @@ impl ErrorCounts {
             ErrorKind::Parse => &mut self.parse,
             ErrorKind::Unsent => &mut self.unsent,
             ErrorKind::Tls => &mut self.tls,
+            ErrorKind::StreamReset => &mut self.stream_reset,
         }
     }
 
@@ -373,6 +379,7 @@ impl ErrorCounts {
             + self.parse
             + self.unsent
             + self.tls
+            + self.stream_reset
     }
 
     pub fn add(&mut self, other: &ErrorCounts) {
@@ -383,6 +390,7 @@ impl ErrorCounts {
         self.parse += other.parse;
         self.unsent += other.unsent;
         self.tls += other.tls;
+        self.stream_reset += other.stream_reset;
     }
 }
 
@@ -403,6 +411,11 @@ pub struct TargetCounts {
     /// Every complete response from this replica over the whole load (warm-up, window and the
     /// drain after it), measured or not: what the server's own request counter should show.
     pub responses_all: u64,
+    /// HTTP/2: GOAWAY frames received (each closes its connection, which reconnects; the
+    /// streams it did not take are sent again).
+    pub goaways: u64,
+    /// HTTP/2: requests whose body waited for the server's flow-control window.
+    pub flow_blocked: u64,
 }
 
 impl TargetCounts {
@@ -411,6 +424,8 @@ impl TargetCounts {
         self.warmup_dropped += other.warmup_dropped;
         self.reconnects += other.reconnects;
         self.responses_all += other.responses_all;
+        self.goaways += other.goaways;
+        self.flow_blocked += other.flow_blocked;
     }
 
     /// Sets the wire's counter fields of a worker's result for this replica.
@@ -419,6 +434,8 @@ impl TargetCounts {
         out.warmup_dropped = self.warmup_dropped;
         out.reconnects = self.reconnects;
         out.responses_all = self.responses_all;
+        out.goaways = self.goaways;
+        out.flow_blocked = self.flow_blocked;
     }
 }
 

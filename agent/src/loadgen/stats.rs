@@ -277,6 +277,21 @@ impl WorkerStats {
         }
     }
 
+    /// HTTP/2: a GOAWAY received at `at`, counted when the load runs (not in the drain).
+    pub(super) fn goaway(&mut self, target: usize, at: Instant) {
+        if at < self.window.measure_end {
+            self.per_target[target].counts.goaways += 1;
+        }
+    }
+
+    /// HTTP/2: a request intended (closed loop: sent) at `at` whose body waited for the
+    /// server's flow-control window.
+    pub(super) fn flow_blocked(&mut self, target: usize, at: Instant) {
+        if self.window.measures(at) {
+            self.per_target[target].counts.flow_blocked += 1;
+        }
+    }
+
     /// A connection whose connect began at `opened` is connected at `now` (see
     /// [`Setup`](super::report::Setup): counted while the load runs, not in the drain).
     pub(super) fn connected(&mut self, target: usize, opened: Instant, now: Instant) {

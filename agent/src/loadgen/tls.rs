@@ -312,17 +312,23 @@ pub(super) fn preflight(
         let _ = tcp.set_read_timeout(Some(timeout));
         let _ = tcp.set_write_timeout(Some(timeout));
         let mut link = client.link(target).map_err(|e| refused(target, &e))?;
-        loop {
+        let done = loop {
             match link.handshake(&mut tcp) {
-                Ok(Handshake::Done { .. }) => break,
+                Ok(Handshake::Done { .. }) => break true,
                 Ok(Handshake::Pending) if Instant::now() < deadline => {}
-                Ok(Handshake::Pending) => break,
+                Ok(Handshake::Pending) => break false,
                 Err(e) if is_tls(&e) => return Err(refused(target, &e)),
                 // Reset, closed, timed out: the load will count what this target does.
-                Err(_) => break,
+                Err(_) => break false,
             }
+        };
+        // A server that chose nothing is taken to speak HTTP/1.1; HTTP/2 must be chosen.
+        if let (true, Some("h2"), None) = (done, expect_alpn, link.alpn()) {
+            return Err(LoadError::Tls(format!(
+                "protocol: {target} did not choose \"h2\" by ALPN (it speaks HTTP/1.1 only, or \
+                 its TLS listener has no HTTP/2); enable HTTP/2 on the server or use protocol = \"h1\""
+            )));
         }
-        // A server that chose nothing is taken to speak what the load does.
         if let (Some(want), Some(chose)) = (expect_alpn, link.alpn()) {
             if chose != want.as_bytes() {
                 let chose = String::from_utf8_lossy(chose);

@@ -6,8 +6,9 @@ use std::sync::mpsc;
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
-use super::config::{Cancel, LoadConfig, LoadError};
+use super::config::{Cancel, LoadConfig, LoadError, Protocol};
 use super::engine::Engine;
+use super::h2::H2Engine;
 use super::plan::WorkerPlan;
 use super::report::WorkerReport;
 use super::stats::WorkerStats;
@@ -40,7 +41,11 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
             cpu: plan.cpu,
             source,
         };
-        Engine::new(&config).map_err(start_error)
+        match config.protocol {
+            Protocol::H1 => Engine::new(&config).map(AnyEngine::H1),
+            Protocol::H2 | Protocol::H2c => H2Engine::new(&config).map(AnyEngine::H2),
+        }
+        .map_err(start_error)
     });
     let engine = match prepared {
         Ok(engine) => {
@@ -57,7 +62,16 @@ pub(super) fn main(setup: Setup) -> Option<WorkerReport> {
     let window = go.recv().ok()?;
 
     let stats = WorkerStats::new(window, &plan.replicas, &config);
-    Some(engine.run(&plan, &config, window, &cancel, stats))
+    Some(match engine {
+        AnyEngine::H1(engine) => engine.run(&plan, &config, window, &cancel, stats),
+        AnyEngine::H2(engine) => engine.run(&plan, &config, window, &cancel, stats),
+    })
+}
+
+/// The event loop of the protocol the run speaks.
+enum AnyEngine {
+    H1(Engine),
+    H2(H2Engine),
 }
 
 fn pin_current_thread(worker: u32, cpu: u32) -> Result<(), LoadError> {

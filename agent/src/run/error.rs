@@ -119,6 +119,10 @@ pub enum LoadSpecError {
     /// A TLS setting the generator cannot use (the text names the key within the load table).
     #[error("load.{0}")]
     Tls(String),
+    #[error(
+        "load.protocol: {0} is not a protocol this agent knows (h1, h2, h2c); upgrade the agent"
+    )]
+    Protocol(i32),
     #[error("load.mode: unspecified; use \"open\" or \"closed\"")]
     ModeUnspecified,
     #[error("load.rate = {0}: must be a positive number of requests per second")]

@@ -105,6 +105,8 @@ pub(super) fn load_config(
         requests: run.load.requests.clone(),
         expect_status: run.load.expect_status.clone(),
         tls: run.load.tls.clone(),
+        protocol: run.load.protocol,
+        streams: run.load.streams,
     }
 }
 

@@ -86,6 +86,9 @@ pub struct LoadPlan {
     pub expect_status: Vec<u16>,
     /// TLS to the targets (`None`: clear text).
     pub tls: Option<crate::loadgen::TlsSettings>,
+    /// The HTTP version, and HTTP/2's streams per connection (1 for HTTP/1.1).
+    pub protocol: crate::loadgen::Protocol,
+    pub streams: u32,
 }
 
 /// Checks the plan and places every layout; the error says which field is wrong and how to fix it.
@@ -407,6 +410,8 @@ fn load_plan(load: &v1::LoadSpec) -> Result<LoadPlan, LoadSpecError> {
         requests: requests(&load.requests)?,
         expect_status: expect_status(&load.expect_status)?,
         tls: super::protocol::tls_settings(load.tls.as_ref())?,
+        protocol: super::protocol::protocol(load.protocol)?,
+        streams: load.streams.max(1),
     })
 }
 

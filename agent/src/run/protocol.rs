@@ -4,12 +4,22 @@
 use numaload_proto::v1;
 
 use super::error::LoadSpecError;
-use crate::loadgen::TlsSettings;
+use crate::loadgen::{Protocol, TlsSettings};
 
 /// Largest `ca` PEM accepted (a bundle of a few hundred roots fits).
 const MAX_CA_PEM: usize = 1 << 20;
 /// Most ALPN protocols offered.
 const MAX_ALPN: usize = 8;
+
+/// The generator's protocol from the wire's.
+pub(super) fn protocol(wire: i32) -> Result<Protocol, LoadSpecError> {
+    match v1::HttpProtocol::try_from(wire) {
+        Ok(v1::HttpProtocol::Unspecified | v1::HttpProtocol::H1) => Ok(Protocol::H1),
+        Ok(v1::HttpProtocol::H2) => Ok(Protocol::H2),
+        Ok(v1::HttpProtocol::H2c) => Ok(Protocol::H2c),
+        Err(_) => Err(LoadSpecError::Protocol(wire)),
+    }
+}
 
 /// The generator's TLS settings from the wire's, `None` for clear text.
 pub(super) fn tls_settings(

@@ -191,6 +191,8 @@ pub(super) fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> 
         requests: Vec::new(),
         expect_status: Vec::new(),
         tls: None,
+        protocol: Default::default(),
+        streams: 1,
     }
 }
 

@@ -10,6 +10,7 @@ use numaload_test_support::turns;
 
 mod config_reference;
 mod fuzz_corpus;
+mod http2;
 mod layers;
 mod loadgen;
 mod schedtrace;

@@ -170,6 +170,8 @@ fn config(mode: Mode, target: SocketAddr, tls: TlsSettings) -> LoadConfig {
         requests: Vec::new(),
         expect_status: Vec::new(),
         tls: Some(tls),
+        protocol: Default::default(),
+        streams: 1,
     }
 }
 

@@ -161,6 +161,8 @@ fn open_loop(addr: SocketAddr) -> LoadConfig {
         requests: Vec::new(),
         expect_status: Vec::new(),
         tls: None,
+        protocol: Default::default(),
+        streams: 1,
     }
 }
 

@@ -22,6 +22,8 @@ fn load() -> Load {
         stages: Vec::new(),
         trace: None,
         tls: None,
+        protocol: Default::default(),
+        streams: 1,
     }
 }
 

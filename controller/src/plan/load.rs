@@ -7,7 +7,7 @@ use numaload_proto::v1;
 use serde::{Deserialize, Serialize};
 
 use super::durations::millis;
-use super::protocol::Tls;
+use super::protocol::{Protocol, Tls};
 use super::request::{self, Request};
 use super::shape::{self, Arrivals, Stage, Trace};
 
@@ -77,6 +77,20 @@ pub struct Load {
     /// TLS to the targets; `None`: clear text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// The HTTP version spoken.
+    #[serde(default, skip_serializing_if = "Protocol::is_h1")]
+    pub protocol: Protocol,
+    /// HTTP/2: requests in flight at once per connection, each on its own stream.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub streams: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// How requests are sent.
@@ -163,6 +177,8 @@ impl Load {
                 .as_ref()
                 .map(|t| shape::trace_to_wire(t.sends.as_deref().unwrap_or_default())),
             tls: self.tls.as_ref().map(Tls::to_wire),
+            protocol: self.protocol.to_wire() as i32,
+            streams: self.streams,
         }
     }
 }

@@ -77,7 +77,7 @@ pub use grpc::Grpc;
 pub use layout::{Layout, Memory, Pin, Replicas, Smt, Threads};
 pub use load::{Load, LoadMode, DEFAULT_MIN_DELIVERED};
 pub use overrides::{blame, Set, SetFrom, SET_ENV};
-pub use protocol::Tls;
+pub use protocol::{Protocol, Tls};
 pub use request::Request;
 pub use search::Search;
 pub use shape::{Arrivals, Stage, Trace, TraceSend};

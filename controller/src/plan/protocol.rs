@@ -1,5 +1,5 @@
-//! How the load generator talks to the targets: `load.tls` and its keys (`sni`, `ca`,
-//! `insecure_skip_verify`, `alpn`, `resume`). The keys, defaults and examples are in
+//! How the load generator talks to the targets: `load.protocol` and `streams` ([`http`]),
+//! `load.tls` and its keys (`sni`, `ca`, `insecure_skip_verify`, `alpn`, `resume`). The keys, defaults and examples are in
 //! `docs/plan.md`, section `[load]`.
 //!
 //! Validation is pure: `ca` stays a path here, and [`read_files`] (called by `plan::load_with`
@@ -23,6 +23,70 @@ pub(super) const INSECURE: &str = "must be true or false (true accepts any certi
 pub(super) const ALPN: &str =
     "must be a list of 1 to 8 protocol names, e.g. alpn = [\"http/1.1\"] (or [] for none)";
 pub(super) const RESUME: &str = "must be true or false (false: a full handshake on every connect)";
+pub(super) const PROTOCOL: &str =
+    "must be \"h1\" (HTTP/1.1), \"h2\" (HTTP/2 over TLS) or \"h2c\" (HTTP/2 in clear text)";
+pub(super) const STREAMS: &str =
+    "must be a whole number from 1 to 1000: requests in flight at once per HTTP/2 connection";
+
+/// Most streams per connection a plan may ask for.
+const MAX_STREAMS: i64 = 1_000;
+
+/// The HTTP version the generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    H1,
+    H2,
+    H2c,
+}
+
+impl Protocol {
+    pub(super) fn is_h1(&self) -> bool {
+        *self == Protocol::H1
+    }
+
+    pub(super) fn to_wire(self) -> v1::HttpProtocol {
+        match self {
+            Protocol::H1 => v1::HttpProtocol::H1,
+            Protocol::H2 => v1::HttpProtocol::H2,
+            Protocol::H2c => v1::HttpProtocol::H2c,
+        }
+    }
+}
+
+/// `protocol` and `streams`, taken out of `raw` (before [`tls`], whose default ALPN follows the
+/// protocol). `h2` needs `tls = true`, `h2c` refuses it; more than one stream needs HTTP/2.
+pub(super) fn http(raw: &mut RawLoad, at: &KeyPath) -> Result<(Protocol, u32), Problem> {
+    let protocol = match raw.protocol.take().as_deref() {
+        None | Some("h1") => Protocol::H1,
+        Some("h2") => Protocol::H2,
+        Some("h2c") => Protocol::H2c,
+        Some(other) => return Err(Problem::value(at.key("protocol"), quoted(other), PROTOCOL)),
+    };
+    let tls = raw.tls == Some(true);
+    match (protocol, tls) {
+        (Protocol::H2, false) => {
+            let fix = "\"h2\" is HTTP/2 over TLS: add tls = true, or use \"h2c\" for clear text";
+            return Err(Problem::value(at.key("protocol"), quoted("h2"), fix));
+        }
+        (Protocol::H2c, true) => {
+            let fix = "\"h2c\" is HTTP/2 in clear text: remove tls, or use \"h2\" over TLS";
+            return Err(Problem::value(at.key("protocol"), quoted("h2c"), fix));
+        }
+        _ => {}
+    }
+    let streams = raw.streams.take().unwrap_or(1);
+    if !(1..=MAX_STREAMS).contains(&streams) {
+        return Err(Problem::value(at.key("streams"), streams, STREAMS));
+    }
+    if streams > 1 && protocol == Protocol::H1 {
+        let fix = "HTTP/1.1 sends one request at a time per connection: set protocol = \"h2\" \
+                   or \"h2c\", or raise connections instead";
+        return Err(Problem::value(at.key("streams"), streams, fix));
+    }
+    Ok((protocol, streams as u32))
+}
 
 /// What a PEM certificate starts with.
 const PEM_CERTIFICATE: &[u8] = b"-----BEGIN CERTIFICATE-----";
@@ -62,7 +126,11 @@ impl Tls {
 
 /// `tls` and its keys, taken out of `raw`; `None` for clear text. The keys of TLS without
 /// `tls = true` are refused (they would be silently unused).
-pub(super) fn tls(raw: &mut RawLoad, at: &KeyPath) -> Result<Option<Tls>, Problem> {
+pub(super) fn tls(
+    raw: &mut RawLoad,
+    at: &KeyPath,
+    protocol: Protocol,
+) -> Result<Option<Tls>, Problem> {
     let (sni, ca, insecure, alpn, resume) = (
         raw.sni.take(),
         raw.ca.take(),
@@ -109,7 +177,15 @@ pub(super) fn tls(raw: &mut RawLoad, at: &KeyPath) -> Result<Option<Tls>, Proble
             return Err(Problem::value(at.key("ca"), quoted(path), CA));
         }
     }
-    let alpn = alpn.unwrap_or_else(|| vec!["http/1.1".to_owned()]);
+    let speaks = match protocol {
+        Protocol::H1 => "http/1.1",
+        Protocol::H2 | Protocol::H2c => "h2",
+    };
+    let alpn = alpn.unwrap_or_else(|| vec![speaks.to_owned()]);
+    if protocol == Protocol::H2 && !alpn.iter().any(|p| p == "h2") {
+        let fix = "protocol = \"h2\" needs \"h2\" offered; add it, or leave alpn out";
+        return Err(Problem::value(at.key("alpn"), format!("{alpn:?}"), fix));
+    }
     let fine = alpn.len() <= 8
         && alpn
             .iter()
@@ -178,6 +254,64 @@ mod tests {
         assert_eq!(wire.server_name, "api.test");
         assert!(wire.no_resume && wire.alpn.is_empty());
         assert_eq!(parse(&plan(""), "p.toml").expect("clear").load.tls, None);
+    }
+
+    #[test]
+    fn http2_keys_go_on_the_wire_and_h2_offers_h2_by_default() {
+        use numaload_proto::v1;
+        let parsed = parse(&plan("protocol = \"h2c\"\nstreams = 10"), "p.toml").expect("h2c");
+        let wire = parsed.load.to_spec();
+        assert_eq!(wire.protocol, v1::HttpProtocol::H2c as i32);
+        assert_eq!(wire.streams, 10);
+        assert_eq!(wire.tls, None);
+        let parsed = parse(&plan("protocol = \"h2\"\ntls = true"), "p.toml").expect("h2");
+        assert_eq!(parsed.load.tls.expect("tls").alpn, ["h2"]);
+        assert_eq!(parsed.load.streams, 1);
+        let echo =
+            serde_json::to_value(&parse(&plan(""), "p.toml").expect("h1").load).expect("json");
+        assert_eq!(echo.get("protocol"), None, "HTTP/1.1 is not echoed");
+        assert_eq!(
+            parse(&plan(""), "p.toml")
+                .expect("h1")
+                .load
+                .to_spec()
+                .protocol,
+            v1::HttpProtocol::H1 as i32
+        );
+    }
+
+    #[test]
+    fn http2_keys_are_refused_naming_the_key_and_the_fix() {
+        let cases = [
+            (
+                "protocol = \"h3\"",
+                "load.protocol",
+                "\"h2c\" (HTTP/2 in clear text)",
+            ),
+            ("protocol = \"h2\"", "load.protocol", "add tls = true"),
+            (
+                "protocol = \"h2c\"\ntls = true",
+                "load.protocol",
+                "remove tls",
+            ),
+            ("streams = 4", "load.streams", "set protocol = \"h2\""),
+            (
+                "protocol = \"h2c\"\nstreams = 0",
+                "load.streams",
+                "1 to 1000",
+            ),
+            (
+                "protocol = \"h2\"\ntls = true\nalpn = [\"http/1.1\"]",
+                "load.alpn",
+                "needs \"h2\" offered",
+            ),
+            ("streams = \"many\"", "load.streams", "whole number"),
+        ];
+        for (keys, key, fix) in cases {
+            let message = parse(&plan(keys), "p.toml").expect_err(keys).to_string();
+            assert!(message.contains(key), "{keys}: {message}");
+            assert!(message.contains(fix), "{keys}: {message}");
+        }
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub(super) struct RawLoad {
     pub insecure_skip_verify: Option<bool>,
     pub alpn: Option<Vec<String>>,
     pub resume: Option<bool>,
+    /// `"h1"`, `"h2"` or `"h2c"`, and HTTP/2's streams per connection.
+    pub protocol: Option<String>,
+    pub streams: Option<i64>,
 }
 
 /// One `[[load.stages]]` table: `rate` (a step) or `from` and `to` (a ramp), and `duration`.

@@ -122,6 +122,8 @@ mod tests {
                 stages: Vec::new(),
                 trace: None,
                 tls: None,
+                protocol: Default::default(),
+                streams: 1,
             },
             layouts: vec![
                 Layout::new("one", Replicas::Count(1), Pin::None, Memory::None),

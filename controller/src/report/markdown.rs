@@ -76,6 +76,9 @@ fn service_section(out: &mut String, result: &RunResult) {
         if let Some(line) = service::reconnects(l) {
             bullets.push(format!("- reconnects: {}\n", escape(&line)));
         }
+        if let Some(line) = service::http2(l) {
+            bullets.push(format!("- http/2: {}\n", escape(&line)));
+        }
         if rows.is_empty() && bullets.is_empty() {
             continue;
         }

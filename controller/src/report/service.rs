@@ -125,6 +125,25 @@ pub fn reconnects(l: &LayoutResult) -> Option<String> {
     })
 }
 
+/// `12 GOAWAY (connections reconnected, unprocessed streams sent again); 3 requests waited on
+/// the server's flow-control window` when either is non-zero (HTTP/2).
+pub fn http2(l: &LayoutResult) -> Option<String> {
+    let mut parts = Vec::new();
+    if l.counts.goaways > 0 {
+        parts.push(format!(
+            "{} GOAWAY (connections reconnected, unprocessed streams sent again)",
+            thousands(l.counts.goaways as f64)
+        ));
+    }
+    if l.counts.flow_blocked > 0 {
+        parts.push(format!(
+            "{} request(s) waited on the server's flow-control window",
+            thousands(l.counts.flow_blocked as f64)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// `3 processes, 41 threads when ready; at most 3 processes while measured; 12 pages off its
 /// nodes`: the replica's tree, when the agent read it.
 pub fn tree(r: &ReplicaResult) -> Option<String> {

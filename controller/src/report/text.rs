@@ -287,6 +287,9 @@ fn service_lines(out: &mut String, l: &LayoutResult) {
     if let Some(line) = service::reconnects(l) {
         let _ = writeln!(out, "  reconnects   {line}");
     }
+    if let Some(line) = service::http2(l) {
+        let _ = writeln!(out, "  http/2       {line}");
+    }
     let rows = service::mix_rows(l);
     if rows.is_empty() {
         return;

@@ -19,6 +19,13 @@ pub struct Counts {
     /// window's own schedule went out (the server was behind before the measurement began).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub warmup_dropped: u64,
+    /// HTTP/2: GOAWAY frames received (each connection reconnected; the streams a GOAWAY did
+    /// not take were sent again).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub goaways: u64,
+    /// HTTP/2: requests whose body waited for the server's flow-control window.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flow_blocked: u64,
 }
 
 impl Counts {
@@ -28,12 +35,16 @@ impl Counts {
         self.late_sends += w.late_sends;
         self.reconnects += w.reconnects;
         self.warmup_dropped += w.warmup_dropped;
+        self.goaways += w.goaways;
+        self.flow_blocked += w.flow_blocked;
     }
 
     pub fn add(&mut self, other: &Counts) {
         self.late_sends += other.late_sends;
         self.reconnects += other.reconnects;
         self.warmup_dropped += other.warmup_dropped;
+        self.goaways += other.goaways;
+        self.flow_blocked += other.flow_blocked;
     }
 }
 
@@ -47,6 +58,8 @@ mod tests {
             late_sends: 3,
             reconnects: 2,
             warmup_dropped: 0,
+            goaways: 0,
+            flow_blocked: 0,
         };
         let json = serde_json::to_value(counts).expect("serializes");
         assert_eq!(json, serde_json::json!({"late_sends": 3, "reconnects": 2}));

@@ -23,6 +23,9 @@ pub struct ErrorKinds {
     /// reads 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tls: u64,
+    /// HTTP/2: the server reset the request's stream. A result without it reads 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stream_reset: u64,
 }
 
 /// The wire's error counts, as an agent sent them (absent counts read as none).
@@ -37,13 +40,14 @@ impl From<Option<&numaload_proto::v1::ErrorCounts>> for ErrorKinds {
             parse: e.parse,
             unsent: e.unsent,
             tls: e.tls,
+            stream_reset: e.stream_reset,
         }
     }
 }
 
 impl ErrorKinds {
     /// Each kind with its name as the reports print it, in the order they list them.
-    pub fn by_kind(&self) -> [(&'static str, u64); 7] {
+    pub fn by_kind(&self) -> [(&'static str, u64); 8] {
         [
             ("connect", self.connect),
             ("tls", self.tls),
@@ -52,6 +56,7 @@ impl ErrorKinds {
             ("http status", self.http_status),
             ("parse", self.parse),
             ("unsent", self.unsent),
+            ("stream reset", self.stream_reset),
         ]
     }
 
@@ -63,6 +68,7 @@ impl ErrorKinds {
             + self.http_status
             + self.parse
             + self.unsent
+            + self.stream_reset
     }
 
     pub fn add(&mut self, other: &ErrorKinds) {
@@ -73,5 +79,6 @@ impl ErrorKinds {
         self.parse += other.parse;
         self.unsent += other.unsent;
         self.tls += other.tls;
+        self.stream_reset += other.stream_reset;
     }
 }

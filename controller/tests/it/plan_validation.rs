@@ -97,6 +97,8 @@ fn the_quickstart_parses_to_the_plan_its_comments_describe() {
             stages: Vec::new(),
             trace: None,
             tls: None,
+            protocol: Default::default(),
+            streams: 1,
         },
         layouts: vec![
             Layout::new("one-process", Replicas::Count(1), Pin::None, Memory::None),
@@ -528,6 +530,8 @@ memory = "none"
             send_precision_ns: 50_000,
             interface: String::new(),
             tls: None,
+            protocol: v1::HttpProtocol::H1 as i32,
+            streams: 1,
             requests: vec![v1::HttpRequest {
                 name: "POST /api/items?x=1".into(),
                 method: "POST".into(),

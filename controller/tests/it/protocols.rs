@@ -254,3 +254,75 @@ fn a_go_server_choosing_h2_by_alpn_is_refused_for_an_http1_load_in_one_line() {
     let error = one["error"].as_str().expect("error");
     assert!(error.contains(r#"chose "h2" by ALPN"#), "{error}");
 }
+
+/// nginx speaking HTTP/2 in clear text (prior knowledge), sending GOAWAY after 200 requests on
+/// a connection.
+const NGINX_H2C: &str = r#"
+[targets.nginx-h2c]
+program = "/usr/sbin/nginx"
+args = ["-p", "{workdir}", "-c", "{workdir}/nginx.conf", "-e", "stderr"]
+ready = "tcp"
+stop_signal = "SIGTERM"
+[targets.nginx-h2c.files]
+"nginx.conf" = """
+daemon off;
+master_process on;
+worker_processes {threads};
+user root;
+pid {workdir}/nginx.pid;
+lock_file {workdir}/nginx.lock;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path {workdir}/client_body;
+    proxy_temp_path {workdir}/proxy;
+    fastcgi_temp_path {workdir}/fastcgi;
+    uwsgi_temp_path {workdir}/uwsgi;
+    scgi_temp_path {workdir}/scgi;
+    keepalive_requests 200;
+    server {
+        listen {listen} http2;
+        location / { return 200 "ok\\n"; }
+    }
+}
+"""
+"#;
+
+#[test]
+fn h2c_streams_and_goaways_go_from_the_plan_to_the_result_and_the_report() {
+    let _turn = crate::turns::beside_others();
+    let dir = common::scratch("protocols", "h2c");
+    let config = dir.join("agent.toml");
+    std::fs::write(&config, NGINX_H2C).expect("config");
+    let plan = dir.join("plan.toml");
+    let text = r#"name = "h2c"
+[target]
+name = "nginx-h2c"
+[load]
+mode = "closed"
+connections = 2
+duration = "1s"
+warmup = "300ms"
+reserve_cpus = 1
+protocol = "h2c"
+streams = 8
+[[layouts]]
+name = "one"
+replicas = 1
+threads = 1
+"#;
+    std::fs::write(&plan, text).expect("plan");
+    let config = config.to_str().expect("path");
+    let run = run_plan(&plan, &["--agent-config", config]);
+    assert_matches_schema(&run.result);
+    assert_eq!(run.result["plan"]["load"]["protocol"], "h2c");
+    assert_eq!(run.result["plan"]["load"]["streams"], 8);
+    let one = layout(&run.result, "one");
+    assert!(one["status"] == "ok" || one["status"] == "suspect", "{one}");
+    assert!(one["requests"].as_u64().expect("requests") > 400, "{one}");
+    assert!(one["goaways"].as_u64().expect("goaways") >= 2, "{one}");
+    assert_eq!(one["errors"], 0, "{one}");
+    assert!(run.stdout.contains("  http/2       "), "{}", run.stdout);
+    assert!(run.stdout.contains("GOAWAY"), "{}", run.stdout);
+}

@@ -315,6 +315,12 @@ pub struct LoadSpec {
     /// TLS to the targets (plan: tls = true and its keys); absent: clear text.
     #[prost(message, optional, tag = "30")]
     pub tls: ::core::option::Option<TlsSpec>,
+    /// The protocol the generator speaks; unspecified: HTTP/1.1.
+    #[prost(enumeration = "HttpProtocol", tag = "31")]
+    pub protocol: i32,
+    /// HTTP/2: concurrent streams per connection (0 or 1: one at a time). HTTP/1.1 takes 0 or 1.
+    #[prost(uint32, tag = "32")]
+    pub streams: u32,
 }
 /// One stage of an open-loop run: the rate going linearly from `from_rps` to `to_rps` requests
 /// per second over its duration (equal: a step).
@@ -797,6 +803,9 @@ pub struct ErrorCounts {
     /// TLS failed: the handshake, or a record or alert during the exchange.
     #[prost(uint64, tag = "7")]
     pub tls: u64,
+    /// HTTP/2: the server reset the request's stream (RST_STREAM other than REFUSED_STREAM).
+    #[prost(uint64, tag = "8")]
+    pub stream_reset: u64,
 }
 /// Responses with one status code.
 #[allow(clippy::all)]
@@ -926,6 +935,13 @@ pub struct WorkerResult {
     /// TLS handshakes that resumed an earlier session (of those in tls_handshake).
     #[prost(uint64, tag = "43")]
     pub tls_resumed: u64,
+    /// HTTP/2: GOAWAY frames received (the connection reconnects; streams it did not take are
+    /// sent again).
+    #[prost(uint64, tag = "44")]
+    pub goaways: u64,
+    /// HTTP/2: requests whose body waited for the server's flow-control window.
+    #[prost(uint64, tag = "45")]
+    pub flow_blocked: u64,
 }
 /// One stage's share of a worker's results for one replica: the requests intended in it.
 #[allow(clippy::all)]
@@ -1224,6 +1240,41 @@ impl LoadMode {
             "LOAD_MODE_UNSPECIFIED" => Some(Self::Unspecified),
             "LOAD_MODE_OPEN" => Some(Self::Open),
             "LOAD_MODE_CLOSED" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum HttpProtocol {
+    Unspecified = 0,
+    H1 = 1,
+    /// HTTP/2 over TLS, negotiated by ALPN "h2".
+    H2 = 2,
+    /// HTTP/2 in clear text with prior knowledge.
+    H2c = 3,
+}
+impl HttpProtocol {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "HTTP_PROTOCOL_UNSPECIFIED",
+            Self::H1 => "HTTP_PROTOCOL_H1",
+            Self::H2 => "HTTP_PROTOCOL_H2",
+            Self::H2c => "HTTP_PROTOCOL_H2C",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "HTTP_PROTOCOL_UNSPECIFIED" => Some(Self::Unspecified),
+            "HTTP_PROTOCOL_H1" => Some(Self::H1),
+            "HTTP_PROTOCOL_H2" => Some(Self::H2),
+            "HTTP_PROTOCOL_H2C" => Some(Self::H2c),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 use super::super::fleet::{MAX_LOST_AGENTS, ON_AGENT_LOSS};
 use super::super::grpc;
 use super::super::knobs::KNOBS;
-use super::super::protocol::{ALPN, CA, INSECURE, RESUME, SNI, TLS};
+use super::super::protocol::{ALPN, CA, INSECURE, PROTOCOL, RESUME, SNI, STREAMS, TLS};
 use super::super::request::{
     BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
 };
@@ -81,6 +81,8 @@ pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
         "load.insecure_skip_verify" => INSECURE,
         "load.alpn" => ALPN,
         "load.resume" => RESUME,
+        "load.protocol" => PROTOCOL,
+        "load.streams" => STREAMS,
         "load.method" | "load.requests.method" => METHOD,
         "load.path" | "load.requests.path" => PATH,
         "load.headers" | "load.requests.headers" => HEADERS,

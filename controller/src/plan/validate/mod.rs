@@ -158,7 +158,8 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
     let send_precision = send_precision(raw.send_precision.take(), &mode, at)?;
     let min_delivered = min_delivered(raw.min_delivered.take(), at)?;
     let requests = request::requests(&mut raw, at)?;
-    let tls = protocol::tls(&mut raw, at)?;
+    let (http, streams) = protocol::http(&mut raw, at)?;
+    let tls = protocol::tls(&mut raw, at, http)?;
     let expect_status = request::expect_status(raw.expect_status.take(), &at.key("expect_status"))?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
     if !CONNECTIONS.contains(&connections) {
@@ -199,6 +200,8 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
         stages: shape.stages,
         trace: shape.trace,
         tls,
+        protocol: http,
+        streams,
     })
 }
 

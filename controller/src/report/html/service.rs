@@ -18,6 +18,9 @@ pub fn section(l: &LayoutResult) -> String {
         if let Some(line) = service::reconnects(l) {
             let _ = writeln!(out, r#"<p class="sub">reconnects: {}</p>"#, esc(&line));
         }
+        if let Some(line) = service::http2(l) {
+            let _ = writeln!(out, r#"<p class="sub">http/2: {}</p>"#, esc(&line));
+        }
         mix_table(&mut out, l);
     }
     let mut items = Vec::new();

@@ -1,0 +1,505 @@
+//! One HTTP/2 connection of a worker: connect, TLS handshake (ALPN `h2`), then a [`Session`]
+//! carrying up to `streams` requests at once; the socket I/O around the session, and each
+//! stream's outcome counted into the worker's stats. A GOAWAY lets the streams it took finish,
+//! sends the others again first on a new connection (their intended and send times kept, so
+//! the detour is in their latency), and reconnects; a broken connection fails its streams by
+//! kind and reconnects.
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Poll, Token};
+
+use super::request::H2Request;
+use super::session::{Event, Session};
+use crate::loadgen::report::ErrorKind;
+use crate::loadgen::request::Mix;
+use crate::loadgen::socket;
+use crate::loadgen::stats::{Outcome, WorkerStats};
+use crate::loadgen::stream::Stream;
+use crate::loadgen::tls::{self, Handshake, TlsClient};
+use crate::loadgen::window::Window;
+
+/// Pause after a failed connect before the next try.
+pub(super) const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// A request on a stream: which template, when it was meant to go (open loop) and went, and
+/// by when its response must be complete.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct InFlight {
+    pub(super) request: usize,
+    pub(super) intended: Option<Instant>,
+    pub(super) sent: Instant,
+    pub(super) deadline: Instant,
+}
+
+impl InFlight {
+    fn at(&self) -> Instant {
+        self.intended.unwrap_or(self.sent)
+    }
+}
+
+/// What every connection's transitions need from its worker.
+pub(super) struct Ctx<'a> {
+    pub(super) poll: &'a mut Poll,
+    pub(super) timeout: Duration,
+    pub(super) window: Window,
+    pub(super) stats: &'a mut WorkerStats,
+    pub(super) tls: Option<TlsClient>,
+    pub(super) streams: usize,
+    /// Closed loop: each connection keeps its streams busy; open loop: the engine sends.
+    pub(super) closed_loop: bool,
+}
+
+#[derive(Debug)]
+pub(super) enum State {
+    Idle {
+        retry_at: Option<Instant>,
+    },
+    Connecting {
+        stream: Stream,
+        deadline: Instant,
+    },
+    Handshaking {
+        stream: Stream,
+        connected: Instant,
+        deadline: Instant,
+    },
+    Open {
+        stream: Stream,
+        session: Box<Session<InFlight>>,
+    },
+    Done,
+}
+
+#[derive(Debug)]
+pub(super) struct H2Connection {
+    pub(super) target: SocketAddr,
+    pub(super) target_index: usize,
+    pub(super) requests: Rc<[H2Request]>,
+    pub(super) mix: Option<Mix>,
+    /// The template of the next request this connection sends (drawn after each send).
+    pub(super) current: usize,
+    /// When the connect started, until the first response's first bytes.
+    pub(super) opened: Option<Instant>,
+    pub(super) state: State,
+    /// Requests the server did not take (GOAWAY, REFUSED_STREAM), sent again first.
+    pub(super) retry: Vec<InFlight>,
+    pub(super) events: Vec<Event<InFlight>>,
+}
+
+impl H2Connection {
+    /// Requests out (or waiting to go out again) on this connection.
+    pub(super) fn outstanding(&self) -> usize {
+        let streams = match &self.state {
+            State::Open { session, .. } => session.in_flight(),
+            _ => 0,
+        };
+        streams + self.retry.len()
+    }
+
+    /// A stream free for a new request now.
+    pub(super) fn free_slot(&self) -> Option<usize> {
+        match &self.state {
+            State::Open { session, .. } if self.retry.is_empty() => session.free_slot(),
+            _ => None,
+        }
+    }
+
+    /// The template to send next, drawn on from the mix.
+    pub(super) fn take_request(&mut self) -> usize {
+        let request = self.current;
+        if let Some(mix) = &mut self.mix {
+            self.current = mix.next();
+        }
+        request
+    }
+
+    /// Starts a connect at `now` (or ends the connection's part when the window is over and
+    /// nothing is left to send again).
+    pub(super) fn connect(&mut self, ctx: &mut Ctx<'_>, token: Token, now: Instant) {
+        if now >= ctx.window.measure_end && self.retry.is_empty() {
+            self.state = State::Done;
+            return;
+        }
+        let registered = TcpStream::connect(self.target).and_then(|mut tcp| {
+            ctx.poll
+                .registry()
+                .register(&mut tcp, token, Interest::READABLE | Interest::WRITABLE)
+                .map(|()| tcp)
+        });
+        match registered {
+            Ok(tcp) => {
+                self.opened = Some(now);
+                let deadline = now + ctx.timeout;
+                self.state = State::Connecting {
+                    stream: Stream::plain(tcp),
+                    deadline,
+                };
+            }
+            Err(_) => self.connect_failed(ctx, now, ErrorKind::Connect),
+        }
+    }
+
+    /// A connect or handshake that failed: counted against the request it was for (closed
+    /// loop; open loop counts it against the target's due send slot, see `engine.rs`), and a
+    /// pause before the next try. Requests waiting to go again fail with it.
+    pub(super) fn connect_failed(&mut self, ctx: &mut Ctx<'_>, now: Instant, kind: ErrorKind) {
+        for retry in std::mem::take(&mut self.retry) {
+            ctx.stats.record(
+                self.target_index,
+                retry.request,
+                now,
+                Outcome::Failed {
+                    kind,
+                    at: retry.at(),
+                },
+            );
+        }
+        if ctx.closed_loop {
+            let request = self.take_request();
+            ctx.stats.record(
+                self.target_index,
+                request,
+                now,
+                Outcome::Failed { kind, at: now },
+            );
+        }
+        self.opened = None;
+        self.state = State::Idle {
+            retry_at: Some(now + CONNECT_RETRY_DELAY),
+        };
+    }
+
+    /// The poller says the socket is ready.
+    pub(super) fn on_event(&mut self, ctx: &mut Ctx<'_>, token: Token) {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Connecting { stream, deadline } => {
+                self.on_connecting(ctx, token, stream, deadline)
+            }
+            State::Handshaking {
+                stream,
+                connected,
+                deadline,
+            } => self.on_handshaking(ctx, token, stream, connected, deadline),
+            State::Open { stream, session } => self.exchange(ctx, token, stream, session),
+            other => self.state = other,
+        }
+    }
+
+    fn on_connecting(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        token: Token,
+        mut stream: Stream,
+        deadline: Instant,
+    ) {
+        let connected = match stream.tcp.take_error() {
+            Ok(None) => match stream.tcp.peer_addr() {
+                Ok(_) => Some(true),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
+                Err(_) => Some(false),
+            },
+            Ok(Some(_)) | Err(_) => Some(false),
+        };
+        let now = Instant::now();
+        match connected {
+            None => self.state = State::Connecting { stream, deadline },
+            Some(true) if socket::tune(&stream.tcp).is_ok() => {
+                if let Some(opened) = self.opened {
+                    ctx.stats.connected(self.target_index, opened, now);
+                }
+                let Some(client) = &ctx.tls else {
+                    return self.open(ctx, token, stream, now);
+                };
+                match client.link(self.target) {
+                    Ok(link) => {
+                        stream.tls = Some(link);
+                        self.on_handshaking(ctx, token, stream, now, now + ctx.timeout);
+                    }
+                    Err(_) => self.connect_failed(ctx, now, ErrorKind::Tls),
+                }
+            }
+            Some(_) => self.connect_failed(ctx, now, ErrorKind::Connect),
+        }
+    }
+
+    fn on_handshaking(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        token: Token,
+        mut stream: Stream,
+        connected: Instant,
+        deadline: Instant,
+    ) {
+        match stream.handshake() {
+            Ok(Handshake::Pending) => {
+                self.state = State::Handshaking {
+                    stream,
+                    connected,
+                    deadline,
+                };
+            }
+            Ok(Handshake::Done { resumed }) => {
+                let now = Instant::now();
+                // HTTP/2 only if the server chose it (checked once before the load too).
+                let h2 = stream.tls.as_ref().is_some_and(|l| l.alpn() == Some(b"h2"));
+                if !h2 {
+                    return self.connect_failed(ctx, now, ErrorKind::Tls);
+                }
+                if let Some(opened) = self.opened {
+                    ctx.stats
+                        .handshaken(self.target_index, opened, connected, now, resumed);
+                }
+                self.open(ctx, token, stream, now);
+            }
+            Err(_) => self.connect_failed(ctx, Instant::now(), ErrorKind::Tls),
+        }
+    }
+
+    /// Connected (and handshaken): the preface and SETTINGS go out, with the requests to send
+    /// again and, in closed loop, as many new ones as there are streams.
+    fn open(&mut self, ctx: &mut Ctx<'_>, token: Token, stream: Stream, now: Instant) {
+        let mut session = Box::new(Session::new(ctx.streams, self.blank(now)));
+        for retry in std::mem::take(&mut self.retry) {
+            let slot = session.free_slot().unwrap_or_default();
+            session.open(slot, &self.requests, retry.request, retry);
+        }
+        self.state = State::Open { stream, session };
+        self.fill(ctx, now);
+        self.flush(ctx, token, now);
+    }
+
+    fn blank(&self, now: Instant) -> InFlight {
+        InFlight {
+            request: 0,
+            intended: None,
+            sent: now,
+            deadline: now,
+        }
+    }
+
+    /// Closed loop: a new request on every free stream (until the window closes).
+    pub(super) fn fill(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        if !ctx.closed_loop || now >= ctx.window.measure_end {
+            return;
+        }
+        while let Some(slot) = self.free_slot() {
+            let request = self.take_request();
+            self.send(ctx, slot, request, None, now);
+        }
+    }
+
+    /// Opens a stream on free `slot` for template `request`, intended at `intended` (open
+    /// loop), sent at `now`; written out by the next [`H2Connection::flush`].
+    pub(super) fn send(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        slot: usize,
+        request: usize,
+        intended: Option<Instant>,
+        now: Instant,
+    ) {
+        let State::Open { session, .. } = &mut self.state else {
+            return;
+        };
+        let tag = InFlight {
+            request,
+            intended,
+            sent: now,
+            deadline: now + ctx.timeout,
+        };
+        let blocked = session.flow_blocked;
+        session.open(slot, &self.requests, request, tag);
+        if session.flow_blocked > blocked {
+            ctx.stats.flow_blocked(self.target_index, tag.at());
+        }
+    }
+
+    /// Writes what the session has to say, as far as the socket takes it.
+    pub(super) fn flush(&mut self, ctx: &mut Ctx<'_>, token: Token, now: Instant) {
+        let State::Open { stream, session } = &mut self.state else {
+            return;
+        };
+        while !session.pending().is_empty() {
+            match stream.write_some(session.pending()) {
+                Ok(0) => return,
+                Ok(n) => session.wrote(n),
+                Err(e) => return self.broken(ctx, token, now, tls::error_kind(&e)),
+            }
+        }
+    }
+
+    /// Reads what came, counts the streams that ended, sends what follows.
+    fn exchange(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        token: Token,
+        mut stream: Stream,
+        mut session: Box<Session<InFlight>>,
+    ) {
+        let mut failed = None;
+        loop {
+            let read = match &mut stream.tls {
+                None => session.read_from(&mut stream.tcp),
+                Some(link) => session.read_from(&mut link.reader(&stream.tcp)),
+            };
+            match read {
+                Ok((0, _)) => failed = Some(ErrorKind::Io),
+                Ok((_, more)) => {
+                    if session.process(&self.requests, &mut self.events).is_err() {
+                        failed = Some(ErrorKind::Parse);
+                    }
+                    if more && failed.is_none() {
+                        continue;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => failed = Some(tls::error_kind(&e)),
+            }
+            break;
+        }
+        let now = Instant::now();
+        if !self.events.is_empty() {
+            self.outcomes(ctx, now);
+        }
+        self.state = State::Open { stream, session };
+        if let Some(kind) = failed {
+            return self.broken(ctx, token, now, kind);
+        }
+        self.fill(ctx, now);
+        self.flush(ctx, token, now);
+        if let State::Open { session, .. } = &self.state {
+            if session.closing() && session.in_flight() == 0 {
+                // GOAWAY and every stream it took is done: a new connection carries on.
+                self.reconnect(ctx, token, now);
+            }
+        }
+    }
+
+    /// Counts the streams that ended.
+    fn outcomes(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        let index = self.target_index;
+        if let Some(opened) = self.opened.take() {
+            ctx.stats.first_byte(index, opened, now);
+        }
+        for event in self.events.drain(..) {
+            let (tag, outcome) = match event {
+                Event::Response { tag, status } => (
+                    tag,
+                    Outcome::Response {
+                        status,
+                        intended: tag.intended,
+                        sent: tag.sent,
+                    },
+                ),
+                Event::Malformed { tag } => (
+                    tag,
+                    Outcome::Failed {
+                        kind: ErrorKind::Parse,
+                        at: tag.at(),
+                    },
+                ),
+                Event::Reset { tag, .. } => (
+                    tag,
+                    Outcome::Failed {
+                        kind: ErrorKind::StreamReset,
+                        at: tag.at(),
+                    },
+                ),
+                Event::Refused { tag } => {
+                    self.retry.push(tag);
+                    continue;
+                }
+                Event::GoAway => {
+                    ctx.stats.goaway(index, now);
+                    continue;
+                }
+            };
+            ctx.stats.record(index, tag.request, now, outcome);
+        }
+    }
+
+    /// The connection broke at `now`: its streams fail by `kind`, and it reconnects.
+    fn broken(&mut self, ctx: &mut Ctx<'_>, token: Token, now: Instant, kind: ErrorKind) {
+        if let State::Open { session, .. } = &self.state {
+            for (_, tag) in session.open_tags() {
+                let outcome = Outcome::Failed { kind, at: tag.at() };
+                ctx.stats
+                    .record(self.target_index, tag.request, now, outcome);
+            }
+        }
+        self.reconnect(ctx, token, now);
+    }
+
+    fn reconnect(&mut self, ctx: &mut Ctx<'_>, token: Token, now: Instant) {
+        // Dropping the stream closes the socket (and leaves the poller).
+        self.state = State::Idle { retry_at: None };
+        self.connect(ctx, token, now);
+    }
+
+    /// Every scan: a connect or handshake past its deadline fails, a stream past its deadline
+    /// is reset and counted as a `timeout`, an idle connection whose pause is over connects.
+    pub(super) fn check_deadlines(&mut self, ctx: &mut Ctx<'_>, token: Token, now: Instant) {
+        match &mut self.state {
+            State::Idle { retry_at } if retry_at.is_none_or(|at| now >= at) => {
+                self.connect(ctx, token, now)
+            }
+            State::Connecting { deadline, .. } if now >= *deadline => {
+                self.connect_failed(ctx, now, ErrorKind::Connect)
+            }
+            State::Handshaking { deadline, .. } if now >= *deadline => {
+                self.connect_failed(ctx, now, ErrorKind::Tls)
+            }
+            State::Open { session, .. } => {
+                let expired: Vec<(usize, InFlight)> = session
+                    .open_tags()
+                    .filter(|(_, t)| now >= t.deadline)
+                    .collect();
+                if expired.is_empty() {
+                    return;
+                }
+                for (slot, tag) in expired {
+                    session.cancel(slot);
+                    let outcome = Outcome::Failed {
+                        kind: ErrorKind::Timeout,
+                        at: tag.at(),
+                    };
+                    ctx.stats
+                        .record(self.target_index, tag.request, now, outcome);
+                }
+                self.fill(ctx, now);
+                self.flush(ctx, token, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// After the loop: a stream still open is a `timeout`; a request still waiting to go
+    /// again never went (`unsent`).
+    pub(super) fn close_out(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        if let State::Open { session, .. } = &self.state {
+            for (_, tag) in session.open_tags() {
+                let outcome = Outcome::Failed {
+                    kind: ErrorKind::Timeout,
+                    at: tag.at(),
+                };
+                ctx.stats
+                    .record(self.target_index, tag.request, now, outcome);
+            }
+        }
+        for retry in std::mem::take(&mut self.retry) {
+            let outcome = Outcome::Failed {
+                kind: ErrorKind::Unsent,
+                at: retry.at(),
+            };
+            ctx.stats
+                .record(self.target_index, retry.request, now, outcome);
+        }
+        self.state = State::Done;
+    }
+}

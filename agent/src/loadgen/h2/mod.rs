@@ -1,0 +1,22 @@
+//! HTTP/2 for the load generator (`protocol = "h2"` over TLS, `"h2c"` in clear text), in the
+//! worker's own mio loop: no thread, runtime or callback of its own.
+//!
+//! Files, leaf first: `frame.rs` (frame headers and the frames a client writes), `hpack.rs`
+//! (request header blocks encoded once before the load; response blocks decoded with
+//! `loona-hpack`), `request.rs` (each template's HEADERS frames per target, the stream id
+//! patched in per send), `session.rs` (one connection's client state with no I/O: SETTINGS,
+//! PING, flow control both ways, streams, GOAWAY, RST_STREAM), `conn.rs` (a connection's
+//! socket, TLS and outcomes), `engine.rs` (the worker's loop: closed loop keeps `streams`
+//! requests in flight per connection; open loop sends each due slot on any connection to its
+//! replica with a free stream).
+
+mod conn;
+mod engine;
+mod frame;
+mod hpack;
+mod request;
+mod session;
+#[cfg(test)]
+mod tests;
+
+pub(super) use engine::H2Engine;
