@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List
 
 from . import config, parse, report, tools
-from .points import fleet, generator, loadcpus, opencost, openloop, overhead, realfleet, shapes, startup, target
+from .points import fleet, generator, h2load, loadcpus, opencost, openloop, overhead, realfleet, shapes, startup, target
 from .section import Section
 
 PACKAGE = Path(__file__).resolve().parent
@@ -20,10 +20,12 @@ REPO = PACKAGE.parent.parent
 
 
 def ensure_tools() -> None:
-    """wrk, GNU time and taskset from Debian's packages when missing."""
+    """wrk, h2load, GNU time and taskset from Debian's packages when missing."""
     missing = []
     if shutil.which("wrk") is None:
         missing.append("wrk")
+    if shutil.which("h2load") is None:
+        missing.append("nghttp2-client")
     if not os.access("/usr/bin/time", os.X_OK):
         missing.append("time")
     if shutil.which("taskset") is None:
@@ -82,6 +84,10 @@ def run_point(ctx: tools.Context, point: str) -> Section:
         tools.say("bench: point 11 (the controller on a fleet of hollow agents)")
         p = fleet.params(s)
         return fleet.render(p, fleet.measure(ctx, p))
+    if point == "13":
+        tools.say("bench: point 13 (HTTP/2 vs h2load)")
+        p = h2load.params(s)
+        return h2load.render(p, h2load.measure(ctx, p))
     if point == "12":
         tools.say("bench: point 12 (a fleet of real agents asked more than it can deliver)")
         p = realfleet.params(s)

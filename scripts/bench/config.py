@@ -12,6 +12,7 @@
 | COST_ROUNDS / COST_RATES / COST_SECONDS | 3 / 5000 20000 50000 100000 / 3 | point 8 |
 | COST_PRECISIONS | "default 100us" | point 8's send_precision values, each a run of its own; `default` leaves the key out (the plan's default); PRECISION=X is short for it (COST_PRECISIONS wins) |
 | SHAPE_ROUNDS / SHAPE_RATES | 3 / 20000 50000 | point 10: rounds of uniform and Poisson side by side, and the rates (its window: COST_SECONDS) |
+| H2_CONNECTIONS / H2_STREAMS / H2_ROUNDS | 10 / 1 10 100 / 3 | point 13: HTTP/2 vs h2load, connections, streams per connection (each a comparison of its own), rounds |
 | ONLY | (all) | e.g. "1 4" or "11" (the fleet of hollow agents: 10,000, 1,000 with QUICK): run some points; BENCHMARKS.md is then left alone and the report printed |
 | OUT | BENCHMARKS.md | where the report goes |
 | HISTORY / LAST | target/numa-vm/loadcpus-history.jsonl / 8 | point 7's record and how many runs it shows |
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
 # Points in the order they run and appear; "3" is rendered with "2" (one measurement).
-POINTS = ("1", "1b", "2", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+POINTS = ("1", "1b", "2", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13")
 
 
 class ConfigError(ValueError):
@@ -47,6 +48,9 @@ class Settings:
     cost_precisions: Tuple[str, ...]
     shape_rounds: int
     shape_rates: Tuple[int, ...]
+    h2_connections: int
+    h2_streams: Tuple[int, ...]
+    h2_rounds: int
     only: Optional[Tuple[str, ...]]
     out: str
     history: str
@@ -109,6 +113,9 @@ def settings(env: Mapping[str, str]) -> Settings:
         cost_precisions=precisions(env.get("COST_PRECISIONS") or env.get("PRECISION") or "default 100us"),
         shape_rounds=_int(env, "SHAPE_ROUNDS", 3),
         shape_rates=_ints(env, "SHAPE_RATES", "20000 50000"),
+        h2_connections=_int(env, "H2_CONNECTIONS", 10),
+        h2_streams=_ints(env, "H2_STREAMS", "1 10 100"),
+        h2_rounds=_int(env, "H2_ROUNDS", 3),
         only=tuple(only) if only else None,
         out=env.get("OUT") or "BENCHMARKS.md",
         history=env.get("HISTORY") or "target/numa-vm/loadcpus-history.jsonl",

@@ -50,6 +50,19 @@ def wrk(out: str) -> Wrk:
     return Wrk(requests, rps, at(50), at(99))
 
 
+@dataclass(frozen=True)
+class H2load:
+    succeeded: int
+    rps: float
+
+
+def h2load(out: str) -> H2load:
+    """h2load's stdout: its 'finished in' and 'requests:' lines."""
+    rps = float(_search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out, "'finished in ..., N req/s'").group(1))
+    succeeded = int(_search(r"^requests: .* (\d+) succeeded", out, "'requests: ... N succeeded'", re.M).group(1))
+    return H2load(succeeded, rps)
+
+
 def cpu_seconds(time_out: str) -> float:
     """/usr/bin/time -f '%U %S' output (the last two fields): user + system seconds."""
     fields = time_out.split()

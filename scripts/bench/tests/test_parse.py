@@ -23,6 +23,16 @@ def rows(name):
     return json.loads(fixture(f"rows/rows-{name}.json"))
 
 
+class H2loadTest(unittest.TestCase):
+    def test_succeeded_requests_and_rate(self):
+        h = parse.h2load(raw("h2load.out"))
+        self.assertEqual((h.succeeded, h.rps), (18067, 9033.50))  # "18067 succeeded", "9033.50 req/s"
+
+    def test_a_changed_output_fails(self):
+        with self.assertRaises(parse.ParseError):
+            parse.h2load("finished in 2.02s\n")
+
+
 class WrkTest(unittest.TestCase):
     def test_requests_rate_and_latency_distribution(self):
         w = parse.wrk(raw("wrk.out"))
