@@ -15,7 +15,8 @@
 #          python3 (its csv module reads the CSV reports back), bsdutils (`script` runs `numaload
 #          run` under a pseudo-terminal for its live display), jq (docs/cli.md pipes `run --json`
 #          into it, and the test of the documented commands runs that line), nghttp2-client
-#          (h2load loads the built-in target over h2c and h2)
+#          (h2load loads the built-in target over h2c and h2; `make bench` compares the HTTP/2
+#          generator with it)
 #   The emulated-NUMA test installs its QEMU packages itself (tests/numa-vm/run.sh).
 #   Installing nginx must not leave a system nginx serving port 80: service starts are refused
 #   during the install (policy-rc.d), the unit is disabled, and any nginx it started is stopped.
