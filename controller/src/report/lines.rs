@@ -87,7 +87,7 @@ pub fn replica_quota_line(r: &ReplicaResult) -> Option<String> {
 }
 
 /// `connect 0, tls 0, io 0, ...`: a layout's errors by kind; `tls` only where TLS was spoken
-/// (or failed).
+/// (or failed), `stream reset` (HTTP/2 only) when there were some.
 pub fn error_kinds(l: &LayoutResult) -> String {
     let tls = l
         .connection_setup
@@ -97,7 +97,7 @@ pub fn error_kinds(l: &LayoutResult) -> String {
         .errors_by_kind
         .by_kind()
         .iter()
-        .filter(|(kind, n)| *kind != "tls" || tls || *n > 0)
+        .filter(|(kind, n)| *n > 0 || (*kind != "tls" || tls) && *kind != "stream reset")
         .map(|(kind, n)| format!("{kind} {n}"))
         .collect();
     kinds.join(", ")

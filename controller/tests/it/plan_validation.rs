@@ -120,7 +120,7 @@ fn the_errors_of_the_brief_read_exactly_so() {
             "plan.toml: load: unknown key \"rat\"; expected one of mode, rate, connections, \
              duration, warmup, reserve_cpus, timeout, coalesce, spin, send_precision, min_delivered, \
              interface, method, path, headers, body, requests, grpc, expect_status, arrivals, seed, \
-             stages, trace, speed, tls, sni, ca, insecure_skip_verify, alpn, resume",
+             stages, trace, speed, tls, sni, ca, insecure_skip_verify, alpn, resume, protocol, streams",
         ),
         (
             "negative rate",

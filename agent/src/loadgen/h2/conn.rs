@@ -8,51 +8,21 @@
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::TcpStream;
-use mio::{Interest, Poll, Token};
+use mio::{Interest, Token};
 
+use super::ctx::{Ctx, InFlight, CONNECT_RETRY_DELAY};
+use super::event::Event;
 use super::request::H2Request;
-use super::session::{Event, Session};
+use super::session::Session;
 use crate::loadgen::report::ErrorKind;
 use crate::loadgen::request::Mix;
 use crate::loadgen::socket;
-use crate::loadgen::stats::{Outcome, WorkerStats};
+use crate::loadgen::stats::Outcome;
 use crate::loadgen::stream::Stream;
-use crate::loadgen::tls::{self, Handshake, TlsClient};
-use crate::loadgen::window::Window;
-
-/// Pause after a failed connect before the next try.
-pub(super) const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
-
-/// A request on a stream: which template, when it was meant to go (open loop) and went, and
-/// by when its response must be complete.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct InFlight {
-    pub(super) request: usize,
-    pub(super) intended: Option<Instant>,
-    pub(super) sent: Instant,
-    pub(super) deadline: Instant,
-}
-
-impl InFlight {
-    fn at(&self) -> Instant {
-        self.intended.unwrap_or(self.sent)
-    }
-}
-
-/// What every connection's transitions need from its worker.
-pub(super) struct Ctx<'a> {
-    pub(super) poll: &'a mut Poll,
-    pub(super) timeout: Duration,
-    pub(super) window: Window,
-    pub(super) stats: &'a mut WorkerStats,
-    pub(super) tls: Option<TlsClient>,
-    pub(super) streams: usize,
-    /// Closed loop: each connection keeps its streams busy; open loop: the engine sends.
-    pub(super) closed_loop: bool,
-}
+use crate::loadgen::tls::{self, Handshake};
 
 #[derive(Debug)]
 pub(super) enum State {

@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use mio::{Events, Poll, Token};
 
-use super::conn::{Ctx, H2Connection, State};
+use super::conn::{H2Connection, State};
+use super::ctx::Ctx;
 use super::request;
 use crate::loadgen::config::{Cancel, LoadConfig, Mode, Protocol, LATE_SEND};
 use crate::loadgen::connection::Connection;

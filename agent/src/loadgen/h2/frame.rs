@@ -125,6 +125,21 @@ pub(super) fn put_data(out: &mut Vec<u8>, stream: u32, payload: &[u8], end_strea
     out.extend_from_slice(payload);
 }
 
+/// The range of a HEADERS payload that is its block fragment: padding and priority fields
+/// taken off; `None` when they do not fit.
+pub(super) fn block_fragment(payload: &[u8], h: Header) -> Option<std::ops::Range<usize>> {
+    let mut begin = 0;
+    let mut end = h.len;
+    if h.has(PADDED) {
+        begin += 1;
+        end = end.checked_sub(usize::from(*payload.first()?))?;
+    }
+    if h.has(PRIORITY_FLAG) {
+        begin += 5;
+    }
+    (begin <= end).then_some(begin..end)
+}
+
 /// A 32-bit big-endian number at `at` of `payload` (callers check the length first).
 pub(super) fn u32_at(payload: &[u8], at: usize) -> u32 {
     let mut b = [0; 4];

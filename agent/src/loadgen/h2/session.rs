@@ -9,6 +9,7 @@
 
 use std::io;
 
+use super::event::{ConnectionError, Event};
 use super::frame::{self, Header, HEADER_LEN, MAX_WINDOW};
 use super::hpack::StatusDecoder;
 use super::request::H2Request;
@@ -18,26 +19,6 @@ const INPUT_BYTES: usize = 64 * 1024;
 
 /// Received bytes given back by WINDOW_UPDATE once this many are owed.
 const GIVE_BACK: u32 = MAX_WINDOW / 2;
-
-/// How a stream ended (the tag is what the caller opened it with).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Event<T> {
-    /// Complete, with its final status.
-    Response { tag: T, status: u16 },
-    /// Ended without a final status (or with a broken one).
-    Malformed { tag: T },
-    /// Reset by the server (RST_STREAM with this error code).
-    Reset { tag: T, code: u32 },
-    /// Not processed by the server (above a GOAWAY's last stream, or REFUSED_STREAM): safe
-    /// to send again.
-    Refused { tag: T },
-    /// The server sent GOAWAY: no new stream on this connection.
-    GoAway,
-}
-
-/// The connection as a whole cannot go on (a protocol error, or a header block lost).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ConnectionError;
 
 #[derive(Debug)]
 struct Slot<T> {
@@ -73,6 +54,12 @@ pub(super) struct Session<T> {
     next_id: u32,
     goaway: bool,
     slots: Vec<Slot<T>>,
+    /// The free slots, the next to use last.
+    free: Vec<usize>,
+    /// Slot by stream id: entry `(id >> 1) & mask` holds the slot of the stream opened last
+    /// with that hash (ids are handed out in order, so a stream is overwritten only once four
+    /// times as many newer ones have opened; a lookup that misses scans the slots).
+    by_id: Vec<usize>,
     in_flight: usize,
     /// Requests whose body had to wait for the peer's flow-control window.
     pub(super) flow_blocked: u64,
@@ -93,7 +80,7 @@ impl<T: Copy> Session<T> {
             ],
         );
         frame::put_window_update(&mut out, 0, MAX_WINDOW - frame::DEFAULT_WINDOW as u32);
-        let slots = (0..streams.max(1))
+        let slots: Vec<Slot<T>> = (0..streams.max(1))
             .map(|_| Slot {
                 id: 0,
                 tag: blank,
@@ -120,7 +107,9 @@ impl<T: Copy> Session<T> {
             owed: 0,
             next_id: 1,
             goaway: false,
+            free: (0..slots.len()).rev().collect(),
             slots,
+            by_id: vec![0; (streams.max(1) * 4).next_power_of_two()],
             in_flight: 0,
             flow_blocked: 0,
         }
@@ -155,7 +144,7 @@ impl<T: Copy> Session<T> {
         if self.goaway || self.in_flight >= self.peer_max_streams {
             return None;
         }
-        self.slots.iter().position(|s| s.id == 0)
+        self.free.last().copied()
     }
 
     /// The tags of the streams open now, by slot.
@@ -176,6 +165,14 @@ impl<T: Copy> Session<T> {
             self.goaway = true;
         }
         requests[request].head_for(id, &mut self.out);
+        match self.free.last() {
+            Some(&last) if last == slot => {
+                self.free.pop();
+            }
+            _ => self.free.retain(|&f| f != slot),
+        }
+        let mask = self.by_id.len() - 1;
+        self.by_id[(id >> 1) as usize & mask] = slot;
         let s = &mut self.slots[slot];
         *s = Slot {
             id,
@@ -201,6 +198,7 @@ impl<T: Copy> Session<T> {
 
     fn free(&mut self, slot: usize) -> T {
         self.slots[slot].id = 0;
+        self.free.push(slot);
         self.in_flight -= 1;
         self.slots[slot].tag
     }
@@ -293,7 +291,8 @@ impl<T: Copy> Session<T> {
         match h.kind {
             frame::DATA => self.data(h, events),
             frame::HEADERS => {
-                let inner = unpad(&self.input[payload], h)?;
+                let inner =
+                    frame::block_fragment(&self.input[payload], h).ok_or(ConnectionError)?;
                 self.headers(h, at + inner.start..at + inner.end, events)
             }
             frame::CONTINUATION => {
@@ -478,24 +477,10 @@ impl<T: Copy> Session<T> {
         if stream == 0 {
             return None;
         }
+        let slot = self.by_id[(stream >> 1) as usize & (self.by_id.len() - 1)];
+        if self.slots[slot].id == stream {
+            return Some(slot);
+        }
         self.slots.iter().position(|s| s.id == stream)
     }
-}
-
-/// The range of a HEADERS payload's block fragment: padding and priority fields taken off.
-fn unpad(payload: &[u8], h: Header) -> Result<std::ops::Range<usize>, ConnectionError> {
-    let mut begin = 0;
-    let mut end = h.len;
-    if h.has(frame::PADDED) {
-        let pad = usize::from(*payload.first().ok_or(ConnectionError)?);
-        begin += 1;
-        end = end.checked_sub(pad).ok_or(ConnectionError)?;
-    }
-    if h.has(frame::PRIORITY_FLAG) {
-        begin += 5;
-    }
-    if begin > end {
-        return Err(ConnectionError);
-    }
-    Ok(begin..end)
 }

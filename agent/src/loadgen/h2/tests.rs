@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 
+use super::event::{ConnectionError, Event};
 use super::frame::{self, Header, HEADER_LEN};
 use super::request::{prebuild, H2Request};
-use super::session::{ConnectionError, Event, Session};
+use super::session::Session;
 use crate::loadgen::config::RequestTemplate;
 
 fn target() -> SocketAddr {
@@ -241,4 +242,45 @@ fn a_push_an_oversized_frame_or_a_broken_block_end_the_connection() {
             Err(ConnectionError)
         );
     }
+}
+
+#[test]
+fn a_stream_that_outlives_many_newer_ones_is_still_found() {
+    let requests = get();
+    let mut session = Session::new(2, 0u32);
+    session.open(0, &requests, 0, 1);
+    // Twenty streams open and end on the other slot (ids 3 to 41) while stream 1 waits.
+    for tag in 0..20u32 {
+        let slot = session.free_slot().expect("one free");
+        session.open(slot, &requests, 0, 100 + tag);
+        let id = 3 + 2 * tag;
+        let end = frame_bytes(
+            frame::HEADERS,
+            frame::END_HEADERS | frame::END_STREAM,
+            id,
+            &[0x88],
+        );
+        let events = feed(&mut session, &requests, &end, usize::MAX).expect("response");
+        assert_eq!(
+            events,
+            [Event::Response {
+                tag: 100 + tag,
+                status: 200
+            }]
+        );
+    }
+    let end = frame_bytes(
+        frame::HEADERS,
+        frame::END_HEADERS | frame::END_STREAM,
+        1,
+        &[0x8d],
+    );
+    let events = feed(&mut session, &requests, &end, usize::MAX).expect("response");
+    assert_eq!(
+        events,
+        [Event::Response {
+            tag: 1,
+            status: 404
+        }]
+    );
 }
