@@ -28,6 +28,22 @@ pub(super) const PROTOCOL: &str =
 pub(super) const STREAMS: &str =
     "must be a whole number from 1 to 1000: requests in flight at once per HTTP/2 connection";
 
+/// What a key of this file must hold, by its schema path (`load.alpn`): the fix shown when the
+/// file has a value of the wrong type there (`validate/fixes.rs`).
+pub(super) fn expectation(schema: &str) -> Option<&'static str> {
+    Some(match schema {
+        "load.tls" => TLS,
+        "load.sni" => SNI,
+        "load.ca" => CA,
+        "load.insecure_skip_verify" => INSECURE,
+        "load.alpn" => ALPN,
+        "load.resume" => RESUME,
+        "load.protocol" => PROTOCOL,
+        "load.streams" => STREAMS,
+        _ => return None,
+    })
+}
+
 /// Most streams per connection a plan may ask for.
 const MAX_STREAMS: i64 = 1_000;
 

@@ -4,7 +4,7 @@
 use super::super::fleet::{MAX_LOST_AGENTS, ON_AGENT_LOSS};
 use super::super::grpc;
 use super::super::knobs::KNOBS;
-use super::super::protocol::{ALPN, CA, INSECURE, PROTOCOL, RESUME, SNI, STREAMS, TLS};
+use super::super::protocol;
 use super::super::request::{
     BODY, EXPECT_STATUS, HEADERS, HEADER_VALUE, METHOD, PATH, REQUESTS, REQUEST_NAME, WEIGHT,
 };
@@ -43,7 +43,7 @@ const SWEEP_LIST: &str = "must be a list of the values to sweep over, e.g. [1, 2
 /// What a key must hold, by its schema path (`layouts.pin`): the fix shown when the file has a
 /// value of the wrong type or an unknown word there.
 pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
-    if let Some(fix) = grpc::expectation(schema) {
+    if let Some(fix) = grpc::expectation(schema).or_else(|| protocol::expectation(schema)) {
         return Some(fix);
     }
     Some(match schema {
@@ -75,14 +75,6 @@ pub(in crate::plan) fn expectation(schema: &str) -> Option<&'static str> {
         "load.send_precision" => SEND_PRECISION,
         "load.min_delivered" => MIN_DELIVERED,
         "load.interface" => INTERFACE,
-        "load.tls" => TLS,
-        "load.sni" => SNI,
-        "load.ca" => CA,
-        "load.insecure_skip_verify" => INSECURE,
-        "load.alpn" => ALPN,
-        "load.resume" => RESUME,
-        "load.protocol" => PROTOCOL,
-        "load.streams" => STREAMS,
         "load.method" | "load.requests.method" => METHOD,
         "load.path" | "load.requests.path" => PATH,
         "load.headers" | "load.requests.headers" => HEADERS,
