@@ -99,8 +99,12 @@ class Fleet:
         self.procs[host] = proc
         pid = proc.pid
         if offset is not None:
-            # unshare --fork waits for its child, the agent.
-            pid = wait_for(lambda: children(proc.pid), 10, f"{host}: the agent under unshare")[0]
+            # unshare --fork waits for its child, the agent. Until the host script has exec'd into
+            # unshare and the fork has exec'd the agent, the children are others (the script's
+            # own subshells, the fork still running unshare): only the agent's command line counts.
+            def agent():
+                return [c for c in children(proc.pid) if cmdline(c).startswith(self.args.numaload + " agent")]
+            pid = wait_for(agent, 10, f"{host}: the agent under unshare")[0]
         self.pid[host] = pid
         self.incarnation[host] = self.incarnation.get(host, 0) + 1
         wait_for(lambda: self.listens(host), 15, f"{host}: the agent listens on {self.address(host)}")
