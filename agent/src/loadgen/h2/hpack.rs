@@ -2,8 +2,9 @@
 //! the load ([`request_block`]): fields from the static table where it has them, every other
 //! one a literal *without indexing* and without Huffman coding, so the block never depends on
 //! a dynamic table and the same bytes are valid on every stream and every connection.
-//! Responses' blocks are decoded with `loona-hpack` ([`StatusDecoder`]), which keeps the
-//! connection's dynamic table; only `:status` is kept.
+//! Responses' blocks are decoded with `httlib-hpack` ([`StatusDecoder`]), which keeps the
+//! connection's dynamic table and decodes Huffman-coded strings with precomputed tables; only
+//! `:status` is kept.
 
 use std::net::SocketAddr;
 
@@ -117,21 +118,18 @@ fn put_integer(out: &mut Vec<u8>, first: u8, prefix: u32, mut value: usize) {
 }
 
 /// Decodes a connection's response header blocks, in the order they came (the dynamic table
-/// is the connection's), keeping only `:status`.
-pub(super) struct StatusDecoder(loona_hpack::Decoder<'static>);
+/// is the connection's, at the default 4,096 bytes this client never raises), keeping only
+/// `:status`. The buffers are reused from block to block.
+#[derive(Default)]
+pub(super) struct StatusDecoder {
+    decoder: httlib_hpack::Decoder<'static>,
+    block: Vec<u8>,
+    fields: Vec<(Vec<u8>, Vec<u8>, u8)>,
+}
 
 impl std::fmt::Debug for StatusDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StatusDecoder")
-    }
-}
-
-impl Default for StatusDecoder {
-    fn default() -> Self {
-        let mut decoder = loona_hpack::Decoder::new();
-        // This client never announces a larger table than the default.
-        decoder.set_max_allowed_table_size(4_096);
-        Self(decoder)
     }
 }
 
@@ -142,23 +140,20 @@ pub(super) struct BadBlock;
 impl StatusDecoder {
     /// The `:status` of `block` (`None` when it has none: trailers), or `BadBlock`.
     pub(super) fn status(&mut self, block: &[u8]) -> Result<Option<u16>, BadBlock> {
-        let mut status = None;
-        let mut bad = false;
-        self.0
-            .decode_with_cb(block, |name, value| {
-                if &*name == b":status" {
-                    match std::str::from_utf8(&value)
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                    {
-                        Some(code @ 100..=999) => status = Some(code),
-                        _ => bad = true,
-                    }
-                }
-            })
+        self.block.clear();
+        self.block.extend_from_slice(block);
+        self.fields.clear();
+        self.decoder
+            .decode(&mut self.block, &mut self.fields)
             .map_err(|_| BadBlock)?;
-        if bad {
-            return Err(BadBlock);
+        let mut status = None;
+        for (name, value, _) in &self.fields {
+            if name == b":status" {
+                match std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()) {
+                    Some(code @ 100..=999) => status = Some(code),
+                    _ => return Err(BadBlock),
+                }
+            }
         }
         Ok(status)
     }
@@ -200,12 +195,13 @@ mod tests {
             weight: 1,
         };
         let block = request_block(Some(&template), target(), true);
-        let fields = loona_hpack::Decoder::new()
-            .decode(&block)
+        let mut fields = Vec::new();
+        httlib_hpack::Decoder::default()
+            .decode(&mut block.clone(), &mut fields)
             .expect("valid HPACK");
         let text: Vec<(String, String)> = fields
             .into_iter()
-            .map(|(n, v)| {
+            .map(|(n, v, _)| {
                 (
                     String::from_utf8(n).expect("n"),
                     String::from_utf8(v).expect("v"),

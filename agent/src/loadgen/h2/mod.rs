@@ -3,7 +3,7 @@
 //!
 //! Files, leaf first: `frame.rs` (frame headers and the frames a client writes), `hpack.rs`
 //! (request header blocks encoded once before the load; response blocks decoded with
-//! `loona-hpack`), `request.rs` (each template's HEADERS frames per target, the stream id
+//! `httlib-hpack`), `request.rs` (each template's HEADERS frames per target, the stream id
 //! patched in per send), `event.rs` (how a stream ended), `session.rs` (one connection's
 //! client state with no I/O: SETTINGS, PING, flow control both ways, streams, GOAWAY,
 //! RST_STREAM), `ctx.rs` (what the worker's connections share), `conn.rs` (a connection's
