@@ -109,6 +109,7 @@ mod config;
 mod connection;
 mod driver;
 mod engine;
+mod grpc_status;
 mod h2;
 mod http;
 mod live;

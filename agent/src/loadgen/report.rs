@@ -86,6 +86,9 @@ pub struct TargetStats {
     pub waited: Histogram<u64>,
     /// Complete responses by status code, expected or not.
     pub status_codes: BTreeMap<u16, u64>,
+    /// gRPC calls by `grpc-status`, expected or not (a response without one counts as 2,
+    /// `UNKNOWN`).
+    pub grpc_status_codes: BTreeMap<u32, u64>,
     /// How this replica's connections were set up, over the whole load (warm-up included:
     /// most connections open then): see [`Setup`].
     pub setup: Setup,
@@ -111,6 +114,7 @@ impl TargetStats {
             send_lag: numaload_proto::histogram::new_latency(),
             waited: numaload_proto::histogram::new_latency(),
             status_codes: BTreeMap::new(),
+            grpc_status_codes: BTreeMap::new(),
             setup: Setup::new(),
             by_request: Vec::new(),
             by_stage: Vec::new(),
@@ -132,6 +136,9 @@ impl TargetStats {
         }
         for (&status, &count) in &other.status_codes {
             *self.status_codes.entry(status).or_default() += count;
+        }
+        for (&code, &count) in &other.grpc_status_codes {
+            *self.grpc_status_codes.entry(code).or_default() += count;
         }
         self.setup.add(&other.setup);
         if self.by_request.len() < other.by_request.len() {
@@ -325,6 +332,9 @@ pub struct ErrorCounts {
     /// HTTP/2: the server reset the request's stream (RST_STREAM other than REFUSED_STREAM,
     /// which is sent again, as the streams a GOAWAY did not take are).
     pub stream_reset: u64,
+    /// A complete gRPC response whose `grpc-status` its request does not expect (or that has
+    /// none); the connection is kept.
+    pub grpc_status: u64,
 }
 
 /// Kinds of [`ErrorCounts`] an exchange can fail with before a response is complete (a
@@ -353,6 +363,7 @@ impl From<ErrorCounts> for numaload_proto::v1::ErrorCounts {
             unsent: e.unsent,
             tls: e.tls,
             stream_reset: e.stream_reset,
+            grpc_status: e.grpc_status,
         }
     }
 }
@@ -380,6 +391,7 @@ impl ErrorCounts {
             + self.unsent
             + self.tls
             + self.stream_reset
+            + self.grpc_status
     }
 
     pub fn add(&mut self, other: &ErrorCounts) {
@@ -391,6 +403,7 @@ impl ErrorCounts {
         self.unsent += other.unsent;
         self.tls += other.tls;
         self.stream_reset += other.stream_reset;
+        self.grpc_status += other.grpc_status;
     }
 }
 

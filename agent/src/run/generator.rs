@@ -170,6 +170,11 @@ pub(super) fn worker_results(
                         count,
                     })
                     .collect(),
+                grpc_status_codes: target
+                    .grpc_status_codes
+                    .iter()
+                    .map(|(&code, &count)| v1::StatusCount { code, count })
+                    .collect(),
                 by_request: target
                     .by_request
                     .iter()

@@ -22,7 +22,8 @@ pub(super) fn fill_measurement(
 ) -> Result<(), HistogramError> {
     let all_workers = || measured.iter().flat_map(|(_, s)| s.workers.iter());
     result.request_mix = mix::request_mix(&load.requests, all_workers())?;
-    result.status_codes = mix::status_codes(all_workers());
+    result.status_codes = mix::status_codes(all_workers(), |w| &w.status_codes);
+    result.grpc_status_codes = mix::status_codes(all_workers(), |w| &w.grpc_status_codes);
     let corrected = merge(all_workers(), |w| &w.latency_corrected)?;
     let waited = merge(all_workers(), |w| &w.latency_waited)?;
     let uncorrected = merge(all_workers(), |w| &w.latency_uncorrected)?;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use numaload_proto::histogram::{self, HistogramError};
-use numaload_proto::v1::WorkerResult;
+use numaload_proto::v1::{StatusCount, WorkerResult};
 
 use super::percentiles::{base64_of, bounded_percentiles};
 use crate::plan::Request;
@@ -71,12 +71,14 @@ pub(super) fn request_mix<'a>(
         .collect()
 }
 
-/// Responses by status code over `workers`, the code as text (JSON object keys).
+/// Responses by status code over `workers` (HTTP's or gRPC's, as `codes` picks), the code as
+/// text (JSON object keys).
 pub(super) fn status_codes<'a>(
     workers: impl Iterator<Item = &'a WorkerResult>,
+    codes_of: impl Fn(&'a WorkerResult) -> &'a [StatusCount],
 ) -> BTreeMap<String, u64> {
     let mut codes = BTreeMap::new();
-    for status in workers.flat_map(|w| w.status_codes.iter()) {
+    for status in workers.flat_map(|w| codes_of(w).iter()) {
         *codes.entry(status.code.to_string()).or_insert(0) += status.count;
     }
     codes
@@ -119,10 +121,13 @@ pub(super) fn merged_text(
     Ok(total)
 }
 
-/// Status codes of several trials added up.
-pub(super) fn merge_status_codes(trials: &[&LayoutResult]) -> BTreeMap<String, u64> {
+/// Status codes of several trials added up (HTTP's or gRPC's, as `codes_of` picks).
+pub(super) fn merge_status_codes<'a>(
+    trials: &[&'a LayoutResult],
+    codes_of: impl Fn(&'a LayoutResult) -> &'a BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
     let mut codes = BTreeMap::new();
-    for (code, count) in trials.iter().flat_map(|t| t.status_codes.iter()) {
+    for (code, count) in trials.iter().flat_map(|t| codes_of(t).iter()) {
         *codes.entry(code.clone()).or_insert(0) += count;
     }
     codes

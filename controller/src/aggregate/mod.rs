@@ -404,6 +404,7 @@ fn empty_result(name: &str, load: &Load) -> LayoutResult {
         confidence: None,
         request_mix: Vec::new(),
         status_codes: BTreeMap::new(),
+        grpc_status_codes: BTreeMap::new(),
         delivery: None,
         start_skew_ns: None,
         net_receive: Vec::new(),

@@ -107,7 +107,8 @@ pub fn merge_trials(mut trials: Vec<LayoutResult>) -> Result<LayoutResult, Histo
     }
     merged.request_mix = mix::merge(&measured)?;
     merged.stages = stages::merge(&measured)?;
-    merged.status_codes = mix::merge_status_codes(&measured);
+    merged.status_codes = mix::merge_status_codes(&measured, |t| &t.status_codes);
+    merged.grpc_status_codes = mix::merge_status_codes(&measured, |t| &t.grpc_status_codes);
     let rest = &trials[1..];
     merged
         .agents

@@ -98,6 +98,7 @@ pub fn error_kinds(l: &LayoutResult) -> String {
         .by_kind()
         .iter()
         .filter(|(kind, n)| *n > 0 || (*kind != "tls" || tls) && *kind != "stream reset")
+        .filter(|(kind, n)| *kind != "grpc status" || !l.grpc_status_codes.is_empty() || *n > 0)
         .map(|(kind, n)| format!("{kind} {n}"))
         .collect();
     kinds.join(", ")

@@ -73,6 +73,9 @@ fn service_section(out: &mut String, result: &RunResult) {
         if let Some(codes) = service::status_codes(l) {
             bullets.push(format!("- status codes: {}\n", escape(&codes)));
         }
+        if let Some(codes) = service::grpc_status_codes(l) {
+            bullets.push(format!("- grpc-status: {}\n", escape(&codes)));
+        }
         if let Some(line) = service::reconnects(l) {
             bullets.push(format!("- reconnects: {}\n", escape(&line)));
         }

@@ -72,6 +72,19 @@ pub fn status_codes(l: &LayoutResult) -> Option<String> {
     Some(codes.join(", "))
 }
 
+/// `0 ×9,870, 5 ×12`: gRPC calls by `grpc-status`, whenever there were any.
+pub fn grpc_status_codes(l: &LayoutResult) -> Option<String> {
+    if l.grpc_status_codes.is_empty() {
+        return None;
+    }
+    let codes: Vec<String> = l
+        .grpc_status_codes
+        .iter()
+        .map(|(code, count)| format!("{code} ×{}", thousands(*count as f64)))
+        .collect();
+    Some(codes.join(", "))
+}
+
 /// `requests: read (GET /items/1) weight 3, write (POST /items) weight 1; success: 200, 201;
 /// knobs: gomaxprocs=8` when the plan says more than the default `GET /` (else `None`).
 pub fn requests_line(plan: &crate::plan::Plan) -> Option<String> {
@@ -268,6 +281,10 @@ mod tests {
         assert_eq!(status_codes(&l).as_deref(), Some("200 ×10, 503 ×1,200"));
         l.status_codes.remove("200");
         assert_eq!(status_codes(&l).as_deref(), Some("503 ×1,200"));
+        assert_eq!(grpc_status_codes(&l), None, "no gRPC");
+        l.grpc_status_codes.insert("0".into(), 9_870);
+        l.grpc_status_codes.insert("5".into(), 12);
+        assert_eq!(grpc_status_codes(&l).as_deref(), Some("0 ×9,870, 5 ×12"));
         assert_eq!(reconnects(&l), None);
         l.counts.reconnects = 31;
         assert!(reconnects(&l).is_some_and(|r| r.starts_with("31 ")));

@@ -284,6 +284,9 @@ fn service_lines(out: &mut String, l: &LayoutResult) {
     if let Some(codes) = service::status_codes(l) {
         let _ = writeln!(out, "  statuses     {codes}");
     }
+    if let Some(codes) = service::grpc_status_codes(l) {
+        let _ = writeln!(out, "  grpc-status  {codes}");
+    }
     if let Some(line) = service::reconnects(l) {
         let _ = writeln!(out, "  reconnects   {line}");
     }

@@ -26,6 +26,10 @@ pub struct ErrorKinds {
     /// HTTP/2: the server reset the request's stream. A result without it reads 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stream_reset: u64,
+    /// A gRPC call answered with a `grpc-status` its request does not expect. A result without
+    /// it reads 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub grpc_status: u64,
 }
 
 /// The wire's error counts, as an agent sent them (absent counts read as none).
@@ -41,6 +45,7 @@ impl From<Option<&numaload_proto::v1::ErrorCounts>> for ErrorKinds {
             unsent: e.unsent,
             tls: e.tls,
             stream_reset: e.stream_reset,
+            grpc_status: e.grpc_status,
         }
     }
 }
@@ -54,6 +59,7 @@ impl ErrorKinds {
             ("io", self.io),
             ("timeout", self.timeout),
             ("http status", self.http_status),
+            ("grpc status", self.grpc_status),
             ("parse", self.parse),
             ("unsent", self.unsent),
             ("stream reset", self.stream_reset),
@@ -66,6 +72,7 @@ impl ErrorKinds {
             + self.io
             + self.timeout
             + self.http_status
+            + self.grpc_status
             + self.parse
             + self.unsent
             + self.stream_reset
@@ -80,5 +87,6 @@ impl ErrorKinds {
         self.unsent += other.unsent;
         self.tls += other.tls;
         self.stream_reset += other.stream_reset;
+        self.grpc_status += other.grpc_status;
     }
 }

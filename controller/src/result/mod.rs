@@ -147,6 +147,9 @@ pub struct LayoutResult {
     /// Responses by HTTP status code (`"200"` → count), expected or not.
     #[serde(default)]
     pub status_codes: BTreeMap<String, u64>,
+    /// gRPC calls by `grpc-status` (`"0"` → count), expected or not; empty without gRPC.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grpc_status_codes: BTreeMap<String, u64>,
     /// How much of the window's load was delivered, against the plan's `min_delivered`
     /// (`None` in a result that does not carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -806,6 +806,9 @@ pub struct ErrorCounts {
     /// HTTP/2: the server reset the request's stream (RST_STREAM other than REFUSED_STREAM).
     #[prost(uint64, tag = "8")]
     pub stream_reset: u64,
+    /// A gRPC call answered with a grpc-status its request does not expect (or with none).
+    #[prost(uint64, tag = "9")]
+    pub grpc_status: u64,
 }
 /// Responses with one status code.
 #[allow(clippy::all)]
@@ -942,6 +945,10 @@ pub struct WorkerResult {
     /// HTTP/2: requests whose body waited for the server's flow-control window.
     #[prost(uint64, tag = "45")]
     pub flow_blocked: u64,
+    /// gRPC calls by grpc-status (every code seen, expected or not); a response without a valid
+    /// grpc-status is counted as 2 (UNKNOWN), as gRPC clients do.
+    #[prost(message, repeated, tag = "46")]
+    pub grpc_status_codes: ::prost::alloc::vec::Vec<StatusCount>,
 }
 /// One stage's share of a worker's results for one replica: the requests intended in it.
 #[allow(clippy::all)]

@@ -15,6 +15,9 @@ pub fn section(l: &LayoutResult) -> String {
         if let Some(codes) = service::status_codes(l) {
             let _ = writeln!(out, r#"<p class="sub">status codes: {}</p>"#, esc(&codes));
         }
+        if let Some(codes) = service::grpc_status_codes(l) {
+            let _ = writeln!(out, r#"<p class="sub">grpc-status: {}</p>"#, esc(&codes));
+        }
         if let Some(line) = service::reconnects(l) {
             let _ = writeln!(out, r#"<p class="sub">reconnects: {}</p>"#, esc(&line));
         }
