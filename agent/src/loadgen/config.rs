@@ -208,4 +208,7 @@ pub struct RequestTemplate {
     pub body: Vec<u8>,
     /// Relative share of the mix; 0 is never sent.
     pub weight: u32,
+    /// A gRPC call: the `grpc-status` codes that count as success, a bit per code (bit 0:
+    /// `OK`). `None`: not a gRPC call.
+    pub grpc_expect: Option<u32>,
 }

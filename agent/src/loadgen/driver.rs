@@ -374,6 +374,7 @@ impl Driver<'_> {
                 }
                 let outcome = Outcome::Response {
                     status: response.status,
+                    grpc: None,
                     intended,
                     sent,
                 };

@@ -1,6 +1,7 @@
 //! The `grpc-status` of a gRPC response, pure: read from the response's decoded header fields
 //! (the trailers, or the headers of a trailers-only response) one by one as the header block
-//! decoder yields them ([`StatusReader::field`]), then [`StatusReader::status`]. A response
+//! decoder yields them ([`StatusReader::field`]), then [`StatusReader::status`] (the HTTP/2
+//! client's header block decoder, `h2/hpack.rs`, feeds it every field). A response
 //! without a valid `grpc-status` counts as `UNKNOWN` (2), as gRPC clients treat it.
 
 /// The largest status code gRPC defines (`UNAUTHENTICATED`).
@@ -48,15 +49,6 @@ impl StatusReader {
     }
 }
 
-/// The status in `fields`, read in order.
-pub fn grpc_status<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> GrpcStatus {
-    let mut reader = StatusReader::default();
-    for (name, value) in fields {
-        reader.field(name, value);
-    }
-    reader.status()
-}
-
 /// `value` as a status code: one or two ASCII digits, 0 to 16.
 fn parse_code(value: &[u8]) -> Option<u32> {
     if value.is_empty() || value.len() > 2 || !value.iter().all(u8::is_ascii_digit) {
@@ -91,8 +83,13 @@ fn percent_decode(value: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// The status of `fields`, read in order.
     fn status(fields: &[(&str, &str)]) -> GrpcStatus {
-        grpc_status(fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+        let mut reader = StatusReader::default();
+        for (name, value) in fields {
+            reader.field(name.as_bytes(), value.as_bytes());
+        }
+        reader.status()
     }
 
     fn code(code: u32, message: Option<&str>) -> GrpcStatus {

@@ -469,6 +469,7 @@ mod tests {
                 headers: Vec::new(),
                 body: Vec::new(),
                 weight: 1,
+                grpc_expect: None,
             }];
             mutate(&mut c);
             let message = validate(&c).expect_err(field).to_string();
@@ -620,6 +621,7 @@ pub mod hot_path {
                 };
                 let outcome = Outcome::Response {
                     status: response.status,
+                    grpc: None,
                     intended: None,
                     sent,
                 };

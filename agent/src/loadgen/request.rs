@@ -217,6 +217,7 @@ mod tests {
             headers: Vec::new(),
             body: Vec::new(),
             weight,
+            grpc_expect: None,
         }
     }
 

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::config::{LoadConfig, Mode, LATE_SEND};
+use super::grpc_status;
 use super::http::Failure;
 use super::live::LiveSink;
 use super::report::{ErrorKind, RequestStats, StageStats, TargetStats};
@@ -23,10 +24,12 @@ impl From<Failure> for ErrorKind {
 /// How one exchange ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {
-    /// A complete response: served if its status is expected, else an `http_status` error.
-    /// `intended` is `None` in closed loop.
+    /// A complete response: served if its status is expected, else an `http_status` error; a
+    /// gRPC call's then served if its `grpc-status` (`grpc`; none read as `UNKNOWN`) is
+    /// expected, else a `grpc_status` error. `intended` is `None` in closed loop.
     Response {
         status: u16,
+        grpc: Option<u32>,
         intended: Option<Instant>,
         sent: Instant,
     },
@@ -91,6 +94,8 @@ pub(super) struct WorkerStats {
     /// Per target index, responses by status code (an array: no map lookup per response).
     statuses: Vec<StatusCounts>,
     expected: StatusSet,
+    /// Per template: a gRPC call's expected `grpc-status` codes, a bit each (`None`: not gRPC).
+    grpc_expect: Vec<Option<u32>>,
     /// The template every request uses when there is no mix: then `by_request` is filled from
     /// the totals at the end rather than recorded twice per request.
     only: Option<usize>,
@@ -133,6 +138,7 @@ impl WorkerStats {
                 .map(|_| Box::new([0; STATUS_CODES]))
                 .collect(),
             expected: StatusSet::new(&config.expect_status),
+            grpc_expect: config.requests.iter().map(|r| r.grpc_expect).collect(),
             only: request::only(&config.requests),
             live: config.live.clone().map(LiveSink::new),
             unsent: Vec::new(),
@@ -159,12 +165,13 @@ impl WorkerStats {
         let stage = self.stage_of(outcome.at());
         let stats = &mut self.per_target[target];
         let mix = self.only.is_none();
-        let (status, intended, sent) = match outcome {
+        let (status, grpc, intended, sent) = match outcome {
             Outcome::Response {
                 status,
+                grpc,
                 intended,
                 sent,
-            } => (status, intended, sent),
+            } => (status, grpc, intended, sent),
             Outcome::Failed { kind, at } => {
                 // Given up at `done` with no response: it waited at least until then. (An
                 // `unsent` one waits to the end of the drain: `settle`. The others ended with
@@ -204,6 +211,20 @@ impl WorkerStats {
                 stats.by_stage[stage].errors.http_status += 1;
             }
             return;
+        }
+        if let Some(expect) = self.grpc_expect.get(request).copied().flatten() {
+            let code = grpc.unwrap_or(grpc_status::UNKNOWN);
+            *stats.grpc_status_codes.entry(code).or_default() += 1;
+            if expect & (1 << code.min(31)) == 0 {
+                stats.errors.grpc_status += 1;
+                if mix {
+                    stats.by_request[request].errors += 1;
+                }
+                if let Some(stage) = stage {
+                    stats.by_stage[stage].errors.grpc_status += 1;
+                }
+                return;
+            }
         }
         stats.requests += 1;
         let uncorrected = nanos(done.saturating_duration_since(sent));
@@ -390,6 +411,7 @@ mod tests {
     fn served(status: u16, intended: Option<Instant>, sent: Instant) -> Outcome {
         Outcome::Response {
             status,
+            grpc: None,
             intended,
             sent,
         }
@@ -545,6 +567,7 @@ mod tests {
             headers: Vec::new(),
             body: Vec::new(),
             weight,
+            grpc_expect: None,
         };
         let config = LoadConfig {
             requests: vec![template(1), template(0), template(3)],
@@ -577,6 +600,60 @@ mod tests {
         assert!(t.by_request[0]
             .corrected
             .equivalent(t.by_request[0].corrected.max(), 5_000_000));
+    }
+
+    #[test]
+    fn grpc_calls_are_counted_per_status_and_an_unexpected_one_is_an_error() {
+        let t0 = Instant::now();
+        let window = Window {
+            start: t0,
+            measure_start: t0,
+            measure_end: t0 + Duration::from_secs(10),
+        };
+        let template = |grpc_expect| super::super::RequestTemplate {
+            name: String::new(),
+            method: "POST".into(),
+            path: "/p.S/M".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            weight: 1,
+            grpc_expect,
+        };
+        let config = LoadConfig {
+            // OK only; OK or NOT_FOUND (5); not gRPC.
+            requests: vec![
+                template(Some(1)),
+                template(Some(1 | 1 << 5)),
+                template(None),
+            ],
+            ..config(1, 1, &[0])
+        };
+        let mut s = WorkerStats::new(window, &[0], &config);
+        let done = t0 + Duration::from_millis(5);
+        let call = |status, grpc| Outcome::Response {
+            status,
+            grpc,
+            intended: None,
+            sent: t0,
+        };
+        s.record(0, 0, done, call(200, Some(0)));
+        s.record(0, 0, done, call(200, Some(5)));
+        // No grpc-status at all: UNKNOWN (2), an error.
+        s.record(0, 0, done, call(200, None));
+        s.record(0, 1, done, call(200, Some(5)));
+        // An HTTP status not expected is that error, before any grpc-status.
+        s.record(0, 1, done, call(503, Some(14)));
+        s.record(0, 2, done, call(200, None));
+        let t = &s.into_per_target()[0];
+        assert_eq!(t.grpc_status_codes, [(0, 1), (2, 1), (5, 2)].into());
+        assert_eq!((t.errors.grpc_status, t.errors.http_status), (2, 1));
+        assert_eq!(t.requests, 3);
+        let by: Vec<(u64, u64)> = t
+            .by_request
+            .iter()
+            .map(|r| (r.requests, r.errors))
+            .collect();
+        assert_eq!(by, [(1, 2), (1, 1), (1, 0)]);
     }
 
     #[test]

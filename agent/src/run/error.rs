@@ -209,6 +209,8 @@ pub enum RequestFault {
     Header(String),
     #[error("body: {size} bytes, at most {max}")]
     BodyTooLarge { size: usize, max: usize },
+    #[error("grpc.expect_status: {0} is not a gRPC status code (0 to 16)")]
+    GrpcStatus(u32),
     /// The load generator's own rule for a field of the request.
     #[error("{field}: {reason}")]
     Generator { field: &'static str, reason: String },

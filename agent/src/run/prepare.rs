@@ -461,6 +461,10 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, LoadSpecEr
                 max: MAX_BODY,
             }));
         }
+        let grpc_expect = match &r.grpc {
+            None => None,
+            Some(call) => Some(grpc_expect(&call.expect_status).map_err(at)?),
+        };
         out.push(RequestTemplate {
             name: r.name.clone(),
             method: r.method.clone(),
@@ -472,6 +476,7 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, LoadSpecEr
                 .collect(),
             body: r.body.clone(),
             weight: r.weight,
+            grpc_expect,
         });
     }
     if !out.is_empty() && out.iter().all(|r| r.weight == 0) {
@@ -491,6 +496,17 @@ fn expect_status(wire: &[u32]) -> Result<Vec<u16>, LoadSpecError> {
                 .ok_or(LoadSpecError::ExpectStatus(code))
         })
         .collect()
+}
+
+/// The bits of a gRPC call's expected `grpc-status` codes (none given: `OK` only).
+fn grpc_expect(codes: &[u32]) -> Result<u32, RequestFault> {
+    if codes.is_empty() {
+        return Ok(1);
+    }
+    codes.iter().try_fold(0u32, |bits, &code| match code {
+        0..=16 => Ok(bits | 1 << code),
+        _ => Err(RequestFault::GrpcStatus(code)),
+    })
 }
 
 #[cfg(test)]
@@ -623,6 +639,32 @@ mod tests {
         };
         edit(&mut r);
         r
+    }
+
+    #[test]
+    fn a_grpc_calls_expected_statuses_become_bits_and_bad_codes_are_refused() {
+        let call = |codes: Vec<u32>| {
+            request(|r| {
+                r.grpc = Some(v1::GrpcCall {
+                    expect_status: codes,
+                })
+            })
+        };
+        let expect =
+            |r: Result<Vec<RequestTemplate>, LoadSpecError>| r.ok().map(|t| t[0].grpc_expect);
+        assert_eq!(expect(requests(&[request(|_| {})])), Some(None), "not gRPC");
+        assert_eq!(expect(requests(&[call(vec![])])), Some(Some(1)), "OK only");
+        assert_eq!(
+            expect(requests(&[call(vec![0, 5, 16])])),
+            Some(Some(1 | 1 << 5 | 1 << 16))
+        );
+        assert!(matches!(
+            requests(&[call(vec![17])]),
+            Err(LoadSpecError::Request {
+                fault: RequestFault::GrpcStatus(17),
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -1022,6 +1022,7 @@ fn bad_config_errors_name_the_field() {
                     headers: Vec::new(),
                     body: Vec::new(),
                     weight: 1,
+                    grpc_expect: None,
                 }],
                 ..open(10.0)
             },
@@ -1243,6 +1244,7 @@ pub(super) fn template(name: &str, method: &str, path: &str, weight: u32) -> Req
         headers: Vec::new(),
         body: Vec::new(),
         weight,
+        grpc_expect: None,
     }
 }
 

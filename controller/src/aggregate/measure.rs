@@ -50,7 +50,7 @@ pub(super) fn fill_measurement(
     }
     result.delivery = Some(Delivery::of_window(
         result.requests + result.errors,
-        result.requests + result.errors_by_kind.http_status,
+        result.requests + result.errors_by_kind.answered(),
         None,
         load.min_delivered,
     ));
@@ -96,7 +96,7 @@ pub(super) fn agent_figures(summary: &LayoutSummary) -> Result<AgentFigures, His
         errors: errors.total(),
         throughput_rps: per_second(requests, summary.elapsed_ns),
         counted: requests + errors.total(),
-        answered: requests + errors.http_status,
+        answered: requests + errors.answered(),
         latency_ns: bounded_percentiles(
             &merge(workers(), |w| &w.latency_corrected)?,
             &merge(workers(), |w| &w.latency_waited)?,
@@ -209,7 +209,7 @@ fn fill_replicas(
         replica.unanswered = mine()
             .map(|w| {
                 let errors = ErrorKinds::from(w.errors.as_ref());
-                errors.total() - errors.http_status
+                errors.total() - errors.answered()
             })
             .sum();
         replica.throughput_rps = per_second(replica.requests, elapsed_ns);

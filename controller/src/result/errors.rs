@@ -52,7 +52,7 @@ impl From<Option<&numaload_proto::v1::ErrorCounts>> for ErrorKinds {
 
 impl ErrorKinds {
     /// Each kind with its name as the reports print it, in the order they list them.
-    pub fn by_kind(&self) -> [(&'static str, u64); 8] {
+    pub fn by_kind(&self) -> [(&'static str, u64); 9] {
         [
             ("connect", self.connect),
             ("tls", self.tls),
@@ -64,6 +64,12 @@ impl ErrorKinds {
             ("unsent", self.unsent),
             ("stream reset", self.stream_reset),
         ]
+    }
+
+    /// The errors that were complete responses (an unexpected HTTP status or `grpc-status`):
+    /// answered, though not as the plan expects.
+    pub fn answered(&self) -> u64 {
+        self.http_status + self.grpc_status
     }
 
     pub fn total(&self) -> u64 {

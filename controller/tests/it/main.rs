@@ -22,6 +22,7 @@ mod doc_plans;
 mod exit_codes;
 mod ffi_storm;
 mod fleet;
+mod grpc;
 mod history;
 mod history_changes;
 mod hollow_fleet;

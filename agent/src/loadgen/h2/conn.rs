@@ -359,10 +359,11 @@ impl H2Connection {
         }
         for event in self.events.drain(..) {
             let (tag, outcome) = match event {
-                Event::Response { tag, status } => (
+                Event::Response { tag, status, grpc } => (
                     tag,
                     Outcome::Response {
                         status,
+                        grpc,
                         intended: tag.intended,
                         sent: tag.sent,
                     },

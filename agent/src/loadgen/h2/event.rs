@@ -4,8 +4,13 @@
 /// How a stream ended (the tag is what the caller opened it with).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Event<T> {
-    /// Complete, with its final status.
-    Response { tag: T, status: u16 },
+    /// Complete, with its final status and, when its header blocks held one, its
+    /// `grpc-status` (a code gRPC does not define reads as `UNKNOWN`).
+    Response {
+        tag: T,
+        status: u16,
+        grpc: Option<u32>,
+    },
     /// Ended without a final status (or with a broken one).
     Malformed { tag: T },
     /// Reset by the server (RST_STREAM with this error code).

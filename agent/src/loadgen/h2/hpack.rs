@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 
 use crate::loadgen::config::RequestTemplate;
+use crate::loadgen::grpc_status::StatusReader;
 
 /// Headers that are HTTP/1.1 connection plumbing: not sent over HTTP/2 (RFC 9113 §8.2.2).
 const HOP_BY_HOP: &[&str] = &[
@@ -118,8 +119,8 @@ fn put_integer(out: &mut Vec<u8>, first: u8, prefix: u32, mut value: usize) {
 }
 
 /// Decodes a connection's response header blocks, in the order they came (the dynamic table
-/// is the connection's, at the default 4,096 bytes this client never raises), keeping only
-/// `:status`. The buffers are reused from block to block.
+/// is the connection's, at the default 4,096 bytes this client never raises), keeping
+/// `:status` and a `grpc-status`. The buffers are reused from block to block.
 #[derive(Default)]
 pub(super) struct StatusDecoder {
     decoder: httlib_hpack::Decoder<'static>,
@@ -137,9 +138,23 @@ impl std::fmt::Debug for StatusDecoder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct BadBlock;
 
+/// What a response's header block says: its `:status` (`None`: trailers) and, when it holds
+/// a `grpc-status` field, the gRPC status code (`grpc_status.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Head {
+    pub(super) status: Option<u16>,
+    pub(super) grpc: Option<u32>,
+}
+
 impl StatusDecoder {
     /// The `:status` of `block` (`None` when it has none: trailers), or `BadBlock`.
+    #[cfg(test)]
     pub(super) fn status(&mut self, block: &[u8]) -> Result<Option<u16>, BadBlock> {
+        self.head(block).map(|head| head.status)
+    }
+
+    /// The `:status` and `grpc-status` of `block`, or `BadBlock`.
+    pub(super) fn head(&mut self, block: &[u8]) -> Result<Head, BadBlock> {
         self.block.clear();
         self.block.extend_from_slice(block);
         self.fields.clear();
@@ -147,7 +162,9 @@ impl StatusDecoder {
             .decode(&mut self.block, &mut self.fields)
             .map_err(|_| BadBlock)?;
         let mut status = None;
+        let mut grpc = StatusReader::default();
         for (name, value, _) in &self.fields {
+            grpc.field(name, value);
             if name == b":status" {
                 match std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()) {
                     Some(code @ 100..=999) => status = Some(code),
@@ -155,7 +172,10 @@ impl StatusDecoder {
                 }
             }
         }
-        Ok(status)
+        Ok(Head {
+            status,
+            grpc: grpc.seen().then(|| grpc.status().code),
+        })
     }
 }
 
@@ -193,6 +213,7 @@ mod tests {
             ],
             body: b"{}".to_vec(),
             weight: 1,
+            grpc_expect: None,
         };
         let block = request_block(Some(&template), target(), true);
         let mut fields = Vec::new();

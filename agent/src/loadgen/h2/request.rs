@@ -89,6 +89,7 @@ mod tests {
             headers: vec![("x-big".into(), "a".repeat(40_000))],
             body: b"hello".to_vec(),
             weight: 1,
+            grpc_expect: None,
         };
         let target = "127.0.0.1:1".parse().expect("addr");
         let built = prebuild(&[template], target, false);

@@ -11,7 +11,7 @@ use std::io;
 
 use super::event::{ConnectionError, Event};
 use super::frame::{self, Header, HEADER_LEN, MAX_WINDOW};
-use super::hpack::StatusDecoder;
+use super::hpack::{Head, StatusDecoder};
 use super::request::H2Request;
 
 /// Bytes of the input buffer: one frame of the largest size this client accepts, and more.
@@ -27,6 +27,8 @@ struct Slot<T> {
     tag: T,
     request: usize,
     status: Option<u16>,
+    /// The `grpc-status` its header blocks held, if any (the trailers' comes last).
+    grpc: Option<u32>,
     /// The peer's window for this stream's DATA, and how much of the body is sent.
     send_window: i64,
     body_sent: usize,
@@ -86,6 +88,7 @@ impl<T: Copy> Session<T> {
                 tag: blank,
                 request: 0,
                 status: None,
+                grpc: None,
                 send_window: 0,
                 body_sent: 0,
                 owed: 0,
@@ -179,6 +182,7 @@ impl<T: Copy> Session<T> {
             tag,
             request,
             status: None,
+            grpc: None,
             send_window: self.peer_initial_window,
             body_sent: 0,
             owed: 0,
@@ -305,10 +309,10 @@ impl<T: Copy> Session<T> {
                 self.block_bytes.extend_from_slice(&self.input[payload]);
                 if h.has(frame::END_HEADERS) {
                     self.block = None;
-                    let status = self.decoder.status(&self.block_bytes);
+                    let head = self.decoder.head(&self.block_bytes);
                     self.head_done(
                         stream,
-                        status.map_err(|_| ConnectionError)?,
+                        head.map_err(|_| ConnectionError)?,
                         end_stream,
                         events,
                     );
@@ -380,12 +384,7 @@ impl<T: Copy> Session<T> {
             return Ok(());
         };
         if h.has(frame::END_STREAM) {
-            let status = self.slots[slot].status;
-            let tag = self.free(slot);
-            events.push(match status {
-                Some(status) => Event::Response { tag, status },
-                None => Event::Malformed { tag },
-            });
+            self.finish(slot, events);
             return Ok(());
         }
         let s = &mut self.slots[slot];
@@ -409,37 +408,40 @@ impl<T: Copy> Session<T> {
             self.block_bytes.extend_from_slice(&self.input[fragment]);
             return Ok(());
         }
-        let status = self
+        let head = self
             .decoder
-            .status(&self.input[fragment])
+            .head(&self.input[fragment])
             .map_err(|_| ConnectionError)?;
-        self.head_done(h.stream, status, end_stream, events);
+        self.head_done(h.stream, head, end_stream, events);
         Ok(())
     }
 
     /// A whole header block of `stream` decoded: a final status kept, an interim one skipped,
-    /// the stream ended with END_STREAM.
-    fn head_done(
-        &mut self,
-        stream: u32,
-        status: Option<u16>,
-        end_stream: bool,
-        events: &mut Vec<Event<T>>,
-    ) {
+    /// a `grpc-status` kept, the stream ended with END_STREAM.
+    fn head_done(&mut self, stream: u32, head: Head, end_stream: bool, events: &mut Vec<Event<T>>) {
         let Some(slot) = self.slot_of(stream) else {
             return;
         };
-        if let Some(status) = status.filter(|s| *s >= 200) {
+        if let Some(status) = head.status.filter(|s| *s >= 200) {
             self.slots[slot].status = Some(status);
         }
-        if end_stream {
-            let status = self.slots[slot].status;
-            let tag = self.free(slot);
-            events.push(match status {
-                Some(status) => Event::Response { tag, status },
-                None => Event::Malformed { tag },
-            });
+        if head.grpc.is_some() {
+            self.slots[slot].grpc = head.grpc;
         }
+        if end_stream {
+            self.finish(slot, events);
+        }
+    }
+
+    /// The stream of `slot` ended (END_STREAM): its response, or malformed without a final
+    /// status.
+    fn finish(&mut self, slot: usize, events: &mut Vec<Event<T>>) {
+        let (status, grpc) = (self.slots[slot].status, self.slots[slot].grpc);
+        let tag = self.free(slot);
+        events.push(match status {
+            Some(status) => Event::Response { tag, status, grpc },
+            None => Event::Malformed { tag },
+        });
     }
 
     fn settings(

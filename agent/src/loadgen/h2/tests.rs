@@ -137,11 +137,13 @@ fn responses_end_at_end_stream_in_whole_frames_or_byte_by_byte() {
             [
                 Event::Response {
                     tag: 11,
-                    status: 204
+                    status: 204,
+                    grpc: None
                 },
                 Event::Response {
                     tag: 10,
-                    status: 200
+                    status: 200,
+                    grpc: None
                 }
             ],
             "read {chunk} bytes at a time"
@@ -187,6 +189,7 @@ fn a_body_larger_than_the_servers_window_waits_for_window_updates_and_is_counted
         headers: Vec::new(),
         body: vec![b'x'; 100_000],
         weight: 1,
+        grpc_expect: None,
     };
     let requests = prebuild(&[template], target(), false);
     let mut session = Session::new(1, 0u32);
@@ -265,7 +268,8 @@ fn a_stream_that_outlives_many_newer_ones_is_still_found() {
             events,
             [Event::Response {
                 tag: 100 + tag,
-                status: 200
+                status: 200,
+                grpc: None
             }]
         );
     }
@@ -280,7 +284,63 @@ fn a_stream_that_outlives_many_newer_ones_is_still_found() {
         events,
         [Event::Response {
             tag: 1,
-            status: 404
+            status: 404,
+            grpc: None
         }]
+    );
+}
+
+#[test]
+fn a_grpc_status_is_read_from_the_trailers_or_a_trailers_only_response() {
+    // A literal field without indexing, new name (RFC 7541 §6.2.2).
+    let field = |name: &str, value: &str| {
+        let mut out = vec![0x00, name.len() as u8];
+        out.extend_from_slice(name.as_bytes());
+        out.push(value.len() as u8);
+        out.extend_from_slice(value.as_bytes());
+        out
+    };
+    let requests = get();
+    let mut session = Session::new(3, 0u32);
+    for (slot, tag) in [(0, 1), (1, 2), (2, 3)] {
+        session.open(slot, &requests, 0, tag);
+    }
+    let headers = |stream, flags, block: &[u8]| frame_bytes(frame::HEADERS, flags, stream, block);
+    let end = frame::END_HEADERS | frame::END_STREAM;
+    let server = [
+        // Stream 1: headers, a message, trailers with the status.
+        headers(1, frame::END_HEADERS, &[0x88]),
+        frame_bytes(frame::DATA, 0, 1, b"\0\0\0\0\0"),
+        headers(
+            1,
+            end,
+            &[field("grpc-status", "5"), field("grpc-message", "gone")].concat(),
+        ),
+        // Stream 3: trailers-only (the status in the one header block).
+        headers(3, end, &[vec![0x88], field("grpc-status", "14")].concat()),
+        // Stream 5: a plain response, no grpc-status at all.
+        headers(5, end, &[0x88]),
+    ]
+    .concat();
+    let events = feed(&mut session, &requests, &server, usize::MAX).expect("valid frames");
+    assert_eq!(
+        events,
+        [
+            Event::Response {
+                tag: 1,
+                status: 200,
+                grpc: Some(5)
+            },
+            Event::Response {
+                tag: 2,
+                status: 200,
+                grpc: Some(14)
+            },
+            Event::Response {
+                tag: 3,
+                status: 200,
+                grpc: None
+            }
+        ]
     );
 }

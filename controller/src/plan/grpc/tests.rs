@@ -45,6 +45,22 @@ fn a_call_is_a_post_of_its_framed_message_with_the_grpc_headers() {
     // Not read yet: the default message, which encodes to nothing.
     assert_eq!(wire.body, b"\0\0\0\0\0");
     assert_eq!(wire.grpc.expect("a call on the wire").expect_status, [0]);
+    let spec = parsed.load.to_spec();
+    assert_eq!(
+        spec.protocol,
+        numaload_proto::v1::HttpProtocol::H2c as i32,
+        "gRPC implies h2c"
+    );
+    let tls = plan(&format!(
+        "tls = true\ninsecure_skip_verify = true\n\
+         grpc = {{ method = \"{WORK}\", descriptors = \"b\" }}"
+    ));
+    let spec = parse(&tls, "p.toml").expect("valid").load.to_spec();
+    assert_eq!(
+        spec.protocol,
+        numaload_proto::v1::HttpProtocol::H2 as i32,
+        "and h2 over TLS"
+    );
 }
 
 #[test]
@@ -79,6 +95,13 @@ fn mistakes_name_their_key() {
     let cases = [
         (call("descriptors = \"b\""), "load.grpc.method is missing"),
         ("grpc = 5".to_owned(), "must be a table, e.g. grpc = {"),
+        (
+            format!(
+                "protocol = \"h1\"\n{}",
+                call(&format!("method = \"{WORK}\", descriptors = \"b\""))
+            ),
+            "load.protocol = \"h1\": gRPC runs over HTTP/2",
+        ),
         (
             call("method = 5, descriptors = \"b\""),
             "must be \"package.Service/Method\"",

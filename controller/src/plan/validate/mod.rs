@@ -158,7 +158,18 @@ fn load(raw: Option<RawLoad>, at: &KeyPath) -> Result<Load, Problem> {
     let send_precision = send_precision(raw.send_precision.take(), &mode, at)?;
     let min_delivered = min_delivered(raw.min_delivered.take(), at)?;
     let requests = request::requests(&mut raw, at)?;
+    // A gRPC call speaks HTTP/2: h2 with TLS, else h2c, unless the plan says which.
+    let grpc = requests.iter().any(|r| r.grpc.is_some());
+    if grpc && raw.protocol.is_none() {
+        let implied = if raw.tls == Some(true) { "h2" } else { "h2c" };
+        raw.protocol = Some(implied.to_owned());
+    }
     let (http, streams) = protocol::http(&mut raw, at)?;
+    if grpc && http == protocol::Protocol::H1 {
+        let fix = "gRPC runs over HTTP/2: set protocol = \"h2c\" (clear text) or \"h2\" \
+                   (with tls = true), or leave protocol out";
+        return Err(Problem::value(at.key("protocol"), quoted("h1"), fix));
+    }
     let tls = protocol::tls(&mut raw, at, http)?;
     let expect_status = request::expect_status(raw.expect_status.take(), &at.key("expect_status"))?;
     let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
