@@ -461,10 +461,6 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, LoadSpecEr
                 max: MAX_BODY,
             }));
         }
-        let grpc_expect = match &r.grpc {
-            None => None,
-            Some(call) => Some(grpc_expect(&call.expect_status).map_err(at)?),
-        };
         out.push(RequestTemplate {
             name: r.name.clone(),
             method: r.method.clone(),
@@ -476,7 +472,7 @@ fn requests(wire: &[v1::HttpRequest]) -> Result<Vec<RequestTemplate>, LoadSpecEr
                 .collect(),
             body: r.body.clone(),
             weight: r.weight,
-            grpc_expect,
+            grpc_expect: super::protocol::grpc_expect(r.grpc.as_ref()).map_err(at)?,
         });
     }
     if !out.is_empty() && out.iter().all(|r| r.weight == 0) {
@@ -496,17 +492,6 @@ fn expect_status(wire: &[u32]) -> Result<Vec<u16>, LoadSpecError> {
                 .ok_or(LoadSpecError::ExpectStatus(code))
         })
         .collect()
-}
-
-/// The bits of a gRPC call's expected `grpc-status` codes (none given: `OK` only).
-fn grpc_expect(codes: &[u32]) -> Result<u32, RequestFault> {
-    if codes.is_empty() {
-        return Ok(1);
-    }
-    codes.iter().try_fold(0u32, |bits, &code| match code {
-        0..=16 => Ok(bits | 1 << code),
-        _ => Err(RequestFault::GrpcStatus(code)),
-    })
 }
 
 #[cfg(test)]

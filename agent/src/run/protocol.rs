@@ -3,7 +3,7 @@
 
 use numaload_proto::v1;
 
-use super::error::LoadSpecError;
+use super::error::{LoadSpecError, RequestFault};
 use crate::loadgen::{Protocol, TlsSettings};
 
 /// Largest `ca` PEM accepted (a bundle of a few hundred roots fits).
@@ -64,6 +64,25 @@ pub(super) fn tls_settings(
         alpn: spec.alpn.clone(),
         resume: !spec.no_resume,
     }))
+}
+
+/// A gRPC call's expected `grpc-status` codes, a bit each (none given: `OK` only); `None`
+/// for a request that is not a gRPC call.
+pub(super) fn grpc_expect(call: Option<&v1::GrpcCall>) -> Result<Option<u32>, RequestFault> {
+    let Some(call) = call else {
+        return Ok(None);
+    };
+    if call.expect_status.is_empty() {
+        return Ok(Some(1));
+    }
+    let bits = call
+        .expect_status
+        .iter()
+        .try_fold(0u32, |bits, &code| match code {
+            0..=16 => Ok(bits | 1 << code),
+            _ => Err(RequestFault::GrpcStatus(code)),
+        })?;
+    Ok(Some(bits))
 }
 
 #[cfg(test)]

@@ -281,17 +281,15 @@ fn replica_line(out: &mut String, r: &ReplicaResult) {
 
 /// The request mix as a small table, then status codes and reconnects when worth a line.
 fn service_lines(out: &mut String, l: &LayoutResult) {
-    if let Some(codes) = service::status_codes(l) {
-        let _ = writeln!(out, "  statuses     {codes}");
-    }
-    if let Some(codes) = service::grpc_status_codes(l) {
-        let _ = writeln!(out, "  grpc-status  {codes}");
-    }
-    if let Some(line) = service::reconnects(l) {
-        let _ = writeln!(out, "  reconnects   {line}");
-    }
-    if let Some(line) = service::http2(l) {
-        let _ = writeln!(out, "  http/2       {line}");
+    for (label, line) in [
+        ("statuses   ", service::status_codes(l)),
+        ("grpc-status", service::grpc_status_codes(l)),
+        ("reconnects ", service::reconnects(l)),
+        ("http/2     ", service::http2(l)),
+    ] {
+        if let Some(line) = line {
+            let _ = writeln!(out, "  {label}  {line}");
+        }
     }
     let rows = service::mix_rows(l);
     if rows.is_empty() {
