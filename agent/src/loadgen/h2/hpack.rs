@@ -3,8 +3,8 @@
 //! one a literal *without indexing* and without Huffman coding, so the block never depends on
 //! a dynamic table and the same bytes are valid on every stream and every connection.
 //! Responses' blocks are decoded with `httlib-hpack` ([`StatusDecoder`]), which keeps the
-//! connection's dynamic table and decodes Huffman-coded strings with precomputed tables; only
-//! `:status` is kept.
+//! connection's dynamic table and decodes Huffman-coded strings with precomputed tables;
+//! `:status` is kept, and a gRPC response's `grpc-status` (read by `grpc_status.rs`).
 
 use std::net::SocketAddr;
 
