@@ -35,9 +35,33 @@ pub fn thousands(value: f64) -> String {
 
 /// `a, b, c` of at most `shown` items, then `and N more`: a list a fleet could make too long.
 pub fn capped(items: &[String], shown: usize) -> String {
-    let mut text = items[..items.len().min(shown)].join(", ");
+    capped_by(items, shown, ", ")
+}
+
+/// [`capped`] for items that are sentences with commas of their own: `a; b; c; and N more`.
+pub fn capped_reasons(items: &[String], shown: usize) -> String {
+    capped_by(items, shown, "; ")
+}
+
+fn capped_by(items: &[String], shown: usize, separator: &str) -> String {
+    let mut text = items[..items.len().min(shown)].join(separator);
     if items.len() > shown {
-        text.push_str(&format!(" and {} more", items.len() - shown));
+        let and = if separator == ", " { " and" } else { "; and" };
+        text.push_str(&format!("{and} {} more", items.len() - shown));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_are_cut_after_the_shown_items() {
+        let items: Vec<String> = ["a, x", "b", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(capped(&items, 3), "a, x, b, c");
+        assert_eq!(capped(&items, 2), "a, x, b and 1 more");
+        assert_eq!(capped_reasons(&items, 3), "a, x; b; c");
+        assert_eq!(capped_reasons(&items, 1), "a, x; and 2 more");
+    }
 }

@@ -33,6 +33,9 @@ use crate::result::{
     LayoutStatus, LoadPlacement, Percentiles, ReplicaResult, ThreadSample,
 };
 
+/// Agents named in a layout's one-line error before `and N more`.
+const LISTED_FAILURES: usize = 5;
+
 /// One agent's events for a layout, with what to say if it never reported it.
 #[derive(Debug, Clone, Copy)]
 pub struct AgentLayout<'a> {
@@ -143,7 +146,8 @@ pub fn layout_result(
         result.error = Some(if agents.len() == 1 {
             result.agents[0].error.clone().unwrap_or_default()
         } else {
-            failures.join("; ")
+            // One line a person reads, also for a fleet; every agent's own error is in `agents`.
+            crate::units::capped_reasons(&failures, LISTED_FAILURES)
         });
     }
     if measured.is_empty() {

@@ -12,6 +12,9 @@
 use crate::report::summary;
 use crate::result::{AgentStatus, LayoutResult, LayoutStatus, RunResult};
 
+/// Lost agents named in the run's one-line reason before `and N more`.
+const LISTED_LOST: usize = 5;
+
 /// What a run or a comparison answers, as its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -214,7 +217,8 @@ pub fn untrusted(result: &RunResult, side: &'static str, allow: Allow) -> Vec<Un
             why: if lost.is_empty() {
                 "an agent was lost".to_owned()
             } else {
-                lost.join("; ")
+                // Every lost agent's reason is in the result's `agents`.
+                crate::units::capped_reasons(&lost, LISTED_LOST)
             },
             allowed: allow.allows(LayoutStatus::Degraded),
         });
@@ -384,5 +388,28 @@ mod tests {
             degraded: true,
         };
         assert_eq!(of_run(&untrusted(&r, "", allow)), Exit::Pass);
+    }
+
+    #[test]
+    fn a_fleet_of_lost_agents_is_one_line_naming_the_first_five() {
+        let mut r = fixture();
+        r.degraded = true;
+        let template = r.agents[0].clone();
+        r.agents = (0..137)
+            .map(|i| crate::result::AgentOutcome {
+                agent: format!("10.0.0.{i}:7070"),
+                status: AgentStatus::Lost,
+                error: Some("connection lost mid-run, or cut off".into()),
+                ..template.clone()
+            })
+            .collect();
+        let found = untrusted(&r, "", Allow::default());
+        let message = found[0].message();
+        assert!(
+            message.contains("agent 10.0.0.4:7070 was lost"),
+            "{message}"
+        );
+        assert!(!message.contains("10.0.0.5:7070"), "{message}");
+        assert!(message.contains("; and 132 more"), "{message}");
     }
 }
