@@ -115,12 +115,23 @@ class Fleet:
                               timeout=5).returncode == 0
 
     def stop_all(self):
+        """Ends every host's processes whatever state the schedule left them in: the wrapper each
+        agent was started under (`netns exec`, perhaps `unshare`), everything below it, and any
+        process left in the host's namespace (replicas, a stopped agent). No pid is trusted alone:
+        a wrapper that outlives what it waits for is killed too, so this never hangs."""
         for host, proc in self.procs.items():
+            doomed = set(descendants(proc.pid)) | {proc.pid, self.pid[host]}
+            pids = subprocess.run([self.args.netns, "pids", host], capture_output=True, text=True).stdout
+            doomed |= {int(p) for p in pids.split()}
+            for pid in doomed:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             try:
-                os.kill(self.pid[host], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                say(f"chaos: {host}: its wrapper (pid {proc.pid}) outlived SIGKILL by 15 s")
 
     def restart(self, host, offset=None):
         try:
@@ -149,6 +160,16 @@ def children(pid):
     except OSError:
         out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
+
+
+def descendants(pid):
+    """Every process below pid, children before grandchildren."""
+    found, todo = [], [pid]
+    while todo:
+        kids = children(todo.pop())
+        found += kids
+        todo += kids
+    return found
 
 
 def cmdline(pid):
