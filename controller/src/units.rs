@@ -35,19 +35,44 @@ pub fn thousands(value: f64) -> String {
 
 /// `a, b, c` of at most `shown` items, then `and N more`: a list a fleet could make too long.
 pub fn capped(items: &[String], shown: usize) -> String {
-    capped_by(items, shown, ", ")
+    capped_by(items, shown, Joint::Commas)
 }
 
 /// [`capped`] for items that are sentences with commas of their own: `a; b; c; and N more`.
 pub fn capped_reasons(items: &[String], shown: usize) -> String {
-    capped_by(items, shown, "; ")
+    capped_by(items, shown, Joint::Semicolons)
 }
 
-fn capped_by(items: &[String], shown: usize, separator: &str) -> String {
-    let mut text = items[..items.len().min(shown)].join(separator);
+/// How a capped list joins its items and the count of those left out.
+#[derive(Debug, Clone, Copy)]
+enum Joint {
+    /// `a, b and 2 more`.
+    Commas,
+    /// `a, x; b; and 2 more`: a semicolon keeps items with commas apart.
+    Semicolons,
+}
+
+impl Joint {
+    fn separator(self) -> &'static str {
+        match self {
+            Joint::Commas => ", ",
+            Joint::Semicolons => "; ",
+        }
+    }
+
+    /// What comes between the last item shown and `N more`.
+    fn and(self) -> &'static str {
+        match self {
+            Joint::Commas => " and",
+            Joint::Semicolons => "; and",
+        }
+    }
+}
+
+fn capped_by(items: &[String], shown: usize, joint: Joint) -> String {
+    let mut text = items[..items.len().min(shown)].join(joint.separator());
     if items.len() > shown {
-        let and = if separator == ", " { " and" } else { "; and" };
-        text.push_str(&format!("{and} {} more", items.len() - shown));
+        text.push_str(&format!("{} {} more", joint.and(), items.len() - shown));
     }
     text
 }
