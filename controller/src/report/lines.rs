@@ -5,7 +5,7 @@
 use numaload_proto::cpulist;
 
 use crate::report::caveats;
-use crate::result::{CgroupSummary, ConnectionSetup, LayoutResult, LoadWorker, ReplicaResult};
+use crate::result::{CgroupSummary, LayoutResult, LoadWorker, ReplicaResult};
 use crate::units::thousands;
 
 /// `CPU 1 62% busy`, and in closed loop `CPU 1 62% busy (30% in 41,204 naps)` (asleep by
@@ -102,23 +102,6 @@ pub fn error_kinds(l: &LayoutResult) -> String {
         .map(|(kind, n)| format!("{kind} {n}"))
         .collect();
     kinds.join(", ")
-}
-
-/// `4 opened during the load (...)`, and with TLS the handshakes and how many resumed.
-pub fn connections(setup: &ConnectionSetup) -> String {
-    let resumed = match setup.resumed_share() {
-        Some(share) => format!(
-            "; TLS {} handshakes, {} resumed ({:.1}%)",
-            thousands(setup.tls_handshake_ns.as_ref().map_or(0, |h| h.count) as f64),
-            thousands(setup.tls_resumed as f64),
-            100.0 * share
-        ),
-        None => String::new(),
-    };
-    format!(
-        "{} opened during the load (one connect, handshake and first byte each){resumed}",
-        thousands(setup.connections as f64)
-    )
 }
 
 #[cfg(test)]

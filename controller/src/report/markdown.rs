@@ -65,23 +65,15 @@ fn fleet_section(out: &mut String, result: &RunResult) {
     }
 }
 
-/// Per layout with anything to say: status codes, reconnects and the request mix table.
+/// Per layout with anything to say: status codes, grpc-status codes, reconnects, HTTP/2, the
+/// connections opened (and TLS handshakes resumed), and the request mix table.
 fn service_section(out: &mut String, result: &RunResult) {
     for l in result.layouts.iter().filter(|l| l.status.measured()) {
         let rows = service::mix_rows(l);
-        let mut bullets = Vec::new();
-        if let Some(codes) = service::status_codes(l) {
-            bullets.push(format!("- status codes: {}\n", escape(&codes)));
-        }
-        if let Some(codes) = service::grpc_status_codes(l) {
-            bullets.push(format!("- grpc-status: {}\n", escape(&codes)));
-        }
-        if let Some(line) = service::reconnects(l) {
-            bullets.push(format!("- reconnects: {}\n", escape(&line)));
-        }
-        if let Some(line) = service::http2(l) {
-            bullets.push(format!("- http/2: {}\n", escape(&line)));
-        }
+        let bullets: Vec<String> = service::labelled_lines(l)
+            .into_iter()
+            .map(|(label, line)| format!("- {label}: {}\n", escape(&line)))
+            .collect();
         if rows.is_empty() && bullets.is_empty() {
             continue;
         }

@@ -107,4 +107,93 @@ mod tests {
             assert_eq!(Format::from_name(name), expected, "{name}");
         }
     }
+
+    /// The connections' setup, the TLS handshakes resumed and the gRPC calls per code: every
+    /// format shows the same figures (the human ones as durations, the CSV in nanoseconds).
+    #[test]
+    fn setup_and_grpc_status_figures_agree_in_every_format() {
+        use crate::result::{ConnectionSetup, Percentiles};
+        let mut result: RunResult =
+            serde_json::from_str(include_str!("../../tests/fixtures/quickstart-result.json"))
+                .expect("fixture");
+        let figures = |count: u64, p50: u64, p99: u64, p999: u64, max: u64| Percentiles {
+            count,
+            p50,
+            p90: p99,
+            p99,
+            p999,
+            max,
+            ..Percentiles::default()
+        };
+        let l = &mut result.layouts[0];
+        l.connection_setup = Some(ConnectionSetup {
+            connections: 2_000,
+            connect_ns: figures(2_000, 41_000, 97_000, 130_000, 150_000),
+            tls_handshake_ns: Some(figures(2_000, 812_000, 1_930_000, 2_410_000, 2_600_000)),
+            tls_resumed: 1_500,
+            first_byte_ns: figures(2_000, 1_320_000, 3_070_000, 4_440_000, 5_210_000),
+        });
+        l.grpc_status_codes.insert("0".into(), 9_870);
+        l.grpc_status_codes.insert("5".into(), 12);
+        let human = [
+            "41.0 µs",
+            "97.0 µs",
+            "130.0 µs",
+            "150.0 µs",
+            "812.0 µs",
+            "1.93 ms",
+            "2.41 ms",
+            "2.60 ms",
+            "1.32 ms",
+            "3.07 ms",
+            "4.44 ms",
+            "5.21 ms",
+            "2,000 opened during the load",
+            "TLS 2,000 handshakes, 1,500 resumed (75.0%)",
+            "0 ×9,870, 5 ×12",
+        ];
+        for format in [Format::Text, Format::Markdown, Format::Html] {
+            let shown = render(&result, format);
+            for figure in human {
+                assert!(
+                    shown.contains(figure),
+                    "{format:?} lacks {figure:?}:\n{shown}"
+                );
+            }
+        }
+        let csv = render(&result, Format::Csv);
+        let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+        let column = |name: &str| {
+            let i = rows[0].iter().position(|c| *c == name).expect(name);
+            rows[1][i].to_owned()
+        };
+        for (name, value) in [
+            ("connect_count", "2000"),
+            ("connect_p50_ns", "41000"),
+            ("connect_p99_ns", "97000"),
+            ("connect_p999_ns", "130000"),
+            ("connect_max_ns", "150000"),
+            ("tls_handshake_count", "2000"),
+            ("tls_handshake_p50_ns", "812000"),
+            ("tls_handshake_p99_ns", "1930000"),
+            ("tls_handshake_p999_ns", "2410000"),
+            ("tls_handshake_max_ns", "2600000"),
+            ("tls_resumed", "1500"),
+            ("first_byte_p50_ns", "1320000"),
+            ("first_byte_p99_ns", "3070000"),
+            ("first_byte_p999_ns", "4440000"),
+            ("first_byte_max_ns", "5210000"),
+            ("grpc_status_0", "9870"),
+            ("grpc_status_5", "12"),
+            ("grpc_status_2", "0"),
+        ] {
+            assert_eq!(column(name), value, "{name}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&result, Format::Json)).expect("json");
+        let setup = &json["layouts"][0]["connection_setup"];
+        assert_eq!(setup["tls_handshake_ns"]["p99"], 1_930_000);
+        assert_eq!(setup["tls_resumed"], 1_500);
+        assert_eq!(json["layouts"][0]["grpc_status_codes"]["5"], 12);
+    }
 }

@@ -6,7 +6,7 @@
 use crate::report::pct::Pct;
 use crate::report::summary::{percentile_cell, shows_a_lower_bound};
 use crate::report::thousands;
-use crate::result::{LayoutResult, ReplicaResult, RequestMix};
+use crate::result::{ConnectionSetup, LayoutResult, ReplicaResult, RequestMix};
 
 /// One request of a layout's mix as the reports show it.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +83,40 @@ pub fn grpc_status_codes(l: &LayoutResult) -> Option<String> {
         .map(|(code, count)| format!("{code} ×{}", thousands(*count as f64)))
         .collect();
     Some(codes.join(", "))
+}
+
+/// What the layout's protocol did, each line with the label the Markdown and HTML reports give
+/// it: `status codes`, `grpc-status`, `reconnects`, `http/2` and `connections` (opened, and the
+/// TLS handshakes resumed), those with anything to say. The text report prints the same lines,
+/// `connections` under its setup rows.
+pub fn labelled_lines(l: &LayoutResult) -> Vec<(&'static str, String)> {
+    [
+        ("status codes", status_codes(l)),
+        ("grpc-status", grpc_status_codes(l)),
+        ("reconnects", reconnects(l)),
+        ("http/2", http2(l)),
+        ("connections", l.connection_setup.as_ref().map(connections)),
+    ]
+    .into_iter()
+    .filter_map(|(label, line)| Some((label, line?)))
+    .collect()
+}
+
+/// `4 opened during the load (...)`, and with TLS the handshakes and how many resumed.
+pub fn connections(setup: &ConnectionSetup) -> String {
+    let resumed = match setup.resumed_share() {
+        Some(share) => format!(
+            "; TLS {} handshakes, {} resumed ({:.1}%)",
+            thousands(setup.tls_handshake_ns.as_ref().map_or(0, |h| h.count) as f64),
+            thousands(setup.tls_resumed as f64),
+            100.0 * share
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{} opened during the load (one connect, handshake and first byte each){resumed}",
+        thousands(setup.connections as f64)
+    )
 }
 
 /// `requests: read (GET /items/1) weight 3, write (POST /items) weight 1; success: 200, 201;

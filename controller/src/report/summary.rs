@@ -38,7 +38,6 @@ pub fn status(l: &LayoutResult) -> &'static str {
     }
 }
 
-/// The most OS threads any replica had.
 /// The rows of the connections' setup each report shows under the latency rows: connect, TLS
 /// handshake (with TLS) and first byte; none when the result has no setup.
 pub fn setup_rows(l: &LayoutResult) -> Vec<(&'static str, &Percentiles)> {
@@ -53,6 +52,7 @@ pub fn setup_rows(l: &LayoutResult) -> Vec<(&'static str, &Percentiles)> {
     rows
 }
 
+/// The most OS threads any replica had.
 pub fn threads_max(l: &LayoutResult) -> u32 {
     l.replicas.iter().map(|r| r.threads_max).max().unwrap_or(0)
 }

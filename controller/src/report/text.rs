@@ -213,7 +213,7 @@ fn setup_lines(out: &mut String, l: &LayoutResult) {
         percentile_row(out, label, p);
     }
     if let Some(setup) = &l.connection_setup {
-        let _ = writeln!(out, "  connections  {}", lines::connections(setup));
+        let _ = writeln!(out, "  connections  {}", service::connections(setup));
     }
 }
 

@@ -191,3 +191,40 @@ fn every_line_of_the_text_report_has_a_row() {
         missing.into_iter().collect::<Vec<_>>().join("\n")
     );
 }
+
+/// The column names of the table under the `### ` heading `title`, in order: every backticked
+/// name in the first cell of each row.
+fn columns(markdown: &str, title: &str) -> Vec<String> {
+    let mut lines = markdown.lines();
+    lines
+        .by_ref()
+        .find(|l| l.strip_prefix("### ") == Some(title))
+        .unwrap_or_else(|| panic!("docs/report.md has no \"### {title}\""));
+    let mut names = Vec::new();
+    for line in lines.take_while(|l| !l.starts_with('#')) {
+        let Some((cell, _)) = line
+            .strip_prefix("| `")
+            .and_then(|rest| rest.split_once("` |"))
+        else {
+            continue;
+        };
+        names.extend(cell.split("`, `").map(str::to_owned));
+    }
+    names
+}
+
+#[test]
+fn the_csv_columns_are_the_documented_ones_in_order() {
+    let reference = reference();
+    assert_eq!(
+        columns(&reference, "The CSV columns"),
+        numaload::report::csv::columns(),
+        "docs/report.md's \"The CSV columns\" table, row by row, against the header of \
+         `report --format csv`"
+    );
+    assert_eq!(
+        columns(&reference, "The per-agent CSV columns"),
+        numaload::report::csv::AGENT_COLUMNS.to_vec(),
+        "docs/report.md's \"The per-agent CSV columns\" table against `--per-agent`'s header"
+    );
+}

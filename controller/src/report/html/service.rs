@@ -1,4 +1,5 @@
-//! A layout's request mix, status codes, reconnects and replica trees as HTML (the words come
+//! A layout's request mix, status codes, reconnects, HTTP/2 counters, connections opened and
+//! replica trees as HTML (the words come
 //! from [`crate::report::service`], shared with the other formats).
 
 use std::fmt::Write as _;
@@ -12,17 +13,8 @@ use crate::result::LayoutResult;
 pub fn section(l: &LayoutResult) -> String {
     let mut out = String::new();
     if l.status.measured() {
-        if let Some(codes) = service::status_codes(l) {
-            let _ = writeln!(out, r#"<p class="sub">status codes: {}</p>"#, esc(&codes));
-        }
-        if let Some(codes) = service::grpc_status_codes(l) {
-            let _ = writeln!(out, r#"<p class="sub">grpc-status: {}</p>"#, esc(&codes));
-        }
-        if let Some(line) = service::reconnects(l) {
-            let _ = writeln!(out, r#"<p class="sub">reconnects: {}</p>"#, esc(&line));
-        }
-        if let Some(line) = service::http2(l) {
-            let _ = writeln!(out, r#"<p class="sub">http/2: {}</p>"#, esc(&line));
+        for (label, line) in service::labelled_lines(l) {
+            let _ = writeln!(out, r#"<p class="sub">{label}: {}</p>"#, esc(&line));
         }
         mix_table(&mut out, l);
     }

@@ -4,45 +4,27 @@
 //! [`crate::report::pct`]) or a failed layout's figures are empty cells, never a
 //! number that would be read as measured.
 //!
-//! Columns, in order ([`COLUMNS`]):
-//! `layout, status, mode, target_rate_rps, throughput_rps, requests, errors, error_rate,
-//! late_sends, p50_ns, p90_ns, p99_ns, p999_ns, max_ns, p50_uncorrected_ns, p99_uncorrected_ns,
-//! p999_uncorrected_ns, max_uncorrected_ns, threads_max, replicas, placement_ok, load_cpus,
-//! load_shares_cpus, suspect, reconnects, status_codes, request_mix, p50_lower_bound,
-//! p90_lower_bound, p99_lower_bound, p999_lower_bound, max_lower_bound, intended, answered,
-//! min_delivered, warmup_dropped, stages` — `status` is `ok`, `SUSPECT`, `INCOMPLETE`, `DEGRADED` or
-//! `FAILED` (the result's status, as every report shows it); `suspect` joins every reason for
-//! caution (suspect reasons, placement mismatches, the failure) with `"; "`; `status_codes` is
-//! `code=count` joined with `;` (`200=9870;503=12`); `request_mix` has one entry per request of
-//! the mix joined with `;`, each `name weight=W requests=N errors=E p50_ns=.. p99_ns=..
-//! p999_ns=.. max_ns=..` (a percentile with too few samples is left out), then
-//! `lower_bounds=p99,max` naming those of its figures that are lower bounds, when any are.
-//!
-//! `pNN_lower_bound` is `true` when the corrected figure `pNN_ns` beside it is a lower bound
-//! (decided by requests never answered, which waited at least that long), `false` when it is
-//! exact, empty when the figure is (the uncorrected figures are of answered requests only, always
-//! exact). `intended` and `answered` count the window's requests and those answered,
-//! `min_delivered` is the share of them the plan asked for (empty in results that do not say),
-//! `warmup_dropped` the warm-up requests dropped when the window opened. `stages` (a run with
-//! `[[load.stages]]`) has one entry per stage joined with `;`, each `stage=N from_rps=..
-//! to_rps=.. start_s=.. duration_s=.. throughput_rps=.. requests=.. errors=.. late_sends=..`
-//! and the latency fields of a request mix entry.
-
+//! The columns are listed and explained once, in `docs/report.md` ("The CSV columns" and "The
+//! per-agent CSV columns"), which a test holds to [`columns`] and [`AGENT_COLUMNS`]: the first
+//! ones are the layout's status and headline figures, then its latency, delivery, request mix
+//! and stages; last what its protocol did ([`protocol`]: the connections' setup, HTTP/2, errors
+//! by kind, gRPC calls per code). Columns are only ever added at the end, so that a
+//! spreadsheet's references to the earlier ones keep their meaning. `status_codes` is
+//! `code=count` joined with `;` (`200=9870;503=12`); `request_mix` and `stages` hold one entry
+//! per request or stage joined with `;` ([`mix_entry`], [`stage_entry`]).
 //!
 //! `report --format csv --per-agent` writes one row per layout, trial and agent instead
-//! ([`AGENT_COLUMNS`]): `layout, trial, agent, status, error, asked_rate_rps, elapsed_s,
-//! requests, throughput_rps, errors, intended, answered, asked, shortfall, p50_ns, p99_ns,
-//! p999_ns, max_ns, p99_lower_bound, measuring_at_unix_ns` — each agent's own figures, from the
-//! same data as the layout's (`status` `ok`, `INCOMPLETE` or `FAILED`; `intended`, `answered`,
-//! `asked` and `shortfall` its delivery, empty for an agent that drove no load).
+//! ([`AGENT_COLUMNS`]): each agent's own figures, from the same data as the layout's.
+
+mod protocol;
 
 use crate::report::caveats;
 use crate::report::pct::Pct;
 use crate::report::summary;
 use crate::result::{LayoutResult, Percentiles, RequestMix, RunResult, StageResult};
 
-/// The header row.
-pub const COLUMNS: [&str; 37] = [
+/// The first columns of the header row, then [`protocol::columns`].
+const LAYOUT_COLUMNS: [&str; 37] = [
     "layout",
     "status",
     "mode",
@@ -82,11 +64,16 @@ pub const COLUMNS: [&str; 37] = [
     "stages",
 ];
 
+/// The header row.
+pub fn columns() -> Vec<String> {
+    let mut columns: Vec<String> = LAYOUT_COLUMNS.map(str::to_owned).to_vec();
+    columns.extend(protocol::columns());
+    columns
+}
+
 /// Renders the header and one row per layout.
 pub fn render(result: &RunResult) -> String {
-    records(
-        std::iter::once(COLUMNS.map(str::to_owned).to_vec()).chain(result.layouts.iter().map(row)),
-    )
+    records(std::iter::once(columns()).chain(result.layouts.iter().map(row)))
 }
 
 /// The header row of the per-agent table.
@@ -267,6 +254,7 @@ fn row(l: &LayoutResult) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(";"),
     );
+    row.extend(protocol::cells(l));
     row
 }
 
