@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use super::config::LATE_SEND;
 use super::http::ResponseReader;
+use super::report::ErrorKind;
 use super::request::{Mix, Prebuilt};
+use super::setup::Setup;
 use super::stream::Stream;
 use super::window::{Schedule, Window};
 
@@ -41,14 +43,8 @@ pub(super) struct Connection<S = Stream> {
 pub(super) enum State<S = Stream> {
     /// Not connected: connect at the next scan, once `retry_at` (if any) has passed.
     Idle { retry_at: Option<Instant> },
-    /// A non-blocking connect in progress.
-    Connecting { stream: S, deadline: Instant },
-    /// Connected at `connected`, the TLS handshake in progress.
-    Handshaking {
-        stream: S,
-        connected: Instant,
-        deadline: Instant,
-    },
+    /// A connect, then a TLS handshake, in progress (`setup.rs`).
+    Setup(Setup<S>),
     /// Open loop: connected and idle, in the due heap for `next_send`.
     Ready { stream: S },
     /// A request sent (`written` bytes of it so far), its response not yet complete.
@@ -69,10 +65,8 @@ pub(super) enum State<S = Stream> {
 pub(super) enum Expiry {
     /// Idle and its pause over (or the window closed): connect, or give up if it may not.
     Reconnect,
-    /// The connect took longer than `timeout`.
-    ConnectTimedOut,
-    /// The TLS handshake took longer than `timeout`.
-    HandshakeTimedOut,
+    /// The connect or the TLS handshake took longer than `timeout`: an error of this kind.
+    SetupTimedOut(ErrorKind),
     /// No complete response within `timeout`: a `timeout` of the request intended (closed
     /// loop: sent) `at`.
     ExchangeTimedOut { at: Instant },
@@ -122,7 +116,7 @@ impl<S> Connection<S> {
     /// `None`: nothing is owed before the next send or scan.
     pub(super) fn attention_at(&self) -> Option<Instant> {
         match &self.state {
-            State::Connecting { .. } | State::Handshaking { .. } => self.next_send,
+            State::Setup(_) => self.next_send,
             State::Exchange { sent, written, .. }
                 if *written < self.request().bytes.len() || self.reader.is_partial() =>
             {
@@ -196,10 +190,7 @@ impl<S> Connection<S> {
             {
                 Some(Expiry::Reconnect)
             }
-            State::Connecting { deadline, .. } if now >= *deadline => Some(Expiry::ConnectTimedOut),
-            State::Handshaking { deadline, .. } if now >= *deadline => {
-                Some(Expiry::HandshakeTimedOut)
-            }
+            State::Setup(setup) => setup.expired(now).map(Expiry::SetupTimedOut),
             State::Exchange {
                 deadline,
                 intended,
@@ -212,22 +203,13 @@ impl<S> Connection<S> {
         }
     }
 
-    /// After a failed connect at `now`: the send slot it spent (open loop: the failed connect
-    /// was for that request, so the schedule moves on and it tries again at the slot's time),
-    /// or none in closed loop (it tries again after `retry_after`). Returns when the failure
-    /// is placed (its send slot, else `now`) and when to retry.
-    pub(super) fn connect_failed(
-        &mut self,
-        now: Instant,
-        retry_after: std::time::Duration,
-    ) -> (Instant, Instant) {
-        match self.next_send {
-            Some(slot) if self.is_open_loop() => {
-                self.advance_schedule();
-                (slot, slot.max(now))
-            }
-            _ => (now, now + retry_after),
-        }
+    /// After a failed connect: the send slot it spent (open loop: the failed connect was for
+    /// that request, so the schedule moves on), or none in closed loop. See
+    /// [`setup::count_failure`](super::setup::count_failure).
+    pub(super) fn spend_slot(&mut self) -> Option<Instant> {
+        let slot = self.next_send.filter(|_| self.is_open_loop())?;
+        self.advance_schedule();
+        Some(slot)
     }
 }
 
@@ -349,13 +331,16 @@ mod tests {
             Some(Expiry::Reconnect),
             "settled at once after the close"
         );
-        let connecting = State::Connecting {
+        let connecting = State::Setup(Setup::Connecting {
             stream: (),
             deadline: t0 + 1_200 * MS,
-        };
+        });
         let c = open_loop(t0, connecting);
         assert_eq!(c.expiry(t0 + 1_199 * MS, &w), None);
-        assert_eq!(c.expiry(t0 + 1_200 * MS, &w), Some(Expiry::ConnectTimedOut));
+        assert_eq!(
+            c.expiry(t0 + 1_200 * MS, &w),
+            Some(Expiry::SetupTimedOut(ErrorKind::Connect))
+        );
         let exchange = State::Exchange {
             stream: (),
             intended: Some(t0 + 1_000 * MS),
@@ -379,17 +364,17 @@ mod tests {
         let w = window(t0);
         let c = open_loop(
             t0,
-            State::Handshaking {
+            State::Setup(Setup::Handshaking {
                 stream: (),
                 connected: t0,
                 deadline: t0 + 1_500 * MS,
-            },
+            }),
         );
         assert_eq!(c.attention_at(), Some(t0), "like a connect: by its slot");
         assert_eq!(c.expiry(t0 + 1_499 * MS, &w), None);
         assert_eq!(
             c.expiry(t0 + 1_500 * MS, &w),
-            Some(Expiry::HandshakeTimedOut)
+            Some(Expiry::SetupTimedOut(ErrorKind::Tls))
         );
         assert!(c.is_open() && !c.in_exchange());
     }
@@ -399,10 +384,10 @@ mod tests {
         let t0 = Instant::now();
         let c = open_loop(
             t0,
-            State::Connecting {
+            State::Setup(Setup::Connecting {
                 stream: (),
                 deadline: t0 + 5_000 * MS,
-            },
+            }),
         );
         assert_eq!(c.attention_at(), Some(t0), "by its send slot");
         let exchange = |written| State::Exchange {
@@ -425,20 +410,14 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_connect_spends_its_send_slot_in_open_loop_and_pauses_in_closed_loop() {
+    fn a_failed_connect_spends_its_send_slot_in_open_loop_and_none_in_closed_loop() {
         let t0 = Instant::now();
         let mut open = open_loop(t0, idle());
-        let (placed, retry) = open.connect_failed(t0 + 5 * MS, 10 * MS);
-        assert_eq!(
-            (placed, retry),
-            (t0, t0 + 5 * MS),
-            "placed by its slot, retried now"
-        );
+        assert_eq!(open.spend_slot(), Some(t0), "the slot it was for");
         assert_eq!(open.next_send, Some(t0 + 10 * MS), "the slot is spent");
         let mut closed = open_loop(t0, idle());
         closed.schedule = None;
-        let (placed, retry) = closed.connect_failed(t0, 10 * MS);
-        assert_eq!((placed, retry), (t0, t0 + 10 * MS));
+        assert_eq!(closed.spend_slot(), None);
         assert_eq!(
             closed.next_unsent(t0 + 9_999 * MS),
             None,

@@ -1,30 +1,23 @@
 //! The I/O of a connection's transitions, driven by a worker's event loop (`engine.rs`):
-//! connect, send, read, fail, and — once the measured window has closed — settle: every request
-//! it was meant to send inside the window gets its outcome (see the module doc of `loadgen`).
-//! What each transition decides is in `connection.rs`; this file does the socket calls and
-//! records the outcomes.
+//! connect (set up as for HTTP/2, by `setup.rs`), send, read, fail, and — once the measured
+//! window has closed — settle: every request it was meant to send inside the window gets its
+//! outcome (see the module doc of `loadgen`). What each transition decides is in
+//! `connection.rs`; this file does the socket calls and records the outcomes.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-use mio::{Interest, Poll, Token};
+use mio::{Poll, Token};
 
-use super::arrival::{self, Arrivals};
+use super::arrival::Arrivals;
 use super::coalesce::Coalescer;
 use super::connection::{Connection, Expiry, State};
 use super::report::ErrorKind;
-use super::socket;
+use super::setup::{self, Connector, Dial, Step};
 use super::stats::{Outcome, WorkerStats};
 use super::stream::Stream;
-use super::tls::{Handshake, TlsClient};
 use super::window::Window;
-
-/// Closed loop: pause after a failed connect, so an unreachable target is not hammered in a
-/// tight loop (open loop waits for the failed send slot's time instead).
-const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
 
 /// What every connection's transitions need: the poller, the exchange timeout, the window, the
 /// open-loop due heap (earliest first), the stats, and what observes the responses.
@@ -41,9 +34,8 @@ pub(super) struct Driver<'a> {
     /// Open loop: connections that need a look by a time (see [`Connection::attention_at`]),
     /// earliest first; an entry that no longer matches its connection is stale.
     pub(super) attention: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// TLS: the worker's client configuration (its own session cache) and the name each
-    /// connection sends and verifies (the plan's, else `None`: the target's IP).
-    pub(super) tls: Option<TlsClient>,
+    /// Sets connections up (connect, TLS), as for HTTP/2 (`setup.rs`).
+    pub(super) connector: Connector,
 }
 
 impl Driver<'_> {
@@ -83,10 +75,7 @@ impl Driver<'_> {
     ) {
         match connection.expiry(now, &self.window) {
             Some(Expiry::Reconnect) => self.connect(token, connection, now),
-            Some(Expiry::ConnectTimedOut) => {
-                self.connect_failed(connection, now, ErrorKind::Connect)
-            }
-            Some(Expiry::HandshakeTimedOut) => self.connect_failed(connection, now, ErrorKind::Tls),
+            Some(Expiry::SetupTimedOut(kind)) => self.connect_failed(connection, now, kind),
             Some(Expiry::ExchangeTimedOut { at }) => {
                 self.exchange_failed(token, connection, now, ErrorKind::Timeout, at);
             }
@@ -123,43 +112,38 @@ impl Driver<'_> {
     }
 
     /// Starts a non-blocking connect, unless the connection may no longer send
-    /// ([`Driver::may_start`]): then it gives up.
+    /// ([`Connection::may_start`]): then it gives up.
     fn connect(&mut self, token: Token, connection: &mut Connection, now: Instant) {
         if !connection.may_start(now, &self.window) {
             return self.give_up(connection);
         }
-        let registered = TcpStream::connect(connection.target).and_then(|mut stream| {
-            self.poll
-                .registry()
-                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-                .map(|()| stream)
-        });
-        match registered {
-            Ok(tcp) => {
-                connection.opened = Some(now);
-                connection.state = State::Connecting {
-                    stream: Stream::plain(tcp),
-                    deadline: now + self.timeout,
-                };
+        connection.opened = Some(now);
+        let step = self
+            .connector
+            .connect(self.poll.registry(), token, connection.target, now);
+        self.on_setup(token, connection, step);
+    }
+
+    /// Where the connection's setup stands: waiting (watched), up (ready to send), or failed.
+    fn on_setup(&mut self, token: Token, connection: &mut Connection, step: Step) {
+        match step {
+            Step::Pending(setup) => {
+                connection.state = State::Setup(setup);
                 self.watch(token, connection);
             }
-            Err(_) => self.connect_failed(connection, now, ErrorKind::Connect),
+            Step::Up(stream, now) => self.ready(token, connection, stream, now),
+            Step::Failed(kind, now) => self.connect_failed(connection, now, kind),
         }
     }
 
-    /// A connect (`Connect`) or TLS handshake (`Tls`) that failed at `now`: counted against
-    /// the request it was for, then a pause before the next try (see
-    /// [`Connection::connect_failed`]).
+    /// A connect or TLS handshake that failed at `now`: counted against the request it was for
+    /// (open loop: its send slot, which it spent), then a pause before the next try
+    /// ([`setup::count_failure`]).
     fn connect_failed(&mut self, connection: &mut Connection, now: Instant, kind: ErrorKind) {
-        // Placed by the request it was for (open loop: its send slot), which it spent.
         let request = connection.current;
-        let (at, retry_at) = connection.connect_failed(now, CONNECT_RETRY_DELAY);
-        self.stats.record(
-            connection.target_index,
-            request,
-            now,
-            Outcome::Failed { kind, at },
-        );
+        let slot = connection.spend_slot();
+        let index = connection.target_index;
+        let retry_at = setup::count_failure(self.stats, index, request, slot, kind, now);
         connection.draw_next();
         connection.opened = None;
         connection.state = State::Idle {
@@ -190,14 +174,17 @@ impl Driver<'_> {
             state @ (State::Idle { .. } | State::Ready { .. } | State::Done) => {
                 connection.state = state;
             }
-            State::Connecting { stream, deadline } => {
-                self.on_connecting(token, connection, stream, deadline);
+            State::Setup(setup) => {
+                let dial = Dial {
+                    target: connection.target,
+                    index: connection.target_index,
+                    opened: connection.opened,
+                };
+                let step = self
+                    .connector
+                    .advance(setup, dial, self.stats, self.arrivals.as_mut());
+                self.on_setup(token, connection, step);
             }
-            State::Handshaking {
-                stream,
-                connected,
-                deadline,
-            } => self.on_handshaking(token, connection, stream, connected, deadline),
             State::Exchange {
                 stream,
                 intended,
@@ -213,86 +200,6 @@ impl Driver<'_> {
                 };
                 self.on_exchange(token, connection, stream, exchange);
             }
-        }
-    }
-
-    /// A connect in progress reported ready: connected (tuned, then ready to send), failed, or
-    /// not yet (a spurious wake-up).
-    fn on_connecting(
-        &mut self,
-        token: Token,
-        connection: &mut Connection,
-        mut stream: Stream,
-        deadline: Instant,
-    ) {
-        let connected = match stream.tcp.take_error() {
-            Ok(None) => match stream.tcp.peer_addr() {
-                Ok(_) => Some(true),
-                // Not there yet: a spurious wake-up.
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
-                Err(_) => Some(false),
-            },
-            Ok(Some(_)) | Err(_) => Some(false),
-        };
-        match connected {
-            None => connection.state = State::Connecting { stream, deadline },
-            // Without TCP_NODELAY a small request may wait for an ACK: a failed connect
-            // rather than a measurement of Nagle's delay.
-            Some(true) if socket::tune(&stream.tcp).is_ok() => {
-                if let Some(arrivals) = &mut self.arrivals {
-                    if arrival::enable(&stream.tcp).is_err() {
-                        // Counted as untimed: reading stays eager meanwhile.
-                        arrivals.timed(false);
-                    }
-                }
-                let now = Instant::now();
-                if let Some(opened) = connection.opened {
-                    self.stats.connected(connection.target_index, opened, now);
-                }
-                let Some(tls) = &self.tls else {
-                    return self.ready(token, connection, stream, now);
-                };
-                match tls.link(connection.target) {
-                    Ok(link) => {
-                        stream.tls = Some(link);
-                        self.on_handshaking(token, connection, stream, now, now + self.timeout);
-                    }
-                    Err(_) => self.connect_failed(connection, now, ErrorKind::Tls),
-                }
-            }
-            Some(_) => self.connect_failed(connection, Instant::now(), ErrorKind::Connect),
-        }
-    }
-
-    /// A TLS handshake in progress, moved on as far as the socket allows: done (timed, then
-    /// ready to send), failed (a `tls` error), or waiting on the socket.
-    fn on_handshaking(
-        &mut self,
-        token: Token,
-        connection: &mut Connection,
-        mut stream: Stream,
-        connected: Instant,
-        deadline: Instant,
-    ) {
-        match stream.handshake() {
-            Ok(Handshake::Pending) => {
-                connection.state = State::Handshaking {
-                    stream,
-                    connected,
-                    deadline,
-                };
-                self.watch(token, connection);
-            }
-            Ok(Handshake::Done { resumed }) => {
-                let now = Instant::now();
-                if let Some(opened) = connection.opened {
-                    let index = connection.target_index;
-                    self.stats
-                        .handshaken(index, opened, connected, now, resumed);
-                }
-                self.ready(token, connection, stream, now);
-            }
-            Err(_) => self.connect_failed(connection, Instant::now(), ErrorKind::Tls),
         }
     }
 
@@ -467,12 +374,10 @@ impl Driver<'_> {
         }
     }
 
-    /// The first bytes of the connection's first response came at `at`: its time to first
-    /// byte, from the start of its connect.
+    /// The first bytes of the connection's first response came at `at`.
     fn first_bytes(&mut self, connection: &mut Connection, at: Instant) {
-        if let Some(opened) = connection.opened.take() {
-            self.stats.first_byte(connection.target_index, opened, at);
-        }
+        let index = connection.target_index;
+        setup::first_byte(self.stats, index, &mut connection.opened, at);
     }
 }
 

@@ -34,6 +34,7 @@ use super::phase::{thread_cpu_time, Phase, Phases, SCAN};
 use super::plan::WorkerPlan;
 use super::report::{ThreadCounts, WorkerReport};
 use super::request::{self, Mix};
+use super::setup::Connector;
 use super::shape::{SendPlan, SendTimes, SlotPool};
 use super::stats::WorkerStats;
 use super::tls::TlsClient;
@@ -91,7 +92,11 @@ impl Engine {
             stats: &mut stats,
             arrivals: open_loop.then(Arrivals::new),
             attention: BinaryHeap::with_capacity(connections.len()),
-            tls,
+            connector: Connector {
+                timeout: config.timeout,
+                tls,
+                alpn: None,
+            },
         };
         if driver.coalescer.is_some() {
             // Naps are tens of microseconds: the default 50 µs of timer slack would double them.

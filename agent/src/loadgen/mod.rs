@@ -119,6 +119,7 @@ mod plan;
 mod report;
 mod request;
 mod rng;
+mod setup;
 mod shape;
 mod socket;
 mod spin;

@@ -247,6 +247,51 @@ fn h2c_to_nginx_carries_every_request_on_the_plans_connections_in_both_modes() {
 }
 
 #[test]
+fn an_unreachable_target_counts_connect_errors_in_both_modes_as_http1_does() {
+    let _turn = crate::turns::beside_others();
+    // As `loadgen::unreachable_target_counts_connect_errors_in_bounded_time` for HTTP/1.1:
+    // every send slot of the window a refused connect spent is a `connect` error.
+    let refused = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    for mode in [
+        Mode::Open {
+            rate_per_sec: 200.0,
+        },
+        Mode::Closed,
+    ] {
+        let config = LoadConfig {
+            mode,
+            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(500),
+            ..config(Protocol::H2c, refused, 2, 4)
+        };
+        let started = Instant::now();
+        let report = loadgen::run(&config, &Cancel::new()).expect("valid config");
+        let bound = config.warmup + config.duration + config.timeout + Duration::from_secs(1);
+        assert!(
+            started.elapsed() < bound,
+            "run took {:?}",
+            started.elapsed()
+        );
+        let t = totals(&report);
+        let errors = &t.errors;
+        assert_eq!(t.requests, 0, "{mode:?}");
+        assert!(errors.connect > 10, "{mode:?}: {errors:?}");
+        // Connects are retried at scans (every 10 ms): a send slot still waiting for one when
+        // the window closes is `unsent`.
+        assert!(errors.unsent * 10 <= errors.total(), "{mode:?}: {errors:?}");
+        assert_eq!(
+            errors.total(),
+            errors.connect + errors.unsent,
+            "{mode:?}: {errors:?}"
+        );
+        if let Mode::Open { .. } = mode {
+            let window = loadgen::window_sends(&config).expect("open loop");
+            assert_eq!(errors.total(), window, "every send slot accounted for");
+        }
+    }
+}
+
+#[test]
 fn streams_are_multiplexed_on_one_tls_connection_to_the_go_server() {
     let _turn = crate::turns::beside_others();
     let dir = scratch("go");

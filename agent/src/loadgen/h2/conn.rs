@@ -1,6 +1,7 @@
-//! One HTTP/2 connection of a worker: connect, TLS handshake (ALPN `h2`), then a [`Session`]
-//! carrying up to `streams` requests at once; the socket I/O around the session, and each
-//! stream's outcome counted into the worker's stats. A GOAWAY lets the streams it took finish,
+//! One HTTP/2 connection of a worker: set up as an HTTP/1.1 one is (`setup.rs`: connect, TLS
+//! with ALPN `h2`, a failed connect counted against the send slot or request it was for), then
+//! a [`Session`] carrying up to `streams` requests at once; the socket I/O around the session,
+//! and each stream's outcome counted into the worker's stats. A GOAWAY lets the streams it took finish,
 //! sends the others again first on a new connection (their intended and send times kept, so
 //! the detour is in their latency), and reconnects; a broken connection fails its streams by
 //! kind and reconnects.
@@ -10,34 +11,26 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-use mio::{Interest, Token};
+use mio::Token;
 
-use super::ctx::{Ctx, InFlight, CONNECT_RETRY_DELAY};
+use super::ctx::{Ctx, InFlight};
 use super::event::Event;
 use super::request::H2Request;
 use super::session::Session;
 use crate::loadgen::report::ErrorKind;
 use crate::loadgen::request::Mix;
-use crate::loadgen::socket;
+use crate::loadgen::setup::{self, Dial, Setup, Step};
 use crate::loadgen::stats::Outcome;
 use crate::loadgen::stream::Stream;
-use crate::loadgen::tls::{self, Handshake};
+use crate::loadgen::tls;
 
 #[derive(Debug)]
 pub(super) enum State {
     Idle {
         retry_at: Option<Instant>,
     },
-    Connecting {
-        stream: Stream,
-        deadline: Instant,
-    },
-    Handshaking {
-        stream: Stream,
-        connected: Instant,
-        deadline: Instant,
-    },
+    /// A connect, then a TLS handshake, in progress (`setup.rs`).
+    Setup(Setup),
     Open {
         stream: Stream,
         session: Box<Session<InFlight>>,
@@ -95,138 +88,65 @@ impl H2Connection {
             self.state = State::Done;
             return;
         }
-        let registered = TcpStream::connect(self.target).and_then(|mut tcp| {
-            ctx.poll
-                .registry()
-                .register(&mut tcp, token, Interest::READABLE | Interest::WRITABLE)
-                .map(|()| tcp)
-        });
-        match registered {
-            Ok(tcp) => {
-                self.opened = Some(now);
-                let deadline = now + ctx.timeout;
-                self.state = State::Connecting {
-                    stream: Stream::plain(tcp),
-                    deadline,
-                };
-            }
-            Err(_) => self.connect_failed(ctx, now, ErrorKind::Connect),
+        self.opened = Some(now);
+        let step = ctx
+            .connector
+            .connect(ctx.poll.registry(), token, self.target, now);
+        self.on_setup(ctx, token, step);
+    }
+
+    /// Where the connection's setup stands: waiting, up (a session opens), or failed.
+    fn on_setup(&mut self, ctx: &mut Ctx<'_>, token: Token, step: Step) {
+        match step {
+            Step::Pending(setup) => self.state = State::Setup(setup),
+            Step::Up(stream, now) => self.open(ctx, token, stream, now),
+            Step::Failed(kind, now) => self.connect_failed(ctx, now, kind),
         }
     }
 
-    /// A connect or handshake that failed: counted against the request it was for (closed
-    /// loop; open loop counts it against the target's due send slot, see `engine.rs`), and a
-    /// pause before the next try. Requests waiting to go again fail with it.
+    /// A connect or handshake that failed: counted against the request it was for (open loop:
+    /// its target's next send slot, which it spent; closed loop: its next request), then a
+    /// pause before the next try ([`setup::count_failure`]). Requests waiting to go again fail
+    /// with it.
     pub(super) fn connect_failed(&mut self, ctx: &mut Ctx<'_>, now: Instant, kind: ErrorKind) {
+        let index = self.target_index;
         for retry in std::mem::take(&mut self.retry) {
-            ctx.stats.record(
-                self.target_index,
-                retry.request,
-                now,
-                Outcome::Failed {
-                    kind,
-                    at: retry.at(),
-                },
-            );
+            let outcome = Outcome::Failed {
+                kind,
+                at: retry.at(),
+            };
+            ctx.stats.record(index, retry.request, now, outcome);
         }
-        if ctx.closed_loop {
-            let request = self.take_request();
-            ctx.stats.record(
-                self.target_index,
-                request,
-                now,
-                Outcome::Failed { kind, at: now },
-            );
-        }
+        let spent = match ctx.sends.get_mut(index) {
+            Some(sends) => sends.take().map(|(slot, request)| (request, Some(slot))),
+            None => Some((self.take_request(), None)),
+        };
+        let retry_at = match spent {
+            Some((request, slot)) => {
+                setup::count_failure(ctx.stats, index, request, slot, kind, now)
+            }
+            None => now + setup::CONNECT_RETRY_DELAY,
+        };
         self.opened = None;
         self.state = State::Idle {
-            retry_at: Some(now + CONNECT_RETRY_DELAY),
+            retry_at: Some(retry_at),
         };
     }
 
     /// The poller says the socket is ready.
     pub(super) fn on_event(&mut self, ctx: &mut Ctx<'_>, token: Token) {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Connecting { stream, deadline } => {
-                self.on_connecting(ctx, token, stream, deadline)
+            State::Setup(setup) => {
+                let dial = Dial {
+                    target: self.target,
+                    index: self.target_index,
+                    opened: self.opened,
+                };
+                let step = ctx.connector.advance(setup, dial, ctx.stats, None);
+                self.on_setup(ctx, token, step);
             }
-            State::Handshaking {
-                stream,
-                connected,
-                deadline,
-            } => self.on_handshaking(ctx, token, stream, connected, deadline),
             State::Open { stream, session } => self.exchange(ctx, token, stream, session),
             other => self.state = other,
-        }
-    }
-
-    fn on_connecting(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        token: Token,
-        mut stream: Stream,
-        deadline: Instant,
-    ) {
-        let connected = match stream.tcp.take_error() {
-            Ok(None) => match stream.tcp.peer_addr() {
-                Ok(_) => Some(true),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
-                Err(_) => Some(false),
-            },
-            Ok(Some(_)) | Err(_) => Some(false),
-        };
-        let now = Instant::now();
-        match connected {
-            None => self.state = State::Connecting { stream, deadline },
-            Some(true) if socket::tune(&stream.tcp).is_ok() => {
-                if let Some(opened) = self.opened {
-                    ctx.stats.connected(self.target_index, opened, now);
-                }
-                let Some(client) = &ctx.tls else {
-                    return self.open(ctx, token, stream, now);
-                };
-                match client.link(self.target) {
-                    Ok(link) => {
-                        stream.tls = Some(link);
-                        self.on_handshaking(ctx, token, stream, now, now + ctx.timeout);
-                    }
-                    Err(_) => self.connect_failed(ctx, now, ErrorKind::Tls),
-                }
-            }
-            Some(_) => self.connect_failed(ctx, now, ErrorKind::Connect),
-        }
-    }
-
-    fn on_handshaking(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        token: Token,
-        mut stream: Stream,
-        connected: Instant,
-        deadline: Instant,
-    ) {
-        match stream.handshake() {
-            Ok(Handshake::Pending) => {
-                self.state = State::Handshaking {
-                    stream,
-                    connected,
-                    deadline,
-                };
-            }
-            Ok(Handshake::Done { resumed }) => {
-                let now = Instant::now();
-                // HTTP/2 only if the server chose it (checked once before the load too).
-                let h2 = stream.tls.as_ref().is_some_and(|l| l.alpn() == Some(b"h2"));
-                if !h2 {
-                    return self.connect_failed(ctx, now, ErrorKind::Tls);
-                }
-                if let Some(opened) = self.opened {
-                    ctx.stats
-                        .handshaken(self.target_index, opened, connected, now, resumed);
-                }
-                self.open(ctx, token, stream, now);
-            }
-            Err(_) => self.connect_failed(ctx, Instant::now(), ErrorKind::Tls),
         }
     }
 
@@ -354,9 +274,7 @@ impl H2Connection {
     /// Counts the streams that ended.
     fn outcomes(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
         let index = self.target_index;
-        if let Some(opened) = self.opened.take() {
-            ctx.stats.first_byte(index, opened, now);
-        }
+        setup::first_byte(ctx.stats, index, &mut self.opened, now);
         for event in self.events.drain(..) {
             let (tag, outcome) = match event {
                 Event::Response { tag, status, grpc } => (
@@ -420,11 +338,10 @@ impl H2Connection {
             State::Idle { retry_at } if retry_at.is_none_or(|at| now >= at) => {
                 self.connect(ctx, token, now)
             }
-            State::Connecting { deadline, .. } if now >= *deadline => {
-                self.connect_failed(ctx, now, ErrorKind::Connect)
-            }
-            State::Handshaking { deadline, .. } if now >= *deadline => {
-                self.connect_failed(ctx, now, ErrorKind::Tls)
+            State::Setup(setup) => {
+                if let Some(kind) = setup.expired(now) {
+                    self.connect_failed(ctx, now, kind);
+                }
             }
             State::Open { session, .. } => {
                 let expired: Vec<(usize, InFlight)> = session

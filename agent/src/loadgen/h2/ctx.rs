@@ -1,16 +1,14 @@
-//! What a worker's HTTP/2 connections share while they run ([`Ctx`]), and what each of their
-//! streams carries ([`InFlight`]).
+//! What a worker's HTTP/2 connections share while they run ([`Ctx`], with each target's
+//! open-loop send slots), and what each of their streams carries ([`InFlight`]).
 
 use std::time::{Duration, Instant};
 
 use mio::Poll;
 
+use super::sends::Sends;
+use crate::loadgen::setup::Connector;
 use crate::loadgen::stats::WorkerStats;
-use crate::loadgen::tls::TlsClient;
 use crate::loadgen::window::Window;
-
-/// Pause after a failed connect before the next try.
-pub(super) const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(10);
 
 /// A request on a stream: which template, when it was meant to go (open loop) and went, and
 /// by when its response must be complete.
@@ -34,8 +32,11 @@ pub(super) struct Ctx<'a> {
     pub(super) timeout: Duration,
     pub(super) window: Window,
     pub(super) stats: &'a mut WorkerStats,
-    pub(super) tls: Option<TlsClient>,
+    /// Sets connections up (connect, TLS with ALPN `h2`), as for HTTP/1.1 (`setup.rs`).
+    pub(super) connector: Connector,
     pub(super) streams: usize,
     /// Closed loop: each connection keeps its streams busy; open loop: the engine sends.
     pub(super) closed_loop: bool,
+    /// Open loop: each target's pooled send slots (by target index); closed loop: none.
+    pub(super) sends: Vec<Sends>,
 }

@@ -18,15 +18,17 @@ use mio::{Events, Poll, Token};
 use super::conn::{H2Connection, State};
 use super::ctx::Ctx;
 use super::request;
-use crate::loadgen::config::{Cancel, LoadConfig, Mode, Protocol, LATE_SEND};
+use super::sends::Sends;
+use crate::loadgen::config::{Cancel, LoadConfig, Mode, Protocol};
 use crate::loadgen::connection::Connection;
 use crate::loadgen::pacer::{Pacer, Wait};
 use crate::loadgen::phase::{thread_cpu_time, Phase, Phases, SCAN};
 use crate::loadgen::plan::WorkerPlan;
-use crate::loadgen::report::{ErrorKind, ThreadCounts, WorkerReport};
+use crate::loadgen::report::{ThreadCounts, WorkerReport};
 use crate::loadgen::request::{only, Mix};
+use crate::loadgen::setup::Connector;
 use crate::loadgen::shape::{SendPlan, SendTimes, SlotPool};
-use crate::loadgen::stats::{Outcome, WorkerStats};
+use crate::loadgen::stats::WorkerStats;
 use crate::loadgen::tls::TlsClient;
 use crate::loadgen::wait::TIMER;
 use crate::loadgen::window::{Schedule, Window};
@@ -72,16 +74,22 @@ impl H2Engine {
             tls,
         } = self;
         let mut connections = connections(plan, config);
-        let mut sends = schedules(plan, config, window);
+        let sends = schedules(plan, config, window);
         let mut events = Events::with_capacity(connections.len().max(16) + 1);
+        let alpn: &'static [u8] = b"h2";
         let mut ctx = Ctx {
             poll: &mut poll,
             timeout: config.timeout,
             window,
             stats: &mut stats,
-            tls,
+            connector: Connector {
+                timeout: config.timeout,
+                alpn: tls.is_some().then_some(alpn),
+                tls,
+            },
             streams: config.streams.max(1) as usize,
             closed_loop: sends.is_empty(),
+            sends,
         };
         let mut phases = Phases::new(window, config.timeout);
         let mut next_scan = Instant::now();
@@ -95,7 +103,8 @@ impl H2Engine {
             }
             let busy = || {
                 connections.iter().any(|c| c.outstanding() > 0)
-                    || sends
+                    || ctx
+                        .sends
                         .iter()
                         .any(|s| s.schedule.peek().is_some_and(|at| at < window.measure_end))
             };
@@ -103,8 +112,8 @@ impl H2Engine {
                 for connection in &mut connections {
                     connection.close_out(&mut ctx, began);
                 }
-                for (target, sent) in sends.iter_mut().enumerate() {
-                    sent.give_up(&mut ctx, target);
+                for (target, sent) in ctx.sends.iter_mut().enumerate() {
+                    sent.give_up(ctx.stats, target, window.measure_end);
                 }
                 ctx.stats.settle(began);
                 break;
@@ -116,7 +125,7 @@ impl H2Engine {
                 ctx.stats.flush_live(began, false);
                 next_scan = began + SCAN;
             }
-            let next_due = send_due(&mut ctx, &mut sends, &mut connections);
+            let next_due = send_due(&mut ctx, &mut connections);
             let wake = next_scan.min(phases.ends_at());
             let now = Instant::now();
             let timeout = match (&mut pacer, next_due) {
@@ -168,37 +177,6 @@ fn poll_once(
     timeout: Option<std::time::Duration>,
 ) -> std::io::Result<()> {
     poll.poll(events, timeout)
-}
-
-/// One target's pooled open-loop send slots.
-struct Sends {
-    schedule: Schedule,
-    /// Draws the request of a slot when there is a mix and no trace.
-    mix: Option<Mix>,
-    only: usize,
-}
-
-impl Sends {
-    fn next_request(&mut self) -> usize {
-        self.schedule
-            .request()
-            .or_else(|| self.mix.as_mut().map(Mix::next))
-            .unwrap_or(self.only)
-    }
-
-    /// Every slot left inside the window is `unsent`.
-    fn give_up(&mut self, ctx: &mut Ctx<'_>, target: usize) {
-        let end = ctx.window.measure_end;
-        while let Some(at) = self.schedule.peek().filter(|&at| at < end) {
-            self.schedule.next();
-            let request = self.next_request();
-            let outcome = Outcome::Failed {
-                kind: ErrorKind::Unsent,
-                at,
-            };
-            ctx.stats.record(target, request, at, outcome);
-        }
-    }
 }
 
 /// The worker's connections, idle.
@@ -261,38 +239,23 @@ fn schedules(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Send
 /// Open loop: sends every due slot a stream can take, each on the least busy connection to its
 /// target; drops a warm-up backlog at the open and gives up the window's slots after the
 /// close. Returns when the next slot a free stream could take falls due.
-fn send_due(
-    ctx: &mut Ctx<'_>,
-    sends: &mut [Sends],
-    connections: &mut [H2Connection],
-) -> Option<Instant> {
+fn send_due(ctx: &mut Ctx<'_>, connections: &mut [H2Connection]) -> Option<Instant> {
     let mut next_due: Option<Instant> = None;
     let window = ctx.window;
-    for (target, sent) in sends.iter_mut().enumerate() {
+    for target in 0..ctx.sends.len() {
         let mut now = Instant::now();
-        if now >= window.measure_start {
-            let mut dropped = 0;
-            while let Some(at) = sent
-                .schedule
-                .peek()
-                .filter(|&at| at < window.measure_start && now > at + LATE_SEND)
-            {
-                let _ = at;
-                sent.schedule.next();
-                dropped += 1;
-            }
-            if dropped > 0 {
-                ctx.stats.warmup_dropped(target, dropped);
-            }
+        let dropped = ctx.sends[target].drop_warmup_backlog(now, &window);
+        if dropped > 0 {
+            ctx.stats.warmup_dropped(target, dropped);
         }
         let mut flushed = Vec::new();
-        while let Some(at) = sent.schedule.peek() {
+        while let Some(at) = ctx.sends[target].schedule.peek() {
             if at > now {
                 next_due = Some(next_due.map_or(at, |d| d.min(at)));
                 break;
             }
             if !Connection::<()>::may_send(Some(at), now, &window) {
-                sent.give_up(ctx, target);
+                ctx.sends[target].give_up(ctx.stats, target, window.measure_end);
                 break;
             }
             let free = connections
@@ -304,8 +267,9 @@ fn send_due(
             let Some((_, index, slot)) = free else {
                 break;
             };
-            sent.schedule.next();
-            let request = sent.next_request();
+            let Some((at, request)) = ctx.sends[target].take() else {
+                break;
+            };
             connections[index].send(ctx, slot, request, Some(at), now);
             if !flushed.contains(&index) {
                 flushed.push(index);

@@ -1,0 +1,68 @@
+//! Open loop: one replica's send slots, pooled over the worker's connections to it ([`Sends`]):
+//! a due slot goes out on any of them with a free stream, a failed connect to the replica
+//! spends one (as an HTTP/1.1 connection spends its own), and the slots the close leaves
+//! unsent are `unsent`.
+
+use std::time::Instant;
+
+use crate::loadgen::config::LATE_SEND;
+use crate::loadgen::report::ErrorKind;
+use crate::loadgen::request::Mix;
+use crate::loadgen::stats::{Outcome, WorkerStats};
+use crate::loadgen::window::{Schedule, Window};
+
+/// One target's pooled open-loop send slots.
+#[derive(Debug)]
+pub(super) struct Sends {
+    pub(super) schedule: Schedule,
+    /// Draws the request of a slot when there is a mix and no trace.
+    pub(super) mix: Option<Mix>,
+    pub(super) only: usize,
+}
+
+impl Sends {
+    /// Takes the next slot: its time and its request.
+    pub(super) fn take(&mut self) -> Option<(Instant, usize)> {
+        let at = self.schedule.next()?;
+        let request = self
+            .schedule
+            .request()
+            .or_else(|| self.mix.as_mut().map(Mix::next))
+            .unwrap_or(self.only);
+        Some((at, request))
+    }
+
+    /// Once the window is open at `now`: drops the warm-up slots not sent that are more than
+    /// [`LATE_SEND`] behind (as `Connection::drop_warmup_backlog` does for HTTP/1.1). Returns
+    /// how many it dropped.
+    pub(super) fn drop_warmup_backlog(&mut self, now: Instant, window: &Window) -> u64 {
+        let open = window.measure_start;
+        if now < open {
+            return 0;
+        }
+        let mut dropped = 0;
+        while self
+            .schedule
+            .peek()
+            .is_some_and(|at| at < open && now > at + LATE_SEND)
+        {
+            self.schedule.next();
+            dropped += 1;
+        }
+        dropped
+    }
+
+    /// Every slot left inside the window (before `end`) is `unsent`.
+    pub(super) fn give_up(&mut self, stats: &mut WorkerStats, target: usize, end: Instant) {
+        while self.schedule.peek().is_some_and(|at| at < end) {
+            let Some((at, request)) = self.take() else {
+                break;
+            };
+            let outcome = Outcome::Failed {
+                kind: ErrorKind::Unsent,
+                at,
+            };
+            stats.record(target, request, at, outcome);
+        }
+    }
+}
