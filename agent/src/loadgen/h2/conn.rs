@@ -52,6 +52,11 @@ pub(super) struct H2Connection {
     /// Requests the server did not take (GOAWAY, REFUSED_STREAM), sent again first.
     pub(super) retry: Vec<InFlight>,
     pub(super) events: Vec<Event<InFlight>>,
+    /// Counts the sessions opened: an open-loop free stream is queued with it (see `Sends`),
+    /// so an entry of a session since closed is known stale.
+    pub(super) session: u32,
+    /// Open loop: a stream opened since the last flush (its frames wait to be written).
+    pub(super) unflushed: bool,
 }
 
 impl H2Connection {
@@ -69,6 +74,21 @@ impl H2Connection {
         match &self.state {
             State::Open { session, .. } if self.retry.is_empty() => session.free_slot(),
             _ => None,
+        }
+    }
+
+    /// A free stream of session `session` (as queued in `Sends`), if it is still open and has
+    /// one.
+    pub(super) fn free_stream(&self, session: u32) -> Option<usize> {
+        self.free_slot().filter(|_| self.session == session)
+    }
+
+    /// Open loop: `streams` more streams of this session are free for the target's sends.
+    fn freed(&self, ctx: &mut Ctx<'_>, token: Token, streams: usize) {
+        if let Some(sends) = ctx.sends.get_mut(self.target_index) {
+            for _ in 0..streams {
+                sends.freed(token.0, self.session);
+            }
         }
     }
 
@@ -158,7 +178,10 @@ impl H2Connection {
             let slot = session.free_slot().unwrap_or_default();
             session.open(slot, &self.requests, retry.request, retry);
         }
+        let free = ctx.streams.saturating_sub(session.in_flight());
         self.state = State::Open { stream, session };
+        self.session = self.session.wrapping_add(1);
+        self.freed(ctx, token, free);
         self.fill(ctx, now);
         self.flush(ctx, token, now);
     }
@@ -255,7 +278,7 @@ impl H2Connection {
         }
         let now = Instant::now();
         if !self.events.is_empty() {
-            self.outcomes(ctx, now);
+            self.outcomes(ctx, token, now);
         }
         self.state = State::Open { stream, session };
         if let Some(kind) = failed {
@@ -271,11 +294,13 @@ impl H2Connection {
         }
     }
 
-    /// Counts the streams that ended.
-    fn outcomes(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+    /// Counts the streams that ended (their streams free again).
+    fn outcomes(&mut self, ctx: &mut Ctx<'_>, token: Token, now: Instant) {
         let index = self.target_index;
         setup::first_byte(ctx.stats, index, &mut self.opened, now);
+        let mut ended = 0;
         for event in self.events.drain(..) {
+            ended += usize::from(!matches!(event, Event::GoAway));
             let (tag, outcome) = match event {
                 Event::Response { tag, status, grpc } => (
                     tag,
@@ -311,6 +336,7 @@ impl H2Connection {
             };
             ctx.stats.record(index, tag.request, now, outcome);
         }
+        self.freed(ctx, token, ended);
     }
 
     /// The connection broke at `now`: its streams fail by `kind`, and it reconnects.
@@ -351,6 +377,7 @@ impl H2Connection {
                 if expired.is_empty() {
                     return;
                 }
+                let ended = expired.len();
                 for (slot, tag) in expired {
                     session.cancel(slot);
                     let outcome = Outcome::Failed {
@@ -360,6 +387,7 @@ impl H2Connection {
                     ctx.stats
                         .record(self.target_index, tag.request, now, outcome);
                 }
+                self.freed(ctx, token, ended);
                 self.fill(ctx, now);
                 self.flush(ctx, token, now);
             }

@@ -3,13 +3,15 @@
 //!
 //! Closed loop: each connection keeps `streams` requests in flight, a new one on a stream as
 //! soon as the previous one on it ends. Open loop: the send slots of a worker's connections to
-//! one replica are pooled (`SlotPool`), and each, when due, goes out on the connection to that
-//! replica with the fewest streams in flight that has a free one; when every stream is busy the
-//! slot waits, late, and goes out as soon as one frees, keeping its intended time (so the wait
-//! is in its corrected latency). The window's accounting is that of HTTP/1.1: a warm-up
+//! one replica are pooled (`SlotPool`), and each, when due, goes out on the stream to that
+//! replica that freed first (`sends.rs`: a queue of free streams, so a send costs O(1) however
+//! many connections the worker has); when every stream is busy the slot waits, late, and goes
+//! out as soon as one frees, keeping its intended time (so the wait is in its corrected
+//! latency). The window's accounting is that of HTTP/1.1: a warm-up
 //! backlog is dropped at the open, slots the close leaves unsent are `unsent`.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -76,21 +78,17 @@ impl H2Engine {
         let mut connections = connections(plan, config);
         let sends = schedules(plan, config, window);
         let mut events = Events::with_capacity(connections.len().max(16) + 1);
-        let alpn: &'static [u8] = b"h2";
         let mut ctx = Ctx {
             poll: &mut poll,
             timeout: config.timeout,
             window,
             stats: &mut stats,
-            connector: Connector {
-                timeout: config.timeout,
-                alpn: tls.is_some().then_some(alpn),
-                tls,
-            },
+            connector: connector(config, tls),
             streams: config.streams.max(1) as usize,
             closed_loop: sends.is_empty(),
             sends,
         };
+        let mut flushed = Vec::with_capacity(connections.len());
         let mut phases = Phases::new(window, config.timeout);
         let mut next_scan = Instant::now();
         loop {
@@ -125,7 +123,7 @@ impl H2Engine {
                 ctx.stats.flush_live(began, false);
                 next_scan = began + SCAN;
             }
-            let next_due = send_due(&mut ctx, &mut connections);
+            let next_due = send_due(&mut ctx, &mut connections, &mut flushed);
             let wake = next_scan.min(phases.ends_at());
             let now = Instant::now();
             let timeout = match (&mut pacer, next_due) {
@@ -179,6 +177,16 @@ fn poll_once(
     poll.poll(events, timeout)
 }
 
+/// Sets the connections up; over TLS, the server must choose `h2` by ALPN.
+fn connector(config: &LoadConfig, tls: Option<TlsClient>) -> Connector {
+    let h2: &'static [u8] = b"h2";
+    Connector {
+        timeout: config.timeout,
+        alpn: tls.is_some().then_some(h2),
+        tls,
+    }
+}
+
 /// The worker's connections, idle.
 fn connections(plan: &WorkerPlan, config: &LoadConfig) -> Vec<H2Connection> {
     let tls = config.protocol == Protocol::H2;
@@ -202,6 +210,8 @@ fn connections(plan: &WorkerPlan, config: &LoadConfig) -> Vec<H2Connection> {
                 state: State::Idle { retry_at: None },
                 retry: Vec::new(),
                 events: Vec::new(),
+                session: 0,
+                unflushed: false,
             }
         })
         .collect()
@@ -225,21 +235,36 @@ fn schedules(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Send
                 .collect();
             let pool = Rc::new(RefCell::new(SlotPool::new(members)));
             let first = plan.connections.iter().find(|c| c.target == target);
+            let streams = members_of(plan, target) * config.streams.max(1) as usize;
             let mix = (only.is_none() && !replay)
                 .then(|| Mix::new(&config.requests, first.map_or(0, |c| c.global)));
             Sends {
                 schedule: Schedule::pooled(window.start, pool),
                 mix,
                 only: only.unwrap_or(0),
+                free: VecDeque::with_capacity(streams),
             }
         })
         .collect()
 }
 
-/// Open loop: sends every due slot a stream can take, each on the least busy connection to its
-/// target; drops a warm-up backlog at the open and gives up the window's slots after the
-/// close. Returns when the next slot a free stream could take falls due.
-fn send_due(ctx: &mut Ctx<'_>, connections: &mut [H2Connection]) -> Option<Instant> {
+/// How many of the worker's connections go to `target`.
+fn members_of(plan: &WorkerPlan, target: usize) -> usize {
+    plan.connections
+        .iter()
+        .filter(|c| c.target == target)
+        .count()
+}
+
+/// Open loop: sends every due slot a stream can take, each on the stream of its target freed
+/// first; drops a warm-up backlog at the open and gives up the window's slots after the close.
+/// `flushed` (kept between calls, empty) collects the connections to write out. Returns when
+/// the next slot a free stream could take falls due.
+fn send_due(
+    ctx: &mut Ctx<'_>,
+    connections: &mut [H2Connection],
+    flushed: &mut Vec<usize>,
+) -> Option<Instant> {
     let mut next_due: Option<Instant> = None;
     let window = ctx.window;
     for target in 0..ctx.sends.len() {
@@ -248,7 +273,6 @@ fn send_due(ctx: &mut Ctx<'_>, connections: &mut [H2Connection]) -> Option<Insta
         if dropped > 0 {
             ctx.stats.warmup_dropped(target, dropped);
         }
-        let mut flushed = Vec::new();
         while let Some(at) = ctx.sends[target].schedule.peek() {
             if at > now {
                 next_due = Some(next_due.map_or(at, |d| d.min(at)));
@@ -258,27 +282,36 @@ fn send_due(ctx: &mut Ctx<'_>, connections: &mut [H2Connection]) -> Option<Insta
                 ctx.sends[target].give_up(ctx.stats, target, window.measure_end);
                 break;
             }
-            let free = connections
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.target_index == target)
-                .filter_map(|(i, c)| c.free_slot().map(|slot| (c.outstanding(), i, slot)))
-                .min();
-            let Some((_, index, slot)) = free else {
+            let Some((index, slot)) = free_stream(&mut ctx.sends[target], connections) else {
                 break;
             };
             let Some((at, request)) = ctx.sends[target].take() else {
                 break;
             };
-            connections[index].send(ctx, slot, request, Some(at), now);
-            if !flushed.contains(&index) {
+            let connection = &mut connections[index];
+            connection.send(ctx, slot, request, Some(at), now);
+            if !connection.unflushed {
+                connection.unflushed = true;
                 flushed.push(index);
             }
             now = Instant::now();
         }
-        for index in flushed {
+        for index in flushed.drain(..) {
+            connections[index].unflushed = false;
             connections[index].flush(ctx, Token(index), now);
         }
     }
     next_due
+}
+
+/// The stream the target's next send goes out on: the first entry of its queue of free
+/// streams still free (taken off the queue), entries that no longer are dropped.
+fn free_stream(sends: &mut Sends, connections: &[H2Connection]) -> Option<(usize, usize)> {
+    while let Some((index, session)) = sends.free.pop_front() {
+        let free = connections.get(index).and_then(|c| c.free_stream(session));
+        if let Some(slot) = free {
+            return Some((index, slot));
+        }
+    }
+    None
 }

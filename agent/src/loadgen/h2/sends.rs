@@ -1,8 +1,10 @@
 //! Open loop: one replica's send slots, pooled over the worker's connections to it ([`Sends`]):
-//! a due slot goes out on any of them with a free stream, a failed connect to the replica
-//! spends one (as an HTTP/1.1 connection spends its own), and the slots the close leaves
-//! unsent are `unsent`.
+//! a due slot goes out on the stream that freed first of the connections to the replica (a
+//! queue of free streams kept as streams open and end, so finding one costs O(1)), a failed
+//! connect to the replica spends one (as an HTTP/1.1 connection spends its own), and the
+//! slots the close leaves unsent are `unsent`.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::loadgen::config::LATE_SEND;
@@ -18,9 +20,19 @@ pub(super) struct Sends {
     /// Draws the request of a slot when there is a mix and no trace.
     pub(super) mix: Option<Mix>,
     pub(super) only: usize,
+    /// The free streams of the connections to this target, the one freed first in front: a
+    /// connection's index and the session (see `H2Connection::session`) the stream is of.
+    /// An entry of a session since closed, or met while its connection has no free stream
+    /// (the server's own limit), is dropped when it comes to the front.
+    pub(super) free: VecDeque<(usize, u32)>,
 }
 
 impl Sends {
+    /// A stream of `session` on connection `connection` is free.
+    pub(super) fn freed(&mut self, connection: usize, session: u32) {
+        self.free.push_back((connection, session));
+    }
+
     /// Takes the next slot: its time and its request.
     pub(super) fn take(&mut self) -> Option<(Instant, usize)> {
         let at = self.schedule.next()?;
