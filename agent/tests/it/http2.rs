@@ -144,32 +144,14 @@ impl Drop for Server {
     }
 }
 
-fn load_cpu() -> u32 {
-    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("affinity");
-    (0..nix::sched::CpuSet::count())
-        .rfind(|&c| set.is_set(c).unwrap_or(false))
-        .expect("a CPU") as u32
-}
-
 fn config(protocol: Protocol, target: SocketAddr, connections: u32, streams: u32) -> LoadConfig {
     LoadConfig {
-        mode: Mode::Closed,
-        targets: vec![target],
-        connections,
-        cpus: vec![load_cpu()],
         warmup: Duration::from_millis(200),
         duration: Duration::from_secs(1),
         timeout: Duration::from_secs(2),
-        coalesce: true,
-        spin: true,
-        send_precision: Duration::ZERO,
-        shape: Default::default(),
-        live: None,
-        requests: Vec::new(),
-        expect_status: Vec::new(),
-        tls: None,
         protocol,
         streams,
+        ..crate::loadgen::config(Mode::Closed, vec![target], connections)
     }
 }
 

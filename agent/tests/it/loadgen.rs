@@ -174,6 +174,8 @@ impl Drop for TestServer {
     }
 }
 
+/// The load every test of the generator starts from (`..config(..)` with what it changes):
+/// one worker on the last allowed CPU, 0.5 s of warm-up, a 2 s window, HTTP/1.1 in clear text.
 pub(super) fn config(mode: Mode, targets: Vec<SocketAddr>, connections: u32) -> LoadConfig {
     LoadConfig {
         mode,

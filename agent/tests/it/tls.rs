@@ -146,32 +146,12 @@ impl Drop for TlsServer {
     }
 }
 
-fn load_cpu() -> u32 {
-    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("affinity");
-    (0..nix::sched::CpuSet::count())
-        .rfind(|&c| set.is_set(c).unwrap_or(false))
-        .expect("a CPU") as u32
-}
-
 fn config(mode: Mode, target: SocketAddr, tls: TlsSettings) -> LoadConfig {
     LoadConfig {
-        mode,
-        targets: vec![target],
-        connections: 4,
-        cpus: vec![load_cpu()],
         warmup: Duration::from_millis(200),
         duration: Duration::from_secs(1),
-        timeout: Duration::from_secs(1),
-        coalesce: true,
-        spin: true,
-        send_precision: Duration::ZERO,
-        shape: Default::default(),
-        live: None,
-        requests: Vec::new(),
-        expect_status: Vec::new(),
         tls: Some(tls),
-        protocol: Default::default(),
-        streams: 1,
+        ..crate::loadgen::config(mode, vec![target], 4)
     }
 }
 

@@ -146,23 +146,10 @@ const CONNECTIONS: u32 = 10;
 
 fn open_loop(addr: SocketAddr) -> LoadConfig {
     LoadConfig {
-        mode: Mode::Open { rate_per_sec: RATE },
-        targets: vec![addr],
-        connections: CONNECTIONS,
-        cpus: vec![*allowed_cpus().last().expect("a CPU")],
         warmup: Duration::from_millis(300),
         duration: Duration::from_millis(1_500),
         timeout: Duration::from_secs(2),
-        coalesce: true,
-        spin: true,
-        send_precision: Duration::ZERO,
-        shape: Default::default(),
-        live: None,
-        requests: Vec::new(),
-        expect_status: Vec::new(),
-        tls: None,
-        protocol: Default::default(),
-        streams: 1,
+        ..crate::loadgen::config(Mode::Open { rate_per_sec: RATE }, vec![addr], CONNECTIONS)
     }
 }
 
