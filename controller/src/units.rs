@@ -1,4 +1,5 @@
-//! How numbers read for people: durations with their unit, counts with thousands separators.
+//! How numbers read for people: durations with their unit, counts with thousands separators,
+//! counts by code, lists cut short.
 //! A leaf: reports, search and compare all print figures, none of them owns the format.
 
 /// `1234567` ns → `1.235 ms`; picks µs, ms or s so that three significant digits show.
@@ -31,6 +32,15 @@ pub fn thousands(value: f64) -> String {
     } else {
         out
     }
+}
+
+/// `200 ×9,870, 503 ×12`: counts by code (an HTTP status, a `grpc-status`), in the map's order.
+pub fn counted(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    counts
+        .iter()
+        .map(|(code, count)| format!("{code} ×{}", thousands(*count as f64)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `a, b, c` of at most `shown` items, then `and N more`: a list a fleet could make too long.
@@ -88,5 +98,12 @@ mod tests {
         assert_eq!(capped(&items, 2), "a, x, b and 1 more");
         assert_eq!(capped_reasons(&items, 3), "a, x; b; c");
         assert_eq!(capped_reasons(&items, 1), "a, x; and 2 more");
+    }
+
+    #[test]
+    fn counts_by_code_read_code_times_count() {
+        let codes = [("200".to_owned(), 9_870), ("503".to_owned(), 12)].into();
+        assert_eq!(counted(&codes), "200 ×9,870, 503 ×12");
+        assert_eq!(counted(&Default::default()), "");
     }
 }

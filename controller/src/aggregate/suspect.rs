@@ -5,7 +5,7 @@ use super::collect::LayoutEvents;
 use crate::plan::{Layout, Memory, Pin, Replicas};
 use crate::result::{LayoutResult, LayoutStatus};
 
-use crate::trust::{asked_rate, generator_limited, KEPT_UP};
+use crate::trust::{asked_rate, generator_limited};
 pub use crate::trust::{MIN_REQUESTS_FOR_P999, SATURATED_BUSY, WAITED_ON_SERVER};
 
 /// Why a reader should not fully trust this layout's numbers.
@@ -90,13 +90,7 @@ pub(super) fn suspicions(result: &LayoutResult, drawn: bool) -> Vec<String> {
             result.delivery.map(|d| d.intended),
             result.elapsed_s,
         );
-        if result.throughput_rps < asked * KEPT_UP {
-            out.push(format!(
-                "achieved {:.0} req/s of the {:.0} req/s asked: the target or the generator fell \
-                 behind",
-                result.throughput_rps, asked
-            ));
-        }
+        out.extend(super::kept_up::shortfall(result, asked));
     }
     out.extend(miscounts(result, several));
     out

@@ -64,12 +64,7 @@ pub fn status_codes(l: &LayoutResult) -> Option<String> {
     if !unusual {
         return None;
     }
-    let codes: Vec<String> = l
-        .status_codes
-        .iter()
-        .map(|(code, count)| format!("{code} ×{}", thousands(*count as f64)))
-        .collect();
-    Some(codes.join(", "))
+    Some(crate::units::counted(&l.status_codes))
 }
 
 /// `0 ×9,870, 5 ×12`: gRPC calls by `grpc-status`, whenever there were any.
@@ -77,12 +72,7 @@ pub fn grpc_status_codes(l: &LayoutResult) -> Option<String> {
     if l.grpc_status_codes.is_empty() {
         return None;
     }
-    let codes: Vec<String> = l
-        .grpc_status_codes
-        .iter()
-        .map(|(code, count)| format!("{code} ×{}", thousands(*count as f64)))
-        .collect();
-    Some(codes.join(", "))
+    Some(crate::units::counted(&l.grpc_status_codes))
 }
 
 /// What the layout's protocol did, each line with the label the Markdown and HTML reports give
