@@ -31,7 +31,7 @@ use numaload_proto::v1::LayoutSummary;
 use crate::plan::{Arrivals, Load, Plan};
 use crate::result::{
     AgentLayoutResult, ArrivalStream, Counts, Delivery, ErrorKinds, Histograms, LayoutResult,
-    LayoutStatus, LoadPlacement, Percentiles, ReplicaResult, ThreadSample,
+    LayoutStatus, LoadPlacement, Percentiles, ReplicaResult, Role, ThreadSample,
 };
 
 /// Agents named in a layout's one-line error before `and N more`.
@@ -51,6 +51,8 @@ pub struct AgentLayout<'a> {
     pub asked_rate_rps: Option<f64>,
     /// A hollow agent (`numaload agent --hollow`): its figures are made up.
     pub simulated: bool,
+    /// What the agent did in the run.
+    pub role: Role,
 }
 
 /// One agent of a run, as aggregation needs it: its address, its events, its clock offset, why
@@ -64,6 +66,8 @@ pub struct AgentRecord<'a> {
     pub asked_rate_rps: Option<f64>,
     /// A hollow agent: its figures are made up.
     pub simulated: bool,
+    /// What the agent did in the run.
+    pub role: Role,
 }
 
 /// One result per layout of the plan, in plan order, merged over `agents`.
@@ -87,6 +91,7 @@ pub fn results(
                             clock_offset_ns: a.clock_offset_ns,
                             asked_rate_rps: a.asked_rate_rps,
                             simulated: a.simulated,
+                            role: a.role,
                         })
                         .collect();
                     let mut result = layout_result(&layout.name, &plan.load, &per_agent)?;
@@ -326,6 +331,7 @@ fn agent_layout_result(
         delivery: None,
         asked_rate_rps: agent.asked_rate_rps,
         arrivals: None,
+        role: Some(agent.role),
         measuring_at_unix_ns: agent
             .events
             .measuring_at_unix_ns

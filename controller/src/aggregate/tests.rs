@@ -63,6 +63,7 @@ fn alone(events: &LayoutEvents, load: &Load) -> LayoutResult {
         clock_offset_ns: 0,
         asked_rate_rps: None,
         simulated: false,
+        role: Role::Both,
     }];
     layout_result("l", load, &agents).expect("merge")
 }
@@ -88,6 +89,7 @@ fn merged_p99_over_agents_is_the_pooled_p99_not_a_max_or_mean_of_theirs() {
             clock_offset_ns: 0,
             asked_rate_rps: None,
             simulated: false,
+            role: Role::Both,
         },
         AgentLayout {
             agent: "b",
@@ -96,6 +98,7 @@ fn merged_p99_over_agents_is_the_pooled_p99_not_a_max_or_mean_of_theirs() {
             clock_offset_ns: 0,
             asked_rate_rps: None,
             simulated: false,
+            role: Role::Both,
         },
     ];
     let result = layout_result("l", &load(), &agents).expect("merge");
@@ -221,6 +224,7 @@ fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
             clock_offset_ns: 0,
             asked_rate_rps: None,
             simulated: false,
+            role: Role::Both,
         },
         AgentLayout {
             agent: "b",
@@ -229,6 +233,7 @@ fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
             clock_offset_ns: 0,
             asked_rate_rps: None,
             simulated: false,
+            role: Role::Both,
         },
     ];
     let result = layout_result("l", &load(), &agents).expect("merge");
@@ -248,6 +253,7 @@ fn a_lost_agent_degrades_the_layout_and_keeps_the_others_data() {
         clock_offset_ns: 0,
         asked_rate_rps: None,
         simulated: false,
+        role: Role::Both,
     }];
     let failed = layout_result("l", &load(), &none).expect("merge");
     assert_eq!(failed.status, LayoutStatus::Failed);
@@ -317,6 +323,7 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
         clock_offset_ns: 0,
         asked_rate_rps: None,
         simulated: false,
+        role: Role::Both,
     };
     let agents = [agent("a", &a), agent("b", &b)];
     let result = layout_result("l", &mix_load(), &agents).expect("merge");
@@ -408,6 +415,7 @@ fn stages_are_merged_from_histograms_over_agents_and_trials() {
         clock_offset_ns: 0,
         asked_rate_rps: None,
         simulated: false,
+        role: Role::Both,
     };
     let result = layout_result("l", &load, &[agent("a", &a), agent("b", &b)]).expect("merge");
     let [first, second] = &result.stages[..] else {
@@ -467,6 +475,7 @@ fn a_poisson_window_short_of_the_nominal_count_by_chance_is_delivered_not_incomp
         clock_offset_ns: 0,
         asked_rate_rps: Some(2_000.0),
         simulated: false,
+        role: Role::Both,
     };
     let mut load = load();
     load.mode = LoadMode::Open { rate: 2_000.0 };
@@ -792,6 +801,7 @@ fn fleet<'a>(
             clock_offset_ns: 0,
             asked_rate_rps: rate,
             simulated: false,
+            role: Role::Both,
         })
         .collect()
 }
@@ -862,21 +872,29 @@ fn an_agent_that_drove_no_load_delivers_nothing_and_the_rate_asked_is_the_load_a
         events(summary(&vec![1_000; 50])),
         events(summary(&vec![1_000; 50])),
     );
-    let agent = |agent, events, asked_rate_rps| AgentLayout {
+    let agent = |agent, events, asked_rate_rps, role| AgentLayout {
         agent,
         events,
         missing: "",
         clock_offset_ns: 0,
         asked_rate_rps,
         simulated: false,
+        role,
     };
     let agents = [
-        agent("sut", &sut, None),
-        agent("l1", &l1, Some(50.0)),
-        agent("l2", &l2, Some(50.0)),
+        agent("sut", &sut, None, Role::UnderTest),
+        agent("l1", &l1, Some(50.0), Role::Load),
+        agent("l2", &l2, Some(50.0), Role::Load),
     ];
     let result = layout_result("l", &load(), &agents).expect("merge");
     assert_eq!(result.agents[0].delivery, None);
+    // Each agent's row says what it did: the 0 requests of the host under test are its part.
+    let roles: Vec<Option<Role>> = result.agents.iter().map(|a| a.role).collect();
+    assert_eq!(
+        roles,
+        [Some(Role::UnderTest), Some(Role::Load), Some(Role::Load)]
+    );
+    assert_eq!(result.agents[0].requests, 0);
     assert_eq!(
         result.delivery.map(|d| (d.intended, d.asked)),
         Some((100, Some(100)))

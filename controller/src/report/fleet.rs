@@ -7,7 +7,7 @@
 use crate::report::pct::Pct;
 use crate::report::summary;
 use crate::report::{duration_ns, thousands};
-use crate::result::{AgentLayoutResult, HostSummary, LayoutResult, LayoutStatus, RunResult};
+use crate::result::{AgentLayoutResult, HostSummary, LayoutResult, LayoutStatus, Role, RunResult};
 
 /// More agents than this and the human reports summarize them.
 pub const FLEET_AGENTS: usize = 8;
@@ -60,6 +60,10 @@ impl Spread {
 pub struct LayoutFleet<'a> {
     /// Distinct agents.
     pub agents: usize,
+    /// Of them, hosts under test behind load agents (they send no request) and load agents;
+    /// both 0 without load agents.
+    pub under_test: usize,
+    pub load: usize,
     /// How many agents ended in each status (an agent's worst over the trials), best first.
     pub statuses: Vec<(LayoutStatus, usize)>,
     /// The agents' corrected p99, over those with samples enough for one.
@@ -92,7 +96,13 @@ pub fn layout(l: &LayoutResult) -> LayoutFleet<'_> {
         }
     }
     statuses.sort();
-    let measured = || l.agents.iter().filter(|a| a.status.measured());
+    // The spreads are of the load the agents drove: a host under test behind load agents sent
+    // none (its 0 requests are its part, not a failure).
+    let measured = || {
+        l.agents
+            .iter()
+            .filter(|a| a.status.measured() && a.role.is_none_or(Role::drives_load))
+    };
     let p99: Vec<(f64, bool)> = measured()
         .filter_map(|a| {
             let ns = Pct::P99.shown(&a.latency_ns)?;
@@ -111,8 +121,18 @@ pub fn layout(l: &LayoutResult) -> LayoutFleet<'_> {
             .then(a.agent.cmp(&b.agent))
     });
     worst.truncate(WORST_SHOWN);
+    let mut roles: std::collections::BTreeMap<&str, Role> = Default::default();
+    for a in &l.agents {
+        if let Some(role) = a.role {
+            roles.insert(&a.agent, role);
+        }
+    }
+    let under_test = roles.values().filter(|r| **r == Role::UnderTest).count();
+    let load = roles.values().filter(|r| **r == Role::Load).count();
     LayoutFleet {
         agents: names.len(),
+        under_test,
+        load,
         statuses,
         p99_ns: Spread::of(p99),
         too_few_for_p99,
@@ -123,15 +143,25 @@ pub fn layout(l: &LayoutResult) -> LayoutFleet<'_> {
 }
 
 impl LayoutFleet<'_> {
-    /// `512 agents: 500 ok, 10 incomplete, 2 failed`.
+    /// `512 agents: 500 ok, 10 incomplete, 2 failed`; with load agents `12 agents (2 under test,
+    /// 10 load): 12 ok`.
     pub fn statuses_text(&self) -> String {
         let counts: Vec<String> = self
             .statuses
             .iter()
             .map(|(status, n)| format!("{} {}", thousands(*n as f64), status.as_str()))
             .collect();
+        let roles = if self.under_test + self.load > 0 {
+            format!(
+                " ({} under test, {} load)",
+                thousands(self.under_test as f64),
+                thousands(self.load as f64)
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{} agents: {}",
+            "{} agents{roles}: {}",
             thousands(self.agents as f64),
             counts.join(", ")
         )
@@ -157,7 +187,8 @@ impl LayoutFleet<'_> {
     }
 
     /// One worst agent: `ADDRESS [INCOMPLETE] p99 ≥ 2.01 s, 64 req/s, short 409 of 600`, or
-    /// `ADDRESS [FAILED] not measured: agent lost: ...`.
+    /// `ADDRESS [FAILED] not measured: agent lost: ...`, or for a host under test behind load
+    /// agents what it did instead of figures of a load it did not send.
     pub fn worst_text(&self, a: &AgentLayoutResult) -> String {
         let trial = if self.trials {
             format!(" (trial {})", a.trial)
@@ -173,6 +204,13 @@ impl LayoutFleet<'_> {
                 "{}{trial} [{status}] {}",
                 a.agent,
                 a.error.as_deref().unwrap_or("not measured")
+            );
+        }
+        if a.role == Some(Role::UnderTest) {
+            return format!(
+                "{}{trial} [{status}] under test: ran the replicas, load agents drove them (it \
+                 sends no request)",
+                a.agent
             );
         }
         let p99 = summary::percentile_cell(&a.latency_ns, Pct::P99);

@@ -1,5 +1,6 @@
 //! Where a run ran: each agent's host (topology summary, kernel, CPU model, calibration), the
-//! cgroup limits of a process (the agent's or a replica's), and how each agent fared.
+//! cgroup limits of a process (the agent's or a replica's), how each agent fared and what it did
+//! ([`Role`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,35 @@ pub struct AgentOutcome {
 pub enum AgentStatus {
     Ok,
     Lost,
+}
+
+/// What an agent did in a run: the controller gives each agent its part (`run --agent` and
+/// `--load-agent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Ran the replicas and drove the load at them (a run without load agents).
+    Both,
+    /// Ran the replicas only: load agents on other hosts drove them, so it sent no request.
+    UnderTest,
+    /// Drove load at the replicas of the agents under test and ran none.
+    Load,
+}
+
+impl Role {
+    /// The word the JSON and the CSV use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Both => "both",
+            Role::UnderTest => "under_test",
+            Role::Load => "load",
+        }
+    }
+
+    /// Whether the agent sent requests (its figures are of the load it drove).
+    pub fn drives_load(self) -> bool {
+        self != Role::UnderTest
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

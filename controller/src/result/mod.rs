@@ -38,7 +38,9 @@ pub use counts::Counts;
 use defaults::{first_trial, is_zero, is_zero_share};
 pub use errors::ErrorKinds;
 pub use histogram::histogram_from_base64;
-pub use host::{AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary};
+pub use host::{
+    AgentOutcome, AgentStatus, Calibration, CgroupSummary, HostNode, HostSummary, Role,
+};
 pub use interval::Interval;
 pub use percentiles::Percentiles;
 pub use receive::{HostReceive, NodeReceive};
@@ -377,6 +379,10 @@ pub struct AgentLayoutResult {
     /// Poisson arrivals: the seed and stream this agent drew the layout's send times from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrivals: Option<ArrivalStream>,
+    /// What the agent did in the run ([`Role`]): an agent under test behind load agents sends
+    /// no request, so its requests read 0. Absent in results written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

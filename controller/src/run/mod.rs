@@ -201,6 +201,7 @@ pub async fn run_with(
 
     let plans = role_plans(&wire, under_test, loads);
     let asked_rates: Vec<Option<f64>> = plans.iter().map(asked_rate).collect();
+    let roles: Vec<crate::result::Role> = plans.iter().map(role).collect();
     // Each load agent's connections go to the replicas from where the previous one's ended, so
     // that together they spread over every replica.
     let rotations: Vec<usize> = plans
@@ -315,6 +316,7 @@ pub async fn run_with(
             missing: missing[i].as_str(),
             asked_rate_rps: asked_rates[i],
             simulated: hosts[i].simulated,
+            role: roles[i],
         })
         .collect();
     let mut layouts =
@@ -369,6 +371,15 @@ fn asked_rate(plan: &RunPlan) -> Option<f64> {
     let load = plan.load.as_ref()?;
     let drives = plan.role != AgentRole::Replicas as i32;
     (drives && load.mode == numaload_proto::v1::LoadMode::Open as i32).then_some(load.rate)
+}
+
+/// What an agent's plan has it do, as the result records it.
+fn role(plan: &RunPlan) -> crate::result::Role {
+    match AgentRole::try_from(plan.role) {
+        Ok(AgentRole::Replicas) => crate::result::Role::UnderTest,
+        Ok(AgentRole::Load) => crate::result::Role::Load,
+        Ok(AgentRole::Unspecified) | Err(_) => crate::result::Role::Both,
+    }
 }
 
 /// Refuses an agent under test whose replicas listen where no other host can reach them.
@@ -456,6 +467,16 @@ mod tests {
             ..Default::default()
         };
         assert!(reachable_replicas("sut:7000", &info).is_ok());
+    }
+
+    #[test]
+    fn each_agent_s_role_is_what_its_plan_has_it_do() {
+        let wire = RunPlan::default();
+        let roles: Vec<crate::result::Role> = role_plans(&wire, 1, 2).iter().map(role).collect();
+        use crate::result::Role;
+        assert_eq!(roles, [Role::UnderTest, Role::Load, Role::Load]);
+        let alone: Vec<Role> = role_plans(&wire, 2, 0).iter().map(role).collect();
+        assert_eq!(alone, [Role::Both, Role::Both]);
     }
 
     #[test]

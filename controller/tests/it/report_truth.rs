@@ -357,6 +357,7 @@ fn a_result_with_every_new_field_matches_the_schema() {
         "throughput_rps": first["throughput_rps"], "errors": first["errors"],
         "latency_ns": first["latency_ns"]
     }]);
+    r["layouts"][1]["agents"][0]["role"] = json!("both");
     let file = write("schema", &r);
     // Normalised by this version: every field it writes, as it writes them.
     let normalised: Value = serde_json::from_str(&report(&file, "json")).expect("json");
@@ -370,6 +371,7 @@ fn a_result_with_every_new_field_matches_the_schema() {
             json!(["mean", "p99", "p999", "max"]),
         ),
         (&l["agents"][0]["delivery"]["answered"], json!(12_474)),
+        (&l["agents"][0]["role"], json!("both")),
         (&l["load"]["workers"][0]["warmup_dropped"], json!(1_200)),
         (&normalised["plan"]["load"]["min_delivered"], json!(0.99)),
     ] {

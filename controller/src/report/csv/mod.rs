@@ -77,7 +77,7 @@ pub fn render(result: &RunResult) -> String {
 }
 
 /// The header row of the per-agent table.
-pub const AGENT_COLUMNS: [&str; 20] = [
+pub const AGENT_COLUMNS: [&str; 21] = [
     "layout",
     "trial",
     "agent",
@@ -98,6 +98,7 @@ pub const AGENT_COLUMNS: [&str; 20] = [
     "max_ns",
     "p99_lower_bound",
     "measuring_at_unix_ns",
+    "role",
 ];
 
 /// Renders the header and one row per layout, trial and agent.
@@ -157,6 +158,7 @@ fn agent_row(l: &LayoutResult, a: &crate::result::AgentLayoutResult) -> Vec<Stri
             .map(|ns| ns.to_string())
             .unwrap_or_default(),
     );
+    row.push(a.role.map(|r| r.as_str().to_owned()).unwrap_or_default());
     row
 }
 

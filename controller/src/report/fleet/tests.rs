@@ -150,3 +150,44 @@ fn a_fleet_report_has_a_line_per_layout_summary_not_per_agent_in_every_human_for
     assert_eq!(csv.lines().count(), 1 + 512 * result.layouts.len());
     assert!(csv.contains("\nper-node,1,10.0.0.100:7070,ok,"), "{csv}");
 }
+
+#[test]
+fn hosts_under_test_behind_load_agents_are_said_so_not_spread_as_zero_load() {
+    let mut result = fleet_of(12);
+    let l = &mut result.layouts[0];
+    for (i, a) in l.agents.iter_mut().enumerate() {
+        if i < 2 {
+            // Its replicas were driven from the load agents: it sent nothing.
+            a.role = Some(Role::UnderTest);
+            a.requests = 0;
+            a.throughput_rps = 0.0;
+            a.latency_ns = Default::default();
+            a.delivery = None;
+        } else {
+            a.role = Some(Role::Load);
+        }
+    }
+    let f = layout(&result.layouts[0]);
+    assert_eq!(
+        f.statuses_text(),
+        "12 agents (2 under test, 10 load): 12 ok"
+    );
+    let spread = f.spread_text().expect("load agents measured");
+    assert!(
+        spread.ends_with("throughput min 102, median 106, max 111 req/s"),
+        "the hosts under test's 0 req/s are not in the spread: {spread}"
+    );
+    assert!(!spread.contains("too few"), "{spread}");
+    let under_test = &result.layouts[0].agents[0];
+    assert_eq!(
+        f.worst_text(under_test),
+        "10.0.0.0:7070 [ok] under test: ran the replicas, load agents drove them (it sends no \
+         request)"
+    );
+    // Without load agents nothing changes.
+    let plain = fleet_of(12);
+    assert_eq!(
+        layout(&plain.layouts[0]).statuses_text(),
+        "12 agents: 12 ok"
+    );
+}
