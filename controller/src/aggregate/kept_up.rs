@@ -5,7 +5,7 @@
 //! delivered load with error answers, by kind and code. Only sends that went out late or never,
 //! or requests never answered, make it "the target or the generator fell behind".
 
-use crate::result::LayoutResult;
+use crate::result::{ErrorKinds, LayoutResult};
 use crate::trust::KEPT_UP;
 use crate::units::{counted, thousands};
 
@@ -104,19 +104,15 @@ fn error_kinds(result: &LayoutResult) -> String {
     parts.join("; ")
 }
 
-/// `unsent 1,000, timeout 200`: the unanswered requests by kind; those the generator did not
+/// `timeout 200, unsent 1,000`: the unanswered requests by kind (in the reports' order); those the generator did not
 /// count at all (its schedule did not run in full) as `not scheduled`.
 fn unanswered(result: &LayoutResult, missing: u64) -> String {
-    let k = &result.errors_by_kind;
-    let mut kinds = vec![
-        ("unsent", k.unsent),
-        ("timeout", k.timeout),
-        ("connect", k.connect),
-        ("tls", k.tls),
-        ("io", k.io),
-        ("parse", k.parse),
-        ("stream reset", k.stream_reset),
-    ];
+    let mut kinds: Vec<(&str, u64)> = result
+        .errors_by_kind
+        .by_kind()
+        .into_iter()
+        .filter(|(kind, _)| !ErrorKinds::ANSWERED_KINDS.contains(kind))
+        .collect();
     let counted: u64 = kinds.iter().map(|(_, n)| n).sum();
     kinds.push(("not scheduled", missing.saturating_sub(counted)));
     kinds

@@ -66,6 +66,10 @@ impl ErrorKinds {
         ]
     }
 
+    /// The kinds of [`ErrorKinds::by_kind`] that were complete responses (counted by
+    /// [`ErrorKinds::answered`]); every other kind is a request never answered.
+    pub const ANSWERED_KINDS: [&'static str; 2] = ["http status", "grpc status"];
+
     /// The errors that were complete responses (an unexpected HTTP status or `grpc-status`):
     /// answered, though not as the plan expects.
     pub fn answered(&self) -> u64 {

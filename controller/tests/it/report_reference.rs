@@ -15,22 +15,28 @@ fn reference() -> String {
     std::fs::read_to_string(manifest("../docs/report.md")).expect("docs/report.md")
 }
 
-/// The first cells of the tables under the `### ` heading `title`, trimmed, each also by its
-/// first word (`replica N` and `replica`).
-fn rows(markdown: &str, title: &str) -> BTreeSet<String> {
+/// The first cells of the table rows under the `### ` heading `title`, in order, without
+/// their backticks (`` `a`, `b` `` is `a`, `b`).
+fn first_cells(markdown: &str, title: &str) -> Vec<String> {
     let mut lines = markdown.lines();
     lines
         .by_ref()
         .find(|l| l.strip_prefix("### ") == Some(title))
         .unwrap_or_else(|| panic!("docs/report.md has no \"### {title}\""));
+    lines
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let (cell, _) = line.strip_prefix("| `")?.split_once("` |")?;
+            Some(cell.to_owned())
+        })
+        .collect()
+}
+
+/// The first cells of the tables under the `### ` heading `title`, trimmed, each also by its
+/// first word (`replica N` and `replica`).
+fn rows(markdown: &str, title: &str) -> BTreeSet<String> {
     let mut cells = BTreeSet::new();
-    for line in lines.take_while(|l| !l.starts_with('#')) {
-        let Some((cell, _)) = line
-            .strip_prefix("| `")
-            .and_then(|rest| rest.split_once("` |"))
-        else {
-            continue;
-        };
+    for cell in first_cells(markdown, title) {
         let cell = cell.trim();
         cells.insert(cell.to_owned());
         if let Some(word) = cell.split_whitespace().next() {
@@ -195,22 +201,10 @@ fn every_line_of_the_text_report_has_a_row() {
 /// The column names of the table under the `### ` heading `title`, in order: every backticked
 /// name in the first cell of each row.
 fn columns(markdown: &str, title: &str) -> Vec<String> {
-    let mut lines = markdown.lines();
-    lines
-        .by_ref()
-        .find(|l| l.strip_prefix("### ") == Some(title))
-        .unwrap_or_else(|| panic!("docs/report.md has no \"### {title}\""));
-    let mut names = Vec::new();
-    for line in lines.take_while(|l| !l.starts_with('#')) {
-        let Some((cell, _)) = line
-            .strip_prefix("| `")
-            .and_then(|rest| rest.split_once("` |"))
-        else {
-            continue;
-        };
-        names.extend(cell.split("`, `").map(str::to_owned));
-    }
-    names
+    first_cells(markdown, title)
+        .iter()
+        .flat_map(|cell| cell.split("`, `").map(str::to_owned))
+        .collect()
 }
 
 #[test]

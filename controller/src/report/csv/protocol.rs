@@ -152,20 +152,25 @@ mod tests {
             tls_resumed: 640,
             first_byte_ns: percentiles(50, 300_000),
         });
-        assert_eq!(cell(&l, "connect_count"), "1000");
-        assert_eq!(cell(&l, "connect_p50_ns"), "10000");
-        assert_eq!(cell(&l, "connect_p99_ns"), "30000");
-        assert_eq!(cell(&l, "connect_p999_ns"), "40000");
-        assert_eq!(cell(&l, "connect_max_ns"), "50000");
-        assert_eq!(cell(&l, "tls_handshake_count"), "1000");
-        assert_eq!(cell(&l, "tls_handshake_p99_ns"), "600000");
-        assert_eq!(cell(&l, "tls_resumed"), "640");
         // 50 first bytes: a p99 needs 100, a p99.9 1,000; empty, never a number read as measured.
-        assert_eq!(cell(&l, "first_byte_count"), "50");
-        assert_eq!(cell(&l, "first_byte_p50_ns"), "300000");
-        assert_eq!(cell(&l, "first_byte_p99_ns"), "");
-        assert_eq!(cell(&l, "first_byte_p999_ns"), "");
-        assert_eq!(cell(&l, "first_byte_max_ns"), "1500000");
+        let expected = [
+            ("connect_count", "1000"),
+            ("connect_p50_ns", "10000"),
+            ("connect_p99_ns", "30000"),
+            ("connect_p999_ns", "40000"),
+            ("connect_max_ns", "50000"),
+            ("tls_handshake_count", "1000"),
+            ("tls_handshake_p99_ns", "600000"),
+            ("tls_resumed", "640"),
+            ("first_byte_count", "50"),
+            ("first_byte_p50_ns", "300000"),
+            ("first_byte_p99_ns", ""),
+            ("first_byte_p999_ns", ""),
+            ("first_byte_max_ns", "1500000"),
+        ];
+        for (column, value) in expected {
+            assert_eq!(cell(&l, column), value, "{column}");
+        }
         // Clear text: no handshake, so no TLS cells at all (not zeros).
         l.connection_setup.as_mut().expect("setup").tls_handshake_ns = None;
         assert_eq!(cell(&l, "tls_handshake_count"), "");
