@@ -202,7 +202,8 @@ impl FfiShared {
 }
 
 /// The `ffi` variant's service: `/metrics`, or one dispatched C call and a tiny answer with
-/// the call's thread ids in headers (a gRPC call: its reply, `grpc`).
+/// the call's thread ids in headers (a gRPC `Work` call: its reply, `grpc`; an `Echo` call
+/// makes no C call).
 #[derive(Debug, Clone)]
 pub(crate) struct FfiHandler {
     pub(crate) shared: Arc<FfiShared>,
@@ -227,6 +228,10 @@ impl Service<Request<Incoming>> for FfiHandler {
                 let work = || async move { shared.call().await.map(|_| ()) };
                 Ok(grpc::call(request, metrics, work).await)
             });
+        }
+        if request.uri().path() == grpc::ECHO_PATH {
+            let metrics = Arc::clone(&shared.metrics);
+            return Box::pin(async move { Ok(grpc::echo(request, metrics).await) });
         }
         Box::pin(async move {
             let start = Instant::now();

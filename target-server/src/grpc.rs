@@ -1,15 +1,21 @@
-//! The gRPC service on the server's one port: `numaload.bench.v1.Bench/Work`, unary, over
-//! HTTP/2 (h2c or h2 by ALPN). A call does the same work as a plain request (the `async`
-//! variant's spin, the `ffi` variant's dispatched C call), echoes the request's `payload` in
-//! its reply, and ends with the `grpc-status` the request's `reply_status` asks for (0 unless
-//! set), so a load test can mix calls that succeed with calls that fail on purpose. The
-//! service's descriptors ship as `target-server/proto/bench.protoset` (its source beside it).
+//! The gRPC service on the server's one port, `numaload.bench.v1.Bench`, unary, over HTTP/2
+//! (h2c or h2 by ALPN), with two methods:
 //!
-//! Written on hyper rather than tonic: one method, whose request and reply are
-//! [`WorkRequest`] and [`WorkReply`] (prost), framed here ([`frame`], [`unframe`]). Every
-//! call is answered with HTTP 200, `content-type: application/grpc` and the status in the
-//! trailers; a call whose work could not run (the `ffi` variant shutting down, a failed C call)
-//! ends `UNAVAILABLE` or `INTERNAL`.
+//! - `Work` does the same work as a plain request (the `async` variant's spin, the `ffi`
+//!   variant's dispatched C call), echoes the request's `payload` in its reply, and ends with
+//!   the `grpc-status` the request's `reply_status` asks for (0 unless set), so a load test
+//!   can mix calls that succeed with calls that fail on purpose;
+//! - `Echo` answers its request's `payload` at once, with no work: the cost of the gRPC path
+//!   alone (framing, headers, trailers), beside `Work` in a mix.
+//!
+//! The service's descriptors ship as `target-server/proto/bench.protoset` (its source beside
+//! it).
+//!
+//! Written on hyper rather than tonic: two methods, whose requests and replies are prost
+//! messages framed here ([`frame`], [`unframe`]). Every call is answered with HTTP 200,
+//! `content-type: application/grpc` and the status in the trailers, and counted by method
+//! and status; a `Work` call whose work could not run (the `ffi` variant shutting down, a
+//! failed C call) ends `UNAVAILABLE` or `INTERNAL`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,13 +27,15 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Request, Response};
 use prost::Message as _;
 
-use crate::metrics::{RequestStatus, ServerMetrics};
+use crate::metrics::{GrpcMethod, RequestStatus, ServerMetrics};
 use crate::response::Body;
 
 /// The fully qualified service name.
 pub const SERVICE: &str = "numaload.bench.v1.Bench";
-/// The path of its one method.
+/// The path of its `Work` method.
 pub const WORK_PATH: &str = "/numaload.bench.v1.Bench/Work";
+/// The path of its `Echo` method.
+pub const ECHO_PATH: &str = "/numaload.bench.v1.Bench/Echo";
 /// The largest request message read (gRPC's usual default).
 pub const MAX_MESSAGE: usize = 4 << 20;
 
@@ -56,6 +64,22 @@ pub struct WorkRequest {
 /// `numaload.bench.v1.WorkReply`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct WorkReply {
+    /// The request's payload.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub payload: Bytes,
+}
+
+/// `numaload.bench.v1.EchoRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EchoRequest {
+    /// Returned in the reply.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub payload: Bytes,
+}
+
+/// `numaload.bench.v1.EchoReply`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EchoReply {
     /// The request's payload.
     #[prost(bytes = "bytes", tag = "1")]
     pub payload: Bytes,
@@ -114,12 +138,19 @@ pub fn unframe(body: &[u8]) -> Result<&[u8], Status> {
     }
 }
 
-/// The request in a unary body, or the status to answer with.
-pub fn decode(body: &[u8]) -> Result<WorkRequest, Status> {
-    let request = WorkRequest::decode(unframe(body)?).map_err(|_| Status {
+/// The message of type `M` in a unary body, or the status to answer with; `what` names the
+/// type in that status.
+fn decode_as<M: prost::Message + Default>(body: &[u8], what: &'static str) -> Result<M, Status> {
+    M::decode(unframe(body)?).map_err(|_| Status {
         code: code::INTERNAL,
-        message: "the request is not a numaload.bench.v1.WorkRequest",
-    })?;
+        message: what,
+    })
+}
+
+/// The `Work` request in a unary body, or the status to answer with.
+pub fn decode(body: &[u8]) -> Result<WorkRequest, Status> {
+    let request: WorkRequest =
+        decode_as(body, "the request is not a numaload.bench.v1.WorkRequest")?;
     if request.reply_status > code::MAX {
         return Err(Status {
             code: code::INVALID_ARGUMENT,
@@ -149,7 +180,7 @@ fn status_after(request: &WorkRequest, outcome: Result<(), RequestStatus>) -> St
     }
 }
 
-/// Serves one call: reads the request, runs `work`, answers. Counted in `metrics` as a
+/// Serves one `Work` call: reads the request, runs `work`, answers. Counted in `metrics` as a
 /// workload request (HTTP 200, the time from the start to the answer) and by `grpc-status`.
 pub(crate) async fn call<W, F>(
     request: Request<Incoming>,
@@ -161,36 +192,75 @@ where
     F: Future<Output = Result<(), RequestStatus>>,
 {
     let start = Instant::now();
-    let (status, payload) = match Limited::new(request.into_body(), MAX_MESSAGE)
+    let (status, reply) = match read_body(request).await.and_then(|body| decode(&body)) {
+        Err(status) => (status, Bytes::new()),
+        Ok(request) => {
+            let status = status_after(&request, work().await);
+            let reply = WorkReply {
+                payload: request.payload,
+            };
+            (status, Bytes::from(reply.encode_to_vec()))
+        }
+    };
+    answer(&metrics, GrpcMethod::Work, start, &status, reply)
+}
+
+/// Serves one `Echo` call: its payload back, `OK`, no work. Counted as [`call`] counts.
+pub(crate) async fn echo(
+    request: Request<Incoming>,
+    metrics: Arc<ServerMetrics>,
+) -> Response<Body> {
+    let start = Instant::now();
+    let decoded = read_body(request).await.and_then(|body| {
+        decode_as::<EchoRequest>(&body, "the request is not a numaload.bench.v1.EchoRequest")
+    });
+    let (status, reply) = match decoded {
+        Err(status) => (status, Bytes::new()),
+        Ok(request) => {
+            let reply = EchoReply {
+                payload: request.payload,
+            };
+            (Status::OK, Bytes::from(reply.encode_to_vec()))
+        }
+    };
+    answer(&metrics, GrpcMethod::Echo, start, &status, reply)
+}
+
+/// A unary request's whole body, at most [`MAX_MESSAGE`] bytes.
+async fn read_body(request: Request<Incoming>) -> Result<Bytes, Status> {
+    match Limited::new(request.into_body(), MAX_MESSAGE)
         .collect()
         .await
     {
-        Err(_) => (
-            Status {
-                code: code::RESOURCE_EXHAUSTED,
-                message: "the request was cut or is over 4 MiB",
-            },
-            Bytes::new(),
-        ),
-        Ok(body) => match decode(&body.to_bytes()) {
-            Err(status) => (status, Bytes::new()),
-            Ok(request) => {
-                let status = status_after(&request, work().await);
-                (status, request.payload)
-            }
-        },
-    };
-    metrics.request(RequestStatus::Ok, start.elapsed());
-    metrics.grpc_reply(status.code);
-    response(&status, payload)
+        Ok(body) => Ok(body.to_bytes()),
+        Err(_) => Err(Status {
+            code: code::RESOURCE_EXHAUSTED,
+            message: "the request was cut or is over 4 MiB",
+        }),
+    }
 }
 
-/// HTTP 200 with the reply (when the call succeeded) and the status in the trailers.
-fn response(status: &Status, payload: Bytes) -> Response<Body> {
+/// Counts a call of `method` that started at `start` and answers it (`reply`: its encoded
+/// reply message, sent only when the call succeeded).
+fn answer(
+    metrics: &ServerMetrics,
+    method: GrpcMethod,
+    start: Instant,
+    status: &Status,
+    reply: Bytes,
+) -> Response<Body> {
+    metrics.request(RequestStatus::Ok, start.elapsed());
+    metrics.grpc_reply(method, status.code);
+    response(status, reply)
+}
+
+/// HTTP 200 with the encoded reply message (when the call succeeded) and the status in the
+/// trailers.
+fn response(status: &Status, reply: Bytes) -> Response<Body> {
     let mut trailers = HeaderMap::new();
     trailers.insert("grpc-status", HeaderValue::from(status.code));
     let data = if status.code == code::OK {
-        frame(&WorkReply { payload }.encode_to_vec())
+        frame(&reply)
     } else {
         trailers.insert("grpc-message", HeaderValue::from_static(status.message));
         Bytes::new()
@@ -206,7 +276,7 @@ fn response(status: &Status, payload: Bytes) -> Response<Body> {
 mod tests {
     use super::*;
 
-    fn body(request: &WorkRequest) -> Bytes {
+    fn body_of(request: &impl prost::Message) -> Bytes {
         frame(&request.encode_to_vec())
     }
 
@@ -239,14 +309,14 @@ mod tests {
             payload: Bytes::from_static(b"hi"),
             reply_status: 5,
         };
-        assert_eq!(decode(&body(&request)), Ok(request));
+        assert_eq!(decode(&body_of(&request)), Ok(request));
         assert_eq!(decode(&frame(b"")), Ok(WorkRequest::default()));
         let too_big = WorkRequest {
             reply_status: 17,
             ..WorkRequest::default()
         };
         assert_eq!(
-            decode(&body(&too_big)).map_err(|s| s.code),
+            decode(&body_of(&too_big)).map_err(|s| s.code),
             Err(code::INVALID_ARGUMENT)
         );
         // Field 1 with wire type 7 does not exist.
@@ -274,22 +344,31 @@ mod tests {
 
     #[test]
     fn a_reply_carries_the_message_only_on_success_and_the_status_always() {
-        let ok = response(&Status::OK, Bytes::from_static(b"x"));
+        let reply = Bytes::from_static(b"reply");
+        let ok = response(&Status::OK, reply.clone());
         assert_eq!(ok.headers()[CONTENT_TYPE], "application/grpc");
+        assert_eq!(
+            hyper::body::Body::size_hint(ok.body()).exact(),
+            Some(5 + reply.len() as u64)
+        );
         let failed = response(
             &Status {
                 code: 9,
                 message: "m",
             },
-            Bytes::from_static(b"x"),
+            reply,
         );
         assert_eq!(hyper::body::Body::size_hint(failed.body()).exact(), Some(0));
-        let reply = WorkReply {
-            payload: Bytes::from_static(b"x"),
+    }
+
+    #[test]
+    fn an_echo_request_is_read_as_its_own_type() {
+        let request = EchoRequest {
+            payload: Bytes::from_static(b"hi"),
         };
-        assert_eq!(
-            hyper::body::Body::size_hint(ok.body()).exact(),
-            Some(5 + reply.encoded_len() as u64)
-        );
+        let what = "not an EchoRequest";
+        assert_eq!(decode_as(&body_of(&request), what), Ok(request));
+        let malformed = decode_as::<EchoRequest>(&frame(b"\x0f"), what);
+        assert_eq!(malformed.map_err(|s| s.message), Err(what));
     }
 }

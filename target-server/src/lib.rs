@@ -13,7 +13,8 @@
 //! 4. [`Server::serve`]s HTTP/1.1 and HTTP/2 (h2c with prior knowledge) until SIGTERM or
 //!    SIGINT, then drains and exits; on the same port over TLS too ([`tls`]: a generated
 //!    certificate unless `--tls-cert` names one; ALPN offers h2 and http/1.1), and gRPC
-//!    ([`grpc`]: `numaload.bench.v1.Bench/Work`, the same work as a plain request).
+//!    ([`grpc`]: `numaload.bench.v1.Bench/Work`, the same work as a plain request, and `Echo`,
+//!    none).
 //!
 //! Variants ([`Variant`]): `async` does `--work-us` of CPU work per request on the tokio worker
 //! and never blocks. `ffi` calls a C function per request ([`ffi`]) that sleeps or spins

@@ -80,6 +80,28 @@ struct PaddedCounter(AtomicU64);
 /// gRPC status codes, 0 (`OK`) to 16 (`UNAUTHENTICATED`).
 const GRPC_CODES: usize = 17;
 
+/// A method of the gRPC service, as the `method` label of `numaload_grpc_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrpcMethod {
+    /// `Work`: a request's work, then the status the request asks for.
+    Work,
+    /// `Echo`: the request's payload back at once, no work.
+    Echo,
+}
+
+impl GrpcMethod {
+    /// Every method, in the order `/metrics` lists them.
+    pub const ALL: [GrpcMethod; 2] = [GrpcMethod::Work, GrpcMethod::Echo];
+
+    /// The method's name in its path and in the `method` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            GrpcMethod::Work => "Work",
+            GrpcMethod::Echo => "Echo",
+        }
+    }
+}
+
 /// How a workload request ended, as the `status` label of `numaload_requests_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestStatus {
@@ -128,8 +150,8 @@ pub struct ServerMetrics {
     requests: [PaddedCounter; RequestStatus::ALL.len()],
     /// Workload requests that came over HTTP/2.
     http2_requests: PaddedCounter,
-    /// gRPC calls answered, by `grpc-status` (0 to 16).
-    grpc_replies: [PaddedCounter; GRPC_CODES],
+    /// gRPC calls answered, by method and `grpc-status` (0 to 16).
+    grpc_replies: [[PaddedCounter; GRPC_CODES]; GrpcMethod::ALL.len()],
     latency: LatencyHistogram,
     connections_open: AtomicU64,
     connection_errors: AtomicU64,
@@ -182,17 +204,17 @@ impl ServerMetrics {
         self.http2_requests.0.load(Ordering::Relaxed)
     }
 
-    /// Counts a gRPC call answered with `grpc-status` `code` (0 to 16; the service answers
-    /// no other).
-    pub(crate) fn grpc_reply(&self, code: u32) {
-        if let Some(counter) = self.grpc_replies.get(code as usize) {
+    /// Counts a call of `method` answered with `grpc-status` `code` (0 to 16; the service
+    /// answers no other).
+    pub(crate) fn grpc_reply(&self, method: GrpcMethod, code: u32) {
+        if let Some(counter) = self.grpc_replies[method as usize].get(code as usize) {
             counter.0.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// gRPC calls answered with `grpc-status` `code` so far.
-    pub fn grpc_replies(&self, code: u32) -> u64 {
-        self.grpc_replies
+    /// Calls of `method` answered with `grpc-status` `code` so far.
+    pub fn grpc_replies(&self, method: GrpcMethod, code: u32) -> u64 {
+        self.grpc_replies[method as usize]
             .get(code as usize)
             .map_or(0, |c| c.0.load(Ordering::Relaxed))
     }
@@ -344,16 +366,18 @@ impl Collector for ServerMetrics {
         {
             let mut family = out.encode_descriptor(
                 counter_base("numaload_grpc_requests_total"),
-                "gRPC calls answered, by grpc-status (0 always, other codes once seen).",
+                "gRPC calls answered, by method and grpc-status (0 always, other codes once seen).",
                 None,
                 MetricType::Counter,
             )?;
-            for code in 0..GRPC_CODES as u32 {
-                let count = self.grpc_replies(code);
-                if code == 0 || count > 0 {
-                    let label = code.to_string();
-                    let labels = [("grpc_status", label.as_str())];
-                    ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+            for method in GrpcMethod::ALL {
+                for code in 0..GRPC_CODES as u32 {
+                    let count = self.grpc_replies(method, code);
+                    if code == 0 || count > 0 {
+                        let label = code.to_string();
+                        let labels = [("method", method.name()), ("grpc_status", label.as_str())];
+                        ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+                    }
                 }
             }
         }

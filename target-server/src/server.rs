@@ -327,6 +327,11 @@ impl Service<Request<Incoming>> for AsyncHandler {
                     ready(Ok(()))
                 })));
             }
+            grpc::ECHO_PATH => {
+                let metrics = Arc::clone(&self.shared.metrics);
+                metrics.protocol(request.version());
+                return Reply::Later(Box::pin(grpc::echo(request, metrics)));
+            }
             _ => {}
         }
         self.shared.metrics.protocol(request.version());

@@ -1,12 +1,42 @@
-//! gRPC end to end: `numaload run` with a plan of gRPC calls (the built-in target's
-//! `numaload.bench.v1.Bench/Work`, its checked-in protoset, JSON requests) over h2c, which gRPC
-//! implies when the plan names no protocol: the calls
-//! counted per `grpc-status`, a code a call does not expect an error of its own kind, one it
-//! expects not, and the report's line.
+//! gRPC end to end: `numaload run` with plans of gRPC calls (the built-in target's
+//! `numaload.bench.v1.Bench` service, its checked-in protoset, JSON requests): over h2c, which
+//! gRPC implies when the plan names no protocol, the calls counted per `grpc-status`, a code a
+//! call does not expect an error of its own kind, one it expects not, and the report's line; a
+//! mix over both of the service's methods, each call served by its own; over h2 with TLS, the
+//! handshakes measured beside the calls.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
 
 use crate::common::{self, assert_matches_schema, layout, run_plan, write_plan};
+
+/// A scratch directory holding the built-in target's protoset and the `(file, JSON)` requests.
+fn scratch_with_requests(name: &str, requests: &[(&str, &str)]) -> PathBuf {
+    let dir = common::scratch("grpc", name);
+    let protoset =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target-server/proto/bench.protoset");
+    std::fs::copy(protoset, dir.join("bench.protoset")).expect("protoset");
+    for (file, json) in requests {
+        std::fs::write(dir.join(file), json).expect("request");
+    }
+    dir
+}
+
+/// The entry of `name` in a layout's `request_mix`.
+fn mix_entry<'a>(layout: &'a Value, name: &str) -> &'a Value {
+    layout["request_mix"]
+        .as_array()
+        .expect("mix")
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in the mix"))
+}
+
+/// A count in a result, 0 where absent.
+fn count(value: &Value) -> u64 {
+    value.as_u64().unwrap_or(0)
+}
 
 const PLAN: &str = r#"name = "grpc"
 [target]
@@ -37,25 +67,21 @@ replicas = 1
 #[test]
 fn grpc_calls_are_counted_per_status_and_an_unexpected_one_is_an_error() {
     let _turn = crate::turns::beside_others();
-    let dir = common::scratch("grpc", "mix");
-    let protoset =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target-server/proto/bench.protoset");
-    std::fs::copy(protoset, dir.join("bench.protoset")).expect("protoset");
-    for (file, json) in [
-        ("ok.json", r#"{"payload": "aGk="}"#),
-        ("not-found.json", r#"{"replyStatus": 5}"#),
-        ("data-loss.json", r#"{"replyStatus": 15}"#),
-    ] {
-        std::fs::write(dir.join(file), json).expect("request");
-    }
+    let dir = scratch_with_requests(
+        "mix",
+        &[
+            ("ok.json", r#"{"payload": "aGk="}"#),
+            ("not-found.json", r#"{"replyStatus": 5}"#),
+            ("data-loss.json", r#"{"replyStatus": 15}"#),
+        ],
+    );
     let path = write_plan(&dir, PLAN);
     let run = run_plan(&path, &["--quiet"]);
     assert_matches_schema(&run.result);
     let single = layout(&run.result, "single");
     let codes = &single["grpc_status_codes"];
-    let count = |code: &str| codes[code].as_u64().unwrap_or(0);
     // Weights 2:1:1 over every answered call.
-    let (ok, not_found, loss) = (count("0"), count("5"), count("15"));
+    let (ok, not_found, loss) = (count(&codes["0"]), count(&codes["5"]), count(&codes["15"]));
     assert!(ok > 200 && not_found > 100 && loss > 100, "{codes}");
     assert_eq!(codes.as_object().expect("codes").len(), 3, "{codes}");
     // A call answered with a status it does not expect was answered all the same.
@@ -67,13 +93,7 @@ fn grpc_calls_are_counted_per_status_and_an_unexpected_one_is_an_error() {
     );
     let errors = &single["errors_by_kind"];
     assert_eq!(errors["grpc_status"], not_found, "{errors}");
-    let mix = single["request_mix"].as_array().expect("mix");
-    let errors_of = |name: &str| {
-        mix.iter()
-            .find(|m| m["name"] == name)
-            .map(|m| m["errors"].as_u64().unwrap_or(0))
-            .expect(name)
-    };
+    let errors_of = |name: &str| count(&mix_entry(single, name)["errors"]);
     assert_eq!(errors_of("not-found"), not_found);
     assert_eq!(errors_of("expected-loss"), 0, "15 is expected there");
     assert!(run.stdout.contains("  grpc-status  0 ×"), "{}", run.stdout);
@@ -84,4 +104,191 @@ fn grpc_calls_are_counted_per_status_and_an_unexpected_one_is_an_error() {
     );
     // Every HTTP response was a 200: the status is in the trailers.
     assert_eq!(single["status_codes"].as_object().expect("codes").len(), 1);
+}
+
+/// The `Work` calls' work: long enough that no call of it is answered sooner, short enough for
+/// a shared two-CPU machine at this rate.
+const WORK_US: u64 = 3000;
+
+const TWO_METHODS: &str = r#"name = "grpc-methods"
+[target]
+name = "async"
+work_us = 3000
+[load]
+mode = "open"
+rate = 240
+connections = 2
+duration = "2s"
+warmup = "300ms"
+reserve_cpus = 1
+[[load.requests]]
+name = "echo"
+weight = 2
+grpc = { method = "numaload.bench.v1.Bench/Echo", request = "echo.json", descriptors = "bench.protoset" }
+[[load.requests]]
+name = "work"
+grpc = { method = "numaload.bench.v1.Bench/Work", request = "work.json", descriptors = "bench.protoset", expect_status = [5] }
+[[layouts]]
+name = "single"
+replicas = 1
+"#;
+
+#[test]
+fn a_mix_over_two_methods_has_each_call_served_by_its_own_method() {
+    let _turn = crate::turns::beside_others();
+    // Only Work answers the status its request asks for (5); Echo knows no such field and
+    // answers 0, at once, where Work first does its work.
+    let dir = scratch_with_requests(
+        "methods",
+        &[
+            ("echo.json", r#"{"payload": "ZWNobw=="}"#),
+            ("work.json", r#"{"payload": "d29yaw==", "replyStatus": 5}"#),
+        ],
+    );
+    let run = run_plan(&write_plan(&dir, TWO_METHODS), &["--quiet"]);
+    assert_matches_schema(&run.result);
+    let single = layout(&run.result, "single");
+    let codes = &single["grpc_status_codes"];
+    assert_eq!(codes.as_object().expect("codes").len(), 2, "{codes}");
+    let (echo, work) = (mix_entry(single, "echo"), mix_entry(single, "work"));
+    // Every Work call ended with the status only Work answers, every Echo call with 0.
+    assert_eq!(
+        count(&codes["5"]),
+        count(&work["requests"]),
+        "{codes} {work}"
+    );
+    assert_eq!(
+        count(&codes["0"]),
+        count(&echo["requests"]),
+        "{codes} {echo}"
+    );
+    // Weights 2:1.
+    assert!(count(&work["requests"]) > 100, "{work}");
+    assert!(
+        count(&echo["requests"]) > count(&work["requests"]),
+        "{echo}"
+    );
+    // No Work call came back before its work was done (the histogram's precision, 0.1%,
+    // aside); Echo calls, doing none, did.
+    assert_eq!(run.result["plan"]["target"]["work_us"], WORK_US);
+    let work_ns = WORK_US * 1000;
+    assert!(
+        count(&work["latency_ns"]["min"]) >= work_ns * 999 / 1000,
+        "{work}"
+    );
+    assert!(count(&echo["latency_ns"]["min"]) < work_ns, "{echo}");
+    // 5 is what Work's calls expect: no errors anywhere, and the totals add up.
+    assert_eq!(single["errors"], 0, "{}", single["errors_by_kind"]);
+    assert_eq!((count(&echo["errors"]), count(&work["errors"])), (0, 0));
+    let calls = count(&echo["requests"]) + count(&work["requests"]);
+    assert_eq!(count(&single["requests"]), calls, "{single}");
+    assert_eq!(count(&single["delivery"]["answered"]), calls);
+    assert!(
+        run.stdout.contains("  echo ") && run.stdout.contains("  work "),
+        "each call has its line:\n{}",
+        run.stdout
+    );
+}
+
+const OVER_TLS: &str = r#"name = "grpc-tls"
+[target]
+name = "async"
+work_us = 10
+[load]
+mode = "open"
+rate = 300
+connections = 2
+duration = "2s"
+warmup = "300ms"
+reserve_cpus = 1
+tls = true
+insecure_skip_verify = true
+protocol = "h2"
+streams = 4
+[[load.requests]]
+name = "ok"
+grpc = { method = "numaload.bench.v1.Bench/Work", request = "ok.json", descriptors = "bench.protoset" }
+[[load.requests]]
+name = "unavailable"
+grpc = { method = "numaload.bench.v1.Bench/Work", request = "unavailable.json", descriptors = "bench.protoset" }
+[[layouts]]
+name = "single"
+replicas = 1
+"#;
+
+#[test]
+fn grpc_over_h2_with_tls_measures_the_handshakes_beside_the_calls() {
+    let _turn = crate::turns::beside_others();
+    let dir = scratch_with_requests(
+        "tls",
+        &[
+            ("ok.json", r#"{"payload": "aGk="}"#),
+            ("unavailable.json", r#"{"replyStatus": 14}"#),
+        ],
+    );
+    let run = run_plan(&write_plan(&dir, OVER_TLS), &["--quiet"]);
+    assert_matches_schema(&run.result);
+    assert_eq!(run.result["plan"]["load"]["protocol"], "h2");
+    let single = layout(&run.result, "single");
+    assert_eq!(single["errors_by_kind"].get("tls"), None, "no tls error");
+    // Each connection's handshake, once: the connections stay open under h2.
+    let setup = &single["connection_setup"];
+    assert_eq!(setup["connections"], 2, "{setup}");
+    assert_eq!(setup["tls_handshake_ns"]["count"], 2, "{setup}");
+    assert!(count(&setup["tls_handshake_ns"]["min"]) > 0, "{setup}");
+    assert!(!single["histograms"]["tls_handshake_v2_base64"]
+        .as_str()
+        .expect("histogram")
+        .is_empty());
+    let codes = &single["grpc_status_codes"];
+    let (ok, unavailable) = (count(&codes["0"]), count(&codes["14"]));
+    assert!(ok > 100 && unavailable > 100, "{codes}");
+    assert_eq!(count(&single["delivery"]["answered"]), ok + unavailable);
+    assert_eq!(single["errors_by_kind"]["grpc_status"], unavailable);
+    for row in ["  handshake ", "  grpc-status  0 ×", "grpc status "] {
+        assert!(run.stdout.contains(row), "no {row:?} in:\n{}", run.stdout);
+    }
+}
+
+/// The fenced TOML block of `docs/plan.md` holding `marker`.
+fn doc_plan(marker: &str) -> String {
+    let text = std::fs::read_to_string(common::manifest("../docs/plan.md")).expect("plan.md");
+    text.split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("\n```").map(|(block, _)| block))
+        .find(|block| block.contains(marker))
+        .unwrap_or_else(|| panic!("docs/plan.md has no TOML block with {marker}"))
+        .to_owned()
+}
+
+#[test]
+fn the_documented_mix_across_methods_runs_as_the_page_says() {
+    let _turn = crate::turns::beside_others();
+    // The files as docs/plan.md describes them.
+    let dir = scratch_with_requests(
+        "doc-mix",
+        &[
+            ("work.json", r#"{"payload": "aGk="}"#),
+            ("echo.json", r#"{"payload": "aGk="}"#),
+        ],
+    );
+    std::fs::write(dir.join("not-found.bin"), [0x10, 0x05]).expect("request_bin");
+    let plan = write_plan(&dir, &doc_plan(r#"name = "grpc-mix""#));
+    let short = [
+        "--quiet",
+        "--set",
+        "load.duration=1s",
+        "--set",
+        "load.warmup=200ms",
+    ];
+    let run = run_plan(&plan, &short);
+    let one = layout(&run.result, "one");
+    let codes = &one["grpc_status_codes"];
+    let not_found = count(&mix_entry(one, "not-found")["requests"]);
+    assert!(not_found > 0, "{one}");
+    assert_eq!(count(&codes["5"]), not_found, "{codes}");
+    for name in ["work", "echo"] {
+        assert!(count(&mix_entry(one, name)["requests"]) > 0, "{name}");
+    }
+    assert_eq!(one["errors"], 0, "{}", one["errors_by_kind"]);
 }

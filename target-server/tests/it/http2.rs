@@ -1,11 +1,12 @@
 //! HTTP/2 and gRPC on the server's one port, with clients nobody here wrote: tonic (hyper and
-//! h2) calls `numaload.bench.v1.Bench/Work` and gets each status it asks for, and `h2load`
-//! (Debian's `nghttp2-client`) loads the server over h2c with prior knowledge and over TLS
-//! with h2 chosen by ALPN; `/metrics` counts the HTTP/2 requests and the calls by status.
+//! h2) calls `numaload.bench.v1.Bench/Work` and gets each status it asks for, and `Echo` and
+//! gets its payload back, and `h2load` (Debian's `nghttp2-client`) loads the server over h2c
+//! with prior knowledge and over TLS with h2 chosen by ALPN; `/metrics` counts the HTTP/2
+//! requests and the calls by method and status.
 
 use std::process::Command;
 
-use numaload_target::grpc::{WorkReply, WorkRequest, WORK_PATH};
+use numaload_target::grpc::{EchoReply, EchoRequest, WorkReply, WorkRequest, ECHO_PATH, WORK_PATH};
 use numaload_target::tls::{acceptor, Identity};
 use numaload_target::{Server, ServerConfig};
 use tokio::net::TcpListener;
@@ -20,6 +21,32 @@ async fn call(
     addr: std::net::SocketAddr,
     request: WorkRequest,
 ) -> Result<WorkReply, tonic::Status> {
+    unary(addr, WORK_PATH, request).await
+}
+
+/// One unary call of `Echo` over a fresh h2c channel.
+async fn echo(addr: std::net::SocketAddr, payload: &'static [u8]) -> EchoReply {
+    let request = EchoRequest {
+        payload: payload.into(),
+    };
+    unary(addr, ECHO_PATH, request).await.expect("echo")
+}
+
+/// The series counting calls of `method` answered with `code`.
+fn grpc_series(method: &str, code: u32) -> String {
+    format!("numaload_grpc_requests_total{{method=\"{method}\",grpc_status=\"{code}\"}}")
+}
+
+/// One unary call of the method at `path` over a fresh h2c channel.
+async fn unary<Q, R>(
+    addr: std::net::SocketAddr,
+    path: &'static str,
+    request: Q,
+) -> Result<R, tonic::Status>
+where
+    Q: prost::Message + Send + Sync + 'static,
+    R: prost::Message + Default + Send + Sync + 'static,
+{
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect()
@@ -29,7 +56,7 @@ async fn call(
     grpc.ready().await.expect("ready");
     grpc.unary(
         tonic::Request::new(request),
-        PathAndQuery::from_static(WORK_PATH),
+        PathAndQuery::from_static(path),
         tonic_prost::ProstCodec::default(),
     )
     .await
@@ -74,15 +101,23 @@ async fn grpc_calls_get_their_reply_and_the_status_they_ask_for() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().contains("reply_status"), "{status:?}");
 
+    assert_eq!(&echo(server.addr, b"echo me").await.payload[..], b"echo me");
+    assert_eq!(&echo(server.addr, b"").await.payload[..], b"");
+
     let metrics = server.metrics().await;
-    assert_eq!(metrics.get(OK_REQUESTS), 3.0, "every call is a request");
-    assert_eq!(metrics.get(H2_REQUESTS), 3.0);
-    for (code, calls) in [("0", 1.0), ("3", 1.0), ("9", 1.0)] {
-        let series = format!("numaload_grpc_requests_total{{grpc_status=\"{code}\"}}");
+    assert_eq!(metrics.get(OK_REQUESTS), 5.0, "every call is a request");
+    assert_eq!(metrics.get(H2_REQUESTS), 5.0);
+    for (method, code, calls) in [
+        ("Work", 0, 1.0),
+        ("Work", 3, 1.0),
+        ("Work", 9, 1.0),
+        ("Echo", 0, 2.0),
+    ] {
+        let series = grpc_series(method, code);
         assert_eq!(metrics.get(&series), calls, "{series}");
     }
     assert_eq!(
-        metrics.try_get("numaload_grpc_requests_total{grpc_status=\"1\"}"),
+        metrics.try_get(&grpc_series("Work", 1)),
         None,
         "a code never answered is not listed"
     );
@@ -90,7 +125,7 @@ async fn grpc_calls_get_their_reply_and_the_status_they_ask_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_ffi_variant_answers_grpc_with_its_c_call() {
+async fn the_ffi_variant_answers_work_with_its_c_call_and_echo_without() {
     let _turn = crate::turns::beside_others();
     let config = ServerConfig::ffi(
         numaload_target::WorkMode::Sleep,
@@ -101,12 +136,15 @@ async fn the_ffi_variant_answers_grpc_with_its_c_call() {
     call(server.addr, WorkRequest::default())
         .await
         .expect("status 0");
+    assert_eq!(&echo(server.addr, b"e").await.payload[..], b"e");
     let metrics = server.metrics().await;
-    assert_eq!(metrics.get("numaload_ffi_calls_total"), 1.0);
     assert_eq!(
-        metrics.get("numaload_grpc_requests_total{grpc_status=\"0\"}"),
-        1.0
+        metrics.get("numaload_ffi_calls_total"),
+        1.0,
+        "Echo calls no C"
     );
+    assert_eq!(metrics.get(&grpc_series("Work", 0)), 1.0);
+    assert_eq!(metrics.get(&grpc_series("Echo", 0)), 1.0);
     server.stop().await;
 }
 

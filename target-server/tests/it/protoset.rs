@@ -1,13 +1,15 @@
 //! The checked-in descriptors of the target's gRPC service (`target-server/proto/bench.protoset`,
 //! what a plan's `[load] grpc.descriptors` names) are rebuilt here from descriptors written
-//! out in Rust with `prost-types` (no `protoc` at build time) and must equal the file: a stale
+//! out in Rust with `prost-types` (no `protoc` at build time; both methods, `Work` and `Echo`) and must equal the file: a stale
 //! file is rewritten and the test fails, asking for the new one to be committed. The same
 //! descriptors must be what `protoc -o` makes of `bench.proto` beside it, and the server's
 //! own messages must encode by their field numbers.
 
 use std::path::PathBuf;
 
-use numaload_target::grpc::{WorkReply, WorkRequest, SERVICE, WORK_PATH};
+use numaload_target::grpc::{
+    EchoReply, EchoRequest, WorkReply, WorkRequest, ECHO_PATH, SERVICE, WORK_PATH,
+};
 use prost::Message as _;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
@@ -38,10 +40,22 @@ fn message(name: &str, fields: Vec<FieldDescriptorProto>) -> DescriptorProto {
     }
 }
 
+/// The unary method at `path` (`/package.Service/Method`), its input and output types named
+/// `MethodRequest` and `MethodReply` in `package`.
+fn unary(path: &str, package: &str) -> MethodDescriptorProto {
+    let method = path.rsplit_once('/').expect("/service/method").1;
+    MethodDescriptorProto {
+        name: Some(method.to_owned()),
+        input_type: Some(format!(".{package}.{method}Request")),
+        output_type: Some(format!(".{package}.{method}Reply")),
+        ..MethodDescriptorProto::default()
+    }
+}
+
 /// `bench.proto`'s descriptors.
 fn bench_descriptors() -> FileDescriptorSet {
     let (package, service) = SERVICE.rsplit_once('.').expect("package.Service");
-    let method = WORK_PATH.rsplit_once('/').expect("/service/method").1;
+    let payload = || field("payload", 1, Type::Bytes, "payload");
     FileDescriptorSet {
         file: vec![FileDescriptorProto {
             name: Some("bench.proto".to_owned()),
@@ -50,23 +64,17 @@ fn bench_descriptors() -> FileDescriptorSet {
                 message(
                     "WorkRequest",
                     vec![
-                        field("payload", 1, Type::Bytes, "payload"),
+                        payload(),
                         field("reply_status", 2, Type::Uint32, "replyStatus"),
                     ],
                 ),
-                message(
-                    "WorkReply",
-                    vec![field("payload", 1, Type::Bytes, "payload")],
-                ),
+                message("WorkReply", vec![payload()]),
+                message("EchoRequest", vec![payload()]),
+                message("EchoReply", vec![payload()]),
             ],
             service: vec![ServiceDescriptorProto {
                 name: Some(service.to_owned()),
-                method: vec![MethodDescriptorProto {
-                    name: Some(method.to_owned()),
-                    input_type: Some(format!(".{package}.WorkRequest")),
-                    output_type: Some(format!(".{package}.WorkReply")),
-                    ..MethodDescriptorProto::default()
-                }],
+                method: vec![unary(WORK_PATH, package), unary(ECHO_PATH, package)],
                 ..ServiceDescriptorProto::default()
             }],
             syntax: Some("proto3".to_owned()),
@@ -123,4 +131,12 @@ fn the_servers_messages_encode_by_the_descriptors_field_numbers() {
         payload: b"p"[..].into(),
     };
     assert_eq!(reply.encode_to_vec(), b"\x0a\x01p");
+    let echo = EchoRequest {
+        payload: b"p"[..].into(),
+    };
+    assert_eq!(echo.encode_to_vec(), b"\x0a\x01p");
+    let echoed = EchoReply {
+        payload: b"p"[..].into(),
+    };
+    assert_eq!(echoed.encode_to_vec(), b"\x0a\x01p");
 }

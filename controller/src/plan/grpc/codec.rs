@@ -137,7 +137,7 @@ mod tests {
         MethodDescriptorProto, ServiceDescriptorProto,
     };
 
-    /// The built-in target's service (`numaload.bench.v1.Bench/Work`).
+    /// The built-in target's service (`numaload.bench.v1.Bench`: `Work` and `Echo`).
     const BENCH: &[u8] = include_bytes!("../../../../target-server/proto/bench.protoset");
 
     fn bench() -> DescriptorPool {
@@ -192,7 +192,7 @@ mod tests {
             (
                 bench(),
                 "numaload.bench.v1.Bench/Play",
-                Err("unknown method Play of numaload.bench.v1.Bench (it has: Work)"),
+                Err("unknown method Play of numaload.bench.v1.Bench (it has: Work, Echo)"),
             ),
             (bench(), "numaload.bench.v1.Bench", Err("must be \"package.Service/Method\"")),
             (

@@ -226,7 +226,7 @@ fn loading_refuses_what_does_not_fit_the_descriptors_naming_the_key() {
         ),
         (
             call("method = \"numaload.bench.v1.Bench/Play\", descriptors = \"bench.protoset\""),
-            "load.grpc.method = \"numaload.bench.v1.Bench/Play\": unknown method Play of numaload.bench.v1.Bench (it has: Work)",
+            "load.grpc.method = \"numaload.bench.v1.Bench/Play\": unknown method Play of numaload.bench.v1.Bench (it has: Work, Echo)",
         ),
         (
             call(&format!("method = \"{WORK}\", descriptors = \"bench.protoset\", request = \"typo.json\"")),
