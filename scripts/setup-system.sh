@@ -16,7 +16,8 @@
 #          run` under a pseudo-terminal for its live display), jq (docs/cli.md pipes `run --json`
 #          into it, and the test of the documented commands runs that line), nghttp2-client
 #          (h2load loads the built-in target over h2c and h2; `make bench` compares the HTTP/2
-#          generator with it)
+#          generator with it), python3-grpcio (gRPC's C core for Debian's /usr/bin/python3: the
+#          third-party gRPC server of tests/servers/python/grpc_server.py)
 #   The emulated-NUMA test installs its QEMU packages itself (tests/numa-vm/run.sh).
 #   Installing nginx must not leave a system nginx serving port 80: service starts are refused
 #   during the install (policy-rc.d), the unit is disabled, and any nginx it started is stopped.
@@ -30,7 +31,7 @@ fi
 need=()
 for pkg in pkg-config libhwloc-dev libudev-dev libsqlite3-dev postgresql protobuf-compiler hwloc \
   prometheus chromium iproute2 golang-go systemd numactl libxml2-utils python3 bsdutils jq \
-  nghttp2-client $nginx_pkg; do
+  nghttp2-client python3-grpcio $nginx_pkg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

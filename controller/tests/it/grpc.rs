@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::common::{self, assert_matches_schema, layout, run_plan, write_plan};
 
 /// A scratch directory holding the built-in target's protoset and the `(file, JSON)` requests.
-fn scratch_with_requests(name: &str, requests: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn scratch_with_requests(name: &str, requests: &[(&str, &str)]) -> PathBuf {
     let dir = common::scratch("grpc", name);
     let protoset =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target-server/proto/bench.protoset");
@@ -24,7 +24,7 @@ fn scratch_with_requests(name: &str, requests: &[(&str, &str)]) -> PathBuf {
 }
 
 /// The entry of `name` in a layout's `request_mix`.
-fn mix_entry<'a>(layout: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn mix_entry<'a>(layout: &'a Value, name: &str) -> &'a Value {
     layout["request_mix"]
         .as_array()
         .expect("mix")
@@ -34,7 +34,7 @@ fn mix_entry<'a>(layout: &'a Value, name: &str) -> &'a Value {
 }
 
 /// A count in a result, 0 where absent.
-fn count(value: &Value) -> u64 {
+pub(crate) fn count(value: &Value) -> u64 {
     value.as_u64().unwrap_or(0)
 }
 

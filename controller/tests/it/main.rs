@@ -23,6 +23,7 @@ mod exit_codes;
 mod ffi_storm;
 mod fleet;
 mod grpc;
+mod grpc_python;
 mod history;
 mod history_changes;
 mod hollow_fleet;
