@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use crate::common::agents::{alive, wait_until};
 use crate::common::{self, assert_matches_schema, layout, run_plan, write_plan};
-use crate::grpc::{count, mix_entry, scratch_with_requests};
+use crate::grpc::{
+    assert_errors_are_grpc_status_and_unsent, call, count, mix_entry, scratch_with_requests,
+    unsent, GrpcPlan,
+};
 
 /// Debian's interpreter, where `python3-grpcio` installs (a `python3` earlier on `PATH`, a
 /// virtual environment say, may lack it).
@@ -37,35 +40,6 @@ stop_signal = "SIGTERM"
         script = script()
     )
 }
-
-const PLAN: &str = r#"name = "python-grpc"
-[target]
-name = "python-grpc"
-[load]
-mode = "open"
-rate = 300
-connections = 2
-duration = "2s"
-warmup = "300ms"
-reserve_cpus = 1
-[[load.requests]]
-name = "ok"
-weight = 2
-grpc = { method = "numaload.bench.v1.Bench/Work", request = "ok.json", descriptors = "bench.protoset" }
-[[load.requests]]
-name = "echo"
-grpc = { method = "numaload.bench.v1.Bench/Echo", request = "echo.json", descriptors = "bench.protoset" }
-[[load.requests]]
-name = "unavailable"
-grpc = { method = "numaload.bench.v1.Bench/Work", request = "unavailable.json", descriptors = "bench.protoset" }
-[[load.requests]]
-name = "expected-loss"
-grpc = { method = "numaload.bench.v1.Bench/Work", request = "data-loss.json", descriptors = "bench.protoset", expect_status = [0, 15] }
-[[layouts]]
-name = "one"
-replicas = 1
-threads = 2
-"#;
 
 /// Pids of processes running the Python server's script.
 fn servers_running() -> Vec<u32> {
@@ -95,41 +69,59 @@ fn a_python_grpc_server_is_loaded_with_each_status_counted_and_left_stopped() {
     );
     let agent_config = dir.join("agent.toml");
     std::fs::write(&agent_config, config()).expect("config");
-    let plan = write_plan(&dir, PLAN);
+    let calls = [
+        call("ok", 2, "Work", "ok.json", ""),
+        call("echo", 1, "Echo", "echo.json", ""),
+        call("unavailable", 1, "Work", "unavailable.json", ""),
+        call(
+            "expected-loss",
+            1,
+            "Work",
+            "data-loss.json",
+            ", expect_status = [0, 15]",
+        ),
+    ];
+    let plan = GrpcPlan {
+        name: "python-grpc",
+        target: "python-grpc",
+        target_keys: "",
+        rate: 300,
+        load_keys: "",
+        calls: &calls,
+        layout_keys: "threads = 2",
+    };
+    let plan = write_plan(&dir, &plan.toml());
     let agent_config = agent_config.to_str().expect("path");
     let run = run_plan(&plan, &["--quiet", "--agent-config", agent_config]);
     assert_matches_schema(&run.result);
     assert_eq!(run.result["plan"]["load"]["protocol"], "h2c");
-    let one = layout(&run.result, "one");
+    let one = layout(&run.result, "single");
     let codes = &one["grpc_status_codes"];
     assert_eq!(codes.as_object().expect("codes").len(), 3, "{codes}");
     // A call is counted in its `requests` when it succeeds, in its `errors` when not.
+    let requests = |name: &str| count(&mix_entry(one, name)["requests"]);
     let errors = |name: &str| count(&mix_entry(one, name)["errors"]);
-    let calls = |name: &str| count(&mix_entry(one, name)["requests"]) + errors(name);
-    let (ok, echo) = (calls("ok"), calls("echo"));
-    let (unavailable, loss) = (calls("unavailable"), calls("expected-loss"));
+    let (ok, echo, loss) = (requests("ok"), requests("echo"), requests("expected-loss"));
+    let unavailable = count(&codes["14"]);
     assert!(
         ok > 100 && echo > 50 && unavailable > 50 && loss > 50,
         "{codes}"
     );
     // Each call ended with the status its request asked the server for.
     assert_eq!(count(&codes["0"]), ok + echo, "{codes}");
-    assert_eq!(count(&codes["14"]), unavailable, "{codes}");
     assert_eq!(count(&codes["15"]), loss, "{codes}");
-    // 14 is expected by no call: each an error of its kind, answered all the same; 15 is
-    // expected where it comes.
-    assert_eq!(one["errors_by_kind"]["grpc_status"], unavailable);
-    assert_eq!(one["errors"], unavailable, "{}", one["errors_by_kind"]);
-    assert_eq!(errors("unavailable"), unavailable);
     assert_eq!(
         count(&one["requests"]),
         ok + echo + loss,
         "the successful calls"
     );
-    assert_eq!(
-        (errors("ok"), errors("echo"), errors("expected-loss")),
-        (0, 0, 0)
-    );
+    // 14 is expected by no call: each an error of its kind, answered all the same; 15 is
+    // expected where it comes (besides, a loaded machine may leave a few calls unsent).
+    assert_eq!(requests("unavailable"), 0);
+    assert_eq!(count(&one["errors_by_kind"]["grpc_status"]), unavailable);
+    assert_errors_are_grpc_status_and_unsent(one);
+    let calls_errors = ["ok", "echo", "unavailable", "expected-loss"].map(errors);
+    assert_eq!(calls_errors.iter().sum::<u64>(), unavailable + unsent(one));
     assert_eq!(
         count(&one["delivery"]["answered"]),
         ok + echo + unavailable + loss
