@@ -151,14 +151,10 @@ impl<S> Connection<S> {
     /// window's requests unsent while the server answered requests never measured. Returns how
     /// many it dropped.
     pub(super) fn drop_warmup_backlog(&mut self, now: Instant, window: &Window) -> u64 {
-        let open = window.measure_start;
-        if now < open {
-            return 0;
-        }
         let mut dropped = 0;
         while self
             .next_send
-            .is_some_and(|at| at < open && now > at + LATE_SEND)
+            .is_some_and(|at| window.is_warmup_backlog(at, now))
         {
             dropped += 1;
             self.advance_schedule();

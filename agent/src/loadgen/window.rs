@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::config::LoadConfig;
+use super::config::{LoadConfig, LATE_SEND};
 use super::shape::{SendPlan, SendTimes, Slot, SlotPool};
 
 /// When the load starts and when the measured interval begins and ends; the same for every
@@ -26,6 +26,14 @@ impl Window {
             measure_start,
             measure_end: measure_start + config.duration,
         }
+    }
+
+    /// Open loop: whether a send slot at `at`, not sent by `now`, is a warm-up backlog to drop
+    /// once the window is open: before the window and more than [`LATE_SEND`] behind (not the
+    /// ordinary schedule caught at the open).
+    pub(super) fn is_warmup_backlog(&self, at: Instant, now: Instant) -> bool {
+        let open = self.measure_start;
+        now >= open && at < open && now > at + LATE_SEND
     }
 
     pub(super) fn measures(&self, at: Instant) -> bool {

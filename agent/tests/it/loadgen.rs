@@ -893,6 +893,21 @@ fn closed_port() -> SocketAddr {
     listener.local_addr().expect("addr")
 }
 
+/// A load of `mode` to a port that refuses connections: nothing answered, and every outcome a
+/// `connect` error, but for the few send slots still waiting for a connect when the window
+/// closed (connects are retried at scans, every 10 ms: `unsent`, one per connection, more if
+/// the worker is descheduled).
+pub(super) fn assert_only_connect_errors(requests: u64, errors: &ErrorCounts, mode: Mode) {
+    assert_eq!(requests, 0, "{mode:?}");
+    assert!(errors.connect > 10, "{mode:?}: {errors:?}");
+    assert!(errors.unsent * 10 <= errors.total(), "{mode:?}: {errors:?}");
+    assert_eq!(
+        errors.total(),
+        errors.connect + errors.unsent,
+        "{mode:?}: {errors:?}"
+    );
+}
+
 #[test]
 fn unreachable_target_counts_connect_errors_in_bounded_time() {
     let _turn = crate::turns::beside_others();
@@ -910,16 +925,7 @@ fn unreachable_target_counts_connect_errors_in_bounded_time() {
         };
         let report = run_bounded(&config);
         let errors = report.errors();
-        assert_eq!(report.requests(), 0, "{mode:?}");
-        assert!(errors.connect > 10, "{mode:?}: {errors:?}");
-        // Connects are retried at scans (every 10 ms): a send slot still waiting for one when
-        // the window closes is `unsent` (one per connection, more if the worker is descheduled).
-        assert!(errors.unsent * 10 <= errors.total(), "{mode:?}: {errors:?}");
-        assert_eq!(
-            errors.total(),
-            errors.connect + errors.unsent,
-            "{mode:?}: {errors:?}"
-        );
+        assert_only_connect_errors(report.requests(), &errors, mode);
         if let Mode::Open { rate_per_sec } = mode {
             // Every send slot of the window has its outcome (give or take a slot per
             // connection at the edges, where the schedule's rounding decides).

@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::loadgen::config::LATE_SEND;
 use crate::loadgen::report::ErrorKind;
 use crate::loadgen::request::Mix;
 use crate::loadgen::stats::{Outcome, WorkerStats};
@@ -44,24 +43,19 @@ impl Sends {
         Some((at, request))
     }
 
-    /// Once the window is open at `now`: drops the warm-up slots not sent that are more than
-    /// [`LATE_SEND`] behind (as `Connection::drop_warmup_backlog` does for HTTP/1.1). Returns
-    /// how many it dropped.
+    /// Once the window is open at `now`: drops the warm-up slots not sent that are a backlog
+    /// (`Window::is_warmup_backlog`, as `Connection::drop_warmup_backlog` does for HTTP/1.1).
+    /// Returns how many it dropped.
     pub(super) fn drop_warmup_backlog(&mut self, now: Instant, window: &Window) -> u64 {
-        let open = window.measure_start;
-        if now < open {
-            return 0;
-        }
-        let mut dropped = 0;
-        while self
-            .schedule
-            .peek()
-            .is_some_and(|at| at < open && now > at + LATE_SEND)
-        {
-            self.schedule.next();
-            dropped += 1;
-        }
-        dropped
+        let schedule = &mut self.schedule;
+        let dropped = std::iter::from_fn(|| {
+            schedule
+                .peek()
+                .filter(|&at| window.is_warmup_backlog(at, now))?;
+            schedule.next()
+        })
+        .count();
+        dropped as u64
     }
 
     /// Every slot left inside the window (before `end`) is `unsent`.
