@@ -1,19 +1,19 @@
-//! One worker's event loop: its connections driven by a plain edge-triggered `epoll` loop
-//! (mio), no async runtime, in both modes (how each mode behaves is the module doc of
+//! One worker's event loop over HTTP/1.1 connections: driven by a plain edge-triggered `epoll`
+//! loop (mio), no async runtime, in both modes (how each mode behaves is the module doc of
 //! `loadgen`).
 //!
 //! The generator's own cost per request is what limits it, so a request costs only what it
 //! needs: one `write` of a pre-built request, the response `read` when the socket reports it
 //! readable (registered once per connection, so no `epoll_ctl` per request as wrk does), clock
 //! reads, and a histogram record. No task wake-ups, no timer entry per request: connect and
-//! exchange deadlines are checked by a scan of the connections every [`SCAN`], which also
+//! exchange deadlines are checked by a scan of the connections every `SCAN`, which also
 //! looks at the cancel flag.
 //!
-//! [`Engine::run`] is a short loop; each turn: move the [`Phases`] on by the clock; end when
-//! cancelled or drained (closing out what is left: `timeout` for an exchange, `unsent` for
-//! each send slot of the window); scan deadlines when one is due; send what the due heap says
-//! is due (open loop); wait as the mode's [`Waiter`] does; dispatch what became ready to the
-//! connections' transitions (`driver.rs`, deciding through `connection.rs`).
+//! [`Engine::run`] runs the phase loop both protocols share (`turns.rs`) with HTTP/1.1's steps:
+//! close out what is left (`timeout` for an exchange, `unsent` for each send slot of the
+//! window), scan the connections' deadlines, send what the due heap says is due (open loop),
+//! wait as the mode's [`Waiter`] does, and dispatch what became ready to the connections'
+//! transitions (`driver.rs`, deciding through `connection.rs`).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -30,7 +30,7 @@ use super::config::{Cancel, LoadConfig, Mode};
 use super::connection::{Connection, State};
 use super::driver::Driver;
 use super::http::ResponseReader;
-use super::phase::{thread_cpu_time, Phase, Phases, SCAN};
+use super::phase::{thread_cpu_time, Phase, Phases};
 use super::plan::WorkerPlan;
 use super::report::{ThreadCounts, WorkerReport};
 use super::request::{self, Mix};
@@ -38,6 +38,7 @@ use super::setup::Connector;
 use super::shape::{SendPlan, SendTimes, SlotPool};
 use super::stats::WorkerStats;
 use super::tls::TlsClient;
+use super::turns::{self, Turns};
 use super::wait::{Turn, Waiter, TIMER};
 use super::window::{Schedule, Window};
 
@@ -77,13 +78,13 @@ impl Engine {
     ) -> WorkerReport {
         let Engine {
             mut poll,
-            mut waiter,
+            waiter,
             tls,
         } = self;
         let open_loop = matches!(waiter, Waiter::Open(_));
-        let mut connections = connections(plan, config, window);
+        let connections = connections(plan, config, window);
         let mut events = Events::with_capacity(connections.len().max(16) + 1);
-        let mut driver = Driver {
+        let driver = Driver {
             poll: &mut poll,
             timeout: config.timeout,
             window,
@@ -102,72 +103,107 @@ impl Engine {
             // Naps are tens of microseconds: the default 50 µs of timer slack would double them.
             let _ = nix::sys::prctl::set_timerslack(1);
         }
+        let mut turns = H1Turns {
+            driver,
+            connections,
+            waiter,
+            stamped_at_open: 0,
+        };
         let mut phases = Phases::new(window, config.timeout);
-        // Responses stamped by the kernel, counted from the window's open to the end of the
-        // drain (which reads the last of the window's responses): the window's responses,
-        // plus the few of the warm-up still in flight at its open.
-        let stamped = |driver: &Driver<'_>| driver.arrivals.as_ref().map_or(0, |a| a.stamped);
-        let mut stamped_at_open = 0;
-        let mut next_scan = Instant::now();
-        loop {
-            let began = Instant::now();
-            match phases.advance(began, thread_cpu_time) {
-                Some(Phase::Measuring) => stamped_at_open = stamped(&driver),
-                // Settle the connections that wait for nothing (idle, refused) at once.
-                Some(Phase::Draining) => next_scan = began,
-                _ => {}
-            }
-            if cancel.is_cancelled() {
-                break;
-            }
-            if phases.drained(began, || connections.iter().any(Connection::is_open)) {
-                for (index, connection) in connections.iter_mut().enumerate() {
-                    driver.close_out(Token(index), connection, began);
-                }
-                driver.stats.settle(began);
-                break;
-            }
-            if began >= next_scan {
-                scan(&mut driver, &mut connections, began);
-                next_scan = began + SCAN;
-            }
-            let sent = send_due(&mut driver, &mut connections);
-            let turn = Turn {
-                began,
-                now: if sent { Instant::now() } else { began },
-                wake: next_scan.min(phases.ends_at()),
-                measuring: phases.measuring(),
-                draining: phases.phase() == Phase::Draining,
-                sent,
-            };
-            match waiter.wait(turn, &mut driver, &connections, &mut events) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // epoll_wait fails only on a bad descriptor or buffer, which mio rules out;
-                // end the worker rather than spin on it.
-                Err(_) => break,
-            }
-            for event in &events {
-                if event.token() == TIMER {
-                    waiter.timer_fired(Instant::now());
-                } else if let Some(connection) = connections.get_mut(event.token().0) {
-                    driver.on_event(event.token(), connection);
-                }
-            }
-        }
-        phases.finish();
-        driver.stats.flush_live(Instant::now(), true);
+        turns::run(&mut turns, &mut phases, cancel, &mut events);
         let counts = ThreadCounts {
             cpu_time: phases.cpu_time(thread_cpu_time),
-            stamped: stamped(&driver).saturating_sub(stamped_at_open),
-            ..waiter.counts()
+            stamped: turns.stamped().saturating_sub(turns.stamped_at_open),
+            ..turns.waiter.counts()
         };
-        drop(driver);
+        drop(turns);
         WorkerReport {
             worker: plan.worker,
             cpu: plan.cpu,
             counts,
             per_target: stats.into_per_target(),
+        }
+    }
+}
+
+/// HTTP/1.1's steps of the worker's turns (`turns.rs`).
+struct H1Turns<'a> {
+    driver: Driver<'a>,
+    connections: Vec<Connection>,
+    waiter: Waiter,
+    /// Responses stamped by the kernel before the window opened.
+    stamped_at_open: u64,
+}
+
+impl H1Turns<'_> {
+    /// Responses stamped by the kernel so far. Counted from the window's open to the end of
+    /// the drain (which reads the last of the window's responses): the window's responses,
+    /// plus the few of the warm-up still in flight at its open.
+    fn stamped(&self) -> u64 {
+        self.driver.arrivals.as_ref().map_or(0, |a| a.stamped)
+    }
+}
+
+impl Turns for H1Turns<'_> {
+    fn stats(&mut self) -> &mut WorkerStats {
+        self.driver.stats
+    }
+
+    fn entered(&mut self, phase: Phase, _now: Instant) {
+        if phase == Phase::Measuring {
+            self.stamped_at_open = self.stamped();
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.connections.iter().any(Connection::is_open)
+    }
+
+    fn close_out(&mut self, now: Instant) {
+        for (index, connection) in self.connections.iter_mut().enumerate() {
+            self.driver.close_out(Token(index), connection, now);
+        }
+    }
+
+    /// Passed deadlines acted on, the arrival clock renewed.
+    fn scan(&mut self, now: Instant) {
+        for (index, connection) in self.connections.iter_mut().enumerate() {
+            self.driver.check_deadline(Token(index), connection, now);
+        }
+        if let Some(arrivals) = &mut self.driver.arrivals {
+            arrivals.renew();
+        }
+    }
+
+    /// Open loop: sends what the due heap says is due, each with its own clock read (sends
+    /// take a few microseconds each and the send time is measured).
+    fn send_due(&mut self) -> bool {
+        let mut sent = false;
+        let mut now = Instant::now();
+        while let Some(&Reverse((due, index))) = self.driver.due.peek() {
+            if due > now {
+                break;
+            }
+            sent = true;
+            self.driver.due.pop();
+            if let Some(connection) = self.connections.get_mut(index) {
+                self.driver.send_due(Token(index), connection);
+            }
+            now = Instant::now();
+        }
+        sent
+    }
+
+    fn wait(&mut self, turn: Turn, events: &mut Events) -> io::Result<()> {
+        self.waiter
+            .wait(turn, &mut self.driver, &self.connections, events)
+    }
+
+    fn dispatch(&mut self, token: Token) {
+        if token == TIMER {
+            self.waiter.timer_fired(Instant::now());
+        } else if let Some(connection) = self.connections.get_mut(token.0) {
+            self.driver.on_event(token, connection);
         }
     }
 }
@@ -241,34 +277,4 @@ fn pools(plan: &WorkerPlan, sends: &SendPlan, connections: u32) -> Vec<Rc<RefCel
             Rc::new(RefCell::new(SlotPool::new(members)))
         })
         .collect()
-}
-
-/// Every [`SCAN`]: passed deadlines acted on, the live view fed, the arrival clock renewed.
-fn scan(driver: &mut Driver<'_>, connections: &mut [Connection], now: Instant) {
-    for (index, connection) in connections.iter_mut().enumerate() {
-        driver.check_deadline(Token(index), connection, now);
-    }
-    driver.stats.flush_live(now, false);
-    if let Some(arrivals) = &mut driver.arrivals {
-        arrivals.renew();
-    }
-}
-
-/// Open loop: sends what the due heap says is due, each with its own clock read (sends take a
-/// few microseconds each and the send time is measured). Returns whether anything was sent.
-fn send_due(driver: &mut Driver<'_>, connections: &mut [Connection]) -> bool {
-    let mut sent = false;
-    let mut now = Instant::now();
-    while let Some(&Reverse((due, index))) = driver.due.peek() {
-        if due > now {
-            break;
-        }
-        sent = true;
-        driver.due.pop();
-        if let Some(connection) = connections.get_mut(index) {
-            driver.send_due(Token(index), connection);
-        }
-        now = Instant::now();
-    }
-    sent
 }

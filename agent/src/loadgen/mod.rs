@@ -27,7 +27,8 @@
 //!   its first response's first bytes are recorded ([`Setup`]), over the whole load; a TLS
 //!   failure is a `tls` error. Responses over TLS are read late and stamped as in clear text.
 //! - **HTTP/2** (`h2/`, with [`LoadConfig::protocol`] `H2` or `H2c`): the same workers, phases,
-//!   window and stats, on a loop of its own (`h2/engine.rs`) chosen once per worker, so the
+//!   window and stats, the same connection setup (`setup.rs`) and the same phase loop
+//!   (`turns.rs`), with steps of its own (`h2/engine.rs`) chosen once per worker, so the
 //!   HTTP/1.1 path carries none of it. Each connection carries up to [`LoadConfig::streams`]
 //!   requests at once; its module doc says how each mode spreads them, and how flow control,
 //!   GOAWAY and stream resets are handled.
@@ -126,6 +127,7 @@ mod spin;
 mod stats;
 mod stream;
 mod tls;
+mod turns;
 mod wait;
 mod window;
 mod worker;

@@ -1,5 +1,5 @@
-//! One worker's event loop over HTTP/2 connections: the same phases, window, scan and stats as
-//! HTTP/1.1 (`engine.rs`), with streams in place of one exchange per connection.
+//! One worker's event loop over HTTP/2 connections: the phase loop HTTP/1.1 runs too
+//! (`turns.rs`), window, scan and stats, with streams in place of one exchange per connection.
 //!
 //! Closed loop: each connection keeps `streams` requests in flight, a new one on a stream as
 //! soon as the previous one on it ends. Open loop: the send slots of a worker's connections to
@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
@@ -24,7 +24,7 @@ use super::sends::Sends;
 use crate::loadgen::config::{Cancel, LoadConfig, Mode, Protocol};
 use crate::loadgen::connection::Connection;
 use crate::loadgen::pacer::{Pacer, Wait};
-use crate::loadgen::phase::{thread_cpu_time, Phase, Phases, SCAN};
+use crate::loadgen::phase::{thread_cpu_time, Phases};
 use crate::loadgen::plan::WorkerPlan;
 use crate::loadgen::report::{ThreadCounts, WorkerReport};
 use crate::loadgen::request::{only, Mix};
@@ -32,7 +32,8 @@ use crate::loadgen::setup::Connector;
 use crate::loadgen::shape::{SendPlan, SendTimes, SlotPool};
 use crate::loadgen::stats::WorkerStats;
 use crate::loadgen::tls::TlsClient;
-use crate::loadgen::wait::TIMER;
+use crate::loadgen::turns::{self, Turns};
+use crate::loadgen::wait::{Turn, TIMER};
 use crate::loadgen::window::{Schedule, Window};
 
 /// A worker's poller, pacer (open loop) and TLS client, made before it reports ready.
@@ -72,13 +73,13 @@ impl H2Engine {
     ) -> WorkerReport {
         let H2Engine {
             mut poll,
-            mut pacer,
+            pacer,
             tls,
         } = self;
-        let mut connections = connections(plan, config);
+        let connections = connections(plan, config);
         let sends = schedules(plan, config, window);
         let mut events = Events::with_capacity(connections.len().max(16) + 1);
-        let mut ctx = Ctx {
+        let ctx = Ctx {
             poll: &mut poll,
             timeout: config.timeout,
             window,
@@ -88,74 +89,16 @@ impl H2Engine {
             closed_loop: sends.is_empty(),
             sends,
         };
-        let mut flushed = Vec::with_capacity(connections.len());
+        let mut turns = H2Turns {
+            ctx,
+            flushed: Vec::with_capacity(connections.len()),
+            connections,
+            pacer,
+            next_due: None,
+        };
         let mut phases = Phases::new(window, config.timeout);
-        let mut next_scan = Instant::now();
-        loop {
-            let began = Instant::now();
-            if let Some(Phase::Draining) = phases.advance(began, thread_cpu_time) {
-                next_scan = began;
-            }
-            if cancel.is_cancelled() {
-                break;
-            }
-            let busy = || {
-                connections.iter().any(|c| c.outstanding() > 0)
-                    || ctx
-                        .sends
-                        .iter()
-                        .any(|s| s.schedule.peek().is_some_and(|at| at < window.measure_end))
-            };
-            if phases.drained(began, busy) {
-                for connection in &mut connections {
-                    connection.close_out(&mut ctx, began);
-                }
-                for (target, sent) in ctx.sends.iter_mut().enumerate() {
-                    sent.give_up(ctx.stats, target, window.measure_end);
-                }
-                ctx.stats.settle(began);
-                break;
-            }
-            if began >= next_scan {
-                for (index, connection) in connections.iter_mut().enumerate() {
-                    connection.check_deadlines(&mut ctx, Token(index), began);
-                }
-                ctx.stats.flush_live(began, false);
-                next_scan = began + SCAN;
-            }
-            let next_due = send_due(&mut ctx, &mut connections, &mut flushed);
-            let wake = next_scan.min(phases.ends_at());
-            let now = Instant::now();
-            let timeout = match (&mut pacer, next_due) {
-                (Some(pacer), next) => match pacer.wait(now, next, wake) {
-                    Ok(Wait::Spin) => Some(std::time::Duration::ZERO),
-                    Ok(Wait::Block) => None,
-                    Err(_) => Some(
-                        next.unwrap_or(wake)
-                            .min(wake)
-                            .saturating_duration_since(now),
-                    ),
-                },
-                (None, _) => Some(wake.saturating_duration_since(now)),
-            };
-            match poll_once(ctx.poll, &mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-            for event in &events {
-                if event.token() == TIMER {
-                    if let Some(pacer) = &mut pacer {
-                        pacer.fired(Instant::now());
-                    }
-                } else if let Some(connection) = connections.get_mut(event.token().0) {
-                    connection.on_event(&mut ctx, event.token());
-                }
-            }
-        }
-        phases.finish();
-        ctx.stats.flush_live(Instant::now(), true);
-        drop(ctx);
+        turns::run(&mut turns, &mut phases, cancel, &mut events);
+        drop(turns);
         let counts = ThreadCounts {
             cpu_time: phases.cpu_time(thread_cpu_time),
             ..ThreadCounts::default()
@@ -169,12 +112,85 @@ impl H2Engine {
     }
 }
 
-fn poll_once(
-    poll: &mut Poll,
-    events: &mut Events,
-    timeout: Option<std::time::Duration>,
-) -> std::io::Result<()> {
-    poll.poll(events, timeout)
+/// HTTP/2's steps of the worker's turns (`turns.rs`).
+struct H2Turns<'a> {
+    ctx: Ctx<'a>,
+    connections: Vec<H2Connection>,
+    pacer: Option<Pacer>,
+    /// Open loop: when the next slot a free stream could take falls due.
+    next_due: Option<Instant>,
+    /// The connections a turn's sends opened streams on, to write out (kept empty between
+    /// turns, so no allocation per turn).
+    flushed: Vec<usize>,
+}
+
+impl Turns for H2Turns<'_> {
+    fn stats(&mut self) -> &mut WorkerStats {
+        self.ctx.stats
+    }
+
+    fn busy(&self) -> bool {
+        let end = self.ctx.window.measure_end;
+        self.connections.iter().any(|c| c.outstanding() > 0)
+            || self
+                .ctx
+                .sends
+                .iter()
+                .any(|s| s.schedule.peek().is_some_and(|at| at < end))
+    }
+
+    fn close_out(&mut self, now: Instant) {
+        let ctx = &mut self.ctx;
+        for connection in &mut self.connections {
+            connection.close_out(ctx, now);
+        }
+        let end = ctx.window.measure_end;
+        for (target, sent) in ctx.sends.iter_mut().enumerate() {
+            sent.give_up(ctx.stats, target, end);
+        }
+    }
+
+    fn scan(&mut self, now: Instant) {
+        for (index, connection) in self.connections.iter_mut().enumerate() {
+            connection.check_deadlines(&mut self.ctx, Token(index), now);
+        }
+    }
+
+    fn send_due(&mut self) -> bool {
+        let (next_due, sent) = send_due(&mut self.ctx, &mut self.connections, &mut self.flushed);
+        self.next_due = next_due;
+        sent
+    }
+
+    /// Open loop: for the next due slot, as the pacer says; closed loop: for the sockets.
+    fn wait(&mut self, turn: Turn, events: &mut Events) -> std::io::Result<()> {
+        let (wake, now) = (turn.wake, Instant::now());
+        let timeout = match &mut self.pacer {
+            Some(pacer) => match pacer.wait(now, self.next_due, wake) {
+                Ok(Wait::Spin) => Some(Duration::ZERO),
+                Ok(Wait::Block) => None,
+                // The timer cannot be armed: wait no longer than the next send.
+                Err(_) => Some(
+                    self.next_due
+                        .unwrap_or(wake)
+                        .min(wake)
+                        .saturating_duration_since(now),
+                ),
+            },
+            None => Some(wake.saturating_duration_since(now)),
+        };
+        self.ctx.poll.poll(events, timeout)
+    }
+
+    fn dispatch(&mut self, token: Token) {
+        if token == TIMER {
+            if let Some(pacer) = &mut self.pacer {
+                pacer.fired(Instant::now());
+            }
+        } else if let Some(connection) = self.connections.get_mut(token.0) {
+            connection.on_event(&mut self.ctx, token);
+        }
+    }
 }
 
 /// Sets the connections up; over TLS, the server must choose `h2` by ALPN.
@@ -259,13 +275,14 @@ fn members_of(plan: &WorkerPlan, target: usize) -> usize {
 /// Open loop: sends every due slot a stream can take, each on the stream of its target freed
 /// first; drops a warm-up backlog at the open and gives up the window's slots after the close.
 /// `flushed` (kept between calls, empty) collects the connections to write out. Returns when
-/// the next slot a free stream could take falls due.
+/// the next slot a free stream could take falls due, and whether anything was sent.
 fn send_due(
     ctx: &mut Ctx<'_>,
     connections: &mut [H2Connection],
     flushed: &mut Vec<usize>,
-) -> Option<Instant> {
+) -> (Option<Instant>, bool) {
     let mut next_due: Option<Instant> = None;
+    let mut sent = false;
     let window = ctx.window;
     for target in 0..ctx.sends.len() {
         let mut now = Instant::now();
@@ -290,6 +307,7 @@ fn send_due(
             };
             let connection = &mut connections[index];
             connection.send(ctx, slot, request, Some(at), now);
+            sent = true;
             if !connection.unflushed {
                 connection.unflushed = true;
                 flushed.push(index);
@@ -301,7 +319,7 @@ fn send_due(
             connections[index].flush(ctx, Token(index), now);
         }
     }
-    next_due
+    (next_due, sent)
 }
 
 /// The stream the target's next send goes out on: the first entry of its queue of free
