@@ -24,7 +24,13 @@ import sys
 import threading
 from concurrent import futures
 
-import grpc
+try:
+    import grpc
+except ImportError:
+    sys.exit(
+        "python-grpc-server: no grpc module for %s: install python3-grpcio "
+        "(scripts/setup-system.sh does)" % sys.executable
+    )
 
 SERVICE = "numaload.bench.v1.Bench"
 # How often the parent is looked for.
