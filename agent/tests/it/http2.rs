@@ -4,12 +4,15 @@
 //! Streams are really multiplexed (a server that blocks per request answers more than one
 //! connection could one at a time; nginx logs only the plan's connections), a GOAWAY mid-run
 //! (nginx's `keepalive_requests`) is counted and costs no request, and a server that does not
-//! choose `h2` is refused in one line.
+//! choose `h2` is refused in one line. A bare server of the test's own refuses streams
+//! (REFUSED_STREAM) without going away: the requests go again on the same connection.
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use numaload_agent::loadgen::{
@@ -336,4 +339,144 @@ fn a_tls_server_without_http2_is_refused_before_the_load_in_one_line() {
     assert!(message.contains(&server.addr.to_string()), "{message}");
     assert!(!message.contains('\n'), "{message}");
     drop(server);
+}
+
+/// A bare HTTP/2 server over h2c that answers `:status 200` to every stream but refuses each
+/// `refuse_every`-th with RST_STREAM(REFUSED_STREAM) and never sends GOAWAY: a refused request
+/// must go again on the same connection. Counts what it answered and refused; stops when dropped.
+struct Refusing {
+    addr: SocketAddr,
+    answered: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Refusing {
+    fn start(refuse_every: u64) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let answered = Arc::new(AtomicU64::new(0));
+        let refused = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, r, s) = (answered.clone(), refused.clone(), stop.clone());
+        let accept = std::thread::spawn(move || {
+            let mut connections = Vec::new();
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let (a, r) = (a.clone(), r.clone());
+                        connections.push(std::thread::spawn(move || {
+                            let _ = Self::serve(conn, refuse_every, &a, &r);
+                        }));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            for c in connections {
+                let _ = c.join();
+            }
+        });
+        Self {
+            addr,
+            answered,
+            refused,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    fn serve(
+        mut conn: TcpStream,
+        refuse_every: u64,
+        answered: &AtomicU64,
+        refused: &AtomicU64,
+    ) -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+            let len = payload.len() as u32;
+            let mut f = len.to_be_bytes()[1..].to_vec();
+            f.extend([kind, flags]);
+            f.extend(stream.to_be_bytes());
+            f.extend(payload);
+            f
+        }
+        // Bounded: a client silent for 5 s ends the connection.
+        conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+        conn.set_nodelay(true)?;
+        let mut preface = [0; 24];
+        conn.read_exact(&mut preface)?;
+        conn.write_all(&frame(4, 0, 0, &[]))?;
+        let mut streams = 0u64;
+        loop {
+            let mut head = [0; 9];
+            conn.read_exact(&mut head)?;
+            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0; len];
+            conn.read_exact(&mut payload)?;
+            let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+            let out = match (head[3], head[4] & 1) {
+                (4, 0) => frame(4, 1, 0, &[]),
+                (6, 0) => frame(6, 1, 0, &payload),
+                (1, _) => {
+                    streams += 1;
+                    if streams % refuse_every == 1 {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        frame(3, 0, stream, &7u32.to_be_bytes())
+                    } else {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                        // END_STREAM | END_HEADERS; `:status: 200` is static table entry 8.
+                        frame(1, 0x5, stream, &[0x88])
+                    }
+                }
+                _ => continue,
+            };
+            conn.write_all(&out)?;
+        }
+    }
+}
+
+impl Drop for Refusing {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+#[test]
+fn a_refused_stream_without_goaway_goes_again_on_the_same_connection() {
+    let _turn = crate::turns::beside_others();
+    let server = Refusing::start(3);
+    let open = LoadConfig {
+        mode: Mode::Open {
+            rate_per_sec: 400.0,
+        },
+        ..config(Protocol::H2c, server.addr, 1, 4)
+    };
+    for config in [config(Protocol::H2c, server.addr, 1, 4), open] {
+        let before = server.refused.load(Ordering::Relaxed);
+        let t = totals(&crate::loadgen::run_bounded(&config));
+        assert!(
+            server.refused.load(Ordering::Relaxed) > before + 10,
+            "the server refused streams"
+        );
+        crate::loadgen::assert_no_errors_but_late(&t.errors, t.requests, "refused streams");
+        assert_eq!(t.counts.goaways, 0);
+        assert_eq!(t.setup.connect.len(), 1, "one connection, never reopened");
+        assert!(
+            t.requests <= server.answered.load(Ordering::Relaxed),
+            "counted only what the server answered"
+        );
+        match loadgen::window_sends(&config) {
+            Some(window) => assert!(
+                t.requests * 10 >= window * 9,
+                "{} of {window} open-loop sends answered",
+                t.requests
+            ),
+            None => assert!(t.requests > 100, "{} closed-loop requests", t.requests),
+        }
+    }
 }

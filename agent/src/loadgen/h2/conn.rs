@@ -173,17 +173,30 @@ impl H2Connection {
     /// Connected (and handshaken): the preface and SETTINGS go out, with the requests to send
     /// again and, in closed loop, as many new ones as there are streams.
     fn open(&mut self, ctx: &mut Ctx<'_>, token: Token, stream: Stream, now: Instant) {
-        let mut session = Box::new(Session::new(ctx.streams, self.blank(now)));
-        for retry in std::mem::take(&mut self.retry) {
-            let slot = session.free_slot().unwrap_or_default();
-            session.open(slot, &self.requests, retry.request, retry);
-        }
-        let free = ctx.streams.saturating_sub(session.in_flight());
+        let session = Box::new(Session::new(ctx.streams, self.blank(now)));
         self.state = State::Open { stream, session };
+        self.resend();
+        let free = ctx.streams.saturating_sub(self.outstanding());
         self.session = self.session.wrapping_add(1);
         self.freed(ctx, token, free);
         self.fill(ctx, now);
         self.flush(ctx, token, now);
+    }
+
+    /// The requests the server did not take go again first, on this session's free streams,
+    /// keeping their intended send time and deadline (a server that refuses a request until
+    /// its deadline makes it a `timeout`). After a GOAWAY the session has no free stream and
+    /// they wait for the next connection; a REFUSED_STREAM alone sends them again here.
+    fn resend(&mut self) {
+        let State::Open { session, .. } = &mut self.state else {
+            return;
+        };
+        let mut taken = 0;
+        while let (Some(slot), Some(&retry)) = (session.free_slot(), self.retry.get(taken)) {
+            session.open(slot, &self.requests, retry.request, retry);
+            taken += 1;
+        }
+        self.retry.drain(..taken);
     }
 
     fn blank(&self, now: Instant) -> InFlight {
@@ -284,6 +297,7 @@ impl H2Connection {
         if let Some(kind) = failed {
             return self.broken(ctx, token, now, kind);
         }
+        self.resend();
         self.fill(ctx, now);
         self.flush(ctx, token, now);
         if let State::Open { session, .. } = &self.state {
@@ -300,7 +314,8 @@ impl H2Connection {
         setup::first_byte(ctx.stats, index, &mut self.opened, now);
         let mut ended = 0;
         for event in self.events.drain(..) {
-            ended += usize::from(!matches!(event, Event::GoAway));
+            // A refused stream is not free for a new request: its request takes it again.
+            ended += usize::from(!matches!(event, Event::GoAway | Event::Refused { .. }));
             let (tag, outcome) = match event {
                 Event::Response { tag, status, grpc } => (
                     tag,
