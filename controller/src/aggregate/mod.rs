@@ -332,6 +332,8 @@ fn agent_layout_result(
         asked_rate_rps: agent.asked_rate_rps,
         arrivals: None,
         role: Some(agent.role),
+        connection_setup: None,
+        grpc_status_codes: BTreeMap::new(),
         measuring_at_unix_ns: agent
             .events
             .measuring_at_unix_ns
@@ -371,6 +373,8 @@ fn agent_layout_result(
     out.errors = one.errors;
     out.latency_ns = one.latency_ns;
     out.latency_uncorrected_ns = one.latency_uncorrected_ns;
+    out.connection_setup = setup::Setup::of_workers(summary.workers.iter())?.figures();
+    out.grpc_status_codes = mix::status_codes(summary.workers.iter(), |w| &w.grpc_status_codes);
     out.arrivals = summary.arrivals.map(|a| ArrivalStream {
         seed: a.seed,
         stream: a.stream,

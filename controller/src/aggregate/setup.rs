@@ -1,6 +1,6 @@
 //! A layout's connection setup ([`ConnectionSetup`]): the workers' connect, TLS handshake and
-//! first-byte histograms merged, over agents and then over trials, and the figures read from
-//! the sums.
+//! first-byte histograms merged, over agents (and one agent's alone, for its own figures) and
+//! then over trials, and the figures read from the sums.
 
 use hdrhistogram::Histogram;
 use numaload_proto::histogram::{self, HistogramError};
@@ -72,14 +72,19 @@ impl Setup {
         result.histograms.connect_v2_base64 = text(&self.connect)?;
         result.histograms.tls_handshake_v2_base64 = text(&self.tls_handshake)?;
         result.histograms.first_byte_v2_base64 = text(&self.first_byte)?;
-        result.connection_setup = (!self.connect.is_empty()).then(|| ConnectionSetup {
+        result.connection_setup = self.figures();
+        Ok(())
+    }
+
+    /// The figures read from the histograms; `None` when no connection was timed.
+    pub(super) fn figures(&self) -> Option<ConnectionSetup> {
+        (!self.connect.is_empty()).then(|| ConnectionSetup {
             connections: self.connect.len(),
             connect_ns: percentiles(&self.connect),
             tls_handshake_ns: (!self.tls_handshake.is_empty())
                 .then(|| percentiles(&self.tls_handshake)),
             tls_resumed: self.resumed,
             first_byte_ns: percentiles(&self.first_byte),
-        });
-        Ok(())
+        })
     }
 }

@@ -964,3 +964,47 @@ fn an_agent_that_did_not_run_or_was_not_heard_while_measuring_is_named_and_suspe
         assert_ne!(result.status, LayoutStatus::Ok);
     }
 }
+
+#[test]
+fn each_agent_has_its_own_connection_setup_and_grpc_status_codes_and_the_layout_their_merge() {
+    use numaload_proto::v1::StatusCount;
+    // Agent a opened 4 connections (1 ms connects) and got 3 OK calls; agent b 2 (9 ms) and one
+    // NOT_FOUND.
+    let agent = |connects: &[u64], codes: &[(u32, u64)]| {
+        let mut s = summary(&[1_000; 4]);
+        let w = &mut s.workers[0];
+        w.connect_time = encoded(connects);
+        w.first_byte = encoded(connects);
+        w.grpc_status_codes = codes
+            .iter()
+            .map(|&(code, count)| StatusCount { code, count })
+            .collect();
+        events(s)
+    };
+    let events = [
+        agent(&[1_000_000; 4], &[(0, 3)]),
+        agent(&[9_000_000; 2], &[(5, 1)]),
+    ];
+    let names = ["a".to_owned(), "b".to_owned()];
+    let result = layout_result("l", &load(), &fleet(&names, &events, None)).expect("merge");
+    let setups: Vec<(u64, u64)> = result
+        .agents
+        .iter()
+        .map(|a| {
+            let s = a.connection_setup.as_ref().expect("its own setup");
+            (s.connections, s.connect_ns.max / 1_000_000)
+        })
+        .collect();
+    assert_eq!(setups, [(4, 1), (2, 9)]);
+    let merged = result.connection_setup.as_ref().expect("merged setup");
+    assert_eq!(
+        (merged.connections, merged.connect_ns.max / 1_000_000),
+        (6, 9)
+    );
+    assert_eq!(result.agents[0].grpc_status_codes, [("0".into(), 3)].into());
+    assert_eq!(result.agents[1].grpc_status_codes, [("5".into(), 1)].into());
+    assert_eq!(
+        result.grpc_status_codes,
+        [("0".into(), 3), ("5".into(), 1)].into()
+    );
+}

@@ -383,6 +383,13 @@ pub struct AgentLayoutResult {
     /// no request, so its requests read 0. Absent in results written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// How this agent's connections were set up, from its own workers' histograms (absent for an
+    /// agent that opened none, and in results written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_setup: Option<ConnectionSetup>,
+    /// This agent's gRPC calls by `grpc-status` (empty without gRPC).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grpc_status_codes: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -218,7 +218,7 @@ fn the_csv_columns_are_the_documented_ones_in_order() {
     );
     assert_eq!(
         columns(&reference, "The per-agent CSV columns"),
-        numaload::report::csv::AGENT_COLUMNS.to_vec(),
+        numaload::report::csv::agent_columns(),
         "docs/report.md's \"The per-agent CSV columns\" table against `--per-agent`'s header"
     );
 }

@@ -14,7 +14,7 @@
 //! per request or stage joined with `;` ([`mix_entry`], [`stage_entry`]).
 //!
 //! `report --format csv --per-agent` writes one row per layout, trial and agent instead
-//! ([`AGENT_COLUMNS`]): each agent's own figures, from the same data as the layout's.
+//! ([`agent_columns`]): each agent's own figures, from the same data as the layout's.
 
 mod protocol;
 
@@ -66,9 +66,7 @@ const LAYOUT_COLUMNS: [&str; 37] = [
 
 /// The header row.
 pub fn columns() -> Vec<String> {
-    let mut columns: Vec<String> = LAYOUT_COLUMNS.map(str::to_owned).to_vec();
-    columns.extend(protocol::columns());
-    columns
+    header(&LAYOUT_COLUMNS, protocol::columns())
 }
 
 /// Renders the header and one row per layout.
@@ -76,8 +74,8 @@ pub fn render(result: &RunResult) -> String {
     records(std::iter::once(columns()).chain(result.layouts.iter().map(row)))
 }
 
-/// The header row of the per-agent table.
-pub const AGENT_COLUMNS: [&str; 21] = [
+/// The first columns of the per-agent table's header row.
+const AGENT_COLUMNS: [&str; 21] = [
     "layout",
     "trial",
     "agent",
@@ -101,13 +99,24 @@ pub const AGENT_COLUMNS: [&str; 21] = [
     "role",
 ];
 
+/// The header row of the per-agent table: [`AGENT_COLUMNS`], then the agent's own setup and
+/// gRPC calls per code ([`protocol::agent_columns`]).
+pub fn agent_columns() -> Vec<String> {
+    header(&AGENT_COLUMNS, protocol::agent_columns())
+}
+
+/// A header row: the `first` columns, then the `rest`.
+fn header(first: &[&str], rest: Vec<String>) -> Vec<String> {
+    first.iter().map(|c| (*c).to_owned()).chain(rest).collect()
+}
+
 /// Renders the header and one row per layout, trial and agent.
 pub fn render_agents(result: &RunResult) -> String {
     let rows = result
         .layouts
         .iter()
         .flat_map(|l| l.agents.iter().map(move |a| agent_row(l, a)));
-    records(std::iter::once(AGENT_COLUMNS.map(str::to_owned).to_vec()).chain(rows))
+    records(std::iter::once(agent_columns()).chain(rows))
 }
 
 fn agent_row(l: &LayoutResult, a: &crate::result::AgentLayoutResult) -> Vec<String> {
@@ -159,6 +168,7 @@ fn agent_row(l: &LayoutResult, a: &crate::result::AgentLayoutResult) -> Vec<Stri
             .unwrap_or_default(),
     );
     row.push(a.role.map(|r| r.as_str().to_owned()).unwrap_or_default());
+    row.extend(protocol::agent_cells(a));
     row
 }
 

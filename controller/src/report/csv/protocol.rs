@@ -2,11 +2,13 @@
 //! connections' setup (connect, TLS handshake, first byte: a count and the percentiles the text
 //! report shows, and the resumed handshakes), the HTTP/2 counters, the errors by kind, and the
 //! gRPC calls per `grpc-status` code, one numeric column each so that a spreadsheet can sum
-//! and chart them. A cell is empty when the layout has nothing to say there (not measured, no
+//! and chart them; an agent's row (`--per-agent`) has its own setup and gRPC calls per code. A cell is empty when the layout has nothing to say there (not measured, no
 //! connection timed, no TLS, no gRPC), never a 0 that would read as measured.
 
 use crate::report::pct::Pct;
-use crate::result::{ConnectionSetup, ErrorKinds, LayoutResult, Percentiles};
+use std::collections::BTreeMap;
+
+use crate::result::{AgentLayoutResult, ConnectionSetup, ErrorKinds, LayoutResult, Percentiles};
 
 /// The setup histograms, each a group of columns `NAME_count`, `NAME_p50_ns`, ... `NAME_max_ns`.
 const SETUP: [&str; 3] = ["connect", "tls_handshake", "first_byte"];
@@ -20,6 +22,27 @@ pub const GRPC_MAX_CODE: u32 = 16;
 
 /// The header of these columns, in order.
 pub fn columns() -> Vec<String> {
+    let mut out = setup_columns();
+    out.extend(["goaways", "flow_blocked"].map(str::to_owned));
+    out.extend(
+        ErrorKinds::default()
+            .by_kind()
+            .iter()
+            .map(|(kind, _)| format!("errors_{}", kind.replace(' ', "_"))),
+    );
+    out.extend(grpc_columns());
+    out
+}
+
+/// The columns an agent's row adds (`--per-agent`): its own setup and gRPC calls per code.
+pub fn agent_columns() -> Vec<String> {
+    let mut out = setup_columns();
+    out.extend(grpc_columns());
+    out
+}
+
+/// The setup groups, then `tls_resumed`.
+fn setup_columns() -> Vec<String> {
     let mut out = Vec::new();
     for name in SETUP {
         out.push(format!("{name}_count"));
@@ -30,15 +53,14 @@ pub fn columns() -> Vec<String> {
         );
     }
     out.push("tls_resumed".to_owned());
-    out.extend(["goaways", "flow_blocked"].map(str::to_owned));
-    out.extend(
-        ErrorKinds::default()
-            .by_kind()
-            .iter()
-            .map(|(kind, _)| format!("errors_{}", kind.replace(' ', "_"))),
-    );
-    out.extend((0..=GRPC_MAX_CODE).map(|code| format!("grpc_status_{code}")));
     out
+}
+
+/// `grpc_status_0` to `grpc_status_16`.
+fn grpc_columns() -> Vec<String> {
+    (0..=GRPC_MAX_CODE)
+        .map(|code| format!("grpc_status_{code}"))
+        .collect()
 }
 
 /// A layout's cells of [`columns`].
@@ -56,16 +78,31 @@ pub fn cells(l: &LayoutResult) -> Vec<String> {
     out.push(count(l.counts.goaways));
     out.push(count(l.counts.flow_blocked));
     out.extend(l.errors_by_kind.by_kind().iter().map(|(_, n)| count(*n)));
-    let grpc = measured && !l.grpc_status_codes.is_empty();
-    out.extend((0..=GRPC_MAX_CODE).map(|code| {
-        if grpc {
-            let n = l.grpc_status_codes.get(&code.to_string()).copied();
-            n.unwrap_or(0).to_string()
-        } else {
-            String::new()
-        }
-    }));
+    out.extend(grpc_cells(&l.grpc_status_codes, measured));
     out
+}
+
+/// An agent's cells of [`agent_columns`].
+pub fn agent_cells(a: &AgentLayoutResult) -> Vec<String> {
+    let measured = a.status.measured();
+    let mut out = setup_cells(a.connection_setup.as_ref().filter(|_| measured));
+    out.extend(grpc_cells(&a.grpc_status_codes, measured));
+    out
+}
+
+/// The calls per code, 0 for a code not seen, when there were gRPC calls; else empty cells.
+fn grpc_cells(codes: &BTreeMap<String, u64>, measured: bool) -> Vec<String> {
+    let grpc = measured && !codes.is_empty();
+    (0..=GRPC_MAX_CODE)
+        .map(|code| {
+            if grpc {
+                let n = codes.get(&code.to_string()).copied();
+                n.unwrap_or(0).to_string()
+            } else {
+                String::new()
+            }
+        })
+        .collect()
 }
 
 /// The setup groups and `tls_resumed`: empty without a setup, the TLS group and `tls_resumed`
@@ -195,5 +232,32 @@ mod tests {
         l.counts.goaways = 3;
         assert_eq!(cell(&l, "goaways"), "3");
         assert_eq!(cell(&l, "flow_blocked"), "0");
+    }
+
+    #[test]
+    fn an_agent_row_has_its_own_setup_and_grpc_calls_per_code() {
+        let mut a = layout().agents[0].clone();
+        let names = agent_columns();
+        let cell = |a: &AgentLayoutResult, column: &str| {
+            let i = names.iter().position(|c| c == column).expect(column);
+            agent_cells(a)[i].clone()
+        };
+        assert_eq!(agent_cells(&a).len(), names.len());
+        assert_eq!(cell(&a, "connect_count"), "", "a result without it");
+        a.connection_setup = Some(ConnectionSetup {
+            connections: 200,
+            connect_ns: percentiles(200, 10_000),
+            tls_handshake_ns: None,
+            tls_resumed: 0,
+            first_byte_ns: percentiles(200, 300_000),
+        });
+        a.grpc_status_codes.insert("14".into(), 7);
+        assert_eq!(cell(&a, "connect_count"), "200");
+        assert_eq!(cell(&a, "connect_p99_ns"), "30000");
+        assert_eq!(cell(&a, "tls_handshake_count"), "", "clear text");
+        assert_eq!(cell(&a, "grpc_status_14"), "7");
+        assert_eq!(cell(&a, "grpc_status_0"), "0");
+        a.status = crate::result::LayoutStatus::Failed;
+        assert!(agent_cells(&a).iter().all(String::is_empty), "not measured");
     }
 }
