@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::config::LATE_SEND;
 use super::http::ResponseReader;
 use super::report::ErrorKind;
 use super::request::{Mix, Prebuilt};
@@ -127,25 +126,17 @@ impl<S> Connection<S> {
         }
     }
 
-    /// Whether a request intended at `at` may go out at `now`: before the close, any send
-    /// slot inside the window (a backlog is sent back to back); after it, only one not yet
-    /// [`LATE_SEND`] behind (the ordinary schedule caught at the close, not a backlog).
-    pub(super) fn may_send(at: Option<Instant>, now: Instant, window: &Window) -> bool {
-        let end = window.measure_end;
-        at.is_some_and(|at| at < end && (now < end || now <= at + LATE_SEND))
-    }
-
     /// Whether the connection may still connect or send at `now`.
     pub(super) fn may_start(&self, now: Instant, window: &Window) -> bool {
         if self.is_open_loop() {
-            Self::may_send(self.next_send, now, window)
+            window.may_send(self.next_send, now)
         } else {
             now < window.measure_end
         }
     }
 
     /// Open loop, once the window is open: drops the warm-up send slots not sent that are more
-    /// than [`LATE_SEND`] behind (a backlog from before the window, not the ordinary schedule
+    /// than [`LATE_SEND`](super::config::LATE_SEND) behind (a backlog from before the window, not the ordinary schedule
     /// caught at the open), so that the connection sends the window's own requests. Sent
     /// first, the warm-up's backlog would hold the connection through the window and leave the
     /// window's requests unsent while the server answered requests never measured. Returns how
@@ -254,9 +245,7 @@ mod tests {
     fn sends_inside_the_window_and_after_the_close_only_the_schedule_caught_at_it() {
         let t0 = Instant::now();
         let w = window(t0);
-        let may = |at_ms: u32, now_ms: u32| {
-            Connection::<()>::may_send(Some(t0 + at_ms * MS), t0 + now_ms * MS, &w)
-        };
+        let may = |at_ms: u32, now_ms: u32| w.may_send(Some(t0 + at_ms * MS), t0 + now_ms * MS);
         assert!(may(500, 900), "warm-up, on time");
         assert!(
             may(1_500, 1_900),
@@ -268,7 +257,7 @@ mod tests {
         );
         assert!(!may(1_990, 2_000), "a backlog at the close is not sent");
         assert!(!may(2_000, 2_000), "after the window");
-        assert!(!Connection::<()>::may_send(None, t0, &w), "no send left");
+        assert!(!w.may_send(None, t0), "no send left");
     }
 
     #[test]

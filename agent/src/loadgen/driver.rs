@@ -304,7 +304,7 @@ impl Driver<'_> {
 
     /// A connected, idle stream at `now`: closed loop sends at once; open loop sends at once if
     /// the next send is due (or overdue: back to back), else waits in the due heap for it. Past
-    /// the close only what [`Connection::may_send`] allows goes out; else the connection gives up.
+    /// the close only what [`Window::may_send`] allows goes out; else the connection gives up.
     fn ready(&mut self, token: Token, connection: &mut Connection, stream: Stream, now: Instant) {
         if !connection.is_open_loop() {
             if now < self.window.measure_end {
@@ -321,7 +321,7 @@ impl Driver<'_> {
                 connection.state = State::Ready { stream };
                 self.due.push(Reverse((next, token.0)));
             }
-            next if Connection::<Stream>::may_send(next, now, &self.window) => {
+            next if self.window.may_send(next, now) => {
                 self.send(token, connection, stream, now, next);
             }
             _ => self.give_up(connection),
@@ -333,7 +333,7 @@ impl Driver<'_> {
         match std::mem::replace(&mut connection.state, State::Done) {
             State::Ready { stream } => {
                 let (intended, now) = (connection.next_send, Instant::now());
-                if Connection::<Stream>::may_send(intended, now, &self.window) {
+                if self.window.may_send(intended, now) {
                     self.send(token, connection, stream, now, intended);
                 } else {
                     self.give_up(connection);

@@ -36,6 +36,14 @@ impl Window {
         now >= open && at < open && now > at + LATE_SEND
     }
 
+    /// Open loop: whether a send slot intended at `at` may go out at `now`: before the close,
+    /// any slot inside the window (a backlog is sent back to back); after it, only one not yet
+    /// [`LATE_SEND`] behind (the ordinary schedule caught at the close, not a backlog).
+    pub(super) fn may_send(&self, at: Option<Instant>, now: Instant) -> bool {
+        let end = self.measure_end;
+        at.is_some_and(|at| at < end && (now < end || now <= at + LATE_SEND))
+    }
+
     pub(super) fn measures(&self, at: Instant) -> bool {
         self.measure_start <= at && at < self.measure_end
     }

@@ -22,7 +22,6 @@ use super::ctx::Ctx;
 use super::request;
 use super::sends::Sends;
 use crate::loadgen::config::{Cancel, LoadConfig, Mode, Protocol};
-use crate::loadgen::connection::Connection;
 use crate::loadgen::pacer::{Pacer, Wait};
 use crate::loadgen::phase::{thread_cpu_time, Phases};
 use crate::loadgen::plan::WorkerPlan;
@@ -248,10 +247,10 @@ fn schedules(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Send
                 .iter()
                 .filter(|c| c.target == target)
                 .map(|c| SendTimes::new(&sends, c.global, config.connections))
-                .collect();
+                .collect::<Vec<_>>();
+            let streams = members.len() * config.streams.max(1) as usize;
             let pool = Rc::new(RefCell::new(SlotPool::new(members)));
             let first = plan.connections.iter().find(|c| c.target == target);
-            let streams = members_of(plan, target) * config.streams.max(1) as usize;
             let mix = (only.is_none() && !replay)
                 .then(|| Mix::new(&config.requests, first.map_or(0, |c| c.global)));
             Sends {
@@ -262,14 +261,6 @@ fn schedules(plan: &WorkerPlan, config: &LoadConfig, window: Window) -> Vec<Send
             }
         })
         .collect()
-}
-
-/// How many of the worker's connections go to `target`.
-fn members_of(plan: &WorkerPlan, target: usize) -> usize {
-    plan.connections
-        .iter()
-        .filter(|c| c.target == target)
-        .count()
 }
 
 /// Open loop: sends every due slot a stream can take, each on the stream of its target freed
@@ -295,7 +286,7 @@ fn send_due(
                 next_due = Some(next_due.map_or(at, |d| d.min(at)));
                 break;
             }
-            if !Connection::<()>::may_send(Some(at), now, &window) {
+            if !window.may_send(Some(at), now) {
                 ctx.sends[target].give_up(ctx.stats, target, window.measure_end);
                 break;
             }
