@@ -9,29 +9,19 @@ pub const MAX_CODE: u32 = 16;
 /// What a response without a valid `grpc-status` counts as.
 pub const UNKNOWN: u32 = 2;
 
-/// A gRPC response's status: its code and, when the server sent one, its `grpc-message`
-/// (percent-decoded).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrpcStatus {
-    pub code: u32,
-    pub message: Option<String>,
-}
-
-/// Reads `grpc-status` and `grpc-message` from header fields (names lower case, as HTTP/2
-/// sends them). The last `grpc-status` wins: the trailers come after the headers.
-#[derive(Debug, Clone, Default)]
+/// Reads `grpc-status` from header fields (names lower case, as HTTP/2 sends them). The last
+/// one wins: the trailers come after the headers. `grpc-message` is not read: nothing counts
+/// it, and decoding it would be work per response for nothing.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct StatusReader {
     code: Option<Option<u32>>,
-    message: Option<String>,
 }
 
 impl StatusReader {
     /// One decoded header field.
     pub fn field(&mut self, name: &[u8], value: &[u8]) {
-        match name {
-            b"grpc-status" => self.code = Some(parse_code(value)),
-            b"grpc-message" => self.message = Some(percent_decode(value)),
-            _ => {}
+        if name == b"grpc-status" {
+            self.code = Some(parse_code(value));
         }
     }
 
@@ -40,12 +30,9 @@ impl StatusReader {
         self.code.is_some()
     }
 
-    /// The status the fields read so far give.
-    pub fn status(self) -> GrpcStatus {
-        GrpcStatus {
-            code: self.code.flatten().unwrap_or(UNKNOWN),
-            message: self.message,
-        }
+    /// The status code the fields read so far give.
+    pub fn status(self) -> u32 {
+        self.code.flatten().unwrap_or(UNKNOWN)
     }
 }
 
@@ -58,33 +45,12 @@ fn parse_code(value: &[u8]) -> Option<u32> {
     (code <= MAX_CODE).then_some(code)
 }
 
-/// `grpc-message` is percent-encoded UTF-8; a malformed escape is kept as written.
-fn percent_decode(value: &[u8]) -> String {
-    let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
-    let mut out = Vec::with_capacity(value.len());
-    let mut i = 0;
-    while i < value.len() {
-        match (value[i], hex(value.get(i + 1)), hex(value.get(i + 2))) {
-            (b'%', Some(high), Some(low)) => {
-                // Two hex digits: at most 0xff.
-                out.push(u8::try_from(high * 16 + low).unwrap_or(u8::MAX));
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The status of `fields`, read in order.
-    fn status(fields: &[(&str, &str)]) -> GrpcStatus {
+    /// The status code of `fields`, read in order.
+    fn status(fields: &[(&str, &str)]) -> u32 {
         let mut reader = StatusReader::default();
         for (name, value) in fields {
             reader.field(name.as_bytes(), value.as_bytes());
@@ -92,48 +58,32 @@ mod tests {
         reader.status()
     }
 
-    fn code(code: u32, message: Option<&str>) -> GrpcStatus {
-        GrpcStatus {
-            code,
-            message: message.map(str::to_owned),
-        }
-    }
-
     #[test]
     fn statuses_from_header_fields() {
-        let cases: [(&[(&str, &str)], GrpcStatus); 11] = [
-            (&[("grpc-status", "0")], code(0, None)),
+        let cases: [(&[(&str, &str)], u32); 11] = [
+            (&[("grpc-status", "0")], 0),
             (
                 &[
                     ("content-type", "application/grpc"),
                     ("grpc-status", "5"),
                     ("grpc-message", "not found"),
                 ],
-                code(5, Some("not found")),
+                5,
             ),
-            (&[("grpc-status", "16")], code(16, None)),
+            (&[("grpc-status", "16")], 16),
             (
                 &[("grpc-message", "a%20b%3A%E2%82%AC"), ("grpc-status", "2")],
-                code(2, Some("a b:€")),
+                2,
             ),
-            (
-                &[("grpc-status", "3"), ("grpc-message", "100%")],
-                code(3, Some("100%")),
-            ),
-            (
-                &[("grpc-status", "3"), ("grpc-message", "%zz%4")],
-                code(3, Some("%zz%4")),
-            ),
+            (&[("grpc-status", "3"), ("grpc-message", "100%")], 3),
+            (&[("grpc-status", "3"), ("grpc-message", "%zz%4")], 3),
             // The trailers' status comes last and wins over the headers'.
-            (
-                &[("grpc-status", "0"), ("grpc-status", "14")],
-                code(14, None),
-            ),
+            (&[("grpc-status", "0"), ("grpc-status", "14")], 14),
             // None, or none gRPC defines: UNKNOWN.
-            (&[(":status", "200")], code(UNKNOWN, None)),
-            (&[("grpc-status", "17")], code(UNKNOWN, None)),
-            (&[("grpc-status", "-1")], code(UNKNOWN, None)),
-            (&[("grpc-status", "")], code(UNKNOWN, None)),
+            (&[(":status", "200")], UNKNOWN),
+            (&[("grpc-status", "17")], UNKNOWN),
+            (&[("grpc-status", "-1")], UNKNOWN),
+            (&[("grpc-status", "")], UNKNOWN),
         ];
         for (fields, want) in cases {
             assert_eq!(status(fields), want, "{fields:?}");
@@ -147,6 +97,6 @@ mod tests {
         assert!(!reader.seen());
         reader.field(b"grpc-status", b"x");
         assert!(reader.seen(), "an invalid one is seen too");
-        assert_eq!(reader.status().code, UNKNOWN);
+        assert_eq!(reader.status(), UNKNOWN);
     }
 }

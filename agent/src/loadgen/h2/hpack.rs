@@ -174,7 +174,7 @@ impl StatusDecoder {
         }
         Ok(Head {
             status,
-            grpc: grpc.seen().then(|| grpc.status().code),
+            grpc: grpc.seen().then(|| grpc.status()),
         })
     }
 }
