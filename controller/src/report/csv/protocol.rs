@@ -2,8 +2,9 @@
 //! connections' setup (connect, TLS handshake, first byte: a count and the percentiles the text
 //! report shows, and the resumed handshakes), the HTTP/2 counters, the errors by kind, and the
 //! gRPC calls per `grpc-status` code, one numeric column each so that a spreadsheet can sum
-//! and chart them; an agent's row (`--per-agent`) has its own setup and gRPC calls per code. A cell is empty when the layout has nothing to say there (not measured, no
-//! connection timed, no TLS, no gRPC), never a 0 that would read as measured.
+//! and chart them; an agent's row (`--per-agent`) has its own setup and gRPC calls per code.
+//! A cell is empty when the layout has nothing to say there (not measured, no connection timed,
+//! no TLS, no gRPC), never a 0 that would read as measured.
 
 use crate::report::pct::Pct;
 use std::collections::BTreeMap;
