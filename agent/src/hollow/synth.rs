@@ -238,6 +238,8 @@ pub fn summary(
         workers,
         replicas: stats,
         load_started_unix_ns,
+        // A hollow agent measures no wake-up of its own.
+        start_late_ns: None,
         net_receive: None,
         arrivals: None,
     })

@@ -20,6 +20,8 @@ use crate::placement::Placement;
 pub(super) struct Driving {
     /// When the warm-up began, on this host's clock (Unix ns).
     pub(super) load_started_unix_ns: u64,
+    /// With a start instant: how long after it the warm-up began.
+    pub(super) start_late_ns: Option<u64>,
     generator: Option<JoinHandle<Result<LoadReport, LoadError>>>,
     live_view: JoinHandle<()>,
 }
@@ -38,6 +40,7 @@ pub(super) async fn begin(
         sleep_until_unix_ns(at).await;
     }
     let load_started_unix_ns = unix_now_ns();
+    let start_late_ns = start_at.map(|at| load_started_unix_ns.saturating_sub(at));
     phase(ctx.events, name, Phase::Warmup).await;
     let live = loadgen::Live::default();
     let generator = load.map(|mut load| {
@@ -61,6 +64,7 @@ pub(super) async fn begin(
     ));
     Driving {
         load_started_unix_ns,
+        start_late_ns,
         generator,
         live_view,
     }

@@ -54,7 +54,8 @@ pub(super) async fn drive(
 
     let load = load_config(run, addresses, placement);
     let driving = generator::begin(ctx, &name, Some(start.at_unix_ns), Some(load)).await;
-    let load_started_unix_ns = driving.load_started_unix_ns;
+    let (load_started_unix_ns, start_late_ns) =
+        (driving.load_started_unix_ns, driving.start_late_ns);
     let report = driving.finish(ctx).await?;
     let mut workers = worker_results(&report)?;
     // The generator numbers the replicas by their place in the start's list: say whose each is.
@@ -70,6 +71,7 @@ pub(super) async fn drive(
         workers,
         replicas: Vec::new(),
         load_started_unix_ns,
+        start_late_ns,
         net_receive: None,
         arrivals: generator::arrival_stream(run, &report),
     })

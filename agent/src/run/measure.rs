@@ -64,7 +64,8 @@ pub(super) async fn measure(
         None
     };
     let driving = generator::begin(ctx, &name, start_at, load).await;
-    let load_started_unix_ns = driving.load_started_unix_ns;
+    let (load_started_unix_ns, start_late_ns) =
+        (driving.load_started_unix_ns, driving.start_late_ns);
     let received_before = run.receive.read();
     let (batches_tx, mut batches_rx) = mpsc::channel(64);
     let sampled = replicas
@@ -147,6 +148,7 @@ pub(super) async fn measure(
         workers: worker_results(&report)?,
         replicas: stats,
         load_started_unix_ns,
+        start_late_ns,
         net_receive: Some(received),
         arrivals: generator::arrival_stream(run, &report),
     })

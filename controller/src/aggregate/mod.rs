@@ -338,6 +338,7 @@ fn agent_layout_result(
             .events
             .measuring_at_unix_ns
             .map(|at| at.saturating_add_signed(-agent.clock_offset_ns)),
+        start_late_ns: agent.events.summary.as_ref().and_then(|s| s.start_late_ns),
     };
     let Some(summary) = &agent.events.summary else {
         out.error = Some(

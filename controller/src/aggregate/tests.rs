@@ -38,6 +38,7 @@ fn summary(latencies_ns: &[u64]) -> LayoutSummary {
         layout: "l".into(),
         elapsed_ns: 1_000_000_000,
         load_started_unix_ns: 0,
+        start_late_ns: None,
         net_receive: None,
         arrivals: None,
         workers: vec![WorkerResult {

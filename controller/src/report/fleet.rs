@@ -4,6 +4,8 @@
 //! max) and the [`WORST_SHOWN`] worst agents by name. Every agent's own figures stay in the
 //! result file (`agents[]` of each layout) and `report --format csv --per-agent`.
 
+use std::fmt::Write as _;
+
 use crate::report::pct::Pct;
 use crate::report::summary;
 use crate::report::{duration_ns, thousands};
@@ -281,15 +283,40 @@ pub fn load_text(l: &LayoutResult) -> Option<String> {
     } else {
         ""
     };
-    let skew = l.start_skew_ns.map_or(String::new(), |ns| {
-        format!("; the agents began it within {:.2} ms", ns as f64 / 1e6)
-    });
+    let skew = start_skew_text(l);
     Some(format!(
         "{} workers on {} agents, CPU busy {}{shared}{skew}",
         thousands(l.load.workers.len() as f64),
         thousands(agents.len() as f64),
         busy.text(|share| format!("{:.0}%", share * 100.0))
     ))
+}
+
+/// How far apart the agents began the load ("; the agents began it within 0.31 ms"), empty
+/// with fewer than two of them. A skew of a millisecond or more names the agent that began
+/// latest after its start instant, when its own wake-up was late by that much: the cause is
+/// then that host's, not the schedule's.
+pub fn start_skew_text(l: &LayoutResult) -> String {
+    const NOTABLE_NS: u64 = 1_000_000;
+    let Some(skew) = l.start_skew_ns else {
+        return String::new();
+    };
+    let mut text = format!("; the agents began it within {:.2} ms", skew as f64 / 1e6);
+    let latest = l
+        .agents
+        .iter()
+        .filter_map(|a| Some((a.start_late_ns?, a.agent.as_str())))
+        .max();
+    if let Some((late, agent)) =
+        latest.filter(|(late, _)| skew >= NOTABLE_NS && *late >= NOTABLE_NS)
+    {
+        let _ = write!(
+            text,
+            " ({agent} began {:.2} ms after its start instant: a busy host wakes late)",
+            late as f64 / 1e6
+        );
+    }
+    text
 }
 
 /// The hosts of a fleet grouped by what they are (everything a host line says but its name and

@@ -358,9 +358,7 @@ fn receive_lines(out: &mut String, l: &LayoutResult) {
 }
 
 fn load_line(out: &mut String, l: &LayoutResult) {
-    let skew = l.start_skew_ns.map_or(String::new(), |ns| {
-        format!("; the agents began it within {:.2} ms", ns as f64 / 1e6)
-    });
+    let skew = fleet::start_skew_text(l);
     let local = |w: &&crate::result::LoadWorker| l.replicas.iter().any(|r| r.agent == w.agent);
     if !l.load.workers.is_empty() && !l.load.workers.iter().any(|w| local(&w)) {
         // Load agents on other hosts: each one's CPUs, none of the hosts under test's.

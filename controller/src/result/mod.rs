@@ -270,6 +270,11 @@ pub struct AgentLayoutResult {
     pub latency_uncorrected_ns: Percentiles,
     /// When the measurement began on this agent (its clock corrected by the offset), Unix ns.
     pub measuring_at_unix_ns: Option<u64>,
+    /// With a synchronized start (several agents): how long after the start instant the
+    /// controller gave it this agent's load began, on its own clock. A busy host wakes late;
+    /// the layout's `start_skew_ns` is at least the spread of these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_late_ns: Option<u64>,
     /// This agent's share of the layout's delivery (its shortfall is `intended - answered`);
     /// absent for an agent that drove no load (its replicas were driven by load agents).
     #[serde(default, skip_serializing_if = "Option::is_none")]

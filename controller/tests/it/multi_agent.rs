@@ -37,7 +37,9 @@ fn run(args: &[&str]) -> Output {
 
 #[test]
 fn a_run_on_two_agents_starts_together_and_merges_exactly() {
-    let _turn = crate::turns::beside_others();
+    // Alone: an ok status needs both generators to keep up from the first send, which a
+    // machine busy with other tests' load denies them (the layout is then rightly suspect).
+    let _turn = crate::turns::alone();
     let (a, b) = (AgentProcess::start(), AgentProcess::start());
     let dir = scratch("two");
     let hlog = dir.join("result.hlog");
@@ -87,12 +89,23 @@ fn a_run_on_two_agents_starts_together_and_merges_exactly() {
             layout["name"],
             gap / 1_000_000
         );
-        // The load itself began within a millisecond on both (each agent's start converted by
-        // its measured clock offset).
+        // The load itself began at one instant on both (each agent's start converted by its
+        // measured clock offset): what the schedule and the clock correction leave of the skew
+        // is under a millisecond. The rest is each agent's own wake-up after the instant it was
+        // given, which a busy host delays and each agent reports (`start_late_ns`).
         let skew = layout["start_skew_ns"]
             .as_u64()
             .expect("start skew of two agents");
-        assert!(skew < 1_000_000, "{}: start skew {skew} ns", layout["name"]);
+        let late: Vec<u64> = agents
+            .iter()
+            .map(|a| a["start_late_ns"].as_u64().expect("a synchronized start"))
+            .collect();
+        let wake_spread = late[0].abs_diff(late[1]);
+        assert!(
+            skew < wake_spread + 1_000_000,
+            "{}: start skew {skew} ns, agents late by {late:?} ns",
+            layout["name"]
+        );
         let replica_agents: Vec<&str> = layout["replicas"]
             .as_array()
             .expect("replicas")
@@ -276,7 +289,9 @@ fn nix_kill(pid: u32, signal: &str) {
 
 #[test]
 fn with_tls_the_agent_refuses_controllers_without_the_fleets_certificate() {
-    let _turn = crate::turns::beside_others();
+    // Alone: the admitted run must measure ok, which a machine busy with other tests' load
+    // denies it (its layouts are then rightly incomplete or suspect).
+    let _turn = crate::turns::alone();
     let dir = scratch("tls");
     let (fleet, other) = (dir.join("fleet"), dir.join("other"));
     for certs in [&fleet, &other] {
@@ -303,7 +318,9 @@ fn with_tls_the_agent_refuses_controllers_without_the_fleets_certificate() {
         "keys are private"
     );
     let agent = AgentProcess::start_with(&["--tls-dir", fleet.to_str().expect("utf8")]);
-    let plan = plan(&dir, "300ms");
+    // A window of 300 requests per layout: one answer still in flight at its close on a busy
+    // host is under the 1% a layout may miss (the admitted run must measure, not be refused).
+    let plan = plan(&dir, "1s");
     let plan = plan.to_str().expect("utf8");
 
     let plain = run(&["run", plan, "--agent", &agent.address, "--quiet"]);

@@ -1067,6 +1067,11 @@ pub struct LayoutSummary {
     /// otherwise): with the plan, what replays the layout's arrivals exactly.
     #[prost(message, optional, tag = "7")]
     pub arrivals: ::core::option::Option<ArrivalStream>,
+    /// With a synchronized start: how long after the instant the controller gave it the load
+    /// began, on the agent's own clock (a busy host wakes late; a start that reached the agent
+    /// after its instant begins at once). Absent without one (a run on one agent alone).
+    #[prost(uint64, optional, tag = "8")]
+    pub start_late_ns: ::core::option::Option<u64>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]

@@ -191,3 +191,26 @@ fn hosts_under_test_behind_load_agents_are_said_so_not_spread_as_zero_load() {
         "12 agents: 12 ok"
     );
 }
+
+#[test]
+fn a_skew_of_a_millisecond_names_the_agent_that_woke_late_and_a_small_one_does_not() {
+    let mut result = fleet_of(3);
+    let l = &mut result.layouts[0];
+    l.start_skew_ns = None;
+    assert_eq!(start_skew_text(l), "", "no skew with one agent's start");
+    for (i, a) in l.agents.iter_mut().enumerate() {
+        a.start_late_ns = Some(40_000 * i as u64);
+    }
+    l.start_skew_ns = Some(310_000);
+    assert_eq!(start_skew_text(l), "; the agents began it within 0.31 ms");
+    l.agents[1].start_late_ns = Some(2_810_000);
+    l.start_skew_ns = Some(2_830_000);
+    assert_eq!(
+        start_skew_text(l),
+        "; the agents began it within 2.83 ms (10.0.0.1:7070 began 2.81 ms after its start \
+         instant: a busy host wakes late)"
+    );
+    // Every agent on time and still apart: the schedule's or the clocks', no host is named.
+    l.agents[1].start_late_ns = Some(40_000);
+    assert_eq!(start_skew_text(l), "; the agents began it within 2.83 ms");
+}
