@@ -30,10 +30,12 @@ chaos: setup
 	CHAOS_RUNS=$${CHAOS_RUNS:-200} tests/chaos/run.sh
 
 ## make test-crates: only the cargo tests (no root needed beyond the set-up), and the unit tests
-## of the benchmark harness (scripts/bench/tests, Python's unittest; no cargo).
+## of the benchmark harness (scripts/bench/tests, Python's unittest; no cargo). Each test binary's
+## tests run one at a time: on two cores a run beside another test's load can rightly come out
+## suspect, which a test that needs an ok run reads as a failure.
 test-crates: setup
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s scripts/bench/tests -t scripts
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked -- --test-threads=1
 
 ## make bench: issue 6's benchmarks side by side (generator vs wrk, open-loop accuracy, send-time
 ## precision, target vs bare hyper, measurement overhead, start-up and memory), the open loop's
