@@ -38,7 +38,7 @@ pub(super) fn suspicions(result: &LayoutResult, drawn: bool) -> Vec<String> {
     if result.counts.warmup_dropped > 0 {
         out.push(format!(
             "{} warm-up requests were still unsent when the window opened and were dropped: the \
-             server was already behind before the measurement began",
+             target or the generator was already behind before the measurement began",
             crate::units::thousands(result.counts.warmup_dropped as f64)
         ));
     }

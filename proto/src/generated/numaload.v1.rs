@@ -908,8 +908,8 @@ pub struct WorkerResult {
     #[prost(bytes = "vec", tag = "22")]
     pub latency_waited: ::prost::alloc::vec::Vec<u8>,
     /// Open loop: warm-up requests still unsent when the window opened, more than a late send
-    /// behind (the server was already behind before the measurement began): dropped, so the
-    /// window's own schedule is sent; never measured.
+    /// behind (the target or the generator was already behind before the measurement began):
+    /// dropped, so that the window's own schedule is sent; never measured.
     #[prost(uint64, tag = "23")]
     pub warmup_dropped: u64,
     /// A load agent's worker: the agent whose replica `replica` is (empty: the reporting agent's

@@ -92,7 +92,7 @@ class ResultTest(unittest.TestCase):
                                       "generator fell behind")
 
     def test_only_fell_behind_flags_a_step(self):
-        # The warm-up entry says the server "was already behind": not the rate's "fell behind".
+        # The warm-up entry says "was already behind": not the rate's "fell behind".
         r = result("result-open-past-max.json")
         suspect = r["layouts"][0]["suspect"]
         self.assertTrue(any("already behind" in s for s in suspect))
