@@ -9,9 +9,9 @@
 //! This file assembles a layout's result from each agent's events (placement, samples, failure
 //! or summary); `measure.rs` fills in the measured figures, `collect.rs` gathers the events per
 //! agent, `mix.rs` splits the figures by request of the plan's mix, `stages.rs` by stage of a
-//! run with `[[load.stages]]`, `percentiles.rs` reads
-//! percentiles from histograms, `setup.rs` merges the connections' setup times, `suspect.rs` says when not to trust them (`kept_up.rs` words a rate not reached), `trials.rs` merges the
-//! trials of `repeat = N`.
+//! run with `[[load.stages]]`, `percentiles.rs` reads percentiles from histograms, `setup.rs`
+//! merges the connections' setup times, `suspect.rs` says when not to trust them (`kept_up.rs`
+//! words a rate not reached), `trials.rs` merges the trials of `repeat = N`.
 
 mod collect;
 mod kept_up;
