@@ -1,7 +1,7 @@
 /*
  * The C side of numaload's `ffi` target variant: a stand-in for a C library on the request
- * hot path. One call either blocks (nanosleep) or burns CPU (a loop on clock_gettime) for
- * `work_us` microseconds.
+ * hot path. One call either blocks (nanosleep) or burns `work_us` microseconds of its thread's
+ * CPU time (a loop on clock_gettime).
  *
  * It also behaves like a thread-affine library: a thread that will call it repeatedly first
  * calls numaload_ffi_thread_init(), which sets up per-thread state (a __thread struct), and
@@ -53,9 +53,9 @@ static int64_t current_tid(void) {
     return (int64_t)syscall(SYS_gettid);
 }
 
-static uint64_t now_ns(void) {
+static uint64_t clock_ns(clockid_t clock) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
@@ -69,15 +69,30 @@ static void sleep_us(uint64_t work_us) {
     }
 }
 
+/*
+ * Burns work_us of this thread's CPU time: it spins on the monotonic clock (cheap to read) for
+ * what it still owes, then reads its CPU time to learn what it really got, and spins on while a
+ * deschedule left it short. So a call costs its whole work_us of CPU, and holds its thread
+ * longer than that in wall time when it shares a CPU, as real work would.
+ */
 static uint64_t spin_us(uint64_t work_us) {
-    uint64_t deadline = now_ns() + work_us * 1000u;
+    uint64_t want = work_us * 1000u;
+    uint64_t cpu_start = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t owed = want;
     volatile uint64_t sink = 0x9E3779B97F4A7C15u;
-    while (now_ns() < deadline) {
-        for (int i = 0; i < 32; i++) {
-            sink = sink * 6364136223846793005u + 1442695040888963407u;
+    for (;;) {
+        uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + owed;
+        while (clock_ns(CLOCK_MONOTONIC) < deadline) {
+            for (int i = 0; i < 32; i++) {
+                sink = sink * 6364136223846793005u + 1442695040888963407u;
+            }
         }
+        uint64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
+        if (used >= want) {
+            return sink;
+        }
+        owed = want - used;
     }
-    return sink;
 }
 
 /* Sets up this thread's state. Returns this thread's id, or -1 if it already had state. */
