@@ -750,14 +750,17 @@ fn stalls_show_in_corrected_latency_not_uncorrected() {
 }
 
 /// The open loop reads responses late, at the wake-ups its sends make, and times each by when
-/// the kernel received it: a server that answers in 1 ms, sends 2 ms apart, so a response
-/// waits ~1 ms in the socket for the next send's wake-up. Timed at the read it would measure
-/// ~2 ms; timed at arrival, ~1 ms. And the worker wakes once per send, not also per response.
+/// the kernel received it: a server that answers in 1 ms, sends 4 ms apart, so a response
+/// waits ~3 ms in the socket for the next send's wake-up. Timed at the read it would measure
+/// ~4 ms; timed at arrival, ~1 ms. And the worker wakes once per send, not also per response.
+/// It takes the machine alone: the figure it judges is the server's own response time, which a
+/// test loading the server's CPU beside it would stretch towards the gap between sends.
 #[test]
 fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
-    let _turn = crate::turns::beside_others();
+    let _turn = crate::turns::alone();
     let _serial = serial();
     let work = Duration::from_millis(1);
+    let gap = Duration::from_millis(4);
     let server = TestServer::start(Behaviour::Busy(work));
     let config = LoadConfig {
         warmup: Duration::from_millis(300),
@@ -765,7 +768,7 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
         send_precision: Duration::from_micros(200),
         ..config(
             Mode::Open {
-                rate_per_sec: 500.0,
+                rate_per_sec: 1.0 / gap.as_secs_f64(),
             },
             vec![server.addr],
             4,
@@ -778,13 +781,14 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
     let p50 = r.uncorrected.value_at_quantile(0.5);
     let per_request = |n: u64| n as f64 / r.requests as f64;
     println!(
-        "1 ms server, sends 2 ms apart: uncorrected p50 {:.0} us; {:.2} wake-ups and {:.2} \
+        "1 ms server, sends 4 ms apart: uncorrected p50 {:.0} us; {:.2} wake-ups and {:.2} \
          kernel-stamped responses per request",
         us(p50),
         per_request(worker.counts.wakeups),
         per_request(worker.counts.stamped)
     );
-    assert!(r.requests >= 900, "{} requests", r.requests);
+    // 500 sends in the window, less the few a descheduled worker leaves unsent at its close.
+    assert!(r.requests >= 490, "{} requests", r.requests);
     // Every response of the window timed by the kernel; the count also holds the warm-up's
     // responses still in flight when the window opened (at most one per connection).
     assert!(
@@ -794,15 +798,19 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
         r.requests
     );
     assert!(p50 >= work.as_nanos() as u64, "p50 {p50} ns below the work");
+    // Timed at the read, the median would be the wait for the next wake-up: the next send, 4 ms
+    // after its own (a 10 ms scan comes first for under a third of them). The bound sits half
+    // way between that and the server's 1 ms: the rest is what the machine may add to a
+    // response.
     assert!(
-        p50 < 1_600_000,
+        p50 < (work + gap).as_nanos() as u64 / 2,
         "p50 {:.0} us: responses timed when read, not when they arrived",
         us(p50)
     );
-    // One wake-up per send (plus the 10 ms scans: 0.2 per request at 500 req/s); reading each
-    // response when it came would add one per response.
+    // One wake-up per send, plus the 10 ms scans (0.4 per request at 250 req/s): 1.4 per
+    // request; reading each response when it came would add one per response, 2.4.
     assert!(
-        per_request(worker.counts.wakeups) < 1.6,
+        per_request(worker.counts.wakeups) < 1.9,
         "{:.2} wake-ups per request",
         per_request(worker.counts.wakeups)
     );
