@@ -62,7 +62,10 @@ fn the_readmes_three_files_run_on_a_terminal_to_a_verdict() {
         ],
         "the README's commands changed: this test types them"
     );
-    let shorter = " --set load.duration=2s --set load.warmup=500ms --set load.rate=2000 \
+    // On a 2-CPU machine the generator shares a CPU with the replicas, and CI runs other tests
+    // beside this one: the rate is eased to what such a machine delivers, every time, in full
+    // (the README's rate is a real host's; a share of it missed here would be `incomplete`).
+    let shorter = " --set load.duration=2s --set load.warmup=500ms --set load.rate=500 \
                    --set load.connections=8";
     let typed = format!("{} && {}{shorter}", commands[0], commands[1]);
     let path = format!(
@@ -99,8 +102,15 @@ fn the_readmes_three_files_run_on_a_terminal_to_a_verdict() {
         ),
         "the screen's verdict is the result's"
     );
-    for layout in ["one-process", "per-node"] {
-        let status = &common::layout(&result, layout)["status"];
-        assert!(status == "ok" || status == "suspect", "{layout}: {status}");
+    for name in ["one-process", "per-node"] {
+        let layout = common::layout(&result, name);
+        let status = &layout["status"];
+        assert!(
+            status == "ok" || status == "suspect",
+            "{name}: {status}, delivery {}, errors {}, {}",
+            layout["delivery"],
+            layout["errors"],
+            layout["suspect"]
+        );
     }
 }
