@@ -75,7 +75,7 @@ pub(super) fn fill_measurement(
 /// thousands of them; the layout's full figures are [`fill_measurement`]'s).
 pub(super) struct AgentFigures {
     pub requests: u64,
-    pub errors: u64,
+    pub errors: ErrorKinds,
     pub throughput_rps: f64,
     /// The window's requests its generator counted, and those answered.
     pub counted: u64,
@@ -93,10 +93,10 @@ pub(super) fn agent_figures(summary: &LayoutSummary) -> Result<AgentFigures, His
     let requests = workers().map(|w| w.requests).sum();
     Ok(AgentFigures {
         requests,
-        errors: errors.total(),
         throughput_rps: per_second(requests, summary.elapsed_ns),
         counted: requests + errors.total(),
         answered: requests + errors.answered(),
+        errors,
         latency_ns: bounded_percentiles(
             &merge(workers(), |w| &w.latency_corrected)?,
             &merge(workers(), |w| &w.latency_waited)?,

@@ -53,6 +53,7 @@ pub(super) fn request_mix<'a>(
             Ok(RequestMix {
                 name,
                 weight,
+                calls: Some(tally.requests + tally.errors),
                 requests: tally.requests,
                 errors: tally.errors,
                 latency_ns: bounded_percentiles(&merged, &waited),
@@ -92,6 +93,7 @@ pub(super) fn merge(trials: &[&LayoutResult]) -> Result<Vec<RequestMix>, Histogr
         match merged.iter_mut().find(|m| m.name == entry.name) {
             None => merged.push(entry.clone()),
             Some(into) => {
+                into.calls = Some(into.calls() + entry.calls());
                 into.requests += entry.requests;
                 into.errors += entry.errors;
                 let total = merged_text(&into.latency_v2_base64, &entry.latency_v2_base64)?;

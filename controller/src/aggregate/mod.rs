@@ -326,6 +326,7 @@ fn agent_layout_result(
         requests: 0,
         throughput_rps: 0.0,
         errors: 0,
+        errors_by_kind: None,
         latency_ns: Percentiles::default(),
         latency_uncorrected_ns: Percentiles::default(),
         delivery: None,
@@ -371,7 +372,8 @@ fn agent_layout_result(
     out.elapsed_s = summary.elapsed_ns as f64 / 1e9;
     out.requests = one.requests;
     out.throughput_rps = one.throughput_rps;
-    out.errors = one.errors;
+    out.errors = one.errors.total();
+    out.errors_by_kind = Some(one.errors);
     out.latency_ns = one.latency_ns;
     out.latency_uncorrected_ns = one.latency_uncorrected_ns;
     out.connection_setup = setup::Setup::of_workers(summary.workers.iter())?.figures();

@@ -343,6 +343,8 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
         (write_mix.requests, write_mix.errors, write_mix.weight),
         (102, 2, 3)
     );
+    // Every call counted: its successes and its errors.
+    assert_eq!((read.calls, write_mix.calls), (Some(1000), Some(104)));
     assert_eq!(result.status_codes["200"], 1100);
     assert_eq!(result.status_codes["503"], 1);
     assert_eq!(result.counts.reconnects, 4);
@@ -354,6 +356,7 @@ fn the_request_mix_is_merged_from_histograms_over_agents_and_trials() {
     trials::set_trial(&mut second, 2);
     let merged = merge_trials(vec![first, second]).expect("merge trials");
     assert_eq!(merged.request_mix[0].requests, 2000);
+    assert_eq!(merged.request_mix[1].calls, Some(208));
     assert_eq!(merged.request_mix[0].latency_ns.count, 2000);
     assert_eq!(
         merged.request_mix[0].latency_ns.p99,
@@ -1008,4 +1011,61 @@ fn each_agent_has_its_own_connection_setup_and_grpc_status_codes_and_the_layout_
         result.grpc_status_codes,
         [("0".into(), 3), ("5".into(), 1)].into()
     );
+}
+
+#[test]
+fn each_agent_has_its_own_errors_by_kind_adding_up_to_its_errors_and_to_the_layouts() {
+    // Agent a: 2 connects refused and 3 unexpected statuses; agent b: 4 timeouts and 1 unsent.
+    let agent = |errors: ErrorCounts| {
+        let mut s = summary(&[1_000; 10]);
+        s.workers[0].errors = Some(errors);
+        events(s)
+    };
+    let events = [
+        agent(ErrorCounts {
+            connect: 2,
+            http_status: 3,
+            ..ErrorCounts::default()
+        }),
+        agent(ErrorCounts {
+            timeout: 4,
+            unsent: 1,
+            ..ErrorCounts::default()
+        }),
+    ];
+    let names = ["a".to_owned(), "b".to_owned()];
+    let result = layout_result("l", &load(), &fleet(&names, &events, None)).expect("merge");
+    let kinds: Vec<ErrorKinds> = result
+        .agents
+        .iter()
+        .map(|a| a.errors_by_kind.clone().expect("its own errors by kind"))
+        .collect();
+    let expected = [
+        ErrorKinds {
+            connect: 2,
+            http_status: 3,
+            ..ErrorKinds::default()
+        },
+        ErrorKinds {
+            timeout: 4,
+            unsent: 1,
+            ..ErrorKinds::default()
+        },
+    ];
+    assert_eq!(kinds, expected);
+    for (agent, kinds) in result.agents.iter().zip(&kinds) {
+        assert_eq!(agent.errors, kinds.total(), "{}", agent.agent);
+    }
+    let mut sum = ErrorKinds::default();
+    kinds.iter().for_each(|k| sum.add(k));
+    assert_eq!(sum, result.errors_by_kind);
+
+    // An agent that did not measure the layout has none (not zeros read as measured).
+    let lost = LayoutEvents {
+        failure: Some("lost".into()),
+        ..LayoutEvents::default()
+    };
+    let events = [events[0].clone(), lost];
+    let result = layout_result("l", &load(), &fleet(&names, &events, None)).expect("merge");
+    assert_eq!(result.agents[1].errors_by_kind, None);
 }

@@ -86,16 +86,17 @@ fn service_section(out: &mut String, result: &RunResult) {
         }
         let _ = writeln!(
             out,
-            "| request | weight | share | requests | errors | p50 | p99 | p99.9 | max |"
+            "| request | weight | share | calls | requests | errors | p50 | p99 | p99.9 | max |"
         );
-        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         for r in rows {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 code(&r.name),
                 r.weight,
                 r.share,
+                r.calls,
                 r.requests,
                 r.errors,
                 r.latency.join(" | ")

@@ -15,6 +15,8 @@ pub struct MixRow {
     pub weight: u32,
     /// Its weight over the sum of weights, in percent (`90%`).
     pub share: String,
+    /// Its calls of the window: `requests` (answered as expected) and `errors` together.
+    pub calls: String,
     pub requests: String,
     pub errors: String,
     /// p50, p99, p99.9 and max (or "n/a (too few)", "-"), a lower bound marked "≥ ".
@@ -52,6 +54,7 @@ fn mix_row(m: &RequestMix, total_weight: u64) -> MixRow {
         name: m.name.clone(),
         weight: m.weight,
         share,
+        calls: thousands(m.calls() as f64),
         requests: thousands(m.requests as f64),
         errors: thousands(m.errors as f64),
         latency: MIX_PERCENTILES.map(|pct| percentile_cell(&m.latency_ns, pct)),
@@ -259,6 +262,7 @@ mod tests {
         RequestMix {
             name: name.into(),
             weight,
+            calls: Some(count + 1),
             requests: count,
             errors: 1,
             latency_ns: Percentiles {

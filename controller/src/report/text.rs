@@ -303,15 +303,15 @@ fn service_lines(out: &mut String, l: &LayoutResult) {
         .max(7);
     let _ = writeln!(
         out,
-        "  requests     {:<width$} {:>6} {:>5} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
-        "request", "weight", "share", "requests", "errors", "p50", "p99", "p99.9", "max"
+        "  requests     {:<width$} {:>6} {:>5} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "request", "weight", "share", "calls", "requests", "errors", "p50", "p99", "p99.9", "max"
     );
     for r in rows {
         let [p50, p99, p999, max] = &r.latency;
         let _ = writeln!(
             out,
-            "               {:<width$} {:>6} {:>5} {:>10} {:>8} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
-            r.name, r.weight, r.share, r.requests, r.errors
+            "               {:<width$} {:>6} {:>5} {:>10} {:>10} {:>8} {p50:>10} {p99:>10} {p999:>10} {max:>10}",
+            r.name, r.weight, r.share, r.calls, r.requests, r.errors
         );
     }
 }

@@ -266,6 +266,11 @@ pub struct AgentLayoutResult {
     pub requests: u64,
     pub throughput_rps: f64,
     pub errors: u64,
+    /// Its errors by kind, as the layout's `errors_by_kind` (they add up to `errors`); absent
+    /// for an agent that did not measure the layout, and in results written before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors_by_kind: Option<ErrorKinds>,
     pub latency_ns: Percentiles,
     pub latency_uncorrected_ns: Percentiles,
     /// When the measurement began on this agent (its clock corrected by the offset), Unix ns.

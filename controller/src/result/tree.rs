@@ -90,6 +90,12 @@ pub struct RequestMix {
     pub name: String,
     /// Its weight in the plan; its intended share is weight over the sum of weights.
     pub weight: u32,
+    /// Its calls of the window: each answered as expected (`requests`) or an error of any kind
+    /// (`errors`, those never sent by the window's close included). Absent in results written
+    /// before it was recorded: read [`RequestMix::calls`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<u64>,
+    /// Its calls answered as expected.
     pub requests: u64,
     pub errors: u64,
     /// From the intended send time, successful responses only, read from `histogram`.
@@ -100,4 +106,12 @@ pub struct RequestMix {
     /// (see `LayoutResult::latency_ns`); absent when all were answered.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub waited_v2_base64: String,
+}
+
+impl RequestMix {
+    /// Its calls of the window: every one is a success or an error, so a result without
+    /// `calls` has them too.
+    pub fn calls(&self) -> u64 {
+        self.calls.unwrap_or(self.requests + self.errors)
+    }
 }

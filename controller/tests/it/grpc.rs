@@ -1,9 +1,10 @@
 //! gRPC end to end: `numaload run` with plans of gRPC calls (the built-in target's
 //! `numaload.bench.v1.Bench` service, its checked-in protoset, JSON requests): over h2c, which
 //! gRPC implies when the plan names no protocol, the calls counted per `grpc-status`, a code a
-//! call does not expect an error of its own kind, one it expects not, and the report's line; a
-//! mix over both of the service's methods, each call served by its own; over h2 with TLS, the
-//! handshakes measured beside the calls.
+//! call does not expect an error of its own kind, one it expects not, and the report's line;
+//! each entry of the mix with its calls beside its successes and errors, and the agent's errors
+//! by kind (in the result and the per-agent CSV); a mix over both of the service's methods, each
+//! call served by its own; over h2 with TLS, the handshakes measured beside the calls.
 
 use std::path::{Path, PathBuf};
 
@@ -161,6 +162,27 @@ fn grpc_calls_are_counted_per_status_and_an_unexpected_one_is_an_error() {
         errors_of("expected-loss") <= unsent(single),
         "15 is expected there"
     );
+    // Every call of the mix is counted, its successes and errors beside: a not-found call
+    // never succeeds, yet each is a call.
+    let not_found_entry = mix_entry(single, "not-found");
+    assert_eq!(count(&not_found_entry["requests"]), 0, "{not_found_entry}");
+    assert_eq!(
+        count(&not_found_entry["calls"]),
+        not_found_errors,
+        "{not_found_entry}"
+    );
+    let mut calls = 0;
+    for entry in single["request_mix"].as_array().expect("mix") {
+        let (ok, failed) = (count(&entry["requests"]), count(&entry["errors"]));
+        assert_eq!(count(&entry["calls"]), ok + failed, "{entry}");
+        calls += count(&entry["calls"]);
+    }
+    assert_eq!(
+        calls,
+        count(&single["requests"]) + count(&single["errors"]),
+        "the mix's calls are the window's"
+    );
+    assert_agent_errors_by_kind(&run.out, single);
     assert!(run.stdout.contains("  grpc-status  0 ×"), "{}", run.stdout);
     assert!(run.stdout.contains("grpc status "), "{}", run.stdout);
     assert_eq!(
@@ -169,6 +191,48 @@ fn grpc_calls_are_counted_per_status_and_an_unexpected_one_is_an_error() {
     );
     // Every HTTP response was a 200: the status is in the trailers.
     assert_eq!(single["status_codes"].as_object().expect("codes").len(), 1);
+}
+
+/// Fails unless the one agent's errors by kind are the layout's and add up to its errors, in the
+/// result and in `report --format csv --per-agent` of the result file `out`.
+fn assert_agent_errors_by_kind(out: &Path, single: &Value) {
+    let agent = &single["agents"][0];
+    let kinds = &agent["errors_by_kind"];
+    assert_eq!(kinds, &single["errors_by_kind"], "one agent: the layout's");
+    let total: u64 = kinds
+        .as_object()
+        .expect("errors by kind")
+        .values()
+        .map(count)
+        .sum();
+    assert!(count(&kinds["grpc_status"]) > 0, "{kinds}");
+    assert_eq!(total, count(&agent["errors"]), "{agent}");
+    let csv = common::numaload(&[
+        "report",
+        "--format",
+        "csv",
+        "--per-agent",
+        out.to_str().expect("path"),
+    ]);
+    assert!(csv.status.success(), "{csv:?}");
+    let rows = common::read_csv_with_python(&String::from_utf8_lossy(&csv.stdout));
+    let [header, row] = &rows[..] else {
+        panic!("a header and one agent's row: {rows:?}")
+    };
+    let cell = |name: &str| -> u64 {
+        let i = header.iter().position(|h| h == name).expect(name);
+        row[i]
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: {:?}", row[i]))
+    };
+    // The layout's CSV's error-kind columns, by the same names.
+    let kind_columns: Vec<String> = numaload::report::csv::columns()
+        .into_iter()
+        .filter(|c| c.starts_with("errors_"))
+        .collect();
+    let sum: u64 = kind_columns.iter().map(|c| cell(c)).sum();
+    assert_eq!(sum, cell("errors"), "{row:?}");
+    assert_eq!(cell("errors_grpc_status"), count(&kinds["grpc_status"]));
 }
 
 /// The `Work` calls' work: long enough that no call of it is answered sooner, short enough for

@@ -589,9 +589,10 @@ fn every_format_shows_the_request_mix_statuses_trees_and_mismatches() {
     let rows: Vec<&str> = csv.lines().collect();
     assert!(
         rows[1].contains(
-            ",31,200=49988;503=12,read weight=3 requests=25000 errors=0 p50_ns=275455 \
-             p99_ns=1647615 p999_ns=4423679 max_ns=5664767;write weight=1 requests=25012 \
-             errors=12 p50_ns=189439 p99_ns=936447 p999_ns=2951167 max_ns=5160959,"
+            ",31,200=49988;503=12,read weight=3 requests=25000 errors=0 calls=25000 \
+             p50_ns=275455 p99_ns=1647615 p999_ns=4423679 max_ns=5664767;write weight=1 \
+             requests=25012 errors=12 calls=25024 p50_ns=189439 p99_ns=936447 p999_ns=2951167 \
+             max_ns=5160959,"
         ),
         "{}",
         rows[1]

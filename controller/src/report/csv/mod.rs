@@ -99,8 +99,8 @@ const AGENT_COLUMNS: [&str; 21] = [
     "role",
 ];
 
-/// The header row of the per-agent table: [`AGENT_COLUMNS`], then the agent's own setup and
-/// gRPC calls per code ([`protocol::agent_columns`]).
+/// The header row of the per-agent table: [`AGENT_COLUMNS`], then the agent's own setup, gRPC
+/// calls per code and errors by kind ([`protocol::agent_columns`]).
 pub fn agent_columns() -> Vec<String> {
     header(&AGENT_COLUMNS, protocol::agent_columns())
 }
@@ -270,15 +270,16 @@ fn row(l: &LayoutResult) -> Vec<String> {
     row
 }
 
-/// `read weight=9 requests=9000 errors=0 p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..`, then
-/// `lower_bounds=p99,max` when some of those figures are lower bounds.
+/// `read weight=9 requests=9000 errors=0 calls=9000 p50_ns=.. p99_ns=.. p999_ns=.. max_ns=..`,
+/// then `lower_bounds=p99,max` when some of those figures are lower bounds.
 fn mix_entry(m: &RequestMix) -> String {
     format!(
-        "{} weight={} requests={} errors={} {}",
+        "{} weight={} requests={} errors={} calls={} {}",
         m.name.replace(';', ","),
         m.weight,
         m.requests,
         m.errors,
+        m.calls(),
         latency_fields(&m.latency_ns)
     )
     .trim_end()

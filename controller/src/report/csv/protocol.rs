@@ -2,7 +2,9 @@
 //! connections' setup (connect, TLS handshake, first byte: a count and the percentiles the text
 //! report shows, and the resumed handshakes), the HTTP/2 counters, the errors by kind, and the
 //! gRPC calls per `grpc-status` code, one numeric column each so that a spreadsheet can sum
-//! and chart them; an agent's row (`--per-agent`) has its own setup and gRPC calls per code.
+//! and chart them; an agent's row (`--per-agent`) has its own setup, gRPC calls per code and
+//! errors by kind (the layout's columns of the same names, its errors last: columns are only
+//! added at the end).
 //! A cell is empty when the layout has nothing to say there (not measured, no connection timed,
 //! no TLS, no gRPC), never a 0 that would read as measured.
 
@@ -25,21 +27,26 @@ pub const GRPC_MAX_CODE: u32 = 16;
 pub fn columns() -> Vec<String> {
     let mut out = setup_columns();
     out.extend(["goaways", "flow_blocked"].map(str::to_owned));
-    out.extend(
-        ErrorKinds::default()
-            .by_kind()
-            .iter()
-            .map(|(kind, _)| format!("errors_{}", kind.replace(' ', "_"))),
-    );
+    out.extend(error_columns());
     out.extend(grpc_columns());
     out
 }
 
-/// The columns an agent's row adds (`--per-agent`): its own setup and gRPC calls per code.
+/// The columns an agent's row adds (`--per-agent`): its own setup, gRPC calls per code and
+/// errors by kind.
 pub fn agent_columns() -> Vec<String> {
     let mut out = setup_columns();
     out.extend(grpc_columns());
+    out.extend(error_columns());
     out
+}
+
+/// `errors_connect` to `errors_stream_reset`, in [`ErrorKinds::by_kind`]'s order.
+fn error_columns() -> impl Iterator<Item = String> {
+    ErrorKinds::default()
+        .by_kind()
+        .map(|(kind, _)| format!("errors_{}", kind.replace(' ', "_")))
+        .into_iter()
 }
 
 /// The setup groups, then `tls_resumed`.
@@ -78,7 +85,7 @@ pub fn cells(l: &LayoutResult) -> Vec<String> {
     };
     out.push(count(l.counts.goaways));
     out.push(count(l.counts.flow_blocked));
-    out.extend(l.errors_by_kind.by_kind().iter().map(|(_, n)| count(*n)));
+    out.extend(error_cells(Some(&l.errors_by_kind).filter(|_| measured)));
     out.extend(grpc_cells(&l.grpc_status_codes, measured));
     out
 }
@@ -88,7 +95,17 @@ pub fn agent_cells(a: &AgentLayoutResult) -> Vec<String> {
     let measured = a.status.measured();
     let mut out = setup_cells(a.connection_setup.as_ref().filter(|_| measured));
     out.extend(grpc_cells(&a.grpc_status_codes, measured));
+    out.extend(error_cells(a.errors_by_kind.as_ref().filter(|_| measured)));
     out
+}
+
+/// The errors by kind, in [`error_columns`]' order; empty cells without them (not measured,
+/// or a result that does not carry an agent's).
+fn error_cells(errors: Option<&ErrorKinds>) -> Vec<String> {
+    match errors {
+        Some(e) => e.by_kind().map(|(_, n)| n.to_string()).to_vec(),
+        None => vec![String::new(); ErrorKinds::default().by_kind().len()],
+    }
 }
 
 /// The calls per code, 0 for a code not seen, when there were gRPC calls; else empty cells.
@@ -220,6 +237,21 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_row_names_its_errors_by_kind_as_the_layout_row_does() {
+        let kinds = |names: Vec<String>| -> Vec<String> {
+            names
+                .into_iter()
+                .filter(|c| c.starts_with("errors_"))
+                .collect()
+        };
+        let (layout, agent) = (kinds(columns()), kinds(agent_columns()));
+        assert_eq!(layout.len(), ErrorKinds::default().by_kind().len());
+        assert_eq!(agent, layout);
+        // Last: columns are only added at the end.
+        assert!(agent_columns().ends_with(&agent));
+    }
+
+    #[test]
     fn grpc_calls_are_counted_per_code_only_in_a_grpc_layout() {
         let mut l = layout();
         assert_eq!(cell(&l, "grpc_status_0"), "", "no gRPC: no counts");
@@ -236,7 +268,7 @@ mod tests {
     }
 
     #[test]
-    fn an_agent_row_has_its_own_setup_and_grpc_calls_per_code() {
+    fn an_agent_row_has_its_own_setup_grpc_calls_per_code_and_errors_by_kind() {
         let mut a = layout().agents[0].clone();
         let names = agent_columns();
         let cell = |a: &AgentLayoutResult, column: &str| {
@@ -253,6 +285,15 @@ mod tests {
             first_byte_ns: percentiles(200, 300_000),
         });
         a.grpc_status_codes.insert("14".into(), 7);
+        assert_eq!(cell(&a, "errors_grpc_status"), "", "a result without them");
+        a.errors_by_kind = Some(ErrorKinds {
+            grpc_status: 7,
+            unsent: 2,
+            ..ErrorKinds::default()
+        });
+        assert_eq!(cell(&a, "errors_grpc_status"), "7");
+        assert_eq!(cell(&a, "errors_unsent"), "2");
+        assert_eq!(cell(&a, "errors_connect"), "0");
         assert_eq!(cell(&a, "connect_count"), "200");
         assert_eq!(cell(&a, "connect_p99_ns"), "30000");
         assert_eq!(cell(&a, "tls_handshake_count"), "", "clear text");

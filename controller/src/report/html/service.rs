@@ -56,16 +56,17 @@ fn mix_table(out: &mut String, l: &LayoutResult) {
     let head = percentile_heads(&MIX_PERCENTILES);
     let _ = writeln!(
         out,
-        r#"<h3>Request mix</h3><table class="mix"><thead><tr><th>request</th><th>weight</th><th>share</th><th>requests</th><th>errors</th>{head}</tr></thead><tbody>"#
+        r#"<h3>Request mix</h3><table class="mix"><thead><tr><th>request</th><th>weight</th><th>share</th><th>calls</th><th>requests</th><th>errors</th>{head}</tr></thead><tbody>"#
     );
     for r in rows {
         let latency = number_cells(&r.latency);
         let _ = writeln!(
             out,
-            r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>{latency}</tr>"#,
+            r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>{latency}</tr>"#,
             esc(&r.name),
             r.weight,
             esc(&r.share),
+            esc(&r.calls),
             esc(&r.requests),
             esc(&r.errors)
         );
