@@ -2,7 +2,9 @@
 """Assertions of tests/netns/run.sh on a numaload result JSON. One PASS/FAIL line per check;
 exit status 1 if any failed.
 
-  check.py smoke RESULT.json AGENT_ADDR   result of a normal run against AGENT_ADDR
+  check.py smoke RESULT.json AGENT_ADDR   result of a normal run against AGENT_ADDR (first of
+                                          its agents, each of which ran its replicas and drove
+                                          their load: role both)
   check.py pids RESULT.json               print every replica pid in the result, one a line
   check.py remote RESULT.json SUT LOAD...  result of a run whose replicas on SUT were driven by
                                           the LOAD agents
@@ -17,6 +19,15 @@ def check(ok, what, detail=""):
     global failed
     print(f"{'PASS' if ok else 'FAIL'}: {what}{'' if ok or not detail else ' -- ' + detail}")
     failed = failed or not ok
+
+
+def agents_errors_add_up(layout):
+    """Each agent that measured the layout has its errors by kind, adding up to its errors."""
+    n = layout.get("name")
+    sums = {a.get("agent"): (sum(a.get("errors_by_kind", {"missing": -1}).values()), a.get("errors"))
+            for a in layout.get("agents", [])}
+    check(len(sums) > 0 and all(kinds == total for kinds, total in sums.values()),
+          f"layout {n}: each agent's errors by kind add up to its errors", repr(sums))
 
 
 def smoke(path, agent):
@@ -38,6 +49,11 @@ def smoke(path, agent):
         n = l.get("name")
         check(l.get("status") in ("ok", "suspect"), f"layout {n}: status ok or suspect (measured)", f"{l.get('status')!r}: {l.get('error', '')}")
         check(l.get("requests", 0) > 0, f"layout {n}: requests > 0", repr(l.get("requests")))
+        roles = {a.get("agent"): a.get("role") for a in l.get("agents", [])}
+        check(len(roles) > 0 and set(roles.values()) == {"both"},
+              f"layout {n}: every agent's role is both (ran its replicas and drove them)",
+              repr(roles))
+        agents_errors_add_up(l)
         reps = l.get("replicas", [])
         check(len(reps) > 0, f"layout {n}: has replicas", "none reported")
         for rep in reps:
@@ -69,6 +85,12 @@ def remote(path, sut, loads):
               repr(per_agent))
         check(per_agent.get(sut, 0) == 0, f"layout {n}: the host under test sent nothing",
               repr(per_agent.get(sut)))
+        roles = {a.get("agent"): a.get("role") for a in l.get("agents", [])}
+        expected = {sut: "under_test", **{a: "load" for a in loads}}
+        check(roles == expected,
+              f"layout {n}: each agent's role: {sut} under_test, the load agents load",
+              repr(roles))
+        agents_errors_add_up(l)
         reps = l.get("replicas", [])
         check(len(reps) == 2 and all(rep.get("agent") == sut for rep in reps),
               f"layout {n}: the replicas ran on {sut}", repr([rep.get("agent") for rep in reps]))
