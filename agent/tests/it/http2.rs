@@ -234,7 +234,8 @@ fn h2c_to_nginx_carries_every_request_on_the_plans_connections_in_both_modes() {
 #[test]
 fn an_unreachable_target_counts_connect_errors_in_both_modes_as_http1_does() {
     let _turn = crate::turns::beside_others();
-    // As `loadgen::unreachable_target_counts_connect_errors_in_bounded_time` for HTTP/1.1:
+    // As `loadgen::unreachable_target_counts_connect_errors_in_bounded_time` for HTTP/1.1
+    // (with its 4 connections, whose connect tries at the scans outpace their send slots):
     // every send slot of the window a refused connect spent is a `connect` error.
     let refused = SocketAddr::from(([127, 0, 0, 1], free_port()));
     for mode in [
@@ -247,7 +248,7 @@ fn an_unreachable_target_counts_connect_errors_in_both_modes_as_http1_does() {
             mode,
             warmup: Duration::from_millis(100),
             duration: Duration::from_millis(500),
-            ..config(Protocol::H2c, refused, 2, 4)
+            ..config(Protocol::H2c, refused, 4, 4)
         };
         let t = totals(&crate::loadgen::run_bounded(&config));
         crate::loadgen::assert_only_connect_errors(t.requests, &t.errors, mode);

@@ -587,8 +587,9 @@ fn a_response_too_far_away_is_not_spun_for() {
     let _turn = crate::turns::beside_others();
     let _serial = serial();
     // One connection, 200 µs of work per request: every wait is far beyond the 25 µs a spin
-    // may last, so the window stays closed. A fixed 25 µs spin per wait would take ~10% of
-    // the measurement here; the adaptive one must stay under 1%.
+    // may last, so the window stays closed. A fixed 25 µs spin per wait would spin 25 µs per
+    // request; the adaptive one must spin under a tenth of that. (Judged per request, not per
+    // second: a busy machine stretches the round trips, and so the requests' count.)
     let server = TestServer::start(Behaviour::Busy(Duration::from_micros(200)));
     let config = LoadConfig {
         warmup: Duration::from_millis(100),
@@ -596,18 +597,15 @@ fn a_response_too_far_away_is_not_spun_for() {
         ..config(Mode::Closed, vec![server.addr], 1)
     };
     let report = run_bounded(&config);
-    assert!(
-        report.requests() > 100,
-        "only {} requests",
-        report.requests()
-    );
+    let requests = report.requests();
+    assert!(requests >= 10, "only {requests} requests");
     let worker = &report.workers[0];
+    let fixed_spin = Duration::from_micros(25) * u32::try_from(requests).expect("requests");
     assert!(
-        worker.counts.spun < report.elapsed / 100,
-        "spun {:?} in {} spins over {} requests",
+        worker.counts.spun < fixed_spin / 10,
+        "spun {:?} in {} spins over {requests} requests",
         worker.counts.spun,
         worker.counts.spins,
-        report.requests()
     );
 }
 
@@ -798,12 +796,12 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
         r.requests
     );
     assert!(p50 >= work.as_nanos() as u64, "p50 {p50} ns below the work");
-    // Timed at the read, the median would be the wait for the next wake-up: the next send, 4 ms
-    // after its own (a 10 ms scan comes first for under a third of them). The bound sits half
-    // way between that and the server's 1 ms: the rest is what the machine may add to a
-    // response.
+    // Timed at the read, a response would wait for the next wake-up: the next send, 4 ms after
+    // its own, unless a 10 ms scan came first (for under a third of them), so the median would
+    // be the whole 4 ms. The bound, 1 ms short of that, leaves 2 ms over the server's 1 ms for
+    // what a busy machine adds to a response.
     assert!(
-        p50 < (work + gap).as_nanos() as u64 / 2,
+        p50 < (gap - Duration::from_millis(1)).as_nanos() as u64,
         "p50 {:.0} us: responses timed when read, not when they arrived",
         us(p50)
     );
@@ -817,14 +815,16 @@ fn open_loop_reads_responses_at_its_send_wake_ups_and_times_them_at_arrival() {
 }
 
 /// A response that comes after its connection's next send time is read when it comes, not at
-/// the worker's next wake-up, so the late send goes out at once: one connection at 1,000
-/// req/s to a server that freezes 5 ms every 100 ms has nothing else due to wake the worker
-/// (its next wake would be the 10 ms scan), yet it catches up after each stall. Left to the
-/// scan, the connection would get one request out per 10 ms: the schedule's backlog would grow
-/// without end and the window's requests go unsent.
+/// the worker's next wake-up, so the late send goes out at once: one connection at 500 req/s
+/// to a server that freezes 5 ms every 100 ms has nothing else due to wake the worker (its
+/// next wake would be the 10 ms scan), yet it catches up after each stall. Left to the scan,
+/// the connection would get one request out per 10 ms: the schedule's backlog would grow
+/// without end and the window's requests go unsent. Sends 2 ms apart leave a round trip
+/// stretched by a busy machine time to catch up; the test takes the machine alone, as the
+/// median it judges is the catching up's.
 #[test]
 fn open_loop_reads_a_response_owed_past_its_next_send_at_once() {
-    let _turn = crate::turns::beside_others();
+    let _turn = crate::turns::alone();
     let _serial = serial();
     let stall = Duration::from_millis(5);
     let server = TestServer::start(Behaviour::StallEvery {
@@ -837,7 +837,7 @@ fn open_loop_reads_a_response_owed_past_its_next_send_at_once() {
         send_precision: Duration::from_micros(50),
         ..config(
             Mode::Open {
-                rate_per_sec: 1_000.0,
+                rate_per_sec: 500.0,
             },
             vec![server.addr],
             1,
@@ -852,7 +852,7 @@ fn open_loop_reads_a_response_owed_past_its_next_send_at_once() {
     assert!(errors.unsent <= 10, "{errors:?}");
     let max = r.corrected.max();
     println!(
-        "1 connection, 1,000 req/s, 5 ms stall every 100 ms: corrected max {:.0} us, {} late sends",
+        "1 connection, 500 req/s, 5 ms stall every 100 ms: corrected max {:.0} us, {} late sends",
         us(max),
         r.counts.late_sends
     );
@@ -911,6 +911,9 @@ pub(super) fn assert_only_connect_errors(requests: u64, errors: &ErrorCounts, mo
     );
 }
 
+/// Open loop: a connection retries its connect at the worker's scans, every 10 ms, each try
+/// spending one send slot; 4 connections share the 200 req/s, so each has a slot every 20 ms
+/// and its tries come twice as often: a backlog a descheduled worker leaves is worked off.
 #[test]
 fn unreachable_target_counts_connect_errors_in_bounded_time() {
     let _turn = crate::turns::beside_others();
@@ -924,7 +927,7 @@ fn unreachable_target_counts_connect_errors_in_bounded_time() {
         let config = LoadConfig {
             warmup: Duration::from_millis(100),
             duration: Duration::from_millis(500),
-            ..config(mode, vec![closed_port()], 2)
+            ..config(mode, vec![closed_port()], 4)
         };
         let report = run_bounded(&config);
         let errors = report.errors();
@@ -933,7 +936,10 @@ fn unreachable_target_counts_connect_errors_in_bounded_time() {
             // Every send slot of the window has its outcome (give or take a slot per
             // connection at the edges, where the schedule's rounding decides).
             let intended = (rate_per_sec * config.duration.as_secs_f64()).round() as u64;
-            assert!(errors.total().abs_diff(intended) <= 2, "{errors:?}");
+            assert!(
+                errors.total().abs_diff(intended) <= u64::from(config.connections),
+                "{errors:?}"
+            );
         }
     }
 }
@@ -1508,17 +1514,26 @@ fn status_codes_are_counted_per_code_and_expect_status_decides_success() {
     let count = |code| r.status_codes[&code];
     assert_eq!(r.requests, count(200) + count(404));
     assert_eq!(r.errors.http_status, count(301));
-    assert_eq!(r.errors.total(), r.errors.http_status, "{:?}", r.errors);
-    let by: Vec<(u64, u64)> = r
-        .by_request
-        .iter()
-        .map(|b| (b.requests, b.errors))
-        .collect();
-    assert_eq!(
-        by,
-        [(count(200), 0), (count(404), 0), (0, count(301))],
-        "per request (served, errors)"
+    // No other error, but for the few sends a descheduled worker leaves unsent at the close.
+    let unsent = r.errors.unsent;
+    assert_no_errors_but_late(
+        &ErrorCounts {
+            http_status: 0,
+            ..r.errors
+        },
+        r.requests + r.errors.http_status,
+        "besides the 301s",
     );
+    let served: Vec<u64> = r.by_request.iter().map(|b| b.requests).collect();
+    assert_eq!(served, [count(200), count(404), 0], "served per request");
+    // Each request's errors: the 301s, all of the third's, and the unsent wherever they fell.
+    let errors: Vec<u64> = r.by_request.iter().map(|b| b.errors).collect();
+    assert_eq!(
+        errors.iter().sum::<u64>(),
+        count(301) + unsent,
+        "{errors:?}"
+    );
+    assert!(errors[2] >= count(301), "{errors:?}");
     assert_eq!(r.by_request[2].corrected.len(), 0);
     // An unexpected status keeps the connection.
     assert_eq!(r.counts.reconnects, 0);
