@@ -108,6 +108,51 @@ mod tests {
         }
     }
 
+    /// A setup row with too few connections for its p99 and p99.9 says so, and every row of
+    /// the latency block, header included, keeps its columns aligned with it.
+    #[test]
+    fn the_text_latency_block_stays_aligned_when_a_percentile_has_too_few_samples() {
+        use crate::result::{ConnectionSetup, Percentiles};
+        let mut result: RunResult =
+            serde_json::from_str(include_str!("../../tests/fixtures/quickstart-result.json"))
+                .expect("fixture");
+        let few = Percentiles {
+            count: 64,
+            p50: 5_170_000,
+            p90: 5_200_000,
+            p99: 5_240_000,
+            p999: 5_240_000,
+            max: 5_240_000,
+            ..Percentiles::default()
+        };
+        result.layouts[0].connection_setup = Some(ConnectionSetup {
+            connections: 64,
+            connect_ns: few.clone(),
+            tls_handshake_ns: None,
+            tls_resumed: 0,
+            first_byte_ns: few,
+        });
+        let text = render(&result, Format::Text);
+        let block: Vec<&str> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("  latency "))
+            .take_while(|line| !line.starts_with("  connections "))
+            .filter(|line| !line.contains(summary::AT_LEAST_MEANS))
+            .collect();
+        assert!(
+            block.iter().any(|line| line.starts_with("  connect ")
+                && line.contains(pct::TOO_FEW)
+                && line.ends_with("5.24 ms")),
+            "{text}"
+        );
+        let widths: Vec<usize> = block.iter().map(|line| line.chars().count()).collect();
+        assert!(
+            block.len() >= 4 && widths.iter().all(|w| *w == widths[0]),
+            "rows of unequal width {widths:?}:\n{}",
+            block.join("\n")
+        );
+    }
+
     /// The connections' setup, the TLS handshakes resumed and the gRPC calls per code: every
     /// format shows the same figures (the human ones as durations, the CSV in nanoseconds).
     #[test]

@@ -106,8 +106,13 @@ pub fn connections(setup: &ConnectionSetup) -> String {
         ),
         None => String::new(),
     };
+    let each = if setup.tls_handshake_ns.is_some() {
+        "one connect, TLS handshake and first byte each"
+    } else {
+        "one connect and first byte each"
+    };
     format!(
-        "{} opened during the load (one connect, handshake and first byte each){resumed}",
+        "{} opened during the load ({each}){resumed}",
         thousands(setup.connections as f64)
     )
 }
