@@ -156,31 +156,84 @@ pub struct Scrape {
     pub text: String,
 }
 
-/// The value of each named series in an exposition, summed over its label sets (a counter
-/// split by status, say); `None` where the series is absent.
-pub fn parse_series(text: &str, names: &[String]) -> Vec<Option<f64>> {
-    let mut values = vec![None; names.len()];
+/// The value of each series in an exposition, summed over the label sets it matches; `None`
+/// where none matches. A series is a name (every line of that name: a counter split by status
+/// is summed) or a name with labels, `name{label="value",...}` (only the lines carrying each of
+/// them, summed over their other labels): see [`is_series`].
+pub fn parse_series(text: &str, series: &[String]) -> Vec<Option<f64>> {
+    let mut values = vec![None; series.len()];
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-        let Some(slot) = names.iter().position(|n| n == &line[..name_end]) else {
+        let name = &line[..name_end];
+        if !series.iter().any(|s| split_series(s).0 == name) {
             continue;
-        };
+        }
         // The value follows the labels; a timestamp may follow the value.
-        let after_labels = match line[name_end..].starts_with('{') {
-            true => line[name_end..]
-                .rsplit_once('}')
-                .map_or("", |(_, rest)| rest),
-            false => &line[name_end..],
+        let (labels, after_labels) = match line[name_end..].starts_with('{') {
+            true => line[name_end..].rsplit_once('}').unwrap_or(("", "")),
+            false => ("", &line[name_end..]),
         };
-        if let Some(value) = after_labels
+        let Some(value) = after_labels
             .split_whitespace()
             .next()
             .and_then(|v| v.parse::<f64>().ok())
-        {
-            *values[slot].get_or_insert(0.0) += value;
+        else {
+            continue;
+        };
+        for (slot, wanted) in series.iter().enumerate() {
+            let (wanted_name, wanted_labels) = split_series(wanted);
+            if wanted_name == name && carries(labels, wanted_labels) {
+                *values[slot].get_or_insert(0.0) += value;
+            }
         }
     }
     values
+}
+
+/// Whether `series` is one a target may have scraped: a metric name (letters, digits, `_`,
+/// `:`), or one with the labels a line must carry, `name{label="value",...}`, each value
+/// without quotes, backslashes, commas or braces.
+pub fn is_series(series: &str) -> bool {
+    let (name, labels) = split_series(series);
+    let metric = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    if !metric || name.len() == series.len() {
+        return metric;
+    }
+    series.ends_with('}')
+        && !labels.is_empty()
+        && labels.split(',').all(|pair| {
+            let Some((label, value)) = pair.split_once('=') else {
+                return false;
+            };
+            let label_ok = label.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+            label_ok && value.is_some_and(|v| !v.contains(['"', '\\', ',', '{', '}']))
+        })
+}
+
+/// A series' name and the labels it asks for (`method="Work",code="5"`; empty for a name).
+fn split_series(series: &str) -> (&str, &str) {
+    match series.split_once('{') {
+        Some((name, labels)) => (name, labels.strip_suffix('}').unwrap_or(labels)),
+        None => (series, ""),
+    }
+}
+
+/// Whether a line's labels (its text from `{` to before the closing `}`) carry each
+/// `label="value"` of `wanted`, as whole pairs.
+fn carries(labels: &str, wanted: &str) -> bool {
+    wanted.is_empty()
+        || wanted.split(',').all(|pair| {
+            labels.match_indices(pair).any(|(at, _)| {
+                let before = labels[..at].trim_end().chars().next_back();
+                let after = labels[at + pair.len()..].trim_start().chars().next();
+                matches!(before, Some('{' | ',')) && matches!(after, None | Some(','))
+            })
+        })
 }
 
 /// A kept-open connection to one replica's metrics endpoint.
@@ -286,6 +339,53 @@ pub fn complete_body(buffer: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_with_labels_keeps_the_lines_carrying_them_summed_over_the_rest() {
+        let text = "calls_total{method=\"Work\",grpc_status=\"0\"} 3\n\
+                    calls_total{method=\"Work\",grpc_status=\"5\"} 40\n\
+                    calls_total{method=\"Echo\", grpc_status=\"0\"} 100 1700000000\n\
+                    calls_total{path=\"method=\\\"Work\\\"\",method=\"Other\"} 7\n\
+                    calls_total{method=\"Workers\"} 9\n";
+        let series = [
+            "calls_total{method=\"Work\"}",
+            "calls_total{grpc_status=\"0\",method=\"Echo\"}",
+            "calls_total{method=\"Work\",grpc_status=\"0\"}",
+            "calls_total{method=\"Work\",grpc_status=\"7\"}",
+            "calls_total",
+        ]
+        .map(String::from);
+        assert_eq!(
+            parse_series(text, &series),
+            [Some(43.0), Some(100.0), Some(3.0), None, Some(159.0)]
+        );
+    }
+
+    #[test]
+    fn a_series_is_a_metric_name_or_one_with_whole_label_pairs() {
+        for good in [
+            "go_threads",
+            "a:b_c",
+            "x{method=\"Work\"}",
+            "x{a=\"\",_b=\"1 2\"}",
+        ] {
+            assert!(is_series(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "x{}",
+            "x{method=\"Work\"",
+            "x{method=Work}",
+            "x{1a=\"v\"}",
+            "x{a=\"v,w\"}",
+            "x{a=\"v\\\"\"}",
+            "{a=\"v\"}",
+            "x{a=\"v\"}y",
+        ] {
+            assert!(!is_series(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn named_series_are_summed_over_labels() {

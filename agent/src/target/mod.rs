@@ -166,8 +166,15 @@ pub enum TargetError {
          \"/metrics\""
     )]
     CounterWithoutMetrics { target: String },
-    #[error("targets.{target}.scrape: {series:?} is not a metric name")]
-    MetricName { target: String, series: String },
+    #[error(
+        "targets.{target}.{key}: {series:?} is not a series: give a metric name, or one with \
+         labels such as name{{label=\"value\"}}"
+    )]
+    MetricName {
+        target: String,
+        key: &'static str,
+        series: String,
+    },
     #[error("targets.{target}.{source}")]
     Schedtrace {
         target: String,
@@ -285,14 +292,16 @@ impl TargetFile {
         if self.requests_counter.is_some() && self.metrics.is_none() {
             return Err(TargetError::CounterWithoutMetrics { target: target() });
         }
-        for series in self.scrape.iter().chain(&self.requests_counter) {
-            let valid = !series.is_empty()
-                && series
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-            if !valid {
+        let named = (self.scrape.iter().map(|s| ("scrape", s))).chain(
+            self.requests_counter
+                .iter()
+                .map(|s| ("requests_counter", s)),
+        );
+        for (key, series) in named {
+            if !crate::scrape::is_series(series) {
                 return Err(TargetError::MetricName {
                     target: target(),
+                    key,
                     series: series.clone(),
                 });
             }
@@ -586,7 +595,13 @@ mod tests {
             ),
             (
                 format!("{base}metrics = \"/m\"\nscrape = [\"a b\"]"),
-                "targets.svc.scrape: \"a b\" is not a metric name",
+                "targets.svc.scrape: \"a b\" is not a series: give a metric name, or one with \
+                 labels such as name{label=\"value\"}",
+            ),
+            (
+                format!("{base}metrics = \"/m\"\nrequests_counter = \"x{{code=200}}\""),
+                "targets.svc.requests_counter: \"x{code=200}\" is not a series: give a metric \
+                 name, or one with labels such as name{label=\"value\"}",
             ),
             (
                 format!("{base}schedtrace = \"jvm\""),

@@ -4,7 +4,8 @@
 //! call does not expect an error of its own kind, one it expects not, and the report's line;
 //! each entry of the mix with its calls beside its successes and errors, and the agent's errors
 //! by kind (in the result and the per-agent CSV); a mix over both of the service's methods, each
-//! call served by its own; over h2 with TLS, the handshakes measured beside the calls.
+//! call served by its own (the server's calls per method scraped from its /metrics); over h2
+//! with TLS, the handshakes measured beside the calls.
 
 use std::path::{Path, PathBuf};
 
@@ -255,8 +256,25 @@ fn a_mix_over_two_methods_has_each_call_served_by_its_own_method() {
         call("echo", 2, "Echo", "echo.json", ""),
         call("work", 1, "Work", "work.json", ", expect_status = [5]"),
     ];
-    let plan = builtin_plan("grpc-methods", WORK_US, 240, "", &calls);
-    let run = run_plan(&write_plan(&dir, &plan), &["--quiet"]);
+    // The built-in target as an entry of an agent configuration that scrapes its calls per
+    // method and status from its /metrics.
+    let agent_config = dir.join("agent.toml");
+    std::fs::write(&agent_config, scraping_config()).expect("agent config");
+    let plan = GrpcPlan {
+        name: "grpc-methods",
+        target: "bench",
+        target_keys: &format!("[target.knobs]\nwork_us = {WORK_US}"),
+        rate: 240,
+        load_keys: "",
+        calls: &calls,
+        layout_keys: "",
+    }
+    .toml();
+    let agent_config = agent_config.to_str().expect("utf8");
+    let run = run_plan(
+        &write_plan(&dir, &plan),
+        &["--quiet", "--agent-config", agent_config],
+    );
     assert_matches_schema(&run.result);
     let single = layout(&run.result, "single");
     let codes = &single["grpc_status_codes"];
@@ -308,6 +326,58 @@ fn a_mix_over_two_methods_has_each_call_served_by_its_own_method() {
         "each call has its line:\n{}",
         run.stdout
     );
+    // The server's side, per method: each method served calls (warm-up included, so at least
+    // the window's), and Work never answered 0, Echo never 5.
+    let scraped = |series: &str| {
+        single["replicas"][0]["scraped"]
+            .as_array()
+            .expect("scraped")
+            .iter()
+            .find(|s| s["name"] == series)
+            .and_then(|s| s["last"].as_f64())
+            .unwrap_or_else(|| panic!("{series} not scraped: {}", single["replicas"][0]))
+    };
+    let served = |labels: &str| scraped(&format!("numaload_grpc_requests_total{{{labels}}}"));
+    assert!(served(r#"method="Work""#) >= count(&work["requests"]) as f64);
+    assert!(served(r#"method="Echo""#) >= count(&echo["requests"]) as f64);
+    assert_eq!(
+        served(r#"method="Work",grpc_status="5""#),
+        served(r#"method="Work""#)
+    );
+    assert_eq!(served(r#"method="Work",grpc_status="0""#), 0.0);
+    assert_eq!(
+        served(r#"grpc_status="0",method="Echo""#),
+        served(r#"method="Echo""#)
+    );
+}
+
+/// An agent configuration offering the built-in async target as `bench`, its calls scraped
+/// per method and `grpc-status`.
+fn scraping_config() -> String {
+    let series = [
+        r#"method="Work""#,
+        r#"method="Echo""#,
+        r#"method="Work",grpc_status="5""#,
+        r#"method="Work",grpc_status="0""#,
+        r#"grpc_status="0",method="Echo""#,
+    ]
+    .map(|labels| format!("'numaload_grpc_requests_total{{{labels}}}'"))
+    .join(", ");
+    format!(
+        r#"
+[targets.bench]
+program = "{bin}"
+args = ["target", "--variant", "async", "--listen", "{{listen}}", "--threads", "{{threads}}",
+        "--work-us={{knob.work_us}}"]
+ready = "line:^numaload-target listening on "
+metrics = "/metrics"
+requests_counter = "numaload_requests_total"
+scrape = [{series}]
+[targets.bench.knobs]
+work_us = {{ range = [0, 1000000], default = 0 }}
+"#,
+        bin = crate::common::BIN
+    )
 }
 
 #[test]
