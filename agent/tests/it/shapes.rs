@@ -154,7 +154,7 @@ fn poisson_sends_go_to_a_free_connection_rather_than_wait_for_their_own() {
     });
     let even = LoadConfig {
         warmup: Duration::from_millis(200),
-        duration: Duration::from_secs(1),
+        duration: Duration::from_millis(500),
         ..config(
             Mode::Open {
                 rate_per_sec: 1_000.0,
@@ -180,15 +180,34 @@ fn poisson_sends_go_to_a_free_connection_rather_than_wait_for_their_own() {
         );
         r.counts.late_sends as f64 / r.requests.max(1) as f64
     };
-    let (even_late, poisson_late) = (late(&even), late(&poisson));
+    // Three rounds, the two spacings taking turns, each judged by its median round: a burst of
+    // the machine's own work falls on one short run, not on a spacing, while a send waiting for
+    // its own connection would be late in every Poisson round.
+    let (mut even_late, mut poisson_late) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        even_late.push(late(&even));
+        poisson_late.push(late(&poisson));
+    }
+    let percents = |shares: &[f64]| {
+        shares
+            .iter()
+            .map(|share| format!("{:.1}%", 100.0 * share))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     println!(
-        "sent late: {:.1}% evenly spaced, {:.1}% Poisson",
-        100.0 * even_late,
-        100.0 * poisson_late
+        "sent late: {} evenly spaced, {} Poisson",
+        percents(&even_late),
+        percents(&poisson_late)
     );
+    let median = |mut shares: Vec<f64>| {
+        shares.sort_by(f64::total_cmp);
+        shares[shares.len() / 2]
+    };
+    let (even_late, poisson_late) = (median(even_late), median(poisson_late));
     assert!(
         poisson_late < even_late + 0.05,
-        "Poisson {:.1}% late against even spacing's {:.1}%",
+        "Poisson {:.1}% late against even spacing's {:.1}% (medians of three rounds)",
         100.0 * poisson_late,
         100.0 * even_late
     );
