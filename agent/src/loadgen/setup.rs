@@ -216,10 +216,12 @@ impl Connector {
 }
 
 /// Counts a connect or handshake that failed at `now` (an error of `kind`) against `request`,
-/// the request it was for, and returns when to try again: in open loop it spent its send slot
-/// (`slot`), by which it is placed, and the next try is at that slot's time (at once if it has
-/// passed); in closed loop (no slot) it is placed at `now` and the next try is after
-/// [`CONNECT_RETRY_DELAY`].
+/// the request it was for, and returns when it may be tried again: in open loop it spent its
+/// send slot (`slot`), by which it is placed, and the next try may be from that slot's time
+/// (at once if it has passed); in closed loop (no slot) it is placed at `now` and the next try
+/// is after [`CONNECT_RETRY_DELAY`]. The try itself comes at the worker's next scan of its
+/// connections from then (every `SCAN`): slots a connection has due more often than that are
+/// left unsent while its target refuses it, not each a `connect` error.
 pub(super) fn count_failure(
     stats: &mut WorkerStats,
     index: usize,
